@@ -1,0 +1,243 @@
+//! The event envelope: hashing (`hash` = SHA-256 of the RFC 8785 form without `hash` and `sig`),
+//! `prev` chaining and the domain-separated Ed25519 signature.
+
+use crate::canonical;
+use crate::error::{malformed, Error, Result};
+use crate::keys::{LedgerSigner, VerifierKey};
+use crate::merkle::Hash;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub const EVENT_FORMAT: &str = "housing-ledger/event/v1";
+/// The 24 bytes that precede the raw hash in every signed message.
+pub const SIGNING_DOMAIN: &[u8; 24] = b"housing-ledger/event/v1\n";
+/// RFC 8785 numbers are IEEE doubles: integers beyond this lose precision.
+const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+/// Below this many events a batch is signed on the calling thread.
+const PARALLEL_SIGNING_THRESHOLD: usize = 64;
+
+/// One ledger event, exactly as stored and served.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Event {
+    pub format: String,
+    pub seq: u64,
+    pub prev: String,
+    pub time: String,
+    pub stream: String,
+    pub stream_seq: u64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub data: Value,
+    pub key: String,
+    pub hash: String,
+    pub sig: String,
+}
+
+/// The part of an event that `hash` covers.
+#[derive(Serialize)]
+struct Hashed<'a> {
+    format: &'a str,
+    seq: u64,
+    prev: &'a str,
+    time: &'a str,
+    stream: &'a str,
+    stream_seq: u64,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    data: &'a Value,
+    key: &'a str,
+}
+
+/// What a caller asks to append; the store assigns `seq`, `stream_seq`, `prev` and `time`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewEvent {
+    pub stream: String,
+    /// The `stream_seq` this event must get (optimistic concurrency); `None` appends at the end.
+    pub expected_stream_seq: Option<u64>,
+    pub kind: String,
+    pub data: Value,
+}
+
+impl NewEvent {
+    pub fn new(stream: impl Into<String>, kind: impl Into<String>, data: Value) -> Self {
+        Self {
+            stream: stream.into(),
+            expected_stream_seq: None,
+            kind: kind.into(),
+            data,
+        }
+    }
+
+    pub fn expecting(mut self, stream_seq: u64) -> Self {
+        self.expected_stream_seq = Some(stream_seq);
+        self
+    }
+
+    /// Checks what the format requires of `data`: an object whose integers stay within ±2^53.
+    pub fn validate(&self) -> Result<()> {
+        if self.stream.is_empty() || self.kind.is_empty() {
+            return Err(malformed("event", "stream and type must be non-empty"));
+        }
+        if !self.data.is_object() {
+            return Err(malformed("event data", "must be a JSON object"));
+        }
+        check_numbers(&self.data, "data")
+    }
+}
+
+fn check_numbers(v: &Value, path: &str) -> Result<()> {
+    match v {
+        Value::Number(n) => {
+            let ok = n
+                .as_u64()
+                .map(|u| u <= MAX_SAFE_INTEGER)
+                .or_else(|| n.as_i64().map(|i| i.unsigned_abs() <= MAX_SAFE_INTEGER))
+                .unwrap_or(true);
+            if !ok {
+                return Err(malformed(
+                    "event data",
+                    format!("{path} = {n} is beyond ±2^53; carry it as a string"),
+                ));
+            }
+            Ok(())
+        }
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, x)| check_numbers(x, &format!("{path}[{i}]"))),
+        Value::Object(map) => map
+            .iter()
+            .try_for_each(|(k, x)| check_numbers(x, &format!("{path}.{k}"))),
+        _ => Ok(()),
+    }
+}
+
+/// An event with its place in the log decided, not yet hashed or signed.
+pub struct Draft {
+    pub seq: u64,
+    pub stream: String,
+    pub stream_seq: u64,
+    pub kind: String,
+    pub data: Value,
+    pub time: String,
+}
+
+impl Event {
+    fn hashed(&self) -> Hashed<'_> {
+        Hashed {
+            format: &self.format,
+            seq: self.seq,
+            prev: &self.prev,
+            time: &self.time,
+            stream: &self.stream,
+            stream_seq: self.stream_seq,
+            kind: &self.kind,
+            data: &self.data,
+            key: &self.key,
+        }
+    }
+
+    /// SHA-256 of the canonical form without `hash` and `sig`.
+    pub fn compute_hash(&self) -> Result<Hash> {
+        canonical::sha256(&self.hashed())
+    }
+
+    /// The stored `hash`, decoded.
+    pub fn hash_bytes(&self) -> Result<Hash> {
+        decode_hash("hash", &self.hash)
+    }
+
+    pub fn prev_bytes(&self) -> Result<Hash> {
+        decode_hash("prev", &self.prev)
+    }
+
+    /// Checks the stored hash against the content, then the signature under `key`.
+    pub fn check(&self, key: &VerifierKey) -> Result<Hash> {
+        if self.format != EVENT_FORMAT {
+            return Err(Error::UnknownFormat(self.format.clone()));
+        }
+        let computed = self.compute_hash()?;
+        if hex::encode(computed) != self.hash {
+            return Err(Error::HashMismatch {
+                stored: self.hash.clone(),
+                computed: hex::encode(computed),
+            });
+        }
+        self.check_signature(key, &computed)?;
+        Ok(computed)
+    }
+
+    /// Verifies `sig` over the domain-separated hash.
+    pub fn check_signature(&self, key: &VerifierKey, hash: &Hash) -> Result<()> {
+        if self.key != key.id_hex() {
+            return Err(Error::UnknownKey {
+                key: self.key.clone(),
+            });
+        }
+        let sig = B64.decode(&self.sig).map_err(|_| Error::BadSignature {
+            key: self.key.clone(),
+        })?;
+        key.verify(&signing_message(hash), &sig)
+    }
+
+    /// The canonical JSON of the whole event, as stored.
+    pub fn to_canonical(&self) -> Result<String> {
+        canonical::to_string(self)
+    }
+}
+
+pub fn decode_hash(what: &'static str, hex_text: &str) -> Result<Hash> {
+    let raw = hex::decode(hex_text).map_err(|e| malformed(what, e))?;
+    raw.try_into().map_err(|_| malformed(what, "not 32 bytes"))
+}
+
+/// `"housing-ledger/event/v1\n"` followed by the 32 raw bytes of the hash.
+pub fn signing_message(hash: &Hash) -> [u8; 56] {
+    let mut msg = [0u8; 56];
+    msg[..24].copy_from_slice(SIGNING_DOMAIN);
+    msg[24..].copy_from_slice(hash);
+    msg
+}
+
+/// Hashes and chains the drafts in order from `prev`, then signs them (in parallel: signing does
+/// not depend on the chain, only on each hash).
+pub fn seal(drafts: Vec<Draft>, mut prev: Hash, signer: &LedgerSigner) -> Result<Vec<Event>> {
+    let key = signer.verifier().id_hex();
+    let mut events = Vec::with_capacity(drafts.len());
+    let mut hashes = Vec::with_capacity(drafts.len());
+    for d in drafts {
+        let mut ev = Event {
+            format: EVENT_FORMAT.to_string(),
+            seq: d.seq,
+            prev: hex::encode(prev),
+            time: d.time,
+            stream: d.stream,
+            stream_seq: d.stream_seq,
+            kind: d.kind,
+            data: d.data,
+            key: key.clone(),
+            hash: String::new(),
+            sig: String::new(),
+        };
+        let h = ev.compute_hash()?;
+        ev.hash = hex::encode(h);
+        prev = h;
+        hashes.push(h);
+        events.push(ev);
+    }
+    let sign_one =
+        |(ev, h): (&mut Event, &Hash)| ev.sig = B64.encode(signer.sign(&signing_message(h)));
+    if events.len() >= PARALLEL_SIGNING_THRESHOLD {
+        events
+            .par_iter_mut()
+            .zip(hashes.par_iter())
+            .for_each(sign_one);
+    } else {
+        events.iter_mut().zip(hashes.iter()).for_each(sign_one);
+    }
+    Ok(events)
+}

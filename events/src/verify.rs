@@ -1,0 +1,285 @@
+//! Verifying a ledger from its first event: hashes, `prev` links, signatures under the key
+//! history (`KeyIntroduced` / `KeyRetired` in stream `keys`), and the Merkle root at any size.
+//! Signature checks run in parallel; the order-dependent checks run in one pass after them.
+
+use crate::envelope::{decode_hash, Event, EVENT_FORMAT};
+use crate::error::{Error, Result};
+use crate::keys::VerifierKey;
+use crate::merkle::{leaf_hash, Hash, MerkleFrontier};
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::fmt;
+
+pub const KEY_INTRODUCED: &str = "KeyIntroduced";
+pub const KEY_RETIRED: &str = "KeyRetired";
+pub const KEYS_STREAM: &str = "keys";
+
+/// What is wrong with an event, for `verify`'s report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    Hash,
+    Link,
+    Signature,
+    Key,
+    Sequence,
+    Format,
+    CheckpointRoot,
+    CheckpointSignature,
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Fault::Hash => "hash",
+            Fault::Link => "link",
+            Fault::Signature => "signature",
+            Fault::Key => "key",
+            Fault::Sequence => "sequence",
+            Fault::Format => "format",
+            Fault::CheckpointRoot => "checkpoint root",
+            Fault::CheckpointSignature => "checkpoint signature",
+        })
+    }
+}
+
+/// The first bad place in a ledger.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub seq: u64,
+    pub fault: Fault,
+    pub detail: String,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "seq {}: {} is wrong: {}",
+            self.seq, self.fault, self.detail
+        )
+    }
+}
+
+#[derive(Clone, Debug)]
+struct KeyRecord {
+    key: VerifierKey,
+    introduced_at: u64,
+    retired_at: Option<u64>,
+}
+
+/// The ledger keys as the log has introduced and retired them.
+#[derive(Clone, Debug, Default)]
+pub struct KeyHistory {
+    keys: HashMap<String, KeyRecord>,
+}
+
+impl KeyHistory {
+    /// The key with `id` if it was in force at `seq`.
+    pub fn in_force(&self, id: &str, seq: u64) -> Option<&VerifierKey> {
+        self.keys
+            .get(id)
+            .filter(|r| r.introduced_at <= seq && r.retired_at.is_none_or(|at| seq < at))
+            .map(|r| &r.key)
+    }
+
+    /// Every key ever introduced, oldest first.
+    pub fn all(&self) -> Vec<VerifierKey> {
+        let mut recs: Vec<_> = self.keys.values().collect();
+        recs.sort_by_key(|r| r.introduced_at);
+        recs.into_iter().map(|r| r.key.clone()).collect()
+    }
+
+    pub fn contains(&self, key: &VerifierKey) -> bool {
+        self.keys.get(&key.id_hex()).is_some_and(|r| r.key == *key)
+    }
+
+    /// Keys in force after the last event seen.
+    pub fn current(&self) -> Vec<VerifierKey> {
+        let mut recs: Vec<_> = self
+            .keys
+            .values()
+            .filter(|r| r.retired_at.is_none())
+            .collect();
+        recs.sort_by_key(|r| r.introduced_at);
+        recs.into_iter().map(|r| r.key.clone()).collect()
+    }
+}
+
+fn verifier_key_of(ev: &Event) -> Result<VerifierKey> {
+    let text = ev
+        .data
+        .get("verifier_key")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| Error::Malformed {
+            what: "key event",
+            detail: "no verifier_key".into(),
+        })?;
+    VerifierKey::parse(text)
+}
+
+/// Streams through a ledger in order and reports the first fault.
+#[derive(Clone, Debug, Default)]
+pub struct ChainVerifier {
+    next_seq: u64,
+    prev: Option<Hash>,
+    pub keys: KeyHistory,
+    frontier: MerkleFrontier,
+}
+
+impl ChainVerifier {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn size(&self) -> u64 {
+        self.next_seq
+    }
+
+    pub fn root(&self) -> Hash {
+        self.frontier.root()
+    }
+
+    /// Checks the next events of the log (they must follow on from the previous batch).
+    pub fn feed(&mut self, events: &[Event]) -> std::result::Result<(), Finding> {
+        // Keys a batch introduces may sign later events of the same batch: look them up first.
+        let mut candidates: HashMap<String, VerifierKey> = HashMap::new();
+        for ev in events
+            .iter()
+            .filter(|e| e.kind == KEY_INTRODUCED && e.stream == KEYS_STREAM)
+        {
+            if let Ok(k) = verifier_key_of(ev) {
+                candidates.insert(k.id_hex(), k);
+            }
+        }
+        let lookup = |id: &str| {
+            self.keys
+                .keys
+                .get(id)
+                .map(|r| r.key.clone())
+                .or_else(|| candidates.get(id).cloned())
+        };
+        // Order-free work in parallel: recompute each hash and check each signature.
+        let checked: Vec<std::result::Result<Hash, Finding>> = events
+            .par_iter()
+            .map(|ev| {
+                let find = |fault, detail: String| Finding {
+                    seq: ev.seq,
+                    fault,
+                    detail,
+                };
+                if ev.format != EVENT_FORMAT {
+                    return Err(find(
+                        Fault::Format,
+                        format!("unknown format {:?}", ev.format),
+                    ));
+                }
+                let computed = ev
+                    .compute_hash()
+                    .map_err(|e| find(Fault::Format, e.to_string()))?;
+                if hex::encode(computed) != ev.hash {
+                    return Err(find(
+                        Fault::Hash,
+                        format!("stored {}, computed {}", ev.hash, hex::encode(computed)),
+                    ));
+                }
+                let key = lookup(&ev.key).ok_or_else(|| {
+                    find(Fault::Key, format!("key {} was never introduced", ev.key))
+                })?;
+                ev.check_signature(&key, &computed)
+                    .map_err(|e| find(Fault::Signature, e.to_string()))?;
+                Ok(computed)
+            })
+            .collect();
+        for (ev, result) in events.iter().zip(checked) {
+            let find = |fault, detail: String| Finding {
+                seq: ev.seq,
+                fault,
+                detail,
+            };
+            if ev.seq != self.next_seq {
+                return Err(Finding {
+                    seq: self.next_seq,
+                    fault: Fault::Sequence,
+                    detail: format!("expected seq {}, found {}", self.next_seq, ev.seq),
+                });
+            }
+            let expected_prev = self.prev.unwrap_or([0u8; 32]);
+            match decode_hash("prev", &ev.prev) {
+                Ok(p) if p == expected_prev => {}
+                _ => {
+                    return Err(find(
+                        Fault::Link,
+                        format!(
+                            "prev is {}, the event before hashes to {}",
+                            ev.prev,
+                            hex::encode(expected_prev)
+                        ),
+                    ))
+                }
+            }
+            let hash = result?;
+            self.apply_key_event(ev).map_err(|e| find(Fault::Key, e))?;
+            if self.keys.in_force(&ev.key, ev.seq).is_none() {
+                return Err(find(
+                    Fault::Key,
+                    format!("key {} is not in force at seq {}", ev.key, ev.seq),
+                ));
+            }
+            self.frontier.push(leaf_hash(&hash), &mut Vec::new());
+            self.prev = Some(hash);
+            self.next_seq += 1;
+        }
+        Ok(())
+    }
+
+    /// Applies `KeyIntroduced` / `KeyRetired`. Event 0 must introduce the key that signs it.
+    fn apply_key_event(&mut self, ev: &Event) -> std::result::Result<(), String> {
+        if ev.seq == 0 && !(ev.kind == KEY_INTRODUCED && ev.stream == KEYS_STREAM) {
+            return Err("event 0 must be the KeyIntroduced of the first ledger key".into());
+        }
+        if ev.stream != KEYS_STREAM {
+            return Ok(());
+        }
+        let key = verifier_key_of(ev).map_err(|e| e.to_string())?;
+        match ev.kind.as_str() {
+            KEY_INTRODUCED => {
+                if ev.seq == 0 && key.id_hex() != ev.key {
+                    return Err("event 0 must be signed by the key it introduces".into());
+                }
+                if ev.seq > 0 && self.keys.in_force(&ev.key, ev.seq).is_none() {
+                    return Err(format!(
+                        "key {} introducing a new key is not in force",
+                        ev.key
+                    ));
+                }
+                if self.keys.keys.contains_key(&key.id_hex()) {
+                    return Err(format!("key {} is introduced twice", key.id_hex()));
+                }
+                self.keys.keys.insert(
+                    key.id_hex(),
+                    KeyRecord {
+                        key,
+                        introduced_at: ev.seq,
+                        retired_at: None,
+                    },
+                );
+            }
+            KEY_RETIRED => {
+                let rec =
+                    self.keys.keys.get_mut(&key.id_hex()).ok_or_else(|| {
+                        format!("retired key {} was never introduced", key.id_hex())
+                    })?;
+                if rec.retired_at.is_some() {
+                    return Err(format!("key {} is retired twice", key.id_hex()));
+                }
+                // Retirement takes effect after this event, which the retiring key may sign itself.
+                rec.retired_at = Some(ev.seq + 1);
+                if self.keys.keys.values().all(|r| r.retired_at.is_some()) {
+                    return Err("the last key in force was retired".into());
+                }
+            }
+            other => return Err(format!("unknown event type {other:?} in stream keys")),
+        }
+        Ok(())
+    }
+}
