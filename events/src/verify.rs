@@ -93,6 +93,57 @@ impl KeyHistory {
         self.keys.get(&key.id_hex()).is_some_and(|r| r.key == *key)
     }
 
+    /// Applies `KeyIntroduced` / `KeyRetired`. Event 0 must introduce the key that signs it.
+    pub fn apply(&mut self, ev: &Event) -> std::result::Result<(), String> {
+        if ev.seq == 0 && !(ev.kind == KEY_INTRODUCED && ev.stream == KEYS_STREAM) {
+            return Err("event 0 must be the KeyIntroduced of the first ledger key".into());
+        }
+        if ev.stream != KEYS_STREAM {
+            return Ok(());
+        }
+        let key = verifier_key_of(ev).map_err(|e| e.to_string())?;
+        match ev.kind.as_str() {
+            KEY_INTRODUCED => {
+                if ev.seq == 0 && key.id_hex() != ev.key {
+                    return Err("event 0 must be signed by the key it introduces".into());
+                }
+                if ev.seq > 0 && self.in_force(&ev.key, ev.seq).is_none() {
+                    return Err(format!(
+                        "key {} introducing a new key is not in force",
+                        ev.key
+                    ));
+                }
+                if self.keys.contains_key(&key.id_hex()) {
+                    return Err(format!("key {} is introduced twice", key.id_hex()));
+                }
+                self.keys.insert(
+                    key.id_hex(),
+                    KeyRecord {
+                        key,
+                        introduced_at: ev.seq,
+                        retired_at: None,
+                    },
+                );
+            }
+            KEY_RETIRED => {
+                let rec =
+                    self.keys.get_mut(&key.id_hex()).ok_or_else(|| {
+                        format!("retired key {} was never introduced", key.id_hex())
+                    })?;
+                if rec.retired_at.is_some() {
+                    return Err(format!("key {} is retired twice", key.id_hex()));
+                }
+                // Retirement takes effect after this event, which the retiring key may sign itself.
+                rec.retired_at = Some(ev.seq + 1);
+                if self.keys.values().all(|r| r.retired_at.is_some()) {
+                    return Err("the last key in force was retired".into());
+                }
+            }
+            other => return Err(format!("unknown event type {other:?} in stream keys")),
+        }
+        Ok(())
+    }
+
     /// Keys in force after the last event seen.
     pub fn current(&self) -> Vec<VerifierKey> {
         let mut recs: Vec<_> = self
@@ -218,7 +269,7 @@ impl ChainVerifier {
                 }
             }
             let hash = result?;
-            self.apply_key_event(ev).map_err(|e| find(Fault::Key, e))?;
+            self.keys.apply(ev).map_err(|e| find(Fault::Key, e))?;
             if self.keys.in_force(&ev.key, ev.seq).is_none() {
                 return Err(find(
                     Fault::Key,
@@ -228,57 +279,6 @@ impl ChainVerifier {
             self.frontier.push(leaf_hash(&hash), &mut Vec::new());
             self.prev = Some(hash);
             self.next_seq += 1;
-        }
-        Ok(())
-    }
-
-    /// Applies `KeyIntroduced` / `KeyRetired`. Event 0 must introduce the key that signs it.
-    fn apply_key_event(&mut self, ev: &Event) -> std::result::Result<(), String> {
-        if ev.seq == 0 && !(ev.kind == KEY_INTRODUCED && ev.stream == KEYS_STREAM) {
-            return Err("event 0 must be the KeyIntroduced of the first ledger key".into());
-        }
-        if ev.stream != KEYS_STREAM {
-            return Ok(());
-        }
-        let key = verifier_key_of(ev).map_err(|e| e.to_string())?;
-        match ev.kind.as_str() {
-            KEY_INTRODUCED => {
-                if ev.seq == 0 && key.id_hex() != ev.key {
-                    return Err("event 0 must be signed by the key it introduces".into());
-                }
-                if ev.seq > 0 && self.keys.in_force(&ev.key, ev.seq).is_none() {
-                    return Err(format!(
-                        "key {} introducing a new key is not in force",
-                        ev.key
-                    ));
-                }
-                if self.keys.keys.contains_key(&key.id_hex()) {
-                    return Err(format!("key {} is introduced twice", key.id_hex()));
-                }
-                self.keys.keys.insert(
-                    key.id_hex(),
-                    KeyRecord {
-                        key,
-                        introduced_at: ev.seq,
-                        retired_at: None,
-                    },
-                );
-            }
-            KEY_RETIRED => {
-                let rec =
-                    self.keys.keys.get_mut(&key.id_hex()).ok_or_else(|| {
-                        format!("retired key {} was never introduced", key.id_hex())
-                    })?;
-                if rec.retired_at.is_some() {
-                    return Err(format!("key {} is retired twice", key.id_hex()));
-                }
-                // Retirement takes effect after this event, which the retiring key may sign itself.
-                rec.retired_at = Some(ev.seq + 1);
-                if self.keys.keys.values().all(|r| r.retired_at.is_some()) {
-                    return Err("the last key in force was retired".into());
-                }
-            }
-            other => return Err(format!("unknown event type {other:?} in stream keys")),
         }
         Ok(())
     }

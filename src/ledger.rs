@@ -1,0 +1,351 @@
+//! The ledger: a store plus the key that signs it. Creates the key on first use (file mode
+//! 0600) with event 0 as its `KeyIntroduced`, rotates keys, signs checkpoints (never two that
+//! are inconsistent), serves proofs from stored nodes, and verifies the whole log.
+
+use crate::store::{EventStore, StoreError, StoredCheckpoint};
+use events::merkle::{consistency_plan, inclusion_plan, root_plan, Hash};
+use events::verify::{ChainVerifier, Fault, Finding, KeyHistory, KEYS_STREAM, KEY_INTRODUCED, KEY_RETIRED};
+use events::{Checkpoint, Event, LedgerSigner, NewEvent, VerifierKey};
+use rayon::prelude::*;
+use serde_json::json;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+/// The origin (and ledger key name) the demo uses.
+pub const DEFAULT_ORIGIN: &str = "housing-ledger.example/demo";
+const KEY_FILE: &str = "ledger.key";
+const NEW_KEY_FILE: &str = "ledger.key.new";
+/// Events read per page when verifying.
+const VERIFY_PAGE: u64 = 20_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Format(#[from] events::Error),
+    #[error("key file {path}: {detail}")]
+    KeyFile { path: PathBuf, detail: String },
+    #[error("no event at seq {seq}: the log has {size} events")]
+    NoSuchEvent { seq: u64, size: u64 },
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("ledger does not verify: {0}")]
+    Invalid(Finding),
+}
+
+pub type Result<T> = std::result::Result<T, LedgerError>;
+
+pub struct Ledger {
+    store: Arc<dyn EventStore>,
+    signer: RwLock<Arc<LedgerSigner>>,
+    key_dir: PathBuf,
+    origin: String,
+}
+
+/// Writes `text` to a new file with mode 0600 (refusing to overwrite).
+fn write_key_file(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.write_all(b"\n")?;
+    f.sync_all()
+}
+
+fn read_key_file(path: &Path) -> Result<Option<LedgerSigner>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(path).map_err(|e| LedgerError::KeyFile { path: path.into(), detail: e.to_string() })?.permissions().mode();
+                if mode & 0o077 != 0 {
+                    return Err(LedgerError::KeyFile { path: path.into(), detail: format!("mode is {:o}; a key file must be 0600", mode & 0o777) });
+                }
+            }
+            LedgerSigner::parse(&text).map(Some).map_err(|e| LedgerError::KeyFile { path: path.into(), detail: e.to_string() })
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(LedgerError::KeyFile { path: path.into(), detail: e.to_string() }),
+    }
+}
+
+/// Replays the `keys` stream into the key history (trusting nothing but event order; `verify`
+/// checks the signatures).
+pub fn key_history(key_events: &[Event]) -> KeyHistory {
+    let mut keys = KeyHistory::default();
+    for ev in key_events {
+        // Malformed key events are `verify`'s to report; here they are skipped.
+        let _ = keys.apply(ev);
+    }
+    keys
+}
+
+impl Ledger {
+    /// Opens the ledger in `store`, with its key in `key_dir`. On an empty log, creates the key
+    /// (unless one is there) and appends event 0, its `KeyIntroduced`.
+    pub async fn open(store: Arc<dyn EventStore>, key_dir: &Path, origin: &str) -> Result<Self> {
+        std::fs::create_dir_all(key_dir).map_err(|e| LedgerError::KeyFile { path: key_dir.into(), detail: e.to_string() })?;
+        let key_path = key_dir.join(KEY_FILE);
+        let signer = match read_key_file(&key_path)? {
+            Some(s) => s,
+            None => {
+                let s = LedgerSigner::generate(origin)?;
+                match write_key_file(&key_path, &s.to_private_text()) {
+                    Ok(()) => s,
+                    // Another process created it first: use that one.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read_key_file(&key_path)?.expect("just created"),
+                    Err(e) => return Err(LedgerError::KeyFile { path: key_path, detail: e.to_string() }),
+                }
+            }
+        };
+        if signer.name != origin {
+            return Err(LedgerError::KeyFile { path: key_path, detail: format!("key is named {:?} but the ledger origin is {origin:?}", signer.name) });
+        }
+        let ledger = Self { store, signer: RwLock::new(Arc::new(signer)), key_dir: key_dir.into(), origin: origin.into() };
+        if ledger.store.size().await? == 0 {
+            let s = ledger.signer();
+            let first = NewEvent::new(KEYS_STREAM, KEY_INTRODUCED, json!({"verifier_key": s.verifier().to_string(), "reason": "first ledger key"})).expecting(0);
+            match ledger.store.append(&s, vec![first]).await {
+                Ok(_) | Err(StoreError::Conflict { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        ledger.adopt_key_in_force().await?;
+        Ok(ledger)
+    }
+
+    /// Makes sure the signer is a key in force; finishes a rotation a crash interrupted.
+    async fn adopt_key_in_force(&self) -> Result<()> {
+        let history = self.key_history().await?;
+        let current = history.current();
+        let signer = self.signer();
+        if current.contains(&signer.verifier()) {
+            return Ok(());
+        }
+        let new_path = self.key_dir.join(NEW_KEY_FILE);
+        if let Some(new) = read_key_file(&new_path)? {
+            if current.contains(&new.verifier()) {
+                self.finish_rotation(&signer, &new)?;
+                *self.signer.write().expect("signer lock") = Arc::new(new);
+                return Ok(());
+            }
+        }
+        Err(LedgerError::KeyFile {
+            path: self.key_dir.join(KEY_FILE),
+            detail: format!("key {} is not a ledger key in force (in force: {})", signer.verifier(), current.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(", ")),
+        })
+    }
+
+    pub fn store(&self) -> &Arc<dyn EventStore> {
+        &self.store
+    }
+
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    pub fn signer(&self) -> Arc<LedgerSigner> {
+        self.signer.read().expect("signer lock").clone()
+    }
+
+    pub async fn append(&self, batch: Vec<NewEvent>) -> Result<Vec<Event>> {
+        let signer = self.signer();
+        Ok(self.store.append(&signer, batch).await?)
+    }
+
+    pub async fn size(&self) -> Result<u64> {
+        Ok(self.store.size().await?)
+    }
+
+    pub async fn key_history(&self) -> Result<KeyHistory> {
+        Ok(key_history(&self.store.read_stream(KEYS_STREAM).await?))
+    }
+
+    /// Introduces a new key, signed by the old one, and retires the old one.
+    pub async fn rotate_key(&self, reason: &str) -> Result<VerifierKey> {
+        let old = self.signer();
+        let new = LedgerSigner::generate(&self.origin)?;
+        let new_path = self.key_dir.join(NEW_KEY_FILE);
+        let _ = std::fs::remove_file(&new_path);
+        write_key_file(&new_path, &new.to_private_text()).map_err(|e| LedgerError::KeyFile { path: new_path.clone(), detail: e.to_string() })?;
+        let batch = vec![
+            NewEvent::new(KEYS_STREAM, KEY_INTRODUCED, json!({"verifier_key": new.verifier().to_string(), "reason": reason})),
+            NewEvent::new(KEYS_STREAM, KEY_RETIRED, json!({"verifier_key": old.verifier().to_string(), "reason": reason})),
+        ];
+        self.store.append(&old, batch).await?;
+        self.finish_rotation(&old, &new)?;
+        *self.signer.write().expect("signer lock") = Arc::new(new.clone());
+        Ok(new.verifier())
+    }
+
+    /// Moves the retired key aside (kept, 0600) and the new key into place.
+    fn finish_rotation(&self, old: &LedgerSigner, _new: &LedgerSigner) -> Result<()> {
+        let retired_dir = self.key_dir.join("retired-keys");
+        std::fs::create_dir_all(&retired_dir).map_err(|e| LedgerError::KeyFile { path: retired_dir.clone(), detail: e.to_string() })?;
+        let key_path = self.key_dir.join(KEY_FILE);
+        let retired = retired_dir.join(format!("{}.key", old.verifier().id_hex()));
+        if key_path.exists() && !retired.exists() {
+            std::fs::rename(&key_path, &retired).map_err(|e| LedgerError::KeyFile { path: key_path.clone(), detail: e.to_string() })?;
+        }
+        let new_path = self.key_dir.join(NEW_KEY_FILE);
+        std::fs::rename(&new_path, &key_path).map_err(|e| LedgerError::KeyFile { path: new_path, detail: e.to_string() })?;
+        Ok(())
+    }
+
+    /// Root of the tree of `size` leaves, from stored nodes (popcount(size) reads).
+    pub async fn root(&self, size: u64) -> Result<Hash> {
+        let plan = root_plan(size);
+        let nodes = self.store.nodes(&plan.nodes()).await?;
+        Ok(plan.resolve(&nodes)?[0])
+    }
+
+    /// Signs a checkpoint of the whole log now, unless the latest already covers it. Refuses to
+    /// sign one that is not consistent with the latest signed checkpoint.
+    pub async fn checkpoint(&self) -> Result<StoredCheckpoint> {
+        let size = self.store.size().await?;
+        let latest = self.store.latest_checkpoint().await?;
+        if let Some(cp) = &latest {
+            if cp.tree_size == size {
+                return Ok(cp.clone());
+            }
+        }
+        let root = self.root(size).await?;
+        if let Some(prev) = &latest {
+            let proof = self.consistency_proof(prev.tree_size, size).await?;
+            events::merkle::verify_consistency(prev.tree_size, size, &prev.root, &root, &proof)
+                .map_err(|e| StoreError::Checkpoint(format!("the tree at {size} is not consistent with checkpoint {}: {e}", prev.tree_size)))?;
+        }
+        let signer = self.signer();
+        let note = Checkpoint { origin: self.origin.clone(), size, root }.sign(&signer)?;
+        let cp = StoredCheckpoint { tree_size: size, root, note, signed_at: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string() };
+        self.store.add_checkpoint(&cp).await?;
+        Ok(cp)
+    }
+
+    pub async fn inclusion_proof(&self, seq: u64, tree_size: u64) -> Result<Vec<Hash>> {
+        let size = self.store.size().await?;
+        if tree_size > size {
+            return Err(LedgerError::BadRequest(format!("tree_size {tree_size} is larger than the log ({size} events)")));
+        }
+        let plan = inclusion_plan(seq, tree_size).map_err(|e| LedgerError::BadRequest(e.to_string()))?;
+        let nodes = self.store.nodes(&plan.nodes()).await?;
+        Ok(plan.resolve(&nodes)?)
+    }
+
+    pub async fn consistency_proof(&self, from: u64, to: u64) -> Result<Vec<Hash>> {
+        let size = self.store.size().await?;
+        if to > size {
+            return Err(LedgerError::BadRequest(format!("size {to} is larger than the log ({size} events)")));
+        }
+        let plan = consistency_plan(from, to).map_err(|e| LedgerError::BadRequest(e.to_string()))?;
+        let nodes = self.store.nodes(&plan.nodes()).await?;
+        Ok(plan.resolve(&nodes)?)
+    }
+
+    /// Verifies the whole log; see [`verify_store`].
+    pub async fn verify(&self, progress: impl FnMut(u64)) -> Result<VerifyReport> {
+        verify_store(self.store.as_ref(), Some(&self.signer().verifier()), progress).await
+    }
+}
+
+/// What a successful `verify` covered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifyReport {
+    pub events: u64,
+    pub checkpoints: usize,
+    pub root: Hash,
+    pub keys: Vec<VerifierKey>,
+}
+
+/// Verifies every hash, `prev` link and signature under the key history, and the Merkle root
+/// and signature of every stored checkpoint. `anchor`, when given, must be a key of the history.
+pub async fn verify_store(store: &dyn EventStore, anchor: Option<&VerifierKey>, mut progress: impl FnMut(u64)) -> Result<VerifyReport> {
+    let checkpoints = store.checkpoints().await?;
+    let mut next_cp = checkpoints.iter().peekable();
+    let mut v = ChainVerifier::new();
+    let mut from = 0;
+    let check_cps = |v: &ChainVerifier, next_cp: &mut std::iter::Peekable<std::slice::Iter<StoredCheckpoint>>| -> std::result::Result<(), Finding> {
+        while let Some(cp) = next_cp.peek().filter(|cp| cp.tree_size <= v.size()) {
+            check_checkpoint(v, cp)?;
+            next_cp.next();
+        }
+        Ok(())
+    };
+    loop {
+        let rows = store.read_raw(from, VERIFY_PAGE).await?;
+        if rows.is_empty() {
+            break;
+        }
+        let parsed: Vec<std::result::Result<Event, Finding>> = rows
+            .into_par_iter()
+            .map(|(seq, body)| {
+                let ev: Event = serde_json::from_str(&body).map_err(|e| Finding { seq, fault: Fault::Format, detail: format!("stored event does not parse: {e}") })?;
+                if ev.seq != seq {
+                    return Err(Finding { seq, fault: Fault::Sequence, detail: format!("stored at seq {seq} but says seq {}", ev.seq) });
+                }
+                Ok(ev)
+            })
+            .collect();
+        let n = parsed.len() as u64;
+        let mut first_bad = None;
+        let mut good = Vec::with_capacity(parsed.len());
+        for p in parsed {
+            match p {
+                Ok(ev) => good.push(ev),
+                Err(finding) => {
+                    first_bad = Some(finding);
+                    break;
+                }
+            }
+        }
+        // Feed in slices that end at checkpoint sizes, so each root is checked at its size.
+        let mut rest = &good[..];
+        while !rest.is_empty() {
+            let until = next_cp.peek().map(|cp| cp.tree_size.saturating_sub(v.size()) as usize).filter(|k| *k > 0).unwrap_or(rest.len()).min(rest.len());
+            v.feed(&rest[..until]).map_err(LedgerError::Invalid)?;
+            check_cps(&v, &mut next_cp).map_err(LedgerError::Invalid)?;
+            rest = &rest[until..];
+        }
+        if let Some(finding) = first_bad {
+            return Err(LedgerError::Invalid(finding));
+        }
+        from += n;
+        progress(from);
+    }
+    check_cps(&v, &mut next_cp).map_err(LedgerError::Invalid)?;
+    if let Some(cp) = next_cp.next() {
+        return Err(LedgerError::Invalid(Finding { seq: cp.tree_size.saturating_sub(1), fault: Fault::CheckpointRoot, detail: format!("checkpoint of size {} is larger than the log ({} events)", cp.tree_size, v.size()) }));
+    }
+    if let Some(anchor) = anchor {
+        if !v.keys.contains(anchor) {
+            return Err(LedgerError::Invalid(Finding { seq: 0, fault: Fault::Key, detail: format!("key {anchor} is not in the ledger's key history") }));
+        }
+    }
+    Ok(VerifyReport { events: v.size(), checkpoints: checkpoints.len(), root: v.root(), keys: v.keys.all() })
+}
+
+fn check_checkpoint(v: &ChainVerifier, cp: &StoredCheckpoint) -> std::result::Result<(), Finding> {
+    let seq = cp.tree_size.saturating_sub(1);
+    let find = |fault, detail: String| Finding { seq, fault, detail: format!("checkpoint of size {}: {detail}", cp.tree_size) };
+    let (_, sigs) = events::note::split(&cp.note).map_err(|e| find(Fault::CheckpointSignature, e.to_string()))?;
+    let key = sigs
+        .iter()
+        .find_map(|(_, id, _)| v.keys.all().into_iter().find(|k| k.id == *id))
+        .ok_or_else(|| find(Fault::CheckpointSignature, "signed by no ledger key".into()))?;
+    let body = Checkpoint::verify_note(&cp.note, &key).map_err(|e| find(Fault::CheckpointSignature, e.to_string()))?;
+    if body.size != cp.tree_size || body.root != cp.root {
+        return Err(find(Fault::CheckpointRoot, "the note and the stored size/root differ".into()));
+    }
+    if body.root != v.root() {
+        return Err(find(Fault::CheckpointRoot, format!("signed root {} but the events hash to {}", hex::encode(body.root), hex::encode(v.root()))));
+    }
+    Ok(())
+}

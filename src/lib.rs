@@ -1,0 +1,9 @@
+//! housing-ledger: the service library (store, ledger, API). The binary in `main.rs` is a thin
+//! command line over it.
+
+pub mod api;
+pub mod auth;
+pub mod bench;
+pub mod cli;
+pub mod ledger;
+pub mod store;

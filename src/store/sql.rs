@@ -1,0 +1,347 @@
+//! The SQL backend on sqlx's `Any` driver: SQLite (WAL, `synchronous=FULL`, one writer through
+//! `BEGIN IMMEDIATE`) and PostgreSQL (`LOCK TABLE events IN EXCLUSIVE MODE` per append).
+//!
+//! Single writer: appends hold an in-process mutex and the database write lock, then re-read the
+//! head, so two writers, threads or processes, can never fork the chain. Optimistic concurrency
+//! on `(stream, stream_seq)` is checked under that lock.
+
+use super::{parse_rows, EventStore, Result, StoreError, StoredCheckpoint, TokenRecord};
+use async_trait::async_trait;
+use events::envelope::{seal, Draft};
+use events::merkle::{Hash, MerkleFrontier, NodeId};
+use events::{Event, LedgerSigner, NewEvent};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, AssertSqlSafe, Row};
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+use tokio::sync::Mutex;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sql: &'static str,
+}
+
+const SQLITE_MIGRATIONS: &[Migration] = &[Migration { version: 1, name: "ledger", sql: include_str!("../../migrations/sqlite/0001_ledger.sql") }];
+const POSTGRES_MIGRATIONS: &[Migration] = &[Migration { version: 1, name: "ledger", sql: include_str!("../../migrations/postgres/0001_ledger.sql") }];
+
+/// Rows per multi-row INSERT (SQLite allows 32766 parameters).
+const INSERT_CHUNK: usize = 500;
+/// The stream-head cache is dropped past this many streams, to bound memory.
+const STREAM_CACHE_LIMIT: usize = 1_000_000;
+
+/// What the writer knows about the head of the log; valid while `size` matches the database.
+#[derive(Default)]
+struct WriterState {
+    loaded: bool,
+    size: u64,
+    prev: Hash,
+    frontier: MerkleFrontier,
+    next_stream_seq: HashMap<String, u64>,
+}
+
+pub struct SqlStore {
+    pool: AnyPool,
+    dialect: Dialect,
+    writer: Mutex<WriterState>,
+}
+
+fn i(v: u64) -> i64 {
+    i64::try_from(v).expect("sequence numbers stay below 2^63")
+}
+
+fn u(v: i64) -> u64 {
+    u64::try_from(v).expect("stored sequence numbers are non-negative")
+}
+
+/// `($1,$2,...),(...)` for `rows` tuples of `cols` placeholders.
+fn placeholders(rows: usize, cols: usize) -> String {
+    let mut s = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        s.push_str(if r == 0 { "(" } else { ",(" });
+        for c in 0..cols {
+            if c > 0 {
+                s.push(',');
+            }
+            s.push('$');
+            s.push_str(&(r * cols + c + 1).to_string());
+        }
+        s.push(')');
+    }
+    s
+}
+
+fn hash_of(bytes: Vec<u8>) -> Result<Hash> {
+    bytes.try_into().map_err(|_| StoreError::Corrupt { seq: 0, detail: "stored hash is not 32 bytes".into() })
+}
+
+impl SqlStore {
+    /// Opens (creating where needed) and migrates the database at `url`.
+    pub async fn connect(url: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let (dialect, url) = if let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            let path = rest.split('?').next().unwrap_or(rest);
+            if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+            }
+            (Dialect::Sqlite, if url.contains("mode=") { url.to_string() } else { format!("sqlite://{path}?mode=rwc") })
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (Dialect::Postgres, url.to_string())
+        } else {
+            return Err(StoreError::Url(url.to_string()));
+        };
+        let mut options = AnyPoolOptions::new().max_connections(if dialect == Dialect::Sqlite { 4 } else { 8 }).acquire_timeout(Duration::from_secs(60));
+        if dialect == Dialect::Sqlite {
+            options = options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    // WAL for concurrent readers; FULL: fsync on every commit, so a commit is durable.
+                    sqlx::raw_sql("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=60000;").execute(conn).await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = options.connect(&url).await?;
+        let store = Self { pool, dialect, writer: Mutex::new(WriterState::default()) };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Begins the write transaction and takes the database's write lock.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Dialect::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("LOCK TABLE events IN EXCLUSIVE MODE").execute(&mut *tx).await?;
+                tx
+            }
+        })
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        let (migrations, lock) = match self.dialect {
+            Dialect::Sqlite => (SQLITE_MIGRATIONS, None),
+            Dialect::Postgres => (POSTGRES_MIGRATIONS, Some("SELECT pg_advisory_xact_lock(7201900412)")),
+        };
+        let mut tx = match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Dialect::Postgres => self.pool.begin().await?,
+        };
+        if let Some(lock) = lock {
+            sqlx::query(lock).execute(&mut *tx).await?;
+        }
+        sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL)").execute(&mut *tx).await?;
+        let applied: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations").fetch_one(&mut *tx).await?;
+        for m in migrations.iter().filter(|m| m.version > applied.unwrap_or(0)) {
+            sqlx::raw_sql(m.sql).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)").bind(m.version).bind(m.name).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn fetch_nodes(conn: &mut sqlx::AnyConnection, ids: &BTreeSet<NodeId>) -> Result<HashMap<NodeId, Hash>> {
+        let mut out = HashMap::with_capacity(ids.len());
+        let ids: Vec<NodeId> = ids.iter().copied().collect();
+        for chunk in ids.chunks(INSERT_CHUNK) {
+            let mut sql = String::from("SELECT level, idx, hash FROM merkle_nodes WHERE (level, idx) IN (");
+            sql.push_str(&placeholders(chunk.len(), 2)[..]);
+            sql.push(')');
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(id.level as i64).bind(i(id.index));
+            }
+            for row in q.fetch_all(&mut *conn).await? {
+                let id = NodeId { level: row.try_get::<i64, _>(0)? as u8, index: u(row.try_get(1)?) };
+                out.insert(id, hash_of(row.try_get(2)?)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Re-reads the head of the log inside the write transaction.
+    async fn load_head(tx: &mut sqlx::Transaction<'static, sqlx::Any>, size: u64, st: &mut WriterState) -> Result<()> {
+        st.next_stream_seq.clear();
+        st.size = size;
+        st.prev = [0u8; 32];
+        if size > 0 {
+            let body: String = sqlx::query_scalar("SELECT body FROM events WHERE seq = $1").bind(i(size - 1)).fetch_one(&mut **tx).await?;
+            let last = parse_rows(vec![(size - 1, body)])?.remove(0);
+            st.prev = last.hash_bytes()?;
+        }
+        let ids: BTreeSet<NodeId> = MerkleFrontier::node_ids(size).into_iter().collect();
+        let nodes = Self::fetch_nodes(&mut **tx, &ids).await?;
+        st.frontier = MerkleFrontier::from_nodes(size, &nodes)?;
+        st.loaded = true;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl EventStore for SqlStore {
+    async fn append(&self, signer: &LedgerSigner, batch: Vec<NewEvent>) -> Result<Vec<Event>> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        for ev in &batch {
+            ev.validate()?;
+        }
+        let mut st = self.writer.lock().await;
+        let mut tx = self.begin_write().await?;
+        let size: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM events").fetch_one(&mut *tx).await?;
+        let size = size.map_or(0, |s| u(s) + 1);
+        if !st.loaded || st.size != size {
+            // Another writer (another process) appended since we last did: start from its head.
+            Self::load_head(&mut tx, size, &mut st).await?;
+        }
+        if st.next_stream_seq.len() > STREAM_CACHE_LIMIT {
+            st.next_stream_seq.clear();
+        }
+        let time = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+        let mut assigned: HashMap<String, u64> = HashMap::new();
+        let mut drafts = Vec::with_capacity(batch.len());
+        for (n, ev) in batch.into_iter().enumerate() {
+            let next = match assigned.get(&ev.stream).or_else(|| st.next_stream_seq.get(&ev.stream)) {
+                Some(next) => *next,
+                None => {
+                    let max: Option<i64> = sqlx::query_scalar("SELECT MAX(stream_seq) FROM events WHERE stream = $1").bind(&ev.stream).fetch_one(&mut *tx).await?;
+                    max.map_or(0, |m| u(m) + 1)
+                }
+            };
+            if let Some(expected) = ev.expected_stream_seq {
+                if expected != next {
+                    tx.rollback().await?;
+                    return Err(StoreError::Conflict { stream: ev.stream, expected, actual: next });
+                }
+            }
+            assigned.insert(ev.stream.clone(), next + 1);
+            drafts.push(Draft { seq: size + n as u64, stream: ev.stream, stream_seq: next, kind: ev.kind, data: ev.data, time: time.clone() });
+        }
+        let sealed = seal(drafts, st.prev, signer)?;
+        let mut frontier = st.frontier.clone();
+        let mut made = Vec::with_capacity(sealed.len() * 2);
+        let mut bodies = Vec::with_capacity(sealed.len());
+        for ev in &sealed {
+            frontier.push(events::merkle::leaf_hash(&ev.hash_bytes()?), &mut made);
+            bodies.push(ev.to_canonical()?);
+        }
+        for (chunk, chunk_bodies) in sealed.chunks(INSERT_CHUNK).zip(bodies.chunks(INSERT_CHUNK)) {
+            let sql = format!("INSERT INTO events (seq, stream, stream_seq, type, body) VALUES {}", placeholders(chunk.len(), 5));
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for (ev, body) in chunk.iter().zip(chunk_bodies) {
+                q = q.bind(i(ev.seq)).bind(ev.stream.clone()).bind(i(ev.stream_seq)).bind(ev.kind.clone()).bind(body.clone());
+            }
+            if let Err(e) = q.execute(&mut *tx).await {
+                tx.rollback().await?;
+                return Err(e.into());
+            }
+        }
+        for chunk in made.chunks(INSERT_CHUNK) {
+            let sql = format!("INSERT INTO merkle_nodes (level, idx, hash) VALUES {}", placeholders(chunk.len(), 3));
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for (id, h) in chunk {
+                q = q.bind(id.level as i64).bind(i(id.index)).bind(h.to_vec());
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        st.size = size + sealed.len() as u64;
+        st.prev = sealed.last().expect("non-empty batch").hash_bytes()?;
+        st.frontier = frontier;
+        st.next_stream_seq.extend(assigned);
+        Ok(sealed)
+    }
+
+    async fn size(&self) -> Result<u64> {
+        let max: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM events").fetch_one(&self.pool).await?;
+        Ok(max.map_or(0, |s| u(s) + 1))
+    }
+
+    async fn read_raw(&self, from: u64, limit: u64) -> Result<Vec<(u64, String)>> {
+        let rows = sqlx::query("SELECT seq, body FROM events WHERE seq >= $1 ORDER BY seq LIMIT $2").bind(i(from)).bind(i(limit)).fetch_all(&self.pool).await?;
+        rows.iter().map(|r: &AnyRow| Ok((u(r.try_get(0)?), r.try_get(1)?))).collect()
+    }
+
+    async fn read_stream(&self, stream: &str) -> Result<Vec<Event>> {
+        let rows = sqlx::query("SELECT seq, body FROM events WHERE stream = $1 ORDER BY stream_seq").bind(stream).fetch_all(&self.pool).await?;
+        parse_rows(rows.iter().map(|r| Ok((u(r.try_get(0)?), r.try_get(1)?))).collect::<Result<_>>()?)
+    }
+
+    async fn read_seqs(&self, seqs: &[u64]) -> Result<Vec<Event>> {
+        let mut sorted: Vec<u64> = seqs.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let mut out = Vec::with_capacity(sorted.len());
+        for chunk in sorted.chunks(INSERT_CHUNK) {
+            let list: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+            let sql = format!("SELECT seq, body FROM events WHERE seq IN ({}) ORDER BY seq", list.join(","));
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for s in chunk {
+                q = q.bind(i(*s));
+            }
+            let rows = q.fetch_all(&self.pool).await?;
+            out.extend(parse_rows(rows.iter().map(|r| Ok((u(r.try_get(0)?), r.try_get(1)?))).collect::<Result<_>>()?)?);
+        }
+        Ok(out)
+    }
+
+    async fn nodes(&self, ids: &BTreeSet<NodeId>) -> Result<HashMap<NodeId, Hash>> {
+        let mut conn = self.pool.acquire().await?;
+        Self::fetch_nodes(&mut conn, ids).await
+    }
+
+    async fn add_checkpoint(&self, cp: &StoredCheckpoint) -> Result<()> {
+        sqlx::query("INSERT INTO checkpoints (tree_size, root, note, signed_at) VALUES ($1, $2, $3, $4)")
+            .bind(i(cp.tree_size))
+            .bind(cp.root.to_vec())
+            .bind(cp.note.clone())
+            .bind(cp.signed_at.clone())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>> {
+        let rows = sqlx::query("SELECT tree_size, root, note, signed_at FROM checkpoints ORDER BY tree_size").fetch_all(&self.pool).await?;
+        rows.iter().map(checkpoint_row).collect()
+    }
+
+    async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>> {
+        let row = sqlx::query("SELECT tree_size, root, note, signed_at FROM checkpoints ORDER BY tree_size DESC LIMIT 1").fetch_optional(&self.pool).await?;
+        row.as_ref().map(checkpoint_row).transpose()
+    }
+
+    async fn add_token(&self, t: &TokenRecord) -> Result<()> {
+        sqlx::query("INSERT INTO api_tokens (id, token_hash, role, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(t.id.clone())
+            .bind(t.token_hash.clone())
+            .bind(t.role.clone())
+            .bind(t.created_at.clone())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn token_by_hash(&self, token_hash: &[u8]) -> Result<Option<TokenRecord>> {
+        let row = sqlx::query("SELECT id, token_hash, role, created_at FROM api_tokens WHERE token_hash = $1").bind(token_hash.to_vec()).fetch_optional(&self.pool).await?;
+        row.map(|r| Ok(TokenRecord { id: r.try_get(0)?, token_hash: r.try_get(1)?, role: r.try_get(2)?, created_at: r.try_get(3)? })).transpose()
+    }
+}
+
+fn checkpoint_row(r: &AnyRow) -> Result<StoredCheckpoint> {
+    Ok(StoredCheckpoint { tree_size: u(r.try_get(0)?), root: hash_of(r.try_get(1)?)?, note: r.try_get(2)?, signed_at: r.try_get(3)? })
+}
