@@ -50,7 +50,12 @@ pub fn raw_batch_verify_rate(n: usize) -> f64 {
 }
 
 /// Appends `events` events in batches of `batch` to a fresh database at `url`, then verifies it.
-pub async fn ledger_figures(url: &str, key_dir: &std::path::Path, events: u64, batch: usize) -> anyhow::Result<LedgerFigures> {
+pub async fn ledger_figures(
+    url: &str,
+    key_dir: &std::path::Path,
+    events: u64,
+    batch: usize,
+) -> anyhow::Result<LedgerFigures> {
     let raw_sign_per_s = raw_sign_rate(20_000);
     let raw_batch_verify_per_s = raw_batch_verify_rate(20_000);
     let store: Arc<dyn EventStore> = Arc::new(SqlStore::connect(url).await?);
@@ -75,5 +80,11 @@ pub async fn ledger_figures(url: &str, key_dir: &std::path::Path, events: u64, b
     let report = verify_store(store.as_ref(), None, |_| {}).await?;
     let verify_per_s = report.events as f64 / t.elapsed().as_secs_f64();
     let _ = start_size;
-    Ok(LedgerFigures { raw_sign_per_s, raw_batch_verify_per_s, append_per_s, verify_per_s, events: report.events })
+    Ok(LedgerFigures {
+        raw_sign_per_s,
+        raw_batch_verify_per_s,
+        append_per_s,
+        verify_per_s,
+        events: report.events,
+    })
 }

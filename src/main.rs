@@ -11,13 +11,22 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(name = "housing-ledger", version, about = "A verifiable ledger of proactive removals from the service-housing waiting list and lease terminations")]
+#[command(
+    name = "housing-ledger",
+    version,
+    about = "A verifiable ledger of proactive removals from the service-housing waiting list and lease terminations"
+)]
 struct Cli {
     /// sqlite://PATH or postgres://...; default: SQLite under --data-dir.
     #[arg(long, global = true, env = "HOUSING_LEDGER_DATABASE_URL")]
     database_url: Option<String>,
     /// Where the embedded database and the ledger key live.
-    #[arg(long, global = true, env = "HOUSING_LEDGER_DATA_DIR", default_value = "./data")]
+    #[arg(
+        long,
+        global = true,
+        env = "HOUSING_LEDGER_DATA_DIR",
+        default_value = "./data"
+    )]
     data_dir: PathBuf,
     /// The log's origin: the name of its key and the first line of its checkpoints.
     #[arg(long, global = true, env = "HOUSING_LEDGER_ORIGIN", default_value = DEFAULT_ORIGIN)]
@@ -91,7 +100,13 @@ enum BenchCommand {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::try_from_env("HOUSING_LEDGER_LOG").unwrap_or_else(|_| "info".into())).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("HOUSING_LEDGER_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     match run(Cli::parse()).await {
         Ok(code) => code,
         Err(e) => {
@@ -102,22 +117,44 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
-    let loc = Location { database_url: cli.database_url, data_dir: cli.data_dir, origin: cli.origin };
+    let loc = Location {
+        database_url: cli.database_url,
+        data_dir: cli.data_dir,
+        origin: cli.origin,
+    };
     match cli.command {
         Command::Serve { listen } => {
             let ledger = loc.ledger().await?;
             let cp = ledger.checkpoint().await?;
             tracing::info!(tree_size = cp.tree_size, "checkpoint signed");
-            let state = AppState { ledger, registry_keys: Arc::new(BTreeMap::new()) };
-            let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+            let state = AppState {
+                ledger,
+                registry_keys: Arc::new(BTreeMap::new()),
+            };
+            let listener = tokio::net::TcpListener::bind(&listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?;
             println!("serving on http://{}", listener.local_addr()?);
-            axum::serve(listener, app(state)).with_graceful_shutdown(async { let _ = tokio::signal::ctrl_c().await; }).await?;
+            axum::serve(listener, app(state))
+                .with_graceful_shutdown(async {
+                    let _ = tokio::signal::ctrl_c().await;
+                })
+                .await?;
         }
         Command::Verify { ledger_key } => {
-            let anchor = ledger_key.map(|k| events::VerifierKey::parse(&k)).transpose().context("--ledger-key")?;
+            let anchor = ledger_key
+                .map(|k| events::VerifierKey::parse(&k))
+                .transpose()
+                .context("--ledger-key")?;
             let store = loc.store().await?;
             match verify_store(store.as_ref(), anchor.as_ref(), |_| {}).await {
-                Ok(r) => println!("ok: {} events, {} checkpoints, root {}, {} ledger keys", r.events, r.checkpoints, hex::encode(r.root), r.keys.len()),
+                Ok(r) => println!(
+                    "ok: {} events, {} checkpoints, root {}, {} ledger keys",
+                    r.events,
+                    r.checkpoints,
+                    hex::encode(r.root),
+                    r.keys.len()
+                ),
                 Err(LedgerError::Invalid(finding)) => {
                     println!("FAILED at {finding}");
                     return Ok(std::process::ExitCode::FAILURE);
@@ -129,10 +166,15 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             let ledger = loc.ledger().await?;
             print!("{}", ledger.checkpoint().await?.note);
         }
-        Command::Token { command: TokenCommand::Create { role } } => {
+        Command::Token {
+            command: TokenCommand::Create { role },
+        } => {
             let ledger = loc.ledger().await?;
             let (token, rec) = auth::create_token(ledger.store().as_ref(), role).await?;
-            eprintln!("token {} for role {} (shown once; only its hash is stored)", rec.id, rec.role);
+            eprintln!(
+                "token {} for role {} (shown once; only its hash is stored)",
+                rec.id, rec.role
+            );
             println!("{token}");
         }
         Command::Keys { command } => {
@@ -146,17 +188,37 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 }
             }
         }
-        Command::Bench { command: BenchCommand::Ledger { events, batch } } => {
+        Command::Bench {
+            command: BenchCommand::Ledger { events, batch },
+        } => {
             if events == 0 || batch == 0 {
                 bail!("--events and --batch must be positive");
             }
             let dir = tempfile_dir()?;
-            let url = loc.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", dir.join("bench.db").display()));
+            let url = loc
+                .database_url
+                .clone()
+                .unwrap_or_else(|| format!("sqlite://{}", dir.join("bench.db").display()));
             let f = housing_ledger::bench::ledger_figures(&url, &dir, events, batch).await?;
-            println!("raw Ed25519 signing, one core:          {:>10.0} signatures/s", f.raw_sign_per_s);
-            println!("raw Ed25519 batch verification, one core:{:>10.0} signatures/s", f.raw_batch_verify_per_s);
-            println!("append (sign + durable commit, batch {batch}): {:>10.0} events/s  ratio {:.2}", f.append_per_s, f.append_per_s / f.raw_sign_per_s);
-            println!("verify (whole ledger, {} events):      {:>10.0} events/s  ratio {:.2}", f.events, f.verify_per_s, f.verify_per_s / f.raw_batch_verify_per_s);
+            println!(
+                "raw Ed25519 signing, one core:          {:>10.0} signatures/s",
+                f.raw_sign_per_s
+            );
+            println!(
+                "raw Ed25519 batch verification, one core:{:>10.0} signatures/s",
+                f.raw_batch_verify_per_s
+            );
+            println!(
+                "append (sign + durable commit, batch {batch}): {:>10.0} events/s  ratio {:.2}",
+                f.append_per_s,
+                f.append_per_s / f.raw_sign_per_s
+            );
+            println!(
+                "verify (whole ledger, {} events):      {:>10.0} events/s  ratio {:.2}",
+                f.events,
+                f.verify_per_s,
+                f.verify_per_s / f.raw_batch_verify_per_s
+            );
             let _ = std::fs::remove_dir_all(&dir);
         }
     }

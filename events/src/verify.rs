@@ -126,10 +126,10 @@ impl KeyHistory {
                 );
             }
             KEY_RETIRED => {
-                let rec =
-                    self.keys.get_mut(&key.id_hex()).ok_or_else(|| {
-                        format!("retired key {} was never introduced", key.id_hex())
-                    })?;
+                let rec = self
+                    .keys
+                    .get_mut(&key.id_hex())
+                    .ok_or_else(|| format!("retired key {} was never introduced", key.id_hex()))?;
                 if rec.retired_at.is_some() {
                     return Err(format!("key {} is retired twice", key.id_hex()));
                 }
