@@ -1,1 +1,2 @@
-//! stub
+//! Pure folds from ledger events to read models. Nothing here reads a database or a clock:
+//! the same events always fold to the same models.

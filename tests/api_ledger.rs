@@ -1,0 +1,152 @@
+//! The public ledger routes and `/v1/events`, on `app()` with `oneshot` (no socket).
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::{Backend, Place};
+use events::merkle::{leaf_hash, verify_consistency, verify_inclusion};
+use events::{Checkpoint, NewEvent, VerifierKey};
+use housing_ledger::api::{app, AppState};
+use housing_ledger::auth::{create_token, Role};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tower::ServiceExt;
+
+struct Api {
+    state: AppState,
+    _place: Place,
+}
+
+impl Api {
+    async fn new() -> Self {
+        let place = Place::new(Backend::Sqlite, None);
+        let ledger = Arc::new(place.ledger().await);
+        ledger.append((0..20).map(|i| NewEvent::new("run:r1", "Tick", json!({"i": i}))).collect()).await.unwrap();
+        Api { state: AppState { ledger, registry_keys: Arc::new(BTreeMap::from([("zags".to_string(), "registry/zags+00000000+AA".to_string())])) }, _place: place }
+    }
+
+    async fn token(&self, role: Role) -> String {
+        create_token(self.state.ledger.store().as_ref(), role).await.unwrap().0
+    }
+
+    async fn call(&self, method: &str, uri: &str, token: Option<&str>) -> (StatusCode, String) {
+        let mut req = Request::builder().method(method).uri(uri);
+        if let Some(t) = token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        let resp = app(self.state.clone()).oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+        let status = resp.status();
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    async fn json(&self, uri: &str, token: Option<&str>) -> (StatusCode, Value) {
+        let (s, b) = self.call("GET", uri, token).await;
+        (s, serde_json::from_str(&b).unwrap_or_else(|_| panic!("{uri}: not JSON: {b}")))
+    }
+}
+
+fn error_code(v: &Value) -> &str {
+    v["error"]["code"].as_str().unwrap_or("<none>")
+}
+
+#[tokio::test]
+async fn checkpoint_route() {
+    let api = Api::new().await;
+    let (s, b) = api.json("/v1/checkpoint", None).await;
+    assert_eq!((s, error_code(&b)), (StatusCode::NOT_FOUND, "not_found"), "no checkpoint yet");
+    let op = api.token(Role::Operator).await;
+    let au = api.token(Role::Auditor).await;
+    assert_eq!(api.call("POST", "/v1/checkpoint", None).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(api.call("POST", "/v1/checkpoint", Some(&au)).await.0, StatusCode::FORBIDDEN);
+    let (s, signed) = api.call("POST", "/v1/checkpoint", Some(&op)).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, text) = api.call("GET", "/v1/checkpoint", None).await;
+    assert_eq!((s, &text), (StatusCode::OK, &signed));
+    let key = api.state.ledger.signer().verifier();
+    let cp = Checkpoint::verify_note(&text, &key).unwrap();
+    assert_eq!(cp.size, 21);
+}
+
+#[tokio::test]
+async fn inclusion_and_consistency_routes() {
+    let api = Api::new().await;
+    let cp1 = api.state.ledger.checkpoint().await.unwrap();
+    api.state.ledger.append((0..9).map(|i| NewEvent::new("run:r2", "Tick", json!({"i": i}))).collect()).await.unwrap();
+    let cp2 = api.state.ledger.checkpoint().await.unwrap();
+    let (s, b) = api.json("/v1/proofs/inclusion?seq=5&tree_size=30", None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!((b["seq"].as_u64(), b["tree_size"].as_u64()), (Some(5), Some(30)));
+    let path: Vec<Vec<u8>> = b["path"].as_array().unwrap().iter().map(|h| hex::decode(h.as_str().unwrap()).unwrap()).collect();
+    let ev = housing_ledger::store::read(api.state.ledger.store().as_ref(), 5, 1).await.unwrap().remove(0);
+    verify_inclusion(5, 30, &leaf_hash(&ev.hash_bytes().unwrap()), &path, &cp2.root).unwrap();
+    // tree_size defaults to the latest checkpoint.
+    let (_, b) = api.json("/v1/proofs/inclusion?seq=5", None).await;
+    assert_eq!(b["tree_size"].as_u64(), Some(30));
+    for (uri, want) in [
+        ("/v1/proofs/inclusion", StatusCode::BAD_REQUEST),
+        ("/v1/proofs/inclusion?seq=abc", StatusCode::BAD_REQUEST),
+        ("/v1/proofs/inclusion?seq=30&tree_size=30", StatusCode::BAD_REQUEST),
+        ("/v1/proofs/inclusion?seq=1&tree_size=999", StatusCode::BAD_REQUEST),
+        ("/v1/proofs/consistency?from=0&to=30", StatusCode::BAD_REQUEST),
+        ("/v1/proofs/consistency?from=31&to=30", StatusCode::BAD_REQUEST),
+        ("/v1/nowhere", StatusCode::NOT_FOUND),
+    ] {
+        let (s, b) = api.json(uri, None).await;
+        assert_eq!(s, want, "{uri}: {b}");
+        assert!(b["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{uri}: {b}");
+    }
+    let (s, b) = api.json(&format!("/v1/proofs/consistency?from={}&to={}", cp1.tree_size, cp2.tree_size), None).await;
+    assert_eq!(s, StatusCode::OK);
+    let path: Vec<Vec<u8>> = b["path"].as_array().unwrap().iter().map(|h| hex::decode(h.as_str().unwrap()).unwrap()).collect();
+    verify_consistency(cp1.tree_size, cp2.tree_size, &cp1.root, &cp2.root, &path).unwrap();
+}
+
+#[tokio::test]
+async fn keys_route() {
+    let api = Api::new().await;
+    let old = api.state.ledger.signer().verifier();
+    let new = api.state.ledger.rotate_key("test").await.unwrap();
+    let (s, b) = api.json("/v1/keys", None).await;
+    assert_eq!(s, StatusCode::OK);
+    let ledger: Vec<VerifierKey> = b["ledger"].as_array().unwrap().iter().map(|k| VerifierKey::parse(k.as_str().unwrap()).unwrap()).collect();
+    assert_eq!(ledger, vec![old, new], "current and retired keys");
+    assert_eq!(b["registries"]["zags"], "registry/zags+00000000+AA");
+}
+
+#[tokio::test]
+async fn events_route_needs_an_auditor_and_pages() {
+    let api = Api::new().await;
+    let (s, b) = api.json("/v1/events", None).await;
+    assert_eq!((s, error_code(&b)), (StatusCode::UNAUTHORIZED, "unauthorized"));
+    let (s, _) = api.json("/v1/events", Some("hl_nope_nope")).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let officer = api.token(Role::AppealsOfficer).await;
+    let (s, b) = api.json("/v1/events", Some(&officer)).await;
+    assert_eq!((s, error_code(&b)), (StatusCode::FORBIDDEN, "forbidden"));
+    let au = api.token(Role::Auditor).await;
+    let mut seqs = Vec::new();
+    let mut uri = "/v1/events?from=0&limit=8".to_string();
+    loop {
+        let (s, b) = api.json(&uri, Some(&au)).await;
+        assert_eq!(s, StatusCode::OK);
+        let page = b["events"].as_array().unwrap();
+        assert!(page.len() <= 8);
+        for e in page {
+            let ev: events::Event = serde_json::from_value(e.clone()).unwrap();
+            ev.check(&api.state.ledger.signer().verifier()).unwrap();
+            seqs.push(ev.seq);
+        }
+        match b["next"].as_u64() {
+            Some(n) => uri = format!("/v1/events?from={n}&limit=8"),
+            None => break,
+        }
+    }
+    assert_eq!(seqs, (0..21).collect::<Vec<_>>());
+    for uri in ["/v1/events?limit=0", "/v1/events?limit=1001", "/v1/events?from=-1"] {
+        assert_eq!(api.json(uri, Some(&au)).await.0, StatusCode::BAD_REQUEST, "{uri}");
+    }
+}

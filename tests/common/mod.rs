@@ -1,0 +1,149 @@
+//! Shared test helpers: fresh ledgers on SQLite and on a throwaway PostgreSQL cluster that the
+//! tests start themselves. If PostgreSQL cannot start, the tests fail loudly; they never skip.
+#![allow(dead_code)]
+
+use housing_ledger::ledger::{Ledger, DEFAULT_ORIGIN};
+use housing_ledger::store::sql::SqlStore;
+use housing_ledger::store::EventStore;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+pub fn shared_dir() -> PathBuf {
+    std::env::var_os("HOUSING_LEDGER_SHARED").map(PathBuf::from).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"))
+}
+
+const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+/// A PostgreSQL cluster in a temporary directory on a free port, stopped when dropped.
+pub struct PgCluster {
+    pub port: u16,
+    dir: tempfile::TempDir,
+    as_postgres: bool,
+    next_db: AtomicU32,
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl PgCluster {
+    fn pg(&self, tool: &str) -> Command {
+        let bin = Path::new(PG_BIN).join(tool);
+        if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(bin);
+            c
+        } else {
+            Command::new(bin)
+        }
+    }
+
+    pub fn start() -> Self {
+        assert!(
+            Path::new(PG_BIN).join("initdb").exists(),
+            "\n\n*** PostgreSQL 15 is not installed at {PG_BIN}: the PostgreSQL store tests cannot run. ***\n*** Install it (apt-get install postgresql-15) or run .ci/run, which does. ***\n"
+        );
+        let dir = tempfile::Builder::new().prefix("hl-pg-").tempdir().unwrap();
+        let as_postgres = is_root();
+        let me = Self { port: free_port(), dir, as_postgres, next_db: AtomicU32::new(0) };
+        let data = me.dir.path().join("data");
+        if as_postgres {
+            // initdb refuses to run as root: the cluster belongs to the postgres user.
+            let ok = Command::new("chown").args(["-R", "postgres:postgres"]).arg(me.dir.path()).status().unwrap().success();
+            assert!(ok, "cannot chown the PostgreSQL test directory to postgres");
+        }
+        let out = me.pg("initdb").args(["-A", "trust", "-U", "postgres", "--no-sync", "-D"]).arg(&data).output().expect("initdb runs");
+        assert!(out.status.success(), "\n\n*** initdb failed: PostgreSQL tests cannot run ***\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let opts = format!("-c listen_addresses=127.0.0.1 -c port={} -c unix_socket_directories={} -c fsync=on -c max_connections=200", me.port, me.dir.path().display());
+        let out = me.pg("pg_ctl").args(["-w", "-t", "60", "-D"]).arg(&data).args(["-l"]).arg(me.dir.path().join("log")).args(["-o", &opts, "start"]).output().expect("pg_ctl runs");
+        assert!(
+            out.status.success(),
+            "\n\n*** PostgreSQL did not start: PostgreSQL tests cannot run ***\n{}\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(me.dir.path().join("log")).unwrap_or_default()
+        );
+        me
+    }
+
+    /// A URL to a new, empty database.
+    pub fn fresh_database(&self) -> String {
+        let name = format!("t{}_{}", std::process::id(), self.next_db.fetch_add(1, Ordering::SeqCst));
+        let out = self.pg("psql").args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres", "-c", &format!("CREATE DATABASE {name}")]).output().unwrap();
+        assert!(out.status.success(), "CREATE DATABASE failed: {}", String::from_utf8_lossy(&out.stderr));
+        format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        let _ = self.pg("pg_ctl").args(["-m", "immediate", "-D"]).arg(self.dir.path().join("data")).arg("stop").output();
+    }
+}
+
+/// The backends every contract test runs against.
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh store location: URL plus a key directory.
+pub struct Place {
+    pub url: String,
+    pub key_dir: tempfile::TempDir,
+}
+
+impl Place {
+    pub fn new(backend: Backend, pg: Option<&PgCluster>) -> Self {
+        let key_dir = tempfile::tempdir().unwrap();
+        let url = match backend {
+            Backend::Sqlite => format!("sqlite://{}", key_dir.path().join("ledger.db").display()),
+            Backend::Postgres => pg.expect("a cluster for PostgreSQL").fresh_database(),
+        };
+        Self { url, key_dir }
+    }
+
+    pub async fn store(&self) -> Arc<dyn EventStore> {
+        Arc::new(SqlStore::connect(&self.url).await.unwrap())
+    }
+
+    pub async fn sql(&self) -> SqlStore {
+        SqlStore::connect(&self.url).await.unwrap()
+    }
+
+    pub async fn ledger(&self) -> Ledger {
+        Ledger::open(self.store().await, self.key_dir.path(), DEFAULT_ORIGIN).await.unwrap()
+    }
+}
+
+/// Rewrites rows behind the ledger's back, as an attacker with database access could: the
+/// append-only triggers are switched off first.
+pub async fn tamper(store: &SqlStore, sql: &str) {
+    use housing_ledger::store::sql::Dialect;
+    let pool = store.pool();
+    match store.dialect() {
+        Dialect::Sqlite => {
+            for t in ["events_no_update", "checkpoints_no_update", "merkle_nodes_no_update"] {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP TRIGGER IF EXISTS {t}"))).execute(pool).await.unwrap();
+            }
+        }
+        Dialect::Postgres => {
+            for t in ["events", "checkpoints", "merkle_nodes"] {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("ALTER TABLE {t} DISABLE TRIGGER USER"))).execute(pool).await.unwrap();
+            }
+        }
+    }
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string())).execute(pool).await.unwrap();
+}
+
+/// Single-quoted SQL literal.
+pub fn lit(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}

@@ -1,0 +1,69 @@
+//! Conventions, enforced by `cargo test`: every module opens with a `//!` doc saying what it
+//! is for; `anyhow` stays in the binary; the library crates know no database or server.
+
+use std::path::{Path, PathBuf};
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|e| e == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn sources(dirs: &[&str]) -> Vec<(PathBuf, String)> {
+    let mut files = Vec::new();
+    for d in dirs {
+        let p = root().join(d);
+        if p.is_dir() {
+            rust_files(&p, &mut files);
+        }
+    }
+    files.sort();
+    files.into_iter().map(|p| {
+        let text = std::fs::read_to_string(&p).unwrap();
+        (p, text)
+    }).collect()
+}
+
+#[test]
+fn every_module_has_a_doc_comment() {
+    let missing: Vec<_> = sources(&["src", "events/src", "events/tests", "projections/src", "tests"])
+        .into_iter()
+        .filter(|(_, text)| !text.trim_start().starts_with("//!"))
+        .map(|(p, _)| p.strip_prefix(root()).unwrap().display().to_string())
+        .collect();
+    assert!(missing.is_empty(), "these modules need a `//!` doc saying what they are for: {missing:?}");
+}
+
+#[test]
+fn anyhow_only_in_the_binary() {
+    let offenders: Vec<_> = sources(&["src", "events/src", "projections/src"])
+        .into_iter()
+        .filter(|(p, text)| !p.ends_with("main.rs") && !p.ends_with("bench.rs") && text.contains("anyhow::"))
+        .map(|(p, _)| p.display().to_string())
+        .collect();
+    assert!(offenders.is_empty(), "anyhow belongs to the binary; use the crate's error type: {offenders:?}");
+}
+
+#[test]
+fn events_and_projections_know_no_database_or_server() {
+    for (p, text) in sources(&["events/src", "projections/src"]) {
+        for word in ["sqlx", "axum", "tokio"] {
+            assert!(!text.contains(word), "{} mentions {word}: the events and projections crates stay pure", p.display());
+        }
+    }
+    for manifest in ["events/Cargo.toml", "projections/Cargo.toml"] {
+        let text = std::fs::read_to_string(root().join(manifest)).unwrap();
+        for word in ["sqlx", "axum", "tokio"] {
+            assert!(!text.contains(word), "{manifest} depends on {word}");
+        }
+    }
+}
