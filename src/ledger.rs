@@ -214,6 +214,21 @@ impl Ledger {
         Ok(self.store.append(&signer, batch).await?)
     }
 
+    /// Appends a batch whose `data` may refer to events of the same batch as `{"$rel": k}`.
+    pub async fn append_relative(&self, batch: Vec<NewEvent>) -> Result<Vec<Event>> {
+        let signer = self.signer();
+        let build = Box::new(move |base: u64| {
+            batch
+                .into_iter()
+                .map(|mut ev| {
+                    events::types::resolve_rel(&mut ev.data, base);
+                    ev
+                })
+                .collect()
+        });
+        Ok(self.store.append_with(&signer, build).await?)
+    }
+
     pub async fn size(&self) -> Result<u64> {
         Ok(self.store.size().await?)
     }

@@ -6,4 +6,7 @@ pub mod auth;
 pub mod bench;
 pub mod cli;
 pub mod ledger;
+pub mod pipeline;
+pub mod registry;
+pub mod rules;
 pub mod store;

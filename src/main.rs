@@ -6,9 +6,58 @@ use housing_ledger::api::{app, AppState};
 use housing_ledger::auth::{self, Role};
 use housing_ledger::cli::Location;
 use housing_ledger::ledger::{verify_store, LedgerError, DEFAULT_ORIGIN};
-use std::collections::BTreeMap;
+use housing_ledger::pipeline::{self, Progress, Settings};
+use housing_ledger::registry::fixture::{Fixture, FixtureRegistries};
+use housing_ledger::registry::http::{HttpRegistries, HttpSettings};
+use housing_ledger::registry::{Registries, TrustedKeys};
+use housing_ledger::rules::{Procedure, RuleBook};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// A progress bar on a terminal; nothing otherwise.
+struct TerminalProgress(Option<indicatif::ProgressBar>);
+
+impl TerminalProgress {
+    fn new() -> Self {
+        Self(std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{msg:>10} [{bar:40}] {pos}/{len} persons {per_sec} eta {eta}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            bar.set_message("persons");
+            bar
+        }))
+    }
+    fn done(&self) {
+        if let Some(b) = &self.0 {
+            b.finish_and_clear();
+        }
+    }
+}
+
+impl Progress for TerminalProgress {
+    fn add_total(&self, n: u64) {
+        if let Some(b) = &self.0 {
+            b.inc_length(n);
+        }
+    }
+    fn advance(&self, n: u64) {
+        if let Some(b) = &self.0 {
+            b.inc(n);
+        }
+    }
+    fn stage(&self, what: &str) {
+        if let Some(b) = &self.0 {
+            b.set_message(what.to_string());
+        }
+    }
+}
 
 #[derive(Parser)]
 #[command(
@@ -31,12 +80,45 @@ struct Cli {
     /// The log's origin: the name of its key and the first line of its checkpoints.
     #[arg(long, global = true, env = "HOUSING_LEDGER_ORIGIN", default_value = DEFAULT_ORIGIN)]
     origin: String,
+    /// Seed of the registry simulator's keys: the service trusts the keys derived from it.
+    #[arg(long, global = true, env = "HOUSING_LEDGER_REGISTRY_SEED", default_value = housing_ledger::registry::DEFAULT_SIM_SEED, hide_default_value = true)]
+    registry_seed: String,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the algorithm once (or resume an interrupted run with the same arguments).
+    Run {
+        #[arg(long)]
+        procedure: Procedure,
+        /// The decision date, YYYY-MM-DD.
+        #[arg(long)]
+        as_of: String,
+        /// fixture:PATH or http:URL
+        #[arg(long)]
+        registries: String,
+        /// Print one JSON object {"run", "counts"} at the end.
+        #[arg(long)]
+        json: bool,
+        /// An extra rule-set file (an extension order), in addition to the built-in ones.
+        #[arg(long = "rule-set")]
+        rule_sets: Vec<PathBuf>,
+        /// Deadline of one HTTP registry request, in milliseconds.
+        #[arg(long, default_value_t = 5000)]
+        registry_timeout_ms: u64,
+    },
+    /// Serve a fixture as the six registries over HTTP, faults included.
+    RegistrySim {
+        #[arg(long)]
+        fixture: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        listen: String,
+        /// How long a `timeout` fault keeps the caller waiting, in milliseconds.
+        #[arg(long, default_value_t = 30_000)]
+        stall_ms: u64,
+    },
     /// Serve the HTTP API.
     Serve {
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -129,13 +211,94 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             tracing::info!(tree_size = cp.tree_size, "checkpoint signed");
             let state = AppState {
                 ledger,
-                registry_keys: Arc::new(BTreeMap::new()),
+                registry_keys: Arc::new(TrustedKeys::from_sim_seed(&cli.registry_seed).as_map()),
             };
             let listener = tokio::net::TcpListener::bind(&listen)
                 .await
                 .with_context(|| format!("cannot listen on {listen}"))?;
             println!("serving on http://{}", listener.local_addr()?);
             axum::serve(listener, app(state))
+                .with_graceful_shutdown(async {
+                    let _ = tokio::signal::ctrl_c().await;
+                })
+                .await?;
+        }
+        Command::Run {
+            procedure,
+            as_of,
+            registries,
+            json,
+            rule_sets,
+            registry_timeout_ms,
+        } => {
+            let mut book = RuleBook::built_in();
+            for f in &rule_sets {
+                book.add_file(f)?;
+            }
+            // Refuse an out-of-validity run before touching storage.
+            book.select(procedure, &as_of)?;
+            let source: Arc<dyn Registries> = match registries.split_once(':') {
+                Some(("fixture", path)) => Arc::new(FixtureRegistries::new(
+                    Fixture::load(std::path::Path::new(path))?,
+                    &cli.registry_seed,
+                )),
+                Some(("http", url)) => Arc::new(HttpRegistries::new(
+                    url,
+                    HttpSettings {
+                        deadline: Duration::from_millis(registry_timeout_ms),
+                        ..HttpSettings::default()
+                    },
+                )),
+                _ => bail!("--registries must be fixture:PATH or http:URL, got {registries:?}"),
+            };
+            let ledger = loc.ledger().await?;
+            let bar = TerminalProgress::new();
+            let summary = pipeline::run(
+                &ledger,
+                source,
+                TrustedKeys::from_sim_seed(&cli.registry_seed),
+                &book,
+                procedure,
+                &as_of,
+                Settings::default(),
+                &bar,
+            )
+            .await;
+            bar.done();
+            let summary = summary?;
+            if json {
+                println!("{}", serde_json::to_string(&summary)?);
+            } else {
+                println!(
+                    "run {}{}",
+                    summary.run,
+                    if summary.resumed { " (resumed)" } else { "" }
+                );
+                for (status, n) in &summary.counts {
+                    println!("  {status:<14} {n}");
+                }
+            }
+        }
+        Command::RegistrySim {
+            fixture,
+            listen,
+            stall_ms,
+        } => {
+            let fixture = Fixture::load(&fixture)?;
+            let listener = tokio::net::TcpListener::bind(&listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?;
+            println!(
+                "registry-sim serving {} on http://{}",
+                fixture.name,
+                listener.local_addr()?
+            );
+            let router = housing_ledger::registry::http::sim_from_fixture(
+                fixture,
+                &cli.registry_seed,
+                Duration::from_millis(stall_ms),
+            );
+            axum::serve(listener, router)
                 .with_graceful_shutdown(async {
                     let _ = tokio::signal::ctrl_c().await;
                 })

@@ -10,6 +10,7 @@ pub mod keys;
 pub mod merkle;
 pub mod note;
 pub mod registry_answer;
+pub mod types;
 pub mod verify;
 
 pub use envelope::{Event, NewEvent, EVENT_FORMAT};

@@ -1,2 +1,4 @@
 //! Pure folds from ledger events to read models. Nothing here reads a database or a clock:
 //! the same events always fold to the same models.
+
+pub mod run;

@@ -49,11 +49,19 @@ pub struct TokenRecord {
     pub created_at: String,
 }
 
+/// Builds a batch from the seq its first event will get.
+pub type BuildBatch = Box<dyn FnOnce(u64) -> Vec<NewEvent> + Send>;
+
 #[async_trait]
 pub trait EventStore: Send + Sync {
     /// Seals `batch` (assigns seq, stream_seq, prev, time; hashes; signs with `signer`) and
     /// commits it with its Merkle nodes in one durable transaction, or writes nothing.
-    async fn append(&self, signer: &LedgerSigner, batch: Vec<NewEvent>) -> Result<Vec<Event>>;
+    async fn append(&self, signer: &LedgerSigner, batch: Vec<NewEvent>) -> Result<Vec<Event>> {
+        self.append_with(signer, Box::new(move |_| batch)).await
+    }
+    /// Like `append`, but the batch is built under the write lock from the seq it will start
+    /// at, so that events can refer to each other by seq.
+    async fn append_with(&self, signer: &LedgerSigner, build: BuildBatch) -> Result<Vec<Event>>;
     /// Number of events in the log.
     async fn size(&self) -> Result<u64>;
     /// Stored bodies `(seq, text)` from `from`, at most `limit`, in order.

@@ -5,7 +5,9 @@
 //! head, so two writers, threads or processes, can never fork the chain. Optimistic concurrency
 //! on `(stream, stream_seq)` is checked under that lock.
 
-use super::{parse_rows, EventStore, Result, StoreError, StoredCheckpoint, TokenRecord};
+use super::{
+    parse_rows, BuildBatch, EventStore, Result, StoreError, StoredCheckpoint, TokenRecord,
+};
 use async_trait::async_trait;
 use events::envelope::{seal, Draft};
 use events::merkle::{Hash, MerkleFrontier, NodeId};
@@ -261,13 +263,7 @@ impl SqlStore {
 
 #[async_trait]
 impl EventStore for SqlStore {
-    async fn append(&self, signer: &LedgerSigner, batch: Vec<NewEvent>) -> Result<Vec<Event>> {
-        if batch.is_empty() {
-            return Ok(Vec::new());
-        }
-        for ev in &batch {
-            ev.validate()?;
-        }
+    async fn append_with(&self, signer: &LedgerSigner, build: BuildBatch) -> Result<Vec<Event>> {
         let mut st = self.writer.lock().await;
         let mut tx = self.begin_write().await?;
         let size: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM events")
@@ -277,6 +273,15 @@ impl EventStore for SqlStore {
         if !st.loaded || st.size != size {
             // Another writer (another process) appended since we last did: start from its head.
             Self::load_head(self.dialect, &mut tx, size, &mut st).await?;
+        }
+        let batch = build(size);
+        if batch.is_empty() {
+            tx.rollback().await?;
+            return Ok(Vec::new());
+        }
+        if let Err(e) = batch.iter().try_for_each(NewEvent::validate) {
+            tx.rollback().await?;
+            return Err(e.into());
         }
         if st.next_stream_seq.len() > STREAM_CACHE_LIMIT {
             st.next_stream_seq.clear();

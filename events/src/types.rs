@@ -1,0 +1,94 @@
+//! The event catalogue of `ledger-format.md`: type names and the streams they belong to.
+
+pub const KEY_INTRODUCED: &str = "KeyIntroduced";
+pub const KEY_RETIRED: &str = "KeyRetired";
+pub const RUN_STARTED: &str = "RunStarted";
+pub const RUN_FINISHED: &str = "RunFinished";
+pub const LIST_ENTRY_RECEIVED: &str = "ListEntryReceived";
+pub const INPUT_REJECTED: &str = "InputRejected";
+pub const CONSENT_MISSING: &str = "ConsentMissing";
+pub const REGISTRY_QUERIED: &str = "RegistryQueried";
+pub const REGISTRY_RESPONDED: &str = "RegistryResponded";
+pub const REGISTRY_FAILED: &str = "RegistryFailed";
+pub const CHECK_EVALUATED: &str = "CheckEvaluated";
+pub const DECISION_PROPOSED: &str = "DecisionProposed";
+pub const PERSON_RETAINED: &str = "PersonRetained";
+pub const LIST_SUBMITTED: &str = "ListSubmitted";
+pub const DECISION_TAKEN: &str = "DecisionTaken";
+pub const NOTICE_ISSUED: &str = "NoticeIssued";
+pub const NOTICE_DELIVERED: &str = "NoticeDelivered";
+pub const NOTICE_DELIVERY_FAILED: &str = "NoticeDeliveryFailed";
+
+/// Every type this version knows; a verifier reports any other and does not guess.
+pub const ALL: &[&str] = &[
+    KEY_INTRODUCED,
+    KEY_RETIRED,
+    RUN_STARTED,
+    RUN_FINISHED,
+    LIST_ENTRY_RECEIVED,
+    INPUT_REJECTED,
+    CONSENT_MISSING,
+    REGISTRY_QUERIED,
+    REGISTRY_RESPONDED,
+    REGISTRY_FAILED,
+    CHECK_EVALUATED,
+    DECISION_PROPOSED,
+    PERSON_RETAINED,
+    LIST_SUBMITTED,
+    DECISION_TAKEN,
+    NOTICE_ISSUED,
+    NOTICE_DELIVERED,
+    NOTICE_DELIVERY_FAILED,
+];
+
+pub fn person_stream(iin: &str) -> String {
+    format!("person:{iin}")
+}
+
+pub fn run_stream(run: &str) -> String {
+    format!("run:{run}")
+}
+
+pub fn notice_stream(notice: &str) -> String {
+    format!("notice:{notice}")
+}
+
+/// A reference to the event at index `k` of the batch being appended, resolved to its seq when
+/// the batch's first seq is known (`{"$rel": k}` in `data`).
+pub fn rel(k: usize) -> serde_json::Value {
+    serde_json::json!({ "$rel": k })
+}
+
+/// Shifts every batch-relative reference in `v` by `by` (when batches are concatenated).
+pub fn shift_rel(v: &mut serde_json::Value, by: usize) {
+    match v {
+        serde_json::Value::Object(m) => {
+            if m.len() == 1 {
+                if let Some(k) = m.get("$rel").and_then(serde_json::Value::as_u64) {
+                    m.insert("$rel".into(), serde_json::json!(k as usize + by));
+                    return;
+                }
+            }
+            m.values_mut().for_each(|x| shift_rel(x, by));
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| shift_rel(x, by)),
+        _ => {}
+    }
+}
+
+/// Replaces every batch-relative reference in `v` with the seq `base + k`.
+pub fn resolve_rel(v: &mut serde_json::Value, base: u64) {
+    match v {
+        serde_json::Value::Object(m) => {
+            if m.len() == 1 {
+                if let Some(k) = m.get("$rel").and_then(serde_json::Value::as_u64) {
+                    *v = serde_json::json!(base + k);
+                    return;
+                }
+            }
+            m.values_mut().for_each(|x| resolve_rel(x, base));
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| resolve_rel(x, base)),
+        _ => {}
+    }
+}

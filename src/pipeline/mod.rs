@@ -1,0 +1,498 @@
+//! The pipeline ties rules, registries and the ledger together: one run of a procedure from
+//! the step-4 list to decisions and notices. Every query, answer, verdict, proposal, decision
+//! and notice is appended before anything follows from it. A run is identified by its
+//! arguments; running it again resumes it from its own events, never duplicating one.
+
+pub mod person;
+
+use crate::ledger::{Ledger, LedgerError};
+use crate::registry::{check_answer, AnswerKind, Decision, Registries, RegistryFault, TrustedKeys};
+use crate::rules::control::check_entry;
+use crate::rules::records::RegistryId;
+use crate::rules::{notice, Procedure, RuleBook, RuleError};
+use crate::store::StoreError;
+use events::types::*;
+use events::{Event, NewEvent};
+use person::{Batch, RunContext};
+use projections::run::RunProgress;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Persons whose events go into one durable append.
+    pub persons_per_append: usize,
+    pub decisions_per_request: usize,
+    pub max_delivery_attempts: u32,
+    pub delivery_backoff: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            persons_per_append: 64,
+            decisions_per_request: 500,
+            max_delivery_attempts: 5,
+            delivery_backoff: Duration::from_millis(0),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Rules(#[from] RuleError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("step 4: the list from ish_as_mr could not be read ({0}); the run is recorded as unfinished and resumes when run again")]
+    List(RegistryFault),
+    #[error(
+        "step 11: decisions from ish_as_mr could not be read ({0}); the run resumes when run again"
+    )]
+    Decisions(RegistryFault),
+    #[error("run {0} is being written by another process")]
+    Busy(String),
+}
+
+impl From<StoreError> for PipelineError {
+    fn from(e: StoreError) -> Self {
+        PipelineError::Ledger(e.into())
+    }
+}
+
+/// Progress reporting (a terminal bar in the binary; nothing in tests).
+pub trait Progress: Send + Sync {
+    fn add_total(&self, _n: u64) {}
+    fn advance(&self, _n: u64) {}
+    fn stage(&self, _what: &str) {}
+}
+
+pub struct Silent;
+impl Progress for Silent {}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct RunSummary {
+    pub run: String,
+    pub counts: BTreeMap<String, u64>,
+    /// Whether this invocation found the run already begun.
+    #[serde(skip)]
+    pub resumed: bool,
+    #[serde(skip)]
+    pub events: u64,
+}
+
+/// The run id: a function of the arguments, so that the same arguments resume the same run.
+pub fn run_id(procedure: Procedure, as_of: &str, source: &str, rule_sha: &str) -> String {
+    let h = Sha256::digest(format!("{procedure}\n{as_of}\n{source}\n{rule_sha}").as_bytes());
+    format!(
+        "{as_of}-{}-{}",
+        if procedure == Procedure::RegistryRemoval {
+            "rr"
+        } else {
+            "lt"
+        },
+        &hex::encode(h)[..8]
+    )
+}
+
+/// Folds the run's own events (from its `RunStarted` on) into its progress.
+pub async fn load_progress(ledger: &Ledger, run: &str) -> Result<RunProgress, PipelineError> {
+    let mut progress = RunProgress::new(run);
+    let head = ledger.store().read_stream(&run_stream(run)).await?;
+    let Some(first) = head.first() else {
+        return Ok(progress);
+    };
+    let mut from = first.seq;
+    loop {
+        let page = crate::store::read(ledger.store().as_ref(), from, 5000).await?;
+        let Some(last) = page.last() else { break };
+        from = last.seq + 1;
+        page.iter().for_each(|e| progress.apply(e));
+    }
+    Ok(progress)
+}
+
+struct Runner<'a> {
+    ledger: &'a Ledger,
+    ctx: Arc<RunContext>,
+    settings: Settings,
+    progress: RunProgress,
+    ui: &'a dyn Progress,
+    written: u64,
+}
+
+impl Runner<'_> {
+    async fn append(&mut self, batch: Vec<NewEvent>) -> Result<Vec<Event>, PipelineError> {
+        let evs = self.ledger.append_relative(batch).await?;
+        evs.iter().for_each(|e| self.progress.apply(e));
+        self.written += evs.len() as u64;
+        Ok(evs)
+    }
+
+    fn run_stream(&self) -> String {
+        run_stream(&self.ctx.run)
+    }
+
+    /// Step 4, page by page: the signed list, then every entry not yet taken up.
+    async fn list_and_persons(&mut self) -> Result<(), PipelineError> {
+        let mut seen: HashSet<String> = self.progress.status.keys().cloned().collect();
+        let mut page = 0u64;
+        loop {
+            let (list_seq, records) = match self.progress.list_pages.get(&page) {
+                Some((seq, r)) => (*seq, r.clone()),
+                None => self.fetch_list_page(page).await?,
+            };
+            let entries = records["entries"].as_array().cloned().unwrap_or_default();
+            let todo: Vec<(String, Value)> = entries
+                .into_iter()
+                .enumerate()
+                .map(|(i, e)| (format!("{page}:{i}"), e))
+                .filter(|(pos, _)| !self.progress.positions_done.contains(pos))
+                .collect();
+            self.ui.add_total(todo.len() as u64);
+            for chunk in todo.chunks(self.settings.persons_per_append) {
+                self.persons(chunk, list_seq, &mut seen).await?;
+                self.ui.advance(chunk.len() as u64);
+            }
+            match records["next_page"].as_u64() {
+                Some(next) if next > page => page = next,
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    async fn fetch_list_page(&mut self, page: u64) -> Result<(u64, Value), PipelineError> {
+        let ctx = self.ctx.clone();
+        let request_id = format!("{}/list/{page}", ctx.run);
+        let checked = ctx
+            .registries
+            .list_page(ctx.procedure, page, &request_id)
+            .await
+            .and_then(|s| {
+                check_answer(
+                    &ctx.keys,
+                    RegistryId::IshAsMr,
+                    &request_id,
+                    AnswerKind::List,
+                    &s,
+                )
+                .map(|r| (s, r))
+            });
+        let stream = self.run_stream();
+        match checked {
+            Ok((signed, records)) if records["entries"].is_array() => {
+                let ev = NewEvent::new(
+                    &stream,
+                    REGISTRY_RESPONDED,
+                    json!({"run": ctx.run, "registry": "ish_as_mr", "request_id": request_id, "step": "4", "list_page": page, "answer": signed.answer, "source_key": signed.source_key, "source_sig": signed.source_sig}),
+                );
+                let seq = self.append(vec![ev]).await?[0].seq;
+                Ok((seq, records))
+            }
+            other => {
+                let fault = match other {
+                    Err(f) => f,
+                    Ok(_) => {
+                        RegistryFault::Malformed("the list answer has no entries array".into())
+                    }
+                };
+                let ev = NewEvent::new(
+                    &stream,
+                    REGISTRY_FAILED,
+                    json!({"run": ctx.run, "registry": "ish_as_mr", "request_id": request_id, "step": "4", "list_page": page, "kind": fault.kind(), "detail": fault.detail()}),
+                );
+                self.append(vec![ev]).await?;
+                Err(PipelineError::List(fault))
+            }
+        }
+    }
+
+    /// Format-logical control in list order, then steps 5-10 for the accepted entries in
+    /// parallel, then one append for the chunk.
+    async fn persons(
+        &mut self,
+        chunk: &[(String, Value)],
+        list_seq: u64,
+        seen: &mut HashSet<String>,
+    ) -> Result<(), PipelineError> {
+        let ctx = self.ctx.clone();
+        let mut slots: Vec<Option<Batch>> = Vec::with_capacity(chunk.len());
+        let mut tasks = tokio::task::JoinSet::new();
+        for (n, (position, raw)) in chunk.iter().enumerate() {
+            let checked = check_entry(&ctx.rules, ctx.procedure, &ctx.as_of, raw).and_then(|e| {
+                if seen.insert(e.iin.to_string()) {
+                    Ok(e)
+                } else {
+                    Err(vec![format!(
+                        "iin: {} appears more than once in the list; its first entry is taken",
+                        e.iin
+                    )])
+                }
+            });
+            match checked {
+                Ok(entry) => {
+                    slots.push(None);
+                    let (ctx, raw, position) = (ctx.clone(), raw.clone(), position.clone());
+                    tasks.spawn(async move {
+                        (
+                            n,
+                            person::process(ctx, entry, raw, position, list_seq).await,
+                        )
+                    });
+                }
+                Err(reasons) => {
+                    let mut b = Batch::default();
+                    b.push(&run_stream(&ctx.run), INPUT_REJECTED, json!({"run": ctx.run, "procedure": ctx.procedure, "entry": raw, "reasons": reasons, "position": position, "evidence": [list_seq]}));
+                    slots.push(Some(b));
+                }
+            }
+        }
+        while let Some(done) = tasks.join_next().await {
+            let (n, batch) = done.expect("person task does not panic");
+            slots[n] = Some(batch);
+        }
+        let mut all = Batch::default();
+        for b in slots.into_iter().flatten() {
+            all.extend(b);
+        }
+        self.append(all.events).await?;
+        Ok(())
+    }
+
+    /// Step 11: the formed list goes to ИШ АС МР.
+    async fn submit(&mut self) -> Result<(), PipelineError> {
+        if self.progress.submitted.is_some() {
+            return Ok(());
+        }
+        let proposals: Vec<u64> = self.progress.proposals.iter().map(|(_, s)| *s).collect();
+        let ev = NewEvent::new(
+            self.run_stream(),
+            LIST_SUBMITTED,
+            json!({"run": self.ctx.run, "procedure": self.ctx.procedure, "proposals": proposals, "rule_set_sha256": self.ctx.rules.sha256}),
+        );
+        self.append(vec![ev]).await?;
+        Ok(())
+    }
+
+    /// Decision 9: the decision is taken on the ИШ АС МР side, per person.
+    async fn decisions(&mut self) -> Result<(), PipelineError> {
+        let ctx = self.ctx.clone();
+        let pending: Vec<(String, u64)> = self
+            .progress
+            .proposals
+            .iter()
+            .filter(|(iin, _)| !self.progress.decided.contains_key(iin))
+            .cloned()
+            .collect();
+        self.ui.stage("decisions");
+        for (k, chunk) in pending
+            .chunks(self.settings.decisions_per_request)
+            .enumerate()
+        {
+            let iins: Vec<String> = chunk.iter().map(|(i, _)| i.clone()).collect();
+            let request_id = format!("{}/decisions/{}/{k}", ctx.run, chunk[0].1);
+            let checked = ctx
+                .registries
+                .decisions(ctx.procedure, &iins, &request_id)
+                .await
+                .and_then(|s| {
+                    check_answer(
+                        &ctx.keys,
+                        RegistryId::IshAsMr,
+                        &request_id,
+                        AnswerKind::Decisions(&iins),
+                        &s,
+                    )
+                    .map(|r| (s, r))
+                });
+            let (signed, records) = match checked {
+                Ok(x) => x,
+                Err(fault) => {
+                    let ev = NewEvent::new(
+                        self.run_stream(),
+                        REGISTRY_FAILED,
+                        json!({"run": ctx.run, "registry": "ish_as_mr", "request_id": request_id, "step": "11", "kind": fault.kind(), "detail": fault.detail()}),
+                    );
+                    self.append(vec![ev]).await?;
+                    return Err(PipelineError::Decisions(fault));
+                }
+            };
+            let mut b = Batch::default();
+            let answer_ix = b.push(
+                &self.run_stream(),
+                REGISTRY_RESPONDED,
+                json!({"run": ctx.run, "registry": "ish_as_mr", "request_id": request_id, "step": "11", "answer": signed.answer, "source_key": signed.source_key, "source_sig": signed.source_sig}),
+            );
+            for (iin, proposal) in chunk {
+                // A missing or unreadable decision leaves the proposal open for the next run.
+                let Some(d) = records
+                    .get(iin)
+                    .and_then(|v| serde_json::from_value::<Decision>(v.clone()).ok())
+                    .filter(|d| d.outcome == "confirmed" || d.outcome == "declined")
+                else {
+                    continue;
+                };
+                b.push(
+                    &person_stream(iin),
+                    DECISION_TAKEN,
+                    json!({"run": ctx.run, "procedure": ctx.procedure, "proposal": proposal, "outcome": d.outcome, "decided_by": d.by, "reference": d.reference, "evidence": [rel(answer_ix)]}),
+                );
+            }
+            self.append(b.events).await?;
+        }
+        Ok(())
+    }
+
+    /// Step 12: a notice for each confirmed decision, then delivery with retries; every attempt
+    /// is recorded.
+    async fn notices(&mut self) -> Result<(), PipelineError> {
+        let ctx = self.ctx.clone();
+        self.ui.stage("notices");
+        let issued: HashSet<String> = self
+            .progress
+            .notices
+            .values()
+            .map(|n| n.iin.clone())
+            .collect();
+        let mut to_issue: Vec<(String, u64, u64)> = self
+            .progress
+            .proposals
+            .iter()
+            .filter_map(|(iin, prop)| match self.progress.decided.get(iin) {
+                Some((seq, outcome)) if outcome == "confirmed" && !issued.contains(iin) => {
+                    Some((iin.clone(), *prop, *seq))
+                }
+                _ => None,
+            })
+            .collect();
+        to_issue.sort_by_key(|(_, p, _)| *p);
+        for chunk in to_issue.chunks(500) {
+            let proposals = self
+                .ledger
+                .store()
+                .read_seqs(&chunk.iter().map(|(_, p, _)| *p).collect::<Vec<_>>())
+                .await?;
+            let by_seq: BTreeMap<u64, &Event> = proposals.iter().map(|e| (e.seq, e)).collect();
+            let mut batch = Vec::new();
+            for (iin, prop, decision) in chunk {
+                let grounds: Vec<crate::rules::checks::Ground> = by_seq
+                    .get(prop)
+                    .and_then(|e| serde_json::from_value(e.data["grounds"].clone()).ok())
+                    .unwrap_or_default();
+                let text = notice::render(&ctx.rules, &grounds);
+                let id = format!("{}-{iin}", ctx.run);
+                batch.push(NewEvent::new(
+                    notice_stream(&id),
+                    NOTICE_ISSUED,
+                    json!({"run": ctx.run, "notice": id, "iin": iin, "procedure": ctx.procedure, "decision": decision, "proposal": prop, "text": {"kk": text.kk, "ru": text.ru}, "grounds": grounds}),
+                ));
+            }
+            self.append(batch).await?;
+        }
+        loop {
+            let pending: Vec<(String, String, u32)> = self
+                .progress
+                .notices
+                .iter()
+                .filter(|(_, n)| !n.delivered && n.attempts < self.settings.max_delivery_attempts)
+                .map(|(id, n)| (id.clone(), n.iin.clone(), n.attempts + 1))
+                .collect();
+            if pending.is_empty() {
+                return Ok(());
+            }
+            for chunk in pending.chunks(500) {
+                let mut batch = Vec::new();
+                for (id, iin, attempt) in chunk {
+                    let (kind, detail) = match ctx.registries.deliver(id, iin, *attempt).await {
+                        Ok(receipt) => (NOTICE_DELIVERED, receipt),
+                        Err(why) => (NOTICE_DELIVERY_FAILED, why),
+                    };
+                    batch.push(NewEvent::new(notice_stream(id), kind, json!({"run": ctx.run, "notice": id, "iin": iin, "attempt": attempt, "detail": detail})));
+                }
+                self.append(batch).await?;
+            }
+            tokio::time::sleep(self.settings.delivery_backoff).await;
+        }
+    }
+}
+
+/// Runs (or resumes) one procedure as of a date.
+pub async fn run(
+    ledger: &Ledger,
+    registries: Arc<dyn Registries>,
+    keys: TrustedKeys,
+    book: &RuleBook,
+    procedure: Procedure,
+    as_of: &str,
+    settings: Settings,
+    ui: &dyn Progress,
+) -> Result<RunSummary, PipelineError> {
+    // Refused before anything is written when the basis is not in force on `as_of`.
+    let rules = book.select(procedure, as_of)?.clone();
+    let run = run_id(procedure, as_of, &registries.describe(), &rules.sha256);
+    let progress = load_progress(ledger, &run).await?;
+    let resumed = progress.started.is_some();
+    if let Some(counts) = &progress.finished {
+        let counts = serde_json::from_value(counts.clone()).unwrap_or_default();
+        return Ok(RunSummary {
+            run,
+            counts,
+            resumed,
+            events: 0,
+        });
+    }
+    let ctx = Arc::new(RunContext {
+        run: run.clone(),
+        procedure,
+        as_of: as_of.to_string(),
+        rules,
+        registries,
+        keys,
+    });
+    let mut r = Runner {
+        ledger,
+        ctx: ctx.clone(),
+        settings,
+        progress,
+        ui,
+        written: 0,
+    };
+    if !resumed {
+        let started = NewEvent::new(
+            run_stream(&run),
+            RUN_STARTED,
+            json!({"run": run, "procedure": procedure, "as_of": as_of, "rule_set": ctx.rules.summary(), "source": ctx.registries.describe(), "source_keys": ctx.keys.as_map()}),
+        )
+        .expecting(0);
+        match r.append(vec![started]).await {
+            Err(PipelineError::Ledger(LedgerError::Store(StoreError::Conflict { .. }))) => {
+                return Err(PipelineError::Busy(run))
+            }
+            other => {
+                other?;
+            }
+        }
+    }
+    r.list_and_persons().await?;
+    r.submit().await?;
+    r.decisions().await?;
+    r.notices().await?;
+    let counts = r.progress.counts();
+    r.append(vec![NewEvent::new(
+        run_stream(&run),
+        RUN_FINISHED,
+        json!({"run": run, "procedure": procedure, "counts": counts}),
+    )])
+    .await?;
+    // The service signs a checkpoint at least after every run.
+    ledger.checkpoint().await?;
+    Ok(RunSummary {
+        run,
+        counts,
+        resumed,
+        events: r.written,
+    })
+}

@@ -1,0 +1,216 @@
+//! One person through steps 4 to 10: the list entry, consent, then each step's queries,
+//! answers and verdict, stopping at the first step that finds something (decision 1) or cannot
+//! decide (decision 6), then a proposal or a retention. Returns the events, with references
+//! inside the batch as `{"$rel": k}`.
+
+use crate::registry::{check_answer, records_of, AnswerKind, Registries, TrustedKeys};
+use crate::rules::checks::{self, CheckVerdict, Family, Records};
+use crate::rules::control::CheckedEntry;
+use crate::rules::records::RegistryId;
+use crate::rules::{CheckKind, Procedure, RuleSet, Step};
+use events::types::*;
+use events::NewEvent;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// What every person of a run shares.
+pub struct RunContext {
+    pub run: String,
+    pub procedure: Procedure,
+    pub as_of: String,
+    pub rules: RuleSet,
+    pub registries: Arc<dyn Registries>,
+    pub keys: TrustedKeys,
+}
+
+/// Events being built for one batch; `push` returns the index for `rel`.
+#[derive(Default)]
+pub struct Batch {
+    pub events: Vec<NewEvent>,
+}
+
+impl Batch {
+    pub fn push(&mut self, stream: &str, kind: &str, data: Value) -> usize {
+        self.events.push(NewEvent::new(stream, kind, data));
+        self.events.len() - 1
+    }
+
+    /// Appends another batch, shifting its references.
+    pub fn extend(&mut self, other: Batch) {
+        let by = self.events.len();
+        for mut ev in other.events {
+            shift_rel(&mut ev.data, by);
+            self.events.push(ev);
+        }
+    }
+}
+
+struct Person<'a> {
+    ctx: &'a RunContext,
+    iin: String,
+    stream: String,
+    batch: Batch,
+}
+
+impl Person<'_> {
+    fn push(&mut self, kind: &str, data: Value) -> usize {
+        let stream = self.stream.clone();
+        self.batch.push(&stream, kind, data)
+    }
+
+    /// Asks one registry; records the query and its answer or failure.
+    async fn ask(
+        &mut self,
+        step: &Step,
+        registry: RegistryId,
+        subjects: &[String],
+    ) -> Result<(Records, usize), usize> {
+        let ctx = self.ctx;
+        let request_id = format!("{}/{}/{}/{}", ctx.run, self.iin, step.step, registry);
+        self.push(REGISTRY_QUERIED, json!({"run": ctx.run, "registry": registry, "subjects": subjects, "step": step.step, "request_id": request_id}));
+        let result = ctx.registries.query(registry, subjects, &request_id).await;
+        let checked = result.and_then(|signed| {
+            check_answer(
+                &ctx.keys,
+                registry,
+                &request_id,
+                AnswerKind::Records(subjects),
+                &signed,
+            )
+            .map(|records| (signed, records))
+        });
+        match checked {
+            Ok((signed, records)) => {
+                let ix = self.push(
+                    REGISTRY_RESPONDED,
+                    json!({"run": ctx.run, "registry": registry, "request_id": request_id, "step": step.step, "answer": signed.answer, "source_key": signed.source_key, "source_sig": signed.source_sig}),
+                );
+                Ok((records_of(&records), ix))
+            }
+            Err(fault) => Err(self.push(REGISTRY_FAILED, json!({"run": ctx.run, "registry": registry, "request_id": request_id, "step": step.step, "kind": fault.kind(), "detail": fault.detail()}))),
+        }
+    }
+
+    fn evaluated(
+        &mut self,
+        step: &Step,
+        verdict: CheckVerdict,
+        grounds: Value,
+        evidence: Vec<Value>,
+        extra: Value,
+    ) -> usize {
+        let mut data = json!({"run": self.ctx.run, "step": step.step, "clause": step.clause, "verdict": verdict, "grounds": grounds, "evidence": evidence});
+        if let (Some(d), Some(x)) = (data.as_object_mut(), extra.as_object()) {
+            d.extend(x.clone());
+        }
+        self.push(CHECK_EVALUATED, data)
+    }
+}
+
+/// Grounds with their evidence: the answer of the registry that showed each.
+fn with_evidence(
+    mut grounds: Vec<checks::Ground>,
+    answered: &BTreeMap<RegistryId, usize>,
+) -> Value {
+    let mut out = Vec::new();
+    for g in grounds.iter_mut() {
+        let ix = RegistryId::parse(&g.registry)
+            .and_then(|r| answered.get(&r))
+            .copied();
+        let mut v = serde_json::to_value(&*g).expect("grounds serialise");
+        v["evidence"] = json!(ix.map(rel).into_iter().collect::<Vec<_>>());
+        out.push(v);
+    }
+    Value::Array(out)
+}
+
+/// Runs steps 4 to 10 for one accepted list entry.
+pub async fn process(
+    ctx: Arc<RunContext>,
+    entry: CheckedEntry,
+    raw_entry: Value,
+    position: String,
+    list_seq: u64,
+) -> Batch {
+    let iin = entry.iin.to_string();
+    let mut p = Person {
+        ctx: &ctx,
+        stream: person_stream(&iin),
+        iin: iin.clone(),
+        batch: Batch::default(),
+    };
+    let rs = &ctx.rules;
+    let entry_ix = p.push(LIST_ENTRY_RECEIVED, json!({"run": ctx.run, "procedure": ctx.procedure, "entry": raw_entry, "evidence": [list_seq], "position": position}));
+    // Decision 7: no consent, no query.
+    if !entry.consent {
+        p.push(
+            CONSENT_MISSING,
+            json!({"run": ctx.run, "procedure": ctx.procedure, "evidence": [rel(entry_ix)]}),
+        );
+        return p.batch;
+    }
+    let mut evidence = vec![rel(entry_ix)];
+    let mut family = Family::default();
+    for step in &rs.steps {
+        let subjects = checks::subjects(step.subjects, &iin, &family);
+        let mut answers: BTreeMap<RegistryId, Records> = BTreeMap::new();
+        let mut answered: BTreeMap<RegistryId, usize> = BTreeMap::new();
+        for registry in step.registries() {
+            match p.ask(step, registry, &subjects).await {
+                Ok((records, ix)) => {
+                    answers.insert(registry, records);
+                    answered.insert(registry, ix);
+                    evidence.push(rel(ix));
+                }
+                Err(failed_ix) => {
+                    // Decision 6: incomplete, no later step, no decision.
+                    let why = format!("{registry} could not be read; no later step is run");
+                    p.evaluated(
+                        step,
+                        CheckVerdict::Incomplete,
+                        json!([]),
+                        vec![rel(failed_ix)],
+                        json!({"reason": why}),
+                    );
+                    return p.batch;
+                }
+            }
+        }
+        let step_evidence: Vec<Value> = answered.values().map(|ix| rel(*ix)).collect();
+        if step.check == CheckKind::Family {
+            // `:5` fixes the family for the later steps.
+            family = checks::family(&iin, &answers[&RegistryId::Zags]);
+            let ix = p.evaluated(
+                step,
+                CheckVerdict::Clear,
+                json!([]),
+                step_evidence,
+                json!({"family": family}),
+            );
+            evidence.push(rel(ix));
+            continue;
+        }
+        let refs: checks::Answers = answers.iter().map(|(k, v)| (*k, v)).collect();
+        let (verdict, grounds, why) = checks::judge(step, &iin, &family, &entry.locality, &refs);
+        let grounds_json = with_evidence(grounds, &answered);
+        let extra = why.map(|w| json!({"reason": w})).unwrap_or(json!({}));
+        let ix = p.evaluated(step, verdict, grounds_json.clone(), step_evidence, extra);
+        evidence.push(rel(ix));
+        match verdict {
+            CheckVerdict::Clear => continue,
+            CheckVerdict::Incomplete => return p.batch,
+            CheckVerdict::Found => {
+                // Decision 2: property found or a criterion unmet: the person is proposed for
+                // removal / termination; later steps are not run (decision 1).
+                p.push(
+                    DECISION_PROPOSED,
+                    json!({"run": ctx.run, "procedure": ctx.procedure, "outcome": rs.outcome, "grounds": grounds_json, "rule_set_sha256": rs.sha256, "rule_set": {"id": rs.id, "version": rs.version}, "as_of": ctx.as_of, "evidence": evidence}),
+                );
+                return p.batch;
+            }
+        }
+    }
+    p.push(PERSON_RETAINED, json!({"run": ctx.run, "procedure": ctx.procedure, "rule_set_sha256": rs.sha256, "evidence": evidence}));
+    p.batch
+}

@@ -1,0 +1,271 @@
+//! Registry adapters behind one trait: the six source registries as the pipeline sees them.
+//! `fixture` answers in process from a fixture file; `http` talks to `registry-sim` (or a real
+//! gateway) with deadlines, bounded retries and request ids. Every answer comes signed by its
+//! source, and `check_answer` verifies that signature against the *trusted* keys before anything
+//! is read from it.
+
+pub mod fixture;
+pub mod http;
+pub mod sim;
+
+use crate::rules::checks::Records;
+use crate::rules::records::RegistryId;
+use crate::rules::Procedure;
+use async_trait::async_trait;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use events::{LedgerSigner, VerifierKey};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+/// The seed the registry simulator derives its keys from, unless told otherwise.
+pub const DEFAULT_SIM_SEED: &str = "housing-ledger registry simulator v1";
+
+/// An answer as its source signed it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SignedAnswer {
+    pub answer: Value,
+    /// The source's verifier key, as the source names it.
+    pub source_key: String,
+    /// Base64 Ed25519 signature over `"housing-ledger/registry-answer/v1\n"` ‖ RFC 8785(answer).
+    pub source_sig: String,
+}
+
+/// What went wrong with a registry; each makes the check `incomplete`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RegistryFault {
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    #[error("timeout: {0}")]
+    Timeout(String),
+    #[error("malformed answer: {0}")]
+    Malformed(String),
+    #[error("bad signature: {0}")]
+    BadSignature(String),
+}
+
+impl RegistryFault {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RegistryFault::Unavailable(_) => "unavailable",
+            RegistryFault::Timeout(_) => "timeout",
+            RegistryFault::Malformed(_) => "malformed",
+            RegistryFault::BadSignature(_) => "bad_signature",
+        }
+    }
+
+    /// Worth asking again (with backoff) before giving up.
+    pub fn transient(&self) -> bool {
+        matches!(
+            self,
+            RegistryFault::Unavailable(_) | RegistryFault::Timeout(_)
+        )
+    }
+
+    pub fn detail(&self) -> String {
+        match self {
+            RegistryFault::Unavailable(d)
+            | RegistryFault::Timeout(d)
+            | RegistryFault::Malformed(d)
+            | RegistryFault::BadSignature(d) => d.clone(),
+        }
+    }
+}
+
+/// A decision taken on the ИШ АС МР side on one proposal (step 11).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Decision {
+    pub outcome: String,
+    pub by: String,
+    #[serde(default)]
+    pub reference: Option<String>,
+}
+
+#[async_trait]
+pub trait Registries: Send + Sync {
+    /// Step 4: one page of the list of a segment from ИШ АС МР. Records:
+    /// `{"segment", "page", "next_page" (or null), "entries": [...]}`.
+    async fn list_page(
+        &self,
+        procedure: Procedure,
+        page: u64,
+        request_id: &str,
+    ) -> Result<SignedAnswer, RegistryFault>;
+    /// One registry about some IINs. Records: `{iin: record}`.
+    async fn query(
+        &self,
+        registry: RegistryId,
+        subjects: &[String],
+        request_id: &str,
+    ) -> Result<SignedAnswer, RegistryFault>;
+    /// Step 11: the decisions ИШ АС МР took on the proposals. Records: `{iin: Decision}`.
+    async fn decisions(
+        &self,
+        procedure: Procedure,
+        iins: &[String],
+        request_id: &str,
+    ) -> Result<SignedAnswer, RegistryFault>;
+    /// Step 12: delivers a notice to the person's cabinet through ИШ АС МР.
+    async fn deliver(&self, notice: &str, iin: &str, attempt: u32) -> Result<String, String>;
+    /// How the source is named in `RunStarted` (`fixture:PATH`, `http:URL`).
+    fn describe(&self) -> String;
+}
+
+/// The simulator's key for a registry: derived from the seed and the registry id.
+pub fn sim_signer(seed: &str, registry: RegistryId) -> LedgerSigner {
+    let mut h = Sha256::new();
+    h.update(seed.as_bytes());
+    h.update(b"\n");
+    h.update(registry.as_str().as_bytes());
+    LedgerSigner::from_seed(
+        &format!("registry/{}", registry.as_str()),
+        h.finalize().into(),
+    )
+    .expect("valid key name")
+}
+
+/// The keys the service trusts for each source registry.
+#[derive(Clone, Debug)]
+pub struct TrustedKeys(pub BTreeMap<RegistryId, VerifierKey>);
+
+impl TrustedKeys {
+    pub fn from_sim_seed(seed: &str) -> Self {
+        Self(
+            RegistryId::ALL
+                .iter()
+                .map(|r| (*r, sim_signer(seed, *r).verifier()))
+                .collect(),
+        )
+    }
+
+    /// `{"zags": "registry/zags+...", ...}` for `/v1/keys` and proof bundles.
+    pub fn as_map(&self) -> BTreeMap<String, String> {
+        self.0
+            .iter()
+            .map(|(r, k)| (r.as_str().to_string(), k.to_string()))
+            .collect()
+    }
+}
+
+/// Signs an answer as a source would.
+pub fn sign_answer(answer: Value, signer: &LedgerSigner) -> SignedAnswer {
+    let sig = events::registry_answer::sign(&answer, signer).expect("answers canonicalise");
+    SignedAnswer {
+        answer,
+        source_key: signer.verifier().to_string(),
+        source_sig: B64.encode(sig),
+    }
+}
+
+/// What an answer's records hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AnswerKind<'a> {
+    /// The step-4 list: `{"segment", "page", "next_page", "entries"}`.
+    List,
+    /// Records of the registry about exactly these subjects.
+    Records(&'a [String]),
+    /// Step-11 decisions about exactly these subjects.
+    Decisions(&'a [String]),
+}
+
+/// Verifies the source signature with the trusted key of `registry` (never the key the answer
+/// brings), then the answer's shape: registry, request id, subjects and records.
+pub fn check_answer(
+    keys: &TrustedKeys,
+    registry: RegistryId,
+    request_id: &str,
+    kind: AnswerKind,
+    signed: &SignedAnswer,
+) -> Result<Value, RegistryFault> {
+    let key = keys
+        .0
+        .get(&registry)
+        .ok_or_else(|| RegistryFault::BadSignature(format!("no trusted key for {registry}")))?;
+    if signed.source_key != key.to_string() {
+        return Err(RegistryFault::BadSignature(format!(
+            "answer names key {:?}, not the trusted key of {registry}",
+            signed.source_key
+        )));
+    }
+    let sig = B64
+        .decode(&signed.source_sig)
+        .map_err(|_| RegistryFault::BadSignature("signature is not base64".into()))?;
+    events::registry_answer::verify(&signed.answer, key, &sig).map_err(|_| {
+        RegistryFault::BadSignature(format!("the signature of {registry} does not verify"))
+    })?;
+    let a = &signed.answer;
+    let obj = a
+        .as_object()
+        .ok_or_else(|| RegistryFault::Malformed("answer is not an object".into()))?;
+    for k in obj.keys() {
+        if !["registry", "request_id", "subjects", "issued_at", "records"].contains(&k.as_str()) {
+            return Err(RegistryFault::Malformed(format!("unknown field {k:?}")));
+        }
+    }
+    if a["registry"] != registry.as_str() {
+        return Err(RegistryFault::Malformed(format!(
+            "answer is from {:?}, not {registry}",
+            a["registry"]
+        )));
+    }
+    if a["request_id"] != request_id {
+        return Err(RegistryFault::Malformed(format!(
+            "answer is to request {:?}, not {request_id:?}",
+            a["request_id"]
+        )));
+    }
+    if !a["issued_at"].is_string() {
+        return Err(RegistryFault::Malformed("issued_at is missing".into()));
+    }
+    let records = a
+        .get("records")
+        .and_then(Value::as_object)
+        .ok_or_else(|| RegistryFault::Malformed("records is not an object".into()))?;
+    let subjects = match kind {
+        AnswerKind::List => None,
+        AnswerKind::Records(s) | AnswerKind::Decisions(s) => Some(s),
+    };
+    if let Some(subjects) = subjects {
+        let got: Vec<&str> = a["subjects"]
+            .as_array()
+            .map(|s| s.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        if got != subjects.iter().map(String::as_str).collect::<Vec<_>>() {
+            return Err(RegistryFault::Malformed(
+                "answer's subjects are not the ones asked about".into(),
+            ));
+        }
+        for (iin, rec) in records {
+            if !subjects.contains(iin) {
+                return Err(RegistryFault::Malformed(format!(
+                    "records for {iin}, who was not asked about"
+                )));
+            }
+            if let AnswerKind::Decisions(_) = kind {
+                Decision::deserialize(rec)
+                    .map_err(|e| RegistryFault::Malformed(format!("decision on {iin}: {e}")))?;
+            } else if !rec.is_null() {
+                registry
+                    .validate_record(rec)
+                    .map_err(|e| RegistryFault::Malformed(format!("record of {iin}: {e}")))?;
+            }
+        }
+    }
+    Ok(a["records"].clone())
+}
+
+/// The records of a checked per-IIN answer.
+pub fn records_of(records: &Value) -> Records {
+    records
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
