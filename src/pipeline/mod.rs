@@ -410,7 +410,10 @@ impl Runner<'_> {
                         Ok(receipt) => (NOTICE_DELIVERED, receipt),
                         Err(why) => (NOTICE_DELIVERY_FAILED, why),
                     };
-                    batch.push(NewEvent::new(notice_stream(id), kind, json!({"run": ctx.run, "notice": id, "iin": iin, "attempt": attempt, "detail": detail})));
+                    // The last allowed attempt failing makes the notice `failed`.
+                    let last = kind == NOTICE_DELIVERY_FAILED
+                        && *attempt >= self.settings.max_delivery_attempts;
+                    batch.push(NewEvent::new(notice_stream(id), kind, json!({"run": ctx.run, "notice": id, "iin": iin, "attempt": attempt, "detail": detail, "final": last})));
                 }
                 self.append(batch).await?;
             }

@@ -228,3 +228,4 @@ pub async fn tamper(store: &SqlStore, sql: &str) {
 pub fn lit(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
+pub mod scenario;

@@ -1,0 +1,225 @@
+//! The scenario harness: a small fixture with named persons (`@A`, `@A.spouse`, ...), run
+//! through the pipeline in process, rendered as one line per list entry: status, grounds,
+//! which registries were asked at which step, and the notice's state.
+
+use super::{Backend, Place};
+use housing_ledger::pipeline::{self, Settings, Silent};
+use housing_ledger::registry::fixture::{Fixture, FixtureRegistries};
+use housing_ledger::registry::{TrustedKeys, DEFAULT_SIM_SEED};
+use housing_ledger::rules::iin::Iin;
+use housing_ledger::rules::{Procedure, RuleBook};
+use projections::person::Persons;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// A valid IIN for a name: recipients and spouses born 1985, children 2012.
+pub fn iin_for(name: &str) -> String {
+    let h = name
+        .bytes()
+        .fold(7u32, |a, b| a.wrapping_mul(31).wrapping_add(b as u32));
+    let (year, sex) = if name.contains(".child") {
+        (2012, 5)
+    } else if name.contains(".spouse") {
+        (1987, 4)
+    } else {
+        (1985, 3)
+    };
+    (0..10000u32)
+        .find_map(|k| {
+            Iin::build(
+                year,
+                1 + (h % 12),
+                1 + (h / 12 % 28),
+                sex,
+                ((h + k * 7919) % 10000) as u16,
+            )
+        })
+        .expect("some serial gives a valid IIN")
+        .to_string()
+}
+
+fn name_of(s: &str, names: &mut BTreeMap<String, String>) -> Option<String> {
+    let n = s.strip_prefix('@')?;
+    let iin = iin_for(n);
+    names.insert(iin.clone(), n.to_string());
+    Some(iin)
+}
+
+fn substitute(v: &mut Value, names: &mut BTreeMap<String, String>) {
+    match v {
+        Value::String(s) => {
+            if let Some(i) = name_of(s, names) {
+                *s = i;
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| substitute(x, names)),
+        Value::Object(m) => {
+            let old = std::mem::take(m);
+            for (k, mut x) in old {
+                substitute(&mut x, names);
+                m.insert(name_of(&k, names).unwrap_or(k), x);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn clean_gbd() -> Value {
+    json!({"citizenship": "KZ", "residence_country": "KZ", "declared_missing": false, "declared_dead": false, "legally_incapable": false, "imprisoned": false})
+}
+
+/// Fills what a case leaves out: the format, entry fields, and a clean ГБД ФЛ record for every
+/// person named (a case that wants none says `null`).
+pub fn complete(procedure: Procedure, case: Value) -> (Value, BTreeMap<String, String>) {
+    let mut names = BTreeMap::new();
+    let mut case = case;
+    substitute(&mut case, &mut names);
+    let mut f =
+        json!({"format": "housing-ledger/registry-fixture/v1", "segments": {}, "registries": {}});
+    for k in ["decisions", "delivery_faults", "faults"] {
+        if let Some(v) = case.get(k) {
+            f[k] = v.clone();
+        }
+    }
+    let entries: Vec<Value> = case["entries"].as_array().cloned().unwrap_or_default();
+    let filled: Vec<Value> = entries
+        .into_iter()
+        .enumerate()
+        .map(|(n, e)| {
+            let mut base = match procedure {
+                Procedure::RegistryRemoval => json!({"surname": "Ахметов", "name": "Ерлан", "category": "serviceman", "locality": "Астана", "consent": true, "queue_number": 1000 + n, "registered_on": "2019-03-01"}),
+                Procedure::LeaseTermination => json!({"surname": "Ахметов", "name": "Ерлан", "category": "serviceman", "locality": "Астана", "consent": true, "lease_contract": format!("СЖ-2023-{n:04}"), "address": "Астана, ул. Кенесары 1"}),
+            };
+            for (k, v) in e.as_object().unwrap() {
+                if v.is_null() {
+                    base.as_object_mut().unwrap().remove(k);
+                } else {
+                    base[k] = v.clone();
+                }
+            }
+            base
+        })
+        .collect();
+    f["segments"][procedure.as_str()] = Value::Array(filled);
+    let mut regs: Map<String, Value> = case
+        .get("registries")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let gbd = regs
+        .entry("gbd_fl")
+        .or_insert_with(|| json!({}))
+        .as_object_mut()
+        .unwrap();
+    for iin in names.keys() {
+        gbd.entry(iin.clone()).or_insert_with(clean_gbd);
+    }
+    f["registries"] = Value::Object(regs);
+    (f, names)
+}
+
+/// Runs a case and renders its outcome.
+pub async fn render(procedure: Procedure, as_of: &str, case: Value) -> String {
+    let (fixture, names) = complete(procedure, case);
+    let place = Place::new(Backend::Sqlite, None);
+    let ledger = place.ledger().await;
+    let fx = Fixture::parse("case", &fixture.to_string()).expect("case fixture is valid");
+    let regs = Arc::new(FixtureRegistries::new(fx, DEFAULT_SIM_SEED));
+    let summary = match pipeline::run(
+        &ledger,
+        regs,
+        TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED),
+        &RuleBook::built_in(),
+        procedure,
+        as_of,
+        Settings::default(),
+        &Silent,
+    )
+    .await
+    {
+        Ok(s) => s,
+        Err(e) => return format!("error: {e}"),
+    };
+    ledger
+        .verify(|_| {})
+        .await
+        .expect("the ledger verifies after every case");
+    let events = housing_ledger::store::read(ledger.store().as_ref(), 0, 100_000)
+        .await
+        .unwrap();
+    let mut persons = Persons::default();
+    let mut asked: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for e in &events {
+        persons.apply(e);
+        if e.kind == "RegistryQueried" {
+            let iin = e.stream.trim_start_matches("person:").to_string();
+            asked.entry(iin).or_default().push(format!(
+                "{}:{}",
+                e.data["step"].as_str().unwrap(),
+                e.data["registry"].as_str().unwrap()
+            ));
+        }
+    }
+    let name = |iin: &str| names.get(iin).cloned().unwrap_or_else(|| iin.to_string());
+    let mut out = String::new();
+    for (i, e) in fixture["segments"][procedure.as_str()]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        let iin = e["iin"].as_str().unwrap_or("?");
+        let position = format!("0:{i}");
+        if let Some(rejected) = events
+            .iter()
+            .find(|ev| ev.kind == "InputRejected" && ev.data["position"] == position.as_str())
+        {
+            out.push_str(&format!(
+                "{}: invalid_input {}\n",
+                name(iin),
+                rejected.data["reasons"]
+            ));
+            continue;
+        }
+        let case = persons
+            .cases
+            .get(iin)
+            .and_then(|m| m.get(procedure.as_str()))
+            .expect("an accepted entry has a case");
+        out.push_str(&format!("{}: {}", name(iin), case.status));
+        for g in case.grounds.as_array().into_iter().flatten() {
+            out.push_str(&format!(
+                " | {} {} {} {} via {}",
+                g["code"].as_str().unwrap(),
+                g["clause"].as_str().unwrap(),
+                g["subject"].as_str().unwrap(),
+                name(g["subject_iin"].as_str().unwrap()),
+                g["registry"].as_str().unwrap()
+            ));
+        }
+        let a = asked
+            .get(iin)
+            .map(|v| v.join(" "))
+            .unwrap_or_else(|| "nothing".into());
+        out.push_str(&format!("\n    asked: {a}"));
+        if let Some(d) = &case.decision {
+            out.push_str(&format!(
+                "\n    decision: {} by {}",
+                d.outcome, d.decided_by
+            ));
+        }
+        if let Some(n) = &case.notice {
+            out.push_str(&format!(
+                "\n    notice: {} after {} attempt(s)",
+                n.state, n.attempts
+            ));
+        }
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "counts: {}\n",
+        serde_json::to_string(&summary.counts).unwrap()
+    ));
+    out
+}

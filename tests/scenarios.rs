@@ -1,0 +1,374 @@
+//! Data-driven scenarios of `algorithm.md`: one `check` helper, many small cases, each with
+//! its expected statuses, grounds, the registries asked (and so never asked), decisions and
+//! notices.
+
+mod common;
+
+use common::scenario::render;
+use expect_test::{expect, Expect};
+use housing_ledger::rules::Procedure;
+use serde_json::{json, Value};
+
+const AS_OF: &str = "2026-01-15";
+
+async fn check(case: Value, expect: Expect) {
+    expect.assert_eq(&render(Procedure::RegistryRemoval, AS_OF, case).await);
+}
+
+async fn check_lease(case: Value, expect: Expect) {
+    expect.assert_eq(&render(Procedure::LeaseTermination, AS_OF, case).await);
+}
+
+#[tokio::test]
+async fn clean_person_is_retained_after_every_step() {
+    check(
+        json!({"entries": [{"iin": "@A"}], "registries": {"zags": {"@A": {"marriage": {"spouse_iin": "@A.spouse", "since": "2010-06-12"}, "children": ["@A.child1"]}}}}),
+        expect![[r#"
+            A: retained
+                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:zags
+            counts: {"retained":1}
+        "#]],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn step6_privatization_on_recipient_stops_the_checks() {
+    check(json!({"entries": [{"iin": "@A"}], "registries": {"gosreestr": {"@A": {"privatization_contracts": [{"number": "П-1", "date": "2002-02-02", "address": "Караганда"}]}}}}), expect![[r#"
+        A: removed | privatization_contract 000:6 recipient A via gosreestr
+            asked: 5:zags 6:gosreestr
+            decision: confirmed by ИШ АС МР
+            notice: delivered after 1 attempt(s)
+        counts: {"removed":1}
+    "#]]).await;
+}
+
+#[tokio::test]
+async fn step6_privatization_on_spouse_and_child() {
+    check(
+        json!({"entries": [{"iin": "@A"}, {"iin": "@B"}], "registries": {
+            "zags": {"@A": {"marriage": {"spouse_iin": "@A.spouse", "since": "2010-06-12"}}, "@B": {"children": ["@B.child1", "@B.child2"]}},
+            "gosreestr": {"@A.spouse": {"privatization_contracts": [{"number": "П-2"}]}, "@B.child2": {"privatization_contracts": [{"number": "П-3"}]}}}}),
+        expect![[r#"
+            A: removed | privatization_contract 000:6 family_member A.spouse via gosreestr
+                asked: 5:zags 6:gosreestr
+                decision: confirmed by ИШ АС МР
+                notice: delivered after 1 attempt(s)
+            B: removed | privatization_contract 000:6 family_member B.child2 via gosreestr
+                asked: 5:zags 6:gosreestr
+                decision: confirmed by ИШ АС МР
+                notice: delivered after 1 attempt(s)
+            counts: {"removed":2}
+        "#]],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn step7_shared_construction() {
+    check(json!({"entries": [{"iin": "@A"}], "registries": {"kazreestr": {"@A": {"shared_construction_contracts": [{"number": "ДДУ-1", "date": "2023-01-01", "object": "ЖК Алатау"}]}}}}), expect![[r#"
+        A: removed | shared_construction_contract 000:7 recipient A via kazreestr
+            asked: 5:zags 6:gosreestr 7:kazreestr
+            decision: confirmed by ИШ АС МР
+            notice: delivered after 1 attempt(s)
+        counts: {"removed":1}
+    "#]]).await;
+}
+
+#[tokio::test]
+async fn step8_prior_service_housing_of_a_family_member() {
+    check(
+        json!({"entries": [{"iin": "@A"}], "registries": {"zags": {"@A": {"children": ["@A.child1"]}}, "ish_as_mr": {"@A.child1": {"prior_station_housing": [{"address": "Балхаш, в/ч 1", "locality": "Балхаш", "duty_station": "в/ч 1", "since": "2015-01-01"}]}}}}),
+        expect![[r#"
+            A: removed | prior_service_housing 000:8 family_member A.child1 via ish_as_mr
+                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr
+                decision: confirmed by ИШ АС МР
+                notice: delivered after 1 attempt(s)
+            counts: {"removed":1}
+        "#]],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn step9_locality_and_right() {
+    let house = |locality: &str, right: &str| json!({"state_fund_housing": [{"address": "ул. 1", "locality": locality, "right": right, "since": "2017-01-01"}]});
+    check(
+        json!({"entries": [{"iin": "@A"}, {"iin": "@B"}, {"iin": "@C"}, {"iin": "@D"}, {"iin": "@E", "locality": "Алматы"}, {"iin": "@F"}],
+               "registries": {"zags": {"@F": {"marriage": {"spouse_iin": "@F.spouse"}}}, "egkn": {
+                   "@A": house("Астана", "permanent_use"), "@B": house("Алматы", "permanent_use"), "@C": house("Астана", "ownership"),
+                   "@D": house("Астана", "temporary_use"), "@E": house("астана", "permanent_use"), "@F.spouse": house("Астана", "permanent_use")}}}),
+        expect![[r#"
+            A: removed | state_fund_housing_in_locality 000:9 recipient A via egkn
+                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn
+                decision: confirmed by ИШ АС МР
+                notice: delivered after 1 attempt(s)
+            B: retained
+                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:zags
+            C: retained
+                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:zags
+            D: retained
+                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:zags
+            E: retained
+                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:zags
+            F: removed | state_fund_housing_in_locality 000:9 family_member F.spouse via egkn
+                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn
+                decision: confirmed by ИШ АС МР
+                notice: delivered after 1 attempt(s)
+            counts: {"removed":2,"retained":4}
+        "#]],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn step10_criteria_and_whom_they_cover() {
+    let gbd = |citizenship: &str,
+               residence: &str,
+               missing: bool,
+               dead: bool,
+               incapable: bool,
+               imprisoned: bool| {
+        json!({"citizenship": citizenship, "residence_country": residence, "declared_missing": missing, "declared_dead": dead, "legally_incapable": incapable, "imprisoned": imprisoned})
+    };
+    let spouse = |who: &str| json!({"marriage": {"spouse_iin": format!("@{who}.spouse")}});
+    check(
+        json!({"entries": [{"iin": "@A"}, {"iin": "@B"}, {"iin": "@C"}, {"iin": "@D"}, {"iin": "@E"}, {"iin": "@F"}, {"iin": "@G"}, {"iin": "@H"}, {"iin": "@I"}, {"iin": "@J"}, {"iin": "@K"}],
+               "registries": {
+                   "zags": {"@B": spouse("B"), "@C": {"marriage": {"spouse_iin": "@C.spouse"}}, "@C.spouse": {"death": {"date": "2024-01-02", "record": "АЗ-1"}},
+                            "@F": spouse("F"), "@H": spouse("H"), "@J": {"children": ["@J.child1"]}},
+                   "gbd_fl": {
+                       "@A": gbd("KZ", "KZ", false, true, false, false),
+                       "@B.spouse": gbd("KZ", "KZ", true, false, false, false),
+                       "@D": gbd("RU", "KZ", false, false, false, false),
+                       "@E": gbd("KZ", "DE", false, false, false, false),
+                       "@F.spouse": gbd("RU", "DE", false, false, true, false),
+                       "@G": gbd("KZ", "KZ", false, false, true, false),
+                       "@H.spouse": gbd("KZ", "KZ", false, false, false, true),
+                       "@I": gbd("RU", "KZ", false, false, false, true),
+                       "@J.child1": gbd("KZ", "KZ", false, false, false, true),
+                       "@K": gbd("KZ", "KZ", false, false, false, false)}}}),
+        expect![[r#"
+            A: removed | missing_or_deceased 000:10.1 recipient A via gbd_fl
+                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:zags
+                decision: confirmed by ИШ АС МР
+                notice: delivered after 1 attempt(s)
+            B: removed | missing_or_deceased 000:10.1 family_member B.spouse via gbd_fl
+                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:zags
+                decision: confirmed by ИШ АС МР
+                notice: delivered after 1 attempt(s)
+            C: removed | missing_or_deceased 000:10.1 family_member C.spouse via zags
+                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:zags
+                decision: confirmed by ИШ АС МР
+                notice: delivered after 1 attempt(s)
+            D: removed | not_citizen 000:10.2 recipient D via gbd_fl
+                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:zags
+                decision: confirmed by ИШ АС МР
+                notice: delivered after 1 attempt(s)
+            E: removed | permanent_residence_abroad 000:10.3 recipient E via gbd_fl
+                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:zags
+                decision: confirmed by ИШ АС МР
+                notice: delivered after 1 attempt(s)
+            F: retained
+                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:zags
+            G: removed | legally_incapable 000:10.4 recipient G via gbd_fl
+                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:zags
+                decision: confirmed by ИШ АС МР
+                notice: delivered after 1 attempt(s)
+            H: removed | imprisoned 000:10.5 family_member H.spouse via gbd_fl
+                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:zags
+                decision: confirmed by ИШ АС МР
+                notice: delivered after 1 attempt(s)
+            I: removed | not_citizen 000:10.2 recipient I via gbd_fl | imprisoned 000:10.5 recipient I via gbd_fl
+                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:zags
+                decision: confirmed by ИШ АС МР
+                notice: delivered after 1 attempt(s)
+            J: removed | imprisoned 000:10.5 family_member J.child1 via gbd_fl
+                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:zags
+                decision: confirmed by ИШ АС МР
+                notice: delivered after 1 attempt(s)
+            K: retained
+                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:zags
+            counts: {"removed":9,"retained":2}
+        "#]],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn unknown_to_gbd_fl_is_incomplete_never_a_pass() {
+    check(
+        json!({"entries": [{"iin": "@A"}, {"iin": "@B"}], "registries": {"zags": {"@B": {"children": ["@B.child1"]}}, "gbd_fl": {"@A": null, "@B.child1": null}}}),
+        expect![[r#"
+            A: incomplete
+                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:zags
+            B: incomplete
+                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:zags
+            counts: {"incomplete":2}
+        "#]],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn every_fault_kind_at_every_step_is_incomplete() {
+    let mut all = String::new();
+    for kind in ["unavailable", "timeout", "malformed", "bad_signature"] {
+        for (registry, who) in [
+            ("zags", "@A"),
+            ("gosreestr", "@A"),
+            ("kazreestr", "@A"),
+            ("ish_as_mr", "@A"),
+            ("egkn", "@A"),
+            ("gbd_fl", "@A"),
+            ("zags", "@A.spouse"),
+        ] {
+            let case = json!({"entries": [{"iin": "@A"}], "registries": {"zags": {"@A": {"marriage": {"spouse_iin": "@A.spouse"}}}}, "faults": [{"registry": registry, "iin": who, "kind": kind}]});
+            let out = render(Procedure::RegistryRemoval, AS_OF, case).await;
+            all.push_str(&format!(
+                "{kind} at {registry} for {who}: {}",
+                out.lines().take(2).collect::<Vec<_>>().join(" /")
+            ));
+            all.push('\n');
+        }
+    }
+    expect![[r#"
+        unavailable at zags for @A: A: incomplete /    asked: 5:zags
+        unavailable at gosreestr for @A: A: incomplete /    asked: 5:zags 6:gosreestr
+        unavailable at kazreestr for @A: A: incomplete /    asked: 5:zags 6:gosreestr 7:kazreestr
+        unavailable at ish_as_mr for @A: A: incomplete /    asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr
+        unavailable at egkn for @A: A: incomplete /    asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn
+        unavailable at gbd_fl for @A: A: incomplete /    asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl
+        unavailable at zags for @A.spouse: A: incomplete /    asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:zags
+        timeout at zags for @A: A: incomplete /    asked: 5:zags
+        timeout at gosreestr for @A: A: incomplete /    asked: 5:zags 6:gosreestr
+        timeout at kazreestr for @A: A: incomplete /    asked: 5:zags 6:gosreestr 7:kazreestr
+        timeout at ish_as_mr for @A: A: incomplete /    asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr
+        timeout at egkn for @A: A: incomplete /    asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn
+        timeout at gbd_fl for @A: A: incomplete /    asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl
+        timeout at zags for @A.spouse: A: incomplete /    asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:zags
+        malformed at zags for @A: A: incomplete /    asked: 5:zags
+        malformed at gosreestr for @A: A: incomplete /    asked: 5:zags 6:gosreestr
+        malformed at kazreestr for @A: A: incomplete /    asked: 5:zags 6:gosreestr 7:kazreestr
+        malformed at ish_as_mr for @A: A: incomplete /    asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr
+        malformed at egkn for @A: A: incomplete /    asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn
+        malformed at gbd_fl for @A: A: incomplete /    asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl
+        malformed at zags for @A.spouse: A: incomplete /    asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:zags
+        bad_signature at zags for @A: A: incomplete /    asked: 5:zags
+        bad_signature at gosreestr for @A: A: incomplete /    asked: 5:zags 6:gosreestr
+        bad_signature at kazreestr for @A: A: incomplete /    asked: 5:zags 6:gosreestr 7:kazreestr
+        bad_signature at ish_as_mr for @A: A: incomplete /    asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr
+        bad_signature at egkn for @A: A: incomplete /    asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn
+        bad_signature at gbd_fl for @A: A: incomplete /    asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl
+        bad_signature at zags for @A.spouse: A: incomplete /    asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:zags
+    "#]].assert_eq(&all);
+}
+
+#[tokio::test]
+async fn no_consent_and_format_logical_control() {
+    check(
+        json!({"entries": [
+            {"iin": "@A", "consent": false},
+            {"iin": "@B", "consent": null},
+            {"iin": "850415350078"},
+            {"iin": "8504153500"},
+            {"iin": "@C", "registered_on": "2019-02-30", "category": "general", "queue_number": -1},
+            {"iin": "@D", "surname": "", "locality": null},
+            {"iin": "@E", "registered_on": "2027-01-01"},
+            {"iin": "@F"},
+            {"iin": "@F"}]}),
+        expect![[r#"
+            A: no_consent
+                asked: nothing
+            B: no_consent
+                asked: nothing
+            850415350078: invalid_input ["iin: IIN 850415350078: check digit does not match (expected 9)"]
+            8504153500: invalid_input ["iin: IIN must be 12 digits, got \"8504153500\""]
+            C: invalid_input ["category: \"general\" is not one of serviceman, civilian","queue_number: must be a positive integer","registered_on: \"2019-02-30\" is not a real YYYY-MM-DD date"]
+            D: invalid_input ["surname: must be a non-empty string","locality: missing"]
+            E: invalid_input ["registered_on: 2027-01-01 is after the decision date 2026-01-15"]
+            F: retained
+                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:zags
+            F: invalid_input ["iin: 851224302876 appears more than once in the list; its first entry is taken"]
+            counts: {"invalid_input":6,"no_consent":2,"retained":1}
+        "#]],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn declined_decisions_and_delivery_retries() {
+    let contract = json!({"privatization_contracts": [{"number": "П-1"}]});
+    check(
+        json!({"entries": [{"iin": "@A"}, {"iin": "@B"}, {"iin": "@C"}, {"iin": "@D"}],
+               "registries": {"gosreestr": {"@A": contract, "@B": contract, "@C": contract, "@D": contract}},
+               "decisions": {"@A": {"outcome": "declined", "by": "housing commission, unit 12345", "reference": "prot. 17"}, "@B": {"outcome": "confirmed", "by": "housing commission, unit 12345", "reference": "prot. 18"}},
+               "delivery_faults": {"@C": 2, "@D": 9}}),
+        expect![[r#"
+            A: declined | privatization_contract 000:6 recipient A via gosreestr
+                asked: 5:zags 6:gosreestr
+                decision: declined by housing commission, unit 12345
+            B: removed | privatization_contract 000:6 recipient B via gosreestr
+                asked: 5:zags 6:gosreestr
+                decision: confirmed by housing commission, unit 12345
+                notice: delivered after 1 attempt(s)
+            C: removed | privatization_contract 000:6 recipient C via gosreestr
+                asked: 5:zags 6:gosreestr
+                decision: confirmed by ИШ АС МР
+                notice: delivered after 3 attempt(s)
+            D: removed | privatization_contract 000:6 recipient D via gosreestr
+                asked: 5:zags 6:gosreestr
+                decision: confirmed by ИШ АС МР
+                notice: failed after 5 attempt(s)
+            counts: {"declined":1,"removed":3}
+        "#]],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn lease_termination_runs_the_same_steps() {
+    check_lease(
+        json!({"entries": [{"iin": "@A"}, {"iin": "@B"}, {"iin": "@C", "lease_contract": null}],
+               "registries": {"kazreestr": {"@A": {"shared_construction_contracts": [{"number": "ДДУ-1"}]}}}}),
+        expect![[r#"
+            A: terminated | shared_construction_contract 004:7 recipient A via kazreestr
+                asked: 5:zags 6:gosreestr 7:kazreestr
+                decision: confirmed by ИШ АС МР
+                notice: delivered after 1 attempt(s)
+            B: retained
+                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:zags
+            C: invalid_input ["lease_contract: missing"]
+            counts: {"invalid_input":1,"retained":1,"terminated":1}
+        "#]],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn validity_of_both_orders() {
+    let case = || json!({"entries": [{"iin": "@A"}]});
+    let mut out = String::new();
+    for (procedure, as_of) in [
+        (Procedure::RegistryRemoval, "2026-03-31"),
+        (Procedure::RegistryRemoval, "2026-04-01"),
+        (Procedure::LeaseTermination, "2026-04-01"),
+        (Procedure::LeaseTermination, "2026-04-02"),
+        (Procedure::LeaseTermination, "2025-05-12"),
+        (Procedure::LeaseTermination, "2025-05-11"),
+    ] {
+        let r = render(procedure, as_of, case()).await;
+        out.push_str(&format!(
+            "{procedure} {as_of}: {}\n",
+            r.lines().next().unwrap()
+        ));
+    }
+    expect![[r#"
+        registry_removal 2026-03-31: A: retained
+        registry_removal 2026-04-01: error: registry_removal as of 2026-04-01 is outside the validity of its legal basis, order 000 (kz-mod-000-registry-removal v1): in force from its first official publication through 2026-03-31; its last day is 2026-03-31
+        lease_termination 2026-04-01: A: retained
+        lease_termination 2026-04-02: error: lease_termination as of 2026-04-02 is outside the validity of its legal basis, order 004 (kz-mod-004-lease-termination v1): in force from 2025-05-12 through 2026-04-01; its last day is 2026-04-01
+        lease_termination 2025-05-12: A: retained
+        lease_termination 2025-05-11: error: lease_termination as of 2025-05-11 is outside the validity of its legal basis, order 004 (kz-mod-004-lease-termination v1): in force from 2025-05-12 through 2026-04-01; its last day is 2026-04-01
+    "#]].assert_eq(&out);
+}
