@@ -39,9 +39,7 @@ impl FromStr for Role {
             "auditor" => Ok(Role::Auditor),
             "appeals_officer" => Ok(Role::AppealsOfficer),
             "operator" => Ok(Role::Operator),
-            other => Err(format!(
-                "unknown role {other:?}: expected auditor, appeals_officer or operator"
-            )),
+            other => Err(format!("unknown role {other:?}: expected auditor, appeals_officer or operator")),
         }
     }
 }
@@ -58,10 +56,7 @@ pub fn token_hash(token: &str) -> Vec<u8> {
 }
 
 /// Creates a token for `role`, stores its hash and returns the token text (`hl_<id>_<secret>`).
-pub async fn create_token(
-    store: &dyn EventStore,
-    role: Role,
-) -> Result<(String, TokenRecord), StoreError> {
+pub async fn create_token(store: &dyn EventStore, role: Role) -> Result<(String, TokenRecord), StoreError> {
     let mut id = [0u8; 6];
     let mut secret = [0u8; 32];
     rand_core::OsRng.fill_bytes(&mut id);
@@ -72,26 +67,13 @@ pub async fn create_token(
         id,
         token_hash: token_hash(&token),
         role: role.as_str().into(),
-        created_at: chrono::Utc::now()
-            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-            .to_string(),
+        created_at: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
     };
     store.add_token(&rec).await?;
     Ok((token, rec))
 }
 
 /// Looks a presented token up by its hash.
-pub async fn authenticate(
-    store: &dyn EventStore,
-    token: &str,
-) -> Result<Option<Caller>, StoreError> {
-    Ok(store
-        .token_by_hash(&token_hash(token))
-        .await?
-        .and_then(|rec| {
-            Some(Caller {
-                token_id: rec.id,
-                role: rec.role.parse().ok()?,
-            })
-        }))
+pub async fn authenticate(store: &dyn EventStore, token: &str) -> Result<Option<Caller>, StoreError> {
+    Ok(store.token_by_hash(&token_hash(token)).await?.and_then(|rec| Some(Caller { token_id: rec.id, role: rec.role.parse().ok()? })))
 }

@@ -16,9 +16,7 @@ pub struct Location {
 
 impl Location {
     pub fn url(&self) -> String {
-        self.database_url
-            .clone()
-            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("ledger.db").display()))
+        self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("ledger.db").display()))
     }
 
     pub async fn store(&self) -> Result<Arc<dyn EventStore>, crate::store::StoreError> {
@@ -27,9 +25,7 @@ impl Location {
 
     pub async fn ledger(&self) -> Result<Arc<Ledger>, crate::ledger::LedgerError> {
         let store = self.store().await?;
-        Ok(Arc::new(
-            Ledger::open(store, &self.data_dir, &self.origin).await?,
-        ))
+        Ok(Arc::new(Ledger::open(store, &self.data_dir, &self.origin).await?))
     }
 
     pub fn key_dir(&self) -> &Path {

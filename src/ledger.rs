@@ -4,9 +4,7 @@
 
 use crate::store::{EventStore, StoreError, StoredCheckpoint};
 use events::merkle::{consistency_plan, inclusion_plan, root_plan, Hash};
-use events::verify::{
-    ChainVerifier, Fault, Finding, KeyHistory, KEYS_STREAM, KEY_INTRODUCED, KEY_RETIRED,
-};
+use events::verify::{ChainVerifier, Fault, Finding, KeyHistory, KEYS_STREAM, KEY_INTRODUCED, KEY_RETIRED};
 use events::{Checkpoint, Event, LedgerSigner, NewEvent, VerifierKey};
 use rayon::prelude::*;
 use serde_json::json;
@@ -67,32 +65,15 @@ fn read_key_file(path: &Path) -> Result<Option<LedgerSigner>> {
             #[cfg(unix)]
             {
                 use std::os::unix::fs::PermissionsExt;
-                let mode = std::fs::metadata(path)
-                    .map_err(|e| LedgerError::KeyFile {
-                        path: path.into(),
-                        detail: e.to_string(),
-                    })?
-                    .permissions()
-                    .mode();
+                let mode = std::fs::metadata(path).map_err(|e| LedgerError::KeyFile { path: path.into(), detail: e.to_string() })?.permissions().mode();
                 if mode & 0o077 != 0 {
-                    return Err(LedgerError::KeyFile {
-                        path: path.into(),
-                        detail: format!("mode is {:o}; a key file must be 0600", mode & 0o777),
-                    });
+                    return Err(LedgerError::KeyFile { path: path.into(), detail: format!("mode is {:o}; a key file must be 0600", mode & 0o777) });
                 }
             }
-            LedgerSigner::parse(&text)
-                .map(Some)
-                .map_err(|e| LedgerError::KeyFile {
-                    path: path.into(),
-                    detail: e.to_string(),
-                })
+            LedgerSigner::parse(&text).map(Some).map_err(|e| LedgerError::KeyFile { path: path.into(), detail: e.to_string() })
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(LedgerError::KeyFile {
-            path: path.into(),
-            detail: e.to_string(),
-        }),
+        Err(e) => Err(LedgerError::KeyFile { path: path.into(), detail: e.to_string() }),
     }
 }
 
@@ -111,10 +92,7 @@ impl Ledger {
     /// Opens the ledger in `store`, with its key in `key_dir`. On an empty log, creates the key
     /// (unless one is there) and appends event 0, its `KeyIntroduced`.
     pub async fn open(store: Arc<dyn EventStore>, key_dir: &Path, origin: &str) -> Result<Self> {
-        std::fs::create_dir_all(key_dir).map_err(|e| LedgerError::KeyFile {
-            path: key_dir.into(),
-            detail: e.to_string(),
-        })?;
+        std::fs::create_dir_all(key_dir).map_err(|e| LedgerError::KeyFile { path: key_dir.into(), detail: e.to_string() })?;
         let key_path = key_dir.join(KEY_FILE);
         let signer = match read_key_file(&key_path)? {
             Some(s) => s,
@@ -123,41 +101,19 @@ impl Ledger {
                 match write_key_file(&key_path, &s.to_private_text()) {
                     Ok(()) => s,
                     // Another process created it first: use that one.
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                        read_key_file(&key_path)?.expect("just created")
-                    }
-                    Err(e) => {
-                        return Err(LedgerError::KeyFile {
-                            path: key_path,
-                            detail: e.to_string(),
-                        })
-                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read_key_file(&key_path)?.expect("just created"),
+                    Err(e) => return Err(LedgerError::KeyFile { path: key_path, detail: e.to_string() }),
                 }
             }
         };
         if signer.name != origin {
-            return Err(LedgerError::KeyFile {
-                path: key_path,
-                detail: format!(
-                    "key is named {:?} but the ledger origin is {origin:?}",
-                    signer.name
-                ),
-            });
+            return Err(LedgerError::KeyFile { path: key_path, detail: format!("key is named {:?} but the ledger origin is {origin:?}", signer.name) });
         }
-        let ledger = Self {
-            store,
-            signer: RwLock::new(Arc::new(signer)),
-            key_dir: key_dir.into(),
-            origin: origin.into(),
-        };
+        let ledger = Self { store, signer: RwLock::new(Arc::new(signer)), key_dir: key_dir.into(), origin: origin.into() };
         if ledger.store.size().await? == 0 {
             let s = ledger.signer();
-            let first = NewEvent::new(
-                KEYS_STREAM,
-                KEY_INTRODUCED,
-                json!({"verifier_key": s.verifier().to_string(), "reason": "first ledger key"}),
-            )
-            .expecting(0);
+            let first =
+                NewEvent::new(KEYS_STREAM, KEY_INTRODUCED, json!({"verifier_key": s.verifier().to_string(), "reason": "first ledger key"})).expecting(0);
             match ledger.store.append(&s, vec![first]).await {
                 Ok(_) | Err(StoreError::Conflict { .. }) => {}
                 Err(e) => return Err(e.into()),
@@ -188,11 +144,7 @@ impl Ledger {
             detail: format!(
                 "key {} is not a ledger key in force (in force: {})",
                 signer.verifier(),
-                current
-                    .iter()
-                    .map(|k| k.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                current.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(", ")
             ),
         })
     }
@@ -243,21 +195,10 @@ impl Ledger {
         let new = LedgerSigner::generate(&self.origin)?;
         let new_path = self.key_dir.join(NEW_KEY_FILE);
         let _ = std::fs::remove_file(&new_path);
-        write_key_file(&new_path, &new.to_private_text()).map_err(|e| LedgerError::KeyFile {
-            path: new_path.clone(),
-            detail: e.to_string(),
-        })?;
+        write_key_file(&new_path, &new.to_private_text()).map_err(|e| LedgerError::KeyFile { path: new_path.clone(), detail: e.to_string() })?;
         let batch = vec![
-            NewEvent::new(
-                KEYS_STREAM,
-                KEY_INTRODUCED,
-                json!({"verifier_key": new.verifier().to_string(), "reason": reason}),
-            ),
-            NewEvent::new(
-                KEYS_STREAM,
-                KEY_RETIRED,
-                json!({"verifier_key": old.verifier().to_string(), "reason": reason}),
-            ),
+            NewEvent::new(KEYS_STREAM, KEY_INTRODUCED, json!({"verifier_key": new.verifier().to_string(), "reason": reason})),
+            NewEvent::new(KEYS_STREAM, KEY_RETIRED, json!({"verifier_key": old.verifier().to_string(), "reason": reason})),
         ];
         self.store.append(&old, batch).await?;
         self.finish_rotation(&old, &new)?;
@@ -268,23 +209,14 @@ impl Ledger {
     /// Moves the retired key aside (kept, 0600) and the new key into place.
     fn finish_rotation(&self, old: &LedgerSigner, _new: &LedgerSigner) -> Result<()> {
         let retired_dir = self.key_dir.join("retired-keys");
-        std::fs::create_dir_all(&retired_dir).map_err(|e| LedgerError::KeyFile {
-            path: retired_dir.clone(),
-            detail: e.to_string(),
-        })?;
+        std::fs::create_dir_all(&retired_dir).map_err(|e| LedgerError::KeyFile { path: retired_dir.clone(), detail: e.to_string() })?;
         let key_path = self.key_dir.join(KEY_FILE);
         let retired = retired_dir.join(format!("{}.key", old.verifier().id_hex()));
         if key_path.exists() && !retired.exists() {
-            std::fs::rename(&key_path, &retired).map_err(|e| LedgerError::KeyFile {
-                path: key_path.clone(),
-                detail: e.to_string(),
-            })?;
+            std::fs::rename(&key_path, &retired).map_err(|e| LedgerError::KeyFile { path: key_path.clone(), detail: e.to_string() })?;
         }
         let new_path = self.key_dir.join(NEW_KEY_FILE);
-        std::fs::rename(&new_path, &key_path).map_err(|e| LedgerError::KeyFile {
-            path: new_path,
-            detail: e.to_string(),
-        })?;
+        std::fs::rename(&new_path, &key_path).map_err(|e| LedgerError::KeyFile { path: new_path, detail: e.to_string() })?;
         Ok(())
     }
 
@@ -309,28 +241,11 @@ impl Ledger {
         if let Some(prev) = &latest {
             let proof = self.consistency_proof(prev.tree_size, size).await?;
             events::merkle::verify_consistency(prev.tree_size, size, &prev.root, &root, &proof)
-                .map_err(|e| {
-                    StoreError::Checkpoint(format!(
-                        "the tree at {size} is not consistent with checkpoint {}: {e}",
-                        prev.tree_size
-                    ))
-                })?;
+                .map_err(|e| StoreError::Checkpoint(format!("the tree at {size} is not consistent with checkpoint {}: {e}", prev.tree_size)))?;
         }
         let signer = self.signer();
-        let note = Checkpoint {
-            origin: self.origin.clone(),
-            size,
-            root,
-        }
-        .sign(&signer)?;
-        let cp = StoredCheckpoint {
-            tree_size: size,
-            root,
-            note,
-            signed_at: chrono::Utc::now()
-                .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-                .to_string(),
-        };
+        let note = Checkpoint { origin: self.origin.clone(), size, root }.sign(&signer)?;
+        let cp = StoredCheckpoint { tree_size: size, root, note, signed_at: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string() };
         self.store.add_checkpoint(&cp).await?;
         Ok(cp)
     }
@@ -338,12 +253,9 @@ impl Ledger {
     pub async fn inclusion_proof(&self, seq: u64, tree_size: u64) -> Result<Vec<Hash>> {
         let size = self.store.size().await?;
         if tree_size > size {
-            return Err(LedgerError::BadRequest(format!(
-                "tree_size {tree_size} is larger than the log ({size} events)"
-            )));
+            return Err(LedgerError::BadRequest(format!("tree_size {tree_size} is larger than the log ({size} events)")));
         }
-        let plan =
-            inclusion_plan(seq, tree_size).map_err(|e| LedgerError::BadRequest(e.to_string()))?;
+        let plan = inclusion_plan(seq, tree_size).map_err(|e| LedgerError::BadRequest(e.to_string()))?;
         let nodes = self.store.nodes(&plan.nodes()).await?;
         Ok(plan.resolve(&nodes)?)
     }
@@ -351,24 +263,16 @@ impl Ledger {
     pub async fn consistency_proof(&self, from: u64, to: u64) -> Result<Vec<Hash>> {
         let size = self.store.size().await?;
         if to > size {
-            return Err(LedgerError::BadRequest(format!(
-                "size {to} is larger than the log ({size} events)"
-            )));
+            return Err(LedgerError::BadRequest(format!("size {to} is larger than the log ({size} events)")));
         }
-        let plan =
-            consistency_plan(from, to).map_err(|e| LedgerError::BadRequest(e.to_string()))?;
+        let plan = consistency_plan(from, to).map_err(|e| LedgerError::BadRequest(e.to_string()))?;
         let nodes = self.store.nodes(&plan.nodes()).await?;
         Ok(plan.resolve(&nodes)?)
     }
 
     /// Verifies the whole log; see [`verify_store`].
     pub async fn verify(&self, progress: impl FnMut(u64)) -> Result<VerifyReport> {
-        verify_store(
-            self.store.as_ref(),
-            Some(&self.signer().verifier()),
-            progress,
-        )
-        .await
+        verify_store(self.store.as_ref(), Some(&self.signer().verifier()), progress).await
     }
 }
 
@@ -383,18 +287,12 @@ pub struct VerifyReport {
 
 /// Verifies every hash, `prev` link and signature under the key history, and the Merkle root
 /// and signature of every stored checkpoint. `anchor`, when given, must be a key of the history.
-pub async fn verify_store(
-    store: &dyn EventStore,
-    anchor: Option<&VerifierKey>,
-    mut progress: impl FnMut(u64),
-) -> Result<VerifyReport> {
+pub async fn verify_store(store: &dyn EventStore, anchor: Option<&VerifierKey>, mut progress: impl FnMut(u64)) -> Result<VerifyReport> {
     let checkpoints = store.checkpoints().await?;
     let mut next_cp = checkpoints.iter().peekable();
     let mut v = ChainVerifier::new();
     let mut from = 0;
-    let check_cps = |v: &ChainVerifier,
-                     next_cp: &mut std::iter::Peekable<std::slice::Iter<StoredCheckpoint>>|
-     -> std::result::Result<(), Finding> {
+    let check_cps = |v: &ChainVerifier, next_cp: &mut std::iter::Peekable<std::slice::Iter<StoredCheckpoint>>| -> std::result::Result<(), Finding> {
         while let Some(cp) = next_cp.peek().filter(|cp| cp.tree_size <= v.size()) {
             check_checkpoint(v, cp)?;
             next_cp.next();
@@ -409,17 +307,10 @@ pub async fn verify_store(
         let parsed: Vec<std::result::Result<Event, Finding>> = rows
             .into_par_iter()
             .map(|(seq, body)| {
-                let ev: Event = serde_json::from_str(&body).map_err(|e| Finding {
-                    seq,
-                    fault: Fault::Format,
-                    detail: format!("stored event does not parse: {e}"),
-                })?;
+                let ev: Event =
+                    serde_json::from_str(&body).map_err(|e| Finding { seq, fault: Fault::Format, detail: format!("stored event does not parse: {e}") })?;
                 if ev.seq != seq {
-                    return Err(Finding {
-                        seq,
-                        fault: Fault::Sequence,
-                        detail: format!("stored at seq {seq} but says seq {}", ev.seq),
-                    });
+                    return Err(Finding { seq, fault: Fault::Sequence, detail: format!("stored at seq {seq} but says seq {}", ev.seq) });
                 }
                 Ok(ev)
             })
@@ -439,12 +330,7 @@ pub async fn verify_store(
         // Feed in slices that end at checkpoint sizes, so each root is checked at its size.
         let mut rest = &good[..];
         while !rest.is_empty() {
-            let until = next_cp
-                .peek()
-                .map(|cp| cp.tree_size.saturating_sub(v.size()) as usize)
-                .filter(|k| *k > 0)
-                .unwrap_or(rest.len())
-                .min(rest.len());
+            let until = next_cp.peek().map(|cp| cp.tree_size.saturating_sub(v.size()) as usize).filter(|k| *k > 0).unwrap_or(rest.len()).min(rest.len());
             v.feed(&rest[..until]).map_err(LedgerError::Invalid)?;
             check_cps(&v, &mut next_cp).map_err(LedgerError::Invalid)?;
             rest = &rest[until..];
@@ -460,60 +346,31 @@ pub async fn verify_store(
         return Err(LedgerError::Invalid(Finding {
             seq: cp.tree_size.saturating_sub(1),
             fault: Fault::CheckpointRoot,
-            detail: format!(
-                "checkpoint of size {} is larger than the log ({} events)",
-                cp.tree_size,
-                v.size()
-            ),
+            detail: format!("checkpoint of size {} is larger than the log ({} events)", cp.tree_size, v.size()),
         }));
     }
     if let Some(anchor) = anchor {
         if !v.keys.contains(anchor) {
-            return Err(LedgerError::Invalid(Finding {
-                seq: 0,
-                fault: Fault::Key,
-                detail: format!("key {anchor} is not in the ledger's key history"),
-            }));
+            return Err(LedgerError::Invalid(Finding { seq: 0, fault: Fault::Key, detail: format!("key {anchor} is not in the ledger's key history") }));
         }
     }
-    Ok(VerifyReport {
-        events: v.size(),
-        checkpoints: checkpoints.len(),
-        root: v.root(),
-        keys: v.keys.all(),
-    })
+    Ok(VerifyReport { events: v.size(), checkpoints: checkpoints.len(), root: v.root(), keys: v.keys.all() })
 }
 
 fn check_checkpoint(v: &ChainVerifier, cp: &StoredCheckpoint) -> std::result::Result<(), Finding> {
     let seq = cp.tree_size.saturating_sub(1);
-    let find = |fault, detail: String| Finding {
-        seq,
-        fault,
-        detail: format!("checkpoint of size {}: {detail}", cp.tree_size),
-    };
-    let (_, sigs) = events::note::split(&cp.note)
-        .map_err(|e| find(Fault::CheckpointSignature, e.to_string()))?;
+    let find = |fault, detail: String| Finding { seq, fault, detail: format!("checkpoint of size {}: {detail}", cp.tree_size) };
+    let (_, sigs) = events::note::split(&cp.note).map_err(|e| find(Fault::CheckpointSignature, e.to_string()))?;
     let key = sigs
         .iter()
         .find_map(|(_, id, _)| v.keys.all().into_iter().find(|k| k.id == *id))
         .ok_or_else(|| find(Fault::CheckpointSignature, "signed by no ledger key".into()))?;
-    let body = Checkpoint::verify_note(&cp.note, &key)
-        .map_err(|e| find(Fault::CheckpointSignature, e.to_string()))?;
+    let body = Checkpoint::verify_note(&cp.note, &key).map_err(|e| find(Fault::CheckpointSignature, e.to_string()))?;
     if body.size != cp.tree_size || body.root != cp.root {
-        return Err(find(
-            Fault::CheckpointRoot,
-            "the note and the stored size/root differ".into(),
-        ));
+        return Err(find(Fault::CheckpointRoot, "the note and the stored size/root differ".into()));
     }
     if body.root != v.root() {
-        return Err(find(
-            Fault::CheckpointRoot,
-            format!(
-                "signed root {} but the events hash to {}",
-                hex::encode(body.root),
-                hex::encode(v.root())
-            ),
-        ));
+        return Err(find(Fault::CheckpointRoot, format!("signed root {} but the events hash to {}", hex::encode(body.root), hex::encode(v.root()))));
     }
     Ok(())
 }

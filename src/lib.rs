@@ -7,6 +7,7 @@ pub mod bench;
 pub mod cli;
 pub mod ledger;
 pub mod pipeline;
+pub mod population;
 pub mod registry;
 pub mod rules;
 pub mod store;

@@ -1,6 +1,10 @@
 //! The `housing-ledger` command line. `anyhow` lives here only; the library has typed errors.
 
 use anyhow::{bail, Context};
+
+/// serde_json-heavy work allocates a lot; mimalloc is markedly faster than glibc malloc here.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use clap::{Parser, Subcommand};
 use housing_ledger::api::{app, AppState};
 use housing_ledger::auth::{self, Role};
@@ -24,11 +28,9 @@ impl TerminalProgress {
         Self(std::io::stderr().is_terminal().then(|| {
             let bar = indicatif::ProgressBar::new(0);
             bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{msg:>10} [{bar:40}] {pos}/{len} persons {per_sec} eta {eta}",
-                )
-                .expect("valid template")
-                .progress_chars("=> "),
+                indicatif::ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} persons {per_sec} eta {eta}")
+                    .expect("valid template")
+                    .progress_chars("=> "),
             );
             bar.set_message("persons");
             bar
@@ -60,22 +62,13 @@ impl Progress for TerminalProgress {
 }
 
 #[derive(Parser)]
-#[command(
-    name = "housing-ledger",
-    version,
-    about = "A verifiable ledger of proactive removals from the service-housing waiting list and lease terminations"
-)]
+#[command(name = "housing-ledger", version, about = "A verifiable ledger of proactive removals from the service-housing waiting list and lease terminations")]
 struct Cli {
     /// sqlite://PATH or postgres://...; default: SQLite under --data-dir.
     #[arg(long, global = true, env = "HOUSING_LEDGER_DATABASE_URL")]
     database_url: Option<String>,
     /// Where the embedded database and the ledger key live.
-    #[arg(
-        long,
-        global = true,
-        env = "HOUSING_LEDGER_DATA_DIR",
-        default_value = "./data"
-    )]
+    #[arg(long, global = true, env = "HOUSING_LEDGER_DATA_DIR", default_value = "./data")]
     data_dir: PathBuf,
     /// The log's origin: the name of its key and the first line of its checkpoints.
     #[arg(long, global = true, env = "HOUSING_LEDGER_ORIGIN", default_value = DEFAULT_ORIGIN)]
@@ -96,7 +89,7 @@ enum Command {
         /// The decision date, YYYY-MM-DD.
         #[arg(long)]
         as_of: String,
-        /// fixture:PATH or http:URL
+        /// fixture:PATH, http:URL, or synthetic:N[:SEED] (a generated population of N per list)
         #[arg(long)]
         registries: String,
         /// Print one JSON object {"run", "counts"} at the end.
@@ -171,6 +164,12 @@ enum KeysCommand {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// A full run of both procedures over a synthetic population, in process.
+    Run {
+        /// Recipients in all (half on each list).
+        #[arg(long, default_value_t = 20_000)]
+        persons: u64,
+    },
     /// Append and verify throughput next to raw Ed25519 rates.
     Ledger {
         #[arg(long, default_value_t = 200_000)]
@@ -183,10 +182,7 @@ enum BenchCommand {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("HOUSING_LEDGER_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("HOUSING_LEDGER_LOG").unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
     match run(Cli::parse()).await {
@@ -199,23 +195,14 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
-    let loc = Location {
-        database_url: cli.database_url,
-        data_dir: cli.data_dir,
-        origin: cli.origin,
-    };
+    let loc = Location { database_url: cli.database_url, data_dir: cli.data_dir, origin: cli.origin };
     match cli.command {
         Command::Serve { listen } => {
             let ledger = loc.ledger().await?;
             let cp = ledger.checkpoint().await?;
             tracing::info!(tree_size = cp.tree_size, "checkpoint signed");
-            let state = AppState {
-                ledger,
-                registry_keys: Arc::new(TrustedKeys::from_sim_seed(&cli.registry_seed).as_map()),
-            };
-            let listener = tokio::net::TcpListener::bind(&listen)
-                .await
-                .with_context(|| format!("cannot listen on {listen}"))?;
+            let state = AppState { ledger, registry_keys: Arc::new(TrustedKeys::from_sim_seed(&cli.registry_seed).as_map()) };
+            let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
             println!("serving on http://{}", listener.local_addr()?);
             axum::serve(listener, app(state))
                 .with_graceful_shutdown(async {
@@ -223,14 +210,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 })
                 .await?;
         }
-        Command::Run {
-            procedure,
-            as_of,
-            registries,
-            json,
-            rule_sets,
-            registry_timeout_ms,
-        } => {
+        Command::Run { procedure, as_of, registries, json, rule_sets, registry_timeout_ms } => {
             let mut book = RuleBook::built_in();
             for f in &rule_sets {
                 book.add_file(f)?;
@@ -238,66 +218,39 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             // Refuse an out-of-validity run before touching storage.
             book.select(procedure, &as_of)?;
             let source: Arc<dyn Registries> = match registries.split_once(':') {
-                Some(("fixture", path)) => Arc::new(FixtureRegistries::new(
-                    Fixture::load(std::path::Path::new(path))?,
-                    &cli.registry_seed,
-                )),
-                Some(("http", url)) => Arc::new(HttpRegistries::new(
-                    url,
-                    HttpSettings {
-                        deadline: Duration::from_millis(registry_timeout_ms),
-                        ..HttpSettings::default()
-                    },
-                )),
+                Some(("fixture", path)) => Arc::new(FixtureRegistries::new(Fixture::load(std::path::Path::new(path))?, &cli.registry_seed)),
+                Some(("synthetic", spec)) => {
+                    let (n, seed) = spec.split_once(':').unwrap_or((spec, "42"));
+                    let n: u64 = n.parse().context("synthetic:N[:SEED] needs a number of persons")?;
+                    let seed: u64 = seed.parse().context("synthetic:N[:SEED] needs a numeric seed")?;
+                    let pop = Arc::new(housing_ledger::population::Population::new(n, seed));
+                    Arc::new(FixtureRegistries::from_source(pop, &cli.registry_seed, format!("synthetic:{n}:{seed}")))
+                }
+                Some(("http", url)) => {
+                    Arc::new(HttpRegistries::new(url, HttpSettings { deadline: Duration::from_millis(registry_timeout_ms), ..HttpSettings::default() }))
+                }
                 _ => bail!("--registries must be fixture:PATH or http:URL, got {registries:?}"),
             };
             let ledger = loc.ledger().await?;
             let bar = TerminalProgress::new();
-            let summary = pipeline::run(
-                &ledger,
-                source,
-                TrustedKeys::from_sim_seed(&cli.registry_seed),
-                &book,
-                procedure,
-                &as_of,
-                Settings::default(),
-                &bar,
-            )
-            .await;
+            let summary =
+                pipeline::run(&ledger, source, TrustedKeys::from_sim_seed(&cli.registry_seed), &book, procedure, &as_of, Settings::default(), &bar).await;
             bar.done();
             let summary = summary?;
             if json {
                 println!("{}", serde_json::to_string(&summary)?);
             } else {
-                println!(
-                    "run {}{}",
-                    summary.run,
-                    if summary.resumed { " (resumed)" } else { "" }
-                );
+                println!("run {}{}", summary.run, if summary.resumed { " (resumed)" } else { "" });
                 for (status, n) in &summary.counts {
                     println!("  {status:<14} {n}");
                 }
             }
         }
-        Command::RegistrySim {
-            fixture,
-            listen,
-            stall_ms,
-        } => {
+        Command::RegistrySim { fixture, listen, stall_ms } => {
             let fixture = Fixture::load(&fixture)?;
-            let listener = tokio::net::TcpListener::bind(&listen)
-                .await
-                .with_context(|| format!("cannot listen on {listen}"))?;
-            println!(
-                "registry-sim serving {} on http://{}",
-                fixture.name,
-                listener.local_addr()?
-            );
-            let router = housing_ledger::registry::http::sim_from_fixture(
-                fixture,
-                &cli.registry_seed,
-                Duration::from_millis(stall_ms),
-            );
+            let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+            println!("registry-sim serving {} on http://{}", fixture.name, listener.local_addr()?);
+            let router = housing_ledger::registry::http::sim_from_fixture(fixture, &cli.registry_seed, Duration::from_millis(stall_ms));
             axum::serve(listener, router)
                 .with_graceful_shutdown(async {
                     let _ = tokio::signal::ctrl_c().await;
@@ -305,19 +258,10 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 .await?;
         }
         Command::Verify { ledger_key } => {
-            let anchor = ledger_key
-                .map(|k| events::VerifierKey::parse(&k))
-                .transpose()
-                .context("--ledger-key")?;
+            let anchor = ledger_key.map(|k| events::VerifierKey::parse(&k)).transpose().context("--ledger-key")?;
             let store = loc.store().await?;
             match verify_store(store.as_ref(), anchor.as_ref(), |_| {}).await {
-                Ok(r) => println!(
-                    "ok: {} events, {} checkpoints, root {}, {} ledger keys",
-                    r.events,
-                    r.checkpoints,
-                    hex::encode(r.root),
-                    r.keys.len()
-                ),
+                Ok(r) => println!("ok: {} events, {} checkpoints, root {}, {} ledger keys", r.events, r.checkpoints, hex::encode(r.root), r.keys.len()),
                 Err(LedgerError::Invalid(finding)) => {
                     println!("FAILED at {finding}");
                     return Ok(std::process::ExitCode::FAILURE);
@@ -329,15 +273,10 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             let ledger = loc.ledger().await?;
             print!("{}", ledger.checkpoint().await?.note);
         }
-        Command::Token {
-            command: TokenCommand::Create { role },
-        } => {
+        Command::Token { command: TokenCommand::Create { role } } => {
             let ledger = loc.ledger().await?;
             let (token, rec) = auth::create_token(ledger.store().as_ref(), role).await?;
-            eprintln!(
-                "token {} for role {} (shown once; only its hash is stored)",
-                rec.id, rec.role
-            );
+            eprintln!("token {} for role {} (shown once; only its hash is stored)", rec.id, rec.role);
             println!("{token}");
         }
         Command::Keys { command } => {
@@ -351,31 +290,34 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 }
             }
         }
-        Command::Bench {
-            command: BenchCommand::Ledger { events, batch },
-        } => {
+        Command::Bench { command: BenchCommand::Run { persons } } => {
+            if persons < 2 {
+                bail!("--persons must be at least 2");
+            }
+            let dir = tempfile_dir()?;
+            let f = housing_ledger::bench::run_figures(&dir, persons).await?;
+            println!("raw Ed25519 signing, one core: {:>10.0} signatures/s", f.raw_sign_per_s);
+            println!("persons:                       {:>10} (both procedures)", f.persons);
+            println!("events:                        {:>10} in {:.1} s", f.events, f.seconds);
+            println!("persons per second:            {:>10.0}", f.persons as f64 / f.seconds);
+            println!(
+                "events per second:             {:>10.0}  ratio to raw signing {:.2}",
+                f.events as f64 / f.seconds,
+                f.events as f64 / f.seconds / f.raw_sign_per_s
+            );
+            println!("peak RSS:                      {:>10} KiB", f.peak_rss_kib);
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        Command::Bench { command: BenchCommand::Ledger { events, batch } } => {
             if events == 0 || batch == 0 {
                 bail!("--events and --batch must be positive");
             }
             let dir = tempfile_dir()?;
-            let url = loc
-                .database_url
-                .clone()
-                .unwrap_or_else(|| format!("sqlite://{}", dir.join("bench.db").display()));
+            let url = loc.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", dir.join("bench.db").display()));
             let f = housing_ledger::bench::ledger_figures(&url, &dir, events, batch).await?;
-            println!(
-                "raw Ed25519 signing, one core:          {:>10.0} signatures/s",
-                f.raw_sign_per_s
-            );
-            println!(
-                "raw Ed25519 batch verification, one core:{:>10.0} signatures/s",
-                f.raw_batch_verify_per_s
-            );
-            println!(
-                "append (sign + durable commit, batch {batch}): {:>10.0} events/s  ratio {:.2}",
-                f.append_per_s,
-                f.append_per_s / f.raw_sign_per_s
-            );
+            println!("raw Ed25519 signing, one core:          {:>10.0} signatures/s", f.raw_sign_per_s);
+            println!("raw Ed25519 batch verification, one core:{:>10.0} signatures/s", f.raw_batch_verify_per_s);
+            println!("append (sign + durable commit, batch {batch}): {:>10.0} events/s  ratio {:.2}", f.append_per_s, f.append_per_s / f.raw_sign_per_s);
             println!(
                 "verify (whole ledger, {} events):      {:>10.0} events/s  ratio {:.2}",
                 f.events,

@@ -24,31 +24,15 @@ impl Api {
     async fn new() -> Self {
         let place = Place::new(Backend::Sqlite, None);
         let ledger = Arc::new(place.ledger().await);
-        ledger
-            .append(
-                (0..20)
-                    .map(|i| NewEvent::new("run:r1", "Tick", json!({"i": i})))
-                    .collect(),
-            )
-            .await
-            .unwrap();
+        ledger.append((0..20).map(|i| NewEvent::new("run:r1", "Tick", json!({"i": i}))).collect()).await.unwrap();
         Api {
-            state: AppState {
-                ledger,
-                registry_keys: Arc::new(BTreeMap::from([(
-                    "zags".to_string(),
-                    "registry/zags+00000000+AA".to_string(),
-                )])),
-            },
+            state: AppState { ledger, registry_keys: Arc::new(BTreeMap::from([("zags".to_string(), "registry/zags+00000000+AA".to_string())])) },
             _place: place,
         }
     }
 
     async fn token(&self, role: Role) -> String {
-        create_token(self.state.ledger.store().as_ref(), role)
-            .await
-            .unwrap()
-            .0
+        create_token(self.state.ledger.store().as_ref(), role).await.unwrap().0
     }
 
     async fn call(&self, method: &str, uri: &str, token: Option<&str>) -> (StatusCode, String) {
@@ -56,10 +40,7 @@ impl Api {
         if let Some(t) = token {
             req = req.header("Authorization", format!("Bearer {t}"));
         }
-        let resp = app(self.state.clone())
-            .oneshot(req.body(Body::empty()).unwrap())
-            .await
-            .unwrap();
+        let resp = app(self.state.clone()).oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
         let status = resp.status();
         let body = resp.into_body().collect().await.unwrap().to_bytes();
         (status, String::from_utf8(body.to_vec()).unwrap())
@@ -67,10 +48,7 @@ impl Api {
 
     async fn json(&self, uri: &str, token: Option<&str>) -> (StatusCode, Value) {
         let (s, b) = self.call("GET", uri, token).await;
-        (
-            s,
-            serde_json::from_str(&b).unwrap_or_else(|_| panic!("{uri}: not JSON: {b}")),
-        )
+        (s, serde_json::from_str(&b).unwrap_or_else(|_| panic!("{uri}: not JSON: {b}")))
     }
 }
 
@@ -82,21 +60,11 @@ fn error_code(v: &Value) -> &str {
 async fn checkpoint_route() {
     let api = Api::new().await;
     let (s, b) = api.json("/v1/checkpoint", None).await;
-    assert_eq!(
-        (s, error_code(&b)),
-        (StatusCode::NOT_FOUND, "not_found"),
-        "no checkpoint yet"
-    );
+    assert_eq!((s, error_code(&b)), (StatusCode::NOT_FOUND, "not_found"), "no checkpoint yet");
     let op = api.token(Role::Operator).await;
     let au = api.token(Role::Auditor).await;
-    assert_eq!(
-        api.call("POST", "/v1/checkpoint", None).await.0,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        api.call("POST", "/v1/checkpoint", Some(&au)).await.0,
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(api.call("POST", "/v1/checkpoint", None).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(api.call("POST", "/v1/checkpoint", Some(&au)).await.0, StatusCode::FORBIDDEN);
     let (s, signed) = api.call("POST", "/v1/checkpoint", Some(&op)).await;
     assert_eq!(s, StatusCode::OK);
     let (s, text) = api.call("GET", "/v1/checkpoint", None).await;
@@ -110,91 +78,33 @@ async fn checkpoint_route() {
 async fn inclusion_and_consistency_routes() {
     let api = Api::new().await;
     let cp1 = api.state.ledger.checkpoint().await.unwrap();
-    api.state
-        .ledger
-        .append(
-            (0..9)
-                .map(|i| NewEvent::new("run:r2", "Tick", json!({"i": i})))
-                .collect(),
-        )
-        .await
-        .unwrap();
+    api.state.ledger.append((0..9).map(|i| NewEvent::new("run:r2", "Tick", json!({"i": i}))).collect()).await.unwrap();
     let cp2 = api.state.ledger.checkpoint().await.unwrap();
-    let (s, b) = api
-        .json("/v1/proofs/inclusion?seq=5&tree_size=30", None)
-        .await;
+    let (s, b) = api.json("/v1/proofs/inclusion?seq=5&tree_size=30", None).await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(
-        (b["seq"].as_u64(), b["tree_size"].as_u64()),
-        (Some(5), Some(30))
-    );
-    let path: Vec<Vec<u8>> = b["path"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| hex::decode(h.as_str().unwrap()).unwrap())
-        .collect();
-    let ev = housing_ledger::store::read(api.state.ledger.store().as_ref(), 5, 1)
-        .await
-        .unwrap()
-        .remove(0);
-    verify_inclusion(
-        5,
-        30,
-        &leaf_hash(&ev.hash_bytes().unwrap()),
-        &path,
-        &cp2.root,
-    )
-    .unwrap();
+    assert_eq!((b["seq"].as_u64(), b["tree_size"].as_u64()), (Some(5), Some(30)));
+    let path: Vec<Vec<u8>> = b["path"].as_array().unwrap().iter().map(|h| hex::decode(h.as_str().unwrap()).unwrap()).collect();
+    let ev = housing_ledger::store::read(api.state.ledger.store().as_ref(), 5, 1).await.unwrap().remove(0);
+    verify_inclusion(5, 30, &leaf_hash(&ev.hash_bytes().unwrap()), &path, &cp2.root).unwrap();
     // tree_size defaults to the latest checkpoint.
     let (_, b) = api.json("/v1/proofs/inclusion?seq=5", None).await;
     assert_eq!(b["tree_size"].as_u64(), Some(30));
     for (uri, want) in [
         ("/v1/proofs/inclusion", StatusCode::BAD_REQUEST),
         ("/v1/proofs/inclusion?seq=abc", StatusCode::BAD_REQUEST),
-        (
-            "/v1/proofs/inclusion?seq=30&tree_size=30",
-            StatusCode::BAD_REQUEST,
-        ),
-        (
-            "/v1/proofs/inclusion?seq=1&tree_size=999",
-            StatusCode::BAD_REQUEST,
-        ),
-        (
-            "/v1/proofs/consistency?from=0&to=30",
-            StatusCode::BAD_REQUEST,
-        ),
-        (
-            "/v1/proofs/consistency?from=31&to=30",
-            StatusCode::BAD_REQUEST,
-        ),
+        ("/v1/proofs/inclusion?seq=30&tree_size=30", StatusCode::BAD_REQUEST),
+        ("/v1/proofs/inclusion?seq=1&tree_size=999", StatusCode::BAD_REQUEST),
+        ("/v1/proofs/consistency?from=0&to=30", StatusCode::BAD_REQUEST),
+        ("/v1/proofs/consistency?from=31&to=30", StatusCode::BAD_REQUEST),
         ("/v1/nowhere", StatusCode::NOT_FOUND),
     ] {
         let (s, b) = api.json(uri, None).await;
         assert_eq!(s, want, "{uri}: {b}");
-        assert!(
-            b["error"]["message"]
-                .as_str()
-                .is_some_and(|m| !m.is_empty()),
-            "{uri}: {b}"
-        );
+        assert!(b["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{uri}: {b}");
     }
-    let (s, b) = api
-        .json(
-            &format!(
-                "/v1/proofs/consistency?from={}&to={}",
-                cp1.tree_size, cp2.tree_size
-            ),
-            None,
-        )
-        .await;
+    let (s, b) = api.json(&format!("/v1/proofs/consistency?from={}&to={}", cp1.tree_size, cp2.tree_size), None).await;
     assert_eq!(s, StatusCode::OK);
-    let path: Vec<Vec<u8>> = b["path"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| hex::decode(h.as_str().unwrap()).unwrap())
-        .collect();
+    let path: Vec<Vec<u8>> = b["path"].as_array().unwrap().iter().map(|h| hex::decode(h.as_str().unwrap()).unwrap()).collect();
     verify_consistency(cp1.tree_size, cp2.tree_size, &cp1.root, &cp2.root, &path).unwrap();
 }
 
@@ -205,12 +115,7 @@ async fn keys_route() {
     let new = api.state.ledger.rotate_key("test").await.unwrap();
     let (s, b) = api.json("/v1/keys", None).await;
     assert_eq!(s, StatusCode::OK);
-    let ledger: Vec<VerifierKey> = b["ledger"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| VerifierKey::parse(k.as_str().unwrap()).unwrap())
-        .collect();
+    let ledger: Vec<VerifierKey> = b["ledger"].as_array().unwrap().iter().map(|k| VerifierKey::parse(k.as_str().unwrap()).unwrap()).collect();
     assert_eq!(ledger, vec![old, new], "current and retired keys");
     assert_eq!(b["registries"]["zags"], "registry/zags+00000000+AA");
 }
@@ -219,10 +124,7 @@ async fn keys_route() {
 async fn events_route_needs_an_auditor_and_pages() {
     let api = Api::new().await;
     let (s, b) = api.json("/v1/events", None).await;
-    assert_eq!(
-        (s, error_code(&b)),
-        (StatusCode::UNAUTHORIZED, "unauthorized")
-    );
+    assert_eq!((s, error_code(&b)), (StatusCode::UNAUTHORIZED, "unauthorized"));
     let (s, _) = api.json("/v1/events", Some("hl_nope_nope")).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     let officer = api.token(Role::AppealsOfficer).await;
@@ -247,15 +149,7 @@ async fn events_route_needs_an_auditor_and_pages() {
         }
     }
     assert_eq!(seqs, (0..21).collect::<Vec<_>>());
-    for uri in [
-        "/v1/events?limit=0",
-        "/v1/events?limit=1001",
-        "/v1/events?from=-1",
-    ] {
-        assert_eq!(
-            api.json(uri, Some(&au)).await.0,
-            StatusCode::BAD_REQUEST,
-            "{uri}"
-        );
+    for uri in ["/v1/events?limit=0", "/v1/events?limit=1001", "/v1/events?from=-1"] {
+        assert_eq!(api.json(uri, Some(&au)).await.0, StatusCode::BAD_REQUEST, "{uri}");
     }
 }

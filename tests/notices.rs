@@ -6,14 +6,7 @@ use housing_ledger::rules::checks::{Ground, Subject};
 use housing_ledger::rules::{notice, Procedure, RuleBook};
 
 fn ground(code: &str, subject: Subject) -> Ground {
-    Ground {
-        code: code.into(),
-        clause: String::new(),
-        subject,
-        subject_iin: String::new(),
-        registry: String::new(),
-        evidence: vec![],
-    }
+    Ground { code: code.into(), clause: String::new(), subject, subject_iin: String::new(), registry: String::new(), evidence: vec![] }
 }
 
 fn check(procedure: Procedure, grounds: &[Ground], expect: Expect) {
@@ -45,10 +38,7 @@ fn registry_removal_one_ground() {
 fn registry_removal_family_member_and_several_grounds() {
     check(
         Procedure::RegistryRemoval,
-        &[
-            ground("not_citizen", Subject::Recipient),
-            ground("imprisoned", Subject::FamilyMember),
-        ],
+        &[ground("not_citizen", Subject::Recipient), ground("imprisoned", Subject::FamilyMember)],
         expect![[r#"
             [kk]
             Құрметті көрсетілетін қызметті алушы!
@@ -66,10 +56,7 @@ fn registry_removal_family_member_and_several_grounds() {
 fn lease_termination_one_ground_on_a_family_member() {
     check(
         Procedure::LeaseTermination,
-        &[ground(
-            "state_fund_housing_in_locality",
-            Subject::FamilyMember,
-        )],
+        &[ground("state_fund_housing_in_locality", Subject::FamilyMember)],
         expect![[r#"
         [kk]
         Құрметті көрсетілетін қызметті алушы!

@@ -17,23 +17,15 @@ const PER_BATCH: u64 = 25;
 #[test]
 #[ignore = "run by two_processes_never_fork as a child process"]
 fn child_writer() {
-    let (Ok(url), Ok(dir), Ok(id)) = (
-        std::env::var("HL_CHILD_URL"),
-        std::env::var("HL_CHILD_KEYDIR"),
-        std::env::var("HL_CHILD_ID"),
-    ) else {
+    let (Ok(url), Ok(dir), Ok(id)) = (std::env::var("HL_CHILD_URL"), std::env::var("HL_CHILD_KEYDIR"), std::env::var("HL_CHILD_ID")) else {
         return;
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let store = Arc::new(SqlStore::connect(&url).await.unwrap());
-        let ledger = Ledger::open(store, std::path::Path::new(&dir), DEFAULT_ORIGIN)
-            .await
-            .unwrap();
+        let ledger = Ledger::open(store, std::path::Path::new(&dir), DEFAULT_ORIGIN).await.unwrap();
         for b in 0..BATCHES {
-            let batch = (0..PER_BATCH)
-                .map(|i| NewEvent::new(format!("proc:{id}"), "Tick", json!({"b": b, "i": i})))
-                .collect();
+            let batch = (0..PER_BATCH).map(|i| NewEvent::new(format!("proc:{id}"), "Tick", json!({"b": b, "i": i}))).collect();
             ledger.append(batch).await.unwrap();
         }
     });
@@ -44,13 +36,7 @@ fn run_two_writers(place: &Place) {
     let children: Vec<_> = (0..2)
         .map(|id| {
             Command::new(&exe)
-                .args([
-                    "child_writer",
-                    "--exact",
-                    "--ignored",
-                    "--nocapture",
-                    "--test-threads=1",
-                ])
+                .args(["child_writer", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
                 .env("HL_CHILD_URL", &place.url)
                 .env("HL_CHILD_KEYDIR", place.key_dir.path())
                 .env("HL_CHILD_ID", id.to_string())
@@ -68,17 +54,9 @@ async fn check(place: &Place) {
     let ledger = place.ledger().await;
     ledger.checkpoint().await.unwrap();
     let report = ledger.verify(|_| {}).await.unwrap();
-    assert_eq!(
-        report.events,
-        1 + 2 * BATCHES * PER_BATCH,
-        "every event of both writers is in one chain"
-    );
+    assert_eq!(report.events, 1 + 2 * BATCHES * PER_BATCH, "every event of both writers is in one chain");
     for id in 0..2 {
-        let s = ledger
-            .store()
-            .read_stream(&format!("proc:{id}"))
-            .await
-            .unwrap();
+        let s = ledger.store().read_stream(&format!("proc:{id}")).await.unwrap();
         assert_eq!(s.len() as u64, BATCHES * PER_BATCH);
         assert!(s.iter().enumerate().all(|(n, e)| e.stream_seq == n as u64));
     }

@@ -92,7 +92,8 @@ async fn step8_prior_service_housing_of_a_family_member() {
 
 #[tokio::test]
 async fn step9_locality_and_right() {
-    let house = |locality: &str, right: &str| json!({"state_fund_housing": [{"address": "ул. 1", "locality": locality, "right": right, "since": "2017-01-01"}]});
+    let house =
+        |locality: &str, right: &str| json!({"state_fund_housing": [{"address": "ул. 1", "locality": locality, "right": right, "since": "2017-01-01"}]});
     check(
         json!({"entries": [{"iin": "@A"}, {"iin": "@B"}, {"iin": "@C"}, {"iin": "@D"}, {"iin": "@E", "locality": "Алматы"}, {"iin": "@F"}],
                "registries": {"zags": {"@F": {"marriage": {"spouse_iin": "@F.spouse"}}}, "egkn": {
@@ -123,14 +124,7 @@ async fn step9_locality_and_right() {
 
 #[tokio::test]
 async fn step10_criteria_and_whom_they_cover() {
-    let gbd = |citizenship: &str,
-               residence: &str,
-               missing: bool,
-               dead: bool,
-               incapable: bool,
-               imprisoned: bool| {
-        json!({"citizenship": citizenship, "residence_country": residence, "declared_missing": missing, "declared_dead": dead, "legally_incapable": incapable, "imprisoned": imprisoned})
-    };
+    let gbd = |citizenship: &str, residence: &str, missing: bool, dead: bool, incapable: bool, imprisoned: bool| json!({"citizenship": citizenship, "residence_country": residence, "declared_missing": missing, "declared_dead": dead, "legally_incapable": incapable, "imprisoned": imprisoned});
     let spouse = |who: &str| json!({"marriage": {"spouse_iin": format!("@{who}.spouse")}});
     check(
         json!({"entries": [{"iin": "@A"}, {"iin": "@B"}, {"iin": "@C"}, {"iin": "@D"}, {"iin": "@E"}, {"iin": "@F"}, {"iin": "@G"}, {"iin": "@H"}, {"iin": "@I"}, {"iin": "@J"}, {"iin": "@K"}],
@@ -214,21 +208,12 @@ async fn unknown_to_gbd_fl_is_incomplete_never_a_pass() {
 async fn every_fault_kind_at_every_step_is_incomplete() {
     let mut all = String::new();
     for kind in ["unavailable", "timeout", "malformed", "bad_signature"] {
-        for (registry, who) in [
-            ("zags", "@A"),
-            ("gosreestr", "@A"),
-            ("kazreestr", "@A"),
-            ("ish_as_mr", "@A"),
-            ("egkn", "@A"),
-            ("gbd_fl", "@A"),
-            ("zags", "@A.spouse"),
-        ] {
+        for (registry, who) in
+            [("zags", "@A"), ("gosreestr", "@A"), ("kazreestr", "@A"), ("ish_as_mr", "@A"), ("egkn", "@A"), ("gbd_fl", "@A"), ("zags", "@A.spouse")]
+        {
             let case = json!({"entries": [{"iin": "@A"}], "registries": {"zags": {"@A": {"marriage": {"spouse_iin": "@A.spouse"}}}}, "faults": [{"registry": registry, "iin": who, "kind": kind}]});
             let out = render(Procedure::RegistryRemoval, AS_OF, case).await;
-            all.push_str(&format!(
-                "{kind} at {registry} for {who}: {}",
-                out.lines().take(2).collect::<Vec<_>>().join(" /")
-            ));
+            all.push_str(&format!("{kind} at {registry} for {who}: {}", out.lines().take(2).collect::<Vec<_>>().join(" /")));
             all.push('\n');
         }
     }
@@ -261,7 +246,8 @@ async fn every_fault_kind_at_every_step_is_incomplete() {
         bad_signature at egkn for @A: A: incomplete /    asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn
         bad_signature at gbd_fl for @A: A: incomplete /    asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl
         bad_signature at zags for @A.spouse: A: incomplete /    asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:zags
-    "#]].assert_eq(&all);
+    "#]]
+    .assert_eq(&all);
 }
 
 #[tokio::test]
@@ -358,10 +344,7 @@ async fn validity_of_both_orders() {
         (Procedure::LeaseTermination, "2025-05-11"),
     ] {
         let r = render(procedure, as_of, case()).await;
-        out.push_str(&format!(
-            "{procedure} {as_of}: {}\n",
-            r.lines().next().unwrap()
-        ));
+        out.push_str(&format!("{procedure} {as_of}: {}\n", r.lines().next().unwrap()));
     }
     expect![[r#"
         registry_removal 2026-03-31: A: retained

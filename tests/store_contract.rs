@@ -13,11 +13,7 @@ use serde_json::json;
 use std::sync::Arc;
 
 fn person_event(i: u64) -> NewEvent {
-    NewEvent::new(
-        format!("person:{:012}", 850415300000 + i % 7),
-        "RegistryQueried",
-        json!({"run": "r1", "registry": "zags", "i": i}),
-    )
+    NewEvent::new(format!("person:{:012}", 850415300000 + i % 7), "RegistryQueried", json!({"run": "r1", "registry": "zags", "i": i}))
 }
 
 async fn fault_of(place: &Place) -> (u64, Fault) {
@@ -30,34 +26,17 @@ async fn fault_of(place: &Place) -> (u64, Fault) {
 async fn appends_chain_and_number_events(b: Backend, pg: Option<&PgCluster>) {
     let place = Place::new(b, pg);
     let ledger = place.ledger().await;
-    let evs = ledger
-        .append((0..10).map(person_event).collect())
-        .await
-        .unwrap();
-    assert_eq!(
-        evs.iter().map(|e| e.seq).collect::<Vec<_>>(),
-        (1..=10).collect::<Vec<_>>(),
-        "seq 0 is the KeyIntroduced"
-    );
-    let first = store::read(ledger.store().as_ref(), 0, 1)
-        .await
-        .unwrap()
-        .remove(0);
+    let evs = ledger.append((0..10).map(person_event).collect()).await.unwrap();
+    assert_eq!(evs.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=10).collect::<Vec<_>>(), "seq 0 is the KeyIntroduced");
+    let first = store::read(ledger.store().as_ref(), 0, 1).await.unwrap().remove(0);
     assert_eq!(first.kind, "KeyIntroduced");
     assert_eq!(first.prev, "0".repeat(64));
     assert_eq!(evs[0].prev, first.hash);
     for w in evs.windows(2) {
         assert_eq!(w[1].prev, w[0].hash);
     }
-    let stream = ledger
-        .store()
-        .read_stream("person:850415300000")
-        .await
-        .unwrap();
-    assert_eq!(
-        stream.iter().map(|e| e.stream_seq).collect::<Vec<_>>(),
-        vec![0, 1]
-    );
+    let stream = ledger.store().read_stream("person:850415300000").await.unwrap();
+    assert_eq!(stream.iter().map(|e| e.stream_seq).collect::<Vec<_>>(), vec![0, 1]);
     let again = ledger.store().read_seqs(&[5, 2, 5]).await.unwrap();
     assert_eq!(again.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![2, 5]);
     assert_eq!(again[0], evs[1], "stored event reads back whole");
@@ -68,56 +47,19 @@ async fn appends_chain_and_number_events(b: Backend, pg: Option<&PgCluster>) {
 async fn conflicting_append_is_refused_and_writes_nothing(b: Backend, pg: Option<&PgCluster>) {
     let place = Place::new(b, pg);
     let ledger = place.ledger().await;
-    ledger
-        .append(vec![
-            NewEvent::new("run:1", "RunStarted", json!({})).expecting(0)
-        ])
-        .await
-        .unwrap();
+    ledger.append(vec![NewEvent::new("run:1", "RunStarted", json!({})).expecting(0)]).await.unwrap();
     let before = ledger.size().await.unwrap();
-    let batch = vec![
-        person_event(1),
-        NewEvent::new("run:1", "RunFinished", json!({})).expecting(0),
-    ];
+    let batch = vec![person_event(1), NewEvent::new("run:1", "RunFinished", json!({})).expecting(0)];
     match ledger.append(batch).await {
-        Err(LedgerError::Store(StoreError::Conflict {
-            stream,
-            expected: 0,
-            actual: 1,
-        })) => assert_eq!(stream, "run:1"),
+        Err(LedgerError::Store(StoreError::Conflict { stream, expected: 0, actual: 1 })) => assert_eq!(stream, "run:1"),
         other => panic!("expected a conflict, got {other:?}"),
     }
-    assert_eq!(
-        ledger.size().await.unwrap(),
-        before,
-        "the whole batch is refused"
-    );
-    ledger
-        .append(vec![
-            NewEvent::new("run:1", "RunFinished", json!({})).expecting(1)
-        ])
-        .await
-        .unwrap();
+    assert_eq!(ledger.size().await.unwrap(), before, "the whole batch is refused");
+    ledger.append(vec![NewEvent::new("run:1", "RunFinished", json!({})).expecting(1)]).await.unwrap();
     // A second store on the same database does not know the first one's cache.
     let other = place.store().await;
-    let err = other
-        .append(
-            &ledger.signer(),
-            vec![NewEvent::new("run:1", "X", json!({})).expecting(1)],
-        )
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            StoreError::Conflict {
-                expected: 1,
-                actual: 2,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    let err = other.append(&ledger.signer(), vec![NewEvent::new("run:1", "X", json!({})).expecting(1)]).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { expected: 1, actual: 2, .. }), "{err}");
     ledger.verify(|_| {}).await.unwrap();
 }
 
@@ -135,21 +77,11 @@ async fn bad_events_are_refused(b: Backend, pg: Option<&PgCluster>) {
 async fn proofs_and_checkpoints(b: Backend, pg: Option<&PgCluster>) {
     let place = Place::new(b, pg);
     let ledger = place.ledger().await;
-    ledger
-        .append((0..40).map(person_event).collect())
-        .await
-        .unwrap();
+    ledger.append((0..40).map(person_event).collect()).await.unwrap();
     let cp1 = ledger.checkpoint().await.unwrap();
     assert_eq!(cp1.tree_size, 41);
-    assert_eq!(
-        ledger.checkpoint().await.unwrap(),
-        cp1,
-        "no new checkpoint for an unchanged log"
-    );
-    ledger
-        .append((40..100).map(person_event).collect())
-        .await
-        .unwrap();
+    assert_eq!(ledger.checkpoint().await.unwrap(), cp1, "no new checkpoint for an unchanged log");
+    ledger.append((40..100).map(person_event).collect()).await.unwrap();
     let cp2 = ledger.checkpoint().await.unwrap();
     let key = ledger.signer().verifier();
     let body = Checkpoint::verify_note(&cp2.note, &key).unwrap();
@@ -157,50 +89,26 @@ async fn proofs_and_checkpoints(b: Backend, pg: Option<&PgCluster>) {
     let all = store::read(ledger.store().as_ref(), 0, 1000).await.unwrap();
     for seq in [0u64, 1, 17, 40, 64, 100] {
         let path = ledger.inclusion_proof(seq, cp2.tree_size).await.unwrap();
-        verify_inclusion(
-            seq,
-            cp2.tree_size,
-            &leaf_hash(&all[seq as usize].hash_bytes().unwrap()),
-            &path,
-            &cp2.root,
-        )
-        .unwrap();
+        verify_inclusion(seq, cp2.tree_size, &leaf_hash(&all[seq as usize].hash_bytes().unwrap()), &path, &cp2.root).unwrap();
     }
-    let cons = ledger
-        .consistency_proof(cp1.tree_size, cp2.tree_size)
-        .await
-        .unwrap();
+    let cons = ledger.consistency_proof(cp1.tree_size, cp2.tree_size).await.unwrap();
     verify_consistency(cp1.tree_size, cp2.tree_size, &cp1.root, &cp2.root, &cons).unwrap();
     assert!(ledger.inclusion_proof(101, 101).await.is_err());
     assert!(ledger.inclusion_proof(0, 500).await.is_err());
-    assert_eq!(
-        ledger.store().checkpoints().await.unwrap().len(),
-        2,
-        "every checkpoint is kept"
-    );
+    assert_eq!(ledger.store().checkpoints().await.unwrap().len(), 2, "every checkpoint is kept");
     ledger.verify(|_| {}).await.unwrap();
 }
 
 async fn ledger_is_append_only(b: Backend, pg: Option<&PgCluster>) {
     let place = Place::new(b, pg);
     let ledger = place.ledger().await;
-    ledger
-        .append((0..3).map(person_event).collect())
-        .await
-        .unwrap();
+    ledger.append((0..3).map(person_event).collect()).await.unwrap();
     ledger.checkpoint().await.unwrap();
     let sql = place.sql().await;
-    for stmt in [
-        "UPDATE events SET body = 'x' WHERE seq = 1",
-        "DELETE FROM events WHERE seq = 3",
-        "DELETE FROM checkpoints",
-        "UPDATE merkle_nodes SET hash = hash",
-    ] {
-        let err = sqlx::raw_sql(stmt)
-            .execute(sql.pool())
-            .await
-            .expect_err(stmt)
-            .to_string();
+    for stmt in
+        ["UPDATE events SET body = 'x' WHERE seq = 1", "DELETE FROM events WHERE seq = 3", "DELETE FROM checkpoints", "UPDATE merkle_nodes SET hash = hash"]
+    {
+        let err = sqlx::raw_sql(stmt).execute(sql.pool()).await.expect_err(stmt).to_string();
         assert!(err.contains("append-only"), "{stmt}: {err}");
     }
     ledger.verify(|_| {}).await.unwrap();
@@ -213,29 +121,16 @@ async fn rewrite_event(place: &Place, seq: u64, change: impl FnOnce(&mut serde_j
     let (_, body) = store.read_raw(seq, 1).await.unwrap().remove(0);
     let mut v: serde_json::Value = serde_json::from_str(&body).unwrap();
     change(&mut v);
-    tamper(
-        &store,
-        &format!(
-            "UPDATE events SET body = {} WHERE seq = {seq}",
-            lit(&v.to_string())
-        ),
-    )
-    .await;
+    tamper(&store, &format!("UPDATE events SET body = {} WHERE seq = {seq}", lit(&v.to_string()))).await;
 }
 
 async fn tampering_is_found_at_its_seq(b: Backend, pg: Option<&PgCluster>) {
     async fn fresh(b: Backend, pg: Option<&PgCluster>) -> Place {
         let place = Place::new(b, pg);
         let ledger = place.ledger().await;
-        ledger
-            .append((0..30).map(person_event).collect())
-            .await
-            .unwrap();
+        ledger.append((0..30).map(person_event).collect()).await.unwrap();
         ledger.checkpoint().await.unwrap();
-        ledger
-            .append((30..40).map(person_event).collect())
-            .await
-            .unwrap();
+        ledger.append((30..40).map(person_event).collect()).await.unwrap();
         place
     }
     let p = fresh(b, pg).await;
@@ -249,52 +144,24 @@ async fn tampering_is_found_at_its_seq(b: Backend, pg: Option<&PgCluster>) {
     let p = fresh(b, pg).await;
     rewrite_event(&p, 20, |v| {
         let sig = v["sig"].as_str().unwrap().to_string();
-        let flipped = if sig.starts_with('A') {
-            sig.replacen('A', "B", 1)
-        } else {
-            format!("A{}", &sig[1..])
-        };
+        let flipped = if sig.starts_with('A') { sig.replacen('A', "B", 1) } else { format!("A{}", &sig[1..]) };
         v["sig"] = json!(flipped);
     })
     .await;
-    assert_eq!(
-        fault_of(&p).await,
-        (20, Fault::Signature),
-        "changed signature"
-    );
+    assert_eq!(fault_of(&p).await, (20, Fault::Signature), "changed signature");
 
     let p = fresh(b, pg).await;
     let store = p.sql().await;
-    tamper(
-        &store,
-        &format!("UPDATE events SET body = substr(body, 1, 40) WHERE seq = 25"),
-    )
-    .await;
+    tamper(&store, &format!("UPDATE events SET body = substr(body, 1, 40) WHERE seq = 25")).await;
     assert_eq!(fault_of(&p).await, (25, Fault::Format), "truncated body");
 
     let p = fresh(b, pg).await;
     let store = p.sql().await;
     use housing_ledger::store::EventStore;
     let cp = store.latest_checkpoint().await.unwrap().unwrap();
-    let forged = cp.note.replacen(
-        &format!("\n{}\n", cp.tree_size),
-        &format!("\n{}\n", cp.tree_size + 1),
-        1,
-    );
-    tamper(
-        &store,
-        &format!(
-            "UPDATE checkpoints SET note = {} WHERE tree_size = {}",
-            lit(&forged),
-            cp.tree_size
-        ),
-    )
-    .await;
-    assert_eq!(
-        fault_of(&p).await,
-        (30, Fault::CheckpointSignature),
-        "changed checkpoint note"
-    );
+    let forged = cp.note.replacen(&format!("\n{}\n", cp.tree_size), &format!("\n{}\n", cp.tree_size + 1), 1);
+    tamper(&store, &format!("UPDATE checkpoints SET note = {} WHERE tree_size = {}", lit(&forged), cp.tree_size)).await;
+    assert_eq!(fault_of(&p).await, (30, Fault::CheckpointSignature), "changed checkpoint note");
 
     let p = fresh(b, pg).await;
     let store = p.sql().await;
@@ -306,36 +173,19 @@ async fn tampering_is_found_at_its_seq(b: Backend, pg: Option<&PgCluster>) {
         Backend::Sqlite => format!("X'{hex_root}'"),
         Backend::Postgres => format!("'\\x{hex_root}'::bytea"),
     };
-    tamper(
-        &store,
-        &format!(
-            "UPDATE checkpoints SET root = {set} WHERE tree_size = {}",
-            cp.tree_size
-        ),
-    )
-    .await;
-    assert_eq!(
-        fault_of(&p).await,
-        (30, Fault::CheckpointRoot),
-        "changed checkpoint root"
-    );
+    tamper(&store, &format!("UPDATE checkpoints SET root = {set} WHERE tree_size = {}", cp.tree_size)).await;
+    assert_eq!(fault_of(&p).await, (30, Fault::CheckpointRoot), "changed checkpoint root");
 }
 
 async fn key_rotation_follows_history(b: Backend, pg: Option<&PgCluster>) {
     let place = Place::new(b, pg);
     let ledger = place.ledger().await;
     let old = ledger.signer().verifier();
-    ledger
-        .append((0..5).map(person_event).collect())
-        .await
-        .unwrap();
+    ledger.append((0..5).map(person_event).collect()).await.unwrap();
     ledger.checkpoint().await.unwrap();
     let new = ledger.rotate_key("test rotation").await.unwrap();
     assert_ne!(old, new);
-    let evs = ledger
-        .append((5..10).map(person_event).collect())
-        .await
-        .unwrap();
+    let evs = ledger.append((5..10).map(person_event).collect()).await.unwrap();
     assert!(evs.iter().all(|e| e.key == new.id_hex()));
     ledger.checkpoint().await.unwrap();
     let report = ledger.verify(|_| {}).await.unwrap();
@@ -344,24 +194,10 @@ async fn key_rotation_follows_history(b: Backend, pg: Option<&PgCluster>) {
     let reopened = place.ledger().await;
     assert_eq!(reopened.signer().verifier(), new);
     // The retired key can no longer sign: an event under it fails verification.
-    let old_signer = events::LedgerSigner::parse(
-        &std::fs::read_to_string(
-            place
-                .key_dir
-                .path()
-                .join("retired-keys")
-                .join(format!("{}.key", old.id_hex())),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let late = place
-        .store()
-        .await
-        .append(&old_signer, vec![person_event(99)])
-        .await
-        .unwrap()
-        .remove(0);
+    let old_signer =
+        events::LedgerSigner::parse(&std::fs::read_to_string(place.key_dir.path().join("retired-keys").join(format!("{}.key", old.id_hex()))).unwrap())
+            .unwrap();
+    let late = place.store().await.append(&old_signer, vec![person_event(99)]).await.unwrap().remove(0);
     assert_eq!(fault_of(&place).await, (late.seq, Fault::Key));
 }
 
@@ -369,27 +205,13 @@ async fn tokens_are_stored_as_hashes(b: Backend, pg: Option<&PgCluster>) {
     use housing_ledger::auth::{authenticate, create_token, Role};
     let place = Place::new(b, pg);
     let ledger = place.ledger().await;
-    let (token, rec) = create_token(ledger.store().as_ref(), Role::Auditor)
-        .await
-        .unwrap();
-    assert!(!rec
-        .token_hash
-        .windows(token.len().min(8))
-        .any(|w| token.as_bytes().starts_with(w)));
-    let caller = authenticate(ledger.store().as_ref(), &token)
-        .await
-        .unwrap()
-        .unwrap();
+    let (token, rec) = create_token(ledger.store().as_ref(), Role::Auditor).await.unwrap();
+    assert!(!rec.token_hash.windows(token.len().min(8)).any(|w| token.as_bytes().starts_with(w)));
+    let caller = authenticate(ledger.store().as_ref(), &token).await.unwrap().unwrap();
     assert_eq!((caller.token_id, caller.role), (rec.id, Role::Auditor));
-    assert!(authenticate(ledger.store().as_ref(), &format!("{token}x"))
-        .await
-        .unwrap()
-        .is_none());
+    assert!(authenticate(ledger.store().as_ref(), &format!("{token}x")).await.unwrap().is_none());
     let sql = place.sql().await;
-    let stored: Vec<u8> = sqlx::query_scalar("SELECT token_hash FROM api_tokens")
-        .fetch_one(sql.pool())
-        .await
-        .unwrap();
+    let stored: Vec<u8> = sqlx::query_scalar("SELECT token_hash FROM api_tokens").fetch_one(sql.pool()).await.unwrap();
     assert_eq!(stored, housing_ledger::auth::token_hash(&token));
 }
 
@@ -403,9 +225,7 @@ async fn concurrent_writers_in_threads_never_fork(b: Backend, pg: Option<&PgClus
         tasks.push(tokio::spawn(async move {
             let ledger = place.ledger().await;
             for k in 0..15u64 {
-                let batch = (0..20)
-                    .map(|i| NewEvent::new(format!("writer:{w}"), "Tick", json!({"k": k, "i": i})))
-                    .collect();
+                let batch = (0..20).map(|i| NewEvent::new(format!("writer:{w}"), "Tick", json!({"k": k, "i": i}))).collect();
                 ledger.append(batch).await.unwrap();
             }
         }));
@@ -417,15 +237,8 @@ async fn concurrent_writers_in_threads_never_fork(b: Backend, pg: Option<&PgClus
     let report = ledger.verify(|_| {}).await.unwrap();
     assert_eq!(report.events, 1 + 4 * 15 * 20);
     for w in 0..4 {
-        let s = ledger
-            .store()
-            .read_stream(&format!("writer:{w}"))
-            .await
-            .unwrap();
-        assert_eq!(
-            s.iter().map(|e| e.stream_seq).collect::<Vec<_>>(),
-            (0..300).collect::<Vec<_>>()
-        );
+        let s = ledger.store().read_stream(&format!("writer:{w}")).await.unwrap();
+        assert_eq!(s.iter().map(|e| e.stream_seq).collect::<Vec<_>>(), (0..300).collect::<Vec<_>>());
     }
     ledger.checkpoint().await.unwrap();
     ledger.verify(|_| {}).await.unwrap();

@@ -38,47 +38,29 @@ fn sources(dirs: &[&str]) -> Vec<(PathBuf, String)> {
 
 #[test]
 fn every_module_has_a_doc_comment() {
-    let missing: Vec<_> = sources(&[
-        "src",
-        "events/src",
-        "events/tests",
-        "projections/src",
-        "tests",
-    ])
-    .into_iter()
-    .filter(|(_, text)| !text.trim_start().starts_with("//!"))
-    .map(|(p, _)| p.strip_prefix(root()).unwrap().display().to_string())
-    .collect();
-    assert!(
-        missing.is_empty(),
-        "these modules need a `//!` doc saying what they are for: {missing:?}"
-    );
+    let missing: Vec<_> = sources(&["src", "events/src", "events/tests", "projections/src", "tests"])
+        .into_iter()
+        .filter(|(_, text)| !text.trim_start().starts_with("//!"))
+        .map(|(p, _)| p.strip_prefix(root()).unwrap().display().to_string())
+        .collect();
+    assert!(missing.is_empty(), "these modules need a `//!` doc saying what they are for: {missing:?}");
 }
 
 #[test]
 fn anyhow_only_in_the_binary() {
     let offenders: Vec<_> = sources(&["src", "events/src", "projections/src"])
         .into_iter()
-        .filter(|(p, text)| {
-            !p.ends_with("main.rs") && !p.ends_with("bench.rs") && text.contains("anyhow::")
-        })
+        .filter(|(p, text)| !p.ends_with("main.rs") && !p.ends_with("bench.rs") && text.contains("anyhow::"))
         .map(|(p, _)| p.display().to_string())
         .collect();
-    assert!(
-        offenders.is_empty(),
-        "anyhow belongs to the binary; use the crate's error type: {offenders:?}"
-    );
+    assert!(offenders.is_empty(), "anyhow belongs to the binary; use the crate's error type: {offenders:?}");
 }
 
 #[test]
 fn events_and_projections_know_no_database_or_server() {
     for (p, text) in sources(&["events/src", "projections/src"]) {
         for word in ["sqlx", "axum", "tokio"] {
-            assert!(
-                !text.contains(word),
-                "{} mentions {word}: the events and projections crates stay pure",
-                p.display()
-            );
+            assert!(!text.contains(word), "{} mentions {word}: the events and projections crates stay pure", p.display());
         }
     }
     for manifest in ["events/Cargo.toml", "projections/Cargo.toml"] {

@@ -27,8 +27,5 @@ pub enum Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 pub(crate) fn malformed(what: &'static str, detail: impl std::fmt::Display) -> Error {
-    Error::Malformed {
-        what,
-        detail: detail.to_string(),
-    }
+    Error::Malformed { what, detail: detail.to_string() }
 }

@@ -23,14 +23,8 @@ pub fn key_id(name: &str, public: &[u8; 32]) -> [u8; 4] {
 
 /// A key name must be non-empty and contain no '+', whitespace or control characters (C2SP).
 fn check_name(name: &str) -> Result<()> {
-    if name.is_empty()
-        || name.contains('+')
-        || name.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
-        return Err(malformed(
-            "key name",
-            format!("{name:?} is empty or has '+', spaces or control characters"),
-        ));
+    if name.is_empty() || name.contains('+') || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(malformed("key name", format!("{name:?} is empty or has '+', spaces or control characters")));
     }
     Ok(())
 }
@@ -46,43 +40,26 @@ pub struct VerifierKey {
 impl VerifierKey {
     pub fn new(name: &str, key: VerifyingKey) -> Result<Self> {
         check_name(name)?;
-        Ok(Self {
-            name: name.to_string(),
-            id: key_id(name, key.as_bytes()),
-            key,
-        })
+        Ok(Self { name: name.to_string(), id: key_id(name, key.as_bytes()), key })
     }
 
     /// Parses `<name>+<hex id>+<base64(0x01 ‖ pk)>` and checks that the id matches the key.
     pub fn parse(text: &str) -> Result<Self> {
         // Names and ids hold no '+', base64 may: split from the left.
         let mut parts = text.splitn(3, '+');
-        let (Some(name), Some(hex_id), Some(b64)) = (parts.next(), parts.next(), parts.next())
-        else {
-            return Err(malformed(
-                "verifier key",
-                "expected <name>+<key id>+<base64 key>",
-            ));
+        let (Some(name), Some(hex_id), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(malformed("verifier key", "expected <name>+<key id>+<base64 key>"));
         };
         check_name(name)?;
         let raw = B64.decode(b64).map_err(|e| malformed("verifier key", e))?;
         if raw.len() != 33 || raw[0] != ALG_ED25519 {
-            return Err(malformed(
-                "verifier key",
-                "key is not 0x01 followed by a 32-byte Ed25519 key",
-            ));
+            return Err(malformed("verifier key", "key is not 0x01 followed by a 32-byte Ed25519 key"));
         }
         let pk: [u8; 32] = raw[1..].try_into().expect("length checked");
         let key = VerifyingKey::from_bytes(&pk).map_err(|e| malformed("verifier key", e))?;
         let vk = Self::new(name, key)?;
         if vk.id_hex() != hex_id {
-            return Err(malformed(
-                "verifier key",
-                format!(
-                    "key id {hex_id} does not match the key (expected {})",
-                    vk.id_hex()
-                ),
-            ));
+            return Err(malformed("verifier key", format!("key id {hex_id} does not match the key (expected {})", vk.id_hex())));
         }
         Ok(vk)
     }
@@ -93,11 +70,8 @@ impl VerifierKey {
 
     /// Strict Ed25519 verification: rejects non-canonical encodings and small-order points.
     pub fn verify(&self, msg: &[u8], sig: &[u8]) -> Result<()> {
-        let sig =
-            Signature::from_slice(sig).map_err(|_| Error::BadSignature { key: self.id_hex() })?;
-        self.key
-            .verify_strict(msg, &sig)
-            .map_err(|_| Error::BadSignature { key: self.id_hex() })
+        let sig = Signature::from_slice(sig).map_err(|_| Error::BadSignature { key: self.id_hex() })?;
+        self.key.verify_strict(msg, &sig).map_err(|_| Error::BadSignature { key: self.id_hex() })
     }
 }
 
@@ -125,41 +99,25 @@ pub struct LedgerSigner {
 impl LedgerSigner {
     pub fn generate(name: &str) -> Result<Self> {
         check_name(name)?;
-        Ok(Self {
-            name: name.to_string(),
-            key: SigningKey::generate(&mut rand_core::OsRng),
-        })
+        Ok(Self { name: name.to_string(), key: SigningKey::generate(&mut rand_core::OsRng) })
     }
 
     /// A key derived from a 32-byte seed (the registry simulator derives its keys this way).
     pub fn from_seed(name: &str, seed: [u8; 32]) -> Result<Self> {
         check_name(name)?;
-        Ok(Self {
-            name: name.to_string(),
-            key: SigningKey::from_bytes(&seed),
-        })
+        Ok(Self { name: name.to_string(), key: SigningKey::from_bytes(&seed) })
     }
 
     /// Parses `PRIVATE+KEY+<name>+<hex id>+<base64(0x01 ‖ seed)>`.
     pub fn parse(text: &str) -> Result<Self> {
-        let rest = text
-            .trim()
-            .strip_prefix("PRIVATE+KEY+")
-            .ok_or_else(|| malformed("private key", "missing PRIVATE+KEY+ prefix"))?;
+        let rest = text.trim().strip_prefix("PRIVATE+KEY+").ok_or_else(|| malformed("private key", "missing PRIVATE+KEY+ prefix"))?;
         let mut parts = rest.splitn(3, '+');
-        let (Some(name), Some(hex_id), Some(b64)) = (parts.next(), parts.next(), parts.next())
-        else {
-            return Err(malformed(
-                "private key",
-                "expected PRIVATE+KEY+<name>+<key id>+<base64 key>",
-            ));
+        let (Some(name), Some(hex_id), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(malformed("private key", "expected PRIVATE+KEY+<name>+<key id>+<base64 key>"));
         };
         let raw = B64.decode(b64).map_err(|e| malformed("private key", e))?;
         if raw.len() != 33 || raw[0] != ALG_ED25519 {
-            return Err(malformed(
-                "private key",
-                "key is not 0x01 followed by a 32-byte seed",
-            ));
+            return Err(malformed("private key", "key is not 0x01 followed by a 32-byte seed"));
         }
         let signer = Self::from_seed(name, raw[1..].try_into().expect("length checked"))?;
         if signer.verifier().id_hex() != hex_id {
@@ -172,17 +130,11 @@ impl LedgerSigner {
     pub fn to_private_text(&self) -> String {
         let mut raw = vec![ALG_ED25519];
         raw.extend_from_slice(self.key.as_bytes());
-        format!(
-            "PRIVATE+KEY+{}+{}+{}",
-            self.name,
-            self.verifier().id_hex(),
-            B64.encode(raw)
-        )
+        format!("PRIVATE+KEY+{}+{}+{}", self.name, self.verifier().id_hex(), B64.encode(raw))
     }
 
     pub fn verifier(&self) -> VerifierKey {
-        VerifierKey::new(&self.name, self.key.verifying_key())
-            .expect("name checked at construction")
+        VerifierKey::new(&self.name, self.key.verifying_key()).expect("name checked at construction")
     }
 
     pub fn id(&self) -> [u8; 4] {
@@ -196,11 +148,6 @@ impl LedgerSigner {
 
 impl fmt::Debug for LedgerSigner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "LedgerSigner({}+{}, secret hidden)",
-            self.name,
-            self.verifier().id_hex()
-        )
+        write!(f, "LedgerSigner({}+{}, secret hidden)", self.name, self.verifier().id_hex())
     }
 }

@@ -64,10 +64,7 @@ impl Span {
             let level = 63 - size.leading_zeros() as u8;
             let width = 1u64 << level;
             debug_assert_eq!(start % width, 0, "unaligned span");
-            parts.push(NodeId {
-                level,
-                index: start >> level,
-            });
+            parts.push(NodeId { level, index: start >> level });
             start += width;
             size -= width;
         }
@@ -98,9 +95,7 @@ pub fn span_hash(span: Span, nodes: &HashMap<NodeId, Hash>) -> Result<Hash> {
     let parts = span.perfect_parts();
     let mut acc: Option<Hash> = None;
     for id in parts.iter().rev() {
-        let h = *nodes
-            .get(id)
-            .ok_or_else(|| Error::Proof(format!("node {id:?} is missing from the store")))?;
+        let h = *nodes.get(id).ok_or_else(|| Error::Proof(format!("node {id:?} is missing from the store")))?;
         acc = Some(match acc {
             None => h,
             Some(right) => node_hash(&h, &right),
@@ -111,17 +106,13 @@ pub fn span_hash(span: Span, nodes: &HashMap<NodeId, Hash>) -> Result<Hash> {
 
 /// The plan for the root of a tree of `size` leaves.
 pub fn root_plan(size: u64) -> Plan {
-    Plan {
-        spans: vec![Span { start: 0, size }],
-    }
+    Plan { spans: vec![Span { start: 0, size }] }
 }
 
 /// RFC 9162 §2.1.3.1 PATH(m, D[n]).
 pub fn inclusion_plan(index: u64, size: u64) -> Result<Plan> {
     if index >= size {
-        return Err(Error::Proof(format!(
-            "leaf {index} is not in a tree of size {size}"
-        )));
+        return Err(Error::Proof(format!("leaf {index} is not in a tree of size {size}")));
     }
     fn path(m: u64, start: u64, n: u64, out: &mut Vec<Span>) {
         if n <= 1 {
@@ -130,10 +121,7 @@ pub fn inclusion_plan(index: u64, size: u64) -> Result<Plan> {
         let k = split_point(n);
         if m < k {
             path(m, start, k, out);
-            out.push(Span {
-                start: start + k,
-                size: n - k,
-            });
+            out.push(Span { start: start + k, size: n - k });
         } else {
             path(m - k, start + k, n - k, out);
             out.push(Span { start, size: k });
@@ -147,9 +135,7 @@ pub fn inclusion_plan(index: u64, size: u64) -> Result<Plan> {
 /// RFC 9162 §2.1.4.1 PROOF(m, D[n]) for 0 < m ≤ n (empty when m = n).
 pub fn consistency_plan(m: u64, n: u64) -> Result<Plan> {
     if m == 0 || m > n {
-        return Err(Error::Proof(format!(
-            "no consistency proof from size {m} to size {n}"
-        )));
+        return Err(Error::Proof(format!("no consistency proof from size {m} to size {n}")));
     }
     fn subproof(m: u64, start: u64, n: u64, b: bool, out: &mut Vec<Span>) {
         if m == n {
@@ -161,10 +147,7 @@ pub fn consistency_plan(m: u64, n: u64) -> Result<Plan> {
         let k = split_point(n);
         if m <= k {
             subproof(m, start, k, b, out);
-            out.push(Span {
-                start: start + k,
-                size: n - k,
-            });
+            out.push(Span { start: start + k, size: n - k });
         } else {
             subproof(m - k, start + k, n - k, false, out);
             out.push(Span { start, size: k });
@@ -178,25 +161,15 @@ pub fn consistency_plan(m: u64, n: u64) -> Result<Plan> {
 }
 
 fn hash32(what: &str, bytes: &[u8]) -> Result<Hash> {
-    bytes
-        .try_into()
-        .map_err(|_| Error::Proof(format!("{what} is {} bytes, not 32", bytes.len())))
+    bytes.try_into().map_err(|_| Error::Proof(format!("{what} is {} bytes, not 32", bytes.len())))
 }
 
 /// RFC 9162 §2.1.3.2: verifies that `leaf` (a leaf hash) is at `index` in the tree with `root`.
-pub fn verify_inclusion(
-    index: u64,
-    size: u64,
-    leaf: &[u8],
-    proof: &[impl AsRef<[u8]>],
-    root: &[u8],
-) -> Result<()> {
+pub fn verify_inclusion(index: u64, size: u64, leaf: &[u8], proof: &[impl AsRef<[u8]>], root: &[u8]) -> Result<()> {
     let leaf = hash32("leaf hash", leaf)?;
     let root = hash32("root", root)?;
     if index >= size {
-        return Err(Error::Proof(format!(
-            "leaf index {index} is not below tree size {size}"
-        )));
+        return Err(Error::Proof(format!("leaf index {index} is not below tree size {size}")));
     }
     let (mut f, mut s) = (index, size - 1);
     let mut r = leaf;
@@ -220,9 +193,7 @@ pub fn verify_inclusion(
         s >>= 1;
     }
     if s != 0 {
-        return Err(Error::Proof(
-            "proof is shorter than the tree is deep".into(),
-        ));
+        return Err(Error::Proof("proof is shorter than the tree is deep".into()));
     }
     if r != root {
         return Err(Error::Proof("computed root does not match".into()));
@@ -232,34 +203,18 @@ pub fn verify_inclusion(
 
 /// RFC 9162 §2.1.4.2: verifies that the tree of `size2` with `root2` extends the one of `size1`
 /// with `root1`. A proof from the empty tree is refused: it proves nothing.
-pub fn verify_consistency(
-    size1: u64,
-    size2: u64,
-    root1: &[u8],
-    root2: &[u8],
-    proof: &[impl AsRef<[u8]>],
-) -> Result<()> {
+pub fn verify_consistency(size1: u64, size2: u64, root1: &[u8], root2: &[u8], proof: &[impl AsRef<[u8]>]) -> Result<()> {
     if size1 == 0 {
-        return Err(Error::Proof(
-            "no consistency proof from the empty tree".into(),
-        ));
+        return Err(Error::Proof("no consistency proof from the empty tree".into()));
     }
     if size1 > size2 {
-        return Err(Error::Proof(format!(
-            "size {size1} is larger than size {size2}"
-        )));
+        return Err(Error::Proof(format!("size {size1} is larger than size {size2}")));
     }
     if size1 == size2 {
         if !proof.is_empty() {
-            return Err(Error::Proof(
-                "sizes are equal but the proof is not empty".into(),
-            ));
+            return Err(Error::Proof("sizes are equal but the proof is not empty".into()));
         }
-        return if root1 == root2 {
-            Ok(())
-        } else {
-            Err(Error::Proof("equal sizes with different roots".into()))
-        };
+        return if root1 == root2 { Ok(()) } else { Err(Error::Proof("equal sizes with different roots".into())) };
     }
     let root1 = hash32("first root", root1)?;
     let root2 = hash32("second root", root2)?;
@@ -322,15 +277,8 @@ impl MerkleFrontier {
     /// Rebuilds the frontier from the stored nodes of `root_plan(size)`.
     pub fn from_nodes(size: u64, nodes: &HashMap<NodeId, Hash>) -> Result<Self> {
         let ids = Span { start: 0, size }.perfect_parts();
-        let nodes = ids
-            .iter()
-            .map(|id| {
-                nodes
-                    .get(id)
-                    .copied()
-                    .ok_or_else(|| Error::Proof(format!("frontier node {id:?} missing")))
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let nodes =
+            ids.iter().map(|id| nodes.get(id).copied().ok_or_else(|| Error::Proof(format!("frontier node {id:?} missing")))).collect::<Result<Vec<_>>>()?;
         Ok(Self { size, nodes })
     }
 
@@ -345,23 +293,14 @@ impl MerkleFrontier {
 
     /// Adds a leaf hash and appends every perfect node it completes (the leaf first) to `made`.
     pub fn push(&mut self, leaf: Hash, made: &mut Vec<(NodeId, Hash)>) {
-        let mut id = NodeId {
-            level: 0,
-            index: self.size,
-        };
+        let mut id = NodeId { level: 0, index: self.size };
         let mut h = leaf;
         made.push((id, h));
         // A pending left sibling exists exactly where the new node's index is odd.
         while id.index & 1 == 1 {
-            let left = self
-                .nodes
-                .pop()
-                .expect("odd index implies a left sibling on the frontier");
+            let left = self.nodes.pop().expect("odd index implies a left sibling on the frontier");
             h = node_hash(&left, &h);
-            id = NodeId {
-                level: id.level + 1,
-                index: id.index >> 1,
-            };
+            id = NodeId { level: id.level + 1, index: id.index >> 1 };
             made.push((id, h));
         }
         self.nodes.push(h);

@@ -14,9 +14,7 @@ const SIG_PREFIX: &str = "\u{2014} ";
 /// Signs `text` (which must end in a newline) as a note with one signature.
 pub fn sign(text: &str, signer: &LedgerSigner) -> Result<String> {
     if !text.ends_with('\n') || text.contains("\n\n") || text.is_empty() {
-        return Err(Error::Note(
-            "note text must be non-empty, end in a newline and hold no blank line".into(),
-        ));
+        return Err(Error::Note("note text must be non-empty, end in a newline and hold no blank line".into()));
     }
     Ok(format!("{text}\n{}", signature_line(text, signer)))
 }
@@ -30,34 +28,20 @@ pub fn signature_line(text: &str, signer: &LedgerSigner) -> String {
 
 /// Splits a signed note into its text and its signature lines `(name, key id, signature)`.
 pub fn split(note: &str) -> Result<(&str, Vec<(String, [u8; 4], Vec<u8>)>)> {
-    let at = note
-        .rfind("\n\n")
-        .ok_or_else(|| Error::Note("no blank line before the signatures".into()))?;
+    let at = note.rfind("\n\n").ok_or_else(|| Error::Note("no blank line before the signatures".into()))?;
     let (text, sigs) = (&note[..at + 1], &note[at + 2..]);
     if !sigs.ends_with('\n') {
-        return Err(Error::Note(
-            "signature block does not end in a newline".into(),
-        ));
+        return Err(Error::Note("signature block does not end in a newline".into()));
     }
     let mut out = Vec::new();
     for line in sigs[..sigs.len() - 1].split('\n') {
-        let rest = line
-            .strip_prefix(SIG_PREFIX)
-            .ok_or_else(|| Error::Note(format!("bad signature line {line:?}")))?;
-        let (name, b64) = rest
-            .split_once(' ')
-            .ok_or_else(|| Error::Note(format!("bad signature line {line:?}")))?;
-        let blob = B64
-            .decode(b64)
-            .map_err(|e| Error::Note(format!("signature of {name}: {e}")))?;
+        let rest = line.strip_prefix(SIG_PREFIX).ok_or_else(|| Error::Note(format!("bad signature line {line:?}")))?;
+        let (name, b64) = rest.split_once(' ').ok_or_else(|| Error::Note(format!("bad signature line {line:?}")))?;
+        let blob = B64.decode(b64).map_err(|e| Error::Note(format!("signature of {name}: {e}")))?;
         if blob.len() < 5 {
             return Err(Error::Note(format!("signature of {name} is too short")));
         }
-        out.push((
-            name.to_string(),
-            blob[..4].try_into().expect("length checked"),
-            blob[4..].to_vec(),
-        ));
+        out.push((name.to_string(), blob[..4].try_into().expect("length checked"), blob[4..].to_vec()));
     }
     if out.is_empty() {
         return Err(Error::Note("no signatures".into()));
@@ -87,12 +71,7 @@ pub struct Checkpoint {
 
 impl Checkpoint {
     pub fn body(&self) -> String {
-        format!(
-            "{}\n{}\n{}\n",
-            self.origin,
-            self.size,
-            B64.encode(self.root)
-        )
+        format!("{}\n{}\n{}\n", self.origin, self.size, B64.encode(self.root))
     }
 
     pub fn sign(&self, signer: &LedgerSigner) -> Result<String> {
@@ -103,37 +82,22 @@ impl Checkpoint {
     pub fn parse_body(text: &str) -> Result<Self> {
         let mut lines = text.split('\n');
         let bad = |what: &str| Error::Note(format!("checkpoint: {what}"));
-        let origin = lines
-            .next()
-            .filter(|l| !l.is_empty())
-            .ok_or_else(|| bad("no origin line"))?;
+        let origin = lines.next().filter(|l| !l.is_empty()).ok_or_else(|| bad("no origin line"))?;
         let size_line = lines.next().ok_or_else(|| bad("no size line"))?;
-        if size_line.is_empty()
-            || (size_line.len() > 1 && size_line.starts_with('0'))
-            || !size_line.bytes().all(|b| b.is_ascii_digit())
-        {
+        if size_line.is_empty() || (size_line.len() > 1 && size_line.starts_with('0')) || !size_line.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad("size is not a decimal number"));
         }
         let size = size_line.parse().map_err(|_| bad("size is out of range"))?;
-        let root = B64
-            .decode(lines.next().ok_or_else(|| bad("no root line"))?)
-            .map_err(|_| bad("root is not base64"))?;
+        let root = B64.decode(lines.next().ok_or_else(|| bad("no root line"))?).map_err(|_| bad("root is not base64"))?;
         let root = root.try_into().map_err(|_| bad("root is not 32 bytes"))?;
-        Ok(Self {
-            origin: origin.to_string(),
-            size,
-            root,
-        })
+        Ok(Self { origin: origin.to_string(), size, root })
     }
 
     /// Verifies a signed checkpoint note and parses it.
     pub fn verify_note(note: &str, key: &VerifierKey) -> Result<Self> {
         let cp = Self::parse_body(verify(note, key)?)?;
         if cp.origin != key.name {
-            return Err(Error::Note(format!(
-                "checkpoint origin {:?} is not the key's name {:?}",
-                cp.origin, key.name
-            )));
+            return Err(Error::Note(format!("checkpoint origin {:?} is not the key's name {:?}", cp.origin, key.name)));
         }
         Ok(cp)
     }

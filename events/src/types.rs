@@ -92,3 +92,10 @@ pub fn resolve_rel(v: &mut serde_json::Value, base: u64) {
         _ => {}
     }
 }
+
+/// Sets `key` in a JSON object by move. (`json!` copies every embedded value by serialising
+/// it again, which costs dearly for large answers.)
+pub fn with(mut object: serde_json::Value, key: &str, value: serde_json::Value) -> serde_json::Value {
+    object[key] = value;
+    object
+}

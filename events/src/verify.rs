@@ -52,11 +52,7 @@ pub struct Finding {
 
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "seq {}: {} is wrong: {}",
-            self.seq, self.fault, self.detail
-        )
+        write!(f, "seq {}: {} is wrong: {}", self.seq, self.fault, self.detail)
     }
 }
 
@@ -76,10 +72,7 @@ pub struct KeyHistory {
 impl KeyHistory {
     /// The key with `id` if it was in force at `seq`.
     pub fn in_force(&self, id: &str, seq: u64) -> Option<&VerifierKey> {
-        self.keys
-            .get(id)
-            .filter(|r| r.introduced_at <= seq && r.retired_at.is_none_or(|at| seq < at))
-            .map(|r| &r.key)
+        self.keys.get(id).filter(|r| r.introduced_at <= seq && r.retired_at.is_none_or(|at| seq < at)).map(|r| &r.key)
     }
 
     /// Every key ever introduced, oldest first.
@@ -108,28 +101,15 @@ impl KeyHistory {
                     return Err("event 0 must be signed by the key it introduces".into());
                 }
                 if ev.seq > 0 && self.in_force(&ev.key, ev.seq).is_none() {
-                    return Err(format!(
-                        "key {} introducing a new key is not in force",
-                        ev.key
-                    ));
+                    return Err(format!("key {} introducing a new key is not in force", ev.key));
                 }
                 if self.keys.contains_key(&key.id_hex()) {
                     return Err(format!("key {} is introduced twice", key.id_hex()));
                 }
-                self.keys.insert(
-                    key.id_hex(),
-                    KeyRecord {
-                        key,
-                        introduced_at: ev.seq,
-                        retired_at: None,
-                    },
-                );
+                self.keys.insert(key.id_hex(), KeyRecord { key, introduced_at: ev.seq, retired_at: None });
             }
             KEY_RETIRED => {
-                let rec = self
-                    .keys
-                    .get_mut(&key.id_hex())
-                    .ok_or_else(|| format!("retired key {} was never introduced", key.id_hex()))?;
+                let rec = self.keys.get_mut(&key.id_hex()).ok_or_else(|| format!("retired key {} was never introduced", key.id_hex()))?;
                 if rec.retired_at.is_some() {
                     return Err(format!("key {} is retired twice", key.id_hex()));
                 }
@@ -146,25 +126,14 @@ impl KeyHistory {
 
     /// Keys in force after the last event seen.
     pub fn current(&self) -> Vec<VerifierKey> {
-        let mut recs: Vec<_> = self
-            .keys
-            .values()
-            .filter(|r| r.retired_at.is_none())
-            .collect();
+        let mut recs: Vec<_> = self.keys.values().filter(|r| r.retired_at.is_none()).collect();
         recs.sort_by_key(|r| r.introduced_at);
         recs.into_iter().map(|r| r.key.clone()).collect()
     }
 }
 
 fn verifier_key_of(ev: &Event) -> Result<VerifierKey> {
-    let text = ev
-        .data
-        .get("verifier_key")
-        .and_then(|v| v.as_str())
-        .ok_or_else(|| Error::Malformed {
-            what: "key event",
-            detail: "no verifier_key".into(),
-        })?;
+    let text = ev.data.get("verifier_key").and_then(|v| v.as_str()).ok_or_else(|| Error::Malformed { what: "key event", detail: "no verifier_key".into() })?;
     VerifierKey::parse(text)
 }
 
@@ -194,87 +163,43 @@ impl ChainVerifier {
     pub fn feed(&mut self, events: &[Event]) -> std::result::Result<(), Finding> {
         // Keys a batch introduces may sign later events of the same batch: look them up first.
         let mut candidates: HashMap<String, VerifierKey> = HashMap::new();
-        for ev in events
-            .iter()
-            .filter(|e| e.kind == KEY_INTRODUCED && e.stream == KEYS_STREAM)
-        {
+        for ev in events.iter().filter(|e| e.kind == KEY_INTRODUCED && e.stream == KEYS_STREAM) {
             if let Ok(k) = verifier_key_of(ev) {
                 candidates.insert(k.id_hex(), k);
             }
         }
-        let lookup = |id: &str| {
-            self.keys
-                .keys
-                .get(id)
-                .map(|r| r.key.clone())
-                .or_else(|| candidates.get(id).cloned())
-        };
+        let lookup = |id: &str| self.keys.keys.get(id).map(|r| r.key.clone()).or_else(|| candidates.get(id).cloned());
         // Order-free work in parallel: recompute each hash and check each signature.
         let checked: Vec<std::result::Result<Hash, Finding>> = events
             .par_iter()
             .map(|ev| {
-                let find = |fault, detail: String| Finding {
-                    seq: ev.seq,
-                    fault,
-                    detail,
-                };
+                let find = |fault, detail: String| Finding { seq: ev.seq, fault, detail };
                 if ev.format != EVENT_FORMAT {
-                    return Err(find(
-                        Fault::Format,
-                        format!("unknown format {:?}", ev.format),
-                    ));
+                    return Err(find(Fault::Format, format!("unknown format {:?}", ev.format)));
                 }
-                let computed = ev
-                    .compute_hash()
-                    .map_err(|e| find(Fault::Format, e.to_string()))?;
+                let computed = ev.compute_hash().map_err(|e| find(Fault::Format, e.to_string()))?;
                 if hex::encode(computed) != ev.hash {
-                    return Err(find(
-                        Fault::Hash,
-                        format!("stored {}, computed {}", ev.hash, hex::encode(computed)),
-                    ));
+                    return Err(find(Fault::Hash, format!("stored {}, computed {}", ev.hash, hex::encode(computed))));
                 }
-                let key = lookup(&ev.key).ok_or_else(|| {
-                    find(Fault::Key, format!("key {} was never introduced", ev.key))
-                })?;
-                ev.check_signature(&key, &computed)
-                    .map_err(|e| find(Fault::Signature, e.to_string()))?;
+                let key = lookup(&ev.key).ok_or_else(|| find(Fault::Key, format!("key {} was never introduced", ev.key)))?;
+                ev.check_signature(&key, &computed).map_err(|e| find(Fault::Signature, e.to_string()))?;
                 Ok(computed)
             })
             .collect();
         for (ev, result) in events.iter().zip(checked) {
-            let find = |fault, detail: String| Finding {
-                seq: ev.seq,
-                fault,
-                detail,
-            };
+            let find = |fault, detail: String| Finding { seq: ev.seq, fault, detail };
             if ev.seq != self.next_seq {
-                return Err(Finding {
-                    seq: self.next_seq,
-                    fault: Fault::Sequence,
-                    detail: format!("expected seq {}, found {}", self.next_seq, ev.seq),
-                });
+                return Err(Finding { seq: self.next_seq, fault: Fault::Sequence, detail: format!("expected seq {}, found {}", self.next_seq, ev.seq) });
             }
             let expected_prev = self.prev.unwrap_or([0u8; 32]);
             match decode_hash("prev", &ev.prev) {
                 Ok(p) if p == expected_prev => {}
-                _ => {
-                    return Err(find(
-                        Fault::Link,
-                        format!(
-                            "prev is {}, the event before hashes to {}",
-                            ev.prev,
-                            hex::encode(expected_prev)
-                        ),
-                    ))
-                }
+                _ => return Err(find(Fault::Link, format!("prev is {}, the event before hashes to {}", ev.prev, hex::encode(expected_prev)))),
             }
             let hash = result?;
             self.keys.apply(ev).map_err(|e| find(Fault::Key, e))?;
             if self.keys.in_force(&ev.key, ev.seq).is_none() {
-                return Err(find(
-                    Fault::Key,
-                    format!("key {} is not in force at seq {}", ev.key, ev.seq),
-                ));
+                return Err(find(Fault::Key, format!("key {} is not in force at seq {}", ev.key, ev.seq)));
             }
             self.frontier.push(leaf_hash(&hash), &mut Vec::new());
             self.prev = Some(hash);

@@ -1,9 +1,7 @@
 //! Property tests: for random sizes every proof built from stored nodes verifies, and a flipped
 //! bit anywhere (proof node, leaf, root, index) makes it fail.
 
-use events::merkle::{
-    self, consistency_plan, inclusion_plan, leaf_hash, Hash, MerkleFrontier, NodeId,
-};
+use events::merkle::{self, consistency_plan, inclusion_plan, leaf_hash, Hash, MerkleFrontier, NodeId};
 use proptest::prelude::*;
 use std::collections::HashMap;
 
@@ -76,6 +74,27 @@ proptest! {
         if size > 1 {
             let m = 1 + pick % (size - 1);
             prop_assert!(consistency_plan(m, size).unwrap().nodes().len() <= 3 * depth + 1);
+        }
+    }
+}
+
+mod envelope_hash {
+    use events::envelope::Event;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+        /// The fast envelope hash equals RFC 8785 of the whole object, for any strings.
+        #[test]
+        fn fast_hash_equals_generic_canonical_hash(stream in ".{0,12}", kind in "[A-Za-z\u{0400}-\u{04ff}]{1,12}", time in ".{0,30}", text in ".{0,40}", n in -9007199254740991i64..9007199254740991, f in -1e300f64..1e300, seq in 0u64..(1 << 53)) {
+            let ev = Event {
+                format: "housing-ledger/event/v1".into(), seq, prev: "ab".repeat(32), time, stream, stream_seq: seq / 2, kind,
+                data: json!({"z": text, "a": [n, f, null, true], "\u{00e9}": {"b": 1, "a": "\u{2028}\u{0007}"}}),
+                key: "0a1b2c3d".into(), hash: String::new(), sig: String::new(),
+            };
+            prop_assert_eq!(ev.compute_hash().unwrap(), ev.compute_hash_generic().unwrap());
         }
     }
 }

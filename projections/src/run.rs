@@ -37,10 +37,7 @@ pub struct RunProgress {
 }
 
 fn s(v: &Value, k: &str) -> String {
-    v.get(k)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string()
+    v.get(k).and_then(Value::as_str).unwrap_or_default().to_string()
 }
 
 /// The status of a confirmed decision in a procedure.
@@ -54,10 +51,7 @@ pub fn confirmed_status(procedure: &str) -> &'static str {
 
 impl RunProgress {
     pub fn new(run: &str) -> Self {
-        Self {
-            run: run.to_string(),
-            ..Default::default()
-        }
+        Self { run: run.to_string(), ..Default::default() }
     }
 
     /// Folds one event; events of other runs are ignored.
@@ -66,12 +60,7 @@ impl RunProgress {
         if d.get("run").and_then(Value::as_str) != Some(self.run.as_str()) {
             return;
         }
-        let iin = || {
-            ev.stream
-                .strip_prefix("person:")
-                .unwrap_or_default()
-                .to_string()
-        };
+        let iin = || ev.stream.strip_prefix("person:").unwrap_or_default().to_string();
         match ev.kind.as_str() {
             RUN_STARTED => {
                 self.started = Some(ev.seq);
@@ -80,8 +69,7 @@ impl RunProgress {
             }
             REGISTRY_RESPONDED if ev.stream.starts_with("run:") && d.get("list_page").is_some() => {
                 let page = d["list_page"].as_u64().unwrap_or_default();
-                self.list_pages
-                    .insert(page, (ev.seq, d["answer"]["records"].clone()));
+                self.list_pages.insert(page, (ev.seq, d["answer"]["records"].clone()));
             }
             LIST_ENTRY_RECEIVED => {
                 self.positions_done.insert(s(d, "position"));
@@ -107,30 +95,16 @@ impl RunProgress {
             LIST_SUBMITTED => self.submitted = Some(ev.seq),
             DECISION_TAKEN => {
                 let outcome = s(d, "outcome");
-                let status = if outcome == "confirmed" {
-                    confirmed_status(&self.procedure)
-                } else {
-                    "declined"
-                };
+                let status = if outcome == "confirmed" { confirmed_status(&self.procedure) } else { "declined" };
                 self.status.insert(iin(), status.into());
                 self.decided.insert(iin(), (ev.seq, outcome));
             }
             NOTICE_ISSUED => {
-                self.notices.insert(
-                    s(d, "notice"),
-                    NoticeProgress {
-                        iin: s(d, "iin"),
-                        issued: ev.seq,
-                        attempts: 0,
-                        delivered: false,
-                    },
-                );
+                self.notices.insert(s(d, "notice"), NoticeProgress { iin: s(d, "iin"), issued: ev.seq, attempts: 0, delivered: false });
             }
             NOTICE_DELIVERED | NOTICE_DELIVERY_FAILED => {
                 if let Some(n) = self.notices.get_mut(&s(d, "notice")) {
-                    n.attempts = n
-                        .attempts
-                        .max(d["attempt"].as_u64().unwrap_or_default() as u32);
+                    n.attempts = n.attempts.max(d["attempt"].as_u64().unwrap_or_default() as u32);
                     n.delivered |= ev.kind == NOTICE_DELIVERED;
                 }
             }

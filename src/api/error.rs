@@ -73,10 +73,6 @@ impl IntoResponse for AppError {
             // The detail goes to the log, not to the caller.
             tracing::error!(%detail, "internal error");
         }
-        (
-            self.status(),
-            Json(json!({"error": {"code": self.code(), "message": self.to_string()}})),
-        )
-            .into_response()
+        (self.status(), Json(json!({"error": {"code": self.code(), "message": self.to_string()}}))).into_response()
     }
 }

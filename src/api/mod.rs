@@ -45,22 +45,9 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or(AppError::Unauthorized(
-                "missing Authorization: Bearer token",
-            ))?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .ok_or(AppError::Unauthorized(
-                "Authorization must be 'Bearer TOKEN'",
-            ))?;
-        auth::authenticate(state.ledger.store().as_ref(), token.trim())
-            .await?
-            .ok_or(AppError::Unauthorized("unknown token"))
+        let header = parts.headers.get(header::AUTHORIZATION).ok_or(AppError::Unauthorized("missing Authorization: Bearer token"))?;
+        let token = header.to_str().ok().and_then(|h| h.strip_prefix("Bearer ")).ok_or(AppError::Unauthorized("Authorization must be 'Bearer TOKEN'"))?;
+        auth::authenticate(state.ledger.store().as_ref(), token.trim()).await?.ok_or(AppError::Unauthorized("unknown token"))
     }
 }
 
@@ -72,50 +59,26 @@ impl Caller {
             Err(AppError::Forbidden(format!(
                 "role {} may not do this; allowed: {}",
                 self.role,
-                roles
-                    .iter()
-                    .map(|r| r.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
             )))
         }
     }
 }
 
 async fn checkpoint(State(s): State<AppState>) -> Result<Response, AppError> {
-    let cp = s
-        .ledger
-        .store()
-        .latest_checkpoint()
-        .await?
-        .ok_or_else(|| AppError::NotFound("no checkpoint has been signed yet".into()))?;
-    Ok((
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        cp.note,
-    )
-        .into_response())
+    let cp = s.ledger.store().latest_checkpoint().await?.ok_or_else(|| AppError::NotFound("no checkpoint has been signed yet".into()))?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], cp.note).into_response())
 }
 
 async fn sign_checkpoint(State(s): State<AppState>, caller: Caller) -> Result<Response, AppError> {
     caller.require(&[Role::Operator])?;
     let cp = s.ledger.checkpoint().await?;
-    Ok((
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        cp.note,
-    )
-        .into_response())
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], cp.note).into_response())
 }
 
 /// A number from the query string, with an error that names the parameter.
 fn number(params: &BTreeMap<String, String>, name: &str) -> Result<Option<u64>, AppError> {
-    params
-        .get(name)
-        .map(|v| {
-            v.parse::<u64>().map_err(|_| {
-                AppError::BadRequest(format!("{name} must be a non-negative integer, got {v:?}"))
-            })
-        })
-        .transpose()
+    params.get(name).map(|v| v.parse::<u64>().map_err(|_| AppError::BadRequest(format!("{name} must be a non-negative integer, got {v:?}")))).transpose()
 }
 
 async fn latest_size(s: &AppState) -> Result<u64, AppError> {
@@ -125,35 +88,24 @@ async fn latest_size(s: &AppState) -> Result<u64, AppError> {
     })
 }
 
-async fn inclusion(
-    State(s): State<AppState>,
-    Query(q): Query<BTreeMap<String, String>>,
-) -> Result<Json<Value>, AppError> {
+async fn inclusion(State(s): State<AppState>, Query(q): Query<BTreeMap<String, String>>) -> Result<Json<Value>, AppError> {
     let seq = number(&q, "seq")?.ok_or_else(|| AppError::BadRequest("seq is required".into()))?;
     let tree_size = match number(&q, "tree_size")? {
         Some(n) => n,
         None => latest_size(&s).await?,
     };
     let path = s.ledger.inclusion_proof(seq, tree_size).await?;
-    Ok(Json(
-        json!({"seq": seq, "tree_size": tree_size, "path": path.iter().map(hex::encode).collect::<Vec<_>>()}),
-    ))
+    Ok(Json(json!({"seq": seq, "tree_size": tree_size, "path": path.iter().map(hex::encode).collect::<Vec<_>>()})))
 }
 
-async fn consistency(
-    State(s): State<AppState>,
-    Query(q): Query<BTreeMap<String, String>>,
-) -> Result<Json<Value>, AppError> {
-    let from =
-        number(&q, "from")?.ok_or_else(|| AppError::BadRequest("from is required".into()))?;
+async fn consistency(State(s): State<AppState>, Query(q): Query<BTreeMap<String, String>>) -> Result<Json<Value>, AppError> {
+    let from = number(&q, "from")?.ok_or_else(|| AppError::BadRequest("from is required".into()))?;
     let to = match number(&q, "to")? {
         Some(n) => n,
         None => latest_size(&s).await?,
     };
     let path = s.ledger.consistency_proof(from, to).await?;
-    Ok(Json(
-        json!({"from": from, "to": to, "path": path.iter().map(hex::encode).collect::<Vec<_>>()}),
-    ))
+    Ok(Json(json!({"from": from, "to": to, "path": path.iter().map(hex::encode).collect::<Vec<_>>()})))
 }
 
 async fn keys(State(s): State<AppState>) -> Result<Json<Value>, AppError> {
@@ -170,11 +122,7 @@ struct Page {
     limit: Option<String>,
 }
 
-async fn events_page(
-    State(s): State<AppState>,
-    caller: Caller,
-    Query(p): Query<Page>,
-) -> Result<Json<Value>, AppError> {
+async fn events_page(State(s): State<AppState>, caller: Caller, Query(p): Query<Page>) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Auditor])?;
     let mut q = BTreeMap::new();
     p.from.map(|v| q.insert("from".to_string(), v));
@@ -182,9 +130,7 @@ async fn events_page(
     let from = number(&q, "from")?.unwrap_or(0);
     let limit = number(&q, "limit")?.unwrap_or(DEFAULT_PAGE);
     if limit == 0 || limit > MAX_PAGE {
-        return Err(AppError::BadRequest(format!(
-            "limit must be between 1 and {MAX_PAGE}"
-        )));
+        return Err(AppError::BadRequest(format!("limit must be between 1 and {MAX_PAGE}")));
     }
     let events = crate::store::read(s.ledger.store().as_ref(), from, limit).await?;
     let size = s.ledger.size().await?;

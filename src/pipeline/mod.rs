@@ -32,12 +32,7 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Self {
-            persons_per_append: 64,
-            decisions_per_request: 500,
-            max_delivery_attempts: 5,
-            delivery_backoff: Duration::from_millis(0),
-        }
+        Self { persons_per_append: 64, decisions_per_request: 500, max_delivery_attempts: 5, delivery_backoff: Duration::from_millis(0) }
     }
 }
 
@@ -49,9 +44,7 @@ pub enum PipelineError {
     Ledger(#[from] LedgerError),
     #[error("step 4: the list from ish_as_mr could not be read ({0}); the run is recorded as unfinished and resumes when run again")]
     List(RegistryFault),
-    #[error(
-        "step 11: decisions from ish_as_mr could not be read ({0}); the run resumes when run again"
-    )]
+    #[error("step 11: decisions from ish_as_mr could not be read ({0}); the run resumes when run again")]
     Decisions(RegistryFault),
     #[error("run {0} is being written by another process")]
     Busy(String),
@@ -87,15 +80,7 @@ pub struct RunSummary {
 /// The run id: a function of the arguments, so that the same arguments resume the same run.
 pub fn run_id(procedure: Procedure, as_of: &str, source: &str, rule_sha: &str) -> String {
     let h = Sha256::digest(format!("{procedure}\n{as_of}\n{source}\n{rule_sha}").as_bytes());
-    format!(
-        "{as_of}-{}-{}",
-        if procedure == Procedure::RegistryRemoval {
-            "rr"
-        } else {
-            "lt"
-        },
-        &hex::encode(h)[..8]
-    )
+    format!("{as_of}-{}-{}", if procedure == Procedure::RegistryRemoval { "rr" } else { "lt" }, &hex::encode(h)[..8])
 }
 
 /// Folds the run's own events (from its `RunStarted` on) into its progress.
@@ -136,7 +121,8 @@ impl Runner<'_> {
         run_stream(&self.ctx.run)
     }
 
-    /// Step 4, page by page: the signed list, then every entry not yet taken up.
+    /// Step 4, page by page: the signed list, then every entry not yet taken up. The append of
+    /// one chunk runs while the next chunk is being checked, so both cores stay busy.
     async fn list_and_persons(&mut self) -> Result<(), PipelineError> {
         let mut seen: HashSet<String> = self.progress.status.keys().cloned().collect();
         let mut page = 0u64;
@@ -153,15 +139,36 @@ impl Runner<'_> {
                 .filter(|(pos, _)| !self.progress.positions_done.contains(pos))
                 .collect();
             self.ui.add_total(todo.len() as u64);
+            let mut carried: Option<(Vec<NewEvent>, u64)> = None;
             for chunk in todo.chunks(self.settings.persons_per_append) {
-                self.persons(chunk, list_seq, &mut seen).await?;
-                self.ui.advance(chunk.len() as u64);
+                let checking = check_chunk(self.ctx.clone(), chunk, list_seq, &mut seen);
+                let batch = match carried.take() {
+                    Some((prev, n)) => {
+                        let ledger = self.ledger;
+                        let (appended, batch) = tokio::join!(ledger.append_relative(prev), checking);
+                        self.absorb(appended?);
+                        self.ui.advance(n);
+                        batch
+                    }
+                    None => checking.await,
+                };
+                carried = Some((batch, chunk.len() as u64));
+            }
+            if let Some((prev, n)) = carried {
+                let appended = self.ledger.append_relative(prev).await?;
+                self.absorb(appended);
+                self.ui.advance(n);
             }
             match records["next_page"].as_u64() {
                 Some(next) if next > page => page = next,
                 _ => return Ok(()),
             }
         }
+    }
+
+    fn absorb(&mut self, evs: Vec<Event>) {
+        evs.iter().for_each(|e| self.progress.apply(e));
+        self.written += evs.len() as u64;
     }
 
     async fn fetch_list_page(&mut self, page: u64) -> Result<(u64, Value), PipelineError> {
@@ -171,23 +178,18 @@ impl Runner<'_> {
             .registries
             .list_page(ctx.procedure, page, &request_id)
             .await
-            .and_then(|s| {
-                check_answer(
-                    &ctx.keys,
-                    RegistryId::IshAsMr,
-                    &request_id,
-                    AnswerKind::List,
-                    &s,
-                )
-                .map(|r| (s, r))
-            });
+            .and_then(|s| check_answer(&ctx.keys, RegistryId::IshAsMr, &request_id, AnswerKind::List, &s).map(|r| (s, r)));
         let stream = self.run_stream();
         match checked {
             Ok((signed, records)) if records["entries"].is_array() => {
                 let ev = NewEvent::new(
                     &stream,
                     REGISTRY_RESPONDED,
-                    json!({"run": ctx.run, "registry": "ish_as_mr", "request_id": request_id, "step": "4", "list_page": page, "answer": signed.answer, "source_key": signed.source_key, "source_sig": signed.source_sig}),
+                    with(
+                        json!({"run": ctx.run, "registry": "ish_as_mr", "request_id": request_id, "step": "4", "list_page": page, "source_key": signed.source_key, "source_sig": signed.source_sig}),
+                        "answer",
+                        signed.answer,
+                    ),
                 );
                 let seq = self.append(vec![ev]).await?[0].seq;
                 Ok((seq, records))
@@ -195,9 +197,7 @@ impl Runner<'_> {
             other => {
                 let fault = match other {
                     Err(f) => f,
-                    Ok(_) => {
-                        RegistryFault::Malformed("the list answer has no entries array".into())
-                    }
+                    Ok(_) => RegistryFault::Malformed("the list answer has no entries array".into()),
                 };
                 let ev = NewEvent::new(
                     &stream,
@@ -208,58 +208,6 @@ impl Runner<'_> {
                 Err(PipelineError::List(fault))
             }
         }
-    }
-
-    /// Format-logical control in list order, then steps 5-10 for the accepted entries in
-    /// parallel, then one append for the chunk.
-    async fn persons(
-        &mut self,
-        chunk: &[(String, Value)],
-        list_seq: u64,
-        seen: &mut HashSet<String>,
-    ) -> Result<(), PipelineError> {
-        let ctx = self.ctx.clone();
-        let mut slots: Vec<Option<Batch>> = Vec::with_capacity(chunk.len());
-        let mut tasks = tokio::task::JoinSet::new();
-        for (n, (position, raw)) in chunk.iter().enumerate() {
-            let checked = check_entry(&ctx.rules, ctx.procedure, &ctx.as_of, raw).and_then(|e| {
-                if seen.insert(e.iin.to_string()) {
-                    Ok(e)
-                } else {
-                    Err(vec![format!(
-                        "iin: {} appears more than once in the list; its first entry is taken",
-                        e.iin
-                    )])
-                }
-            });
-            match checked {
-                Ok(entry) => {
-                    slots.push(None);
-                    let (ctx, raw, position) = (ctx.clone(), raw.clone(), position.clone());
-                    tasks.spawn(async move {
-                        (
-                            n,
-                            person::process(ctx, entry, raw, position, list_seq).await,
-                        )
-                    });
-                }
-                Err(reasons) => {
-                    let mut b = Batch::default();
-                    b.push(&run_stream(&ctx.run), INPUT_REJECTED, json!({"run": ctx.run, "procedure": ctx.procedure, "entry": raw, "reasons": reasons, "position": position, "evidence": [list_seq]}));
-                    slots.push(Some(b));
-                }
-            }
-        }
-        while let Some(done) = tasks.join_next().await {
-            let (n, batch) = done.expect("person task does not panic");
-            slots[n] = Some(batch);
-        }
-        let mut all = Batch::default();
-        for b in slots.into_iter().flatten() {
-            all.extend(b);
-        }
-        self.append(all.events).await?;
-        Ok(())
     }
 
     /// Step 11: the formed list goes to ИШ АС МР.
@@ -280,34 +228,16 @@ impl Runner<'_> {
     /// Decision 9: the decision is taken on the ИШ АС МР side, per person.
     async fn decisions(&mut self) -> Result<(), PipelineError> {
         let ctx = self.ctx.clone();
-        let pending: Vec<(String, u64)> = self
-            .progress
-            .proposals
-            .iter()
-            .filter(|(iin, _)| !self.progress.decided.contains_key(iin))
-            .cloned()
-            .collect();
+        let pending: Vec<(String, u64)> = self.progress.proposals.iter().filter(|(iin, _)| !self.progress.decided.contains_key(iin)).cloned().collect();
         self.ui.stage("decisions");
-        for (k, chunk) in pending
-            .chunks(self.settings.decisions_per_request)
-            .enumerate()
-        {
+        for (k, chunk) in pending.chunks(self.settings.decisions_per_request).enumerate() {
             let iins: Vec<String> = chunk.iter().map(|(i, _)| i.clone()).collect();
             let request_id = format!("{}/decisions/{}/{k}", ctx.run, chunk[0].1);
             let checked = ctx
                 .registries
                 .decisions(ctx.procedure, &iins, &request_id)
                 .await
-                .and_then(|s| {
-                    check_answer(
-                        &ctx.keys,
-                        RegistryId::IshAsMr,
-                        &request_id,
-                        AnswerKind::Decisions(&iins),
-                        &s,
-                    )
-                    .map(|r| (s, r))
-                });
+                .and_then(|s| check_answer(&ctx.keys, RegistryId::IshAsMr, &request_id, AnswerKind::Decisions(&iins), &s).map(|r| (s, r)));
             let (signed, records) = match checked {
                 Ok(x) => x,
                 Err(fault) => {
@@ -324,7 +254,7 @@ impl Runner<'_> {
             let answer_ix = b.push(
                 &self.run_stream(),
                 REGISTRY_RESPONDED,
-                json!({"run": ctx.run, "registry": "ish_as_mr", "request_id": request_id, "step": "11", "answer": signed.answer, "source_key": signed.source_key, "source_sig": signed.source_sig}),
+                with(json!({"run": ctx.run, "registry": "ish_as_mr", "request_id": request_id, "step": "11", "source_key": signed.source_key, "source_sig": signed.source_sig}), "answer", signed.answer),
             );
             for (iin, proposal) in chunk {
                 // A missing or unreadable decision leaves the proposal open for the next run.
@@ -351,37 +281,24 @@ impl Runner<'_> {
     async fn notices(&mut self) -> Result<(), PipelineError> {
         let ctx = self.ctx.clone();
         self.ui.stage("notices");
-        let issued: HashSet<String> = self
-            .progress
-            .notices
-            .values()
-            .map(|n| n.iin.clone())
-            .collect();
+        let issued: HashSet<String> = self.progress.notices.values().map(|n| n.iin.clone()).collect();
         let mut to_issue: Vec<(String, u64, u64)> = self
             .progress
             .proposals
             .iter()
             .filter_map(|(iin, prop)| match self.progress.decided.get(iin) {
-                Some((seq, outcome)) if outcome == "confirmed" && !issued.contains(iin) => {
-                    Some((iin.clone(), *prop, *seq))
-                }
+                Some((seq, outcome)) if outcome == "confirmed" && !issued.contains(iin) => Some((iin.clone(), *prop, *seq)),
                 _ => None,
             })
             .collect();
         to_issue.sort_by_key(|(_, p, _)| *p);
         for chunk in to_issue.chunks(500) {
-            let proposals = self
-                .ledger
-                .store()
-                .read_seqs(&chunk.iter().map(|(_, p, _)| *p).collect::<Vec<_>>())
-                .await?;
+            let proposals = self.ledger.store().read_seqs(&chunk.iter().map(|(_, p, _)| *p).collect::<Vec<_>>()).await?;
             let by_seq: BTreeMap<u64, &Event> = proposals.iter().map(|e| (e.seq, e)).collect();
             let mut batch = Vec::new();
             for (iin, prop, decision) in chunk {
-                let grounds: Vec<crate::rules::checks::Ground> = by_seq
-                    .get(prop)
-                    .and_then(|e| serde_json::from_value(e.data["grounds"].clone()).ok())
-                    .unwrap_or_default();
+                let grounds: Vec<crate::rules::checks::Ground> =
+                    by_seq.get(prop).and_then(|e| serde_json::from_value(e.data["grounds"].clone()).ok()).unwrap_or_default();
                 let text = notice::render(&ctx.rules, &grounds);
                 let id = format!("{}-{iin}", ctx.run);
                 batch.push(NewEvent::new(
@@ -411,9 +328,12 @@ impl Runner<'_> {
                         Err(why) => (NOTICE_DELIVERY_FAILED, why),
                     };
                     // The last allowed attempt failing makes the notice `failed`.
-                    let last = kind == NOTICE_DELIVERY_FAILED
-                        && *attempt >= self.settings.max_delivery_attempts;
-                    batch.push(NewEvent::new(notice_stream(id), kind, json!({"run": ctx.run, "notice": id, "iin": iin, "attempt": attempt, "detail": detail, "final": last})));
+                    let last = kind == NOTICE_DELIVERY_FAILED && *attempt >= self.settings.max_delivery_attempts;
+                    batch.push(NewEvent::new(
+                        notice_stream(id),
+                        kind,
+                        json!({"run": ctx.run, "notice": id, "iin": iin, "attempt": attempt, "detail": detail, "final": last}),
+                    ));
                 }
                 self.append(batch).await?;
             }
@@ -440,29 +360,10 @@ pub async fn run(
     let resumed = progress.started.is_some();
     if let Some(counts) = &progress.finished {
         let counts = serde_json::from_value(counts.clone()).unwrap_or_default();
-        return Ok(RunSummary {
-            run,
-            counts,
-            resumed,
-            events: 0,
-        });
+        return Ok(RunSummary { run, counts, resumed, events: 0 });
     }
-    let ctx = Arc::new(RunContext {
-        run: run.clone(),
-        procedure,
-        as_of: as_of.to_string(),
-        rules,
-        registries,
-        keys,
-    });
-    let mut r = Runner {
-        ledger,
-        ctx: ctx.clone(),
-        settings,
-        progress,
-        ui,
-        written: 0,
-    };
+    let ctx = Arc::new(RunContext { run: run.clone(), procedure, as_of: as_of.to_string(), rules, registries, keys });
+    let mut r = Runner { ledger, ctx: ctx.clone(), settings, progress, ui, written: 0 };
     if !resumed {
         let started = NewEvent::new(
             run_stream(&run),
@@ -471,9 +372,7 @@ pub async fn run(
         )
         .expecting(0);
         match r.append(vec![started]).await {
-            Err(PipelineError::Ledger(LedgerError::Store(StoreError::Conflict { .. }))) => {
-                return Err(PipelineError::Busy(run))
-            }
+            Err(PipelineError::Ledger(LedgerError::Store(StoreError::Conflict { .. }))) => return Err(PipelineError::Busy(run)),
             other => {
                 other?;
             }
@@ -484,18 +383,51 @@ pub async fn run(
     r.decisions().await?;
     r.notices().await?;
     let counts = r.progress.counts();
-    r.append(vec![NewEvent::new(
-        run_stream(&run),
-        RUN_FINISHED,
-        json!({"run": run, "procedure": procedure, "counts": counts}),
-    )])
-    .await?;
+    r.append(vec![NewEvent::new(run_stream(&run), RUN_FINISHED, json!({"run": run, "procedure": procedure, "counts": counts}))]).await?;
     // The service signs a checkpoint at least after every run.
     ledger.checkpoint().await?;
-    Ok(RunSummary {
-        run,
-        counts,
-        resumed,
-        events: r.written,
-    })
+    Ok(RunSummary { run, counts, resumed, events: r.written })
+}
+
+/// Format-logical control in list order, then steps 5-10 for the accepted entries in
+/// parallel, then one append for the chunk.
+async fn check_chunk(ctx: Arc<RunContext>, chunk: &[(String, Value)], list_seq: u64, seen: &mut HashSet<String>) -> Vec<NewEvent> {
+    let t0 = std::time::Instant::now();
+    let mut slots: Vec<Option<Batch>> = Vec::with_capacity(chunk.len());
+    let mut tasks = tokio::task::JoinSet::new();
+    for (n, (position, raw)) in chunk.iter().enumerate() {
+        let checked = check_entry(&ctx.rules, ctx.procedure, &ctx.as_of, raw).and_then(|e| {
+            if seen.insert(e.iin.to_string()) {
+                Ok(e)
+            } else {
+                Err(vec![format!("iin: {} appears more than once in the list; its first entry is taken", e.iin)])
+            }
+        });
+        match checked {
+            Ok(entry) => {
+                slots.push(None);
+                let (ctx, raw, position) = (ctx.clone(), raw.clone(), position.clone());
+                tasks.spawn(async move { (n, person::process(ctx, entry, raw, position, list_seq).await) });
+            }
+            Err(reasons) => {
+                let mut b = Batch::default();
+                b.push(
+                    &run_stream(&ctx.run),
+                    INPUT_REJECTED,
+                    json!({"run": ctx.run, "procedure": ctx.procedure, "entry": raw, "reasons": reasons, "position": position, "evidence": [list_seq]}),
+                );
+                slots.push(Some(b));
+            }
+        }
+    }
+    while let Some(done) = tasks.join_next().await {
+        let (n, batch) = done.expect("person task does not panic");
+        slots[n] = Some(batch);
+    }
+    let mut all = Batch::default();
+    for b in slots.into_iter().flatten() {
+        all.extend(b);
+    }
+    tracing::trace!(took = ?t0.elapsed(), "chunk checked");
+    all.events
 }

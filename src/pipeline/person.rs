@@ -60,46 +60,29 @@ impl Person<'_> {
     }
 
     /// Asks one registry; records the query and its answer or failure.
-    async fn ask(
-        &mut self,
-        step: &Step,
-        registry: RegistryId,
-        subjects: &[String],
-    ) -> Result<(Records, usize), usize> {
+    async fn ask(&mut self, step: &Step, registry: RegistryId, subjects: &[String]) -> Result<(Records, usize), usize> {
         let ctx = self.ctx;
         let request_id = format!("{}/{}/{}/{}", ctx.run, self.iin, step.step, registry);
         self.push(REGISTRY_QUERIED, json!({"run": ctx.run, "registry": registry, "subjects": subjects, "step": step.step, "request_id": request_id}));
         let result = ctx.registries.query(registry, subjects, &request_id).await;
-        let checked = result.and_then(|signed| {
-            check_answer(
-                &ctx.keys,
-                registry,
-                &request_id,
-                AnswerKind::Records(subjects),
-                &signed,
-            )
-            .map(|records| (signed, records))
-        });
+        let checked =
+            result.and_then(|signed| check_answer(&ctx.keys, registry, &request_id, AnswerKind::Records(subjects), &signed).map(|records| (signed, records)));
         match checked {
             Ok((signed, records)) => {
                 let ix = self.push(
                     REGISTRY_RESPONDED,
-                    json!({"run": ctx.run, "registry": registry, "request_id": request_id, "step": step.step, "answer": signed.answer, "source_key": signed.source_key, "source_sig": signed.source_sig}),
+                    with(json!({"run": ctx.run, "registry": registry, "request_id": request_id, "step": step.step, "source_key": signed.source_key, "source_sig": signed.source_sig}), "answer", signed.answer),
                 );
                 Ok((records_of(&records), ix))
             }
-            Err(fault) => Err(self.push(REGISTRY_FAILED, json!({"run": ctx.run, "registry": registry, "request_id": request_id, "step": step.step, "kind": fault.kind(), "detail": fault.detail()}))),
+            Err(fault) => Err(self.push(
+                REGISTRY_FAILED,
+                json!({"run": ctx.run, "registry": registry, "request_id": request_id, "step": step.step, "kind": fault.kind(), "detail": fault.detail()}),
+            )),
         }
     }
 
-    fn evaluated(
-        &mut self,
-        step: &Step,
-        verdict: CheckVerdict,
-        grounds: Value,
-        evidence: Vec<Value>,
-        extra: Value,
-    ) -> usize {
+    fn evaluated(&mut self, step: &Step, verdict: CheckVerdict, grounds: Value, evidence: Vec<Value>, extra: Value) -> usize {
         let mut data = json!({"run": self.ctx.run, "step": step.step, "clause": step.clause, "verdict": verdict, "grounds": grounds, "evidence": evidence});
         if let (Some(d), Some(x)) = (data.as_object_mut(), extra.as_object()) {
             d.extend(x.clone());
@@ -109,15 +92,10 @@ impl Person<'_> {
 }
 
 /// Grounds with their evidence: the answer of the registry that showed each.
-fn with_evidence(
-    mut grounds: Vec<checks::Ground>,
-    answered: &BTreeMap<RegistryId, usize>,
-) -> Value {
+fn with_evidence(mut grounds: Vec<checks::Ground>, answered: &BTreeMap<RegistryId, usize>) -> Value {
     let mut out = Vec::new();
     for g in grounds.iter_mut() {
-        let ix = RegistryId::parse(&g.registry)
-            .and_then(|r| answered.get(&r))
-            .copied();
+        let ix = RegistryId::parse(&g.registry).and_then(|r| answered.get(&r)).copied();
         let mut v = serde_json::to_value(&*g).expect("grounds serialise");
         v["evidence"] = json!(ix.map(rel).into_iter().collect::<Vec<_>>());
         out.push(v);
@@ -126,28 +104,15 @@ fn with_evidence(
 }
 
 /// Runs steps 4 to 10 for one accepted list entry.
-pub async fn process(
-    ctx: Arc<RunContext>,
-    entry: CheckedEntry,
-    raw_entry: Value,
-    position: String,
-    list_seq: u64,
-) -> Batch {
+pub async fn process(ctx: Arc<RunContext>, entry: CheckedEntry, raw_entry: Value, position: String, list_seq: u64) -> Batch {
     let iin = entry.iin.to_string();
-    let mut p = Person {
-        ctx: &ctx,
-        stream: person_stream(&iin),
-        iin: iin.clone(),
-        batch: Batch::default(),
-    };
+    let mut p = Person { ctx: &ctx, stream: person_stream(&iin), iin: iin.clone(), batch: Batch::default() };
     let rs = &ctx.rules;
-    let entry_ix = p.push(LIST_ENTRY_RECEIVED, json!({"run": ctx.run, "procedure": ctx.procedure, "entry": raw_entry, "evidence": [list_seq], "position": position}));
+    let entry_ix = p
+        .push(LIST_ENTRY_RECEIVED, with(json!({"run": ctx.run, "procedure": ctx.procedure, "evidence": [list_seq], "position": position}), "entry", raw_entry));
     // Decision 7: no consent, no query.
     if !entry.consent {
-        p.push(
-            CONSENT_MISSING,
-            json!({"run": ctx.run, "procedure": ctx.procedure, "evidence": [rel(entry_ix)]}),
-        );
+        p.push(CONSENT_MISSING, json!({"run": ctx.run, "procedure": ctx.procedure, "evidence": [rel(entry_ix)]}));
         return p.batch;
     }
     let mut evidence = vec![rel(entry_ix)];
@@ -166,13 +131,7 @@ pub async fn process(
                 Err(failed_ix) => {
                     // Decision 6: incomplete, no later step, no decision.
                     let why = format!("{registry} could not be read; no later step is run");
-                    p.evaluated(
-                        step,
-                        CheckVerdict::Incomplete,
-                        json!([]),
-                        vec![rel(failed_ix)],
-                        json!({"reason": why}),
-                    );
+                    p.evaluated(step, CheckVerdict::Incomplete, json!([]), vec![rel(failed_ix)], json!({"reason": why}));
                     return p.batch;
                 }
             }
@@ -181,13 +140,7 @@ pub async fn process(
         if step.check == CheckKind::Family {
             // `:5` fixes the family for the later steps.
             family = checks::family(&iin, &answers[&RegistryId::Zags]);
-            let ix = p.evaluated(
-                step,
-                CheckVerdict::Clear,
-                json!([]),
-                step_evidence,
-                json!({"family": family}),
-            );
+            let ix = p.evaluated(step, CheckVerdict::Clear, json!([]), step_evidence, json!({"family": family}));
             evidence.push(rel(ix));
             continue;
         }

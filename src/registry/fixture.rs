@@ -14,19 +14,8 @@ pub const FIXTURE_FORMAT: &str = "housing-ledger/registry-fixture/v1";
 
 /// Fields a list entry may carry (both segments); their values are checked by the pipeline's
 /// format-logical control, so that a bad entry becomes `invalid_input`, not a broken fixture.
-pub const ENTRY_FIELDS: &[&str] = &[
-    "iin",
-    "surname",
-    "name",
-    "patronymic",
-    "category",
-    "locality",
-    "consent",
-    "queue_number",
-    "registered_on",
-    "lease_contract",
-    "address",
-];
+pub const ENTRY_FIELDS: &[&str] =
+    &["iin", "surname", "name", "patronymic", "category", "locality", "consent", "queue_number", "registered_on", "lease_contract", "address"];
 
 #[derive(Debug, thiserror::Error)]
 #[error("fixture {file}: {place}: {detail}")]
@@ -82,61 +71,34 @@ pub struct Fixture {
 impl Fixture {
     pub fn load(path: &Path) -> Result<Self, FixtureError> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| FixtureError {
-            file: name.clone(),
-            place: "file".into(),
-            detail: e.to_string(),
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|e| FixtureError { file: name.clone(), place: "file".into(), detail: e.to_string() })?;
         Self::parse(&name, &text)
     }
 
     pub fn parse(name: &str, text: &str) -> Result<Self, FixtureError> {
-        let err = |place: String, detail: String| FixtureError {
-            file: name.to_string(),
-            place,
-            detail,
-        };
-        let raw: RawFixture = serde_json::from_str(text).map_err(|e| {
-            err(
-                format!("line {} column {}", e.line(), e.column()),
-                e.to_string(),
-            )
-        })?;
+        let err = |place: String, detail: String| FixtureError { file: name.to_string(), place, detail };
+        let raw: RawFixture = serde_json::from_str(text).map_err(|e| err(format!("line {} column {}", e.line(), e.column()), e.to_string()))?;
         if raw.format != FIXTURE_FORMAT {
-            return Err(err(
-                "format".into(),
-                format!("{:?} is not {FIXTURE_FORMAT:?}", raw.format),
-            ));
+            return Err(err("format".into(), format!("{:?} is not {FIXTURE_FORMAT:?}", raw.format)));
         }
-        let iin = |place: String, s: &str| {
-            Iin::parse(s)
-                .map(|_| ())
-                .map_err(|e| err(place, e.to_string()))
-        };
-        let mut f = Fixture {
-            name: name.to_string(),
-            ..Default::default()
-        };
+        let iin = |place: String, s: &str| Iin::parse(s).map(|_| ()).map_err(|e| err(place, e.to_string()));
+        let mut f = Fixture { name: name.to_string(), ..Default::default() };
         for (seg, entries) in raw.segments {
             let p = Procedure::parse(&seg).map_err(|e| err(format!("segments.{seg}"), e))?;
             for (i, e) in entries.iter().enumerate() {
                 if let Some(k) = e.keys().find(|k| !ENTRY_FIELDS.contains(&k.as_str())) {
-                    return Err(err(
-                        format!("segments.{seg}[{i}]"),
-                        format!("unknown field {k:?} (known: {})", ENTRY_FIELDS.join(", ")),
-                    ));
+                    return Err(err(format!("segments.{seg}[{i}]"), format!("unknown field {k:?} (known: {})", ENTRY_FIELDS.join(", "))));
                 }
             }
-            f.segments
-                .insert(p, entries.into_iter().map(Value::Object).collect());
+            f.segments.insert(p, entries.into_iter().map(Value::Object).collect());
         }
         for (reg, records) in raw.registries {
-            let r = RegistryId::parse(&reg).ok_or_else(|| err(format!("registries.{reg}"), "unknown registry (expected ish_as_mr, zags, gosreestr, kazreestr, egkn, gbd_fl)".into()))?;
+            let r = RegistryId::parse(&reg)
+                .ok_or_else(|| err(format!("registries.{reg}"), "unknown registry (expected ish_as_mr, zags, gosreestr, kazreestr, egkn, gbd_fl)".into()))?;
             for (k, rec) in &records {
                 iin(format!("registries.{reg}[{k:?}]"), k)?;
                 if !rec.is_null() {
-                    r.validate_record(rec)
-                        .map_err(|e| err(format!("registries.{reg}[{k:?}]"), e))?;
+                    r.validate_record(rec).map_err(|e| err(format!("registries.{reg}[{k:?}]"), e))?;
                 }
             }
             f.registries.insert(r, records);
@@ -144,22 +106,14 @@ impl Fixture {
         for (k, d) in &raw.decisions {
             iin(format!("decisions[{k:?}]"), k)?;
             if !["confirmed", "declined"].contains(&d.outcome.as_str()) {
-                return Err(err(
-                    format!("decisions[{k:?}].outcome"),
-                    format!("{:?} is neither confirmed nor declined", d.outcome),
-                ));
+                return Err(err(format!("decisions[{k:?}].outcome"), format!("{:?} is neither confirmed nor declined", d.outcome)));
             }
         }
         for k in raw.delivery_faults.keys() {
             iin(format!("delivery_faults[{k:?}]"), k)?;
         }
         for (i, fault) in raw.faults.iter().enumerate() {
-            let r = RegistryId::parse(&fault.registry).ok_or_else(|| {
-                err(
-                    format!("faults[{i}].registry"),
-                    format!("unknown registry {:?}", fault.registry),
-                )
-            })?;
+            let r = RegistryId::parse(&fault.registry).ok_or_else(|| err(format!("faults[{i}].registry"), format!("unknown registry {:?}", fault.registry)))?;
             if fault.iin != "*" {
                 iin(format!("faults[{i}].iin"), &fault.iin)?;
             }
@@ -172,24 +126,15 @@ impl Fixture {
 
     /// The fault that applies to asking `registry` about `subjects`, if any.
     pub fn fault(&self, registry: RegistryId, subjects: &[String]) -> Option<FaultKind> {
-        self.faults
-            .iter()
-            .find(|(r, iin, _)| *r == registry && (iin == "*" || subjects.contains(iin)))
-            .map(|(_, _, k)| *k)
+        self.faults.iter().find(|(r, iin, _)| *r == registry && (iin == "*" || subjects.contains(iin))).map(|(_, _, k)| *k)
     }
 
     pub fn record(&self, registry: RegistryId, iin: &str) -> Option<&Value> {
-        self.registries
-            .get(&registry)
-            .and_then(|m| m.get(iin))
-            .filter(|v| !v.is_null())
+        self.registries.get(&registry).and_then(|m| m.get(iin)).filter(|v| !v.is_null())
     }
 
     pub fn entries(&self, procedure: Procedure) -> &[Value] {
-        self.segments
-            .get(&procedure)
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
+        self.segments.get(&procedure).map(Vec::as_slice).unwrap_or(&[])
     }
 }
 
@@ -203,37 +148,24 @@ pub struct FixtureRegistries {
 impl FixtureRegistries {
     pub fn new(fixture: Fixture, seed: &str) -> Self {
         let describe = format!("fixture:{}", fixture.name);
-        Self {
-            sim: super::sim::Simulator::new(std::sync::Arc::new(fixture), seed),
-            describe,
-        }
+        Self { sim: super::sim::Simulator::new(std::sync::Arc::new(fixture), seed), describe }
+    }
+
+    /// Any source in process, described as `describe` (`synthetic:N:SEED`, say).
+    pub fn from_source(source: std::sync::Arc<dyn super::sim::Source>, seed: &str, describe: String) -> Self {
+        Self { sim: super::sim::Simulator::new(source, seed), describe }
     }
 }
 
 #[async_trait::async_trait]
 impl super::Registries for FixtureRegistries {
-    async fn list_page(
-        &self,
-        procedure: Procedure,
-        page: u64,
-        request_id: &str,
-    ) -> Result<super::SignedAnswer, super::RegistryFault> {
+    async fn list_page(&self, procedure: Procedure, page: u64, request_id: &str) -> Result<super::SignedAnswer, super::RegistryFault> {
         self.sim.list_page(procedure, page, request_id)
     }
-    async fn query(
-        &self,
-        registry: RegistryId,
-        subjects: &[String],
-        request_id: &str,
-    ) -> Result<super::SignedAnswer, super::RegistryFault> {
+    async fn query(&self, registry: RegistryId, subjects: &[String], request_id: &str) -> Result<super::SignedAnswer, super::RegistryFault> {
         self.sim.query(registry, subjects, request_id)
     }
-    async fn decisions(
-        &self,
-        procedure: Procedure,
-        iins: &[String],
-        request_id: &str,
-    ) -> Result<super::SignedAnswer, super::RegistryFault> {
+    async fn decisions(&self, procedure: Procedure, iins: &[String], request_id: &str) -> Result<super::SignedAnswer, super::RegistryFault> {
         self.sim.decisions(procedure, iins, request_id)
     }
     async fn deliver(&self, notice: &str, iin: &str, attempt: u32) -> Result<String, String> {

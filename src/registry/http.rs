@@ -43,28 +43,15 @@ struct SimState {
 }
 
 /// Turns the simulator's answer into what a misbehaving server really sends.
-async fn respond(
-    state: &SimState,
-    fault: Option<FaultKind>,
-    result: Result<SignedAnswer, RegistryFault>,
-) -> Response {
+async fn respond(state: &SimState, fault: Option<FaultKind>, result: Result<SignedAnswer, RegistryFault>) -> Response {
     match (fault, result) {
         (Some(FaultKind::Timeout), _) => {
             tokio::time::sleep(state.stall).await;
             (StatusCode::GATEWAY_TIMEOUT, "too late").into_response()
         }
-        (Some(FaultKind::Malformed), _) => (
-            StatusCode::OK,
-            [("content-type", "application/json")],
-            "{\"registry\": \"<html>gateway error",
-        )
-            .into_response(),
+        (Some(FaultKind::Malformed), _) => (StatusCode::OK, [("content-type", "application/json")], "{\"registry\": \"<html>gateway error").into_response(),
         (_, Ok(a)) => Json(a).into_response(),
-        (_, Err(e)) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"error": e.to_string()})),
-        )
-            .into_response(),
+        (_, Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": e.to_string()}))).into_response(),
     }
 }
 
@@ -76,7 +63,7 @@ pub fn sim_router(sim: Arc<Simulator>, stall: Duration) -> Router {
             "/v1/registries/{registry}/query",
             post(|State(s): State<SimState>, Path(registry): Path<String>, Json(q): Json<QueryBody>| async move {
                 let Some(r) = RegistryId::parse(&registry) else { return (StatusCode::NOT_FOUND, "no such registry").into_response() };
-                let fault = s.sim.fixture.fault(r, &q.subjects);
+                let fault = s.sim.source.fault(r, &q.subjects);
                 let result = s.sim.query(r, &q.subjects, &q.request_id);
                 respond(&s, fault, result).await
             }),
@@ -85,7 +72,7 @@ pub fn sim_router(sim: Arc<Simulator>, stall: Duration) -> Router {
             "/v1/lists/{procedure}",
             post(|State(s): State<SimState>, Path(p): Path<String>, Json(q): Json<ListBody>| async move {
                 let Ok(p) = Procedure::parse(&p) else { return (StatusCode::NOT_FOUND, "no such procedure").into_response() };
-                let fault = s.sim.fixture.fault(RegistryId::IshAsMr, &[]);
+                let fault = s.sim.source.fault(RegistryId::IshAsMr, &[]);
                 let result = s.sim.list_page(p, q.page, &q.request_id);
                 respond(&s, fault, result).await
             }),
@@ -114,6 +101,11 @@ pub fn sim_from_fixture(fixture: Fixture, seed: &str, stall: Duration) -> Router
     sim_router(Arc::new(Simulator::new(Arc::new(fixture), seed)), stall)
 }
 
+/// A simulator router over any source (a synthetic population, say).
+pub fn sim_from_source(source: Arc<dyn super::sim::Source>, seed: &str, stall: Duration) -> Router {
+    sim_router(Arc::new(Simulator::new(source, seed)), stall)
+}
+
 /// Client settings.
 #[derive(Clone, Debug)]
 pub struct HttpSettings {
@@ -124,11 +116,7 @@ pub struct HttpSettings {
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        Self {
-            deadline: Duration::from_secs(5),
-            retries: 2,
-            backoff: Duration::from_millis(200),
-        }
+        Self { deadline: Duration::from_secs(5), retries: 2, backoff: Duration::from_millis(200) }
     }
 }
 
@@ -140,39 +128,19 @@ pub struct HttpRegistries {
 
 impl HttpRegistries {
     pub fn new(base: &str, settings: HttpSettings) -> Self {
-        let client = reqwest::Client::builder()
-            .timeout(settings.deadline)
-            .build()
-            .expect("HTTP client builds");
-        Self {
-            base: base.trim_end_matches('/').to_string(),
-            client,
-            settings,
-        }
+        let client = reqwest::Client::builder().timeout(settings.deadline).build().expect("HTTP client builds");
+        Self { base: base.trim_end_matches('/').to_string(), client, settings }
     }
 
-    async fn post_once<B: Serialize>(
-        &self,
-        path: &str,
-        body: &B,
-    ) -> Result<SignedAnswer, RegistryFault> {
+    async fn post_once<B: Serialize>(&self, path: &str, body: &B) -> Result<SignedAnswer, RegistryFault> {
         let url = format!("{}{path}", self.base);
-        let resp = self
-            .client
-            .post(&url)
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| {
-                if e.is_timeout() {
-                    RegistryFault::Timeout(format!(
-                        "no answer from {url} within {:?}",
-                        self.settings.deadline
-                    ))
-                } else {
-                    RegistryFault::Unavailable(format!("{url}: {e}"))
-                }
-            })?;
+        let resp = self.client.post(&url).json(body).send().await.map_err(|e| {
+            if e.is_timeout() {
+                RegistryFault::Timeout(format!("no answer from {url} within {:?}", self.settings.deadline))
+            } else {
+                RegistryFault::Unavailable(format!("{url}: {e}"))
+            }
+        })?;
         let status = resp.status();
         let bytes = resp.bytes().await.map_err(|e| {
             if e.is_timeout() {
@@ -182,22 +150,14 @@ impl HttpRegistries {
             }
         })?;
         if !status.is_success() {
-            return Err(RegistryFault::Unavailable(format!(
-                "{url} answered {status}"
-            )));
+            return Err(RegistryFault::Unavailable(format!("{url} answered {status}")));
         }
-        serde_json::from_slice(&bytes).map_err(|e| {
-            RegistryFault::Malformed(format!("{url}: body is not a signed answer: {e}"))
-        })
+        serde_json::from_slice(&bytes).map_err(|e| RegistryFault::Malformed(format!("{url}: body is not a signed answer: {e}")))
     }
 
     /// Retries transient faults with exponential backoff; the request id stays the same, so a
     /// source can answer a repeated request idempotently.
-    async fn post<B: Serialize>(
-        &self,
-        path: &str,
-        body: &B,
-    ) -> Result<SignedAnswer, RegistryFault> {
+    async fn post<B: Serialize>(&self, path: &str, body: &B) -> Result<SignedAnswer, RegistryFault> {
         let mut attempt = 0;
         loop {
             match self.post_once(path, body).await {
@@ -208,12 +168,8 @@ impl HttpRegistries {
                 Err(e) => {
                     let tries = attempt + 1;
                     return Err(match e {
-                        RegistryFault::Unavailable(d) => {
-                            RegistryFault::Unavailable(format!("{d} (after {tries} attempts)"))
-                        }
-                        RegistryFault::Timeout(d) => {
-                            RegistryFault::Timeout(format!("{d} (after {tries} attempts)"))
-                        }
+                        RegistryFault::Unavailable(d) => RegistryFault::Unavailable(format!("{d} (after {tries} attempts)")),
+                        RegistryFault::Timeout(d) => RegistryFault::Timeout(format!("{d} (after {tries} attempts)")),
                         other => other,
                     });
                 }
@@ -225,76 +181,28 @@ impl HttpRegistries {
 
 #[async_trait]
 impl Registries for HttpRegistries {
-    async fn list_page(
-        &self,
-        procedure: Procedure,
-        page: u64,
-        request_id: &str,
-    ) -> Result<SignedAnswer, RegistryFault> {
-        self.post(
-            &format!("/v1/lists/{procedure}"),
-            &ListBody {
-                page,
-                request_id: request_id.into(),
-            },
-        )
-        .await
+    async fn list_page(&self, procedure: Procedure, page: u64, request_id: &str) -> Result<SignedAnswer, RegistryFault> {
+        self.post(&format!("/v1/lists/{procedure}"), &ListBody { page, request_id: request_id.into() }).await
     }
 
-    async fn query(
-        &self,
-        registry: RegistryId,
-        subjects: &[String],
-        request_id: &str,
-    ) -> Result<SignedAnswer, RegistryFault> {
-        self.post(
-            &format!("/v1/registries/{registry}/query"),
-            &QueryBody {
-                subjects: subjects.to_vec(),
-                request_id: request_id.into(),
-            },
-        )
-        .await
+    async fn query(&self, registry: RegistryId, subjects: &[String], request_id: &str) -> Result<SignedAnswer, RegistryFault> {
+        self.post(&format!("/v1/registries/{registry}/query"), &QueryBody { subjects: subjects.to_vec(), request_id: request_id.into() }).await
     }
 
-    async fn decisions(
-        &self,
-        procedure: Procedure,
-        iins: &[String],
-        request_id: &str,
-    ) -> Result<SignedAnswer, RegistryFault> {
-        self.post(
-            &format!("/v1/decisions/{procedure}"),
-            &QueryBody {
-                subjects: iins.to_vec(),
-                request_id: request_id.into(),
-            },
-        )
-        .await
+    async fn decisions(&self, procedure: Procedure, iins: &[String], request_id: &str) -> Result<SignedAnswer, RegistryFault> {
+        self.post(&format!("/v1/decisions/{procedure}"), &QueryBody { subjects: iins.to_vec(), request_id: request_id.into() }).await
     }
 
     async fn deliver(&self, notice: &str, iin: &str, attempt: u32) -> Result<String, String> {
         let url = format!("{}/v1/notices", self.base);
-        let resp = self
-            .client
-            .post(&url)
-            .json(&NoticeBody {
-                notice: notice.into(),
-                iin: iin.into(),
-                attempt,
-            })
-            .send()
-            .await
-            .map_err(|e| format!("{url}: {e}"))?;
+        let resp =
+            self.client.post(&url).json(&NoticeBody { notice: notice.into(), iin: iin.into(), attempt }).send().await.map_err(|e| format!("{url}: {e}"))?;
         let status = resp.status();
         let body: serde_json::Value = resp.json().await.map_err(|e| format!("{url}: {e}"))?;
         if status.is_success() {
             Ok(body["receipt"].as_str().unwrap_or("delivered").to_string())
         } else {
-            Err(body["error"]
-                .as_str()
-                .map(String::from)
-                .unwrap_or_else(|| format!("{url} answered {status}")))
+            Err(body["error"].as_str().map(String::from).unwrap_or_else(|| format!("{url} answered {status}")))
         }
     }
 

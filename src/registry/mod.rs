@@ -58,18 +58,12 @@ impl RegistryFault {
 
     /// Worth asking again (with backoff) before giving up.
     pub fn transient(&self) -> bool {
-        matches!(
-            self,
-            RegistryFault::Unavailable(_) | RegistryFault::Timeout(_)
-        )
+        matches!(self, RegistryFault::Unavailable(_) | RegistryFault::Timeout(_))
     }
 
     pub fn detail(&self) -> String {
         match self {
-            RegistryFault::Unavailable(d)
-            | RegistryFault::Timeout(d)
-            | RegistryFault::Malformed(d)
-            | RegistryFault::BadSignature(d) => d.clone(),
+            RegistryFault::Unavailable(d) | RegistryFault::Timeout(d) | RegistryFault::Malformed(d) | RegistryFault::BadSignature(d) => d.clone(),
         }
     }
 }
@@ -88,26 +82,11 @@ pub struct Decision {
 pub trait Registries: Send + Sync {
     /// Step 4: one page of the list of a segment from ИШ АС МР. Records:
     /// `{"segment", "page", "next_page" (or null), "entries": [...]}`.
-    async fn list_page(
-        &self,
-        procedure: Procedure,
-        page: u64,
-        request_id: &str,
-    ) -> Result<SignedAnswer, RegistryFault>;
+    async fn list_page(&self, procedure: Procedure, page: u64, request_id: &str) -> Result<SignedAnswer, RegistryFault>;
     /// One registry about some IINs. Records: `{iin: record}`.
-    async fn query(
-        &self,
-        registry: RegistryId,
-        subjects: &[String],
-        request_id: &str,
-    ) -> Result<SignedAnswer, RegistryFault>;
+    async fn query(&self, registry: RegistryId, subjects: &[String], request_id: &str) -> Result<SignedAnswer, RegistryFault>;
     /// Step 11: the decisions ИШ АС МР took on the proposals. Records: `{iin: Decision}`.
-    async fn decisions(
-        &self,
-        procedure: Procedure,
-        iins: &[String],
-        request_id: &str,
-    ) -> Result<SignedAnswer, RegistryFault>;
+    async fn decisions(&self, procedure: Procedure, iins: &[String], request_id: &str) -> Result<SignedAnswer, RegistryFault>;
     /// Step 12: delivers a notice to the person's cabinet through ИШ АС МР.
     async fn deliver(&self, notice: &str, iin: &str, attempt: u32) -> Result<String, String>;
     /// How the source is named in `RunStarted` (`fixture:PATH`, `http:URL`).
@@ -120,11 +99,7 @@ pub fn sim_signer(seed: &str, registry: RegistryId) -> LedgerSigner {
     h.update(seed.as_bytes());
     h.update(b"\n");
     h.update(registry.as_str().as_bytes());
-    LedgerSigner::from_seed(
-        &format!("registry/{}", registry.as_str()),
-        h.finalize().into(),
-    )
-    .expect("valid key name")
+    LedgerSigner::from_seed(&format!("registry/{}", registry.as_str()), h.finalize().into()).expect("valid key name")
 }
 
 /// The keys the service trusts for each source registry.
@@ -133,31 +108,19 @@ pub struct TrustedKeys(pub BTreeMap<RegistryId, VerifierKey>);
 
 impl TrustedKeys {
     pub fn from_sim_seed(seed: &str) -> Self {
-        Self(
-            RegistryId::ALL
-                .iter()
-                .map(|r| (*r, sim_signer(seed, *r).verifier()))
-                .collect(),
-        )
+        Self(RegistryId::ALL.iter().map(|r| (*r, sim_signer(seed, *r).verifier())).collect())
     }
 
     /// `{"zags": "registry/zags+...", ...}` for `/v1/keys` and proof bundles.
     pub fn as_map(&self) -> BTreeMap<String, String> {
-        self.0
-            .iter()
-            .map(|(r, k)| (r.as_str().to_string(), k.to_string()))
-            .collect()
+        self.0.iter().map(|(r, k)| (r.as_str().to_string(), k.to_string())).collect()
     }
 }
 
 /// Signs an answer as a source would.
 pub fn sign_answer(answer: Value, signer: &LedgerSigner) -> SignedAnswer {
     let sig = events::registry_answer::sign(&answer, signer).expect("answers canonicalise");
-    SignedAnswer {
-        answer,
-        source_key: signer.verifier().to_string(),
-        source_sig: B64.encode(sig),
-    }
+    SignedAnswer { answer, source_key: signer.verifier().to_string(), source_sig: B64.encode(sig) }
 }
 
 /// What an answer's records hold.
@@ -173,84 +136,48 @@ pub enum AnswerKind<'a> {
 
 /// Verifies the source signature with the trusted key of `registry` (never the key the answer
 /// brings), then the answer's shape: registry, request id, subjects and records.
-pub fn check_answer(
-    keys: &TrustedKeys,
-    registry: RegistryId,
-    request_id: &str,
-    kind: AnswerKind,
-    signed: &SignedAnswer,
-) -> Result<Value, RegistryFault> {
-    let key = keys
-        .0
-        .get(&registry)
-        .ok_or_else(|| RegistryFault::BadSignature(format!("no trusted key for {registry}")))?;
+pub fn check_answer(keys: &TrustedKeys, registry: RegistryId, request_id: &str, kind: AnswerKind, signed: &SignedAnswer) -> Result<Value, RegistryFault> {
+    let key = keys.0.get(&registry).ok_or_else(|| RegistryFault::BadSignature(format!("no trusted key for {registry}")))?;
     if signed.source_key != key.to_string() {
-        return Err(RegistryFault::BadSignature(format!(
-            "answer names key {:?}, not the trusted key of {registry}",
-            signed.source_key
-        )));
+        return Err(RegistryFault::BadSignature(format!("answer names key {:?}, not the trusted key of {registry}", signed.source_key)));
     }
-    let sig = B64
-        .decode(&signed.source_sig)
-        .map_err(|_| RegistryFault::BadSignature("signature is not base64".into()))?;
-    events::registry_answer::verify(&signed.answer, key, &sig).map_err(|_| {
-        RegistryFault::BadSignature(format!("the signature of {registry} does not verify"))
-    })?;
+    let sig = B64.decode(&signed.source_sig).map_err(|_| RegistryFault::BadSignature("signature is not base64".into()))?;
+    events::registry_answer::verify(&signed.answer, key, &sig)
+        .map_err(|_| RegistryFault::BadSignature(format!("the signature of {registry} does not verify")))?;
     let a = &signed.answer;
-    let obj = a
-        .as_object()
-        .ok_or_else(|| RegistryFault::Malformed("answer is not an object".into()))?;
+    let obj = a.as_object().ok_or_else(|| RegistryFault::Malformed("answer is not an object".into()))?;
     for k in obj.keys() {
         if !["registry", "request_id", "subjects", "issued_at", "records"].contains(&k.as_str()) {
             return Err(RegistryFault::Malformed(format!("unknown field {k:?}")));
         }
     }
     if a["registry"] != registry.as_str() {
-        return Err(RegistryFault::Malformed(format!(
-            "answer is from {:?}, not {registry}",
-            a["registry"]
-        )));
+        return Err(RegistryFault::Malformed(format!("answer is from {:?}, not {registry}", a["registry"])));
     }
     if a["request_id"] != request_id {
-        return Err(RegistryFault::Malformed(format!(
-            "answer is to request {:?}, not {request_id:?}",
-            a["request_id"]
-        )));
+        return Err(RegistryFault::Malformed(format!("answer is to request {:?}, not {request_id:?}", a["request_id"])));
     }
     if !a["issued_at"].is_string() {
         return Err(RegistryFault::Malformed("issued_at is missing".into()));
     }
-    let records = a
-        .get("records")
-        .and_then(Value::as_object)
-        .ok_or_else(|| RegistryFault::Malformed("records is not an object".into()))?;
+    let records = a.get("records").and_then(Value::as_object).ok_or_else(|| RegistryFault::Malformed("records is not an object".into()))?;
     let subjects = match kind {
         AnswerKind::List => None,
         AnswerKind::Records(s) | AnswerKind::Decisions(s) => Some(s),
     };
     if let Some(subjects) = subjects {
-        let got: Vec<&str> = a["subjects"]
-            .as_array()
-            .map(|s| s.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
+        let got: Vec<&str> = a["subjects"].as_array().map(|s| s.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
         if got != subjects.iter().map(String::as_str).collect::<Vec<_>>() {
-            return Err(RegistryFault::Malformed(
-                "answer's subjects are not the ones asked about".into(),
-            ));
+            return Err(RegistryFault::Malformed("answer's subjects are not the ones asked about".into()));
         }
         for (iin, rec) in records {
             if !subjects.contains(iin) {
-                return Err(RegistryFault::Malformed(format!(
-                    "records for {iin}, who was not asked about"
-                )));
+                return Err(RegistryFault::Malformed(format!("records for {iin}, who was not asked about")));
             }
             if let AnswerKind::Decisions(_) = kind {
-                Decision::deserialize(rec)
-                    .map_err(|e| RegistryFault::Malformed(format!("decision on {iin}: {e}")))?;
+                Decision::deserialize(rec).map_err(|e| RegistryFault::Malformed(format!("decision on {iin}: {e}")))?;
             } else if !rec.is_null() {
-                registry
-                    .validate_record(rec)
-                    .map_err(|e| RegistryFault::Malformed(format!("record of {iin}: {e}")))?;
+                registry.validate_record(rec).map_err(|e| RegistryFault::Malformed(format!("record of {iin}: {e}")))?;
             }
         }
     }
@@ -259,13 +186,5 @@ pub fn check_answer(
 
 /// The records of a checked per-IIN answer.
 pub fn records_of(records: &Value) -> Records {
-    records
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect()
-        })
-        .unwrap_or_default()
+    records.as_object().map(|m| m.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
 }

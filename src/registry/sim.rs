@@ -14,63 +14,72 @@ use std::sync::Arc;
 /// Entries per page of the step-4 list.
 pub const LIST_PAGE: usize = 500;
 
+/// What the six registries know: a fixture file, or a synthetic population made on demand.
+pub trait Source: Send + Sync {
+    fn name(&self) -> String;
+    /// Entries `[start, start+len)` of a segment, and whether more follow.
+    fn entries(&self, procedure: Procedure, start: usize, len: usize) -> (Vec<Value>, bool);
+    fn record(&self, registry: RegistryId, iin: &str) -> Option<Value>;
+    fn fault(&self, registry: RegistryId, subjects: &[String]) -> Option<FaultKind>;
+    fn decision(&self, iin: &str) -> Option<Decision>;
+    fn delivery_faults(&self, iin: &str) -> u32;
+}
+
+impl Source for Fixture {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+    fn entries(&self, procedure: Procedure, start: usize, len: usize) -> (Vec<Value>, bool) {
+        let all = Fixture::entries(self, procedure);
+        let start = start.min(all.len());
+        let end = (start + len).min(all.len());
+        (all[start..end].to_vec(), end < all.len())
+    }
+    fn record(&self, registry: RegistryId, iin: &str) -> Option<Value> {
+        Fixture::record(self, registry, iin).cloned()
+    }
+    fn fault(&self, registry: RegistryId, subjects: &[String]) -> Option<FaultKind> {
+        Fixture::fault(self, registry, subjects)
+    }
+    fn decision(&self, iin: &str) -> Option<Decision> {
+        self.decisions.get(iin).cloned()
+    }
+    fn delivery_faults(&self, iin: &str) -> u32 {
+        self.delivery_faults.get(iin).copied().unwrap_or(0)
+    }
+}
+
 /// Every answer the simulator can give; `Fault::Timeout` is the caller's to turn into silence.
 pub struct Simulator {
-    pub fixture: Arc<Fixture>,
+    pub source: Arc<dyn Source>,
     signers: BTreeMap<RegistryId, LedgerSigner>,
 }
 
 fn now() -> String {
-    chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string()
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
 impl Simulator {
-    pub fn new(fixture: Arc<Fixture>, seed: &str) -> Self {
-        Self {
-            fixture,
-            signers: RegistryId::ALL
-                .iter()
-                .map(|r| (*r, sim_signer(seed, *r)))
-                .collect(),
-        }
+    pub fn new(source: Arc<dyn Source>, seed: &str) -> Self {
+        Self { source, signers: RegistryId::ALL.iter().map(|r| (*r, sim_signer(seed, *r))).collect() }
     }
 
     /// Signs `records`, then spoils the answer as the fault says.
-    fn answer(
-        &self,
-        registry: RegistryId,
-        subjects: &[String],
-        request_id: &str,
-        records: Value,
-    ) -> Result<SignedAnswer, RegistryFault> {
-        let fault = self.fixture.fault(registry, subjects);
+    fn answer(&self, registry: RegistryId, subjects: &[String], request_id: &str, records: Value) -> Result<SignedAnswer, RegistryFault> {
+        let fault = self.source.fault(registry, subjects);
         match fault {
-            Some(FaultKind::Unavailable) => {
-                return Err(RegistryFault::Unavailable(format!(
-                    "{registry} answered with an error"
-                )))
-            }
-            Some(FaultKind::Timeout) => {
-                return Err(RegistryFault::Timeout(format!(
-                    "{registry} did not answer within the deadline"
-                )))
-            }
+            Some(FaultKind::Unavailable) => return Err(RegistryFault::Unavailable(format!("{registry} answered with an error"))),
+            Some(FaultKind::Timeout) => return Err(RegistryFault::Timeout(format!("{registry} did not answer within the deadline"))),
             _ => {}
         }
         let records = if fault == Some(FaultKind::Malformed) {
             // Records that fail validation: a record of the wrong shape for each subject.
-            Value::Object(
-                subjects
-                    .iter()
-                    .map(|s| (s.clone(), json!({"unexpected": "garbled record"})))
-                    .collect(),
-            )
+            Value::Object(subjects.iter().map(|s| (s.clone(), json!({"unexpected": "garbled record"}))).collect())
         } else {
             records
         };
-        let answer = json!({"registry": registry.as_str(), "request_id": request_id, "subjects": subjects, "issued_at": now(), "records": records});
+        let answer =
+            events::types::with(json!({"registry": registry.as_str(), "request_id": request_id, "subjects": subjects, "issued_at": now()}), "records", records);
         let mut signed = sign_answer(answer, &self.signers[&registry]);
         if fault == Some(FaultKind::BadSignature) {
             // Signed over different content: the signature no longer matches the answer.
@@ -81,78 +90,42 @@ impl Simulator {
         Ok(signed)
     }
 
-    pub fn list_page(
-        &self,
-        procedure: Procedure,
-        page: u64,
-        request_id: &str,
-    ) -> Result<SignedAnswer, RegistryFault> {
-        let entries = self.fixture.entries(procedure);
-        let start = (page as usize).saturating_mul(LIST_PAGE).min(entries.len());
-        let end = (start + LIST_PAGE).min(entries.len());
-        let next = (end < entries.len()).then_some(page + 1);
-        let records = json!({"segment": procedure.as_str(), "page": page, "next_page": next, "entries": &entries[start..end]});
+    pub fn list_page(&self, procedure: Procedure, page: u64, request_id: &str) -> Result<SignedAnswer, RegistryFault> {
+        let (entries, more) = self.source.entries(procedure, (page as usize).saturating_mul(LIST_PAGE), LIST_PAGE);
+        let next = more.then_some(page + 1);
+        let records = events::types::with(json!({"segment": procedure.as_str(), "page": page, "next_page": next}), "entries", Value::Array(entries));
         self.answer(RegistryId::IshAsMr, &[], request_id, records)
     }
 
-    pub fn query(
-        &self,
-        registry: RegistryId,
-        subjects: &[String],
-        request_id: &str,
-    ) -> Result<SignedAnswer, RegistryFault> {
-        let records: Map<String, Value> = subjects
-            .iter()
-            .filter_map(|s| {
-                self.fixture
-                    .record(registry, s)
-                    .map(|r| (s.clone(), r.clone()))
-            })
-            .collect();
+    pub fn query(&self, registry: RegistryId, subjects: &[String], request_id: &str) -> Result<SignedAnswer, RegistryFault> {
+        let records: Map<String, Value> = subjects.iter().filter_map(|s| self.source.record(registry, s).map(|r| (s.clone(), r))).collect();
         self.answer(registry, subjects, request_id, Value::Object(records))
     }
 
-    pub fn decisions(
-        &self,
-        _procedure: Procedure,
-        iins: &[String],
-        request_id: &str,
-    ) -> Result<SignedAnswer, RegistryFault> {
+    pub fn decisions(&self, _procedure: Procedure, iins: &[String], request_id: &str) -> Result<SignedAnswer, RegistryFault> {
         let records: Map<String, Value> = iins
             .iter()
             .map(|iin| {
-                let d = self
-                    .fixture
-                    .decisions
-                    .get(iin)
-                    .cloned()
-                    .unwrap_or(Decision {
-                        outcome: "confirmed".into(),
-                        by: "ИШ АС МР".into(),
-                        reference: None,
-                    });
-                (
-                    iin.clone(),
-                    serde_json::to_value(d).expect("decisions serialise"),
-                )
+                let d = self.source.decision(iin).unwrap_or(Decision { outcome: "confirmed".into(), by: "ИШ АС МР".into(), reference: None });
+                (iin.clone(), serde_json::to_value(d).expect("decisions serialise"))
             })
             .collect();
         // Decisions are not subject to registry faults: they come back on the list's channel.
-        let answer = json!({"registry": "ish_as_mr", "request_id": request_id, "subjects": iins, "issued_at": now(), "records": records});
+        let answer = events::types::with(
+            json!({"registry": "ish_as_mr", "request_id": request_id, "subjects": iins, "issued_at": now()}),
+            "records",
+            Value::Object(records),
+        );
         Ok(sign_answer(answer, &self.signers[&RegistryId::IshAsMr]))
     }
 
     /// Fails the first `delivery_faults[iin]` attempts.
     pub fn deliver(&self, notice: &str, iin: &str, attempt: u32) -> Result<String, String> {
-        let fails = self.fixture.delivery_faults.get(iin).copied().unwrap_or(0);
+        let fails = self.source.delivery_faults(iin);
         if attempt <= fails {
-            Err(format!(
-                "personal cabinet of {iin} did not accept notice {notice} (attempt {attempt})"
-            ))
+            Err(format!("personal cabinet of {iin} did not accept notice {notice} (attempt {attempt})"))
         } else {
-            Ok(format!(
-                "delivered to the personal cabinet on attempt {attempt}"
-            ))
+            Ok(format!("delivered to the personal cabinet on attempt {attempt}"))
         }
     }
 }

@@ -45,11 +45,7 @@ pub struct Family {
 
 impl Family {
     pub fn members(&self) -> Vec<String> {
-        self.spouse
-            .iter()
-            .cloned()
-            .chain(self.children.iter().cloned())
-            .collect()
+        self.spouse.iter().cloned().chain(self.children.iter().cloned()).collect()
     }
 }
 
@@ -61,29 +57,16 @@ fn parse<T: serde::de::DeserializeOwned>(v: &Value) -> Option<T> {
 /// (decision 4). No record: not married, no children.
 pub fn family(recipient: &str, zags: &Records) -> Family {
     let rec: Zags = zags.get(recipient).and_then(parse).unwrap_or_default();
-    let mut children: Vec<String> = rec
-        .children
-        .iter()
-        .map(|c| c.to_string())
-        .filter(|c| c != recipient)
-        .collect();
+    let mut children: Vec<String> = rec.children.iter().map(|c| c.to_string()).filter(|c| c != recipient).collect();
     children.dedup();
-    Family {
-        spouse: rec
-            .marriage
-            .map(|m| m.spouse_iin.to_string())
-            .filter(|s| s != recipient),
-        children,
-    }
+    Family { spouse: rec.marriage.map(|m| m.spouse_iin.to_string()).filter(|s| s != recipient), children }
 }
 
 /// Whom a step asks about (decision 3).
 pub fn subjects(covers: Subjects, recipient: &str, family: &Family) -> Vec<String> {
     match covers {
         Subjects::Recipient => vec![recipient.to_string()],
-        Subjects::RecipientAndFamily => std::iter::once(recipient.to_string())
-            .chain(family.members())
-            .collect(),
+        Subjects::RecipientAndFamily => std::iter::once(recipient.to_string()).chain(family.members()).collect(),
     }
 }
 
@@ -95,13 +78,7 @@ fn subject_of(recipient: &str, iin: &str) -> Subject {
     }
 }
 
-fn ground(
-    step_ground: &str,
-    clause: &str,
-    recipient: &str,
-    iin: &str,
-    registry: RegistryId,
-) -> Ground {
+fn ground(step_ground: &str, clause: &str, recipient: &str, iin: &str, registry: RegistryId) -> Ground {
     Ground {
         code: step_ground.into(),
         clause: clause.into(),
@@ -114,50 +91,24 @@ fn ground(
 
 /// `:6`, `:7`, `:8` — a housing record of the step's kind (privatization contract, shared-
 /// construction contract, prior-station service housing) for the recipient or a family member.
-pub fn holding(
-    step: &Step,
-    recipient: &str,
-    subjects: &[String],
-    records: &Records,
-) -> Vec<Ground> {
-    let (field, code, registry) = (
-        step.field.as_deref().unwrap_or_default(),
-        step.ground.as_deref().unwrap_or_default(),
-        step.registries()[0],
-    );
+pub fn holding(step: &Step, recipient: &str, subjects: &[String], records: &Records) -> Vec<Ground> {
+    let (field, code, registry) = (step.field.as_deref().unwrap_or_default(), step.ground.as_deref().unwrap_or_default(), step.registries()[0]);
     subjects
         .iter()
-        .filter(|iin| {
-            records
-                .get(iin.as_str())
-                .and_then(|r| r.get(field))
-                .and_then(Value::as_array)
-                .is_some_and(|a| !a.is_empty())
-        })
+        .filter(|iin| records.get(iin.as_str()).and_then(|r| r.get(field)).and_then(Value::as_array).is_some_and(|a| !a.is_empty()))
         .map(|iin| ground(code, &step.clause, recipient, iin, registry))
         .collect()
 }
 
 /// `:9` — state-fund housing with the step's right (permanent use) in the locality of the list
 /// entry (decision 5; localities compare by exact name).
-pub fn state_fund_in_locality(
-    step: &Step,
-    recipient: &str,
-    subjects: &[String],
-    records: &Records,
-    locality: &str,
-) -> Vec<Ground> {
+pub fn state_fund_in_locality(step: &Step, recipient: &str, subjects: &[String], records: &Records, locality: &str) -> Vec<Ground> {
     let code = step.ground.as_deref().unwrap_or_default();
     subjects
         .iter()
         .filter(|iin| {
-            let rec: Egkn = records
-                .get(iin.as_str())
-                .and_then(parse)
-                .unwrap_or_default();
-            rec.state_fund_housing
-                .iter()
-                .any(|h| Some(h.right) == step.right && h.locality == locality)
+            let rec: Egkn = records.get(iin.as_str()).and_then(parse).unwrap_or_default();
+            rec.state_fund_housing.iter().any(|h| Some(h.right) == step.right && h.locality == locality)
         })
         .map(|iin| ground(code, &step.clause, recipient, iin, RegistryId::Egkn))
         .collect()
@@ -210,18 +161,11 @@ pub fn criterion_fn(code: &str) -> Option<CriterionFn> {
 /// `:10` — every criterion judged from one answer of ГБД ФЛ and one of ЗАГС (decision 1);
 /// each unmet criterion is a ground. A subject unknown to ГБД ФЛ leaves the criteria unconfirmed:
 /// `Err` names him, and the check is incomplete.
-pub fn criteria(
-    step: &Step,
-    recipient: &str,
-    subjects: &[String],
-    gbd: &Records,
-    zags: &Records,
-) -> Result<Vec<Ground>, String> {
+pub fn criteria(step: &Step, recipient: &str, subjects: &[String], gbd: &Records, zags: &Records) -> Result<Vec<Ground>, String> {
     let mut grounds = Vec::new();
     for iin in subjects {
-        let g: GbdFl = gbd.get(iin.as_str()).and_then(parse).ok_or_else(|| {
-            format!("{iin} is unknown to gbd_fl: the criteria of clause 10 cannot be confirmed")
-        })?;
+        let g: GbdFl =
+            gbd.get(iin.as_str()).and_then(parse).ok_or_else(|| format!("{iin} is unknown to gbd_fl: the criteria of clause 10 cannot be confirmed"))?;
         let z: Zags = zags.get(iin.as_str()).and_then(parse).unwrap_or_default();
         for c in &step.criteria {
             if c.covers == Subjects::Recipient && iin != recipient {
@@ -240,38 +184,15 @@ pub fn criteria(
 pub type Answers<'a> = BTreeMap<RegistryId, &'a Records>;
 
 /// Judges one step of 6 to 10 from its answers.
-pub fn judge(
-    step: &Step,
-    recipient: &str,
-    family: &Family,
-    locality: &str,
-    answers: &Answers,
-) -> (CheckVerdict, Vec<Ground>, Option<String>) {
+pub fn judge(step: &Step, recipient: &str, family: &Family, locality: &str, answers: &Answers) -> (CheckVerdict, Vec<Ground>, Option<String>) {
     let subjects = subjects(step.subjects, recipient, family);
     let empty = Records::new();
     let get = |r: RegistryId| answers.get(&r).copied().unwrap_or(&empty);
     let grounds = match step.check {
         CheckKind::Family => Ok(Vec::new()),
-        CheckKind::Holding => Ok(holding(
-            step,
-            recipient,
-            &subjects,
-            get(step.registries()[0]),
-        )),
-        CheckKind::StateFundInLocality => Ok(state_fund_in_locality(
-            step,
-            recipient,
-            &subjects,
-            get(RegistryId::Egkn),
-            locality,
-        )),
-        CheckKind::Criteria => criteria(
-            step,
-            recipient,
-            &subjects,
-            get(RegistryId::GbdFl),
-            get(RegistryId::Zags),
-        ),
+        CheckKind::Holding => Ok(holding(step, recipient, &subjects, get(step.registries()[0]))),
+        CheckKind::StateFundInLocality => Ok(state_fund_in_locality(step, recipient, &subjects, get(RegistryId::Egkn), locality)),
+        CheckKind::Criteria => criteria(step, recipient, &subjects, get(RegistryId::GbdFl), get(RegistryId::Zags)),
     };
     match grounds {
         Ok(g) if g.is_empty() => (CheckVerdict::Clear, g, None),

@@ -30,20 +30,13 @@ fn text<'a>(e: &'a Value, field: &str, reasons: &mut Vec<String>) -> Option<&'a 
 }
 
 /// Checks one entry of the `procedure` segment, as of the run's decision date.
-pub fn check_entry(
-    rs: &RuleSet,
-    procedure: Procedure,
-    as_of: &str,
-    e: &Value,
-) -> Result<CheckedEntry, Vec<String>> {
+pub fn check_entry(rs: &RuleSet, procedure: Procedure, as_of: &str, e: &Value) -> Result<CheckedEntry, Vec<String>> {
     let mut reasons = Vec::new();
     if !e.is_object() {
         return Err(vec!["entry is not an object".into()]);
     }
     let iin = match e.get("iin") {
-        Some(Value::String(s)) => Iin::parse(s)
-            .map_err(|err| reasons.push(format!("iin: {err}")))
-            .ok(),
+        Some(Value::String(s)) => Iin::parse(s).map_err(|err| reasons.push(format!("iin: {err}"))).ok(),
         _ => {
             reasons.push("iin: missing or not a string".into());
             None
@@ -51,18 +44,12 @@ pub fn check_entry(
     };
     text(e, "surname", &mut reasons);
     text(e, "name", &mut reasons);
-    if !matches!(
-        e.get("patronymic"),
-        None | Some(Value::Null) | Some(Value::String(_))
-    ) {
+    if !matches!(e.get("patronymic"), None | Some(Value::Null) | Some(Value::String(_))) {
         reasons.push("patronymic: must be a string".into());
     }
     if let Some(c) = text(e, "category", &mut reasons) {
         if !rs.categories.iter().any(|k| k == c) {
-            reasons.push(format!(
-                "category: {c:?} is not one of {}",
-                rs.categories.join(", ")
-            ));
+            reasons.push(format!("category: {c:?} is not one of {}", rs.categories.join(", ")));
         }
     }
     let locality = text(e, "locality", &mut reasons).map(str::to_string);
@@ -83,10 +70,7 @@ pub fn check_entry(
             if let Some(d) = text(e, "registered_on", &mut reasons) {
                 match Date::parse(d) {
                     Err(err) => reasons.push(format!("registered_on: {err}")),
-                    Ok(d) if d.0.as_str() > as_of => reasons.push(format!(
-                        "registered_on: {} is after the decision date {as_of}",
-                        d.0
-                    )),
+                    Ok(d) if d.0.as_str() > as_of => reasons.push(format!("registered_on: {} is after the decision date {as_of}", d.0)),
                     Ok(_) => {}
                 }
             }
@@ -97,11 +81,7 @@ pub fn check_entry(
         }
     }
     match (iin, locality) {
-        (Some(iin), Some(locality)) if reasons.is_empty() => Ok(CheckedEntry {
-            iin,
-            locality,
-            consent,
-        }),
+        (Some(iin), Some(locality)) if reasons.is_empty() => Ok(CheckedEntry { iin, locality, consent }),
         _ => Err(reasons),
     }
 }

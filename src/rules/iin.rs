@@ -23,22 +23,12 @@ pub enum IinError {
 
 /// The check digit of the first 11 digits, or `None` where both passes give 10 (invalid).
 pub fn check_digit(d: &[u8; 11]) -> Option<u8> {
-    let first: u32 = d
-        .iter()
-        .enumerate()
-        .map(|(i, x)| (i as u32 + 1) * *x as u32)
-        .sum::<u32>()
-        % 11;
+    let first: u32 = d.iter().enumerate().map(|(i, x)| (i as u32 + 1) * *x as u32).sum::<u32>() % 11;
     if first != 10 {
         return Some(first as u8);
     }
     // Second pass: weights 3, 4, ..., 11, 1, 2.
-    let second: u32 = d
-        .iter()
-        .enumerate()
-        .map(|(i, x)| (((i as u32 + 2) % 11) + 1) * *x as u32)
-        .sum::<u32>()
-        % 11;
+    let second: u32 = d.iter().enumerate().map(|(i, x)| (((i as u32 + 2) % 11) + 1) * *x as u32).sum::<u32>() % 11;
     (second != 10).then_some(second as u8)
 }
 
@@ -59,25 +49,15 @@ impl Iin {
             5 | 6 => 2000,
             c => return Err(IinError::Century(text.into(), c)),
         };
-        let (yy, mm, dd) = (
-            d[0] as i32 * 10 + d[1] as i32,
-            d[2] as u32 * 10 + d[3] as u32,
-            d[4] as u32 * 10 + d[5] as u32,
-        );
+        let (yy, mm, dd) = (d[0] as i32 * 10 + d[1] as i32, d[2] as u32 * 10 + d[3] as u32, d[4] as u32 * 10 + d[5] as u32);
         if !is_real_date(century + yy, mm, dd) {
-            return Err(IinError::BirthDate(
-                text.into(),
-                format!("{:04}-{mm:02}-{dd:02}", century + yy),
-            ));
+            return Err(IinError::BirthDate(text.into(), format!("{:04}-{mm:02}-{dd:02}", century + yy)));
         }
         let first: [u8; 11] = d[..11].try_into().expect("12 digits");
         match check_digit(&first) {
             Some(c) if c == d[11] => Ok(Self(text.to_string())),
             Some(c) => Err(IinError::CheckDigit(text.into(), c.to_string())),
-            None => Err(IinError::CheckDigit(
-                text.into(),
-                "none: the IIN cannot be valid".into(),
-            )),
+            None => Err(IinError::CheckDigit(text.into(), "none: the IIN cannot be valid".into())),
         }
     }
 
@@ -126,26 +106,11 @@ mod tests {
         check("850415350079", expect!["ok 850415350079"]);
         check("870602450144", expect!["ok 870602450144"]);
         check("120110550212", expect!["ok 120110550212"]);
-        check(
-            "850415350078",
-            expect!["err IIN 850415350078: check digit does not match (expected 9)"],
-        );
-        check(
-            "85041535007",
-            expect![[r#"err IIN must be 12 digits, got "85041535007""#]],
-        );
-        check(
-            "85041535007a",
-            expect![[r#"err IIN must be 12 digits, got "85041535007a""#]],
-        );
-        check(
-            "850415750079",
-            expect!["err IIN 850415750079: century-and-sex digit 7 is not 1 to 6"],
-        );
-        check(
-            "850230350079",
-            expect!["err IIN 850230350079: birth date 1985-02-30 is not a real date"],
-        );
+        check("850415350078", expect!["err IIN 850415350078: check digit does not match (expected 9)"]);
+        check("85041535007", expect![[r#"err IIN must be 12 digits, got "85041535007""#]]);
+        check("85041535007a", expect![[r#"err IIN must be 12 digits, got "85041535007a""#]]);
+        check("850415750079", expect!["err IIN 850415750079: century-and-sex digit 7 is not 1 to 6"]);
+        check("850230350079", expect!["err IIN 850230350079: birth date 1985-02-30 is not a real date"]);
     }
 
     #[test]

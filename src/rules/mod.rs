@@ -35,12 +35,7 @@ impl Procedure {
     }
 
     pub fn parse(s: &str) -> Result<Self, String> {
-        Self::ALL
-            .into_iter()
-            .find(|p| p.as_str() == s)
-            .ok_or_else(|| {
-                format!("unknown procedure {s:?}: expected registry_removal or lease_termination")
-            })
+        Self::ALL.into_iter().find(|p| p.as_str() == s).ok_or_else(|| format!("unknown procedure {s:?}: expected registry_removal or lease_termination"))
     }
 }
 
@@ -117,9 +112,7 @@ pub struct Step {
 impl Step {
     /// The registries this step asks, in order.
     pub fn registries(&self) -> Vec<RegistryId> {
-        self.registries
-            .clone()
-            .unwrap_or_else(|| self.registry.into_iter().collect())
+        self.registries.clone().unwrap_or_else(|| self.registry.into_iter().collect())
     }
 }
 
@@ -151,13 +144,7 @@ pub enum RuleError {
     #[error("rule set {name}: {detail}")]
     Invalid { name: String, detail: String },
     #[error("{procedure} as of {as_of} is outside the validity of its legal basis, {basis}: in force from {from} through {until}; its last day is {until}")]
-    OutsideValidity {
-        procedure: Procedure,
-        as_of: String,
-        basis: String,
-        from: String,
-        until: String,
-    },
+    OutsideValidity { procedure: Procedure, as_of: String, basis: String, from: String, until: String },
     #[error("no rule set for procedure {0}")]
     NoRuleSet(Procedure),
 }
@@ -165,56 +152,33 @@ pub enum RuleError {
 impl RuleSet {
     /// Parses and checks a rule-set file.
     pub fn from_json(name: &str, text: &str) -> Result<Self, RuleError> {
-        let bad = |detail: String| RuleError::Invalid {
-            name: name.to_string(),
-            detail,
-        };
+        let bad = |detail: String| RuleError::Invalid { name: name.to_string(), detail };
         let raw: Value = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
-        let mut rs: RuleSet =
-            serde_json::from_value(raw.clone()).map_err(|e| bad(e.to_string()))?;
+        let mut rs: RuleSet = serde_json::from_value(raw.clone()).map_err(|e| bad(e.to_string()))?;
         rs.sha256 = hex::encode(events::canonical::sha256(&raw).map_err(|e| bad(e.to_string()))?);
         for d in rs.valid_from.iter().chain([&rs.valid_until]) {
             records::Date::parse(d).map_err(|e| bad(format!("validity date {e}")))?;
         }
         for step in &rs.steps {
-            let grounds: Vec<&String> = step
-                .ground
-                .iter()
-                .chain(step.criteria.iter().map(|c| &c.ground))
-                .collect();
+            let grounds: Vec<&String> = step.ground.iter().chain(step.criteria.iter().map(|c| &c.ground)).collect();
             for g in grounds {
                 if !rs.reasons.contains_key(g) {
-                    return Err(bad(format!(
-                        "step {} names ground {g} with no reason text",
-                        step.step
-                    )));
+                    return Err(bad(format!("step {} names ground {g} with no reason text", step.step)));
                 }
                 if step.check == CheckKind::Criteria && checks::criterion_fn(g).is_none() {
-                    return Err(bad(format!(
-                        "step {} names criterion {g}, which no function judges",
-                        step.step
-                    )));
+                    return Err(bad(format!("step {} names criterion {g}, which no function judges", step.step)));
                 }
             }
             if step.registries().is_empty() {
                 return Err(bad(format!("step {} asks no registry", step.step)));
             }
-            if matches!(
-                step.check,
-                CheckKind::Holding | CheckKind::StateFundInLocality
-            ) && (step.field.is_none() || step.ground.is_none())
-            {
-                return Err(bad(format!(
-                    "step {} needs a field and a ground",
-                    step.step
-                )));
+            if matches!(step.check, CheckKind::Holding | CheckKind::StateFundInLocality) && (step.field.is_none() || step.ground.is_none()) {
+                return Err(bad(format!("step {} needs a field and a ground", step.step)));
             }
         }
         for t in [&rs.notice.kk, &rs.notice.ru] {
             if !t.contains("{reason_kk}") && !t.contains("{reason_ru}") {
-                return Err(bad(
-                    "a notice text has no {reason_kk}/{reason_ru} slot".into()
-                ));
+                return Err(bad("a notice text has no {reason_kk}/{reason_ru} slot".into()));
             }
         }
         Ok(rs)
@@ -242,23 +206,14 @@ pub struct RuleBook {
 
 impl RuleBook {
     pub fn built_in() -> Self {
-        let sets = BUILT_IN
-            .iter()
-            .map(|(name, text)| {
-                RuleSet::from_json(name, text)
-                    .expect("built-in rule sets are valid (checked by tests)")
-            })
-            .collect();
+        let sets = BUILT_IN.iter().map(|(name, text)| RuleSet::from_json(name, text).expect("built-in rule sets are valid (checked by tests)")).collect();
         Self { sets }
     }
 
     /// Adds a rule-set file (an extension order is a new file, not a code change).
     pub fn add_file(&mut self, path: &Path) -> Result<(), RuleError> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| RuleError::Invalid {
-            name: name.clone(),
-            detail: e.to_string(),
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|e| RuleError::Invalid { name: name.clone(), detail: e.to_string() })?;
         self.sets.push(RuleSet::from_json(&name, &text)?);
         Ok(())
     }
@@ -266,15 +221,8 @@ impl RuleBook {
     /// The rule set for `procedure` valid on `as_of` (the latest version where several are),
     /// or an error naming the basis and its last day.
     pub fn select(&self, procedure: Procedure, as_of: &str) -> Result<&RuleSet, RuleError> {
-        records::Date::parse(as_of).map_err(|detail| RuleError::Invalid {
-            name: "--as-of".into(),
-            detail,
-        })?;
-        let mut candidates: Vec<&RuleSet> = self
-            .sets
-            .iter()
-            .filter(|r| r.procedure == procedure)
-            .collect();
+        records::Date::parse(as_of).map_err(|detail| RuleError::Invalid { name: "--as-of".into(), detail })?;
+        let mut candidates: Vec<&RuleSet> = self.sets.iter().filter(|r| r.procedure == procedure).collect();
         candidates.sort_by(|a, b| (&a.valid_until, &a.version).cmp(&(&b.valid_until, &b.version)));
         if let Some(rs) = candidates.iter().rev().find(|r| r.valid_on(as_of)) {
             return Ok(rs);
@@ -284,10 +232,7 @@ impl RuleBook {
             procedure,
             as_of: as_of.into(),
             basis: format!("order {} ({} v{})", latest.order, latest.id, latest.version),
-            from: latest
-                .valid_from
-                .clone()
-                .unwrap_or_else(|| "its first official publication".into()),
+            from: latest.valid_from.clone().unwrap_or_else(|| "its first official publication".into()),
             until: latest.valid_until.clone(),
         })
     }

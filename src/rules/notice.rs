@@ -13,11 +13,7 @@ fn reasons(rs: &RuleSet, grounds: &[Ground], kk: bool) -> String {
         };
         let mut phrase = if kk { t.kk.clone() } else { t.ru.clone() };
         if g.subject == Subject::FamilyMember {
-            phrase.push_str(if kk {
-                &rs.family_suffix.kk
-            } else {
-                &rs.family_suffix.ru
-            });
+            phrase.push_str(if kk { &rs.family_suffix.kk } else { &rs.family_suffix.ru });
         }
         if !parts.contains(&phrase) {
             parts.push(phrase);
@@ -30,8 +26,5 @@ fn reasons(rs: &RuleSet, grounds: &[Ground], kk: bool) -> String {
 pub fn render(rs: &RuleSet, grounds: &[Ground]) -> Texts {
     let (kk, ru) = (reasons(rs, grounds, true), reasons(rs, grounds, false));
     let fill = |t: &str| t.replace("{reason_kk}", &kk).replace("{reason_ru}", &ru);
-    Texts {
-        kk: fill(&rs.notice.kk),
-        ru: fill(&rs.notice.ru),
-    }
+    Texts { kk: fill(&rs.notice.kk), ru: fill(&rs.notice.ru) }
 }

@@ -10,8 +10,7 @@ pub struct Date(pub String);
 
 impl Date {
     pub fn parse(s: &str) -> Result<Self, String> {
-        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-            .map_err(|_| format!("{s:?} is not a real YYYY-MM-DD date"))?;
+        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| format!("{s:?} is not a real YYYY-MM-DD date"))?;
         if s.len() != 10 {
             return Err(format!("{s:?} is not a YYYY-MM-DD date"));
         }
@@ -157,14 +156,7 @@ pub enum RegistryId {
 }
 
 impl RegistryId {
-    pub const ALL: [RegistryId; 6] = [
-        RegistryId::IshAsMr,
-        RegistryId::Zags,
-        RegistryId::Gosreestr,
-        RegistryId::Kazreestr,
-        RegistryId::Egkn,
-        RegistryId::GbdFl,
-    ];
+    pub const ALL: [RegistryId; 6] = [RegistryId::IshAsMr, RegistryId::Zags, RegistryId::Gosreestr, RegistryId::Kazreestr, RegistryId::Egkn, RegistryId::GbdFl];
 
     pub fn as_str(self) -> &'static str {
         match self {

@@ -12,11 +12,7 @@ use std::collections::{BTreeSet, HashMap};
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("conflicting append to stream {stream}: expected stream_seq {expected}, but the stream is at {actual}; nothing was written")]
-    Conflict {
-        stream: String,
-        expected: u64,
-        actual: u64,
-    },
+    Conflict { stream: String, expected: u64, actual: u64 },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("database url {0:?} is neither sqlite://PATH nor postgres://...")]
@@ -84,15 +80,9 @@ pub trait EventStore: Send + Sync {
 pub fn parse_rows(rows: Vec<(u64, String)>) -> Result<Vec<Event>> {
     rows.into_iter()
         .map(|(seq, body)| {
-            let ev: Event = serde_json::from_str(&body).map_err(|e| StoreError::Corrupt {
-                seq,
-                detail: e.to_string(),
-            })?;
+            let ev: Event = serde_json::from_str(&body).map_err(|e| StoreError::Corrupt { seq, detail: e.to_string() })?;
             if ev.seq != seq {
-                return Err(StoreError::Corrupt {
-                    seq,
-                    detail: format!("body says seq {}", ev.seq),
-                });
+                return Err(StoreError::Corrupt { seq, detail: format!("body says seq {}", ev.seq) });
             }
             Ok(ev)
         })

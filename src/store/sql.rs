@@ -5,9 +5,7 @@
 //! head, so two writers, threads or processes, can never fork the chain. Optimistic concurrency
 //! on `(stream, stream_seq)` is checked under that lock.
 
-use super::{
-    parse_rows, BuildBatch, EventStore, Result, StoreError, StoredCheckpoint, TokenRecord,
-};
+use super::{parse_rows, BuildBatch, EventStore, Result, StoreError, StoredCheckpoint, TokenRecord};
 use async_trait::async_trait;
 use events::envelope::{seal, Draft};
 use events::merkle::{Hash, MerkleFrontier, NodeId};
@@ -31,16 +29,8 @@ struct Migration {
     sql: &'static str,
 }
 
-const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "ledger",
-    sql: include_str!("../../migrations/sqlite/0001_ledger.sql"),
-}];
-const POSTGRES_MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "ledger",
-    sql: include_str!("../../migrations/postgres/0001_ledger.sql"),
-}];
+const SQLITE_MIGRATIONS: &[Migration] = &[Migration { version: 1, name: "ledger", sql: include_str!("../../migrations/sqlite/0001_ledger.sql") }];
+const POSTGRES_MIGRATIONS: &[Migration] = &[Migration { version: 1, name: "ledger", sql: include_str!("../../migrations/postgres/0001_ledger.sql") }];
 
 /// Rows per multi-row INSERT (SQLite allows 32766 parameters).
 const INSERT_CHUNK: usize = 500;
@@ -95,44 +85,25 @@ fn placeholders(dialect: Dialect, rows: usize, cols: usize) -> String {
 }
 
 fn hash_of(bytes: Vec<u8>) -> Result<Hash> {
-    bytes.try_into().map_err(|_| StoreError::Corrupt {
-        seq: 0,
-        detail: "stored hash is not 32 bytes".into(),
-    })
+    bytes.try_into().map_err(|_| StoreError::Corrupt { seq: 0, detail: "stored hash is not 32 bytes".into() })
 }
 
 impl SqlStore {
     /// Opens (creating where needed) and migrates the database at `url`.
     pub async fn connect(url: &str) -> Result<Self> {
         sqlx::any::install_default_drivers();
-        let (dialect, url) = if let Some(rest) = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-        {
+        let (dialect, url) = if let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
             let path = rest.split('?').next().unwrap_or(rest);
-            if let Some(dir) = std::path::Path::new(path)
-                .parent()
-                .filter(|d| !d.as_os_str().is_empty())
-            {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+            if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
             }
-            (
-                Dialect::Sqlite,
-                if url.contains("mode=") {
-                    url.to_string()
-                } else {
-                    format!("sqlite://{path}?mode=rwc")
-                },
-            )
+            (Dialect::Sqlite, if url.contains("mode=") { url.to_string() } else { format!("sqlite://{path}?mode=rwc") })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             (Dialect::Postgres, url.to_string())
         } else {
             return Err(StoreError::Url(url.to_string()));
         };
-        let mut options = AnyPoolOptions::new()
-            .max_connections(if dialect == Dialect::Sqlite { 4 } else { 8 })
-            .acquire_timeout(Duration::from_secs(60));
+        let mut options = AnyPoolOptions::new().max_connections(if dialect == Dialect::Sqlite { 4 } else { 8 }).acquire_timeout(Duration::from_secs(60));
         if dialect == Dialect::Sqlite {
             options = options.after_connect(|conn, _| {
                 Box::pin(async move {
@@ -143,11 +114,7 @@ impl SqlStore {
             });
         }
         let pool = options.connect(&url).await?;
-        let store = Self {
-            pool,
-            dialect,
-            writer: Mutex::new(WriterState::default()),
-        };
+        let store = Self { pool, dialect, writer: Mutex::new(WriterState::default()) };
         store.migrate().await?;
         Ok(store)
     }
@@ -166,9 +133,7 @@ impl SqlStore {
             Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Dialect::Postgres => {
                 let mut tx = self.pool.begin().await?;
-                sqlx::query("LOCK TABLE events IN EXCLUSIVE MODE")
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query("LOCK TABLE events IN EXCLUSIVE MODE").execute(&mut *tx).await?;
                 tx
             }
         })
@@ -177,10 +142,7 @@ impl SqlStore {
     async fn migrate(&self) -> Result<()> {
         let (migrations, lock) = match self.dialect {
             Dialect::Sqlite => (SQLITE_MIGRATIONS, None),
-            Dialect::Postgres => (
-                POSTGRES_MIGRATIONS,
-                Some("SELECT pg_advisory_xact_lock(7201900412)"),
-            ),
+            Dialect::Postgres => (POSTGRES_MIGRATIONS, Some("SELECT pg_advisory_xact_lock(7201900412)")),
         };
         let mut tx = match self.dialect {
             Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
@@ -190,34 +152,20 @@ impl SqlStore {
             sqlx::query(lock).execute(&mut *tx).await?;
         }
         sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL)").execute(&mut *tx).await?;
-        let applied: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations")
-            .fetch_one(&mut *tx)
-            .await?;
-        for m in migrations
-            .iter()
-            .filter(|m| m.version > applied.unwrap_or(0))
-        {
+        let applied: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations").fetch_one(&mut *tx).await?;
+        for m in migrations.iter().filter(|m| m.version > applied.unwrap_or(0)) {
             sqlx::raw_sql(m.sql).execute(&mut *tx).await?;
-            sqlx::query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)")
-                .bind(m.version)
-                .bind(m.name)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)").bind(m.version).bind(m.name).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
     }
 
-    async fn fetch_nodes(
-        dialect: Dialect,
-        conn: &mut sqlx::AnyConnection,
-        ids: &BTreeSet<NodeId>,
-    ) -> Result<HashMap<NodeId, Hash>> {
+    async fn fetch_nodes(dialect: Dialect, conn: &mut sqlx::AnyConnection, ids: &BTreeSet<NodeId>) -> Result<HashMap<NodeId, Hash>> {
         let mut out = HashMap::with_capacity(ids.len());
         let ids: Vec<NodeId> = ids.iter().copied().collect();
         for chunk in ids.chunks(INSERT_CHUNK) {
-            let mut sql =
-                String::from("SELECT level, idx, hash FROM merkle_nodes WHERE (level, idx) IN (");
+            let mut sql = String::from("SELECT level, idx, hash FROM merkle_nodes WHERE (level, idx) IN (");
             sql.push_str(&placeholders(dialect, chunk.len(), 2));
             sql.push(')');
             let mut q = sqlx::query(AssertSqlSafe(sql));
@@ -225,10 +173,7 @@ impl SqlStore {
                 q = q.bind(id.level as i64).bind(i(id.index));
             }
             for row in q.fetch_all(&mut *conn).await? {
-                let id = NodeId {
-                    level: row.try_get::<i64, _>(0)? as u8,
-                    index: u(row.try_get(1)?),
-                };
+                let id = NodeId { level: row.try_get::<i64, _>(0)? as u8, index: u(row.try_get(1)?) };
                 out.insert(id, hash_of(row.try_get(2)?)?);
             }
         }
@@ -236,20 +181,12 @@ impl SqlStore {
     }
 
     /// Re-reads the head of the log inside the write transaction.
-    async fn load_head(
-        dialect: Dialect,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-        size: u64,
-        st: &mut WriterState,
-    ) -> Result<()> {
+    async fn load_head(dialect: Dialect, tx: &mut sqlx::Transaction<'static, sqlx::Any>, size: u64, st: &mut WriterState) -> Result<()> {
         st.next_stream_seq.clear();
         st.size = size;
         st.prev = [0u8; 32];
         if size > 0 {
-            let body: String = sqlx::query_scalar("SELECT body FROM events WHERE seq = $1")
-                .bind(i(size - 1))
-                .fetch_one(&mut **tx)
-                .await?;
+            let body: String = sqlx::query_scalar("SELECT body FROM events WHERE seq = $1").bind(i(size - 1)).fetch_one(&mut **tx).await?;
             let last = parse_rows(vec![(size - 1, body)])?.remove(0);
             st.prev = last.hash_bytes()?;
         }
@@ -266,9 +203,7 @@ impl EventStore for SqlStore {
     async fn append_with(&self, signer: &LedgerSigner, build: BuildBatch) -> Result<Vec<Event>> {
         let mut st = self.writer.lock().await;
         let mut tx = self.begin_write().await?;
-        let size: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM events")
-            .fetch_one(&mut *tx)
-            .await?;
+        let size: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM events").fetch_one(&mut *tx).await?;
         let size = size.map_or(0, |s| u(s) + 1);
         if !st.loaded || st.size != size {
             // Another writer (another process) appended since we last did: start from its head.
@@ -286,24 +221,14 @@ impl EventStore for SqlStore {
         if st.next_stream_seq.len() > STREAM_CACHE_LIMIT {
             st.next_stream_seq.clear();
         }
-        let time = chrono::Utc::now()
-            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-            .to_string();
+        let time = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
         // Heads of the streams this batch touches that the cache does not know: one query.
-        let unknown: BTreeSet<&str> = batch
-            .iter()
-            .map(|e| e.stream.as_str())
-            .filter(|s| !st.next_stream_seq.contains_key(*s))
-            .collect();
+        let unknown: BTreeSet<&str> = batch.iter().map(|e| e.stream.as_str()).filter(|s| !st.next_stream_seq.contains_key(*s)).collect();
         let mut assigned: HashMap<String, u64> = HashMap::new();
         let unknown: Vec<&str> = unknown.into_iter().collect();
         for chunk in unknown.chunks(INSERT_CHUNK) {
-            let list = placeholders(self.dialect, chunk.len(), 1)
-                .replace(")(", ",")
-                .replace("),(", ",");
-            let sql = format!(
-                "SELECT stream, MAX(stream_seq) FROM events WHERE stream IN {list} GROUP BY stream"
-            );
+            let list = placeholders(self.dialect, chunk.len(), 1).replace(")(", ",").replace("),(", ",");
+            let sql = format!("SELECT stream, MAX(stream_seq) FROM events WHERE stream IN {list} GROUP BY stream");
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for s in chunk {
                 q = q.bind(s.to_string());
@@ -314,30 +239,15 @@ impl EventStore for SqlStore {
         }
         let mut drafts = Vec::with_capacity(batch.len());
         for (n, ev) in batch.into_iter().enumerate() {
-            let next = assigned
-                .get(&ev.stream)
-                .or_else(|| st.next_stream_seq.get(&ev.stream))
-                .copied()
-                .unwrap_or(0);
+            let next = assigned.get(&ev.stream).or_else(|| st.next_stream_seq.get(&ev.stream)).copied().unwrap_or(0);
             if let Some(expected) = ev.expected_stream_seq {
                 if expected != next {
                     tx.rollback().await?;
-                    return Err(StoreError::Conflict {
-                        stream: ev.stream,
-                        expected,
-                        actual: next,
-                    });
+                    return Err(StoreError::Conflict { stream: ev.stream, expected, actual: next });
                 }
             }
             assigned.insert(ev.stream.clone(), next + 1);
-            drafts.push(Draft {
-                seq: size + n as u64,
-                stream: ev.stream,
-                stream_seq: next,
-                kind: ev.kind,
-                data: ev.data,
-                time: time.clone(),
-            });
+            drafts.push(Draft { seq: size + n as u64, stream: ev.stream, stream_seq: next, kind: ev.kind, data: ev.data, time: time.clone() });
         }
         let t0 = std::time::Instant::now();
         let sealed = seal(drafts, st.prev, signer)?;
@@ -348,24 +258,13 @@ impl EventStore for SqlStore {
             frontier.push(events::merkle::leaf_hash(&ev.hash_bytes()?), &mut made);
         }
         // Bodies are stored as plain JSON; whoever checks a hash canonicalises first.
-        let bodies: Vec<String> = sealed
-            .par_iter()
-            .map(|ev| serde_json::to_string(ev).expect("events serialise"))
-            .collect();
+        let bodies: Vec<String> = sealed.par_iter().map(|ev| serde_json::to_string(ev).expect("events serialise")).collect();
         let t_bodies = t0.elapsed();
         for (chunk, chunk_bodies) in sealed.chunks(INSERT_CHUNK).zip(bodies.chunks(INSERT_CHUNK)) {
-            let sql = format!(
-                "INSERT INTO events (seq, stream, stream_seq, type, body) VALUES {}",
-                placeholders(self.dialect, chunk.len(), 5)
-            );
+            let sql = format!("INSERT INTO events (seq, stream, stream_seq, type, body) VALUES {}", placeholders(self.dialect, chunk.len(), 5));
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for (ev, body) in chunk.iter().zip(chunk_bodies) {
-                q = q
-                    .bind(i(ev.seq))
-                    .bind(ev.stream.clone())
-                    .bind(i(ev.stream_seq))
-                    .bind(ev.kind.clone())
-                    .bind(body.clone());
+                q = q.bind(i(ev.seq)).bind(ev.stream.clone()).bind(i(ev.stream_seq)).bind(ev.kind.clone()).bind(body.clone());
             }
             if let Err(e) = q.execute(&mut *tx).await {
                 tx.rollback().await?;
@@ -374,10 +273,7 @@ impl EventStore for SqlStore {
         }
         let t_events = t0.elapsed();
         for chunk in made.chunks(INSERT_CHUNK) {
-            let sql = format!(
-                "INSERT INTO merkle_nodes (level, idx, hash) VALUES {}",
-                placeholders(self.dialect, chunk.len(), 3)
-            );
+            let sql = format!("INSERT INTO merkle_nodes (level, idx, hash) VALUES {}", placeholders(self.dialect, chunk.len(), 3));
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for (id, h) in chunk {
                 q = q.bind(id.level as i64).bind(i(id.index)).bind(h.to_vec());
@@ -395,35 +291,18 @@ impl EventStore for SqlStore {
     }
 
     async fn size(&self) -> Result<u64> {
-        let max: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM events")
-            .fetch_one(&self.pool)
-            .await?;
+        let max: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM events").fetch_one(&self.pool).await?;
         Ok(max.map_or(0, |s| u(s) + 1))
     }
 
     async fn read_raw(&self, from: u64, limit: u64) -> Result<Vec<(u64, String)>> {
-        let rows =
-            sqlx::query("SELECT seq, body FROM events WHERE seq >= $1 ORDER BY seq LIMIT $2")
-                .bind(i(from))
-                .bind(i(limit))
-                .fetch_all(&self.pool)
-                .await?;
-        rows.iter()
-            .map(|r: &AnyRow| Ok((u(r.try_get(0)?), r.try_get(1)?)))
-            .collect()
+        let rows = sqlx::query("SELECT seq, body FROM events WHERE seq >= $1 ORDER BY seq LIMIT $2").bind(i(from)).bind(i(limit)).fetch_all(&self.pool).await?;
+        rows.iter().map(|r: &AnyRow| Ok((u(r.try_get(0)?), r.try_get(1)?))).collect()
     }
 
     async fn read_stream(&self, stream: &str) -> Result<Vec<Event>> {
-        let rows =
-            sqlx::query("SELECT seq, body FROM events WHERE stream = $1 ORDER BY stream_seq")
-                .bind(stream)
-                .fetch_all(&self.pool)
-                .await?;
-        parse_rows(
-            rows.iter()
-                .map(|r| Ok((u(r.try_get(0)?), r.try_get(1)?)))
-                .collect::<Result<_>>()?,
-        )
+        let rows = sqlx::query("SELECT seq, body FROM events WHERE stream = $1 ORDER BY stream_seq").bind(stream).fetch_all(&self.pool).await?;
+        parse_rows(rows.iter().map(|r| Ok((u(r.try_get(0)?), r.try_get(1)?))).collect::<Result<_>>()?)
     }
 
     async fn read_seqs(&self, seqs: &[u64]) -> Result<Vec<Event>> {
@@ -432,20 +311,14 @@ impl EventStore for SqlStore {
         sorted.dedup();
         let mut out = Vec::with_capacity(sorted.len());
         for chunk in sorted.chunks(INSERT_CHUNK) {
-            let list = placeholders(self.dialect, chunk.len(), 1)
-                .replace(")(", ",")
-                .replace("),(", ",");
+            let list = placeholders(self.dialect, chunk.len(), 1).replace(")(", ",").replace("),(", ",");
             let sql = format!("SELECT seq, body FROM events WHERE seq IN {list} ORDER BY seq");
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for s in chunk {
                 q = q.bind(i(*s));
             }
             let rows = q.fetch_all(&self.pool).await?;
-            out.extend(parse_rows(
-                rows.iter()
-                    .map(|r| Ok((u(r.try_get(0)?), r.try_get(1)?)))
-                    .collect::<Result<_>>()?,
-            )?);
+            out.extend(parse_rows(rows.iter().map(|r| Ok((u(r.try_get(0)?), r.try_get(1)?))).collect::<Result<_>>()?)?);
         }
         Ok(out)
     }
@@ -456,24 +329,18 @@ impl EventStore for SqlStore {
     }
 
     async fn add_checkpoint(&self, cp: &StoredCheckpoint) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO checkpoints (tree_size, root, note, signed_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(i(cp.tree_size))
-        .bind(cp.root.to_vec())
-        .bind(cp.note.clone())
-        .bind(cp.signed_at.clone())
-        .execute(&self.pool)
-        .await?;
+        sqlx::query("INSERT INTO checkpoints (tree_size, root, note, signed_at) VALUES ($1, $2, $3, $4)")
+            .bind(i(cp.tree_size))
+            .bind(cp.root.to_vec())
+            .bind(cp.note.clone())
+            .bind(cp.signed_at.clone())
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
     async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>> {
-        let rows = sqlx::query(
-            "SELECT tree_size, root, note, signed_at FROM checkpoints ORDER BY tree_size",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query("SELECT tree_size, root, note, signed_at FROM checkpoints ORDER BY tree_size").fetch_all(&self.pool).await?;
         rows.iter().map(checkpoint_row).collect()
     }
 
@@ -483,42 +350,25 @@ impl EventStore for SqlStore {
     }
 
     async fn add_token(&self, t: &TokenRecord) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO api_tokens (id, token_hash, role, created_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(t.id.clone())
-        .bind(t.token_hash.clone())
-        .bind(t.role.clone())
-        .bind(t.created_at.clone())
-        .execute(&self.pool)
-        .await?;
+        sqlx::query("INSERT INTO api_tokens (id, token_hash, role, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(t.id.clone())
+            .bind(t.token_hash.clone())
+            .bind(t.role.clone())
+            .bind(t.created_at.clone())
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
     async fn token_by_hash(&self, token_hash: &[u8]) -> Result<Option<TokenRecord>> {
-        let row = sqlx::query(
-            "SELECT id, token_hash, role, created_at FROM api_tokens WHERE token_hash = $1",
-        )
-        .bind(token_hash.to_vec())
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| {
-            Ok(TokenRecord {
-                id: r.try_get(0)?,
-                token_hash: r.try_get(1)?,
-                role: r.try_get(2)?,
-                created_at: r.try_get(3)?,
-            })
-        })
-        .transpose()
+        let row = sqlx::query("SELECT id, token_hash, role, created_at FROM api_tokens WHERE token_hash = $1")
+            .bind(token_hash.to_vec())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok(TokenRecord { id: r.try_get(0)?, token_hash: r.try_get(1)?, role: r.try_get(2)?, created_at: r.try_get(3)? })).transpose()
     }
 }
 
 fn checkpoint_row(r: &AnyRow) -> Result<StoredCheckpoint> {
-    Ok(StoredCheckpoint {
-        tree_size: u(r.try_get(0)?),
-        root: hash_of(r.try_get(1)?)?,
-        note: r.try_get(2)?,
-        signed_at: r.try_get(3)?,
-    })
+    Ok(StoredCheckpoint { tree_size: u(r.try_get(0)?), root: hash_of(r.try_get(1)?)?, note: r.try_get(2)?, signed_at: r.try_get(3)? })
 }

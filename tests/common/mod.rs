@@ -11,9 +11,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 pub fn shared_dir() -> PathBuf {
-    std::env::var_os("HOUSING_LEDGER_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"))
+    std::env::var_os("HOUSING_LEDGER_SHARED").map(PathBuf::from).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"))
 }
 
 const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
@@ -27,19 +25,11 @@ pub struct PgCluster {
 }
 
 fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false)
+    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 impl PgCluster {
@@ -61,36 +51,25 @@ impl PgCluster {
         );
         let dir = tempfile::Builder::new().prefix("hl-pg-").tempdir().unwrap();
         let as_postgres = is_root();
-        let me = Self {
-            port: free_port(),
-            dir,
-            as_postgres,
-            next_db: AtomicU32::new(0),
-        };
+        let me = Self { port: free_port(), dir, as_postgres, next_db: AtomicU32::new(0) };
         let data = me.dir.path().join("data");
         if as_postgres {
             // initdb refuses to run as root: the cluster belongs to the postgres user.
-            let ok = Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(me.dir.path())
-                .status()
-                .unwrap()
-                .success();
+            let ok = Command::new("chown").args(["-R", "postgres:postgres"]).arg(me.dir.path()).status().unwrap().success();
             assert!(ok, "cannot chown the PostgreSQL test directory to postgres");
         }
-        let out = me
-            .pg("initdb")
-            .args(["-A", "trust", "-U", "postgres", "--no-sync", "-D"])
-            .arg(&data)
-            .output()
-            .expect("initdb runs");
+        let out = me.pg("initdb").args(["-A", "trust", "-U", "postgres", "--no-sync", "-D"]).arg(&data).output().expect("initdb runs");
         assert!(
             out.status.success(),
             "\n\n*** initdb failed: PostgreSQL tests cannot run ***\n{}\n{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        let opts = format!("-c listen_addresses=127.0.0.1 -c port={} -c unix_socket_directories={} -c fsync=on -c max_connections=200", me.port, me.dir.path().display());
+        let opts = format!(
+            "-c listen_addresses=127.0.0.1 -c port={} -c unix_socket_directories={} -c fsync=on -c max_connections=200",
+            me.port,
+            me.dir.path().display()
+        );
         let out = me
             .pg("pg_ctl")
             .args(["-w", "-t", "60", "-D"])
@@ -112,42 +91,20 @@ impl PgCluster {
 
     /// A URL to a new, empty database.
     pub fn fresh_database(&self) -> String {
-        let name = format!(
-            "t{}_{}",
-            std::process::id(),
-            self.next_db.fetch_add(1, Ordering::SeqCst)
-        );
+        let name = format!("t{}_{}", std::process::id(), self.next_db.fetch_add(1, Ordering::SeqCst));
         let out = self
             .pg("psql")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                "postgres",
-                "-c",
-                &format!("CREATE DATABASE {name}"),
-            ])
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres", "-c", &format!("CREATE DATABASE {name}")])
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "CREATE DATABASE failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "CREATE DATABASE failed: {}", String::from_utf8_lossy(&out.stderr));
         format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
     }
 }
 
 impl Drop for PgCluster {
     fn drop(&mut self) {
-        let _ = self
-            .pg("pg_ctl")
-            .args(["-m", "immediate", "-D"])
-            .arg(self.dir.path().join("data"))
-            .arg("stop")
-            .output();
+        let _ = self.pg("pg_ctl").args(["-m", "immediate", "-D"]).arg(self.dir.path().join("data")).arg("stop").output();
     }
 }
 
@@ -183,9 +140,7 @@ impl Place {
     }
 
     pub async fn ledger(&self) -> Ledger {
-        Ledger::open(self.store().await, self.key_dir.path(), DEFAULT_ORIGIN)
-            .await
-            .unwrap()
+        Ledger::open(self.store().await, self.key_dir.path(), DEFAULT_ORIGIN).await.unwrap()
     }
 }
 
@@ -196,32 +151,17 @@ pub async fn tamper(store: &SqlStore, sql: &str) {
     let pool = store.pool();
     match store.dialect() {
         Dialect::Sqlite => {
-            for t in [
-                "events_no_update",
-                "checkpoints_no_update",
-                "merkle_nodes_no_update",
-            ] {
-                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP TRIGGER IF EXISTS {t}")))
-                    .execute(pool)
-                    .await
-                    .unwrap();
+            for t in ["events_no_update", "checkpoints_no_update", "merkle_nodes_no_update"] {
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP TRIGGER IF EXISTS {t}"))).execute(pool).await.unwrap();
             }
         }
         Dialect::Postgres => {
             for t in ["events", "checkpoints", "merkle_nodes"] {
-                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                    "ALTER TABLE {t} DISABLE TRIGGER USER"
-                )))
-                .execute(pool)
-                .await
-                .unwrap();
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("ALTER TABLE {t} DISABLE TRIGGER USER"))).execute(pool).await.unwrap();
             }
         }
     }
-    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
-        .execute(pool)
-        .await
-        .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string())).execute(pool).await.unwrap();
 }
 
 /// Single-quoted SQL literal.

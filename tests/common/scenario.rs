@@ -15,9 +15,7 @@ use std::sync::Arc;
 
 /// A valid IIN for a name: recipients and spouses born 1985, children 2012.
 pub fn iin_for(name: &str) -> String {
-    let h = name
-        .bytes()
-        .fold(7u32, |a, b| a.wrapping_mul(31).wrapping_add(b as u32));
+    let h = name.bytes().fold(7u32, |a, b| a.wrapping_mul(31).wrapping_add(b as u32));
     let (year, sex) = if name.contains(".child") {
         (2012, 5)
     } else if name.contains(".spouse") {
@@ -26,15 +24,7 @@ pub fn iin_for(name: &str) -> String {
         (1985, 3)
     };
     (0..10000u32)
-        .find_map(|k| {
-            Iin::build(
-                year,
-                1 + (h % 12),
-                1 + (h / 12 % 28),
-                sex,
-                ((h + k * 7919) % 10000) as u16,
-            )
-        })
+        .find_map(|k| Iin::build(year, 1 + (h % 12), 1 + (h / 12 % 28), sex, ((h + k * 7919) % 10000) as u16))
         .expect("some serial gives a valid IIN")
         .to_string()
 }
@@ -75,8 +65,7 @@ pub fn complete(procedure: Procedure, case: Value) -> (Value, BTreeMap<String, S
     let mut names = BTreeMap::new();
     let mut case = case;
     substitute(&mut case, &mut names);
-    let mut f =
-        json!({"format": "housing-ledger/registry-fixture/v1", "segments": {}, "registries": {}});
+    let mut f = json!({"format": "housing-ledger/registry-fixture/v1", "segments": {}, "registries": {}});
     for k in ["decisions", "delivery_faults", "faults"] {
         if let Some(v) = case.get(k) {
             f[k] = v.clone();
@@ -102,16 +91,8 @@ pub fn complete(procedure: Procedure, case: Value) -> (Value, BTreeMap<String, S
         })
         .collect();
     f["segments"][procedure.as_str()] = Value::Array(filled);
-    let mut regs: Map<String, Value> = case
-        .get("registries")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
-    let gbd = regs
-        .entry("gbd_fl")
-        .or_insert_with(|| json!({}))
-        .as_object_mut()
-        .unwrap();
+    let mut regs: Map<String, Value> = case.get("registries").and_then(Value::as_object).cloned().unwrap_or_default();
+    let gbd = regs.entry("gbd_fl").or_insert_with(|| json!({})).as_object_mut().unwrap();
     for iin in names.keys() {
         gbd.entry(iin.clone()).or_insert_with(clean_gbd);
     }
@@ -126,67 +107,34 @@ pub async fn render(procedure: Procedure, as_of: &str, case: Value) -> String {
     let ledger = place.ledger().await;
     let fx = Fixture::parse("case", &fixture.to_string()).expect("case fixture is valid");
     let regs = Arc::new(FixtureRegistries::new(fx, DEFAULT_SIM_SEED));
-    let summary = match pipeline::run(
-        &ledger,
-        regs,
-        TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED),
-        &RuleBook::built_in(),
-        procedure,
-        as_of,
-        Settings::default(),
-        &Silent,
-    )
-    .await
-    {
-        Ok(s) => s,
-        Err(e) => return format!("error: {e}"),
-    };
-    ledger
-        .verify(|_| {})
-        .await
-        .expect("the ledger verifies after every case");
-    let events = housing_ledger::store::read(ledger.store().as_ref(), 0, 100_000)
-        .await
-        .unwrap();
+    let summary =
+        match pipeline::run(&ledger, regs, TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED), &RuleBook::built_in(), procedure, as_of, Settings::default(), &Silent)
+            .await
+        {
+            Ok(s) => s,
+            Err(e) => return format!("error: {e}"),
+        };
+    ledger.verify(|_| {}).await.expect("the ledger verifies after every case");
+    let events = housing_ledger::store::read(ledger.store().as_ref(), 0, 100_000).await.unwrap();
     let mut persons = Persons::default();
     let mut asked: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for e in &events {
         persons.apply(e);
         if e.kind == "RegistryQueried" {
             let iin = e.stream.trim_start_matches("person:").to_string();
-            asked.entry(iin).or_default().push(format!(
-                "{}:{}",
-                e.data["step"].as_str().unwrap(),
-                e.data["registry"].as_str().unwrap()
-            ));
+            asked.entry(iin).or_default().push(format!("{}:{}", e.data["step"].as_str().unwrap(), e.data["registry"].as_str().unwrap()));
         }
     }
     let name = |iin: &str| names.get(iin).cloned().unwrap_or_else(|| iin.to_string());
     let mut out = String::new();
-    for (i, e) in fixture["segments"][procedure.as_str()]
-        .as_array()
-        .unwrap()
-        .iter()
-        .enumerate()
-    {
+    for (i, e) in fixture["segments"][procedure.as_str()].as_array().unwrap().iter().enumerate() {
         let iin = e["iin"].as_str().unwrap_or("?");
         let position = format!("0:{i}");
-        if let Some(rejected) = events
-            .iter()
-            .find(|ev| ev.kind == "InputRejected" && ev.data["position"] == position.as_str())
-        {
-            out.push_str(&format!(
-                "{}: invalid_input {}\n",
-                name(iin),
-                rejected.data["reasons"]
-            ));
+        if let Some(rejected) = events.iter().find(|ev| ev.kind == "InputRejected" && ev.data["position"] == position.as_str()) {
+            out.push_str(&format!("{}: invalid_input {}\n", name(iin), rejected.data["reasons"]));
             continue;
         }
-        let case = persons
-            .cases
-            .get(iin)
-            .and_then(|m| m.get(procedure.as_str()))
-            .expect("an accepted entry has a case");
+        let case = persons.cases.get(iin).and_then(|m| m.get(procedure.as_str())).expect("an accepted entry has a case");
         out.push_str(&format!("{}: {}", name(iin), case.status));
         for g in case.grounds.as_array().into_iter().flatten() {
             out.push_str(&format!(
@@ -198,28 +146,16 @@ pub async fn render(procedure: Procedure, as_of: &str, case: Value) -> String {
                 g["registry"].as_str().unwrap()
             ));
         }
-        let a = asked
-            .get(iin)
-            .map(|v| v.join(" "))
-            .unwrap_or_else(|| "nothing".into());
+        let a = asked.get(iin).map(|v| v.join(" ")).unwrap_or_else(|| "nothing".into());
         out.push_str(&format!("\n    asked: {a}"));
         if let Some(d) = &case.decision {
-            out.push_str(&format!(
-                "\n    decision: {} by {}",
-                d.outcome, d.decided_by
-            ));
+            out.push_str(&format!("\n    decision: {} by {}", d.outcome, d.decided_by));
         }
         if let Some(n) = &case.notice {
-            out.push_str(&format!(
-                "\n    notice: {} after {} attempt(s)",
-                n.state, n.attempts
-            ));
+            out.push_str(&format!("\n    notice: {} after {} attempt(s)", n.state, n.attempts));
         }
         out.push('\n');
     }
-    out.push_str(&format!(
-        "counts: {}\n",
-        serde_json::to_string(&summary.counts).unwrap()
-    ));
+    out.push_str(&format!("counts: {}\n", serde_json::to_string(&summary.counts).unwrap()));
     out
 }
