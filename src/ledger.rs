@@ -44,19 +44,31 @@ pub struct Ledger {
     origin: String,
 }
 
-/// Writes `text` to a new file with mode 0600 (refusing to overwrite).
+/// Writes `text` to a new file with mode 0600, refusing to overwrite, and atomically: the key
+/// is written and synced under a temporary name, then linked into place, so that a crash never
+/// leaves a half-written key file.
 fn write_key_file(path: &Path, text: &str) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
     let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
+    opts.write(true).create(true).truncate(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts.open(path)?;
-    f.write_all(text.as_bytes())?;
-    f.write_all(b"\n")?;
-    f.sync_all()
+    let result = (|| {
+        let mut f = opts.open(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.write_all(b"\n")?;
+        f.sync_all()?;
+        std::fs::hard_link(&tmp, path)?;
+        if let Some(dir) = path.parent() {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    result
 }
 
 fn read_key_file(path: &Path) -> Result<Option<LedgerSigner>> {
