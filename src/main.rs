@@ -201,7 +201,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             let ledger = loc.ledger().await?;
             let cp = ledger.checkpoint().await?;
             tracing::info!(tree_size = cp.tree_size, "checkpoint signed");
-            let state = AppState { ledger, registry_keys: Arc::new(TrustedKeys::from_sim_seed(&cli.registry_seed).as_map()) };
+            let state = AppState { ledger, registry_keys: Arc::new(TrustedKeys::from_sim_seed(&cli.registry_seed)) };
             let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
             println!("serving on http://{}", listener.local_addr()?);
             axum::serve(listener, app(state))

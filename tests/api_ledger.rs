@@ -11,7 +11,6 @@ use housing_ledger::api::{app, AppState};
 use housing_ledger::auth::{create_token, Role};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use tower::ServiceExt;
 
@@ -26,7 +25,10 @@ impl Api {
         let ledger = Arc::new(place.ledger().await);
         ledger.append((0..20).map(|i| NewEvent::new("run:r1", "Tick", json!({"i": i}))).collect()).await.unwrap();
         Api {
-            state: AppState { ledger, registry_keys: Arc::new(BTreeMap::from([("zags".to_string(), "registry/zags+00000000+AA".to_string())])) },
+            state: AppState {
+                ledger,
+                registry_keys: Arc::new(housing_ledger::registry::TrustedKeys::from_sim_seed(housing_ledger::registry::DEFAULT_SIM_SEED)),
+            },
             _place: place,
         }
     }
@@ -117,7 +119,10 @@ async fn keys_route() {
     assert_eq!(s, StatusCode::OK);
     let ledger: Vec<VerifierKey> = b["ledger"].as_array().unwrap().iter().map(|k| VerifierKey::parse(k.as_str().unwrap()).unwrap()).collect();
     assert_eq!(ledger, vec![old, new], "current and retired keys");
-    assert_eq!(b["registries"]["zags"], "registry/zags+00000000+AA");
+    let zags = housing_ledger::registry::sim_signer(housing_ledger::registry::DEFAULT_SIM_SEED, housing_ledger::rules::records::RegistryId::Zags)
+        .verifier()
+        .to_string();
+    assert_eq!(b["registries"]["zags"], zags.as_str());
 }
 
 #[tokio::test]

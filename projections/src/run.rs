@@ -21,8 +21,8 @@ pub struct RunProgress {
     pub procedure: String,
     pub as_of: String,
     pub started: Option<u64>,
-    /// page → (seq of the signed list answer, its records)
-    pub list_pages: BTreeMap<u64, (u64, Value)>,
+    /// page → seq of the signed list answer (the entries stay in the ledger, not in memory).
+    pub list_pages: BTreeMap<u64, u64>,
     /// `page:index` of every list entry already taken up (accepted or rejected).
     pub positions_done: HashSet<String>,
     pub status: HashMap<String, String>,
@@ -69,7 +69,7 @@ impl RunProgress {
             }
             REGISTRY_RESPONDED if ev.stream.starts_with("run:") && d.get("list_page").is_some() => {
                 let page = d["list_page"].as_u64().unwrap_or_default();
-                self.list_pages.insert(page, (ev.seq, d["answer"]["records"].clone()));
+                self.list_pages.insert(page, ev.seq);
             }
             LIST_ENTRY_RECEIVED => {
                 self.positions_done.insert(s(d, "position"));

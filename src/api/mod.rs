@@ -2,6 +2,7 @@
 //! never writes to it except to sign checkpoints on an operator's demand.
 
 mod error;
+mod persons;
 
 pub use error::AppError;
 
@@ -25,8 +26,8 @@ const DEFAULT_PAGE: u64 = 100;
 #[derive(Clone)]
 pub struct AppState {
     pub ledger: Arc<Ledger>,
-    /// Verifier keys of the source registries, by registry id.
-    pub registry_keys: Arc<BTreeMap<String, String>>,
+    /// The source registries' keys the service trusts.
+    pub registry_keys: Arc<crate::registry::TrustedKeys>,
 }
 
 pub fn app(state: AppState) -> Router {
@@ -36,6 +37,11 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/proofs/consistency", get(consistency))
         .route("/v1/keys", get(keys))
         .route("/v1/events", get(events_page))
+        .route("/v1/persons/{iin}", get(persons::person))
+        .route("/v1/persons/{iin}/proof", get(persons::proof_bundle))
+        .route("/v1/persons/{iin}/events", get(persons::person_events))
+        .route("/v1/runs", get(persons::runs))
+        .route("/v1/runs/{id}", get(persons::run))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(|| async { AppError::NotFound("no such route".into()) })
         .with_state(state)
@@ -112,7 +118,7 @@ async fn keys(State(s): State<AppState>) -> Result<Json<Value>, AppError> {
     let history = s.ledger.key_history().await?;
     Ok(Json(json!({
         "ledger": history.all().iter().map(|k| k.to_string()).collect::<Vec<_>>(),
-        "registries": *s.registry_keys,
+        "registries": s.registry_keys.as_map(),
     })))
 }
 

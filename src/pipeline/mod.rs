@@ -128,7 +128,16 @@ impl Runner<'_> {
         let mut page = 0u64;
         loop {
             let (list_seq, records) = match self.progress.list_pages.get(&page) {
-                Some((seq, r)) => (*seq, r.clone()),
+                Some(seq) => {
+                    let ev = self
+                        .ledger
+                        .store()
+                        .read_seqs(&[*seq])
+                        .await?
+                        .pop()
+                        .ok_or_else(|| PipelineError::Ledger(LedgerError::NoSuchEvent { seq: *seq, size: 0 }))?;
+                    (*seq, ev.data["answer"]["records"].clone())
+                }
                 None => self.fetch_list_page(page).await?,
             };
             let entries = records["entries"].as_array().cloned().unwrap_or_default();

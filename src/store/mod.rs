@@ -66,6 +66,8 @@ pub trait EventStore: Send + Sync {
     async fn read_stream(&self, stream: &str) -> Result<Vec<Event>>;
     /// The events with the given seqs, in seq order.
     async fn read_seqs(&self, seqs: &[u64]) -> Result<Vec<Event>>;
+    /// Events of one type from seq `from` on, at most `limit`, in order.
+    async fn read_by_type(&self, kind: &str, from: u64, limit: u64) -> Result<Vec<Event>>;
     /// Stored Merkle nodes.
     async fn nodes(&self, ids: &BTreeSet<NodeId>) -> Result<HashMap<NodeId, Hash>>;
     async fn add_checkpoint(&self, cp: &StoredCheckpoint) -> Result<()>;

@@ -35,7 +35,7 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[Migration { version: 1, name: "ledge
 /// Rows per multi-row INSERT (SQLite allows 32766 parameters).
 const INSERT_CHUNK: usize = 500;
 /// The stream-head cache is dropped past this many streams, to bound memory.
-const STREAM_CACHE_LIMIT: usize = 1_000_000;
+const STREAM_CACHE_LIMIT: usize = 50_000;
 
 /// What the writer knows about the head of the log; valid while `size` matches the database.
 #[derive(Default)]
@@ -302,6 +302,16 @@ impl EventStore for SqlStore {
 
     async fn read_stream(&self, stream: &str) -> Result<Vec<Event>> {
         let rows = sqlx::query("SELECT seq, body FROM events WHERE stream = $1 ORDER BY stream_seq").bind(stream).fetch_all(&self.pool).await?;
+        parse_rows(rows.iter().map(|r| Ok((u(r.try_get(0)?), r.try_get(1)?))).collect::<Result<_>>()?)
+    }
+
+    async fn read_by_type(&self, kind: &str, from: u64, limit: u64) -> Result<Vec<Event>> {
+        let rows = sqlx::query("SELECT seq, body FROM events WHERE type = $1 AND seq >= $2 ORDER BY seq LIMIT $3")
+            .bind(kind)
+            .bind(i(from))
+            .bind(i(limit))
+            .fetch_all(&self.pool)
+            .await?;
         parse_rows(rows.iter().map(|r| Ok((u(r.try_get(0)?), r.try_get(1)?))).collect::<Result<_>>()?)
     }
 

@@ -1,0 +1,93 @@
+//! Personal-data routes: a person's cases, his proof bundle and his events; and the runs.
+
+use super::{AppError, AppState};
+use crate::auth::{Caller, Role};
+use crate::proof::{self, ProofError};
+use crate::rules::iin::Iin;
+use crate::rules::Procedure;
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use events::types::*;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+fn checked_iin(iin: &str) -> Result<Iin, AppError> {
+    Iin::parse(iin).map_err(|e| AppError::BadRequest(e.to_string()))
+}
+
+pub async fn person(State(s): State<AppState>, caller: Caller, Path(iin): Path<String>) -> Result<Json<Value>, AppError> {
+    caller.require(&[Role::Auditor, Role::AppealsOfficer])?;
+    let iin = checked_iin(&iin)?;
+    let (persons, _, _) = proof::load_person(&s.ledger, iin.as_str()).await?;
+    let cases = persons.cases.get(iin.as_str()).ok_or_else(|| AppError::NotFound(format!("no case for {iin}")))?;
+    let procedures: BTreeMap<&String, Value> = cases
+        .iter()
+        .map(|(p, c)| {
+            (p, json!({"status": c.status, "run": c.run, "grounds": c.grounds, "decision": c.decision, "notice": c.notice, "proposal_seq": c.proposal_seq}))
+        })
+        .collect();
+    Ok(Json(json!({"iin": iin, "procedures": procedures})))
+}
+
+pub async fn proof_bundle(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(iin): Path<String>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Result<Json<Value>, AppError> {
+    caller.require(&[Role::Auditor, Role::AppealsOfficer])?;
+    let iin = checked_iin(&iin)?;
+    let procedure = q.get("procedure").ok_or_else(|| AppError::BadRequest("procedure is required (registry_removal or lease_termination)".into()))?;
+    let procedure = Procedure::parse(procedure).map_err(AppError::BadRequest)?;
+    match proof::build(&s.ledger, &s.registry_keys, iin.as_str(), procedure).await {
+        Ok(b) => Ok(Json(serde_json::to_value(b).expect("bundles serialise"))),
+        Err(ProofError::NoCase { iin, procedure }) => Err(AppError::NotFound(format!("no {procedure} case for {iin}"))),
+        Err(ProofError::Ledger(e)) => Err(e.into()),
+        Err(e) => Err(AppError::Internal(e.to_string())),
+    }
+}
+
+pub async fn person_events(State(s): State<AppState>, caller: Caller, Path(iin): Path<String>) -> Result<Json<Value>, AppError> {
+    caller.require(&[Role::Auditor])?;
+    let iin = checked_iin(&iin)?;
+    let events = s.ledger.store().read_stream(&person_stream(iin.as_str())).await?;
+    if events.is_empty() {
+        return Err(AppError::NotFound(format!("no events for {iin}")));
+    }
+    Ok(Json(json!({"events": events})))
+}
+
+pub async fn runs(State(s): State<AppState>, caller: Caller) -> Result<Json<Value>, AppError> {
+    caller.require(&[Role::Auditor, Role::Operator])?;
+    let store = s.ledger.store();
+    let started = store.read_by_type(RUN_STARTED, 0, 10_000).await?;
+    let finished = store.read_by_type(RUN_FINISHED, 0, 10_000).await?;
+    let counts: BTreeMap<&str, &Value> = finished.iter().filter_map(|e| Some((e.data["run"].as_str()?, &e.data["counts"]))).collect();
+    let runs: Vec<Value> = started
+        .iter()
+        .map(|e| {
+            let run = e.data["run"].as_str().unwrap_or_default();
+            json!({"run": run, "procedure": e.data["procedure"], "as_of": e.data["as_of"], "started_seq": e.seq, "finished": counts.contains_key(run), "counts": counts.get(run)})
+        })
+        .collect();
+    Ok(Json(json!({"runs": runs})))
+}
+
+pub async fn run(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
+    caller.require(&[Role::Auditor, Role::Operator])?;
+    let events = s.ledger.store().read_stream(&run_stream(&id)).await?;
+    let started = events.iter().find(|e| e.kind == RUN_STARTED).ok_or_else(|| AppError::NotFound(format!("no run {id}")))?;
+    let finished = events.iter().find(|e| e.kind == RUN_FINISHED);
+    let rejected: Vec<Value> =
+        events.iter().filter(|e| e.kind == INPUT_REJECTED).map(|e| json!({"seq": e.seq, "entry": e.data["entry"], "reasons": e.data["reasons"]})).collect();
+    let failures: Vec<Value> = events
+        .iter()
+        .filter(|e| e.kind == REGISTRY_FAILED)
+        .map(|e| json!({"seq": e.seq, "step": e.data["step"], "kind": e.data["kind"], "detail": e.data["detail"]}))
+        .collect();
+    Ok(Json(json!({
+        "run": id, "procedure": started.data["procedure"], "as_of": started.data["as_of"], "rule_set": started.data["rule_set"], "source": started.data["source"],
+        "started_seq": started.seq, "finished": finished.is_some(), "counts": finished.map(|e| e.data["counts"].clone()),
+        "rejected": rejected, "registry_failures": failures,
+    })))
+}

@@ -1,0 +1,257 @@
+//! Proof bundles (`ledger-format.md`, "Proof bundle"): everything a person's decision rests on,
+//! with inclusion paths against a signed checkpoint, checkable offline by `verify-proof`.
+//!
+//! Batch answers that carry other persons' data (the step-4 list page and the step-11 decision
+//! batch) are named by seq but not copied into a person's bundle.
+
+use crate::ledger::{Ledger, LedgerError};
+use crate::registry::{check_answer, records_of, AnswerKind, SignedAnswer, TrustedKeys};
+use crate::rules::checks::{self, CheckVerdict, Family, Ground, Records};
+use crate::rules::records::RegistryId;
+use crate::rules::{CheckKind, Procedure, RuleBook};
+use events::merkle::leaf_hash;
+use events::types::*;
+use events::{Checkpoint, Event, VerifierKey};
+use projections::person::Persons;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+pub const PROOF_FORMAT: &str = "housing-ledger/proof/v1";
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inclusion {
+    pub seq: u64,
+    pub tree_size: u64,
+    pub path: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Keys {
+    pub ledger: Vec<String>,
+    pub registries: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bundle {
+    pub format: String,
+    pub iin: String,
+    pub procedure: String,
+    pub status: String,
+    pub grounds: Value,
+    pub events: Vec<Event>,
+    pub checkpoint: String,
+    pub inclusion: Vec<Inclusion>,
+    pub keys: Keys,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProofError {
+    #[error("no {procedure} case for {iin}")]
+    NoCase { iin: String, procedure: String },
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("proof does not verify: {0}")]
+    Invalid(String),
+}
+
+fn invalid(m: impl Into<String>) -> ProofError {
+    ProofError::Invalid(m.into())
+}
+
+/// Builds the bundle for a person's latest case in `procedure`.
+pub async fn build(ledger: &Ledger, registries: &TrustedKeys, iin: &str, procedure: Procedure) -> Result<Bundle, ProofError> {
+    let store = ledger.store();
+    let (persons, person, run_events) = load_person(ledger, iin).await?;
+    let case = persons
+        .cases
+        .get(iin)
+        .and_then(|m| m.get(procedure.as_str()))
+        .cloned()
+        .ok_or_else(|| ProofError::NoCase { iin: iin.into(), procedure: procedure.to_string() })?;
+    let mut events: BTreeMap<u64, Event> = BTreeMap::new();
+    for e in person.into_iter().filter(|e| e.data["run"] == case.run.as_str()) {
+        events.insert(e.seq, e);
+    }
+    for e in run_events.into_iter().filter(|e| e.data["run"] == case.run.as_str() && (e.kind == RUN_STARTED || e.kind == LIST_SUBMITTED)) {
+        events.insert(e.seq, e);
+    }
+    if let Some(n) = &case.notice {
+        for e in store.read_stream(&notice_stream(&n.notice)).await.map_err(LedgerError::from)? {
+            events.insert(e.seq, e);
+        }
+    }
+    for e in store.read_stream(KEYS_STREAM_NAME).await.map_err(LedgerError::from)? {
+        events.insert(e.seq, e);
+    }
+    let cp = ledger.checkpoint().await?;
+    let mut inclusion = Vec::new();
+    for seq in events.keys() {
+        let path = ledger.inclusion_proof(*seq, cp.tree_size).await?;
+        inclusion.push(Inclusion { seq: *seq, tree_size: cp.tree_size, path: path.iter().map(hex::encode).collect() });
+    }
+    let history = ledger.key_history().await?;
+    Ok(Bundle {
+        format: PROOF_FORMAT.into(),
+        iin: iin.into(),
+        procedure: procedure.to_string(),
+        status: case.status,
+        grounds: case.grounds,
+        events: events.into_values().collect(),
+        checkpoint: cp.note,
+        inclusion,
+        keys: Keys { ledger: history.all().iter().map(|k| k.to_string()).collect(), registries: registries.as_map() },
+    })
+}
+
+/// A person's cases folded from his stream, the `RunStarted` of his runs and his notices.
+/// Returns the fold, his events and the events of his runs' streams.
+pub async fn load_person(ledger: &Ledger, iin: &str) -> Result<(Persons, Vec<Event>, Vec<Event>), LedgerError> {
+    let store = ledger.store();
+    let person = store.read_stream(&person_stream(iin)).await?;
+    let runs: BTreeSet<String> = person.iter().filter_map(|e| e.data["run"].as_str().map(String::from)).collect();
+    let mut run_events = Vec::new();
+    let mut notices = Vec::new();
+    for run in &runs {
+        run_events.extend(store.read_stream(&run_stream(run)).await?);
+        notices.extend(store.read_stream(&notice_stream(&format!("{run}-{iin}"))).await?);
+    }
+    let mut persons = Persons::default();
+    let mut all: Vec<&Event> = run_events.iter().filter(|e| e.kind == RUN_STARTED).chain(person.iter()).chain(notices.iter()).collect();
+    all.sort_by_key(|e| e.seq);
+    all.into_iter().for_each(|e| persons.apply(e));
+    Ok((persons, person, run_events))
+}
+
+const KEYS_STREAM_NAME: &str = events::verify::KEYS_STREAM;
+
+/// What a verified bundle showed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verified {
+    pub status: String,
+    pub grounds: usize,
+    pub events: usize,
+    pub tree_size: u64,
+}
+
+fn ground_key(g: &Value) -> (String, String, String, String, String) {
+    let s = |k: &str| g[k].as_str().unwrap_or_default().to_string();
+    (s("code"), s("clause"), s("subject"), s("subject_iin"), s("registry"))
+}
+
+/// Verifies a bundle offline against the ledger key `anchor`: every event's hash and signature
+/// (keys introduced after the anchor must be introduced in the bundle by a trusted key), every
+/// source signature, every inclusion path against the checkpoint, the checkpoint's signature,
+/// and that the status and grounds follow from the answers under the named rule set.
+pub fn verify(bundle: &Bundle, anchor: &VerifierKey, book: &RuleBook) -> Result<Verified, ProofError> {
+    if bundle.format != PROOF_FORMAT {
+        return Err(invalid(format!("unknown format {:?}", bundle.format)));
+    }
+    // Ledger keys: the anchor, plus keys introduced by events signed by a trusted key.
+    let mut trusted: BTreeMap<String, VerifierKey> = BTreeMap::from([(anchor.id_hex(), anchor.clone())]);
+    for e in &bundle.events {
+        let key = trusted.get(&e.key).ok_or_else(|| invalid(format!("seq {}: signed by key {}, which the anchor does not lead to", e.seq, e.key)))?;
+        e.check(key).map_err(|err| invalid(format!("seq {}: {err}", e.seq)))?;
+        if e.kind == KEY_INTRODUCED {
+            let k = VerifierKey::parse(e.data["verifier_key"].as_str().unwrap_or_default()).map_err(|err| invalid(format!("seq {}: {err}", e.seq)))?;
+            trusted.insert(k.id_hex(), k);
+        }
+    }
+    // The checkpoint and the inclusion of every event.
+    let (_, sigs) = events::note::split(&bundle.checkpoint).map_err(|e| invalid(format!("checkpoint: {e}")))?;
+    let cp_key = sigs.iter().find_map(|(_, id, _)| trusted.get(&hex::encode(id))).ok_or_else(|| invalid("checkpoint is signed by no trusted ledger key"))?;
+    let cp = Checkpoint::verify_note(&bundle.checkpoint, cp_key).map_err(|e| invalid(format!("checkpoint: {e}")))?;
+    let by_seq: BTreeMap<u64, &Event> = bundle.events.iter().map(|e| (e.seq, e)).collect();
+    let mut included = BTreeSet::new();
+    for inc in &bundle.inclusion {
+        let ev = by_seq.get(&inc.seq).ok_or_else(|| invalid(format!("inclusion path for seq {}, which the bundle does not hold", inc.seq)))?;
+        if inc.tree_size != cp.size {
+            return Err(invalid(format!("seq {}: path is for tree size {}, the checkpoint is {}", inc.seq, inc.tree_size, cp.size)));
+        }
+        let path = inc.path.iter().map(hex::decode).collect::<Result<Vec<_>, _>>().map_err(|_| invalid(format!("seq {}: path is not hex", inc.seq)))?;
+        let leaf = leaf_hash(&ev.hash_bytes().map_err(|e| invalid(e.to_string()))?);
+        events::merkle::verify_inclusion(inc.seq, inc.tree_size, &leaf, &path, &cp.root).map_err(|e| invalid(format!("seq {}: {e}", inc.seq)))?;
+        included.insert(inc.seq);
+    }
+    if let Some(missing) = by_seq.keys().find(|s| !included.contains(s)) {
+        return Err(invalid(format!("seq {missing} has no inclusion path")));
+    }
+    // Source signatures, with the registry keys the bundle names.
+    let mut reg_keys = BTreeMap::new();
+    for (r, k) in &bundle.keys.registries {
+        let id = RegistryId::parse(r).ok_or_else(|| invalid(format!("unknown registry {r}")))?;
+        reg_keys.insert(id, VerifierKey::parse(k).map_err(|e| invalid(format!("key of {r}: {e}")))?);
+    }
+    let keys = TrustedKeys(reg_keys);
+    let procedure = Procedure::parse(&bundle.procedure).map_err(invalid)?;
+    let mut answers: BTreeMap<(String, RegistryId), Records> = BTreeMap::new();
+    for e in bundle.events.iter().filter(|e| e.kind == REGISTRY_RESPONDED && e.stream.starts_with("person:")) {
+        let registry = RegistryId::parse(e.data["registry"].as_str().unwrap_or_default()).ok_or_else(|| invalid(format!("seq {}: unknown registry", e.seq)))?;
+        let signed: SignedAnswer =
+            serde_json::from_value(json!({"answer": e.data["answer"], "source_key": e.data["source_key"], "source_sig": e.data["source_sig"]}))
+                .map_err(|err| invalid(format!("seq {}: {err}", e.seq)))?;
+        let subjects: Vec<String> = serde_json::from_value(e.data["answer"]["subjects"].clone()).unwrap_or_default();
+        let records = check_answer(&keys, registry, e.data["request_id"].as_str().unwrap_or_default(), AnswerKind::Records(&subjects), &signed)
+            .map_err(|err| invalid(format!("seq {}: source {err}", e.seq)))?;
+        answers.insert((e.data["step"].as_str().unwrap_or_default().to_string(), registry), records_of(&records));
+    }
+    // The status the events show.
+    let mut persons = Persons::default();
+    bundle.events.iter().for_each(|e| persons.apply(e));
+    let case = persons.cases.get(&bundle.iin).and_then(|m| m.get(&bundle.procedure)).ok_or_else(|| invalid("the events hold no case for this person"))?;
+    if case.status != bundle.status {
+        return Err(invalid(format!("bundle says {}, its events say {}", bundle.status, case.status)));
+    }
+    // The grounds follow from the answers under the rule set the proposal names.
+    let entry = bundle.events.iter().find(|e| e.kind == LIST_ENTRY_RECEIVED).ok_or_else(|| invalid("no list entry"))?;
+    let locality = entry.data["entry"]["locality"].as_str().unwrap_or_default();
+    let decided = bundle.events.iter().find(|e| e.kind == DECISION_PROPOSED || e.kind == PERSON_RETAINED);
+    if let Some(decided) = decided {
+        let sha = decided.data["rule_set_sha256"].as_str().unwrap_or_default();
+        let rs = book.by_sha(sha).ok_or_else(|| invalid(format!("rule set {sha} is not known to this verifier")))?;
+        if rs.procedure != procedure {
+            return Err(invalid("the rule set is for another procedure"));
+        }
+        let mut family = Family::default();
+        let mut found: Vec<Ground> = Vec::new();
+        for step in &rs.steps {
+            let mut refs: checks::Answers = BTreeMap::new();
+            for r in step.registries() {
+                let rec = answers.get(&(step.step.clone(), r)).ok_or_else(|| invalid(format!("step {}: no verified answer from {r}", step.step)))?;
+                refs.insert(r, rec);
+            }
+            if step.check == CheckKind::Family {
+                family = checks::family(&bundle.iin, refs[&RegistryId::Zags]);
+                continue;
+            }
+            let (verdict, grounds, _) = checks::judge(step, &bundle.iin, &family, locality, &refs);
+            match verdict {
+                CheckVerdict::Clear => continue,
+                CheckVerdict::Incomplete => return Err(invalid(format!("step {}: the answers do not allow a decision", step.step))),
+                CheckVerdict::Found => {
+                    found = grounds;
+                    break;
+                }
+            }
+        }
+        let computed: BTreeSet<_> = found.iter().map(|g| ground_key(&serde_json::to_value(g).expect("grounds serialise"))).collect();
+        let stated: BTreeSet<_> = bundle.grounds.as_array().into_iter().flatten().map(ground_key).collect();
+        if computed != stated {
+            return Err(invalid(format!(
+                "the grounds do not follow from the answers under rule set {} v{}: computed {computed:?}, stated {stated:?}",
+                rs.id, rs.version
+            )));
+        }
+        let proposed: BTreeSet<_> = decided.data["grounds"].as_array().into_iter().flatten().map(ground_key).collect();
+        if decided.kind == DECISION_PROPOSED && proposed != stated {
+            return Err(invalid("the bundle's grounds are not the proposal's"));
+        }
+        if decided.kind == PERSON_RETAINED && !computed.is_empty() {
+            return Err(invalid("the person was retained although the answers show a ground"));
+        }
+    }
+    Ok(Verified { status: case.status.clone(), grounds: bundle.grounds.as_array().map_or(0, Vec::len), events: bundle.events.len(), tree_size: cp.size })
+}
