@@ -123,6 +123,29 @@ enum Command {
         #[arg(long)]
         ledger_key: Option<String>,
     },
+    /// Verify a proof bundle offline against a ledger verifier key.
+    VerifyProof {
+        file: PathBuf,
+        #[arg(long)]
+        ledger_key: String,
+        /// Extra rule-set files the bundle may name.
+        #[arg(long = "rule-set")]
+        rule_sets: Vec<PathBuf>,
+    },
+    /// The main job: generate a population, serve it as the registries over HTTP, run both
+    /// procedures, sign a checkpoint and serve the API.
+    Demo {
+        /// Recipients on each list.
+        #[arg(long, default_value_t = 1000)]
+        persons: u64,
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        #[arg(long, default_value = "2026-01-15")]
+        as_of: String,
+        /// Run and print, then exit instead of serving.
+        #[arg(long)]
+        no_serve: bool,
+    },
     /// Sign a checkpoint of the log as it is now and print it.
     Checkpoint,
     /// API tokens.
@@ -269,6 +292,28 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 Err(e) => return Err(e.into()),
             }
         }
+        Command::VerifyProof { file, ledger_key, rule_sets } => {
+            let anchor = events::VerifierKey::parse(&ledger_key).context("--ledger-key")?;
+            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let bundle: housing_ledger::proof::Bundle = serde_json::from_str(&text).with_context(|| format!("{} is not a proof bundle", file.display()))?;
+            let mut book = RuleBook::built_in();
+            for f in &rule_sets {
+                book.add_file(f)?;
+            }
+            match housing_ledger::proof::verify(&bundle, &anchor, &book) {
+                Ok(v) => println!(
+                    "ok: {} {} is {} on {} ground(s); {} events included in the checkpoint of tree size {}",
+                    bundle.procedure, bundle.iin, v.status, v.grounds, v.events, v.tree_size
+                ),
+                Err(e) => {
+                    println!("FAILED: {e}");
+                    return Ok(std::process::ExitCode::FAILURE);
+                }
+            }
+        }
+        Command::Demo { persons, listen, as_of, no_serve } => {
+            return demo(&loc, &cli.registry_seed, persons, &listen, &as_of, no_serve).await;
+        }
         Command::Checkpoint => {
             let ledger = loc.ledger().await?;
             print!("{}", ledger.checkpoint().await?.note);
@@ -327,6 +372,68 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             let _ = std::fs::remove_dir_all(&dir);
         }
     }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+async fn demo(loc: &Location, seed: &str, persons: u64, listen: &str, as_of: &str, no_serve: bool) -> anyhow::Result<std::process::ExitCode> {
+    use housing_ledger::population::Population;
+    let ledger = loc.ledger().await?;
+    // The registries: a synthetic population written as a fixture and served over HTTP.
+    let population = Population::new(persons, 2026);
+    let fixture_path = loc.data_dir.join("demo-fixture.json");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&fixture_path)?);
+    population.write_fixture(&mut out)?;
+    std::io::Write::flush(&mut out)?;
+    drop(out);
+    let fixture = Fixture::load(&fixture_path)?;
+    let sim = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let sim_url = format!("http://{}", sim.local_addr()?);
+    let router = housing_ledger::registry::http::sim_from_fixture(fixture, seed, Duration::from_secs(10));
+    tokio::spawn(async move { axum::serve(sim, router).await });
+    eprintln!("registry-sim: {} persons per list from {} on {sim_url}", persons, fixture_path.display());
+    let keys = TrustedKeys::from_sim_seed(seed);
+    let book = RuleBook::built_in();
+    let settings = HttpSettings { deadline: Duration::from_millis(500), retries: 1, backoff: Duration::from_millis(50) };
+    for procedure in Procedure::ALL {
+        let source: Arc<dyn Registries> = Arc::new(HttpRegistries::new(&sim_url, settings.clone()).named(format!("registry-sim:synthetic:{persons}:2026")));
+        let bar = TerminalProgress::new();
+        let summary = pipeline::run(&ledger, source, keys.clone(), &book, procedure, as_of, Settings::default(), &bar).await;
+        bar.done();
+        let summary = summary?;
+        println!("{procedure}: run {} {}", summary.run, serde_json::to_string(&summary.counts)?);
+    }
+    let cp = ledger.checkpoint().await?;
+    let (token, _) = auth::create_token(ledger.store().as_ref(), Role::Auditor).await?;
+    // One removed person whose proof the README walks through.
+    let removed = ledger
+        .store()
+        .read_by_type("DecisionTaken", 0, 1000)
+        .await?
+        .into_iter()
+        .find(|e| e.data["outcome"] == "confirmed" && e.data["procedure"] == "registry_removal");
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = format!("http://{}", listener.local_addr()?);
+    println!();
+    println!("ledger:        {} events, checkpoint at tree size {}", ledger.size().await?, cp.tree_size);
+    println!("ledger key:    {}", ledger.signer().verifier());
+    println!("API:           {addr}");
+    println!("auditor token: {token}");
+    if let Some(ev) = removed {
+        let iin = ev.stream.trim_start_matches("person:");
+        println!("a removed person's proof:");
+        println!("  curl -s -H 'Authorization: Bearer {token}' '{addr}/v1/persons/{iin}/proof?procedure=registry_removal' > proof.json");
+        println!("  housing-ledger verify-proof proof.json --ledger-key '{}'", ledger.signer().verifier());
+    }
+    if no_serve {
+        return Ok(std::process::ExitCode::SUCCESS);
+    }
+    let state = AppState { ledger, registry_keys: Arc::new(keys) };
+    println!("serving; Ctrl-C stops");
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
     Ok(std::process::ExitCode::SUCCESS)
 }
 

@@ -167,14 +167,19 @@ impl Population {
             }
         }
         let mut p = Person { entry, iin: iin.clone(), ..Default::default() };
-        let spouse = (r.unit() < 0.7).then(|| iin_of(procedure, Role::Spouse, index));
+        let valid = |i: &String| crate::rules::iin::Iin::parse(i).is_ok();
+        if !valid(&iin) {
+            // A malformed IIN: the registries know nothing under it.
+            return p;
+        }
+        let spouse = (r.unit() < 0.7).then(|| iin_of(procedure, Role::Spouse, index)).filter(valid);
         let n_children = match r.unit() {
             x if x < 0.3 => 0,
             x if x < 0.6 => 1,
             x if x < 0.9 => 2,
             _ => 3,
         };
-        let children: Vec<String> = (0..n_children).map(|k| iin_of(procedure, Role::Child(k), index)).collect();
+        let children: Vec<String> = (0..n_children).map(|k| iin_of(procedure, Role::Child(k), index)).filter(valid).collect();
         let mut zags = json!({});
         if let Some(s) = &spouse {
             zags["marriage"] = json!({"spouse_iin": s, "since": "2010-06-12"});

@@ -124,12 +124,19 @@ pub struct HttpRegistries {
     base: String,
     client: reqwest::Client,
     settings: HttpSettings,
+    name: Option<String>,
 }
 
 impl HttpRegistries {
     pub fn new(base: &str, settings: HttpSettings) -> Self {
         let client = reqwest::Client::builder().timeout(settings.deadline).build().expect("HTTP client builds");
-        Self { base: base.trim_end_matches('/').to_string(), client, settings }
+        Self { base: base.trim_end_matches('/').to_string(), client, settings, name: None }
+    }
+
+    /// Names the source by what it serves rather than where (a run's identity includes it).
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
     }
 
     async fn post_once<B: Serialize>(&self, path: &str, body: &B) -> Result<SignedAnswer, RegistryFault> {
@@ -207,6 +214,6 @@ impl Registries for HttpRegistries {
     }
 
     fn describe(&self) -> String {
-        format!("http:{}", self.base)
+        self.name.clone().unwrap_or_else(|| format!("http:{}", self.base))
     }
 }

@@ -1,0 +1,231 @@
+//! Proof bundles as the API serves them, verified offline: accepted as served; rejected with one
+//! byte changed in an event, a path, the checkpoint or a key; rejected when the grounds do not
+//! follow from the answers. Also the person and run routes: 401, 403, 400, 404 and shapes.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::scenario::{complete, iin_for};
+use common::{Backend, Place};
+use events::NewEvent;
+use housing_ledger::api::{app, AppState};
+use housing_ledger::auth::{create_token, Role};
+use housing_ledger::ledger::Ledger;
+use housing_ledger::pipeline::{self, Settings, Silent};
+use housing_ledger::proof::{self, Bundle};
+use housing_ledger::registry::fixture::{Fixture, FixtureRegistries};
+use housing_ledger::registry::{TrustedKeys, DEFAULT_SIM_SEED};
+use housing_ledger::rules::{Procedure, RuleBook};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use tower::ServiceExt;
+
+struct World {
+    _place: Place,
+    ledger: Arc<Ledger>,
+    state: AppState,
+}
+
+async fn world() -> World {
+    let place = Place::new(Backend::Sqlite, None);
+    let ledger = Arc::new(place.ledger().await);
+    let (fx, _) = complete(
+        Procedure::RegistryRemoval,
+        json!({"entries": [{"iin": "@A"}, {"iin": "@B"}, {"iin": "@C"}, {"iin": "@D", "consent": false}],
+               "registries": {"zags": {"@A": {"marriage": {"spouse_iin": "@A.spouse"}}}, "gosreestr": {"@A.spouse": {"privatization_contracts": [{"number": "П-2"}]}}},
+               "faults": [{"registry": "egkn", "iin": "@C", "kind": "unavailable"}]}),
+    );
+    let keys = TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED);
+    let regs = Arc::new(FixtureRegistries::new(Fixture::parse("case", &fx.to_string()).unwrap(), DEFAULT_SIM_SEED));
+    pipeline::run(&ledger, regs, keys.clone(), &RuleBook::built_in(), Procedure::RegistryRemoval, "2026-01-15", Settings::default(), &Silent).await.unwrap();
+    let state = AppState { ledger: ledger.clone(), registry_keys: Arc::new(keys) };
+    World { _place: place, ledger, state }
+}
+
+impl World {
+    async fn get(&self, uri: &str, token: Option<&str>) -> (StatusCode, Value) {
+        let mut req = Request::builder().uri(uri);
+        if let Some(t) = token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        let resp = app(self.state.clone()).oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+        let status = resp.status();
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
+    async fn token(&self, role: Role) -> String {
+        create_token(self.ledger.store().as_ref(), role).await.unwrap().0
+    }
+
+    async fn bundle(&self, who: &str) -> Bundle {
+        let t = self.token(Role::AppealsOfficer).await;
+        let (s, b) = self.get(&format!("/v1/persons/{}/proof?procedure=registry_removal", iin_for(who)), Some(&t)).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        serde_json::from_value(b).unwrap()
+    }
+}
+
+fn verify(b: &Bundle, w: &World) -> Result<proof::Verified, String> {
+    proof::verify(b, &w.ledger.signer().verifier(), &RuleBook::built_in()).map_err(|e| e.to_string())
+}
+
+#[tokio::test]
+async fn served_bundles_verify_offline() {
+    let w = world().await;
+    let a = w.bundle("A").await;
+    assert_eq!(a.status, "removed");
+    assert_eq!(a.grounds[0]["code"], "privatization_contract");
+    assert_eq!(a.grounds[0]["subject"], "family_member");
+    let kinds: Vec<&str> = a.events.iter().map(|e| e.kind.as_str()).collect();
+    for k in [
+        "KeyIntroduced",
+        "RunStarted",
+        "ListEntryReceived",
+        "RegistryResponded",
+        "CheckEvaluated",
+        "DecisionProposed",
+        "ListSubmitted",
+        "DecisionTaken",
+        "NoticeIssued",
+        "NoticeDelivered",
+    ] {
+        assert!(kinds.contains(&k), "bundle lacks {k}: {kinds:?}");
+    }
+    assert!(a.events.windows(2).all(|p| p[0].seq < p[1].seq), "events in seq order");
+    assert_eq!(a.inclusion.len(), a.events.len());
+    let v = verify(&a, &w).unwrap();
+    assert_eq!((v.status.as_str(), v.grounds), ("removed", 1));
+    for who in ["B", "C", "D"] {
+        let b = w.bundle(who).await;
+        verify(&b, &w).unwrap_or_else(|e| panic!("{who}: {e}"));
+    }
+    assert_eq!(w.bundle("B").await.status, "retained");
+    assert_eq!(w.bundle("C").await.status, "incomplete");
+    assert_eq!(w.bundle("D").await.status, "no_consent");
+}
+
+fn flip_hex(s: &str) -> String {
+    let mut c: Vec<char> = s.chars().collect();
+    c[0] = if c[0] == '0' { '1' } else { '0' };
+    c.into_iter().collect()
+}
+
+#[tokio::test]
+async fn one_changed_byte_anywhere_is_rejected() {
+    let w = world().await;
+    let good = w.bundle("A").await;
+    let mut cases: Vec<(&str, Bundle)> = Vec::new();
+    for i in 0..good.events.len() {
+        let mut b = good.clone();
+        b.events[i].time = b.events[i].time.replacen('2', "3", 1);
+        cases.push(("event time", b));
+    }
+    let mut b = good.clone();
+    let resp = b.events.iter_mut().find(|e| e.kind == "RegistryResponded").unwrap();
+    resp.data["answer"]["issued_at"] = json!("2020-01-01T00:00:00.000Z");
+    cases.push(("registry answer", b));
+    let mut b = good.clone();
+    b.events[2].sig = flip_hex(&b.events[2].sig);
+    cases.push(("signature", b));
+    for i in [0, good.inclusion.len() / 2, good.inclusion.len() - 1] {
+        let mut b = good.clone();
+        if let Some(p) = b.inclusion[i].path.first_mut() {
+            *p = flip_hex(p);
+        } else {
+            b.inclusion[i].seq += 1;
+        }
+        cases.push(("inclusion path", b));
+    }
+    let mut b = good.clone();
+    b.checkpoint = b.checkpoint.replacen("\n", "\n1", 1);
+    cases.push(("checkpoint size", b));
+    let mut b = good.clone();
+    let lines: Vec<&str> = good.checkpoint.lines().collect();
+    b.checkpoint = good.checkpoint.replacen(lines[2], &flip_hex(lines[2]), 1);
+    cases.push(("checkpoint root", b));
+    let mut b = good.clone();
+    let k = b.keys.registries.get_mut("gosreestr").unwrap();
+    *k = housing_ledger::registry::sim_signer("another seed", housing_ledger::rules::records::RegistryId::Gosreestr).verifier().to_string();
+    cases.push(("registry key", b));
+    let mut b = good.clone();
+    b.status = "retained".into();
+    cases.push(("status", b));
+    for (what, b) in &cases {
+        assert!(verify(b, &w).is_err(), "a bundle with a changed {what} verified");
+    }
+    // Another ledger key as the anchor.
+    let other = events::LedgerSigner::generate("housing-ledger.example/demo").unwrap().verifier();
+    assert!(proof::verify(&good, &other, &RuleBook::built_in()).is_err());
+    verify(&good, &w).unwrap();
+}
+
+#[tokio::test]
+async fn grounds_that_do_not_follow_from_the_answers_are_rejected() {
+    let w = world().await;
+    // B was retained; a forged (but validly signed) proposal and decision claim a ground.
+    let b_iin = iin_for("B");
+    let retained = w.ledger.store().read_stream(&format!("person:{b_iin}")).await.unwrap();
+    let run = retained[0].data["run"].as_str().unwrap().to_string();
+    let rs = RuleBook::built_in().select(Procedure::RegistryRemoval, "2026-01-15").unwrap().clone();
+    let ground = json!([{"code": "not_citizen", "clause": "000:10.2", "subject": "recipient", "subject_iin": b_iin, "registry": "gbd_fl", "evidence": []}]);
+    let forged = w
+        .ledger
+        .append(vec![NewEvent::new(
+            format!("person:{b_iin}"),
+            "DecisionProposed",
+            json!({"run": run, "procedure": "registry_removal", "outcome": "remove", "grounds": ground, "rule_set_sha256": rs.sha256, "evidence": []}),
+        )])
+        .await
+        .unwrap();
+    w.ledger
+        .append(vec![NewEvent::new(
+            format!("person:{b_iin}"),
+            "DecisionTaken",
+            json!({"run": run, "procedure": "registry_removal", "proposal": forged[0].seq, "outcome": "confirmed", "decided_by": "x", "reference": null}),
+        )])
+        .await
+        .unwrap();
+    let b = w.bundle("B").await;
+    assert_eq!(b.status, "removed");
+    let err = verify(&b, &w).unwrap_err();
+    assert!(err.contains("do not follow"), "{err}");
+}
+
+#[tokio::test]
+async fn person_and_run_routes() {
+    let w = world().await;
+    let (au, op, off) = (w.token(Role::Auditor).await, w.token(Role::Operator).await, w.token(Role::AppealsOfficer).await);
+    let a = iin_for("A");
+    let (s, v) = w.get(&format!("/v1/persons/{a}"), Some(&off)).await;
+    assert_eq!(s, StatusCode::OK);
+    let c = &v["procedures"]["registry_removal"];
+    assert_eq!(
+        (c["status"].as_str(), c["notice"]["state"].as_str(), c["decision"]["outcome"].as_str()),
+        (Some("removed"), Some("delivered"), Some("confirmed"))
+    );
+    assert_eq!(w.get(&format!("/v1/persons/{a}"), None).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(w.get(&format!("/v1/persons/{a}"), Some(&op)).await.0, StatusCode::FORBIDDEN);
+    let (s, v) = w.get("/v1/persons/850415350078", Some(&au)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(v["error"]["message"].as_str().unwrap().contains("check digit"), "{v}");
+    assert_eq!(w.get("/v1/persons/850415350079", Some(&au)).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(w.get(&format!("/v1/persons/{a}/proof"), Some(&au)).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(w.get(&format!("/v1/persons/{a}/proof?procedure=lease_termination"), Some(&au)).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(w.get(&format!("/v1/persons/{a}/proof?procedure=eviction"), Some(&au)).await.0, StatusCode::BAD_REQUEST);
+    let (s, v) = w.get(&format!("/v1/persons/{a}/events"), Some(&au)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(v["events"].as_array().unwrap().iter().all(|e| e["stream"] == format!("person:{a}")));
+    assert_eq!(w.get(&format!("/v1/persons/{a}/events"), Some(&off)).await.0, StatusCode::FORBIDDEN);
+    let (s, v) = w.get("/v1/runs", Some(&op)).await;
+    assert_eq!(s, StatusCode::OK);
+    let run = v["runs"][0]["run"].as_str().unwrap().to_string();
+    assert_eq!(v["runs"][0]["counts"], json!({"incomplete": 1, "no_consent": 1, "removed": 1, "retained": 1}));
+    let (s, v) = w.get(&format!("/v1/runs/{run}"), Some(&au)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["registry_failures"].as_array().unwrap().len(), 0, "failures of persons are in their streams");
+    assert_eq!(w.get("/v1/runs/nope", Some(&au)).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(w.get("/v1/runs", Some(&off)).await.0, StatusCode::FORBIDDEN);
+}
