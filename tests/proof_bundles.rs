@@ -229,3 +229,21 @@ async fn person_and_run_routes() {
     assert_eq!(w.get("/v1/runs/nope", Some(&au)).await.0, StatusCode::NOT_FOUND);
     assert_eq!(w.get("/v1/runs", Some(&off)).await.0, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn verify_checks_every_source_signature() {
+    let w = world().await;
+    w.ledger.verify(|_| {}).await.unwrap();
+    // A correctly chained and signed event whose registry answer its source did not sign.
+    let a = iin_for("A");
+    let resp = w.ledger.store().read_stream(&format!("person:{a}")).await.unwrap().into_iter().find(|e| e.kind == "RegistryResponded").unwrap();
+    let mut data = resp.data.clone();
+    data["answer"]["records"] = json!({});
+    let forged = w.ledger.append(vec![NewEvent::new(format!("person:{a}"), "RegistryResponded", data)]).await.unwrap();
+    match w.ledger.verify(|_| {}).await {
+        Err(housing_ledger::ledger::LedgerError::Invalid(f)) => {
+            assert_eq!((f.seq, f.fault), (forged[0].seq, events::verify::Fault::SourceSignature), "{f}");
+        }
+        other => panic!("verify should fail on the forged answer: {other:?}"),
+    }
+}

@@ -25,6 +25,7 @@ pub enum Fault {
     Format,
     CheckpointRoot,
     CheckpointSignature,
+    SourceSignature,
 }
 
 impl fmt::Display for Fault {
@@ -38,6 +39,7 @@ impl fmt::Display for Fault {
             Fault::Format => "format",
             Fault::CheckpointRoot => "checkpoint root",
             Fault::CheckpointSignature => "checkpoint signature",
+            Fault::SourceSignature => "source signature",
         })
     }
 }
@@ -144,6 +146,31 @@ pub struct ChainVerifier {
     prev: Option<Hash>,
     pub keys: KeyHistory,
     frontier: MerkleFrontier,
+    /// run → registry → the source key its `RunStarted` trusts.
+    source_keys: HashMap<String, HashMap<String, VerifierKey>>,
+}
+
+/// The source keys a `RunStarted` names (`data.source_keys`: registry → verifier key).
+fn run_source_keys(ev: &Event) -> Option<(String, HashMap<String, VerifierKey>)> {
+    let run = ev.data.get("run")?.as_str()?.to_string();
+    let keys = ev.data.get("source_keys")?.as_object()?.iter().filter_map(|(r, k)| Some((r.clone(), VerifierKey::parse(k.as_str()?).ok()?))).collect();
+    Some((run, keys))
+}
+
+/// Checks the source's signature on a `RegistryResponded` against the key its run trusts.
+fn check_source(ev: &Event, keys: &HashMap<String, HashMap<String, VerifierKey>>) -> std::result::Result<(), String> {
+    use base64::Engine;
+    let d = &ev.data;
+    let run = d.get("run").and_then(|v| v.as_str()).ok_or("no run")?;
+    let registry = d.get("registry").and_then(|v| v.as_str()).ok_or("no registry")?;
+    let key = keys.get(run).and_then(|m| m.get(registry)).ok_or_else(|| format!("run {run} names no key for {registry}"))?;
+    if d.get("source_key").and_then(|v| v.as_str()) != Some(key.to_string().as_str()) {
+        return Err(format!("source_key is not the key run {run} trusts for {registry}"));
+    }
+    let sig = base64::engine::general_purpose::STANDARD
+        .decode(d.get("source_sig").and_then(|v| v.as_str()).unwrap_or_default())
+        .map_err(|_| "source_sig is not base64".to_string())?;
+    crate::registry_answer::verify(&d["answer"], key, &sig).map_err(|_| format!("the answer's signature by {registry} does not verify"))
 }
 
 impl ChainVerifier {
@@ -169,6 +196,8 @@ impl ChainVerifier {
             }
         }
         let lookup = |id: &str| self.keys.keys.get(id).map(|r| r.key.clone()).or_else(|| candidates.get(id).cloned());
+        let mut source_keys = self.source_keys.clone();
+        source_keys.extend(events.iter().filter(|e| e.kind == crate::types::RUN_STARTED).filter_map(run_source_keys));
         // Order-free work in parallel: recompute each hash and check each signature.
         let checked: Vec<std::result::Result<Hash, Finding>> = events
             .par_iter()
@@ -183,6 +212,9 @@ impl ChainVerifier {
                 }
                 let key = lookup(&ev.key).ok_or_else(|| find(Fault::Key, format!("key {} was never introduced", ev.key)))?;
                 ev.check_signature(&key, &computed).map_err(|e| find(Fault::Signature, e.to_string()))?;
+                if ev.kind == crate::types::REGISTRY_RESPONDED {
+                    check_source(ev, &source_keys).map_err(|e| find(Fault::SourceSignature, e))?;
+                }
                 Ok(computed)
             })
             .collect();
@@ -200,6 +232,11 @@ impl ChainVerifier {
             self.keys.apply(ev).map_err(|e| find(Fault::Key, e))?;
             if self.keys.in_force(&ev.key, ev.seq).is_none() {
                 return Err(find(Fault::Key, format!("key {} is not in force at seq {}", ev.key, ev.seq)));
+            }
+            if ev.kind == crate::types::RUN_STARTED {
+                if let Some((run, keys)) = run_source_keys(ev) {
+                    self.source_keys.insert(run, keys);
+                }
             }
             self.frontier.push(leaf_hash(&hash), &mut Vec::new());
             self.prev = Some(hash);
