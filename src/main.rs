@@ -224,7 +224,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             let ledger = loc.ledger().await?;
             let cp = ledger.checkpoint().await?;
             tracing::info!(tree_size = cp.tree_size, "checkpoint signed");
-            let state = AppState { ledger, registry_keys: Arc::new(TrustedKeys::from_sim_seed(&cli.registry_seed)) };
+            let state = AppState::new(ledger, TrustedKeys::from_sim_seed(&cli.registry_seed));
             let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
             println!("serving on http://{}", listener.local_addr()?);
             axum::serve(listener, app(state))
@@ -427,7 +427,7 @@ async fn demo(loc: &Location, seed: &str, persons: u64, listen: &str, as_of: &st
     if no_serve {
         return Ok(std::process::ExitCode::SUCCESS);
     }
-    let state = AppState { ledger, registry_keys: Arc::new(keys) };
+    let state = AppState::new(ledger, keys);
     println!("serving; Ctrl-C stops");
     axum::serve(listener, app(state))
         .with_graceful_shutdown(async {

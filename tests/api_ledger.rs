@@ -24,13 +24,7 @@ impl Api {
         let place = Place::new(Backend::Sqlite, None);
         let ledger = Arc::new(place.ledger().await);
         ledger.append((0..20).map(|i| NewEvent::new("run:r1", "Tick", json!({"i": i}))).collect()).await.unwrap();
-        Api {
-            state: AppState {
-                ledger,
-                registry_keys: Arc::new(housing_ledger::registry::TrustedKeys::from_sim_seed(housing_ledger::registry::DEFAULT_SIM_SEED)),
-            },
-            _place: place,
-        }
+        Api { state: AppState::new(ledger, housing_ledger::registry::TrustedKeys::from_sim_seed(housing_ledger::registry::DEFAULT_SIM_SEED)), _place: place }
     }
 
     async fn token(&self, role: Role) -> String {

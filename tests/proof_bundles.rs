@@ -40,7 +40,7 @@ async fn world() -> World {
     let keys = TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED);
     let regs = Arc::new(FixtureRegistries::new(Fixture::parse("case", &fx.to_string()).unwrap(), DEFAULT_SIM_SEED));
     pipeline::run(&ledger, regs, keys.clone(), &RuleBook::built_in(), Procedure::RegistryRemoval, "2026-01-15", Settings::default(), &Silent).await.unwrap();
-    let state = AppState { ledger: ledger.clone(), registry_keys: Arc::new(keys) };
+    let state = AppState::new(ledger.clone(), keys);
     World { _place: place, ledger, state }
 }
 
@@ -228,6 +228,51 @@ async fn person_and_run_routes() {
     assert_eq!(v["registry_failures"].as_array().unwrap().len(), 0, "failures of persons are in their streams");
     assert_eq!(w.get("/v1/runs/nope", Some(&au)).await.0, StatusCode::NOT_FOUND);
     assert_eq!(w.get("/v1/runs", Some(&off)).await.0, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn every_read_of_personal_data_is_in_the_ledger() {
+    let w = world().await;
+    let (au, off) = (w.token(Role::Auditor).await, w.token(Role::AppealsOfficer).await);
+    let a = iin_for("A");
+    let before = w.ledger.size().await.unwrap();
+    w.get(&format!("/v1/persons/{a}"), Some(&off)).await;
+    w.get(&format!("/v1/persons/{a}/proof?procedure=registry_removal"), Some(&off)).await;
+    w.get(&format!("/v1/persons/{a}/events"), Some(&au)).await;
+    // Refused requests read nothing and are not recorded as reads.
+    w.get(&format!("/v1/persons/{a}/events"), Some(&off)).await;
+    w.get(&format!("/v1/persons/{a}"), None).await;
+    let (s, v) = w.get(&format!("/v1/persons/{a}/reads"), Some(&au)).await;
+    assert_eq!(s, StatusCode::OK);
+    let reads: Vec<(String, String)> =
+        v["reads"].as_array().unwrap().iter().map(|r| (r["role"].as_str().unwrap().to_string(), r["read"].as_str().unwrap().to_string())).collect();
+    assert_eq!(
+        reads,
+        vec![
+            ("appeals_officer".to_string(), "person".to_string()),
+            ("appeals_officer".to_string(), "proof:registry_removal".to_string()),
+            ("auditor".to_string(), "events".to_string())
+        ]
+    );
+    let id = v["reads"][0]["token"].as_str().unwrap();
+    assert!(off.starts_with(&format!("hl_{id}_")) && off.len() > id.len() + 4, "the token's id is recorded, never the secret");
+    assert!(!v.to_string().contains(&off), "the secret appears nowhere");
+    assert!(w.ledger.size().await.unwrap() >= before + 4, "the reads are ledger events");
+    // Concurrent reads are group-committed, each recorded once.
+    let mut tasks = Vec::new();
+    for _ in 0..40 {
+        let (state, off, a) = (w.state.clone(), off.clone(), a.clone());
+        tasks.push(tokio::spawn(async move {
+            let req = Request::builder().uri(format!("/v1/persons/{a}")).header("Authorization", format!("Bearer {off}")).body(Body::empty()).unwrap();
+            app(state).oneshot(req).await.unwrap().status()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), StatusCode::OK);
+    }
+    let n = w.ledger.store().read_stream(&format!("reads:{a}")).await.unwrap().len();
+    assert_eq!(n, 3 + 1 + 40);
+    w.ledger.verify(|_| {}).await.unwrap();
 }
 
 #[tokio::test]

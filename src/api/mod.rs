@@ -3,6 +3,7 @@
 
 mod error;
 mod persons;
+pub mod reads;
 
 pub use error::AppError;
 
@@ -28,6 +29,16 @@ pub struct AppState {
     pub ledger: Arc<Ledger>,
     /// The source registries' keys the service trusts.
     pub registry_keys: Arc<crate::registry::TrustedKeys>,
+    /// Where reads of personal data are recorded.
+    pub reads: reads::ReadLog,
+}
+
+impl AppState {
+    /// Builds the state and starts the read log's writer (needs a Tokio runtime).
+    pub fn new(ledger: Arc<Ledger>, registry_keys: crate::registry::TrustedKeys) -> Self {
+        let reads = reads::ReadLog::start(ledger.clone());
+        Self { ledger, registry_keys: Arc::new(registry_keys), reads }
+    }
 }
 
 pub fn app(state: AppState) -> Router {
@@ -40,6 +51,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/persons/{iin}", get(persons::person))
         .route("/v1/persons/{iin}/proof", get(persons::proof_bundle))
         .route("/v1/persons/{iin}/events", get(persons::person_events))
+        .route("/v1/persons/{iin}/reads", get(persons::person_reads))
         .route("/v1/runs", get(persons::runs))
         .route("/v1/runs/{id}", get(persons::run))
         .route("/healthz", get(|| async { "ok" }))

@@ -15,9 +15,30 @@ fn checked_iin(iin: &str) -> Result<Iin, AppError> {
     Iin::parse(iin).map_err(|e| AppError::BadRequest(e.to_string()))
 }
 
+/// Records the read in the ledger before anything is answered.
+async fn account(s: &AppState, caller: &Caller, iin: &Iin, what: &str) -> Result<(), AppError> {
+    s.reads.record(caller, iin.as_str(), what).await.map(|_| ()).map_err(AppError::Internal)
+}
+
+pub async fn person_reads(State(s): State<AppState>, caller: Caller, Path(iin): Path<String>) -> Result<Json<Value>, AppError> {
+    caller.require(&[Role::Auditor])?;
+    let iin = checked_iin(&iin)?;
+    let reads: Vec<Value> = s
+        .ledger
+        .store()
+        .read_stream(&super::reads::reads_stream(iin.as_str()))
+        .await?
+        .into_iter()
+        .map(|e| json!({"seq": e.seq, "time": e.time, "token": e.data["token"], "role": e.data["role"], "read": e.data["read"]}))
+        .collect();
+    account(&s, &caller, &iin, "reads").await?;
+    Ok(Json(json!({"iin": iin, "reads": reads})))
+}
+
 pub async fn person(State(s): State<AppState>, caller: Caller, Path(iin): Path<String>) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Auditor, Role::AppealsOfficer])?;
     let iin = checked_iin(&iin)?;
+    account(&s, &caller, &iin, "person").await?;
     let (persons, _, _) = proof::load_person(&s.ledger, iin.as_str()).await?;
     let cases = persons.cases.get(iin.as_str()).ok_or_else(|| AppError::NotFound(format!("no case for {iin}")))?;
     let procedures: BTreeMap<&String, Value> = cases
@@ -39,6 +60,7 @@ pub async fn proof_bundle(
     let iin = checked_iin(&iin)?;
     let procedure = q.get("procedure").ok_or_else(|| AppError::BadRequest("procedure is required (registry_removal or lease_termination)".into()))?;
     let procedure = Procedure::parse(procedure).map_err(AppError::BadRequest)?;
+    account(&s, &caller, &iin, &format!("proof:{procedure}")).await?;
     match proof::build(&s.ledger, &s.registry_keys, iin.as_str(), procedure).await {
         Ok(b) => Ok(Json(serde_json::to_value(b).expect("bundles serialise"))),
         Err(ProofError::NoCase { iin, procedure }) => Err(AppError::NotFound(format!("no {procedure} case for {iin}"))),
@@ -50,6 +72,7 @@ pub async fn proof_bundle(
 pub async fn person_events(State(s): State<AppState>, caller: Caller, Path(iin): Path<String>) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Auditor])?;
     let iin = checked_iin(&iin)?;
+    account(&s, &caller, &iin, "events").await?;
     let events = s.ledger.store().read_stream(&person_stream(iin.as_str())).await?;
     if events.is_empty() {
         return Err(AppError::NotFound(format!("no events for {iin}")));
