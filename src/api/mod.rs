@@ -41,22 +41,53 @@ impl AppState {
     }
 }
 
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "housing-ledger", description = "A verifiable ledger of proactive removals from the service-housing waiting list and lease terminations. Personal data needs `Authorization: Bearer TOKEN`."),
+    modifiers(&BearerAuth),
+    tags((name = "ledger", description = "Public: checkpoints, proofs, keys"), (name = "persons", description = "Personal data: every read is recorded in the ledger"), (name = "runs", description = "Runs of the algorithm"))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}
+
+/// The router and its OpenAPI document, made from the same route list.
+pub fn router_and_doc(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
+    use utoipa::OpenApi;
+    use utoipa_axum::router::OpenApiRouter;
+    use utoipa_axum::routes;
+    let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(checkpoint, sign_checkpoint))
+        .routes(routes!(inclusion))
+        .routes(routes!(consistency))
+        .routes(routes!(keys))
+        .routes(routes!(events_page))
+        .routes(routes!(persons::person))
+        .routes(routes!(persons::proof_bundle))
+        .routes(routes!(persons::person_events))
+        .routes(routes!(persons::person_reads))
+        .routes(routes!(persons::runs))
+        .routes(routes!(persons::run))
+        .with_state(state)
+        .split_for_parts();
+    (router, doc)
+}
+
 pub fn app(state: AppState) -> Router {
-    Router::new()
-        .route("/v1/checkpoint", get(checkpoint).post(sign_checkpoint))
-        .route("/v1/proofs/inclusion", get(inclusion))
-        .route("/v1/proofs/consistency", get(consistency))
-        .route("/v1/keys", get(keys))
-        .route("/v1/events", get(events_page))
-        .route("/v1/persons/{iin}", get(persons::person))
-        .route("/v1/persons/{iin}/proof", get(persons::proof_bundle))
-        .route("/v1/persons/{iin}/events", get(persons::person_events))
-        .route("/v1/persons/{iin}/reads", get(persons::person_reads))
-        .route("/v1/runs", get(persons::runs))
-        .route("/v1/runs/{id}", get(persons::run))
+    let (router, doc) = router_and_doc(state);
+    let doc = Arc::new(doc);
+    router
+        .route("/openapi.json", get(move || async move { Json(serde_json::to_value(&*doc).expect("the document serialises")) }))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(|| async { AppError::NotFound("no such route".into()) })
-        .with_state(state)
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -83,11 +114,15 @@ impl Caller {
     }
 }
 
+/// The latest signed checkpoint (a C2SP signed note).
+#[utoipa::path(get, path = "/v1/checkpoint", tag = "ledger", responses((status = 200, description = "the signed note", content_type = "text/plain", body = String), (status = 404, description = "no checkpoint yet")))]
 async fn checkpoint(State(s): State<AppState>) -> Result<Response, AppError> {
     let cp = s.ledger.store().latest_checkpoint().await?.ok_or_else(|| AppError::NotFound("no checkpoint has been signed yet".into()))?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], cp.note).into_response())
 }
 
+/// Signs a checkpoint of the log now (operator).
+#[utoipa::path(post, path = "/v1/checkpoint", tag = "ledger", security(("bearer" = [])), responses((status = 200, description = "the signed note", content_type = "text/plain", body = String), (status = 401), (status = 403)))]
 async fn sign_checkpoint(State(s): State<AppState>, caller: Caller) -> Result<Response, AppError> {
     caller.require(&[Role::Operator])?;
     let cp = s.ledger.checkpoint().await?;
@@ -106,6 +141,8 @@ async fn latest_size(s: &AppState) -> Result<u64, AppError> {
     })
 }
 
+/// RFC 9162 inclusion proof of event `seq` in the tree of `tree_size` (default: the latest checkpoint).
+#[utoipa::path(get, path = "/v1/proofs/inclusion", tag = "ledger", params(("seq" = u64, Query), ("tree_size" = Option<u64>, Query)), responses((status = 200, description = "{seq, tree_size, path: [hex]}"), (status = 400)))]
 async fn inclusion(State(s): State<AppState>, Query(q): Query<BTreeMap<String, String>>) -> Result<Json<Value>, AppError> {
     let seq = number(&q, "seq")?.ok_or_else(|| AppError::BadRequest("seq is required".into()))?;
     let tree_size = match number(&q, "tree_size")? {
@@ -116,6 +153,8 @@ async fn inclusion(State(s): State<AppState>, Query(q): Query<BTreeMap<String, S
     Ok(Json(json!({"seq": seq, "tree_size": tree_size, "path": path.iter().map(hex::encode).collect::<Vec<_>>()})))
 }
 
+/// RFC 9162 consistency proof between two tree sizes.
+#[utoipa::path(get, path = "/v1/proofs/consistency", tag = "ledger", params(("from" = u64, Query), ("to" = Option<u64>, Query)), responses((status = 200, description = "{from, to, path: [hex]}"), (status = 400)))]
 async fn consistency(State(s): State<AppState>, Query(q): Query<BTreeMap<String, String>>) -> Result<Json<Value>, AppError> {
     let from = number(&q, "from")?.ok_or_else(|| AppError::BadRequest("from is required".into()))?;
     let to = match number(&q, "to")? {
@@ -126,6 +165,8 @@ async fn consistency(State(s): State<AppState>, Query(q): Query<BTreeMap<String,
     Ok(Json(json!({"from": from, "to": to, "path": path.iter().map(hex::encode).collect::<Vec<_>>()})))
 }
 
+/// Ledger verifier keys (current and retired) and the source registries' keys.
+#[utoipa::path(get, path = "/v1/keys", tag = "ledger", responses((status = 200, description = "{ledger: [vkey], registries: {id: vkey}}")))]
 async fn keys(State(s): State<AppState>) -> Result<Json<Value>, AppError> {
     let history = s.ledger.key_history().await?;
     Ok(Json(json!({
@@ -140,6 +181,8 @@ struct Page {
     limit: Option<String>,
 }
 
+/// The log in order, whole events (auditor).
+#[utoipa::path(get, path = "/v1/events", tag = "ledger", security(("bearer" = [])), params(("from" = Option<u64>, Query), ("limit" = Option<u64>, Query, description = "1 to 1000, default 100")), responses((status = 200, description = "{events, next}"), (status = 400), (status = 401), (status = 403)))]
 async fn events_page(State(s): State<AppState>, caller: Caller, Query(p): Query<Page>) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Auditor])?;
     let mut q = BTreeMap::new();

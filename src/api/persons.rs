@@ -20,6 +20,8 @@ async fn account(s: &AppState, caller: &Caller, iin: &Iin, what: &str) -> Result
     s.reads.record(caller, iin.as_str(), what).await.map(|_| ()).map_err(AppError::Internal)
 }
 
+/// Every recorded read of a person's data (auditor).
+#[utoipa::path(get, path = "/v1/persons/{iin}/reads", tag = "persons", security(("bearer" = [])), params(("iin" = String, Path)), responses((status = 200, description = "{iin, reads: [{seq, time, token, role, read}]}"), (status = 400), (status = 401), (status = 403)))]
 pub async fn person_reads(State(s): State<AppState>, caller: Caller, Path(iin): Path<String>) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Auditor])?;
     let iin = checked_iin(&iin)?;
@@ -35,6 +37,8 @@ pub async fn person_reads(State(s): State<AppState>, caller: Caller, Path(iin): 
     Ok(Json(json!({"iin": iin, "reads": reads})))
 }
 
+/// A person's cases per procedure: status, grounds, decision, notice (auditor, appeals officer).
+#[utoipa::path(get, path = "/v1/persons/{iin}", tag = "persons", security(("bearer" = [])), params(("iin" = String, Path)), responses((status = 200, description = "{iin, procedures: {P: {status, grounds, decision, notice}}}"), (status = 400, description = "malformed IIN, naming the failed check"), (status = 401), (status = 403), (status = 404)))]
 pub async fn person(State(s): State<AppState>, caller: Caller, Path(iin): Path<String>) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Auditor, Role::AppealsOfficer])?;
     let iin = checked_iin(&iin)?;
@@ -50,6 +54,8 @@ pub async fn person(State(s): State<AppState>, caller: Caller, Path(iin): Path<S
     Ok(Json(json!({"iin": iin, "procedures": procedures})))
 }
 
+/// The proof bundle of `ledger-format.md` for a person's decision (auditor, appeals officer).
+#[utoipa::path(get, path = "/v1/persons/{iin}/proof", tag = "persons", security(("bearer" = [])), params(("iin" = String, Path), ("procedure" = String, Query, description = "registry_removal or lease_termination")), responses((status = 200, description = "the proof bundle"), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn proof_bundle(
     State(s): State<AppState>,
     caller: Caller,
@@ -69,6 +75,8 @@ pub async fn proof_bundle(
     }
 }
 
+/// Every event of a person's stream, whole (auditor).
+#[utoipa::path(get, path = "/v1/persons/{iin}/events", tag = "persons", security(("bearer" = [])), params(("iin" = String, Path)), responses((status = 200, description = "{events}"), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn person_events(State(s): State<AppState>, caller: Caller, Path(iin): Path<String>) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Auditor])?;
     let iin = checked_iin(&iin)?;
@@ -80,6 +88,8 @@ pub async fn person_events(State(s): State<AppState>, caller: Caller, Path(iin):
     Ok(Json(json!({"events": events})))
 }
 
+/// Runs with their counts (auditor, operator).
+#[utoipa::path(get, path = "/v1/runs", tag = "runs", security(("bearer" = [])), responses((status = 200, description = "{runs}"), (status = 401), (status = 403)))]
 pub async fn runs(State(s): State<AppState>, caller: Caller) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Auditor, Role::Operator])?;
     let store = s.ledger.store();
@@ -96,6 +106,8 @@ pub async fn runs(State(s): State<AppState>, caller: Caller) -> Result<Json<Valu
     Ok(Json(json!({"runs": runs})))
 }
 
+/// One run: counts, rejected entries, registry failures (auditor, operator).
+#[utoipa::path(get, path = "/v1/runs/{id}", tag = "runs", security(("bearer" = [])), params(("id" = String, Path)), responses((status = 200, description = "the run"), (status = 401), (status = 403), (status = 404)))]
 pub async fn run(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Auditor, Role::Operator])?;
     let events = s.ledger.store().read_stream(&run_stream(&id)).await?;
