@@ -8,6 +8,7 @@ pub mod cli;
 pub mod ledger;
 pub mod pipeline;
 pub mod population;
+pub mod projection;
 pub mod proof;
 pub mod registry;
 pub mod rules;

@@ -5,7 +5,7 @@ use events::types::*;
 use events::Event;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct NoticeState {
@@ -34,14 +34,22 @@ pub struct ProcedureCase {
     pub notice: Option<NoticeState>,
 }
 
-/// iin → procedure → case.
+/// iin → procedure → case. Each event touches one person's cases only, so the fold can run
+/// over any subset of persons (the stored projection applies new events person by person).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Persons {
     pub cases: BTreeMap<String, BTreeMap<String, ProcedureCase>>,
-    #[serde(skip)]
-    run_procedure: HashMap<String, String>,
-    #[serde(skip)]
-    notice_owner: HashMap<String, (String, String)>,
+}
+
+/// The person an event is about, if it is about one.
+pub fn subject_of(ev: &Event) -> Option<String> {
+    if let Some(iin) = ev.stream.strip_prefix("person:") {
+        return Some(iin.to_string());
+    }
+    if ev.stream.starts_with("notice:") {
+        return ev.data.get("iin").and_then(Value::as_str).map(String::from);
+    }
+    None
 }
 
 fn s(v: &Value, k: &str) -> String {
@@ -58,10 +66,11 @@ impl Persons {
         let iin = ev.stream.strip_prefix("person:").unwrap_or_default().to_string();
         let run = s(d, "run");
         let procedure = || d.get("procedure").and_then(Value::as_str).map(String::from);
+        // The procedure of an event that does not name it: the case of the same run.
+        let of_run = |cases: &BTreeMap<String, BTreeMap<String, ProcedureCase>>, iin: &str, run: &str| -> Option<String> {
+            cases.get(iin)?.iter().find(|(_, c)| c.run == run).map(|(p, _)| p.clone())
+        };
         match ev.kind.as_str() {
-            RUN_STARTED => {
-                self.run_procedure.insert(run, s(d, "procedure"));
-            }
             LIST_ENTRY_RECEIVED => {
                 let p = procedure().unwrap_or_default();
                 // A new run takes the person up afresh.
@@ -69,7 +78,7 @@ impl Persons {
             }
             CONSENT_MISSING => self.case(&iin, &procedure().unwrap_or_default()).status = "no_consent".into(),
             CHECK_EVALUATED if d["verdict"] == "incomplete" => {
-                if let Some(p) = self.run_procedure.get(&run).cloned() {
+                if let Some(p) = of_run(&self.cases, &iin, &run) {
                     self.case(&iin, &p).status = "incomplete".into();
                 }
             }
@@ -81,7 +90,7 @@ impl Persons {
             }
             PERSON_RETAINED => self.case(&iin, &procedure().unwrap_or_default()).status = "retained".into(),
             DECISION_TAKEN => {
-                let p = procedure().or_else(|| self.run_procedure.get(&run).cloned()).unwrap_or_default();
+                let p = procedure().or_else(|| of_run(&self.cases, &iin, &run)).unwrap_or_default();
                 let outcome = s(d, "outcome");
                 let c = self.case(&iin, &p);
                 c.status = if outcome == "confirmed" { crate::run::confirmed_status(&p).into() } else { "declined".into() };
@@ -89,11 +98,13 @@ impl Persons {
             }
             NOTICE_ISSUED => {
                 let (owner, p, id) = (s(d, "iin"), s(d, "procedure"), s(d, "notice"));
-                self.notice_owner.insert(id.clone(), (owner.clone(), p.clone()));
                 self.case(&owner, &p).notice = Some(NoticeState { notice: id, state: "pending".into(), attempts: 0, issued_seq: ev.seq });
             }
             NOTICE_DELIVERED | NOTICE_DELIVERY_FAILED => {
-                let Some((owner, p)) = self.notice_owner.get(&s(d, "notice")).cloned() else {
+                let (owner, id) = (s(d, "iin"), s(d, "notice"));
+                let Some(p) =
+                    self.cases.get(&owner).and_then(|m| m.iter().find(|(_, c)| c.notice.as_ref().is_some_and(|n| n.notice == id))).map(|(p, _)| p.clone())
+                else {
                     return;
                 };
                 if let Some(n) = self.case(&owner, &p).notice.as_mut() {

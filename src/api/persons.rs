@@ -43,8 +43,8 @@ pub async fn person(State(s): State<AppState>, caller: Caller, Path(iin): Path<S
     caller.require(&[Role::Auditor, Role::AppealsOfficer])?;
     let iin = checked_iin(&iin)?;
     account(&s, &caller, &iin, "person").await?;
-    let (persons, _, _) = proof::load_person(&s.ledger, iin.as_str()).await?;
-    let cases = persons.cases.get(iin.as_str()).ok_or_else(|| AppError::NotFound(format!("no case for {iin}")))?;
+    // From the stored projection, caught up with the ledger first.
+    let cases = crate::projection::person(&s.ledger, iin.as_str()).await?.ok_or_else(|| AppError::NotFound(format!("no case for {iin}")))?;
     let procedures: BTreeMap<&String, Value> = cases
         .iter()
         .map(|(p, c)| {

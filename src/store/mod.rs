@@ -74,6 +74,14 @@ pub trait EventStore: Send + Sync {
     /// Every checkpoint, smallest tree first.
     async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>>;
     async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>>;
+    /// The next seq a stored projection will apply (0 when it has applied nothing).
+    async fn projection_cursor(&self, projection: &str) -> Result<u64>;
+    async fn projection_rows(&self, projection: &str, keys: &[String]) -> Result<HashMap<String, String>>;
+    /// Every row of a projection, by key.
+    async fn projection_all(&self, projection: &str) -> Result<Vec<(String, String)>>;
+    /// Writes rows and moves the cursor from `from` to `to` in one transaction; refuses (false)
+    /// if the cursor is no longer at `from`, so no event is applied twice or skipped.
+    async fn projection_commit(&self, projection: &str, from: u64, to: u64, rows: Vec<(String, String)>) -> Result<bool>;
     async fn add_token(&self, token: &TokenRecord) -> Result<()>;
     async fn token_by_hash(&self, token_hash: &[u8]) -> Result<Option<TokenRecord>>;
 }

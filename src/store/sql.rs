@@ -29,8 +29,14 @@ struct Migration {
     sql: &'static str,
 }
 
-const SQLITE_MIGRATIONS: &[Migration] = &[Migration { version: 1, name: "ledger", sql: include_str!("../../migrations/sqlite/0001_ledger.sql") }];
-const POSTGRES_MIGRATIONS: &[Migration] = &[Migration { version: 1, name: "ledger", sql: include_str!("../../migrations/postgres/0001_ledger.sql") }];
+const SQLITE_MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "ledger", sql: include_str!("../../migrations/sqlite/0001_ledger.sql") },
+    Migration { version: 2, name: "projections", sql: include_str!("../../migrations/sqlite/0002_projections.sql") },
+];
+const POSTGRES_MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "ledger", sql: include_str!("../../migrations/postgres/0001_ledger.sql") },
+    Migration { version: 2, name: "projections", sql: include_str!("../../migrations/postgres/0002_projections.sql") },
+];
 
 /// Rows per multi-row INSERT (SQLite allows 32766 parameters).
 const INSERT_CHUNK: usize = 500;
@@ -357,6 +363,63 @@ impl EventStore for SqlStore {
     async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>> {
         let row = sqlx::query("SELECT tree_size, root, note, signed_at FROM checkpoints ORDER BY tree_size DESC LIMIT 1").fetch_optional(&self.pool).await?;
         row.as_ref().map(checkpoint_row).transpose()
+    }
+
+    async fn projection_cursor(&self, projection: &str) -> Result<u64> {
+        let n: Option<i64> =
+            sqlx::query_scalar("SELECT next_seq FROM projection_cursors WHERE projection = $1").bind(projection).fetch_optional(&self.pool).await?;
+        Ok(n.map_or(0, u))
+    }
+
+    async fn projection_rows(&self, projection: &str, keys: &[String]) -> Result<HashMap<String, String>> {
+        let mut out = HashMap::new();
+        for chunk in keys.chunks(INSERT_CHUNK) {
+            let ph: Vec<String> = (1..=chunk.len() + 1).map(|k| if self.dialect == Dialect::Sqlite { "?".to_string() } else { format!("${k}") }).collect();
+            let sql = format!("SELECT key, doc FROM projection_rows WHERE projection = {} AND key IN ({})", ph[0], ph[1..].join(","));
+            let mut q = sqlx::query(AssertSqlSafe(sql)).bind(projection.to_string());
+            for k in chunk {
+                q = q.bind(k.clone());
+            }
+            for row in q.fetch_all(&self.pool).await? {
+                out.insert(row.try_get(0)?, row.try_get(1)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn projection_all(&self, projection: &str) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query("SELECT key, doc FROM projection_rows WHERE projection = $1 ORDER BY key").bind(projection).fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+    }
+
+    async fn projection_commit(&self, projection: &str, from: u64, to: u64, rows: Vec<(String, String)>) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let n: Option<i64> =
+            sqlx::query_scalar("SELECT next_seq FROM projection_cursors WHERE projection = $1").bind(projection).fetch_optional(&mut *tx).await?;
+        if n.map_or(0, u) != from {
+            // Another consumer applied these events already: nothing is applied twice.
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        for (key, doc) in rows {
+            sqlx::query(
+                "INSERT INTO projection_rows (projection, key, doc) VALUES ($1, $2, $3) ON CONFLICT (projection, key) DO UPDATE SET doc = excluded.doc",
+            )
+            .bind(projection)
+            .bind(key)
+            .bind(doc)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "INSERT INTO projection_cursors (projection, next_seq) VALUES ($1, $2) ON CONFLICT (projection) DO UPDATE SET next_seq = excluded.next_seq",
+        )
+        .bind(projection)
+        .bind(i(to))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn add_token(&self, t: &TokenRecord) -> Result<()> {
