@@ -9,7 +9,7 @@ use ed25519_dalek::{Signer, SigningKey};
 use events::NewEvent;
 use serde_json::json;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub struct LedgerFigures {
     pub raw_sign_per_s: f64,
@@ -122,4 +122,86 @@ pub async fn run_figures(dir: &std::path::Path, persons: u64) -> anyhow::Result<
     let seconds = t.elapsed().as_secs_f64();
     let events = ledger.size().await? - before;
     Ok(RunFigures { raw_sign_per_s, persons, events, seconds, peak_rss_kib: peak_rss_kib() })
+}
+
+/// Latency figures of one route under load.
+pub struct Latency {
+    pub route: &'static str,
+    pub requests: usize,
+    pub errors: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// Builds a ledger of both procedures over `persons` recipients, then measures replay speed
+/// and the latency of the person and proof routes under an open-loop load of `rate` requests
+/// per second for `seconds`, from a load generator in this process over loopback.
+pub async fn api_figures(dir: &std::path::Path, persons: u64, rate: u64, seconds: u64) -> anyhow::Result<(u64, f64, Vec<Latency>)> {
+    use crate::api::{app, AppState};
+    use crate::registry::{TrustedKeys, DEFAULT_SIM_SEED};
+    run_figures(dir, persons).await?;
+    let store: Arc<dyn EventStore> = Arc::new(SqlStore::connect(&format!("sqlite://{}", dir.join("bench.db").display())).await?);
+    let ledger = Arc::new(Ledger::open(store, dir, crate::ledger::DEFAULT_ORIGIN).await?);
+    crate::projection::catch_up(&ledger).await?;
+    let replay = crate::projection::replay(&ledger).await?;
+    anyhow::ensure!(replay.differences.is_empty(), "replay differs from the stored projection");
+    let replay_rate = replay.events as f64 / replay.seconds;
+    let removed: Vec<String> = ledger
+        .store()
+        .read_by_type("DecisionTaken", 0, 20_000)
+        .await?
+        .into_iter()
+        .filter(|e| e.data["outcome"] == "confirmed" && e.data["procedure"] == "registry_removal")
+        .map(|e| e.stream.trim_start_matches("person:").to_string())
+        .collect();
+    anyhow::ensure!(!removed.is_empty(), "no removed person to ask about");
+    let (token, _) = crate::auth::create_token(ledger.store().as_ref(), crate::auth::Role::Auditor).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let state = AppState::new(ledger.clone(), TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED));
+    tokio::spawn(async move { axum::serve(listener, app(state)).await });
+    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
+    let mut tick = tokio::time::interval(Duration::from_nanos(1_000_000_000 / rate.max(1)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut tasks = tokio::task::JoinSet::new();
+    let total = rate * seconds;
+    for n in 0..total {
+        tick.tick().await;
+        let iin = &removed[(n as usize * 7919) % removed.len()];
+        let (route, url) = if n % 2 == 0 {
+            ("proof", format!("{base}/v1/persons/{iin}/proof?procedure=registry_removal"))
+        } else {
+            ("person", format!("{base}/v1/persons/{iin}"))
+        };
+        let (client, token) = (client.clone(), token.clone());
+        tasks.spawn(async move {
+            let t = Instant::now();
+            let ok = client.get(&url).bearer_auth(token).send().await.map(|r| r.status().is_success()).unwrap_or(false);
+            (route, t.elapsed().as_secs_f64() * 1000.0, ok)
+        });
+    }
+    let mut by_route: std::collections::BTreeMap<&'static str, (Vec<f64>, usize)> = Default::default();
+    while let Some(r) = tasks.join_next().await {
+        let (route, ms, ok) = r?;
+        let e = by_route.entry(route).or_default();
+        e.0.push(ms);
+        if !ok {
+            e.1 += 1;
+        }
+    }
+    let figures = by_route
+        .into_iter()
+        .map(|(route, (mut ms, errors))| {
+            ms.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
+            Latency { route, requests: ms.len(), errors, p50_ms: percentile(&ms, 0.5), p99_ms: percentile(&ms, 0.99) }
+        })
+        .collect();
+    Ok((replay.events, replay_rate, figures))
 }

@@ -272,6 +272,14 @@ impl Ledger {
         Ok(plan.resolve(&nodes)?)
     }
 
+    /// Inclusion proofs of several events in one tree, reading all their nodes at once.
+    pub async fn inclusion_proofs(&self, seqs: &[u64], tree_size: u64) -> Result<Vec<Vec<Hash>>> {
+        let plans = seqs.iter().map(|s| inclusion_plan(*s, tree_size).map_err(|e| LedgerError::BadRequest(e.to_string()))).collect::<Result<Vec<_>>>()?;
+        let ids = plans.iter().flat_map(|p| p.nodes()).collect();
+        let nodes = self.store.nodes(&ids).await?;
+        plans.iter().map(|p| Ok(p.resolve(&nodes)?)).collect()
+    }
+
     pub async fn consistency_proof(&self, from: u64, to: u64) -> Result<Vec<Hash>> {
         let size = self.store.size().await?;
         if to > size {

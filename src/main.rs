@@ -189,6 +189,16 @@ enum KeysCommand {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// Latency of the person and proof routes under load, and replay speed, on a large ledger.
+    Api {
+        /// Recipients in all (50,000 make about a million events).
+        #[arg(long, default_value_t = 50_000)]
+        persons: u64,
+        #[arg(long, default_value_t = 500)]
+        rate: u64,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+    },
     /// A full run of both procedures over a synthetic population, in process.
     Run {
         /// Recipients in all (half on each list).
@@ -355,6 +365,18 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                     }
                 }
             }
+        }
+        Command::Bench { command: BenchCommand::Api { persons, rate, seconds } } => {
+            let dir = tempfile_dir()?;
+            let (events, replay_rate, figures) = housing_ledger::bench::api_figures(&dir, persons, rate, seconds).await?;
+            println!("ledger: {events} events; replay {replay_rate:.0} events/s");
+            for f in figures {
+                println!(
+                    "GET {:<6} {} requests at {rate}/s (both routes together), {} errors: p50 {:.2} ms, p99 {:.2} ms",
+                    f.route, f.requests, f.errors, f.p50_ms, f.p99_ms
+                );
+            }
+            let _ = std::fs::remove_dir_all(&dir);
         }
         Command::Bench { command: BenchCommand::Run { persons } } => {
             if persons < 2 {

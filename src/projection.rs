@@ -42,11 +42,20 @@ fn StoreCorrupt(detail: String) -> LedgerError {
     LedgerError::Store(crate::store::StoreError::Corrupt { seq: 0, detail })
 }
 
-/// One person's cases as the stored projection has them (after catching up).
+/// One person's cases as the stored projection has them. A person it does not know yet makes
+/// it catch up once (a run may have just written him).
 pub async fn person(ledger: &Ledger, iin: &str) -> Result<Option<Cases>, LedgerError> {
-    catch_up(ledger).await?;
-    let rows = ledger.store().projection_rows(PERSONS, &[iin.to_string()]).await?;
-    rows.get(iin).map(|doc| serde_json::from_str(doc).map_err(|e| StoreCorrupt(format!("projection row {iin}: {e}")))).transpose()
+    let read = || async {
+        let rows = ledger.store().projection_rows(PERSONS, &[iin.to_string()]).await?;
+        rows.get(iin).map(|doc| serde_json::from_str::<Cases>(doc).map_err(|e| StoreCorrupt(format!("projection row {iin}: {e}")))).transpose()
+    };
+    match read().await? {
+        Some(c) => Ok(Some(c)),
+        None => {
+            catch_up(ledger).await?;
+            read().await
+        }
+    }
 }
 
 /// What `replay` found.

@@ -73,26 +73,26 @@ pub async fn build(ledger: &Ledger, registries: &TrustedKeys, iin: &str, procedu
         .cloned()
         .ok_or_else(|| ProofError::NoCase { iin: iin.into(), procedure: procedure.to_string() })?;
     let mut events: BTreeMap<u64, Event> = BTreeMap::new();
+    // The person's and his notice's events of the case's run.
     for e in person.into_iter().filter(|e| e.data["run"] == case.run.as_str()) {
         events.insert(e.seq, e);
     }
     for e in run_events.into_iter().filter(|e| e.data["run"] == case.run.as_str() && (e.kind == RUN_STARTED || e.kind == LIST_SUBMITTED)) {
         events.insert(e.seq, e);
     }
-    if let Some(n) = &case.notice {
-        for e in store.read_stream(&notice_stream(&n.notice)).await.map_err(LedgerError::from)? {
-            events.insert(e.seq, e);
-        }
-    }
     for e in store.read_stream(KEYS_STREAM_NAME).await.map_err(LedgerError::from)? {
         events.insert(e.seq, e);
     }
-    let cp = ledger.checkpoint().await?;
-    let mut inclusion = Vec::new();
-    for seq in events.keys() {
-        let path = ledger.inclusion_proof(*seq, cp.tree_size).await?;
-        inclusion.push(Inclusion { seq: *seq, tree_size: cp.tree_size, path: path.iter().map(hex::encode).collect() });
-    }
+    // The latest checkpoint serves if it covers every event; a new one is signed only if not.
+    let last = events.keys().next_back().copied().unwrap_or(0);
+    let cp = match store.latest_checkpoint().await.map_err(LedgerError::from)? {
+        Some(cp) if cp.tree_size > last => cp,
+        _ => ledger.checkpoint().await?,
+    };
+    let seqs: Vec<u64> = events.keys().copied().collect();
+    let paths = ledger.inclusion_proofs(&seqs, cp.tree_size).await?;
+    let inclusion =
+        seqs.iter().zip(paths).map(|(seq, path)| Inclusion { seq: *seq, tree_size: cp.tree_size, path: path.iter().map(hex::encode).collect() }).collect();
     let history = ledger.key_history().await?;
     Ok(Bundle {
         format: PROOF_FORMAT.into(),
@@ -113,17 +113,23 @@ pub async fn load_person(ledger: &Ledger, iin: &str) -> Result<(Persons, Vec<Eve
     let store = ledger.store();
     let person = store.read_stream(&person_stream(iin)).await?;
     let runs: BTreeSet<String> = person.iter().filter_map(|e| e.data["run"].as_str().map(String::from)).collect();
+    // Only what a bundle needs of each run's stream (its list pages hold other persons' data).
     let mut run_events = Vec::new();
     let mut notices = Vec::new();
     for run in &runs {
-        run_events.extend(store.read_stream(&run_stream(run)).await?);
+        for kind in [RUN_STARTED, LIST_SUBMITTED] {
+            run_events.extend(store.read_stream_kind(&run_stream(run), kind).await?);
+        }
         notices.extend(store.read_stream(&notice_stream(&format!("{run}-{iin}"))).await?);
     }
     let mut persons = Persons::default();
-    let mut all: Vec<&Event> = run_events.iter().filter(|e| e.kind == RUN_STARTED).chain(person.iter()).chain(notices.iter()).collect();
+    let mut all: Vec<&Event> = person.iter().chain(notices.iter()).collect();
     all.sort_by_key(|e| e.seq);
     all.into_iter().for_each(|e| persons.apply(e));
-    Ok((persons, person, run_events))
+    let mut with_notices = person;
+    with_notices.extend(notices);
+    with_notices.sort_by_key(|e| e.seq);
+    Ok((persons, with_notices, run_events))
 }
 
 const KEYS_STREAM_NAME: &str = events::verify::KEYS_STREAM;

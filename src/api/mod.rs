@@ -37,6 +37,16 @@ impl AppState {
     /// Builds the state and starts the read log's writer (needs a Tokio runtime).
     pub fn new(ledger: Arc<Ledger>, registry_keys: crate::registry::TrustedKeys) -> Self {
         let reads = reads::ReadLog::start(ledger.clone());
+        // The stored projections follow the ledger in the background.
+        let follower = ledger.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = crate::projection::catch_up(&follower).await {
+                    tracing::warn!(error = %e, "projection consumer");
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        });
         Self { ledger, registry_keys: Arc::new(registry_keys), reads }
     }
 }

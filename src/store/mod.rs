@@ -64,6 +64,8 @@ pub trait EventStore: Send + Sync {
     async fn read_raw(&self, from: u64, limit: u64) -> Result<Vec<(u64, String)>>;
     /// The events of one stream, in order.
     async fn read_stream(&self, stream: &str) -> Result<Vec<Event>>;
+    /// The events of one stream that have one type, in order.
+    async fn read_stream_kind(&self, stream: &str, kind: &str) -> Result<Vec<Event>>;
     /// The events with the given seqs, in seq order.
     async fn read_seqs(&self, seqs: &[u64]) -> Result<Vec<Event>>;
     /// Events of one type from seq `from` on, at most `limit`, in order.

@@ -109,7 +109,7 @@ impl SqlStore {
         } else {
             return Err(StoreError::Url(url.to_string()));
         };
-        let mut options = AnyPoolOptions::new().max_connections(if dialect == Dialect::Sqlite { 4 } else { 8 }).acquire_timeout(Duration::from_secs(60));
+        let mut options = AnyPoolOptions::new().max_connections(if dialect == Dialect::Sqlite { 16 } else { 16 }).acquire_timeout(Duration::from_secs(60));
         if dialect == Dialect::Sqlite {
             options = options.after_connect(|conn, _| {
                 Box::pin(async move {
@@ -308,6 +308,15 @@ impl EventStore for SqlStore {
 
     async fn read_stream(&self, stream: &str) -> Result<Vec<Event>> {
         let rows = sqlx::query("SELECT seq, body FROM events WHERE stream = $1 ORDER BY stream_seq").bind(stream).fetch_all(&self.pool).await?;
+        parse_rows(rows.iter().map(|r| Ok((u(r.try_get(0)?), r.try_get(1)?))).collect::<Result<_>>()?)
+    }
+
+    async fn read_stream_kind(&self, stream: &str, kind: &str) -> Result<Vec<Event>> {
+        let rows = sqlx::query("SELECT seq, body FROM events WHERE stream = $1 AND type = $2 ORDER BY stream_seq")
+            .bind(stream)
+            .bind(kind)
+            .fetch_all(&self.pool)
+            .await?;
         parse_rows(rows.iter().map(|r| Ok((u(r.try_get(0)?), r.try_get(1)?))).collect::<Result<_>>()?)
     }
 
