@@ -262,14 +262,19 @@ impl Ledger {
         Ok(cp)
     }
 
-    pub async fn inclusion_proof(&self, seq: u64, tree_size: u64) -> Result<Vec<Hash>> {
+    /// Resolves a proof plan over a tree of `tree_size`, which the log must have reached.
+    async fn resolve(&self, plan: std::result::Result<events::merkle::Plan, events::Error>, tree_size: u64) -> Result<Vec<Hash>> {
         let size = self.store.size().await?;
         if tree_size > size {
-            return Err(LedgerError::BadRequest(format!("tree_size {tree_size} is larger than the log ({size} events)")));
+            return Err(LedgerError::BadRequest(format!("tree size {tree_size} is larger than the log ({size} events)")));
         }
-        let plan = inclusion_plan(seq, tree_size).map_err(|e| LedgerError::BadRequest(e.to_string()))?;
+        let plan = plan.map_err(|e| LedgerError::BadRequest(e.to_string()))?;
         let nodes = self.store.nodes(&plan.nodes()).await?;
         Ok(plan.resolve(&nodes)?)
+    }
+
+    pub async fn inclusion_proof(&self, seq: u64, tree_size: u64) -> Result<Vec<Hash>> {
+        self.resolve(inclusion_plan(seq, tree_size), tree_size).await
     }
 
     /// Inclusion proofs of several events in one tree, reading all their nodes at once.
@@ -281,13 +286,7 @@ impl Ledger {
     }
 
     pub async fn consistency_proof(&self, from: u64, to: u64) -> Result<Vec<Hash>> {
-        let size = self.store.size().await?;
-        if to > size {
-            return Err(LedgerError::BadRequest(format!("size {to} is larger than the log ({size} events)")));
-        }
-        let plan = consistency_plan(from, to).map_err(|e| LedgerError::BadRequest(e.to_string()))?;
-        let nodes = self.store.nodes(&plan.nodes()).await?;
-        Ok(plan.resolve(&nodes)?)
+        self.resolve(consistency_plan(from, to), to).await
     }
 
     /// Verifies the whole log; see [`verify_store`].

@@ -308,7 +308,7 @@ impl EventStore for SqlStore {
 
     async fn read_stream(&self, stream: &str) -> Result<Vec<Event>> {
         let rows = sqlx::query("SELECT seq, body FROM events WHERE stream = $1 ORDER BY stream_seq").bind(stream).fetch_all(&self.pool).await?;
-        parse_rows(rows.iter().map(|r| Ok((u(r.try_get(0)?), r.try_get(1)?))).collect::<Result<_>>()?)
+        events_of(&rows)
     }
 
     async fn read_stream_kind(&self, stream: &str, kind: &str) -> Result<Vec<Event>> {
@@ -317,7 +317,7 @@ impl EventStore for SqlStore {
             .bind(kind)
             .fetch_all(&self.pool)
             .await?;
-        parse_rows(rows.iter().map(|r| Ok((u(r.try_get(0)?), r.try_get(1)?))).collect::<Result<_>>()?)
+        events_of(&rows)
     }
 
     async fn read_by_type(&self, kind: &str, from: u64, limit: u64) -> Result<Vec<Event>> {
@@ -327,7 +327,7 @@ impl EventStore for SqlStore {
             .bind(i(limit))
             .fetch_all(&self.pool)
             .await?;
-        parse_rows(rows.iter().map(|r| Ok((u(r.try_get(0)?), r.try_get(1)?))).collect::<Result<_>>()?)
+        events_of(&rows)
     }
 
     async fn read_seqs(&self, seqs: &[u64]) -> Result<Vec<Event>> {
@@ -343,7 +343,7 @@ impl EventStore for SqlStore {
                 q = q.bind(i(*s));
             }
             let rows = q.fetch_all(&self.pool).await?;
-            out.extend(parse_rows(rows.iter().map(|r| Ok((u(r.try_get(0)?), r.try_get(1)?))).collect::<Result<_>>()?)?);
+            out.extend(events_of(&rows)?);
         }
         Ok(out)
     }
@@ -449,6 +449,11 @@ impl EventStore for SqlStore {
             .await?;
         row.map(|r| Ok(TokenRecord { id: r.try_get(0)?, token_hash: r.try_get(1)?, role: r.try_get(2)?, created_at: r.try_get(3)? })).transpose()
     }
+}
+
+/// Events from rows of `(seq, body)`.
+fn events_of(rows: &[AnyRow]) -> Result<Vec<Event>> {
+    parse_rows(rows.iter().map(|r| Ok((u(r.try_get(0)?), r.try_get(1)?))).collect::<Result<_>>()?)
 }
 
 fn checkpoint_row(r: &AnyRow) -> Result<StoredCheckpoint> {
