@@ -244,6 +244,42 @@ async fn concurrent_writers_in_threads_never_fork(b: Backend, pg: Option<&PgClus
     ledger.verify(|_| {}).await.unwrap();
 }
 
+async fn projection_consumers_never_double_apply(b: Backend, pg: Option<&PgCluster>) {
+    use housing_ledger::registry::fixture::{Fixture, FixtureRegistries};
+    use housing_ledger::registry::{TrustedKeys, DEFAULT_SIM_SEED};
+    let place = Place::new(b, pg);
+    let ledger = Arc::new(place.ledger().await);
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/spec/fixtures/example.json");
+    let regs = Arc::new(FixtureRegistries::new(Fixture::load(&example).unwrap(), DEFAULT_SIM_SEED));
+    let book = housing_ledger::rules::RuleBook::built_in();
+    let keys = TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED);
+    housing_ledger::pipeline::run(
+        &ledger,
+        regs,
+        keys,
+        &book,
+        housing_ledger::rules::Procedure::RegistryRemoval,
+        "2026-01-15",
+        Default::default(),
+        &housing_ledger::pipeline::Silent,
+    )
+    .await
+    .unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..3 {
+        let l = ledger.clone();
+        tasks.push(tokio::spawn(async move { housing_ledger::projection::catch_up(&l).await.unwrap() }));
+    }
+    let mut applied = 0;
+    for t in tasks {
+        applied += t.await.unwrap();
+    }
+    assert_eq!(applied, ledger.size().await.unwrap(), "every event applied exactly once across consumers");
+    let r = housing_ledger::projection::replay(&ledger).await.unwrap();
+    assert!(r.differences.is_empty(), "{:?}", r.differences);
+    assert_eq!(r.events, ledger.size().await.unwrap());
+}
+
 async fn suite(b: Backend, pg: Option<&PgCluster>) {
     appends_chain_and_number_events(b, pg).await;
     conflicting_append_is_refused_and_writes_nothing(b, pg).await;
@@ -254,6 +290,7 @@ async fn suite(b: Backend, pg: Option<&PgCluster>) {
     key_rotation_follows_history(b, pg).await;
     tokens_are_stored_as_hashes(b, pg).await;
     concurrent_writers_in_threads_never_fork(b, pg).await;
+    projection_consumers_never_double_apply(b, pg).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

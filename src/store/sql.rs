@@ -402,7 +402,16 @@ impl EventStore for SqlStore {
     }
 
     async fn projection_commit(&self, projection: &str, from: u64, to: u64, rows: Vec<(String, String)>) -> Result<bool> {
-        let mut tx = self.begin_write().await?;
+        // Serialise consumers of one projection (not appends): SQLite's write lock, or a
+        // PostgreSQL advisory lock on the projection's name.
+        let mut tx = match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Dialect::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind(projection).execute(&mut *tx).await?;
+                tx
+            }
+        };
         let n: Option<i64> =
             sqlx::query_scalar("SELECT next_seq FROM projection_cursors WHERE projection = $1").bind(projection).fetch_optional(&mut *tx).await?;
         if n.map_or(0, u) != from {
