@@ -170,10 +170,16 @@ impl SqlStore {
     async fn fetch_nodes(dialect: Dialect, conn: &mut sqlx::AnyConnection, ids: &BTreeSet<NodeId>) -> Result<HashMap<NodeId, Hash>> {
         let mut out = HashMap::with_capacity(ids.len());
         let ids: Vec<NodeId> = ids.iter().copied().collect();
-        for chunk in ids.chunks(INSERT_CHUNK) {
-            let mut sql = String::from("SELECT level, idx, hash FROM merkle_nodes WHERE (level, idx) IN (");
-            sql.push_str(&placeholders(dialect, chunk.len(), 2));
-            sql.push(')');
+        // One primary-key lookup per node, joined with UNION ALL: a row-value `IN` list makes
+        // SQLite scan the whole table. (SQLite allows 500 compound terms.)
+        for chunk in ids.chunks(200) {
+            let sql = (0..chunk.len())
+                .map(|k| match dialect {
+                    Dialect::Sqlite => "SELECT level, idx, hash FROM merkle_nodes WHERE level = ? AND idx = ?".to_string(),
+                    Dialect::Postgres => format!("SELECT level, idx, hash FROM merkle_nodes WHERE level = ${} AND idx = ${}", 2 * k + 1, 2 * k + 2),
+                })
+                .collect::<Vec<_>>()
+                .join(" UNION ALL ");
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for id in chunk {
                 q = q.bind(id.level as i64).bind(i(id.index));
