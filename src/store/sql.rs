@@ -32,10 +32,12 @@ struct Migration {
 const SQLITE_MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "ledger", sql: include_str!("../../migrations/sqlite/0001_ledger.sql") },
     Migration { version: 2, name: "projections", sql: include_str!("../../migrations/sqlite/0002_projections.sql") },
+    Migration { version: 3, name: "stream_type_index", sql: include_str!("../../migrations/sqlite/0003_stream_type_index.sql") },
 ];
 const POSTGRES_MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "ledger", sql: include_str!("../../migrations/postgres/0001_ledger.sql") },
     Migration { version: 2, name: "projections", sql: include_str!("../../migrations/postgres/0002_projections.sql") },
+    Migration { version: 3, name: "stream_type_index", sql: include_str!("../../migrations/postgres/0003_stream_type_index.sql") },
 ];
 
 /// Rows per multi-row INSERT (SQLite allows 32766 parameters).
