@@ -81,24 +81,7 @@ async fn replay_equals_the_stored_projection_and_finds_a_row_changed_behind_its_
         housing_ledger::rules::Procedure::RegistryRemoval,
         serde_json::json!({"entries": [{"iin": "@A"}, {"iin": "@B"}], "registries": {"gosreestr": {"@A": {"privatization_contracts": [{"number": "1"}]}}}, "delivery_faults": {"@A": 1}}),
     );
-    let regs = std::sync::Arc::new(housing_ledger::registry::fixture::FixtureRegistries::new(
-        housing_ledger::registry::fixture::Fixture::parse("c", &fx.to_string()).unwrap(),
-        housing_ledger::registry::DEFAULT_SIM_SEED,
-    ));
-    let keys = housing_ledger::registry::TrustedKeys::from_sim_seed(housing_ledger::registry::DEFAULT_SIM_SEED);
-    let book = housing_ledger::rules::RuleBook::built_in();
-    housing_ledger::pipeline::run(
-        &ledger,
-        regs,
-        keys,
-        &book,
-        housing_ledger::rules::Procedure::RegistryRemoval,
-        "2026-01-15",
-        Default::default(),
-        &housing_ledger::pipeline::Silent,
-    )
-    .await
-    .unwrap();
+    common::scenario::run_fixture(&ledger, housing_ledger::registry::fixture::Fixture::parse("c", &fx.to_string()).unwrap()).await;
     // Catch up in two steps: the cursor moves with the rows, so nothing is applied twice.
     let applied = housing_ledger::projection::catch_up(&ledger).await.unwrap();
     assert_eq!(applied, ledger.size().await.unwrap());

@@ -245,26 +245,11 @@ async fn concurrent_writers_in_threads_never_fork(b: Backend, pg: Option<&PgClus
 }
 
 async fn projection_consumers_never_double_apply(b: Backend, pg: Option<&PgCluster>) {
-    use housing_ledger::registry::fixture::{Fixture, FixtureRegistries};
-    use housing_ledger::registry::{TrustedKeys, DEFAULT_SIM_SEED};
+    use housing_ledger::registry::fixture::Fixture;
     let place = Place::new(b, pg);
     let ledger = Arc::new(place.ledger().await);
     let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/spec/fixtures/example.json");
-    let regs = Arc::new(FixtureRegistries::new(Fixture::load(&example).unwrap(), DEFAULT_SIM_SEED));
-    let book = housing_ledger::rules::RuleBook::built_in();
-    let keys = TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED);
-    housing_ledger::pipeline::run(
-        &ledger,
-        regs,
-        keys,
-        &book,
-        housing_ledger::rules::Procedure::RegistryRemoval,
-        "2026-01-15",
-        Default::default(),
-        &housing_ledger::pipeline::Silent,
-    )
-    .await
-    .unwrap();
+    common::scenario::run_fixture(&ledger, Fixture::load(&example).unwrap()).await;
     let mut tasks = Vec::new();
     for _ in 0..3 {
         let l = ledger.clone();

@@ -159,3 +159,10 @@ pub async fn render(procedure: Procedure, as_of: &str, case: Value) -> String {
     out.push_str(&format!("counts: {}\n", serde_json::to_string(&summary.counts).unwrap()));
     out
 }
+
+/// Runs `registry_removal` as of the scenarios' date over `fixture`, in process.
+pub async fn run_fixture(ledger: &housing_ledger::ledger::Ledger, fixture: Fixture) -> pipeline::RunSummary {
+    let regs = Arc::new(FixtureRegistries::new(fixture, DEFAULT_SIM_SEED));
+    let keys = TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED);
+    pipeline::run(ledger, regs, keys, &RuleBook::built_in(), Procedure::RegistryRemoval, "2026-01-15", Settings::default(), &Silent).await.unwrap()
+}
