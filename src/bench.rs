@@ -55,7 +55,6 @@ pub async fn ledger_figures(url: &str, key_dir: &std::path::Path, events: u64, b
     let raw_batch_verify_per_s = raw_batch_verify_rate(20_000);
     let store: Arc<dyn EventStore> = Arc::new(SqlStore::connect(url).await?);
     let ledger = Ledger::open(store.clone(), key_dir, crate::ledger::DEFAULT_ORIGIN).await?;
-    let start_size = ledger.size().await?;
     let t = Instant::now();
     let mut written = 0u64;
     while written < events {
@@ -78,7 +77,6 @@ pub async fn ledger_figures(url: &str, key_dir: &std::path::Path, events: u64, b
     let t = Instant::now();
     let report = verify_store(store.as_ref(), None, |_| {}).await?;
     let verify_per_s = report.events as f64 / t.elapsed().as_secs_f64();
-    let _ = start_size;
     Ok(LedgerFigures { raw_sign_per_s, raw_batch_verify_per_s, append_per_s, verify_per_s, events: report.events })
 }
 

@@ -112,8 +112,7 @@ struct Runner<'a> {
 impl Runner<'_> {
     async fn append(&mut self, batch: Vec<NewEvent>) -> Result<Vec<Event>, PipelineError> {
         let evs = self.ledger.append_relative(batch).await?;
-        evs.iter().for_each(|e| self.progress.apply(e));
-        self.written += evs.len() as u64;
+        self.absorb(&evs);
         Ok(evs)
     }
 
@@ -155,7 +154,7 @@ impl Runner<'_> {
                     Some((prev, n)) => {
                         let ledger = self.ledger;
                         let (appended, batch) = tokio::join!(ledger.append_relative(prev), checking);
-                        self.absorb(appended?);
+                        self.absorb(&appended?);
                         self.ui.advance(n);
                         batch
                     }
@@ -165,7 +164,7 @@ impl Runner<'_> {
             }
             if let Some((prev, n)) = carried {
                 let appended = self.ledger.append_relative(prev).await?;
-                self.absorb(appended);
+                self.absorb(&appended);
                 self.ui.advance(n);
             }
             match records["next_page"].as_u64() {
@@ -175,7 +174,8 @@ impl Runner<'_> {
         }
     }
 
-    fn absorb(&mut self, evs: Vec<Event>) {
+    /// Folds appended events into the run's progress.
+    fn absorb(&mut self, evs: &[Event]) {
         evs.iter().for_each(|e| self.progress.apply(e));
         self.written += evs.len() as u64;
     }
