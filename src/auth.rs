@@ -44,11 +44,12 @@ impl FromStr for Role {
     }
 }
 
-/// Who is calling: the token's id (never the secret) and its role.
+/// Who is calling: the token's id (never the secret), its role and whom it was issued to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Caller {
     pub token_id: String,
     pub role: Role,
+    pub holder: String,
 }
 
 pub fn token_hash(token: &str) -> Vec<u8> {
@@ -56,7 +57,7 @@ pub fn token_hash(token: &str) -> Vec<u8> {
 }
 
 /// Creates a token for `role`, stores its hash and returns the token text (`hl_<id>_<secret>`).
-pub async fn create_token(store: &dyn EventStore, role: Role) -> Result<(String, TokenRecord), StoreError> {
+pub async fn create_token(store: &dyn EventStore, role: Role, holder: &str) -> Result<(String, TokenRecord), StoreError> {
     let mut id = [0u8; 6];
     let mut secret = [0u8; 32];
     rand_core::OsRng.fill_bytes(&mut id);
@@ -68,6 +69,7 @@ pub async fn create_token(store: &dyn EventStore, role: Role) -> Result<(String,
         token_hash: token_hash(&token),
         role: role.as_str().into(),
         created_at: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        holder: holder.trim().to_string(),
     };
     store.add_token(&rec).await?;
     Ok((token, rec))
@@ -75,5 +77,5 @@ pub async fn create_token(store: &dyn EventStore, role: Role) -> Result<(String,
 
 /// Looks a presented token up by its hash.
 pub async fn authenticate(store: &dyn EventStore, token: &str) -> Result<Option<Caller>, StoreError> {
-    Ok(store.token_by_hash(&token_hash(token)).await?.and_then(|rec| Some(Caller { token_id: rec.id, role: rec.role.parse().ok()? })))
+    Ok(store.token_by_hash(&token_hash(token)).await?.and_then(|rec| Some(Caller { token_id: rec.id, role: rec.role.parse().ok()?, holder: rec.holder })))
 }

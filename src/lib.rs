@@ -2,6 +2,7 @@
 //! command line over it.
 
 pub mod api;
+pub mod appeal;
 pub mod auth;
 pub mod bench;
 pub mod cli;

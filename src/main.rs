@@ -173,6 +173,10 @@ enum TokenCommand {
     Create {
         #[arg(long)]
         role: Role,
+        /// Whom the token is issued to (required for appeals officers: the service checks that
+        /// no one resolves an appeal against his own decision).
+        #[arg(long, default_value = "")]
+        holder: String,
     },
 }
 
@@ -349,9 +353,12 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             let ledger = loc.ledger().await?;
             print!("{}", ledger.checkpoint().await?.note);
         }
-        Command::Token { command: TokenCommand::Create { role } } => {
+        Command::Token { command: TokenCommand::Create { role, holder } } => {
+            if role == Role::AppealsOfficer && holder.trim().is_empty() {
+                anyhow::bail!("an appeals_officer token must name its holder: --holder \"NAME\"");
+            }
             let ledger = loc.ledger().await?;
-            let (token, rec) = auth::create_token(ledger.store().as_ref(), role).await?;
+            let (token, rec) = auth::create_token(ledger.store().as_ref(), role, &holder).await?;
             eprintln!("token {} for role {} (shown once; only its hash is stored)", rec.id, rec.role);
             println!("{token}");
         }
@@ -447,7 +454,7 @@ async fn demo(loc: &Location, seed: &str, persons: u64, listen: &str, as_of: &st
     }
     let cp = ledger.checkpoint().await?;
     housing_ledger::projection::catch_up(&ledger).await?;
-    let (token, _) = auth::create_token(ledger.store().as_ref(), Role::Auditor).await?;
+    let (token, _) = auth::create_token(ledger.store().as_ref(), Role::Auditor, "").await?;
     // One removed person whose proof the README walks through.
     let removed = ledger
         .store()

@@ -74,7 +74,8 @@ pub async fn build(ledger: &Ledger, registries: &TrustedKeys, iin: &str, procedu
         .ok_or_else(|| ProofError::NoCase { iin: iin.into(), procedure: procedure.to_string() })?;
     let mut events: BTreeMap<u64, Event> = BTreeMap::new();
     // The person's and his notice's events of the case's run.
-    for e in person.into_iter().filter(|e| e.data["run"] == case.run.as_str()) {
+    // An appeal's re-check is not what the decision rested on; the case file carries it.
+    for e in person.into_iter().filter(|e| e.data["run"] == case.run.as_str() && e.data.get("appeal").is_none()) {
         events.insert(e.seq, e);
     }
     for e in run_events.into_iter().filter(|e| e.data["run"] == case.run.as_str() && (e.kind == RUN_STARTED || e.kind == LIST_SUBMITTED)) {
@@ -134,6 +135,109 @@ pub async fn load_person(ledger: &Ledger, iin: &str) -> Result<(Persons, Vec<Eve
 
 const KEYS_STREAM_NAME: &str = events::verify::KEYS_STREAM;
 
+/// Checks each event's hash and signature by a trusted key, trusting the keys that trusted
+/// events introduce.
+fn check_signatures(events: &[Event], trusted: &mut BTreeMap<String, VerifierKey>) -> Result<(), ProofError> {
+    for e in events {
+        let key = trusted.get(&e.key).ok_or_else(|| invalid(format!("seq {}: signed by key {}, which the anchor does not lead to", e.seq, e.key)))?;
+        e.check(key).map_err(|err| invalid(format!("seq {}: {err}", e.seq)))?;
+        if e.kind == KEY_INTRODUCED {
+            let k = VerifierKey::parse(e.data["verifier_key"].as_str().unwrap_or_default()).map_err(|err| invalid(format!("seq {}: {err}", e.seq)))?;
+            trusted.insert(k.id_hex(), k);
+        }
+    }
+    Ok(())
+}
+
+/// Checks that every event has an inclusion path to the checkpoint's root, and every path an event.
+fn check_included(events: &[Event], inclusion: &[Inclusion], cp: &Checkpoint) -> Result<(), ProofError> {
+    let by_seq: BTreeMap<u64, &Event> = events.iter().map(|e| (e.seq, e)).collect();
+    let mut included = BTreeSet::new();
+    for inc in inclusion {
+        let ev = by_seq.get(&inc.seq).ok_or_else(|| invalid(format!("inclusion path for seq {}, which the bundle does not hold", inc.seq)))?;
+        if inc.tree_size != cp.size {
+            return Err(invalid(format!("seq {}: path is for tree size {}, the checkpoint is {}", inc.seq, inc.tree_size, cp.size)));
+        }
+        let path = inc.path.iter().map(hex::decode).collect::<Result<Vec<_>, _>>().map_err(|_| invalid(format!("seq {}: path is not hex", inc.seq)))?;
+        let leaf = leaf_hash(&ev.hash_bytes().map_err(|e| invalid(e.to_string()))?);
+        events::merkle::verify_inclusion(inc.seq, inc.tree_size, &leaf, &path, &cp.root).map_err(|e| invalid(format!("seq {}: {e}", inc.seq)))?;
+        included.insert(inc.seq);
+    }
+    if let Some(missing) = by_seq.keys().find(|s| !included.contains(s)) {
+        return Err(invalid(format!("seq {missing} has no inclusion path")));
+    }
+    Ok(())
+}
+
+pub const CASE_FILE_FORMAT: &str = "housing-ledger/case-file/v1";
+
+/// An appeal's case file: the notice as sent, the proof bundle of the decision appealed, and
+/// the appeal's events (its stream, the re-check in the person's stream, and any notice of
+/// reinstatement), each with its inclusion path against the bundle's checkpoint.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseFile {
+    pub format: String,
+    pub appeal: String,
+    /// The `NoticeIssued` of the decision appealed, whole; it is also among the bundle's events.
+    pub notice: Option<Event>,
+    pub proof: Bundle,
+    pub appeal_events: Vec<Event>,
+    pub inclusion: Vec<Inclusion>,
+}
+
+/// Builds the case file of appeal `id` about `iin`; the checkpoint covers the appeal's events.
+pub async fn case_file(ledger: &Ledger, registries: &TrustedKeys, id: &str, iin: &str, procedure: Procedure) -> Result<CaseFile, ProofError> {
+    let store = ledger.store();
+    let mut appeal_events = store.read_stream(&appeal_stream(id)).await.map_err(LedgerError::from)?;
+    if appeal_events.is_empty() {
+        return Err(ProofError::NoCase { iin: iin.into(), procedure: format!("appeal {id}") });
+    }
+    let person = store.read_stream(&person_stream(iin)).await.map_err(LedgerError::from)?;
+    appeal_events.extend(person.into_iter().filter(|e| e.data["appeal"] == id));
+    appeal_events.extend(store.read_stream(&notice_stream(&format!("{id}-reinstatement"))).await.map_err(LedgerError::from)?);
+    appeal_events.sort_by_key(|e| e.seq);
+    let last = appeal_events.last().map(|e| e.seq).unwrap_or(0);
+    if store.latest_checkpoint().await.map_err(LedgerError::from)?.is_none_or(|cp| cp.tree_size <= last) {
+        ledger.checkpoint().await?;
+    }
+    let proof = build(ledger, registries, iin, procedure).await?;
+    let tree_size = proof.inclusion.first().map(|i| i.tree_size).unwrap_or(0);
+    let seqs: Vec<u64> = appeal_events.iter().map(|e| e.seq).collect();
+    let paths = ledger.inclusion_proofs(&seqs, tree_size).await?;
+    let inclusion = seqs.iter().zip(paths).map(|(seq, path)| Inclusion { seq: *seq, tree_size, path: path.iter().map(hex::encode).collect() }).collect();
+    let notice = proof.events.iter().find(|e| e.kind == NOTICE_ISSUED).cloned();
+    Ok(CaseFile { format: CASE_FILE_FORMAT.into(), appeal: id.into(), notice, proof, appeal_events, inclusion })
+}
+
+/// Verifies a case file offline: its proof bundle as `verify` does, the notice against the
+/// bundle, and every appeal event's hash, signature and inclusion against the same checkpoint.
+pub fn verify_case_file(file: &CaseFile, anchor: &VerifierKey, book: &RuleBook) -> Result<Verified, ProofError> {
+    if file.format != CASE_FILE_FORMAT {
+        return Err(invalid(format!("unknown format {:?}", file.format)));
+    }
+    let verified = verify(&file.proof, anchor, book)?;
+    if let Some(n) = &file.notice {
+        if !file.proof.events.contains(n) {
+            return Err(invalid(format!("the notice (seq {}) is not the one in the proof bundle", n.seq)));
+        }
+    }
+    let mut trusted: BTreeMap<String, VerifierKey> = BTreeMap::from([(anchor.id_hex(), anchor.clone())]);
+    check_signatures(&file.proof.events, &mut trusted)?;
+    check_signatures(&file.appeal_events, &mut trusted)?;
+    let (_, sigs) = events::note::split(&file.proof.checkpoint).map_err(|e| invalid(format!("checkpoint: {e}")))?;
+    let cp_key = sigs.iter().find_map(|(_, id, _)| trusted.get(&hex::encode(id))).ok_or_else(|| invalid("checkpoint is signed by no trusted ledger key"))?;
+    let cp = Checkpoint::verify_note(&file.proof.checkpoint, cp_key).map_err(|e| invalid(format!("checkpoint: {e}")))?;
+    check_included(&file.appeal_events, &file.inclusion, &cp)?;
+    for e in &file.appeal_events {
+        let about = projections::person::subject_of(e);
+        if about.as_deref() != Some(file.proof.iin.as_str()) || (e.data["appeal"] != file.appeal.as_str()) {
+            return Err(invalid(format!("seq {} is not an event of appeal {} about {}", e.seq, file.appeal, file.proof.iin)));
+        }
+    }
+    Ok(Verified { events: verified.events + file.appeal_events.len(), ..verified })
+}
+
 /// What a verified bundle showed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verified {
@@ -158,33 +262,12 @@ pub fn verify(bundle: &Bundle, anchor: &VerifierKey, book: &RuleBook) -> Result<
     }
     // Ledger keys: the anchor, plus keys introduced by events signed by a trusted key.
     let mut trusted: BTreeMap<String, VerifierKey> = BTreeMap::from([(anchor.id_hex(), anchor.clone())]);
-    for e in &bundle.events {
-        let key = trusted.get(&e.key).ok_or_else(|| invalid(format!("seq {}: signed by key {}, which the anchor does not lead to", e.seq, e.key)))?;
-        e.check(key).map_err(|err| invalid(format!("seq {}: {err}", e.seq)))?;
-        if e.kind == KEY_INTRODUCED {
-            let k = VerifierKey::parse(e.data["verifier_key"].as_str().unwrap_or_default()).map_err(|err| invalid(format!("seq {}: {err}", e.seq)))?;
-            trusted.insert(k.id_hex(), k);
-        }
-    }
+    check_signatures(&bundle.events, &mut trusted)?;
     // The checkpoint and the inclusion of every event.
     let (_, sigs) = events::note::split(&bundle.checkpoint).map_err(|e| invalid(format!("checkpoint: {e}")))?;
     let cp_key = sigs.iter().find_map(|(_, id, _)| trusted.get(&hex::encode(id))).ok_or_else(|| invalid("checkpoint is signed by no trusted ledger key"))?;
     let cp = Checkpoint::verify_note(&bundle.checkpoint, cp_key).map_err(|e| invalid(format!("checkpoint: {e}")))?;
-    let by_seq: BTreeMap<u64, &Event> = bundle.events.iter().map(|e| (e.seq, e)).collect();
-    let mut included = BTreeSet::new();
-    for inc in &bundle.inclusion {
-        let ev = by_seq.get(&inc.seq).ok_or_else(|| invalid(format!("inclusion path for seq {}, which the bundle does not hold", inc.seq)))?;
-        if inc.tree_size != cp.size {
-            return Err(invalid(format!("seq {}: path is for tree size {}, the checkpoint is {}", inc.seq, inc.tree_size, cp.size)));
-        }
-        let path = inc.path.iter().map(hex::decode).collect::<Result<Vec<_>, _>>().map_err(|_| invalid(format!("seq {}: path is not hex", inc.seq)))?;
-        let leaf = leaf_hash(&ev.hash_bytes().map_err(|e| invalid(e.to_string()))?);
-        events::merkle::verify_inclusion(inc.seq, inc.tree_size, &leaf, &path, &cp.root).map_err(|e| invalid(format!("seq {}: {e}", inc.seq)))?;
-        included.insert(inc.seq);
-    }
-    if let Some(missing) = by_seq.keys().find(|s| !included.contains(s)) {
-        return Err(invalid(format!("seq {missing} has no inclusion path")));
-    }
+    check_included(&bundle.events, &bundle.inclusion, &cp)?;
     // Source signatures, with the registry keys the bundle names.
     let mut reg_keys = BTreeMap::new();
     for (r, k) in &bundle.keys.registries {

@@ -28,7 +28,7 @@ impl Api {
     }
 
     async fn token(&self, role: Role) -> String {
-        create_token(self.state.ledger.store().as_ref(), role).await.unwrap().0
+        create_token(self.state.ledger.store().as_ref(), role, "").await.unwrap().0
     }
 
     async fn call(&self, method: &str, uri: &str, token: Option<&str>) -> (StatusCode, String) {

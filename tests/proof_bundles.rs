@@ -57,7 +57,7 @@ impl World {
     }
 
     async fn token(&self, role: Role) -> String {
-        create_token(self.ledger.store().as_ref(), role).await.unwrap().0
+        create_token(self.ledger.store().as_ref(), role, "").await.unwrap().0
     }
 
     async fn bundle(&self, who: &str) -> Bundle {

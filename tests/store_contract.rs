@@ -205,7 +205,7 @@ async fn tokens_are_stored_as_hashes(b: Backend, pg: Option<&PgCluster>) {
     use housing_ledger::auth::{authenticate, create_token, Role};
     let place = Place::new(b, pg);
     let ledger = place.ledger().await;
-    let (token, rec) = create_token(ledger.store().as_ref(), Role::Auditor).await.unwrap();
+    let (token, rec) = create_token(ledger.store().as_ref(), Role::Auditor, "").await.unwrap();
     assert!(!rec.token_hash.windows(token.len().min(8)).any(|w| token.as_bytes().starts_with(w)));
     let caller = authenticate(ledger.store().as_ref(), &token).await.unwrap().unwrap();
     assert_eq!((caller.token_id, caller.role), (rec.id, Role::Auditor));

@@ -18,6 +18,13 @@ pub const DECISION_TAKEN: &str = "DecisionTaken";
 pub const NOTICE_ISSUED: &str = "NoticeIssued";
 pub const NOTICE_DELIVERED: &str = "NoticeDelivered";
 pub const NOTICE_DELIVERY_FAILED: &str = "NoticeDeliveryFailed";
+// Appeals (decision 10 of `algorithm.md`), in the stream `appeal:<id>`. The re-check's queries,
+// answers, corrections and verdicts are the catalogue's own types in the person's stream,
+// marked with `appeal`.
+pub const APPEAL_FILED: &str = "AppealFiled";
+pub const REMOVAL_SUSPENDED: &str = "RemovalSuspended";
+pub const APPEAL_RECHECKED: &str = "AppealRechecked";
+pub const APPEAL_RESOLVED: &str = "AppealResolved";
 
 /// Every type this version knows; a verifier reports any other and does not guess.
 pub const ALL: &[&str] = &[
@@ -39,6 +46,10 @@ pub const ALL: &[&str] = &[
     NOTICE_ISSUED,
     NOTICE_DELIVERED,
     NOTICE_DELIVERY_FAILED,
+    APPEAL_FILED,
+    REMOVAL_SUSPENDED,
+    APPEAL_RECHECKED,
+    APPEAL_RESOLVED,
 ];
 
 pub fn person_stream(iin: &str) -> String {
@@ -47,6 +58,10 @@ pub fn person_stream(iin: &str) -> String {
 
 pub fn run_stream(run: &str) -> String {
     format!("run:{run}")
+}
+
+pub fn appeal_stream(appeal: &str) -> String {
+    format!("appeal:{appeal}")
 }
 
 pub fn notice_stream(notice: &str) -> String {

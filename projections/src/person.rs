@@ -24,6 +24,28 @@ pub struct Decision {
     pub seq: u64,
 }
 
+/// The latest appeal against a case's decision.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AppealCase {
+    pub appeal: String,
+    /// `filed` or `resolved`.
+    pub state: String,
+    pub filed_seq: u64,
+    pub filed_by: String,
+    pub received_on: String,
+    /// The last day to appeal (3 months from the notice's delivery); `None` if never delivered.
+    pub deadline: Option<String>,
+    pub late: bool,
+    pub late_reason: Option<String>,
+    pub contested_step: String,
+    pub suspended: bool,
+    /// The latest re-check: `clear`, `found` or `incomplete`, with its grounds.
+    pub recheck: Option<Value>,
+    /// `upheld` or `overturned`.
+    pub outcome: Option<String>,
+    pub resolved_by: Option<String>,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProcedureCase {
     pub run: String,
@@ -32,6 +54,11 @@ pub struct ProcedureCase {
     pub proposal_seq: Option<u64>,
     pub decision: Option<Decision>,
     pub notice: Option<NoticeState>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appeal: Option<AppealCase>,
+    /// What an overturned removal restored: the queue number and registration date, or the lease.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reinstated: Option<Value>,
 }
 
 /// iin → procedure → case. Each event touches one person's cases only, so the fold can run
@@ -46,7 +73,7 @@ pub fn subject_of(ev: &Event) -> Option<String> {
     if let Some(iin) = ev.stream.strip_prefix("person:") {
         return Some(iin.to_string());
     }
-    if ev.stream.starts_with("notice:") {
+    if ev.stream.starts_with("notice:") || ev.stream.starts_with("appeal:") {
         return ev.data.get("iin").and_then(Value::as_str).map(String::from);
     }
     None
@@ -77,7 +104,8 @@ impl Persons {
                 *self.case(&iin, &p) = ProcedureCase { run, status: "incomplete".into(), grounds: Value::Array(vec![]), ..Default::default() };
             }
             CONSENT_MISSING => self.case(&iin, &procedure().unwrap_or_default()).status = "no_consent".into(),
-            CHECK_EVALUATED if d["verdict"] == "incomplete" => {
+            // An appeal's re-check does not change the case until the appeal is resolved.
+            CHECK_EVALUATED if d["verdict"] == "incomplete" && d.get("appeal").is_none() => {
                 if let Some(p) = of_run(&self.cases, &iin, &run) {
                     self.case(&iin, &p).status = "incomplete".into();
                 }
@@ -116,6 +144,45 @@ impl Persons {
                     } else {
                         "pending".into()
                     };
+                }
+            }
+            APPEAL_FILED => {
+                let c = self.case(&s(d, "iin"), &s(d, "procedure"));
+                c.appeal = Some(AppealCase {
+                    appeal: s(d, "appeal"),
+                    state: "filed".into(),
+                    filed_seq: ev.seq,
+                    filed_by: s(&d["filed_by"], "holder"),
+                    received_on: s(d, "received_on"),
+                    deadline: d["deadline"].as_str().map(String::from),
+                    late: d["late"] == true,
+                    late_reason: d["late_reason"].as_str().map(String::from),
+                    contested_step: s(d, "contested_step"),
+                    ..Default::default()
+                });
+            }
+            REMOVAL_SUSPENDED | APPEAL_RECHECKED | APPEAL_RESOLVED => {
+                let c = self.case(&s(d, "iin"), &s(d, "procedure"));
+                let Some(a) = c.appeal.as_mut().filter(|a| a.appeal == s(d, "appeal")) else {
+                    return;
+                };
+                match ev.kind.as_str() {
+                    REMOVAL_SUSPENDED => a.suspended = true,
+                    APPEAL_RECHECKED => a.recheck = Some(serde_json::json!({"verdict": d["verdict"], "grounds": d["grounds"], "seq": ev.seq})),
+                    _ => {
+                        a.state = "resolved".into();
+                        a.suspended = false;
+                        a.outcome = Some(s(d, "outcome"));
+                        a.resolved_by = Some(s(&d["resolved_by"], "holder"));
+                        if d["outcome"] == "overturned" {
+                            // The removal is undone: back on the list / the lease stays in force.
+                            c.status = "retained".into();
+                            c.grounds = Value::Array(vec![]);
+                            c.reinstated = Some(d["reinstated"].clone());
+                        } else {
+                            c.grounds = d["grounds"].clone();
+                        }
+                    }
                 }
             }
             _ => {}

@@ -1,6 +1,7 @@
 //! The HTTP API. `app(state)` builds the router; it reads the store through the ledger and
 //! never writes to it except to sign checkpoints on an operator's demand.
 
+mod appeals;
 mod error;
 mod persons;
 pub mod reads;
@@ -31,6 +32,12 @@ pub struct AppState {
     pub registry_keys: Arc<crate::registry::TrustedKeys>,
     /// Where reads of personal data are recorded.
     pub reads: reads::ReadLog,
+    /// The rule sets an appeal's re-check may run under.
+    pub book: Arc<crate::rules::RuleBook>,
+    /// Where an appeal's fresh answers come from; `None`: nowhere (re-checks then rely on corrections).
+    pub registries: Option<Arc<dyn crate::registry::Registries>>,
+    /// A fixed "today" (tests); `None`: the UTC date.
+    pub today: Option<chrono::NaiveDate>,
 }
 
 impl AppState {
@@ -47,7 +54,34 @@ impl AppState {
                 tokio::time::sleep(std::time::Duration::from_millis(200)).await;
             }
         });
-        Self { ledger, registry_keys: Arc::new(registry_keys), reads }
+        Self { ledger, registry_keys: Arc::new(registry_keys), reads, book: Arc::new(crate::rules::RuleBook::built_in()), registries: None, today: None }
+    }
+
+    /// Lets appeals ask these registries for fresh answers and deliver notices through them.
+    pub fn with_registries(mut self, registries: Arc<dyn crate::registry::Registries>) -> Self {
+        self.registries = Some(registries);
+        self
+    }
+
+    pub fn with_rule_book(mut self, book: crate::rules::RuleBook) -> Self {
+        self.book = Arc::new(book);
+        self
+    }
+
+    pub fn with_today(mut self, today: chrono::NaiveDate) -> Self {
+        self.today = Some(today);
+        self
+    }
+
+    /// The appeal services over this state.
+    pub fn appeals(&self) -> crate::appeal::Appeals<'_> {
+        crate::appeal::Appeals {
+            ledger: &self.ledger,
+            keys: &self.registry_keys,
+            book: &self.book,
+            registries: self.registries.clone(),
+            today: self.today.unwrap_or_else(|| chrono::Utc::now().date_naive()),
+        }
     }
 }
 
@@ -55,7 +89,7 @@ impl AppState {
 #[openapi(
     info(title = "housing-ledger", description = "A verifiable ledger of proactive removals from the service-housing waiting list and lease terminations. Personal data needs `Authorization: Bearer TOKEN`."),
     modifiers(&BearerAuth),
-    tags((name = "ledger", description = "Public: checkpoints, proofs, keys"), (name = "persons", description = "Personal data: every read is recorded in the ledger"), (name = "runs", description = "Runs of the algorithm"))
+    tags((name = "ledger", description = "Public: checkpoints, proofs, keys"), (name = "persons", description = "Personal data: every read is recorded in the ledger"), (name = "runs", description = "Runs of the algorithm"), (name = "appeals", description = "Appeals against decisions: appeals officers write, every step is an event"))
 )]
 pub struct ApiDoc;
 
@@ -86,6 +120,13 @@ pub fn router_and_doc(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(persons::person_reads))
         .routes(routes!(persons::runs))
         .routes(routes!(persons::run))
+        .routes(routes!(appeals::file_appeal, appeals::person_appeals))
+        .routes(routes!(appeals::appeal))
+        .routes(routes!(appeals::suspend))
+        .routes(routes!(appeals::correction))
+        .routes(routes!(appeals::recheck))
+        .routes(routes!(appeals::resolve))
+        .routes(routes!(appeals::case_file))
         .with_state(state)
         .split_for_parts();
     (router, doc)

@@ -11,12 +11,12 @@ use events::types::*;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
-fn checked_iin(iin: &str) -> Result<Iin, AppError> {
+pub(super) fn checked_iin(iin: &str) -> Result<Iin, AppError> {
     Iin::parse(iin).map_err(|e| AppError::BadRequest(e.to_string()))
 }
 
 /// Records the read in the ledger before anything is answered.
-async fn account(s: &AppState, caller: &Caller, iin: &Iin, what: &str) -> Result<(), AppError> {
+pub(super) async fn account(s: &AppState, caller: &Caller, iin: &Iin, what: &str) -> Result<(), AppError> {
     s.reads.record(caller, iin.as_str(), what).await.map(|_| ()).map_err(AppError::Internal)
 }
 
@@ -48,7 +48,7 @@ pub async fn person(State(s): State<AppState>, caller: Caller, Path(iin): Path<S
     let procedures: BTreeMap<&String, Value> = cases
         .iter()
         .map(|(p, c)| {
-            (p, json!({"status": c.status, "run": c.run, "grounds": c.grounds, "decision": c.decision, "notice": c.notice, "proposal_seq": c.proposal_seq}))
+            (p, json!({"status": c.status, "run": c.run, "grounds": c.grounds, "decision": c.decision, "notice": c.notice, "proposal_seq": c.proposal_seq, "appeal": c.appeal, "reinstated": c.reinstated}))
         })
         .collect();
     Ok(Json(json!({"iin": iin, "procedures": procedures})))

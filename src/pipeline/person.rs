@@ -51,10 +51,15 @@ struct Person<'a> {
     iin: String,
     stream: String,
     batch: Batch,
+    /// The appeal a re-check runs for: its events carry `appeal` and its requests its id.
+    appeal: Option<String>,
 }
 
 impl Person<'_> {
-    fn push(&mut self, kind: &str, data: Value) -> usize {
+    fn push(&mut self, kind: &str, mut data: Value) -> usize {
+        if let Some(a) = &self.appeal {
+            data["appeal"] = json!(a);
+        }
         let stream = self.stream.clone();
         self.batch.push(&stream, kind, data)
     }
@@ -62,7 +67,7 @@ impl Person<'_> {
     /// Asks one registry; records the query and its answer or failure.
     async fn ask(&mut self, step: &Step, registry: RegistryId, subjects: &[String]) -> Result<(Records, usize), usize> {
         let ctx = self.ctx;
-        let request_id = format!("{}/{}/{}/{}", ctx.run, self.iin, step.step, registry);
+        let request_id = format!("{}/{}/{}/{}", self.appeal.as_deref().unwrap_or(&ctx.run), self.iin, step.step, registry);
         self.push(REGISTRY_QUERIED, json!({"run": ctx.run, "registry": registry, "subjects": subjects, "step": step.step, "request_id": request_id}));
         let result = ctx.registries.query(registry, subjects, &request_id).await;
         let checked =
@@ -89,15 +94,99 @@ impl Person<'_> {
         }
         self.push(CHECK_EVALUATED, data)
     }
+
+    /// Steps from `first` on (an index into the rule set's steps), stopping at the first step
+    /// that finds something (decision 1) or cannot decide (decision 6). A registry with a
+    /// correction covering the step's subjects is not asked: the correction is its answer.
+    async fn steps(&mut self, first: usize, mut family: Family, locality: &str, corrections: &Corrections, evidence: &mut Vec<Value>) -> StepsOutcome {
+        let ctx = self.ctx;
+        let iin = self.iin.clone();
+        for step in ctx.rules.steps.iter().skip(first) {
+            let subjects = checks::subjects(step.subjects, &iin, &family);
+            let mut answers: BTreeMap<RegistryId, Records> = BTreeMap::new();
+            let mut answered: BTreeMap<RegistryId, Value> = BTreeMap::new();
+            for registry in step.registries() {
+                if let Some(c) = corrections.get(&registry).filter(|c| subjects.iter().all(|s| c.subjects.contains(s))) {
+                    answers.insert(registry, c.records.iter().filter(|(k, _)| subjects.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect());
+                    answered.insert(registry, json!(c.seq));
+                    evidence.push(json!(c.seq));
+                    continue;
+                }
+                match self.ask(step, registry, &subjects).await {
+                    Ok((records, ix)) => {
+                        answers.insert(registry, records);
+                        answered.insert(registry, rel(ix));
+                        evidence.push(rel(ix));
+                    }
+                    Err(failed_ix) => {
+                        // Decision 6: incomplete, no later step, no decision.
+                        let why = format!("{registry} could not be read; no later step is run");
+                        self.evaluated(step, CheckVerdict::Incomplete, json!([]), vec![rel(failed_ix)], json!({"reason": why}));
+                        return StepsOutcome::Incomplete;
+                    }
+                }
+            }
+            let step_evidence: Vec<Value> = answered.values().cloned().collect();
+            if step.check == CheckKind::Family {
+                // `:5` fixes the family for the later steps.
+                family = checks::family(&iin, &answers[&RegistryId::Zags]);
+                let ix = self.evaluated(step, CheckVerdict::Clear, json!([]), step_evidence, json!({"family": family}));
+                evidence.push(rel(ix));
+                continue;
+            }
+            let refs: checks::Answers = answers.iter().map(|(k, v)| (*k, v)).collect();
+            let (verdict, grounds, why) = checks::judge(step, &iin, &family, locality, &refs);
+            let grounds_json = with_evidence(grounds, &answered);
+            let extra = why.map(|w| json!({"reason": w})).unwrap_or(json!({}));
+            let ix = self.evaluated(step, verdict, grounds_json.clone(), step_evidence, extra);
+            evidence.push(rel(ix));
+            match verdict {
+                CheckVerdict::Clear => continue,
+                CheckVerdict::Incomplete => return StepsOutcome::Incomplete,
+                // Decision 2: property found or a criterion unmet; later steps are not run (decision 1).
+                CheckVerdict::Found => return StepsOutcome::Found(grounds_json),
+            }
+        }
+        StepsOutcome::Clear
+    }
 }
 
+/// How the steps ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StepsOutcome {
+    Clear,
+    Found(Value),
+    Incomplete,
+}
+
+impl StepsOutcome {
+    pub fn verdict(&self) -> CheckVerdict {
+        match self {
+            StepsOutcome::Clear => CheckVerdict::Clear,
+            StepsOutcome::Found(_) => CheckVerdict::Found,
+            StepsOutcome::Incomplete => CheckVerdict::Incomplete,
+        }
+    }
+}
+
+/// A source owner's correction (clauses 13, 16): its records, whom it covers, and the seq of
+/// the `RegistryResponded` that holds it.
+#[derive(Clone, Debug)]
+pub struct Correction {
+    pub subjects: Vec<String>,
+    pub records: Records,
+    pub seq: u64,
+}
+
+pub type Corrections = BTreeMap<RegistryId, Correction>;
+
 /// Grounds with their evidence: the answer of the registry that showed each.
-fn with_evidence(mut grounds: Vec<checks::Ground>, answered: &BTreeMap<RegistryId, usize>) -> Value {
+fn with_evidence(mut grounds: Vec<checks::Ground>, answered: &BTreeMap<RegistryId, Value>) -> Value {
     let mut out = Vec::new();
     for g in grounds.iter_mut() {
-        let ix = RegistryId::parse(&g.registry).and_then(|r| answered.get(&r)).copied();
+        let ev = RegistryId::parse(&g.registry).and_then(|r| answered.get(&r)).cloned();
         let mut v = serde_json::to_value(&*g).expect("grounds serialise");
-        v["evidence"] = json!(ix.map(rel).into_iter().collect::<Vec<_>>());
+        v["evidence"] = json!(ev.into_iter().collect::<Vec<_>>());
         out.push(v);
     }
     Value::Array(out)
@@ -106,7 +195,7 @@ fn with_evidence(mut grounds: Vec<checks::Ground>, answered: &BTreeMap<RegistryI
 /// Runs steps 4 to 10 for one accepted list entry.
 pub async fn process(ctx: Arc<RunContext>, entry: CheckedEntry, raw_entry: Value, position: String, list_seq: u64) -> Batch {
     let iin = entry.iin.to_string();
-    let mut p = Person { ctx: &ctx, stream: person_stream(&iin), iin: iin.clone(), batch: Batch::default() };
+    let mut p = Person { ctx: &ctx, stream: person_stream(&iin), iin: iin.clone(), batch: Batch::default(), appeal: None };
     let rs = &ctx.rules;
     let entry_ix = p
         .push(LIST_ENTRY_RECEIVED, with(json!({"run": ctx.run, "procedure": ctx.procedure, "evidence": [list_seq], "position": position}), "entry", raw_entry));
@@ -116,54 +205,35 @@ pub async fn process(ctx: Arc<RunContext>, entry: CheckedEntry, raw_entry: Value
         return p.batch;
     }
     let mut evidence = vec![rel(entry_ix)];
-    let mut family = Family::default();
-    for step in &rs.steps {
-        let subjects = checks::subjects(step.subjects, &iin, &family);
-        let mut answers: BTreeMap<RegistryId, Records> = BTreeMap::new();
-        let mut answered: BTreeMap<RegistryId, usize> = BTreeMap::new();
-        for registry in step.registries() {
-            match p.ask(step, registry, &subjects).await {
-                Ok((records, ix)) => {
-                    answers.insert(registry, records);
-                    answered.insert(registry, ix);
-                    evidence.push(rel(ix));
-                }
-                Err(failed_ix) => {
-                    // Decision 6: incomplete, no later step, no decision.
-                    let why = format!("{registry} could not be read; no later step is run");
-                    p.evaluated(step, CheckVerdict::Incomplete, json!([]), vec![rel(failed_ix)], json!({"reason": why}));
-                    return p.batch;
-                }
-            }
+    match p.steps(0, Family::default(), &entry.locality, &Corrections::new(), &mut evidence).await {
+        StepsOutcome::Incomplete => {}
+        StepsOutcome::Found(grounds) => {
+            p.push(
+                DECISION_PROPOSED,
+                json!({"run": ctx.run, "procedure": ctx.procedure, "outcome": rs.outcome, "grounds": grounds, "rule_set_sha256": rs.sha256, "rule_set": {"id": rs.id, "version": rs.version}, "as_of": ctx.as_of, "evidence": evidence}),
+            );
         }
-        let step_evidence: Vec<Value> = answered.values().map(|ix| rel(*ix)).collect();
-        if step.check == CheckKind::Family {
-            // `:5` fixes the family for the later steps.
-            family = checks::family(&iin, &answers[&RegistryId::Zags]);
-            let ix = p.evaluated(step, CheckVerdict::Clear, json!([]), step_evidence, json!({"family": family}));
-            evidence.push(rel(ix));
-            continue;
-        }
-        let refs: checks::Answers = answers.iter().map(|(k, v)| (*k, v)).collect();
-        let (verdict, grounds, why) = checks::judge(step, &iin, &family, &entry.locality, &refs);
-        let grounds_json = with_evidence(grounds, &answered);
-        let extra = why.map(|w| json!({"reason": w})).unwrap_or(json!({}));
-        let ix = p.evaluated(step, verdict, grounds_json.clone(), step_evidence, extra);
-        evidence.push(rel(ix));
-        match verdict {
-            CheckVerdict::Clear => continue,
-            CheckVerdict::Incomplete => return p.batch,
-            CheckVerdict::Found => {
-                // Decision 2: property found or a criterion unmet: the person is proposed for
-                // removal / termination; later steps are not run (decision 1).
-                p.push(
-                    DECISION_PROPOSED,
-                    json!({"run": ctx.run, "procedure": ctx.procedure, "outcome": rs.outcome, "grounds": grounds_json, "rule_set_sha256": rs.sha256, "rule_set": {"id": rs.id, "version": rs.version}, "as_of": ctx.as_of, "evidence": evidence}),
-                );
-                return p.batch;
-            }
+        StepsOutcome::Clear => {
+            p.push(PERSON_RETAINED, json!({"run": ctx.run, "procedure": ctx.procedure, "rule_set_sha256": rs.sha256, "evidence": evidence}));
         }
     }
-    p.push(PERSON_RETAINED, json!({"run": ctx.run, "procedure": ctx.procedure, "rule_set_sha256": rs.sha256, "evidence": evidence}));
     p.batch
+}
+
+/// An appeal's re-check (decision 10): the steps again from `first` on, for the person of
+/// `iin`, with the family the original run fixed before that step and the corrections received.
+/// Its events carry `appeal`; returns them, how the steps ended, and the evidence.
+pub async fn recheck(
+    ctx: &RunContext,
+    appeal: &str,
+    iin: &str,
+    locality: &str,
+    first: usize,
+    family: Family,
+    corrections: &Corrections,
+) -> (Batch, StepsOutcome, Vec<Value>) {
+    let mut p = Person { ctx, stream: person_stream(iin), iin: iin.to_string(), batch: Batch::default(), appeal: Some(appeal.to_string()) };
+    let mut evidence = Vec::new();
+    let outcome = p.steps(first, family, locality, corrections, &mut evidence).await;
+    (p.batch, outcome, evidence)
 }

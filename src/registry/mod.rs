@@ -188,3 +188,26 @@ pub fn check_answer(keys: &TrustedKeys, registry: RegistryId, request_id: &str, 
 pub fn records_of(records: &Value) -> Records {
     records.as_object().map(|m| m.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
 }
+
+/// No source configured (a server started without `--registries`): every query is
+/// `unavailable`, so a re-check that needs a fresh answer is `incomplete`, never guessed.
+pub struct NoSource;
+
+#[async_trait]
+impl Registries for NoSource {
+    async fn list_page(&self, _: Procedure, _: u64, _: &str) -> Result<SignedAnswer, RegistryFault> {
+        Err(RegistryFault::Unavailable("no registry source is configured on this server".into()))
+    }
+    async fn query(&self, _: RegistryId, _: &[String], _: &str) -> Result<SignedAnswer, RegistryFault> {
+        Err(RegistryFault::Unavailable("no registry source is configured on this server".into()))
+    }
+    async fn decisions(&self, _: Procedure, _: &[String], _: &str) -> Result<SignedAnswer, RegistryFault> {
+        Err(RegistryFault::Unavailable("no registry source is configured on this server".into()))
+    }
+    async fn deliver(&self, _: &str, _: &str, _: u32) -> Result<String, String> {
+        Err("no registry source is configured on this server".into())
+    }
+    fn describe(&self) -> String {
+        "none".into()
+    }
+}

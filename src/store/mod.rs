@@ -43,6 +43,8 @@ pub struct TokenRecord {
     pub token_hash: Vec<u8>,
     pub role: String,
     pub created_at: String,
+    /// Whom the token was issued to; empty if no one was named.
+    pub holder: String,
 }
 
 /// Builds a batch from the seq its first event will get.

@@ -1,0 +1,150 @@
+//! Appeal routes: appeals officers file, suspend, correct, re-check and resolve; auditors and
+//! officers read an appeal and download its case file. Every write is an event; every read of
+//! an appeal is recorded like any read of personal data.
+
+use super::persons::{account, checked_iin};
+use super::{AppError, AppState};
+use crate::appeal::{Appeal, AppealError, CorrectionFiling, Filing, Resolution};
+use crate::auth::{Caller, Role};
+use crate::proof::ProofError;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+impl From<AppealError> for AppError {
+    fn from(e: AppealError) -> Self {
+        match e {
+            AppealError::NotFound(m) => AppError::NotFound(m),
+            AppealError::Invalid(m) => AppError::BadRequest(m),
+            AppealError::Forbidden(m) => AppError::Forbidden(m),
+            AppealError::Conflict(m) => AppError::Conflict(m),
+            AppealError::Ledger(e) => e.into(),
+        }
+    }
+}
+
+/// An appeal as the API shows it: its state and its events, whole.
+pub fn view(a: &Appeal) -> Value {
+    let f = &a.filed.data;
+    let state = if a.resolved.is_some() { "resolved" } else { "filed" };
+    json!({
+        "appeal": a.id, "iin": a.iin, "procedure": a.procedure, "run": a.run, "state": state,
+        "decision": f["decision"], "decided_by": f["decided_by"], "filed_by": f["filed_by"], "grounds": f["grounds"],
+        "contested_step": f["contested_step"], "received_on": f["received_on"], "delivered_on": f["delivered_on"],
+        "deadline": f["deadline"], "late": f["late"], "late_reason": f["late_reason"], "suspended": a.suspended && a.resolved.is_none(),
+        "recheck": a.recheck.as_ref().map(|e| json!({"seq": e.seq, "verdict": e.data["verdict"], "grounds": e.data["grounds"], "from_step": e.data["from_step"]})),
+        "resolution": a.resolved.as_ref().map(|e| json!({"seq": e.seq, "outcome": e.data["outcome"], "reason": e.data["reason"], "resolved_by": e.data["resolved_by"], "reinstated": e.data["reinstated"]})),
+        "events": a.events,
+    })
+}
+
+/// A JSON body, or a 400 in the API's error shape naming what is wrong with it.
+fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, AppError> {
+    b.map(|Json(t)| t).map_err(|e| AppError::BadRequest(format!("request body: {}", e.body_text())))
+}
+
+fn officer(caller: &Caller) -> Result<(), AppError> {
+    caller.require(&[Role::AppealsOfficer])
+}
+
+/// Files an appeal against a person's confirmed decision (appeals officer).
+#[utoipa::path(post, path = "/v1/persons/{iin}/appeals", tag = "appeals", security(("bearer" = [])), params(("iin" = String, Path)), request_body = Filing,
+    responses((status = 201, description = "the appeal"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409, description = "no confirmed decision, or an appeal is already filed")))]
+pub async fn file_appeal(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(iin): Path<String>,
+    filing: Result<Json<Filing>, JsonRejection>,
+) -> Result<Response, AppError> {
+    officer(&caller)?;
+    let filing = body(filing)?;
+    let iin = checked_iin(&iin)?;
+    let a = s.appeals().file(iin.as_str(), &filing, &caller).await?;
+    Ok((StatusCode::CREATED, Json(view(&a))).into_response())
+}
+
+/// The appeals filed about a person (auditor, appeals officer).
+#[utoipa::path(get, path = "/v1/persons/{iin}/appeals", tag = "appeals", security(("bearer" = [])), params(("iin" = String, Path)), responses((status = 200, description = "{iin, appeals}"), (status = 400), (status = 401), (status = 403)))]
+pub async fn person_appeals(State(s): State<AppState>, caller: Caller, Path(iin): Path<String>) -> Result<Json<Value>, AppError> {
+    caller.require(&[Role::Auditor, Role::AppealsOfficer])?;
+    let iin = checked_iin(&iin)?;
+    account(&s, &caller, &iin, "appeals").await?;
+    let appeals = s.appeals().of_person(iin.as_str()).await?;
+    Ok(Json(json!({"iin": iin, "appeals": appeals.iter().map(view).collect::<Vec<_>>()})))
+}
+
+/// One appeal with its events (auditor, appeals officer).
+#[utoipa::path(get, path = "/v1/appeals/{id}", tag = "appeals", security(("bearer" = [])), params(("id" = String, Path)), responses((status = 200, description = "the appeal"), (status = 401), (status = 403), (status = 404)))]
+pub async fn appeal(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
+    caller.require(&[Role::Auditor, Role::AppealsOfficer])?;
+    let a = s.appeals().load(&id).await?;
+    account(&s, &caller, &checked_iin(&a.iin)?, &format!("appeal:{id}")).await?;
+    Ok(Json(view(&a)))
+}
+
+/// Suspends the removal while the appeal is pending (appeals officer).
+#[utoipa::path(post, path = "/v1/appeals/{id}/suspension", tag = "appeals", security(("bearer" = [])), params(("id" = String, Path)), responses((status = 200, description = "the appeal"), (status = 401), (status = 403), (status = 404), (status = 409)))]
+pub async fn suspend(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
+    officer(&caller)?;
+    Ok(Json(view(&s.appeals().suspend(&id, &caller).await?)))
+}
+
+/// Receives a source owner's signed correction; its request id must be `<appeal>/<registry>` (appeals officer).
+#[utoipa::path(post, path = "/v1/appeals/{id}/corrections", tag = "appeals", security(("bearer" = [])), params(("id" = String, Path)), request_body = CorrectionFiling,
+    responses((status = 201, description = "{seq}: the correction as recorded"), (status = 400, description = "the signature or the answer is refused"), (status = 401), (status = 403), (status = 404), (status = 409)))]
+pub async fn correction(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    c: Result<Json<CorrectionFiling>, JsonRejection>,
+) -> Result<Response, AppError> {
+    officer(&caller)?;
+    let c = body(c)?;
+    let ev = s.appeals().correction(&id, &c, &caller).await?;
+    Ok((StatusCode::CREATED, Json(json!({"seq": ev.seq, "appeal": id, "registry": ev.data["registry"]}))).into_response())
+}
+
+/// Runs the checks again from the contested step on, with the corrections received and fresh answers (appeals officer).
+#[utoipa::path(post, path = "/v1/appeals/{id}/recheck", tag = "appeals", security(("bearer" = [])), params(("id" = String, Path)), responses((status = 200, description = "the appeal, with the re-check"), (status = 401), (status = 403), (status = 404), (status = 409)))]
+pub async fn recheck(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
+    officer(&caller)?;
+    Ok(Json(view(&s.appeals().recheck(&id, &caller).await?)))
+}
+
+/// Resolves the appeal, upheld or overturned, by an officer who did not take the decision (appeals officer).
+#[utoipa::path(post, path = "/v1/appeals/{id}/resolution", tag = "appeals", security(("bearer" = [])), params(("id" = String, Path)), request_body = Resolution,
+    responses((status = 200, description = "the resolved appeal"), (status = 400), (status = 401), (status = 403, description = "the officer took the decision under appeal"), (status = 404), (status = 409, description = "the outcome contradicts the re-check, or the appeal is resolved")))]
+pub async fn resolve(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    r: Result<Json<Resolution>, JsonRejection>,
+) -> Result<Json<Value>, AppError> {
+    officer(&caller)?;
+    let r = body(r)?;
+    Ok(Json(view(&s.appeals().resolve(&id, &r, &caller).await?)))
+}
+
+/// The appeal's case file: the notice as sent, the proof bundle and the appeal's events, to download (auditor, appeals officer).
+#[utoipa::path(get, path = "/v1/appeals/{id}/case-file", tag = "appeals", security(("bearer" = [])), params(("id" = String, Path)), responses((status = 200, description = "the case file (housing-ledger/case-file/v1)"), (status = 401), (status = 403), (status = 404)))]
+pub async fn case_file(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, AppError> {
+    caller.require(&[Role::Auditor, Role::AppealsOfficer])?;
+    let file = case_file_of(&s, &caller, &id).await?;
+    let body = serde_json::to_vec_pretty(&file).expect("case files serialise");
+    Ok(([(header::CONTENT_TYPE, "application/json".to_string()), (header::CONTENT_DISPOSITION, format!("attachment; filename=\"case-file-{id}.json\""))], body)
+        .into_response())
+}
+
+/// Builds an appeal's case file, recording the read.
+pub async fn case_file_of(s: &AppState, caller: &Caller, id: &str) -> Result<crate::proof::CaseFile, AppError> {
+    let a = s.appeals().load(id).await?;
+    account(s, caller, &checked_iin(&a.iin)?, &format!("case-file:{id}")).await?;
+    crate::proof::case_file(&s.ledger, &s.registry_keys, id, &a.iin, a.procedure).await.map_err(|e| match e {
+        ProofError::NoCase { .. } => AppError::NotFound(format!("no appeal {id}")),
+        ProofError::Ledger(e) => e.into(),
+        e => AppError::Internal(e.to_string()),
+    })
+}

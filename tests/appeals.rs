@@ -1,0 +1,274 @@
+//! The appeal lifecycle through the API (`app()` with `oneshot`): upheld and overturned appeals,
+//! a late appeal, a correction that reaches a later ground, a correction that clears all, the
+//! officer who took the decision refused, the case file verified offline, and replay equality.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use chrono::{Days, NaiveDate, Utc};
+use common::scenario::{complete, iin_for, run_fixture};
+use common::{Backend, Place};
+use housing_ledger::api::{app, AppState};
+use housing_ledger::auth::{create_token, Role};
+use housing_ledger::registry::fixture::{Fixture, FixtureRegistries};
+use housing_ledger::registry::{sign_answer, sim_signer, TrustedKeys, DEFAULT_SIM_SEED};
+use housing_ledger::rules::records::RegistryId;
+use housing_ledger::rules::{Procedure, RuleBook};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use tower::ServiceExt;
+
+struct World {
+    state: AppState,
+    officer: String,
+    other_officer: String,
+    same_officer: String,
+    auditor: String,
+    today: NaiveDate,
+    _place: Place,
+}
+
+fn contract() -> Value {
+    json!({"privatization_contracts": [{"number": "П-1", "date": "2005-04-01", "address": "Астана, ул. Абая 1"}]})
+}
+
+/// One run of `registry_removal` over five persons, each removed, and an API whose "today" is
+/// six months after the notices were delivered.
+async fn world() -> World {
+    let case = json!({
+        "entries": [
+            {"iin": "@Upheld"}, {"iin": "@Cleared"}, {"iin": "@Later"}, {"iin": "@Same"}, {"iin": "@Late"}
+        ],
+        "registries": {
+            "zags": {"@Cleared": {"marriage": {"spouse_iin": "@Cleared.spouse", "since": "2010-06-12"}}},
+            "gosreestr": {"@Upheld": contract(), "@Cleared.spouse": contract(), "@Later": contract(), "@Same": contract(), "@Late": contract()},
+            "kazreestr": {"@Later": {"shared_construction_contracts": [{"number": "ДДУ-7", "date": "2021-02-02", "object": "ЖК Нурлы"}]}}
+        },
+        "decisions": {"@Same": {"outcome": "confirmed", "by": "Майор Серikов", "reference": "prot. 17"}}
+    });
+    let (fixture, _) = complete(Procedure::RegistryRemoval, case);
+    let place = Place::new(Backend::Sqlite, None);
+    let ledger = Arc::new(place.ledger().await);
+    let fx = Fixture::parse("appeals", &fixture.to_string()).unwrap();
+    run_fixture(&ledger, fx.clone()).await;
+    // Deliveries happened today; "today" for the API is six months on.
+    let real_today = Utc::now().date_naive();
+    let today = real_today.checked_add_days(Days::new(183)).unwrap();
+    let state = AppState::new(ledger, TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED))
+        .with_registries(Arc::new(FixtureRegistries::new(fx, DEFAULT_SIM_SEED)))
+        .with_rule_book(RuleBook::built_in())
+        .with_today(today);
+    let store = state.ledger.store().clone();
+    let token = |role, holder: &'static str| {
+        let store = store.clone();
+        async move { create_token(store.as_ref(), role, holder).await.unwrap().0 }
+    };
+    World {
+        officer: token(Role::AppealsOfficer, "Капитан Ахметова").await,
+        other_officer: token(Role::AppealsOfficer, "Подполковник Жумабаев").await,
+        same_officer: token(Role::AppealsOfficer, "  майор серikов ").await,
+        auditor: token(Role::Auditor, "").await,
+        state,
+        today: real_today,
+        _place: place,
+    }
+}
+
+impl World {
+    async fn call(&self, method: &str, uri: &str, token: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let req = Request::builder().method(method).uri(uri).header("Authorization", format!("Bearer {token}")).header("Content-Type", "application/json");
+        let req = req.body(body.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty)).unwrap();
+        let resp = app(self.state.clone()).oneshot(req).await.unwrap();
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("{uri}: not JSON: {}", String::from_utf8_lossy(&bytes))))
+    }
+
+    fn day(&self, days_after_delivery: u64) -> String {
+        self.today.checked_add_days(Days::new(days_after_delivery)).unwrap().to_string()
+    }
+
+    async fn file(&self, name: &str, extra: Value) -> Value {
+        let mut body = json!({"procedure": "registry_removal", "grounds": "the registry's record is not mine", "received_on": self.day(10)});
+        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        let (s, a) = self.call("POST", &format!("/v1/persons/{}/appeals", iin_for(name.trim_start_matches('@'))), &self.officer, Some(body)).await;
+        assert_eq!(s, StatusCode::CREATED, "{a}");
+        a
+    }
+
+    async fn person(&self, name: &str) -> Value {
+        let (s, p) = self.call("GET", &format!("/v1/persons/{}", iin_for(name.trim_start_matches('@'))), &self.auditor, None).await;
+        assert_eq!(s, StatusCode::OK, "{p}");
+        p["procedures"]["registry_removal"].clone()
+    }
+
+    /// A correction from ГосРеестр: no privatization contract for anyone it names.
+    fn gosreestr_clears(&self, appeal: &str, subjects: &[String]) -> Value {
+        let answer = json!({"registry": "gosreestr", "request_id": format!("{appeal}/gosreestr"), "subjects": subjects, "issued_at": "2026-12-01T10:00:00.000Z", "records": {}});
+        serde_json::to_value(sign_answer(answer, &sim_signer(DEFAULT_SIM_SEED, RegistryId::Gosreestr))).unwrap()
+    }
+}
+
+fn id(a: &Value) -> String {
+    a["appeal"].as_str().unwrap().to_string()
+}
+
+fn codes(grounds: &Value) -> Vec<String> {
+    grounds.as_array().unwrap().iter().map(|g| format!("{} {}", g["code"].as_str().unwrap(), g["clause"].as_str().unwrap())).collect()
+}
+
+#[tokio::test]
+async fn appeal_lifecycles() {
+    let w = world().await;
+
+    // Upheld: no correction; the fresh re-check finds the same ground.
+    let a = w.file("@Upheld", json!({"suspend": true})).await;
+    assert_eq!((a["late"].clone(), a["suspended"].clone(), a["contested_step"].clone()), (json!(false), json!(true), json!("6")));
+    assert_eq!(w.person("@Upheld").await["appeal"]["suspended"], true, "suspension shows in the person's case");
+    let (s, r) = w.call("POST", &format!("/v1/appeals/{}/recheck", id(&a)), &w.officer, None).await;
+    assert_eq!((s, r["recheck"]["verdict"].clone()), (StatusCode::OK, json!("found")), "{r}");
+    let (s, e) = w.call("POST", &format!("/v1/appeals/{}/resolution", id(&a)), &w.officer, Some(json!({"outcome": "overturned", "reason": "x"}))).await;
+    assert_eq!(s, StatusCode::CONFLICT, "an overturn against a re-check that found a ground is refused: {e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("privatization_contract"), "{e}");
+    let (s, r) = w
+        .call("POST", &format!("/v1/appeals/{}/resolution", id(&a)), &w.officer, Some(json!({"outcome": "upheld", "reason": "the contract is registered"})))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let p = w.person("@Upheld").await;
+    assert_eq!((p["status"].clone(), p["appeal"]["outcome"].clone(), p["appeal"]["suspended"].clone()), (json!("removed"), json!("upheld"), json!(false)));
+    let (s, _) = w.call("POST", &format!("/v1/appeals/{}/resolution", id(&a)), &w.other_officer, Some(json!({"outcome": "upheld", "reason": "again"}))).await;
+    assert_eq!(s, StatusCode::CONFLICT, "a resolved appeal is not resolved twice");
+    let (s, _) = w
+        .call("POST", &format!("/v1/persons/{}/appeals", iin_for("Upheld")), &w.officer, Some(json!({"procedure": "registry_removal", "grounds": "again"})))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "one appeal per decision");
+
+    // A correction that clears everything: reinstated with the original queue number.
+    let a = w.file("@Cleared", json!({})).await;
+    let subjects = vec![iin_for("Cleared"), iin_for("Cleared.spouse")];
+    let mut forged = w.gosreestr_clears(&id(&a), &subjects);
+    forged["answer"]["subjects"] = json!([iin_for("Cleared")]);
+    let (s, e) = w
+        .call(
+            "POST",
+            &format!("/v1/appeals/{}/corrections", id(&a)),
+            &w.officer,
+            Some(json!({"registry": "gosreestr"}).as_object().unwrap().clone().into_iter().chain(forged.as_object().unwrap().clone()).collect()),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "an answer changed after signing is refused: {e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("signature"), "{e}");
+    let mut c = w.gosreestr_clears(&id(&a), &subjects);
+    c["registry"] = json!("gosreestr");
+    let (s, r) = w.call("POST", &format!("/v1/appeals/{}/corrections", id(&a)), &w.officer, Some(c)).await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let (s, r) = w.call("POST", &format!("/v1/appeals/{}/recheck", id(&a)), &w.officer, None).await;
+    assert_eq!((s, r["recheck"]["verdict"].clone()), (StatusCode::OK, json!("clear")), "{r}");
+    let (s, e) = w.call("POST", &format!("/v1/appeals/{}/resolution", id(&a)), &w.officer, Some(json!({"outcome": "upheld", "reason": "x"}))).await;
+    assert_eq!(s, StatusCode::CONFLICT, "upholding against a clear re-check is refused: {e}");
+    let (s, r) = w
+        .call(
+            "POST",
+            &format!("/v1/appeals/{}/resolution", id(&a)),
+            &w.officer,
+            Some(json!({"outcome": "overturned", "reason": "ГосРеестр corrected its record"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let p = w.person("@Cleared").await;
+    assert_eq!(p["status"], "retained", "{p}");
+    assert_eq!(p["reinstated"], json!({"queue_number": 1001, "registered_on": "2019-03-01"}), "the original queue number and date are restored");
+    assert_eq!(p["notice"]["state"], "delivered", "{p}");
+    let (_, events) = w.call("GET", &format!("/v1/persons/{}/events", iin_for("Cleared")), &w.auditor, None).await;
+    assert!(
+        events["events"].as_array().unwrap().iter().any(|e| e["type"] == "CheckEvaluated" && e["data"]["appeal"] == id(&a).as_str()),
+        "the re-check is in the person's stream"
+    );
+    let file = w.call("GET", &format!("/v1/appeals/{}/case-file", id(&a)), &w.auditor, None).await.1;
+    let notice = file["appeal_events"].as_array().unwrap().iter().find(|e| e["type"] == "NoticeIssued").expect("the notice of reinstatement").clone();
+    assert!(
+        notice["data"]["text"]["kk"].as_str().unwrap().contains("(1001)") && notice["data"]["text"]["ru"].as_str().unwrap().contains("восстановлены"),
+        "{notice}"
+    );
+    let anchor = w.state.ledger.key_history().await.unwrap().all()[0].clone();
+    let parsed: housing_ledger::proof::CaseFile = serde_json::from_value(file.clone()).unwrap();
+    housing_ledger::proof::verify_case_file(&parsed, &anchor, &RuleBook::built_in()).expect("the case file verifies offline");
+    let mut bad = parsed.clone();
+    bad.appeal_events[0].data["grounds"] = json!("changed");
+    assert!(housing_ledger::proof::verify_case_file(&bad, &anchor, &RuleBook::built_in()).is_err(), "a changed appeal event fails");
+    assert_eq!(parsed.notice.as_ref().map(|n| n.kind.as_str()), Some("NoticeIssued"), "the notice as sent is in the case file");
+
+    // A correction clears step 6, and the re-check reaches step 7's ground: removed on it.
+    let a = w.file("@Later", json!({})).await;
+    let mut c = w.gosreestr_clears(&id(&a), &[iin_for("Later")]);
+    c["registry"] = json!("gosreestr");
+    assert_eq!(w.call("POST", &format!("/v1/appeals/{}/corrections", id(&a)), &w.officer, Some(c)).await.0, StatusCode::CREATED);
+    let (_, r) = w.call("POST", &format!("/v1/appeals/{}/recheck", id(&a)), &w.officer, None).await;
+    assert_eq!(
+        (r["recheck"]["verdict"].clone(), codes(&r["recheck"]["grounds"])),
+        (json!("found"), vec!["shared_construction_contract 000:7".to_string()]),
+        "{r}"
+    );
+    let (s, r) =
+        w.call("POST", &format!("/v1/appeals/{}/resolution", id(&a)), &w.officer, Some(json!({"outcome": "upheld", "reason": "a ДДУ contract"}))).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let p = w.person("@Later").await;
+    assert_eq!((p["status"].clone(), codes(&p["grounds"])), (json!("removed"), vec!["shared_construction_contract 000:7".to_string()]), "{p}");
+
+    // The officer who took the decision may not resolve its appeal.
+    let a = w.file("@Same", json!({})).await;
+    let (s, e) = w.call("POST", &format!("/v1/appeals/{}/resolution", id(&a)), &w.same_officer, Some(json!({"outcome": "upheld", "reason": "mine"}))).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("took the decision"), "{e}");
+    let (s, _) =
+        w.call("POST", &format!("/v1/appeals/{}/resolution", id(&a)), &w.other_officer, Some(json!({"outcome": "upheld", "reason": "reviewed"}))).await;
+    assert_eq!(s, StatusCode::OK, "another officer may");
+
+    // Late: received four months after delivery; flagged with its reason, not refused.
+    let a = w.file("@Late", json!({"received_on": w.day(122), "late_reason": "in hospital"})).await;
+    assert_eq!((a["late"].clone(), a["late_reason"].clone()), (json!(true), json!("in hospital")), "{a}");
+    let deadline = NaiveDate::parse_from_str(a["deadline"].as_str().unwrap(), "%Y-%m-%d").unwrap();
+    assert!(deadline > w.today && deadline < w.today.checked_add_days(Days::new(122)).unwrap(), "three months from delivery: {deadline}");
+    assert_eq!(w.person("@Late").await["appeal"]["late"], true);
+
+    // Replay rebuilds the same projection from the events alone.
+    housing_ledger::projection::catch_up(&w.state.ledger).await.unwrap();
+    let replay = housing_ledger::projection::replay(&w.state.ledger).await.unwrap();
+    assert!(replay.differences.is_empty(), "replay differs after appeals: {:?}", replay.differences);
+    w.state.ledger.verify(|_| {}).await.expect("the ledger verifies after appeals");
+}
+
+#[tokio::test]
+async fn appeal_routes_refuse_what_they_must() {
+    let w = world().await;
+    let iin = iin_for("Upheld");
+    let uri = format!("/v1/persons/{iin}/appeals");
+    let filing = json!({"procedure": "registry_removal", "grounds": "not mine"});
+    assert_eq!(w.call("POST", &uri, &w.auditor, Some(filing.clone())).await.0, StatusCode::FORBIDDEN, "auditors do not file");
+    let unnamed = create_token(w.state.ledger.store().as_ref(), Role::AppealsOfficer, "").await.unwrap().0;
+    assert_eq!(w.call("POST", &uri, &unnamed, Some(filing.clone())).await.0, StatusCode::FORBIDDEN, "an officer must be named");
+    let (s, e) = w.call("POST", &uri, &w.officer, Some(json!({"procedure": "registry_removal", "grounds": "x", "colour": "red"}))).await;
+    assert_eq!((s, e["error"]["code"].clone()), (StatusCode::BAD_REQUEST, json!("bad_request")));
+    assert!(e["error"]["message"].as_str().unwrap().contains("colour"), "{e}");
+    let (s, e) = w.call("POST", &uri, &w.officer, Some(json!({"procedure": "registry_removal", "grounds": "x", "received_on": "2026-13-01"}))).await;
+    assert!(s == StatusCode::BAD_REQUEST && e["error"]["message"].as_str().unwrap().contains("received_on"), "{e}");
+    let (s, e) = w.call("POST", &uri, &w.officer, Some(json!({"procedure": "registry_removal", "grounds": "x", "contested_step": "9"}))).await;
+    assert!(s == StatusCode::BAD_REQUEST && e["error"]["message"].as_str().unwrap().contains("after step 6"), "{e}");
+    assert_eq!(w.call("POST", "/v1/persons/123/appeals", &w.officer, Some(filing.clone())).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(w.call("POST", &format!("/v1/persons/{}/appeals", iin_for("Nobody")), &w.officer, Some(filing.clone())).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(w.call("GET", "/v1/appeals/ap-999999", &w.auditor, None).await.0, StatusCode::NOT_FOUND);
+    // Without a registry source, a re-check that needs fresh answers is incomplete, and nothing can be overturned on it.
+    let state = w.state.clone();
+    let bare = World { state: AppState { registries: None, ..state }, ..w };
+    let (_, a) = bare.call("POST", &uri, &bare.officer, Some(filing)).await;
+    let (_, r) = bare.call("POST", &format!("/v1/appeals/{}/recheck", id(&a)), &bare.officer, None).await;
+    assert_eq!(r["recheck"]["verdict"], "incomplete", "{r}");
+    let (s, _) = bare.call("POST", &format!("/v1/appeals/{}/resolution", id(&a)), &bare.officer, Some(json!({"outcome": "overturned", "reason": "x"}))).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let (s, list) = bare.call("GET", &uri, &bare.auditor, None).await;
+    assert_eq!((s, list["appeals"].as_array().unwrap().len()), (StatusCode::OK, 1));
+    let (_, reads) = bare.call("GET", &format!("/v1/persons/{iin}/reads"), &bare.auditor, None).await;
+    assert!(reads["reads"].as_array().unwrap().iter().any(|r| r["read"] == "appeals"), "reading appeals is recorded: {reads}");
+}
