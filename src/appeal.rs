@@ -543,3 +543,20 @@ fn step_index(rs: &RuleSet, step: &str) -> Result<usize> {
         ))
     })
 }
+
+/// Everything that happened in a person's cases, in ledger order: his stream, his notices, his
+/// appeals and their notices.
+pub async fn timeline(ledger: &Ledger, iin: &str) -> std::result::Result<Vec<Event>, LedgerError> {
+    let store = ledger.store();
+    let (persons, mut events, _) = crate::proof::load_person(ledger, iin).await?;
+    for case in persons.cases.get(iin).into_iter().flat_map(|m| m.values()) {
+        if let Some(d) = &case.decision {
+            let id = appeal_id(d.seq);
+            events.extend(store.read_stream(&appeal_stream(&id)).await?);
+            events.extend(store.read_stream(&notice_stream(&format!("{id}-reinstatement"))).await?);
+        }
+    }
+    events.sort_by_key(|e| e.seq);
+    events.dedup_by_key(|e| e.seq);
+    Ok(events)
+}

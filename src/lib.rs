@@ -14,3 +14,4 @@ pub mod proof;
 pub mod registry;
 pub mod rules;
 pub mod store;
+pub mod web;

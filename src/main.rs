@@ -118,6 +118,13 @@ enum Command {
     Serve {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
+        /// Where appeals ask for fresh answers and deliver notices of reinstatement
+        /// (`fixture:PATH`, `synthetic:N[:SEED]`, `http:URL`); without it, re-checks rely on
+        /// corrections only.
+        #[arg(long)]
+        registries: Option<String>,
+        #[arg(long, default_value_t = 5000)]
+        registry_timeout_ms: u64,
     },
     /// Verify the whole ledger: hashes, links, signatures and every checkpoint's root.
     Verify {
@@ -236,11 +243,14 @@ async fn main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     let loc = Location { database_url: cli.database_url, data_dir: cli.data_dir, origin: cli.origin };
     match cli.command {
-        Command::Serve { listen } => {
+        Command::Serve { listen, registries, registry_timeout_ms } => {
             let ledger = loc.ledger().await?;
             let cp = ledger.checkpoint().await?;
             tracing::info!(tree_size = cp.tree_size, "checkpoint signed");
-            let state = AppState::new(ledger, TrustedKeys::from_sim_seed(&cli.registry_seed));
+            let mut state = AppState::new(ledger, TrustedKeys::from_sim_seed(&cli.registry_seed));
+            if let Some(spec) = registries {
+                state = state.with_registries(registries_from(&spec, &cli.registry_seed, registry_timeout_ms)?);
+            }
             let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
             println!("serving on http://{}", listener.local_addr()?);
             axum::serve(listener, app(state))
@@ -256,20 +266,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             }
             // Refuse an out-of-validity run before touching storage.
             book.select(procedure, &as_of)?;
-            let source: Arc<dyn Registries> = match registries.split_once(':') {
-                Some(("fixture", path)) => Arc::new(FixtureRegistries::new(Fixture::load(std::path::Path::new(path))?, &cli.registry_seed)),
-                Some(("synthetic", spec)) => {
-                    let (n, seed) = spec.split_once(':').unwrap_or((spec, "42"));
-                    let n: u64 = n.parse().context("synthetic:N[:SEED] needs a number of persons")?;
-                    let seed: u64 = seed.parse().context("synthetic:N[:SEED] needs a numeric seed")?;
-                    let pop = Arc::new(housing_ledger::population::Population::new(n, seed));
-                    Arc::new(FixtureRegistries::from_source(pop, &cli.registry_seed, format!("synthetic:{n}:{seed}")))
-                }
-                Some(("http", url)) => {
-                    Arc::new(HttpRegistries::new(url, HttpSettings { deadline: Duration::from_millis(registry_timeout_ms), ..HttpSettings::default() }))
-                }
-                _ => bail!("--registries must be fixture:PATH or http:URL, got {registries:?}"),
-            };
+            let source = registries_from(&registries, &cli.registry_seed, registry_timeout_ms)?;
             let ledger = loc.ledger().await?;
             let bar = TerminalProgress::new();
             let summary =
@@ -330,12 +327,22 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::VerifyProof { file, ledger_key, rule_sets } => {
             let anchor = events::VerifierKey::parse(&ledger_key).context("--ledger-key")?;
             let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let bundle: housing_ledger::proof::Bundle = serde_json::from_str(&text).with_context(|| format!("{} is not a proof bundle", file.display()))?;
             let mut book = RuleBook::built_in();
             for f in &rule_sets {
                 book.add_file(f)?;
             }
-            match housing_ledger::proof::verify(&bundle, &anchor, &book) {
+            let doc: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
+            // An appeal's case file holds a bundle and the appeal's events.
+            let (bundle, result) = if doc["format"] == housing_ledger::proof::CASE_FILE_FORMAT {
+                let cf: housing_ledger::proof::CaseFile = serde_json::from_value(doc).with_context(|| format!("{} is not a case file", file.display()))?;
+                let r = housing_ledger::proof::verify_case_file(&cf, &anchor, &book);
+                (cf.proof, r)
+            } else {
+                let bundle: housing_ledger::proof::Bundle = serde_json::from_value(doc).with_context(|| format!("{} is not a proof bundle", file.display()))?;
+                let r = housing_ledger::proof::verify(&bundle, &anchor, &book);
+                (bundle, r)
+            };
+            match result {
                 Ok(v) => println!(
                     "ok: {} {} is {} on {} ground(s); {} events included in the checkpoint of tree size {}",
                     bundle.procedure, bundle.iin, v.status, v.grounds, v.events, v.tree_size
@@ -425,6 +432,22 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     Ok(std::process::ExitCode::SUCCESS)
 }
 
+/// The registries a `--registries` value names: `fixture:PATH`, `synthetic:N[:SEED]` or `http:URL`.
+fn registries_from(spec: &str, seed: &str, timeout_ms: u64) -> anyhow::Result<Arc<dyn Registries>> {
+    Ok(match spec.split_once(':') {
+        Some(("fixture", path)) => Arc::new(FixtureRegistries::new(Fixture::load(std::path::Path::new(path))?, seed)),
+        Some(("synthetic", rest)) => {
+            let (n, pop_seed) = rest.split_once(':').unwrap_or((rest, "42"));
+            let n: u64 = n.parse().context("synthetic:N[:SEED] needs a number of persons")?;
+            let pop_seed: u64 = pop_seed.parse().context("synthetic:N[:SEED] needs a numeric seed")?;
+            let pop = Arc::new(housing_ledger::population::Population::new(n, pop_seed));
+            Arc::new(FixtureRegistries::from_source(pop, seed, format!("synthetic:{n}:{pop_seed}")))
+        }
+        Some(("http", url)) => Arc::new(HttpRegistries::new(url, HttpSettings { deadline: Duration::from_millis(timeout_ms), ..HttpSettings::default() })),
+        _ => bail!("--registries must be fixture:PATH, synthetic:N[:SEED] or http:URL, got {spec:?}"),
+    })
+}
+
 async fn demo(loc: &Location, seed: &str, persons: u64, listen: &str, as_of: &str, no_serve: bool) -> anyhow::Result<std::process::ExitCode> {
     use housing_ledger::population::Population;
     let ledger = loc.ledger().await?;
@@ -455,6 +478,7 @@ async fn demo(loc: &Location, seed: &str, persons: u64, listen: &str, as_of: &st
     let cp = ledger.checkpoint().await?;
     housing_ledger::projection::catch_up(&ledger).await?;
     let (token, _) = auth::create_token(ledger.store().as_ref(), Role::Auditor, "").await?;
+    let (officer, _) = auth::create_token(ledger.store().as_ref(), Role::AppealsOfficer, "Demo appeals officer").await?;
     // One removed person whose proof the README walks through.
     let removed = ledger
         .store()
@@ -469,6 +493,7 @@ async fn demo(loc: &Location, seed: &str, persons: u64, listen: &str, as_of: &st
     println!("ledger key:    {}", ledger.signer().verifier());
     println!("API:           {addr}");
     println!("auditor token: {token}");
+    println!("appeals officer pages: {addr}/ui  (log in with the token {officer})");
     if let Some(ev) = removed {
         let iin = ev.stream.trim_start_matches("person:");
         println!("a removed person's proof:");
@@ -478,7 +503,8 @@ async fn demo(loc: &Location, seed: &str, persons: u64, listen: &str, as_of: &st
     if no_serve {
         return Ok(std::process::ExitCode::SUCCESS);
     }
-    let state = AppState::new(ledger, keys);
+    // Appeals ask the same registries for fresh answers.
+    let state = AppState::new(ledger, keys).with_registries(Arc::new(HttpRegistries::new(&sim_url, settings).named("registry-sim")));
     println!("serving; Ctrl-C stops");
     axum::serve(listener, app(state))
         .with_graceful_shutdown(async {

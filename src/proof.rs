@@ -344,3 +344,56 @@ pub fn verify(bundle: &Bundle, anchor: &VerifierKey, book: &RuleBook) -> Result<
     }
     Ok(Verified { status: case.status.clone(), grounds: bundle.grounds.as_array().map_or(0, Vec::len), events: bundle.events.len(), tree_size: cp.size })
 }
+
+/// What the server found checking one event for a person's timeline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EventCheck {
+    pub seq: u64,
+    /// Hash and Ed25519 signature by a ledger key in force at that seq.
+    pub signature: Result<(), String>,
+    /// The source registry's signature, for answers.
+    pub source: Option<Result<(), String>>,
+    /// The inclusion path to the checkpoint's root.
+    pub inclusion: Result<(), String>,
+}
+
+/// Checks `events` against the ledger's key history and a signed checkpoint that covers them
+/// (signing one if the latest does not), as an auditor would. Returns the checkpoint's note.
+pub async fn check_events(ledger: &Ledger, registries: &TrustedKeys, events: &[Event]) -> Result<(String, Vec<EventCheck>), LedgerError> {
+    let store = ledger.store();
+    let last = events.iter().map(|e| e.seq).max().unwrap_or(0);
+    let cp = match store.latest_checkpoint().await? {
+        Some(cp) if cp.tree_size > last => cp,
+        _ => ledger.checkpoint().await?,
+    };
+    let history = ledger.key_history().await?;
+    let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+    let paths = ledger.inclusion_proofs(&seqs, cp.tree_size).await?;
+    let checks = events
+        .iter()
+        .zip(paths)
+        .map(|(e, path)| {
+            let signature = match history.in_force(&e.key, e.seq) {
+                Some(k) => e.check(k).map(|_| ()).map_err(|err| err.to_string()),
+                None => Err(format!("key {} is not in force at seq {}", e.key, e.seq)),
+            };
+            let source = (e.kind == REGISTRY_RESPONDED).then(|| {
+                let registry = RegistryId::parse(e.data["registry"].as_str().unwrap_or_default()).ok_or("unknown registry")?;
+                let signed = SignedAnswer {
+                    answer: e.data["answer"].clone(),
+                    source_key: e.data["source_key"].as_str().unwrap_or_default().into(),
+                    source_sig: e.data["source_sig"].as_str().unwrap_or_default().into(),
+                };
+                let subjects: Vec<String> = serde_json::from_value(e.data["answer"]["subjects"].clone()).unwrap_or_default();
+                let kind = if e.stream.starts_with("run:") { AnswerKind::List } else { AnswerKind::Records(&subjects) };
+                check_answer(registries, registry, e.data["request_id"].as_str().unwrap_or_default(), kind, &signed).map(|_| ()).map_err(|f| f.to_string())
+            });
+            let inclusion = e
+                .hash_bytes()
+                .map_err(|err| err.to_string())
+                .and_then(|h| events::merkle::verify_inclusion(e.seq, cp.tree_size, &leaf_hash(&h), &path, &cp.root).map_err(|err| err.to_string()));
+            EventCheck { seq: e.seq, signature, source, inclusion }
+        })
+        .collect();
+    Ok((cp.note, checks))
+}

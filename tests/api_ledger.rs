@@ -172,10 +172,28 @@ async fn openapi_documents_every_route_and_every_documented_route_is_served() {
         ("get", "/v1/proofs/inclusion"),
         ("get", "/v1/proofs/consistency"),
         ("get", "/v1/keys"),
+        // Appeals (issue 5): appeals officers write, auditors read.
+        ("post", "/v1/persons/{iin}/appeals"),
+        ("get", "/v1/persons/{iin}/appeals"),
+        ("get", "/v1/appeals/{id}"),
+        ("post", "/v1/appeals/{id}/suspension"),
+        ("post", "/v1/appeals/{id}/corrections"),
+        ("post", "/v1/appeals/{id}/recheck"),
+        ("post", "/v1/appeals/{id}/resolution"),
+        ("get", "/v1/appeals/{id}/case-file"),
     ] {
         assert!(documented.contains(&(method.to_string(), path.to_string())), "{method} {path} is not in /openapi.json");
     }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    for (path, schema) in
+        [("/v1/persons/{iin}/appeals", "Filing"), ("/v1/appeals/{id}/corrections", "CorrectionFiling"), ("/v1/appeals/{id}/resolution", "Resolution")]
+    {
+        let op = &paths[path]["post"];
+        assert!(op["security"].is_array(), "{path} needs a token");
+        let body = op["requestBody"]["content"]["application/json"]["schema"]["$ref"].as_str().unwrap_or_default();
+        assert!(body.ends_with(schema), "{path} documents its body: {body:?}");
+        assert!(doc["components"]["schemas"][schema]["properties"].is_object(), "{schema} is described");
+    }
     // Every documented route is served (the router and the document come from one list).
     for (method, path) in &documented {
         let uri = path.replace("{iin}", "850415350079").replace("{id}", "r1");

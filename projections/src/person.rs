@@ -38,6 +38,8 @@ pub struct AppealCase {
     pub late: bool,
     pub late_reason: Option<String>,
     pub contested_step: String,
+    /// The grounds the decision appealed rested on.
+    pub contested_grounds: Value,
     pub suspended: bool,
     /// The latest re-check: `clear`, `found` or `incomplete`, with its grounds.
     pub recheck: Option<Value>,
@@ -148,6 +150,7 @@ impl Persons {
             }
             APPEAL_FILED => {
                 let c = self.case(&s(d, "iin"), &s(d, "procedure"));
+                let contested_grounds = c.grounds.clone();
                 c.appeal = Some(AppealCase {
                     appeal: s(d, "appeal"),
                     state: "filed".into(),
@@ -158,6 +161,7 @@ impl Persons {
                     late: d["late"] == true,
                     late_reason: d["late_reason"].as_str().map(String::from),
                     contested_step: s(d, "contested_step"),
+                    contested_grounds,
                     ..Default::default()
                 });
             }

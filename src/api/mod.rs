@@ -2,6 +2,7 @@
 //! never writes to it except to sign checkpoints on an operator's demand.
 
 mod appeals;
+pub use appeals::case_file_of;
 mod error;
 mod persons;
 pub mod reads;
@@ -133,11 +134,13 @@ pub fn router_and_doc(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
 }
 
 pub fn app(state: AppState) -> Router {
+    let state_for_web = state.clone();
     let (router, doc) = router_and_doc(state);
     let doc = Arc::new(doc);
     router
         .route("/openapi.json", get(move || async move { Json(serde_json::to_value(&*doc).expect("the document serialises")) }))
         .route("/healthz", get(|| async { "ok" }))
+        .merge(crate::web::routes().with_state(state_for_web))
         .fallback(|| async { AppError::NotFound("no such route".into()) })
 }
 

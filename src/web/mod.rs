@@ -1,0 +1,453 @@
+//! Web pages for appeals officers, served by the same binary and rendered on the server (no
+//! script): search by IIN, a person's case with a timeline of every event and whether each
+//! signature and inclusion proof verifies, the appeal actions, the case file, and a dashboard.
+//! Kazakh or Russian, as the user chooses (a cookie remembers it).
+//!
+//! A session is the API token kept in an `HttpOnly`, `SameSite=Strict` cookie (the strict
+//! cookie is also what keeps other sites from posting the forms). Reads of a person's case are
+//! recorded like any read of personal data; every action is an event of the appeal.
+
+pub mod i18n;
+mod view;
+
+use crate::api::AppState;
+use crate::appeal::{AppealError, CorrectionFiling, Filing, Resolution};
+use crate::auth::{self, Caller, Role};
+use crate::rules::iin::Iin;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use i18n::{t, Lang};
+use maud::{html, Markup};
+use projections::person::ProcedureCase;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+const TOKEN_COOKIE: &str = "hl_token";
+const LANG_COOKIE: &str = "hl_lang";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/ui") }))
+        .route("/ui", get(search_page))
+        .route("/ui/login", get(login_page).post(login))
+        .route("/ui/logout", post(logout))
+        .route("/ui/lang/{lang}", get(set_lang))
+        .route("/ui/search", get(search))
+        .route("/ui/persons/{iin}", get(case_page))
+        .route("/ui/persons/{iin}/appeals", post(file_appeal))
+        .route("/ui/appeals/{id}/case-file", get(case_file))
+        .route("/ui/appeals/{id}/{action}", post(appeal_action))
+        .route("/ui/dashboard", get(dashboard))
+}
+
+fn cookies(headers: &HeaderMap) -> BTreeMap<String, String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .collect()
+}
+
+/// Who is looking, if logged in, and in which language.
+pub struct Session {
+    caller: Option<Caller>,
+    lang: Lang,
+}
+
+impl FromRequestParts<AppState> for Session {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let c = cookies(&parts.headers);
+        let lang = c.get(LANG_COOKIE).and_then(|l| Lang::parse(l)).unwrap_or(Lang::Kk);
+        let caller = match c.get(TOKEN_COOKIE) {
+            Some(tok) => auth::authenticate(state.ledger.store().as_ref(), tok).await.ok().flatten(),
+            None => None,
+        };
+        Ok(Session { caller, lang })
+    }
+}
+
+/// An error page in the user's language; not logged in goes to the login page.
+enum WebError {
+    Login,
+    Page(StatusCode, String, Lang),
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        match self {
+            WebError::Login => Redirect::to("/ui/login").into_response(),
+            WebError::Page(status, message, lang) => {
+                let body = html! { div.card.err #error { (message) } };
+                (status, Html(view::layout(lang, &t(lang, "error"), "/ui", true, body).into_string())).into_response()
+            }
+        }
+    }
+}
+
+impl Session {
+    fn require(&self, roles: &[Role]) -> Result<&Caller, WebError> {
+        let c = self.caller.as_ref().ok_or(WebError::Login)?;
+        c.require(roles).map_err(|e| WebError::Page(StatusCode::FORBIDDEN, e.to_string(), self.lang))?;
+        Ok(c)
+    }
+
+    fn page(&self, title: &str, here: &str, body: Markup) -> Html<String> {
+        Html(view::layout(self.lang, title, here, self.caller.is_some(), body).into_string())
+    }
+
+    fn fail(&self, status: StatusCode, m: impl ToString) -> WebError {
+        WebError::Page(status, m.to_string(), self.lang)
+    }
+}
+
+fn internal(lang: Lang) -> impl Fn(crate::ledger::LedgerError) -> WebError {
+    move |e| {
+        tracing::error!(error = %e, "web page");
+        WebError::Page(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into(), lang)
+    }
+}
+
+async fn search_page(session: Session) -> Result<Html<String>, WebError> {
+    session.require(&[Role::Auditor, Role::AppealsOfficer])?;
+    let l = session.lang;
+    Ok(session.page(
+        &t(l, "search_iin"),
+        "/ui",
+        html! {
+            form.card method="get" action="/ui/search" {
+                label { (t(l, "iin")) input #iin type="text" name="iin" inputmode="numeric" maxlength="12" autofocus; }
+                button #find type="submit" { (t(l, "find")) }
+            }
+        },
+    ))
+}
+
+async fn login_page(session: Session) -> Html<String> {
+    login_form(&session, None)
+}
+
+fn login_form(session: &Session, error: Option<&str>) -> Html<String> {
+    let l = session.lang;
+    session.page(
+        &t(l, "login_title"),
+        "/ui/login",
+        html! {
+            @if let Some(e) = error { div.card.err #error { (e) } }
+            form.card method="post" action="/ui/login" {
+                label { (t(l, "token")) input #token type="password" name="token" autocomplete="off"; }
+                button #login type="submit" { (t(l, "login")) }
+            }
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    token: String,
+}
+
+async fn login(State(s): State<AppState>, session: Session, Form(f): Form<LoginForm>) -> Response {
+    let token = f.token.trim();
+    match auth::authenticate(s.ledger.store().as_ref(), token).await {
+        Ok(Some(_)) => {
+            let cookie = format!("{TOKEN_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/");
+            ([(header::SET_COOKIE, cookie)], Redirect::to("/ui")).into_response()
+        }
+        _ => (StatusCode::UNAUTHORIZED, login_form(&session, Some(&t(session.lang, "bad_token")))).into_response(),
+    }
+}
+
+async fn logout() -> Response {
+    ([(header::SET_COOKIE, format!("{TOKEN_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"))], Redirect::to("/ui/login")).into_response()
+}
+
+async fn set_lang(Path(lang): Path<String>, Query(q): Query<BTreeMap<String, String>>) -> Response {
+    let lang = Lang::parse(&lang).unwrap_or(Lang::Kk);
+    // Only back to a page of ours.
+    let back = q.get("back").filter(|b| b.starts_with("/ui") && !b.starts_with("//")).cloned().unwrap_or_else(|| "/ui".into());
+    ([(header::SET_COOKIE, format!("{LANG_COOKIE}={}; SameSite=Strict; Path=/; Max-Age=31536000", lang.code()))], Redirect::to(&back)).into_response()
+}
+
+async fn search(session: Session, Query(q): Query<BTreeMap<String, String>>) -> Result<Response, WebError> {
+    session.require(&[Role::Auditor, Role::AppealsOfficer])?;
+    let iin = q.get("iin").map(|s| s.trim()).unwrap_or_default();
+    let iin = Iin::parse(iin).map_err(|e| session.fail(StatusCode::BAD_REQUEST, e))?;
+    Ok(Redirect::to(&format!("/ui/persons/{iin}")).into_response())
+}
+
+fn status_line(l: Lang, procedure: &str, c: &ProcedureCase) -> Markup {
+    html! {
+        dl {
+            dt { (t(l, "status")) } dd { span.status #(format!("status-{procedure}")) { (t(l, &c.status)) } }
+            dt { (t(l, "grounds")) } dd { (view::grounds(l, &c.grounds)) }
+            @if let Some(d) = &c.decision {
+                dt { (t(l, "decision")) } dd { (t(l, &d.outcome)) " — " (d.decided_by) " (#" (d.seq) ")" }
+            }
+            @if let Some(n) = &c.notice {
+                dt { (t(l, "notice")) } dd { (t(l, &n.state)) ", " (n.attempts) " " (t(l, "attempts")) }
+            }
+            @if let Some(r) = &c.reinstated {
+                dt { (t(l, "reinstated")) } dd #(format!("reinstated-{procedure}")) { (view::value(l, r)) }
+            }
+        }
+    }
+}
+
+fn appeal_block(l: Lang, iin: &str, procedure: &str, c: &ProcedureCase, officer: bool) -> Markup {
+    html! {
+        @if let Some(a) = &c.appeal {
+            div.card #(format!("appeal-{procedure}")) {
+                h3 { (t(l, "appeal")) " " (a.appeal) ": " span #(format!("appeal-state-{procedure}")) { (t(l, &a.state)) } }
+                dl {
+                    dt { (t(l, "received_on")) } dd { (a.received_on) }
+                    dt { (t(l, "deadline")) } dd { (a.deadline.clone().unwrap_or_else(|| "—".into())) @if a.late { " " span.bad { (t(l, "late")) } } }
+                    @if a.suspended { dt { "" } dd.bad { (t(l, "suspended")) } }
+                    @if let Some(r) = &a.recheck { dt { (t(l, "recheck")) } dd { (t(l, r["verdict"].as_str().unwrap_or_default())) (view::grounds(l, &r["grounds"])) } }
+                    @if let Some(o) = &a.outcome { dt { (t(l, "outcome")) } dd #(format!("appeal-outcome-{procedure}")) { (t(l, o)) " — " (a.resolved_by.clone().unwrap_or_default()) } }
+                }
+                p { a #(format!("case-file-{procedure}")) href=(format!("/ui/appeals/{}/case-file", a.appeal)) { (t(l, "case_file")) } }
+                @if officer && a.state != "resolved" {
+                    @if !a.suspended {
+                        form method="post" action=(format!("/ui/appeals/{}/suspend", a.appeal)) { button #suspend type="submit" { (t(l, "suspend")) } }
+                    }
+                    form method="post" action=(format!("/ui/appeals/{}/correction", a.appeal)) {
+                        label { (t(l, "correction")) textarea #correction name="signed" rows="4" {} }
+                        button #submit-correction type="submit" { (t(l, "submit_correction")) }
+                    }
+                    form method="post" action=(format!("/ui/appeals/{}/recheck", a.appeal)) { button #recheck type="submit" { (t(l, "recheck")) } }
+                    form method="post" action=(format!("/ui/appeals/{}/resolve", a.appeal)) {
+                        label { (t(l, "reason")) textarea #reason name="reason" rows="2" {} }
+                        button #overturn type="submit" name="outcome" value="overturned" { (t(l, "overturned")) }
+                        button #uphold type="submit" name="outcome" value="upheld" { (t(l, "upheld")) }
+                    }
+                }
+            }
+        } @else if officer && c.decision.as_ref().is_some_and(|d| d.outcome == "confirmed") {
+            form.card #(format!("file-{procedure}")) method="post" action=(format!("/ui/persons/{iin}/appeals")) {
+                h3 { (t(l, "file_appeal")) }
+                input type="hidden" name="procedure" value=(procedure);
+                label { (t(l, "appellant_grounds")) textarea #grounds name="grounds" rows="3" required {} }
+                label { (t(l, "received_on")) input #received_on type="date" name="received_on"; }
+                label { (t(l, "late_reason")) input #late_reason type="text" name="late_reason"; }
+                label { (t(l, "contested_step")) input #contested_step type="text" name="contested_step" placeholder="6"; }
+                label { input #suspend_on_file type="checkbox" name="suspend" value="on"; " " (t(l, "suspend")) }
+                button #file-appeal type="submit" { (t(l, "file_appeal")) }
+            }
+        }
+    }
+}
+
+async fn case_page(
+    State(s): State<AppState>,
+    session: Session,
+    Path(iin): Path<String>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Result<Html<String>, WebError> {
+    let caller = session.require(&[Role::Auditor, Role::AppealsOfficer])?.clone();
+    let l = session.lang;
+    let iin = Iin::parse(&iin).map_err(|e| session.fail(StatusCode::BAD_REQUEST, e))?;
+    s.reads.record(&caller, iin.as_str(), "web:case").await.map_err(|e| session.fail(StatusCode::INTERNAL_SERVER_ERROR, e))?;
+    let cases = crate::projection::person(&s.ledger, iin.as_str()).await.map_err(internal(l))?;
+    let Some(cases) = cases else {
+        return Err(session.fail(StatusCode::NOT_FOUND, format!("{} {iin}", t(l, "no_case"))));
+    };
+    let events = crate::appeal::timeline(&s.ledger, iin.as_str()).await.map_err(internal(l))?;
+    let (note, checks) = crate::proof::check_events(&s.ledger, &s.registry_keys, &events).await.map_err(internal(l))?;
+    let history = s.ledger.key_history().await.map_err(internal(l))?;
+    let cp = history.all().iter().find_map(|k| events::Checkpoint::verify_note(&note, k).ok());
+    let checks: BTreeMap<u64, crate::proof::EventCheck> = checks.into_iter().map(|c| (c.seq, c)).collect();
+    let officer = caller.role == Role::AppealsOfficer;
+    let here = format!("/ui/persons/{iin}");
+    Ok(session.page(
+        &format!("{} {iin}", t(l, "case_of")),
+        &here,
+        html! {
+            @if let Some(m) = q.get("msg") { div.card.flash #flash { (m) } }
+            @if let Some(m) = q.get("err") { div.card.err #error { (m) } }
+            @for (procedure, c) in &cases {
+                div.card {
+                    h2 { (t(l, procedure)) }
+                    (status_line(l, procedure, c))
+                }
+                (appeal_block(l, iin.as_str(), procedure, c, officer))
+            }
+            div.card #checkpoint {
+                (t(l, "checkpoint")) ": "
+                @match &cp {
+                    Some(cp) => span.ok { "✓ " (cp.size) " — " (t(l, "checkpoint_ok")) },
+                    None => span.bad { "✗" },
+                }
+            }
+            h2 { (t(l, "timeline")) }
+            table #timeline {
+                @for e in &events {
+                    tr.event data-type=(e.kind) {
+                        td { "#" (e.seq) br; span.muted { (e.time) } }
+                        td { strong { (t(l, &e.kind)) } }
+                        td { (view::event(l, e)) }
+                        td { (view::checked(l, checks.get(&e.seq))) }
+                    }
+                }
+            }
+        },
+    ))
+}
+
+/// Back to the case page with what happened.
+fn back_to(iin: &str, result: Result<String, AppealError>) -> Response {
+    let (k, m) = match result {
+        Ok(m) => ("msg", m),
+        Err(e) => ("err", e.to_string()),
+    };
+    Redirect::to(&format!("/ui/persons/{iin}?{k}={}", view::urlencode(&m))).into_response()
+}
+
+#[derive(Deserialize)]
+struct FilingForm {
+    procedure: String,
+    grounds: String,
+    #[serde(default)]
+    received_on: String,
+    #[serde(default)]
+    late_reason: String,
+    #[serde(default)]
+    contested_step: String,
+    #[serde(default)]
+    suspend: Option<String>,
+}
+
+fn non_empty(s: String) -> Option<String> {
+    Some(s.trim().to_string()).filter(|s| !s.is_empty())
+}
+
+async fn file_appeal(State(s): State<AppState>, session: Session, Path(iin): Path<String>, Form(f): Form<FilingForm>) -> Result<Response, WebError> {
+    let caller = session.require(&[Role::AppealsOfficer])?;
+    let iin = Iin::parse(&iin).map_err(|e| session.fail(StatusCode::BAD_REQUEST, e))?;
+    let filing = Filing {
+        procedure: f.procedure,
+        grounds: f.grounds,
+        contested_step: non_empty(f.contested_step),
+        received_on: non_empty(f.received_on),
+        late_reason: non_empty(f.late_reason),
+        suspend: f.suspend.is_some(),
+    };
+    let r = s.appeals().file(iin.as_str(), &filing, caller).await.map(|a| format!("{}: {}", t(session.lang, "AppealFiled"), a.id));
+    Ok(back_to(iin.as_str(), r))
+}
+
+#[derive(Deserialize)]
+struct ActionForm {
+    #[serde(default)]
+    outcome: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    signed: String,
+}
+
+async fn appeal_action(
+    State(s): State<AppState>,
+    session: Session,
+    Path((id, action)): Path<(String, String)>,
+    Form(f): Form<ActionForm>,
+) -> Result<Response, WebError> {
+    let caller = session.require(&[Role::AppealsOfficer])?;
+    let appeals = s.appeals();
+    let a = appeals.load(&id).await.map_err(|e| session.fail(StatusCode::NOT_FOUND, e))?;
+    let l = session.lang;
+    let done = |kind: &str| format!("{}: {id}", t(l, kind));
+    let r = match action.as_str() {
+        "suspend" => appeals.suspend(&id, caller).await.map(|_| done("RemovalSuspended")),
+        "recheck" => appeals.recheck(&id, caller).await.map(|a| {
+            let v = a.recheck.as_ref().and_then(|e| e.data["verdict"].as_str().map(String::from)).unwrap_or_default();
+            format!("{} — {}", done("AppealRechecked"), t(l, &v))
+        }),
+        "resolve" => appeals.resolve(&id, &Resolution { outcome: f.outcome, reason: f.reason }, caller).await.map(|_| done("AppealResolved")),
+        "correction" => match serde_json::from_str::<CorrectionFiling>(&f.signed) {
+            Ok(c) => appeals.correction(&id, &c, caller).await.map(|e| format!("{}: #{}", t(l, "correction"), e.seq)),
+            Err(e) => Err(AppealError::Invalid(format!("the correction is not a signed answer: {e}"))),
+        },
+        other => return Err(session.fail(StatusCode::NOT_FOUND, format!("no action {other:?}"))),
+    };
+    Ok(back_to(&a.iin, r))
+}
+
+async fn case_file(State(s): State<AppState>, session: Session, Path(id): Path<String>) -> Result<Response, WebError> {
+    let caller = session.require(&[Role::Auditor, Role::AppealsOfficer])?;
+    let file = crate::api::case_file_of(&s, caller, &id).await.map_err(|e| session.fail(e.status(), e))?;
+    let body = serde_json::to_vec_pretty(&file).expect("case files serialise");
+    Ok(([(header::CONTENT_TYPE, "application/json".to_string()), (header::CONTENT_DISPOSITION, format!("attachment; filename=\"case-file-{id}.json\""))], body)
+        .into_response())
+}
+
+/// Removals (confirmed decisions) and how many of them were reversed on appeal.
+#[derive(Default)]
+struct Tally(BTreeMap<String, (u64, u64)>);
+
+impl Tally {
+    fn add(&mut self, key: String, reversed: bool) {
+        let e = self.0.entry(key).or_default();
+        e.0 += 1;
+        e.1 += reversed as u64;
+    }
+
+    fn rows(&self, label: impl Fn(&str) -> String) -> Vec<(String, u64, u64)> {
+        let mut rows: Vec<_> = self.0.iter().map(|(k, (n, r))| (label(k), *n, *r)).collect();
+        rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        rows
+    }
+}
+
+async fn dashboard(State(s): State<AppState>, session: Session) -> Result<Html<String>, WebError> {
+    session.require(&[Role::Auditor, Role::AppealsOfficer, Role::Operator])?;
+    let l = session.lang;
+    let store = s.ledger.store();
+    crate::projection::catch_up(&s.ledger).await.map_err(internal(l))?;
+    let rows = store.projection_all(crate::projection::PERSONS).await.map_err(|e| internal(l)(e.into()))?;
+    let started = store.read_by_type(events::types::RUN_STARTED, 0, 100_000).await.map_err(|e| internal(l)(e.into()))?;
+    let runs: BTreeMap<String, String> =
+        started.iter().map(|e| (e.data["run"].as_str().unwrap_or_default().to_string(), t(l, e.data["procedure"].as_str().unwrap_or_default()))).collect();
+    let (mut by_ground, mut by_run, mut by_procedure) = (Tally::default(), Tally::default(), Tally::default());
+    let (mut total, mut reversed_total) = (0u64, 0u64);
+    for (_, doc) in rows {
+        let Ok(cases) = serde_json::from_str::<BTreeMap<String, ProcedureCase>>(&doc) else { continue };
+        for (procedure, c) in cases {
+            if !c.decision.as_ref().is_some_and(|d| d.outcome == "confirmed") {
+                continue;
+            }
+            let reversed = c.appeal.as_ref().is_some_and(|a| a.outcome.as_deref() == Some("overturned"));
+            let grounds = if reversed { c.appeal.as_ref().map(|a| a.contested_grounds.clone()).unwrap_or_default() } else { c.grounds.clone() };
+            total += 1;
+            reversed_total += reversed as u64;
+            by_procedure.add(procedure.clone(), reversed);
+            by_run.add(c.run.clone(), reversed);
+            let mut codes: Vec<&str> = grounds.as_array().into_iter().flatten().filter_map(|g| g["code"].as_str()).collect();
+            codes.dedup();
+            for code in codes {
+                by_ground.add(code.to_string(), reversed);
+            }
+        }
+    }
+    let share = if total == 0 { 0.0 } else { 100.0 * reversed_total as f64 / total as f64 };
+    Ok(session.page(
+        &t(l, "dashboard"),
+        "/ui/dashboard",
+        html! {
+            div.card #totals {
+                (t(l, "removals")) ": " strong #total-removals { (total) } " · "
+                (t(l, "share_reversed")) ": " strong #share-reversed { (format!("{share:.1}%")) } " (" (reversed_total) ")"
+            }
+            div.card { h2 { (t(l, "by_procedure")) } (view::bars(l, "chart-procedure", &by_procedure.rows(|k| t(l, k)))) }
+            div.card { h2 { (t(l, "by_ground")) } (view::bars(l, "chart-ground", &by_ground.rows(|k| t(l, k)))) }
+            div.card { h2 { (t(l, "by_run")) } (view::bars(l, "chart-run", &by_run.rows(|k| runs.get(k).map(|r| format!("{k} · {r}")).unwrap_or_else(|| k.to_string())))) }
+        },
+    ))
+}
