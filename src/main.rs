@@ -209,6 +209,10 @@ enum BenchCommand {
         rate: u64,
         #[arg(long, default_value_t = 20)]
         seconds: u64,
+        /// Keep the ledger in DIR and reuse it if it is there (building a million events takes
+        /// minutes); without it, a temporary directory is used and removed.
+        #[arg(long)]
+        keep: Option<PathBuf>,
     },
     /// A full run of both procedures over a synthetic population, in process.
     Run {
@@ -380,8 +384,14 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 }
             }
         }
-        Command::Bench { command: BenchCommand::Api { persons, rate, seconds } } => {
-            let dir = tempfile_dir()?;
+        Command::Bench { command: BenchCommand::Api { persons, rate, seconds, keep } } => {
+            let dir = match &keep {
+                Some(d) => {
+                    std::fs::create_dir_all(d)?;
+                    d.clone()
+                }
+                None => tempfile_dir()?,
+            };
             let (events, replay_rate, figures) = housing_ledger::bench::api_figures(&dir, persons, rate, seconds).await?;
             println!("ledger: {events} events; replay {replay_rate:.0} events/s");
             for f in figures {
@@ -390,7 +400,9 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                     f.route, f.requests, f.errors, f.p50_ms, f.p99_ms
                 );
             }
-            let _ = std::fs::remove_dir_all(&dir);
+            if keep.is_none() {
+                let _ = std::fs::remove_dir_all(&dir);
+            }
         }
         Command::Bench { command: BenchCommand::Run { persons } } => {
             if persons < 2 {
