@@ -42,7 +42,15 @@ pub struct Ledger {
     signer: RwLock<Arc<LedgerSigner>>,
     key_dir: PathBuf,
     origin: String,
+    /// Merkle nodes of the upper levels, once read: a stored perfect subtree never changes, and
+    /// every proof passes through the same few upper nodes.
+    upper_nodes: std::sync::Mutex<std::collections::HashMap<events::merkle::NodeId, Hash>>,
 }
+
+/// Nodes of subtrees of at least 2^UPPER_LEVEL leaves are kept (about n / 2^UPPER_LEVEL of them).
+const UPPER_LEVEL: u8 = 5;
+/// Kept nodes at most; the cache starts afresh beyond.
+const UPPER_NODES_KEPT: usize = 1 << 20;
 
 /// Writes `text` to a new file with mode 0600, refusing to overwrite, and atomically: the key
 /// is written and synced under a temporary name, then linked into place, so that a crash never
@@ -121,7 +129,7 @@ impl Ledger {
         if signer.name != origin {
             return Err(LedgerError::KeyFile { path: key_path, detail: format!("key is named {:?} but the ledger origin is {origin:?}", signer.name) });
         }
-        let ledger = Self { store, signer: RwLock::new(Arc::new(signer)), key_dir: key_dir.into(), origin: origin.into() };
+        let ledger = Self { store, signer: RwLock::new(Arc::new(signer)), key_dir: key_dir.into(), origin: origin.into(), upper_nodes: Default::default() };
         if ledger.store.size().await? == 0 {
             let s = ledger.signer();
             let first =
@@ -232,10 +240,39 @@ impl Ledger {
         Ok(())
     }
 
+    /// Stored Merkle nodes, the upper ones from memory once read.
+    async fn nodes(&self, ids: &std::collections::BTreeSet<events::merkle::NodeId>) -> Result<std::collections::HashMap<events::merkle::NodeId, Hash>> {
+        let mut found = std::collections::HashMap::new();
+        let mut missing = std::collections::BTreeSet::new();
+        {
+            let kept = self.upper_nodes.lock().expect("node cache lock");
+            for id in ids {
+                match kept.get(id) {
+                    Some(h) => {
+                        found.insert(*id, *h);
+                    }
+                    None => {
+                        missing.insert(*id);
+                    }
+                }
+            }
+        }
+        if !missing.is_empty() {
+            let read = self.store.nodes(&missing).await?;
+            let mut kept = self.upper_nodes.lock().expect("node cache lock");
+            if kept.len() >= UPPER_NODES_KEPT {
+                kept.clear();
+            }
+            kept.extend(read.iter().filter(|(id, _)| id.level >= UPPER_LEVEL).map(|(id, h)| (*id, *h)));
+            found.extend(read);
+        }
+        Ok(found)
+    }
+
     /// Root of the tree of `size` leaves, from stored nodes (popcount(size) reads).
     pub async fn root(&self, size: u64) -> Result<Hash> {
         let plan = root_plan(size);
-        let nodes = self.store.nodes(&plan.nodes()).await?;
+        let nodes = self.nodes(&plan.nodes()).await?;
         Ok(plan.resolve(&nodes)?[0])
     }
 
@@ -269,7 +306,7 @@ impl Ledger {
             return Err(LedgerError::BadRequest(format!("tree size {tree_size} is larger than the log ({size} events)")));
         }
         let plan = plan.map_err(|e| LedgerError::BadRequest(e.to_string()))?;
-        let nodes = self.store.nodes(&plan.nodes()).await?;
+        let nodes = self.nodes(&plan.nodes()).await?;
         Ok(plan.resolve(&nodes)?)
     }
 
@@ -281,7 +318,7 @@ impl Ledger {
     pub async fn inclusion_proofs(&self, seqs: &[u64], tree_size: u64) -> Result<Vec<Vec<Hash>>> {
         let plans = seqs.iter().map(|s| inclusion_plan(*s, tree_size).map_err(|e| LedgerError::BadRequest(e.to_string()))).collect::<Result<Vec<_>>>()?;
         let ids = plans.iter().flat_map(|p| p.nodes()).collect();
-        let nodes = self.store.nodes(&ids).await?;
+        let nodes = self.nodes(&ids).await?;
         plans.iter().map(|p| Ok(p.resolve(&nodes)?)).collect()
     }
 

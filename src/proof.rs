@@ -62,10 +62,48 @@ fn invalid(m: impl Into<String>) -> ProofError {
     ProofError::Invalid(m.into())
 }
 
+/// The `RunStarted` and `ListSubmitted` of runs, kept once both are written (neither changes
+/// after): every bundle of a run needs them, and a run's list submission is large.
+#[derive(Default)]
+pub struct RunHeaders(std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<Vec<Event>>>>);
+
+/// Runs whose headers are kept at most (the cache starts afresh beyond).
+const RUN_HEADERS_KEPT: usize = 1024;
+
+impl RunHeaders {
+    async fn get(&self, ledger: &Ledger, run: &str) -> Result<std::sync::Arc<Vec<Event>>, LedgerError> {
+        if let Some(h) = self.0.lock().expect("run headers lock").get(run) {
+            return Ok(h.clone());
+        }
+        let mut evs = Vec::new();
+        for kind in [RUN_STARTED, LIST_SUBMITTED] {
+            evs.extend(ledger.store().read_stream_kind(&run_stream(run), kind).await?);
+        }
+        let evs = std::sync::Arc::new(evs);
+        if [RUN_STARTED, LIST_SUBMITTED].iter().all(|k| evs.iter().any(|e| e.kind == *k)) {
+            let mut kept = self.0.lock().expect("run headers lock");
+            if kept.len() >= RUN_HEADERS_KEPT {
+                kept.clear();
+            }
+            kept.insert(run.to_string(), evs.clone());
+        }
+        Ok(evs)
+    }
+}
+
 /// Builds the bundle for a person's latest case in `procedure`.
 pub async fn build(ledger: &Ledger, registries: &TrustedKeys, iin: &str, procedure: Procedure) -> Result<Bundle, ProofError> {
+    build_with(ledger, registries, &RunHeaders::default(), iin, procedure).await
+}
+
+/// `build`, with run headers kept across calls.
+pub async fn build_with(ledger: &Ledger, registries: &TrustedKeys, headers: &RunHeaders, iin: &str, procedure: Procedure) -> Result<Bundle, ProofError> {
     let store = ledger.store();
-    let (persons, person, run_events) = load_person(ledger, iin).await?;
+    // Independent reads, concurrently.
+    let (person, keys, latest) = tokio::join!(load_person_with(ledger, headers, iin), store.read_stream(KEYS_STREAM_NAME), store.latest_checkpoint());
+    let (persons, person, run_events) = person?;
+    let keys = keys.map_err(LedgerError::from)?;
+    let latest = latest.map_err(LedgerError::from)?;
     let case = persons
         .cases
         .get(iin)
@@ -81,12 +119,13 @@ pub async fn build(ledger: &Ledger, registries: &TrustedKeys, iin: &str, procedu
     for e in run_events.into_iter().filter(|e| e.data["run"] == case.run.as_str() && (e.kind == RUN_STARTED || e.kind == LIST_SUBMITTED)) {
         events.insert(e.seq, e);
     }
-    for e in store.read_stream(KEYS_STREAM_NAME).await.map_err(LedgerError::from)? {
+    let history = crate::ledger::key_history(&keys);
+    for e in keys {
         events.insert(e.seq, e);
     }
     // The latest checkpoint serves if it covers every event; a new one is signed only if not.
     let last = events.keys().next_back().copied().unwrap_or(0);
-    let cp = match store.latest_checkpoint().await.map_err(LedgerError::from)? {
+    let cp = match latest {
         Some(cp) if cp.tree_size > last => cp,
         _ => ledger.checkpoint().await?,
     };
@@ -94,7 +133,6 @@ pub async fn build(ledger: &Ledger, registries: &TrustedKeys, iin: &str, procedu
     let paths = ledger.inclusion_proofs(&seqs, cp.tree_size).await?;
     let inclusion =
         seqs.iter().zip(paths).map(|(seq, path)| Inclusion { seq: *seq, tree_size: cp.tree_size, path: path.iter().map(hex::encode).collect() }).collect();
-    let history = ledger.key_history().await?;
     Ok(Bundle {
         format: PROOF_FORMAT.into(),
         iin: iin.into(),
@@ -111,6 +149,10 @@ pub async fn build(ledger: &Ledger, registries: &TrustedKeys, iin: &str, procedu
 /// A person's cases folded from his stream, the `RunStarted` of his runs and his notices.
 /// Returns the fold, his events and the events of his runs' streams.
 pub async fn load_person(ledger: &Ledger, iin: &str) -> Result<(Persons, Vec<Event>, Vec<Event>), LedgerError> {
+    load_person_with(ledger, &RunHeaders::default(), iin).await
+}
+
+async fn load_person_with(ledger: &Ledger, headers: &RunHeaders, iin: &str) -> Result<(Persons, Vec<Event>, Vec<Event>), LedgerError> {
     let store = ledger.store();
     let person = store.read_stream(&person_stream(iin)).await?;
     let runs: BTreeSet<String> = person.iter().filter_map(|e| e.data["run"].as_str().map(String::from)).collect();
@@ -118,10 +160,10 @@ pub async fn load_person(ledger: &Ledger, iin: &str) -> Result<(Persons, Vec<Eve
     let mut run_events = Vec::new();
     let mut notices = Vec::new();
     for run in &runs {
-        for kind in [RUN_STARTED, LIST_SUBMITTED] {
-            run_events.extend(store.read_stream_kind(&run_stream(run), kind).await?);
-        }
-        notices.extend(store.read_stream(&notice_stream(&format!("{run}-{iin}"))).await?);
+        let notice = notice_stream(&format!("{run}-{iin}"));
+        let (h, n) = tokio::join!(headers.get(ledger, run), store.read_stream(&notice));
+        run_events.extend(h?.iter().cloned());
+        notices.extend(n?);
     }
     let mut persons = Persons::default();
     let mut all: Vec<&Event> = person.iter().chain(notices.iter()).collect();

@@ -272,3 +272,47 @@ async fn appeal_routes_refuse_what_they_must() {
     let (_, reads) = bare.call("GET", &format!("/v1/persons/{iin}/reads"), &bare.auditor, None).await;
     assert!(reads["reads"].as_array().unwrap().iter().any(|r| r["read"] == "appeals"), "reading appeals is recorded: {reads}");
 }
+
+#[tokio::test]
+async fn an_overturned_lease_termination_keeps_the_lease_in_force() {
+    use housing_ledger::pipeline::{self, Settings, Silent};
+    let case = json!({"entries": [{"iin": "@Lease"}], "registries": {"gosreestr": {"@Lease": contract()}}});
+    let fx = Fixture::parse("lease", &complete(Procedure::LeaseTermination, case).0.to_string()).unwrap();
+    let place = Place::new(Backend::Sqlite, None);
+    let ledger = Arc::new(place.ledger().await);
+    let regs = Arc::new(FixtureRegistries::new(fx, DEFAULT_SIM_SEED));
+    let keys = TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED);
+    pipeline::run(&ledger, regs.clone(), keys.clone(), &RuleBook::built_in(), Procedure::LeaseTermination, "2026-01-15", Settings::default(), &Silent)
+        .await
+        .unwrap();
+    let state = AppState::new(ledger, keys).with_registries(regs);
+    let officer = create_token(state.ledger.store().as_ref(), Role::AppealsOfficer, "Капитан Ахметова").await.unwrap().0;
+    let w = World {
+        other_officer: officer.clone(),
+        same_officer: officer.clone(),
+        auditor: officer.clone(),
+        officer,
+        state,
+        today: Utc::now().date_naive(),
+        _place: place,
+    };
+    let iin = iin_for("Lease");
+    let (s, a) =
+        w.call("POST", &format!("/v1/persons/{iin}/appeals"), &w.officer, Some(json!({"procedure": "lease_termination", "grounds": "not mine"}))).await;
+    assert_eq!(s, StatusCode::CREATED, "{a}");
+    let mut c = w.gosreestr_clears(&id(&a), &[iin.clone()]);
+    c["registry"] = json!("gosreestr");
+    assert_eq!(w.call("POST", &format!("/v1/appeals/{}/corrections", id(&a)), &w.officer, Some(c)).await.0, StatusCode::CREATED);
+    let (_, r) = w.call("POST", &format!("/v1/appeals/{}/recheck", id(&a)), &w.officer, None).await;
+    assert_eq!(r["recheck"]["verdict"], "clear", "{r}");
+    let (s, r) = w.call("POST", &format!("/v1/appeals/{}/resolution", id(&a)), &w.officer, Some(json!({"outcome": "overturned", "reason": "corrected"}))).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let (_, p) = w.call("GET", &format!("/v1/persons/{iin}"), &w.officer, None).await;
+    let case = &p["procedures"]["lease_termination"];
+    assert_eq!(case["status"], "retained");
+    assert_eq!(case["reinstated"], json!({"lease_contract": "СЖ-2023-0000", "address": "Астана, ул. Кенесары 1"}));
+    let (_, events) = w.call("GET", &format!("/v1/appeals/{}", id(&a)), &w.officer, None).await;
+    assert_eq!(events["resolution"]["outcome"], "overturned");
+    let notice = w.state.ledger.store().read_stream(&format!("notice:{}-reinstatement", id(&a))).await.unwrap();
+    assert!(notice[0].data["text"]["ru"].as_str().unwrap().contains("СЖ-2023-0000 остается в силе"), "{:?}", notice[0].data);
+}

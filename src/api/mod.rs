@@ -39,12 +39,24 @@ pub struct AppState {
     pub registries: Option<Arc<dyn crate::registry::Registries>>,
     /// A fixed "today" (tests); `None`: the UTC date.
     pub today: Option<chrono::NaiveDate>,
+    /// Runs' `RunStarted` and `ListSubmitted`, which every bundle of the run holds.
+    pub run_headers: Arc<crate::proof::RunHeaders>,
 }
 
 impl AppState {
     /// Builds the state and starts the read log's writer (needs a Tokio runtime).
     pub fn new(ledger: Arc<Ledger>, registry_keys: crate::registry::TrustedKeys) -> Self {
         let reads = reads::ReadLog::start(ledger.clone());
+        // The WAL is folded into the database off the request path.
+        let store = ledger.store().clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                if let Err(e) = store.maintain().await {
+                    tracing::warn!(error = %e, "store maintenance");
+                }
+            }
+        });
         // The stored projections follow the ledger in the background.
         let follower = ledger.clone();
         tokio::spawn(async move {
@@ -55,7 +67,15 @@ impl AppState {
                 tokio::time::sleep(std::time::Duration::from_millis(200)).await;
             }
         });
-        Self { ledger, registry_keys: Arc::new(registry_keys), reads, book: Arc::new(crate::rules::RuleBook::built_in()), registries: None, today: None }
+        Self {
+            ledger,
+            registry_keys: Arc::new(registry_keys),
+            reads,
+            book: Arc::new(crate::rules::RuleBook::built_in()),
+            registries: None,
+            today: None,
+            run_headers: Default::default(),
+        }
     }
 
     /// Lets appeals ask these registries for fresh answers and deliver notices through them.

@@ -42,9 +42,10 @@ pub async fn person_reads(State(s): State<AppState>, caller: Caller, Path(iin): 
 pub async fn person(State(s): State<AppState>, caller: Caller, Path(iin): Path<String>) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Auditor, Role::AppealsOfficer])?;
     let iin = checked_iin(&iin)?;
-    account(&s, &caller, &iin, "person").await?;
-    // From the stored projection, caught up with the ledger first.
-    let cases = crate::projection::person(&s.ledger, iin.as_str()).await?.ok_or_else(|| AppError::NotFound(format!("no case for {iin}")))?;
+    // From the stored projection, read while the read is recorded; answered once it is durable.
+    let (recorded, cases) = tokio::join!(account(&s, &caller, &iin, "person"), crate::projection::person(&s.ledger, iin.as_str()));
+    recorded?;
+    let cases = cases?.ok_or_else(|| AppError::NotFound(format!("no case for {iin}")))?;
     let procedures: BTreeMap<&String, Value> = cases
         .iter()
         .map(|(p, c)| {
@@ -66,8 +67,12 @@ pub async fn proof_bundle(
     let iin = checked_iin(&iin)?;
     let procedure = q.get("procedure").ok_or_else(|| AppError::BadRequest("procedure is required (registry_removal or lease_termination)".into()))?;
     let procedure = Procedure::parse(procedure).map_err(AppError::BadRequest)?;
-    account(&s, &caller, &iin, &format!("proof:{procedure}")).await?;
-    match proof::build(&s.ledger, &s.registry_keys, iin.as_str(), procedure).await {
+    // The read is recorded while the bundle is built; nothing is answered before it is durable.
+    let what = format!("proof:{procedure}");
+    let (recorded, built) =
+        tokio::join!(account(&s, &caller, &iin, &what), proof::build_with(&s.ledger, &s.registry_keys, &s.run_headers, iin.as_str(), procedure));
+    recorded?;
+    match built {
         Ok(b) => Ok(Json(serde_json::to_value(b).expect("bundles serialise"))),
         Err(ProofError::NoCase { iin, procedure }) => Err(AppError::NotFound(format!("no {procedure} case for {iin}"))),
         Err(ProofError::Ledger(e)) => Err(e.into()),

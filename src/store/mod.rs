@@ -62,6 +62,11 @@ pub trait EventStore: Send + Sync {
     async fn append_with(&self, signer: &LedgerSigner, build: BuildBatch) -> Result<Vec<Event>>;
     /// Number of events in the log.
     async fn size(&self) -> Result<u64>;
+    /// Housekeeping a long-running server does off the request path (SQLite: fold the WAL into
+    /// the database, so that no commit has to). Never changes what is stored.
+    async fn maintain(&self) -> Result<()> {
+        Ok(())
+    }
     /// Stored bodies `(seq, text)` from `from`, at most `limit`, in order.
     async fn read_raw(&self, from: u64, limit: u64) -> Result<Vec<(u64, String)>>;
     /// The events of one stream, in order.

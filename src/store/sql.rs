@@ -126,6 +126,11 @@ impl SqlStore {
         let pool = options.connect(&url).await?;
         let store = Self { pool, dialect, writer: Mutex::new(WriterState::default()) };
         store.migrate().await?;
+        if dialect == Dialect::Sqlite {
+            // Fold a WAL left by an earlier process into the database now, so that the first
+            // commit does not pay for it. Only an optimisation: a busy database is left alone.
+            let _ = sqlx::raw_sql("PRAGMA wal_checkpoint(TRUNCATE)").execute(&store.pool).await;
+        }
         Ok(store)
     }
 
@@ -216,6 +221,15 @@ impl SqlStore {
 
 #[async_trait]
 impl EventStore for SqlStore {
+    async fn maintain(&self) -> Result<()> {
+        if self.dialect == Dialect::Sqlite {
+            // PASSIVE waits for no reader or writer; frequent small checkpoints keep the WAL
+            // below the size at which a commit would checkpoint it itself.
+            sqlx::raw_sql("PRAGMA wal_checkpoint(PASSIVE)").execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
     async fn append_with(&self, signer: &LedgerSigner, build: BuildBatch) -> Result<Vec<Event>> {
         let mut st = self.writer.lock().await;
         let mut tx = self.begin_write().await?;
