@@ -191,7 +191,8 @@ impl Ledger {
         let signer = self.signer();
         let build = Box::new(move |base: u64| {
             batch
-                .into_iter()
+                .iter()
+                .cloned()
                 .map(|mut ev| {
                     events::types::resolve_rel(&mut ev.data, base);
                     ev

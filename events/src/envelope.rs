@@ -171,30 +171,51 @@ impl Event {
     }
 }
 
-/// The envelope's hash given the RFC 8785 form of its `data`. The envelope's keys in RFC 8785
-/// order are data, format, key, prev, seq, stream, stream_seq, time, type; every scalar is
-/// canonicalised on its own. This lets `data`, the large part, be canonicalised in parallel
-/// while the chain is hashed in order.
+/// The envelope's hash given the RFC 8785 form of its `data`.
 fn hash_with_data(ev: &Event, data_jcs: &[u8]) -> Hash {
     use sha2::{Digest, Sha256};
-    let jcs = |s: &str| canonical::to_vec(&s).expect("strings canonicalise");
     let mut h = Sha256::new();
-    h.update(b"{\"data\":");
-    h.update(data_jcs);
-    h.update(b",\"format\":");
-    h.update(jcs(&ev.format));
-    h.update(b",\"key\":");
-    h.update(jcs(&ev.key));
-    h.update(b",\"prev\":");
-    h.update(jcs(&ev.prev));
-    h.update(format!(",\"seq\":{},\"stream\":", ev.seq).as_bytes());
-    h.update(jcs(&ev.stream));
-    h.update(format!(",\"stream_seq\":{},\"time\":", ev.stream_seq).as_bytes());
-    h.update(jcs(&ev.time));
-    h.update(b",\"type\":");
-    h.update(jcs(&ev.kind));
-    h.update(b"}");
+    write_canonical(ev, data_jcs, false, &mut |b| h.update(b));
     h.finalize().into()
+}
+
+/// The RFC 8785 form of the whole sealed event given its `data`'s: the bytes the store keeps.
+fn canonical_with_data(ev: &Event, data_jcs: &[u8]) -> String {
+    let mut out = Vec::with_capacity(data_jcs.len() + 512);
+    write_canonical(ev, data_jcs, true, &mut |b| out.extend_from_slice(b));
+    String::from_utf8(out).expect("RFC 8785 text is UTF-8")
+}
+
+/// Writes the RFC 8785 form of the envelope, with or without `hash` and `sig`. Its keys in
+/// RFC 8785 order are data, format, hash, key, prev, seq, sig, stream, stream_seq, time, type;
+/// every scalar is canonicalised on its own. This lets `data`, the large part, be
+/// canonicalised in parallel while the chain is hashed in order.
+fn write_canonical(ev: &Event, data_jcs: &[u8], signed: bool, out: &mut dyn FnMut(&[u8])) {
+    let jcs = |s: &str| canonical::to_vec(&s).expect("strings canonicalise");
+    out(b"{\"data\":");
+    out(data_jcs);
+    out(b",\"format\":");
+    out(&jcs(&ev.format));
+    if signed {
+        out(b",\"hash\":");
+        out(&jcs(&ev.hash));
+    }
+    out(b",\"key\":");
+    out(&jcs(&ev.key));
+    out(b",\"prev\":");
+    out(&jcs(&ev.prev));
+    out(format!(",\"seq\":{}", ev.seq).as_bytes());
+    if signed {
+        out(b",\"sig\":");
+        out(&jcs(&ev.sig));
+    }
+    out(b",\"stream\":");
+    out(&jcs(&ev.stream));
+    out(format!(",\"stream_seq\":{},\"time\":", ev.stream_seq).as_bytes());
+    out(&jcs(&ev.time));
+    out(b",\"type\":");
+    out(&jcs(&ev.kind));
+    out(b"}");
 }
 
 pub fn decode_hash(what: &'static str, hex_text: &str) -> Result<Hash> {
@@ -211,14 +232,14 @@ pub fn signing_message(hash: &Hash) -> [u8; 56] {
 }
 
 /// Hashes and chains the drafts in order from `prev`, then signs them (in parallel: signing does
-/// not depend on the chain, only on each hash).
-pub fn seal(drafts: Vec<Draft>, mut prev: Hash, signer: &LedgerSigner) -> Result<Vec<Event>> {
+/// not depend on the chain, only on each hash). Returns each event with its RFC 8785 text.
+pub fn seal(drafts: Vec<Draft>, mut prev: Hash, signer: &LedgerSigner) -> Result<Vec<(Event, String)>> {
     let key = signer.verifier().id_hex();
     let mut events = Vec::with_capacity(drafts.len());
     let mut hashes = Vec::with_capacity(drafts.len());
     // The data of every event is canonicalised in parallel; only the short envelope is serial.
     let data_jcs: Vec<Vec<u8>> = drafts.par_iter().map(|d| canonical::to_vec(&d.data)).collect::<Result<_>>()?;
-    for (d, data_jcs) in drafts.into_iter().zip(data_jcs) {
+    for (d, data_jcs) in drafts.into_iter().zip(&data_jcs) {
         let mut ev = Event {
             format: EVENT_FORMAT.to_string(),
             seq: d.seq,
@@ -232,17 +253,20 @@ pub fn seal(drafts: Vec<Draft>, mut prev: Hash, signer: &LedgerSigner) -> Result
             hash: String::new(),
             sig: String::new(),
         };
-        let h = hash_with_data(&ev, &data_jcs);
+        let h = hash_with_data(&ev, data_jcs);
         ev.hash = hex::encode(h);
         prev = h;
         hashes.push(h);
         events.push(ev);
     }
-    let sign_one = |(ev, h): (&mut Event, &Hash)| ev.sig = B64.encode(signer.sign(&signing_message(h)));
-    if events.len() >= PARALLEL_SIGNING_THRESHOLD {
-        events.par_iter_mut().zip(hashes.par_iter()).for_each(sign_one);
+    let sign_one = |((mut ev, h), data_jcs): ((Event, &Hash), &Vec<u8>)| {
+        ev.sig = B64.encode(signer.sign(&signing_message(h)));
+        let text = canonical_with_data(&ev, data_jcs);
+        (ev, text)
+    };
+    Ok(if events.len() >= PARALLEL_SIGNING_THRESHOLD {
+        events.into_par_iter().zip(hashes.par_iter()).zip(data_jcs.par_iter()).map(sign_one).collect()
     } else {
-        events.iter_mut().zip(hashes.iter()).for_each(sign_one);
-    }
-    Ok(events)
+        events.into_iter().zip(hashes.iter()).zip(data_jcs.iter()).map(sign_one).collect()
+    })
 }

@@ -21,6 +21,9 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Persons checked at once, ahead of the appends.
+const PERSONS_IN_FLIGHT: usize = 128;
+
 #[derive(Clone, Debug)]
 pub struct Settings {
     /// Persons whose events go into one durable append.
@@ -120,8 +123,7 @@ impl Runner<'_> {
         run_stream(&self.ctx.run)
     }
 
-    /// Step 4, page by page: the signed list, then every entry not yet taken up. The append of
-    /// one chunk runs while the next chunk is being checked, so both cores stay busy.
+    /// Step 4, page by page: the signed list, then every entry not yet taken up.
     async fn list_and_persons(&mut self) -> Result<(), PipelineError> {
         let mut seen: HashSet<String> = self.progress.status.keys().cloned().collect();
         let mut page = 0u64;
@@ -147,31 +149,82 @@ impl Runner<'_> {
                 .filter(|(pos, _)| !self.progress.positions_done.contains(pos))
                 .collect();
             self.ui.add_total(todo.len() as u64);
-            let mut carried: Option<(Vec<NewEvent>, u64)> = None;
-            for chunk in todo.chunks(self.settings.persons_per_append) {
-                let checking = check_chunk(self.ctx.clone(), chunk, list_seq, &mut seen);
-                let batch = match carried.take() {
-                    Some((prev, n)) => {
-                        let ledger = self.ledger;
-                        let (appended, batch) = tokio::join!(ledger.append_relative(prev), checking);
-                        self.absorb(&appended?);
-                        self.ui.advance(n);
-                        batch
-                    }
-                    None => checking.await,
-                };
-                carried = Some((batch, chunk.len() as u64));
-            }
-            if let Some((prev, n)) = carried {
-                let appended = self.ledger.append_relative(prev).await?;
-                self.absorb(&appended);
-                self.ui.advance(n);
-            }
+            seen = self.persons_of_page(todo, list_seq, seen).await?;
             match records["next_page"].as_u64() {
                 Some(next) if next > page => page = next,
                 _ => return Ok(()),
             }
         }
+    }
+
+    /// Steps 5-10 for a page's entries. A window of persons is checked in parallel, in list
+    /// order, ahead of the appends: while one batch of persons is committed the next are being
+    /// checked, so neither the cores nor the disk wait for the other.
+    async fn persons_of_page(&mut self, todo: Vec<(String, Value)>, list_seq: u64, seen: HashSet<String>) -> Result<HashSet<String>, PipelineError> {
+        use futures::StreamExt;
+        let per_append = self.settings.persons_per_append.max(1);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Batch>(per_append * 2);
+        let ctx = self.ctx.clone();
+        let producer = tokio::spawn(async move {
+            let mut seen = seen;
+            let mut checked = Box::pin(
+                futures::stream::iter(todo).map(|(position, raw)| check_person(ctx.clone(), position, raw, list_seq, &mut seen)).buffered(PERSONS_IN_FLIGHT),
+            );
+            while let Some(batch) = checked.next().await {
+                if tx.send(batch).await.is_err() {
+                    break; // the appender stopped on an error; it reports it
+                }
+            }
+            drop(checked);
+            seen
+        });
+        // Up to two appends in flight: one sealing while the one before it commits.
+        let ledger = self.ledger;
+        let mut appends = futures::stream::FuturesOrdered::new();
+        let mut batch = Batch::default();
+        let mut persons = 0usize;
+        let mut open = true;
+        let appended: Result<(), PipelineError> = loop {
+            if persons >= per_append || (!open && persons > 0) {
+                let events = std::mem::take(&mut batch).events;
+                let n = std::mem::take(&mut persons);
+                appends.push_back(async move { (ledger.append_relative(events).await, n) });
+            }
+            if !open && appends.is_empty() {
+                break Ok(());
+            }
+            let done = if appends.len() >= 2 || !open {
+                appends.next().await
+            } else {
+                tokio::select! {
+                    done = appends.next(), if !appends.is_empty() => done,
+                    received = rx.recv() => {
+                        match received {
+                            Some(b) => {
+                                batch.extend(b);
+                                persons += 1;
+                            }
+                            None => open = false,
+                        }
+                        None
+                    }
+                }
+            };
+            if let Some((result, n)) = done {
+                match result {
+                    Ok(evs) => {
+                        self.absorb(&evs);
+                        self.ui.advance(n as u64);
+                    }
+                    Err(e) => break Err(e.into()),
+                }
+            }
+        };
+        if let Err(e) = appended {
+            producer.abort();
+            return Err(e);
+        }
+        Ok(producer.await.expect("the person checker does not panic"))
     }
 
     /// Folds appended events into the run's progress.
@@ -398,45 +451,32 @@ pub async fn run(
     Ok(RunSummary { run, counts, resumed, events: r.written })
 }
 
-/// Format-logical control in list order, then steps 5-10 for the accepted entries in
-/// parallel, then one append for the chunk.
-async fn check_chunk(ctx: Arc<RunContext>, chunk: &[(String, Value)], list_seq: u64, seen: &mut HashSet<String>) -> Vec<NewEvent> {
-    let t0 = std::time::Instant::now();
-    let mut slots: Vec<Option<Batch>> = Vec::with_capacity(chunk.len());
-    let mut tasks = tokio::task::JoinSet::new();
-    for (n, (position, raw)) in chunk.iter().enumerate() {
-        let checked = check_entry(&ctx.rules, ctx.procedure, &ctx.as_of, raw).and_then(|e| {
-            if seen.insert(e.iin.to_string()) {
-                Ok(e)
-            } else {
-                Err(vec![format!("iin: {} appears more than once in the list; its first entry is taken", e.iin)])
-            }
-        });
-        match checked {
-            Ok(entry) => {
-                slots.push(None);
-                let (ctx, raw, position) = (ctx.clone(), raw.clone(), position.clone());
-                tasks.spawn(async move { (n, person::process(ctx, entry, raw, position, list_seq).await) });
-            }
-            Err(reasons) => {
-                let mut b = Batch::default();
-                b.push(
-                    &run_stream(&ctx.run),
-                    INPUT_REJECTED,
-                    json!({"run": ctx.run, "procedure": ctx.procedure, "entry": raw, "reasons": reasons, "position": position, "evidence": [list_seq]}),
-                );
-                slots.push(Some(b));
-            }
+/// Format-logical control for one entry, in list order (it fixes which duplicate is taken);
+/// then, for an accepted entry, steps 5-10 on their own task.
+fn check_person(ctx: Arc<RunContext>, position: String, raw: Value, list_seq: u64, seen: &mut HashSet<String>) -> impl std::future::Future<Output = Batch> {
+    let checked = check_entry(&ctx.rules, ctx.procedure, &ctx.as_of, &raw).and_then(|e| {
+        if seen.insert(e.iin.to_string()) {
+            Ok(e)
+        } else {
+            Err(vec![format!("iin: {} appears more than once in the list; its first entry is taken", e.iin)])
+        }
+    });
+    let task = match checked {
+        Ok(entry) => Ok(tokio::spawn(person::process(ctx, entry, raw, position, list_seq))),
+        Err(reasons) => {
+            let mut b = Batch::default();
+            b.push(
+                &run_stream(&ctx.run),
+                INPUT_REJECTED,
+                json!({"run": ctx.run, "procedure": ctx.procedure, "entry": raw, "reasons": reasons, "position": position, "evidence": [list_seq]}),
+            );
+            Err(b)
+        }
+    };
+    async move {
+        match task {
+            Ok(handle) => handle.await.expect("person task does not panic"),
+            Err(rejected) => rejected,
         }
     }
-    while let Some(done) = tasks.join_next().await {
-        let (n, batch) = done.expect("person task does not panic");
-        slots[n] = Some(batch);
-    }
-    let mut all = Batch::default();
-    for b in slots.into_iter().flatten() {
-        all.extend(b);
-    }
-    tracing::trace!(took = ?t0.elapsed(), "chunk checked");
-    all.events
 }

@@ -47,15 +47,16 @@ pub struct TokenRecord {
     pub holder: String,
 }
 
-/// Builds a batch from the seq its first event will get.
-pub type BuildBatch = Box<dyn FnOnce(u64) -> Vec<NewEvent> + Send>;
+/// Builds a batch from the seq its first event will get. It may be called again, with another
+/// seq, when the head moved before the batch was written.
+pub type BuildBatch = Box<dyn Fn(u64) -> Vec<NewEvent> + Send + Sync>;
 
 #[async_trait]
 pub trait EventStore: Send + Sync {
     /// Seals `batch` (assigns seq, stream_seq, prev, time; hashes; signs with `signer`) and
     /// commits it with its Merkle nodes in one durable transaction, or writes nothing.
     async fn append(&self, signer: &LedgerSigner, batch: Vec<NewEvent>) -> Result<Vec<Event>> {
-        self.append_with(signer, Box::new(move |_| batch)).await
+        self.append_with(signer, Box::new(move |_| batch.clone())).await
     }
     /// Like `append`, but the batch is built under the write lock from the seq it will start
     /// at, so that events can refer to each other by seq.

@@ -10,10 +10,10 @@ use async_trait::async_trait;
 use events::envelope::{seal, Draft};
 use events::merkle::{Hash, MerkleFrontier, NodeId};
 use events::{Event, LedgerSigner, NewEvent};
-use rayon::prelude::*;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::Mutex;
 
@@ -60,7 +60,55 @@ struct WriterState {
 pub struct SqlStore {
     pool: AnyPool,
     dialect: Dialect,
+    /// Held while a batch is sealed; it may seal on the head of a batch still committing.
     writer: Mutex<WriterState>,
+    /// Held while a batch is written and committed; taken before `writer` is let go, so
+    /// batches commit in the order they were sealed.
+    commit_turn: Mutex<()>,
+    /// Set when an append sealed on the cached head did not commit: the cache must be reread.
+    head_stale: AtomicBool,
+}
+
+/// A batch sealed on a head, ready to be written.
+struct Sealed {
+    base: u64,
+    base_prev: Hash,
+    events: Vec<Event>,
+    bodies: Vec<String>,
+    nodes: Vec<(NodeId, Hash)>,
+    frontier: MerkleFrontier,
+    assigned: HashMap<String, u64>,
+}
+
+impl WriterState {
+    /// Moves the head past a sealed batch.
+    fn advance(&mut self, sealed: &Sealed) {
+        self.size = sealed.base + sealed.events.len() as u64;
+        self.prev = sealed.events.last().and_then(|e| e.hash_bytes().ok()).unwrap_or(self.prev);
+        self.frontier = sealed.frontier.clone();
+        self.next_stream_seq.extend(sealed.assigned.iter().map(|(k, v)| (k.clone(), *v)));
+    }
+}
+
+/// Marks the cached head stale when dropped.
+struct StaleUnlessCommitted<'a>(&'a AtomicBool);
+
+impl Drop for StaleUnlessCommitted<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Runs `f` on the rayon pool and waits for it without blocking the async task's thread.
+async fn on_rayon<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    rayon::spawn(move || {
+        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
+    });
+    match rx.await.expect("the rayon task sends its result") {
+        Ok(v) => v,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
 }
 
 fn i(v: u64) -> i64 {
@@ -124,7 +172,7 @@ impl SqlStore {
             });
         }
         let pool = options.connect(&url).await?;
-        let store = Self { pool, dialect, writer: Mutex::new(WriterState::default()) };
+        let store = Self { pool, dialect, writer: Mutex::new(WriterState::default()), commit_turn: Mutex::new(()), head_stale: AtomicBool::new(false) };
         store.migrate().await?;
         if dialect == Dialect::Sqlite {
             // Fold a WAL left by an earlier process into the database now, so that the first
@@ -201,6 +249,119 @@ impl SqlStore {
         Ok(out)
     }
 
+    /// Builds, checks and seals a batch on the head `st`: everything an append computes before
+    /// it writes. Unknown stream heads are read through `conn`. `None` for an empty batch.
+    async fn prepare(&self, conn: &mut sqlx::AnyConnection, st: &WriterState, signer: &LedgerSigner, build: &BuildBatch) -> Result<Option<Sealed>> {
+        let base = st.size;
+        let batch = build(base);
+        if batch.is_empty() {
+            return Ok(None);
+        }
+        batch.iter().try_for_each(NewEvent::validate)?;
+        let time = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+        // Heads of the streams this batch touches that the cache does not know: one query.
+        let unknown: BTreeSet<&str> = batch.iter().map(|e| e.stream.as_str()).filter(|s| !st.next_stream_seq.contains_key(*s)).collect();
+        let mut assigned: HashMap<String, u64> = HashMap::new();
+        let unknown: Vec<&str> = unknown.into_iter().collect();
+        for chunk in unknown.chunks(INSERT_CHUNK) {
+            let list = placeholders(self.dialect, chunk.len(), 1).replace(")(", ",").replace("),(", ",");
+            let sql = format!("SELECT stream, MAX(stream_seq) FROM events WHERE stream IN {list} GROUP BY stream");
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for s in chunk {
+                q = q.bind(s.to_string());
+            }
+            for row in q.fetch_all(&mut *conn).await? {
+                assigned.insert(row.try_get(0)?, u(row.try_get(1)?) + 1);
+            }
+        }
+        let mut drafts = Vec::with_capacity(batch.len());
+        for (n, ev) in batch.into_iter().enumerate() {
+            let next = assigned.get(&ev.stream).or_else(|| st.next_stream_seq.get(&ev.stream)).copied().unwrap_or(0);
+            if let Some(expected) = ev.expected_stream_seq {
+                if expected != next {
+                    return Err(StoreError::Conflict { stream: ev.stream, expected, actual: next });
+                }
+            }
+            assigned.insert(ev.stream.clone(), next + 1);
+            drafts.push(Draft { seq: base + n as u64, stream: ev.stream, stream_seq: next, kind: ev.kind, data: ev.data, time: time.clone() });
+        }
+        let (prev, mut frontier, signer) = (st.prev, st.frontier.clone(), signer.clone());
+        // Hashing, signing and serialising run on the rayon pool, so that the task which polls
+        // this append can meanwhile drive the previous append's commit.
+        let sealed = on_rayon(move || -> Result<Sealed> {
+            // Bodies are stored in their RFC 8785 form; whoever checks a hash canonicalises
+            // again, so any JSON would do, but this one costs nothing more.
+            let (events, bodies): (Vec<Event>, Vec<String>) = seal(drafts, prev, &signer)?.into_iter().unzip();
+            let mut nodes = Vec::with_capacity(events.len() * 2);
+            for ev in &events {
+                frontier.push(events::merkle::leaf_hash(&ev.hash_bytes()?), &mut nodes);
+            }
+            Ok(Sealed { base, base_prev: prev, events, bodies, nodes, frontier, assigned })
+        })
+        .await?;
+        Ok(Some(sealed))
+    }
+
+    /// Writes a sealed batch if the log's head is still the one it was sealed on. `Ok(false)`:
+    /// the head moved, nothing was written.
+    async fn commit_sealed(&self, sealed: &Sealed) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let size: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM events").fetch_one(&mut *tx).await?;
+        let size = size.map_or(0, |s| u(s) + 1);
+        let same_head = size == sealed.base
+            && (size == 0 || {
+                let body: String = sqlx::query_scalar("SELECT body FROM events WHERE seq = $1").bind(i(size - 1)).fetch_one(&mut *tx).await?;
+                parse_rows(vec![(size - 1, body)])?.remove(0).hash_bytes()? == sealed.base_prev
+            });
+        if !same_head {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        self.write_sealed(&mut tx, sealed).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The serial path: head read, batch sealed and written, all under the write lock. Taken by
+    /// the first append, and by one whose batch was sealed on a head that moved.
+    async fn append_serial(&self, st: &mut WriterState, signer: &LedgerSigner, build: &BuildBatch) -> Result<Vec<Event>> {
+        let mut tx = self.begin_write().await?;
+        let size: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM events").fetch_one(&mut *tx).await?;
+        let size = size.map_or(0, |s| u(s) + 1);
+        // The cached head may be ahead of the database (a batch sealed on it did not commit) or
+        // behind it (another process appended): read it again. The serial path is the rare one.
+        Self::load_head(self.dialect, &mut tx, size, st).await?;
+        let Some(sealed) = self.prepare(&mut tx, st, signer, build).await? else {
+            tx.rollback().await?;
+            return Ok(Vec::new());
+        };
+        self.write_sealed(&mut tx, &sealed).await?;
+        tx.commit().await?;
+        st.advance(&sealed);
+        Ok(sealed.events)
+    }
+
+    /// Inserts a sealed batch's events and Merkle nodes in the open write transaction.
+    async fn write_sealed(&self, tx: &mut sqlx::Transaction<'static, sqlx::Any>, sealed: &Sealed) -> Result<()> {
+        for (chunk, chunk_bodies) in sealed.events.chunks(INSERT_CHUNK).zip(sealed.bodies.chunks(INSERT_CHUNK)) {
+            let sql = format!("INSERT INTO events (seq, stream, stream_seq, type, body) VALUES {}", placeholders(self.dialect, chunk.len(), 5));
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for (ev, body) in chunk.iter().zip(chunk_bodies) {
+                q = q.bind(i(ev.seq)).bind(ev.stream.clone()).bind(i(ev.stream_seq)).bind(ev.kind.clone()).bind(body.clone());
+            }
+            q.execute(&mut **tx).await?;
+        }
+        for chunk in sealed.nodes.chunks(INSERT_CHUNK) {
+            let sql = format!("INSERT INTO merkle_nodes (level, idx, hash) VALUES {}", placeholders(self.dialect, chunk.len(), 3));
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for (id, h) in chunk {
+                q = q.bind(id.level as i64).bind(i(id.index)).bind(h.to_vec());
+            }
+            q.execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
     /// Re-reads the head of the log inside the write transaction.
     async fn load_head(dialect: Dialect, tx: &mut sqlx::Transaction<'static, sqlx::Any>, size: u64, st: &mut WriterState) -> Result<()> {
         st.next_stream_seq.clear();
@@ -232,92 +393,36 @@ impl EventStore for SqlStore {
 
     async fn append_with(&self, signer: &LedgerSigner, build: BuildBatch) -> Result<Vec<Event>> {
         let mut st = self.writer.lock().await;
-        let mut tx = self.begin_write().await?;
-        let size: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM events").fetch_one(&mut *tx).await?;
-        let size = size.map_or(0, |s| u(s) + 1);
-        if !st.loaded || st.size != size {
-            // Another writer (another process) appended since we last did: start from its head.
-            Self::load_head(self.dialect, &mut tx, size, &mut st).await?;
+        if self.head_stale.swap(false, Ordering::SeqCst) {
+            st.loaded = false;
         }
-        let batch = build(size);
-        if batch.is_empty() {
-            tx.rollback().await?;
-            return Ok(Vec::new());
-        }
-        if let Err(e) = batch.iter().try_for_each(NewEvent::validate) {
-            tx.rollback().await?;
-            return Err(e.into());
-        }
-        if st.next_stream_seq.len() > STREAM_CACHE_LIMIT {
-            st.next_stream_seq.clear();
-        }
-        let time = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
-        // Heads of the streams this batch touches that the cache does not know: one query.
-        let unknown: BTreeSet<&str> = batch.iter().map(|e| e.stream.as_str()).filter(|s| !st.next_stream_seq.contains_key(*s)).collect();
-        let mut assigned: HashMap<String, u64> = HashMap::new();
-        let unknown: Vec<&str> = unknown.into_iter().collect();
-        for chunk in unknown.chunks(INSERT_CHUNK) {
-            let list = placeholders(self.dialect, chunk.len(), 1).replace(")(", ",").replace("),(", ",");
-            let sql = format!("SELECT stream, MAX(stream_seq) FROM events WHERE stream IN {list} GROUP BY stream");
-            let mut q = sqlx::query(AssertSqlSafe(sql));
-            for s in chunk {
-                q = q.bind(s.to_string());
+        if st.loaded && st.next_stream_seq.len() <= STREAM_CACHE_LIMIT {
+            // Stage 1: seal on the head this writer expects, while the previous append commits.
+            let mut conn = self.pool.acquire().await?;
+            let Some(sealed) = self.prepare(&mut conn, &st, signer, &build).await? else {
+                return Ok(Vec::new());
+            };
+            drop(conn);
+            st.advance(&sealed);
+            // Until it commits, the cached head runs ahead of the database; if this append
+            // fails or is dropped, the next one must reread the head.
+            let stale_unless_committed = StaleUnlessCommitted(&self.head_stale);
+            // Commits go in the order their batches were sealed: the next batch may seal on
+            // this one's head as soon as this one holds the commit turn.
+            let turn = self.commit_turn.lock().await;
+            drop(st);
+            if self.commit_sealed(&sealed).await? {
+                std::mem::forget(stale_unless_committed);
+                return Ok(sealed.events);
             }
-            for row in q.fetch_all(&mut *tx).await? {
-                assigned.insert(row.try_get(0)?, u(row.try_get(1)?) + 1);
-            }
+            drop(stale_unless_committed);
+            drop(turn);
+            // The head moved under the sealed batch (another process appended, or an earlier
+            // append failed): nothing was written; seal it again on the real head.
+            st = self.writer.lock().await;
         }
-        let mut drafts = Vec::with_capacity(batch.len());
-        for (n, ev) in batch.into_iter().enumerate() {
-            let next = assigned.get(&ev.stream).or_else(|| st.next_stream_seq.get(&ev.stream)).copied().unwrap_or(0);
-            if let Some(expected) = ev.expected_stream_seq {
-                if expected != next {
-                    tx.rollback().await?;
-                    return Err(StoreError::Conflict { stream: ev.stream, expected, actual: next });
-                }
-            }
-            assigned.insert(ev.stream.clone(), next + 1);
-            drafts.push(Draft { seq: size + n as u64, stream: ev.stream, stream_seq: next, kind: ev.kind, data: ev.data, time: time.clone() });
-        }
-        let t0 = std::time::Instant::now();
-        let sealed = seal(drafts, st.prev, signer)?;
-        let t_seal = t0.elapsed();
-        let mut frontier = st.frontier.clone();
-        let mut made = Vec::with_capacity(sealed.len() * 2);
-        for ev in &sealed {
-            frontier.push(events::merkle::leaf_hash(&ev.hash_bytes()?), &mut made);
-        }
-        // Bodies are stored as plain JSON; whoever checks a hash canonicalises first.
-        let bodies: Vec<String> = sealed.par_iter().map(|ev| serde_json::to_string(ev).expect("events serialise")).collect();
-        let t_bodies = t0.elapsed();
-        for (chunk, chunk_bodies) in sealed.chunks(INSERT_CHUNK).zip(bodies.chunks(INSERT_CHUNK)) {
-            let sql = format!("INSERT INTO events (seq, stream, stream_seq, type, body) VALUES {}", placeholders(self.dialect, chunk.len(), 5));
-            let mut q = sqlx::query(AssertSqlSafe(sql));
-            for (ev, body) in chunk.iter().zip(chunk_bodies) {
-                q = q.bind(i(ev.seq)).bind(ev.stream.clone()).bind(i(ev.stream_seq)).bind(ev.kind.clone()).bind(body.clone());
-            }
-            if let Err(e) = q.execute(&mut *tx).await {
-                tx.rollback().await?;
-                return Err(e.into());
-            }
-        }
-        let t_events = t0.elapsed();
-        for chunk in made.chunks(INSERT_CHUNK) {
-            let sql = format!("INSERT INTO merkle_nodes (level, idx, hash) VALUES {}", placeholders(self.dialect, chunk.len(), 3));
-            let mut q = sqlx::query(AssertSqlSafe(sql));
-            for (id, h) in chunk {
-                q = q.bind(id.level as i64).bind(i(id.index)).bind(h.to_vec());
-            }
-            q.execute(&mut *tx).await?;
-        }
-        let t_nodes = t0.elapsed();
-        tx.commit().await?;
-        tracing::debug!(?t_seal, ?t_bodies, ?t_events, ?t_nodes, t_commit = ?t0.elapsed(), "append timings");
-        st.size = size + sealed.len() as u64;
-        st.prev = sealed.last().expect("non-empty batch").hash_bytes()?;
-        st.frontier = frontier;
-        st.next_stream_seq.extend(assigned);
-        Ok(sealed)
+        let _turn = self.commit_turn.lock().await;
+        self.append_serial(&mut st, signer, &build).await
     }
 
     async fn size(&self) -> Result<u64> {
