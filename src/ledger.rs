@@ -190,8 +190,9 @@ impl Ledger {
     pub async fn append_relative(&self, batch: Vec<NewEvent>) -> Result<Vec<Event>> {
         let signer = self.signer();
         let build = Box::new(move |base: u64| {
+            use rayon::prelude::*;
             batch
-                .iter()
+                .par_iter()
                 .cloned()
                 .map(|mut ev| {
                     events::types::resolve_rel(&mut ev.data, base);

@@ -9,7 +9,10 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_housing-ledger");
-const SOURCE: &str = "synthetic:250:7";
+/// Enough persons for the list to come in more than one page, so that kills also land while
+/// the next page is asked for during the checks of this one.
+const SOURCE: &str = "synthetic:1100:7";
+const LISTED: usize = 1100;
 
 fn run_cmd(dir: &std::path::Path) -> Command {
     let mut c = Command::new(BIN);
@@ -41,7 +44,7 @@ fn kill_points(n: usize) -> Vec<u64> {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            30 + x % 900
+            30 + x % 2500
         })
         .collect()
 }
@@ -68,6 +71,7 @@ fn killed_runs_resume_without_duplicates_or_losses() {
 
     let events = events_of(crashed.path());
     let run = want["run"].as_str().unwrap();
+    assert!(events.iter().any(|e| e.data["run"] == run && e.data["list_page"] == 1 && e.kind == "RegistryResponded"), "the list came in more than one page");
     let mut progress = RunProgress::new(run);
     events.iter().for_each(|e| progress.apply(e));
     // Exactly one of each per person and run; one notice per confirmed decision; each delivery
@@ -101,7 +105,7 @@ fn killed_runs_resume_without_duplicates_or_losses() {
     let confirmed = progress.decided.values().filter(|(_, o)| o == "confirmed").count();
     assert_eq!(progress.notices.len(), confirmed);
     let listed = per.keys().filter(|(_, k)| k == "ListEntryReceived" || k == "InputRejected").count();
-    assert_eq!(listed, 250, "every list entry was taken up exactly once");
+    assert_eq!(listed, LISTED, "every list entry was taken up exactly once");
     // Same events, by kind, as the uninterrupted run (times and signatures differ, nothing else).
     let kinds = |evs: &[Event]| {
         evs.iter().fold(BTreeMap::<String, usize>::new(), |mut m, e| {

@@ -85,17 +85,23 @@ impl NewEvent {
 }
 
 fn check_numbers(v: &Value, path: &str) -> Result<()> {
+    match unsafe_number(v) {
+        None => Ok(()),
+        Some((at, n)) => Err(malformed("event data", format!("{path}{at} = {n} is beyond ±2^53; carry it as a string"))),
+    }
+}
+
+/// The path (below `v`) and value of the first integer beyond ±2^53. The path is only built
+/// for the one that is found: this runs on every event appended.
+fn unsafe_number(v: &Value) -> Option<(String, serde_json::Number)> {
     match v {
         Value::Number(n) => {
             let ok = n.as_u64().map(|u| u <= MAX_SAFE_INTEGER).or_else(|| n.as_i64().map(|i| i.unsigned_abs() <= MAX_SAFE_INTEGER)).unwrap_or(true);
-            if !ok {
-                return Err(malformed("event data", format!("{path} = {n} is beyond ±2^53; carry it as a string")));
-            }
-            Ok(())
+            (!ok).then(|| (String::new(), n.clone()))
         }
-        Value::Array(items) => items.iter().enumerate().try_for_each(|(i, x)| check_numbers(x, &format!("{path}[{i}]"))),
-        Value::Object(map) => map.iter().try_for_each(|(k, x)| check_numbers(x, &format!("{path}.{k}"))),
-        _ => Ok(()),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, x)| unsafe_number(x).map(|(at, n)| (format!("[{i}]{at}"), n))),
+        Value::Object(map) => map.iter().find_map(|(k, x)| unsafe_number(x).map(|(at, n)| (format!(".{k}{at}"), n))),
+        _ => None,
     }
 }
 

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Persons checked at once, ahead of the appends.
-const PERSONS_IN_FLIGHT: usize = 128;
+const PERSONS_IN_FLIGHT: usize = 64;
 
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -35,7 +35,7 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { persons_per_append: 64, decisions_per_request: 500, max_delivery_attempts: 5, delivery_backoff: Duration::from_millis(0) }
+        Self { persons_per_append: 128, decisions_per_request: 500, max_delivery_attempts: 5, delivery_backoff: Duration::from_millis(0) }
     }
 }
 
@@ -123,153 +123,130 @@ impl Runner<'_> {
         run_stream(&self.ctx.run)
     }
 
-    /// Step 4, page by page: the signed list, then every entry not yet taken up.
+    /// Step 4 and steps 5-10, as one stream. The list is asked for page by page, each page
+    /// recorded before its entries are taken up, and the next page is asked for while this
+    /// one's persons are checked. A window of persons is checked in parallel, in list order,
+    /// ahead of the appends; while one batch commits the next is sealed. So neither the cores
+    /// nor the disk wait for the other, nor for a page boundary.
     async fn list_and_persons(&mut self) -> Result<(), PipelineError> {
-        let mut seen: HashSet<String> = self.progress.status.keys().cloned().collect();
-        let mut page = 0u64;
-        loop {
-            let (list_seq, records) = match self.progress.list_pages.get(&page) {
-                Some(seq) => {
-                    let ev = self
-                        .ledger
-                        .store()
-                        .read_seqs(&[*seq])
-                        .await?
-                        .pop()
-                        .ok_or_else(|| PipelineError::Ledger(LedgerError::NoSuchEvent { seq: *seq, size: 0 }))?;
-                    (*seq, ev.data["answer"]["records"].clone())
-                }
-                None => self.fetch_list_page(page).await?,
-            };
-            let entries = records["entries"].as_array().cloned().unwrap_or_default();
-            let todo: Vec<(String, Value)> = entries
-                .into_iter()
-                .enumerate()
-                .map(|(i, e)| (format!("{page}:{i}"), e))
-                .filter(|(pos, _)| !self.progress.positions_done.contains(pos))
-                .collect();
-            self.ui.add_total(todo.len() as u64);
-            seen = self.persons_of_page(todo, list_seq, seen).await?;
-            match records["next_page"].as_u64() {
-                Some(next) if next > page => page = next,
-                _ => return Ok(()),
-            }
-        }
-    }
-
-    /// Steps 5-10 for a page's entries. A window of persons is checked in parallel, in list
-    /// order, ahead of the appends: while one batch of persons is committed the next are being
-    /// checked, so neither the cores nor the disk wait for the other.
-    async fn persons_of_page(&mut self, todo: Vec<(String, Value)>, list_seq: u64, seen: HashSet<String>) -> Result<HashSet<String>, PipelineError> {
         use futures::StreamExt;
         let per_append = self.settings.persons_per_append.max(1);
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Batch>(per_append * 2);
-        let ctx = self.ctx.clone();
-        let producer = tokio::spawn(async move {
-            let mut seen = seen;
-            let mut checked = Box::pin(
-                futures::stream::iter(todo).map(|(position, raw)| check_person(ctx.clone(), position, raw, list_seq, &mut seen)).buffered(PERSONS_IN_FLIGHT),
-            );
-            while let Some(batch) = checked.next().await {
-                if tx.send(batch).await.is_err() {
-                    break; // the appender stopped on an error; it reports it
+        let (ledger, ui, ctx) = (self.ledger, self.ui, self.ctx.clone());
+        // Entries already taken up (when resuming) and pages already recorded.
+        let (done, known_pages) = (self.progress.positions_done.clone(), self.progress.list_pages.clone());
+        let (page_tx, page_rx) = tokio::sync::mpsc::channel::<(Vec<(String, Value)>, u64)>(1);
+        let (tx, rx) = tokio::sync::mpsc::channel::<Batch>(per_append);
+        let mut seen: HashSet<String> = self.progress.status.keys().cloned().collect();
+        let producer = tokio::spawn({
+            let ctx = ctx.clone();
+            async move {
+                let (mut pages, mut in_flight) = (page_rx, futures::stream::FuturesOrdered::new());
+                'pages: while let Some((todo, list_seq)) = pages.recv().await {
+                    for (position, raw) in todo {
+                        in_flight.push_back(check_person(ctx.clone(), position, raw, list_seq, &mut seen));
+                        if in_flight.len() >= PERSONS_IN_FLIGHT {
+                            let batch = in_flight.next().await.expect("a person is in flight");
+                            if tx.send(batch).await.is_err() {
+                                break 'pages; // the appender stopped on an error; it reports it
+                            }
+                        }
+                    }
+                }
+                while let Some(batch) = in_flight.next().await {
+                    if tx.send(batch).await.is_err() {
+                        break;
+                    }
                 }
             }
-            drop(checked);
-            seen
         });
-        // Up to two appends in flight: one sealing while the one before it commits.
-        let ledger = self.ledger;
-        let mut appends = futures::stream::FuturesOrdered::new();
-        let mut batch = Batch::default();
-        let mut persons = 0usize;
-        let mut open = true;
-        let appended: Result<(), PipelineError> = loop {
-            if persons >= per_append || (!open && persons > 0) {
-                let events = std::mem::take(&mut batch).events;
-                let n = std::mem::take(&mut persons);
-                appends.push_back(async move { (ledger.append_relative(events).await, n) });
-            }
-            if !open && appends.is_empty() {
-                break Ok(());
-            }
-            let done = if appends.len() >= 2 || !open {
-                appends.next().await
-            } else {
-                tokio::select! {
-                    done = appends.next(), if !appends.is_empty() => done,
-                    received = rx.recv() => {
-                        match received {
-                            Some(b) => {
-                                batch.extend(b);
-                                persons += 1;
+        let fetching = async move {
+            let mut appended: Vec<Event> = Vec::new();
+            let mut page = 0u64;
+            let outcome = loop {
+                let (list_seq, records) = match known_pages.get(&page) {
+                    Some(seq) => match ledger.store().read_seqs(&[*seq]).await.map(|mut evs| evs.pop()) {
+                        Ok(Some(ev)) => (*seq, ev.data["answer"]["records"].clone()),
+                        Ok(None) => break Err(PipelineError::Ledger(LedgerError::NoSuchEvent { seq: *seq, size: 0 })),
+                        Err(e) => break Err(e.into()),
+                    },
+                    None => match fetch_list_page(ledger, &ctx, page).await {
+                        Ok((ev, fetched)) => {
+                            let seq = ev.seq;
+                            appended.push(ev);
+                            match fetched {
+                                Ok(records) => (seq, records),
+                                Err(fault) => break Err(PipelineError::List(fault)),
                             }
-                            None => open = false,
                         }
-                        None
-                    }
+                        Err(e) => break Err(e),
+                    },
+                };
+                let entries = records["entries"].as_array().cloned().unwrap_or_default();
+                let todo: Vec<(String, Value)> =
+                    entries.into_iter().enumerate().map(|(i, e)| (format!("{page}:{i}"), e)).filter(|(pos, _)| !done.contains(pos)).collect();
+                ui.add_total(todo.len() as u64);
+                if page_tx.send((todo, list_seq)).await.is_err() {
+                    break Ok(()); // the checker stopped because the appender did; it reports why
+                }
+                match records["next_page"].as_u64() {
+                    Some(next) if next > page => page = next,
+                    _ => break Ok(()),
                 }
             };
-            if let Some((result, n)) = done {
-                match result {
-                    Ok(evs) => {
-                        self.absorb(&evs);
-                        self.ui.advance(n as u64);
+            (appended, outcome)
+        };
+        let appending = async {
+            let mut rx = rx; // dropped on an error, which stops the checker and the page fetching
+                             // Up to two appends in flight: one sealing while the one before it commits.
+            let mut appends = futures::stream::FuturesOrdered::new();
+            let mut received: Vec<Batch> = Vec::with_capacity(per_append);
+            let mut open = true;
+            loop {
+                if received.len() >= per_append || (!open && !received.is_empty()) {
+                    let n = received.len();
+                    let events = Batch::concat(std::mem::replace(&mut received, Vec::with_capacity(per_append))).events;
+                    appends.push_back(async move { (ledger.append_relative(events).await, n) });
+                }
+                if !open && appends.is_empty() {
+                    return Ok(());
+                }
+                let done = if appends.len() >= 2 || !open {
+                    appends.next().await
+                } else {
+                    tokio::select! {
+                        done = appends.next(), if !appends.is_empty() => done,
+                        one = rx.recv() => {
+                            match one {
+                                Some(b) => received.push(b),
+                                None => open = false,
+                            }
+                            None
+                        }
                     }
-                    Err(e) => break Err(e.into()),
+                };
+                if let Some((result, n)) = done {
+                    let evs = result?;
+                    self.absorb(&evs);
+                    ui.advance(n as u64);
+                    // Freeing a batch's values is real work: not on the thread that feeds the writer.
+                    rayon::spawn(move || drop(evs));
                 }
             }
         };
+        let ((pages, fetched), appended): ((Vec<Event>, Result<(), PipelineError>), Result<(), PipelineError>) = tokio::join!(fetching, appending);
+        self.absorb(&pages);
         if let Err(e) = appended {
             producer.abort();
             return Err(e);
         }
-        Ok(producer.await.expect("the person checker does not panic"))
+        producer.await.expect("the person checker does not panic");
+        fetched
     }
 
     /// Folds appended events into the run's progress.
     fn absorb(&mut self, evs: &[Event]) {
         evs.iter().for_each(|e| self.progress.apply(e));
         self.written += evs.len() as u64;
-    }
-
-    async fn fetch_list_page(&mut self, page: u64) -> Result<(u64, Value), PipelineError> {
-        let ctx = self.ctx.clone();
-        let request_id = format!("{}/list/{page}", ctx.run);
-        let checked = ctx
-            .registries
-            .list_page(ctx.procedure, page, &request_id)
-            .await
-            .and_then(|s| check_answer(&ctx.keys, RegistryId::IshAsMr, &request_id, AnswerKind::List, &s).map(|r| (s, r)));
-        let stream = self.run_stream();
-        match checked {
-            Ok((signed, records)) if records["entries"].is_array() => {
-                let ev = NewEvent::new(
-                    &stream,
-                    REGISTRY_RESPONDED,
-                    with(
-                        json!({"run": ctx.run, "registry": "ish_as_mr", "request_id": request_id, "step": "4", "list_page": page, "source_key": signed.source_key, "source_sig": signed.source_sig}),
-                        "answer",
-                        signed.answer,
-                    ),
-                );
-                let seq = self.append(vec![ev]).await?[0].seq;
-                Ok((seq, records))
-            }
-            other => {
-                let fault = match other {
-                    Err(f) => f,
-                    Ok(_) => RegistryFault::Malformed("the list answer has no entries array".into()),
-                };
-                let ev = NewEvent::new(
-                    &stream,
-                    REGISTRY_FAILED,
-                    json!({"run": ctx.run, "registry": "ish_as_mr", "request_id": request_id, "step": "4", "list_page": page, "kind": fault.kind(), "detail": fault.detail()}),
-                );
-                self.append(vec![ev]).await?;
-                Err(PipelineError::List(fault))
-            }
-        }
     }
 
     /// Step 11: the formed list goes to ИШ АС МР.
@@ -449,6 +426,46 @@ pub async fn run(
     // The service signs a checkpoint at least after every run.
     ledger.checkpoint().await?;
     Ok(RunSummary { run, counts, resumed, events: r.written })
+}
+
+/// Step 4: one page of the list, asked for and recorded. Returns the event recorded, with the
+/// page's records or the fault.
+async fn fetch_list_page(ledger: &Ledger, ctx: &RunContext, page: u64) -> Result<(Event, Result<Value, RegistryFault>), PipelineError> {
+    let request_id = format!("{}/list/{page}", ctx.run);
+    let checked = ctx
+        .registries
+        .list_page(ctx.procedure, page, &request_id)
+        .await
+        .and_then(|s| check_answer(&ctx.keys, RegistryId::IshAsMr, &request_id, AnswerKind::List, &s).map(|r| (s, r)));
+    let stream = run_stream(&ctx.run);
+    let (ev, outcome) = match checked {
+        Ok((signed, records)) if records["entries"].is_array() => (
+            NewEvent::new(
+                &stream,
+                REGISTRY_RESPONDED,
+                with(
+                    json!({"run": ctx.run, "registry": "ish_as_mr", "request_id": request_id, "step": "4", "list_page": page, "source_key": signed.source_key, "source_sig": signed.source_sig}),
+                    "answer",
+                    signed.answer,
+                ),
+            ),
+            Ok(records),
+        ),
+        other => {
+            let fault = match other {
+                Err(f) => f,
+                Ok(_) => RegistryFault::Malformed("the list answer has no entries array".into()),
+            };
+            let ev = NewEvent::new(
+                &stream,
+                REGISTRY_FAILED,
+                json!({"run": ctx.run, "registry": "ish_as_mr", "request_id": request_id, "step": "4", "list_page": page, "kind": fault.kind(), "detail": fault.detail()}),
+            );
+            (ev, Err(fault))
+        }
+    };
+    let recorded = ledger.append(vec![ev]).await?.remove(0);
+    Ok((recorded, outcome))
 }
 
 /// Format-logical control for one entry, in list order (it fixes which duplicate is taken);

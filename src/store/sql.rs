@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use events::envelope::{seal, Draft};
 use events::merkle::{Hash, MerkleFrontier, NodeId};
 use events::{Event, LedgerSigner, NewEvent};
+use rayon::prelude::*;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 use std::collections::{BTreeSet, HashMap};
@@ -42,7 +43,8 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
     Migration { version: 4, name: "token_holder", sql: include_str!("../../migrations/postgres/0004_token_holder.sql") },
 ];
 
-/// Rows per multi-row INSERT (SQLite allows 32766 parameters).
+/// Rows per multi-row INSERT (SQLite allows 32766 parameters). Statements of other lengths
+/// (a batch's tail) are not kept prepared: every connection would keep one of each length.
 const INSERT_CHUNK: usize = 500;
 /// The stream-head cache is dropped past this many streams, to bound memory.
 const STREAM_CACHE_LIMIT: usize = 50_000;
@@ -237,7 +239,8 @@ impl SqlStore {
                 })
                 .collect::<Vec<_>>()
                 .join(" UNION ALL ");
-            let mut q = sqlx::query(AssertSqlSafe(sql));
+            // Only the full-length statement is worth keeping prepared: the tails vary.
+            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(chunk.len() == 200);
             for id in chunk {
                 q = q.bind(id.level as i64).bind(i(id.index));
             }
@@ -249,6 +252,42 @@ impl SqlStore {
         Ok(out)
     }
 
+    /// Seals and commits a batch: on the cached head while the previous batch commits, or on
+    /// the serial path.
+    async fn append_built(&self, signer: &LedgerSigner, build: &BuildBatch) -> Result<Vec<Event>> {
+        let mut st = self.writer.lock().await;
+        if self.head_stale.swap(false, Ordering::SeqCst) {
+            st.loaded = false;
+        }
+        if st.loaded && st.next_stream_seq.len() <= STREAM_CACHE_LIMIT {
+            // Stage 1: seal on the head this writer expects, while the previous append commits.
+            let mut conn = self.pool.acquire().await?;
+            let Some(sealed) = self.prepare(&mut conn, &st, signer, build).await? else {
+                return Ok(Vec::new());
+            };
+            drop(conn);
+            st.advance(&sealed);
+            // Until it commits, the cached head runs ahead of the database; if this append
+            // fails or is dropped, the next one must reread the head.
+            let stale_unless_committed = StaleUnlessCommitted(&self.head_stale);
+            // Commits go in the order their batches were sealed: the next batch may seal on
+            // this one's head as soon as this one holds the commit turn.
+            let turn = self.commit_turn.lock().await;
+            drop(st);
+            if self.commit_sealed(&sealed).await? {
+                std::mem::forget(stale_unless_committed);
+                return Ok(sealed.events);
+            }
+            drop(stale_unless_committed);
+            drop(turn);
+            // The head moved under the sealed batch (another process appended, or an earlier
+            // append failed): nothing was written; seal it again on the real head.
+            st = self.writer.lock().await;
+        }
+        let _turn = self.commit_turn.lock().await;
+        self.append_serial(&mut st, signer, build).await
+    }
+
     /// Builds, checks and seals a batch on the head `st`: everything an append computes before
     /// it writes. Unknown stream heads are read through `conn`. `None` for an empty batch.
     async fn prepare(&self, conn: &mut sqlx::AnyConnection, st: &WriterState, signer: &LedgerSigner, build: &BuildBatch) -> Result<Option<Sealed>> {
@@ -257,7 +296,7 @@ impl SqlStore {
         if batch.is_empty() {
             return Ok(None);
         }
-        batch.iter().try_for_each(NewEvent::validate)?;
+        batch.par_iter().try_for_each(NewEvent::validate)?;
         let time = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
         // Heads of the streams this batch touches that the cache does not know: one query.
         let unknown: BTreeSet<&str> = batch.iter().map(|e| e.stream.as_str()).filter(|s| !st.next_stream_seq.contains_key(*s)).collect();
@@ -266,7 +305,7 @@ impl SqlStore {
         for chunk in unknown.chunks(INSERT_CHUNK) {
             let list = placeholders(self.dialect, chunk.len(), 1).replace(")(", ",").replace("),(", ",");
             let sql = format!("SELECT stream, MAX(stream_seq) FROM events WHERE stream IN {list} GROUP BY stream");
-            let mut q = sqlx::query(AssertSqlSafe(sql));
+            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(chunk.len() == INSERT_CHUNK);
             for s in chunk {
                 q = q.bind(s.to_string());
             }
@@ -345,7 +384,7 @@ impl SqlStore {
     async fn write_sealed(&self, tx: &mut sqlx::Transaction<'static, sqlx::Any>, sealed: &Sealed) -> Result<()> {
         for (chunk, chunk_bodies) in sealed.events.chunks(INSERT_CHUNK).zip(sealed.bodies.chunks(INSERT_CHUNK)) {
             let sql = format!("INSERT INTO events (seq, stream, stream_seq, type, body) VALUES {}", placeholders(self.dialect, chunk.len(), 5));
-            let mut q = sqlx::query(AssertSqlSafe(sql));
+            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(chunk.len() == INSERT_CHUNK);
             for (ev, body) in chunk.iter().zip(chunk_bodies) {
                 q = q.bind(i(ev.seq)).bind(ev.stream.clone()).bind(i(ev.stream_seq)).bind(ev.kind.clone()).bind(body.clone());
             }
@@ -353,7 +392,7 @@ impl SqlStore {
         }
         for chunk in sealed.nodes.chunks(INSERT_CHUNK) {
             let sql = format!("INSERT INTO merkle_nodes (level, idx, hash) VALUES {}", placeholders(self.dialect, chunk.len(), 3));
-            let mut q = sqlx::query(AssertSqlSafe(sql));
+            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(chunk.len() == INSERT_CHUNK);
             for (id, h) in chunk {
                 q = q.bind(id.level as i64).bind(i(id.index)).bind(h.to_vec());
             }
@@ -392,37 +431,10 @@ impl EventStore for SqlStore {
     }
 
     async fn append_with(&self, signer: &LedgerSigner, build: BuildBatch) -> Result<Vec<Event>> {
-        let mut st = self.writer.lock().await;
-        if self.head_stale.swap(false, Ordering::SeqCst) {
-            st.loaded = false;
-        }
-        if st.loaded && st.next_stream_seq.len() <= STREAM_CACHE_LIMIT {
-            // Stage 1: seal on the head this writer expects, while the previous append commits.
-            let mut conn = self.pool.acquire().await?;
-            let Some(sealed) = self.prepare(&mut conn, &st, signer, &build).await? else {
-                return Ok(Vec::new());
-            };
-            drop(conn);
-            st.advance(&sealed);
-            // Until it commits, the cached head runs ahead of the database; if this append
-            // fails or is dropped, the next one must reread the head.
-            let stale_unless_committed = StaleUnlessCommitted(&self.head_stale);
-            // Commits go in the order their batches were sealed: the next batch may seal on
-            // this one's head as soon as this one holds the commit turn.
-            let turn = self.commit_turn.lock().await;
-            drop(st);
-            if self.commit_sealed(&sealed).await? {
-                std::mem::forget(stale_unless_committed);
-                return Ok(sealed.events);
-            }
-            drop(stale_unless_committed);
-            drop(turn);
-            // The head moved under the sealed batch (another process appended, or an earlier
-            // append failed): nothing was written; seal it again on the real head.
-            st = self.writer.lock().await;
-        }
-        let _turn = self.commit_turn.lock().await;
-        self.append_serial(&mut st, signer, &build).await
+        let appended = self.append_built(signer, &build).await;
+        // The builder holds the batch as given; freeing it is left to another thread.
+        rayon::spawn(move || drop(build));
+        appended
     }
 
     async fn size(&self) -> Result<u64> {
