@@ -188,7 +188,7 @@ impl Ledger {
 
     /// Appends a batch whose `data` may refer to events of the same batch as `{"$rel": k}`.
     pub async fn append_relative(&self, batch: Vec<NewEvent>) -> Result<Vec<Event>> {
-        let signer = self.signer();
+        let (signer, len) = (self.signer(), batch.len());
         let build = Box::new(move |base: u64| {
             use rayon::prelude::*;
             batch
@@ -200,7 +200,7 @@ impl Ledger {
                 })
                 .collect()
         });
-        Ok(self.store.append_with(&signer, build).await?)
+        Ok(self.store.append_with(&signer, len, build).await?)
     }
 
     pub async fn size(&self) -> Result<u64> {

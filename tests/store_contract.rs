@@ -48,48 +48,48 @@ async fn appends_chain_and_number_events(b: Backend, pg: Option<&PgCluster>) {
     }
 }
 
-/// A writer seals on the head it last wrote. When another writer appended meanwhile, the sealed
-/// batch must not be written: it is sealed again, references included, on the real head.
+/// A writer seals a large batch on the head it last wrote. When another writer appended
+/// meanwhile, the sealed batch must not be written: it is sealed again, references included, on
+/// the real head.
 async fn a_stale_head_is_sealed_again(b: Backend, pg: Option<&PgCluster>) {
+    const N: u64 = 300; // large enough to be sealed ahead
     let place = Place::new(b, pg);
     let (a, other) = (place.ledger().await, place.ledger().await);
     a.append((0..3).map(person_event).collect()).await.unwrap();
     // As many events as the batch below: the sizes agree, only the chain tells the heads apart.
-    other.append((3..5).map(person_event).collect()).await.unwrap();
-    let batch = vec![
-        NewEvent::new("person:rel", "RegistryQueried", json!({"i": 0})),
-        NewEvent::new("person:rel", "CheckEvaluated", json!({"evidence": [events::types::rel(0)]})),
-    ];
+    other.append((3..3 + N).map(person_event).collect()).await.unwrap();
+    let mut batch = vec![NewEvent::new("person:rel", "RegistryQueried", json!({"i": 0}))];
+    batch.extend((1..N).map(|i| NewEvent::new("person:rel", "CheckEvaluated", json!({"i": i, "evidence": [events::types::rel(0)]}))));
     let evs = a.append_relative(batch).await.unwrap();
-    assert_eq!(evs[0].seq, 6, "after the other writer's events");
-    assert_eq!(evs[1].data["evidence"], json!([6]), "the reference follows the event to its real seq");
-    assert_eq!(a.append(vec![person_event(8)]).await.unwrap()[0].seq, 8);
+    assert_eq!(evs[0].seq, 4 + N, "after the other writer's events");
+    assert!(evs[1..].iter().all(|e| e.data["evidence"] == json!([4 + N])), "the references follow the event to its real seq");
+    assert_eq!(a.append(vec![person_event(8)]).await.unwrap()[0].seq, 4 + 2 * N);
     let report = a.verify(|_| {}).await.unwrap();
-    assert_eq!(report.events, 9);
+    assert_eq!(report.events, 5 + 2 * N);
 }
 
-/// Appends issued at once through one store are sealed one after another on each other's
-/// heads and committed in that order.
+/// Large appends issued at once through one store are sealed one after another on each
+/// other's heads and committed in that order.
 async fn concurrent_appends_through_one_store_chain(b: Backend, pg: Option<&PgCluster>) {
     let place = Place::new(b, pg);
     let ledger = Arc::new(place.ledger().await);
     let appends = (0..12u64).map(|k| {
         let ledger = ledger.clone();
         async move {
-            let batch = (0..25).map(|i| NewEvent::new(format!("one:{}", k % 3), "Tick", json!({"k": k, "i": i}))).collect();
+            let batch = (0..300).map(|i| NewEvent::new(format!("one:{}", k % 3), "Tick", json!({"k": k, "i": i}))).collect();
             ledger.append(batch).await.unwrap()
         }
     });
     let results = futures::future::join_all(appends).await;
     let mut seqs: Vec<u64> = results.iter().flatten().map(|e| e.seq).collect();
     seqs.sort();
-    assert_eq!(seqs, (1..=300).collect::<Vec<_>>());
+    assert_eq!(seqs, (1..=3600).collect::<Vec<_>>());
     for k in 0..3 {
         let s = ledger.store().read_stream(&format!("one:{k}")).await.unwrap();
-        assert_eq!(s.iter().map(|e| e.stream_seq).collect::<Vec<_>>(), (0..100).collect::<Vec<_>>());
+        assert_eq!(s.iter().map(|e| e.stream_seq).collect::<Vec<_>>(), (0..1200).collect::<Vec<_>>());
     }
     ledger.checkpoint().await.unwrap();
-    assert_eq!(ledger.verify(|_| {}).await.unwrap().events, 301);
+    assert_eq!(ledger.verify(|_| {}).await.unwrap().events, 3601);
 }
 
 async fn conflicting_append_is_refused_and_writes_nothing(b: Backend, pg: Option<&PgCluster>) {

@@ -56,11 +56,12 @@ pub trait EventStore: Send + Sync {
     /// Seals `batch` (assigns seq, stream_seq, prev, time; hashes; signs with `signer`) and
     /// commits it with its Merkle nodes in one durable transaction, or writes nothing.
     async fn append(&self, signer: &LedgerSigner, batch: Vec<NewEvent>) -> Result<Vec<Event>> {
-        self.append_with(signer, Box::new(move |_| batch.clone())).await
+        let len = batch.len();
+        self.append_with(signer, len, Box::new(move |_| batch.clone())).await
     }
-    /// Like `append`, but the batch is built under the write lock from the seq it will start
-    /// at, so that events can refer to each other by seq.
-    async fn append_with(&self, signer: &LedgerSigner, build: BuildBatch) -> Result<Vec<Event>>;
+    /// Like `append`, but the batch (of `len` events) is built under the write lock from the seq
+    /// it will start at, so that events can refer to each other by seq.
+    async fn append_with(&self, signer: &LedgerSigner, len: usize, build: BuildBatch) -> Result<Vec<Event>>;
     /// Number of events in the log.
     async fn size(&self) -> Result<u64>;
     /// Housekeeping a long-running server does off the request path (SQLite: fold the WAL into

@@ -46,6 +46,9 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
 /// Rows per multi-row INSERT (SQLite allows 32766 parameters). Statements of other lengths
 /// (a batch's tail) are not kept prepared: every connection would keep one of each length.
 const INSERT_CHUNK: usize = 500;
+/// Batches of at least this many events are sealed ahead, on the rayon pool, while the batch
+/// before them commits; smaller ones on the serial path.
+const SEAL_AHEAD_FROM: usize = 256;
 /// The stream-head cache is dropped past this many streams, to bound memory.
 const STREAM_CACHE_LIMIT: usize = 50_000;
 
@@ -254,12 +257,12 @@ impl SqlStore {
 
     /// Seals and commits a batch: on the cached head while the previous batch commits, or on
     /// the serial path.
-    async fn append_built(&self, signer: &LedgerSigner, build: &BuildBatch) -> Result<Vec<Event>> {
+    async fn append_built(&self, signer: &LedgerSigner, len: usize, build: &BuildBatch) -> Result<Vec<Event>> {
         let mut st = self.writer.lock().await;
-        if self.head_stale.swap(false, Ordering::SeqCst) {
-            st.loaded = false;
-        }
-        if st.loaded && st.next_stream_seq.len() <= STREAM_CACHE_LIMIT {
+        // Small batches (a read record, an appeal step) are sealed under the write lock as they
+        // always were: sealing ahead pays off only when sealing takes long, and costs a
+        // connection and a head check.
+        if len >= SEAL_AHEAD_FROM && st.loaded && !self.head_stale.load(Ordering::SeqCst) && st.next_stream_seq.len() <= STREAM_CACHE_LIMIT {
             // Stage 1: seal on the head this writer expects, while the previous append commits.
             let mut conn = self.pool.acquire().await?;
             let Some(sealed) = self.prepare(&mut conn, &st, signer, build).await? else {
@@ -327,7 +330,8 @@ impl SqlStore {
         let (prev, mut frontier, signer) = (st.prev, st.frontier.clone(), signer.clone());
         // Hashing, signing and serialising run on the rayon pool, so that the task which polls
         // this append can meanwhile drive the previous append's commit.
-        let sealed = on_rayon(move || -> Result<Sealed> {
+        let small = drafts.len() < SEAL_AHEAD_FROM;
+        let work = move || -> Result<Sealed> {
             // Bodies are stored in their RFC 8785 form; whoever checks a hash canonicalises
             // again, so any JSON would do, but this one costs nothing more.
             let (events, bodies): (Vec<Event>, Vec<String>) = seal(drafts, prev, &signer)?.into_iter().unzip();
@@ -336,8 +340,9 @@ impl SqlStore {
                 frontier.push(events::merkle::leaf_hash(&ev.hash_bytes()?), &mut nodes);
             }
             Ok(Sealed { base, base_prev: prev, events, bodies, nodes, frontier, assigned })
-        })
-        .await?;
+        };
+        // A small batch is sealed here: a hop to a busy pool would only add waiting.
+        let sealed = if small { work()? } else { on_rayon(work).await? };
         Ok(Some(sealed))
     }
 
@@ -367,9 +372,12 @@ impl SqlStore {
         let mut tx = self.begin_write().await?;
         let size: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM events").fetch_one(&mut *tx).await?;
         let size = size.map_or(0, |s| u(s) + 1);
-        // The cached head may be ahead of the database (a batch sealed on it did not commit) or
-        // behind it (another process appended): read it again. The serial path is the rare one.
-        Self::load_head(self.dialect, &mut tx, size, st).await?;
+        // Read the head again when another process appended (the size moved), or when a batch
+        // sealed ahead did not commit (the cache ran ahead of the database). With the commit
+        // turn held, no batch sealed ahead is still in flight: the flag is final.
+        if self.head_stale.swap(false, Ordering::SeqCst) || !st.loaded || st.size != size || st.next_stream_seq.len() > STREAM_CACHE_LIMIT {
+            Self::load_head(self.dialect, &mut tx, size, st).await?;
+        }
         let Some(sealed) = self.prepare(&mut tx, st, signer, build).await? else {
             tx.rollback().await?;
             return Ok(Vec::new());
@@ -430,8 +438,8 @@ impl EventStore for SqlStore {
         Ok(())
     }
 
-    async fn append_with(&self, signer: &LedgerSigner, build: BuildBatch) -> Result<Vec<Event>> {
-        let appended = self.append_built(signer, &build).await;
+    async fn append_with(&self, signer: &LedgerSigner, len: usize, build: BuildBatch) -> Result<Vec<Event>> {
+        let appended = self.append_built(signer, len, &build).await;
         // The builder holds the batch as given; freeing it is left to another thread.
         rayon::spawn(move || drop(build));
         appended
