@@ -196,8 +196,9 @@ impl Runner<'_> {
             (appended, outcome)
         };
         let appending = async {
-            let mut rx = rx; // dropped on an error, which stops the checker and the page fetching
-                             // Up to two appends in flight: one sealing while the one before it commits.
+            // Owned here, so that an error drops it, which stops the checker and the page fetching.
+            let mut rx = rx;
+            // Up to two appends in flight: one sealing while the one before it commits.
             let mut appends = futures::stream::FuturesOrdered::new();
             let mut received: Vec<Batch> = Vec::with_capacity(per_append);
             let mut open = true;
