@@ -36,15 +36,6 @@ impl Batch {
         self.events.len() - 1
     }
 
-    /// Appends another batch, shifting its references.
-    pub fn extend(&mut self, other: Batch) {
-        let by = self.events.len();
-        for mut ev in other.events {
-            shift_rel(&mut ev.data, by);
-            self.events.push(ev);
-        }
-    }
-
     /// Concatenates batches in order, shifting each one's references by its offset; the
     /// shifting runs on every core, as it walks every event's data.
     pub fn concat(batches: Vec<Batch>) -> Batch {

@@ -350,14 +350,8 @@ impl SqlStore {
     /// the head moved, nothing was written.
     async fn commit_sealed(&self, sealed: &Sealed) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        let size: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM events").fetch_one(&mut *tx).await?;
-        let size = size.map_or(0, |s| u(s) + 1);
-        let same_head = size == sealed.base
-            && (size == 0 || {
-                let body: String = sqlx::query_scalar("SELECT body FROM events WHERE seq = $1").bind(i(size - 1)).fetch_one(&mut *tx).await?;
-                parse_rows(vec![(size - 1, body)])?.remove(0).hash_bytes()? == sealed.base_prev
-            });
-        if !same_head {
+        let size = Self::size_on(&mut tx).await?;
+        if size != sealed.base || Self::prev_at(&mut tx, size).await? != sealed.base_prev {
             tx.rollback().await?;
             return Ok(false);
         }
@@ -370,8 +364,7 @@ impl SqlStore {
     /// the first append, and by one whose batch was sealed on a head that moved.
     async fn append_serial(&self, st: &mut WriterState, signer: &LedgerSigner, build: &BuildBatch) -> Result<Vec<Event>> {
         let mut tx = self.begin_write().await?;
-        let size: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM events").fetch_one(&mut *tx).await?;
-        let size = size.map_or(0, |s| u(s) + 1);
+        let size = Self::size_on(&mut tx).await?;
         // Read the head again when another process appended (the size moved), or when a batch
         // sealed ahead did not commit (the cache ran ahead of the database). With the commit
         // turn held, no batch sealed ahead is still in flight: the flag is final.
@@ -409,16 +402,26 @@ impl SqlStore {
         Ok(())
     }
 
+    /// The number of events in the log, read through `conn`.
+    async fn size_on(conn: &mut sqlx::AnyConnection) -> Result<u64> {
+        let max: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM events").fetch_one(conn).await?;
+        Ok(max.map_or(0, |s| u(s) + 1))
+    }
+
+    /// The hash the chain continues from at `size`: that of event `size - 1`, zeros for none.
+    async fn prev_at(conn: &mut sqlx::AnyConnection, size: u64) -> Result<Hash> {
+        if size == 0 {
+            return Ok([0u8; 32]);
+        }
+        let body: String = sqlx::query_scalar("SELECT body FROM events WHERE seq = $1").bind(i(size - 1)).fetch_one(conn).await?;
+        Ok(parse_rows(vec![(size - 1, body)])?.remove(0).hash_bytes()?)
+    }
+
     /// Re-reads the head of the log inside the write transaction.
     async fn load_head(dialect: Dialect, tx: &mut sqlx::Transaction<'static, sqlx::Any>, size: u64, st: &mut WriterState) -> Result<()> {
         st.next_stream_seq.clear();
         st.size = size;
-        st.prev = [0u8; 32];
-        if size > 0 {
-            let body: String = sqlx::query_scalar("SELECT body FROM events WHERE seq = $1").bind(i(size - 1)).fetch_one(&mut **tx).await?;
-            let last = parse_rows(vec![(size - 1, body)])?.remove(0);
-            st.prev = last.hash_bytes()?;
-        }
+        st.prev = Self::prev_at(tx, size).await?;
         let ids: BTreeSet<NodeId> = MerkleFrontier::node_ids(size).into_iter().collect();
         let nodes = Self::fetch_nodes(dialect, &mut **tx, &ids).await?;
         st.frontier = MerkleFrontier::from_nodes(size, &nodes)?;
@@ -446,8 +449,7 @@ impl EventStore for SqlStore {
     }
 
     async fn size(&self) -> Result<u64> {
-        let max: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM events").fetch_one(&self.pool).await?;
-        Ok(max.map_or(0, |s| u(s) + 1))
+        Self::size_on(&mut *self.pool.acquire().await?).await
     }
 
     async fn read_raw(&self, from: u64, limit: u64) -> Result<Vec<(u64, String)>> {
