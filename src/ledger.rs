@@ -2,7 +2,7 @@
 //! 0600) with event 0 as its `KeyIntroduced`, rotates keys, signs checkpoints (never two that
 //! are inconsistent), serves proofs from stored nodes, and verifies the whole log.
 
-use crate::store::{EventStore, StoreError, StoredCheckpoint};
+use crate::store::{EventStore, PendingBatch, StoreError, StoredCheckpoint};
 use events::merkle::{consistency_plan, inclusion_plan, root_plan, Hash};
 use events::verify::{ChainVerifier, Fault, Finding, KeyHistory, KEYS_STREAM, KEY_INTRODUCED, KEY_RETIRED};
 use events::{Checkpoint, Event, LedgerSigner, NewEvent, VerifierKey};
@@ -188,19 +188,7 @@ impl Ledger {
 
     /// Appends a batch whose `data` may refer to events of the same batch as `{"$rel": k}`.
     pub async fn append_relative(&self, batch: Vec<NewEvent>) -> Result<Vec<Event>> {
-        let (signer, len) = (self.signer(), batch.len());
-        let build = Box::new(move |base: u64| {
-            use rayon::prelude::*;
-            batch
-                .par_iter()
-                .cloned()
-                .map(|mut ev| {
-                    events::types::resolve_rel(&mut ev.data, base);
-                    ev
-                })
-                .collect()
-        });
-        Ok(self.store.append_with(&signer, len, build).await?)
+        Ok(self.store.append_pending(&self.signer(), PendingBatch::relative(batch)).await?)
     }
 
     pub async fn size(&self) -> Result<u64> {

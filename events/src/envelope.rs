@@ -1,7 +1,8 @@
 //! The event envelope: hashing (`hash` = SHA-256 of the RFC 8785 form without `hash` and `sig`),
 //! `prev` chaining and the domain-separated Ed25519 signature.
 
-use crate::canonical;
+// RFC 8785 numbers are IEEE doubles: integers beyond MAX_SAFE_INTEGER lose precision.
+use crate::canonical::{self, MAX_SAFE_INTEGER};
 use crate::error::{malformed, Error, Result};
 use crate::keys::{LedgerSigner, VerifierKey};
 use crate::merkle::Hash;
@@ -14,8 +15,6 @@ use serde_json::Value;
 pub const EVENT_FORMAT: &str = "housing-ledger/event/v1";
 /// The 24 bytes that precede the raw hash in every signed message.
 pub const SIGNING_DOMAIN: &[u8; 24] = b"housing-ledger/event/v1\n";
-/// RFC 8785 numbers are IEEE doubles: integers beyond this lose precision.
-const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 /// Below this many events a batch is signed on the calling thread.
 const PARALLEL_SIGNING_THRESHOLD: usize = 64;
 
@@ -132,7 +131,7 @@ impl Event {
 
     /// SHA-256 of the canonical form without `hash` and `sig`.
     pub fn compute_hash(&self) -> Result<Hash> {
-        Ok(hash_with_data(self, &canonical::to_vec(&self.data)?))
+        Ok(hash_with_data(self, &canonical::value_to_vec(&self.data)?))
     }
 
     /// The same hash through the generic canonicaliser (what `compute_hash` must equal).
@@ -197,7 +196,7 @@ fn canonical_with_data(ev: &Event, data_jcs: &[u8]) -> String {
 /// every scalar is canonicalised on its own. This lets `data`, the large part, be
 /// canonicalised in parallel while the chain is hashed in order.
 fn write_canonical(ev: &Event, data_jcs: &[u8], signed: bool, out: &mut dyn FnMut(&[u8])) {
-    let jcs = |s: &str| canonical::to_vec(&s).expect("strings canonicalise");
+    let jcs = canonical::str_to_vec;
     out(b"{\"data\":");
     out(data_jcs);
     out(b",\"format\":");
@@ -244,7 +243,7 @@ pub fn seal(drafts: Vec<Draft>, mut prev: Hash, signer: &LedgerSigner) -> Result
     let mut events = Vec::with_capacity(drafts.len());
     let mut hashes = Vec::with_capacity(drafts.len());
     // The data of every event is canonicalised in parallel; only the short envelope is serial.
-    let data_jcs: Vec<Vec<u8>> = drafts.par_iter().map(|d| canonical::to_vec(&d.data)).collect::<Result<_>>()?;
+    let data_jcs: Vec<Vec<u8>> = drafts.par_iter().map(|d| canonical::value_to_vec(&d.data)).collect::<Result<_>>()?;
     for (d, data_jcs) in drafts.into_iter().zip(&data_jcs) {
         let mut ev = Event {
             format: EVENT_FORMAT.to_string(),

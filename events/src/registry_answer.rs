@@ -11,7 +11,7 @@ pub const ANSWER_DOMAIN: &[u8] = b"housing-ledger/registry-answer/v1\n";
 /// The exact bytes a registry signs.
 pub fn message(answer: &Value) -> Result<Vec<u8>> {
     let mut msg = ANSWER_DOMAIN.to_vec();
-    msg.extend(canonical::to_vec(answer)?);
+    msg.extend(canonical::value_to_vec(answer)?);
     Ok(msg)
 }
 

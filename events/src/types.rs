@@ -91,20 +91,62 @@ pub fn shift_rel(v: &mut serde_json::Value, by: usize) {
     }
 }
 
-/// Replaces every batch-relative reference in `v` with the seq `base + k`.
-pub fn resolve_rel(v: &mut serde_json::Value, base: u64) {
-    match v {
-        serde_json::Value::Object(m) => {
-            if m.len() == 1 {
-                if let Some(k) = m.get("$rel").and_then(serde_json::Value::as_u64) {
-                    *v = serde_json::json!(base + k);
-                    return;
+/// One step into a JSON value: an object's key or an array's index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PathStep {
+    Key(String),
+    Index(usize),
+}
+
+/// Where a batch-relative reference stood in an event's data.
+pub type RelSite = Vec<PathStep>;
+
+/// Replaces every batch-relative reference in `v` with the seq `base + k`, and notes where
+/// each stood, so that the data can later be moved to another base by [`rebase_rel`].
+pub fn resolve_rel(v: &mut serde_json::Value, base: u64, sites: &mut Vec<RelSite>) {
+    fn walk(v: &mut serde_json::Value, base: u64, at: &mut Vec<PathStep>, sites: &mut Vec<RelSite>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if m.len() == 1 {
+                    if let Some(k) = m.get("$rel").and_then(serde_json::Value::as_u64) {
+                        *v = serde_json::json!(base + k);
+                        sites.push(at.clone());
+                        return;
+                    }
+                }
+                for (key, x) in m.iter_mut() {
+                    at.push(PathStep::Key(key.clone()));
+                    walk(x, base, at, sites);
+                    at.pop();
                 }
             }
-            m.values_mut().for_each(|x| resolve_rel(x, base));
+            serde_json::Value::Array(a) => {
+                for (i, x) in a.iter_mut().enumerate() {
+                    at.push(PathStep::Index(i));
+                    walk(x, base, at, sites);
+                    at.pop();
+                }
+            }
+            _ => {}
         }
-        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| resolve_rel(x, base)),
-        _ => {}
+    }
+    walk(v, base, &mut Vec::new(), sites)
+}
+
+/// Moves references that [`resolve_rel`] resolved for first seq `from`, at `sites`, to first
+/// seq `to`: the same result as resolving the original data for `to`.
+pub fn rebase_rel(v: &mut serde_json::Value, sites: &[RelSite], from: u64, to: u64) {
+    for site in sites {
+        let mut x = &mut *v;
+        for step in site {
+            x = match (step, x) {
+                (PathStep::Key(k), serde_json::Value::Object(m)) => m.get_mut(k).expect("a noted site is still there"),
+                (PathStep::Index(i), serde_json::Value::Array(a)) => &mut a[*i],
+                _ => unreachable!("a noted site is still there"),
+            };
+        }
+        let seq = x.as_u64().expect("a resolved reference is a seq");
+        *x = serde_json::json!(seq - from + to);
     }
 }
 
@@ -113,4 +155,23 @@ pub fn resolve_rel(v: &mut serde_json::Value, base: u64) {
 pub fn with(mut object: serde_json::Value, key: &str, value: serde_json::Value) -> serde_json::Value {
     object[key] = value;
     object
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn rebasing_resolved_references_equals_resolving_again() {
+        let original = json!({"because": [rel(0), {"answer": rel(2), "n": 7}], "proposal": rel(1), "rel": {"$rel": "not a ref"}});
+        let (mut at_10, mut at_25) = (original.clone(), original.clone());
+        let mut sites = Vec::new();
+        resolve_rel(&mut at_10, 10, &mut sites);
+        assert_eq!(at_10, json!({"because": [10, {"answer": 12, "n": 7}], "proposal": 11, "rel": {"$rel": "not a ref"}}));
+        assert_eq!(sites.len(), 3);
+        resolve_rel(&mut at_25, 25, &mut Vec::new());
+        rebase_rel(&mut at_10, &sites, 10, 25);
+        assert_eq!(at_10, at_25);
+    }
 }

@@ -6,6 +6,7 @@ pub mod sql;
 
 use async_trait::async_trait;
 use events::merkle::{Hash, NodeId};
+use events::types::{rebase_rel, resolve_rel, RelSite};
 use events::{Event, LedgerSigner, NewEvent};
 use std::collections::{BTreeSet, HashMap};
 
@@ -47,21 +48,85 @@ pub struct TokenRecord {
     pub holder: String,
 }
 
-/// Builds a batch from the seq its first event will get. It may be called again, with another
-/// seq, when the head moved before the batch was written.
-pub type BuildBatch = Box<dyn Fn(u64) -> Vec<NewEvent> + Send + Sync>;
+/// A batch on its way into the log. The events of a relative batch refer to each other by
+/// index (`{"$rel": k}`, see `events::types::rel`), resolved to seqs once the store knows the
+/// seq of the first. Where they stood is noted: a batch sealed on a head that then moved is
+/// given back and moved to the new head in place, without a copy.
+pub struct PendingBatch {
+    events: Vec<NewEvent>,
+    relative: bool,
+    /// Per event, its `expected_stream_seq` (kept while the events are out being sealed).
+    expected: Vec<Option<u64>>,
+    /// The first seq references were resolved for, and per event where they stood.
+    resolved: Option<(u64, Vec<Vec<RelSite>>)>,
+}
+
+impl PendingBatch {
+    /// A batch appended as it is.
+    pub fn new(events: Vec<NewEvent>) -> Self {
+        Self { events, relative: false, expected: Vec::new(), resolved: None }
+    }
+
+    /// A batch whose events refer to each other by index.
+    pub fn relative(events: Vec<NewEvent>) -> Self {
+        Self { relative: true, ..Self::new(events) }
+    }
+
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// Takes the events out, their references resolved for first seq `base`.
+    pub fn place(&mut self, base: u64) -> Vec<NewEvent> {
+        use rayon::prelude::*;
+        let mut events = std::mem::take(&mut self.events);
+        self.expected = events.iter().map(|e| e.expected_stream_seq).collect();
+        if !self.relative {
+            return events;
+        }
+        match self.resolved.take() {
+            None => {
+                let sites = events
+                    .par_iter_mut()
+                    .map(|ev| {
+                        let mut sites = Vec::new();
+                        resolve_rel(&mut ev.data, base, &mut sites);
+                        sites
+                    })
+                    .collect();
+                self.resolved = Some((base, sites));
+            }
+            Some((was, sites)) => {
+                events.par_iter_mut().zip(&sites).for_each(|(ev, s)| rebase_rel(&mut ev.data, s, was, base));
+                self.resolved = Some((base, sites));
+            }
+        }
+        events
+    }
+
+    /// Takes back the events of a sealed batch that was not written, to be placed again.
+    pub fn give_back(&mut self, events: Vec<Event>) {
+        self.events = events
+            .into_iter()
+            .zip(&self.expected)
+            .map(|(ev, &expected_stream_seq)| NewEvent { stream: ev.stream, expected_stream_seq, kind: ev.kind, data: ev.data })
+            .collect();
+    }
+}
 
 #[async_trait]
 pub trait EventStore: Send + Sync {
     /// Seals `batch` (assigns seq, stream_seq, prev, time; hashes; signs with `signer`) and
     /// commits it with its Merkle nodes in one durable transaction, or writes nothing.
     async fn append(&self, signer: &LedgerSigner, batch: Vec<NewEvent>) -> Result<Vec<Event>> {
-        let len = batch.len();
-        self.append_with(signer, len, Box::new(move |_| batch.clone())).await
+        self.append_pending(signer, PendingBatch::new(batch)).await
     }
-    /// Like `append`, but the batch (of `len` events) is built under the write lock from the seq
-    /// it will start at, so that events can refer to each other by seq.
-    async fn append_with(&self, signer: &LedgerSigner, len: usize, build: BuildBatch) -> Result<Vec<Event>>;
+    /// Like `append`, for a batch that may refer to its own events by index.
+    async fn append_pending(&self, signer: &LedgerSigner, batch: PendingBatch) -> Result<Vec<Event>>;
     /// Number of events in the log.
     async fn size(&self) -> Result<u64>;
     /// Housekeeping a long-running server does off the request path (SQLite: fold the WAL into

@@ -5,7 +5,7 @@
 //! head, so two writers, threads or processes, can never fork the chain. Optimistic concurrency
 //! on `(stream, stream_seq)` is checked under that lock.
 
-use super::{parse_rows, BuildBatch, EventStore, Result, StoreError, StoredCheckpoint, TokenRecord};
+use super::{parse_rows, EventStore, PendingBatch, Result, StoreError, StoredCheckpoint, TokenRecord};
 use async_trait::async_trait;
 use events::envelope::{seal, Draft};
 use events::merkle::{Hash, MerkleFrontier, NodeId};
@@ -257,7 +257,8 @@ impl SqlStore {
 
     /// Seals and commits a batch: on the cached head while the previous batch commits, or on
     /// the serial path.
-    async fn append_built(&self, signer: &LedgerSigner, len: usize, build: &BuildBatch) -> Result<Vec<Event>> {
+    async fn append_built(&self, signer: &LedgerSigner, mut batch: PendingBatch) -> Result<Vec<Event>> {
+        let len = batch.len();
         let mut st = self.writer.lock().await;
         // Small batches (a read record, an appeal step) are sealed under the write lock as they
         // always were: sealing ahead pays off only when sealing takes long, and costs a
@@ -265,7 +266,7 @@ impl SqlStore {
         if len >= SEAL_AHEAD_FROM && st.loaded && !self.head_stale.load(Ordering::SeqCst) && st.next_stream_seq.len() <= STREAM_CACHE_LIMIT {
             // Stage 1: seal on the head this writer expects, while the previous append commits.
             let mut conn = self.pool.acquire().await?;
-            let Some(sealed) = self.prepare(&mut conn, &st, signer, build).await? else {
+            let Some(mut sealed) = self.prepare(&mut conn, &st, signer, &mut batch).await? else {
                 return Ok(Vec::new());
             };
             drop(conn);
@@ -285,17 +286,18 @@ impl SqlStore {
             drop(turn);
             // The head moved under the sealed batch (another process appended, or an earlier
             // append failed): nothing was written; seal it again on the real head.
+            batch.give_back(std::mem::take(&mut sealed.events));
             st = self.writer.lock().await;
         }
         let _turn = self.commit_turn.lock().await;
-        self.append_serial(&mut st, signer, build).await
+        self.append_serial(&mut st, signer, &mut batch).await
     }
 
     /// Builds, checks and seals a batch on the head `st`: everything an append computes before
     /// it writes. Unknown stream heads are read through `conn`. `None` for an empty batch.
-    async fn prepare(&self, conn: &mut sqlx::AnyConnection, st: &WriterState, signer: &LedgerSigner, build: &BuildBatch) -> Result<Option<Sealed>> {
+    async fn prepare(&self, conn: &mut sqlx::AnyConnection, st: &WriterState, signer: &LedgerSigner, batch: &mut PendingBatch) -> Result<Option<Sealed>> {
         let base = st.size;
-        let batch = build(base);
+        let batch = batch.place(base);
         if batch.is_empty() {
             return Ok(None);
         }
@@ -362,7 +364,7 @@ impl SqlStore {
 
     /// The serial path: head read, batch sealed and written, all under the write lock. Taken by
     /// the first append, and by one whose batch was sealed on a head that moved.
-    async fn append_serial(&self, st: &mut WriterState, signer: &LedgerSigner, build: &BuildBatch) -> Result<Vec<Event>> {
+    async fn append_serial(&self, st: &mut WriterState, signer: &LedgerSigner, batch: &mut PendingBatch) -> Result<Vec<Event>> {
         let mut tx = self.begin_write().await?;
         let size = Self::size_on(&mut tx).await?;
         // Read the head again when another process appended (the size moved), or when a batch
@@ -371,7 +373,7 @@ impl SqlStore {
         if self.head_stale.swap(false, Ordering::SeqCst) || !st.loaded || st.size != size || st.next_stream_seq.len() > STREAM_CACHE_LIMIT {
             Self::load_head(self.dialect, &mut tx, size, st).await?;
         }
-        let Some(sealed) = self.prepare(&mut tx, st, signer, build).await? else {
+        let Some(sealed) = self.prepare(&mut tx, st, signer, batch).await? else {
             tx.rollback().await?;
             return Ok(Vec::new());
         };
@@ -387,7 +389,7 @@ impl SqlStore {
             let sql = format!("INSERT INTO events (seq, stream, stream_seq, type, body) VALUES {}", placeholders(self.dialect, chunk.len(), 5));
             let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(chunk.len() == INSERT_CHUNK);
             for (ev, body) in chunk.iter().zip(chunk_bodies) {
-                q = q.bind(i(ev.seq)).bind(ev.stream.clone()).bind(i(ev.stream_seq)).bind(ev.kind.clone()).bind(body.clone());
+                q = q.bind(i(ev.seq)).bind(ev.stream.as_str()).bind(i(ev.stream_seq)).bind(ev.kind.as_str()).bind(body.as_str());
             }
             q.execute(&mut **tx).await?;
         }
@@ -441,11 +443,8 @@ impl EventStore for SqlStore {
         Ok(())
     }
 
-    async fn append_with(&self, signer: &LedgerSigner, len: usize, build: BuildBatch) -> Result<Vec<Event>> {
-        let appended = self.append_built(signer, len, &build).await;
-        // The builder holds the batch as given; freeing it is left to another thread.
-        rayon::spawn(move || drop(build));
-        appended
+    async fn append_pending(&self, signer: &LedgerSigner, batch: PendingBatch) -> Result<Vec<Event>> {
+        self.append_built(signer, batch).await
     }
 
     async fn size(&self) -> Result<u64> {
