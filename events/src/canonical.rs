@@ -42,16 +42,22 @@ pub fn value_to_vec(value: &Value) -> Result<Vec<u8>> {
     }
 }
 
-/// The RFC 8785 form of a string: serde_json escapes exactly as RFC 8785 §3.2.2.2 does (`\"`,
-/// `\\`, `\b \t \n \f \r`, other controls as lowercase `\u00xx`, nothing else).
-pub fn str_to_vec(s: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(s.len() + 2);
-    serde_json::to_writer(&mut out, s).expect("a str always serialises");
-    out
+/// Appends the RFC 8785 form of a string to `out`. serde_json escapes exactly as RFC 8785
+/// §3.2.2.2 does (`\"`, `\\`, `\b \t \n \f \r`, other controls as lowercase `\u00xx`, nothing
+/// else). Most strings of an envelope (hex, base64, names) have nothing to escape and are
+/// copied between quotes as they are.
+pub fn write_str(out: &mut Vec<u8>, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        serde_json::to_writer(out, s).expect("a str always serialises");
+    }
 }
 
 /// Whether serde_json's compact form of `v` is its RFC 8785 form. Strings are escaped alike (see
-/// [`str_to_vec`]). Objects: RFC 8785 orders keys by UTF-16 code units; a map written in strictly
+/// [`write_str`]). Objects: RFC 8785 orders keys by UTF-16 code units; a map written in strictly
 /// ascending UTF-8 order with no key character at U+E000 or above is in that order too, since
 /// below U+E000 every character is one UTF-16 unit equal to its code point. Numbers: an integer
 /// within ±2^53 prints as its digits in ECMAScript; any other number goes to the canonicaliser.

@@ -179,15 +179,15 @@ impl Event {
 /// The envelope's hash given the RFC 8785 form of its `data`.
 fn hash_with_data(ev: &Event, data_jcs: &[u8]) -> Hash {
     use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    write_canonical(ev, data_jcs, false, &mut |b| h.update(b));
-    h.finalize().into()
+    let mut text = Vec::with_capacity(data_jcs.len() + 384);
+    write_canonical(ev, data_jcs, false, &mut text);
+    Sha256::digest(&text).into()
 }
 
 /// The RFC 8785 form of the whole sealed event given its `data`'s: the bytes the store keeps.
 fn canonical_with_data(ev: &Event, data_jcs: &[u8]) -> String {
     let mut out = Vec::with_capacity(data_jcs.len() + 512);
-    write_canonical(ev, data_jcs, true, &mut |b| out.extend_from_slice(b));
+    write_canonical(ev, data_jcs, true, &mut out);
     String::from_utf8(out).expect("RFC 8785 text is UTF-8")
 }
 
@@ -195,32 +195,33 @@ fn canonical_with_data(ev: &Event, data_jcs: &[u8]) -> String {
 /// RFC 8785 order are data, format, hash, key, prev, seq, sig, stream, stream_seq, time, type;
 /// every scalar is canonicalised on its own. This lets `data`, the large part, be
 /// canonicalised in parallel while the chain is hashed in order.
-fn write_canonical(ev: &Event, data_jcs: &[u8], signed: bool, out: &mut dyn FnMut(&[u8])) {
-    let jcs = canonical::str_to_vec;
-    out(b"{\"data\":");
-    out(data_jcs);
-    out(b",\"format\":");
-    out(&jcs(&ev.format));
+fn write_canonical(ev: &Event, data_jcs: &[u8], signed: bool, out: &mut Vec<u8>) {
+    use std::io::Write;
+    let string = canonical::write_str;
+    out.extend_from_slice(b"{\"data\":");
+    out.extend_from_slice(data_jcs);
+    out.extend_from_slice(b",\"format\":");
+    string(out, &ev.format);
     if signed {
-        out(b",\"hash\":");
-        out(&jcs(&ev.hash));
+        out.extend_from_slice(b",\"hash\":");
+        string(out, &ev.hash);
     }
-    out(b",\"key\":");
-    out(&jcs(&ev.key));
-    out(b",\"prev\":");
-    out(&jcs(&ev.prev));
-    out(format!(",\"seq\":{}", ev.seq).as_bytes());
+    out.extend_from_slice(b",\"key\":");
+    string(out, &ev.key);
+    out.extend_from_slice(b",\"prev\":");
+    string(out, &ev.prev);
+    write!(out, ",\"seq\":{}", ev.seq).expect("writing to a Vec cannot fail");
     if signed {
-        out(b",\"sig\":");
-        out(&jcs(&ev.sig));
+        out.extend_from_slice(b",\"sig\":");
+        string(out, &ev.sig);
     }
-    out(b",\"stream\":");
-    out(&jcs(&ev.stream));
-    out(format!(",\"stream_seq\":{},\"time\":", ev.stream_seq).as_bytes());
-    out(&jcs(&ev.time));
-    out(b",\"type\":");
-    out(&jcs(&ev.kind));
-    out(b"}");
+    out.extend_from_slice(b",\"stream\":");
+    string(out, &ev.stream);
+    write!(out, ",\"stream_seq\":{},\"time\":", ev.stream_seq).expect("writing to a Vec cannot fail");
+    string(out, &ev.time);
+    out.extend_from_slice(b",\"type\":");
+    string(out, &ev.kind);
+    out.push(b'}');
 }
 
 pub fn decode_hash(what: &'static str, hex_text: &str) -> Result<Hash> {

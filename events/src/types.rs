@@ -91,20 +91,14 @@ pub fn shift_rel(v: &mut serde_json::Value, by: usize) {
     }
 }
 
-/// One step into a JSON value: an object's key or an array's index.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PathStep {
-    Key(String),
-    Index(usize),
-}
-
-/// Where a batch-relative reference stood in an event's data.
-pub type RelSite = Vec<PathStep>;
+/// Where a batch-relative reference stood in an event's data: from the top, the position of
+/// each object entry (in the map's order) or array item that leads to it.
+pub type RelSite = Vec<usize>;
 
 /// Replaces every batch-relative reference in `v` with the seq `base + k`, and notes where
 /// each stood, so that the data can later be moved to another base by [`rebase_rel`].
 pub fn resolve_rel(v: &mut serde_json::Value, base: u64, sites: &mut Vec<RelSite>) {
-    fn walk(v: &mut serde_json::Value, base: u64, at: &mut Vec<PathStep>, sites: &mut Vec<RelSite>) {
+    fn walk(v: &mut serde_json::Value, base: u64, at: &mut Vec<usize>, sites: &mut Vec<RelSite>) {
         match v {
             serde_json::Value::Object(m) => {
                 if m.len() == 1 {
@@ -114,20 +108,20 @@ pub fn resolve_rel(v: &mut serde_json::Value, base: u64, sites: &mut Vec<RelSite
                         return;
                     }
                 }
-                for (key, x) in m.iter_mut() {
-                    at.push(PathStep::Key(key.clone()));
-                    walk(x, base, at, sites);
-                    at.pop();
-                }
+                descend(m.values_mut(), base, at, sites);
             }
-            serde_json::Value::Array(a) => {
-                for (i, x) in a.iter_mut().enumerate() {
-                    at.push(PathStep::Index(i));
-                    walk(x, base, at, sites);
-                    at.pop();
-                }
-            }
+            serde_json::Value::Array(a) => descend(a.iter_mut(), base, at, sites),
             _ => {}
+        }
+    }
+    fn descend<'a>(items: impl Iterator<Item = &'a mut serde_json::Value>, base: u64, at: &mut Vec<usize>, sites: &mut Vec<RelSite>) {
+        for (i, x) in items.enumerate() {
+            // Scalars hold no reference: skip the bookkeeping.
+            if x.is_object() || x.is_array() {
+                at.push(i);
+                walk(x, base, at, sites);
+                at.pop();
+            }
         }
     }
     walk(v, base, &mut Vec::new(), sites)
@@ -138,12 +132,13 @@ pub fn resolve_rel(v: &mut serde_json::Value, base: u64, sites: &mut Vec<RelSite
 pub fn rebase_rel(v: &mut serde_json::Value, sites: &[RelSite], from: u64, to: u64) {
     for site in sites {
         let mut x = &mut *v;
-        for step in site {
-            x = match (step, x) {
-                (PathStep::Key(k), serde_json::Value::Object(m)) => m.get_mut(k).expect("a noted site is still there"),
-                (PathStep::Index(i), serde_json::Value::Array(a)) => &mut a[*i],
-                _ => unreachable!("a noted site is still there"),
-            };
+        for &i in site {
+            x = match x {
+                serde_json::Value::Object(m) => m.values_mut().nth(i),
+                serde_json::Value::Array(a) => a.get_mut(i),
+                _ => None,
+            }
+            .expect("a noted site is still there");
         }
         let seq = x.as_u64().expect("a resolved reference is a seq");
         *x = serde_json::json!(seq - from + to);
