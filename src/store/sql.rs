@@ -171,7 +171,9 @@ impl SqlStore {
             options = options.after_connect(|conn, _| {
                 Box::pin(async move {
                     // WAL for concurrent readers; FULL: fsync on every commit, so a commit is durable.
-                    sqlx::raw_sql("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=60000;").execute(conn).await?;
+                    // An 8 MiB page cache (2 MiB by default) holds a whole batch's changed pages,
+                    // so a large append does not spill pages to the WAL before it commits.
+                    sqlx::raw_sql("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=60000; PRAGMA cache_size=-8192;").execute(conn).await?;
                     Ok(())
                 })
             });
@@ -385,8 +387,16 @@ impl SqlStore {
 
     /// Inserts a sealed batch's events and Merkle nodes in the open write transaction.
     async fn write_sealed(&self, tx: &mut sqlx::Transaction<'static, sqlx::Any>, sealed: &Sealed) -> Result<()> {
+        // A multi-row INSERT that may abort half-way makes SQLite keep a statement journal: a
+        // copy of every page before the statement changes it, written to a temporary file. The
+        // batch is all or nothing anyway (an error rolls the whole transaction back), so on
+        // SQLite a conflict fails the statement where it stands (`OR FAIL`) and no journal is kept.
+        let insert = match self.dialect {
+            Dialect::Sqlite => "INSERT OR FAIL",
+            Dialect::Postgres => "INSERT",
+        };
         for (chunk, chunk_bodies) in sealed.events.chunks(INSERT_CHUNK).zip(sealed.bodies.chunks(INSERT_CHUNK)) {
-            let sql = format!("INSERT INTO events (seq, stream, stream_seq, type, body) VALUES {}", placeholders(self.dialect, chunk.len(), 5));
+            let sql = format!("{insert} INTO events (seq, stream, stream_seq, type, body) VALUES {}", placeholders(self.dialect, chunk.len(), 5));
             let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(chunk.len() == INSERT_CHUNK);
             for (ev, body) in chunk.iter().zip(chunk_bodies) {
                 q = q.bind(i(ev.seq)).bind(ev.stream.as_str()).bind(i(ev.stream_seq)).bind(ev.kind.as_str()).bind(body.as_str());
@@ -394,7 +404,7 @@ impl SqlStore {
             q.execute(&mut **tx).await?;
         }
         for chunk in sealed.nodes.chunks(INSERT_CHUNK) {
-            let sql = format!("INSERT INTO merkle_nodes (level, idx, hash) VALUES {}", placeholders(self.dialect, chunk.len(), 3));
+            let sql = format!("{insert} INTO merkle_nodes (level, idx, hash) VALUES {}", placeholders(self.dialect, chunk.len(), 3));
             let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(chunk.len() == INSERT_CHUNK);
             for (id, h) in chunk {
                 q = q.bind(id.level as i64).bind(i(id.index)).bind(h.to_vec());
