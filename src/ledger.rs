@@ -191,6 +191,12 @@ impl Ledger {
         Ok(self.store.append_pending(&self.signer(), PendingBatch::relative(batch)).await?)
     }
 
+    /// Appends parts built apart as one batch; each part's `{"$rel": k}` counts from its own
+    /// first event.
+    pub async fn append_relative_parts(&self, parts: Vec<Vec<NewEvent>>) -> Result<Vec<Event>> {
+        Ok(self.store.append_pending(&self.signer(), PendingBatch::relative_parts(parts)).await?)
+    }
+
     pub async fn size(&self) -> Result<u64> {
         Ok(self.store.size().await?)
     }

@@ -35,12 +35,23 @@ pub struct VerifierKey {
     pub name: String,
     pub id: [u8; 4],
     pub key: VerifyingKey,
+    /// The key's text, made once: it is compared with every registry answer's `source_key`.
+    text: String,
 }
 
 impl VerifierKey {
     pub fn new(name: &str, key: VerifyingKey) -> Result<Self> {
         check_name(name)?;
-        Ok(Self { name: name.to_string(), id: key_id(name, key.as_bytes()), key })
+        let id = key_id(name, key.as_bytes());
+        let mut raw = vec![ALG_ED25519];
+        raw.extend_from_slice(key.as_bytes());
+        let text = format!("{name}+{}+{}", hex::encode(id), B64.encode(raw));
+        Ok(Self { name: name.to_string(), id, key, text })
+    }
+
+    /// `<name>+<hex id>+<base64(0x01 ‖ pk)>`.
+    pub fn text(&self) -> &str {
+        &self.text
     }
 
     /// Parses `<name>+<hex id>+<base64(0x01 ‖ pk)>` and checks that the id matches the key.
@@ -77,9 +88,7 @@ impl VerifierKey {
 
 impl fmt::Display for VerifierKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut raw = vec![ALG_ED25519];
-        raw.extend_from_slice(self.key.as_bytes());
-        write!(f, "{}+{}+{}", self.name, self.id_hex(), B64.encode(raw))
+        f.write_str(&self.text)
     }
 }
 
@@ -94,18 +103,23 @@ impl fmt::Debug for VerifierKey {
 pub struct LedgerSigner {
     pub name: String,
     key: SigningKey,
+    /// Derived once: a registry simulator names its key in every answer.
+    verifier: VerifierKey,
 }
 
 impl LedgerSigner {
     pub fn generate(name: &str) -> Result<Self> {
-        check_name(name)?;
-        Ok(Self { name: name.to_string(), key: SigningKey::generate(&mut rand_core::OsRng) })
+        Self::with_key(name, SigningKey::generate(&mut rand_core::OsRng))
     }
 
     /// A key derived from a 32-byte seed (the registry simulator derives its keys this way).
     pub fn from_seed(name: &str, seed: [u8; 32]) -> Result<Self> {
-        check_name(name)?;
-        Ok(Self { name: name.to_string(), key: SigningKey::from_bytes(&seed) })
+        Self::with_key(name, SigningKey::from_bytes(&seed))
+    }
+
+    fn with_key(name: &str, key: SigningKey) -> Result<Self> {
+        let verifier = VerifierKey::new(name, key.verifying_key())?;
+        Ok(Self { name: name.to_string(), key, verifier })
     }
 
     /// Parses `PRIVATE+KEY+<name>+<hex id>+<base64(0x01 ‖ seed)>`.
@@ -134,11 +148,16 @@ impl LedgerSigner {
     }
 
     pub fn verifier(&self) -> VerifierKey {
-        VerifierKey::new(&self.name, self.key.verifying_key()).expect("name checked at construction")
+        self.verifier.clone()
+    }
+
+    /// The verifier key's text, without a copy.
+    pub fn verifier_text(&self) -> &str {
+        self.verifier.text()
     }
 
     pub fn id(&self) -> [u8; 4] {
-        key_id(&self.name, self.key.verifying_key().as_bytes())
+        self.verifier.id
     }
 
     pub fn sign(&self, msg: &[u8]) -> [u8; 64] {

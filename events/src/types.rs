@@ -74,23 +74,6 @@ pub fn rel(k: usize) -> serde_json::Value {
     serde_json::json!({ "$rel": k })
 }
 
-/// Shifts every batch-relative reference in `v` by `by` (when batches are concatenated).
-pub fn shift_rel(v: &mut serde_json::Value, by: usize) {
-    match v {
-        serde_json::Value::Object(m) => {
-            if m.len() == 1 {
-                if let Some(k) = m.get("$rel").and_then(serde_json::Value::as_u64) {
-                    m.insert("$rel".into(), serde_json::json!(k as usize + by));
-                    return;
-                }
-            }
-            m.values_mut().for_each(|x| shift_rel(x, by));
-        }
-        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| shift_rel(x, by)),
-        _ => {}
-    }
-}
-
 /// Where a batch-relative reference stood in an event's data: from the top, the position of
 /// each object entry (in the map's order) or array item that leads to it.
 pub type RelSite = Vec<usize>;

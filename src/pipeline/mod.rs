@@ -205,8 +205,8 @@ impl Runner<'_> {
             loop {
                 if received.len() >= per_append || (!open && !received.is_empty()) {
                     let n = received.len();
-                    let events = Batch::concat(std::mem::replace(&mut received, Vec::with_capacity(per_append))).events;
-                    appends.push_back(async move { (ledger.append_relative(events).await, n) });
+                    let parts = std::mem::replace(&mut received, Vec::with_capacity(per_append)).into_iter().map(|b| b.events).collect();
+                    appends.push_back(async move { (ledger.append_relative_parts(parts).await, n) });
                 }
                 if !open && appends.is_empty() {
                     return Ok(());

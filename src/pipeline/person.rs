@@ -35,23 +35,6 @@ impl Batch {
         self.events.push(NewEvent::new(stream, kind, data));
         self.events.len() - 1
     }
-
-    /// Concatenates batches in order, shifting each one's references by its offset; the
-    /// shifting runs on every core, as it walks every event's data.
-    pub fn concat(batches: Vec<Batch>) -> Batch {
-        use rayon::prelude::*;
-        let offsets: Vec<usize> = batches.iter().scan(0, |at, b| Some(std::mem::replace(at, *at + b.events.len()))).collect();
-        let shifted: Vec<Vec<NewEvent>> = batches
-            .into_par_iter()
-            .zip(offsets)
-            .map(|(b, by)| {
-                let mut events = b.events;
-                events.iter_mut().for_each(|ev| shift_rel(&mut ev.data, by));
-                events
-            })
-            .collect();
-        Batch { events: shifted.into_iter().flatten().collect() }
-    }
 }
 
 struct Person<'a> {

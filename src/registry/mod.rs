@@ -120,7 +120,7 @@ impl TrustedKeys {
 /// Signs an answer as a source would.
 pub fn sign_answer(answer: Value, signer: &LedgerSigner) -> SignedAnswer {
     let sig = events::registry_answer::sign(&answer, signer).expect("answers canonicalise");
-    SignedAnswer { answer, source_key: signer.verifier().to_string(), source_sig: B64.encode(sig) }
+    SignedAnswer { answer, source_key: signer.verifier_text().to_string(), source_sig: B64.encode(sig) }
 }
 
 /// What an answer's records hold.
@@ -138,7 +138,7 @@ pub enum AnswerKind<'a> {
 /// brings), then the answer's shape: registry, request id, subjects and records.
 pub fn check_answer(keys: &TrustedKeys, registry: RegistryId, request_id: &str, kind: AnswerKind, signed: &SignedAnswer) -> Result<Value, RegistryFault> {
     let key = keys.0.get(&registry).ok_or_else(|| RegistryFault::BadSignature(format!("no trusted key for {registry}")))?;
-    if signed.source_key != key.to_string() {
+    if signed.source_key != key.text() {
         return Err(RegistryFault::BadSignature(format!("answer names key {:?}, not the trusted key of {registry}", signed.source_key)));
     }
     let sig = B64.decode(&signed.source_sig).map_err(|_| RegistryFault::BadSignature("signature is not base64".into()))?;

@@ -48,13 +48,16 @@ pub struct TokenRecord {
     pub holder: String,
 }
 
-/// A batch on its way into the log. The events of a relative batch refer to each other by
-/// index (`{"$rel": k}`, see `events::types::rel`), resolved to seqs once the store knows the
-/// seq of the first. Where they stood is noted: a batch sealed on a head that then moved is
-/// given back and moved to the new head in place, without a copy.
+/// A batch on its way into the log. The events of a relative batch refer to others of their
+/// part by index (`{"$rel": k}`, see `events::types::rel`): a batch may be made of parts built
+/// apart (one per person), each counting from its own first event. The store resolves the
+/// references to seqs once it knows the seq of the batch's first event. Where they stood is
+/// noted: a batch sealed on a head that then moved is given back and moved to the new head in
+/// place, without a copy.
 pub struct PendingBatch {
     events: Vec<NewEvent>,
-    relative: bool,
+    /// For a relative batch, per event the index in the batch its part starts at.
+    part_start: Option<Vec<u64>>,
     /// Per event, its `expected_stream_seq` (kept while the events are out being sealed).
     expected: Vec<Option<u64>>,
     /// The first seq references were resolved for, and per event where they stood.
@@ -64,12 +67,22 @@ pub struct PendingBatch {
 impl PendingBatch {
     /// A batch appended as it is.
     pub fn new(events: Vec<NewEvent>) -> Self {
-        Self { events, relative: false, expected: Vec::new(), resolved: None }
+        Self { events, part_start: None, expected: Vec::new(), resolved: None }
     }
 
     /// A batch whose events refer to each other by index.
     pub fn relative(events: Vec<NewEvent>) -> Self {
-        Self { relative: true, ..Self::new(events) }
+        Self::relative_parts(vec![events])
+    }
+
+    /// A batch of parts whose events refer to others of the same part by index.
+    pub fn relative_parts(parts: Vec<Vec<NewEvent>>) -> Self {
+        let mut part_start = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+        for p in &parts {
+            let start = part_start.len() as u64;
+            part_start.extend(std::iter::repeat_n(start, p.len()));
+        }
+        Self { part_start: Some(part_start), ..Self::new(parts.into_iter().flatten().collect()) }
     }
 
     pub fn len(&self) -> usize {
@@ -85,16 +98,17 @@ impl PendingBatch {
         use rayon::prelude::*;
         let mut events = std::mem::take(&mut self.events);
         self.expected = events.iter().map(|e| e.expected_stream_seq).collect();
-        if !self.relative {
+        let Some(part_start) = &self.part_start else {
             return events;
-        }
+        };
         match self.resolved.take() {
             None => {
                 let sites = events
                     .par_iter_mut()
-                    .map(|ev| {
+                    .zip(part_start)
+                    .map(|(ev, start)| {
                         let mut sites = Vec::new();
-                        resolve_rel(&mut ev.data, base, &mut sites);
+                        resolve_rel(&mut ev.data, base + start, &mut sites);
                         sites
                     })
                     .collect();
@@ -180,4 +194,60 @@ pub fn parse_rows(rows: Vec<(u64, String)>) -> Result<Vec<Event>> {
 /// Reads events `[from, from+limit)`.
 pub async fn read(store: &dyn EventStore, from: u64, limit: u64) -> Result<Vec<Event>> {
     parse_rows(store.read_raw(from, limit).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use events::types::rel;
+    use serde_json::{json, Value};
+
+    fn part(stream: &str) -> Vec<NewEvent> {
+        vec![
+            NewEvent::new(stream, "RegistryQueried", json!({"i": 0})),
+            NewEvent::new(stream, "CheckEvaluated", json!({"evidence": [rel(0)], "also": {"x": rel(1)}})),
+        ]
+    }
+
+    fn data(events: &[NewEvent]) -> Vec<Value> {
+        events.iter().map(|e| e.data.clone()).collect()
+    }
+
+    fn sealed(events: Vec<NewEvent>) -> Vec<Event> {
+        let drafts = events
+            .into_iter()
+            .enumerate()
+            .map(|(n, e)| events::envelope::Draft {
+                seq: n as u64,
+                stream: e.stream,
+                stream_seq: 0,
+                kind: e.kind,
+                data: e.data,
+                time: "2026-01-15T00:00:00.000Z".into(),
+            })
+            .collect();
+        let signer = LedgerSigner::from_seed("test", [1; 32]).unwrap();
+        events::envelope::seal(drafts, [0; 32], &signer).unwrap().into_iter().map(|(e, _)| e).collect()
+    }
+
+    #[test]
+    fn each_part_counts_from_its_own_first_event_and_a_given_back_batch_moves_to_the_new_base() {
+        let mut b = PendingBatch::relative_parts(vec![part("person:a"), part("person:b")]);
+        let at_100 = b.place(100);
+        assert_eq!(
+            data(&at_100),
+            vec![json!({"i": 0}), json!({"evidence": [100], "also": {"x": 101}}), json!({"i": 0}), json!({"evidence": [102], "also": {"x": 103}})]
+        );
+        b.give_back(sealed(at_100));
+        let at_250 = b.place(250);
+        let fresh = PendingBatch::relative_parts(vec![part("person:a"), part("person:b")]).place(250);
+        assert_eq!(data(&at_250), data(&fresh));
+        assert_eq!(at_250[3].data, json!({"evidence": [252], "also": {"x": 253}}));
+    }
+
+    #[test]
+    fn a_plain_batch_is_left_as_it_is() {
+        let mut b = PendingBatch::new(part("person:a"));
+        assert_eq!(b.place(7)[1].data, json!({"evidence": [{"$rel": 0}], "also": {"x": {"$rel": 1}}}));
+    }
 }

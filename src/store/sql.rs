@@ -173,7 +173,9 @@ impl SqlStore {
                     // WAL for concurrent readers; FULL: fsync on every commit, so a commit is durable.
                     // An 8 MiB page cache (2 MiB by default) holds a whole batch's changed pages,
                     // so a large append does not spill pages to the WAL before it commits.
-                    sqlx::raw_sql("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=60000; PRAGMA cache_size=-8192;").execute(conn).await?;
+                    sqlx::raw_sql("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=60000; PRAGMA cache_size=-8192;")
+                        .execute(conn)
+                        .await?;
                     Ok(())
                 })
             });
