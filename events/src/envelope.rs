@@ -238,8 +238,9 @@ pub fn signing_message(hash: &Hash) -> [u8; 56] {
 }
 
 /// Hashes and chains the drafts in order from `prev`, then signs them (in parallel: signing does
-/// not depend on the chain, only on each hash). Returns each event with its RFC 8785 text.
-pub fn seal(drafts: Vec<Draft>, mut prev: Hash, signer: &LedgerSigner) -> Result<Vec<(Event, String)>> {
+/// not depend on the chain, only on each hash). Returns each event with its RFC 8785 text and
+/// its hash.
+pub fn seal(drafts: Vec<Draft>, mut prev: Hash, signer: &LedgerSigner) -> Result<Vec<(Event, String, Hash)>> {
     let key = signer.verifier().id_hex();
     let mut events = Vec::with_capacity(drafts.len());
     let mut hashes = Vec::with_capacity(drafts.len());
@@ -268,7 +269,7 @@ pub fn seal(drafts: Vec<Draft>, mut prev: Hash, signer: &LedgerSigner) -> Result
     let sign_one = |((mut ev, h), data_jcs): ((Event, &Hash), &Vec<u8>)| {
         ev.sig = B64.encode(signer.sign(&signing_message(h)));
         let text = canonical_with_data(&ev, data_jcs);
-        (ev, text)
+        (ev, text, *h)
     };
     Ok(if events.len() >= PARALLEL_SIGNING_THRESHOLD {
         events.into_par_iter().zip(hashes.par_iter()).zip(data_jcs.par_iter()).map(sign_one).collect()

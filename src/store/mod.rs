@@ -227,7 +227,7 @@ mod tests {
             })
             .collect();
         let signer = LedgerSigner::from_seed("test", [1; 32]).unwrap();
-        events::envelope::seal(drafts, [0; 32], &signer).unwrap().into_iter().map(|(e, _)| e).collect()
+        events::envelope::seal(drafts, [0; 32], &signer).unwrap().into_iter().map(|(e, _, _)| e).collect()
     }
 
     #[test]

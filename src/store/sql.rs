@@ -282,7 +282,7 @@ impl SqlStore {
             // this one's head as soon as this one holds the commit turn.
             let turn = self.commit_turn.lock().await;
             drop(st);
-            if self.commit_sealed(&sealed).await? {
+            if self.commit_sealed(&mut sealed).await? {
                 std::mem::forget(stale_unless_committed);
                 return Ok(sealed.events);
             }
@@ -340,10 +340,13 @@ impl SqlStore {
         let work = move || -> Result<Sealed> {
             // Bodies are stored in their RFC 8785 form; whoever checks a hash canonicalises
             // again, so any JSON would do, but this one costs nothing more.
-            let (events, bodies): (Vec<Event>, Vec<String>) = seal(drafts, prev, &signer)?.into_iter().unzip();
-            let mut nodes = Vec::with_capacity(events.len() * 2);
-            for ev in &events {
-                frontier.push(events::merkle::leaf_hash(&ev.hash_bytes()?), &mut nodes);
+            let sealed = seal(drafts, prev, &signer)?;
+            let (mut events, mut bodies) = (Vec::with_capacity(sealed.len()), Vec::with_capacity(sealed.len()));
+            let mut nodes = Vec::with_capacity(sealed.len() * 2);
+            for (ev, body, hash) in sealed {
+                frontier.push(events::merkle::leaf_hash(&hash), &mut nodes);
+                events.push(ev);
+                bodies.push(body);
             }
             Ok(Sealed { base, base_prev: prev, events, bodies, nodes, frontier, assigned })
         };
@@ -354,7 +357,7 @@ impl SqlStore {
 
     /// Writes a sealed batch if the log's head is still the one it was sealed on. `Ok(false)`:
     /// the head moved, nothing was written.
-    async fn commit_sealed(&self, sealed: &Sealed) -> Result<bool> {
+    async fn commit_sealed(&self, sealed: &mut Sealed) -> Result<bool> {
         let mut tx = self.begin_write().await?;
         let size = Self::size_on(&mut tx).await?;
         if size != sealed.base || Self::prev_at(&mut tx, size).await? != sealed.base_prev {
@@ -377,18 +380,18 @@ impl SqlStore {
         if self.head_stale.swap(false, Ordering::SeqCst) || !st.loaded || st.size != size || st.next_stream_seq.len() > STREAM_CACHE_LIMIT {
             Self::load_head(self.dialect, &mut tx, size, st).await?;
         }
-        let Some(sealed) = self.prepare(&mut tx, st, signer, batch).await? else {
+        let Some(mut sealed) = self.prepare(&mut tx, st, signer, batch).await? else {
             tx.rollback().await?;
             return Ok(Vec::new());
         };
-        self.write_sealed(&mut tx, &sealed).await?;
+        self.write_sealed(&mut tx, &mut sealed).await?;
         tx.commit().await?;
         st.advance(&sealed);
         Ok(sealed.events)
     }
 
     /// Inserts a sealed batch's events and Merkle nodes in the open write transaction.
-    async fn write_sealed(&self, tx: &mut sqlx::Transaction<'static, sqlx::Any>, sealed: &Sealed) -> Result<()> {
+    async fn write_sealed(&self, tx: &mut sqlx::Transaction<'static, sqlx::Any>, sealed: &mut Sealed) -> Result<()> {
         // A multi-row INSERT that may abort half-way makes SQLite keep a statement journal: a
         // copy of every page before the statement changes it, written to a temporary file. The
         // batch is all or nothing anyway (an error rolls the whole transaction back), so on
@@ -397,11 +400,13 @@ impl SqlStore {
             Dialect::Sqlite => "INSERT OR FAIL",
             Dialect::Postgres => "INSERT",
         };
-        for (chunk, chunk_bodies) in sealed.events.chunks(INSERT_CHUNK).zip(sealed.bodies.chunks(INSERT_CHUNK)) {
+        // The bodies are handed to the driver, not copied: they are not needed after the write.
+        let mut bodies = std::mem::take(&mut sealed.bodies).into_iter();
+        for chunk in sealed.events.chunks(INSERT_CHUNK) {
             let sql = format!("{insert} INTO events (seq, stream, stream_seq, type, body) VALUES {}", placeholders(self.dialect, chunk.len(), 5));
             let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(chunk.len() == INSERT_CHUNK);
-            for (ev, body) in chunk.iter().zip(chunk_bodies) {
-                q = q.bind(i(ev.seq)).bind(ev.stream.as_str()).bind(i(ev.stream_seq)).bind(ev.kind.as_str()).bind(body.as_str());
+            for (ev, body) in chunk.iter().zip(bodies.by_ref()) {
+                q = q.bind(i(ev.seq)).bind(ev.stream.as_str()).bind(i(ev.stream_seq)).bind(ev.kind.as_str()).bind(body);
             }
             q.execute(&mut **tx).await?;
         }
