@@ -111,6 +111,34 @@ async fn conflicting_append_is_refused_and_writes_nothing(b: Backend, pg: Option
     ledger.verify(|_| {}).await.unwrap();
 }
 
+/// A batch that the database refuses halfway (here a row written behind the store's back takes
+/// a `(stream, stream_seq)` the batch's 201st event needs) leaves nothing of the batch behind.
+/// On SQLite the rows go in `INSERT OR FAIL`, without a statement journal: the transaction
+/// alone makes the batch all or nothing.
+async fn a_batch_refused_halfway_writes_nothing(b: Backend, pg: Option<&PgCluster>) {
+    let place = Place::new(b, pg);
+    let ledger = place.ledger().await;
+    ledger.append(vec![person_event(0)]).await.unwrap();
+    let before = ledger.size().await.unwrap();
+    let sql = place.sql().await;
+    sqlx::raw_sql("INSERT INTO events (seq, stream, stream_seq, type, body) VALUES (-1, 'person:850415300000', 1, 'X', '{}')")
+        .execute(sql.pool())
+        .await
+        .unwrap();
+    let mut batch: Vec<NewEvent> = (0..400).map(|i| NewEvent::new(format!("person:other{i}"), "RegistryQueried", json!({"i": i}))).collect();
+    batch[200] = person_event(7);
+    let err = ledger.append(batch).await.unwrap_err().to_string();
+    assert!(err.to_lowercase().contains("unique") || err.contains("duplicate key"), "refused by the database: {err}");
+    assert_eq!(ledger.size().await.unwrap(), before);
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE seq >= 0").fetch_one(sql.pool()).await.unwrap();
+    assert_eq!(rows as u64, before, "none of the 200 rows before the refused one stays");
+    let nodes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM merkle_nodes WHERE level = 0").fetch_one(sql.pool()).await.unwrap();
+    assert_eq!(nodes as u64, before);
+    let next = ledger.append(vec![person_event(7)]).await.unwrap();
+    assert_eq!((next[0].seq, next[0].stream_seq), (before, 2), "the head and the stream are read again");
+    ledger.verify(|_| {}).await.unwrap();
+}
+
 async fn bad_events_are_refused(b: Backend, pg: Option<&PgCluster>) {
     let place = Place::new(b, pg);
     let ledger = place.ledger().await;
@@ -318,6 +346,7 @@ async fn suite(b: Backend, pg: Option<&PgCluster>) {
     a_stale_head_is_sealed_again(b, pg).await;
     concurrent_appends_through_one_store_chain(b, pg).await;
     conflicting_append_is_refused_and_writes_nothing(b, pg).await;
+    a_batch_refused_halfway_writes_nothing(b, pg).await;
     bad_events_are_refused(b, pg).await;
     proofs_and_checkpoints(b, pg).await;
     ledger_is_append_only(b, pg).await;
