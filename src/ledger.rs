@@ -126,8 +126,8 @@ impl Ledger {
                 }
             }
         };
-        if signer.name != origin {
-            return Err(LedgerError::KeyFile { path: key_path, detail: format!("key is named {:?} but the ledger origin is {origin:?}", signer.name) });
+        if signer.name() != origin {
+            return Err(LedgerError::KeyFile { path: key_path, detail: format!("key is named {:?} but the ledger origin is {origin:?}", signer.name()) });
         }
         let ledger = Self { store, signer: RwLock::new(Arc::new(signer)), key_dir: key_dir.into(), origin: origin.into(), upper_nodes: Default::default() };
         if ledger.store.size().await? == 0 {

@@ -57,6 +57,16 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
     }
 }
 
+/// For an integer, whether it lies within ±2^53 (where an IEEE double holds it exactly);
+/// `None` for a number with a fraction or exponent.
+pub fn safe_integer(n: &serde_json::Number) -> Option<bool> {
+    match (n.as_u64(), n.as_i64()) {
+        (Some(u), _) => Some(u <= MAX_SAFE_INTEGER),
+        (None, Some(i)) => Some(i.unsigned_abs() <= MAX_SAFE_INTEGER),
+        _ => None,
+    }
+}
+
 /// Whether serde_json's compact form of `v` is its RFC 8785 form. Strings are escaped alike (see
 /// [`write_str`]). Objects: RFC 8785 orders keys by UTF-16 code units; a map written in strictly
 /// ascending UTF-8 order with no key character at U+E000 or above is in that order too, since
@@ -64,11 +74,7 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
 /// within ±2^53 prints as its digits in ECMAScript; any other number goes to the canonicaliser.
 fn serde_json_writes_jcs(v: &Value) -> bool {
     match v {
-        Value::Number(n) => match (n.as_u64(), n.as_i64()) {
-            (Some(u), _) => u <= MAX_SAFE_INTEGER,
-            (None, Some(i)) => i.unsigned_abs() <= MAX_SAFE_INTEGER,
-            _ => false,
-        },
+        Value::Number(n) => safe_integer(n) == Some(true),
         Value::Array(items) => items.iter().all(serde_json_writes_jcs),
         Value::Object(map) => {
             let mut prev: Option<&str> = None;

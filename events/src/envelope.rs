@@ -1,8 +1,7 @@
 //! The event envelope: hashing (`hash` = SHA-256 of the RFC 8785 form without `hash` and `sig`),
 //! `prev` chaining and the domain-separated Ed25519 signature.
 
-// RFC 8785 numbers are IEEE doubles: integers beyond MAX_SAFE_INTEGER lose precision.
-use crate::canonical::{self, MAX_SAFE_INTEGER};
+use crate::canonical;
 use crate::error::{malformed, Error, Result};
 use crate::keys::{LedgerSigner, VerifierKey};
 use crate::merkle::Hash;
@@ -95,7 +94,8 @@ fn check_numbers(v: &Value, path: &str) -> Result<()> {
 fn unsafe_number(v: &Value) -> Option<(String, serde_json::Number)> {
     match v {
         Value::Number(n) => {
-            let ok = n.as_u64().map(|u| u <= MAX_SAFE_INTEGER).or_else(|| n.as_i64().map(|i| i.unsigned_abs() <= MAX_SAFE_INTEGER)).unwrap_or(true);
+            // A number with a fraction is a double already; only integers can lose digits.
+            let ok = canonical::safe_integer(n).unwrap_or(true);
             (!ok).then(|| (String::new(), n.clone()))
         }
         Value::Array(items) => items.iter().enumerate().find_map(|(i, x)| unsafe_number(x).map(|(at, n)| (format!("[{i}]{at}"), n))),

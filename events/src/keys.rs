@@ -101,9 +101,8 @@ impl fmt::Debug for VerifierKey {
 /// A private key with its name. `Debug` never prints the secret.
 #[derive(Clone)]
 pub struct LedgerSigner {
-    pub name: String,
     key: SigningKey,
-    /// Derived once: a registry simulator names its key in every answer.
+    /// Derived once, with the key's name: a registry simulator names its key in every answer.
     verifier: VerifierKey,
 }
 
@@ -119,7 +118,11 @@ impl LedgerSigner {
 
     fn with_key(name: &str, key: SigningKey) -> Result<Self> {
         let verifier = VerifierKey::new(name, key.verifying_key())?;
-        Ok(Self { name: name.to_string(), key, verifier })
+        Ok(Self { key, verifier })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.verifier.name
     }
 
     /// Parses `PRIVATE+KEY+<name>+<hex id>+<base64(0x01 ‖ seed)>`.
@@ -144,7 +147,7 @@ impl LedgerSigner {
     pub fn to_private_text(&self) -> String {
         let mut raw = vec![ALG_ED25519];
         raw.extend_from_slice(self.key.as_bytes());
-        format!("PRIVATE+KEY+{}+{}+{}", self.name, self.verifier().id_hex(), B64.encode(raw))
+        format!("PRIVATE+KEY+{}+{}+{}", self.name(), self.verifier.id_hex(), B64.encode(raw))
     }
 
     pub fn verifier(&self) -> VerifierKey {
@@ -167,6 +170,6 @@ impl LedgerSigner {
 
 impl fmt::Debug for LedgerSigner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "LedgerSigner({}+{}, secret hidden)", self.name, self.verifier().id_hex())
+        write!(f, "LedgerSigner({}+{}, secret hidden)", self.name(), self.verifier.id_hex())
     }
 }

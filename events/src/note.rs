@@ -23,7 +23,7 @@ pub fn sign(text: &str, signer: &LedgerSigner) -> Result<String> {
 pub fn signature_line(text: &str, signer: &LedgerSigner) -> String {
     let mut blob = signer.id().to_vec();
     blob.extend_from_slice(&signer.sign(text.as_bytes()));
-    format!("{SIG_PREFIX}{} {}\n", signer.name, B64.encode(blob))
+    format!("{SIG_PREFIX}{} {}\n", signer.name(), B64.encode(blob))
 }
 
 /// Splits a signed note into its text and its signature lines `(name, key id, signature)`.
