@@ -411,10 +411,9 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             let dir = tempfile_dir()?;
             let f = housing_ledger::bench::run_figures(&dir, persons).await?;
             println!(
-                "raw Ed25519 signing, one core: {:>10.0} signatures/s (before the run {:.0}, after it {:.0})",
+                "raw Ed25519 signing, one core: {:>10.0} signatures/s (before, between and after the procedures: {})",
                 f.raw_sign_per_s(),
-                f.raw_sign_before,
-                f.raw_sign_after
+                f.raw_sign.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(", ")
             );
             println!("persons:                       {:>10} (both procedures)", f.persons);
             println!("events:                        {:>10} in {:.1} s", f.events, f.seconds);

@@ -7,6 +7,7 @@ use common::{lit, tamper, Backend, PgCluster, Place};
 use events::merkle::{leaf_hash, verify_consistency, verify_inclusion};
 use events::verify::Fault;
 use events::{Checkpoint, NewEvent};
+use futures::StreamExt;
 use housing_ledger::ledger::{verify_store, LedgerError};
 use housing_ledger::store::{self, StoreError};
 use serde_json::json;
@@ -341,6 +342,39 @@ async fn projection_consumers_never_double_apply(b: Backend, pg: Option<&PgClust
     assert_eq!(r.events, ledger.size().await.unwrap());
 }
 
+/// Large batches, sealed ahead with their streams' heads read before the writer is taken,
+/// from separate stores (as separate services) into the same streams: every head read ahead
+/// that another store has since moved must be caught, never written.
+async fn large_writers_in_separate_stores_share_streams(b: Backend, pg: Option<&PgCluster>) {
+    let place = Arc::new(Place::new(b, pg));
+    place.ledger().await;
+    let mut tasks = Vec::new();
+    for w in 0..3u64 {
+        let place = place.clone();
+        tasks.push(tokio::spawn(async move {
+            let ledger = Arc::new(place.ledger().await);
+            // Two appends of one store at once, so one seals on the other's head as well.
+            let appends = (0..4u64).map(|k| {
+                let ledger = ledger.clone();
+                async move {
+                    let batch = (0..300).map(|i| NewEvent::new(format!("shared:{}", (i + k) % 2), "Tick", json!({"w": w, "k": k, "i": i}))).collect();
+                    ledger.append(batch).await.unwrap();
+                }
+            });
+            futures::stream::iter(appends).buffer_unordered(2).collect::<Vec<()>>().await;
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let ledger = place.ledger().await;
+    assert_eq!(ledger.verify(|_| {}).await.unwrap().events, 1 + 3 * 4 * 300);
+    for s in 0..2 {
+        let evs = ledger.store().read_stream(&format!("shared:{s}")).await.unwrap();
+        assert_eq!(evs.iter().map(|e| e.stream_seq).collect::<Vec<_>>(), (0..1800).collect::<Vec<_>>());
+    }
+}
+
 async fn suite(b: Backend, pg: Option<&PgCluster>) {
     appends_chain_and_number_events(b, pg).await;
     a_stale_head_is_sealed_again(b, pg).await;
@@ -354,6 +388,7 @@ async fn suite(b: Backend, pg: Option<&PgCluster>) {
     key_rotation_follows_history(b, pg).await;
     tokens_are_stored_as_hashes(b, pg).await;
     concurrent_writers_in_threads_never_fork(b, pg).await;
+    large_writers_in_separate_stores_share_streams(b, pg).await;
     projection_consumers_never_double_apply(b, pg).await;
 }
 

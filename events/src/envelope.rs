@@ -194,8 +194,9 @@ fn canonical_with_data(ev: &Event, data_jcs: &[u8]) -> String {
 /// Writes the RFC 8785 form of the envelope, with or without `hash` and `sig`. Its keys in
 /// RFC 8785 order are data, format, hash, key, prev, seq, sig, stream, stream_seq, time, type;
 /// every scalar is canonicalised on its own. This lets `data`, the large part, be
-/// canonicalised in parallel while the chain is hashed in order.
-fn write_canonical(ev: &Event, data_jcs: &[u8], signed: bool, out: &mut Vec<u8>) {
+/// canonicalised in parallel while the chain is hashed in order. Returns where `prev`'s string
+/// starts in `out`.
+fn write_canonical(ev: &Event, data_jcs: &[u8], signed: bool, out: &mut Vec<u8>) -> usize {
     use std::io::Write;
     let string = canonical::write_str;
     out.extend_from_slice(b"{\"data\":");
@@ -209,6 +210,7 @@ fn write_canonical(ev: &Event, data_jcs: &[u8], signed: bool, out: &mut Vec<u8>)
     out.extend_from_slice(b",\"key\":");
     string(out, &ev.key);
     out.extend_from_slice(b",\"prev\":");
+    let prev_at = out.len();
     string(out, &ev.prev);
     write!(out, ",\"seq\":{}", ev.seq).expect("writing to a Vec cannot fail");
     if signed {
@@ -222,6 +224,7 @@ fn write_canonical(ev: &Event, data_jcs: &[u8], signed: bool, out: &mut Vec<u8>)
     out.extend_from_slice(b",\"type\":");
     string(out, &ev.kind);
     out.push(b'}');
+    prev_at
 }
 
 pub fn decode_hash(what: &'static str, hex_text: &str) -> Result<Hash> {
@@ -237,20 +240,23 @@ pub fn signing_message(hash: &Hash) -> [u8; 56] {
     msg
 }
 
-/// Hashes and chains the drafts in order from `prev`, then signs them (in parallel: signing does
-/// not depend on the chain, only on each hash). Returns each event with its RFC 8785 text and
-/// its hash.
+/// Hashes and chains the drafts in order from `prev`, then signs them. Returns each event with
+/// its RFC 8785 text and its hash.
+///
+/// Only `prev` makes the chain serial, and in the hashed text it comes after `data`, the large
+/// part. So each event's text is written, and SHA-256 run over everything before `prev`, in
+/// parallel; in order, only the short rest is hashed from that midstate. Signing depends on
+/// each hash alone and runs in parallel again.
 pub fn seal(drafts: Vec<Draft>, mut prev: Hash, signer: &LedgerSigner) -> Result<Vec<(Event, String, Hash)>> {
+    use sha2::{Digest, Sha256};
     let key = signer.verifier().id_hex();
-    let mut events = Vec::with_capacity(drafts.len());
-    let mut hashes = Vec::with_capacity(drafts.len());
-    // The data of every event is canonicalised in parallel; only the short envelope is serial.
-    let data_jcs: Vec<Vec<u8>> = drafts.par_iter().map(|d| canonical::value_to_vec(&d.data)).collect::<Result<_>>()?;
-    for (d, data_jcs) in drafts.into_iter().zip(&data_jcs) {
-        let mut ev = Event {
+    let parallel = drafts.len() >= PARALLEL_SIGNING_THRESHOLD;
+    let unchain = |d: Draft| -> Result<Unchained> {
+        let data_jcs = canonical::value_to_vec(&d.data)?;
+        let ev = Event {
             format: EVENT_FORMAT.to_string(),
             seq: d.seq,
-            prev: hex::encode(prev),
+            prev: String::new(),
             time: d.time,
             stream: d.stream,
             stream_seq: d.stream_seq,
@@ -260,20 +266,84 @@ pub fn seal(drafts: Vec<Draft>, mut prev: Hash, signer: &LedgerSigner) -> Result
             hash: String::new(),
             sig: String::new(),
         };
-        let h = hash_with_data(&ev, data_jcs);
-        ev.hash = hex::encode(h);
-        prev = h;
-        hashes.push(h);
-        events.push(ev);
-    }
-    let sign_one = |((mut ev, h), data_jcs): ((Event, &Hash), &Vec<u8>)| {
-        ev.sig = B64.encode(signer.sign(&signing_message(h)));
-        let text = canonical_with_data(&ev, data_jcs);
-        (ev, text, *h)
+        let mut text = Vec::with_capacity(data_jcs.len() + 384);
+        let at = write_canonical(&ev, &data_jcs, false, &mut text);
+        let head = Sha256::new_with_prefix(&text[..at]);
+        // What follows `"prev":""` in the text written with an empty `prev`.
+        text.drain(..at + 2);
+        Ok(Unchained { ev, data_jcs, head, tail: text })
     };
-    Ok(if events.len() >= PARALLEL_SIGNING_THRESHOLD {
-        events.into_par_iter().zip(hashes.par_iter()).zip(data_jcs.par_iter()).map(sign_one).collect()
+    let mut unchained: Vec<Unchained> =
+        if parallel { drafts.into_par_iter().map(unchain).collect::<Result<_>>()? } else { drafts.into_iter().map(unchain).collect::<Result<_>>()? };
+    let mut hashes = Vec::with_capacity(unchained.len());
+    for u in &mut unchained {
+        let mut prev_hex = [0u8; 64];
+        hex::encode_to_slice(prev, &mut prev_hex).expect("64 hex digits for 32 bytes");
+        let mut h = u.head.clone();
+        h.update(b"\"");
+        h.update(prev_hex);
+        h.update(b"\"");
+        h.update(&u.tail);
+        let hash: Hash = h.finalize().into();
+        u.ev.prev = String::from_utf8(prev_hex.to_vec()).expect("hex is ASCII");
+        prev = hash;
+        hashes.push(hash);
+    }
+    let sign_one = |(mut u, h): (Unchained, &Hash)| {
+        u.ev.hash = hex::encode(h);
+        u.ev.sig = B64.encode(signer.sign(&signing_message(h)));
+        let text = canonical_with_data(&u.ev, &u.data_jcs);
+        (u.ev, text, *h)
+    };
+    Ok(if parallel {
+        unchained.into_par_iter().zip(hashes.par_iter()).map(sign_one).collect()
     } else {
-        events.into_iter().zip(hashes.iter()).zip(data_jcs.iter()).map(sign_one).collect()
+        unchained.into_iter().zip(hashes.iter()).map(sign_one).collect()
     })
+}
+
+/// An event not yet chained: its text but `prev`, and SHA-256 run over the part before `prev`.
+struct Unchained {
+    ev: Event,
+    data_jcs: Vec<u8>,
+    head: sha2::Sha256,
+    tail: Vec<u8>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// `seal` hashes from a midstate in order and signs in parallel; each event must still be
+    /// exactly what the plain path (`compute_hash`, `to_canonical`) makes of it, in batches
+    /// sealed in parallel and on the calling thread alike.
+    #[test]
+    fn sealed_events_match_the_plain_canonical_path() {
+        let signer = LedgerSigner::from_seed("test", [3u8; 32]).unwrap();
+        for n in [1, 5, PARALLEL_SIGNING_THRESHOLD + 37] {
+            let drafts: Vec<Draft> = (0..n)
+                .map(|i| Draft {
+                    seq: 10 + i as u64,
+                    stream: format!("person:{i}\u{e9}\"q\""),
+                    stream_seq: i as u64 % 3,
+                    kind: "Test".into(),
+                    data: json!({"i": i, "big": 1e30, "text": "a\u{1}\u{e000}\u{1f600}\\", "z": {"b": [1.5, null], "a": true}}),
+                    time: "2026-01-01T00:00:00.000Z".into(),
+                })
+                .collect();
+            let start = [7u8; 32];
+            let sealed = seal(drafts, start, &signer).unwrap();
+            let mut prev = start;
+            for (ev, text, hash) in &sealed {
+                assert_eq!(ev.prev, hex::encode(prev));
+                assert_eq!(ev.compute_hash().unwrap(), *hash);
+                assert_eq!(ev.check(&signer.verifier()).unwrap(), *hash);
+                assert_eq!(text, &ev.to_canonical().unwrap());
+                assert_eq!(&serde_json::from_str::<Event>(text).unwrap(), ev);
+                prev = *hash;
+            }
+            assert_eq!(sealed.len(), n);
+        }
+    }
 }

@@ -23,6 +23,8 @@ use std::time::Duration;
 
 /// Persons checked at once, ahead of the appends.
 const PERSONS_IN_FLIGHT: usize = 64;
+/// Appends under way at once: one committing, one sealed and waiting, one sealing.
+const APPENDS_IN_FLIGHT: usize = 3;
 
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -198,7 +200,8 @@ impl Runner<'_> {
         let appending = async {
             // Owned here, so that an error drops it, which stops the checker and the page fetching.
             let mut rx = rx;
-            // Up to two appends in flight: one sealing while the one before it commits.
+            // Up to three appends in flight: one sealing while the one before it waits for the
+            // one before that to commit.
             let mut appends = futures::stream::FuturesOrdered::new();
             let mut received: Vec<Batch> = Vec::with_capacity(per_append);
             let mut open = true;
@@ -211,7 +214,7 @@ impl Runner<'_> {
                 if !open && appends.is_empty() {
                     return Ok(());
                 }
-                let done = if appends.len() >= 2 || !open {
+                let done = if appends.len() >= APPENDS_IN_FLIGHT || !open {
                     appends.next().await
                 } else {
                     tokio::select! {

@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::Mutex;
 
@@ -67,11 +67,23 @@ pub struct SqlStore {
     dialect: Dialect,
     /// Held while a batch is sealed; it may seal on the head of a batch still committing.
     writer: Mutex<WriterState>,
-    /// Held while a batch is written and committed; taken before `writer` is let go, so
+    /// Held while a batch is written and committed; queued for before `writer` is let go, so
     /// batches commit in the order they were sealed.
     commit_turn: Mutex<()>,
     /// Set when an append sealed on the cached head did not commit: the cache must be reread.
     head_stale: AtomicBool,
+    /// Bumped whenever the writer's cache of stream heads is reread: stream heads read from the
+    /// database before the writer was taken are good only if it did not move meanwhile.
+    head_generation: AtomicU64,
+    /// The size the next batch will most likely be sealed on (the writer's, as last let go).
+    likely_size: AtomicU64,
+}
+
+/// What a large batch learnt before it took the writer: the heads in the database of the
+/// streams it touches (a stream absent here has no events), as of a cache generation.
+struct ReadAhead {
+    generation: u64,
+    heads: HashMap<String, u64>,
 }
 
 /// A batch sealed on a head, ready to be written.
@@ -181,7 +193,15 @@ impl SqlStore {
             });
         }
         let pool = options.connect(&url).await?;
-        let store = Self { pool, dialect, writer: Mutex::new(WriterState::default()), commit_turn: Mutex::new(()), head_stale: AtomicBool::new(false) };
+        let store = Self {
+            pool,
+            dialect,
+            writer: Mutex::new(WriterState::default()),
+            commit_turn: Mutex::new(()),
+            head_stale: AtomicBool::new(false),
+            head_generation: AtomicU64::new(0),
+            likely_size: AtomicU64::new(0),
+        };
         store.migrate().await?;
         if dialect == Dialect::Sqlite {
             // Fold a WAL left by an earlier process into the database now, so that the first
@@ -263,25 +283,34 @@ impl SqlStore {
     /// the serial path.
     async fn append_built(&self, signer: &LedgerSigner, mut batch: PendingBatch) -> Result<Vec<Event>> {
         let len = batch.len();
-        let mut st = self.writer.lock().await;
         // Small batches (a read record, an appeal step) are sealed under the write lock as they
         // always were: sealing ahead pays off only when sealing takes long, and costs a
         // connection and a head check.
-        if len >= SEAL_AHEAD_FROM && st.loaded && !self.head_stale.load(Ordering::SeqCst) && st.next_stream_seq.len() <= STREAM_CACHE_LIMIT {
+        let read_ahead = if len >= SEAL_AHEAD_FROM { Some(self.read_ahead(&mut batch).await?) } else { None };
+        let mut st = self.writer.lock().await;
+        if let Some(read_ahead) = read_ahead.filter(|_| st.loaded && !self.head_stale.load(Ordering::SeqCst) && st.next_stream_seq.len() <= STREAM_CACHE_LIMIT)
+        {
             // Stage 1: seal on the head this writer expects, while the previous append commits.
             let mut conn = self.pool.acquire().await?;
-            let Some(mut sealed) = self.prepare(&mut conn, &st, signer, &mut batch).await? else {
+            let Some(mut sealed) = self.prepare(&mut conn, &st, signer, &mut batch, Some(&read_ahead)).await? else {
                 return Ok(Vec::new());
             };
             drop(conn);
             st.advance(&sealed);
+            self.likely_size.store(st.size, Ordering::SeqCst);
             // Until it commits, the cached head runs ahead of the database; if this append
             // fails or is dropped, the next one must reread the head.
             let stale_unless_committed = StaleUnlessCommitted(&self.head_stale);
-            // Commits go in the order their batches were sealed: the next batch may seal on
-            // this one's head as soon as this one holds the commit turn.
-            let turn = self.commit_turn.lock().await;
+            // Commits go in the order their batches were sealed: this batch joins the queue
+            // for the commit turn (the mutex is fair) before it lets the writer go, so the next
+            // batch may seal on this one's head while this one waits for the batch before it.
+            let mut turn = std::pin::pin!(self.commit_turn.lock());
+            let queued = futures::poll!(turn.as_mut());
             drop(st);
+            let turn = match queued {
+                std::task::Poll::Ready(turn) => turn,
+                std::task::Poll::Pending => turn.await,
+            };
             if self.commit_sealed(&mut sealed).await? {
                 std::mem::forget(stale_unless_committed);
                 return Ok(sealed.events);
@@ -297,21 +326,24 @@ impl SqlStore {
         self.append_serial(&mut st, signer, &mut batch).await
     }
 
-    /// Builds, checks and seals a batch on the head `st`: everything an append computes before
-    /// it writes. Unknown stream heads are read through `conn`. `None` for an empty batch.
-    async fn prepare(&self, conn: &mut sqlx::AnyConnection, st: &WriterState, signer: &LedgerSigner, batch: &mut PendingBatch) -> Result<Option<Sealed>> {
-        let base = st.size;
-        let batch = batch.place(base);
-        if batch.is_empty() {
-            return Ok(None);
-        }
-        batch.par_iter().try_for_each(NewEvent::validate)?;
-        let time = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
-        // Heads of the streams this batch touches that the cache does not know: one query.
-        let unknown: BTreeSet<&str> = batch.iter().map(|e| e.stream.as_str()).filter(|s| !st.next_stream_seq.contains_key(*s)).collect();
-        let mut assigned: HashMap<String, u64> = HashMap::new();
-        let unknown: Vec<&str> = unknown.into_iter().collect();
-        for chunk in unknown.chunks(INSERT_CHUNK) {
+    /// The work on a large batch that needs no lock, done while the batch before it seals:
+    /// references resolved for the likely head, events checked, and the heads of its streams
+    /// read from the database.
+    async fn read_ahead(&self, batch: &mut PendingBatch) -> Result<ReadAhead> {
+        let generation = self.head_generation.load(Ordering::SeqCst);
+        batch.resolve_ahead(self.likely_size.load(Ordering::SeqCst));
+        // Placing moves references by the distance to the real head only: no check is undone.
+        batch.events().par_iter().try_for_each(NewEvent::validate)?;
+        let streams: BTreeSet<&str> = batch.events().iter().map(|e| e.stream.as_str()).collect();
+        let mut conn = self.pool.acquire().await?;
+        let heads = self.stream_heads(&mut conn, streams.into_iter().collect()).await?;
+        Ok(ReadAhead { generation, heads })
+    }
+
+    /// The next `stream_seq` of each of `streams` that has events.
+    async fn stream_heads(&self, conn: &mut sqlx::AnyConnection, streams: Vec<&str>) -> Result<HashMap<String, u64>> {
+        let mut heads = HashMap::new();
+        for chunk in streams.chunks(INSERT_CHUNK) {
             let list = placeholders(self.dialect, chunk.len(), 1).replace(")(", ",").replace("),(", ",");
             let sql = format!("SELECT stream, MAX(stream_seq) FROM events WHERE stream IN {list} GROUP BY stream");
             let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(chunk.len() == INSERT_CHUNK);
@@ -319,9 +351,42 @@ impl SqlStore {
                 q = q.bind(s.to_string());
             }
             for row in q.fetch_all(&mut *conn).await? {
-                assigned.insert(row.try_get(0)?, u(row.try_get(1)?) + 1);
+                heads.insert(row.try_get(0)?, u(row.try_get(1)?) + 1);
             }
         }
+        Ok(heads)
+    }
+
+    /// Builds, checks and seals a batch on the head `st`: everything an append computes before
+    /// it writes. Unknown stream heads are taken from `read_ahead`, or read
+    /// through `conn`. `None` for an empty batch.
+    async fn prepare(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        st: &WriterState,
+        signer: &LedgerSigner,
+        batch: &mut PendingBatch,
+        read_ahead: Option<&ReadAhead>,
+    ) -> Result<Option<Sealed>> {
+        let base = st.size;
+        let batch = batch.place(base);
+        if batch.is_empty() {
+            return Ok(None);
+        }
+        if read_ahead.is_none() {
+            batch.par_iter().try_for_each(NewEvent::validate)?;
+        }
+        let time = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+        // Heads of the streams this batch touches that the cache does not know. Those read
+        // ahead hold unless the cache was reread since: every append since then went through
+        // the cache.
+        let unknown: BTreeSet<&str> = batch.iter().map(|e| e.stream.as_str()).filter(|s| !st.next_stream_seq.contains_key(*s)).collect();
+        let mut assigned: HashMap<String, u64> = match read_ahead {
+            Some(ahead) if ahead.generation == self.head_generation.load(Ordering::SeqCst) => {
+                unknown.iter().filter_map(|s| ahead.heads.get(*s).map(|h| (s.to_string(), *h))).collect()
+            }
+            _ => self.stream_heads(conn, unknown.into_iter().collect()).await?,
+        };
         let mut drafts = Vec::with_capacity(batch.len());
         for (n, ev) in batch.into_iter().enumerate() {
             let next = assigned.get(&ev.stream).or_else(|| st.next_stream_seq.get(&ev.stream)).copied().unwrap_or(0);
@@ -378,15 +443,17 @@ impl SqlStore {
         // sealed ahead did not commit (the cache ran ahead of the database). With the commit
         // turn held, no batch sealed ahead is still in flight: the flag is final.
         if self.head_stale.swap(false, Ordering::SeqCst) || !st.loaded || st.size != size || st.next_stream_seq.len() > STREAM_CACHE_LIMIT {
+            self.head_generation.fetch_add(1, Ordering::SeqCst);
             Self::load_head(self.dialect, &mut tx, size, st).await?;
         }
-        let Some(mut sealed) = self.prepare(&mut tx, st, signer, batch).await? else {
+        let Some(mut sealed) = self.prepare(&mut tx, st, signer, batch, None).await? else {
             tx.rollback().await?;
             return Ok(Vec::new());
         };
         self.write_sealed(&mut tx, &mut sealed).await?;
         tx.commit().await?;
         st.advance(&sealed);
+        self.likely_size.store(st.size, Ordering::SeqCst);
         Ok(sealed.events)
     }
 
