@@ -253,9 +253,29 @@ impl SqlStore {
         Ok(())
     }
 
+    /// The stored nodes among `ids`. Leaves are not stored apart: a leaf is the leaf hash of
+    /// its event's `hash`, read from the event (older databases also hold leaf rows, unread).
     async fn fetch_nodes(dialect: Dialect, conn: &mut sqlx::AnyConnection, ids: &BTreeSet<NodeId>) -> Result<HashMap<NodeId, Hash>> {
         let mut out = HashMap::with_capacity(ids.len());
-        let ids: Vec<NodeId> = ids.iter().copied().collect();
+        let (leaves, ids): (Vec<NodeId>, Vec<NodeId>) = ids.iter().copied().partition(|id| id.level == 0);
+        for chunk in leaves.chunks(INSERT_CHUNK) {
+            let sql = format!("SELECT seq, body FROM events WHERE seq IN {}", placeholders(dialect, chunk.len(), 1).replace(")(", ",").replace("),(", ","));
+            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
+            for id in chunk {
+                q = q.bind(i(id.index));
+            }
+            for row in q.fetch_all(&mut *conn).await? {
+                #[derive(serde::Deserialize)]
+                struct Hashed {
+                    hash: String,
+                }
+                let seq = u(row.try_get(0)?);
+                let body: String = row.try_get(1)?;
+                let hashed: Hashed = serde_json::from_str(&body).map_err(|e| StoreError::Corrupt { seq, detail: e.to_string() })?;
+                let hash = events::envelope::decode_hash("event hash", &hashed.hash).map_err(|e| StoreError::Corrupt { seq, detail: e.to_string() })?;
+                out.insert(NodeId { level: 0, index: seq }, events::merkle::leaf_hash(&hash));
+            }
+        }
         // One primary-key lookup per node, joined with UNION ALL: a row-value `IN` list makes
         // SQLite scan the whole table. (SQLite allows 500 compound terms.)
         for chunk in ids.chunks(200) {
@@ -413,6 +433,8 @@ impl SqlStore {
                 events.push(ev);
                 bodies.push(body);
             }
+            // Leaves are read from their events when needed: only interior nodes are stored.
+            nodes.retain(|(id, _)| id.level > 0);
             Ok(Sealed { base, base_prev: prev, events, bodies, nodes, frontier, assigned })
         };
         // A small batch is sealed here: a hop to a busy pool would only add waiting.
