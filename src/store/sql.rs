@@ -159,6 +159,11 @@ fn placeholders(dialect: Dialect, rows: usize, cols: usize) -> String {
     s
 }
 
+/// `(?,?,…)` / `($1,$2,…)`: the list for `IN` with `n` values.
+fn in_list(dialect: Dialect, n: usize) -> String {
+    placeholders(dialect, n, 1).replace(")(", ",").replace("),(", ",")
+}
+
 fn hash_of(bytes: Vec<u8>) -> Result<Hash> {
     bytes.try_into().map_err(|_| StoreError::Corrupt { seq: 0, detail: "stored hash is not 32 bytes".into() })
 }
@@ -253,28 +258,32 @@ impl SqlStore {
         Ok(())
     }
 
+    /// The events at `seqs` that exist, in seq order, read through `conn`.
+    async fn events_at(dialect: Dialect, conn: &mut sqlx::AnyConnection, seqs: &[u64]) -> Result<Vec<Event>> {
+        let mut sorted: Vec<u64> = seqs.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let mut out = Vec::with_capacity(sorted.len());
+        for chunk in sorted.chunks(INSERT_CHUNK) {
+            let sql = format!("SELECT seq, body FROM events WHERE seq IN {} ORDER BY seq", in_list(dialect, chunk.len()));
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for s in chunk {
+                q = q.bind(i(*s));
+            }
+            out.extend(events_of(&q.fetch_all(&mut *conn).await?)?);
+        }
+        Ok(out)
+    }
+
     /// The stored nodes among `ids`. Leaves are not stored apart: a leaf is the leaf hash of
     /// its event's `hash`, read from the event (older databases also hold leaf rows, unread).
     async fn fetch_nodes(dialect: Dialect, conn: &mut sqlx::AnyConnection, ids: &BTreeSet<NodeId>) -> Result<HashMap<NodeId, Hash>> {
         let mut out = HashMap::with_capacity(ids.len());
         let (leaves, ids): (Vec<NodeId>, Vec<NodeId>) = ids.iter().copied().partition(|id| id.level == 0);
-        for chunk in leaves.chunks(INSERT_CHUNK) {
-            let sql = format!("SELECT seq, body FROM events WHERE seq IN {}", placeholders(dialect, chunk.len(), 1).replace(")(", ",").replace("),(", ","));
-            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(false);
-            for id in chunk {
-                q = q.bind(i(id.index));
-            }
-            for row in q.fetch_all(&mut *conn).await? {
-                #[derive(serde::Deserialize)]
-                struct Hashed {
-                    hash: String,
-                }
-                let seq = u(row.try_get(0)?);
-                let body: String = row.try_get(1)?;
-                let hashed: Hashed = serde_json::from_str(&body).map_err(|e| StoreError::Corrupt { seq, detail: e.to_string() })?;
-                let hash = events::envelope::decode_hash("event hash", &hashed.hash).map_err(|e| StoreError::Corrupt { seq, detail: e.to_string() })?;
-                out.insert(NodeId { level: 0, index: seq }, events::merkle::leaf_hash(&hash));
-            }
+        let seqs: Vec<u64> = leaves.iter().map(|id| id.index).collect();
+        for ev in Self::events_at(dialect, conn, &seqs).await? {
+            let hash = ev.hash_bytes().map_err(|e| StoreError::Corrupt { seq: ev.seq, detail: e.to_string() })?;
+            out.insert(NodeId { level: 0, index: ev.seq }, events::merkle::leaf_hash(&hash));
         }
         // One primary-key lookup per node, joined with UNION ALL: a row-value `IN` list makes
         // SQLite scan the whole table. (SQLite allows 500 compound terms.)
@@ -364,7 +373,7 @@ impl SqlStore {
     async fn stream_heads(&self, conn: &mut sqlx::AnyConnection, streams: Vec<&str>) -> Result<HashMap<String, u64>> {
         let mut heads = HashMap::new();
         for chunk in streams.chunks(INSERT_CHUNK) {
-            let list = placeholders(self.dialect, chunk.len(), 1).replace(")(", ",").replace("),(", ",");
+            let list = in_list(self.dialect, chunk.len());
             let sql = format!("SELECT stream, MAX(stream_seq) FROM events WHERE stream IN {list} GROUP BY stream");
             let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(chunk.len() == INSERT_CHUNK);
             for s in chunk {
@@ -587,21 +596,7 @@ impl EventStore for SqlStore {
     }
 
     async fn read_seqs(&self, seqs: &[u64]) -> Result<Vec<Event>> {
-        let mut sorted: Vec<u64> = seqs.to_vec();
-        sorted.sort_unstable();
-        sorted.dedup();
-        let mut out = Vec::with_capacity(sorted.len());
-        for chunk in sorted.chunks(INSERT_CHUNK) {
-            let list = placeholders(self.dialect, chunk.len(), 1).replace(")(", ",").replace("),(", ",");
-            let sql = format!("SELECT seq, body FROM events WHERE seq IN {list} ORDER BY seq");
-            let mut q = sqlx::query(AssertSqlSafe(sql));
-            for s in chunk {
-                q = q.bind(i(*s));
-            }
-            let rows = q.fetch_all(&self.pool).await?;
-            out.extend(events_of(&rows)?);
-        }
-        Ok(out)
+        Self::events_at(self.dialect, &mut *self.pool.acquire().await?, seqs).await
     }
 
     async fn nodes(&self, ids: &BTreeSet<NodeId>) -> Result<HashMap<NodeId, Hash>> {
