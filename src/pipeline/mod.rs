@@ -114,7 +114,53 @@ struct Runner<'a> {
     written: u64,
 }
 
-impl Runner<'_> {
+/// A stage's appends under way, at most `APPENDS_IN_FLIGHT` at once: the stage builds its next
+/// batch while earlier ones are sealed and committed, and gets them back in the order queued.
+/// Each batch refers only to events already written or inside itself, so none waits for
+/// another's seqs, and which commits first does not matter.
+struct Appends<'l> {
+    ledger: &'l Ledger,
+    under_way: futures::stream::FuturesOrdered<futures::future::BoxFuture<'l, Result<Vec<Event>, LedgerError>>>,
+}
+
+impl<'l> Appends<'l> {
+    fn new(ledger: &'l Ledger) -> Self {
+        Self { ledger, under_way: futures::stream::FuturesOrdered::new() }
+    }
+
+    /// Queues `batch`; with the window full, first waits for the oldest append and returns it.
+    async fn push(&mut self, batch: Vec<NewEvent>) -> Result<Option<Vec<Event>>, PipelineError> {
+        use futures::StreamExt;
+        let done = if self.under_way.len() >= APPENDS_IN_FLIGHT { self.under_way.next().await.transpose()? } else { None };
+        let ledger = self.ledger;
+        self.under_way.push_back(Box::pin(async move { ledger.append_relative(batch).await }));
+        Ok(done)
+    }
+
+    /// The next append to finish, in the order they were queued; `None` when none is left.
+    async fn next(&mut self) -> Result<Option<Vec<Event>>, PipelineError> {
+        use futures::StreamExt;
+        Ok(self.under_way.next().await.transpose()?)
+    }
+}
+
+impl<'a> Runner<'a> {
+    /// Queues a batch on `appends`, folding in whatever append finished to make room.
+    async fn queue(&mut self, appends: &mut Appends<'a>, batch: Vec<NewEvent>) -> Result<(), PipelineError> {
+        if let Some(evs) = appends.push(batch).await? {
+            self.absorb(&evs);
+        }
+        Ok(())
+    }
+
+    /// Waits for every queued append and folds it in.
+    async fn settle(&mut self, appends: &mut Appends<'a>) -> Result<(), PipelineError> {
+        while let Some(evs) = appends.next().await? {
+            self.absorb(&evs);
+        }
+        Ok(())
+    }
+
     async fn append(&mut self, batch: Vec<NewEvent>) -> Result<Vec<Event>, PipelineError> {
         let evs = self.ledger.append_relative(batch).await?;
         self.absorb(&evs);
@@ -273,6 +319,7 @@ impl Runner<'_> {
         let ctx = self.ctx.clone();
         let pending: Vec<(String, u64)> = self.progress.proposals.iter().filter(|(iin, _)| !self.progress.decided.contains_key(iin)).cloned().collect();
         self.ui.stage("decisions");
+        let mut appends = Appends::new(self.ledger);
         for (k, chunk) in pending.chunks(self.settings.decisions_per_request).enumerate() {
             let iins: Vec<String> = chunk.iter().map(|(i, _)| i.clone()).collect();
             let request_id = format!("{}/decisions/{}/{k}", ctx.run, chunk[0].1);
@@ -289,7 +336,8 @@ impl Runner<'_> {
                         REGISTRY_FAILED,
                         json!({"run": ctx.run, "registry": "ish_as_mr", "request_id": request_id, "step": "11", "kind": fault.kind(), "detail": fault.detail()}),
                     );
-                    self.append(vec![ev]).await?;
+                    self.queue(&mut appends, vec![ev]).await?;
+                    self.settle(&mut appends).await?;
                     return Err(PipelineError::Decisions(fault));
                 }
             };
@@ -314,9 +362,9 @@ impl Runner<'_> {
                     json!({"run": ctx.run, "procedure": ctx.procedure, "proposal": proposal, "outcome": d.outcome, "decided_by": d.by, "reference": d.reference, "evidence": [rel(answer_ix)]}),
                 );
             }
-            self.append(b.events).await?;
+            self.queue(&mut appends, b.events).await?;
         }
-        Ok(())
+        self.settle(&mut appends).await
     }
 
     /// Step 12: a notice for each confirmed decision, then delivery with retries; every attempt
@@ -335,6 +383,7 @@ impl Runner<'_> {
             })
             .collect();
         to_issue.sort_by_key(|(_, p, _)| *p);
+        let mut appends = Appends::new(self.ledger);
         for chunk in to_issue.chunks(500) {
             let proposals = self.ledger.store().read_seqs(&chunk.iter().map(|(_, p, _)| *p).collect::<Vec<_>>()).await?;
             let by_seq: BTreeMap<u64, &Event> = proposals.iter().map(|e| (e.seq, e)).collect();
@@ -350,8 +399,10 @@ impl Runner<'_> {
                     json!({"run": ctx.run, "notice": id, "iin": iin, "procedure": ctx.procedure, "decision": decision, "proposal": prop, "text": {"kk": text.kk, "ru": text.ru}, "grounds": grounds}),
                 ));
             }
-            self.append(batch).await?;
+            self.queue(&mut appends, batch).await?;
         }
+        // Deliveries are for notices on the ledger only.
+        self.settle(&mut appends).await?;
         loop {
             let pending: Vec<(String, String, u32)> = self
                 .progress
@@ -378,8 +429,10 @@ impl Runner<'_> {
                         json!({"run": ctx.run, "notice": id, "iin": iin, "attempt": attempt, "detail": detail, "final": last}),
                     ));
                 }
-                self.append(batch).await?;
+                self.queue(&mut appends, batch).await?;
             }
+            // The next round is chosen from this one's recorded outcomes.
+            self.settle(&mut appends).await?;
             tokio::time::sleep(self.settings.delivery_backoff).await;
         }
     }
