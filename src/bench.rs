@@ -89,8 +89,14 @@ pub struct RunFigures {
     pub persons: u64,
     pub events: u64,
     pub seconds: f64,
+    /// Events and seconds of each procedure, in the order run.
+    pub procedures: Vec<(u64, f64)>,
     pub peak_rss_kib: u64,
 }
+
+/// Signatures in each raw-signing sample: long enough (about a second here) that one sample
+/// does not catch only a fast or a slow moment of a machine shared with others.
+const RAW_SIGN_SAMPLE: usize = 60_000;
 
 /// Peak resident set size of this process (VmHWM), in KiB.
 pub fn peak_rss_kib() -> u64 {
@@ -108,31 +114,40 @@ pub async fn run_figures(dir: &std::path::Path, persons: u64) -> anyhow::Result<
     use crate::registry::fixture::FixtureRegistries;
     use crate::registry::{Registries, TrustedKeys, DEFAULT_SIM_SEED};
     use crate::rules::{Procedure, RuleBook};
-    let mut raw_sign = vec![raw_sign_rate(20_000)];
+    let mut raw_sign = vec![raw_sign_rate(RAW_SIGN_SAMPLE)];
     let store: Arc<dyn EventStore> = Arc::new(SqlStore::connect(&format!("sqlite://{}", dir.join("bench.db").display())).await?);
     let ledger = Ledger::open(store, dir, crate::ledger::DEFAULT_ORIGIN).await?;
     let pop = Arc::new(Population::with_sizes(persons - persons / 2, persons / 2, 42));
     let book = RuleBook::built_in();
     let keys = TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED);
     let before = ledger.size().await?;
-    let mut seconds = 0.0;
+    let mut procedures = Vec::new();
     for (n, procedure) in Procedure::ALL.into_iter().enumerate() {
         if n > 0 {
-            raw_sign.push(raw_sign_rate(20_000));
+            raw_sign.push(raw_sign_rate(RAW_SIGN_SAMPLE));
         }
+        let size_before = ledger.size().await?;
         let t = Instant::now();
         let source: Arc<dyn Registries> = Arc::new(FixtureRegistries::from_source(pop.clone(), DEFAULT_SIM_SEED, format!("synthetic:{persons}:42")));
         pipeline::run(&ledger, source, keys.clone(), &book, procedure, "2026-01-15", Settings::default(), &Silent).await?;
-        seconds += t.elapsed().as_secs_f64();
+        let seconds = t.elapsed().as_secs_f64();
+        procedures.push((ledger.size().await? - size_before, seconds));
     }
     let events = ledger.size().await? - before;
-    raw_sign.push(raw_sign_rate(20_000));
-    Ok(RunFigures { raw_sign, persons, events, seconds, peak_rss_kib: peak_rss_kib() })
+    raw_sign.push(raw_sign_rate(RAW_SIGN_SAMPLE));
+    let seconds = procedures.iter().map(|(_, s)| s).sum();
+    Ok(RunFigures { raw_sign, persons, events, seconds, procedures, peak_rss_kib: peak_rss_kib() })
 }
 
 impl RunFigures {
     pub fn raw_sign_per_s(&self) -> f64 {
         self.raw_sign.iter().sum::<f64>() / self.raw_sign.len() as f64
+    }
+
+    /// Each procedure's events per second as a ratio to the raw signing measured just before
+    /// and just after it.
+    pub fn procedure_ratios(&self) -> Vec<f64> {
+        self.procedures.iter().enumerate().map(|(i, (events, seconds))| *events as f64 / seconds / ((self.raw_sign[i] + self.raw_sign[i + 1]) / 2.0)).collect()
     }
 }
 

@@ -423,6 +423,10 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 f.events as f64 / f.seconds,
                 f.events as f64 / f.seconds / f.raw_sign_per_s()
             );
+            println!(
+                "per procedure:                 ratio {} (against the raw signing either side of it)",
+                f.procedure_ratios().iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join(", ")
+            );
             println!("peak RSS:                      {:>10} KiB", f.peak_rss_kib);
             let _ = std::fs::remove_dir_all(&dir);
         }
