@@ -114,48 +114,60 @@ struct Runner<'a> {
     written: u64,
 }
 
-/// A stage's appends under way, at most `APPENDS_IN_FLIGHT` at once: the stage builds its next
-/// batch while earlier ones are sealed and committed, and gets them back in the order queued.
-/// Each batch refers only to events already written or inside itself, so none waits for
-/// another's seqs, and which commits first does not matter.
-struct Appends<'l> {
+/// Appends under way, at most `APPENDS_IN_FLIGHT` at once: a stage builds its next batch while
+/// earlier ones are sealed and committed, and gets each back, with the tag it was started with,
+/// in the order started. Each batch refers only to events already written or inside itself, so
+/// none waits for another's seqs, and which commits first does not matter.
+struct Appends<'l, T> {
     ledger: &'l Ledger,
-    under_way: futures::stream::FuturesOrdered<futures::future::BoxFuture<'l, Result<Vec<Event>, LedgerError>>>,
+    under_way: futures::stream::FuturesOrdered<futures::future::BoxFuture<'l, (Result<Vec<Event>, LedgerError>, T)>>,
 }
 
-impl<'l> Appends<'l> {
+impl<'l, T: Send + 'l> Appends<'l, T> {
     fn new(ledger: &'l Ledger) -> Self {
         Self { ledger, under_way: futures::stream::FuturesOrdered::new() }
     }
 
-    /// Queues `batch`; with the window full, first waits for the oldest append and returns it.
-    async fn push(&mut self, batch: Vec<NewEvent>) -> Result<Option<Vec<Event>>, PipelineError> {
-        use futures::StreamExt;
-        let done = if self.under_way.len() >= APPENDS_IN_FLIGHT { self.under_way.next().await.transpose()? } else { None };
-        let ledger = self.ledger;
-        self.under_way.push_back(Box::pin(async move { ledger.append_relative(batch).await }));
-        Ok(done)
+    fn full(&self) -> bool {
+        self.under_way.len() >= APPENDS_IN_FLIGHT
     }
 
-    /// The next append to finish, in the order they were queued; `None` when none is left.
-    async fn next(&mut self) -> Result<Option<Vec<Event>>, PipelineError> {
+    fn is_empty(&self) -> bool {
+        self.under_way.is_empty()
+    }
+
+    /// Starts appending `parts` as one batch; each part's `{"$rel": k}` counts from its own
+    /// first event.
+    fn start(&mut self, parts: Vec<Vec<NewEvent>>, tag: T) {
+        let ledger = self.ledger;
+        self.under_way.push_back(Box::pin(async move { (ledger.append_relative_parts(parts).await, tag) }));
+    }
+
+    /// The oldest append's events and tag once it is done; `None` when none is under way.
+    async fn next(&mut self) -> Result<Option<(Vec<Event>, T)>, PipelineError> {
         use futures::StreamExt;
-        Ok(self.under_way.next().await.transpose()?)
+        match self.under_way.next().await {
+            Some((appended, tag)) => Ok(Some((appended?, tag))),
+            None => Ok(None),
+        }
     }
 }
 
 impl<'a> Runner<'a> {
-    /// Queues a batch on `appends`, folding in whatever append finished to make room.
-    async fn queue(&mut self, appends: &mut Appends<'a>, batch: Vec<NewEvent>) -> Result<(), PipelineError> {
-        if let Some(evs) = appends.push(batch).await? {
-            self.absorb(&evs);
+    /// Starts appending `batch`, first folding in the oldest append if the window is full.
+    async fn queue(&mut self, appends: &mut Appends<'a, ()>, batch: Vec<NewEvent>) -> Result<(), PipelineError> {
+        if appends.full() {
+            if let Some((evs, ())) = appends.next().await? {
+                self.absorb(&evs);
+            }
         }
+        appends.start(vec![batch], ());
         Ok(())
     }
 
-    /// Waits for every queued append and folds it in.
-    async fn settle(&mut self, appends: &mut Appends<'a>) -> Result<(), PipelineError> {
-        while let Some(evs) = appends.next().await? {
+    /// Waits for every append under way and folds it in.
+    async fn settle(&mut self, appends: &mut Appends<'a, ()>) -> Result<(), PipelineError> {
+        while let Some((evs, ())) = appends.next().await? {
             self.absorb(&evs);
         }
         Ok(())
@@ -247,24 +259,24 @@ impl<'a> Runner<'a> {
             // Owned here, so that an error drops it, which stops the checker and the page fetching.
             let mut rx = rx;
             // Up to three appends in flight: one sealing while the one before it waits for the
-            // one before that to commit.
-            let mut appends = futures::stream::FuturesOrdered::new();
+            // one before that to commit. Each is tagged with the persons it covers.
+            let mut appends = Appends::new(ledger);
             let mut received: Vec<Batch> = Vec::with_capacity(per_append);
             let mut open = true;
             loop {
                 if received.len() >= per_append || (!open && !received.is_empty()) {
                     let n = received.len();
                     let parts = std::mem::replace(&mut received, Vec::with_capacity(per_append)).into_iter().map(|b| b.events).collect();
-                    appends.push_back(async move { (ledger.append_relative_parts(parts).await, n) });
+                    appends.start(parts, n);
                 }
                 if !open && appends.is_empty() {
                     return Ok(());
                 }
-                let done = if appends.len() >= APPENDS_IN_FLIGHT || !open {
-                    appends.next().await
+                let done = if appends.full() || !open {
+                    appends.next().await?
                 } else {
                     tokio::select! {
-                        done = appends.next(), if !appends.is_empty() => done,
+                        done = appends.next(), if !appends.is_empty() => done?,
                         one = rx.recv() => {
                             match one {
                                 Some(b) => received.push(b),
@@ -274,8 +286,7 @@ impl<'a> Runner<'a> {
                         }
                     }
                 };
-                if let Some((result, n)) = done {
-                    let evs = result?;
+                if let Some((evs, n)) = done {
                     self.absorb(&evs);
                     ui.advance(n as u64);
                     // Freeing a batch's values is real work: not on the thread that feeds the writer.
