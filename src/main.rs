@@ -416,12 +416,12 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 f.raw_sign.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(", ")
             );
             println!("persons:                       {:>10} (both procedures)", f.persons);
-            println!("events:                        {:>10} in {:.1} s", f.events, f.seconds);
-            println!("persons per second:            {:>10.0}", f.persons as f64 / f.seconds);
+            println!("events:                        {:>10} in {:.1} s", f.events(), f.seconds());
+            println!("persons per second:            {:>10.0}", f.persons as f64 / f.seconds());
             println!(
                 "events per second:             {:>10.0}  ratio to raw signing {:.2}",
-                f.events as f64 / f.seconds,
-                f.events as f64 / f.seconds / f.raw_sign_per_s()
+                f.events() as f64 / f.seconds(),
+                f.events() as f64 / f.seconds() / f.raw_sign_per_s()
             );
             println!(
                 "per procedure:                 ratio {} (against the raw signing either side of it)",
