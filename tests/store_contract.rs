@@ -398,6 +398,34 @@ async fn contract_sqlite() {
     suite(Backend::Sqlite, None).await;
 }
 
+/// The embedded database's settings: WAL, fsync on every commit, 16 KiB pages on a new file.
+/// A database made before with 4 KiB pages keeps them and is appended to and verified as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_settings_and_an_older_page_size() {
+    async fn pragma(store: &housing_ledger::store::sql::SqlStore, name: &str) -> String {
+        use sqlx::Row;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA {name}"))).fetch_one(store.pool()).await.unwrap();
+        row.try_get::<i64, _>(0).map(|v| v.to_string()).or_else(|_| row.try_get::<String, _>(0)).unwrap()
+    }
+    let fresh = Place::new(Backend::Sqlite, None);
+    let store = fresh.sql().await;
+    assert_eq!([pragma(&store, "journal_mode").await, pragma(&store, "synchronous").await, pragma(&store, "page_size").await], ["wal", "2", "16384"]);
+
+    let older = Place::new(Backend::Sqlite, None);
+    let path = older.url.strip_prefix("sqlite://").unwrap().to_string();
+    {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{path}?mode=rwc")).await.unwrap();
+        sqlx::raw_sql("PRAGMA page_size=4096; CREATE TABLE made_before (x INTEGER)").execute(&mut conn).await.unwrap();
+        conn.close().await.unwrap();
+    }
+    assert_eq!(pragma(&older.sql().await, "page_size").await, "4096");
+    let ledger = older.ledger().await;
+    ledger.append((0..600).map(person_event).collect()).await.unwrap();
+    let report = verify_store(older.store().await.as_ref(), None, |_| {}).await.unwrap();
+    assert_eq!(report.events, 601, "the key's introduction and the 600 events");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn contract_postgres() {
     let pg = PgCluster::start();
