@@ -149,6 +149,11 @@ impl RunFigures {
         self.procedures.iter().map(|(_, s)| s).sum()
     }
 
+    /// Events per second of both procedures as a ratio to the mean raw signing rate.
+    pub fn ratio(&self) -> f64 {
+        self.events() as f64 / self.seconds() / self.raw_sign_per_s()
+    }
+
     /// Each procedure's events per second as a ratio to the raw signing measured just before
     /// and just after it.
     pub fn procedure_ratios(&self) -> Vec<f64> {

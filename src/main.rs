@@ -418,11 +418,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             println!("persons:                       {:>10} (both procedures)", f.persons);
             println!("events:                        {:>10} in {:.1} s", f.events(), f.seconds());
             println!("persons per second:            {:>10.0}", f.persons as f64 / f.seconds());
-            println!(
-                "events per second:             {:>10.0}  ratio to raw signing {:.2}",
-                f.events() as f64 / f.seconds(),
-                f.events() as f64 / f.seconds() / f.raw_sign_per_s()
-            );
+            println!("events per second:             {:>10.0}  ratio to raw signing {:.2}", f.events() as f64 / f.seconds(), f.ratio());
             println!(
                 "per procedure:                 ratio {} (against the raw signing either side of it)",
                 f.procedure_ratios().iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join(", ")
