@@ -33,12 +33,19 @@ pub fn sha256<T: Serialize>(value: &T) -> Result<[u8; 32]> {
 /// The RFC 8785 canonical bytes of a JSON value, the same as [`to_vec`] gives, but written
 /// straight by serde_json when that is the same bytes.
 pub fn value_to_vec(value: &Value) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(512);
+    write_value(&mut out, value)?;
+    Ok(out)
+}
+
+/// Appends the RFC 8785 form of a JSON value to `out` (see [`value_to_vec`]), so that a caller
+/// building a larger text does not copy it from a buffer of its own.
+pub fn write_value(out: &mut Vec<u8>, value: &Value) -> Result<()> {
     if serde_json_writes_jcs(value) {
-        let mut out = Vec::with_capacity(512);
-        serde_json::to_writer(&mut out, value).map_err(|e| Error::Canonical(e.to_string()))?;
-        Ok(out)
+        serde_json::to_writer(&mut *out, value).map_err(|e| Error::Canonical(e.to_string()))
     } else {
-        to_vec(value)
+        out.extend_from_slice(&to_vec(value)?);
+        Ok(())
     }
 }
 

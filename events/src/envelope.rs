@@ -131,7 +131,9 @@ impl Event {
 
     /// SHA-256 of the canonical form without `hash` and `sig`.
     pub fn compute_hash(&self) -> Result<Hash> {
-        Ok(hash_with_data(self, &canonical::value_to_vec(&self.data)?))
+        let mut text = Vec::with_capacity(1024);
+        let spans = write_stored(self, &self.prev, &self.hash, &self.sig, &mut text)?;
+        Ok(spans.hashed(&text))
     }
 
     /// The same hash through the generic canonicaliser (what `compute_hash` must equal).
@@ -176,47 +178,55 @@ impl Event {
     }
 }
 
-/// The envelope's hash given the RFC 8785 form of its `data`.
-fn hash_with_data(ev: &Event, data_jcs: &[u8]) -> Hash {
-    use sha2::{Digest, Sha256};
-    let mut text = Vec::with_capacity(data_jcs.len() + 384);
-    write_canonical(ev, data_jcs, false, &mut text);
-    Sha256::digest(&text).into()
+/// Where the parts that `hash` does not cover, and `prev`, lie in an event's stored text.
+struct Spans {
+    /// `,"hash":"…"`: left out of the hashed text.
+    hash: std::ops::Range<usize>,
+    /// `prev`'s string, quotes included.
+    prev: std::ops::Range<usize>,
+    /// `,"sig":"…"`: left out of the hashed text.
+    sig: std::ops::Range<usize>,
 }
 
-/// The RFC 8785 form of the whole sealed event given its `data`'s: the bytes the store keeps.
-fn canonical_with_data(ev: &Event, data_jcs: &[u8]) -> String {
-    let mut out = Vec::with_capacity(data_jcs.len() + 512);
-    write_canonical(ev, data_jcs, true, &mut out);
-    String::from_utf8(out).expect("RFC 8785 text is UTF-8")
+impl Spans {
+    /// SHA-256 over the hashed text, which is the stored text without the `hash` and `sig`
+    /// members (each a whole member, comma included, so what is left is RFC 8785 itself).
+    fn hashed(&self, text: &[u8]) -> Hash {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new_with_prefix(&text[..self.hash.start]);
+        h.update(&text[self.hash.end..self.sig.start]);
+        h.update(&text[self.sig.end..]);
+        h.finalize().into()
+    }
 }
 
-/// Writes the RFC 8785 form of the envelope, with or without `hash` and `sig`. Its keys in
+/// Writes the RFC 8785 form of the whole event as stored, with `prev`, `hash` and `sig` given
+/// apart (placeholders of the right length when sealing), and says where they lie. The keys in
 /// RFC 8785 order are data, format, hash, key, prev, seq, sig, stream, stream_seq, time, type;
-/// every scalar is canonicalised on its own. This lets `data`, the large part, be
-/// canonicalised in parallel while the chain is hashed in order. Returns where `prev`'s string
-/// starts in `out`.
-fn write_canonical(ev: &Event, data_jcs: &[u8], signed: bool, out: &mut Vec<u8>) -> usize {
+/// every scalar is canonicalised on its own. So the text is written once, its hash taken over
+/// spans of it, and the fields known last are filled in where they stand.
+fn write_stored(ev: &Event, prev: &str, hash: &str, sig: &str, out: &mut Vec<u8>) -> Result<Spans> {
     use std::io::Write;
     let string = canonical::write_str;
     out.extend_from_slice(b"{\"data\":");
-    out.extend_from_slice(data_jcs);
+    canonical::write_value(out, &ev.data)?;
     out.extend_from_slice(b",\"format\":");
     string(out, &ev.format);
-    if signed {
-        out.extend_from_slice(b",\"hash\":");
-        string(out, &ev.hash);
-    }
+    let hash_at = out.len();
+    out.extend_from_slice(b",\"hash\":");
+    string(out, hash);
+    let hash_span = hash_at..out.len();
     out.extend_from_slice(b",\"key\":");
     string(out, &ev.key);
     out.extend_from_slice(b",\"prev\":");
     let prev_at = out.len();
-    string(out, &ev.prev);
+    string(out, prev);
+    let prev_span = prev_at..out.len();
     write!(out, ",\"seq\":{}", ev.seq).expect("writing to a Vec cannot fail");
-    if signed {
-        out.extend_from_slice(b",\"sig\":");
-        string(out, &ev.sig);
-    }
+    let sig_at = out.len();
+    out.extend_from_slice(b",\"sig\":");
+    string(out, sig);
+    let sig_span = sig_at..out.len();
     out.extend_from_slice(b",\"stream\":");
     string(out, &ev.stream);
     write!(out, ",\"stream_seq\":{},\"time\":", ev.stream_seq).expect("writing to a Vec cannot fail");
@@ -224,7 +234,7 @@ fn write_canonical(ev: &Event, data_jcs: &[u8], signed: bool, out: &mut Vec<u8>)
     out.extend_from_slice(b",\"type\":");
     string(out, &ev.kind);
     out.push(b'}');
-    prev_at
+    Ok(Spans { hash: hash_span, prev: prev_span, sig: sig_span })
 }
 
 pub fn decode_hash(what: &'static str, hex_text: &str) -> Result<Hash> {
@@ -244,15 +254,18 @@ pub fn signing_message(hash: &Hash) -> [u8; 56] {
 /// its RFC 8785 text and its hash.
 ///
 /// Only `prev` makes the chain serial, and in the hashed text it comes after `data`, the large
-/// part. So each event's text is written, and SHA-256 run over everything before `prev`, in
-/// parallel; in order, only the short rest is hashed from that midstate. Signing depends on
-/// each hash alone and runs in parallel again.
+/// part. So each event's stored text is written once, with placeholders for `prev`, `hash` and
+/// `sig`, and SHA-256 run over everything before `prev`, in parallel; in order, only the short
+/// rest is hashed from that midstate. Signing depends on each hash alone and runs in parallel
+/// again; the three fields are then written over their placeholders.
 pub fn seal(drafts: Vec<Draft>, mut prev: Hash, signer: &LedgerSigner) -> Result<Vec<(Event, String, Hash)>> {
-    use sha2::{Digest, Sha256};
+    use sha2::Digest;
+    // Placeholders as long as what replaces them: 64 hex digits, 88 base64 characters.
+    const HEX_64: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+    const B64_88: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==";
     let key = signer.verifier().id_hex();
     let parallel = drafts.len() >= PARALLEL_SIGNING_THRESHOLD;
     let unchain = |d: Draft| -> Result<Unchained> {
-        let data_jcs = canonical::value_to_vec(&d.data)?;
         let ev = Event {
             format: EVENT_FORMAT.to_string(),
             seq: d.seq,
@@ -266,33 +279,38 @@ pub fn seal(drafts: Vec<Draft>, mut prev: Hash, signer: &LedgerSigner) -> Result
             hash: String::new(),
             sig: String::new(),
         };
-        let mut text = Vec::with_capacity(data_jcs.len() + 384);
-        let at = write_canonical(&ev, &data_jcs, false, &mut text);
-        let head = Sha256::new_with_prefix(&text[..at]);
-        // What follows `"prev":""` in the text written with an empty `prev`.
-        text.drain(..at + 2);
-        Ok(Unchained { ev, data_jcs, head, tail: text })
+        let mut text = Vec::with_capacity(1024);
+        let spans = write_stored(&ev, HEX_64, HEX_64, B64_88, &mut text)?;
+        let mut head = sha2::Sha256::new_with_prefix(&text[..spans.hash.start]);
+        head.update(&text[spans.hash.end..spans.prev.start]);
+        Ok(Unchained { ev, text, spans, head })
     };
     let mut unchained: Vec<Unchained> =
         if parallel { drafts.into_par_iter().map(unchain).collect::<Result<_>>()? } else { drafts.into_iter().map(unchain).collect::<Result<_>>()? };
     let mut hashes = Vec::with_capacity(unchained.len());
     for u in &mut unchained {
-        let mut prev_hex = [0u8; 64];
-        hex::encode_to_slice(prev, &mut prev_hex).expect("64 hex digits for 32 bytes");
+        let Spans { prev: p, sig, .. } = &u.spans;
+        // Inside the quotes of `prev`'s placeholder.
+        let prev_hex = &mut u.text[p.start + 1..p.end - 1];
+        hex::encode_to_slice(prev, prev_hex).expect("64 hex digits for 32 bytes");
         let mut h = u.head.clone();
-        h.update(b"\"");
-        h.update(prev_hex);
-        h.update(b"\"");
-        h.update(&u.tail);
+        h.update(&u.text[p.start..sig.start]);
+        h.update(&u.text[sig.end..]);
         let hash: Hash = h.finalize().into();
-        u.ev.prev = String::from_utf8(prev_hex.to_vec()).expect("hex is ASCII");
         prev = hash;
         hashes.push(hash);
     }
     let sign_one = |(mut u, h): (Unchained, &Hash)| {
-        u.ev.hash = hex::encode(h);
-        u.ev.sig = B64.encode(signer.sign(&signing_message(h)));
-        let text = canonical_with_data(&u.ev, &u.data_jcs);
+        let Spans { hash: hs, prev: p, sig } = &u.spans;
+        // `,"hash":"` is 9 bytes and `,"sig":"` 8, each followed by the value and a quote.
+        hex::encode_to_slice(h, &mut u.text[hs.start + 9..hs.end - 1]).expect("64 hex digits for 32 bytes");
+        let sig_b64 = &mut u.text[sig.start + 8..sig.end - 1];
+        B64.encode_slice(signer.sign(&signing_message(h)), sig_b64).expect("88 base64 characters for 64 bytes");
+        let ascii = |r: std::ops::Range<usize>| String::from_utf8(u.text[r].to_vec()).expect("hex and base64 are ASCII");
+        u.ev.prev = ascii(p.start + 1..p.end - 1);
+        u.ev.hash = ascii(hs.start + 9..hs.end - 1);
+        u.ev.sig = ascii(sig.start + 8..sig.end - 1);
+        let text = String::from_utf8(u.text).expect("RFC 8785 text is UTF-8");
         (u.ev, text, *h)
     };
     Ok(if parallel {
@@ -302,12 +320,13 @@ pub fn seal(drafts: Vec<Draft>, mut prev: Hash, signer: &LedgerSigner) -> Result
     })
 }
 
-/// An event not yet chained: its text but `prev`, and SHA-256 run over the part before `prev`.
+/// An event not yet chained: its stored text with placeholders, where they lie, and SHA-256
+/// run over the hashed text before `prev`.
 struct Unchained {
     ev: Event,
-    data_jcs: Vec<u8>,
+    text: Vec<u8>,
+    spans: Spans,
     head: sha2::Sha256,
-    tail: Vec<u8>,
 }
 
 #[cfg(test)]

@@ -10,8 +10,9 @@ pub const ANSWER_DOMAIN: &[u8] = b"housing-ledger/registry-answer/v1\n";
 
 /// The exact bytes a registry signs.
 pub fn message(answer: &Value) -> Result<Vec<u8>> {
-    let mut msg = ANSWER_DOMAIN.to_vec();
-    msg.extend(canonical::value_to_vec(answer)?);
+    let mut msg = Vec::with_capacity(ANSWER_DOMAIN.len() + 1024);
+    msg.extend_from_slice(ANSWER_DOMAIN);
+    canonical::write_value(&mut msg, answer)?;
     Ok(msg)
 }
 
