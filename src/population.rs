@@ -90,11 +90,20 @@ pub fn iin_of(procedure: Procedure, role: Role, index: u64) -> String {
     let (year, digit) = window(procedure, role);
     let date = NaiveDate::from_ymd_opt(year, 1, 1).expect("valid") + chrono::Days::new(index / PER_DAY);
     let serial = 1000 + index % PER_DAY;
-    let head = format!("{:02}{:02}{:02}{digit}{serial:04}", date.year() % 100, date.month(), date.day());
-    let d: Vec<u8> = head.bytes().map(|b| b - b'0').collect();
-    let check = check_digit(&d[..11].try_into().expect("11 digits")).unwrap_or(0);
+    // Digit by digit rather than through `format!`: the simulated registries call this for
+    // every subject of every query.
+    let (yy, mm, dd) = (date.year() as u64 % 100, date.month() as u64, date.day() as u64);
+    let mut d = [0u8; 12];
+    for (at, value, width) in [(0, yy, 2), (2, mm, 2), (4, dd, 2), (6, digit as u64, 1), (7, serial, 4)] {
+        let mut v = value;
+        for k in (at..at + width).rev() {
+            d[k] = (v % 10) as u8;
+            v /= 10;
+        }
+    }
     // Where no check digit exists, 0 is as good as any: the IIN fails the control either way.
-    format!("{head}{check}")
+    d[11] = check_digit(d[..11].try_into().expect("11 digits")).unwrap_or(0);
+    d.iter().map(|x| char::from(b'0' + x)).collect()
 }
 
 /// Decodes an IIN back to (procedure, role, index).

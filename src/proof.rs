@@ -327,7 +327,7 @@ pub fn verify(bundle: &Bundle, anchor: &VerifierKey, book: &RuleBook) -> Result<
         let subjects: Vec<String> = serde_json::from_value(e.data["answer"]["subjects"].clone()).unwrap_or_default();
         let records = check_answer(&keys, registry, e.data["request_id"].as_str().unwrap_or_default(), AnswerKind::Records(&subjects), &signed)
             .map_err(|err| invalid(format!("seq {}: source {err}", e.seq)))?;
-        answers.insert((e.data["step"].as_str().unwrap_or_default().to_string(), registry), records_of(&records));
+        answers.insert((e.data["step"].as_str().unwrap_or_default().to_string(), registry), records_of(records));
     }
     // The status the events show.
     let mut persons = Persons::default();

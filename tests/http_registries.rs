@@ -42,7 +42,7 @@ async fn each_fault_kind_over_http() {
         let (http, keys, a) = (&http, &keys, a.clone());
         async move {
             let rid = format!("req-{r}");
-            http.query(r, &a, &rid).await.and_then(|s| check_answer(keys, r, &rid, AnswerKind::Records(&a), &s))
+            http.query(r, &a, &rid).await.and_then(|s| check_answer(keys, r, &rid, AnswerKind::Records(&a), &s).cloned())
         }
     };
     let ok = ask(RegistryId::Gosreestr).await.unwrap();

@@ -78,9 +78,24 @@ pub fn rel(k: usize) -> serde_json::Value {
 /// each object entry (in the map's order) or array item that leads to it.
 pub type RelSite = Vec<usize>;
 
+/// Members of event data that hold a document as its source gave it (a registry's `answer`, a
+/// list `entry`). No reference is ever put in them, and none is looked for: a source's
+/// `{"$rel": k}` must be kept as it came, or the stored answer would no longer be the one the
+/// source signed. Not walking them is also most of the work saved, being the large part.
+pub const SOURCE_DOCUMENTS: &[&str] = &["answer", "entry"];
+
 /// Replaces every batch-relative reference in `v` with the seq `base + k`, and notes where
-/// each stood, so that the data can later be moved to another base by [`rebase_rel`].
+/// each stood, so that the data can later be moved to another base by [`rebase_rel`]. The
+/// members named in [`SOURCE_DOCUMENTS`] at the top of the data are left as they are.
 pub fn resolve_rel(v: &mut serde_json::Value, base: u64, sites: &mut Vec<RelSite>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            let members = m.iter_mut().map(|(k, x)| (!SOURCE_DOCUMENTS.contains(&k.as_str())).then_some(x));
+            descend(members, base, &mut Vec::new(), sites)
+        }
+        _ => walk(v, base, &mut Vec::new(), sites),
+    }
+
     fn walk(v: &mut serde_json::Value, base: u64, at: &mut Vec<usize>, sites: &mut Vec<RelSite>) {
         match v {
             serde_json::Value::Object(m) => {
@@ -91,23 +106,23 @@ pub fn resolve_rel(v: &mut serde_json::Value, base: u64, sites: &mut Vec<RelSite
                         return;
                     }
                 }
-                descend(m.values_mut(), base, at, sites);
+                descend(m.values_mut().map(Some), base, at, sites);
             }
-            serde_json::Value::Array(a) => descend(a.iter_mut(), base, at, sites),
+            serde_json::Value::Array(a) => descend(a.iter_mut().map(Some), base, at, sites),
             _ => {}
         }
     }
-    fn descend<'a>(items: impl Iterator<Item = &'a mut serde_json::Value>, base: u64, at: &mut Vec<usize>, sites: &mut Vec<RelSite>) {
+    /// Walks the items given (`None`: one passed over, still counted for the sites).
+    fn descend<'a>(items: impl Iterator<Item = Option<&'a mut serde_json::Value>>, base: u64, at: &mut Vec<usize>, sites: &mut Vec<RelSite>) {
         for (i, x) in items.enumerate() {
             // Scalars hold no reference: skip the bookkeeping.
-            if x.is_object() || x.is_array() {
+            if let Some(x) = x.filter(|x| x.is_object() || x.is_array()) {
                 at.push(i);
                 walk(x, base, at, sites);
                 at.pop();
             }
         }
     }
-    walk(v, base, &mut Vec::new(), sites)
 }
 
 /// Moves references that [`resolve_rel`] resolved for first seq `from`, at `sites`, to first
@@ -151,5 +166,15 @@ mod tests {
         resolve_rel(&mut at_25, 25, &mut Vec::new());
         rebase_rel(&mut at_10, &sites, 10, 25);
         assert_eq!(at_10, at_25);
+    }
+
+    #[test]
+    fn a_source_document_is_kept_as_it_came() {
+        let mut data = json!({"answer": {"records": {"$rel": 0}}, "entry": [{"$rel": 1}], "evidence": [rel(0)], "more": {"answer": rel(1)}});
+        let mut sites = Vec::new();
+        resolve_rel(&mut data, 40, &mut sites);
+        assert_eq!(data, json!({"answer": {"records": {"$rel": 0}}, "entry": [{"$rel": 1}], "evidence": [40], "more": {"answer": 41}}));
+        rebase_rel(&mut data, &sites, 40, 7);
+        assert_eq!(data, json!({"answer": {"records": {"$rel": 0}}, "entry": [{"$rel": 1}], "evidence": [7], "more": {"answer": 8}}));
     }
 }

@@ -338,7 +338,7 @@ impl<'a> Runner<'a> {
                 .registries
                 .decisions(ctx.procedure, &iins, &request_id)
                 .await
-                .and_then(|s| check_answer(&ctx.keys, RegistryId::IshAsMr, &request_id, AnswerKind::Decisions(&iins), &s).map(|r| (s, r)));
+                .and_then(|s| check_answer(&ctx.keys, RegistryId::IshAsMr, &request_id, AnswerKind::Decisions(&iins), &s).cloned().map(|r| (s, r)));
             let (signed, records) = match checked {
                 Ok(x) => x,
                 Err(fault) => {
@@ -504,7 +504,7 @@ async fn fetch_list_page(ledger: &Ledger, ctx: &RunContext, page: u64) -> Result
         .registries
         .list_page(ctx.procedure, page, &request_id)
         .await
-        .and_then(|s| check_answer(&ctx.keys, RegistryId::IshAsMr, &request_id, AnswerKind::List, &s).map(|r| (s, r)));
+        .and_then(|s| check_answer(&ctx.keys, RegistryId::IshAsMr, &request_id, AnswerKind::List, &s).cloned().map(|r| (s, r)));
     let stream = run_stream(&ctx.run);
     let (ev, outcome) = match checked {
         Ok((signed, records)) if records["entries"].is_array() => (

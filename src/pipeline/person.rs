@@ -61,15 +61,16 @@ impl Person<'_> {
         let request_id = format!("{}/{}/{}/{}", self.appeal.as_deref().unwrap_or(&ctx.run), self.iin, step.step, registry);
         self.push(REGISTRY_QUERIED, json!({"run": ctx.run, "registry": registry, "subjects": subjects, "step": step.step, "request_id": request_id}));
         let result = ctx.registries.query(registry, subjects, &request_id).await;
-        let checked =
-            result.and_then(|signed| check_answer(&ctx.keys, registry, &request_id, AnswerKind::Records(subjects), &signed).map(|records| (signed, records)));
+        let checked = result.and_then(|signed| {
+            check_answer(&ctx.keys, registry, &request_id, AnswerKind::Records(subjects), &signed).map(records_of).map(|records| (signed, records))
+        });
         match checked {
             Ok((signed, records)) => {
                 let ix = self.push(
                     REGISTRY_RESPONDED,
                     with(json!({"run": ctx.run, "registry": registry, "request_id": request_id, "step": step.step, "source_key": signed.source_key, "source_sig": signed.source_sig}), "answer", signed.answer),
                 );
-                Ok((records_of(&records), ix))
+                Ok((records, ix))
             }
             Err(fault) => Err(self.push(
                 REGISTRY_FAILED,

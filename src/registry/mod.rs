@@ -135,8 +135,15 @@ pub enum AnswerKind<'a> {
 }
 
 /// Verifies the source signature with the trusted key of `registry` (never the key the answer
-/// brings), then the answer's shape: registry, request id, subjects and records.
-pub fn check_answer(keys: &TrustedKeys, registry: RegistryId, request_id: &str, kind: AnswerKind, signed: &SignedAnswer) -> Result<Value, RegistryFault> {
+/// brings), then the answer's shape: registry, request id, subjects and records. Returns the
+/// records, borrowed: a caller takes what it needs of them without a copy of the whole.
+pub fn check_answer<'s>(
+    keys: &TrustedKeys,
+    registry: RegistryId,
+    request_id: &str,
+    kind: AnswerKind,
+    signed: &'s SignedAnswer,
+) -> Result<&'s Value, RegistryFault> {
     let key = keys.0.get(&registry).ok_or_else(|| RegistryFault::BadSignature(format!("no trusted key for {registry}")))?;
     if signed.source_key != key.text() {
         return Err(RegistryFault::BadSignature(format!("answer names key {:?}, not the trusted key of {registry}", signed.source_key)));
@@ -181,7 +188,7 @@ pub fn check_answer(keys: &TrustedKeys, registry: RegistryId, request_id: &str, 
             }
         }
     }
-    Ok(a["records"].clone())
+    Ok(&a["records"])
 }
 
 /// The records of a checked per-IIN answer.

@@ -55,8 +55,18 @@ pub struct Simulator {
     signers: BTreeMap<RegistryId, LedgerSigner>,
 }
 
+/// The time an answer is issued, to the millisecond. Formatted once per millisecond and
+/// thread: the simulator issues thousands of answers a second.
 fn now() -> String {
-    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    thread_local!(static LAST: std::cell::RefCell<(i64, String)> = const { std::cell::RefCell::new((i64::MIN, String::new())) });
+    let t = chrono::Utc::now();
+    LAST.with_borrow_mut(|(ms, text)| {
+        if *ms != t.timestamp_millis() {
+            *ms = t.timestamp_millis();
+            *text = t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+        }
+        text.clone()
+    })
 }
 
 impl Simulator {
