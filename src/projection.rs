@@ -14,27 +14,51 @@ const PAGE: u64 = 5000;
 type Cases = BTreeMap<String, ProcedureCase>;
 
 /// Applies every event not yet applied to the stored `persons` projection. Returns how many.
+/// The next page is read and parsed on another task while this one is folded and committed,
+/// and a folded page is freed off this task: after a long run, catching up is most of the
+/// work left, and done in turn it kept one core busy and the other waiting.
 pub async fn catch_up(ledger: &Ledger) -> Result<u64, LedgerError> {
-    let store = ledger.store();
+    let store = ledger.store().clone();
+    let read_ahead = |from: u64| {
+        let store = store.clone();
+        tokio::spawn(async move { crate::store::read(store.as_ref(), from, PAGE).await })
+    };
     let mut applied = 0;
+    let mut from = store.projection_cursor(PERSONS).await?;
+    let mut page = read_ahead(from).await.expect("reading a page does not panic")?;
     loop {
-        let from = store.projection_cursor(PERSONS).await?;
-        let page = crate::store::read(store.as_ref(), from, PAGE).await?;
         let Some(last) = page.last() else { return Ok(applied) };
         let to = last.seq + 1;
-        let touched: BTreeSet<String> = page.iter().filter_map(subject_of).collect();
-        let keys: Vec<String> = touched.into_iter().collect();
-        let mut persons = Persons::default();
-        for (k, doc) in store.projection_rows(PERSONS, &keys).await? {
-            let cases: Cases = serde_json::from_str(&doc).map_err(|e| StoreCorrupt(format!("projection row {k}: {e}")))?;
-            persons.cases.insert(k, cases);
-        }
-        page.iter().for_each(|e| persons.apply(e));
-        let rows = keys.iter().filter_map(|k| persons.cases.get(k).map(|c| (k.clone(), serde_json::to_string(c).expect("cases serialise")))).collect();
-        if store.projection_commit(PERSONS, from, to, rows).await? {
-            applied += page.len() as u64;
+        let next = read_ahead(to);
+        let committed = apply_page(store.as_ref(), &page, from, to).await.inspect_err(|_| next.abort())?;
+        let done = page.len() as u64;
+        rayon::spawn(move || drop(page));
+        if committed {
+            applied += done;
+            from = to;
+            page = next.await.expect("reading a page does not panic")?;
+        } else {
+            // Another consumer moved the cursor: go on from where it is now.
+            next.abort();
+            from = store.projection_cursor(PERSONS).await?;
+            page = read_ahead(from).await.expect("reading a page does not panic")?;
         }
     }
+}
+
+/// Folds `page`, the events `[from, to)`, into the stored rows and moves the cursor with them;
+/// `false` if the cursor was no longer at `from` (nothing was written).
+async fn apply_page(store: &dyn crate::store::EventStore, page: &[Event], from: u64, to: u64) -> Result<bool, LedgerError> {
+    let touched: BTreeSet<String> = page.iter().filter_map(subject_of).collect();
+    let keys: Vec<String> = touched.into_iter().collect();
+    let mut persons = Persons::default();
+    for (k, doc) in store.projection_rows(PERSONS, &keys).await? {
+        let cases: Cases = serde_json::from_str(&doc).map_err(|e| StoreCorrupt(format!("projection row {k}: {e}")))?;
+        persons.cases.insert(k, cases);
+    }
+    page.iter().for_each(|e| persons.apply(e));
+    let rows = keys.iter().filter_map(|k| persons.cases.get(k).map(|c| (k.clone(), serde_json::to_string(c).expect("cases serialise")))).collect();
+    Ok(store.projection_commit(PERSONS, from, to, rows).await?)
 }
 
 #[allow(non_snake_case)]
