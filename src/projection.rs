@@ -14,39 +14,56 @@ const PAGE: u64 = 5000;
 type Cases = BTreeMap<String, ProcedureCase>;
 
 /// Applies every event not yet applied to the stored `persons` projection. Returns how many.
-/// The next page is read and parsed on another task while this one is folded and committed,
-/// and a folded page is freed off this task: after a long run, catching up is most of the
-/// work left, and done in turn it kept one core busy and the other waiting.
+/// Only the types the fold reads are read ([`projections::person::FOLDED`]); the cursor moves
+/// over the whole range. The next range is read and parsed on another task while this one is
+/// folded and committed, and a folded page is freed off this task: after a long run,
+/// catching up is most of the work left, and done in turn it kept one core busy and the
+/// other waiting.
 pub async fn catch_up(ledger: &Ledger) -> Result<u64, LedgerError> {
     let store = ledger.store().clone();
-    let read_ahead = |from: u64| {
+    let read_ahead = |from: u64, to: u64| {
         let store = store.clone();
-        tokio::spawn(async move { crate::store::read(store.as_ref(), from, PAGE).await })
+        tokio::spawn(async move { crate::store::parse_rows(store.read_raw_kinds(projections::person::FOLDED, from, to).await?) })
     };
     let mut applied = 0;
-    let mut from = store.projection_cursor(PERSONS).await?;
-    let mut page = read_ahead(from).await.expect("reading a page does not panic")?;
+    let (mut from, mut size) = (store.projection_cursor(PERSONS).await?, store.size().await?);
+    let mut current = None;
     loop {
-        let Some(last) = page.last() else { return Ok(applied) };
-        let to = last.seq + 1;
-        let next = read_ahead(to);
-        let committed = apply_page(store.as_ref(), &page, from, to).await.inspect_err(|_| next.abort())?;
-        let done = page.len() as u64;
+        if from >= size {
+            // Events appended meanwhile are caught up too.
+            size = store.size().await?;
+            if from >= size {
+                return Ok(applied);
+            }
+        }
+        let to = size.min(from + PAGE);
+        let page = match current.take() {
+            Some(read) => read,
+            None => read_ahead(from, to),
+        };
+        let page = page.await.expect("reading a page does not panic")?;
+        let next = (to < size).then(|| read_ahead(to, size.min(to + PAGE)));
+        let committed = match apply_page(store.as_ref(), &page, from, to).await {
+            Ok(committed) => committed,
+            Err(e) => {
+                next.inspect(|n| n.abort());
+                return Err(e);
+            }
+        };
         rayon::spawn(move || drop(page));
         if committed {
-            applied += done;
+            applied += to - from;
             from = to;
-            page = next.await.expect("reading a page does not panic")?;
+            current = next;
         } else {
             // Another consumer moved the cursor: go on from where it is now.
-            next.abort();
+            next.inspect(|n| n.abort());
             from = store.projection_cursor(PERSONS).await?;
-            page = read_ahead(from).await.expect("reading a page does not panic")?;
         }
     }
 }
 
-/// Folds `page`, the events `[from, to)`, into the stored rows and moves the cursor with them;
+/// Folds `page`, the events of `[from, to)` the fold reads, into the stored rows and moves the cursor with them;
 /// `false` if the cursor was no longer at `from` (nothing was written).
 async fn apply_page(store: &dyn crate::store::EventStore, page: &[Event], from: u64, to: u64) -> Result<bool, LedgerError> {
     let touched: BTreeSet<String> = page.iter().filter_map(subject_of).collect();

@@ -70,6 +70,24 @@ pub struct Persons {
     pub cases: BTreeMap<String, BTreeMap<String, ProcedureCase>>,
 }
 
+/// Every type [`Persons::apply`] reads; it passes over all others, so a consumer that keeps the
+/// projection need not read them (registry queries and answers, most of the log).
+pub const FOLDED: &[&str] = &[
+    LIST_ENTRY_RECEIVED,
+    CONSENT_MISSING,
+    CHECK_EVALUATED,
+    DECISION_PROPOSED,
+    PERSON_RETAINED,
+    DECISION_TAKEN,
+    NOTICE_ISSUED,
+    NOTICE_DELIVERED,
+    NOTICE_DELIVERY_FAILED,
+    APPEAL_FILED,
+    REMOVAL_SUSPENDED,
+    APPEAL_RECHECKED,
+    APPEAL_RESOLVED,
+];
+
 /// The person an event is about, if it is about one.
 pub fn subject_of(ev: &Event) -> Option<String> {
     if let Some(iin) = ev.stream.strip_prefix("person:") {

@@ -164,6 +164,9 @@ pub trait EventStore: Send + Sync {
     }
     /// Stored bodies `(seq, text)` from `from`, at most `limit`, in order.
     async fn read_raw(&self, from: u64, limit: u64) -> Result<Vec<(u64, String)>>;
+    /// Stored bodies `(seq, text)` of the events of the given types with seq in `[from, to)`,
+    /// in order.
+    async fn read_raw_kinds(&self, kinds: &[&str], from: u64, to: u64) -> Result<Vec<(u64, String)>>;
     /// The events of one stream, in order.
     async fn read_stream(&self, stream: &str) -> Result<Vec<Event>>;
     /// The events of one stream that have one type, in order.

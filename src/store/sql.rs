@@ -578,6 +578,22 @@ impl EventStore for SqlStore {
         rows.iter().map(|r: &AnyRow| Ok((u(r.try_get(0)?), r.try_get(1)?))).collect()
     }
 
+    async fn read_raw_kinds(&self, kinds: &[&str], from: u64, to: u64) -> Result<Vec<(u64, String)>> {
+        // The types' placeholders come first, so that PostgreSQL's are numbered from $1.
+        let n = kinds.len();
+        let range = match self.dialect {
+            Dialect::Sqlite => "seq >= ? AND seq < ?".to_string(),
+            Dialect::Postgres => format!("seq >= ${} AND seq < ${}", n + 1, n + 2),
+        };
+        let sql = format!("SELECT seq, body FROM events WHERE type IN {} AND {range} ORDER BY seq", in_list(self.dialect, n));
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for k in kinds {
+            q = q.bind(k.to_string());
+        }
+        let rows = q.bind(i(from)).bind(i(to)).fetch_all(&self.pool).await?;
+        rows.iter().map(|r: &AnyRow| Ok((u(r.try_get(0)?), r.try_get(1)?))).collect()
+    }
+
     async fn read_stream(&self, stream: &str) -> Result<Vec<Event>> {
         let rows = sqlx::query("SELECT seq, body FROM events WHERE stream = $1 ORDER BY stream_seq").bind(stream).fetch_all(&self.pool).await?;
         events_of(&rows)
