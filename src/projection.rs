@@ -14,16 +14,17 @@ const PAGE: u64 = 5000;
 type Cases = BTreeMap<String, ProcedureCase>;
 
 /// Applies every event not yet applied to the stored `persons` projection. Returns how many.
-/// Only the types the fold reads are read ([`projections::person::FOLDED`]); the cursor moves
+/// Only the types the fold reads are read ([`projections::person::folded`]); the cursor moves
 /// over the whole range. The next range is read and parsed on another task while this one is
 /// folded and committed, and a folded page is freed off this task: after a long run,
 /// catching up is most of the work left, and done in turn it kept one core busy and the
 /// other waiting.
 pub async fn catch_up(ledger: &Ledger) -> Result<u64, LedgerError> {
     let store = ledger.store().clone();
+    let kinds = std::sync::Arc::new(projections::person::folded());
     let read_ahead = |from: u64, to: u64| {
-        let store = store.clone();
-        tokio::spawn(async move { crate::store::parse_rows(store.read_raw_kinds(projections::person::FOLDED, from, to).await?) })
+        let (store, kinds) = (store.clone(), kinds.clone());
+        tokio::spawn(async move { crate::store::parse_rows(store.read_raw_kinds(&kinds, from, to).await?) })
     };
     let mut applied = 0;
     let (mut from, mut size) = (store.projection_cursor(PERSONS).await?, store.size().await?);
