@@ -71,8 +71,8 @@ pub struct Persons {
 }
 
 /// Types [`Persons::apply`] passes over whatever their data, so a consumer that keeps the
-/// projection need not read them: registry queries and answers are most of the log. Any other
-/// type, a new one included, is read.
+/// projection need not read them: registry queries and answers are most of the log. Every
+/// other type of the catalogue (`events::types::ALL`), a new one included, is read.
 pub const PASSED_OVER: &[&str] =
     &[KEY_INTRODUCED, KEY_RETIRED, RUN_STARTED, RUN_FINISHED, INPUT_REJECTED, REGISTRY_QUERIED, REGISTRY_RESPONDED, REGISTRY_FAILED, LIST_SUBMITTED];
 
