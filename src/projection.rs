@@ -38,11 +38,7 @@ pub async fn catch_up(ledger: &Ledger) -> Result<u64, LedgerError> {
             }
         }
         let to = size.min(from + PAGE);
-        let page = match current.take() {
-            Some(read) => read,
-            None => read_ahead(from, to),
-        };
-        let page = page.await.expect("reading a page does not panic")?;
+        let page = current.take().unwrap_or_else(|| read_ahead(from, to)).await.expect("reading a page does not panic")?;
         let next = (to < size).then(|| read_ahead(to, size.min(to + PAGE)));
         let committed = match apply_page(store.as_ref(), &page, from, to).await {
             Ok(committed) => committed,
