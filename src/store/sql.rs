@@ -579,6 +579,9 @@ impl EventStore for SqlStore {
     }
 
     async fn read_raw_kinds(&self, kinds: &[&str], from: u64, to: u64) -> Result<Vec<(u64, String)>> {
+        if kinds.is_empty() {
+            return Ok(Vec::new()); // `IN ()` is not SQL
+        }
         // The types' placeholders come first, so that PostgreSQL's are numbered from $1.
         let n = kinds.len();
         let range = match self.dialect {
