@@ -60,8 +60,8 @@ pub async fn catch_up(ledger: &Ledger) -> Result<u64, LedgerError> {
     }
 }
 
-/// Folds `page`, the events of `[from, to)` the fold reads, into the stored rows and moves the cursor with them;
-/// `false` if the cursor was no longer at `from` (nothing was written).
+/// Folds `page`, the events of `[from, to)` the fold reads, into the stored rows and moves the
+/// cursor with them; `false` if the cursor was no longer at `from` (nothing was written).
 async fn apply_page(store: &dyn crate::store::EventStore, page: &[Event], from: u64, to: u64) -> Result<bool, LedgerError> {
     let touched: BTreeSet<String> = page.iter().filter_map(subject_of).collect();
     let keys: Vec<String> = touched.into_iter().collect();

@@ -575,7 +575,7 @@ impl EventStore for SqlStore {
 
     async fn read_raw(&self, from: u64, limit: u64) -> Result<Vec<(u64, String)>> {
         let rows = sqlx::query("SELECT seq, body FROM events WHERE seq >= $1 ORDER BY seq LIMIT $2").bind(i(from)).bind(i(limit)).fetch_all(&self.pool).await?;
-        rows.iter().map(|r: &AnyRow| Ok((u(r.try_get(0)?), r.try_get(1)?))).collect()
+        raw_rows(&rows)
     }
 
     async fn read_raw_kinds(&self, kinds: &[&str], from: u64, to: u64) -> Result<Vec<(u64, String)>> {
@@ -594,7 +594,7 @@ impl EventStore for SqlStore {
             q = q.bind(k.to_string());
         }
         let rows = q.bind(i(from)).bind(i(to)).fetch_all(&self.pool).await?;
-        rows.iter().map(|r: &AnyRow| Ok((u(r.try_get(0)?), r.try_get(1)?))).collect()
+        raw_rows(&rows)
     }
 
     async fn read_stream(&self, stream: &str) -> Result<Vec<Event>> {
@@ -739,9 +739,14 @@ impl EventStore for SqlStore {
     }
 }
 
+/// Rows of `(seq, body)` as they are stored.
+fn raw_rows(rows: &[AnyRow]) -> Result<Vec<(u64, String)>> {
+    rows.iter().map(|r| Ok((u(r.try_get(0)?), r.try_get(1)?))).collect()
+}
+
 /// Events from rows of `(seq, body)`.
 fn events_of(rows: &[AnyRow]) -> Result<Vec<Event>> {
-    parse_rows(rows.iter().map(|r| Ok((u(r.try_get(0)?), r.try_get(1)?))).collect::<Result<_>>()?)
+    parse_rows(raw_rows(rows)?)
 }
 
 fn checkpoint_row(r: &AnyRow) -> Result<StoredCheckpoint> {
