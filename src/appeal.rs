@@ -16,12 +16,12 @@
 use crate::auth::Caller;
 use crate::ledger::{Ledger, LedgerError};
 use crate::pipeline::person::{self, Correction, Corrections, RunContext, StepsOutcome};
-use crate::registry::{check_answer, records_of, AnswerKind, NoSource, Registries, SignedAnswer, TrustedKeys};
+use crate::registry::{check_answer, records_of, AnswerKind, NoSource, Registries, Reinstatement, SignedAnswer, TrustedKeys};
 use crate::rules::checks::Family;
 use crate::rules::records::RegistryId;
-use crate::rules::{notice, Procedure, RuleBook, RuleSet};
+use crate::rules::{calendar, notice, Procedure, RuleBook, RuleSet};
 use crate::store::StoreError;
-use chrono::{Months, NaiveDate};
+use chrono::NaiveDate;
 use events::types::*;
 use events::{Event, NewEvent};
 use serde::Deserialize;
@@ -30,6 +30,9 @@ use std::sync::Arc;
 
 /// Delivery attempts of a reinstatement notice before it is left `failed`.
 const DELIVERY_ATTEMPTS: u32 = 5;
+/// Attempts at submitting a reinstatement to ИШ АС МР in one go (decision 16); a later
+/// `reinstate` tries again.
+const REINSTATE_ATTEMPTS: u32 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppealError {
@@ -133,7 +136,7 @@ pub struct Appeals<'a> {
     pub keys: &'a TrustedKeys,
     pub book: &'a RuleBook,
     pub registries: Option<Arc<dyn Registries>>,
-    /// Today, as the service counts days (UTC).
+    /// Today, as the service counts days: in Kazakhstan (decision 17).
     pub today: NaiveDate,
 }
 
@@ -141,17 +144,13 @@ fn date(field: &str, s: &str) -> Result<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| AppealError::Invalid(format!("{field} must be a date YYYY-MM-DD, got {s:?}")))
 }
 
+/// The local date in Kazakhstan of an event (decision 17).
 fn date_of(ev: &Event) -> NaiveDate {
-    NaiveDate::parse_from_str(ev.time.get(..10).unwrap_or_default(), "%Y-%m-%d").unwrap_or_default()
-}
-
-/// Names compare without case and surrounding blanks.
-fn same_person(a: &str, b: &str) -> bool {
-    a.trim().to_lowercase() == b.trim().to_lowercase()
+    calendar::local_date_of(&ev.time).unwrap_or_default()
 }
 
 fn officer_json(c: &Caller) -> Value {
-    json!({"token": c.token_id, "role": c.role, "holder": c.holder})
+    json!({"token": c.token_id, "role": c.role, "holder": c.holder, "holder_id": c.holder_id})
 }
 
 fn require_named(c: &Caller) -> Result<()> {
@@ -242,10 +241,12 @@ impl Appeals<'_> {
             .ok_or_else(|| AppealError::Conflict(format!("{iin} has no confirmed {procedure} decision to appeal (status {})", case.status)))?;
         let decision_event =
             person.iter().find(|e| e.seq == decision.seq).ok_or_else(|| AppealError::NotFound(format!("decision {} is not in the ledger", decision.seq)))?;
-        // APC art. 92: three months from the day the notice was delivered.
+        // APC art. 92: three months from the day the notice was delivered, that day counted in
+        // Kazakhstan, the last day moved off a day off (decision 17).
         let delivered =
             case.notice.as_ref().and_then(|n| person.iter().find(|e| e.kind == NOTICE_DELIVERED && e.data["notice"] == n.notice.as_str())).map(date_of);
-        let deadline = delivered.and_then(|d| d.checked_add_months(Months::new(3)));
+        let counted = delivered.map(|d| calendar::appeal_deadline(calendar::Calendar::built_in(), d));
+        let deadline = counted.as_ref().map(|d| d.last_day);
         let received_on = match &filing.received_on {
             Some(s) => date("received_on", s)?,
             None => self.today,
@@ -275,10 +276,11 @@ impl Appeals<'_> {
             APPEAL_FILED,
             json!({
                 "appeal": id, "iin": iin, "procedure": procedure, "run": case.run, "decision": decision.seq,
-                "decided_by": decision.decided_by, "notice": case.notice.as_ref().map(|n| n.notice.clone()),
+                "decided_by": decision.decided_by, "decided_by_id": decision.official["id"], "notice": case.notice.as_ref().map(|n| n.notice.clone()),
                 "filed_by": officer_json(by), "grounds": filing.grounds.trim(), "contested_step": contested,
                 "received_on": received_on.to_string(), "delivered_on": delivered.map(|d| d.to_string()),
-                "deadline": deadline.map(|d| d.to_string()), "late": late,
+                "deadline": deadline.map(|d| d.to_string()), "deadline_moved_from": counted.as_ref().and_then(|d| d.moved_from).map(|d| d.to_string()),
+                "deadline_unchecked": counted.as_ref().and_then(|d| d.unchecked.clone()), "late": late,
                 "late_reason": filing.late_reason.as_deref().map(str::trim).filter(|s| !s.is_empty()),
             }),
         )
@@ -390,6 +392,9 @@ impl Appeals<'_> {
             rules: rs.clone(),
             registries: self.registries.clone().unwrap_or_else(|| Arc::new(NoSource)),
             keys: self.keys.clone(),
+            // A re-check proposes nothing: neither is read.
+            simulation: false,
+            standing: Default::default(),
         };
         let (mut batch, outcome, evidence) = person::recheck(&ctx, id, &a.iin, &locality, first, family, &corrections).await;
         let grounds = match &outcome {
@@ -413,11 +418,21 @@ impl Appeals<'_> {
         require_named(by)?;
         let a = self.load(id).await?;
         a.open()?;
-        let decided_by = a.filed.data["decided_by"].as_str().unwrap_or_default();
-        if same_person(&by.holder, decided_by) {
+        // Decision 15: identifiers compared, never names.
+        let decided_by_id = a.filed.data["decided_by_id"].as_str().unwrap_or_default();
+        if decided_by_id.is_empty() {
             return Err(AppealError::Forbidden(format!(
-                "{} took the decision under appeal (seq {}) and may not resolve the appeal against it",
-                by.holder, a.filed.data["decision"]
+                "the decision under appeal (seq {}) names no identified official, so no one can be shown not to have taken it",
+                a.filed.data["decision"]
+            )));
+        }
+        if by.holder_id.is_empty() {
+            return Err(AppealError::Forbidden("this token names no holder IIN; an appeal is resolved with a token created with --holder-id".into()));
+        }
+        if by.holder_id == decided_by_id {
+            return Err(AppealError::Forbidden(format!(
+                "the holder of this token ({}) took the decision under appeal (seq {}) and may not resolve the appeal against it",
+                by.holder_id, a.filed.data["decision"]
             )));
         }
         if r.reason.trim().is_empty() {
@@ -454,15 +469,6 @@ impl Appeals<'_> {
                     )
                     .expecting(a.next_seq()),
                 );
-                let mut fields = reinstated.clone();
-                fields["received_on"] = a.filed.data["received_on"].clone();
-                let text = notice::reinstatement(a.procedure, &fields);
-                let notice = format!("{id}-reinstatement");
-                batch.push(NewEvent::new(
-                    notice_stream(&notice),
-                    NOTICE_ISSUED,
-                    json!({"notice": notice, "kind": "reinstatement", "appeal": id, "iin": a.iin, "procedure": a.procedure, "decision": rel(0), "text": {"kk": text.kk, "ru": text.ru}, "grounds": []}),
-                ));
             }
             "upheld" => {
                 let grounds = match &recheck {
@@ -484,12 +490,90 @@ impl Appeals<'_> {
             }
             other => return Err(AppealError::Invalid(format!("outcome must be upheld or overturned, got {other:?}"))),
         }
-        let appended = self.ledger.append_relative(batch).await.map_err(stream_conflict)?;
-        if let Some(issued) = appended.iter().find(|e| e.kind == NOTICE_ISSUED) {
-            self.deliver(issued).await?;
+        self.ledger.append_relative(batch).await.map_err(stream_conflict)?;
+        if r.outcome == "overturned" {
+            let a = self.load(id).await?;
+            self.reinstate_and_notify(&a).await?;
         }
         self.ledger.checkpoint().await?;
         self.written(id).await
+    }
+
+    /// Decision 16: submits an overturned decision's reinstatement to ИШ АС МР again, where it
+    /// is not yet acknowledged; once it is, the notice of reinstatement goes out.
+    pub async fn reinstate(&self, id: &str, by: &Caller) -> Result<Appeal> {
+        require_named(by)?;
+        let a = self.load(id).await?;
+        match &a.resolved {
+            Some(r) if r.data["outcome"] == "overturned" => {}
+            _ => return Err(AppealError::Conflict(format!("appeal {id} has not overturned a decision; there is nothing to reinstate"))),
+        }
+        if a.events.iter().any(|e| e.kind == REINSTATEMENT_ACKNOWLEDGED) {
+            return Err(AppealError::Conflict(format!("the reinstatement under appeal {id} is already acknowledged")));
+        }
+        self.reinstate_and_notify(&a).await?;
+        self.ledger.checkpoint().await?;
+        self.written(id).await
+    }
+
+    /// Asks ИШ АС МР to restore the person, recording each attempt; on its signed
+    /// acknowledgement, issues and delivers the notice of reinstatement. Without one, the
+    /// reinstatement stays pending and no notice goes out.
+    async fn reinstate_and_notify(&self, a: &Appeal) -> Result<()> {
+        let resolved = a.resolved.as_ref().expect("an overturned appeal is resolved");
+        let registries = self.registries.clone().unwrap_or_else(|| Arc::new(NoSource));
+        let request = Reinstatement { iin: a.iin.clone(), procedure: a.procedure, appeal: a.id.clone(), restore: resolved.data["reinstated"].clone() };
+        let tried = a.events.iter().filter(|e| e.kind == REINSTATEMENT_FAILED).count() as u32;
+        let stream = appeal_stream(&a.id);
+        for (next, attempt) in (a.next_seq()..).zip(tried + 1..=tried + REINSTATE_ATTEMPTS) {
+            let request_id = format!("{}/reinstatement/{attempt}", a.id);
+            let subjects = [a.iin.clone()];
+            let result = registries.reinstate(&request, &request_id).await.and_then(|s| {
+                // The borrowed records are not needed: only that the answer checks.
+                check_answer(self.keys, RegistryId::IshAsMr, &request_id, AnswerKind::Acknowledgement(&subjects), &s)?;
+                Ok(s)
+            });
+            let ev = match result {
+                Ok(signed) => NewEvent::new(
+                    &stream,
+                    REINSTATEMENT_ACKNOWLEDGED,
+                    with(
+                        json!({"appeal": a.id, "iin": a.iin, "procedure": a.procedure, "registry": "ish_as_mr", "request_id": request_id, "attempt": attempt, "source_key": signed.source_key, "source_sig": signed.source_sig}),
+                        "answer",
+                        signed.answer,
+                    ),
+                ),
+                Err(fault) => NewEvent::new(
+                    &stream,
+                    REINSTATEMENT_FAILED,
+                    json!({"appeal": a.id, "iin": a.iin, "procedure": a.procedure, "registry": "ish_as_mr", "request_id": request_id, "attempt": attempt, "kind": fault.kind(), "detail": fault.detail()}),
+                ),
+            }
+            .expecting(next);
+            let acknowledged = ev.kind == REINSTATEMENT_ACKNOWLEDGED;
+            let recorded = self.ledger.append(vec![ev]).await.map_err(stream_conflict)?.remove(0);
+            if acknowledged {
+                return self.notify_reinstatement(a, &recorded).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// The notice of reinstatement, after ИШ АС МР acknowledged it (`ack`).
+    async fn notify_reinstatement(&self, a: &Appeal, ack: &Event) -> Result<()> {
+        let resolved = a.resolved.as_ref().expect("an overturned appeal is resolved");
+        let mut fields = resolved.data["reinstated"].clone();
+        fields["received_on"] = a.filed.data["received_on"].clone();
+        let text = notice::reinstatement(a.procedure, &fields);
+        let notice = format!("{}-reinstatement", a.id);
+        let issued = NewEvent::new(
+            notice_stream(&notice),
+            NOTICE_ISSUED,
+            json!({"notice": notice, "kind": "reinstatement", "appeal": a.id, "iin": a.iin, "procedure": a.procedure, "decision": resolved.seq, "acknowledgement": ack.seq, "text": {"kk": text.kk, "ru": text.ru}, "grounds": []}),
+        )
+        .expecting(0);
+        let issued = self.ledger.append(vec![issued]).await.map_err(stream_conflict)?.remove(0);
+        self.deliver(&issued).await
     }
 
     /// Delivers a reinstatement notice through ИШ АС МР, recording every attempt.

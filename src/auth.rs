@@ -44,20 +44,52 @@ impl FromStr for Role {
     }
 }
 
-/// Who is calling: the token's id (never the secret), its role and whom it was issued to.
+/// Who is calling: the token's id (never the secret), its role and whom it was issued to: a
+/// name to show, and the personal identifier that self-review is judged by (decision 15).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Caller {
     pub token_id: String,
     pub role: Role,
     pub holder: String,
+    pub holder_id: String,
 }
 
 pub fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
+/// Why a token cannot be issued as asked.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error(
+        "an appeals_officer token must name its holder and his IIN: --holder \"NAME\" --holder-id IIN (decision 15: self-review is judged by identifiers)"
+    )]
+    Unidentified,
+    #[error("--holder-id: {0}")]
+    HolderId(#[from] crate::rules::iin::IinError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Creates a token for `role` issued to `holder`, whose IIN is `holder_id` (required, and
+/// checked, for appeals officers): stores its hash and returns the token text.
+pub async fn issue_token(store: &dyn EventStore, role: Role, holder: &str, holder_id: &str) -> Result<(String, TokenRecord), TokenError> {
+    let holder_id = holder_id.trim();
+    if role == Role::AppealsOfficer && (holder.trim().is_empty() || holder_id.is_empty()) {
+        return Err(TokenError::Unidentified);
+    }
+    // The identifier is an IIN exactly as written: a look-alike digit or an invisible
+    // character fails its shape check rather than passing as another identifier.
+    let holder_id = if holder_id.is_empty() { String::new() } else { crate::rules::iin::Iin::parse(holder_id)?.to_string() };
+    Ok(create_token_for(store, role, holder, &holder_id).await?)
+}
+
 /// Creates a token for `role`, stores its hash and returns the token text (`hl_<id>_<secret>`).
 pub async fn create_token(store: &dyn EventStore, role: Role, holder: &str) -> Result<(String, TokenRecord), StoreError> {
+    create_token_for(store, role, holder, "").await
+}
+
+async fn create_token_for(store: &dyn EventStore, role: Role, holder: &str, holder_id: &str) -> Result<(String, TokenRecord), StoreError> {
     let mut id = [0u8; 6];
     let mut secret = [0u8; 32];
     rand_core::OsRng.fill_bytes(&mut id);
@@ -70,6 +102,7 @@ pub async fn create_token(store: &dyn EventStore, role: Role, holder: &str) -> R
         role: role.as_str().into(),
         created_at: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
         holder: holder.trim().to_string(),
+        holder_id: holder_id.to_string(),
     };
     store.add_token(&rec).await?;
     Ok((token, rec))
@@ -77,5 +110,8 @@ pub async fn create_token(store: &dyn EventStore, role: Role, holder: &str) -> R
 
 /// Looks a presented token up by its hash.
 pub async fn authenticate(store: &dyn EventStore, token: &str) -> Result<Option<Caller>, StoreError> {
-    Ok(store.token_by_hash(&token_hash(token)).await?.and_then(|rec| Some(Caller { token_id: rec.id, role: rec.role.parse().ok()?, holder: rec.holder })))
+    Ok(store
+        .token_by_hash(&token_hash(token))
+        .await?
+        .and_then(|rec| Some(Caller { token_id: rec.id, role: rec.role.parse().ok()?, holder: rec.holder, holder_id: rec.holder_id })))
 }

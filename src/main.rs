@@ -86,12 +86,18 @@ enum Command {
     Run {
         #[arg(long)]
         procedure: Procedure,
-        /// The decision date, YYYY-MM-DD.
+        /// The decision date, YYYY-MM-DD; default: today in Kazakhstan. On live sources
+        /// (`http:`) it must be today unless the run is a --simulation.
         #[arg(long)]
-        as_of: String,
+        as_of: Option<String>,
         /// fixture:PATH, http:URL, or synthetic:N[:SEED] (a generated population of N per list)
         #[arg(long)]
         registries: String,
+        /// Declare the run a simulation (decision 11): judged as of --as-of, recorded as a
+        /// simulation, not a legal act, and no notice is delivered through a live gateway.
+        /// Implied for fixture: and synthetic: sources.
+        #[arg(long)]
+        simulation: bool,
         /// Print one JSON object {"run", "counts"} at the end.
         #[arg(long)]
         json: bool,
@@ -180,10 +186,13 @@ enum TokenCommand {
     Create {
         #[arg(long)]
         role: Role,
-        /// Whom the token is issued to (required for appeals officers: the service checks that
-        /// no one resolves an appeal against his own decision).
+        /// Whom the token is issued to (required for appeals officers), as shown on pages.
         #[arg(long, default_value = "")]
         holder: String,
+        /// The holder's IIN (required for appeals officers): no one resolves an appeal
+        /// against his own decision, judged by this identifier, never by the name.
+        #[arg(long, default_value = "")]
+        holder_id: String,
     },
 }
 
@@ -263,18 +272,23 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 })
                 .await?;
         }
-        Command::Run { procedure, as_of, registries, json, rule_sets, registry_timeout_ms } => {
+        Command::Run { procedure, as_of, registries, json, rule_sets, registry_timeout_ms, simulation } => {
             let mut book = RuleBook::built_in();
             for f in &rule_sets {
                 book.add_file(f)?;
             }
-            // Refuse an out-of-validity run before touching storage.
-            book.select(procedure, &as_of)?;
             let source = registries_from(&registries, &cli.registry_seed, registry_timeout_ms)?;
+            let today = housing_ledger::rules::calendar::today().to_string();
+            let as_of = as_of.unwrap_or(today.clone());
+            // Refuse a back-dated live run and an out-of-validity one before touching storage.
+            if !simulation && source.is_live() && as_of != today {
+                return Err(pipeline::PipelineError::NotToday { as_of, today }.into());
+            }
+            book.select(procedure, &as_of)?;
             let ledger = loc.ledger().await?;
             let bar = TerminalProgress::new();
-            let summary =
-                pipeline::run(&ledger, source, TrustedKeys::from_sim_seed(&cli.registry_seed), &book, procedure, &as_of, Settings::default(), &bar).await;
+            let settings = Settings { simulation, ..Settings::default() };
+            let summary = pipeline::run(&ledger, source, TrustedKeys::from_sim_seed(&cli.registry_seed), &book, procedure, &as_of, settings, &bar).await;
             bar.done();
             let summary = summary?;
             housing_ledger::projection::catch_up(&ledger).await?;
@@ -348,8 +362,14 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             };
             match result {
                 Ok(v) => println!(
-                    "ok: {} {} is {} on {} ground(s); {} events included in the checkpoint of tree size {}",
-                    bundle.procedure, bundle.iin, v.status, v.grounds, v.events, v.tree_size
+                    "ok: {} {} is {} on {} ground(s); {} events included in the checkpoint of tree size {}{}",
+                    bundle.procedure,
+                    bundle.iin,
+                    v.status,
+                    v.grounds,
+                    v.events,
+                    v.tree_size,
+                    if v.simulation { "\nSIMULATION, not a legal act: the run was a simulation (decision 11); its decision has no legal effect" } else { "" }
                 ),
                 Err(e) => {
                     println!("FAILED: {e}");
@@ -364,12 +384,16 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             let ledger = loc.ledger().await?;
             print!("{}", ledger.checkpoint().await?.note);
         }
-        Command::Token { command: TokenCommand::Create { role, holder } } => {
-            if role == Role::AppealsOfficer && holder.trim().is_empty() {
-                anyhow::bail!("an appeals_officer token must name its holder: --holder \"NAME\"");
+        Command::Token { command: TokenCommand::Create { role, holder, holder_id } } => {
+            // Checked before the ledger is opened: a refused token touches nothing.
+            if role == Role::AppealsOfficer && (holder.trim().is_empty() || holder_id.trim().is_empty()) {
+                return Err(auth::TokenError::Unidentified.into());
+            }
+            if !holder_id.trim().is_empty() {
+                housing_ledger::rules::iin::Iin::parse(holder_id.trim()).context("--holder-id")?;
             }
             let ledger = loc.ledger().await?;
-            let (token, rec) = auth::create_token(ledger.store().as_ref(), role, &holder).await?;
+            let (token, rec) = auth::issue_token(ledger.store().as_ref(), role, &holder, &holder_id).await?;
             eprintln!("token {} for role {} (shown once; only its hash is stored)", rec.id, rec.role);
             println!("{token}");
         }
@@ -484,7 +508,9 @@ async fn demo(loc: &Location, seed: &str, persons: u64, listen: &str, as_of: &st
     let book = RuleBook::built_in();
     let settings = HttpSettings { deadline: Duration::from_millis(500), retries: 1, backoff: Duration::from_millis(50) };
     for procedure in Procedure::ALL {
-        let source: Arc<dyn Registries> = Arc::new(HttpRegistries::new(&sim_url, settings.clone()).named(format!("registry-sim:synthetic:{persons}:2026")));
+        // The demo's own simulator, not a live gateway: its runs are simulations (decision 11).
+        let source: Arc<dyn Registries> =
+            Arc::new(HttpRegistries::new(&sim_url, settings.clone()).named(format!("registry-sim:synthetic:{persons}:2026")).simulator());
         let bar = TerminalProgress::new();
         let summary = pipeline::run(&ledger, source, keys.clone(), &book, procedure, as_of, Settings::default(), &bar).await;
         bar.done();
@@ -494,7 +520,8 @@ async fn demo(loc: &Location, seed: &str, persons: u64, listen: &str, as_of: &st
     let cp = ledger.checkpoint().await?;
     housing_ledger::projection::catch_up(&ledger).await?;
     let (token, _) = auth::create_token(ledger.store().as_ref(), Role::Auditor, "").await?;
-    let (officer, _) = auth::create_token(ledger.store().as_ref(), Role::AppealsOfficer, "Demo appeals officer").await?;
+    let officer_id = (0..10000u16).find_map(|serial| housing_ledger::rules::iin::Iin::build(1980, 5, 6, 4, serial)).expect("some serial gives a valid IIN");
+    let (officer, _) = auth::issue_token(ledger.store().as_ref(), Role::AppealsOfficer, "Demo appeals officer", officer_id.as_str()).await?;
     // One removed person whose proof the README walks through.
     let removed = ledger
         .store()
@@ -520,7 +547,7 @@ async fn demo(loc: &Location, seed: &str, persons: u64, listen: &str, as_of: &st
         return Ok(std::process::ExitCode::SUCCESS);
     }
     // Appeals ask the same registries for fresh answers.
-    let state = AppState::new(ledger, keys).with_registries(Arc::new(HttpRegistries::new(&sim_url, settings).named("registry-sim")));
+    let state = AppState::new(ledger, keys).with_registries(Arc::new(HttpRegistries::new(&sim_url, settings).named("registry-sim").simulator()));
     println!("serving; Ctrl-C stops");
     axum::serve(listener, app(state))
         .with_graceful_shutdown(async {

@@ -6,7 +6,7 @@
 
 use crate::registry::fixture::FaultKind;
 use crate::registry::sim::Source;
-use crate::registry::Decision;
+use crate::registry::{Decision, Official};
 use crate::rules::iin::check_digit;
 use crate::rules::records::RegistryId;
 use crate::rules::Procedure;
@@ -257,10 +257,12 @@ impl Population {
             p.fault = Some((registry, iin.clone(), kind));
         }
         if r.unit() < 0.05 {
+            let unit = 10000 + r.next() % 90000;
             p.decision = Some(Decision {
                 outcome: "declined".into(),
-                by: format!("housing commission, unit {}", 10000 + r.next() % 90000),
+                by: Some(format!("housing commission, unit {unit}")),
                 reference: Some(format!("prot. {}", r.next() % 100)),
+                official: Some(Official { position: format!("chairman, housing commission, unit {unit}"), ..demo_official() }),
             });
         }
         p.delivery_faults = match r.unit() {
@@ -315,14 +317,21 @@ impl Population {
         }
         write!(
             out,
-            "}}, \"registries\": {}, \"decisions\": {}, \"delivery_faults\": {}, \"faults\": {}}}",
+            "}}, \"registries\": {}, \"decisions\": {}, \"default_official\": {}, \"delivery_faults\": {}, \"faults\": {}}}",
             json!(registries),
             json!(decisions),
+            json!(demo_official()),
             json!(delivery),
             json!(faults)
         )?;
         Ok(())
     }
+}
+
+/// The simulated official who confirms every proposal not otherwise decided (decision 15).
+pub fn demo_official() -> Official {
+    let id = (0..10000u16).find_map(|serial| crate::rules::iin::Iin::build(1970, 3, 4, 3, serial)).expect("some serial gives a valid IIN");
+    Official { id, name: "Сейткали Б. Н. (simulated official)".into(), position: "chairman, central housing commission (simulated)".into() }
 }
 
 fn kind_name(k: FaultKind) -> &'static str {
@@ -356,6 +365,10 @@ impl Source for Population {
 
     fn decision(&self, iin: &str) -> Option<Decision> {
         self.owner(iin)?.decision.clone()
+    }
+
+    fn default_official(&self) -> Option<Official> {
+        Some(demo_official())
     }
 
     fn delivery_faults(&self, iin: &str) -> u32 {

@@ -46,6 +46,19 @@ pub struct Bundle {
     pub checkpoint: String,
     pub inclusion: Vec<Inclusion>,
     pub keys: Keys,
+    /// Decision 11: `"simulation, not a legal act"` where the run was a simulation. Its signed
+    /// events say so too, and `verify` checks that this agrees with them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub simulation: Option<String>,
+}
+
+/// What a simulation's bundle, page and verification say of it (decision 11).
+pub const SIMULATION_NOTE: &str = "simulation, not a legal act";
+
+/// Whether the events show a simulation: a run recorded as one, or a person's entry,
+/// proposal, decision or notice marked so, all signed.
+pub fn is_simulation(events: &[Event]) -> bool {
+    events.iter().any(|e| e.data["simulation"] == true)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -133,13 +146,15 @@ pub async fn build_with(ledger: &Ledger, registries: &TrustedKeys, headers: &Run
     let paths = ledger.inclusion_proofs(&seqs, cp.tree_size).await?;
     let inclusion =
         seqs.iter().zip(paths).map(|(seq, path)| Inclusion { seq: *seq, tree_size: cp.tree_size, path: path.iter().map(hex::encode).collect() }).collect();
+    let events: Vec<Event> = events.into_values().collect();
     Ok(Bundle {
         format: PROOF_FORMAT.into(),
         iin: iin.into(),
         procedure: procedure.to_string(),
         status: case.status,
         grounds: case.grounds,
-        events: events.into_values().collect(),
+        simulation: is_simulation(&events).then(|| SIMULATION_NOTE.to_string()),
+        events,
         checkpoint: cp.note,
         inclusion,
         keys: Keys { ledger: history.all().iter().map(|k| k.to_string()).collect(), registries: registries.as_map() },
@@ -287,6 +302,8 @@ pub struct Verified {
     pub grounds: usize,
     pub events: usize,
     pub tree_size: u64,
+    /// The run was a simulation (decision 11): no legal act.
+    pub simulation: bool,
 }
 
 fn ground_key(g: &Value) -> (String, String, String, String, String) {
@@ -318,6 +335,13 @@ pub fn verify(bundle: &Bundle, anchor: &VerifierKey, book: &RuleBook) -> Result<
     }
     let keys = TrustedKeys(reg_keys);
     let procedure = Procedure::parse(&bundle.procedure).map_err(invalid)?;
+    // The fields each query asked for: an answer may hold no other (decision 14).
+    let asked: BTreeMap<&str, Vec<String>> = bundle
+        .events
+        .iter()
+        .filter(|e| e.kind == REGISTRY_QUERIED)
+        .filter_map(|e| Some((e.data["request_id"].as_str()?, serde_json::from_value(e.data.get("fields")?.clone()).ok()?)))
+        .collect();
     let mut answers: BTreeMap<(String, RegistryId), Records> = BTreeMap::new();
     for e in bundle.events.iter().filter(|e| e.kind == REGISTRY_RESPONDED && e.stream.starts_with("person:")) {
         let registry = RegistryId::parse(e.data["registry"].as_str().unwrap_or_default()).ok_or_else(|| invalid(format!("seq {}: unknown registry", e.seq)))?;
@@ -325,9 +349,14 @@ pub fn verify(bundle: &Bundle, anchor: &VerifierKey, book: &RuleBook) -> Result<
             serde_json::from_value(json!({"answer": e.data["answer"], "source_key": e.data["source_key"], "source_sig": e.data["source_sig"]}))
                 .map_err(|err| invalid(format!("seq {}: {err}", e.seq)))?;
         let subjects: Vec<String> = serde_json::from_value(e.data["answer"]["subjects"].clone()).unwrap_or_default();
-        let records = check_answer(&keys, registry, e.data["request_id"].as_str().unwrap_or_default(), AnswerKind::Records(&subjects), &signed)
-            .map_err(|err| invalid(format!("seq {}: source {err}", e.seq)))?;
-        answers.insert((e.data["step"].as_str().unwrap_or_default().to_string(), registry), records_of(records));
+        let request_id = e.data["request_id"].as_str().unwrap_or_default();
+        let kind = match asked.get(request_id) {
+            Some(fields) => AnswerKind::Fields(&subjects, fields),
+            None => AnswerKind::Records(&subjects),
+        };
+        let records = check_answer(&keys, registry, request_id, kind, &signed).map_err(|err| invalid(format!("seq {}: source {err}", e.seq)))?;
+        // A step may ask one registry twice (the recipient, and his family for fewer fields).
+        answers.entry((e.data["step"].as_str().unwrap_or_default().to_string(), registry)).or_default().extend(records_of(records));
     }
     // The status the events show.
     let mut persons = Persons::default();
@@ -384,7 +413,22 @@ pub fn verify(bundle: &Bundle, anchor: &VerifierKey, book: &RuleBook) -> Result<
             return Err(invalid("the person was retained although the answers show a ground"));
         }
     }
-    Ok(Verified { status: case.status.clone(), grounds: bundle.grounds.as_array().map_or(0, Vec::len), events: bundle.events.len(), tree_size: cp.size })
+    // Decision 11: a simulation is said to be one, and only a simulation.
+    let simulation = is_simulation(&bundle.events);
+    if simulation != bundle.simulation.is_some() {
+        return Err(invalid(if simulation {
+            "the events are of a simulation, but the bundle does not say so"
+        } else {
+            "the bundle says simulation, but its events are of a real run"
+        }));
+    }
+    Ok(Verified {
+        status: case.status.clone(),
+        grounds: bundle.grounds.as_array().map_or(0, Vec::len),
+        events: bundle.events.len(),
+        tree_size: cp.size,
+        simulation,
+    })
 }
 
 /// What the server found checking one event for a person's timeline.
@@ -419,7 +463,7 @@ pub async fn check_events(ledger: &Ledger, registries: &TrustedKeys, events: &[E
                 Some(k) => e.check(k).map(|_| ()).map_err(|err| err.to_string()),
                 None => Err(format!("key {} is not in force at seq {}", e.key, e.seq)),
             };
-            let source = (e.kind == REGISTRY_RESPONDED).then(|| {
+            let source = (e.kind == REGISTRY_RESPONDED || e.kind == REINSTATEMENT_ACKNOWLEDGED).then(|| {
                 let registry = RegistryId::parse(e.data["registry"].as_str().unwrap_or_default()).ok_or("unknown registry")?;
                 let signed = SignedAnswer {
                     answer: e.data["answer"].clone(),
@@ -427,7 +471,13 @@ pub async fn check_events(ledger: &Ledger, registries: &TrustedKeys, events: &[E
                     source_sig: e.data["source_sig"].as_str().unwrap_or_default().into(),
                 };
                 let subjects: Vec<String> = serde_json::from_value(e.data["answer"]["subjects"].clone()).unwrap_or_default();
-                let kind = if e.stream.starts_with("run:") { AnswerKind::List } else { AnswerKind::Records(&subjects) };
+                let kind = if e.kind == REINSTATEMENT_ACKNOWLEDGED {
+                    AnswerKind::Acknowledgement(&subjects)
+                } else if e.stream.starts_with("run:") {
+                    AnswerKind::List
+                } else {
+                    AnswerKind::Records(&subjects)
+                };
                 check_answer(registries, registry, e.data["request_id"].as_str().unwrap_or_default(), kind, &signed).map(|_| ()).map_err(|f| f.to_string())
             });
             let inclusion = e

@@ -6,11 +6,11 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use chrono::{Days, NaiveDate, Utc};
+use chrono::{Days, NaiveDate};
 use common::scenario::{complete, iin_for, run_fixture};
 use common::{Backend, Place};
 use housing_ledger::api::{app, AppState};
-use housing_ledger::auth::{create_token, Role};
+use housing_ledger::auth::{create_token, issue_token, Role};
 use housing_ledger::registry::fixture::{Fixture, FixtureRegistries};
 use housing_ledger::registry::{sign_answer, sim_signer, TrustedKeys, DEFAULT_SIM_SEED};
 use housing_ledger::rules::records::RegistryId;
@@ -46,30 +46,34 @@ async fn world() -> World {
             "gosreestr": {"@Upheld": contract(), "@Cleared.spouse": contract(), "@Later": contract(), "@Same": contract(), "@Late": contract()},
             "kazreestr": {"@Later": {"shared_construction_contracts": [{"number": "ДДУ-7", "date": "2021-02-02", "object": "ЖК Нурлы"}]}}
         },
-        "decisions": {"@Same": {"outcome": "confirmed", "by": "Майор Серikов", "reference": "prot. 17"}}
+        "decisions": {"@Same": {"outcome": "confirmed", "by": "housing commission", "reference": "prot. 17",
+                                "official": {"id": "@SameOfficial", "name": "Майор Серikов", "position": "chairman"}}}
     });
     let (fixture, _) = complete(Procedure::RegistryRemoval, case);
     let place = Place::new(Backend::Sqlite, None);
     let ledger = Arc::new(place.ledger().await);
     let fx = Fixture::parse("appeals", &fixture.to_string()).unwrap();
     run_fixture(&ledger, fx.clone()).await;
-    // Deliveries happened today; "today" for the API is six months on.
-    let real_today = Utc::now().date_naive();
+    // Deliveries happened today (in Kazakhstan); "today" for the API is six months on.
+    let real_today = housing_ledger::rules::calendar::today();
     let today = real_today.checked_add_days(Days::new(183)).unwrap();
     let state = AppState::new(ledger, TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED))
         .with_registries(Arc::new(FixtureRegistries::new(fx, DEFAULT_SIM_SEED)))
         .with_rule_book(RuleBook::built_in())
         .with_today(today);
     let store = state.ledger.store().clone();
-    let token = |role, holder: &'static str| {
+    let token = |role, holder: &'static str, holder_id: &'static str| {
         let store = store.clone();
-        async move { create_token(store.as_ref(), role, holder).await.unwrap().0 }
+        let id = if holder_id.is_empty() { String::new() } else { iin_for(holder_id) };
+        async move { issue_token(store.as_ref(), role, holder, &id).await.unwrap().0 }
     };
     World {
-        officer: token(Role::AppealsOfficer, "Капитан Ахметова").await,
-        other_officer: token(Role::AppealsOfficer, "Подполковник Жумабаев").await,
-        same_officer: token(Role::AppealsOfficer, "  майор серikов ").await,
-        auditor: token(Role::Auditor, "").await,
+        officer: token(Role::AppealsOfficer, "Капитан Ахметова", "Officer1").await,
+        other_officer: token(Role::AppealsOfficer, "Подполковник Жумабаев", "Officer2").await,
+        // The official who took @Same's decision, under another name on his token: decision 15
+        // compares identifiers, never names.
+        same_officer: token(Role::AppealsOfficer, "Подполковник Другое Имя", "SameOfficial").await,
+        auditor: token(Role::Auditor, "", "").await,
         state,
         today: real_today,
         _place: place,
@@ -222,9 +226,10 @@ async fn appeal_lifecycles() {
     let (s, e) = w.call("POST", &format!("/v1/appeals/{}/resolution", id(&a)), &w.same_officer, Some(json!({"outcome": "upheld", "reason": "mine"}))).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{e}");
     assert!(e["error"]["message"].as_str().unwrap().contains("took the decision"), "{e}");
-    let (s, _) =
-        w.call("POST", &format!("/v1/appeals/{}/resolution", id(&a)), &w.other_officer, Some(json!({"outcome": "upheld", "reason": "reviewed"}))).await;
-    assert_eq!(s, StatusCode::OK, "another officer may");
+    // A namesake of the decider is another person: his token's identifier differs.
+    let namesake = issue_token(w.state.ledger.store().as_ref(), Role::AppealsOfficer, "Майор Серikов", &iin_for("Namesake")).await.unwrap().0;
+    let (s, e) = w.call("POST", &format!("/v1/appeals/{}/resolution", id(&a)), &namesake, Some(json!({"outcome": "upheld", "reason": "reviewed"}))).await;
+    assert_eq!(s, StatusCode::OK, "another officer may, whatever his name: {e}");
 
     // Late: received four months after delivery; flagged with its reason, not refused.
     let a = w.file("@Late", json!({"received_on": w.day(122), "late_reason": "in hospital"})).await;
@@ -286,14 +291,14 @@ async fn an_overturned_lease_termination_keeps_the_lease_in_force() {
         .await
         .unwrap();
     let state = AppState::new(ledger, keys).with_registries(regs);
-    let officer = create_token(state.ledger.store().as_ref(), Role::AppealsOfficer, "Капитан Ахметова").await.unwrap().0;
+    let officer = issue_token(state.ledger.store().as_ref(), Role::AppealsOfficer, "Капитан Ахметова", &iin_for("Officer1")).await.unwrap().0;
     let w = World {
         other_officer: officer.clone(),
         same_officer: officer.clone(),
         auditor: officer.clone(),
         officer,
         state,
-        today: Utc::now().date_naive(),
+        today: housing_ledger::rules::calendar::today(),
         _place: place,
     };
     let iin = iin_for("Lease");
@@ -315,4 +320,168 @@ async fn an_overturned_lease_termination_keeps_the_lease_in_force() {
     assert_eq!(events["resolution"]["outcome"], "overturned");
     let notice = w.state.ledger.store().read_stream(&format!("notice:{}-reinstatement", id(&a))).await.unwrap();
     assert!(notice[0].data["text"]["ru"].as_str().unwrap().contains("СЖ-2023-0000 остается в силе"), "{:?}", notice[0].data);
+}
+
+/// Decision 15 (finding 5, and look-alikes): an officer's token carries his IIN, checked; a
+/// look-alike of an identifier (other digits, a no-break or zero-width space, a Latin letter) is
+/// no identifier, so no one passes for another.
+#[tokio::test]
+async fn officer_tokens_carry_a_checked_identifier() {
+    let place = Place::new(Backend::Sqlite, None);
+    let ledger = place.ledger().await;
+    let store = ledger.store().clone();
+    let id = iin_for("Officer1");
+    let mut out = String::new();
+    let arabic: String = id.chars().map(|c| char::from_u32(0x0660 + c.to_digit(10).unwrap()).unwrap()).collect();
+    for (what, holder, holder_id) in [
+        ("the IIN", "Капитан Ахметова", id.clone()),
+        ("no IIN", "Капитан Ахметова", String::new()),
+        ("no name", "", id.clone()),
+        ("Arabic-Indic digits", "Капитан Ахметова", arabic),
+        ("a no-break space inside", "Капитан Ахметова", format!("{}\u{a0}{}", &id[..6], &id[6..])),
+        ("a zero-width space inside", "Капитан Ахметова", format!("{}\u{200b}{}", &id[..6], &id[6..])),
+        ("a Latin O for a zero", "Капитан Ахметова", id.replacen('0', "O", 1)),
+        ("fullwidth digits", "Капитан Ахметова", id.chars().map(|c| char::from_u32(0xFF10 + c.to_digit(10).unwrap()).unwrap()).collect()),
+    ] {
+        let got = match issue_token(store.as_ref(), Role::AppealsOfficer, holder, &holder_id).await {
+            Ok((_, rec)) => format!("issued to {} ({})", rec.holder, rec.holder_id == id),
+            Err(e) => format!("refused: {e}"),
+        };
+        out.push_str(&format!("{what}: {}\n", got.replace(&id, "<IIN>")));
+    }
+    expect_test::expect![[r#"
+        the IIN: issued to Капитан Ахметова (true)
+        no IIN: refused: an appeals_officer token must name its holder and his IIN: --holder "NAME" --holder-id IIN (decision 15: self-review is judged by identifiers)
+        no name: refused: an appeals_officer token must name its holder and his IIN: --holder "NAME" --holder-id IIN (decision 15: self-review is judged by identifiers)
+        Arabic-Indic digits: refused: --holder-id: IIN must be 12 digits, got "٨٥٠٣٢٥٣٨٩٤٦١"
+        a no-break space inside: refused: --holder-id: IIN must be 12 digits, got "850325\u{a0}389461"
+        a zero-width space inside: refused: --holder-id: IIN must be 12 digits, got "850325\u{200b}389461"
+        a Latin O for a zero: refused: --holder-id: IIN must be 12 digits, got "85O325389461"
+        fullwidth digits: refused: --holder-id: IIN must be 12 digits, got "８５０３２５３８９４６１"
+    "#]].assert_eq(&out);
+}
+
+/// A test double in front of the fixture's registries: ИШ АС МР refuses the first `fail`
+/// reinstatements, as a gateway that is down would.
+struct FlakyGateway {
+    inner: FixtureRegistries,
+    fail: std::sync::atomic::AtomicU32,
+}
+
+#[async_trait::async_trait]
+impl housing_ledger::registry::Registries for FlakyGateway {
+    async fn list_page(&self, p: Procedure, page: u64, r: &str) -> Result<housing_ledger::registry::SignedAnswer, housing_ledger::registry::RegistryFault> {
+        self.inner.list_page(p, page, r).await
+    }
+    async fn query(
+        &self,
+        reg: RegistryId,
+        s: &[String],
+        f: &[String],
+        r: &str,
+    ) -> Result<housing_ledger::registry::SignedAnswer, housing_ledger::registry::RegistryFault> {
+        self.inner.query(reg, s, f, r).await
+    }
+    async fn decisions(&self, p: Procedure, i: &[String], r: &str) -> Result<housing_ledger::registry::SignedAnswer, housing_ledger::registry::RegistryFault> {
+        self.inner.decisions(p, i, r).await
+    }
+    async fn deliver(&self, n: &str, i: &str, a: u32) -> Result<String, String> {
+        self.inner.deliver(n, i, a).await
+    }
+    async fn reinstate(
+        &self,
+        x: &housing_ledger::registry::Reinstatement,
+        r: &str,
+    ) -> Result<housing_ledger::registry::SignedAnswer, housing_ledger::registry::RegistryFault> {
+        use std::sync::atomic::Ordering;
+        if self.fail.load(Ordering::SeqCst) > 0 {
+            self.fail.fetch_sub(1, Ordering::SeqCst);
+            return Err(housing_ledger::registry::RegistryFault::Unavailable("ish_as_mr answered 503".into()));
+        }
+        self.inner.reinstate(x, r).await
+    }
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    fn is_live(&self) -> bool {
+        false
+    }
+}
+
+/// Decision 16 (finding 6): an overturn goes back to ИШ АС МР with the original queue number and
+/// registration date; its signed acknowledgement is recorded before the notice of
+/// reinstatement. Faults are recorded and retried; until acknowledged the person shows it
+/// pending, and no notice goes out. Decision 12: an overturned decision no longer stands, so the
+/// next run proposes the person again.
+#[tokio::test]
+async fn decision_16_reinstatement_goes_back_to_the_list_keeper() {
+    let case = json!({"entries": [{"iin": "@Back"}], "registries": {"gosreestr": {"@Back": contract()}}});
+    let (fixture, _) = complete(Procedure::RegistryRemoval, case);
+    let fx = Fixture::parse("back", &fixture.to_string()).unwrap();
+    let place = Place::new(Backend::Sqlite, None);
+    let ledger = Arc::new(place.ledger().await);
+    run_fixture(&ledger, fx.clone()).await;
+    // Down for four attempts: the three of the resolution and one more.
+    let gateway = Arc::new(FlakyGateway { inner: FixtureRegistries::new(fx.clone(), DEFAULT_SIM_SEED), fail: 4.into() });
+    let state = AppState::new(ledger.clone(), TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED)).with_registries(gateway).with_rule_book(RuleBook::built_in());
+    let officer = issue_token(state.ledger.store().as_ref(), Role::AppealsOfficer, "Капитан Ахметова", &iin_for("Officer1")).await.unwrap().0;
+    let w = World {
+        other_officer: officer.clone(),
+        same_officer: officer.clone(),
+        auditor: create_token(state.ledger.store().as_ref(), Role::Auditor, "").await.unwrap().0,
+        officer,
+        state,
+        today: housing_ledger::rules::calendar::today(),
+        _place: place,
+    };
+    let iin = iin_for("Back");
+    let a = w.file("@Back", json!({"received_on": w.day(0)})).await;
+    let mut c = w.gosreestr_clears(&id(&a), std::slice::from_ref(&iin));
+    c["registry"] = json!("gosreestr");
+    assert_eq!(w.call("POST", &format!("/v1/appeals/{}/corrections", id(&a)), &w.officer, Some(c)).await.0, StatusCode::CREATED);
+    w.call("POST", &format!("/v1/appeals/{}/recheck", id(&a)), &w.officer, None).await;
+    let (s, r) = w.call("POST", &format!("/v1/appeals/{}/resolution", id(&a)), &w.officer, Some(json!({"outcome": "overturned", "reason": "corrected"}))).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let p = w.person("@Back").await;
+    assert_eq!(
+        (p["status"].clone(), p["reinstatement"].clone(), p["notice"]["notice"].clone()),
+        (json!("retained"), json!("pending"), p["notice"]["notice"].clone())
+    );
+    let notices = |w: &World| {
+        let (store, id) = (w.state.ledger.store().clone(), id(&a));
+        async move { store.read_stream(&format!("notice:{id}-reinstatement")).await.unwrap() }
+    };
+    assert!(notices(&w).await.is_empty(), "no notice of reinstatement before ИШ АС МР acknowledges it");
+    // Tried again: fails once more, then is acknowledged.
+    let (s, r) = w.call("POST", &format!("/v1/appeals/{}/reinstatement", id(&a)), &w.officer, None).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(w.person("@Back").await["reinstatement"], "acknowledged");
+    let events = w.state.ledger.store().read_stream(&format!("appeal:{}", id(&a))).await.unwrap();
+    let kinds: Vec<String> =
+        events.iter().map(|e| format!("{}{}", e.kind, e.data.get("kind").map(|k| format!("({})", k.as_str().unwrap())).unwrap_or_default())).collect();
+    expect_test::expect![[r#"
+        AppealFiled
+        AppealRechecked
+        AppealResolved
+        ReinstatementFailed(unavailable)
+        ReinstatementFailed(unavailable)
+        ReinstatementFailed(unavailable)
+        ReinstatementFailed(unavailable)
+        ReinstatementAcknowledged"#]]
+    .assert_eq(&kinds.join("\n"));
+    let ack = events.iter().find(|e| e.kind == "ReinstatementAcknowledged").unwrap();
+    assert_eq!(ack.data["answer"]["records"][&iin]["queue_number"], 1000, "the original queue number went back: {}", ack.data);
+    assert_eq!(ack.data["answer"]["records"][&iin]["registered_on"], "2019-03-01");
+    let notice = notices(&w).await;
+    assert!(notice[0].seq > ack.seq && notice[0].data["acknowledgement"] == ack.seq, "the acknowledgement is recorded before the notice");
+    let (s, _) = w.call("POST", &format!("/v1/appeals/{}/reinstatement", id(&a)), &w.officer, None).await;
+    assert_eq!(s, StatusCode::CONFLICT, "acknowledged once");
+    // The overturned decision no longer stands: the next run takes the person up again.
+    let regs = Arc::new(FixtureRegistries::new(fx, DEFAULT_SIM_SEED));
+    let keys = TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED);
+    use housing_ledger::pipeline::{self, Settings, Silent};
+    let again =
+        pipeline::run(&ledger, regs, keys, &RuleBook::built_in(), Procedure::RegistryRemoval, "2026-02-01", Settings::default(), &Silent).await.unwrap();
+    assert_eq!(again.counts.get("removed"), Some(&1), "{:?}", again.counts);
+    assert_eq!(again.counts.get("already_decided"), None);
 }

@@ -10,7 +10,7 @@ use common::scenario::{complete, iin_for, run_fixture};
 use common::{Backend, Place};
 use fantoccini::{Client, ClientBuilder, Locator};
 use housing_ledger::api::{app, AppState};
-use housing_ledger::auth::{create_token, Role};
+use housing_ledger::auth::{issue_token, Role};
 use housing_ledger::registry::fixture::{Fixture, FixtureRegistries};
 use housing_ledger::registry::{TrustedKeys, DEFAULT_SIM_SEED};
 use housing_ledger::rules::Procedure;
@@ -131,7 +131,7 @@ async fn officer_overturns_a_removal_in_the_browser() {
     let place = Place::new(Backend::Sqlite, None);
     let ledger = Arc::new(place.ledger().await);
     run_fixture(&ledger, parse(case(false))).await;
-    let officer = create_token(ledger.store().as_ref(), Role::AppealsOfficer, "Капитан Ахметова").await.unwrap().0;
+    let officer = issue_token(ledger.store().as_ref(), Role::AppealsOfficer, "Капитан Ахметова", &common::scenario::iin_for("Officer1")).await.unwrap().0;
     let state = AppState::new(ledger, TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED))
         .with_registries(Arc::new(FixtureRegistries::new(parse(case(true)), DEFAULT_SIM_SEED)));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -42,7 +42,9 @@ async fn each_fault_kind_over_http() {
         let (http, keys, a) = (&http, &keys, a.clone());
         async move {
             let rid = format!("req-{r}");
-            http.query(r, &a, &rid).await.and_then(|s| check_answer(keys, r, &rid, AnswerKind::Records(&a), &s).cloned())
+            let fields: Vec<String> =
+                ["privatization_contracts", "marriage", "shared_construction_contracts", "state_fund_housing", "citizenship"].map(String::from).to_vec();
+            http.query(r, &a, &fields, &rid).await.and_then(|s| check_answer(keys, r, &rid, AnswerKind::Fields(&a, &fields), &s).cloned())
         }
     };
     let ok = ask(RegistryId::Gosreestr).await.unwrap();
@@ -63,18 +65,46 @@ async fn each_fault_kind_over_http() {
     assert!(matches!(ask(RegistryId::GbdFl).await, Err(RegistryFault::BadSignature(_))));
     // A key the service does not trust is refused even when the signature is valid for it.
     let other = TrustedKeys::from_sim_seed("another seed");
-    let s = http.query(RegistryId::Gosreestr, &a, "r2").await.unwrap();
+    let s = http.query(RegistryId::Gosreestr, &a, &["privatization_contracts".to_string()], "r2").await.unwrap();
     assert!(matches!(check_answer(&other, RegistryId::Gosreestr, "r2", AnswerKind::Records(&a), &s), Err(RegistryFault::BadSignature(_))));
     // A signed answer to another request is refused.
     assert!(matches!(check_answer(&keys, RegistryId::Gosreestr, "r3", AnswerKind::Records(&a), &s), Err(RegistryFault::Malformed(_))));
     // Unreachable registry.
     let dead = HttpRegistries::new("http://127.0.0.1:9", settings());
-    assert!(matches!(dead.query(RegistryId::Zags, &a, "r4").await, Err(RegistryFault::Unavailable(_))));
+    assert!(matches!(dead.query(RegistryId::Zags, &a, &[], "r4").await, Err(RegistryFault::Unavailable(_))));
+}
+
+/// Decision 14: a query names its fields; the simulator over HTTP answers those only, and an
+/// answer holding a field not asked for is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_fields_asked_for_are_answered() {
+    let (fx, _) = complete(
+        Procedure::RegistryRemoval,
+        json!({"entries": [{"iin": "@A"}], "registries": {"zags": {"@A": {"marriage": {"spouse_iin": "@A.spouse"}, "children": ["@A.child1"]}}}}),
+    );
+    let url = serve(Fixture::parse("case", &fx.to_string()).unwrap(), Duration::from_secs(3)).await;
+    let http = HttpRegistries::new(&url, settings());
+    let keys = TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED);
+    let a = vec![common::scenario::iin_for("A")];
+    let asked = vec!["citizenship".to_string(), "imprisoned".to_string()];
+    let s = http.query(RegistryId::GbdFl, &a, &asked, "f1").await.unwrap();
+    let rec = &s.answer["records"][&a[0]];
+    assert_eq!(rec.as_object().unwrap().keys().collect::<Vec<_>>(), ["citizenship", "imprisoned"], "{rec}");
+    check_answer(&keys, RegistryId::GbdFl, "f1", AnswerKind::Fields(&a, &asked), &s).unwrap();
+    // The same answer, checked as one to a query that asked for less, holds a field not asked for.
+    let fewer = vec!["imprisoned".to_string()];
+    match check_answer(&keys, RegistryId::GbdFl, "f1", AnswerKind::Fields(&a, &fewer), &s) {
+        Err(RegistryFault::Malformed(d)) => assert!(d.contains("\"citizenship\", which was not asked for"), "{d}"),
+        other => panic!("{other:?}"),
+    }
+    // A person with none of the fields asked for has no record.
+    let s = http.query(RegistryId::Zags, &a, &["death".to_string()], "f2").await.unwrap();
+    assert_eq!(s.answer["records"], json!({}));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_over_http_decides_as_in_process() {
-    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/spec/fixtures/example.json");
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/example.json");
     let keys = TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED);
     let book = RuleBook::built_in();
     let url = serve(Fixture::load(&example).unwrap(), Duration::from_secs(3)).await;
@@ -83,10 +113,117 @@ async fn a_run_over_http_decides_as_in_process() {
         let (l1, l2) = (p1.ledger().await, p2.ledger().await);
         let http: Arc<dyn Registries> = Arc::new(HttpRegistries::new(&url, settings()));
         let local: Arc<dyn Registries> = Arc::new(FixtureRegistries::new(Fixture::load(&example).unwrap(), DEFAULT_SIM_SEED));
-        let a = pipeline::run(&l1, http, keys.clone(), &book, procedure, "2026-01-15", Settings::default(), &Silent).await.unwrap();
+        // An http: source is live: judging as of another day than today is a simulation.
+        let simulation = Settings { simulation: true, ..Settings::default() };
+        let a = pipeline::run(&l1, http, keys.clone(), &book, procedure, "2026-01-15", simulation, &Silent).await.unwrap();
         let b = pipeline::run(&l2, local, keys.clone(), &book, procedure, "2026-01-15", Settings::default(), &Silent).await.unwrap();
         assert_eq!(a.counts, b.counts, "{procedure}");
         assert_ne!(a.run, b.run, "the source is part of the run's identity");
         l1.verify(|_| {}).await.unwrap();
     }
+}
+
+/// The `registry-sim` router, counting the notices delivered through it.
+async fn serve_counting(fixture: Fixture) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    let delivered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = delivered.clone();
+    let router = sim_from_fixture(fixture, DEFAULT_SIM_SEED, Duration::from_secs(3)).layer(axum::middleware::from_fn(
+        move |req: axum::extract::Request, next: axum::middleware::Next| {
+            let counter = counter.clone();
+            async move {
+                if req.uri().path() == "/v1/notices" {
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+                next.run(req).await
+            }
+        },
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (format!("http://{addr}"), delivered)
+}
+
+fn cli(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_housing-ledger")).arg("--data-dir").arg(dir).args(args).output().unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// Decision 11 (findings 1 and 8), with live sources over `registry-sim` and the real binary: a
+/// back-dated run is refused unless declared a simulation; a simulation is recorded as one,
+/// marked so in its bundle and by `verify-proof`, and delivers nothing through the live
+/// gateway; a run as of today needs a basis in force today (both orders have ended, so an
+/// extension order is given), and delivers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decision_11_a_live_run_judges_as_of_today() {
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/example.json");
+    let (url, delivered) = serve_counting(Fixture::load(&example).unwrap()).await;
+    let source = format!("http:{url}");
+    let dir = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", "--procedure", "registry_removal", "--registries", &source, "--json"];
+        args.extend_from_slice(extra);
+        cli(dir.path(), &args)
+    };
+
+    // Back-dated, not declared a simulation: refused before anything is written.
+    let (ok, _, err) = run(&["--as-of", "2026-01-15"]);
+    assert!(!ok && err.contains("not 2026-01-15") && err.contains("--simulation"), "{err}");
+    assert!(!dir.path().join("ledger.db").exists(), "nothing is created for a refused run");
+    // As of today: order 000 ended on 2026-03-31.
+    let (ok, _, err) = run(&[]);
+    assert!(!ok && err.contains("its last day is 2026-03-31"), "{err}");
+
+    // Declared a simulation: it runs, and nothing goes through the live gateway.
+    let (ok, out, err) = run(&["--as-of", "2026-01-15", "--simulation"]);
+    assert!(ok, "{err}");
+    let summary: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(summary["counts"]["removed"].as_u64().unwrap() > 0, "{summary}");
+    assert_eq!(delivered.load(std::sync::atomic::Ordering::SeqCst), 0, "a simulation never delivers through a live gateway");
+    let store: Arc<dyn housing_ledger::store::EventStore> =
+        Arc::new(housing_ledger::store::sql::SqlStore::connect(&format!("sqlite://{}", dir.path().join("ledger.db").display())).await.unwrap());
+    let ledger = housing_ledger::ledger::Ledger::open(store.clone(), dir.path(), housing_ledger::ledger::DEFAULT_ORIGIN).await.unwrap();
+    let started = store.read_by_type("RunStarted", 0, 10).await.unwrap();
+    assert_eq!(started[0].data["simulation"], true);
+    let withheld = store.read_by_type("NoticeWithheld", 0, 100).await.unwrap().len();
+    assert_eq!((withheld, store.read_by_type("NoticeDelivered", 0, 100).await.unwrap().len()), (summary["counts"]["removed"].as_u64().unwrap() as usize, 0));
+    // Its proof bundle says so, and verify-proof says so; a bundle that hides it fails.
+    let removed = store.read_by_type("DecisionTaken", 0, 10).await.unwrap()[0].stream.trim_start_matches("person:").to_string();
+    let bundle = housing_ledger::proof::build(&ledger, &TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED), &removed, Procedure::RegistryRemoval).await.unwrap();
+    assert_eq!(bundle.simulation.as_deref(), Some("simulation, not a legal act"));
+    let key = ledger.signer().verifier().to_string();
+    let file = dir.path().join("proof.json");
+    std::fs::write(&file, serde_json::to_string(&bundle).unwrap()).unwrap();
+    let (ok, out, _) = cli(dir.path(), &["verify-proof", file.to_str().unwrap(), "--ledger-key", &key]);
+    assert!(ok && out.contains("SIMULATION, not a legal act"), "{out}");
+    let mut hidden = serde_json::to_value(&bundle).unwrap();
+    hidden.as_object_mut().unwrap().remove("simulation");
+    std::fs::write(&file, hidden.to_string()).unwrap();
+    let (ok, out, _) = cli(dir.path(), &["verify-proof", file.to_str().unwrap(), "--ledger-key", &key]);
+    assert!(!ok && out.contains("the events are of a simulation, but the bundle does not say so"), "{out}");
+    drop(ledger);
+
+    // As of today under an extension order: a real run, which delivers; the simulated
+    // removals do not stand against it (decision 12).
+    let mut v: serde_json::Value = serde_json::from_str(include_str!("../rules/registry-removal-000-v1.json")).unwrap();
+    v["version"] = "2-test".into();
+    v["valid_until"] = "2099-12-31".into();
+    let extension = dir.path().join("extension.json");
+    std::fs::write(&extension, v.to_string()).unwrap();
+    let (ok, out, err) = run(&["--rule-set", extension.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let real: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(real["counts"]["removed"], summary["counts"]["removed"], "the same persons are removed for real: {real}");
+    assert!(real["counts"].get("already_decided").is_none(), "{real}");
+    assert!(delivered.load(std::sync::atomic::Ordering::SeqCst) > 0, "a real run delivers");
+    let started = store.read_by_type("RunStarted", 0, 10).await.unwrap();
+    assert_eq!(
+        (started[1].data["simulation"].clone(), started[1].data["as_of"].clone()),
+        (json!(false), json!(housing_ledger::rules::calendar::today().to_string()))
+    );
+    // A simulation after it meets the real decisions that stand.
+    let (ok, out, err) = run(&["--as-of", "2026-02-01", "--simulation"]);
+    assert!(ok, "{err}");
+    let later: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(later["counts"]["already_decided"], summary["counts"]["removed"], "{later}");
 }

@@ -52,7 +52,7 @@ fn check_fixture(text: &str, expect: Expect) {
 fn fixtures_are_read_strictly() {
     let head = r#""format": "housing-ledger/registry-fixture/v1""#;
     check_fixture(&format!(r#"{{{head}, "segments": {{}}, "registries": {{}}}}"#), expect!["ok: 0 segments"]);
-    check_fixture(&format!(r#"{{{head}, "segments": {{}}, "registries": {{}}, "extra": 1}}"#), expect!["fixture case.json: line 1 column 90: unknown field `extra`, expected one of `format`, `segments`, `registries`, `decisions`, `delivery_faults`, `faults` at line 1 column 90"]);
+    check_fixture(&format!(r#"{{{head}, "segments": {{}}, "registries": {{}}, "extra": 1}}"#), expect!["fixture case.json: extra: unknown field `extra`, expected one of `format`, `segments`, `registries`, `decisions`, `default_official`, `delivery_faults`, `faults` at line 1 column 90"]);
     check_fixture(
         r#"{"format": "v0", "segments": {}, "registries": {}}"#,
         expect![[r#"fixture case.json: format: "v0" is not "housing-ledger/registry-fixture/v1""#]],
@@ -69,25 +69,25 @@ fn fixtures_are_read_strictly() {
     );
     check_fixture(
         &format!(r#"{{{head}, "segments": {{}}, "registries": {{"zags": {{"850415350079": {{"marriage": {{"spouse_iin": "870602450145"}}}}}}}}}}"#),
-        expect![[r#"fixture case.json: registries.zags["850415350079"]: IIN 870602450145: check digit does not match (expected 4)"#]],
+        expect![[r#"fixture case.json: registries.zags["850415350079"]: marriage.spouse_iin: IIN 870602450145: check digit does not match (expected 4)"#]],
     );
     check_fixture(
         &format!(r#"{{{head}, "segments": {{}}, "registries": {{"gbd_fl": {{"850415350079": {{"citizenship": "KZ"}}}}}}}}"#),
-        expect![[r#"fixture case.json: registries.gbd_fl["850415350079"]: missing field `residence_country`"#]],
+        expect![[r#"fixture case.json: registries.gbd_fl["850415350079"].residence_country: missing"#]],
     );
     check_fixture(
         &format!(
             r#"{{{head}, "segments": {{}}, "registries": {{"egkn": {{"850415350079": {{"state_fund_housing": [{{"locality": "Астана", "right": "lease"}}]}}}}}}}}"#
         ),
         expect![[
-            r#"fixture case.json: registries.egkn["850415350079"]: unknown variant `lease`, expected one of `permanent_use`, `ownership`, `temporary_use`"#
+            r#"fixture case.json: registries.egkn["850415350079"]: state_fund_housing[0].right: unknown variant `lease`, expected one of `permanent_use`, `ownership`, `temporary_use`"#
         ]],
     );
     check_fixture(
         &format!(r#"{{{head}, "segments": {{}}, "registries": {{"cadastre": {{}}}}}}"#),
         expect!["fixture case.json: registries.cadastre: unknown registry (expected ish_as_mr, zags, gosreestr, kazreestr, egkn, gbd_fl)"],
     );
-    check_fixture(&format!(r#"{{{head}, "segments": {{}}, "registries": {{}}, "faults": [{{"registry": "zags", "iin": "*", "kind": "slow"}}]}}"#), expect!["fixture case.json: line 1 column 141: unknown variant `slow`, expected one of `unavailable`, `timeout`, `malformed`, `bad_signature` at line 1 column 141"]);
+    check_fixture(&format!(r#"{{{head}, "segments": {{}}, "registries": {{}}, "faults": [{{"registry": "zags", "iin": "*", "kind": "slow"}}]}}"#), expect!["fixture case.json: faults[0].kind: unknown variant `slow`, expected one of `unavailable`, `timeout`, `malformed`, `bad_signature` at line 1 column 141"]);
     check_fixture(
         &format!(r#"{{{head}, "segments": {{}}, "registries": {{}}, "decisions": {{"850415350079": {{"outcome": "maybe", "by": "x"}}}}}}"#),
         expect![[r#"fixture case.json: decisions["850415350079"].outcome: "maybe" is neither confirmed nor declined"#]],
@@ -100,7 +100,151 @@ fn fixtures_are_read_strictly() {
 
 #[test]
 fn the_shared_example_fixture_loads() {
-    let f = Fixture::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/spec/fixtures/example.json")).unwrap();
+    let f = Fixture::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/example.json")).unwrap();
     assert_eq!(f.entries(Procedure::RegistryRemoval).len(), 6);
     assert_eq!(f.entries(Procedure::LeaseTermination).len(), 2);
+}
+
+/// Decision 13: every value a criterion reads has its stated form; the loader refuses any
+/// other, naming where it is.
+#[test]
+fn decision_13_values_of_the_wrong_form_are_refused_naming_their_place() {
+    let head = r#""format": "housing-ledger/registry-fixture/v1", "segments": {}"#;
+    let gbd = |citizenship: &str, residence: &str| {
+        format!(
+            r#"{{{head}, "registries": {{"gbd_fl": {{"850415350079": {{"citizenship": {citizenship}, "residence_country": {residence}, "declared_missing": false, "declared_dead": false, "legally_incapable": false, "imprisoned": false}}}}}}}}"#
+        )
+    };
+    let mut out = String::new();
+    let mut line = |what: &str, text: String| {
+        let got = match Fixture::parse("case.json", &text) {
+            Ok(_) => "ok".to_string(),
+            Err(e) => e.to_string(),
+        };
+        out.push_str(&format!("{what}: {got}\n"));
+    };
+    line("KZ", gbd(r#""KZ""#, r#""KZ""#));
+    line("RU abroad in DE", gbd(r#""RU""#, r#""DE""#));
+    line("lower case", gbd(r#""kz""#, r#""KZ""#));
+    line("empty", gbd(r#""""#, r#""KZ""#));
+    line("a name", gbd(r#""Казахстан""#, r#""KZ""#));
+    line("alpha-3", gbd(r#""KAZ""#, r#""KZ""#));
+    line("not a code at all", gbd(r#""KZ""#, r#""XX""#));
+    line("residence lower case", gbd(r#""KZ""#, r#""kz""#));
+    line("a number", gbd("7", r#""KZ""#));
+    line(
+        "a missing field",
+        format!(
+            r#"{{{head}, "registries": {{"gbd_fl": {{"850415350079": {{"citizenship": "KZ", "residence_country": "KZ", "declared_missing": false, "declared_dead": false, "legally_incapable": false}}}}}}}}"#
+        ),
+    );
+    line("an impossible date", format!(r#"{{{head}, "registries": {{"zags": {{"850415350079": {{"death": {{"date": "2024-02-30"}}}}}}}}}}"#));
+    line(
+        "a right that is not one of three",
+        format!(r#"{{{head}, "registries": {{"egkn": {{"850415350079": {{"state_fund_housing": [{{"locality": "Астана", "right": "Permanent_use"}}]}}}}}}}}"#),
+    );
+    line("a child failing its check digit", format!(r#"{{{head}, "registries": {{"zags": {{"850415350079": {{"children": ["120110550213"]}}}}}}}}"#));
+    line("a recipient his own child", format!(r#"{{{head}, "registries": {{"zags": {{"850415350079": {{"children": ["120110550212", "850415350079"]}}}}}}}}"#));
+    line(
+        "a recipient his own spouse",
+        format!(r#"{{{head}, "registries": {{"zags": {{"850415350079": {{"marriage": {{"spouse_iin": "850415350079"}}}}}}}}}}"#),
+    );
+    line(
+        "an official whose id fails its check digit",
+        format!(r#"{{{head}, "registries": {{}}, "default_official": {{"id": "850415350078", "name": "Омаров", "position": "chairman"}}}}"#),
+    );
+    line(
+        "an official with no position",
+        format!(
+            r#"{{{head}, "registries": {{}}, "decisions": {{"850415350079": {{"outcome": "confirmed", "official": {{"id": "850415350079", "name": "Омаров", "position": " "}}}}}}}}"#
+        ),
+    );
+    expect![[r#"
+        KZ: ok
+        RU abroad in DE: ok
+        lower case: fixture case.json: registries.gbd_fl["850415350079"]: citizenship: "kz" is not an ISO 3166-1 alpha-2 country code in capitals (such as "KZ")
+        empty: fixture case.json: registries.gbd_fl["850415350079"]: citizenship: "" is not an ISO 3166-1 alpha-2 country code in capitals (such as "KZ")
+        a name: fixture case.json: registries.gbd_fl["850415350079"]: citizenship: "Казахстан" is not an ISO 3166-1 alpha-2 country code in capitals (such as "KZ")
+        alpha-3: fixture case.json: registries.gbd_fl["850415350079"]: citizenship: "KAZ" is not an ISO 3166-1 alpha-2 country code in capitals (such as "KZ")
+        not a code at all: fixture case.json: registries.gbd_fl["850415350079"]: residence_country: "XX" is not an ISO 3166-1 alpha-2 country code in capitals (such as "KZ")
+        residence lower case: fixture case.json: registries.gbd_fl["850415350079"]: residence_country: "kz" is not an ISO 3166-1 alpha-2 country code in capitals (such as "KZ")
+        a number: fixture case.json: registries.gbd_fl["850415350079"]: citizenship: invalid type: integer `7`, expected a string
+        a missing field: fixture case.json: registries.gbd_fl["850415350079"].imprisoned: missing
+        an impossible date: fixture case.json: registries.zags["850415350079"]: death.date: "2024-02-30" is not a real YYYY-MM-DD date
+        a right that is not one of three: fixture case.json: registries.egkn["850415350079"]: state_fund_housing[0].right: unknown variant `Permanent_use`, expected one of `permanent_use`, `ownership`, `temporary_use`
+        a child failing its check digit: fixture case.json: registries.zags["850415350079"]: children[0]: IIN 120110550213: check digit does not match (expected 2)
+        a recipient his own child: fixture case.json: registries.zags["850415350079"]: children: 850415350079 is named as his own child
+        a recipient his own spouse: fixture case.json: registries.zags["850415350079"]: marriage.spouse_iin: 850415350079 is named as his own spouse
+        an official whose id fails its check digit: fixture case.json: default_official.id: IIN 850415350078: check digit does not match (expected 9) at line 1 column 124
+        an official with no position: fixture case.json: decisions["850415350079"]: official.position is empty
+    "#]].assert_eq(&out);
+}
+
+/// Decision 13: a family is a set. Any order or repetition of the children ЗАГС names, and the
+/// spouse named again as a child, gives the same family and so the same grounds.
+mod family_is_a_set {
+    use housing_ledger::rules::checks::{self, Records};
+    use housing_ledger::rules::iin::Iin;
+    use housing_ledger::rules::records::RegistryId;
+    use housing_ledger::rules::{Procedure, RuleBook};
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn iin(n: u16) -> String {
+        (0..10000u16).find_map(|k| Iin::build(2012, 1 + (n % 12) as u32, 1 + (n % 28) as u32, 5, (n * 37 + k) % 10000)).unwrap().to_string()
+    }
+
+    /// The grounds of steps 6 and 10 for a recipient whose ЗАГС record names `named`.
+    fn grounds(spouse: &str, named: &[String], holder: &str, imprisoned: &str) -> Vec<String> {
+        let rs = RuleBook::built_in().select(Procedure::RegistryRemoval, "2026-01-15").unwrap().clone();
+        let recipient = "850415350079";
+        let zags: Records = [(recipient.to_string(), json!({"marriage": {"spouse_iin": spouse}, "children": named}))].into_iter().collect();
+        let family = checks::family(recipient, &zags);
+        let mut out = Vec::new();
+        let gosreestr: Records = [(holder.to_string(), json!({"privatization_contracts": [{"number": "П-1"}]}))].into_iter().collect();
+        let step6 = rs.steps.iter().find(|s| s.step == "6").unwrap();
+        let (_, g, _) = checks::judge(step6, recipient, &family, "Астана", &[(RegistryId::Gosreestr, &gosreestr)].into_iter().collect());
+        out.extend(g.iter().map(|g| format!("{} {} {}", g.code, g.subject_iin, g.registry)));
+        let clean = json!({"citizenship": "KZ", "residence_country": "KZ", "declared_missing": false, "declared_dead": false, "legally_incapable": false, "imprisoned": false});
+        let mut gbd: Records = std::iter::once(recipient.to_string()).chain(family.members()).map(|m| (m, clean.clone())).collect();
+        gbd.insert(imprisoned.to_string(), json!({"declared_missing": false, "declared_dead": false, "imprisoned": true}));
+        let step10 = rs.steps.iter().find(|s| s.step == "10").unwrap();
+        let empty = Records::new();
+        let (_, g, why) = checks::judge(step10, recipient, &family, "Астана", &[(RegistryId::GbdFl, &gbd), (RegistryId::Zags, &empty)].into_iter().collect());
+        assert!(why.is_none(), "{why:?}");
+        out.extend(g.iter().map(|g| format!("{} {} {}", g.code, g.subject_iin, g.registry)));
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn any_order_or_repetition_of_the_family_gives_the_same_grounds(
+            n in 1usize..5,
+            order in proptest::collection::vec(0usize..100, 1..12),
+            holder_pick in 0usize..5,
+            prisoner_pick in 0usize..5,
+            spouse_as_child in any::<bool>(),
+            keys in proptest::collection::vec(any::<u32>(), 24),
+        ) {
+            let spouse = "870602450144".to_string();
+            let children: Vec<String> = (0..n as u16).map(iin).collect();
+            let holder = children[holder_pick % n].clone();
+            let prisoner = children[prisoner_pick % n].clone();
+            let plain = grounds(&spouse, &children, &holder, &prisoner);
+            // Every child at least once, then any of them again, in any order.
+            let mut named: Vec<String> = children.clone();
+            named.extend(order.iter().map(|k| children[k % n].clone()));
+            if spouse_as_child {
+                named.push(spouse.clone());
+            }
+            // In an order drawn at random.
+            let mut keyed: Vec<(u32, String)> = named.into_iter().enumerate().map(|(i, c)| (keys[i], c)).collect();
+            keyed.sort();
+            let shuffled: Vec<String> = keyed.into_iter().map(|(_, c)| c).collect();
+            prop_assert_eq!(grounds(&spouse, &shuffled, &holder, &prisoner), plain.clone());
+            // One ground per person: a child named twice is one family member.
+            prop_assert_eq!(plain.iter().filter(|g| g.contains(&holder) && g.starts_with("privatization")).count(), 1);
+        }
+    }
 }

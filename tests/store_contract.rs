@@ -336,7 +336,7 @@ async fn projection_consumers_never_double_apply(b: Backend, pg: Option<&PgClust
     use housing_ledger::registry::fixture::Fixture;
     let place = Place::new(b, pg);
     let ledger = Arc::new(place.ledger().await);
-    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/spec/fixtures/example.json");
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/example.json");
     common::scenario::run_fixture(&ledger, Fixture::load(&example).unwrap()).await;
     let mut tasks = Vec::new();
     for _ in 0..3 {

@@ -18,6 +18,12 @@ pub const DECISION_TAKEN: &str = "DecisionTaken";
 pub const NOTICE_ISSUED: &str = "NoticeIssued";
 pub const NOTICE_DELIVERED: &str = "NoticeDelivered";
 pub const NOTICE_DELIVERY_FAILED: &str = "NoticeDeliveryFailed";
+/// Decision 12: the person's decision in this procedure already stands; cites it.
+pub const ALREADY_DECIDED: &str = "AlreadyDecided";
+/// Decision 15: a step-11 decision that names no identified official is not taken.
+pub const DECISION_NOT_TAKEN: &str = "DecisionNotTaken";
+/// Decision 11: a simulation's notice, not sent through a live gateway.
+pub const NOTICE_WITHHELD: &str = "NoticeWithheld";
 // Appeals (decision 10 of `algorithm.md`), in the stream `appeal:<id>`. The re-check's queries,
 // answers, corrections and verdicts are the catalogue's own types in the person's stream,
 // marked with `appeal`.
@@ -25,6 +31,9 @@ pub const APPEAL_FILED: &str = "AppealFiled";
 pub const REMOVAL_SUSPENDED: &str = "RemovalSuspended";
 pub const APPEAL_RECHECKED: &str = "AppealRechecked";
 pub const APPEAL_RESOLVED: &str = "AppealResolved";
+/// Decision 16: ИШ АС МР's signed acknowledgement of a reinstatement, or a failed attempt.
+pub const REINSTATEMENT_ACKNOWLEDGED: &str = "ReinstatementAcknowledged";
+pub const REINSTATEMENT_FAILED: &str = "ReinstatementFailed";
 
 /// Every type this version knows; a verifier reports any other and does not guess.
 pub const ALL: &[&str] = &[
@@ -46,10 +55,15 @@ pub const ALL: &[&str] = &[
     NOTICE_ISSUED,
     NOTICE_DELIVERED,
     NOTICE_DELIVERY_FAILED,
+    ALREADY_DECIDED,
+    DECISION_NOT_TAKEN,
+    NOTICE_WITHHELD,
     APPEAL_FILED,
     REMOVAL_SUSPENDED,
     APPEAL_RECHECKED,
     APPEAL_RESOLVED,
+    REINSTATEMENT_ACKNOWLEDGED,
+    REINSTATEMENT_FAILED,
 ];
 
 pub fn person_stream(iin: &str) -> String {

@@ -22,6 +22,9 @@ pub struct Decision {
     pub decided_by: String,
     pub reference: Value,
     pub seq: u64,
+    /// The identified official who decided (decision 15): `id`, `name`, `position`.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub official: Value,
 }
 
 /// The latest appeal against a case's decision.
@@ -61,6 +64,23 @@ pub struct ProcedureCase {
     /// What an overturned removal restored: the queue number and registration date, or the lease.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reinstated: Option<Value>,
+    /// Decision 16: `pending` until ИШ АС МР acknowledges the reinstatement, then
+    /// `acknowledged`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reinstatement: Option<String>,
+    /// Decision 11: the case comes from a simulation, not a legal act.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub simulation: bool,
+    /// Decision 15: why the decision returned on the proposal was not taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision_not_taken: Option<String>,
+}
+
+impl ProcedureCase {
+    /// A confirmed decision that stands (decision 12): not overturned on appeal.
+    pub fn decision_stands(&self) -> bool {
+        self.decision.as_ref().is_some_and(|d| d.outcome == "confirmed") && self.status != "retained"
+    }
 }
 
 /// iin → procedure → case. Each event touches one person's cases only, so the fold can run
@@ -73,8 +93,21 @@ pub struct Persons {
 /// Types [`Persons::apply`] passes over whatever their data, so a consumer that keeps the
 /// projection need not read them: registry queries and answers are most of the log. Every
 /// other type of the catalogue (`events::types::ALL`), a new one included, is read.
-pub const PASSED_OVER: &[&str] =
-    &[KEY_INTRODUCED, KEY_RETIRED, RUN_STARTED, RUN_FINISHED, INPUT_REJECTED, REGISTRY_QUERIED, REGISTRY_RESPONDED, REGISTRY_FAILED, LIST_SUBMITTED];
+pub const PASSED_OVER: &[&str] = &[
+    KEY_INTRODUCED,
+    KEY_RETIRED,
+    RUN_STARTED,
+    RUN_FINISHED,
+    INPUT_REJECTED,
+    REGISTRY_QUERIED,
+    REGISTRY_RESPONDED,
+    REGISTRY_FAILED,
+    LIST_SUBMITTED,
+    // The case it cites stands as it was (the list entry before it left it so).
+    ALREADY_DECIDED,
+    // A failed attempt leaves the reinstatement pending (decision 16).
+    REINSTATEMENT_FAILED,
+];
 
 /// The types of the catalogue the fold reads: all but those it passes over.
 pub fn folded() -> Vec<&'static str> {
@@ -113,8 +146,14 @@ impl Persons {
         match ev.kind.as_str() {
             LIST_ENTRY_RECEIVED => {
                 let p = procedure().unwrap_or_default();
-                // A new run takes the person up afresh.
-                *self.case(&iin, &p) = ProcedureCase { run, status: "incomplete".into(), grounds: Value::Array(vec![]), ..Default::default() };
+                let simulation = d["simulation"] == true;
+                let c = self.case(&iin, &p);
+                // Decision 12: a decision that stands is not taken up again (a simulated one
+                // only by later simulations); a new run takes anyone else up afresh.
+                if c.decision_stands() && (simulation || !c.simulation) {
+                    return;
+                }
+                *c = ProcedureCase { run, status: "incomplete".into(), grounds: Value::Array(vec![]), simulation, ..Default::default() };
             }
             CONSENT_MISSING => self.case(&iin, &procedure().unwrap_or_default()).status = "no_consent".into(),
             // An appeal's re-check does not change the case until the appeal is resolved.
@@ -126,6 +165,7 @@ impl Persons {
             DECISION_PROPOSED => {
                 let c = self.case(&iin, &procedure().unwrap_or_default());
                 c.status = "proposed".into();
+                c.simulation |= d["simulation"] == true;
                 c.grounds = d["grounds"].clone();
                 c.proposal_seq = Some(ev.seq);
             }
@@ -135,13 +175,19 @@ impl Persons {
                 let outcome = s(d, "outcome");
                 let c = self.case(&iin, &p);
                 c.status = if outcome == "confirmed" { crate::run::confirmed_status(&p).into() } else { "declined".into() };
-                c.decision = Some(Decision { outcome, decided_by: s(d, "decided_by"), reference: d["reference"].clone(), seq: ev.seq });
+                c.decision =
+                    Some(Decision { outcome, decided_by: s(d, "decided_by"), reference: d["reference"].clone(), seq: ev.seq, official: d["official"].clone() });
+            }
+            DECISION_NOT_TAKEN => {
+                if let Some(p) = procedure().or_else(|| of_run(&self.cases, &iin, &run)) {
+                    self.case(&iin, &p).decision_not_taken = Some(s(d, "reason"));
+                }
             }
             NOTICE_ISSUED => {
                 let (owner, p, id) = (s(d, "iin"), s(d, "procedure"), s(d, "notice"));
                 self.case(&owner, &p).notice = Some(NoticeState { notice: id, state: "pending".into(), attempts: 0, issued_seq: ev.seq });
             }
-            NOTICE_DELIVERED | NOTICE_DELIVERY_FAILED => {
+            NOTICE_DELIVERED | NOTICE_DELIVERY_FAILED | NOTICE_WITHHELD => {
                 let (owner, id) = (s(d, "iin"), s(d, "notice"));
                 let Some(p) =
                     self.cases.get(&owner).and_then(|m| m.iter().find(|(_, c)| c.notice.as_ref().is_some_and(|n| n.notice == id))).map(|(p, _)| p.clone())
@@ -149,6 +195,10 @@ impl Persons {
                     return;
                 };
                 if let Some(n) = self.case(&owner, &p).notice.as_mut() {
+                    if ev.kind == NOTICE_WITHHELD {
+                        n.state = "withheld".into();
+                        return;
+                    }
                     n.attempts = n.attempts.max(d["attempt"].as_u64().unwrap_or_default());
                     n.state = if ev.kind == NOTICE_DELIVERED {
                         "delivered".into()
@@ -176,6 +226,12 @@ impl Persons {
                     ..Default::default()
                 });
             }
+            REINSTATEMENT_ACKNOWLEDGED => {
+                let c = self.case(&s(d, "iin"), &s(d, "procedure"));
+                if c.appeal.as_ref().is_some_and(|a| a.appeal == s(d, "appeal")) {
+                    c.reinstatement = Some("acknowledged".into());
+                }
+            }
             REMOVAL_SUSPENDED | APPEAL_RECHECKED | APPEAL_RESOLVED => {
                 let c = self.case(&s(d, "iin"), &s(d, "procedure"));
                 let Some(a) = c.appeal.as_mut().filter(|a| a.appeal == s(d, "appeal")) else {
@@ -194,6 +250,7 @@ impl Persons {
                             c.status = "retained".into();
                             c.grounds = Value::Array(vec![]);
                             c.reinstated = Some(d["reinstated"].clone());
+                            c.reinstatement = Some("pending".into());
                         } else {
                             c.grounds = d["grounds"].clone();
                         }

@@ -13,6 +13,8 @@ pub struct NoticeProgress {
     pub issued: u64,
     pub attempts: u32,
     pub delivered: bool,
+    /// A simulation's notice kept from a live gateway (decision 11).
+    pub withheld: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -82,6 +84,9 @@ impl RunProgress {
             CONSENT_MISSING => {
                 self.status.insert(iin(), "no_consent".into());
             }
+            ALREADY_DECIDED => {
+                self.status.insert(iin(), "already_decided".into());
+            }
             CHECK_EVALUATED if d["verdict"] == "incomplete" => {
                 self.status.insert(iin(), "incomplete".into());
             }
@@ -100,12 +105,17 @@ impl RunProgress {
                 self.decided.insert(iin(), (ev.seq, outcome));
             }
             NOTICE_ISSUED => {
-                self.notices.insert(s(d, "notice"), NoticeProgress { iin: s(d, "iin"), issued: ev.seq, attempts: 0, delivered: false });
+                self.notices.insert(s(d, "notice"), NoticeProgress { iin: s(d, "iin"), issued: ev.seq, ..Default::default() });
             }
             NOTICE_DELIVERED | NOTICE_DELIVERY_FAILED => {
                 if let Some(n) = self.notices.get_mut(&s(d, "notice")) {
                     n.attempts = n.attempts.max(d["attempt"].as_u64().unwrap_or_default() as u32);
                     n.delivered |= ev.kind == NOTICE_DELIVERED;
+                }
+            }
+            NOTICE_WITHHELD => {
+                if let Some(n) = self.notices.get_mut(&s(d, "notice")) {
+                    n.withheld = true;
                 }
             }
             RUN_FINISHED => self.finished = Some(d["counts"].clone()),

@@ -128,6 +128,14 @@ pub async fn resolve(
     Ok(Json(view(&s.appeals().resolve(&id, &r, &caller).await?)))
 }
 
+/// Submits an overturned decision's reinstatement to ИШ АС МР again, where it is not yet acknowledged (decision 16); once it is, the notice of reinstatement goes out (appeals officer).
+#[utoipa::path(post, path = "/v1/appeals/{id}/reinstatement", tag = "appeals", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, description = "the appeal; the person's case shows the reinstatement pending or acknowledged"), (status = 401), (status = 403), (status = 404), (status = 409, description = "nothing overturned, or already acknowledged")))]
+pub async fn reinstate(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
+    officer(&caller)?;
+    Ok(Json(view(&s.appeals().reinstate(&id, &caller).await?)))
+}
+
 /// The appeal's case file: the notice as sent, the proof bundle and the appeal's events, to download (auditor, appeals officer).
 #[utoipa::path(get, path = "/v1/appeals/{id}/case-file", tag = "appeals", security(("bearer" = [])), params(("id" = String, Path)), responses((status = 200, description = "the case file (housing-ledger/case-file/v1)"), (status = 401), (status = 403), (status = 404)))]
 pub async fn case_file(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Response, AppError> {

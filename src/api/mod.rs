@@ -37,7 +37,7 @@ pub struct AppState {
     pub book: Arc<crate::rules::RuleBook>,
     /// Where an appeal's fresh answers come from; `None`: nowhere (re-checks then rely on corrections).
     pub registries: Option<Arc<dyn crate::registry::Registries>>,
-    /// A fixed "today" (tests); `None`: the UTC date.
+    /// A fixed "today" (tests); `None`: the date in Kazakhstan (decision 17).
     pub today: Option<chrono::NaiveDate>,
     /// Runs' `RunStarted` and `ListSubmitted`, which every bundle of the run holds.
     pub run_headers: Arc<crate::proof::RunHeaders>,
@@ -101,7 +101,7 @@ impl AppState {
             keys: &self.registry_keys,
             book: &self.book,
             registries: self.registries.clone(),
-            today: self.today.unwrap_or_else(|| chrono::Utc::now().date_naive()),
+            today: self.today.unwrap_or_else(crate::rules::calendar::today),
         }
     }
 }
@@ -147,6 +147,7 @@ pub fn router_and_doc(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(appeals::correction))
         .routes(routes!(appeals::recheck))
         .routes(routes!(appeals::resolve))
+        .routes(routes!(appeals::reinstate))
         .routes(routes!(appeals::case_file))
         .with_state(state)
         .split_for_parts();

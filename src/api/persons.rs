@@ -49,7 +49,13 @@ pub async fn person(State(s): State<AppState>, caller: Caller, Path(iin): Path<S
     let procedures: BTreeMap<&String, Value> = cases
         .iter()
         .map(|(p, c)| {
-            (p, json!({"status": c.status, "run": c.run, "grounds": c.grounds, "decision": c.decision, "notice": c.notice, "proposal_seq": c.proposal_seq, "appeal": c.appeal, "reinstated": c.reinstated}))
+            let mut v = json!({"status": c.status, "run": c.run, "grounds": c.grounds, "decision": c.decision, "notice": c.notice, "proposal_seq": c.proposal_seq,
+                "appeal": c.appeal, "reinstated": c.reinstated, "reinstatement": c.reinstatement, "decision_not_taken": c.decision_not_taken});
+            if c.simulation {
+                // Decision 11: said wherever its decisions are shown.
+                v["simulation"] = json!(crate::proof::SIMULATION_NOTE);
+            }
+            (p, v)
         })
         .collect();
     Ok(Json(json!({"iin": iin, "procedures": procedures})))

@@ -7,13 +7,14 @@ pub mod person;
 
 use crate::ledger::{Ledger, LedgerError};
 use crate::registry::{check_answer, AnswerKind, Decision, Registries, RegistryFault, TrustedKeys};
+use crate::rules::calendar;
 use crate::rules::control::check_entry;
 use crate::rules::records::RegistryId;
 use crate::rules::{notice, Procedure, RuleBook, RuleError};
 use crate::store::StoreError;
 use events::types::*;
 use events::{Event, NewEvent};
-use person::{Batch, RunContext};
+use person::{Batch, RunContext, Standing, StandingDecision};
 use projections::run::RunProgress;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -33,11 +34,14 @@ pub struct Settings {
     pub decisions_per_request: usize,
     pub max_delivery_attempts: u32,
     pub delivery_backoff: Duration,
+    /// Declared a simulation (`run --simulation`, decision 11). A fixture or a synthetic
+    /// source makes every run one, declared or not.
+    pub simulation: bool,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { persons_per_append: 128, decisions_per_request: 500, max_delivery_attempts: 5, delivery_backoff: Duration::from_millis(0) }
+        Self { persons_per_append: 128, decisions_per_request: 500, max_delivery_attempts: 5, delivery_backoff: Duration::from_millis(0), simulation: false }
     }
 }
 
@@ -53,6 +57,8 @@ pub enum PipelineError {
     Decisions(RegistryFault),
     #[error("run {0} is being written by another process")]
     Busy(String),
+    #[error("a run on live sources judges as of the day it runs, {today} in Kazakhstan, not {as_of} (decision 11); to judge as of another date, declare a simulation with --simulation: it is recorded as one, is not a legal act and delivers no notice through a live gateway")]
+    NotToday { as_of: String, today: String },
 }
 
 impl From<StoreError> for PipelineError {
@@ -83,8 +89,13 @@ pub struct RunSummary {
 }
 
 /// The run id: a function of the arguments, so that the same arguments resume the same run.
-pub fn run_id(procedure: Procedure, as_of: &str, source: &str, rule_sha: &str) -> String {
-    let h = Sha256::digest(format!("{procedure}\n{as_of}\n{source}\n{rule_sha}").as_bytes());
+/// A simulation over a live source is another run than the real one of the same day.
+pub fn run_id(procedure: Procedure, as_of: &str, source: &str, rule_sha: &str, simulation: bool) -> String {
+    let mut args = format!("{procedure}\n{as_of}\n{source}\n{rule_sha}");
+    if simulation {
+        args.push_str("\nsimulation");
+    }
+    let h = Sha256::digest(args.as_bytes());
     format!("{as_of}-{}-{}", if procedure == Procedure::RegistryRemoval { "rr" } else { "lt" }, &hex::encode(h)[..8])
 }
 
@@ -360,18 +371,27 @@ impl<'a> Runner<'a> {
             );
             for (iin, proposal) in chunk {
                 // A missing or unreadable decision leaves the proposal open for the next run.
-                let Some(d) = records
-                    .get(iin)
-                    .and_then(|v| serde_json::from_value::<Decision>(v.clone()).ok())
-                    .filter(|d| d.outcome == "confirmed" || d.outcome == "declined")
-                else {
+                let Some(d) = records.get(iin).and_then(|v| serde_json::from_value::<Decision>(v.clone()).ok()).filter(Decision::outcome_known) else {
                     continue;
                 };
-                b.push(
-                    &person_stream(iin),
-                    DECISION_TAKEN,
-                    json!({"run": ctx.run, "procedure": ctx.procedure, "proposal": proposal, "outcome": d.outcome, "decided_by": d.by, "reference": d.reference, "evidence": [rel(answer_ix)]}),
-                );
+                // Decision 15: no identified official, no decision (and so no notice).
+                let official = match d.official() {
+                    Ok(o) => o,
+                    Err(why) => {
+                        b.push(
+                            &person_stream(iin),
+                            DECISION_NOT_TAKEN,
+                            json!({"run": ctx.run, "procedure": ctx.procedure, "proposal": proposal, "outcome": d.outcome, "reason": why, "evidence": [rel(answer_ix)]}),
+                        );
+                        continue;
+                    }
+                };
+                let mut data = json!({"run": ctx.run, "procedure": ctx.procedure, "proposal": proposal, "outcome": d.outcome, "decided_by": official.name,
+                    "official": official, "body": d.by, "reference": d.reference, "evidence": [rel(answer_ix)]});
+                if ctx.simulation {
+                    data["simulation"] = json!(true);
+                }
+                b.push(&person_stream(iin), DECISION_TAKEN, data);
             }
             self.queue(&mut appends, b.events).await?;
         }
@@ -404,16 +424,35 @@ impl<'a> Runner<'a> {
                     by_seq.get(prop).and_then(|e| serde_json::from_value(e.data["grounds"].clone()).ok()).unwrap_or_default();
                 let text = notice::render(&ctx.rules, &grounds);
                 let id = format!("{}-{iin}", ctx.run);
-                batch.push(NewEvent::new(
-                    notice_stream(&id),
-                    NOTICE_ISSUED,
-                    json!({"run": ctx.run, "notice": id, "iin": iin, "procedure": ctx.procedure, "decision": decision, "proposal": prop, "text": {"kk": text.kk, "ru": text.ru}, "grounds": grounds}),
-                ));
+                let mut data = json!({"run": ctx.run, "notice": id, "iin": iin, "procedure": ctx.procedure, "decision": decision, "proposal": prop, "text": {"kk": text.kk, "ru": text.ru}, "grounds": grounds});
+                if ctx.simulation {
+                    data["simulation"] = json!(true);
+                }
+                batch.push(NewEvent::new(notice_stream(&id), NOTICE_ISSUED, data));
             }
             self.queue(&mut appends, batch).await?;
         }
         // Deliveries are for notices on the ledger only.
         self.settle(&mut appends).await?;
+        if ctx.simulation && ctx.registries.is_live() {
+            // Decision 11: a simulation never delivers through a live gateway.
+            let pending: Vec<(String, String)> =
+                self.progress.notices.iter().filter(|(_, n)| !n.delivered && !n.withheld).map(|(id, n)| (id.clone(), n.iin.clone())).collect();
+            for chunk in pending.chunks(500) {
+                let batch = chunk
+                    .iter()
+                    .map(|(id, iin)| {
+                        NewEvent::new(
+                            notice_stream(id),
+                            NOTICE_WITHHELD,
+                            json!({"run": ctx.run, "notice": id, "iin": iin, "reason": "simulation, not a legal act: not delivered through the live gateway (decision 11)"}),
+                        )
+                    })
+                    .collect();
+                self.queue(&mut appends, batch).await?;
+            }
+            return self.settle(&mut appends).await;
+        }
         loop {
             let pending: Vec<(String, String, u32)> = self
                 .progress
@@ -460,22 +499,30 @@ pub async fn run(
     settings: Settings,
     ui: &dyn Progress,
 ) -> Result<RunSummary, PipelineError> {
+    // Decision 11: on live sources, the decision date is today in Kazakhstan unless the run is
+    // declared a simulation; a fixture or a synthetic population is one by nature.
+    let simulation = settings.simulation || !registries.is_live();
+    let today = calendar::today().to_string();
+    if !simulation && as_of != today {
+        return Err(PipelineError::NotToday { as_of: as_of.into(), today });
+    }
     // Refused before anything is written when the basis is not in force on `as_of`.
     let rules = book.select(procedure, as_of)?.clone();
-    let run = run_id(procedure, as_of, &registries.describe(), &rules.sha256);
+    let run = run_id(procedure, as_of, &registries.describe(), &rules.sha256, simulation && registries.is_live());
     let progress = load_progress(ledger, &run).await?;
     let resumed = progress.started.is_some();
     if let Some(counts) = &progress.finished {
         let counts = serde_json::from_value(counts.clone()).unwrap_or_default();
         return Ok(RunSummary { run, counts, resumed, events: 0 });
     }
-    let ctx = Arc::new(RunContext { run: run.clone(), procedure, as_of: as_of.to_string(), rules, registries, keys });
+    let standing = Arc::new(standing_decisions(ledger, procedure).await?);
+    let ctx = Arc::new(RunContext { run: run.clone(), procedure, as_of: as_of.to_string(), rules, registries, keys, simulation, standing });
     let mut r = Runner { ledger, ctx: ctx.clone(), settings, progress, ui, written: 0 };
     if !resumed {
         let started = NewEvent::new(
             run_stream(&run),
             RUN_STARTED,
-            json!({"run": run, "procedure": procedure, "as_of": as_of, "rule_set": ctx.rules.summary(), "source": ctx.registries.describe(), "source_keys": ctx.keys.as_map()}),
+            json!({"run": run, "procedure": procedure, "as_of": as_of, "simulation": simulation, "rule_set": ctx.rules.summary(), "source": ctx.registries.describe(), "source_keys": ctx.keys.as_map()}),
         )
         .expecting(0);
         match r.append(vec![started]).await {
@@ -494,6 +541,51 @@ pub async fn run(
     // The service signs a checkpoint at least after every run.
     ledger.checkpoint().await?;
     Ok(RunSummary { run, counts, resumed, events: r.written })
+}
+
+/// Decision 12: the confirmed decisions of `procedure` that stand, from the events alone: every
+/// `DecisionTaken` confirmed, less those overturned on appeal.
+pub async fn standing_decisions(ledger: &Ledger, procedure: Procedure) -> Result<Standing, PipelineError> {
+    let mut all: Vec<Event> = Vec::new();
+    for kind in [DECISION_TAKEN, APPEAL_RESOLVED] {
+        let mut from = 0;
+        loop {
+            let page = ledger.store().read_by_type(kind, from, 5000).await?;
+            let Some(last) = page.last() else { break };
+            from = last.seq + 1;
+            all.extend(page);
+        }
+    }
+    all.sort_by_key(|e| e.seq);
+    let mut standing = Standing::new();
+    for e in &all {
+        let d = &e.data;
+        if d["procedure"] != procedure.as_str() {
+            continue;
+        }
+        let iin = || e.stream.strip_prefix("person:").unwrap_or_default().to_string();
+        match e.kind.as_str() {
+            DECISION_TAKEN if d["outcome"] == "confirmed" && d.get("appeal").is_none() => {
+                standing.insert(
+                    iin(),
+                    StandingDecision {
+                        run: d["run"].as_str().unwrap_or_default().into(),
+                        proposal: d["proposal"].as_u64().unwrap_or_default(),
+                        decision: e.seq,
+                        simulation: d["simulation"] == true,
+                    },
+                );
+            }
+            APPEAL_RESOLVED if d["outcome"] == "overturned" => {
+                let who = d["iin"].as_str().unwrap_or_default();
+                if standing.get(who).is_some_and(|s| crate::appeal::appeal_id(s.decision) == d["appeal"].as_str().unwrap_or_default()) {
+                    standing.remove(who);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(standing)
 }
 
 /// Step 4: one page of the list, asked for and recorded. Returns the event recorded, with the

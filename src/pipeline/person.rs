@@ -22,7 +22,25 @@ pub struct RunContext {
     pub rules: RuleSet,
     pub registries: Arc<dyn Registries>,
     pub keys: TrustedKeys,
+    /// Decision 11: a run not judged as of today on live sources; not a legal act.
+    pub simulation: bool,
+    /// Decision 12: the decisions that stand for this procedure, by IIN.
+    pub standing: Arc<Standing>,
 }
+
+/// A confirmed decision that stands (not overturned on appeal): decision 12.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StandingDecision {
+    pub run: String,
+    pub proposal: u64,
+    pub decision: u64,
+    /// Taken in a simulation: it stands only against later simulations, never against a real
+    /// run (a simulation must not keep anyone from a real decision).
+    pub simulation: bool,
+}
+
+/// The standing decisions of one procedure, by IIN.
+pub type Standing = std::collections::HashMap<String, StandingDecision>;
 
 /// Events being built for one batch; `push` returns the index for `rel`.
 #[derive(Default)]
@@ -55,14 +73,22 @@ impl Person<'_> {
         self.batch.push(&stream, kind, data)
     }
 
-    /// Asks one registry; records the query and its answer or failure.
-    async fn ask(&mut self, step: &Step, registry: RegistryId, subjects: &[String]) -> Result<(Records, usize), usize> {
+    /// Asks one registry for the fields of one query; records the query and its answer or
+    /// failure.
+    async fn ask(&mut self, step: &Step, registry: RegistryId, q: &checks::Query) -> Result<(Records, usize), usize> {
         let ctx = self.ctx;
-        let request_id = format!("{}/{}/{}/{}", self.appeal.as_deref().unwrap_or(&ctx.run), self.iin, step.step, registry);
-        self.push(REGISTRY_QUERIED, json!({"run": ctx.run, "registry": registry, "subjects": subjects, "step": step.step, "request_id": request_id}));
-        let result = ctx.registries.query(registry, subjects, &request_id).await;
+        let mut request_id = format!("{}/{}/{}/{}", self.appeal.as_deref().unwrap_or(&ctx.run), self.iin, step.step, registry);
+        if let Some(part) = q.part {
+            request_id = format!("{request_id}/{part}");
+        }
+        let subjects = &q.subjects;
+        self.push(
+            REGISTRY_QUERIED,
+            json!({"run": ctx.run, "registry": registry, "subjects": subjects, "fields": q.fields, "step": step.step, "request_id": request_id}),
+        );
+        let result = ctx.registries.query(registry, subjects, &q.fields, &request_id).await;
         let checked = result.and_then(|signed| {
-            check_answer(&ctx.keys, registry, &request_id, AnswerKind::Records(subjects), &signed).map(records_of).map(|records| (signed, records))
+            check_answer(&ctx.keys, registry, &request_id, AnswerKind::Fields(subjects, &q.fields), &signed).map(records_of).map(|records| (signed, records))
         });
         match checked {
             Ok((signed, records)) => {
@@ -96,29 +122,32 @@ impl Person<'_> {
         for step in ctx.rules.steps.iter().skip(first) {
             let subjects = checks::subjects(step.subjects, &iin, &family);
             let mut answers: BTreeMap<RegistryId, Records> = BTreeMap::new();
-            let mut answered: BTreeMap<RegistryId, Value> = BTreeMap::new();
+            // Each registry's answers (one per query: decision 14 may split a step's subjects).
+            let mut answered: BTreeMap<RegistryId, Vec<Value>> = BTreeMap::new();
             for registry in step.registries() {
                 if let Some(c) = corrections.get(&registry).filter(|c| subjects.iter().all(|s| c.subjects.contains(s))) {
                     answers.insert(registry, c.records.iter().filter(|(k, _)| subjects.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect());
-                    answered.insert(registry, json!(c.seq));
+                    answered.insert(registry, vec![json!(c.seq)]);
                     evidence.push(json!(c.seq));
                     continue;
                 }
-                match self.ask(step, registry, &subjects).await {
-                    Ok((records, ix)) => {
-                        answers.insert(registry, records);
-                        answered.insert(registry, rel(ix));
-                        evidence.push(rel(ix));
-                    }
-                    Err(failed_ix) => {
-                        // Decision 6: incomplete, no later step, no decision.
-                        let why = format!("{registry} could not be read; no later step is run");
-                        self.evaluated(step, CheckVerdict::Incomplete, json!([]), vec![rel(failed_ix)], json!({"reason": why}));
-                        return StepsOutcome::Incomplete;
+                for q in checks::queries(step, registry, &iin, &subjects) {
+                    match self.ask(step, registry, &q).await {
+                        Ok((records, ix)) => {
+                            answers.entry(registry).or_default().extend(records);
+                            answered.entry(registry).or_default().push(rel(ix));
+                            evidence.push(rel(ix));
+                        }
+                        Err(failed_ix) => {
+                            // Decision 6: incomplete, no later step, no decision.
+                            let why = format!("{registry} could not be read; no later step is run");
+                            self.evaluated(step, CheckVerdict::Incomplete, json!([]), vec![rel(failed_ix)], json!({"reason": why}));
+                            return StepsOutcome::Incomplete;
+                        }
                     }
                 }
             }
-            let step_evidence: Vec<Value> = answered.values().cloned().collect();
+            let step_evidence: Vec<Value> = answered.values().flatten().cloned().collect();
             if step.check == CheckKind::Family {
                 // `:5` fixes the family for the later steps.
                 family = checks::family(&iin, &answers[&RegistryId::Zags]);
@@ -172,13 +201,13 @@ pub struct Correction {
 
 pub type Corrections = BTreeMap<RegistryId, Correction>;
 
-/// Grounds with their evidence: the answer of the registry that showed each.
-fn with_evidence(mut grounds: Vec<checks::Ground>, answered: &BTreeMap<RegistryId, Value>) -> Value {
+/// Grounds with their evidence: the answers of the registry that showed each.
+fn with_evidence(mut grounds: Vec<checks::Ground>, answered: &BTreeMap<RegistryId, Vec<Value>>) -> Value {
     let mut out = Vec::new();
     for g in grounds.iter_mut() {
-        let ev = RegistryId::parse(&g.registry).and_then(|r| answered.get(&r)).cloned();
+        let ev = RegistryId::parse(&g.registry).and_then(|r| answered.get(&r)).cloned().unwrap_or_default();
         let mut v = serde_json::to_value(&*g).expect("grounds serialise");
-        v["evidence"] = json!(ev.into_iter().collect::<Vec<_>>());
+        v["evidence"] = json!(ev);
         out.push(v);
     }
     Value::Array(out)
@@ -189,8 +218,21 @@ pub async fn process(ctx: Arc<RunContext>, entry: CheckedEntry, raw_entry: Value
     let iin = entry.iin.to_string();
     let mut p = Person { ctx: &ctx, stream: person_stream(&iin), iin: iin.clone(), batch: Batch::default(), appeal: None };
     let rs = &ctx.rules;
-    let entry_ix = p
-        .push(LIST_ENTRY_RECEIVED, with(json!({"run": ctx.run, "procedure": ctx.procedure, "evidence": [list_seq], "position": position}), "entry", raw_entry));
+    let mut received = json!({"run": ctx.run, "procedure": ctx.procedure, "evidence": [list_seq], "position": position});
+    if ctx.simulation {
+        received["simulation"] = json!(true);
+    }
+    let entry_ix = p.push(LIST_ENTRY_RECEIVED, with(received, "entry", raw_entry));
+    // Decision 12: a decision that stands is not taken again; nothing is asked, and the
+    // earlier decision is cited. A real decision stands against every later run, a simulated
+    // one only against later simulations.
+    if let Some(d) = ctx.standing.get(&iin).filter(|d| ctx.simulation || !d.simulation) {
+        p.push(
+            ALREADY_DECIDED,
+            json!({"run": ctx.run, "procedure": ctx.procedure, "decision": d.decision, "proposal": d.proposal, "decided_in_run": d.run, "evidence": [rel(entry_ix), d.decision]}),
+        );
+        return p.batch;
+    }
     // Decision 7: no consent, no query.
     if !entry.consent {
         p.push(CONSENT_MISSING, json!({"run": ctx.run, "procedure": ctx.procedure, "evidence": [rel(entry_ix)]}));
@@ -200,10 +242,12 @@ pub async fn process(ctx: Arc<RunContext>, entry: CheckedEntry, raw_entry: Value
     match p.steps(0, Family::default(), &entry.locality, &Corrections::new(), &mut evidence).await {
         StepsOutcome::Incomplete => {}
         StepsOutcome::Found(grounds) => {
-            p.push(
-                DECISION_PROPOSED,
-                json!({"run": ctx.run, "procedure": ctx.procedure, "outcome": rs.outcome, "grounds": grounds, "rule_set_sha256": rs.sha256, "rule_set": {"id": rs.id, "version": rs.version}, "as_of": ctx.as_of, "evidence": evidence}),
-            );
+            let mut data = json!({"run": ctx.run, "procedure": ctx.procedure, "outcome": rs.outcome, "grounds": grounds, "rule_set_sha256": rs.sha256, "rule_set": {"id": rs.id, "version": rs.version}, "as_of": ctx.as_of, "evidence": evidence});
+            if ctx.simulation {
+                // Decision 11: signed into the proposal, so that no copy can hide it.
+                data["simulation"] = json!(true);
+            }
+            p.push(DECISION_PROPOSED, data);
         }
         StepsOutcome::Clear => {
             p.push(PERSON_RETAINED, json!({"run": ctx.run, "procedure": ctx.procedure, "rule_set_sha256": rs.sha256, "evidence": evidence}));

@@ -1,7 +1,7 @@
 //! Registry fixtures (`shared/spec/registry-fixture.md`), read strictly: an unknown field, a bad
 //! IIN or a record that does not validate is an error naming its place in the file.
 
-use super::Decision;
+use super::{Decision, Official};
 use crate::rules::iin::Iin;
 use crate::rules::records::RegistryId;
 use crate::rules::Procedure;
@@ -51,6 +51,8 @@ struct RawFixture {
     #[serde(default)]
     decisions: BTreeMap<String, Decision>,
     #[serde(default)]
+    default_official: Option<Official>,
+    #[serde(default)]
     delivery_faults: BTreeMap<String, u32>,
     #[serde(default)]
     faults: Vec<RawFault>,
@@ -63,6 +65,9 @@ pub struct Fixture {
     pub segments: BTreeMap<Procedure, Vec<Value>>,
     pub registries: BTreeMap<RegistryId, BTreeMap<String, Value>>,
     pub decisions: BTreeMap<String, Decision>,
+    /// Who confirms every proposal not in `decisions` (decision 15); none: such a decision
+    /// names no official, and the service takes none.
+    pub default_official: Option<Official>,
     pub delivery_faults: BTreeMap<String, u32>,
     /// (registry, iin or "*", kind)
     pub faults: Vec<(RegistryId, String, FaultKind)>,
@@ -77,7 +82,10 @@ impl Fixture {
 
     pub fn parse(name: &str, text: &str) -> Result<Self, FixtureError> {
         let err = |place: String, detail: String| FixtureError { file: name.to_string(), place, detail };
-        let raw: RawFixture = serde_json::from_str(text).map_err(|e| err(format!("line {} column {}", e.line(), e.column()), e.to_string()))?;
+        let raw: RawFixture = serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(text)).map_err(|e| {
+            let place = if e.path().to_string() == "." { format!("line {} column {}", e.inner().line(), e.inner().column()) } else { e.path().to_string() };
+            err(place, e.into_inner().to_string())
+        })?;
         if raw.format != FIXTURE_FORMAT {
             return Err(err("format".into(), format!("{:?} is not {FIXTURE_FORMAT:?}", raw.format)));
         }
@@ -97,17 +105,30 @@ impl Fixture {
                 .ok_or_else(|| err(format!("registries.{reg}"), "unknown registry (expected ish_as_mr, zags, gosreestr, kazreestr, egkn, gbd_fl)".into()))?;
             for (k, rec) in &records {
                 iin(format!("registries.{reg}[{k:?}]"), k)?;
-                if !rec.is_null() {
-                    r.validate_record(rec).map_err(|e| err(format!("registries.{reg}[{k:?}]"), e))?;
+                if rec.is_null() {
+                    continue;
+                }
+                r.validate_record(k, rec).map_err(|e| err(format!("registries.{reg}[{k:?}]"), e))?;
+                // A fixture's person record is whole: a query may ask for any of its fields.
+                if r == RegistryId::GbdFl {
+                    if let Some(f) = crate::rules::records::GbdFl::FIELDS.iter().find(|f| rec.get(**f).is_none()) {
+                        return Err(err(format!("registries.{reg}[{k:?}].{f}"), "missing".into()));
+                    }
                 }
             }
             f.registries.insert(r, records);
         }
         for (k, d) in &raw.decisions {
             iin(format!("decisions[{k:?}]"), k)?;
-            if !["confirmed", "declined"].contains(&d.outcome.as_str()) {
+            if !d.outcome_known() {
                 return Err(err(format!("decisions[{k:?}].outcome"), format!("{:?} is neither confirmed nor declined", d.outcome)));
             }
+            if let Some(o) = &d.official {
+                o.check().map_err(|e| err(format!("decisions[{k:?}]"), e))?;
+            }
+        }
+        if let Some(o) = &raw.default_official {
+            o.check().map_err(|e| err("default_official".into(), e))?;
         }
         for k in raw.delivery_faults.keys() {
             iin(format!("delivery_faults[{k:?}]"), k)?;
@@ -120,6 +141,7 @@ impl Fixture {
             f.faults.push((r, fault.iin.clone(), fault.kind));
         }
         f.decisions = raw.decisions;
+        f.default_official = raw.default_official;
         f.delivery_faults = raw.delivery_faults;
         Ok(f)
     }
@@ -162,8 +184,8 @@ impl super::Registries for FixtureRegistries {
     async fn list_page(&self, procedure: Procedure, page: u64, request_id: &str) -> Result<super::SignedAnswer, super::RegistryFault> {
         self.sim.list_page(procedure, page, request_id)
     }
-    async fn query(&self, registry: RegistryId, subjects: &[String], request_id: &str) -> Result<super::SignedAnswer, super::RegistryFault> {
-        self.sim.query(registry, subjects, request_id)
+    async fn query(&self, registry: RegistryId, subjects: &[String], fields: &[String], request_id: &str) -> Result<super::SignedAnswer, super::RegistryFault> {
+        self.sim.query(registry, subjects, fields, request_id)
     }
     async fn decisions(&self, procedure: Procedure, iins: &[String], request_id: &str) -> Result<super::SignedAnswer, super::RegistryFault> {
         self.sim.decisions(procedure, iins, request_id)
@@ -171,7 +193,14 @@ impl super::Registries for FixtureRegistries {
     async fn deliver(&self, notice: &str, iin: &str, attempt: u32) -> Result<String, String> {
         self.sim.deliver(notice, iin, attempt)
     }
+    async fn reinstate(&self, r: &super::Reinstatement, request_id: &str) -> Result<super::SignedAnswer, super::RegistryFault> {
+        self.sim.reinstate(r, request_id)
+    }
     fn describe(&self) -> String {
         self.describe.clone()
+    }
+    /// A fixture or a synthetic population is a simulation by nature (decision 11).
+    fn is_live(&self) -> bool {
+        false
     }
 }

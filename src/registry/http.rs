@@ -3,7 +3,7 @@
 
 use super::fixture::{FaultKind, Fixture};
 use super::sim::Simulator;
-use super::{Registries, RegistryFault, SignedAnswer};
+use super::{Registries, RegistryFault, Reinstatement, SignedAnswer};
 use crate::rules::records::RegistryId;
 use crate::rules::Procedure;
 use async_trait::async_trait;
@@ -18,8 +18,25 @@ use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct QueryBody {
     subjects: Vec<String>,
+    /// The fields asked for (decision 14); the answer holds no other.
+    fields: Vec<String>,
+    request_id: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DecisionsBody {
+    subjects: Vec<String>,
+    request_id: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReinstateBody {
+    reinstatement: Reinstatement,
     request_id: String,
 }
 
@@ -64,7 +81,7 @@ pub fn sim_router(sim: Arc<Simulator>, stall: Duration) -> Router {
             post(|State(s): State<SimState>, Path(registry): Path<String>, Json(q): Json<QueryBody>| async move {
                 let Some(r) = RegistryId::parse(&registry) else { return (StatusCode::NOT_FOUND, "no such registry").into_response() };
                 let fault = s.sim.source.fault(r, &q.subjects);
-                let result = s.sim.query(r, &q.subjects, &q.request_id);
+                let result = s.sim.query(r, &q.subjects, &q.fields, &q.request_id);
                 respond(&s, fault, result).await
             }),
         )
@@ -79,9 +96,17 @@ pub fn sim_router(sim: Arc<Simulator>, stall: Duration) -> Router {
         )
         .route(
             "/v1/decisions/{procedure}",
-            post(|State(s): State<SimState>, Path(p): Path<String>, Json(q): Json<QueryBody>| async move {
+            post(|State(s): State<SimState>, Path(p): Path<String>, Json(q): Json<DecisionsBody>| async move {
                 let Ok(p) = Procedure::parse(&p) else { return (StatusCode::NOT_FOUND, "no such procedure").into_response() };
                 respond(&s, None, s.sim.decisions(p, &q.subjects, &q.request_id)).await
+            }),
+        )
+        .route(
+            "/v1/reinstatements",
+            post(|State(s): State<SimState>, Json(q): Json<ReinstateBody>| async move {
+                let fault = s.sim.source.fault(RegistryId::IshAsMr, std::slice::from_ref(&q.reinstatement.iin));
+                let result = s.sim.reinstate(&q.reinstatement, &q.request_id);
+                respond(&s, fault, result).await
             }),
         )
         .route(
@@ -125,12 +150,19 @@ pub struct HttpRegistries {
     client: reqwest::Client,
     settings: HttpSettings,
     name: Option<String>,
+    simulator: bool,
 }
 
 impl HttpRegistries {
     pub fn new(base: &str, settings: HttpSettings) -> Self {
         let client = reqwest::Client::builder().timeout(settings.deadline).build().expect("HTTP client builds");
-        Self { base: base.trim_end_matches('/').to_string(), client, settings, name: None }
+        Self { base: base.trim_end_matches('/').to_string(), client, settings, name: None, simulator: false }
+    }
+
+    /// Declares the other end a simulator (`demo`'s own `registry-sim`), not a live gateway.
+    pub fn simulator(mut self) -> Self {
+        self.simulator = true;
+        self
     }
 
     /// Names the source by what it serves rather than where (a run's identity includes it).
@@ -192,12 +224,17 @@ impl Registries for HttpRegistries {
         self.post(&format!("/v1/lists/{procedure}"), &ListBody { page, request_id: request_id.into() }).await
     }
 
-    async fn query(&self, registry: RegistryId, subjects: &[String], request_id: &str) -> Result<SignedAnswer, RegistryFault> {
-        self.post(&format!("/v1/registries/{registry}/query"), &QueryBody { subjects: subjects.to_vec(), request_id: request_id.into() }).await
+    async fn query(&self, registry: RegistryId, subjects: &[String], fields: &[String], request_id: &str) -> Result<SignedAnswer, RegistryFault> {
+        let body = QueryBody { subjects: subjects.to_vec(), fields: fields.to_vec(), request_id: request_id.into() };
+        self.post(&format!("/v1/registries/{registry}/query"), &body).await
     }
 
     async fn decisions(&self, procedure: Procedure, iins: &[String], request_id: &str) -> Result<SignedAnswer, RegistryFault> {
-        self.post(&format!("/v1/decisions/{procedure}"), &QueryBody { subjects: iins.to_vec(), request_id: request_id.into() }).await
+        self.post(&format!("/v1/decisions/{procedure}"), &DecisionsBody { subjects: iins.to_vec(), request_id: request_id.into() }).await
+    }
+
+    async fn reinstate(&self, r: &Reinstatement, request_id: &str) -> Result<SignedAnswer, RegistryFault> {
+        self.post("/v1/reinstatements", &ReinstateBody { reinstatement: r.clone(), request_id: request_id.into() }).await
     }
 
     async fn deliver(&self, notice: &str, iin: &str, attempt: u32) -> Result<String, String> {
@@ -215,5 +252,9 @@ impl Registries for HttpRegistries {
 
     fn describe(&self) -> String {
         self.name.clone().unwrap_or_else(|| format!("http:{}", self.base))
+    }
+
+    fn is_live(&self) -> bool {
+        !self.simulator
     }
 }

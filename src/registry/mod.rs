@@ -68,14 +68,65 @@ impl RegistryFault {
     }
 }
 
-/// A decision taken on the ИШ АС МР side on one proposal (step 11).
+/// The official who took a step-11 decision (decision 15): a personal identifier (his IIN),
+/// name and position, inside the source's signed answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Official {
+    pub id: crate::rules::iin::Iin,
+    pub name: String,
+    pub position: String,
+}
+
+impl Official {
+    /// Name and position must say something.
+    pub fn check(&self) -> Result<(), String> {
+        for (field, v) in [("name", &self.name), ("position", &self.position)] {
+            if v.trim().is_empty() {
+                return Err(format!("official.{field} is empty"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A decision taken on the ИШ АС МР side on one proposal (step 11). A decision without its
+/// `official` is read (so that the others of its answer stand) but never taken: decision 15.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Decision {
     pub outcome: String,
-    pub by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
     #[serde(default)]
     pub reference: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub official: Option<Official>,
+}
+
+impl Decision {
+    /// The official who decided, or why the decision cannot be taken (decision 15).
+    pub fn official(&self) -> Result<&Official, String> {
+        let o = self.official.as_ref().ok_or("the decision names no official (decision 15: an identified official decides)")?;
+        o.check()?;
+        Ok(o)
+    }
+
+    pub fn outcome_known(&self) -> bool {
+        self.outcome == "confirmed" || self.outcome == "declined"
+    }
+}
+
+/// What ИШ АС МР is asked to restore after an overturned decision (decision 16).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reinstatement {
+    pub iin: String,
+    pub procedure: Procedure,
+    /// The appeal whose resolution overturned the decision.
+    pub appeal: String,
+    /// The original queue number and registration date, or the lease kept in force.
+    pub restore: Value,
 }
 
 #[async_trait]
@@ -83,14 +134,22 @@ pub trait Registries: Send + Sync {
     /// Step 4: one page of the list of a segment from ИШ АС МР. Records:
     /// `{"segment", "page", "next_page" (or null), "entries": [...]}`.
     async fn list_page(&self, procedure: Procedure, page: u64, request_id: &str) -> Result<SignedAnswer, RegistryFault>;
-    /// One registry about some IINs. Records: `{iin: record}`.
-    async fn query(&self, registry: RegistryId, subjects: &[String], request_id: &str) -> Result<SignedAnswer, RegistryFault>;
+    /// One registry about some IINs, for the named fields only (decision 14). Records:
+    /// `{iin: record}`, each with no field but those asked.
+    async fn query(&self, registry: RegistryId, subjects: &[String], fields: &[String], request_id: &str) -> Result<SignedAnswer, RegistryFault>;
     /// Step 11: the decisions ИШ АС МР took on the proposals. Records: `{iin: Decision}`.
     async fn decisions(&self, procedure: Procedure, iins: &[String], request_id: &str) -> Result<SignedAnswer, RegistryFault>;
     /// Step 12: delivers a notice to the person's cabinet through ИШ АС МР.
     async fn deliver(&self, notice: &str, iin: &str, attempt: u32) -> Result<String, String>;
+    /// Decision 16: submits a reinstatement to ИШ АС МР, which keeps the waiting list and the
+    /// lease register. Records: `{iin: {"reinstated": true, ...what was restored}}`, signed.
+    async fn reinstate(&self, r: &Reinstatement, request_id: &str) -> Result<SignedAnswer, RegistryFault>;
     /// How the source is named in `RunStarted` (`fixture:PATH`, `http:URL`).
     fn describe(&self) -> String;
+    /// Whether this is a live gateway (real source systems), as opposed to a fixture, a
+    /// synthetic population or the simulator: a simulation never delivers through a live one
+    /// (decision 11).
+    fn is_live(&self) -> bool;
 }
 
 /// The simulator's key for a registry: derived from the seed and the registry id.
@@ -130,8 +189,13 @@ pub enum AnswerKind<'a> {
     List,
     /// Records of the registry about exactly these subjects.
     Records(&'a [String]),
+    /// Records of the registry about exactly these subjects, with no field but these
+    /// (decision 14).
+    Fields(&'a [String], &'a [String]),
     /// Step-11 decisions about exactly these subjects.
     Decisions(&'a [String]),
+    /// Decision 16: the acknowledgement of a reinstatement of this person.
+    Acknowledgement(&'a [String]),
 }
 
 /// Verifies the source signature with the trusted key of `registry` (never the key the answer
@@ -170,7 +234,7 @@ pub fn check_answer<'s>(
     let records = a.get("records").and_then(Value::as_object).ok_or_else(|| RegistryFault::Malformed("records is not an object".into()))?;
     let subjects = match kind {
         AnswerKind::List => None,
-        AnswerKind::Records(s) | AnswerKind::Decisions(s) => Some(s),
+        AnswerKind::Records(s) | AnswerKind::Fields(s, _) | AnswerKind::Decisions(s) | AnswerKind::Acknowledgement(s) => Some(s),
     };
     if let Some(subjects) = subjects {
         let got: Vec<&str> = a["subjects"].as_array().map(|s| s.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
@@ -181,10 +245,24 @@ pub fn check_answer<'s>(
             if !subjects.contains(iin) {
                 return Err(RegistryFault::Malformed(format!("records for {iin}, who was not asked about")));
             }
-            if let AnswerKind::Decisions(_) = kind {
-                Decision::deserialize(rec).map_err(|e| RegistryFault::Malformed(format!("decision on {iin}: {e}")))?;
-            } else if !rec.is_null() {
-                registry.validate_record(rec).map_err(|e| RegistryFault::Malformed(format!("record of {iin}: {e}")))?;
+            match kind {
+                AnswerKind::Decisions(_) => {
+                    Decision::deserialize(rec).map_err(|e| RegistryFault::Malformed(format!("decision on {iin}: {e}")))?;
+                }
+                AnswerKind::Acknowledgement(_) => {
+                    if rec["reinstated"] != true {
+                        return Err(RegistryFault::Malformed(format!("the acknowledgement for {iin} does not say reinstated: true")));
+                    }
+                }
+                _ if rec.is_null() => {}
+                _ => {
+                    if let AnswerKind::Fields(_, fields) = kind {
+                        if let Some(k) = rec.as_object().into_iter().flat_map(|m| m.keys()).find(|k| !fields.contains(k)) {
+                            return Err(RegistryFault::Malformed(format!("record of {iin} holds {k:?}, which was not asked for")));
+                        }
+                    }
+                    registry.validate_record(iin, rec).map_err(|e| RegistryFault::Malformed(format!("record of {iin}: {e}")))?;
+                }
             }
         }
     }
@@ -205,7 +283,7 @@ impl Registries for NoSource {
     async fn list_page(&self, _: Procedure, _: u64, _: &str) -> Result<SignedAnswer, RegistryFault> {
         Err(RegistryFault::Unavailable("no registry source is configured on this server".into()))
     }
-    async fn query(&self, _: RegistryId, _: &[String], _: &str) -> Result<SignedAnswer, RegistryFault> {
+    async fn query(&self, _: RegistryId, _: &[String], _: &[String], _: &str) -> Result<SignedAnswer, RegistryFault> {
         Err(RegistryFault::Unavailable("no registry source is configured on this server".into()))
     }
     async fn decisions(&self, _: Procedure, _: &[String], _: &str) -> Result<SignedAnswer, RegistryFault> {
@@ -214,7 +292,13 @@ impl Registries for NoSource {
     async fn deliver(&self, _: &str, _: &str, _: u32) -> Result<String, String> {
         Err("no registry source is configured on this server".into())
     }
+    async fn reinstate(&self, _: &Reinstatement, _: &str) -> Result<SignedAnswer, RegistryFault> {
+        Err(RegistryFault::Unavailable("no registry source is configured on this server".into()))
+    }
     fn describe(&self) -> String {
         "none".into()
+    }
+    fn is_live(&self) -> bool {
+        false
     }
 }

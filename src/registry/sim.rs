@@ -3,7 +3,7 @@
 //! adapter and over HTTP by `registry-sim`.
 
 use super::fixture::{FaultKind, Fixture};
-use super::{sign_answer, sim_signer, Decision, RegistryFault, SignedAnswer};
+use super::{sign_answer, sim_signer, Decision, Official, RegistryFault, Reinstatement, SignedAnswer};
 use crate::rules::records::RegistryId;
 use crate::rules::Procedure;
 use events::LedgerSigner;
@@ -22,6 +22,8 @@ pub trait Source: Send + Sync {
     fn record(&self, registry: RegistryId, iin: &str) -> Option<Value>;
     fn fault(&self, registry: RegistryId, subjects: &[String]) -> Option<FaultKind>;
     fn decision(&self, iin: &str) -> Option<Decision>;
+    /// Who confirms a proposal that `decision` does not name (decision 15).
+    fn default_official(&self) -> Option<Official>;
     fn delivery_faults(&self, iin: &str) -> u32;
 }
 
@@ -43,6 +45,9 @@ impl Source for Fixture {
     }
     fn decision(&self, iin: &str) -> Option<Decision> {
         self.decisions.get(iin).cloned()
+    }
+    fn default_official(&self) -> Option<Official> {
+        self.default_official.clone()
     }
     fn delivery_faults(&self, iin: &str) -> u32 {
         self.delivery_faults.get(iin).copied().unwrap_or(0)
@@ -107,16 +112,43 @@ impl Simulator {
         self.answer(RegistryId::IshAsMr, &[], request_id, records)
     }
 
-    pub fn query(&self, registry: RegistryId, subjects: &[String], request_id: &str) -> Result<SignedAnswer, RegistryFault> {
-        let records: Map<String, Value> = subjects.iter().filter_map(|s| self.source.record(registry, s).map(|r| (s.clone(), r))).collect();
+    /// A registry's answer about `subjects`, holding only the `fields` asked for (decision
+    /// 14); a person with none of them has no record.
+    pub fn query(&self, registry: RegistryId, subjects: &[String], fields: &[String], request_id: &str) -> Result<SignedAnswer, RegistryFault> {
+        let records: Map<String, Value> = subjects
+            .iter()
+            .filter_map(|s| {
+                let Value::Object(mut rec) = self.source.record(registry, s)? else { return None };
+                rec.retain(|k, _| fields.contains(k));
+                (!rec.is_empty()).then(|| (s.clone(), Value::Object(rec)))
+            })
+            .collect();
         self.answer(registry, subjects, request_id, Value::Object(records))
+    }
+
+    /// Decision 16: ИШ АС МР restores the person and acknowledges it, signed. Subject to the
+    /// faults the fixture sets for `ish_as_mr` and this person.
+    pub fn reinstate(&self, r: &Reinstatement, request_id: &str) -> Result<SignedAnswer, RegistryFault> {
+        let mut ack = json!({"reinstated": true, "procedure": r.procedure, "appeal": r.appeal});
+        for (k, v) in r.restore.as_object().into_iter().flatten() {
+            ack[k] = v.clone();
+        }
+        let subjects = [r.iin.clone()];
+        let mut records = Map::new();
+        records.insert(r.iin.clone(), ack);
+        self.answer(RegistryId::IshAsMr, &subjects, request_id, Value::Object(records))
     }
 
     pub fn decisions(&self, _procedure: Procedure, iins: &[String], request_id: &str) -> Result<SignedAnswer, RegistryFault> {
         let records: Map<String, Value> = iins
             .iter()
             .map(|iin| {
-                let d = self.source.decision(iin).unwrap_or(Decision { outcome: "confirmed".into(), by: "ИШ АС МР".into(), reference: None });
+                let d = self.source.decision(iin).unwrap_or_else(|| Decision {
+                    outcome: "confirmed".into(),
+                    by: None,
+                    reference: None,
+                    official: self.source.default_official(),
+                });
                 (iin.clone(), serde_json::to_value(d).expect("decisions serialise"))
             })
             .collect();

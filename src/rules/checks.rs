@@ -54,12 +54,16 @@ fn parse<T: serde::de::DeserializeOwned>(v: &Value) -> Option<T> {
 }
 
 /// `:5` — the spouse where ЗАГС records a marriage in force, and the children it records
-/// (decision 4). No record: not married, no children.
+/// (decision 4). No record: not married, no children. A family is a set of distinct persons
+/// (decision 13): an IIN named twice counts once, in one order whatever the order named, so
+/// that the same family always gives the same grounds. (A recipient named in his own family
+/// never gets here: the answer is malformed.)
 pub fn family(recipient: &str, zags: &Records) -> Family {
     let rec: Zags = zags.get(recipient).and_then(parse).unwrap_or_default();
-    let mut children: Vec<String> = rec.children.iter().map(|c| c.to_string()).filter(|c| c != recipient).collect();
-    children.dedup();
-    Family { spouse: rec.marriage.map(|m| m.spouse_iin.to_string()).filter(|s| s != recipient), children }
+    let spouse = rec.marriage.map(|m| m.spouse_iin.to_string()).filter(|s| s != recipient);
+    let children: std::collections::BTreeSet<String> =
+        rec.children.iter().map(|c| c.to_string()).filter(|c| c != recipient && Some(c) != spouse.as_ref()).collect();
+    Family { spouse, children: children.into_iter().collect() }
 }
 
 /// Whom a step asks about (decision 3).
@@ -70,7 +74,7 @@ pub fn subjects(covers: Subjects, recipient: &str, family: &Family) -> Vec<Strin
     }
 }
 
-fn subject_of(recipient: &str, iin: &str) -> Subject {
+pub fn subject_of(recipient: &str, iin: &str) -> Subject {
     if iin == recipient {
         Subject::Recipient
     } else {
@@ -114,48 +118,115 @@ pub fn state_fund_in_locality(step: &Step, recipient: &str, subjects: &[String],
         .collect()
 }
 
-/// A criterion of clause 10 that is *not met* for one person: `true` means a ground.
-pub type CriterionFn = fn(&GbdFl, &Zags) -> Option<RegistryId>;
+/// A criterion of clause 10 judged for one person: `Some(registry)` is a ground shown by that
+/// registry, `None` the criterion met; `Err` names a field the answer does not state.
+pub type CriterionFn = fn(&GbdFl, &Zags) -> Result<Option<RegistryId>, &'static str>;
+
+/// A field a criterion reads; an answer that does not state it leaves the criterion unjudged.
+fn stated<T: Copy>(v: Option<T>, field: &'static str) -> Result<T, &'static str> {
+    v.ok_or(field)
+}
 
 /// `:10.1` — declared missing or dead (ГБД ФЛ), or a death recorded by ЗАГС.
-fn missing_or_deceased(g: &GbdFl, z: &Zags) -> Option<RegistryId> {
-    if g.declared_missing || g.declared_dead {
-        Some(RegistryId::GbdFl)
+fn missing_or_deceased(g: &GbdFl, z: &Zags) -> Result<Option<RegistryId>, &'static str> {
+    if stated(g.declared_missing, "declared_missing")? || stated(g.declared_dead, "declared_dead")? {
+        Ok(Some(RegistryId::GbdFl))
     } else {
-        z.death.as_ref().map(|_| RegistryId::Zags)
+        Ok(z.death.as_ref().map(|_| RegistryId::Zags))
     }
 }
 
 /// `:10.2` — not a citizen of the Republic of Kazakhstan.
-fn not_citizen(g: &GbdFl, _: &Zags) -> Option<RegistryId> {
-    (g.citizenship != "KZ").then_some(RegistryId::GbdFl)
+fn not_citizen(g: &GbdFl, _: &Zags) -> Result<Option<RegistryId>, &'static str> {
+    Ok((!g.citizenship.as_ref().ok_or("citizenship")?.is_kazakhstan()).then_some(RegistryId::GbdFl))
 }
 
 /// `:10.3` — permanently resides in another country.
-fn permanent_residence_abroad(g: &GbdFl, _: &Zags) -> Option<RegistryId> {
-    (g.residence_country != "KZ").then_some(RegistryId::GbdFl)
+fn permanent_residence_abroad(g: &GbdFl, _: &Zags) -> Result<Option<RegistryId>, &'static str> {
+    Ok((!g.residence_country.as_ref().ok_or("residence_country")?.is_kazakhstan()).then_some(RegistryId::GbdFl))
 }
 
 /// `:10.4` — declared legally incapable by a court.
-fn legally_incapable(g: &GbdFl, _: &Zags) -> Option<RegistryId> {
-    g.legally_incapable.then_some(RegistryId::GbdFl)
+fn legally_incapable(g: &GbdFl, _: &Zags) -> Result<Option<RegistryId>, &'static str> {
+    Ok(stated(g.legally_incapable, "legally_incapable")?.then_some(RegistryId::GbdFl))
 }
 
 /// `:10.5` — in a place of deprivation of liberty.
-fn imprisoned(g: &GbdFl, _: &Zags) -> Option<RegistryId> {
-    g.imprisoned.then_some(RegistryId::GbdFl)
+fn imprisoned(g: &GbdFl, _: &Zags) -> Result<Option<RegistryId>, &'static str> {
+    Ok(stated(g.imprisoned, "imprisoned")?.then_some(RegistryId::GbdFl))
+}
+
+/// A criterion of clause 10: its function, and the fields of ГБД ФЛ and ЗАГС it reads (all
+/// that is asked about a person for it: decision 14).
+pub struct Criterion {
+    pub judge: CriterionFn,
+    pub gbd_fl: &'static [&'static str],
+    pub zags: &'static [&'static str],
+}
+
+/// The criterion of a ground code.
+pub fn criterion(code: &str) -> Option<Criterion> {
+    let (judge, gbd_fl, zags): (CriterionFn, &'static [&'static str], &'static [&'static str]) = match code {
+        "missing_or_deceased" => (missing_or_deceased, &["declared_missing", "declared_dead"], &["death"]),
+        "not_citizen" => (not_citizen, &["citizenship"], &[]),
+        "permanent_residence_abroad" => (permanent_residence_abroad, &["residence_country"], &[]),
+        "legally_incapable" => (legally_incapable, &["legally_incapable"], &[]),
+        "imprisoned" => (imprisoned, &["imprisoned"], &[]),
+        _ => return None,
+    };
+    Some(Criterion { judge, gbd_fl, zags })
 }
 
 /// The function that judges a criterion, by its ground code.
 pub fn criterion_fn(code: &str) -> Option<CriterionFn> {
-    Some(match code {
-        "missing_or_deceased" => missing_or_deceased,
-        "not_citizen" => not_citizen,
-        "permanent_residence_abroad" => permanent_residence_abroad,
-        "legally_incapable" => legally_incapable,
-        "imprisoned" => imprisoned,
-        _ => return None,
-    })
+    criterion(code).map(|c| c.judge)
+}
+
+/// One query a step makes of a registry: whom it asks about and which fields.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Query {
+    pub subjects: Vec<String>,
+    pub fields: Vec<String>,
+    /// Set on a query that asks only about family members, for fewer fields than the
+    /// recipient's (`"family"`): it tells the request ids of one step apart.
+    pub part: Option<&'static str>,
+}
+
+/// The queries a step makes of `registry` about `subjects`: those asked the same fields in one
+/// query, the recipient's first (decision 14).
+pub fn queries(step: &Step, registry: RegistryId, recipient: &str, subjects: &[String]) -> Vec<Query> {
+    let mut out: Vec<Query> = Vec::new();
+    for s in subjects {
+        let fields = fields(step, registry, subject_of(recipient, s));
+        match out.iter_mut().find(|q| q.fields == fields) {
+            Some(q) => q.subjects.push(s.clone()),
+            None => {
+                let part = (!out.is_empty()).then_some("family");
+                out.push(Query { subjects: vec![s.clone()], fields, part });
+            }
+        }
+    }
+    out
+}
+
+/// The fields a step asks of `registry` about one subject (decision 14): step 5 the marriage
+/// and children of the recipient, steps 6-9 their one field, step 10 what the criteria that
+/// cover this subject read (about a family member only 10.1 and 10.5).
+pub fn fields(step: &Step, registry: RegistryId, subject: Subject) -> Vec<String> {
+    let mut out: Vec<String> = match step.check {
+        CheckKind::Family => vec!["marriage".into(), "children".into()],
+        CheckKind::Holding | CheckKind::StateFundInLocality => step.field.iter().cloned().collect(),
+        CheckKind::Criteria => step
+            .criteria
+            .iter()
+            .filter(|c| subject == Subject::Recipient || c.covers == Subjects::RecipientAndFamily)
+            .filter_map(|c| criterion(&c.ground))
+            .flat_map(|c| if registry == RegistryId::Zags { c.zags } else { c.gbd_fl }.iter().map(|f| f.to_string()))
+            .collect(),
+    };
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// `:10` — every criterion judged from one answer of ГБД ФЛ and one of ЗАГС (decision 1);
@@ -172,8 +243,10 @@ pub fn criteria(step: &Step, recipient: &str, subjects: &[String], gbd: &Records
                 continue;
             }
             let judge = criterion_fn(&c.ground).expect("rule sets are checked at load");
-            if let Some(registry) = judge(&g, &z) {
-                grounds.push(ground(&c.ground, &c.clause, recipient, iin, registry));
+            match judge(&g, &z) {
+                Ok(Some(registry)) => grounds.push(ground(&c.ground, &c.clause, recipient, iin, registry)),
+                Ok(None) => {}
+                Err(field) => return Err(format!("the answer does not state {field} of {iin}: criterion {} cannot be judged", c.clause)),
             }
         }
     }

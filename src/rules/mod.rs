@@ -2,6 +2,7 @@
 //! legal basis, validity, steps and notice texts; `checks` judges registry answers step by
 //! step, each function citing its clause. The rules know no store, registry or server.
 
+pub mod calendar;
 pub mod checks;
 pub mod control;
 pub mod iin;

@@ -26,6 +26,43 @@ impl<'de> Deserialize<'de> for Date {
 
 use super::iin::Iin;
 
+/// ISO 3166-1 alpha-2 codes (decision 13), from `rules/reference/`, with their source.
+const ISO_3166_1: &str = include_str!("../../rules/reference/iso-3166-1-alpha-2.json");
+
+fn iso_codes() -> &'static std::collections::BTreeSet<String> {
+    static CODES: std::sync::OnceLock<std::collections::BTreeSet<String>> = std::sync::OnceLock::new();
+    CODES.get_or_init(|| {
+        let v: serde_json::Value = serde_json::from_str(ISO_3166_1).expect("the ISO 3166-1 list is valid JSON");
+        v["codes"].as_array().expect("the list has codes").iter().map(|c| c.as_str().expect("codes are strings").to_string()).collect()
+    })
+}
+
+/// A country as ISO 3166-1 alpha-2, in capitals (`KZ`): a code of the published list, never a
+/// name, a lower-case code or an empty string (decision 13).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct CountryCode(pub String);
+
+impl CountryCode {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if iso_codes().contains(s) {
+            Ok(Self(s.to_string()))
+        } else {
+            Err(format!("{s:?} is not an ISO 3166-1 alpha-2 country code in capitals (such as \"KZ\")"))
+        }
+    }
+
+    pub fn is_kazakhstan(&self) -> bool {
+        self.0 == "KZ"
+    }
+}
+
+impl<'de> Deserialize<'de> for CountryCode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        CountryCode::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Marriage {
@@ -131,16 +168,28 @@ pub struct Egkn {
     pub state_fund_housing: Vec<StateFundHousing>,
 }
 
-/// ГБД ФЛ (`gbd_fl`). Every field is required: a criterion that cannot be read is not met.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// ГБД ФЛ (`gbd_fl`). An answer holds the fields asked for (decision 14), each of its stated
+/// form (decision 13); a criterion whose field the answer does not state cannot be judged.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GbdFl {
-    pub citizenship: String,
-    pub residence_country: String,
-    pub declared_missing: bool,
-    pub declared_dead: bool,
-    pub legally_incapable: bool,
-    pub imprisoned: bool,
+    #[serde(default)]
+    pub citizenship: Option<CountryCode>,
+    #[serde(default)]
+    pub residence_country: Option<CountryCode>,
+    #[serde(default)]
+    pub declared_missing: Option<bool>,
+    #[serde(default)]
+    pub declared_dead: Option<bool>,
+    #[serde(default)]
+    pub legally_incapable: Option<bool>,
+    #[serde(default)]
+    pub imprisoned: Option<bool>,
+}
+
+impl GbdFl {
+    /// Every field: what a fixture's full record must hold.
+    pub const FIELDS: [&'static str; 6] = ["citizenship", "residence_country", "declared_missing", "declared_dead", "legally_incapable", "imprisoned"];
 }
 
 /// The six source registries.
@@ -173,18 +222,36 @@ impl RegistryId {
         Self::ALL.into_iter().find(|r| r.as_str() == s)
     }
 
-    /// Checks one record of this registry (`null` or absent means "no records").
-    pub fn validate_record(self, record: &serde_json::Value) -> Result<(), String> {
-        fn check<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Result<(), String> {
-            T::deserialize(v).map(|_| ()).map_err(|e| e.to_string())
+    /// Checks the record of this registry about `iin` (`null` or absent means "no records"):
+    /// every field of its stated form, named by its path where one is not (decision 13). A
+    /// person named in his own family (his own spouse or child) makes the record malformed.
+    pub fn validate_record(self, iin: &str, record: &serde_json::Value) -> Result<(), String> {
+        fn check<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Result<T, String> {
+            serde_path_to_error::deserialize(v).map_err(|e| {
+                let path = e.path().to_string();
+                if path == "." {
+                    e.inner().to_string()
+                } else {
+                    format!("{path}: {}", e.inner())
+                }
+            })
         }
         match self {
-            RegistryId::Zags => check::<Zags>(record),
-            RegistryId::Gosreestr => check::<Gosreestr>(record),
-            RegistryId::Kazreestr => check::<Kazreestr>(record),
-            RegistryId::IshAsMr => check::<IshAsMr>(record),
-            RegistryId::Egkn => check::<Egkn>(record),
-            RegistryId::GbdFl => check::<GbdFl>(record),
+            RegistryId::Zags => {
+                let z: Zags = check(record)?;
+                if z.marriage.as_ref().is_some_and(|m| m.spouse_iin.as_str() == iin) {
+                    return Err(format!("marriage.spouse_iin: {iin} is named as his own spouse"));
+                }
+                if z.children.iter().any(|c| c.as_str() == iin) {
+                    return Err(format!("children: {iin} is named as his own child"));
+                }
+                Ok(())
+            }
+            RegistryId::Gosreestr => check::<Gosreestr>(record).map(drop),
+            RegistryId::Kazreestr => check::<Kazreestr>(record).map(drop),
+            RegistryId::IshAsMr => check::<IshAsMr>(record).map(drop),
+            RegistryId::Egkn => check::<Egkn>(record).map(drop),
+            RegistryId::GbdFl => check::<GbdFl>(record).map(drop),
         }
     }
 }

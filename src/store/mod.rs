@@ -46,6 +46,8 @@ pub struct TokenRecord {
     pub created_at: String,
     /// Whom the token was issued to; empty if no one was named.
     pub holder: String,
+    /// The holder's personal identifier (IIN, checked), for officers; empty if none.
+    pub holder_id: String,
 }
 
 /// A batch on its way into the log. The events of a relative batch refer to others of their

@@ -35,12 +35,14 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
     Migration { version: 2, name: "projections", sql: include_str!("../../migrations/sqlite/0002_projections.sql") },
     Migration { version: 3, name: "stream_type_index", sql: include_str!("../../migrations/sqlite/0003_stream_type_index.sql") },
     Migration { version: 4, name: "token_holder", sql: include_str!("../../migrations/sqlite/0004_token_holder.sql") },
+    Migration { version: 5, name: "token_holder_id", sql: include_str!("../../migrations/sqlite/0005_token_holder_id.sql") },
 ];
 const POSTGRES_MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "ledger", sql: include_str!("../../migrations/postgres/0001_ledger.sql") },
     Migration { version: 2, name: "projections", sql: include_str!("../../migrations/postgres/0002_projections.sql") },
     Migration { version: 3, name: "stream_type_index", sql: include_str!("../../migrations/postgres/0003_stream_type_index.sql") },
     Migration { version: 4, name: "token_holder", sql: include_str!("../../migrations/postgres/0004_token_holder.sql") },
+    Migration { version: 5, name: "token_holder_id", sql: include_str!("../../migrations/postgres/0005_token_holder_id.sql") },
 ];
 
 /// Rows per multi-row INSERT (SQLite allows 32766 parameters). Statements of other lengths
@@ -718,24 +720,34 @@ impl EventStore for SqlStore {
     }
 
     async fn add_token(&self, t: &TokenRecord) -> Result<()> {
-        sqlx::query("INSERT INTO api_tokens (id, token_hash, role, created_at, holder) VALUES ($1, $2, $3, $4, $5)")
+        sqlx::query("INSERT INTO api_tokens (id, token_hash, role, created_at, holder, holder_id) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(t.id.clone())
             .bind(t.token_hash.clone())
             .bind(t.role.clone())
             .bind(t.created_at.clone())
             .bind(t.holder.clone())
+            .bind(t.holder_id.clone())
             .execute(&self.pool)
             .await?;
         Ok(())
     }
 
     async fn token_by_hash(&self, token_hash: &[u8]) -> Result<Option<TokenRecord>> {
-        let row = sqlx::query("SELECT id, token_hash, role, created_at, holder FROM api_tokens WHERE token_hash = $1")
+        let row = sqlx::query("SELECT id, token_hash, role, created_at, holder, holder_id FROM api_tokens WHERE token_hash = $1")
             .bind(token_hash.to_vec())
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| Ok(TokenRecord { id: r.try_get(0)?, token_hash: r.try_get(1)?, role: r.try_get(2)?, created_at: r.try_get(3)?, holder: r.try_get(4)? }))
-            .transpose()
+        row.map(|r| {
+            Ok(TokenRecord {
+                id: r.try_get(0)?,
+                token_hash: r.try_get(1)?,
+                role: r.try_get(2)?,
+                created_at: r.try_get(3)?,
+                holder: r.try_get(4)?,
+                holder_id: r.try_get(5)?,
+            })
+        })
+        .transpose()
     }
 }
 

@@ -185,17 +185,29 @@ async fn search(session: Session, Query(q): Query<BTreeMap<String, String>>) -> 
 
 fn status_line(l: Lang, procedure: &str, c: &ProcedureCase) -> Markup {
     html! {
+        @if c.simulation {
+            p.simulation #(format!("simulation-{procedure}")) { strong { (t(l, "simulation_banner")) } }
+        }
         dl {
             dt { (t(l, "status")) } dd { span.status #(format!("status-{procedure}")) { (t(l, &c.status)) } }
             dt { (t(l, "grounds")) } dd { (view::grounds(l, &c.grounds)) }
             @if let Some(d) = &c.decision {
                 dt { (t(l, "decision")) } dd { (t(l, &d.outcome)) " — " (d.decided_by) " (#" (d.seq) ")" }
+                @if let Some(position) = d.official["position"].as_str() {
+                    dt { (t(l, "official")) } dd { (d.decided_by) ", " (position) }
+                }
+            }
+            @if let Some(why) = &c.decision_not_taken {
+                dt { (t(l, "decision_not_taken")) } dd { (why) }
             }
             @if let Some(n) = &c.notice {
                 dt { (t(l, "notice")) } dd { (t(l, &n.state)) ", " (n.attempts) " " (t(l, "attempts")) }
             }
             @if let Some(r) = &c.reinstated {
                 dt { (t(l, "reinstated")) } dd #(format!("reinstated-{procedure}")) { (view::value(l, r)) }
+            }
+            @if let Some(r) = &c.reinstatement {
+                dt { (t(l, "reinstatement")) } dd #(format!("reinstatement-{procedure}")) { (t(l, r)) }
             }
         }
     }

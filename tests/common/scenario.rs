@@ -55,6 +55,11 @@ fn substitute(v: &mut Value, names: &mut BTreeMap<String, String>) {
     }
 }
 
+/// The official who confirms the scenarios' proposals unless a case says otherwise.
+pub fn official() -> Value {
+    json!({"id": iin_for("Official"), "name": "Полковник Омаров", "position": "chairman, housing commission, unit 12345"})
+}
+
 fn clean_gbd() -> Value {
     json!({"citizenship": "KZ", "residence_country": "KZ", "declared_missing": false, "declared_dead": false, "legally_incapable": false, "imprisoned": false})
 }
@@ -65,11 +70,15 @@ pub fn complete(procedure: Procedure, case: Value) -> (Value, BTreeMap<String, S
     let mut names = BTreeMap::new();
     let mut case = case;
     substitute(&mut case, &mut names);
-    let mut f = json!({"format": "housing-ledger/registry-fixture/v1", "segments": {}, "registries": {}});
-    for k in ["decisions", "delivery_faults", "faults"] {
+    let mut f = json!({"format": "housing-ledger/registry-fixture/v1", "segments": {}, "registries": {}, "default_official": official()});
+    for k in ["decisions", "delivery_faults", "faults", "default_official"] {
         if let Some(v) = case.get(k) {
             f[k] = v.clone();
         }
+    }
+    // `"default_official": null`: a fixture that names none.
+    if f["default_official"].is_null() {
+        f.as_object_mut().unwrap().remove("default_official");
     }
     let entries: Vec<Value> = case["entries"].as_array().cloned().unwrap_or_default();
     let filled: Vec<Value> = entries
@@ -102,27 +111,62 @@ pub fn complete(procedure: Procedure, case: Value) -> (Value, BTreeMap<String, S
 
 /// Runs a case and renders its outcome.
 pub async fn render(procedure: Procedure, as_of: &str, case: Value) -> String {
+    render_runs(procedure, &[as_of], case).await
+}
+
+/// Runs a case once per date in `dates`, in order, on one ledger, and renders the outcome
+/// after each run (the run's date first where there are several).
+pub async fn render_runs(procedure: Procedure, dates: &[&str], case: Value) -> String {
     let (fixture, names) = complete(procedure, case);
     let place = Place::new(Backend::Sqlite, None);
     let ledger = place.ledger().await;
     let fx = Fixture::parse("case", &fixture.to_string()).expect("case fixture is valid");
-    let regs = Arc::new(FixtureRegistries::new(fx, DEFAULT_SIM_SEED));
-    let summary =
-        match pipeline::run(&ledger, regs, TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED), &RuleBook::built_in(), procedure, as_of, Settings::default(), &Silent)
-            .await
-        {
-            Ok(s) => s,
-            Err(e) => return format!("error: {e}"),
-        };
+    render_fixture_runs(&ledger, procedure, dates, fx, &fixture, &names).await
+}
+
+/// `render_runs` over an already parsed fixture (a test may spoil it past the loader's checks).
+pub async fn render_fixture_runs(
+    ledger: &housing_ledger::ledger::Ledger,
+    procedure: Procedure,
+    dates: &[&str],
+    fx: Fixture,
+    fixture: &Value,
+    names: &BTreeMap<String, String>,
+) -> String {
+    let mut out = String::new();
+    for as_of in dates {
+        if dates.len() > 1 {
+            out.push_str(&format!("== run as of {as_of}\n"));
+        }
+        let regs = Arc::new(FixtureRegistries::new(fx.clone(), DEFAULT_SIM_SEED));
+        let keys = TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED);
+        match pipeline::run(ledger, regs, keys, &RuleBook::built_in(), procedure, as_of, Settings::default(), &Silent).await {
+            Ok(summary) => out.push_str(&render_ledger(ledger, procedure, fixture, names, &summary, dates.len() > 1).await),
+            Err(e) => out.push_str(&format!("error: {e}\n")),
+        }
+    }
+    out
+}
+
+async fn render_ledger(
+    ledger: &housing_ledger::ledger::Ledger,
+    procedure: Procedure,
+    fixture: &Value,
+    names: &BTreeMap<String, String>,
+    summary: &pipeline::RunSummary,
+    count_notices: bool,
+) -> String {
     ledger.verify(|_| {}).await.expect("the ledger verifies after every case");
     let events = housing_ledger::store::read(ledger.store().as_ref(), 0, 100_000).await.unwrap();
     let mut persons = Persons::default();
     let mut asked: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for e in &events {
         persons.apply(e);
-        if e.kind == "RegistryQueried" {
+        // Only this run's queries.
+        if e.kind == "RegistryQueried" && e.data["run"] == summary.run.as_str() {
             let iin = e.stream.trim_start_matches("person:").to_string();
-            asked.entry(iin).or_default().push(format!("{}:{}", e.data["step"].as_str().unwrap(), e.data["registry"].as_str().unwrap()));
+            let family = if e.data["request_id"].as_str().unwrap().ends_with("/family") { "(family)" } else { "" };
+            asked.entry(iin).or_default().push(format!("{}:{}{family}", e.data["step"].as_str().unwrap(), e.data["registry"].as_str().unwrap()));
         }
     }
     let name = |iin: &str| names.get(iin).cloned().unwrap_or_else(|| iin.to_string());
@@ -135,7 +179,12 @@ pub async fn render(procedure: Procedure, as_of: &str, case: Value) -> String {
             continue;
         }
         let case = persons.cases.get(iin).and_then(|m| m.get(procedure.as_str())).expect("an accepted entry has a case");
+        let this_run = &summary.run;
+        let already = events.iter().find(|ev| ev.kind == "AlreadyDecided" && ev.data["run"] == this_run.as_str() && ev.stream.ends_with(iin));
         out.push_str(&format!("{}: {}", name(iin), case.status));
+        if let Some(a) = already {
+            out.push_str(&format!(" (already decided: decision seq {} of run {})", a.data["decision"], a.data["decided_in_run"].as_str().unwrap()));
+        }
         for g in case.grounds.as_array().into_iter().flatten() {
             out.push_str(&format!(
                 " | {} {} {} {} via {}",
@@ -149,7 +198,10 @@ pub async fn render(procedure: Procedure, as_of: &str, case: Value) -> String {
         let a = asked.get(iin).map(|v| v.join(" ")).unwrap_or_else(|| "nothing".into());
         out.push_str(&format!("\n    asked: {a}"));
         if let Some(d) = &case.decision {
-            out.push_str(&format!("\n    decision: {} by {}", d.outcome, d.decided_by));
+            out.push_str(&format!("\n    decision: {} by {} ({})", d.outcome, d.decided_by, d.official["position"].as_str().unwrap_or("no official")));
+        }
+        if let Some(why) = &case.decision_not_taken {
+            out.push_str(&format!("\n    decision not taken: {why}"));
         }
         if let Some(n) = &case.notice {
             out.push_str(&format!("\n    notice: {} after {} attempt(s)", n.state, n.attempts));
@@ -157,6 +209,10 @@ pub async fn render(procedure: Procedure, as_of: &str, case: Value) -> String {
         out.push('\n');
     }
     out.push_str(&format!("counts: {}\n", serde_json::to_string(&summary.counts).unwrap()));
+    if count_notices {
+        let notices = events.iter().filter(|e| e.kind == "NoticeIssued" && e.data["run"] == summary.run.as_str()).count();
+        out.push_str(&format!("notices issued in this run: {notices}\n"));
+    }
     out
 }
 

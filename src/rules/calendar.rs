@@ -1,0 +1,175 @@
+//! Local dates and days off in Kazakhstan (decisions 11 and 17 of `algorithm.md`). The service
+//! counts days as people in Kazakhstan do: in Asia/Almaty time (UTC+5 since 1 March 2024), and
+//! a period whose last day is a day off ends on the next working day. The days off are data
+//! (`rules/calendar/kz-days-off.json`, with its source), per year.
+
+use chrono::{DateTime, Datelike, FixedOffset, Months, NaiveDate, Utc, Weekday};
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Asia/Almaty: UTC+5 (the whole country since 1 March 2024).
+pub fn almaty() -> FixedOffset {
+    FixedOffset::east_opt(5 * 3600).expect("UTC+5 is a valid offset")
+}
+
+/// The local date in Kazakhstan of an instant.
+pub fn local_date(t: DateTime<Utc>) -> NaiveDate {
+    t.with_timezone(&almaty()).date_naive()
+}
+
+/// Today in Kazakhstan.
+pub fn today() -> NaiveDate {
+    local_date(Utc::now())
+}
+
+/// The local date of an event's `time` (`2026-01-15T20:30:00.000Z` is 16 January in Almaty).
+pub fn local_date_of(time: &str) -> Option<NaiveDate> {
+    DateTime::parse_from_rfc3339(time).ok().map(|t| local_date(t.with_timezone(&Utc)))
+}
+
+const DAYS_OFF: &str = include_str!("../../rules/calendar/kz-days-off.json");
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Year {
+    holidays: Vec<String>,
+    transferred_days_off: Vec<String>,
+    working_weekend_days: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct File {
+    years: BTreeMap<i32, Year>,
+}
+
+/// The days off of the years the data covers.
+#[derive(Debug)]
+pub struct Calendar {
+    off: BTreeSet<NaiveDate>,
+    working_weekend_days: BTreeSet<NaiveDate>,
+    years: BTreeSet<i32>,
+}
+
+impl Calendar {
+    /// The calendar shipped under `rules/calendar/`.
+    pub fn built_in() -> &'static Calendar {
+        static CAL: std::sync::OnceLock<Calendar> = std::sync::OnceLock::new();
+        CAL.get_or_init(|| Calendar::parse(DAYS_OFF).expect("the built-in calendar is valid (checked by tests)"))
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let f: File = serde_json::from_str(text).map_err(|e| format!("days-off calendar: {e}"))?;
+        let mut c = Calendar { off: BTreeSet::new(), working_weekend_days: BTreeSet::new(), years: f.years.keys().copied().collect() };
+        for (year, y) in f.years {
+            let dates = |list: &[String]| -> Result<Vec<NaiveDate>, String> {
+                list.iter()
+                    .map(|s| {
+                        let d: NaiveDate = s.parse().map_err(|_| format!("days-off calendar: {s:?} is not a real YYYY-MM-DD date"))?;
+                        if d.year() != year {
+                            return Err(format!("days-off calendar: {d} is listed under {year}"));
+                        }
+                        Ok(d)
+                    })
+                    .collect()
+            };
+            c.off.extend(dates(&y.holidays)?.into_iter().chain(dates(&y.transferred_days_off)?));
+            c.working_weekend_days.extend(dates(&y.working_weekend_days)?);
+        }
+        Ok(c)
+    }
+
+    /// Whether `d` is a day off; `Err` where the data does not cover its year (never guessed).
+    pub fn is_day_off(&self, d: NaiveDate) -> Result<bool, String> {
+        if !self.years.contains(&d.year()) {
+            return Err(format!("the days-off calendar under rules/calendar/ does not cover {}", d.year()));
+        }
+        let weekend = matches!(d.weekday(), Weekday::Sat | Weekday::Sun) && !self.working_weekend_days.contains(&d);
+        Ok(weekend || self.off.contains(&d))
+    }
+
+    /// `d`, or the next working day after it where `d` is a day off.
+    pub fn working_day_from(&self, d: NaiveDate) -> Result<NaiveDate, String> {
+        let mut day = d;
+        while self.is_day_off(day)? {
+            day = day.succ_opt().ok_or("date out of range")?;
+        }
+        Ok(day)
+    }
+}
+
+/// The last day to appeal (decision 17): three months from the local date of delivery, moved to
+/// the next working day where it is a day off. `moved_from` names the day it would have been;
+/// `unchecked` says why it could not be checked against the days off (a year the data does not
+/// cover yet): then it is the day three months on, and says so, rather than a guess.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Deadline {
+    pub last_day: NaiveDate,
+    pub moved_from: Option<NaiveDate>,
+    pub unchecked: Option<String>,
+}
+
+pub fn appeal_deadline(calendar: &Calendar, delivered_on: NaiveDate) -> Deadline {
+    // A month without the day ends the period on its last day (30 November + 3 months =
+    // 28 February).
+    let nominal = delivered_on.checked_add_months(Months::new(3)).unwrap_or(NaiveDate::MAX);
+    match calendar.working_day_from(nominal) {
+        Ok(last_day) => Deadline { last_day, moved_from: (last_day != nominal).then_some(nominal), unchecked: None },
+        Err(why) => Deadline { last_day: nominal, moved_from: None, unchecked: Some(why) },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use expect_test::expect;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn deadlines_at_the_boundaries() {
+        let cal = Calendar::built_in();
+        let mut out = String::new();
+        for (what, delivered) in [
+            ("delivered 20:30 UTC on 14 Oct: 15 Oct locally", local_date_of("2025-10-14T20:30:00.000Z").unwrap()),
+            ("delivered 18:59 UTC on 14 Oct: still 14 Oct locally", local_date_of("2025-10-14T18:59:59.999Z").unwrap()),
+            ("last day on a Saturday", d("2025-10-10")),
+            ("last day on a Sunday", d("2025-10-11")),
+            ("last day on Nauryz, 22 March 2026 (Sunday), days off through 25 March", d("2025-12-22")),
+            ("last day on 21 March 2025 (Friday, Nauryz)", d("2024-12-21")),
+            ("last day on 16 December 2025 (Independence Day)", d("2025-09-16")),
+            ("last day on 17 December 2025 (a working day)", d("2025-09-17")),
+            ("last day on 16 December 2026 (Wednesday)", d("2026-09-16")),
+            ("last day on 5 January 2025, a Sunday worked", d("2024-10-05")),
+            ("30 November: February has no 30th", d("2025-11-30")),
+            ("a last day in 2027, which the data does not cover", d("2026-11-29")),
+        ] {
+            let dl = appeal_deadline(cal, delivered);
+            let moved = dl.moved_from.map(|m| format!(" (moved from {m})")).unwrap_or_default();
+            let unchecked = dl.unchecked.map(|u| format!(" (unchecked: {u})")).unwrap_or_default();
+            out.push_str(&format!("{what}: {delivered} -> {}{moved}{unchecked}\n", dl.last_day));
+        }
+        expect![[r#"
+            delivered 20:30 UTC on 14 Oct: 15 Oct locally: 2025-10-15 -> 2026-01-15
+            delivered 18:59 UTC on 14 Oct: still 14 Oct locally: 2025-10-14 -> 2026-01-14
+            last day on a Saturday: 2025-10-10 -> 2026-01-12 (moved from 2026-01-10)
+            last day on a Sunday: 2025-10-11 -> 2026-01-12 (moved from 2026-01-11)
+            last day on Nauryz, 22 March 2026 (Sunday), days off through 25 March: 2025-12-22 -> 2026-03-26 (moved from 2026-03-22)
+            last day on 21 March 2025 (Friday, Nauryz): 2024-12-21 -> 2025-03-26 (moved from 2025-03-21)
+            last day on 16 December 2025 (Independence Day): 2025-09-16 -> 2025-12-17 (moved from 2025-12-16)
+            last day on 17 December 2025 (a working day): 2025-09-17 -> 2025-12-17
+            last day on 16 December 2026 (Wednesday): 2026-09-16 -> 2026-12-17 (moved from 2026-12-16)
+            last day on 5 January 2025, a Sunday worked: 2024-10-05 -> 2025-01-05
+            30 November: February has no 30th: 2025-11-30 -> 2026-03-02 (moved from 2026-02-28)
+            a last day in 2027, which the data does not cover: 2026-11-29 -> 2027-02-28 (unchecked: the days-off calendar under rules/calendar/ does not cover 2027)
+        "#]].assert_eq(&out);
+    }
+
+    #[test]
+    fn a_year_not_covered_is_never_guessed() {
+        let cal = Calendar::built_in();
+        assert!(cal.is_day_off(d("2027-01-01")).unwrap_err().contains("2027"));
+        assert!(Calendar::parse(r#"{"years": {"2025": {"holidays": ["2026-01-01"], "transferred_days_off": [], "working_weekend_days": []}}}"#).is_err());
+    }
+}
