@@ -96,6 +96,11 @@ async fn sessions_roles_reads_and_language() {
     assert!(set.unwrap().contains("hl_lang=ru"));
     let (_, _, html) = p.call("GET", &format!("/ui/persons/{iin}"), Some(&format!("{auditor}; hl_lang=ru")), None).await;
     assert!(html.contains("снят с учёта") && html.contains("lang=\"ru\""));
+    // Decision 11: a fixture run is a simulation, and the case page says so in each language,
+    // with the official who decided (decision 15).
+    assert!(html.contains("Симуляция, не юридический акт") && html.contains("Полковник Омаров, chairman, housing commission"), "{html}");
+    let (_, _, html) = p.call("GET", &format!("/ui/persons/{iin}"), Some(&auditor), None).await;
+    assert!(html.contains("Симуляция, заңдық акт емес"), "{html}");
     let resp = app(p.state.clone()).oneshot(Request::get("/ui/lang/kk?back=//evil.example").body(Body::empty()).unwrap()).await.unwrap();
     assert_eq!(resp.headers()[header::LOCATION], "/ui");
 }
