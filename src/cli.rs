@@ -19,11 +19,31 @@ impl Location {
         self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("ledger.db").display()))
     }
 
+    /// The embedded database's file, where no URL is given.
+    fn sqlite_file(&self) -> Option<PathBuf> {
+        self.database_url.is_none().then(|| self.data_dir.join("ledger.db"))
+    }
+
     pub async fn store(&self) -> Result<Arc<dyn EventStore>, crate::store::StoreError> {
         Ok(Arc::new(SqlStore::connect(&self.url()).await?))
     }
 
+    /// The store of an existing ledger, for reading it: a missing embedded database is an
+    /// error, never created (`verify` creates nothing).
+    pub async fn existing_store(&self) -> Result<Arc<dyn EventStore>, crate::ledger::LedgerError> {
+        if let Some(file) = self.sqlite_file().filter(|f| !f.exists()) {
+            return Err(crate::ledger::LedgerError::Lost(format!("there is no ledger database at {}; nothing was created", file.display())));
+        }
+        Ok(self.store().await?)
+    }
+
+    /// Opens the ledger, or starts one on an empty directory. Where the key exists but the
+    /// embedded database does not, refuses before anything is created.
     pub async fn ledger(&self) -> Result<Arc<Ledger>, crate::ledger::LedgerError> {
+        let key = self.data_dir.join(crate::ledger::KEY_FILE);
+        if let Some(file) = self.sqlite_file().filter(|f| !f.exists() && key.exists()) {
+            return Err(crate::ledger::lost_database(&key, &format!("{} is missing", file.display())));
+        }
         let store = self.store().await?;
         Ok(Arc::new(Ledger::open(store, &self.data_dir, &self.origin).await?))
     }

@@ -14,7 +14,8 @@ use std::sync::{Arc, RwLock};
 
 /// The origin (and ledger key name) the demo uses.
 pub const DEFAULT_ORIGIN: &str = "housing-ledger.example/demo";
-const KEY_FILE: &str = "ledger.key";
+/// The file name of the ledger key in its directory.
+pub const KEY_FILE: &str = "ledger.key";
 const NEW_KEY_FILE: &str = "ledger.key.new";
 /// Events read per page when verifying.
 const VERIFY_PAGE: u64 = 20_000;
@@ -33,6 +34,9 @@ pub enum LedgerError {
     BadRequest(String),
     #[error("ledger does not verify: {0}")]
     Invalid(Finding),
+    /// A ledger key without its log, or a log without its key: never started afresh.
+    #[error("{0}")]
+    Lost(String),
 }
 
 pub type Result<T> = std::result::Result<T, LedgerError>;
@@ -97,6 +101,14 @@ fn read_key_file(path: &Path) -> Result<Option<LedgerSigner>> {
     }
 }
 
+/// The refusal for a ledger key whose database `what` (is missing, holds no event).
+pub fn lost_database(key_path: &Path, what: &str) -> LedgerError {
+    LedgerError::Lost(format!(
+        "the ledger key {} exists but the ledger's database {what}: it was lost or replaced. Restore the database; a new ledger is never started under an existing key (if this key never signed anything, remove it to start afresh)",
+        key_path.display()
+    ))
+}
+
 /// Replays the `keys` stream into the key history (trusting nothing but event order; `verify`
 /// checks the signatures).
 pub fn key_history(key_events: &[Event]) -> KeyHistory {
@@ -111,10 +123,26 @@ pub fn key_history(key_events: &[Event]) -> KeyHistory {
 impl Ledger {
     /// Opens the ledger in `store`, with its key in `key_dir`. On an empty log, creates the key
     /// (unless one is there) and appends event 0, its `KeyIntroduced`.
+    ///
+    /// A ledger is only ever started on nothing: where the key exists but the log is empty (the
+    /// database was lost or replaced), or the log has events but the key is missing, it refuses
+    /// and creates nothing, so that no one can start a second history under the same key.
     pub async fn open(store: Arc<dyn EventStore>, key_dir: &Path, origin: &str) -> Result<Self> {
-        std::fs::create_dir_all(key_dir).map_err(|e| LedgerError::KeyFile { path: key_dir.into(), detail: e.to_string() })?;
         let key_path = key_dir.join(KEY_FILE);
-        let signer = match read_key_file(&key_path)? {
+        let existing = read_key_file(&key_path)?;
+        let size = store.size().await?;
+        match (&existing, size) {
+            (Some(_), 0) => return Err(lost_database(&key_path, "holds no event")),
+            (None, n) if n > 0 => {
+                return Err(LedgerError::Lost(format!(
+                    "the ledger's database holds {n} events but its key {} is missing: restore the key file; a ledger is never given a new key this way",
+                    key_path.display()
+                )))
+            }
+            _ => {}
+        }
+        std::fs::create_dir_all(key_dir).map_err(|e| LedgerError::KeyFile { path: key_dir.into(), detail: e.to_string() })?;
+        let signer = match existing {
             Some(s) => s,
             None => {
                 let s = LedgerSigner::generate(origin)?;

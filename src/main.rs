@@ -163,6 +163,11 @@ enum Command {
     },
     /// Sign a checkpoint of the log as it is now and print it.
     Checkpoint,
+    /// Start a ledger: its key and event 0, on an empty directory (and database) only.
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
     /// API tokens.
     Token {
         #[command(subcommand)]
@@ -194,6 +199,12 @@ enum TokenCommand {
         #[arg(long, default_value = "")]
         holder_id: String,
     },
+}
+
+#[derive(Subcommand)]
+enum LedgerCommand {
+    /// Create the ledger key and event 0. Refuses where a key or any event already exists.
+    Init,
 }
 
 #[derive(Subcommand)]
@@ -332,7 +343,14 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         }
         Command::Verify { ledger_key } => {
             let anchor = ledger_key.map(|k| events::VerifierKey::parse(&k)).transpose().context("--ledger-key")?;
-            let store = loc.store().await?;
+            if anchor.is_none() {
+                eprintln!("warning: no --ledger-key given: this checks the ledger's self-consistency only, not that it is the ledger whose key you trust");
+            }
+            let store = loc.existing_store().await?;
+            if store.size().await? == 0 {
+                println!("FAILED: the database holds no event: there is no ledger to verify (a ledger starts with event 0, its key)");
+                return Ok(std::process::ExitCode::FAILURE);
+            }
             match verify_store(store.as_ref(), anchor.as_ref(), |_| {}).await {
                 Ok(r) => println!("ok: {} events, {} checkpoints, root {}, {} ledger keys", r.events, r.checkpoints, hex::encode(r.root), r.keys.len()),
                 Err(LedgerError::Invalid(finding)) => {
@@ -379,6 +397,13 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         }
         Command::Demo { persons, listen, as_of, no_serve } => {
             return demo(&loc, &cli.registry_seed, persons, &listen, &as_of, no_serve).await;
+        }
+        Command::Ledger { command: LedgerCommand::Init } => {
+            if loc.data_dir.join(housing_ledger::ledger::KEY_FILE).exists() {
+                bail!("a ledger key already exists in {}: a ledger is started once", loc.data_dir.display());
+            }
+            let ledger = loc.ledger().await?;
+            println!("started a ledger: {}", ledger.signer().verifier());
         }
         Command::Checkpoint => {
             let ledger = loc.ledger().await?;

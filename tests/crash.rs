@@ -115,3 +115,63 @@ fn killed_runs_resume_without_duplicates_or_losses() {
     };
     assert_eq!(kinds(&events), kinds(&events_of(reference.path())));
 }
+
+fn cli(dir: &std::path::Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new(BIN).arg("--data-dir").arg(dir).args(args).env("HOUSING_LEDGER_LOG", "warn").stdin(Stdio::null()).output().unwrap();
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+/// Issue 16, §1: the operator deletes `ledger.db` and keeps `ledger.key`. Every command refuses,
+/// says which is missing, and creates nothing; a key lost beside a database is refused too;
+/// `verify` never creates a database and warns when no key anchors it; `ledger init` starts a
+/// ledger once.
+#[test]
+fn a_lost_database_or_key_is_refused_and_nothing_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (ok, out) = cli(d, &["verify"]);
+    assert!(!ok && out.contains("no ledger database") && !d.join("ledger.db").exists(), "verify creates nothing: {out}");
+    let (ok, out) = cli(d, &["ledger", "init"]);
+    assert!(ok && out.contains("started a ledger"), "{out}");
+    let (ok, out) = cli(d, &["ledger", "init"]);
+    assert!(!ok && out.contains("already exists"), "{out}");
+    let (ok, out) = cli(d, &["verify"]);
+    assert!(ok && out.contains("ok: 1 events") && out.contains("self-consistency only"), "{out}");
+    // The database lost, the key kept.
+    let db: Vec<std::path::PathBuf> = std::fs::read_dir(d).unwrap().map(|e| e.unwrap().path()).filter(|p| p.to_string_lossy().contains("ledger.db")).collect();
+    let saved = tempfile::tempdir().unwrap();
+    for f in &db {
+        std::fs::rename(f, saved.path().join(f.file_name().unwrap())).unwrap();
+    }
+    for args in [
+        &["serve", "--listen", "127.0.0.1:0"][..],
+        &["checkpoint"],
+        &["verify"],
+        &["run", "--procedure", "registry_removal", "--as-of", "2026-01-15", "--registries", "synthetic:5:1"],
+        &["token", "create", "--role", "auditor"],
+    ] {
+        let (ok, out) = cli(d, args);
+        assert!(!ok, "{args:?} must refuse: {out}");
+        assert!(out.contains("ledger.db") && (out.contains("exists but the ledger's database") || out.contains("no ledger database")), "{args:?}: {out}");
+        assert!(!d.join("ledger.db").exists(), "{args:?} created a database");
+    }
+    // An empty database under the old key is refused as well.
+    std::fs::write(d.join("ledger.db"), b"").unwrap();
+    let (ok, out) = cli(d, &["checkpoint"]);
+    assert!(!ok && out.contains("holds no event"), "{out}");
+    let (ok, out) = cli(d, &["verify"]);
+    assert!(!ok && out.contains("holds no event"), "{out}");
+    std::fs::remove_file(d.join("ledger.db")).unwrap();
+    // The database back, the key lost: refused.
+    for f in &db {
+        std::fs::rename(saved.path().join(f.file_name().unwrap()), f).unwrap();
+    }
+    std::fs::rename(d.join("ledger.key"), saved.path().join("ledger.key")).unwrap();
+    let (ok, out) = cli(d, &["checkpoint"]);
+    assert!(!ok && out.contains("key") && out.contains("is missing"), "{out}");
+    assert!(!d.join("ledger.key").exists(), "no new key is made");
+    // Both back: it works as before.
+    std::fs::rename(saved.path().join("ledger.key"), d.join("ledger.key")).unwrap();
+    let (ok, out) = cli(d, &["checkpoint"]);
+    assert!(ok, "{out}");
+}

@@ -8,7 +8,7 @@ use events::merkle::{leaf_hash, verify_consistency, verify_inclusion};
 use events::verify::Fault;
 use events::{Checkpoint, NewEvent};
 use futures::StreamExt;
-use housing_ledger::ledger::{verify_store, LedgerError};
+use housing_ledger::ledger::{verify_store, Ledger, LedgerError, DEFAULT_ORIGIN};
 use housing_ledger::store::{self, StoreError};
 use serde_json::json;
 use std::sync::Arc;
@@ -386,7 +386,28 @@ async fn large_writers_in_separate_stores_share_streams(b: Backend, pg: Option<&
     }
 }
 
+/// Issue 16, §1: a key whose database holds no event, and a database whose key is gone, are
+/// refused on every backend; nothing is written.
+async fn a_ledger_is_never_started_afresh(b: Backend, pg: Option<&PgCluster>) {
+    let place = Place::new(b, pg);
+    let ledger = place.ledger().await;
+    ledger.checkpoint().await.unwrap();
+    drop(ledger);
+    // The same key over an empty database.
+    let empty = Place::new(b, pg);
+    let store = empty.store().await;
+    let err = Ledger::open(store.clone(), place.key_dir.path(), DEFAULT_ORIGIN).await.err().expect("refused");
+    assert!(err.to_string().contains("holds no event"), "{err}");
+    assert_eq!(store.size().await.unwrap(), 0, "nothing was appended");
+    // The database without its key.
+    std::fs::remove_file(place.key_dir.path().join("ledger.key")).unwrap();
+    let err = Ledger::open(place.store().await, place.key_dir.path(), DEFAULT_ORIGIN).await.err().expect("refused");
+    assert!(err.to_string().contains("is missing"), "{err}");
+    assert!(!place.key_dir.path().join("ledger.key").exists(), "no new key is made");
+}
+
 async fn suite(b: Backend, pg: Option<&PgCluster>) {
+    a_ledger_is_never_started_afresh(b, pg).await;
     appends_chain_and_number_events(b, pg).await;
     a_stale_head_is_sealed_again(b, pg).await;
     concurrent_appends_through_one_store_chain(b, pg).await;
