@@ -12,6 +12,8 @@ pub struct Location {
     pub database_url: Option<String>,
     pub data_dir: PathBuf,
     pub origin: String,
+    /// Where every checkpoint goes for cosignatures (`--witness`, `--witness-quorum`).
+    pub witnesses: Option<crate::witness::Witnesses>,
 }
 
 impl Location {
@@ -45,7 +47,11 @@ impl Location {
             return Err(crate::ledger::lost_database(&key, &format!("{} is missing", file.display())));
         }
         let store = self.store().await?;
-        Ok(Arc::new(Ledger::open(store, &self.data_dir, &self.origin).await?))
+        let ledger = Ledger::open(store, &self.data_dir, &self.origin).await?;
+        Ok(Arc::new(match &self.witnesses {
+            Some(w) => ledger.with_witnesses(w.clone()),
+            None => ledger,
+        }))
     }
 
     pub fn key_dir(&self) -> &Path {

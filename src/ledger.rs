@@ -49,6 +49,8 @@ pub struct Ledger {
     /// Merkle nodes of the upper levels, once read: a stored perfect subtree never changes, and
     /// every proof passes through the same few upper nodes.
     upper_nodes: std::sync::Mutex<std::collections::HashMap<events::merkle::NodeId, Hash>>,
+    /// The witnesses every checkpoint goes to, if any (issue 16).
+    witnesses: Option<crate::witness::Witnesses>,
 }
 
 /// Nodes of subtrees of at least 2^UPPER_LEVEL leaves are kept (about n / 2^UPPER_LEVEL of them).
@@ -157,7 +159,14 @@ impl Ledger {
         if signer.name() != origin {
             return Err(LedgerError::KeyFile { path: key_path, detail: format!("key is named {:?} but the ledger origin is {origin:?}", signer.name()) });
         }
-        let ledger = Self { store, signer: RwLock::new(Arc::new(signer)), key_dir: key_dir.into(), origin: origin.into(), upper_nodes: Default::default() };
+        let ledger = Self {
+            store,
+            signer: RwLock::new(Arc::new(signer)),
+            key_dir: key_dir.into(),
+            origin: origin.into(),
+            upper_nodes: Default::default(),
+            witnesses: None,
+        };
         if ledger.store.size().await? == 0 {
             let s = ledger.signer();
             let first =
@@ -302,7 +311,55 @@ impl Ledger {
 
     /// Signs a checkpoint of the whole log now, unless the latest already covers it. Refuses to
     /// sign one that is not consistent with the latest signed checkpoint.
+    /// Sends every checkpoint this ledger signs to `witnesses` for their cosignatures.
+    pub fn with_witnesses(mut self, witnesses: crate::witness::Witnesses) -> Self {
+        self.witnesses = Some(witnesses);
+        self
+    }
+
+    pub fn witnesses(&self) -> Option<&crate::witness::Witnesses> {
+        self.witnesses.as_ref()
+    }
+
+    /// Signs a checkpoint of the log as it is (or returns the latest, if the log has not grown)
+    /// and, with witnesses, gathers their cosignatures; see [`Ledger::checkpoint_cosigned`].
     pub async fn checkpoint(&self) -> Result<StoredCheckpoint> {
+        Ok(self.checkpoint_cosigned().await?.0)
+    }
+
+    /// [`Ledger::checkpoint`], with what the witnesses said (`None` without witnesses). A
+    /// witness that has cosigned this size already is not asked again.
+    pub async fn checkpoint_cosigned(&self) -> Result<(StoredCheckpoint, Option<crate::witness::CosignReport>)> {
+        let cp = self.sign_checkpoint().await?;
+        let report = match &self.witnesses {
+            Some(w) => Some(crate::witness::gather(self, w, cp.tree_size, &cp.note).await?),
+            None => None,
+        };
+        Ok((cp, report))
+    }
+
+    /// The checkpoint to serve as the latest, with its cosignatures: with witnesses, the
+    /// largest one a quorum has cosigned (a refused or not yet cosigned one is never served as
+    /// the latest); without, the latest signed.
+    pub async fn latest_served(&self) -> Result<Option<(StoredCheckpoint, String)>> {
+        let Some(w) = &self.witnesses else {
+            return Ok(self.store.latest_checkpoint().await?.map(|cp| {
+                let note = cp.note.clone();
+                (cp, note)
+            }));
+        };
+        let names: Vec<String> = w.witnesses.iter().map(|(k, _)| k.name.clone()).collect();
+        for cp in self.store.checkpoints().await?.into_iter().rev() {
+            let lines = self.store.cosignatures(cp.tree_size).await?;
+            if lines.iter().filter(|(n, _)| names.contains(n)).count() >= w.quorum {
+                let note = crate::witness::cosigned_note(self, &cp.note, cp.tree_size).await?;
+                return Ok(Some((cp, note)));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn sign_checkpoint(&self) -> Result<StoredCheckpoint> {
         let size = self.store.size().await?;
         let latest = self.store.latest_checkpoint().await?;
         if let Some(cp) = &latest {

@@ -15,3 +15,4 @@ pub mod registry;
 pub mod rules;
 pub mod store;
 pub mod web;
+pub mod witness;

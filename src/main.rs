@@ -76,6 +76,13 @@ struct Cli {
     /// Seed of the registry simulator's keys: the service trusts the keys derived from it.
     #[arg(long, global = true, env = "HOUSING_LEDGER_REGISTRY_SEED", default_value = housing_ledger::registry::DEFAULT_SIM_SEED, hide_default_value = true)]
     registry_seed: String,
+    /// A witness every checkpoint goes to: its verifier key (type 0x04) and URL, `VKEY=URL`.
+    /// Repeatable. For verify-proof, `VKEY` alone: a witness whose cosignature counts.
+    #[arg(long = "witness", global = true)]
+    witnesses: Vec<String>,
+    /// How many witnesses must cosign a checkpoint (default: every witness named).
+    #[arg(long, global = true)]
+    witness_quorum: Option<usize>,
     #[command(subcommand)]
     command: Command,
 }
@@ -146,6 +153,10 @@ enum Command {
         /// Extra rule-set files the bundle may name.
         #[arg(long = "rule-set")]
         rule_sets: Vec<PathBuf>,
+        /// How many of the witnesses given (the global `--witness VKEY`, repeatable; a URL after
+        /// `=` is ignored here) must have cosigned the bundle's checkpoint (default: all).
+        #[arg(long)]
+        quorum: Option<usize>,
     },
     /// The main job: generate a population, serve it as the registries over HTTP, run both
     /// procedures, sign a checkpoint and serve the API.
@@ -163,6 +174,11 @@ enum Command {
     },
     /// Sign a checkpoint of the log as it is now and print it.
     Checkpoint,
+    /// A transparency-log witness (C2SP tlog-witness).
+    Witness {
+        #[command(subcommand)]
+        command: WitnessCommand,
+    },
     /// Start a ledger: its key and event 0, on an empty directory (and database) only.
     Ledger {
         #[command(subcommand)]
@@ -198,6 +214,26 @@ enum TokenCommand {
         /// against his own decision, judged by this identifier, never by the name.
         #[arg(long, default_value = "")]
         holder_id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum WitnessCommand {
+    /// Serve POST /add-checkpoint for the logs given; the witness key is made in --data-dir on
+    /// first start (0600), and its state is kept there.
+    Serve {
+        #[arg(long)]
+        name: String,
+        /// A log's verifier key (the ledger key, type 0x01). Repeatable.
+        #[arg(long = "log", required = true)]
+        logs: Vec<String>,
+        #[arg(long, default_value = "127.0.0.1:8070")]
+        listen: String,
+    },
+    /// Print the witness's verifier key (C2SP vkey, signature type 0x04).
+    Vkey {
+        #[arg(long)]
+        name: String,
     },
 }
 
@@ -265,7 +301,14 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
-    let loc = Location { database_url: cli.database_url, data_dir: cli.data_dir, origin: cli.origin };
+    // verify-proof takes witnesses' keys only; every other command sends checkpoints to them.
+    let witness_keys: Vec<String> = cli.witnesses.iter().map(|w| w.split_once('=').map_or(w.as_str(), |(k, _)| k).to_string()).collect();
+    let witnesses = if cli.witnesses.is_empty() || matches!(cli.command, Command::VerifyProof { .. }) {
+        None
+    } else {
+        Some(housing_ledger::witness::Witnesses::parse(&cli.witnesses, cli.witness_quorum).map_err(anyhow::Error::msg)?)
+    };
+    let loc = Location { database_url: cli.database_url, data_dir: cli.data_dir, origin: cli.origin, witnesses };
     match cli.command {
         Command::Serve { listen, registries, registry_timeout_ms } => {
             let ledger = loc.ledger().await?;
@@ -360,7 +403,13 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 Err(e) => return Err(e.into()),
             }
         }
-        Command::VerifyProof { file, ledger_key, rule_sets } => {
+        Command::VerifyProof { file, ledger_key, rule_sets, quorum } => {
+            let witness_keys =
+                witness_keys.iter().map(|k| events::CosignerKey::parse(k)).collect::<Result<Vec<_>, _>>().context("--witness (a witness verifier key)")?;
+            let quorum = quorum.unwrap_or(witness_keys.len());
+            if quorum > witness_keys.len() {
+                bail!("--quorum {quorum} is more than the {} witnesses given", witness_keys.len());
+            }
             let anchor = events::VerifierKey::parse(&ledger_key).context("--ledger-key")?;
             let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let mut book = RuleBook::built_in();
@@ -378,17 +427,23 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 let r = housing_ledger::proof::verify(&bundle, &anchor, &book);
                 (bundle, r)
             };
+            let result = result.and_then(|v| {
+                let signed = housing_ledger::proof::check_quorum(&bundle.checkpoint, &witness_keys, quorum)?;
+                Ok((v, signed))
+            });
             match result {
-                Ok(v) => println!(
-                    "ok: {} {} is {} on {} ground(s); {} events included in the checkpoint of tree size {}{}",
-                    bundle.procedure,
-                    bundle.iin,
-                    v.status,
-                    v.grounds,
-                    v.events,
-                    v.tree_size,
-                    if v.simulation { "\nSIMULATION, not a legal act: the run was a simulation (decision 11); its decision has no legal effect" } else { "" }
-                ),
+                Ok((v, signed)) => {
+                    println!(
+                        "ok: {} {} is {} on {} ground(s); {} events included in the checkpoint of tree size {}",
+                        bundle.procedure, bundle.iin, v.status, v.grounds, v.events, v.tree_size
+                    );
+                    if v.simulation {
+                        println!("SIMULATION, not a legal act: the run was a simulation (decision 11); its decision has no legal effect");
+                    }
+                    if !witness_keys.is_empty() {
+                        println!("cosigned by {} of {} witnesses (quorum {quorum}): {}", signed.len(), witness_keys.len(), signed.join(", "));
+                    }
+                }
                 Err(e) => {
                     println!("FAILED: {e}");
                     return Ok(std::process::ExitCode::FAILURE);
@@ -407,7 +462,39 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         }
         Command::Checkpoint => {
             let ledger = loc.ledger().await?;
-            print!("{}", ledger.checkpoint().await?.note);
+            let (cp, report) = ledger.checkpoint_cosigned().await?;
+            print!("{}", housing_ledger::witness::cosigned_note(&ledger, &cp.note, cp.tree_size).await?);
+            if let Some(r) = report {
+                for (name, outcome) in &r.outcomes {
+                    eprintln!("witness {name}: {outcome:?}");
+                }
+                if !r.reached() {
+                    let missing: Vec<&str> =
+                        r.outcomes.iter().filter(|(_, o)| *o != housing_ledger::witness::Outcome::Cosigned).map(|(n, _)| n.as_str()).collect();
+                    eprintln!(
+                        "error: the checkpoint of tree size {} is cosigned by {} witnesses, fewer than the quorum {}; refused or failed: {}",
+                        r.tree_size,
+                        r.cosigned(),
+                        r.quorum,
+                        missing.join(", ")
+                    );
+                    return Ok(std::process::ExitCode::FAILURE);
+                }
+            }
+        }
+        Command::Witness { command: WitnessCommand::Vkey { name } } => {
+            println!("{}", housing_ledger::witness::witness_key(&loc.data_dir, &name)?.public());
+        }
+        Command::Witness { command: WitnessCommand::Serve { name, logs, listen } } => {
+            let logs = logs.iter().map(|k| events::VerifierKey::parse(k)).collect::<Result<Vec<_>, _>>().context("--log (a ledger verifier key)")?;
+            let witness = Arc::new(housing_ledger::witness::Witness::open(&loc.data_dir, &name, logs)?);
+            let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+            println!("witness {} serving on http://{}", witness.key(), listener.local_addr()?);
+            axum::serve(listener, housing_ledger::witness::router(witness))
+                .with_graceful_shutdown(async {
+                    let _ = tokio::signal::ctrl_c().await;
+                })
+                .await?;
         }
         Command::Token { command: TokenCommand::Create { role, holder, holder_id } } => {
             // Checked before the ledger is opened: a refused token touches nothing.

@@ -147,6 +147,8 @@ pub async fn build_with(ledger: &Ledger, registries: &TrustedKeys, headers: &Run
     let inclusion =
         seqs.iter().zip(paths).map(|(seq, path)| Inclusion { seq: *seq, tree_size: cp.tree_size, path: path.iter().map(hex::encode).collect() }).collect();
     let events: Vec<Event> = events.into_values().collect();
+    // The checkpoint as cosigned by the witnesses, where they have.
+    let note = crate::witness::cosigned_note(ledger, &cp.note, cp.tree_size).await.map_err(LedgerError::from)?;
     Ok(Bundle {
         format: PROOF_FORMAT.into(),
         iin: iin.into(),
@@ -155,7 +157,7 @@ pub async fn build_with(ledger: &Ledger, registries: &TrustedKeys, headers: &Run
         grounds: case.grounds,
         simulation: is_simulation(&events).then(|| SIMULATION_NOTE.to_string()),
         events,
-        checkpoint: cp.note,
+        checkpoint: note,
         inclusion,
         keys: Keys { ledger: history.all().iter().map(|k| k.to_string()).collect(), registries: registries.as_map() },
     })
@@ -293,6 +295,23 @@ pub fn verify_case_file(file: &CaseFile, anchor: &VerifierKey, book: &RuleBook) 
         }
     }
     Ok(Verified { events: verified.events + file.appeal_events.len(), ..verified })
+}
+
+/// The witnesses among `witnesses` whose cosignatures on the bundle's checkpoint verify, or an
+/// error where fewer than `quorum` do (issue 16: `verify-proof --witness VKEY... --quorum K`).
+pub fn check_quorum(checkpoint: &str, witnesses: &[events::CosignerKey], quorum: usize) -> Result<Vec<String>, ProofError> {
+    let signed = events::cosignature::verified(checkpoint, witnesses).map_err(|e| invalid(format!("checkpoint: {e}")))?;
+    let names: Vec<String> = signed.into_iter().map(|(n, _)| n).collect();
+    if names.len() < quorum {
+        let missing: Vec<&str> = witnesses.iter().map(|w| w.name.as_str()).filter(|n| !names.iter().any(|s| s == n)).collect();
+        return Err(invalid(format!(
+            "the checkpoint is cosigned by {} of the witnesses given ({}), fewer than the quorum {quorum}; not by: {}",
+            names.len(),
+            if names.is_empty() { "none".to_string() } else { names.join(", ") },
+            missing.join(", ")
+        )));
+    }
+    Ok(names)
 }
 
 /// What a verified bundle showed.

@@ -4,6 +4,7 @@
 //! `shared/spec/ledger-format.md` to the byte, so an auditor's independent script agrees with it.
 
 pub mod canonical;
+pub mod cosignature;
 pub mod envelope;
 pub mod error;
 pub mod keys;
@@ -13,6 +14,7 @@ pub mod registry_answer;
 pub mod types;
 pub mod verify;
 
+pub use cosignature::{Cosigner, CosignerKey};
 pub use envelope::{Event, NewEvent, EVENT_FORMAT};
 pub use error::Error;
 pub use keys::{LedgerSigner, VerifierKey};

@@ -34,6 +34,9 @@ pub const APPEAL_RESOLVED: &str = "AppealResolved";
 /// Decision 16: ИШ АС МР's signed acknowledgement of a reinstatement, or a failed attempt.
 pub const REINSTATEMENT_ACKNOWLEDGED: &str = "ReinstatementAcknowledged";
 pub const REINSTATEMENT_FAILED: &str = "ReinstatementFailed";
+/// A witness refused a checkpoint the log signed (it has seen another tree, or refuses the
+/// log), in stream `witnesses`: the checkpoint is never served as the latest.
+pub const CHECKPOINT_REFUSED: &str = "CheckpointRefused";
 
 /// Every type this version knows; a verifier reports any other and does not guess.
 pub const ALL: &[&str] = &[
@@ -64,6 +67,7 @@ pub const ALL: &[&str] = &[
     APPEAL_RESOLVED,
     REINSTATEMENT_ACKNOWLEDGED,
     REINSTATEMENT_FAILED,
+    CHECKPOINT_REFUSED,
 ];
 
 pub fn person_stream(iin: &str) -> String {

@@ -107,6 +107,7 @@ pub const PASSED_OVER: &[&str] = &[
     ALREADY_DECIDED,
     // A failed attempt leaves the reinstatement pending (decision 16).
     REINSTATEMENT_FAILED,
+    CHECKPOINT_REFUSED,
 ];
 
 /// The types of the catalogue the fold reads: all but those it passes over.

@@ -189,11 +189,16 @@ impl Caller {
     }
 }
 
-/// The latest signed checkpoint (a C2SP signed note).
-#[utoipa::path(get, path = "/v1/checkpoint", tag = "ledger", responses((status = 200, description = "the signed note", content_type = "text/plain", body = String), (status = 404, description = "no checkpoint yet")))]
+/// The latest signed checkpoint (a C2SP signed note) with every witness's cosignature; with
+/// witnesses, the largest one a quorum has cosigned.
+#[utoipa::path(get, path = "/v1/checkpoint", tag = "ledger", responses((status = 200, description = "the signed note", content_type = "text/plain", body = String), (status = 404, description = "no checkpoint yet, or none a quorum of witnesses cosigned")))]
 async fn checkpoint(State(s): State<AppState>) -> Result<Response, AppError> {
-    let cp = s.ledger.store().latest_checkpoint().await?.ok_or_else(|| AppError::NotFound("no checkpoint has been signed yet".into()))?;
-    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], cp.note).into_response())
+    let (_, note) = s
+        .ledger
+        .latest_served()
+        .await?
+        .ok_or_else(|| AppError::NotFound("no checkpoint has been signed (and, with witnesses, cosigned by a quorum) yet".into()))?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note).into_response())
 }
 
 /// Signs a checkpoint of the log now (operator).

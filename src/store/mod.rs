@@ -183,6 +183,12 @@ pub trait EventStore: Send + Sync {
     /// Every checkpoint, smallest tree first.
     async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>>;
     async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>>;
+    /// Stores a witness's cosignature line for the checkpoint of `tree_size`.
+    async fn add_cosignature(&self, tree_size: u64, witness: &str, line: &str) -> Result<()>;
+    /// The cosignature lines of the checkpoint of `tree_size`: `(witness, line)`.
+    async fn cosignatures(&self, tree_size: u64) -> Result<Vec<(String, String)>>;
+    /// The largest tree size `witness` has cosigned.
+    async fn last_cosigned(&self, witness: &str) -> Result<Option<u64>>;
     /// The next seq a stored projection will apply (0 when it has applied nothing).
     async fn projection_cursor(&self, projection: &str) -> Result<u64>;
     async fn projection_rows(&self, projection: &str, keys: &[String]) -> Result<HashMap<String, String>>;

@@ -36,6 +36,7 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
     Migration { version: 3, name: "stream_type_index", sql: include_str!("../../migrations/sqlite/0003_stream_type_index.sql") },
     Migration { version: 4, name: "token_holder", sql: include_str!("../../migrations/sqlite/0004_token_holder.sql") },
     Migration { version: 5, name: "token_holder_id", sql: include_str!("../../migrations/sqlite/0005_token_holder_id.sql") },
+    Migration { version: 6, name: "cosignatures", sql: include_str!("../../migrations/sqlite/0006_cosignatures.sql") },
 ];
 const POSTGRES_MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "ledger", sql: include_str!("../../migrations/postgres/0001_ledger.sql") },
@@ -43,6 +44,7 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
     Migration { version: 3, name: "stream_type_index", sql: include_str!("../../migrations/postgres/0003_stream_type_index.sql") },
     Migration { version: 4, name: "token_holder", sql: include_str!("../../migrations/postgres/0004_token_holder.sql") },
     Migration { version: 5, name: "token_holder_id", sql: include_str!("../../migrations/postgres/0005_token_holder_id.sql") },
+    Migration { version: 6, name: "cosignatures", sql: include_str!("../../migrations/postgres/0006_cosignatures.sql") },
 ];
 
 /// Rows per multi-row INSERT (SQLite allows 32766 parameters). Statements of other lengths
@@ -646,6 +648,30 @@ impl EventStore for SqlStore {
     async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>> {
         let rows = sqlx::query("SELECT tree_size, root, note, signed_at FROM checkpoints ORDER BY tree_size").fetch_all(&self.pool).await?;
         rows.iter().map(checkpoint_row).collect()
+    }
+
+    async fn add_cosignature(&self, tree_size: u64, witness: &str, line: &str) -> Result<()> {
+        // A witness cosigns a size once: a second line for it (a retry) is the same statement.
+        let insert = if self.dialect == Dialect::Sqlite { "INSERT OR IGNORE" } else { "INSERT" };
+        let conflict = if self.dialect == Dialect::Sqlite { "" } else { " ON CONFLICT DO NOTHING" };
+        sqlx::query(sqlx::AssertSqlSafe(format!("{insert} INTO cosignatures (tree_size, witness, line) VALUES ($1, $2, $3){conflict}")))
+            .bind(i(tree_size))
+            .bind(witness.to_string())
+            .bind(line.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn cosignatures(&self, tree_size: u64) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query("SELECT witness, line FROM cosignatures WHERE tree_size = $1 ORDER BY witness").bind(i(tree_size)).fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+    }
+
+    async fn last_cosigned(&self, witness: &str) -> Result<Option<u64>> {
+        let n: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(tree_size) FROM cosignatures WHERE witness = $1").bind(witness.to_string()).fetch_one(&self.pool).await?;
+        Ok(n.map(u))
     }
 
     async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>> {

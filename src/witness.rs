@@ -1,0 +1,395 @@
+//! Witnesses (C2SP `tlog-witness`, `tlog-cosignature`): accountability against the operator
+//! itself. A witness cosigns a checkpoint only if it is consistent with the largest one it has
+//! cosigned of that log, so two histories under one log key cannot both be cosigned.
+//!
+//! - [`Witness`]: the witness side, `housing-ledger witness serve`. Its state per log (the size
+//!   and root it last cosigned) is written durably (fsync, atomic rename) before it answers,
+//!   under one lock, so a crash never lets it cosign two inconsistent trees.
+//! - [`Witnesses`]: the log side. Every checkpoint the log signs goes to each witness with a
+//!   consistency proof from the size that witness last cosigned; cosignatures are stored with
+//!   the checkpoint, refusals recorded as events, faults retried with backoff and reported.
+
+use crate::ledger::{Ledger, LedgerError};
+use crate::store::StoreError;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use events::cosignature::{self, Cosigner, CosignerKey};
+use events::{Checkpoint, NewEvent, VerifierKey};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+const KEY_FILE: &str = "witness.key";
+const STATE_FILE: &str = "witness-state.json";
+/// Consistency proof lines a request may carry at most (C2SP).
+const MAX_PROOF_LINES: usize = 63;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WitnessError {
+    #[error("witness {path}: {detail}")]
+    File { path: PathBuf, detail: String },
+    #[error(transparent)]
+    Format(#[from] events::Error),
+}
+
+/// Why a witness does not cosign; each maps to the status C2SP names.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Refusal {
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("unknown log {0:?}")]
+    UnknownLog(String),
+    #[error("no signature by a trusted key of {0:?}")]
+    Untrusted(String),
+    /// The old size is not the size last cosigned (which it carries), or the same size has
+    /// another root.
+    #[error("conflict: the witness last cosigned size {0}")]
+    Conflict(u64),
+    #[error("the consistency proof does not verify: {0}")]
+    BadProof(String),
+    #[error("the witness could not record its state: {0}")]
+    Internal(String),
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let text = self.to_string();
+        match self {
+            Refusal::Conflict(size) => (StatusCode::CONFLICT, [(header::CONTENT_TYPE, "text/x.tlog.size")], format!("{size}\n")).into_response(),
+            Refusal::BadRequest(_) => (StatusCode::BAD_REQUEST, text).into_response(),
+            Refusal::UnknownLog(_) => (StatusCode::NOT_FOUND, text).into_response(),
+            Refusal::Untrusted(_) => (StatusCode::FORBIDDEN, text).into_response(),
+            Refusal::BadProof(_) => (StatusCode::UNPROCESSABLE_ENTITY, text).into_response(),
+            Refusal::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, text).into_response(),
+        }
+    }
+}
+
+/// What a witness last cosigned of one log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogState {
+    pub size: u64,
+    /// Base64 root hash.
+    pub root: String,
+}
+
+/// The witness: its key, the logs it follows and its durable state.
+pub struct Witness {
+    cosigner: Cosigner,
+    logs: BTreeMap<String, Vec<VerifierKey>>,
+    state_path: PathBuf,
+    state: tokio::sync::Mutex<BTreeMap<String, LogState>>,
+}
+
+/// Writes `text` to `path` durably: a temporary file, fsync, rename over, fsync of the directory.
+fn write_durably(path: &Path, text: &str, mode: u32) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(mode);
+    }
+    let mut f = opts.open(&tmp)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// The witness's key in `dir` (made on first use, 0600), named `name`.
+pub fn witness_key(dir: &Path, name: &str) -> Result<Cosigner, WitnessError> {
+    let path = dir.join(KEY_FILE);
+    let bad = |detail: String| WitnessError::File { path: path.clone(), detail };
+    std::fs::create_dir_all(dir).map_err(|e| bad(e.to_string()))?;
+    let key = match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(&path).map_err(|e| bad(e.to_string()))?.permissions().mode();
+                if mode & 0o077 != 0 {
+                    return Err(bad(format!("mode is {:o}; a key file must be 0600", mode & 0o777)));
+                }
+            }
+            Cosigner::parse(&text)?
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = Cosigner::generate(name)?;
+            write_durably(&path, &format!("{}\n", key.to_private_text()), 0o600).map_err(|e| bad(e.to_string()))?;
+            key
+        }
+        Err(e) => return Err(bad(e.to_string())),
+    };
+    if key.public().name != name {
+        return Err(bad(format!("the key is named {:?}, not {name:?}", key.public().name)));
+    }
+    Ok(key)
+}
+
+/// A parsed `add-checkpoint` body: the old size, the proof, the signed checkpoint note.
+fn parse_request(body: &str) -> Result<(u64, Vec<[u8; 32]>, &str), Refusal> {
+    let bad = |m: &str| Refusal::BadRequest(m.to_string());
+    let (head, note) = body.split_once("\n\n").ok_or_else(|| bad("no empty line before the checkpoint"))?;
+    let mut lines = head.split('\n');
+    let old = lines.next().and_then(|l| l.strip_prefix("old ")).ok_or_else(|| bad("the first line is not `old <size>`"))?;
+    if old.is_empty() || (old.len() > 1 && old.starts_with('0')) || !old.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad("the old size is not a decimal number without leading zeros"));
+    }
+    let old: u64 = old.parse().map_err(|_| bad("the old size is out of range"))?;
+    let proof = lines
+        .map(|l| B64.decode(l).ok().and_then(|h| <[u8; 32]>::try_from(h).ok()).ok_or_else(|| bad("a proof line is not a base64 SHA-256 hash")))
+        .collect::<Result<Vec<_>, _>>()?;
+    if proof.len() > MAX_PROOF_LINES {
+        return Err(bad("more than 63 proof lines"));
+    }
+    Ok((old, proof, note))
+}
+
+impl Witness {
+    /// A witness in `dir` named `name`, following the logs whose keys are `logs`.
+    pub fn open(dir: &Path, name: &str, logs: Vec<VerifierKey>) -> Result<Self, WitnessError> {
+        let cosigner = witness_key(dir, name)?;
+        let state_path = dir.join(STATE_FILE);
+        let state = match std::fs::read_to_string(&state_path) {
+            Ok(text) => serde_json::from_str(&text).map_err(|e| WitnessError::File { path: state_path.clone(), detail: e.to_string() })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+            Err(e) => return Err(WitnessError::File { path: state_path, detail: e.to_string() }),
+        };
+        let mut by_origin: BTreeMap<String, Vec<VerifierKey>> = BTreeMap::new();
+        for k in logs {
+            by_origin.entry(k.name.clone()).or_default().push(k);
+        }
+        Ok(Self { cosigner, logs: by_origin, state_path, state: tokio::sync::Mutex::new(state) })
+    }
+
+    pub fn key(&self) -> &CosignerKey {
+        self.cosigner.public()
+    }
+
+    /// C2SP `add-checkpoint`: checks the request, and if the checkpoint is consistent with the
+    /// last one cosigned, records it durably and returns the cosignature line.
+    pub async fn add_checkpoint(&self, body: &str) -> Result<String, Refusal> {
+        let (old, proof, note) = parse_request(body)?;
+        let (text, _) = events::note::split(note).map_err(|e| Refusal::BadRequest(e.to_string()))?;
+        let cp = Checkpoint::parse_body(text).map_err(|e| Refusal::BadRequest(e.to_string()))?;
+        let keys = self.logs.get(&cp.origin).ok_or_else(|| Refusal::UnknownLog(cp.origin.clone()))?;
+        if !keys.iter().any(|k| Checkpoint::verify_note(note, k).is_ok()) {
+            return Err(Refusal::Untrusted(cp.origin.clone()));
+        }
+        if old > cp.size {
+            return Err(Refusal::BadRequest(format!("old size {old} is larger than the checkpoint's {}", cp.size)));
+        }
+        // One request at a time per witness: the check and the record are one step.
+        let mut state = self.state.lock().await;
+        let known = state.get(&cp.origin).cloned();
+        let known_size = known.as_ref().map_or(0, |k| k.size);
+        if old != known_size {
+            return Err(Refusal::Conflict(known_size));
+        }
+        let root = B64.encode(cp.root);
+        if old == 0 {
+            if !proof.is_empty() {
+                return Err(Refusal::BadRequest("a proof from size 0 must be empty".into()));
+            }
+        } else if old == cp.size {
+            if known.as_ref().is_some_and(|k| k.root != root) {
+                return Err(Refusal::Conflict(known_size));
+            }
+        } else {
+            let known_root = B64.decode(&known.as_ref().expect("a size above 0 was recorded").root).map_err(|e| Refusal::Internal(e.to_string()))?;
+            events::merkle::verify_consistency(old, cp.size, &known_root, &cp.root, &proof).map_err(|e| Refusal::BadProof(e.to_string()))?;
+        }
+        let mut next = state.clone();
+        next.insert(cp.origin.clone(), LogState { size: cp.size, root });
+        let json = serde_json::to_string_pretty(&next).expect("state serialises");
+        // Durable before the answer: a crash after this point has recorded what it cosigns.
+        write_durably(&self.state_path, &json, 0o600).map_err(|e| Refusal::Internal(e.to_string()))?;
+        *state = next;
+        let time = chrono::Utc::now().timestamp().max(0) as u64;
+        Ok(self.cosigner.cosign(text, time))
+    }
+}
+
+/// The witness's HTTP routes (C2SP `tlog-witness`).
+pub fn router(witness: Arc<Witness>) -> Router {
+    Router::new()
+        .route(
+            "/add-checkpoint",
+            post(|State(w): State<Arc<Witness>>, body: String| async move {
+                match w.add_checkpoint(&body).await {
+                    Ok(line) => (StatusCode::OK, line).into_response(),
+                    Err(r) => {
+                        tracing::warn!(refusal = %r, "checkpoint not cosigned");
+                        r.into_response()
+                    }
+                }
+            }),
+        )
+        .with_state(witness)
+}
+
+/// The log side: the witnesses every checkpoint goes to, and how many must cosign.
+#[derive(Clone, Debug)]
+pub struct Witnesses {
+    pub witnesses: Vec<(CosignerKey, String)>,
+    pub quorum: usize,
+    pub timeout: Duration,
+    pub attempts: u32,
+    pub backoff: Duration,
+}
+
+impl Witnesses {
+    /// From `--witness VKEY=URL` values and `--witness-quorum` (default: every witness).
+    pub fn parse(specs: &[String], quorum: Option<usize>) -> Result<Self, String> {
+        let mut witnesses = Vec::new();
+        for s in specs {
+            let (vkey, url) = s.split_once('=').ok_or_else(|| format!("--witness {s:?}: expected VKEY=URL"))?;
+            let key = CosignerKey::parse(vkey).map_err(|e| format!("--witness {s:?}: {e}"))?;
+            witnesses.push((key, url.trim_end_matches('/').to_string()));
+        }
+        let quorum = quorum.unwrap_or(witnesses.len());
+        if quorum > witnesses.len() {
+            return Err(format!("--witness-quorum {quorum} is more than the {} witnesses named", witnesses.len()));
+        }
+        Ok(Self { witnesses, quorum, timeout: Duration::from_secs(5), attempts: 3, backoff: Duration::from_millis(200) })
+    }
+
+    pub fn keys(&self) -> Vec<CosignerKey> {
+        self.witnesses.iter().map(|(k, _)| k.clone()).collect()
+    }
+}
+
+/// How one witness answered for a checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Cosigned,
+    /// It has seen another tree (409 that a consistency proof cannot mend, 422), or refuses
+    /// the log (403, 404): recorded as an event.
+    Refused(String),
+    /// Down, slow, or an answer that does not verify: reported and retried next time.
+    Failed(String),
+}
+
+/// What the witnesses said of one checkpoint.
+#[derive(Clone, Debug)]
+pub struct CosignReport {
+    pub tree_size: u64,
+    pub outcomes: Vec<(String, Outcome)>,
+    pub quorum: usize,
+}
+
+impl CosignReport {
+    pub fn cosigned(&self) -> usize {
+        self.outcomes.iter().filter(|(_, o)| *o == Outcome::Cosigned).count()
+    }
+
+    pub fn reached(&self) -> bool {
+        self.cosigned() >= self.quorum
+    }
+}
+
+/// The stream refusals by witnesses are recorded in.
+pub const WITNESSES_STREAM: &str = "witnesses";
+
+/// One `add-checkpoint` exchange: `Ok(line)`, or the status and body.
+async fn submit(client: &reqwest::Client, url: &str, body: String) -> Result<Result<String, (u16, String)>, String> {
+    let resp = client.post(format!("{url}/add-checkpoint")).body(body).send().await.map_err(|e| format!("{url}: {e}"))?;
+    let status = resp.status().as_u16();
+    let text = resp.text().await.map_err(|e| format!("{url}: {e}"))?;
+    Ok(if status == 200 { Ok(text) } else { Err((status, text)) })
+}
+
+/// Sends the checkpoint of `tree_size` (signed `note`, root `root`) to every witness, from the
+/// size each last cosigned, stores the cosignatures and records refusals.
+pub async fn gather(ledger: &Ledger, w: &Witnesses, tree_size: u64, note: &str) -> Result<CosignReport, LedgerError> {
+    let client = reqwest::Client::builder().timeout(w.timeout).build().expect("HTTP client builds");
+    let (text, _) = events::note::split(note)?;
+    let mut outcomes = Vec::new();
+    let already = ledger.store().cosignatures(tree_size).await?;
+    for (key, url) in &w.witnesses {
+        if already.iter().any(|(n, _)| *n == key.name) {
+            outcomes.push((key.name.clone(), Outcome::Cosigned));
+            continue;
+        }
+        let mut old = ledger.store().last_cosigned(&key.name).await?.unwrap_or(0).min(tree_size);
+        let mut outcome = Outcome::Failed("not tried".into());
+        let mut mended = false;
+        for attempt in 0..w.attempts {
+            let proof = if old == 0 || old == tree_size { Vec::new() } else { ledger.consistency_proof(old, tree_size).await? };
+            let mut body = format!("old {old}\n");
+            for h in proof {
+                body.push_str(&B64.encode(h));
+                body.push('\n');
+            }
+            body.push('\n');
+            body.push_str(note);
+            outcome = match submit(&client, url, body).await {
+                Ok(Ok(lines)) => {
+                    let line = lines.lines().find(|l| l.starts_with(&format!("\u{2014} {} ", key.name))).map(|l| format!("{l}\n"));
+                    match line.map(|l| (cosignature::verified(&format!("{text}\n{l}"), std::slice::from_ref(key)), l)) {
+                        Some((Ok(v), l)) if !v.is_empty() => {
+                            ledger.store().add_cosignature(tree_size, &key.name, &l).await?;
+                            Outcome::Cosigned
+                        }
+                        _ => Outcome::Failed(format!("{url} answered no valid cosignature by {}", key.name)),
+                    }
+                }
+                // The witness knows a size the log has not recorded (a crash after it
+                // cosigned): prove consistency from that size instead, once.
+                Ok(Err((409, size))) if !mended && size.trim().parse::<u64>().is_ok_and(|s| s != old && s <= tree_size) => {
+                    old = size.trim().parse().expect("checked");
+                    mended = true;
+                    continue;
+                }
+                Ok(Err((status @ (403 | 404 | 409 | 422), detail))) => Outcome::Refused(format!("{url} answered {status}: {}", detail.trim())),
+                Ok(Err((status, detail))) => Outcome::Failed(format!("{url} answered {status}: {}", detail.trim())),
+                Err(e) => Outcome::Failed(e),
+            };
+            if !matches!(outcome, Outcome::Failed(_)) {
+                break;
+            }
+            if attempt + 1 < w.attempts {
+                tokio::time::sleep(w.backoff * 2u32.pow(attempt)).await;
+            }
+        }
+        match &outcome {
+            Outcome::Refused(why) => {
+                tracing::error!(witness = %key.name, tree_size, why, "a witness refused the checkpoint");
+                let ev = NewEvent::new(
+                    WITNESSES_STREAM,
+                    events::types::CHECKPOINT_REFUSED,
+                    json!({"tree_size": tree_size, "witness": key.to_string(), "detail": why, "checkpoint": note}),
+                );
+                ledger.append(vec![ev]).await?;
+            }
+            Outcome::Failed(why) => tracing::warn!(witness = %key.name, tree_size, why, "a witness did not cosign"),
+            Outcome::Cosigned => {}
+        }
+        outcomes.push((key.name.clone(), outcome));
+    }
+    Ok(CosignReport { tree_size, outcomes, quorum: w.quorum })
+}
+
+/// The note of the checkpoint of `tree_size` with every cosignature stored for it.
+pub async fn cosigned_note(ledger: &Ledger, note: &str, tree_size: u64) -> Result<String, StoreError> {
+    let mut out = note.to_string();
+    for (_, line) in ledger.store().cosignatures(tree_size).await? {
+        out.push_str(&line);
+    }
+    Ok(out)
+}
