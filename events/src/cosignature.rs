@@ -7,6 +7,7 @@
 //! - signature line: `— <name> base64(key id ‖ 8-byte big-endian time ‖ 64-byte signature)`.
 
 use crate::error::{malformed, Error, Result};
+use crate::keys::check_name;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
@@ -29,13 +30,6 @@ pub fn key_id(name: &str, public: &[u8; 32]) -> [u8; 4] {
 /// The message a cosigner signs over a checkpoint `body` (the note text, ending in a newline).
 pub fn message(body: &str, time: u64) -> Vec<u8> {
     format!("cosignature/v1\ntime {time}\n{body}").into_bytes()
-}
-
-fn check_name(name: &str) -> Result<()> {
-    if name.is_empty() || name.contains('+') || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(malformed("cosigner name", format!("{name:?} is empty or has '+', spaces or control characters")));
-    }
-    Ok(())
 }
 
 /// A witness's public key.

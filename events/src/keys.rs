@@ -22,7 +22,7 @@ pub fn key_id(name: &str, public: &[u8; 32]) -> [u8; 4] {
 }
 
 /// A key name must be non-empty and contain no '+', whitespace or control characters (C2SP).
-fn check_name(name: &str) -> Result<()> {
+pub(crate) fn check_name(name: &str) -> Result<()> {
     if name.is_empty() || name.contains('+') || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(malformed("key name", format!("{name:?} is empty or has '+', spaces or control characters")));
     }
