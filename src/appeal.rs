@@ -326,7 +326,8 @@ impl Appeals<'_> {
         if subjects.is_empty() {
             return Err(AppealError::Invalid("the correction's answer names no subjects".into()));
         }
-        let signed = SignedAnswer { answer: c.answer.clone(), source_key: c.source_key.clone(), source_sig: c.source_sig.clone() };
+        let signed =
+            SignedAnswer { answer: c.answer.clone(), source_key: c.source_key.clone(), source_sig: c.source_sig.clone(), item_sigs: Default::default() };
         check_answer(self.keys, registry, &request_id, AnswerKind::Records(&subjects), &signed)
             .map_err(|f| AppealError::Invalid(format!("the correction from {registry} is refused: {f}")))?;
         let ev = NewEvent::new(

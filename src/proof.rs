@@ -314,6 +314,37 @@ pub fn check_quorum(checkpoint: &str, witnesses: &[events::CosignerKey], quorum:
     Ok(names)
 }
 
+/// Evidence per person (`ledger-format.md`): the person's own list entry and decision, each
+/// signed on its own by ИШ АС МР; the entry shows his consent wherever anything was asked or
+/// proposed, and the decision names the official who took it. An operator who rewrote an entry
+/// or a decision and signed the event again with the ledger key is caught here, by the source's
+/// signature.
+pub fn check_evidence(events: &[Event], keys: &TrustedKeys) -> Result<(), ProofError> {
+    let asked = events.iter().any(|e| matches!(e.kind.as_str(), REGISTRY_QUERIED | DECISION_PROPOSED | DECISION_TAKEN));
+    for e in events {
+        let d = &e.data;
+        match e.kind.as_str() {
+            LIST_ENTRY_RECEIVED => {
+                crate::registry::check_item(keys, RegistryId::IshAsMr, &d["entry"], d["entry_sig"].as_str())
+                    .map_err(|err| invalid(format!("seq {}: the list entry: {err}", e.seq)))?;
+                if asked && d["entry"]["consent"] != true {
+                    return Err(invalid(format!("seq {}: the list entry shows no consent, yet the person was queried or decided on", e.seq)));
+                }
+            }
+            DECISION_TAKEN if d.get("appeal").is_none() => {
+                crate::registry::check_item(keys, RegistryId::IshAsMr, &d["decision"], d["decision_sig"].as_str())
+                    .map_err(|err| invalid(format!("seq {}: the decision: {err}", e.seq)))?;
+                let official = &d["decision"]["official"];
+                if !official["id"].is_string() || official["id"] != d["official"]["id"] || d["decision"]["outcome"] != d["outcome"] {
+                    return Err(invalid(format!("seq {}: the decision as its source signed it names no official, or another one or outcome", e.seq)));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// What a verified bundle showed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verified {
@@ -432,6 +463,8 @@ pub fn verify(bundle: &Bundle, anchor: &VerifierKey, book: &RuleBook) -> Result<
             return Err(invalid("the person was retained although the answers show a ground"));
         }
     }
+    // The person's own entry and decision, signed by their source.
+    check_evidence(&bundle.events, &keys)?;
     // Decision 11: a simulation is said to be one, and only a simulation.
     let simulation = is_simulation(&bundle.events);
     if simulation != bundle.simulation.is_some() {
@@ -488,6 +521,7 @@ pub async fn check_events(ledger: &Ledger, registries: &TrustedKeys, events: &[E
                     answer: e.data["answer"].clone(),
                     source_key: e.data["source_key"].as_str().unwrap_or_default().into(),
                     source_sig: e.data["source_sig"].as_str().unwrap_or_default().into(),
+                    item_sigs: serde_json::from_value(e.data["item_sigs"].clone()).unwrap_or_default(),
                 };
                 let subjects: Vec<String> = serde_json::from_value(e.data["answer"]["subjects"].clone()).unwrap_or_default();
                 let kind = if e.kind == REINSTATEMENT_ACKNOWLEDGED {

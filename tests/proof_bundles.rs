@@ -292,3 +292,55 @@ async fn verify_checks_every_source_signature() {
         other => panic!("verify should fail on the forged answer: {other:?}"),
     }
 }
+
+/// Evidence per person (issue 16, §5): the bundle carries the person's own list entry (with his
+/// consent) and his decision (with its official), each signed on its own by ИШ АС МР. One byte
+/// changed in either fails `verify-proof`, naming the event; and where an operator re-signed
+/// the changed event with the ledger key, the source's own signature still fails, naming it.
+#[tokio::test]
+async fn the_persons_own_entry_and_decision_carry_their_sources_signatures() {
+    let w = world().await;
+    let a = w.bundle("A").await;
+    let keys = TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED);
+    let entry = a.events.iter().position(|e| e.kind == "ListEntryReceived").unwrap();
+    let decision = a.events.iter().position(|e| e.kind == "DecisionTaken").unwrap();
+    assert!(a.events[entry].data["entry_sig"].is_string() && a.events[entry].data["entry"]["consent"] == true);
+    assert!(a.events[decision].data["decision_sig"].is_string() && a.events[decision].data["decision"]["official"]["id"].is_string());
+    assert!(!a.events.iter().any(|e| e.kind == "RegistryResponded" && e.stream.starts_with("run:")), "no other person's data: no list page, no batch");
+    proof::check_evidence(&a.events, &keys).unwrap();
+    let mut out = String::new();
+    for (what, at, path) in [
+        ("entry locality", entry, &["entry", "locality"][..]),
+        ("entry consent", entry, &["entry", "consent"]),
+        ("decision outcome", decision, &["decision", "outcome"]),
+        ("decision official", decision, &["decision", "official", "id"]),
+    ] {
+        let mut b = a.clone();
+        let mut v = &mut b.events[at].data;
+        for k in path {
+            v = &mut v[*k];
+        }
+        *v = match v {
+            Value::Bool(x) => json!(!*x),
+            Value::String(s) if s.len() == 12 => json!(iin_for("Someone else")),
+            Value::String(s) => json!(format!("{s}x")),
+            other => panic!("{other}"),
+        };
+        // As served: the event's hash no longer matches.
+        let served = verify(&b, &w).unwrap_err();
+        // As an operator holding the ledger key would have it: the source's signature fails.
+        let forged = proof::check_evidence(&b.events, &keys).unwrap_err().to_string();
+        out.push_str(&format!("{what}: {}\n    re-signed: {}\n", served.split(": stored").next().unwrap(), forged.replace(&b.events[at].seq.to_string(), "N")));
+    }
+    expect_test::expect![[r#"
+        entry locality: proof does not verify: seq 3: hash mismatch
+            re-signed: proof does not verify: seq N: the list entry: its own signature by ish_as_mr does not verify
+        entry consent: proof does not verify: seq 3: hash mismatch
+            re-signed: proof does not verify: seq N: the list entry: its own signature by ish_as_mr does not verify
+        decision outcome: proof does not verify: seq 53: hash mismatch
+            re-signed: proof does not verify: seq N: the decision: its own signature by ish_as_mr does not verify
+        decision official: proof does not verify: seq 53: hash mismatch
+            re-signed: proof does not verify: seq N: the decision: its own signature by ish_as_mr does not verify
+    "#]]
+    .assert_eq(&out);
+}

@@ -205,7 +205,7 @@ impl<'a> Runner<'a> {
         let (ledger, ui, ctx) = (self.ledger, self.ui, self.ctx.clone());
         // Entries already taken up (when resuming) and pages already recorded.
         let (done, known_pages) = (self.progress.positions_done.clone(), self.progress.list_pages.clone());
-        let (page_tx, page_rx) = tokio::sync::mpsc::channel::<(Vec<(String, Value)>, u64)>(1);
+        let (page_tx, page_rx) = tokio::sync::mpsc::channel::<(Vec<(String, Value, Value)>, u64)>(1);
         let (tx, rx) = tokio::sync::mpsc::channel::<Batch>(per_append);
         let mut seen: HashSet<String> = self.progress.status.keys().cloned().collect();
         let producer = tokio::spawn({
@@ -213,8 +213,8 @@ impl<'a> Runner<'a> {
             async move {
                 let (mut pages, mut in_flight) = (page_rx, futures::stream::FuturesOrdered::new());
                 'pages: while let Some((todo, list_seq)) = pages.recv().await {
-                    for (position, raw) in todo {
-                        in_flight.push_back(check_person(ctx.clone(), position, raw, list_seq, &mut seen));
+                    for (position, raw, sig) in todo {
+                        in_flight.push_back(check_person(ctx.clone(), position, raw, sig, list_seq, &mut seen));
                         if in_flight.len() >= PERSONS_IN_FLIGHT {
                             let batch = in_flight.next().await.expect("a person is in flight");
                             if tx.send(batch).await.is_err() {
@@ -234,18 +234,18 @@ impl<'a> Runner<'a> {
             let mut appended: Vec<Event> = Vec::new();
             let mut page = 0u64;
             let outcome = loop {
-                let (list_seq, records) = match known_pages.get(&page) {
+                let (list_seq, records, sigs) = match known_pages.get(&page) {
                     Some(seq) => match ledger.store().read_seqs(&[*seq]).await.map(|mut evs| evs.pop()) {
-                        Ok(Some(ev)) => (*seq, ev.data["answer"]["records"].clone()),
+                        Ok(Some(ev)) => (*seq, ev.data["answer"]["records"].clone(), ev.data["item_sigs"].clone()),
                         Ok(None) => break Err(PipelineError::Ledger(LedgerError::NoSuchEvent { seq: *seq, size: 0 })),
                         Err(e) => break Err(e.into()),
                     },
                     None => match fetch_list_page(ledger, &ctx, page).await {
                         Ok((ev, fetched)) => {
-                            let seq = ev.seq;
+                            let (seq, sigs) = (ev.seq, ev.data["item_sigs"].clone());
                             appended.push(ev);
                             match fetched {
-                                Ok(records) => (seq, records),
+                                Ok(records) => (seq, records, sigs),
                                 Err(fault) => break Err(PipelineError::List(fault)),
                             }
                         }
@@ -253,8 +253,13 @@ impl<'a> Runner<'a> {
                     },
                 };
                 let entries = records["entries"].as_array().cloned().unwrap_or_default();
-                let todo: Vec<(String, Value)> =
-                    entries.into_iter().enumerate().map(|(i, e)| (format!("{page}:{i}"), e)).filter(|(pos, _)| !done.contains(pos)).collect();
+                // Each entry with its own signature by the source (evidence per person).
+                let todo: Vec<(String, Value, Value)> = entries
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, e)| (format!("{page}:{i}"), e, sigs[i.to_string()].clone()))
+                    .filter(|(pos, _, _)| !done.contains(pos))
+                    .collect();
                 ui.add_total(todo.len() as u64);
                 if page_tx.send((todo, list_seq)).await.is_err() {
                     break Ok(()); // the checker stopped because the appender did; it reports why
@@ -363,6 +368,7 @@ impl<'a> Runner<'a> {
                     return Err(PipelineError::Decisions(fault));
                 }
             };
+            let signed_items = signed.item_sigs.clone();
             let mut b = Batch::default();
             let answer_ix = b.push(
                 &self.run_stream(),
@@ -386,8 +392,10 @@ impl<'a> Runner<'a> {
                         continue;
                     }
                 };
+                // Evidence per person: the decision as the source sent it, with its own signature.
                 let mut data = json!({"run": ctx.run, "procedure": ctx.procedure, "proposal": proposal, "outcome": d.outcome, "decided_by": official.name,
-                    "official": official, "body": d.by, "reference": d.reference, "evidence": [rel(answer_ix)]});
+                    "official": official, "body": d.by, "reference": d.reference, "evidence": [rel(answer_ix)],
+                    "decision": records[iin], "decision_sig": signed_items.get(iin)});
                 if ctx.simulation {
                     data["simulation"] = json!(true);
                 }
@@ -604,7 +612,7 @@ async fn fetch_list_page(ledger: &Ledger, ctx: &RunContext, page: u64) -> Result
                 &stream,
                 REGISTRY_RESPONDED,
                 with(
-                    json!({"run": ctx.run, "registry": "ish_as_mr", "request_id": request_id, "step": "4", "list_page": page, "source_key": signed.source_key, "source_sig": signed.source_sig}),
+                    json!({"run": ctx.run, "registry": "ish_as_mr", "request_id": request_id, "step": "4", "list_page": page, "source_key": signed.source_key, "source_sig": signed.source_sig, "item_sigs": signed.item_sigs}),
                     "answer",
                     signed.answer,
                 ),
@@ -630,7 +638,14 @@ async fn fetch_list_page(ledger: &Ledger, ctx: &RunContext, page: u64) -> Result
 
 /// Format-logical control for one entry, in list order (it fixes which duplicate is taken);
 /// then, for an accepted entry, steps 5-10 on their own task.
-fn check_person(ctx: Arc<RunContext>, position: String, raw: Value, list_seq: u64, seen: &mut HashSet<String>) -> impl std::future::Future<Output = Batch> {
+fn check_person(
+    ctx: Arc<RunContext>,
+    position: String,
+    raw: Value,
+    sig: Value,
+    list_seq: u64,
+    seen: &mut HashSet<String>,
+) -> impl std::future::Future<Output = Batch> {
     let checked = check_entry(&ctx.rules, ctx.procedure, &ctx.as_of, &raw).and_then(|e| {
         if seen.insert(e.iin.to_string()) {
             Ok(e)
@@ -639,7 +654,7 @@ fn check_person(ctx: Arc<RunContext>, position: String, raw: Value, list_seq: u6
         }
     });
     let task = match checked {
-        Ok(entry) => Ok(tokio::spawn(person::process(ctx, entry, raw, position, list_seq))),
+        Ok(entry) => Ok(tokio::spawn(person::process(ctx, entry, raw, sig, position, list_seq))),
         Err(reasons) => {
             let mut b = Batch::default();
             b.push(

@@ -214,11 +214,12 @@ fn with_evidence(mut grounds: Vec<checks::Ground>, answered: &BTreeMap<RegistryI
 }
 
 /// Runs steps 4 to 10 for one accepted list entry.
-pub async fn process(ctx: Arc<RunContext>, entry: CheckedEntry, raw_entry: Value, position: String, list_seq: u64) -> Batch {
+pub async fn process(ctx: Arc<RunContext>, entry: CheckedEntry, raw_entry: Value, entry_sig: Value, position: String, list_seq: u64) -> Batch {
     let iin = entry.iin.to_string();
     let mut p = Person { ctx: &ctx, stream: person_stream(&iin), iin: iin.clone(), batch: Batch::default(), appeal: None };
     let rs = &ctx.rules;
-    let mut received = json!({"run": ctx.run, "procedure": ctx.procedure, "evidence": [list_seq], "position": position});
+    // Evidence per person: the entry as the source sent it, with its own signature.
+    let mut received = json!({"run": ctx.run, "procedure": ctx.procedure, "evidence": [list_seq], "position": position, "entry_sig": entry_sig});
     if ctx.simulation {
         received["simulation"] = json!(true);
     }

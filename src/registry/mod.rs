@@ -31,6 +31,28 @@ pub struct SignedAnswer {
     pub source_key: String,
     /// Base64 Ed25519 signature over `"housing-ledger/registry-answer/v1\n"` ‖ RFC 8785(answer).
     pub source_sig: String,
+    /// Items signed on their own (`"housing-ledger/registry-item/v1\n"` ‖ RFC 8785(item)), by
+    /// the same key: a list page's entries by their index in the page, decisions by IIN.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub item_sigs: BTreeMap<String, String>,
+}
+
+/// Checks one item's own signature (base64 `sig`) by the trusted key of `registry`.
+pub fn check_item(keys: &TrustedKeys, registry: RegistryId, item: &Value, sig: Option<&str>) -> Result<(), String> {
+    let key = keys.0.get(&registry).ok_or_else(|| format!("no trusted key for {registry}"))?;
+    let sig = sig.ok_or_else(|| format!("not signed on its own by {registry}"))?;
+    let sig = B64.decode(sig).map_err(|_| "its signature is not base64".to_string())?;
+    events::registry_answer::verify_item(item, key, &sig).map_err(|_| format!("its own signature by {registry} does not verify"))
+}
+
+/// The items of an answer, by the keys its `item_sigs` use: a list page's entries by index,
+/// decisions by IIN.
+fn items<'v>(kind: AnswerKind, records: &'v Value) -> Vec<(String, &'v Value)> {
+    match kind {
+        AnswerKind::List => records["entries"].as_array().into_iter().flatten().enumerate().map(|(i, e)| (i.to_string(), e)).collect(),
+        AnswerKind::Decisions(_) => records.as_object().into_iter().flatten().map(|(k, v)| (k.clone(), v)).collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// What went wrong with a registry; each makes the check `incomplete`.
@@ -179,7 +201,16 @@ impl TrustedKeys {
 /// Signs an answer as a source would.
 pub fn sign_answer(answer: Value, signer: &LedgerSigner) -> SignedAnswer {
     let sig = events::registry_answer::sign(&answer, signer).expect("answers canonicalise");
-    SignedAnswer { answer, source_key: signer.verifier_text().to_string(), source_sig: B64.encode(sig) }
+    SignedAnswer { answer, source_key: signer.verifier_text().to_string(), source_sig: B64.encode(sig), item_sigs: BTreeMap::new() }
+}
+
+/// Signs an answer whose items (list entries, decisions) are also signed each on its own.
+pub fn sign_answer_and_items(answer: Value, signer: &LedgerSigner, kind: AnswerKind) -> SignedAnswer {
+    let item_sigs = items(kind, &answer["records"])
+        .into_iter()
+        .map(|(k, item)| (k, B64.encode(events::registry_answer::sign_item(item, signer).expect("items canonicalise"))))
+        .collect();
+    SignedAnswer { item_sigs, ..sign_answer(answer, signer) }
 }
 
 /// What an answer's records hold.
@@ -232,6 +263,13 @@ pub fn check_answer<'s>(
         return Err(RegistryFault::Malformed("issued_at is missing".into()));
     }
     let records = a.get("records").and_then(Value::as_object).ok_or_else(|| RegistryFault::Malformed("records is not an object".into()))?;
+    // Evidence per person: every item of a list page or a decision batch signed on its own.
+    if matches!(kind, AnswerKind::List | AnswerKind::Decisions(_)) {
+        for (k, item) in items(kind, &a["records"]) {
+            check_item(keys, registry, item, signed.item_sigs.get(&k).map(String::as_str))
+                .map_err(|e| RegistryFault::BadSignature(format!("item {k}: {e}")))?;
+        }
+    }
     let subjects = match kind {
         AnswerKind::List => None,
         AnswerKind::Records(s) | AnswerKind::Fields(s, _) | AnswerKind::Decisions(s) | AnswerKind::Acknowledgement(s) => Some(s),

@@ -3,7 +3,7 @@
 //! adapter and over HTTP by `registry-sim`.
 
 use super::fixture::{FaultKind, Fixture};
-use super::{sign_answer, sim_signer, Decision, Official, RegistryFault, Reinstatement, SignedAnswer};
+use super::{sign_answer, sign_answer_and_items, sim_signer, AnswerKind, Decision, Official, RegistryFault, Reinstatement, SignedAnswer};
 use crate::rules::records::RegistryId;
 use crate::rules::Procedure;
 use events::LedgerSigner;
@@ -79,8 +79,13 @@ impl Simulator {
         Self { source, signers: RegistryId::ALL.iter().map(|r| (*r, sim_signer(seed, *r))).collect() }
     }
 
-    /// Signs `records`, then spoils the answer as the fault says.
+    /// Signs `records` (and its items, for a list page), then spoils the answer as the fault
+    /// says.
     fn answer(&self, registry: RegistryId, subjects: &[String], request_id: &str, records: Value) -> Result<SignedAnswer, RegistryFault> {
+        self.answer_of(registry, subjects, request_id, records, AnswerKind::Records(subjects))
+    }
+
+    fn answer_of(&self, registry: RegistryId, subjects: &[String], request_id: &str, records: Value, kind: AnswerKind) -> Result<SignedAnswer, RegistryFault> {
         let fault = self.source.fault(registry, subjects);
         match fault {
             Some(FaultKind::Unavailable) => return Err(RegistryFault::Unavailable(format!("{registry} answered with an error"))),
@@ -95,7 +100,7 @@ impl Simulator {
         };
         let answer =
             events::types::with(json!({"registry": registry.as_str(), "request_id": request_id, "subjects": subjects, "issued_at": now()}), "records", records);
-        let mut signed = sign_answer(answer, &self.signers[&registry]);
+        let mut signed = sign_answer_and_items(answer, &self.signers[&registry], kind);
         if fault == Some(FaultKind::BadSignature) {
             // Signed over different content: the signature no longer matches the answer.
             let mut other = signed.answer.clone();
@@ -109,7 +114,7 @@ impl Simulator {
         let (entries, more) = self.source.entries(procedure, (page as usize).saturating_mul(LIST_PAGE), LIST_PAGE);
         let next = more.then_some(page + 1);
         let records = events::types::with(json!({"segment": procedure.as_str(), "page": page, "next_page": next}), "entries", Value::Array(entries));
-        self.answer(RegistryId::IshAsMr, &[], request_id, records)
+        self.answer_of(RegistryId::IshAsMr, &[], request_id, records, AnswerKind::List)
     }
 
     /// A registry's answer about `subjects`, holding only the `fields` asked for (decision
@@ -158,7 +163,7 @@ impl Simulator {
             "records",
             Value::Object(records),
         );
-        Ok(sign_answer(answer, &self.signers[&RegistryId::IshAsMr]))
+        Ok(sign_answer_and_items(answer, &self.signers[&RegistryId::IshAsMr], AnswerKind::Decisions(iins)))
     }
 
     /// Fails the first `delivery_faults[iin]` attempts.
