@@ -303,14 +303,33 @@ impl Ledger {
     }
 
     /// Root of the tree of `size` leaves, from stored nodes (popcount(size) reads).
+    /// The hashes of a C2SP `tlog-tiles` hash tile of the tree of `tree_size`: at tile level
+    /// `level` (tree height 8 × level), tile `n`, the first `width` of its 256 hashes, each the
+    /// root of a perfect subtree (at level 0, a leaf hash). Refused where the tree of
+    /// `tree_size` does not hold them all.
+    pub async fn tile(&self, level: u8, n: u64, width: u64, tree_size: u64) -> Result<Vec<u8>> {
+        let height = 8 * u32::from(level);
+        let first = n.checked_mul(256).ok_or_else(|| LedgerError::BadRequest("tile number out of range".into()))?;
+        if level > 7 || width == 0 || width > 256 || first.saturating_add(width) > tree_size >> height {
+            return Err(LedgerError::BadRequest(format!("tile {level}/{n} of width {width} is not in the tree of size {tree_size}")));
+        }
+        let ids: std::collections::BTreeSet<events::merkle::NodeId> =
+            (first..first + width).map(|index| events::merkle::NodeId { level: height as u8, index }).collect();
+        let nodes = self.nodes(&ids).await?;
+        let mut out = Vec::with_capacity(width as usize * 32);
+        for id in &ids {
+            let h = nodes.get(id).ok_or_else(|| LedgerError::BadRequest(format!("node {}/{} is not stored", id.level, id.index)))?;
+            out.extend_from_slice(h);
+        }
+        Ok(out)
+    }
+
     pub async fn root(&self, size: u64) -> Result<Hash> {
         let plan = root_plan(size);
         let nodes = self.nodes(&plan.nodes()).await?;
         Ok(plan.resolve(&nodes)?[0])
     }
 
-    /// Signs a checkpoint of the whole log now, unless the latest already covers it. Refuses to
-    /// sign one that is not consistent with the latest signed checkpoint.
     /// Sends every checkpoint this ledger signs to `witnesses` for their cosignatures.
     pub fn with_witnesses(mut self, witnesses: crate::witness::Witnesses) -> Self {
         self.witnesses = Some(witnesses);
@@ -359,6 +378,8 @@ impl Ledger {
         Ok(None)
     }
 
+    /// Signs a checkpoint of the whole log now, unless the latest already covers it. Refuses to
+    /// sign one that is not consistent with the latest signed checkpoint.
     async fn sign_checkpoint(&self) -> Result<StoredCheckpoint> {
         let size = self.store.size().await?;
         let latest = self.store.latest_checkpoint().await?;

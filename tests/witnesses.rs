@@ -408,3 +408,78 @@ async fn a_crashed_witness_never_cosigns_two_inconsistent_trees() {
         }
     }
 }
+
+/// Public tiles (issue 16, §4): a third-party C2SP client (`tlog_tiles`, Cloudflare azul) reads
+/// our hash tiles with no token, recomputes the checkpoint's root, and builds inclusion proofs
+/// that equal ours, full and partial tiles alike; full tiles are immutable; no event body is
+/// served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_third_party_client_checks_inclusion_from_our_tiles() {
+    let place = Place::new(Backend::Sqlite, None);
+    let ledger = Arc::new(place.ledger().await);
+    // 700 events: level-0 tiles 0 and 1 full, tile 2 partial, and a partial level-1 tile.
+    for chunk in 0..7 {
+        grow(&ledger, 100 - usize::from(chunk == 0), &format!("c{chunk}")).await;
+    }
+    let cp = ledger.checkpoint().await.unwrap();
+    assert_eq!(cp.tree_size, 700);
+    let app = housing_ledger::api::app(housing_ledger::api::AppState::new(ledger.clone(), housing_ledger::registry::TrustedKeys::from_sim_seed("x")));
+    let get = move |path: String| {
+        let app = app.clone();
+        async move {
+            let resp = app.oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+            let (status, cache) = (resp.status(), resp.headers().get("cache-control").map(|v| v.to_str().unwrap().to_string()));
+            (status, cache, resp.into_body().collect().await.unwrap().to_bytes().to_vec())
+        }
+    };
+    /// Status, Cache-Control and body of a GET.
+    type Fetched = (StatusCode, Option<String>, Vec<u8>);
+    struct Reader {
+        fetched: std::sync::Mutex<Vec<(String, Option<String>)>>,
+        get: Box<dyn Fn(String) -> Fetched + Send + Sync>,
+    }
+    impl tlog_tiles::TileReader for Reader {
+        fn height(&self) -> u8 {
+            8
+        }
+        fn read_tiles(&self, tiles: &[tlog_tiles::Tile]) -> Result<Vec<Vec<u8>>, tlog_tiles::tlog::Error> {
+            tiles
+                .iter()
+                .map(|t| {
+                    // The crate names tiles as Go's sumdb does (tile/8/L/N); C2SP drops the height.
+                    let path = format!("/tlog/tile/{}", t.path().strip_prefix("tile/8/").unwrap());
+                    let (status, cache, body) = (self.get)(path.clone());
+                    assert_eq!(status, StatusCode::OK, "{path}");
+                    self.fetched.lock().unwrap().push((path, cache));
+                    Ok(body)
+                })
+                .collect()
+        }
+        fn save_tiles(&self, _: &[tlog_tiles::Tile], _: &[Vec<u8>]) {}
+    }
+    let handle = tokio::runtime::Handle::current();
+    let get_blocking = {
+        let get = get.clone();
+        move |path: String| tokio::task::block_in_place(|| handle.block_on(get(path)))
+    };
+    let reader = Reader { fetched: Default::default(), get: Box::new(get_blocking) };
+    let (status, _, note) = get("/tlog/checkpoint".into()).await;
+    assert_eq!(status, StatusCode::OK);
+    let checkpoint = Checkpoint::verify_note(std::str::from_utf8(&note).unwrap(), &ledger.signer().verifier()).unwrap();
+    let root = tlog_tiles::tlog::Hash(checkpoint.root);
+    let hashes = tlog_tiles::TileHashReader::new(checkpoint.size, root, &reader);
+    assert_eq!(tlog_tiles::tlog::tree_hash(checkpoint.size, &hashes).unwrap(), root, "the root recomputed from our tiles");
+    for seq in [0u64, 255, 256, 511, 600, 699] {
+        let theirs = tlog_tiles::tlog::prove_record(checkpoint.size, seq, &hashes).unwrap();
+        let ours = ledger.inclusion_proof(seq, checkpoint.size).await.unwrap();
+        assert_eq!(theirs.iter().map(|h| h.0).collect::<Vec<_>>(), ours, "inclusion of {seq}");
+    }
+    let fetched = reader.fetched.lock().unwrap().clone();
+    assert!(fetched.iter().any(|(p, c)| p.ends_with(".p/188") && c.as_deref() == Some("public, max-age=60")), "{fetched:?}");
+    assert!(fetched.iter().any(|(p, c)| p == "/tlog/tile/0/000" && c.as_deref() == Some("public, max-age=31536000, immutable")), "{fetched:?}");
+    assert!(fetched.iter().any(|(p, _)| p.starts_with("/tlog/tile/1/")), "a level-1 tile: {fetched:?}");
+    // No event bodies, and nothing beyond the tree.
+    assert_eq!(get("/tlog/tile/entries/000".into()).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(get("/tlog/tile/0/002".into()).await.0, StatusCode::NOT_FOUND, "tile 2 is partial at this size");
+    assert_eq!(get("/tlog/tile/0/003.p/1".into()).await.0, StatusCode::NOT_FOUND);
+}

@@ -6,6 +6,7 @@ pub use appeals::case_file_of;
 mod error;
 mod persons;
 pub mod reads;
+pub mod tiles;
 
 pub use error::AppError;
 
@@ -156,7 +157,12 @@ pub fn router_and_doc(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
 
 pub fn app(state: AppState) -> Router {
     let state_for_web = state.clone();
+    let tiles = Router::new()
+        .route("/tlog/checkpoint", axum::routing::get(tiles::checkpoint))
+        .route("/tlog/tile/{*path}", axum::routing::get(tiles::tile))
+        .with_state(state.clone());
     let (router, doc) = router_and_doc(state);
+    let router = router.merge(tiles);
     let doc = Arc::new(doc);
     router
         .route("/openapi.json", get(move || async move { Json(serde_json::to_value(&*doc).expect("the document serialises")) }))
