@@ -17,6 +17,21 @@ pub struct LedgerFigures {
     pub append_per_s: f64,
     pub verify_per_s: f64,
     pub events: u64,
+    /// Milliseconds to sign a checkpoint after each of `CHECKPOINT_ROUNDS` appends: alone, and
+    /// with two local witnesses cosigning (issue 16).
+    pub checkpoint_ms: Vec<f64>,
+    pub checkpoint_witnessed_ms: Vec<f64>,
+}
+
+/// Checkpoints timed, each after an append of `CHECKPOINT_GROWTH` events.
+const CHECKPOINT_ROUNDS: usize = 20;
+const CHECKPOINT_GROWTH: usize = 1000;
+
+/// The median and the largest of some figures.
+pub fn p50_max(xs: &[f64]) -> (f64, f64) {
+    let mut v = xs.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    (v.get(v.len() / 2).copied().unwrap_or(0.0), v.last().copied().unwrap_or(0.0))
 }
 
 /// Raw signing on one core: signatures per second over 56-byte messages like the ledger's.
@@ -77,7 +92,40 @@ pub async fn ledger_figures(url: &str, key_dir: &std::path::Path, events: u64, b
     let t = Instant::now();
     let report = verify_store(store.as_ref(), None, |_| {}).await?;
     let verify_per_s = report.events as f64 / t.elapsed().as_secs_f64();
-    Ok(LedgerFigures { raw_sign_per_s, raw_batch_verify_per_s, append_per_s, verify_per_s, events: report.events })
+    let checkpoint_ms = checkpoint_latency(&ledger).await?;
+    // Two witnesses on loopback, each with its own durable state.
+    let mut witnessed = Vec::new();
+    let mut specs = Vec::new();
+    for k in 1..=2 {
+        let dir = key_dir.join(format!("witness-{k}"));
+        let w = Arc::new(crate::witness::Witness::open(&dir, &format!("bench.example/w{k}"), vec![ledger.signer().verifier()])?);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        specs.push(format!("{}=http://{}", w.key(), listener.local_addr()?));
+        witnessed.push(tokio::spawn(async move { axum::serve(listener, crate::witness::router(w)).await }));
+    }
+    let with = Ledger::open(store.clone(), key_dir, crate::ledger::DEFAULT_ORIGIN)
+        .await?
+        .with_witnesses(crate::witness::Witnesses::parse(&specs, None).map_err(anyhow::Error::msg)?);
+    let checkpoint_witnessed_ms = checkpoint_latency(&with).await?;
+    witnessed.iter().for_each(|t| t.abort());
+    Ok(LedgerFigures { raw_sign_per_s, raw_batch_verify_per_s, append_per_s, verify_per_s, events: report.events, checkpoint_ms, checkpoint_witnessed_ms })
+}
+
+/// Times `CHECKPOINT_ROUNDS` checkpoints (with whatever witnesses the ledger has), each after
+/// an append of `CHECKPOINT_GROWTH` events; a checkpoint a quorum did not cosign is an error.
+async fn checkpoint_latency(ledger: &Ledger) -> anyhow::Result<Vec<f64>> {
+    let mut out = Vec::with_capacity(CHECKPOINT_ROUNDS);
+    for round in 0..CHECKPOINT_ROUNDS {
+        let b = (0..CHECKPOINT_GROWTH).map(|k| NewEvent::new(format!("bench:cp{round}"), "BenchmarkEvent", json!({"k": k}))).collect();
+        ledger.append(b).await?;
+        let t = Instant::now();
+        let (_, report) = ledger.checkpoint_cosigned().await?;
+        out.push(t.elapsed().as_secs_f64() * 1000.0);
+        if let Some(r) = report.filter(|r| !r.reached()) {
+            anyhow::bail!("the witnesses did not cosign: {:?}", r.outcomes);
+        }
+    }
+    Ok(out)
 }
 
 /// Figures of a full run of both procedures over a synthetic population.

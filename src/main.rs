@@ -578,6 +578,9 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 f.verify_per_s,
                 f.verify_per_s / f.raw_batch_verify_per_s
             );
+            let ((p50, max), (wp50, wmax)) = (housing_ledger::bench::p50_max(&f.checkpoint_ms), housing_ledger::bench::p50_max(&f.checkpoint_witnessed_ms));
+            println!("checkpoint after 1,000 events, alone:            p50 {p50:.2} ms, max {max:.2} ms ({} rounds)", f.checkpoint_ms.len());
+            println!("checkpoint with two local witnesses cosigning:   p50 {wp50:.2} ms, max {wmax:.2} ms ({} rounds)", f.checkpoint_witnessed_ms.len());
             let _ = std::fs::remove_dir_all(&dir);
         }
     }
