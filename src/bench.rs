@@ -21,6 +21,8 @@ pub struct LedgerFigures {
     /// with two local witnesses cosigning (issue 16).
     pub checkpoint_ms: Vec<f64>,
     pub checkpoint_witnessed_ms: Vec<f64>,
+    /// With the TSA given to `bench ledger` (`--tsa`, `--tsa-cert`), time-stamping each.
+    pub checkpoint_timestamped_ms: Vec<f64>,
 }
 
 /// Checkpoints timed, each after an append of `CHECKPOINT_GROWTH` events.
@@ -65,7 +67,13 @@ pub fn raw_batch_verify_rate(n: usize) -> f64 {
 }
 
 /// Appends `events` events in batches of `batch` to a fresh database at `url`, then verifies it.
-pub async fn ledger_figures(url: &str, key_dir: &std::path::Path, events: u64, batch: usize) -> anyhow::Result<LedgerFigures> {
+pub async fn ledger_figures(
+    url: &str,
+    key_dir: &std::path::Path,
+    events: u64,
+    batch: usize,
+    tsa: Option<crate::timestamp::Tsa>,
+) -> anyhow::Result<LedgerFigures> {
     let raw_sign_per_s = raw_sign_rate(20_000);
     let raw_batch_verify_per_s = raw_batch_verify_rate(20_000);
     let store: Arc<dyn EventStore> = Arc::new(SqlStore::connect(url).await?);
@@ -108,7 +116,20 @@ pub async fn ledger_figures(url: &str, key_dir: &std::path::Path, events: u64, b
         .with_witnesses(crate::witness::Witnesses::parse(&specs, None).map_err(anyhow::Error::msg)?);
     let checkpoint_witnessed_ms = checkpoint_latency(&with).await?;
     witnessed.iter().for_each(|t| t.abort());
-    Ok(LedgerFigures { raw_sign_per_s, raw_batch_verify_per_s, append_per_s, verify_per_s, events: report.events, checkpoint_ms, checkpoint_witnessed_ms })
+    let checkpoint_timestamped_ms = match tsa {
+        Some(tsa) => checkpoint_latency(&Ledger::open(store.clone(), key_dir, crate::ledger::DEFAULT_ORIGIN).await?.with_tsa(tsa)).await?,
+        None => Vec::new(),
+    };
+    Ok(LedgerFigures {
+        raw_sign_per_s,
+        raw_batch_verify_per_s,
+        append_per_s,
+        verify_per_s,
+        events: report.events,
+        checkpoint_ms,
+        checkpoint_witnessed_ms,
+        checkpoint_timestamped_ms,
+    })
 }
 
 /// Times `CHECKPOINT_ROUNDS` checkpoints (with whatever witnesses the ledger has), each after

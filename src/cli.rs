@@ -14,6 +14,8 @@ pub struct Location {
     pub origin: String,
     /// Where every checkpoint goes for cosignatures (`--witness`, `--witness-quorum`).
     pub witnesses: Option<crate::witness::Witnesses>,
+    /// Where every checkpoint is time-stamped (`--tsa`, `--tsa-cert`).
+    pub tsa: Option<crate::timestamp::Tsa>,
 }
 
 impl Location {
@@ -47,11 +49,14 @@ impl Location {
             return Err(crate::ledger::lost_database(&key, &format!("{} is missing", file.display())));
         }
         let store = self.store().await?;
-        let ledger = Ledger::open(store, &self.data_dir, &self.origin).await?;
-        Ok(Arc::new(match &self.witnesses {
-            Some(w) => ledger.with_witnesses(w.clone()),
-            None => ledger,
-        }))
+        let mut ledger = Ledger::open(store, &self.data_dir, &self.origin).await?;
+        if let Some(w) = &self.witnesses {
+            ledger = ledger.with_witnesses(w.clone());
+        }
+        if let Some(t) = &self.tsa {
+            ledger = ledger.with_tsa(t.clone());
+        }
+        Ok(Arc::new(ledger))
     }
 
     pub fn key_dir(&self) -> &Path {

@@ -51,6 +51,8 @@ pub struct Ledger {
     upper_nodes: std::sync::Mutex<std::collections::HashMap<events::merkle::NodeId, Hash>>,
     /// The witnesses every checkpoint goes to, if any (issue 16).
     witnesses: Option<crate::witness::Witnesses>,
+    /// The time-stamping authority every checkpoint goes to, if any (issue 16).
+    tsa: Option<crate::timestamp::Tsa>,
 }
 
 /// Nodes of subtrees of at least 2^UPPER_LEVEL leaves are kept (about n / 2^UPPER_LEVEL of them).
@@ -166,6 +168,7 @@ impl Ledger {
             origin: origin.into(),
             upper_nodes: Default::default(),
             witnesses: None,
+            tsa: None,
         };
         if ledger.store.size().await? == 0 {
             let s = ledger.signer();
@@ -336,6 +339,35 @@ impl Ledger {
         self
     }
 
+    /// Time-stamps every checkpoint this ledger signs with `tsa` (RFC 3161).
+    pub fn with_tsa(mut self, tsa: crate::timestamp::Tsa) -> Self {
+        self.tsa = Some(tsa);
+        self
+    }
+
+    /// Asks the time-stamping authority for a token over each checkpoint that has none yet
+    /// (newest first, a few at a time), storing each checked token. A TSA that is down leaves
+    /// them untimestamped, said so here and in the log, and asked again at the next checkpoint.
+    /// Returns `(tree size, outcome)` per checkpoint tried; empty without a TSA.
+    pub async fn timestamp_pending(&self) -> Result<Vec<(u64, std::result::Result<(), String>)>> {
+        let Some(tsa) = &self.tsa else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for cp in self.store.untimestamped(5).await? {
+            match tsa.stamp(&cp.note).await {
+                Ok(token) => {
+                    self.store.add_timestamp(cp.tree_size, &token).await?;
+                    out.push((cp.tree_size, Ok(())));
+                }
+                Err(e) => {
+                    tracing::error!(tree_size = cp.tree_size, error = %e, "checkpoint left untimestamped; asked again at the next checkpoint");
+                    out.push((cp.tree_size, Err(e)));
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
     pub fn witnesses(&self) -> Option<&crate::witness::Witnesses> {
         self.witnesses.as_ref()
     }
@@ -354,6 +386,7 @@ impl Ledger {
             Some(w) => Some(crate::witness::gather(self, w, cp.tree_size, &cp.note).await?),
             None => None,
         };
+        self.timestamp_pending().await?;
         Ok((cp, report))
     }
 

@@ -14,5 +14,6 @@ pub mod proof;
 pub mod registry;
 pub mod rules;
 pub mod store;
+pub mod timestamp;
 pub mod web;
 pub mod witness;

@@ -83,6 +83,13 @@ struct Cli {
     /// How many witnesses must cosign a checkpoint (default: every witness named).
     #[arg(long, global = true)]
     witness_quorum: Option<usize>,
+    /// An RFC 3161 time-stamping authority every checkpoint is time-stamped by (with --tsa-cert).
+    #[arg(long, global = true)]
+    tsa: Option<String>,
+    /// The TSA's certificate, or the CA that issued it (PEM): what its tokens are checked
+    /// against, here and by verify-proof.
+    #[arg(long, global = true)]
+    tsa_cert: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -308,7 +315,19 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     } else {
         Some(housing_ledger::witness::Witnesses::parse(&cli.witnesses, cli.witness_quorum).map_err(anyhow::Error::msg)?)
     };
-    let loc = Location { database_url: cli.database_url, data_dir: cli.data_dir, origin: cli.origin, witnesses };
+    let tsa_anchors = match &cli.tsa_cert {
+        Some(p) => Some(
+            housing_ledger::timestamp::certificates_from_pem(&std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?)
+                .map_err(anyhow::Error::msg)?,
+        ),
+        None => None,
+    };
+    let tsa = match (&cli.tsa, &tsa_anchors) {
+        (Some(url), Some(anchors)) => Some(housing_ledger::timestamp::Tsa { url: url.clone(), anchors: anchors.clone(), timeout: Duration::from_secs(10) }),
+        (Some(_), None) => bail!("--tsa needs --tsa-cert: the TSA's certificate (or its CA), to check its tokens"),
+        _ => None,
+    };
+    let loc = Location { database_url: cli.database_url, data_dir: cli.data_dir, origin: cli.origin, witnesses, tsa };
     match cli.command {
         Command::Serve { listen, registries, registry_timeout_ms } => {
             let ledger = loc.ledger().await?;
@@ -429,10 +448,11 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             };
             let result = result.and_then(|v| {
                 let signed = housing_ledger::proof::check_quorum(&bundle.checkpoint, &witness_keys, quorum)?;
-                Ok((v, signed))
+                let stamp = tsa_anchors.as_ref().map(|a| housing_ledger::proof::check_timestamp(&bundle, a)).transpose()?;
+                Ok((v, signed, stamp))
             });
             match result {
-                Ok((v, signed)) => {
+                Ok((v, signed, stamp)) => {
                     println!(
                         "ok: {} {} is {} on {} ground(s); {} events included in the checkpoint of tree size {}",
                         bundle.procedure, bundle.iin, v.status, v.grounds, v.events, v.tree_size
@@ -442,6 +462,15 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                     }
                     if !witness_keys.is_empty() {
                         println!("cosigned by {} of {} witnesses (quorum {quorum}): {}", signed.len(), witness_keys.len(), signed.join(", "));
+                    }
+                    match stamp {
+                        Some(s) => println!(
+                            "time-stamped at {} by {}",
+                            chrono::DateTime::from_timestamp(s.gen_time as i64, 0).map(|t| t.to_rfc3339()).unwrap_or_default(),
+                            s.tsa
+                        ),
+                        None if bundle.timestamp.is_some() => println!("the checkpoint carries a time-stamp, not checked: give --tsa-cert"),
+                        None => {}
                     }
                 }
                 Err(e) => {
@@ -464,6 +493,9 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             let ledger = loc.ledger().await?;
             let (cp, report) = ledger.checkpoint_cosigned().await?;
             print!("{}", housing_ledger::witness::cosigned_note(&ledger, &cp.note, cp.tree_size).await?);
+            if loc.tsa.is_some() && ledger.store().timestamp(cp.tree_size).await?.is_none() {
+                eprintln!("warning: the checkpoint of tree size {} is UNTIMESTAMPED (the TSA did not answer with a valid token); it is asked again at the next checkpoint", cp.tree_size);
+            }
             if let Some(r) = report {
                 for (name, outcome) in &r.outcomes {
                     eprintln!("witness {name}: {outcome:?}");
@@ -568,7 +600,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             }
             let dir = tempfile_dir()?;
             let url = loc.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", dir.join("bench.db").display()));
-            let f = housing_ledger::bench::ledger_figures(&url, &dir, events, batch).await?;
+            let f = housing_ledger::bench::ledger_figures(&url, &dir, events, batch, loc.tsa.clone()).await?;
             println!("raw Ed25519 signing, one core:          {:>10.0} signatures/s", f.raw_sign_per_s);
             println!("raw Ed25519 batch verification, one core:{:>10.0} signatures/s", f.raw_batch_verify_per_s);
             println!("append (sign + durable commit, batch {batch}): {:>10.0} events/s  ratio {:.2}", f.append_per_s, f.append_per_s / f.raw_sign_per_s);
@@ -581,6 +613,10 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             let ((p50, max), (wp50, wmax)) = (housing_ledger::bench::p50_max(&f.checkpoint_ms), housing_ledger::bench::p50_max(&f.checkpoint_witnessed_ms));
             println!("checkpoint after 1,000 events, alone:            p50 {p50:.2} ms, max {max:.2} ms ({} rounds)", f.checkpoint_ms.len());
             println!("checkpoint with two local witnesses cosigning:   p50 {wp50:.2} ms, max {wmax:.2} ms ({} rounds)", f.checkpoint_witnessed_ms.len());
+            if !f.checkpoint_timestamped_ms.is_empty() {
+                let (tp50, tmax) = housing_ledger::bench::p50_max(&f.checkpoint_timestamped_ms);
+                println!("checkpoint time-stamped by the TSA given:        p50 {tp50:.2} ms, max {tmax:.2} ms ({} rounds)", f.checkpoint_timestamped_ms.len());
+            }
             let _ = std::fs::remove_dir_all(&dir);
         }
     }

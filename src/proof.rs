@@ -46,6 +46,9 @@ pub struct Bundle {
     pub checkpoint: String,
     pub inclusion: Vec<Inclusion>,
     pub keys: Keys,
+    /// The RFC 3161 token (base64 DER) over the checkpoint's body, where there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<String>,
     /// Decision 11: `"simulation, not a legal act"` where the run was a simulation. Its signed
     /// events say so too, and `verify` checks that this agrees with them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -149,6 +152,7 @@ pub async fn build_with(ledger: &Ledger, registries: &TrustedKeys, headers: &Run
     let events: Vec<Event> = events.into_values().collect();
     // The checkpoint as cosigned by the witnesses, where they have.
     let note = crate::witness::cosigned_note(ledger, &cp.note, cp.tree_size).await.map_err(LedgerError::from)?;
+    let timestamp = ledger.store().timestamp(cp.tree_size).await.map_err(LedgerError::from)?.map(|t| crate::timestamp::to_base64(&t));
     Ok(Bundle {
         format: PROOF_FORMAT.into(),
         iin: iin.into(),
@@ -158,6 +162,7 @@ pub async fn build_with(ledger: &Ledger, registries: &TrustedKeys, headers: &Run
         simulation: is_simulation(&events).then(|| SIMULATION_NOTE.to_string()),
         events,
         checkpoint: note,
+        timestamp,
         inclusion,
         keys: Keys { ledger: history.all().iter().map(|k| k.to_string()).collect(), registries: registries.as_map() },
     })
@@ -343,6 +348,16 @@ pub fn check_evidence(events: &[Event], keys: &TrustedKeys) -> Result<(), ProofE
         }
     }
     Ok(())
+}
+
+/// Verifies a bundle's time-stamp against the TSA certificates an auditor trusts: the token is
+/// over this checkpoint's body, signed by a time-stamping certificate anchored in `anchors`.
+pub fn check_timestamp(bundle: &Bundle, anchors: &[x509_cert::Certificate]) -> Result<crate::timestamp::Stamp, ProofError> {
+    use base64::Engine;
+    let token = bundle.timestamp.as_deref().ok_or_else(|| invalid("the checkpoint carries no time-stamp"))?;
+    let token = base64::engine::general_purpose::STANDARD.decode(token).map_err(|_| invalid("the time-stamp is not base64"))?;
+    let imprint = crate::timestamp::imprint(&bundle.checkpoint).map_err(invalid)?;
+    crate::timestamp::verify(&token, &imprint, None, anchors).map_err(|e| invalid(format!("time-stamp: {e}")))
 }
 
 /// What a verified bundle showed.

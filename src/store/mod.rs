@@ -187,6 +187,11 @@ pub trait EventStore: Send + Sync {
     async fn add_cosignature(&self, tree_size: u64, witness: &str, line: &str) -> Result<()>;
     /// The cosignature lines of the checkpoint of `tree_size`: `(witness, line)`.
     async fn cosignatures(&self, tree_size: u64) -> Result<Vec<(String, String)>>;
+    /// Stores the RFC 3161 token of the checkpoint of `tree_size`.
+    async fn add_timestamp(&self, tree_size: u64, token: &[u8]) -> Result<()>;
+    async fn timestamp(&self, tree_size: u64) -> Result<Option<Vec<u8>>>;
+    /// The latest checkpoints without a token, newest first, at most `limit`.
+    async fn untimestamped(&self, limit: u64) -> Result<Vec<StoredCheckpoint>>;
     /// The largest tree size `witness` has cosigned.
     async fn last_cosigned(&self, witness: &str) -> Result<Option<u64>>;
     /// The next seq a stored projection will apply (0 when it has applied nothing).

@@ -37,6 +37,7 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
     Migration { version: 4, name: "token_holder", sql: include_str!("../../migrations/sqlite/0004_token_holder.sql") },
     Migration { version: 5, name: "token_holder_id", sql: include_str!("../../migrations/sqlite/0005_token_holder_id.sql") },
     Migration { version: 6, name: "cosignatures", sql: include_str!("../../migrations/sqlite/0006_cosignatures.sql") },
+    Migration { version: 7, name: "timestamps", sql: include_str!("../../migrations/sqlite/0007_timestamps.sql") },
 ];
 const POSTGRES_MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "ledger", sql: include_str!("../../migrations/postgres/0001_ledger.sql") },
@@ -45,6 +46,7 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
     Migration { version: 4, name: "token_holder", sql: include_str!("../../migrations/postgres/0004_token_holder.sql") },
     Migration { version: 5, name: "token_holder_id", sql: include_str!("../../migrations/postgres/0005_token_holder_id.sql") },
     Migration { version: 6, name: "cosignatures", sql: include_str!("../../migrations/postgres/0006_cosignatures.sql") },
+    Migration { version: 7, name: "timestamps", sql: include_str!("../../migrations/postgres/0007_timestamps.sql") },
 ];
 
 /// Rows per multi-row INSERT (SQLite allows 32766 parameters). Statements of other lengths
@@ -666,6 +668,25 @@ impl EventStore for SqlStore {
     async fn cosignatures(&self, tree_size: u64) -> Result<Vec<(String, String)>> {
         let rows = sqlx::query("SELECT witness, line FROM cosignatures WHERE tree_size = $1 ORDER BY witness").bind(i(tree_size)).fetch_all(&self.pool).await?;
         rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+    }
+
+    async fn add_timestamp(&self, tree_size: u64, token: &[u8]) -> Result<()> {
+        sqlx::query("INSERT INTO timestamps (tree_size, token) VALUES ($1, $2)").bind(i(tree_size)).bind(token.to_vec()).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn timestamp(&self, tree_size: u64) -> Result<Option<Vec<u8>>> {
+        Ok(sqlx::query_scalar("SELECT token FROM timestamps WHERE tree_size = $1").bind(i(tree_size)).fetch_optional(&self.pool).await?)
+    }
+
+    async fn untimestamped(&self, limit: u64) -> Result<Vec<StoredCheckpoint>> {
+        let rows = sqlx::query(
+            "SELECT tree_size, root, note, signed_at FROM checkpoints WHERE tree_size NOT IN (SELECT tree_size FROM timestamps) ORDER BY tree_size DESC LIMIT $1",
+        )
+        .bind(i(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(checkpoint_row).collect()
     }
 
     async fn last_cosigned(&self, witness: &str) -> Result<Option<u64>> {
