@@ -346,7 +346,7 @@ impl Ledger {
     }
 
     /// Asks the time-stamping authority for a token over each checkpoint that has none yet
-    /// (newest first, a few at a time), storing each checked token. A TSA that is down leaves
+    /// (oldest first, a few at a time), storing each checked token. A TSA that is down leaves
     /// them untimestamped, said so here and in the log, and asked again at the next checkpoint.
     /// Returns `(tree size, outcome)` per checkpoint tried; empty without a TSA.
     pub async fn timestamp_pending(&self) -> Result<Vec<(u64, std::result::Result<(), String>)>> {
@@ -381,6 +381,9 @@ impl Ledger {
     /// [`Ledger::checkpoint`], with what the witnesses said (`None` without witnesses). A
     /// witness that has cosigned this size already is not asked again.
     pub async fn checkpoint_cosigned(&self) -> Result<(StoredCheckpoint, Option<crate::witness::CosignReport>)> {
+        // Earlier checkpoints left untimestamped are stamped before the next one is signed, so
+        // that every token's genTime falls before the checkpoint after it.
+        self.timestamp_pending().await?;
         let cp = self.sign_checkpoint().await?;
         let report = match &self.witnesses {
             Some(w) => Some(crate::witness::gather(self, w, cp.tree_size, &cp.note).await?),

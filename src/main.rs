@@ -414,7 +414,24 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 return Ok(std::process::ExitCode::FAILURE);
             }
             match verify_store(store.as_ref(), anchor.as_ref(), |_| {}).await {
-                Ok(r) => println!("ok: {} events, {} checkpoints, root {}, {} ledger keys", r.events, r.checkpoints, hex::encode(r.root), r.keys.len()),
+                Ok(r) => {
+                    println!("ok: {} events, {} checkpoints, root {}, {} ledger keys", r.events, r.checkpoints, hex::encode(r.root), r.keys.len());
+                    // With --tsa-cert: every token, and each before the next checkpoint.
+                    if let Some(anchors) = &tsa_anchors {
+                        match housing_ledger::timestamp::verify_ledger(store.as_ref(), anchors).await {
+                            Ok(s) => {
+                                println!("time-stamps: {} of {} checkpoints time-stamped, every token valid", s.stamped, s.checkpoints);
+                                for (size, next) in &s.late {
+                                    println!("warning: the token of checkpoint {size} was obtained after checkpoint {next} was signed: it shows only that the state existed by then");
+                                }
+                            }
+                            Err(e) => {
+                                println!("FAILED at time-stamps: {e}");
+                                return Ok(std::process::ExitCode::FAILURE);
+                            }
+                        }
+                    }
+                }
                 Err(LedgerError::Invalid(finding)) => {
                     println!("FAILED at {finding}");
                     return Ok(std::process::ExitCode::FAILURE);

@@ -224,3 +224,35 @@ impl Tsa {
 pub fn to_base64(token: &[u8]) -> String {
     B64.encode(token)
 }
+
+/// What the time-stamps of a whole ledger showed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LedgerStamps {
+    pub checkpoints: usize,
+    pub stamped: usize,
+    /// Tokens whose genTime is after the next checkpoint was signed: `(tree size, next tree
+    /// size)`. They show only that the state existed by then (a TSA was down, and the token was
+    /// asked for again later).
+    pub late: Vec<(u64, u64)>,
+}
+
+/// Checks every stored token against its checkpoint and `anchors` (`Err` names the first
+/// checkpoint whose token fails), and finds the tokens whose genTime does not fall before the
+/// next checkpoint.
+pub async fn verify_ledger(store: &dyn crate::store::EventStore, anchors: &[Certificate]) -> Result<LedgerStamps, String> {
+    let checkpoints = store.checkpoints().await.map_err(|e| e.to_string())?;
+    let (mut stamped, mut late) = (0, Vec::new());
+    for (k, cp) in checkpoints.iter().enumerate() {
+        let Some(token) = store.timestamp(cp.tree_size).await.map_err(|e| e.to_string())? else { continue };
+        let stamp = verify(&token, &imprint(&cp.note)?, None, anchors).map_err(|e| format!("checkpoint of tree size {}: {e}", cp.tree_size))?;
+        if let Some(next) = checkpoints.get(k + 1) {
+            let next_at =
+                chrono::DateTime::parse_from_rfc3339(&next.signed_at).map_err(|e| format!("checkpoint of tree size {}: signed_at: {e}", next.tree_size))?;
+            if stamp.gen_time as i64 > next_at.timestamp() {
+                late.push((cp.tree_size, next.tree_size));
+            }
+        }
+        stamped += 1;
+    }
+    Ok(LedgerStamps { checkpoints: checkpoints.len(), stamped, late })
+}

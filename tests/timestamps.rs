@@ -249,7 +249,7 @@ async fn a_failing_tsa_leaves_checkpoints_untimestamped_until_it_answers() {
     let expired = ledger.checkpoint().await.unwrap();
     assert_stamped(&ledger, expired.tree_size, false).await;
     let tried = ledger.timestamp_pending().await.unwrap();
-    assert!(matches!(&tried[..], [(size, Err(e))] if *size == expired.tree_size && e.contains("expired")), "{tried:?}");
+    assert!(matches!(&tried[..], [(size, Err(e))] if *size == down.tree_size && e.contains("expired")), "oldest first: {tried:?}");
     // Back to a good certificate: the next checkpoint is stamped, and so are the two left.
     *mode.lock().unwrap() = Mode::Grant("tsa");
     grow(&ledger).await;
@@ -257,4 +257,34 @@ async fn a_failing_tsa_leaves_checkpoints_untimestamped_until_it_answers() {
     for size in [down.tree_size, expired.tree_size, good.tree_size] {
         assert_stamped(&ledger, size, true).await;
     }
+    // Every token verifies.
+    let anchors = certs(dir.path(), "ca");
+    let all = timestamp::verify_ledger(ledger.store().as_ref(), &anchors).await.unwrap();
+    assert_eq!((all.stamped, all.checkpoints), (3, 3));
+    let err = timestamp::verify_ledger(ledger.store().as_ref(), &certs(dir.path(), "other")).await.unwrap_err();
+    assert!(err.contains(&format!("tree size {}", down.tree_size)) && err.contains("does not chain"), "{err}");
+}
+
+/// A token whose genTime is after the next checkpoint was signed is found and named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_obtained_after_the_next_checkpoint_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    pki(dir.path());
+    let url = responder(dir.path().to_path_buf(), Arc::new(Mutex::new(Mode::Grant("tsa")))).await;
+    let tsa = Tsa { url, anchors: certs(dir.path(), "ca"), timeout: Duration::from_secs(10) };
+    let place = Place::new(Backend::Sqlite, None);
+    let plain = place.ledger().await;
+    // Two checkpoints signed without a TSA, the first stamped only afterwards, behind the
+    // service's back (its genTime is after the second was signed).
+    grow(&plain).await;
+    let first = plain.checkpoint().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    grow(&plain).await;
+    plain.checkpoint().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let token = tsa.stamp(&first.note).await.unwrap();
+    plain.store().add_timestamp(first.tree_size, &token).await.unwrap();
+    let all = timestamp::verify_ledger(plain.store().as_ref(), &certs(dir.path(), "ca")).await.unwrap();
+    assert_eq!((all.stamped, all.late.len()), (1, 1));
+    assert_eq!(all.late[0].0, first.tree_size, "{all:?}");
 }

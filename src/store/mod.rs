@@ -190,7 +190,8 @@ pub trait EventStore: Send + Sync {
     /// Stores the RFC 3161 token of the checkpoint of `tree_size`.
     async fn add_timestamp(&self, tree_size: u64, token: &[u8]) -> Result<()>;
     async fn timestamp(&self, tree_size: u64) -> Result<Option<Vec<u8>>>;
-    /// The latest checkpoints without a token, newest first, at most `limit`.
+    /// Checkpoints without a token, oldest first (so that tokens are asked for in the order of
+    /// the tree), at most `limit`.
     async fn untimestamped(&self, limit: u64) -> Result<Vec<StoredCheckpoint>>;
     /// The largest tree size `witness` has cosigned.
     async fn last_cosigned(&self, witness: &str) -> Result<Option<u64>>;

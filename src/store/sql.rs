@@ -681,7 +681,7 @@ impl EventStore for SqlStore {
 
     async fn untimestamped(&self, limit: u64) -> Result<Vec<StoredCheckpoint>> {
         let rows = sqlx::query(
-            "SELECT tree_size, root, note, signed_at FROM checkpoints WHERE tree_size NOT IN (SELECT tree_size FROM timestamps) ORDER BY tree_size DESC LIMIT $1",
+            "SELECT tree_size, root, note, signed_at FROM checkpoints WHERE tree_size NOT IN (SELECT tree_size FROM timestamps) ORDER BY tree_size LIMIT $1",
         )
         .bind(i(limit))
         .fetch_all(&self.pool)
