@@ -202,3 +202,25 @@ async fn openapi_documents_every_route_and_every_documented_route_is_served() {
         assert!(!fallback, "{method} {path} is documented but not served");
     }
 }
+
+/// Issue 17, finding 2: every numeric input is bounded; one beyond 2^63 - 1 is a 400 in the
+/// API's error shape, never a panic.
+#[tokio::test]
+async fn numbers_beyond_the_store_range_are_a_400() {
+    let api = Api::new().await;
+    let auditor = api.token(Role::Auditor).await;
+    for uri in [
+        "/v1/events?from=9223372036854775808",
+        "/v1/events?from=18446744073709551615",
+        "/v1/proofs/inclusion?seq=9223372036854775808",
+        "/v1/proofs/inclusion?seq=1&tree_size=9223372036854775808",
+        "/v1/proofs/consistency?from=1&to=9223372036854775808",
+    ] {
+        let (s, b) = api.json(uri, Some(&auditor)).await;
+        assert_eq!((s, error_code(&b)), (StatusCode::BAD_REQUEST, "bad_request"), "{uri}: {b}");
+        assert!(b["error"]["message"].as_str().unwrap().contains("2^63"), "{uri}: {b}");
+    }
+    // The largest allowed is an ordinary out-of-range request.
+    let (s, b) = api.json("/v1/events?from=9223372036854775807", Some(&auditor)).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+}
