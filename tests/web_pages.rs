@@ -103,6 +103,12 @@ async fn sessions_roles_reads_and_language() {
     assert!(html.contains("Симуляция, заңдық акт емес"), "{html}");
     let resp = app(p.state.clone()).oneshot(Request::get("/ui/lang/kk?back=//evil.example").body(Body::empty()).unwrap()).await.unwrap();
     assert_eq!(resp.headers()[header::LOCATION], "/ui");
+    // Issue 17, finding 10: CR/LF in `back` is a 400, not a 500 (nor a split header).
+    for back in ["/ui%0d%0aSet-Cookie:%20x=1", "/ui%0aX:1", "/ui%09"] {
+        let resp = app(p.state.clone()).oneshot(Request::get(format!("/ui/lang/ru?back={back}")).body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{back}");
+        assert!(resp.headers().get(header::SET_COOKIE).is_none() && resp.headers().get(header::LOCATION).is_none(), "{back}");
+    }
 }
 
 #[tokio::test]

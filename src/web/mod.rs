@@ -171,6 +171,11 @@ async fn logout() -> Response {
 
 async fn set_lang(Path(lang): Path<String>, Query(q): Query<BTreeMap<String, String>>) -> Response {
     let lang = Lang::parse(&lang).unwrap_or(Lang::Kk);
+    // A control character (CR, LF) would split the Location header: refused, not a 500.
+    if q.get("back").is_some_and(|b| b.chars().any(char::is_control)) {
+        let body = view::layout(lang, &t(lang, "error"), "/ui", false, html! { p { "back: a control character is not allowed" } });
+        return (StatusCode::BAD_REQUEST, Html(body.into_string())).into_response();
+    }
     // Only back to a page of ours.
     let back = q.get("back").filter(|b| b.starts_with("/ui") && !b.starts_with("//")).cloned().unwrap_or_else(|| "/ui".into());
     ([(header::SET_COOKIE, format!("{LANG_COOKIE}={}; SameSite=Strict; Path=/; Max-Age=31536000", lang.code()))], Redirect::to(&back)).into_response()
