@@ -224,3 +224,35 @@ async fn numbers_beyond_the_store_range_are_a_400() {
     let (s, b) = api.json("/v1/events?from=9223372036854775807", Some(&auditor)).await;
     assert_eq!(s, StatusCode::OK, "{b}");
 }
+
+/// Issue 17, finding 11: every error is the API's JSON shape: a path or query the router
+/// refuses, an over-size body (413), and the Bearer scheme in any case.
+#[tokio::test]
+async fn errors_are_equal_and_json() {
+    let api = Api::new().await;
+    let auditor = api.token(Role::Auditor).await;
+    // A query the extractor refuses (a repeated or non-UTF-8 parameter) and a path segment.
+    for uri in ["/v1/events?from=1&from=2", "/v1/proofs/inclusion?seq=%FF", "/v1/persons/850415350079/proof?procedure=%FF"] {
+        let (s, b) = api.call("GET", uri, Some(&auditor)).await;
+        let v: Value = serde_json::from_str(&b).unwrap_or_else(|_| panic!("{uri}: not JSON: {s} {b}"));
+        assert!(s.is_client_error() && v["error"]["code"].is_string(), "{uri}: {s} {v}");
+    }
+    // An over-size body: 413, JSON.
+    let officer = create_token(api.state.ledger.store().as_ref(), Role::AppealsOfficer, "x").await.unwrap().0;
+    let big = format!("{{\"procedure\": \"registry_removal\", \"grounds\": \"{}\"}}", "x".repeat(3 * 1024 * 1024));
+    let req = Request::post("/v1/persons/850415350079/appeals")
+        .header("Authorization", format!("Bearer {officer}"))
+        .header("Content-Type", "application/json")
+        .body(Body::from(big))
+        .unwrap();
+    let resp = app(api.state.clone()).oneshot(req).await.unwrap();
+    let status = resp.status();
+    let b = resp.into_body().collect().await.unwrap().to_bytes();
+    let v: Value = serde_json::from_slice(&b).unwrap_or_else(|_| panic!("not JSON: {status} {}", String::from_utf8_lossy(&b)));
+    assert_eq!((status, error_code(&v)), (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"), "{v}");
+    // The scheme is case-insensitive (RFC 9110).
+    for scheme in ["bearer", "BEARER", "Bearer"] {
+        let req = Request::get("/v1/events?limit=1").header("Authorization", format!("{scheme} {auditor}")).body(Body::empty()).unwrap();
+        assert_eq!(app(api.state.clone()).oneshot(req).await.unwrap().status(), StatusCode::OK, "{scheme}");
+    }
+}

@@ -43,7 +43,14 @@ pub fn view(a: &Appeal) -> Value {
 
 /// A JSON body, or a 400 in the API's error shape naming what is wrong with it.
 fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, AppError> {
-    b.map(|Json(t)| t).map_err(|e| AppError::BadRequest(format!("request body: {}", e.body_text())))
+    b.map(|Json(t)| t).map_err(|e| {
+        let text = format!("request body: {}", e.body_text());
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::TooLarge(text)
+        } else {
+            AppError::BadRequest(text)
+        }
+    })
 }
 
 fn officer(caller: &Caller) -> Result<(), AppError> {

@@ -162,7 +162,8 @@ pub fn app(state: AppState) -> Router {
         .route("/tlog/tile/{*path}", axum::routing::get(tiles::tile))
         .with_state(state.clone());
     let (router, doc) = router_and_doc(state);
-    let router = router.merge(tiles);
+    // The API's errors in one JSON shape, extractor rejections included (not the pages').
+    let router = router.layer(axum::middleware::map_response(error::json_errors)).merge(tiles);
     let doc = Arc::new(doc);
     router
         .route("/openapi.json", get(move || async move { Json(serde_json::to_value(&*doc).expect("the document serialises")) }))
@@ -176,7 +177,14 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
         let header = parts.headers.get(header::AUTHORIZATION).ok_or(AppError::Unauthorized("missing Authorization: Bearer token"))?;
-        let token = header.to_str().ok().and_then(|h| h.strip_prefix("Bearer ")).ok_or(AppError::Unauthorized("Authorization must be 'Bearer TOKEN'"))?;
+        // The scheme is case-insensitive (RFC 9110, 11.1).
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| h.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, t)| t)
+            .ok_or(AppError::Unauthorized("Authorization must be 'Bearer TOKEN'"))?;
         auth::authenticate(state.ledger.store().as_ref(), token.trim()).await?.ok_or(AppError::Unauthorized("unknown token"))
     }
 }
