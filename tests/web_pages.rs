@@ -127,3 +127,36 @@ async fn the_timeline_shows_an_event_changed_behind_the_ledgers_back() {
     assert!(row.contains("class=\"bad\"") && row.contains("қолтаңба ЖАРАМСЫЗ"), "its signature fails: {row}");
     assert!(row.contains("дереккөз қолтаңбасы ЖАРАМСЫЗ"), "and so does the source's");
 }
+
+/// Issue 17, finding 9: pages carry a Content-Security-Policy that allows no script and no
+/// framing, nosniff and no referrer; every personal-data answer, page or JSON, is `no-store`.
+/// The policy's style hash is the page's own stylesheet (or the page would lose its styles).
+#[tokio::test]
+async fn security_headers_on_pages_and_personal_data() {
+    let p = Pages::new().await;
+    let iin = iin_for("P");
+    let auditor = p.cookie(Role::Auditor).await;
+    let resp =
+        app(p.state.clone()).oneshot(Request::get(format!("/ui/persons/{iin}")).header(header::COOKIE, &auditor).body(Body::empty()).unwrap()).await.unwrap();
+    let h = resp.headers().clone();
+    let csp = h[header::CONTENT_SECURITY_POLICY].to_str().unwrap().to_string();
+    assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'") && !csp.contains("script-src"), "{csp}");
+    assert_eq!((h[header::X_CONTENT_TYPE_OPTIONS].to_str().unwrap(), h[header::REFERRER_POLICY].to_str().unwrap()), ("nosniff", "no-referrer"));
+    assert_eq!(h[header::CACHE_CONTROL], "no-store");
+    let html = String::from_utf8(resp.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    let style = html.split("<style>").nth(1).and_then(|s| s.split("</style>").next()).expect("the page's stylesheet");
+    use base64::Engine;
+    use sha2::Digest;
+    let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(style.as_bytes()));
+    assert!(csp.contains(&format!("'sha256-{hash}'")), "the policy allows the page's own stylesheet: {csp}");
+    assert!(!html.contains("<script"), "no script");
+    // JSON with personal data: no-store; the public ledger routes keep their caching.
+    let token = create_token(p.state.ledger.store().as_ref(), Role::Auditor, "").await.unwrap().0;
+    for (uri, no_store) in [(format!("/v1/persons/{iin}"), true), ("/v1/events?limit=1".to_string(), true), ("/v1/keys".to_string(), false)] {
+        let resp = app(p.state.clone())
+            .oneshot(Request::get(&uri).header(header::AUTHORIZATION, format!("Bearer {token}")).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(resp.headers().get(header::CACHE_CONTROL).is_some_and(|v| v == "no-store"), no_store, "{uri}");
+    }
+}

@@ -163,13 +163,26 @@ pub fn app(state: AppState) -> Router {
         .with_state(state.clone());
     let (router, doc) = router_and_doc(state);
     // The API's errors in one JSON shape, extractor rejections included (not the pages').
-    let router = router.layer(axum::middleware::map_response(error::json_errors)).merge(tiles);
+    let router = router.layer(axum::middleware::map_response(error::json_errors)).layer(axum::middleware::from_fn(no_store)).merge(tiles);
     let doc = Arc::new(doc);
     router
         .route("/openapi.json", get(move || async move { Json(serde_json::to_value(&*doc).expect("the document serialises")) }))
         .route("/healthz", get(|| async { "ok" }))
         .merge(crate::web::routes().with_state(state_for_web))
         .fallback(|| async { AppError::NotFound("no such route".into()) })
+}
+
+/// `Cache-Control: no-store` on every answer that may hold personal data (issue 17, finding 9):
+/// all but the public ledger routes, whose own caching stands.
+async fn no_store(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let path = req.uri().path().to_string();
+    let public = ["/v1/checkpoint", "/v1/proofs/", "/v1/keys"].iter().any(|p| path.starts_with(p));
+    let mut resp = next.run(req).await;
+    if !public {
+        resp.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    }
+    resp.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, header::HeaderValue::from_static("nosniff"));
+    resp
 }
 
 impl FromRequestParts<AppState> for Caller {

@@ -29,6 +29,30 @@ use std::collections::BTreeMap;
 const TOKEN_COOKIE: &str = "hl_token";
 const LANG_COOKIE: &str = "hl_lang";
 
+/// The pages' Content-Security-Policy: no script at all, the one inline stylesheet by its hash,
+/// forms to ourselves, never framed.
+fn content_security_policy() -> &'static str {
+    static CSP: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    CSP.get_or_init(|| {
+        use base64::Engine;
+        use sha2::Digest;
+        let style = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(view::CSS.as_bytes()));
+        format!("default-src 'none'; style-src 'sha256-{style}'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+    })
+}
+
+/// Security headers on every page (issue 17, finding 9); pages hold personal data, so none is
+/// stored by a cache.
+async fn page_headers(resp: Response) -> Response {
+    let mut resp = resp;
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, header::HeaderValue::from_static(content_security_policy()));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, header::HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, header::HeaderValue::from_static("no-referrer"));
+    h.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    resp
+}
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/ui") }))
@@ -42,6 +66,7 @@ pub fn routes() -> Router<AppState> {
         .route("/ui/appeals/{id}/case-file", get(case_file))
         .route("/ui/appeals/{id}/{action}", post(appeal_action))
         .route("/ui/dashboard", get(dashboard))
+        .layer(axum::middleware::map_response(page_headers))
 }
 
 fn cookies(headers: &HeaderMap) -> BTreeMap<String, String> {

@@ -8,7 +8,7 @@ use events::Event;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde_json::Value;
 
-const CSS: &str = r#"
+pub(crate) const CSS: &str = r#"
 body{font-family:system-ui,sans-serif;margin:0;color:#1b1f23;background:#f6f7f9}
 header{background:#0b3d62;color:#fff;padding:.6em 1.2em;display:flex;gap:1.2em;align-items:center;flex-wrap:wrap}
 header a{color:#fff} header form{margin:0} main{padding:1em 1.2em;max-width:1100px}
