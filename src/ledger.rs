@@ -145,7 +145,7 @@ impl Ledger {
             }
             _ => {}
         }
-        std::fs::create_dir_all(key_dir).map_err(|e| LedgerError::KeyFile { path: key_dir.into(), detail: e.to_string() })?;
+        crate::private_files::create_dir(key_dir).map_err(|e| LedgerError::KeyFile { path: key_dir.into(), detail: e.to_string() })?;
         let signer = match existing {
             Some(s) => s,
             None => {

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod ledger;
 pub mod pipeline;
 pub mod population;
+pub mod private_files;
 pub mod projection;
 pub mod proof;
 pub mod registry;

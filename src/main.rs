@@ -662,7 +662,9 @@ async fn demo(loc: &Location, seed: &str, persons: u64, listen: &str, as_of: &st
     // The registries: a synthetic population written as a fixture and served over HTTP.
     let population = Population::new(persons, 2026);
     let fixture_path = loc.data_dir.join("demo-fixture.json");
-    let mut out = std::io::BufWriter::new(std::fs::File::create(&fixture_path)?);
+    // The fixture names persons: owner-only, like the database.
+    housing_ledger::private_files::create_dir(&loc.data_dir)?;
+    let mut out = std::io::BufWriter::new(housing_ledger::private_files::create_file(&fixture_path)?);
     population.write_fixture(&mut out)?;
     std::io::Write::flush(&mut out)?;
     drop(out);

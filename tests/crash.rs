@@ -175,3 +175,36 @@ fn a_lost_database_or_key_is_refused_and_nothing_is_created() {
     let (ok, out) = cli(d, &["checkpoint"]);
     assert!(ok, "{out}");
 }
+
+/// Issue 17, finding 4: the data directory, the database with its WAL and shared memory, the
+/// key and the demo fixture are created owner-only whatever the umask; an existing file that
+/// is looser is warned about on start.
+#[test]
+fn files_holding_personal_data_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let top = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(top.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let d = top.path().join("data");
+    let out = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(&d)
+        .args(["demo", "--persons", "4", "--no-serve", "--listen", "127.0.0.1:0"])
+        .env("HOUSING_LEDGER_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&d), 0o700, "the data directory");
+    for f in ["ledger.db", "ledger.db-wal", "ledger.db-shm", "ledger.key", "demo-fixture.json"] {
+        let p = d.join(f);
+        if p.exists() {
+            assert_eq!(mode(&p), 0o600, "{f}");
+        } else {
+            assert!(f.ends_with("-wal") || f.ends_with("-shm"), "{f} is missing");
+        }
+    }
+    std::fs::set_permissions(d.join("ledger.db"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (ok, out) = cli(&d, &["verify"]);
+    assert!(ok && out.contains("ledger.db is mode 644"), "a looser file is warned about: {out}");
+}

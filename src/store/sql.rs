@@ -181,7 +181,17 @@ impl SqlStore {
         let (dialect, url) = if let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
             let path = rest.split('?').next().unwrap_or(rest);
             if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+                crate::private_files::create_dir(dir).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+            }
+            // Made owner-only before SQLite opens it; its WAL and shared memory take its mode.
+            if !url.contains("mode=ro") && path != ":memory:" {
+                crate::private_files::touch(std::path::Path::new(path)).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+            }
+            let file = std::path::Path::new(path);
+            let wal = file.with_extension("db-wal");
+            let shm = file.with_extension("db-shm");
+            for warning in crate::private_files::looser_than_owner(&[file, &wal, &shm, file.parent().unwrap_or(file)]) {
+                tracing::warn!("{warning}");
             }
             (Dialect::Sqlite, if url.contains("mode=") { url.to_string() } else { format!("sqlite://{path}?mode=rwc") })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
