@@ -208,3 +208,30 @@ fn files_holding_personal_data_are_owner_only() {
     let (ok, out) = cli(&d, &["verify"]);
     assert!(ok && out.contains("ledger.db is mode 644"), "a looser file is warned about: {out}");
 }
+
+/// Issue 17, finding 3: a corrupted database file makes `verify` and `serve` fail at once,
+/// naming the file and the real cause, not hang on a pool and say it timed out.
+#[test]
+fn a_corrupted_database_is_named_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert!(cli(d, &["ledger", "init"]).0);
+    // Garbage over the header and the first pages.
+    let db = d.join("ledger.db");
+    let mut bytes = std::fs::read(&db).unwrap();
+    for (i, b) in bytes.iter_mut().enumerate().take(4096) {
+        *b = (i as u8).wrapping_mul(31) ^ 0x5a;
+    }
+    std::fs::write(&db, bytes).unwrap();
+    let _ = std::fs::remove_file(d.join("ledger.db-wal"));
+    for args in [&["verify"][..], &["serve", "--listen", "127.0.0.1:0"]] {
+        let t = std::time::Instant::now();
+        let (ok, out) = cli(d, args);
+        let took = t.elapsed();
+        assert!(!ok, "{args:?} must fail: {out}");
+        assert!(out.contains("ledger.db") && (out.contains("not a database") || out.contains("malformed")), "{args:?}: {out}");
+        assert!(!out.contains("pool timed out"), "{args:?}: {out}");
+        // Not a timing assertion on speed, only that it did not wait out the pool's minute.
+        assert!(took < std::time::Duration::from_secs(45), "{args:?} took {took:?}");
+    }
+}

@@ -18,6 +18,9 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("database url {0:?} is neither sqlite://PATH nor postgres://...")]
     Url(String),
+    /// The database could not be opened: the file (or server) and the real cause.
+    #[error("cannot open the database {what}: {detail}")]
+    Open { what: String, detail: String },
     #[error("stored event at seq {seq} cannot be read: {detail}")]
     Corrupt { seq: u64, detail: String },
     #[error("invalid event: {0}")]

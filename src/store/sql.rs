@@ -199,6 +199,26 @@ impl SqlStore {
         } else {
             return Err(StoreError::Url(url.to_string()));
         };
+        // Opened eagerly, once, with a short deadline: a corrupted file or an unreachable
+        // server is named at once with its real cause, not after a pool's minute of retries.
+        let what = match dialect {
+            Dialect::Sqlite => url.trim_start_matches("sqlite://").split('?').next().unwrap_or_default().to_string(),
+            Dialect::Postgres => url.split('@').next_back().unwrap_or_default().to_string(),
+        };
+        let open = |detail: String| StoreError::Open { what: what.clone(), detail };
+        let probe = async {
+            use sqlx::Connection;
+            let mut conn = sqlx::AnyConnection::connect(&url).await?;
+            if dialect == Dialect::Sqlite {
+                sqlx::raw_sql("PRAGMA schema_version; SELECT count(*) FROM sqlite_master").execute(&mut conn).await?;
+            }
+            conn.close().await
+        };
+        match tokio::time::timeout(Duration::from_secs(10), probe).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(open(e.to_string())),
+            Err(_) => return Err(open("no answer within 10 s".into())),
+        }
         let mut options = AnyPoolOptions::new().max_connections(if dialect == Dialect::Sqlite { 16 } else { 16 }).acquire_timeout(Duration::from_secs(60));
         if dialect == Dialect::Sqlite {
             options = options.after_connect(|conn, _| {
