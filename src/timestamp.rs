@@ -4,7 +4,8 @@
 //! carried in bundles as `timestamp`.
 //!
 //! Everything ASN.1 is RustCrypto's (`x509-tsp`, `cms`, `x509-cert`, `der`); signatures are
-//! ECDSA P-256 with SHA-256 (`p256`). A token signed otherwise is refused, naming the algorithm.
+//! ECDSA P-256 (`p256`) or RSA PKCS#1 v1.5 (`rsa`), with SHA-256. A token signed otherwise is
+//! refused, naming the algorithm.
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -19,6 +20,9 @@ use x509_tsp::{MessageImprint, TimeStampReq, TimeStampResp, TspVersion, TstInfo}
 
 const ID_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
 const ECDSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
+const SHA256_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
+/// In CMS a signer's algorithm may be named by its key (rsaEncryption), the digest apart.
+const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 const ID_SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2");
 const ID_CT_TSTINFO: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");
 const ID_MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
@@ -96,14 +100,25 @@ fn tst_info(token: &[u8]) -> Result<(SignedData, Vec<u8>, TstInfo), String> {
     Ok((sd, bytes, info))
 }
 
-fn verify_ecdsa(spki: &x509_cert::spki::SubjectPublicKeyInfoOwned, alg: &ObjectIdentifier, msg: &[u8], sig: &[u8]) -> Result<(), String> {
-    use p256::ecdsa::signature::Verifier;
-    if *alg != ECDSA_WITH_SHA256 {
-        return Err(format!("signature algorithm {alg} is not supported (ecdsa-with-SHA256 only)"));
+/// Verifies `sig` over `msg` with the key of `spki`, by algorithm `alg` (SHA-256 with ECDSA
+/// P-256, or with RSA PKCS#1 v1.5).
+fn verify_signature(spki: &x509_cert::spki::SubjectPublicKeyInfoOwned, alg: &ObjectIdentifier, msg: &[u8], sig: &[u8]) -> Result<(), String> {
+    if *alg == ECDSA_WITH_SHA256 {
+        use p256::ecdsa::signature::Verifier;
+        let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(spki.subject_public_key.raw_bytes()).map_err(|_| "the key is not a P-256 key".to_string())?;
+        let sig = p256::ecdsa::Signature::from_der(sig).map_err(|_| "the signature is not a DER ECDSA signature".to_string())?;
+        return key.verify(msg, &sig).map_err(|_| "the signature does not verify".to_string());
     }
-    let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(spki.subject_public_key.raw_bytes()).map_err(|_| "the key is not a P-256 key".to_string())?;
-    let sig = p256::ecdsa::Signature::from_der(sig).map_err(|_| "the signature is not a DER ECDSA signature".to_string())?;
-    key.verify(msg, &sig).map_err(|_| "the signature does not verify".to_string())
+    if *alg == SHA256_WITH_RSA || *alg == RSA_ENCRYPTION {
+        use rsa::pkcs8::DecodePublicKey;
+        use rsa::signature::Verifier;
+        let der = spki.to_der().map_err(|e| e.to_string())?;
+        let key = rsa::RsaPublicKey::from_public_key_der(&der).map_err(|_| "the key is not an RSA key".to_string())?;
+        let key = rsa::pkcs1v15::VerifyingKey::<Sha256>::new(key);
+        let sig = rsa::pkcs1v15::Signature::try_from(sig).map_err(|_| "the signature is not an RSA signature".to_string())?;
+        return key.verify(msg, &sig).map_err(|_| "the signature does not verify".to_string());
+    }
+    Err(format!("signature algorithm {alg} is not supported (SHA-256 with ECDSA P-256 or RSA)"))
 }
 
 fn unix(t: &x509_cert::time::Time) -> u64 {
@@ -155,7 +170,7 @@ pub fn verify(token: &[u8], imprint: &[u8; 32], nonce: Option<u64>, anchors: &[C
         return Err("the signed message digest is not SHA-256 of the TSTInfo".into());
     }
     let signed = attrs.to_der().map_err(|e| e.to_string())?;
-    verify_ecdsa(&tsa.tbs_certificate.subject_public_key_info, &signer.signature_algorithm.oid, &signed, signer.signature.as_bytes())
+    verify_signature(&tsa.tbs_certificate.subject_public_key_info, &signer.signature_algorithm.oid, &signed, signer.signature.as_bytes())
         .map_err(|e| format!("the TSA's signature: {e}"))?;
     // The TSA certificate: for time-stamping, valid at genTime, anchored.
     let eku = tsa
@@ -177,7 +192,7 @@ pub fn verify(token: &[u8], imprint: &[u8; 32], nonce: Option<u64>, anchors: &[C
             a.tbs_certificate.subject == tsa.tbs_certificate.issuer
                 && valid_at(a)
                 && tsa.tbs_certificate.to_der().is_ok_and(|tbs| {
-                    verify_ecdsa(&a.tbs_certificate.subject_public_key_info, &tsa.signature_algorithm.oid, &tbs, tsa.signature.raw_bytes()).is_ok()
+                    verify_signature(&a.tbs_certificate.subject_public_key_info, &tsa.signature_algorithm.oid, &tbs, tsa.signature.raw_bytes()).is_ok()
                 })
         });
     if !anchored {

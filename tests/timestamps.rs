@@ -73,6 +73,50 @@ fn pki(dir: &Path) {
         dir,
         &["x509", "-req", "-in", "tsa.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "tsa.ext", "-out", "tsa.crt"],
     );
+    // RSA throughout, as most TSAs are: a CA and a TSA, 2048-bit keys.
+    openssl(dir, &["genrsa", "-out", "rsaca.key", "2048"]);
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            "rsaca.key",
+            "-subj",
+            "/CN=RSA CA",
+            "-days",
+            "3",
+            "-out",
+            "rsaca.crt",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign",
+        ],
+    );
+    openssl(dir, &["genrsa", "-out", "rsatsa.key", "2048"]);
+    openssl(dir, &["req", "-new", "-key", "rsatsa.key", "-subj", "/CN=RSA TSA", "-out", "rsatsa.csr"]);
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "rsatsa.csr",
+            "-CA",
+            "rsaca.crt",
+            "-CAkey",
+            "rsaca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "tsa.ext",
+            "-out",
+            "rsatsa.crt",
+        ],
+    );
     openssl(
         dir,
         &[
@@ -287,4 +331,26 @@ async fn a_token_obtained_after_the_next_checkpoint_is_found() {
     let all = timestamp::verify_ledger(plain.store().as_ref(), &certs(dir.path(), "ca")).await.unwrap();
     assert_eq!((all.stamped, all.late.len()), (1, 1));
     assert_eq!(all.late[0].0, first.tree_size, "{all:?}");
+}
+
+/// A TSA with RSA keys, as most are: its tokens verify under its RSA CA, and not under another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_rsa_tsa_is_verified_too() {
+    let dir = tempfile::tempdir().unwrap();
+    pki(dir.path());
+    let url = responder(dir.path().to_path_buf(), Arc::new(Mutex::new(Mode::Grant("rsatsa")))).await;
+    let tsa = Tsa { url, anchors: certs(dir.path(), "rsaca"), timeout: Duration::from_secs(10) };
+    let place = Place::new(Backend::Sqlite, None);
+    let ledger = place.ledger().await.with_tsa(tsa);
+    grow(&ledger).await;
+    let cp = ledger.checkpoint().await.unwrap();
+    let token = ledger.store().timestamp(cp.tree_size).await.unwrap().expect("an RSA token was accepted");
+    let imprint = timestamp::imprint(&cp.note).unwrap();
+    let stamp = timestamp::verify(&token, &imprint, None, &certs(dir.path(), "rsaca")).unwrap();
+    assert!(stamp.tsa.contains("RSA TSA"), "{stamp:?}");
+    assert!(timestamp::verify(&token, &imprint, None, &certs(dir.path(), "ca")).unwrap_err().contains("does not chain"));
+    let mut bad = token.clone();
+    let at = bad.len() - 5;
+    bad[at] ^= 1;
+    assert!(timestamp::verify(&bad, &imprint, None, &certs(dir.path(), "rsaca")).unwrap_err().contains("signature"));
 }
