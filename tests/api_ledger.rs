@@ -256,3 +256,21 @@ async fn errors_are_equal_and_json() {
         assert_eq!(app(api.state.clone()).oneshot(req).await.unwrap().status(), StatusCode::OK, "{scheme}");
     }
 }
+
+/// Issue 17, finding 12: the OpenAPI schema is as strict as the code: an IIN path parameter
+/// has its pattern, `limit` is 1 to 1000, `from` starts at 0 (and stays below 2^63).
+#[tokio::test]
+async fn the_openapi_schema_is_as_strict_as_the_code() {
+    let api = Api::new().await;
+    let (_, doc) = api.json("/openapi.json", None).await;
+    let param = |path: &str, name: &str| -> Value {
+        doc["paths"][path]["get"]["parameters"].as_array().unwrap().iter().find(|p| p["name"] == name).unwrap_or_else(|| panic!("{path} {name}")).clone()
+    };
+    for path in ["/v1/persons/{iin}", "/v1/persons/{iin}/proof", "/v1/persons/{iin}/events", "/v1/persons/{iin}/reads", "/v1/persons/{iin}/appeals"] {
+        assert_eq!(param(path, "iin")["schema"]["pattern"], "^[0-9]{12}$", "{path}");
+    }
+    let limit = param("/v1/events", "limit");
+    assert_eq!((limit["schema"]["minimum"].as_f64(), limit["schema"]["maximum"].as_f64()), (Some(1.0), Some(1000.0)), "{limit}");
+    let from = param("/v1/events", "from");
+    assert_eq!(from["schema"]["minimum"].as_f64(), Some(0.0), "{from}");
+}

@@ -299,7 +299,7 @@ struct Page {
 }
 
 /// The log in order, whole events (auditor).
-#[utoipa::path(get, path = "/v1/events", tag = "ledger", security(("bearer" = [])), params(("from" = Option<u64>, Query), ("limit" = Option<u64>, Query, description = "1 to 1000, default 100")), responses((status = 200, description = "{events, next}"), (status = 400), (status = 401), (status = 403)))]
+#[utoipa::path(get, path = "/v1/events", tag = "ledger", security(("bearer" = [])), params(("from" = Option<u64>, Query, minimum = 0, maximum = 9223372036854775807_u64), ("limit" = Option<u64>, Query, minimum = 1, maximum = 1000, description = "1 to 1000, default 100")), responses((status = 200, description = "{events, next}"), (status = 400), (status = 401), (status = 403)))]
 async fn events_page(State(s): State<AppState>, caller: Caller, Query(p): Query<Page>) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Auditor])?;
     let mut q = BTreeMap::new();

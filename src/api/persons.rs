@@ -21,7 +21,7 @@ pub(super) async fn account(s: &AppState, caller: &Caller, iin: &Iin, what: &str
 }
 
 /// Every recorded read of a person's data (auditor).
-#[utoipa::path(get, path = "/v1/persons/{iin}/reads", tag = "persons", security(("bearer" = [])), params(("iin" = String, Path)), responses((status = 200, description = "{iin, reads: [{seq, time, token, role, read}]}"), (status = 400), (status = 401), (status = 403)))]
+#[utoipa::path(get, path = "/v1/persons/{iin}/reads", tag = "persons", security(("bearer" = [])), params(("iin" = String, Path, pattern = r"^[0-9]{12}$", description = "12 digits with a valid check digit")), responses((status = 200, description = "{iin, reads: [{seq, time, token, role, read}]}"), (status = 400), (status = 401), (status = 403)))]
 pub async fn person_reads(State(s): State<AppState>, caller: Caller, Path(iin): Path<String>) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Auditor])?;
     let iin = checked_iin(&iin)?;
@@ -38,7 +38,7 @@ pub async fn person_reads(State(s): State<AppState>, caller: Caller, Path(iin): 
 }
 
 /// A person's cases per procedure: status, grounds, decision, notice (auditor, appeals officer).
-#[utoipa::path(get, path = "/v1/persons/{iin}", tag = "persons", security(("bearer" = [])), params(("iin" = String, Path)), responses((status = 200, description = "{iin, procedures: {P: {status, grounds, decision, notice}}}"), (status = 400, description = "malformed IIN, naming the failed check"), (status = 401), (status = 403), (status = 404)))]
+#[utoipa::path(get, path = "/v1/persons/{iin}", tag = "persons", security(("bearer" = [])), params(("iin" = String, Path, pattern = r"^[0-9]{12}$", description = "12 digits with a valid check digit")), responses((status = 200, description = "{iin, procedures: {P: {status, grounds, decision, notice}}}"), (status = 400, description = "malformed IIN, naming the failed check"), (status = 401), (status = 403), (status = 404)))]
 pub async fn person(State(s): State<AppState>, caller: Caller, Path(iin): Path<String>) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Auditor, Role::AppealsOfficer])?;
     let iin = checked_iin(&iin)?;
@@ -62,7 +62,7 @@ pub async fn person(State(s): State<AppState>, caller: Caller, Path(iin): Path<S
 }
 
 /// The proof bundle of `ledger-format.md` for a person's decision (auditor, appeals officer).
-#[utoipa::path(get, path = "/v1/persons/{iin}/proof", tag = "persons", security(("bearer" = [])), params(("iin" = String, Path), ("procedure" = String, Query, description = "registry_removal or lease_termination")), responses((status = 200, description = "the proof bundle"), (status = 400), (status = 401), (status = 403), (status = 404)))]
+#[utoipa::path(get, path = "/v1/persons/{iin}/proof", tag = "persons", security(("bearer" = [])), params(("iin" = String, Path, pattern = r"^[0-9]{12}$", description = "12 digits with a valid check digit"), ("procedure" = String, Query, description = "registry_removal or lease_termination")), responses((status = 200, description = "the proof bundle"), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn proof_bundle(
     State(s): State<AppState>,
     caller: Caller,
@@ -87,7 +87,7 @@ pub async fn proof_bundle(
 }
 
 /// Every event of a person's stream, whole (auditor).
-#[utoipa::path(get, path = "/v1/persons/{iin}/events", tag = "persons", security(("bearer" = [])), params(("iin" = String, Path)), responses((status = 200, description = "{events}"), (status = 400), (status = 401), (status = 403), (status = 404)))]
+#[utoipa::path(get, path = "/v1/persons/{iin}/events", tag = "persons", security(("bearer" = [])), params(("iin" = String, Path, pattern = r"^[0-9]{12}$", description = "12 digits with a valid check digit")), responses((status = 200, description = "{events}"), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn person_events(State(s): State<AppState>, caller: Caller, Path(iin): Path<String>) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Auditor])?;
     let iin = checked_iin(&iin)?;
