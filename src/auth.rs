@@ -74,6 +74,17 @@ pub enum TokenError {
 /// Creates a token for `role` issued to `holder`, whose IIN is `holder_id` (required, and
 /// checked, for appeals officers): stores its hash and returns the token text.
 pub async fn issue_token(store: &dyn EventStore, role: Role, holder: &str, holder_id: &str) -> Result<(String, TokenRecord), TokenError> {
+    issue_token_until(store, role, holder, holder_id, None).await
+}
+
+/// `issue_token`, the token expiring at `expires_at` (RFC 3339 UTC), if given.
+pub async fn issue_token_until(
+    store: &dyn EventStore,
+    role: Role,
+    holder: &str,
+    holder_id: &str,
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<(String, TokenRecord), TokenError> {
     let holder_id = holder_id.trim();
     if role == Role::AppealsOfficer && (holder.trim().is_empty() || holder_id.is_empty()) {
         return Err(TokenError::Unidentified);
@@ -81,15 +92,38 @@ pub async fn issue_token(store: &dyn EventStore, role: Role, holder: &str, holde
     // The identifier is an IIN exactly as written: a look-alike digit or an invisible
     // character fails its shape check rather than passing as another identifier.
     let holder_id = if holder_id.is_empty() { String::new() } else { crate::rules::iin::Iin::parse(holder_id)?.to_string() };
-    Ok(create_token_for(store, role, holder, &holder_id).await?)
+    Ok(create_token_for(store, role, holder, &holder_id, expires_at).await?)
+}
+
+/// Parses `--expires`: a duration (`90d`, `12h`, `30m`) from now, or an RFC 3339 time.
+pub fn expiry(text: &str, now: chrono::DateTime<chrono::Utc>) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    let t = text.trim();
+    let unit = t.chars().last().unwrap_or(' ');
+    if let (Ok(n), Some(secs)) =
+        (t[..t.len().saturating_sub(1)].parse::<i64>(), [('d', 86_400), ('h', 3_600), ('m', 60)].iter().find(|(u, _)| *u == unit).map(|(_, s)| *s))
+    {
+        if n > 0 {
+            return Ok(now + chrono::Duration::seconds(n * secs));
+        }
+    }
+    chrono::DateTime::parse_from_rfc3339(t)
+        .map(|d| d.with_timezone(&chrono::Utc))
+        .map_err(|_| format!("--expires {t:?}: a duration (90d, 12h, 30m) or an RFC 3339 time"))
+        .and_then(|d| if d > now { Ok(d) } else { Err(format!("--expires {t:?} is not in the future")) })
 }
 
 /// Creates a token for `role`, stores its hash and returns the token text (`hl_<id>_<secret>`).
 pub async fn create_token(store: &dyn EventStore, role: Role, holder: &str) -> Result<(String, TokenRecord), StoreError> {
-    create_token_for(store, role, holder, "").await
+    create_token_for(store, role, holder, "", None).await
 }
 
-async fn create_token_for(store: &dyn EventStore, role: Role, holder: &str, holder_id: &str) -> Result<(String, TokenRecord), StoreError> {
+async fn create_token_for(
+    store: &dyn EventStore,
+    role: Role,
+    holder: &str,
+    holder_id: &str,
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<(String, TokenRecord), StoreError> {
     let mut id = [0u8; 6];
     let mut secret = [0u8; 32];
     rand_core::OsRng.fill_bytes(&mut id);
@@ -103,15 +137,20 @@ async fn create_token_for(store: &dyn EventStore, role: Role, holder: &str, hold
         created_at: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
         holder: holder.trim().to_string(),
         holder_id: holder_id.to_string(),
+        expires_at: expires_at.map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()),
+        revoked_at: None,
     };
     store.add_token(&rec).await?;
     Ok((token, rec))
 }
 
-/// Looks a presented token up by its hash.
+/// Looks a presented token up by its hash; a revoked or expired one is no token. Read on every
+/// request, so a revocation holds at once, in a running server too.
 pub async fn authenticate(store: &dyn EventStore, token: &str) -> Result<Option<Caller>, StoreError> {
+    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
     Ok(store
         .token_by_hash(&token_hash(token))
         .await?
+        .filter(|rec| rec.revoked_at.is_none() && rec.expires_at.as_ref().is_none_or(|e| *e > now))
         .and_then(|rec| Some(Caller { token_id: rec.id, role: rec.role.parse().ok()?, holder: rec.holder, holder_id: rec.holder_id })))
 }

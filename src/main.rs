@@ -221,7 +221,15 @@ enum TokenCommand {
         /// against his own decision, judged by this identifier, never by the name.
         #[arg(long, default_value = "")]
         holder_id: String,
+        /// When the token stops working: a duration from now (90d, 12h, 30m) or an RFC 3339
+        /// time; default: never.
+        #[arg(long)]
+        expires: Option<String>,
     },
+    /// List the tokens (never their secrets: only hashes are stored).
+    List,
+    /// Revoke a token by its id: refused at once, in a running server too.
+    Revoke { id: String },
 }
 
 #[derive(Subcommand)]
@@ -545,7 +553,32 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 })
                 .await?;
         }
-        Command::Token { command: TokenCommand::Create { role, holder, holder_id } } => {
+        Command::Token { command: TokenCommand::List } => {
+            let ledger = loc.ledger().await?;
+            println!("{:<14} {:<16} {:<24} {:<13} {:<25} {:<25} revoked", "id", "role", "holder", "holder IIN", "created", "expires");
+            for t in ledger.store().tokens().await? {
+                println!(
+                    "{:<14} {:<16} {:<24} {:<13} {:<25} {:<25} {}",
+                    t.id,
+                    t.role,
+                    t.holder,
+                    t.holder_id,
+                    t.created_at,
+                    t.expires_at.as_deref().unwrap_or("never"),
+                    t.revoked_at.as_deref().unwrap_or("-")
+                );
+            }
+        }
+        Command::Token { command: TokenCommand::Revoke { id } } => {
+            let ledger = loc.ledger().await?;
+            let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+            if !ledger.store().revoke_token(&id, &now).await? {
+                bail!("no token {id:?} to revoke (unknown, or revoked before)");
+            }
+            eprintln!("token {id} revoked at {now}");
+        }
+        Command::Token { command: TokenCommand::Create { role, holder, holder_id, expires } } => {
+            let expires_at = expires.as_deref().map(|e| auth::expiry(e, chrono::Utc::now())).transpose().map_err(anyhow::Error::msg)?;
             // Checked before the ledger is opened: a refused token touches nothing.
             if role == Role::AppealsOfficer && (holder.trim().is_empty() || holder_id.trim().is_empty()) {
                 return Err(auth::TokenError::Unidentified.into());
@@ -554,7 +587,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 housing_ledger::rules::iin::Iin::parse(holder_id.trim()).context("--holder-id")?;
             }
             let ledger = loc.ledger().await?;
-            let (token, rec) = auth::issue_token(ledger.store().as_ref(), role, &holder, &holder_id).await?;
+            let (token, rec) = auth::issue_token_until(ledger.store().as_ref(), role, &holder, &holder_id, expires_at).await?;
             eprintln!("token {} for role {} (shown once; only its hash is stored)", rec.id, rec.role);
             println!("{token}");
         }

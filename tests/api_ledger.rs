@@ -274,3 +274,27 @@ async fn the_openapi_schema_is_as_strict_as_the_code() {
     let from = param("/v1/events", "from");
     assert_eq!(from["schema"]["minimum"].as_f64(), Some(0.0), "{from}");
 }
+
+/// Issue 17, finding 8 (tokens): `token create --expires`, `token list` and `token revoke`; a
+/// revoked or expired token gets 401 at once, in the same running app.
+#[tokio::test]
+async fn revoked_and_expired_tokens_are_refused_at_once() {
+    use housing_ledger::auth::{expiry, issue_token_until};
+    let api = Api::new().await;
+    let store = api.state.ledger.store().clone();
+    let now = chrono::Utc::now();
+    let (live, rec) = issue_token_until(store.as_ref(), Role::Auditor, "", "", Some(expiry("1h", now).unwrap())).await.unwrap();
+    let (soon, soon_rec) = issue_token_until(store.as_ref(), Role::Auditor, "", "", Some(now + chrono::Duration::milliseconds(300))).await.unwrap();
+    assert_eq!(api.json("/v1/events?limit=1", Some(&live)).await.0, StatusCode::OK);
+    assert_eq!(api.json("/v1/events?limit=1", Some(&soon)).await.0, StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(api.json("/v1/events?limit=1", Some(&soon)).await.0, StatusCode::UNAUTHORIZED, "expired");
+    assert!(store.revoke_token(&rec.id, "2026-01-01T00:00:00.000Z").await.unwrap());
+    assert!(!store.revoke_token(&rec.id, "2026-01-01T00:00:00.000Z").await.unwrap(), "once");
+    assert_eq!(api.json("/v1/events?limit=1", Some(&live)).await.0, StatusCode::UNAUTHORIZED, "revoked, at once");
+    let listed = store.tokens().await.unwrap();
+    let l = listed.iter().find(|t| t.id == rec.id).unwrap();
+    assert_eq!((l.revoked_at.as_deref(), l.expires_at.is_some()), (Some("2026-01-01T00:00:00.000Z"), true));
+    assert!(listed.iter().any(|t| t.id == soon_rec.id));
+    assert!(expiry("0d", now).is_err() && expiry("2000-01-01T00:00:00Z", now).is_err() && expiry("soon", now).is_err());
+}

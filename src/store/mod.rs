@@ -51,6 +51,10 @@ pub struct TokenRecord {
     pub holder: String,
     /// The holder's personal identifier (IIN, checked), for officers; empty if none.
     pub holder_id: String,
+    /// When the token stops working (RFC 3339 UTC); `None`: never.
+    pub expires_at: Option<String>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<String>,
 }
 
 /// A batch on its way into the log. The events of a relative batch refer to others of their
@@ -208,6 +212,10 @@ pub trait EventStore: Send + Sync {
     async fn projection_commit(&self, projection: &str, from: u64, to: u64, rows: Vec<(String, String)>) -> Result<bool>;
     async fn add_token(&self, token: &TokenRecord) -> Result<()>;
     async fn token_by_hash(&self, token_hash: &[u8]) -> Result<Option<TokenRecord>>;
+    /// Every token, without secrets (only hashes are stored).
+    async fn tokens(&self) -> Result<Vec<TokenRecord>>;
+    /// Revokes token `id` at `at`; `false` if there is no such token or it was revoked before.
+    async fn revoke_token(&self, id: &str, at: &str) -> Result<bool>;
 }
 
 /// Parses stored bodies into events, naming the seq of the first that does not parse.

@@ -38,6 +38,7 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
     Migration { version: 5, name: "token_holder_id", sql: include_str!("../../migrations/sqlite/0005_token_holder_id.sql") },
     Migration { version: 6, name: "cosignatures", sql: include_str!("../../migrations/sqlite/0006_cosignatures.sql") },
     Migration { version: 7, name: "timestamps", sql: include_str!("../../migrations/sqlite/0007_timestamps.sql") },
+    Migration { version: 8, name: "token_life", sql: include_str!("../../migrations/sqlite/0008_token_life.sql") },
 ];
 const POSTGRES_MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "ledger", sql: include_str!("../../migrations/postgres/0001_ledger.sql") },
@@ -47,6 +48,7 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
     Migration { version: 5, name: "token_holder_id", sql: include_str!("../../migrations/postgres/0005_token_holder_id.sql") },
     Migration { version: 6, name: "cosignatures", sql: include_str!("../../migrations/postgres/0006_cosignatures.sql") },
     Migration { version: 7, name: "timestamps", sql: include_str!("../../migrations/postgres/0007_timestamps.sql") },
+    Migration { version: 8, name: "token_life", sql: include_str!("../../migrations/postgres/0008_token_life.sql") },
 ];
 
 /// Rows per multi-row INSERT (SQLite allows 32766 parameters). Statements of other lengths
@@ -797,34 +799,41 @@ impl EventStore for SqlStore {
     }
 
     async fn add_token(&self, t: &TokenRecord) -> Result<()> {
-        sqlx::query("INSERT INTO api_tokens (id, token_hash, role, created_at, holder, holder_id) VALUES ($1, $2, $3, $4, $5, $6)")
+        sqlx::query("INSERT INTO api_tokens (id, token_hash, role, created_at, holder, holder_id, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(t.id.clone())
             .bind(t.token_hash.clone())
             .bind(t.role.clone())
             .bind(t.created_at.clone())
             .bind(t.holder.clone())
             .bind(t.holder_id.clone())
+            .bind(t.expires_at.clone().unwrap_or_default())
             .execute(&self.pool)
             .await?;
         Ok(())
     }
 
     async fn token_by_hash(&self, token_hash: &[u8]) -> Result<Option<TokenRecord>> {
-        let row = sqlx::query("SELECT id, token_hash, role, created_at, holder, holder_id FROM api_tokens WHERE token_hash = $1")
+        let row = sqlx::query("SELECT id, token_hash, role, created_at, holder, holder_id, expires_at, revoked_at FROM api_tokens WHERE token_hash = $1")
             .bind(token_hash.to_vec())
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| {
-            Ok(TokenRecord {
-                id: r.try_get(0)?,
-                token_hash: r.try_get(1)?,
-                role: r.try_get(2)?,
-                created_at: r.try_get(3)?,
-                holder: r.try_get(4)?,
-                holder_id: r.try_get(5)?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(token_row).transpose()
+    }
+
+    async fn tokens(&self) -> Result<Vec<TokenRecord>> {
+        let rows = sqlx::query("SELECT id, token_hash, role, created_at, holder, holder_id, expires_at, revoked_at FROM api_tokens ORDER BY created_at, id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(token_row).collect()
+    }
+
+    async fn revoke_token(&self, id: &str, at: &str) -> Result<bool> {
+        let done = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at = ''")
+            .bind(at.to_string())
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
     }
 }
 
@@ -836,6 +845,21 @@ fn raw_rows(rows: &[AnyRow]) -> Result<Vec<(u64, String)>> {
 /// Events from rows of `(seq, body)`.
 fn events_of(rows: &[AnyRow]) -> Result<Vec<Event>> {
     parse_rows(raw_rows(rows)?)
+}
+
+/// A row of `SELECT id, token_hash, role, created_at, holder, holder_id, expires_at, revoked_at`.
+fn token_row(r: &AnyRow) -> Result<TokenRecord> {
+    let opt = |s: String| (!s.is_empty()).then_some(s);
+    Ok(TokenRecord {
+        id: r.try_get(0)?,
+        token_hash: r.try_get(1)?,
+        role: r.try_get(2)?,
+        created_at: r.try_get(3)?,
+        holder: r.try_get(4)?,
+        holder_id: r.try_get(5)?,
+        expires_at: opt(r.try_get(6)?),
+        revoked_at: opt(r.try_get(7)?),
+    })
 }
 
 fn checkpoint_row(r: &AnyRow) -> Result<StoredCheckpoint> {
