@@ -134,10 +134,10 @@ async fn create_token_for(
         id,
         token_hash: token_hash(&token),
         role: role.as_str().into(),
-        created_at: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        created_at: crate::store::utc_millis(chrono::Utc::now()),
         holder: holder.trim().to_string(),
         holder_id: holder_id.to_string(),
-        expires_at: expires_at.map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()),
+        expires_at: expires_at.map(crate::store::utc_millis),
         revoked_at: None,
     };
     store.add_token(&rec).await?;
@@ -147,7 +147,7 @@ async fn create_token_for(
 /// Looks a presented token up by its hash; a revoked or expired one is no token. Read on every
 /// request, so a revocation holds at once, in a running server too.
 pub async fn authenticate(store: &dyn EventStore, token: &str) -> Result<Option<Caller>, StoreError> {
-    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    let now = crate::store::utc_millis(chrono::Utc::now());
     Ok(store
         .token_by_hash(&token_hash(token))
         .await?

@@ -404,9 +404,15 @@ impl Ledger {
             }));
         };
         let names: Vec<String> = w.witnesses.iter().map(|(k, _)| k.name.clone()).collect();
-        for cp in self.store.checkpoints().await?.into_iter().rev() {
-            let lines = self.store.cosignatures(cp.tree_size).await?;
-            if lines.iter().filter(|(n, _)| names.contains(n)).count() >= w.quorum {
+        let quorate = |lines: &[(String, String)]| lines.iter().filter(|(n, _)| names.contains(n)).count() >= w.quorum;
+        // Usually the latest has its quorum: every checkpoint is read only where it has not.
+        let latest = self.store.latest_checkpoint().await?;
+        let candidates = match latest {
+            Some(cp) if quorate(&self.store.cosignatures(cp.tree_size).await?) => vec![cp],
+            _ => self.store.checkpoints().await?.into_iter().rev().collect(),
+        };
+        for cp in candidates {
+            if quorate(&self.store.cosignatures(cp.tree_size).await?) {
                 let note = crate::witness::cosigned_note(self, &cp.note, cp.tree_size).await?;
                 return Ok(Some((cp, note)));
             }
@@ -432,7 +438,7 @@ impl Ledger {
         }
         let signer = self.signer();
         let note = Checkpoint { origin: self.origin.clone(), size, root }.sign(&signer)?;
-        let cp = StoredCheckpoint { tree_size: size, root, note, signed_at: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string() };
+        let cp = StoredCheckpoint { tree_size: size, root, note, signed_at: crate::store::utc_millis(chrono::Utc::now()) };
         self.store.add_checkpoint(&cp).await?;
         Ok(cp)
     }

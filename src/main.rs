@@ -571,7 +571,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         }
         Command::Token { command: TokenCommand::Revoke { id } } => {
             let ledger = loc.ledger().await?;
-            let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+            let now = housing_ledger::store::utc_millis(chrono::Utc::now());
             if !ledger.store().revoke_token(&id, &now).await? {
                 bail!("no token {id:?} to revoke (unknown, or revoked before)");
             }

@@ -31,6 +31,12 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// A UTC instant as the ledger writes times: RFC 3339 with milliseconds and `Z` (event `time`,
+/// checkpoint `signed_at`, token times). The text sorts as the instants do.
+pub fn utc_millis(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
 /// A signed checkpoint as kept (every checkpoint ever signed is kept).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredCheckpoint {

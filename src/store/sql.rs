@@ -450,7 +450,7 @@ impl SqlStore {
         if read_ahead.is_none() {
             batch.par_iter().try_for_each(NewEvent::validate)?;
         }
-        let time = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+        let time = super::utc_millis(chrono::Utc::now());
         // Heads of the streams this batch touches that the cache does not know. Those read
         // ahead hold unless the cache was reread since: every append since then went through
         // the cache.
