@@ -14,6 +14,7 @@ pub mod projection;
 pub mod proof;
 pub mod registry;
 pub mod rules;
+pub mod server;
 pub mod store;
 pub mod timestamp;
 pub mod web;

@@ -145,6 +145,15 @@ enum Command {
         registries: Option<String>,
         #[arg(long, default_value_t = 5000)]
         registry_timeout_ms: u64,
+        /// A client must send a request's line and headers within this, in milliseconds.
+        #[arg(long, default_value_t = 10_000)]
+        header_timeout_ms: u64,
+        /// A whole request must be read and answered within this (else 408), in milliseconds.
+        #[arg(long, default_value_t = 60_000)]
+        request_timeout_ms: u64,
+        /// Connections open at once; more wait until one closes.
+        #[arg(long, default_value_t = 512)]
+        max_connections: usize,
     },
     /// Verify the whole ledger: hashes, links, signatures and every checkpoint's root.
     Verify {
@@ -337,7 +346,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     };
     let loc = Location { database_url: cli.database_url, data_dir: cli.data_dir, origin: cli.origin, witnesses, tsa };
     match cli.command {
-        Command::Serve { listen, registries, registry_timeout_ms } => {
+        Command::Serve { listen, registries, registry_timeout_ms, header_timeout_ms, request_timeout_ms, max_connections } => {
             let ledger = loc.ledger().await?;
             let cp = ledger.checkpoint().await?;
             tracing::info!(tree_size = cp.tree_size, "checkpoint signed");
@@ -347,11 +356,14 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             }
             let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
             println!("serving on http://{}", listener.local_addr()?);
-            axum::serve(listener, app(state))
-                .with_graceful_shutdown(async {
-                    let _ = tokio::signal::ctrl_c().await;
-                })
-                .await?;
+            let limits = housing_ledger::server::Limits {
+                header_read: Duration::from_millis(header_timeout_ms),
+                request: Duration::from_millis(request_timeout_ms),
+                max_connections,
+                ..Default::default()
+            };
+            housing_ledger::server::serve(listener, app(state), limits, housing_ledger::server::stop_signal()).await?;
+            tracing::info!("stopped");
         }
         Command::Run { procedure, as_of, registries, json, rule_sets, registry_timeout_ms, simulation } => {
             let mut book = RuleBook::built_in();
@@ -405,11 +417,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
             println!("registry-sim serving {} on http://{}", fixture.name, listener.local_addr()?);
             let router = housing_ledger::registry::http::sim_from_fixture(fixture, &cli.registry_seed, Duration::from_millis(stall_ms));
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = tokio::signal::ctrl_c().await;
-                })
-                .await?;
+            housing_ledger::server::serve(listener, router, Default::default(), housing_ledger::server::stop_signal()).await?;
         }
         Command::Verify { ledger_key } => {
             let anchor = ledger_key.map(|k| events::VerifierKey::parse(&k)).transpose().context("--ledger-key")?;
@@ -547,10 +555,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             let witness = Arc::new(housing_ledger::witness::Witness::open(&loc.data_dir, &name, logs)?);
             let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
             println!("witness {} serving on http://{}", witness.key(), listener.local_addr()?);
-            axum::serve(listener, housing_ledger::witness::router(witness))
-                .with_graceful_shutdown(async {
-                    let _ = tokio::signal::ctrl_c().await;
-                })
+            housing_ledger::server::serve(listener, housing_ledger::witness::router(witness), Default::default(), housing_ledger::server::stop_signal())
                 .await?;
         }
         Command::Token { command: TokenCommand::List } => {
@@ -752,11 +757,7 @@ async fn demo(loc: &Location, seed: &str, persons: u64, listen: &str, as_of: &st
     // Appeals ask the same registries for fresh answers.
     let state = AppState::new(ledger, keys).with_registries(Arc::new(HttpRegistries::new(&sim_url, settings).named("registry-sim").simulator()));
     println!("serving; Ctrl-C stops");
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    housing_ledger::server::serve(listener, app(state), Default::default(), housing_ledger::server::stop_signal()).await?;
     Ok(std::process::ExitCode::SUCCESS)
 }
 

@@ -1,0 +1,95 @@
+//! The server loop over a real socket (issue 17, finding 5): half-sent requests are closed,
+//! slow bodies get 408, connections are capped, and a stop signal ends the server.
+
+mod common;
+
+use common::{Backend, Place};
+use housing_ledger::api::{app, AppState};
+use housing_ledger::server::{serve, Limits};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Longest any check waits: far beyond the limits under test, so only a server that never
+/// closes or never answers fails.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+struct Server {
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    done: tokio::task::JoinHandle<std::io::Result<()>>,
+    _place: Place,
+}
+
+async fn start(limits: Limits) -> Server {
+    let place = Place::new(Backend::Sqlite, None);
+    let ledger = Arc::new(place.ledger().await);
+    let state = AppState::new(ledger, housing_ledger::registry::TrustedKeys::from_sim_seed(housing_ledger::registry::DEFAULT_SIM_SEED));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let done = tokio::spawn(serve(listener, app(state), limits, async {
+        let _ = rx.await;
+    }));
+    Server { addr, stop: Some(tx), done, _place: place }
+}
+
+/// Reads until the server closes the connection; what it sent.
+async fn until_closed(s: &mut TcpStream) -> String {
+    let mut buf = Vec::new();
+    tokio::time::timeout(PATIENCE, s.read_to_end(&mut buf)).await.expect("the server closes the connection").ok();
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+#[tokio::test]
+async fn half_sent_and_silent_connections_are_closed() {
+    let server = start(Limits { header_read: Duration::from_millis(300), ..Default::default() }).await;
+    let mut half = TcpStream::connect(server.addr).await.unwrap();
+    half.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ").await.unwrap();
+    let mut silent = TcpStream::connect(server.addr).await.unwrap();
+    let said = until_closed(&mut half).await;
+    assert!(!said.contains("200 OK"), "{said}");
+    until_closed(&mut silent).await;
+    // A whole request is still answered.
+    let mut whole = TcpStream::connect(server.addr).await.unwrap();
+    whole.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+    assert!(until_closed(&mut whole).await.starts_with("HTTP/1.1 200"));
+}
+
+#[tokio::test]
+async fn a_body_that_does_not_arrive_gets_408() {
+    let server = start(Limits { request: Duration::from_millis(300), ..Default::default() }).await;
+    let mut s = TcpStream::connect(server.addr).await.unwrap();
+    s.write_all(b"POST /ui/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ntoken=").await.unwrap();
+    let said = until_closed(&mut s).await;
+    assert!(said.starts_with("HTTP/1.1 408"), "{said}");
+}
+
+#[tokio::test]
+async fn connections_beyond_the_cap_wait_for_one_to_close() {
+    let server = start(Limits { max_connections: 2, header_read: Duration::from_secs(60), ..Default::default() }).await;
+    let first = TcpStream::connect(server.addr).await.unwrap();
+    let _second = TcpStream::connect(server.addr).await.unwrap();
+    let mut third = TcpStream::connect(server.addr).await.unwrap();
+    third.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+    let mut byte = [0u8; 1];
+    let early = tokio::time::timeout(Duration::from_millis(500), third.read(&mut byte)).await;
+    assert!(early.is_err(), "the third connection was served while two were open");
+    drop(first);
+    let mut rest = Vec::new();
+    tokio::time::timeout(PATIENCE, third.read_to_end(&mut rest)).await.expect("served once a slot is free").unwrap();
+    assert!(String::from_utf8_lossy(&rest).starts_with("HTTP/1.1 200"));
+}
+
+#[tokio::test]
+async fn a_stop_signal_ends_the_server_once_requests_finish() {
+    let mut server = start(Limits { shutdown_grace: Duration::from_secs(5), ..Default::default() }).await;
+    let mut s = TcpStream::connect(server.addr).await.unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+    assert!(until_closed(&mut s).await.starts_with("HTTP/1.1 200"));
+    server.stop.take().unwrap().send(()).unwrap();
+    tokio::time::timeout(PATIENCE, &mut server.done).await.expect("the server stops").unwrap().unwrap();
+    assert!(TcpStream::connect(server.addr).await.is_err(), "nothing listens any more");
+}
