@@ -147,10 +147,19 @@ async fn create_token_for(
 /// Looks a presented token up by its hash; a revoked or expired one is no token. Read on every
 /// request, so a revocation holds at once, in a running server too.
 pub async fn authenticate(store: &dyn EventStore, token: &str) -> Result<Option<Caller>, StoreError> {
+    Ok(store.token_by_hash(&token_hash(token)).await?.and_then(live))
+}
+
+/// The caller of token `id` (a page session's), on the same terms as [`authenticate`].
+pub async fn authenticate_id(store: &dyn EventStore, id: &str) -> Result<Option<Caller>, StoreError> {
+    Ok(store.token_by_id(id).await?.and_then(live))
+}
+
+/// The caller a token record stands for, if it is neither revoked nor expired.
+fn live(rec: TokenRecord) -> Option<Caller> {
     let now = crate::store::utc_millis(chrono::Utc::now());
-    Ok(store
-        .token_by_hash(&token_hash(token))
-        .await?
-        .filter(|rec| rec.revoked_at.is_none() && rec.expires_at.as_ref().is_none_or(|e| *e > now))
-        .and_then(|rec| Some(Caller { token_id: rec.id, role: rec.role.parse().ok()?, holder: rec.holder, holder_id: rec.holder_id })))
+    if rec.revoked_at.is_some() || rec.expires_at.as_ref().is_some_and(|e| *e <= now) {
+        return None;
+    }
+    Some(Caller { token_id: rec.id, role: rec.role.parse().ok()?, holder: rec.holder, holder_id: rec.holder_id })
 }

@@ -154,6 +154,16 @@ enum Command {
         /// Connections open at once; more wait until one closes.
         #[arg(long, default_value_t = 512)]
         max_connections: usize,
+        /// Where users reach the service (e.g. https://housing.example); `https://` makes the
+        /// page cookies `Secure`, and forms are accepted only from this origin.
+        #[arg(long)]
+        public_url: Option<String>,
+        /// A page session ends after this many minutes without a request.
+        #[arg(long, default_value_t = 30)]
+        session_idle_minutes: u64,
+        /// A page session ends this many hours after login, however busy.
+        #[arg(long, default_value_t = 12)]
+        session_hours: u64,
     },
     /// Verify the whole ledger: hashes, links, signatures and every checkpoint's root.
     Verify {
@@ -346,11 +356,26 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     };
     let loc = Location { database_url: cli.database_url, data_dir: cli.data_dir, origin: cli.origin, witnesses, tsa };
     match cli.command {
-        Command::Serve { listen, registries, registry_timeout_ms, header_timeout_ms, request_timeout_ms, max_connections } => {
+        Command::Serve {
+            listen,
+            registries,
+            registry_timeout_ms,
+            header_timeout_ms,
+            request_timeout_ms,
+            max_connections,
+            public_url,
+            session_idle_minutes,
+            session_hours,
+        } => {
             let ledger = loc.ledger().await?;
             let cp = ledger.checkpoint().await?;
             tracing::info!(tree_size = cp.tree_size, "checkpoint signed");
-            let mut state = AppState::new(ledger, TrustedKeys::from_sim_seed(&cli.registry_seed));
+            let sessions = housing_ledger::web::session::SessionPolicy {
+                idle: Duration::from_secs(session_idle_minutes.max(1) * 60),
+                absolute: Duration::from_secs(session_hours.max(1) * 3600),
+                public_url: public_url.map(|u| u.trim_end_matches('/').to_string()),
+            };
+            let mut state = AppState::new(ledger, TrustedKeys::from_sim_seed(&cli.registry_seed)).with_sessions(sessions);
             if let Some(spec) = registries {
                 state = state.with_registries(registries_from(&spec, &cli.registry_seed, registry_timeout_ms)?);
             }

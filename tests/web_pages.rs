@@ -13,6 +13,7 @@ use housing_ledger::registry::fixture::Fixture;
 use housing_ledger::registry::{TrustedKeys, DEFAULT_SIM_SEED};
 use housing_ledger::rules::Procedure;
 use housing_ledger::store::EventStore;
+use housing_ledger::web::session::{self, SessionPolicy};
 use http_body_util::BodyExt;
 use serde_json::json;
 use std::sync::Arc;
@@ -33,21 +34,44 @@ impl Pages {
         Pages { state: AppState::new(ledger, TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED)), place }
     }
 
+    /// A session cookie for a new token of `role`, as logging in gives it.
     async fn cookie(&self, role: Role) -> String {
-        let token = create_token(self.state.ledger.store().as_ref(), role, "Инспектор").await.unwrap().0;
-        format!("hl_token={token}")
+        let store = self.state.ledger.store();
+        let token = create_token(store.as_ref(), role, "Инспектор").await.unwrap().0;
+        let caller = housing_ledger::auth::authenticate(store.as_ref(), &token).await.unwrap().unwrap();
+        format!("hl_session={}", session::open(store.as_ref(), &caller).await.unwrap())
     }
 
-    /// Status, `Location` and `Set-Cookie` (whichever the answer has, joined), and body.
+    /// Status, `Location` and `Set-Cookie` (whichever the answer has, joined), and body. A form
+    /// posted with a session cookie carries the session's CSRF token unless it names one.
     async fn call(&self, method: &str, uri: &str, cookie: Option<&str>, form: Option<&str>) -> (StatusCode, Option<String>, String) {
+        self.call_with(method, uri, cookie, form, &[]).await
+    }
+
+    async fn call_with(
+        &self,
+        method: &str,
+        uri: &str,
+        cookie: Option<&str>,
+        form: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Option<String>, String) {
         let mut req = Request::builder().method(method).uri(uri);
         if let Some(c) = cookie {
             req = req.header(header::COOKIE, c);
         }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let session_id = cookie.and_then(|c| c.split("; ").find_map(|kv| kv.strip_prefix("hl_session=")));
+        let form = form.map(|f| match session_id {
+            Some(id) if !f.contains("csrf=") => format!("{f}{}csrf={}", if f.is_empty() { "" } else { "&" }, session::csrf_token(id)),
+            _ => f.to_string(),
+        });
         if form.is_some() {
             req = req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
         }
-        let resp = app(self.state.clone()).oneshot(req.body(form.map(|f| Body::from(f.to_string())).unwrap_or_else(Body::empty)).unwrap()).await.unwrap();
+        let resp = app(self.state.clone()).oneshot(req.body(form.map(Body::from).unwrap_or_else(Body::empty)).unwrap()).await.unwrap();
         let status = resp.status();
         let location = resp.headers().get(header::LOCATION).map(|v| v.to_str().unwrap().to_string());
         let set_cookie = resp.headers().get(header::SET_COOKIE).map(|v| v.to_str().unwrap().to_string());
@@ -57,6 +81,134 @@ impl Pages {
     }
 }
 
+impl Pages {
+    async fn ledger_size(&self) -> u64 {
+        self.state.ledger.size().await.unwrap()
+    }
+
+    /// The login page's CSRF cookie (`name=value`) and the token its form carries.
+    async fn login_form(&self) -> (String, String) {
+        let resp = app(self.state.clone()).oneshot(Request::get("/ui/login").body(Body::empty()).unwrap()).await.unwrap();
+        let set = resp.headers()[header::SET_COOKIE].to_str().unwrap().to_string();
+        let cookie = set.split(';').next().unwrap().to_string();
+        let body = String::from_utf8(resp.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+        let csrf = body.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+        (cookie, csrf)
+    }
+
+    /// Logs in with a new token of `role`: the session cookie (`name=value`) and the whole `Set-Cookie`.
+    async fn log_in(&self, role: Role) -> (String, String, String) {
+        let token = create_token(self.state.ledger.store().as_ref(), role, "Инспектор").await.unwrap().0;
+        let (login_cookie, csrf) = self.login_form().await;
+        let (s, set, _) = self.call("POST", "/ui/login", Some(&login_cookie), Some(&format!("token={token}&csrf={csrf}"))).await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        let set = set.unwrap();
+        let cookie = set.split(" | ").nth(1).unwrap().split(';').next().unwrap().to_string();
+        (cookie, set, token)
+    }
+}
+
+/// Issue 17, finding 8: the cookie holds a session id, never the token; the session ends on
+/// logout, when idle, at its absolute time, and when its token is revoked.
+#[tokio::test]
+async fn sessions_hold_no_token_and_end() {
+    let mut p = Pages::new().await;
+    p.state = p.state.clone().with_sessions(SessionPolicy { idle: std::time::Duration::from_millis(400), ..Default::default() });
+    let (cookie, set, token) = p.log_in(Role::Auditor).await;
+    assert!(cookie.starts_with("hl_session=") && !set.contains(&token) && !set.contains("Secure"), "{set}");
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Max-Age=43200"), "{set}");
+    assert_eq!(p.call("GET", "/ui", Some(&cookie), None).await.0, StatusCode::OK);
+    // The raw token in a cookie is no session.
+    assert_eq!(p.call("GET", "/ui", Some(&format!("hl_session={token}")), None).await.0, StatusCode::SEE_OTHER);
+    assert_eq!(p.call("GET", "/ui", Some(&format!("hl_token={token}")), None).await.0, StatusCode::SEE_OTHER);
+    // Idle past its time: ended.
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(p.call("GET", "/ui", Some(&cookie), None).await.1.as_deref(), Some("/ui/login"), "idle");
+
+    // Absolute: ends however busy.
+    p.state = p.state.clone().with_sessions(SessionPolicy {
+        absolute: std::time::Duration::from_millis(700),
+        public_url: Some("https://housing.example".into()),
+        ..Default::default()
+    });
+    let (cookie, set, _) = p.log_in(Role::Auditor).await;
+    assert!(set.contains("; Secure"), "served over HTTPS: {set}");
+    let mut ended = false;
+    for _ in 0..30 {
+        if p.call("GET", "/ui", Some(&cookie), None).await.0 != StatusCode::OK {
+            ended = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ended, "the absolute timeout ends a busy session");
+
+    // Logout ends it on the server: the old cookie is no good after.
+    p.state = p.state.clone().with_sessions(SessionPolicy::default());
+    let (cookie, _, _) = p.log_in(Role::Auditor).await;
+    let (s, set, _) = p.call("POST", "/ui/logout", Some(&cookie), Some("")).await;
+    assert!(s == StatusCode::SEE_OTHER && set.unwrap().contains("hl_session=;"));
+    assert_eq!(p.call("GET", "/ui", Some(&cookie), None).await.0, StatusCode::SEE_OTHER, "ended on the server");
+    // Revoking the token ends its sessions at once.
+    let (cookie, _, token) = p.log_in(Role::Auditor).await;
+    let store = p.state.ledger.store().clone();
+    let id = housing_ledger::auth::authenticate(store.as_ref(), &token).await.unwrap().unwrap().token_id;
+    assert_eq!(p.call("GET", "/ui", Some(&cookie), None).await.0, StatusCode::OK);
+    assert!(store.revoke_token(&id, "2026-01-01T00:00:00.000Z").await.unwrap());
+    assert_eq!(p.call("GET", "/ui", Some(&cookie), None).await.0, StatusCode::SEE_OTHER, "revoked");
+}
+
+/// Issue 17, finding 7: a form without the session's CSRF token, or posted from another site
+/// (another port of this host included), is refused with 403 and changes nothing.
+#[tokio::test]
+async fn cross_site_posts_and_forms_without_their_token_are_refused() {
+    let p = Pages::new().await;
+    let officer = p.cookie(Role::AppealsOfficer).await;
+    let iin = iin_for("P");
+    let filing = "procedure=registry_removal&grounds=x";
+    let size = p.state.ledger.size().await.unwrap();
+    for (form, headers) in [
+        (format!("{filing}&csrf=forged"), vec![]),
+        (format!("{filing}&csrf="), vec![]),
+        (filing.to_string(), vec![("Origin", "http://evil.example"), ("Host", "127.0.0.1:8080")]),
+        (filing.to_string(), vec![("Origin", "http://127.0.0.1:9999"), ("Host", "127.0.0.1:8080")]),
+        (filing.to_string(), vec![("Origin", "null"), ("Host", "127.0.0.1:8080")]),
+        (filing.to_string(), vec![("Sec-Fetch-Site", "cross-site")]),
+        (filing.to_string(), vec![("Sec-Fetch-Site", "same-site")]),
+        (filing.to_string(), vec![("Sec-Fetch-Site", "cross-site"), ("Origin", "http://127.0.0.1:8080"), ("Host", "127.0.0.1:8080")]),
+    ] {
+        let (s, _, body) = p.call_with("POST", &format!("/ui/persons/{iin}/appeals"), Some(&officer), Some(&form), &headers).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{form} {headers:?}");
+        assert!(body.contains("id=\"error\""), "a page that says why: {body}");
+    }
+    let (login_cookie, csrf) = p.login_form().await;
+    let token = create_token(p.state.ledger.store().as_ref(), Role::Auditor, "").await.unwrap().0;
+    let (s, _, _) =
+        p.call_with("POST", "/ui/login", Some(&login_cookie), Some(&format!("token={token}&csrf={csrf}")), &[("Origin", "http://evil.example")]).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "login from another site");
+    let (s, _, _) = p.call("POST", "/ui/login", None, Some(&format!("token={token}&csrf={csrf}"))).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "login without its cookie");
+    let (s, _, _) = p.call("POST", "/ui/logout", Some(&officer), Some("csrf=forged")).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "logout without the token");
+    assert_eq!(p.ledger_size().await, size, "nothing was written");
+    // The same form from this origin, with its token, is taken.
+    let (s, to, _) = p
+        .call_with(
+            "POST",
+            &format!("/ui/persons/{iin}/appeals"),
+            Some(&officer),
+            Some(filing),
+            &[("Origin", "null"), ("Host", "127.0.0.1:8080"), ("Sec-Fetch-Site", "same-origin")],
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert!(to.unwrap().contains("msg="), "filed (a browser under no-referrer sends Origin: null with Sec-Fetch-Site)");
+    let (s, _, _) = p
+        .call_with("POST", &format!("/ui/appeals/none/recheck"), Some(&officer), Some(""), &[("Origin", "http://127.0.0.1:8080"), ("Host", "127.0.0.1:8080")])
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "an Origin that is ours passes (to a 404 for an appeal that does not exist)");
+}
+
 #[tokio::test]
 async fn sessions_roles_reads_and_language() {
     let p = Pages::new().await;
@@ -64,10 +216,11 @@ async fn sessions_roles_reads_and_language() {
     // No session: to the login page.
     let (s, to, _) = p.call("GET", &format!("/ui/persons/{iin}"), None, None).await;
     assert_eq!((s, to.as_deref()), (StatusCode::SEE_OTHER, Some("/ui/login")));
-    let (s, _, body) = p.call("POST", "/ui/login", None, Some("token=hl_nope")).await;
+    let (login_cookie, csrf) = p.login_form().await;
+    let (s, _, body) = p.call("POST", "/ui/login", Some(&login_cookie), Some(&format!("token=hl_nope&csrf={csrf}"))).await;
     assert!(s == StatusCode::UNAUTHORIZED && body.contains("Токен белгісіз"), "{s}");
     let token = create_token(p.state.ledger.store().as_ref(), Role::Auditor, "").await.unwrap().0;
-    let (s, cookie, _) = p.call("POST", "/ui/login", None, Some(&format!("token={token}"))).await;
+    let (s, cookie, _) = p.call("POST", "/ui/login", Some(&login_cookie), Some(&format!("token={token}&csrf={csrf}"))).await;
     assert_eq!(s, StatusCode::SEE_OTHER);
     let cookie = cookie.unwrap();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");

@@ -42,6 +42,8 @@ pub struct AppState {
     pub today: Option<chrono::NaiveDate>,
     /// Runs' `RunStarted` and `ListSubmitted`, which every bundle of the run holds.
     pub run_headers: Arc<crate::proof::RunHeaders>,
+    /// How the officers' page sessions live.
+    pub sessions: crate::web::session::SessionPolicy,
 }
 
 impl AppState {
@@ -76,7 +78,13 @@ impl AppState {
             registries: None,
             today: None,
             run_headers: Default::default(),
+            sessions: Default::default(),
         }
+    }
+
+    pub fn with_sessions(mut self, policy: crate::web::session::SessionPolicy) -> Self {
+        self.sessions = policy;
+        self
     }
 
     /// Lets appeals ask these registries for fresh answers and deliver notices through them.
@@ -157,6 +165,7 @@ pub fn router_and_doc(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
 
 pub fn app(state: AppState) -> Router {
     let state_for_web = state.clone();
+    let policy = state.sessions.clone();
     let tiles = Router::new()
         .route("/tlog/checkpoint", axum::routing::get(tiles::checkpoint))
         .route("/tlog/tile/{*path}", axum::routing::get(tiles::tile))
@@ -168,7 +177,7 @@ pub fn app(state: AppState) -> Router {
     router
         .route("/openapi.json", get(move || async move { Json(serde_json::to_value(&*doc).expect("the document serialises")) }))
         .route("/healthz", get(|| async { "ok" }))
-        .merge(crate::web::routes().with_state(state_for_web))
+        .merge(crate::web::routes(policy).with_state(state_for_web))
         .fallback(|| async { AppError::NotFound("no such route".into()) })
 }
 

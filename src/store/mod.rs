@@ -222,6 +222,22 @@ pub trait EventStore: Send + Sync {
     async fn tokens(&self) -> Result<Vec<TokenRecord>>;
     /// Revokes token `id` at `at`; `false` if there is no such token or it was revoked before.
     async fn revoke_token(&self, id: &str, at: &str) -> Result<bool>;
+    async fn token_by_id(&self, id: &str) -> Result<Option<TokenRecord>>;
+    /// Opens a page session, known by the SHA-256 of its id, for token `token_id`.
+    async fn add_session(&self, id_hash: &[u8], token_id: &str, at: &str) -> Result<()>;
+    async fn session(&self, id_hash: &[u8]) -> Result<Option<SessionRecord>>;
+    /// Marks the session seen at `at` (its idle time starts again).
+    async fn touch_session(&self, id_hash: &[u8], at: &str) -> Result<()>;
+    async fn end_session(&self, id_hash: &[u8], at: &str) -> Result<()>;
+}
+
+/// A page session as stored (times RFC 3339 UTC with milliseconds).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub token_id: String,
+    pub created_at: String,
+    pub last_seen: String,
+    pub ended_at: Option<String>,
 }
 
 /// Parses stored bodies into events, naming the seq of the first that does not parse.

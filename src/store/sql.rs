@@ -5,7 +5,7 @@
 //! head, so two writers, threads or processes, can never fork the chain. Optimistic concurrency
 //! on `(stream, stream_seq)` is checked under that lock.
 
-use super::{parse_rows, EventStore, PendingBatch, Result, StoreError, StoredCheckpoint, TokenRecord};
+use super::{parse_rows, EventStore, PendingBatch, Result, SessionRecord, StoreError, StoredCheckpoint, TokenRecord};
 use async_trait::async_trait;
 use events::envelope::{seal, Draft};
 use events::merkle::{Hash, MerkleFrontier, NodeId};
@@ -39,6 +39,7 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
     Migration { version: 6, name: "cosignatures", sql: include_str!("../../migrations/sqlite/0006_cosignatures.sql") },
     Migration { version: 7, name: "timestamps", sql: include_str!("../../migrations/sqlite/0007_timestamps.sql") },
     Migration { version: 8, name: "token_life", sql: include_str!("../../migrations/sqlite/0008_token_life.sql") },
+    Migration { version: 9, name: "web_sessions", sql: include_str!("../../migrations/sqlite/0009_web_sessions.sql") },
 ];
 const POSTGRES_MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "ledger", sql: include_str!("../../migrations/postgres/0001_ledger.sql") },
@@ -49,6 +50,7 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
     Migration { version: 6, name: "cosignatures", sql: include_str!("../../migrations/postgres/0006_cosignatures.sql") },
     Migration { version: 7, name: "timestamps", sql: include_str!("../../migrations/postgres/0007_timestamps.sql") },
     Migration { version: 8, name: "token_life", sql: include_str!("../../migrations/postgres/0008_token_life.sql") },
+    Migration { version: 9, name: "web_sessions", sql: include_str!("../../migrations/postgres/0009_web_sessions.sql") },
 ];
 
 /// Rows per multi-row INSERT (SQLite allows 32766 parameters). Statements of other lengths
@@ -834,6 +836,54 @@ impl EventStore for SqlStore {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn token_by_id(&self, id: &str) -> Result<Option<TokenRecord>> {
+        let row = sqlx::query("SELECT id, token_hash, role, created_at, holder, holder_id, expires_at, revoked_at FROM api_tokens WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(token_row).transpose()
+    }
+
+    async fn add_session(&self, id_hash: &[u8], token_id: &str, at: &str) -> Result<()> {
+        sqlx::query("INSERT INTO web_sessions (id_hash, token_id, created_at, last_seen) VALUES ($1, $2, $3, $3)")
+            .bind(id_hash.to_vec())
+            .bind(token_id.to_string())
+            .bind(at.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn session(&self, id_hash: &[u8]) -> Result<Option<SessionRecord>> {
+        let row = sqlx::query("SELECT token_id, created_at, last_seen, ended_at FROM web_sessions WHERE id_hash = $1")
+            .bind(id_hash.to_vec())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| -> Result<SessionRecord> {
+            let ended: String = r.try_get(3)?;
+            Ok(SessionRecord { token_id: r.try_get(0)?, created_at: r.try_get(1)?, last_seen: r.try_get(2)?, ended_at: (!ended.is_empty()).then_some(ended) })
+        })
+        .transpose()
+    }
+
+    async fn touch_session(&self, id_hash: &[u8], at: &str) -> Result<()> {
+        sqlx::query("UPDATE web_sessions SET last_seen = $1 WHERE id_hash = $2 AND ended_at = ''")
+            .bind(at.to_string())
+            .bind(id_hash.to_vec())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn end_session(&self, id_hash: &[u8], at: &str) -> Result<()> {
+        sqlx::query("UPDATE web_sessions SET ended_at = $1 WHERE id_hash = $2 AND ended_at = ''")
+            .bind(at.to_string())
+            .bind(id_hash.to_vec())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 }
 

@@ -3,11 +3,13 @@
 //! signature and inclusion proof verifies, the appeal actions, the case file, and a dashboard.
 //! Kazakh or Russian, as the user chooses (a cookie remembers it).
 //!
-//! A session is the API token kept in an `HttpOnly`, `SameSite=Strict` cookie (the strict
-//! cookie is also what keeps other sites from posting the forms). Reads of a person's case are
-//! recorded like any read of personal data; every action is an event of the appeal.
+//! Logging in with an API token opens a server-side session ([`session`]); the cookie holds
+//! only the session's id. Every form carries a CSRF token and cross-site POSTs are refused.
+//! Reads of a person's case are recorded like any read of personal data; every action is an
+//! event of the appeal.
 
 pub mod i18n;
+pub mod session;
 mod view;
 
 use crate::api::AppState;
@@ -26,8 +28,8 @@ use projections::person::ProcedureCase;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-const TOKEN_COOKIE: &str = "hl_token";
 const LANG_COOKIE: &str = "hl_lang";
+use session::{SessionPolicy, LOGIN_COOKIE, SESSION_COOKIE};
 
 /// The pages' Content-Security-Policy: no script at all, the one inline stylesheet by its hash,
 /// forms to ourselves, never framed.
@@ -53,7 +55,7 @@ async fn page_headers(resp: Response) -> Response {
     resp
 }
 
-pub fn routes() -> Router<AppState> {
+pub fn routes(policy: SessionPolicy) -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/ui") }))
         .route("/ui", get(search_page))
@@ -66,10 +68,11 @@ pub fn routes() -> Router<AppState> {
         .route("/ui/appeals/{id}/case-file", get(case_file))
         .route("/ui/appeals/{id}/{action}", post(appeal_action))
         .route("/ui/dashboard", get(dashboard))
+        .layer(axum::middleware::from_fn(move |req, next| session::same_origin_posts(policy.clone(), req, next)))
         .layer(axum::middleware::map_response(page_headers))
 }
 
-fn cookies(headers: &HeaderMap) -> BTreeMap<String, String> {
+pub(crate) fn cookies(headers: &HeaderMap) -> BTreeMap<String, String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -79,9 +82,10 @@ fn cookies(headers: &HeaderMap) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Who is looking, if logged in, and in which language.
+/// Who is looking, if logged in (with the session's id), and in which language.
 pub struct Session {
     caller: Option<Caller>,
+    id: Option<String>,
     lang: Lang,
 }
 
@@ -91,27 +95,33 @@ impl FromRequestParts<AppState> for Session {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let c = cookies(&parts.headers);
         let lang = c.get(LANG_COOKIE).and_then(|l| Lang::parse(l)).unwrap_or(Lang::Kk);
-        let caller = match c.get(TOKEN_COOKIE) {
-            Some(tok) => auth::authenticate(state.ledger.store().as_ref(), tok).await.ok().flatten(),
+        let id = c.get(SESSION_COOKIE).filter(|v| !v.is_empty()).cloned();
+        let caller = match &id {
+            Some(id) => session::resume(state.ledger.store().as_ref(), &state.sessions, id).await.unwrap_or_else(|e| {
+                tracing::error!(error = %e, "reading a session");
+                None
+            }),
             None => None,
         };
-        Ok(Session { caller, lang })
+        let id = id.filter(|_| caller.is_some());
+        Ok(Session { caller, id, lang })
     }
 }
 
 /// An error page in the user's language; not logged in goes to the login page.
 enum WebError {
     Login,
-    Page(StatusCode, String, Lang),
+    /// Status, message, language, and the form token if logged in.
+    Page(StatusCode, String, Lang, Option<String>),
 }
 
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         match self {
             WebError::Login => Redirect::to("/ui/login").into_response(),
-            WebError::Page(status, message, lang) => {
+            WebError::Page(status, message, lang, csrf) => {
                 let body = html! { div.card.err #error { (message) } };
-                (status, Html(view::layout(lang, &t(lang, "error"), "/ui", true, body).into_string())).into_response()
+                (status, Html(view::layout(lang, &t(lang, "error"), "/ui", csrf.as_deref(), body).into_string())).into_response()
             }
         }
     }
@@ -120,23 +130,36 @@ impl IntoResponse for WebError {
 impl Session {
     fn require(&self, roles: &[Role]) -> Result<&Caller, WebError> {
         let c = self.caller.as_ref().ok_or(WebError::Login)?;
-        c.require(roles).map_err(|e| WebError::Page(StatusCode::FORBIDDEN, e.to_string(), self.lang))?;
+        c.require(roles).map_err(|e| self.fail(StatusCode::FORBIDDEN, e))?;
         Ok(c)
     }
 
+    /// The session's form token (logged in only).
+    fn csrf(&self) -> Option<String> {
+        self.id.as_deref().map(session::csrf_token)
+    }
+
+    /// A posted form's token must be the session's (issue 17, finding 7).
+    fn check_csrf(&self, given: &str) -> Result<(), WebError> {
+        match self.csrf() {
+            Some(expected) if session::csrf_matches(&expected, given) => Ok(()),
+            _ => Err(self.fail(StatusCode::FORBIDDEN, t(self.lang, "bad_csrf"))),
+        }
+    }
+
     fn page(&self, title: &str, here: &str, body: Markup) -> Html<String> {
-        Html(view::layout(self.lang, title, here, self.caller.is_some(), body).into_string())
+        Html(view::layout(self.lang, title, here, self.csrf().as_deref(), body).into_string())
     }
 
     fn fail(&self, status: StatusCode, m: impl ToString) -> WebError {
-        WebError::Page(status, m.to_string(), self.lang)
+        WebError::Page(status, m.to_string(), self.lang, self.csrf())
     }
 }
 
 fn internal(lang: Lang) -> impl Fn(crate::ledger::LedgerError) -> WebError {
     move |e| {
         tracing::error!(error = %e, "web page");
-        WebError::Page(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into(), lang)
+        WebError::Page(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into(), lang, None)
     }
 }
 
@@ -155,11 +178,13 @@ async fn search_page(session: Session) -> Result<Html<String>, WebError> {
     ))
 }
 
-async fn login_page(session: Session) -> Html<String> {
-    login_form(&session, None)
+async fn login_page(State(s): State<AppState>, session: Session) -> Response {
+    // The login form's CSRF token rides in a cookie of its own (there is no session yet).
+    let token = session::random_token();
+    ([(header::SET_COOKIE, s.sessions.login_cookie(&token))], login_form(&session, &token, None)).into_response()
 }
 
-fn login_form(session: &Session, error: Option<&str>) -> Html<String> {
+fn login_form(session: &Session, csrf: &str, error: Option<&str>) -> Html<String> {
     let l = session.lang;
     session.page(
         &t(l, "login_title"),
@@ -167,6 +192,7 @@ fn login_form(session: &Session, error: Option<&str>) -> Html<String> {
         html! {
             @if let Some(e) = error { div.card.err #error { (e) } }
             form.card method="post" action="/ui/login" {
+                (view::csrf_field(csrf))
                 label { (t(l, "token")) input #token type="password" name="token" autocomplete="off"; }
                 button #login type="submit" { (t(l, "login")) }
             }
@@ -177,28 +203,46 @@ fn login_form(session: &Session, error: Option<&str>) -> Html<String> {
 #[derive(Deserialize)]
 struct LoginForm {
     token: String,
+    #[serde(default)]
+    csrf: String,
 }
 
-async fn login(State(s): State<AppState>, session: Session, Form(f): Form<LoginForm>) -> Response {
-    let token = f.token.trim();
-    match auth::authenticate(s.ledger.store().as_ref(), token).await {
-        Ok(Some(_)) => {
-            let cookie = format!("{TOKEN_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/");
-            ([(header::SET_COOKIE, cookie)], Redirect::to("/ui")).into_response()
-        }
-        _ => (StatusCode::UNAUTHORIZED, login_form(&session, Some(&t(session.lang, "bad_token")))).into_response(),
+async fn login(State(s): State<AppState>, session: Session, headers: HeaderMap, Form(f): Form<LoginForm>) -> Response {
+    let expected = cookies(&headers).get(LOGIN_COOKIE).cloned().unwrap_or_default();
+    if expected.is_empty() || !session::csrf_matches(&expected, &f.csrf) {
+        let token = session::random_token();
+        let page = login_form(&session, &token, Some(&t(session.lang, "bad_csrf")));
+        return (StatusCode::FORBIDDEN, [(header::SET_COOKIE, s.sessions.login_cookie(&token))], page).into_response();
+    }
+    let store = s.ledger.store();
+    match auth::authenticate(store.as_ref(), f.token.trim()).await {
+        Ok(Some(caller)) => match session::open(store.as_ref(), &caller).await {
+            Ok(id) => ([(header::SET_COOKIE, s.sessions.cookie(&id))], Redirect::to("/ui")).into_response(),
+            Err(e) => internal(session.lang)(e.into()).into_response(),
+        },
+        _ => (StatusCode::UNAUTHORIZED, login_form(&session, &f.csrf, Some(&t(session.lang, "bad_token")))).into_response(),
     }
 }
 
-async fn logout() -> Response {
-    ([(header::SET_COOKIE, format!("{TOKEN_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"))], Redirect::to("/ui/login")).into_response()
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn logout(State(s): State<AppState>, session: Session, Form(f): Form<CsrfForm>) -> Result<Response, WebError> {
+    if let Some(id) = &session.id {
+        session.check_csrf(&f.csrf)?;
+        session::end(s.ledger.store().as_ref(), id).await.map_err(|e| internal(session.lang)(e.into()))?;
+    }
+    Ok(([(header::SET_COOKIE, s.sessions.cleared())], Redirect::to("/ui/login")).into_response())
 }
 
 async fn set_lang(Path(lang): Path<String>, Query(q): Query<BTreeMap<String, String>>) -> Response {
     let lang = Lang::parse(&lang).unwrap_or(Lang::Kk);
     // A control character (CR, LF) would split the Location header: refused, not a 500.
     if q.get("back").is_some_and(|b| b.chars().any(char::is_control)) {
-        let body = view::layout(lang, &t(lang, "error"), "/ui", false, html! { p { "back: a control character is not allowed" } });
+        let body = view::layout(lang, &t(lang, "error"), "/ui", None, html! { p { "back: a control character is not allowed" } });
         return (StatusCode::BAD_REQUEST, Html(body.into_string())).into_response();
     }
     // Only back to a page of ours.
@@ -243,7 +287,7 @@ fn status_line(l: Lang, procedure: &str, c: &ProcedureCase) -> Markup {
     }
 }
 
-fn appeal_block(l: Lang, iin: &str, procedure: &str, c: &ProcedureCase, officer: bool) -> Markup {
+fn appeal_block(l: Lang, iin: &str, procedure: &str, c: &ProcedureCase, officer: bool, csrf: &str) -> Markup {
     html! {
         @if let Some(a) = &c.appeal {
             div.card #(format!("appeal-{procedure}")) {
@@ -258,14 +302,16 @@ fn appeal_block(l: Lang, iin: &str, procedure: &str, c: &ProcedureCase, officer:
                 p { a #(format!("case-file-{procedure}")) href=(format!("/ui/appeals/{}/case-file", a.appeal)) { (t(l, "case_file")) } }
                 @if officer && a.state != "resolved" {
                     @if !a.suspended {
-                        form method="post" action=(format!("/ui/appeals/{}/suspend", a.appeal)) { button #suspend type="submit" { (t(l, "suspend")) } }
+                        form method="post" action=(format!("/ui/appeals/{}/suspend", a.appeal)) { (view::csrf_field(csrf)) button #suspend type="submit" { (t(l, "suspend")) } }
                     }
                     form method="post" action=(format!("/ui/appeals/{}/correction", a.appeal)) {
+                        (view::csrf_field(csrf))
                         label { (t(l, "correction")) textarea #correction name="signed" rows="4" {} }
                         button #submit-correction type="submit" { (t(l, "submit_correction")) }
                     }
-                    form method="post" action=(format!("/ui/appeals/{}/recheck", a.appeal)) { button #recheck type="submit" { (t(l, "recheck")) } }
+                    form method="post" action=(format!("/ui/appeals/{}/recheck", a.appeal)) { (view::csrf_field(csrf)) button #recheck type="submit" { (t(l, "recheck")) } }
                     form method="post" action=(format!("/ui/appeals/{}/resolve", a.appeal)) {
+                        (view::csrf_field(csrf))
                         label { (t(l, "reason")) textarea #reason name="reason" rows="2" {} }
                         button #overturn type="submit" name="outcome" value="overturned" { (t(l, "overturned")) }
                         button #uphold type="submit" name="outcome" value="upheld" { (t(l, "upheld")) }
@@ -275,6 +321,7 @@ fn appeal_block(l: Lang, iin: &str, procedure: &str, c: &ProcedureCase, officer:
         } @else if officer && c.decision.as_ref().is_some_and(|d| d.outcome == "confirmed") {
             form.card #(format!("file-{procedure}")) method="post" action=(format!("/ui/persons/{iin}/appeals")) {
                 h3 { (t(l, "file_appeal")) }
+                (view::csrf_field(csrf))
                 input type="hidden" name="procedure" value=(procedure);
                 label { (t(l, "appellant_grounds")) textarea #grounds name="grounds" rows="3" required {} }
                 label { (t(l, "received_on")) input #received_on type="date" name="received_on"; }
@@ -319,7 +366,7 @@ async fn case_page(
                     h2 { (t(l, procedure)) }
                     (status_line(l, procedure, c))
                 }
-                (appeal_block(l, iin.as_str(), procedure, c, officer))
+                (appeal_block(l, iin.as_str(), procedure, c, officer, &session.csrf().unwrap_or_default()))
             }
             div.card #checkpoint {
                 (t(l, "checkpoint")) ": "
@@ -364,6 +411,8 @@ struct FilingForm {
     contested_step: String,
     #[serde(default)]
     suspend: Option<String>,
+    #[serde(default)]
+    csrf: String,
 }
 
 fn non_empty(s: String) -> Option<String> {
@@ -372,6 +421,7 @@ fn non_empty(s: String) -> Option<String> {
 
 async fn file_appeal(State(s): State<AppState>, session: Session, Path(iin): Path<String>, Form(f): Form<FilingForm>) -> Result<Response, WebError> {
     let caller = session.require(&[Role::AppealsOfficer])?;
+    session.check_csrf(&f.csrf)?;
     let iin = Iin::parse(&iin).map_err(|e| session.fail(StatusCode::BAD_REQUEST, e))?;
     let filing = Filing {
         procedure: f.procedure,
@@ -393,6 +443,8 @@ struct ActionForm {
     reason: String,
     #[serde(default)]
     signed: String,
+    #[serde(default)]
+    csrf: String,
 }
 
 async fn appeal_action(
@@ -402,6 +454,7 @@ async fn appeal_action(
     Form(f): Form<ActionForm>,
 ) -> Result<Response, WebError> {
     let caller = session.require(&[Role::AppealsOfficer])?;
+    session.check_csrf(&f.csrf)?;
     let appeals = s.appeals();
     let a = appeals.load(&id).await.map_err(|e| session.fail(StatusCode::NOT_FOUND, e))?;
     let l = session.lang;

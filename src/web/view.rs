@@ -22,7 +22,8 @@ button{padding:.35em .9em;margin:.3em .3em 0 0} .status{font-weight:bold}
 "#;
 
 /// The frame of every page: title, language switch, navigation.
-pub fn layout(lang: Lang, title: &str, here: &str, logged_in: bool, body: Markup) -> Markup {
+/// `csrf`: the session's form token when logged in (navigation and logout are shown), else `None`.
+pub fn layout(lang: Lang, title: &str, here: &str, csrf: Option<&str>, body: Markup) -> Markup {
     let back = urlencode(here);
     html! {
         (DOCTYPE)
@@ -36,7 +37,7 @@ pub fn layout(lang: Lang, title: &str, here: &str, logged_in: bool, body: Markup
             body {
                 header {
                     strong { (t(lang, "title")) }
-                    @if logged_in {
+                    @if csrf.is_some() {
                         a href="/ui" { (t(lang, "search_iin")) }
                         a #nav-dashboard href="/ui/dashboard" { (t(lang, "dashboard")) }
                     }
@@ -44,14 +45,19 @@ pub fn layout(lang: Lang, title: &str, here: &str, logged_in: bool, body: Markup
                         a #lang-kk href=(format!("/ui/lang/kk?back={back}")) { "Қазақша" } " · "
                         a #lang-ru href=(format!("/ui/lang/ru?back={back}")) { "Русский" }
                     }
-                    @if logged_in {
-                        form method="post" action="/ui/logout" { button type="submit" { (t(lang, "logout")) } }
+                    @if let Some(token) = csrf {
+                        form method="post" action="/ui/logout" { (csrf_field(token)) button type="submit" { (t(lang, "logout")) } }
                     }
                 }
                 main { h1 { (title) } (body) }
             }
         }
     }
+}
+
+/// The hidden field every form posts its CSRF token in.
+pub fn csrf_field(token: &str) -> Markup {
+    html! { input type="hidden" name="csrf" value=(token); }
 }
 
 pub fn urlencode(s: &str) -> String {
