@@ -249,7 +249,23 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 /// Builds a ledger of both procedures over `persons` recipients, then measures replay speed
 /// and the latency of the person and proof routes under an open-loop load of `rate` requests
 /// per second for `seconds`, from a load generator in this process over loopback.
-pub async fn api_figures(dir: &std::path::Path, persons: u64, rate: u64, seconds: u64) -> anyhow::Result<(u64, f64, Vec<Latency>)> {
+/// What the reads of a load added to the ledger.
+pub struct ReadCost {
+    pub reads: u64,
+    pub events: u64,
+    /// Bytes of the stored events (their canonical JSON bodies) per read.
+    pub event_bytes_per_read: f64,
+    /// Growth of the database files (with the WAL) per read: rows, indexes and Merkle nodes.
+    pub file_bytes_per_read: f64,
+}
+
+fn file_bytes(db: &std::path::Path) -> u64 {
+    ["", "-wal"].iter().filter_map(|s| std::fs::metadata(format!("{}{s}", db.display())).ok()).map(|m| m.len()).sum()
+}
+
+/// Returns the ledger's size, the replay rate, the routes' latencies, and what the reads cost
+/// now and, written one event per read as before issue 17, in the same run.
+pub async fn api_figures(dir: &std::path::Path, persons: u64, rate: u64, seconds: u64) -> anyhow::Result<(u64, f64, Vec<Latency>, [ReadCost; 2])> {
     use crate::api::{app, AppState};
     use crate::registry::{TrustedKeys, DEFAULT_SIM_SEED};
     if !dir.join("bench.db").exists() {
@@ -274,7 +290,8 @@ pub async fn api_figures(dir: &std::path::Path, persons: u64, rate: u64, seconds
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let state = AppState::new(ledger.clone(), TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED));
-    tokio::spawn(async move { axum::serve(listener, app(state)).await });
+    tokio::spawn(async move { crate::server::serve(listener, app(state), Default::default(), std::future::pending()).await });
+    let (size_before, files_before) = (ledger.size().await?, file_bytes(&dir.join("bench.db")));
     let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
     let mut tick = tokio::time::interval(Duration::from_nanos(1_000_000_000 / rate.max(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -304,6 +321,48 @@ pub async fn api_figures(dir: &std::path::Path, persons: u64, rate: u64, seconds
             e.1 += 1;
         }
     }
+    let reads: u64 = by_route.values().map(|(ms, errors)| (ms.len() - errors) as u64).sum();
+    let size_after = ledger.size().await?;
+    let mut event_bytes = 0u64;
+    let mut from = size_before;
+    while from < size_after {
+        let page = ledger.store().read_raw(from, 5000).await?;
+        let Some(last) = page.last() else { break };
+        from = last.0 + 1;
+        event_bytes += page.iter().map(|(_, body)| body.len() as u64).sum::<u64>();
+    }
+    let per = |b: u64| b as f64 / reads.max(1) as f64;
+    let cost = ReadCost {
+        reads,
+        events: size_after - size_before,
+        event_bytes_per_read: per(event_bytes),
+        file_bytes_per_read: per(file_bytes(&dir.join("bench.db")).saturating_sub(files_before)),
+    };
+    // The baseline, in the same run: the same reads written as before issue 17, one
+    // `PersonalDataRead` event per read in the person's own `reads:<iin>` stream.
+    let files_mid = file_bytes(&dir.join("bench.db"));
+    let mut old_bytes = 0u64;
+    for chunk in (0..reads).collect::<Vec<_>>().chunks(64) {
+        let batch = chunk
+            .iter()
+            .map(|n| {
+                let iin = &removed[(*n as usize * 7919) % removed.len()];
+                let what = if n % 2 == 0 { "proof:registry_removal" } else { "person" };
+                NewEvent::new(
+                    crate::api::reads::reads_stream(iin),
+                    crate::api::reads::PERSONAL_DATA_READ,
+                    serde_json::json!({"iin": iin, "token": "0123456789ab", "role": "auditor", "read": what}),
+                )
+            })
+            .collect();
+        old_bytes += ledger.append(batch).await?.iter().map(|e| serde_json::to_string(e).map(|t| t.len() as u64).unwrap_or(0)).sum::<u64>();
+    }
+    let old = ReadCost {
+        reads,
+        events: reads,
+        event_bytes_per_read: per(old_bytes),
+        file_bytes_per_read: per(file_bytes(&dir.join("bench.db")).saturating_sub(files_mid)),
+    };
     let figures = by_route
         .into_iter()
         .map(|(route, (mut ms, errors))| {
@@ -311,5 +370,5 @@ pub async fn api_figures(dir: &std::path::Path, persons: u64, rate: u64, seconds
             Latency { route, requests: ms.len(), errors, p50_ms: percentile(&ms, 0.5), p99_ms: percentile(&ms, 0.99) }
         })
         .collect();
-    Ok((replay.events, replay_rate, figures))
+    Ok((replay.events, replay_rate, figures, [cost, old]))
 }

@@ -640,7 +640,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 }
                 None => tempfile_dir()?,
             };
-            let (events, replay_rate, figures) = housing_ledger::bench::api_figures(&dir, persons, rate, seconds).await?;
+            let (events, replay_rate, figures, [cost, old]) = housing_ledger::bench::api_figures(&dir, persons, rate, seconds).await?;
             println!("ledger: {events} events; replay {replay_rate:.0} events/s");
             for f in figures {
                 println!(
@@ -648,6 +648,17 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                     f.route, f.requests, f.errors, f.p50_ms, f.p99_ms
                 );
             }
+            println!(
+                "reads: {} recorded in {} events; {:.0} bytes of events per read; database files grew {:.0} bytes per read",
+                cost.reads, cost.events, cost.event_bytes_per_read, cost.file_bytes_per_read
+            );
+            println!(
+                "  as before (one event per read, written after the load): {:.0} bytes of events per read; files grew {:.0} bytes per read; ratio now/before {:.2} (events), {:.2} (files)",
+                old.event_bytes_per_read,
+                old.file_bytes_per_read,
+                cost.event_bytes_per_read / old.event_bytes_per_read.max(1.0),
+                cost.file_bytes_per_read / old.file_bytes_per_read.max(1.0)
+            );
             if keep.is_none() {
                 let _ = std::fs::remove_dir_all(&dir);
             }

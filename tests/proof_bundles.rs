@@ -29,11 +29,18 @@ struct World {
 }
 
 async fn world() -> World {
+    world_with(json!([])).await
+}
+
+/// The world, with `more` entries on the list after A, B, C and D.
+async fn world_with(more: Value) -> World {
     let place = Place::new(Backend::Sqlite, None);
     let ledger = Arc::new(place.ledger().await);
+    let mut entries = json!([{"iin": "@A"}, {"iin": "@B"}, {"iin": "@C"}, {"iin": "@D", "consent": false}]);
+    entries.as_array_mut().unwrap().extend(more.as_array().unwrap().iter().cloned());
     let (fx, _) = complete(
         Procedure::RegistryRemoval,
-        json!({"entries": [{"iin": "@A"}, {"iin": "@B"}, {"iin": "@C"}, {"iin": "@D", "consent": false}],
+        json!({"entries": entries,
                "registries": {"zags": {"@A": {"marriage": {"spouse_iin": "@A.spouse"}}}, "gosreestr": {"@A.spouse": {"privatization_contracts": [{"number": "П-2"}]}}},
                "faults": [{"registry": "egkn", "iin": "@C", "kind": "unavailable"}]}),
     );
@@ -270,9 +277,97 @@ async fn every_read_of_personal_data_is_in_the_ledger() {
     for t in tasks {
         assert_eq!(t.await.unwrap(), StatusCode::OK);
     }
-    let n = w.ledger.store().read_stream(&format!("reads:{a}")).await.unwrap().len();
-    assert_eq!(n, 3 + 1 + 40);
+    let (_, v) = w.get(&format!("/v1/persons/{a}/reads"), Some(&au)).await;
+    assert_eq!(v["reads"].as_array().unwrap().len(), 3 + 1 + 40, "each read recorded once");
     w.ledger.verify(|_| {}).await.unwrap();
+}
+
+/// Issue 17, finding 6: reads waiting together are one small event, never a copy of the answer.
+#[tokio::test]
+async fn reads_waiting_together_are_one_small_event() {
+    let w = world().await;
+    let caller = housing_ledger::auth::authenticate(w.ledger.store().as_ref(), &w.token(Role::Auditor).await).await.unwrap().unwrap();
+    let before = w.ledger.size().await.unwrap();
+    let a = iin_for("A");
+    let reads = (0..100).map(|i| w.state.reads.record(&caller, vec![a.clone()], format!("person:{i}")));
+    let seqs: Vec<u64> = futures::future::join_all(reads).await.into_iter().map(Result::unwrap).collect();
+    let added = w.ledger.size().await.unwrap() - before;
+    assert!(added <= 10, "100 reads at once took {added} events");
+    let events = w
+        .ledger
+        .store()
+        .read_seqs(&{
+            let mut s = seqs.clone();
+            s.dedup();
+            s
+        })
+        .await
+        .unwrap();
+    let bytes: usize = events.iter().map(|e| serde_json::to_string(e).unwrap().len()).sum();
+    assert!(bytes / 100 < 200, "{} bytes per read", bytes / 100);
+    let (_, v) = w.get(&format!("/v1/persons/{a}/reads"), Some(&w.token(Role::Auditor).await)).await;
+    assert_eq!(v["reads"].as_array().unwrap().len(), 100 + 1 - 1, "every one listed (the listing's own read comes after it)");
+}
+
+/// Issue 17, finding 1: the log, a run's rejected entries and an appeal's filing are reads
+/// too, recorded before the answer, naming every person they show.
+#[tokio::test]
+async fn the_log_runs_and_filings_are_recorded_reads() {
+    let a = iin_for("A");
+    // A rejected entry whose IIN fails its check digit.
+    let bad = format!("{}{}", &a[..11], (a.as_bytes()[11] - b'0' + 1) % 10);
+    let w = world_with(json!([{"iin": bad}])).await;
+    let (au, op) = (w.token(Role::Auditor).await, w.token(Role::Operator).await);
+    let off = housing_ledger::auth::issue_token(w.ledger.store().as_ref(), Role::AppealsOfficer, "Капитан Ахметова", &iin_for("Officer")).await.unwrap().0;
+    let reads_of = |iin: String| {
+        let (w, au) = (&w, au.clone());
+        async move {
+            let (s, v) = w.get(&format!("/v1/persons/{iin}/reads"), Some(&au)).await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+            v["reads"].as_array().unwrap().iter().map(|r| r["read"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+        }
+    };
+    let (_, v) = w.get("/v1/runs", Some(&op)).await;
+    let run = v["runs"][0]["run"].as_str().unwrap().to_string();
+    // Operators: aggregates only.
+    let (s, v) = w.get(&format!("/v1/runs/{run}"), Some(&op)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["rejected_count"], 1);
+    assert!(v.get("rejected").is_none() && !v.to_string().contains(&bad), "{v}");
+    assert!(reads_of(bad.clone()).await.is_empty());
+    // Auditors: the entries, their read recorded under the IIN as written.
+    let (_, v) = w.get(&format!("/v1/runs/{run}"), Some(&au)).await;
+    assert!(v["rejected"].to_string().contains(&bad), "{v}");
+    assert_eq!(reads_of(bad.clone()).await, vec!["reads".to_string(), format!("run:{run}:rejected")], "listing reads is a read too");
+    // The log: one read naming the range and every person in it, family members too.
+    let size = w.ledger.size().await.unwrap();
+    let (s, v) = w.get("/v1/events?from=0&limit=1000", Some(&au)).await;
+    assert_eq!(s, StatusCode::OK);
+    let last = v["events"].as_array().unwrap().last().unwrap()["seq"].as_u64().unwrap();
+    assert!(last + 1 >= size);
+    let range = format!("events:0-{last}");
+    assert!(reads_of(a.clone()).await.contains(&range));
+    assert!(reads_of(iin_for("A.spouse")).await.contains(&range), "a family member's answers were in it");
+    assert!(reads_of(bad.clone()).await.contains(&range));
+    // Paging to the end ends: the reads recorded on the way are not reads of personal data.
+    let mut from = 0;
+    for page in 0.. {
+        assert!(page < 100, "the log grows as fast as it is read");
+        let (_, v) = w.get(&format!("/v1/events?from={from}&limit=50"), Some(&au)).await;
+        match v["next"].as_u64() {
+            Some(n) => from = n,
+            None => break,
+        }
+    }
+    // A filing refused with the person's status is a read.
+    let b = iin_for("B");
+    let req = Request::post(format!("/v1/persons/{b}/appeals"))
+        .header("Authorization", format!("Bearer {off}"))
+        .header("Content-Type", "application/json")
+        .body(Body::from(json!({"procedure": "registry_removal", "grounds": "x"}).to_string()))
+        .unwrap();
+    assert_eq!(app(w.state.clone()).oneshot(req).await.unwrap().status(), StatusCode::CONFLICT);
+    assert!(reads_of(b).await.contains(&"appeal-filing".to_string()));
 }
 
 #[tokio::test]

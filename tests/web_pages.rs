@@ -202,7 +202,17 @@ async fn cross_site_posts_and_forms_without_their_token_are_refused() {
         )
         .await;
     assert_eq!(s, StatusCode::SEE_OTHER);
-    assert!(to.unwrap().contains("msg="), "filed (a browser under no-referrer sends Origin: null with Sec-Fetch-Site)");
+    let to = to.unwrap();
+    assert!(to.contains("msg="), "filed (a browser under no-referrer sends Origin: null with Sec-Fetch-Site)");
+    // Issue 17, finding 1: an action's answer leads to the person's page: a recorded read,
+    // even when the action fails (here a correction that is not a signed answer).
+    let appeal = housing_ledger::api::reads::of_person(&p.state.ledger, &iin).await.unwrap();
+    assert!(appeal.iter().any(|r| r["read"] == "web:appeal-filing"), "{appeal:?}");
+    let id = p.state.appeals().of_person(&iin).await.unwrap()[0].id.clone();
+    let (s, to, _) = p.call("POST", &format!("/ui/appeals/{id}/correction"), Some(&officer), Some("signed=nonsense")).await;
+    assert!(s == StatusCode::SEE_OTHER && to.unwrap().contains("err="));
+    let reads = housing_ledger::api::reads::of_person(&p.state.ledger, &iin).await.unwrap();
+    assert!(reads.iter().any(|r| r["read"] == format!("web:appeal:{id}:correction")), "{reads:?}");
     let (s, _, _) = p
         .call_with("POST", &format!("/ui/appeals/none/recheck"), Some(&officer), Some(""), &[("Origin", "http://127.0.0.1:8080"), ("Host", "127.0.0.1:8080")])
         .await;
@@ -231,8 +241,8 @@ async fn sessions_roles_reads_and_language() {
     assert_eq!(s, StatusCode::OK);
     assert!(html.contains("id=\"timeline\"") && html.contains("есептен шығарылды") && !html.contains("class=\"bad\""), "removed, all verified");
     assert!(!html.contains("id=\"file-registry_removal\""), "auditors get no appeal form");
-    let reads = p.state.ledger.store().read_stream(&format!("reads:{iin}")).await.unwrap();
-    assert!(reads.iter().any(|e| e.data["read"] == "web:case"), "the page read is in the ledger");
+    let reads = housing_ledger::api::reads::of_person(&p.state.ledger, &iin).await.unwrap();
+    assert!(reads.iter().any(|r| r["read"] == "web:case"), "the page read is in the ledger");
     let (s, _, html) = p.call("GET", "/ui/persons/123", Some(&auditor), None).await;
     assert!(s == StatusCode::BAD_REQUEST && html.contains("12 digits"), "{html}");
     let (s, _, _) = p.call("POST", "/ui/appeals/ap-1/recheck", Some(&auditor), Some("")).await;

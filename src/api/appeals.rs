@@ -69,6 +69,8 @@ pub async fn file_appeal(
     officer(&caller)?;
     let filing = body(filing)?;
     let iin = checked_iin(&iin)?;
+    // Whatever the answer (a 409 shows the person's status), it is a read.
+    account(&s, &caller, &iin, "appeal-filing").await?;
     let a = s.appeals().file(iin.as_str(), &filing, &caller).await?;
     Ok((StatusCode::CREATED, Json(view(&a))).into_response())
 }

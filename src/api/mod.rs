@@ -320,6 +320,12 @@ async fn events_page(State(s): State<AppState>, caller: Caller, Query(p): Query<
         return Err(AppError::BadRequest(format!("limit must be between 1 and {MAX_PAGE}")));
     }
     let events = crate::store::read(s.ledger.store().as_ref(), from, limit).await?;
+    // Whole events show personal data: the read names the range and every person in it
+    // (a page that shows none is no read of personal data).
+    let named: Vec<String> = reads::persons_named(&events).into_iter().collect();
+    if let (Some(first), Some(last), false) = (events.first(), events.last(), named.is_empty()) {
+        persons::account_all(&s, &caller, named, &format!("events:{}-{}", first.seq, last.seq)).await?;
+    }
     let size = s.ledger.size().await?;
     let next = events.last().map(|e| e.seq + 1).filter(|n| *n < size);
     Ok(Json(json!({"events": events, "next": next})))

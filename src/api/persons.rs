@@ -17,23 +17,24 @@ pub(super) fn checked_iin(iin: &str) -> Result<Iin, AppError> {
 
 /// Records the read in the ledger before anything is answered.
 pub(super) async fn account(s: &AppState, caller: &Caller, iin: &Iin, what: &str) -> Result<(), AppError> {
-    s.reads.record(caller, iin.as_str(), what).await.map(|_| ()).map_err(AppError::Internal)
+    account_all(s, caller, vec![iin.to_string()], what).await
 }
 
-/// Every recorded read of a person's data (auditor).
-#[utoipa::path(get, path = "/v1/persons/{iin}/reads", tag = "persons", security(("bearer" = [])), params(("iin" = String, Path, pattern = r"^[0-9]{12}$", description = "12 digits with a valid check digit")), responses((status = 200, description = "{iin, reads: [{seq, time, token, role, read}]}"), (status = 400), (status = 401), (status = 403)))]
+/// Records a read about several persons (or about an identifier that is not a valid IIN).
+pub(crate) async fn account_all(s: &AppState, caller: &Caller, iins: Vec<String>, what: &str) -> Result<(), AppError> {
+    s.reads.record(caller, iins, what).await.map(|_| ()).map_err(AppError::Internal)
+}
+
+/// Every recorded read of a person's data (auditor). Any identifier a read named can be
+/// asked for, a rejected list entry's IIN that fails its check digit included.
+#[utoipa::path(get, path = "/v1/persons/{iin}/reads", tag = "persons", security(("bearer" = [])), params(("iin" = String, Path, pattern = r"^[0-9]{12}$", description = "12 digits; the check digit is not required here")), responses((status = 200, description = "{iin, reads: [{seq, time, token, role, read}]}"), (status = 400), (status = 401), (status = 403)))]
 pub async fn person_reads(State(s): State<AppState>, caller: Caller, Path(iin): Path<String>) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Auditor])?;
-    let iin = checked_iin(&iin)?;
-    let reads: Vec<Value> = s
-        .ledger
-        .store()
-        .read_stream(&super::reads::reads_stream(iin.as_str()))
-        .await?
-        .into_iter()
-        .map(|e| json!({"seq": e.seq, "time": e.time, "token": e.data["token"], "role": e.data["role"], "read": e.data["read"]}))
-        .collect();
-    account(&s, &caller, &iin, "reads").await?;
+    if iin.len() != 12 || !iin.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(AppError::BadRequest(format!("IIN must be 12 digits, got {iin:?}")));
+    }
+    let reads = super::reads::of_person(&s.ledger, &iin).await?;
+    account_all(&s, &caller, vec![iin.clone()], "reads").await?;
     Ok(Json(json!({"iin": iin, "reads": reads})))
 }
 
@@ -117,23 +118,42 @@ pub async fn runs(State(s): State<AppState>, caller: Caller) -> Result<Json<Valu
     Ok(Json(json!({"runs": runs})))
 }
 
-/// One run: counts, rejected entries, registry failures (auditor, operator).
+/// One run: counts, rejected entries, registry failures (auditor, operator). The rejected
+/// entries are personal data: auditors get them, their read recorded; operators get counts by
+/// the field found wrong only.
 #[utoipa::path(get, path = "/v1/runs/{id}", tag = "runs", security(("bearer" = [])), params(("id" = String, Path)), responses((status = 200, description = "the run"), (status = 401), (status = 403), (status = 404)))]
 pub async fn run(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Auditor, Role::Operator])?;
     let events = s.ledger.store().read_stream(&run_stream(&id)).await?;
     let started = events.iter().find(|e| e.kind == RUN_STARTED).ok_or_else(|| AppError::NotFound(format!("no run {id}")))?;
     let finished = events.iter().find(|e| e.kind == RUN_FINISHED);
-    let rejected: Vec<Value> =
-        events.iter().filter(|e| e.kind == INPUT_REJECTED).map(|e| json!({"seq": e.seq, "entry": e.data["entry"], "reasons": e.data["reasons"]})).collect();
+    let rejected_events: Vec<&events::Event> = events.iter().filter(|e| e.kind == INPUT_REJECTED).collect();
+    let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
+    for e in &rejected_events {
+        for r in e.data["reasons"].as_array().into_iter().flatten() {
+            // A reason is "field: what is wrong", and what is wrong may quote the value: only
+            // the field is counted.
+            let field = r.as_str().and_then(|t| t.split(':').next()).unwrap_or("other").trim();
+            *by_reason.entry(field.to_string()).or_default() += 1;
+        }
+    }
     let failures: Vec<Value> = events
         .iter()
         .filter(|e| e.kind == REGISTRY_FAILED)
         .map(|e| json!({"seq": e.seq, "step": e.data["step"], "kind": e.data["kind"], "detail": e.data["detail"]}))
         .collect();
-    Ok(Json(json!({
+    let mut v = json!({
         "run": id, "procedure": started.data["procedure"], "as_of": started.data["as_of"], "rule_set": started.data["rule_set"], "source": started.data["source"],
         "started_seq": started.seq, "finished": finished.is_some(), "counts": finished.map(|e| e.data["counts"].clone()),
-        "rejected": rejected, "registry_failures": failures,
-    })))
+        "rejected_count": rejected_events.len(), "rejected_by_reason": by_reason, "registry_failures": failures,
+    });
+    if caller.role == Role::Auditor {
+        let owned: Vec<events::Event> = rejected_events.iter().map(|e| (*e).clone()).collect();
+        let named = super::reads::persons_named(&owned);
+        if !named.is_empty() {
+            account_all(&s, &caller, named.into_iter().collect(), &format!("run:{id}:rejected")).await?;
+        }
+        v["rejected"] = rejected_events.iter().map(|e| json!({"seq": e.seq, "entry": e.data["entry"], "reasons": e.data["reasons"]})).collect();
+    }
+    Ok(Json(v))
 }

@@ -1,23 +1,46 @@
-//! Accountability of reads: every read of personal data through the API is appended to the
-//! ledger (who — token id and role —, what, when) before the answer goes out. Reads are
-//! group-committed: concurrent requests share one durable append.
+//! Accountability of reads: every read of personal data through the API or the pages is in the
+//! ledger (who — token id and role —, what, about whom) before the answer goes out.
+//!
+//! Reads are small (issue 17, finding 6): the requests waiting at one moment are recorded
+//! together as one `PersonalDataReads` event in stream `reads` (group commit: one signature,
+//! one Merkle leaf, one durable write for all of them), each read a few fields naming the
+//! persons it covered, never a copy of the answer. A person's reads are found through the
+//! subject index, which is derived from these events alone. Ledgers written before keep their
+//! one-event-per-read `PersonalDataRead` in `reads:<iin>`, listed too.
 
 use crate::auth::Caller;
-use crate::ledger::Ledger;
-use events::NewEvent;
-use serde_json::json;
+use crate::ledger::{Ledger, LedgerError};
+use events::{Event, NewEvent};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
+/// One read per event, in stream `reads:<iin>` (ledgers written before reads were grouped).
 pub const PERSONAL_DATA_READ: &str = "PersonalDataRead";
-/// Reads appended together at most.
+/// The reads of one group commit.
+pub const PERSONAL_DATA_READS: &str = "PersonalDataReads";
+pub const READS_STREAM: &str = "reads";
+/// Reads recorded together at most.
 const GROUP: usize = 512;
+/// Events the subject index reads at a time when catching up.
+const PAGE: u64 = 20_000;
 
 pub fn reads_stream(iin: &str) -> String {
     format!("reads:{iin}")
 }
 
-type Pending = (NewEvent, oneshot::Sender<Result<u64, String>>);
+/// One read as recorded: by whom, what, and the persons whose data it showed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Read {
+    pub token: String,
+    pub role: String,
+    pub read: String,
+    pub iins: Vec<String>,
+}
+
+type Pending = (Read, oneshot::Sender<Result<u64, String>>);
 
 /// The handle requests record their reads through.
 #[derive(Clone)]
@@ -26,7 +49,8 @@ pub struct ReadLog {
 }
 
 impl ReadLog {
-    /// Starts the writer task (needs a Tokio runtime).
+    /// Starts the writer task (needs a Tokio runtime). It owns the appending of reads: whatever
+    /// is waiting when it is free goes into one event.
     pub fn start(ledger: Arc<Ledger>) -> Self {
         let (tx, mut rx) = mpsc::channel::<Pending>(4096);
         tokio::spawn(async move {
@@ -38,11 +62,12 @@ impl ReadLog {
                         Err(_) => break,
                     }
                 }
-                let (events, waiters): (Vec<NewEvent>, Vec<_>) = group.into_iter().unzip();
-                match ledger.append(events).await {
+                let (reads, waiters): (Vec<Read>, Vec<_>) = group.into_iter().unzip();
+                let event = NewEvent::new(READS_STREAM, PERSONAL_DATA_READS, json!({ "reads": reads }));
+                match ledger.append(vec![event]).await {
                     Ok(appended) => {
-                        for (w, e) in waiters.into_iter().zip(appended) {
-                            let _ = w.send(Ok(e.seq));
+                        for w in waiters {
+                            let _ = w.send(Ok(appended[0].seq));
                         }
                     }
                     Err(e) => {
@@ -51,16 +76,96 @@ impl ReadLog {
                         }
                     }
                 }
+                // The index follows off the answer's path; a lookup catches up itself.
+                if let Err(e) = index_catch_up(&ledger).await {
+                    tracing::warn!(error = %e, "subject index");
+                }
             }
         });
         Self { tx }
     }
 
-    /// Records that `caller` read `what` about `iin`; returns the seq of the record.
-    pub async fn record(&self, caller: &Caller, iin: &str, what: &str) -> Result<u64, String> {
-        let ev = NewEvent::new(reads_stream(iin), PERSONAL_DATA_READ, json!({"iin": iin, "token": caller.token_id, "role": caller.role, "read": what}));
+    /// Records that `caller` read `what` about the persons `iins`; returns the seq of the
+    /// event that holds the record, once it is durable.
+    pub async fn record(&self, caller: &Caller, iins: Vec<String>, what: impl Into<String>) -> Result<u64, String> {
+        let read = Read { token: caller.token_id.clone(), role: caller.role.as_str().to_string(), read: what.into(), iins };
         let (tx, rx) = oneshot::channel();
-        self.tx.send((ev, tx)).await.map_err(|_| "the read log has stopped".to_string())?;
+        self.tx.send((read, tx)).await.map_err(|_| "the read log has stopped".to_string())?;
         rx.await.map_err(|_| "the read log has stopped".to_string())?
     }
+}
+
+/// The reads an event of reads holds (none for any other event).
+pub fn reads_in(e: &Event) -> Vec<Read> {
+    if e.kind != PERSONAL_DATA_READS {
+        return Vec::new();
+    }
+    serde_json::from_value::<Vec<Read>>(e.data["reads"].clone()).unwrap_or_default()
+}
+
+/// Brings the subject index up to the end of the ledger. Returns how many events it passed.
+pub async fn index_catch_up(ledger: &Ledger) -> Result<u64, LedgerError> {
+    let store = ledger.store();
+    let mut passed = 0;
+    loop {
+        let from = store.projection_cursor(crate::store::SUBJECTS).await?;
+        let size = store.size().await?;
+        if from >= size {
+            return Ok(passed);
+        }
+        let to = size.min(from + PAGE);
+        let events = crate::store::parse_rows(store.read_raw_kinds(&[PERSONAL_DATA_READS], from, to).await?)?;
+        let rows: BTreeSet<(String, u64)> = events.iter().flat_map(|e| reads_in(e).into_iter().flat_map(|r| r.iins).map(|iin| (iin, e.seq))).collect();
+        if store.subject_index_commit(from, to, rows.into_iter().collect()).await? {
+            passed += to - from;
+        }
+    }
+}
+
+/// Every recorded read of `iin`'s data, in order: `{seq, time, token, role, read}`.
+pub async fn of_person(ledger: &Ledger, iin: &str) -> Result<Vec<Value>, LedgerError> {
+    let store = ledger.store();
+    let mut out: Vec<Value> = store
+        .read_stream(&reads_stream(iin))
+        .await?
+        .into_iter()
+        .map(|e| json!({"seq": e.seq, "time": e.time, "token": e.data["token"], "role": e.data["role"], "read": e.data["read"]}))
+        .collect();
+    index_catch_up(ledger).await?;
+    let seqs = store.subject_seqs(iin).await?;
+    for e in store.read_seqs(&seqs).await? {
+        for r in reads_in(&e).into_iter().filter(|r| r.iins.iter().any(|i| i == iin)) {
+            out.push(json!({"seq": e.seq, "time": e.time, "token": r.token, "role": r.role, "read": r.read}));
+        }
+    }
+    out.sort_by_key(|v| v["seq"].as_u64());
+    Ok(out)
+}
+
+/// The persons whose data events show: the IIN of a person's stream, every value under a key
+/// `iin` (an entry's, even one failing its check digit), and every other string of exactly 12
+/// digits (family members, subjects of answers). Errs towards naming too many. The reads
+/// themselves are left out: they are the accountability record, and a read of reads recorded
+/// as a read would make the log grow while an auditor pages to its end.
+pub fn persons_named(events: &[Event]) -> BTreeSet<String> {
+    fn walk(v: &Value, key: Option<&str>, out: &mut BTreeSet<String>) {
+        match v {
+            Value::String(s) if key == Some("iin") || (s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())) => {
+                out.insert(s.clone());
+            }
+            Value::Array(a) => a.iter().for_each(|x| walk(x, key, out)),
+            Value::Object(o) => o.iter().for_each(|(k, x)| walk(x, Some(k), out)),
+            _ => {}
+        }
+    }
+    let mut out = BTreeSet::new();
+    for e in events.iter().filter(|e| e.kind != PERSONAL_DATA_READS && e.kind != PERSONAL_DATA_READ) {
+        if let Some((_, id)) = e.stream.split_once(':') {
+            if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) {
+                out.insert(id.to_string());
+            }
+        }
+        walk(&e.data, None, &mut out);
+    }
+    out
 }

@@ -216,6 +216,12 @@ pub trait EventStore: Send + Sync {
     /// Writes rows and moves the cursor from `from` to `to` in one transaction; refuses (false)
     /// if the cursor is no longer at `from`, so no event is applied twice or skipped.
     async fn projection_commit(&self, projection: &str, from: u64, to: u64, rows: Vec<(String, String)>) -> Result<bool>;
+    /// Adds `(subject, seq)` rows to the subject index (which events name a subject, such as
+    /// a person read about, that their stream does not) and moves its cursor from `from` to
+    /// `to`, in one transaction; `false` if the cursor was no longer at `from`.
+    async fn subject_index_commit(&self, from: u64, to: u64, rows: Vec<(String, u64)>) -> Result<bool>;
+    /// The seqs of the events indexed under `subject`, in order.
+    async fn subject_seqs(&self, subject: &str) -> Result<Vec<u64>>;
     async fn add_token(&self, token: &TokenRecord) -> Result<()>;
     async fn token_by_hash(&self, token_hash: &[u8]) -> Result<Option<TokenRecord>>;
     /// Every token, without secrets (only hashes are stored).
@@ -230,6 +236,9 @@ pub trait EventStore: Send + Sync {
     async fn touch_session(&self, id_hash: &[u8], at: &str) -> Result<()>;
     async fn end_session(&self, id_hash: &[u8], at: &str) -> Result<()>;
 }
+
+/// The subject index's cursor, among the projections'.
+pub const SUBJECTS: &str = "subjects";
 
 /// A page session as stored (times RFC 3339 UTC with milliseconds).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 //! head, so two writers, threads or processes, can never fork the chain. Optimistic concurrency
 //! on `(stream, stream_seq)` is checked under that lock.
 
-use super::{parse_rows, EventStore, PendingBatch, Result, SessionRecord, StoreError, StoredCheckpoint, TokenRecord};
+use super::{parse_rows, EventStore, PendingBatch, Result, SessionRecord, StoreError, StoredCheckpoint, TokenRecord, SUBJECTS};
 use async_trait::async_trait;
 use events::envelope::{seal, Draft};
 use events::merkle::{Hash, MerkleFrontier, NodeId};
@@ -40,6 +40,7 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
     Migration { version: 7, name: "timestamps", sql: include_str!("../../migrations/sqlite/0007_timestamps.sql") },
     Migration { version: 8, name: "token_life", sql: include_str!("../../migrations/sqlite/0008_token_life.sql") },
     Migration { version: 9, name: "web_sessions", sql: include_str!("../../migrations/sqlite/0009_web_sessions.sql") },
+    Migration { version: 10, name: "subject_index", sql: include_str!("../../migrations/sqlite/0010_subject_index.sql") },
 ];
 const POSTGRES_MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "ledger", sql: include_str!("../../migrations/postgres/0001_ledger.sql") },
@@ -51,11 +52,13 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
     Migration { version: 7, name: "timestamps", sql: include_str!("../../migrations/postgres/0007_timestamps.sql") },
     Migration { version: 8, name: "token_life", sql: include_str!("../../migrations/postgres/0008_token_life.sql") },
     Migration { version: 9, name: "web_sessions", sql: include_str!("../../migrations/postgres/0009_web_sessions.sql") },
+    Migration { version: 10, name: "subject_index", sql: include_str!("../../migrations/postgres/0010_subject_index.sql") },
 ];
 
 /// Rows per multi-row INSERT (SQLite allows 32766 parameters). Statements of other lengths
 /// (a batch's tail) are not kept prepared: every connection would keep one of each length.
 const INSERT_CHUNK: usize = 500;
+
 /// Batches of at least this many events are sealed ahead, on the rayon pool, while the batch
 /// before them commits; smaller ones on the serial path.
 const SEAL_AHEAD_FROM: usize = 256;
@@ -179,6 +182,40 @@ fn hash_of(bytes: Vec<u8>) -> Result<Hash> {
 }
 
 impl SqlStore {
+    /// A transaction holding the lock of consumer `name`, if its cursor is at `from`; `None`
+    /// if another consumer moved it (nothing is applied twice). Consumers of one name are
+    /// serialised (not appends): SQLite's write lock, or a PostgreSQL advisory lock.
+    async fn at_cursor(&self, name: &str, from: u64) -> Result<Option<sqlx::Transaction<'static, sqlx::Any>>> {
+        let mut tx = match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Dialect::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind(name.to_string()).execute(&mut *tx).await?;
+                tx
+            }
+        };
+        let n: Option<i64> =
+            sqlx::query_scalar("SELECT next_seq FROM projection_cursors WHERE projection = $1").bind(name.to_string()).fetch_optional(&mut *tx).await?;
+        if n.map_or(0, u) != from {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        Ok(Some(tx))
+    }
+
+    /// Moves consumer `name`'s cursor to `to` and commits what was written with it.
+    async fn move_cursor(mut tx: sqlx::Transaction<'static, sqlx::Any>, name: &str, to: u64) -> Result<bool> {
+        sqlx::query(
+            "INSERT INTO projection_cursors (projection, next_seq) VALUES ($1, $2) ON CONFLICT (projection) DO UPDATE SET next_seq = excluded.next_seq",
+        )
+        .bind(name.to_string())
+        .bind(i(to))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// Opens (creating where needed) and migrates the database at `url`.
     pub async fn connect(url: &str) -> Result<Self> {
         sqlx::any::install_default_drivers();
@@ -762,23 +799,7 @@ impl EventStore for SqlStore {
     }
 
     async fn projection_commit(&self, projection: &str, from: u64, to: u64, rows: Vec<(String, String)>) -> Result<bool> {
-        // Serialise consumers of one projection (not appends): SQLite's write lock, or a
-        // PostgreSQL advisory lock on the projection's name.
-        let mut tx = match self.dialect {
-            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Dialect::Postgres => {
-                let mut tx = self.pool.begin().await?;
-                sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind(projection).execute(&mut *tx).await?;
-                tx
-            }
-        };
-        let n: Option<i64> =
-            sqlx::query_scalar("SELECT next_seq FROM projection_cursors WHERE projection = $1").bind(projection).fetch_optional(&mut *tx).await?;
-        if n.map_or(0, u) != from {
-            // Another consumer applied these events already: nothing is applied twice.
-            tx.rollback().await?;
-            return Ok(false);
-        }
+        let Some(mut tx) = self.at_cursor(projection, from).await? else { return Ok(false) };
         for (key, doc) in rows {
             sqlx::query(
                 "INSERT INTO projection_rows (projection, key, doc) VALUES ($1, $2, $3) ON CONFLICT (projection, key) DO UPDATE SET doc = excluded.doc",
@@ -789,15 +810,27 @@ impl EventStore for SqlStore {
             .execute(&mut *tx)
             .await?;
         }
-        sqlx::query(
-            "INSERT INTO projection_cursors (projection, next_seq) VALUES ($1, $2) ON CONFLICT (projection) DO UPDATE SET next_seq = excluded.next_seq",
-        )
-        .bind(projection)
-        .bind(i(to))
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(true)
+        Self::move_cursor(tx, projection, to).await
+    }
+
+    async fn subject_index_commit(&self, from: u64, to: u64, rows: Vec<(String, u64)>) -> Result<bool> {
+        let Some(mut tx) = self.at_cursor(SUBJECTS, from).await? else { return Ok(false) };
+        for chunk in rows.chunks(INSERT_CHUNK) {
+            let ph: Vec<String> = (0..chunk.len()).map(|k| format!("(${}, ${})", 2 * k + 1, 2 * k + 2)).collect();
+            let sql = format!("INSERT INTO subject_index (subject, seq) VALUES {} ON CONFLICT (subject, seq) DO NOTHING", ph.join(","));
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for (subject, seq) in chunk {
+                q = q.bind(subject.clone()).bind(i(*seq));
+            }
+            q.execute(&mut *tx).await?;
+        }
+        Self::move_cursor(tx, SUBJECTS, to).await
+    }
+
+    async fn subject_seqs(&self, subject: &str) -> Result<Vec<u64>> {
+        let seqs: Vec<i64> =
+            sqlx::query_scalar("SELECT seq FROM subject_index WHERE subject = $1 ORDER BY seq").bind(subject.to_string()).fetch_all(&self.pool).await?;
+        Ok(seqs.into_iter().map(u).collect())
     }
 
     async fn add_token(&self, t: &TokenRecord) -> Result<()> {

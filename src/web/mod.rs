@@ -343,7 +343,7 @@ async fn case_page(
     let caller = session.require(&[Role::Auditor, Role::AppealsOfficer])?.clone();
     let l = session.lang;
     let iin = Iin::parse(&iin).map_err(|e| session.fail(StatusCode::BAD_REQUEST, e))?;
-    s.reads.record(&caller, iin.as_str(), "web:case").await.map_err(|e| session.fail(StatusCode::INTERNAL_SERVER_ERROR, e))?;
+    s.reads.record(&caller, vec![iin.to_string()], "web:case").await.map_err(|e| session.fail(StatusCode::INTERNAL_SERVER_ERROR, e))?;
     let cases = crate::projection::person(&s.ledger, iin.as_str()).await.map_err(internal(l))?;
     let Some(cases) = cases else {
         return Err(session.fail(StatusCode::NOT_FOUND, format!("{} {iin}", t(l, "no_case"))));
@@ -423,6 +423,8 @@ async fn file_appeal(State(s): State<AppState>, session: Session, Path(iin): Pat
     let caller = session.require(&[Role::AppealsOfficer])?;
     session.check_csrf(&f.csrf)?;
     let iin = Iin::parse(&iin).map_err(|e| session.fail(StatusCode::BAD_REQUEST, e))?;
+    // The answer shows the person's status whatever it is: a read.
+    s.reads.record(caller, vec![iin.to_string()], "web:appeal-filing").await.map_err(|e| session.fail(StatusCode::INTERNAL_SERVER_ERROR, e))?;
     let filing = Filing {
         procedure: f.procedure,
         grounds: f.grounds,
@@ -457,6 +459,8 @@ async fn appeal_action(
     session.check_csrf(&f.csrf)?;
     let appeals = s.appeals();
     let a = appeals.load(&id).await.map_err(|e| session.fail(StatusCode::NOT_FOUND, e))?;
+    // The answer leads to the person's page, naming him: a read, whatever the action's outcome.
+    s.reads.record(caller, vec![a.iin.clone()], format!("web:appeal:{id}:{action}")).await.map_err(|e| session.fail(StatusCode::INTERNAL_SERVER_ERROR, e))?;
     let l = session.lang;
     let done = |kind: &str| format!("{}: {id}", t(l, kind));
     let r = match action.as_str() {
