@@ -64,8 +64,10 @@ type Result<T> = std::result::Result<T, AppealError>;
 #[serde(deny_unknown_fields)]
 pub struct Filing {
     /// `registry_removal` or `lease_termination`.
+    #[schema(pattern = "^(registry_removal|lease_termination)$")]
     pub procedure: String,
-    /// The appellant's grounds, as stated.
+    /// The appellant's grounds, as stated (not blank).
+    #[schema(pattern = "\\S")]
     pub grounds: String,
     /// The step contested (`"6"`, `"10"`, ...); default: the step that found the ground.
     #[serde(default)]

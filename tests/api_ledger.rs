@@ -88,10 +88,14 @@ async fn inclusion_and_consistency_routes() {
     for (uri, want) in [
         ("/v1/proofs/inclusion", StatusCode::BAD_REQUEST),
         ("/v1/proofs/inclusion?seq=abc", StatusCode::BAD_REQUEST),
-        ("/v1/proofs/inclusion?seq=30&tree_size=30", StatusCode::BAD_REQUEST),
-        ("/v1/proofs/inclusion?seq=1&tree_size=999", StatusCode::BAD_REQUEST),
+        ("/v1/proofs/inclusion?seq=1&tree_size=0", StatusCode::BAD_REQUEST),
         ("/v1/proofs/consistency?from=0&to=30", StatusCode::BAD_REQUEST),
-        ("/v1/proofs/consistency?from=31&to=30", StatusCode::BAD_REQUEST),
+        // Well-formed sizes the log has no proof for: not found, as schema-valid requests
+        // must not be refused as malformed.
+        ("/v1/proofs/inclusion?seq=30&tree_size=30", StatusCode::NOT_FOUND),
+        ("/v1/proofs/inclusion?seq=1&tree_size=999", StatusCode::NOT_FOUND),
+        ("/v1/proofs/consistency?from=31&to=30", StatusCode::NOT_FOUND),
+        ("/v1/proofs/consistency?from=1&to=999", StatusCode::NOT_FOUND),
         ("/v1/nowhere", StatusCode::NOT_FOUND),
     ] {
         let (s, b) = api.json(uri, None).await;
@@ -273,6 +277,23 @@ async fn the_openapi_schema_is_as_strict_as_the_code() {
     assert_eq!((limit["schema"]["minimum"].as_f64(), limit["schema"]["maximum"].as_f64()), (Some(1.0), Some(1000.0)), "{limit}");
     let from = param("/v1/events", "from");
     assert_eq!(from["schema"]["minimum"].as_f64(), Some(0.0), "{from}");
+    // A valid IIN is more than a pattern: the format says so (the reads route takes any 12 digits).
+    for path in ["/v1/persons/{iin}", "/v1/persons/{iin}/proof", "/v1/persons/{iin}/events", "/v1/persons/{iin}/appeals"] {
+        assert_eq!(param(path, "iin")["schema"]["format"], "kz-iin", "{path}");
+    }
+    assert!(param("/v1/persons/{iin}/reads", "iin")["schema"].get("format").is_none());
+    assert_eq!(param("/v1/persons/{iin}/proof", "procedure")["schema"]["pattern"], "^(registry_removal|lease_termination)$");
+    assert_eq!(param("/v1/proofs/consistency", "from")["schema"]["minimum"].as_f64(), Some(1.0));
+    assert_eq!(doc["components"]["schemas"]["Filing"]["properties"]["procedure"]["pattern"], "^(registry_removal|lease_termination)$");
+    // Every response has its description, as OpenAPI requires; no operation has a null list.
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            assert!(op.get("parameters").is_none_or(Value::is_array), "{method} {path}");
+            for (code, r) in op["responses"].as_object().unwrap() {
+                assert!(r["description"].as_str().is_some_and(|d| !d.is_empty()), "{method} {path} {code}");
+            }
+        }
+    }
 }
 
 /// Issue 17, finding 8 (tokens): `token create --expires`, `token list` and `token revoke`; a

@@ -173,12 +173,41 @@ pub fn app(state: AppState) -> Router {
     let (router, doc) = router_and_doc(state);
     // The API's errors in one JSON shape, extractor rejections included (not the pages').
     let router = router.layer(axum::middleware::map_response(error::json_errors)).layer(axum::middleware::from_fn(no_store)).merge(tiles);
-    let doc = Arc::new(doc);
+    let doc = Arc::new(iin_format(serde_json::to_value(&doc).expect("the document serialises")));
     router
-        .route("/openapi.json", get(move || async move { Json(serde_json::to_value(&*doc).expect("the document serialises")) }))
+        .route("/openapi.json", get(move || async move { Json((*doc).clone()) }))
         .route("/healthz", get(|| async { "ok" }))
         .merge(crate::web::routes(policy).with_state(state_for_web))
         .fallback(|| async { AppError::NotFound("no such route".into()) })
+}
+
+/// Marks every path parameter `iin` that must be a valid IIN `format: kz-iin`: the pattern
+/// gives its shape, the format says its birth date and check digit must be right too (decision
+/// 8), so a fuzzer's schema-valid request carries a real IIN. The reads route takes any 12
+/// digits and is left as it is.
+fn iin_format(mut doc: Value) -> Value {
+    for (path, item) in doc["paths"].as_object_mut().into_iter().flatten() {
+        // Every response has a description, as OpenAPI requires (a bare `(status = 401)` has none).
+        for op in item.as_object_mut().into_iter().flat_map(|o| o.values_mut()) {
+            for (code, r) in op.get_mut("responses").and_then(Value::as_object_mut).into_iter().flatten() {
+                if r.get("description").is_none() {
+                    let reason = code.parse::<u16>().ok().and_then(|c| axum::http::StatusCode::from_u16(c).ok()).and_then(|c| c.canonical_reason());
+                    r["description"] = json!(reason.unwrap_or("see the error's message"));
+                }
+            }
+        }
+        if path.ends_with("/reads") {
+            continue;
+        }
+        for op in item.as_object_mut().into_iter().flat_map(|o| o.values_mut()) {
+            for p in op.get_mut("parameters").and_then(Value::as_array_mut).into_iter().flatten() {
+                if p["name"] == "iin" && p["in"] == "path" {
+                    p["schema"]["format"] = json!("kz-iin");
+                }
+            }
+        }
+    }
+    doc
 }
 
 /// `Cache-Control: no-store` on every answer that may hold personal data (issue 17, finding 9):
@@ -267,26 +296,49 @@ async fn latest_size(s: &AppState) -> Result<u64, AppError> {
     })
 }
 
+/// A tree of `size` events, if the log has one (it has every size up to its own): a well-formed
+/// size the log has not reached is a proof that does not exist, 404.
+async fn existing_tree(s: &AppState, size: u64) -> Result<(), AppError> {
+    let log = s.ledger.size().await?;
+    if size > log {
+        return Err(AppError::NotFound(format!("no tree of size {size}: the log has {log} events")));
+    }
+    Ok(())
+}
+
 /// RFC 9162 inclusion proof of event `seq` in the tree of `tree_size` (default: the latest checkpoint).
-#[utoipa::path(get, path = "/v1/proofs/inclusion", tag = "ledger", params(("seq" = u64, Query), ("tree_size" = Option<u64>, Query)), responses((status = 200, description = "{seq, tree_size, path: [hex]}"), (status = 400)))]
+#[utoipa::path(get, path = "/v1/proofs/inclusion", tag = "ledger", params(("seq" = u64, Query, minimum = 0, maximum = 9223372036854775807_u64), ("tree_size" = Option<u64>, Query, minimum = 1, maximum = 9223372036854775807_u64)), responses((status = 200, description = "{seq, tree_size, path: [hex]}"), (status = 400), (status = 404, description = "no such tree, or the event is not in it")))]
 async fn inclusion(State(s): State<AppState>, Query(q): Query<BTreeMap<String, String>>) -> Result<Json<Value>, AppError> {
     let seq = number(&q, "seq")?.ok_or_else(|| AppError::BadRequest("seq is required".into()))?;
     let tree_size = match number(&q, "tree_size")? {
+        Some(0) => return Err(AppError::BadRequest("tree_size must be at least 1".into())),
         Some(n) => n,
         None => latest_size(&s).await?,
     };
+    existing_tree(&s, tree_size).await?;
+    if seq >= tree_size {
+        return Err(AppError::NotFound(format!("event {seq} is not in the tree of size {tree_size}")));
+    }
     let path = s.ledger.inclusion_proof(seq, tree_size).await?;
     Ok(Json(json!({"seq": seq, "tree_size": tree_size, "path": path.iter().map(hex::encode).collect::<Vec<_>>()})))
 }
 
-/// RFC 9162 consistency proof between two tree sizes.
-#[utoipa::path(get, path = "/v1/proofs/consistency", tag = "ledger", params(("from" = u64, Query), ("to" = Option<u64>, Query)), responses((status = 200, description = "{from, to, path: [hex]}"), (status = 400)))]
+/// RFC 9162 consistency proof between two tree sizes (defined from size 1 on).
+#[utoipa::path(get, path = "/v1/proofs/consistency", tag = "ledger", params(("from" = u64, Query, minimum = 1, maximum = 9223372036854775807_u64), ("to" = Option<u64>, Query, minimum = 1, maximum = 9223372036854775807_u64)), responses((status = 200, description = "{from, to, path: [hex]}"), (status = 400), (status = 404, description = "no such tree, or none from a larger size to a smaller")))]
 async fn consistency(State(s): State<AppState>, Query(q): Query<BTreeMap<String, String>>) -> Result<Json<Value>, AppError> {
     let from = number(&q, "from")?.ok_or_else(|| AppError::BadRequest("from is required".into()))?;
+    if from == 0 {
+        return Err(AppError::BadRequest("from must be at least 1: RFC 9162 defines consistency proofs between non-empty trees".into()));
+    }
     let to = match number(&q, "to")? {
+        Some(0) => return Err(AppError::BadRequest("to must be at least 1".into())),
         Some(n) => n,
         None => latest_size(&s).await?,
     };
+    existing_tree(&s, to).await?;
+    if from > to {
+        return Err(AppError::NotFound(format!("no consistency proof from size {from} to the smaller size {to}")));
+    }
     let path = s.ledger.consistency_proof(from, to).await?;
     Ok(Json(json!({"from": from, "to": to, "path": path.iter().map(hex::encode).collect::<Vec<_>>()})))
 }

@@ -63,7 +63,7 @@ pub async fn person(State(s): State<AppState>, caller: Caller, Path(iin): Path<S
 }
 
 /// The proof bundle of `ledger-format.md` for a person's decision (auditor, appeals officer).
-#[utoipa::path(get, path = "/v1/persons/{iin}/proof", tag = "persons", security(("bearer" = [])), params(("iin" = String, Path, pattern = r"^[0-9]{12}$", description = "12 digits with a valid check digit"), ("procedure" = String, Query, description = "registry_removal or lease_termination")), responses((status = 200, description = "the proof bundle"), (status = 400), (status = 401), (status = 403), (status = 404)))]
+#[utoipa::path(get, path = "/v1/persons/{iin}/proof", tag = "persons", security(("bearer" = [])), params(("iin" = String, Path, pattern = r"^[0-9]{12}$", description = "12 digits with a valid check digit"), ("procedure" = String, Query, pattern = "^(registry_removal|lease_termination)$", description = "registry_removal or lease_termination")), responses((status = 200, description = "the proof bundle"), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn proof_bundle(
     State(s): State<AppState>,
     caller: Caller,
