@@ -70,3 +70,44 @@ fn events_and_projections_know_no_database_or_server() {
         }
     }
 }
+
+/// Every file under `dir`, as paths relative to it, sorted.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(base, &p, out)
+            } else {
+                out.push(p.strip_prefix(base).unwrap().to_path_buf())
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// The repository stands alone: its own `docs/` (the specification pages) and
+/// `tests/data/vectors/` (the published vectors, with sources and licences). Where the brief's
+/// `../shared` sits beside it, the copies must be the same file for file, byte for byte.
+#[test]
+fn the_repository_carries_its_spec_and_vectors_in_step_with_shared() {
+    let root = root();
+    for page in ["algorithm.md", "interfaces.md", "ledger-format.md", "registry-fixture.md", "fixtures/example.json"] {
+        assert!(root.join("docs").join(page).is_file(), "docs/{page} is missing");
+    }
+    let vectors = root.join("tests/data/vectors");
+    assert!(vectors.join("README.md").is_file() && files_under(&vectors).len() > 100, "tests/data/vectors is incomplete");
+    let shared = root.join("../shared");
+    if !shared.is_dir() {
+        return; // a clone on its own: nothing to keep in step with
+    }
+    for (ours, theirs) in [(root.join("docs"), shared.join("spec")), (vectors, shared.join("vectors"))] {
+        assert_eq!(files_under(&ours), files_under(&theirs), "{} and {} list different files", ours.display(), theirs.display());
+        for f in files_under(&ours) {
+            assert!(std::fs::read(ours.join(&f)).unwrap() == std::fs::read(theirs.join(&f)).unwrap(), "{} differs from {}", ours.join(&f).display(), theirs.join(&f).display());
+        }
+    }
+}

@@ -1,4 +1,5 @@
-//! Every published vector in `../shared/vectors/`, loaded from there (never from copies):
+//! Every published vector in `tests/data/vectors/` (the repository's copy of
+//! `../shared/vectors/`, with its sources and licences; `tidy` keeps the two in step):
 //! transparency-dev Merkle proofs and reference roots, C2SP signed notes and the checkpoint
 //! golden, the cyberphone RFC 8785 pairs, Wycheproof Ed25519 and the dalek validation vectors.
 
@@ -12,11 +13,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 fn vectors() -> PathBuf {
-    let dir = std::env::var_os("HOUSING_LEDGER_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"))
-        .join("vectors");
-    assert!(dir.is_dir(), "test vectors not found at {} (set HOUSING_LEDGER_SHARED)", dir.display());
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/vectors");
+    assert!(dir.is_dir(), "test vectors not found at {}", dir.display());
     dir
 }
 

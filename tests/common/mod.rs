@@ -10,10 +10,6 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-pub fn shared_dir() -> PathBuf {
-    std::env::var_os("HOUSING_LEDGER_SHARED").map(PathBuf::from).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"))
-}
-
 const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 
 /// A PostgreSQL cluster in a temporary directory on a free port, stopped when dropped.
