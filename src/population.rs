@@ -72,8 +72,11 @@ pub struct Population {
     pub registry_removal: u64,
     pub lease_termination: u64,
     pub seed: u64,
-    cache: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<(Procedure, u64), std::sync::Arc<Person>>>>,
+    cache: std::sync::Arc<std::sync::Mutex<PersonCache>>,
 }
+
+/// Persons already made, by procedure and index.
+type PersonCache = std::collections::HashMap<(Procedure, u64), std::sync::Arc<Person>>;
 
 fn window(procedure: Procedure, role: Role) -> (i32, u8) {
     let lt = procedure == Procedure::LeaseTermination;

@@ -305,7 +305,7 @@ async fn an_overturned_lease_termination_keeps_the_lease_in_force() {
     let (s, a) =
         w.call("POST", &format!("/v1/persons/{iin}/appeals"), &w.officer, Some(json!({"procedure": "lease_termination", "grounds": "not mine"}))).await;
     assert_eq!(s, StatusCode::CREATED, "{a}");
-    let mut c = w.gosreestr_clears(&id(&a), &[iin.clone()]);
+    let mut c = w.gosreestr_clears(&id(&a), std::slice::from_ref(&iin));
     c["registry"] = json!("gosreestr");
     assert_eq!(w.call("POST", &format!("/v1/appeals/{}/corrections", id(&a)), &w.officer, Some(c)).await.0, StatusCode::CREATED);
     let (_, r) = w.call("POST", &format!("/v1/appeals/{}/recheck", id(&a)), &w.officer, None).await;

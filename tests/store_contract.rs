@@ -240,7 +240,7 @@ async fn tampering_is_found_at_its_seq(b: Backend, pg: Option<&PgCluster>) {
 
     let p = fresh(b, pg).await;
     let store = p.sql().await;
-    tamper(&store, &format!("UPDATE events SET body = substr(body, 1, 40) WHERE seq = 25")).await;
+    tamper(&store, "UPDATE events SET body = substr(body, 1, 40) WHERE seq = 25").await;
     assert_eq!(fault_of(&p).await, (25, Fault::Format), "truncated body");
 
     let p = fresh(b, pg).await;

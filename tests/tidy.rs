@@ -107,7 +107,12 @@ fn the_repository_carries_its_spec_and_vectors_in_step_with_shared() {
     for (ours, theirs) in [(root.join("docs"), shared.join("spec")), (vectors, shared.join("vectors"))] {
         assert_eq!(files_under(&ours), files_under(&theirs), "{} and {} list different files", ours.display(), theirs.display());
         for f in files_under(&ours) {
-            assert!(std::fs::read(ours.join(&f)).unwrap() == std::fs::read(theirs.join(&f)).unwrap(), "{} differs from {}", ours.join(&f).display(), theirs.join(&f).display());
+            assert!(
+                std::fs::read(ours.join(&f)).unwrap() == std::fs::read(theirs.join(&f)).unwrap(),
+                "{} differs from {}",
+                ours.join(&f).display(),
+                theirs.join(&f).display()
+            );
         }
     }
 }

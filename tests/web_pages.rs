@@ -213,9 +213,8 @@ async fn cross_site_posts_and_forms_without_their_token_are_refused() {
     assert!(s == StatusCode::SEE_OTHER && to.unwrap().contains("err="));
     let reads = housing_ledger::api::reads::of_person(&p.state.ledger, &iin).await.unwrap();
     assert!(reads.iter().any(|r| r["read"] == format!("web:appeal:{id}:correction")), "{reads:?}");
-    let (s, _, _) = p
-        .call_with("POST", &format!("/ui/appeals/none/recheck"), Some(&officer), Some(""), &[("Origin", "http://127.0.0.1:8080"), ("Host", "127.0.0.1:8080")])
-        .await;
+    let (s, _, _) =
+        p.call_with("POST", "/ui/appeals/none/recheck", Some(&officer), Some(""), &[("Origin", "http://127.0.0.1:8080"), ("Host", "127.0.0.1:8080")]).await;
     assert_eq!(s, StatusCode::NOT_FOUND, "an Origin that is ours passes (to a 404 for an appeal that does not exist)");
 }
 

@@ -26,8 +26,11 @@ pub fn signature_line(text: &str, signer: &LedgerSigner) -> String {
     format!("{SIG_PREFIX}{} {}\n", signer.name(), B64.encode(blob))
 }
 
-/// Splits a signed note into its text and its signature lines `(name, key id, signature)`.
-pub fn split(note: &str) -> Result<(&str, Vec<(String, [u8; 4], Vec<u8>)>)> {
+/// A signature line of a note: the signer's name, its key id, the signature bytes.
+pub type SignatureLine = (String, [u8; 4], Vec<u8>);
+
+/// Splits a signed note into its text and its signature lines.
+pub fn split(note: &str) -> Result<(&str, Vec<SignatureLine>)> {
     let at = note.rfind("\n\n").ok_or_else(|| Error::Note("no blank line before the signatures".into()))?;
     let (text, sigs) = (&note[..at + 1], &note[at + 2..]);
     if !sigs.ends_with('\n') {

@@ -131,8 +131,11 @@ struct Runner<'a> {
 /// none waits for another's seqs, and which commits first does not matter.
 struct Appends<'l, T> {
     ledger: &'l Ledger,
-    under_way: futures::stream::FuturesOrdered<futures::future::BoxFuture<'l, (Result<Vec<Event>, LedgerError>, T)>>,
+    under_way: futures::stream::FuturesOrdered<Appending<'l, T>>,
 }
+
+/// One batch's append under way, with what the caller tagged it with.
+type Appending<'l, T> = futures::future::BoxFuture<'l, (Result<Vec<Event>, LedgerError>, T)>;
 
 impl<'l, T: Send + 'l> Appends<'l, T> {
     fn new(ledger: &'l Ledger) -> Self {
@@ -310,7 +313,7 @@ impl<'a> Runner<'a> {
                 }
             }
         };
-        let ((pages, fetched), appended): ((Vec<Event>, Result<(), PipelineError>), Result<(), PipelineError>) = tokio::join!(fetching, appending);
+        let ((pages, fetched), appended) = tokio::join!(fetching, appending);
         self.absorb(&pages);
         if let Err(e) = appended {
             producer.abort();
@@ -497,6 +500,8 @@ impl<'a> Runner<'a> {
 }
 
 /// Runs (or resumes) one procedure as of a date.
+// The run's inputs are each of their own kind; a struct of them would only rename them.
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     ledger: &Ledger,
     registries: Arc<dyn Registries>,

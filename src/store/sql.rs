@@ -260,7 +260,7 @@ impl SqlStore {
             Ok(Err(e)) => return Err(open(e.to_string())),
             Err(_) => return Err(open("no answer within 10 s".into())),
         }
-        let mut options = AnyPoolOptions::new().max_connections(if dialect == Dialect::Sqlite { 16 } else { 16 }).acquire_timeout(Duration::from_secs(60));
+        let mut options = AnyPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(60));
         if dialect == Dialect::Sqlite {
             options = options.after_connect(|conn, _| {
                 Box::pin(async move {
@@ -624,7 +624,7 @@ impl SqlStore {
         st.size = size;
         st.prev = Self::prev_at(tx, size).await?;
         let ids: BTreeSet<NodeId> = MerkleFrontier::node_ids(size).into_iter().collect();
-        let nodes = Self::fetch_nodes(dialect, &mut **tx, &ids).await?;
+        let nodes = Self::fetch_nodes(dialect, tx, &ids).await?;
         st.frontier = MerkleFrontier::from_nodes(size, &nodes)?;
         st.loaded = true;
         Ok(())

@@ -519,7 +519,7 @@ async fn dashboard(State(s): State<AppState>, session: Session) -> Result<Html<S
     for (_, doc) in rows {
         let Ok(cases) = serde_json::from_str::<BTreeMap<String, ProcedureCase>>(&doc) else { continue };
         for (procedure, c) in cases {
-            if !c.decision.as_ref().is_some_and(|d| d.outcome == "confirmed") {
+            if c.decision.as_ref().is_none_or(|d| d.outcome != "confirmed") {
                 continue;
             }
             let reversed = c.appeal.as_ref().is_some_and(|a| a.outcome.as_deref() == Some("overturned"));

@@ -5,7 +5,7 @@
 use housing_ledger::ledger::{Ledger, DEFAULT_ORIGIN};
 use housing_ledger::store::sql::SqlStore;
 use housing_ledger::store::EventStore;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
