@@ -259,8 +259,11 @@ pub struct ReadCost {
     pub file_bytes_per_read: f64,
 }
 
-fn file_bytes(db: &std::path::Path) -> u64 {
-    ["", "-wal"].iter().filter_map(|s| std::fs::metadata(format!("{}{s}", db.display())).ok()).map(|m| m.len()).sum()
+/// The database's size once its WAL is folded in and emptied: what the rows, indexes and
+/// Merkle nodes take, not how large the WAL happened to grow.
+async fn file_bytes(store: &SqlStore, db: &std::path::Path) -> anyhow::Result<u64> {
+    sqlx::raw_sql("PRAGMA wal_checkpoint(TRUNCATE)").execute(store.pool()).await?;
+    Ok(std::fs::metadata(db)?.len())
 }
 
 /// Returns the ledger's size, the replay rate, the routes' latencies, and what the reads cost
@@ -271,7 +274,8 @@ pub async fn api_figures(dir: &std::path::Path, persons: u64, rate: u64, seconds
     if !dir.join("bench.db").exists() {
         run_figures(dir, persons).await?;
     }
-    let store: Arc<dyn EventStore> = Arc::new(SqlStore::connect(&format!("sqlite://{}", dir.join("bench.db").display())).await?);
+    let sql = Arc::new(SqlStore::connect(&format!("sqlite://{}", dir.join("bench.db").display())).await?);
+    let store: Arc<dyn EventStore> = sql.clone();
     let ledger = Arc::new(Ledger::open(store, dir, crate::ledger::DEFAULT_ORIGIN).await?);
     crate::projection::catch_up(&ledger).await?;
     let replay = crate::projection::replay(&ledger).await?;
@@ -291,7 +295,7 @@ pub async fn api_figures(dir: &std::path::Path, persons: u64, rate: u64, seconds
     let base = format!("http://{}", listener.local_addr()?);
     let state = AppState::new(ledger.clone(), TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED));
     tokio::spawn(async move { crate::server::serve(listener, app(state), Default::default(), std::future::pending()).await });
-    let (size_before, files_before) = (ledger.size().await?, file_bytes(&dir.join("bench.db")));
+    let (size_before, files_before) = (ledger.size().await?, file_bytes(&sql, &dir.join("bench.db")).await?);
     let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
     let mut tick = tokio::time::interval(Duration::from_nanos(1_000_000_000 / rate.max(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -336,11 +340,11 @@ pub async fn api_figures(dir: &std::path::Path, persons: u64, rate: u64, seconds
         reads,
         events: size_after - size_before,
         event_bytes_per_read: per(event_bytes),
-        file_bytes_per_read: per(file_bytes(&dir.join("bench.db")).saturating_sub(files_before)),
+        file_bytes_per_read: per(file_bytes(&sql, &dir.join("bench.db")).await?.saturating_sub(files_before)),
     };
     // The baseline, in the same run: the same reads written as before issue 17, one
     // `PersonalDataRead` event per read in the person's own `reads:<iin>` stream.
-    let files_mid = file_bytes(&dir.join("bench.db"));
+    let files_mid = file_bytes(&sql, &dir.join("bench.db")).await?;
     let mut old_bytes = 0u64;
     for chunk in (0..reads).collect::<Vec<_>>().chunks(64) {
         let batch = chunk
@@ -361,7 +365,7 @@ pub async fn api_figures(dir: &std::path::Path, persons: u64, rate: u64, seconds
         reads,
         events: reads,
         event_bytes_per_read: per(old_bytes),
-        file_bytes_per_read: per(file_bytes(&dir.join("bench.db")).saturating_sub(files_mid)),
+        file_bytes_per_read: per(file_bytes(&sql, &dir.join("bench.db")).await?.saturating_sub(files_mid)),
     };
     let figures = by_route
         .into_iter()

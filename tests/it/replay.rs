@@ -2,9 +2,7 @@
 //! read models, the stored projection equals a rebuild from the events, and `replay` finds a row
 //! changed behind the ledger's back.
 
-mod common;
-
-use common::{tamper, Backend, Place};
+use crate::common::{tamper, Backend, Place};
 use events::verify::ChainVerifier;
 use events::Event;
 use expect_test::expect;
@@ -13,7 +11,7 @@ use projections::run::RunProgress;
 
 /// A log written by `housing-ledger run` on `shared/spec/fixtures/example.json`, both procedures.
 fn golden() -> Vec<Event> {
-    include_str!("data/example-both-procedures.jsonl").lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    include_str!("../data/example-both-procedures.jsonl").lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
 #[test]
@@ -77,18 +75,18 @@ fn golden_log_folds_into_run_progress() {
 async fn replay_equals_the_stored_projection_and_finds_a_row_changed_behind_its_back() {
     let place = Place::new(Backend::Sqlite, None);
     let ledger = place.ledger().await;
-    let (fx, _) = common::scenario::complete(
+    let (fx, _) = crate::common::scenario::complete(
         housing_ledger::rules::Procedure::RegistryRemoval,
         serde_json::json!({"entries": [{"iin": "@A"}, {"iin": "@B"}], "registries": {"gosreestr": {"@A": {"privatization_contracts": [{"number": "1"}]}}}, "delivery_faults": {"@A": 1}}),
     );
-    common::scenario::run_fixture(&ledger, housing_ledger::registry::fixture::Fixture::parse("c", &fx.to_string()).unwrap()).await;
+    crate::common::scenario::run_fixture(&ledger, housing_ledger::registry::fixture::Fixture::parse("c", &fx.to_string()).unwrap()).await;
     // Catch up in two steps: the cursor moves with the rows, so nothing is applied twice.
     let applied = housing_ledger::projection::catch_up(&ledger).await.unwrap();
     assert_eq!(applied, ledger.size().await.unwrap());
     assert_eq!(housing_ledger::projection::catch_up(&ledger).await.unwrap(), 0);
     let r = housing_ledger::projection::replay(&ledger).await.unwrap();
     assert!(r.differences.is_empty(), "{:?}", r.differences);
-    let a = common::scenario::iin_for("A");
+    let a = crate::common::scenario::iin_for("A");
     let stored = housing_ledger::projection::person(&ledger, &a).await.unwrap().unwrap();
     assert_eq!(stored["registry_removal"].status, "removed");
     assert_eq!(stored["registry_removal"].notice.as_ref().unwrap().attempts, 2);

@@ -1,12 +1,10 @@
 //! The officers' pages on `app()` with `oneshot` (no socket, no browser): sessions, roles,
 //! recorded reads, language, and a timeline that shows an event changed behind the ledger's back.
 
-mod common;
-
+use crate::common::scenario::{complete, iin_for, run_fixture};
+use crate::common::{lit, tamper, Backend, Place};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use common::scenario::{complete, iin_for, run_fixture};
-use common::{lit, tamper, Backend, Place};
 use housing_ledger::api::{app, AppState};
 use housing_ledger::auth::{create_token, Role};
 use housing_ledger::registry::fixture::Fixture;

@@ -2,10 +2,8 @@
 //! its expected statuses, grounds, the registries asked (and so never asked), decisions and
 //! notices.
 
-mod common;
-
-use common::scenario::{complete, iin_for, render, render_fixture_runs, render_runs};
-use common::{Backend, Place};
+use crate::common::scenario::{complete, iin_for, render, render_fixture_runs, render_runs};
+use crate::common::{Backend, Place};
 use expect_test::{expect, Expect};
 use housing_ledger::registry::fixture::Fixture;
 use housing_ledger::rules::records::RegistryId;

@@ -1,9 +1,7 @@
 //! The server loop over a real socket (issue 17, finding 5): half-sent requests are closed,
 //! slow bodies get 408, connections are capped, and a stop signal ends the server.
 
-mod common;
-
-use common::{Backend, Place};
+use crate::common::{Backend, Place};
 use housing_ledger::api::{app, AppState};
 use housing_ledger::server::{serve, Limits};
 use std::net::SocketAddr;

@@ -4,11 +4,9 @@
 //! certificate's validity; a TSA that is down or answers badly leaves the checkpoint
 //! untimestamped, and it is asked again later.
 
-mod common;
-
+use crate::common::scenario::{complete, iin_for, run_fixture};
+use crate::common::{Backend, Place};
 use axum::routing::post;
-use common::scenario::{complete, iin_for, run_fixture};
-use common::{Backend, Place};
 use housing_ledger::ledger::Ledger;
 use housing_ledger::registry::fixture::Fixture;
 use housing_ledger::registry::{TrustedKeys, DEFAULT_SIM_SEED};

@@ -4,10 +4,8 @@
 //! removal and sees the reinstatement, in Kazakh and then in Russian, and reads the dashboard.
 //! A screenshot of each page is kept under `target/browser-screenshots/`.
 
-mod common;
-
-use common::scenario::{complete, iin_for, run_fixture};
-use common::{Backend, Place};
+use crate::common::scenario::{complete, iin_for, run_fixture};
+use crate::common::{Backend, Place};
 use fantoccini::{Client, ClientBuilder, Locator};
 use housing_ledger::api::{app, AppState};
 use housing_ledger::auth::{issue_token, Role};
@@ -131,7 +129,8 @@ async fn officer_overturns_a_removal_in_the_browser() {
     let place = Place::new(Backend::Sqlite, None);
     let ledger = Arc::new(place.ledger().await);
     run_fixture(&ledger, parse(case(false))).await;
-    let officer = issue_token(ledger.store().as_ref(), Role::AppealsOfficer, "Капитан Ахметова", &common::scenario::iin_for("Officer1")).await.unwrap().0;
+    let officer =
+        issue_token(ledger.store().as_ref(), Role::AppealsOfficer, "Капитан Ахметова", &crate::common::scenario::iin_for("Officer1")).await.unwrap().0;
     let state = AppState::new(ledger, TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED))
         .with_registries(Arc::new(FixtureRegistries::new(parse(case(true)), DEFAULT_SIM_SEED)));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -2,13 +2,11 @@
 //! stored with checkpoints and served, a fork refused by the same witnesses, quorum checks in
 //! `verify-proof`, and our cosigned checkpoints read by a third-party signed-note parser.
 
-mod common;
-
+use crate::common::{Backend, Place};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use common::{Backend, Place};
 use events::{Checkpoint, CosignerKey, NewEvent};
 use housing_ledger::ledger::{Ledger, DEFAULT_ORIGIN};
 use housing_ledger::witness::{Outcome, Refusal, Witness, Witnesses};

@@ -19,7 +19,7 @@ fn built_in_rule_sets_load_with_their_hashes() {
 fn an_extension_order_is_a_new_rule_set_file() {
     let book = RuleBook::built_in();
     assert!(book.select(Procedure::RegistryRemoval, "2026-06-01").is_err());
-    let mut v: serde_json::Value = serde_json::from_str(include_str!("../rules/registry-removal-000-v1.json")).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(include_str!("../../rules/registry-removal-000-v1.json")).unwrap();
     v["version"] = "2".into();
     v["valid_until"] = "2027-03-31".into();
     v["basis"] = "order 000 as extended by a (hypothetical) order to 1 April 2027".into();

@@ -1,9 +1,7 @@
 //! One contract suite for the event store, run against SQLite and against a real PostgreSQL
 //! that the suite starts itself (it fails, loudly, if PostgreSQL cannot start).
 
-mod common;
-
-use common::{lit, tamper, Backend, PgCluster, Place};
+use crate::common::{lit, tamper, Backend, PgCluster, Place};
 use events::merkle::{leaf_hash, verify_consistency, verify_inclusion};
 use events::verify::Fault;
 use events::{Checkpoint, NewEvent};
@@ -348,7 +346,7 @@ async fn projection_consumers_never_double_apply(b: Backend, pg: Option<&PgClust
     let place = Place::new(b, pg);
     let ledger = Arc::new(place.ledger().await);
     let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/example.json");
-    common::scenario::run_fixture(&ledger, Fixture::load(&example).unwrap()).await;
+    crate::common::scenario::run_fixture(&ledger, Fixture::load(&example).unwrap()).await;
     let mut tasks = Vec::new();
     for _ in 0..3 {
         let l = ledger.clone();

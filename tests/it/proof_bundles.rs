@@ -2,12 +2,10 @@
 //! byte changed in an event, a path, the checkpoint or a key; rejected when the grounds do not
 //! follow from the answers. Also the person and run routes: 401, 403, 400, 404 and shapes.
 
-mod common;
-
+use crate::common::scenario::{complete, iin_for};
+use crate::common::{Backend, Place};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::scenario::{complete, iin_for};
-use common::{Backend, Place};
 use events::NewEvent;
 use housing_ledger::api::{app, AppState};
 use housing_ledger::auth::{create_token, Role};

@@ -1,9 +1,7 @@
 //! Two writer processes on one ledger never fork the chain, on SQLite and on PostgreSQL. The
 //! test binary runs itself as the child writers (the ignored `child_writer` test).
 
-mod common;
-
-use common::{Backend, PgCluster, Place};
+use crate::common::{Backend, PgCluster, Place};
 use events::NewEvent;
 use housing_ledger::ledger::{Ledger, DEFAULT_ORIGIN};
 use housing_ledger::store::sql::SqlStore;
@@ -36,7 +34,7 @@ fn run_two_writers(place: &Place) {
     let children: Vec<_> = (0..2)
         .map(|id| {
             Command::new(&exe)
-                .args(["child_writer", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+                .args(["processes::child_writer", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
                 .env("HL_CHILD_URL", &place.url)
                 .env("HL_CHILD_KEYDIR", place.key_dir.path())
                 .env("HL_CHILD_ID", id.to_string())

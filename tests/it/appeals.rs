@@ -2,13 +2,11 @@
 //! a late appeal, a correction that reaches a later ground, a correction that clears all, the
 //! officer who took the decision refused, the case file verified offline, and replay equality.
 
-mod common;
-
+use crate::common::scenario::{complete, iin_for, run_fixture};
+use crate::common::{Backend, Place};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use chrono::{Days, NaiveDate};
-use common::scenario::{complete, iin_for, run_fixture};
-use common::{Backend, Place};
 use housing_ledger::api::{app, AppState};
 use housing_ledger::auth::{create_token, issue_token, Role};
 use housing_ledger::registry::fixture::{Fixture, FixtureRegistries};

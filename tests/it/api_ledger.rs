@@ -1,10 +1,8 @@
 //! The public ledger routes and `/v1/events`, on `app()` with `oneshot` (no socket).
 
-mod common;
-
+use crate::common::{Backend, Place};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::{Backend, Place};
 use events::merkle::{leaf_hash, verify_consistency, verify_inclusion};
 use events::{Checkpoint, NewEvent, VerifierKey};
 use housing_ledger::api::{app, AppState};

@@ -1,10 +1,8 @@
 //! The HTTP adapter against a real `registry-sim` server on loopback, faults included: an error
 //! status, no answer within the deadline, a malformed body and a bad signature.
 
-mod common;
-
-use common::scenario::complete;
-use common::{Backend, Place};
+use crate::common::scenario::complete;
+use crate::common::{Backend, Place};
 use housing_ledger::pipeline::{self, Settings, Silent};
 use housing_ledger::registry::fixture::{Fixture, FixtureRegistries};
 use housing_ledger::registry::http::{sim_from_fixture, HttpRegistries, HttpSettings};
@@ -37,7 +35,7 @@ async fn each_fault_kind_over_http() {
     let url = serve(Fixture::parse("case", &fx.to_string()).unwrap(), Duration::from_secs(3)).await;
     let http = HttpRegistries::new(&url, settings());
     let keys = TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED);
-    let a = vec![common::scenario::iin_for("A")];
+    let a = vec![crate::common::scenario::iin_for("A")];
     let ask = |r: RegistryId| {
         let (http, keys, a) = (&http, &keys, a.clone());
         async move {
@@ -85,7 +83,7 @@ async fn only_the_fields_asked_for_are_answered() {
     let url = serve(Fixture::parse("case", &fx.to_string()).unwrap(), Duration::from_secs(3)).await;
     let http = HttpRegistries::new(&url, settings());
     let keys = TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED);
-    let a = vec![common::scenario::iin_for("A")];
+    let a = vec![crate::common::scenario::iin_for("A")];
     let asked = vec!["citizenship".to_string(), "imprisoned".to_string()];
     let s = http.query(RegistryId::GbdFl, &a, &asked, "f1").await.unwrap();
     let rec = &s.answer["records"][&a[0]];
@@ -205,7 +203,7 @@ async fn decision_11_a_live_run_judges_as_of_today() {
 
     // As of today under an extension order: a real run, which delivers; the simulated
     // removals do not stand against it (decision 12).
-    let mut v: serde_json::Value = serde_json::from_str(include_str!("../rules/registry-removal-000-v1.json")).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(include_str!("../../rules/registry-removal-000-v1.json")).unwrap();
     v["version"] = "2-test".into();
     v["valid_until"] = "2099-12-31".into();
     let extension = dir.path().join("extension.json");

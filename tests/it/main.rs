@@ -1,0 +1,21 @@
+//! The integration tests, in one binary (one link instead of fourteen): the store contract on
+//! SQLite and PostgreSQL, the API and pages with `oneshot`, scenarios, appeals, proofs, replay,
+//! registries over HTTP, witnesses, time-stamps, server limits and the tidy conventions. The
+//! slow and external ones (browser, crash, processes) are in `tests/slow`.
+
+mod common;
+
+mod api_ledger;
+mod appeals;
+mod http_registries;
+mod notices;
+mod proof_bundles;
+mod replay;
+mod rules_and_fixtures;
+mod scenarios;
+mod server_limits;
+mod store_contract;
+mod tidy;
+mod timestamps;
+mod web_pages;
+mod witnesses;
