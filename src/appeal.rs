@@ -28,8 +28,6 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-/// Delivery attempts of a reinstatement notice before it is left `failed`.
-const DELIVERY_ATTEMPTS: u32 = 5;
 /// Attempts at submitting a reinstatement to ИШ АС МР in one go (decision 16); a later
 /// `reinstate` tries again.
 const REINSTATE_ATTEMPTS: u32 = 3;
@@ -583,20 +581,12 @@ impl Appeals<'_> {
     async fn deliver(&self, issued: &Event) -> Result<()> {
         let Some(registries) = &self.registries else { return Ok(()) };
         let (notice, iin) = (issued.data["notice"].as_str().unwrap_or_default(), issued.data["iin"].as_str().unwrap_or_default());
-        for attempt in 1..=DELIVERY_ATTEMPTS {
-            let (kind, detail) = match registries.deliver(notice, iin, attempt).await {
-                Ok(receipt) => (NOTICE_DELIVERED, receipt),
-                Err(why) => (NOTICE_DELIVERY_FAILED, why),
-            };
-            let last = kind == NOTICE_DELIVERY_FAILED && attempt == DELIVERY_ATTEMPTS;
-            self.ledger
-                .append(vec![NewEvent::new(
-                    notice_stream(notice),
-                    kind,
-                    json!({"notice": notice, "iin": iin, "attempt": attempt, "detail": detail, "final": last, "appeal": issued.data["appeal"]}),
-                )])
-                .await?;
-            if kind == NOTICE_DELIVERED {
+        let max = crate::pipeline::MAX_DELIVERY_ATTEMPTS;
+        for attempt in 1..=max {
+            let event = crate::pipeline::attempt_delivery(registries.as_ref(), notice, iin, attempt, max, json!({"appeal": issued.data["appeal"]})).await;
+            let delivered = event.kind == NOTICE_DELIVERED;
+            self.ledger.append(vec![event]).await?;
+            if delivered {
                 break;
             }
         }

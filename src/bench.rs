@@ -281,6 +281,7 @@ pub async fn api_figures(dir: &std::path::Path, persons: u64, rate: u64, seconds
     let replay = crate::projection::replay(&ledger).await?;
     anyhow::ensure!(replay.differences.is_empty(), "replay differs from the stored projection");
     let replay_rate = replay.events as f64 / replay.seconds;
+    // The persons asked about: the removed among the first 20,000 decisions (a sample is enough).
     let removed: Vec<String> = ledger
         .store()
         .read_by_type("DecisionTaken", 0, 20_000)

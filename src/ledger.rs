@@ -372,6 +372,14 @@ impl Ledger {
         self.witnesses.as_ref()
     }
 
+    /// A checkpoint whose tree holds event `seq`: the latest, if it does; otherwise one signed now.
+    pub async fn checkpoint_covering(&self, seq: u64) -> Result<StoredCheckpoint> {
+        match self.store.latest_checkpoint().await? {
+            Some(cp) if cp.tree_size > seq => Ok(cp),
+            _ => self.checkpoint().await,
+        }
+    }
+
     /// Signs a checkpoint of the log as it is (or returns the latest, if the log has not grown)
     /// and, with witnesses, gathers their cosignatures; see [`Ledger::checkpoint_cosigned`].
     pub async fn checkpoint(&self) -> Result<StoredCheckpoint> {

@@ -766,7 +766,8 @@ async fn demo(loc: &Location, seed: &str, persons: u64, listen: &str, as_of: &st
     let (token, _) = auth::create_token(ledger.store().as_ref(), Role::Auditor, "").await?;
     let officer_id = (0..10000u16).find_map(|serial| housing_ledger::rules::iin::Iin::build(1980, 5, 6, 4, serial)).expect("some serial gives a valid IIN");
     let (officer, _) = auth::issue_token(ledger.store().as_ref(), Role::AppealsOfficer, "Demo appeals officer", officer_id.as_str()).await?;
-    // One removed person whose proof the README walks through.
+    // One removed person whose proof the README walks through (the first of the first 1,000
+    // decisions that is one).
     let removed = ledger
         .store()
         .read_by_type("DecisionTaken", 0, 1000)

@@ -8,7 +8,8 @@ use crate::ledger::{Ledger, LedgerError};
 use crate::registry::{check_answer, records_of, AnswerKind, SignedAnswer, TrustedKeys};
 use crate::rules::checks::{self, CheckVerdict, Family, Ground, Records};
 use crate::rules::records::RegistryId;
-use crate::rules::{CheckKind, Procedure, RuleBook};
+use crate::rules::steps::{Outcome, StepMachine};
+use crate::rules::{Procedure, RuleBook};
 use events::merkle::leaf_hash;
 use events::types::*;
 use events::{Checkpoint, Event, VerifierKey};
@@ -116,10 +117,9 @@ pub async fn build(ledger: &Ledger, registries: &TrustedKeys, iin: &str, procedu
 pub async fn build_with(ledger: &Ledger, registries: &TrustedKeys, headers: &RunHeaders, iin: &str, procedure: Procedure) -> Result<Bundle, ProofError> {
     let store = ledger.store();
     // Independent reads, concurrently.
-    let (person, keys, latest) = tokio::join!(load_person_with(ledger, headers, iin), store.read_stream(KEYS_STREAM_NAME), store.latest_checkpoint());
+    let (person, keys) = tokio::join!(load_person_with(ledger, headers, iin), store.read_stream(KEYS_STREAM_NAME));
     let (persons, person, run_events) = person?;
     let keys = keys.map_err(LedgerError::from)?;
-    let latest = latest.map_err(LedgerError::from)?;
     let case = persons
         .cases
         .get(iin)
@@ -140,11 +140,7 @@ pub async fn build_with(ledger: &Ledger, registries: &TrustedKeys, headers: &Run
         events.insert(e.seq, e);
     }
     // The latest checkpoint serves if it covers every event; a new one is signed only if not.
-    let last = events.keys().next_back().copied().unwrap_or(0);
-    let cp = match latest {
-        Some(cp) if cp.tree_size > last => cp,
-        _ => ledger.checkpoint().await?,
-    };
+    let cp = ledger.checkpoint_covering(events.keys().next_back().copied().unwrap_or(0)).await?;
     let seqs: Vec<u64> = events.keys().copied().collect();
     let paths = ledger.inclusion_proofs(&seqs, cp.tree_size).await?;
     let inclusion =
@@ -261,10 +257,7 @@ pub async fn case_file(ledger: &Ledger, registries: &TrustedKeys, id: &str, iin:
     appeal_events.extend(person.into_iter().filter(|e| e.data["appeal"] == id));
     appeal_events.extend(store.read_stream(&notice_stream(&format!("{id}-reinstatement"))).await.map_err(LedgerError::from)?);
     appeal_events.sort_by_key(|e| e.seq);
-    let last = appeal_events.last().map(|e| e.seq).unwrap_or(0);
-    if store.latest_checkpoint().await.map_err(LedgerError::from)?.is_none_or(|cp| cp.tree_size <= last) {
-        ledger.checkpoint().await?;
-    }
+    ledger.checkpoint_covering(appeal_events.last().map(|e| e.seq).unwrap_or(0)).await?;
     let proof = build(ledger, registries, iin, procedure).await?;
     let tree_size = proof.inclusion.first().map(|i| i.tree_size).unwrap_or(0);
     let seqs: Vec<u64> = appeal_events.iter().map(|e| e.seq).collect();
@@ -440,28 +433,22 @@ pub fn verify(bundle: &Bundle, anchor: &VerifierKey, book: &RuleBook) -> Result<
         if rs.procedure != procedure {
             return Err(invalid("the rule set is for another procedure"));
         }
-        let mut family = Family::default();
-        let mut found: Vec<Ground> = Vec::new();
-        for step in &rs.steps {
+        // The rules' own step machine, fed the bundle's verified answers.
+        let mut machine = StepMachine::new(rs, 0, &bundle.iin, locality, Family::default());
+        while let Some((step, _)) = machine.current() {
             let mut refs: checks::Answers = BTreeMap::new();
             for r in step.registries() {
                 let rec = answers.get(&(step.step.clone(), r)).ok_or_else(|| invalid(format!("step {}: no verified answer from {r}", step.step)))?;
                 refs.insert(r, rec);
             }
-            if step.check == CheckKind::Family {
-                family = checks::family(&bundle.iin, refs[&RegistryId::Zags]);
-                continue;
-            }
-            let (verdict, grounds, _) = checks::judge(step, &bundle.iin, &family, locality, &refs);
-            match verdict {
-                CheckVerdict::Clear => continue,
-                CheckVerdict::Incomplete => return Err(invalid(format!("step {}: the answers do not allow a decision", step.step))),
-                CheckVerdict::Found => {
-                    found = grounds;
-                    break;
-                }
+            if machine.feed(&refs).verdict == CheckVerdict::Incomplete {
+                return Err(invalid(format!("step {}: the answers do not allow a decision", step.step)));
             }
         }
+        let found: Vec<Ground> = match machine.outcome() {
+            Some(Outcome::Found(grounds)) => grounds.clone(),
+            _ => Vec::new(),
+        };
         let computed: BTreeSet<_> = found.iter().map(|g| ground_key(&serde_json::to_value(g).expect("grounds serialise"))).collect();
         let stated: BTreeSet<_> = bundle.grounds.as_array().into_iter().flatten().map(ground_key).collect();
         if computed != stated {
@@ -513,12 +500,7 @@ pub struct EventCheck {
 /// Checks `events` against the ledger's key history and a signed checkpoint that covers them
 /// (signing one if the latest does not), as an auditor would. Returns the checkpoint's note.
 pub async fn check_events(ledger: &Ledger, registries: &TrustedKeys, events: &[Event]) -> Result<(String, Vec<EventCheck>), LedgerError> {
-    let store = ledger.store();
-    let last = events.iter().map(|e| e.seq).max().unwrap_or(0);
-    let cp = match store.latest_checkpoint().await? {
-        Some(cp) if cp.tree_size > last => cp,
-        _ => ledger.checkpoint().await?,
-    };
+    let cp = ledger.checkpoint_covering(events.iter().map(|e| e.seq).max().unwrap_or(0)).await?;
     let history = ledger.key_history().await?;
     let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
     let paths = ledger.inclusion_proofs(&seqs, cp.tree_size).await?;

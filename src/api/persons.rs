@@ -105,8 +105,8 @@ pub async fn person_events(State(s): State<AppState>, caller: Caller, Path(iin):
 pub async fn runs(State(s): State<AppState>, caller: Caller) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Auditor, Role::Operator])?;
     let store = s.ledger.store();
-    let started = store.read_by_type(RUN_STARTED, 0, 10_000).await?;
-    let finished = store.read_by_type(RUN_FINISHED, 0, 10_000).await?;
+    let started = crate::store::read_all_by_type(store.as_ref(), RUN_STARTED).await?;
+    let finished = crate::store::read_all_by_type(store.as_ref(), RUN_FINISHED).await?;
     let counts: BTreeMap<&str, &Value> = finished.iter().filter_map(|e| Some((e.data["run"].as_str()?, &e.data["counts"]))).collect();
     let runs: Vec<Value> = started
         .iter()

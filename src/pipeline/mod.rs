@@ -41,7 +41,13 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { persons_per_append: 128, decisions_per_request: 500, max_delivery_attempts: 5, delivery_backoff: Duration::from_millis(0), simulation: false }
+        Self {
+            persons_per_append: 128,
+            decisions_per_request: 500,
+            max_delivery_attempts: MAX_DELIVERY_ATTEMPTS,
+            delivery_backoff: Duration::from_millis(0),
+            simulation: false,
+        }
     }
 }
 
@@ -84,8 +90,6 @@ pub struct RunSummary {
     /// Whether this invocation found the run already begun.
     #[serde(skip)]
     pub resumed: bool,
-    #[serde(skip)]
-    pub events: u64,
 }
 
 /// The run id: a function of the arguments, so that the same arguments resume the same run.
@@ -122,7 +126,6 @@ struct Runner<'a> {
     settings: Settings,
     progress: RunProgress,
     ui: &'a dyn Progress,
-    written: u64,
 }
 
 /// Appends under way, at most `APPENDS_IN_FLIGHT` at once: a stage builds its next batch while
@@ -326,7 +329,6 @@ impl<'a> Runner<'a> {
     /// Folds appended events into the run's progress.
     fn absorb(&mut self, evs: &[Event]) {
         evs.iter().for_each(|e| self.progress.apply(e));
-        self.written += evs.len() as u64;
     }
 
     /// Step 11: the formed list goes to ИШ АС МР.
@@ -478,17 +480,8 @@ impl<'a> Runner<'a> {
             for chunk in pending.chunks(500) {
                 let mut batch = Vec::new();
                 for (id, iin, attempt) in chunk {
-                    let (kind, detail) = match ctx.registries.deliver(id, iin, *attempt).await {
-                        Ok(receipt) => (NOTICE_DELIVERED, receipt),
-                        Err(why) => (NOTICE_DELIVERY_FAILED, why),
-                    };
-                    // The last allowed attempt failing makes the notice `failed`.
-                    let last = kind == NOTICE_DELIVERY_FAILED && *attempt >= self.settings.max_delivery_attempts;
-                    batch.push(NewEvent::new(
-                        notice_stream(id),
-                        kind,
-                        json!({"run": ctx.run, "notice": id, "iin": iin, "attempt": attempt, "detail": detail, "final": last}),
-                    ));
+                    let run = json!({"run": ctx.run});
+                    batch.push(attempt_delivery(ctx.registries.as_ref(), id, iin, *attempt, self.settings.max_delivery_attempts, run).await);
                 }
                 self.queue(&mut appends, batch).await?;
             }
@@ -497,6 +490,26 @@ impl<'a> Runner<'a> {
             tokio::time::sleep(self.settings.delivery_backoff).await;
         }
     }
+}
+
+/// Delivery attempts of a notice before it is left `failed`, a run's and an appeal's alike.
+pub const MAX_DELIVERY_ATTEMPTS: u32 = 5;
+
+/// One attempt at delivering notice `notice` to `iin` through ИШ АС МР (clause 12): the event
+/// that records it, `NoticeDelivered` or `NoticeDeliveryFailed` — `final` when the last allowed
+/// attempt fails, which leaves the notice `failed` — with the fields of `context` (the run's or
+/// the appeal's) first.
+pub async fn attempt_delivery(registries: &dyn Registries, notice: &str, iin: &str, attempt: u32, max_attempts: u32, context: Value) -> NewEvent {
+    let (kind, detail) = match registries.deliver(notice, iin, attempt).await {
+        Ok(receipt) => (NOTICE_DELIVERED, receipt),
+        Err(why) => (NOTICE_DELIVERY_FAILED, why),
+    };
+    let last = kind == NOTICE_DELIVERY_FAILED && attempt >= max_attempts;
+    let mut data = context;
+    for (k, v) in [("notice", json!(notice)), ("iin", json!(iin)), ("attempt", json!(attempt)), ("detail", json!(detail)), ("final", json!(last))] {
+        data[k] = v;
+    }
+    NewEvent::new(notice_stream(notice), kind, data)
 }
 
 /// Runs (or resumes) one procedure as of a date.
@@ -526,11 +539,11 @@ pub async fn run(
     let resumed = progress.started.is_some();
     if let Some(counts) = &progress.finished {
         let counts = serde_json::from_value(counts.clone()).unwrap_or_default();
-        return Ok(RunSummary { run, counts, resumed, events: 0 });
+        return Ok(RunSummary { run, counts, resumed });
     }
     let standing = Arc::new(standing_decisions(ledger, procedure).await?);
     let ctx = Arc::new(RunContext { run: run.clone(), procedure, as_of: as_of.to_string(), rules, registries, keys, simulation, standing });
-    let mut r = Runner { ledger, ctx: ctx.clone(), settings, progress, ui, written: 0 };
+    let mut r = Runner { ledger, ctx: ctx.clone(), settings, progress, ui };
     if !resumed {
         let started = NewEvent::new(
             run_stream(&run),
@@ -553,7 +566,7 @@ pub async fn run(
     r.append(vec![NewEvent::new(run_stream(&run), RUN_FINISHED, json!({"run": run, "procedure": procedure, "counts": counts}))]).await?;
     // The service signs a checkpoint at least after every run.
     ledger.checkpoint().await?;
-    Ok(RunSummary { run, counts, resumed, events: r.written })
+    Ok(RunSummary { run, counts, resumed })
 }
 
 /// Decision 12: the confirmed decisions of `procedure` that stand, from the events alone: every
@@ -561,13 +574,7 @@ pub async fn run(
 pub async fn standing_decisions(ledger: &Ledger, procedure: Procedure) -> Result<Standing, PipelineError> {
     let mut all: Vec<Event> = Vec::new();
     for kind in [DECISION_TAKEN, APPEAL_RESOLVED] {
-        let mut from = 0;
-        loop {
-            let page = ledger.store().read_by_type(kind, from, 5000).await?;
-            let Some(last) = page.last() else { break };
-            from = last.seq + 1;
-            all.extend(page);
-        }
+        all.extend(crate::store::read_all_by_type(ledger.store().as_ref(), kind).await?);
     }
     all.sort_by_key(|e| e.seq);
     let mut standing = Standing::new();

@@ -7,7 +7,8 @@ use crate::registry::{check_answer, records_of, AnswerKind, Registries, TrustedK
 use crate::rules::checks::{self, CheckVerdict, Family, Records};
 use crate::rules::control::CheckedEntry;
 use crate::rules::records::RegistryId;
-use crate::rules::{CheckKind, Procedure, RuleSet, Step};
+use crate::rules::steps::StepMachine;
+use crate::rules::{Procedure, RuleSet, Step};
 use events::types::*;
 use events::NewEvent;
 use serde_json::{json, Value};
@@ -113,14 +114,15 @@ impl Person<'_> {
         self.push(CHECK_EVALUATED, data)
     }
 
-    /// Steps from `first` on (an index into the rule set's steps), stopping at the first step
-    /// that finds something (decision 1) or cannot decide (decision 6). A registry with a
-    /// correction covering the step's subjects is not asked: the correction is its answer.
-    async fn steps(&mut self, first: usize, mut family: Family, locality: &str, corrections: &Corrections, evidence: &mut Vec<Value>) -> StepsOutcome {
+    /// Steps from `first` on (an index into the rule set's steps), judged by the rules' step
+    /// machine: it stops at the first step that finds something (decision 1) or cannot decide
+    /// (decision 6). This asks, records and feeds it the answers. A registry with a correction
+    /// covering the step's subjects is not asked: the correction is its answer.
+    async fn steps(&mut self, first: usize, family: Family, locality: &str, corrections: &Corrections, evidence: &mut Vec<Value>) -> StepsOutcome {
         let ctx = self.ctx;
         let iin = self.iin.clone();
-        for step in ctx.rules.steps.iter().skip(first) {
-            let subjects = checks::subjects(step.subjects, &iin, &family);
+        let mut machine = StepMachine::new(&ctx.rules, first, &iin, locality, family);
+        while let Some((step, subjects)) = machine.current() {
             let mut answers: BTreeMap<RegistryId, Records> = BTreeMap::new();
             // Each registry's answers (one per query: decision 14 may split a step's subjects).
             let mut answered: BTreeMap<RegistryId, Vec<Value>> = BTreeMap::new();
@@ -148,20 +150,19 @@ impl Person<'_> {
                 }
             }
             let step_evidence: Vec<Value> = answered.values().flatten().cloned().collect();
-            if step.check == CheckKind::Family {
+            let refs: checks::Answers = answers.iter().map(|(k, v)| (*k, v)).collect();
+            let judged = machine.feed(&refs);
+            if let Some(family) = judged.family {
                 // `:5` fixes the family for the later steps.
-                family = checks::family(&iin, &answers[&RegistryId::Zags]);
                 let ix = self.evaluated(step, CheckVerdict::Clear, json!([]), step_evidence, json!({"family": family}));
                 evidence.push(rel(ix));
                 continue;
             }
-            let refs: checks::Answers = answers.iter().map(|(k, v)| (*k, v)).collect();
-            let (verdict, grounds, why) = checks::judge(step, &iin, &family, locality, &refs);
-            let grounds_json = with_evidence(grounds, &answered);
-            let extra = why.map(|w| json!({"reason": w})).unwrap_or(json!({}));
-            let ix = self.evaluated(step, verdict, grounds_json.clone(), step_evidence, extra);
+            let grounds_json = with_evidence(judged.grounds, &answered);
+            let extra = judged.reason.map(|w| json!({"reason": w})).unwrap_or(json!({}));
+            let ix = self.evaluated(step, judged.verdict, grounds_json.clone(), step_evidence, extra);
             evidence.push(rel(ix));
-            match verdict {
+            match judged.verdict {
                 CheckVerdict::Clear => continue,
                 CheckVerdict::Incomplete => return StepsOutcome::Incomplete,
                 // Decision 2: property found or a criterion unmet; later steps are not run (decision 1).

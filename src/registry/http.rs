@@ -126,11 +126,6 @@ pub fn sim_from_fixture(fixture: Fixture, seed: &str, stall: Duration) -> Router
     sim_router(Arc::new(Simulator::new(Arc::new(fixture), seed)), stall)
 }
 
-/// A simulator router over any source (a synthetic population, say).
-pub fn sim_from_source(source: Arc<dyn super::sim::Source>, seed: &str, stall: Duration) -> Router {
-    sim_router(Arc::new(Simulator::new(source, seed)), stall)
-}
-
 /// Client settings.
 #[derive(Clone, Debug)]
 pub struct HttpSettings {

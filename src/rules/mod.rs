@@ -8,6 +8,7 @@ pub mod control;
 pub mod iin;
 pub mod notice;
 pub mod records;
+pub mod steps;
 
 use records::{RegistryId, Right};
 use serde::{Deserialize, Serialize};
@@ -192,10 +193,6 @@ impl RuleSet {
     /// What `RunStarted` and proposals record of the rule set.
     pub fn summary(&self) -> Value {
         serde_json::json!({"id": self.id, "version": self.version, "sha256": self.sha256, "basis": self.basis, "valid_from": self.valid_from, "valid_until": self.valid_until})
-    }
-
-    pub fn step(&self, step: &str) -> Option<&Step> {
-        self.steps.iter().find(|s| s.step == step)
     }
 }
 

@@ -249,6 +249,18 @@ pub struct SessionRecord {
     pub ended_at: Option<String>,
 }
 
+/// Every event of type `kind`, in order, read a page at a time (never cut off at a page).
+pub async fn read_all_by_type(store: &dyn EventStore, kind: &str) -> Result<Vec<Event>> {
+    let mut all = Vec::new();
+    let mut from = 0;
+    loop {
+        let page = store.read_by_type(kind, from, 5000).await?;
+        let Some(last) = page.last() else { return Ok(all) };
+        from = last.seq + 1;
+        all.extend(page);
+    }
+}
+
 /// Parses stored bodies into events, naming the seq of the first that does not parse.
 pub fn parse_rows(rows: Vec<(u64, String)>) -> Result<Vec<Event>> {
     use rayon::prelude::*;

@@ -511,7 +511,7 @@ async fn dashboard(State(s): State<AppState>, session: Session) -> Result<Html<S
     let store = s.ledger.store();
     crate::projection::catch_up(&s.ledger).await.map_err(internal(l))?;
     let rows = store.projection_all(crate::projection::PERSONS).await.map_err(|e| internal(l)(e.into()))?;
-    let started = store.read_by_type(events::types::RUN_STARTED, 0, 100_000).await.map_err(|e| internal(l)(e.into()))?;
+    let started = crate::store::read_all_by_type(store.as_ref(), events::types::RUN_STARTED).await.map_err(|e| internal(l)(e.into()))?;
     let runs: BTreeMap<String, String> =
         started.iter().map(|e| (e.data["run"].as_str().unwrap_or_default().to_string(), t(l, e.data["procedure"].as_str().unwrap_or_default()))).collect();
     let (mut by_ground, mut by_run, mut by_procedure) = (Tally::default(), Tally::default(), Tally::default());
