@@ -34,14 +34,36 @@ const REINSTATE_ATTEMPTS: u32 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppealError {
+    /// No appeal has this id.
+    #[error("no appeal {0}")]
+    UnknownAppeal(String),
+    /// What the step rests on is not in the ledger: the person's case, the decision, the list
+    /// entry, the run.
     #[error("{0}")]
-    NotFound(String),
+    NotInLedger(String),
+    /// A filing, resolution or correction as sent cannot be taken (a missing field, a bad
+    /// date, an unknown step or registry).
     #[error("{0}")]
-    Invalid(String),
+    Malformed(String),
+    /// The source's correction is refused: its signature, its request id or its shape.
     #[error("{0}")]
-    Forbidden(String),
+    CorrectionRefused(String),
+    /// Decision 15: the officer's token names no officer (or no identifier).
     #[error("{0}")]
-    Conflict(String),
+    Unidentified(String),
+    /// Decision 15: no one resolves an appeal against his own decision.
+    #[error("{0}")]
+    SelfReview(String),
+    /// The case or the appeal is not in a state that allows this step (no confirmed decision,
+    /// already filed, suspended, resolved or acknowledged, a rule set not in force).
+    #[error("{0}")]
+    WrongState(String),
+    /// The outcome asked for contradicts the re-check.
+    #[error("{0}")]
+    ContradictsRecheck(String),
+    /// Someone else changed the appeal meanwhile; nothing was written.
+    #[error("{0}")]
+    Changed(String),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
 }
@@ -49,7 +71,7 @@ pub enum AppealError {
 impl From<StoreError> for AppealError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict { stream, .. } => AppealError::Conflict(format!("{stream} changed meanwhile; nothing was written, try again")),
+            StoreError::Conflict { stream, .. } => AppealError::Changed(format!("{stream} changed meanwhile; nothing was written, try again")),
             e => AppealError::Ledger(e.into()),
         }
     }
@@ -123,7 +145,9 @@ impl Appeal {
 
     fn open(&self) -> Result<()> {
         match &self.resolved {
-            Some(r) => Err(AppealError::Conflict(format!("appeal {} was resolved ({}) at seq {}", self.id, r.data["outcome"].as_str().unwrap_or("?"), r.seq))),
+            Some(r) => {
+                Err(AppealError::WrongState(format!("appeal {} was resolved ({}) at seq {}", self.id, r.data["outcome"].as_str().unwrap_or("?"), r.seq)))
+            }
             None => Ok(()),
         }
     }
@@ -141,7 +165,7 @@ pub struct Appeals<'a> {
 }
 
 fn date(field: &str, s: &str) -> Result<NaiveDate> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| AppealError::Invalid(format!("{field} must be a date YYYY-MM-DD, got {s:?}")))
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| AppealError::Malformed(format!("{field} must be a date YYYY-MM-DD, got {s:?}")))
 }
 
 /// The local date in Kazakhstan of an event (decision 17).
@@ -155,7 +179,7 @@ fn officer_json(c: &Caller) -> Value {
 
 fn require_named(c: &Caller) -> Result<()> {
     if c.holder.trim().is_empty() {
-        return Err(AppealError::Forbidden("this token names no officer; appeals are handled with a token created with --holder".into()));
+        return Err(AppealError::Unidentified("this token names no officer; appeals are handled with a token created with --holder".into()));
     }
     Ok(())
 }
@@ -182,9 +206,9 @@ impl Appeals<'_> {
     /// Reads an appeal.
     pub async fn load(&self, id: &str) -> Result<Appeal> {
         let events = self.ledger.store().read_stream(&appeal_stream(id)).await?;
-        let filed = events.first().filter(|e| e.kind == APPEAL_FILED).cloned().ok_or_else(|| AppealError::NotFound(format!("no appeal {id}")))?;
+        let filed = events.first().filter(|e| e.kind == APPEAL_FILED).cloned().ok_or_else(|| AppealError::UnknownAppeal(id.to_string()))?;
         let d = &filed.data;
-        let procedure = Procedure::parse(d["procedure"].as_str().unwrap_or_default()).map_err(AppealError::Invalid)?;
+        let procedure = Procedure::parse(d["procedure"].as_str().unwrap_or_default()).map_err(AppealError::Malformed)?;
         let mut a = Appeal {
             id: id.into(),
             iin: d["iin"].as_str().unwrap_or_default().into(),
@@ -215,7 +239,7 @@ impl Appeals<'_> {
             if let Some(d) = &case.decision {
                 match self.load(&appeal_id(d.seq)).await {
                     Ok(a) => out.push(a),
-                    Err(AppealError::NotFound(_)) => {}
+                    Err(AppealError::UnknownAppeal(_)) => {}
                     Err(e) => return Err(e),
                 }
             }
@@ -227,20 +251,20 @@ impl Appeals<'_> {
     /// Files an appeal against the person's confirmed decision in `filing.procedure`.
     pub async fn file(&self, iin: &str, filing: &Filing, by: &Caller) -> Result<Appeal> {
         require_named(by)?;
-        let procedure = Procedure::parse(&filing.procedure).map_err(AppealError::Invalid)?;
+        let procedure = Procedure::parse(&filing.procedure).map_err(AppealError::Malformed)?;
         if filing.grounds.trim().is_empty() {
-            return Err(AppealError::Invalid("grounds: the appellant's grounds are required".into()));
+            return Err(AppealError::Malformed("grounds: the appellant's grounds are required".into()));
         }
         let (persons, person, _) = crate::proof::load_person(self.ledger, iin).await?;
         let case =
-            persons.cases.get(iin).and_then(|m| m.get(procedure.as_str())).ok_or_else(|| AppealError::NotFound(format!("no {procedure} case for {iin}")))?;
+            persons.cases.get(iin).and_then(|m| m.get(procedure.as_str())).ok_or_else(|| AppealError::NotInLedger(format!("no {procedure} case for {iin}")))?;
         let decision = case
             .decision
             .as_ref()
             .filter(|d| d.outcome == "confirmed")
-            .ok_or_else(|| AppealError::Conflict(format!("{iin} has no confirmed {procedure} decision to appeal (status {})", case.status)))?;
+            .ok_or_else(|| AppealError::WrongState(format!("{iin} has no confirmed {procedure} decision to appeal (status {})", case.status)))?;
         let decision_event =
-            person.iter().find(|e| e.seq == decision.seq).ok_or_else(|| AppealError::NotFound(format!("decision {} is not in the ledger", decision.seq)))?;
+            person.iter().find(|e| e.seq == decision.seq).ok_or_else(|| AppealError::NotInLedger(format!("decision {} is not in the ledger", decision.seq)))?;
         // APC art. 92: three months from the day the notice was delivered, that day counted in
         // Kazakhstan, the last day moved off a day off (decision 17).
         let delivered =
@@ -252,10 +276,10 @@ impl Appeals<'_> {
             None => self.today,
         };
         if received_on > self.today {
-            return Err(AppealError::Invalid(format!("received_on {received_on} is after today ({})", self.today)));
+            return Err(AppealError::Malformed(format!("received_on {received_on} is after today ({})", self.today)));
         }
         if received_on < date_of(decision_event) {
-            return Err(AppealError::Invalid(format!("received_on {received_on} is before the decision ({})", date_of(decision_event))));
+            return Err(AppealError::Malformed(format!("received_on {received_on} is before the decision ({})", date_of(decision_event))));
         }
         let late = deadline.is_some_and(|d| received_on > d);
         let rs = self.rule_set_of(&case.run).await?.0;
@@ -265,7 +289,7 @@ impl Appeals<'_> {
         let contested = filing.contested_step.clone().unwrap_or_else(|| found_step.clone());
         let (ci, fi) = (step_index(&rs, &contested)?, step_index(&rs, &found_step)?);
         if ci > fi {
-            return Err(AppealError::Invalid(format!(
+            return Err(AppealError::Malformed(format!(
                 "contested_step {contested} comes after step {found_step}, which found the ground; contest it or an earlier step"
             )));
         }
@@ -293,7 +317,7 @@ impl Appeals<'_> {
         match self.ledger.append(batch).await {
             Ok(_) => {}
             Err(LedgerError::Store(StoreError::Conflict { .. })) => {
-                return Err(AppealError::Conflict(format!("an appeal against decision {} is already filed: {id}", decision.seq)));
+                return Err(AppealError::WrongState(format!("an appeal against decision {} is already filed: {id}", decision.seq)));
             }
             Err(e) => return Err(e.into()),
         }
@@ -306,7 +330,7 @@ impl Appeals<'_> {
         let a = self.load(id).await?;
         a.open()?;
         if a.suspended {
-            return Err(AppealError::Conflict(format!("the removal under appeal {id} is already suspended")));
+            return Err(AppealError::WrongState(format!("the removal under appeal {id} is already suspended")));
         }
         let ev = NewEvent::new(appeal_stream(id), REMOVAL_SUSPENDED, json!({"appeal": id, "iin": a.iin, "procedure": a.procedure, "by": officer_json(by)}))
             .expecting(a.next_seq());
@@ -319,17 +343,17 @@ impl Appeals<'_> {
         require_named(by)?;
         let a = self.load(id).await?;
         a.open()?;
-        let registry = RegistryId::parse(&c.registry).ok_or_else(|| AppealError::Invalid(format!("unknown registry {:?}", c.registry)))?;
+        let registry = RegistryId::parse(&c.registry).ok_or_else(|| AppealError::CorrectionRefused(format!("unknown registry {:?}", c.registry)))?;
         let request_id = format!("{id}/{registry}");
         let subjects: Vec<String> =
             c.answer["subjects"].as_array().map(|s| s.iter().filter_map(|v| v.as_str().map(String::from)).collect()).unwrap_or_default();
         if subjects.is_empty() {
-            return Err(AppealError::Invalid("the correction's answer names no subjects".into()));
+            return Err(AppealError::CorrectionRefused("the correction's answer names no subjects".into()));
         }
         let signed =
             SignedAnswer { answer: c.answer.clone(), source_key: c.source_key.clone(), source_sig: c.source_sig.clone(), item_sigs: Default::default() };
         check_answer(self.keys, registry, &request_id, AnswerKind::Records(&subjects), &signed)
-            .map_err(|f| AppealError::Invalid(format!("the correction from {registry} is refused: {f}")))?;
+            .map_err(|f| AppealError::CorrectionRefused(format!("the correction from {registry} is refused: {f}")))?;
         let ev = NewEvent::new(
             person_stream(&a.iin),
             REGISTRY_RESPONDED,
@@ -347,13 +371,13 @@ impl Appeals<'_> {
     /// The rule set the run was decided under, checked to be the one valid on its `as_of`.
     async fn rule_set_of(&self, run: &str) -> Result<(RuleSet, String)> {
         let started = self.ledger.store().read_stream_kind(&run_stream(run), RUN_STARTED).await?;
-        let started = started.first().ok_or_else(|| AppealError::NotFound(format!("run {run} has no RunStarted")))?;
+        let started = started.first().ok_or_else(|| AppealError::NotInLedger(format!("run {run} has no RunStarted")))?;
         let d = &started.data;
-        let procedure = Procedure::parse(d["procedure"].as_str().unwrap_or_default()).map_err(AppealError::Invalid)?;
+        let procedure = Procedure::parse(d["procedure"].as_str().unwrap_or_default()).map_err(AppealError::Malformed)?;
         let as_of = d["as_of"].as_str().unwrap_or_default().to_string();
-        let rs = self.book.select(procedure, &as_of).map_err(|e| AppealError::Conflict(format!("re-check of run {run}: {e}")))?;
+        let rs = self.book.select(procedure, &as_of).map_err(|e| AppealError::WrongState(format!("re-check of run {run}: {e}")))?;
         if rs.sha256 != d["rule_set"]["sha256"].as_str().unwrap_or_default() {
-            return Err(AppealError::Conflict(format!(
+            return Err(AppealError::WrongState(format!(
                 "the rule set valid on {as_of} is {} v{} ({}), but run {run} was decided under {}; it is not loaded",
                 rs.id, rs.version, rs.sha256, d["rule_set"]["sha256"]
             )));
@@ -370,8 +394,9 @@ impl Appeals<'_> {
         let person = self.ledger.store().read_stream(&person_stream(&a.iin)).await?;
         let contested = a.filed.data["contested_step"].as_str().unwrap_or_default().to_string();
         let first = step_index(&rs, &contested)?;
-        let entry =
-            of_run(&person, &a.run).find(|e| e.kind == LIST_ENTRY_RECEIVED).ok_or_else(|| AppealError::NotFound(format!("no list entry of run {}", a.run)))?;
+        let entry = of_run(&person, &a.run)
+            .find(|e| e.kind == LIST_ENTRY_RECEIVED)
+            .ok_or_else(|| AppealError::NotInLedger(format!("no list entry of run {}", a.run)))?;
         let locality = entry.data["entry"]["locality"].as_str().unwrap_or_default().to_string();
         // The family the run fixed at step 5 holds for later steps; a re-check from step 5 fixes it afresh.
         let family: Family = of_run(&person, &a.run)
@@ -422,22 +447,22 @@ impl Appeals<'_> {
         // Decision 15: identifiers compared, never names.
         let decided_by_id = a.filed.data["decided_by_id"].as_str().unwrap_or_default();
         if decided_by_id.is_empty() {
-            return Err(AppealError::Forbidden(format!(
+            return Err(AppealError::Unidentified(format!(
                 "the decision under appeal (seq {}) names no identified official, so no one can be shown not to have taken it",
                 a.filed.data["decision"]
             )));
         }
         if by.holder_id.is_empty() {
-            return Err(AppealError::Forbidden("this token names no holder IIN; an appeal is resolved with a token created with --holder-id".into()));
+            return Err(AppealError::Unidentified("this token names no holder IIN; an appeal is resolved with a token created with --holder-id".into()));
         }
         if by.holder_id == decided_by_id {
-            return Err(AppealError::Forbidden(format!(
+            return Err(AppealError::SelfReview(format!(
                 "the holder of this token ({}) took the decision under appeal (seq {}) and may not resolve the appeal against it",
                 by.holder_id, a.filed.data["decision"]
             )));
         }
         if r.reason.trim().is_empty() {
-            return Err(AppealError::Invalid("reason: the officer's reasons are required".into()));
+            return Err(AppealError::Malformed("reason: the officer's reasons are required".into()));
         }
         let recheck = a.recheck.as_ref().map(|e| (e.data["verdict"].as_str().unwrap_or_default().to_string(), e));
         let person = self.ledger.store().read_stream(&person_stream(&a.iin)).await?;
@@ -449,13 +474,13 @@ impl Appeals<'_> {
                 match &recheck {
                     Some((v, _)) if v == "clear" => {}
                     Some((v, e)) => {
-                        return Err(AppealError::Conflict(format!(
+                        return Err(AppealError::ContradictsRecheck(format!(
                             "the latest re-check (seq {}) is {v}{}; a removal is overturned only when a re-check clears it",
                             e.seq,
                             grounds_text(&e.data["grounds"])
                         )))
                     }
-                    None => return Err(AppealError::Conflict("no re-check yet: a removal is overturned only when a re-check clears it".into())),
+                    None => return Err(AppealError::ContradictsRecheck("no re-check yet: a removal is overturned only when a re-check clears it".into())),
                 }
                 let entry = of_run(&person, &a.run).find(|e| e.kind == LIST_ENTRY_RECEIVED).map(|e| e.data["entry"].clone()).unwrap_or_default();
                 let reinstated = match a.procedure {
@@ -474,7 +499,10 @@ impl Appeals<'_> {
             "upheld" => {
                 let grounds = match &recheck {
                     Some((v, e)) if v == "clear" => {
-                        return Err(AppealError::Conflict(format!("the latest re-check (seq {}) found no ground; the removal cannot be upheld on it", e.seq)))
+                        return Err(AppealError::ContradictsRecheck(format!(
+                            "the latest re-check (seq {}) found no ground; the removal cannot be upheld on it",
+                            e.seq
+                        )))
                     }
                     // The removal stands on what the re-check found, if it found something.
                     Some((v, e)) if v == "found" => e.data["grounds"].clone(),
@@ -489,7 +517,7 @@ impl Appeals<'_> {
                     .expecting(a.next_seq()),
                 );
             }
-            other => return Err(AppealError::Invalid(format!("outcome must be upheld or overturned, got {other:?}"))),
+            other => return Err(AppealError::Malformed(format!("outcome must be upheld or overturned, got {other:?}"))),
         }
         self.ledger.append_relative(batch).await.map_err(stream_conflict)?;
         if r.outcome == "overturned" {
@@ -507,10 +535,10 @@ impl Appeals<'_> {
         let a = self.load(id).await?;
         match &a.resolved {
             Some(r) if r.data["outcome"] == "overturned" => {}
-            _ => return Err(AppealError::Conflict(format!("appeal {id} has not overturned a decision; there is nothing to reinstate"))),
+            _ => return Err(AppealError::WrongState(format!("appeal {id} has not overturned a decision; there is nothing to reinstate"))),
         }
         if a.events.iter().any(|e| e.kind == REINSTATEMENT_ACKNOWLEDGED) {
-            return Err(AppealError::Conflict(format!("the reinstatement under appeal {id} is already acknowledged")));
+            return Err(AppealError::WrongState(format!("the reinstatement under appeal {id} is already acknowledged")));
         }
         self.reinstate_and_notify(&a).await?;
         self.ledger.checkpoint().await?;
@@ -612,7 +640,7 @@ fn grounds_text(g: &Value) -> String {
 
 fn step_index(rs: &RuleSet, step: &str) -> Result<usize> {
     rs.steps.iter().position(|s| s.step == step).ok_or_else(|| {
-        AppealError::Invalid(format!(
+        AppealError::Malformed(format!(
             "step {step:?} is not a step of {} v{}; steps: {}",
             rs.id,
             rs.version,

@@ -30,8 +30,10 @@ pub enum LedgerError {
     KeyFile { path: PathBuf, detail: String },
     #[error("no event at seq {seq}: the log has {size} events")]
     NoSuchEvent { seq: u64, size: u64 },
+    /// A proof or tile the log cannot give: a tree size it has not reached, an index outside
+    /// the tree.
     #[error("{0}")]
-    BadRequest(String),
+    NoSuchProof(String),
     #[error("ledger does not verify: {0}")]
     Invalid(Finding),
     /// A ledger key without its log, or a log without its key: never started afresh.
@@ -312,16 +314,16 @@ impl Ledger {
     /// `tree_size` does not hold them all.
     pub async fn tile(&self, level: u8, n: u64, width: u64, tree_size: u64) -> Result<Vec<u8>> {
         let height = 8 * u32::from(level);
-        let first = n.checked_mul(256).ok_or_else(|| LedgerError::BadRequest("tile number out of range".into()))?;
+        let first = n.checked_mul(256).ok_or_else(|| LedgerError::NoSuchProof("tile number out of range".into()))?;
         if level > 7 || width == 0 || width > 256 || first.saturating_add(width) > tree_size >> height {
-            return Err(LedgerError::BadRequest(format!("tile {level}/{n} of width {width} is not in the tree of size {tree_size}")));
+            return Err(LedgerError::NoSuchProof(format!("tile {level}/{n} of width {width} is not in the tree of size {tree_size}")));
         }
         let ids: std::collections::BTreeSet<events::merkle::NodeId> =
             (first..first + width).map(|index| events::merkle::NodeId { level: height as u8, index }).collect();
         let nodes = self.nodes(&ids).await?;
         let mut out = Vec::with_capacity(width as usize * 32);
         for id in &ids {
-            let h = nodes.get(id).ok_or_else(|| LedgerError::BadRequest(format!("node {}/{} is not stored", id.level, id.index)))?;
+            let h = nodes.get(id).ok_or_else(|| LedgerError::NoSuchProof(format!("node {}/{} is not stored", id.level, id.index)))?;
             out.extend_from_slice(h);
         }
         Ok(out)
@@ -455,9 +457,9 @@ impl Ledger {
     async fn resolve(&self, plan: std::result::Result<events::merkle::Plan, events::Error>, tree_size: u64) -> Result<Vec<Hash>> {
         let size = self.store.size().await?;
         if tree_size > size {
-            return Err(LedgerError::BadRequest(format!("tree size {tree_size} is larger than the log ({size} events)")));
+            return Err(LedgerError::NoSuchProof(format!("tree size {tree_size} is larger than the log ({size} events)")));
         }
-        let plan = plan.map_err(|e| LedgerError::BadRequest(e.to_string()))?;
+        let plan = plan.map_err(|e| LedgerError::NoSuchProof(e.to_string()))?;
         let nodes = self.nodes(&plan.nodes()).await?;
         Ok(plan.resolve(&nodes)?)
     }
@@ -468,7 +470,7 @@ impl Ledger {
 
     /// Inclusion proofs of several events in one tree, reading all their nodes at once.
     pub async fn inclusion_proofs(&self, seqs: &[u64], tree_size: u64) -> Result<Vec<Vec<Hash>>> {
-        let plans = seqs.iter().map(|s| inclusion_plan(*s, tree_size).map_err(|e| LedgerError::BadRequest(e.to_string()))).collect::<Result<Vec<_>>>()?;
+        let plans = seqs.iter().map(|s| inclusion_plan(*s, tree_size).map_err(|e| LedgerError::NoSuchProof(e.to_string()))).collect::<Result<Vec<_>>>()?;
         let ids = plans.iter().flat_map(|p| p.nodes()).collect();
         let nodes = self.nodes(&ids).await?;
         plans.iter().map(|p| Ok(p.resolve(&nodes)?)).collect()

@@ -4,7 +4,7 @@
 
 use super::persons::{account, checked_iin};
 use super::{AppError, AppState};
-use crate::appeal::{Appeal, AppealError, CorrectionFiling, Filing, Resolution};
+use crate::appeal::{Appeal, CorrectionFiling, Filing, Resolution};
 use crate::auth::{Caller, Role};
 use crate::proof::ProofError;
 use axum::extract::rejection::JsonRejection;
@@ -13,18 +13,6 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
-
-impl From<AppealError> for AppError {
-    fn from(e: AppealError) -> Self {
-        match e {
-            AppealError::NotFound(m) => AppError::NotFound(m),
-            AppealError::Invalid(m) => AppError::BadRequest(m),
-            AppealError::Forbidden(m) => AppError::Forbidden(m),
-            AppealError::Conflict(m) => AppError::Conflict(m),
-            AppealError::Ledger(e) => e.into(),
-        }
-    }
-}
 
 /// An appeal as the API shows it: its state and its events, whole.
 pub fn view(a: &Appeal) -> Value {

@@ -60,10 +60,24 @@ impl From<StoreError> for AppError {
     }
 }
 
+/// Appeals' errors by what went wrong; their statuses are decided here only.
+impl From<crate::appeal::AppealError> for AppError {
+    fn from(e: crate::appeal::AppealError) -> Self {
+        use crate::appeal::AppealError as E;
+        match e {
+            E::UnknownAppeal(_) | E::NotInLedger(_) => AppError::NotFound(e.to_string()),
+            E::Malformed(_) | E::CorrectionRefused(_) => AppError::BadRequest(e.to_string()),
+            E::Unidentified(_) | E::SelfReview(_) => AppError::Forbidden(e.to_string()),
+            E::WrongState(_) | E::ContradictsRecheck(_) | E::Changed(_) => AppError::Conflict(e.to_string()),
+            E::Ledger(e) => e.into(),
+        }
+    }
+}
+
 impl From<LedgerError> for AppError {
     fn from(e: LedgerError) -> Self {
         match e {
-            LedgerError::BadRequest(m) => AppError::BadRequest(m),
+            LedgerError::NoSuchProof(m) => AppError::BadRequest(m),
             LedgerError::NoSuchEvent { .. } => AppError::NotFound(e.to_string()),
             LedgerError::Store(s) => s.into(),
             other => AppError::Internal(other.to_string()),

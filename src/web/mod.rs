@@ -458,7 +458,10 @@ async fn appeal_action(
     let caller = session.require(&[Role::AppealsOfficer])?;
     session.check_csrf(&f.csrf)?;
     let appeals = s.appeals();
-    let a = appeals.load(&id).await.map_err(|e| session.fail(StatusCode::NOT_FOUND, e))?;
+    let a = appeals.load(&id).await.map_err(|e| {
+        let e = crate::api::AppError::from(e);
+        session.fail(e.status(), e)
+    })?;
     // The answer leads to the person's page, naming him: a read, whatever the action's outcome.
     s.reads.record(caller, vec![a.iin.clone()], format!("web:appeal:{id}:{action}")).await.map_err(|e| session.fail(StatusCode::INTERNAL_SERVER_ERROR, e))?;
     let l = session.lang;
@@ -472,7 +475,7 @@ async fn appeal_action(
         "resolve" => appeals.resolve(&id, &Resolution { outcome: f.outcome, reason: f.reason }, caller).await.map(|_| done("AppealResolved")),
         "correction" => match serde_json::from_str::<CorrectionFiling>(&f.signed) {
             Ok(c) => appeals.correction(&id, &c, caller).await.map(|e| format!("{}: #{}", t(l, "correction"), e.seq)),
-            Err(e) => Err(AppealError::Invalid(format!("the correction is not a signed answer: {e}"))),
+            Err(e) => Err(AppealError::CorrectionRefused(format!("the correction is not a signed answer: {e}"))),
         },
         other => return Err(session.fail(StatusCode::NOT_FOUND, format!("no action {other:?}"))),
     };
