@@ -387,7 +387,9 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 max_connections,
                 ..Default::default()
             };
+            let background = state.background.clone();
             housing_ledger::server::serve(listener, app(state), limits, housing_ledger::server::stop_signal()).await?;
+            background.shutdown().await;
             tracing::info!("stopped");
         }
         Command::Run { procedure, as_of, registries, json, rule_sets, registry_timeout_ms, simulation } => {
@@ -794,7 +796,9 @@ async fn demo(loc: &Location, seed: &str, persons: u64, listen: &str, as_of: &st
     // Appeals ask the same registries for fresh answers.
     let state = AppState::new(ledger, keys).with_registries(Arc::new(HttpRegistries::new(&sim_url, settings).named("registry-sim").simulator()));
     println!("serving; Ctrl-C stops");
+    let background = state.background.clone();
     housing_ledger::server::serve(listener, app(state), Default::default(), housing_ledger::server::stop_signal()).await?;
+    background.shutdown().await;
     Ok(std::process::ExitCode::SUCCESS)
 }
 

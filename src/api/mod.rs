@@ -44,31 +44,74 @@ pub struct AppState {
     pub run_headers: Arc<crate::proof::RunHeaders>,
     /// How the officers' page sessions live.
     pub sessions: crate::web::session::SessionPolicy,
+    /// The background loops serving needs (WAL maintenance, projection catch-up); their owner.
+    pub background: Arc<Background>,
+}
+
+/// Owns the background loops of a serving state and stops them: each loop ends at its next
+/// pause once `shutdown` is called, and `shutdown` returns when all have ended.
+pub struct Background {
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+impl Background {
+    fn new() -> Self {
+        Self { stop: tokio::sync::watch::channel(false).0, tasks: Default::default() }
+    }
+
+    /// Runs `work` every `every` until shutdown (needs a Tokio runtime).
+    fn every<F, Fut>(&self, name: &'static str, every: std::time::Duration, work: F)
+    where
+        F: Fn() -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<(), crate::ledger::LedgerError>> + Send,
+    {
+        let mut stopped = self.stop.subscribe();
+        let task = tokio::spawn(async move {
+            loop {
+                if let Err(e) = work().await {
+                    tracing::warn!(error = %e, "{name}");
+                }
+                tokio::select! {
+                    _ = stopped.changed() => break,
+                    _ = tokio::time::sleep(every) => {}
+                }
+            }
+        });
+        self.tasks.lock().expect("not poisoned").push(task);
+    }
+
+    /// Stops every loop and waits until each has ended.
+    pub async fn shutdown(&self) {
+        let _ = self.stop.send(true);
+        let tasks: Vec<_> = std::mem::take(&mut *self.tasks.lock().expect("not poisoned"));
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+
+    /// How many loops are still running.
+    pub fn running(&self) -> usize {
+        self.tasks.lock().expect("not poisoned").iter().filter(|t| !t.is_finished()).count()
+    }
 }
 
 impl AppState {
     /// Builds the state and starts the read log's writer (needs a Tokio runtime).
     pub fn new(ledger: Arc<Ledger>, registry_keys: crate::registry::TrustedKeys) -> Self {
         let reads = reads::ReadLog::start(ledger.clone());
+        let background = Background::new();
         // The WAL is folded into the database off the request path.
         let store = ledger.store().clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-                if let Err(e) = store.maintain().await {
-                    tracing::warn!(error = %e, "store maintenance");
-                }
-            }
+        background.every("store maintenance", std::time::Duration::from_millis(500), move || {
+            let store = store.clone();
+            async move { Ok(store.maintain().await?) }
         });
         // The stored projections follow the ledger in the background.
         let follower = ledger.clone();
-        tokio::spawn(async move {
-            loop {
-                if let Err(e) = crate::projection::catch_up(&follower).await {
-                    tracing::warn!(error = %e, "projection consumer");
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-            }
+        background.every("projection consumer", std::time::Duration::from_millis(200), move || {
+            let follower = follower.clone();
+            async move { crate::projection::catch_up(&follower).await.map(|_| ()) }
         });
         Self {
             ledger,
@@ -79,6 +122,7 @@ impl AppState {
             today: None,
             run_headers: Default::default(),
             sessions: Default::default(),
+            background: Arc::new(background),
         }
     }
 

@@ -1,5 +1,6 @@
 //! The server loop over a real socket (issue 17, finding 5): half-sent requests are closed,
-//! slow bodies get 408, connections are capped, and a stop signal ends the server.
+//! slow bodies get 408, connections are capped, and a stop signal ends the server; and the
+//! serving state's background loops stop when told (issue 18, item 4).
 
 use crate::common::{Backend, Place};
 use housing_ledger::api::{app, AppState};
@@ -90,4 +91,28 @@ async fn a_stop_signal_ends_the_server_once_requests_finish() {
     server.stop.take().unwrap().send(()).unwrap();
     tokio::time::timeout(PATIENCE, &mut server.done).await.expect("the server stops").unwrap().unwrap();
     assert!(TcpStream::connect(server.addr).await.is_err(), "nothing listens any more");
+}
+
+#[tokio::test]
+async fn background_loops_stop_on_shutdown() {
+    use events::NewEvent;
+    let place = Place::new(Backend::Sqlite, None);
+    let ledger = Arc::new(place.ledger().await);
+    let state = AppState::new(ledger.clone(), housing_ledger::registry::TrustedKeys::from_sim_seed(housing_ledger::registry::DEFAULT_SIM_SEED));
+    assert_eq!(state.background.running(), 2);
+    let cursor = || async { ledger.store().projection_cursor(housing_ledger::projection::PERSONS).await.unwrap() };
+    // Running: the projection follows the ledger by itself.
+    ledger.append(vec![NewEvent::new("run:r1", "Tick", serde_json::json!({}))]).await.unwrap();
+    let size = ledger.size().await.unwrap();
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while cursor().await < size {
+        assert!(std::time::Instant::now() < deadline, "the projection never caught up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::timeout(PATIENCE, state.background.shutdown()).await.expect("the loops end");
+    assert_eq!(state.background.running(), 0);
+    // Stopped: nothing follows any more.
+    ledger.append(vec![NewEvent::new("run:r1", "Tick", serde_json::json!({}))]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(cursor().await, size, "a stopped consumer applied events");
 }
