@@ -5,11 +5,14 @@ use anyhow::{bail, Context};
 /// serde_json-heavy work allocates a lot; mimalloc is markedly faster than glibc malloc here.
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use clap::{Parser, Subcommand};
+mod args;
+
+use args::*;
+use clap::Parser;
 use housing_ledger::api::{app, AppState};
 use housing_ledger::auth::{self, Role};
 use housing_ledger::cli::Location;
-use housing_ledger::ledger::{verify_store, LedgerError, DEFAULT_ORIGIN};
+use housing_ledger::ledger::{verify_store, LedgerError};
 use housing_ledger::pipeline::{self, Progress, Settings};
 use housing_ledger::registry::fixture::{Fixture, FixtureRegistries};
 use housing_ledger::registry::http::{HttpRegistries, HttpSettings};
@@ -61,264 +64,6 @@ impl Progress for TerminalProgress {
     }
 }
 
-#[derive(Parser)]
-#[command(name = "housing-ledger", version, about = "A verifiable ledger of proactive removals from the service-housing waiting list and lease terminations")]
-struct Cli {
-    /// sqlite://PATH or postgres://...; default: SQLite under --data-dir.
-    #[arg(long, global = true, env = "HOUSING_LEDGER_DATABASE_URL")]
-    database_url: Option<String>,
-    /// Where the embedded database and the ledger key live.
-    #[arg(long, global = true, env = "HOUSING_LEDGER_DATA_DIR", default_value = "./data")]
-    data_dir: PathBuf,
-    /// The log's origin: the name of its key and the first line of its checkpoints.
-    #[arg(long, global = true, env = "HOUSING_LEDGER_ORIGIN", default_value = DEFAULT_ORIGIN)]
-    origin: String,
-    /// Seed of the registry simulator's keys: the service trusts the keys derived from it.
-    #[arg(long, global = true, env = "HOUSING_LEDGER_REGISTRY_SEED", default_value = housing_ledger::registry::DEFAULT_SIM_SEED, hide_default_value = true)]
-    registry_seed: String,
-    /// A witness every checkpoint goes to: its verifier key (type 0x04) and URL, `VKEY=URL`.
-    /// Repeatable. For verify-proof, `VKEY` alone: a witness whose cosignature counts.
-    #[arg(long = "witness", global = true)]
-    witnesses: Vec<String>,
-    /// How many witnesses must cosign a checkpoint (default: every witness named).
-    #[arg(long, global = true)]
-    witness_quorum: Option<usize>,
-    /// An RFC 3161 time-stamping authority every checkpoint is time-stamped by (with --tsa-cert).
-    #[arg(long, global = true)]
-    tsa: Option<String>,
-    /// The TSA's certificate, or the CA that issued it (PEM): what its tokens are checked
-    /// against, here and by verify-proof.
-    #[arg(long, global = true)]
-    tsa_cert: Option<PathBuf>,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Run the algorithm once (or resume an interrupted run with the same arguments).
-    Run {
-        #[arg(long)]
-        procedure: Procedure,
-        /// The decision date, YYYY-MM-DD; default: today in Kazakhstan. On live sources
-        /// (`http:`) it must be today unless the run is a --simulation.
-        #[arg(long)]
-        as_of: Option<String>,
-        /// fixture:PATH, http:URL, or synthetic:N[:SEED] (a generated population of N per list)
-        #[arg(long)]
-        registries: String,
-        /// Declare the run a simulation (decision 11): judged as of --as-of, recorded as a
-        /// simulation, not a legal act, and no notice is delivered through a live gateway.
-        /// Implied for fixture: and synthetic: sources.
-        #[arg(long)]
-        simulation: bool,
-        /// Print one JSON object {"run", "counts"} at the end.
-        #[arg(long)]
-        json: bool,
-        /// An extra rule-set file (an extension order), in addition to the built-in ones.
-        #[arg(long = "rule-set")]
-        rule_sets: Vec<PathBuf>,
-        /// Deadline of one HTTP registry request, in milliseconds.
-        #[arg(long, default_value_t = 5000)]
-        registry_timeout_ms: u64,
-    },
-    /// Rebuild every projection from the events alone and compare it with the stored one.
-    Replay,
-    /// Serve a fixture as the six registries over HTTP, faults included.
-    RegistrySim {
-        #[arg(long)]
-        fixture: PathBuf,
-        #[arg(long, default_value = "127.0.0.1:8090")]
-        listen: String,
-        /// How long a `timeout` fault keeps the caller waiting, in milliseconds.
-        #[arg(long, default_value_t = 30_000)]
-        stall_ms: u64,
-    },
-    /// Serve the HTTP API.
-    Serve {
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: String,
-        /// Where appeals ask for fresh answers and deliver notices of reinstatement
-        /// (`fixture:PATH`, `synthetic:N[:SEED]`, `http:URL`); without it, re-checks rely on
-        /// corrections only.
-        #[arg(long)]
-        registries: Option<String>,
-        #[arg(long, default_value_t = 5000)]
-        registry_timeout_ms: u64,
-        /// A client must send a request's line and headers within this, in milliseconds.
-        #[arg(long, default_value_t = 10_000)]
-        header_timeout_ms: u64,
-        /// A whole request must be read and answered within this (else 408), in milliseconds.
-        #[arg(long, default_value_t = 60_000)]
-        request_timeout_ms: u64,
-        /// Connections open at once; more wait until one closes.
-        #[arg(long, default_value_t = 512)]
-        max_connections: usize,
-        /// Where users reach the service (e.g. https://housing.example); `https://` makes the
-        /// page cookies `Secure`, and forms are accepted only from this origin.
-        #[arg(long)]
-        public_url: Option<String>,
-        /// A page session ends after this many minutes without a request.
-        #[arg(long, default_value_t = 30)]
-        session_idle_minutes: u64,
-        /// A page session ends this many hours after login, however busy.
-        #[arg(long, default_value_t = 12)]
-        session_hours: u64,
-    },
-    /// Verify the whole ledger: hashes, links, signatures and every checkpoint's root.
-    Verify {
-        /// A ledger verifier key that must be in the ledger's key history.
-        #[arg(long)]
-        ledger_key: Option<String>,
-    },
-    /// Verify a proof bundle offline against a ledger verifier key.
-    VerifyProof {
-        file: PathBuf,
-        #[arg(long)]
-        ledger_key: String,
-        /// Extra rule-set files the bundle may name.
-        #[arg(long = "rule-set")]
-        rule_sets: Vec<PathBuf>,
-        /// How many of the witnesses given (the global `--witness VKEY`, repeatable; a URL after
-        /// `=` is ignored here) must have cosigned the bundle's checkpoint (default: all).
-        #[arg(long)]
-        quorum: Option<usize>,
-    },
-    /// The main job: generate a population, serve it as the registries over HTTP, run both
-    /// procedures, sign a checkpoint and serve the API.
-    Demo {
-        /// Recipients on each list.
-        #[arg(long, default_value_t = 1000)]
-        persons: u64,
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: String,
-        #[arg(long, default_value = "2026-01-15")]
-        as_of: String,
-        /// Run and print, then exit instead of serving.
-        #[arg(long)]
-        no_serve: bool,
-    },
-    /// Sign a checkpoint of the log as it is now and print it.
-    Checkpoint,
-    /// A transparency-log witness (C2SP tlog-witness).
-    Witness {
-        #[command(subcommand)]
-        command: WitnessCommand,
-    },
-    /// Start a ledger: its key and event 0, on an empty directory (and database) only.
-    Ledger {
-        #[command(subcommand)]
-        command: LedgerCommand,
-    },
-    /// API tokens.
-    Token {
-        #[command(subcommand)]
-        command: TokenCommand,
-    },
-    /// Ledger keys.
-    Keys {
-        #[command(subcommand)]
-        command: KeysCommand,
-    },
-    /// Measure throughput and print figures.
-    Bench {
-        #[command(subcommand)]
-        command: BenchCommand,
-    },
-}
-
-#[derive(Subcommand)]
-enum TokenCommand {
-    /// Print a new API token for a role.
-    Create {
-        #[arg(long)]
-        role: Role,
-        /// Whom the token is issued to (required for appeals officers), as shown on pages.
-        #[arg(long, default_value = "")]
-        holder: String,
-        /// The holder's IIN (required for appeals officers): no one resolves an appeal
-        /// against his own decision, judged by this identifier, never by the name.
-        #[arg(long, default_value = "")]
-        holder_id: String,
-        /// When the token stops working: a duration from now (90d, 12h, 30m) or an RFC 3339
-        /// time; default: never.
-        #[arg(long)]
-        expires: Option<String>,
-    },
-    /// List the tokens (never their secrets: only hashes are stored).
-    List,
-    /// Revoke a token by its id: refused at once, in a running server too.
-    Revoke { id: String },
-}
-
-#[derive(Subcommand)]
-enum WitnessCommand {
-    /// Serve POST /add-checkpoint for the logs given; the witness key is made in --data-dir on
-    /// first start (0600), and its state is kept there.
-    Serve {
-        #[arg(long)]
-        name: String,
-        /// A log's verifier key (the ledger key, type 0x01). Repeatable.
-        #[arg(long = "log", required = true)]
-        logs: Vec<String>,
-        #[arg(long, default_value = "127.0.0.1:8070")]
-        listen: String,
-    },
-    /// Print the witness's verifier key (C2SP vkey, signature type 0x04).
-    Vkey {
-        #[arg(long)]
-        name: String,
-    },
-}
-
-#[derive(Subcommand)]
-enum LedgerCommand {
-    /// Create the ledger key and event 0. Refuses where a key or any event already exists.
-    Init,
-}
-
-#[derive(Subcommand)]
-enum KeysCommand {
-    /// Introduce a new ledger key, signed by the current one, and retire the current one.
-    Rotate {
-        #[arg(long, default_value = "scheduled rotation")]
-        reason: String,
-    },
-    /// Print the ledger's verifier keys, oldest first.
-    List,
-}
-
-#[derive(Subcommand)]
-enum BenchCommand {
-    /// Latency of the person and proof routes under load, and replay speed, on a large ledger.
-    Api {
-        /// Recipients in all (50,000 make about a million events).
-        #[arg(long, default_value_t = 50_000)]
-        persons: u64,
-        #[arg(long, default_value_t = 500)]
-        rate: u64,
-        #[arg(long, default_value_t = 20)]
-        seconds: u64,
-        /// Keep the ledger in DIR and reuse it if it is there (building a million events takes
-        /// minutes); without it, a temporary directory is used and removed.
-        #[arg(long)]
-        keep: Option<PathBuf>,
-    },
-    /// A full run of both procedures over a synthetic population, in process.
-    Run {
-        /// Recipients in all (half on each list).
-        #[arg(long, default_value_t = 20_000)]
-        persons: u64,
-    },
-    /// Append and verify throughput next to raw Ed25519 rates.
-    Ledger {
-        #[arg(long, default_value_t = 200_000)]
-        events: u64,
-        #[arg(long, default_value_t = 1000)]
-        batch: usize,
-    },
-}
-
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
@@ -334,6 +79,16 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
+/// What every command may need beyond its own arguments: where the ledger is, the registry
+/// keys' seed, the witnesses' keys and the TSA's certificates.
+struct Global {
+    loc: Location,
+    seed: String,
+    witness_keys: Vec<String>,
+    tsa_anchors: Option<Vec<x509_cert::Certificate>>,
+}
+
+/// Dispatches a command to its function.
 async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     // verify-proof takes witnesses' keys only; every other command sends checkpoints to them.
     let witness_keys: Vec<String> = cli.witnesses.iter().map(|w| w.split_once('=').map_or(w.as_str(), |(k, _)| k).to_string()).collect();
@@ -354,238 +109,114 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         (Some(_), None) => bail!("--tsa needs --tsa-cert: the TSA's certificate (or its CA), to check its tokens"),
         _ => None,
     };
-    let loc = Location { database_url: cli.database_url, data_dir: cli.data_dir, origin: cli.origin, witnesses, tsa };
+    let g = Global {
+        loc: Location { database_url: cli.database_url, data_dir: cli.data_dir, origin: cli.origin, witnesses, tsa },
+        seed: cli.registry_seed,
+        witness_keys,
+        tsa_anchors,
+    };
     match cli.command {
-        Command::Serve {
-            listen,
-            registries,
-            registry_timeout_ms,
-            header_timeout_ms,
-            request_timeout_ms,
-            max_connections,
-            public_url,
-            session_idle_minutes,
-            session_hours,
-        } => {
-            let ledger = loc.ledger().await?;
-            let cp = ledger.checkpoint().await?;
-            tracing::info!(tree_size = cp.tree_size, "checkpoint signed");
-            let sessions = housing_ledger::web::session::SessionPolicy {
-                idle: Duration::from_secs(session_idle_minutes.max(1) * 60),
-                absolute: Duration::from_secs(session_hours.max(1) * 3600),
-                public_url: public_url.map(|u| u.trim_end_matches('/').to_string()),
-            };
-            let mut state = AppState::new(ledger, TrustedKeys::from_sim_seed(&cli.registry_seed)).with_sessions(sessions);
-            if let Some(spec) = registries {
-                state = state.with_registries(registries_from(&spec, &cli.registry_seed, registry_timeout_ms)?);
-            }
-            let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
-            println!("serving on http://{}", listener.local_addr()?);
-            let limits = housing_ledger::server::Limits {
-                header_read: Duration::from_millis(header_timeout_ms),
-                request: Duration::from_millis(request_timeout_ms),
-                max_connections,
-                ..Default::default()
-            };
-            let background = state.background.clone();
-            housing_ledger::server::serve(listener, app(state), limits, housing_ledger::server::stop_signal()).await?;
-            background.shutdown().await;
-            tracing::info!("stopped");
+        Command::Serve(a) => serve(&g, a).await,
+        Command::Run(a) => run_procedure(&g, a).await,
+        Command::Replay => replay(&g).await,
+        Command::RegistrySim(a) => registry_sim(&g, a).await,
+        Command::Verify(a) => verify(&g, a).await,
+        Command::VerifyProof(a) => verify_proof(&g, a).await,
+        Command::Demo(a) => demo(&g.loc, &g.seed, a.persons, &a.listen, &a.as_of, a.no_serve).await,
+        Command::Ledger { command: LedgerCommand::Init } => ledger_init(&g).await,
+        Command::Checkpoint => checkpoint(&g).await,
+        Command::Witness { command } => witness(&g, command).await,
+        Command::Token { command } => token(&g, command).await,
+        Command::Keys { command } => keys(&g, command).await,
+        Command::Bench { command } => bench(&g, command).await,
+    }
+}
+
+/// `replay`.
+async fn replay(g: &Global) -> anyhow::Result<std::process::ExitCode> {
+    let loc = &g.loc;
+    let ledger = loc.ledger().await?;
+    housing_ledger::projection::catch_up(&ledger).await?;
+    let r = housing_ledger::projection::replay(&ledger).await?;
+    println!("replayed {} events in {:.2} s ({:.0} events/s)", r.events, r.seconds, r.events as f64 / r.seconds.max(1e-9));
+    if !r.differences.is_empty() {
+        for (key, stored, rebuilt) in &r.differences {
+            println!("DIFFERENT persons/{key}:\n  stored:  {}\n  rebuilt: {}", stored.as_deref().unwrap_or("(none)"), rebuilt.as_deref().unwrap_or("(none)"));
         }
-        Command::Run { procedure, as_of, registries, json, rule_sets, registry_timeout_ms, simulation } => {
-            let mut book = RuleBook::built_in();
-            for f in &rule_sets {
-                book.add_file(f)?;
-            }
-            let source = registries_from(&registries, &cli.registry_seed, registry_timeout_ms)?;
-            let today = housing_ledger::rules::calendar::today().to_string();
-            let as_of = as_of.unwrap_or(today.clone());
-            // Refuse a back-dated live run and an out-of-validity one before touching storage.
-            if !simulation && source.is_live() && as_of != today {
-                return Err(pipeline::PipelineError::NotToday { as_of, today }.into());
-            }
-            book.select(procedure, &as_of)?;
-            let ledger = loc.ledger().await?;
-            let bar = TerminalProgress::new();
-            let settings = Settings { simulation, ..Settings::default() };
-            let summary = pipeline::run(&ledger, source, TrustedKeys::from_sim_seed(&cli.registry_seed), &book, procedure, &as_of, settings, &bar).await;
-            bar.done();
-            let summary = summary?;
-            housing_ledger::projection::catch_up(&ledger).await?;
-            if json {
-                println!("{}", serde_json::to_string(&summary)?);
-            } else {
-                println!("run {}{}", summary.run, if summary.resumed { " (resumed)" } else { "" });
-                for (status, n) in &summary.counts {
-                    println!("  {status:<14} {n}");
-                }
-            }
+        println!("{} rows differ", r.differences.len());
+        return Ok(std::process::ExitCode::FAILURE);
+    }
+    println!("ok: the stored projections equal the ones rebuilt from events");
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// `checkpoint`.
+async fn checkpoint(g: &Global) -> anyhow::Result<std::process::ExitCode> {
+    let loc = &g.loc;
+    let ledger = loc.ledger().await?;
+    let (cp, report) = ledger.checkpoint_cosigned().await?;
+    print!("{}", housing_ledger::witness::cosigned_note(&ledger, &cp.note, cp.tree_size).await?);
+    if loc.tsa.is_some() && ledger.store().timestamp(cp.tree_size).await?.is_none() {
+        eprintln!(
+            "warning: the checkpoint of tree size {} is UNTIMESTAMPED (the TSA did not answer with a valid token); it is asked again at the next checkpoint",
+            cp.tree_size
+        );
+    }
+    if let Some(r) = report {
+        for (name, outcome) in &r.outcomes {
+            eprintln!("witness {name}: {outcome:?}");
         }
-        Command::Replay => {
-            let ledger = loc.ledger().await?;
-            housing_ledger::projection::catch_up(&ledger).await?;
-            let r = housing_ledger::projection::replay(&ledger).await?;
-            println!("replayed {} events in {:.2} s ({:.0} events/s)", r.events, r.seconds, r.events as f64 / r.seconds.max(1e-9));
-            if !r.differences.is_empty() {
-                for (key, stored, rebuilt) in &r.differences {
-                    println!(
-                        "DIFFERENT persons/{key}:\n  stored:  {}\n  rebuilt: {}",
-                        stored.as_deref().unwrap_or("(none)"),
-                        rebuilt.as_deref().unwrap_or("(none)")
-                    );
-                }
-                println!("{} rows differ", r.differences.len());
-                return Ok(std::process::ExitCode::FAILURE);
-            }
-            println!("ok: the stored projections equal the ones rebuilt from events");
+        if !r.reached() {
+            let missing: Vec<&str> = r.outcomes.iter().filter(|(_, o)| *o != housing_ledger::witness::Outcome::Cosigned).map(|(n, _)| n.as_str()).collect();
+            eprintln!(
+                "error: the checkpoint of tree size {} is cosigned by {} witnesses, fewer than the quorum {}; refused or failed: {}",
+                r.tree_size,
+                r.cosigned(),
+                r.quorum,
+                missing.join(", ")
+            );
+            return Ok(std::process::ExitCode::FAILURE);
         }
-        Command::RegistrySim { fixture, listen, stall_ms } => {
-            let fixture = Fixture::load(&fixture)?;
-            let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
-            println!("registry-sim serving {} on http://{}", fixture.name, listener.local_addr()?);
-            let router = housing_ledger::registry::http::sim_from_fixture(fixture, &cli.registry_seed, Duration::from_millis(stall_ms));
-            housing_ledger::server::serve(listener, router, Default::default(), housing_ledger::server::stop_signal()).await?;
-        }
-        Command::Verify { ledger_key } => {
-            let anchor = ledger_key.map(|k| events::VerifierKey::parse(&k)).transpose().context("--ledger-key")?;
-            if anchor.is_none() {
-                eprintln!("warning: no --ledger-key given: this checks the ledger's self-consistency only, not that it is the ledger whose key you trust");
-            }
-            let store = loc.existing_store().await?;
-            if store.size().await? == 0 {
-                println!("FAILED: the database holds no event: there is no ledger to verify (a ledger starts with event 0, its key)");
-                return Ok(std::process::ExitCode::FAILURE);
-            }
-            match verify_store(store.as_ref(), anchor.as_ref(), |_| {}).await {
-                Ok(r) => {
-                    println!("ok: {} events, {} checkpoints, root {}, {} ledger keys", r.events, r.checkpoints, hex::encode(r.root), r.keys.len());
-                    // With --tsa-cert: every token, and each before the next checkpoint.
-                    if let Some(anchors) = &tsa_anchors {
-                        match housing_ledger::timestamp::verify_ledger(store.as_ref(), anchors).await {
-                            Ok(s) => {
-                                println!("time-stamps: {} of {} checkpoints time-stamped, every token valid", s.stamped, s.checkpoints);
-                                for (size, next) in &s.late {
-                                    println!("warning: the token of checkpoint {size} was obtained after checkpoint {next} was signed: it shows only that the state existed by then");
-                                }
-                            }
-                            Err(e) => {
-                                println!("FAILED at time-stamps: {e}");
-                                return Ok(std::process::ExitCode::FAILURE);
-                            }
-                        }
-                    }
-                }
-                Err(LedgerError::Invalid(finding)) => {
-                    println!("FAILED at {finding}");
-                    return Ok(std::process::ExitCode::FAILURE);
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Command::VerifyProof { file, ledger_key, rule_sets, quorum } => {
-            let witness_keys =
-                witness_keys.iter().map(|k| events::CosignerKey::parse(k)).collect::<Result<Vec<_>, _>>().context("--witness (a witness verifier key)")?;
-            let quorum = quorum.unwrap_or(witness_keys.len());
-            if quorum > witness_keys.len() {
-                bail!("--quorum {quorum} is more than the {} witnesses given", witness_keys.len());
-            }
-            let anchor = events::VerifierKey::parse(&ledger_key).context("--ledger-key")?;
-            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let mut book = RuleBook::built_in();
-            for f in &rule_sets {
-                book.add_file(f)?;
-            }
-            let doc: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
-            // An appeal's case file holds a bundle and the appeal's events.
-            let (bundle, result) = if doc["format"] == housing_ledger::proof::CASE_FILE_FORMAT {
-                let cf: housing_ledger::proof::CaseFile = serde_json::from_value(doc).with_context(|| format!("{} is not a case file", file.display()))?;
-                let r = housing_ledger::proof::verify_case_file(&cf, &anchor, &book);
-                (cf.proof, r)
-            } else {
-                let bundle: housing_ledger::proof::Bundle = serde_json::from_value(doc).with_context(|| format!("{} is not a proof bundle", file.display()))?;
-                let r = housing_ledger::proof::verify(&bundle, &anchor, &book);
-                (bundle, r)
-            };
-            let result = result.and_then(|v| {
-                let signed = housing_ledger::proof::check_quorum(&bundle.checkpoint, &witness_keys, quorum)?;
-                let stamp = tsa_anchors.as_ref().map(|a| housing_ledger::proof::check_timestamp(&bundle, a)).transpose()?;
-                Ok((v, signed, stamp))
-            });
-            match result {
-                Ok((v, signed, stamp)) => {
-                    println!(
-                        "ok: {} {} is {} on {} ground(s); {} events included in the checkpoint of tree size {}",
-                        bundle.procedure, bundle.iin, v.status, v.grounds, v.events, v.tree_size
-                    );
-                    if v.simulation {
-                        println!("SIMULATION, not a legal act: the run was a simulation (decision 11); its decision has no legal effect");
-                    }
-                    if !witness_keys.is_empty() {
-                        println!("cosigned by {} of {} witnesses (quorum {quorum}): {}", signed.len(), witness_keys.len(), signed.join(", "));
-                    }
-                    match stamp {
-                        Some(s) => println!(
-                            "time-stamped at {} by {}",
-                            chrono::DateTime::from_timestamp(s.gen_time as i64, 0).map(|t| t.to_rfc3339()).unwrap_or_default(),
-                            s.tsa
-                        ),
-                        None if bundle.timestamp.is_some() => println!("the checkpoint carries a time-stamp, not checked: give --tsa-cert"),
-                        None => {}
-                    }
-                }
-                Err(e) => {
-                    println!("FAILED: {e}");
-                    return Ok(std::process::ExitCode::FAILURE);
-                }
-            }
-        }
-        Command::Demo { persons, listen, as_of, no_serve } => {
-            return demo(&loc, &cli.registry_seed, persons, &listen, &as_of, no_serve).await;
-        }
-        Command::Ledger { command: LedgerCommand::Init } => {
-            if loc.data_dir.join(housing_ledger::ledger::KEY_FILE).exists() {
-                bail!("a ledger key already exists in {}: a ledger is started once", loc.data_dir.display());
-            }
-            let ledger = loc.ledger().await?;
-            println!("started a ledger: {}", ledger.signer().verifier());
-        }
-        Command::Checkpoint => {
-            let ledger = loc.ledger().await?;
-            let (cp, report) = ledger.checkpoint_cosigned().await?;
-            print!("{}", housing_ledger::witness::cosigned_note(&ledger, &cp.note, cp.tree_size).await?);
-            if loc.tsa.is_some() && ledger.store().timestamp(cp.tree_size).await?.is_none() {
-                eprintln!("warning: the checkpoint of tree size {} is UNTIMESTAMPED (the TSA did not answer with a valid token); it is asked again at the next checkpoint", cp.tree_size);
-            }
-            if let Some(r) = report {
-                for (name, outcome) in &r.outcomes {
-                    eprintln!("witness {name}: {outcome:?}");
-                }
-                if !r.reached() {
-                    let missing: Vec<&str> =
-                        r.outcomes.iter().filter(|(_, o)| *o != housing_ledger::witness::Outcome::Cosigned).map(|(n, _)| n.as_str()).collect();
-                    eprintln!(
-                        "error: the checkpoint of tree size {} is cosigned by {} witnesses, fewer than the quorum {}; refused or failed: {}",
-                        r.tree_size,
-                        r.cosigned(),
-                        r.quorum,
-                        missing.join(", ")
-                    );
-                    return Ok(std::process::ExitCode::FAILURE);
-                }
-            }
-        }
-        Command::Witness { command: WitnessCommand::Vkey { name } } => {
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// `witness ...`.
+async fn witness(g: &Global, command: WitnessCommand) -> anyhow::Result<std::process::ExitCode> {
+    let loc = &g.loc;
+    match command {
+        WitnessCommand::Vkey { name } => {
             println!("{}", housing_ledger::witness::witness_key(&loc.data_dir, &name)?.public());
+            Ok(std::process::ExitCode::SUCCESS)
         }
-        Command::Witness { command: WitnessCommand::Serve { name, logs, listen } } => {
+        WitnessCommand::Serve { name, logs, listen } => {
             let logs = logs.iter().map(|k| events::VerifierKey::parse(k)).collect::<Result<Vec<_>, _>>().context("--log (a ledger verifier key)")?;
             let witness = Arc::new(housing_ledger::witness::Witness::open(&loc.data_dir, &name, logs)?);
             let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
             println!("witness {} serving on http://{}", witness.key(), listener.local_addr()?);
             housing_ledger::server::serve(listener, housing_ledger::witness::router(witness), Default::default(), housing_ledger::server::stop_signal())
                 .await?;
+            Ok(std::process::ExitCode::SUCCESS)
         }
-        Command::Token { command: TokenCommand::List } => {
+    }
+}
+
+/// `ledger init`: starts a ledger, once.
+async fn ledger_init(g: &Global) -> anyhow::Result<std::process::ExitCode> {
+    let loc = &g.loc;
+    if loc.data_dir.join(housing_ledger::ledger::KEY_FILE).exists() {
+        bail!("a ledger key already exists in {}: a ledger is started once", loc.data_dir.display());
+    }
+    let ledger = loc.ledger().await?;
+    println!("started a ledger: {}", ledger.signer().verifier());
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// `token ...`.
+async fn token(g: &Global, command: TokenCommand) -> anyhow::Result<std::process::ExitCode> {
+    let loc = &g.loc;
+    match command {
+        TokenCommand::List => {
             let ledger = loc.ledger().await?;
             println!("{:<14} {:<16} {:<24} {:<13} {:<25} {:<25} revoked", "id", "role", "holder", "holder IIN", "created", "expires");
             for t in ledger.store().tokens().await? {
@@ -600,16 +231,18 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                     t.revoked_at.as_deref().unwrap_or("-")
                 );
             }
+            Ok(std::process::ExitCode::SUCCESS)
         }
-        Command::Token { command: TokenCommand::Revoke { id } } => {
+        TokenCommand::Revoke { id } => {
             let ledger = loc.ledger().await?;
             let now = housing_ledger::store::utc_millis(chrono::Utc::now());
             if !ledger.store().revoke_token(&id, &now).await? {
                 bail!("no token {id:?} to revoke (unknown, or revoked before)");
             }
             eprintln!("token {id} revoked at {now}");
+            Ok(std::process::ExitCode::SUCCESS)
         }
-        Command::Token { command: TokenCommand::Create { role, holder, holder_id, expires } } => {
+        TokenCommand::Create { role, holder, holder_id, expires } => {
             let expires_at = expires.as_deref().map(|e| auth::expiry(e, chrono::Utc::now())).transpose().map_err(anyhow::Error::msg)?;
             // Checked before the ledger is opened: a refused token touches nothing.
             if role == Role::AppealsOfficer && (holder.trim().is_empty() || holder_id.trim().is_empty()) {
@@ -622,19 +255,31 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             let (token, rec) = auth::issue_token_until(ledger.store().as_ref(), role, &holder, &holder_id, expires_at).await?;
             eprintln!("token {} for role {} (shown once; only its hash is stored)", rec.id, rec.role);
             println!("{token}");
+            Ok(std::process::ExitCode::SUCCESS)
         }
-        Command::Keys { command } => {
-            let ledger = loc.ledger().await?;
-            match command {
-                KeysCommand::Rotate { reason } => println!("{}", ledger.rotate_key(&reason).await?),
-                KeysCommand::List => {
-                    for k in ledger.key_history().await?.all() {
-                        println!("{k}");
-                    }
-                }
+    }
+}
+
+/// `keys ...`.
+async fn keys(g: &Global, command: KeysCommand) -> anyhow::Result<std::process::ExitCode> {
+    let loc = &g.loc;
+    let ledger = loc.ledger().await?;
+    match command {
+        KeysCommand::Rotate { reason } => println!("{}", ledger.rotate_key(&reason).await?),
+        KeysCommand::List => {
+            for k in ledger.key_history().await?.all() {
+                println!("{k}");
             }
         }
-        Command::Bench { command: BenchCommand::Api { persons, rate, seconds, keep } } => {
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// `bench ...`.
+async fn bench(g: &Global, command: BenchCommand) -> anyhow::Result<std::process::ExitCode> {
+    let loc = &g.loc;
+    match command {
+        BenchCommand::Api { persons, rate, seconds, keep } => {
             let dir = match &keep {
                 Some(d) => {
                     std::fs::create_dir_all(d)?;
@@ -655,17 +300,18 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 cost.reads, cost.events, cost.event_bytes_per_read, cost.file_bytes_per_read
             );
             println!(
-                "  as before (one event per read, written after the load): {:.0} bytes of events per read; files grew {:.0} bytes per read; ratio now/before {:.2} (events), {:.2} (files)",
-                old.event_bytes_per_read,
-                old.file_bytes_per_read,
-                cost.event_bytes_per_read / old.event_bytes_per_read.max(1.0),
-                cost.file_bytes_per_read / old.file_bytes_per_read.max(1.0)
-            );
+            "  as before (one event per read, written after the load): {:.0} bytes of events per read; files grew {:.0} bytes per read; ratio now/before {:.2} (events), {:.2} (files)",
+            old.event_bytes_per_read,
+            old.file_bytes_per_read,
+            cost.event_bytes_per_read / old.event_bytes_per_read.max(1.0),
+            cost.file_bytes_per_read / old.file_bytes_per_read.max(1.0)
+        );
             if keep.is_none() {
                 let _ = std::fs::remove_dir_all(&dir);
             }
+            Ok(std::process::ExitCode::SUCCESS)
         }
-        Command::Bench { command: BenchCommand::Run { persons } } => {
+        BenchCommand::Run { persons } => {
             if persons < 2 {
                 bail!("--persons must be at least 2");
             }
@@ -686,8 +332,9 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             );
             println!("peak RSS:                      {:>10} KiB", f.peak_rss_kib);
             let _ = std::fs::remove_dir_all(&dir);
+            Ok(std::process::ExitCode::SUCCESS)
         }
-        Command::Bench { command: BenchCommand::Ledger { events, batch } } => {
+        BenchCommand::Ledger { events, batch } => {
             if events == 0 || batch == 0 {
                 bail!("--events and --batch must be positive");
             }
@@ -711,6 +358,191 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 println!("checkpoint time-stamped by the TSA given:        p50 {tp50:.2} ms, max {tmax:.2} ms ({} rounds)", f.checkpoint_timestamped_ms.len());
             }
             let _ = std::fs::remove_dir_all(&dir);
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// `serve`.
+async fn serve(g: &Global, a: ServeArgs) -> anyhow::Result<std::process::ExitCode> {
+    let ServeArgs {
+        listen,
+        registries,
+        registry_timeout_ms,
+        header_timeout_ms,
+        request_timeout_ms,
+        max_connections,
+        public_url,
+        session_idle_minutes,
+        session_hours,
+    } = a;
+    let ledger = g.loc.ledger().await?;
+    let cp = ledger.checkpoint().await?;
+    tracing::info!(tree_size = cp.tree_size, "checkpoint signed");
+    let sessions = housing_ledger::web::session::SessionPolicy {
+        idle: Duration::from_secs(session_idle_minutes.max(1) * 60),
+        absolute: Duration::from_secs(session_hours.max(1) * 3600),
+        public_url: public_url.map(|u| u.trim_end_matches('/').to_string()),
+    };
+    let mut state = AppState::new(ledger, TrustedKeys::from_sim_seed(&g.seed)).with_sessions(sessions);
+    if let Some(spec) = registries {
+        state = state.with_registries(registries_from(&spec, &g.seed, registry_timeout_ms)?);
+    }
+    let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    println!("serving on http://{}", listener.local_addr()?);
+    let limits = housing_ledger::server::Limits {
+        header_read: Duration::from_millis(header_timeout_ms),
+        request: Duration::from_millis(request_timeout_ms),
+        max_connections,
+        ..Default::default()
+    };
+    let background = state.background.clone();
+    housing_ledger::server::serve(listener, app(state), limits, housing_ledger::server::stop_signal()).await?;
+    background.shutdown().await;
+    tracing::info!("stopped");
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// `run`.
+async fn run_procedure(g: &Global, a: RunArgs) -> anyhow::Result<std::process::ExitCode> {
+    let RunArgs { procedure, as_of, registries, simulation, json, rule_sets, registry_timeout_ms } = a;
+    let mut book = RuleBook::built_in();
+    for f in &rule_sets {
+        book.add_file(f)?;
+    }
+    let source = registries_from(&registries, &g.seed, registry_timeout_ms)?;
+    let today = housing_ledger::rules::calendar::today().to_string();
+    let as_of = as_of.unwrap_or(today.clone());
+    // Refuse a back-dated live run and an out-of-validity one before touching storage.
+    if !simulation && source.is_live() && as_of != today {
+        return Err(pipeline::PipelineError::NotToday { as_of, today }.into());
+    }
+    book.select(procedure, &as_of)?;
+    let ledger = g.loc.ledger().await?;
+    let bar = TerminalProgress::new();
+    let settings = Settings { simulation, ..Settings::default() };
+    let summary = pipeline::run(&ledger, source, TrustedKeys::from_sim_seed(&g.seed), &book, procedure, &as_of, settings, &bar).await;
+    bar.done();
+    let summary = summary?;
+    housing_ledger::projection::catch_up(&ledger).await?;
+    if json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        println!("run {}{}", summary.run, if summary.resumed { " (resumed)" } else { "" });
+        for (status, n) in &summary.counts {
+            println!("  {status:<14} {n}");
+        }
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// `registry-sim`.
+async fn registry_sim(g: &Global, a: RegistrySimArgs) -> anyhow::Result<std::process::ExitCode> {
+    let RegistrySimArgs { fixture, listen, stall_ms } = a;
+    let fixture = Fixture::load(&fixture)?;
+    let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    println!("registry-sim serving {} on http://{}", fixture.name, listener.local_addr()?);
+    let router = housing_ledger::registry::http::sim_from_fixture(fixture, &g.seed, Duration::from_millis(stall_ms));
+    housing_ledger::server::serve(listener, router, Default::default(), housing_ledger::server::stop_signal()).await?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// `verify`.
+async fn verify(g: &Global, a: VerifyArgs) -> anyhow::Result<std::process::ExitCode> {
+    let VerifyArgs { ledger_key } = a;
+    let anchor = ledger_key.map(|k| events::VerifierKey::parse(&k)).transpose().context("--ledger-key")?;
+    if anchor.is_none() {
+        eprintln!("warning: no --ledger-key given: this checks the ledger's self-consistency only, not that it is the ledger whose key you trust");
+    }
+    let store = g.loc.existing_store().await?;
+    if store.size().await? == 0 {
+        println!("FAILED: the database holds no event: there is no ledger to verify (a ledger starts with event 0, its key)");
+        return Ok(std::process::ExitCode::FAILURE);
+    }
+    match verify_store(store.as_ref(), anchor.as_ref(), |_| {}).await {
+        Ok(r) => {
+            println!("ok: {} events, {} checkpoints, root {}, {} ledger keys", r.events, r.checkpoints, hex::encode(r.root), r.keys.len());
+            // With --tsa-cert: every token, and each before the next checkpoint.
+            if let Some(anchors) = &g.tsa_anchors {
+                match housing_ledger::timestamp::verify_ledger(store.as_ref(), anchors).await {
+                    Ok(s) => {
+                        println!("time-stamps: {} of {} checkpoints time-stamped, every token valid", s.stamped, s.checkpoints);
+                        for (size, next) in &s.late {
+                            println!("warning: the token of checkpoint {size} was obtained after checkpoint {next} was signed: it shows only that the state existed by then");
+                        }
+                    }
+                    Err(e) => {
+                        println!("FAILED at time-stamps: {e}");
+                        return Ok(std::process::ExitCode::FAILURE);
+                    }
+                }
+            }
+        }
+        Err(LedgerError::Invalid(finding)) => {
+            println!("FAILED at {finding}");
+            return Ok(std::process::ExitCode::FAILURE);
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// `verify-proof`.
+async fn verify_proof(g: &Global, a: VerifyProofArgs) -> anyhow::Result<std::process::ExitCode> {
+    let VerifyProofArgs { file, ledger_key, rule_sets, quorum } = a;
+    let witness_keys =
+        g.witness_keys.iter().map(|k| events::CosignerKey::parse(k)).collect::<Result<Vec<_>, _>>().context("--witness (a witness verifier key)")?;
+    let quorum = quorum.unwrap_or(witness_keys.len());
+    if quorum > witness_keys.len() {
+        bail!("--quorum {quorum} is more than the {} witnesses given", witness_keys.len());
+    }
+    let anchor = events::VerifierKey::parse(&ledger_key).context("--ledger-key")?;
+    let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+    let mut book = RuleBook::built_in();
+    for f in &rule_sets {
+        book.add_file(f)?;
+    }
+    let doc: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
+    // An appeal's case file holds a bundle and the appeal's events.
+    let (bundle, result) = if doc["format"] == housing_ledger::proof::CASE_FILE_FORMAT {
+        let cf: housing_ledger::proof::CaseFile = serde_json::from_value(doc).with_context(|| format!("{} is not a case file", file.display()))?;
+        let r = housing_ledger::proof::verify_case_file(&cf, &anchor, &book);
+        (cf.proof, r)
+    } else {
+        let bundle: housing_ledger::proof::Bundle = serde_json::from_value(doc).with_context(|| format!("{} is not a proof bundle", file.display()))?;
+        let r = housing_ledger::proof::verify(&bundle, &anchor, &book);
+        (bundle, r)
+    };
+    let result = result.and_then(|v| {
+        let signed = housing_ledger::proof::check_quorum(&bundle.checkpoint, &witness_keys, quorum)?;
+        let stamp = g.tsa_anchors.as_ref().map(|a| housing_ledger::proof::check_timestamp(&bundle, a)).transpose()?;
+        Ok((v, signed, stamp))
+    });
+    match result {
+        Ok((v, signed, stamp)) => {
+            println!(
+                "ok: {} {} is {} on {} ground(s); {} events included in the checkpoint of tree size {}",
+                bundle.procedure, bundle.iin, v.status, v.grounds, v.events, v.tree_size
+            );
+            if v.simulation {
+                println!("SIMULATION, not a legal act: the run was a simulation (decision 11); its decision has no legal effect");
+            }
+            if !witness_keys.is_empty() {
+                println!("cosigned by {} of {} witnesses (quorum {quorum}): {}", signed.len(), witness_keys.len(), signed.join(", "));
+            }
+            match stamp {
+                Some(s) => println!(
+                    "time-stamped at {} by {}",
+                    chrono::DateTime::from_timestamp(s.gen_time as i64, 0).map(|t| t.to_rfc3339()).unwrap_or_default(),
+                    s.tsa
+                ),
+                None if bundle.timestamp.is_some() => println!("the checkpoint carries a time-stamp, not checked: give --tsa-cert"),
+                None => {}
+            }
+        }
+        Err(e) => {
+            println!("FAILED: {e}");
+            return Ok(std::process::ExitCode::FAILURE);
         }
     }
     Ok(std::process::ExitCode::SUCCESS)

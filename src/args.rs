@@ -1,0 +1,290 @@
+//! The command line's arguments: every command, subcommand and option, with its help text.
+//! `main.rs` dispatches them; nothing here does any work.
+
+use clap::{Parser, Subcommand};
+use housing_ledger::auth::Role;
+use housing_ledger::ledger::DEFAULT_ORIGIN;
+use housing_ledger::rules::Procedure;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "housing-ledger", version, about = "A verifiable ledger of proactive removals from the service-housing waiting list and lease terminations")]
+pub struct Cli {
+    /// sqlite://PATH or postgres://...; default: SQLite under --data-dir.
+    #[arg(long, global = true, env = "HOUSING_LEDGER_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Where the embedded database and the ledger key live.
+    #[arg(long, global = true, env = "HOUSING_LEDGER_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// The log's origin: the name of its key and the first line of its checkpoints.
+    #[arg(long, global = true, env = "HOUSING_LEDGER_ORIGIN", default_value = DEFAULT_ORIGIN)]
+    pub origin: String,
+    /// Seed of the registry simulator's keys: the service trusts the keys derived from it.
+    #[arg(long, global = true, env = "HOUSING_LEDGER_REGISTRY_SEED", default_value = housing_ledger::registry::DEFAULT_SIM_SEED, hide_default_value = true)]
+    pub registry_seed: String,
+    /// A witness every checkpoint goes to: its verifier key (type 0x04) and URL, `VKEY=URL`.
+    /// Repeatable. For verify-proof, `VKEY` alone: a witness whose cosignature counts.
+    #[arg(long = "witness", global = true)]
+    pub witnesses: Vec<String>,
+    /// How many witnesses must cosign a checkpoint (default: every witness named).
+    #[arg(long, global = true)]
+    pub witness_quorum: Option<usize>,
+    /// An RFC 3161 time-stamping authority every checkpoint is time-stamped by (with --tsa-cert).
+    #[arg(long, global = true)]
+    pub tsa: Option<String>,
+    /// The TSA's certificate, or the CA that issued it (PEM): what its tokens are checked
+    /// against, here and by verify-proof.
+    #[arg(long, global = true)]
+    pub tsa_cert: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the algorithm once (or resume an interrupted run with the same arguments).
+    Run(RunArgs),
+    /// Rebuild every projection from the events alone and compare it with the stored one.
+    Replay,
+    /// Serve a fixture as the six registries over HTTP, faults included.
+    RegistrySim(RegistrySimArgs),
+    /// Serve the HTTP API.
+    Serve(ServeArgs),
+    /// Verify the whole ledger: hashes, links, signatures and every checkpoint's root.
+    Verify(VerifyArgs),
+    /// Verify a proof bundle offline against a ledger verifier key.
+    VerifyProof(VerifyProofArgs),
+    /// The main job: generate a population, serve it as the registries over HTTP, run both
+    /// procedures, sign a checkpoint and serve the API.
+    Demo(DemoArgs),
+    /// Sign a checkpoint of the log as it is now and print it.
+    Checkpoint,
+    /// A transparency-log witness (C2SP tlog-witness).
+    Witness {
+        #[command(subcommand)]
+        command: WitnessCommand,
+    },
+    /// Start a ledger: its key and event 0, on an empty directory (and database) only.
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
+    /// API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Ledger keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Measure throughput and print figures.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+/// The arguments of `run`.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    #[arg(long)]
+    pub procedure: Procedure,
+    /// The decision date, YYYY-MM-DD; default: today in Kazakhstan. On live sources
+    /// (`http:`) it must be today unless the run is a --simulation.
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// fixture:PATH, http:URL, or synthetic:N[:SEED] (a generated population of N per list)
+    #[arg(long)]
+    pub registries: String,
+    /// Declare the run a simulation (decision 11): judged as of --as-of, recorded as a
+    /// simulation, not a legal act, and no notice is delivered through a live gateway.
+    /// Implied for fixture: and synthetic: sources.
+    #[arg(long)]
+    pub simulation: bool,
+    /// Print one JSON object {"run", "counts"} at the end.
+    #[arg(long)]
+    pub json: bool,
+    /// An extra rule-set file (an extension order), in addition to the built-in ones.
+    #[arg(long = "rule-set")]
+    pub rule_sets: Vec<PathBuf>,
+    /// Deadline of one HTTP registry request, in milliseconds.
+    #[arg(long, default_value_t = 5000)]
+    pub registry_timeout_ms: u64,
+}
+
+/// The arguments of `registry-sim`.
+#[derive(clap::Args)]
+pub struct RegistrySimArgs {
+    #[arg(long)]
+    pub fixture: PathBuf,
+    #[arg(long, default_value = "127.0.0.1:8090")]
+    pub listen: String,
+    /// How long a `timeout` fault keeps the caller waiting, in milliseconds.
+    #[arg(long, default_value_t = 30_000)]
+    pub stall_ms: u64,
+}
+
+/// The arguments of `serve`.
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Where appeals ask for fresh answers and deliver notices of reinstatement
+    /// (`fixture:PATH`, `synthetic:N[:SEED]`, `http:URL`); without it, re-checks rely on
+    /// corrections only.
+    #[arg(long)]
+    pub registries: Option<String>,
+    #[arg(long, default_value_t = 5000)]
+    pub registry_timeout_ms: u64,
+    /// A client must send a request's line and headers within this, in milliseconds.
+    #[arg(long, default_value_t = 10_000)]
+    pub header_timeout_ms: u64,
+    /// A whole request must be read and answered within this (else 408), in milliseconds.
+    #[arg(long, default_value_t = 60_000)]
+    pub request_timeout_ms: u64,
+    /// Connections open at once; more wait until one closes.
+    #[arg(long, default_value_t = 512)]
+    pub max_connections: usize,
+    /// Where users reach the service (e.g. https://housing.example); `https://` makes the
+    /// page cookies `Secure`, and forms are accepted only from this origin.
+    #[arg(long)]
+    pub public_url: Option<String>,
+    /// A page session ends after this many minutes without a request.
+    #[arg(long, default_value_t = 30)]
+    pub session_idle_minutes: u64,
+    /// A page session ends this many hours after login, however busy.
+    #[arg(long, default_value_t = 12)]
+    pub session_hours: u64,
+}
+
+/// The arguments of `verify`.
+#[derive(clap::Args)]
+pub struct VerifyArgs {
+    /// A ledger verifier key that must be in the ledger's key history.
+    #[arg(long)]
+    pub ledger_key: Option<String>,
+}
+
+/// The arguments of `verify-proof`.
+#[derive(clap::Args)]
+pub struct VerifyProofArgs {
+    pub file: PathBuf,
+    #[arg(long)]
+    pub ledger_key: String,
+    /// Extra rule-set files the bundle may name.
+    #[arg(long = "rule-set")]
+    pub rule_sets: Vec<PathBuf>,
+    /// How many of the witnesses given (the global `--witness VKEY`, repeatable; a URL after
+    /// `=` is ignored here) must have cosigned the bundle's checkpoint (default: all).
+    #[arg(long)]
+    pub quorum: Option<usize>,
+}
+
+/// The arguments of `demo`.
+#[derive(clap::Args)]
+pub struct DemoArgs {
+    /// Recipients on each list.
+    #[arg(long, default_value_t = 1000)]
+    pub persons: u64,
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    #[arg(long, default_value = "2026-01-15")]
+    pub as_of: String,
+    /// Run and print, then exit instead of serving.
+    #[arg(long)]
+    pub no_serve: bool,
+}
+
+#[derive(Subcommand)]
+pub enum TokenCommand {
+    /// Print a new API token for a role.
+    Create {
+        #[arg(long)]
+        role: Role,
+        /// Whom the token is issued to (required for appeals officers), as shown on pages.
+        #[arg(long, default_value = "")]
+        holder: String,
+        /// The holder's IIN (required for appeals officers): no one resolves an appeal
+        /// against his own decision, judged by this identifier, never by the name.
+        #[arg(long, default_value = "")]
+        holder_id: String,
+        /// When the token stops working: a duration from now (90d, 12h, 30m) or an RFC 3339
+        /// time; default: never.
+        #[arg(long)]
+        expires: Option<String>,
+    },
+    /// List the tokens (never their secrets: only hashes are stored).
+    List,
+    /// Revoke a token by its id: refused at once, in a running server too.
+    Revoke { id: String },
+}
+
+#[derive(Subcommand)]
+pub enum WitnessCommand {
+    /// Serve POST /add-checkpoint for the logs given; the witness key is made in --data-dir on
+    /// first start (0600), and its state is kept there.
+    Serve {
+        #[arg(long)]
+        name: String,
+        /// A log's verifier key (the ledger key, type 0x01). Repeatable.
+        #[arg(long = "log", required = true)]
+        logs: Vec<String>,
+        #[arg(long, default_value = "127.0.0.1:8070")]
+        listen: String,
+    },
+    /// Print the witness's verifier key (C2SP vkey, signature type 0x04).
+    Vkey {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum LedgerCommand {
+    /// Create the ledger key and event 0. Refuses where a key or any event already exists.
+    Init,
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Introduce a new ledger key, signed by the current one, and retire the current one.
+    Rotate {
+        #[arg(long, default_value = "scheduled rotation")]
+        reason: String,
+    },
+    /// Print the ledger's verifier keys, oldest first.
+    List,
+}
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Latency of the person and proof routes under load, and replay speed, on a large ledger.
+    Api {
+        /// Recipients in all (50,000 make about a million events).
+        #[arg(long, default_value_t = 50_000)]
+        persons: u64,
+        #[arg(long, default_value_t = 500)]
+        rate: u64,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// Keep the ledger in DIR and reuse it if it is there (building a million events takes
+        /// minutes); without it, a temporary directory is used and removed.
+        #[arg(long)]
+        keep: Option<PathBuf>,
+    },
+    /// A full run of both procedures over a synthetic population, in process.
+    Run {
+        /// Recipients in all (half on each list).
+        #[arg(long, default_value_t = 20_000)]
+        persons: u64,
+    },
+    /// Append and verify throughput next to raw Ed25519 rates.
+    Ledger {
+        #[arg(long, default_value_t = 200_000)]
+        events: u64,
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+    },
+}
