@@ -161,8 +161,9 @@ impl PendingBatch {
     }
 }
 
+/// The log: appending sealed, signed batches with their Merkle nodes, and reading events back.
 #[async_trait]
-pub trait EventStore: Send + Sync {
+pub trait LogStore: Send + Sync {
     /// Seals `batch` (assigns seq, stream_seq, prev, time; hashes; signs with `signer`) and
     /// commits it with its Merkle nodes in one durable transaction, or writes nothing.
     async fn append(&self, signer: &LedgerSigner, batch: Vec<NewEvent>) -> Result<Vec<Event>> {
@@ -192,6 +193,11 @@ pub trait EventStore: Send + Sync {
     async fn read_by_type(&self, kind: &str, from: u64, limit: u64) -> Result<Vec<Event>>;
     /// Stored Merkle nodes.
     async fn nodes(&self, ids: &BTreeSet<NodeId>) -> Result<HashMap<NodeId, Hash>>;
+}
+
+/// Checkpoints, with their witnesses' cosignatures and their time-stamps.
+#[async_trait]
+pub trait CheckpointStore: Send + Sync {
     async fn add_checkpoint(&self, cp: &StoredCheckpoint) -> Result<()>;
     /// Every checkpoint, smallest tree first.
     async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>>;
@@ -208,6 +214,11 @@ pub trait EventStore: Send + Sync {
     async fn untimestamped(&self, limit: u64) -> Result<Vec<StoredCheckpoint>>;
     /// The largest tree size `witness` has cosigned.
     async fn last_cosigned(&self, witness: &str) -> Result<Option<u64>>;
+}
+
+/// Stored read models and the subject index: rows updated in place, each with a cursor moved in the same transaction.
+#[async_trait]
+pub trait ProjectionStore: Send + Sync {
     /// The next seq a stored projection will apply (0 when it has applied nothing).
     async fn projection_cursor(&self, projection: &str) -> Result<u64>;
     async fn projection_rows(&self, projection: &str, keys: &[String]) -> Result<HashMap<String, String>>;
@@ -222,6 +233,11 @@ pub trait EventStore: Send + Sync {
     async fn subject_index_commit(&self, from: u64, to: u64, rows: Vec<(String, u64)>) -> Result<bool>;
     /// The seqs of the events indexed under `subject`, in order.
     async fn subject_seqs(&self, subject: &str) -> Result<Vec<u64>>;
+}
+
+/// API tokens (hashes only) and page sessions.
+#[async_trait]
+pub trait AccessStore: Send + Sync {
     async fn add_token(&self, token: &TokenRecord) -> Result<()>;
     async fn token_by_hash(&self, token_hash: &[u8]) -> Result<Option<TokenRecord>>;
     /// Every token, without secrets (only hashes are stored).
@@ -236,6 +252,12 @@ pub trait EventStore: Send + Sync {
     async fn touch_session(&self, id_hash: &[u8], at: &str) -> Result<()>;
     async fn end_session(&self, id_hash: &[u8], at: &str) -> Result<()>;
 }
+
+/// A store: the log, its checkpoints, the stored projections and access, each a trait of its
+/// own so that a caller can say which it needs. One backend (`sql.rs`) implements them all.
+pub trait EventStore: LogStore + CheckpointStore + ProjectionStore + AccessStore {}
+
+impl<T: LogStore + CheckpointStore + ProjectionStore + AccessStore> EventStore for T {}
 
 /// The subject index's cursor, among the projections'.
 pub const SUBJECTS: &str = "subjects";

@@ -5,7 +5,10 @@
 //! head, so two writers, threads or processes, can never fork the chain. Optimistic concurrency
 //! on `(stream, stream_seq)` is checked under that lock.
 
-use super::{parse_rows, EventStore, PendingBatch, Result, SessionRecord, StoreError, StoredCheckpoint, TokenRecord, SUBJECTS};
+use super::{
+    parse_rows, AccessStore, CheckpointStore, LogStore, PendingBatch, ProjectionStore, Result, SessionRecord, StoreError, StoredCheckpoint, TokenRecord,
+    SUBJECTS,
+};
 use async_trait::async_trait;
 use events::envelope::{seal, Draft};
 use events::merkle::{Hash, MerkleFrontier, NodeId};
@@ -632,7 +635,7 @@ impl SqlStore {
 }
 
 #[async_trait]
-impl EventStore for SqlStore {
+impl LogStore for SqlStore {
     async fn maintain(&self) -> Result<()> {
         if self.dialect == Dialect::Sqlite {
             // PASSIVE waits for no reader or writer; frequent small checkpoints keep the WAL
@@ -706,7 +709,10 @@ impl EventStore for SqlStore {
         let mut conn = self.pool.acquire().await?;
         Self::fetch_nodes(self.dialect, &mut conn, ids).await
     }
+}
 
+#[async_trait]
+impl CheckpointStore for SqlStore {
     async fn add_checkpoint(&self, cp: &StoredCheckpoint) -> Result<()> {
         sqlx::query("INSERT INTO checkpoints (tree_size, root, note, signed_at) VALUES ($1, $2, $3, $4)")
             .bind(i(cp.tree_size))
@@ -770,7 +776,10 @@ impl EventStore for SqlStore {
         let row = sqlx::query("SELECT tree_size, root, note, signed_at FROM checkpoints ORDER BY tree_size DESC LIMIT 1").fetch_optional(&self.pool).await?;
         row.as_ref().map(checkpoint_row).transpose()
     }
+}
 
+#[async_trait]
+impl ProjectionStore for SqlStore {
     async fn projection_cursor(&self, projection: &str) -> Result<u64> {
         let n: Option<i64> =
             sqlx::query_scalar("SELECT next_seq FROM projection_cursors WHERE projection = $1").bind(projection).fetch_optional(&self.pool).await?;
@@ -832,7 +841,10 @@ impl EventStore for SqlStore {
             sqlx::query_scalar("SELECT seq FROM subject_index WHERE subject = $1 ORDER BY seq").bind(subject.to_string()).fetch_all(&self.pool).await?;
         Ok(seqs.into_iter().map(u).collect())
     }
+}
 
+#[async_trait]
+impl AccessStore for SqlStore {
     async fn add_token(&self, t: &TokenRecord) -> Result<()> {
         sqlx::query("INSERT INTO api_tokens (id, token_hash, role, created_at, holder, holder_id, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(t.id.clone())

@@ -203,7 +203,7 @@ async fn ledger_is_append_only(b: Backend, pg: Option<&PgCluster>) {
 /// Changes one thing in the stored JSON of event `seq`.
 async fn rewrite_event(place: &Place, seq: u64, change: impl FnOnce(&mut serde_json::Value)) {
     let store = place.sql().await;
-    use housing_ledger::store::EventStore;
+    use housing_ledger::store::LogStore;
     let (_, body) = store.read_raw(seq, 1).await.unwrap().remove(0);
     let mut v: serde_json::Value = serde_json::from_str(&body).unwrap();
     change(&mut v);
@@ -243,7 +243,7 @@ async fn tampering_is_found_at_its_seq(b: Backend, pg: Option<&PgCluster>) {
 
     let p = fresh(b, pg).await;
     let store = p.sql().await;
-    use housing_ledger::store::EventStore;
+    use housing_ledger::store::CheckpointStore;
     let cp = store.latest_checkpoint().await.unwrap().unwrap();
     let forged = cp.note.replacen(&format!("\n{}\n", cp.tree_size), &format!("\n{}\n", cp.tree_size + 1), 1);
     tamper(&store, &format!("UPDATE checkpoints SET note = {} WHERE tree_size = {}", lit(&forged), cp.tree_size)).await;

@@ -10,7 +10,7 @@ use housing_ledger::auth::{create_token, Role};
 use housing_ledger::registry::fixture::Fixture;
 use housing_ledger::registry::{TrustedKeys, DEFAULT_SIM_SEED};
 use housing_ledger::rules::Procedure;
-use housing_ledger::store::EventStore;
+use housing_ledger::store::LogStore;
 use housing_ledger::web::session::{self, SessionPolicy};
 use http_body_util::BodyExt;
 use serde_json::json;
