@@ -178,7 +178,7 @@ pub fn peak_rss_kib() -> u64 {
 pub async fn run_figures(dir: &std::path::Path, persons: u64) -> anyhow::Result<RunFigures> {
     use crate::pipeline::{self, Settings, Silent};
     use crate::population::Population;
-    use crate::registry::fixture::FixtureRegistries;
+    use crate::registry::sim::FixtureRegistries;
     use crate::registry::{Registries, TrustedKeys, DEFAULT_SIM_SEED};
     use crate::rules::{Procedure, RuleBook};
     let mut raw_sign = vec![raw_sign_rate(RAW_SIGN_SAMPLE)];

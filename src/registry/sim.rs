@@ -176,3 +176,48 @@ impl Simulator {
         }
     }
 }
+
+/// The in-process adapter: the simulator answers directly, faults included (a `timeout` is
+/// reported as the deadline passing, without the wait).
+pub struct FixtureRegistries {
+    sim: Simulator,
+    describe: String,
+}
+
+impl FixtureRegistries {
+    pub fn new(fixture: Fixture, seed: &str) -> Self {
+        let describe = format!("fixture:{}", fixture.name);
+        Self { sim: Simulator::new(std::sync::Arc::new(fixture), seed), describe }
+    }
+
+    /// Any source in process, described as `describe` (`synthetic:N:SEED`, say).
+    pub fn from_source(source: std::sync::Arc<dyn Source>, seed: &str, describe: String) -> Self {
+        Self { sim: Simulator::new(source, seed), describe }
+    }
+}
+
+#[async_trait::async_trait]
+impl super::Registries for FixtureRegistries {
+    async fn list_page(&self, procedure: Procedure, page: u64, request_id: &str) -> Result<super::SignedAnswer, super::RegistryFault> {
+        self.sim.list_page(procedure, page, request_id)
+    }
+    async fn query(&self, registry: RegistryId, subjects: &[String], fields: &[String], request_id: &str) -> Result<super::SignedAnswer, super::RegistryFault> {
+        self.sim.query(registry, subjects, fields, request_id)
+    }
+    async fn decisions(&self, procedure: Procedure, iins: &[String], request_id: &str) -> Result<super::SignedAnswer, super::RegistryFault> {
+        self.sim.decisions(procedure, iins, request_id)
+    }
+    async fn deliver(&self, notice: &str, iin: &str, attempt: u32) -> Result<String, String> {
+        self.sim.deliver(notice, iin, attempt)
+    }
+    async fn reinstate(&self, r: &super::Reinstatement, request_id: &str) -> Result<super::SignedAnswer, super::RegistryFault> {
+        self.sim.reinstate(r, request_id)
+    }
+    fn describe(&self) -> String {
+        self.describe.clone()
+    }
+    /// A fixture or a synthetic population is a simulation by nature (decision 11).
+    fn is_live(&self) -> bool {
+        false
+    }
+}

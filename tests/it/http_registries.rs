@@ -4,8 +4,9 @@
 use crate::common::scenario::complete;
 use crate::common::{Backend, Place};
 use housing_ledger::pipeline::{self, Settings, Silent};
-use housing_ledger::registry::fixture::{Fixture, FixtureRegistries};
+use housing_ledger::registry::fixture::Fixture;
 use housing_ledger::registry::http::{sim_from_fixture, HttpRegistries, HttpSettings};
+use housing_ledger::registry::sim::FixtureRegistries;
 use housing_ledger::registry::{check_answer, AnswerKind, Registries, RegistryFault, TrustedKeys, DEFAULT_SIM_SEED};
 use housing_ledger::rules::records::RegistryId;
 use housing_ledger::rules::{Procedure, RuleBook};

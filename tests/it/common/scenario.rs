@@ -4,7 +4,8 @@
 
 use super::{Backend, Place};
 use housing_ledger::pipeline::{self, Settings, Silent};
-use housing_ledger::registry::fixture::{Fixture, FixtureRegistries};
+use housing_ledger::registry::fixture::Fixture;
+use housing_ledger::registry::sim::FixtureRegistries;
 use housing_ledger::registry::{TrustedKeys, DEFAULT_SIM_SEED};
 use housing_ledger::rules::iin::Iin;
 use housing_ledger::rules::{Procedure, RuleBook};
