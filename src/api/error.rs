@@ -77,7 +77,8 @@ impl From<crate::appeal::AppealError> for AppError {
 impl From<LedgerError> for AppError {
     fn from(e: LedgerError) -> Self {
         match e {
-            LedgerError::NoSuchProof(m) => AppError::BadRequest(m),
+            // Well-formed sizes and indexes the log has no proof for: it does not exist.
+            LedgerError::NoSuchProof(m) => AppError::NotFound(m),
             LedgerError::NoSuchEvent { .. } => AppError::NotFound(e.to_string()),
             LedgerError::Store(s) => s.into(),
             other => AppError::Internal(other.to_string()),

@@ -148,8 +148,7 @@ pub async fn run(State(s): State<AppState>, caller: Caller, Path(id): Path<Strin
         "rejected_count": rejected_events.len(), "rejected_by_reason": by_reason, "registry_failures": failures,
     });
     if caller.role == Role::Auditor {
-        let owned: Vec<events::Event> = rejected_events.iter().map(|e| (*e).clone()).collect();
-        let named = super::reads::persons_named(&owned);
+        let named = super::reads::persons_named(rejected_events.iter().copied());
         if !named.is_empty() {
             account_all(&s, &caller, named.into_iter().collect(), &format!("run:{id}:rejected")).await?;
         }

@@ -5,7 +5,8 @@
 //! together as one `PersonalDataReads` event in stream `reads` (group commit: one signature,
 //! one Merkle leaf, one durable write for all of them), each read a few fields naming the
 //! persons it covered, never a copy of the answer. A person's reads are found through the
-//! subject index, which is derived from these events alone. Ledgers written before keep their
+//! subject index, which is derived from these events alone: it follows in the background and
+//! catches up before every lookup, never on the writer's path. Ledgers written before keep their
 //! one-event-per-read `PersonalDataRead` in `reads:<iin>`, listed too.
 
 use crate::auth::Caller;
@@ -76,10 +77,6 @@ impl ReadLog {
                         }
                     }
                 }
-                // The index follows off the answer's path; a lookup catches up itself.
-                if let Err(e) = index_catch_up(&ledger).await {
-                    tracing::warn!(error = %e, "subject index");
-                }
             }
         });
         Self { tx }
@@ -147,7 +144,7 @@ pub async fn of_person(ledger: &Ledger, iin: &str) -> Result<Vec<Value>, LedgerE
 /// digits (family members, subjects of answers). Errs towards naming too many. The reads
 /// themselves are left out: they are the accountability record, and a read of reads recorded
 /// as a read would make the log grow while an auditor pages to its end.
-pub fn persons_named(events: &[Event]) -> BTreeSet<String> {
+pub fn persons_named<'e>(events: impl IntoIterator<Item = &'e Event>) -> BTreeSet<String> {
     fn walk(v: &Value, key: Option<&str>, out: &mut BTreeSet<String>) {
         match v {
             Value::String(s) if key == Some("iin") || (s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())) => {
@@ -159,7 +156,7 @@ pub fn persons_named(events: &[Event]) -> BTreeSet<String> {
         }
     }
     let mut out = BTreeSet::new();
-    for e in events.iter().filter(|e| e.kind != PERSONAL_DATA_READS && e.kind != PERSONAL_DATA_READ) {
+    for e in events.into_iter().filter(|e| e.kind != PERSONAL_DATA_READS && e.kind != PERSONAL_DATA_READ) {
         if let Some((_, id)) = e.stream.split_once(':') {
             if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) {
                 out.insert(id.to_string());

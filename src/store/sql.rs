@@ -27,6 +27,14 @@ pub enum Dialect {
     Postgres,
 }
 
+/// The query that reads token rows, with `$tail` (a condition or an order) after it: the columns
+/// in the order [`token_row`] reads them, written once.
+macro_rules! token_select {
+    ($tail:literal) => {
+        concat!("SELECT id, token_hash, role, created_at, holder, holder_id, expires_at, revoked_at FROM api_tokens", $tail)
+    };
+}
+
 struct Migration {
     version: i64,
     name: &'static str,
@@ -860,17 +868,12 @@ impl AccessStore for SqlStore {
     }
 
     async fn token_by_hash(&self, token_hash: &[u8]) -> Result<Option<TokenRecord>> {
-        let row = sqlx::query("SELECT id, token_hash, role, created_at, holder, holder_id, expires_at, revoked_at FROM api_tokens WHERE token_hash = $1")
-            .bind(token_hash.to_vec())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(token_select!(" WHERE token_hash = $1")).bind(token_hash.to_vec()).fetch_optional(&self.pool).await?;
         row.as_ref().map(token_row).transpose()
     }
 
     async fn tokens(&self) -> Result<Vec<TokenRecord>> {
-        let rows = sqlx::query("SELECT id, token_hash, role, created_at, holder, holder_id, expires_at, revoked_at FROM api_tokens ORDER BY created_at, id")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(token_select!(" ORDER BY created_at, id")).fetch_all(&self.pool).await?;
         rows.iter().map(token_row).collect()
     }
 
@@ -884,10 +887,7 @@ impl AccessStore for SqlStore {
     }
 
     async fn token_by_id(&self, id: &str) -> Result<Option<TokenRecord>> {
-        let row = sqlx::query("SELECT id, token_hash, role, created_at, holder, holder_id, expires_at, revoked_at FROM api_tokens WHERE id = $1")
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(token_select!(" WHERE id = $1")).bind(id.to_string()).fetch_optional(&self.pool).await?;
         row.as_ref().map(token_row).transpose()
     }
 
@@ -942,7 +942,7 @@ fn events_of(rows: &[AnyRow]) -> Result<Vec<Event>> {
     parse_rows(raw_rows(rows)?)
 }
 
-/// A row of `SELECT id, token_hash, role, created_at, holder, holder_id, expires_at, revoked_at`.
+/// A row of `token_select!`.
 fn token_row(r: &AnyRow) -> Result<TokenRecord> {
     let opt = |s: String| (!s.is_empty()).then_some(s);
     Ok(TokenRecord {

@@ -99,7 +99,7 @@ async fn background_loops_stop_on_shutdown() {
     let place = Place::new(Backend::Sqlite, None);
     let ledger = Arc::new(place.ledger().await);
     let state = AppState::new(ledger.clone(), housing_ledger::registry::TrustedKeys::from_sim_seed(housing_ledger::registry::DEFAULT_SIM_SEED));
-    assert_eq!(state.background.running(), 2);
+    assert_eq!(state.background.running(), 3);
     let cursor = || async { ledger.store().projection_cursor(housing_ledger::projection::PERSONS).await.unwrap() };
     // Running: the projection follows the ledger by itself.
     ledger.append(vec![NewEvent::new("run:r1", "Tick", serde_json::json!({}))]).await.unwrap();
