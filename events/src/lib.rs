@@ -4,6 +4,7 @@
 //! `shared/spec/ledger-format.md` to the byte, so an auditor's independent script agrees with it.
 
 pub mod canonical;
+pub mod catalogue;
 pub mod cosignature;
 pub mod envelope;
 pub mod error;

@@ -38,6 +38,13 @@ pub const REINSTATEMENT_FAILED: &str = "ReinstatementFailed";
 /// log), in stream `witnesses`: the checkpoint is never served as the latest.
 pub const CHECKPOINT_REFUSED: &str = "CheckpointRefused";
 
+/// Reads of personal data through the API, grouped (stream [`READS_STREAM`]).
+pub const PERSONAL_DATA_READS: &str = "PersonalDataReads";
+/// One read per event, in stream `reads:<iin>` (ledgers written before reads were grouped).
+pub const PERSONAL_DATA_READ: &str = "PersonalDataRead";
+pub const READS_STREAM: &str = "reads";
+pub const WITNESSES_STREAM: &str = "witnesses";
+
 /// Every type this version knows; a verifier reports any other and does not guess.
 pub const ALL: &[&str] = &[
     KEY_INTRODUCED,
@@ -84,6 +91,21 @@ pub fn appeal_stream(appeal: &str) -> String {
 
 pub fn notice_stream(notice: &str) -> String {
     format!("notice:{notice}")
+}
+
+/// The notice of a run's decision on a person.
+pub fn notice_id(run: &str, iin: &str) -> String {
+    format!("{run}-{iin}")
+}
+
+/// The appeal against a decision: one per decision.
+pub fn appeal_id(decision_seq: u64) -> String {
+    format!("ap-{decision_seq}")
+}
+
+/// The notice of an appeal's outcome (decision 16).
+pub fn reinstatement_notice_id(appeal: &str) -> String {
+    format!("{appeal}-reinstatement")
 }
 
 /// A reference to the event at index `k` of the batch being appended, resolved to its seq when
