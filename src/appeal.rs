@@ -22,6 +22,7 @@ use crate::rules::records::RegistryId;
 use crate::rules::{calendar, notice, Procedure, RuleBook, RuleSet};
 use crate::store::StoreError;
 use chrono::NaiveDate;
+use events::catalogue::{self as ev, AppealOutcome, CheckVerdict, EventData, Ref};
 use events::types::*;
 use events::{Event, NewEvent};
 use serde::Deserialize;
@@ -131,11 +132,14 @@ pub struct Appeal {
     pub procedure: Procedure,
     pub run: String,
     pub filed: Event,
+    /// The filing, as recorded.
+    pub filing: ev::AppealFiled,
     /// Every event of the appeal's stream, in order.
     pub events: Vec<Event>,
     pub suspended: bool,
-    pub recheck: Option<Event>,
-    pub resolved: Option<Event>,
+    /// The latest re-check.
+    pub recheck: Option<(Event, ev::AppealRechecked)>,
+    pub resolved: Option<(Event, ev::AppealResolved)>,
 }
 
 impl Appeal {
@@ -145,9 +149,7 @@ impl Appeal {
 
     fn open(&self) -> Result<()> {
         match &self.resolved {
-            Some(r) => {
-                Err(AppealError::WrongState(format!("appeal {} was resolved ({}) at seq {}", self.id, r.data["outcome"].as_str().unwrap_or("?"), r.seq)))
-            }
+            Some((e, r)) => Err(AppealError::WrongState(format!("appeal {} was resolved ({}) at seq {}", self.id, r.outcome.as_str(), e.seq))),
             None => Ok(()),
         }
     }
@@ -173,8 +175,8 @@ fn date_of(ev: &Event) -> NaiveDate {
     calendar::local_date_of(&ev.time).unwrap_or_default()
 }
 
-fn officer_json(c: &Caller) -> Value {
-    json!({"token": c.token_id, "role": c.role, "holder": c.holder, "holder_id": c.holder_id})
+fn actor(c: &Caller) -> ev::Actor {
+    ev::Actor { token: c.token_id.clone(), role: c.role.to_string(), holder: c.holder.clone(), holder_id: c.holder_id.clone() }
 }
 
 fn require_named(c: &Caller) -> Result<()> {
@@ -184,15 +186,15 @@ fn require_named(c: &Caller) -> Result<()> {
     Ok(())
 }
 
-/// The id of the appeal against the decision at `decision_seq`: one appeal per decision.
-pub fn appeal_id(decision_seq: u64) -> String {
-    format!("ap-{decision_seq}")
+/// The person's events of type `T` of one run, without an appeal's re-check.
+fn of_run<'e, T: EventData + 'e>(person: &'e [Event], run: &str) -> impl Iterator<Item = (&'e Event, T)> + 'e {
+    let run = run.to_string();
+    person.iter().filter(move |e| e.run() == Some(run.as_str()) && e.appeal().is_none()).filter_map(|e| Some((e, e.as_type::<T>()?)))
 }
 
-/// The person's events of one run, without an appeal's re-check.
-fn of_run<'e>(person: &'e [Event], run: &str) -> impl Iterator<Item = &'e Event> + 'e {
-    let run = run.to_string();
-    person.iter().filter(move |e| e.data["run"] == run.as_str() && e.data.get("appeal").is_none())
+/// An event as its catalogue type; one that does not decode is not the service's.
+fn decoded<T: EventData>(e: &Event) -> Result<T> {
+    e.decode().map_err(|x| AppealError::Ledger(LedgerError::Format(x)))
 }
 
 impl Appeals<'_> {
@@ -207,14 +209,15 @@ impl Appeals<'_> {
     pub async fn load(&self, id: &str) -> Result<Appeal> {
         let events = self.ledger.store().read_stream(&appeal_stream(id)).await?;
         let filed = events.first().filter(|e| e.kind == APPEAL_FILED).cloned().ok_or_else(|| AppealError::UnknownAppeal(id.to_string()))?;
-        let d = &filed.data;
-        let procedure = Procedure::parse(d["procedure"].as_str().unwrap_or_default()).map_err(AppealError::Malformed)?;
+        let filing: ev::AppealFiled = decoded(&filed)?;
+        let procedure = Procedure::parse(&filing.procedure).map_err(AppealError::Malformed)?;
         let mut a = Appeal {
             id: id.into(),
-            iin: d["iin"].as_str().unwrap_or_default().into(),
+            iin: filing.iin.clone(),
             procedure,
-            run: d["run"].as_str().unwrap_or_default().into(),
+            run: filing.run.clone(),
             filed: filed.clone(),
+            filing,
             events: events.clone(),
             suspended: false,
             recheck: None,
@@ -223,8 +226,8 @@ impl Appeals<'_> {
         for e in events {
             match e.kind.as_str() {
                 REMOVAL_SUSPENDED => a.suspended = true,
-                APPEAL_RECHECKED => a.recheck = Some(e),
-                APPEAL_RESOLVED => a.resolved = Some(e),
+                APPEAL_RECHECKED => a.recheck = Some((e.clone(), decoded(&e)?)),
+                APPEAL_RESOLVED => a.resolved = Some((e.clone(), decoded(&e)?)),
                 _ => {}
             }
         }
@@ -268,7 +271,7 @@ impl Appeals<'_> {
         // APC art. 92: three months from the day the notice was delivered, that day counted in
         // Kazakhstan, the last day moved off a day off (decision 17).
         let delivered =
-            case.notice.as_ref().and_then(|n| person.iter().find(|e| e.kind == NOTICE_DELIVERED && e.data["notice"] == n.notice.as_str())).map(date_of);
+            case.notice.as_ref().and_then(|n| person.iter().find(|e| e.as_type::<ev::NoticeDelivered>().is_some_and(|d| d.notice == n.notice))).map(date_of);
         let counted = delivered.map(|d| calendar::appeal_deadline(calendar::Calendar::built_in(), d));
         let deadline = counted.as_ref().map(|d| d.last_day);
         let received_on = match &filing.received_on {
@@ -284,8 +287,7 @@ impl Appeals<'_> {
         let late = deadline.is_some_and(|d| received_on > d);
         let rs = self.rule_set_of(&case.run).await?.0;
         let found_step =
-            of_run(&person, &case.run).filter(|e| e.kind == CHECK_EVALUATED && e.data["verdict"] == "found").last().map(|e| e.data["step"].clone());
-        let found_step = found_step.and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+            of_run::<ev::CheckEvaluated>(&person, &case.run).filter(|(_, c)| c.verdict == CheckVerdict::Found).last().map(|(_, c)| c.step).unwrap_or_default();
         let contested = filing.contested_step.clone().unwrap_or_else(|| found_step.clone());
         let (ci, fi) = (step_index(&rs, &contested)?, step_index(&rs, &found_step)?);
         if ci > fi {
@@ -295,24 +297,30 @@ impl Appeals<'_> {
         }
         let id = appeal_id(decision.seq);
         let stream = appeal_stream(&id);
-        let mut batch = vec![NewEvent::new(
-            &stream,
-            APPEAL_FILED,
-            json!({
-                "appeal": id, "iin": iin, "procedure": procedure, "run": case.run, "decision": decision.seq,
-                "decided_by": decision.decided_by, "decided_by_id": decision.official["id"], "notice": case.notice.as_ref().map(|n| n.notice.clone()),
-                "filed_by": officer_json(by), "grounds": filing.grounds.trim(), "contested_step": contested,
-                "received_on": received_on.to_string(), "delivered_on": delivered.map(|d| d.to_string()),
-                "deadline": deadline.map(|d| d.to_string()), "deadline_moved_from": counted.as_ref().and_then(|d| d.moved_from).map(|d| d.to_string()),
-                "deadline_unchecked": counted.as_ref().and_then(|d| d.unchecked.clone()), "late": late,
-                "late_reason": filing.late_reason.as_deref().map(str::trim).filter(|s| !s.is_empty()),
-            }),
-        )
-        .expecting(0)];
+        let filed = ev::AppealFiled {
+            appeal: id.clone(),
+            iin: iin.to_string(),
+            procedure: procedure.to_string(),
+            run: case.run.clone(),
+            notice: case.notice.as_ref().map(|n| n.notice.clone()),
+            decision: decision.seq,
+            decided_by: decision.decided_by.clone(),
+            decided_by_id: decision.official.as_ref().map(|o| o.id.clone()),
+            delivered_on: delivered.map(|d| d.to_string()),
+            received_on: received_on.to_string(),
+            deadline: deadline.map(|d| d.to_string()),
+            deadline_moved_from: counted.as_ref().and_then(|d| d.moved_from).map(|d| d.to_string()),
+            deadline_unchecked: counted.as_ref().and_then(|d| d.unchecked.clone()),
+            late,
+            late_reason: filing.late_reason.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(String::from),
+            contested_step: contested,
+            grounds: filing.grounds.trim().to_string(),
+            filed_by: actor(by),
+        };
+        let mut batch = vec![NewEvent::typed(&stream, filed).expecting(0)];
         if filing.suspend {
-            batch.push(
-                NewEvent::new(&stream, REMOVAL_SUSPENDED, json!({"appeal": id, "iin": iin, "procedure": procedure, "by": officer_json(by)})).expecting(1),
-            );
+            let suspended = ev::RemovalSuspended { appeal: id.clone(), iin: iin.to_string(), procedure: procedure.to_string(), by: actor(by) };
+            batch.push(NewEvent::typed(&stream, suspended).expecting(1));
         }
         match self.ledger.append(batch).await {
             Ok(_) => {}
@@ -332,9 +340,9 @@ impl Appeals<'_> {
         if a.suspended {
             return Err(AppealError::WrongState(format!("the removal under appeal {id} is already suspended")));
         }
-        let ev = NewEvent::new(appeal_stream(id), REMOVAL_SUSPENDED, json!({"appeal": id, "iin": a.iin, "procedure": a.procedure, "by": officer_json(by)}))
-            .expecting(a.next_seq());
-        self.ledger.append(vec![ev]).await.map_err(stream_conflict)?;
+        let suspended = ev::RemovalSuspended { appeal: id.to_string(), iin: a.iin.clone(), procedure: a.procedure.to_string(), by: actor(by) };
+        let event = NewEvent::typed(appeal_stream(id), suspended).expecting(a.next_seq());
+        self.ledger.append(vec![event]).await.map_err(stream_conflict)?;
         self.written(id).await
     }
 
@@ -354,32 +362,28 @@ impl Appeals<'_> {
             SignedAnswer { answer: c.answer.clone(), source_key: c.source_key.clone(), source_sig: c.source_sig.clone(), item_sigs: Default::default() };
         check_answer(self.keys, registry, &request_id, AnswerKind::Records(&subjects), &signed)
             .map_err(|f| AppealError::CorrectionRefused(format!("the correction from {registry} is refused: {f}")))?;
-        let ev = NewEvent::new(
-            person_stream(&a.iin),
-            REGISTRY_RESPONDED,
-            with(
-                json!({"run": a.run, "registry": registry, "request_id": request_id, "appeal": id, "correction": true, "received_by": officer_json(by), "source_key": signed.source_key, "source_sig": signed.source_sig}),
-                "answer",
-                signed.answer,
-            ),
-        );
-        let ev = self.ledger.append(vec![ev]).await?.remove(0);
+        let received = ev::RegistryResponded {
+            appeal: Some(id.to_string()),
+            correction: Some(true),
+            received_by: Some(actor(by)),
+            ..signed.responded(&a.run, registry, &request_id)
+        };
+        let recorded = self.ledger.append(vec![NewEvent::typed(person_stream(&a.iin), received)]).await?.remove(0);
         crate::projection::catch_up(self.ledger).await?;
-        Ok(ev)
+        Ok(recorded)
     }
 
     /// The rule set the run was decided under, checked to be the one valid on its `as_of`.
     async fn rule_set_of(&self, run: &str) -> Result<(RuleSet, String)> {
         let started = self.ledger.store().read_stream_kind(&run_stream(run), RUN_STARTED).await?;
-        let started = started.first().ok_or_else(|| AppealError::NotInLedger(format!("run {run} has no RunStarted")))?;
-        let d = &started.data;
-        let procedure = Procedure::parse(d["procedure"].as_str().unwrap_or_default()).map_err(AppealError::Malformed)?;
-        let as_of = d["as_of"].as_str().unwrap_or_default().to_string();
+        let started: ev::RunStarted = decoded(started.first().ok_or_else(|| AppealError::NotInLedger(format!("run {run} has no RunStarted")))?)?;
+        let procedure = Procedure::parse(&started.procedure).map_err(AppealError::Malformed)?;
+        let as_of = started.as_of;
         let rs = self.book.select(procedure, &as_of).map_err(|e| AppealError::WrongState(format!("re-check of run {run}: {e}")))?;
-        if rs.sha256 != d["rule_set"]["sha256"].as_str().unwrap_or_default() {
+        if rs.sha256 != started.rule_set.sha256 {
             return Err(AppealError::WrongState(format!(
                 "the rule set valid on {as_of} is {} v{} ({}), but run {run} was decided under {}; it is not loaded",
-                rs.id, rs.version, rs.sha256, d["rule_set"]["sha256"]
+                rs.id, rs.version, rs.sha256, started.rule_set.sha256
             )));
         }
         Ok((rs.clone(), as_of))
@@ -392,24 +396,25 @@ impl Appeals<'_> {
         a.open()?;
         let (rs, as_of) = self.rule_set_of(&a.run).await?;
         let person = self.ledger.store().read_stream(&person_stream(&a.iin)).await?;
-        let contested = a.filed.data["contested_step"].as_str().unwrap_or_default().to_string();
+        let contested = a.filing.contested_step.clone();
         let first = step_index(&rs, &contested)?;
-        let entry = of_run(&person, &a.run)
-            .find(|e| e.kind == LIST_ENTRY_RECEIVED)
+        let entry: ev::ListEntryReceived = of_run::<ev::ListEntryReceived>(&person, &a.run)
+            .next()
+            .map(|(_, x)| x)
             .ok_or_else(|| AppealError::NotInLedger(format!("no list entry of run {}", a.run)))?;
-        let locality = entry.data["entry"]["locality"].as_str().unwrap_or_default().to_string();
+        let locality = entry.entry["locality"].as_str().unwrap_or_default().to_string();
         // The family the run fixed at step 5 holds for later steps; a re-check from step 5 fixes it afresh.
-        let family: Family = of_run(&person, &a.run)
-            .filter(|e| e.kind == CHECK_EVALUATED && e.data.get("family").is_some())
-            .filter(|e| step_index(&rs, e.data["step"].as_str().unwrap_or_default()).is_ok_and(|i| i < first))
+        let family: Family = of_run::<ev::CheckEvaluated>(&person, &a.run)
+            .filter(|(_, c)| c.family.is_some() && step_index(&rs, &c.step).is_ok_and(|i| i < first))
             .last()
-            .and_then(|e| serde_json::from_value(e.data["family"].clone()).ok())
+            .and_then(|(_, c)| serde_json::from_value(c.family?).ok())
             .unwrap_or_default();
         let mut corrections = Corrections::new();
-        for e in person.iter().filter(|e| e.kind == REGISTRY_RESPONDED && e.data["appeal"] == id && e.data["correction"] == true) {
-            let Some(r) = RegistryId::parse(e.data["registry"].as_str().unwrap_or_default()) else { continue };
-            let subjects = e.data["answer"]["subjects"].as_array().map(|s| s.iter().filter_map(|v| v.as_str().map(String::from)).collect()).unwrap_or_default();
-            corrections.insert(r, Correction { subjects, records: records_of(&e.data["answer"]["records"]), seq: e.seq });
+        for e in &person {
+            let Some(c) = e.as_type::<ev::RegistryResponded>().filter(|c| c.appeal.as_deref() == Some(id) && c.correction == Some(true)) else { continue };
+            let Some(r) = RegistryId::parse(&c.registry) else { continue };
+            let subjects = c.answer["subjects"].as_array().map(|s| s.iter().filter_map(|v| v.as_str().map(String::from)).collect()).unwrap_or_default();
+            corrections.insert(r, Correction { subjects, records: records_of(&c.answer["records"]), seq: e.seq });
         }
         let ctx = RunContext {
             run: a.run.clone(),
@@ -425,13 +430,21 @@ impl Appeals<'_> {
         let (mut batch, outcome, evidence) = person::recheck(&ctx, id, &a.iin, &locality, first, family, &corrections).await;
         let grounds = match &outcome {
             StepsOutcome::Found(g) => g.clone(),
-            _ => json!([]),
+            _ => Vec::new(),
         };
-        batch.push(
-            &appeal_stream(id),
-            APPEAL_RECHECKED,
-            json!({"appeal": id, "iin": a.iin, "procedure": a.procedure, "run": a.run, "from_step": contested, "rule_set_sha256": rs.sha256, "verdict": outcome.verdict(), "grounds": grounds, "evidence": evidence, "by": officer_json(by)}),
-        );
+        let rechecked = ev::AppealRechecked {
+            appeal: id.to_string(),
+            iin: a.iin.clone(),
+            procedure: a.procedure.to_string(),
+            run: a.run.clone(),
+            from_step: contested,
+            rule_set_sha256: rs.sha256.clone(),
+            verdict: outcome.verdict(),
+            grounds,
+            evidence,
+            by: actor(by),
+        };
+        batch.push(&appeal_stream(id), rechecked);
         if let Some(last) = batch.events.last_mut() {
             last.expected_stream_seq = Some(a.next_seq());
         }
@@ -445,11 +458,11 @@ impl Appeals<'_> {
         let a = self.load(id).await?;
         a.open()?;
         // Decision 15: identifiers compared, never names.
-        let decided_by_id = a.filed.data["decided_by_id"].as_str().unwrap_or_default();
+        let decided_by_id = a.filing.decided_by_id.as_deref().unwrap_or_default();
         if decided_by_id.is_empty() {
             return Err(AppealError::Unidentified(format!(
                 "the decision under appeal (seq {}) names no identified official, so no one can be shown not to have taken it",
-                a.filed.data["decision"]
+                a.filing.decision
             )));
         }
         if by.holder_id.is_empty() {
@@ -458,69 +471,69 @@ impl Appeals<'_> {
         if by.holder_id == decided_by_id {
             return Err(AppealError::SelfReview(format!(
                 "the holder of this token ({}) took the decision under appeal (seq {}) and may not resolve the appeal against it",
-                by.holder_id, a.filed.data["decision"]
+                by.holder_id, a.filing.decision
             )));
         }
         if r.reason.trim().is_empty() {
             return Err(AppealError::Malformed("reason: the officer's reasons are required".into()));
         }
-        let recheck = a.recheck.as_ref().map(|e| (e.data["verdict"].as_str().unwrap_or_default().to_string(), e));
+        let recheck = a.recheck.as_ref();
         let person = self.ledger.store().read_stream(&person_stream(&a.iin)).await?;
-        let proposal = of_run(&person, &a.run).filter(|e| e.kind == DECISION_PROPOSED).last().cloned();
-        let stream = appeal_stream(id);
-        let mut batch: Vec<NewEvent> = Vec::new();
-        match r.outcome.as_str() {
-            "overturned" => {
-                match &recheck {
-                    Some((v, _)) if v == "clear" => {}
-                    Some((v, e)) => {
+        let proposal = of_run::<ev::DecisionProposed>(&person, &a.run).last().map(|(_, p)| p);
+        let outcome = match r.outcome.as_str() {
+            "overturned" => AppealOutcome::Overturned,
+            "upheld" => AppealOutcome::Upheld,
+            other => return Err(AppealError::Malformed(format!("outcome must be upheld or overturned, got {other:?}"))),
+        };
+        let (grounds, reinstated) = match outcome {
+            AppealOutcome::Overturned => {
+                match recheck {
+                    Some((_, c)) if c.verdict == CheckVerdict::Clear => {}
+                    Some((e, c)) => {
                         return Err(AppealError::ContradictsRecheck(format!(
-                            "the latest re-check (seq {}) is {v}{}; a removal is overturned only when a re-check clears it",
+                            "the latest re-check (seq {}) is {}{}; a removal is overturned only when a re-check clears it",
                             e.seq,
-                            grounds_text(&e.data["grounds"])
+                            c.verdict.as_str(),
+                            grounds_text(&c.grounds)
                         )))
                     }
                     None => return Err(AppealError::ContradictsRecheck("no re-check yet: a removal is overturned only when a re-check clears it".into())),
                 }
-                let entry = of_run(&person, &a.run).find(|e| e.kind == LIST_ENTRY_RECEIVED).map(|e| e.data["entry"].clone()).unwrap_or_default();
+                let entry = of_run::<ev::ListEntryReceived>(&person, &a.run).next().map(|(_, e)| e.entry).unwrap_or_default();
                 let reinstated = match a.procedure {
                     Procedure::RegistryRemoval => json!({"queue_number": entry["queue_number"], "registered_on": entry["registered_on"]}),
                     Procedure::LeaseTermination => json!({"lease_contract": entry["lease_contract"], "address": entry["address"]}),
                 };
-                batch.push(
-                    NewEvent::new(
-                        &stream,
-                        APPEAL_RESOLVED,
-                        json!({"appeal": id, "iin": a.iin, "procedure": a.procedure, "outcome": "overturned", "reason": r.reason.trim(), "resolved_by": officer_json(by), "recheck": recheck.as_ref().map(|(_, e)| e.seq), "grounds": [], "reinstated": reinstated}),
-                    )
-                    .expecting(a.next_seq()),
-                );
+                (Vec::new(), Some(reinstated))
             }
-            "upheld" => {
-                let grounds = match &recheck {
-                    Some((v, e)) if v == "clear" => {
+            AppealOutcome::Upheld => {
+                let grounds = match recheck {
+                    Some((e, c)) if c.verdict == CheckVerdict::Clear => {
                         return Err(AppealError::ContradictsRecheck(format!(
                             "the latest re-check (seq {}) found no ground; the removal cannot be upheld on it",
                             e.seq
                         )))
                     }
                     // The removal stands on what the re-check found, if it found something.
-                    Some((v, e)) if v == "found" => e.data["grounds"].clone(),
-                    _ => proposal.as_ref().map(|p| p.data["grounds"].clone()).unwrap_or(json!([])),
+                    Some((_, c)) if c.verdict == CheckVerdict::Found => c.grounds.clone(),
+                    _ => proposal.map(|p| p.grounds).unwrap_or_default(),
                 };
-                batch.push(
-                    NewEvent::new(
-                        &stream,
-                        APPEAL_RESOLVED,
-                        json!({"appeal": id, "iin": a.iin, "procedure": a.procedure, "outcome": "upheld", "reason": r.reason.trim(), "resolved_by": officer_json(by), "recheck": recheck.as_ref().map(|(_, e)| e.seq), "grounds": grounds, "reinstated": null}),
-                    )
-                    .expecting(a.next_seq()),
-                );
+                (grounds, None)
             }
-            other => return Err(AppealError::Malformed(format!("outcome must be upheld or overturned, got {other:?}"))),
-        }
-        self.ledger.append_relative(batch).await.map_err(stream_conflict)?;
-        if r.outcome == "overturned" {
+        };
+        let resolved = ev::AppealResolved {
+            appeal: id.to_string(),
+            iin: a.iin.clone(),
+            procedure: a.procedure.to_string(),
+            outcome,
+            reason: r.reason.trim().to_string(),
+            resolved_by: actor(by),
+            recheck: recheck.map(|(e, _)| e.seq),
+            grounds,
+            reinstated,
+        };
+        self.ledger.append_relative(vec![NewEvent::typed(appeal_stream(id), resolved).expecting(a.next_seq())]).await.map_err(stream_conflict)?;
+        if outcome == AppealOutcome::Overturned {
             let a = self.load(id).await?;
             self.reinstate_and_notify(&a).await?;
         }
@@ -534,7 +547,7 @@ impl Appeals<'_> {
         require_named(by)?;
         let a = self.load(id).await?;
         match &a.resolved {
-            Some(r) if r.data["outcome"] == "overturned" => {}
+            Some((_, r)) if r.outcome == AppealOutcome::Overturned => {}
             _ => return Err(AppealError::WrongState(format!("appeal {id} has not overturned a decision; there is nothing to reinstate"))),
         }
         if a.events.iter().any(|e| e.kind == REINSTATEMENT_ACKNOWLEDGED) {
@@ -551,7 +564,8 @@ impl Appeals<'_> {
     async fn reinstate_and_notify(&self, a: &Appeal) -> Result<()> {
         let resolved = a.resolved.as_ref().expect("an overturned appeal is resolved");
         let registries = self.registries.clone().unwrap_or_else(|| Arc::new(NoSource));
-        let request = Reinstatement { iin: a.iin.clone(), procedure: a.procedure, appeal: a.id.clone(), restore: resolved.data["reinstated"].clone() };
+        let request =
+            Reinstatement { iin: a.iin.clone(), procedure: a.procedure, appeal: a.id.clone(), restore: resolved.1.reinstated.clone().unwrap_or_default() };
         let tried = a.events.iter().filter(|e| e.kind == REINSTATEMENT_FAILED).count() as u32;
         let stream = appeal_stream(&a.id);
         for (next, attempt) in (a.next_seq()..).zip(tried + 1..=tried + REINSTATE_ATTEMPTS) {
@@ -562,25 +576,30 @@ impl Appeals<'_> {
                 check_answer(self.keys, RegistryId::IshAsMr, &request_id, AnswerKind::Acknowledgement(&subjects), &s)?;
                 Ok(s)
             });
-            let ev = match result {
-                Ok(signed) => NewEvent::new(
+            let (appeal, iin, procedure, registry) = (a.id.clone(), a.iin.clone(), a.procedure.to_string(), RegistryId::IshAsMr.to_string());
+            let event = match result {
+                Ok(signed) => NewEvent::typed(
                     &stream,
-                    REINSTATEMENT_ACKNOWLEDGED,
-                    with(
-                        json!({"appeal": a.id, "iin": a.iin, "procedure": a.procedure, "registry": "ish_as_mr", "request_id": request_id, "attempt": attempt, "source_key": signed.source_key, "source_sig": signed.source_sig}),
-                        "answer",
-                        signed.answer,
-                    ),
+                    ev::ReinstatementAcknowledged {
+                        appeal,
+                        iin,
+                        procedure,
+                        registry,
+                        request_id,
+                        attempt,
+                        source_key: signed.source_key,
+                        source_sig: signed.source_sig,
+                        answer: signed.answer,
+                    },
                 ),
-                Err(fault) => NewEvent::new(
+                Err(fault) => NewEvent::typed(
                     &stream,
-                    REINSTATEMENT_FAILED,
-                    json!({"appeal": a.id, "iin": a.iin, "procedure": a.procedure, "registry": "ish_as_mr", "request_id": request_id, "attempt": attempt, "kind": fault.kind(), "detail": fault.detail()}),
+                    ev::ReinstatementFailed { appeal, iin, procedure, registry, request_id, attempt, kind: fault.kind().into(), detail: fault.detail() },
                 ),
             }
             .expecting(next);
-            let acknowledged = ev.kind == REINSTATEMENT_ACKNOWLEDGED;
-            let recorded = self.ledger.append(vec![ev]).await.map_err(stream_conflict)?.remove(0);
+            let acknowledged = event.kind == ev::ReinstatementAcknowledged::TYPE;
+            let recorded = self.ledger.append(vec![event]).await.map_err(stream_conflict)?.remove(0);
             if acknowledged {
                 return self.notify_reinstatement(a, &recorded).await;
             }
@@ -590,28 +609,37 @@ impl Appeals<'_> {
 
     /// The notice of reinstatement, after ИШ АС МР acknowledged it (`ack`).
     async fn notify_reinstatement(&self, a: &Appeal, ack: &Event) -> Result<()> {
-        let resolved = a.resolved.as_ref().expect("an overturned appeal is resolved");
-        let mut fields = resolved.data["reinstated"].clone();
-        fields["received_on"] = a.filed.data["received_on"].clone();
+        let (resolved_event, resolved) = a.resolved.as_ref().expect("an overturned appeal is resolved");
+        let mut fields = resolved.reinstated.clone().unwrap_or_default();
+        fields["received_on"] = a.filing.received_on.clone().into();
         let text = notice::reinstatement(a.procedure, &fields);
-        let notice = format!("{}-reinstatement", a.id);
-        let issued = NewEvent::new(
-            notice_stream(&notice),
-            NOTICE_ISSUED,
-            json!({"notice": notice, "kind": "reinstatement", "appeal": a.id, "iin": a.iin, "procedure": a.procedure, "decision": resolved.seq, "acknowledgement": ack.seq, "text": {"kk": text.kk, "ru": text.ru}, "grounds": []}),
-        )
-        .expecting(0);
-        let issued = self.ledger.append(vec![issued]).await.map_err(stream_conflict)?.remove(0);
+        let notice = reinstatement_notice_id(&a.id);
+        let issued = ev::NoticeIssued {
+            run: None,
+            notice: notice.clone(),
+            kind: Some("reinstatement".into()),
+            appeal: Some(a.id.clone()),
+            iin: a.iin.clone(),
+            procedure: a.procedure.to_string(),
+            decision: Ref::Seq(resolved_event.seq),
+            proposal: None,
+            acknowledgement: Some(Ref::Seq(ack.seq)),
+            text: ev::NoticeText { kk: text.kk, ru: text.ru },
+            grounds: Vec::new(),
+            simulation: None,
+        };
+        let issued = self.ledger.append(vec![NewEvent::typed(notice_stream(&notice), issued).expecting(0)]).await.map_err(stream_conflict)?.remove(0);
         self.deliver(&issued).await
     }
 
     /// Delivers a reinstatement notice through ИШ АС МР, recording every attempt.
     async fn deliver(&self, issued: &Event) -> Result<()> {
         let Some(registries) = &self.registries else { return Ok(()) };
-        let (notice, iin) = (issued.data["notice"].as_str().unwrap_or_default(), issued.data["iin"].as_str().unwrap_or_default());
+        let issued: ev::NoticeIssued = decoded(issued)?;
         let max = crate::pipeline::MAX_DELIVERY_ATTEMPTS;
         for attempt in 1..=max {
-            let event = crate::pipeline::attempt_delivery(registries.as_ref(), notice, iin, attempt, max, json!({"appeal": issued.data["appeal"]})).await;
+            let of = crate::pipeline::DeliveryOf { run: None, appeal: issued.appeal.clone() };
+            let event = crate::pipeline::attempt_delivery(registries.as_ref(), &issued.notice, &issued.iin, attempt, max, of).await;
             let delivered = event.kind == NOTICE_DELIVERED;
             self.ledger.append(vec![event]).await?;
             if delivered {
@@ -629,8 +657,8 @@ fn stream_conflict(e: LedgerError) -> AppealError {
     }
 }
 
-fn grounds_text(g: &Value) -> String {
-    let codes: Vec<&str> = g.as_array().into_iter().flatten().filter_map(|g| g["code"].as_str()).collect();
+fn grounds_text(g: &[ev::Ground]) -> String {
+    let codes: Vec<&str> = g.iter().map(|g| g.code.as_str()).collect();
     if codes.is_empty() {
         String::new()
     } else {
@@ -658,7 +686,7 @@ pub async fn timeline(ledger: &Ledger, iin: &str) -> std::result::Result<Vec<Eve
         if let Some(d) = &case.decision {
             let id = appeal_id(d.seq);
             events.extend(store.read_stream(&appeal_stream(&id)).await?);
-            events.extend(store.read_stream(&notice_stream(&format!("{id}-reinstatement"))).await?);
+            events.extend(store.read_stream(&notice_stream(&reinstatement_notice_id(&id))).await?);
         }
     }
     events.sort_by_key(|e| e.seq);

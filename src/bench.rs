@@ -287,7 +287,7 @@ pub async fn api_figures(dir: &std::path::Path, persons: u64, rate: u64, seconds
         .read_by_type("DecisionTaken", 0, 20_000)
         .await?
         .into_iter()
-        .filter(|e| e.data["outcome"] == "confirmed" && e.data["procedure"] == "registry_removal")
+        .filter(|e| e.as_type::<events::catalogue::DecisionTaken>().is_some_and(|d| d.outcome == "confirmed" && d.procedure == "registry_removal"))
         .map(|e| e.stream.trim_start_matches("person:").to_string())
         .collect();
     anyhow::ensure!(!removed.is_empty(), "no removed person to ask about");

@@ -3,11 +3,11 @@
 //! are inconsistent), serves proofs from stored nodes, and verifies the whole log.
 
 use crate::store::{EventStore, PendingBatch, StoreError, StoredCheckpoint};
+use events::catalogue::{KeyIntroduced, KeyRetired};
 use events::merkle::{consistency_plan, inclusion_plan, root_plan, Hash};
-use events::verify::{ChainVerifier, Fault, Finding, KeyHistory, KEYS_STREAM, KEY_INTRODUCED, KEY_RETIRED};
+use events::verify::{ChainVerifier, Fault, Finding, KeyHistory, KEYS_STREAM};
 use events::{Checkpoint, Event, LedgerSigner, NewEvent, VerifierKey};
 use rayon::prelude::*;
-use serde_json::json;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -174,8 +174,7 @@ impl Ledger {
         };
         if ledger.store.size().await? == 0 {
             let s = ledger.signer();
-            let first =
-                NewEvent::new(KEYS_STREAM, KEY_INTRODUCED, json!({"verifier_key": s.verifier().to_string(), "reason": "first ledger key"})).expecting(0);
+            let first = NewEvent::typed(KEYS_STREAM, KeyIntroduced { verifier_key: s.verifier().to_string(), reason: "first ledger key".into() }).expecting(0);
             match ledger.store.append(&s, vec![first]).await {
                 Ok(_) | Err(StoreError::Conflict { .. }) => {}
                 Err(e) => return Err(e.into()),
@@ -255,8 +254,8 @@ impl Ledger {
         let _ = std::fs::remove_file(&new_path);
         write_key_file(&new_path, &new.to_private_text()).map_err(|e| LedgerError::KeyFile { path: new_path.clone(), detail: e.to_string() })?;
         let batch = vec![
-            NewEvent::new(KEYS_STREAM, KEY_INTRODUCED, json!({"verifier_key": new.verifier().to_string(), "reason": reason})),
-            NewEvent::new(KEYS_STREAM, KEY_RETIRED, json!({"verifier_key": old.verifier().to_string(), "reason": reason})),
+            NewEvent::typed(KEYS_STREAM, KeyIntroduced { verifier_key: new.verifier().to_string(), reason: reason.to_string() }),
+            NewEvent::typed(KEYS_STREAM, KeyRetired { verifier_key: old.verifier().to_string(), reason: reason.to_string() }),
         ];
         self.store.append(&old, batch).await?;
         self.finish_rotation(&old, &new)?;

@@ -608,7 +608,7 @@ async fn demo(loc: &Location, seed: &str, persons: u64, listen: &str, as_of: &st
         .read_by_type("DecisionTaken", 0, 1000)
         .await?
         .into_iter()
-        .find(|e| e.data["outcome"] == "confirmed" && e.data["procedure"] == "registry_removal");
+        .find(|e| e.as_type::<events::catalogue::DecisionTaken>().is_some_and(|d| d.outcome == "confirmed" && d.procedure == "registry_removal"));
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let addr = format!("http://{}", listener.local_addr()?);
     println!();

@@ -10,12 +10,12 @@ use crate::rules::checks::{self, CheckVerdict, Family, Ground, Records};
 use crate::rules::records::RegistryId;
 use crate::rules::steps::{Outcome, StepMachine};
 use crate::rules::{Procedure, RuleBook};
+use events::catalogue::{self as ev, Status};
 use events::merkle::leaf_hash;
 use events::types::*;
 use events::{Checkpoint, Event, VerifierKey};
 use projections::person::Persons;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
 pub const PROOF_FORMAT: &str = "housing-ledger/proof/v1";
@@ -41,8 +41,8 @@ pub struct Bundle {
     pub format: String,
     pub iin: String,
     pub procedure: String,
-    pub status: String,
-    pub grounds: Value,
+    pub status: Status,
+    pub grounds: Vec<Ground>,
     pub events: Vec<Event>,
     pub checkpoint: String,
     pub inclusion: Vec<Inclusion>,
@@ -62,7 +62,7 @@ pub const SIMULATION_NOTE: &str = "simulation, not a legal act";
 /// Whether the events show a simulation: a run recorded as one, or a person's entry,
 /// proposal, decision or notice marked so, all signed.
 pub fn is_simulation(events: &[Event]) -> bool {
-    events.iter().any(|e| e.data["simulation"] == true)
+    events.iter().any(Event::simulation)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -129,10 +129,10 @@ pub async fn build_with(ledger: &Ledger, registries: &TrustedKeys, headers: &Run
     let mut events: BTreeMap<u64, Event> = BTreeMap::new();
     // The person's and his notice's events of the case's run.
     // An appeal's re-check is not what the decision rested on; the case file carries it.
-    for e in person.into_iter().filter(|e| e.data["run"] == case.run.as_str() && e.data.get("appeal").is_none()) {
+    for e in person.into_iter().filter(|e| e.run() == Some(case.run.as_str()) && e.appeal().is_none()) {
         events.insert(e.seq, e);
     }
-    for e in run_events.into_iter().filter(|e| e.data["run"] == case.run.as_str() && (e.kind == RUN_STARTED || e.kind == LIST_SUBMITTED)) {
+    for e in run_events.into_iter().filter(|e| e.run() == Some(case.run.as_str()) && (e.kind == RUN_STARTED || e.kind == LIST_SUBMITTED)) {
         events.insert(e.seq, e);
     }
     let history = crate::ledger::key_history(&keys);
@@ -173,7 +173,7 @@ pub async fn load_person(ledger: &Ledger, iin: &str) -> Result<(Persons, Vec<Eve
 async fn load_person_with(ledger: &Ledger, headers: &RunHeaders, iin: &str) -> Result<(Persons, Vec<Event>, Vec<Event>), LedgerError> {
     let store = ledger.store();
     let person = store.read_stream(&person_stream(iin)).await?;
-    let runs: BTreeSet<String> = person.iter().filter_map(|e| e.data["run"].as_str().map(String::from)).collect();
+    let runs: BTreeSet<String> = person.iter().filter_map(|e| e.run().map(String::from)).collect();
     // Only what a bundle needs of each run's stream (its list pages hold other persons' data).
     let mut run_events = Vec::new();
     let mut notices = Vec::new();
@@ -202,7 +202,7 @@ fn check_signatures(events: &[Event], trusted: &mut BTreeMap<String, VerifierKey
         let key = trusted.get(&e.key).ok_or_else(|| invalid(format!("seq {}: signed by key {}, which the anchor does not lead to", e.seq, e.key)))?;
         e.check(key).map_err(|err| invalid(format!("seq {}: {err}", e.seq)))?;
         if e.kind == KEY_INTRODUCED {
-            let k = VerifierKey::parse(e.data["verifier_key"].as_str().unwrap_or_default()).map_err(|err| invalid(format!("seq {}: {err}", e.seq)))?;
+            let k = VerifierKey::parse(&decode::<ev::KeyIntroduced>(e)?.verifier_key).map_err(|err| invalid(format!("seq {}: {err}", e.seq)))?;
             trusted.insert(k.id_hex(), k);
         }
     }
@@ -254,7 +254,7 @@ pub async fn case_file(ledger: &Ledger, registries: &TrustedKeys, id: &str, iin:
         return Err(ProofError::NoCase { iin: iin.into(), procedure: format!("appeal {id}") });
     }
     let person = store.read_stream(&person_stream(iin)).await.map_err(LedgerError::from)?;
-    appeal_events.extend(person.into_iter().filter(|e| e.data["appeal"] == id));
+    appeal_events.extend(person.into_iter().filter(|e| e.appeal() == Some(id)));
     appeal_events.extend(store.read_stream(&notice_stream(&format!("{id}-reinstatement"))).await.map_err(LedgerError::from)?);
     appeal_events.sort_by_key(|e| e.seq);
     ledger.checkpoint_covering(appeal_events.last().map(|e| e.seq).unwrap_or(0)).await?;
@@ -288,7 +288,7 @@ pub fn verify_case_file(file: &CaseFile, anchor: &VerifierKey, book: &RuleBook) 
     check_included(&file.appeal_events, &file.inclusion, &cp)?;
     for e in &file.appeal_events {
         let about = projections::person::subject_of(e);
-        if about.as_deref() != Some(file.proof.iin.as_str()) || (e.data["appeal"] != file.appeal.as_str()) {
+        if about.as_deref() != Some(file.proof.iin.as_str()) || (e.appeal() != Some(file.appeal.as_str())) {
             return Err(invalid(format!("seq {} is not an event of appeal {} about {}", e.seq, file.appeal, file.proof.iin)));
         }
     }
@@ -356,7 +356,7 @@ pub fn check_timestamp(bundle: &Bundle, anchors: &[x509_cert::Certificate]) -> R
 /// What a verified bundle showed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verified {
-    pub status: String,
+    pub status: Status,
     pub grounds: usize,
     pub events: usize,
     pub tree_size: u64,
@@ -364,9 +364,13 @@ pub struct Verified {
     pub simulation: bool,
 }
 
-fn ground_key(g: &Value) -> (String, String, String, String, String) {
-    let s = |k: &str| g[k].as_str().unwrap_or_default().to_string();
-    (s("code"), s("clause"), s("subject"), s("subject_iin"), s("registry"))
+/// An event of the bundle as its catalogue type.
+fn decode<T: ev::EventData>(e: &Event) -> Result<T, ProofError> {
+    e.decode().map_err(|err| invalid(err.to_string()))
+}
+
+fn ground_key(g: &Ground) -> (String, String, String, String, String) {
+    (g.code.clone(), g.clause.clone(), g.subject.as_str().into(), g.subject_iin.clone(), g.registry.clone())
 }
 
 /// Verifies a bundle offline against the ledger key `anchor`: every event's hash and signature
@@ -394,27 +398,27 @@ pub fn verify(bundle: &Bundle, anchor: &VerifierKey, book: &RuleBook) -> Result<
     let keys = TrustedKeys(reg_keys);
     let procedure = Procedure::parse(&bundle.procedure).map_err(invalid)?;
     // The fields each query asked for: an answer may hold no other (decision 14).
-    let asked: BTreeMap<&str, Vec<String>> = bundle
-        .events
-        .iter()
-        .filter(|e| e.kind == REGISTRY_QUERIED)
-        .filter_map(|e| Some((e.data["request_id"].as_str()?, serde_json::from_value(e.data.get("fields")?.clone()).ok()?)))
-        .collect();
+    let mut asked: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for e in bundle.events.iter().filter(|e| e.kind == REGISTRY_QUERIED) {
+        let q: ev::RegistryQueried = decode(e)?;
+        if let Some(fields) = q.fields {
+            asked.insert(q.request_id, fields);
+        }
+    }
     let mut answers: BTreeMap<(String, RegistryId), Records> = BTreeMap::new();
     for e in bundle.events.iter().filter(|e| e.kind == REGISTRY_RESPONDED && e.stream.starts_with("person:")) {
-        let registry = RegistryId::parse(e.data["registry"].as_str().unwrap_or_default()).ok_or_else(|| invalid(format!("seq {}: unknown registry", e.seq)))?;
-        let signed: SignedAnswer =
-            serde_json::from_value(json!({"answer": e.data["answer"], "source_key": e.data["source_key"], "source_sig": e.data["source_sig"]}))
-                .map_err(|err| invalid(format!("seq {}: {err}", e.seq)))?;
-        let subjects: Vec<String> = serde_json::from_value(e.data["answer"]["subjects"].clone()).unwrap_or_default();
-        let request_id = e.data["request_id"].as_str().unwrap_or_default();
-        let kind = match asked.get(request_id) {
+        let r: ev::RegistryResponded = decode(e)?;
+        let registry = RegistryId::parse(&r.registry).ok_or_else(|| invalid(format!("seq {}: unknown registry", e.seq)))?;
+        let subjects: Vec<String> = serde_json::from_value(r.answer["subjects"].clone()).unwrap_or_default();
+        let step = r.step.unwrap_or_default();
+        let signed = SignedAnswer { answer: r.answer, source_key: r.source_key, source_sig: r.source_sig, item_sigs: Default::default() };
+        let kind = match asked.get(&r.request_id) {
             Some(fields) => AnswerKind::Fields(&subjects, fields),
             None => AnswerKind::Records(&subjects),
         };
-        let records = check_answer(&keys, registry, request_id, kind, &signed).map_err(|err| invalid(format!("seq {}: source {err}", e.seq)))?;
+        let records = check_answer(&keys, registry, &r.request_id, kind, &signed).map_err(|err| invalid(format!("seq {}: source {err}", e.seq)))?;
         // A step may ask one registry twice (the recipient, and his family for fewer fields).
-        answers.entry((e.data["step"].as_str().unwrap_or_default().to_string(), registry)).or_default().extend(records_of(records));
+        answers.entry((step, registry)).or_default().extend(records_of(records));
     }
     // The status the events show.
     let mut persons = Persons::default();
@@ -424,12 +428,16 @@ pub fn verify(bundle: &Bundle, anchor: &VerifierKey, book: &RuleBook) -> Result<
         return Err(invalid(format!("bundle says {}, its events say {}", bundle.status, case.status)));
     }
     // The grounds follow from the answers under the rule set the proposal names.
-    let entry = bundle.events.iter().find(|e| e.kind == LIST_ENTRY_RECEIVED).ok_or_else(|| invalid("no list entry"))?;
-    let locality = entry.data["entry"]["locality"].as_str().unwrap_or_default();
-    let decided = bundle.events.iter().find(|e| e.kind == DECISION_PROPOSED || e.kind == PERSON_RETAINED);
-    if let Some(decided) = decided {
-        let sha = decided.data["rule_set_sha256"].as_str().unwrap_or_default();
-        let rs = book.by_sha(sha).ok_or_else(|| invalid(format!("rule set {sha} is not known to this verifier")))?;
+    let entry: ev::ListEntryReceived = decode(bundle.events.iter().find(|e| e.kind == LIST_ENTRY_RECEIVED).ok_or_else(|| invalid("no list entry"))?)?;
+    let locality = entry.entry["locality"].as_str().unwrap_or_default();
+    // The proposal's grounds, or none for a retention.
+    let decided = match bundle.events.iter().find(|e| e.kind == DECISION_PROPOSED || e.kind == PERSON_RETAINED) {
+        Some(e) if e.kind == DECISION_PROPOSED => decode::<ev::DecisionProposed>(e).map(|p| Some((p.rule_set_sha256, Some(p.grounds))))?,
+        Some(e) => decode::<ev::PersonRetained>(e).map(|p| Some((p.rule_set_sha256, None)))?,
+        None => None,
+    };
+    if let Some((sha, proposed)) = decided {
+        let rs = book.by_sha(&sha).ok_or_else(|| invalid(format!("rule set {sha} is not known to this verifier")))?;
         if rs.procedure != procedure {
             return Err(invalid("the rule set is for another procedure"));
         }
@@ -449,20 +457,18 @@ pub fn verify(bundle: &Bundle, anchor: &VerifierKey, book: &RuleBook) -> Result<
             Some(Outcome::Found(grounds)) => grounds.clone(),
             _ => Vec::new(),
         };
-        let computed: BTreeSet<_> = found.iter().map(|g| ground_key(&serde_json::to_value(g).expect("grounds serialise"))).collect();
-        let stated: BTreeSet<_> = bundle.grounds.as_array().into_iter().flatten().map(ground_key).collect();
+        let computed: BTreeSet<_> = found.iter().map(ground_key).collect();
+        let stated: BTreeSet<_> = bundle.grounds.iter().map(ground_key).collect();
         if computed != stated {
             return Err(invalid(format!(
                 "the grounds do not follow from the answers under rule set {} v{}: computed {computed:?}, stated {stated:?}",
                 rs.id, rs.version
             )));
         }
-        let proposed: BTreeSet<_> = decided.data["grounds"].as_array().into_iter().flatten().map(ground_key).collect();
-        if decided.kind == DECISION_PROPOSED && proposed != stated {
-            return Err(invalid("the bundle's grounds are not the proposal's"));
-        }
-        if decided.kind == PERSON_RETAINED && !computed.is_empty() {
-            return Err(invalid("the person was retained although the answers show a ground"));
+        match proposed {
+            Some(p) if p.iter().map(ground_key).collect::<BTreeSet<_>>() != stated => return Err(invalid("the bundle's grounds are not the proposal's")),
+            None if !computed.is_empty() => return Err(invalid("the person was retained although the answers show a ground")),
+            _ => {}
         }
     }
     // The person's own entry and decision, signed by their source.
@@ -476,13 +482,7 @@ pub fn verify(bundle: &Bundle, anchor: &VerifierKey, book: &RuleBook) -> Result<
             "the bundle says simulation, but its events are of a real run"
         }));
     }
-    Ok(Verified {
-        status: case.status.clone(),
-        grounds: bundle.grounds.as_array().map_or(0, Vec::len),
-        events: bundle.events.len(),
-        tree_size: cp.size,
-        simulation,
-    })
+    Ok(Verified { status: case.status, grounds: bundle.grounds.len(), events: bundle.events.len(), tree_size: cp.size, simulation })
 }
 
 /// What the server found checking one event for a person's timeline.
@@ -513,14 +513,23 @@ pub async fn check_events(ledger: &Ledger, registries: &TrustedKeys, events: &[E
                 None => Err(format!("key {} is not in force at seq {}", e.key, e.seq)),
             };
             let source = (e.kind == REGISTRY_RESPONDED || e.kind == REINSTATEMENT_ACKNOWLEDGED).then(|| {
-                let registry = RegistryId::parse(e.data["registry"].as_str().unwrap_or_default()).ok_or("unknown registry")?;
-                let signed = SignedAnswer {
-                    answer: e.data["answer"].clone(),
-                    source_key: e.data["source_key"].as_str().unwrap_or_default().into(),
-                    source_sig: e.data["source_sig"].as_str().unwrap_or_default().into(),
-                    item_sigs: serde_json::from_value(e.data["item_sigs"].clone()).unwrap_or_default(),
+                let (registry, request_id, signed) = match e.as_type::<ev::RegistryResponded>() {
+                    Some(r) => (
+                        r.registry,
+                        r.request_id,
+                        SignedAnswer { answer: r.answer, source_key: r.source_key, source_sig: r.source_sig, item_sigs: r.item_sigs.unwrap_or_default() },
+                    ),
+                    None => {
+                        let r = e.decode::<ev::ReinstatementAcknowledged>().map_err(|err| err.to_string())?;
+                        (
+                            r.registry,
+                            r.request_id,
+                            SignedAnswer { answer: r.answer, source_key: r.source_key, source_sig: r.source_sig, item_sigs: Default::default() },
+                        )
+                    }
                 };
-                let subjects: Vec<String> = serde_json::from_value(e.data["answer"]["subjects"].clone()).unwrap_or_default();
+                let registry = RegistryId::parse(&registry).ok_or("unknown registry")?;
+                let subjects: Vec<String> = serde_json::from_value(signed.answer["subjects"].clone()).unwrap_or_default();
                 let kind = if e.kind == REINSTATEMENT_ACKNOWLEDGED {
                     AnswerKind::Acknowledgement(&subjects)
                 } else if e.stream.starts_with("run:") {
@@ -528,7 +537,7 @@ pub async fn check_events(ledger: &Ledger, registries: &TrustedKeys, events: &[E
                 } else {
                     AnswerKind::Records(&subjects)
                 };
-                check_answer(registries, registry, e.data["request_id"].as_str().unwrap_or_default(), kind, &signed).map(|_| ()).map_err(|f| f.to_string())
+                check_answer(registries, registry, &request_id, kind, &signed).map(|_| ()).map_err(|f| f.to_string())
             });
             let inclusion = e
                 .hash_bytes()

@@ -21,7 +21,6 @@ use base64::Engine;
 use events::cosignature::{self, Cosigner, CosignerKey};
 use events::{Checkpoint, NewEvent, VerifierKey};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -370,11 +369,8 @@ pub async fn gather(ledger: &Ledger, w: &Witnesses, tree_size: u64, note: &str) 
         match &outcome {
             Outcome::Refused(why) => {
                 tracing::error!(witness = %key.name, tree_size, why, "a witness refused the checkpoint");
-                let ev = NewEvent::new(
-                    WITNESSES_STREAM,
-                    events::types::CHECKPOINT_REFUSED,
-                    json!({"tree_size": tree_size, "witness": key.to_string(), "detail": why, "checkpoint": note}),
-                );
+                let refused = events::catalogue::CheckpointRefused { tree_size, witness: key.to_string(), detail: why.clone(), checkpoint: note.to_string() };
+                let ev = NewEvent::typed(WITNESSES_STREAM, refused);
                 ledger.append(vec![ev]).await?;
             }
             Outcome::Failed(why) => tracing::warn!(witness = %key.name, tree_size, why, "a witness did not cosign"),

@@ -48,6 +48,27 @@ impl Event {
         T::deserialize(&self.data).map_err(|e| malformed("event data", format!("seq {} ({}): {e}", self.seq, self.kind)))
     }
 
+    /// The run the event belongs to: a member most types share.
+    pub fn run(&self) -> Option<&str> {
+        self.data.get("run").and_then(Value::as_str)
+    }
+
+    /// The appeal the event belongs to: an appeal's own events, and the queries, answers and
+    /// verdicts of its re-check in the person's stream.
+    pub fn appeal(&self) -> Option<&str> {
+        self.data.get("appeal").and_then(Value::as_str)
+    }
+
+    /// The person an event of a notice or appeal stream is about (a person's stream names him).
+    pub fn iin(&self) -> Option<&str> {
+        self.data.get("iin").and_then(Value::as_str)
+    }
+
+    /// Decision 11: the event is of a simulation, and says so.
+    pub fn simulation(&self) -> bool {
+        self.data.get("simulation") == Some(&Value::Bool(true))
+    }
+
     /// Like [`Event::decode`], `None` for an event of another type or data that does not decode.
     pub fn as_type<T: EventData>(&self) -> Option<T> {
         (self.kind == T::TYPE).then(|| T::deserialize(&self.data).ok()).flatten()
@@ -67,6 +88,11 @@ pub enum Ref {
 }
 
 impl Ref {
+    /// The event at index `k` of the batch being built.
+    pub fn at(k: usize) -> Self {
+        Ref::Rel { rel: k }
+    }
+
     /// The seq referred to; `None` for a reference not yet resolved.
     pub fn seq(self) -> Option<u64> {
         match self {
@@ -160,11 +186,28 @@ pub enum ProposedOutcome {
 }
 
 impl ProposedOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProposedOutcome::Remove => "remove",
+            ProposedOutcome::Terminate => "terminate",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "remove" => Some(ProposedOutcome::Remove),
             "terminate" => Some(ProposedOutcome::Terminate),
             _ => None,
+        }
+    }
+
+    /// What a procedure proposes: `lease_termination` a termination (`004`), the removal from
+    /// the list (`000`) otherwise. Rule sets are checked against it when loaded.
+    pub fn of_procedure(procedure: &str) -> Self {
+        if procedure == "lease_termination" {
+            ProposedOutcome::Terminate
+        } else {
+            ProposedOutcome::Remove
         }
     }
 
@@ -260,11 +303,27 @@ impl Status {
     ];
 }
 
-impl std::fmt::Display for Status {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
+/// Compares with the name the ledger and the API use (`status == "removed"`).
+macro_rules! named {
+    ($($t:ty),*) => {$(
+        impl PartialEq<&str> for $t {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+        impl PartialEq<str> for $t {
+            fn eq(&self, other: &str) -> bool {
+                self.as_str() == other
+            }
+        }
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    )*};
 }
+named!(Status, CheckVerdict, DecisionOutcome, AppealOutcome, ProposedOutcome, Subject);
 
 /// Whom a ground is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -272,6 +331,15 @@ impl std::fmt::Display for Status {
 pub enum Subject {
     Recipient,
     FamilyMember,
+}
+
+impl Subject {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Subject::Recipient => "recipient",
+            Subject::FamilyMember => "family_member",
+        }
+    }
 }
 
 /// A ground for removal: `{code, clause, subject, subject_iin, registry, evidence}`.

@@ -1,6 +1,7 @@
 //! Each person's case per procedure, folded from events alone: status, grounds, the decision
 //! taken on it, and the notice's state with its delivery attempts.
 
+use events::catalogue::{self as c, AppealOutcome, CheckVerdict, DecisionOutcome, Ground, Official, ProposedOutcome, Status};
 use events::types::*;
 use events::Event;
 use serde::{Deserialize, Serialize};
@@ -16,15 +17,23 @@ pub struct NoticeState {
     pub issued_seq: u64,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Decision {
-    pub outcome: String,
+    pub outcome: DecisionOutcome,
     pub decided_by: String,
-    pub reference: Value,
+    pub reference: Option<String>,
     pub seq: u64,
-    /// The identified official who decided (decision 15): `id`, `name`, `position`.
-    #[serde(default, skip_serializing_if = "Value::is_null")]
-    pub official: Value,
+    /// The identified official who decided (decision 15).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub official: Option<Official>,
+}
+
+/// An appeal's latest re-check.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Recheck {
+    pub verdict: CheckVerdict,
+    pub grounds: Vec<Ground>,
+    pub seq: u64,
 }
 
 /// The latest appeal against a case's decision.
@@ -42,20 +51,18 @@ pub struct AppealCase {
     pub late_reason: Option<String>,
     pub contested_step: String,
     /// The grounds the decision appealed rested on.
-    pub contested_grounds: Value,
+    pub contested_grounds: Vec<Ground>,
     pub suspended: bool,
-    /// The latest re-check: `clear`, `found` or `incomplete`, with its grounds.
-    pub recheck: Option<Value>,
-    /// `upheld` or `overturned`.
-    pub outcome: Option<String>,
+    pub recheck: Option<Recheck>,
+    pub outcome: Option<AppealOutcome>,
     pub resolved_by: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProcedureCase {
     pub run: String,
-    pub status: String,
-    pub grounds: Value,
+    pub status: Status,
+    pub grounds: Vec<Ground>,
     pub proposal_seq: Option<u64>,
     pub decision: Option<Decision>,
     pub notice: Option<NoticeState>,
@@ -79,7 +86,7 @@ pub struct ProcedureCase {
 impl ProcedureCase {
     /// A confirmed decision that stands (decision 12): not overturned on appeal.
     pub fn decision_stands(&self) -> bool {
-        self.decision.as_ref().is_some_and(|d| d.outcome == "confirmed") && self.status != "retained"
+        self.decision.as_ref().is_some_and(|d| d.outcome == DecisionOutcome::Confirmed) && self.status != Status::Retained
     }
 }
 
@@ -121,13 +128,9 @@ pub fn subject_of(ev: &Event) -> Option<String> {
         return Some(iin.to_string());
     }
     if ev.stream.starts_with("notice:") || ev.stream.starts_with("appeal:") {
-        return ev.data.get("iin").and_then(Value::as_str).map(String::from);
+        return ev.iin().map(String::from);
     }
     None
-}
-
-fn s(v: &Value, k: &str) -> String {
-    v.get(k).and_then(Value::as_str).unwrap_or_default().to_string()
 }
 
 impl Persons {
@@ -135,131 +138,153 @@ impl Persons {
         self.cases.entry(iin.to_string()).or_default().entry(procedure.to_string()).or_default()
     }
 
+    /// The procedure of an event that does not name it: the case of the same run.
+    fn of_run(&self, iin: &str, run: &str) -> Option<String> {
+        self.cases.get(iin)?.iter().find(|(_, c)| c.run == run).map(|(p, _)| p.clone())
+    }
+
+    /// Folds one event. An event of a type the fold reads whose data does not decode is not
+    /// the service's: it changes nothing here (`verify` and `audit` report it).
     pub fn apply(&mut self, ev: &Event) {
-        let d = &ev.data;
-        let iin = ev.stream.strip_prefix("person:").unwrap_or_default().to_string();
-        let run = s(d, "run");
-        let procedure = || d.get("procedure").and_then(Value::as_str).map(String::from);
-        // The procedure of an event that does not name it: the case of the same run.
-        let of_run = |cases: &BTreeMap<String, BTreeMap<String, ProcedureCase>>, iin: &str, run: &str| -> Option<String> {
-            cases.get(iin)?.iter().find(|(_, c)| c.run == run).map(|(p, _)| p.clone())
-        };
+        let iin = ev.stream.strip_prefix("person:").unwrap_or_default();
         match ev.kind.as_str() {
             LIST_ENTRY_RECEIVED => {
-                let p = procedure().unwrap_or_default();
-                let simulation = d["simulation"] == true;
-                let c = self.case(&iin, &p);
+                let Some(d) = ev.as_type::<c::ListEntryReceived>() else { return };
+                let simulation = d.simulation == Some(true);
+                let case = self.case(iin, &d.procedure);
                 // Decision 12: a decision that stands is not taken up again (a simulated one
                 // only by later simulations); a new run takes anyone else up afresh.
-                if c.decision_stands() && (simulation || !c.simulation) {
+                if case.decision_stands() && (simulation || !case.simulation) {
                     return;
                 }
-                *c = ProcedureCase { run, status: "incomplete".into(), grounds: Value::Array(vec![]), simulation, ..Default::default() };
+                *case = ProcedureCase { run: d.run, status: Status::Incomplete, simulation, ..Default::default() };
             }
-            CONSENT_MISSING => self.case(&iin, &procedure().unwrap_or_default()).status = "no_consent".into(),
-            // An appeal's re-check does not change the case until the appeal is resolved.
-            CHECK_EVALUATED if d["verdict"] == "incomplete" && d.get("appeal").is_none() => {
-                if let Some(p) = of_run(&self.cases, &iin, &run) {
-                    self.case(&iin, &p).status = "incomplete".into();
+            CONSENT_MISSING => {
+                let Some(d) = ev.as_type::<c::ConsentMissing>() else { return };
+                self.case(iin, &d.procedure).status = Status::NoConsent;
+            }
+            CHECK_EVALUATED => {
+                let Some(d) = ev.as_type::<c::CheckEvaluated>() else { return };
+                // An appeal's re-check does not change the case until the appeal is resolved.
+                if d.verdict == CheckVerdict::Incomplete && d.appeal.is_none() {
+                    if let Some(p) = self.of_run(iin, &d.run) {
+                        self.case(iin, &p).status = Status::Incomplete;
+                    }
                 }
             }
             DECISION_PROPOSED => {
-                let c = self.case(&iin, &procedure().unwrap_or_default());
-                c.status = "proposed".into();
-                c.simulation |= d["simulation"] == true;
-                c.grounds = d["grounds"].clone();
-                c.proposal_seq = Some(ev.seq);
+                let Some(d) = ev.as_type::<c::DecisionProposed>() else { return };
+                let case = self.case(iin, &d.procedure);
+                case.status = Status::Proposed;
+                case.simulation |= d.simulation == Some(true);
+                case.grounds = d.grounds;
+                case.proposal_seq = Some(ev.seq);
             }
-            PERSON_RETAINED => self.case(&iin, &procedure().unwrap_or_default()).status = "retained".into(),
+            PERSON_RETAINED => {
+                let Some(d) = ev.as_type::<c::PersonRetained>() else { return };
+                self.case(iin, &d.procedure).status = Status::Retained;
+            }
             DECISION_TAKEN => {
-                let p = procedure().or_else(|| of_run(&self.cases, &iin, &run)).unwrap_or_default();
-                let outcome = s(d, "outcome");
-                let c = self.case(&iin, &p);
-                c.status = if outcome == "confirmed" { crate::run::confirmed_status(&p).into() } else { "declined".into() };
-                c.decision =
-                    Some(Decision { outcome, decided_by: s(d, "decided_by"), reference: d["reference"].clone(), seq: ev.seq, official: d["official"].clone() });
+                let Some(d) = ev.as_type::<c::DecisionTaken>() else { return };
+                let case = self.case(iin, &d.procedure);
+                case.status = match d.outcome {
+                    DecisionOutcome::Confirmed => ProposedOutcome::of_procedure(&d.procedure).confirmed_status(),
+                    DecisionOutcome::Declined => Status::Declined,
+                };
+                case.decision = Some(Decision { outcome: d.outcome, decided_by: d.decided_by, reference: d.reference, seq: ev.seq, official: d.official });
             }
             DECISION_NOT_TAKEN => {
-                if let Some(p) = procedure().or_else(|| of_run(&self.cases, &iin, &run)) {
-                    self.case(&iin, &p).decision_not_taken = Some(s(d, "reason"));
-                }
+                let Some(d) = ev.as_type::<c::DecisionNotTaken>() else { return };
+                self.case(iin, &d.procedure).decision_not_taken = Some(d.reason);
             }
             NOTICE_ISSUED => {
-                let (owner, p, id) = (s(d, "iin"), s(d, "procedure"), s(d, "notice"));
-                self.case(&owner, &p).notice = Some(NoticeState { notice: id, state: "pending".into(), attempts: 0, issued_seq: ev.seq });
+                let Some(d) = ev.as_type::<c::NoticeIssued>() else { return };
+                self.case(&d.iin, &d.procedure).notice = Some(NoticeState { notice: d.notice, state: "pending".into(), attempts: 0, issued_seq: ev.seq });
             }
             NOTICE_DELIVERED | NOTICE_DELIVERY_FAILED | NOTICE_WITHHELD => {
-                let (owner, id) = (s(d, "iin"), s(d, "notice"));
+                let (owner, id, state, attempt) = if let Some(d) = ev.as_type::<c::NoticeDelivered>() {
+                    (d.iin, d.notice, "delivered", Some(d.attempt))
+                } else if let Some(d) = ev.as_type::<c::NoticeDeliveryFailed>() {
+                    (d.iin, d.notice, if d.r#final { "failed" } else { "pending" }, Some(d.attempt))
+                } else if let Some(d) = ev.as_type::<c::NoticeWithheld>() {
+                    (d.iin, d.notice, "withheld", None)
+                } else {
+                    return;
+                };
                 let Some(p) =
                     self.cases.get(&owner).and_then(|m| m.iter().find(|(_, c)| c.notice.as_ref().is_some_and(|n| n.notice == id))).map(|(p, _)| p.clone())
                 else {
                     return;
                 };
                 if let Some(n) = self.case(&owner, &p).notice.as_mut() {
-                    if ev.kind == NOTICE_WITHHELD {
-                        n.state = "withheld".into();
-                        return;
+                    n.state = state.into();
+                    if let Some(a) = attempt {
+                        n.attempts = n.attempts.max(a.into());
                     }
-                    n.attempts = n.attempts.max(d["attempt"].as_u64().unwrap_or_default());
-                    n.state = if ev.kind == NOTICE_DELIVERED {
-                        "delivered".into()
-                    } else if d["final"] == true {
-                        "failed".into()
-                    } else {
-                        "pending".into()
-                    };
                 }
             }
             APPEAL_FILED => {
-                let c = self.case(&s(d, "iin"), &s(d, "procedure"));
-                let contested_grounds = c.grounds.clone();
-                c.appeal = Some(AppealCase {
-                    appeal: s(d, "appeal"),
+                let Some(d) = ev.as_type::<c::AppealFiled>() else { return };
+                let case = self.case(&d.iin, &d.procedure);
+                let contested_grounds = case.grounds.clone();
+                case.appeal = Some(AppealCase {
+                    appeal: d.appeal,
                     state: "filed".into(),
                     filed_seq: ev.seq,
-                    filed_by: s(&d["filed_by"], "holder"),
-                    received_on: s(d, "received_on"),
-                    deadline: d["deadline"].as_str().map(String::from),
-                    late: d["late"] == true,
-                    late_reason: d["late_reason"].as_str().map(String::from),
-                    contested_step: s(d, "contested_step"),
+                    filed_by: d.filed_by.holder,
+                    received_on: d.received_on,
+                    deadline: d.deadline,
+                    late: d.late,
+                    late_reason: d.late_reason,
+                    contested_step: d.contested_step,
                     contested_grounds,
                     ..Default::default()
                 });
             }
             REINSTATEMENT_ACKNOWLEDGED => {
-                let c = self.case(&s(d, "iin"), &s(d, "procedure"));
-                if c.appeal.as_ref().is_some_and(|a| a.appeal == s(d, "appeal")) {
-                    c.reinstatement = Some("acknowledged".into());
+                let Some(d) = ev.as_type::<c::ReinstatementAcknowledged>() else { return };
+                let case = self.case(&d.iin, &d.procedure);
+                if case.appeal.as_ref().is_some_and(|a| a.appeal == d.appeal) {
+                    case.reinstatement = Some("acknowledged".into());
                 }
             }
-            REMOVAL_SUSPENDED | APPEAL_RECHECKED | APPEAL_RESOLVED => {
-                let c = self.case(&s(d, "iin"), &s(d, "procedure"));
-                let Some(a) = c.appeal.as_mut().filter(|a| a.appeal == s(d, "appeal")) else {
-                    return;
-                };
-                match ev.kind.as_str() {
-                    REMOVAL_SUSPENDED => a.suspended = true,
-                    APPEAL_RECHECKED => a.recheck = Some(serde_json::json!({"verdict": d["verdict"], "grounds": d["grounds"], "seq": ev.seq})),
-                    _ => {
-                        a.state = "resolved".into();
-                        a.suspended = false;
-                        a.outcome = Some(s(d, "outcome"));
-                        a.resolved_by = Some(s(&d["resolved_by"], "holder"));
-                        if d["outcome"] == "overturned" {
-                            // The removal is undone: back on the list / the lease stays in force.
-                            c.status = "retained".into();
-                            c.grounds = Value::Array(vec![]);
-                            c.reinstated = Some(d["reinstated"].clone());
-                            c.reinstatement = Some("pending".into());
-                        } else {
-                            c.grounds = d["grounds"].clone();
-                        }
-                    }
+            REMOVAL_SUSPENDED => {
+                let Some(d) = ev.as_type::<c::RemovalSuspended>() else { return };
+                if let Some(a) = self.appeal(&d.iin, &d.procedure, &d.appeal) {
+                    a.suspended = true;
+                }
+            }
+            APPEAL_RECHECKED => {
+                let Some(d) = ev.as_type::<c::AppealRechecked>() else { return };
+                if let Some(a) = self.appeal(&d.iin, &d.procedure, &d.appeal) {
+                    a.recheck = Some(Recheck { verdict: d.verdict, grounds: d.grounds, seq: ev.seq });
+                }
+            }
+            APPEAL_RESOLVED => {
+                let Some(d) = ev.as_type::<c::AppealResolved>() else { return };
+                let Some(a) = self.appeal(&d.iin, &d.procedure, &d.appeal) else { return };
+                a.state = "resolved".into();
+                a.suspended = false;
+                a.outcome = Some(d.outcome);
+                a.resolved_by = Some(d.resolved_by.holder);
+                let case = self.case(&d.iin, &d.procedure);
+                if d.outcome == AppealOutcome::Overturned {
+                    // The removal is undone: back on the list / the lease stays in force.
+                    case.status = Status::Retained;
+                    case.grounds = Vec::new();
+                    case.reinstated = Some(d.reinstated.unwrap_or_default());
+                    case.reinstatement = Some("pending".into());
+                } else {
+                    case.grounds = d.grounds;
                 }
             }
             _ => {}
         }
+    }
+
+    /// The case's appeal `appeal`, if it is the latest.
+    fn appeal(&mut self, iin: &str, procedure: &str, appeal: &str) -> Option<&mut AppealCase> {
+        self.case(iin, procedure).appeal.as_mut().filter(|a| a.appeal == appeal)
     }
 }
 
@@ -292,24 +317,55 @@ mod tests {
         let iin = "650101310010";
         let run = "2026-01-15-rr-00000000";
         let mut persons = Persons::default();
+        let actor = json!({"token": "t1", "role": "appeals_officer", "holder": "Officer", "holder_id": "650101310011"});
         let setup = [
-            (LIST_ENTRY_RECEIVED, format!("person:{iin}"), json!({"run": run, "procedure": "registry_removal"})),
-            (DECISION_PROPOSED, format!("person:{iin}"), json!({"run": run, "procedure": "registry_removal", "grounds": []})),
-            (NOTICE_ISSUED, "notice:n1".into(), json!({"run": run, "iin": iin, "procedure": "registry_removal", "notice": "n1"})),
-            (APPEAL_FILED, "appeal:a1".into(), json!({"appeal": "a1", "iin": iin, "procedure": "registry_removal"})),
+            (
+                LIST_ENTRY_RECEIVED,
+                format!("person:{iin}"),
+                json!({"run": run, "procedure": "registry_removal", "entry": {"iin": iin}, "evidence": [1], "position": "0:0"}),
+            ),
+            (
+                DECISION_PROPOSED,
+                format!("person:{iin}"),
+                json!({"run": run, "procedure": "registry_removal", "outcome": "remove", "grounds": [], "rule_set_sha256": "ab", "evidence": []}),
+            ),
+            (
+                NOTICE_ISSUED,
+                "notice:n1".into(),
+                json!({"run": run, "iin": iin, "procedure": "registry_removal", "notice": "n1", "decision": 3, "text": {"kk": "", "ru": ""}, "grounds": []}),
+            ),
+            (
+                APPEAL_FILED,
+                "appeal:a1".into(),
+                json!({"appeal": "a1", "iin": iin, "procedure": "registry_removal", "run": run, "notice": "n1", "decision": 3, "decided_by": "x",
+                    "decided_by_id": null, "delivered_on": null, "received_on": "2026-02-01", "deadline": null, "deadline_moved_from": null,
+                    "deadline_unchecked": null, "late": false, "late_reason": null, "contested_step": "6", "grounds": "not mine", "filed_by": actor}),
+            ),
         ];
         for (seq, (kind, stream, data)) in setup.into_iter().enumerate() {
             persons.apply(&event(seq as u64, &stream, kind, data));
         }
         let before = persons.clone();
+        // Every member of every type the fold reads, each outcome, with and without `appeal`.
+        let ground = json!({"code": "x", "clause": "000:6", "subject": "recipient", "subject_iin": iin, "registry": "gosreestr", "evidence": [1]});
         let everything = json!({"run": run, "procedure": "registry_removal", "iin": iin, "notice": "n1", "appeal": "a1", "verdict": "incomplete",
-            "outcome": "confirmed", "attempt": 9, "final": true, "grounds": [{"code": "x"}], "counts": {}});
-        let mut no_appeal = everything.clone();
-        no_appeal.as_object_mut().expect("an object").remove("appeal");
+            "step": "6", "clause": "000:6", "grounds": [ground], "evidence": [1], "rule_set_sha256": "ab", "proposal": 1, "decided_by": "x",
+            "reference": null, "attempt": 9, "detail": "d", "final": true, "reason": "r", "resolved_by": actor, "recheck": null,
+            "reinstated": null, "counts": {}});
+        let data: Vec<Value> = ["confirmed", "declined", "upheld", "overturned"]
+            .into_iter()
+            .flat_map(|outcome| {
+                let mut with = everything.clone();
+                with["outcome"] = outcome.into();
+                let mut without = with.clone();
+                without.as_object_mut().expect("an object").remove("appeal");
+                [with, without]
+            })
+            .collect();
         let streams = [format!("person:{iin}"), "notice:n1".into(), "appeal:a1".into(), format!("run:{run}")];
         let changes = |persons: &mut Persons, kind: &str| {
             streams.iter().any(|stream| {
-                [&everything, &no_appeal].iter().any(|data| {
+                data.iter().any(|data| {
                     let mut p = persons.clone();
                     p.apply(&event(100, stream, kind, (*data).clone()));
                     p != *persons

@@ -23,8 +23,8 @@ pub fn view(a: &Appeal) -> Value {
         "decision": f["decision"], "decided_by": f["decided_by"], "filed_by": f["filed_by"], "grounds": f["grounds"],
         "contested_step": f["contested_step"], "received_on": f["received_on"], "delivered_on": f["delivered_on"],
         "deadline": f["deadline"], "late": f["late"], "late_reason": f["late_reason"], "suspended": a.suspended && a.resolved.is_none(),
-        "recheck": a.recheck.as_ref().map(|e| json!({"seq": e.seq, "verdict": e.data["verdict"], "grounds": e.data["grounds"], "from_step": e.data["from_step"]})),
-        "resolution": a.resolved.as_ref().map(|e| json!({"seq": e.seq, "outcome": e.data["outcome"], "reason": e.data["reason"], "resolved_by": e.data["resolved_by"], "reinstated": e.data["reinstated"]})),
+        "recheck": a.recheck.as_ref().map(|(e, r)| json!({"seq": e.seq, "verdict": r.verdict, "grounds": r.grounds, "from_step": r.from_step})),
+        "resolution": a.resolved.as_ref().map(|(e, r)| json!({"seq": e.seq, "outcome": r.outcome, "reason": r.reason, "resolved_by": r.resolved_by, "reinstated": r.reinstated})),
         "events": a.events,
     })
 }
@@ -101,7 +101,8 @@ pub async fn correction(
     officer(&caller)?;
     let c = body(c)?;
     let ev = s.appeals().correction(&id, &c, &caller).await?;
-    Ok((StatusCode::CREATED, Json(json!({"seq": ev.seq, "appeal": id, "registry": ev.data["registry"]}))).into_response())
+    Ok((StatusCode::CREATED, Json(json!({"seq": ev.seq, "appeal": id, "registry": ev.as_type::<events::catalogue::RegistryResponded>().map(|r| r.registry)})))
+        .into_response())
 }
 
 /// Runs the checks again from the contested step on, with the corrections received and fresh answers (appeals officer).

@@ -7,6 +7,7 @@ use crate::rules::iin::Iin;
 use crate::rules::Procedure;
 use axum::extract::{Path, Query, State};
 use axum::Json;
+use events::catalogue::{InputRejected, RegistryFailed, RunFinished, RunStarted};
 use events::types::*;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -107,12 +108,12 @@ pub async fn runs(State(s): State<AppState>, caller: Caller) -> Result<Json<Valu
     let store = s.ledger.store();
     let started = crate::store::read_all_by_type(store.as_ref(), RUN_STARTED).await?;
     let finished = crate::store::read_all_by_type(store.as_ref(), RUN_FINISHED).await?;
-    let counts: BTreeMap<&str, &Value> = finished.iter().filter_map(|e| Some((e.data["run"].as_str()?, &e.data["counts"]))).collect();
+    let counts: BTreeMap<String, BTreeMap<String, u64>> = finished.iter().filter_map(|e| e.as_type::<RunFinished>()).map(|f| (f.run, f.counts)).collect();
     let runs: Vec<Value> = started
         .iter()
-        .map(|e| {
-            let run = e.data["run"].as_str().unwrap_or_default();
-            json!({"run": run, "procedure": e.data["procedure"], "as_of": e.data["as_of"], "started_seq": e.seq, "finished": counts.contains_key(run), "counts": counts.get(run)})
+        .filter_map(|e| Some((e, e.as_type::<RunStarted>()?)))
+        .map(|(e, r)| {
+            json!({"run": r.run, "procedure": r.procedure, "as_of": r.as_of, "started_seq": e.seq, "finished": counts.contains_key(&r.run), "counts": counts.get(&r.run)})
         })
         .collect();
     Ok(Json(json!({"runs": runs})))
@@ -125,26 +126,26 @@ pub async fn runs(State(s): State<AppState>, caller: Caller) -> Result<Json<Valu
 pub async fn run(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Auditor, Role::Operator])?;
     let events = s.ledger.store().read_stream(&run_stream(&id)).await?;
-    let started = events.iter().find(|e| e.kind == RUN_STARTED).ok_or_else(|| AppError::NotFound(format!("no run {id}")))?;
-    let finished = events.iter().find(|e| e.kind == RUN_FINISHED);
+    let (started_seq, started) =
+        events.iter().find_map(|e| Some((e.seq, e.as_type::<RunStarted>()?))).ok_or_else(|| AppError::NotFound(format!("no run {id}")))?;
+    let finished = events.iter().find_map(|e| e.as_type::<RunFinished>());
     let rejected_events: Vec<&events::Event> = events.iter().filter(|e| e.kind == INPUT_REJECTED).collect();
+    let rejected: Vec<(u64, InputRejected)> = rejected_events.iter().filter_map(|e| Some((e.seq, e.as_type::<InputRejected>()?))).collect();
     let mut by_reason: BTreeMap<String, u64> = BTreeMap::new();
-    for e in &rejected_events {
-        for r in e.data["reasons"].as_array().into_iter().flatten() {
-            // A reason is "field: what is wrong", and what is wrong may quote the value: only
-            // the field is counted.
-            let field = r.as_str().and_then(|t| t.split(':').next()).unwrap_or("other").trim();
-            *by_reason.entry(field.to_string()).or_default() += 1;
-        }
+    for r in rejected.iter().flat_map(|(_, r)| &r.reasons) {
+        // A reason is "field: what is wrong", and what is wrong may quote the value: only the
+        // field is counted.
+        let field = r.split(':').next().unwrap_or("other").trim();
+        *by_reason.entry(field.to_string()).or_default() += 1;
     }
     let failures: Vec<Value> = events
         .iter()
-        .filter(|e| e.kind == REGISTRY_FAILED)
-        .map(|e| json!({"seq": e.seq, "step": e.data["step"], "kind": e.data["kind"], "detail": e.data["detail"]}))
+        .filter_map(|e| Some((e.seq, e.as_type::<RegistryFailed>()?)))
+        .map(|(seq, f)| json!({"seq": seq, "step": f.step, "kind": f.kind, "detail": f.detail}))
         .collect();
     let mut v = json!({
-        "run": id, "procedure": started.data["procedure"], "as_of": started.data["as_of"], "rule_set": started.data["rule_set"], "source": started.data["source"],
-        "started_seq": started.seq, "finished": finished.is_some(), "counts": finished.map(|e| e.data["counts"].clone()),
+        "run": id, "procedure": started.procedure, "as_of": started.as_of, "rule_set": started.rule_set, "source": started.source,
+        "started_seq": started_seq, "finished": finished.is_some(), "counts": finished.map(|f| f.counts),
         "rejected_count": rejected_events.len(), "rejected_by_reason": by_reason, "registry_failures": failures,
     });
     if caller.role == Role::Auditor {
@@ -152,7 +153,7 @@ pub async fn run(State(s): State<AppState>, caller: Caller, Path(id): Path<Strin
         if !named.is_empty() {
             account_all(&s, &caller, named.into_iter().collect(), &format!("run:{id}:rejected")).await?;
         }
-        v["rejected"] = rejected_events.iter().map(|e| json!({"seq": e.seq, "entry": e.data["entry"], "reasons": e.data["reasons"]})).collect();
+        v["rejected"] = rejected.into_iter().map(|(seq, r)| json!({"seq": seq, "entry": r.entry, "reasons": r.reasons})).collect();
     }
     Ok(Json(v))
 }

@@ -12,17 +12,14 @@
 use crate::auth::Caller;
 use crate::ledger::{Ledger, LedgerError};
 use events::{Event, NewEvent};
-use serde::{Deserialize, Serialize};
+
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
-/// One read per event, in stream `reads:<iin>` (ledgers written before reads were grouped).
-pub const PERSONAL_DATA_READ: &str = "PersonalDataRead";
-/// The reads of one group commit.
-pub const PERSONAL_DATA_READS: &str = "PersonalDataReads";
-pub const READS_STREAM: &str = "reads";
+use events::catalogue::{PersonalDataRead, PersonalDataReads};
+pub use events::types::{PERSONAL_DATA_READ, PERSONAL_DATA_READS, READS_STREAM};
 /// Reads recorded together at most.
 const GROUP: usize = 512;
 /// Events the subject index reads at a time when catching up.
@@ -33,13 +30,7 @@ pub fn reads_stream(iin: &str) -> String {
 }
 
 /// One read as recorded: by whom, what, and the persons whose data it showed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Read {
-    pub token: String,
-    pub role: String,
-    pub read: String,
-    pub iins: Vec<String>,
-}
+pub use events::catalogue::Read;
 
 type Pending = (Read, oneshot::Sender<Result<u64, String>>);
 
@@ -64,7 +55,7 @@ impl ReadLog {
                     }
                 }
                 let (reads, waiters): (Vec<Read>, Vec<_>) = group.into_iter().unzip();
-                let event = NewEvent::new(READS_STREAM, PERSONAL_DATA_READS, json!({ "reads": reads }));
+                let event = NewEvent::typed(READS_STREAM, PersonalDataReads { reads });
                 match ledger.append(vec![event]).await {
                     Ok(appended) => {
                         for w in waiters {
@@ -94,10 +85,7 @@ impl ReadLog {
 
 /// The reads an event of reads holds (none for any other event).
 pub fn reads_in(e: &Event) -> Vec<Read> {
-    if e.kind != PERSONAL_DATA_READS {
-        return Vec::new();
-    }
-    serde_json::from_value::<Vec<Read>>(e.data["reads"].clone()).unwrap_or_default()
+    e.as_type::<PersonalDataReads>().map(|r| r.reads).unwrap_or_default()
 }
 
 /// Brings the subject index up to the end of the ledger. Returns how many events it passed.
@@ -126,7 +114,7 @@ pub async fn of_person(ledger: &Ledger, iin: &str) -> Result<Vec<Value>, LedgerE
         .read_stream(&reads_stream(iin))
         .await?
         .into_iter()
-        .map(|e| json!({"seq": e.seq, "time": e.time, "token": e.data["token"], "role": e.data["role"], "read": e.data["read"]}))
+        .filter_map(|e| e.as_type::<PersonalDataRead>().map(|r| json!({"seq": e.seq, "time": e.time, "token": r.token, "role": r.role, "read": r.read})))
         .collect();
     index_catch_up(ledger).await?;
     let seqs = store.subject_seqs(iin).await?;

@@ -12,6 +12,7 @@ use crate::rules::control::check_entry;
 use crate::rules::records::RegistryId;
 use crate::rules::{notice, Procedure, RuleBook, RuleError};
 use crate::store::StoreError;
+use events::catalogue::{self as ev, AppealOutcome, DecisionOutcome, Ref};
 use events::types::*;
 use events::{Event, NewEvent};
 use person::{Batch, RunContext, Standing, StandingDecision};
@@ -211,7 +212,7 @@ impl<'a> Runner<'a> {
         let (ledger, ui, ctx) = (self.ledger, self.ui, self.ctx.clone());
         // Entries already taken up (when resuming) and pages already recorded.
         let (done, known_pages) = (self.progress.positions_done.clone(), self.progress.list_pages.clone());
-        let (page_tx, page_rx) = tokio::sync::mpsc::channel::<(Vec<(String, Value, Value)>, u64)>(1);
+        let (page_tx, page_rx) = tokio::sync::mpsc::channel::<(Vec<(String, Value, Option<String>)>, u64)>(1);
         let (tx, rx) = tokio::sync::mpsc::channel::<Batch>(per_append);
         let mut seen: HashSet<String> = self.progress.status.keys().cloned().collect();
         let producer = tokio::spawn({
@@ -242,13 +243,17 @@ impl<'a> Runner<'a> {
             let outcome = loop {
                 let (list_seq, records, sigs) = match known_pages.get(&page) {
                     Some(seq) => match ledger.store().read_seqs(&[*seq]).await.map(|mut evs| evs.pop()) {
-                        Ok(Some(ev)) => (*seq, ev.data["answer"]["records"].clone(), ev.data["item_sigs"].clone()),
+                        Ok(Some(e)) => match e.decode::<ev::RegistryResponded>() {
+                            Ok(r) => (*seq, r.answer["records"].clone(), r.item_sigs.unwrap_or_default()),
+                            Err(err) => break Err(PipelineError::Ledger(err.into())),
+                        },
                         Ok(None) => break Err(PipelineError::Ledger(LedgerError::NoSuchEvent { seq: *seq, size: 0 })),
                         Err(e) => break Err(e.into()),
                     },
                     None => match fetch_list_page(ledger, &ctx, page).await {
                         Ok((ev, fetched)) => {
-                            let (seq, sigs) = (ev.seq, ev.data["item_sigs"].clone());
+                            let sigs = ev.as_type::<ev::RegistryResponded>().and_then(|r| r.item_sigs).unwrap_or_default();
+                            let seq = ev.seq;
                             appended.push(ev);
                             match fetched {
                                 Ok(records) => (seq, records, sigs),
@@ -260,10 +265,10 @@ impl<'a> Runner<'a> {
                 };
                 let entries = records["entries"].as_array().cloned().unwrap_or_default();
                 // Each entry with its own signature by the source (evidence per person).
-                let todo: Vec<(String, Value, Value)> = entries
+                let todo: Vec<(String, Value, Option<String>)> = entries
                     .into_iter()
                     .enumerate()
-                    .map(|(i, e)| (format!("{page}:{i}"), e, sigs[i.to_string()].clone()))
+                    .map(|(i, e)| (format!("{page}:{i}"), e, sigs.get(&i.to_string()).cloned()))
                     .filter(|(pos, _, _)| !done.contains(pos))
                     .collect();
                 ui.add_total(todo.len() as u64);
@@ -375,14 +380,13 @@ impl<'a> Runner<'a> {
             };
             let signed_items = signed.item_sigs.clone();
             let mut b = Batch::default();
-            let answer_ix = b.push(
-                &self.run_stream(),
-                REGISTRY_RESPONDED,
-                with(json!({"run": ctx.run, "registry": "ish_as_mr", "request_id": request_id, "step": "11", "source_key": signed.source_key, "source_sig": signed.source_sig}), "answer", signed.answer),
-            );
+            let answer_ix =
+                b.push(&self.run_stream(), ev::RegistryResponded { step: Some("11".into()), ..signed.responded(&ctx.run, RegistryId::IshAsMr, &request_id) });
             for (iin, proposal) in chunk {
                 // A missing or unreadable decision leaves the proposal open for the next run.
-                let Some(d) = records.get(iin).and_then(|v| serde_json::from_value::<Decision>(v.clone()).ok()).filter(Decision::outcome_known) else {
+                let Some((d, outcome)) =
+                    records.get(iin).and_then(|v| serde_json::from_value::<Decision>(v.clone()).ok()).and_then(|d| d.known().map(|o| (d, o)))
+                else {
                     continue;
                 };
                 // Decision 15: no identified official, no decision (and so no notice).
@@ -391,20 +395,34 @@ impl<'a> Runner<'a> {
                     Err(why) => {
                         b.push(
                             &person_stream(iin),
-                            DECISION_NOT_TAKEN,
-                            json!({"run": ctx.run, "procedure": ctx.procedure, "proposal": proposal, "outcome": d.outcome, "reason": why, "evidence": [rel(answer_ix)]}),
+                            ev::DecisionNotTaken {
+                                run: ctx.run.clone(),
+                                procedure: ctx.procedure.to_string(),
+                                proposal: *proposal,
+                                outcome,
+                                reason: why,
+                                evidence: vec![Ref::at(answer_ix)],
+                            },
                         );
                         continue;
                     }
                 };
                 // Evidence per person: the decision as the source sent it, with its own signature.
-                let mut data = json!({"run": ctx.run, "procedure": ctx.procedure, "proposal": proposal, "outcome": d.outcome, "decided_by": official.name,
-                    "official": official, "body": d.by, "reference": d.reference, "evidence": [rel(answer_ix)],
-                    "decision": records[iin], "decision_sig": signed_items.get(iin)});
-                if ctx.simulation {
-                    data["simulation"] = json!(true);
-                }
-                b.push(&person_stream(iin), DECISION_TAKEN, data);
+                let taken = ev::DecisionTaken {
+                    run: ctx.run.clone(),
+                    procedure: ctx.procedure.to_string(),
+                    proposal: Ref::Seq(*proposal),
+                    outcome,
+                    decided_by: official.name.clone(),
+                    official: Some(official.record()),
+                    body: d.by.clone().into(),
+                    reference: d.reference.clone(),
+                    evidence: Some(vec![Ref::at(answer_ix)]),
+                    decision: Some(records[iin].clone()),
+                    decision_sig: signed_items.get(iin).cloned().into(),
+                    simulation: ctx.simulation.then_some(true),
+                };
+                b.push(&person_stream(iin), taken);
             }
             self.queue(&mut appends, b.events).await?;
         }
@@ -433,15 +451,24 @@ impl<'a> Runner<'a> {
             let by_seq: BTreeMap<u64, &Event> = proposals.iter().map(|e| (e.seq, e)).collect();
             let mut batch = Vec::new();
             for (iin, prop, decision) in chunk {
-                let grounds: Vec<crate::rules::checks::Ground> =
-                    by_seq.get(prop).and_then(|e| serde_json::from_value(e.data["grounds"].clone()).ok()).unwrap_or_default();
+                let grounds = by_seq.get(prop).and_then(|e| e.decode::<ev::DecisionProposed>().ok()).map(|p| p.grounds).unwrap_or_default();
                 let text = notice::render(&ctx.rules, &grounds);
-                let id = format!("{}-{iin}", ctx.run);
-                let mut data = json!({"run": ctx.run, "notice": id, "iin": iin, "procedure": ctx.procedure, "decision": decision, "proposal": prop, "text": {"kk": text.kk, "ru": text.ru}, "grounds": grounds});
-                if ctx.simulation {
-                    data["simulation"] = json!(true);
-                }
-                batch.push(NewEvent::new(notice_stream(&id), NOTICE_ISSUED, data));
+                let id = notice_id(&ctx.run, iin);
+                let issued = ev::NoticeIssued {
+                    run: Some(ctx.run.clone()),
+                    notice: id.clone(),
+                    kind: None,
+                    appeal: None,
+                    iin: iin.clone(),
+                    procedure: ctx.procedure.to_string(),
+                    decision: Ref::Seq(*decision),
+                    proposal: Some(Ref::Seq(*prop)),
+                    acknowledgement: None,
+                    text: ev::NoticeText { kk: text.kk, ru: text.ru },
+                    grounds,
+                    simulation: ctx.simulation.then_some(true),
+                };
+                batch.push(NewEvent::typed(notice_stream(&id), issued));
             }
             self.queue(&mut appends, batch).await?;
         }
@@ -455,10 +482,14 @@ impl<'a> Runner<'a> {
                 let batch = chunk
                     .iter()
                     .map(|(id, iin)| {
-                        NewEvent::new(
+                        NewEvent::typed(
                             notice_stream(id),
-                            NOTICE_WITHHELD,
-                            json!({"run": ctx.run, "notice": id, "iin": iin, "reason": "simulation, not a legal act: not delivered through the live gateway (decision 11)"}),
+                            ev::NoticeWithheld {
+                                run: ctx.run.clone(),
+                                notice: id.clone(),
+                                iin: iin.clone(),
+                                reason: "simulation, not a legal act: not delivered through the live gateway (decision 11)".into(),
+                            },
                         )
                     })
                     .collect();
@@ -480,8 +511,8 @@ impl<'a> Runner<'a> {
             for chunk in pending.chunks(500) {
                 let mut batch = Vec::new();
                 for (id, iin, attempt) in chunk {
-                    let run = json!({"run": ctx.run});
-                    batch.push(attempt_delivery(ctx.registries.as_ref(), id, iin, *attempt, self.settings.max_delivery_attempts, run).await);
+                    let of = DeliveryOf { run: Some(ctx.run.clone()), appeal: None };
+                    batch.push(attempt_delivery(ctx.registries.as_ref(), id, iin, *attempt, self.settings.max_delivery_attempts, of).await);
                 }
                 self.queue(&mut appends, batch).await?;
             }
@@ -495,21 +526,24 @@ impl<'a> Runner<'a> {
 /// Delivery attempts of a notice before it is left `failed`, a run's and an appeal's alike.
 pub const MAX_DELIVERY_ATTEMPTS: u32 = 5;
 
+/// Whose notice is delivered: a run's or an appeal's.
+pub struct DeliveryOf {
+    pub run: Option<String>,
+    pub appeal: Option<String>,
+}
+
 /// One attempt at delivering notice `notice` to `iin` through ИШ АС МР (clause 12): the event
 /// that records it, `NoticeDelivered` or `NoticeDeliveryFailed` — `final` when the last allowed
-/// attempt fails, which leaves the notice `failed` — with the fields of `context` (the run's or
-/// the appeal's) first.
-pub async fn attempt_delivery(registries: &dyn Registries, notice: &str, iin: &str, attempt: u32, max_attempts: u32, context: Value) -> NewEvent {
-    let (kind, detail) = match registries.deliver(notice, iin, attempt).await {
-        Ok(receipt) => (NOTICE_DELIVERED, receipt),
-        Err(why) => (NOTICE_DELIVERY_FAILED, why),
-    };
-    let last = kind == NOTICE_DELIVERY_FAILED && attempt >= max_attempts;
-    let mut data = context;
-    for (k, v) in [("notice", json!(notice)), ("iin", json!(iin)), ("attempt", json!(attempt)), ("detail", json!(detail)), ("final", json!(last))] {
-        data[k] = v;
+/// attempt fails, which leaves the notice `failed`.
+pub async fn attempt_delivery(registries: &dyn Registries, notice: &str, iin: &str, attempt: u32, max_attempts: u32, of: DeliveryOf) -> NewEvent {
+    let (notice, iin, stream) = (notice.to_string(), iin.to_string(), notice_stream(notice));
+    match registries.deliver(&notice, &iin, attempt).await {
+        Ok(detail) => NewEvent::typed(stream, ev::NoticeDelivered { run: of.run, appeal: of.appeal, notice, iin, attempt, detail, r#final: false }),
+        Err(detail) => {
+            let r#final = attempt >= max_attempts;
+            NewEvent::typed(stream, ev::NoticeDeliveryFailed { run: of.run, appeal: of.appeal, notice, iin, attempt, detail, r#final })
+        }
     }
-    NewEvent::new(notice_stream(notice), kind, data)
 }
 
 /// Runs (or resumes) one procedure as of a date.
@@ -538,17 +572,23 @@ pub async fn run(
     let progress = load_progress(ledger, &run).await?;
     let resumed = progress.started.is_some();
     if let Some(counts) = &progress.finished {
-        let counts = serde_json::from_value(counts.clone()).unwrap_or_default();
-        return Ok(RunSummary { run, counts, resumed });
+        return Ok(RunSummary { run, counts: counts.clone(), resumed });
     }
     let standing = Arc::new(standing_decisions(ledger, procedure).await?);
     let ctx = Arc::new(RunContext { run: run.clone(), procedure, as_of: as_of.to_string(), rules, registries, keys, simulation, standing });
     let mut r = Runner { ledger, ctx: ctx.clone(), settings, progress, ui };
     if !resumed {
-        let started = NewEvent::new(
+        let started = NewEvent::typed(
             run_stream(&run),
-            RUN_STARTED,
-            json!({"run": run, "procedure": procedure, "as_of": as_of, "simulation": simulation, "rule_set": ctx.rules.summary(), "source": ctx.registries.describe(), "source_keys": ctx.keys.as_map()}),
+            ev::RunStarted {
+                run: run.clone(),
+                procedure: procedure.to_string(),
+                as_of: as_of.to_string(),
+                simulation: Some(simulation),
+                rule_set: ctx.rules.summary(),
+                source: ctx.registries.describe(),
+                source_keys: Some(ctx.keys.as_map()),
+            },
         )
         .expecting(0);
         match r.append(vec![started]).await {
@@ -563,7 +603,8 @@ pub async fn run(
     r.decisions().await?;
     r.notices().await?;
     let counts = r.progress.counts();
-    r.append(vec![NewEvent::new(run_stream(&run), RUN_FINISHED, json!({"run": run, "procedure": procedure, "counts": counts}))]).await?;
+    let finished = ev::RunFinished { run: run.clone(), procedure: procedure.to_string(), counts: counts.clone() };
+    r.append(vec![NewEvent::typed(run_stream(&run), finished)]).await?;
     // The service signs a checkpoint at least after every run.
     ledger.checkpoint().await?;
     Ok(RunSummary { run, counts, resumed })
@@ -579,30 +620,14 @@ pub async fn standing_decisions(ledger: &Ledger, procedure: Procedure) -> Result
     all.sort_by_key(|e| e.seq);
     let mut standing = Standing::new();
     for e in &all {
-        let d = &e.data;
-        if d["procedure"] != procedure.as_str() {
-            continue;
-        }
-        let iin = || e.stream.strip_prefix("person:").unwrap_or_default().to_string();
-        match e.kind.as_str() {
-            DECISION_TAKEN if d["outcome"] == "confirmed" && d.get("appeal").is_none() => {
-                standing.insert(
-                    iin(),
-                    StandingDecision {
-                        run: d["run"].as_str().unwrap_or_default().into(),
-                        proposal: d["proposal"].as_u64().unwrap_or_default(),
-                        decision: e.seq,
-                        simulation: d["simulation"] == true,
-                    },
-                );
+        if let Some(d) = e.as_type::<ev::DecisionTaken>().filter(|d| d.procedure == procedure.as_str() && d.outcome == DecisionOutcome::Confirmed) {
+            let iin = e.stream.strip_prefix("person:").unwrap_or_default().to_string();
+            let proposal = d.proposal.seq().unwrap_or_default();
+            standing.insert(iin, StandingDecision { run: d.run, proposal, decision: e.seq, simulation: d.simulation == Some(true) });
+        } else if let Some(d) = e.as_type::<ev::AppealResolved>().filter(|d| d.procedure == procedure.as_str() && d.outcome == AppealOutcome::Overturned) {
+            if standing.get(&d.iin).is_some_and(|s| appeal_id(s.decision) == d.appeal) {
+                standing.remove(&d.iin);
             }
-            APPEAL_RESOLVED if d["outcome"] == "overturned" => {
-                let who = d["iin"].as_str().unwrap_or_default();
-                if standing.get(who).is_some_and(|s| crate::appeal::appeal_id(s.decision) == d["appeal"].as_str().unwrap_or_default()) {
-                    standing.remove(who);
-                }
-            }
-            _ => {}
         }
     }
     Ok(standing)
@@ -619,29 +644,23 @@ async fn fetch_list_page(ledger: &Ledger, ctx: &RunContext, page: u64) -> Result
         .and_then(|s| check_answer(&ctx.keys, RegistryId::IshAsMr, &request_id, AnswerKind::List, &s).cloned().map(|r| (s, r)));
     let stream = run_stream(&ctx.run);
     let (ev, outcome) = match checked {
-        Ok((signed, records)) if records["entries"].is_array() => (
-            NewEvent::new(
-                &stream,
-                REGISTRY_RESPONDED,
-                with(
-                    json!({"run": ctx.run, "registry": "ish_as_mr", "request_id": request_id, "step": "4", "list_page": page, "source_key": signed.source_key, "source_sig": signed.source_sig, "item_sigs": signed.item_sigs}),
-                    "answer",
-                    signed.answer,
-                ),
-            ),
-            Ok(records),
-        ),
+        Ok((signed, records)) if records["entries"].is_array() => {
+            let item_sigs = Some(signed.item_sigs.clone());
+            let responded = ev::RegistryResponded {
+                step: Some("4".into()),
+                list_page: Some(page),
+                item_sigs,
+                ..signed.responded(&ctx.run, RegistryId::IshAsMr, &request_id)
+            };
+            (NewEvent::typed(&stream, responded), Ok(records))
+        }
         other => {
             let fault = match other {
                 Err(f) => f,
                 Ok(_) => RegistryFault::Malformed("the list answer has no entries array".into()),
             };
-            let ev = NewEvent::new(
-                &stream,
-                REGISTRY_FAILED,
-                json!({"run": ctx.run, "registry": "ish_as_mr", "request_id": request_id, "step": "4", "list_page": page, "kind": fault.kind(), "detail": fault.detail()}),
-            );
-            (ev, Err(fault))
+            let failed = ev::RegistryFailed { list_page: Some(page), ..fault.failed(&ctx.run, RegistryId::IshAsMr, &request_id, "4") };
+            (NewEvent::typed(&stream, failed), Err(fault))
         }
     };
     let recorded = ledger.append(vec![ev]).await?.remove(0);
@@ -654,7 +673,7 @@ fn check_person(
     ctx: Arc<RunContext>,
     position: String,
     raw: Value,
-    sig: Value,
+    sig: Option<String>,
     list_seq: u64,
     seen: &mut HashSet<String>,
 ) -> impl std::future::Future<Output = Batch> {
@@ -669,11 +688,15 @@ fn check_person(
         Ok(entry) => Ok(tokio::spawn(person::process(ctx, entry, raw, sig, position, list_seq))),
         Err(reasons) => {
             let mut b = Batch::default();
-            b.push(
-                &run_stream(&ctx.run),
-                INPUT_REJECTED,
-                json!({"run": ctx.run, "procedure": ctx.procedure, "entry": raw, "reasons": reasons, "position": position, "evidence": [list_seq]}),
-            );
+            let rejected = ev::InputRejected {
+                run: ctx.run.clone(),
+                procedure: ctx.procedure.to_string(),
+                entry: raw,
+                reasons,
+                position,
+                evidence: vec![Ref::Seq(list_seq)],
+            };
+            b.push(&run_stream(&ctx.run), rejected);
             Err(b)
         }
     };

@@ -9,9 +9,10 @@ use crate::rules::control::CheckedEntry;
 use crate::rules::records::RegistryId;
 use crate::rules::steps::StepMachine;
 use crate::rules::{Procedure, RuleSet, Step};
+use events::catalogue::{self as ev, EventData, Ref};
 use events::types::*;
 use events::NewEvent;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -50,8 +51,8 @@ pub struct Batch {
 }
 
 impl Batch {
-    pub fn push(&mut self, stream: &str, kind: &str, data: Value) -> usize {
-        self.events.push(NewEvent::new(stream, kind, data));
+    pub fn push<T: EventData>(&mut self, stream: &str, data: T) -> usize {
+        self.events.push(NewEvent::typed(stream, data));
         self.events.len() - 1
     }
 }
@@ -66,12 +67,9 @@ struct Person<'a> {
 }
 
 impl Person<'_> {
-    fn push(&mut self, kind: &str, mut data: Value) -> usize {
-        if let Some(a) = &self.appeal {
-            data["appeal"] = json!(a);
-        }
+    fn push<T: EventData>(&mut self, data: T) -> usize {
         let stream = self.stream.clone();
-        self.batch.push(&stream, kind, data)
+        self.batch.push(&stream, data)
     }
 
     /// Asks one registry for the fields of one query; records the query and its answer or
@@ -83,90 +81,109 @@ impl Person<'_> {
             request_id = format!("{request_id}/{part}");
         }
         let subjects = &q.subjects;
-        self.push(
-            REGISTRY_QUERIED,
-            json!({"run": ctx.run, "registry": registry, "subjects": subjects, "fields": q.fields, "step": step.step, "request_id": request_id}),
-        );
+        self.push(ev::RegistryQueried {
+            run: ctx.run.clone(),
+            registry: registry.to_string(),
+            subjects: subjects.clone(),
+            fields: Some(q.fields.iter().map(|f| f.to_string()).collect()),
+            step: step.step.clone(),
+            request_id: request_id.clone(),
+            appeal: self.appeal.clone(),
+        });
         let result = ctx.registries.query(registry, subjects, &q.fields, &request_id).await;
         let checked = result.and_then(|signed| {
             check_answer(&ctx.keys, registry, &request_id, AnswerKind::Fields(subjects, &q.fields), &signed).map(records_of).map(|records| (signed, records))
         });
         match checked {
             Ok((signed, records)) => {
-                let ix = self.push(
-                    REGISTRY_RESPONDED,
-                    with(json!({"run": ctx.run, "registry": registry, "request_id": request_id, "step": step.step, "source_key": signed.source_key, "source_sig": signed.source_sig}), "answer", signed.answer),
-                );
+                let ix = self.push(ev::RegistryResponded {
+                    step: Some(step.step.clone()),
+                    appeal: self.appeal.clone(),
+                    ..signed.responded(&ctx.run, registry, &request_id)
+                });
                 Ok((records, ix))
             }
-            Err(fault) => Err(self.push(
-                REGISTRY_FAILED,
-                json!({"run": ctx.run, "registry": registry, "request_id": request_id, "step": step.step, "kind": fault.kind(), "detail": fault.detail()}),
-            )),
+            Err(fault) => {
+                let appeal = self.appeal.clone();
+                Err(self.push(ev::RegistryFailed { appeal, ..fault.failed(&ctx.run, registry, &request_id, &step.step) }))
+            }
         }
     }
 
-    fn evaluated(&mut self, step: &Step, verdict: CheckVerdict, grounds: Value, evidence: Vec<Value>, extra: Value) -> usize {
-        let mut data = json!({"run": self.ctx.run, "step": step.step, "clause": step.clause, "verdict": verdict, "grounds": grounds, "evidence": evidence});
-        if let (Some(d), Some(x)) = (data.as_object_mut(), extra.as_object()) {
-            d.extend(x.clone());
-        }
-        self.push(CHECK_EVALUATED, data)
+    fn evaluated(
+        &mut self,
+        step: &Step,
+        verdict: CheckVerdict,
+        grounds: Vec<ev::Ground>,
+        evidence: Vec<Ref>,
+        reason: Option<String>,
+        family: Option<&Family>,
+    ) -> usize {
+        self.push(ev::CheckEvaluated {
+            run: self.ctx.run.clone(),
+            step: step.step.clone(),
+            clause: step.clause.clone(),
+            verdict,
+            grounds,
+            evidence,
+            reason,
+            family: family.map(|f| serde_json::to_value(f).expect("a family serialises")),
+            appeal: self.appeal.clone(),
+        })
     }
 
     /// Steps from `first` on (an index into the rule set's steps), judged by the rules' step
     /// machine: it stops at the first step that finds something (decision 1) or cannot decide
     /// (decision 6). This asks, records and feeds it the answers. A registry with a correction
     /// covering the step's subjects is not asked: the correction is its answer.
-    async fn steps(&mut self, first: usize, family: Family, locality: &str, corrections: &Corrections, evidence: &mut Vec<Value>) -> StepsOutcome {
+    async fn steps(&mut self, first: usize, family: Family, locality: &str, corrections: &Corrections, evidence: &mut Vec<Ref>) -> StepsOutcome {
         let ctx = self.ctx;
         let iin = self.iin.clone();
         let mut machine = StepMachine::new(&ctx.rules, first, &iin, locality, family);
         while let Some((step, subjects)) = machine.current() {
             let mut answers: BTreeMap<RegistryId, Records> = BTreeMap::new();
             // Each registry's answers (one per query: decision 14 may split a step's subjects).
-            let mut answered: BTreeMap<RegistryId, Vec<Value>> = BTreeMap::new();
+            let mut answered: BTreeMap<RegistryId, Vec<Ref>> = BTreeMap::new();
             for registry in step.registries() {
                 if let Some(c) = corrections.get(&registry).filter(|c| subjects.iter().all(|s| c.subjects.contains(s))) {
                     answers.insert(registry, c.records.iter().filter(|(k, _)| subjects.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect());
-                    answered.insert(registry, vec![json!(c.seq)]);
-                    evidence.push(json!(c.seq));
+                    answered.insert(registry, vec![Ref::Seq(c.seq)]);
+                    evidence.push(Ref::Seq(c.seq));
                     continue;
                 }
                 for q in checks::queries(step, registry, &iin, &subjects) {
                     match self.ask(step, registry, &q).await {
                         Ok((records, ix)) => {
                             answers.entry(registry).or_default().extend(records);
-                            answered.entry(registry).or_default().push(rel(ix));
-                            evidence.push(rel(ix));
+                            answered.entry(registry).or_default().push(Ref::at(ix));
+                            evidence.push(Ref::at(ix));
                         }
                         Err(failed_ix) => {
                             // Decision 6: incomplete, no later step, no decision.
                             let why = format!("{registry} could not be read; no later step is run");
-                            self.evaluated(step, CheckVerdict::Incomplete, json!([]), vec![rel(failed_ix)], json!({"reason": why}));
+                            self.evaluated(step, CheckVerdict::Incomplete, Vec::new(), vec![Ref::at(failed_ix)], Some(why), None);
                             return StepsOutcome::Incomplete;
                         }
                     }
                 }
             }
-            let step_evidence: Vec<Value> = answered.values().flatten().cloned().collect();
+            let step_evidence: Vec<Ref> = answered.values().flatten().copied().collect();
             let refs: checks::Answers = answers.iter().map(|(k, v)| (*k, v)).collect();
             let judged = machine.feed(&refs);
             if let Some(family) = judged.family {
                 // `:5` fixes the family for the later steps.
-                let ix = self.evaluated(step, CheckVerdict::Clear, json!([]), step_evidence, json!({"family": family}));
-                evidence.push(rel(ix));
+                let ix = self.evaluated(step, CheckVerdict::Clear, Vec::new(), step_evidence, None, Some(&family));
+                evidence.push(Ref::at(ix));
                 continue;
             }
-            let grounds_json = with_evidence(judged.grounds, &answered);
-            let extra = judged.reason.map(|w| json!({"reason": w})).unwrap_or(json!({}));
-            let ix = self.evaluated(step, judged.verdict, grounds_json.clone(), step_evidence, extra);
-            evidence.push(rel(ix));
+            let grounds = with_evidence(judged.grounds, &answered);
+            let ix = self.evaluated(step, judged.verdict, grounds.clone(), step_evidence, judged.reason, None);
+            evidence.push(Ref::at(ix));
             match judged.verdict {
                 CheckVerdict::Clear => continue,
                 CheckVerdict::Incomplete => return StepsOutcome::Incomplete,
                 // Decision 2: property found or a criterion unmet; later steps are not run (decision 1).
-                CheckVerdict::Found => return StepsOutcome::Found(grounds_json),
+                CheckVerdict::Found => return StepsOutcome::Found(grounds),
             }
         }
         StepsOutcome::Clear
@@ -177,7 +194,7 @@ impl Person<'_> {
 #[derive(Clone, Debug, PartialEq)]
 pub enum StepsOutcome {
     Clear,
-    Found(Value),
+    Found(Vec<ev::Ground>),
     Incomplete,
 }
 
@@ -203,56 +220,67 @@ pub struct Correction {
 pub type Corrections = BTreeMap<RegistryId, Correction>;
 
 /// Grounds with their evidence: the answers of the registry that showed each.
-fn with_evidence(mut grounds: Vec<checks::Ground>, answered: &BTreeMap<RegistryId, Vec<Value>>) -> Value {
-    let mut out = Vec::new();
+fn with_evidence(mut grounds: Vec<checks::Ground>, answered: &BTreeMap<RegistryId, Vec<Ref>>) -> Vec<checks::Ground> {
     for g in grounds.iter_mut() {
-        let ev = RegistryId::parse(&g.registry).and_then(|r| answered.get(&r)).cloned().unwrap_or_default();
-        let mut v = serde_json::to_value(&*g).expect("grounds serialise");
-        v["evidence"] = json!(ev);
-        out.push(v);
+        g.evidence = RegistryId::parse(&g.registry).and_then(|r| answered.get(&r)).cloned().unwrap_or_default();
     }
-    Value::Array(out)
+    grounds
 }
 
 /// Runs steps 4 to 10 for one accepted list entry.
-pub async fn process(ctx: Arc<RunContext>, entry: CheckedEntry, raw_entry: Value, entry_sig: Value, position: String, list_seq: u64) -> Batch {
+pub async fn process(ctx: Arc<RunContext>, entry: CheckedEntry, raw_entry: Value, entry_sig: Option<String>, position: String, list_seq: u64) -> Batch {
     let iin = entry.iin.to_string();
     let mut p = Person { ctx: &ctx, stream: person_stream(&iin), iin: iin.clone(), batch: Batch::default(), appeal: None };
     let rs = &ctx.rules;
     // Evidence per person: the entry as the source sent it, with its own signature.
-    let mut received = json!({"run": ctx.run, "procedure": ctx.procedure, "evidence": [list_seq], "position": position, "entry_sig": entry_sig});
-    if ctx.simulation {
-        received["simulation"] = json!(true);
-    }
-    let entry_ix = p.push(LIST_ENTRY_RECEIVED, with(received, "entry", raw_entry));
+    let procedure = ctx.procedure.to_string();
+    let entry_ix = p.push(ev::ListEntryReceived {
+        run: ctx.run.clone(),
+        procedure: procedure.clone(),
+        entry: raw_entry,
+        evidence: vec![Ref::Seq(list_seq)],
+        position,
+        entry_sig: entry_sig.into(),
+        simulation: ctx.simulation.then_some(true),
+    });
     // Decision 12: a decision that stands is not taken again; nothing is asked, and the
     // earlier decision is cited. A real decision stands against every later run, a simulated
     // one only against later simulations.
     if let Some(d) = ctx.standing.get(&iin).filter(|d| ctx.simulation || !d.simulation) {
-        p.push(
-            ALREADY_DECIDED,
-            json!({"run": ctx.run, "procedure": ctx.procedure, "decision": d.decision, "proposal": d.proposal, "decided_in_run": d.run, "evidence": [rel(entry_ix), d.decision]}),
-        );
+        p.push(ev::AlreadyDecided {
+            run: ctx.run.clone(),
+            procedure,
+            decision: d.decision,
+            proposal: d.proposal,
+            decided_in_run: d.run.clone(),
+            evidence: vec![Ref::at(entry_ix), Ref::Seq(d.decision)],
+        });
         return p.batch;
     }
     // Decision 7: no consent, no query.
     if !entry.consent {
-        p.push(CONSENT_MISSING, json!({"run": ctx.run, "procedure": ctx.procedure, "evidence": [rel(entry_ix)]}));
+        p.push(ev::ConsentMissing { run: ctx.run.clone(), procedure, evidence: vec![Ref::at(entry_ix)] });
         return p.batch;
     }
-    let mut evidence = vec![rel(entry_ix)];
+    let mut evidence = vec![Ref::at(entry_ix)];
     match p.steps(0, Family::default(), &entry.locality, &Corrections::new(), &mut evidence).await {
         StepsOutcome::Incomplete => {}
         StepsOutcome::Found(grounds) => {
-            let mut data = json!({"run": ctx.run, "procedure": ctx.procedure, "outcome": rs.outcome, "grounds": grounds, "rule_set_sha256": rs.sha256, "rule_set": {"id": rs.id, "version": rs.version}, "as_of": ctx.as_of, "evidence": evidence});
-            if ctx.simulation {
+            p.push(ev::DecisionProposed {
+                run: ctx.run.clone(),
+                procedure,
+                outcome: rs.outcome,
+                grounds,
+                rule_set_sha256: rs.sha256.clone(),
+                rule_set: Some(ev::RuleSetId { id: rs.id.clone(), version: rs.version.clone() }),
+                as_of: Some(ctx.as_of.clone()),
+                evidence,
                 // Decision 11: signed into the proposal, so that no copy can hide it.
-                data["simulation"] = json!(true);
-            }
-            p.push(DECISION_PROPOSED, data);
+                simulation: ctx.simulation.then_some(true),
+            });
         }
         StepsOutcome::Clear => {
-            p.push(PERSON_RETAINED, json!({"run": ctx.run, "procedure": ctx.procedure, "rule_set_sha256": rs.sha256, "evidence": evidence}));
+            p.push(ev::PersonRetained { run: ctx.run.clone(), procedure, rule_set_sha256: rs.sha256.clone(), evidence });
         }
     }
     p.batch
@@ -269,7 +297,7 @@ pub async fn recheck(
     first: usize,
     family: Family,
     corrections: &Corrections,
-) -> (Batch, StepsOutcome, Vec<Value>) {
+) -> (Batch, StepsOutcome, Vec<Ref>) {
     let mut p = Person { ctx, stream: person_stream(iin), iin: iin.to_string(), batch: Batch::default(), appeal: Some(appeal.to_string()) };
     let mut evidence = Vec::new();
     let outcome = p.steps(first, family, locality, corrections, &mut evidence).await;

@@ -120,7 +120,7 @@ impl Fixture {
         }
         for (k, d) in &raw.decisions {
             iin(format!("decisions[{k:?}]"), k)?;
-            if !d.outcome_known() {
+            if d.known().is_none() {
                 return Err(err(format!("decisions[{k:?}].outcome"), format!("{:?} is neither confirmed nor declined", d.outcome)));
             }
             if let Some(o) = &d.official {

@@ -68,7 +68,42 @@ pub enum RegistryFault {
     BadSignature(String),
 }
 
+impl SignedAnswer {
+    /// The event that records this answer to `request_id` of `registry` in `run`; the caller
+    /// adds the step, page or appeal.
+    pub fn responded(self, run: &str, registry: RegistryId, request_id: &str) -> events::catalogue::RegistryResponded {
+        events::catalogue::RegistryResponded {
+            run: run.to_string(),
+            registry: registry.to_string(),
+            request_id: request_id.to_string(),
+            step: None,
+            list_page: None,
+            source_key: self.source_key,
+            source_sig: self.source_sig,
+            item_sigs: None,
+            answer: self.answer,
+            appeal: None,
+            correction: None,
+            received_by: None,
+        }
+    }
+}
+
 impl RegistryFault {
+    /// The event that records this fault of `registry` at `step` of `run`.
+    pub fn failed(&self, run: &str, registry: RegistryId, request_id: &str, step: &str) -> events::catalogue::RegistryFailed {
+        events::catalogue::RegistryFailed {
+            run: run.to_string(),
+            registry: registry.to_string(),
+            request_id: request_id.to_string(),
+            step: step.to_string(),
+            list_page: None,
+            kind: self.kind().to_string(),
+            detail: self.detail(),
+            appeal: None,
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             RegistryFault::Unavailable(_) => "unavailable",
@@ -101,6 +136,11 @@ pub struct Official {
 }
 
 impl Official {
+    /// As the ledger records him.
+    pub fn record(&self) -> events::catalogue::Official {
+        events::catalogue::Official { id: self.id.to_string(), name: self.name.clone(), position: self.position.clone() }
+    }
+
     /// Name and position must say something.
     pub fn check(&self) -> Result<(), String> {
         for (field, v) in [("name", &self.name), ("position", &self.position)] {
@@ -134,8 +174,13 @@ impl Decision {
         Ok(o)
     }
 
-    pub fn outcome_known(&self) -> bool {
-        self.outcome == "confirmed" || self.outcome == "declined"
+    /// The outcome, if it is one the service knows (`confirmed` or `declined`).
+    pub fn known(&self) -> Option<events::catalogue::DecisionOutcome> {
+        match self.outcome.as_str() {
+            "confirmed" => Some(events::catalogue::DecisionOutcome::Confirmed),
+            "declined" => Some(events::catalogue::DecisionOutcome::Declined),
+            _ => None,
+        }
     }
 }
 

@@ -10,31 +10,9 @@ use std::collections::BTreeMap;
 /// An answer's records, by IIN. An IIN with no entry has "no records".
 pub type Records = BTreeMap<String, Value>;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Subject {
-    Recipient,
-    FamilyMember,
-}
-
-/// A ground for removal, as `ledger-format.md` defines it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Ground {
-    pub code: String,
-    pub clause: String,
-    pub subject: Subject,
-    pub subject_iin: String,
-    pub registry: String,
-    pub evidence: Vec<u64>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CheckVerdict {
-    Clear,
-    Found,
-    Incomplete,
-}
+/// Grounds, verdicts and subjects are the event catalogue's own: what the checks judge is what
+/// the ledger records.
+pub use events::catalogue::{CheckVerdict, Ground, Subject};
 
 /// The family fixed by step 5.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

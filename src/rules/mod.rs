@@ -10,6 +10,7 @@ pub mod notice;
 pub mod records;
 pub mod steps;
 
+use events::catalogue::{ProposedOutcome, RuleSetSummary, Status};
 use records::{RegistryId, Right};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -129,8 +130,10 @@ pub struct RuleSet {
     pub basis: String,
     pub valid_from: Option<String>,
     pub valid_until: String,
-    pub outcome: String,
-    pub confirmed_status: String,
+    /// What a proposal proposes; a confirmed one leaves the person `outcome.confirmed_status()`.
+    pub outcome: ProposedOutcome,
+    /// The status the file names for a confirmed decision: it must be the outcome's own.
+    pub confirmed_status: Status,
     pub steps: Vec<Step>,
     pub notice: Texts,
     pub reasons: BTreeMap<String, Texts>,
@@ -178,6 +181,17 @@ impl RuleSet {
                 return Err(bad(format!("step {} needs a field and a ground", step.step)));
             }
         }
+        if rs.outcome != ProposedOutcome::of_procedure(rs.procedure.as_str()) {
+            return Err(bad(format!("outcome {:?} is not what {} proposes", rs.outcome, rs.procedure)));
+        }
+        if rs.confirmed_status != rs.outcome.confirmed_status() {
+            return Err(bad(format!(
+                "confirmed_status {} is not what outcome {:?} leaves ({})",
+                rs.confirmed_status,
+                rs.outcome,
+                rs.outcome.confirmed_status()
+            )));
+        }
         for t in [&rs.notice.kk, &rs.notice.ru] {
             if !t.contains("{reason_kk}") && !t.contains("{reason_ru}") {
                 return Err(bad("a notice text has no {reason_kk}/{reason_ru} slot".into()));
@@ -191,8 +205,15 @@ impl RuleSet {
     }
 
     /// What `RunStarted` and proposals record of the rule set.
-    pub fn summary(&self) -> Value {
-        serde_json::json!({"id": self.id, "version": self.version, "sha256": self.sha256, "basis": self.basis, "valid_from": self.valid_from, "valid_until": self.valid_until})
+    pub fn summary(&self) -> RuleSetSummary {
+        RuleSetSummary {
+            id: self.id.clone(),
+            version: self.version.clone(),
+            sha256: self.sha256.clone(),
+            basis: self.basis.clone(),
+            valid_from: self.valid_from.clone(),
+            valid_until: self.valid_until.clone(),
+        }
     }
 }
 

@@ -22,6 +22,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
+use events::catalogue::AppealOutcome;
 use i18n::{t, Lang};
 use maud::{html, Markup};
 use projections::person::ProcedureCase;
@@ -263,11 +264,11 @@ fn status_line(l: Lang, procedure: &str, c: &ProcedureCase) -> Markup {
             p.simulation #(format!("simulation-{procedure}")) { strong { (t(l, "simulation_banner")) } }
         }
         dl {
-            dt { (t(l, "status")) } dd { span.status #(format!("status-{procedure}")) { (t(l, &c.status)) } }
+            dt { (t(l, "status")) } dd { span.status #(format!("status-{procedure}")) { (t(l, c.status.as_str())) } }
             dt { (t(l, "grounds")) } dd { (view::grounds(l, &c.grounds)) }
             @if let Some(d) = &c.decision {
-                dt { (t(l, "decision")) } dd { (t(l, &d.outcome)) " — " (d.decided_by) " (#" (d.seq) ")" }
-                @if let Some(position) = d.official["position"].as_str() {
+                dt { (t(l, "decision")) } dd { (t(l, d.outcome.as_str())) " — " (d.decided_by) " (#" (d.seq) ")" }
+                @if let Some(position) = d.official.as_ref().map(|o| o.position.as_str()) {
                     dt { (t(l, "official")) } dd { (d.decided_by) ", " (position) }
                 }
             }
@@ -296,8 +297,8 @@ fn appeal_block(l: Lang, iin: &str, procedure: &str, c: &ProcedureCase, officer:
                     dt { (t(l, "received_on")) } dd { (a.received_on) }
                     dt { (t(l, "deadline")) } dd { (a.deadline.clone().unwrap_or_else(|| "—".into())) @if a.late { " " span.bad { (t(l, "late")) } } }
                     @if a.suspended { dt { "" } dd.bad { (t(l, "suspended")) } }
-                    @if let Some(r) = &a.recheck { dt { (t(l, "recheck")) } dd { (t(l, r["verdict"].as_str().unwrap_or_default())) (view::grounds(l, &r["grounds"])) } }
-                    @if let Some(o) = &a.outcome { dt { (t(l, "outcome")) } dd #(format!("appeal-outcome-{procedure}")) { (t(l, o)) " — " (a.resolved_by.clone().unwrap_or_default()) } }
+                    @if let Some(r) = &a.recheck { dt { (t(l, "recheck")) } dd { (t(l, r.verdict.as_str())) (view::grounds(l, &r.grounds)) } }
+                    @if let Some(o) = &a.outcome { dt { (t(l, "outcome")) } dd #(format!("appeal-outcome-{procedure}")) { (t(l, o.as_str())) " — " (a.resolved_by.clone().unwrap_or_default()) } }
                 }
                 p { a #(format!("case-file-{procedure}")) href=(format!("/ui/appeals/{}/case-file", a.appeal)) { (t(l, "case_file")) } }
                 @if officer && a.state != "resolved" {
@@ -469,8 +470,8 @@ async fn appeal_action(
     let r = match action.as_str() {
         "suspend" => appeals.suspend(&id, caller).await.map(|_| done("RemovalSuspended")),
         "recheck" => appeals.recheck(&id, caller).await.map(|a| {
-            let v = a.recheck.as_ref().and_then(|e| e.data["verdict"].as_str().map(String::from)).unwrap_or_default();
-            format!("{} — {}", done("AppealRechecked"), t(l, &v))
+            let v = a.recheck.as_ref().map(|(_, r)| r.verdict.as_str()).unwrap_or_default();
+            format!("{} — {}", done("AppealRechecked"), t(l, v))
         }),
         "resolve" => appeals.resolve(&id, &Resolution { outcome: f.outcome, reason: f.reason }, caller).await.map(|_| done("AppealResolved")),
         "correction" => match serde_json::from_str::<CorrectionFiling>(&f.signed) {
@@ -516,7 +517,7 @@ async fn dashboard(State(s): State<AppState>, session: Session) -> Result<Html<S
     let rows = store.projection_all(crate::projection::PERSONS).await.map_err(|e| internal(l)(e.into()))?;
     let started = crate::store::read_all_by_type(store.as_ref(), events::types::RUN_STARTED).await.map_err(|e| internal(l)(e.into()))?;
     let runs: BTreeMap<String, String> =
-        started.iter().map(|e| (e.data["run"].as_str().unwrap_or_default().to_string(), t(l, e.data["procedure"].as_str().unwrap_or_default()))).collect();
+        started.iter().filter_map(|e| e.as_type::<events::catalogue::RunStarted>()).map(|r| (r.run, t(l, &r.procedure))).collect();
     let (mut by_ground, mut by_run, mut by_procedure) = (Tally::default(), Tally::default(), Tally::default());
     let (mut total, mut reversed_total) = (0u64, 0u64);
     for (_, doc) in rows {
@@ -525,13 +526,13 @@ async fn dashboard(State(s): State<AppState>, session: Session) -> Result<Html<S
             if c.decision.as_ref().is_none_or(|d| d.outcome != "confirmed") {
                 continue;
             }
-            let reversed = c.appeal.as_ref().is_some_and(|a| a.outcome.as_deref() == Some("overturned"));
+            let reversed = c.appeal.as_ref().is_some_and(|a| a.outcome == Some(AppealOutcome::Overturned));
             let grounds = if reversed { c.appeal.as_ref().map(|a| a.contested_grounds.clone()).unwrap_or_default() } else { c.grounds.clone() };
             total += 1;
             reversed_total += reversed as u64;
             by_procedure.add(procedure.clone(), reversed);
             by_run.add(c.run.clone(), reversed);
-            let mut codes: Vec<&str> = grounds.as_array().into_iter().flatten().filter_map(|g| g["code"].as_str()).collect();
+            let mut codes: Vec<&str> = grounds.iter().map(|g| g.code.as_str()).collect();
             codes.dedup();
             for code in codes {
                 by_ground.add(code.to_string(), reversed);

@@ -3,6 +3,7 @@
 
 use super::i18n::{t, Lang};
 use crate::proof::EventCheck;
+use events::catalogue::{self as c, Ground};
 use events::types::*;
 use events::Event;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
@@ -64,10 +65,6 @@ pub fn urlencode(s: &str) -> String {
     serde_urlencoded::to_string([("", s)]).map(|q| q.trim_start_matches('=').to_string()).unwrap_or_default()
 }
 
-fn s<'a>(v: &'a Value, k: &str) -> &'a str {
-    v.get(k).and_then(Value::as_str).unwrap_or_default()
-}
-
 /// A value from a registry answer, labelled in `lang`.
 pub fn value(lang: Lang, v: &Value) -> Markup {
     html! {
@@ -85,60 +82,109 @@ pub fn value(lang: Lang, v: &Value) -> Markup {
 }
 
 /// Grounds as a list: reason, clause, on whom, from which registry.
-pub fn grounds(lang: Lang, g: &Value) -> Markup {
+pub fn grounds(lang: Lang, list: &[Ground]) -> Markup {
     html! {
-        @if let Some(list) = g.as_array().filter(|a| !a.is_empty()) {
+        @if !list.is_empty() {
             ul.grounds {
                 @for g in list {
-                    li { (t(lang, s(g, "code"))) " (" (s(g, "clause")) "), " (t(lang, s(g, "subject"))) " " (s(g, "subject_iin")) ", " (t(lang, s(g, "registry"))) }
+                    li { (t(lang, &g.code)) " (" (g.clause) "), " (t(lang, g.subject.as_str())) " " (g.subject_iin) ", " (t(lang, &g.registry)) }
                 }
             }
         } @else { span.muted { "—" } }
     }
 }
 
-fn who(v: &Value) -> String {
-    v.get("holder").and_then(Value::as_str).filter(|h| !h.is_empty()).map(String::from).unwrap_or_else(|| s(v, "token").to_string())
+fn who(a: &c::Actor) -> &str {
+    if a.holder.is_empty() {
+        &a.token
+    } else {
+        &a.holder
+    }
 }
 
-/// One event shown readably.
+/// One event shown readably; one of a type not shown so, or whose data does not decode, as
+/// its JSON.
 pub fn event(lang: Lang, e: &Event) -> Markup {
-    let d = &e.data;
-    html! {
-        @match e.kind.as_str() {
-            LIST_ENTRY_RECEIVED => (value(lang, &d["entry"])),
-            REGISTRY_QUERIED => { (t(lang, s(d, "registry"))) ", " (t(lang, "step")) " " (s(d, "step")) ": " (d["subjects"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")).unwrap_or_default()) },
-            REGISTRY_RESPONDED => {
-                strong { (t(lang, s(d, "registry"))) }
-                @if d["correction"] == true { " — " em { (t(lang, "correction")) } }
-                br;
-                (value(lang, &d["answer"]["records"]))
-            },
-            REGISTRY_FAILED => { (t(lang, s(d, "registry"))) ": " span.bad { (s(d, "kind")) } " — " (s(d, "detail")) },
-            CHECK_EVALUATED => { (t(lang, "step")) " " (s(d, "step")) " (" (s(d, "clause")) "): " strong { (t(lang, s(d, "verdict"))) } (grounds(lang, &d["grounds"])) },
-            DECISION_PROPOSED => { (t(lang, s(d, "outcome"))) (grounds(lang, &d["grounds"])) },
-            DECISION_TAKEN => { strong { (t(lang, s(d, "outcome"))) } " — " (t(lang, "decided_by")) ": " (s(d, "decided_by")) " " (d["reference"].as_str().unwrap_or_default()) },
-            NOTICE_ISSUED => {
-                p { (s(&d["text"], lang.code())) }
-                details { summary { (if lang == Lang::Kk { "Орысша" } else { "Қазақша" }) } p { (s(&d["text"], if lang == Lang::Kk { "ru" } else { "kk" })) } }
-            },
-            NOTICE_DELIVERED | NOTICE_DELIVERY_FAILED => { "#" (d["attempt"]) ": " (s(d, "detail")) },
-            APPEAL_FILED => dl {
-                dt { (t(lang, "appeal")) } dd { (s(d, "appeal")) " — " (who(&d["filed_by"])) }
-                dt { (t(lang, "appellant_grounds")) } dd { (s(d, "grounds")) }
-                dt { (t(lang, "received_on")) } dd { (s(d, "received_on")) }
-                dt { (t(lang, "deadline")) } dd { (d["deadline"].as_str().unwrap_or("—")) @if d["late"] == true { " " span.bad { (t(lang, "late")) } ": " (d["late_reason"].as_str().unwrap_or("—")) } }
-                dt { (t(lang, "contested_step")) } dd { (s(d, "contested_step")) }
-            },
-            REMOVAL_SUSPENDED => { (t(lang, "suspended")) " — " (who(&d["by"])) },
-            APPEAL_RECHECKED => { (t(lang, "step")) " " (s(d, "from_step")) "…: " strong { (t(lang, s(d, "verdict"))) } (grounds(lang, &d["grounds"])) },
-            APPEAL_RESOLVED => {
-                strong { (t(lang, s(d, "outcome"))) } " — " (who(&d["resolved_by"])) ": " (s(d, "reason"))
-                @if d["reinstated"].is_object() { (value(lang, &d["reinstated"])) }
-            },
-            _ => pre { (serde_json::to_string_pretty(d).unwrap_or_default()) },
+    typed_event(lang, e).unwrap_or_else(|| html! { pre { (serde_json::to_string_pretty(&e.data).unwrap_or_default()) } })
+}
+
+fn typed_event(lang: Lang, e: &Event) -> Option<Markup> {
+    Some(match e.kind.as_str() {
+        LIST_ENTRY_RECEIVED => value(lang, &e.decode::<c::ListEntryReceived>().ok()?.entry),
+        REGISTRY_QUERIED => {
+            let d = e.decode::<c::RegistryQueried>().ok()?;
+            html! { (t(lang, &d.registry)) ", " (t(lang, "step")) " " (d.step) ": " (d.subjects.join(", ")) }
         }
-    }
+        REGISTRY_RESPONDED => {
+            let d = e.decode::<c::RegistryResponded>().ok()?;
+            html! {
+                strong { (t(lang, &d.registry)) }
+                @if d.correction == Some(true) { " — " em { (t(lang, "correction")) } }
+                br;
+                (value(lang, &d.answer["records"]))
+            }
+        }
+        REGISTRY_FAILED => {
+            let d = e.decode::<c::RegistryFailed>().ok()?;
+            html! { (t(lang, &d.registry)) ": " span.bad { (d.kind) } " — " (d.detail) }
+        }
+        CHECK_EVALUATED => {
+            let d = e.decode::<c::CheckEvaluated>().ok()?;
+            html! { (t(lang, "step")) " " (d.step) " (" (d.clause) "): " strong { (t(lang, d.verdict.as_str())) } (grounds(lang, &d.grounds)) }
+        }
+        DECISION_PROPOSED => {
+            let d = e.decode::<c::DecisionProposed>().ok()?;
+            html! { (t(lang, d.outcome.as_str())) (grounds(lang, &d.grounds)) }
+        }
+        DECISION_TAKEN => {
+            let d = e.decode::<c::DecisionTaken>().ok()?;
+            html! { strong { (t(lang, d.outcome.as_str())) } " — " (t(lang, "decided_by")) ": " (d.decided_by) " " (d.reference.unwrap_or_default()) }
+        }
+        NOTICE_ISSUED => {
+            let d = e.decode::<c::NoticeIssued>().ok()?;
+            let (own, other) = if lang == Lang::Kk { (&d.text.kk, &d.text.ru) } else { (&d.text.ru, &d.text.kk) };
+            html! {
+                p { (own) }
+                details { summary { (if lang == Lang::Kk { "Орысша" } else { "Қазақша" }) } p { (other) } }
+            }
+        }
+        NOTICE_DELIVERED => {
+            let d = e.decode::<c::NoticeDelivered>().ok()?;
+            html! { "#" (d.attempt) ": " (d.detail) }
+        }
+        NOTICE_DELIVERY_FAILED => {
+            let d = e.decode::<c::NoticeDeliveryFailed>().ok()?;
+            html! { "#" (d.attempt) ": " (d.detail) }
+        }
+        APPEAL_FILED => {
+            let d = e.decode::<c::AppealFiled>().ok()?;
+            html! {
+                dl {
+                    dt { (t(lang, "appeal")) } dd { (d.appeal) " — " (who(&d.filed_by)) }
+                    dt { (t(lang, "appellant_grounds")) } dd { (d.grounds) }
+                    dt { (t(lang, "received_on")) } dd { (d.received_on) }
+                    dt { (t(lang, "deadline")) } dd { (d.deadline.as_deref().unwrap_or("—")) @if d.late { " " span.bad { (t(lang, "late")) } ": " (d.late_reason.as_deref().unwrap_or("—")) } }
+                    dt { (t(lang, "contested_step")) } dd { (d.contested_step) }
+                }
+            }
+        }
+        REMOVAL_SUSPENDED => {
+            let d = e.decode::<c::RemovalSuspended>().ok()?;
+            html! { (t(lang, "suspended")) " — " (who(&d.by)) }
+        }
+        APPEAL_RECHECKED => {
+            let d = e.decode::<c::AppealRechecked>().ok()?;
+            html! { (t(lang, "step")) " " (d.from_step) "…: " strong { (t(lang, d.verdict.as_str())) } (grounds(lang, &d.grounds)) }
+        }
+        APPEAL_RESOLVED => {
+            let d = e.decode::<c::AppealResolved>().ok()?;
+            html! {
+                strong { (t(lang, d.outcome.as_str())) } " — " (who(&d.resolved_by)) ": " (d.reason)
+                @if let Some(r) = d.reinstated.as_ref().filter(|r| r.is_object()) { (value(lang, r)) }
+            }
+        }
+        _ => return None,
+    })
 }
 
 /// The verification marks of one event.

@@ -83,8 +83,8 @@ async fn served_bundles_verify_offline() {
     let w = world().await;
     let a = w.bundle("A").await;
     assert_eq!(a.status, "removed");
-    assert_eq!(a.grounds[0]["code"], "privatization_contract");
-    assert_eq!(a.grounds[0]["subject"], "family_member");
+    assert_eq!(a.grounds[0].code, "privatization_contract");
+    assert_eq!(a.grounds[0].subject, "family_member");
     let kinds: Vec<&str> = a.events.iter().map(|e| e.kind.as_str()).collect();
     for k in [
         "KeyIntroduced",
@@ -157,7 +157,7 @@ async fn one_changed_byte_anywhere_is_rejected() {
     *k = housing_ledger::registry::sim_signer("another seed", housing_ledger::rules::records::RegistryId::Gosreestr).verifier().to_string();
     cases.push(("registry key", b));
     let mut b = good.clone();
-    b.status = "retained".into();
+    b.status = events::catalogue::Status::Retained;
     cases.push(("status", b));
     for (what, b) in &cases {
         assert!(verify(b, &w).is_err(), "a bundle with a changed {what} verified");

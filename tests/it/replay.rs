@@ -28,10 +28,9 @@ fn golden_log_folds_into_person_cases() {
     let mut out = String::new();
     for (iin, cases) in &persons.cases {
         for (p, c) in cases {
-            let grounds: Vec<String> =
-                c.grounds.as_array().into_iter().flatten().map(|g| format!("{}/{}", g["code"].as_str().unwrap(), g["subject"].as_str().unwrap())).collect();
+            let grounds: Vec<String> = c.grounds.iter().map(|g| format!("{}/{}", g.code, g.subject)).collect();
             let notice = c.notice.as_ref().map(|n| format!("{} after {}", n.state, n.attempts)).unwrap_or_else(|| "-".into());
-            let decision = c.decision.as_ref().map(|d| d.outcome.clone()).unwrap_or_else(|| "-".into());
+            let decision = c.decision.as_ref().map(|d| d.outcome.to_string()).unwrap_or_else(|| "-".into());
             out.push_str(&format!("{iin} {p}: {} [{}] decision {decision}, notice {notice}\n", c.status, grounds.join(", ")));
         }
     }

@@ -201,11 +201,18 @@ async fn a_fork_is_refused_by_the_same_witnesses() {
     let (shared, r) = original.checkpoint_cosigned().await.unwrap();
     assert!(r.unwrap().reached());
     drop(original);
-    // The operator's copy, made now.
+    // The operator's copy, made now: the database as one consistent file (the pool just
+    // dropped may still be closing, and with it removing its WAL), and the key files.
     let copy = tempfile::tempdir().unwrap();
+    let snapshot = housing_ledger::store::sql::SqlStore::connect(&url(dir.path())).await.unwrap();
+    let into = copy.path().join("ledger.db").display().to_string().replace('\'', "''");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("VACUUM INTO '{into}'"))).execute(snapshot.pool()).await.unwrap();
+    drop(snapshot);
     for f in std::fs::read_dir(dir.path()).unwrap() {
         let f = f.unwrap().path();
-        std::fs::copy(&f, copy.path().join(f.file_name().unwrap())).unwrap();
+        if f.is_file() && !f.file_name().unwrap().to_string_lossy().starts_with("ledger.db") {
+            std::fs::copy(&f, copy.path().join(f.file_name().unwrap())).unwrap();
+        }
     }
     let original = open(dir.path().to_path_buf(), cfg.clone()).await;
     let fork = open(copy.path().to_path_buf(), cfg.clone()).await;

@@ -186,20 +186,18 @@ async fn render_ledger(
         if let Some(a) = already {
             out.push_str(&format!(" (already decided: decision seq {} of run {})", a.data["decision"], a.data["decided_in_run"].as_str().unwrap()));
         }
-        for g in case.grounds.as_array().into_iter().flatten() {
-            out.push_str(&format!(
-                " | {} {} {} {} via {}",
-                g["code"].as_str().unwrap(),
-                g["clause"].as_str().unwrap(),
-                g["subject"].as_str().unwrap(),
-                name(g["subject_iin"].as_str().unwrap()),
-                g["registry"].as_str().unwrap()
-            ));
+        for g in &case.grounds {
+            out.push_str(&format!(" | {} {} {} {} via {}", g.code, g.clause, g.subject, name(&g.subject_iin), g.registry));
         }
         let a = asked.get(iin).map(|v| v.join(" ")).unwrap_or_else(|| "nothing".into());
         out.push_str(&format!("\n    asked: {a}"));
         if let Some(d) = &case.decision {
-            out.push_str(&format!("\n    decision: {} by {} ({})", d.outcome, d.decided_by, d.official["position"].as_str().unwrap_or("no official")));
+            out.push_str(&format!(
+                "\n    decision: {} by {} ({})",
+                d.outcome,
+                d.decided_by,
+                d.official.as_ref().map_or("no official", |o| o.position.as_str())
+            ));
         }
         if let Some(why) = &case.decision_not_taken {
             out.push_str(&format!("\n    decision not taken: {why}"));
