@@ -182,15 +182,10 @@ impl RuleSet {
             }
         }
         if rs.outcome != ProposedOutcome::of_procedure(rs.procedure.as_str()) {
-            return Err(bad(format!("outcome {:?} is not what {} proposes", rs.outcome, rs.procedure)));
+            return Err(bad(format!("outcome {} is not what {} proposes", rs.outcome, rs.procedure)));
         }
         if rs.confirmed_status != rs.outcome.confirmed_status() {
-            return Err(bad(format!(
-                "confirmed_status {} is not what outcome {:?} leaves ({})",
-                rs.confirmed_status,
-                rs.outcome,
-                rs.outcome.confirmed_status()
-            )));
+            return Err(bad(format!("confirmed_status {} is not what outcome {} leaves ({})", rs.confirmed_status, rs.outcome, rs.outcome.confirmed_status())));
         }
         for t in [&rs.notice.kk, &rs.notice.ru] {
             if !t.contains("{reason_kk}") && !t.contains("{reason_ru}") {

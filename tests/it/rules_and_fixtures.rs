@@ -40,6 +40,31 @@ fn an_extension_order_is_a_new_rule_set_file() {
     assert!(err.contains("unknown_ground"), "{err}");
 }
 
+/// A rule-set file, changed by `edit`, loaded: what the loader says.
+fn check_rule_set(edit: impl FnOnce(&mut serde_json::Value), expect: Expect) {
+    let mut v: serde_json::Value = serde_json::from_str(include_str!("../../rules/registry-removal-000-v1.json")).unwrap();
+    edit(&mut v);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rs.json");
+    std::fs::write(&path, v.to_string()).unwrap();
+    let got = match RuleBook::built_in().add_file(&path) {
+        Ok(()) => "ok".to_string(),
+        Err(e) => e.to_string().replace(&path.display().to_string(), "rs.json"),
+    };
+    expect.assert_eq(&got);
+}
+
+#[test]
+fn a_rule_set_says_what_its_procedure_decides() {
+    check_rule_set(|_| {}, expect![[r#"ok"#]]);
+    check_rule_set(|v| v["outcome"] = "terminate".into(), expect!["rule set rs.json: outcome terminate is not what registry_removal proposes"]);
+    check_rule_set(
+        |v| v["confirmed_status"] = "terminated".into(),
+        expect!["rule set rs.json: confirmed_status terminated is not what outcome remove leaves (removed)"],
+    );
+    check_rule_set(|v| v["outcome"] = "evict".into(), expect!["rule set rs.json: unknown variant `evict`, expected `remove` or `terminate`"]);
+}
+
 fn check_fixture(text: &str, expect: Expect) {
     let got = match Fixture::parse("case.json", text) {
         Ok(f) => format!("ok: {} segments", f.segments.len()),
