@@ -27,6 +27,9 @@ pub enum StoreError {
     Format(#[from] events::Error),
     #[error("checkpoint refused: {0}")]
     Checkpoint(String),
+    /// The writer task is gone (it panicked, or its runtime ended): nothing more is appended.
+    #[error("the writer has stopped; nothing was written")]
+    WriterStopped,
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;

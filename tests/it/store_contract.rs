@@ -471,3 +471,19 @@ async fn contract_postgres() {
     let pg = PgCluster::start();
     suite(Backend::Postgres, Some(&pg)).await;
 }
+
+/// Appends go through the writer task of the store's runtime; once that runtime is gone, an
+/// append says so and writes nothing, where it would otherwise wait for ever.
+#[test]
+fn an_append_after_the_writer_stopped_is_refused() {
+    let place = Place::new(Backend::Sqlite, None);
+    let first = tokio::runtime::Runtime::new().unwrap();
+    let ledger = first.block_on(place.ledger());
+    let size = first.block_on(ledger.store().size()).unwrap();
+    drop(first);
+    let second = tokio::runtime::Runtime::new().unwrap();
+    let err = second.block_on(ledger.append(vec![person_event(1)])).unwrap_err();
+    assert!(err.to_string().contains("the writer has stopped; nothing was written"), "{err}");
+    let fresh = second.block_on(place.store());
+    assert_eq!(second.block_on(fresh.size()).unwrap(), size);
+}

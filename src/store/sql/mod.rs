@@ -1,25 +1,26 @@
 //! The SQL backend on sqlx's `Any` driver: SQLite (WAL, `synchronous=FULL`, one writer through
 //! `BEGIN IMMEDIATE`) and PostgreSQL (`LOCK TABLE events IN EXCLUSIVE MODE` per append).
 //!
-//! Single writer: appends hold an in-process mutex and the database write lock, then re-read the
-//! head, so two writers, threads or processes, can never fork the chain. Optimistic concurrency
-//! on `(stream, stream_seq)` is checked under that lock.
+//! Single writer: one task seals and commits every append (`writer`), and commits only if the
+//! database's head is still the one it sealed on, under the database's write lock, so two
+//! writers, tasks or processes, can never fork the chain. Optimistic concurrency on
+//! `(stream, stream_seq)` is checked as each batch is sealed.
 
 use super::{
     parse_rows, AccessStore, CheckpointStore, LogStore, PendingBatch, ProjectionStore, Result, SessionRecord, StoreError, StoredCheckpoint, TokenRecord,
     SUBJECTS,
 };
 use async_trait::async_trait;
-use events::envelope::{seal, Draft};
-use events::merkle::{Hash, MerkleFrontier, NodeId};
+use events::merkle::{Hash, NodeId};
 use events::{Event, LedgerSigner, NewEvent};
 use rayon::prelude::*;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
-use tokio::sync::Mutex;
+use tokio::sync::{mpsc, oneshot};
+
+mod writer;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dialect {
@@ -42,114 +43,39 @@ struct Migration {
 }
 
 const SQLITE_MIGRATIONS: &[Migration] = &[
-    Migration { version: 1, name: "ledger", sql: include_str!("../../migrations/sqlite/0001_ledger.sql") },
-    Migration { version: 2, name: "projections", sql: include_str!("../../migrations/sqlite/0002_projections.sql") },
-    Migration { version: 3, name: "stream_type_index", sql: include_str!("../../migrations/sqlite/0003_stream_type_index.sql") },
-    Migration { version: 4, name: "token_holder", sql: include_str!("../../migrations/sqlite/0004_token_holder.sql") },
-    Migration { version: 5, name: "token_holder_id", sql: include_str!("../../migrations/sqlite/0005_token_holder_id.sql") },
-    Migration { version: 6, name: "cosignatures", sql: include_str!("../../migrations/sqlite/0006_cosignatures.sql") },
-    Migration { version: 7, name: "timestamps", sql: include_str!("../../migrations/sqlite/0007_timestamps.sql") },
-    Migration { version: 8, name: "token_life", sql: include_str!("../../migrations/sqlite/0008_token_life.sql") },
-    Migration { version: 9, name: "web_sessions", sql: include_str!("../../migrations/sqlite/0009_web_sessions.sql") },
-    Migration { version: 10, name: "subject_index", sql: include_str!("../../migrations/sqlite/0010_subject_index.sql") },
+    Migration { version: 1, name: "ledger", sql: include_str!("../../../migrations/sqlite/0001_ledger.sql") },
+    Migration { version: 2, name: "projections", sql: include_str!("../../../migrations/sqlite/0002_projections.sql") },
+    Migration { version: 3, name: "stream_type_index", sql: include_str!("../../../migrations/sqlite/0003_stream_type_index.sql") },
+    Migration { version: 4, name: "token_holder", sql: include_str!("../../../migrations/sqlite/0004_token_holder.sql") },
+    Migration { version: 5, name: "token_holder_id", sql: include_str!("../../../migrations/sqlite/0005_token_holder_id.sql") },
+    Migration { version: 6, name: "cosignatures", sql: include_str!("../../../migrations/sqlite/0006_cosignatures.sql") },
+    Migration { version: 7, name: "timestamps", sql: include_str!("../../../migrations/sqlite/0007_timestamps.sql") },
+    Migration { version: 8, name: "token_life", sql: include_str!("../../../migrations/sqlite/0008_token_life.sql") },
+    Migration { version: 9, name: "web_sessions", sql: include_str!("../../../migrations/sqlite/0009_web_sessions.sql") },
+    Migration { version: 10, name: "subject_index", sql: include_str!("../../../migrations/sqlite/0010_subject_index.sql") },
 ];
 const POSTGRES_MIGRATIONS: &[Migration] = &[
-    Migration { version: 1, name: "ledger", sql: include_str!("../../migrations/postgres/0001_ledger.sql") },
-    Migration { version: 2, name: "projections", sql: include_str!("../../migrations/postgres/0002_projections.sql") },
-    Migration { version: 3, name: "stream_type_index", sql: include_str!("../../migrations/postgres/0003_stream_type_index.sql") },
-    Migration { version: 4, name: "token_holder", sql: include_str!("../../migrations/postgres/0004_token_holder.sql") },
-    Migration { version: 5, name: "token_holder_id", sql: include_str!("../../migrations/postgres/0005_token_holder_id.sql") },
-    Migration { version: 6, name: "cosignatures", sql: include_str!("../../migrations/postgres/0006_cosignatures.sql") },
-    Migration { version: 7, name: "timestamps", sql: include_str!("../../migrations/postgres/0007_timestamps.sql") },
-    Migration { version: 8, name: "token_life", sql: include_str!("../../migrations/postgres/0008_token_life.sql") },
-    Migration { version: 9, name: "web_sessions", sql: include_str!("../../migrations/postgres/0009_web_sessions.sql") },
-    Migration { version: 10, name: "subject_index", sql: include_str!("../../migrations/postgres/0010_subject_index.sql") },
+    Migration { version: 1, name: "ledger", sql: include_str!("../../../migrations/postgres/0001_ledger.sql") },
+    Migration { version: 2, name: "projections", sql: include_str!("../../../migrations/postgres/0002_projections.sql") },
+    Migration { version: 3, name: "stream_type_index", sql: include_str!("../../../migrations/postgres/0003_stream_type_index.sql") },
+    Migration { version: 4, name: "token_holder", sql: include_str!("../../../migrations/postgres/0004_token_holder.sql") },
+    Migration { version: 5, name: "token_holder_id", sql: include_str!("../../../migrations/postgres/0005_token_holder_id.sql") },
+    Migration { version: 6, name: "cosignatures", sql: include_str!("../../../migrations/postgres/0006_cosignatures.sql") },
+    Migration { version: 7, name: "timestamps", sql: include_str!("../../../migrations/postgres/0007_timestamps.sql") },
+    Migration { version: 8, name: "token_life", sql: include_str!("../../../migrations/postgres/0008_token_life.sql") },
+    Migration { version: 9, name: "web_sessions", sql: include_str!("../../../migrations/postgres/0009_web_sessions.sql") },
+    Migration { version: 10, name: "subject_index", sql: include_str!("../../../migrations/postgres/0010_subject_index.sql") },
 ];
 
 /// Rows per multi-row INSERT (SQLite allows 32766 parameters). Statements of other lengths
 /// (a batch's tail) are not kept prepared: every connection would keep one of each length.
-const INSERT_CHUNK: usize = 500;
-
-/// Batches of at least this many events are sealed ahead, on the rayon pool, while the batch
-/// before them commits; smaller ones on the serial path.
-const SEAL_AHEAD_FROM: usize = 256;
-/// The stream-head cache is dropped past this many streams, to bound memory.
-const STREAM_CACHE_LIMIT: usize = 50_000;
-
-/// What the writer knows about the head of the log; valid while `size` matches the database.
-#[derive(Default)]
-struct WriterState {
-    loaded: bool,
-    size: u64,
-    prev: Hash,
-    frontier: MerkleFrontier,
-    next_stream_seq: HashMap<String, u64>,
-}
+pub(super) const INSERT_CHUNK: usize = 500;
 
 pub struct SqlStore {
     pool: AnyPool,
     dialect: Dialect,
-    /// Held while a batch is sealed; it may seal on the head of a batch still committing.
-    writer: Mutex<WriterState>,
-    /// Held while a batch is written and committed; queued for before `writer` is let go, so
-    /// batches commit in the order they were sealed.
-    commit_turn: Mutex<()>,
-    /// Set when an append sealed on the cached head did not commit: the cache must be reread.
-    head_stale: AtomicBool,
-    /// Bumped whenever the writer's cache of stream heads is reread: stream heads read from the
-    /// database before the writer was taken are good only if it did not move meanwhile.
-    head_generation: AtomicU64,
-    /// The size the next batch will most likely be sealed on (the writer's, as last let go).
-    likely_size: AtomicU64,
-}
-
-/// What a large batch learnt before it took the writer: the heads in the database of the
-/// streams it touches (a stream absent here has no events), as of a cache generation.
-struct ReadAhead {
-    generation: u64,
-    heads: HashMap<String, u64>,
-}
-
-/// A batch sealed on a head, ready to be written.
-struct Sealed {
-    base: u64,
-    base_prev: Hash,
-    events: Vec<Event>,
-    bodies: Vec<String>,
-    nodes: Vec<(NodeId, Hash)>,
-    frontier: MerkleFrontier,
-    assigned: HashMap<String, u64>,
-}
-
-impl WriterState {
-    /// Moves the head past a sealed batch.
-    fn advance(&mut self, sealed: &Sealed) {
-        self.size = sealed.base + sealed.events.len() as u64;
-        self.prev = sealed.events.last().and_then(|e| e.hash_bytes().ok()).unwrap_or(self.prev);
-        self.frontier = sealed.frontier.clone();
-        self.next_stream_seq.extend(sealed.assigned.iter().map(|(k, v)| (k.clone(), *v)));
-    }
-}
-
-/// Marks the cached head stale when dropped.
-struct StaleUnlessCommitted<'a>(&'a AtomicBool);
-
-impl Drop for StaleUnlessCommitted<'_> {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-}
-
-/// Runs `f` on the rayon pool and waits for it without blocking the async task's thread.
-async fn on_rayon<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    rayon::spawn(move || {
-        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
-    });
-    match rx.await.expect("the rayon task sends its result") {
-        Ok(v) => v,
-        Err(panic) => std::panic::resume_unwind(panic),
-    }
+    /// The writer task's queue: every append goes through it.
+    appends: mpsc::Sender<writer::Append>,
 }
 
 fn i(v: u64) -> i64 {
@@ -293,15 +219,7 @@ impl SqlStore {
             });
         }
         let pool = options.connect(&url).await?;
-        let store = Self {
-            pool,
-            dialect,
-            writer: Mutex::new(WriterState::default()),
-            commit_turn: Mutex::new(()),
-            head_stale: AtomicBool::new(false),
-            head_generation: AtomicU64::new(0),
-            likely_size: AtomicU64::new(0),
-        };
+        let store = Self { pool: pool.clone(), dialect, appends: writer::start(pool.clone(), dialect) };
         store.migrate().await?;
         if dialect == Dialect::Sqlite {
             // Fold a WAL left by an earlier process into the database now, so that the first
@@ -317,18 +235,6 @@ impl SqlStore {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
-    }
-
-    /// Begins the write transaction and takes the database's write lock.
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
-        Ok(match self.dialect {
-            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Dialect::Postgres => {
-                let mut tx = self.pool.begin().await?;
-                sqlx::query("LOCK TABLE events IN EXCLUSIVE MODE").execute(&mut *tx).await?;
-                tx
-            }
-        })
     }
 
     async fn migrate(&self) -> Result<()> {
@@ -403,217 +309,6 @@ impl SqlStore {
         Ok(out)
     }
 
-    /// Seals and commits a batch: on the cached head while the previous batch commits, or on
-    /// the serial path.
-    async fn append_built(&self, signer: &LedgerSigner, mut batch: PendingBatch) -> Result<Vec<Event>> {
-        let len = batch.len();
-        // Small batches (a read record, an appeal step) are sealed under the write lock as they
-        // always were: sealing ahead pays off only when sealing takes long, and costs a
-        // connection and a head check.
-        let read_ahead = if len >= SEAL_AHEAD_FROM { Some(self.read_ahead(&mut batch).await?) } else { None };
-        let mut st = self.writer.lock().await;
-        if let Some(read_ahead) = read_ahead.filter(|_| st.loaded && !self.head_stale.load(Ordering::SeqCst) && st.next_stream_seq.len() <= STREAM_CACHE_LIMIT)
-        {
-            // Stage 1: seal on the head this writer expects, while the previous append commits.
-            let mut conn = self.pool.acquire().await?;
-            let Some(mut sealed) = self.prepare(&mut conn, &st, signer, &mut batch, Some(&read_ahead)).await? else {
-                return Ok(Vec::new());
-            };
-            drop(conn);
-            st.advance(&sealed);
-            self.likely_size.store(st.size, Ordering::SeqCst);
-            // Until it commits, the cached head runs ahead of the database; if this append
-            // fails or is dropped, the next one must reread the head.
-            let stale_unless_committed = StaleUnlessCommitted(&self.head_stale);
-            // Commits go in the order their batches were sealed: this batch joins the queue
-            // for the commit turn (the mutex is fair) before it lets the writer go, so the next
-            // batch may seal on this one's head while this one waits for the batch before it.
-            let mut turn = std::pin::pin!(self.commit_turn.lock());
-            let queued = futures::poll!(turn.as_mut());
-            drop(st);
-            let turn = match queued {
-                std::task::Poll::Ready(turn) => turn,
-                std::task::Poll::Pending => turn.await,
-            };
-            if self.commit_sealed(&mut sealed).await? {
-                std::mem::forget(stale_unless_committed);
-                return Ok(sealed.events);
-            }
-            drop(stale_unless_committed);
-            drop(turn);
-            // The head moved under the sealed batch (another process appended, or an earlier
-            // append failed): nothing was written; seal it again on the real head.
-            batch.give_back(std::mem::take(&mut sealed.events));
-            st = self.writer.lock().await;
-        }
-        let _turn = self.commit_turn.lock().await;
-        self.append_serial(&mut st, signer, &mut batch).await
-    }
-
-    /// The work on a large batch that needs no lock, done while the batch before it seals:
-    /// references resolved for the likely head, events checked, and the heads of its streams
-    /// read from the database.
-    async fn read_ahead(&self, batch: &mut PendingBatch) -> Result<ReadAhead> {
-        let generation = self.head_generation.load(Ordering::SeqCst);
-        batch.resolve_ahead(self.likely_size.load(Ordering::SeqCst));
-        // Placing moves references by the distance to the real head only: no check is undone.
-        batch.events().par_iter().try_for_each(NewEvent::validate)?;
-        let streams: BTreeSet<&str> = batch.events().iter().map(|e| e.stream.as_str()).collect();
-        let mut conn = self.pool.acquire().await?;
-        let heads = self.stream_heads(&mut conn, streams.into_iter().collect()).await?;
-        Ok(ReadAhead { generation, heads })
-    }
-
-    /// The next `stream_seq` of each of `streams` that has events.
-    async fn stream_heads(&self, conn: &mut sqlx::AnyConnection, streams: Vec<&str>) -> Result<HashMap<String, u64>> {
-        let mut heads = HashMap::new();
-        for chunk in streams.chunks(INSERT_CHUNK) {
-            let list = in_list(self.dialect, chunk.len());
-            let sql = format!("SELECT stream, MAX(stream_seq) FROM events WHERE stream IN {list} GROUP BY stream");
-            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(chunk.len() == INSERT_CHUNK);
-            for s in chunk {
-                q = q.bind(s.to_string());
-            }
-            for row in q.fetch_all(&mut *conn).await? {
-                heads.insert(row.try_get(0)?, u(row.try_get(1)?) + 1);
-            }
-        }
-        Ok(heads)
-    }
-
-    /// Builds, checks and seals a batch on the head `st`: everything an append computes before
-    /// it writes. Unknown stream heads are taken from `read_ahead`, or read
-    /// through `conn`. `None` for an empty batch.
-    async fn prepare(
-        &self,
-        conn: &mut sqlx::AnyConnection,
-        st: &WriterState,
-        signer: &LedgerSigner,
-        batch: &mut PendingBatch,
-        read_ahead: Option<&ReadAhead>,
-    ) -> Result<Option<Sealed>> {
-        let base = st.size;
-        let batch = batch.place(base);
-        if batch.is_empty() {
-            return Ok(None);
-        }
-        if read_ahead.is_none() {
-            batch.par_iter().try_for_each(NewEvent::validate)?;
-        }
-        let time = super::utc_millis(chrono::Utc::now());
-        // Heads of the streams this batch touches that the cache does not know. Those read
-        // ahead hold unless the cache was reread since: every append since then went through
-        // the cache.
-        let unknown: BTreeSet<&str> = batch.iter().map(|e| e.stream.as_str()).filter(|s| !st.next_stream_seq.contains_key(*s)).collect();
-        let mut assigned: HashMap<String, u64> = match read_ahead {
-            Some(ahead) if ahead.generation == self.head_generation.load(Ordering::SeqCst) => {
-                unknown.iter().filter_map(|s| ahead.heads.get(*s).map(|h| (s.to_string(), *h))).collect()
-            }
-            _ => self.stream_heads(conn, unknown.into_iter().collect()).await?,
-        };
-        let mut drafts = Vec::with_capacity(batch.len());
-        for (n, ev) in batch.into_iter().enumerate() {
-            let next = assigned.get(&ev.stream).or_else(|| st.next_stream_seq.get(&ev.stream)).copied().unwrap_or(0);
-            if let Some(expected) = ev.expected_stream_seq {
-                if expected != next {
-                    return Err(StoreError::Conflict { stream: ev.stream, expected, actual: next });
-                }
-            }
-            assigned.insert(ev.stream.clone(), next + 1);
-            drafts.push(Draft { seq: base + n as u64, stream: ev.stream, stream_seq: next, kind: ev.kind, data: ev.data, time: time.clone() });
-        }
-        let (prev, mut frontier, signer) = (st.prev, st.frontier.clone(), signer.clone());
-        // Hashing, signing and serialising run on the rayon pool, so that the task which polls
-        // this append can meanwhile drive the previous append's commit.
-        let small = drafts.len() < SEAL_AHEAD_FROM;
-        let work = move || -> Result<Sealed> {
-            // Bodies are stored in their RFC 8785 form; whoever checks a hash canonicalises
-            // again, so any JSON would do, but this one costs nothing more.
-            let sealed = seal(drafts, prev, &signer)?;
-            let (mut events, mut bodies) = (Vec::with_capacity(sealed.len()), Vec::with_capacity(sealed.len()));
-            let mut nodes = Vec::with_capacity(sealed.len() * 2);
-            for (ev, body, hash) in sealed {
-                frontier.push(events::merkle::leaf_hash(&hash), &mut nodes);
-                events.push(ev);
-                bodies.push(body);
-            }
-            // Leaves are read from their events when needed: only interior nodes are stored.
-            nodes.retain(|(id, _)| id.level > 0);
-            Ok(Sealed { base, base_prev: prev, events, bodies, nodes, frontier, assigned })
-        };
-        // A small batch is sealed here: a hop to a busy pool would only add waiting.
-        let sealed = if small { work()? } else { on_rayon(work).await? };
-        Ok(Some(sealed))
-    }
-
-    /// Writes a sealed batch if the log's head is still the one it was sealed on. `Ok(false)`:
-    /// the head moved, nothing was written.
-    async fn commit_sealed(&self, sealed: &mut Sealed) -> Result<bool> {
-        let mut tx = self.begin_write().await?;
-        let size = Self::size_on(&mut tx).await?;
-        if size != sealed.base || Self::prev_at(&mut tx, size).await? != sealed.base_prev {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        self.write_sealed(&mut tx, sealed).await?;
-        tx.commit().await?;
-        Ok(true)
-    }
-
-    /// The serial path: head read, batch sealed and written, all under the write lock. Taken by
-    /// the first append, and by one whose batch was sealed on a head that moved.
-    async fn append_serial(&self, st: &mut WriterState, signer: &LedgerSigner, batch: &mut PendingBatch) -> Result<Vec<Event>> {
-        let mut tx = self.begin_write().await?;
-        let size = Self::size_on(&mut tx).await?;
-        // Read the head again when another process appended (the size moved), or when a batch
-        // sealed ahead did not commit (the cache ran ahead of the database). With the commit
-        // turn held, no batch sealed ahead is still in flight: the flag is final.
-        if self.head_stale.swap(false, Ordering::SeqCst) || !st.loaded || st.size != size || st.next_stream_seq.len() > STREAM_CACHE_LIMIT {
-            self.head_generation.fetch_add(1, Ordering::SeqCst);
-            Self::load_head(self.dialect, &mut tx, size, st).await?;
-        }
-        let Some(mut sealed) = self.prepare(&mut tx, st, signer, batch, None).await? else {
-            tx.rollback().await?;
-            return Ok(Vec::new());
-        };
-        self.write_sealed(&mut tx, &mut sealed).await?;
-        tx.commit().await?;
-        st.advance(&sealed);
-        self.likely_size.store(st.size, Ordering::SeqCst);
-        Ok(sealed.events)
-    }
-
-    /// Inserts a sealed batch's events and Merkle nodes in the open write transaction.
-    async fn write_sealed(&self, tx: &mut sqlx::Transaction<'static, sqlx::Any>, sealed: &mut Sealed) -> Result<()> {
-        // A multi-row INSERT that may abort half-way makes SQLite keep a statement journal: a
-        // copy of every page before the statement changes it, written to a temporary file. The
-        // batch is all or nothing anyway (an error rolls the whole transaction back), so on
-        // SQLite a conflict fails the statement where it stands (`OR FAIL`) and no journal is kept.
-        let insert = match self.dialect {
-            Dialect::Sqlite => "INSERT OR FAIL",
-            Dialect::Postgres => "INSERT",
-        };
-        // The bodies are handed to the driver, not copied: they are not needed after the write.
-        let mut bodies = std::mem::take(&mut sealed.bodies).into_iter();
-        for chunk in sealed.events.chunks(INSERT_CHUNK) {
-            let sql = format!("{insert} INTO events (seq, stream, stream_seq, type, body) VALUES {}", placeholders(self.dialect, chunk.len(), 5));
-            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(chunk.len() == INSERT_CHUNK);
-            for (ev, body) in chunk.iter().zip(bodies.by_ref()) {
-                q = q.bind(i(ev.seq)).bind(ev.stream.as_str()).bind(i(ev.stream_seq)).bind(ev.kind.as_str()).bind(body);
-            }
-            q.execute(&mut **tx).await?;
-        }
-        for chunk in sealed.nodes.chunks(INSERT_CHUNK) {
-            let sql = format!("{insert} INTO merkle_nodes (level, idx, hash) VALUES {}", placeholders(self.dialect, chunk.len(), 3));
-            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(chunk.len() == INSERT_CHUNK);
-            for (id, h) in chunk {
-                q = q.bind(id.level as i64).bind(i(id.index)).bind(h.to_vec());
-            }
-            q.execute(&mut **tx).await?;
-        }
-        Ok(())
-    }
-
     /// The number of events in the log, read through `conn`.
     async fn size_on(conn: &mut sqlx::AnyConnection) -> Result<u64> {
         let max: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM events").fetch_one(conn).await?;
@@ -627,18 +322,6 @@ impl SqlStore {
         }
         let body: String = sqlx::query_scalar("SELECT body FROM events WHERE seq = $1").bind(i(size - 1)).fetch_one(conn).await?;
         Ok(parse_rows(vec![(size - 1, body)])?.remove(0).hash_bytes()?)
-    }
-
-    /// Re-reads the head of the log inside the write transaction.
-    async fn load_head(dialect: Dialect, tx: &mut sqlx::Transaction<'static, sqlx::Any>, size: u64, st: &mut WriterState) -> Result<()> {
-        st.next_stream_seq.clear();
-        st.size = size;
-        st.prev = Self::prev_at(tx, size).await?;
-        let ids: BTreeSet<NodeId> = MerkleFrontier::node_ids(size).into_iter().collect();
-        let nodes = Self::fetch_nodes(dialect, tx, &ids).await?;
-        st.frontier = MerkleFrontier::from_nodes(size, &nodes)?;
-        st.loaded = true;
-        Ok(())
     }
 }
 
@@ -654,7 +337,11 @@ impl LogStore for SqlStore {
     }
 
     async fn append_pending(&self, signer: &LedgerSigner, batch: PendingBatch) -> Result<Vec<Event>> {
-        self.append_built(signer, batch).await
+        // Checked here, on the caller's side: the writer has enough to do.
+        batch.events().par_iter().try_for_each(NewEvent::validate)?;
+        let (reply, answer) = oneshot::channel();
+        self.appends.send(writer::Append { signer: signer.clone(), batch, reply }).await.map_err(|_| StoreError::WriterStopped)?;
+        answer.await.map_err(|_| StoreError::WriterStopped)?
     }
 
     async fn size(&self) -> Result<u64> {

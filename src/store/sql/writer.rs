@@ -1,0 +1,363 @@
+//! The writer: one task owns the head of the log (its size, last hash, Merkle frontier and the
+//! heads of the streams it has seen) and the order of commits. Appends come to it over a
+//! channel, as in mini-redis; each is sealed on the head the writer holds and committed only
+//! if the database's head is still that one (size and hash), so two writers, tasks or
+//! processes, can never fork the chain.
+//!
+//! While one batch commits, the writer seals the next on the head the first leaves, so that
+//! hashing and signing overlap the database's write. If the commit does not happen (another
+//! process appended, or the database failed), nothing of either was written: the head is read
+//! again and the batches are sealed anew.
+
+use super::{i, in_list, placeholders, u, Dialect, SqlStore, INSERT_CHUNK};
+use crate::store::{PendingBatch, Result, StoreError};
+use events::envelope::{seal, Draft};
+use events::merkle::{Hash, MerkleFrontier, NodeId};
+use events::{Event, LedgerSigner};
+use sqlx::{AnyPool, AssertSqlSafe, Row};
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use tokio::sync::{mpsc, oneshot};
+
+/// Batches of at least this many events are sealed on the rayon pool (while the batch before
+/// them commits); smaller ones on the writer's task, where a hop would only add waiting.
+const SEAL_ON_RAYON_FROM: usize = 256;
+/// The stream-head cache is dropped past this many streams, to bound memory.
+const STREAM_CACHE_LIMIT: usize = 50_000;
+/// Appends waiting for the writer at most; the next waits for room.
+const QUEUE: usize = 64;
+
+/// An append on its way to the writer.
+pub(super) struct Append {
+    pub signer: LedgerSigner,
+    pub batch: PendingBatch,
+    pub reply: oneshot::Sender<Result<Vec<Event>>>,
+}
+
+/// Starts the writer of the database behind `pool`; it stops when the last sender is dropped.
+pub(super) fn start(pool: AnyPool, dialect: Dialect) -> mpsc::Sender<Append> {
+    let (tx, rx) = mpsc::channel(QUEUE);
+    let writer = Writer { pool, dialect, head: Head::default(), fresh: false, waiting: VecDeque::new() };
+    tokio::spawn(writer.run(rx));
+    tx
+}
+
+/// What the writer knows about the head of the log.
+#[derive(Default)]
+struct Head {
+    size: u64,
+    prev: Hash,
+    frontier: MerkleFrontier,
+    next_stream_seq: HashMap<String, u64>,
+}
+
+/// A batch sealed on a head, ready to be written.
+struct Sealed {
+    base: u64,
+    base_prev: Hash,
+    events: Vec<Event>,
+    bodies: Vec<String>,
+    nodes: Vec<(NodeId, Hash)>,
+    frontier: MerkleFrontier,
+    assigned: HashMap<String, u64>,
+}
+
+impl Head {
+    /// Moves the head past a sealed batch.
+    fn advance(&mut self, sealed: &Sealed) {
+        self.size = sealed.base + sealed.events.len() as u64;
+        self.prev = sealed.events.last().and_then(|e| e.hash_bytes().ok()).unwrap_or(self.prev);
+        self.frontier = sealed.frontier.clone();
+        self.next_stream_seq.extend(sealed.assigned.iter().map(|(k, v)| (k.clone(), *v)));
+    }
+}
+
+/// How a commit ended.
+enum Committed {
+    Yes,
+    /// The head moved under the batch: nothing was written; the append is to be sealed again.
+    Moved(Box<Append>),
+    /// The database failed; the append was told.
+    Failed,
+}
+
+struct Writer {
+    pool: AnyPool,
+    dialect: Dialect,
+    head: Head,
+    /// The head was read from the database (and every commit since went through it); otherwise
+    /// the next append reads it first, in its write transaction.
+    fresh: bool,
+    /// Appends to seal again, before any new one.
+    waiting: VecDeque<Append>,
+}
+
+impl Writer {
+    async fn run(mut self, mut rx: mpsc::Receiver<Append>) {
+        // A batch sealed on the head but not yet committed.
+        let mut ready: Option<(Sealed, Append)> = None;
+        loop {
+            let (sealed, append) = match ready.take() {
+                Some(r) => r,
+                None => {
+                    let Some(append) = self.next(&mut rx).await else { return };
+                    match self.seal_on_head(append, false).await {
+                        Some(r) => r,
+                        None => continue,
+                    }
+                }
+            };
+            // Commit it; meanwhile take the next append and seal it on the head this one leaves.
+            let commit = commit(self.pool.clone(), self.dialect, sealed, append);
+            tokio::pin!(commit);
+            let outcome = tokio::select! {
+                biased;
+                outcome = &mut commit => outcome,
+                next = Self::receive(&mut self.waiting, &mut rx) => match next {
+                    Some(next) => {
+                        let (outcome, sealed_next) = tokio::join!(&mut commit, self.seal_on_head(next, true));
+                        ready = sealed_next;
+                        outcome
+                    }
+                    None => commit.await,
+                },
+            };
+            match outcome {
+                Committed::Yes => {}
+                moved_or_failed => {
+                    // The head is not what the writer holds: read it again, and seal again
+                    // whatever was sealed on it.
+                    self.fresh = false;
+                    if let Some((sealed, mut next)) = ready.take() {
+                        next.batch.give_back(sealed.events);
+                        self.waiting.push_front(next);
+                    }
+                    if let Committed::Moved(append) = moved_or_failed {
+                        self.waiting.push_front(*append);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The next append: one to seal again first, else a new one; `None` once every sender is
+    /// gone and nothing waits.
+    async fn next(&mut self, rx: &mut mpsc::Receiver<Append>) -> Option<Append> {
+        Self::receive(&mut self.waiting, rx).await
+    }
+
+    async fn receive(waiting: &mut VecDeque<Append>, rx: &mut mpsc::Receiver<Append>) -> Option<Append> {
+        match waiting.pop_front() {
+            Some(a) => Some(a),
+            None => rx.recv().await,
+        }
+    }
+
+    /// Seals an append on the head the writer holds, moving the head past it. An append that
+    /// must first read the head (the first, or one after a head that moved) is written here
+    /// whole, in one transaction; but not while another batch is `committing`: it waits its
+    /// turn. `None` when the append was answered (written, refused, or empty) or waits.
+    async fn seal_on_head(&mut self, mut append: Append, committing: bool) -> Option<(Sealed, Append)> {
+        if !self.fresh || self.head.next_stream_seq.len() > STREAM_CACHE_LIMIT {
+            if committing {
+                self.waiting.push_front(append);
+                return None;
+            }
+            let result = self.append_serial(&append.signer, &mut append.batch).await;
+            let _ = append.reply.send(result);
+            return None;
+        }
+        let mut conn = match self.pool.acquire().await {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = append.reply.send(Err(e.into()));
+                return None;
+            }
+        };
+        match self.prepare(&mut conn, &append.signer, &mut append.batch).await {
+            Ok(Some(sealed)) => {
+                self.head.advance(&sealed);
+                Some((sealed, append))
+            }
+            Ok(None) => {
+                let _ = append.reply.send(Ok(Vec::new()));
+                None
+            }
+            Err(e) => {
+                let _ = append.reply.send(Err(e));
+                None
+            }
+        }
+    }
+
+    /// The serial path: head read, batch sealed and written, all in one write transaction.
+    async fn append_serial(&mut self, signer: &LedgerSigner, batch: &mut PendingBatch) -> Result<Vec<Event>> {
+        let mut tx = begin_write(&self.pool, self.dialect).await?;
+        let size = SqlStore::size_on(&mut tx).await?;
+        self.head = Head { size, prev: SqlStore::prev_at(&mut tx, size).await?, ..Head::default() };
+        let ids: BTreeSet<NodeId> = MerkleFrontier::node_ids(size).into_iter().collect();
+        let nodes = SqlStore::fetch_nodes(self.dialect, &mut tx, &ids).await?;
+        self.head.frontier = MerkleFrontier::from_nodes(size, &nodes)?;
+        self.fresh = true;
+        let Some(mut sealed) = self.prepare(&mut tx, signer, batch).await? else {
+            tx.rollback().await?;
+            return Ok(Vec::new());
+        };
+        let written = async {
+            write_sealed(self.dialect, &mut tx, &mut sealed).await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(())
+        };
+        if let Err(e) = written.await {
+            self.fresh = false;
+            return Err(e);
+        }
+        self.head.advance(&sealed);
+        Ok(sealed.events)
+    }
+
+    /// The next `stream_seq` of each of `streams` that has events.
+    async fn stream_heads(&self, conn: &mut sqlx::AnyConnection, streams: Vec<&str>) -> Result<HashMap<String, u64>> {
+        let mut heads = HashMap::new();
+        for chunk in streams.chunks(INSERT_CHUNK) {
+            let list = in_list(self.dialect, chunk.len());
+            let sql = format!("SELECT stream, MAX(stream_seq) FROM events WHERE stream IN {list} GROUP BY stream");
+            let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(chunk.len() == INSERT_CHUNK);
+            for s in chunk {
+                q = q.bind(s.to_string());
+            }
+            for row in q.fetch_all(&mut *conn).await? {
+                heads.insert(row.try_get(0)?, u(row.try_get(1)?) + 1);
+            }
+        }
+        Ok(heads)
+    }
+
+    /// Builds, checks and seals a batch on the writer's head: everything an append computes
+    /// before it writes. Heads of streams the writer has not seen are read through `conn`
+    /// (a batch still committing touched only streams it has seen). `None` for an empty batch.
+    async fn prepare(&self, conn: &mut sqlx::AnyConnection, signer: &LedgerSigner, batch: &mut PendingBatch) -> Result<Option<Sealed>> {
+        let head = &self.head;
+        let base = head.size;
+        let batch = batch.place(base);
+        if batch.is_empty() {
+            return Ok(None);
+        }
+        let time = crate::store::utc_millis(chrono::Utc::now());
+        let unknown: BTreeSet<&str> = batch.iter().map(|e| e.stream.as_str()).filter(|s| !head.next_stream_seq.contains_key(*s)).collect();
+        let mut assigned = self.stream_heads(conn, unknown.into_iter().collect()).await?;
+        let mut drafts = Vec::with_capacity(batch.len());
+        for (n, ev) in batch.into_iter().enumerate() {
+            let next = assigned.get(&ev.stream).or_else(|| head.next_stream_seq.get(&ev.stream)).copied().unwrap_or(0);
+            if let Some(expected) = ev.expected_stream_seq {
+                if expected != next {
+                    return Err(StoreError::Conflict { stream: ev.stream, expected, actual: next });
+                }
+            }
+            assigned.insert(ev.stream.clone(), next + 1);
+            drafts.push(Draft { seq: base + n as u64, stream: ev.stream, stream_seq: next, kind: ev.kind, data: ev.data, time: time.clone() });
+        }
+        let (prev, mut frontier, signer) = (head.prev, head.frontier.clone(), signer.clone());
+        let small = drafts.len() < SEAL_ON_RAYON_FROM;
+        let work = move || -> Result<Sealed> {
+            // Bodies are stored in their RFC 8785 form; whoever checks a hash canonicalises
+            // again, so any JSON would do, but this one costs nothing more.
+            let sealed = seal(drafts, prev, &signer)?;
+            let (mut events, mut bodies) = (Vec::with_capacity(sealed.len()), Vec::with_capacity(sealed.len()));
+            let mut nodes = Vec::with_capacity(sealed.len() * 2);
+            for (ev, body, hash) in sealed {
+                frontier.push(events::merkle::leaf_hash(&hash), &mut nodes);
+                events.push(ev);
+                bodies.push(body);
+            }
+            // Leaves are read from their events when needed: only interior nodes are stored.
+            nodes.retain(|(id, _)| id.level > 0);
+            Ok(Sealed { base, base_prev: prev, events, bodies, nodes, frontier, assigned })
+        };
+        Ok(Some(if small { work()? } else { on_rayon(work).await? }))
+    }
+}
+
+/// Writes a sealed batch if the log's head is still the one it was sealed on, and answers
+/// the append.
+async fn commit(pool: AnyPool, dialect: Dialect, mut sealed: Sealed, mut append: Append) -> Committed {
+    let result = async {
+        let mut tx = begin_write(&pool, dialect).await?;
+        let size = SqlStore::size_on(&mut tx).await?;
+        if size != sealed.base || SqlStore::prev_at(&mut tx, size).await? != sealed.base_prev {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        write_sealed(dialect, &mut tx, &mut sealed).await?;
+        tx.commit().await?;
+        Ok::<_, StoreError>(true)
+    };
+    match result.await {
+        Ok(true) => {
+            let _ = append.reply.send(Ok(sealed.events));
+            Committed::Yes
+        }
+        Ok(false) => {
+            append.batch.give_back(sealed.events);
+            Committed::Moved(Box::new(append))
+        }
+        Err(e) => {
+            let _ = append.reply.send(Err(e));
+            Committed::Failed
+        }
+    }
+}
+
+/// Begins the write transaction and takes the database's write lock.
+pub(super) async fn begin_write(pool: &AnyPool, dialect: Dialect) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+    Ok(match dialect {
+        Dialect::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
+        Dialect::Postgres => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("LOCK TABLE events IN EXCLUSIVE MODE").execute(&mut *tx).await?;
+            tx
+        }
+    })
+}
+
+/// Inserts a sealed batch's events and Merkle nodes in the open write transaction.
+async fn write_sealed(dialect: Dialect, tx: &mut sqlx::Transaction<'static, sqlx::Any>, sealed: &mut Sealed) -> Result<()> {
+    // A multi-row INSERT that may abort half-way makes SQLite keep a statement journal: a copy
+    // of every page before the statement changes it, written to a temporary file. The batch is
+    // all or nothing anyway (an error rolls the whole transaction back), so on SQLite a
+    // conflict fails the statement where it stands (`OR FAIL`) and no journal is kept.
+    let insert = match dialect {
+        Dialect::Sqlite => "INSERT OR FAIL",
+        Dialect::Postgres => "INSERT",
+    };
+    // The bodies are handed to the driver, not copied: they are not needed after the write.
+    let mut bodies = std::mem::take(&mut sealed.bodies).into_iter();
+    for chunk in sealed.events.chunks(INSERT_CHUNK) {
+        let sql = format!("{insert} INTO events (seq, stream, stream_seq, type, body) VALUES {}", placeholders(dialect, chunk.len(), 5));
+        let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(chunk.len() == INSERT_CHUNK);
+        for (ev, body) in chunk.iter().zip(bodies.by_ref()) {
+            q = q.bind(i(ev.seq)).bind(ev.stream.as_str()).bind(i(ev.stream_seq)).bind(ev.kind.as_str()).bind(body);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    for chunk in sealed.nodes.chunks(INSERT_CHUNK) {
+        let sql = format!("{insert} INTO merkle_nodes (level, idx, hash) VALUES {}", placeholders(dialect, chunk.len(), 3));
+        let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(chunk.len() == INSERT_CHUNK);
+        for (id, h) in chunk {
+            q = q.bind(id.level as i64).bind(i(id.index)).bind(h.to_vec());
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Runs `f` on the rayon pool and waits for it without blocking the async task's thread.
+async fn on_rayon<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = oneshot::channel();
+    rayon::spawn(move || {
+        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
+    });
+    match rx.await.expect("the rayon task sends its result") {
+        Ok(v) => v,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
