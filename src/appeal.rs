@@ -207,7 +207,7 @@ impl Appeals<'_> {
 
     /// Reads an appeal.
     pub async fn load(&self, id: &str) -> Result<Appeal> {
-        let events = self.ledger.store().read_stream(&appeal_stream(id)).await?;
+        let events = self.ledger.read_stream(&appeal_stream(id)).await?;
         let filed = events.first().filter(|e| e.kind == APPEAL_FILED).cloned().ok_or_else(|| AppealError::UnknownAppeal(id.to_string()))?;
         let filing: ev::AppealFiled = decoded(&filed)?;
         let procedure = Procedure::parse(&filing.procedure).map_err(AppealError::Malformed)?;
@@ -375,7 +375,7 @@ impl Appeals<'_> {
 
     /// The rule set the run was decided under, checked to be the one valid on its `as_of`.
     async fn rule_set_of(&self, run: &str) -> Result<(RuleSet, String)> {
-        let started = self.ledger.store().read_stream_kind(&run_stream(run), RUN_STARTED).await?;
+        let started = self.ledger.read_stream_kind(&run_stream(run), RUN_STARTED).await?;
         let started: ev::RunStarted = decoded(started.first().ok_or_else(|| AppealError::NotInLedger(format!("run {run} has no RunStarted")))?)?;
         let procedure = Procedure::parse(&started.procedure).map_err(AppealError::Malformed)?;
         let as_of = started.as_of;
@@ -395,7 +395,7 @@ impl Appeals<'_> {
         let a = self.load(id).await?;
         a.open()?;
         let (rs, as_of) = self.rule_set_of(&a.run).await?;
-        let person = self.ledger.store().read_stream(&person_stream(&a.iin)).await?;
+        let person = self.ledger.read_stream(&person_stream(&a.iin)).await?;
         let contested = a.filing.contested_step.clone();
         let first = step_index(&rs, &contested)?;
         let entry: ev::ListEntryReceived = of_run::<ev::ListEntryReceived>(&person, &a.run)
@@ -478,7 +478,7 @@ impl Appeals<'_> {
             return Err(AppealError::Malformed("reason: the officer's reasons are required".into()));
         }
         let recheck = a.recheck.as_ref();
-        let person = self.ledger.store().read_stream(&person_stream(&a.iin)).await?;
+        let person = self.ledger.read_stream(&person_stream(&a.iin)).await?;
         let proposal = of_run::<ev::DecisionProposed>(&person, &a.run).last().map(|(_, p)| p);
         let outcome = match r.outcome.as_str() {
             "overturned" => AppealOutcome::Overturned,
@@ -680,13 +680,12 @@ fn step_index(rs: &RuleSet, step: &str) -> Result<usize> {
 /// Everything that happened in a person's cases, in ledger order: his stream, his notices, his
 /// appeals and their notices.
 pub async fn timeline(ledger: &Ledger, iin: &str) -> std::result::Result<Vec<Event>, LedgerError> {
-    let store = ledger.store();
     let (persons, mut events, _) = crate::proof::load_person(ledger, iin).await?;
     for case in persons.cases.get(iin).into_iter().flat_map(|m| m.values()) {
         if let Some(d) = &case.decision {
             let id = appeal_id(d.seq);
-            events.extend(store.read_stream(&appeal_stream(&id)).await?);
-            events.extend(store.read_stream(&notice_stream(&reinstatement_notice_id(&id))).await?);
+            events.extend(ledger.read_stream(&appeal_stream(&id)).await?);
+            events.extend(ledger.read_stream(&notice_stream(&reinstatement_notice_id(&id))).await?);
         }
     }
     events.sort_by_key(|e| e.seq);

@@ -1,6 +1,6 @@
 //! API tokens and roles. A token is shown once, at creation; only its SHA-256 is stored.
 
-use crate::store::{EventStore, StoreError, TokenRecord};
+use crate::store::{AccessStore, StoreError, TokenRecord};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine;
 use rand_core::RngCore;
@@ -73,13 +73,13 @@ pub enum TokenError {
 
 /// Creates a token for `role` issued to `holder`, whose IIN is `holder_id` (required, and
 /// checked, for appeals officers): stores its hash and returns the token text.
-pub async fn issue_token(store: &dyn EventStore, role: Role, holder: &str, holder_id: &str) -> Result<(String, TokenRecord), TokenError> {
+pub async fn issue_token(store: &dyn AccessStore, role: Role, holder: &str, holder_id: &str) -> Result<(String, TokenRecord), TokenError> {
     issue_token_until(store, role, holder, holder_id, None).await
 }
 
 /// `issue_token`, the token expiring at `expires_at` (RFC 3339 UTC), if given.
 pub async fn issue_token_until(
-    store: &dyn EventStore,
+    store: &dyn AccessStore,
     role: Role,
     holder: &str,
     holder_id: &str,
@@ -113,12 +113,12 @@ pub fn expiry(text: &str, now: chrono::DateTime<chrono::Utc>) -> Result<chrono::
 }
 
 /// Creates a token for `role`, stores its hash and returns the token text (`hl_<id>_<secret>`).
-pub async fn create_token(store: &dyn EventStore, role: Role, holder: &str) -> Result<(String, TokenRecord), StoreError> {
+pub async fn create_token(store: &dyn AccessStore, role: Role, holder: &str) -> Result<(String, TokenRecord), StoreError> {
     create_token_for(store, role, holder, "", None).await
 }
 
 async fn create_token_for(
-    store: &dyn EventStore,
+    store: &dyn AccessStore,
     role: Role,
     holder: &str,
     holder_id: &str,
@@ -146,12 +146,12 @@ async fn create_token_for(
 
 /// Looks a presented token up by its hash; a revoked or expired one is no token. Read on every
 /// request, so a revocation holds at once, in a running server too.
-pub async fn authenticate(store: &dyn EventStore, token: &str) -> Result<Option<Caller>, StoreError> {
+pub async fn authenticate(store: &dyn AccessStore, token: &str) -> Result<Option<Caller>, StoreError> {
     Ok(store.token_by_hash(&token_hash(token)).await?.and_then(live))
 }
 
 /// The caller of token `id` (a page session's), on the same terms as [`authenticate`].
-pub async fn authenticate_id(store: &dyn EventStore, id: &str) -> Result<Option<Caller>, StoreError> {
+pub async fn authenticate_id(store: &dyn AccessStore, id: &str) -> Result<Option<Caller>, StoreError> {
     Ok(store.token_by_id(id).await?.and_then(live))
 }
 

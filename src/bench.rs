@@ -291,7 +291,7 @@ pub async fn api_figures(dir: &std::path::Path, persons: u64, rate: u64, seconds
         .map(|e| e.stream.trim_start_matches("person:").to_string())
         .collect();
     anyhow::ensure!(!removed.is_empty(), "no removed person to ask about");
-    let (token, _) = crate::auth::create_token(ledger.store().as_ref(), crate::auth::Role::Auditor, "").await?;
+    let (token, _) = crate::auth::create_token(ledger.access(), crate::auth::Role::Auditor, "").await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let state = AppState::new(ledger.clone(), TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED));
@@ -331,7 +331,7 @@ pub async fn api_figures(dir: &std::path::Path, persons: u64, rate: u64, seconds
     let mut event_bytes = 0u64;
     let mut from = size_before;
     while from < size_after {
-        let page = ledger.store().read_raw(from, 5000).await?;
+        let page = ledger.read_raw(from, 5000).await?;
         let Some(last) = page.last() else { break };
         from = last.0 + 1;
         event_bytes += page.iter().map(|(_, body)| body.len() as u64).sum::<u64>();

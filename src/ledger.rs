@@ -2,7 +2,7 @@
 //! 0600) with event 0 as its `KeyIntroduced`, rotates keys, signs checkpoints (never two that
 //! are inconsistent), serves proofs from stored nodes, and verifies the whole log.
 
-use crate::store::{EventStore, PendingBatch, StoreError, StoredCheckpoint};
+use crate::store::{AccessStore, CheckpointStore, EventStore, PendingBatch, ProjectionStore, StoreError, StoredCheckpoint};
 use events::catalogue::{KeyIntroduced, KeyRetired};
 use events::merkle::{consistency_plan, inclusion_plan, root_plan, Hash};
 use events::verify::{ChainVerifier, Fault, Finding, KeyHistory, KEYS_STREAM};
@@ -210,8 +210,56 @@ impl Ledger {
         })
     }
 
+    /// The whole store. The log is read through the ledger's own methods below, and the other
+    /// concerns through [`Ledger::checkpoints`], [`Ledger::projections`] and
+    /// [`Ledger::access`]; this is for tools and tests that need all of it.
     pub fn store(&self) -> &Arc<dyn EventStore> {
         &self.store
+    }
+
+    /// Signed checkpoints, their cosignatures and time-stamps.
+    pub fn checkpoints(&self) -> &dyn CheckpointStore {
+        self.store.as_ref()
+    }
+
+    /// Read models and the subject index, with their cursors.
+    pub fn projections(&self) -> &dyn ProjectionStore {
+        self.store.as_ref()
+    }
+
+    /// API tokens and page sessions.
+    pub fn access(&self) -> &dyn AccessStore {
+        self.store.as_ref()
+    }
+
+    /// The events of `stream`, in order.
+    pub async fn read_stream(&self, stream: &str) -> Result<Vec<Event>> {
+        Ok(self.store.read_stream(stream).await?)
+    }
+
+    /// The events of `stream` of type `kind`, in order.
+    pub async fn read_stream_kind(&self, stream: &str, kind: &str) -> Result<Vec<Event>> {
+        Ok(self.store.read_stream_kind(stream, kind).await?)
+    }
+
+    /// The events at `seqs` that exist, in seq order.
+    pub async fn read_seqs(&self, seqs: &[u64]) -> Result<Vec<Event>> {
+        Ok(self.store.read_seqs(seqs).await?)
+    }
+
+    /// Up to `limit` events from seq `from` on.
+    pub async fn read(&self, from: u64, limit: u64) -> Result<Vec<Event>> {
+        Ok(crate::store::read(self.store.as_ref(), from, limit).await?)
+    }
+
+    /// Up to `limit` events from seq `from` on, as stored (seq and body), not yet parsed.
+    pub async fn read_raw(&self, from: u64, limit: u64) -> Result<Vec<(u64, String)>> {
+        Ok(self.store.read_raw(from, limit).await?)
+    }
+
+    /// Every event of type `kind`, in order, read page by page.
+    pub async fn read_all_by_type(&self, kind: &str) -> Result<Vec<Event>> {
+        Ok(crate::store::read_all_by_type(self.store.as_ref(), kind).await?)
     }
 
     pub fn origin(&self) -> &str {

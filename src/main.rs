@@ -157,7 +157,7 @@ async fn checkpoint(g: &Global) -> anyhow::Result<std::process::ExitCode> {
     let ledger = loc.ledger().await?;
     let (cp, report) = ledger.checkpoint_cosigned().await?;
     print!("{}", housing_ledger::witness::cosigned_note(&ledger, &cp.note, cp.tree_size).await?);
-    if loc.tsa.is_some() && ledger.store().timestamp(cp.tree_size).await?.is_none() {
+    if loc.tsa.is_some() && ledger.checkpoints().timestamp(cp.tree_size).await?.is_none() {
         eprintln!(
             "warning: the checkpoint of tree size {} is UNTIMESTAMPED (the TSA did not answer with a valid token); it is asked again at the next checkpoint",
             cp.tree_size
@@ -220,7 +220,7 @@ async fn token(g: &Global, command: TokenCommand) -> anyhow::Result<std::process
         TokenCommand::List => {
             let ledger = loc.ledger().await?;
             println!("{:<14} {:<16} {:<24} {:<13} {:<25} {:<25} revoked", "id", "role", "holder", "holder IIN", "created", "expires");
-            for t in ledger.store().tokens().await? {
+            for t in ledger.access().tokens().await? {
                 println!(
                     "{:<14} {:<16} {:<24} {:<13} {:<25} {:<25} {}",
                     t.id,
@@ -237,7 +237,7 @@ async fn token(g: &Global, command: TokenCommand) -> anyhow::Result<std::process
         TokenCommand::Revoke { id } => {
             let ledger = loc.ledger().await?;
             let now = housing_ledger::store::utc_millis(chrono::Utc::now());
-            if !ledger.store().revoke_token(&id, &now).await? {
+            if !ledger.access().revoke_token(&id, &now).await? {
                 bail!("no token {id:?} to revoke (unknown, or revoked before)");
             }
             eprintln!("token {id} revoked at {now}");
@@ -253,7 +253,7 @@ async fn token(g: &Global, command: TokenCommand) -> anyhow::Result<std::process
                 housing_ledger::rules::iin::Iin::parse(holder_id.trim()).context("--holder-id")?;
             }
             let ledger = loc.ledger().await?;
-            let (token, rec) = auth::issue_token_until(ledger.store().as_ref(), role, &holder, &holder_id, expires_at).await?;
+            let (token, rec) = auth::issue_token_until(ledger.access(), role, &holder, &holder_id, expires_at).await?;
             eprintln!("token {} for role {} (shown once; only its hash is stored)", rec.id, rec.role);
             println!("{token}");
             Ok(std::process::ExitCode::SUCCESS)
@@ -598,9 +598,9 @@ async fn demo(loc: &Location, seed: &str, persons: u64, listen: &str, as_of: &st
     }
     let cp = ledger.checkpoint().await?;
     housing_ledger::projection::catch_up(&ledger).await?;
-    let (token, _) = auth::create_token(ledger.store().as_ref(), Role::Auditor, "").await?;
+    let (token, _) = auth::create_token(ledger.access(), Role::Auditor, "").await?;
     let officer_id = (0..10000u16).find_map(|serial| housing_ledger::rules::iin::Iin::build(1980, 5, 6, 4, serial)).expect("some serial gives a valid IIN");
-    let (officer, _) = auth::issue_token(ledger.store().as_ref(), Role::AppealsOfficer, "Demo appeals officer", officer_id.as_str()).await?;
+    let (officer, _) = auth::issue_token(ledger.access(), Role::AppealsOfficer, "Demo appeals officer", officer_id.as_str()).await?;
     // One removed person whose proof the README walks through (the first of the first 1,000
     // decisions that is one).
     let removed = ledger

@@ -84,7 +84,7 @@ fn StoreCorrupt(detail: String) -> LedgerError {
 /// it catch up once (a run may have just written him).
 pub async fn person(ledger: &Ledger, iin: &str) -> Result<Option<Cases>, LedgerError> {
     let read = || async {
-        let rows = ledger.store().projection_rows(PERSONS, &[iin.to_string()]).await?;
+        let rows = ledger.projections().projection_rows(PERSONS, &[iin.to_string()]).await?;
         rows.get(iin).map(|doc| serde_json::from_str::<Cases>(doc).map_err(|e| StoreCorrupt(format!("projection row {iin}: {e}")))).transpose()
     };
     match read().await? {

@@ -94,7 +94,7 @@ impl RunHeaders {
         }
         let mut evs = Vec::new();
         for kind in [RUN_STARTED, LIST_SUBMITTED] {
-            evs.extend(ledger.store().read_stream_kind(&run_stream(run), kind).await?);
+            evs.extend(ledger.read_stream_kind(&run_stream(run), kind).await?);
         }
         let evs = std::sync::Arc::new(evs);
         if [RUN_STARTED, LIST_SUBMITTED].iter().all(|k| evs.iter().any(|e| e.kind == *k)) {
@@ -115,11 +115,10 @@ pub async fn build(ledger: &Ledger, registries: &TrustedKeys, iin: &str, procedu
 
 /// `build`, with run headers kept across calls.
 pub async fn build_with(ledger: &Ledger, registries: &TrustedKeys, headers: &RunHeaders, iin: &str, procedure: Procedure) -> Result<Bundle, ProofError> {
-    let store = ledger.store();
     // Independent reads, concurrently.
-    let (person, keys) = tokio::join!(load_person_with(ledger, headers, iin), store.read_stream(KEYS_STREAM_NAME));
+    let (person, keys) = tokio::join!(load_person_with(ledger, headers, iin), ledger.read_stream(KEYS_STREAM_NAME));
     let (persons, person, run_events) = person?;
-    let keys = keys.map_err(LedgerError::from)?;
+    let keys = keys?;
     let case = persons
         .cases
         .get(iin)
@@ -148,7 +147,7 @@ pub async fn build_with(ledger: &Ledger, registries: &TrustedKeys, headers: &Run
     let events: Vec<Event> = events.into_values().collect();
     // The checkpoint as cosigned by the witnesses, where they have.
     let note = crate::witness::cosigned_note(ledger, &cp.note, cp.tree_size).await.map_err(LedgerError::from)?;
-    let timestamp = ledger.store().timestamp(cp.tree_size).await.map_err(LedgerError::from)?.map(|t| crate::timestamp::to_base64(&t));
+    let timestamp = ledger.checkpoints().timestamp(cp.tree_size).await.map_err(LedgerError::from)?.map(|t| crate::timestamp::to_base64(&t));
     Ok(Bundle {
         format: PROOF_FORMAT.into(),
         iin: iin.into(),
@@ -171,15 +170,14 @@ pub async fn load_person(ledger: &Ledger, iin: &str) -> Result<(Persons, Vec<Eve
 }
 
 async fn load_person_with(ledger: &Ledger, headers: &RunHeaders, iin: &str) -> Result<(Persons, Vec<Event>, Vec<Event>), LedgerError> {
-    let store = ledger.store();
-    let person = store.read_stream(&person_stream(iin)).await?;
+    let person = ledger.read_stream(&person_stream(iin)).await?;
     let runs: BTreeSet<String> = person.iter().filter_map(|e| e.run().map(String::from)).collect();
     // Only what a bundle needs of each run's stream (its list pages hold other persons' data).
     let mut run_events = Vec::new();
     let mut notices = Vec::new();
     for run in &runs {
         let notice = notice_stream(&format!("{run}-{iin}"));
-        let (h, n) = tokio::join!(headers.get(ledger, run), store.read_stream(&notice));
+        let (h, n) = tokio::join!(headers.get(ledger, run), ledger.read_stream(&notice));
         run_events.extend(h?.iter().cloned());
         notices.extend(n?);
     }
@@ -248,14 +246,13 @@ pub struct CaseFile {
 
 /// Builds the case file of appeal `id` about `iin`; the checkpoint covers the appeal's events.
 pub async fn case_file(ledger: &Ledger, registries: &TrustedKeys, id: &str, iin: &str, procedure: Procedure) -> Result<CaseFile, ProofError> {
-    let store = ledger.store();
-    let mut appeal_events = store.read_stream(&appeal_stream(id)).await.map_err(LedgerError::from)?;
+    let mut appeal_events = ledger.read_stream(&appeal_stream(id)).await?;
     if appeal_events.is_empty() {
         return Err(ProofError::NoCase { iin: iin.into(), procedure: format!("appeal {id}") });
     }
-    let person = store.read_stream(&person_stream(iin)).await.map_err(LedgerError::from)?;
+    let person = ledger.read_stream(&person_stream(iin)).await?;
     appeal_events.extend(person.into_iter().filter(|e| e.appeal() == Some(id)));
-    appeal_events.extend(store.read_stream(&notice_stream(&format!("{id}-reinstatement"))).await.map_err(LedgerError::from)?);
+    appeal_events.extend(ledger.read_stream(&notice_stream(&reinstatement_notice_id(id))).await?);
     appeal_events.sort_by_key(|e| e.seq);
     ledger.checkpoint_covering(appeal_events.last().map(|e| e.seq).unwrap_or(0)).await?;
     let proof = build(ledger, registries, iin, procedure).await?;

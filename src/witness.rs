@@ -319,13 +319,13 @@ pub async fn gather(ledger: &Ledger, w: &Witnesses, tree_size: u64, note: &str) 
     let client = reqwest::Client::builder().timeout(w.timeout).build().expect("HTTP client builds");
     let (text, _) = events::note::split(note)?;
     let mut outcomes = Vec::new();
-    let already = ledger.store().cosignatures(tree_size).await?;
+    let already = ledger.checkpoints().cosignatures(tree_size).await?;
     for (key, url) in &w.witnesses {
         if already.iter().any(|(n, _)| *n == key.name) {
             outcomes.push((key.name.clone(), Outcome::Cosigned));
             continue;
         }
-        let mut old = ledger.store().last_cosigned(&key.name).await?.unwrap_or(0).min(tree_size);
+        let mut old = ledger.checkpoints().last_cosigned(&key.name).await?.unwrap_or(0).min(tree_size);
         let mut outcome = Outcome::Failed("not tried".into());
         let mut mended = false;
         for attempt in 0..w.attempts {
@@ -342,7 +342,7 @@ pub async fn gather(ledger: &Ledger, w: &Witnesses, tree_size: u64, note: &str) 
                     let line = lines.lines().find(|l| l.starts_with(&format!("\u{2014} {} ", key.name))).map(|l| format!("{l}\n"));
                     match line.map(|l| (cosignature::verified(&format!("{text}\n{l}"), std::slice::from_ref(key)), l)) {
                         Some((Ok(v), l)) if !v.is_empty() => {
-                            ledger.store().add_cosignature(tree_size, &key.name, &l).await?;
+                            ledger.checkpoints().add_cosignature(tree_size, &key.name, &l).await?;
                             Outcome::Cosigned
                         }
                         _ => Outcome::Failed(format!("{url} answered no valid cosignature by {}", key.name)),
@@ -384,7 +384,7 @@ pub async fn gather(ledger: &Ledger, w: &Witnesses, tree_size: u64, note: &str) 
 /// The note of the checkpoint of `tree_size` with every cosignature stored for it.
 pub async fn cosigned_note(ledger: &Ledger, note: &str, tree_size: u64) -> Result<String, StoreError> {
     let mut out = note.to_string();
-    for (_, line) in ledger.store().cosignatures(tree_size).await? {
+    for (_, line) in ledger.checkpoints().cosignatures(tree_size).await? {
         out.push_str(&line);
     }
     Ok(out)

@@ -288,7 +288,7 @@ impl FromRequestParts<AppState> for Caller {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, t)| t)
             .ok_or(AppError::Unauthorized("Authorization must be 'Bearer TOKEN'"))?;
-        auth::authenticate(state.ledger.store().as_ref(), token.trim()).await?.ok_or(AppError::Unauthorized("unknown token"))
+        auth::authenticate(state.ledger.access(), token.trim()).await?.ok_or(AppError::Unauthorized("unknown token"))
     }
 }
 
@@ -342,7 +342,7 @@ fn number(params: &BTreeMap<String, String>, name: &str) -> Result<Option<u64>, 
 }
 
 async fn latest_size(s: &AppState) -> Result<u64, AppError> {
-    Ok(match s.ledger.store().latest_checkpoint().await? {
+    Ok(match s.ledger.checkpoints().latest_checkpoint().await? {
         Some(cp) => cp.tree_size,
         None => s.ledger.size().await?,
     })
@@ -405,7 +405,7 @@ async fn events_page(State(s): State<AppState>, caller: Caller, Query(p): Query<
     if limit == 0 || limit > MAX_PAGE {
         return Err(AppError::BadRequest(format!("limit must be between 1 and {MAX_PAGE}")));
     }
-    let events = crate::store::read(s.ledger.store().as_ref(), from, limit).await?;
+    let events = s.ledger.read(from, limit).await?;
     // Whole events show personal data: the read names the range and every person in it
     // (a page that shows none is no read of personal data).
     let named: Vec<String> = reads::persons_named(&events).into_iter().collect();

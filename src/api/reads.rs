@@ -109,16 +109,15 @@ pub async fn index_catch_up(ledger: &Ledger) -> Result<u64, LedgerError> {
 
 /// Every recorded read of `iin`'s data, in order: `{seq, time, token, role, read}`.
 pub async fn of_person(ledger: &Ledger, iin: &str) -> Result<Vec<Value>, LedgerError> {
-    let store = ledger.store();
-    let mut out: Vec<Value> = store
+    let mut out: Vec<Value> = ledger
         .read_stream(&reads_stream(iin))
         .await?
         .into_iter()
         .filter_map(|e| e.as_type::<PersonalDataRead>().map(|r| json!({"seq": e.seq, "time": e.time, "token": r.token, "role": r.role, "read": r.read})))
         .collect();
     index_catch_up(ledger).await?;
-    let seqs = store.subject_seqs(iin).await?;
-    for e in store.read_seqs(&seqs).await? {
+    let seqs = ledger.projections().subject_seqs(iin).await?;
+    for e in ledger.read_seqs(&seqs).await? {
         for r in reads_in(&e).into_iter().filter(|r| r.iins.iter().any(|i| i == iin)) {
             out.push(json!({"seq": e.seq, "time": e.time, "token": r.token, "role": r.role, "read": r.read}));
         }

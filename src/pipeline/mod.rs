@@ -107,13 +107,13 @@ pub fn run_id(procedure: Procedure, as_of: &str, source: &str, rule_sha: &str, s
 /// Folds the run's own events (from its `RunStarted` on) into its progress.
 pub async fn load_progress(ledger: &Ledger, run: &str) -> Result<RunProgress, PipelineError> {
     let mut progress = RunProgress::new(run);
-    let head = ledger.store().read_stream(&run_stream(run)).await?;
+    let head = ledger.read_stream(&run_stream(run)).await?;
     let Some(first) = head.first() else {
         return Ok(progress);
     };
     let mut from = first.seq;
     loop {
-        let page = crate::store::read(ledger.store().as_ref(), from, 5000).await?;
+        let page = ledger.read(from, 5000).await?;
         let Some(last) = page.last() else { break };
         from = last.seq + 1;
         page.iter().for_each(|e| progress.apply(e));
@@ -242,7 +242,7 @@ impl<'a> Runner<'a> {
             let mut page = 0u64;
             let outcome = loop {
                 let (list_seq, records, sigs) = match known_pages.get(&page) {
-                    Some(seq) => match ledger.store().read_seqs(&[*seq]).await.map(|mut evs| evs.pop()) {
+                    Some(seq) => match ledger.read_seqs(&[*seq]).await.map(|mut evs| evs.pop()) {
                         Ok(Some(e)) => match e.decode::<ev::RegistryResponded>() {
                             Ok(r) => (*seq, r.answer["records"].clone(), r.item_sigs.unwrap_or_default()),
                             Err(err) => break Err(PipelineError::Ledger(err.into())),
@@ -447,7 +447,7 @@ impl<'a> Runner<'a> {
         to_issue.sort_by_key(|(_, p, _)| *p);
         let mut appends = Appends::new(self.ledger);
         for chunk in to_issue.chunks(500) {
-            let proposals = self.ledger.store().read_seqs(&chunk.iter().map(|(_, p, _)| *p).collect::<Vec<_>>()).await?;
+            let proposals = self.ledger.read_seqs(&chunk.iter().map(|(_, p, _)| *p).collect::<Vec<_>>()).await?;
             let by_seq: BTreeMap<u64, &Event> = proposals.iter().map(|e| (e.seq, e)).collect();
             let mut batch = Vec::new();
             for (iin, prop, decision) in chunk {
@@ -615,7 +615,7 @@ pub async fn run(
 pub async fn standing_decisions(ledger: &Ledger, procedure: Procedure) -> Result<Standing, PipelineError> {
     let mut all: Vec<Event> = Vec::new();
     for kind in [DECISION_TAKEN, APPEAL_RESOLVED] {
-        all.extend(crate::store::read_all_by_type(ledger.store().as_ref(), kind).await?);
+        all.extend(ledger.read_all_by_type(kind).await?);
     }
     all.sort_by_key(|e| e.seq);
     let mut standing = Standing::new();

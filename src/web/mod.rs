@@ -98,7 +98,7 @@ impl FromRequestParts<AppState> for Session {
         let lang = c.get(LANG_COOKIE).and_then(|l| Lang::parse(l)).unwrap_or(Lang::Kk);
         let id = c.get(SESSION_COOKIE).filter(|v| !v.is_empty()).cloned();
         let caller = match &id {
-            Some(id) => session::resume(state.ledger.store().as_ref(), &state.sessions, id).await.unwrap_or_else(|e| {
+            Some(id) => session::resume(state.ledger.access(), &state.sessions, id).await.unwrap_or_else(|e| {
                 tracing::error!(error = %e, "reading a session");
                 None
             }),
@@ -215,9 +215,8 @@ async fn login(State(s): State<AppState>, session: Session, headers: HeaderMap, 
         let page = login_form(&session, &token, Some(&t(session.lang, "bad_csrf")));
         return (StatusCode::FORBIDDEN, [(header::SET_COOKIE, s.sessions.login_cookie(&token))], page).into_response();
     }
-    let store = s.ledger.store();
-    match auth::authenticate(store.as_ref(), f.token.trim()).await {
-        Ok(Some(caller)) => match session::open(store.as_ref(), &caller).await {
+    match auth::authenticate(s.ledger.access(), f.token.trim()).await {
+        Ok(Some(caller)) => match session::open(s.ledger.access(), &caller).await {
             Ok(id) => ([(header::SET_COOKIE, s.sessions.cookie(&id))], Redirect::to("/ui")).into_response(),
             Err(e) => internal(session.lang)(e.into()).into_response(),
         },
@@ -234,7 +233,7 @@ struct CsrfForm {
 async fn logout(State(s): State<AppState>, session: Session, Form(f): Form<CsrfForm>) -> Result<Response, WebError> {
     if let Some(id) = &session.id {
         session.check_csrf(&f.csrf)?;
-        session::end(s.ledger.store().as_ref(), id).await.map_err(|e| internal(session.lang)(e.into()))?;
+        session::end(s.ledger.access(), id).await.map_err(|e| internal(session.lang)(e.into()))?;
     }
     Ok(([(header::SET_COOKIE, s.sessions.cleared())], Redirect::to("/ui/login")).into_response())
 }
@@ -512,10 +511,9 @@ impl Tally {
 async fn dashboard(State(s): State<AppState>, session: Session) -> Result<Html<String>, WebError> {
     session.require(&[Role::Auditor, Role::AppealsOfficer, Role::Operator])?;
     let l = session.lang;
-    let store = s.ledger.store();
     crate::projection::catch_up(&s.ledger).await.map_err(internal(l))?;
-    let rows = store.projection_all(crate::projection::PERSONS).await.map_err(|e| internal(l)(e.into()))?;
-    let started = crate::store::read_all_by_type(store.as_ref(), events::types::RUN_STARTED).await.map_err(|e| internal(l)(e.into()))?;
+    let rows = s.ledger.projections().projection_all(crate::projection::PERSONS).await.map_err(|e| internal(l)(e.into()))?;
+    let started = s.ledger.read_all_by_type(events::types::RUN_STARTED).await.map_err(internal(l))?;
     let runs: BTreeMap<String, String> =
         started.iter().filter_map(|e| e.as_type::<events::catalogue::RunStarted>()).map(|r| (r.run, t(l, &r.procedure))).collect();
     let (mut by_ground, mut by_run, mut by_procedure) = (Tally::default(), Tally::default(), Tally::default());

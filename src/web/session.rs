@@ -7,7 +7,7 @@
 //! refused with 403 before any handler runs.
 
 use crate::auth::{self, Caller};
-use crate::store::{EventStore, StoreError};
+use crate::store::{AccessStore, StoreError};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
@@ -95,7 +95,7 @@ pub fn csrf_matches(expected: &str, given: &str) -> bool {
 }
 
 /// Opens a session for `caller`; returns its id (for the cookie only).
-pub async fn open(store: &dyn EventStore, caller: &Caller) -> Result<String, StoreError> {
+pub async fn open(store: &dyn AccessStore, caller: &Caller) -> Result<String, StoreError> {
     let id = random_token();
     store.add_session(&id_hash(&id), &caller.token_id, &crate::store::utc_millis(chrono::Utc::now())).await?;
     Ok(id)
@@ -107,7 +107,7 @@ fn parse_time(t: &str) -> Option<chrono::DateTime<chrono::Utc>> {
 
 /// The caller of session `id`, if it is open, within both timeouts, and its token is still
 /// good; marks it seen.
-pub async fn resume(store: &dyn EventStore, policy: &SessionPolicy, id: &str) -> Result<Option<Caller>, StoreError> {
+pub async fn resume(store: &dyn AccessStore, policy: &SessionPolicy, id: &str) -> Result<Option<Caller>, StoreError> {
     let hash = id_hash(id);
     let Some(rec) = store.session(&hash).await? else { return Ok(None) };
     let now = chrono::Utc::now();
@@ -125,7 +125,7 @@ pub async fn resume(store: &dyn EventStore, policy: &SessionPolicy, id: &str) ->
     Ok(Some(caller))
 }
 
-pub async fn end(store: &dyn EventStore, id: &str) -> Result<(), StoreError> {
+pub async fn end(store: &dyn AccessStore, id: &str) -> Result<(), StoreError> {
     store.end_session(&id_hash(id), &crate::store::utc_millis(chrono::Utc::now())).await
 }
 
