@@ -25,7 +25,6 @@ use chrono::NaiveDate;
 use events::catalogue::{self as ev, AppealOutcome, CheckVerdict, EventData, Ref};
 use events::types::*;
 use events::{Event, NewEvent};
-use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -80,45 +79,35 @@ impl From<StoreError> for AppealError {
 
 type Result<T> = std::result::Result<T, AppealError>;
 
-/// What an officer files.
-#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+/// What an officer files (the API's request body is `api::appeals::Filing`).
+#[derive(Clone, Debug)]
 pub struct Filing {
     /// `registry_removal` or `lease_termination`.
-    #[schema(pattern = "^(registry_removal|lease_termination)$")]
     pub procedure: String,
     /// The appellant's grounds, as stated (not blank).
-    #[schema(pattern = "\\S")]
     pub grounds: String,
-    /// The step contested (`"6"`, `"10"`, ...); default: the step that found the ground.
-    #[serde(default)]
+    /// The step contested; `None`: the step that found the ground.
     pub contested_step: Option<String>,
-    /// The day the appeal was received (`YYYY-MM-DD`); default: today.
-    #[serde(default)]
+    /// The day the appeal was received (`YYYY-MM-DD`); `None`: today.
     pub received_on: Option<String>,
     /// Why it comes after the deadline, if it does.
-    #[serde(default)]
     pub late_reason: Option<String>,
     /// Suspend the removal while the appeal is pending.
-    #[serde(default)]
     pub suspend: bool,
 }
 
-/// A source owner's correction.
-#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+/// A source owner's correction: an answer as the source signed it.
+#[derive(Clone, Debug)]
 pub struct CorrectionFiling {
     pub registry: String,
-    /// The answer as the source signed it; its `request_id` must be `<appeal>/<registry>`.
-    #[schema(value_type = Object)]
+    /// Its `request_id` must be `<appeal>/<registry>`.
     pub answer: Value,
     pub source_key: String,
     pub source_sig: String,
 }
 
 /// `upheld` or `overturned`, with the officer's reasons.
-#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug)]
 pub struct Resolution {
     pub outcome: String,
     pub reason: String,

@@ -2,20 +2,24 @@
 //! command line over it.
 
 pub mod api;
+pub mod app;
 pub mod appeal;
 pub mod auth;
-pub mod bench;
 pub mod cli;
 pub mod ledger;
 pub mod pipeline;
-pub mod population;
 pub mod private_files;
 pub mod projection;
 pub mod proof;
+pub mod reads;
 pub mod registry;
 pub mod rules;
 pub mod server;
+pub mod state;
 pub mod store;
 pub mod timestamp;
+pub mod tools;
 pub mod web;
 pub mod witness;
+
+pub use app::app;

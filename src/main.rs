@@ -9,7 +9,8 @@ mod args;
 
 use args::*;
 use clap::Parser;
-use housing_ledger::api::{app, AppState};
+use housing_ledger::api::AppState;
+use housing_ledger::app;
 use housing_ledger::auth::{self, Role};
 use housing_ledger::cli::Location;
 use housing_ledger::ledger::{verify_store, LedgerError};
@@ -288,7 +289,7 @@ async fn bench(g: &Global, command: BenchCommand) -> anyhow::Result<std::process
                 }
                 None => tempfile_dir()?,
             };
-            let (events, replay_rate, figures, [cost, old]) = housing_ledger::bench::api_figures(&dir, persons, rate, seconds).await?;
+            let (events, replay_rate, figures, [cost, old]) = housing_ledger::tools::bench::api_figures(&dir, persons, rate, seconds).await?;
             println!("ledger: {events} events; replay {replay_rate:.0} events/s");
             for f in figures {
                 println!(
@@ -317,7 +318,7 @@ async fn bench(g: &Global, command: BenchCommand) -> anyhow::Result<std::process
                 bail!("--persons must be at least 2");
             }
             let dir = tempfile_dir()?;
-            let f = housing_ledger::bench::run_figures(&dir, persons).await?;
+            let f = housing_ledger::tools::bench::run_figures(&dir, persons).await?;
             println!(
                 "raw Ed25519 signing, one core: {:>10.0} signatures/s (before, between and after the procedures: {})",
                 f.raw_sign_per_s(),
@@ -341,7 +342,7 @@ async fn bench(g: &Global, command: BenchCommand) -> anyhow::Result<std::process
             }
             let dir = tempfile_dir()?;
             let url = loc.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", dir.join("bench.db").display()));
-            let f = housing_ledger::bench::ledger_figures(&url, &dir, events, batch, loc.tsa.clone()).await?;
+            let f = housing_ledger::tools::bench::ledger_figures(&url, &dir, events, batch, loc.tsa.clone()).await?;
             println!("raw Ed25519 signing, one core:          {:>10.0} signatures/s", f.raw_sign_per_s);
             println!("raw Ed25519 batch verification, one core:{:>10.0} signatures/s", f.raw_batch_verify_per_s);
             println!("append (sign + durable commit, batch {batch}): {:>10.0} events/s  ratio {:.2}", f.append_per_s, f.append_per_s / f.raw_sign_per_s);
@@ -351,11 +352,12 @@ async fn bench(g: &Global, command: BenchCommand) -> anyhow::Result<std::process
                 f.verify_per_s,
                 f.verify_per_s / f.raw_batch_verify_per_s
             );
-            let ((p50, max), (wp50, wmax)) = (housing_ledger::bench::p50_max(&f.checkpoint_ms), housing_ledger::bench::p50_max(&f.checkpoint_witnessed_ms));
+            let ((p50, max), (wp50, wmax)) =
+                (housing_ledger::tools::bench::p50_max(&f.checkpoint_ms), housing_ledger::tools::bench::p50_max(&f.checkpoint_witnessed_ms));
             println!("checkpoint after 1,000 events, alone:            p50 {p50:.2} ms, max {max:.2} ms ({} rounds)", f.checkpoint_ms.len());
             println!("checkpoint with two local witnesses cosigning:   p50 {wp50:.2} ms, max {wmax:.2} ms ({} rounds)", f.checkpoint_witnessed_ms.len());
             if !f.checkpoint_timestamped_ms.is_empty() {
-                let (tp50, tmax) = housing_ledger::bench::p50_max(&f.checkpoint_timestamped_ms);
+                let (tp50, tmax) = housing_ledger::tools::bench::p50_max(&f.checkpoint_timestamped_ms);
                 println!("checkpoint time-stamped by the TSA given:        p50 {tp50:.2} ms, max {tmax:.2} ms ({} rounds)", f.checkpoint_timestamped_ms.len());
             }
             let _ = std::fs::remove_dir_all(&dir);
@@ -557,7 +559,7 @@ fn registries_from(spec: &str, seed: &str, timeout_ms: u64) -> anyhow::Result<Ar
             let (n, pop_seed) = rest.split_once(':').unwrap_or((rest, "42"));
             let n: u64 = n.parse().context("synthetic:N[:SEED] needs a number of persons")?;
             let pop_seed: u64 = pop_seed.parse().context("synthetic:N[:SEED] needs a numeric seed")?;
-            let pop = Arc::new(housing_ledger::population::Population::new(n, pop_seed));
+            let pop = Arc::new(housing_ledger::tools::population::Population::new(n, pop_seed));
             Arc::new(FixtureRegistries::from_source(pop, seed, format!("synthetic:{n}:{pop_seed}")))
         }
         Some(("http", url)) => Arc::new(HttpRegistries::new(url, HttpSettings { deadline: Duration::from_millis(timeout_ms), ..HttpSettings::default() })),
@@ -566,7 +568,7 @@ fn registries_from(spec: &str, seed: &str, timeout_ms: u64) -> anyhow::Result<Ar
 }
 
 async fn demo(loc: &Location, seed: &str, persons: u64, listen: &str, as_of: &str, no_serve: bool) -> anyhow::Result<std::process::ExitCode> {
-    use housing_ledger::population::Population;
+    use housing_ledger::tools::population::Population;
     let ledger = loc.ledger().await?;
     // The registries: a synthetic population written as a fixture and served over HTTP.
     let population = Population::new(persons, 2026);

@@ -859,6 +859,9 @@ pub struct Read {
 /// A read in older ledgers, one per event in stream `reads:<iin>`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PersonalDataRead {
+    /// The person read (the stream names him too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iin: Option<String>,
     pub token: String,
     pub role: String,
     pub read: String,

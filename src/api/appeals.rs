@@ -4,7 +4,7 @@
 
 use super::persons::{account, checked_iin};
 use super::{AppError, AppState};
-use crate::appeal::{Appeal, CorrectionFiling, Filing, Resolution};
+use crate::appeal::{self, Appeal};
 use crate::auth::{Caller, Role};
 use crate::proof::ProofError;
 use axum::extract::rejection::JsonRejection;
@@ -12,6 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 /// An appeal as the API shows it: its state and its events, whole.
@@ -41,6 +42,77 @@ fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, AppError> {
     })
 }
 
+// The request bodies, with their OpenAPI schemas; the appeal services take their own types.
+
+/// What an officer files.
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Filing {
+    /// `registry_removal` or `lease_termination`.
+    #[schema(pattern = "^(registry_removal|lease_termination)$")]
+    pub procedure: String,
+    /// The appellant's grounds, as stated (not blank).
+    #[schema(pattern = "\\S")]
+    pub grounds: String,
+    /// The step contested (`"6"`, `"10"`, ...); default: the step that found the ground.
+    #[serde(default)]
+    pub contested_step: Option<String>,
+    /// The day the appeal was received (`YYYY-MM-DD`); default: today.
+    #[serde(default)]
+    pub received_on: Option<String>,
+    /// Why it comes after the deadline, if it does.
+    #[serde(default)]
+    pub late_reason: Option<String>,
+    /// Suspend the removal while the appeal is pending.
+    #[serde(default)]
+    pub suspend: bool,
+}
+
+/// A source owner's correction.
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CorrectionFiling {
+    pub registry: String,
+    /// The answer as the source signed it; its `request_id` must be `<appeal>/<registry>`.
+    #[schema(value_type = Object)]
+    pub answer: Value,
+    pub source_key: String,
+    pub source_sig: String,
+}
+
+/// `upheld` or `overturned`, with the officer's reasons.
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Resolution {
+    pub outcome: String,
+    pub reason: String,
+}
+
+impl From<Filing> for appeal::Filing {
+    fn from(f: Filing) -> Self {
+        Self {
+            procedure: f.procedure,
+            grounds: f.grounds,
+            contested_step: f.contested_step,
+            received_on: f.received_on,
+            late_reason: f.late_reason,
+            suspend: f.suspend,
+        }
+    }
+}
+
+impl From<CorrectionFiling> for appeal::CorrectionFiling {
+    fn from(c: CorrectionFiling) -> Self {
+        Self { registry: c.registry, answer: c.answer, source_key: c.source_key, source_sig: c.source_sig }
+    }
+}
+
+impl From<Resolution> for appeal::Resolution {
+    fn from(r: Resolution) -> Self {
+        Self { outcome: r.outcome, reason: r.reason }
+    }
+}
+
 fn officer(caller: &Caller) -> Result<(), AppError> {
     caller.require(&[Role::AppealsOfficer])
 }
@@ -59,7 +131,7 @@ pub async fn file_appeal(
     let iin = checked_iin(&iin)?;
     // Whatever the answer (a 409 shows the person's status), it is a read.
     account(&s, &caller, &iin, "appeal-filing").await?;
-    let a = s.appeals().file(iin.as_str(), &filing, &caller).await?;
+    let a = s.appeals().file(iin.as_str(), &filing.into(), &caller).await?;
     Ok((StatusCode::CREATED, Json(view(&a))).into_response())
 }
 
@@ -100,7 +172,7 @@ pub async fn correction(
 ) -> Result<Response, AppError> {
     officer(&caller)?;
     let c = body(c)?;
-    let ev = s.appeals().correction(&id, &c, &caller).await?;
+    let ev = s.appeals().correction(&id, &c.into(), &caller).await?;
     Ok((StatusCode::CREATED, Json(json!({"seq": ev.seq, "appeal": id, "registry": ev.as_type::<events::catalogue::RegistryResponded>().map(|r| r.registry)})))
         .into_response())
 }
@@ -123,7 +195,7 @@ pub async fn resolve(
 ) -> Result<Json<Value>, AppError> {
     officer(&caller)?;
     let r = body(r)?;
-    Ok(Json(view(&s.appeals().resolve(&id, &r, &caller).await?)))
+    Ok(Json(view(&s.appeals().resolve(&id, &r.into(), &caller).await?)))
 }
 
 /// Submits an overturned decision's reinstatement to ИШ АС МР again, where it is not yet acknowledged (decision 16); once it is, the notice of reinstatement goes out (appeals officer).

@@ -3,15 +3,16 @@
 
 mod appeals;
 pub use appeals::case_file_of;
+pub use appeals::{CorrectionFiling, Filing, Resolution};
 mod error;
 mod persons;
-pub mod reads;
 pub mod tiles;
 
 pub use error::AppError;
 
 use crate::auth::{self, Caller, Role};
-use crate::ledger::Ledger;
+use crate::reads;
+pub use crate::state::AppState;
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::header;
 use axum::http::request::Parts;
@@ -26,145 +27,6 @@ use std::sync::Arc;
 /// Largest page of `/v1/events`.
 pub const MAX_PAGE: u64 = 1000;
 const DEFAULT_PAGE: u64 = 100;
-
-#[derive(Clone)]
-pub struct AppState {
-    pub ledger: Arc<Ledger>,
-    /// The source registries' keys the service trusts.
-    pub registry_keys: Arc<crate::registry::TrustedKeys>,
-    /// Where reads of personal data are recorded.
-    pub reads: reads::ReadLog,
-    /// The rule sets an appeal's re-check may run under.
-    pub book: Arc<crate::rules::RuleBook>,
-    /// Where an appeal's fresh answers come from; `None`: nowhere (re-checks then rely on corrections).
-    pub registries: Option<Arc<dyn crate::registry::Registries>>,
-    /// A fixed "today" (tests); `None`: the date in Kazakhstan (decision 17).
-    pub today: Option<chrono::NaiveDate>,
-    /// Runs' `RunStarted` and `ListSubmitted`, which every bundle of the run holds.
-    pub run_headers: Arc<crate::proof::RunHeaders>,
-    /// How the officers' page sessions live.
-    pub sessions: crate::web::session::SessionPolicy,
-    /// The background loops serving needs (WAL maintenance, projection catch-up, the subject
-    /// index); their owner.
-    pub background: Arc<Background>,
-}
-
-/// Owns the background loops of a serving state and stops them: each loop ends at its next
-/// pause once `shutdown` is called, and `shutdown` returns when all have ended.
-pub struct Background {
-    stop: tokio::sync::watch::Sender<bool>,
-    tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
-}
-
-impl Background {
-    fn new() -> Self {
-        Self { stop: tokio::sync::watch::channel(false).0, tasks: Default::default() }
-    }
-
-    /// Runs `work` every `every` until shutdown (needs a Tokio runtime).
-    fn every<F, Fut>(&self, name: &'static str, every: std::time::Duration, work: F)
-    where
-        F: Fn() -> Fut + Send + 'static,
-        Fut: std::future::Future<Output = Result<(), crate::ledger::LedgerError>> + Send,
-    {
-        let mut stopped = self.stop.subscribe();
-        let task = tokio::spawn(async move {
-            loop {
-                if let Err(e) = work().await {
-                    tracing::warn!(error = %e, "{name}");
-                }
-                tokio::select! {
-                    _ = stopped.changed() => break,
-                    _ = tokio::time::sleep(every) => {}
-                }
-            }
-        });
-        self.tasks.lock().expect("not poisoned").push(task);
-    }
-
-    /// Stops every loop and waits until each has ended.
-    pub async fn shutdown(&self) {
-        let _ = self.stop.send(true);
-        let tasks: Vec<_> = std::mem::take(&mut *self.tasks.lock().expect("not poisoned"));
-        for t in tasks {
-            let _ = t.await;
-        }
-    }
-
-    /// How many loops are still running.
-    pub fn running(&self) -> usize {
-        self.tasks.lock().expect("not poisoned").iter().filter(|t| !t.is_finished()).count()
-    }
-}
-
-impl AppState {
-    /// Builds the state and starts the read log's writer (needs a Tokio runtime).
-    pub fn new(ledger: Arc<Ledger>, registry_keys: crate::registry::TrustedKeys) -> Self {
-        let reads = reads::ReadLog::start(ledger.clone());
-        let background = Background::new();
-        // The WAL is folded into the database off the request path.
-        let store = ledger.store().clone();
-        background.every("store maintenance", std::time::Duration::from_millis(500), move || {
-            let store = store.clone();
-            async move { Ok(store.maintain().await?) }
-        });
-        // The subject index (a person's reads) follows the read log in the background.
-        let indexer = ledger.clone();
-        background.every("subject index", std::time::Duration::from_millis(200), move || {
-            let indexer = indexer.clone();
-            async move { reads::index_catch_up(&indexer).await.map(|_| ()) }
-        });
-        // The stored projections follow the ledger in the background.
-        let follower = ledger.clone();
-        background.every("projection consumer", std::time::Duration::from_millis(200), move || {
-            let follower = follower.clone();
-            async move { crate::projection::catch_up(&follower).await.map(|_| ()) }
-        });
-        Self {
-            ledger,
-            registry_keys: Arc::new(registry_keys),
-            reads,
-            book: Arc::new(crate::rules::RuleBook::built_in()),
-            registries: None,
-            today: None,
-            run_headers: Default::default(),
-            sessions: Default::default(),
-            background: Arc::new(background),
-        }
-    }
-
-    pub fn with_sessions(mut self, policy: crate::web::session::SessionPolicy) -> Self {
-        self.sessions = policy;
-        self
-    }
-
-    /// Lets appeals ask these registries for fresh answers and deliver notices through them.
-    pub fn with_registries(mut self, registries: Arc<dyn crate::registry::Registries>) -> Self {
-        self.registries = Some(registries);
-        self
-    }
-
-    pub fn with_rule_book(mut self, book: crate::rules::RuleBook) -> Self {
-        self.book = Arc::new(book);
-        self
-    }
-
-    pub fn with_today(mut self, today: chrono::NaiveDate) -> Self {
-        self.today = Some(today);
-        self
-    }
-
-    /// The appeal services over this state.
-    pub fn appeals(&self) -> crate::appeal::Appeals<'_> {
-        crate::appeal::Appeals {
-            ledger: &self.ledger,
-            keys: &self.registry_keys,
-            book: &self.book,
-            registries: self.registries.clone(),
-            today: self.today.unwrap_or_else(crate::rules::calendar::today),
-        }
-    }
-}
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
@@ -214,9 +76,9 @@ pub fn router_and_doc(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     (router, doc)
 }
 
-pub fn app(state: AppState) -> Router {
-    let state_for_web = state.clone();
-    let policy = state.sessions.clone();
+/// The API's routes (with the tiles, the OpenAPI document and the health check); the pages are
+/// `web::routes`, and `crate::app` serves both.
+pub fn router(state: AppState) -> Router {
     let tiles = Router::new()
         .route("/tlog/checkpoint", axum::routing::get(tiles::checkpoint))
         .route("/tlog/tile/{*path}", axum::routing::get(tiles::tile))
@@ -225,11 +87,7 @@ pub fn app(state: AppState) -> Router {
     // The API's errors in one JSON shape, extractor rejections included (not the pages').
     let router = router.layer(axum::middleware::map_response(error::json_errors)).layer(axum::middleware::from_fn(no_store)).merge(tiles);
     let doc = Arc::new(finish_document(serde_json::to_value(&doc).expect("the document serialises")));
-    router
-        .route("/openapi.json", get(move || async move { Json((*doc).clone()) }))
-        .route("/healthz", get(|| async { "ok" }))
-        .merge(crate::web::routes(policy).with_state(state_for_web))
-        .fallback(|| async { AppError::NotFound("no such route".into()) })
+    router.route("/openapi.json", get(move || async move { Json((*doc).clone()) })).route("/healthz", get(|| async { "ok" }))
 }
 
 /// The served document, finished: every response has a description, and every path parameter

@@ -34,7 +34,7 @@ pub async fn person_reads(State(s): State<AppState>, caller: Caller, Path(iin): 
     if iin.len() != 12 || !iin.bytes().all(|b| b.is_ascii_digit()) {
         return Err(AppError::BadRequest(format!("IIN must be 12 digits, got {iin:?}")));
     }
-    let reads = super::reads::of_person(&s.ledger, &iin).await?;
+    let reads = crate::reads::of_person(&s.ledger, &iin).await?;
     account_all(&s, &caller, vec![iin.clone()], "reads").await?;
     Ok(Json(json!({"iin": iin, "reads": reads})))
 }
@@ -148,7 +148,7 @@ pub async fn run(State(s): State<AppState>, caller: Caller, Path(id): Path<Strin
         "rejected_count": rejected_events.len(), "rejected_by_reason": by_reason, "registry_failures": failures,
     });
     if caller.role == Role::Auditor {
-        let named = super::reads::persons_named(rejected_events.iter().copied());
+        let named = crate::reads::persons_named(rejected_events.iter().copied());
         if !named.is_empty() {
             account_all(&s, &caller, named.into_iter().collect(), &format!("run:{id}:rejected")).await?;
         }

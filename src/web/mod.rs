@@ -12,17 +12,16 @@ pub mod i18n;
 pub mod session;
 mod view;
 
-use crate::api::AppState;
-use crate::appeal::{AppealError, CorrectionFiling, Filing, Resolution};
+use crate::appeal::{AppealError, Filing, Resolution};
 use crate::auth::{self, Caller, Role};
 use crate::rules::iin::Iin;
+use crate::state::AppState;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use events::catalogue::AppealOutcome;
 use i18n::{t, Lang};
 use maud::{html, Markup};
 use projections::person::ProcedureCase;
@@ -473,8 +472,8 @@ async fn appeal_action(
             format!("{} — {}", done("AppealRechecked"), t(l, v))
         }),
         "resolve" => appeals.resolve(&id, &Resolution { outcome: f.outcome, reason: f.reason }, caller).await.map(|_| done("AppealResolved")),
-        "correction" => match serde_json::from_str::<CorrectionFiling>(&f.signed) {
-            Ok(c) => appeals.correction(&id, &c, caller).await.map(|e| format!("{}: #{}", t(l, "correction"), e.seq)),
+        "correction" => match serde_json::from_str::<crate::api::CorrectionFiling>(&f.signed) {
+            Ok(c) => appeals.correction(&id, &c.into(), caller).await.map(|e| format!("{}: #{}", t(l, "correction"), e.seq)),
             Err(e) => Err(AppealError::CorrectionRefused(format!("the correction is not a signed answer: {e}"))),
         },
         other => return Err(session.fail(StatusCode::NOT_FOUND, format!("no action {other:?}"))),
@@ -490,24 +489,6 @@ async fn case_file(State(s): State<AppState>, session: Session, Path(id): Path<S
         .into_response())
 }
 
-/// Removals (confirmed decisions) and how many of them were reversed on appeal.
-#[derive(Default)]
-struct Tally(BTreeMap<String, (u64, u64)>);
-
-impl Tally {
-    fn add(&mut self, key: String, reversed: bool) {
-        let e = self.0.entry(key).or_default();
-        e.0 += 1;
-        e.1 += reversed as u64;
-    }
-
-    fn rows(&self, label: impl Fn(&str) -> String) -> Vec<(String, u64, u64)> {
-        let mut rows: Vec<_> = self.0.iter().map(|(k, (n, r))| (label(k), *n, *r)).collect();
-        rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        rows
-    }
-}
-
 async fn dashboard(State(s): State<AppState>, session: Session) -> Result<Html<String>, WebError> {
     session.require(&[Role::Auditor, Role::AppealsOfficer, Role::Operator])?;
     let l = session.lang;
@@ -516,28 +497,15 @@ async fn dashboard(State(s): State<AppState>, session: Session) -> Result<Html<S
     let started = s.ledger.read_all_by_type(events::types::RUN_STARTED).await.map_err(internal(l))?;
     let runs: BTreeMap<String, String> =
         started.iter().filter_map(|e| e.as_type::<events::catalogue::RunStarted>()).map(|r| (r.run, t(l, &r.procedure))).collect();
-    let (mut by_ground, mut by_run, mut by_procedure) = (Tally::default(), Tally::default(), Tally::default());
-    let (mut total, mut reversed_total) = (0u64, 0u64);
+    let mut removals = projections::dashboard::Removals::default();
     for (_, doc) in rows {
         let Ok(cases) = serde_json::from_str::<BTreeMap<String, ProcedureCase>>(&doc) else { continue };
-        for (procedure, c) in cases {
-            if c.decision.as_ref().is_none_or(|d| d.outcome != "confirmed") {
-                continue;
-            }
-            let reversed = c.appeal.as_ref().is_some_and(|a| a.outcome == Some(AppealOutcome::Overturned));
-            let grounds = if reversed { c.appeal.as_ref().map(|a| a.contested_grounds.clone()).unwrap_or_default() } else { c.grounds.clone() };
-            total += 1;
-            reversed_total += reversed as u64;
-            by_procedure.add(procedure.clone(), reversed);
-            by_run.add(c.run.clone(), reversed);
-            let mut codes: Vec<&str> = grounds.iter().map(|g| g.code.as_str()).collect();
-            codes.dedup();
-            for code in codes {
-                by_ground.add(code.to_string(), reversed);
-            }
+        for (procedure, c) in &cases {
+            removals.add(procedure, c);
         }
     }
-    let share = if total == 0 { 0.0 } else { 100.0 * reversed_total as f64 / total as f64 };
+    let (total, reversed_total, share) = (removals.total, removals.reversed, removals.share_reversed());
+    let (by_procedure, by_ground, by_run) = (&removals.by_procedure, &removals.by_ground, &removals.by_run);
     Ok(session.page(
         &t(l, "dashboard"),
         "/ui/dashboard",

@@ -20,23 +20,7 @@ pub const SESSION_COOKIE: &str = "hl_session";
 /// The login form's own CSRF cookie (double submit: there is no session yet).
 pub const LOGIN_COOKIE: &str = "hl_login";
 
-/// How long sessions live and how their cookie is set.
-#[derive(Clone, Debug)]
-pub struct SessionPolicy {
-    /// Ended after this long without a request.
-    pub idle: Duration,
-    /// Ended this long after login, however busy.
-    pub absolute: Duration,
-    /// The origin the pages are served at (`--public-url`), if known; `https://` makes the
-    /// cookies `Secure`. Without it, a POST's `Origin` must match its `Host`.
-    pub public_url: Option<String>,
-}
-
-impl Default for SessionPolicy {
-    fn default() -> Self {
-        Self { idle: Duration::from_secs(30 * 60), absolute: Duration::from_secs(12 * 3600), public_url: None }
-    }
-}
+pub use crate::state::SessionPolicy;
 
 impl SessionPolicy {
     fn secure(&self) -> bool {

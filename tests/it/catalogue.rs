@@ -123,7 +123,7 @@ fn a_misspelt_or_missing_member_does_not_decode() {
 #[test]
 fn refusals_and_older_reads_keep_their_bytes() {
     let refused = serde_json::json!({"tree_size": 9, "witness": "w.example/1+0a0b0c0d+BA==", "detail": "saw another tree", "checkpoint": "log\n9\nAA==\n"});
-    let read = serde_json::json!({"token": "t1", "role": "auditor", "read": "person"});
+    let read = serde_json::json!({"iin": "650101310010", "token": "t1", "role": "auditor", "read": "person"});
     for (kind, data) in [(CHECKPOINT_REFUSED, refused), (PERSONAL_DATA_READ, read)] {
         let e = Event { kind: kind.into(), data, ..ledger_event() };
         typed_round_trip(&e).unwrap();

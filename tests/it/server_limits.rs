@@ -3,7 +3,8 @@
 //! serving state's background loops stop when told (issue 18, item 4).
 
 use crate::common::{Backend, Place};
-use housing_ledger::api::{app, AppState};
+use housing_ledger::api::AppState;
+use housing_ledger::app;
 use housing_ledger::server::{serve, Limits};
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -71,6 +71,44 @@ fn events_and_projections_know_no_database_or_server() {
     }
 }
 
+/// Dependencies run one way (ARCHITECTURE.md): each place and what it must not name.
+#[test]
+fn dependencies_run_one_way() {
+    let rules: &[(&str, &[&str])] = &[
+        // The rules judge answers: they know no store, registry, ledger, server or pipeline.
+        ("src/rules", &["crate::store", "crate::registry", "crate::ledger", "crate::pipeline", "crate::api", "crate::web", "sqlx", "axum"]),
+        // Storage knows no law.
+        ("src/store", &["crate::rules", "crate::pipeline", "crate::appeal", "crate::api", "crate::web", "projections::"]),
+        // The offline verifier reads no store and serves nothing.
+        ("src/proof/verify.rs", &["crate::ledger", "crate::store", "crate::api", "crate::web", "sqlx", "axum", "tokio"]),
+        // The API does not know the pages (the pages may use the API's errors).
+        ("src/api", &["crate::web"]),
+        ("src/state.rs", &["crate::web", "crate::api"]),
+        ("src/reads.rs", &["crate::web", "crate::api"]),
+        // Strict fixture reading knows no simulator.
+        ("src/registry/fixture.rs", &["sim::", "crate::tools"]),
+        // The service does not depend on the demo and bench tooling.
+        ("src/pipeline", &["crate::tools"]),
+        ("src/api", &["crate::tools"]),
+        ("src/web", &["crate::tools"]),
+        ("src/appeal.rs", &["crate::tools"]),
+    ];
+    let mut offenders = Vec::new();
+    for (place, words) in rules {
+        let path = root().join(place);
+        let files = if path.is_dir() { sources(&[place]) } else { vec![(path.clone(), std::fs::read_to_string(&path).unwrap())] };
+        assert!(!files.is_empty(), "{place}: no sources");
+        for (p, text) in files {
+            for w in *words {
+                if text.contains(w) {
+                    offenders.push(format!("{} names {w}", p.display()));
+                }
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "{offenders:#?}");
+}
+
 /// Every file under `dir`, as paths relative to it, sorted.
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     fn walk(base: &Path, dir: &Path, out: &mut Vec<PathBuf>) {

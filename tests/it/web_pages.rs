@@ -5,7 +5,8 @@ use crate::common::scenario::{complete, iin_for, run_fixture};
 use crate::common::{lit, tamper, Backend, Place};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use housing_ledger::api::{app, AppState};
+use housing_ledger::api::AppState;
+use housing_ledger::app;
 use housing_ledger::auth::{create_token, Role};
 use housing_ledger::registry::fixture::Fixture;
 use housing_ledger::registry::{TrustedKeys, DEFAULT_SIM_SEED};
@@ -204,12 +205,12 @@ async fn cross_site_posts_and_forms_without_their_token_are_refused() {
     assert!(to.contains("msg="), "filed (a browser under no-referrer sends Origin: null with Sec-Fetch-Site)");
     // Issue 17, finding 1: an action's answer leads to the person's page: a recorded read,
     // even when the action fails (here a correction that is not a signed answer).
-    let appeal = housing_ledger::api::reads::of_person(&p.state.ledger, &iin).await.unwrap();
+    let appeal = housing_ledger::reads::of_person(&p.state.ledger, &iin).await.unwrap();
     assert!(appeal.iter().any(|r| r["read"] == "web:appeal-filing"), "{appeal:?}");
     let id = p.state.appeals().of_person(&iin).await.unwrap()[0].id.clone();
     let (s, to, _) = p.call("POST", &format!("/ui/appeals/{id}/correction"), Some(&officer), Some("signed=nonsense")).await;
     assert!(s == StatusCode::SEE_OTHER && to.unwrap().contains("err="));
-    let reads = housing_ledger::api::reads::of_person(&p.state.ledger, &iin).await.unwrap();
+    let reads = housing_ledger::reads::of_person(&p.state.ledger, &iin).await.unwrap();
     assert!(reads.iter().any(|r| r["read"] == format!("web:appeal:{id}:correction")), "{reads:?}");
     let (s, _, _) =
         p.call_with("POST", "/ui/appeals/none/recheck", Some(&officer), Some(""), &[("Origin", "http://127.0.0.1:8080"), ("Host", "127.0.0.1:8080")]).await;
@@ -238,7 +239,7 @@ async fn sessions_roles_reads_and_language() {
     assert_eq!(s, StatusCode::OK);
     assert!(html.contains("id=\"timeline\"") && html.contains("есептен шығарылды") && !html.contains("class=\"bad\""), "removed, all verified");
     assert!(!html.contains("id=\"file-registry_removal\""), "auditors get no appeal form");
-    let reads = housing_ledger::api::reads::of_person(&p.state.ledger, &iin).await.unwrap();
+    let reads = housing_ledger::reads::of_person(&p.state.ledger, &iin).await.unwrap();
     assert!(reads.iter().any(|r| r["read"] == "web:case"), "the page read is in the ledger");
     let (s, _, html) = p.call("GET", "/ui/persons/123", Some(&auditor), None).await;
     assert!(s == StatusCode::BAD_REQUEST && html.contains("12 digits"), "{html}");

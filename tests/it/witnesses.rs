@@ -67,7 +67,7 @@ async fn checkpoints_are_cosigned_stored_and_served() {
     assert!(cp2.tree_size > cp.tree_size && report.unwrap().reached());
     // Served with both cosignatures, each verifying under its witness's key.
     let state = housing_ledger::api::AppState::new(ledger.clone(), housing_ledger::registry::TrustedKeys::from_sim_seed("x"));
-    let resp = housing_ledger::api::app(state).oneshot(Request::get("/v1/checkpoint").body(Body::empty()).unwrap()).await.unwrap();
+    let resp = housing_ledger::app(state).oneshot(Request::get("/v1/checkpoint").body(Body::empty()).unwrap()).await.unwrap();
     let note = String::from_utf8(resp.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
     let signed = events::cosignature::verified(&note, &[w1.key().clone(), w2.key().clone()]).unwrap();
     assert_eq!(signed.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["witness.example/w1", "witness.example/w2"], "{note}");
@@ -428,7 +428,7 @@ async fn a_third_party_client_checks_inclusion_from_our_tiles() {
     }
     let cp = ledger.checkpoint().await.unwrap();
     assert_eq!(cp.tree_size, 700);
-    let app = housing_ledger::api::app(housing_ledger::api::AppState::new(ledger.clone(), housing_ledger::registry::TrustedKeys::from_sim_seed("x")));
+    let app = housing_ledger::app(housing_ledger::api::AppState::new(ledger.clone(), housing_ledger::registry::TrustedKeys::from_sim_seed("x")));
     let get = move |path: String| {
         let app = app.clone();
         async move {

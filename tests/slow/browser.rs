@@ -7,7 +7,8 @@
 use crate::common::scenario::{complete, iin_for, run_fixture};
 use crate::common::{Backend, Place};
 use fantoccini::{Client, ClientBuilder, Locator};
-use housing_ledger::api::{app, AppState};
+use housing_ledger::api::AppState;
+use housing_ledger::app;
 use housing_ledger::auth::{issue_token, Role};
 use housing_ledger::registry::fixture::Fixture;
 use housing_ledger::registry::sim::FixtureRegistries;

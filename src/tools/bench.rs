@@ -177,10 +177,10 @@ pub fn peak_rss_kib() -> u64 {
 /// event signed and committed durably.
 pub async fn run_figures(dir: &std::path::Path, persons: u64) -> anyhow::Result<RunFigures> {
     use crate::pipeline::{self, Settings, Silent};
-    use crate::population::Population;
     use crate::registry::sim::FixtureRegistries;
     use crate::registry::{Registries, TrustedKeys, DEFAULT_SIM_SEED};
     use crate::rules::{Procedure, RuleBook};
+    use crate::tools::population::Population;
     let mut raw_sign = vec![raw_sign_rate(RAW_SIGN_SAMPLE)];
     let store: Arc<dyn EventStore> = Arc::new(SqlStore::connect(&format!("sqlite://{}", dir.join("bench.db").display())).await?);
     let ledger = Ledger::open(store, dir, crate::ledger::DEFAULT_ORIGIN).await?;
@@ -269,7 +269,8 @@ async fn file_bytes(store: &SqlStore, db: &std::path::Path) -> anyhow::Result<u6
 /// Returns the ledger's size, the replay rate, the routes' latencies, and what the reads cost
 /// now and, written one event per read as before issue 17, in the same run.
 pub async fn api_figures(dir: &std::path::Path, persons: u64, rate: u64, seconds: u64) -> anyhow::Result<(u64, f64, Vec<Latency>, [ReadCost; 2])> {
-    use crate::api::{app, AppState};
+    use crate::api::AppState;
+    use crate::app::app;
     use crate::registry::{TrustedKeys, DEFAULT_SIM_SEED};
     if !dir.join("bench.db").exists() {
         run_figures(dir, persons).await?;
@@ -353,11 +354,9 @@ pub async fn api_figures(dir: &std::path::Path, persons: u64, rate: u64, seconds
             .map(|n| {
                 let iin = &removed[(*n as usize * 7919) % removed.len()];
                 let what = if n % 2 == 0 { "proof:registry_removal" } else { "person" };
-                NewEvent::new(
-                    crate::api::reads::reads_stream(iin),
-                    crate::api::reads::PERSONAL_DATA_READ,
-                    serde_json::json!({"iin": iin, "token": "0123456789ab", "role": "auditor", "read": what}),
-                )
+                let read =
+                    events::catalogue::PersonalDataRead { iin: Some(iin.clone()), token: "0123456789ab".into(), role: "auditor".into(), read: what.into() };
+                NewEvent::typed(crate::reads::reads_stream(iin), read)
             })
             .collect();
         old_bytes += ledger.append(batch).await?.iter().map(|e| serde_json::to_string(e).map(|t| t.len() as u64).unwrap_or(0)).sum::<u64>();

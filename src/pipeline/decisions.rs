@@ -1,0 +1,97 @@
+//! Step 11: the formed list goes to ИШ АС МР, and each person's decision comes back signed
+//! (decision 9), by an identified official (decision 15).
+
+use super::person::Batch;
+use super::*;
+
+impl<'a> Runner<'a> {
+    /// Step 11: the formed list goes to ИШ АС МР.
+    pub(super) async fn submit(&mut self) -> Result<(), PipelineError> {
+        if self.progress.submitted.is_some() {
+            return Ok(());
+        }
+        let proposals: Vec<u64> = self.progress.proposals.iter().map(|(_, s)| *s).collect();
+        let submitted = ev::ListSubmitted {
+            run: self.ctx.run.clone(),
+            procedure: self.ctx.procedure.to_string(),
+            proposals: proposals.into_iter().map(Ref::Seq).collect(),
+            rule_set_sha256: self.ctx.rules.sha256.clone(),
+        };
+        self.append(vec![NewEvent::typed(self.run_stream(), submitted)]).await?;
+        Ok(())
+    }
+
+    /// Decision 9: the decision is taken on the ИШ АС МР side, per person.
+    pub(super) async fn decisions(&mut self) -> Result<(), PipelineError> {
+        let ctx = self.ctx.clone();
+        let pending: Vec<(String, u64)> = self.progress.proposals.iter().filter(|(iin, _)| !self.progress.decided.contains_key(iin)).cloned().collect();
+        self.ui.stage("decisions");
+        let mut appends = Appends::new(self.ledger);
+        for (k, chunk) in pending.chunks(self.settings.decisions_per_request).enumerate() {
+            let iins: Vec<String> = chunk.iter().map(|(i, _)| i.clone()).collect();
+            let request_id = format!("{}/decisions/{}/{k}", ctx.run, chunk[0].1);
+            let checked = ctx
+                .registries
+                .decisions(ctx.procedure, &iins, &request_id)
+                .await
+                .and_then(|s| check_answer(&ctx.keys, RegistryId::IshAsMr, &request_id, AnswerKind::Decisions(&iins), &s).cloned().map(|r| (s, r)));
+            let (signed, records) = match checked {
+                Ok(x) => x,
+                Err(fault) => {
+                    let ev = NewEvent::typed(self.run_stream(), fault.failed(&ctx.run, RegistryId::IshAsMr, &request_id, "11"));
+                    self.queue(&mut appends, vec![ev]).await?;
+                    self.settle(&mut appends).await?;
+                    return Err(PipelineError::Decisions(fault));
+                }
+            };
+            let signed_items = signed.item_sigs.clone();
+            let mut b = Batch::default();
+            let answer_ix =
+                b.push(&self.run_stream(), ev::RegistryResponded { step: Some("11".into()), ..signed.responded(&ctx.run, RegistryId::IshAsMr, &request_id) });
+            for (iin, proposal) in chunk {
+                // A missing or unreadable decision leaves the proposal open for the next run.
+                let Some((d, outcome)) =
+                    records.get(iin).and_then(|v| serde_json::from_value::<Decision>(v.clone()).ok()).and_then(|d| d.known().map(|o| (d, o)))
+                else {
+                    continue;
+                };
+                // Decision 15: no identified official, no decision (and so no notice).
+                let official = match d.official() {
+                    Ok(o) => o,
+                    Err(why) => {
+                        b.push(
+                            &person_stream(iin),
+                            ev::DecisionNotTaken {
+                                run: ctx.run.clone(),
+                                procedure: ctx.procedure.to_string(),
+                                proposal: *proposal,
+                                outcome,
+                                reason: why,
+                                evidence: vec![Ref::at(answer_ix)],
+                            },
+                        );
+                        continue;
+                    }
+                };
+                // Evidence per person: the decision as the source sent it, with its own signature.
+                let taken = ev::DecisionTaken {
+                    run: ctx.run.clone(),
+                    procedure: ctx.procedure.to_string(),
+                    proposal: Ref::Seq(*proposal),
+                    outcome,
+                    decided_by: official.name.clone(),
+                    official: Some(official.record()),
+                    body: d.by.clone().into(),
+                    reference: d.reference.clone(),
+                    evidence: Some(vec![Ref::at(answer_ix)]),
+                    decision: Some(records[iin].clone()),
+                    decision_sig: signed_items.get(iin).cloned().into(),
+                    simulation: ctx.simulation.then_some(true),
+                };
+                b.push(&person_stream(iin), taken);
+            }
+            self.queue(&mut appends, b.events).await?;
+        }
+        self.settle(&mut appends).await
+    }
+}

@@ -1,0 +1,196 @@
+//! Bundles and case files made from the ledger: a person's events, the run's headers, the keys,
+//! and inclusion paths against a checkpoint that covers them.
+
+use super::{is_simulation, Bundle, CaseFile, EventCheck, Inclusion, Keys, ProofError, CASE_FILE_FORMAT, PROOF_FORMAT, SIMULATION_NOTE};
+use crate::ledger::{Ledger, LedgerError};
+use crate::registry::{check_answer, AnswerKind, SignedAnswer, TrustedKeys};
+use crate::rules::records::RegistryId;
+use crate::rules::Procedure;
+use events::catalogue as ev;
+use events::types::*;
+use events::Event;
+use projections::person::Persons;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The `RunStarted` and `ListSubmitted` of runs, kept once both are written (neither changes
+/// after): every bundle of a run needs them, and a run's list submission is large.
+#[derive(Default)]
+pub struct RunHeaders(std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<Vec<Event>>>>);
+
+/// Runs whose headers are kept at most (the cache starts afresh beyond).
+const RUN_HEADERS_KEPT: usize = 1024;
+
+impl RunHeaders {
+    async fn get(&self, ledger: &Ledger, run: &str) -> Result<std::sync::Arc<Vec<Event>>, LedgerError> {
+        if let Some(h) = self.0.lock().expect("run headers lock").get(run) {
+            return Ok(h.clone());
+        }
+        let mut evs = Vec::new();
+        for kind in [RUN_STARTED, LIST_SUBMITTED] {
+            evs.extend(ledger.read_stream_kind(&run_stream(run), kind).await?);
+        }
+        let evs = std::sync::Arc::new(evs);
+        if [RUN_STARTED, LIST_SUBMITTED].iter().all(|k| evs.iter().any(|e| e.kind == *k)) {
+            let mut kept = self.0.lock().expect("run headers lock");
+            if kept.len() >= RUN_HEADERS_KEPT {
+                kept.clear();
+            }
+            kept.insert(run.to_string(), evs.clone());
+        }
+        Ok(evs)
+    }
+}
+
+/// Builds the bundle for a person's latest case in `procedure`.
+pub async fn build(ledger: &Ledger, registries: &TrustedKeys, iin: &str, procedure: Procedure) -> Result<Bundle, ProofError> {
+    build_with(ledger, registries, &RunHeaders::default(), iin, procedure).await
+}
+
+/// `build`, with run headers kept across calls.
+pub async fn build_with(ledger: &Ledger, registries: &TrustedKeys, headers: &RunHeaders, iin: &str, procedure: Procedure) -> Result<Bundle, ProofError> {
+    // Independent reads, concurrently.
+    let (person, keys) = tokio::join!(load_person_with(ledger, headers, iin), ledger.read_stream(events::verify::KEYS_STREAM));
+    let (persons, person, run_events) = person?;
+    let keys = keys?;
+    let case = persons
+        .cases
+        .get(iin)
+        .and_then(|m| m.get(procedure.as_str()))
+        .cloned()
+        .ok_or_else(|| ProofError::NoCase { iin: iin.into(), procedure: procedure.to_string() })?;
+    let mut events: BTreeMap<u64, Event> = BTreeMap::new();
+    // The person's and his notice's events of the case's run.
+    // An appeal's re-check is not what the decision rested on; the case file carries it.
+    for e in person.into_iter().filter(|e| e.run() == Some(case.run.as_str()) && e.appeal().is_none()) {
+        events.insert(e.seq, e);
+    }
+    for e in run_events.into_iter().filter(|e| e.run() == Some(case.run.as_str()) && (e.kind == RUN_STARTED || e.kind == LIST_SUBMITTED)) {
+        events.insert(e.seq, e);
+    }
+    let history = crate::ledger::key_history(&keys);
+    for e in keys {
+        events.insert(e.seq, e);
+    }
+    // The latest checkpoint serves if it covers every event; a new one is signed only if not.
+    let cp = ledger.checkpoint_covering(events.keys().next_back().copied().unwrap_or(0)).await?;
+    let seqs: Vec<u64> = events.keys().copied().collect();
+    let paths = ledger.inclusion_proofs(&seqs, cp.tree_size).await?;
+    let inclusion =
+        seqs.iter().zip(paths).map(|(seq, path)| Inclusion { seq: *seq, tree_size: cp.tree_size, path: path.iter().map(hex::encode).collect() }).collect();
+    let events: Vec<Event> = events.into_values().collect();
+    // The checkpoint as cosigned by the witnesses, where they have.
+    let note = crate::witness::cosigned_note(ledger, &cp.note, cp.tree_size).await.map_err(LedgerError::from)?;
+    let timestamp = ledger.checkpoints().timestamp(cp.tree_size).await.map_err(LedgerError::from)?.map(|t| crate::timestamp::to_base64(&t));
+    Ok(Bundle {
+        format: PROOF_FORMAT.into(),
+        iin: iin.into(),
+        procedure: procedure.to_string(),
+        status: case.status,
+        grounds: case.grounds,
+        simulation: is_simulation(&events).then(|| SIMULATION_NOTE.to_string()),
+        events,
+        checkpoint: note,
+        timestamp,
+        inclusion,
+        keys: Keys { ledger: history.all().iter().map(|k| k.to_string()).collect(), registries: registries.as_map() },
+    })
+}
+
+/// A person's cases folded from his stream, the `RunStarted` of his runs and his notices.
+/// Returns the fold, his events and the events of his runs' streams.
+pub async fn load_person(ledger: &Ledger, iin: &str) -> Result<(Persons, Vec<Event>, Vec<Event>), LedgerError> {
+    load_person_with(ledger, &RunHeaders::default(), iin).await
+}
+
+async fn load_person_with(ledger: &Ledger, headers: &RunHeaders, iin: &str) -> Result<(Persons, Vec<Event>, Vec<Event>), LedgerError> {
+    let person = ledger.read_stream(&person_stream(iin)).await?;
+    let runs: BTreeSet<String> = person.iter().filter_map(|e| e.run().map(String::from)).collect();
+    // Only what a bundle needs of each run's stream (its list pages hold other persons' data).
+    let mut run_events = Vec::new();
+    let mut notices = Vec::new();
+    for run in &runs {
+        let notice = notice_stream(&format!("{run}-{iin}"));
+        let (h, n) = tokio::join!(headers.get(ledger, run), ledger.read_stream(&notice));
+        run_events.extend(h?.iter().cloned());
+        notices.extend(n?);
+    }
+    let mut persons = Persons::default();
+    let mut all: Vec<&Event> = person.iter().chain(notices.iter()).collect();
+    all.sort_by_key(|e| e.seq);
+    all.into_iter().for_each(|e| persons.apply(e));
+    let mut with_notices = person;
+    with_notices.extend(notices);
+    with_notices.sort_by_key(|e| e.seq);
+    Ok((persons, with_notices, run_events))
+}
+
+/// Builds the case file of appeal `id` about `iin`; the checkpoint covers the appeal's events.
+pub async fn case_file(ledger: &Ledger, registries: &TrustedKeys, id: &str, iin: &str, procedure: Procedure) -> Result<CaseFile, ProofError> {
+    let mut appeal_events = ledger.read_stream(&appeal_stream(id)).await?;
+    if appeal_events.is_empty() {
+        return Err(ProofError::NoCase { iin: iin.into(), procedure: format!("appeal {id}") });
+    }
+    let person = ledger.read_stream(&person_stream(iin)).await?;
+    appeal_events.extend(person.into_iter().filter(|e| e.appeal() == Some(id)));
+    appeal_events.extend(ledger.read_stream(&notice_stream(&reinstatement_notice_id(id))).await?);
+    appeal_events.sort_by_key(|e| e.seq);
+    ledger.checkpoint_covering(appeal_events.last().map(|e| e.seq).unwrap_or(0)).await?;
+    let proof = build(ledger, registries, iin, procedure).await?;
+    let tree_size = proof.inclusion.first().map(|i| i.tree_size).unwrap_or(0);
+    let seqs: Vec<u64> = appeal_events.iter().map(|e| e.seq).collect();
+    let paths = ledger.inclusion_proofs(&seqs, tree_size).await?;
+    let inclusion = seqs.iter().zip(paths).map(|(seq, path)| Inclusion { seq: *seq, tree_size, path: path.iter().map(hex::encode).collect() }).collect();
+    let notice = proof.events.iter().find(|e| e.kind == NOTICE_ISSUED).cloned();
+    Ok(CaseFile { format: CASE_FILE_FORMAT.into(), appeal: id.into(), notice, proof, appeal_events, inclusion })
+}
+
+/// Checks `events` against the ledger's key history and a signed checkpoint that covers them
+/// (signing one if the latest does not), as an auditor would. Returns the checkpoint's note.
+pub async fn check_events(ledger: &Ledger, registries: &TrustedKeys, events: &[Event]) -> Result<(String, Vec<EventCheck>), LedgerError> {
+    let cp = ledger.checkpoint_covering(events.iter().map(|e| e.seq).max().unwrap_or(0)).await?;
+    let history = ledger.key_history().await?;
+    let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+    let paths = ledger.inclusion_proofs(&seqs, cp.tree_size).await?;
+    let checks = events
+        .iter()
+        .zip(paths)
+        .map(|(e, path)| {
+            let signature = match history.in_force(&e.key, e.seq) {
+                Some(k) => e.check(k).map(|_| ()).map_err(|err| err.to_string()),
+                None => Err(format!("key {} is not in force at seq {}", e.key, e.seq)),
+            };
+            let source = (e.kind == REGISTRY_RESPONDED || e.kind == REINSTATEMENT_ACKNOWLEDGED).then(|| {
+                let (registry, request_id, signed) = match e.as_type::<ev::RegistryResponded>() {
+                    Some(r) => (
+                        r.registry,
+                        r.request_id,
+                        SignedAnswer { answer: r.answer, source_key: r.source_key, source_sig: r.source_sig, item_sigs: r.item_sigs.unwrap_or_default() },
+                    ),
+                    None => {
+                        let r = e.decode::<ev::ReinstatementAcknowledged>().map_err(|err| err.to_string())?;
+                        (
+                            r.registry,
+                            r.request_id,
+                            SignedAnswer { answer: r.answer, source_key: r.source_key, source_sig: r.source_sig, item_sigs: Default::default() },
+                        )
+                    }
+                };
+                let registry = RegistryId::parse(&registry).ok_or("unknown registry")?;
+                let subjects: Vec<String> = serde_json::from_value(signed.answer["subjects"].clone()).unwrap_or_default();
+                let kind = if e.kind == REINSTATEMENT_ACKNOWLEDGED {
+                    AnswerKind::Acknowledgement(&subjects)
+                } else if e.stream.starts_with("run:") {
+                    AnswerKind::List
+                } else {
+                    AnswerKind::Records(&subjects)
+                };
+                check_answer(registries, registry, &request_id, kind, &signed).map(|_| ()).map_err(|f| f.to_string())
+            });
+            let inclusion = e.hash_bytes().map_err(|err| err.to_string()).and_then(|h| {
+                events::merkle::verify_inclusion(e.seq, cp.tree_size, &events::merkle::leaf_hash(&h), &path, &cp.root).map_err(|err| err.to_string())
+            });
+            EventCheck { seq: e.seq, signature, source, inclusion }
+        })
+        .collect();
+    Ok((cp.note, checks))
+}

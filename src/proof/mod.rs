@@ -1,0 +1,111 @@
+//! Proof bundles (`ledger-format.md`, "Proof bundle"): everything a person's decision rests on,
+//! with inclusion paths against a signed checkpoint, checkable offline by `verify-proof`.
+//!
+//! Batch answers that carry other persons' data (the step-4 list page and the step-11 decision
+//! batch) are named by seq but not copied into a person's bundle.
+//!
+//! This module holds the formats; `build` makes bundles and case files from the ledger, and
+//! `verify` checks them offline: it reads no store and serves nothing, so an auditor's copy of
+//! it needs only the bundle, the ledger's key and the rule sets.
+
+mod build;
+mod verify;
+
+pub use build::{build, build_with, case_file, check_events, load_person, RunHeaders};
+pub use verify::{check_evidence, check_quorum, check_timestamp, verify, verify_case_file, Verified};
+
+use crate::ledger::LedgerError;
+use events::catalogue::{Ground, Status};
+use events::Event;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub const PROOF_FORMAT: &str = "housing-ledger/proof/v1";
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inclusion {
+    pub seq: u64,
+    pub tree_size: u64,
+    pub path: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Keys {
+    pub ledger: Vec<String>,
+    pub registries: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bundle {
+    pub format: String,
+    pub iin: String,
+    pub procedure: String,
+    pub status: Status,
+    pub grounds: Vec<Ground>,
+    pub events: Vec<Event>,
+    pub checkpoint: String,
+    pub inclusion: Vec<Inclusion>,
+    pub keys: Keys,
+    /// The RFC 3161 token (base64 DER) over the checkpoint's body, where there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<String>,
+    /// Decision 11: `"simulation, not a legal act"` where the run was a simulation. Its signed
+    /// events say so too, and `verify` checks that this agrees with them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub simulation: Option<String>,
+}
+
+/// What a simulation's bundle, page and verification say of it (decision 11).
+pub const SIMULATION_NOTE: &str = "simulation, not a legal act";
+
+/// Whether the events show a simulation: a run recorded as one, or a person's entry,
+/// proposal, decision or notice marked so, all signed.
+pub fn is_simulation(events: &[Event]) -> bool {
+    events.iter().any(Event::simulation)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProofError {
+    #[error("no {procedure} case for {iin}")]
+    NoCase { iin: String, procedure: String },
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("proof does not verify: {0}")]
+    Invalid(String),
+}
+
+pub(crate) fn invalid(m: impl Into<String>) -> ProofError {
+    ProofError::Invalid(m.into())
+}
+
+pub const CASE_FILE_FORMAT: &str = "housing-ledger/case-file/v1";
+
+/// An appeal's case file: the notice as sent, the proof bundle of the decision appealed, and
+/// the appeal's events (its stream, the re-check in the person's stream, and any notice of
+/// reinstatement), each with its inclusion path against the bundle's checkpoint.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseFile {
+    pub format: String,
+    pub appeal: String,
+    /// The `NoticeIssued` of the decision appealed, whole; it is also among the bundle's events.
+    pub notice: Option<Event>,
+    pub proof: Bundle,
+    pub appeal_events: Vec<Event>,
+    pub inclusion: Vec<Inclusion>,
+}
+
+/// What the server found checking one event for a person's timeline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EventCheck {
+    pub seq: u64,
+    /// Hash and Ed25519 signature by a ledger key in force at that seq.
+    pub signature: Result<(), String>,
+    /// The source registry's signature, for answers.
+    pub source: Option<Result<(), String>>,
+    /// The inclusion path to the checkpoint's root.
+    pub inclusion: Result<(), String>,
+}
