@@ -271,19 +271,26 @@ impl Ledger {
     }
 
     pub async fn append(&self, batch: Vec<NewEvent>) -> Result<Vec<Event>> {
-        let signer = self.signer();
-        Ok(self.store.append(&signer, batch).await?)
+        self.append_pending(PendingBatch::new(batch)).await
     }
 
     /// Appends a batch whose `data` may refer to events of the same batch as `{"$rel": k}`.
     pub async fn append_relative(&self, batch: Vec<NewEvent>) -> Result<Vec<Event>> {
-        Ok(self.store.append_pending(&self.signer(), PendingBatch::relative(batch)).await?)
+        self.append_pending(PendingBatch::relative(batch)).await
     }
 
     /// Appends parts built apart as one batch; each part's `{"$rel": k}` counts from its own
     /// first event.
     pub async fn append_relative_parts(&self, parts: Vec<Vec<NewEvent>>) -> Result<Vec<Event>> {
-        Ok(self.store.append_pending(&self.signer(), PendingBatch::relative_parts(parts)).await?)
+        self.append_pending(PendingBatch::relative_parts(parts)).await
+    }
+
+    async fn append_pending(&self, batch: PendingBatch) -> Result<Vec<Event>> {
+        let appended = self.store.append_pending(&self.signer(), batch).await?;
+        if !appended.is_empty() {
+            crate::metrics::METRICS.appended(appended.len());
+        }
+        Ok(appended)
     }
 
     pub async fn size(&self) -> Result<u64> {

@@ -7,6 +7,7 @@ pub mod appeal;
 pub mod auth;
 pub mod cli;
 pub mod ledger;
+pub mod metrics;
 pub mod pipeline;
 pub mod private_files;
 pub mod projection;

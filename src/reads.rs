@@ -41,6 +41,11 @@ pub struct ReadLog {
 }
 
 impl ReadLog {
+    /// Reads waiting for the writer.
+    pub fn queued(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
     /// Starts the writer task (needs a Tokio runtime). It owns the appending of reads: whatever
     /// is waiting when it is free goes into one event.
     pub fn start(ledger: Arc<Ledger>) -> Self {

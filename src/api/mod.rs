@@ -83,7 +83,9 @@ pub fn router(state: AppState) -> Router {
         .route("/tlog/checkpoint", axum::routing::get(tiles::checkpoint))
         .route("/tlog/tile/{*path}", axum::routing::get(tiles::tile))
         .with_state(state.clone());
+    let metrics_route = get(metrics).with_state(state.clone());
     let (router, doc) = router_and_doc(state);
+    let router = router.route("/metrics", metrics_route);
     // The API's errors in one JSON shape, extractor rejections included (not the pages').
     let router = router.layer(axum::middleware::map_response(error::json_errors)).layer(axum::middleware::from_fn(no_store)).merge(tiles);
     let doc = Arc::new(finish_document(serde_json::to_value(&doc).expect("the document serialises")));
@@ -122,6 +124,33 @@ fn finish_document(mut doc: Value) -> Value {
 
 /// `Cache-Control: no-store` on every answer that may hold personal data (issue 17, finding 9):
 /// all but the public ledger routes, whose own caching stands.
+/// Operational metrics in the Prometheus (OpenMetrics) text format (operator tokens only): the
+/// counted ones and the ledger's state as of now.
+async fn metrics(State(s): State<AppState>, caller: Caller) -> Result<Response, AppError> {
+    caller.require(&[Role::Operator])?;
+    let ledger = &s.ledger;
+    let log_size = ledger.size().await?;
+    let cursor = ledger.projections().projection_cursor(crate::projection::PERSONS).await?;
+    let checkpoint_age_seconds = ledger
+        .checkpoints()
+        .latest_checkpoint()
+        .await?
+        .and_then(|cp| chrono::DateTime::parse_from_rfc3339(&cp.signed_at).ok())
+        .map(|t| (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_milliseconds() as f64 / 1000.0);
+    let mut witnesses = Vec::new();
+    for (key, _) in ledger.witnesses().map(|w| w.witnesses.as_slice()).unwrap_or_default() {
+        witnesses.push((key.name.clone(), ledger.checkpoints().last_cosigned(&key.name).await?.unwrap_or(0)));
+    }
+    let snapshot = crate::metrics::Snapshot {
+        log_size,
+        projection_lag: log_size.saturating_sub(cursor),
+        read_queue: s.reads.queued() as u64,
+        checkpoint_age_seconds,
+        witnesses,
+    };
+    Ok(([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], crate::metrics::render(&snapshot)).into_response())
+}
+
 async fn no_store(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let path = req.uri().path().to_string();
     let public = ["/v1/checkpoint", "/v1/proofs/", "/v1/keys"].iter().any(|p| path.starts_with(p));

@@ -318,3 +318,42 @@ async fn revoked_and_expired_tokens_are_refused_at_once() {
     assert!(listed.iter().any(|t| t.id == soon_rec.id));
     assert!(expiry("0d", now).is_err() && expiry("2000-01-01T00:00:00Z", now).is_err() && expiry("soon", now).is_err());
 }
+
+/// The value of the sample `name` (with its labels, if any) in a text exposition.
+fn sample(text: &str, name: &str) -> Option<f64> {
+    text.lines().find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
+}
+
+#[tokio::test]
+async fn metrics_are_for_operators_and_follow_the_ledger() {
+    let api = Api::new().await;
+    let (s, b) = api.json("/metrics", None).await;
+    assert_eq!((s, error_code(&b)), (StatusCode::UNAUTHORIZED, "unauthorized"));
+    for role in [Role::Auditor, Role::AppealsOfficer] {
+        let (s, _) = api.call("GET", "/metrics", Some(&api.token(role).await)).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{role:?}");
+    }
+    let op = api.token(Role::Operator).await;
+    let (s, before) = api.call("GET", "/metrics", Some(&op)).await;
+    assert_eq!(s, StatusCode::OK);
+    let size = api.state.ledger.size().await.unwrap();
+    assert_eq!(sample(&before, "housing_ledger_log_size"), Some(size as f64), "{before}");
+    assert!(sample(&before, "housing_ledger_projection_lag_events").is_some_and(|lag| lag <= size as f64));
+    assert_eq!(sample(&before, "housing_ledger_read_log_queue"), Some(0.0));
+    assert!(!before.contains("housing_ledger_checkpoint_age_seconds "), "no checkpoint yet");
+    // An append of five events is counted (other tests append in this process too: at least).
+    let appended = sample(&before, "housing_ledger_events_appended_total").unwrap();
+    api.state.ledger.append((0..5).map(|i| NewEvent::new("run:r2", "Tick", json!({"i": i}))).collect()).await.unwrap();
+    api.state.ledger.checkpoint().await.unwrap();
+    let _ = api.call("GET", "/v1/checkpoint", None).await;
+    let _ = api.call("GET", "/v1/persons/650101310010", Some(&op)).await;
+    let (_, after) = api.call("GET", "/metrics", Some(&op)).await;
+    assert!(sample(&after, "housing_ledger_events_appended_total").unwrap() >= appended + 5.0, "{after}");
+    assert_eq!(sample(&after, "housing_ledger_log_size"), Some(size as f64 + 5.0));
+    assert!(sample(&after, "housing_ledger_checkpoint_age_seconds").is_some_and(|age| (0.0..60.0).contains(&age)), "{after}");
+    // Latency by route pattern, never by path: no IIN in a label.
+    assert!(after.contains(r#"housing_ledger_request_seconds_count{method="GET",route="/v1/checkpoint"}"#), "{after}");
+    assert!(after.contains(r#"route="/v1/persons/{iin}""#), "{after}");
+    assert!(!after.contains("650101310010"));
+    assert!(after.trim_end().ends_with("# EOF"));
+}
