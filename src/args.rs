@@ -165,6 +165,10 @@ pub struct VerifyArgs {
     /// A ledger verifier key that must be in the ledger's key history.
     #[arg(long)]
     pub ledger_key: Option<String>,
+    /// One JSON object: `{"ok": true, "events", "checkpoints", "root", "keys"}`, or
+    /// `{"ok": false, "seq", "fault", "detail"}` naming the first bad event.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// The arguments of `verify-proof`.

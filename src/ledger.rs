@@ -551,23 +551,56 @@ pub struct VerifyReport {
 
 /// Verifies every hash, `prev` link and signature under the key history, and the Merkle root
 /// and signature of every stored checkpoint. `anchor`, when given, must be a key of the history.
+/// `progress` is told how many events were verified so far.
+///
+/// The log is read page by page, and the next page is read while this one is checked: parsing,
+/// hashing and signature checks on every core, the chain and the tree in order. A finding names
+/// the first bad seq exactly, as a serial check would.
 pub async fn verify_store(store: &dyn EventStore, anchor: Option<&VerifierKey>, mut progress: impl FnMut(u64)) -> Result<VerifyReport> {
-    let checkpoints = store.checkpoints().await?;
-    let mut next_cp = checkpoints.iter().peekable();
-    let mut v = ChainVerifier::new();
+    let checkpoints = Arc::new(store.checkpoints().await?);
+    let mut state = PageVerifier { v: ChainVerifier::new(), next_cp: 0 };
     let mut from = 0;
-    let check_cps = |v: &ChainVerifier, next_cp: &mut std::iter::Peekable<std::slice::Iter<StoredCheckpoint>>| -> std::result::Result<(), Finding> {
-        while let Some(cp) = next_cp.peek().filter(|cp| cp.tree_size <= v.size()) {
-            check_checkpoint(v, cp)?;
-            next_cp.next();
+    let mut rows = store.read_raw(0, VERIFY_PAGE).await?;
+    while !rows.is_empty() {
+        let n = rows.len() as u64;
+        let cps = checkpoints.clone();
+        let check = tokio::task::spawn_blocking(move || {
+            let found = state.page(rows, &cps);
+            (state, found)
+        });
+        let (next, checked) = tokio::join!(store.read_raw(from + n, VERIFY_PAGE), check);
+        let (checked_state, found) = checked.expect("the page check does not panic");
+        state = checked_state;
+        found.map_err(LedgerError::Invalid)?;
+        from += n;
+        progress(from);
+        rows = next?;
+    }
+    let PageVerifier { v, next_cp } = state;
+    if let Some(cp) = checkpoints.get(next_cp) {
+        return Err(LedgerError::Invalid(Finding {
+            seq: cp.tree_size.saturating_sub(1),
+            fault: Fault::CheckpointRoot,
+            detail: format!("checkpoint of size {} is larger than the log ({} events)", cp.tree_size, v.size()),
+        }));
+    }
+    if let Some(anchor) = anchor {
+        if !v.keys.contains(anchor) {
+            return Err(LedgerError::Invalid(Finding { seq: 0, fault: Fault::Key, detail: format!("key {anchor} is not in the ledger's key history") }));
         }
-        Ok(())
-    };
-    loop {
-        let rows = store.read_raw(from, VERIFY_PAGE).await?;
-        if rows.is_empty() {
-            break;
-        }
+    }
+    Ok(VerifyReport { events: v.size(), checkpoints: checkpoints.len(), root: v.root(), keys: v.keys.all() })
+}
+
+/// The chain verifier and the next checkpoint to check, carried from page to page.
+struct PageVerifier {
+    v: ChainVerifier,
+    next_cp: usize,
+}
+
+impl PageVerifier {
+    /// Checks one page of stored rows, in order, and each checkpoint at its size.
+    fn page(&mut self, rows: Vec<(u64, String)>, checkpoints: &[StoredCheckpoint]) -> std::result::Result<(), Finding> {
         let parsed: Vec<std::result::Result<Event, Finding>> = rows
             .into_par_iter()
             .map(|(seq, body)| {
@@ -579,7 +612,6 @@ pub async fn verify_store(store: &dyn EventStore, anchor: Option<&VerifierKey>, 
                 Ok(ev)
             })
             .collect();
-        let n = parsed.len() as u64;
         let mut first_bad = None;
         let mut good = Vec::with_capacity(parsed.len());
         for p in parsed {
@@ -594,31 +626,30 @@ pub async fn verify_store(store: &dyn EventStore, anchor: Option<&VerifierKey>, 
         // Feed in slices that end at checkpoint sizes, so each root is checked at its size.
         let mut rest = &good[..];
         while !rest.is_empty() {
-            let until = next_cp.peek().map(|cp| cp.tree_size.saturating_sub(v.size()) as usize).filter(|k| *k > 0).unwrap_or(rest.len()).min(rest.len());
-            v.feed(&rest[..until]).map_err(LedgerError::Invalid)?;
-            check_cps(&v, &mut next_cp).map_err(LedgerError::Invalid)?;
+            let until = checkpoints
+                .get(self.next_cp)
+                .map(|cp| cp.tree_size.saturating_sub(self.v.size()) as usize)
+                .filter(|k| *k > 0)
+                .unwrap_or(rest.len())
+                .min(rest.len());
+            self.v.feed(&rest[..until])?;
+            self.checkpoints_reached(checkpoints)?;
             rest = &rest[until..];
         }
-        if let Some(finding) = first_bad {
-            return Err(LedgerError::Invalid(finding));
-        }
-        from += n;
-        progress(from);
-    }
-    check_cps(&v, &mut next_cp).map_err(LedgerError::Invalid)?;
-    if let Some(cp) = next_cp.next() {
-        return Err(LedgerError::Invalid(Finding {
-            seq: cp.tree_size.saturating_sub(1),
-            fault: Fault::CheckpointRoot,
-            detail: format!("checkpoint of size {} is larger than the log ({} events)", cp.tree_size, v.size()),
-        }));
-    }
-    if let Some(anchor) = anchor {
-        if !v.keys.contains(anchor) {
-            return Err(LedgerError::Invalid(Finding { seq: 0, fault: Fault::Key, detail: format!("key {anchor} is not in the ledger's key history") }));
+        match first_bad {
+            Some(finding) => Err(finding),
+            None => self.checkpoints_reached(checkpoints),
         }
     }
-    Ok(VerifyReport { events: v.size(), checkpoints: checkpoints.len(), root: v.root(), keys: v.keys.all() })
+
+    /// Checks every checkpoint the chain has reached.
+    fn checkpoints_reached(&mut self, checkpoints: &[StoredCheckpoint]) -> std::result::Result<(), Finding> {
+        while let Some(cp) = checkpoints.get(self.next_cp).filter(|cp| cp.tree_size <= self.v.size()) {
+            check_checkpoint(&self.v, cp)?;
+            self.next_cp += 1;
+        }
+        Ok(())
+    }
 }
 
 fn check_checkpoint(v: &ChainVerifier, cp: &StoredCheckpoint) -> std::result::Result<(), Finding> {

@@ -452,7 +452,7 @@ async fn registry_sim(g: &Global, a: RegistrySimArgs) -> anyhow::Result<std::pro
 
 /// `verify`.
 async fn verify(g: &Global, a: VerifyArgs) -> anyhow::Result<std::process::ExitCode> {
-    let VerifyArgs { ledger_key } = a;
+    let VerifyArgs { ledger_key, json } = a;
     let anchor = ledger_key.map(|k| events::VerifierKey::parse(&k)).transpose().context("--ledger-key")?;
     if anchor.is_none() {
         eprintln!("warning: no --ledger-key given: this checks the ledger's self-consistency only, not that it is the ledger whose key you trust");
@@ -462,30 +462,81 @@ async fn verify(g: &Global, a: VerifyArgs) -> anyhow::Result<std::process::ExitC
         println!("FAILED: the database holds no event: there is no ledger to verify (a ledger starts with event 0, its key)");
         return Ok(std::process::ExitCode::FAILURE);
     }
-    match verify_store(store.as_ref(), anchor.as_ref(), |_| {}).await {
-        Ok(r) => {
-            println!("ok: {} events, {} checkpoints, root {}, {} ledger keys", r.events, r.checkpoints, hex::encode(r.root), r.keys.len());
-            // With --tsa-cert: every token, and each before the next checkpoint.
-            if let Some(anchors) = &g.tsa_anchors {
-                match housing_ledger::timestamp::verify_ledger(store.as_ref(), anchors).await {
-                    Ok(s) => {
-                        println!("time-stamps: {} of {} checkpoints time-stamped, every token valid", s.stamped, s.checkpoints);
-                        for (size, next) in &s.late {
-                            println!("warning: the token of checkpoint {size} was obtained after checkpoint {next} was signed: it shows only that the state existed by then");
-                        }
-                    }
-                    Err(e) => {
-                        println!("FAILED at time-stamps: {e}");
-                        return Ok(std::process::ExitCode::FAILURE);
-                    }
-                }
-            }
+    // A bar on a terminal, by events verified.
+    let bar = (std::io::stderr().is_terminal() && !json).then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("verifying [{bar:40}] {pos}/{len} events {per_sec} eta {eta}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        bar
+    });
+    if let Some(b) = &bar {
+        b.set_length(store.size().await?);
+    }
+    let verified = verify_store(store.as_ref(), anchor.as_ref(), |n| {
+        if let Some(b) = &bar {
+            b.set_position(n);
         }
-        Err(LedgerError::Invalid(finding)) => {
-            println!("FAILED at {finding}");
+    })
+    .await;
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let report = match verified {
+        Ok(r) => r,
+        Err(LedgerError::Invalid(f)) => {
+            if json {
+                println!("{}", serde_json::json!({"ok": false, "seq": f.seq, "fault": f.fault.to_string(), "detail": f.detail}));
+            } else {
+                println!("FAILED at {f}");
+            }
             return Ok(std::process::ExitCode::FAILURE);
         }
         Err(e) => return Err(e.into()),
+    };
+    // With --tsa-cert: every token, and each before the next checkpoint.
+    let stamps = match &g.tsa_anchors {
+        Some(anchors) => Some(housing_ledger::timestamp::verify_ledger(store.as_ref(), anchors).await),
+        None => None,
+    };
+    let keys: Vec<String> = report.keys.iter().map(|k| k.to_string()).collect();
+    let mut out = serde_json::json!({"ok": true, "events": report.events, "checkpoints": report.checkpoints, "root": hex::encode(report.root), "keys": keys});
+    if !json {
+        println!(
+            "ok: {} events, {} checkpoints, root {}, {} ledger keys",
+            report.events,
+            report.checkpoints,
+            out["root"].as_str().unwrap_or_default(),
+            keys.len()
+        );
+    }
+    match stamps {
+        None => {}
+        Some(Ok(s)) => {
+            let late: Vec<serde_json::Value> = s.late.iter().map(|(size, next)| serde_json::json!({"checkpoint": size, "after_checkpoint": next})).collect();
+            out["timestamps"] = serde_json::json!({"stamped": s.stamped, "checkpoints": s.checkpoints, "late": late});
+            if !json {
+                println!("time-stamps: {} of {} checkpoints time-stamped, every token valid", s.stamped, s.checkpoints);
+                for (size, next) in &s.late {
+                    println!(
+                        "warning: the token of checkpoint {size} was obtained after checkpoint {next} was signed: it shows only that the state existed by then"
+                    );
+                }
+            }
+        }
+        Some(Err(e)) => {
+            if json {
+                println!("{}", serde_json::json!({"ok": false, "fault": "timestamp", "detail": e.to_string()}));
+            } else {
+                println!("FAILED at time-stamps: {e}");
+            }
+            return Ok(std::process::ExitCode::FAILURE);
+        }
+    }
+    if json {
+        println!("{out}");
     }
     Ok(std::process::ExitCode::SUCCESS)
 }

@@ -487,3 +487,56 @@ fn an_append_after_the_writer_stopped_is_refused() {
     let fresh = second.block_on(place.store());
     assert_eq!(second.block_on(fresh.size()).unwrap(), size);
 }
+
+/// `verify` reads the next page while it checks this one: a bad event is still found at its
+/// exact seq, on either side of a page boundary (pages of 20,000), the first of several
+/// winning, and `verify --json` names it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_across_pages_finds_the_first_bad_seq() {
+    let place = Place::new(Backend::Sqlite, None);
+    let ledger = place.ledger().await;
+    for start in (1..45_000).step_by(5_000) {
+        ledger.append((start..(start + 5_000).min(45_000)).map(person_event).collect()).await.unwrap();
+        if start == 20_001 {
+            ledger.checkpoint().await.unwrap();
+        }
+    }
+    ledger.checkpoint().await.unwrap();
+    assert_eq!(verify_store(place.store().await.as_ref(), None, |_| {}).await.unwrap().events, 45_000);
+    let store = place.sql().await;
+    use housing_ledger::store::LogStore;
+    let original = |seq: u64| {
+        let store = &store;
+        async move { store.read_raw(seq, 1).await.unwrap().remove(0).1 }
+    };
+    for (n, bad) in [[19_999, 30_000], [20_000, 44_999], [5, 30_000]].into_iter().enumerate() {
+        let kept: Vec<(u64, String)> = vec![(bad[0], original(bad[0]).await), (bad[1], original(bad[1]).await)];
+        for seq in bad {
+            rewrite_event(&place, seq, |v| v["data"]["registry"] = json!("gosreestr")).await;
+        }
+        assert_eq!(fault_of(&place).await, (bad[0], Fault::Hash), "{bad:?}");
+        if n == 0 {
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_housing-ledger"))
+                .args(["--database-url", &place.url, "--data-dir"])
+                .arg(place.key_dir.path())
+                .args(["verify", "--json"])
+                .output()
+                .unwrap();
+            assert!(!out.status.success());
+            let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+            assert_eq!((answer["ok"].as_bool(), answer["seq"].as_u64(), answer["fault"].as_str()), (Some(false), Some(bad[0]), Some("hash")), "{answer}");
+        }
+        for (seq, body) in kept.into_iter().rev() {
+            tamper(&store, &format!("UPDATE events SET body = {} WHERE seq = {seq}", lit(&body))).await;
+        }
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_housing-ledger"))
+        .args(["--database-url", &place.url, "--data-dir"])
+        .arg(place.key_dir.path())
+        .args(["verify", "--json"])
+        .output()
+        .unwrap();
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(out.status.success(), "{answer}");
+    assert_eq!((answer["ok"].as_bool(), answer["events"].as_u64(), answer["checkpoints"].as_u64()), (Some(true), Some(45_000), Some(2)));
+}
