@@ -104,19 +104,34 @@ pub struct Replay {
     pub differences: Vec<(String, Option<String>, Option<String>)>,
 }
 
-/// Folds the events the stored projection has applied, from the first, and compares.
+/// Folds the events the stored projection has applied, from the first, and compares. The fold
+/// runs in shards on every core (`projections::person::Sharded`), and the next page is read
+/// while this one is folded.
 pub async fn replay(ledger: &Ledger) -> Result<Replay, LedgerError> {
     let store = ledger.store();
     let upto = store.projection_cursor(PERSONS).await?;
     let t = Instant::now();
-    let mut persons = Persons::default();
-    let mut from = 0;
-    while from < upto {
-        let page: Vec<Event> = crate::store::read(store.as_ref(), from, PAGE.min(upto - from)).await?;
-        let Some(last) = page.last() else { break };
-        from = last.seq + 1;
-        page.iter().for_each(|e| persons.apply(e));
+    let shards = rayon::current_num_threads().max(1) * 4;
+    let mut sharded = projections::person::Sharded::new(shards);
+    let mut page: Vec<Event> = ledger.read(0, PAGE.min(upto)).await?;
+    while let Some(last) = page.last() {
+        let from = last.seq + 1;
+        let fold = tokio::task::spawn_blocking(move || {
+            sharded.apply_all(&page);
+            sharded
+        });
+        let next = async {
+            if from < upto {
+                ledger.read(from, PAGE.min(upto - from)).await
+            } else {
+                Ok(Vec::new())
+            }
+        };
+        let (next, folded) = tokio::join!(next, fold);
+        sharded = folded.expect("the fold does not panic");
+        page = next?;
     }
+    let persons = sharded.into_persons();
     let seconds = t.elapsed().as_secs_f64();
     let stored: BTreeMap<String, String> = store.projection_all(PERSONS).await?.into_iter().collect();
     let rebuilt: BTreeMap<String, String> = persons.cases.iter().map(|(k, c)| (k.clone(), serde_json::to_string(c).expect("cases serialise"))).collect();

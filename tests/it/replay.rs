@@ -98,3 +98,34 @@ async fn replay_equals_the_stored_projection_and_finds_a_row_changed_behind_its_
     assert_eq!(key, &a);
     assert!(stored.as_ref().unwrap().contains("retained") && rebuilt.as_ref().unwrap().contains("removed"));
 }
+
+/// Every golden ledger, whole.
+static LEDGERS: std::sync::LazyLock<Vec<Vec<Event>>> = std::sync::LazyLock::new(|| {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/golden");
+    let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    let mut all: Vec<Vec<Event>> = files
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap().lines().filter(|l| !l.is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect())
+        .collect();
+    all.push(golden());
+    all
+});
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 64, ..Default::default() })]
+    /// `replay` folds in shards on every core: any prefix of any golden ledger, in any number
+    /// of shards, fed in pages of any size, folds to the serial fold's cases.
+    #[test]
+    fn the_sharded_fold_equals_the_serial_fold(ledger in 0usize..10, cut in 0.0f64..=1.0, shards in 1usize..9, page in 1usize..300) {
+        let events = &LEDGERS[ledger % LEDGERS.len()];
+        let events = &events[..(events.len() as f64 * cut) as usize];
+        let mut serial = Persons::default();
+        events.iter().for_each(|e| serial.apply(e));
+        let mut sharded = projections::person::Sharded::new(shards);
+        for chunk in events.chunks(page) {
+            sharded.apply_all(chunk);
+        }
+        proptest::prop_assert_eq!(sharded.into_persons(), serial);
+    }
+}
