@@ -134,6 +134,8 @@ struct Runner<'a> {
     settings: Settings,
     progress: RunProgress,
     ui: &'a dyn Progress,
+    /// The persons projection, kept right behind the appends.
+    follower: crate::projection::Follower,
 }
 
 impl<'a> Runner<'a> {
@@ -166,9 +168,10 @@ impl<'a> Runner<'a> {
         run_stream(&self.ctx.run)
     }
 
-    /// Folds appended events into the run's progress.
+    /// Folds appended events into the run's progress, and hands them to the projection.
     fn absorb(&mut self, evs: &[Event]) {
         evs.iter().for_each(|e| self.progress.apply(e));
+        self.follower.committed(evs);
     }
 }
 
@@ -202,7 +205,8 @@ pub async fn run(
     }
     let standing = Arc::new(standing_decisions(ledger, procedure).await?);
     let ctx = Arc::new(RunContext { run: run.clone(), procedure, as_of: as_of.to_string(), rules, registries, keys, simulation, standing });
-    let mut r = Runner { ledger, ctx: ctx.clone(), settings, progress, ui };
+    let follower = crate::projection::Follower::start(ledger.store().clone());
+    let mut r = Runner { ledger, ctx: ctx.clone(), settings, progress, ui, follower };
     if !resumed {
         let started = NewEvent::typed(
             run_stream(&run),
@@ -231,6 +235,11 @@ pub async fn run(
     let counts = r.progress.counts();
     let finished = ev::RunFinished { run: run.clone(), procedure: procedure.to_string(), counts: counts.clone() };
     r.append(vec![NewEvent::typed(run_stream(&run), finished)]).await?;
+    // The projection is caught up right behind the run; what it could not fold (a full
+    // channel, a failure) the next catch-up folds.
+    if let Err(e) = r.follower.finish().await {
+        tracing::warn!(error = %e, "the persons projection did not follow the run; it catches up later");
+    }
     // The service signs a checkpoint at least after every run.
     ledger.checkpoint().await?;
     Ok(RunSummary { run, counts, resumed })

@@ -347,6 +347,10 @@ async fn projection_consumers_never_double_apply(b: Backend, pg: Option<&PgClust
     let ledger = Arc::new(place.ledger().await);
     let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/example.json");
     crate::common::scenario::run_fixture(&ledger, Fixture::load(&example).unwrap()).await;
+    // The run's own events were folded right behind it; these were not.
+    let followed = ledger.projections().projection_cursor(housing_ledger::projection::PERSONS).await.unwrap();
+    assert_eq!(followed, ledger.size().await.unwrap());
+    ledger.append((0..300).map(person_event).collect()).await.unwrap();
     let mut tasks = Vec::new();
     for _ in 0..3 {
         let l = ledger.clone();
@@ -356,7 +360,7 @@ async fn projection_consumers_never_double_apply(b: Backend, pg: Option<&PgClust
     for t in tasks {
         applied += t.await.unwrap();
     }
-    assert_eq!(applied, ledger.size().await.unwrap(), "every event applied exactly once across consumers");
+    assert_eq!(applied, ledger.size().await.unwrap() - followed, "every event applied exactly once across consumers");
     let r = housing_ledger::projection::replay(&ledger).await.unwrap();
     assert!(r.differences.is_empty(), "{:?}", r.differences);
     assert_eq!(r.events, ledger.size().await.unwrap());
