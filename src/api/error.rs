@@ -21,6 +21,9 @@ pub enum AppError {
     Conflict(String),
     #[error("{0}")]
     TooLarge(String),
+    /// The database cannot be reached now; the caller may try again.
+    #[error("the ledger's database is unavailable; try again shortly")]
+    Unavailable(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -34,6 +37,7 @@ impl AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -46,6 +50,7 @@ impl AppError {
             AppError::NotFound(_) => "not_found",
             AppError::Conflict(_) => "conflict",
             AppError::TooLarge(_) => "payload_too_large",
+            AppError::Unavailable(_) => "unavailable",
             AppError::Internal(_) => "internal",
         }
     }
@@ -55,6 +60,7 @@ impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict { .. } => AppError::Conflict(e.to_string()),
+            e if e.unavailable() => AppError::Unavailable(e.to_string()),
             other => AppError::Internal(other.to_string()),
         }
     }
@@ -92,7 +98,12 @@ impl IntoResponse for AppError {
             // The detail goes to the log, not to the caller.
             tracing::error!(%detail, "internal error");
         }
-        (self.status(), Json(json!({"error": {"code": self.code(), "message": self.to_string()}}))).into_response()
+        let body = Json(json!({"error": {"code": self.code(), "message": self.to_string()}}));
+        if let AppError::Unavailable(detail) = &self {
+            tracing::warn!(%detail, "database unavailable");
+            return (self.status(), [(axum::http::header::RETRY_AFTER, "5")], body).into_response();
+        }
+        (self.status(), body).into_response()
     }
 }
 

@@ -34,6 +34,23 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+impl StoreError {
+    /// The database cannot be reached now (a server away, restarting or refusing
+    /// connections): worth trying again later, unlike a refused or corrupt write.
+    pub fn unavailable(&self) -> bool {
+        match self {
+            StoreError::Database(e) => match e {
+                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed => true,
+                // SQLSTATE class 08 (connection exception) and 57P01-57P03 (the server is
+                // shutting down or starting).
+                sqlx::Error::Database(d) => d.code().is_some_and(|c| c.starts_with("08") || matches!(c.as_ref(), "57P01" | "57P02" | "57P03")),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+}
+
 /// A UTC instant as the ledger writes times: RFC 3339 with milliseconds and `Z` (event `time`,
 /// checkpoint `signed_at`, token times). The text sorts as the instants do.
 pub fn utc_millis(t: chrono::DateTime<chrono::Utc>) -> String {

@@ -357,3 +357,37 @@ async fn metrics_are_for_operators_and_follow_the_ledger() {
     assert!(!after.contains("650101310010"));
     assert!(after.trim_end().ends_with("# EOF"));
 }
+
+/// PostgreSQL going away under a serving state: 503 with `Retry-After` while it is away (within
+/// the pool's 5-second wait, not a minute), then answers and appends again once it is back,
+/// with no restart of the service.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_outage_answers_503_then_serving_recovers() {
+    let pg = crate::common::PgCluster::start();
+    let place = Place::new(Backend::Postgres, Some(&pg));
+    let ledger = Arc::new(place.ledger().await);
+    ledger.append((0..5).map(|i| NewEvent::new("run:r1", "Tick", json!({"i": i}))).collect()).await.unwrap();
+    ledger.checkpoint().await.unwrap();
+    let state = AppState::new(ledger.clone(), housing_ledger::registry::TrustedKeys::from_sim_seed(housing_ledger::registry::DEFAULT_SIM_SEED));
+    let get = |state: AppState| async move {
+        let resp = app(state).oneshot(Request::get("/v1/checkpoint").body(Body::empty()).unwrap()).await.unwrap();
+        let retry = resp.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string());
+        let status = resp.status();
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, retry, String::from_utf8_lossy(&body).to_string())
+    };
+    assert_eq!(get(state.clone()).await.0, StatusCode::OK);
+    pg.stop();
+    let started = std::time::Instant::now();
+    let (status, retry, body) = get(state.clone()).await;
+    assert_eq!((status, retry.as_deref()), (StatusCode::SERVICE_UNAVAILABLE, Some("5")), "{body}");
+    assert!(body.contains(r#""code":"unavailable""#), "{body}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "answered within the pool's wait, not after a minute");
+    assert!(ledger.append(vec![NewEvent::new("run:r1", "Tick", json!({"i": 99}))]).await.is_err(), "nothing is appended while it is away");
+    pg.restart();
+    let (status, _, body) = get(state.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    ledger.append(vec![NewEvent::new("run:r1", "Tick", json!({"i": 100}))]).await.unwrap();
+    assert_eq!(ledger.verify(|_| {}).await.unwrap().events, 7);
+    state.background.shutdown().await;
+}

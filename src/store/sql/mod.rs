@@ -197,7 +197,15 @@ impl SqlStore {
             Ok(Err(e)) => return Err(open(e.to_string())),
             Err(_) => return Err(open("no answer within 10 s".into())),
         }
-        let mut options = AnyPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(60));
+        // A connection is waited for at most this long. sqlx keeps trying to connect until then
+        // when the server is away: a PostgreSQL outage must answer 503 soon, not hold every
+        // request for a minute. (SQLite's connections never go away; its lock waits are
+        // `busy_timeout`'s.)
+        let acquire = match dialect {
+            Dialect::Sqlite => Duration::from_secs(60),
+            Dialect::Postgres => Duration::from_secs(5),
+        };
+        let mut options = AnyPoolOptions::new().max_connections(16).acquire_timeout(acquire);
         if dialect == Dialect::Sqlite {
             options = options.after_connect(|conn, _| {
                 Box::pin(async move {

@@ -61,17 +61,22 @@ impl PgCluster {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
+        me.pg_start();
+        me
+    }
+
+    fn pg_start(&self) {
         let opts = format!(
             "-c listen_addresses=127.0.0.1 -c port={} -c unix_socket_directories={} -c fsync=on -c max_connections=200",
-            me.port,
-            me.dir.path().display()
+            self.port,
+            self.dir.path().display()
         );
-        let out = me
+        let out = self
             .pg("pg_ctl")
             .args(["-w", "-t", "60", "-D"])
-            .arg(&data)
+            .arg(self.dir.path().join("data"))
             .args(["-l"])
-            .arg(me.dir.path().join("log"))
+            .arg(self.dir.path().join("log"))
             .args(["-o", &opts, "start"])
             .output()
             .expect("pg_ctl runs");
@@ -80,9 +85,19 @@ impl PgCluster {
             "\n\n*** PostgreSQL did not start: PostgreSQL tests cannot run ***\n{}\n{}\n{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr),
-            std::fs::read_to_string(me.dir.path().join("log")).unwrap_or_default()
+            std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
         );
-        me
+    }
+
+    /// Stops the server (fast shutdown: clients are disconnected), as an outage would.
+    pub fn stop(&self) {
+        let out = self.pg("pg_ctl").args(["-w", "-m", "fast", "-D"]).arg(self.dir.path().join("data")).arg("stop").output().expect("pg_ctl runs");
+        assert!(out.status.success(), "pg_ctl stop: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// Starts the stopped server again, on the same port and data.
+    pub fn restart(&self) {
+        self.pg_start();
     }
 
     /// A URL to a new, empty database.
