@@ -78,6 +78,10 @@ enum Committed {
     Moved(Box<Append>),
     /// The database failed; the append was told.
     Failed,
+    /// Whoever appended has gone (a run that failed and dropped its appends): nothing was
+    /// written, and nothing will be. Committing it later could interleave a dead run's events
+    /// with those of the run resumed after it.
+    Abandoned,
 }
 
 struct Writer {
@@ -157,12 +161,16 @@ impl Writer {
     /// whole, in one transaction; but not while another batch is `committing`: it waits its
     /// turn. `None` when the append was answered (written, refused, or empty) or waits.
     async fn seal_on_head(&mut self, mut append: Append, committing: bool) -> Option<(Sealed, Append)> {
+        if append.reply.is_closed() {
+            // Whoever appended has gone: it is not written (see `Committed::Abandoned`).
+            return None;
+        }
         if !self.fresh || self.head.next_stream_seq.len() > STREAM_CACHE_LIMIT {
             if committing {
                 self.waiting.push_front(append);
                 return None;
             }
-            let result = self.append_serial(&append.signer, &mut append.batch).await;
+            let result = self.append_serial(&mut append).await;
             let _ = append.reply.send(result);
             return None;
         }
@@ -190,8 +198,14 @@ impl Writer {
     }
 
     /// The serial path: head read, batch sealed and written, all in one write transaction.
-    async fn append_serial(&mut self, signer: &LedgerSigner, batch: &mut PendingBatch) -> Result<Vec<Event>> {
+    async fn append_serial(&mut self, append: &mut Append) -> Result<Vec<Event>> {
+        let (signer, batch) = (&append.signer, &mut append.batch);
         let mut tx = begin_write(&self.pool, self.dialect).await?;
+        if append.reply.is_closed() {
+            // Whoever appended has gone while the lock was awaited: not written.
+            tx.rollback().await?;
+            return Ok(Vec::new());
+        }
         let size = SqlStore::size_on(&mut tx).await?;
         self.head = Head { size, prev: SqlStore::prev_at(&mut tx, size).await?, ..Head::default() };
         let ids: BTreeSet<NodeId> = MerkleFrontier::node_ids(size).into_iter().collect();
@@ -280,23 +294,32 @@ impl Writer {
 /// Writes a sealed batch if the log's head is still the one it was sealed on, and answers
 /// the append.
 async fn commit(pool: AnyPool, dialect: Dialect, mut sealed: Sealed, mut append: Append) -> Committed {
+    if append.reply.is_closed() {
+        return Committed::Abandoned;
+    }
     let result = async {
         let mut tx = begin_write(&pool, dialect).await?;
+        // Checked again under the lock: waiting for it may have taken long.
+        if append.reply.is_closed() {
+            tx.rollback().await?;
+            return Ok(None);
+        }
         let size = SqlStore::size_on(&mut tx).await?;
         if size != sealed.base || SqlStore::prev_at(&mut tx, size).await? != sealed.base_prev {
             tx.rollback().await?;
-            return Ok(false);
+            return Ok(Some(false));
         }
         write_sealed(dialect, &mut tx, &mut sealed).await?;
         tx.commit().await?;
-        Ok::<_, StoreError>(true)
+        Ok::<_, StoreError>(Some(true))
     };
     match result.await {
-        Ok(true) => {
+        Ok(None) => Committed::Abandoned,
+        Ok(Some(true)) => {
             let _ = append.reply.send(Ok(sealed.events));
             Committed::Yes
         }
-        Ok(false) => {
+        Ok(Some(false)) => {
             append.batch.give_back(sealed.events);
             Committed::Moved(Box::new(append))
         }
