@@ -7,7 +7,7 @@
 //! While one batch commits, the writer seals the next on the head the first leaves, so that
 //! hashing and signing overlap the database's write. If the commit does not happen (another
 //! process appended, or the database failed), nothing of either was written: the head is read
-//! again and the batches are sealed anew.
+//! again and the batches are sealed anew. An append whose caller has gone is not written at all.
 
 use super::{i, in_list, placeholders, u, Dialect, SqlStore, INSERT_CHUNK};
 use crate::store::{PendingBatch, Result, StoreError};
