@@ -26,7 +26,7 @@ pub async fn catch_up(ledger: &Ledger) -> Result<u64, LedgerError> {
     let kinds = std::sync::Arc::new(projections::person::folded());
     let read_ahead = |from: u64, to: u64| {
         let (store, kinds) = (store.clone(), kinds.clone());
-        tokio::spawn(async move { crate::store::parse_rows(store.read_raw_kinds(&kinds, from, to).await?) })
+        tokio::spawn(async move { crate::store::read_kinds(store.as_ref(), &kinds, from, to).await })
     };
     let mut applied = 0;
     let (mut from, mut size) = (store.projection_cursor(PERSONS).await?, store.size().await?);
@@ -88,7 +88,7 @@ impl Follower {
                     continue;
                 }
                 if from > cursor {
-                    let gap = crate::store::parse_rows(store.read_raw_kinds(&kinds, cursor, from).await?)?;
+                    let gap = crate::store::read_kinds(store.as_ref(), &kinds, cursor, from).await?;
                     if !apply_page(store.as_ref(), &gap, cursor, from).await? {
                         cursor = store.projection_cursor(PERSONS).await?;
                         continue;
@@ -176,7 +176,7 @@ pub async fn replay(ledger: &Ledger) -> Result<Replay, LedgerError> {
     let read = |from: u64| {
         let (store, kinds) = (store.clone(), kinds.clone());
         let to = upto.min(from + REPLAY_RANGE);
-        async move { crate::store::parse_rows(store.read_raw_kinds(&kinds, from, to).await?).map_err(LedgerError::from) }
+        async move { crate::store::read_kinds(store.as_ref(), &kinds, from, to).await.map_err(LedgerError::from) }
     };
     let mut sharded = projections::person::Sharded::new(shards);
     let mut from = 0;

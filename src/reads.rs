@@ -104,7 +104,7 @@ pub async fn index_catch_up(ledger: &Ledger) -> Result<u64, LedgerError> {
             return Ok(passed);
         }
         let to = size.min(from + PAGE);
-        let events = crate::store::parse_rows(store.read_raw_kinds(&[PERSONAL_DATA_READS], from, to).await?)?;
+        let events = crate::store::read_kinds(store.as_ref(), &[PERSONAL_DATA_READS], from, to).await?;
         let rows: BTreeSet<(String, u64)> = events.iter().flat_map(|e| reads_in(e).into_iter().flat_map(|r| r.iins).map(|iin| (iin, e.seq))).collect();
         if store.subject_index_commit(from, to, rows.into_iter().collect()).await? {
             passed += to - from;

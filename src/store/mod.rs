@@ -323,6 +323,11 @@ pub async fn read(store: &dyn EventStore, from: u64, limit: u64) -> Result<Vec<E
     parse_rows(store.read_raw(from, limit).await?)
 }
 
+/// The events of types `kinds` among seqs `[from, to)`, parsed, in order.
+pub async fn read_kinds(store: &dyn EventStore, kinds: &[&str], from: u64, to: u64) -> Result<Vec<Event>> {
+    parse_rows(store.read_raw_kinds(kinds, from, to).await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -513,6 +513,17 @@ async fn verify_across_pages_finds_the_first_bad_seq() {
         let store = &store;
         async move { store.read_raw(seq, 1).await.unwrap().remove(0).1 }
     };
+    // `verify --json` run as a process: whether it passed, and what it printed.
+    let verify_json = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_housing-ledger"))
+            .args(["--database-url", &place.url, "--data-dir"])
+            .arg(place.key_dir.path())
+            .args(["verify", "--json"])
+            .output()
+            .unwrap();
+        let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+        (out.status.success(), answer)
+    };
     for (n, bad) in [[19_999, 30_000], [20_000, 44_999], [5, 30_000]].into_iter().enumerate() {
         let kept: Vec<(u64, String)> = vec![(bad[0], original(bad[0]).await), (bad[1], original(bad[1]).await)];
         for seq in bad {
@@ -520,28 +531,16 @@ async fn verify_across_pages_finds_the_first_bad_seq() {
         }
         assert_eq!(fault_of(&place).await, (bad[0], Fault::Hash), "{bad:?}");
         if n == 0 {
-            let out = std::process::Command::new(env!("CARGO_BIN_EXE_housing-ledger"))
-                .args(["--database-url", &place.url, "--data-dir"])
-                .arg(place.key_dir.path())
-                .args(["verify", "--json"])
-                .output()
-                .unwrap();
-            assert!(!out.status.success());
-            let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+            let (passed, answer) = verify_json();
+            assert!(!passed);
             assert_eq!((answer["ok"].as_bool(), answer["seq"].as_u64(), answer["fault"].as_str()), (Some(false), Some(bad[0]), Some("hash")), "{answer}");
         }
         for (seq, body) in kept.into_iter().rev() {
             tamper(&store, &format!("UPDATE events SET body = {} WHERE seq = {seq}", lit(&body))).await;
         }
     }
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_housing-ledger"))
-        .args(["--database-url", &place.url, "--data-dir"])
-        .arg(place.key_dir.path())
-        .args(["verify", "--json"])
-        .output()
-        .unwrap();
-    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(out.status.success(), "{answer}");
+    let (passed, answer) = verify_json();
+    assert!(passed, "{answer}");
     assert_eq!((answer["ok"].as_bool(), answer["events"].as_u64(), answer["checkpoints"].as_u64()), (Some(true), Some(45_000), Some(2)));
 }
 

@@ -103,7 +103,7 @@ impl Writer {
             let (sealed, append) = match ready.take() {
                 Some(r) => r,
                 None => {
-                    let Some(append) = self.next(&mut rx).await else { return };
+                    let Some(append) = Self::receive(&mut self.waiting, &mut rx).await else { return };
                     match self.seal_on_head(append, false).await {
                         Some(r) => r,
                         None => continue,
@@ -145,10 +145,6 @@ impl Writer {
 
     /// The next append: one to seal again first, else a new one; `None` once every sender is
     /// gone and nothing waits.
-    async fn next(&mut self, rx: &mut mpsc::Receiver<Append>) -> Option<Append> {
-        Self::receive(&mut self.waiting, rx).await
-    }
-
     async fn receive(waiting: &mut VecDeque<Append>, rx: &mut mpsc::Receiver<Append>) -> Option<Append> {
         match waiting.pop_front() {
             Some(a) => Some(a),
