@@ -630,6 +630,13 @@ pub struct ListSubmitted {
     pub procedure: String,
     pub proposals: Vec<Ref>,
     pub rule_set_sha256: String,
+    /// A long list is submitted in parts (all in one append): this is part `part` (from 1) of
+    /// `parts`, so that a person's bundle carries the part naming his proposal, not every
+    /// proposal of the run. Absent in ledgers written before: one event held the whole list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parts: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

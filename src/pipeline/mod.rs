@@ -40,6 +40,8 @@ pub struct Settings {
     /// Persons whose events go into one durable append.
     pub persons_per_append: usize,
     pub decisions_per_request: usize,
+    /// Proposals in one part of the list submission (step 11).
+    pub list_part: usize,
     pub max_delivery_attempts: u32,
     pub delivery_backoff: Duration,
     /// Declared a simulation (`run --simulation`, decision 11). A fixture or a synthetic
@@ -52,6 +54,7 @@ impl Default for Settings {
         Self {
             persons_per_append: 128,
             decisions_per_request: 500,
+            list_part: decisions::LIST_PART,
             max_delivery_attempts: MAX_DELIVERY_ATTEMPTS,
             delivery_backoff: Duration::from_millis(0),
             simulation: false,

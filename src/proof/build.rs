@@ -12,32 +12,56 @@ use events::Event;
 use projections::person::Persons;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// The `RunStarted` and `ListSubmitted` of runs, kept once both are written (neither changes
-/// after): every bundle of a run needs them, and a run's list submission is large.
+/// The `RunStarted` and `ListSubmitted` parts of runs, kept once written (they never change
+/// after): every bundle of a run needs its `RunStarted` and the part naming the proposal.
 #[derive(Default)]
-pub struct RunHeaders(std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<Vec<Event>>>>);
+pub struct RunHeaders(std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<RunHeader>>>);
+
+/// One run's `RunStarted` and list submission, with the part each proposal is listed in.
+#[derive(Default)]
+struct RunHeader {
+    started: Vec<Event>,
+    parts: Vec<Event>,
+    /// Proposal seq → index in `parts`.
+    part_of: std::collections::HashMap<u64, usize>,
+}
+
+impl RunHeader {
+    /// The `RunStarted` and the parts of the submission that list any of `proposals`.
+    fn for_proposals(&self, proposals: &BTreeSet<u64>) -> impl Iterator<Item = &Event> {
+        let parts: BTreeSet<usize> = proposals.iter().filter_map(|p| self.part_of.get(p).copied()).collect();
+        self.started.iter().chain(parts.into_iter().map(|k| &self.parts[k]))
+    }
+}
 
 /// Runs whose headers are kept at most (the cache starts afresh beyond).
 const RUN_HEADERS_KEPT: usize = 1024;
 
 impl RunHeaders {
-    async fn get(&self, ledger: &Ledger, run: &str) -> Result<std::sync::Arc<Vec<Event>>, LedgerError> {
+    async fn get(&self, ledger: &Ledger, run: &str) -> Result<std::sync::Arc<RunHeader>, LedgerError> {
         if let Some(h) = self.0.lock().expect("run headers lock").get(run) {
             return Ok(h.clone());
         }
-        let mut evs = Vec::new();
-        for kind in [RUN_STARTED, LIST_SUBMITTED] {
-            evs.extend(ledger.read_stream_kind(&run_stream(run), kind).await?);
+        let stream = run_stream(run);
+        let (started, parts) = tokio::join!(ledger.read_stream_kind(&stream, RUN_STARTED), ledger.read_stream_kind(&stream, LIST_SUBMITTED));
+        let (started, parts) = (started?, parts?);
+        let mut part_of = std::collections::HashMap::new();
+        for (k, e) in parts.iter().enumerate() {
+            let listed =
+                e.decode::<ev::ListSubmitted>().map_err(|err| LedgerError::from(crate::store::StoreError::Corrupt { seq: e.seq, detail: err.to_string() }))?;
+            part_of.extend(listed.proposals.iter().filter_map(|r| r.seq()).map(|p| (p, k)));
         }
-        let evs = std::sync::Arc::new(evs);
-        if [RUN_STARTED, LIST_SUBMITTED].iter().all(|k| evs.iter().any(|e| e.kind == *k)) {
+        // The list is submitted in one append: with any part written, every part is.
+        let complete = !started.is_empty() && !parts.is_empty();
+        let header = std::sync::Arc::new(RunHeader { started, parts, part_of });
+        if complete {
             let mut kept = self.0.lock().expect("run headers lock");
             if kept.len() >= RUN_HEADERS_KEPT {
                 kept.clear();
             }
-            kept.insert(run.to_string(), evs.clone());
+            kept.insert(run.to_string(), header.clone());
         }
-        Ok(evs)
+        Ok(header)
     }
 }
 
@@ -105,13 +129,15 @@ pub async fn load_person(ledger: &Ledger, iin: &str) -> Result<(Persons, Vec<Eve
 async fn load_person_with(ledger: &Ledger, headers: &RunHeaders, iin: &str) -> Result<(Persons, Vec<Event>, Vec<Event>), LedgerError> {
     let person = ledger.read_stream(&person_stream(iin)).await?;
     let runs: BTreeSet<String> = person.iter().filter_map(|e| e.run().map(String::from)).collect();
-    // Only what a bundle needs of each run's stream (its list pages hold other persons' data).
+    let proposals: BTreeSet<u64> = person.iter().filter(|e| e.kind == DECISION_PROPOSED).map(|e| e.seq).collect();
+    // Only what a bundle needs of each run's stream (its list pages hold other persons' data):
+    // its start, and the part of the list submission naming this person's proposal.
     let mut run_events = Vec::new();
     let mut notices = Vec::new();
     for run in &runs {
         let notice = notice_stream(&format!("{run}-{iin}"));
         let (h, n) = tokio::join!(headers.get(ledger, run), ledger.read_stream(&notice));
-        run_events.extend(h?.iter().cloned());
+        run_events.extend(h?.for_proposals(&proposals).cloned());
         notices.extend(n?);
     }
     let mut persons = Persons::default();
