@@ -71,6 +71,9 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
 /// (a batch's tail) are not kept prepared: every connection would keep one of each length.
 pub(super) const INSERT_CHUNK: usize = 500;
 
+/// Connections of the writer's own pool: one commits while another seals the next batch.
+const WRITER_CONNECTIONS: u32 = 3;
+
 pub struct SqlStore {
     pool: AnyPool,
     dialect: Dialect,
@@ -226,8 +229,12 @@ impl SqlStore {
                 })
             });
         }
+        // The writer has connections of its own: under a load of reads (each waits for its read
+        // log entry, which the writer commits) a shared pool queued the writer behind the
+        // readers it was to release.
+        let writes = options.clone().max_connections(WRITER_CONNECTIONS).connect(&url).await?;
         let pool = options.connect(&url).await?;
-        let store = Self { pool: pool.clone(), dialect, appends: writer::start(pool.clone(), dialect) };
+        let store = Self { pool, dialect, appends: writer::start(writes, dialect) };
         store.migrate().await?;
         if dialect == Dialect::Sqlite {
             // Fold a WAL left by an earlier process into the database now, so that the first
