@@ -274,9 +274,15 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 20)]
         seconds: u64,
         /// Keep the ledger in DIR and reuse it if it is there (building a million events takes
-        /// minutes); without it, a temporary directory is used and removed.
+        /// minutes); without it, a temporary directory is used and removed. With
+        /// --database-url, DIR holds the ledger key and the database is reused if it holds a
+        /// ledger.
         #[arg(long)]
         keep: Option<PathBuf>,
+        /// Serve from this many `serve` processes on the same database, the load split evenly
+        /// between them (1: one server in this process).
+        #[arg(long, default_value_t = 1)]
+        servers: usize,
     },
     /// A full run of both procedures over a synthetic population, in process.
     Run {

@@ -281,7 +281,10 @@ async fn keys(g: &Global, command: KeysCommand) -> anyhow::Result<std::process::
 async fn bench(g: &Global, command: BenchCommand) -> anyhow::Result<std::process::ExitCode> {
     let loc = &g.loc;
     match command {
-        BenchCommand::Api { persons, rate, seconds, keep } => {
+        BenchCommand::Api { persons, rate, seconds, keep, servers } => {
+            if servers == 0 {
+                bail!("--servers must be at least 1");
+            }
             let dir = match &keep {
                 Some(d) => {
                     std::fs::create_dir_all(d)?;
@@ -289,25 +292,31 @@ async fn bench(g: &Global, command: BenchCommand) -> anyhow::Result<std::process
                 }
                 None => tempfile_dir()?,
             };
-            let (events, replay_rate, figures, [cost, old]) = housing_ledger::tools::bench::api_figures(&dir, persons, rate, seconds).await?;
-            println!("ledger: {events} events; replay {replay_rate:.0} events/s");
-            for f in figures {
+            let url = loc.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", dir.join("bench.db").display()));
+            let f = housing_ledger::tools::bench::api_figures(&url, &dir, persons, rate, seconds, servers).await?;
+            if let Some(b) = &f.built {
+                print_run_figures(b);
+            }
+            println!("ledger: {} events; replay {:.0} events/s", f.events, f.replay_per_s);
+            for l in &f.latencies {
                 println!(
                     "GET {:<6} {} requests at {rate}/s (both routes together), {} errors: p50 {:.2} ms, p99 {:.2} ms",
-                    f.route, f.requests, f.errors, f.p50_ms, f.p99_ms
+                    l.route, l.requests, l.errors, l.p50_ms, l.p99_ms
                 );
             }
+            println!("requests per server: {:?}; peak RSS (KiB), this process then each server: {:?}", f.per_server, f.peak_rss_kib);
+            let [cost, old] = &f.cost;
             println!(
                 "reads: {} recorded in {} events; {:.0} bytes of events per read; database files grew {:.0} bytes per read",
                 cost.reads, cost.events, cost.event_bytes_per_read, cost.file_bytes_per_read
             );
             println!(
-            "  as before (one event per read, written after the load): {:.0} bytes of events per read; files grew {:.0} bytes per read; ratio now/before {:.2} (events), {:.2} (files)",
-            old.event_bytes_per_read,
-            old.file_bytes_per_read,
-            cost.event_bytes_per_read / old.event_bytes_per_read.max(1.0),
-            cost.file_bytes_per_read / old.file_bytes_per_read.max(1.0)
-        );
+                "  as before (one event per read, written after the load): {:.0} bytes of events per read; files grew {:.0} bytes per read; ratio now/before {:.2} (events), {:.2} (files)",
+                old.event_bytes_per_read,
+                old.file_bytes_per_read,
+                cost.event_bytes_per_read / old.event_bytes_per_read.max(1.0),
+                cost.file_bytes_per_read / old.file_bytes_per_read.max(1.0)
+            );
             if keep.is_none() {
                 let _ = std::fs::remove_dir_all(&dir);
             }
@@ -318,21 +327,9 @@ async fn bench(g: &Global, command: BenchCommand) -> anyhow::Result<std::process
                 bail!("--persons must be at least 2");
             }
             let dir = tempfile_dir()?;
-            let f = housing_ledger::tools::bench::run_figures(&dir, persons).await?;
-            println!(
-                "raw Ed25519 signing, one core: {:>10.0} signatures/s (before, between and after the procedures: {})",
-                f.raw_sign_per_s(),
-                f.raw_sign.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(", ")
-            );
-            println!("persons:                       {:>10} (both procedures)", f.persons);
-            println!("events:                        {:>10} in {:.1} s", f.events(), f.seconds());
-            println!("persons per second:            {:>10.0}", f.persons as f64 / f.seconds());
-            println!("events per second:             {:>10.0}  ratio to raw signing {:.2}", f.events() as f64 / f.seconds(), f.ratio());
-            println!(
-                "per procedure:                 ratio {} (against the raw signing either side of it)",
-                f.procedure_ratios().iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join(", ")
-            );
-            println!("peak RSS:                      {:>10} KiB", f.peak_rss_kib);
+            let url = loc.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", dir.join("bench.db").display()));
+            let f = housing_ledger::tools::bench::run_figures(&url, &dir, persons).await?;
+            print_run_figures(&f);
             let _ = std::fs::remove_dir_all(&dir);
             Ok(std::process::ExitCode::SUCCESS)
         }
@@ -364,6 +361,24 @@ async fn bench(g: &Global, command: BenchCommand) -> anyhow::Result<std::process
             Ok(std::process::ExitCode::SUCCESS)
         }
     }
+}
+
+/// What `bench run` measured (also `bench api`, where it built the ledger).
+fn print_run_figures(f: &housing_ledger::tools::bench::RunFigures) {
+    println!(
+        "raw Ed25519 signing, one core: {:>10.0} signatures/s (before, between and after the procedures: {})",
+        f.raw_sign_per_s(),
+        f.raw_sign.iter().map(|r| format!("{r:.0}")).collect::<Vec<_>>().join(", ")
+    );
+    println!("persons:                       {:>10} (both procedures)", f.persons);
+    println!("events:                        {:>10} in {:.1} s", f.events(), f.seconds());
+    println!("persons per second:            {:>10.0}", f.persons as f64 / f.seconds());
+    println!("events per second:             {:>10.0}  ratio to raw signing {:.2}", f.events() as f64 / f.seconds(), f.ratio());
+    println!(
+        "per procedure:                 ratio {} (against the raw signing either side of it)",
+        f.procedure_ratios().iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join(", ")
+    );
+    println!("peak RSS:                      {:>10} KiB", f.peak_rss_kib);
 }
 
 /// `serve`.

@@ -175,14 +175,14 @@ pub fn peak_rss_kib() -> u64 {
 
 /// Runs both procedures over `persons` recipients (half on each list), in process, with every
 /// event signed and committed durably.
-pub async fn run_figures(dir: &std::path::Path, persons: u64) -> anyhow::Result<RunFigures> {
+pub async fn run_figures(url: &str, dir: &std::path::Path, persons: u64) -> anyhow::Result<RunFigures> {
     use crate::pipeline::{self, Settings, Silent};
     use crate::registry::sim::FixtureRegistries;
     use crate::registry::{Registries, TrustedKeys, DEFAULT_SIM_SEED};
     use crate::rules::{Procedure, RuleBook};
     use crate::tools::population::Population;
     let mut raw_sign = vec![raw_sign_rate(RAW_SIGN_SAMPLE)];
-    let store: Arc<dyn EventStore> = Arc::new(SqlStore::connect(&format!("sqlite://{}", dir.join("bench.db").display())).await?);
+    let store: Arc<dyn EventStore> = Arc::new(SqlStore::connect(url).await?);
     let ledger = Ledger::open(store, dir, crate::ledger::DEFAULT_ORIGIN).await?;
     let pop = Arc::new(Population::with_sizes(persons - persons / 2, persons / 2, 42));
     let book = RuleBook::built_in();
@@ -246,9 +246,6 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-/// Builds a ledger of both procedures over `persons` recipients, then measures replay speed
-/// and the latency of the person and proof routes under an open-loop load of `rate` requests
-/// per second for `seconds`, from a load generator in this process over loopback.
 /// What the reads of a load added to the ledger.
 pub struct ReadCost {
     pub reads: u64,
@@ -259,23 +256,103 @@ pub struct ReadCost {
     pub file_bytes_per_read: f64,
 }
 
-/// The database's size once its WAL is folded in and emptied: what the rows, indexes and
-/// Merkle nodes take, not how large the WAL happened to grow.
-async fn file_bytes(store: &SqlStore, db: &std::path::Path) -> anyhow::Result<u64> {
+/// The database's size: for SQLite once its WAL is folded in and emptied (what the rows,
+/// indexes and Merkle nodes take, not how large the WAL happened to grow); for PostgreSQL,
+/// `pg_database_size`.
+async fn file_bytes(store: &SqlStore, url: &str) -> anyhow::Result<u64> {
+    if store.dialect() == crate::store::sql::Dialect::Postgres {
+        let bytes: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())").fetch_one(store.pool()).await?;
+        return Ok(bytes as u64);
+    }
     sqlx::raw_sql("PRAGMA wal_checkpoint(TRUNCATE)").execute(store.pool()).await?;
-    Ok(std::fs::metadata(db)?.len())
+    let path = url.trim_start_matches("sqlite://").split('?').next().unwrap_or_default();
+    Ok(std::fs::metadata(path)?.len())
 }
 
-/// Returns the ledger's size, the replay rate, the routes' latencies, and what the reads cost
-/// now and, written one event per read as before issue 17, in the same run.
-pub async fn api_figures(dir: &std::path::Path, persons: u64, rate: u64, seconds: u64) -> anyhow::Result<(u64, f64, Vec<Latency>, [ReadCost; 2])> {
+/// What `bench api` measured.
+pub struct ApiFigures {
+    /// The run that built the ledger, where this bench built it.
+    pub built: Option<RunFigures>,
+    pub events: u64,
+    pub replay_per_s: f64,
+    pub latencies: Vec<Latency>,
+    /// Requests each server answered (one server: in process; more: `serve` processes).
+    pub per_server: Vec<usize>,
+    /// Peak RSS of this process, and of each `serve` process, KiB.
+    pub peak_rss_kib: Vec<u64>,
+    /// What the reads cost now and, written one event per read as before issue 17.
+    pub cost: [ReadCost; 2],
+}
+
+/// `serve` processes of this binary on one database, each on a port of its own; killed when
+/// dropped.
+struct Servers(Vec<(std::process::Child, String)>);
+
+impl Servers {
+    async fn start(n: usize, url: &str, dir: &std::path::Path) -> anyhow::Result<Self> {
+        let exe = std::env::current_exe()?;
+        let mut out = Servers(Vec::new());
+        for _ in 0..n {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+            let child = std::process::Command::new(&exe)
+                .args(["--database-url", url, "--data-dir"])
+                .arg(dir)
+                .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+                .env("RUST_LOG", "warn")
+                .stdout(std::process::Stdio::null())
+                .spawn()?;
+            out.0.push((child, format!("http://127.0.0.1:{port}")));
+        }
+        let client = reqwest::Client::new();
+        for (child, base) in &mut out.0 {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                if client.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status().is_success()) {
+                    break;
+                }
+                if let Some(status) = child.try_wait()? {
+                    anyhow::bail!("serve at {base} exited: {status}");
+                }
+                anyhow::ensure!(Instant::now() < deadline, "serve at {base} did not answer within 60 s");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        Ok(out)
+    }
+
+    fn peak_rss_kib(&self) -> Vec<u64> {
+        self.0
+            .iter()
+            .map(|(c, _)| {
+                std::fs::read_to_string(format!("/proc/{}/status", c.id()))
+                    .ok()
+                    .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+                    .unwrap_or(0)
+            })
+            .collect()
+    }
+}
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        for (c, _) in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Builds a ledger of both procedures over `persons` recipients in the database at `url` (the
+/// ledger key in `dir`) unless it holds one, then measures replay speed and the latency of the
+/// person and proof routes under an open-loop load of `rate` requests per second for
+/// `seconds`, from a load generator in this process over loopback: against one server in this
+/// process, or split evenly between `servers` `serve` processes on the same database.
+pub async fn api_figures(url: &str, dir: &std::path::Path, persons: u64, rate: u64, seconds: u64, servers: usize) -> anyhow::Result<ApiFigures> {
     use crate::api::AppState;
     use crate::app::app;
     use crate::registry::{TrustedKeys, DEFAULT_SIM_SEED};
-    if !dir.join("bench.db").exists() {
-        run_figures(dir, persons).await?;
-    }
-    let sql = Arc::new(SqlStore::connect(&format!("sqlite://{}", dir.join("bench.db").display())).await?);
+    let sql = Arc::new(SqlStore::connect(url).await?);
+    let built = if crate::store::LogStore::size(sql.as_ref()).await? == 0 { Some(run_figures(url, dir, persons).await?) } else { None };
     let store: Arc<dyn EventStore> = sql.clone();
     let ledger = Arc::new(Ledger::open(store, dir, crate::ledger::DEFAULT_ORIGIN).await?);
     crate::projection::catch_up(&ledger).await?;
@@ -293,19 +370,31 @@ pub async fn api_figures(dir: &std::path::Path, persons: u64, rate: u64, seconds
         .collect();
     anyhow::ensure!(!removed.is_empty(), "no removed person to ask about");
     let (token, _) = crate::auth::create_token(ledger.access(), crate::auth::Role::Auditor, "").await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let state = AppState::new(ledger.clone(), TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED));
-    tokio::spawn(async move { crate::server::serve(listener, app(state), Default::default(), std::future::pending()).await });
-    let (size_before, files_before) = (ledger.size().await?, file_bytes(&sql, &dir.join("bench.db")).await?);
+    let processes = if servers > 1 { Some(Servers::start(servers, url, dir).await?) } else { None };
+    let bases: Vec<String> = match &processes {
+        Some(p) => p.0.iter().map(|(_, base)| base.clone()).collect(),
+        None => {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let base = format!("http://{}", listener.local_addr()?);
+            let state = AppState::new(ledger.clone(), TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED));
+            tokio::spawn(async move { crate::server::serve(listener, app(state), Default::default(), std::future::pending()).await });
+            vec![base]
+        }
+    };
+    let (size_before, files_before) = (ledger.size().await?, file_bytes(&sql, url).await?);
     let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
     let mut tick = tokio::time::interval(Duration::from_nanos(1_000_000_000 / rate.max(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut tasks = tokio::task::JoinSet::new();
     let total = rate * seconds;
+    let mut per_server = vec![0usize; bases.len()];
     for n in 0..total {
         tick.tick().await;
         let iin = &removed[(n as usize * 7919) % removed.len()];
+        // Round robin over the servers, each route alike.
+        let server = (n as usize / 2) % bases.len();
+        per_server[server] += 1;
+        let base = &bases[server];
         let (route, url) = if n % 2 == 0 {
             ("proof", format!("{base}/v1/persons/{iin}/proof?procedure=registry_removal"))
         } else {
@@ -342,11 +431,11 @@ pub async fn api_figures(dir: &std::path::Path, persons: u64, rate: u64, seconds
         reads,
         events: size_after - size_before,
         event_bytes_per_read: per(event_bytes),
-        file_bytes_per_read: per(file_bytes(&sql, &dir.join("bench.db")).await?.saturating_sub(files_before)),
+        file_bytes_per_read: per(file_bytes(&sql, url).await?.saturating_sub(files_before)),
     };
     // The baseline, in the same run: the same reads written as before issue 17, one
     // `PersonalDataRead` event per read in the person's own `reads:<iin>` stream.
-    let files_mid = file_bytes(&sql, &dir.join("bench.db")).await?;
+    let files_mid = file_bytes(&sql, url).await?;
     let mut old_bytes = 0u64;
     for chunk in (0..reads).collect::<Vec<_>>().chunks(64) {
         let batch = chunk
@@ -365,7 +454,7 @@ pub async fn api_figures(dir: &std::path::Path, persons: u64, rate: u64, seconds
         reads,
         events: reads,
         event_bytes_per_read: per(old_bytes),
-        file_bytes_per_read: per(file_bytes(&sql, &dir.join("bench.db")).await?.saturating_sub(files_mid)),
+        file_bytes_per_read: per(file_bytes(&sql, url).await?.saturating_sub(files_mid)),
     };
     let figures = by_route
         .into_iter()
@@ -374,5 +463,10 @@ pub async fn api_figures(dir: &std::path::Path, persons: u64, rate: u64, seconds
             Latency { route, requests: ms.len(), errors, p50_ms: percentile(&ms, 0.5), p99_ms: percentile(&ms, 0.99) }
         })
         .collect();
-    Ok((replay.events, replay_rate, figures, [cost, old]))
+    let mut peak_rss_kib = vec![peak_rss_kib()];
+    if let Some(p) = &processes {
+        peak_rss_kib.extend(p.peak_rss_kib());
+    }
+    drop(processes);
+    Ok(ApiFigures { built, events: replay.events, replay_per_s: replay_rate, latencies: figures, per_server, peak_rss_kib, cost: [cost, old] })
 }
