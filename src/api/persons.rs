@@ -70,7 +70,7 @@ pub async fn proof_bundle(
     caller: Caller,
     Path(iin): Path<String>,
     Query(q): Query<BTreeMap<String, String>>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<proof::Bundle>, AppError> {
     caller.require(&[Role::Auditor, Role::AppealsOfficer])?;
     let iin = checked_iin(&iin)?;
     let procedure = q.get("procedure").ok_or_else(|| AppError::BadRequest("procedure is required (registry_removal or lease_termination)".into()))?;
@@ -81,7 +81,8 @@ pub async fn proof_bundle(
         tokio::join!(account(&s, &caller, &iin, &what), proof::build_with(&s.ledger, &s.registry_keys, &s.run_headers, iin.as_str(), procedure));
     recorded?;
     match built {
-        Ok(b) => Ok(Json(serde_json::to_value(b).expect("bundles serialise"))),
+        // Written out as it is, with no JSON tree in between.
+        Ok(b) => Ok(Json(b)),
         Err(ProofError::NoCase { iin, procedure }) => Err(AppError::NotFound(format!("no {procedure} case for {iin}"))),
         Err(ProofError::Ledger(e)) => Err(e.into()),
         Err(e) => Err(AppError::Internal(e.to_string())),

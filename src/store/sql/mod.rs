@@ -276,6 +276,11 @@ impl SqlStore {
 
     /// The events at `seqs` that exist, in seq order, read through `conn`.
     async fn events_at(dialect: Dialect, conn: &mut sqlx::AnyConnection, seqs: &[u64]) -> Result<Vec<Event>> {
+        parse_rows(Self::bodies_at(dialect, conn, seqs).await?)
+    }
+
+    /// The stored bodies of the events at `seqs` that exist, in seq order.
+    async fn bodies_at(dialect: Dialect, conn: &mut sqlx::AnyConnection, seqs: &[u64]) -> Result<Vec<(u64, String)>> {
         let mut sorted: Vec<u64> = seqs.to_vec();
         sorted.sort_unstable();
         sorted.dedup();
@@ -286,9 +291,28 @@ impl SqlStore {
             for s in chunk {
                 q = q.bind(i(*s));
             }
-            out.extend(events_of(&q.fetch_all(&mut *conn).await?)?);
+            out.extend(raw_rows(&q.fetch_all(&mut *conn).await?)?);
         }
         Ok(out)
+    }
+
+    /// The stored `hash` of the events at `seqs`: only that member is decoded, not the event
+    /// (a proof's leaves are mostly other persons' events, wanted for their hash alone).
+    async fn hashes_at(dialect: Dialect, conn: &mut sqlx::AnyConnection, seqs: &[u64]) -> Result<Vec<(u64, Hash)>> {
+        #[derive(serde::Deserialize)]
+        struct Stored<'a> {
+            #[serde(borrow)]
+            hash: std::borrow::Cow<'a, str>,
+        }
+        Self::bodies_at(dialect, conn, seqs)
+            .await?
+            .into_iter()
+            .map(|(seq, body)| {
+                let corrupt = |detail: String| StoreError::Corrupt { seq, detail };
+                let stored: Stored = serde_json::from_str(&body).map_err(|e| corrupt(format!("stored event does not parse: {e}")))?;
+                Ok((seq, events::envelope::decode_hash("hash", &stored.hash).map_err(|e| corrupt(e.to_string()))?))
+            })
+            .collect()
     }
 
     /// The stored nodes among `ids`. Leaves are not stored apart: a leaf is the leaf hash of
@@ -297,9 +321,8 @@ impl SqlStore {
         let mut out = HashMap::with_capacity(ids.len());
         let (leaves, ids): (Vec<NodeId>, Vec<NodeId>) = ids.iter().copied().partition(|id| id.level == 0);
         let seqs: Vec<u64> = leaves.iter().map(|id| id.index).collect();
-        for ev in Self::events_at(dialect, conn, &seqs).await? {
-            let hash = ev.hash_bytes().map_err(|e| StoreError::Corrupt { seq: ev.seq, detail: e.to_string() })?;
-            out.insert(NodeId { level: 0, index: ev.seq }, events::merkle::leaf_hash(&hash));
+        for (seq, hash) in Self::hashes_at(dialect, conn, &seqs).await? {
+            out.insert(NodeId { level: 0, index: seq }, events::merkle::leaf_hash(&hash));
         }
         // One primary-key lookup per node, joined with UNION ALL: a row-value `IN` list makes
         // SQLite scan the whole table. (SQLite allows 500 compound terms.)
