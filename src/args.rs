@@ -54,6 +54,11 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Verify a proof bundle offline against a ledger verifier key.
     VerifyProof(VerifyProofArgs),
+    /// Re-derive every decision from its recorded answers under its recorded rule set, and
+    /// check the ledger-wide rules; exits non-zero on any finding.
+    Audit(AuditArgs),
+    /// Judge the recorded answers of past runs under another rule set; writes nothing.
+    WhatIf(WhatIfArgs),
     /// The main job: generate a population, serve it as the registries over HTTP, run both
     /// procedures, sign a checkpoint and serve the API.
     Demo(DemoArgs),
@@ -160,6 +165,33 @@ pub struct ServeArgs {
 }
 
 /// The arguments of `verify`.
+#[derive(clap::Args)]
+pub struct AuditArgs {
+    /// Extra rule-set files the ledger's proposals may name (the built-in ones are known).
+    #[arg(long = "rule-set")]
+    pub rule_sets: Vec<PathBuf>,
+    /// One JSON object: `{"decisions": N, "findings": [{"seq", "iin", "what"}]}`.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::Args)]
+pub struct WhatIfArgs {
+    /// The other rule set (a rule-set file, as `run --rule-set` takes).
+    #[arg(long)]
+    pub rule_set: PathBuf,
+    /// Only this run's cases.
+    #[arg(long, required_unless_present = "all", conflicts_with = "all")]
+    pub run: Option<String>,
+    /// Every run's cases of the rule set's procedure.
+    #[arg(long)]
+    pub all: bool,
+    /// One JSON object: `{"persons": N, "changed": [{"iin", "procedure", "from", "to",
+    /// "grounds_from", "grounds_to"}], "cannot_tell": [{"iin", "procedure", "why"}]}`.
+    #[arg(long)]
+    pub json: bool,
+}
+
 #[derive(clap::Args)]
 pub struct VerifyArgs {
     /// A ledger verifier key that must be in the ledger's key history.

@@ -156,6 +156,121 @@ fn ground_key(g: &Ground) -> (String, String, String, String, String) {
     (g.code.clone(), g.clause.clone(), g.subject.as_str().into(), g.subject_iin.clone(), g.registry.clone())
 }
 
+/// What the rules make of a person's recorded answers in one run, next to what was proposed.
+#[derive(Debug)]
+pub struct Rederived {
+    pub rule_set_sha256: String,
+    pub rule_set_id: String,
+    pub rule_set_version: String,
+    /// The grounds the rules' own step machine finds in the answers.
+    pub computed: Vec<Ground>,
+    /// The proposal's grounds; `None` for a retention.
+    pub proposed: Option<Vec<Ground>>,
+}
+
+impl Rederived {
+    /// Why the proposal does not follow from the answers, if it does not.
+    pub fn disagreement(&self) -> Option<String> {
+        let computed: BTreeSet<_> = self.computed.iter().map(ground_key).collect();
+        match &self.proposed {
+            Some(p) if p.iter().map(ground_key).collect::<BTreeSet<_>>() != computed => Some(format!(
+                "the proposal's grounds do not follow from the answers under rule set {} v{}: computed {:?}, proposed {:?}",
+                self.rule_set_id,
+                self.rule_set_version,
+                computed,
+                p.iter().map(ground_key).collect::<BTreeSet<_>>()
+            )),
+            None if !computed.is_empty() => Some("the person was retained although the answers show a ground".into()),
+            _ => None,
+        }
+    }
+}
+
+/// Re-judges a person's recorded answers in one run (`events`: his list entry, queries,
+/// answers and proposal or retention, and nothing of another run) under the rule set the
+/// proposal names, by the rules' own step machine: each answer's source signature checked
+/// with `keys`, each step fed what it asked. `None` where the events hold no proposal or
+/// retention. Both `verify-proof` and `audit` judge through this.
+pub fn rederive<'e>(
+    events: impl IntoIterator<Item = &'e Event> + Clone,
+    iin: &str,
+    procedure: Procedure,
+    keys: &TrustedKeys,
+    book: &RuleBook,
+) -> Result<Option<Rederived>, String> {
+    let answers = verified_answers(events.clone(), keys)?;
+    // The proposal's grounds, or none for a retention.
+    let decided = match events.clone().into_iter().find(|e| e.kind == DECISION_PROPOSED || e.kind == PERSON_RETAINED) {
+        Some(e) if e.kind == DECISION_PROPOSED => {
+            e.decode::<ev::DecisionProposed>().map(|p| (p.rule_set_sha256, Some(p.grounds))).map_err(|err| err.to_string())?
+        }
+        Some(e) => e.decode::<ev::PersonRetained>().map(|p| (p.rule_set_sha256, None)).map_err(|err| err.to_string())?,
+        None => return Ok(None),
+    };
+    let entry = events.into_iter().find(|e| e.kind == LIST_ENTRY_RECEIVED).ok_or("no list entry")?;
+    let entry: ev::ListEntryReceived = entry.decode().map_err(|err| err.to_string())?;
+    let locality = entry.entry["locality"].as_str().unwrap_or_default();
+    let (sha, proposed) = decided;
+    let rs = book.by_sha(&sha).ok_or_else(|| format!("rule set {sha} is not known to this verifier"))?;
+    if rs.procedure != procedure {
+        return Err("the rule set is for another procedure".into());
+    }
+    let computed = judge_answers(rs, iin, locality, &answers)?;
+    Ok(Some(Rederived { rule_set_sha256: sha, rule_set_id: rs.id.clone(), rule_set_version: rs.version.clone(), computed, proposed }))
+}
+
+/// A person's recorded answers in one run, each source signature checked with `keys`:
+/// `(step, registry)` → records. An answer may hold only the fields its query asked for
+/// (decision 14).
+pub fn verified_answers<'e>(
+    events: impl IntoIterator<Item = &'e Event> + Clone,
+    keys: &TrustedKeys,
+) -> Result<BTreeMap<(String, RegistryId), Records>, String> {
+    let mut asked: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for e in events.clone().into_iter().filter(|e| e.kind == REGISTRY_QUERIED) {
+        let q: ev::RegistryQueried = e.decode().map_err(|err| err.to_string())?;
+        if let Some(fields) = q.fields {
+            asked.insert(q.request_id, fields);
+        }
+    }
+    let mut answers: BTreeMap<(String, RegistryId), Records> = BTreeMap::new();
+    for e in events.into_iter().filter(|e| e.kind == REGISTRY_RESPONDED && e.stream.starts_with("person:")) {
+        let r: ev::RegistryResponded = e.decode().map_err(|err| err.to_string())?;
+        let registry = RegistryId::parse(&r.registry).ok_or_else(|| format!("seq {}: unknown registry", e.seq))?;
+        let subjects: Vec<String> = serde_json::from_value(r.answer["subjects"].clone()).unwrap_or_default();
+        let step = r.step.unwrap_or_default();
+        let signed = SignedAnswer { answer: r.answer, source_key: r.source_key, source_sig: r.source_sig, item_sigs: Default::default() };
+        let kind = match asked.get(&r.request_id) {
+            Some(fields) => AnswerKind::Fields(&subjects, fields),
+            None => AnswerKind::Records(&subjects),
+        };
+        let records = check_answer(keys, registry, &r.request_id, kind, &signed).map_err(|err| format!("seq {}: source {err}", e.seq))?;
+        // A step may ask one registry twice (the recipient, and his family for fewer fields).
+        answers.entry((step, registry)).or_default().extend(records_of(records));
+    }
+    Ok(answers)
+}
+
+/// The rules' own step machine, fed verified answers (`(step, registry)` → records): the
+/// grounds it finds, or why the answers do not allow a decision.
+pub fn judge_answers(rs: &crate::rules::RuleSet, iin: &str, locality: &str, answers: &BTreeMap<(String, RegistryId), Records>) -> Result<Vec<Ground>, String> {
+    let mut machine = StepMachine::new(rs, 0, iin, locality, Family::default());
+    while let Some((step, _)) = machine.current() {
+        let mut refs: checks::Answers = BTreeMap::new();
+        for r in step.registries() {
+            let rec = answers.get(&(step.step.clone(), r)).ok_or_else(|| format!("step {}: no verified answer from {r}", step.step))?;
+            refs.insert(r, rec);
+        }
+        if machine.feed(&refs).verdict == CheckVerdict::Incomplete {
+            return Err(format!("step {}: the answers do not allow a decision", step.step));
+        }
+    }
+    Ok(match machine.outcome() {
+        Some(Outcome::Found(grounds)) => grounds.clone(),
+        _ => Vec::new(),
+    })
+}
+
 /// Verifies a bundle offline against the ledger key `anchor`: every event's hash and signature
 /// (keys introduced after the anchor must be introduced in the bundle by a trusted key), every
 /// source signature, every inclusion path against the checkpoint, the checkpoint's signature,
@@ -180,29 +295,7 @@ pub fn verify(bundle: &Bundle, anchor: &VerifierKey, book: &RuleBook) -> Result<
     }
     let keys = TrustedKeys(reg_keys);
     let procedure = Procedure::parse(&bundle.procedure).map_err(invalid)?;
-    // The fields each query asked for: an answer may hold no other (decision 14).
-    let mut asked: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for e in bundle.events.iter().filter(|e| e.kind == REGISTRY_QUERIED) {
-        let q: ev::RegistryQueried = decode(e)?;
-        if let Some(fields) = q.fields {
-            asked.insert(q.request_id, fields);
-        }
-    }
-    let mut answers: BTreeMap<(String, RegistryId), Records> = BTreeMap::new();
-    for e in bundle.events.iter().filter(|e| e.kind == REGISTRY_RESPONDED && e.stream.starts_with("person:")) {
-        let r: ev::RegistryResponded = decode(e)?;
-        let registry = RegistryId::parse(&r.registry).ok_or_else(|| invalid(format!("seq {}: unknown registry", e.seq)))?;
-        let subjects: Vec<String> = serde_json::from_value(r.answer["subjects"].clone()).unwrap_or_default();
-        let step = r.step.unwrap_or_default();
-        let signed = SignedAnswer { answer: r.answer, source_key: r.source_key, source_sig: r.source_sig, item_sigs: Default::default() };
-        let kind = match asked.get(&r.request_id) {
-            Some(fields) => AnswerKind::Fields(&subjects, fields),
-            None => AnswerKind::Records(&subjects),
-        };
-        let records = check_answer(&keys, registry, &r.request_id, kind, &signed).map_err(|err| invalid(format!("seq {}: source {err}", e.seq)))?;
-        // A step may ask one registry twice (the recipient, and his family for fewer fields).
-        answers.entry((step, registry)).or_default().extend(records_of(records));
-    }
+    let judged = rederive(&bundle.events, &bundle.iin, procedure, &keys, book).map_err(invalid)?;
     // The status the events show.
     let mut persons = Persons::default();
     bundle.events.iter().for_each(|e| persons.apply(e));
@@ -211,47 +304,17 @@ pub fn verify(bundle: &Bundle, anchor: &VerifierKey, book: &RuleBook) -> Result<
         return Err(invalid(format!("bundle says {}, its events say {}", bundle.status, case.status)));
     }
     // The grounds follow from the answers under the rule set the proposal names.
-    let entry: ev::ListEntryReceived = decode(bundle.events.iter().find(|e| e.kind == LIST_ENTRY_RECEIVED).ok_or_else(|| invalid("no list entry"))?)?;
-    let locality = entry.entry["locality"].as_str().unwrap_or_default();
-    // The proposal's grounds, or none for a retention.
-    let decided = match bundle.events.iter().find(|e| e.kind == DECISION_PROPOSED || e.kind == PERSON_RETAINED) {
-        Some(e) if e.kind == DECISION_PROPOSED => decode::<ev::DecisionProposed>(e).map(|p| Some((p.rule_set_sha256, Some(p.grounds))))?,
-        Some(e) => decode::<ev::PersonRetained>(e).map(|p| Some((p.rule_set_sha256, None)))?,
-        None => None,
-    };
-    if let Some((sha, proposed)) = decided {
-        let rs = book.by_sha(&sha).ok_or_else(|| invalid(format!("rule set {sha} is not known to this verifier")))?;
-        if rs.procedure != procedure {
-            return Err(invalid("the rule set is for another procedure"));
-        }
-        // The rules' own step machine, fed the bundle's verified answers.
-        let mut machine = StepMachine::new(rs, 0, &bundle.iin, locality, Family::default());
-        while let Some((step, _)) = machine.current() {
-            let mut refs: checks::Answers = BTreeMap::new();
-            for r in step.registries() {
-                let rec = answers.get(&(step.step.clone(), r)).ok_or_else(|| invalid(format!("step {}: no verified answer from {r}", step.step)))?;
-                refs.insert(r, rec);
-            }
-            if machine.feed(&refs).verdict == CheckVerdict::Incomplete {
-                return Err(invalid(format!("step {}: the answers do not allow a decision", step.step)));
-            }
-        }
-        let found: Vec<Ground> = match machine.outcome() {
-            Some(Outcome::Found(grounds)) => grounds.clone(),
-            _ => Vec::new(),
-        };
-        let computed: BTreeSet<_> = found.iter().map(ground_key).collect();
+    if let Some(j) = judged {
+        let computed: BTreeSet<_> = j.computed.iter().map(ground_key).collect();
         let stated: BTreeSet<_> = bundle.grounds.iter().map(ground_key).collect();
         if computed != stated {
             return Err(invalid(format!(
                 "the grounds do not follow from the answers under rule set {} v{}: computed {computed:?}, stated {stated:?}",
-                rs.id, rs.version
+                j.rule_set_id, j.rule_set_version
             )));
         }
-        match proposed {
-            Some(p) if p.iter().map(ground_key).collect::<BTreeSet<_>>() != stated => return Err(invalid("the bundle's grounds are not the proposal's")),
-            None if !computed.is_empty() => return Err(invalid("the person was retained although the answers show a ground")),
-            _ => {}
+        if let Some(why) = j.disagreement() {
+            return Err(invalid(why));
         }
     }
     // The person's own entry and decision, signed by their source.

@@ -229,7 +229,7 @@ pub fn sim_signer(seed: &str, registry: RegistryId) -> LedgerSigner {
 }
 
 /// The keys the service trusts for each source registry.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct TrustedKeys(pub BTreeMap<RegistryId, VerifierKey>);
 
 impl TrustedKeys {

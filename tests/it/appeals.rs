@@ -243,6 +243,11 @@ async fn appeal_lifecycles() {
     let replay = housing_ledger::projection::replay(&w.state.ledger).await.unwrap();
     assert!(replay.differences.is_empty(), "replay differs after appeals: {:?}", replay.differences);
     w.state.ledger.verify(|_| {}).await.expect("the ledger verifies after appeals");
+    // Upheld, overturned, re-checked, refused and late appeals, as the service wrote them,
+    // break no rule the audit checks.
+    let report = housing_ledger::audit::audit(&w.state.ledger, &RuleBook::built_in(), |_, _| {}).await.unwrap();
+    assert!(report.decisions >= 5, "{report:?}");
+    assert_eq!(report.findings, [], "the service's own appeals are clean");
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ mod common;
 
 mod api_ledger;
 mod appeals;
+mod audit;
 mod catalogue;
 mod http_registries;
 mod notices;

@@ -1,0 +1,400 @@
+//! `housing-ledger audit` and `what-if`: the whole log walked in order, each person's recorded
+//! answers in each run gathered until his proposal or retention, then judged by the rules' own
+//! step machine (`proof::verify::rederive`, the one `verify-proof` uses). `audit` judges under
+//! the rule set the proposal names and checks the ledger-wide rules; `what-if` judges the same
+//! answers under another rule set and writes nothing.
+
+use crate::ledger::{Ledger, LedgerError};
+use crate::proof::{judge_answers, rederive, verified_answers};
+use crate::registry::TrustedKeys;
+use crate::rules::checks::Ground;
+use crate::rules::records::RegistryId;
+use crate::rules::{Procedure, RuleBook, RuleSet};
+use events::catalogue as ev;
+use events::types::*;
+use events::{Event, VerifierKey};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// Events read at a time.
+const PAGE: u64 = 20_000;
+
+/// One thing the audit found: where, about whom, what.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub seq: u64,
+    pub iin: String,
+    pub what: String,
+}
+
+/// What `audit` found.
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    /// Proposals and retentions re-derived.
+    pub decisions: u64,
+    pub findings: Vec<Finding>,
+    #[serde(skip)]
+    pub events: u64,
+}
+
+/// A person's recorded answers in one run, up to and with his proposal or retention.
+pub struct Case {
+    pub run: String,
+    pub iin: String,
+    pub procedure: Procedure,
+    /// The proposal's or retention's seq.
+    pub seq: u64,
+    /// The registry keys the run trusted (its `RunStarted`).
+    pub keys: TrustedKeys,
+    pub events: Vec<Event>,
+}
+
+/// The fold over the log: cases gathered as they close, and the ledger-wide rules checked as
+/// events go by. Pure: it is fed events in seq order and reads nothing.
+#[derive(Default)]
+pub struct Walk {
+    /// Each run's trusted registry keys.
+    run_keys: HashMap<String, TrustedKeys>,
+    /// (run, iin) → the person's events of the run so far.
+    open: HashMap<(String, String), Vec<Event>>,
+    /// (run, iin) with a check that could not decide.
+    incomplete: HashSet<(String, String)>,
+    /// Proposal seq → (run, iin, procedure).
+    proposals: HashMap<u64, (String, String, String)>,
+    /// Decision seq → what a notice or an appeal needs of it.
+    decisions: HashMap<u64, Decided>,
+    /// (iin, procedure) → the confirmed decision standing.
+    standing: HashMap<(String, String), u64>,
+    /// Appeal id → (iin, procedure, id of the official who decided).
+    appeals: HashMap<String, (String, String, Option<String>)>,
+    /// (token, iin): reads recorded so far.
+    reads: HashSet<(String, String)>,
+    pub findings: Vec<Finding>,
+}
+
+struct Decided {
+    confirmed: bool,
+    official: Option<String>,
+}
+
+fn person_of(e: &Event) -> Option<&str> {
+    e.stream.strip_prefix("person:")
+}
+
+impl Walk {
+    fn find(&mut self, seq: u64, iin: &str, what: impl Into<String>) {
+        self.findings.push(Finding { seq, iin: iin.to_string(), what: what.into() });
+    }
+
+    /// Takes in the next event; returns the case it closes, if any.
+    pub fn apply(&mut self, e: &Event) -> Option<Case> {
+        match e.kind.as_str() {
+            RUN_STARTED => {
+                if let Some(s) = e.as_type::<ev::RunStarted>() {
+                    let keys =
+                        s.source_keys.unwrap_or_default().iter().filter_map(|(r, k)| Some((RegistryId::parse(r)?, VerifierKey::parse(k).ok()?))).collect();
+                    self.run_keys.insert(s.run, TrustedKeys(keys));
+                }
+                None
+            }
+            PERSONAL_DATA_READS => {
+                for r in crate::reads::reads_in(e) {
+                    self.reads.extend(r.iins.into_iter().map(|iin| (r.token.clone(), iin)));
+                }
+                None
+            }
+            PERSONAL_DATA_READ => {
+                if let Some(r) = e.as_type::<ev::PersonalDataRead>() {
+                    let iin = r.iin.or_else(|| e.stream.strip_prefix("reads:").map(String::from)).unwrap_or_default();
+                    self.reads.insert((r.token, iin));
+                }
+                None
+            }
+            NOTICE_ISSUED => {
+                self.notice(e);
+                None
+            }
+            APPEAL_FILED => {
+                self.appeal_filed(e);
+                None
+            }
+            APPEAL_RESOLVED => {
+                self.appeal_resolved(e);
+                None
+            }
+            _ => self.person_event(e),
+        }
+    }
+
+    /// A person's event of a run (an appeal's re-check is the appeal's, not the run's).
+    fn person_event(&mut self, e: &Event) -> Option<Case> {
+        let iin = person_of(e)?.to_string();
+        if e.appeal().is_some() {
+            return None;
+        }
+        let run = e.run()?.to_string();
+        match e.kind.as_str() {
+            LIST_ENTRY_RECEIVED | REGISTRY_QUERIED | REGISTRY_RESPONDED => {
+                self.open.entry((run, iin)).or_default().push(e.clone());
+                None
+            }
+            CHECK_EVALUATED => {
+                if e.as_type::<ev::CheckEvaluated>().is_some_and(|c| c.verdict == ev::CheckVerdict::Incomplete) {
+                    self.incomplete.insert((run, iin));
+                }
+                None
+            }
+            DECISION_PROPOSED | PERSON_RETAINED => {
+                let procedure = e.data.get("procedure").and_then(|p| p.as_str()).unwrap_or_default().to_string();
+                if e.kind == DECISION_PROPOSED {
+                    if self.incomplete.contains(&(run.clone(), iin.clone())) {
+                        self.find(e.seq, &iin, "a decision was proposed although a check could not decide");
+                    }
+                    self.proposals.insert(e.seq, (run.clone(), iin.clone(), procedure.clone()));
+                }
+                let mut events = self.open.remove(&(run.clone(), iin.clone())).unwrap_or_default();
+                events.push(e.clone());
+                let Ok(procedure) = Procedure::parse(&procedure) else {
+                    self.find(e.seq, &iin, format!("unknown procedure {procedure:?}"));
+                    return None;
+                };
+                let keys = self.run_keys.get(&run).cloned().unwrap_or_default();
+                Some(Case { run, iin, procedure, seq: e.seq, keys, events })
+            }
+            DECISION_TAKEN => {
+                self.decision(e, &run, &iin);
+                None
+            }
+            _ => None,
+        }
+    }
+
+    fn decision(&mut self, e: &Event, run: &str, iin: &str) {
+        let Some(d) = e.as_type::<ev::DecisionTaken>() else {
+            return self.find(e.seq, iin, "a DecisionTaken that does not decode");
+        };
+        match d.proposal.seq().and_then(|p| self.proposals.get(&p)) {
+            Some((r, i, _)) if r == run && i == iin => {}
+            _ => self.find(e.seq, iin, format!("the decision answers no proposal of this person in run {run}")),
+        }
+        if self.incomplete.contains(&(run.to_string(), iin.to_string())) {
+            self.find(e.seq, iin, "a decision was taken although a check could not decide");
+        }
+        let confirmed = d.outcome == ev::DecisionOutcome::Confirmed;
+        let official = d.official.map(|o| o.id).filter(|id| !id.is_empty());
+        if confirmed {
+            let key = (iin.to_string(), d.procedure.clone());
+            if let Some(first) = self.standing.get(&key) {
+                let first = *first;
+                self.find(e.seq, iin, format!("a second decision stands for {} (the first, seq {first}, was never overturned)", d.procedure));
+            } else {
+                self.standing.insert(key, e.seq);
+            }
+        }
+        self.decisions.insert(e.seq, Decided { confirmed, official });
+    }
+
+    fn notice(&mut self, e: &Event) {
+        let Some(n) = e.as_type::<ev::NoticeIssued>() else { return };
+        if n.kind.is_some() {
+            // An appeal's notice of reinstatement follows its resolution, not a decision.
+            return;
+        }
+        match n.decision.seq().and_then(|s| self.decisions.get(&s)) {
+            Some(Decided { confirmed: true, official: Some(_) }) => {}
+            Some(Decided { confirmed: true, official: None }) => self.find(e.seq, &n.iin, "a notice of a decision by no identified official"),
+            Some(_) => self.find(e.seq, &n.iin, "a notice of a decision that was not confirmed"),
+            None => self.find(e.seq, &n.iin, "a notice that follows no decision"),
+        }
+    }
+
+    fn appeal_filed(&mut self, e: &Event) {
+        let Some(a) = e.as_type::<ev::AppealFiled>() else { return };
+        if !self.reads.contains(&(a.filed_by.token.clone(), a.iin.clone())) {
+            self.find(e.seq, &a.iin, format!("appeal {} was filed by token {} with no recorded read of the person's data", a.appeal, a.filed_by.token));
+        }
+        self.appeals.insert(a.appeal, (a.iin, a.procedure, a.decided_by_id));
+    }
+
+    fn appeal_resolved(&mut self, e: &Event) {
+        let Some(r) = e.as_type::<ev::AppealResolved>() else { return };
+        let Some((iin, procedure, decided_by)) = self.appeals.get(&r.appeal).cloned() else {
+            return self.find(e.seq, &r.iin, format!("appeal {} is resolved but was never filed", r.appeal));
+        };
+        if decided_by.as_deref().is_some_and(|id| id == r.resolved_by.holder_id) {
+            self.find(e.seq, &iin, format!("appeal {} was resolved by the official who took the decision", r.appeal));
+        }
+        if r.outcome == ev::AppealOutcome::Overturned {
+            self.standing.remove(&(iin, procedure));
+        }
+    }
+}
+
+/// Re-derives a closed case under the rule set its proposal names: a finding where the
+/// proposal does not follow from the answers.
+pub fn audit_case(case: &Case, book: &RuleBook) -> Option<Finding> {
+    let what = match rederive(&case.events, &case.iin, case.procedure, &case.keys, book) {
+        Ok(Some(j)) => j.disagreement()?,
+        Ok(None) => return None,
+        Err(why) => format!("the proposal cannot be re-derived from the recorded answers: {why}"),
+    };
+    Some(Finding { seq: case.seq, iin: case.iin.clone(), what })
+}
+
+/// Walks the log page by page (`progress` told how far), judging the cases on every core.
+async fn walk(ledger: &Ledger, mut judge_page: impl FnMut(Vec<Case>), mut progress: impl FnMut(u64, u64)) -> Result<Walk, LedgerError> {
+    let mut walk = Walk::default();
+    let size = ledger.size().await?;
+    let mut from = 0;
+    while from < size {
+        let page = ledger.read(from, PAGE).await?;
+        let Some(last) = page.last() else { break };
+        from = last.seq + 1;
+        let cases: Vec<Case> = page.iter().filter_map(|e| walk.apply(e)).collect();
+        judge_page(cases);
+        progress(from, size);
+    }
+    Ok(walk)
+}
+
+/// `audit`: every proposal and retention re-derived, and the ledger-wide rules. Findings in
+/// seq order.
+pub async fn audit(ledger: &Ledger, book: &RuleBook, progress: impl FnMut(u64, u64)) -> Result<Report, LedgerError> {
+    let mut decisions = 0;
+    let mut judged = Vec::new();
+    let walk = walk(
+        ledger,
+        |cases| {
+            decisions += cases.len() as u64;
+            judged.extend(cases.par_iter().filter_map(|c| audit_case(c, book)).collect::<Vec<_>>());
+        },
+        progress,
+    )
+    .await?;
+    let mut findings = walk.findings;
+    findings.extend(judged);
+    findings.sort_by(|a, b| (a.seq, &a.what).cmp(&(b.seq, &b.what)));
+    Ok(Report { decisions, findings, events: ledger.size().await? })
+}
+
+/// One person whose status would change under the other rule set.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Change {
+    pub iin: String,
+    pub procedure: String,
+    pub run: String,
+    pub locality: String,
+    pub from: String,
+    pub to: String,
+    pub grounds_from: Vec<String>,
+    pub grounds_to: Vec<String>,
+}
+
+/// One person the recorded answers cannot settle under the other rule set.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CannotTell {
+    pub iin: String,
+    pub procedure: String,
+    pub run: String,
+    pub why: String,
+}
+
+/// What `what-if` found.
+#[derive(Debug, Default, Serialize)]
+pub struct WhatIf {
+    /// Persons whose case was judged again.
+    pub persons: u64,
+    pub changed: Vec<Change>,
+    pub cannot_tell: Vec<CannotTell>,
+}
+
+impl WhatIf {
+    /// Persons changed per (what, value): by ground (each ground gained or lost), procedure
+    /// and locality.
+    pub fn counts(&self) -> BTreeMap<(&'static str, String), u64> {
+        let mut out = BTreeMap::new();
+        for c in &self.changed {
+            *out.entry(("procedure", c.procedure.clone())).or_default() += 1;
+            *out.entry(("locality", c.locality.clone())).or_default() += 1;
+            for g in c.grounds_from.iter().filter(|g| !c.grounds_to.contains(g)) {
+                *out.entry(("ground lost", g.clone())).or_default() += 1;
+            }
+            for g in c.grounds_to.iter().filter(|g| !c.grounds_from.contains(g)) {
+                *out.entry(("ground gained", g.clone())).or_default() += 1;
+            }
+        }
+        out
+    }
+}
+
+/// The status a procedure gives with grounds found, or without.
+fn status_of(procedure: Procedure, grounds: &[Ground]) -> String {
+    if grounds.is_empty() {
+        ev::Status::Retained.to_string()
+    } else {
+        ev::ProposedOutcome::of_procedure(procedure.as_str()).confirmed_status().to_string()
+    }
+}
+
+fn codes(grounds: &[Ground]) -> Vec<String> {
+    let mut out: Vec<String> = grounds.iter().map(|g| g.code.clone()).collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Judges one closed case again under `rs` (for its procedure): `Ok(Some)` when the status or
+/// the grounds change, `Err` when the recorded answers cannot tell.
+pub fn what_if_case(case: &Case, rs: &RuleSet, book: &RuleBook) -> Result<Option<Change>, String> {
+    // What was decided, re-derived under the recorded rule set (so a case the ledger cannot
+    // support is not compared at all).
+    let recorded = rederive(&case.events, &case.iin, case.procedure, &case.keys, book)?.ok_or("no proposal")?;
+    let locality = case
+        .events
+        .iter()
+        .find(|e| e.kind == LIST_ENTRY_RECEIVED)
+        .and_then(|e| e.as_type::<ev::ListEntryReceived>())
+        .and_then(|l| l.entry["locality"].as_str().map(String::from))
+        .unwrap_or_default();
+    let answers = verified_answers(&case.events, &case.keys)?;
+    let to = judge_answers(rs, &case.iin, &locality, &answers).map_err(|why| format!("cannot tell without asking: {why}"))?;
+    let (from_status, to_status) = (status_of(case.procedure, &recorded.computed), status_of(case.procedure, &to));
+    let (grounds_from, grounds_to) = (codes(&recorded.computed), codes(&to));
+    if from_status == to_status && grounds_from == grounds_to {
+        return Ok(None);
+    }
+    Ok(Some(Change {
+        iin: case.iin.clone(),
+        procedure: case.procedure.to_string(),
+        run: case.run.clone(),
+        locality,
+        from: from_status,
+        to: to_status,
+        grounds_from,
+        grounds_to,
+    }))
+}
+
+/// `what-if`: the closed cases of `rs`'s procedure (of run `only`, or of every run) judged
+/// again under `rs`. Writes nothing.
+pub async fn what_if(ledger: &Ledger, rs: &RuleSet, book: &RuleBook, only: Option<&str>, progress: impl FnMut(u64, u64)) -> Result<WhatIf, LedgerError> {
+    let mut out = WhatIf::default();
+    walk(
+        ledger,
+        |cases| {
+            let mine: Vec<&Case> = cases.iter().filter(|c| c.procedure == rs.procedure && only.is_none_or(|r| r == c.run)).collect();
+            out.persons += mine.len() as u64;
+            for (case, judged) in mine.par_iter().map(|c| (c, what_if_case(c, rs, book))).collect::<Vec<_>>() {
+                match judged {
+                    Ok(Some(change)) => out.changed.push(change),
+                    Ok(None) => {}
+                    Err(why) => out.cannot_tell.push(CannotTell { iin: case.iin.clone(), procedure: case.procedure.to_string(), run: case.run.clone(), why }),
+                }
+            }
+        },
+        progress,
+    )
+    .await?;
+    Ok(out)
+}
