@@ -43,6 +43,8 @@ pub struct AppState {
     pub run_headers: Arc<crate::proof::RunHeaders>,
     /// How the officers' page sessions live.
     pub sessions: SessionPolicy,
+    /// The public register's document and when it was made.
+    pub register: Arc<std::sync::Mutex<Option<(std::time::Instant, serde_json::Value)>>>,
     /// The background loops serving needs (WAL maintenance, projection catch-up, the subject
     /// index); their owner.
     pub background: Arc<Background>,
@@ -127,6 +129,7 @@ impl AppState {
             registries: None,
             today: None,
             run_headers: Default::default(),
+            register: Default::default(),
             sessions: Default::default(),
             background: Arc::new(background),
         }

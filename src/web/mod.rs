@@ -9,6 +9,7 @@
 //! event of the appeal.
 
 pub mod i18n;
+mod register;
 pub mod session;
 mod view;
 
@@ -68,6 +69,8 @@ pub fn routes(policy: SessionPolicy) -> Router<AppState> {
         .route("/ui/appeals/{id}/case-file", get(case_file))
         .route("/ui/appeals/{id}/{action}", post(appeal_action))
         .route("/ui/dashboard", get(dashboard))
+        .route("/register", get(register_page))
+        .route("/register.json", get(register_json))
         .layer(axum::middleware::from_fn(move |req, next| session::same_origin_posts(policy.clone(), req, next)))
         .layer(axum::middleware::map_response(page_headers))
 }
@@ -245,7 +248,7 @@ async fn set_lang(Path(lang): Path<String>, Query(q): Query<BTreeMap<String, Str
         return (StatusCode::BAD_REQUEST, Html(body.into_string())).into_response();
     }
     // Only back to a page of ours.
-    let back = q.get("back").filter(|b| b.starts_with("/ui") && !b.starts_with("//")).cloned().unwrap_or_else(|| "/ui".into());
+    let back = q.get("back").filter(|b| (b.starts_with("/ui") || b.as_str() == "/register") && !b.starts_with("//")).cloned().unwrap_or_else(|| "/ui".into());
     ([(header::SET_COOKIE, format!("{LANG_COOKIE}={}; SameSite=Strict; Path=/; Max-Age=31536000", lang.code()))], Redirect::to(&back)).into_response()
 }
 
@@ -487,6 +490,36 @@ async fn case_file(State(s): State<AppState>, session: Session, Path(id): Path<S
     let body = serde_json::to_vec_pretty(&file).expect("case files serialise");
     Ok(([(header::CONTENT_TYPE, "application/json".to_string()), (header::CONTENT_DISPOSITION, format!("attachment; filename=\"case-file-{id}.json\""))], body)
         .into_response())
+}
+
+/// The register's document, from the stored projection and the latest served checkpoint;
+/// kept for a minute, as anyone may ask for it.
+async fn register_document(s: &AppState) -> Result<serde_json::Value, crate::ledger::LedgerError> {
+    if let Some((at, doc)) = s.register.lock().expect("register cache lock").clone() {
+        if at.elapsed() < REGISTER_KEPT {
+            return Ok(doc);
+        }
+    }
+    let rows = s.ledger.projections().projection_all(crate::projection::PERSONS).await?;
+    let checkpoint = s.ledger.latest_served().await?.map(|(_, note)| note);
+    let doc = register::document(&s.book, &s.registry_keys, &register::figures(&rows), checkpoint.as_deref());
+    *s.register.lock().expect("register cache lock") = Some((std::time::Instant::now(), doc.clone()));
+    Ok(doc)
+}
+
+/// How long the register's document is kept.
+const REGISTER_KEPT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// `/register`: public, no personal data, in the visitor's language.
+async fn register_page(State(s): State<AppState>, session: Session) -> Result<Html<String>, WebError> {
+    let l = session.lang;
+    let doc = register_document(&s).await.map_err(internal(l))?;
+    Ok(session.page(&t(l, "reg_title"), "/register", register::page(l, &doc)))
+}
+
+/// `/register.json`.
+async fn register_json(State(s): State<AppState>) -> Result<axum::Json<serde_json::Value>, crate::api::AppError> {
+    Ok(axum::Json(register_document(&s).await?))
 }
 
 async fn dashboard(State(s): State<AppState>, session: Session) -> Result<Html<String>, WebError> {

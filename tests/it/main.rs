@@ -12,6 +12,7 @@ mod catalogue;
 mod http_registries;
 mod notices;
 mod proof_bundles;
+mod register;
 mod replay;
 mod rules_and_fixtures;
 mod scenarios;

@@ -221,3 +221,40 @@ async fn officer_overturns_a_removal_in_the_browser() {
     shot(&c, "08-dashboard").await;
     c.close().await.unwrap();
 }
+
+/// The public register in Chromium, with no login: both languages, and no IIN or name of
+/// anyone on the page as the browser shows it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_public_register_in_the_browser() {
+    use crate::common::scenario::{assert_no_personal_data, population};
+    let (case, names) = population();
+    let place = Place::new(Backend::Sqlite, None);
+    let ledger = Arc::new(place.ledger().await);
+    run_fixture(&ledger, Fixture::parse("register", &complete(Procedure::RegistryRemoval, case).0.to_string()).unwrap()).await;
+    housing_ledger::projection::catch_up(&ledger).await.unwrap();
+    ledger.checkpoint().await.unwrap();
+    let state = AppState::new(ledger, TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app(state)).await });
+    let (_driver, port) = start_driver();
+    let profile = tempfile::tempdir().unwrap();
+    let c = browser(port, profile.path()).await;
+
+    c.goto(&format!("{base}/register")).await.unwrap();
+    assert!(text(&c, "h1").await.contains(&t(Lang::Kk, "reg_title")));
+    assert!(text(&c, "#procedure-registry_removal h2").await.contains(&t(Lang::Kk, "registry_removal")));
+    assert!(text(&c, "#procedure-registry_removal").await.contains("000:6"), "each step with its clause");
+    assert_no_personal_data(&c.source().await.unwrap(), &names);
+    assert_no_personal_data(&text(&c, "body").await, &names);
+    shot(&c, "20-register-kk").await;
+
+    click(&c, "#lang-ru").await;
+    assert!(c.current_url().await.unwrap().path().ends_with("/register"), "the language is switched on the register itself");
+    assert!(text(&c, "h1").await.contains(&t(Lang::Ru, "reg_title")));
+    assert!(text(&c, "#procedure-registry_removal").await.contains(&t(Lang::Ru, "reg_suppressed")), "a suppressed cell says so");
+    assert_no_personal_data(&c.source().await.unwrap(), &names);
+    assert_no_personal_data(&text(&c, "body").await, &names);
+    shot(&c, "21-register-ru").await;
+    c.close().await.unwrap();
+}

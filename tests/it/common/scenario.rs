@@ -221,3 +221,34 @@ pub async fn run_fixture(ledger: &housing_ledger::ledger::Ledger, fixture: Fixtu
     let keys = TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED);
     pipeline::run(ledger, regs, keys, &RuleBook::built_in(), Procedure::RegistryRemoval, "2026-01-15", Settings::default(), &Silent).await.unwrap()
 }
+
+/// Twelve persons removed on a privatisation contract, three on a shared-construction
+/// contract, two retained.
+pub fn population() -> (Value, Vec<String>) {
+    let contract = json!({"privatization_contracts": [{"number": "П-1", "date": "2005-04-01", "address": "Астана"}]});
+    let shared = json!({"shared_construction_contracts": [{"number": "ДДУ-7", "date": "2021-02-02", "object": "ЖК Нурлы"}]});
+    let names: Vec<String> = (0..17).map(|k| format!("R{k}")).collect();
+    let mut gos = serde_json::Map::new();
+    let mut kaz = serde_json::Map::new();
+    for (k, n) in names.iter().enumerate() {
+        match k {
+            0..12 => gos.insert(format!("@{n}"), contract.clone()),
+            12..15 => kaz.insert(format!("@{n}"), shared.clone()),
+            _ => None,
+        };
+    }
+    let entries: Vec<Value> = names.iter().map(|n| json!({"iin": format!("@{n}")})).collect();
+    (json!({"entries": entries, "registries": {"gosreestr": gos, "kazreestr": kaz}}), names)
+}
+
+/// Nobody's identifier and no name from the list appear in `text`.
+pub fn assert_no_personal_data(text: &str, names: &[String]) {
+    for n in names {
+        let iin = iin_for(n);
+        assert!(!text.contains(&iin), "the IIN of {n} ({iin}) is shown");
+        assert!(!text.contains(&iin_for(&format!("{n}.spouse"))), "the spouse of {n} is shown");
+    }
+    for name in ["Ахметов", "Ерлан"] {
+        assert!(!text.contains(name), "a name ({name}) is shown");
+    }
+}
