@@ -12,6 +12,7 @@ pub mod i18n;
 mod register;
 pub mod session;
 mod view;
+mod what_if;
 
 use crate::appeal::{AppealError, Filing, Resolution};
 use crate::auth::{self, Caller, Role};
@@ -69,6 +70,7 @@ pub fn routes(policy: SessionPolicy) -> Router<AppState> {
         .route("/ui/appeals/{id}/case-file", get(case_file))
         .route("/ui/appeals/{id}/{action}", post(appeal_action))
         .route("/ui/dashboard", get(dashboard))
+        .route("/ui/what-if", get(what_if::page).post(what_if::run))
         .route("/register", get(register_page))
         .route("/register.json", get(register_json))
         .layer(axum::middleware::from_fn(move |req, next| session::same_origin_posts(policy.clone(), req, next)))

@@ -41,6 +41,7 @@ pub fn layout(lang: Lang, title: &str, here: &str, csrf: Option<&str>, body: Mar
                     @if csrf.is_some() {
                         a href="/ui" { (t(lang, "search_iin")) }
                         a #nav-dashboard href="/ui/dashboard" { (t(lang, "dashboard")) }
+                        a #nav-what-if href="/ui/what-if" { (t(lang, "what_if")) }
                     }
                     span {
                         a #lang-kk href=(format!("/ui/lang/kk?back={back}")) { "Қазақша" } " · "

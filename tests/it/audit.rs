@@ -319,3 +319,65 @@ async fn what_if_diffs_recorded_answers_under_another_rule_set() {
     }
     assert_eq!(w.ledger.size().await.unwrap(), size, "what-if writes nothing");
 }
+
+/// `/ui/what-if`: an auditor pastes a rule set and sees who would change, with the charts;
+/// the persons listed are a recorded read, and nothing else is written.
+#[tokio::test]
+async fn the_what_if_page_shows_the_diff_and_records_the_read() {
+    use axum::body::Body;
+    use axum::http::{header, Request, StatusCode};
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let w = what_if_world().await;
+    let ledger = std::sync::Arc::new(w.ledger);
+    let state =
+        housing_ledger::api::AppState::new(ledger.clone(), housing_ledger::registry::TrustedKeys::from_sim_seed(housing_ledger::registry::DEFAULT_SIM_SEED));
+    let store = ledger.store();
+    let token = housing_ledger::auth::create_token(store.as_ref(), housing_ledger::auth::Role::Auditor, "Аудитор").await.unwrap().0;
+    let caller = housing_ledger::auth::authenticate(store.as_ref(), &token).await.unwrap().unwrap();
+    let id = housing_ledger::web::session::open(store.as_ref(), &caller).await.unwrap();
+    let call = |method: &str, uri: &str, form: Option<String>, lang: &str| {
+        let mut req = Request::builder().method(method).uri(uri).header(header::COOKIE, format!("hl_session={id}; hl_lang={lang}"));
+        if form.is_some() {
+            req = req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        }
+        let req = req.body(form.map(Body::from).unwrap_or_else(Body::empty)).unwrap();
+        let app = housing_ledger::app(state.clone());
+        async move {
+            let resp = app.oneshot(req).await.unwrap();
+            (resp.status(), String::from_utf8(resp.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap())
+        }
+    };
+    let (s, page) = call("GET", "/ui/what-if", None, "kk").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("kz-mod-000-registry-removal") && page.contains("for=\"pasted\""), "the known rule sets, and a place to paste one");
+
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rules/registry-removal-000-v1.json")).unwrap()).unwrap();
+    doc["steps"].as_array_mut().unwrap().iter_mut().find(|s| s["step"] == "9").unwrap()["check"] = json!("holding");
+    let size = ledger.size().await.unwrap();
+    let csrf = housing_ledger::web::session::csrf_token(&id);
+    let form = |lang| {
+        let body = url_encoded(&[("known", ""), ("pasted", &doc.to_string()), ("run", ""), ("csrf", &csrf)]);
+        call("POST", "/ui/what-if", Some(body), lang)
+    };
+    let (s, kk) = form("kk").await;
+    assert_eq!(s, StatusCode::OK, "{kk}");
+    assert!(kk.contains("id=\"wi-persons\">3<") && kk.contains("id=\"wi-changed\">1<"), "three judged again, one changes");
+    assert!(kk.contains("svg id=\"chart-wi-gained\"") && kk.contains(&iin_for("D")), "the dashboard's charts and the person");
+    let (_, ru) = form("ru").await;
+    assert!(ru.contains("lang=\"ru\"") && ru.contains("Стало бы"), "in Russian too");
+    // Two pages named D: two reads recorded, and nothing else written.
+    let after = ledger.read(size, 100).await.unwrap();
+    assert!(after.iter().all(|e| e.kind == "PersonalDataReads"), "{:?}", after.iter().map(|e| &e.kind).collect::<Vec<_>>());
+    let read: Vec<_> = after.iter().flat_map(housing_ledger::reads::reads_in).filter(|r| r.read == "web:what-if").collect();
+    assert_eq!(read.len(), 2);
+    assert_eq!(read[0].iins, [iin_for("D")]);
+    // A rule set that is neither known nor pasted is refused, in the page's language.
+    let (s, _) = call("POST", "/ui/what-if", Some(url_encoded(&[("known", ""), ("pasted", ""), ("csrf", &csrf)])), "ru").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}
+
+fn url_encoded(pairs: &[(&str, &str)]) -> String {
+    serde_urlencoded::to_string(pairs).unwrap()
+}
