@@ -456,6 +456,22 @@ async fn suite(b: Backend, pg: Option<&PgCluster>) {
     projection_consumers_never_double_apply(b, pg).await;
 }
 
+/// On PostgreSQL an append does not wait for ANALYZE, nor ANALYZE for appends: the writers'
+/// lock was a table lock (EXCLUSIVE), which conflicts with ANALYZE's, so autovacuum was
+/// cancelled at every append, the planner's statistics stayed those of an empty table, and
+/// appends slowed as the log grew (sequential scans for each batch's stream heads).
+async fn appends_and_analyze_do_not_wait_for_each_other(pg: &PgCluster) {
+    use sqlx::Connection;
+    let place = Place::new(Backend::Postgres, Some(pg));
+    let ledger = place.ledger().await;
+    // ANALYZE in an open transaction holds its lock until the transaction ends.
+    let mut analyzing = sqlx::PgConnection::connect(&place.url).await.unwrap();
+    sqlx::raw_sql("BEGIN; ANALYZE events;").execute(&mut analyzing).await.unwrap();
+    let appended = tokio::time::timeout(std::time::Duration::from_secs(30), ledger.append((0..3).map(person_event).collect())).await;
+    sqlx::raw_sql("COMMIT").execute(&mut analyzing).await.unwrap();
+    assert_eq!(appended.expect("the append waited for ANALYZE").unwrap().len(), 3);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn contract_sqlite() {
     suite(Backend::Sqlite, None).await;
@@ -493,6 +509,7 @@ async fn sqlite_settings_and_an_older_page_size() {
 async fn contract_postgres() {
     let pg = PgCluster::start();
     suite(Backend::Postgres, Some(&pg)).await;
+    appends_and_analyze_do_not_wait_for_each_other(&pg).await;
 }
 
 /// Appends go through the writer task of the store's runtime; once that runtime is gone, an

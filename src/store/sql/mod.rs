@@ -1,5 +1,5 @@
 //! The SQL backend on sqlx's `Any` driver: SQLite (WAL, `synchronous=FULL`, one writer through
-//! `BEGIN IMMEDIATE`) and PostgreSQL (`LOCK TABLE events IN EXCLUSIVE MODE` per append).
+//! `BEGIN IMMEDIATE`) and PostgreSQL (an advisory transaction lock per append).
 //!
 //! Single writer: one task seals and commits every append (`writer`), and commits only if the
 //! database's head is still the one it sealed on, under the database's write lock, so two

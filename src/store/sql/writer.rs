@@ -326,13 +326,21 @@ async fn commit(pool: AnyPool, dialect: Dialect, mut sealed: Sealed, mut append:
     }
 }
 
+/// The key of PostgreSQL's advisory lock that appends take (any fixed number: "hledger" in
+/// ASCII).
+const WRITE_LOCK: i64 = 0x68_6c_65_64_67_65_72;
+
 /// Begins the write transaction and takes the database's write lock.
 pub(super) async fn begin_write(pool: &AnyPool, dialect: Dialect) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
     Ok(match dialect {
         Dialect::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
         Dialect::Postgres => {
+            // A transaction-scoped advisory lock, which every writer of every process takes: a
+            // table lock (EXCLUSIVE, as before) also conflicts with autovacuum's ANALYZE, which
+            // was cancelled at every append, so the planner never learnt the table had grown
+            // and chose sequential scans (3 s for a batch's stream heads at 3 million events).
             let mut tx = pool.begin().await?;
-            sqlx::query("LOCK TABLE events IN EXCLUSIVE MODE").execute(&mut *tx).await?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(WRITE_LOCK).execute(&mut *tx).await?;
             tx
         }
     })
