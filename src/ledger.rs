@@ -503,8 +503,7 @@ impl Ledger {
         let signer = self.signer();
         let note = Checkpoint { origin: self.origin.clone(), size, root }.sign(&signer)?;
         let cp = StoredCheckpoint { tree_size: size, root, note, signed_at: crate::store::utc_millis(chrono::Utc::now()) };
-        self.store.add_checkpoint(&cp).await?;
-        Ok(cp)
+        Ok(self.store.add_checkpoint(&cp).await?)
     }
 
     /// Resolves a proof plan over a tree of `tree_size`, which the log must have reached.

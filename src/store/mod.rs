@@ -218,7 +218,9 @@ pub trait LogStore: Send + Sync {
 /// Checkpoints, with their witnesses' cosignatures and their time-stamps.
 #[async_trait]
 pub trait CheckpointStore: Send + Sync {
-    async fn add_checkpoint(&self, cp: &StoredCheckpoint) -> Result<()>;
+    /// Stores `cp`, unless a checkpoint of its size is stored already (another process signed
+    /// that size first); returns the stored one. One of another root is an error.
+    async fn add_checkpoint(&self, cp: &StoredCheckpoint) -> Result<StoredCheckpoint>;
     /// Every checkpoint, smallest tree first.
     async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>>;
     async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>>;

@@ -437,7 +437,30 @@ async fn readers_holding_every_connection_do_not_stop_appends(b: Backend, pg: Op
     assert_eq!(ledger.size().await.unwrap(), 4);
 }
 
+/// Two processes on one database may sign a checkpoint of the same size at once (two `serve`
+/// starting together): both get the one stored first; a second `serve` used to exit on the
+/// duplicate key.
+async fn two_processes_sign_the_same_checkpoint(b: Backend, pg: Option<&PgCluster>) {
+    let place = Place::new(b, pg);
+    let first = place.ledger().await;
+    first.append((0..5).map(person_event).collect()).await.unwrap();
+    let second = Ledger::open(place.store().await, place.key_dir.path(), DEFAULT_ORIGIN).await.unwrap();
+    let (a, b2) = tokio::join!(first.checkpoint(), second.checkpoint());
+    let (a, b2) = (a.unwrap(), b2.unwrap());
+    assert_eq!((a.tree_size, &a.note), (b2.tree_size, &b2.note), "the same checkpoint");
+    // Stored again by a process that lost the race: the stored one is returned.
+    let sql = place.sql().await;
+    let late = store::StoredCheckpoint { signed_at: "2030-01-01T00:00:00.000Z".into(), ..a.clone() };
+    assert_eq!(store::CheckpointStore::add_checkpoint(&sql, &late).await.unwrap(), a);
+    // Another root at a stored size is refused.
+    let forked = store::StoredCheckpoint { root: [7u8; 32], ..a.clone() };
+    let err = store::CheckpointStore::add_checkpoint(&sql, &forked).await.unwrap_err();
+    assert!(err.to_string().contains("another root"), "{err}");
+    assert_eq!(store::CheckpointStore::checkpoints(&sql).await.unwrap().len(), 1);
+}
+
 async fn suite(b: Backend, pg: Option<&PgCluster>) {
+    two_processes_sign_the_same_checkpoint(b, pg).await;
     readers_holding_every_connection_do_not_stop_appends(b, pg).await;
     a_ledger_is_never_started_afresh(b, pg).await;
     appends_chain_and_number_events(b, pg).await;

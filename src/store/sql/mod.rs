@@ -446,15 +446,31 @@ impl LogStore for SqlStore {
 
 #[async_trait]
 impl CheckpointStore for SqlStore {
-    async fn add_checkpoint(&self, cp: &StoredCheckpoint) -> Result<()> {
-        sqlx::query("INSERT INTO checkpoints (tree_size, root, note, signed_at) VALUES ($1, $2, $3, $4)")
+    async fn add_checkpoint(&self, cp: &StoredCheckpoint) -> Result<StoredCheckpoint> {
+        // Another process may have signed this size first (two `serve` on one database): its
+        // checkpoint stands, and is the one returned.
+        let (insert, conflict) = match self.dialect {
+            Dialect::Sqlite => ("INSERT OR IGNORE", ""),
+            Dialect::Postgres => ("INSERT", " ON CONFLICT (tree_size) DO NOTHING"),
+        };
+        sqlx::query(AssertSqlSafe(format!("{insert} INTO checkpoints (tree_size, root, note, signed_at) VALUES ($1, $2, $3, $4){conflict}")))
             .bind(i(cp.tree_size))
             .bind(cp.root.to_vec())
             .bind(cp.note.clone())
             .bind(cp.signed_at.clone())
             .execute(&self.pool)
             .await?;
-        Ok(())
+        let row =
+            sqlx::query("SELECT tree_size, root, note, signed_at FROM checkpoints WHERE tree_size = $1").bind(i(cp.tree_size)).fetch_one(&self.pool).await?;
+        let stored = checkpoint_row(&row)?;
+        if stored.root != cp.root {
+            return Err(StoreError::Checkpoint(format!(
+                "a checkpoint of size {} with another root ({}) is stored already",
+                cp.tree_size,
+                hex::encode(stored.root)
+            )));
+        }
+        Ok(stored)
     }
 
     async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>> {
