@@ -315,6 +315,10 @@ pub enum BenchCommand {
         /// between them (1: one server in this process).
         #[arg(long, default_value_t = 1)]
         servers: usize,
+        /// Measure the routes without first replaying the projection (replay reads most of the
+        /// database: with the page cache dropped before, the routes then meet a cold cache).
+        #[arg(long)]
+        no_replay: bool,
     },
     /// A full run of both procedures over a synthetic population, in process.
     Run {

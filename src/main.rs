@@ -387,7 +387,7 @@ async fn keys(g: &Global, command: KeysCommand) -> anyhow::Result<std::process::
 async fn bench(g: &Global, command: BenchCommand) -> anyhow::Result<std::process::ExitCode> {
     let loc = &g.loc;
     match command {
-        BenchCommand::Api { persons, rate, seconds, keep, servers } => {
+        BenchCommand::Api { persons, rate, seconds, keep, servers, no_replay } => {
             if servers == 0 {
                 bail!("--servers must be at least 1");
             }
@@ -399,11 +399,14 @@ async fn bench(g: &Global, command: BenchCommand) -> anyhow::Result<std::process
                 None => tempfile_dir()?,
             };
             let url = loc.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", dir.join("bench.db").display()));
-            let f = housing_ledger::tools::bench::api_figures(&url, &dir, persons, rate, seconds, servers).await?;
+            let f = housing_ledger::tools::bench::api_figures(&url, &dir, persons, rate, seconds, servers, !no_replay).await?;
             if let Some(b) = &f.built {
                 print_run_figures(b);
             }
-            println!("ledger: {} events; replay {:.0} events/s", f.events, f.replay_per_s);
+            match f.replay_per_s {
+                Some(r) => println!("ledger: {} events; replay {r:.0} events/s", f.events),
+                None => println!("ledger: {} events; not replayed (--no-replay)", f.events),
+            }
             for l in &f.latencies {
                 println!(
                     "GET {:<6} {} requests at {rate}/s (both routes together), {} errors: p50 {:.2} ms, p99 {:.2} ms",
