@@ -297,8 +297,8 @@ fn appeal_block(l: Lang, iin: &str, procedure: &str, c: &ProcedureCase, officer:
             div.card #(format!("appeal-{procedure}")) {
                 h3 { (t(l, "appeal")) " " (a.appeal) ": " span #(format!("appeal-state-{procedure}")) { (t(l, &a.state)) } }
                 dl {
-                    dt { (t(l, "received_on")) } dd { (a.received_on) }
-                    dt { (t(l, "deadline")) } dd { (a.deadline.clone().unwrap_or_else(|| "—".into())) @if a.late { " " span.bad { (t(l, "late")) } } }
+                    dt { (t(l, "received_on")) } dd { (view::day(l, &a.received_on)) }
+                    dt { (t(l, "deadline")) } dd { (a.deadline.as_deref().map(|x| view::day(l, x)).unwrap_or_else(|| html! { "—" })) @if a.late { " " span.bad { (t(l, "late")) } } }
                     @if a.suspended { dt { "" } dd.bad { (t(l, "suspended")) } }
                     @if let Some(r) = &a.recheck { dt { (t(l, "recheck")) } dd { (t(l, r.verdict.as_str())) (view::grounds(l, &r.grounds)) } }
                     @if let Some(o) = &a.outcome { dt { (t(l, "outcome")) } dd #(format!("appeal-outcome-{procedure}")) { (t(l, o.as_str())) " — " (a.resolved_by.clone().unwrap_or_default()) } }
@@ -383,7 +383,7 @@ async fn case_page(
             table #timeline {
                 @for e in &events {
                     tr.event data-type=(e.kind) {
-                        td { "#" (e.seq) br; span.muted { (e.time) } }
+                        td { "#" (e.seq) br; span.muted { (view::when(l, &e.time)) } }
                         td { strong { (t(l, &e.kind)) } }
                         td { (view::event(l, e)) }
                         td { (view::checked(l, checks.get(&e.seq))) }

@@ -58,6 +58,22 @@ pub fn layout(lang: Lang, title: &str, here: &str, csrf: Option<&str>, body: Mar
 }
 
 /// The hidden field every form posts its CSRF token in.
+/// An instant in local time, the exact UTC instant in its `title` and `datetime`.
+pub fn when(lang: Lang, utc: &str) -> Markup {
+    match super::i18n::local_time(lang, utc) {
+        Some(local) => html! { time datetime=(utc) title=(format!("{utc} (UTC)")) { (local) } },
+        None => html! { (utc) },
+    }
+}
+
+/// A calendar date (`YYYY-MM-DD`) as people write it.
+pub fn day(lang: Lang, ymd: &str) -> Markup {
+    match super::i18n::local_date(lang, ymd) {
+        Some(d) => html! { time datetime=(ymd) { (d) } },
+        None => html! { (ymd) },
+    }
+}
+
 pub fn csrf_field(token: &str) -> Markup {
     html! { input type="hidden" name="csrf" value=(token); }
 }
@@ -163,8 +179,8 @@ fn typed_event(lang: Lang, e: &Event) -> Option<Markup> {
                 dl {
                     dt { (t(lang, "appeal")) } dd { (d.appeal) " — " (who(&d.filed_by)) }
                     dt { (t(lang, "appellant_grounds")) } dd { (d.grounds) }
-                    dt { (t(lang, "received_on")) } dd { (d.received_on) }
-                    dt { (t(lang, "deadline")) } dd { (d.deadline.as_deref().unwrap_or("—")) @if d.late { " " span.bad { (t(lang, "late")) } ": " (d.late_reason.as_deref().unwrap_or("—")) } }
+                    dt { (t(lang, "received_on")) } dd { (day(lang, &d.received_on)) }
+                    dt { (t(lang, "deadline")) } dd { (d.deadline.as_deref().map(|x| day(lang, x)).unwrap_or_else(|| html! { "—" })) @if d.late { " " span.bad { (t(lang, "late")) } ": " (d.late_reason.as_deref().unwrap_or("—")) } }
                     dt { (t(lang, "contested_step")) } dd { (d.contested_step) }
                 }
             }

@@ -257,6 +257,12 @@ async fn sessions_roles_reads_and_language() {
     assert!(set.unwrap().contains("hl_lang=ru"));
     let (_, _, html) = p.call("GET", &format!("/ui/persons/{iin}"), Some(&format!("{auditor}; hl_lang=ru")), None).await;
     assert!(html.contains("снят с учёта") && html.contains("lang=\"ru\""));
+    // Issue 21, item 1: each event's time in local time in Kazakhstan, with the month's name;
+    // the exact UTC instant in its title.
+    let first = p.state.ledger.read_stream(&format!("person:{iin}")).await.unwrap().remove(0);
+    let local = housing_ledger::web::i18n::local_time(housing_ledger::web::i18n::Lang::Ru, &first.time).unwrap();
+    assert!(local.contains(" 20") && !local.contains('T'), "{local}");
+    assert!(html.contains(&format!("<time datetime=\"{}\" title=\"{} (UTC)\">{local}</time>", first.time, first.time)), "{local}");
     // Decision 11: a fixture run is a simulation, and the case page says so in each language,
     // with the official who decided (decision 15).
     assert!(html.contains("Симуляция, не юридический акт") && html.contains("Полковник Омаров, chairman, housing commission"), "{html}");
