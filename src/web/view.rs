@@ -209,9 +209,12 @@ pub fn checked(lang: Lang, c: Option<&EventCheck>) -> Markup {
     let mark = |r: &Result<(), String>, ok: &str, bad: &str| {
         html! { @match r { Ok(()) => span.ok { "✓ " (t(lang, ok)) }, Err(e) => span.bad title=(e) { "✗ " (t(lang, bad)) } } }
     };
+    // One mark per event; what it rests on (signature, inclusion, source) opens on demand.
     html! {
         @if let Some(c) = c {
-            span.check data-seq=(c.seq) {
+            @let all_ok = c.signature.is_ok() && c.inclusion.is_ok() && c.source.as_ref().is_none_or(|s| s.is_ok());
+            details.check data-seq=(c.seq) {
+                summary { @if all_ok { span.ok { "✓ " (t(lang, "verified")) } } @else { span.bad { "✗ " (t(lang, "not_verified")) } } }
                 (mark(&c.signature, "sig_ok", "sig_bad")) br;
                 (mark(&c.inclusion, "incl_ok", "incl_bad"))
                 @if let Some(src) = &c.source { br; (mark(src, "source_ok", "source_bad")) }

@@ -293,6 +293,11 @@ async fn the_timeline_shows_an_event_changed_behind_the_ledgers_back() {
     let row = html.split("<tr").find(|r| r.contains(&format!("#{}<", answer.seq))).expect("the changed event is shown");
     assert!(row.contains("class=\"bad\"") && row.contains("қолтаңба ЖАРАМСЫЗ"), "its signature fails: {row}");
     assert!(row.contains("дереккөз қолтаңбасы ЖАРАМСЫЗ"), "and so does the source's");
+    // Issue 21, item 2: one mark per event, the checks behind it in a <details> that opens on
+    // demand; the changed event's mark says it is not verified, the others' that they are.
+    assert!(row.contains("<details class=\"check\"") && row.contains("<summary><span class=\"bad\">✗ тексеруден өтпеді</span></summary>"), "{row}");
+    let others: Vec<&str> = html.split("<tr").filter(|r| r.contains("class=\"event\"") && !r.contains(&format!("#{}<", answer.seq))).collect();
+    assert!(others.len() >= 5 && others.iter().all(|r| r.contains("<summary><span class=\"ok\">✓ тексерілді</span></summary>")), "{others:?}");
 }
 
 /// Issue 17, finding 9: pages carry a Content-Security-Policy that allows no script and no
