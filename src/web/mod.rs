@@ -176,7 +176,7 @@ async fn search_page(session: Session) -> Result<Html<String>, WebError> {
         "/ui",
         html! {
             form.card method="get" action="/ui/search" {
-                label { (t(l, "iin")) input #iin type="text" name="iin" inputmode="numeric" maxlength="12" autofocus; }
+                (view::field(l, "iin", "iin", true, html! { input #iin type="text" name="iin" inputmode="numeric" maxlength="12" required autofocus; }))
                 button #find type="submit" { (t(l, "find")) }
             }
         },
@@ -198,7 +198,7 @@ fn login_form(session: &Session, csrf: &str, error: Option<&str>) -> Html<String
             @if let Some(e) = error { div.card.err #error { (e) } }
             form.card method="post" action="/ui/login" {
                 (view::csrf_field(csrf))
-                label { (t(l, "token")) input #token type="password" name="token" autocomplete="off"; }
+                (view::field(l, "token", "token", true, html! { input #token type="password" name="token" autocomplete="off" required; }))
                 button #login type="submit" { (t(l, "login")) }
             }
         },
@@ -310,13 +310,13 @@ fn appeal_block(l: Lang, iin: &str, procedure: &str, c: &ProcedureCase, officer:
                     }
                     form method="post" action=(format!("/ui/appeals/{}/correction", a.appeal)) {
                         (view::csrf_field(csrf))
-                        label { (t(l, "correction")) textarea #correction name="signed" rows="4" {} }
+                        (view::field(l, "correction", "correction", true, html! { textarea #correction name="signed" rows="4" required {} }))
                         button #submit-correction type="submit" { (t(l, "submit_correction")) }
                     }
                     form method="post" action=(format!("/ui/appeals/{}/recheck", a.appeal)) { (view::csrf_field(csrf)) button #recheck type="submit" { (t(l, "recheck")) } }
                     form method="post" action=(format!("/ui/appeals/{}/resolve", a.appeal)) {
                         (view::csrf_field(csrf))
-                        label { (t(l, "reason")) textarea #reason name="reason" rows="2" {} }
+                        (view::field(l, "reason", "reason", true, html! { textarea #reason name="reason" rows="2" required {} }))
                         button #overturn type="submit" name="outcome" value="overturned" { (t(l, "overturned")) }
                         button #uphold type="submit" name="outcome" value="upheld" { (t(l, "upheld")) }
                     }
@@ -327,11 +327,11 @@ fn appeal_block(l: Lang, iin: &str, procedure: &str, c: &ProcedureCase, officer:
                 h3 { (t(l, "file_appeal")) }
                 (view::csrf_field(csrf))
                 input type="hidden" name="procedure" value=(procedure);
-                label { (t(l, "appellant_grounds")) textarea #grounds name="grounds" rows="3" required {} }
-                label { (t(l, "received_on")) input #received_on type="date" name="received_on"; }
-                label { (t(l, "late_reason")) input #late_reason type="text" name="late_reason"; }
-                label { (t(l, "contested_step")) input #contested_step type="text" name="contested_step" placeholder="6"; }
-                label { input #suspend_on_file type="checkbox" name="suspend" value="on"; " " (t(l, "suspend")) }
+                (view::field(l, "grounds", "appellant_grounds", true, html! { textarea #grounds name="grounds" rows="3" required {} }))
+                (view::field(l, "received_on", "received_on", false, html! { input #received_on type="date" name="received_on"; }))
+                (view::field(l, "late_reason", "late_reason", false, html! { input #late_reason type="text" name="late_reason"; }))
+                (view::field(l, "contested_step", "contested_step", false, html! { input #contested_step type="text" name="contested_step" placeholder="6"; }))
+                div.field { input #suspend_on_file type="checkbox" name="suspend" value="on"; " " label.inline for="suspend_on_file" { (t(l, "suspend")) } }
                 button #file-appeal type="submit" { (t(l, "file_appeal")) }
             }
         }

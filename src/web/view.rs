@@ -18,7 +18,7 @@ header a{color:#fff} header form{margin:0} main{padding:1em 1.2em;max-width:1100
 .err{background:#ffebe9;border-color:#ff8182}
 table{border-collapse:collapse;width:100%} td,th{border-bottom:1px solid #e4e7eb;padding:.35em .5em;text-align:left;vertical-align:top}
 dl{margin:0;display:grid;grid-template-columns:max-content 1fr;gap:.1em .8em} dt{color:#57606a}
-label{display:block;margin:.3em 0} input[type=text],input[type=date],textarea,select{width:100%;max-width:36em;padding:.3em}
+label{display:block;margin:.3em 0} .field{margin:.6em 0} .field label{font-weight:600;margin-bottom:.2em} .req{color:#b00020;text-decoration:none;border:0} label.inline{display:inline;font-weight:normal} input[type=text],input[type=date],textarea,select{width:100%;max-width:36em;padding:.3em}
 button{padding:.35em .9em;margin:.3em .3em 0 0} .status{font-weight:bold}
 "#;
 
@@ -71,6 +71,16 @@ pub fn day(lang: Lang, ymd: &str) -> Markup {
     match super::i18n::local_date(lang, ymd) {
         Some(d) => html! { time datetime=(ymd) { (d) } },
         None => html! { (ymd) },
+    }
+}
+
+/// A form field: its label above it, tied to it by `for`/`id`, and a required one marked.
+pub fn field(lang: Lang, id: &str, label: &str, required: bool, input: Markup) -> Markup {
+    html! {
+        div.field {
+            label for=(id) { (t(lang, label)) @if required { " " abbr.req title=(t(lang, "required")) { "*" } } }
+            (input)
+        }
     }
 }
 

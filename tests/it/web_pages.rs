@@ -248,6 +248,16 @@ async fn sessions_roles_reads_and_language() {
     let officer = p.cookie(Role::AppealsOfficer).await;
     let (_, _, html) = p.call("GET", &format!("/ui/persons/{iin}"), Some(&officer), None).await;
     assert!(html.contains("id=\"file-registry_removal\""), "officers get the appeal form");
+    // Issue 21, item 4: each field's label sits above it, tied by for/id; required ones marked.
+    let form = html.split("id=\"file-registry_removal\"").nth(1).unwrap().split("</form>").next().unwrap();
+    for id in ["grounds", "received_on", "late_reason", "contested_step", "suspend_on_file"] {
+        assert!(form.contains(&format!("<label for=\"{id}\"")) || form.contains(&format!("<label class=\"inline\" for=\"{id}\"")), "{id} has no label: {form}");
+        assert!(form.contains(&format!("id=\"{id}\"")), "{id}");
+    }
+    let grounds_label = form.split("<label for=\"grounds\">").nth(1).unwrap().split("</label>").next().unwrap();
+    assert!(grounds_label.contains("title=\"міндетті өріс\""), "the required field is marked: {grounds_label}");
+    let optional = form.split("<label for=\"late_reason\">").nth(1).unwrap().split("</label>").next().unwrap();
+    assert!(!optional.contains("class=\"req\""), "an optional one is not: {optional}");
     let (s, to, _) = p.call("POST", &format!("/ui/persons/{iin}/appeals"), Some(&officer), Some("procedure=registry_removal&grounds=")).await;
     assert_eq!(s, StatusCode::SEE_OTHER);
     assert!(to.unwrap().contains("err="), "an empty filing comes back with its error");
