@@ -5,7 +5,7 @@
 //! answers under another rule set and writes nothing.
 
 use crate::ledger::{Ledger, LedgerError};
-use crate::proof::{judge_answers, rederive, verified_answers};
+use crate::proof::{judge_answers, rederive};
 use crate::registry::TrustedKeys;
 use crate::rules::checks::Ground;
 use crate::rules::records::RegistryId;
@@ -350,15 +350,8 @@ pub fn what_if_case(case: &Case, rs: &RuleSet, book: &RuleBook) -> Result<Option
     // What was decided, re-derived under the recorded rule set (so a case the ledger cannot
     // support is not compared at all).
     let recorded = rederive(&case.events, &case.iin, case.procedure, &case.keys, book)?.ok_or("no proposal")?;
-    let locality = case
-        .events
-        .iter()
-        .find(|e| e.kind == LIST_ENTRY_RECEIVED)
-        .and_then(|e| e.as_type::<ev::ListEntryReceived>())
-        .and_then(|l| l.entry["locality"].as_str().map(String::from))
-        .unwrap_or_default();
-    let answers = verified_answers(&case.events, &case.keys)?;
-    let to = judge_answers(rs, &case.iin, &locality, &answers).map_err(|why| format!("cannot tell without asking: {why}"))?;
+    // The same verified answers, judged under the other rule set.
+    let to = judge_answers(rs, &case.iin, &recorded.locality, &recorded.answers).map_err(|why| format!("cannot tell without asking: {why}"))?;
     let (from_status, to_status) = (status_of(case.procedure, &recorded.computed), status_of(case.procedure, &to));
     let (grounds_from, grounds_to) = (codes(&recorded.computed), codes(&to));
     if from_status == to_status && grounds_from == grounds_to {
@@ -368,7 +361,7 @@ pub fn what_if_case(case: &Case, rs: &RuleSet, book: &RuleBook) -> Result<Option
         iin: case.iin.clone(),
         procedure: case.procedure.to_string(),
         run: case.run.clone(),
-        locality,
+        locality: recorded.locality,
         from: from_status,
         to: to_status,
         grounds_from,

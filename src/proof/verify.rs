@@ -166,6 +166,10 @@ pub struct Rederived {
     pub computed: Vec<Ground>,
     /// The proposal's grounds; `None` for a retention.
     pub proposed: Option<Vec<Ground>>,
+    /// The locality of the person's list entry, and his verified answers (`(step, registry)`
+    /// → records): what another rule set is judged on (`what-if`).
+    pub locality: String,
+    pub answers: BTreeMap<(String, RegistryId), Records>,
 }
 
 impl Rederived {
@@ -216,7 +220,15 @@ pub fn rederive<'e>(
         return Err("the rule set is for another procedure".into());
     }
     let computed = judge_answers(rs, iin, locality, &answers)?;
-    Ok(Some(Rederived { rule_set_sha256: sha, rule_set_id: rs.id.clone(), rule_set_version: rs.version.clone(), computed, proposed }))
+    Ok(Some(Rederived {
+        rule_set_sha256: sha,
+        rule_set_id: rs.id.clone(),
+        rule_set_version: rs.version.clone(),
+        computed,
+        proposed,
+        locality: locality.to_string(),
+        answers,
+    }))
 }
 
 /// A person's recorded answers in one run, each source signature checked with `keys`:

@@ -2,27 +2,21 @@
 //! token, both languages, the rule sets and source keys, figures from the projection with cells
 //! below 10 persons suppressed, and no IIN or name of anyone on it.
 
-use crate::common::scenario::{assert_no_personal_data, complete, population, run_fixture};
+use crate::common::scenario::{assert_no_personal_data, register_world};
 use crate::common::{Backend, Place};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use housing_ledger::api::AppState;
 use housing_ledger::app;
-use housing_ledger::registry::fixture::Fixture;
 use housing_ledger::registry::{TrustedKeys, DEFAULT_SIM_SEED};
 use housing_ledger::rules::{Procedure, RuleBook};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use std::sync::Arc;
 use tower::ServiceExt;
 
 async fn state() -> (Place, AppState, Vec<String>) {
-    let (case, names) = population();
     let place = Place::new(Backend::Sqlite, None);
-    let ledger = Arc::new(place.ledger().await);
-    run_fixture(&ledger, Fixture::parse("register", &complete(Procedure::RegistryRemoval, case).0.to_string()).unwrap()).await;
-    housing_ledger::projection::catch_up(&ledger).await.unwrap();
-    ledger.checkpoint().await.unwrap();
+    let (ledger, names) = register_world(&place).await;
     (place, AppState::new(ledger, TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED)), names)
 }
 

@@ -111,6 +111,18 @@ async fn click(c: &Client, css: &str) {
     c.wait().for_element(Locator::Css("body")).await.unwrap();
 }
 
+/// Serves `state` on a port of its own and opens a browser: the address, the driver and the
+/// browser's profile (kept while the test runs), and the browser.
+async fn serve_and_browse(state: AppState) -> (String, Driver, tempfile::TempDir, Client) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app(state)).await });
+    let (driver, port) = start_driver();
+    let profile = tempfile::tempdir().unwrap();
+    let c = browser(port, profile.path()).await;
+    (base, driver, profile, c)
+}
+
 fn contract() -> Value {
     json!({"privatization_contracts": [{"number": "П-1", "date": "2005-04-01", "address": "Астана, ул. Абая 1"}]})
 }
@@ -135,13 +147,7 @@ async fn officer_overturns_a_removal_in_the_browser() {
         issue_token(ledger.store().as_ref(), Role::AppealsOfficer, "Капитан Ахметова", &crate::common::scenario::iin_for("Officer1")).await.unwrap().0;
     let state = AppState::new(ledger, TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED))
         .with_registries(Arc::new(FixtureRegistries::new(parse(case(true)), DEFAULT_SIM_SEED)));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app(state)).await });
-
-    let (_driver, port) = start_driver();
-    let profile = tempfile::tempdir().unwrap();
-    let c = browser(port, profile.path()).await;
+    let (base, _driver, _profile, c) = serve_and_browse(state).await;
     let kk = |k: &str| t(Lang::Kk, k);
     let iin = iin_for("Web");
 
@@ -226,20 +232,10 @@ async fn officer_overturns_a_removal_in_the_browser() {
 /// anyone on the page as the browser shows it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_public_register_in_the_browser() {
-    use crate::common::scenario::{assert_no_personal_data, population};
-    let (case, names) = population();
+    use crate::common::scenario::{assert_no_personal_data, register_world};
     let place = Place::new(Backend::Sqlite, None);
-    let ledger = Arc::new(place.ledger().await);
-    run_fixture(&ledger, Fixture::parse("register", &complete(Procedure::RegistryRemoval, case).0.to_string()).unwrap()).await;
-    housing_ledger::projection::catch_up(&ledger).await.unwrap();
-    ledger.checkpoint().await.unwrap();
-    let state = AppState::new(ledger, TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app(state)).await });
-    let (_driver, port) = start_driver();
-    let profile = tempfile::tempdir().unwrap();
-    let c = browser(port, profile.path()).await;
+    let (ledger, names) = register_world(&place).await;
+    let (base, _driver, _profile, c) = serve_and_browse(AppState::new(ledger, TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED))).await;
 
     c.goto(&format!("{base}/register")).await.unwrap();
     assert!(text(&c, "h1").await.contains(&t(Lang::Kk, "reg_title")));

@@ -252,3 +252,14 @@ pub fn assert_no_personal_data(text: &str, names: &[String]) {
         assert!(!text.contains(name), "a name ({name}) is shown");
     }
 }
+
+/// `population()` run through the removal procedure, its projection caught up and a
+/// checkpoint signed: the register's world. Returns the ledger and the persons' names.
+pub async fn register_world(place: &Place) -> (Arc<housing_ledger::ledger::Ledger>, Vec<String>) {
+    let (case, names) = population();
+    let ledger = Arc::new(place.ledger().await);
+    run_fixture(&ledger, Fixture::parse("register", &complete(Procedure::RegistryRemoval, case).0.to_string()).unwrap()).await;
+    housing_ledger::projection::catch_up(&ledger).await.unwrap();
+    ledger.checkpoint().await.unwrap();
+    (ledger, names)
+}
