@@ -64,6 +64,9 @@ pub enum AppealError {
     /// Someone else changed the appeal meanwhile; nothing was written.
     #[error("{0}")]
     Changed(String),
+    /// The registries could not be asked (for the corrections their owners issued).
+    #[error("{0}")]
+    SourceUnavailable(String),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
 }
@@ -104,6 +107,18 @@ pub struct CorrectionFiling {
     pub answer: Value,
     pub source_key: String,
     pub source_sig: String,
+}
+
+/// A correction a source owner issued about a person under appeal or his family, as the
+/// registries gave it: checked like any answer, and whether the appeal has it already.
+#[derive(Clone, Debug)]
+pub struct IssuedCorrection {
+    pub registry: String,
+    pub signed: SignedAnswer,
+    /// Why it would be refused (its source signature, request id or shape); `None` if it passes.
+    pub refused: Option<String>,
+    /// The appeal received this very answer (the same source signature) at this seq.
+    pub received: Option<u64>,
 }
 
 /// `upheld` or `overturned`, with the officer's reasons.
@@ -340,17 +355,10 @@ impl Appeals<'_> {
         require_named(by)?;
         let a = self.load(id).await?;
         a.open()?;
-        let registry = RegistryId::parse(&c.registry).ok_or_else(|| AppealError::CorrectionRefused(format!("unknown registry {:?}", c.registry)))?;
-        let request_id = format!("{id}/{registry}");
-        let subjects: Vec<String> =
-            c.answer["subjects"].as_array().map(|s| s.iter().filter_map(|v| v.as_str().map(String::from)).collect()).unwrap_or_default();
-        if subjects.is_empty() {
-            return Err(AppealError::CorrectionRefused("the correction's answer names no subjects".into()));
-        }
         let signed =
             SignedAnswer { answer: c.answer.clone(), source_key: c.source_key.clone(), source_sig: c.source_sig.clone(), item_sigs: Default::default() };
-        check_answer(self.keys, registry, &request_id, AnswerKind::Records(&subjects), &signed)
-            .map_err(|f| AppealError::CorrectionRefused(format!("the correction from {registry} is refused: {f}")))?;
+        let registry = Self::check_correction(self.keys, id, &c.registry, &signed)?;
+        let request_id = format!("{id}/{registry}");
         let received = ev::RegistryResponded {
             appeal: Some(id.to_string()),
             correction: Some(true),
@@ -360,6 +368,64 @@ impl Appeals<'_> {
         let recorded = self.ledger.append(vec![NewEvent::typed(person_stream(&a.iin), received)]).await?.remove(0);
         crate::projection::catch_up(self.ledger).await?;
         Ok(recorded)
+    }
+
+    /// The corrections the source owners issued about the appellant and his family (as the run
+    /// fixed it), fetched from the registries; each checked as `correction` would check it.
+    pub async fn issued_corrections(&self, id: &str) -> Result<Vec<IssuedCorrection>> {
+        let a = self.load(id).await?;
+        let person = self.ledger.read_stream(&person_stream(&a.iin)).await?;
+        let family: Family =
+            of_run::<ev::CheckEvaluated>(&person, &a.run).filter_map(|(_, c)| serde_json::from_value(c.family?).ok()).last().unwrap_or_default();
+        let subjects: Vec<String> = std::iter::once(a.iin.clone()).chain(family.members()).collect();
+        let registries = self.registries.clone().unwrap_or_else(|| Arc::new(NoSource));
+        let issued = registries
+            .corrections(id, &subjects)
+            .await
+            .map_err(|f| AppealError::SourceUnavailable(format!("the corrections could not be fetched from the registries: {f}")))?;
+        let received: std::collections::BTreeMap<String, u64> = person
+            .iter()
+            .filter_map(|e| {
+                e.as_type::<ev::RegistryResponded>().filter(|c| c.appeal.as_deref() == Some(id) && c.correction == Some(true)).map(|c| (c.source_sig, e.seq))
+            })
+            .collect();
+        Ok(issued
+            .into_iter()
+            .map(|signed| {
+                let registry = signed.answer["registry"].as_str().unwrap_or_default().to_string();
+                let refused = Self::check_correction(self.keys, id, &registry, &signed).err().map(|e| e.to_string());
+                IssuedCorrection { received: received.get(&signed.source_sig).copied(), registry, signed, refused }
+            })
+            .collect())
+    }
+
+    /// Accepts the correction `registry`'s owner issued, the one with this source signature:
+    /// it is fetched afresh and recorded as `correction` records one sent in.
+    pub async fn accept_correction(&self, id: &str, registry: &str, source_sig: &str, by: &Caller) -> Result<Event> {
+        let issued = self.issued_corrections(id).await?;
+        let c = issued
+            .into_iter()
+            .find(|c| c.registry == registry && c.signed.source_sig == source_sig)
+            .ok_or_else(|| AppealError::CorrectionRefused(format!("{registry} has issued no such correction about this appeal (withdrawn or never issued)")))?;
+        if let Some(seq) = c.received {
+            return Err(AppealError::WrongState(format!("this correction from {registry} was received already (#{seq})")));
+        }
+        let filing = CorrectionFiling { registry: c.registry, answer: c.signed.answer, source_key: c.signed.source_key, source_sig: c.signed.source_sig };
+        self.correction(id, &filing, by).await
+    }
+
+    /// A correction's answer checked like any answer, by the trusted key, to the request id
+    /// `<appeal>/<registry>`, about the subjects it names.
+    fn check_correction(keys: &TrustedKeys, id: &str, registry: &str, signed: &SignedAnswer) -> Result<RegistryId> {
+        let registry = RegistryId::parse(registry).ok_or_else(|| AppealError::CorrectionRefused(format!("unknown registry {registry:?}")))?;
+        let subjects: Vec<String> =
+            signed.answer["subjects"].as_array().map(|s| s.iter().filter_map(|v| v.as_str().map(String::from)).collect()).unwrap_or_default();
+        if subjects.is_empty() {
+            return Err(AppealError::CorrectionRefused("the correction's answer names no subjects".into()));
+        }
+        check_answer(keys, registry, &format!("{id}/{registry}"), AnswerKind::Records(&subjects), signed)
+            .map_err(|f| AppealError::CorrectionRefused(format!("the correction from {registry} is refused: {f}")))?;
+        Ok(registry)
     }
 
     /// The rule set the run was decided under, checked to be the one valid on its `as_of`.

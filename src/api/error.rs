@@ -24,6 +24,9 @@ pub enum AppError {
     /// The database cannot be reached now; the caller may try again.
     #[error("the ledger's database is unavailable; try again shortly")]
     Unavailable(String),
+    /// A source registry could not be asked.
+    #[error("{0}")]
+    BadGateway(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -38,6 +41,7 @@ impl AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -51,6 +55,7 @@ impl AppError {
             AppError::Conflict(_) => "conflict",
             AppError::TooLarge(_) => "payload_too_large",
             AppError::Unavailable(_) => "unavailable",
+            AppError::BadGateway(_) => "bad_gateway",
             AppError::Internal(_) => "internal",
         }
     }
@@ -75,6 +80,7 @@ impl From<crate::appeal::AppealError> for AppError {
             E::Malformed(_) | E::CorrectionRefused(_) => AppError::BadRequest(e.to_string()),
             E::Unidentified(_) | E::SelfReview(_) => AppError::Forbidden(e.to_string()),
             E::WrongState(_) | E::ContradictsRecheck(_) | E::Changed(_) => AppError::Conflict(e.to_string()),
+            E::SourceUnavailable(_) => AppError::BadGateway(e.to_string()),
             E::Ledger(e) => e.into(),
         }
     }

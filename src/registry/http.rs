@@ -41,6 +41,30 @@ struct ReinstateBody {
 }
 
 #[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CorrectionsBody {
+    appeal: String,
+    subjects: Vec<String>,
+}
+
+/// The corrections pending about some persons.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Corrections {
+    corrections: Vec<SignedAnswer>,
+}
+
+/// A source owner's correction, issued to the simulator (`POST /v1/corrections`).
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssuedCorrection {
+    pub registry: String,
+    pub iin: String,
+    /// The corrected record; `null` when the registry now holds nothing on him.
+    pub record: serde_json::Value,
+}
+
+#[derive(Serialize, Deserialize)]
 struct ListBody {
     page: u64,
     request_id: String,
@@ -110,6 +134,25 @@ pub fn sim_router(sim: Arc<Simulator>, stall: Duration) -> Router {
             }),
         )
         .route(
+            "/v1/corrections",
+            post(|State(s): State<SimState>, Json(c): Json<IssuedCorrection>| async move {
+                let Some(r) = RegistryId::parse(&c.registry) else { return (StatusCode::NOT_FOUND, "no such registry").into_response() };
+                match s.sim.issue_correction(r, &c.iin, c.record) {
+                    Ok(()) => StatusCode::CREATED.into_response(),
+                    Err(e) => (StatusCode::BAD_REQUEST, Json(json!({"error": e}))).into_response(),
+                }
+            }),
+        )
+        .route(
+            "/v1/corrections/pending",
+            post(|State(s): State<SimState>, Json(q): Json<CorrectionsBody>| async move {
+                match s.sim.corrections(&q.appeal, &q.subjects) {
+                    Ok(corrections) => Json(Corrections { corrections }).into_response(),
+                    Err(e) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": e.to_string()}))).into_response(),
+                }
+            }),
+        )
+        .route(
             "/v1/notices",
             post(|State(s): State<SimState>, Json(n): Json<NoticeBody>| async move {
                 match s.sim.deliver(&n.notice, &n.iin, n.attempt) {
@@ -166,7 +209,7 @@ impl HttpRegistries {
         self
     }
 
-    async fn post_once<B: Serialize>(&self, path: &str, body: &B) -> Result<SignedAnswer, RegistryFault> {
+    async fn post_once<B: Serialize, T: serde::de::DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, RegistryFault> {
         let url = format!("{}{path}", self.base);
         let resp = self.client.post(&url).json(body).send().await.map_err(|e| {
             if e.is_timeout() {
@@ -186,12 +229,12 @@ impl HttpRegistries {
         if !status.is_success() {
             return Err(RegistryFault::Unavailable(format!("{url} answered {status}")));
         }
-        serde_json::from_slice(&bytes).map_err(|e| RegistryFault::Malformed(format!("{url}: body is not a signed answer: {e}")))
+        serde_json::from_slice(&bytes).map_err(|e| RegistryFault::Malformed(format!("{url}: the body is not the answer asked for: {e}")))
     }
 
     /// Retries transient faults with exponential backoff; the request id stays the same, so a
     /// source can answer a repeated request idempotently.
-    async fn post<B: Serialize>(&self, path: &str, body: &B) -> Result<SignedAnswer, RegistryFault> {
+    async fn post<B: Serialize, T: serde::de::DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, RegistryFault> {
         let mut attempt = 0;
         loop {
             match self.post_once(path, body).await {
@@ -230,6 +273,11 @@ impl Registries for HttpRegistries {
 
     async fn reinstate(&self, r: &Reinstatement, request_id: &str) -> Result<SignedAnswer, RegistryFault> {
         self.post("/v1/reinstatements", &ReinstateBody { reinstatement: r.clone(), request_id: request_id.into() }).await
+    }
+
+    async fn corrections(&self, appeal: &str, subjects: &[String]) -> Result<Vec<SignedAnswer>, RegistryFault> {
+        let pending: Corrections = self.post("/v1/corrections/pending", &CorrectionsBody { appeal: appeal.into(), subjects: subjects.to_vec() }).await?;
+        Ok(pending.corrections)
     }
 
     async fn deliver(&self, notice: &str, iin: &str, attempt: u32) -> Result<String, String> {

@@ -211,6 +211,10 @@ pub trait Registries: Send + Sync {
     /// Decision 16: submits a reinstatement to ИШ АС МР, which keeps the waiting list and the
     /// lease register. Records: `{iin: {"reinstated": true, ...what was restored}}`, signed.
     async fn reinstate(&self, r: &Reinstatement, request_id: &str) -> Result<SignedAnswer, RegistryFault>;
+    /// The corrections the source owners have issued about any of `subjects` (a person under
+    /// `appeal` and his family; clauses 13, 16): one answer per registry, signed by it, to the
+    /// request id `<appeal>/<registry>`. None issued is an empty list.
+    async fn corrections(&self, appeal: &str, subjects: &[String]) -> Result<Vec<SignedAnswer>, RegistryFault>;
     /// How the source is named in `RunStarted` (`fixture:PATH`, `http:URL`).
     fn describe(&self) -> String;
     /// Whether this is a live gateway (real source systems), as opposed to a fixture, a
@@ -376,6 +380,9 @@ impl Registries for NoSource {
         Err("no registry source is configured on this server".into())
     }
     async fn reinstate(&self, _: &Reinstatement, _: &str) -> Result<SignedAnswer, RegistryFault> {
+        Err(RegistryFault::Unavailable("no registry source is configured on this server".into()))
+    }
+    async fn corrections(&self, _: &str, _: &[String]) -> Result<Vec<SignedAnswer>, RegistryFault> {
         Err(RegistryFault::Unavailable("no registry source is configured on this server".into()))
     }
     fn describe(&self) -> String {

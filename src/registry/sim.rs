@@ -58,7 +58,14 @@ impl Source for Fixture {
 pub struct Simulator {
     pub source: Arc<dyn Source>,
     signers: BTreeMap<RegistryId, LedgerSigner>,
+    /// Corrections the source owners have issued (clauses 13, 16), by registry and IIN: the
+    /// corrected record (`null` when the registry now holds nothing on him) and when it was
+    /// issued. Fetched twice, a correction is the same answer, signature included.
+    corrections: std::sync::Mutex<BTreeMap<RegistryId, BTreeMap<String, Issued>>>,
 }
+
+/// A corrected record (`null`: none) and when it was issued.
+type Issued = (Value, String);
 
 /// The time an answer is issued, to the millisecond. Formatted once per millisecond and
 /// thread: the simulator issues thousands of answers a second.
@@ -76,7 +83,43 @@ fn now() -> String {
 
 impl Simulator {
     pub fn new(source: Arc<dyn Source>, seed: &str) -> Self {
-        Self { source, signers: RegistryId::ALL.iter().map(|r| (*r, sim_signer(seed, *r))).collect() }
+        Self { source, signers: RegistryId::ALL.iter().map(|r| (*r, sim_signer(seed, *r))).collect(), corrections: Default::default() }
+    }
+
+    /// The owner of `registry` corrects its record of `iin` (`null`: it holds nothing on him).
+    /// The record must be one the registry could give.
+    pub fn issue_correction(&self, registry: RegistryId, iin: &str, record: Value) -> Result<(), String> {
+        let iin = crate::rules::iin::Iin::parse(iin).map_err(|e| e.to_string())?;
+        if !record.is_null() {
+            registry.validate_record(iin.as_str(), &record).map_err(|e| format!("the corrected record of {iin} in {registry}: {e}"))?;
+        }
+        self.corrections.lock().expect("corrections lock").entry(registry).or_default().insert(iin.to_string(), (record, now()));
+        Ok(())
+    }
+
+    /// The corrections issued about any of `subjects`: per registry that corrected one of them,
+    /// its answer about all of them (the corrected records, the others as it holds them), to
+    /// the request id `<appeal>/<registry>`. Subject to the registry's faults like any answer.
+    pub fn corrections(&self, appeal: &str, subjects: &[String]) -> Result<Vec<SignedAnswer>, RegistryFault> {
+        let issued = self.corrections.lock().expect("corrections lock").clone();
+        let mut answers = Vec::new();
+        for (registry, by_iin) in issued {
+            // Issued when the latest of its corrections about these persons was.
+            let Some(issued_at) = subjects.iter().filter_map(|s| by_iin.get(s)).map(|(_, at)| at.clone()).max() else { continue };
+            let records: Map<String, Value> = subjects
+                .iter()
+                .filter_map(|s| {
+                    let record = match by_iin.get(s) {
+                        Some((corrected, _)) => corrected.clone(),
+                        None => self.source.record(registry, s).unwrap_or(Value::Null),
+                    };
+                    (!record.is_null()).then(|| (s.clone(), record))
+                })
+                .collect();
+            let request_id = format!("{appeal}/{registry}");
+            answers.push(self.answer_issued(registry, subjects, &request_id, Value::Object(records), AnswerKind::Records(subjects), issued_at)?);
+        }
+        Ok(answers)
     }
 
     /// Signs `records` (and its items, for a list page), then spoils the answer as the fault
@@ -86,6 +129,18 @@ impl Simulator {
     }
 
     fn answer_of(&self, registry: RegistryId, subjects: &[String], request_id: &str, records: Value, kind: AnswerKind) -> Result<SignedAnswer, RegistryFault> {
+        self.answer_issued(registry, subjects, request_id, records, kind, now())
+    }
+
+    fn answer_issued(
+        &self,
+        registry: RegistryId,
+        subjects: &[String],
+        request_id: &str,
+        records: Value,
+        kind: AnswerKind,
+        issued_at: String,
+    ) -> Result<SignedAnswer, RegistryFault> {
         let fault = self.source.fault(registry, subjects);
         match fault {
             Some(FaultKind::Unavailable) => return Err(RegistryFault::Unavailable(format!("{registry} answered with an error"))),
@@ -98,8 +153,11 @@ impl Simulator {
         } else {
             records
         };
-        let answer =
-            events::types::with(json!({"registry": registry.as_str(), "request_id": request_id, "subjects": subjects, "issued_at": now()}), "records", records);
+        let answer = events::types::with(
+            json!({"registry": registry.as_str(), "request_id": request_id, "subjects": subjects, "issued_at": issued_at}),
+            "records",
+            records,
+        );
         let mut signed = sign_answer_and_items(answer, &self.signers[&registry], kind);
         if fault == Some(FaultKind::BadSignature) {
             // Signed over different content: the signature no longer matches the answer.
@@ -194,6 +252,11 @@ impl FixtureRegistries {
     pub fn from_source(source: std::sync::Arc<dyn Source>, seed: &str, describe: String) -> Self {
         Self { sim: Simulator::new(source, seed), describe }
     }
+
+    /// The simulated source owners, to issue a correction.
+    pub fn simulator(&self) -> &Simulator {
+        &self.sim
+    }
 }
 
 #[async_trait::async_trait]
@@ -212,6 +275,9 @@ impl super::Registries for FixtureRegistries {
     }
     async fn reinstate(&self, r: &super::Reinstatement, request_id: &str) -> Result<super::SignedAnswer, super::RegistryFault> {
         self.sim.reinstate(r, request_id)
+    }
+    async fn corrections(&self, appeal: &str, subjects: &[String]) -> Result<Vec<super::SignedAnswer>, super::RegistryFault> {
+        self.sim.corrections(appeal, subjects)
     }
     fn describe(&self) -> String {
         self.describe.clone()

@@ -14,7 +14,7 @@ pub mod session;
 mod view;
 mod what_if;
 
-use crate::appeal::{AppealError, Filing, Resolution};
+use crate::appeal::{AppealError, Filing, IssuedCorrection, Resolution};
 use crate::auth::{self, Caller, Role};
 use crate::rules::iin::Iin;
 use crate::state::AppState;
@@ -291,7 +291,61 @@ fn status_line(l: Lang, procedure: &str, c: &ProcedureCase) -> Markup {
     }
 }
 
-fn appeal_block(l: Lang, iin: &str, procedure: &str, c: &ProcedureCase, officer: bool, csrf: &str) -> Markup {
+/// The corrections the source owners issued about an open appeal: each as readable fields,
+/// with its check, and a button that accepts it. Pasting a signed answer stays possible, out
+/// of the way (an auditor's exceptional case).
+fn corrections_block(l: Lang, appeal: &str, issued: Option<&Result<Vec<IssuedCorrection>, String>>, officer: bool, csrf: &str) -> Markup {
+    html! {
+        div.corrections #(format!("corrections-{appeal}")) {
+            h4 { (t(l, "corrections_issued")) }
+            @match issued {
+                Some(Err(e)) => p.bad { (t(l, "corrections_unavailable")) ": " (e) },
+                Some(Ok(list)) if list.is_empty() => p.muted { (t(l, "no_corrections")) },
+                Some(Ok(list)) => @for c in list {
+                    div.correction data-registry=(c.registry) {
+                        strong { (t(l, &c.registry)) } " — " (t(l, "issued_at")) " "
+                        (c.signed.answer["issued_at"].as_str().map(|x| view::when(l, x)).unwrap_or_else(|| html! { "—" }))
+                        (view::subjects_records(l, &c.signed.answer))
+                        @if let Some(why) = &c.refused {
+                            p.bad { "✗ " (t(l, "correction_refused")) ": " (why) }
+                        } @else if let Some(seq) = c.received {
+                            p.ok { "✓ " (t(l, "correction_received")) " (#" (seq) ")" }
+                        } @else if officer {
+                            form method="post" action=(format!("/ui/appeals/{appeal}/accept-correction")) {
+                                (view::csrf_field(csrf))
+                                input type="hidden" name="registry" value=(c.registry);
+                                input type="hidden" name="source_sig" value=(c.signed.source_sig);
+                                button.accept-correction #(format!("accept-{}", c.registry)) type="submit" { (t(l, "accept_correction")) }
+                            }
+                        }
+                    }
+                },
+                None => {},
+            }
+            @if officer {
+                details.raw {
+                    summary { (t(l, "raw_correction")) }
+                    form method="post" action=(format!("/ui/appeals/{appeal}/correction")) {
+                        (view::csrf_field(csrf))
+                        (view::field(l, "correction", "correction", true, html! { textarea #correction name="signed" rows="4" required {} }))
+                        button #submit-correction type="submit" { (t(l, "submit_correction")) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn appeal_block(
+    l: Lang,
+    iin: &str,
+    procedure: &str,
+    c: &ProcedureCase,
+    officer: bool,
+    csrf: &str,
+    issued: Option<&Result<Vec<IssuedCorrection>, String>>,
+) -> Markup {
     html! {
         @if let Some(a) = &c.appeal {
             div.card #(format!("appeal-{procedure}")) {
@@ -304,14 +358,10 @@ fn appeal_block(l: Lang, iin: &str, procedure: &str, c: &ProcedureCase, officer:
                     @if let Some(o) = &a.outcome { dt { (t(l, "outcome")) } dd #(format!("appeal-outcome-{procedure}")) { (t(l, o.as_str())) " — " (a.resolved_by.clone().unwrap_or_default()) } }
                 }
                 p { a #(format!("case-file-{procedure}")) href=(format!("/ui/appeals/{}/case-file", a.appeal)) { (t(l, "case_file")) } }
+                @if a.state != "resolved" { (corrections_block(l, &a.appeal, issued, officer, csrf)) }
                 @if officer && a.state != "resolved" {
                     @if !a.suspended {
                         form method="post" action=(format!("/ui/appeals/{}/suspend", a.appeal)) { (view::csrf_field(csrf)) button #suspend type="submit" { (t(l, "suspend")) } }
-                    }
-                    form method="post" action=(format!("/ui/appeals/{}/correction", a.appeal)) {
-                        (view::csrf_field(csrf))
-                        (view::field(l, "correction", "correction", true, html! { textarea #correction name="signed" rows="4" required {} }))
-                        button #submit-correction type="submit" { (t(l, "submit_correction")) }
                     }
                     form method="post" action=(format!("/ui/appeals/{}/recheck", a.appeal)) { (view::csrf_field(csrf)) button #recheck type="submit" { (t(l, "recheck")) } }
                     form method="post" action=(format!("/ui/appeals/{}/resolve", a.appeal)) {
@@ -358,6 +408,13 @@ async fn case_page(
     let cp = history.all().iter().find_map(|k| events::Checkpoint::verify_note(&note, k).ok());
     let checks: BTreeMap<u64, crate::proof::EventCheck> = checks.into_iter().map(|c| (c.seq, c)).collect();
     let officer = caller.role == Role::AppealsOfficer;
+    // The corrections issued for each open appeal, asked of the registries now.
+    let mut issued = BTreeMap::new();
+    for c in cases.values() {
+        if let Some(a) = c.appeal.as_ref().filter(|a| a.state != "resolved") {
+            issued.insert(a.appeal.clone(), s.appeals().issued_corrections(&a.appeal).await.map_err(|e| e.to_string()));
+        }
+    }
     let here = format!("/ui/persons/{iin}");
     Ok(session.page(
         &format!("{} {iin}", t(l, "case_of")),
@@ -370,7 +427,7 @@ async fn case_page(
                     h2 { (t(l, procedure)) }
                     (status_line(l, procedure, c))
                 }
-                (appeal_block(l, iin.as_str(), procedure, c, officer, &session.csrf().unwrap_or_default()))
+                (appeal_block(l, iin.as_str(), procedure, c, officer, &session.csrf().unwrap_or_default(), c.appeal.as_ref().and_then(|a| issued.get(&a.appeal))))
             }
             div.card #checkpoint {
                 (t(l, "checkpoint")) ": "
@@ -450,6 +507,10 @@ struct ActionForm {
     #[serde(default)]
     signed: String,
     #[serde(default)]
+    registry: String,
+    #[serde(default)]
+    source_sig: String,
+    #[serde(default)]
     csrf: String,
 }
 
@@ -481,6 +542,9 @@ async fn appeal_action(
             Ok(c) => appeals.correction(&id, &c.into(), caller).await.map(|e| format!("{}: #{}", t(l, "correction"), e.seq)),
             Err(e) => Err(AppealError::CorrectionRefused(format!("the correction is not a signed answer: {e}"))),
         },
+        "accept-correction" => {
+            appeals.accept_correction(&id, &f.registry, &f.source_sig, caller).await.map(|e| format!("{}: #{}", t(l, "correction_received"), e.seq))
+        }
         other => return Err(session.fail(StatusCode::NOT_FOUND, format!("no action {other:?}"))),
     };
     Ok(back_to(&a.iin, r))

@@ -108,6 +108,19 @@ pub fn value(lang: Lang, v: &Value) -> Markup {
     }
 }
 
+/// A per-person answer's records by subject: each subject asked about, with what the registry
+/// holds on him (or that it holds nothing).
+pub fn subjects_records(lang: Lang, answer: &Value) -> Markup {
+    html! {
+        dl {
+            @for s in answer["subjects"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+                dt { (s) }
+                dd { (value(lang, answer["records"].get(s).unwrap_or(&Value::Object(Default::default())))) }
+            }
+        }
+    }
+}
+
 /// Grounds as a list: reason, clause, on whom, from which registry.
 pub fn grounds(lang: Lang, list: &[Ground]) -> Markup {
     html! {

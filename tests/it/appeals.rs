@@ -22,6 +22,8 @@ use tower::ServiceExt;
 
 struct World {
     state: AppState,
+    /// The simulated source owners behind `state`, to issue corrections.
+    registries: Arc<FixtureRegistries>,
     officer: String,
     other_officer: String,
     same_officer: String,
@@ -57,8 +59,9 @@ async fn world() -> World {
     // Deliveries happened today (in Kazakhstan); "today" for the API is six months on.
     let real_today = housing_ledger::rules::calendar::today();
     let today = real_today.checked_add_days(Days::new(183)).unwrap();
+    let registries = Arc::new(FixtureRegistries::new(fx, DEFAULT_SIM_SEED));
     let state = AppState::new(ledger, TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED))
-        .with_registries(Arc::new(FixtureRegistries::new(fx, DEFAULT_SIM_SEED)))
+        .with_registries(registries.clone())
         .with_rule_book(RuleBook::built_in())
         .with_today(today);
     let store = state.ledger.store().clone();
@@ -75,6 +78,7 @@ async fn world() -> World {
         same_officer: token(Role::AppealsOfficer, "Подполковник Другое Имя", "SameOfficial").await,
         auditor: token(Role::Auditor, "", "").await,
         state,
+        registries,
         today: real_today,
         _place: place,
     }
@@ -121,6 +125,61 @@ fn id(a: &Value) -> String {
 
 fn codes(grounds: &Value) -> Vec<String> {
     grounds.as_array().unwrap().iter().map(|g| format!("{} {}", g["code"].as_str().unwrap(), g["clause"].as_str().unwrap())).collect()
+}
+
+/// Issue 21, item 3: a correction comes from the source owner through the registries; the
+/// officer accepts it as issued, its source signature checked as any answer's.
+#[tokio::test]
+async fn a_correction_issued_by_the_source_is_accepted_as_issued() {
+    use housing_ledger::appeal::AppealError;
+    let w = world().await;
+    let officer = housing_ledger::auth::authenticate(w.state.ledger.access(), &w.officer).await.unwrap().unwrap();
+    let a = id(&w.file("@Cleared", json!({})).await);
+    let appeals = w.state.appeals();
+    assert!(appeals.issued_corrections(&a).await.unwrap().is_empty(), "nothing issued yet");
+
+    // ГосРеестр's owner corrects its record of the spouse: no contract. Of someone outside the
+    // case too, which this appeal is not told of.
+    let spouse = iin_for("Cleared.spouse");
+    w.registries.simulator().issue_correction(RegistryId::Gosreestr, &spouse, Value::Null).unwrap();
+    w.registries.simulator().issue_correction(RegistryId::Gosreestr, &iin_for("Upheld"), Value::Null).unwrap();
+    let bad = w.registries.simulator().issue_correction(RegistryId::Gosreestr, &spouse, json!({"privatization_contracts": "none"}));
+    assert!(bad.unwrap_err().contains("privatization_contracts"), "a record the registry could not give is not issued");
+    let issued = appeals.issued_corrections(&a).await.unwrap();
+    assert_eq!(issued.len(), 1, "{issued:?}");
+    let c = &issued[0];
+    assert_eq!((c.registry.as_str(), c.refused.as_deref(), c.received), ("gosreestr", None, None));
+    assert_eq!(c.signed.answer["subjects"], json!([iin_for("Cleared"), spouse]), "about the appellant and his family, nobody else");
+    assert_eq!(c.signed.answer["records"], json!({}), "neither holds a contract now");
+    assert_eq!(c.signed.answer["request_id"], format!("{a}/gosreestr"));
+
+    // Accepted by its signature; a signature it does not carry is refused.
+    let e = appeals.accept_correction(&a, "gosreestr", "c2lnbmF0dXJl", &officer).await.unwrap_err();
+    assert!(matches!(e, AppealError::CorrectionRefused(_)), "{e}");
+    let recorded = appeals.accept_correction(&a, "gosreestr", &c.signed.source_sig, &officer).await.unwrap();
+    assert_eq!((recorded.kind.as_str(), recorded.data["correction"].clone(), recorded.data["appeal"].clone()), ("RegistryResponded", json!(true), json!(a)));
+    assert_eq!(appeals.issued_corrections(&a).await.unwrap()[0].received, Some(recorded.seq), "shown as received");
+    let e = appeals.accept_correction(&a, "gosreestr", &c.signed.source_sig, &officer).await.unwrap_err();
+    assert!(matches!(e, AppealError::WrongState(_)), "not received twice: {e}");
+    let (s, r) = w.call("POST", &format!("/v1/appeals/{a}/recheck"), &w.officer, None).await;
+    assert_eq!((s, r["recheck"]["verdict"].clone()), (StatusCode::OK, json!("clear")), "the re-check reads the accepted correction: {r}");
+
+    // A source whose key the service does not trust: shown refused, never accepted.
+    let fx = Fixture::parse("appeals", &complete(Procedure::RegistryRemoval, json!({"entries": [{"iin": "@Cleared"}]})).0.to_string()).unwrap();
+    let impostor = Arc::new(FixtureRegistries::new(fx, "another seed"));
+    impostor.simulator().issue_correction(RegistryId::Gosreestr, &spouse, Value::Null).unwrap();
+    let state = w.state.clone().with_registries(impostor);
+    let appeals = state.appeals();
+    let issued = appeals.issued_corrections(&a).await.unwrap();
+    assert!(issued[0].refused.as_deref().unwrap_or_default().contains("not the trusted key of gosreestr"), "{issued:?}");
+    let e = appeals.accept_correction(&a, "gosreestr", &issued[0].signed.source_sig, &officer).await.unwrap_err();
+    assert!(e.to_string().contains("refused"), "{e}");
+
+    // No source configured: said so, not an empty list.
+    let mut bare = w.state.clone();
+    bare.registries = None;
+    let e = bare.appeals().issued_corrections(&a).await.unwrap_err();
+    assert!(matches!(e, AppealError::SourceUnavailable(_)) && e.to_string().contains("no registry source"), "{e}");
 }
 
 #[tokio::test]
@@ -295,9 +354,10 @@ async fn an_overturned_lease_termination_keeps_the_lease_in_force() {
     pipeline::run(&ledger, regs.clone(), keys.clone(), &RuleBook::built_in(), Procedure::LeaseTermination, "2026-01-15", Settings::default(), &Silent)
         .await
         .unwrap();
-    let state = AppState::new(ledger, keys).with_registries(regs);
+    let state = AppState::new(ledger, keys).with_registries(regs.clone());
     let officer = issue_token(state.ledger.store().as_ref(), Role::AppealsOfficer, "Капитан Ахметова", &iin_for("Officer1")).await.unwrap().0;
     let w = World {
+        registries: regs,
         other_officer: officer.clone(),
         same_officer: officer.clone(),
         auditor: officer.clone(),
@@ -405,6 +465,9 @@ impl housing_ledger::registry::Registries for FlakyGateway {
         }
         self.inner.reinstate(x, r).await
     }
+    async fn corrections(&self, a: &str, s: &[String]) -> Result<Vec<housing_ledger::registry::SignedAnswer>, housing_ledger::registry::RegistryFault> {
+        self.inner.corrections(a, s).await
+    }
     fn describe(&self) -> String {
         self.inner.describe()
     }
@@ -428,6 +491,7 @@ async fn decision_16_reinstatement_goes_back_to_the_list_keeper() {
     run_fixture(&ledger, fx.clone()).await;
     // Down for four attempts: the three of the resolution and one more.
     let gateway = Arc::new(FlakyGateway { inner: FixtureRegistries::new(fx.clone(), DEFAULT_SIM_SEED), fail: 4.into() });
+    let registries = Arc::new(FixtureRegistries::new(fx.clone(), DEFAULT_SIM_SEED));
     let state = AppState::new(ledger.clone(), TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED)).with_registries(gateway).with_rule_book(RuleBook::built_in());
     let officer = issue_token(state.ledger.store().as_ref(), Role::AppealsOfficer, "Капитан Ахметова", &iin_for("Officer1")).await.unwrap().0;
     let w = World {
@@ -435,6 +499,7 @@ async fn decision_16_reinstatement_goes_back_to_the_list_keeper() {
         same_officer: officer.clone(),
         auditor: create_token(state.ledger.store().as_ref(), Role::Auditor, "").await.unwrap().0,
         officer,
+        registries,
         state,
         today: housing_ledger::rules::calendar::today(),
         _place: place,

@@ -226,3 +226,40 @@ async fn decision_11_a_live_run_judges_as_of_today() {
     let later: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(later["counts"]["already_decided"], summary["counts"]["removed"], "{later}");
 }
+
+/// Issue 21, item 3: a source owner issues a correction to `registry-sim`; the adapter fetches
+/// the corrections pending about an appeal's persons, and each checks as a signed answer to the
+/// request id `<appeal>/<registry>`. What cannot be a record of the registry is not issued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrections_issued_at_the_source_are_fetched_over_http() {
+    use crate::common::scenario::iin_for;
+    let contract = json!({"privatization_contracts": [{"number": "П-1"}]});
+    let (fx, _) = complete(Procedure::RegistryRemoval, json!({"entries": [{"iin": "@A"}], "registries": {"gosreestr": {"@A": contract, "@B": contract}}}));
+    let url = serve(Fixture::parse("case", &fx.to_string()).unwrap(), Duration::from_secs(3)).await;
+    let http = HttpRegistries::new(&url, settings());
+    let keys = TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED);
+    let (a, b) = (iin_for("A"), iin_for("B"));
+    let persons = vec![a.clone(), b.clone()];
+    assert!(http.corrections("ap-1", &persons).await.unwrap().is_empty(), "none issued");
+
+    let issue = |body: serde_json::Value| {
+        let url = url.clone();
+        async move { reqwest::Client::new().post(format!("{url}/v1/corrections")).json(&body).send().await.unwrap() }
+    };
+    let r = issue(json!({"registry": "gosreestr", "iin": a, "record": null})).await;
+    assert_eq!(r.status(), 201);
+    let r = issue(json!({"registry": "gosreestr", "iin": a, "record": {"privatization_contracts": 7}})).await;
+    assert_eq!(r.status(), 400, "not a record ГосРеестр could give");
+    assert!(r.text().await.unwrap().contains("privatization_contracts"));
+    assert_eq!(issue(json!({"registry": "nowhere", "iin": a, "record": null})).await.status(), 404);
+    assert_eq!(issue(json!({"registry": "gosreestr", "iin": "123", "record": null})).await.status(), 400, "a malformed IIN");
+
+    let got = http.corrections("ap-1", &persons).await.unwrap();
+    assert_eq!(got.len(), 1, "ГосРеестр's, and no other registry's");
+    let records = check_answer(&keys, RegistryId::Gosreestr, "ap-1/gosreestr", AnswerKind::Records(&persons), &got[0]).unwrap();
+    assert_eq!(records, &json!({b.clone(): {"privatization_contracts": [{"number": "П-1"}]}}), "A corrected, B as the registry holds him");
+    assert_eq!(http.corrections("ap-1", &persons).await.unwrap(), got, "fetched again, the same signed answer");
+    assert!(http.corrections("ap-2", std::slice::from_ref(&b)).await.unwrap().is_empty(), "nothing issued about B alone");
+    let down = HttpRegistries::new("http://127.0.0.1:9", settings());
+    assert!(matches!(down.corrections("ap-1", &persons).await, Err(RegistryFault::Unavailable(_))), "an unreachable source says so");
+}

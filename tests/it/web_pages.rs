@@ -342,3 +342,48 @@ async fn security_headers_on_pages_and_personal_data() {
         assert_eq!(resp.headers().get(header::CACHE_CONTROL).is_some_and(|v| v == "no-store"), no_store, "{uri}");
     }
 }
+
+/// Issue 21, item 3: the case page lists the corrections the source owners issued for an open
+/// appeal, readably, and the officer accepts one with a click; the signed JSON is pasted only
+/// behind a "raw" details element. An auditor sees them but has no button.
+#[tokio::test]
+async fn an_officer_accepts_a_correction_issued_at_the_source() {
+    use housing_ledger::registry::sim::FixtureRegistries;
+    use housing_ledger::rules::records::RegistryId;
+    let mut p = Pages::new().await;
+    let case = json!({"entries": [{"iin": "@P"}]});
+    let regs = Arc::new(FixtureRegistries::new(Fixture::parse("now", &complete(Procedure::RegistryRemoval, case).0.to_string()).unwrap(), DEFAULT_SIM_SEED));
+    p.state = p.state.clone().with_registries(regs.clone());
+    let (iin, officer, auditor) = (iin_for("P"), p.cookie(Role::AppealsOfficer).await, p.cookie(Role::Auditor).await);
+    let (s, _, _) = p.call("POST", &format!("/ui/persons/{iin}/appeals"), Some(&officer), Some("procedure=registry_removal&grounds=not+mine")).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let id = p.state.appeals().of_person(&iin).await.unwrap()[0].id.clone();
+    let page = p.call("GET", &format!("/ui/persons/{iin}"), Some(&officer), None).await.2;
+    assert!(page.contains("Бұл іс бойынша түзету жоқ"), "none issued yet, said so");
+    assert!(page.contains("<details class=\"raw\"><summary>") && page.contains("name=\"signed\""), "pasting sits behind a raw details element");
+
+    regs.simulator().issue_correction(RegistryId::Gosreestr, &iin, serde_json::Value::Null).unwrap();
+    let page = p.call("GET", &format!("/ui/persons/{iin}"), Some(&officer), None).await.2;
+    let card = page.split("class=\"correction\" data-registry=\"gosreestr\"").nth(1).expect("the correction is listed");
+    assert!(card.contains("Мемлекеттік тізілім"), "named in Kazakh: {card}");
+    assert!(card.contains(&iin) && card.contains("<time datetime="), "readable: whom it is about, when it was issued");
+    assert!(card.contains("id=\"accept-gosreestr\""), "an officer can accept it");
+    let auditor_page = p.call("GET", &format!("/ui/persons/{iin}"), Some(&auditor), None).await.2;
+    assert!(auditor_page.contains("data-registry=\"gosreestr\"") && !auditor_page.contains("accept-gosreestr"), "an auditor sees it, without the button");
+
+    let sig = card.split("name=\"source_sig\" value=\"").nth(1).unwrap().split('"').next().unwrap();
+    let form = format!("registry=gosreestr&source_sig={}", urlencoding(sig));
+    let (s, to, _) = p.call("POST", &format!("/ui/appeals/{id}/accept-correction"), Some(&officer), Some(&form)).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert!(to.as_deref().unwrap_or_default().contains("msg="), "{to:?}");
+    let page = p.call("GET", &format!("/ui/persons/{iin}"), Some(&officer), None).await.2;
+    assert!(page.contains("✓ Қабылданды") && !page.contains("accept-gosreestr"), "received, no longer offered");
+    let responded = housing_ledger::appeal::timeline(&p.state.ledger, &iin).await.unwrap();
+    assert!(responded.iter().any(|e| e.kind == "RegistryResponded" && e.data["correction"] == true), "recorded in the ledger");
+    let (_, to, _) = p.call("POST", &format!("/ui/appeals/{id}/accept-correction"), Some(&officer), Some(&form)).await;
+    assert!(to.unwrap().contains("err="), "not twice");
+}
+
+fn urlencoding(s: &str) -> String {
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
