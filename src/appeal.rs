@@ -64,6 +64,10 @@ pub enum AppealError {
     /// Someone else changed the appeal meanwhile; nothing was written.
     #[error("{0}")]
     Changed(String),
+    /// One field of a filing is wrong: which, why (a code a page words in its language, with
+    /// the values it names), and the message as the API gives it.
+    #[error("{}", .0.message)]
+    Field(FieldError),
     /// The registries could not be asked (for the corrections their owners issued).
     #[error("{0}")]
     SourceUnavailable(String),
@@ -107,6 +111,32 @@ pub struct CorrectionFiling {
     pub answer: Value,
     pub source_key: String,
     pub source_sig: String,
+}
+
+/// What is wrong with one field of a filing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    /// The field as the form and the API name it (`grounds`, `received_on`, `contested_step`).
+    pub field: &'static str,
+    /// What is wrong: `required`, `not_a_date`, `after_today`, `before_decision`,
+    /// `unknown_step`, `after_found_step`.
+    pub code: &'static str,
+    /// The values the message names, in its order.
+    pub args: Vec<String>,
+    pub message: String,
+}
+
+fn field_error(field: &'static str, code: &'static str, args: Vec<String>, message: String) -> AppealError {
+    AppealError::Field(FieldError { field, code, args, message })
+}
+
+/// The last day to appeal a decision notified by the notice delivered among `person`'s events
+/// (APC art. 92: three months from the day the notice was delivered, that day counted in
+/// Kazakhstan, the last day moved off a day off; decision 17); `None` if it was not delivered.
+pub fn deadline_of(case: &projections::person::ProcedureCase, person: &[Event]) -> Option<(NaiveDate, calendar::Deadline)> {
+    let notice = case.notice.as_ref()?;
+    let delivered = person.iter().find(|e| e.as_type::<ev::NoticeDelivered>().is_some_and(|d| d.notice == notice.notice)).map(date_of)?;
+    Some((delivered, calendar::appeal_deadline(calendar::Calendar::built_in(), delivered)))
 }
 
 /// A correction a source owner issued about a person under appeal or his family, as the
@@ -170,8 +200,9 @@ pub struct Appeals<'a> {
     pub today: NaiveDate,
 }
 
-fn date(field: &str, s: &str) -> Result<NaiveDate> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| AppealError::Malformed(format!("{field} must be a date YYYY-MM-DD, got {s:?}")))
+fn date(field: &'static str, s: &str) -> Result<NaiveDate> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| field_error(field, "not_a_date", vec![s.to_string()], format!("{field} must be a date YYYY-MM-DD, got {s:?}")))
 }
 
 /// The local date in Kazakhstan of an event (decision 17).
@@ -188,6 +219,14 @@ fn require_named(c: &Caller) -> Result<()> {
         return Err(AppealError::Unidentified("this token names no officer; appeals are handled with a token created with --holder".into()));
     }
     Ok(())
+}
+
+/// An unknown step, as the error of the field that named it.
+fn as_field(field: &'static str, e: AppealError) -> AppealError {
+    match e {
+        AppealError::Field(f) => AppealError::Field(FieldError { field, ..f }),
+        other => other,
+    }
 }
 
 /// The person's events of type `T` of one run, without an appeal's re-check.
@@ -260,7 +299,7 @@ impl Appeals<'_> {
         require_named(by)?;
         let procedure = Procedure::parse(&filing.procedure).map_err(AppealError::Malformed)?;
         if filing.grounds.trim().is_empty() {
-            return Err(AppealError::Malformed("grounds: the appellant's grounds are required".into()));
+            return Err(field_error("grounds", "required", vec![], "grounds: the appellant's grounds are required".into()));
         }
         let (persons, person, _) = crate::proof::load_person(self.ledger, iin).await?;
         let case =
@@ -272,32 +311,38 @@ impl Appeals<'_> {
             .ok_or_else(|| AppealError::WrongState(format!("{iin} has no confirmed {procedure} decision to appeal (status {})", case.status)))?;
         let decision_event =
             person.iter().find(|e| e.seq == decision.seq).ok_or_else(|| AppealError::NotInLedger(format!("decision {} is not in the ledger", decision.seq)))?;
-        // APC art. 92: three months from the day the notice was delivered, that day counted in
-        // Kazakhstan, the last day moved off a day off (decision 17).
-        let delivered =
-            case.notice.as_ref().and_then(|n| person.iter().find(|e| e.as_type::<ev::NoticeDelivered>().is_some_and(|d| d.notice == n.notice))).map(date_of);
-        let counted = delivered.map(|d| calendar::appeal_deadline(calendar::Calendar::built_in(), d));
+        let (delivered, counted) = deadline_of(case, &person).unzip();
         let deadline = counted.as_ref().map(|d| d.last_day);
         let received_on = match &filing.received_on {
             Some(s) => date("received_on", s)?,
             None => self.today,
         };
         if received_on > self.today {
-            return Err(AppealError::Malformed(format!("received_on {received_on} is after today ({})", self.today)));
+            let args = vec![received_on.to_string(), self.today.to_string()];
+            return Err(field_error("received_on", "after_today", args, format!("received_on {received_on} is after today ({})", self.today)));
         }
         if received_on < date_of(decision_event) {
-            return Err(AppealError::Malformed(format!("received_on {received_on} is before the decision ({})", date_of(decision_event))));
+            let (on, decided) = (received_on.to_string(), date_of(decision_event).to_string());
+            return Err(field_error(
+                "received_on",
+                "before_decision",
+                vec![on.clone(), decided.clone()],
+                format!("received_on {on} is before the decision ({decided})"),
+            ));
         }
         let late = deadline.is_some_and(|d| received_on > d);
         let rs = self.rule_set_of(&case.run).await?.0;
         let found_step =
             of_run::<ev::CheckEvaluated>(&person, &case.run).filter(|(_, c)| c.verdict == CheckVerdict::Found).last().map(|(_, c)| c.step).unwrap_or_default();
         let contested = filing.contested_step.clone().unwrap_or_else(|| found_step.clone());
-        let (ci, fi) = (step_index(&rs, &contested)?, step_index(&rs, &found_step)?);
+        let (ci, fi) = (step_index(&rs, &contested).map_err(|e| as_field("contested_step", e))?, step_index(&rs, &found_step)?);
         if ci > fi {
-            return Err(AppealError::Malformed(format!(
-                "contested_step {contested} comes after step {found_step}, which found the ground; contest it or an earlier step"
-            )));
+            return Err(field_error(
+                "contested_step",
+                "after_found_step",
+                vec![contested.clone(), found_step.clone()],
+                format!("contested_step {contested} comes after step {found_step}, which found the ground; contest it or an earlier step"),
+            ));
         }
         let id = appeal_id(decision.seq);
         let stream = appeal_stream(&id);
@@ -723,12 +768,13 @@ fn grounds_text(g: &[ev::Ground]) -> String {
 
 fn step_index(rs: &RuleSet, step: &str) -> Result<usize> {
     rs.steps.iter().position(|s| s.step == step).ok_or_else(|| {
-        AppealError::Malformed(format!(
-            "step {step:?} is not a step of {} v{}; steps: {}",
-            rs.id,
-            rs.version,
-            rs.steps.iter().map(|s| s.step.as_str()).collect::<Vec<_>>().join(", ")
-        ))
+        let steps = rs.steps.iter().map(|s| s.step.as_str()).collect::<Vec<_>>().join(", ");
+        field_error(
+            "step",
+            "unknown_step",
+            vec![step.to_string(), steps.clone()],
+            format!("step {step:?} is not a step of {} v{}; steps: {steps}", rs.id, rs.version),
+        )
     })
 }
 

@@ -77,7 +77,7 @@ impl From<crate::appeal::AppealError> for AppError {
         use crate::appeal::AppealError as E;
         match e {
             E::UnknownAppeal(_) | E::NotInLedger(_) => AppError::NotFound(e.to_string()),
-            E::Malformed(_) | E::CorrectionRefused(_) => AppError::BadRequest(e.to_string()),
+            E::Malformed(_) | E::Field(_) | E::CorrectionRefused(_) => AppError::BadRequest(e.to_string()),
             E::Unidentified(_) | E::SelfReview(_) => AppError::Forbidden(e.to_string()),
             E::WrongState(_) | E::ContradictsRecheck(_) | E::Changed(_) => AppError::Conflict(e.to_string()),
             E::SourceUnavailable(_) => AppError::BadGateway(e.to_string()),

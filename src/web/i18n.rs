@@ -75,6 +75,27 @@ pub fn local_date(lang: Lang, ymd: &str) -> Option<String> {
     chrono::NaiveDate::parse_from_str(ymd, "%Y-%m-%d").ok().map(|d| date(lang, d))
 }
 
+/// The label of `key` with `{0}`, `{1}`, … replaced by `args` (dates as people write them).
+pub fn tf(lang: Lang, key: &str, args: &[String]) -> String {
+    args.iter().enumerate().fold(t(lang, key), |text, (i, a)| text.replace(&format!("{{{i}}}"), &local_date(lang, a).unwrap_or_else(|| a.clone())))
+}
+
+/// What is wrong with a filing's field, in `lang`.
+pub fn field_error(lang: Lang, e: &crate::appeal::FieldError) -> String {
+    tf(lang, &format!("err_{}", e.code), &e.args)
+}
+
+/// What is wrong with an IIN, in `lang`.
+pub fn iin_error(lang: Lang, e: &crate::rules::iin::IinError) -> String {
+    use crate::rules::iin::IinError as E;
+    match e {
+        E::Shape(s) => tf(lang, "err_iin_shape", &[format!("{s:?}")]),
+        E::Century(s, c) => tf(lang, "err_iin_century", &[s.clone(), c.to_string()]),
+        E::BirthDate(s, d) => tf(lang, "err_iin_birth", &[s.clone(), d.clone()]),
+        E::CheckDigit(s, c) => tf(lang, "err_iin_check", &[s.clone(), c.clone()]),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,6 +114,28 @@ mod tests {
         assert_eq!(local_date(Lang::Ru, "2026-05-09").as_deref(), Some("9 мая 2026"));
         assert_eq!(local_date(Lang::Kk, "2026-12-16").as_deref(), Some("16 желтоқсан 2026"));
         assert_eq!((local_time(Lang::Kk, "yesterday"), local_date(Lang::Ru, "2026-13-01")), (None, None));
+    }
+
+    #[test]
+    fn errors_in_the_pages_language() {
+        use crate::rules::iin::Iin;
+        let cases = [
+            ("12345", "ЖСН 12 цифрдан тұруы керек, енгізілгені: \"12345\"", "ИИН должен состоять из 12 цифр, введено: \"12345\""),
+            ("850101300001", "ЖСН 850101300001: бақылау цифры сәйкес келмейді (күтілгені 5)", "ИИН 850101300001: контрольная цифра не совпадает (ожидалась 5)"),
+            ("851301300001", "ЖСН 851301300001: туған күні 1985-13-01 нақты күн емес", "ИИН 851301300001: даты рождения 1985-13-01 не существует"),
+        ];
+        for (typed, kk, ru) in cases {
+            let e = Iin::parse(typed).unwrap_err();
+            assert_eq!((iin_error(Lang::Kk, &e), iin_error(Lang::Ru, &e)), (kk.to_string(), ru.to_string()), "{typed}");
+        }
+        // A filing's field: its dates as people write them.
+        let e = crate::appeal::FieldError {
+            field: "received_on",
+            code: "after_today",
+            args: vec!["2026-12-01".into(), "2026-11-30".into()],
+            message: String::new(),
+        };
+        assert_eq!(field_error(Lang::Ru, &e), "Дата получения (1 декабря 2026) не может быть позже сегодняшней (30 ноября 2026)");
     }
 
     #[test]

@@ -9,12 +9,13 @@
 //! event of the appeal.
 
 pub mod i18n;
+mod print;
 mod register;
 pub mod session;
 mod view;
 mod what_if;
 
-use crate::appeal::{AppealError, Filing, IssuedCorrection, Resolution};
+use crate::appeal::{AppealError, FieldError, Filing, IssuedCorrection, Resolution};
 use crate::auth::{self, Caller, Role};
 use crate::rules::iin::Iin;
 use crate::state::AppState;
@@ -68,6 +69,7 @@ pub fn routes(policy: SessionPolicy) -> Router<AppState> {
         .route("/ui/persons/{iin}", get(case_page))
         .route("/ui/persons/{iin}/appeals", post(file_appeal))
         .route("/ui/appeals/{id}/case-file", get(case_file))
+        .route("/ui/appeals/{id}/print", get(print::page))
         .route("/ui/appeals/{id}/{action}", post(appeal_action))
         .route("/ui/dashboard", get(dashboard))
         .route("/ui/what-if", get(what_if::page).post(what_if::run))
@@ -170,17 +172,25 @@ fn internal(lang: Lang) -> impl Fn(crate::ledger::LedgerError) -> WebError {
 
 async fn search_page(session: Session) -> Result<Html<String>, WebError> {
     session.require(&[Role::Auditor, Role::AppealsOfficer])?;
+    Ok(search_form(&session, "", None))
+}
+
+/// The search form, with what was typed and what is wrong with it beside the field.
+fn search_form(session: &Session, value: &str, error: Option<&str>) -> Html<String> {
     let l = session.lang;
-    Ok(session.page(
+    let (described, invalid) = view::error_attrs("iin", error);
+    session.page(
         &t(l, "search_iin"),
         "/ui",
         html! {
             form.card method="get" action="/ui/search" {
-                (view::field(l, "iin", "iin", true, html! { input #iin type="text" name="iin" inputmode="numeric" maxlength="12" required autofocus; }))
+                (view::field_with(l, "iin", "iin", true, error, html! {
+                    input #iin type="text" name="iin" value=(value) inputmode="numeric" maxlength="12" required autofocus aria-describedby=[described] aria-invalid=[invalid];
+                }))
                 button #find type="submit" { (t(l, "find")) }
             }
         },
-    ))
+    )
 }
 
 async fn login_page(State(s): State<AppState>, session: Session) -> Response {
@@ -256,9 +266,12 @@ async fn set_lang(Path(lang): Path<String>, Query(q): Query<BTreeMap<String, Str
 
 async fn search(session: Session, Query(q): Query<BTreeMap<String, String>>) -> Result<Response, WebError> {
     session.require(&[Role::Auditor, Role::AppealsOfficer])?;
-    let iin = q.get("iin").map(|s| s.trim()).unwrap_or_default();
-    let iin = Iin::parse(iin).map_err(|e| session.fail(StatusCode::BAD_REQUEST, e))?;
-    Ok(Redirect::to(&format!("/ui/persons/{iin}")).into_response())
+    let typed = q.get("iin").map(|s| s.trim()).unwrap_or_default();
+    match Iin::parse(typed) {
+        Ok(iin) => Ok(Redirect::to(&format!("/ui/persons/{iin}")).into_response()),
+        // Back to the form, with what was typed and what is wrong with it beside the field.
+        Err(e) => Ok((StatusCode::BAD_REQUEST, search_form(&session, typed, Some(&i18n::iin_error(session.lang, &e)))).into_response()),
+    }
 }
 
 fn status_line(l: Lang, procedure: &str, c: &ProcedureCase) -> Markup {
@@ -327,7 +340,7 @@ fn corrections_block(l: Lang, appeal: &str, issued: Option<&Result<Vec<IssuedCor
                     summary { (t(l, "raw_correction")) }
                     form method="post" action=(format!("/ui/appeals/{appeal}/correction")) {
                         (view::csrf_field(csrf))
-                        (view::field(l, "correction", "correction", true, html! { textarea #correction name="signed" rows="4" required {} }))
+                        (view::field(l, "correction", "correction_json", true, html! { textarea #correction name="signed" rows="4" required {} }))
                         button #submit-correction type="submit" { (t(l, "submit_correction")) }
                     }
                 }
@@ -336,16 +349,65 @@ fn corrections_block(l: Lang, appeal: &str, issued: Option<&Result<Vec<IssuedCor
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn appeal_block(
+/// What a case page is drawn with, beyond the person's cases.
+struct CaseView<'a> {
     l: Lang,
-    iin: &str,
-    procedure: &str,
-    c: &ProcedureCase,
+    iin: &'a str,
     officer: bool,
-    csrf: &str,
-    issued: Option<&Result<Vec<IssuedCorrection>, String>>,
-) -> Markup {
+    csrf: String,
+    /// The corrections issued for each open appeal, by appeal.
+    issued: BTreeMap<String, Result<Vec<IssuedCorrection>, String>>,
+    /// A filing sent back, with what is wrong in it.
+    refiled: Option<(&'a FilingForm, &'a FieldError)>,
+    /// The person's events, for the notice's delivery and the deadline.
+    events: &'a [events::Event],
+    today: chrono::NaiveDate,
+}
+
+impl CaseView<'_> {
+    /// The error of `field` of a filing sent back for `procedure`, in the page's language.
+    fn error(&self, procedure: &str, field: &str) -> Option<String> {
+        self.refiled.filter(|(f, e)| f.procedure == procedure && e.field == field).map(|(_, e)| i18n::field_error(self.l, e))
+    }
+
+    /// What was typed in `field` of a filing sent back for `procedure`.
+    fn typed(&self, procedure: &str, field: fn(&FilingForm) -> &str) -> String {
+        self.refiled.filter(|(f, _)| f.procedure == procedure).map(|(f, _)| field(f).to_string()).unwrap_or_default()
+    }
+
+    /// The deadline to appeal, and the days left, shown before filing (decision 17).
+    fn deadline(&self, procedure: &str, c: &ProcedureCase) -> Markup {
+        let l = self.l;
+        html! {
+            @if let Some((delivered, d)) = crate::appeal::deadline_of(c, self.events) {
+                @let left = (d.last_day - self.today).num_days();
+                dl #(format!("deadline-{procedure}")) {
+                    dt { (t(l, "delivered_on")) } dd { (view::day(l, &delivered.to_string())) }
+                    dt { (t(l, "deadline")) } dd {
+                        (view::day(l, &d.last_day.to_string())) " — "
+                        @if left >= 0 { strong.days-left { (left) " " (t(l, "days_left")) } }
+                        @else { span.bad { (t(l, "deadline_passed")) " " (-left) } " " (t(l, "late_needs_reason")) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A textarea or input of the filing form, with its error beside it.
+fn filing_field(v: &CaseView, procedure: &str, name: &'static str, label: &str, required: bool, value: fn(&FilingForm) -> &str, kind: &str) -> Markup {
+    let error = v.error(procedure, name);
+    let (described, invalid) = view::error_attrs(name, error.as_deref());
+    let typed = v.typed(procedure, value);
+    let input = match kind {
+        "textarea" => html! { textarea id=(name) name=(name) rows="3" required[required] aria-describedby=[described] aria-invalid=[invalid] { (typed) } },
+        kind => html! { input id=(name) type=(kind) name=(name) value=(typed) required[required] aria-describedby=[described] aria-invalid=[invalid]; },
+    };
+    view::field_with(v.l, name, label, required, error.as_deref(), input)
+}
+
+fn appeal_block(v: &CaseView, procedure: &str, c: &ProcedureCase) -> Markup {
+    let (l, iin, officer, csrf) = (v.l, v.iin, v.officer, v.csrf.as_str());
     html! {
         @if let Some(a) = &c.appeal {
             div.card #(format!("appeal-{procedure}")) {
@@ -357,8 +419,11 @@ fn appeal_block(
                     @if let Some(r) = &a.recheck { dt { (t(l, "recheck")) } dd { (t(l, r.verdict.as_str())) (view::grounds(l, &r.grounds)) } }
                     @if let Some(o) = &a.outcome { dt { (t(l, "outcome")) } dd #(format!("appeal-outcome-{procedure}")) { (t(l, o.as_str())) " — " (a.resolved_by.clone().unwrap_or_default()) } }
                 }
-                p { a #(format!("case-file-{procedure}")) href=(format!("/ui/appeals/{}/case-file", a.appeal)) { (t(l, "case_file")) } }
-                @if a.state != "resolved" { (corrections_block(l, &a.appeal, issued, officer, csrf)) }
+                p {
+                    a #(format!("case-file-{procedure}")) href=(format!("/ui/appeals/{}/case-file", a.appeal)) { (t(l, "case_file")) } " · "
+                    a #(format!("print-{procedure}")) href=(format!("/ui/appeals/{}/print", a.appeal)) { (t(l, "print_case")) }
+                }
+                @if a.state != "resolved" { (corrections_block(l, &a.appeal, v.issued.get(&a.appeal), officer, csrf)) }
                 @if officer && a.state != "resolved" {
                     @if !a.suspended {
                         form method="post" action=(format!("/ui/appeals/{}/suspend", a.appeal)) { (view::csrf_field(csrf)) button #suspend type="submit" { (t(l, "suspend")) } }
@@ -375,12 +440,14 @@ fn appeal_block(
         } @else if officer && c.decision.as_ref().is_some_and(|d| d.outcome == "confirmed") {
             form.card #(format!("file-{procedure}")) method="post" action=(format!("/ui/persons/{iin}/appeals")) {
                 h3 { (t(l, "file_appeal")) }
+                (v.deadline(procedure, c))
+                @if v.refiled.is_some_and(|(f, _)| f.procedure == procedure) { p.field-error { (t(l, "form_has_errors")) } }
                 (view::csrf_field(csrf))
                 input type="hidden" name="procedure" value=(procedure);
-                (view::field(l, "grounds", "appellant_grounds", true, html! { textarea #grounds name="grounds" rows="3" required {} }))
-                (view::field(l, "received_on", "received_on", false, html! { input #received_on type="date" name="received_on"; }))
-                (view::field(l, "late_reason", "late_reason", false, html! { input #late_reason type="text" name="late_reason"; }))
-                (view::field(l, "contested_step", "contested_step", false, html! { input #contested_step type="text" name="contested_step" placeholder="6"; }))
+                (filing_field(v, procedure, "grounds", "appellant_grounds", true, |f| &f.grounds, "textarea"))
+                (filing_field(v, procedure, "received_on", "received_on", false, |f| &f.received_on, "date"))
+                (filing_field(v, procedure, "late_reason", "late_reason", false, |f| &f.late_reason, "text"))
+                (filing_field(v, procedure, "contested_step", "contested_step", false, |f| &f.contested_step, "text"))
                 div.field { input #suspend_on_file type="checkbox" name="suspend" value="on"; " " label.inline for="suspend_on_file" { (t(l, "suspend")) } }
                 button #file-appeal type="submit" { (t(l, "file_appeal")) }
             }
@@ -395,9 +462,22 @@ async fn case_page(
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Result<Html<String>, WebError> {
     let caller = session.require(&[Role::Auditor, Role::AppealsOfficer])?.clone();
-    let l = session.lang;
-    let iin = Iin::parse(&iin).map_err(|e| session.fail(StatusCode::BAD_REQUEST, e))?;
+    let iin = Iin::parse(&iin).map_err(|e| session.fail(StatusCode::BAD_REQUEST, i18n::iin_error(session.lang, &e)))?;
     s.reads.record(&caller, vec![iin.to_string()], "web:case").await.map_err(|e| session.fail(StatusCode::INTERNAL_SERVER_ERROR, e))?;
+    case_view(&s, &session, &caller, &iin, &q, None).await
+}
+
+/// The case page: the person's cases, their appeals, and the timeline with its checks. The
+/// caller has recorded the read.
+async fn case_view(
+    s: &AppState,
+    session: &Session,
+    caller: &Caller,
+    iin: &Iin,
+    q: &BTreeMap<String, String>,
+    refiled: Option<(&FilingForm, &FieldError)>,
+) -> Result<Html<String>, WebError> {
+    let l = session.lang;
     let cases = crate::projection::person(&s.ledger, iin.as_str()).await.map_err(internal(l))?;
     let Some(cases) = cases else {
         return Err(session.fail(StatusCode::NOT_FOUND, format!("{} {iin}", t(l, "no_case"))));
@@ -407,7 +487,6 @@ async fn case_page(
     let history = s.ledger.key_history().await.map_err(internal(l))?;
     let cp = history.all().iter().find_map(|k| events::Checkpoint::verify_note(&note, k).ok());
     let checks: BTreeMap<u64, crate::proof::EventCheck> = checks.into_iter().map(|c| (c.seq, c)).collect();
-    let officer = caller.role == Role::AppealsOfficer;
     // The corrections issued for each open appeal, asked of the registries now.
     let mut issued = BTreeMap::new();
     for c in cases.values() {
@@ -415,19 +494,29 @@ async fn case_page(
             issued.insert(a.appeal.clone(), s.appeals().issued_corrections(&a.appeal).await.map_err(|e| e.to_string()));
         }
     }
+    let view = CaseView {
+        l,
+        iin: iin.as_str(),
+        officer: caller.role == Role::AppealsOfficer,
+        csrf: session.csrf().unwrap_or_default(),
+        issued,
+        refiled,
+        events: &events,
+        today: s.appeals().today,
+    };
     let here = format!("/ui/persons/{iin}");
     Ok(session.page(
         &format!("{} {iin}", t(l, "case_of")),
         &here,
         html! {
-            @if let Some(m) = q.get("msg") { div.card.flash #flash { (m) } }
-            @if let Some(m) = q.get("err") { div.card.err #error { (m) } }
+            @if let Some(m) = q.get("msg") { div.card.flash #flash role="status" { (m) } }
+            @if let Some(m) = q.get("err") { div.card.err #error role="alert" { (m) } }
             @for (procedure, c) in &cases {
                 div.card {
                     h2 { (t(l, procedure)) }
                     (status_line(l, procedure, c))
                 }
-                (appeal_block(l, iin.as_str(), procedure, c, officer, &session.csrf().unwrap_or_default(), c.appeal.as_ref().and_then(|a| issued.get(&a.appeal))))
+                (appeal_block(&view, procedure, c))
             }
             div.card #checkpoint {
                 (t(l, "checkpoint")) ": "
@@ -487,15 +576,21 @@ async fn file_appeal(State(s): State<AppState>, session: Session, Path(iin): Pat
     // The answer shows the person's status whatever it is: a read.
     s.reads.record(caller, vec![iin.to_string()], "web:appeal-filing").await.map_err(|e| session.fail(StatusCode::INTERNAL_SERVER_ERROR, e))?;
     let filing = Filing {
-        procedure: f.procedure,
-        grounds: f.grounds,
-        contested_step: non_empty(f.contested_step),
-        received_on: non_empty(f.received_on),
-        late_reason: non_empty(f.late_reason),
+        procedure: f.procedure.clone(),
+        grounds: f.grounds.clone(),
+        contested_step: non_empty(f.contested_step.clone()),
+        received_on: non_empty(f.received_on.clone()),
+        late_reason: non_empty(f.late_reason.clone()),
         suspend: f.suspend.is_some(),
     };
-    let r = s.appeals().file(iin.as_str(), &filing, caller).await.map(|a| format!("{}: {}", t(session.lang, "AppealFiled"), a.id));
-    Ok(back_to(iin.as_str(), r))
+    match s.appeals().file(iin.as_str(), &filing, caller).await {
+        // The form again, as typed, with what is wrong beside its field.
+        Err(AppealError::Field(e)) => {
+            let page = case_view(&s, &session, caller, &iin, &BTreeMap::new(), Some((&f, &e))).await?;
+            Ok((StatusCode::BAD_REQUEST, page).into_response())
+        }
+        r => Ok(back_to(iin.as_str(), r.map(|a| format!("{}: {}", t(session.lang, "AppealFiled"), a.id)))),
+    }
 }
 
 #[derive(Deserialize)]

@@ -20,6 +20,12 @@ table{border-collapse:collapse;width:100%} td,th{border-bottom:1px solid #e4e7eb
 dl{margin:0;display:grid;grid-template-columns:max-content 1fr;gap:.1em .8em} dt{color:#57606a}
 label{display:block;margin:.3em 0} .field{margin:.6em 0} .field label{font-weight:600;margin-bottom:.2em} .req{color:#b00020;text-decoration:none;border:0} label.inline{display:inline;font-weight:normal} input[type=text],input[type=date],textarea,select{width:100%;max-width:36em;padding:.3em}
 button{padding:.35em .9em;margin:.3em .3em 0 0} .status{font-weight:bold}
+.field-error{color:#b42318;margin:.2em 0;font-weight:600} .invalid input,.invalid textarea{border:2px solid #b42318}
+:focus-visible{outline:3px solid #d4a72c;outline-offset:2px}
+pre.note{white-space:pre-wrap;word-break:break-all;font-size:.85em}
+@media print{header,.noprint,form,details.raw{display:none} body{background:#fff;font-size:11pt} main{padding:0;max-width:none}
+ .card{border:0;border-top:1px solid #999;border-radius:0;padding:.4em 0;margin:.6em 0} h2,h3{break-after:avoid} .ground,.answer,tr,dl{break-inside:avoid}
+ a{color:inherit;text-decoration:none} @page{size:A4;margin:16mm 14mm}}
 "#;
 
 /// The frame of every page: title, language switch, navigation.
@@ -76,12 +82,24 @@ pub fn day(lang: Lang, ymd: &str) -> Markup {
 
 /// A form field: its label above it, tied to it by `for`/`id`, and a required one marked.
 pub fn field(lang: Lang, id: &str, label: &str, required: bool, input: Markup) -> Markup {
+    field_with(lang, id, label, required, None, input)
+}
+
+/// A field with what is wrong in it beside it, in `error` (already in `lang`), as
+/// `{id}-error`: the input names it by `aria-describedby` (see [`error_attrs`]).
+pub fn field_with(lang: Lang, id: &str, label: &str, required: bool, error: Option<&str>, input: Markup) -> Markup {
     html! {
-        div.field {
+        div.field.invalid[error.is_some()] {
             label for=(id) { (t(lang, label)) @if required { " " abbr.req title=(t(lang, "required")) { "*" } } }
             (input)
+            @if let Some(e) = error { p.field-error id=(format!("{id}-error")) role="alert" { "⚠ " (e) } }
         }
     }
+}
+
+/// The `aria-describedby` and `aria-invalid` an input carries when its field has an error.
+pub fn error_attrs(id: &str, error: Option<&str>) -> (Option<String>, Option<&'static str>) {
+    (error.map(|_| format!("{id}-error")), error.map(|_| "true"))
 }
 
 pub fn csrf_field(token: &str) -> Markup {
@@ -182,6 +200,7 @@ fn typed_event(lang: Lang, e: &Event) -> Option<Markup> {
         }
         NOTICE_ISSUED => {
             let d = e.decode::<c::NoticeIssued>().ok()?;
+            // The other language opens on demand.
             let (own, other) = if lang == Lang::Kk { (&d.text.kk, &d.text.ru) } else { (&d.text.ru, &d.text.kk) };
             html! {
                 p { (own) }
@@ -225,6 +244,15 @@ fn typed_event(lang: Lang, e: &Event) -> Option<Markup> {
         }
         _ => return None,
     })
+}
+
+/// A notice's text in both languages, each marked with its language (for print, where a
+/// closed `<details>` would not show).
+pub fn notice_texts(lang: Lang, e: &Event) -> Markup {
+    match e.decode::<c::NoticeIssued>() {
+        Ok(d) => html! { p lang="kk" { (d.text.kk) } p lang="ru" { (d.text.ru) } },
+        Err(_) => event(lang, e),
+    }
 }
 
 /// The verification marks of one event.

@@ -242,7 +242,7 @@ async fn sessions_roles_reads_and_language() {
     let reads = housing_ledger::reads::of_person(&p.state.ledger, &iin).await.unwrap();
     assert!(reads.iter().any(|r| r["read"] == "web:case"), "the page read is in the ledger");
     let (s, _, html) = p.call("GET", "/ui/persons/123", Some(&auditor), None).await;
-    assert!(s == StatusCode::BAD_REQUEST && html.contains("12 digits"), "{html}");
+    assert!(s == StatusCode::BAD_REQUEST && html.contains("ЖСН 12 цифрдан тұруы керек"), "in the page's language: {html}");
     let (s, _, _) = p.call("POST", "/ui/appeals/ap-1/recheck", Some(&auditor), Some("")).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "auditors do not act on appeals");
     let officer = p.cookie(Role::AppealsOfficer).await;
@@ -258,9 +258,31 @@ async fn sessions_roles_reads_and_language() {
     assert!(grounds_label.contains("title=\"міндетті өріс\""), "the required field is marked: {grounds_label}");
     let optional = form.split("<label for=\"late_reason\">").nth(1).unwrap().split("</label>").next().unwrap();
     assert!(!optional.contains("class=\"req\""), "an optional one is not: {optional}");
-    let (s, to, _) = p.call("POST", &format!("/ui/persons/{iin}/appeals"), Some(&officer), Some("procedure=registry_removal&grounds=")).await;
-    assert_eq!(s, StatusCode::SEE_OTHER);
-    assert!(to.unwrap().contains("err="), "an empty filing comes back with its error");
+    // The deadline and the days left, before filing.
+    let deadline = form.split("id=\"deadline-registry_removal\"").nth(1).expect("the deadline is shown").split("</dl>").next().unwrap();
+    assert!(deadline.contains("күн қалды") && deadline.contains("<time datetime="), "{deadline}");
+    // A filing with an error comes back as typed, the error beside its field, in the page's
+    // language, and named by the field's aria-describedby.
+    let (s, _, html) =
+        p.call("POST", &format!("/ui/persons/{iin}/appeals"), Some(&officer), Some("procedure=registry_removal&grounds=+&late_reason=ауырдым")).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let field = html.split("<div class=\"field invalid\">").nth(1).expect("the field is marked invalid").split("</div>").next().unwrap();
+    assert!(field.contains("for=\"grounds\"") && field.contains("id=\"grounds-error\" role=\"alert\">⚠ Бұл өрісті толтырыңыз"), "{field}");
+    assert!(field.contains("aria-describedby=\"grounds-error\" aria-invalid=\"true\""), "{field}");
+    assert!(html.contains("name=\"late_reason\" value=\"ауырдым\""), "what was typed is kept");
+    let tomorrow = (housing_ledger::rules::calendar::today() + chrono::Days::new(1)).to_string();
+    let (s, _, html) = p
+        .call(
+            "POST",
+            &format!("/ui/persons/{iin}/appeals"),
+            Some(&format!("{officer}; hl_lang=ru")),
+            Some(&format!("procedure=registry_removal&grounds=x&received_on={tomorrow}")),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let error = html.split("id=\"received_on-error\"").nth(1).expect("beside the date").split("</p>").next().unwrap();
+    assert!(error.contains("Дата получения") && !error.contains(&tomorrow), "in Russian, the date as people write it: {error}");
+    assert!(p.state.appeals().of_person(&iin).await.unwrap().is_empty(), "no appeal was filed (only the reads were recorded)");
 
     // Language: Russian by choice; never redirected off the site.
     let (_, set, _) = p.call("GET", "/ui/lang/ru?back=/ui/dashboard", None, None).await;
@@ -386,4 +408,38 @@ async fn an_officer_accepts_a_correction_issued_at_the_source() {
 
 fn urlencoding(s: &str) -> String {
     s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
+/// Issue 21, item 5: the printable case file holds the notice as sent in both languages, the
+/// decision with its official, the grounds with the answers they rest on, the appeal's steps,
+/// and the checkpoint, verified as `verify-proof` verifies it; reading it is a recorded read.
+#[tokio::test]
+async fn the_printable_case_file() {
+    let p = Pages::new().await;
+    let (iin, officer) = (iin_for("P"), p.cookie(Role::AppealsOfficer).await);
+    let (s, _, _) = p.call("POST", &format!("/ui/persons/{iin}/appeals"), Some(&officer), Some("procedure=registry_removal&grounds=not+mine")).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let id = p.state.appeals().of_person(&iin).await.unwrap()[0].id.clone();
+    let (s, _, page) = p.call("GET", &format!("/ui/appeals/{id}/print"), Some(&officer), None).await;
+    assert_eq!(s, StatusCode::OK, "{page}");
+    let section = |name: &str| {
+        page.split(&format!("id=\"print-{name}\"")).nth(1).unwrap_or_else(|| panic!("no section {name}")).split("</section>").next().unwrap().to_string()
+    };
+    assert!(section("person").contains(&iin));
+    let notice = section("notice");
+    assert!(notice.contains("lang=\"kk\"") && notice.contains("lang=\"ru\"") && notice.contains(&iin), "both texts: {notice}");
+    assert!(section("decision").contains("id=\"print-official\""), "the official who decided");
+    let grounds = section("grounds");
+    assert!(grounds.contains("000:6") && grounds.contains("П-9"), "the ground and the answer it rests on: {grounds}");
+    assert!(section("appeal").contains("data-type=\"AppealFiled\""));
+    let checkpoint = section("checkpoint");
+    let size = p.state.ledger.latest_served().await.unwrap().map(|(c, _)| c.tree_size);
+    assert!(checkpoint.contains("id=\"print-verified\"><span class=\"ok\">✓"), "verified: {checkpoint}");
+    assert!(size.is_some_and(|n| checkpoint.contains(&format!("id=\"print-tree-size\">{n}<"))), "{size:?}: {checkpoint}");
+    assert!(section("verify").contains(&format!("verify-proof case-file-{id}.json --ledger-key")));
+    assert!(page.contains("@media print"), "paginated by a print stylesheet");
+    let reads = housing_ledger::reads::of_person(&p.state.ledger, &iin).await.unwrap();
+    assert!(reads.iter().any(|r| r["read"] == format!("case-file:{id}")), "{reads:?}");
+    assert_eq!(p.call("GET", "/ui/appeals/ap-999/print", Some(&officer), None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(p.call("GET", &format!("/ui/appeals/{id}/print"), None, None).await.0, StatusCode::SEE_OTHER, "to the login page");
 }

@@ -1,0 +1,135 @@
+//! The printable case file of an appeal (`/ui/appeals/{id}/print`), for a court or a
+//! commission: the notice as sent in both languages, the decision with its official, the
+//! grounds with the registry answers they rest on, the appeal's steps, the checkpoint with its
+//! cosignatures, and how to verify it all offline. Built from the same case file the JSON
+//! download holds, and verified here as `verify-proof` verifies it; the stylesheet's print
+//! rules paginate it (no script: the browser's own Print).
+
+use super::i18n::t;
+use super::{view, Session, WebError};
+use crate::auth::Role;
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::response::Html;
+use events::catalogue::{self as c, seqs};
+use events::types::*;
+use events::Event;
+use maud::html;
+use std::collections::BTreeMap;
+
+pub async fn page(State(s): State<AppState>, session: Session, Path(id): Path<String>) -> Result<Html<String>, WebError> {
+    let caller = session.require(&[Role::Auditor, Role::AppealsOfficer])?;
+    let l = session.lang;
+    // A recorded read of the person, as the JSON case file is.
+    let file = crate::api::case_file_of(&s, caller, &id).await.map_err(|e| session.fail(e.status(), e))?;
+    let history = s.ledger.key_history().await.map_err(super::internal(l))?;
+    let keys = history.all();
+    // As `verify-proof` checks it: from the ledger's first key, through its rotations.
+    let verified = keys.first().map(|k| crate::proof::verify_case_file(&file, k, &s.book).map_err(|e| e.to_string()));
+    let bundle = &file.proof;
+    let by_seq: BTreeMap<u64, &Event> = bundle.events.iter().map(|e| (e.seq, e)).collect();
+    let decision = bundle.events.iter().rev().find_map(|e| Some((e, e.as_type::<c::DecisionTaken>()?)));
+    let notice = file.notice.as_ref().and_then(|e| Some((e, e.as_type::<c::NoticeIssued>()?)));
+    let (body, signatures) = events::note::split(&bundle.checkpoint).unwrap_or((bundle.checkpoint.as_str(), Vec::new()));
+    let size = body.lines().nth(1).unwrap_or_default();
+    let title = format!("{} {id}", t(l, "print_title"));
+    Ok(session.page(
+        &title,
+        &format!("/ui/appeals/{id}/print"),
+        html! {
+            p.noprint.muted { (t(l, "print_hint")) }
+            section.card #print-person {
+                h2 { "1. " (t(l, "print_person")) }
+                dl {
+                    dt { (t(l, "iin")) } dd #print-iin { (bundle.iin) }
+                    dt { (t(l, "procedure")) } dd { (t(l, &bundle.procedure)) }
+                    dt { (t(l, "status")) } dd { (t(l, bundle.status.as_str())) }
+                    @if let Some(note) = &bundle.simulation { dt { "" } dd.bad { (t(l, "simulation_banner")) " (" (note) ")" } }
+                }
+            }
+            section.card #print-notice {
+                h2 { "2. " (t(l, "print_notice")) }
+                @match &notice {
+                    Some((e, n)) => {
+                        p.muted { (n.notice) " · #" (e.seq) " · " (view::when(l, &e.time)) }
+                        h3 lang="kk" { "Қазақша" } p lang="kk" { (n.text.kk) }
+                        h3 lang="ru" { "Русский" } p lang="ru" { (n.text.ru) }
+                    },
+                    None => p.muted { "—" },
+                }
+            }
+            section.card #print-decision {
+                h2 { "3. " (t(l, "decision")) }
+                @match &decision {
+                    Some((e, d)) => dl {
+                        dt { (t(l, "outcome")) } dd { (t(l, d.outcome.as_str())) " · #" (e.seq) " · " (view::when(l, &e.time)) }
+                        dt { (t(l, "decided_by")) } dd { (d.decided_by) }
+                        @if let Some(o) = &d.official {
+                            dt { (t(l, "official")) } dd #print-official { (o.name) ", " (o.position) " (" (t(l, "iin")) " " (o.id) ")" }
+                        }
+                        dt { (t(l, "reference")) } dd { (d.reference.as_deref().unwrap_or("—")) }
+                    },
+                    None => p.muted { "—" },
+                }
+            }
+            section.card #print-grounds {
+                h2 { "4. " (t(l, "grounds")) }
+                @if bundle.grounds.is_empty() { p.muted { "—" } }
+                @for g in &bundle.grounds {
+                    div.ground {
+                        h3 { (t(l, &g.code)) " (" (g.clause) ")" }
+                        p { (t(l, g.subject.as_str())) " " (g.subject_iin) ", " (t(l, &g.registry)) }
+                        @for seq in seqs(&g.evidence) {
+                            @if let Some(answer) = by_seq.get(&seq).and_then(|e| e.as_type::<c::RegistryResponded>()) {
+                                div.answer {
+                                    p.muted { (t(l, "RegistryResponded")) " #" (seq) " · " (t(l, &answer.registry)) " · " (answer.request_id) " · "
+                                        (answer.answer["issued_at"].as_str().map(|x| view::when(l, x)).unwrap_or_else(|| html! { "—" })) }
+                                    (view::subjects_records(l, &answer.answer))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            section.card #print-appeal {
+                h2 { "5. " (t(l, "print_appeal_steps")) }
+                table {
+                    thead { tr { th { "#" } th { (t(l, "time")) } th { (t(l, "event")) } th { "" } } }
+                    tbody {
+                        @for e in &file.appeal_events {
+                            tr data-type=(e.kind) {
+                                td { (e.seq) }
+                                td { (view::when(l, &e.time)) }
+                                td { strong { (t(l, &e.kind)) } }
+                                td { @if e.kind != NOTICE_ISSUED { (view::event(l, e)) } @else { (view::notice_texts(l, e)) } }
+                            }
+                        }
+                    }
+                }
+            }
+            section.card #print-checkpoint {
+                h2 { "6. " (t(l, "checkpoint")) }
+                dl {
+                    dt { (t(l, "tree_size")) } dd #print-tree-size { (size) }
+                    dt { (t(l, "print_signatures")) } dd {
+                        ul { @for (name, key_id, _) in &signatures { li { (name) " (" (hex::encode(key_id)) ")" } } }
+                    }
+                    dt { (t(l, "print_verified")) } dd #print-verified {
+                        @match &verified {
+                            Some(Ok(v)) => span.ok { "✓ " (t(l, "print_verifies")) " (" (v.events) " " (t(l, "print_events")) ", " (t(l, "tree_size")) " " (v.tree_size) ")" },
+                            Some(Err(e)) => span.bad { "✗ " (e) },
+                            None => span.bad { "✗" },
+                        }
+                    }
+                }
+                pre.note { (bundle.checkpoint) }
+            }
+            section.card #print-verify {
+                h2 { "7. " (t(l, "print_how")) }
+                p { (t(l, "print_how_text")) }
+                pre { "housing-ledger verify-proof case-file-" (id) ".json --ledger-key " (keys.first().map(|k| k.to_string()).unwrap_or_default()) }
+                p.noprint { a href=(format!("/ui/appeals/{id}/case-file")) { (t(l, "case_file")) } }
+            }
+        },
+    ))
+}
