@@ -1,6 +1,7 @@
 //! The dashboard's figures, folded from the persons projection alone: removals and
 //! terminations (confirmed decisions), and how many of them were reversed on appeal, by
-//! procedure, by ground and by run.
+//! procedure, by ground and by run; appeals by state, and the share overturned by ground. A
+//! [`Filter`] picks the cases a figure counts, so each figure names the list behind it.
 
 use crate::person::ProcedureCase;
 use events::catalogue::{AppealOutcome, DecisionOutcome};
@@ -32,25 +33,126 @@ pub struct Removals {
     pub by_procedure: Tally,
     pub by_ground: Tally,
     pub by_run: Tally,
+    /// Appeals by [`appeal_state`].
+    pub appeals: BTreeMap<String, u64>,
+    /// Appeals by the grounds they contested, and how many of them were overturned.
+    pub appeals_by_ground: Tally,
+}
+
+/// The states an appeal is counted in, in the order it passes them.
+pub const APPEAL_STATES: [&str; 5] = ["filed", "suspended", "rechecked", "upheld", "overturned"];
+
+/// Where an appeal against the case stands: resolved (`upheld`, `overturned`), else
+/// `rechecked`, `suspended` or just `filed`; `None` without an appeal.
+pub fn appeal_state(c: &ProcedureCase) -> Option<&'static str> {
+    let a = c.appeal.as_ref()?;
+    Some(match (&a.outcome, &a.recheck, a.suspended) {
+        (Some(AppealOutcome::Upheld), _, _) => "upheld",
+        (Some(AppealOutcome::Overturned), _, _) => "overturned",
+        (None, Some(_), _) => "rechecked",
+        (None, None, true) => "suspended",
+        (None, None, false) => "filed",
+    })
+}
+
+fn confirmed(c: &ProcedureCase) -> bool {
+    c.decision.as_ref().is_some_and(|d| d.outcome == DecisionOutcome::Confirmed)
+}
+
+fn reversed(c: &ProcedureCase) -> bool {
+    c.appeal.as_ref().is_some_and(|a| a.outcome == Some(AppealOutcome::Overturned))
+}
+
+/// The ground codes a confirmed decision counts under: a reversed one under those it had
+/// before the appeal. Each once.
+fn ground_codes(c: &ProcedureCase) -> Vec<&str> {
+    let grounds = match &c.appeal {
+        Some(a) if reversed(c) => a.contested_grounds.as_slice(),
+        _ => &c.grounds,
+    };
+    let mut codes: Vec<&str> = grounds.iter().map(|g| g.code.as_str()).collect();
+    codes.sort_unstable();
+    codes.dedup();
+    codes
+}
+
+/// Which confirmed decisions a figure counts: every part given must hold.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Filter {
+    pub procedure: Option<String>,
+    pub locality: Option<String>,
+    pub run: Option<String>,
+    pub ground: Option<String>,
+    /// An appeal's state, one of [`APPEAL_STATES`], or `any` for any appeal.
+    pub appeal: Option<String>,
+    /// Only those reversed on appeal.
+    pub reversed: bool,
+}
+
+impl Filter {
+    pub fn matches(&self, procedure: &str, c: &ProcedureCase) -> bool {
+        let is = |want: &Option<String>, have: Option<&str>| want.as_deref().is_none_or(|w| have == Some(w));
+        confirmed(c)
+            && is(&self.procedure, Some(procedure))
+            && is(&self.locality, c.locality.as_deref())
+            && is(&self.run, Some(&c.run))
+            && self.ground.as_deref().is_none_or(|g| ground_codes(c).contains(&g))
+            && self.appeal.as_deref().is_none_or(|a| if a == "any" { c.appeal.is_some() } else { appeal_state(c) == Some(a) })
+            && (!self.reversed || reversed(c))
+    }
+
+    /// The same filter and one more part (`procedure`, `locality`, `run`, `ground`, `appeal`,
+    /// `reversed`), as a figure narrows the page's filter.
+    pub fn and(&self, part: &str, value: &str) -> Filter {
+        let mut f = self.clone();
+        let v = Some(value.to_string());
+        match part {
+            "procedure" => f.procedure = v,
+            "locality" => f.locality = v,
+            "run" => f.run = v,
+            "ground" => f.ground = v,
+            "appeal" => f.appeal = v,
+            "reversed" => f.reversed = true,
+            _ => {}
+        }
+        f
+    }
+
+    /// The filter's parts as `(name, value)`, in a fixed order (for a link's query).
+    pub fn parts(&self) -> Vec<(&'static str, String)> {
+        let mut parts: Vec<(&'static str, String)> =
+            [("procedure", &self.procedure), ("locality", &self.locality), ("run", &self.run), ("ground", &self.ground), ("appeal", &self.appeal)]
+                .into_iter()
+                .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
+                .collect();
+        if self.reversed {
+            parts.push(("reversed", "1".into()));
+        }
+        parts
+    }
 }
 
 impl Removals {
     /// Counts one case of `procedure`, if its decision was confirmed. A reversed removal
     /// counts under the grounds it had before the appeal.
     pub fn add(&mut self, procedure: &str, c: &ProcedureCase) {
-        if c.decision.as_ref().is_none_or(|d| d.outcome != DecisionOutcome::Confirmed) {
+        if !confirmed(c) {
             return;
         }
-        let reversed = c.appeal.as_ref().is_some_and(|a| a.outcome == Some(AppealOutcome::Overturned));
-        let grounds = if reversed { c.appeal.as_ref().map(|a| a.contested_grounds.as_slice()).unwrap_or_default() } else { &c.grounds };
+        let reversed = reversed(c);
         self.total += 1;
         self.reversed += reversed as u64;
         self.by_procedure.add(procedure, reversed);
         self.by_run.add(&c.run, reversed);
-        let mut codes: Vec<&str> = grounds.iter().map(|g| g.code.as_str()).collect();
-        codes.dedup();
-        for code in codes {
+        let codes = ground_codes(c);
+        for code in &codes {
             self.by_ground.add(code, reversed);
+        }
+        if let Some(state) = appeal_state(c) {
+            *self.appeals.entry(state.to_string()).or_default() += 1;
+            for code in &codes {
+                self.appeals_by_ground.add(code, reversed);
+            }
         }
     }
 
@@ -108,5 +210,34 @@ mod tests {
         assert_eq!(r.by_run.rows(|k| k.to_string()), [("r1".into(), 2, 1), ("r2".into(), 1, 0)]);
         assert_eq!(r.by_procedure.rows(|k| k.to_string()), [("registry_removal".into(), 3, 1)]);
         assert!((r.share_reversed() - 100.0 / 3.0).abs() < 1e-9);
+        assert_eq!(r.appeals, BTreeMap::from([("overturned".into(), 1), ("upheld".into(), 1)]));
+        assert_eq!(r.appeals_by_ground.rows(|k| k.to_string()), [("privatization".into(), 1, 0), ("shared_construction".into(), 1, 1)]);
+    }
+
+    #[test]
+    fn appeal_states_and_filters() {
+        let mut filed = case("r1", DecisionOutcome::Confirmed, &["privatization"], None);
+        filed.appeal = Some(AppealCase::default());
+        filed.locality = Some("Астана".into());
+        let mut suspended = filed.clone();
+        suspended.appeal.as_mut().unwrap().suspended = true;
+        let mut rechecked = suspended.clone();
+        rechecked.appeal.as_mut().unwrap().recheck = Some(crate::person::Recheck { verdict: events::catalogue::CheckVerdict::Clear, grounds: vec![], seq: 9 });
+        let overturned = case("r2", DecisionOutcome::Confirmed, &["shared_construction"], Some(AppealOutcome::Overturned));
+        let states: Vec<_> = [&filed, &suspended, &rechecked, &overturned, &case("r1", DecisionOutcome::Confirmed, &[], None)].map(appeal_state).to_vec();
+        assert_eq!(states, [Some("filed"), Some("suspended"), Some("rechecked"), Some("overturned"), None]);
+
+        let all = Filter::default();
+        let cases = [("registry_removal", &filed), ("lease_termination", &rechecked), ("registry_removal", &overturned)];
+        let count = |f: &Filter| cases.iter().filter(|(p, c)| f.matches(p, c)).count();
+        assert_eq!(count(&all), 3);
+        assert_eq!(count(&all.and("procedure", "registry_removal")), 2);
+        assert_eq!(count(&all.and("locality", "Астана")), 2, "a case without a locality is not in Астана");
+        assert_eq!(count(&all.and("ground", "shared_construction")), 1, "a reversed one counts under its contested ground");
+        assert_eq!(count(&all.and("reversed", "1").and("procedure", "lease_termination")), 0);
+        assert_eq!(count(&all.and("appeal", "rechecked")), 1);
+        assert_eq!(count(&all.and("appeal", "any")), 3);
+        assert!(!all.matches("registry_removal", &case("r1", DecisionOutcome::Declined, &[], None)), "a declined proposal is no removal");
+        assert_eq!(all.and("run", "r1").and("reversed", "1").parts(), [("run", "r1".to_string()), ("reversed", "1".to_string())]);
     }
 }

@@ -61,6 +61,9 @@ pub struct AppealCase {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProcedureCase {
     pub run: String,
+    /// The locality of the person's list entry (the dashboard filters by it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locality: Option<String>,
     pub status: Status,
     pub grounds: Vec<Ground>,
     pub proposal_seq: Option<u64>,
@@ -199,7 +202,8 @@ impl Persons {
                 if case.decision_stands() && (simulation || !case.simulation) {
                     return;
                 }
-                *case = ProcedureCase { run: d.run, status: Status::Incomplete, simulation, ..Default::default() };
+                let locality = d.entry["locality"].as_str().map(String::from);
+                *case = ProcedureCase { run: d.run, locality, status: Status::Incomplete, simulation, ..Default::default() };
             }
             CONSENT_MISSING => {
                 let Some(d) = ev.as_type::<c::ConsentMissing>() else { return };

@@ -8,6 +8,7 @@
 //! Reads of a person's case are recorded like any read of personal data; every action is an
 //! event of the appeal.
 
+mod dashboard;
 pub mod i18n;
 mod print;
 mod register;
@@ -71,7 +72,8 @@ pub fn routes(policy: SessionPolicy) -> Router<AppState> {
         .route("/ui/appeals/{id}/case-file", get(case_file))
         .route("/ui/appeals/{id}/print", get(print::page))
         .route("/ui/appeals/{id}/{action}", post(appeal_action))
-        .route("/ui/dashboard", get(dashboard))
+        .route("/ui/dashboard", get(dashboard::page))
+        .route("/ui/dashboard/cases", get(dashboard::cases))
         .route("/ui/what-if", get(what_if::page).post(what_if::run))
         .route("/register", get(register_page))
         .route("/register.json", get(register_json))
@@ -681,36 +683,4 @@ async fn register_page(State(s): State<AppState>, session: Session) -> Result<Ht
 /// `/register.json`.
 async fn register_json(State(s): State<AppState>) -> Result<axum::Json<serde_json::Value>, crate::api::AppError> {
     Ok(axum::Json(register_document(&s).await?))
-}
-
-async fn dashboard(State(s): State<AppState>, session: Session) -> Result<Html<String>, WebError> {
-    session.require(&[Role::Auditor, Role::AppealsOfficer, Role::Operator])?;
-    let l = session.lang;
-    crate::projection::catch_up(&s.ledger).await.map_err(internal(l))?;
-    let rows = s.ledger.projections().projection_all(crate::projection::PERSONS).await.map_err(|e| internal(l)(e.into()))?;
-    let started = s.ledger.read_all_by_type(events::types::RUN_STARTED).await.map_err(internal(l))?;
-    let runs: BTreeMap<String, String> =
-        started.iter().filter_map(|e| e.as_type::<events::catalogue::RunStarted>()).map(|r| (r.run, t(l, &r.procedure))).collect();
-    let mut removals = projections::dashboard::Removals::default();
-    for (_, doc) in rows {
-        let Ok(cases) = serde_json::from_str::<BTreeMap<String, ProcedureCase>>(&doc) else { continue };
-        for (procedure, c) in &cases {
-            removals.add(procedure, c);
-        }
-    }
-    let (total, reversed_total, share) = (removals.total, removals.reversed, removals.share_reversed());
-    let (by_procedure, by_ground, by_run) = (&removals.by_procedure, &removals.by_ground, &removals.by_run);
-    Ok(session.page(
-        &t(l, "dashboard"),
-        "/ui/dashboard",
-        html! {
-            div.card #totals {
-                (t(l, "removals")) ": " strong #total-removals { (total) } " · "
-                (t(l, "share_reversed")) ": " strong #share-reversed { (format!("{share:.1}%")) } " (" (reversed_total) ")"
-            }
-            div.card { h2 { (t(l, "by_procedure")) } (view::bars(l, "chart-procedure", &by_procedure.rows(|k| t(l, k)))) }
-            div.card { h2 { (t(l, "by_ground")) } (view::bars(l, "chart-ground", &by_ground.rows(|k| t(l, k)))) }
-            div.card { h2 { (t(l, "by_run")) } (view::bars(l, "chart-run", &by_run.rows(|k| runs.get(k).map(|r| format!("{k} · {r}")).unwrap_or_else(|| k.to_string())))) }
-        },
-    ))
 }

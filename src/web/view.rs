@@ -22,6 +22,9 @@ label{display:block;margin:.3em 0} .field{margin:.6em 0} .field label{font-weigh
 button{padding:.35em .9em;margin:.3em .3em 0 0} .status{font-weight:bold}
 .field-error{color:#b42318;margin:.2em 0;font-weight:600} .invalid input,.invalid textarea{border:2px solid #b42318}
 :focus-visible{outline:3px solid #d4a72c;outline-offset:2px}
+.filters{display:flex;gap:1.2em;align-items:flex-end;flex-wrap:wrap} .filters .field{margin:0} .filters select{min-width:12em}
+table.figures{width:auto;margin:.6em 0} table.figures td,table.figures th{padding:.25em .9em} .pager{margin:1em 0}
+#timeline td:first-child{white-space:nowrap}
 pre.note{white-space:pre-wrap;word-break:break-all;font-size:.85em}
 @media print{header,.noprint,form,details.raw{display:none} body{background:#fff;font-size:11pt} main{padding:0;max-width:none}
  .card{border:0;border-top:1px solid #999;border-radius:0;padding:.4em 0;margin:.6em 0} h2,h3{break-after:avoid} .ground,.answer,tr,dl{break-inside:avoid}
@@ -290,6 +293,54 @@ pub fn bars(lang: Lang, id: &str, rows: &[(String, u64, u64)]) -> Markup {
                 text x=(label_w + bar_w * *total as f64 / max + 6.0) y=(y + 16.0) font-size="13" {
                     (total) @if *reversed > 0 { " (" (reversed) " " (t(lang, "reversed")) ")" }
                 }
+            }
+        }
+    }
+}
+
+/// The local date in Kazakhstan of an instant, as people write it (the instant itself if it
+/// does not parse).
+pub fn local_date_of(lang: Lang, utc: &str) -> String {
+    crate::rules::calendar::local_date_of(utc).map(|d| super::i18n::date(lang, d)).unwrap_or_else(|| utc.to_string())
+}
+
+/// One line of a line chart: its label and its points, `(x index, value)`.
+pub struct Series {
+    pub label: String,
+    pub points: Vec<(usize, u64)>,
+}
+
+/// A line chart over `x_labels` (in order), one line per series, each point marked and titled
+/// with its value; the figures themselves are in a table beside it.
+pub fn lines(lang: Lang, id: &str, series: &[Series], x_labels: &[String]) -> Markup {
+    const COLOURS: [&str; 2] = ["#0b3d62", "#a04a00"];
+    let (left, top, plot_w, plot_h, bottom) = (56.0, 34.0, 640.0, 170.0, 64.0);
+    let max = series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).max().unwrap_or(0).max(1) as f64;
+    let step = plot_w / (x_labels.len().saturating_sub(1).max(1)) as f64;
+    let x = |i: usize| left + if x_labels.len() == 1 { plot_w / 2.0 } else { i as f64 * step };
+    let y = |v: u64| top + plot_h - plot_h * v as f64 / max;
+    // Every label if they fit, else every k-th.
+    let every = x_labels.len().div_ceil(10).max(1);
+    let title_id = format!("{id}-title");
+    html! {
+        svg #(id) role="img" aria-labelledby=(title_id) width=(left + plot_w + 40.0) height=(top + plot_h + bottom) xmlns="http://www.w3.org/2000/svg" {
+            title #(title_id) { (series.iter().map(|s| s.label.as_str()).collect::<Vec<_>>().join(", ")) ". " (t(lang, "chart_values")) }
+            @for v in [0, max as u64 / 2, max as u64] {
+                line x1=(left) x2=(left + plot_w) y1=(y(v)) y2=(y(v)) stroke="#d8dde3" {}
+                text x=(left - 8.0) y=(y(v) + 4.0) font-size="12" text-anchor="end" { (v) }
+            }
+            @for (i, label) in x_labels.iter().enumerate() {
+                @if i % every == 0 { text x=(x(i)) y=(top + plot_h + 18.0) font-size="11" text-anchor="middle" { (label) } }
+            }
+            @for (k, s) in series.iter().enumerate() {
+                @let colour = COLOURS[k % COLOURS.len()];
+                @let path = s.points.iter().map(|(i, v)| format!("{:.1},{:.1}", x(*i), y(*v))).collect::<Vec<_>>().join(" ");
+                polyline points=(path) fill="none" stroke=(colour) stroke-width="2.5" {}
+                @for (i, v) in &s.points {
+                    circle cx=(x(*i)) cy=(y(*v)) r="4.5" fill=(colour) { title { (s.label) ", " (x_labels.get(*i).cloned().unwrap_or_default()) ": " (v) } }
+                }
+                rect x=(left + k as f64 * 220.0) y="6" width="14" height="14" fill=(colour) {}
+                text x=(left + 20.0 + k as f64 * 220.0) y="18" font-size="13" { (s.label) }
             }
         }
     }

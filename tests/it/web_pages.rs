@@ -443,3 +443,122 @@ async fn the_printable_case_file() {
     assert_eq!(p.call("GET", "/ui/appeals/ap-999/print", Some(&officer), None).await.0, StatusCode::NOT_FOUND);
     assert_eq!(p.call("GET", &format!("/ui/appeals/{id}/print"), None, None).await.0, StatusCode::SEE_OTHER, "to the login page");
 }
+
+/// Issue 21, item 6: the dashboard answers questions. Removals and terminations per run over
+/// time, appeals by state with the share overturned by ground, filters by procedure and
+/// locality; each figure links to the cases behind it, a paged list whose pages are recorded
+/// reads of the persons they name.
+#[tokio::test]
+async fn the_dashboard_answers_questions() {
+    use crate::common::scenario::population;
+    use housing_ledger::appeal::{Filing, Resolution};
+    use housing_ledger::auth::issue_token;
+    use housing_ledger::pipeline::{self, Settings, Silent};
+    use housing_ledger::registry::sim::FixtureRegistries;
+    use housing_ledger::rules::RuleBook;
+    // Seventeen on the waiting list, five of them in Алматы: fifteen removed. Two leases
+    // terminated in a run of their own.
+    let (mut case, _) = population();
+    for k in 0..5 {
+        case["entries"][k]["locality"] = json!("Алматы");
+    }
+    let place = Place::new(Backend::Sqlite, None);
+    let ledger = Arc::new(place.ledger().await);
+    let removal = Fixture::parse("dash", &complete(Procedure::RegistryRemoval, case.clone()).0.to_string()).unwrap();
+    run_fixture(&ledger, removal).await;
+    let lease = json!({"entries": [{"iin": "@L0"}, {"iin": "@L1"}], "registries": {"gosreestr": {"@L0": {"privatization_contracts": [{"number": "П-2"}]}, "@L1": {"privatization_contracts": [{"number": "П-3"}]}}}});
+    let lease = Fixture::parse("lease", &complete(Procedure::LeaseTermination, lease).0.to_string()).unwrap();
+    let keys = TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED);
+    let regs = Arc::new(FixtureRegistries::new(lease, DEFAULT_SIM_SEED));
+    pipeline::run(&ledger, regs, keys.clone(), &RuleBook::built_in(), Procedure::LeaseTermination, "2026-01-15", Settings::default(), &Silent).await.unwrap();
+    // Appeals: R0 suspended, R5 filed, R1 overturned (ГосРеестр no longer holds its contract).
+    let mut now = case.clone();
+    now["registries"]["gosreestr"].as_object_mut().unwrap().remove("@R1");
+    let now = Fixture::parse("now", &complete(Procedure::RegistryRemoval, now).0.to_string()).unwrap();
+    let state = AppState::new(ledger.clone(), keys).with_registries(Arc::new(FixtureRegistries::new(now, DEFAULT_SIM_SEED)));
+    let token = issue_token(ledger.store().as_ref(), Role::AppealsOfficer, "Капитан Ахметова", &iin_for("Officer1")).await.unwrap().0;
+    let officer = housing_ledger::auth::authenticate(ledger.access(), &token).await.unwrap().unwrap();
+    let appeals = state.appeals();
+    let filing = |suspend| Filing {
+        procedure: "registry_removal".into(),
+        grounds: "not mine".into(),
+        contested_step: None,
+        received_on: None,
+        late_reason: None,
+        suspend,
+    };
+    appeals.file(&iin_for("R0"), &filing(true), &officer).await.unwrap();
+    appeals.file(&iin_for("R5"), &filing(false), &officer).await.unwrap();
+    let a = appeals.file(&iin_for("R1"), &filing(false), &officer).await.unwrap();
+    appeals.recheck(&a.id, &officer).await.unwrap();
+    appeals.resolve(&a.id, &Resolution { outcome: "overturned".into(), reason: "corrected".into() }, &officer).await.unwrap();
+    let p = Pages { state, place };
+    let auditor = p.cookie(Role::Auditor).await;
+    let get = |uri: String| {
+        let (p, auditor) = (&p, auditor.clone());
+        async move {
+            let (s, _, html) = p.call("GET", &uri, Some(&auditor), None).await;
+            assert_eq!(s, StatusCode::OK, "{uri}: {html}");
+            html
+        }
+    };
+    let inner = |html: &str, id: &str| html.split(&format!("id=\"{id}\"")).nth(1).unwrap_or_else(|| panic!("no #{id}")).split_once('>').unwrap().1.to_string();
+    let text_of = |html: &str| {
+        let mut out = String::new();
+        let mut tag = false;
+        for ch in html.chars() {
+            match ch {
+                '<' => tag = true,
+                '>' => tag = false,
+                c if !tag => out.push(c),
+                _ => {}
+            }
+        }
+        out
+    };
+    let number = |html: &str, id: &str| text_of(inner(html, id).split("</strong>").next().unwrap()).trim().to_string();
+
+    let html = get("/ui/dashboard".into()).await;
+    assert_eq!((number(&html, "total-removals"), number(&html, "share-reversed")), ("17".into(), "5.9%".into()));
+    let chart = inner(&html, "chart-runs");
+    assert_eq!(chart.split("</svg>").next().unwrap().matches("<polyline").count(), 2, "a line for removals, one for terminations");
+    let states = inner(&html, "appeal-states");
+    for (state, n) in [("filed", "1"), ("suspended", "1"), ("rechecked", "0"), ("upheld", "0"), ("overturned", "1")] {
+        let cell = text_of(states.split(&format!("data-state=\"{state}\">")).nth(1).unwrap().split("</td>").next().unwrap());
+        assert_eq!(cell, n, "appeals {state}");
+    }
+    let row = inner(&html, "overturned-by-ground");
+    let row = row.split("data-ground=\"privatization_contract\"").nth(1).unwrap().split("</tr>").next().unwrap();
+    assert!(row.contains("33.3%"), "one of three appeals on this ground overturned: {row}");
+
+    // Filters.
+    assert_eq!(number(&get("/ui/dashboard?procedure=lease_termination".into()).await, "total-removals"), "2");
+    let almaty = get(format!("/ui/dashboard?locality={}", urlencoding("Алматы"))).await;
+    assert_eq!(number(&almaty, "total-removals"), "5");
+    assert!(almaty.contains("<option value=\"Алматы\" selected>"), "the filter shows as chosen");
+    assert_eq!(p.call("GET", "/ui/dashboard?procedure=nothing", Some(&auditor), None).await.0, StatusCode::BAD_REQUEST);
+
+    // A figure's cases: the privatization ground's twelve, five at a time.
+    let href = row.split("href=\"").nth(1).unwrap().split('"').next().unwrap().replace("&amp;", "&");
+    assert!(href.starts_with("/ui/dashboard/cases?ground=privatization_contract"), "{href}");
+    let list = get(href.clone()).await;
+    assert_eq!(list.matches("<tr class=\"case\">").count(), 3, "the three appeals on the ground");
+    let all = get("/ui/dashboard/cases?procedure=registry_removal&ground=privatization_contract&per=5&page=2".into()).await;
+    assert!(text_of(&inner(&all, "count")).contains("12") && all.matches("<tr class=\"case\">").count() == 5, "page 2 of 12, five a page");
+    assert!(all.contains("id=\"prev\"") && all.contains("id=\"next\"") && all.contains("page=3&amp;per=5"));
+    let listed: Vec<String> = all.split("<tr class=\"case\"><td><a href=\"/ui/persons/").skip(1).map(|x| x[..12].to_string()).collect();
+    assert_eq!(listed.len(), 5);
+    for iin in &listed {
+        let reads = housing_ledger::reads::of_person(&p.state.ledger, iin).await.unwrap();
+        assert!(reads.iter().any(|r| r["read"] == "web:dashboard-cases"), "{iin}: listing is a recorded read");
+    }
+    let first_page = get("/ui/dashboard/cases?procedure=registry_removal&ground=privatization_contract&per=5&page=1".into()).await;
+    assert!(!first_page.contains(&format!("/ui/persons/{}", listed[0])), "another page, other persons");
+    assert_eq!(p.call("GET", "/ui/dashboard/cases?per=0", Some(&auditor), None).await.0, StatusCode::BAD_REQUEST);
+
+    // An operator sees the figures, not the persons behind them.
+    let operator = p.cookie(Role::Operator).await;
+    let (s, _, html) = p.call("GET", "/ui/dashboard", Some(&operator), None).await;
+    assert!(s == StatusCode::OK && !html.contains("/ui/dashboard/cases"), "no links to persons for an operator");
+    assert_eq!(p.call("GET", "/ui/dashboard/cases", Some(&operator), None).await.0, StatusCode::FORBIDDEN);
+}

@@ -336,9 +336,16 @@ async fn officer_overturns_a_removal_in_the_browser() {
     click(&c, "#nav-dashboard").await;
     assert_eq!(text(&c, "#total-removals").await, "2");
     assert_eq!(text(&c, "#share-reversed").await, "100.0%");
+    assert_eq!(c.find_all(Locator::Css("svg#chart-runs polyline")).await.unwrap().len(), 2, "removals and terminations over time");
     look(&c, "30-dashboard-ru").await;
+    // A figure leads to the cases behind it.
+    click(&c, "#total-reversed a").await;
+    assert_eq!(c.find_all(Locator::Css("#cases tr.case")).await.unwrap().len(), 2, "both reversed removals");
+    look(&c, "31-dashboard-cases-ru").await;
     click(&c, "#lang-kk").await;
-    look(&c, "31-dashboard-kk").await;
+    look(&c, "32-dashboard-cases-kk").await;
+    click(&c, "#nav-dashboard").await;
+    look(&c, "33-dashboard-kk").await;
     c.close().await.unwrap();
 }
 
