@@ -507,6 +507,13 @@ async fn case_view(
         today: s.appeals().today,
     };
     let here = format!("/ui/persons/{iin}");
+    // Long timelines come in pages, a registry step never split between two.
+    let number = |k: &str, default: usize, most: usize| q.get(k).and_then(|v| v.parse::<usize>().ok()).filter(|n| (1..=most).contains(n)).unwrap_or(default);
+    let (page, per) = (number("page", 1, usize::MAX), number("per", TIMELINE_PAGE, 1000));
+    let per_q = if per == TIMELINE_PAGE { String::new() } else { format!("&per={per}") };
+    let all_groups = view::groups(&events);
+    let (shown, pages) = view::page_of(&all_groups, per, page);
+    let page = page.min(pages);
     Ok(session.page(
         &format!("{} {iin}", t(l, "case_of")),
         &here,
@@ -527,19 +534,48 @@ async fn case_view(
                     None => span.bad { "✗" },
                 }
             }
-            h2 { (t(l, "timeline")) }
-            table #timeline {
-                @for e in &events {
-                    tr.event data-type=(e.kind) {
-                        td { "#" (e.seq) br; span.muted { (view::when(l, &e.time)) } }
-                        td { strong { (t(l, &e.kind)) } }
-                        td { (view::event(l, e)) }
-                        td { (view::checked(l, checks.get(&e.seq))) }
+            h2 #timeline-title { (t(l, "timeline")) }
+            table #timeline aria-labelledby="timeline-title" {
+                @for g in shown {
+                    @match &g.step {
+                        Some(step) => tbody.step data-step=(step) {
+                            tr.step-head {
+                                th colspan="4" scope="rowgroup" {
+                                    (t(l, "step")) " " (step)
+                                    @if let Some(r) = &g.registry { " · " (t(l, r)) }
+                                    @for v in g.events.iter().filter_map(|e| e.data["verdict"].as_str()) { " — " (t(l, v)) }
+                                }
+                            }
+                            @for e in &g.events { (timeline_row(l, e, &checks)) }
+                        },
+                        None => tbody { @for e in &g.events { (timeline_row(l, e, &checks)) } },
                     }
+                }
+            }
+            @if pages > 1 {
+                nav.pager #timeline-pages aria-label=(t(l, "pages")) {
+                    @if page > 1 { a #timeline-prev rel="prev" href=(format!("{here}?page={}{per_q}", page - 1)) { "← " (t(l, "previous")) } " " }
+                    span { (page) " / " (pages) }
+                    @if page < pages { " " a #timeline-next rel="next" href=(format!("{here}?page={}{per_q}", page + 1)) { (t(l, "next")) " →" } }
                 }
             }
         },
     ))
+}
+
+/// Events per page of a person's timeline, unless `per` asks for another number.
+const TIMELINE_PAGE: usize = 60;
+
+/// One event of the timeline: when, what, its content readably, and its checks.
+fn timeline_row(l: Lang, e: &events::Event, checks: &BTreeMap<u64, crate::proof::EventCheck>) -> Markup {
+    html! {
+        tr.event data-type=(e.kind) {
+            td { "#" (e.seq) br; span.muted { (view::when(l, &e.time)) } }
+            td { strong { (t(l, &e.kind)) } }
+            td { (view::event(l, e)) }
+            td { (view::checked(l, checks.get(&e.seq))) }
+        }
+    }
 }
 
 /// Back to the case page with what happened.

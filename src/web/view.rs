@@ -24,7 +24,8 @@ button{padding:.35em .9em;margin:.3em .3em 0 0} .status{font-weight:bold}
 :focus-visible{outline:3px solid #d4a72c;outline-offset:2px}
 .filters{display:flex;gap:1.2em;align-items:flex-end;flex-wrap:wrap} .filters .field{margin:0} .filters select{min-width:12em}
 table.figures{width:auto;margin:.6em 0} table.figures td,table.figures th{padding:.25em .9em} .pager{margin:1em 0}
-#timeline td:first-child{white-space:nowrap}
+#timeline td:first-child{white-space:nowrap} #timeline tbody.step{border-left:4px solid #0b3d62}
+#timeline tr.step-head th{background:#eef2f6;font-weight:600;border-bottom:0}
 pre.note{white-space:pre-wrap;word-break:break-all;font-size:.85em}
 @media print{header,.noprint,form,details.raw{display:none} body{background:#fff;font-size:11pt} main{padding:0;max-width:none}
  .card{border:0;border-top:1px solid #999;border-radius:0;padding:.4em 0;margin:.6em 0} h2,h3{break-after:avoid} .ground,.answer,tr,dl{break-inside:avoid}
@@ -344,4 +345,57 @@ pub fn lines(lang: Lang, id: &str, series: &[Series], x_labels: &[String]) -> Ma
             }
         }
     }
+}
+
+/// Events of one registry step (its queries, answers, faults and verdict, in a run or an
+/// appeal's re-check), or one event on its own.
+pub struct Group<'e> {
+    /// The step, where the events are a step's, and the registry it asked.
+    pub step: Option<String>,
+    pub registry: Option<String>,
+    pub events: Vec<&'e Event>,
+}
+
+/// What ties an event to a registry step: its run or appeal, and its step.
+fn step_key(e: &Event) -> Option<(String, String)> {
+    if !matches!(e.kind.as_str(), REGISTRY_QUERIED | REGISTRY_RESPONDED | REGISTRY_FAILED | CHECK_EVALUATED) {
+        return None;
+    }
+    let of = e.data["appeal"].as_str().or(e.data["run"].as_str()).unwrap_or_default();
+    Some((of.to_string(), e.data["step"].as_str()?.to_string()))
+}
+
+/// The events in groups: those of one registry step together, in order.
+pub fn groups(events: &[Event]) -> Vec<Group<'_>> {
+    let mut out: Vec<(Option<(String, String)>, Group)> = Vec::new();
+    for e in events {
+        let key = step_key(e);
+        match (&key, out.last_mut()) {
+            (Some(k), Some((Some(last), g))) if k == last => g.events.push(e),
+            _ => out.push((key.clone(), Group { step: key.map(|k| k.1), registry: None, events: vec![e] })),
+        }
+        let (_, g) = out.last_mut().expect("a group was just filled");
+        if g.step.is_some() && g.registry.is_none() {
+            g.registry = e.data["registry"].as_str().map(String::from);
+        }
+    }
+    out.into_iter().map(|(_, g)| g).collect()
+}
+
+/// Groups in pages of about `per` events, a group never split: page `n` (from 1) and how
+/// many pages there are.
+pub fn page_of<'g, 'e>(groups: &'g [Group<'e>], per: usize, n: usize) -> (&'g [Group<'e>], usize) {
+    let mut bounds = vec![0];
+    let mut count = 0;
+    for (i, g) in groups.iter().enumerate() {
+        if count > 0 && count + g.events.len() > per {
+            bounds.push(i);
+            count = 0;
+        }
+        count += g.events.len();
+    }
+    bounds.push(groups.len());
+    let pages = bounds.len() - 1;
+    let n = n.clamp(1, pages.max(1));
+    (&groups[bounds[n - 1]..bounds[n]], pages)
 }

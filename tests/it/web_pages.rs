@@ -562,3 +562,45 @@ async fn the_dashboard_answers_questions() {
     assert!(s == StatusCode::OK && !html.contains("/ui/dashboard/cases"), "no links to persons for an operator");
     assert_eq!(p.call("GET", "/ui/dashboard/cases", Some(&operator), None).await.0, StatusCode::FORBIDDEN);
 }
+
+/// Issue 21, item 2: a registry step's query, answer and verdict sit together under one head;
+/// a long timeline comes in pages, no step split between two, every event on exactly one.
+#[tokio::test]
+async fn the_timeline_groups_registry_steps_and_comes_in_pages() {
+    let p = Pages::new().await;
+    let (iin, auditor) = (iin_for("P"), p.cookie(Role::Auditor).await);
+    let all = housing_ledger::appeal::timeline(&p.state.ledger, &iin).await.unwrap();
+    let page = |n: usize, per: usize| {
+        let (p, auditor, iin) = (&p, auditor.clone(), iin.clone());
+        async move { p.call("GET", &format!("/ui/persons/{iin}?page={n}&per={per}"), Some(&auditor), None).await.2 }
+    };
+    let whole = page(1, 1000).await;
+    assert!(!whole.contains("id=\"timeline-pages\""), "one page, no pager");
+    let step6 = whole.split("<tbody class=\"step\" data-step=\"6\">").nth(1).expect("step 6 grouped").split("</tbody>").next().unwrap();
+    let head = step6.split("</tr>").next().unwrap();
+    assert!(head.contains("scope=\"rowgroup\"") && head.contains("Мемлекеттік тізілім") && head.contains("табылды"), "{head}");
+    let kinds: Vec<&str> = step6.split("data-type=\"").skip(1).map(|x| x.split('"').next().unwrap()).collect();
+    assert_eq!(kinds, ["RegistryQueried", "RegistryResponded", "CheckEvaluated"]);
+
+    let seqs = |html: &str| -> Vec<u64> {
+        let table = html.split("id=\"timeline\"").nth(1).unwrap().split("</table>").next().unwrap();
+        table.split("<tr class=\"event\"").skip(1).map(|r| r.split("<td>#").nth(1).unwrap().split('<').next().unwrap().parse().unwrap()).collect()
+    };
+    let first = page(1, 5).await;
+    assert!(first.contains("id=\"timeline-next\"") && !first.contains("id=\"timeline-prev\""));
+    let pages: usize = first.split("id=\"timeline-pages\"").nth(1).unwrap().split(" / ").nth(1).unwrap().split('<').next().unwrap().parse().unwrap();
+    assert!(pages >= 3, "{} events, five a page: {pages} pages", all.len());
+    let mut seen = Vec::new();
+    for n in 1..=pages {
+        let html = page(n, 5).await;
+        let on_page = seqs(&html);
+        assert!(!on_page.is_empty(), "page {n}");
+        for g in html.split("<tbody class=\"step\"").skip(1) {
+            let step = g.split('"').nth(1).unwrap();
+            assert!(g.split("</tbody>").next().unwrap().contains("CheckEvaluated"), "step {step} on page {n} is whole, its verdict with it");
+        }
+        seen.extend(on_page);
+    }
+    assert_eq!(seen, all.iter().map(|e| e.seq).collect::<Vec<_>>(), "every event on exactly one page, in order");
+    assert_eq!(seqs(&page(pages + 7, 5).await), seqs(&page(pages, 5).await), "past the end: the last page");
+}
