@@ -403,6 +403,12 @@ fn filing_field(v: &CaseView, procedure: &str, name: &'static str, label: &str, 
     let typed = v.typed(procedure, value);
     let input = match kind {
         "textarea" => html! { textarea id=(name) name=(name) rows="3" required[required] aria-describedby=[described] aria-invalid=[invalid] { (typed) } },
+        // A date as YYYY-MM-DD in a text field: the browser's date picker shows its own
+        // locale's order (mm/dd/yyyy), not the one people here write or the service reads.
+        "date" => html! {
+            input id=(name) type="text" name=(name) value=(typed) inputmode="numeric" pattern="[0-9]{4}-[0-9]{2}-[0-9]{2}" placeholder=(t(v.l, "date_format"))
+                required[required] aria-describedby=[described] aria-invalid=[invalid];
+        },
         kind => html! { input id=(name) type=(kind) name=(name) value=(typed) required[required] aria-describedby=[described] aria-invalid=[invalid]; },
     };
     view::field_with(v.l, name, label, required, error.as_deref(), input)

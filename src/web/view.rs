@@ -58,7 +58,7 @@ pub fn layout(lang: Lang, title: &str, here: &str, csrf: Option<&str>, body: Mar
                         a #lang-ru href=(format!("/ui/lang/ru?back={back}")) { "Русский" }
                     }
                     @if let Some(token) = csrf {
-                        form method="post" action="/ui/logout" { (csrf_field(token)) button type="submit" { (t(lang, "logout")) } }
+                        form method="post" action="/ui/logout" { (csrf_field(token)) button #logout type="submit" { (t(lang, "logout")) } }
                     }
                 }
                 main { h1 { (title) } (body) }

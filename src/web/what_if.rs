@@ -33,20 +33,19 @@ fn form(session: &Session, s: &AppState) -> Markup {
     html! {
         form.card #what-if-form method="post" action="/ui/what-if" {
             (view::csrf_field(&session.csrf().unwrap_or_default()))
-            label for="known" { (t(l, "wi_known")) }
-            select #known name="known" {
-                option value="" { (t(l, "wi_pasted_choice")) }
-                @for rs in &s.book.sets {
-                    option value=(rs.sha256) { (format!("{} v{} ({}) — {}…", rs.id, rs.version, t(l, rs.procedure.as_str()), &rs.sha256[..12])) }
+            (view::field(l, "known", "wi_known", false, html! {
+                select #known name="known" {
+                    option value="" { (t(l, "wi_pasted_choice")) }
+                    @for rs in &s.book.sets {
+                        option value=(rs.sha256) { (format!("{} v{} ({}) — {}…", rs.id, rs.version, t(l, rs.procedure.as_str()), &rs.sha256[..12])) }
+                    }
                 }
-            }
+            }))
             details {
                 summary { (t(l, "wi_pasted")) }
-                label for="pasted" { (t(l, "wi_pasted")) }
-                textarea #pasted name="pasted" rows="8" {}
+                (view::field(l, "pasted", "wi_pasted", false, html! { textarea #pasted name="pasted" rows="8" {} }))
             }
-            label for="run" { (t(l, "wi_run")) }
-            input #run name="run" type="text";
+            (view::field(l, "run", "wi_run", false, html! { input #run name="run" type="text"; }))
             button #what-if-run type="submit" { (t(l, "wi_go")) }
         }
     }

@@ -1,8 +1,12 @@
-//! The appeals officer's pages in headless Chromium (Debian's `chromium` and `chromium-driver`,
+//! The officers' pages in headless Chromium (Debian's `chromium` and `chromium-driver`,
 //! which `.ci/run` installs), driven over WebDriver by fantoccini. An officer logs in, finds a
-//! person, opens the timeline, files an appeal, has the registries asked afresh, overturns the
-//! removal and sees the reinstatement, in Kazakh and then in Russian, and reads the dashboard.
-//! A screenshot of each page is kept under `target/browser-screenshots/`.
+//! person, opens the timeline, files an appeal, accepts the correction the source issued (by
+//! the keyboard), has the registries asked afresh, overturns the removal and prints the case
+//! file, in Kazakh for one person and in Russian for another; then the dashboard and the cases
+//! behind a figure, and every other page in both languages. The printed PDF is read back with
+//! `pdftotext`. On every page: a screenshot kept under `target/browser-screenshots/`, axe-core
+//! (npm, pinned in `tests/slow/axe`) at WCAG 2.1 AA with zero violations, and a walk by Tab
+//! that must reach every control shown, in order, each with a visible focus ring.
 
 use crate::common::scenario::{complete, iin_for, run_fixture};
 use crate::common::{Backend, Place};
@@ -152,10 +156,46 @@ async fn axe_violations(c: &Client, name: &str) -> Value {
     c.execute(&script, vec![]).await.unwrap_or_else(|e| panic!("{name}: axe-core did not run: {e}"))
 }
 
-/// Every page the tests visit: a screenshot kept, and axe-core run on it.
+/// Every page the tests visit: a screenshot kept, axe-core run on it, and walked by the
+/// keyboard alone.
 async fn look(c: &Client, name: &str) {
     shot(c, name).await;
     axe(c, name).await;
+    keyboard_walk(c, name).await;
+}
+
+/// From the top of the page, Tab reaches every control shown (links, buttons, fields,
+/// summaries), in the page's order, and each shows where the focus is.
+async fn keyboard_walk(c: &Client, name: &str) {
+    const CONTROLS: &str = "Array.from(document.querySelectorAll('a[href], button, input:not([type=hidden]), textarea, select, summary'))";
+    let shown: Vec<u64> = serde_json::from_value(
+        c.execute(&format!("return {CONTROLS}.map((e, i) => [e, i]).filter(([e]) => e.checkVisibility({{contentVisibilityAuto: true, visibilityProperty: true}})).map(([, i]) => i)"), vec![])
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    // The walk starts at the top, as a freshly loaded page without autofocus would.
+    c.execute("document.body.tabIndex = -1; document.body.focus(); document.body.removeAttribute('tabindex'); window.scrollTo(0, 0)", vec![]).await.unwrap();
+    let mut reached = Vec::new();
+    for _ in 0..shown.len() {
+        c.active_element().await.unwrap().send_keys(&TAB.to_string()).await.unwrap();
+        let focused = c
+            .execute(
+                &format!(
+                    "const e = document.activeElement, s = getComputedStyle(e);\
+                     return [{CONTROLS}.indexOf(e), e.tagName + (e.id ? '#' + e.id : '') + ' ' + (e.textContent || '').trim().slice(0, 24),\
+                             s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2]"
+                ),
+                vec![],
+            )
+            .await
+            .unwrap();
+        let (at, what, ring) = (focused[0].as_i64().unwrap(), focused[1].as_str().unwrap(), focused[2].as_bool().unwrap());
+        assert!(at >= 0, "{name}: Tab left the controls for {what} after {reached:?}");
+        assert!(ring, "{name}: {what} has the focus but no visible focus ring");
+        reached.push(at as u64);
+    }
+    assert_eq!(reached, shown, "{name}: Tab reaches every control shown, in order");
 }
 
 /// Chromium's own `Page.printToPDF` (DevTools, through ChromeDriver).
@@ -346,6 +386,34 @@ async fn officer_overturns_a_removal_in_the_browser() {
     look(&c, "32-dashboard-cases-kk").await;
     click(&c, "#nav-dashboard").await;
     look(&c, "33-dashboard-kk").await;
+
+    // Every other page, in both languages.
+    for lang in [Lang::Kk, Lang::Ru] {
+        let code = lang.code();
+        c.goto(&format!("{base}/ui/lang/{code}?back=/ui")).await.unwrap();
+        look(&c, &format!("50-{code}-search")).await;
+        c.goto(&format!("{base}/ui/search?iin=12345")).await.unwrap();
+        assert!(text(&c, "#iin-error").await.contains(t(lang, "err_iin_shape").split(",").next().unwrap()), "the error beside the field, in {code}");
+        look(&c, &format!("51-{code}-search-error")).await;
+        c.goto(&format!("{base}/ui/persons/{}", iin_for("Nobody"))).await.unwrap();
+        assert!(text(&c, "#error").await.contains(&t(lang, "no_case")));
+        look(&c, &format!("52-{code}-no-case")).await;
+        click(&c, "#nav-what-if").await;
+        look(&c, &format!("53-{code}-what-if")).await;
+        c.find(Locator::Css("#known option:nth-child(2)")).await.unwrap().click().await.unwrap();
+        click(&c, "#what-if-run").await;
+        assert_eq!(text(&c, "#wi-changed").await, "0", "the rule set in force changes nobody");
+        look(&c, &format!("54-{code}-what-if-result")).await;
+        c.goto(&format!("{base}/register")).await.unwrap();
+        look(&c, &format!("55-{code}-register")).await;
+    }
+    // Logged out: the login page in both languages.
+    c.goto(&format!("{base}/ui")).await.unwrap();
+    click(&c, "#logout").await;
+    assert!(c.current_url().await.unwrap().path().ends_with("/ui/login"));
+    look(&c, "56-ru-login").await;
+    click(&c, "#lang-kk").await;
+    look(&c, "57-kk-login").await;
     c.close().await.unwrap();
 }
 
