@@ -108,7 +108,16 @@ pub async fn page(State(s): State<AppState>, session: Session, Query(q): Query<B
             points: shown.iter().enumerate().filter(|(_, (_, r))| r.procedure == *p).map(|(i, (k, _))| (i, counts.get(k).map_or(0, |c| c.0))).collect(),
         })
         .collect();
-    let x_labels: Vec<String> = shown.iter().map(|(_, r)| view::local_date_of(l, &r.started)).collect();
+    // Each run by its date; where two runs share a date, its time under it.
+    let dates: Vec<String> = shown.iter().map(|(_, r)| view::local_date_of(l, &r.started)).collect();
+    let x_labels: Vec<String> = shown
+        .iter()
+        .zip(&dates)
+        .map(|((_, r), d)| match super::i18n::local_time(l, &r.started).filter(|_| dates.iter().filter(|x| *x == d).count() > 1) {
+            Some(time) => format!("{d}\n{}", time.rsplit(", ").next().unwrap_or_default()),
+            None => d.clone(),
+        })
+        .collect();
     let share = removals.share_reversed();
     let here =
         format!("/ui/dashboard{}", if q.is_empty() { String::new() } else { format!("?{}", cases_href(&f).split_once('?').map(|x| x.1).unwrap_or_default()) });

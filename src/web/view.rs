@@ -315,7 +315,7 @@ pub struct Series {
 /// with its value; the figures themselves are in a table beside it.
 pub fn lines(lang: Lang, id: &str, series: &[Series], x_labels: &[String]) -> Markup {
     const COLOURS: [&str; 2] = ["#0b3d62", "#a04a00"];
-    let (left, top, plot_w, plot_h, bottom) = (56.0, 34.0, 640.0, 170.0, 64.0);
+    let (left, top, plot_w, plot_h, bottom) = (56.0, 40.0, 600.0, 170.0, 64.0);
     let max = series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).max().unwrap_or(0).max(1) as f64;
     let step = plot_w / (x_labels.len().saturating_sub(1).max(1)) as f64;
     let x = |i: usize| left + if x_labels.len() == 1 { plot_w / 2.0 } else { i as f64 * step };
@@ -324,21 +324,27 @@ pub fn lines(lang: Lang, id: &str, series: &[Series], x_labels: &[String]) -> Ma
     let every = x_labels.len().div_ceil(10).max(1);
     let title_id = format!("{id}-title");
     html! {
-        svg #(id) role="img" aria-labelledby=(title_id) width=(left + plot_w + 40.0) height=(top + plot_h + bottom) xmlns="http://www.w3.org/2000/svg" {
+        svg #(id) role="img" aria-labelledby=(title_id) width=(left + plot_w + 90.0) height=(top + plot_h + bottom) xmlns="http://www.w3.org/2000/svg" {
             title #(title_id) { (series.iter().map(|s| s.label.as_str()).collect::<Vec<_>>().join(", ")) ". " (t(lang, "chart_values")) }
             @for v in [0, max as u64 / 2, max as u64] {
                 line x1=(left) x2=(left + plot_w) y1=(y(v)) y2=(y(v)) stroke="#d8dde3" {}
                 text x=(left - 8.0) y=(y(v) + 4.0) font-size="12" text-anchor="end" { (v) }
             }
+            // A label's lines (a date, then a time where two runs share the date) one under the other.
             @for (i, label) in x_labels.iter().enumerate() {
-                @if i % every == 0 { text x=(x(i)) y=(top + plot_h + 18.0) font-size="11" text-anchor="middle" { (label) } }
+                @if i % every == 0 {
+                    text x=(x(i)) y=(top + plot_h + 18.0) font-size="11" text-anchor="middle" {
+                        @for (k, line) in label.lines().enumerate() { tspan x=(x(i)) dy=(if k == 0 { "0" } else { "1.2em" }) { (line) } }
+                    }
+                }
             }
             @for (k, s) in series.iter().enumerate() {
                 @let colour = COLOURS[k % COLOURS.len()];
                 @let path = s.points.iter().map(|(i, v)| format!("{:.1},{:.1}", x(*i), y(*v))).collect::<Vec<_>>().join(" ");
                 polyline points=(path) fill="none" stroke=(colour) stroke-width="2.5" {}
                 @for (i, v) in &s.points {
-                    circle cx=(x(*i)) cy=(y(*v)) r="4.5" fill=(colour) { title { (s.label) ", " (x_labels.get(*i).cloned().unwrap_or_default()) ": " (v) } }
+                    circle cx=(x(*i)) cy=(y(*v)) r="4.5" fill=(colour) { title { (s.label) ", " (x_labels.get(*i).map(|x| x.replace('\n', " ")).unwrap_or_default()) ": " (v) } }
+                    text x=(x(*i)) y=(y(*v) - 9.0) font-size="12" text-anchor="middle" { (v) }
                 }
                 rect x=(left + k as f64 * 220.0) y="6" width="14" height="14" fill=(colour) {}
                 text x=(left + 20.0 + k as f64 * 220.0) y="18" font-size="13" { (s.label) }

@@ -81,10 +81,17 @@ fn shots_dir() -> PathBuf {
     dir
 }
 
+/// The screenshots the README shows, kept in `docs/screenshots/`: a run with
+/// `UPDATE_SCREENSHOTS=1` writes them afresh.
+const README_SHOTS: [(&str, &str); 2] = [("11-kk-correction-issued", "case-kk.png"), ("30-dashboard-ru", "dashboard-ru.png")];
+
 async fn shot(c: &Client, name: &str) {
     let png = c.screenshot().await.unwrap();
     assert!(png.starts_with(b"\x89PNG"), "{name}: a PNG");
-    std::fs::write(shots_dir().join(format!("{name}.png")), png).unwrap();
+    std::fs::write(shots_dir().join(format!("{name}.png")), &png).unwrap();
+    if let Some((_, file)) = README_SHOTS.iter().find(|(n, _)| *n == name).filter(|_| std::env::var_os("UPDATE_SCREENSHOTS").is_some()) {
+        std::fs::write(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots").join(file), &png).unwrap();
+    }
 }
 
 /// The text of an element; if there is none, fails showing the page's error or its source.
@@ -334,13 +341,42 @@ async fn appeal_in_the_browser(c: &Client, base: &str, regs: &FixtureRegistries,
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn officer_overturns_a_removal_in_the_browser() {
-    // Two persons removed on a privatization contract. ГосРеестр's owner later corrects its
-    // record of each, and the officer accepts the correction it issued.
-    let case = json!({"entries": [{"iin": "@Web"}, {"iin": "@Other"}], "registries": {"gosreestr": {"@Web": contract(), "@Other": contract()}}});
+    // Ten persons removed (eight on a privatization contract, two on shared construction) and
+    // one retained, in two localities; two leases terminated of three. ГосРеестр's owner later
+    // corrects its record of two persons, and the officer accepts the correction it issued.
+    let shared = json!({"shared_construction_contracts": [{"number": "ДДУ-7", "date": "2021-02-02", "object": "ЖК Нурлы"}]});
+    let mut entries = vec![json!({"iin": "@Web"}), json!({"iin": "@Other"})];
+    let mut gos = serde_json::Map::from_iter([("@Web".to_string(), contract()), ("@Other".to_string(), contract())]);
+    let mut kaz = serde_json::Map::new();
+    for k in 0..9 {
+        let locality = if k % 3 == 0 { "Алматы" } else { "Астана" };
+        entries.push(json!({"iin": format!("@A{k}"), "locality": locality}));
+        match k {
+            0..6 => gos.insert(format!("@A{k}"), contract()),
+            6..8 => kaz.insert(format!("@A{k}"), shared.clone()),
+            _ => None,
+        };
+    }
+    let case = json!({"entries": entries, "registries": {"gosreestr": gos, "kazreestr": kaz}});
     let fixture = Fixture::parse("browser", &complete(Procedure::RegistryRemoval, case).0.to_string()).unwrap();
     let place = Place::new(Backend::Sqlite, None);
     let ledger = Arc::new(place.ledger().await);
     run_fixture(&ledger, fixture.clone()).await;
+    let leases = json!({"entries": [{"iin": "@L0"}, {"iin": "@L1"}, {"iin": "@L2"}], "registries": {"gosreestr": {"@L0": contract(), "@L1": contract()}}});
+    let leases = Fixture::parse("leases", &complete(Procedure::LeaseTermination, leases).0.to_string()).unwrap();
+    let keys = TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED);
+    housing_ledger::pipeline::run(
+        &ledger,
+        Arc::new(FixtureRegistries::new(leases, DEFAULT_SIM_SEED)),
+        keys,
+        &housing_ledger::rules::RuleBook::built_in(),
+        Procedure::LeaseTermination,
+        "2026-01-15",
+        housing_ledger::pipeline::Settings::default(),
+        &housing_ledger::pipeline::Silent,
+    )
+    .await
+    .unwrap();
     let officer =
         issue_token(ledger.store().as_ref(), Role::AppealsOfficer, "Капитан Ахметова", &crate::common::scenario::iin_for("Officer1")).await.unwrap().0;
     let regs = Arc::new(FixtureRegistries::new(fixture, DEFAULT_SIM_SEED));
@@ -372,10 +408,10 @@ async fn officer_overturns_a_removal_in_the_browser() {
     assert!(text(&c, "h1").await.contains(&t(Lang::Ru, "print_title")), "the printable case file, now in Russian");
     appeal_in_the_browser(&c, &base, &regs, Lang::Ru, ("Other", "1001"), 20).await;
 
-    // The dashboard: two removals, both reversed on appeal.
+    // The dashboard: twelve removals and terminations, two reversed on appeal.
     click(&c, "#nav-dashboard").await;
-    assert_eq!(text(&c, "#total-removals").await, "2");
-    assert_eq!(text(&c, "#share-reversed").await, "100.0%");
+    assert_eq!(text(&c, "#total-removals").await, "12");
+    assert_eq!(text(&c, "#share-reversed").await, "16.7%");
     assert_eq!(c.find_all(Locator::Css("svg#chart-runs polyline")).await.unwrap().len(), 2, "removals and terminations over time");
     look(&c, "30-dashboard-ru").await;
     // A figure leads to the cases behind it.
