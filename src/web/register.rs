@@ -6,6 +6,7 @@
 //! register standard where they fit (named in the README).
 
 use super::i18n::{t, Lang};
+use super::view;
 use crate::registry::TrustedKeys;
 use crate::rules::records::RegistryId;
 use crate::rules::{Procedure, RuleBook, RuleSet};
@@ -146,7 +147,7 @@ pub fn page(l: Lang, doc: &Value) -> Markup {
                 h2 { (t(l, &procedure)) }
                 dl {
                     dt { (t(l, "reg_basis")) } dd { (s(&p["legal_basis"])) }
-                    dt { (t(l, "reg_validity")) } dd { (s(&p["begin_date"])) " — " (s(&p["end_date"])) }
+                    dt { (t(l, "reg_validity")) } dd { (view::day(l, &s(&p["begin_date"]))) " — " (view::day(l, &s(&p["end_date"]))) }
                     dt { (t(l, "reg_human")) } dd { (t(l, "reg_human_text")) }
                     dt { (t(l, "reg_appeal")) } dd { (t(l, "reg_appeal_text")) }
                 }

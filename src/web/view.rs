@@ -124,6 +124,9 @@ pub fn value(lang: Lang, v: &Value) -> Markup {
             Value::Array(a) => ol { @for x in a { li { (value(lang, x)) } } },
             Value::Bool(b) => (t(lang, if *b { "yes" } else { "no" })),
             Value::Null => span.muted { "—" },
+            // Dates and instants as people here read them; other words in the page's language.
+            Value::String(x) if super::i18n::local_date(lang, x).is_some() => (day(lang, x)),
+            Value::String(x) if x.len() > 10 && super::i18n::local_time(lang, x).is_some() => (when(lang, x)),
             Value::String(x) => (t(lang, x)),
             other => (other.to_string()),
         }

@@ -581,6 +581,7 @@ async fn the_timeline_groups_registry_steps_and_comes_in_pages() {
     assert!(head.contains("scope=\"rowgroup\"") && head.contains("Мемлекеттік тізілім") && head.contains("табылды"), "{head}");
     let kinds: Vec<&str> = step6.split("data-type=\"").skip(1).map(|x| x.split('"').next().unwrap()).collect();
     assert_eq!(kinds, ["RegistryQueried", "RegistryResponded", "CheckEvaluated"]);
+    assert!(step6.contains("<time datetime=\"2001-01-01\">1 қаңтар 2001</time>"), "an answer's date as people write it: {step6}");
 
     let seqs = |html: &str| -> Vec<u64> {
         let table = html.split("id=\"timeline\"").nth(1).unwrap().split("</table>").next().unwrap();

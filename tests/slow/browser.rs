@@ -317,7 +317,8 @@ async fn appeal_in_the_browser(c: &Client, base: &str, regs: &FixtureRegistries,
     assert_eq!(text(c, "#status-registry_removal").await, tr("retained"));
     assert_eq!(text(c, "#appeal-outcome-registry_removal").await, format!("{} — Капитан Ахметова", tr("overturned")));
     let reinstated = text(c, "#reinstated-registry_removal").await;
-    assert!(reinstated.contains(queue_number) && reinstated.contains("2019-03-01"), "the original queue number and date: {reinstated}");
+    let registered = if lang == Lang::Kk { "1 наурыз 2019" } else { "1 марта 2019" };
+    assert!(reinstated.contains(queue_number) && reinstated.contains(registered), "the original queue number and date, as people write it: {reinstated}");
     let notices = c.find_all(Locator::Css("#timeline tr.event[data-type=NoticeIssued]")).await.unwrap();
     assert_eq!(notices.len(), 2, "the notice of removal, then the notice of reinstatement");
     let notice = notices[1].text().await.unwrap();
