@@ -799,6 +799,18 @@ async fn demo(loc: &Location, seed: &str, persons: u64, listen: &str, as_of: &st
         println!("a removed person's proof:");
         println!("  curl -s -H 'Authorization: Bearer {token}' '{addr}/v1/persons/{iin}/proof?procedure=registry_removal' > proof.json");
         println!("  housing-ledger verify-proof proof.json --ledger-key '{}'", ledger.signer().verifier());
+        // What the ground's source owner would send to say it holds nothing after all: the
+        // officer accepts it on the person's page once an appeal is filed.
+        let cases = housing_ledger::projection::person(&ledger, iin).await?;
+        let ground = cases.and_then(|c| c.get("registry_removal")?.grounds.first().cloned());
+        if let Some(g) = ground.filter(|_| !no_serve) {
+            println!(
+                "a correction by the owner of {} of its record of {}, to accept on {addr}/ui/persons/{iin} once an appeal is filed:",
+                g.registry, g.subject_iin
+            );
+            let body = serde_json::json!({"registry": g.registry, "iin": g.subject_iin, "record": null});
+            println!("  curl -s -X POST {sim_url}/v1/corrections -H 'Content-Type: application/json' -d '{body}'");
+        }
     }
     if no_serve {
         return Ok(std::process::ExitCode::SUCCESS);

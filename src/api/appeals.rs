@@ -177,6 +177,22 @@ pub async fn correction(
         .into_response())
 }
 
+/// The corrections the sources issued about the appellant and his family, each checked as an answer is checked; one not refused is received by posting it, as given, to `/v1/appeals/{id}/corrections` (auditor, appeals officer).
+#[utoipa::path(get, path = "/v1/appeals/{id}/corrections/issued", tag = "appeals", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, description = "{appeal, corrections: [{registry, answer, source_key, source_sig, refused (why, or null), received (seq, or null)}]}"), (status = 401), (status = 403), (status = 404), (status = 502, description = "the registries could not be asked")))]
+pub async fn issued_corrections(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
+    caller.require(&[Role::Auditor, Role::AppealsOfficer])?;
+    let a = s.appeals().load(&id).await?;
+    // They hold the person's (and his family's) records: a read.
+    account(&s, &caller, &checked_iin(&a.iin)?, &format!("corrections-issued:{id}")).await?;
+    let issued = s.appeals().issued_corrections(&id).await?;
+    let corrections: Vec<Value> = issued
+        .into_iter()
+        .map(|c| json!({"registry": c.registry, "answer": c.signed.answer, "source_key": c.signed.source_key, "source_sig": c.signed.source_sig, "refused": c.refused, "received": c.received}))
+        .collect();
+    Ok(Json(json!({"appeal": id, "corrections": corrections})))
+}
+
 /// Runs the checks again from the contested step on, with the corrections received and fresh answers (appeals officer).
 #[utoipa::path(post, path = "/v1/appeals/{id}/recheck", tag = "appeals", security(("bearer" = [])), params(("id" = String, Path)), responses((status = 200, description = "the appeal, with the re-check"), (status = 401), (status = 403), (status = 404), (status = 409)))]
 pub async fn recheck(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, AppError> {

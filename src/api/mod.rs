@@ -67,6 +67,7 @@ pub fn router_and_doc(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(appeals::appeal))
         .routes(routes!(appeals::suspend))
         .routes(routes!(appeals::correction))
+        .routes(routes!(appeals::issued_corrections))
         .routes(routes!(appeals::recheck))
         .routes(routes!(appeals::resolve))
         .routes(routes!(appeals::reinstate))

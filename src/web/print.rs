@@ -31,7 +31,20 @@ pub async fn page(State(s): State<AppState>, session: Session, Path(id): Path<St
     let decision = bundle.events.iter().rev().find_map(|e| Some((e, e.as_type::<c::DecisionTaken>()?)));
     let notice = file.notice.as_ref().and_then(|e| Some((e, e.as_type::<c::NoticeIssued>()?)));
     let (body, signatures) = events::note::split(&bundle.checkpoint).unwrap_or((bundle.checkpoint.as_str(), Vec::new()));
-    let size = body.lines().nth(1).unwrap_or_default();
+    let (origin, size) = (body.lines().next().unwrap_or_default(), body.lines().nth(1).unwrap_or_default());
+    // The witnesses this server sends its checkpoints to: their cosignatures checked by their
+    // keys, each with the time it cosigned.
+    let witnesses: Vec<events::CosignerKey> = s.ledger.witnesses().map(|w| w.witnesses.iter().map(|(k, _)| k.clone()).collect()).unwrap_or_default();
+    let cosigned: BTreeMap<String, u64> = events::cosignature::verified(&bundle.checkpoint, &witnesses).map(|v| v.into_iter().collect()).unwrap_or_default();
+    let quorum = s.ledger.witnesses().map(|w| w.quorum);
+    let mut verify_command =
+        format!("housing-ledger verify-proof case-file-{id}.json --ledger-key {}", keys.first().map(|k| k.to_string()).unwrap_or_default());
+    for w in &witnesses {
+        verify_command.push_str(&format!(" --witness {w}"));
+    }
+    if let Some(q) = quorum.filter(|_| !witnesses.is_empty()) {
+        verify_command.push_str(&format!(" --quorum {q}"));
+    }
     let title = format!("{} {id}", t(l, "print_title"));
     Ok(session.page(
         &title,
@@ -112,7 +125,18 @@ pub async fn page(State(s): State<AppState>, session: Session, Path(id): Path<St
                 dl {
                     dt { (t(l, "tree_size")) } dd #print-tree-size { (size) }
                     dt { (t(l, "print_signatures")) } dd {
-                        ul { @for (name, key_id, _) in &signatures { li { (name) " (" (hex::encode(key_id)) ")" } } }
+                        ul #print-signatures {
+                            @for (name, key_id, _) in &signatures {
+                                li {
+                                    (name) " (" (hex::encode(key_id)) ") — "
+                                    @if name == origin { (t(l, "print_log_signature")) }
+                                    @else if let Some(at) = cosigned.get(name) {
+                                        span.ok { "✓ " (t(l, "print_cosignature")) } ", " (view::when(l, &chrono::DateTime::from_timestamp(*at as i64, 0).map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_default()))
+                                    }
+                                    @else { (t(l, "print_cosignature_unknown")) }
+                                }
+                            }
+                        }
                     }
                     dt { (t(l, "print_verified")) } dd #print-verified {
                         @match &verified {
@@ -127,7 +151,7 @@ pub async fn page(State(s): State<AppState>, session: Session, Path(id): Path<St
             section.card #print-verify {
                 h2 { "7. " (t(l, "print_how")) }
                 p { (t(l, "print_how_text")) }
-                pre { "housing-ledger verify-proof case-file-" (id) ".json --ledger-key " (keys.first().map(|k| k.to_string()).unwrap_or_default()) }
+                pre #print-command { (verify_command) }
                 p.noprint { a href=(format!("/ui/appeals/{id}/case-file")) { (t(l, "case_file")) } }
             }
         },

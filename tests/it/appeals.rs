@@ -182,6 +182,33 @@ async fn a_correction_issued_by_the_source_is_accepted_as_issued() {
     assert!(matches!(e, AppealError::SourceUnavailable(_)) && e.to_string().contains("no registry source"), "{e}");
 }
 
+/// The same through the API, for scripts: the issued corrections as signed answers, each
+/// postable as given; reading them is a recorded read.
+#[tokio::test]
+async fn issued_corrections_through_the_api() {
+    let w = world().await;
+    let a = id(&w.file("@Cleared", json!({})).await);
+    let uri = format!("/v1/appeals/{a}/corrections/issued");
+    assert_eq!(w.call("GET", &uri, &w.auditor, None).await, (StatusCode::OK, json!({"appeal": a, "corrections": []})));
+    w.registries.simulator().issue_correction(RegistryId::Gosreestr, &iin_for("Cleared.spouse"), Value::Null).unwrap();
+    let (s, issued) = w.call("GET", &uri, &w.auditor, None).await;
+    assert_eq!(s, StatusCode::OK, "{issued}");
+    let c = issued["corrections"][0].clone();
+    assert_eq!((c["registry"].clone(), c["refused"].clone(), c["received"].clone()), (json!("gosreestr"), Value::Null, Value::Null), "{c}");
+    let mut filing = c.clone();
+    filing.as_object_mut().unwrap().retain(|k, _| ["registry", "answer", "source_key", "source_sig"].contains(&k.as_str()));
+    let (s, r) = w.call("POST", &format!("/v1/appeals/{a}/corrections"), &w.officer, Some(filing)).await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    assert_eq!(w.call("GET", &uri, &w.officer, None).await.1["corrections"][0]["received"], r["seq"], "shown as received");
+    let (_, reads) = w.call("GET", &format!("/v1/persons/{}/reads", iin_for("Cleared")), &w.auditor, None).await;
+    assert!(reads["reads"].as_array().unwrap().iter().any(|r| r["read"] == format!("corrections-issued:{a}")), "{reads}");
+    assert_eq!(w.call("GET", "/v1/appeals/ap-999/corrections/issued", &w.auditor, None).await.0, StatusCode::NOT_FOUND);
+    let mut bare = w.state.clone();
+    bare.registries = None;
+    let resp = app(bare).oneshot(Request::get(&uri).header("Authorization", format!("Bearer {}", w.auditor)).body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_GATEWAY, "no source to ask: said so");
+}
+
 #[tokio::test]
 async fn appeal_lifecycles() {
     let w = world().await;

@@ -488,3 +488,47 @@ async fn a_third_party_client_checks_inclusion_from_our_tiles() {
     assert_eq!(get("/tlog/tile/0/002".into()).await.0, StatusCode::NOT_FOUND, "tile 2 is partial at this size");
     assert_eq!(get("/tlog/tile/0/003.p/1".into()).await.0, StatusCode::NOT_FOUND);
 }
+
+/// Issue 21, item 5: the printable case file shows the checkpoint with its cosignatures, each
+/// checked by its witness's key, and the `verify-proof` command that requires them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_printed_case_file_shows_the_cosignatures() {
+    use crate::common::scenario::{complete, iin_for, run_fixture};
+    use housing_ledger::auth::{authenticate, issue_token, Role};
+    use housing_ledger::registry::fixture::Fixture;
+    use housing_ledger::rules::Procedure;
+    let place = Place::new(Backend::Sqlite, None);
+    let plain = place.ledger().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (w1, u1) = witness(dir.path(), "witness.example/w1", vec![plain.signer().verifier()]).await;
+    let ledger = Arc::new(plain.with_witnesses(config(&[(&w1, &u1)], 1)));
+    let case = json!({"entries": [{"iin": "@P"}], "registries": {"gosreestr": {"@P": {"privatization_contracts": [{"number": "П-9"}]}}}});
+    run_fixture(&ledger, Fixture::parse("w", &complete(Procedure::RegistryRemoval, case).0.to_string()).unwrap()).await;
+    let state =
+        housing_ledger::api::AppState::new(ledger.clone(), housing_ledger::registry::TrustedKeys::from_sim_seed(housing_ledger::registry::DEFAULT_SIM_SEED));
+    let token = issue_token(ledger.store().as_ref(), Role::AppealsOfficer, "Капитан Ахметова", &iin_for("Officer1")).await.unwrap().0;
+    let officer = authenticate(ledger.access(), &token).await.unwrap().unwrap();
+    let filing = housing_ledger::appeal::Filing {
+        procedure: "registry_removal".into(),
+        grounds: "not mine".into(),
+        contested_step: None,
+        received_on: None,
+        late_reason: None,
+        suspend: false,
+    };
+    let a = state.appeals().file(&iin_for("P"), &filing, &officer).await.unwrap();
+    let (_, report) = ledger.checkpoint_cosigned().await.unwrap();
+    assert!(report.unwrap().reached());
+    let session = housing_ledger::web::session::open(ledger.access(), &officer).await.unwrap();
+    let req = Request::get(format!("/ui/appeals/{}/print", a.id)).header("Cookie", format!("hl_session={session}; hl_lang=ru")).body(Body::empty()).unwrap();
+    let resp = housing_ledger::app(state).oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let html = String::from_utf8(resp.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    let signatures = html.split("id=\"print-signatures\"").nth(1).expect("the signatures").split("</ul>").next().unwrap();
+    assert!(signatures.contains("подпись журнала"), "the log's own: {signatures}");
+    let witness_line = signatures.split("witness.example/w1").nth(1).expect("the witness's cosignature").split("</li>").next().unwrap();
+    assert!(witness_line.contains("✓ подпись свидетеля проверена") && witness_line.contains("<time datetime="), "checked, with when: {witness_line}");
+    let command = html.split("id=\"print-command\">").nth(1).unwrap().split("</pre>").next().unwrap();
+    assert!(command.contains(&format!("--witness {}", w1.key())) && command.ends_with("--quorum 1"), "{command}");
+    assert!(html.contains("id=\"print-verified\"><span class=\"ok\">✓"), "and the case file verifies");
+}
