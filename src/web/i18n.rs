@@ -85,6 +85,28 @@ pub fn field_error(lang: Lang, e: &crate::appeal::FieldError) -> String {
     tf(lang, &format!("err_{}", e.code), &e.args)
 }
 
+/// Why an appeal's step was not taken, in `lang`: what kind of refusal, then the service's
+/// own account of it (which names the values); a field's error wholly in `lang`; nothing of an
+/// internal error but that it happened.
+pub fn appeal_error(lang: Lang, e: &crate::appeal::AppealError) -> String {
+    use crate::appeal::AppealError as E;
+    let lead = match e {
+        E::Field(f) => return field_error(lang, f),
+        E::Ledger(_) => return t(lang, "err_internal"),
+        E::UnknownAppeal(_) => "err_unknown_appeal",
+        E::NotInLedger(_) => "err_not_in_ledger",
+        E::Malformed(_) => "err_malformed",
+        E::CorrectionRefused(_) => "err_correction_refused",
+        E::Unidentified(_) => "err_unidentified",
+        E::SelfReview(_) => "err_self_review",
+        E::WrongState(_) => "err_wrong_state",
+        E::ContradictsRecheck(_) => "err_contradicts_recheck",
+        E::Changed(_) => "err_changed",
+        E::SourceUnavailable(_) => "corrections_unavailable",
+    };
+    format!("{}. ({e})", t(lang, lead))
+}
+
 /// What is wrong with an IIN, in `lang`.
 pub fn iin_error(lang: Lang, e: &crate::rules::iin::IinError) -> String {
     use crate::rules::iin::IinError as E;

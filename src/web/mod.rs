@@ -499,7 +499,10 @@ async fn case_view(
     let mut issued = BTreeMap::new();
     for c in cases.values() {
         if let Some(a) = c.appeal.as_ref().filter(|a| a.state != "resolved") {
-            issued.insert(a.appeal.clone(), s.appeals().issued_corrections(&a.appeal).await.map_err(|e| e.to_string()));
+            // A source that does not answer holds up the page a few seconds at most.
+            let asked = tokio::time::timeout(CORRECTIONS_WAIT, s.appeals().issued_corrections(&a.appeal)).await;
+            let got = asked.map_err(|_| format!("no answer within {} s", CORRECTIONS_WAIT.as_secs())).and_then(|r| r.map_err(|e| e.to_string()));
+            issued.insert(a.appeal.clone(), got);
         }
     }
     let view = CaseView {
@@ -569,6 +572,9 @@ async fn case_view(
     ))
 }
 
+/// How long a case page waits for the registries to list the corrections issued.
+const CORRECTIONS_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Events per page of a person's timeline, unless `per` asks for another number.
 const TIMELINE_PAGE: usize = 60;
 
@@ -585,10 +591,15 @@ fn timeline_row(l: Lang, e: &events::Event, checks: &BTreeMap<u64, crate::proof:
 }
 
 /// Back to the case page with what happened.
-fn back_to(iin: &str, result: Result<String, AppealError>) -> Response {
+fn back_to(lang: Lang, iin: &str, result: Result<String, AppealError>) -> Response {
     let (k, m) = match result {
         Ok(m) => ("msg", m),
-        Err(e) => ("err", e.to_string()),
+        Err(e) => {
+            if let AppealError::Ledger(e) = &e {
+                tracing::error!(error = %e, "an appeal's step");
+            }
+            ("err", i18n::appeal_error(lang, &e))
+        }
     };
     Redirect::to(&format!("/ui/persons/{iin}?{k}={}", view::urlencode(&m))).into_response()
 }
@@ -633,7 +644,7 @@ async fn file_appeal(State(s): State<AppState>, session: Session, Path(iin): Pat
             let page = case_view(&s, &session, caller, &iin, &BTreeMap::new(), Some((&f, &e))).await?;
             Ok((StatusCode::BAD_REQUEST, page).into_response())
         }
-        r => Ok(back_to(iin.as_str(), r.map(|a| format!("{}: {}", t(session.lang, "AppealFiled"), a.id)))),
+        r => Ok(back_to(session.lang, iin.as_str(), r.map(|a| format!("{}: {}", t(session.lang, "AppealFiled"), a.id)))),
     }
 }
 
@@ -686,7 +697,7 @@ async fn appeal_action(
         }
         other => return Err(session.fail(StatusCode::NOT_FOUND, format!("no action {other:?}"))),
     };
-    Ok(back_to(&a.iin, r))
+    Ok(back_to(l, &a.iin, r))
 }
 
 async fn case_file(State(s): State<AppState>, session: Session, Path(id): Path<String>) -> Result<Response, WebError> {

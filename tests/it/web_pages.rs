@@ -9,7 +9,8 @@ use housing_ledger::api::AppState;
 use housing_ledger::app;
 use housing_ledger::auth::{create_token, Role};
 use housing_ledger::registry::fixture::Fixture;
-use housing_ledger::registry::{TrustedKeys, DEFAULT_SIM_SEED};
+use housing_ledger::registry::{RegistryFault, SignedAnswer, TrustedKeys, DEFAULT_SIM_SEED};
+use housing_ledger::rules::records::RegistryId;
 use housing_ledger::rules::Procedure;
 use housing_ledger::store::LogStore;
 use housing_ledger::web::session::{self, SessionPolicy};
@@ -371,7 +372,6 @@ async fn security_headers_on_pages_and_personal_data() {
 #[tokio::test]
 async fn an_officer_accepts_a_correction_issued_at_the_source() {
     use housing_ledger::registry::sim::FixtureRegistries;
-    use housing_ledger::rules::records::RegistryId;
     let mut p = Pages::new().await;
     let case = json!({"entries": [{"iin": "@P"}]});
     let regs = Arc::new(FixtureRegistries::new(Fixture::parse("now", &complete(Procedure::RegistryRemoval, case).0.to_string()).unwrap(), DEFAULT_SIM_SEED));
@@ -403,7 +403,66 @@ async fn an_officer_accepts_a_correction_issued_at_the_source() {
     let responded = housing_ledger::appeal::timeline(&p.state.ledger, &iin).await.unwrap();
     assert!(responded.iter().any(|e| e.kind == "RegistryResponded" && e.data["correction"] == true), "recorded in the ledger");
     let (_, to, _) = p.call("POST", &format!("/ui/appeals/{id}/accept-correction"), Some(&officer), Some(&form)).await;
-    assert!(to.unwrap().contains("err="), "not twice");
+    let err = to.unwrap().split("err=").nth(1).map(|e| e.split(" | ").next().unwrap().replace('+', " ")).expect("not twice");
+    let err = percent_decode(&err);
+    assert!(
+        err.starts_with("Іс немесе шағым күйі мұны істеуге мүмкіндік бермейді. (") && err.contains("received already"),
+        "why, in the page's language: {err}"
+    );
+
+    // A source that never answers: the page says so after a few seconds, and still shows.
+    p.state = p.state.clone().with_registries(Arc::new(Unanswering(regs)));
+    let (s, _, page) = p.call("GET", &format!("/ui/persons/{iin}"), Some(&officer), None).await;
+    assert_eq!(s, StatusCode::OK);
+    let corrections = page.split("class=\"corrections\"").nth(1).unwrap();
+    assert!(corrections.contains("Түзетулерді тізілімдерден алу мүмкін болмады: no answer within 3 s"), "{corrections}");
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+/// Registries whose corrections never come: every other question goes to the simulator.
+struct Unanswering(Arc<housing_ledger::registry::sim::FixtureRegistries>);
+
+#[async_trait::async_trait]
+impl housing_ledger::registry::Registries for Unanswering {
+    async fn list_page(&self, p: Procedure, page: u64, r: &str) -> Result<SignedAnswer, RegistryFault> {
+        self.0.list_page(p, page, r).await
+    }
+    async fn query(&self, reg: RegistryId, s: &[String], f: &[String], r: &str) -> Result<SignedAnswer, RegistryFault> {
+        self.0.query(reg, s, f, r).await
+    }
+    async fn decisions(&self, p: Procedure, i: &[String], r: &str) -> Result<SignedAnswer, RegistryFault> {
+        self.0.decisions(p, i, r).await
+    }
+    async fn deliver(&self, n: &str, i: &str, a: u32) -> Result<String, String> {
+        self.0.deliver(n, i, a).await
+    }
+    async fn reinstate(&self, x: &housing_ledger::registry::Reinstatement, r: &str) -> Result<SignedAnswer, RegistryFault> {
+        self.0.reinstate(x, r).await
+    }
+    async fn corrections(&self, _: &str, _: &[String]) -> Result<Vec<SignedAnswer>, RegistryFault> {
+        std::future::pending().await
+    }
+    fn describe(&self) -> String {
+        "unanswering".into()
+    }
+    fn is_live(&self) -> bool {
+        false
+    }
 }
 
 fn urlencoding(s: &str) -> String {
