@@ -366,6 +366,41 @@ async fn projection_consumers_never_double_apply(b: Backend, pg: Option<&PgClust
     assert_eq!(r.events, ledger.size().await.unwrap());
 }
 
+/// Issue 21: the persons projection keeps each case's locality. A database whose rows were
+/// folded before (without it) is folded afresh by migration 11: after the upgrade every case
+/// has its locality again, and the stored projection equals the one replayed from the events.
+async fn an_older_persons_projection_is_folded_afresh(b: Backend, pg: Option<&PgCluster>) {
+    use housing_ledger::registry::fixture::Fixture;
+    let place = Place::new(b, pg);
+    let ledger = Arc::new(place.ledger().await);
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/example.json");
+    crate::common::scenario::run_fixture(&ledger, Fixture::load(&example).unwrap()).await;
+    let localities = |ledger: Arc<housing_ledger::ledger::Ledger>| async move {
+        housing_ledger::projection::catch_up(&ledger).await.unwrap();
+        let rows = ledger.projections().projection_all(housing_ledger::projection::PERSONS).await.unwrap();
+        let cases: Vec<serde_json::Value> =
+            rows.iter().flat_map(|(_, doc)| serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(doc).unwrap().into_values()).collect();
+        (cases.len(), cases.iter().filter(|c| c["locality"].is_string()).count())
+    };
+    let (cases, with) = localities(ledger.clone()).await;
+    assert!(cases > 0 && with == cases, "{with} of {cases}");
+    // As an older version left it: the same rows without the locality, migration 11 not run.
+    let sql = place.sql().await;
+    let strip = match sql.dialect() {
+        housing_ledger::store::sql::Dialect::Sqlite => "json_remove(json_remove(doc, '$.registry_removal.locality'), '$.lease_termination.locality')",
+        housing_ledger::store::sql::Dialect::Postgres => "(doc::jsonb #- '{registry_removal,locality}' #- '{lease_termination,locality}')::text",
+    };
+    tamper(&sql, &format!("UPDATE projection_rows SET doc = {strip} WHERE projection = 'persons'; DELETE FROM schema_migrations WHERE version = 11")).await;
+    drop(ledger);
+    let before = Arc::new(Ledger::open(Arc::new(sql), place.key_dir.path(), DEFAULT_ORIGIN).await.unwrap());
+    assert_eq!(localities(before).await.1, 0, "the older rows, as they were");
+    // The upgraded binary opens it: migration 11 runs.
+    let after = Arc::new(place.ledger().await);
+    assert_eq!(localities(after.clone()).await, (cases, cases), "folded afresh on upgrade");
+    let r = housing_ledger::projection::replay(&after).await.unwrap();
+    assert!(r.differences.is_empty(), "{:?}", r.differences);
+}
+
 /// Large batches, sealed ahead with their streams' heads read before the writer is taken,
 /// from separate stores (as separate services) into the same streams: every head read ahead
 /// that another store has since moved must be caught, never written.
@@ -477,6 +512,7 @@ async fn suite(b: Backend, pg: Option<&PgCluster>) {
     concurrent_writers_in_threads_never_fork(b, pg).await;
     large_writers_in_separate_stores_share_streams(b, pg).await;
     projection_consumers_never_double_apply(b, pg).await;
+    an_older_persons_projection_is_folded_afresh(b, pg).await;
 }
 
 /// On PostgreSQL an append does not wait for ANALYZE, nor ANALYZE for appends: the writers'

@@ -53,6 +53,7 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
     Migration { version: 8, name: "token_life", sql: include_str!("../../../migrations/sqlite/0008_token_life.sql") },
     Migration { version: 9, name: "web_sessions", sql: include_str!("../../../migrations/sqlite/0009_web_sessions.sql") },
     Migration { version: 10, name: "subject_index", sql: include_str!("../../../migrations/sqlite/0010_subject_index.sql") },
+    Migration { version: 11, name: "persons_locality", sql: include_str!("../../../migrations/sqlite/0011_persons_locality.sql") },
 ];
 const POSTGRES_MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "ledger", sql: include_str!("../../../migrations/postgres/0001_ledger.sql") },
@@ -65,6 +66,7 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
     Migration { version: 8, name: "token_life", sql: include_str!("../../../migrations/postgres/0008_token_life.sql") },
     Migration { version: 9, name: "web_sessions", sql: include_str!("../../../migrations/postgres/0009_web_sessions.sql") },
     Migration { version: 10, name: "subject_index", sql: include_str!("../../../migrations/postgres/0010_subject_index.sql") },
+    Migration { version: 11, name: "persons_locality", sql: include_str!("../../../migrations/postgres/0011_persons_locality.sql") },
 ];
 
 /// Rows per multi-row INSERT (SQLite allows 32766 parameters). Statements of other lengths
