@@ -221,6 +221,18 @@ fn require_named(c: &Caller) -> Result<()> {
     Ok(())
 }
 
+/// The source owners' corrections the appeal `id` received, among a person's events.
+fn corrections_received<'e>(person: &'e [Event], id: &'e str) -> impl Iterator<Item = (&'e Event, ev::RegistryResponded)> + 'e {
+    person
+        .iter()
+        .filter_map(move |e| Some((e, e.as_type::<ev::RegistryResponded>().filter(|c| c.appeal.as_deref() == Some(id) && c.correction == Some(true))?)))
+}
+
+/// The subjects an answer names.
+fn subjects_of(answer: &Value) -> Vec<String> {
+    answer["subjects"].as_array().map(|s| s.iter().filter_map(|v| v.as_str().map(String::from)).collect()).unwrap_or_default()
+}
+
 /// An unknown step, as the error of the field that named it.
 fn as_field(field: &'static str, e: AppealError) -> AppealError {
     match e {
@@ -428,12 +440,7 @@ impl Appeals<'_> {
             .corrections(id, &subjects)
             .await
             .map_err(|f| AppealError::SourceUnavailable(format!("the corrections could not be fetched from the registries: {f}")))?;
-        let received: std::collections::BTreeMap<String, u64> = person
-            .iter()
-            .filter_map(|e| {
-                e.as_type::<ev::RegistryResponded>().filter(|c| c.appeal.as_deref() == Some(id) && c.correction == Some(true)).map(|c| (c.source_sig, e.seq))
-            })
-            .collect();
+        let received: std::collections::BTreeMap<String, u64> = corrections_received(&person, id).map(|(e, c)| (c.source_sig, e.seq)).collect();
         Ok(issued
             .into_iter()
             .map(|signed| {
@@ -463,8 +470,7 @@ impl Appeals<'_> {
     /// `<appeal>/<registry>`, about the subjects it names.
     fn check_correction(keys: &TrustedKeys, id: &str, registry: &str, signed: &SignedAnswer) -> Result<RegistryId> {
         let registry = RegistryId::parse(registry).ok_or_else(|| AppealError::CorrectionRefused(format!("unknown registry {registry:?}")))?;
-        let subjects: Vec<String> =
-            signed.answer["subjects"].as_array().map(|s| s.iter().filter_map(|v| v.as_str().map(String::from)).collect()).unwrap_or_default();
+        let subjects = subjects_of(&signed.answer);
         if subjects.is_empty() {
             return Err(AppealError::CorrectionRefused("the correction's answer names no subjects".into()));
         }
@@ -510,11 +516,9 @@ impl Appeals<'_> {
             .and_then(|(_, c)| serde_json::from_value(c.family?).ok())
             .unwrap_or_default();
         let mut corrections = Corrections::new();
-        for e in &person {
-            let Some(c) = e.as_type::<ev::RegistryResponded>().filter(|c| c.appeal.as_deref() == Some(id) && c.correction == Some(true)) else { continue };
+        for (e, c) in corrections_received(&person, id) {
             let Some(r) = RegistryId::parse(&c.registry) else { continue };
-            let subjects = c.answer["subjects"].as_array().map(|s| s.iter().filter_map(|v| v.as_str().map(String::from)).collect()).unwrap_or_default();
-            corrections.insert(r, Correction { subjects, records: records_of(&c.answer["records"]), seq: e.seq });
+            corrections.insert(r, Correction { subjects: subjects_of(&c.answer), records: records_of(&c.answer["records"]), seq: e.seq });
         }
         let ctx = RunContext {
             run: a.run.clone(),

@@ -57,7 +57,7 @@ struct Corrections {
 /// A source owner's correction, issued to the simulator (`POST /v1/corrections`).
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct IssuedCorrection {
+pub struct NewCorrection {
     pub registry: String,
     pub iin: String,
     /// The corrected record; `null` when the registry now holds nothing on him.
@@ -135,7 +135,7 @@ pub fn sim_router(sim: Arc<Simulator>, stall: Duration) -> Router {
         )
         .route(
             "/v1/corrections",
-            post(|State(s): State<SimState>, Json(c): Json<IssuedCorrection>| async move {
+            post(|State(s): State<SimState>, Json(c): Json<NewCorrection>| async move {
                 let Some(r) = RegistryId::parse(&c.registry) else { return (StatusCode::NOT_FOUND, "no such registry").into_response() };
                 match s.sim.issue_correction(r, &c.iin, c.record) {
                     Ok(()) => StatusCode::CREATED.into_response(),

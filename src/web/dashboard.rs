@@ -54,8 +54,12 @@ async fn all_cases(s: &AppState, l: Lang) -> Result<Vec<(String, BTreeMap<String
 
 /// The link to the cases a figure counts.
 fn cases_href(f: &Filter) -> String {
-    let query: Vec<String> = f.parts().into_iter().map(|(k, v)| format!("{k}={}", view::urlencode(&v))).collect();
-    format!("/ui/dashboard/cases?{}", query.join("&"))
+    format!("/ui/dashboard/cases?{}", query(f))
+}
+
+/// A filter as a query string.
+fn query(f: &Filter) -> String {
+    f.parts().into_iter().map(|(k, v)| format!("{k}={}", view::urlencode(&v))).collect::<Vec<_>>().join("&")
 }
 
 /// A figure, linked to its cases where the viewer may read them.
@@ -119,8 +123,7 @@ pub async fn page(State(s): State<AppState>, session: Session, Query(q): Query<B
         })
         .collect();
     let share = removals.share_reversed();
-    let here =
-        format!("/ui/dashboard{}", if q.is_empty() { String::new() } else { format!("?{}", cases_href(&f).split_once('?').map(|x| x.1).unwrap_or_default()) });
+    let here = format!("/ui/dashboard{}", if q.is_empty() { String::new() } else { format!("?{}", query(&f)) });
     Ok(session.page(
         &t(l, "dashboard"),
         &here,
@@ -268,11 +271,7 @@ pub async fn cases(State(s): State<AppState>, session: Session, Query(q): Query<
                     }
                 }
             }
-            nav.pager aria-label=(t(l, "pages")) {
-                @if page > 1 { a #prev rel="prev" href=(href(page - 1)) { "← " (t(l, "previous")) } " " }
-                span { (page) " / " (pages) }
-                @if page < pages { " " a #next rel="next" href=(href(page + 1)) { (t(l, "next")) " →" } }
-            }
+            (view::pager(l, "", page, pages, href))
         },
     ))
 }

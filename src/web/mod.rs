@@ -319,7 +319,7 @@ fn corrections_block(l: Lang, appeal: &str, issued: Option<&Result<Vec<IssuedCor
                 Some(Ok(list)) => @for c in list {
                     div.correction data-registry=(c.registry) {
                         strong { (t(l, &c.registry)) } " — " (t(l, "issued_at")) " "
-                        (c.signed.answer["issued_at"].as_str().map(|x| view::when(l, x)).unwrap_or_else(|| html! { "—" }))
+                        (view::issued_at(l, &c.signed.answer))
                         (view::subjects_records(l, &c.signed.answer))
                         @if let Some(why) = &c.refused {
                             p.bad { "✗ " (t(l, "correction_refused")) ": " (why) }
@@ -561,13 +561,7 @@ async fn case_view(
                     }
                 }
             }
-            @if pages > 1 {
-                nav.pager #timeline-pages aria-label=(t(l, "pages")) {
-                    @if page > 1 { a #timeline-prev rel="prev" href=(format!("{here}?page={}{per_q}", page - 1)) { "← " (t(l, "previous")) } " " }
-                    span { (page) " / " (pages) }
-                    @if page < pages { " " a #timeline-next rel="next" href=(format!("{here}?page={}{per_q}", page + 1)) { (t(l, "next")) " →" } }
-                }
-            }
+            @if pages > 1 { (view::pager(l, "timeline-", page, pages, |n| format!("{here}?page={n}{per_q}"))) }
         },
     ))
 }

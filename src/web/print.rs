@@ -96,7 +96,7 @@ pub async fn page(State(s): State<AppState>, session: Session, Path(id): Path<St
                             @if let Some(answer) = by_seq.get(&seq).and_then(|e| e.as_type::<c::RegistryResponded>()) {
                                 div.answer {
                                     p.muted { (t(l, "RegistryResponded")) " #" (seq) " · " (t(l, &answer.registry)) " · " (answer.request_id) " · "
-                                        (answer.answer["issued_at"].as_str().map(|x| view::when(l, x)).unwrap_or_else(|| html! { "—" })) }
+                                        (view::issued_at(l, &answer.answer)) }
                                     (view::subjects_records(l, &answer.answer))
                                 }
                             }

@@ -76,6 +76,11 @@ pub fn when(lang: Lang, utc: &str) -> Markup {
     }
 }
 
+/// When a registry issued an answer, in local time; `—` if it does not say.
+pub fn issued_at(lang: Lang, answer: &Value) -> Markup {
+    answer["issued_at"].as_str().map(|x| when(lang, x)).unwrap_or_else(|| html! { "—" })
+}
+
 /// A calendar date (`YYYY-MM-DD`) as people write it.
 pub fn day(lang: Lang, ymd: &str) -> Markup {
     match super::i18n::local_date(lang, ymd) {
@@ -389,6 +394,18 @@ pub fn groups(events: &[Event]) -> Vec<Group<'_>> {
         }
     }
     out.into_iter().map(|(_, g)| g).collect()
+}
+
+/// Links to the page before and after `page` of `pages`; `href` gives a page's address. The
+/// links' ids are `{prefix}prev` and `{prefix}next`, the navigation's `{prefix}pages`.
+pub fn pager(lang: Lang, prefix: &str, page: usize, pages: usize, href: impl Fn(usize) -> String) -> Markup {
+    html! {
+        nav.pager id=(format!("{prefix}pages")) aria-label=(t(lang, "pages")) {
+            @if page > 1 { a id=(format!("{prefix}prev")) rel="prev" href=(href(page - 1)) { "← " (t(lang, "previous")) } " " }
+            span { (page) " / " (pages) }
+            @if page < pages { " " a id=(format!("{prefix}next")) rel="next" href=(href(page + 1)) { (t(lang, "next")) " →" } }
+        }
+    }
 }
 
 /// Groups in pages of about `per` events, a group never split: page `n` (from 1) and how
