@@ -107,10 +107,8 @@ pub struct Filing {
 #[derive(Clone, Debug)]
 pub struct CorrectionFiling {
     pub registry: String,
-    /// Its `request_id` must be `<appeal>/<registry>`.
-    pub answer: Value,
-    pub source_key: String,
-    pub source_sig: String,
+    /// The answer as signed; its `request_id` must be `<appeal>/<registry>`.
+    pub signed: SignedAnswer,
 }
 
 /// What is wrong with one field of a filing.
@@ -412,9 +410,9 @@ impl Appeals<'_> {
         require_named(by)?;
         let a = self.load(id).await?;
         a.open()?;
-        let signed =
-            SignedAnswer { answer: c.answer.clone(), source_key: c.source_key.clone(), source_sig: c.source_sig.clone(), item_sigs: Default::default() };
-        let registry = Self::check_correction(self.keys, id, &c.registry, &signed)?;
+        let signed = SignedAnswer { item_sigs: Default::default(), ..c.signed.clone() };
+        let person = self.ledger.read_stream(&person_stream(&a.iin)).await?;
+        let registry = Self::check_correction(self.keys, id, &c.registry, &signed, &appellant_and_family(&person, &a))?;
         let request_id = format!("{id}/{registry}");
         let received = ev::RegistryResponded {
             appeal: Some(id.to_string()),
@@ -432,9 +430,7 @@ impl Appeals<'_> {
     pub async fn issued_corrections(&self, id: &str) -> Result<Vec<IssuedCorrection>> {
         let a = self.load(id).await?;
         let person = self.ledger.read_stream(&person_stream(&a.iin)).await?;
-        let family: Family =
-            of_run::<ev::CheckEvaluated>(&person, &a.run).filter_map(|(_, c)| serde_json::from_value(c.family?).ok()).last().unwrap_or_default();
-        let subjects: Vec<String> = std::iter::once(a.iin.clone()).chain(family.members()).collect();
+        let subjects = appellant_and_family(&person, &a);
         let registries = self.registries.clone().unwrap_or_else(|| Arc::new(NoSource));
         let issued = registries
             .corrections(id, &subjects)
@@ -445,7 +441,7 @@ impl Appeals<'_> {
             .into_iter()
             .map(|signed| {
                 let registry = signed.answer["registry"].as_str().unwrap_or_default().to_string();
-                let refused = Self::check_correction(self.keys, id, &registry, &signed).err().map(|e| e.to_string());
+                let refused = Self::check_correction(self.keys, id, &registry, &signed, &subjects).err().map(|e| e.to_string());
                 IssuedCorrection { received: received.get(&signed.source_sig).copied(), registry, signed, refused }
             })
             .collect())
@@ -462,17 +458,29 @@ impl Appeals<'_> {
         if let Some(seq) = c.received {
             return Err(AppealError::WrongState(format!("this correction from {registry} was received already (#{seq})")));
         }
-        let filing = CorrectionFiling { registry: c.registry, answer: c.signed.answer, source_key: c.signed.source_key, source_sig: c.signed.source_sig };
+        let filing = CorrectionFiling { registry: c.registry, signed: c.signed };
         self.correction(id, &filing, by).await
     }
 
     /// A correction's answer checked like any answer, by the trusted key, to the request id
     /// `<appeal>/<registry>`, about the subjects it names.
-    fn check_correction(keys: &TrustedKeys, id: &str, registry: &str, signed: &SignedAnswer) -> Result<RegistryId> {
+    fn check_correction(keys: &TrustedKeys, id: &str, registry: &str, signed: &SignedAnswer, allowed: &[String]) -> Result<RegistryId> {
+        if !keys.pinned() {
+            return Err(AppealError::CorrectionRefused(
+                "this server was started without a trust list of the sources' keys (--trust): it accepts no correction".into(),
+            ));
+        }
         let registry = RegistryId::parse(registry).ok_or_else(|| AppealError::CorrectionRefused(format!("unknown registry {registry:?}")))?;
         let subjects = subjects_of(&signed.answer);
         if subjects.is_empty() {
             return Err(AppealError::CorrectionRefused("the correction's answer names no subjects".into()));
+        }
+        // Only the appellant and the family his run fixed: a correction about anyone else has
+        // no place in his case, whoever signed it.
+        if let Some(other) = subjects.iter().find(|s| !allowed.contains(s)) {
+            return Err(AppealError::CorrectionRefused(format!(
+                "the correction is about {other}, who is neither the appellant nor a member of the family his run fixed"
+            )));
         }
         check_answer(keys, registry, &format!("{id}/{registry}"), AnswerKind::Records(&subjects), signed)
             .map_err(|f| AppealError::CorrectionRefused(format!("the correction from {registry} is refused: {f}")))?;
@@ -527,6 +535,7 @@ impl Appeals<'_> {
             rules: rs.clone(),
             registries: self.registries.clone().unwrap_or_else(|| Arc::new(NoSource)),
             keys: self.keys.clone(),
+            trust_recorded: serde_json::Value::Null,
             // A re-check proposes nothing: neither is read.
             simulation: false,
             standing: Default::default(),
@@ -675,7 +684,14 @@ impl Appeals<'_> {
         for (next, attempt) in (a.next_seq()..).zip(tried + 1..=tried + REINSTATE_ATTEMPTS) {
             let request_id = format!("{}/reinstatement/{attempt}", a.id);
             let subjects = [a.iin.clone()];
-            let result = registries.reinstate(&request, &request_id).await.and_then(|s| {
+            let pinned = if self.keys.pinned() {
+                Ok(())
+            } else {
+                Err(crate::registry::RegistryFault::BadSignature(
+                    "this server was started without a trust list of the sources' keys (--trust): it accepts no acknowledgement".into(),
+                ))
+            };
+            let result = pinned.and(registries.reinstate(&request, &request_id).await).and_then(|s| {
                 // The borrowed records are not needed: only that the answer checks.
                 check_answer(self.keys, RegistryId::IshAsMr, &request_id, AnswerKind::Acknowledgement(&subjects), &s)?;
                 Ok(s)
@@ -796,4 +812,12 @@ pub async fn timeline(ledger: &Ledger, iin: &str) -> std::result::Result<Vec<Eve
     events.sort_by_key(|e| e.seq);
     events.dedup_by_key(|e| e.seq);
     Ok(events)
+}
+
+/// The appellant and the family his run fixed (its last `CheckEvaluated` naming one): whom a
+/// correction in his appeal may be about.
+fn appellant_and_family(person: &[Event], a: &Appeal) -> Vec<String> {
+    let family: Family =
+        of_run::<ev::CheckEvaluated>(person, &a.run).filter_map(|(_, c)| serde_json::from_value(c.family?).ok()).last().unwrap_or_default();
+    std::iter::once(a.iin.clone()).chain(family.members()).collect()
 }

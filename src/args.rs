@@ -19,7 +19,13 @@ pub struct Cli {
     /// The log's origin: the name of its key and the first line of its checkpoints.
     #[arg(long, global = true, env = "HOUSING_LEDGER_ORIGIN", default_value = DEFAULT_ORIGIN)]
     pub origin: String,
-    /// Seed of the registry simulator's keys: the service trusts the keys derived from it.
+    /// The trust list of the sources' keys and certificate authorities (docs/sources.md): what
+    /// run and serve accept answers under, and what verify, verify-proof and audit check them
+    /// against. A live run refuses to start without one.
+    #[arg(long, global = true, env = "HOUSING_LEDGER_TRUST")]
+    pub trust: Option<PathBuf>,
+    /// Seed of the registry simulator's keys, for simulations only: a simulation without --trust
+    /// trusts the keys derived from it and writes their list to DATA_DIR/trust.json.
     #[arg(long, global = true, env = "HOUSING_LEDGER_REGISTRY_SEED", default_value = housing_ledger::registry::DEFAULT_SIM_SEED, hide_default_value = true)]
     pub registry_seed: String,
     /// A witness every checkpoint goes to: its verifier key (type 0x04) and URL, `VKEY=URL`.
@@ -129,6 +135,11 @@ pub struct RegistrySimArgs {
     /// How long a `timeout` fault keeps the caller waiting, in milliseconds.
     #[arg(long, default_value_t = 30_000)]
     pub stall_ms: u64,
+    /// `REGISTRY=KEY.pem:CHAIN.pem`: sign that registry's answers under an X.509 certificate
+    /// (RSA or ECDSA P-256; the chain is its certificate, then the intermediates) instead of
+    /// the key derived from the seed. Repeatable; not ish_as_mr.
+    #[arg(long = "sign-with")]
+    pub sign_with: Vec<String>,
 }
 
 /// The arguments of `serve`.
@@ -170,9 +181,13 @@ pub struct AuditArgs {
     /// Extra rule-set files the ledger's proposals may name (the built-in ones are known).
     #[arg(long = "rule-set")]
     pub rule_sets: Vec<PathBuf>,
-    /// One JSON object: `{"decisions": N, "findings": [{"seq", "iin", "what"}]}`.
+    /// One JSON object: `{"decisions": N, "findings": [{"seq", "iin", "what"}], "sources"}`.
     #[arg(long)]
     pub json: bool,
+    /// Without --trust: check source signatures against the keys each run recorded (the
+    /// operator's own claim); every run says so.
+    #[arg(long)]
+    pub trust_bundle_keys: bool,
 }
 
 #[derive(clap::Args)]
@@ -197,10 +212,14 @@ pub struct VerifyArgs {
     /// A ledger verifier key that must be in the ledger's key history.
     #[arg(long)]
     pub ledger_key: Option<String>,
-    /// One JSON object: `{"ok": true, "events", "checkpoints", "root", "keys"}`, or
+    /// One JSON object: `{"ok": true, "events", "checkpoints", "root", "keys", "sources"}`, or
     /// `{"ok": false, "seq", "fault", "detail"}` naming the first bad event.
     #[arg(long)]
     pub json: bool,
+    /// Without --trust: check source signatures against the keys each run recorded (the
+    /// operator's own claim); every run says so.
+    #[arg(long)]
+    pub trust_bundle_keys: bool,
 }
 
 /// The arguments of `verify-proof`.
@@ -216,6 +235,14 @@ pub struct VerifyProofArgs {
     /// `=` is ignored here) must have cosigned the bundle's checkpoint (default: all).
     #[arg(long)]
     pub quorum: Option<usize>,
+    /// Without --trust: check source signatures against the keys the bundle names (the
+    /// operator's own claim); every run says so.
+    #[arg(long)]
+    pub trust_bundle_keys: bool,
+    /// One JSON object: `{"ok", "iin", "procedure", "status", "grounds", "events", "tree_size",
+    /// "simulation", "sources", "sources_note"}` or `{"ok": false, "error"}`.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// The arguments of `demo`.

@@ -6,13 +6,12 @@
 
 use crate::ledger::{Ledger, LedgerError};
 use crate::proof::{judge_answers, rederive};
-use crate::registry::TrustedKeys;
+use crate::registry::{TrustBasis, TrustedKeys};
 use crate::rules::checks::Ground;
-use crate::rules::records::RegistryId;
 use crate::rules::{Procedure, RuleBook, RuleSet};
 use events::catalogue as ev;
 use events::types::*;
-use events::{Event, VerifierKey};
+use events::Event;
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -34,6 +33,11 @@ pub struct Report {
     /// Proposals and retentions re-derived.
     pub decisions: u64,
     pub findings: Vec<Finding>,
+    /// What the source signatures were checked against: `list` (the auditor's `--trust`) or
+    /// `claim` (the keys each run recorded: the operator's own claim).
+    pub sources: TrustBasis,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sources_note: Option<&'static str>,
     #[serde(skip)]
     pub events: u64,
 }
@@ -54,8 +58,13 @@ pub struct Case {
 /// events go by. Pure: it is fed events in seq order and reads nothing.
 #[derive(Default)]
 pub struct Walk {
+    /// The auditor's own trust list; without one, each run's recorded claim.
+    trust: Option<TrustedKeys>,
     /// Each run's trusted registry keys.
     run_keys: HashMap<String, TrustedKeys>,
+    /// Every run's recorded claim so far: what corrections and acknowledgements are checked
+    /// against without a trust list.
+    claim: TrustedKeys,
     /// (run, iin) → the person's events of the run so far.
     open: HashMap<(String, String), Vec<Event>>,
     /// (run, iin) with a check that could not decide.
@@ -87,14 +96,31 @@ impl Walk {
         self.findings.push(Finding { seq, iin: iin.to_string(), what: what.into() });
     }
 
+    /// A walk whose source signatures are checked against `trust` (the auditor's list), or,
+    /// without one, against what each run recorded.
+    pub fn new(trust: Option<TrustedKeys>) -> Self {
+        Self { trust, ..Self::default() }
+    }
+
     /// Takes in the next event; returns the case it closes, if any.
     pub fn apply(&mut self, e: &Event) -> Option<Case> {
+        // Every source signature the event carries (entries, decisions, corrections,
+        // acknowledgements); a case's answers are checked when it is judged.
+        if matches!(e.kind.as_str(), LIST_ENTRY_RECEIVED | DECISION_TAKEN | REINSTATEMENT_ACKNOWLEDGED)
+            || (e.kind == REGISTRY_RESPONDED && e.data.get("appeal").is_some())
+        {
+            let keys = self.trust.as_ref().unwrap_or(&self.claim);
+            if let Err(why) = crate::proof::check_event_sources(e, keys) {
+                let who = projections::person::subject_of(e).unwrap_or_default();
+                self.find(e.seq, &who, format!("source signature: {why}"));
+            }
+        }
         match e.kind.as_str() {
             RUN_STARTED => {
                 if let Some(s) = e.as_type::<ev::RunStarted>() {
-                    let keys =
-                        s.source_keys.unwrap_or_default().iter().filter_map(|(r, k)| Some((RegistryId::parse(r)?, VerifierKey::parse(k).ok()?))).collect();
-                    self.run_keys.insert(s.run, TrustedKeys(keys));
+                    let claim = TrustedKeys::claimed_by_run(s.trust.as_ref(), s.source_keys.as_ref());
+                    self.claim.extend(&claim);
+                    self.run_keys.insert(s.run, self.trust.clone().unwrap_or(claim));
                 }
                 None
             }
@@ -243,8 +269,8 @@ pub fn audit_case(case: &Case, book: &RuleBook) -> Option<Finding> {
 }
 
 /// Walks the log page by page (`progress` told how far), judging the cases on every core.
-async fn walk(ledger: &Ledger, mut judge_page: impl FnMut(Vec<Case>), mut progress: impl FnMut(u64, u64)) -> Result<Walk, LedgerError> {
-    let mut walk = Walk::default();
+async fn walk(ledger: &Ledger, trust: Option<&TrustedKeys>, mut judge_page: impl FnMut(Vec<Case>), mut progress: impl FnMut(u64, u64)) -> Result<Walk, LedgerError> {
+    let mut walk = Walk::new(trust.cloned());
     let size = ledger.size().await?;
     let mut from = 0;
     while from < size {
@@ -260,11 +286,12 @@ async fn walk(ledger: &Ledger, mut judge_page: impl FnMut(Vec<Case>), mut progre
 
 /// `audit`: every proposal and retention re-derived, and the ledger-wide rules. Findings in
 /// seq order.
-pub async fn audit(ledger: &Ledger, book: &RuleBook, progress: impl FnMut(u64, u64)) -> Result<Report, LedgerError> {
+pub async fn audit(ledger: &Ledger, book: &RuleBook, trust: Option<&TrustedKeys>, progress: impl FnMut(u64, u64)) -> Result<Report, LedgerError> {
     let mut decisions = 0;
     let mut judged = Vec::new();
     let walk = walk(
         ledger,
+        trust,
         |cases| {
             decisions += cases.len() as u64;
             judged.extend(cases.par_iter().filter_map(|c| audit_case(c, book)).collect::<Vec<_>>());
@@ -275,7 +302,8 @@ pub async fn audit(ledger: &Ledger, book: &RuleBook, progress: impl FnMut(u64, u
     let mut findings = walk.findings;
     findings.extend(judged);
     findings.sort_by(|a, b| (a.seq, &a.what).cmp(&(b.seq, &b.what)));
-    Ok(Report { decisions, findings, events: ledger.size().await? })
+    let sources = trust.map_or(TrustBasis::Claim, |t| t.basis);
+    Ok(Report { decisions, findings, sources, sources_note: crate::registry::trust::basis_note(sources), events: ledger.size().await? })
 }
 
 /// One person whose status would change under the other rule set.
@@ -375,6 +403,7 @@ pub async fn what_if(ledger: &Ledger, rs: &RuleSet, book: &RuleBook, only: Optio
     let mut out = WhatIf::default();
     walk(
         ledger,
+        None,
         |cases| {
             let mine: Vec<&Case> = cases.iter().filter(|c| c.procedure == rs.procedure && only.is_none_or(|r| r == c.run)).collect();
             out.persons += mine.len() as u64;
@@ -390,4 +419,40 @@ pub async fn what_if(ledger: &Ledger, rs: &RuleSet, book: &RuleBook, only: Optio
     )
     .await?;
     Ok(out)
+}
+
+/// What `verify` found of the source signatures.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourcesChecked {
+    pub basis: TrustBasis,
+    /// Events whose source signatures were checked.
+    pub checked: u64,
+}
+
+/// `verify`'s source check: every source signature in the log (registry answers, corrections,
+/// list entries, decisions, acknowledgements) against `trust`, or, without one, against the
+/// keys each run recorded (the operator's claim). The first that fails, by seq and why.
+pub async fn verify_sources(store: &dyn crate::store::EventStore, trust: Option<&TrustedKeys>) -> Result<(SourcesChecked, Option<(u64, String)>), LedgerError> {
+    let mut claim = TrustedKeys::default();
+    let (size, mut from, mut checked) = (store.size().await?, 0, 0);
+    let kinds = [RUN_STARTED, REGISTRY_RESPONDED, LIST_ENTRY_RECEIVED, DECISION_TAKEN, REINSTATEMENT_ACKNOWLEDGED];
+    while from < size {
+        let to = (from + PAGE).min(size);
+        let page = crate::store::read_kinds(store, &kinds, from, to).await?;
+        for e in &page {
+            if e.kind == RUN_STARTED {
+                if let Some(s) = e.as_type::<ev::RunStarted>() {
+                    claim.extend(&TrustedKeys::claimed_by_run(s.trust.as_ref(), s.source_keys.as_ref()));
+                }
+                continue;
+            }
+            let keys = trust.unwrap_or(&claim);
+            if let Err(why) = crate::proof::check_event_sources(e, keys) {
+                return Ok((SourcesChecked { basis: keys.basis, checked }, Some((e.seq, why))));
+            }
+            checked += 1;
+        }
+        from = to;
+    }
+    Ok((SourcesChecked { basis: trust.map_or(TrustBasis::Claim, |t| t.basis), checked }, None))
 }

@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod pipeline;
 pub mod private_files;
 pub mod projection;
+pub mod pki;
 pub mod proof;
 pub mod reads;
 pub mod registry;

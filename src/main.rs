@@ -18,7 +18,7 @@ use housing_ledger::pipeline::{self, Progress, Settings};
 use housing_ledger::registry::fixture::Fixture;
 use housing_ledger::registry::http::{HttpRegistries, HttpSettings};
 use housing_ledger::registry::sim::FixtureRegistries;
-use housing_ledger::registry::{Registries, TrustedKeys};
+use housing_ledger::registry::{Registries, TrustBasis, TrustedKeys};
 use housing_ledger::rules::{Procedure, RuleBook};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -86,6 +86,8 @@ async fn main() -> std::process::ExitCode {
 struct Global {
     loc: Location,
     seed: String,
+    /// `--trust`: the sources' trust list.
+    trust: Option<TrustedKeys>,
     witness_keys: Vec<String>,
     tsa_anchors: Option<Vec<x509_cert::Certificate>>,
 }
@@ -111,9 +113,11 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         (Some(_), None) => bail!("--tsa needs --tsa-cert: the TSA's certificate (or its CA), to check its tokens"),
         _ => None,
     };
+    let trust = cli.trust.as_deref().map(TrustedKeys::load).transpose()?;
     let g = Global {
         loc: Location { database_url: cli.database_url, data_dir: cli.data_dir, origin: cli.origin, witnesses, tsa },
         seed: cli.registry_seed,
+        trust,
         witness_keys,
         tsa_anchors,
     };
@@ -126,7 +130,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::VerifyProof(a) => verify_proof(&g, a).await,
         Command::Audit(a) => audit(&g, a).await,
         Command::WhatIf(a) => what_if(&g, a).await,
-        Command::Demo(a) => demo(&g.loc, &g.seed, a.persons, &a.listen, &a.as_of, a.no_serve).await,
+        Command::Demo(a) => demo(&g, a.persons, &a.listen, &a.as_of, a.no_serve).await,
         Command::Ledger { command: LedgerCommand::Init } => ledger_init(&g).await,
         Command::Checkpoint => checkpoint(&g).await,
         Command::Witness { command } => witness(&g, command).await,
@@ -161,7 +165,8 @@ fn walk_progress(bar: &Option<indicatif::ProgressBar>) -> impl FnMut(u64, u64) +
 
 /// `audit`.
 async fn audit(g: &Global, a: AuditArgs) -> anyhow::Result<std::process::ExitCode> {
-    let AuditArgs { rule_sets, json } = a;
+    let AuditArgs { rule_sets, json, trust_bundle_keys } = a;
+    let trust = verifier_trust(g, trust_bundle_keys)?;
     let mut book = RuleBook::built_in();
     for f in &rule_sets {
         book.add_file(f)?;
@@ -169,7 +174,10 @@ async fn audit(g: &Global, a: AuditArgs) -> anyhow::Result<std::process::ExitCod
     let ledger = g.loc.ledger().await?;
     let bar = walk_bar("auditing", json);
     let t = std::time::Instant::now();
-    let report = housing_ledger::audit::audit(&ledger, &book, walk_progress(&bar)).await?;
+    let report = housing_ledger::audit::audit(&ledger, &book, trust.as_ref(), walk_progress(&bar)).await?;
+    if let Some(note) = report.sources_note.filter(|_| !json) {
+        println!("{note}");
+    }
     bar.iter().for_each(|b| b.finish_and_clear());
     let seconds = t.elapsed().as_secs_f64();
     if json {
@@ -511,9 +519,15 @@ async fn serve(g: &Global, a: ServeArgs) -> anyhow::Result<std::process::ExitCod
         absolute: Duration::from_secs(session_hours.max(1) * 3600),
         public_url: public_url.map(|u| u.trim_end_matches('/').to_string()),
     };
-    let mut state = AppState::new(ledger, TrustedKeys::from_sim_seed(&g.seed)).with_sessions(sessions);
+    // Without a trust list the pages still mark the simulator's answers, but no new source
+    // answer (a correction, an acknowledgement) is accepted.
+    let trust = g.trust.clone().unwrap_or_else(|| {
+        tracing::warn!("no --trust: this server accepts no correction and no reinstatement acknowledgement");
+        TrustedKeys::from_sim_seed(&g.seed).with_basis(TrustBasis::Unpinned)
+    });
+    let mut state = AppState::new(ledger, trust.clone()).with_sessions(sessions);
     if let Some(spec) = registries {
-        state = state.with_registries(registries_from(&spec, &g.seed, registry_timeout_ms)?);
+        state = state.with_registries(registries_from(&spec, &g.seed, registry_timeout_ms, &trust)?);
     }
     let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     println!("serving on http://{}", listener.local_addr()?);
@@ -537,18 +551,28 @@ async fn run_procedure(g: &Global, a: RunArgs) -> anyhow::Result<std::process::E
     for f in &rule_sets {
         book.add_file(f)?;
     }
-    let source = registries_from(&registries, &g.seed, registry_timeout_ms)?;
+    let sim_keys = TrustedKeys::from_sim_seed(&g.seed);
+    let source = registries_from(&registries, &g.seed, registry_timeout_ms, g.trust.as_ref().unwrap_or(&sim_keys))?;
     let today = housing_ledger::rules::calendar::today().to_string();
     let as_of = as_of.unwrap_or(today.clone());
-    // Refuse a back-dated live run and an out-of-validity one before touching storage.
-    if !simulation && source.is_live() && as_of != today {
+    // Refuse a back-dated live run, a live run without a trust list, and an out-of-validity
+    // one before touching storage.
+    let live = !simulation && source.is_live();
+    if live && as_of != today {
         return Err(pipeline::PipelineError::NotToday { as_of, today }.into());
+    }
+    if live && g.trust.is_none() {
+        return Err(pipeline::PipelineError::NoTrustList.into());
     }
     book.select(procedure, &as_of)?;
     let ledger = g.loc.ledger().await?;
+    let trust = match &g.trust {
+        Some(t) => t.clone(),
+        None => write_sim_trust(&g.loc.data_dir, sim_keys)?,
+    };
     let bar = TerminalProgress::new();
     let settings = Settings { simulation, ..Settings::default() };
-    let summary = pipeline::run(&ledger, source, TrustedKeys::from_sim_seed(&g.seed), &book, procedure, &as_of, settings, &bar).await;
+    let summary = pipeline::run(&ledger, source, trust, &book, procedure, &as_of, settings, &bar).await;
     bar.done();
     let summary = summary?;
     housing_ledger::projection::catch_up(&ledger).await?;
@@ -565,18 +589,31 @@ async fn run_procedure(g: &Global, a: RunArgs) -> anyhow::Result<std::process::E
 
 /// `registry-sim`.
 async fn registry_sim(g: &Global, a: RegistrySimArgs) -> anyhow::Result<std::process::ExitCode> {
-    let RegistrySimArgs { fixture, listen, stall_ms } = a;
+    let RegistrySimArgs { fixture, listen, stall_ms, sign_with } = a;
     let fixture = Fixture::load(&fixture)?;
+    let name = fixture.name.clone();
+    let mut sim = housing_ledger::registry::sim::Simulator::new(Arc::new(fixture), &g.seed);
+    for spec in &sign_with {
+        let (registry, files) = spec.split_once('=').with_context(|| format!("--sign-with {spec:?}: REGISTRY=KEY.pem:CHAIN.pem"))?;
+        let (key, chain) = files.split_once(':').with_context(|| format!("--sign-with {spec:?}: REGISTRY=KEY.pem:CHAIN.pem"))?;
+        let registry = housing_ledger::rules::records::RegistryId::parse(registry).with_context(|| format!("--sign-with: no registry {registry:?}"))?;
+        let read = |p: &str| std::fs::read_to_string(p).with_context(|| format!("--sign-with: cannot read {p}"));
+        let signer = housing_ledger::registry::sim::X509Signer::from_pem(&read(key)?, &read(chain)?)
+            .map_err(|e| anyhow::anyhow!("--sign-with {registry}: {e}"))?;
+        sim = sim.with_x509(registry, signer).map_err(|e| anyhow::anyhow!("--sign-with: {e}"))?;
+        eprintln!("registry-sim: {registry} signs under the certificate in {chain}");
+    }
     let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
-    println!("registry-sim serving {} on http://{}", fixture.name, listener.local_addr()?);
-    let router = housing_ledger::registry::http::sim_from_fixture(fixture, &g.seed, Duration::from_millis(stall_ms));
+    println!("registry-sim serving {name} on http://{}", listener.local_addr()?);
+    let router = housing_ledger::registry::http::sim_router(Arc::new(sim), Duration::from_millis(stall_ms));
     housing_ledger::server::serve(listener, router, Default::default(), housing_ledger::server::stop_signal()).await?;
     Ok(std::process::ExitCode::SUCCESS)
 }
 
 /// `verify`.
 async fn verify(g: &Global, a: VerifyArgs) -> anyhow::Result<std::process::ExitCode> {
-    let VerifyArgs { ledger_key, json } = a;
+    let VerifyArgs { ledger_key, json, trust_bundle_keys } = a;
+    let trust = verifier_trust(g, trust_bundle_keys)?;
     let anchor = ledger_key.map(|k| events::VerifierKey::parse(&k)).transpose().context("--ledger-key")?;
     if anchor.is_none() {
         eprintln!("warning: no --ledger-key given: this checks the ledger's self-consistency only, not that it is the ledger whose key you trust");
@@ -625,8 +662,20 @@ async fn verify(g: &Global, a: VerifyArgs) -> anyhow::Result<std::process::ExitC
         Some(anchors) => Some(housing_ledger::timestamp::verify_ledger(store.as_ref(), anchors).await),
         None => None,
     };
+    // Every source signature, against the trust list (or, asked for, the runs' own claim).
+    let (sources, bad) = housing_ledger::audit::verify_sources(store.as_ref(), trust.as_ref()).await?;
+    if let Some((seq, why)) = bad {
+        if json {
+            println!("{}", serde_json::json!({"ok": false, "seq": seq, "fault": "source", "detail": why}));
+        } else {
+            println!("FAILED at seq {seq}: source signature: {why}");
+        }
+        return Ok(std::process::ExitCode::FAILURE);
+    }
+    let note = housing_ledger::registry::trust::basis_note(sources.basis);
     let keys: Vec<String> = report.keys.iter().map(|k| k.to_string()).collect();
-    let mut out = serde_json::json!({"ok": true, "events": report.events, "checkpoints": report.checkpoints, "root": hex::encode(report.root), "keys": keys});
+    let mut out = serde_json::json!({"ok": true, "events": report.events, "checkpoints": report.checkpoints, "root": hex::encode(report.root), "keys": keys,
+        "sources": {"basis": sources.basis, "checked": sources.checked, "note": note}});
     if !json {
         println!(
             "ok: {} events, {} checkpoints, root {}, {} ledger keys",
@@ -635,6 +684,17 @@ async fn verify(g: &Global, a: VerifyArgs) -> anyhow::Result<std::process::ExitC
             out["root"].as_str().unwrap_or_default(),
             keys.len()
         );
+        println!(
+            "sources: {} source signatures checked against {}",
+            sources.checked,
+            match g.trust.as_ref() {
+                Some(_) => "the trust list given (--trust)".to_string(),
+                None => "the keys the runs recorded".to_string(),
+            }
+        );
+        if let Some(n) = note {
+            println!("{n}");
+        }
     }
     match stamps {
         None => {}
@@ -667,7 +727,11 @@ async fn verify(g: &Global, a: VerifyArgs) -> anyhow::Result<std::process::ExitC
 
 /// `verify-proof`.
 async fn verify_proof(g: &Global, a: VerifyProofArgs) -> anyhow::Result<std::process::ExitCode> {
-    let VerifyProofArgs { file, ledger_key, rule_sets, quorum } = a;
+    let VerifyProofArgs { file, ledger_key, rule_sets, quorum, trust_bundle_keys, json } = a;
+    let sources = match verifier_trust(g, trust_bundle_keys)? {
+        Some(list) => housing_ledger::proof::Sources::List(list),
+        None => housing_ledger::proof::Sources::BundleClaim,
+    };
     let witness_keys =
         g.witness_keys.iter().map(|k| events::CosignerKey::parse(k)).collect::<Result<Vec<_>, _>>().context("--witness (a witness verifier key)")?;
     let quorum = quorum.unwrap_or(witness_keys.len());
@@ -684,11 +748,11 @@ async fn verify_proof(g: &Global, a: VerifyProofArgs) -> anyhow::Result<std::pro
     // An appeal's case file holds a bundle and the appeal's events.
     let (bundle, result) = if doc["format"] == housing_ledger::proof::CASE_FILE_FORMAT {
         let cf: housing_ledger::proof::CaseFile = serde_json::from_value(doc).with_context(|| format!("{} is not a case file", file.display()))?;
-        let r = housing_ledger::proof::verify_case_file(&cf, &anchor, &book);
+        let r = housing_ledger::proof::verify_case_file(&cf, &anchor, &book, &sources);
         (cf.proof, r)
     } else {
         let bundle: housing_ledger::proof::Bundle = serde_json::from_value(doc).with_context(|| format!("{} is not a proof bundle", file.display()))?;
-        let r = housing_ledger::proof::verify(&bundle, &anchor, &book);
+        let r = housing_ledger::proof::verify(&bundle, &anchor, &book, &sources);
         (bundle, r)
     };
     let result = result.and_then(|v| {
@@ -696,12 +760,31 @@ async fn verify_proof(g: &Global, a: VerifyProofArgs) -> anyhow::Result<std::pro
         let stamp = g.tsa_anchors.as_ref().map(|a| housing_ledger::proof::check_timestamp(&bundle, a)).transpose()?;
         Ok((v, signed, stamp))
     });
+    if json {
+        let out = match &result {
+            Ok((v, signed, stamp)) => serde_json::json!({
+                "ok": true, "iin": bundle.iin, "procedure": bundle.procedure, "status": v.status, "grounds": v.grounds, "events": v.events,
+                "tree_size": v.tree_size, "simulation": v.simulation, "sources": v.sources,
+                "sources_note": housing_ledger::registry::trust::basis_note(v.sources),
+                "witnesses": signed, "timestamp": stamp.as_ref().map(|s| s.gen_time),
+            }),
+            Err(e) => serde_json::json!({"ok": false, "error": e.to_string()}),
+        };
+        println!("{out}");
+        return Ok(if result.is_ok() { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::FAILURE });
+    }
     match result {
         Ok((v, signed, stamp)) => {
+            if let Some(note) = housing_ledger::registry::trust::basis_note(v.sources) {
+                println!("{note}");
+            }
             println!(
                 "ok: {} {} is {} on {} ground(s); {} events included in the checkpoint of tree size {}",
                 bundle.procedure, bundle.iin, v.status, v.grounds, v.events, v.tree_size
             );
+            if v.sources == TrustBasis::List {
+                println!("sources: every source signature checked against the trust list given (--trust)");
+            }
             if v.simulation {
                 println!("SIMULATION, not a legal act: the run was a simulation (decision 11); its decision has no legal effect");
             }
@@ -727,8 +810,8 @@ async fn verify_proof(g: &Global, a: VerifyProofArgs) -> anyhow::Result<std::pro
 }
 
 /// The registries a `--registries` value names: `fixture:PATH`, `synthetic:N[:SEED]` or `http:URL`.
-fn registries_from(spec: &str, seed: &str, timeout_ms: u64) -> anyhow::Result<Arc<dyn Registries>> {
-    Ok(match spec.split_once(':') {
+fn registries_from(spec: &str, seed: &str, timeout_ms: u64, trust: &TrustedKeys) -> anyhow::Result<Arc<dyn Registries>> {
+    let source: Arc<dyn Registries> = match spec.split_once(':') {
         Some(("fixture", path)) => Arc::new(FixtureRegistries::new(Fixture::load(std::path::Path::new(path))?, seed)),
         Some(("synthetic", rest)) => {
             let (n, pop_seed) = rest.split_once(':').unwrap_or((rest, "42"));
@@ -739,11 +822,41 @@ fn registries_from(spec: &str, seed: &str, timeout_ms: u64) -> anyhow::Result<Ar
         }
         Some(("http", url)) => Arc::new(HttpRegistries::new(url, HttpSettings { deadline: Duration::from_millis(timeout_ms), ..HttpSettings::default() })),
         _ => bail!("--registries must be fixture:PATH, synthetic:N[:SEED] or http:URL, got {spec:?}"),
-    })
+    };
+    // Answers under the national PKI get their signer's OCSP response on receipt.
+    Ok(Arc::new(housing_ledger::registry::revocation::WithRevocation::new(source, trust.clone(), Duration::from_millis(timeout_ms))))
 }
 
-async fn demo(loc: &Location, seed: &str, persons: u64, listen: &str, as_of: &str, no_serve: bool) -> anyhow::Result<std::process::ExitCode> {
+/// What a verifier checks source signatures against: `--trust`, or with `--trust-bundle-keys`
+/// the operator's own claim (`None`). Neither is an error: the sources would go unchecked.
+fn verifier_trust(g: &Global, trust_bundle_keys: bool) -> anyhow::Result<Option<TrustedKeys>> {
+    match (&g.trust, trust_bundle_keys) {
+        (Some(_), true) => bail!("--trust and --trust-bundle-keys exclude each other: give one"),
+        (Some(t), false) => Ok(Some(t.clone())),
+        (None, true) => Ok(None),
+        (None, false) => bail!(
+            "the sources were not checked: give --trust FILE, the sources' trust list (docs/sources.md), or --trust-bundle-keys to check them against the operator's own claim only"
+        ),
+    }
+}
+
+/// A simulation without `--trust` trusts the simulator's keys and writes their list to
+/// `DATA_DIR/trust.json` (0600), so that its auditors have a list to pin.
+fn write_sim_trust(data_dir: &std::path::Path, keys: TrustedKeys) -> anyhow::Result<TrustedKeys> {
+    housing_ledger::private_files::create_dir(data_dir)?;
+    let path = data_dir.join("trust.json");
+    let mut f = housing_ledger::private_files::create_file(&path).with_context(|| format!("cannot write {}", path.display()))?;
+    std::io::Write::write_all(&mut f, keys.text.as_bytes())?;
+    f.sync_all()?;
+    Ok(keys)
+}
+
+async fn demo(g: &Global, persons: u64, listen: &str, as_of: &str, no_serve: bool) -> anyhow::Result<std::process::ExitCode> {
     use housing_ledger::tools::population::Population;
+    let (loc, seed) = (&g.loc, g.seed.as_str());
+    if g.trust.is_some() {
+        bail!("demo runs its own registry simulator and trusts its keys, which it writes to DATA_DIR/trust.json; it takes no --trust");
+    }
     let ledger = loc.ledger().await?;
     // The registries: a synthetic population written as a fixture and served over HTTP.
     let population = Population::new(persons, 2026);
@@ -760,7 +873,9 @@ async fn demo(loc: &Location, seed: &str, persons: u64, listen: &str, as_of: &st
     let router = housing_ledger::registry::http::sim_from_fixture(fixture, seed, Duration::from_secs(10));
     tokio::spawn(async move { axum::serve(sim, router).await });
     eprintln!("registry-sim: {} persons per list from {} on {sim_url}", persons, fixture_path.display());
-    let keys = TrustedKeys::from_sim_seed(seed);
+    // The simulator's keys, written as the trust list its auditors pin.
+    let keys = write_sim_trust(&loc.data_dir, TrustedKeys::from_sim_seed(seed))?;
+    let trust_path = loc.data_dir.join("trust.json");
     let book = RuleBook::built_in();
     let settings = HttpSettings { deadline: Duration::from_millis(500), retries: 1, backoff: Duration::from_millis(50) };
     for procedure in Procedure::ALL {
@@ -791,6 +906,7 @@ async fn demo(loc: &Location, seed: &str, persons: u64, listen: &str, as_of: &st
     println!();
     println!("ledger:        {} events, checkpoint at tree size {}", ledger.size().await?, cp.tree_size);
     println!("ledger key:    {}", ledger.signer().verifier());
+    println!("trust list:    {} (the simulator's source keys: pin it with --trust)", trust_path.display());
     println!("API:           {addr}");
     println!("auditor token: {token}");
     println!("appeals officer pages: {addr}/ui  (log in with the token {officer})");
@@ -798,7 +914,7 @@ async fn demo(loc: &Location, seed: &str, persons: u64, listen: &str, as_of: &st
         let iin = ev.stream.trim_start_matches("person:");
         println!("a removed person's proof:");
         println!("  curl -s -H 'Authorization: Bearer {token}' '{addr}/v1/persons/{iin}/proof?procedure=registry_removal' > proof.json");
-        println!("  housing-ledger verify-proof proof.json --ledger-key '{}'", ledger.signer().verifier());
+        println!("  housing-ledger verify-proof proof.json --ledger-key '{}' --trust '{}'", ledger.signer().verifier(), trust_path.display());
         // What the ground's source owner would send to say it holds nothing after all: the
         // officer accepts it on the person's page once an appeal is filed.
         let cases = housing_ledger::projection::person(&ledger, iin).await?;

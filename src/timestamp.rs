@@ -16,18 +16,13 @@ use der::asn1::{ObjectIdentifier, OctetString};
 use der::{Decode, Encode};
 use sha2::{Digest, Sha256};
 use x509_cert::Certificate;
+use crate::pki::{verify_signature, ID_CE_EXT_KEY_USAGE, ID_SHA256};
 use x509_tsp::{MessageImprint, TimeStampReq, TimeStampResp, TspVersion, TstInfo};
 
-const ID_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
-const ECDSA_WITH_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
-const SHA256_WITH_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
-/// In CMS a signer's algorithm may be named by its key (rsaEncryption), the digest apart.
-const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 const ID_SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2");
 const ID_CT_TSTINFO: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");
 const ID_MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.4");
 const ID_CONTENT_TYPE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.3");
-const ID_CE_EXT_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
 const ID_KP_TIME_STAMPING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
 
 /// The imprint of a checkpoint: SHA-256 of its body, the note text and the blank line after it.
@@ -100,31 +95,6 @@ fn tst_info(token: &[u8]) -> Result<(SignedData, Vec<u8>, TstInfo), String> {
     Ok((sd, bytes, info))
 }
 
-/// Verifies `sig` over `msg` with the key of `spki`, by algorithm `alg` (SHA-256 with ECDSA
-/// P-256, or with RSA PKCS#1 v1.5).
-fn verify_signature(spki: &x509_cert::spki::SubjectPublicKeyInfoOwned, alg: &ObjectIdentifier, msg: &[u8], sig: &[u8]) -> Result<(), String> {
-    if *alg == ECDSA_WITH_SHA256 {
-        use p256::ecdsa::signature::Verifier;
-        let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(spki.subject_public_key.raw_bytes()).map_err(|_| "the key is not a P-256 key".to_string())?;
-        let sig = p256::ecdsa::Signature::from_der(sig).map_err(|_| "the signature is not a DER ECDSA signature".to_string())?;
-        return key.verify(msg, &sig).map_err(|_| "the signature does not verify".to_string());
-    }
-    if *alg == SHA256_WITH_RSA || *alg == RSA_ENCRYPTION {
-        use rsa::pkcs8::DecodePublicKey;
-        use rsa::signature::Verifier;
-        let der = spki.to_der().map_err(|e| e.to_string())?;
-        let key = rsa::RsaPublicKey::from_public_key_der(&der).map_err(|_| "the key is not an RSA key".to_string())?;
-        let key = rsa::pkcs1v15::VerifyingKey::<Sha256>::new(key);
-        let sig = rsa::pkcs1v15::Signature::try_from(sig).map_err(|_| "the signature is not an RSA signature".to_string())?;
-        return key.verify(msg, &sig).map_err(|_| "the signature does not verify".to_string());
-    }
-    Err(format!("signature algorithm {alg} is not supported (SHA-256 with ECDSA P-256 or RSA)"))
-}
-
-fn unix(t: &x509_cert::time::Time) -> u64 {
-    t.to_unix_duration().as_secs()
-}
-
 /// Verifies a token offline: the imprint is the checkpoint's; the TSA's signature over the
 /// signed attributes, whose message digest is the TSTInfo's; the TSA certificate carries the
 /// `timeStamping` extended key use, was valid at `genTime`, and is one of `anchors` or signed
@@ -183,18 +153,11 @@ pub fn verify(token: &[u8], imprint: &[u8; 32], nonce: Option<u64>, anchors: &[C
     if !eku.0.contains(&ID_KP_TIME_STAMPING) {
         return Err("the TSA certificate is not for time-stamping (no timeStamping extended key use)".into());
     }
-    let valid_at = |c: &Certificate| unix(&c.tbs_certificate.validity.not_before) <= gen_time && gen_time <= unix(&c.tbs_certificate.validity.not_after);
+    let valid_at = |c: &Certificate| crate::pki::valid_at(c, gen_time);
     if !valid_at(tsa) {
         return Err("the TSA certificate was not valid at the token's genTime (expired or not yet valid)".into());
     }
-    let anchored = anchors.iter().any(|a| a == tsa)
-        || anchors.iter().any(|a| {
-            a.tbs_certificate.subject == tsa.tbs_certificate.issuer
-                && valid_at(a)
-                && tsa.tbs_certificate.to_der().is_ok_and(|tbs| {
-                    verify_signature(&a.tbs_certificate.subject_public_key_info, &tsa.signature_algorithm.oid, &tbs, tsa.signature.raw_bytes()).is_ok()
-                })
-        });
+    let anchored = anchors.iter().any(|a| a == tsa) || anchors.iter().any(|a| valid_at(a) && crate::pki::issued_by(tsa, a));
     if !anchored {
         return Err("the TSA certificate does not chain to the --tsa-cert given".into());
     }

@@ -477,9 +477,22 @@ pub struct RunStarted {
     pub simulation: Option<bool>,
     pub rule_set: RuleSetSummary,
     pub source: String,
-    /// The source registries' verifier keys, by registry.
+    /// The source registries' verifier keys, by registry (runs before trust lists).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_keys: Option<BTreeMap<String, String>>,
+    /// The trust list in force (`sources.md`): `{"sha256", "basis", "sources": {registry:
+    /// [entry...]}}`, the entries the run may use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust: Option<Value>,
+}
+
+/// Revocation evidence of an answer's signer (`sources.md`): `{"ocsp": base64 DER
+/// OCSPResponse}` or `{"crl": base64 DER CertificateList}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum SourceRevocation {
+    Ocsp(String),
+    Crl(String),
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -552,6 +565,15 @@ pub struct RegistryResponded {
     pub list_page: Option<u64>,
     pub source_key: String,
     pub source_sig: String,
+    /// `ed25519` (where absent), `rsa-pkcs1-sha256` or `ecdsa-p256-sha256` (`sources.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_sig_alg: Option<String>,
+    /// The signer's certificate and its intermediates, base64 DER, signer first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_chain: Option<Vec<String>>,
+    /// What showed the signer's certificate unrevoked when the answer arrived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_revocation: Option<SourceRevocation>,
     /// The source's signature over each item alone, by item (the list, the decisions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item_sigs: Option<BTreeMap<String, String>>,

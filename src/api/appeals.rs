@@ -78,6 +78,16 @@ pub struct CorrectionFiling {
     pub answer: Value,
     pub source_key: String,
     pub source_sig: String,
+    /// `rsa-pkcs1-sha256` or `ecdsa-p256-sha256` under the national PKI (absent: Ed25519).
+    #[serde(default)]
+    pub source_sig_alg: Option<String>,
+    /// The signer's certificate and intermediates, base64 DER, signer first.
+    #[serde(default)]
+    pub source_chain: Option<Vec<String>>,
+    /// `{"ocsp": base64 DER}` or `{"crl": base64 DER}`: the signer's revocation evidence.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub source_revocation: Option<events::catalogue::SourceRevocation>,
 }
 
 /// `upheld` or `overturned`, with the officer's reasons.
@@ -103,7 +113,18 @@ impl From<Filing> for appeal::Filing {
 
 impl From<CorrectionFiling> for appeal::CorrectionFiling {
     fn from(c: CorrectionFiling) -> Self {
-        Self { registry: c.registry, answer: c.answer, source_key: c.source_key, source_sig: c.source_sig }
+        Self {
+            registry: c.registry,
+            signed: crate::registry::SignedAnswer {
+                answer: c.answer,
+                source_key: c.source_key,
+                source_sig: c.source_sig,
+                source_sig_alg: c.source_sig_alg,
+                source_chain: c.source_chain,
+                source_revocation: c.source_revocation,
+                item_sigs: Default::default(),
+            },
+        }
     }
 }
 
@@ -188,7 +209,13 @@ pub async fn issued_corrections(State(s): State<AppState>, caller: Caller, Path(
     let issued = s.appeals().issued_corrections(&id).await?;
     let corrections: Vec<Value> = issued
         .into_iter()
-        .map(|c| json!({"registry": c.registry, "answer": c.signed.answer, "source_key": c.signed.source_key, "source_sig": c.signed.source_sig, "refused": c.refused, "received": c.received}))
+        .map(|c| {
+            let mut v = json!({"registry": c.registry, "refused": c.refused, "received": c.received});
+            if let Ok(serde_json::Value::Object(signed)) = serde_json::to_value(&c.signed) {
+                v.as_object_mut().expect("an object").extend(signed.into_iter().filter(|(k, _)| k != "item_sigs"));
+            }
+            v
+        })
         .collect();
     Ok(Json(json!({"appeal": id, "corrections": corrections})))
 }

@@ -56,6 +56,7 @@ pub fn router_and_doc(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(inclusion))
         .routes(routes!(consistency))
         .routes(routes!(keys))
+        .routes(routes!(trust))
         .routes(routes!(events_page))
         .routes(routes!(persons::person))
         .routes(routes!(persons::proof_bundle))
@@ -154,7 +155,7 @@ async fn metrics(State(s): State<AppState>, caller: Caller) -> Result<Response, 
 
 async fn no_store(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let path = req.uri().path().to_string();
-    let public = ["/v1/checkpoint", "/v1/proofs/", "/v1/keys"].iter().any(|p| path.starts_with(p));
+    let public = ["/v1/checkpoint", "/v1/proofs/", "/v1/keys", "/v1/trust"].iter().any(|p| path.starts_with(p));
     let mut resp = next.run(req).await;
     if !public {
         resp.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
@@ -273,6 +274,17 @@ async fn keys(State(s): State<AppState>) -> Result<Json<Value>, AppError> {
         "ledger": history.all().iter().map(|k| k.to_string()).collect::<Vec<_>>(),
         "registries": s.registry_keys.as_map(),
     })))
+}
+
+/// The trust list of the sources' keys this service accepts answers under (`sources.md`), for
+/// information: an auditor pins the list he got from the sources, not this one.
+#[utoipa::path(get, path = "/v1/trust", tag = "ledger", responses((status = 200, description = "{basis, sha256, list}: the trust list (housing-ledger/trust-list/v1) and where it came from")))]
+async fn trust(State(s): State<AppState>) -> Json<Value> {
+    Json(json!({
+        "basis": s.registry_keys.basis,
+        "sha256": s.registry_keys.sha256,
+        "list": s.registry_keys.document(),
+    }))
 }
 
 #[derive(Deserialize)]

@@ -76,6 +76,8 @@ pub enum PipelineError {
     Busy(String),
     #[error("a run on live sources judges as of the day it runs, {today} in Kazakhstan, not {as_of} (decision 11); to judge as of another date, declare a simulation with --simulation: it is recorded as one, is not a legal act and delivers no notice through a live gateway")]
     NotToday { as_of: String, today: String },
+    #[error("a live run needs a trust list of the sources' keys (--trust FILE, docs/sources.md); the simulator's keys (--registry-seed) serve simulations only. Nothing was written")]
+    NoTrustList,
 }
 
 impl From<StoreError> for PipelineError {
@@ -198,6 +200,11 @@ pub async fn run(
     if !simulation && as_of != today {
         return Err(PipelineError::NotToday { as_of: as_of.into(), today });
     }
+    // A live run trusts only the sources' own list (`sources.md`).
+    if !simulation && keys.basis != crate::registry::TrustBasis::List {
+        return Err(PipelineError::NoTrustList);
+    }
+    let (keys, trust_recorded) = keys.for_run(calendar::today());
     // Refused before anything is written when the basis is not in force on `as_of`.
     let rules = book.select(procedure, as_of)?.clone();
     let run = run_id(procedure, as_of, &registries.describe(), &rules.sha256, simulation && registries.is_live());
@@ -207,7 +214,7 @@ pub async fn run(
         return Ok(RunSummary { run, counts: counts.clone(), resumed });
     }
     let standing = Arc::new(standing_decisions(ledger, procedure).await?);
-    let ctx = Arc::new(RunContext { run: run.clone(), procedure, as_of: as_of.to_string(), rules, registries, keys, simulation, standing });
+    let ctx = Arc::new(RunContext { run: run.clone(), procedure, as_of: as_of.to_string(), rules, registries, keys, trust_recorded, simulation, standing });
     let follower = crate::projection::Follower::start(ledger.store().clone());
     let mut r = Runner { ledger, ctx: ctx.clone(), settings, progress, ui, follower };
     if !resumed {
@@ -220,7 +227,8 @@ pub async fn run(
                 simulation: Some(simulation),
                 rule_set: ctx.rules.summary(),
                 source: ctx.registries.describe(),
-                source_keys: Some(ctx.keys.as_map()),
+                source_keys: None,
+                trust: Some(ctx.trust_recorded.clone()),
             },
         )
         .expecting(0);

@@ -24,6 +24,8 @@ pub struct RunContext {
     pub rules: RuleSet,
     pub registries: Arc<dyn Registries>,
     pub keys: TrustedKeys,
+    /// How `RunStarted` records the trust list in force and the entries the run may use.
+    pub trust_recorded: Value,
     /// Decision 11: a run not judged as of today on live sources; not a legal act.
     pub simulation: bool,
     /// Decision 12: the decisions that stand for this procedure, by IIN.

@@ -187,17 +187,13 @@ pub async fn check_events(ledger: &Ledger, registries: &TrustedKeys, events: &[E
             };
             let source = (e.kind == REGISTRY_RESPONDED || e.kind == REINSTATEMENT_ACKNOWLEDGED).then(|| {
                 let (registry, request_id, signed) = match e.as_type::<ev::RegistryResponded>() {
-                    Some(r) => (
-                        r.registry,
-                        r.request_id,
-                        SignedAnswer { answer: r.answer, source_key: r.source_key, source_sig: r.source_sig, item_sigs: r.item_sigs.unwrap_or_default() },
-                    ),
+                    Some(r) => (r.registry.clone(), r.request_id.clone(), SignedAnswer::from_responded(&r)),
                     None => {
                         let r = e.decode::<ev::ReinstatementAcknowledged>().map_err(|err| err.to_string())?;
                         (
                             r.registry,
                             r.request_id,
-                            SignedAnswer { answer: r.answer, source_key: r.source_key, source_sig: r.source_sig, item_sigs: Default::default() },
+                            SignedAnswer { answer: r.answer, source_key: r.source_key, source_sig: r.source_sig, ..SignedAnswer::default() },
                         )
                     }
                 };

@@ -52,11 +52,11 @@ fn check_included(events: &[Event], inclusion: &[Inclusion], cp: &Checkpoint) ->
 
 /// Verifies a case file offline: its proof bundle as `verify` does, the notice against the
 /// bundle, and every appeal event's hash, signature and inclusion against the same checkpoint.
-pub fn verify_case_file(file: &CaseFile, anchor: &VerifierKey, book: &RuleBook) -> Result<Verified, ProofError> {
+pub fn verify_case_file(file: &CaseFile, anchor: &VerifierKey, book: &RuleBook, sources: &Sources) -> Result<Verified, ProofError> {
     if file.format != CASE_FILE_FORMAT {
         return Err(invalid(format!("unknown format {:?}", file.format)));
     }
-    let verified = verify(&file.proof, anchor, book)?;
+    let verified = verify(&file.proof, anchor, book, sources)?;
     if let Some(n) = &file.notice {
         if !file.proof.events.contains(n) {
             return Err(invalid(format!("the notice (seq {}) is not the one in the proof bundle", n.seq)));
@@ -106,15 +106,13 @@ pub fn check_evidence(events: &[Event], keys: &TrustedKeys) -> Result<(), ProofE
         let d = &e.data;
         match e.kind.as_str() {
             LIST_ENTRY_RECEIVED => {
-                crate::registry::check_item(keys, RegistryId::IshAsMr, &d["entry"], d["entry_sig"].as_str())
-                    .map_err(|err| invalid(format!("seq {}: the list entry: {err}", e.seq)))?;
+                check_event_sources(e, keys).map_err(|err| invalid(format!("seq {}: {err}", e.seq)))?;
                 if asked && d["entry"]["consent"] != true {
                     return Err(invalid(format!("seq {}: the list entry shows no consent, yet the person was queried or decided on", e.seq)));
                 }
             }
             DECISION_TAKEN if d.get("appeal").is_none() => {
-                crate::registry::check_item(keys, RegistryId::IshAsMr, &d["decision"], d["decision_sig"].as_str())
-                    .map_err(|err| invalid(format!("seq {}: the decision: {err}", e.seq)))?;
+                check_event_sources(e, keys).map_err(|err| invalid(format!("seq {}: {err}", e.seq)))?;
                 let official = &d["decision"]["official"];
                 if !official["id"].is_string() || official["id"] != d["official"]["id"] || d["decision"]["outcome"] != d["outcome"] {
                     return Err(invalid(format!("seq {}: the decision as its source signed it names no official, or another one or outcome", e.seq)));
@@ -124,6 +122,33 @@ pub fn check_evidence(events: &[Event], keys: &TrustedKeys) -> Result<(), ProofE
         }
     }
     Ok(())
+}
+
+/// The source signatures one event carries, checked against `keys` alone: a registry answer's
+/// (its signature, by the entry valid when it was signed), a list entry's and a decision's own
+/// (by the event's time), a reinstatement's acknowledgement. Other events carry none.
+pub fn check_event_sources(e: &Event, keys: &TrustedKeys) -> Result<(), String> {
+    let d = &e.data;
+    match e.kind.as_str() {
+        REGISTRY_RESPONDED => {
+            let r: ev::RegistryResponded = e.decode().map_err(|err| err.to_string())?;
+            let registry = RegistryId::parse(&r.registry).ok_or_else(|| format!("unknown registry {:?}", r.registry))?;
+            keys.check_source(registry, &SignedAnswer::from_responded(&r)).map_err(|f| format!("{registry}'s answer: {f}"))
+        }
+        REINSTATEMENT_ACKNOWLEDGED => {
+            let r: ev::ReinstatementAcknowledged = e.decode().map_err(|err| err.to_string())?;
+            let registry = RegistryId::parse(&r.registry).ok_or_else(|| format!("unknown registry {:?}", r.registry))?;
+            let signed = SignedAnswer { answer: r.answer, source_key: r.source_key, source_sig: r.source_sig, ..SignedAnswer::default() };
+            keys.check_source(registry, &signed).map_err(|f| format!("the reinstatement's acknowledgement: {f}"))
+        }
+        LIST_ENTRY_RECEIVED => keys
+            .check_item(RegistryId::IshAsMr, &d["entry"], d["entry_sig"].as_str(), Some(&e.time))
+            .map_err(|err| format!("the list entry: {err}")),
+        DECISION_TAKEN if d.get("appeal").is_none() => keys
+            .check_item(RegistryId::IshAsMr, &d["decision"], d["decision_sig"].as_str(), Some(&e.time))
+            .map_err(|err| format!("the decision: {err}")),
+        _ => Ok(()),
+    }
 }
 
 /// Verifies a bundle's time-stamp against the TSA certificates an auditor trusts: the token is
@@ -145,6 +170,17 @@ pub struct Verified {
     pub tree_size: u64,
     /// The run was a simulation (decision 11): no legal act.
     pub simulation: bool,
+    /// What the source signatures were checked against.
+    pub sources: crate::registry::TrustBasis,
+}
+
+/// What a verifier checks source signatures against (`sources.md`).
+#[derive(Clone, Debug)]
+pub enum Sources {
+    /// The auditor's own trust list (`--trust`).
+    List(TrustedKeys),
+    /// The keys the bundle names: the operator's own claim (`--trust-bundle-keys`).
+    BundleClaim,
 }
 
 /// An event of the bundle as its catalogue type.
@@ -250,8 +286,8 @@ pub fn verified_answers<'e>(
         let r: ev::RegistryResponded = e.decode().map_err(|err| err.to_string())?;
         let registry = RegistryId::parse(&r.registry).ok_or_else(|| format!("seq {}: unknown registry", e.seq))?;
         let subjects: Vec<String> = serde_json::from_value(r.answer["subjects"].clone()).unwrap_or_default();
+        let signed = SignedAnswer { item_sigs: Default::default(), ..SignedAnswer::from_responded(&r) };
         let step = r.step.unwrap_or_default();
-        let signed = SignedAnswer { answer: r.answer, source_key: r.source_key, source_sig: r.source_sig, item_sigs: Default::default() };
         let kind = match asked.get(&r.request_id) {
             Some(fields) => AnswerKind::Fields(&subjects, fields),
             None => AnswerKind::Records(&subjects),
@@ -287,7 +323,7 @@ pub fn judge_answers(rs: &crate::rules::RuleSet, iin: &str, locality: &str, answ
 /// (keys introduced after the anchor must be introduced in the bundle by a trusted key), every
 /// source signature, every inclusion path against the checkpoint, the checkpoint's signature,
 /// and that the status and grounds follow from the answers under the named rule set.
-pub fn verify(bundle: &Bundle, anchor: &VerifierKey, book: &RuleBook) -> Result<Verified, ProofError> {
+pub fn verify(bundle: &Bundle, anchor: &VerifierKey, book: &RuleBook, sources: &Sources) -> Result<Verified, ProofError> {
     if bundle.format != PROOF_FORMAT {
         return Err(invalid(format!("unknown format {:?}", bundle.format)));
     }
@@ -299,13 +335,19 @@ pub fn verify(bundle: &Bundle, anchor: &VerifierKey, book: &RuleBook) -> Result<
     let cp_key = sigs.iter().find_map(|(_, id, _)| trusted.get(&hex::encode(id))).ok_or_else(|| invalid("checkpoint is signed by no trusted ledger key"))?;
     let cp = Checkpoint::verify_note(&bundle.checkpoint, cp_key).map_err(|e| invalid(format!("checkpoint: {e}")))?;
     check_included(&bundle.events, &bundle.inclusion, &cp)?;
-    // Source signatures, with the registry keys the bundle names.
-    let mut reg_keys = BTreeMap::new();
-    for (r, k) in &bundle.keys.registries {
-        let id = RegistryId::parse(r).ok_or_else(|| invalid(format!("unknown registry {r}")))?;
-        reg_keys.insert(id, VerifierKey::parse(k).map_err(|e| invalid(format!("key of {r}: {e}")))?);
-    }
-    let keys = TrustedKeys(reg_keys);
+    // Source signatures: against the auditor's own trust list, or, asked for explicitly, the
+    // registry keys the bundle names (the operator's claim).
+    let keys = match sources {
+        Sources::List(list) => list.clone(),
+        Sources::BundleClaim => {
+            let mut claim = TrustedKeys::default();
+            for (r, k) in &bundle.keys.registries {
+                let id = RegistryId::parse(r).ok_or_else(|| invalid(format!("unknown registry {r}")))?;
+                claim.add_key(id, VerifierKey::parse(k).map_err(|e| invalid(format!("key of {r}: {e}")))?);
+            }
+            claim
+        }
+    };
     let procedure = Procedure::parse(&bundle.procedure).map_err(invalid)?;
     let judged = rederive(&bundle.events, &bundle.iin, procedure, &keys, book).map_err(invalid)?;
     // The status the events show.
@@ -340,5 +382,5 @@ pub fn verify(bundle: &Bundle, anchor: &VerifierKey, book: &RuleBook) -> Result<
             "the bundle says simulation, but its events are of a real run"
         }));
     }
-    Ok(Verified { status: case.status, grounds: bundle.grounds.len(), events: bundle.events.len(), tree_size: cp.size, simulation })
+    Ok(Verified { status: case.status, grounds: bundle.grounds.len(), events: bundle.events.len(), tree_size: cp.size, simulation, sources: keys.basis })
 }

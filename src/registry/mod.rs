@@ -6,7 +6,11 @@
 
 pub mod fixture;
 pub mod http;
+pub mod revocation;
 pub mod sim;
+pub mod trust;
+
+pub use trust::{TrustBasis, TrustedKeys};
 
 use crate::rules::checks::Records;
 use crate::rules::records::RegistryId;
@@ -14,7 +18,7 @@ use crate::rules::Procedure;
 use async_trait::async_trait;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use events::{LedgerSigner, VerifierKey};
+use events::LedgerSigner;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -24,25 +28,49 @@ use std::collections::BTreeMap;
 pub const DEFAULT_SIM_SEED: &str = "housing-ledger registry simulator v1";
 
 /// An answer as its source signed it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SignedAnswer {
     pub answer: Value,
-    /// The source's verifier key, as the source names it.
+    /// The source's verifier key, as the source names it (for information: the check uses the
+    /// trust list's entries).
     pub source_key: String,
-    /// Base64 Ed25519 signature over `"housing-ledger/registry-answer/v1\n"` ‖ RFC 8785(answer).
+    /// Base64 signature over `"housing-ledger/registry-answer/v1\n"` ‖ RFC 8785(answer):
+    /// Ed25519, or as `source_sig_alg` says.
     pub source_sig: String,
+    /// `rsa-pkcs1-sha256` or `ecdsa-p256-sha256` for an answer under the national PKI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_sig_alg: Option<String>,
+    /// The signer's certificate and intermediates, base64 DER, signer first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_chain: Option<Vec<String>>,
+    /// The signer's revocation evidence, obtained on receipt where the source sends none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_revocation: Option<events::catalogue::SourceRevocation>,
     /// Items signed on their own (`"housing-ledger/registry-item/v1\n"` ‖ RFC 8785(item)), by
     /// the same key: a list page's entries by their index in the page, decisions by IIN.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub item_sigs: BTreeMap<String, String>,
 }
 
-/// Checks one item's own signature (base64 `sig`) by the trusted key of `registry`.
-pub fn check_item(keys: &TrustedKeys, registry: RegistryId, item: &Value, sig: Option<&str>) -> Result<(), String> {
-    let key = keys.0.get(&registry).ok_or_else(|| format!("no trusted key for {registry}"))?;
-    let sig = sig.ok_or_else(|| format!("not signed on its own by {registry}"))?;
-    let sig = B64.decode(sig).map_err(|_| "its signature is not base64".to_string())?;
-    events::registry_answer::verify_item(item, key, &sig).map_err(|_| format!("its own signature by {registry} does not verify"))
+impl SignedAnswer {
+    /// The signed answer a `RegistryResponded` keeps.
+    pub fn from_responded(r: &events::catalogue::RegistryResponded) -> Self {
+        SignedAnswer {
+            answer: r.answer.clone(),
+            source_key: r.source_key.clone(),
+            source_sig: r.source_sig.clone(),
+            source_sig_alg: r.source_sig_alg.clone(),
+            source_chain: r.source_chain.clone(),
+            source_revocation: r.source_revocation.clone(),
+            item_sigs: r.item_sigs.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// Checks one item's own signature (base64 `sig`) by a key the trust list holds for `registry`
+/// on the day of `at`.
+pub fn check_item(keys: &TrustedKeys, registry: RegistryId, item: &Value, sig: Option<&str>, at: Option<&str>) -> Result<(), String> {
+    keys.check_item(registry, item, sig, at)
 }
 
 /// The items of an answer, by the keys its `item_sigs` use: a list page's entries by index,
@@ -80,6 +108,9 @@ impl SignedAnswer {
             list_page: None,
             source_key: self.source_key,
             source_sig: self.source_sig,
+            source_sig_alg: self.source_sig_alg,
+            source_chain: self.source_chain,
+            source_revocation: self.source_revocation,
             item_sigs: None,
             answer: self.answer,
             appeal: None,
@@ -232,25 +263,10 @@ pub fn sim_signer(seed: &str, registry: RegistryId) -> LedgerSigner {
     LedgerSigner::from_seed(&format!("registry/{}", registry.as_str()), h.finalize().into()).expect("valid key name")
 }
 
-/// The keys the service trusts for each source registry.
-#[derive(Clone, Debug, Default)]
-pub struct TrustedKeys(pub BTreeMap<RegistryId, VerifierKey>);
-
-impl TrustedKeys {
-    pub fn from_sim_seed(seed: &str) -> Self {
-        Self(RegistryId::ALL.iter().map(|r| (*r, sim_signer(seed, *r).verifier())).collect())
-    }
-
-    /// `{"zags": "registry/zags+...", ...}` for `/v1/keys` and proof bundles.
-    pub fn as_map(&self) -> BTreeMap<String, String> {
-        self.0.iter().map(|(r, k)| (r.as_str().to_string(), k.to_string())).collect()
-    }
-}
-
 /// Signs an answer as a source would.
 pub fn sign_answer(answer: Value, signer: &LedgerSigner) -> SignedAnswer {
     let sig = events::registry_answer::sign(&answer, signer).expect("answers canonicalise");
-    SignedAnswer { answer, source_key: signer.verifier_text().to_string(), source_sig: B64.encode(sig), item_sigs: BTreeMap::new() }
+    SignedAnswer { answer, source_key: signer.verifier_text().to_string(), source_sig: B64.encode(sig), ..SignedAnswer::default() }
 }
 
 /// Signs an answer whose items (list entries, decisions) are also signed each on its own.
@@ -278,8 +294,8 @@ pub enum AnswerKind<'a> {
     Acknowledgement(&'a [String]),
 }
 
-/// Verifies the source signature with the trusted key of `registry` (never the key the answer
-/// brings), then the answer's shape: registry, request id, subjects and records. Returns the
+/// Verifies the source signature against the trust list's entries for `registry` at the
+/// answer's signing time (never the key the answer brings), then the answer's shape: registry, request id, subjects and records. Returns the
 /// records, borrowed: a caller takes what it needs of them without a copy of the whole.
 pub fn check_answer<'s>(
     keys: &TrustedKeys,
@@ -288,13 +304,7 @@ pub fn check_answer<'s>(
     kind: AnswerKind,
     signed: &'s SignedAnswer,
 ) -> Result<&'s Value, RegistryFault> {
-    let key = keys.0.get(&registry).ok_or_else(|| RegistryFault::BadSignature(format!("no trusted key for {registry}")))?;
-    if signed.source_key != key.text() {
-        return Err(RegistryFault::BadSignature(format!("answer names key {:?}, not the trusted key of {registry}", signed.source_key)));
-    }
-    let sig = B64.decode(&signed.source_sig).map_err(|_| RegistryFault::BadSignature("signature is not base64".into()))?;
-    events::registry_answer::verify(&signed.answer, key, &sig)
-        .map_err(|_| RegistryFault::BadSignature(format!("the signature of {registry} does not verify")))?;
+    keys.check_source(registry, signed)?;
     let a = &signed.answer;
     let obj = a.as_object().ok_or_else(|| RegistryFault::Malformed("answer is not an object".into()))?;
     for k in obj.keys() {
@@ -315,7 +325,7 @@ pub fn check_answer<'s>(
     // Evidence per person: every item of a list page or a decision batch signed on its own.
     if matches!(kind, AnswerKind::List | AnswerKind::Decisions(_)) {
         for (k, item) in items(kind, &a["records"]) {
-            check_item(keys, registry, item, signed.item_sigs.get(&k).map(String::as_str))
+            check_item(keys, registry, item, signed.item_sigs.get(&k).map(String::as_str), a["issued_at"].as_str())
                 .map_err(|e| RegistryFault::BadSignature(format!("item {k}: {e}")))?;
         }
     }

@@ -3,7 +3,7 @@
 //! adapter and over HTTP by `registry-sim`.
 
 use super::fixture::{FaultKind, Fixture};
-use super::{sign_answer, sign_answer_and_items, sim_signer, AnswerKind, Decision, Official, RegistryFault, Reinstatement, SignedAnswer};
+use super::{sign_answer_and_items, sim_signer, AnswerKind, Decision, Official, RegistryFault, Reinstatement, SignedAnswer};
 use crate::rules::records::RegistryId;
 use crate::rules::Procedure;
 use events::LedgerSigner;
@@ -57,7 +57,7 @@ impl Source for Fixture {
 /// Every answer the simulator can give; `Fault::Timeout` is the caller's to turn into silence.
 pub struct Simulator {
     pub source: Arc<dyn Source>,
-    signers: BTreeMap<RegistryId, LedgerSigner>,
+    signers: BTreeMap<RegistryId, SourceSigner>,
     /// Corrections the source owners have issued (clauses 13, 16), by registry and IIN: the
     /// corrected record (`null` when the registry now holds nothing on him) and when it was
     /// issued. Fetched twice, a correction is the same answer, signature included.
@@ -83,7 +83,22 @@ fn now() -> String {
 
 impl Simulator {
     pub fn new(source: Arc<dyn Source>, seed: &str) -> Self {
-        Self { source, signers: RegistryId::ALL.iter().map(|r| (*r, sim_signer(seed, *r))).collect(), corrections: Default::default() }
+        Self {
+            source,
+            signers: RegistryId::ALL.iter().map(|r| (*r, SourceSigner::Ed25519(sim_signer(seed, *r)))).collect(),
+            corrections: Default::default(),
+        }
+    }
+
+    /// Signs `registry`'s answers under an X.509 certificate instead of its derived key
+    /// (`registry-sim --sign-with`). Not ИШ АС МР, whose list entries and decisions are signed
+    /// each on its own with an Ed25519 key.
+    pub fn with_x509(mut self, registry: RegistryId, signer: X509Signer) -> Result<Self, String> {
+        if registry == RegistryId::IshAsMr {
+            return Err(super::trust::items_need_ed25519(registry));
+        }
+        self.signers.insert(registry, SourceSigner::X509(signer));
+        Ok(self)
     }
 
     /// The owner of `registry` corrects its record of `iin` (`null`: it holds nothing on him).
@@ -158,12 +173,12 @@ impl Simulator {
             "records",
             records,
         );
-        let mut signed = sign_answer_and_items(answer, &self.signers[&registry], kind);
+        let mut signed = self.signers[&registry].sign(answer, kind);
         if fault == Some(FaultKind::BadSignature) {
             // Signed over different content: the signature no longer matches the answer.
             let mut other = signed.answer.clone();
             other["issued_at"] = json!("1970-01-01T00:00:00.000Z");
-            signed.source_sig = sign_answer(other, &self.signers[&registry]).source_sig;
+            signed.source_sig = self.signers[&registry].sign(other, AnswerKind::Records(&[])).source_sig;
         }
         Ok(signed)
     }
@@ -221,7 +236,7 @@ impl Simulator {
             "records",
             Value::Object(records),
         );
-        Ok(sign_answer_and_items(answer, &self.signers[&RegistryId::IshAsMr], AnswerKind::Decisions(iins)))
+        Ok(self.signers[&RegistryId::IshAsMr].sign(answer, AnswerKind::Decisions(iins)))
     }
 
     /// Fails the first `delivery_faults[iin]` attempts.
@@ -231,6 +246,89 @@ impl Simulator {
             Err(format!("personal cabinet of {iin} did not accept notice {notice} (attempt {attempt})"))
         } else {
             Ok(format!("delivered to the personal cabinet on attempt {attempt}"))
+        }
+    }
+}
+
+/// How the simulator signs a registry's answers: its derived Ed25519 key, or an X.509
+/// certificate's key (RSA or P-256) with the chain it sends along.
+pub enum SourceSigner {
+    Ed25519(LedgerSigner),
+    X509(X509Signer),
+}
+
+impl SourceSigner {
+    /// The answer, signed (and, with an Ed25519 key, its items each on its own).
+    pub fn sign(&self, answer: Value, kind: AnswerKind) -> SignedAnswer {
+        match self {
+            SourceSigner::Ed25519(k) => sign_answer_and_items(answer, k, kind),
+            SourceSigner::X509(x) => x.sign(answer),
+        }
+    }
+}
+
+enum X509Key {
+    Rsa(Box<rsa::pkcs1v15::SigningKey<sha2::Sha256>>),
+    P256(p256::ecdsa::SigningKey),
+}
+
+/// A signing key and its certificate chain (signer first), from PEM files.
+pub struct X509Signer {
+    key: X509Key,
+    chain: Vec<String>,
+    subject: String,
+}
+
+impl X509Signer {
+    /// `key_pem`: an RSA (PKCS#8 or PKCS#1) or P-256 (PKCS#8 or SEC1) private key; `chain_pem`:
+    /// its certificate, then the intermediates. The key must be the certificate's.
+    pub fn from_pem(key_pem: &str, chain_pem: &str) -> Result<Self, String> {
+        use der::Encode;
+        let certs = x509_cert::Certificate::load_pem_chain(chain_pem.as_bytes()).map_err(|e| format!("the chain is not PEM certificates: {e}"))?;
+        let cert = certs.first().ok_or("the chain holds no certificate")?;
+        let spki = cert.tbs_certificate.subject_public_key_info.to_der().map_err(|e| e.to_string())?;
+        let key = if let Ok(k) = <rsa::RsaPrivateKey as rsa::pkcs8::DecodePrivateKey>::from_pkcs8_pem(key_pem)
+            .or_else(|_| <rsa::RsaPrivateKey as rsa::pkcs1::DecodeRsaPrivateKey>::from_pkcs1_pem(key_pem))
+        {
+            let public = rsa::pkcs8::EncodePublicKey::to_public_key_der(&k.to_public_key()).map_err(|e| e.to_string())?;
+            if public.as_bytes() != spki {
+                return Err("the RSA key is not the certificate's".into());
+            }
+            X509Key::Rsa(Box::new(rsa::pkcs1v15::SigningKey::new(k)))
+        } else {
+            let k = <p256::SecretKey as p256::pkcs8::DecodePrivateKey>::from_pkcs8_pem(key_pem)
+                .or_else(|_| p256::SecretKey::from_sec1_pem(key_pem))
+                .map_err(|_| "the key is neither an RSA nor a P-256 private key in PEM".to_string())?;
+            let public = p256::pkcs8::EncodePublicKey::to_public_key_der(&k.public_key()).map_err(|e| e.to_string())?;
+            if public.as_bytes() != spki {
+                return Err("the P-256 key is not the certificate's".into());
+            }
+            X509Key::P256(p256::ecdsa::SigningKey::from(k))
+        };
+        let chain = certs
+            .iter()
+            .map(|c| c.to_der().map(|d| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, d)).map_err(|e| e.to_string()))
+            .collect::<Result<_, _>>()?;
+        Ok(Self { key, chain, subject: cert.tbs_certificate.subject.to_string() })
+    }
+
+    fn sign(&self, answer: Value) -> SignedAnswer {
+        use rsa::signature::{SignatureEncoding, Signer};
+        let msg = events::registry_answer::message(&answer).expect("answers canonicalise");
+        let (alg, sig) = match &self.key {
+            X509Key::Rsa(k) => ("rsa-pkcs1-sha256", k.sign(&msg).to_vec()),
+            X509Key::P256(k) => {
+                let sig: p256::ecdsa::Signature = k.sign(&msg);
+                ("ecdsa-p256-sha256", sig.to_der().as_bytes().to_vec())
+            }
+        };
+        SignedAnswer {
+            answer,
+            source_key: format!("x509:{}", self.subject),
+            source_sig: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, sig),
+            source_sig_alg: Some(alg.into()),
+            source_chain: Some(self.chain.clone()),
+            ..SignedAnswer::default()
         }
     }
 }

@@ -193,12 +193,14 @@ async fn decision_11_a_live_run_judges_as_of_today() {
     let key = ledger.signer().verifier().to_string();
     let file = dir.path().join("proof.json");
     std::fs::write(&file, serde_json::to_string(&bundle).unwrap()).unwrap();
-    let (ok, out, _) = cli(dir.path(), &["verify-proof", file.to_str().unwrap(), "--ledger-key", &key]);
+    let trust = dir.path().join("trust.json");
+    let trust = trust.to_str().unwrap();
+    let (ok, out, _) = cli(dir.path(), &["verify-proof", file.to_str().unwrap(), "--ledger-key", &key, "--trust", trust]);
     assert!(ok && out.contains("SIMULATION, not a legal act"), "{out}");
     let mut hidden = serde_json::to_value(&bundle).unwrap();
     hidden.as_object_mut().unwrap().remove("simulation");
     std::fs::write(&file, hidden.to_string()).unwrap();
-    let (ok, out, _) = cli(dir.path(), &["verify-proof", file.to_str().unwrap(), "--ledger-key", &key]);
+    let (ok, out, _) = cli(dir.path(), &["verify-proof", file.to_str().unwrap(), "--ledger-key", &key, "--trust", trust]);
     assert!(!ok && out.contains("the events are of a simulation, but the bundle does not say so"), "{out}");
     drop(ledger);
 
@@ -209,7 +211,12 @@ async fn decision_11_a_live_run_judges_as_of_today() {
     v["valid_until"] = "2099-12-31".into();
     let extension = dir.path().join("extension.json");
     std::fs::write(&extension, v.to_string()).unwrap();
-    let (ok, out, err) = run(&["--rule-set", extension.to_str().unwrap()]);
+    // Without a trust list a live run is refused, and nothing is written (sources.md).
+    let size = store.size().await.unwrap();
+    let (ok, _, err) = run(&["--rule-set", extension.to_str().unwrap()]);
+    assert!(!ok && err.contains("a live run needs a trust list") && err.contains("Nothing was written"), "{err}");
+    assert_eq!(store.size().await.unwrap(), size, "nothing is written");
+    let (ok, out, err) = run(&["--rule-set", extension.to_str().unwrap(), "--trust", trust]);
     assert!(ok, "{err}");
     let real: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(real["counts"]["removed"], summary["counts"]["removed"], "the same persons are removed for real: {real}");

@@ -613,7 +613,7 @@ async fn verify_across_pages_finds_the_first_bad_seq() {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_housing-ledger"))
             .args(["--database-url", &place.url, "--data-dir"])
             .arg(place.key_dir.path())
-            .args(["verify", "--json"])
+            .args(["verify", "--json", "--trust-bundle-keys"])
             .output()
             .unwrap();
         let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));

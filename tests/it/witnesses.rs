@@ -323,10 +323,12 @@ async fn an_auditor_requires_a_quorum_of_witnesses() {
     let file = log.path().join("proof.json");
     std::fs::write(&file, serde_json::to_string(&bundle).unwrap()).unwrap();
     let verify = |extra: &[&str]| {
-        let mut args = vec!["verify-proof", file.to_str().unwrap(), "--ledger-key", &key];
+        let trust = log.path().join("trust.json");
+        let mut args = vec!["verify-proof", file.to_str().unwrap(), "--ledger-key", &key, "--trust", trust.to_str().unwrap()];
         args.extend_from_slice(extra);
         cli(log.path(), &args)
     };
+    assert!(log.path().join("trust.json").is_file(), "a simulation writes the simulator's trust list");
     let (ok, out, err) = verify(&["--witness", &k1, "--witness", &k2, "--quorum", "2"]);
     assert!(ok && out.contains("cosigned by 2 of 2 witnesses (quorum 2): witness.example/w1, witness.example/w2"), "{out}{err}");
     let stranger = vkey(tempfile::tempdir().unwrap().path(), "witness.example/w3");

@@ -129,13 +129,13 @@ fn cli(dir: &std::path::Path, args: &[&str]) -> (bool, String) {
 fn a_lost_database_or_key_is_refused_and_nothing_is_created() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let (ok, out) = cli(d, &["verify"]);
+    let (ok, out) = cli(d, &["verify", "--trust-bundle-keys"]);
     assert!(!ok && out.contains("no ledger database") && !d.join("ledger.db").exists(), "verify creates nothing: {out}");
     let (ok, out) = cli(d, &["ledger", "init"]);
     assert!(ok && out.contains("started a ledger"), "{out}");
     let (ok, out) = cli(d, &["ledger", "init"]);
     assert!(!ok && out.contains("already exists"), "{out}");
-    let (ok, out) = cli(d, &["verify"]);
+    let (ok, out) = cli(d, &["verify", "--trust-bundle-keys"]);
     assert!(ok && out.contains("ok: 1 events") && out.contains("self-consistency only"), "{out}");
     // The database lost, the key kept.
     let db: Vec<std::path::PathBuf> = std::fs::read_dir(d).unwrap().map(|e| e.unwrap().path()).filter(|p| p.to_string_lossy().contains("ledger.db")).collect();
@@ -146,7 +146,7 @@ fn a_lost_database_or_key_is_refused_and_nothing_is_created() {
     for args in [
         &["serve", "--listen", "127.0.0.1:0"][..],
         &["checkpoint"],
-        &["verify"],
+        &["verify", "--trust-bundle-keys"],
         &["run", "--procedure", "registry_removal", "--as-of", "2026-01-15", "--registries", "synthetic:5:1"],
         &["token", "create", "--role", "auditor"],
     ] {
@@ -159,7 +159,7 @@ fn a_lost_database_or_key_is_refused_and_nothing_is_created() {
     std::fs::write(d.join("ledger.db"), b"").unwrap();
     let (ok, out) = cli(d, &["checkpoint"]);
     assert!(!ok && out.contains("holds no event"), "{out}");
-    let (ok, out) = cli(d, &["verify"]);
+    let (ok, out) = cli(d, &["verify", "--trust-bundle-keys"]);
     assert!(!ok && out.contains("holds no event"), "{out}");
     std::fs::remove_file(d.join("ledger.db")).unwrap();
     // The database back, the key lost: refused.
@@ -205,7 +205,7 @@ fn files_holding_personal_data_are_owner_only() {
         }
     }
     std::fs::set_permissions(d.join("ledger.db"), std::fs::Permissions::from_mode(0o644)).unwrap();
-    let (ok, out) = cli(&d, &["verify"]);
+    let (ok, out) = cli(&d, &["verify", "--trust-bundle-keys"]);
     assert!(ok && out.contains("ledger.db is mode 644"), "a looser file is warned about: {out}");
 }
 
@@ -224,7 +224,7 @@ fn a_corrupted_database_is_named_at_once() {
     }
     std::fs::write(&db, bytes).unwrap();
     let _ = std::fs::remove_file(d.join("ledger.db-wal"));
-    for args in [&["verify"][..], &["serve", "--listen", "127.0.0.1:0"]] {
+    for args in [&["verify", "--trust-bundle-keys"][..], &["serve", "--listen", "127.0.0.1:0"]] {
         let t = std::time::Instant::now();
         let (ok, out) = cli(d, args);
         let took = t.elapsed();
