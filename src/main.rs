@@ -561,10 +561,10 @@ async fn run_procedure(g: &Global, a: RunArgs) -> anyhow::Result<std::process::E
     if live && as_of != today {
         return Err(pipeline::PipelineError::NotToday { as_of, today }.into());
     }
+    book.select(procedure, &as_of)?;
     if live && g.trust.is_none() {
         return Err(pipeline::PipelineError::NoTrustList.into());
     }
-    book.select(procedure, &as_of)?;
     let ledger = g.loc.ledger().await?;
     let trust = match &g.trust {
         Some(t) => t.clone(),

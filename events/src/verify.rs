@@ -146,27 +146,40 @@ pub struct ChainVerifier {
     prev: Option<Hash>,
     pub keys: KeyHistory,
     frontier: MerkleFrontier,
-    /// run → registry → the source key its `RunStarted` trusts.
-    source_keys: HashMap<String, HashMap<String, VerifierKey>>,
+    /// run → registry → the Ed25519 source keys its `RunStarted` names.
+    source_keys: HashMap<String, HashMap<String, Vec<VerifierKey>>>,
 }
 
-/// The source keys a `RunStarted` names (`data.source_keys`: registry → verifier key).
-fn run_source_keys(ev: &Event) -> Option<(String, HashMap<String, VerifierKey>)> {
+/// The Ed25519 source keys a `RunStarted` names: `data.source_keys` (registry → verifier key,
+/// older runs) or the `key` entries of `data.trust.sources` (registry → [entry]).
+fn run_source_keys(ev: &Event) -> Option<(String, HashMap<String, Vec<VerifierKey>>)> {
     let run = ev.data.get("run")?.as_str()?.to_string();
-    let keys = ev.data.get("source_keys")?.as_object()?.iter().filter_map(|(r, k)| Some((r.clone(), VerifierKey::parse(k.as_str()?).ok()?))).collect();
+    let mut keys: HashMap<String, Vec<VerifierKey>> = HashMap::new();
+    for (r, k) in ev.data.get("source_keys").and_then(|v| v.as_object()).into_iter().flatten() {
+        keys.entry(r.clone()).or_default().extend(k.as_str().and_then(|k| VerifierKey::parse(k).ok()));
+    }
+    let sources = ev.data.get("trust").and_then(|t| t.get("sources")).and_then(|s| s.as_object());
+    for (r, entries) in sources.into_iter().flatten() {
+        let entries = entries.as_array().into_iter().flatten();
+        keys.entry(r.clone()).or_default().extend(entries.filter_map(|e| VerifierKey::parse(e.get("key")?.as_str()?).ok()));
+    }
     Some((run, keys))
 }
 
-/// Checks the source's signature on a `RegistryResponded` against the key its run trusts.
-fn check_source(ev: &Event, keys: &HashMap<String, HashMap<String, VerifierKey>>) -> std::result::Result<(), String> {
+/// Checks the source's signature on a `RegistryResponded` against the keys its run names: the
+/// ledger's consistency with its own claim. An answer under the national PKI (`source_sig_alg`)
+/// is left to the service's source check (`verify --trust`), which holds the X.509 path.
+fn check_source(ev: &Event, keys: &HashMap<String, HashMap<String, Vec<VerifierKey>>>) -> std::result::Result<(), String> {
     use base64::Engine;
     let d = &ev.data;
+    if d.get("source_sig_alg").and_then(|v| v.as_str()).is_some_and(|a| a != "ed25519") {
+        return Ok(());
+    }
     let run = d.get("run").and_then(|v| v.as_str()).ok_or("no run")?;
     let registry = d.get("registry").and_then(|v| v.as_str()).ok_or("no registry")?;
-    let key = keys.get(run).and_then(|m| m.get(registry)).ok_or_else(|| format!("run {run} names no key for {registry}"))?;
-    if d.get("source_key").and_then(|v| v.as_str()) != Some(key.to_string().as_str()) {
-        return Err(format!("source_key is not the key run {run} trusts for {registry}"));
-    }
+    let named = keys.get(run).and_then(|m| m.get(registry)).filter(|k| !k.is_empty()).ok_or_else(|| format!("run {run} names no key for {registry}"))?;
+    let source_key = d.get("source_key").and_then(|v| v.as_str()).unwrap_or_default();
+    let key = named.iter().find(|k| k.to_string() == source_key).ok_or_else(|| format!("source_key is not a key run {run} names for {registry}"))?;
     let sig = base64::engine::general_purpose::STANDARD
         .decode(d.get("source_sig").and_then(|v| v.as_str()).unwrap_or_default())
         .map_err(|_| "source_sig is not base64".to_string())?;

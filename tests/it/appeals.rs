@@ -171,7 +171,7 @@ async fn a_correction_issued_by_the_source_is_accepted_as_issued() {
     let state = w.state.clone().with_registries(impostor);
     let appeals = state.appeals();
     let issued = appeals.issued_corrections(&a).await.unwrap();
-    assert!(issued[0].refused.as_deref().unwrap_or_default().contains("not the trusted key of gosreestr"), "{issued:?}");
+    assert!(issued[0].refused.as_deref().unwrap_or_default().contains("which the trust list does not hold for gosreestr"), "{issued:?}");
     let e = appeals.accept_correction(&a, "gosreestr", &issued[0].signed.source_sig, &officer).await.unwrap_err();
     assert!(e.to_string().contains("refused"), "{e}");
 
@@ -581,4 +581,38 @@ async fn decision_16_reinstatement_goes_back_to_the_list_keeper() {
         pipeline::run(&ledger, regs, keys, &RuleBook::built_in(), Procedure::RegistryRemoval, "2026-02-01", Settings::default(), &Silent).await.unwrap();
     assert_eq!(again.counts.get("removed"), Some(&1), "{:?}", again.counts);
     assert_eq!(again.counts.get("already_decided"), None);
+}
+
+/// Issue 28: a correction is checked against the server's trust list alone. One about anyone
+/// outside the appellant and the family his run fixed is refused, whoever signed it; one signed
+/// under the public default seed is refused by a server whose list holds the sources' own keys;
+/// a server started without a trust list accepts none. Under the simulation's list it passes.
+#[tokio::test]
+async fn corrections_are_trusted_only_under_the_servers_list() {
+    use housing_ledger::registry::TrustBasis;
+    let mut w = world().await;
+    let a = id(&w.file("@Cleared", json!({})).await);
+    let uri = format!("/v1/appeals/{a}/corrections");
+    let family = vec![iin_for("Cleared"), iin_for("Cleared.spouse")];
+    let mut with_stranger = family.clone();
+    with_stranger.push(iin_for("Stranger"));
+    fn filing(w: &World, a: &str, subjects: &[String]) -> Value {
+        let mut body = w.gosreestr_clears(a, subjects);
+        body["registry"] = json!("gosreestr");
+        body
+    }
+    let (s, e) = w.call("POST", &uri, &w.officer, Some(filing(&w, &a, &with_stranger))).await;
+    assert!(s.is_client_error() && e.to_string().contains("neither the appellant nor a member of the family"), "{s} {e}");
+
+    w.state.registry_keys = Arc::new(TrustedKeys::from_sim_seed("the sources' own keys").with_basis(TrustBasis::List));
+    let (s, e) = w.call("POST", &uri, &w.officer, Some(filing(&w, &a, &family))).await;
+    assert!(s.is_client_error() && e.to_string().contains("bad signature") && e.to_string().contains("does not hold for gosreestr"), "{s} {e}");
+
+    w.state.registry_keys = Arc::new(TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED).with_basis(TrustBasis::Unpinned));
+    let (s, e) = w.call("POST", &uri, &w.officer, Some(filing(&w, &a, &family))).await;
+    assert!(s.is_client_error() && e.to_string().contains("without a trust list"), "{s} {e}");
+
+    w.state.registry_keys = Arc::new(TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED));
+    let (s, e) = w.call("POST", &uri, &w.officer, Some(filing(&w, &a, &family))).await;
+    assert_eq!(s, StatusCode::CREATED, "{e}");
 }

@@ -17,6 +17,7 @@ mod replay;
 mod rules_and_fixtures;
 mod scenarios;
 mod server_limits;
+mod sources;
 mod store_contract;
 mod tidy;
 mod timestamps;

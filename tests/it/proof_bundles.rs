@@ -192,7 +192,11 @@ async fn one_changed_byte_anywhere_is_rejected() {
     let mut b = good.clone();
     let k = b.keys.registries.get_mut("gosreestr").unwrap();
     *k = housing_ledger::registry::sim_signer("another seed", housing_ledger::rules::records::RegistryId::Gosreestr).verifier().to_string();
-    cases.push(("registry key", b));
+    // The keys a bundle names are information (sources.md): the auditor's list decides, and
+    // only a verifier told to take the bundle's claim is misled by them.
+    verify(&b, &w).expect("a changed registry key in the bundle's information verifies under the auditor's list");
+    let claim = proof::verify(&b, &w.ledger.signer().verifier(), &RuleBook::built_in(), &proof::Sources::BundleClaim);
+    assert!(claim.is_err_and(|e| e.to_string().contains("gosreestr")), "under the bundle's own claim, the changed key fails");
     let mut b = good.clone();
     b.status = events::catalogue::Status::Retained;
     cases.push(("status", b));
@@ -465,13 +469,13 @@ async fn the_persons_own_entry_and_decision_carry_their_sources_signatures() {
     }
     expect_test::expect![[r#"
         entry locality: proof does not verify: seq 3: hash mismatch
-            re-signed: proof does not verify: seq N: the list entry: its own signature by ish_as_mr does not verify
+            re-signed: proof does not verify: seq N: the list entry: its own signature by ish_as_mr does not verify under any key the trust list holds for ish_as_mr at that time
         entry consent: proof does not verify: seq 3: hash mismatch
-            re-signed: proof does not verify: seq N: the list entry: its own signature by ish_as_mr does not verify
+            re-signed: proof does not verify: seq N: the list entry: its own signature by ish_as_mr does not verify under any key the trust list holds for ish_as_mr at that time
         decision outcome: proof does not verify: seq 53: hash mismatch
-            re-signed: proof does not verify: seq N: the decision: its own signature by ish_as_mr does not verify
+            re-signed: proof does not verify: seq N: the decision: its own signature by ish_as_mr does not verify under any key the trust list holds for ish_as_mr at that time
         decision official: proof does not verify: seq 53: hash mismatch
-            re-signed: proof does not verify: seq N: the decision: its own signature by ish_as_mr does not verify
+            re-signed: proof does not verify: seq N: the decision: its own signature by ish_as_mr does not verify under any key the trust list holds for ish_as_mr at that time
     "#]]
     .assert_eq(&out);
 }
