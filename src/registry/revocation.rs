@@ -27,11 +27,13 @@ pub struct WithRevocation {
 
 impl WithRevocation {
     pub fn new(inner: Arc<dyn Registries>, trust: TrustedKeys, timeout: Duration) -> Self {
-        Self { inner, trust, client: reqwest::Client::builder().timeout(timeout).build().expect("HTTP client builds") }
+        // No kept-alive connections: responders such as `openssl ocsp` close each one after answering.
+        let client = reqwest::Client::builder().timeout(timeout).pool_max_idle_per_host(0).build().expect("HTTP client builds");
+        Self { inner, trust, client }
     }
 
     /// Adds the signer's OCSP response to a PKI-signed answer that carries no evidence.
-    async fn staple(&self, registry: RegistryId, mut signed: SignedAnswer) -> Result<SignedAnswer, RegistryFault> {
+    pub async fn staple(&self, registry: RegistryId, mut signed: SignedAnswer) -> Result<SignedAnswer, RegistryFault> {
         let Some(chain) = signed.source_chain.as_deref().filter(|_| signed.source_revocation.is_none()) else { return Ok(signed) };
         // Malformed chains are left to the check, which names what is wrong.
         let Ok(chain) = pki::chain_from_base64(chain) else { return Ok(signed) };

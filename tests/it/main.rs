@@ -11,6 +11,7 @@ mod audit;
 mod catalogue;
 mod http_registries;
 mod notices;
+mod pki;
 mod proof_bundles;
 mod register;
 mod replay;

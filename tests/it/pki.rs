@@ -1,0 +1,258 @@
+//! Issue 28: answers under the national PKI, against throwaway CAs that `openssl` makes at test
+//! time (no private key is committed) and `openssl ocsp` as the responder. Each refusal names
+//! why; a good answer's check is repeated offline with the responder gone.
+
+use base64::Engine;
+use housing_ledger::registry::revocation::WithRevocation;
+use housing_ledger::registry::sim::{SourceSigner, X509Signer};
+use housing_ledger::registry::{AnswerKind, NoSource, RegistryFault, SignedAnswer, TrustedKeys};
+use housing_ledger::rules::records::RegistryId;
+use serde_json::json;
+use std::path::PathBuf;
+use std::process::Command;
+
+const CONFIG: &str = r#"
+[ca]
+default_ca = d
+[d]
+database = $ENV::DB
+new_certs_dir = $ENV::OUT
+serial = $ENV::SERIAL
+default_md = sha256
+policy = any
+unique_subject = no
+copy_extensions = none
+[any]
+commonName = supplied
+organizationalUnitName = optional
+[ca_ext]
+basicConstraints = critical, CA:true
+keyUsage = critical, keyCertSign, cRLSign
+[no_bc]
+keyUsage = critical, keyCertSign, cRLSign
+[signer]
+keyUsage = critical, digitalSignature, nonRepudiation
+authorityInfoAccess = OCSP;URI:$ENV::OCSP_URL
+[no_ku]
+authorityInfoAccess = OCSP;URI:$ENV::OCSP_URL
+"#;
+
+struct Pki {
+    dir: tempfile::TempDir,
+    ocsp_url: String,
+}
+
+impl Pki {
+    fn path(&self, f: &str) -> PathBuf {
+        self.dir.path().join(f)
+    }
+
+    fn openssl(&self, args: &[&str]) -> String {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("DB", self.path("db.txt"))
+            .env("OUT", self.dir.path())
+            .env("SERIAL", self.path("serial"))
+            .env("OCSP_URL", &self.ocsp_url)
+            .output()
+            .expect("openssl runs");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn key(&self, name: &str, ec: bool) {
+        let alg: &[&str] = if ec { &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"] } else { &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"] };
+        let out = format!("{name}.key");
+        let mut args = vec!["genpkey"];
+        args.extend_from_slice(alg);
+        args.extend_from_slice(&["-out", &out]);
+        self.openssl(&args);
+    }
+
+    /// Issues `name.pem` for `key.key` with `subject`, by `issuer` (`None`: self-signed), with
+    /// the config's extension section `ext`, valid from `start` to `end` (YYYYMMDDHHMMSSZ).
+    fn issue(&self, name: &str, key: &str, subject: &str, issuer: Option<&str>, ext: &str, end: &str) {
+        let (csr, pem, k) = (format!("{name}.csr"), format!("{name}.pem"), format!("{key}.key"));
+        self.openssl(&["req", "-new", "-key", &k, "-subj", subject, "-out", &csr]);
+        let mut args = vec!["ca", "-config", "ca.cnf", "-batch", "-notext", "-in", &csr, "-out", &pem, "-extensions", ext, "-startdate", "20250101000000Z", "-enddate", end];
+        let (cert, ikey);
+        match issuer {
+            None => args.extend_from_slice(&["-selfsign", "-keyfile", &k]),
+            Some(i) => {
+                (cert, ikey) = (format!("{i}.pem"), format!("{i}.key"));
+                args.extend_from_slice(&["-cert", &cert, "-keyfile", &ikey]);
+            }
+        }
+        self.openssl(&args);
+    }
+
+    fn serial(&self, name: &str) -> String {
+        self.openssl(&["x509", "-in", &format!("{name}.pem"), "-noout", "-serial"]).trim().trim_start_matches("serial=").to_string()
+    }
+
+    fn read(&self, f: &str) -> String {
+        std::fs::read_to_string(self.path(f)).unwrap()
+    }
+
+    fn signer(&self, key: &str, chain: &[&str]) -> SourceSigner {
+        let pem: String = chain.iter().map(|c| self.read(&format!("{c}.pem"))).collect();
+        SourceSigner::X509(X509Signer::from_pem(&self.read(&format!("{key}.key")), &pem).unwrap())
+    }
+}
+
+/// `openssl ocsp` serving the index, signed by the intermediate; killed on drop.
+struct Responder(std::process::Child);
+
+impl Drop for Responder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn asn1_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%y%m%d%H%M%SZ").to_string()
+}
+
+fn answer(at: chrono::DateTime<chrono::Utc>) -> serde_json::Value {
+    json!({"registry": "zags", "request_id": "r1", "subjects": [], "issued_at": at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(), "records": {}})
+}
+
+fn refused(r: Result<(), RegistryFault>) -> String {
+    match r {
+        Err(RegistryFault::BadSignature(why)) => why,
+        other => panic!("expected bad_signature, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_under_the_national_pki() {
+    let port = free_port();
+    let pki = Pki { dir: tempfile::tempdir().unwrap(), ocsp_url: format!("http://127.0.0.1:{port}") };
+    std::fs::write(pki.path("ca.cnf"), CONFIG).unwrap();
+    std::fs::write(pki.path("db.txt"), "").unwrap();
+    std::fs::write(pki.path("serial"), "10\n").unwrap();
+    for (k, ec) in [("root", false), ("inter", false), ("other", false), ("nobc", false), ("unrelated", false), ("signer", false), ("ec", true)] {
+        pki.key(k, ec);
+    }
+    let far = "20300101000000Z";
+    pki.issue("root", "root", "/CN=Test NCA Root", None, "ca_ext", far);
+    pki.issue("inter", "inter", "/CN=Test NCA Intermediate", Some("root"), "ca_ext", far);
+    pki.issue("other", "other", "/CN=Another Root", None, "ca_ext", far);
+    pki.issue("nobc", "nobc", "/CN=Intermediate without basicConstraints", Some("root"), "no_bc", far);
+    pki.issue("unrelated", "unrelated", "/CN=Unrelated responder", None, "ca_ext", far);
+    let zags = "/CN=ZAGS/OU=BIN111111111111";
+    pki.issue("rsa", "signer", zags, Some("inter"), "signer", far);
+    pki.issue("p256", "ec", zags, Some("inter"), "signer", far);
+    pki.issue("expired", "signer", zags, Some("inter"), "signer", "20250601000000Z");
+    pki.issue("stranger", "signer", zags, Some("other"), "signer", far);
+    pki.issue("under_nobc", "signer", zags, Some("nobc"), "signer", far);
+    pki.issue("no_ku", "signer", zags, Some("inter"), "no_ku", far);
+    pki.issue("other_org", "signer", "/CN=ZAGS/OU=BIN999999999999", Some("inter"), "signer", far);
+    pki.issue("revoked_before", "signer", zags, Some("inter"), "signer", far);
+    pki.issue("revoked_after", "signer", zags, Some("inter"), "signer", far);
+
+    // The responder's index: revoked an hour ago, the rest valid.
+    let now = chrono::Utc::now();
+    let hour_ago = asn1_time(now - chrono::Duration::hours(1));
+    let mut index = String::new();
+    for name in ["rsa", "p256", "no_ku", "other_org", "expired"] {
+        index += &format!("V\t300101000000Z\t\t{}\tunknown\t{zags}\n", pki.serial(name));
+    }
+    for name in ["revoked_before", "revoked_after"] {
+        index += &format!("R\t300101000000Z\t{hour_ago}\t{}\tunknown\t{zags}\n", pki.serial(name));
+    }
+    std::fs::write(pki.path("ocsp-index.txt"), index).unwrap();
+    std::fs::write(pki.path("ocsp-index.txt.attr"), "unique_subject = no\n").unwrap();
+    let responder = Responder(
+        Command::new("openssl")
+            .args(["ocsp", "-index", "ocsp-index.txt", "-port", &port.to_string(), "-rsigner", "inter.pem", "-rkey", "inter.key", "-CA", "inter.pem", "-ndays", "1"])
+            .current_dir(pki.dir.path())
+            .stdout(std::fs::File::create(pki.path("ocsp.out")).unwrap())
+            .stderr(std::fs::File::create(pki.path("ocsp.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    // Ready when it says so (a probe connection would hold its single accept loop).
+    for _ in 0..200 {
+        if std::fs::read_to_string(pki.path("ocsp.log")).unwrap_or_default().contains("waiting for OCSP client connections") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+
+    let list = json!({"format": "housing-ledger/trust-list/v1", "issued": "2026-12-01", "sources": {"zags": [
+        {"ca": pki.read("root.pem"), "signer": {"organization_bin": "111111111111"}, "valid_from": "2025-01-01", "valid_until": null}
+    ]}});
+    let trust = TrustedKeys::parse(&list.to_string()).unwrap();
+    let stapler = WithRevocation::new(std::sync::Arc::new(NoSource), trust.clone(), std::time::Duration::from_secs(5));
+    let sign = |key: &str, chain: &[&str], at| pki.signer(key, chain).sign(answer(at), AnswerKind::Records(&[]));
+    let log = || format!("{}{}", std::fs::read_to_string(pki.path("ocsp.out")).unwrap_or_default(), std::fs::read_to_string(pki.path("ocsp.log")).unwrap_or_default());
+    let received = |signed: SignedAnswer| async { stapler.staple(RegistryId::Zags, signed).await.unwrap_or_else(|e| panic!("{e}; the responder said: {}", log())) };
+    let check = |s: &SignedAnswer| trust.check_source(RegistryId::Zags, s);
+
+    // Accepted: RSA and P-256, with the OCSP response obtained on receipt.
+    let good = received(sign("signer", &["rsa", "inter"], now)).await;
+    assert_eq!(good.source_sig_alg.as_deref(), Some("rsa-pkcs1-sha256"));
+    assert!(good.source_revocation.is_some(), "the OCSP response is kept with the answer");
+    assert_eq!(check(&good), Ok(()));
+    let p256 = received(sign("ec", &["p256", "inter"], now)).await;
+    assert_eq!((p256.source_sig_alg.as_deref(), check(&p256)), (Some("ecdsa-p256-sha256"), Ok(())));
+    // Accepted: a signer revoked an hour ago, for an answer signed two hours ago.
+    let before = received(sign("signer", &["revoked_after", "inter"], now - chrono::Duration::hours(2))).await;
+    assert_eq!(check(&before), Ok(()), "a revocation after signing does not undo the answer");
+
+    // Refused, each naming why.
+    let cases: Vec<(&str, SignedAnswer, &str)> = vec![
+        ("revoked before signing", received(sign("signer", &["revoked_before", "inter"], now)).await, "at or before the signing time"),
+        ("expired", received(sign("signer", &["expired", "inter"], now)).await, "expired or not yet valid"),
+        ("another root", received(sign("signer", &["stranger", "other"], now)).await, "does not lead"),
+        ("CA without basicConstraints", received(sign("signer", &["under_nobc", "nobc"], now)).await, "has no basicConstraints CA"),
+        ("no keyUsage", received(sign("signer", &["no_ku", "inter"], now)).await, "has no keyUsage"),
+        ("another organisation", received(sign("signer", &["other_org", "inter"], now)).await, "is not of organisation BIN 111111111111"),
+        ("stale OCSP", received(sign("signer", &["rsa", "inter"], now - chrono::Duration::hours(30))).await, "stale"),
+    ];
+    for (what, signed, why) in &cases {
+        let got = refused(check(signed));
+        assert!(got.contains(why), "{what}: {got}");
+    }
+
+    // An OCSP response signed by an unrelated key.
+    pki.openssl(&["ocsp", "-issuer", "inter.pem", "-cert", "rsa.pem", "-reqout", "req.der", "-no_nonce"]);
+    pki.openssl(&["ocsp", "-index", "ocsp-index.txt", "-rsigner", "unrelated.pem", "-rkey", "unrelated.key", "-CA", "inter.pem", "-reqin", "req.der", "-respout", "unrelated.der"]);
+    let forged = base64::engine::general_purpose::STANDARD.encode(std::fs::read(pki.path("unrelated.der")).unwrap());
+    let signed = SignedAnswer { source_revocation: Some(events::catalogue::SourceRevocation::Ocsp(forged)), ..good.clone() };
+    assert!(refused(check(&signed)).contains("neither the CA"), "an unrelated responder");
+
+    // A GOST certificate, refused by name.
+    use der::{Decode, Encode};
+    let chain = good.source_chain.clone().unwrap();
+    let mut cert = x509_cert::Certificate::from_der(&base64::engine::general_purpose::STANDARD.decode(&chain[0]).unwrap()).unwrap();
+    cert.tbs_certificate.subject_public_key_info.algorithm.oid = der::asn1::ObjectIdentifier::new_unwrap("1.2.398.3.10.1.1.1.1");
+    let gost = base64::engine::general_purpose::STANDARD.encode(cert.to_der().unwrap());
+    let signed = SignedAnswer { source_chain: Some(vec![gost, chain[1].clone()]), ..good.clone() };
+    assert!(refused(check(&signed)).contains("GOST"), "a GOST certificate");
+
+    // The offline check, with the responder gone; one byte changed in the stored chain or
+    // OCSP response fails it.
+    drop(responder);
+    assert_eq!(check(&good), Ok(()), "repeated offline");
+    let flip = |b64: &str, at: usize| {
+        let mut bytes = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
+        let i = at.min(bytes.len() - 1);
+        bytes[i] ^= 1;
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    };
+    let mut changed = good.clone();
+    changed.source_chain.as_mut().unwrap()[0] = flip(&chain[0], 300);
+    assert!(check(&changed).is_err(), "a byte changed in the chain");
+    let Some(events::catalogue::SourceRevocation::Ocsp(resp)) = &good.source_revocation else { panic!("OCSP") };
+    let mut changed = good.clone();
+    changed.source_revocation = Some(events::catalogue::SourceRevocation::Ocsp(flip(resp, 200)));
+    assert!(check(&changed).is_err(), "a byte changed in the OCSP response");
+}
