@@ -817,7 +817,6 @@ pub async fn timeline(ledger: &Ledger, iin: &str) -> std::result::Result<Vec<Eve
 /// The appellant and the family his run fixed (its last `CheckEvaluated` naming one): whom a
 /// correction in his appeal may be about.
 fn appellant_and_family(person: &[Event], a: &Appeal) -> Vec<String> {
-    let family: Family =
-        of_run::<ev::CheckEvaluated>(person, &a.run).filter_map(|(_, c)| serde_json::from_value(c.family?).ok()).last().unwrap_or_default();
+    let family: Family = of_run::<ev::CheckEvaluated>(person, &a.run).filter_map(|(_, c)| serde_json::from_value(c.family?).ok()).last().unwrap_or_default();
     std::iter::once(a.iin.clone()).chain(family.members()).collect()
 }

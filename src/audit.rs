@@ -269,7 +269,12 @@ pub fn audit_case(case: &Case, book: &RuleBook) -> Option<Finding> {
 }
 
 /// Walks the log page by page (`progress` told how far), judging the cases on every core.
-async fn walk(ledger: &Ledger, trust: Option<&TrustedKeys>, mut judge_page: impl FnMut(Vec<Case>), mut progress: impl FnMut(u64, u64)) -> Result<Walk, LedgerError> {
+async fn walk(
+    ledger: &Ledger,
+    trust: Option<&TrustedKeys>,
+    mut judge_page: impl FnMut(Vec<Case>),
+    mut progress: impl FnMut(u64, u64),
+) -> Result<Walk, LedgerError> {
     let mut walk = Walk::new(trust.cloned());
     let size = ledger.size().await?;
     let mut from = 0;

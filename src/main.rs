@@ -598,8 +598,8 @@ async fn registry_sim(g: &Global, a: RegistrySimArgs) -> anyhow::Result<std::pro
         let (key, chain) = files.split_once(':').with_context(|| format!("--sign-with {spec:?}: REGISTRY=KEY.pem:CHAIN.pem"))?;
         let registry = housing_ledger::rules::records::RegistryId::parse(registry).with_context(|| format!("--sign-with: no registry {registry:?}"))?;
         let read = |p: &str| std::fs::read_to_string(p).with_context(|| format!("--sign-with: cannot read {p}"));
-        let signer = housing_ledger::registry::sim::X509Signer::from_pem(&read(key)?, &read(chain)?)
-            .map_err(|e| anyhow::anyhow!("--sign-with {registry}: {e}"))?;
+        let signer =
+            housing_ledger::registry::sim::X509Signer::from_pem(&read(key)?, &read(chain)?).map_err(|e| anyhow::anyhow!("--sign-with {registry}: {e}"))?;
         sim = sim.with_x509(registry, signer).map_err(|e| anyhow::anyhow!("--sign-with: {e}"))?;
         eprintln!("registry-sim: {registry} signs under the certificate in {chain}");
     }

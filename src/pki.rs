@@ -174,7 +174,12 @@ pub fn names_bin(cert: &Certificate, bin: &str) -> bool {
 /// Builds the signer's path at time `at`: `signer` (allowed to sign: `keyUsage`), through
 /// certificates of `chain` (CAs by `basicConstraints`), to one of `anchors`; every certificate
 /// valid at `at`, none GOST. Returns the anchor reached and the signer's issuer.
-pub fn build_path<'a>(signer: &'a Certificate, chain: &'a [Certificate], anchors: &[&'a Certificate], at: u64) -> Result<(&'a Certificate, &'a Certificate), String> {
+pub fn build_path<'a>(
+    signer: &'a Certificate,
+    chain: &'a [Certificate],
+    anchors: &[&'a Certificate],
+    at: u64,
+) -> Result<(&'a Certificate, &'a Certificate), String> {
     refuse_gost(signer)?;
     valid_then(signer, at)?;
     check_signer_usage(signer)?;
@@ -274,9 +279,8 @@ fn check_ocsp(der: &[u8], signer: &Certificate, issuer: &Certificate, at: u64) -
     let signed_by = |key: &Certificate| {
         verify_signature(&key.tbs_certificate.subject_public_key_info, &basic.signature_algorithm.oid, &tbs, basic.signature.raw_bytes()).is_ok()
     };
-    let delegated = |c: &&&Certificate| {
-        issued_by(c, issuer) && valid_at(c, produced) && extended_key_usage(c).is_some_and(|eku| eku.contains(&ID_KP_OCSP_SIGNING))
-    };
+    let delegated =
+        |c: &&&Certificate| issued_by(c, issuer) && valid_at(c, produced) && extended_key_usage(c).is_some_and(|eku| eku.contains(&ID_KP_OCSP_SIGNING));
     let certs: Vec<&Certificate> = basic.certs.iter().flatten().collect();
     if !signed_by(issuer) && !certs.iter().filter(delegated).any(|c| signed_by(c)) {
         let who = certs.first().map(|c| c.tbs_certificate.subject.to_string()).unwrap_or_else(|| format!("{:?}", basic.tbs_response_data.responder_id));
@@ -292,7 +296,13 @@ fn check_ocsp(der: &[u8], signer: &Certificate, issuer: &Certificate, at: u64) -
         .tbs_response_data
         .responses
         .iter()
-        .find(|r| cert_id(signer, issuer, &r.cert_id.hash_algorithm.oid).is_ok_and(|id| id.issuer_name_hash == r.cert_id.issuer_name_hash && id.issuer_key_hash == r.cert_id.issuer_key_hash && id.serial_number == r.cert_id.serial_number))
+        .find(|r| {
+            cert_id(signer, issuer, &r.cert_id.hash_algorithm.oid).is_ok_and(|id| {
+                id.issuer_name_hash == r.cert_id.issuer_name_hash
+                    && id.issuer_key_hash == r.cert_id.issuer_key_hash
+                    && id.serial_number == r.cert_id.serial_number
+            })
+        })
         .ok_or("the OCSP response does not cover the signer's certificate")?;
     match &single.cert_status {
         x509_ocsp::CertStatus::Good(_) => Ok(format!("OCSP good, produced at {}", show(produced))),

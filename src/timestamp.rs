@@ -7,6 +7,7 @@
 //! ECDSA P-256 (`p256`) or RSA PKCS#1 v1.5 (`rsa`), with SHA-256. A token signed otherwise is
 //! refused, naming the algorithm.
 
+use crate::pki::{verify_signature, ID_CE_EXT_KEY_USAGE, ID_SHA256};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use cms::cert::CertificateChoices;
@@ -16,7 +17,6 @@ use der::asn1::{ObjectIdentifier, OctetString};
 use der::{Decode, Encode};
 use sha2::{Digest, Sha256};
 use x509_cert::Certificate;
-use crate::pki::{verify_signature, ID_CE_EXT_KEY_USAGE, ID_SHA256};
 use x509_tsp::{MessageImprint, TimeStampReq, TimeStampResp, TspVersion, TstInfo};
 
 const ID_SIGNED_DATA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2");

@@ -12,7 +12,9 @@ mod build;
 mod verify;
 
 pub use build::{build, build_with, case_file, check_events, load_person, RunHeaders};
-pub use verify::{check_event_sources, check_evidence, check_quorum, check_timestamp, judge_answers, rederive, verify, verify_case_file, Rederived, Sources, Verified};
+pub use verify::{
+    check_event_sources, check_evidence, check_quorum, check_timestamp, judge_answers, rederive, verify, verify_case_file, Rederived, Sources, Verified,
+};
 
 use crate::ledger::LedgerError;
 use events::catalogue::{Ground, Status};

@@ -141,12 +141,12 @@ pub fn check_event_sources(e: &Event, keys: &TrustedKeys) -> Result<(), String> 
             let signed = SignedAnswer { answer: r.answer, source_key: r.source_key, source_sig: r.source_sig, ..SignedAnswer::default() };
             keys.check_source(registry, &signed).map_err(|f| format!("the reinstatement's acknowledgement: {f}"))
         }
-        LIST_ENTRY_RECEIVED => keys
-            .check_item(RegistryId::IshAsMr, &d["entry"], d["entry_sig"].as_str(), Some(&e.time))
-            .map_err(|err| format!("the list entry: {err}")),
-        DECISION_TAKEN if d.get("appeal").is_none() => keys
-            .check_item(RegistryId::IshAsMr, &d["decision"], d["decision_sig"].as_str(), Some(&e.time))
-            .map_err(|err| format!("the decision: {err}")),
+        LIST_ENTRY_RECEIVED => {
+            keys.check_item(RegistryId::IshAsMr, &d["entry"], d["entry_sig"].as_str(), Some(&e.time)).map_err(|err| format!("the list entry: {err}"))
+        }
+        DECISION_TAKEN if d.get("appeal").is_none() => {
+            keys.check_item(RegistryId::IshAsMr, &d["decision"], d["decision_sig"].as_str(), Some(&e.time)).map_err(|err| format!("the decision: {err}"))
+        }
         _ => Ok(()),
     }
 }

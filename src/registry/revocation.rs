@@ -51,19 +51,13 @@ impl WithRevocation {
             .collect();
         let issuer = chain[1..].iter().chain(cas.iter().map(|(_, c)| *c)).find(|c| pki::issued_by(signer, c));
         let Some(issuer) = issuer else { return Ok(signed) };
-        let url = pki::ocsp_url(signer).or_else(|| cas.iter().find_map(|(e, _)| e.doc.ocsp.clone())).ok_or_else(|| {
-            RegistryFault::Unavailable(format!("{registry}: the signer's certificate names no OCSP responder and the trust list gives none"))
-        })?;
+        let url = pki::ocsp_url(signer)
+            .or_else(|| cas.iter().find_map(|(e, _)| e.doc.ocsp.clone()))
+            .ok_or_else(|| RegistryFault::Unavailable(format!("{registry}: the signer's certificate names no OCSP responder and the trust list gives none")))?;
         let request = pki::ocsp_request(signer, issuer).map_err(|e| RegistryFault::Malformed(format!("{registry}: OCSP request: {e}")))?;
         let unavailable = |e: String| RegistryFault::Unavailable(format!("{registry}: the OCSP responder {url}: {e}"));
-        let resp = self
-            .client
-            .post(&url)
-            .header("content-type", "application/ocsp-request")
-            .body(request)
-            .send()
-            .await
-            .map_err(|e| unavailable(e.to_string()))?;
+        let resp =
+            self.client.post(&url).header("content-type", "application/ocsp-request").body(request).send().await.map_err(|e| unavailable(e.to_string()))?;
         if !resp.status().is_success() {
             return Err(unavailable(format!("answered {}", resp.status())));
         }

@@ -85,7 +85,7 @@ impl Simulator {
     pub fn new(source: Arc<dyn Source>, seed: &str) -> Self {
         Self {
             source,
-            signers: RegistryId::ALL.iter().map(|r| (*r, SourceSigner::Ed25519(sim_signer(seed, *r)))).collect(),
+            signers: RegistryId::ALL.iter().map(|r| (*r, SourceSigner::Ed25519(Box::new(sim_signer(seed, *r))))).collect(),
             corrections: Default::default(),
         }
     }
@@ -253,7 +253,7 @@ impl Simulator {
 /// How the simulator signs a registry's answers: its derived Ed25519 key, or an X.509
 /// certificate's key (RSA or P-256) with the chain it sends along.
 pub enum SourceSigner {
-    Ed25519(LedgerSigner),
+    Ed25519(Box<LedgerSigner>),
     X509(X509Signer),
 }
 

@@ -59,7 +59,7 @@ pub struct SignerConstraint {
 
 #[derive(Clone, Debug)]
 pub enum Anchor {
-    Key(VerifierKey),
+    Key(Box<VerifierKey>),
     Ca(Box<Certificate>),
 }
 
@@ -160,7 +160,7 @@ impl TrustedKeys {
                 if e.signer.is_some() || e.ocsp.is_some() {
                     return Err(bad("signer/ocsp: only a ca entry has them".into()));
                 }
-                Anchor::Key(VerifierKey::parse(k).map_err(|err| bad(format!("key: {err}")))?)
+                Anchor::Key(Box::new(VerifierKey::parse(k).map_err(|err| bad(format!("key: {err}")))?))
             }
             (None, Some(pem)) => {
                 let certs = Certificate::load_pem_chain(pem.as_bytes()).map_err(|err| bad(format!("ca: not a PEM certificate: {err}")))?;
@@ -201,7 +201,8 @@ impl TrustedKeys {
             sources: keys
                 .iter()
                 .map(|(r, k)| {
-                    let e = EntryDoc { key: Some(k.text().to_string()), ca: None, signer: None, ocsp: None, valid_from: "2000-01-01".into(), valid_until: None };
+                    let e =
+                        EntryDoc { key: Some(k.text().to_string()), ca: None, signer: None, ocsp: None, valid_from: "2000-01-01".into(), valid_until: None };
                     (r.as_str().to_string(), vec![e])
                 })
                 .collect(),
@@ -251,7 +252,10 @@ impl TrustedKeys {
             for (r, entries) in sources {
                 let Some(registry) = RegistryId::parse(r) else { continue };
                 for (i, e) in entries.as_array().into_iter().flatten().enumerate() {
-                    if let Ok(e) = serde_json::from_value::<EntryDoc>(e.clone()).map_err(|e| e.to_string()).and_then(|d| Self::entry(&d, &format!("{r}[{i}]")).map_err(|e| e.to_string())) {
+                    if let Ok(e) = serde_json::from_value::<EntryDoc>(e.clone())
+                        .map_err(|e| e.to_string())
+                        .and_then(|d| Self::entry(&d, &format!("{r}[{i}]")).map_err(|e| e.to_string()))
+                    {
                         claim.sources.entry(registry).or_default().push(e);
                     }
                 }
@@ -270,7 +274,7 @@ impl TrustedKeys {
         let entries = self.sources.entry(registry).or_default();
         if !entries.iter().any(|e| matches!(&e.anchor, Anchor::Key(k) if k.text() == key.text())) {
             let doc = EntryDoc { key: Some(key.text().to_string()), ca: None, signer: None, ocsp: None, valid_from: "2000-01-01".into(), valid_until: None };
-            entries.push(TrustEntry { doc, anchor: Anchor::Key(key), from: NaiveDate::MIN, until: None });
+            entries.push(TrustEntry { doc, anchor: Anchor::Key(Box::new(key)), from: NaiveDate::MIN, until: None });
         }
     }
 
@@ -279,7 +283,7 @@ impl TrustedKeys {
         for (r, es) in &other.sources {
             for e in es {
                 match &e.anchor {
-                    Anchor::Key(k) => self.add_key(*r, k.clone()),
+                    Anchor::Key(k) => self.add_key(*r, k.as_ref().clone()),
                     Anchor::Ca(_) => self.sources.entry(*r).or_default().push(e.clone()),
                 }
             }
@@ -329,7 +333,9 @@ impl TrustedKeys {
                 }
                 let entries = self.entries(registry).map_err(bad)?;
                 let holding: Vec<&TrustEntry> = entries.iter().filter(|e| matches!(&e.anchor, Anchor::Key(k) if k.text() == signed.source_key)).collect();
-                let first = holding.first().ok_or_else(|| bad(format!("{registry}'s answer is signed by key {}, which the trust list does not hold for {registry}", signed.source_key)))?;
+                let first = holding.first().ok_or_else(|| {
+                    bad(format!("{registry}'s answer is signed by key {}, which the trust list does not hold for {registry}", signed.source_key))
+                })?;
                 let Some(Anchor::Key(key)) = holding.iter().find(|e| e.covers(day)).map(|e| &e.anchor) else {
                     return Err(bad(format!(
                         "key {} of {registry} is trusted {}, but the answer was signed on {day} ({})",
@@ -411,7 +417,7 @@ impl TrustedKeys {
             .iter()
             .filter(|e| day.is_none_or(|d| e.covers(d)))
             .filter_map(|e| match &e.anchor {
-                Anchor::Key(k) => Some(k),
+                Anchor::Key(k) => Some(k.as_ref()),
                 Anchor::Ca(_) => None,
             })
             .collect();

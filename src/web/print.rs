@@ -25,7 +25,9 @@ pub async fn page(State(s): State<AppState>, session: Session, Path(id): Path<St
     let history = s.ledger.key_history().await.map_err(super::internal(l))?;
     let keys = history.all();
     // As `verify-proof` checks it: from the ledger's first key, through its rotations.
-    let verified = keys.first().map(|k| crate::proof::verify_case_file(&file, k, &s.book, &crate::proof::Sources::List((*s.registry_keys).clone())).map_err(|e| e.to_string()));
+    let verified = keys
+        .first()
+        .map(|k| crate::proof::verify_case_file(&file, k, &s.book, &crate::proof::Sources::List((*s.registry_keys).clone())).map_err(|e| e.to_string()));
     let bundle = &file.proof;
     let by_seq: BTreeMap<u64, &Event> = bundle.events.iter().map(|e| (e.seq, e)).collect();
     let decision = bundle.events.iter().rev().find_map(|e| Some((e, e.as_type::<c::DecisionTaken>()?)));
@@ -45,6 +47,8 @@ pub async fn page(State(s): State<AppState>, session: Session, Path(id): Path<St
     if let Some(q) = quorum.filter(|_| !witnesses.is_empty()) {
         verify_command.push_str(&format!(" --quorum {q}"));
     }
+    // The sources' keys are checked against a list the reader holds, never the file's claim.
+    verify_command.push_str(" --trust sources-trust-list.json");
     let title = format!("{} {id}", t(l, "print_title"));
     Ok(session.page(
         &title,

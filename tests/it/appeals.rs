@@ -284,10 +284,25 @@ async fn appeal_lifecycles() {
     );
     let anchor = w.state.ledger.key_history().await.unwrap().all()[0].clone();
     let parsed: housing_ledger::proof::CaseFile = serde_json::from_value(file.clone()).unwrap();
-    housing_ledger::proof::verify_case_file(&parsed, &anchor, &RuleBook::built_in(), &housing_ledger::proof::Sources::List(housing_ledger::registry::TrustedKeys::from_sim_seed(housing_ledger::registry::DEFAULT_SIM_SEED))).expect("the case file verifies offline");
+    housing_ledger::proof::verify_case_file(
+        &parsed,
+        &anchor,
+        &RuleBook::built_in(),
+        &housing_ledger::proof::Sources::List(housing_ledger::registry::TrustedKeys::from_sim_seed(housing_ledger::registry::DEFAULT_SIM_SEED)),
+    )
+    .expect("the case file verifies offline");
     let mut bad = parsed.clone();
     bad.appeal_events[0].data["grounds"] = json!("changed");
-    assert!(housing_ledger::proof::verify_case_file(&bad, &anchor, &RuleBook::built_in(), &housing_ledger::proof::Sources::List(housing_ledger::registry::TrustedKeys::from_sim_seed(housing_ledger::registry::DEFAULT_SIM_SEED))).is_err(), "a changed appeal event fails");
+    assert!(
+        housing_ledger::proof::verify_case_file(
+            &bad,
+            &anchor,
+            &RuleBook::built_in(),
+            &housing_ledger::proof::Sources::List(housing_ledger::registry::TrustedKeys::from_sim_seed(housing_ledger::registry::DEFAULT_SIM_SEED))
+        )
+        .is_err(),
+        "a changed appeal event fails"
+    );
     assert_eq!(parsed.notice.as_ref().map(|n| n.kind.as_str()), Some("NoticeIssued"), "the notice as sent is in the case file");
 
     // A correction clears step 6, and the re-check reaches step 7's ground: removed on it.
@@ -331,7 +346,14 @@ async fn appeal_lifecycles() {
     w.state.ledger.verify(|_| {}).await.expect("the ledger verifies after appeals");
     // Upheld, overturned, re-checked, refused and late appeals, as the service wrote them,
     // break no rule the audit checks.
-    let report = housing_ledger::audit::audit(&w.state.ledger, &RuleBook::built_in(), Some(&housing_ledger::registry::TrustedKeys::from_sim_seed(housing_ledger::registry::DEFAULT_SIM_SEED)), |_, _| {}).await.unwrap();
+    let report = housing_ledger::audit::audit(
+        &w.state.ledger,
+        &RuleBook::built_in(),
+        Some(&housing_ledger::registry::TrustedKeys::from_sim_seed(housing_ledger::registry::DEFAULT_SIM_SEED)),
+        |_, _| {},
+    )
+    .await
+    .unwrap();
     assert!(report.decisions >= 5, "{report:?}");
     assert_eq!(report.findings, [], "the service's own appeals are clean");
 }

@@ -48,7 +48,15 @@ impl World {
     }
 
     async fn findings(&self) -> Vec<Finding> {
-        audit(&self.ledger, &RuleBook::built_in(), Some(&housing_ledger::registry::TrustedKeys::from_sim_seed(housing_ledger::registry::DEFAULT_SIM_SEED)), |_, _| {}).await.unwrap().findings
+        audit(
+            &self.ledger,
+            &RuleBook::built_in(),
+            Some(&housing_ledger::registry::TrustedKeys::from_sim_seed(housing_ledger::registry::DEFAULT_SIM_SEED)),
+            |_, _| {},
+        )
+        .await
+        .unwrap()
+        .findings
     }
 }
 
@@ -74,7 +82,14 @@ fn actor(token: &str, holder_id: &str) -> ev::Actor {
 #[tokio::test]
 async fn a_ledger_the_service_wrote_is_clean() {
     let w = world().await;
-    let report = audit(&w.ledger, &RuleBook::built_in(), Some(&housing_ledger::registry::TrustedKeys::from_sim_seed(housing_ledger::registry::DEFAULT_SIM_SEED)), |_, _| {}).await.unwrap();
+    let report = audit(
+        &w.ledger,
+        &RuleBook::built_in(),
+        Some(&housing_ledger::registry::TrustedKeys::from_sim_seed(housing_ledger::registry::DEFAULT_SIM_SEED)),
+        |_, _| {},
+    )
+    .await
+    .unwrap();
     assert_eq!((report.decisions, report.findings), (2, vec![]), "A's proposal and B's retention re-derived; C has neither");
 }
 

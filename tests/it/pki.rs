@@ -62,7 +62,8 @@ impl Pki {
     }
 
     fn key(&self, name: &str, ec: bool) {
-        let alg: &[&str] = if ec { &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"] } else { &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"] };
+        let alg: &[&str] =
+            if ec { &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"] } else { &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"] };
         let out = format!("{name}.key");
         let mut args = vec!["genpkey"];
         args.extend_from_slice(alg);
@@ -75,7 +76,23 @@ impl Pki {
     fn issue(&self, name: &str, key: &str, subject: &str, issuer: Option<&str>, ext: &str, end: &str) {
         let (csr, pem, k) = (format!("{name}.csr"), format!("{name}.pem"), format!("{key}.key"));
         self.openssl(&["req", "-new", "-key", &k, "-subj", subject, "-out", &csr]);
-        let mut args = vec!["ca", "-config", "ca.cnf", "-batch", "-notext", "-in", &csr, "-out", &pem, "-extensions", ext, "-startdate", "20250101000000Z", "-enddate", end];
+        let mut args = vec![
+            "ca",
+            "-config",
+            "ca.cnf",
+            "-batch",
+            "-notext",
+            "-in",
+            &csr,
+            "-out",
+            &pem,
+            "-extensions",
+            ext,
+            "-startdate",
+            "20250101000000Z",
+            "-enddate",
+            end,
+        ];
         let (cert, ikey);
         match issuer {
             None => args.extend_from_slice(&["-selfsign", "-keyfile", &k]),
@@ -171,7 +188,21 @@ async fn answers_under_the_national_pki() {
     std::fs::write(pki.path("ocsp-index.txt.attr"), "unique_subject = no\n").unwrap();
     let responder = Responder(
         Command::new("openssl")
-            .args(["ocsp", "-index", "ocsp-index.txt", "-port", &port.to_string(), "-rsigner", "inter.pem", "-rkey", "inter.key", "-CA", "inter.pem", "-ndays", "1"])
+            .args([
+                "ocsp",
+                "-index",
+                "ocsp-index.txt",
+                "-port",
+                &port.to_string(),
+                "-rsigner",
+                "inter.pem",
+                "-rkey",
+                "inter.key",
+                "-CA",
+                "inter.pem",
+                "-ndays",
+                "1",
+            ])
             .current_dir(pki.dir.path())
             .stdout(std::fs::File::create(pki.path("ocsp.out")).unwrap())
             .stderr(std::fs::File::create(pki.path("ocsp.log")).unwrap())
@@ -192,8 +223,11 @@ async fn answers_under_the_national_pki() {
     let trust = TrustedKeys::parse(&list.to_string()).unwrap();
     let stapler = WithRevocation::new(std::sync::Arc::new(NoSource), trust.clone(), std::time::Duration::from_secs(5));
     let sign = |key: &str, chain: &[&str], at| pki.signer(key, chain).sign(answer(at), AnswerKind::Records(&[]));
-    let log = || format!("{}{}", std::fs::read_to_string(pki.path("ocsp.out")).unwrap_or_default(), std::fs::read_to_string(pki.path("ocsp.log")).unwrap_or_default());
-    let received = |signed: SignedAnswer| async { stapler.staple(RegistryId::Zags, signed).await.unwrap_or_else(|e| panic!("{e}; the responder said: {}", log())) };
+    let log = || {
+        format!("{}{}", std::fs::read_to_string(pki.path("ocsp.out")).unwrap_or_default(), std::fs::read_to_string(pki.path("ocsp.log")).unwrap_or_default())
+    };
+    let received =
+        |signed: SignedAnswer| async { stapler.staple(RegistryId::Zags, signed).await.unwrap_or_else(|e| panic!("{e}; the responder said: {}", log())) };
     let check = |s: &SignedAnswer| trust.check_source(RegistryId::Zags, s);
 
     // Accepted: RSA and P-256, with the OCSP response obtained on receipt.
@@ -224,7 +258,21 @@ async fn answers_under_the_national_pki() {
 
     // An OCSP response signed by an unrelated key.
     pki.openssl(&["ocsp", "-issuer", "inter.pem", "-cert", "rsa.pem", "-reqout", "req.der", "-no_nonce"]);
-    pki.openssl(&["ocsp", "-index", "ocsp-index.txt", "-rsigner", "unrelated.pem", "-rkey", "unrelated.key", "-CA", "inter.pem", "-reqin", "req.der", "-respout", "unrelated.der"]);
+    pki.openssl(&[
+        "ocsp",
+        "-index",
+        "ocsp-index.txt",
+        "-rsigner",
+        "unrelated.pem",
+        "-rkey",
+        "unrelated.key",
+        "-CA",
+        "inter.pem",
+        "-reqin",
+        "req.der",
+        "-respout",
+        "unrelated.der",
+    ]);
     let forged = base64::engine::general_purpose::STANDARD.encode(std::fs::read(pki.path("unrelated.der")).unwrap());
     let signed = SignedAnswer { source_revocation: Some(events::catalogue::SourceRevocation::Ocsp(forged)), ..good.clone() };
     assert!(refused(check(&signed)).contains("neither the CA"), "an unrelated responder");

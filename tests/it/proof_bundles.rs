@@ -82,7 +82,13 @@ impl World {
 }
 
 fn verify(b: &Bundle, w: &World) -> Result<proof::Verified, String> {
-    proof::verify(b, &w.ledger.signer().verifier(), &RuleBook::built_in(), &housing_ledger::proof::Sources::List(housing_ledger::registry::TrustedKeys::from_sim_seed(housing_ledger::registry::DEFAULT_SIM_SEED))).map_err(|e| e.to_string())
+    proof::verify(
+        b,
+        &w.ledger.signer().verifier(),
+        &RuleBook::built_in(),
+        &housing_ledger::proof::Sources::List(housing_ledger::registry::TrustedKeys::from_sim_seed(housing_ledger::registry::DEFAULT_SIM_SEED)),
+    )
+    .map_err(|e| e.to_string())
 }
 
 #[tokio::test]
@@ -205,7 +211,13 @@ async fn one_changed_byte_anywhere_is_rejected() {
     }
     // Another ledger key as the anchor.
     let other = events::LedgerSigner::generate("housing-ledger.example/demo").unwrap().verifier();
-    assert!(proof::verify(&good, &other, &RuleBook::built_in(), &housing_ledger::proof::Sources::List(housing_ledger::registry::TrustedKeys::from_sim_seed(housing_ledger::registry::DEFAULT_SIM_SEED))).is_err());
+    assert!(proof::verify(
+        &good,
+        &other,
+        &RuleBook::built_in(),
+        &housing_ledger::proof::Sources::List(housing_ledger::registry::TrustedKeys::from_sim_seed(housing_ledger::registry::DEFAULT_SIM_SEED))
+    )
+    .is_err());
     verify(&good, &w).unwrap();
 }
 

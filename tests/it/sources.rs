@@ -37,16 +37,34 @@ fn the_trust_list_is_parsed_strictly() {
         &list(json!({"key": key, "valid_from": "2025-01-01", "valid_until": null, "note": "x"})),
         expect!["trust list: sources.zags[0].note: unknown field `note`, expected one of `key`, `ca`, `signer`, `ocsp`, `valid_from`, `valid_until` at line 1 column 165"],
     );
-    check_list(&list(json!({"key": "registry/zags+00+AAAA", "valid_from": "2025-01-01", "valid_until": null})), expect!["trust list: sources.zags[0].key: malformed verifier key: key is not 0x01 followed by a 32-byte Ed25519 key"]);
-    check_list(&list(json!({"key": key, "valid_from": "2025-13-01", "valid_until": null})), expect![[r#"trust list: sources.zags[0].valid_from: "2025-13-01" is not a date YYYY-MM-DD"#]]);
-    check_list(&list(json!({"key": key, "valid_from": "2025-02-01", "valid_until": "2025-01-01"})), expect![[r#"trust list: sources.zags[0].valid_until: before valid_from"#]]);
-    check_list(&list(json!({"ca": "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "valid_from": "2025-01-01", "valid_until": null})), expect!["trust list: sources.zags[0].ca: not a PEM certificate: unknown/unsupported ASN.1 DER tag: 0x00"]);
-    check_list(&list(json!({"valid_from": "2025-01-01", "valid_until": null})), expect![[r#"trust list: sources.zags[0].key/ca: an entry has exactly one of key and ca"#]]);
+    check_list(
+        &list(json!({"key": "registry/zags+00+AAAA", "valid_from": "2025-01-01", "valid_until": null})),
+        expect!["trust list: sources.zags[0].key: malformed verifier key: key is not 0x01 followed by a 32-byte Ed25519 key"],
+    );
+    check_list(
+        &list(json!({"key": key, "valid_from": "2025-13-01", "valid_until": null})),
+        expect![[r#"trust list: sources.zags[0].valid_from: "2025-13-01" is not a date YYYY-MM-DD"#]],
+    );
+    check_list(
+        &list(json!({"key": key, "valid_from": "2025-02-01", "valid_until": "2025-01-01"})),
+        expect![[r#"trust list: sources.zags[0].valid_until: before valid_from"#]],
+    );
+    check_list(
+        &list(json!({"ca": "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "valid_from": "2025-01-01", "valid_until": null})),
+        expect!["trust list: sources.zags[0].ca: not a PEM certificate: unknown/unsupported ASN.1 DER tag: 0x00"],
+    );
+    check_list(
+        &list(json!({"valid_from": "2025-01-01", "valid_until": null})),
+        expect![[r#"trust list: sources.zags[0].key/ca: an entry has exactly one of key and ca"#]],
+    );
     check_list(
         &json!({"format": "housing-ledger/trust-list/v1", "issued": "2026-12-01", "sources": {"nowhere": []}}).to_string(),
         expect![[r#"trust list: sources.nowhere: no such registry"#]],
     );
-    check_list(&json!({"format": "v0", "issued": "2026-12-01", "sources": {}}).to_string(), expect![[r#"trust list: format: "v0" is not "housing-ledger/trust-list/v1""#]]);
+    check_list(
+        &json!({"format": "v0", "issued": "2026-12-01", "sources": {}}).to_string(),
+        expect![[r#"trust list: format: "v0" is not "housing-ledger/trust-list/v1""#]],
+    );
 }
 
 /// A source rotates its key: the old one valid until D, the new one from D. Each is accepted
@@ -90,7 +108,8 @@ async fn an_operators_own_source_keys_are_caught_by_the_sources_list() {
     let d = dir.path();
     let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/example.json");
     let source = format!("fixture:{}", example.display());
-    let (ok, _, err) = cli(d, &["--registry-seed", "evil-operator", "run", "--procedure", "registry_removal", "--as-of", "2025-09-01", "--registries", &source]);
+    let (ok, _, err) =
+        cli(d, &["--registry-seed", "evil-operator", "run", "--procedure", "registry_removal", "--as-of", "2025-09-01", "--registries", &source]);
     assert!(ok, "{err}");
     // The simulation wrote the list it trusted (the operator's): 0600.
     let written = TrustedKeys::load(&d.join("trust.json")).unwrap();
@@ -116,7 +135,10 @@ async fn an_operators_own_source_keys_are_caught_by_the_sources_list() {
     let (ok, out, _) = cli(d, &["--trust", genuine, "verify-proof", file, "--ledger-key", &key]);
     assert!(!ok, "{out}");
     let seq = regex_seq(&out);
-    assert!(out.contains("which the trust list does not hold for") && out.contains("registry/") && seq.is_some(), "names the registry, the key and the event: {out}");
+    assert!(
+        out.contains("which the trust list does not hold for") && out.contains("registry/") && seq.is_some(),
+        "names the registry, the key and the event: {out}"
+    );
     let (ok, out, err) = cli(d, &["verify-proof", file, "--ledger-key", &key]);
     assert!(!ok && err.contains("the sources were not checked"), "{out}{err}");
     let (ok, out, _) = cli(d, &["verify-proof", file, "--ledger-key", &key, "--trust-bundle-keys"]);
