@@ -40,15 +40,17 @@ pub async fn page(State(s): State<AppState>, session: Session, Path(id): Path<St
     let cosigned: BTreeMap<String, u64> = events::cosignature::verified(&bundle.checkpoint, &witnesses).map(|v| v.into_iter().collect()).unwrap_or_default();
     let quorum = s.ledger.witnesses().map(|w| w.quorum);
     let mut verify_command =
-        format!("housing-ledger verify-proof case-file-{id}.json --ledger-key {}", keys.first().map(|k| k.to_string()).unwrap_or_default());
+        // The sources' keys are checked against a list the reader holds, never the file's claim.
+        format!(
+            "housing-ledger verify-proof case-file-{id}.json --ledger-key {} --trust sources-trust-list.json",
+            keys.first().map(|k| k.to_string()).unwrap_or_default()
+        );
     for w in &witnesses {
         verify_command.push_str(&format!(" --witness {w}"));
     }
     if let Some(q) = quorum.filter(|_| !witnesses.is_empty()) {
         verify_command.push_str(&format!(" --quorum {q}"));
     }
-    // The sources' keys are checked against a list the reader holds, never the file's claim.
-    verify_command.push_str(" --trust sources-trust-list.json");
     let title = format!("{} {id}", t(l, "print_title"));
     Ok(session.page(
         &title,
