@@ -215,7 +215,7 @@ pub enum Revocation {
 /// Checks that `evidence` shows `signer` (issued by `issuer`) unrevoked at `at`: signed by the
 /// issuer or a responder it delegated, current then (`sources.md`), covering this certificate,
 /// and not listing it revoked at or before `at`. A revocation after `at` does not count.
-pub fn check_revocation(evidence: &Revocation, signer: &Certificate, issuer: &Certificate, at: u64) -> Result<String, String> {
+pub fn check_revocation(evidence: &Revocation, signer: &Certificate, issuer: &Certificate, at: u64) -> Result<(), String> {
     match evidence {
         Revocation::Ocsp(der) => check_ocsp(der, signer, issuer, at),
         Revocation::Crl(der) => check_crl(der, signer, issuer, at),
@@ -263,7 +263,7 @@ pub fn ocsp_request(signer: &Certificate, issuer: &Certificate) -> Result<Vec<u8
     req.to_der().map_err(|e| e.to_string())
 }
 
-fn check_ocsp(der: &[u8], signer: &Certificate, issuer: &Certificate, at: u64) -> Result<String, String> {
+fn check_ocsp(der: &[u8], signer: &Certificate, issuer: &Certificate, at: u64) -> Result<(), String> {
     let resp = x509_ocsp::OcspResponse::from_der(der).map_err(|e| format!("the OCSP response is not DER OCSPResponse: {e}"))?;
     if resp.response_status != x509_ocsp::OcspResponseStatus::Successful {
         return Err(format!("the OCSP responder answered {:?}", resp.response_status));
@@ -305,17 +305,14 @@ fn check_ocsp(der: &[u8], signer: &Certificate, issuer: &Certificate, at: u64) -
         })
         .ok_or("the OCSP response does not cover the signer's certificate")?;
     match &single.cert_status {
-        x509_ocsp::CertStatus::Good(_) => Ok(format!("OCSP good, produced at {}", show(produced))),
-        x509_ocsp::CertStatus::Revoked(info) => {
-            let when = info.revocation_time.0.to_unix_duration().as_secs();
-            revoked_then(when, at)?;
-            Ok(format!("OCSP: revoked at {}, after the signing time", show(when)))
-        }
+        x509_ocsp::CertStatus::Good(_) => Ok(()),
+        // Revoked after the signing time: the answer stands.
+        x509_ocsp::CertStatus::Revoked(info) => revoked_then(info.revocation_time.0.to_unix_duration().as_secs(), at),
         x509_ocsp::CertStatus::Unknown(_) => Err("the OCSP responder does not know the signer's certificate".into()),
     }
 }
 
-fn check_crl(der: &[u8], signer: &Certificate, issuer: &Certificate, at: u64) -> Result<String, String> {
+fn check_crl(der: &[u8], signer: &Certificate, issuer: &Certificate, at: u64) -> Result<(), String> {
     let crl = x509_cert::crl::CertificateList::from_der(der).map_err(|e| format!("the CRL is not DER CertificateList: {e}"))?;
     let tbs = &crl.tbs_cert_list;
     if tbs.issuer != signer.tbs_certificate.issuer || tbs.issuer != issuer.tbs_certificate.subject {
@@ -333,10 +330,10 @@ fn check_crl(der: &[u8], signer: &Certificate, issuer: &Certificate, at: u64) ->
             until.map(show).unwrap_or_else(|| "(no next update)".into())
         ));
     }
-    if let Some(r) = tbs.revoked_certificates.iter().flatten().find(|r| r.serial_number == signer.tbs_certificate.serial_number) {
-        revoked_then(unix(&r.revocation_date), at)?;
+    match tbs.revoked_certificates.iter().flatten().find(|r| r.serial_number == signer.tbs_certificate.serial_number) {
+        Some(r) => revoked_then(unix(&r.revocation_date), at),
+        None => Ok(()),
     }
-    Ok(format!("CRL of {}, this update {}", show(from), tbs.issuer))
 }
 
 /// The subject's name, as messages show it.

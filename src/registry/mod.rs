@@ -67,12 +67,6 @@ impl SignedAnswer {
     }
 }
 
-/// Checks one item's own signature (base64 `sig`) by a key the trust list holds for `registry`
-/// on the day of `at`.
-pub fn check_item(keys: &TrustedKeys, registry: RegistryId, item: &Value, sig: Option<&str>, at: Option<&str>) -> Result<(), String> {
-    keys.check_item(registry, item, sig, at)
-}
-
 /// The items of an answer, by the keys its `item_sigs` use: a list page's entries by index,
 /// decisions by IIN.
 fn items<'v>(kind: AnswerKind, records: &'v Value) -> Vec<(String, &'v Value)> {
@@ -325,7 +319,7 @@ pub fn check_answer<'s>(
     // Evidence per person: every item of a list page or a decision batch signed on its own.
     if matches!(kind, AnswerKind::List | AnswerKind::Decisions(_)) {
         for (k, item) in items(kind, &a["records"]) {
-            check_item(keys, registry, item, signed.item_sigs.get(&k).map(String::as_str), a["issued_at"].as_str())
+            keys.check_item(registry, item, signed.item_sigs.get(&k).map(String::as_str), a["issued_at"].as_str())
                 .map_err(|e| RegistryFault::BadSignature(format!("item {k}: {e}")))?;
         }
     }

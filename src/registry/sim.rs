@@ -95,7 +95,9 @@ impl Simulator {
     /// each on its own with an Ed25519 key.
     pub fn with_x509(mut self, registry: RegistryId, signer: X509Signer) -> Result<Self, String> {
         if registry == RegistryId::IshAsMr {
-            return Err(super::trust::items_need_ed25519(registry));
+            return Err(format!(
+                "{registry} signs each list entry and decision on its own with an Ed25519 key (evidence per person); under a certificate that is not supported"
+            ));
         }
         self.signers.insert(registry, SourceSigner::X509(signer));
         Ok(self)

@@ -125,7 +125,11 @@ fn day(s: &str, path: &str) -> Result<NaiveDate, TrustError> {
 /// The moment an answer was signed: its signed `issued_at`, as POSIX seconds and as the day
 /// in Asia/Almaty.
 pub fn signing_time(answer: &Value) -> Result<(u64, NaiveDate), String> {
-    let at = answer.get("issued_at").and_then(Value::as_str).ok_or("the answer has no issued_at: its signing time is unknown")?;
+    instant(answer.get("issued_at").and_then(Value::as_str).ok_or("the answer has no issued_at: its signing time is unknown")?)
+}
+
+/// An RFC 3339 time as POSIX seconds and as the day in Asia/Almaty.
+fn instant(at: &str) -> Result<(u64, NaiveDate), String> {
     let t = chrono::DateTime::parse_from_rfc3339(at).map_err(|_| format!("issued_at {at:?} is not an RFC 3339 time"))?;
     let t = t.with_timezone(&chrono::Utc);
     Ok((t.timestamp().max(0) as u64, crate::rules::calendar::local_date(t)))
@@ -399,7 +403,7 @@ impl TrustedKeys {
             SourceRevocation::Ocsp(b) => pki::Revocation::Ocsp(B64.decode(b).map_err(|_| "source_revocation.ocsp is not base64")?),
             SourceRevocation::Crl(b) => pki::Revocation::Crl(B64.decode(b).map_err(|_| "source_revocation.crl is not base64")?),
         };
-        pki::check_revocation(&evidence, signer, issuer, t).map(|_| ()).map_err(|e| format!("{registry}: {e}"))
+        pki::check_revocation(&evidence, signer, issuer, t).map_err(|e| format!("{registry}: {e}"))
     }
 
     /// Checks one item's own signature (base64 `sig`) by an Ed25519 key the list holds for
@@ -409,7 +413,7 @@ impl TrustedKeys {
         let sig = sig.ok_or_else(|| format!("not signed on its own by {registry}"))?;
         let sig = B64.decode(sig).map_err(|_| "its signature is not base64".to_string())?;
         let day = match at {
-            Some(at) => Some(signing_time(&serde_json::json!({ "issued_at": at }))?.1),
+            Some(at) => Some(instant(at)?.1),
             None => None,
         };
         let keys: Vec<&VerifierKey> = self
@@ -442,9 +446,4 @@ pub fn basis_note(basis: TrustBasis) -> Option<&'static str> {
         ),
         _ => None,
     }
-}
-
-/// An item's own source key id is not carried; a PKI source's answers are refused items.
-pub fn items_need_ed25519(registry: RegistryId) -> String {
-    format!("{registry} signs each list entry and decision on its own; under a certificate that is not supported (its entries' evidence is Ed25519)")
 }
