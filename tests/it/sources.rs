@@ -105,7 +105,27 @@ fn a_source_rotates_its_key_by_the_lists_windows() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operators_own_source_keys_are_caught_by_the_sources_list() {
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+    the_forgery_is_caught(dir.path(), None).await;
+}
+
+/// The same on PostgreSQL: the trust list in force is in the events, whatever the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operators_own_source_keys_are_caught_on_postgres() {
+    let pg = crate::common::PgCluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    the_forgery_is_caught(dir.path(), Some(pg.fresh_database())).await;
+}
+
+async fn the_forgery_is_caught(d: &std::path::Path, database: Option<String>) {
+    let url = database.clone().unwrap_or_else(|| format!("sqlite://{}", d.join("ledger.db").display()));
+    let cli = |d: &std::path::Path, args: &[&str]| {
+        let mut all: Vec<&str> = Vec::new();
+        if let Some(u) = &database {
+            all.extend(["--database-url", u.as_str()]);
+        }
+        all.extend_from_slice(args);
+        cli(d, &all)
+    };
     let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/example.json");
     let source = format!("fixture:{}", example.display());
     let (ok, _, err) =
@@ -121,8 +141,7 @@ async fn an_operators_own_source_keys_are_caught_by_the_sources_list() {
     std::fs::write(&genuine, TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED).text).unwrap();
     let genuine = genuine.to_str().unwrap();
 
-    let store: std::sync::Arc<dyn housing_ledger::store::EventStore> =
-        std::sync::Arc::new(housing_ledger::store::sql::SqlStore::connect(&format!("sqlite://{}", d.join("ledger.db").display())).await.unwrap());
+    let store: std::sync::Arc<dyn housing_ledger::store::EventStore> = std::sync::Arc::new(housing_ledger::store::sql::SqlStore::connect(&url).await.unwrap());
     let ledger = housing_ledger::ledger::Ledger::open(store.clone(), d, housing_ledger::ledger::DEFAULT_ORIGIN).await.unwrap();
     let removed = store.read_by_type("DecisionTaken", 0, 10).await.unwrap()[0].stream.trim_start_matches("person:").to_string();
     let bundle = housing_ledger::proof::build(&ledger, &written, &removed, housing_ledger::rules::Procedure::RegistryRemoval).await.unwrap();
