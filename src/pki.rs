@@ -23,6 +23,7 @@ pub const ID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2
 const ID_CE_BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");
 const ID_CE_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.15");
 pub const ID_CE_EXT_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
+const ID_CE_CRL_DISTRIBUTION_POINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.31");
 const ID_PE_AUTHORITY_INFO_ACCESS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.1.1");
 const ID_AD_OCSP: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1");
 const ID_PKIX_OCSP_BASIC: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1.1");
@@ -158,6 +159,19 @@ pub fn ocsp_url(cert: &Certificate) -> Option<String> {
     aia.0.iter().find(|a| a.access_method == ID_AD_OCSP).and_then(|a| match &a.access_location {
         x509_cert::ext::pkix::name::GeneralName::UniformResourceIdentifier(u) => Some(u.to_string()),
         _ => None,
+    })
+}
+
+/// The first HTTP address of the certificate's CRL distribution points.
+pub fn crl_url(cert: &Certificate) -> Option<String> {
+    use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
+    let points = extension::<x509_cert::ext::pkix::CrlDistributionPoints>(cert, ID_CE_CRL_DISTRIBUTION_POINTS)?.ok()?;
+    points.0.iter().filter_map(|p| p.distribution_point.as_ref()).find_map(|name| match name {
+        DistributionPointName::FullName(names) => names.iter().find_map(|n| match n {
+            GeneralName::UniformResourceIdentifier(u) if u.as_str().starts_with("http") => Some(u.to_string()),
+            _ => None,
+        }),
+        DistributionPointName::NameRelativeToCRLIssuer(_) => None,
     })
 }
 

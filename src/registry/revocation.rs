@@ -1,7 +1,8 @@
 //! Revocation evidence obtained on receipt (`docs/sources.md`): an answer signed under the
 //! national PKI that arrives without `source_revocation` gets the OCSP response of its signer's
 //! certificate, asked of the responder the certificate names (authority information access)
-//! or the trust list's entry names (`ocsp`), and kept in the answer, so that the check can be
+//! or the trust list's entry names (`ocsp`); where neither names one, the issuing CA's CRL from
+//! the certificate's distribution point. It is kept in the answer, so that the check can be
 //! repeated offline years later. The check itself is `TrustedKeys::check_source`'s.
 
 use super::{Registries, RegistryFault, Reinstatement, SignedAnswer, TrustedKeys};
@@ -17,6 +18,8 @@ use std::time::Duration;
 
 /// An OCSP response larger than this is refused unread.
 const MAX_OCSP_BYTES: usize = 1 << 20;
+/// A CRL lists every revoked certificate of its CA: larger, but bounded too.
+const MAX_CRL_BYTES: usize = 32 << 20;
 
 /// Any registries, their PKI-signed answers given their signer's OCSP response on receipt.
 pub struct WithRevocation {
@@ -51,26 +54,45 @@ impl WithRevocation {
             .collect();
         let issuer = chain[1..].iter().chain(cas.iter().map(|(_, c)| *c)).find(|c| pki::issued_by(signer, c));
         let Some(issuer) = issuer else { return Ok(signed) };
-        let url = pki::ocsp_url(signer)
-            .or_else(|| cas.iter().find_map(|(e, _)| e.doc.ocsp.clone()))
-            .ok_or_else(|| RegistryFault::Unavailable(format!("{registry}: the signer's certificate names no OCSP responder and the trust list gives none")))?;
-        let request = pki::ocsp_request(signer, issuer).map_err(|e| RegistryFault::Malformed(format!("{registry}: OCSP request: {e}")))?;
-        let unavailable = |e: String| RegistryFault::Unavailable(format!("{registry}: the OCSP responder {url}: {e}"));
-        let resp =
-            self.client.post(&url).header("content-type", "application/ocsp-request").body(request).send().await.map_err(|e| unavailable(e.to_string()))?;
-        if !resp.status().is_success() {
-            return Err(unavailable(format!("answered {}", resp.status())));
-        }
-        if resp.content_length().is_some_and(|n| n as usize > MAX_OCSP_BYTES) {
-            return Err(unavailable("the response is larger than 1 MiB".into()));
-        }
-        let body = resp.bytes().await.map_err(|e| unavailable(e.to_string()))?;
-        if body.len() > MAX_OCSP_BYTES {
-            return Err(unavailable("the response is larger than 1 MiB".into()));
-        }
-        signed.source_revocation = Some(SourceRevocation::Ocsp(B64.encode(&body)));
+        let ocsp = pki::ocsp_url(signer).or_else(|| cas.iter().find_map(|(e, _)| e.doc.ocsp.clone()));
+        signed.source_revocation = Some(match (ocsp, pki::crl_url(signer)) {
+            (Some(url), _) => {
+                let request = pki::ocsp_request(signer, issuer).map_err(|e| RegistryFault::Malformed(format!("{registry}: OCSP request: {e}")))?;
+                let req = self.client.post(&url).header("content-type", "application/ocsp-request").body(request);
+                SourceRevocation::Ocsp(B64.encode(fetch(req, &url, MAX_OCSP_BYTES).await.map_err(|e| unavailable(registry, "the OCSP responder", &url, e))?))
+            }
+            (None, Some(url)) => SourceRevocation::Crl(
+                B64.encode(fetch(self.client.get(&url), &url, MAX_CRL_BYTES).await.map_err(|e| unavailable(registry, "the CRL at", &url, e))?),
+            ),
+            (None, None) => {
+                return Err(RegistryFault::Unavailable(format!(
+                    "{registry}: the signer's certificate names no OCSP responder and no CRL, and the trust list gives no responder"
+                )))
+            }
+        });
         Ok(signed)
     }
+}
+
+fn unavailable(registry: RegistryId, what: &str, url: &str, e: String) -> RegistryFault {
+    RegistryFault::Unavailable(format!("{registry}: {what} {url}: {e}"))
+}
+
+/// The body of a successful answer to `req`, at most `max` bytes.
+async fn fetch(req: reqwest::RequestBuilder, url: &str, max: usize) -> Result<Vec<u8>, String> {
+    let resp = req.send().await.map_err(|e| e.to_string())?;
+    if !resp.status().is_success() {
+        return Err(format!("answered {}", resp.status()));
+    }
+    let too_large = || format!("{url}: the answer is larger than {} MiB", max >> 20);
+    if resp.content_length().is_some_and(|n| n as usize > max) {
+        return Err(too_large());
+    }
+    let body = resp.bytes().await.map_err(|e| e.to_string())?;
+    if body.len() > max {
+        return Err(too_large());
+    }
+    Ok(body.to_vec())
 }
 
 #[async_trait]

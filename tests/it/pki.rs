@@ -22,6 +22,9 @@ default_md = sha256
 policy = any
 unique_subject = no
 copy_extensions = none
+crl_extensions = crl_ext
+[crl_ext]
+authorityKeyIdentifier = keyid:always
 [any]
 commonName = supplied
 organizationalUnitName = optional
@@ -35,11 +38,15 @@ keyUsage = critical, digitalSignature, nonRepudiation
 authorityInfoAccess = OCSP;URI:$ENV::OCSP_URL
 [no_ku]
 authorityInfoAccess = OCSP;URI:$ENV::OCSP_URL
+[crl_signer]
+keyUsage = critical, digitalSignature, nonRepudiation
+crlDistributionPoints = URI:$ENV::CRL_URL
 "#;
 
 struct Pki {
     dir: tempfile::TempDir,
     ocsp_url: String,
+    crl_url: String,
 }
 
 impl Pki {
@@ -55,6 +62,7 @@ impl Pki {
             .env("OUT", self.dir.path())
             .env("SERIAL", self.path("serial"))
             .env("OCSP_URL", &self.ocsp_url)
+            .env("CRL_URL", &self.crl_url)
             .output()
             .expect("openssl runs");
         assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
@@ -154,7 +162,8 @@ const ZAGS: &str = "/CN=ZAGS/OU=BIN111111111111";
 /// ago). Returns it with the time the index was written.
 fn pki_world() -> (Pki, Responder, chrono::DateTime<chrono::Utc>) {
     let port = free_port();
-    let pki = Pki { dir: tempfile::tempdir().unwrap(), ocsp_url: format!("http://127.0.0.1:{port}") };
+    let pki =
+        Pki { dir: tempfile::tempdir().unwrap(), ocsp_url: format!("http://127.0.0.1:{port}"), crl_url: format!("http://127.0.0.1:{}/inter.crl", free_port()) };
     std::fs::write(pki.path("ca.cnf"), CONFIG).unwrap();
     std::fs::write(pki.path("db.txt"), "").unwrap();
     std::fs::write(pki.path("serial"), "10\n").unwrap();
@@ -177,6 +186,12 @@ fn pki_world() -> (Pki, Responder, chrono::DateTime<chrono::Utc>) {
     pki.issue("other_org", "signer", "/CN=ZAGS/OU=BIN999999999999", Some("inter"), "signer", far);
     pki.issue("revoked_before", "signer", zags, Some("inter"), "signer", far);
     pki.issue("revoked_after", "signer", zags, Some("inter"), "signer", far);
+    // Certificates naming a CRL and no OCSP responder; one revoked now, in the intermediate's CRL.
+    pki.issue("crl_good", "signer", zags, Some("inter"), "crl_signer", far);
+    pki.issue("crl_revoked", "signer", zags, Some("inter"), "crl_signer", far);
+    pki.openssl(&["ca", "-config", "ca.cnf", "-batch", "-revoke", "crl_revoked.pem", "-cert", "inter.pem", "-keyfile", "inter.key"]);
+    pki.openssl(&["ca", "-config", "ca.cnf", "-batch", "-gencrl", "-crldays", "1", "-cert", "inter.pem", "-keyfile", "inter.key", "-out", "inter.crl"]);
+    pki.openssl(&["crl", "-in", "inter.crl", "-outform", "DER", "-out", "inter.crl.der"]);
 
     // The responder's index: revoked an hour ago, the rest valid.
     let now = chrono::Utc::now();
@@ -412,4 +427,41 @@ async fn a_run_over_http_with_a_source_under_the_national_pki() {
     std::fs::write(file, changed.to_string()).unwrap();
     let (ok, out, _) = cli(d, &["--trust", trust, "verify-proof", file, "--ledger-key", &key]);
     assert!(!ok && out.contains(&format!("seq {seq}")), "names the event: {out}");
+}
+
+/// Where a certificate names no OCSP responder and the list gives none, the CA's CRL from the
+/// certificate's distribution point is obtained on receipt and kept (`{"crl": ...}`): a signer
+/// it does not list is accepted, offline too; one it lists as revoked before signing is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_crl_where_no_responder_is_named() {
+    let (pki, _responder, now) = pki_world();
+    let crl = std::fs::read(pki.path("inter.crl.der")).unwrap();
+    let port: u16 = pki.crl_url.split(':').nth(2).unwrap().split('/').next().unwrap().parse().unwrap();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    let server = tokio::spawn(async move {
+        let app = axum::Router::new().route("/inter.crl", axum::routing::get(move || async move { crl.clone() }));
+        axum::serve(listener, app).await.unwrap()
+    });
+    let list = json!({"format": "housing-ledger/trust-list/v1", "issued": "2026-12-01", "sources": {"zags": [zags_ca_entry(&pki)]}});
+    let trust = TrustedKeys::parse(&list.to_string()).unwrap();
+    let stapler = WithRevocation::new(std::sync::Arc::new(NoSource), trust.clone(), std::time::Duration::from_secs(5));
+    // Signed a minute after the CRL was made (and the one certificate revoked).
+    let at = now + chrono::Duration::seconds(60);
+    let sign = |name: &str| pki.signer("signer", &[name, "inter"]).sign(answer(at), AnswerKind::Records(&[]));
+    let good = stapler.staple(RegistryId::Zags, sign("crl_good")).await.unwrap();
+    assert!(matches!(good.source_revocation, Some(events::catalogue::SourceRevocation::Crl(_))), "{:?}", good.source_revocation);
+    server.abort();
+    assert_eq!(trust.check_source(RegistryId::Zags, &good), Ok(()), "checked offline");
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    let crl = std::fs::read(pki.path("inter.crl.der")).unwrap();
+    tokio::spawn(async move {
+        let app = axum::Router::new().route("/inter.crl", axum::routing::get(move || async move { crl.clone() }));
+        axum::serve(listener, app).await.unwrap()
+    });
+    let revoked = stapler.staple(RegistryId::Zags, sign("crl_revoked")).await.unwrap();
+    assert!(refused(trust.check_source(RegistryId::Zags, &revoked)).contains("at or before the signing time"));
+    // A CRL that does not cover the signing time (a day after its next update).
+    let late = pki.signer("signer", &["crl_good", "inter"]).sign(answer(now + chrono::Duration::days(3)), AnswerKind::Records(&[]));
+    let late = SignedAnswer { source_revocation: good.source_revocation.clone(), ..late };
+    assert!(refused(trust.check_source(RegistryId::Zags, &late)).contains("does not cover the signing time"));
 }
