@@ -86,9 +86,33 @@ pub struct CorrectionFiling {
     pub source_chain: Option<Vec<String>>,
     /// `{"ocsp": base64 DER}` or `{"crl": base64 DER}`: the signer's revocation evidence.
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<RevocationEvidence>)]
     pub source_revocation: Option<events::catalogue::SourceRevocation>,
 }
+
+/// The schema of `events::catalogue::SourceRevocation` (which knows no OpenAPI): an object of
+/// exactly one member, `ocsp` (base64 DER OCSPResponse) or `crl` (base64 DER CertificateList),
+/// and nothing else (it is read with `deny_unknown_fields`).
+pub struct RevocationEvidence;
+
+impl utoipa::PartialSchema for RevocationEvidence {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Type};
+        let one = |member: &str| {
+            ObjectBuilder::new()
+                .property(member, ObjectBuilder::new().schema_type(Type::String))
+                .required(member)
+                .additional_properties(Some(AdditionalProperties::<utoipa::openapi::schema::Schema>::FreeForm(false)))
+        };
+        OneOfBuilder::new()
+            .description(Some("`{\"ocsp\": base64 DER}` or `{\"crl\": base64 DER}`: the signer's revocation evidence"))
+            .item(one("ocsp"))
+            .item(one("crl"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for RevocationEvidence {}
 
 /// `upheld` or `overturned`, with the officer's reasons.
 #[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
