@@ -684,14 +684,15 @@ impl Appeals<'_> {
         for (next, attempt) in (a.next_seq()..).zip(tried + 1..=tried + REINSTATE_ATTEMPTS) {
             let request_id = format!("{}/reinstatement/{attempt}", a.id);
             let subjects = [a.iin.clone()];
-            let pinned = if self.keys.pinned() {
-                Ok(())
+            // Not asked at all where no acknowledgement could be accepted.
+            let asked = if self.keys.pinned() {
+                registries.reinstate(&request, &request_id).await
             } else {
                 Err(crate::registry::RegistryFault::BadSignature(
                     "this server was started without a trust list of the sources' keys (--trust): it accepts no acknowledgement".into(),
                 ))
             };
-            let result = pinned.and(registries.reinstate(&request, &request_id).await).and_then(|s| {
+            let result = asked.and_then(|s| {
                 // The borrowed records are not needed: only that the answer checks.
                 check_answer(self.keys, RegistryId::IshAsMr, &request_id, AnswerKind::Acknowledgement(&subjects), &s)?;
                 Ok(s)

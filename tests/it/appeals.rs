@@ -543,7 +543,7 @@ async fn decision_16_reinstatement_goes_back_to_the_list_keeper() {
     let registries = Arc::new(FixtureRegistries::new(fx.clone(), DEFAULT_SIM_SEED));
     let state = AppState::new(ledger.clone(), TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED)).with_registries(gateway).with_rule_book(RuleBook::built_in());
     let officer = issue_token(state.ledger.store().as_ref(), Role::AppealsOfficer, "Капитан Ахметова", &iin_for("Officer1")).await.unwrap().0;
-    let w = World {
+    let mut w = World {
         other_officer: officer.clone(),
         same_officer: officer.clone(),
         auditor: create_token(state.ledger.store().as_ref(), Role::Auditor, "").await.unwrap().0,
@@ -571,6 +571,12 @@ async fn decision_16_reinstatement_goes_back_to_the_list_keeper() {
         async move { store.read_stream(&format!("notice:{id}-reinstatement")).await.unwrap() }
     };
     assert!(notices(&w).await.is_empty(), "no notice of reinstatement before ИШ АС МР acknowledges it");
+    // Issue 28: a server without a trust list accepts no acknowledgement (and asks for none).
+    let pinned = w.state.registry_keys.clone();
+    w.state.registry_keys = Arc::new(TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED).with_basis(housing_ledger::registry::TrustBasis::Unpinned));
+    w.call("POST", &format!("/v1/appeals/{}/reinstatement", id(&a)), &w.officer, None).await;
+    assert_eq!(w.person("@Back").await["reinstatement"], "pending");
+    w.state.registry_keys = pinned;
     // Tried again: fails once more, then is acknowledged.
     let (s, r) = w.call("POST", &format!("/v1/appeals/{}/reinstatement", id(&a)), &w.officer, None).await;
     assert_eq!(s, StatusCode::OK, "{r}");
@@ -585,6 +591,9 @@ async fn decision_16_reinstatement_goes_back_to_the_list_keeper() {
         ReinstatementFailed(unavailable)
         ReinstatementFailed(unavailable)
         ReinstatementFailed(unavailable)
+        ReinstatementFailed(bad_signature)
+        ReinstatementFailed(bad_signature)
+        ReinstatementFailed(bad_signature)
         ReinstatementFailed(unavailable)
         ReinstatementAcknowledged"#]]
     .assert_eq(&kinds.join("\n"));
