@@ -12,22 +12,77 @@ use crate::rules::{Procedure, RuleBook};
 use events::catalogue::{self as ev, Status};
 use events::merkle::leaf_hash;
 use events::types::*;
+use events::verify::{KeyHistory, KEYS_STREAM};
 use events::{Checkpoint, Event, VerifierKey};
 use projections::person::Persons;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Checks each event's hash and signature by a trusted key, trusting the keys that trusted
-/// events introduce.
-fn check_signatures(events: &[Event], trusted: &mut BTreeMap<String, VerifierKey>) -> Result<(), ProofError> {
-    for e in events {
-        let key = trusted.get(&e.key).ok_or_else(|| invalid(format!("seq {}: signed by key {}, which the anchor does not lead to", e.seq, e.key)))?;
-        e.check(key).map_err(|err| invalid(format!("seq {}: {err}", e.seq)))?;
-        if e.kind == KEY_INTRODUCED {
-            let k = VerifierKey::parse(&decode::<ev::KeyIntroduced>(e)?.verifier_key).map_err(|err| invalid(format!("seq {}: {err}", e.seq)))?;
-            trusted.insert(k.id_hex(), k);
+/// The ledger's keys as the bundle's `keys` stream records them, checked as `verify` checks
+/// them: the stream whole from event 0 (which introduces the key that signs it), every
+/// `KeyIntroduced` and `KeyRetired` signed by a key in force at its seq. `anchor` must be one
+/// of them.
+fn key_history(events: &[Event], anchor: &VerifierKey) -> Result<KeyHistory, ProofError> {
+    let mut history = KeyHistory::default();
+    for (i, e) in events.iter().filter(|e| e.stream == KEYS_STREAM).enumerate() {
+        if e.stream_seq != i as u64 || (i == 0 && e.seq != 0) {
+            return Err(invalid(format!("seq {}: the keys stream is not whole from event 0 (stream_seq {} where {i} was due)", e.seq, e.stream_seq)));
         }
+        history.apply(e).map_err(|err| invalid(format!("seq {}: {err}", e.seq)))?;
+        let key = history.in_force(&e.key, e.seq).ok_or_else(|| invalid(format!("seq {}: signed by key {}, not in force then", e.seq, e.key)))?;
+        e.check(key).map_err(|err| invalid(format!("seq {}: {err}", e.seq)))?;
+    }
+    if !history.contains(anchor) {
+        return Err(invalid(format!("the anchor {anchor} is not a key of this ledger's key history")));
+    }
+    Ok(history)
+}
+
+/// Checks each event's hash and its signature by the ledger key in force at its seq: nothing
+/// signed by a key after its `KeyRetired` counts.
+fn check_signatures(events: &[Event], history: &KeyHistory) -> Result<(), ProofError> {
+    for e in events {
+        let key = history.in_force(&e.key, e.seq).ok_or_else(|| {
+            invalid(format!("seq {}: signed by key {}, which is not in force at that seq (retired before it, or not yet introduced)", e.seq, e.key))
+        })?;
+        e.check(key).map_err(|err| invalid(format!("seq {}: {err}", e.seq)))?;
     }
     Ok(())
+}
+
+/// The keys `anchor` leads to: itself and, forward, every key introduced by an event signed by
+/// one of them. A key vouches for the keys it introduces, never for the keys before it.
+fn led_to(events: &[Event], anchor: &VerifierKey) -> BTreeSet<String> {
+    let mut led = BTreeSet::from([anchor.id_hex()]);
+    for e in events.iter().filter(|e| e.stream == KEYS_STREAM && e.kind == KEY_INTRODUCED) {
+        if !led.contains(&e.key) {
+            continue;
+        }
+        if let Some(k) = e.data.get("verifier_key").and_then(|v| v.as_str()).and_then(|k| VerifierKey::parse(k).ok()) {
+            led.insert(k.id_hex());
+        }
+    }
+    led
+}
+
+/// The checkpoint, verified under the key that signed it: one the anchor leads to, and in force
+/// at the checkpoint's last seq (a key retired before it signs no checkpoint). The checkpoint
+/// then vouches, backward, for every event it includes, older keys' included.
+fn anchored_checkpoint(note: &str, events: &[Event], history: &KeyHistory, anchor: &VerifierKey) -> Result<Checkpoint, ProofError> {
+    let (body, sigs) = events::note::split(note).map_err(|e| invalid(format!("checkpoint: {e}")))?;
+    let size: u64 = body.lines().nth(1).and_then(|l| l.parse().ok()).ok_or_else(|| invalid("checkpoint: no tree size"))?;
+    let led = led_to(events, anchor);
+    let mut named = Vec::new();
+    for (_, id, _) in &sigs {
+        let id = hex::encode(id);
+        if let Some(key) = history.in_force(&id, size.saturating_sub(1)).filter(|_| led.contains(&id)) {
+            return Checkpoint::verify_note(note, key).map_err(|e| invalid(format!("checkpoint: {e}")));
+        }
+        named.push(id);
+    }
+    Err(invalid(format!(
+        "the checkpoint of tree size {size} is signed by no ledger key that the anchor leads to and that is in force at that size (signed by key {}; a key retired before it signs nothing after)",
+        if named.is_empty() { "none".to_string() } else { named.join(", ") }
+    )))
 }
 
 /// Checks that every event has an inclusion path to the checkpoint's root, and every path an event.
@@ -62,12 +117,9 @@ pub fn verify_case_file(file: &CaseFile, anchor: &VerifierKey, book: &RuleBook, 
             return Err(invalid(format!("the notice (seq {}) is not the one in the proof bundle", n.seq)));
         }
     }
-    let mut trusted: BTreeMap<String, VerifierKey> = BTreeMap::from([(anchor.id_hex(), anchor.clone())]);
-    check_signatures(&file.proof.events, &mut trusted)?;
-    check_signatures(&file.appeal_events, &mut trusted)?;
-    let (_, sigs) = events::note::split(&file.proof.checkpoint).map_err(|e| invalid(format!("checkpoint: {e}")))?;
-    let cp_key = sigs.iter().find_map(|(_, id, _)| trusted.get(&hex::encode(id))).ok_or_else(|| invalid("checkpoint is signed by no trusted ledger key"))?;
-    let cp = Checkpoint::verify_note(&file.proof.checkpoint, cp_key).map_err(|e| invalid(format!("checkpoint: {e}")))?;
+    let history = key_history(&file.proof.events, anchor)?;
+    check_signatures(&file.appeal_events, &history)?;
+    let cp = anchored_checkpoint(&file.proof.checkpoint, &file.proof.events, &history, anchor)?;
     check_included(&file.appeal_events, &file.inclusion, &cp)?;
     for e in &file.appeal_events {
         let about = projections::person::subject_of(e);
@@ -181,11 +233,6 @@ pub enum Sources {
     List(TrustedKeys),
     /// The keys the bundle names: the operator's own claim (`--trust-bundle-keys`).
     BundleClaim,
-}
-
-/// An event of the bundle as its catalogue type.
-fn decode<T: ev::EventData>(e: &Event) -> Result<T, ProofError> {
-    e.decode().map_err(|err| invalid(err.to_string()))
 }
 
 fn ground_key(g: &Ground) -> (String, String, String, String, String) {
@@ -327,13 +374,11 @@ pub fn verify(bundle: &Bundle, anchor: &VerifierKey, book: &RuleBook, sources: &
     if bundle.format != PROOF_FORMAT {
         return Err(invalid(format!("unknown format {:?}", bundle.format)));
     }
-    // Ledger keys: the anchor, plus keys introduced by events signed by a trusted key.
-    let mut trusted: BTreeMap<String, VerifierKey> = BTreeMap::from([(anchor.id_hex(), anchor.clone())]);
-    check_signatures(&bundle.events, &mut trusted)?;
-    // The checkpoint and the inclusion of every event.
-    let (_, sigs) = events::note::split(&bundle.checkpoint).map_err(|e| invalid(format!("checkpoint: {e}")))?;
-    let cp_key = sigs.iter().find_map(|(_, id, _)| trusted.get(&hex::encode(id))).ok_or_else(|| invalid("checkpoint is signed by no trusted ledger key"))?;
-    let cp = Checkpoint::verify_note(&bundle.checkpoint, cp_key).map_err(|e| invalid(format!("checkpoint: {e}")))?;
+    // Ledger keys as the log recorded them; each event under the key in force at its seq; the
+    // checkpoint under a key the anchor leads to, in force at its size.
+    let history = key_history(&bundle.events, anchor)?;
+    check_signatures(&bundle.events, &history)?;
+    let cp = anchored_checkpoint(&bundle.checkpoint, &bundle.events, &history, anchor)?;
     check_included(&bundle.events, &bundle.inclusion, &cp)?;
     // Source signatures: against the auditor's own trust list, or, asked for explicitly, the
     // registry keys the bundle names (the operator's claim).

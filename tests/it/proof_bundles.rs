@@ -491,3 +491,40 @@ async fn the_persons_own_entry_and_decision_carry_their_sources_signatures() {
     "#]]
     .assert_eq(&out);
 }
+
+/// Issue 29, item 3: after `keys rotate`, the current key verifies a bundle that spans the
+/// rotation (the checkpoint, signed by the new key, vouches backward for the older events) and
+/// so does the retired key (it introduced the new one: forward). A checkpoint signed by the
+/// retired key after its `KeyRetired` counts for nothing, whichever anchor is given.
+#[tokio::test]
+async fn a_bundle_spanning_a_key_rotation() {
+    let w = world().await;
+    let old = w.ledger.signer().verifier();
+    let old_signer = w.ledger.signer();
+    let new = w.ledger.rotate_key("test rotation").await.unwrap();
+    let bundle = w.bundle("A").await;
+    assert!(bundle.events.iter().any(|e| e.kind == "KeyRetired"), "the bundle carries the rotation");
+    let sources = proof::Sources::List(TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED));
+    let check = |b: &Bundle, anchor: &events::VerifierKey| proof::verify(b, anchor, &RuleBook::built_in(), &sources).map_err(|e| e.to_string());
+    check(&bundle, &new).expect("the current key verifies events signed before the rotation");
+    check(&bundle, &old).expect("the retired key leads forward to the current one");
+
+    // The same checkpoint body, signed by the retired key instead.
+    let (body, _) = events::note::split(&bundle.checkpoint).unwrap();
+    let mut forged = bundle.clone();
+    forged.checkpoint = events::note::sign(body, &old_signer).unwrap();
+    for anchor in [&old, &new] {
+        let e = check(&forged, anchor).unwrap_err();
+        assert!(e.contains("signed by no ledger key that the anchor leads to and that is in force at that size"), "{e}");
+    }
+    // A key the ledger never had is no anchor.
+    let stranger = events::LedgerSigner::generate("housing-ledger.example/demo").unwrap().verifier();
+    assert!(check(&bundle, &stranger).unwrap_err().contains("is not a key of this ledger's key history"));
+    // A keys stream with an introduction left out is not whole. (Its last event, the
+    // retirement, left out leaves no gap: that is the tail item 2 of the issue is about.)
+    let mut cut = bundle.clone();
+    let at = cut.events.iter().position(|e| e.kind == "KeyIntroduced" && e.seq > 0).unwrap();
+    let seq = cut.events.remove(at).seq;
+    cut.inclusion.retain(|i| i.seq != seq);
+    assert!(check(&cut, &old).unwrap_err().contains("keys stream is not whole"), "the retirement cannot be hidden inside the stream");
+}
