@@ -203,6 +203,57 @@ pub fn check_event_sources(e: &Event, keys: &TrustedKeys) -> Result<(), String> 
     }
 }
 
+/// The events the status a bundle states rests on, each named where it is missing (issue 29: a
+/// bundle holds the whole case): the run's start and the person's list entry always; the
+/// proposal and the part of the list submission naming it for a proposal or a decision; the
+/// retention for a retained person; the decision on that proposal for a decided one; and the
+/// notice of a confirmed decision. Without them the status could not be re-derived, and a
+/// bundle cut short would claim what its events no longer show.
+fn check_whole(bundle: &Bundle) -> Result<(), ProofError> {
+    let person = format!("person:{}", bundle.iin);
+    let entry = bundle
+        .events
+        .iter()
+        .filter(|e| e.kind == LIST_ENTRY_RECEIVED && e.stream == person)
+        .filter_map(|e| e.decode::<ev::ListEntryReceived>().ok())
+        .find(|d| d.procedure == bundle.procedure)
+        .ok_or_else(|| invalid("the bundle does not hold the person's ListEntryReceived (step 4: his entry and consent)"))?;
+    let run = entry.run.as_str();
+    let of_run = |kind: &'static str| bundle.events.iter().filter(move |e| e.kind == kind && e.run() == Some(run));
+    let missing = |what: String| Err(invalid(format!("the bundle does not hold {what}, which its status {} rests on", bundle.status)));
+    if of_run(RUN_STARTED).next().is_none() {
+        return missing(format!("the RunStarted of run {run} (its rule set and sources)"));
+    }
+    let decided = matches!(bundle.status, Status::Removed | Status::Terminated | Status::Declined);
+    match bundle.status {
+        Status::Proposed | Status::Removed | Status::Terminated | Status::Declined => {
+            let Some(proposal) = of_run(DECISION_PROPOSED).find(|e| e.stream == person) else {
+                return missing("the DecisionProposed (the proposal and its grounds)".into());
+            };
+            let named = |e: &&Event| e.decode::<ev::ListSubmitted>().is_ok_and(|l| l.proposals.iter().any(|r| r.seq() == Some(proposal.seq)));
+            if !of_run(LIST_SUBMITTED).any(|e| named(&e)) {
+                return missing(format!("the ListSubmitted part naming the proposal (seq {})", proposal.seq));
+            }
+            let decision = of_run(DECISION_TAKEN).find(|e| e.decode::<ev::DecisionTaken>().is_ok_and(|d| d.proposal.seq() == Some(proposal.seq)));
+            match decision {
+                None if decided => return missing(format!("the DecisionTaken on the proposal (seq {})", proposal.seq)),
+                Some(d) if matches!(bundle.status, Status::Removed | Status::Terminated) => {
+                    let notified =
+                        bundle.events.iter().any(|e| e.kind == NOTICE_ISSUED && e.decode::<ev::NoticeIssued>().is_ok_and(|n| n.decision.seq() == Some(d.seq)));
+                    if !notified {
+                        return missing(format!("the NoticeIssued of the decision (seq {})", d.seq));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Status::Retained if of_run(PERSON_RETAINED).next().is_none() => return missing("the PersonRetained".into()),
+        Status::NoConsent if of_run(CONSENT_MISSING).next().is_none() => return missing("the ConsentMissing".into()),
+        _ => {}
+    }
+    Ok(())
+}
+
 /// Verifies a bundle's time-stamp against the TSA certificates an auditor trusts: the token is
 /// over this checkpoint's body, signed by a time-stamping certificate anchored in `anchors`.
 pub fn check_timestamp(bundle: &Bundle, anchors: &[x509_cert::Certificate]) -> Result<crate::timestamp::Stamp, ProofError> {
@@ -394,6 +445,7 @@ pub fn verify(bundle: &Bundle, anchor: &VerifierKey, book: &RuleBook, sources: &
         }
     };
     let procedure = Procedure::parse(&bundle.procedure).map_err(invalid)?;
+    check_whole(bundle)?;
     let judged = rederive(&bundle.events, &bundle.iin, procedure, &keys, book).map_err(invalid)?;
     // The status the events show.
     let mut persons = Persons::default();
@@ -401,6 +453,10 @@ pub fn verify(bundle: &Bundle, anchor: &VerifierKey, book: &RuleBook, sources: &
     let case = persons.cases.get(&bundle.iin).and_then(|m| m.get(&bundle.procedure)).ok_or_else(|| invalid("the events hold no case for this person"))?;
     if case.status != bundle.status {
         return Err(invalid(format!("bundle says {}, its events say {}", bundle.status, case.status)));
+    }
+    let (folded, stated): (BTreeSet<_>, BTreeSet<_>) = (case.grounds.iter().map(ground_key).collect(), bundle.grounds.iter().map(ground_key).collect());
+    if folded != stated {
+        return Err(invalid(format!("the bundle states grounds {stated:?}, its proposal {folded:?}")));
     }
     // The grounds follow from the answers under the rule set the proposal names.
     if let Some(j) = judged {
