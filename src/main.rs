@@ -766,7 +766,7 @@ async fn verify_proof(g: &Global, a: VerifyProofArgs) -> anyhow::Result<std::pro
                 "ok": true, "iin": bundle.iin, "procedure": bundle.procedure, "status": v.status, "grounds": v.grounds, "events": v.events,
                 "tree_size": v.tree_size, "simulation": v.simulation, "sources": v.sources,
                 "sources_note": housing_ledger::registry::trust::basis_note(v.sources),
-                "witnesses": signed, "timestamp": stamp.as_ref().map(|s| s.gen_time),
+                "witnesses": signed, "timestamp": stamp.as_ref().map(|s| s.gen_time), "appeal": v.appeal,
             }),
             Err(e) => serde_json::json!({"ok": false, "error": e.to_string()}),
         };
@@ -782,6 +782,13 @@ async fn verify_proof(g: &Global, a: VerifyProofArgs) -> anyhow::Result<std::pro
                 "ok: {} {} is {} on {} ground(s); {} events included in the checkpoint of tree size {}",
                 bundle.procedure, bundle.iin, v.status, v.grounds, v.events, v.tree_size
             );
+            // A case file: what the appeal came to, re-judged; an overturned decision no longer stands.
+            if let Some(a) = &v.appeal {
+                println!("appeal: {a}");
+                if a.starts_with("overturned") {
+                    println!("the decision above was OVERTURNED on appeal: it no longer stands");
+                }
+            }
             if v.sources == TrustBasis::List {
                 println!("sources: every source signature checked against the trust list given (--trust)");
             }

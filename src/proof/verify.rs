@@ -64,8 +64,9 @@ fn led_to(events: &[Event], anchor: &VerifierKey) -> BTreeSet<String> {
     led
 }
 
-/// The checkpoint, verified under the key that signed it: one the anchor leads to, and in force
-/// at the checkpoint's last seq (a key retired before it signs no checkpoint). The checkpoint
+/// The checkpoint, verified under the key that signed it: one the anchor leads to, and still in
+/// force once the checkpoint's events are written (at seq `size`: a checkpoint is signed after
+/// its last event, so a key whose `KeyRetired` it includes signs it no more). The checkpoint
 /// then vouches, backward, for every event it includes, older keys' included.
 fn anchored_checkpoint(note: &str, events: &[Event], history: &KeyHistory, anchor: &VerifierKey) -> Result<Checkpoint, ProofError> {
     let (body, sigs) = events::note::split(note).map_err(|e| invalid(format!("checkpoint: {e}")))?;
@@ -74,7 +75,7 @@ fn anchored_checkpoint(note: &str, events: &[Event], history: &KeyHistory, ancho
     let mut named = Vec::new();
     for (_, id, _) in &sigs {
         let id = hex::encode(id);
-        if let Some(key) = history.in_force(&id, size.saturating_sub(1)).filter(|_| led.contains(&id)) {
+        if let Some(key) = history.in_force(&id, size).filter(|_| led.contains(&id)) {
             return Checkpoint::verify_note(note, key).map_err(|e| invalid(format!("checkpoint: {e}")));
         }
         named.push(id);
@@ -127,7 +128,127 @@ pub fn verify_case_file(file: &CaseFile, anchor: &VerifierKey, book: &RuleBook, 
             return Err(invalid(format!("seq {} is not an event of appeal {} about {}", e.seq, file.appeal, file.proof.iin)));
         }
     }
-    Ok(Verified { events: verified.events + file.appeal_events.len(), ..verified })
+    let keys = source_keys(&file.proof, sources)?;
+    let appeal = judge_appeal(file, &keys, book)?;
+    Ok(Verified { events: verified.events + file.appeal_events.len(), appeal: Some(appeal), ..verified })
+}
+
+/// The appeal, re-judged offline: its stream whole from the filing; every source signature in
+/// it (corrections, the acknowledgement) against the trust list; every re-check re-run by the
+/// rules' step machine from its recorded answers and the corrections it used; and the
+/// resolution, if any, following from the latest re-check before it (decision 10: overturned
+/// only on a re-check that cleared, never upheld against one). What it came to, as people read it.
+fn judge_appeal(file: &CaseFile, keys: &TrustedKeys, book: &RuleBook) -> Result<String, ProofError> {
+    let stream = format!("appeal:{}", file.appeal);
+    let own: Vec<&Event> = file.appeal_events.iter().filter(|e| e.stream == stream).collect();
+    for (i, e) in own.iter().enumerate() {
+        if e.stream_seq != i as u64 {
+            return Err(invalid(format!("seq {}: appeal {}'s stream is not whole (stream_seq {} where {i} was due)", e.seq, file.appeal, e.stream_seq)));
+        }
+    }
+    if own.first().is_none_or(|e| e.kind != APPEAL_FILED) {
+        return Err(invalid(format!("the case file does not hold appeal {}'s AppealFiled", file.appeal)));
+    }
+    for e in &file.appeal_events {
+        check_event_sources(e, keys).map_err(|err| invalid(format!("seq {}: {err}", e.seq)))?;
+    }
+    let mut latest: Option<(u64, CheckVerdict)> = None;
+    let mut outcome = format!("appeal {} is open", file.appeal);
+    for e in &file.appeal_events {
+        match e.kind.as_str() {
+            APPEAL_RECHECKED => {
+                let r: ev::AppealRechecked = e.decode().map_err(|err| invalid(format!("seq {}: {err}", e.seq)))?;
+                rejudge(file, e.seq, &r, keys, book)?;
+                latest = Some((e.seq, r.verdict));
+            }
+            APPEAL_RESOLVED => {
+                let r: ev::AppealResolved = e.decode().map_err(|err| invalid(format!("seq {}: {err}", e.seq)))?;
+                let follows = match (r.outcome, latest) {
+                    (ev::AppealOutcome::Overturned, Some((seq, CheckVerdict::Clear))) => r.recheck == Some(seq),
+                    (ev::AppealOutcome::Overturned, _) => false,
+                    (ev::AppealOutcome::Upheld, Some((_, CheckVerdict::Clear))) => false,
+                    (ev::AppealOutcome::Upheld, _) => true,
+                };
+                if !follows {
+                    return Err(invalid(format!(
+                        "seq {}: the appeal is resolved {} against its latest re-check ({}): a removal is overturned only on a re-check that cleared it, and never upheld against one",
+                        e.seq,
+                        r.outcome.as_str(),
+                        latest.map(|(s, v)| format!("seq {s}, {}", v.as_str())).unwrap_or_else(|| "none".into())
+                    )));
+                }
+                let day = crate::rules::calendar::local_date_of(&e.time).map(|d| d.to_string()).unwrap_or_else(|| e.time.clone());
+                outcome = format!("{} by appeal {} on {day} (seq {})", r.outcome.as_str(), file.appeal, e.seq);
+            }
+            _ => {}
+        }
+    }
+    Ok(outcome)
+}
+
+/// One re-check, re-run: the step machine from its step, with the family the run fixed, fed the
+/// answers and corrections its evidence names (each checked against the trust list); its
+/// verdict and grounds must be the recorded ones.
+fn rejudge(file: &CaseFile, seq: u64, r: &ev::AppealRechecked, keys: &TrustedKeys, book: &RuleBook) -> Result<(), ProofError> {
+    let fail = |why: String| invalid(format!("seq {seq}: the re-check does not follow: {why}"));
+    let rs = book.by_sha(&r.rule_set_sha256).ok_or_else(|| fail(format!("rule set {} is not known to this verifier", r.rule_set_sha256)))?;
+    let first = rs.steps.iter().position(|s| s.step == r.from_step).ok_or_else(|| fail(format!("no step {} in its rule set", r.from_step)))?;
+    let evidence: BTreeSet<u64> = r.evidence.iter().filter_map(|x| x.seq()).collect();
+    let held: BTreeSet<u64> = file.appeal_events.iter().map(|e| e.seq).collect();
+    if let Some(missing) = evidence.iter().find(|s| !held.contains(s)) {
+        return Err(fail(format!("its evidence seq {missing} is not in the case file")));
+    }
+    let is_correction = |e: &Event| e.kind == REGISTRY_RESPONDED && e.data.get("correction") == Some(&serde_json::Value::Bool(true));
+    let mut corrections = Corrections::new();
+    for e in file.appeal_events.iter().filter(|e| evidence.contains(&e.seq) && is_correction(e)) {
+        let c: ev::RegistryResponded = e.decode().map_err(|err| fail(err.to_string()))?;
+        let registry = RegistryId::parse(&c.registry).ok_or_else(|| fail(format!("unknown registry {:?}", c.registry)))?;
+        let subjects: Vec<String> = serde_json::from_value(c.answer["subjects"].clone()).unwrap_or_default();
+        let signed = SignedAnswer::from_responded(&c);
+        let records = check_answer(keys, registry, &format!("{}/{registry}", file.appeal), AnswerKind::Records(&subjects), &signed)
+            .map_err(|f| fail(format!("seq {}: the correction from {registry}: {f}", e.seq)))?;
+        corrections.insert(registry, (subjects, records_of(records)));
+    }
+    let asked = file.appeal_events.iter().filter(|e| e.kind == REGISTRY_QUERIED || (evidence.contains(&e.seq) && !is_correction(e)));
+    let answers = verified_answers(asked, keys).map_err(fail)?;
+    let events = &file.proof.events;
+    let entry: ev::ListEntryReceived = events
+        .iter()
+        .find(|e| e.kind == LIST_ENTRY_RECEIVED && e.run() == Some(r.run.as_str()))
+        .ok_or_else(|| fail("no list entry of its run".into()))?
+        .decode()
+        .map_err(|err| fail(err.to_string()))?;
+    let family: Family = events
+        .iter()
+        .filter(|e| e.kind == CHECK_EVALUATED && e.run() == Some(r.run.as_str()))
+        .filter_map(|e| e.decode::<ev::CheckEvaluated>().ok())
+        .filter(|c| c.appeal.is_none() && c.family.is_some() && rs.steps.iter().position(|s| s.step == c.step).is_some_and(|i| i < first))
+        .filter_map(|c| serde_json::from_value(c.family?).ok())
+        .next_back()
+        .unwrap_or_default();
+    let locality = entry.entry["locality"].as_str().unwrap_or_default();
+    let (verdict, grounds, _) = judge_from(rs, first, &file.proof.iin, locality, family, &answers, &corrections).map_err(fail)?;
+    let (computed, recorded): (BTreeSet<_>, BTreeSet<_>) = (grounds.iter().map(ground_key).collect(), r.grounds.iter().map(ground_key).collect());
+    if verdict != r.verdict || computed != recorded {
+        return Err(fail(format!("the rules find {} {computed:?}, it records {} {recorded:?}", verdict.as_str(), r.verdict.as_str())));
+    }
+    Ok(())
+}
+
+/// The keys source signatures are checked against: the auditor's own trust list, or, asked for
+/// explicitly, the registry keys the bundle names (the operator's claim).
+fn source_keys(bundle: &Bundle, sources: &Sources) -> Result<TrustedKeys, ProofError> {
+    Ok(match sources {
+        Sources::List(list) => list.clone(),
+        Sources::BundleClaim => {
+            let mut claim = TrustedKeys::default();
+            for (r, k) in &bundle.keys.registries {
+                let id = RegistryId::parse(r).ok_or_else(|| invalid(format!("unknown registry {r}")))?;
+                claim.add_key(id, VerifierKey::parse(k).map_err(|e| invalid(format!("key of {r}: {e}")))?);
+            }
+            claim
+        }
+    })
 }
 
 /// The witnesses among `witnesses` whose cosignatures on the bundle's checkpoint verify, or an
@@ -275,6 +396,9 @@ pub struct Verified {
     pub simulation: bool,
     /// What the source signatures were checked against.
     pub sources: crate::registry::TrustBasis,
+    /// For a case file: what the appeal came to (`overturned by appeal ap-7 on 2026-12-01
+    /// (seq 91)`, `upheld ...`, or `appeal ap-7 is open`).
+    pub appeal: Option<String>,
 }
 
 /// What a verifier checks source signatures against (`sources.md`).
@@ -400,20 +524,46 @@ pub fn verified_answers<'e>(
 /// The rules' own step machine, fed verified answers (`(step, registry)` → records): the
 /// grounds it finds, or why the answers do not allow a decision.
 pub fn judge_answers(rs: &crate::rules::RuleSet, iin: &str, locality: &str, answers: &BTreeMap<(String, RegistryId), Records>) -> Result<Vec<Ground>, String> {
-    let mut machine = StepMachine::new(rs, 0, iin, locality, Family::default());
-    while let Some((step, _)) = machine.current() {
-        let mut refs: checks::Answers = BTreeMap::new();
+    match judge_from(rs, 0, iin, locality, Family::default(), answers, &Corrections::new())? {
+        (CheckVerdict::Incomplete, _, Some(step)) => Err(format!("step {step}: the answers do not allow a decision")),
+        (_, grounds, _) => Ok(grounds),
+    }
+}
+
+/// A source owner's corrected answer, by registry: the subjects it is about and their records.
+pub type Corrections = BTreeMap<RegistryId, (Vec<String>, Records)>;
+
+/// The step machine from step index `first`, with the family the run fixed, fed verified
+/// answers and, where a registry's correction covers a step's subjects, the correction instead
+/// (as an appeal's re-check does). The verdict, the grounds found, and the step that could not
+/// decide, if one could not.
+pub fn judge_from(
+    rs: &crate::rules::RuleSet,
+    first: usize,
+    iin: &str,
+    locality: &str,
+    family: Family,
+    answers: &BTreeMap<(String, RegistryId), Records>,
+    corrections: &Corrections,
+) -> Result<(CheckVerdict, Vec<Ground>, Option<String>), String> {
+    let mut machine = StepMachine::new(rs, first, iin, locality, family);
+    while let Some((step, subjects)) = machine.current() {
+        let mut fed: BTreeMap<RegistryId, Records> = BTreeMap::new();
         for r in step.registries() {
-            let rec = answers.get(&(step.step.clone(), r)).ok_or_else(|| format!("step {}: no verified answer from {r}", step.step))?;
-            refs.insert(r, rec);
+            let records = match corrections.get(&r).filter(|(about, _)| subjects.iter().all(|s| about.contains(s))) {
+                Some((_, records)) => records.iter().filter(|(k, _)| subjects.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect(),
+                None => answers.get(&(step.step.clone(), r)).cloned().ok_or_else(|| format!("step {}: no verified answer from {r}", step.step))?,
+            };
+            fed.insert(r, records);
         }
+        let refs: checks::Answers = fed.iter().map(|(r, v)| (*r, v)).collect();
         if machine.feed(&refs).verdict == CheckVerdict::Incomplete {
-            return Err(format!("step {}: the answers do not allow a decision", step.step));
+            return Ok((CheckVerdict::Incomplete, Vec::new(), Some(step.step.clone())));
         }
     }
     Ok(match machine.outcome() {
-        Some(Outcome::Found(grounds)) => grounds.clone(),
-        _ => Vec::new(),
+        Some(Outcome::Found(grounds)) => (CheckVerdict::Found, grounds.clone(), None),
+        _ => (CheckVerdict::Clear, Vec::new(), None),
     })
 }
 
@@ -431,19 +581,7 @@ pub fn verify(bundle: &Bundle, anchor: &VerifierKey, book: &RuleBook, sources: &
     check_signatures(&bundle.events, &history)?;
     let cp = anchored_checkpoint(&bundle.checkpoint, &bundle.events, &history, anchor)?;
     check_included(&bundle.events, &bundle.inclusion, &cp)?;
-    // Source signatures: against the auditor's own trust list, or, asked for explicitly, the
-    // registry keys the bundle names (the operator's claim).
-    let keys = match sources {
-        Sources::List(list) => list.clone(),
-        Sources::BundleClaim => {
-            let mut claim = TrustedKeys::default();
-            for (r, k) in &bundle.keys.registries {
-                let id = RegistryId::parse(r).ok_or_else(|| invalid(format!("unknown registry {r}")))?;
-                claim.add_key(id, VerifierKey::parse(k).map_err(|e| invalid(format!("key of {r}: {e}")))?);
-            }
-            claim
-        }
-    };
+    let keys = source_keys(bundle, sources)?;
     let procedure = Procedure::parse(&bundle.procedure).map_err(invalid)?;
     check_whole(bundle)?;
     let judged = rederive(&bundle.events, &bundle.iin, procedure, &keys, book).map_err(invalid)?;
@@ -483,5 +621,13 @@ pub fn verify(bundle: &Bundle, anchor: &VerifierKey, book: &RuleBook, sources: &
             "the bundle says simulation, but its events are of a real run"
         }));
     }
-    Ok(Verified { status: case.status, grounds: bundle.grounds.len(), events: bundle.events.len(), tree_size: cp.size, simulation, sources: keys.basis })
+    Ok(Verified {
+        status: case.status,
+        grounds: bundle.grounds.len(),
+        events: bundle.events.len(),
+        tree_size: cp.size,
+        simulation,
+        sources: keys.basis,
+        appeal: None,
+    })
 }

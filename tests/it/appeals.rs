@@ -7,6 +7,7 @@ use crate::common::{Backend, Place};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use chrono::{Days, NaiveDate};
+use events::NewEvent;
 use housing_ledger::api::AppState;
 use housing_ledger::app;
 use housing_ledger::auth::{create_token, issue_token, Role};
@@ -284,13 +285,49 @@ async fn appeal_lifecycles() {
     );
     let anchor = w.state.ledger.key_history().await.unwrap().all()[0].clone();
     let parsed: housing_ledger::proof::CaseFile = serde_json::from_value(file.clone()).unwrap();
-    housing_ledger::proof::verify_case_file(
+    let verified = housing_ledger::proof::verify_case_file(
         &parsed,
         &anchor,
         &RuleBook::built_in(),
         &housing_ledger::proof::Sources::List(housing_ledger::registry::TrustedKeys::from_sim_seed(housing_ledger::registry::DEFAULT_SIM_SEED)),
     )
     .expect("the case file verifies offline");
+    // Issue 29, item 2: the case file says what the appeal came to; its events cannot be left out.
+    let outcome = verified.appeal.unwrap();
+    assert!(outcome.starts_with(&format!("overturned by appeal {}", id(&a))), "{outcome}");
+    // And `verify-proof` prints it.
+    let dir = tempfile::tempdir().unwrap();
+    let (path, trust) = (dir.path().join("case-file.json"), dir.path().join("trust.json"));
+    std::fs::write(&path, file.to_string()).unwrap();
+    std::fs::write(&trust, TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED).text).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_housing-ledger"))
+        .args([
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "--trust",
+            trust.to_str().unwrap(),
+            "verify-proof",
+            path.to_str().unwrap(),
+            "--ledger-key",
+            &anchor.to_string(),
+        ])
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && printed.contains(&format!("appeal: overturned by appeal {}", id(&a))) && printed.contains("OVERTURNED on appeal"),
+        "{printed}"
+    );
+    let mut hidden = parsed.clone();
+    (hidden.appeal_events, hidden.inclusion) = (Vec::new(), Vec::new());
+    let e = housing_ledger::proof::verify_case_file(
+        &hidden,
+        &anchor,
+        &RuleBook::built_in(),
+        &housing_ledger::proof::Sources::List(housing_ledger::registry::TrustedKeys::from_sim_seed(housing_ledger::registry::DEFAULT_SIM_SEED)),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("does not hold appeal") && e.to_string().contains("AppealFiled"), "{e}");
     let mut bad = parsed.clone();
     bad.appeal_events[0].data["grounds"] = json!("changed");
     assert!(
@@ -646,4 +683,70 @@ async fn corrections_are_trusted_only_under_the_servers_list() {
     w.state.registry_keys = Arc::new(TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED));
     let (s, e) = w.call("POST", &uri, &w.officer, Some(filing(&w, &a, &family))).await;
     assert_eq!(s, StatusCode::CREATED, "{e}");
+}
+
+/// Issue 29, item 2: a case file is re-judged offline. A resolution that contradicts its
+/// re-check, and a re-check whose verdict the answers do not give, written behind the service's
+/// back with the ledger key, fail `verify_case_file`, naming the event; the case file of an
+/// upheld appeal says so.
+#[tokio::test]
+async fn a_case_file_is_re_judged_offline() {
+    let w = world().await;
+    let sources = || housing_ledger::proof::Sources::List(TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED));
+    let anchor = w.state.ledger.key_history().await.unwrap().all()[0].clone();
+    let case_file = |id: String| {
+        let w = &w;
+        async move {
+            let file = w.call("GET", &format!("/v1/appeals/{id}/case-file"), &w.auditor, None).await.1;
+            serde_json::from_value::<housing_ledger::proof::CaseFile>(file).unwrap()
+        }
+    };
+    let check =
+        |f: &housing_ledger::proof::CaseFile| housing_ledger::proof::verify_case_file(f, &anchor, &RuleBook::built_in(), &sources()).map_err(|e| e.to_string());
+
+    // Upheld on a re-check that found the contract again.
+    let a = id(&w.file("@Upheld", json!({})).await);
+    w.call("POST", &format!("/v1/appeals/{a}/recheck"), &w.officer, None).await;
+    let (s, r) = w.call("POST", &format!("/v1/appeals/{a}/resolution"), &w.officer, Some(json!({"outcome": "upheld", "reason": "registered"}))).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let outcome = check(&case_file(a.clone()).await).unwrap().appeal.unwrap();
+    assert!(outcome.starts_with(&format!("upheld by appeal {a}")), "{outcome}");
+
+    // Open, then overturned behind the service's back although the re-check found a ground.
+    let b = id(&w.file("@Later", json!({})).await);
+    let open = check(&case_file(b.clone()).await).unwrap().appeal.unwrap();
+    assert_eq!(open, format!("appeal {b} is open"));
+    let (_, r) = w.call("POST", &format!("/v1/appeals/{b}/recheck"), &w.officer, None).await;
+    assert_eq!(r["recheck"]["verdict"], "found", "{r}");
+    let stream = format!("appeal:{b}");
+    let next = w.state.ledger.store().read_stream(&stream).await.unwrap().len() as u64;
+    let recheck = w.state.ledger.store().read_stream(&stream).await.unwrap().into_iter().rev().find(|e| e.kind == "AppealRechecked").unwrap();
+    let person = iin_for("Later");
+    w.state
+        .ledger
+        .append(vec![NewEvent::new(
+            &stream,
+            "AppealResolved",
+            json!({"appeal": b, "iin": person, "procedure": "registry_removal", "outcome": "overturned", "reason": "x",
+                   "resolved_by": {"token": "t", "role": "appeals_officer", "holder": "h", "holder_id": iin_for("Officer2")},
+                   "recheck": recheck.seq, "grounds": [], "reinstated": null}),
+        )
+        .expecting(next)])
+        .await
+        .unwrap();
+    let e = check(&case_file(b.clone()).await).unwrap_err();
+    assert!(e.contains("resolved overturned against its latest re-check") && e.contains(&format!("seq {}, found", recheck.seq)), "{e}");
+
+    // A re-check recorded clear where its answers find a ground.
+    let c = id(&w.file("@Same", json!({})).await);
+    w.call("POST", &format!("/v1/appeals/{c}/recheck"), &w.officer, None).await;
+    let stream = format!("appeal:{c}");
+    let found = w.state.ledger.store().read_stream(&stream).await.unwrap().into_iter().rev().find(|e| e.kind == "AppealRechecked").unwrap();
+    let next = w.state.ledger.store().read_stream(&stream).await.unwrap().len() as u64;
+    let mut forged = found.data.clone();
+    forged["verdict"] = json!("clear");
+    forged["grounds"] = json!([]);
+    let planted = w.state.ledger.append(vec![NewEvent::new(&stream, "AppealRechecked", forged).expecting(next)]).await.unwrap();
+    let e = check(&case_file(c).await).unwrap_err();
+    assert!(e.contains(&format!("seq {}: the re-check does not follow", planted[0].seq)), "{e}");
 }
