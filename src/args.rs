@@ -173,6 +173,13 @@ pub struct ServeArgs {
     /// A page session ends this many hours after login, however busy.
     #[arg(long, default_value_t = 12)]
     pub session_hours: u64,
+    /// Sign a checkpoint (sent to the witnesses, time-stamped) once this many events lie past
+    /// the newest one...
+    #[arg(long, default_value_t = 1000)]
+    pub checkpoint_events: u64,
+    /// ...or once the oldest of them has waited this many seconds, whichever comes first.
+    #[arg(long, default_value_t = 30)]
+    pub checkpoint_seconds: u64,
 }
 
 /// The arguments of `verify`.

@@ -548,6 +548,37 @@ pub struct VerifyReport {
     pub keys: Vec<VerifierKey>,
 }
 
+/// The log's tail that no checkpoint covers yet: no witness has seen it and no time-stamp
+/// fixes it, so it could vanish unnoticed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tail {
+    /// Events after the newest checkpoint.
+    pub events: u64,
+    /// The newest checkpoint's tree size (0: none).
+    pub checkpoint_size: u64,
+    /// When the oldest of them was appended.
+    pub oldest: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl Tail {
+    /// Seconds the oldest uncovered event has waited, at `now`.
+    pub fn age_seconds(&self, now: chrono::DateTime<chrono::Utc>) -> Option<f64> {
+        self.oldest.map(|t| (now - t).num_milliseconds().max(0) as f64 / 1000.0)
+    }
+}
+
+/// The tail of `store` past its newest checkpoint.
+pub async fn tail(store: &dyn EventStore) -> Result<Tail> {
+    let size = store.size().await?;
+    let checkpoint_size = store.latest_checkpoint().await?.map_or(0, |cp| cp.tree_size);
+    if size <= checkpoint_size {
+        return Ok(Tail { events: 0, checkpoint_size, oldest: None });
+    }
+    let first = crate::store::read(store, checkpoint_size, 1).await?;
+    let oldest = first.first().and_then(|e| chrono::DateTime::parse_from_rfc3339(&e.time).ok()).map(|t| t.with_timezone(&chrono::Utc));
+    Ok(Tail { events: size - checkpoint_size, checkpoint_size, oldest })
+}
+
 /// Verifies every hash, `prev` link and signature under the key history, and the Merkle root
 /// and signature of every stored checkpoint. `anchor`, when given, must be a key of the history.
 /// `progress` is told how many events were verified so far.

@@ -510,7 +510,12 @@ async fn serve(g: &Global, a: ServeArgs) -> anyhow::Result<std::process::ExitCod
         public_url,
         session_idle_minutes,
         session_hours,
+        checkpoint_events,
+        checkpoint_seconds,
     } = a;
+    if checkpoint_events == 0 || checkpoint_seconds == 0 {
+        bail!("--checkpoint-events and --checkpoint-seconds must be at least 1");
+    }
     let ledger = g.loc.ledger().await?;
     let cp = ledger.checkpoint().await?;
     tracing::info!(tree_size = cp.tree_size, "checkpoint signed");
@@ -525,7 +530,8 @@ async fn serve(g: &Global, a: ServeArgs) -> anyhow::Result<std::process::ExitCod
         tracing::warn!("no --trust: this server accepts no correction and no reinstatement acknowledgement");
         TrustedKeys::from_sim_seed(&g.seed).with_basis(TrustBasis::Unpinned)
     });
-    let mut state = AppState::new(ledger, trust.clone()).with_sessions(sessions);
+    let policy = housing_ledger::state::CheckpointPolicy { every_events: checkpoint_events, every: Duration::from_secs(checkpoint_seconds) };
+    let mut state = AppState::new(ledger, trust.clone()).with_sessions(sessions).with_checkpoints(policy);
     if let Some(spec) = registries {
         state = state.with_registries(registries_from(&spec, &g.seed, registry_timeout_ms, &trust)?);
     }
@@ -673,9 +679,11 @@ async fn verify(g: &Global, a: VerifyArgs) -> anyhow::Result<std::process::ExitC
         return Ok(std::process::ExitCode::FAILURE);
     }
     let note = housing_ledger::registry::trust::basis_note(sources.basis);
+    let tail = housing_ledger::ledger::tail(store.as_ref()).await?;
     let keys: Vec<String> = report.keys.iter().map(|k| k.to_string()).collect();
     let mut out = serde_json::json!({"ok": true, "events": report.events, "checkpoints": report.checkpoints, "root": hex::encode(report.root), "keys": keys,
-        "sources": {"basis": sources.basis, "checked": sources.checked, "note": note}});
+        "sources": {"basis": sources.basis, "checked": sources.checked, "note": note},
+        "unwitnessed": {"events": tail.events, "after_tree_size": tail.checkpoint_size, "oldest": tail.oldest.map(|t| t.to_rfc3339())}});
     if !json {
         println!(
             "ok: {} events, {} checkpoints, root {}, {} ledger keys",
@@ -694,6 +702,12 @@ async fn verify(g: &Global, a: VerifyArgs) -> anyhow::Result<std::process::ExitC
         );
         if let Some(n) = note {
             println!("{n}");
+        }
+        if tail.events > 0 {
+            println!(
+                "warning: the newest {} events (after the checkpoint of tree size {}) lie past every checkpoint: no witness or time-stamp covers them, and they could vanish unnoticed; sign one (checkpoint) or let serve sign them",
+                tail.events, tail.checkpoint_size
+            );
         }
     }
     match stamps {
@@ -939,7 +953,9 @@ async fn demo(g: &Global, persons: u64, listen: &str, as_of: &str, no_serve: boo
         return Ok(std::process::ExitCode::SUCCESS);
     }
     // Appeals ask the same registries for fresh answers.
-    let state = AppState::new(ledger, keys).with_registries(Arc::new(HttpRegistries::new(&sim_url, settings).named("registry-sim").simulator()));
+    let state = AppState::new(ledger, keys)
+        .with_registries(Arc::new(HttpRegistries::new(&sim_url, settings).named("registry-sim").simulator()))
+        .with_checkpoints(Default::default());
     println!("serving; Ctrl-C stops");
     let background = state.background.clone();
     housing_ledger::server::serve(listener, app(state), Default::default(), housing_ledger::server::stop_signal()).await?;

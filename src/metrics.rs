@@ -66,6 +66,10 @@ pub struct Snapshot {
     pub read_queue: u64,
     /// Seconds since the latest checkpoint was signed; `None` before the first.
     pub checkpoint_age_seconds: Option<f64>,
+    /// Events past the newest checkpoint (unwitnessed, untime-stamped), and how long the oldest
+    /// of them has waited (`None`: none waits).
+    pub tail_events: u64,
+    pub tail_age_seconds: Option<f64>,
     /// Each witness's last cosigned tree size (0: none yet).
     pub witnesses: Vec<(String, u64)>,
 }
@@ -91,6 +95,10 @@ pub fn render(s: &Snapshot) -> String {
         g.set(age);
         registry.register("checkpoint_age_seconds", "Seconds since the latest checkpoint was signed", g);
     }
+    registry.register("unwitnessed_events", "Events past the newest checkpoint: no witness or time-stamp covers them yet", gauge(s.tail_events as i64));
+    let tail_age: Gauge<f64, AtomicU64> = Gauge::default();
+    tail_age.set(s.tail_age_seconds.unwrap_or(0.0));
+    registry.register("unwitnessed_age_seconds", "Seconds the oldest event past the newest checkpoint has waited (0: none)", tail_age);
     let witnesses: Family<WitnessLabels, Gauge> = Family::default();
     for (name, size) in &s.witnesses {
         witnesses.get_or_create(&WitnessLabels { witness: name.clone() }).set(*size as i64);

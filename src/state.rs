@@ -50,6 +50,21 @@ pub struct AppState {
     pub background: Arc<Background>,
 }
 
+/// When `serve` signs a checkpoint by itself: after `every_events` events, or once the oldest
+/// event past the newest checkpoint has waited `every`, whichever comes first.
+#[derive(Clone, Copy, Debug)]
+pub struct CheckpointPolicy {
+    pub every_events: u64,
+    pub every: std::time::Duration,
+}
+
+impl Default for CheckpointPolicy {
+    /// A tail of at most 1,000 events, none older than about 30 seconds (under a minute).
+    fn default() -> Self {
+        Self { every_events: 1000, every: std::time::Duration::from_secs(30) }
+    }
+}
+
 /// Owns the background loops of a serving state and stops them: each loop ends at its next
 /// pause once `shutdown` is called, and `shutdown` returns when all have ended.
 pub struct Background {
@@ -143,6 +158,27 @@ impl AppState {
     /// Lets appeals ask these registries for fresh answers and deliver notices through them.
     pub fn with_registries(mut self, registries: Arc<dyn crate::registry::Registries>) -> Self {
         self.registries = Some(registries);
+        self
+    }
+
+    /// Signs a checkpoint by itself whenever the tail past the newest one holds `every_events`
+    /// events or its oldest event has waited `every` (issue 29): sent to the witnesses and
+    /// time-stamped as the ledger is configured, so nothing served stays unwitnessed for long.
+    pub fn with_checkpoints(self, policy: CheckpointPolicy) -> Self {
+        let ledger = self.ledger.clone();
+        let tick = policy.every.min(std::time::Duration::from_secs(1)).max(std::time::Duration::from_millis(10));
+        self.background.every("checkpoint", tick, move || {
+            let ledger = ledger.clone();
+            async move {
+                let tail = crate::ledger::tail(ledger.store().as_ref()).await?;
+                let waited = tail.age_seconds(chrono::Utc::now()).unwrap_or(0.0);
+                if tail.events > 0 && (tail.events >= policy.every_events || waited >= policy.every.as_secs_f64()) {
+                    let cp = ledger.checkpoint().await?;
+                    tracing::info!(tree_size = cp.tree_size, tail = tail.events, waited, "checkpoint signed while serving");
+                }
+                Ok(())
+            }
+        });
         self
     }
 

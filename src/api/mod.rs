@@ -139,6 +139,7 @@ async fn metrics(State(s): State<AppState>, caller: Caller) -> Result<Response, 
         .await?
         .and_then(|cp| chrono::DateTime::parse_from_rfc3339(&cp.signed_at).ok())
         .map(|t| (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_milliseconds() as f64 / 1000.0);
+    let tail = crate::ledger::tail(ledger.store().as_ref()).await?;
     let mut witnesses = Vec::new();
     for (key, _) in ledger.witnesses().map(|w| w.witnesses.as_slice()).unwrap_or_default() {
         witnesses.push((key.name.clone(), ledger.checkpoints().last_cosigned(&key.name).await?.unwrap_or(0)));
@@ -148,6 +149,8 @@ async fn metrics(State(s): State<AppState>, caller: Caller) -> Result<Response, 
         projection_lag: log_size.saturating_sub(cursor),
         read_queue: s.reads.queued() as u64,
         checkpoint_age_seconds,
+        tail_events: tail.events,
+        tail_age_seconds: tail.age_seconds(chrono::Utc::now()),
         witnesses,
     };
     Ok(([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], crate::metrics::render(&snapshot)).into_response())

@@ -534,3 +534,68 @@ async fn the_printed_case_file_shows_the_cosignatures() {
     assert!(command.contains(&format!("--witness {}", w1.key())) && command.ends_with("--quorum 1"), "{command}");
     assert!(html.contains("id=\"print-verified\"><span class=\"ok\">✓"), "and the case file verifies");
 }
+
+/// Issue 29, item 4: a serving ledger signs checkpoints by itself, so the reads it records do
+/// not stay past the last checkpoint. Then deleting them with the database alone (triggers
+/// dropped, Merkle nodes too) is caught by `verify`: the checkpoint is larger than the log. The
+/// metrics show the tail's length and age meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_serving_ledger_checkpoints_its_tail() {
+    use housing_ledger::registry::{TrustedKeys, DEFAULT_SIM_SEED};
+    let place = Place::new(Backend::Sqlite, None);
+    let ledger = Arc::new(place.ledger().await);
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/example.json");
+    crate::common::scenario::run_fixture(&ledger, housing_ledger::registry::fixture::Fixture::load(&example).unwrap()).await;
+    ledger.checkpoint().await.unwrap();
+    let signed = ledger.size().await.unwrap();
+    let policy = housing_ledger::state::CheckpointPolicy { every_events: 1000, every: Duration::from_millis(300) };
+    let state = housing_ledger::api::AppState::new(ledger.clone(), TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED)).with_checkpoints(policy);
+    let (auditor, _) = housing_ledger::auth::create_token(ledger.access(), housing_ledger::auth::Role::Auditor, "").await.unwrap();
+    let (operator, _) = housing_ledger::auth::create_token(ledger.access(), housing_ledger::auth::Role::Operator, "").await.unwrap();
+    let get = |uri: String, token: String| {
+        let state = state.clone();
+        async move {
+            let req = Request::builder().uri(uri).header("Authorization", format!("Bearer {token}")).body(Body::empty()).unwrap();
+            let resp = housing_ledger::app(state).oneshot(req).await.unwrap();
+            assert_eq!(resp.status(), StatusCode::OK);
+            String::from_utf8(resp.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap()
+        }
+    };
+    // Reads of personal data: each recorded in the ledger.
+    let person = ledger.store().read_by_type("DecisionTaken", 0, 1).await.unwrap()[0].stream.clone();
+    let iin = person.trim_start_matches("person:");
+    for _ in 0..5 {
+        get(format!("/v1/persons/{iin}"), auditor.clone()).await;
+    }
+    let read = ledger.size().await.unwrap();
+    assert!(read > signed, "the reads are events");
+    let metrics = get("/metrics".into(), operator.clone()).await;
+    assert!(metrics.contains("housing_ledger_unwitnessed_events") && metrics.contains("housing_ledger_unwitnessed_age_seconds"), "{metrics}");
+    // Within the policy's time, a checkpoint covers them, unasked.
+    let mut covered = false;
+    for _ in 0..100 {
+        if housing_ledger::ledger::tail(ledger.store().as_ref()).await.unwrap().checkpoint_size >= read {
+            covered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(covered, "serve signed a checkpoint over the reads by itself");
+    state.background.shutdown().await;
+    // The reads deleted with the database alone: verify names the checkpoint larger than the log.
+    let sql = place.sql().await;
+    crate::common::tamper(
+        &sql,
+        &format!(
+            "DROP TRIGGER IF EXISTS events_no_delete; DROP TRIGGER IF EXISTS merkle_nodes_no_delete;
+             DELETE FROM events WHERE seq >= {signed}; DELETE FROM merkle_nodes WHERE ((idx + 1) << level) > {signed}"
+        ),
+    )
+    .await;
+    let e = housing_ledger::ledger::verify_store(sql_store(&place).await.as_ref(), None, |_| {}).await.unwrap_err();
+    assert!(e.to_string().contains("is larger than the log"), "{e}");
+}
+
+async fn sql_store(place: &Place) -> Arc<dyn housing_ledger::store::EventStore> {
+    place.store().await
+}
