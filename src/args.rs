@@ -180,6 +180,10 @@ pub struct ServeArgs {
     /// ...or once the oldest of them has waited this many seconds, whichever comes first.
     #[arg(long, default_value_t = 30)]
     pub checkpoint_seconds: u64,
+    /// How often the stored read models are checked against the events (also at start, before
+    /// serving); any that differ are folded afresh from the events, in minutes.
+    #[arg(long, default_value_t = 360)]
+    pub integrity_check_minutes: u64,
 }
 
 /// The arguments of `verify`.
@@ -227,6 +231,10 @@ pub struct VerifyArgs {
     /// operator's own claim); every run says so.
     #[arg(long)]
     pub trust_bundle_keys: bool,
+    /// Also refold the stored read models (the persons projection, the subject index) from the
+    /// events and compare them with the stored rows.
+    #[arg(long)]
+    pub deep: bool,
 }
 
 /// The arguments of `verify-proof`.

@@ -512,6 +512,7 @@ async fn serve(g: &Global, a: ServeArgs) -> anyhow::Result<std::process::ExitCod
         session_hours,
         checkpoint_events,
         checkpoint_seconds,
+        integrity_check_minutes,
     } = a;
     if checkpoint_events == 0 || checkpoint_seconds == 0 {
         bail!("--checkpoint-events and --checkpoint-seconds must be at least 1");
@@ -519,6 +520,9 @@ async fn serve(g: &Global, a: ServeArgs) -> anyhow::Result<std::process::ExitCod
     let ledger = g.loc.ledger().await?;
     let cp = ledger.checkpoint().await?;
     tracing::info!(tree_size = cp.tree_size, "checkpoint signed");
+    // No stored row that the events do not give is served: checked before listening.
+    let restored = housing_ledger::projection::restore_from_events(&ledger).await?;
+    tracing::info!(restored, "read models checked against the events");
     let sessions = housing_ledger::web::session::SessionPolicy {
         idle: Duration::from_secs(session_idle_minutes.max(1) * 60),
         absolute: Duration::from_secs(session_hours.max(1) * 3600),
@@ -531,7 +535,10 @@ async fn serve(g: &Global, a: ServeArgs) -> anyhow::Result<std::process::ExitCod
         TrustedKeys::from_sim_seed(&g.seed).with_basis(TrustBasis::Unpinned)
     });
     let policy = housing_ledger::state::CheckpointPolicy { every_events: checkpoint_events, every: Duration::from_secs(checkpoint_seconds) };
-    let mut state = AppState::new(ledger, trust.clone()).with_sessions(sessions).with_checkpoints(policy);
+    let mut state = AppState::new(ledger, trust.clone())
+        .with_sessions(sessions)
+        .with_checkpoints(policy)
+        .with_integrity_check(Duration::from_secs(integrity_check_minutes.max(1) * 60));
     if let Some(spec) = registries {
         state = state.with_registries(registries_from(&spec, &g.seed, registry_timeout_ms, &trust)?);
     }
@@ -618,7 +625,7 @@ async fn registry_sim(g: &Global, a: RegistrySimArgs) -> anyhow::Result<std::pro
 
 /// `verify`.
 async fn verify(g: &Global, a: VerifyArgs) -> anyhow::Result<std::process::ExitCode> {
-    let VerifyArgs { ledger_key, json, trust_bundle_keys } = a;
+    let VerifyArgs { ledger_key, json, trust_bundle_keys, deep } = a;
     let trust = verifier_trust(g, trust_bundle_keys)?;
     let anchor = ledger_key.map(|k| events::VerifierKey::parse(&k)).transpose().context("--ledger-key")?;
     if anchor.is_none() {
@@ -680,6 +687,29 @@ async fn verify(g: &Global, a: VerifyArgs) -> anyhow::Result<std::process::ExitC
     }
     let note = housing_ledger::registry::trust::basis_note(sources.basis);
     let tail = housing_ledger::ledger::tail(store.as_ref()).await?;
+    // --deep: the stored read models against a fold of the events.
+    if deep {
+        let d = housing_ledger::projection::deep_check(store.clone()).await?;
+        if !d.clean() {
+            let rows: Vec<String> = d
+                .persons
+                .differences
+                .iter()
+                .map(|(k, _, _)| format!("persons/{k}"))
+                .chain(d.subjects.iter().map(|(s, q, what)| format!("subject_index ({s}, {q}): {what}")))
+                .collect();
+            if json {
+                println!("{}", serde_json::json!({"ok": false, "fault": "read model", "detail": rows}));
+            } else {
+                println!("FAILED: {} stored read-model rows differ from the fold of the events:", rows.len());
+                rows.iter().for_each(|r| println!("  {r}"));
+            }
+            return Ok(std::process::ExitCode::FAILURE);
+        }
+        if !json {
+            println!("deep: the persons projection ({} events folded) and the subject index equal the fold of the events", d.persons.events);
+        }
+    }
     let keys: Vec<String> = report.keys.iter().map(|k| k.to_string()).collect();
     let mut out = serde_json::json!({"ok": true, "events": report.events, "checkpoints": report.checkpoints, "root": hex::encode(report.root), "keys": keys,
         "sources": {"basis": sources.basis, "checked": sources.checked, "note": note},

@@ -168,7 +168,11 @@ pub struct Replay {
 /// the projections crate holds it); the fold runs in shards on every core
 /// (`projections::person::Sharded`), and the next range is read while this one is folded.
 pub async fn replay(ledger: &Ledger) -> Result<Replay, LedgerError> {
-    let store = ledger.store().clone();
+    replay_store(ledger.store().clone()).await
+}
+
+/// [`replay`] on a store alone (`verify --deep` needs no ledger key).
+pub async fn replay_store(store: std::sync::Arc<dyn crate::store::EventStore>) -> Result<Replay, LedgerError> {
     let upto = store.projection_cursor(PERSONS).await?;
     let t = Instant::now();
     let shards = rayon::current_num_threads().max(1) * 4;
@@ -216,4 +220,47 @@ pub async fn replay(ledger: &Ledger) -> Result<Replay, LedgerError> {
         })
         .collect();
     Ok(Replay { events: upto, seconds, differences })
+}
+
+/// What the read models' check found (issue 29: the database alone can change nothing the
+/// service shows unnoticed): the persons projection and the subject index against a fold of
+/// the events.
+pub struct Deep {
+    pub persons: Replay,
+    /// `(subject, seq, what)`.
+    pub subjects: Vec<(String, u64, &'static str)>,
+}
+
+impl Deep {
+    pub fn clean(&self) -> bool {
+        self.persons.differences.is_empty() && self.subjects.is_empty()
+    }
+}
+
+/// Refolds the stored read models from the events and compares (`verify --deep`); writes nothing.
+pub async fn deep_check(store: std::sync::Arc<dyn crate::store::EventStore>) -> Result<Deep, LedgerError> {
+    let persons = replay_store(store.clone()).await?;
+    let subjects = crate::reads::index_differences(store.as_ref()).await?;
+    Ok(Deep { persons, subjects })
+}
+
+/// `serve`'s integrity check, at start and on a schedule: where a stored read model differs
+/// from the fold of the events, it is folded afresh from the events and the difference logged
+/// as an error. Rebuilt, not refused: the events are the record and the rows only a cache of
+/// them, and a server that refused to start would hand whoever can write the database a way to
+/// stop it. Returns the number of rows that differed.
+pub async fn restore_from_events(ledger: &Ledger) -> Result<usize, LedgerError> {
+    let deep = deep_check(ledger.store().clone()).await?;
+    let store = ledger.store();
+    if !deep.persons.differences.is_empty() {
+        tracing::error!(rows = deep.persons.differences.len(), "persons projection rows differ from the events: folded afresh from the events");
+        store.projection_reset(PERSONS).await?;
+        catch_up(ledger).await?;
+    }
+    if !deep.subjects.is_empty() {
+        tracing::error!(rows = deep.subjects.len(), "subject index rows differ from the events: rebuilt from the events");
+        store.projection_reset(crate::store::SUBJECTS).await?;
+        crate::reads::index_catch_up(ledger).await?;
+    }
+    Ok(deep.persons.differences.len() + deep.subjects.len())
 }

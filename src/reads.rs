@@ -93,6 +93,30 @@ pub fn reads_in(e: &Event) -> Vec<Read> {
     e.as_type::<PersonalDataReads>().map(|r| r.reads).unwrap_or_default()
 }
 
+/// The subject index's rows the events `[from, to)` give: each person a read showed, with the
+/// seq of the reads event.
+async fn subject_rows(store: &dyn crate::store::EventStore, from: u64, to: u64) -> Result<BTreeSet<(String, u64)>, LedgerError> {
+    let events = crate::store::read_kinds(store, &[PERSONAL_DATA_READS], from, to).await?;
+    Ok(events.iter().flat_map(|e| reads_in(e).into_iter().flat_map(|r| r.iins).map(|iin| (iin, e.seq))).collect())
+}
+
+/// The subject index's rows that the events do not give, or that they give and it lacks, up to
+/// its cursor: `(subject, seq, what)`.
+pub async fn index_differences(store: &dyn crate::store::EventStore) -> Result<Vec<(String, u64, &'static str)>, LedgerError> {
+    let upto = store.projection_cursor(crate::store::SUBJECTS).await?;
+    let mut rebuilt = BTreeSet::new();
+    let mut from = 0;
+    while from < upto {
+        let to = upto.min(from + PAGE);
+        rebuilt.extend(subject_rows(store, from, to).await?);
+        from = to;
+    }
+    let stored: BTreeSet<(String, u64)> = store.subject_index_all().await?.into_iter().collect();
+    let mut out: Vec<(String, u64, &'static str)> = rebuilt.difference(&stored).map(|(s, q)| (s.clone(), *q, "missing from the index")).collect();
+    out.extend(stored.difference(&rebuilt).map(|(s, q)| (s.clone(), *q, "in the index, not in the events")));
+    Ok(out)
+}
+
 /// Brings the subject index up to the end of the ledger. Returns how many events it passed.
 pub async fn index_catch_up(ledger: &Ledger) -> Result<u64, LedgerError> {
     let store = ledger.store();
@@ -104,8 +128,7 @@ pub async fn index_catch_up(ledger: &Ledger) -> Result<u64, LedgerError> {
             return Ok(passed);
         }
         let to = size.min(from + PAGE);
-        let events = crate::store::read_kinds(store.as_ref(), &[PERSONAL_DATA_READS], from, to).await?;
-        let rows: BTreeSet<(String, u64)> = events.iter().flat_map(|e| reads_in(e).into_iter().flat_map(|r| r.iins).map(|iin| (iin, e.seq))).collect();
+        let rows = subject_rows(store.as_ref(), from, to).await?;
         if store.subject_index_commit(from, to, rows.into_iter().collect()).await? {
             passed += to - from;
         }

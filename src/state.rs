@@ -182,6 +182,17 @@ impl AppState {
         self
     }
 
+    /// Checks the stored read models against the events every `every`, and folds afresh any
+    /// that differ (`projection::restore_from_events`).
+    pub fn with_integrity_check(self, every: std::time::Duration) -> Self {
+        let ledger = self.ledger.clone();
+        self.background.every("integrity check", every, move || {
+            let ledger = ledger.clone();
+            async move { crate::projection::restore_from_events(&ledger).await.map(|_| ()) }
+        });
+        self
+    }
+
     pub fn with_rule_book(mut self, book: crate::rules::RuleBook) -> Self {
         self.book = Arc::new(book);
         self

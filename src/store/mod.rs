@@ -255,6 +255,11 @@ pub trait ProjectionStore: Send + Sync {
     async fn subject_index_commit(&self, from: u64, to: u64, rows: Vec<(String, u64)>) -> Result<bool>;
     /// The seqs of the events indexed under `subject`, in order.
     async fn subject_seqs(&self, subject: &str) -> Result<Vec<u64>>;
+    /// Every `(subject, seq)` row of the subject index, in order.
+    async fn subject_index_all(&self) -> Result<Vec<(String, u64)>>;
+    /// Forgets a derived read model (its rows and cursor: `SUBJECTS` is the subject index), in
+    /// one transaction, so that it is folded afresh from the events.
+    async fn projection_reset(&self, projection: &str) -> Result<()>;
 }
 
 /// API tokens (hashes only) and page sessions.

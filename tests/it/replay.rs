@@ -130,3 +130,67 @@ proptest::proptest! {
         proptest::prop_assert_eq!(sharded.into_persons(), serial);
     }
 }
+
+/// Issue 29, item 5: the database alone changes nothing the service shows unnoticed. An edited
+/// projection row and deleted subject-index rows are caught by `verify --deep`, naming them;
+/// `serve`'s check (at start, before listening, and on a schedule) folds them afresh from the
+/// events, so the edited status is never served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_models_edited_behind_the_ledgers_back_are_caught_and_never_served() {
+    let place = Place::new(Backend::Sqlite, None);
+    let ledger = std::sync::Arc::new(place.ledger().await);
+    let (fx, _) = crate::common::scenario::complete(
+        housing_ledger::rules::Procedure::RegistryRemoval,
+        serde_json::json!({"entries": [{"iin": "@A"}, {"iin": "@B"}], "registries": {"gosreestr": {"@A": {"privatization_contracts": [{"number": "1"}]}}}}),
+    );
+    crate::common::scenario::run_fixture(&ledger, housing_ledger::registry::fixture::Fixture::parse("c", &fx.to_string()).unwrap()).await;
+    let a = crate::common::scenario::iin_for("A");
+    // Two reads of A, recorded and indexed.
+    let keys = housing_ledger::registry::TrustedKeys::from_sim_seed(housing_ledger::registry::DEFAULT_SIM_SEED);
+    let state = housing_ledger::api::AppState::new(ledger.clone(), keys.clone());
+    let (auditor, _) = housing_ledger::auth::create_token(ledger.access(), housing_ledger::auth::Role::Auditor, "").await.unwrap();
+    let get = |state: housing_ledger::api::AppState, uri: String| {
+        let auditor = auditor.clone();
+        async move {
+            use http_body_util::BodyExt;
+            use tower::ServiceExt;
+            let req = axum::http::Request::builder().uri(uri).header("Authorization", format!("Bearer {auditor}")).body(axum::body::Body::empty()).unwrap();
+            let resp = housing_ledger::app(state).oneshot(req).await.unwrap();
+            serde_json::from_slice::<serde_json::Value>(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap()
+        }
+    };
+    for _ in 0..2 {
+        get(state.clone(), format!("/v1/persons/{a}")).await;
+    }
+    housing_ledger::reads::index_catch_up(&ledger).await.unwrap();
+    state.background.shutdown().await;
+    let verify_deep = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_housing-ledger"))
+            .arg("--data-dir")
+            .arg(place.key_dir.path())
+            .args(["verify", "--deep", "--trust-bundle-keys"])
+            .env("HOUSING_LEDGER_LOG", "warn")
+            .output()
+            .unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let (ok, out) = verify_deep();
+    assert!(ok && out.contains("equal the fold of the events"), "{out}");
+
+    let sql = place.sql().await;
+    tamper(&sql, &format!("UPDATE projection_rows SET doc = replace(doc, '\"removed\"', '\"retained\"') WHERE key = '{a}'")).await;
+    tamper(&sql, &format!("DELETE FROM subject_index WHERE subject = '{a}'")).await;
+    let (ok, out) = verify_deep();
+    assert!(!ok && out.contains(&format!("persons/{a}")) && out.contains(&format!("subject_index ({a}, ")) && out.contains("missing from the index"), "{out}");
+
+    // What serve does before it listens: the rows come back from the events.
+    assert_eq!(housing_ledger::projection::restore_from_events(&ledger).await.unwrap(), 3, "one person row and two index rows");
+    let state = housing_ledger::api::AppState::new(ledger.clone(), keys);
+    let person = get(state.clone(), format!("/v1/persons/{a}")).await;
+    assert_eq!(person["procedures"]["registry_removal"]["status"], "removed", "{person}");
+    let reads = get(state.clone(), format!("/v1/persons/{a}/reads")).await;
+    assert!(reads["reads"].as_array().unwrap().len() >= 3, "every read of A listed again: {reads}");
+    state.background.shutdown().await;
+    let (ok, out) = verify_deep();
+    assert!(ok, "{out}");
+}

@@ -513,6 +513,23 @@ async fn suite(b: Backend, pg: Option<&PgCluster>) {
     large_writers_in_separate_stores_share_streams(b, pg).await;
     projection_consumers_never_double_apply(b, pg).await;
     an_older_persons_projection_is_folded_afresh(b, pg).await;
+    read_models_are_listed_and_reset(b, pg).await;
+}
+
+/// Issue 29, item 5: the subject index is listed whole, and a read model is forgotten (rows and
+/// cursor, in one transaction) so that it can be folded afresh; the other is left alone.
+async fn read_models_are_listed_and_reset(b: Backend, pg: Option<&PgCluster>) {
+    use housing_ledger::store::SUBJECTS;
+    let place = Place::new(b, pg);
+    let store = place.store().await;
+    assert!(store.subject_index_commit(0, 5, vec![("b".into(), 3), ("a".into(), 4), ("a".into(), 1)]).await.unwrap());
+    assert!(store.projection_commit("persons", 0, 5, vec![("k".into(), "{}".into())]).await.unwrap());
+    assert_eq!(store.subject_index_all().await.unwrap(), vec![("a".to_string(), 1), ("a".to_string(), 4), ("b".to_string(), 3)]);
+    store.projection_reset(SUBJECTS).await.unwrap();
+    assert_eq!((store.subject_index_all().await.unwrap(), store.projection_cursor(SUBJECTS).await.unwrap()), (vec![], 0));
+    assert_eq!(store.projection_all("persons").await.unwrap().len(), 1, "the other read model is untouched");
+    store.projection_reset("persons").await.unwrap();
+    assert_eq!((store.projection_all("persons").await.unwrap().len(), store.projection_cursor("persons").await.unwrap()), (0, 0));
 }
 
 /// On PostgreSQL an append does not wait for ANALYZE, nor ANALYZE for appends: the writers'

@@ -592,6 +592,23 @@ impl ProjectionStore for SqlStore {
             sqlx::query_scalar("SELECT seq FROM subject_index WHERE subject = $1 ORDER BY seq").bind(subject.to_string()).fetch_all(&self.pool).await?;
         Ok(seqs.into_iter().map(u).collect())
     }
+
+    async fn subject_index_all(&self) -> Result<Vec<(String, u64)>> {
+        let rows = sqlx::query("SELECT subject, seq FROM subject_index ORDER BY subject, seq").fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok((r.try_get(0)?, u(r.try_get::<i64, _>(1)?)))).collect()
+    }
+
+    async fn projection_reset(&self, projection: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        if projection == SUBJECTS {
+            sqlx::query("DELETE FROM subject_index").execute(&mut *tx).await?;
+        } else {
+            sqlx::query("DELETE FROM projection_rows WHERE projection = $1").bind(projection.to_string()).execute(&mut *tx).await?;
+        }
+        sqlx::query("DELETE FROM projection_cursors WHERE projection = $1").bind(projection.to_string()).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
 }
 
 #[async_trait]
