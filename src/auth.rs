@@ -1,8 +1,10 @@
 //! API tokens and roles. A token is shown once, at creation; only its SHA-256 is stored.
 
-use crate::store::{AccessStore, StoreError, TokenRecord};
+use crate::ledger::{Ledger, LedgerError};
+use crate::store::{StoreError, TokenRecord};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine;
+use events::catalogue::{TokenIssued, TokenRevoked};
 use rand_core::RngCore;
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -69,17 +71,19 @@ pub enum TokenError {
     HolderId(#[from] crate::rules::iin::IinError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
 }
 
 /// Creates a token for `role` issued to `holder`, whose IIN is `holder_id` (required, and
 /// checked, for appeals officers): stores its hash and returns the token text.
-pub async fn issue_token(store: &dyn AccessStore, role: Role, holder: &str, holder_id: &str) -> Result<(String, TokenRecord), TokenError> {
-    issue_token_until(store, role, holder, holder_id, None).await
+pub async fn issue_token(ledger: &Ledger, role: Role, holder: &str, holder_id: &str) -> Result<(String, TokenRecord), TokenError> {
+    issue_token_until(ledger, role, holder, holder_id, None).await
 }
 
 /// `issue_token`, the token expiring at `expires_at` (RFC 3339 UTC), if given.
 pub async fn issue_token_until(
-    store: &dyn AccessStore,
+    ledger: &Ledger,
     role: Role,
     holder: &str,
     holder_id: &str,
@@ -92,7 +96,7 @@ pub async fn issue_token_until(
     // The identifier is an IIN exactly as written: a look-alike digit or an invisible
     // character fails its shape check rather than passing as another identifier.
     let holder_id = if holder_id.is_empty() { String::new() } else { crate::rules::iin::Iin::parse(holder_id)?.to_string() };
-    Ok(create_token_for(store, role, holder, &holder_id, expires_at).await?)
+    Ok(create_token_for(ledger, role, holder, &holder_id, expires_at).await?)
 }
 
 /// Parses `--expires`: a duration (`90d`, `12h`, `30m`) from now, or an RFC 3339 time.
@@ -113,17 +117,17 @@ pub fn expiry(text: &str, now: chrono::DateTime<chrono::Utc>) -> Result<chrono::
 }
 
 /// Creates a token for `role`, stores its hash and returns the token text (`hl_<id>_<secret>`).
-pub async fn create_token(store: &dyn AccessStore, role: Role, holder: &str) -> Result<(String, TokenRecord), StoreError> {
-    create_token_for(store, role, holder, "", None).await
+pub async fn create_token(ledger: &Ledger, role: Role, holder: &str) -> Result<(String, TokenRecord), LedgerError> {
+    create_token_for(ledger, role, holder, "", None).await
 }
 
 async fn create_token_for(
-    store: &dyn AccessStore,
+    ledger: &Ledger,
     role: Role,
     holder: &str,
     holder_id: &str,
     expires_at: Option<chrono::DateTime<chrono::Utc>>,
-) -> Result<(String, TokenRecord), StoreError> {
+) -> Result<(String, TokenRecord), LedgerError> {
     let mut id = [0u8; 6];
     let mut secret = [0u8; 32];
     rand_core::OsRng.fill_bytes(&mut id);
@@ -140,19 +144,58 @@ async fn create_token_for(
         expires_at: expires_at.map(crate::store::utc_millis),
         revoked_at: None,
     };
-    store.add_token(&rec).await?;
+    // The issuance is in the ledger first: a row without it is no token.
+    ledger
+        .record_token(TokenIssued {
+            id: rec.id.clone(),
+            role: rec.role.clone(),
+            holder: rec.holder.clone(),
+            holder_id: rec.holder_id.clone(),
+            token_sha256: hex::encode(&rec.token_hash),
+            expires_at: rec.expires_at.clone(),
+        })
+        .await?;
+    ledger.access().add_token(&rec).await?;
     Ok((token, rec))
 }
 
-/// Looks a presented token up by its hash; a revoked or expired one is no token. Read on every
-/// request, so a revocation holds at once, in a running server too.
-pub async fn authenticate(store: &dyn AccessStore, token: &str) -> Result<Option<Caller>, StoreError> {
-    Ok(store.token_by_hash(&token_hash(token)).await?.and_then(live))
+/// Revokes token `id` at `at`: the revocation in the ledger, then its row. `false` where there
+/// is no live token of that id.
+pub async fn revoke_token(ledger: &Ledger, id: &str, at: &str) -> Result<bool, LedgerError> {
+    if ledger.access().token_by_id(id).await?.is_none_or(|t| t.revoked_at.is_some()) {
+        return Ok(false);
+    }
+    ledger.record_revocation(TokenRevoked { id: id.to_string(), revoked_at: at.to_string() }).await?;
+    Ok(ledger.access().revoke_token(id, at).await?)
+}
+
+/// Looks a presented token up by its hash; a revoked or expired one is no token, and neither is
+/// one whose row the ledger does not back (issue 29): its issuance must be recorded with the
+/// same hash, role, holder id and expiry, and no revocation. Read on every request, so a
+/// revocation holds at once, in a running server too.
+pub async fn authenticate(ledger: &Ledger, token: &str) -> Result<Option<Caller>, LedgerError> {
+    recorded(ledger, ledger.access().token_by_hash(&token_hash(token)).await?).await
 }
 
 /// The caller of token `id` (a page session's), on the same terms as [`authenticate`].
-pub async fn authenticate_id(store: &dyn AccessStore, id: &str) -> Result<Option<Caller>, StoreError> {
-    Ok(store.token_by_id(id).await?.and_then(live))
+pub async fn authenticate_id(ledger: &Ledger, id: &str) -> Result<Option<Caller>, LedgerError> {
+    recorded(ledger, ledger.access().token_by_id(id).await?).await
+}
+
+/// The caller of a token row the ledger backs.
+async fn recorded(ledger: &Ledger, rec: Option<TokenRecord>) -> Result<Option<Caller>, LedgerError> {
+    let Some(rec) = rec else { return Ok(None) };
+    let backed = match ledger.token_recorded(&rec.id).await? {
+        Some((t, revoked)) => {
+            !revoked && t.token_sha256 == hex::encode(&rec.token_hash) && t.role == rec.role && t.holder_id == rec.holder_id && t.expires_at == rec.expires_at
+        }
+        None => false,
+    };
+    if !backed {
+        tracing::warn!(token = %rec.id, "a token row the ledger does not back (inserted or changed behind its back, or issued before tokens were recorded): refused");
+        return Ok(None);
+    }
+    Ok(live(rec))
 }
 
 /// The caller a token record stands for, if it is neither revoked nor expired.

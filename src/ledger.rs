@@ -55,7 +55,21 @@ pub struct Ledger {
     witnesses: Option<crate::witness::Witnesses>,
     /// The time-stamping authority every checkpoint goes to, if any (issue 16).
     tsa: Option<crate::timestamp::Tsa>,
+    /// The tokens stream folded, kept a few seconds (read again at once on a miss).
+    tokens: std::sync::Mutex<TokenFold>,
 }
+
+/// The API tokens as the ledger records them: each issuance, and the ids revoked.
+#[derive(Default)]
+struct TokenFold {
+    read_at: Option<std::time::Instant>,
+    issued: std::collections::HashMap<String, events::catalogue::TokenIssued>,
+    revoked: std::collections::HashSet<String>,
+}
+
+/// How long the tokens stream folded is trusted before it is read again (a miss reads it at
+/// once; a revocation also marks the row, which is read on every request).
+const TOKEN_FOLD_FRESH: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Nodes of subtrees of at least 2^UPPER_LEVEL leaves are kept (about n / 2^UPPER_LEVEL of them).
 const UPPER_LEVEL: u8 = 5;
@@ -171,6 +185,7 @@ impl Ledger {
             upper_nodes: Default::default(),
             witnesses: None,
             tsa: None,
+            tokens: Default::default(),
         };
         if ledger.store.size().await? == 0 {
             let s = ledger.signer();
@@ -390,6 +405,44 @@ impl Ledger {
     }
 
     /// Sends every checkpoint this ledger signs to `witnesses` for their cosignatures.
+    /// Records an API token's issuance (its hash, never the token) in stream `tokens`.
+    pub async fn record_token(&self, issued: events::catalogue::TokenIssued) -> Result<()> {
+        self.append(vec![NewEvent::typed(events::types::TOKENS_STREAM, issued)]).await?;
+        self.tokens.lock().expect("not poisoned").read_at = None;
+        Ok(())
+    }
+
+    /// Records a token's revocation in stream `tokens`.
+    pub async fn record_revocation(&self, revoked: events::catalogue::TokenRevoked) -> Result<()> {
+        self.append(vec![NewEvent::typed(events::types::TOKENS_STREAM, revoked)]).await?;
+        self.tokens.lock().expect("not poisoned").read_at = None;
+        Ok(())
+    }
+
+    /// Token `id` as the ledger recorded its issuance, and whether a revocation is recorded.
+    pub async fn token_recorded(&self, id: &str) -> Result<Option<(events::catalogue::TokenIssued, bool)>> {
+        let look = |f: &TokenFold| f.issued.get(id).map(|t| (t.clone(), f.revoked.contains(id)));
+        {
+            let f = self.tokens.lock().expect("not poisoned");
+            if f.read_at.is_some_and(|t| t.elapsed() < TOKEN_FOLD_FRESH) {
+                if let Some(found) = look(&f) {
+                    return Ok(Some(found));
+                }
+            }
+        }
+        let mut fold = TokenFold { read_at: Some(std::time::Instant::now()), ..Default::default() };
+        for e in self.store.read_stream(events::types::TOKENS_STREAM).await? {
+            if let Some(t) = e.as_type::<events::catalogue::TokenIssued>() {
+                fold.issued.insert(t.id.clone(), t);
+            } else if let Some(r) = e.as_type::<events::catalogue::TokenRevoked>() {
+                fold.revoked.insert(r.id);
+            }
+        }
+        let found = look(&fold);
+        *self.tokens.lock().expect("not poisoned") = fold;
+        Ok(found)
+    }
+
     pub fn with_witnesses(mut self, witnesses: crate::witness::Witnesses) -> Self {
         self.witnesses = Some(witnesses);
         self

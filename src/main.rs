@@ -352,7 +352,7 @@ async fn token(g: &Global, command: TokenCommand) -> anyhow::Result<std::process
         TokenCommand::Revoke { id } => {
             let ledger = loc.ledger().await?;
             let now = housing_ledger::store::utc_millis(chrono::Utc::now());
-            if !ledger.access().revoke_token(&id, &now).await? {
+            if !auth::revoke_token(&ledger, &id, &now).await? {
                 bail!("no token {id:?} to revoke (unknown, or revoked before)");
             }
             eprintln!("token {id} revoked at {now}");
@@ -368,7 +368,7 @@ async fn token(g: &Global, command: TokenCommand) -> anyhow::Result<std::process
                 housing_ledger::rules::iin::Iin::parse(holder_id.trim()).context("--holder-id")?;
             }
             let ledger = loc.ledger().await?;
-            let (token, rec) = auth::issue_token_until(ledger.access(), role, &holder, &holder_id, expires_at).await?;
+            let (token, rec) = auth::issue_token_until(&ledger, role, &holder, &holder_id, expires_at).await?;
             eprintln!("token {} for role {} (shown once; only its hash is stored)", rec.id, rec.role);
             println!("{token}");
             Ok(std::process::ExitCode::SUCCESS)
@@ -941,9 +941,9 @@ async fn demo(g: &Global, persons: u64, listen: &str, as_of: &str, no_serve: boo
     }
     let cp = ledger.checkpoint().await?;
     housing_ledger::projection::catch_up(&ledger).await?;
-    let (token, _) = auth::create_token(ledger.access(), Role::Auditor, "").await?;
+    let (token, _) = auth::create_token(&ledger, Role::Auditor, "").await?;
     let officer_id = (0..10000u16).find_map(|serial| housing_ledger::rules::iin::Iin::build(1980, 5, 6, 4, serial)).expect("some serial gives a valid IIN");
-    let (officer, _) = auth::issue_token(ledger.access(), Role::AppealsOfficer, "Demo appeals officer", officer_id.as_str()).await?;
+    let (officer, _) = auth::issue_token(&ledger, Role::AppealsOfficer, "Demo appeals officer", officer_id.as_str()).await?;
     // One removed person whose proof the README walks through (the first of the first 1,000
     // decisions that is one).
     let removed = ledger

@@ -448,6 +448,8 @@ catalogue! {
     CheckpointRefused = CHECKPOINT_REFUSED;
     PersonalDataReads = PERSONAL_DATA_READS;
     PersonalDataRead = PERSONAL_DATA_READ;
+    TokenIssued = TOKEN_ISSUED;
+    TokenRevoked = TOKEN_REVOKED;
 }
 with_document!(ListEntryReceived = LIST_ENTRY_RECEIVED, entry);
 with_document!(InputRejected = INPUT_REJECTED, entry);
@@ -847,6 +849,26 @@ pub struct ReinstatementAcknowledged {
     pub source_key: String,
     pub source_sig: String,
     pub answer: Value,
+}
+
+/// An API token issued (stream `tokens`): its id, role and holder, and SHA-256 of the token,
+/// never the token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenIssued {
+    pub id: String,
+    pub role: String,
+    pub holder: String,
+    pub holder_id: String,
+    /// Hex SHA-256 of the token text.
+    pub token_sha256: String,
+    pub expires_at: Option<String>,
+}
+
+/// An API token revoked (stream `tokens`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRevoked {
+    pub id: String,
+    pub revoked_at: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

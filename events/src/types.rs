@@ -43,6 +43,11 @@ pub const PERSONAL_DATA_READS: &str = "PersonalDataReads";
 /// One read per event, in stream `reads:<iin>` (ledgers written before reads were grouped).
 pub const PERSONAL_DATA_READ: &str = "PersonalDataRead";
 pub const READS_STREAM: &str = "reads";
+/// API tokens issued and revoked, in stream [`TOKENS_STREAM`]: the hash of each token, never
+/// the token (issue 29: a token row inserted with the database alone is no token).
+pub const TOKEN_ISSUED: &str = "TokenIssued";
+pub const TOKEN_REVOKED: &str = "TokenRevoked";
+pub const TOKENS_STREAM: &str = "tokens";
 pub const WITNESSES_STREAM: &str = "witnesses";
 
 /// Every type this version knows; a verifier reports any other and does not guess.
@@ -75,6 +80,8 @@ pub const ALL: &[&str] = &[
     REINSTATEMENT_ACKNOWLEDGED,
     REINSTATEMENT_FAILED,
     CHECKPOINT_REFUSED,
+    TOKEN_ISSUED,
+    TOKEN_REVOKED,
 ];
 
 pub fn person_stream(iin: &str) -> String {

@@ -180,7 +180,7 @@ impl FromRequestParts<AppState> for Caller {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, t)| t)
             .ok_or(AppError::Unauthorized("Authorization must be 'Bearer TOKEN'"))?;
-        auth::authenticate(state.ledger.access(), token.trim()).await?.ok_or(AppError::Unauthorized("unknown token"))
+        auth::authenticate(&state.ledger, token.trim()).await?.ok_or(AppError::Unauthorized("unknown token"))
     }
 }
 

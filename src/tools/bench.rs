@@ -375,7 +375,7 @@ pub async fn api_figures(url: &str, dir: &std::path::Path, persons: u64, rate: u
         .map(|e| e.stream.trim_start_matches("person:").to_string())
         .collect();
     anyhow::ensure!(!removed.is_empty(), "no removed person to ask about");
-    let (token, _) = crate::auth::create_token(ledger.access(), crate::auth::Role::Auditor, "").await?;
+    let (token, _) = crate::auth::create_token(&ledger, crate::auth::Role::Auditor, "").await?;
     let processes = if servers > 1 { Some(Servers::start(servers, url, dir).await?) } else { None };
     let bases: Vec<String> = match &processes {
         Some(p) => p.0.iter().map(|(_, base)| base.clone()).collect(),

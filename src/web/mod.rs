@@ -106,7 +106,7 @@ impl FromRequestParts<AppState> for Session {
         let lang = c.get(LANG_COOKIE).and_then(|l| Lang::parse(l)).unwrap_or(Lang::Kk);
         let id = c.get(SESSION_COOKIE).filter(|v| !v.is_empty()).cloned();
         let caller = match &id {
-            Some(id) => session::resume(state.ledger.access(), &state.sessions, id).await.unwrap_or_else(|e| {
+            Some(id) => session::resume(&state.ledger, &state.sessions, id).await.unwrap_or_else(|e| {
                 tracing::error!(error = %e, "reading a session");
                 None
             }),
@@ -231,7 +231,7 @@ async fn login(State(s): State<AppState>, session: Session, headers: HeaderMap, 
         let page = login_form(&session, &token, Some(&t(session.lang, "bad_csrf")));
         return (StatusCode::FORBIDDEN, [(header::SET_COOKIE, s.sessions.login_cookie(&token))], page).into_response();
     }
-    match auth::authenticate(s.ledger.access(), f.token.trim()).await {
+    match auth::authenticate(&s.ledger, f.token.trim()).await {
         Ok(Some(caller)) => match session::open(s.ledger.access(), &caller).await {
             Ok(id) => ([(header::SET_COOKIE, s.sessions.cookie(&id))], Redirect::to("/ui")).into_response(),
             Err(e) => internal(session.lang)(e.into()).into_response(),

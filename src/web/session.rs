@@ -91,7 +91,8 @@ fn parse_time(t: &str) -> Option<chrono::DateTime<chrono::Utc>> {
 
 /// The caller of session `id`, if it is open, within both timeouts, and its token is still
 /// good; marks it seen.
-pub async fn resume(store: &dyn AccessStore, policy: &SessionPolicy, id: &str) -> Result<Option<Caller>, StoreError> {
+pub async fn resume(ledger: &crate::ledger::Ledger, policy: &SessionPolicy, id: &str) -> Result<Option<Caller>, crate::ledger::LedgerError> {
+    let store = ledger.access();
     let hash = id_hash(id);
     let Some(rec) = store.session(&hash).await? else { return Ok(None) };
     let now = chrono::Utc::now();
@@ -100,7 +101,7 @@ pub async fn resume(store: &dyn AccessStore, policy: &SessionPolicy, id: &str) -
     if rec.ended_at.is_some() || !within(created, policy.absolute) || !within(seen, policy.idle) {
         return Ok(None);
     }
-    let Some(caller) = auth::authenticate_id(store, &rec.token_id).await? else { return Ok(None) };
+    let Some(caller) = auth::authenticate_id(ledger, &rec.token_id).await? else { return Ok(None) };
     // Seen again: written at most every tenth of the idle time (and at least every minute),
     // not on every request.
     if !within(seen, (policy.idle / 10).min(Duration::from_secs(60))) {

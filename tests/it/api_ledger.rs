@@ -27,7 +27,7 @@ impl Api {
     }
 
     async fn token(&self, role: Role) -> String {
-        create_token(self.state.ledger.store().as_ref(), role, "").await.unwrap().0
+        create_token(&self.state.ledger, role, "").await.unwrap().0
     }
 
     async fn call(&self, method: &str, uri: &str, token: Option<&str>) -> (StatusCode, String) {
@@ -66,7 +66,7 @@ async fn checkpoint_route() {
     assert_eq!((s, &text), (StatusCode::OK, &signed));
     let key = api.state.ledger.signer().verifier();
     let cp = Checkpoint::verify_note(&text, &key).unwrap();
-    assert_eq!(cp.size, 21);
+    assert_eq!(cp.size, 23, "the world's 21 events and the two tokens' issuance");
 }
 
 #[tokio::test]
@@ -150,7 +150,8 @@ async fn events_route_needs_an_auditor_and_pages() {
             None => break,
         }
     }
-    assert_eq!(seqs, (0..21).collect::<Vec<_>>());
+    // The world's 21 events and the two tokens' issuance (tokens are ledger events).
+    assert_eq!(seqs, (0..23).collect::<Vec<_>>());
     for uri in ["/v1/events?limit=0", "/v1/events?limit=1001", "/v1/events?from=-1"] {
         assert_eq!(api.json(uri, Some(&au)).await.0, StatusCode::BAD_REQUEST, "{uri}");
     }
@@ -241,7 +242,7 @@ async fn errors_are_equal_and_json() {
         assert!(s.is_client_error() && v["error"]["code"].is_string(), "{uri}: {s} {v}");
     }
     // An over-size body: 413, JSON.
-    let officer = create_token(api.state.ledger.store().as_ref(), Role::AppealsOfficer, "x").await.unwrap().0;
+    let officer = create_token(&api.state.ledger, Role::AppealsOfficer, "x").await.unwrap().0;
     let big = format!("{{\"procedure\": \"registry_removal\", \"grounds\": \"{}\"}}", "x".repeat(3 * 1024 * 1024));
     let req = Request::post("/v1/persons/850415350079/appeals")
         .header("Authorization", format!("Bearer {officer}"))
@@ -303,14 +304,14 @@ async fn revoked_and_expired_tokens_are_refused_at_once() {
     let api = Api::new().await;
     let store = api.state.ledger.store().clone();
     let now = chrono::Utc::now();
-    let (live, rec) = issue_token_until(store.as_ref(), Role::Auditor, "", "", Some(expiry("1h", now).unwrap())).await.unwrap();
-    let (soon, soon_rec) = issue_token_until(store.as_ref(), Role::Auditor, "", "", Some(now + chrono::Duration::milliseconds(300))).await.unwrap();
+    let (live, rec) = issue_token_until(&api.state.ledger, Role::Auditor, "", "", Some(expiry("1h", now).unwrap())).await.unwrap();
+    let (soon, soon_rec) = issue_token_until(&api.state.ledger, Role::Auditor, "", "", Some(now + chrono::Duration::milliseconds(300))).await.unwrap();
     assert_eq!(api.json("/v1/events?limit=1", Some(&live)).await.0, StatusCode::OK);
     assert_eq!(api.json("/v1/events?limit=1", Some(&soon)).await.0, StatusCode::OK);
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
     assert_eq!(api.json("/v1/events?limit=1", Some(&soon)).await.0, StatusCode::UNAUTHORIZED, "expired");
-    assert!(store.revoke_token(&rec.id, "2026-01-01T00:00:00.000Z").await.unwrap());
-    assert!(!store.revoke_token(&rec.id, "2026-01-01T00:00:00.000Z").await.unwrap(), "once");
+    assert!(housing_ledger::auth::revoke_token(&api.state.ledger, &rec.id, "2026-01-01T00:00:00.000Z").await.unwrap());
+    assert!(!housing_ledger::auth::revoke_token(&api.state.ledger, &rec.id, "2026-01-01T00:00:00.000Z").await.unwrap(), "once");
     assert_eq!(api.json("/v1/events?limit=1", Some(&live)).await.0, StatusCode::UNAUTHORIZED, "revoked, at once");
     let listed = store.tokens().await.unwrap();
     let l = listed.iter().find(|t| t.id == rec.id).unwrap();
@@ -390,4 +391,51 @@ async fn a_postgres_outage_answers_503_then_serving_recovers() {
     ledger.append(vec![NewEvent::new("run:r1", "Tick", json!({"i": 100}))]).await.unwrap();
     assert_eq!(ledger.verify(|_| {}).await.unwrap().events, 7);
     state.background.shutdown().await;
+}
+
+/// Issue 29, item 5: tokens issued and revoked are ledger events (the hash, never the token).
+/// A token row inserted with the database alone is refused, and so is an issued token whose
+/// row was changed (its role raised); a revocation is recorded.
+#[tokio::test]
+async fn a_token_row_the_ledger_does_not_back_is_refused() {
+    use housing_ledger::store::TokenRecord;
+    let api = Api::new().await;
+    let auditor = api.token(Role::Auditor).await;
+    assert_eq!(api.json("/v1/events?limit=1", Some(&auditor)).await.0, StatusCode::OK, "issued through the ledger: accepted");
+    let issued = api.state.ledger.store().read_stream("tokens").await.unwrap();
+    assert_eq!(issued.len(), 1);
+    assert_eq!(issued[0].data["token_sha256"], hex::encode(housing_ledger::auth::token_hash(&auditor)), "its hash");
+    assert!(!issued[0].data.to_string().contains(&auditor), "never the token");
+
+    // Minted: a row of an auditor's token, with no issuance in the ledger.
+    let minted = "hl_0123456789ab_mintedbehindtheledgersbackXXXXXXXXXXXXXXXXXX";
+    api.state
+        .ledger
+        .access()
+        .add_token(&TokenRecord {
+            id: "0123456789ab".into(),
+            token_hash: housing_ledger::auth::token_hash(minted),
+            role: "auditor".into(),
+            created_at: "2026-01-01T00:00:00.000Z".into(),
+            holder: String::new(),
+            holder_id: String::new(),
+            expires_at: None,
+            revoked_at: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(api.json("/v1/events?limit=1", Some(minted)).await.0, StatusCode::UNAUTHORIZED, "a minted row is no token");
+
+    // Issued as an auditor's, its row raised to an operator's.
+    let raised = api.token(Role::Auditor).await;
+    let id = raised.split('_').nth(1).unwrap().to_string();
+    let sql = api._place.sql().await;
+    crate::common::tamper(&sql, &format!("UPDATE api_tokens SET role = 'operator' WHERE id = '{id}'")).await;
+    assert_eq!(api.json("/metrics", Some(&raised)).await.0, StatusCode::UNAUTHORIZED, "a row changed behind the ledger's back is no token");
+
+    // A revocation is an event too.
+    assert!(housing_ledger::auth::revoke_token(&api.state.ledger, auditor.split('_').nth(1).unwrap(), "2026-12-01T00:00:00.000Z").await.unwrap());
+    let kinds: Vec<String> = api.state.ledger.store().read_stream("tokens").await.unwrap().iter().map(|e| e.kind.clone()).collect();
+    assert_eq!(kinds, ["TokenIssued", "TokenIssued", "TokenRevoked"]);
+    assert_eq!(api.json("/v1/events?limit=1", Some(&auditor)).await.0, StatusCode::UNAUTHORIZED);
 }

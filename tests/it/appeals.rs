@@ -65,11 +65,10 @@ async fn world() -> World {
         .with_registries(registries.clone())
         .with_rule_book(RuleBook::built_in())
         .with_today(today);
-    let store = state.ledger.store().clone();
     let token = |role, holder: &'static str, holder_id: &'static str| {
-        let store = store.clone();
+        let ledger = state.ledger.clone();
         let id = if holder_id.is_empty() { String::new() } else { iin_for(holder_id) };
-        async move { issue_token(store.as_ref(), role, holder, &id).await.unwrap().0 }
+        async move { issue_token(&ledger, role, holder, &id).await.unwrap().0 }
     };
     World {
         officer: token(Role::AppealsOfficer, "Капитан Ахметова", "Officer1").await,
@@ -134,7 +133,7 @@ fn codes(grounds: &Value) -> Vec<String> {
 async fn a_correction_issued_by_the_source_is_accepted_as_issued() {
     use housing_ledger::appeal::AppealError;
     let w = world().await;
-    let officer = housing_ledger::auth::authenticate(w.state.ledger.access(), &w.officer).await.unwrap().unwrap();
+    let officer = housing_ledger::auth::authenticate(&w.state.ledger, &w.officer).await.unwrap().unwrap();
     let a = id(&w.file("@Cleared", json!({})).await);
     let appeals = w.state.appeals();
     assert!(appeals.issued_corrections(&a).await.unwrap().is_empty(), "nothing issued yet");
@@ -365,7 +364,7 @@ async fn appeal_lifecycles() {
     assert_eq!(s, StatusCode::FORBIDDEN, "{e}");
     assert!(e["error"]["message"].as_str().unwrap().contains("took the decision"), "{e}");
     // A namesake of the decider is another person: his token's identifier differs.
-    let namesake = issue_token(w.state.ledger.store().as_ref(), Role::AppealsOfficer, "Майор Серikов", &iin_for("Namesake")).await.unwrap().0;
+    let namesake = issue_token(&w.state.ledger, Role::AppealsOfficer, "Майор Серikов", &iin_for("Namesake")).await.unwrap().0;
     let (s, e) = w.call("POST", &format!("/v1/appeals/{}/resolution", id(&a)), &namesake, Some(json!({"outcome": "upheld", "reason": "reviewed"}))).await;
     assert_eq!(s, StatusCode::OK, "another officer may, whatever his name: {e}");
 
@@ -402,7 +401,7 @@ async fn appeal_routes_refuse_what_they_must() {
     let uri = format!("/v1/persons/{iin}/appeals");
     let filing = json!({"procedure": "registry_removal", "grounds": "not mine"});
     assert_eq!(w.call("POST", &uri, &w.auditor, Some(filing.clone())).await.0, StatusCode::FORBIDDEN, "auditors do not file");
-    let unnamed = create_token(w.state.ledger.store().as_ref(), Role::AppealsOfficer, "").await.unwrap().0;
+    let unnamed = create_token(&w.state.ledger, Role::AppealsOfficer, "").await.unwrap().0;
     assert_eq!(w.call("POST", &uri, &unnamed, Some(filing.clone())).await.0, StatusCode::FORBIDDEN, "an officer must be named");
     let (s, e) = w.call("POST", &uri, &w.officer, Some(json!({"procedure": "registry_removal", "grounds": "x", "colour": "red"}))).await;
     assert_eq!((s, e["error"]["code"].clone()), (StatusCode::BAD_REQUEST, json!("bad_request")));
@@ -441,7 +440,7 @@ async fn an_overturned_lease_termination_keeps_the_lease_in_force() {
         .await
         .unwrap();
     let state = AppState::new(ledger, keys).with_registries(regs.clone());
-    let officer = issue_token(state.ledger.store().as_ref(), Role::AppealsOfficer, "Капитан Ахметова", &iin_for("Officer1")).await.unwrap().0;
+    let officer = issue_token(&state.ledger, Role::AppealsOfficer, "Капитан Ахметова", &iin_for("Officer1")).await.unwrap().0;
     let w = World {
         registries: regs,
         other_officer: officer.clone(),
@@ -480,7 +479,6 @@ async fn an_overturned_lease_termination_keeps_the_lease_in_force() {
 async fn officer_tokens_carry_a_checked_identifier() {
     let place = Place::new(Backend::Sqlite, None);
     let ledger = place.ledger().await;
-    let store = ledger.store().clone();
     let id = iin_for("Officer1");
     let mut out = String::new();
     let arabic: String = id.chars().map(|c| char::from_u32(0x0660 + c.to_digit(10).unwrap()).unwrap()).collect();
@@ -494,7 +492,7 @@ async fn officer_tokens_carry_a_checked_identifier() {
         ("a Latin O for a zero", "Капитан Ахметова", id.replacen('0', "O", 1)),
         ("fullwidth digits", "Капитан Ахметова", id.chars().map(|c| char::from_u32(0xFF10 + c.to_digit(10).unwrap()).unwrap()).collect()),
     ] {
-        let got = match issue_token(store.as_ref(), Role::AppealsOfficer, holder, &holder_id).await {
+        let got = match issue_token(&ledger, Role::AppealsOfficer, holder, &holder_id).await {
             Ok((_, rec)) => format!("issued to {} ({})", rec.holder, rec.holder_id == id),
             Err(e) => format!("refused: {e}"),
         };
@@ -579,11 +577,11 @@ async fn decision_16_reinstatement_goes_back_to_the_list_keeper() {
     let gateway = Arc::new(FlakyGateway { inner: FixtureRegistries::new(fx.clone(), DEFAULT_SIM_SEED), fail: 4.into() });
     let registries = Arc::new(FixtureRegistries::new(fx.clone(), DEFAULT_SIM_SEED));
     let state = AppState::new(ledger.clone(), TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED)).with_registries(gateway).with_rule_book(RuleBook::built_in());
-    let officer = issue_token(state.ledger.store().as_ref(), Role::AppealsOfficer, "Капитан Ахметова", &iin_for("Officer1")).await.unwrap().0;
+    let officer = issue_token(&state.ledger, Role::AppealsOfficer, "Капитан Ахметова", &iin_for("Officer1")).await.unwrap().0;
     let mut w = World {
         other_officer: officer.clone(),
         same_officer: officer.clone(),
-        auditor: create_token(state.ledger.store().as_ref(), Role::Auditor, "").await.unwrap().0,
+        auditor: create_token(&state.ledger, Role::Auditor, "").await.unwrap().0,
         officer,
         registries,
         state,

@@ -348,8 +348,8 @@ async fn the_what_if_page_shows_the_diff_and_records_the_read() {
     let state =
         housing_ledger::api::AppState::new(ledger.clone(), housing_ledger::registry::TrustedKeys::from_sim_seed(housing_ledger::registry::DEFAULT_SIM_SEED));
     let store = ledger.store();
-    let token = housing_ledger::auth::create_token(store.as_ref(), housing_ledger::auth::Role::Auditor, "Аудитор").await.unwrap().0;
-    let caller = housing_ledger::auth::authenticate(store.as_ref(), &token).await.unwrap().unwrap();
+    let token = housing_ledger::auth::create_token(&ledger, housing_ledger::auth::Role::Auditor, "Аудитор").await.unwrap().0;
+    let caller = housing_ledger::auth::authenticate(&ledger, &token).await.unwrap().unwrap();
     let id = housing_ledger::web::session::open(store.as_ref(), &caller).await.unwrap();
     let call = |method: &str, uri: &str, form: Option<String>, lang: &str| {
         let mut req = Request::builder().method(method).uri(uri).header(header::COOKIE, format!("hl_session={id}; hl_lang={lang}"));

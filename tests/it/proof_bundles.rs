@@ -70,7 +70,7 @@ impl World {
     }
 
     async fn token(&self, role: Role) -> String {
-        create_token(self.ledger.store().as_ref(), role, "").await.unwrap().0
+        create_token(&self.ledger, role, "").await.unwrap().0
     }
 
     async fn bundle(&self, who: &str) -> Bundle {
@@ -358,7 +358,7 @@ async fn every_read_of_personal_data_is_in_the_ledger() {
 #[tokio::test]
 async fn reads_waiting_together_are_one_small_event() {
     let w = world().await;
-    let caller = housing_ledger::auth::authenticate(w.ledger.store().as_ref(), &w.token(Role::Auditor).await).await.unwrap().unwrap();
+    let caller = housing_ledger::auth::authenticate(&w.ledger, &w.token(Role::Auditor).await).await.unwrap().unwrap();
     let before = w.ledger.size().await.unwrap();
     let a = iin_for("A");
     let reads = (0..100).map(|i| w.state.reads.record(&caller, vec![a.clone()], format!("person:{i}")));
@@ -390,7 +390,7 @@ async fn the_log_runs_and_filings_are_recorded_reads() {
     let bad = format!("{}{}", &a[..11], (a.as_bytes()[11] - b'0' + 1) % 10);
     let w = world_with(json!([{"iin": bad}])).await;
     let (au, op) = (w.token(Role::Auditor).await, w.token(Role::Operator).await);
-    let off = housing_ledger::auth::issue_token(w.ledger.store().as_ref(), Role::AppealsOfficer, "Капитан Ахметова", &iin_for("Officer")).await.unwrap().0;
+    let off = housing_ledger::auth::issue_token(&w.ledger, Role::AppealsOfficer, "Капитан Ахметова", &iin_for("Officer")).await.unwrap().0;
     let reads_of = |iin: String| {
         let (w, au) = (&w, au.clone());
         async move {

@@ -291,25 +291,25 @@ async fn tokens_are_stored_as_hashes(b: Backend, pg: Option<&PgCluster>) {
     use housing_ledger::auth::{authenticate, create_token, Role};
     let place = Place::new(b, pg);
     let ledger = place.ledger().await;
-    let (token, rec) = create_token(ledger.store().as_ref(), Role::Auditor, "").await.unwrap();
+    let (token, rec) = create_token(&ledger, Role::Auditor, "").await.unwrap();
     assert!(!rec.token_hash.windows(token.len().min(8)).any(|w| token.as_bytes().starts_with(w)));
-    let caller = authenticate(ledger.store().as_ref(), &token).await.unwrap().unwrap();
+    let caller = authenticate(&ledger, &token).await.unwrap().unwrap();
     assert_eq!((caller.token_id, caller.role), (rec.id, Role::Auditor));
-    assert!(authenticate(ledger.store().as_ref(), &format!("{token}x")).await.unwrap().is_none());
+    assert!(authenticate(&ledger, &format!("{token}x")).await.unwrap().is_none());
     let sql = place.sql().await;
     let stored: Vec<u8> = sqlx::query_scalar("SELECT token_hash FROM api_tokens").fetch_one(sql.pool()).await.unwrap();
     assert_eq!(stored, housing_ledger::auth::token_hash(&token));
     // Page sessions: stored by the id's hash only, resumed while open, ended for good.
     use housing_ledger::web::session;
     let policy = session::SessionPolicy::default();
-    let caller = authenticate(ledger.store().as_ref(), &token).await.unwrap().unwrap();
+    let caller = authenticate(&ledger, &token).await.unwrap().unwrap();
     let id = session::open(ledger.store().as_ref(), &caller).await.unwrap();
     let stored: Vec<u8> = sqlx::query_scalar("SELECT id_hash FROM web_sessions").fetch_one(sql.pool()).await.unwrap();
     assert!(stored.len() == 32 && !String::from_utf8_lossy(&stored).contains(&id));
-    assert_eq!(session::resume(ledger.store().as_ref(), &policy, &id).await.unwrap(), Some(caller));
-    assert_eq!(session::resume(ledger.store().as_ref(), &policy, "no-such-session").await.unwrap(), None);
+    assert_eq!(session::resume(&ledger, &policy, &id).await.unwrap(), Some(caller));
+    assert_eq!(session::resume(&ledger, &policy, "no-such-session").await.unwrap(), None);
     session::end(ledger.store().as_ref(), &id).await.unwrap();
-    assert_eq!(session::resume(ledger.store().as_ref(), &policy, &id).await.unwrap(), None);
+    assert_eq!(session::resume(&ledger, &policy, &id).await.unwrap(), None);
 }
 
 async fn concurrent_writers_in_threads_never_fork(b: Backend, pg: Option<&PgCluster>) {

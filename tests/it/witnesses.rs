@@ -508,8 +508,8 @@ async fn the_printed_case_file_shows_the_cosignatures() {
     run_fixture(&ledger, Fixture::parse("w", &complete(Procedure::RegistryRemoval, case).0.to_string()).unwrap()).await;
     let state =
         housing_ledger::api::AppState::new(ledger.clone(), housing_ledger::registry::TrustedKeys::from_sim_seed(housing_ledger::registry::DEFAULT_SIM_SEED));
-    let token = issue_token(ledger.store().as_ref(), Role::AppealsOfficer, "Капитан Ахметова", &iin_for("Officer1")).await.unwrap().0;
-    let officer = authenticate(ledger.access(), &token).await.unwrap().unwrap();
+    let token = issue_token(&ledger, Role::AppealsOfficer, "Капитан Ахметова", &iin_for("Officer1")).await.unwrap().0;
+    let officer = authenticate(&ledger, &token).await.unwrap().unwrap();
     let filing = housing_ledger::appeal::Filing {
         procedure: "registry_removal".into(),
         grounds: "not mine".into(),
@@ -550,8 +550,8 @@ async fn a_serving_ledger_checkpoints_its_tail() {
     let signed = ledger.size().await.unwrap();
     let policy = housing_ledger::state::CheckpointPolicy { every_events: 1000, every: Duration::from_millis(300) };
     let state = housing_ledger::api::AppState::new(ledger.clone(), TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED)).with_checkpoints(policy);
-    let (auditor, _) = housing_ledger::auth::create_token(ledger.access(), housing_ledger::auth::Role::Auditor, "").await.unwrap();
-    let (operator, _) = housing_ledger::auth::create_token(ledger.access(), housing_ledger::auth::Role::Operator, "").await.unwrap();
+    let (auditor, _) = housing_ledger::auth::create_token(&ledger, housing_ledger::auth::Role::Auditor, "").await.unwrap();
+    let (operator, _) = housing_ledger::auth::create_token(&ledger, housing_ledger::auth::Role::Operator, "").await.unwrap();
     let get = |uri: String, token: String| {
         let state = state.clone();
         async move {

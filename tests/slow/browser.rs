@@ -378,8 +378,7 @@ async fn officer_overturns_a_removal_in_the_browser() {
     )
     .await
     .unwrap();
-    let officer =
-        issue_token(ledger.store().as_ref(), Role::AppealsOfficer, "Капитан Ахметова", &crate::common::scenario::iin_for("Officer1")).await.unwrap().0;
+    let officer = issue_token(&ledger, Role::AppealsOfficer, "Капитан Ахметова", &crate::common::scenario::iin_for("Officer1")).await.unwrap().0;
     let regs = Arc::new(FixtureRegistries::new(fixture, DEFAULT_SIM_SEED));
     let state = AppState::new(ledger, TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED)).with_registries(regs.clone());
     let (base, _driver, _profile, c) = serve_and_browse(state).await;
