@@ -518,11 +518,7 @@ impl Appeals<'_> {
             .ok_or_else(|| AppealError::NotInLedger(format!("no list entry of run {}", a.run)))?;
         let locality = entry.entry["locality"].as_str().unwrap_or_default().to_string();
         // The family the run fixed at step 5 holds for later steps; a re-check from step 5 fixes it afresh.
-        let family: Family = of_run::<ev::CheckEvaluated>(&person, &a.run)
-            .filter(|(_, c)| c.family.is_some() && step_index(&rs, &c.step).is_ok_and(|i| i < first))
-            .last()
-            .and_then(|(_, c)| serde_json::from_value(c.family?).ok())
-            .unwrap_or_default();
+        let family = crate::proof::family_fixed(&person, &a.run, &rs, first);
         let mut corrections = Corrections::new();
         for (e, c) in corrections_received(&person, id) {
             let Some(r) = RegistryId::parse(&c.registry) else { continue };

@@ -186,6 +186,20 @@ fn judge_appeal(file: &CaseFile, keys: &TrustedKeys, book: &RuleBook) -> Result<
     Ok(outcome)
 }
 
+/// The family a re-check from step index `first` starts with: that of the last `CheckEvaluated`
+/// of `run` among `events` (in seq order) that fixed one at an earlier step (the run's step 5,
+/// or an earlier re-check's).
+pub fn family_fixed<'e>(events: impl IntoIterator<Item = &'e Event>, run: &str, rs: &crate::rules::RuleSet, first: usize) -> Family {
+    events
+        .into_iter()
+        .filter(|e| e.kind == CHECK_EVALUATED && e.run() == Some(run))
+        .filter_map(|e| e.decode::<ev::CheckEvaluated>().ok())
+        .filter(|c| c.family.is_some() && rs.steps.iter().position(|s| s.step == c.step).is_some_and(|i| i < first))
+        .filter_map(|c| serde_json::from_value(c.family?).ok())
+        .last()
+        .unwrap_or_default()
+}
+
 /// One re-check, re-run: the step machine from its step, with the family the run fixed, fed the
 /// answers and corrections its evidence names (each checked against the trust list); its
 /// verdict and grounds must be the recorded ones.
@@ -218,14 +232,10 @@ fn rejudge(file: &CaseFile, seq: u64, r: &ev::AppealRechecked, keys: &TrustedKey
         .ok_or_else(|| fail("no list entry of its run".into()))?
         .decode()
         .map_err(|err| fail(err.to_string()))?;
-    let family: Family = events
-        .iter()
-        .filter(|e| e.kind == CHECK_EVALUATED && e.run() == Some(r.run.as_str()))
-        .filter_map(|e| e.decode::<ev::CheckEvaluated>().ok())
-        .filter(|c| c.appeal.is_none() && c.family.is_some() && rs.steps.iter().position(|s| s.step == c.step).is_some_and(|i| i < first))
-        .filter_map(|c| serde_json::from_value(c.family?).ok())
-        .next_back()
-        .unwrap_or_default();
+    // As the service fixed it for this re-check: from the events before it.
+    let mut before: Vec<&Event> = events.iter().chain(file.appeal_events.iter()).filter(|e| e.seq < seq).collect();
+    before.sort_by_key(|e| e.seq);
+    let family = family_fixed(before, &r.run, rs, first);
     let locality = entry.entry["locality"].as_str().unwrap_or_default();
     let (verdict, grounds, _) = judge_from(rs, first, &file.proof.iin, locality, family, &answers, &corrections).map_err(fail)?;
     let (computed, recorded): (BTreeSet<_>, BTreeSet<_>) = (grounds.iter().map(ground_key).collect(), r.grounds.iter().map(ground_key).collect());
