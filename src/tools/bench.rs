@@ -306,7 +306,9 @@ impl Servers {
         }
         let client = reqwest::Client::new();
         for (child, base) in &mut out.0 {
-            let deadline = Instant::now() + Duration::from_secs(60);
+            // serve checks its read models against the events before it listens: a replay of
+            // the whole log (about a minute at 10 million events).
+            let deadline = Instant::now() + Duration::from_secs(600);
             loop {
                 if client.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status().is_success()) {
                     break;
@@ -314,7 +316,7 @@ impl Servers {
                 if let Some(status) = child.try_wait()? {
                     anyhow::bail!("serve at {base} exited: {status}");
                 }
-                anyhow::ensure!(Instant::now() < deadline, "serve at {base} did not answer within 60 s");
+                anyhow::ensure!(Instant::now() < deadline, "serve at {base} did not answer within 600 s");
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
