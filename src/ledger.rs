@@ -4,6 +4,7 @@
 
 use crate::store::{AccessStore, CheckpointStore, EventStore, PendingBatch, ProjectionStore, StoreError, StoredCheckpoint};
 use events::catalogue::{KeyIntroduced, KeyRetired};
+use events::heads::{HeadProof, StreamHeads};
 use events::merkle::{consistency_plan, inclusion_plan, root_plan, Hash};
 use events::verify::{ChainVerifier, Fault, Finding, KeyHistory, KEYS_STREAM};
 use events::{Checkpoint, Event, LedgerSigner, NewEvent, VerifierKey};
@@ -57,6 +58,9 @@ pub struct Ledger {
     tsa: Option<crate::timestamp::Tsa>,
     /// The tokens stream folded, kept a few seconds (read again at once on a miss).
     tokens: std::sync::Mutex<TokenFold>,
+    /// The stream-head map at the size it was last asked for: moved forward event by event for
+    /// the next checkpoint rather than built afresh.
+    heads: tokio::sync::Mutex<Option<(u64, StreamHeads)>>,
 }
 
 /// The API tokens as the ledger records them: each issuance, and the ids revoked.
@@ -186,6 +190,7 @@ impl Ledger {
             witnesses: None,
             tsa: None,
             tokens: Default::default(),
+            heads: Default::default(),
         };
         if ledger.store.size().await? == 0 {
             let s = ledger.signer();
@@ -553,10 +558,46 @@ impl Ledger {
             events::merkle::verify_consistency(prev.tree_size, size, &prev.root, &root, &proof)
                 .map_err(|e| StoreError::Checkpoint(format!("the tree at {size} is not consistent with checkpoint {}: {e}", prev.tree_size)))?;
         }
+        let heads = Some(self.with_heads(size, StreamHeads::root).await?);
         let signer = self.signer();
-        let note = Checkpoint { origin: self.origin.clone(), size, root }.sign(&signer)?;
+        let note = Checkpoint { origin: self.origin.clone(), size, root, heads }.sign(&signer)?;
         let cp = StoredCheckpoint { tree_size: size, root, note, signed_at: crate::store::utc_millis(chrono::Utc::now()) };
         Ok(self.store.add_checkpoint(&cp).await?)
+    }
+
+    /// `f` applied to the stream-head map at `size` (every stream's last event among the first
+    /// `size`): the kept map moved forward to `size`, or, for an older size, one built afresh.
+    async fn with_heads<R>(&self, size: u64, f: impl FnOnce(&mut StreamHeads) -> R) -> Result<R> {
+        let mut kept = self.heads.lock().await;
+        if let Some((at, map)) = kept.as_mut().filter(|(at, _)| *at <= size) {
+            let mut from = *at;
+            while from < size {
+                let rows = self.store.read_raw(from, (size - from).min(VERIFY_PAGE)).await?;
+                if rows.is_empty() {
+                    return Err(LedgerError::NoSuchProof(format!("the log ends at {from}, before {size}")));
+                }
+                from += rows.len() as u64;
+                for e in crate::store::parse_rows(rows)? {
+                    map.update(&e.stream, e.stream_seq, e.seq, &e.hash_bytes()?);
+                }
+            }
+            *at = size;
+            return Ok(f(map));
+        }
+        let mut map = StreamHeads::default();
+        for e in crate::store::parse_rows(self.store.stream_heads(size).await?)? {
+            map.update(&e.stream, e.stream_seq, e.seq, &e.hash_bytes()?);
+        }
+        let out = f(&mut map);
+        if kept.is_none() {
+            *kept = Some((size, map));
+        }
+        Ok(out)
+    }
+
+    /// The proof of `stream`'s head at tree size `size` (`None`: the stream had no event yet).
+    pub async fn head_proof(&self, stream: &str, size: u64) -> Result<Option<HeadProof>> {
+        self.with_heads(size, |m| m.proof(stream)).await
     }
 
     /// Resolves a proof plan over a tree of `tree_size`, which the log must have reached.
@@ -597,6 +638,9 @@ impl Ledger {
 pub struct VerifyReport {
     pub events: u64,
     pub checkpoints: usize,
+    /// Checkpoints with no `stream-heads` line (signed before it existed): they show no
+    /// stream's tail whole.
+    pub checkpoints_without_heads: usize,
     pub root: Hash,
     pub keys: Vec<VerifierKey>,
 }
@@ -641,7 +685,7 @@ pub async fn tail(store: &dyn EventStore) -> Result<Tail> {
 /// the first bad seq exactly, as a serial check would.
 pub async fn verify_store(store: &dyn EventStore, anchor: Option<&VerifierKey>, mut progress: impl FnMut(u64)) -> Result<VerifyReport> {
     let checkpoints = Arc::new(store.checkpoints().await?);
-    let mut state = PageVerifier { v: ChainVerifier::new(), next_cp: 0 };
+    let mut state = PageVerifier { v: ChainVerifier::new(), next_cp: 0, without_heads: 0 };
     let mut from = 0;
     let mut rows = store.read_raw(0, VERIFY_PAGE).await?;
     while !rows.is_empty() {
@@ -659,7 +703,7 @@ pub async fn verify_store(store: &dyn EventStore, anchor: Option<&VerifierKey>, 
         progress(from);
         rows = next?;
     }
-    let PageVerifier { v, next_cp } = state;
+    let PageVerifier { v, next_cp, without_heads } = state;
     if let Some(cp) = checkpoints.get(next_cp) {
         return Err(LedgerError::Invalid(Finding {
             seq: cp.tree_size.saturating_sub(1),
@@ -672,13 +716,14 @@ pub async fn verify_store(store: &dyn EventStore, anchor: Option<&VerifierKey>, 
             return Err(LedgerError::Invalid(Finding { seq: 0, fault: Fault::Key, detail: format!("key {anchor} is not in the ledger's key history") }));
         }
     }
-    Ok(VerifyReport { events: v.size(), checkpoints: checkpoints.len(), root: v.root(), keys: v.keys.all() })
+    Ok(VerifyReport { events: v.size(), checkpoints: checkpoints.len(), checkpoints_without_heads: without_heads, root: v.root(), keys: v.keys.all() })
 }
 
 /// The chain verifier and the next checkpoint to check, carried from page to page.
 struct PageVerifier {
     v: ChainVerifier,
     next_cp: usize,
+    without_heads: usize,
 }
 
 impl PageVerifier {
@@ -728,14 +773,19 @@ impl PageVerifier {
     /// Checks every checkpoint the chain has reached.
     fn checkpoints_reached(&mut self, checkpoints: &[StoredCheckpoint]) -> std::result::Result<(), Finding> {
         while let Some(cp) = checkpoints.get(self.next_cp).filter(|cp| cp.tree_size <= self.v.size()) {
-            check_checkpoint(&self.v, cp)?;
+            if !check_checkpoint(&mut self.v, cp)? {
+                self.without_heads += 1;
+            }
             self.next_cp += 1;
         }
         Ok(())
     }
 }
 
-fn check_checkpoint(v: &ChainVerifier, cp: &StoredCheckpoint) -> std::result::Result<(), Finding> {
+/// Checks a checkpoint at its size: its signature by a ledger key, its size and root, and its
+/// `stream-heads` line against every stream's head as the events leave it. Returns whether it
+/// has that line (checkpoints signed before it existed do not).
+fn check_checkpoint(v: &mut ChainVerifier, cp: &StoredCheckpoint) -> std::result::Result<bool, Finding> {
     let seq = cp.tree_size.saturating_sub(1);
     let find = |fault, detail: String| Finding { seq, fault, detail: format!("checkpoint of size {}: {detail}", cp.tree_size) };
     let (_, sigs) = events::note::split(&cp.note).map_err(|e| find(Fault::CheckpointSignature, e.to_string()))?;
@@ -750,5 +800,17 @@ fn check_checkpoint(v: &ChainVerifier, cp: &StoredCheckpoint) -> std::result::Re
     if body.root != v.root() {
         return Err(find(Fault::CheckpointRoot, format!("signed root {} but the events hash to {}", hex::encode(body.root), hex::encode(v.root()))));
     }
-    Ok(())
+    let Some(heads) = body.heads else { return Ok(false) };
+    let computed = v.heads_root();
+    if heads != computed {
+        return Err(find(
+            Fault::CheckpointRoot,
+            format!(
+                "it commits to stream heads {} but the events leave them at {}: a stream's head is not what was signed",
+                hex::encode(heads),
+                hex::encode(computed)
+            ),
+        ));
+    }
+    Ok(true)
 }

@@ -713,7 +713,8 @@ async fn verify(g: &Global, a: VerifyArgs) -> anyhow::Result<std::process::ExitC
     let keys: Vec<String> = report.keys.iter().map(|k| k.to_string()).collect();
     let mut out = serde_json::json!({"ok": true, "events": report.events, "checkpoints": report.checkpoints, "root": hex::encode(report.root), "keys": keys,
         "sources": {"basis": sources.basis, "checked": sources.checked, "note": note},
-        "unwitnessed": {"events": tail.events, "after_tree_size": tail.checkpoint_size, "oldest": tail.oldest.map(|t| t.to_rfc3339())}});
+        "unwitnessed": {"events": tail.events, "after_tree_size": tail.checkpoint_size, "oldest": tail.oldest.map(|t| t.to_rfc3339())},
+        "checkpoints_without_stream_heads": report.checkpoints_without_heads});
     if !json {
         println!(
             "ok: {} events, {} checkpoints, root {}, {} ledger keys",
@@ -733,10 +734,22 @@ async fn verify(g: &Global, a: VerifyArgs) -> anyhow::Result<std::process::ExitC
         if let Some(n) = note {
             println!("{n}");
         }
+        if report.checkpoints_without_heads > 0 {
+            println!(
+                "note: {} of the {} checkpoints were signed before checkpoints committed to every stream's head: bundles against them cannot show their tails whole; every map root the others commit to was recomputed and holds",
+                report.checkpoints_without_heads, report.checkpoints
+            );
+        } else if report.checkpoints > 0 {
+            println!("stream heads: every checkpoint's map of stream heads recomputed from the events, and each holds");
+        }
         if tail.events > 0 {
             println!(
-                "warning: the newest {} events (after the checkpoint of tree size {}) lie past every checkpoint: no witness or time-stamp covers them, and they could vanish unnoticed; sign one (checkpoint) or let serve sign them",
-                tail.events, tail.checkpoint_size
+                "warning: the newest {} (after the checkpoint of tree size {}) {} past every checkpoint: no witness or time-stamp covers {}, and {} could vanish unnoticed; sign one (checkpoint) or let serve sign them",
+                if tail.events == 1 { "event".to_string() } else { format!("{} events", tail.events) },
+                tail.checkpoint_size,
+                if tail.events == 1 { "lies" } else { "lie" },
+                if tail.events == 1 { "it" } else { "them" },
+                if tail.events == 1 { "it" } else { "they" }
             );
         }
     }

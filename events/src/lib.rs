@@ -8,6 +8,7 @@ pub mod catalogue;
 pub mod cosignature;
 pub mod envelope;
 pub mod error;
+pub mod heads;
 pub mod keys;
 pub mod merkle;
 pub mod note;

@@ -70,18 +70,26 @@ pub struct Checkpoint {
     pub origin: String,
     pub size: u64,
     pub root: Hash,
+    /// The root of the stream-head map at `size` (extension line `stream-heads <base64>`,
+    /// [`crate::heads`]); `None` in checkpoints signed before it existed.
+    pub heads: Option<Hash>,
 }
 
 impl Checkpoint {
     pub fn body(&self) -> String {
-        format!("{}\n{}\n{}\n", self.origin, self.size, B64.encode(self.root))
+        let mut body = format!("{}\n{}\n{}\n", self.origin, self.size, B64.encode(self.root));
+        if let Some(h) = self.heads {
+            body.push_str(&format!("{} {}\n", crate::heads::EXTENSION, B64.encode(h)));
+        }
+        body
     }
 
     pub fn sign(&self, signer: &LedgerSigner) -> Result<String> {
         sign(&self.body(), signer)
     }
 
-    /// Parses a checkpoint body (origin, decimal size, base64 root; extension lines are ignored).
+    /// Parses a checkpoint body (origin, decimal size, base64 root, then extension lines: the
+    /// stream-head map's root is read, at most once; other extension lines are ignored).
     pub fn parse_body(text: &str) -> Result<Self> {
         let mut lines = text.split('\n');
         let bad = |what: &str| Error::Note(format!("checkpoint: {what}"));
@@ -93,7 +101,15 @@ impl Checkpoint {
         let size = size_line.parse().map_err(|_| bad("size is out of range"))?;
         let root = B64.decode(lines.next().ok_or_else(|| bad("no root line"))?).map_err(|_| bad("root is not base64"))?;
         let root = root.try_into().map_err(|_| bad("root is not 32 bytes"))?;
-        Ok(Self { origin: origin.to_string(), size, root })
+        let mut heads = None;
+        for line in lines.filter(|l| !l.is_empty()) {
+            let Some(b64) = line.strip_prefix(crate::heads::EXTENSION).and_then(|r| r.strip_prefix(' ')) else { continue };
+            let h = B64.decode(b64).ok().and_then(|h| h.try_into().ok()).ok_or_else(|| bad("the stream-heads root is not 32 bytes of base64"))?;
+            if heads.replace(h).is_some() {
+                return Err(bad("two stream-heads lines"));
+            }
+        }
+        Ok(Self { origin: origin.to_string(), size, root, heads })
     }
 
     /// Verifies a signed checkpoint note and parses it.

@@ -4,6 +4,7 @@
 
 use crate::envelope::{decode_hash, Event, EVENT_FORMAT};
 use crate::error::{Error, Result};
+use crate::heads::StreamHeads;
 use crate::keys::VerifierKey;
 use crate::merkle::{leaf_hash, Hash, MerkleFrontier};
 use rayon::prelude::*;
@@ -148,6 +149,8 @@ pub struct ChainVerifier {
     frontier: MerkleFrontier,
     /// run → registry → the Ed25519 source keys its `RunStarted` names.
     source_keys: HashMap<String, HashMap<String, Vec<VerifierKey>>>,
+    /// Every stream's head so far: what each checkpoint's `stream-heads` line must commit to.
+    heads: StreamHeads,
 }
 
 /// The Ed25519 source keys a `RunStarted` names: `data.source_keys` (registry → verifier key,
@@ -199,6 +202,11 @@ impl ChainVerifier {
         self.frontier.root()
     }
 
+    /// The stream-head map's root at the size reached.
+    pub fn heads_root(&mut self) -> Hash {
+        self.heads.root()
+    }
+
     /// Checks the next events of the log (they must follow on from the previous batch).
     pub fn feed(&mut self, events: &[Event]) -> std::result::Result<(), Finding> {
         // Keys a batch introduces may sign later events of the same batch: look them up first.
@@ -242,6 +250,11 @@ impl ChainVerifier {
                 _ => return Err(find(Fault::Link, format!("prev is {}, the event before hashes to {}", ev.prev, hex::encode(expected_prev)))),
             }
             let hash = result?;
+            let due = self.heads.stream_seq_of(&ev.stream).map_or(0, |s| s + 1);
+            if ev.stream_seq != due {
+                return Err(find(Fault::Sequence, format!("stream {} is at stream_seq {due}, the event says {}", ev.stream, ev.stream_seq)));
+            }
+            self.heads.update(&ev.stream, ev.stream_seq, ev.seq, &hash);
             self.keys.apply(ev).map_err(|e| find(Fault::Key, e))?;
             if self.keys.in_force(&ev.key, ev.seq).is_none() {
                 return Err(find(Fault::Key, format!("key {} is not in force at seq {}", ev.key, ev.seq)));

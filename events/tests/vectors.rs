@@ -158,7 +158,7 @@ fn c2sp_signed_notes() {
 #[test]
 fn checkpoint_body_golden() {
     let v = read_json(&vectors().join("signed_note_vectors.json"));
-    let cp = Checkpoint { origin: "go.sum database tree".into(), size: 123456789012, root: leaf_hash(b"hello world") };
+    let cp = Checkpoint { origin: "go.sum database tree".into(), size: 123456789012, root: leaf_hash(b"hello world"), heads: None };
     let want = v["checkpoint_body_golden"]["text"].as_str().unwrap();
     assert_eq!(cp.body(), want);
     assert_eq!(Checkpoint::parse_body(want).unwrap(), cp);

@@ -7,6 +7,7 @@ use crate::registry::{check_answer, AnswerKind, SignedAnswer, TrustedKeys};
 use crate::rules::records::RegistryId;
 use crate::rules::Procedure;
 use events::catalogue as ev;
+use events::heads::HeadProof;
 use events::types::*;
 use events::Event;
 use projections::person::Persons;
@@ -83,9 +84,12 @@ pub async fn build_with(ledger: &Ledger, registries: &TrustedKeys, headers: &Run
         .cloned()
         .ok_or_else(|| ProofError::NoCase { iin: iin.into(), procedure: procedure.to_string() })?;
     let mut events: BTreeMap<u64, Event> = BTreeMap::new();
-    // The person's and his notice's events of the case's run.
-    // An appeal's re-check is not what the decision rested on; the case file carries it.
-    for e in person.into_iter().filter(|e| e.run() == Some(case.run.as_str()) && e.appeal().is_none()) {
+    // The person's stream whole from the case's list entry to its head (an appeal's re-checks
+    // included), and the notices of the case's run whole.
+    let own = person_stream(iin);
+    let notices = notice_stream(&format!("{}-{iin}", case.run));
+    let entry = person.iter().find(|e| e.stream == own && e.kind == LIST_ENTRY_RECEIVED && e.run() == Some(case.run.as_str())).map(|e| e.stream_seq);
+    for e in person.into_iter().filter(|e| (e.stream == own && Some(e.stream_seq) >= entry) || e.stream == notices) {
         events.insert(e.seq, e);
     }
     for e in run_events.into_iter().filter(|e| e.run() == Some(case.run.as_str()) && (e.kind == RUN_STARTED || e.kind == LIST_SUBMITTED)) {
@@ -102,6 +106,7 @@ pub async fn build_with(ledger: &Ledger, registries: &TrustedKeys, headers: &Run
     let inclusion =
         seqs.iter().zip(paths).map(|(seq, path)| Inclusion { seq: *seq, tree_size: cp.tree_size, path: path.iter().map(hex::encode).collect() }).collect();
     let events: Vec<Event> = events.into_values().collect();
+    let heads = whole_streams(ledger, events.iter().filter(|e| !e.stream.starts_with("run:")), cp.tree_size).await?;
     // The checkpoint as cosigned by the witnesses, where they have.
     let note = crate::witness::cosigned_note(ledger, &cp.note, cp.tree_size).await.map_err(LedgerError::from)?;
     let timestamp = ledger.checkpoints().timestamp(cp.tree_size).await.map_err(LedgerError::from)?.map(|t| crate::timestamp::to_base64(&t));
@@ -116,6 +121,7 @@ pub async fn build_with(ledger: &Ledger, registries: &TrustedKeys, headers: &Run
         checkpoint: note,
         timestamp,
         inclusion,
+        heads,
         keys: Keys { ledger: history.all().iter().map(|k| k.to_string()).collect(), registries: registries.as_map() },
     })
 }
@@ -167,7 +173,19 @@ pub async fn case_file(ledger: &Ledger, registries: &TrustedKeys, id: &str, iin:
     let paths = ledger.inclusion_proofs(&seqs, tree_size).await?;
     let inclusion = seqs.iter().zip(paths).map(|(seq, path)| Inclusion { seq: *seq, tree_size, path: path.iter().map(hex::encode).collect() }).collect();
     let notice = proof.events.iter().find(|e| e.kind == NOTICE_ISSUED).cloned();
-    Ok(CaseFile { format: CASE_FILE_FORMAT.into(), appeal: id.into(), notice, proof, appeal_events, inclusion })
+    let heads = whole_streams(ledger, appeal_events.iter().filter(|e| !e.stream.starts_with("person:")), tree_size).await?;
+    Ok(CaseFile { format: CASE_FILE_FORMAT.into(), appeal: id.into(), notice, proof, appeal_events, inclusion, heads })
+}
+
+/// The proof of the head, at `tree_size`, of each stream of `events`.
+async fn whole_streams(ledger: &Ledger, events: impl Iterator<Item = &Event>, tree_size: u64) -> Result<Vec<HeadProof>, LedgerError> {
+    let streams: BTreeSet<&str> = events.map(|e| e.stream.as_str()).collect();
+    let mut heads = Vec::with_capacity(streams.len());
+    for s in streams {
+        heads
+            .push(ledger.head_proof(s, tree_size).await?.ok_or_else(|| LedgerError::NoSuchProof(format!("stream {s} has no event at tree size {tree_size}")))?);
+    }
+    Ok(heads)
 }
 
 /// Checks `events` against the ledger's key history and a signed checkpoint that covers them

@@ -19,6 +19,7 @@ pub use verify::{
 
 use crate::ledger::LedgerError;
 use events::catalogue::{Ground, Status};
+use events::heads::HeadProof;
 use events::Event;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -51,6 +52,11 @@ pub struct Bundle {
     pub events: Vec<Event>,
     pub checkpoint: String,
     pub inclusion: Vec<Inclusion>,
+    /// The head, at the checkpoint, of every stream the bundle holds whole (the person's from
+    /// his list entry, his notices', the keys'), each proven against the checkpoint's
+    /// `stream-heads` line: nothing later in them was left out.
+    #[serde(default)]
+    pub heads: Vec<HeadProof>,
     pub keys: Keys,
     /// The RFC 3161 token (base64 DER) over the checkpoint's body, where there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -99,6 +105,10 @@ pub struct CaseFile {
     pub proof: Bundle,
     pub appeal_events: Vec<Event>,
     pub inclusion: Vec<Inclusion>,
+    /// The heads of the appeal's own streams (its stream, its notice of reinstatement) at the
+    /// bundle's checkpoint.
+    #[serde(default)]
+    pub heads: Vec<HeadProof>,
 }
 
 /// What the server found checking one event for a person's timeline.

@@ -10,6 +10,7 @@ use crate::rules::records::RegistryId;
 use crate::rules::steps::{Outcome, StepMachine};
 use crate::rules::{Procedure, RuleBook};
 use events::catalogue::{self as ev, Status};
+use events::heads::HeadProof;
 use events::merkle::leaf_hash;
 use events::types::*;
 use events::verify::{KeyHistory, KEYS_STREAM};
@@ -122,6 +123,8 @@ pub fn verify_case_file(file: &CaseFile, anchor: &VerifierKey, book: &RuleBook, 
     check_signatures(&file.appeal_events, &history)?;
     let cp = anchored_checkpoint(&file.proof.checkpoint, &file.proof.events, &history, anchor)?;
     check_included(&file.appeal_events, &file.inclusion, &cp)?;
+    // The appeal's own streams whole; the person's re-check events are in the bundle's stream.
+    check_heads(&file.appeal_events, &file.heads, &cp, |s| s.starts_with("person:"))?;
     for e in &file.appeal_events {
         let about = projections::person::subject_of(e);
         if about.as_deref() != Some(file.proof.iin.as_str()) || (e.appeal() != Some(file.appeal.as_str())) {
@@ -340,7 +343,8 @@ pub fn check_event_sources(e: &Event, keys: &TrustedKeys) -> Result<(), String> 
 /// retention for a retained person; the decision on that proposal for a decided one; and the
 /// notice of a confirmed decision. Without them the status could not be re-derived, and a
 /// bundle cut short would claim what its events no longer show.
-fn check_whole(bundle: &Bundle) -> Result<(), ProofError> {
+/// Returns the case's run.
+fn check_whole(bundle: &Bundle) -> Result<String, ProofError> {
     let person = format!("person:{}", bundle.iin);
     let entry = bundle
         .events
@@ -381,6 +385,63 @@ fn check_whole(bundle: &Bundle) -> Result<(), ProofError> {
         Status::Retained if of_run(PERSON_RETAINED).next().is_none() => return missing("the PersonRetained".into()),
         Status::NoConsent if of_run(CONSENT_MISSING).next().is_none() => return missing("the ConsentMissing".into()),
         _ => {}
+    }
+    Ok(run.to_string())
+}
+
+/// Each stream of `events` but those `partial` allows is whole to its head at the checkpoint:
+/// its events follow on one another by `stream_seq` (from the first, for all but a person's
+/// stream, which starts at his list entry), and the last is the head the checkpoint's
+/// `stream-heads` line commits to, by the proof the file carries. An event left out at the end
+/// is named by the head.
+fn check_heads(events: &[Event], heads: &[HeadProof], cp: &Checkpoint, partial: impl Fn(&str) -> bool) -> Result<(), ProofError> {
+    let mut streams: BTreeMap<&str, Vec<&Event>> = BTreeMap::new();
+    for e in events.iter().filter(|e| !partial(&e.stream)) {
+        streams.entry(e.stream.as_str()).or_default().push(e);
+    }
+    if streams.is_empty() {
+        return Ok(());
+    }
+    let root = cp.heads.ok_or_else(|| {
+        invalid(format!(
+            "the checkpoint of tree size {} commits to no stream heads (it was signed before they existed), so nothing shows that no later event was left out",
+            cp.size
+        ))
+    })?;
+    if let Some(h) = heads.iter().find(|h| !streams.contains_key(h.stream.as_str())) {
+        return Err(invalid(format!("the file proves the head of stream {}, of which it holds no event", h.stream)));
+    }
+    for (stream, mut evs) in streams {
+        evs.sort_by_key(|e| e.seq);
+        let head = heads.iter().find(|h| h.stream == stream).ok_or_else(|| invalid(format!("the file does not prove the head of stream {stream}")))?;
+        events::heads::verify_head(head, &root).map_err(|e| invalid(format!("checkpoint of tree size {}: {e}", cp.size)))?;
+        let first = evs[0].stream_seq;
+        if first != 0 && !stream.starts_with("person:") {
+            return Err(invalid(format!("stream {stream} is not whole from its first event: the file starts it at stream_seq {first} (seq {})", evs[0].seq)));
+        }
+        for (k, e) in evs.iter().enumerate() {
+            if e.stream_seq != first + k as u64 {
+                return Err(invalid(format!(
+                    "stream {stream} has a gap: the file holds stream_seq {} (seq {}) where {} was due",
+                    e.stream_seq,
+                    e.seq,
+                    first + k as u64
+                )));
+            }
+        }
+        let last = evs[evs.len() - 1];
+        if head.stream_seq > last.stream_seq {
+            return Err(invalid(format!(
+                "the file leaves out the end of stream {stream}: it stops at stream_seq {} (seq {}), but at the checkpoint the stream's head is stream_seq {} (seq {})",
+                last.stream_seq, last.seq, head.stream_seq, head.seq
+            )));
+        }
+        if (head.stream_seq, head.seq, head.hash.as_str()) != (last.stream_seq, last.seq, last.hash.as_str()) {
+            return Err(invalid(format!(
+                "stream {stream}: the head the checkpoint commits to (stream_seq {}, seq {}) is not the file's last event (stream_seq {}, seq {})",
+                head.stream_seq, head.seq, last.stream_seq, last.seq
+            )));
+        }
     }
     Ok(())
 }
@@ -593,8 +654,10 @@ pub fn verify(bundle: &Bundle, anchor: &VerifierKey, book: &RuleBook, sources: &
     check_included(&bundle.events, &bundle.inclusion, &cp)?;
     let keys = source_keys(bundle, sources)?;
     let procedure = Procedure::parse(&bundle.procedure).map_err(invalid)?;
-    check_whole(bundle)?;
-    let judged = rederive(&bundle.events, &bundle.iin, procedure, &keys, book).map_err(invalid)?;
+    let run = check_whole(bundle)?;
+    // The decision rests on its run's events; an appeal's re-check is judged with the appeal.
+    let of_case = bundle.events.iter().filter(|e| e.run() == Some(run.as_str()) && e.appeal().is_none());
+    let judged = rederive(of_case, &bundle.iin, procedure, &keys, book).map_err(invalid)?;
     // The status the events show.
     let mut persons = Persons::default();
     bundle.events.iter().for_each(|e| persons.apply(e));
@@ -631,6 +694,9 @@ pub fn verify(bundle: &Bundle, anchor: &VerifierKey, book: &RuleBook, sources: &
             "the bundle says simulation, but its events are of a real run"
         }));
     }
+    // Whole streams to their heads (a run's holds other persons' data: a bundle carries only
+    // its own parts of it). Checked last, so that a required event left out is named above.
+    check_heads(&bundle.events, &bundle.heads, &cp, |s| s.starts_with("run:"))?;
     Ok(Verified {
         status: case.status,
         grounds: bundle.grounds.len(),

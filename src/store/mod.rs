@@ -200,6 +200,8 @@ pub trait LogStore: Send + Sync {
     }
     /// Stored bodies `(seq, text)` from `from`, at most `limit`, in order.
     async fn read_raw(&self, from: u64, limit: u64) -> Result<Vec<(u64, String)>>;
+    /// The last event of every stream among the first `size` events, as stored, in seq order.
+    async fn stream_heads(&self, size: u64) -> Result<Vec<(u64, String)>>;
     /// Stored bodies `(seq, text)` of the events of the given types with seq in `[from, to)`,
     /// in order.
     async fn read_raw_kinds(&self, kinds: &[&str], from: u64, to: u64) -> Result<Vec<(u64, String)>>;

@@ -707,8 +707,17 @@ async fn a_case_file_is_re_judged_offline() {
     w.call("POST", &format!("/v1/appeals/{a}/recheck"), &w.officer, None).await;
     let (s, r) = w.call("POST", &format!("/v1/appeals/{a}/resolution"), &w.officer, Some(json!({"outcome": "upheld", "reason": "registered"}))).await;
     assert_eq!(s, StatusCode::OK, "{r}");
-    let outcome = check(&case_file(a.clone()).await).unwrap().appeal.unwrap();
+    let upheld = case_file(a.clone()).await;
+    let outcome = check(&upheld).unwrap().appeal.unwrap();
     assert!(outcome.starts_with(&format!("upheld by appeal {a}")), "{outcome}");
+    // Its resolution, the appeal stream's last event, left out: it would read as open, but the
+    // checkpoint's stream heads name the end left out (issue 29, item 2).
+    let mut cut = upheld.clone();
+    let last = cut.appeal_events.iter().filter(|e| e.stream == format!("appeal:{a}")).map(|e| e.seq).max().unwrap();
+    cut.appeal_events.retain(|e| e.seq != last);
+    cut.inclusion.retain(|i| i.seq != last);
+    let e = check(&cut).unwrap_err();
+    assert!(e.contains(&format!("leaves out the end of stream appeal:{a}")) && e.contains(&format!("(seq {last})")), "{e}");
 
     // Open, then overturned behind the service's back although the re-check found a ground.
     let b = id(&w.file("@Later", json!({})).await);

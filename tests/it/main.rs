@@ -20,6 +20,7 @@ mod scenarios;
 mod server_limits;
 mod sources;
 mod store_contract;
+mod stream_heads;
 mod tidy;
 mod timestamps;
 mod web_pages;

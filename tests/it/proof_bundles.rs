@@ -547,6 +547,20 @@ async fn a_bundle_spanning_a_key_rotation() {
     let seq = cut.events.remove(at).seq;
     cut.inclusion.retain(|i| i.seq != seq);
     assert!(check(&cut, &old).unwrap_err().contains("keys stream is not whole"), "the retirement cannot be hidden inside the stream");
+    // The retirement, the keys stream's last event, left out: the checkpoint's stream heads
+    // name it (issue 29, item 2).
+    let mut cut = bundle.clone();
+    let at = cut.events.iter().position(|e| e.kind == "KeyRetired").unwrap();
+    let seq = cut.events.remove(at).seq;
+    cut.inclusion.retain(|i| i.seq != seq);
+    let e = check(&cut, &new).unwrap_err();
+    assert!(
+        e.contains(&format!(
+            "leaves out the end of stream keys: it stops at stream_seq 1 (seq {}), but at the checkpoint the stream's head is stream_seq 2 (seq {seq})",
+            seq - 1
+        )),
+        "{e}"
+    );
 }
 
 /// Issue 29, items 1 and "done when": a genuine bundle with a required event left out fails,
@@ -588,6 +602,19 @@ async fn a_bundle_cut_short_names_what_is_missing() {
     two.inclusion.retain(|i| kept.contains(&i.seq));
     check("event 0 and the decision, invented ground", &invented(two));
     check("invented ground, nothing left out", &invented(good.clone()));
+    // The tail: the notice stream's last event (its delivery), which no status needs.
+    let mut tail = good.clone();
+    let last = tail.events.iter().filter(|e| e.stream.starts_with("notice:")).map(|e| e.seq).max().unwrap();
+    tail.events.retain(|e| e.seq != last);
+    tail.inclusion.retain(|i| i.seq != last);
+    check("the tail event after the claimed head", &tail);
+    let mut no_heads = good.clone();
+    no_heads.heads.clear();
+    check("no stream heads", &no_heads);
+    let mut stale = good.clone();
+    stale.heads[0].path[3] = "00".repeat(32);
+    let e = verify(&stale, &w).unwrap_err();
+    assert!(e.contains("stream head of keys: the path leads to"), "a head's path changed: {e}");
     expect_test::expect![[r#"
         list entry: proof does not verify: the bundle does not hold the person's ListEntryReceived (step 4: his entry and consent)
         run start: proof does not verify: the bundle does not hold the RunStarted of run 2026-01-15-rr-8c5a62fe (its rule set and sources), which its status removed rests on
@@ -599,6 +626,8 @@ async fn a_bundle_cut_short_names_what_is_missing() {
         notice: proof does not verify: the bundle does not hold the NoticeIssued of the decision (seq 53), which its status removed rests on
         event 0 and the decision, invented ground: proof does not verify: the bundle does not hold the person's ListEntryReceived (step 4: his entry and consent)
         invented ground, nothing left out: proof does not verify: the bundle states grounds {("privatization_contract", "000:6", "family_member", "A", "gosreestr")}, its proposal {("privatization_contract", "000:6", "family_member", "870624487133", "gosreestr")}
+        the tail event after the claimed head: proof does not verify: the file leaves out the end of stream notice:2026-01-15-rr-8c5a62fe-A: it stops at stream_seq 0 (seq 54), but at the checkpoint the stream's head is stream_seq 1 (seq 55)
+        no stream heads: proof does not verify: the file does not prove the head of stream keys
     "#]]
     .assert_eq(&got);
 }

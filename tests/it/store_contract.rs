@@ -144,9 +144,17 @@ async fn a_batch_refused_halfway_writes_nothing(b: Backend, pg: Option<&PgCluste
     // Only interior nodes are stored: a tree of n leaves has n - popcount(n) perfect ones.
     let nodes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM merkle_nodes").fetch_one(sql.pool()).await.unwrap();
     assert_eq!(nodes as u64, before - u64::from(before.count_ones()));
+    ledger.verify(|_| {}).await.unwrap();
     let next = ledger.append(vec![person_event(7)]).await.unwrap();
     assert_eq!((next[0].seq, next[0].stream_seq), (before, 2), "the head and the stream are read again");
-    ledger.verify(|_| {}).await.unwrap();
+    // The row at seq -1 put the stream at stream_seq 1 outside the chain: `verify` finds the
+    // stream out of step at the event that follows it.
+    match ledger.verify(|_| {}).await {
+        Err(housing_ledger::ledger::LedgerError::Invalid(f)) => {
+            assert_eq!((f.seq, f.fault), (before, events::verify::Fault::Sequence), "{f}");
+        }
+        other => panic!("a stream_seq out of step passed verify: {other:?}"),
+    }
 }
 
 async fn bad_events_are_refused(b: Backend, pg: Option<&PgCluster>) {

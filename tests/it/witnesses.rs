@@ -135,10 +135,10 @@ async fn the_witness_answers_as_the_protocol_says() {
     let cp1 = ledger.checkpoint().await.unwrap();
     // Unknown origin: 404; a known origin signed by another key: 403.
     let other = events::LedgerSigner::generate("another.example/log").unwrap();
-    let foreign = Checkpoint { origin: "another.example/log".into(), size: cp1.tree_size, root: cp1.root }.sign(&other).unwrap();
+    let foreign = Checkpoint { origin: "another.example/log".into(), size: cp1.tree_size, root: cp1.root, heads: None }.sign(&other).unwrap();
     assert_eq!(w.add_checkpoint(&request(0, &[], &foreign)).await, Err(Refusal::UnknownLog("another.example/log".into())));
     let impostor = events::LedgerSigner::generate(DEFAULT_ORIGIN).unwrap();
-    let forged = Checkpoint { origin: DEFAULT_ORIGIN.into(), size: cp1.tree_size, root: cp1.root }.sign(&impostor).unwrap();
+    let forged = Checkpoint { origin: DEFAULT_ORIGIN.into(), size: cp1.tree_size, root: cp1.root, heads: None }.sign(&impostor).unwrap();
     assert!(matches!(w.add_checkpoint(&request(0, &[], &forged)).await, Err(Refusal::Untrusted(_))));
     // Old size above the checkpoint's: 400; malformed bodies: 400.
     assert!(matches!(w.add_checkpoint(&request(cp1.tree_size + 1, &[], &cp1.note)).await, Err(Refusal::BadRequest(_))));
@@ -158,7 +158,7 @@ async fn the_witness_answers_as_the_protocol_says() {
     let proof = ledger.consistency_proof(cp1.tree_size, cp2.tree_size).await.unwrap();
     w.add_checkpoint(&request(cp1.tree_size, &proof, &cp2.note)).await.unwrap();
     // The same size with another root: 409.
-    let other_root = Checkpoint { origin: DEFAULT_ORIGIN.into(), size: cp2.tree_size, root: [7; 32] }.sign(&ledger.signer()).unwrap();
+    let other_root = Checkpoint { origin: DEFAULT_ORIGIN.into(), size: cp2.tree_size, root: [7; 32], heads: None }.sign(&ledger.signer()).unwrap();
     assert_eq!(w.add_checkpoint(&request(cp2.tree_size, &[], &other_root)).await, Err(Refusal::Conflict(cp2.tree_size)));
     // Over HTTP, a 409 is text/x.tlog.size with the size.
     let resp = housing_ledger::witness::router(Arc::new(Witness::open(dir.path(), "witness.example/w1", vec![ledger.signer().verifier()]).unwrap()))

@@ -393,6 +393,14 @@ impl LogStore for SqlStore {
         raw_rows(&rows)
     }
 
+    async fn stream_heads(&self, size: u64) -> Result<Vec<(u64, String)>> {
+        let rows = sqlx::query("SELECT seq, body FROM events WHERE seq IN (SELECT MAX(seq) FROM events WHERE seq < $1 GROUP BY stream) ORDER BY seq")
+            .bind(i(size))
+            .fetch_all(&self.pool)
+            .await?;
+        raw_rows(&rows)
+    }
+
     async fn read_raw_kinds(&self, kinds: &[&str], from: u64, to: u64) -> Result<Vec<(u64, String)>> {
         if kinds.is_empty() {
             return Ok(Vec::new()); // `IN ()` is not SQL
