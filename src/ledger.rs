@@ -17,6 +17,8 @@ use std::sync::{Arc, RwLock};
 pub const DEFAULT_ORIGIN: &str = "housing-ledger.example/demo";
 /// The file name of the ledger key in its directory.
 pub const KEY_FILE: &str = "ledger.key";
+/// The file of the key that authenticates the stored read-model rows, beside the ledger key.
+pub const READ_MODEL_KEY_FILE: &str = "read-models.key";
 const NEW_KEY_FILE: &str = "ledger.key.new";
 /// Events read per page when verifying.
 const VERIFY_PAGE: u64 = 20_000;
@@ -40,6 +42,9 @@ pub enum LedgerError {
     /// A ledger key without its log, or a log without its key: never started afresh.
     #[error("{0}")]
     Lost(String),
+    /// A stored read model that fails its authentication: never served.
+    #[error("{0}")]
+    Tampered(String),
 }
 
 pub type Result<T> = std::result::Result<T, LedgerError>;
@@ -61,6 +66,9 @@ pub struct Ledger {
     /// The stream-head map at the size it was last asked for: moved forward event by event for
     /// the next checkpoint rather than built afresh.
     heads: tokio::sync::Mutex<Option<(u64, StreamHeads)>>,
+    /// Authenticates the stored read-model rows: kept in the key directory, never in the
+    /// database, so that a row written with the database alone is told from the service's.
+    read_model_key: [u8; 32],
 }
 
 /// The API tokens as the ledger records them: each issuance, and the ids revoked.
@@ -105,6 +113,36 @@ fn write_key_file(path: &Path, text: &str) -> std::io::Result<()> {
     })();
     let _ = std::fs::remove_file(&tmp);
     result
+}
+
+/// The read-model key in `path` (64 hex digits, 0600), made on first use. A ledger whose rows
+/// were written under another key (or none) has them folded afresh from the events by `serve`'s
+/// integrity check: rows are a cache, never the record.
+fn read_model_key(path: &Path) -> Result<[u8; 32]> {
+    let bad = |detail: String| LedgerError::KeyFile { path: path.into(), detail };
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(path).map_err(|e| bad(e.to_string()))?.permissions().mode();
+                if mode & 0o077 != 0 {
+                    return Err(bad(format!("mode is {:o}; a key file must be 0600", mode & 0o777)));
+                }
+            }
+            hex::decode(text.trim()).ok().and_then(|k| k.try_into().ok()).ok_or_else(|| bad("not 64 hex digits".into()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut key = [0u8; 32];
+            rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut key);
+            match write_key_file(path, &hex::encode(key)) {
+                Ok(()) => Ok(key),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read_model_key(path),
+                Err(e) => Err(bad(e.to_string())),
+            }
+        }
+        Err(e) => Err(bad(e.to_string())),
+    }
 }
 
 fn read_key_file(path: &Path) -> Result<Option<LedgerSigner>> {
@@ -181,7 +219,9 @@ impl Ledger {
         if signer.name() != origin {
             return Err(LedgerError::KeyFile { path: key_path, detail: format!("key is named {:?} but the ledger origin is {origin:?}", signer.name()) });
         }
+        let read_model_key = read_model_key(&key_dir.join(READ_MODEL_KEY_FILE))?;
         let ledger = Self {
+            read_model_key,
             store,
             signer: RwLock::new(Arc::new(signer)),
             key_dir: key_dir.into(),
@@ -233,6 +273,11 @@ impl Ledger {
     /// The whole store. The log is read through the ledger's own methods below, and the other
     /// concerns through [`Ledger::checkpoints`], [`Ledger::projections`] and
     /// [`Ledger::access`]; this is for tools and tests that need all of it.
+    /// The key that authenticates the stored read-model rows (`projection::RowSeal`).
+    pub(crate) fn read_model_key(&self) -> [u8; 32] {
+        self.read_model_key
+    }
+
     pub fn store(&self) -> &Arc<dyn EventStore> {
         &self.store
     }

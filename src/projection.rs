@@ -15,6 +15,58 @@ const REPLAY_RANGE: u64 = 50_000;
 
 type Cases = BTreeMap<String, ProcedureCase>;
 
+/// Authenticates stored read-model rows with the read-model key, which lives beside the ledger
+/// key and never in the database (issue 29: the database alone can change nothing the service
+/// shows unnoticed). A row is stored as its document, a newline, and the hex HMAC-SHA256 of
+/// `housing-ledger/read-model/v1\n<projection>\n<key>\n<document>`. A row that does not open
+/// is never served; `serve`'s integrity check folds it afresh from the events.
+#[derive(Clone)]
+pub struct RowSeal([u8; 32]);
+
+impl RowSeal {
+    pub fn of(ledger: &Ledger) -> Self {
+        Self(ledger.read_model_key())
+    }
+
+    fn mac(&self, projection: &str, key: &str, doc: &str) -> hmac::Hmac<sha2::Sha256> {
+        use hmac::Mac;
+        let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        m.update(format!("housing-ledger/read-model/v1\n{projection}\n{key}\n").as_bytes());
+        m.update(doc.as_bytes());
+        m
+    }
+
+    /// The row to store for `doc` (compact JSON: it holds no newline).
+    pub fn seal(&self, projection: &str, key: &str, doc: &str) -> String {
+        use hmac::Mac;
+        format!("{doc}\n{}", hex::encode(self.mac(projection, key, doc).finalize().into_bytes()))
+    }
+
+    /// The document of a stored row, if its authenticator holds (compared in constant time).
+    pub fn open<'a>(&self, projection: &str, key: &str, row: &'a str) -> Result<&'a str, LedgerError> {
+        self.open_quiet(projection, key, row).ok_or_else(|| {
+            tracing::error!(projection, "a stored read-model row fails its authentication: not served");
+            LedgerError::Tampered(format!(
+                "a stored {projection} row fails its authentication (written with the database alone, or under another read-model key): it is not served; serve's integrity check folds it afresh from the events"
+            ))
+        })
+    }
+
+    /// [`RowSeal::open`], saying nothing.
+    fn open_quiet<'a>(&self, projection: &str, key: &str, row: &'a str) -> Option<&'a str> {
+        use hmac::Mac;
+        let (doc, tag) = row.rsplit_once('\n')?;
+        self.mac(projection, key, doc).verify_slice(&hex::decode(tag).ok()?).ok()?;
+        Some(doc)
+    }
+}
+
+/// The document of a stored row, unchecked (for a comparison with the fold of the events,
+/// which checks more than the seal could).
+fn row_doc(row: &str) -> &str {
+    row.rsplit_once('\n').map_or(row, |(doc, _)| doc)
+}
+
 /// Applies every event not yet applied to the stored `persons` projection. Returns how many.
 /// Only the types the fold reads are read ([`projections::person::folded`]); the cursor moves
 /// over the whole range. The next range is read and parsed on another task while this one is
@@ -23,6 +75,7 @@ type Cases = BTreeMap<String, ProcedureCase>;
 /// other waiting.
 pub async fn catch_up(ledger: &Ledger) -> Result<u64, LedgerError> {
     let store = ledger.store().clone();
+    let seal = RowSeal::of(ledger);
     let kinds = std::sync::Arc::new(projections::person::folded());
     let read_ahead = |from: u64, to: u64| {
         let (store, kinds) = (store.clone(), kinds.clone());
@@ -42,7 +95,7 @@ pub async fn catch_up(ledger: &Ledger) -> Result<u64, LedgerError> {
         let to = size.min(from + PAGE);
         let page = current.take().unwrap_or_else(|| read_ahead(from, to)).await.expect("reading a page does not panic")?;
         let next = (to < size).then(|| read_ahead(to, size.min(to + PAGE)));
-        let committed = match apply_page(store.as_ref(), &page, from, to).await {
+        let committed = match apply_page(store.as_ref(), &seal, &page, from, to).await {
             Ok(committed) => committed,
             Err(e) => {
                 next.inspect(|n| n.abort());
@@ -78,7 +131,7 @@ pub struct Follower {
 type Handed = (u64, u64, Vec<Event>);
 
 impl Follower {
-    pub fn start(store: std::sync::Arc<dyn crate::store::EventStore>) -> Self {
+    pub fn start(store: std::sync::Arc<dyn crate::store::EventStore>, seal: RowSeal) -> Self {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Handed>(64);
         let task = tokio::spawn(async move {
             let kinds = projections::person::folded();
@@ -89,14 +142,14 @@ impl Follower {
                 }
                 if from > cursor {
                     let gap = crate::store::read_kinds(store.as_ref(), &kinds, cursor, from).await?;
-                    if !apply_page(store.as_ref(), &gap, cursor, from).await? {
+                    if !apply_page(store.as_ref(), &seal, &gap, cursor, from).await? {
                         cursor = store.projection_cursor(PERSONS).await?;
                         continue;
                     }
                     cursor = from;
                 }
                 events.retain(|e| e.seq >= cursor);
-                cursor = if apply_page(store.as_ref(), &events, cursor, to).await? { to } else { store.projection_cursor(PERSONS).await? };
+                cursor = if apply_page(store.as_ref(), &seal, &events, cursor, to).await? { to } else { store.projection_cursor(PERSONS).await? };
             }
             Ok(())
         });
@@ -121,16 +174,20 @@ impl Follower {
 
 /// Folds `page`, the events of `[from, to)` the fold reads, into the stored rows and moves the
 /// cursor with them; `false` if the cursor was no longer at `from` (nothing was written).
-async fn apply_page(store: &dyn crate::store::EventStore, page: &[Event], from: u64, to: u64) -> Result<bool, LedgerError> {
+async fn apply_page(store: &dyn crate::store::EventStore, seal: &RowSeal, page: &[Event], from: u64, to: u64) -> Result<bool, LedgerError> {
     let touched: BTreeSet<String> = page.iter().filter_map(subject_of).collect();
     let keys: Vec<String> = touched.into_iter().collect();
     let mut persons = Persons::default();
-    for (k, doc) in store.projection_rows(PERSONS, &keys).await? {
-        let cases: Cases = serde_json::from_str(&doc).map_err(|e| StoreCorrupt(format!("projection row {k}: {e}")))?;
+    // A row that does not open is not built on: the fold stops until the rows are restored.
+    for (k, row) in store.projection_rows(PERSONS, &keys).await? {
+        let cases: Cases = serde_json::from_str(seal.open(PERSONS, &k, &row)?).map_err(|e| StoreCorrupt(format!("projection row {k}: {e}")))?;
         persons.cases.insert(k, cases);
     }
     page.iter().for_each(|e| persons.apply(e));
-    let rows = keys.iter().filter_map(|k| persons.cases.get(k).map(|c| (k.clone(), serde_json::to_string(c).expect("cases serialise")))).collect();
+    let rows = keys
+        .iter()
+        .filter_map(|k| persons.cases.get(k).map(|c| (k.clone(), seal.seal(PERSONS, k, &serde_json::to_string(c).expect("cases serialise")))))
+        .collect();
     Ok(store.projection_commit(PERSONS, from, to, rows).await?)
 }
 
@@ -142,9 +199,12 @@ fn StoreCorrupt(detail: String) -> LedgerError {
 /// One person's cases as the stored projection has them. A person it does not know yet makes
 /// it catch up once (a run may have just written him).
 pub async fn person(ledger: &Ledger, iin: &str) -> Result<Option<Cases>, LedgerError> {
+    let seal = RowSeal::of(ledger);
     let read = || async {
         let rows = ledger.projections().projection_rows(PERSONS, &[iin.to_string()]).await?;
-        rows.get(iin).map(|doc| serde_json::from_str::<Cases>(doc).map_err(|e| StoreCorrupt(format!("projection row {iin}: {e}")))).transpose()
+        rows.get(iin)
+            .map(|row| serde_json::from_str::<Cases>(seal.open(PERSONS, iin, row)?).map_err(|e| StoreCorrupt(format!("projection row {iin}: {e}"))))
+            .transpose()
     };
     match read().await? {
         Some(c) => Ok(Some(c)),
@@ -153,6 +213,14 @@ pub async fn person(ledger: &Ledger, iin: &str) -> Result<Option<Cases>, LedgerE
             read().await
         }
     }
+}
+
+/// Every stored persons row, each opened with the read-model key (a row that does not open
+/// fails the whole: a figure counted over a forged row is never shown).
+pub async fn all_persons(ledger: &Ledger) -> Result<Vec<(String, String)>, LedgerError> {
+    let seal = RowSeal::of(ledger);
+    let rows = ledger.projections().projection_all(PERSONS).await?;
+    rows.into_iter().map(|(k, row)| Ok((k.clone(), seal.open(PERSONS, &k, &row)?.to_string()))).collect()
 }
 
 /// What `replay` found.
@@ -204,7 +272,7 @@ pub async fn replay_store(store: std::sync::Arc<dyn crate::store::EventStore>) -
     }
     let persons = sharded.into_persons();
     let seconds = t.elapsed().as_secs_f64();
-    let stored: BTreeMap<String, String> = store.projection_all(PERSONS).await?.into_iter().collect();
+    let stored: BTreeMap<String, String> = store.projection_all(PERSONS).await?.into_iter().map(|(k, row)| (k, row_doc(&row).to_string())).collect();
     let rebuilt: BTreeMap<String, String> = persons.cases.iter().map(|(k, c)| (k.clone(), serde_json::to_string(c).expect("cases serialise"))).collect();
     let keys: BTreeSet<&String> = stored.keys().chain(rebuilt.keys()).collect();
     let differences = keys
@@ -252,7 +320,14 @@ pub async fn deep_check(store: std::sync::Arc<dyn crate::store::EventStore>) -> 
 pub async fn restore_from_events(ledger: &Ledger) -> Result<usize, LedgerError> {
     let deep = deep_check(ledger.store().clone()).await?;
     let store = ledger.store();
-    if !deep.persons.differences.is_empty() {
+    // Rows whose content is right but whose seal is not (written before rows were sealed, or
+    // under another read-model key) are folded afresh too: otherwise they would never be served.
+    let seal = RowSeal::of(ledger);
+    let unsealed = store.projection_all(PERSONS).await?.iter().filter(|(k, row)| seal.open_quiet(PERSONS, k, row).is_none()).count();
+    if unsealed > 0 && deep.persons.differences.is_empty() {
+        tracing::warn!(rows = unsealed, "persons projection rows without a valid seal: folded afresh from the events");
+    }
+    if !deep.persons.differences.is_empty() || unsealed > 0 {
         tracing::error!(rows = deep.persons.differences.len(), "persons projection rows differ from the events: folded afresh from the events");
         store.projection_reset(PERSONS).await?;
         catch_up(ledger).await?;
@@ -262,5 +337,5 @@ pub async fn restore_from_events(ledger: &Ledger) -> Result<usize, LedgerError> 
         store.projection_reset(crate::store::SUBJECTS).await?;
         crate::reads::index_catch_up(ledger).await?;
     }
-    Ok(deep.persons.differences.len() + deep.subjects.len())
+    Ok(deep.persons.differences.len().max(unsealed) + deep.subjects.len())
 }

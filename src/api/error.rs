@@ -27,6 +27,9 @@ pub enum AppError {
     /// A source registry could not be asked.
     #[error("{0}")]
     BadGateway(String),
+    /// A stored read model failed its authentication: not served until folded afresh.
+    #[error("{0}")]
+    Integrity(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -42,6 +45,7 @@ impl AppError {
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::BadGateway(_) => StatusCode::BAD_GATEWAY,
+            AppError::Integrity(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -56,6 +60,7 @@ impl AppError {
             AppError::TooLarge(_) => "payload_too_large",
             AppError::Unavailable(_) => "unavailable",
             AppError::BadGateway(_) => "bad_gateway",
+            AppError::Integrity(_) => "integrity",
             AppError::Internal(_) => "internal",
         }
     }
@@ -93,6 +98,7 @@ impl From<LedgerError> for AppError {
             LedgerError::NoSuchProof(m) => AppError::NotFound(m),
             LedgerError::NoSuchEvent { .. } => AppError::NotFound(e.to_string()),
             LedgerError::Store(s) => s.into(),
+            LedgerError::Tampered(m) => AppError::Integrity(m),
             other => AppError::Internal(other.to_string()),
         }
     }

@@ -48,7 +48,7 @@ fn filter_of(session: &Session, q: &BTreeMap<String, String>) -> Result<Filter, 
 /// Every person's cases, from the stored projection.
 async fn all_cases(s: &AppState, l: Lang) -> Result<Vec<(String, BTreeMap<String, ProcedureCase>)>, WebError> {
     crate::projection::catch_up(&s.ledger).await.map_err(internal(l))?;
-    let rows = s.ledger.projections().projection_all(crate::projection::PERSONS).await.map_err(|e| internal(l)(e.into()))?;
+    let rows = crate::projection::all_persons(&s.ledger).await.map_err(internal(l))?;
     Ok(rows.into_iter().filter_map(|(iin, doc)| Some((iin, serde_json::from_str(&doc).ok()?))).collect())
 }
 

@@ -168,6 +168,9 @@ impl Session {
 fn internal(lang: Lang) -> impl Fn(crate::ledger::LedgerError) -> WebError {
     move |e| {
         tracing::error!(error = %e, "web page");
+        if let crate::ledger::LedgerError::Tampered(m) = e {
+            return WebError::Page(StatusCode::SERVICE_UNAVAILABLE, m, lang, None);
+        }
         WebError::Page(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into(), lang, None)
     }
 }
@@ -710,7 +713,7 @@ async fn register_document(s: &AppState) -> Result<serde_json::Value, crate::led
             return Ok(doc);
         }
     }
-    let rows = s.ledger.projections().projection_all(crate::projection::PERSONS).await?;
+    let rows = crate::projection::all_persons(&s.ledger).await?;
     let checkpoint = s.ledger.latest_served().await?.map(|(_, note)| note);
     let doc = register::document(&s.book, &s.registry_keys, &register::figures(&rows), checkpoint.as_deref());
     *s.register.lock().expect("register cache lock") = Some((std::time::Instant::now(), doc.clone()));

@@ -182,9 +182,20 @@ async fn read_models_edited_behind_the_ledgers_back_are_caught_and_never_served(
     tamper(&sql, &format!("DELETE FROM subject_index WHERE subject = '{a}'")).await;
     let (ok, out) = verify_deep();
     assert!(!ok && out.contains(&format!("persons/{a}")) && out.contains(&format!("subject_index ({a}, ")) && out.contains("missing from the index"), "{out}");
+    // Meanwhile the edited row is never served: its seal (HMAC under the read-model key, which
+    // the database does not hold) no longer opens. Nor is a row minted for someone else.
+    let state = housing_ledger::api::AppState::new(ledger.clone(), keys.clone());
+    let person = get(state.clone(), format!("/v1/persons/{a}")).await;
+    assert_eq!(person["error"]["code"], "integrity", "{person}");
+    assert!(!person.to_string().contains("retained"), "{person}");
+    let b = crate::common::scenario::iin_for("B");
+    tamper(&sql, &format!("UPDATE projection_rows SET doc = (SELECT doc FROM projection_rows WHERE key = '{a}') WHERE key = '{b}'")).await;
+    let minted = get(state.clone(), format!("/v1/persons/{b}")).await;
+    assert_eq!(minted["error"]["code"], "integrity", "another person's sealed row moved to B does not open as B's: {minted}");
+    state.background.shutdown().await;
 
     // What serve does before it listens: the rows come back from the events.
-    assert_eq!(housing_ledger::projection::restore_from_events(&ledger).await.unwrap(), 3, "one person row and two index rows");
+    assert_eq!(housing_ledger::projection::restore_from_events(&ledger).await.unwrap(), 4, "two person rows and two index rows");
     let state = housing_ledger::api::AppState::new(ledger.clone(), keys);
     let person = get(state.clone(), format!("/v1/persons/{a}")).await;
     assert_eq!(person["procedures"]["registry_removal"]["status"], "removed", "{person}");
