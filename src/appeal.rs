@@ -488,11 +488,11 @@ impl Appeals<'_> {
     }
 
     /// The rule set the run was decided under, checked to be the one valid on its `as_of`.
-    async fn rule_set_of(&self, run: &str) -> Result<(RuleSet, String)> {
+    async fn rule_set_of(&self, run: &str) -> Result<(RuleSet, ev::RunStarted)> {
         let started = self.ledger.read_stream_kind(&run_stream(run), RUN_STARTED).await?;
         let started: ev::RunStarted = decoded(started.first().ok_or_else(|| AppealError::NotInLedger(format!("run {run} has no RunStarted")))?)?;
         let procedure = Procedure::parse(&started.procedure).map_err(AppealError::Malformed)?;
-        let as_of = started.as_of;
+        let as_of = started.as_of.clone();
         let rs = self.book.select(procedure, &as_of).map_err(|e| AppealError::WrongState(format!("re-check of run {run}: {e}")))?;
         if rs.sha256 != started.rule_set.sha256 {
             return Err(AppealError::WrongState(format!(
@@ -500,7 +500,7 @@ impl Appeals<'_> {
                 rs.id, rs.version, rs.sha256, started.rule_set.sha256
             )));
         }
-        Ok((rs.clone(), as_of))
+        Ok((rs.clone(), started))
     }
 
     /// Runs the checks again from the contested step on (decision 10).
@@ -508,7 +508,7 @@ impl Appeals<'_> {
         require_named(by)?;
         let a = self.load(id).await?;
         a.open()?;
-        let (rs, as_of) = self.rule_set_of(&a.run).await?;
+        let (rs, started) = self.rule_set_of(&a.run).await?;
         let person = self.ledger.read_stream(&person_stream(&a.iin)).await?;
         let contested = a.filing.contested_step.clone();
         let first = step_index(&rs, &contested)?;
@@ -516,7 +516,8 @@ impl Appeals<'_> {
             .next()
             .map(|(_, x)| x)
             .ok_or_else(|| AppealError::NotInLedger(format!("no list entry of run {}", a.run)))?;
-        let locality = entry.entry["locality"].as_str().unwrap_or_default().to_string();
+        // Judged as the run judged: the entry's settlement, the run's decision date.
+        let judged_by = crate::rules::checks::Context::of_entry(&entry.entry, started.dated_as_of(), started.live());
         // The family the run fixed at step 5 holds for later steps; a re-check from step 5 fixes it afresh.
         let family = crate::proof::family_fixed(&person, &a.run, &rs, first);
         let mut corrections = Corrections::new();
@@ -527,7 +528,7 @@ impl Appeals<'_> {
         let ctx = RunContext {
             run: a.run.clone(),
             procedure: a.procedure,
-            as_of,
+            as_of: started.as_of.clone(),
             rules: rs.clone(),
             registries: self.registries.clone().unwrap_or_else(|| Arc::new(NoSource)),
             keys: self.keys.clone(),
@@ -536,7 +537,7 @@ impl Appeals<'_> {
             simulation: false,
             standing: Default::default(),
         };
-        let (mut batch, outcome, evidence) = person::recheck(&ctx, id, &a.iin, &locality, first, family, &corrections).await;
+        let (mut batch, outcome, evidence) = person::recheck(&ctx, id, &a.iin, judged_by, first, family, &corrections).await;
         let grounds = match &outcome {
             StepsOutcome::Found(g) => g.clone(),
             _ => Vec::new(),

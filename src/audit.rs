@@ -62,6 +62,8 @@ pub struct Walk {
     trust: Option<TrustedKeys>,
     /// Each run's trusted registry keys.
     run_keys: HashMap<String, TrustedKeys>,
+    /// Each run's `RunStarted`: what its persons were judged against (its decision date).
+    run_started: HashMap<String, Event>,
     /// Every run's recorded claim so far: what corrections and acknowledgements are checked
     /// against without a trust list.
     claim: TrustedKeys,
@@ -120,6 +122,7 @@ impl Walk {
                 if let Some(s) = e.as_type::<ev::RunStarted>() {
                     let claim = TrustedKeys::claimed_by_run(s.trust.as_ref(), s.source_keys.as_ref());
                     self.claim.extend(&claim);
+                    self.run_started.insert(s.run.clone(), e.clone());
                     self.run_keys.insert(s.run, self.trust.clone().unwrap_or(claim));
                 }
                 None
@@ -179,7 +182,8 @@ impl Walk {
                     }
                     self.proposals.insert(e.seq, (run.clone(), iin.clone(), procedure.clone()));
                 }
-                let mut events = self.open.remove(&(run.clone(), iin.clone())).unwrap_or_default();
+                let mut events: Vec<Event> = self.run_started.get(&run).cloned().into_iter().collect();
+                events.extend(self.open.remove(&(run.clone(), iin.clone())).unwrap_or_default());
                 events.push(e.clone());
                 let Ok(procedure) = Procedure::parse(&procedure) else {
                     self.find(e.seq, &iin, format!("unknown procedure {procedure:?}"));
@@ -384,7 +388,7 @@ pub fn what_if_case(case: &Case, rs: &RuleSet, book: &RuleBook) -> Result<Option
     // support is not compared at all).
     let recorded = rederive(&case.events, &case.iin, case.procedure, &case.keys, book)?.ok_or("no proposal")?;
     // The same verified answers, judged under the other rule set.
-    let to = judge_answers(rs, &case.iin, &recorded.locality, &recorded.answers).map_err(|why| format!("cannot tell without asking: {why}"))?;
+    let to = judge_answers(rs, &case.iin, &recorded.context, &recorded.answers).map_err(|why| format!("cannot tell without asking: {why}"))?;
     let (from_status, to_status) = (status_of(case.procedure, &recorded.computed), status_of(case.procedure, &to));
     let (grounds_from, grounds_to) = (codes(&recorded.computed), codes(&to));
     if from_status == to_status && grounds_from == grounds_to {
@@ -394,7 +398,7 @@ pub fn what_if_case(case: &Case, rs: &RuleSet, book: &RuleBook) -> Result<Option
         iin: case.iin.clone(),
         procedure: case.procedure.to_string(),
         run: case.run.clone(),
-        locality: recorded.locality,
+        locality: recorded.context.locality.clone(),
         from: from_status,
         to: to_status,
         grounds_from,

@@ -486,6 +486,22 @@ pub struct RunStarted {
     /// [entry...]}}`, the entries the run may use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trust: Option<Value>,
+    /// The run judges each record as it stood on `as_of` (decisions 18 and 21 of
+    /// `algorithm.md`); runs recorded before have none, and are re-judged as they were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dated: Option<bool>,
+}
+
+impl RunStarted {
+    /// The decision date records are judged on, if the run does (decision 18).
+    pub fn dated_as_of(&self) -> Option<&str> {
+        (self.dated == Some(true)).then_some(self.as_of.as_str())
+    }
+
+    /// A run on live sources, not a simulation (decision 11).
+    pub fn live(&self) -> bool {
+        self.simulation != Some(true)
+    }
 }
 
 /// Revocation evidence of an answer's signer (`sources.md`): `{"ocsp": base64 DER
@@ -621,6 +637,11 @@ pub struct CheckEvaluated {
     pub family: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub appeal: Option<String>,
+    /// Records the step left out as not holding on the decision date (decisions 18 and 21):
+    /// `{registry, subject_iin, record, why}`, `why` being `after_decision_date` or
+    /// `ended_before_decision_date`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left_out: Vec<Value>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -181,7 +181,7 @@ fn check_person(
     list_seq: u64,
     seen: &mut HashSet<String>,
 ) -> impl std::future::Future<Output = Batch> {
-    let checked = check_entry(&ctx.rules, ctx.procedure, &ctx.as_of, &raw).and_then(|e| {
+    let checked = check_entry(&ctx.rules, ctx.procedure, &ctx.as_of, !ctx.simulation, &raw).and_then(|e| {
         if seen.insert(e.iin.to_string()) {
             Ok(e)
         } else {

@@ -229,6 +229,7 @@ pub async fn run(
                 source: ctx.registries.describe(),
                 source_keys: None,
                 trust: Some(ctx.trust_recorded.clone()),
+                dated: Some(true),
             },
         )
         .expecting(0);

@@ -120,6 +120,7 @@ impl Person<'_> {
         evidence: Vec<Ref>,
         reason: Option<String>,
         family: Option<&Family>,
+        left_out: Vec<Value>,
     ) -> usize {
         self.push(ev::CheckEvaluated {
             run: self.ctx.run.clone(),
@@ -131,6 +132,7 @@ impl Person<'_> {
             reason,
             family: family.map(|f| serde_json::to_value(f).expect("a family serialises")),
             appeal: self.appeal.clone(),
+            left_out,
         })
     }
 
@@ -138,10 +140,10 @@ impl Person<'_> {
     /// machine: it stops at the first step that finds something (decision 1) or cannot decide
     /// (decision 6). This asks, records and feeds it the answers. A registry with a correction
     /// covering the step's subjects is not asked: the correction is its answer.
-    async fn steps(&mut self, first: usize, family: Family, locality: &str, corrections: &Corrections, evidence: &mut Vec<Ref>) -> StepsOutcome {
+    async fn steps(&mut self, first: usize, family: Family, judged_by: checks::Context, corrections: &Corrections, evidence: &mut Vec<Ref>) -> StepsOutcome {
         let ctx = self.ctx;
         let iin = self.iin.clone();
-        let mut machine = StepMachine::new(&ctx.rules, first, &iin, locality, family);
+        let mut machine = StepMachine::new(&ctx.rules, first, &iin, judged_by, family);
         while let Some((step, subjects)) = machine.current() {
             let mut answers: BTreeMap<RegistryId, Records> = BTreeMap::new();
             // Each registry's answers (one per query: decision 14 may split a step's subjects).
@@ -163,7 +165,7 @@ impl Person<'_> {
                         Err(failed_ix) => {
                             // Decision 6: incomplete, no later step, no decision.
                             let why = format!("{registry} could not be read; no later step is run");
-                            self.evaluated(step, CheckVerdict::Incomplete, Vec::new(), vec![Ref::at(failed_ix)], Some(why), None);
+                            self.evaluated(step, CheckVerdict::Incomplete, Vec::new(), vec![Ref::at(failed_ix)], Some(why), None, Vec::new());
                             return StepsOutcome::Incomplete;
                         }
                     }
@@ -174,12 +176,12 @@ impl Person<'_> {
             let judged = machine.feed(&refs);
             if let Some(family) = judged.family {
                 // `:5` fixes the family for the later steps.
-                let ix = self.evaluated(step, CheckVerdict::Clear, Vec::new(), step_evidence, None, Some(&family));
+                let ix = self.evaluated(step, CheckVerdict::Clear, Vec::new(), step_evidence, None, Some(&family), judged.left_out);
                 evidence.push(Ref::at(ix));
                 continue;
             }
             let grounds = with_evidence(judged.grounds, &answered);
-            let ix = self.evaluated(step, judged.verdict, grounds.clone(), step_evidence, judged.reason, None);
+            let ix = self.evaluated(step, judged.verdict, grounds.clone(), step_evidence, judged.reason, None, judged.left_out);
             evidence.push(Ref::at(ix));
             match judged.verdict {
                 CheckVerdict::Clear => continue,
@@ -236,6 +238,7 @@ pub async fn process(ctx: Arc<RunContext>, entry: CheckedEntry, raw_entry: Value
     let rs = &ctx.rules;
     // Evidence per person: the entry as the source sent it, with its own signature.
     let procedure = ctx.procedure.to_string();
+    let raw_entry_copy = raw_entry.clone();
     let entry_ix = p.push(ev::ListEntryReceived {
         run: ctx.run.clone(),
         procedure: procedure.clone(),
@@ -265,7 +268,8 @@ pub async fn process(ctx: Arc<RunContext>, entry: CheckedEntry, raw_entry: Value
         return p.batch;
     }
     let mut evidence = vec![Ref::at(entry_ix)];
-    match p.steps(0, Family::default(), &entry.locality, &Corrections::new(), &mut evidence).await {
+    let judged_by = checks::Context::of_entry(&raw_entry_copy, Some(&ctx.as_of), !ctx.simulation);
+    match p.steps(0, Family::default(), judged_by, &Corrections::new(), &mut evidence).await {
         StepsOutcome::Incomplete => {}
         StepsOutcome::Found(grounds) => {
             p.push(ev::DecisionProposed {
@@ -295,13 +299,13 @@ pub async fn recheck(
     ctx: &RunContext,
     appeal: &str,
     iin: &str,
-    locality: &str,
+    judged_by: checks::Context,
     first: usize,
     family: Family,
     corrections: &Corrections,
 ) -> (Batch, StepsOutcome, Vec<Ref>) {
     let mut p = Person { ctx, stream: person_stream(iin), iin: iin.to_string(), batch: Batch::default(), appeal: Some(appeal.to_string()) };
     let mut evidence = Vec::new();
-    let outcome = p.steps(first, family, locality, corrections, &mut evidence).await;
+    let outcome = p.steps(first, family, judged_by, corrections, &mut evidence).await;
     (p.batch, outcome, evidence)
 }

@@ -5,7 +5,7 @@
 
 use super::{invalid, is_simulation, Bundle, CaseFile, Inclusion, ProofError, CASE_FILE_FORMAT, PROOF_FORMAT};
 use crate::registry::{check_answer, records_of, AnswerKind, SignedAnswer, TrustedKeys};
-use crate::rules::checks::{self, CheckVerdict, Family, Ground, Records};
+use crate::rules::checks::{self, CheckVerdict, Context, Family, Ground, Records};
 use crate::rules::records::RegistryId;
 use crate::rules::steps::{Outcome, StepMachine};
 use crate::rules::{Procedure, RuleBook};
@@ -239,8 +239,8 @@ fn rejudge(file: &CaseFile, seq: u64, r: &ev::AppealRechecked, keys: &TrustedKey
     let mut before: Vec<&Event> = events.iter().chain(file.appeal_events.iter()).filter(|e| e.seq < seq).collect();
     before.sort_by_key(|e| e.seq);
     let family = family_fixed(before, &r.run, rs, first);
-    let locality = entry.entry["locality"].as_str().unwrap_or_default();
-    let (verdict, grounds, _) = judge_from(rs, first, &file.proof.iin, locality, family, &answers, &corrections).map_err(fail)?;
+    let context = judged_by(events, &entry).map_err(fail)?;
+    let (verdict, grounds, _) = judge_from(rs, first, &file.proof.iin, &context, family, &answers, &corrections).map_err(fail)?;
     let (computed, recorded): (BTreeSet<_>, BTreeSet<_>) = (grounds.iter().map(ground_key).collect(), r.grounds.iter().map(ground_key).collect());
     if verdict != r.verdict || computed != recorded {
         return Err(fail(format!("the rules find {} {computed:?}, it records {} {recorded:?}", verdict.as_str(), r.verdict.as_str())));
@@ -495,9 +495,10 @@ pub struct Rederived {
     pub computed: Vec<Ground>,
     /// The proposal's grounds; `None` for a retention.
     pub proposed: Option<Vec<Ground>>,
-    /// The locality of the person's list entry, and his verified answers (`(step, registry)`
-    /// → records): what another rule set is judged on (`what-if`).
-    pub locality: String,
+    /// What the person was judged against (his entry's settlement, the decision date), and his
+    /// verified answers (`(step, registry)` → records): what another rule set is judged on
+    /// (`what-if`).
+    pub context: Context,
     pub answers: BTreeMap<(String, RegistryId), Records>,
 }
 
@@ -540,24 +541,29 @@ pub fn rederive<'e>(
         Some(e) => e.decode::<ev::PersonRetained>().map(|p| (p.rule_set_sha256, None)).map_err(|err| err.to_string())?,
         None => return Ok(None),
     };
-    let entry = events.into_iter().find(|e| e.kind == LIST_ENTRY_RECEIVED).ok_or("no list entry")?;
+    let entry = events.clone().into_iter().find(|e| e.kind == LIST_ENTRY_RECEIVED).ok_or("no list entry")?;
     let entry: ev::ListEntryReceived = entry.decode().map_err(|err| err.to_string())?;
-    let locality = entry.entry["locality"].as_str().unwrap_or_default();
+    let context = judged_by(events, &entry)?;
     let (sha, proposed) = decided;
     let rs = book.by_sha(&sha).ok_or_else(|| format!("rule set {sha} is not known to this verifier"))?;
     if rs.procedure != procedure {
         return Err("the rule set is for another procedure".into());
     }
-    let computed = judge_answers(rs, iin, locality, &answers)?;
-    Ok(Some(Rederived {
-        rule_set_sha256: sha,
-        rule_set_id: rs.id.clone(),
-        rule_set_version: rs.version.clone(),
-        computed,
-        proposed,
-        locality: locality.to_string(),
-        answers,
-    }))
+    let computed = judge_answers(rs, iin, &context, &answers)?;
+    Ok(Some(Rederived { rule_set_sha256: sha, rule_set_id: rs.id.clone(), rule_set_version: rs.version.clone(), computed, proposed, context, answers }))
+}
+
+/// What a run judged its person against, from its signed `RunStarted` among `events` and his
+/// list entry: the entry's settlement, and the decision date where the run judged records as
+/// they stood on it (decision 18).
+pub fn judged_by<'e>(events: impl IntoIterator<Item = &'e Event>, entry: &ev::ListEntryReceived) -> Result<Context, String> {
+    let started: ev::RunStarted = events
+        .into_iter()
+        .find(|e| e.kind == RUN_STARTED && e.run() == Some(entry.run.as_str()))
+        .ok_or_else(|| format!("no RunStarted of run {}", entry.run))?
+        .decode()
+        .map_err(|err| err.to_string())?;
+    Ok(Context::of_entry(&entry.entry, started.dated_as_of(), started.live()))
 }
 
 /// A person's recorded answers in one run, each source signature checked with `keys`:
@@ -594,8 +600,8 @@ pub fn verified_answers<'e>(
 
 /// The rules' own step machine, fed verified answers (`(step, registry)` → records): the
 /// grounds it finds, or why the answers do not allow a decision.
-pub fn judge_answers(rs: &crate::rules::RuleSet, iin: &str, locality: &str, answers: &BTreeMap<(String, RegistryId), Records>) -> Result<Vec<Ground>, String> {
-    match judge_from(rs, 0, iin, locality, Family::default(), answers, &Corrections::new())? {
+pub fn judge_answers(rs: &crate::rules::RuleSet, iin: &str, ctx: &Context, answers: &BTreeMap<(String, RegistryId), Records>) -> Result<Vec<Ground>, String> {
+    match judge_from(rs, 0, iin, ctx, Family::default(), answers, &Corrections::new())? {
         (CheckVerdict::Incomplete, _, Some(step)) => Err(format!("step {step}: the answers do not allow a decision")),
         (_, grounds, _) => Ok(grounds),
     }
@@ -612,12 +618,12 @@ pub fn judge_from(
     rs: &crate::rules::RuleSet,
     first: usize,
     iin: &str,
-    locality: &str,
+    ctx: &Context,
     family: Family,
     answers: &BTreeMap<(String, RegistryId), Records>,
     corrections: &Corrections,
 ) -> Result<(CheckVerdict, Vec<Ground>, Option<String>), String> {
-    let mut machine = StepMachine::new(rs, first, iin, locality, family);
+    let mut machine = StepMachine::new(rs, first, iin, ctx.clone(), family);
     while let Some((step, subjects)) = machine.current() {
         let mut fed: BTreeMap<RegistryId, Records> = BTreeMap::new();
         for r in step.registries() {

@@ -10,12 +10,15 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-pub const FIXTURE_FORMAT: &str = "housing-ledger/registry-fixture/v1";
+pub const FIXTURE_FORMAT: &str = "housing-ledger/registry-fixture/v2";
+/// The format before КАТО codes, `until` and `stateless`: still read, its settlements
+/// compared by name, and fit for no live decision.
+pub const FIXTURE_FORMAT_V1: &str = "housing-ledger/registry-fixture/v1";
 
 /// Fields a list entry may carry (both segments); their values are checked by the pipeline's
 /// format-logical control, so that a bad entry becomes `invalid_input`, not a broken fixture.
 pub const ENTRY_FIELDS: &[&str] =
-    &["iin", "surname", "name", "patronymic", "category", "locality", "consent", "queue_number", "registered_on", "lease_contract", "address"];
+    &["iin", "surname", "name", "patronymic", "category", "locality", "kato", "consent", "queue_number", "registered_on", "lease_contract", "address"];
 
 #[derive(Debug, thiserror::Error)]
 #[error("fixture {file}: {place}: {detail}")]
@@ -86,8 +89,13 @@ impl Fixture {
             let place = if e.path().to_string() == "." { format!("line {} column {}", e.inner().line(), e.inner().column()) } else { e.path().to_string() };
             err(place, e.into_inner().to_string())
         })?;
-        if raw.format != FIXTURE_FORMAT {
-            return Err(err("format".into(), format!("{:?} is not {FIXTURE_FORMAT:?}", raw.format)));
+        if raw.format == FIXTURE_FORMAT_V1 {
+            tracing::warn!(
+                fixture = name,
+                "the fixture is format v1: its settlements have no КАТО codes and compare by name, which no live decision may rely on (decision 19)"
+            );
+        } else if raw.format != FIXTURE_FORMAT {
+            return Err(err("format".into(), format!("{:?} is neither {FIXTURE_FORMAT:?} nor {FIXTURE_FORMAT_V1:?}", raw.format)));
         }
         let iin = |place: String, s: &str| Iin::parse(s).map(|_| ()).map_err(|e| err(place, e.to_string()));
         let mut f = Fixture { name: name.to_string(), ..Default::default() };

@@ -14,6 +14,110 @@ pub type Records = BTreeMap<String, Value>;
 /// the ledger records.
 pub use events::catalogue::{CheckVerdict, Ground, Subject};
 
+/// What a person is judged against: the settlement of his list entry and the decision date.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Context {
+    /// The settlement's name, shown only (decision 19)...
+    pub locality: String,
+    /// ...and its КАТО code, compared. `None` for a v1 list entry: its settlement then
+    /// compares by name, and such a run is fit for no live decision.
+    pub kato: Option<String>,
+    /// The decision date D (decision 18): a record dated after it did not hold on it. `None`:
+    /// no date is applied (judgments recorded before decision 18).
+    pub as_of: Option<String>,
+    /// A live run (decision 11): a record dated after D is a fault, not a fact to leave out.
+    pub live: bool,
+}
+
+impl Context {
+    /// The context of a list entry (its `locality` and `kato`) in a run as of `as_of`.
+    pub fn of_entry(entry: &Value, as_of: Option<&str>, live: bool) -> Self {
+        Self {
+            locality: entry["locality"].as_str().unwrap_or_default().to_string(),
+            kato: entry["kato"].as_str().map(String::from),
+            as_of: as_of.map(String::from),
+            live,
+        }
+    }
+}
+
+/// Why a record was left out of a judgment: dated after the decision date (decision 18), or
+/// housing no longer held on it (decision 21).
+pub const AFTER_DECISION_DATE: &str = "after_decision_date";
+pub const ENDED_BEFORE_DECISION_DATE: &str = "ended_before_decision_date";
+
+/// The dated parts of each registry's record: `(path of an array or object, date fields)`.
+/// An array's items are left out one by one; an object (a marriage, a death) as a whole.
+fn dated_parts(registry: RegistryId) -> &'static [(&'static str, &'static [&'static str])] {
+    match registry {
+        RegistryId::Zags => &[("marriage", &["since"]), ("death", &["date"])],
+        RegistryId::Gosreestr => &[("privatization_contracts", &["date"])],
+        RegistryId::Kazreestr => &[("shared_construction_contracts", &["date"])],
+        RegistryId::IshAsMr => &[("prior_station_housing", &["since"])],
+        RegistryId::Egkn => &[("state_fund_housing", &["since"])],
+        RegistryId::GbdFl => &[],
+    }
+}
+
+/// One registry's records as they stood on the decision date (decisions 18 and 21): what was
+/// dated after it, and housing whose `until` is on or before it, left out and named (`left_out`:
+/// registry, subject, record, why). A child born after it is no child yet. In a live run a
+/// record dated after it can only be a fault: `Err` (the answer is malformed, decision 6).
+pub fn on_decision_date(registry: RegistryId, records: &Records, ctx: &Context, left_out: &mut Vec<Value>) -> Result<Records, String> {
+    let Some(d) = ctx.as_of.as_deref() else { return Ok(records.clone()) };
+    let mut out = records.clone();
+    let mut note = |iin: &str, record: Value, why: &str| {
+        left_out.push(serde_json::json!({"registry": registry.as_str(), "subject_iin": iin, "record": record, "why": why}))
+    };
+    for (iin, rec) in out.iter_mut() {
+        for (part, fields) in dated_parts(registry) {
+            let after = |item: &Value| fields.iter().filter_map(|f| item.get(*f).and_then(Value::as_str)).find(|date| *date > d).map(String::from);
+            let Some(v) = rec.get_mut(*part) else { continue };
+            let items: Vec<Value> = match v {
+                Value::Array(a) => std::mem::take(a),
+                Value::Null => continue,
+                other => vec![std::mem::take(other)],
+            };
+            let single = !matches!(rec[*part], Value::Array(_));
+            let mut kept = Vec::new();
+            for item in items {
+                if let Some(date) = after(&item) {
+                    if ctx.live {
+                        return Err(format!(
+                            "{registry} records {part} of {iin} dated {date}, after the decision date {d}: the answer is malformed (decision 18)"
+                        ));
+                    }
+                    note(iin, item, AFTER_DECISION_DATE);
+                } else if item.get("until").and_then(Value::as_str).is_some_and(|u| u <= d) {
+                    note(iin, item, ENDED_BEFORE_DECISION_DATE);
+                } else {
+                    kept.push(item);
+                }
+            }
+            rec[*part] = if single { kept.pop().unwrap_or(Value::Null) } else { Value::Array(kept) };
+        }
+        if registry == RegistryId::Zags {
+            if let Some(children) = rec.get_mut("children").and_then(Value::as_array_mut) {
+                let born_after = |c: &Value| {
+                    c.as_str().and_then(|c| super::iin::Iin::parse(c).ok()).is_some_and(|c| c.birth_date().format("%Y-%m-%d").to_string().as_str() > d)
+                };
+                let (later, born): (Vec<Value>, Vec<Value>) = std::mem::take(children).into_iter().partition(born_after);
+                *children = born;
+                for c in later {
+                    if ctx.live {
+                        return Err(format!(
+                            "zags records a child {} of {iin} born after the decision date {d}: the answer is malformed (decision 18)",
+                            c.as_str().unwrap_or_default()
+                        ));
+                    }
+                    note(iin, serde_json::json!({"child": c}), AFTER_DECISION_DATE);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The family fixed by step 5.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Family {
@@ -82,18 +186,30 @@ pub fn holding(step: &Step, recipient: &str, subjects: &[String], records: &Reco
         .collect()
 }
 
-/// `:9` — state-fund housing with the step's right (permanent use) in the locality of the list
-/// entry (decision 5; localities compare by exact name).
-pub fn state_fund_in_locality(step: &Step, recipient: &str, subjects: &[String], records: &Records, locality: &str) -> Vec<Ground> {
+/// `:9` — state-fund housing with the step's right (permanent use) "in this settlement": the
+/// settlement of the list entry, compared by КАТО code (decision 19). A record of that right
+/// without a code, against an entry that has one, is malformed (`Err`). A v1 entry, without a
+/// code, compares by name.
+pub fn state_fund_in_locality(step: &Step, recipient: &str, subjects: &[String], records: &Records, ctx: &Context) -> Result<Vec<Ground>, String> {
     let code = step.ground.as_deref().unwrap_or_default();
-    subjects
-        .iter()
-        .filter(|iin| {
-            let rec: Egkn = records.get(iin.as_str()).and_then(parse).unwrap_or_default();
-            rec.state_fund_housing.iter().any(|h| Some(h.right) == step.right && h.locality == locality)
-        })
-        .map(|iin| ground(code, &step.clause, recipient, iin, RegistryId::Egkn))
-        .collect()
+    let mut grounds = Vec::new();
+    for iin in subjects {
+        let rec: Egkn = records.get(iin.as_str()).and_then(parse).unwrap_or_default();
+        let mut found = false;
+        for h in rec.state_fund_housing.iter().filter(|h| Some(h.right) == step.right) {
+            found |= match (&ctx.kato, &h.kato) {
+                (Some(entry), Some(held)) => *entry == held.0,
+                (Some(_), None) => {
+                    return Err(format!("egkn: state-fund housing of {iin} in {:?} carries no КАТО code: the answer is malformed (decision 19)", h.locality))
+                }
+                (None, _) => h.locality == ctx.locality,
+            };
+        }
+        if found {
+            grounds.push(ground(code, &step.clause, recipient, iin, RegistryId::Egkn));
+        }
+    }
+    Ok(grounds)
 }
 
 /// A criterion of clause 10 judged for one person: `Some(registry)` is a ground shown by that
@@ -235,14 +351,14 @@ pub fn criteria(step: &Step, recipient: &str, subjects: &[String], gbd: &Records
 pub type Answers<'a> = BTreeMap<RegistryId, &'a Records>;
 
 /// Judges one step of 6 to 10 from its answers.
-pub fn judge(step: &Step, recipient: &str, family: &Family, locality: &str, answers: &Answers) -> (CheckVerdict, Vec<Ground>, Option<String>) {
+pub fn judge(step: &Step, recipient: &str, family: &Family, ctx: &Context, answers: &Answers) -> (CheckVerdict, Vec<Ground>, Option<String>) {
     let subjects = subjects(step.subjects, recipient, family);
     let empty = Records::new();
     let get = |r: RegistryId| answers.get(&r).copied().unwrap_or(&empty);
     let grounds = match step.check {
         CheckKind::Family => Ok(Vec::new()),
         CheckKind::Holding => Ok(holding(step, recipient, &subjects, get(step.registries()[0]))),
-        CheckKind::StateFundInLocality => Ok(state_fund_in_locality(step, recipient, &subjects, get(RegistryId::Egkn), locality)),
+        CheckKind::StateFundInLocality => state_fund_in_locality(step, recipient, &subjects, get(RegistryId::Egkn), ctx),
         CheckKind::Criteria => criteria(step, recipient, &subjects, get(RegistryId::GbdFl), get(RegistryId::Zags)),
     };
     match grounds {

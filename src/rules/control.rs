@@ -3,7 +3,7 @@
 //! reason named, and nothing about it is queried.
 
 use super::iin::Iin;
-use super::records::Date;
+use super::records::{Date, Kato};
 use super::{Procedure, RuleSet};
 use serde_json::Value;
 
@@ -12,6 +12,8 @@ use serde_json::Value;
 pub struct CheckedEntry {
     pub iin: Iin,
     pub locality: String,
+    /// The settlement's КАТО code (decision 19); `None` in a v1 list, never in a live run.
+    pub kato: Option<String>,
     pub consent: bool,
 }
 
@@ -29,8 +31,10 @@ fn text<'a>(e: &'a Value, field: &str, reasons: &mut Vec<String>) -> Option<&'a 
     }
 }
 
-/// Checks one entry of the `procedure` segment, as of the run's decision date.
-pub fn check_entry(rs: &RuleSet, procedure: Procedure, as_of: &str, e: &Value) -> Result<CheckedEntry, Vec<String>> {
+/// Checks one entry of the `procedure` segment, as of the run's decision date. In a `live` run
+/// the settlement's КАТО code is required (decision 19); a simulation over a v1 list may lack
+/// it, and its settlements then compare by name.
+pub fn check_entry(rs: &RuleSet, procedure: Procedure, as_of: &str, live: bool, e: &Value) -> Result<CheckedEntry, Vec<String>> {
     let mut reasons = Vec::new();
     if !e.is_object() {
         return Err(vec!["entry is not an object".into()]);
@@ -53,6 +57,18 @@ pub fn check_entry(rs: &RuleSet, procedure: Procedure, as_of: &str, e: &Value) -
         }
     }
     let locality = text(e, "locality", &mut reasons).map(str::to_string);
+    let kato = match e.get("kato") {
+        None | Some(Value::Null) if live => {
+            reasons.push("kato: missing (decision 19: a settlement is its КАТО code; a live decision does not compare names)".into());
+            None
+        }
+        None | Some(Value::Null) => None,
+        Some(Value::String(k)) => Kato::parse(k).map(|k| k.0).map_err(|err| reasons.push(format!("kato: {err}"))).ok(),
+        Some(_) => {
+            reasons.push("kato: must be a string of nine digits".into());
+            None
+        }
+    };
     let consent = match e.get("consent") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
@@ -81,7 +97,7 @@ pub fn check_entry(rs: &RuleSet, procedure: Procedure, as_of: &str, e: &Value) -
         }
     }
     match (iin, locality) {
-        (Some(iin), Some(locality)) if reasons.is_empty() => Ok(CheckedEntry { iin, locality, consent }),
+        (Some(iin), Some(locality)) if reasons.is_empty() => Ok(CheckedEntry { iin, locality, kato, consent }),
         _ => Err(reasons),
     }
 }

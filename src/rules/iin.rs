@@ -70,6 +70,18 @@ impl Iin {
         Self::parse(&format!("{s}{c}")).ok()
     }
 
+    /// The birth date the IIN encodes (its first six digits and the century digit).
+    pub fn birth_date(&self) -> chrono::NaiveDate {
+        let d: Vec<i32> = self.0.bytes().map(|c| (c - b'0') as i32).collect();
+        let century = match d[6] {
+            1 | 2 => 1800,
+            3 | 4 => 1900,
+            _ => 2000,
+        };
+        chrono::NaiveDate::from_ymd_opt(century + d[0] * 10 + d[1], (d[2] * 10 + d[3]) as u32, (d[4] * 10 + d[5]) as u32)
+            .expect("a parsed IIN has a real birth date")
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

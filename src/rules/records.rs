@@ -63,6 +63,66 @@ impl<'de> Deserialize<'de> for CountryCode {
     }
 }
 
+/// Citizenship as ГБД ФЛ states it (decision 20): a country code, or `stateless` (лицо без
+/// гражданства / азаматтығы жоқ адам), who is not a citizen of Kazakhstan.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Citizenship {
+    Country(CountryCode),
+    Stateless,
+}
+
+impl Citizenship {
+    pub const STATELESS: &'static str = "stateless";
+
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if s == Self::STATELESS {
+            return Ok(Self::Stateless);
+        }
+        CountryCode::parse(s).map(Self::Country).map_err(|e| format!("{e}, nor \"stateless\""))
+    }
+
+    pub fn is_kazakhstan(&self) -> bool {
+        matches!(self, Self::Country(c) if c.is_kazakhstan())
+    }
+}
+
+impl Serialize for Citizenship {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Country(c) => c.serialize(s),
+            Self::Stateless => s.serialize_str(Self::STATELESS),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Citizenship {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Citizenship::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A settlement's code in the Classifier of Administrative-Territorial Objects (КАТО): nine
+/// digits (decision 19). Codes are what the sources send; none is invented here.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct Kato(pub String);
+
+impl Kato {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if s.len() == 9 && s.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(Self(s.to_string()))
+        } else {
+            Err(format!("{s:?} is not a КАТО code (nine digits)"))
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Kato {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Kato::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Marriage {
@@ -128,9 +188,14 @@ pub struct PriorStationHousing {
     #[serde(default)]
     pub locality: Option<String>,
     #[serde(default)]
+    pub kato: Option<Kato>,
+    #[serde(default)]
     pub duty_station: Option<String>,
     #[serde(default)]
     pub since: Option<Date>,
+    /// When it was handed back (decision 21); `None` while held.
+    #[serde(default)]
+    pub until: Option<Date>,
 }
 
 /// ИШ АС МР (`ish_as_mr`), for step 8.
@@ -155,9 +220,14 @@ pub struct StateFundHousing {
     #[serde(default)]
     pub address: Option<String>,
     pub locality: String,
+    #[serde(default)]
+    pub kato: Option<Kato>,
     pub right: Right,
     #[serde(default)]
     pub since: Option<Date>,
+    /// When permanent use ended (decision 21); `None` while held.
+    #[serde(default)]
+    pub until: Option<Date>,
 }
 
 /// ЕГКН (`egkn`).
@@ -174,7 +244,7 @@ pub struct Egkn {
 #[serde(deny_unknown_fields)]
 pub struct GbdFl {
     #[serde(default)]
-    pub citizenship: Option<CountryCode>,
+    pub citizenship: Option<Citizenship>,
     #[serde(default)]
     pub residence_country: Option<CountryCode>,
     #[serde(default)]
@@ -249,10 +319,24 @@ impl RegistryId {
             }
             RegistryId::Gosreestr => check::<Gosreestr>(record).map(drop),
             RegistryId::Kazreestr => check::<Kazreestr>(record).map(drop),
-            RegistryId::IshAsMr => check::<IshAsMr>(record).map(drop),
-            RegistryId::Egkn => check::<Egkn>(record).map(drop),
+            RegistryId::IshAsMr => {
+                let r: IshAsMr = check(record)?;
+                r.prior_station_housing.iter().enumerate().try_for_each(|(i, h)| held_in_order(&format!("prior_station_housing[{i}]"), &h.since, &h.until))
+            }
+            RegistryId::Egkn => {
+                let r: Egkn = check(record)?;
+                r.state_fund_housing.iter().enumerate().try_for_each(|(i, h)| held_in_order(&format!("state_fund_housing[{i}]"), &h.since, &h.until))
+            }
             RegistryId::GbdFl => check::<GbdFl>(record).map(drop),
         }
+    }
+}
+
+/// A housing record cannot end before it began.
+fn held_in_order(path: &str, since: &Option<Date>, until: &Option<Date>) -> Result<(), String> {
+    match (since, until) {
+        (Some(s), Some(u)) if u < s => Err(format!("{path}.until: {} is before its since {}", u.0, s.0)),
+        _ => Ok(()),
     }
 }
 

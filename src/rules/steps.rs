@@ -6,7 +6,7 @@
 //! `000:5` fixes the family for the later steps; a step that finds something ends the checks
 //! (decision 1), and so does one that cannot decide (decision 6).
 
-use super::checks::{self, Answers, CheckVerdict, Family, Ground};
+use super::checks::{self, Answers, CheckVerdict, Context, Family, Ground, Records};
 use super::records::RegistryId;
 use super::{CheckKind, RuleSet, Step};
 
@@ -16,7 +16,7 @@ pub struct StepMachine<'r> {
     rules: &'r RuleSet,
     next: usize,
     recipient: String,
-    locality: String,
+    ctx: Context,
     family: Family,
     outcome: Option<Outcome>,
 }
@@ -41,13 +41,17 @@ pub struct Judged {
     pub reason: Option<String>,
     /// The family the step fixed (the family step only).
     pub family: Option<Family>,
+    /// The records left out as not holding on the decision date (decisions 18 and 21): each
+    /// `{registry, subject_iin, record, why}`.
+    pub left_out: Vec<serde_json::Value>,
 }
 
 impl<'r> StepMachine<'r> {
-    /// Starts at step index `first` of `rules` for `recipient` of `locality`, with the family
-    /// known before that step (none at the first step).
-    pub fn new(rules: &'r RuleSet, first: usize, recipient: &str, locality: &str, family: Family) -> Self {
-        Self { rules, next: first, recipient: recipient.to_string(), locality: locality.to_string(), family, outcome: None }
+    /// Starts at step index `first` of `rules` for `recipient`, judged against `ctx` (his
+    /// entry's settlement, the decision date), with the family known before that step (none at
+    /// the first step).
+    pub fn new(rules: &'r RuleSet, first: usize, recipient: &str, ctx: Context, family: Family) -> Self {
+        Self { rules, next: first, recipient: recipient.to_string(), ctx, family, outcome: None }
     }
 
     /// The step to answer next, with the persons it asks about; `None` once the steps ended.
@@ -63,13 +67,30 @@ impl<'r> StepMachine<'r> {
     pub fn feed(&mut self, answers: &Answers) -> Judged {
         let step = &self.rules.steps[self.next];
         self.next += 1;
-        let judged = if step.check == CheckKind::Family {
+        // Each answer as it stood on the decision date (decisions 18 and 21).
+        let mut left_out = Vec::new();
+        let mut dated: std::collections::BTreeMap<RegistryId, Records> = std::collections::BTreeMap::new();
+        let mut fault = None;
+        for (r, records) in answers {
+            match checks::on_decision_date(*r, records, &self.ctx, &mut left_out) {
+                Ok(d) => {
+                    dated.insert(*r, d);
+                }
+                Err(why) => {
+                    fault.get_or_insert(why);
+                }
+            }
+        }
+        let answers: Answers = dated.iter().map(|(r, v)| (*r, v)).collect();
+        let judged = if let Some(why) = fault {
+            Judged { verdict: CheckVerdict::Incomplete, grounds: Vec::new(), reason: Some(why), family: None, left_out: Vec::new() }
+        } else if step.check == CheckKind::Family {
             let empty = Default::default();
             self.family = checks::family(&self.recipient, answers.get(&RegistryId::Zags).copied().unwrap_or(&empty));
-            Judged { verdict: CheckVerdict::Clear, grounds: Vec::new(), reason: None, family: Some(self.family.clone()) }
+            Judged { verdict: CheckVerdict::Clear, grounds: Vec::new(), reason: None, family: Some(self.family.clone()), left_out }
         } else {
-            let (verdict, grounds, reason) = checks::judge(step, &self.recipient, &self.family, &self.locality, answers);
-            Judged { verdict, grounds, reason, family: None }
+            let (verdict, grounds, reason) = checks::judge(step, &self.recipient, &self.family, &self.ctx, &answers);
+            Judged { verdict, grounds, reason, family: None, left_out }
         };
         match judged.verdict {
             CheckVerdict::Found => self.outcome = Some(Outcome::Found(judged.grounds.clone())),

@@ -16,6 +16,15 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 pub const LOCALITIES: &[&str] = &["Астана", "Алматы", "Шымкент", "Караганда", "Актобе", "Семей", "Талдыкорган"];
+/// The synthetic settlements' КАТО codes, as a source would send them with the names (decision
+/// 19; the service keeps no classifier and compares only codes). Synthetic data: these stand in
+/// for the codes the real registries send.
+const KATO: &[&str] = &["710000000", "750000000", "790000000", "351010000", "151010000", "632810000", "191010000"];
+
+/// The code of a synthetic settlement.
+fn kato_of(locality: &str) -> &'static str {
+    LOCALITIES.iter().position(|l| *l == locality).map_or("000000000", |i| KATO[i])
+}
 const SURNAMES: &[&str] = &["Ахметов", "Жумабаев", "Сапаров", "Ким", "Иванов", "Нурланов", "Бекова", "Омарова", "Тулегенов", "Садыков"];
 const NAMES: &[&str] = &["Ерлан", "Айгерим", "Нурлан", "Данияр", "Марат", "Динара", "Асель", "Сергей", "Гульнара", "Арман"];
 /// Serials per birth date (IIN digits 8-11 range over 1000..9999).
@@ -166,7 +175,7 @@ impl Population {
         let mut r = Rng::new(self.seed, procedure, index);
         let iin = iin_of(procedure, Role::Recipient, index);
         let locality = *r.pick(LOCALITIES);
-        let mut entry = json!({"iin": iin, "surname": r.pick(SURNAMES), "name": r.pick(NAMES), "patronymic": "Серикович", "category": if r.unit() < 0.8 { "serviceman" } else { "civilian" }, "locality": locality, "consent": r.unit() >= 0.03});
+        let mut entry = json!({"iin": iin, "surname": r.pick(SURNAMES), "name": r.pick(NAMES), "patronymic": "Серикович", "category": if r.unit() < 0.8 { "serviceman" } else { "civilian" }, "locality": locality, "kato": kato_of(locality), "consent": r.unit() >= 0.03});
         match procedure {
             Procedure::RegistryRemoval => {
                 entry["queue_number"] = json!(1000 + index);
@@ -222,7 +231,9 @@ impl Population {
         } else if x < 0.13 {
             p.records.insert(
                 (RegistryId::IshAsMr, anyone(&mut r)),
-                json!({"prior_station_housing": [{"address": "Балхаш, в/ч 41", "locality": "Балхаш", "duty_station": "в/ч 41", "since": "2012-09-01"}]}),
+                // A third of it handed back years ago: history, not a ground (decision 21).
+                json!({"prior_station_housing": [{"address": "Балхаш, в/ч 41", "locality": "Балхаш", "kato": "102010000", "duty_station": "в/ч 41", "since": "2012-09-01",
+                       "until": if index % 3 == 0 { json!("2016-08-31") } else { Value::Null }}]}),
             );
         } else if x < 0.19 {
             let y = r.unit();
@@ -233,14 +244,17 @@ impl Population {
             } else {
                 (locality, "ownership")
             };
+            // Астана recorded under its 2019-2022 name now and then: the same code, the same
+            // settlement (decision 19).
+            let shown = if loc == "Астана" && index % 2 == 0 { "Нур-Султан" } else { loc };
             p.records.insert(
                 (RegistryId::Egkn, anyone(&mut r)),
-                json!({"state_fund_housing": [{"address": format!("{loc}, ул. Абая 1"), "locality": loc, "right": right, "since": "2017-01-01"}]}),
+                json!({"state_fund_housing": [{"address": format!("{shown}, ул. Абая 1"), "locality": shown, "kato": kato_of(loc), "right": right, "since": "2017-01-01"}]}),
             );
         } else if x < 0.25 {
             let (who, field, value) = match r.next() % 6 {
                 0 => (anyone(&mut r), "declared_dead", json!(true)),
-                1 => (iin.clone(), "citizenship", json!("RU")),
+                1 => (iin.clone(), "citizenship", json!(if index % 2 == 0 { "stateless" } else { "RU" })),
                 2 => (iin.clone(), "residence_country", json!("DE")),
                 3 => (iin.clone(), "legally_incapable", json!(true)),
                 4 => (anyone(&mut r), "imprisoned", json!(true)),
@@ -297,7 +311,7 @@ impl Population {
     pub fn write_fixture(&self, out: &mut impl Write) -> std::io::Result<()> {
         let mut registries: BTreeMap<&str, BTreeMap<String, Value>> = BTreeMap::new();
         let (mut decisions, mut delivery, mut faults) = (BTreeMap::new(), BTreeMap::new(), Vec::new());
-        write!(out, "{{\"format\": \"housing-ledger/registry-fixture/v1\", \"segments\": {{")?;
+        write!(out, "{{\"format\": \"{}\", \"segments\": {{", crate::registry::fixture::FIXTURE_FORMAT)?;
         for (n, procedure) in Procedure::ALL.into_iter().enumerate() {
             write!(out, "{}\"{procedure}\": [", if n > 0 { ", " } else { "" })?;
             for i in 0..self.size(procedure) {

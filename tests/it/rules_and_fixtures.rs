@@ -80,12 +80,12 @@ fn fixtures_are_read_strictly() {
     check_fixture(&format!(r#"{{{head}, "segments": {{}}, "registries": {{}}, "extra": 1}}"#), expect!["fixture case.json: extra: unknown field `extra`, expected one of `format`, `segments`, `registries`, `decisions`, `default_official`, `delivery_faults`, `faults` at line 1 column 90"]);
     check_fixture(
         r#"{"format": "v0", "segments": {}, "registries": {}}"#,
-        expect![[r#"fixture case.json: format: "v0" is not "housing-ledger/registry-fixture/v1""#]],
+        expect![[r#"fixture case.json: format: "v0" is neither "housing-ledger/registry-fixture/v2" nor "housing-ledger/registry-fixture/v1""#]],
     );
     check_fixture(
         &format!(r#"{{{head}, "segments": {{"registry_removal": [{{"iin": "850415350079", "queue_nmber": 1}}]}}, "registries": {{}}}}"#),
         expect![[
-            r#"fixture case.json: segments.registry_removal[0]: unknown field "queue_nmber" (known: iin, surname, name, patronymic, category, locality, consent, queue_number, registered_on, lease_contract, address)"#
+            r#"fixture case.json: segments.registry_removal[0]: unknown field "queue_nmber" (known: iin, surname, name, patronymic, category, locality, kato, consent, queue_number, registered_on, lease_contract, address)"#
         ]],
     );
     check_fixture(
@@ -187,10 +187,10 @@ fn decision_13_values_of_the_wrong_form_are_refused_naming_their_place() {
     expect![[r#"
         KZ: ok
         RU abroad in DE: ok
-        lower case: fixture case.json: registries.gbd_fl["850415350079"]: citizenship: "kz" is not an ISO 3166-1 alpha-2 country code in capitals (such as "KZ")
-        empty: fixture case.json: registries.gbd_fl["850415350079"]: citizenship: "" is not an ISO 3166-1 alpha-2 country code in capitals (such as "KZ")
-        a name: fixture case.json: registries.gbd_fl["850415350079"]: citizenship: "Казахстан" is not an ISO 3166-1 alpha-2 country code in capitals (such as "KZ")
-        alpha-3: fixture case.json: registries.gbd_fl["850415350079"]: citizenship: "KAZ" is not an ISO 3166-1 alpha-2 country code in capitals (such as "KZ")
+        lower case: fixture case.json: registries.gbd_fl["850415350079"]: citizenship: "kz" is not an ISO 3166-1 alpha-2 country code in capitals (such as "KZ"), nor "stateless"
+        empty: fixture case.json: registries.gbd_fl["850415350079"]: citizenship: "" is not an ISO 3166-1 alpha-2 country code in capitals (such as "KZ"), nor "stateless"
+        a name: fixture case.json: registries.gbd_fl["850415350079"]: citizenship: "Казахстан" is not an ISO 3166-1 alpha-2 country code in capitals (such as "KZ"), nor "stateless"
+        alpha-3: fixture case.json: registries.gbd_fl["850415350079"]: citizenship: "KAZ" is not an ISO 3166-1 alpha-2 country code in capitals (such as "KZ"), nor "stateless"
         not a code at all: fixture case.json: registries.gbd_fl["850415350079"]: residence_country: "XX" is not an ISO 3166-1 alpha-2 country code in capitals (such as "KZ")
         residence lower case: fixture case.json: registries.gbd_fl["850415350079"]: residence_country: "kz" is not an ISO 3166-1 alpha-2 country code in capitals (such as "KZ")
         a number: fixture case.json: registries.gbd_fl["850415350079"]: citizenship: invalid type: integer `7`, expected a string
@@ -225,17 +225,18 @@ mod family_is_a_set {
         let recipient = "850415350079";
         let zags: Records = [(recipient.to_string(), json!({"marriage": {"spouse_iin": spouse}, "children": named}))].into_iter().collect();
         let family = checks::family(recipient, &zags);
+        let ctx = checks::Context { locality: "Астана".into(), ..Default::default() };
         let mut out = Vec::new();
         let gosreestr: Records = [(holder.to_string(), json!({"privatization_contracts": [{"number": "П-1"}]}))].into_iter().collect();
         let step6 = rs.steps.iter().find(|s| s.step == "6").unwrap();
-        let (_, g, _) = checks::judge(step6, recipient, &family, "Астана", &[(RegistryId::Gosreestr, &gosreestr)].into_iter().collect());
+        let (_, g, _) = checks::judge(step6, recipient, &family, &ctx, &[(RegistryId::Gosreestr, &gosreestr)].into_iter().collect());
         out.extend(g.iter().map(|g| format!("{} {} {}", g.code, g.subject_iin, g.registry)));
         let clean = json!({"citizenship": "KZ", "residence_country": "KZ", "declared_missing": false, "declared_dead": false, "legally_incapable": false, "imprisoned": false});
         let mut gbd: Records = std::iter::once(recipient.to_string()).chain(family.members()).map(|m| (m, clean.clone())).collect();
         gbd.insert(imprisoned.to_string(), json!({"declared_missing": false, "declared_dead": false, "imprisoned": true}));
         let step10 = rs.steps.iter().find(|s| s.step == "10").unwrap();
         let empty = Records::new();
-        let (_, g, why) = checks::judge(step10, recipient, &family, "Астана", &[(RegistryId::GbdFl, &gbd), (RegistryId::Zags, &empty)].into_iter().collect());
+        let (_, g, why) = checks::judge(step10, recipient, &family, &ctx, &[(RegistryId::GbdFl, &gbd), (RegistryId::Zags, &empty)].into_iter().collect());
         assert!(why.is_none(), "{why:?}");
         out.extend(g.iter().map(|g| format!("{} {} {}", g.code, g.subject_iin, g.registry)));
         out

@@ -490,9 +490,9 @@ async fn decision_13_source_data_is_checked_never_guessed() {
             decision: confirmed by Полковник Омаров (chairman, housing commission, unit 12345)
             notice: delivered after 1 attempt(s)
         counts: {"incomplete":5,"removed":1}
-        Lower: step 10 gbd_fl malformed: record of 850728360583: citizenship: "kz" is not an ISO 3166-1 alpha-2 country code in capitals (such as "KZ")
-        Empty: step 10 gbd_fl malformed: record of 850701355748: citizenship: "" is not an ISO 3166-1 alpha-2 country code in capitals (such as "KZ")
-        Name: step 10 gbd_fl malformed: record of 850317350422: citizenship: "Казахстан" is not an ISO 3166-1 alpha-2 country code in capitals (such as "KZ")
+        Lower: step 10 gbd_fl malformed: record of 850728360583: citizenship: "kz" is not an ISO 3166-1 alpha-2 country code in capitals (such as "KZ"), nor "stateless"
+        Empty: step 10 gbd_fl malformed: record of 850701355748: citizenship: "" is not an ISO 3166-1 alpha-2 country code in capitals (such as "KZ"), nor "stateless"
+        Name: step 10 gbd_fl malformed: record of 850317350422: citizenship: "Казахстан" is not an ISO 3166-1 alpha-2 country code in capitals (such as "KZ"), nor "stateless"
         Abroad: step 10 gbd_fl malformed: record of 850111342967: residence_country: "kz" is not an ISO 3166-1 alpha-2 country code in capitals (such as "KZ")
         Self: step 5 zags malformed: record of 851207378118: children: 851207378118 is named as his own child
     "#]]

@@ -404,7 +404,9 @@ async fn an_older_persons_projection_is_folded_afresh(b: Backend, pg: Option<&Pg
         housing_ledger::store::sql::Dialect::Sqlite => {
             "json_remove(json_remove(substr(doc, 1, instr(doc, char(10)) - 1), '$.registry_removal.locality'), '$.lease_termination.locality')"
         }
-        housing_ledger::store::sql::Dialect::Postgres => "(split_part(doc, E'\\n', 1)::jsonb #- '{registry_removal,locality}' #- '{lease_termination,locality}')::text",
+        housing_ledger::store::sql::Dialect::Postgres => {
+            "(split_part(doc, E'\\n', 1)::jsonb #- '{registry_removal,locality}' #- '{lease_termination,locality}')::text"
+        }
     };
     tamper(&sql, &format!("UPDATE projection_rows SET doc = {strip} WHERE projection = 'persons'; DELETE FROM schema_migrations WHERE version = 11")).await;
     drop(ledger);

@@ -67,11 +67,23 @@ fn clean_gbd() -> Value {
 
 /// Fills what a case leaves out: the format, entry fields, and a clean ГБД ФЛ record for every
 /// person named (a case that wants none says `null`).
+/// The КАТО code the scenarios use for a settlement's name (test data: the service keeps no
+/// classifier and compares only the codes the sources send).
+pub fn kato_of(locality: &str) -> &'static str {
+    match locality {
+        "Астана" | "Нур-Султан" => "710000000",
+        "Алматы" => "750000000",
+        "Шымкент" => "790000000",
+        "Караганда" => "351010000",
+        _ => "999999999",
+    }
+}
+
 pub fn complete(procedure: Procedure, case: Value) -> (Value, BTreeMap<String, String>) {
     let mut names = BTreeMap::new();
     let mut case = case;
     substitute(&mut case, &mut names);
-    let mut f = json!({"format": "housing-ledger/registry-fixture/v1", "segments": {}, "registries": {}, "default_official": official()});
+    let mut f = json!({"format": "housing-ledger/registry-fixture/v2", "segments": {}, "registries": {}, "default_official": official()});
     for k in ["decisions", "delivery_faults", "faults", "default_official"] {
         if let Some(v) = case.get(k) {
             f[k] = v.clone();
@@ -87,9 +99,13 @@ pub fn complete(procedure: Procedure, case: Value) -> (Value, BTreeMap<String, S
         .enumerate()
         .map(|(n, e)| {
             let mut base = match procedure {
-                Procedure::RegistryRemoval => json!({"surname": "Ахметов", "name": "Ерлан", "category": "serviceman", "locality": "Астана", "consent": true, "queue_number": 1000 + n, "registered_on": "2019-03-01"}),
-                Procedure::LeaseTermination => json!({"surname": "Ахметов", "name": "Ерлан", "category": "serviceman", "locality": "Астана", "consent": true, "lease_contract": format!("СЖ-2023-{n:04}"), "address": "Астана, ул. Кенесары 1"}),
+                Procedure::RegistryRemoval => json!({"surname": "Ахметов", "name": "Ерлан", "category": "serviceman", "locality": "Астана", "kato": "710000000", "consent": true, "queue_number": 1000 + n, "registered_on": "2019-03-01"}),
+                Procedure::LeaseTermination => json!({"surname": "Ахметов", "name": "Ерлан", "category": "serviceman", "locality": "Астана", "kato": "710000000", "consent": true, "lease_contract": format!("СЖ-2023-{n:04}"), "address": "Астана, ул. Кенесары 1"}),
             };
+            // An entry that names another settlement without its code gets the scenario's.
+            if e.get("locality").is_some() && e.get("kato").is_none() {
+                base["kato"] = json!(kato_of(e["locality"].as_str().unwrap_or_default()));
+            }
             for (k, v) in e.as_object().unwrap() {
                 if v.is_null() {
                     base.as_object_mut().unwrap().remove(k);
@@ -102,6 +118,18 @@ pub fn complete(procedure: Procedure, case: Value) -> (Value, BTreeMap<String, S
         .collect();
     f["segments"][procedure.as_str()] = Value::Array(filled);
     let mut regs: Map<String, Value> = case.get("registries").and_then(Value::as_object).cloned().unwrap_or_default();
+    // Housing records name their settlement's code where the scenario names only the place.
+    for (registry, field) in [("egkn", "state_fund_housing"), ("ish_as_mr", "prior_station_housing")] {
+        for rec in regs.get_mut(registry).and_then(Value::as_object_mut).into_iter().flat_map(|m| m.values_mut()) {
+            for item in rec.get_mut(field).and_then(Value::as_array_mut).into_iter().flatten() {
+                if item.get("kato").is_none() {
+                    if let Some(l) = item.get("locality").and_then(Value::as_str) {
+                        item["kato"] = json!(kato_of(l));
+                    }
+                }
+            }
+        }
+    }
     let gbd = regs.entry("gbd_fl").or_insert_with(|| json!({})).as_object_mut().unwrap();
     for iin in names.keys() {
         gbd.entry(iin.clone()).or_insert_with(clean_gbd);
