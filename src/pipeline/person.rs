@@ -7,7 +7,7 @@ use crate::registry::{check_answer, records_of, AnswerKind, Registries, TrustedK
 use crate::rules::checks::{self, CheckVerdict, Family, Records};
 use crate::rules::control::CheckedEntry;
 use crate::rules::records::RegistryId;
-use crate::rules::steps::StepMachine;
+use crate::rules::steps::{Judged, StepMachine};
 use crate::rules::{Procedure, RuleSet, Step};
 use events::catalogue::{self as ev, EventData, Ref};
 use events::types::*;
@@ -112,27 +112,19 @@ impl Person<'_> {
         }
     }
 
-    fn evaluated(
-        &mut self,
-        step: &Step,
-        verdict: CheckVerdict,
-        grounds: Vec<ev::Ground>,
-        evidence: Vec<Ref>,
-        reason: Option<String>,
-        family: Option<&Family>,
-        left_out: Vec<Value>,
-    ) -> usize {
+    /// Records how a step was judged (`judged`, its grounds given their evidence).
+    fn evaluated(&mut self, step: &Step, judged: Judged, grounds: Vec<ev::Ground>, evidence: Vec<Ref>) -> usize {
         self.push(ev::CheckEvaluated {
             run: self.ctx.run.clone(),
             step: step.step.clone(),
             clause: step.clause.clone(),
-            verdict,
+            verdict: judged.verdict,
             grounds,
             evidence,
-            reason,
-            family: family.map(|f| serde_json::to_value(f).expect("a family serialises")),
+            reason: judged.reason,
+            family: judged.family.map(|f| serde_json::to_value(f).expect("a family serialises")),
             appeal: self.appeal.clone(),
-            left_out,
+            left_out: judged.left_out,
         })
     }
 
@@ -165,7 +157,9 @@ impl Person<'_> {
                         Err(failed_ix) => {
                             // Decision 6: incomplete, no later step, no decision.
                             let why = format!("{registry} could not be read; no later step is run");
-                            self.evaluated(step, CheckVerdict::Incomplete, Vec::new(), vec![Ref::at(failed_ix)], Some(why), None, Vec::new());
+                            let judged =
+                                Judged { verdict: CheckVerdict::Incomplete, grounds: Vec::new(), reason: Some(why), family: None, left_out: Vec::new() };
+                            self.evaluated(step, judged, Vec::new(), vec![Ref::at(failed_ix)]);
                             return StepsOutcome::Incomplete;
                         }
                     }
@@ -174,16 +168,17 @@ impl Person<'_> {
             let step_evidence: Vec<Ref> = answered.values().flatten().copied().collect();
             let refs: checks::Answers = answers.iter().map(|(k, v)| (*k, v)).collect();
             let judged = machine.feed(&refs);
-            if let Some(family) = judged.family {
+            if judged.family.is_some() {
                 // `:5` fixes the family for the later steps.
-                let ix = self.evaluated(step, CheckVerdict::Clear, Vec::new(), step_evidence, None, Some(&family), judged.left_out);
+                let ix = self.evaluated(step, judged, Vec::new(), step_evidence);
                 evidence.push(Ref::at(ix));
                 continue;
             }
-            let grounds = with_evidence(judged.grounds, &answered);
-            let ix = self.evaluated(step, judged.verdict, grounds.clone(), step_evidence, judged.reason, None, judged.left_out);
+            let grounds = with_evidence(judged.grounds.clone(), &answered);
+            let verdict = judged.verdict;
+            let ix = self.evaluated(step, judged, grounds.clone(), step_evidence);
             evidence.push(Ref::at(ix));
-            match judged.verdict {
+            match verdict {
                 CheckVerdict::Clear => continue,
                 CheckVerdict::Incomplete => return StepsOutcome::Incomplete,
                 // Decision 2: property found or a criterion unmet; later steps are not run (decision 1).

@@ -233,7 +233,7 @@ impl Population {
                 (RegistryId::IshAsMr, anyone(&mut r)),
                 // A third of it handed back years ago: history, not a ground (decision 21).
                 json!({"prior_station_housing": [{"address": "Балхаш, в/ч 41", "locality": "Балхаш", "kato": "102010000", "duty_station": "в/ч 41", "since": "2012-09-01",
-                       "until": if index % 3 == 0 { json!("2016-08-31") } else { Value::Null }}]}),
+                       "until": if index.is_multiple_of(3) { json!("2016-08-31") } else { Value::Null }}]}),
             );
         } else if x < 0.19 {
             let y = r.unit();
@@ -246,7 +246,7 @@ impl Population {
             };
             // Астана recorded under its 2019-2022 name now and then: the same code, the same
             // settlement (decision 19).
-            let shown = if loc == "Астана" && index % 2 == 0 { "Нур-Султан" } else { loc };
+            let shown = if loc == "Астана" && index.is_multiple_of(2) { "Нур-Султан" } else { loc };
             p.records.insert(
                 (RegistryId::Egkn, anyone(&mut r)),
                 json!({"state_fund_housing": [{"address": format!("{shown}, ул. Абая 1"), "locality": shown, "kato": kato_of(loc), "right": right, "since": "2017-01-01"}]}),
@@ -254,7 +254,7 @@ impl Population {
         } else if x < 0.25 {
             let (who, field, value) = match r.next() % 6 {
                 0 => (anyone(&mut r), "declared_dead", json!(true)),
-                1 => (iin.clone(), "citizenship", json!(if index % 2 == 0 { "stateless" } else { "RU" })),
+                1 => (iin.clone(), "citizenship", json!(if index.is_multiple_of(2) { "stateless" } else { "RU" })),
                 2 => (iin.clone(), "residence_country", json!("DE")),
                 3 => (iin.clone(), "legally_incapable", json!(true)),
                 4 => (anyone(&mut r), "imprisoned", json!(true)),
