@@ -10,6 +10,7 @@ mod appeals;
 mod audit;
 mod catalogue;
 mod http_registries;
+mod legal_edges;
 mod notices;
 mod pki;
 mod proof_bundles;

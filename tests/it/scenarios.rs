@@ -197,8 +197,10 @@ async fn unknown_to_gbd_fl_is_incomplete_never_a_pass() {
         expect![[r#"
             A: incomplete
                 asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:zags
+                incomplete at step 10: A is unknown to gbd_fl: the criteria of clause 10 cannot be confirmed
             B: incomplete
                 asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:gbd_fl(family) 10:zags
+                incomplete at step 10: B.child1 is unknown to gbd_fl: the criteria of clause 10 cannot be confirmed
             counts: {"incomplete":2}
         "#]],
     )
@@ -477,14 +479,19 @@ async fn decision_13_source_data_is_checked_never_guessed() {
     expect![[r#"
         Lower: incomplete
             asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl
+            incomplete at step 10: gbd_fl could not be read; no later step is run
         Empty: incomplete
             asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl
+            incomplete at step 10: gbd_fl could not be read; no later step is run
         Name: incomplete
             asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl
+            incomplete at step 10: gbd_fl could not be read; no later step is run
         Abroad: incomplete
             asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl
+            incomplete at step 10: gbd_fl could not be read; no later step is run
         Self: incomplete
             asked: 5:zags
+            incomplete at step 5: zags could not be read; no later step is run
         Twice: removed | privatization_contract 000:6 family_member Twice.child1 via gosreestr
             asked: 5:zags 6:gosreestr
             decision: confirmed by Полковник Омаров (chairman, housing commission, unit 12345)

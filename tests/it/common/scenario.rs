@@ -61,12 +61,10 @@ pub fn official() -> Value {
     json!({"id": iin_for("Official"), "name": "Полковник Омаров", "position": "chairman, housing commission, unit 12345"})
 }
 
-fn clean_gbd() -> Value {
+pub fn clean_gbd() -> Value {
     json!({"citizenship": "KZ", "residence_country": "KZ", "declared_missing": false, "declared_dead": false, "legally_incapable": false, "imprisoned": false})
 }
 
-/// Fills what a case leaves out: the format, entry fields, and a clean ГБД ФЛ record for every
-/// person named (a case that wants none says `null`).
 /// The КАТО code the scenarios use for a settlement's name (test data: the service keeps no
 /// classifier and compares only the codes the sources send).
 pub fn kato_of(locality: &str) -> &'static str {
@@ -79,6 +77,8 @@ pub fn kato_of(locality: &str) -> &'static str {
     }
 }
 
+/// Fills what a case leaves out: the format, entry fields, and a clean ГБД ФЛ record for every
+/// person named (a case that wants none says `null`).
 pub fn complete(procedure: Procedure, case: Value) -> (Value, BTreeMap<String, String>) {
     let mut names = BTreeMap::new();
     let mut case = case;
@@ -136,6 +136,20 @@ pub fn complete(procedure: Procedure, case: Value) -> (Value, BTreeMap<String, S
     }
     f["registries"] = Value::Object(regs);
     (f, names)
+}
+
+/// Names in place of the IINs a scenario named.
+fn substitute_back(v: &mut Value, names: &BTreeMap<String, String>) {
+    match v {
+        Value::String(s) => {
+            if let Some(n) = names.get(s.as_str()) {
+                *s = n.clone();
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| substitute_back(x, names)),
+        Value::Object(o) => o.values_mut().for_each(|x| substitute_back(x, names)),
+        _ => {}
+    }
 }
 
 /// Runs a case and renders its outcome.
@@ -219,6 +233,28 @@ async fn render_ledger(
         }
         let a = asked.get(iin).map(|v| v.join(" ")).unwrap_or_else(|| "nothing".into());
         out.push_str(&format!("\n    asked: {a}"));
+        // Records left out as not holding on the decision date (decisions 18 and 21).
+        let person = format!("person:{iin}");
+        for c in events.iter().filter(|ev| ev.kind == "CheckEvaluated" && ev.stream == person && ev.data["run"] == this_run.as_str()) {
+            for l in c.data["left_out"].as_array().into_iter().flatten() {
+                let mut record = l["record"].clone();
+                substitute_back(&mut record, names);
+                out.push_str(&format!(
+                    "\n    left out at step {}: {} {} of {}: {record}",
+                    c.data["step"].as_str().unwrap_or_default(),
+                    l["why"].as_str().unwrap_or_default(),
+                    l["registry"].as_str().unwrap_or_default(),
+                    name(l["subject_iin"].as_str().unwrap_or_default())
+                ));
+            }
+            if c.data["verdict"] == "incomplete" {
+                let mut why = c.data["reason"].as_str().unwrap_or_default().to_string();
+                for (iin, n) in names {
+                    why = why.replace(iin.as_str(), n);
+                }
+                out.push_str(&format!("\n    incomplete at step {}: {why}", c.data["step"].as_str().unwrap_or_default()));
+            }
+        }
         if let Some(d) = &case.decision {
             out.push_str(&format!(
                 "\n    decision: {} by {} ({})",

@@ -1,0 +1,349 @@
+//! Issue 34: the legal edges of decisions 18-24 of `algorithm.md`, case by case at each
+//! boundary, through the whole pipeline (`render`: statuses, grounds, what was asked, and
+//! the records left out as not holding on the decision date).
+
+use crate::common::scenario::{clean_gbd, render};
+use expect_test::{expect, Expect};
+use housing_ledger::rules::iin::Iin;
+use housing_ledger::rules::Procedure;
+use serde_json::{json, Value};
+
+/// The decision date of every case here.
+const D: &str = "2026-01-15";
+
+async fn check(case: Value, expect: Expect) {
+    expect.assert_eq(&render(Procedure::RegistryRemoval, D, case).await);
+}
+
+/// A valid IIN of a child born on `y-m-d`.
+fn born(y: i32, m: u32, d: u32) -> String {
+    (1000..9999).find_map(|serial| Iin::build(y, m, d, 5, serial)).unwrap().to_string()
+}
+
+/// Decision 18: each dated record kind the day before, the day of and the day after D. Before
+/// and on D it counts; after D it is left out and named (a simulation judges as a decision on
+/// D would have).
+#[tokio::test]
+async fn decision_18_a_record_counts_from_its_date() {
+    let cases = [("Before", "2026-01-14"), ("On", "2026-01-15"), ("After", "2026-01-16")];
+    let mut entries = Vec::new();
+    let mut gosreestr = serde_json::Map::new();
+    let mut kazreestr = serde_json::Map::new();
+    let mut ish = serde_json::Map::new();
+    let mut egkn = serde_json::Map::new();
+    let mut zags = serde_json::Map::new();
+    for (who, date) in cases {
+        for kind in ["Contract", "Shared", "Prior", "Fund", "Death", "Married"] {
+            let p = format!("@{kind}{who}");
+            entries.push(json!({"iin": p}));
+            match kind {
+                "Contract" => {
+                    gosreestr.insert(p, json!({"privatization_contracts": [{"number": "П-1", "date": date}]}));
+                }
+                "Shared" => {
+                    kazreestr.insert(p, json!({"shared_construction_contracts": [{"number": "ДДУ-1", "date": date}]}));
+                }
+                "Prior" => {
+                    ish.insert(p, json!({"prior_station_housing": [{"address": "Балхаш, в/ч 41", "locality": "Балхаш", "kato": "102010000", "since": date}]}));
+                }
+                "Fund" => {
+                    egkn.insert(p, json!({"state_fund_housing": [{"locality": "Астана", "kato": "710000000", "right": "permanent_use", "since": date}]}));
+                }
+                "Death" => {
+                    zags.insert(p, json!({"death": {"date": date, "record": "АЗ-1"}}));
+                }
+                _ => {
+                    // A spouse is family from the marriage's date: her contract counts only then.
+                    let spouse = format!("{p}.spouse");
+                    zags.insert(p, json!({"marriage": {"spouse_iin": spouse, "since": date}}));
+                    gosreestr.insert(spouse, json!({"privatization_contracts": [{"number": "П-9", "date": "2001-01-01"}]}));
+                }
+            }
+        }
+    }
+    check(
+        json!({"entries": entries, "registries": {"gosreestr": gosreestr, "kazreestr": kazreestr, "ish_as_mr": ish, "egkn": egkn, "zags": zags}}),
+        expect![[r#"
+            ContractBefore: removed | privatization_contract 000:6 recipient ContractBefore via gosreestr
+                asked: 5:zags 6:gosreestr
+                decision: confirmed by Полковник Омаров (chairman, housing commission, unit 12345)
+                notice: delivered after 1 attempt(s)
+            SharedBefore: removed | shared_construction_contract 000:7 recipient SharedBefore via kazreestr
+                asked: 5:zags 6:gosreestr 7:kazreestr
+                decision: confirmed by Полковник Омаров (chairman, housing commission, unit 12345)
+                notice: delivered after 1 attempt(s)
+            PriorBefore: removed | prior_service_housing 000:8 recipient PriorBefore via ish_as_mr
+                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr
+                decision: confirmed by Полковник Омаров (chairman, housing commission, unit 12345)
+                notice: delivered after 1 attempt(s)
+            FundBefore: removed | state_fund_housing_in_locality 000:9 recipient FundBefore via egkn
+                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn
+                decision: confirmed by Полковник Омаров (chairman, housing commission, unit 12345)
+                notice: delivered after 1 attempt(s)
+            DeathBefore: removed | missing_or_deceased 000:10.1 recipient DeathBefore via zags
+                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:zags
+                decision: confirmed by Полковник Омаров (chairman, housing commission, unit 12345)
+                notice: delivered after 1 attempt(s)
+            MarriedBefore: removed | privatization_contract 000:6 family_member MarriedBefore.spouse via gosreestr
+                asked: 5:zags 6:gosreestr
+                decision: confirmed by Полковник Омаров (chairman, housing commission, unit 12345)
+                notice: delivered after 1 attempt(s)
+            ContractOn: removed | privatization_contract 000:6 recipient ContractOn via gosreestr
+                asked: 5:zags 6:gosreestr
+                decision: confirmed by Полковник Омаров (chairman, housing commission, unit 12345)
+                notice: delivered after 1 attempt(s)
+            SharedOn: removed | shared_construction_contract 000:7 recipient SharedOn via kazreestr
+                asked: 5:zags 6:gosreestr 7:kazreestr
+                decision: confirmed by Полковник Омаров (chairman, housing commission, unit 12345)
+                notice: delivered after 1 attempt(s)
+            PriorOn: removed | prior_service_housing 000:8 recipient PriorOn via ish_as_mr
+                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr
+                decision: confirmed by Полковник Омаров (chairman, housing commission, unit 12345)
+                notice: delivered after 1 attempt(s)
+            FundOn: removed | state_fund_housing_in_locality 000:9 recipient FundOn via egkn
+                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn
+                decision: confirmed by Полковник Омаров (chairman, housing commission, unit 12345)
+                notice: delivered after 1 attempt(s)
+            DeathOn: removed | missing_or_deceased 000:10.1 recipient DeathOn via zags
+                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:zags
+                decision: confirmed by Полковник Омаров (chairman, housing commission, unit 12345)
+                notice: delivered after 1 attempt(s)
+            MarriedOn: removed | privatization_contract 000:6 family_member MarriedOn.spouse via gosreestr
+                asked: 5:zags 6:gosreestr
+                decision: confirmed by Полковник Омаров (chairman, housing commission, unit 12345)
+                notice: delivered after 1 attempt(s)
+            ContractAfter: retained
+                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:zags
+                left out at step 6: after_decision_date gosreestr of ContractAfter: {"date":"2026-01-16","number":"П-1"}
+            SharedAfter: retained
+                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:zags
+                left out at step 7: after_decision_date kazreestr of SharedAfter: {"date":"2026-01-16","number":"ДДУ-1"}
+            PriorAfter: retained
+                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:zags
+                left out at step 8: after_decision_date ish_as_mr of PriorAfter: {"address":"Балхаш, в/ч 41","kato":"102010000","locality":"Балхаш","since":"2026-01-16"}
+            FundAfter: retained
+                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:zags
+                left out at step 9: after_decision_date egkn of FundAfter: {"kato":"710000000","locality":"Астана","right":"permanent_use","since":"2026-01-16"}
+            DeathAfter: retained
+                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:zags
+                left out at step 10: after_decision_date zags of DeathAfter: {"date":"2026-01-16","record":"АЗ-1"}
+            MarriedAfter: retained
+                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:zags
+                left out at step 5: after_decision_date zags of MarriedAfter: {"since":"2026-01-16","spouse_iin":"MarriedAfter.spouse"}
+            counts: {"removed":12,"retained":6}
+        "#]],
+    )
+    .await;
+}
+
+/// Decision 18: a child born after D (by his IIN's birth date) is not family on D.
+#[tokio::test]
+async fn decision_18_a_child_born_after_the_decision_date_is_not_family() {
+    let (before, on, after) = (born(2026, 1, 14), born(2026, 1, 15), born(2026, 1, 16));
+    let contract = json!({"privatization_contracts": [{"number": "П-5", "date": "2026-01-14"}]});
+    check(
+        json!({"entries": [{"iin": "@Before"}, {"iin": "@On"}, {"iin": "@After"}],
+               "registries": {"zags": {"@Before": {"children": [before]}, "@On": {"children": [on]}, "@After": {"children": [after]}},
+                              "gosreestr": {before.clone(): contract, on.clone(): contract, after.clone(): contract},
+                              "gbd_fl": {before.clone(): clean_gbd(), on.clone(): clean_gbd(), after.clone(): clean_gbd()}}}),
+        expect![[r#"
+            Before: removed | privatization_contract 000:6 family_member 260114510002 via gosreestr
+                asked: 5:zags 6:gosreestr
+                decision: confirmed by Полковник Омаров (chairman, housing commission, unit 12345)
+                notice: delivered after 1 attempt(s)
+            On: removed | privatization_contract 000:6 family_member 260115510008 via gosreestr
+                asked: 5:zags 6:gosreestr
+                decision: confirmed by Полковник Омаров (chairman, housing commission, unit 12345)
+                notice: delivered after 1 attempt(s)
+            After: retained
+                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:zags
+                left out at step 5: after_decision_date zags of After: {"child":"260116510003"}
+            counts: {"removed":2,"retained":1}
+        "#]],
+    )
+    .await;
+}
+
+/// Decision 21: housing held until the day before D, until D, and until the day after D.
+#[tokio::test]
+async fn decision_21_holding_means_holding_on_the_decision_date() {
+    let mut ish = serde_json::Map::new();
+    let mut egkn = serde_json::Map::new();
+    let mut entries = Vec::new();
+    for (who, until) in [("Before", json!("2026-01-14")), ("On", json!("2026-01-15")), ("After", json!("2026-01-16")), ("Held", Value::Null)] {
+        entries.push(json!({"iin": format!("@Prior{who}")}));
+        entries.push(json!({"iin": format!("@Fund{who}")}));
+        ish.insert(
+            format!("@Prior{who}"),
+            json!({"prior_station_housing": [{"address": "Балхаш, в/ч 41", "locality": "Балхаш", "kato": "102010000", "since": "2012-09-01", "until": until}]}),
+        );
+        egkn.insert(
+            format!("@Fund{who}"),
+            json!({"state_fund_housing": [{"locality": "Астана", "kato": "710000000", "right": "permanent_use", "since": "2017-01-01", "until": until}]}),
+        );
+    }
+    check(json!({"entries": entries, "registries": {"ish_as_mr": ish, "egkn": egkn}}), expect![[r#"
+        PriorBefore: retained
+            asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:zags
+            left out at step 8: ended_before_decision_date ish_as_mr of PriorBefore: {"address":"Балхаш, в/ч 41","kato":"102010000","locality":"Балхаш","since":"2012-09-01","until":"2026-01-14"}
+        FundBefore: retained
+            asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:zags
+            left out at step 9: ended_before_decision_date egkn of FundBefore: {"kato":"710000000","locality":"Астана","right":"permanent_use","since":"2017-01-01","until":"2026-01-14"}
+        PriorOn: retained
+            asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:zags
+            left out at step 8: ended_before_decision_date ish_as_mr of PriorOn: {"address":"Балхаш, в/ч 41","kato":"102010000","locality":"Балхаш","since":"2012-09-01","until":"2026-01-15"}
+        FundOn: retained
+            asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:zags
+            left out at step 9: ended_before_decision_date egkn of FundOn: {"kato":"710000000","locality":"Астана","right":"permanent_use","since":"2017-01-01","until":"2026-01-15"}
+        PriorAfter: removed | prior_service_housing 000:8 recipient PriorAfter via ish_as_mr
+            asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr
+            decision: confirmed by Полковник Омаров (chairman, housing commission, unit 12345)
+            notice: delivered after 1 attempt(s)
+        FundAfter: removed | state_fund_housing_in_locality 000:9 recipient FundAfter via egkn
+            asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn
+            decision: confirmed by Полковник Омаров (chairman, housing commission, unit 12345)
+            notice: delivered after 1 attempt(s)
+        PriorHeld: removed | prior_service_housing 000:8 recipient PriorHeld via ish_as_mr
+            asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr
+            decision: confirmed by Полковник Омаров (chairman, housing commission, unit 12345)
+            notice: delivered after 1 attempt(s)
+        FundHeld: removed | state_fund_housing_in_locality 000:9 recipient FundHeld via egkn
+            asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn
+            decision: confirmed by Полковник Омаров (chairman, housing commission, unit 12345)
+            notice: delivered after 1 attempt(s)
+        counts: {"removed":4,"retained":4}
+    "#]]).await;
+}
+
+/// Decision 19: "in this settlement" compares КАТО codes. Нур-Султан is Астана under one
+/// code; two villages of one name under two codes are two places; an entry without a code (a v1
+/// list, simulated) compares names; a housing record without a code against an entry with one
+/// is malformed.
+#[tokio::test]
+async fn decision_19_a_place_is_its_kato_code() {
+    let fund = |locality: &str, kato: Option<&str>| {
+        // `null`: no code (the scenarios fill in a code only where the record names none).
+        json!({"state_fund_housing": [{"locality": locality, "kato": kato, "right": "permanent_use", "since": "2017-01-01"}]})
+    };
+    check(
+        json!({"entries": [
+                   {"iin": "@Renamed"},
+                   {"iin": "@Village", "locality": "Көктерек", "kato": "195249100"},
+                   {"iin": "@Samevillage", "locality": "Көктерек", "kato": "195249100"},
+                   {"iin": "@NamesOnly", "kato": null},
+                   {"iin": "@NoCode"}],
+               "registries": {"egkn": {
+                   "@Renamed": fund("Нур-Султан", Some("710000000")),
+                   "@Village": fund("Көктерек", Some("635655100")),
+                   "@Samevillage": fund("Көктерек", Some("195249100")),
+                   "@NamesOnly": fund("Астана", None),
+                   "@NoCode": fund("Астана", None)}}}),
+        expect![[r#"
+            Renamed: removed | state_fund_housing_in_locality 000:9 recipient Renamed via egkn
+                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn
+                decision: confirmed by Полковник Омаров (chairman, housing commission, unit 12345)
+                notice: delivered after 1 attempt(s)
+            Village: retained
+                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:zags
+            Samevillage: removed | state_fund_housing_in_locality 000:9 recipient Samevillage via egkn
+                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn
+                decision: confirmed by Полковник Омаров (chairman, housing commission, unit 12345)
+                notice: delivered after 1 attempt(s)
+            NamesOnly: removed | state_fund_housing_in_locality 000:9 recipient NamesOnly via egkn
+                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn
+                decision: confirmed by Полковник Омаров (chairman, housing commission, unit 12345)
+                notice: delivered after 1 attempt(s)
+            NoCode: incomplete
+                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn
+                incomplete at step 9: egkn: state-fund housing of NoCode in "Астана" carries no КАТО code: the answer is malformed (decision 19)
+            counts: {"incomplete":1,"removed":3,"retained":1}
+        "#]],
+    )
+    .await;
+}
+
+/// Decision 20: a stateless recipient is not a citizen (10.2 found); a missing citizenship
+/// stays unjudged.
+#[tokio::test]
+async fn decision_20_statelessness_is_a_value() {
+    let gbd = |citizenship: Value| {
+        let mut g = clean_gbd();
+        g["citizenship"] = citizenship;
+        g
+    };
+    check(
+        json!({"entries": [{"iin": "@Stateless"}, {"iin": "@Citizen"}],
+               "registries": {"gbd_fl": {"@Stateless": gbd(json!("stateless")), "@Citizen": gbd(json!("KZ"))}}}),
+        expect![[r#"
+            Stateless: removed | not_citizen 000:10.2 recipient Stateless via gbd_fl
+                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:zags
+                decision: confirmed by Полковник Омаров (chairman, housing commission, unit 12345)
+                notice: delivered after 1 attempt(s)
+            Citizen: retained
+                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:zags
+            counts: {"removed":1,"retained":1}
+        "#]],
+    )
+    .await;
+}
+
+/// Decision 18 in a live run: a record dated after D (today) can only be a fault, so the
+/// answer is malformed and the check incomplete; an ended record is history either way.
+#[test]
+fn decision_18_a_future_record_in_a_live_run_is_a_fault() {
+    use housing_ledger::rules::checks::{on_decision_date, Context, Records};
+    use housing_ledger::rules::records::RegistryId;
+    let records: Records = [("850415350079".to_string(), json!({"privatization_contracts": [{"number": "П-1", "date": "2026-01-16"}]}))].into_iter().collect();
+    let ctx = |live| Context { locality: "Астана".into(), kato: Some("710000000".into()), as_of: Some(D.into()), live };
+    let mut left_out = Vec::new();
+    let e = on_decision_date(RegistryId::Gosreestr, &records, &ctx(true), &mut left_out).unwrap_err();
+    assert!(e.contains("dated 2026-01-16, after the decision date 2026-01-15: the answer is malformed (decision 18)"), "{e}");
+    let kept = on_decision_date(RegistryId::Gosreestr, &records, &ctx(false), &mut left_out).unwrap();
+    assert_eq!(kept["850415350079"]["privatization_contracts"], json!([]));
+    assert_eq!(left_out.len(), 1);
+    // No decision date (a run recorded before decision 18): the records as they are.
+    let as_recorded = on_decision_date(RegistryId::Gosreestr, &records, &Context { as_of: None, ..ctx(true) }, &mut left_out).unwrap();
+    assert_eq!(as_recorded, records);
+}
+
+/// Decision 19 in a live run: a list entry without its settlement's code is invalid input (a
+/// live decision never compares names); with a malformed code too.
+#[test]
+fn decision_19_a_live_entry_needs_its_kato_code() {
+    use housing_ledger::rules::control::check_entry;
+    use housing_ledger::rules::RuleBook;
+    let rs = RuleBook::built_in().select(Procedure::RegistryRemoval, D).unwrap().clone();
+    let entry = |kato: Value| json!({"iin": "850415350079", "surname": "А", "name": "Б", "category": "serviceman", "locality": "Астана", "kato": kato, "consent": true, "queue_number": 1, "registered_on": "2019-03-01"});
+    let reasons = |kato: Value, live: bool| check_entry(&rs, Procedure::RegistryRemoval, D, live, &entry(kato)).err().unwrap_or_default().join("; ");
+    expect![[r#"kato: missing (decision 19: a settlement is its КАТО code; a live decision does not compare names)"#]].assert_eq(&reasons(Value::Null, true));
+    expect![[r#""#]].assert_eq(&reasons(Value::Null, false));
+    expect![[r#"kato: "71000000" is not a КАТО code (nine digits)"#]].assert_eq(&reasons(json!("71000000"), false));
+    expect![[r#""#]].assert_eq(&reasons(json!("710000000"), true));
+}
+
+/// The offline verifier judges as the run did: a bundle whose person was retained because his
+/// contract is dated after D verifies, and its proposal-free status re-derives; a removal on a
+/// record dated D verifies too.
+#[tokio::test]
+async fn bundles_re_derive_with_the_runs_decision_date() {
+    use crate::common::scenario::{complete, iin_for, run_fixture};
+    use crate::common::{Backend, Place};
+    use housing_ledger::proof;
+    use housing_ledger::registry::{fixture::Fixture, TrustedKeys, DEFAULT_SIM_SEED};
+    use housing_ledger::rules::RuleBook;
+    let (fx, _) = complete(
+        Procedure::RegistryRemoval,
+        json!({"entries": [{"iin": "@After"}, {"iin": "@On"}],
+               "registries": {"gosreestr": {"@After": {"privatization_contracts": [{"number": "П-1", "date": "2026-01-16"}]},
+                                            "@On": {"privatization_contracts": [{"number": "П-2", "date": D}]}}}}),
+    );
+    let place = Place::new(Backend::Sqlite, None);
+    let ledger = place.ledger().await;
+    run_fixture(&ledger, Fixture::parse("c", &fx.to_string()).unwrap()).await;
+    let keys = TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED);
+    for (who, status) in [("After", "retained"), ("On", "removed")] {
+        let b = proof::build(&ledger, &keys, &iin_for(who), Procedure::RegistryRemoval).await.unwrap();
+        let v = proof::verify(&b, &ledger.signer().verifier(), &RuleBook::built_in(), &proof::Sources::List(keys.clone())).unwrap();
+        assert_eq!(v.status.to_string(), status, "{who}");
+    }
+}
