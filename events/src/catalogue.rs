@@ -682,6 +682,10 @@ pub struct ListSubmitted {
     pub part: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parts: Option<u64>,
+    /// Decision 24: the entries rejected because the list names one person twice with differing
+    /// entries, reported back to ИШ АС МР with the list (in the first part).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<Ref>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

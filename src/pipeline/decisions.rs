@@ -15,6 +15,13 @@ impl<'a> Runner<'a> {
             return Ok(());
         }
         let proposals: Vec<Ref> = self.progress.proposals.iter().map(|(_, s)| Ref::Seq(*s)).collect();
+        // Decision 24: the conflicting entries go back to the list's keeper with the list.
+        let rejected = self.ledger.read_stream_kind(&self.run_stream(), INPUT_REJECTED).await?;
+        let conflicts: Vec<Ref> = rejected
+            .iter()
+            .filter(|e| e.as_type::<ev::InputRejected>().is_some_and(|r| r.reasons.iter().any(|why| why.starts_with(super::list::CONFLICTING_ENTRIES))))
+            .map(|e| Ref::Seq(e.seq))
+            .collect();
         // One append: the run's projection sees the whole list submitted, or none of it.
         let parts: Vec<&[Ref]> = if proposals.is_empty() { vec![&[]] } else { proposals.chunks(self.settings.list_part.max(1)).collect() };
         let n = parts.len() as u64;
@@ -29,6 +36,7 @@ impl<'a> Runner<'a> {
                     rule_set_sha256: self.ctx.rules.sha256.clone(),
                     part: Some(k as u64 + 1),
                     parts: Some(n),
+                    conflicts: if k == 0 { conflicts.clone() } else { Vec::new() },
                 };
                 NewEvent::typed(self.run_stream(), e)
             })

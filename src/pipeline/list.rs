@@ -17,16 +17,16 @@ impl<'a> Runner<'a> {
         let (ledger, ui, ctx) = (self.ledger, self.ui, self.ctx.clone());
         // Entries already taken up (when resuming) and pages already recorded.
         let (done, known_pages) = (self.progress.positions_done.clone(), self.progress.list_pages.clone());
-        let (page_tx, page_rx) = tokio::sync::mpsc::channel::<(Vec<(String, Value, Option<String>)>, u64)>(1);
+        let (page_tx, page_rx) = tokio::sync::mpsc::channel::<(Vec<(String, Value, Option<String>)>, u64, Arc<Duplicates>)>(1);
         let (tx, rx) = tokio::sync::mpsc::channel::<Batch>(per_append);
         let mut seen: HashSet<String> = self.progress.status.keys().cloned().collect();
         let producer = tokio::spawn({
             let ctx = ctx.clone();
             async move {
                 let (mut pages, mut in_flight) = (page_rx, futures::stream::FuturesOrdered::new());
-                'pages: while let Some((todo, list_seq)) = pages.recv().await {
+                'pages: while let Some((todo, list_seq, duplicates)) = pages.recv().await {
                     for (position, raw, sig) in todo {
-                        in_flight.push_back(check_person(ctx.clone(), position, raw, sig, list_seq, &mut seen));
+                        in_flight.push_back(check_person(ctx.clone(), position, raw, sig, list_seq, &mut seen, &duplicates));
                         if in_flight.len() >= PERSONS_IN_FLIGHT {
                             let batch = in_flight.next().await.expect("a person is in flight");
                             if tx.send(batch).await.is_err() {
@@ -45,6 +45,9 @@ impl<'a> Runner<'a> {
         let fetching = async move {
             let mut appended: Vec<Event> = Vec::new();
             let mut page = 0u64;
+            // Decision 24: the whole list is read before any entry is judged, so that an IIN
+            // listed twice with differing entries is known before either is taken up.
+            let mut read: Vec<(u64, Vec<(String, Value, Option<String>)>)> = Vec::new();
             let outcome = loop {
                 let (list_seq, records, sigs) = match known_pages.get(&page) {
                     Some(seq) => match ledger.read_seqs(&[*seq]).await.map(|mut evs| evs.pop()) {
@@ -70,21 +73,25 @@ impl<'a> Runner<'a> {
                 };
                 let entries = records["entries"].as_array().cloned().unwrap_or_default();
                 // Each entry with its own signature by the source (evidence per person).
-                let todo: Vec<(String, Value, Option<String>)> = entries
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, e)| (format!("{page}:{i}"), e, sigs.get(&i.to_string()).cloned()))
-                    .filter(|(pos, _, _)| !done.contains(pos))
-                    .collect();
-                ui.add_total(todo.len() as u64);
-                if page_tx.send((todo, list_seq)).await.is_err() {
-                    break Ok(()); // the checker stopped because the appender did; it reports why
-                }
+                let all: Vec<(String, Value, Option<String>)> =
+                    entries.into_iter().enumerate().map(|(i, e)| (format!("{page}:{i}"), e, sigs.get(&i.to_string()).cloned())).collect();
+                read.push((list_seq, all));
                 match records["next_page"].as_u64() {
                     Some(next) if next > page => page = next,
                     _ => break Ok(()),
                 }
             };
+            if outcome.is_ok() {
+                let duplicates = Arc::new(Duplicates::of(read.iter().flat_map(|(_, all)| all.iter().map(|(_, e, _)| e))));
+                for (list_seq, all) in read {
+                    let todo: Vec<_> = all.into_iter().filter(|(pos, _, _)| !done.contains(pos)).collect();
+                    ui.add_total(todo.len() as u64);
+                    if page_tx.send((todo, list_seq, duplicates.clone())).await.is_err() {
+                        break; // the checker stopped because the appender did; it reports why
+                    }
+                }
+            }
+            drop(page_tx);
             (appended, outcome)
         };
         let appending = async {
@@ -171,8 +178,42 @@ async fn fetch_list_page(ledger: &Ledger, ctx: &RunContext, page: u64) -> Result
     Ok((recorded, outcome))
 }
 
-/// Format-logical control for one entry, in list order (it fixes which duplicate is taken);
-/// then, for an accepted entry, steps 5-10 on their own task.
+/// Decision 24: the IINs the list names more than once. Identical entries are one entry (the
+/// first is taken); entries that differ are all rejected, naming the fields that differ.
+#[derive(Debug, Default)]
+pub struct Duplicates {
+    /// IIN → the fields its entries differ in.
+    conflicting: std::collections::HashMap<String, Vec<String>>,
+}
+
+impl Duplicates {
+    pub fn of<'e>(entries: impl Iterator<Item = &'e Value>) -> Self {
+        let mut by_iin: std::collections::HashMap<&str, Vec<&Value>> = std::collections::HashMap::new();
+        for e in entries {
+            if let Some(iin) = e.get("iin").and_then(Value::as_str) {
+                by_iin.entry(iin).or_default().push(e);
+            }
+        }
+        let mut conflicting = std::collections::HashMap::new();
+        for (iin, es) in by_iin.into_iter().filter(|(_, es)| es.len() > 1) {
+            let mut fields: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+            for e in &es[1..] {
+                let keys = e.as_object().into_iter().chain(es[0].as_object()).flat_map(|m| m.keys());
+                fields.extend(keys.filter(|k| e.get(k.as_str()) != es[0].get(k.as_str())).cloned());
+            }
+            if !fields.is_empty() {
+                conflicting.insert(iin.to_string(), fields.into_iter().collect());
+            }
+        }
+        Self { conflicting }
+    }
+}
+
+/// The reason code of an entry rejected under decision 24.
+pub const CONFLICTING_ENTRIES: &str = "conflicting_entries";
+
+/// Format-logical control for one entry, in list order (it fixes which of identical duplicates
+/// is taken); then, for an accepted entry, steps 5-10 on their own task.
 fn check_person(
     ctx: Arc<RunContext>,
     position: String,
@@ -180,12 +221,20 @@ fn check_person(
     sig: Option<String>,
     list_seq: u64,
     seen: &mut HashSet<String>,
+    duplicates: &Duplicates,
 ) -> impl std::future::Future<Output = Batch> {
     let checked = check_entry(&ctx.rules, ctx.procedure, &ctx.as_of, !ctx.simulation, &raw).and_then(|e| {
-        if seen.insert(e.iin.to_string()) {
+        if let Some(fields) = duplicates.conflicting.get(e.iin.as_str()) {
+            // Decision 24: taking either would guess which registration is real.
+            Err(vec![format!(
+                "{CONFLICTING_ENTRIES}: {} is listed more than once with entries that differ in {}; none is judged until the list is consistent (decision 24)",
+                e.iin,
+                fields.join(", ")
+            )])
+        } else if seen.insert(e.iin.to_string()) {
             Ok(e)
         } else {
-            Err(vec![format!("iin: {} appears more than once in the list; its first entry is taken", e.iin)])
+            Err(vec![format!("iin: {} appears more than once in the list with identical entries: one entry, the first, is taken (decision 24)", e.iin)])
         }
     });
     let task = match checked {

@@ -347,3 +347,48 @@ async fn bundles_re_derive_with_the_runs_decision_date() {
         assert_eq!(v.status.to_string(), status, "{who}");
     }
 }
+
+/// Decision 24: one person, one entry. Identical entries are one (the first is taken);
+/// entries that differ are both rejected, naming the fields, in either order, and go back to
+/// ИШ АС МР with the list submission. (Before, the first was judged and the outcome hung on the
+/// list's order.)
+#[tokio::test]
+async fn decision_24_one_person_one_entry() {
+    let astana = json!({"iin": "@Twice", "category": "civilian", "queue_number": 6085});
+    let shymkent = json!({"iin": "@Twice", "category": "serviceman", "locality": "Шымкент", "queue_number": 16395});
+    let case = |entries: Value| json!({"entries": entries, "registries": {"egkn": {"@Twice": {"state_fund_housing": [{"locality": "Шымкент", "right": "permanent_use", "since": "2017-01-01"}]}}}});
+    check(
+        case(json!([{"iin": "@Same", "queue_number": 7}, {"iin": "@Same", "queue_number": 7}, astana, shymkent])),
+        expect![[r#"
+            Same: retained
+                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:zags
+            Same: invalid_input ["iin: 850226339972 appears more than once in the list with identical entries: one entry, the first, is taken (decision 24)"]
+            Twice: invalid_input ["conflicting_entries: 850618390255 is listed more than once with entries that differ in category, kato, locality, queue_number; none is judged until the list is consistent (decision 24)"]
+            Twice: invalid_input ["conflicting_entries: 850618390255 is listed more than once with entries that differ in category, kato, locality, queue_number; none is judged until the list is consistent (decision 24)"]
+            counts: {"invalid_input":3,"retained":1}
+        "#]],
+    )
+    .await;
+    check(case(json!([shymkent, astana])), expect![[r#"
+        Twice: invalid_input ["conflicting_entries: 850618390255 is listed more than once with entries that differ in category, kato, locality, queue_number; none is judged until the list is consistent (decision 24)"]
+        Twice: invalid_input ["conflicting_entries: 850618390255 is listed more than once with entries that differ in category, kato, locality, queue_number; none is judged until the list is consistent (decision 24)"]
+        counts: {"invalid_input":2}
+    "#]]).await;
+}
+
+#[tokio::test]
+async fn decision_24_conflicts_go_back_with_the_list() {
+    use crate::common::scenario::{complete, run_fixture};
+    use crate::common::{Backend, Place};
+    let (fx, _) = complete(
+        Procedure::RegistryRemoval,
+        json!({"entries": [{"iin": "@Twice", "queue_number": 1}, {"iin": "@Twice", "queue_number": 2}, {"iin": "@Other"}]}),
+    );
+    let place = Place::new(Backend::Sqlite, None);
+    let ledger = place.ledger().await;
+    run_fixture(&ledger, housing_ledger::registry::fixture::Fixture::parse("c", &fx.to_string()).unwrap()).await;
+    let rejected: Vec<u64> = ledger.store().read_by_type("InputRejected", 0, 10).await.unwrap().iter().map(|e| e.seq).collect();
+    let submitted = ledger.store().read_by_type("ListSubmitted", 0, 10).await.unwrap();
+    let conflicts: Vec<u64> = submitted[0].data["conflicts"].as_array().unwrap().iter().map(|r| r.as_u64().unwrap()).collect();
+    assert_eq!((rejected.len(), conflicts), (2, rejected), "both entries rejected, both reported");
+}

@@ -276,10 +276,9 @@ async fn no_consent_and_format_logical_control() {
             C: invalid_input ["category: \"general\" is not one of serviceman, civilian","queue_number: must be a positive integer","registered_on: \"2019-02-30\" is not a real YYYY-MM-DD date"]
             D: invalid_input ["surname: must be a non-empty string","locality: missing"]
             E: invalid_input ["registered_on: 2027-01-01 is after the decision date 2026-01-15"]
-            F: retained
-                asked: 5:zags 6:gosreestr 7:kazreestr 8:ish_as_mr 9:egkn 10:gbd_fl 10:zags
-            F: invalid_input ["iin: 851224302876 appears more than once in the list; its first entry is taken"]
-            counts: {"invalid_input":6,"no_consent":2,"retained":1}
+            F: invalid_input ["conflicting_entries: 851224302876 is listed more than once with entries that differ in queue_number; none is judged until the list is consistent (decision 24)"]
+            F: invalid_input ["conflicting_entries: 851224302876 is listed more than once with entries that differ in queue_number; none is judged until the list is consistent (decision 24)"]
+            counts: {"invalid_input":7,"no_consent":2}
         "#]],
     )
     .await;
