@@ -17,7 +17,7 @@ impl<'a> Runner<'a> {
         let (ledger, ui, ctx) = (self.ledger, self.ui, self.ctx.clone());
         // Entries already taken up (when resuming) and pages already recorded.
         let (done, known_pages) = (self.progress.positions_done.clone(), self.progress.list_pages.clone());
-        let (page_tx, page_rx) = tokio::sync::mpsc::channel::<(Vec<(String, Value, Option<String>)>, u64, Arc<Duplicates>)>(1);
+        let (page_tx, page_rx) = tokio::sync::mpsc::channel::<(Vec<ListItem>, u64, Arc<Duplicates>)>(1);
         let (tx, rx) = tokio::sync::mpsc::channel::<Batch>(per_append);
         let mut seen: HashSet<String> = self.progress.status.keys().cloned().collect();
         let producer = tokio::spawn({
@@ -47,7 +47,7 @@ impl<'a> Runner<'a> {
             let mut page = 0u64;
             // Decision 24: the whole list is read before any entry is judged, so that an IIN
             // listed twice with differing entries is known before either is taken up.
-            let mut read: Vec<(u64, Vec<(String, Value, Option<String>)>)> = Vec::new();
+            let mut read: Vec<(u64, Vec<ListItem>)> = Vec::new();
             let outcome = loop {
                 let (list_seq, records, sigs) = match known_pages.get(&page) {
                     Some(seq) => match ledger.read_seqs(&[*seq]).await.map(|mut evs| evs.pop()) {
@@ -73,7 +73,7 @@ impl<'a> Runner<'a> {
                 };
                 let entries = records["entries"].as_array().cloned().unwrap_or_default();
                 // Each entry with its own signature by the source (evidence per person).
-                let all: Vec<(String, Value, Option<String>)> =
+                let all: Vec<ListItem> =
                     entries.into_iter().enumerate().map(|(i, e)| (format!("{page}:{i}"), e, sigs.get(&i.to_string()).cloned())).collect();
                 read.push((list_seq, all));
                 match records["next_page"].as_u64() {
@@ -177,6 +177,9 @@ async fn fetch_list_page(ledger: &Ledger, ctx: &RunContext, page: u64) -> Result
     let recorded = ledger.append(vec![ev]).await?.remove(0);
     Ok((recorded, outcome))
 }
+
+/// One entry of the list: its position (`page:index`), the entry, its own source signature.
+type ListItem = (String, Value, Option<String>);
 
 /// Decision 24: the IINs the list names more than once. Identical entries are one entry (the
 /// first is taken); entries that differ are all rejected, naming the fields that differ.
