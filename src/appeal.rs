@@ -370,6 +370,7 @@ impl Appeals<'_> {
             deadline: deadline.map(|d| d.to_string()),
             deadline_moved_from: counted.as_ref().and_then(|d| d.moved_from).map(|d| d.to_string()),
             deadline_unchecked: counted.as_ref().and_then(|d| d.unchecked.clone()),
+            deadline_provisional: counted.as_ref().and_then(|d| d.provisional.clone()),
             late,
             late_reason: filing.late_reason.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(String::from),
             contested_step: contested,

@@ -817,6 +817,9 @@ pub struct AppealFiled {
     pub deadline_moved_from: Option<String>,
     /// Why the deadline could not be checked against the calendar, where it could not.
     pub deadline_unchecked: Option<String>,
+    /// Why the deadline may still move (decision 23: a year whose yearly days off are not set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_provisional: Option<String>,
     pub late: bool,
     pub late_reason: Option<String>,
     pub contested_step: String,

@@ -73,8 +73,7 @@ impl<'a> Runner<'a> {
                 };
                 let entries = records["entries"].as_array().cloned().unwrap_or_default();
                 // Each entry with its own signature by the source (evidence per person).
-                let all: Vec<ListItem> =
-                    entries.into_iter().enumerate().map(|(i, e)| (format!("{page}:{i}"), e, sigs.get(&i.to_string()).cloned())).collect();
+                let all: Vec<ListItem> = entries.into_iter().enumerate().map(|(i, e)| (format!("{page}:{i}"), e, sigs.get(&i.to_string()).cloned())).collect();
                 read.push((list_seq, all));
                 match records["next_page"].as_u64() {
                     Some(next) if next > page => page = next,

@@ -35,6 +35,14 @@ struct Year {
     holidays: Vec<String>,
     transferred_days_off: Vec<String>,
     working_weekend_days: Vec<String>,
+    /// Where the year's days come from, where it differs from the file's `_source`.
+    #[serde(default)]
+    #[allow(dead_code)]
+    source: Option<String>,
+    /// Why the year is not final (decision 23): the days the government sets each year are
+    /// not yet known. A deadline reaching it is computed from the law alone, and says so.
+    #[serde(default)]
+    provisional: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -48,6 +56,8 @@ pub struct Calendar {
     off: BTreeSet<NaiveDate>,
     working_weekend_days: BTreeSet<NaiveDate>,
     years: BTreeSet<i32>,
+    /// Years whose yearly days are not yet set, and why.
+    provisional: BTreeMap<i32, String>,
 }
 
 impl Calendar {
@@ -59,7 +69,12 @@ impl Calendar {
 
     pub fn parse(text: &str) -> Result<Self, String> {
         let f: File = serde_json::from_str(text).map_err(|e| format!("days-off calendar: {e}"))?;
-        let mut c = Calendar { off: BTreeSet::new(), working_weekend_days: BTreeSet::new(), years: f.years.keys().copied().collect() };
+        let mut c = Calendar {
+            off: BTreeSet::new(),
+            working_weekend_days: BTreeSet::new(),
+            years: f.years.keys().copied().collect(),
+            provisional: f.years.iter().filter_map(|(y, v)| Some((*y, v.provisional.clone()?))).collect(),
+        };
         for (year, y) in f.years {
             let dates = |list: &[String]| -> Result<Vec<NaiveDate>, String> {
                 list.iter()
@@ -87,6 +102,16 @@ impl Calendar {
         Ok(weekend || self.off.contains(&d))
     }
 
+    /// The years the calendar covers.
+    pub fn years(&self) -> impl Iterator<Item = i32> + '_ {
+        self.years.iter().copied()
+    }
+
+    /// Why `year` is provisional, if it is (decision 23).
+    pub fn provisional(&self, year: i32) -> Option<&str> {
+        self.provisional.get(&year).map(String::as_str)
+    }
+
     /// `d`, or the next working day after it where `d` is a day off.
     pub fn working_day_from(&self, d: NaiveDate) -> Result<NaiveDate, String> {
         let mut day = d;
@@ -106,6 +131,10 @@ pub struct Deadline {
     pub last_day: NaiveDate,
     pub moved_from: Option<NaiveDate>,
     pub unchecked: Option<String>,
+    /// Why the last day may still move (decision 23): the period reaches a year whose yearly
+    /// days off are not yet set. Computed afresh from the calendar whenever it is shown, so it
+    /// is recomputed once the year's data lands.
+    pub provisional: Option<String>,
 }
 
 pub fn appeal_deadline(calendar: &Calendar, delivered_on: NaiveDate) -> Deadline {
@@ -113,8 +142,11 @@ pub fn appeal_deadline(calendar: &Calendar, delivered_on: NaiveDate) -> Deadline
     // 28 February).
     let nominal = delivered_on.checked_add_months(Months::new(3)).unwrap_or(NaiveDate::MAX);
     match calendar.working_day_from(nominal) {
-        Ok(last_day) => Deadline { last_day, moved_from: (last_day != nominal).then_some(nominal), unchecked: None },
-        Err(why) => Deadline { last_day: nominal, moved_from: None, unchecked: Some(why) },
+        Ok(last_day) => {
+            let provisional = (nominal.year()..=last_day.year()).find_map(|y| calendar.provisional(y)).map(String::from);
+            Deadline { last_day, moved_from: (last_day != nominal).then_some(nominal), unchecked: None, provisional }
+        }
+        Err(why) => Deadline { last_day: nominal, moved_from: None, unchecked: Some(why), provisional: None },
     }
 }
 
@@ -143,12 +175,16 @@ mod tests {
             ("last day on 16 December 2026 (Wednesday)", d("2026-09-16")),
             ("last day on 5 January 2025, a Sunday worked", d("2024-10-05")),
             ("30 November: February has no 30th", d("2025-11-30")),
-            ("a last day in 2027, which the data does not cover", d("2026-11-29")),
+            ("a last day in 2027, from the law alone: provisional", d("2026-11-29")),
+            ("a last day on 2 January 2027 (Saturday, New Year): moved to 5 January", d("2026-10-02")),
+            ("a last day on 21 March 2027 (Sunday, Nauryz): days off through 24 March", d("2026-12-21")),
+            ("a last day in 2028, which the data does not cover", d("2027-11-29")),
         ] {
             let dl = appeal_deadline(cal, delivered);
             let moved = dl.moved_from.map(|m| format!(" (moved from {m})")).unwrap_or_default();
             let unchecked = dl.unchecked.map(|u| format!(" (unchecked: {u})")).unwrap_or_default();
-            out.push_str(&format!("{what}: {delivered} -> {}{moved}{unchecked}\n", dl.last_day));
+            let provisional = dl.provisional.map(|_| " (provisional)".to_string()).unwrap_or_default();
+            out.push_str(&format!("{what}: {delivered} -> {}{moved}{unchecked}{provisional}\n", dl.last_day));
         }
         expect![[r#"
             delivered 20:30 UTC on 14 Oct: 15 Oct locally: 2025-10-15 -> 2026-01-15
@@ -162,14 +198,42 @@ mod tests {
             last day on 16 December 2026 (Wednesday): 2026-09-16 -> 2026-12-17 (moved from 2026-12-16)
             last day on 5 January 2025, a Sunday worked: 2024-10-05 -> 2025-01-05
             30 November: February has no 30th: 2025-11-30 -> 2026-03-02 (moved from 2026-02-28)
-            a last day in 2027, which the data does not cover: 2026-11-29 -> 2027-02-28 (unchecked: the days-off calendar under rules/calendar/ does not cover 2027)
+            a last day in 2027, from the law alone: provisional: 2026-11-29 -> 2027-03-01 (moved from 2027-02-28) (provisional)
+            a last day on 2 January 2027 (Saturday, New Year): moved to 5 January: 2026-10-02 -> 2027-01-05 (moved from 2027-01-02) (provisional)
+            a last day on 21 March 2027 (Sunday, Nauryz): days off through 24 March: 2026-12-21 -> 2027-03-25 (moved from 2027-03-21) (provisional)
+            a last day in 2028, which the data does not cover: 2027-11-29 -> 2028-02-29 (unchecked: the days-off calendar under rules/calendar/ does not cover 2028)
         "#]].assert_eq(&out);
+    }
+
+    /// Decision 23: the year after the current one is always in `rules/calendar/`, at least
+    /// provisionally. This fails on the first of January of a year whose next is missing.
+    #[test]
+    fn the_year_after_this_one_is_in_the_calendar() {
+        let next = today().year() + 1;
+        assert!(Calendar::built_in().years().any(|y| y == next), "rules/calendar/kz-days-off.json has no {next}: add it from the law (decision 23)");
+    }
+
+    /// Decision 23: the moment a provisional year's data lands, its deadlines are computed
+    /// from it and are no longer provisional.
+    #[test]
+    fn a_provisional_deadline_is_recomputed_when_the_year_lands() {
+        let text = DAYS_OFF.to_string();
+        let delivered = d("2026-11-29"); // nominal last day: Sunday 28 February 2027
+        let before = appeal_deadline(&Calendar::parse(&text).unwrap(), delivered);
+        assert_eq!((before.last_day, before.provisional.is_some()), (d("2027-03-01"), true));
+        // The government sets 2027: say Monday 1 March 2027 becomes a day off by transfer.
+        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let y = &mut v["years"]["2027"];
+        y.as_object_mut().unwrap().remove("provisional");
+        y["transferred_days_off"].as_array_mut().unwrap().push("2027-03-01".into());
+        let after = appeal_deadline(&Calendar::parse(&v.to_string()).unwrap(), delivered);
+        assert_eq!((after.last_day, after.provisional), (d("2027-03-02"), None));
     }
 
     #[test]
     fn a_year_not_covered_is_never_guessed() {
         let cal = Calendar::built_in();
-        assert!(cal.is_day_off(d("2027-01-01")).unwrap_err().contains("2027"));
+        assert!(cal.is_day_off(d("2028-01-03")).unwrap_err().contains("2028"));
         assert!(Calendar::parse(r#"{"years": {"2025": {"holidays": ["2026-01-01"], "transferred_days_off": [], "working_weekend_days": []}}}"#).is_err());
     }
 }

@@ -392,6 +392,7 @@ impl CaseView<'_> {
                         (view::day(l, &d.last_day.to_string())) " — "
                         @if left >= 0 { strong.days-left { (left) " " (t(l, "days_left")) } }
                         @else { span.bad { (t(l, "deadline_passed")) " " (-left) } " " (t(l, "late_needs_reason")) }
+                        @if d.provisional.is_some() { " " span.provisional { (t(l, "deadline_provisional")) } }
                     }
                 }
             }
