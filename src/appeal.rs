@@ -746,6 +746,7 @@ impl Appeals<'_> {
             text: ev::NoticeText { kk: text.kk, ru: text.ru },
             grounds: Vec::new(),
             simulation: None,
+            explanation: None,
         };
         let issued = self.ledger.append(vec![NewEvent::typed(notice_stream(&notice), issued).expecting(0)]).await.map_err(stream_conflict)?.remove(0);
         self.deliver(&issued).await

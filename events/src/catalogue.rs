@@ -736,6 +736,11 @@ pub struct NoticeIssued {
     pub grounds: Vec<Ground>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub simulation: Option<bool>,
+    /// Decision 22: what the text explains, as data: `{"findings": [...], "body": "..."}` (each
+    /// finding: code, clause, registry, whose, birth_year, kind, records). Notices issued
+    /// before have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<Value>,
 }
 
 /// A delivery attempt that reached the person (`detail`: the gateway's receipt).

@@ -23,12 +23,27 @@ impl<'a> Runner<'a> {
         to_issue.sort_by_key(|(_, p, _)| *p);
         let mut appends = Appends::new(self.ledger);
         for chunk in to_issue.chunks(500) {
-            let proposals = self.ledger.read_seqs(&chunk.iter().map(|(_, p, _)| *p).collect::<Vec<_>>()).await?;
+            let proposals = self.ledger.read_seqs(&chunk.iter().flat_map(|(_, p, d)| [*p, *d]).collect::<Vec<_>>()).await?;
             let by_seq: BTreeMap<u64, &Event> = proposals.iter().map(|e| (e.seq, e)).collect();
+            // Decision 22: what each proposal rests on (its entry, family and answers), read at once.
+            let evidence: Vec<u64> =
+                proposals.iter().filter_map(|e| e.decode::<ev::DecisionProposed>().ok()).flat_map(|p| p.evidence.into_iter().filter_map(|r| r.seq())).collect();
+            let evidence = self.ledger.read_seqs(&evidence).await?;
+            let evidence: BTreeMap<u64, &Event> = evidence.iter().map(|e| (e.seq, e)).collect();
             let mut batch = Vec::new();
             for (iin, prop, decision) in chunk {
-                let grounds = by_seq.get(prop).and_then(|e| e.decode::<ev::DecisionProposed>().ok()).map(|p| p.grounds).unwrap_or_default();
-                let text = notice::render(&ctx.rules, &grounds);
+                let proposal = by_seq.get(prop).and_then(|e| e.decode::<ev::DecisionProposed>().ok());
+                let grounds = proposal.as_ref().map(|p| p.grounds.clone()).unwrap_or_default();
+                // The body that took the decision: as its official's position names it.
+                let body = by_seq
+                    .get(decision)
+                    .and_then(|e| e.decode::<ev::DecisionTaken>().ok())
+                    .map(|d| d.official.map(|o| o.position).filter(|p| !p.is_empty()).unwrap_or(d.decided_by))
+                    .unwrap_or_default();
+                let rested_on: Vec<&Event> = proposal.iter().flat_map(|p| p.evidence.iter().filter_map(|r| evidence.get(&r.seq()?).copied())).collect();
+                let findings = findings_of(iin, &grounds, &rested_on, &ctx);
+                let text = crate::rules::explain::explained(notice::render(&ctx.rules, &grounds), &findings, &body);
+                let explanation = Some(serde_json::json!({"findings": findings, "body": body}));
                 let id = notice_id(&ctx.run, iin);
                 let issued = ev::NoticeIssued {
                     run: Some(ctx.run.clone()),
@@ -43,6 +58,7 @@ impl<'a> Runner<'a> {
                     text: ev::NoticeText { kk: text.kk, ru: text.ru },
                     grounds,
                     simulation: ctx.simulation.then_some(true),
+                    explanation,
                 };
                 batch.push(NewEvent::typed(notice_stream(&id), issued));
             }
@@ -120,4 +136,37 @@ pub async fn attempt_delivery(registries: &dyn Registries, notice: &str, iin: &s
             NewEvent::typed(stream, ev::NoticeDeliveryFailed { run: of.run, appeal: of.appeal, notice, iin, attempt, detail, r#final })
         }
     }
+}
+
+/// Decision 22: what a proposal's grounds rest on, described: from the events it names (the
+/// person's list entry, the family step 5 fixed, the registries' answers), judged as the run
+/// judged them (its settlement, its decision date).
+fn findings_of(iin: &str, grounds: &[ev::Ground], rested_on: &[&Event], ctx: &RunContext) -> Vec<crate::rules::explain::Finding> {
+    let mut answers: BTreeMap<RegistryId, crate::rules::checks::Records> = BTreeMap::new();
+    let mut family = crate::rules::checks::Family::default();
+    let mut entry = Value::Null;
+    for e in rested_on {
+        match e.kind.as_str() {
+            REGISTRY_RESPONDED => {
+                if let (Ok(r), true) = (e.decode::<ev::RegistryResponded>(), e.stream.starts_with("person:")) {
+                    if let Some(registry) = RegistryId::parse(&r.registry) {
+                        answers.entry(registry).or_default().extend(crate::registry::records_of(&r.answer["records"]));
+                    }
+                }
+            }
+            CHECK_EVALUATED => {
+                if let Some(f) = e.decode::<ev::CheckEvaluated>().ok().and_then(|c| c.family).and_then(|f| serde_json::from_value(f).ok()) {
+                    family = f;
+                }
+            }
+            LIST_ENTRY_RECEIVED => {
+                if let Ok(l) = e.decode::<ev::ListEntryReceived>() {
+                    entry = l.entry;
+                }
+            }
+            _ => {}
+        }
+    }
+    let judged_by = crate::rules::checks::Context::of_entry(&entry, Some(&ctx.as_of), !ctx.simulation);
+    crate::rules::explain::findings(iin, grounds, &family, &answers, &judged_by)
 }

@@ -392,3 +392,123 @@ async fn decision_24_conflicts_go_back_with_the_list() {
     let conflicts: Vec<u64> = submitted[0].data["conflicts"].as_array().unwrap().iter().map(|r| r.as_u64().unwrap()).collect();
     assert_eq!((rejected.len(), conflicts), (2, rejected), "both entries rejected, both reported");
 }
+
+/// A valid IIN born `y-m-d` with century-and-sex digit `sex` (3, 5: a man; 4, 6: a woman).
+fn person(y: i32, m: u32, d: u32, sex: u8) -> String {
+    (1000..9999).find_map(|serial| Iin::build(y, m, d, sex, serial)).unwrap().to_string()
+}
+
+/// Decision 22: every notice keeps the annex's wording and then says what was found (each
+/// ground's record, whose it is, the registry) and how to contest, in Kazakh and Russian. One
+/// person per ground and subject kind; the texts after the annex's, in both languages.
+#[tokio::test]
+async fn decision_22_notices_explain_themselves() {
+    use crate::common::scenario::{complete, iin_for, run_fixture};
+    use crate::common::{Backend, Place};
+    let (husband, wife, son, daughter) = (person(1984, 2, 3, 3), person(1986, 7, 8, 4), person(2010, 5, 6, 5), person(2012, 9, 10, 6));
+    let gbd = |f: &str, v: Value| {
+        let mut g = clean_gbd();
+        g[f] = v;
+        g
+    };
+    let (fx, names) = complete(
+        Procedure::RegistryRemoval,
+        json!({"entries": [{"iin": "@Contract"}, {"iin": "@Wife"}, {"iin": "@Husband"}, {"iin": "@Son"}, {"iin": "@Daughter"}, {"iin": "@Shared"},
+                           {"iin": "@Prior"}, {"iin": "@Fund"}, {"iin": "@Dead"}, {"iin": "@Missing"}, {"iin": "@Stateless"}, {"iin": "@Abroad"},
+                           {"iin": "@Incapable"}, {"iin": "@Prison"}],
+               "registries": {
+                   "zags": {"@Wife": {"marriage": {"spouse_iin": wife, "since": "2010-06-12"}}, "@Husband": {"marriage": {"spouse_iin": husband, "since": "2009-01-01"}},
+                            "@Son": {"children": [son]}, "@Daughter": {"children": [daughter]}, "@Dead": {"death": {"date": "2025-11-03", "record": "АЗ-77"}}},
+                   "gosreestr": {"@Contract": {"privatization_contracts": [{"number": "П-1", "date": "2004-05-06", "address": "Караганда, ул. Ерубаева, 1"}]},
+                                 wife.clone(): {"privatization_contracts": [{"number": "П-2", "date": "2008-03-02"}]},
+                                 husband.clone(): {"privatization_contracts": [{"number": "П-3"}]},
+                                 son.clone(): {"privatization_contracts": [{"number": "П-4", "date": "2019-12-16"}]},
+                                 daughter.clone(): {"privatization_contracts": [{"number": "П-5"}]}},
+                   "kazreestr": {"@Shared": {"shared_construction_contracts": [{"number": "ДДУ-9", "date": "2022-03-01", "object": "ЖК Алатау"}]}},
+                   "ish_as_mr": {"@Prior": {"prior_station_housing": [{"address": "Балхаш, в/ч 41", "locality": "Балхаш", "kato": "102010000", "duty_station": "в/ч 41", "since": "2012-09-01", "until": null}]}},
+                   "egkn": {"@Fund": {"state_fund_housing": [{"address": "Нур-Султан, ул. Абая 1", "locality": "Нур-Султан", "kato": "710000000", "right": "permanent_use", "since": "2017-01-01"}]}},
+                   "gbd_fl": {"@Missing": gbd("declared_missing", json!(true)), "@Stateless": gbd("citizenship", json!("stateless")), "@Abroad": gbd("residence_country", json!("DE")),
+                              "@Incapable": gbd("legally_incapable", json!(true)), "@Prison": gbd("imprisoned", json!(true)),
+                              wife.clone(): clean_gbd(), husband.clone(): clean_gbd(), son.clone(): clean_gbd(), daughter.clone(): clean_gbd()}}}),
+    );
+    let place = Place::new(Backend::Sqlite, None);
+    let ledger = place.ledger().await;
+    run_fixture(&ledger, housing_ledger::registry::fixture::Fixture::parse("c", &fx.to_string()).unwrap()).await;
+    let notices = ledger.store().read_by_type("NoticeIssued", 0, 100).await.unwrap();
+    let name = |iin: &str| names.get(iin).cloned().unwrap_or_else(|| iin.to_string());
+    let mut out = String::new();
+    for who in ["Contract", "Wife", "Husband", "Son", "Daughter", "Shared", "Prior", "Fund", "Dead", "Missing", "Stateless", "Abroad", "Incapable", "Prison"] {
+        let n = notices.iter().find(|n| n.data["iin"] == iin_for(who).as_str()).unwrap_or_else(|| panic!("no notice for {who}"));
+        for lang in ["kk", "ru"] {
+            let text = n.data["text"][lang].as_str().unwrap();
+            let (annex, added) = text.split_once("\n\n").unwrap();
+            assert!(annex.starts_with(if lang == "kk" { "Құрметті" } else { "Уважаемый" }), "the annex's wording comes first");
+            let found = added.split("\n\n").next().unwrap();
+            out.push_str(&format!("{} {lang}: {}\n", name(&iin_for(who)), found.replace('\n', "\n    ")));
+        }
+    }
+    // How to contest: once for all, it is the same paragraph in every notice.
+    let last = notices[0].data["text"]["ru"].as_str().unwrap().rsplit("\n\n").next().unwrap().to_string();
+    let last_kk = notices[0].data["text"]["kk"].as_str().unwrap().rsplit("\n\n").next().unwrap().to_string();
+    out.push_str(&format!("contest kk: {last_kk}\ncontest ru: {last}\n"));
+    expect![[r#"
+        Contract kk: Анықталғаны:
+            – тұрғынжайды жекешелендіру туралы шарт № П-1, күні: 2004 жылғы 6 мамыр, мекенжайы: Караганда, ул. Ерубаева, 1 — Сізге қатысты (дереккөз: ГосРеестр).
+        Contract ru: Что установлено:
+            – договор о приватизации жилища № П-1 от 6 мая 2004 г., адрес: Караганда, ул. Ерубаева, 1 — в отношении Вас (источник: ГосРеестр).
+        Wife kk: Анықталғаны:
+            – тұрғынжайды жекешелендіру туралы шарт № П-2, күні: 2008 жылғы 2 наурыз — жұбайыңызға қатысты, 1986 жылы туған (дереккөз: ГосРеестр).
+        Wife ru: Что установлено:
+            – договор о приватизации жилища № П-2 от 2 марта 2008 г. — в отношении супруги, 1986 г. р. (источник: ГосРеестр).
+        Husband kk: Анықталғаны:
+            – тұрғынжайды жекешелендіру туралы шарт № П-3 — жұбайыңызға қатысты, 1984 жылы туған (дереккөз: ГосРеестр).
+        Husband ru: Что установлено:
+            – договор о приватизации жилища № П-3 — в отношении супруга, 1984 г. р. (источник: ГосРеестр).
+        Son kk: Анықталғаны:
+            – тұрғынжайды жекешелендіру туралы шарт № П-4, күні: 2019 жылғы 16 желтоқсан — ұлыңызға қатысты, 2010 жылы туған (дереккөз: ГосРеестр).
+        Son ru: Что установлено:
+            – договор о приватизации жилища № П-4 от 16 декабря 2019 г. — в отношении сына, 2010 г. р. (источник: ГосРеестр).
+        Daughter kk: Анықталғаны:
+            – тұрғынжайды жекешелендіру туралы шарт № П-5 — қызыңызға қатысты, 2012 жылы туған (дереккөз: ГосРеестр).
+        Daughter ru: Что установлено:
+            – договор о приватизации жилища № П-5 — в отношении дочери, 2012 г. р. (источник: ГосРеестр).
+        Shared kk: Анықталғаны:
+            – тұрғын үй салуға үлестік қатысу туралы шарт № ДДУ-9, күні: 2022 жылғы 1 наурыз, нысаны: ЖК Алатау — Сізге қатысты (дереккөз: Казреестр).
+        Shared ru: Что установлено:
+            – договор о долевом участии в жилищном строительстве № ДДУ-9 от 1 марта 2022 г., объект: ЖК Алатау — в отношении Вас (источник: Казреестр).
+        Prior kk: Анықталғаны:
+            – бұрынғы қызмет орны бойынша қызметтік тұрғынжай, мекенжайы: Балхаш, в/ч 41, қызмет орны: в/ч 41, елді мекен: Балхаш, берілген күні: 2012 жылғы 1 қыркүйек — Сізге қатысты (дереккөз: ИШ АС МР).
+        Prior ru: Что установлено:
+            – служебное жилище по прежнему месту службы, адрес: Балхаш, в/ч 41, место службы: в/ч 41, населённый пункт: Балхаш, предоставлено с 1 сентября 2012 г. — в отношении Вас (источник: ИШ АС МР).
+        Fund kk: Анықталғаны:
+            – мемлекеттік тұрғын үй қорынан тұрақты пайдаланудағы тұрғынжай, мекенжайы: Нур-Султан, ул. Абая 1, елді мекен: Нур-Султан, берілген күні: 2017 жылғы 1 қаңтар — Сізге қатысты (дереккөз: ЕГКН).
+        Fund ru: Что установлено:
+            – жилище из государственного жилищного фонда в постоянном пользовании, адрес: Нур-Султан, ул. Абая 1, населённый пункт: Нур-Султан, предоставлено с 1 января 2017 г. — в отношении Вас (источник: ЕГКН).
+        Dead kk: Анықталғаны:
+            – қайтыс болу туралы акт жазбасы № АЗ-77, күні: 2025 жылғы 3 қараша — Сізге қатысты (дереккөз: АХАЖ).
+        Dead ru: Что установлено:
+            – запись акта о смерти № АЗ-77 от 3 ноября 2025 г. — в отношении Вас (источник: ЗАГС).
+        Missing kk: Анықталғаны:
+            – хабар-ошарсыз кетті деп тану — Сізге қатысты (дереккөз: ЖТ МДБ).
+        Missing ru: Что установлено:
+            – признание безвестно отсутствующим — в отношении Вас (источник: ГБД ФЛ).
+        Stateless kk: Анықталғаны:
+            – азаматтығы жоқ адам — Сізге қатысты (дереккөз: ЖТ МДБ).
+        Stateless ru: Что установлено:
+            – лицо без гражданства — в отношении Вас (источник: ГБД ФЛ).
+        Abroad kk: Анықталғаны:
+            – тұрақты тұратын елі: DE — Сізге қатысты (дереккөз: ЖТ МДБ).
+        Abroad ru: Что установлено:
+            – страна постоянного проживания: DE — в отношении Вас (источник: ГБД ФЛ).
+        Incapable kk: Анықталғаны:
+            – сот шешімімен әрекетке қабілетсіз деп тану — Сізге қатысты (дереккөз: ЖТ МДБ).
+        Incapable ru: Что установлено:
+            – признание недееспособным по решению суда — в отношении Вас (источник: ГБД ФЛ).
+        Prison kk: Анықталғаны:
+            – бас бостандығынан айыру орнында болу — Сізге қатысты (дереккөз: ЖТ МДБ).
+        Prison ru: Что установлено:
+            – нахождение в местах лишения свободы — в отношении Вас (источник: ГБД ФЛ).
+        contest kk: Шешімге шағым жасау тәртібі: осы хабарлама Сізге тапсырылған күннен бастап үш ай ішінде шешім қабылдаған органға (chairman, housing commission, unit 12345) шағым бере аласыз. Мерзімнің соңғы күні демалыс немесе мереке күніне келсе, мерзім одан кейінгі бірінші жұмыс күні аяқталады. Шешім қабылдаған орган Сіздің өтінішіңіз бойынша оның орындалуын тоқтата тұруы мүмкін.
+        contest ru: Порядок обжалования: Вы вправе подать жалобу в орган, принявший решение (chairman, housing commission, unit 12345), в течение трёх месяцев со дня вручения Вам настоящего уведомления. Если последний день срока приходится на выходной или праздничный день, срок истекает в первый следующий за ним рабочий день. Орган, принявший решение, может по Вашему заявлению приостановить его исполнение.
+    "#]].assert_eq(&out);
+}
