@@ -137,6 +137,35 @@ pub fn deadline_of(case: &projections::person::ProcedureCase, person: &[Event]) 
     Some((delivered, calendar::appeal_deadline(calendar::Calendar::built_in(), delivered)))
 }
 
+/// Decision 22: what a decision's notice explains, as data for the API and the pages: the
+/// findings, and how to contest (to whom, and the last day, counted from the delivery as
+/// decision 17 says and marked provisional where decision 23 says; none before delivery).
+pub fn explanation_of(case: &projections::person::ProcedureCase) -> Option<serde_json::Value> {
+    let notice = case.notice.as_ref()?;
+    let e = notice.explanation.as_ref()?;
+    let findings: Vec<crate::rules::explain::Finding> = serde_json::from_value(e["findings"].clone()).ok()?;
+    let body = e["body"].as_str().unwrap_or_default();
+    let delivered = notice.delivered_at.as_deref().and_then(calendar::local_date_of);
+    let counted = delivered.map(|d| calendar::appeal_deadline(calendar::Calendar::built_in(), d));
+    Some(serde_json::json!({
+        "findings": findings,
+        "contest": {
+            "to": body,
+            "within": "3 months from the delivery of the notice",
+            "delivered_on": delivered.map(|d| d.to_string()),
+            "last_day": counted.as_ref().map(|d| d.last_day.to_string()),
+            "moved_from": counted.as_ref().and_then(|d| d.moved_from).map(|d| d.to_string()),
+            "provisional": counted.as_ref().and_then(|d| d.provisional.clone()),
+            "unchecked": counted.as_ref().and_then(|d| d.unchecked.clone()),
+            "suspension_on_request": true,
+        },
+        "text": {
+            "kk": format!("{}\n\n{}", crate::rules::explain::found(&findings, "kk"), crate::rules::explain::contest(body, "kk")),
+            "ru": format!("{}\n\n{}", crate::rules::explain::found(&findings, "ru"), crate::rules::explain::contest(body, "ru")),
+        },
+    }))
+}
+
 /// A correction a source owner issued about a person under appeal or his family, as the
 /// registries gave it: checked like any answer, and whether the appeal has it already.
 #[derive(Clone, Debug)]

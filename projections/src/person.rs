@@ -15,6 +15,12 @@ pub struct NoticeState {
     pub state: String,
     pub attempts: u64,
     pub issued_seq: u64,
+    /// When it was delivered (the event's time, UTC): the appeal period runs from its local date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<String>,
+    /// Decision 22: what the notice explains, as data (`{"findings", "body"}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<Value>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -245,7 +251,9 @@ impl Persons {
             }
             NOTICE_ISSUED => {
                 let Some(d) = ev.as_type::<c::NoticeIssued>() else { return };
-                self.case(&d.iin, &d.procedure).notice = Some(NoticeState { notice: d.notice, state: "pending".into(), attempts: 0, issued_seq: ev.seq });
+                let explanation = d.explanation;
+                self.case(&d.iin, &d.procedure).notice =
+                    Some(NoticeState { notice: d.notice, state: "pending".into(), attempts: 0, issued_seq: ev.seq, delivered_at: None, explanation });
             }
             NOTICE_DELIVERED | NOTICE_DELIVERY_FAILED | NOTICE_WITHHELD => {
                 let (owner, id, state, attempt) = if let Some(d) = ev.as_type::<c::NoticeDelivered>() {
@@ -263,6 +271,9 @@ impl Persons {
                     return;
                 };
                 if let Some(n) = self.case(&owner, &p).notice.as_mut() {
+                    if state == "delivered" && n.delivered_at.is_none() {
+                        n.delivered_at = Some(ev.time.clone());
+                    }
                     n.state = state.into();
                     if let Some(a) = attempt {
                         n.attempts = n.attempts.max(a.into());

@@ -40,7 +40,7 @@ pub async fn person_reads(State(s): State<AppState>, caller: Caller, Path(iin): 
 }
 
 /// A person's cases per procedure: status, grounds, decision, notice (auditor, appeals officer).
-#[utoipa::path(get, path = "/v1/persons/{iin}", tag = "persons", security(("bearer" = [])), params(("iin" = String, Path, pattern = r"^[0-9]{12}$", description = "12 digits with a valid check digit")), responses((status = 200, description = "{iin, procedures: {P: {status, grounds, decision, notice}}}"), (status = 400, description = "malformed IIN, naming the failed check"), (status = 401), (status = 403), (status = 404)))]
+#[utoipa::path(get, path = "/v1/persons/{iin}", tag = "persons", security(("bearer" = [])), params(("iin" = String, Path, pattern = r"^[0-9]{12}$", description = "12 digits with a valid check digit")), responses((status = 200, description = "{iin, procedures: {P: {status, grounds, decision, notice, explanation: {findings, contest: {to, within, delivered_on, last_day, moved_from, provisional, suspension_on_request}, text: {kk, ru}}}}}"), (status = 400, description = "malformed IIN, naming the failed check"), (status = 401), (status = 403), (status = 404)))]
 pub async fn person(State(s): State<AppState>, caller: Caller, Path(iin): Path<String>) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Auditor, Role::AppealsOfficer])?;
     let iin = checked_iin(&iin)?;
@@ -52,7 +52,8 @@ pub async fn person(State(s): State<AppState>, caller: Caller, Path(iin): Path<S
         .iter()
         .map(|(p, c)| {
             let mut v = json!({"status": c.status, "run": c.run, "grounds": c.grounds, "decision": c.decision, "notice": c.notice, "proposal_seq": c.proposal_seq,
-                "appeal": c.appeal, "reinstated": c.reinstated, "reinstatement": c.reinstatement, "decision_not_taken": c.decision_not_taken});
+                "appeal": c.appeal, "reinstated": c.reinstated, "reinstatement": c.reinstatement, "decision_not_taken": c.decision_not_taken,
+                "explanation": crate::appeal::explanation_of(c)});
             if c.simulation {
                 // Decision 11: said wherever its decisions are shown.
                 v["simulation"] = json!(crate::proof::SIMULATION_NOTE);

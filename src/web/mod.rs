@@ -537,6 +537,7 @@ async fn case_view(
                 div.card {
                     h2 { (t(l, procedure)) }
                     (status_line(l, procedure, c))
+                    @if let Some(e) = crate::appeal::explanation_of(c) { (view::explanation(l, &format!("explanation-{procedure}"), &e)) }
                 }
                 (appeal_block(&view, procedure, c))
             }

@@ -51,14 +51,26 @@ pub async fn page(State(s): State<AppState>, session: Session, Path(id): Path<St
     if let Some(q) = quorum.filter(|_| !witnesses.is_empty()) {
         verify_command.push_str(&format!(" --quorum {q}"));
     }
+    // The case as the file's own events show it: its explanation and the last day to contest.
+    let mut persons = projections::person::Persons::default();
+    bundle.events.iter().for_each(|e| persons.apply(e));
+    let explanation = persons.cases.get(&bundle.iin).and_then(|m| m.get(&bundle.procedure)).and_then(crate::appeal::explanation_of);
     let title = format!("{} {id}", t(l, "print_title"));
     Ok(session.page(
         &title,
         &format!("/ui/appeals/{id}/print"),
         html! {
             p.noprint.muted { (t(l, "print_hint")) }
+            // Decision 22: what the decision rests on and how to contest it, first.
+            section.card #print-explanation {
+                h2 { "1. " (t(l, "print_explanation")) }
+                @match &explanation {
+                    Some(e) => (super::view::explanation(l, "explanation", e)),
+                    None => p.muted { "—" },
+                }
+            }
             section.card #print-person {
-                h2 { "1. " (t(l, "print_person")) }
+                h2 { "2. " (t(l, "print_person")) }
                 dl {
                     dt { (t(l, "iin")) } dd #print-iin { (bundle.iin) }
                     dt { (t(l, "procedure")) } dd { (t(l, &bundle.procedure)) }
@@ -67,7 +79,7 @@ pub async fn page(State(s): State<AppState>, session: Session, Path(id): Path<St
                 }
             }
             section.card #print-notice {
-                h2 { "2. " (t(l, "print_notice")) }
+                h2 { "3. " (t(l, "print_notice")) }
                 @match &notice {
                     Some((e, n)) => {
                         p.muted { (n.notice) " · #" (e.seq) " · " (view::when(l, &e.time)) }
@@ -78,7 +90,7 @@ pub async fn page(State(s): State<AppState>, session: Session, Path(id): Path<St
                 }
             }
             section.card #print-decision {
-                h2 { "3. " (t(l, "decision")) }
+                h2 { "4. " (t(l, "decision")) }
                 @match &decision {
                     Some((e, d)) => dl {
                         dt { (t(l, "outcome")) } dd { (t(l, d.outcome.as_str())) " · #" (e.seq) " · " (view::when(l, &e.time)) }
@@ -92,7 +104,7 @@ pub async fn page(State(s): State<AppState>, session: Session, Path(id): Path<St
                 }
             }
             section.card #print-grounds {
-                h2 { "4. " (t(l, "grounds")) }
+                h2 { "5. " (t(l, "grounds")) }
                 @if bundle.grounds.is_empty() { p.muted { "—" } }
                 @for g in &bundle.grounds {
                     div.ground {
@@ -111,7 +123,7 @@ pub async fn page(State(s): State<AppState>, session: Session, Path(id): Path<St
                 }
             }
             section.card #print-appeal {
-                h2 { "5. " (t(l, "print_appeal_steps")) }
+                h2 { "6. " (t(l, "print_appeal_steps")) }
                 table {
                     thead { tr { th { "#" } th { (t(l, "time")) } th { (t(l, "event")) } th { "" } } }
                     tbody {
@@ -127,7 +139,7 @@ pub async fn page(State(s): State<AppState>, session: Session, Path(id): Path<St
                 }
             }
             section.card #print-checkpoint {
-                h2 { "6. " (t(l, "checkpoint")) }
+                h2 { "7. " (t(l, "checkpoint")) }
                 dl {
                     dt { (t(l, "tree_size")) } dd #print-tree-size { (size) }
                     dt { (t(l, "print_signatures")) } dd {
@@ -155,7 +167,7 @@ pub async fn page(State(s): State<AppState>, session: Session, Path(id): Path<St
                 pre.note { (bundle.checkpoint) }
             }
             section.card #print-verify {
-                h2 { "7. " (t(l, "print_how")) }
+                h2 { "8. " (t(l, "print_how")) }
                 p { (t(l, "print_how_text")) }
                 pre #print-command { (verify_command) }
                 p.noprint { a href=(format!("/ui/appeals/{id}/case-file")) { (t(l, "case_file")) } }

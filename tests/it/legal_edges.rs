@@ -512,3 +512,42 @@ async fn decision_22_notices_explain_themselves() {
         contest ru: Порядок обжалования: Вы вправе подать жалобу в орган, принявший решение (chairman, housing commission, unit 12345), в течение трёх месяцев со дня вручения Вам настоящего уведомления. Если последний день срока приходится на выходной или праздничный день, срок истекает в первый следующий за ним рабочий день. Орган, принявший решение, может по Вашему заявлению приостановить его исполнение.
     "#]].assert_eq(&out);
 }
+
+/// Decision 22: `GET /v1/persons/{iin}` gives the explanation as data: the findings, and how to
+/// contest with the last day counted from the delivery (decision 17).
+#[tokio::test]
+async fn the_person_route_gives_the_explanation_as_data() {
+    use crate::common::scenario::{complete, iin_for, run_fixture};
+    use crate::common::{Backend, Place};
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let (fx, _) = complete(
+        Procedure::RegistryRemoval,
+        json!({"entries": [{"iin": "@P"}], "registries": {"gosreestr": {"@P": {"privatization_contracts": [{"number": "П-9", "date": "2001-01-01"}]}}}}),
+    );
+    let place = Place::new(Backend::Sqlite, None);
+    let ledger = std::sync::Arc::new(place.ledger().await);
+    run_fixture(&ledger, housing_ledger::registry::fixture::Fixture::parse("c", &fx.to_string()).unwrap()).await;
+    let state =
+        housing_ledger::api::AppState::new(ledger.clone(), housing_ledger::registry::TrustedKeys::from_sim_seed(housing_ledger::registry::DEFAULT_SIM_SEED));
+    let (token, _) = housing_ledger::auth::create_token(&ledger, housing_ledger::auth::Role::Auditor, "").await.unwrap();
+    let req = axum::http::Request::builder()
+        .uri(format!("/v1/persons/{}", iin_for("P")))
+        .header("Authorization", format!("Bearer {token}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let resp = housing_ledger::app(state.clone()).oneshot(req).await.unwrap();
+    let v: Value = serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    let e = &v["procedures"]["registry_removal"]["explanation"];
+    let delivered = ledger.store().read_by_type("NoticeDelivered", 0, 1).await.unwrap()[0].time.clone();
+    let on = housing_ledger::rules::calendar::local_date_of(&delivered).unwrap();
+    let last = housing_ledger::rules::calendar::appeal_deadline(housing_ledger::rules::calendar::Calendar::built_in(), on).last_day;
+    assert_eq!(e["findings"][0]["records"][0]["number"], "П-9", "{e}");
+    assert_eq!((e["findings"][0]["whose"].as_str(), e["findings"][0]["registry"].as_str()), (Some("recipient"), Some("gosreestr")));
+    assert_eq!(e["contest"]["to"], "chairman, housing commission, unit 12345");
+    assert_eq!(e["contest"]["delivered_on"], on.to_string());
+    assert_eq!(e["contest"]["last_day"], last.to_string());
+    assert_eq!(e["contest"]["suspension_on_request"], true);
+    assert!(e["text"]["ru"].as_str().unwrap().starts_with("Что установлено:\n– договор о приватизации жилища № П-9 от 1 января 2001 г."), "{e}");
+    state.background.shutdown().await;
+}

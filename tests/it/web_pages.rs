@@ -242,6 +242,10 @@ async fn sessions_roles_reads_and_language() {
     let (s, _, html) = p.call("GET", &format!("/ui/persons/{iin}"), Some(&auditor), None).await;
     assert_eq!(s, StatusCode::OK);
     assert!(html.contains("id=\"timeline\"") && html.contains("есептен шығарылды") && !html.contains("class=\"bad\""), "removed, all verified");
+    // Decision 22: the case opens with what was found and how to contest, before the timeline.
+    let explained = html.split("id=\"explanation-registry_removal\"").nth(1).expect("the case's explanation").split("</section>").next().unwrap();
+    assert!(explained.contains("№ П-9") && explained.contains("Сізге қатысты") && explained.contains("ГосРеестр"), "{explained}");
+    assert!(html.find("id=\"explanation-registry_removal\"") < html.find("id=\"timeline\""));
     assert!(!html.contains("id=\"file-registry_removal\""), "auditors get no appeal form");
     let reads = housing_ledger::reads::of_person(&p.state.ledger, &iin).await.unwrap();
     assert!(reads.iter().any(|r| r["read"] == "web:case"), "the page read is in the ledger");
@@ -488,6 +492,15 @@ async fn the_printable_case_file() {
         page.split(&format!("id=\"print-{name}\"")).nth(1).unwrap_or_else(|| panic!("no section {name}")).split("</section>").next().unwrap().to_string()
     };
     assert!(section("person").contains(&iin));
+    // Decision 22: the explanation is the first section: the record, whose, how to contest.
+    assert!(page.find("id=\"print-explanation\"") < page.find("id=\"print-person\""), "the explanation comes first");
+    let explained = section("explanation");
+    assert!(
+        explained.contains("тұрғынжайды жекешелендіру туралы шарт № П-9, күні: 2001 жылғы 1 қаңтар, мекенжайы: Алматы — Сізге қатысты")
+            && explained.contains("үш ай ішінде")
+            && explained.contains("class=\"last-day\""),
+        "{explained}"
+    );
     let notice = section("notice");
     assert!(notice.contains("lang=\"kk\"") && notice.contains("lang=\"ru\"") && notice.contains(&iin), "both texts: {notice}");
     assert!(section("decision").contains("id=\"print-official\""), "the official who decided");
