@@ -141,11 +141,11 @@ pub fn deadline_of(case: &projections::person::ProcedureCase, person: &[Event]) 
 /// findings, and how to contest (to whom, and the last day, counted from the delivery as
 /// decision 17 says and marked provisional where decision 23 says; none before delivery).
 pub fn explanation_of(case: &projections::person::ProcedureCase) -> Option<serde_json::Value> {
-    let notice = case.notice.as_ref()?;
-    let e = notice.explanation.as_ref()?;
+    let x = case.explained.as_ref()?;
+    let e = &x.explanation;
     let findings: Vec<crate::rules::explain::Finding> = serde_json::from_value(e["findings"].clone()).ok()?;
     let body = e["body"].as_str().unwrap_or_default();
-    let delivered = notice.delivered_at.as_deref().and_then(calendar::local_date_of);
+    let delivered = x.delivered_at.as_deref().and_then(calendar::local_date_of);
     let counted = delivered.map(|d| calendar::appeal_deadline(calendar::Calendar::built_in(), d));
     Some(serde_json::json!({
         "findings": findings,
@@ -227,9 +227,15 @@ pub struct Appeals<'a> {
     pub today: NaiveDate,
 }
 
+/// A date as people here type it, `02.12.2026` (DD.MM.YYYY), or as the API writes it,
+/// `2026-12-02` (issue 30, item 8: checked here, not by the browser).
 fn date(field: &'static str, s: &str) -> Result<NaiveDate> {
+    let s = s.trim();
     NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map_err(|_| field_error(field, "not_a_date", vec![s.to_string()], format!("{field} must be a date YYYY-MM-DD, got {s:?}")))
+        .or_else(|_| NaiveDate::parse_from_str(s, "%d.%m.%Y"))
+        .ok()
+        .filter(|_| s.len() == 10)
+        .ok_or_else(|| field_error(field, "not_a_date", vec![s.to_string()], format!("{field} must be a date DD.MM.YYYY (or YYYY-MM-DD), got {s:?}")))
 }
 
 /// The local date in Kazakhstan of an event (decision 17).

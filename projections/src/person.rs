@@ -15,12 +15,17 @@ pub struct NoticeState {
     pub state: String,
     pub attempts: u64,
     pub issued_seq: u64,
-    /// When it was delivered (the event's time, UTC): the appeal period runs from its local date.
+}
+
+/// Decision 22: what the decision's notice explains (`{"findings", "body"}`), kept after a
+/// notice of reinstatement replaces it as the case's notice, and when it was delivered (the
+/// event's time, UTC): the appeal period runs from its local date.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Explained {
+    pub notice: String,
+    pub explanation: Value,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivered_at: Option<String>,
-    /// Decision 22: what the notice explains, as data (`{"findings", "body"}`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub explanation: Option<Value>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -62,6 +67,11 @@ pub struct AppealCase {
     pub recheck: Option<Recheck>,
     pub outcome: Option<AppealOutcome>,
     pub resolved_by: Option<String>,
+    /// When it was resolved (the event's time, UTC) and the resolution's seq.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_seq: Option<u64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -75,6 +85,8 @@ pub struct ProcedureCase {
     pub proposal_seq: Option<u64>,
     pub decision: Option<Decision>,
     pub notice: Option<NoticeState>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explained: Option<Explained>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub appeal: Option<AppealCase>,
     /// What an overturned removal restored: the queue number and registration date, or the lease.
@@ -251,9 +263,11 @@ impl Persons {
             }
             NOTICE_ISSUED => {
                 let Some(d) = ev.as_type::<c::NoticeIssued>() else { return };
-                let explanation = d.explanation;
-                self.case(&d.iin, &d.procedure).notice =
-                    Some(NoticeState { notice: d.notice, state: "pending".into(), attempts: 0, issued_seq: ev.seq, delivered_at: None, explanation });
+                let case = self.case(&d.iin, &d.procedure);
+                if let Some(explanation) = d.explanation {
+                    case.explained = Some(Explained { notice: d.notice.clone(), explanation, delivered_at: None });
+                }
+                case.notice = Some(NoticeState { notice: d.notice, state: "pending".into(), attempts: 0, issued_seq: ev.seq });
             }
             NOTICE_DELIVERED | NOTICE_DELIVERY_FAILED | NOTICE_WITHHELD => {
                 let (owner, id, state, attempt) = if let Some(d) = ev.as_type::<c::NoticeDelivered>() {
@@ -270,10 +284,11 @@ impl Persons {
                 else {
                     return;
                 };
-                if let Some(n) = self.case(&owner, &p).notice.as_mut() {
-                    if state == "delivered" && n.delivered_at.is_none() {
-                        n.delivered_at = Some(ev.time.clone());
-                    }
+                let case = self.case(&owner, &p);
+                if let Some(x) = case.explained.as_mut().filter(|x| x.notice == id && state == "delivered" && x.delivered_at.is_none()) {
+                    x.delivered_at = Some(ev.time.clone());
+                }
+                if let Some(n) = case.notice.as_mut() {
                     n.state = state.into();
                     if let Some(a) = attempt {
                         n.attempts = n.attempts.max(a.into());
@@ -324,6 +339,8 @@ impl Persons {
                 a.suspended = false;
                 a.outcome = Some(d.outcome);
                 a.resolved_by = Some(d.resolved_by.holder);
+                a.resolved_at = Some(ev.time.clone());
+                a.resolved_seq = Some(ev.seq);
                 let case = self.case(&d.iin, &d.procedure);
                 if d.outcome == AppealOutcome::Overturned {
                     // The removal is undone: back on the list / the lease stays in force.

@@ -89,7 +89,13 @@ pub async fn build_with(ledger: &Ledger, registries: &TrustedKeys, headers: &Run
     let own = person_stream(iin);
     let notices = notice_stream(&format!("{}-{iin}", case.run));
     let entry = person.iter().find(|e| e.stream == own && e.kind == LIST_ENTRY_RECEIVED && e.run() == Some(case.run.as_str())).map(|e| e.stream_seq);
-    for e in person.into_iter().filter(|e| (e.stream == own && Some(e.stream_seq) >= entry) || e.stream == notices) {
+    let mine = |e: &Event| e.stream == own && Some(e.stream_seq) >= entry;
+    // The appeals against this case's decision, whole, with their notices of reinstatement: an
+    // overturned decision is shown as overturned (every overturn rests on a re-check, whose
+    // events are in the person's stream).
+    let appeals: BTreeSet<String> = person.iter().filter(|e| mine(e) && e.kind == DECISION_TAKEN && e.appeal().is_none()).map(|e| appeal_id(e.seq)).collect();
+    let appealed = |e: &Event| appeals.iter().any(|a| e.stream == appeal_stream(a) || e.stream == notice_stream(&reinstatement_notice_id(a)));
+    for e in person.into_iter().filter(|e| mine(e) || e.stream == notices || appealed(e)) {
         events.insert(e.seq, e);
     }
     for e in run_events.into_iter().filter(|e| e.run() == Some(case.run.as_str()) && (e.kind == RUN_STARTED || e.kind == LIST_SUBMITTED)) {
@@ -144,6 +150,15 @@ async fn load_person_with(ledger: &Ledger, headers: &RunHeaders, iin: &str) -> R
         let notice = notice_stream(&format!("{run}-{iin}"));
         let (h, n) = tokio::join!(headers.get(ledger, run), ledger.read_stream(&notice));
         run_events.extend(h?.for_proposals(&proposals).cloned());
+        notices.extend(n?);
+    }
+    // The appeals against his decisions (an appeal is named after the decision it contests),
+    // and their notices of reinstatement: their resolutions are part of the case.
+    let appeals: BTreeSet<String> = person.iter().filter(|e| e.kind == DECISION_TAKEN && e.appeal().is_none()).map(|e| appeal_id(e.seq)).collect();
+    for a in &appeals {
+        let (stream, notice) = (appeal_stream(a), notice_stream(&reinstatement_notice_id(a)));
+        let (s, n) = tokio::join!(ledger.read_stream(&stream), ledger.read_stream(&notice));
+        notices.extend(s?);
         notices.extend(n?);
     }
     let mut persons = Persons::default();

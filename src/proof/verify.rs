@@ -344,7 +344,10 @@ pub fn check_event_sources(e: &Event, keys: &TrustedKeys) -> Result<(), String> 
 /// notice of a confirmed decision. Without them the status could not be re-derived, and a
 /// bundle cut short would claim what its events no longer show.
 /// Returns the case's run.
-fn check_whole(bundle: &Bundle) -> Result<String, ProofError> {
+///
+/// A removal or termination overturned on appeal (`overturned`: the status is then retained)
+/// still needs everything the decision needed: the bundle shows what was decided and undone.
+fn check_whole(bundle: &Bundle, overturned: bool) -> Result<String, ProofError> {
     let person = format!("person:{}", bundle.iin);
     let entry = bundle
         .events
@@ -359,8 +362,13 @@ fn check_whole(bundle: &Bundle) -> Result<String, ProofError> {
     if of_run(RUN_STARTED).next().is_none() {
         return missing(format!("the RunStarted of run {run} (its rule set and sources)"));
     }
-    let decided = matches!(bundle.status, Status::Removed | Status::Terminated | Status::Declined);
-    match bundle.status {
+    let status = match (overturned, Procedure::parse(&bundle.procedure)) {
+        (true, Ok(Procedure::LeaseTermination)) => Status::Terminated,
+        (true, _) => Status::Removed,
+        (false, _) => bundle.status,
+    };
+    let decided = matches!(status, Status::Removed | Status::Terminated | Status::Declined);
+    match status {
         Status::Proposed | Status::Removed | Status::Terminated | Status::Declined => {
             let Some(proposal) = of_run(DECISION_PROPOSED).find(|e| e.stream == person) else {
                 return missing("the DecisionProposed (the proposal and its grounds)".into());
@@ -372,7 +380,7 @@ fn check_whole(bundle: &Bundle) -> Result<String, ProofError> {
             let decision = of_run(DECISION_TAKEN).find(|e| e.decode::<ev::DecisionTaken>().is_ok_and(|d| d.proposal.seq() == Some(proposal.seq)));
             match decision {
                 None if decided => return missing(format!("the DecisionTaken on the proposal (seq {})", proposal.seq)),
-                Some(d) if matches!(bundle.status, Status::Removed | Status::Terminated) => {
+                Some(d) if matches!(status, Status::Removed | Status::Terminated) => {
                     let notified =
                         bundle.events.iter().any(|e| e.kind == NOTICE_ISSUED && e.decode::<ev::NoticeIssued>().is_ok_and(|n| n.decision.seq() == Some(d.seq)));
                     if !notified {
@@ -660,14 +668,15 @@ pub fn verify(bundle: &Bundle, anchor: &VerifierKey, book: &RuleBook, sources: &
     check_included(&bundle.events, &bundle.inclusion, &cp)?;
     let keys = source_keys(bundle, sources)?;
     let procedure = Procedure::parse(&bundle.procedure).map_err(invalid)?;
-    let run = check_whole(bundle)?;
-    // The decision rests on its run's events; an appeal's re-check is judged with the appeal.
-    let of_case = bundle.events.iter().filter(|e| e.run() == Some(run.as_str()) && e.appeal().is_none());
-    let judged = rederive(of_case, &bundle.iin, procedure, &keys, book).map_err(invalid)?;
     // The status the events show.
     let mut persons = Persons::default();
     bundle.events.iter().for_each(|e| persons.apply(e));
     let case = persons.cases.get(&bundle.iin).and_then(|m| m.get(&bundle.procedure)).ok_or_else(|| invalid("the events hold no case for this person"))?;
+    let overturned = case.appeal.as_ref().is_some_and(|a| a.outcome == Some(ev::AppealOutcome::Overturned));
+    let run = check_whole(bundle, overturned)?;
+    // The decision rests on its run's events; an appeal's re-check is judged with the appeal.
+    let of_case = bundle.events.iter().filter(|e| e.run() == Some(run.as_str()) && e.appeal().is_none());
+    let judged = rederive(of_case, &bundle.iin, procedure, &keys, book).map_err(invalid)?;
     if case.status != bundle.status {
         return Err(invalid(format!("bundle says {}, its events say {}", bundle.status, case.status)));
     }
@@ -679,7 +688,8 @@ pub fn verify(bundle: &Bundle, anchor: &VerifierKey, book: &RuleBook, sources: &
     if let Some(j) = judged {
         let computed: BTreeSet<_> = j.computed.iter().map(ground_key).collect();
         let stated: BTreeSet<_> = bundle.grounds.iter().map(ground_key).collect();
-        if computed != stated {
+        // An overturn leaves no grounds standing: the proposal's are compared below.
+        if computed != stated && !overturned {
             return Err(invalid(format!(
                 "the grounds do not follow from the answers under rule set {} v{}: computed {computed:?}, stated {stated:?}",
                 j.rule_set_id, j.rule_set_version
@@ -703,6 +713,27 @@ pub fn verify(bundle: &Bundle, anchor: &VerifierKey, book: &RuleBook, sources: &
     // Whole streams to their heads (a run's holds other persons' data: a bundle carries only
     // its own parts of it). Checked last, so that a required event left out is named above.
     check_heads(&bundle.events, &bundle.heads, &cp, |s| s.starts_with("run:"))?;
+    // The appeals the bundle holds, re-judged: what the latest came to is part of the case.
+    let mut appeal = None;
+    let appeals: BTreeSet<&str> = bundle.events.iter().filter_map(|e| e.stream.strip_prefix("appeal:")).collect();
+    for id in appeals {
+        let appeal_events: Vec<Event> = bundle
+            .events
+            .iter()
+            .filter(|e| e.stream == format!("appeal:{id}") || e.appeal() == Some(id) || e.stream == format!("notice:{id}-reinstatement"))
+            .cloned()
+            .collect();
+        let file = CaseFile {
+            format: CASE_FILE_FORMAT.into(),
+            appeal: id.into(),
+            notice: None,
+            proof: bundle.clone(),
+            appeal_events,
+            inclusion: Vec::new(),
+            heads: Vec::new(),
+        };
+        appeal = Some(judge_appeal(&file, &keys, book)?);
+    }
     Ok(Verified {
         status: case.status,
         grounds: bundle.grounds.len(),
@@ -710,6 +741,6 @@ pub fn verify(bundle: &Bundle, anchor: &VerifierKey, book: &RuleBook, sources: &
         tree_size: cp.size,
         simulation,
         sources: keys.basis,
-        appeal: None,
+        appeal,
     })
 }

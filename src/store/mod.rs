@@ -280,6 +280,10 @@ pub trait AccessStore: Send + Sync {
     /// Marks the session seen at `at` (its idle time starts again).
     async fn touch_session(&self, id_hash: &[u8], at: &str) -> Result<()>;
     async fn end_session(&self, id_hash: &[u8], at: &str) -> Result<()>;
+    /// Keeps a one-shot message with a session (replacing any).
+    async fn set_flash(&self, id_hash: &[u8], text: &str) -> Result<()>;
+    /// Takes the session's one-shot message, if any: it is gone once taken.
+    async fn take_flash(&self, id_hash: &[u8]) -> Result<Option<String>>;
 }
 
 /// A store: the log, its checkpoints, the stored projections and access, each a trait of its

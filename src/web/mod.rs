@@ -279,16 +279,22 @@ async fn search(session: Session, Query(q): Query<BTreeMap<String, String>>) -> 
     }
 }
 
-fn status_line(l: Lang, procedure: &str, c: &ProcedureCase) -> Markup {
+fn status_line(l: Lang, procedure: &str, c: &ProcedureCase, link: &dyn Fn(u64) -> String) -> Markup {
     html! {
         @if c.simulation {
             p.simulation #(format!("simulation-{procedure}")) { strong { (t(l, "simulation_banner")) } }
         }
         dl {
-            dt { (t(l, "status")) } dd { span.status #(format!("status-{procedure}")) { (t(l, c.status.as_str())) } }
-            dt { (t(l, "grounds")) } dd { (view::grounds(l, &c.grounds)) }
+            dt { (t(l, "status")) } dd {
+                span.status #(format!("status-{procedure}")) { (t(l, c.status.as_str())) }
+                @if let Some(o) = view::appeal_outcome(l, c) { " — " span #(format!("status-appeal-{procedure}")) { (o) } }
+            }
+            dt { (t(l, "grounds")) } dd { (view::grounds_linked(l, &c.grounds, link)) }
             @if let Some(d) = &c.decision {
-                dt { (t(l, "decision")) } dd { (t(l, d.outcome.as_str())) " — " (d.decided_by) " (#" (d.seq) ")" }
+                dt { (t(l, "decision")) } dd {
+                    (t(l, d.outcome.as_str())) " — " (d.decided_by) " (#" (d.seq) ")"
+                    @if let Some(o) = view::appeal_outcome(l, c) { " — " (o) }
+                }
                 @if let Some(position) = d.official.as_ref().map(|o| o.position.as_str()) {
                     dt { (t(l, "official")) } dd { (d.decided_by) ", " (position) }
                 }
@@ -407,10 +413,10 @@ fn filing_field(v: &CaseView, procedure: &str, name: &'static str, label: &str, 
     let typed = v.typed(procedure, value);
     let input = match kind {
         "textarea" => html! { textarea id=(name) name=(name) rows="3" required[required] aria-describedby=[described] aria-invalid=[invalid] { (typed) } },
-        // A date as YYYY-MM-DD in a text field: the browser's date picker shows its own
-        // locale's order (mm/dd/yyyy), not the one people here write or the service reads.
+        // A date as people here write it (DD.MM.YYYY) in a text field, checked by the server:
+        // the browser's date picker shows its own locale's order (mm/dd/yyyy).
         "date" => html! {
-            input id=(name) type="text" name=(name) value=(typed) inputmode="numeric" pattern="[0-9]{4}-[0-9]{2}-[0-9]{2}" placeholder=(t(v.l, "date_format"))
+            input id=(name) type="text" name=(name) value=(typed) inputmode="numeric" placeholder=(t(v.l, "date_format"))
                 required[required] aria-describedby=[described] aria-invalid=[invalid];
         },
         kind => html! { input id=(name) type=(kind) name=(name) value=(typed) required[required] aria-describedby=[described] aria-invalid=[invalid]; },
@@ -440,12 +446,27 @@ fn appeal_block(v: &CaseView, procedure: &str, c: &ProcedureCase) -> Markup {
                     @if !a.suspended {
                         form method="post" action=(format!("/ui/appeals/{}/suspend", a.appeal)) { (view::csrf_field(csrf)) button #suspend type="submit" { (t(l, "suspend")) } }
                     }
-                    form method="post" action=(format!("/ui/appeals/{}/recheck", a.appeal)) { (view::csrf_field(csrf)) button #recheck type="submit" { (t(l, "recheck")) } }
-                    form method="post" action=(format!("/ui/appeals/{}/resolve", a.appeal)) {
-                        (view::csrf_field(csrf))
-                        (view::field(l, "reason", "reason", true, html! { textarea #reason name="reason" rows="2" required {} }))
-                        button #overturn type="submit" name="outcome" value="overturned" { (t(l, "overturned")) }
-                        button #uphold type="submit" name="outcome" value="upheld" { (t(l, "upheld")) }
+                    // Issue 30, item 5: the appeal as a task list, each step offered in its
+                    // order: a correction (above), the re-check, then the decision, which only a
+                    // re-check that cleared may overturn (decision 10) and which is confirmed.
+                    @let cleared = a.recheck.as_ref().is_some_and(|r| r.verdict == events::catalogue::CheckVerdict::Clear);
+                    ol.tasks #(format!("tasks-{procedure}")) {
+                        li.task {
+                            h4 { "1. " (t(l, "task_recheck")) }
+                            form method="post" action=(format!("/ui/appeals/{}/recheck", a.appeal)) { (view::csrf_field(csrf)) button #recheck type="submit" { (t(l, "recheck")) } }
+                        }
+                        li.task {
+                            h4 { "2. " (t(l, "task_decision")) }
+                            @if a.recheck.is_none() { p.muted #(format!("decision-waits-{procedure}")) { (t(l, "decision_waits_recheck")) } }
+                            @else {
+                                form method="post" action=(format!("/ui/appeals/{}/resolve", a.appeal)) {
+                                    (view::csrf_field(csrf))
+                                    (view::field(l, "reason", "reason", true, html! { textarea #reason name="reason" rows="2" required {} }))
+                                    @if cleared { button #overturn type="submit" name="outcome" value="overturned" { (t(l, "do_overturn")) } }
+                                    @else { button #uphold type="submit" name="outcome" value="upheld" { (t(l, "do_uphold")) } }
+                                }
+                            }
+                        }
                     }
                 }
             }
@@ -491,6 +512,11 @@ async fn case_view(
 ) -> Result<Html<String>, WebError> {
     let l = session.lang;
     let cases = crate::projection::person(&s.ledger, iin.as_str()).await.map_err(internal(l))?;
+    // What the last action came to, once; a message in the URL is never shown.
+    let flash = match &session.id {
+        Some(id) => session::take_flash(s.ledger.access(), id).await.map_err(|e| internal(l)(e.into()))?,
+        None => None,
+    };
     let Some(cases) = cases else {
         return Err(session.fail(StatusCode::NOT_FOUND, format!("{} {iin}", t(l, "no_case"))));
     };
@@ -527,16 +553,25 @@ async fn case_view(
     let all_groups = view::groups(&events);
     let (shown, pages) = view::page_of(&all_groups, per, page);
     let page = page.min(pages);
+    // Where each event is in the timeline's pages: a ground's link lands on its answer.
+    let mut page_of_seq: BTreeMap<u64, usize> = BTreeMap::new();
+    for p in 1..=pages {
+        for g in view::page_of(&all_groups, per, p).0 {
+            page_of_seq.extend(g.events.iter().map(|e| (e.seq, p)));
+        }
+    }
+    let evidence_link = |seq: u64| format!("{here}?page={}{per_q}#event-{seq}", page_of_seq.get(&seq).copied().unwrap_or(1));
     Ok(session.page(
         &format!("{} {iin}", t(l, "case_of")),
         &here,
         html! {
-            @if let Some(m) = q.get("msg") { div.card.flash #flash role="status" { (m) } }
-            @if let Some(m) = q.get("err") { div.card.err #error role="alert" { (m) } }
+            @if let Some((k, m)) = &flash {
+                @if k == "err" { div.card.err #error role="alert" { (m) } } @else { div.card.flash #flash role="status" { (m) } }
+            }
             @for (procedure, c) in &cases {
                 div.card {
                     h2 { (t(l, procedure)) }
-                    (status_line(l, procedure, c))
+                    (status_line(l, procedure, c, &evidence_link))
                     @if let Some(e) = crate::appeal::explanation_of(c) { (view::explanation(l, &format!("explanation-{procedure}"), &e)) }
                 }
                 (appeal_block(&view, procedure, c))
@@ -580,7 +615,7 @@ const TIMELINE_PAGE: usize = 60;
 /// One event of the timeline: when, what, its content readably, and its checks.
 fn timeline_row(l: Lang, e: &events::Event, checks: &BTreeMap<u64, crate::proof::EventCheck>) -> Markup {
     html! {
-        tr.event data-type=(e.kind) {
+        tr.event id=(format!("event-{}", e.seq)) data-type=(e.kind) {
             td { "#" (e.seq) br; span.muted { (view::when(l, &e.time)) } }
             td { strong { (t(l, &e.kind)) } }
             td { (view::event(l, e)) }
@@ -589,18 +624,24 @@ fn timeline_row(l: Lang, e: &events::Event, checks: &BTreeMap<u64, crate::proof:
     }
 }
 
-/// Back to the case page with what happened.
-fn back_to(lang: Lang, iin: &str, result: Result<String, AppealError>) -> Response {
+/// Back to the case page with what happened: the message is kept with the session on the
+/// server and shown once (issue 30, item 11), never carried in the URL.
+async fn back_to(s: &AppState, session: &Session, iin: &str, result: Result<String, AppealError>) -> Response {
     let (k, m) = match result {
         Ok(m) => ("msg", m),
         Err(e) => {
             if let AppealError::Ledger(e) = &e {
                 tracing::error!(error = %e, "an appeal's step");
             }
-            ("err", i18n::appeal_error(lang, &e))
+            ("err", i18n::appeal_error(session.lang, &e))
         }
     };
-    Redirect::to(&format!("/ui/persons/{iin}?{k}={}", view::urlencode(&m))).into_response()
+    if let Some(id) = &session.id {
+        if let Err(e) = session::flash(s.ledger.access(), id, k, &m).await {
+            tracing::error!(error = %e, "keeping a page's message");
+        }
+    }
+    Redirect::to(&format!("/ui/persons/{iin}")).into_response()
 }
 
 #[derive(Deserialize)]
@@ -643,7 +684,7 @@ async fn file_appeal(State(s): State<AppState>, session: Session, Path(iin): Pat
             let page = case_view(&s, &session, caller, &iin, &BTreeMap::new(), Some((&f, &e))).await?;
             Ok((StatusCode::BAD_REQUEST, page).into_response())
         }
-        r => Ok(back_to(session.lang, iin.as_str(), r.map(|a| format!("{}: {}", t(session.lang, "AppealFiled"), a.id)))),
+        r => Ok(back_to(&s, &session, iin.as_str(), r.map(|a| format!("{}: {}", t(session.lang, "AppealFiled"), a.id))).await),
     }
 }
 
@@ -661,6 +702,35 @@ struct ActionForm {
     source_sig: String,
     #[serde(default)]
     csrf: String,
+    /// `yes` once the officer has confirmed the final decision.
+    #[serde(default)]
+    confirm: String,
+}
+
+/// The confirmation of an appeal's final decision: what it decides and why, with "confirm"
+/// and the way back (GOV.UK's confirmation before an irreversible action).
+fn confirm_resolution(session: &Session, iin: &str, id: &str, f: &ActionForm) -> Html<String> {
+    let l = session.lang;
+    let (title, effect) = if f.outcome == "overturned" { ("do_overturn", "overturn_effect") } else { ("do_uphold", "uphold_effect") };
+    session.page(
+        &t(l, "confirm_decision"),
+        &format!("/ui/persons/{iin}"),
+        html! {
+            div.card #confirm-resolution {
+                h2 { (t(l, title)) ": " (t(l, "appeal")) " " (id) }
+                p.warning { (t(l, effect)) }
+                dl { dt { (t(l, "reason")) } dd #confirm-reason { (f.reason) } }
+                form method="post" action=(format!("/ui/appeals/{id}/resolve")) {
+                    (view::csrf_field(session.csrf().as_deref().unwrap_or_default()))
+                    input type="hidden" name="outcome" value=(f.outcome);
+                    input type="hidden" name="reason" value=(f.reason);
+                    input type="hidden" name="confirm" value="yes";
+                    button #confirm type="submit" { (t(l, "confirm")) }
+                }
+                p { a #back href=(format!("/ui/persons/{iin}")) { (t(l, "back_to_case")) } }
+            }
+        },
+    )
 }
 
 async fn appeal_action(
@@ -686,6 +756,8 @@ async fn appeal_action(
             let v = a.recheck.as_ref().map(|(_, r)| r.verdict.as_str()).unwrap_or_default();
             format!("{} — {}", done("AppealRechecked"), t(l, v))
         }),
+        // The final decision is asked again, with what it will do, before it is taken.
+        "resolve" if f.confirm != "yes" => return Ok(confirm_resolution(&session, &a.iin, &id, &f).into_response()),
         "resolve" => appeals.resolve(&id, &Resolution { outcome: f.outcome, reason: f.reason }, caller).await.map(|_| done("AppealResolved")),
         "correction" => match serde_json::from_str::<crate::api::CorrectionFiling>(&f.signed) {
             Ok(c) => appeals.correction(&id, &c.into(), caller).await.map(|e| format!("{}: #{}", t(l, "correction"), e.seq)),
@@ -696,7 +768,7 @@ async fn appeal_action(
         }
         other => return Err(session.fail(StatusCode::NOT_FOUND, format!("no action {other:?}"))),
     };
-    Ok(back_to(l, &a.iin, r))
+    Ok(back_to(&s, &session, &a.iin, r).await)
 }
 
 async fn case_file(State(s): State<AppState>, session: Session, Path(id): Path<String>) -> Result<Response, WebError> {

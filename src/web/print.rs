@@ -54,7 +54,12 @@ pub async fn page(State(s): State<AppState>, session: Session, Path(id): Path<St
     // The case as the file's own events show it: its explanation and the last day to contest.
     let mut persons = projections::person::Persons::default();
     bundle.events.iter().for_each(|e| persons.apply(e));
-    let explanation = persons.cases.get(&bundle.iin).and_then(|m| m.get(&bundle.procedure)).and_then(crate::appeal::explanation_of);
+    let case = persons.cases.get(&bundle.iin).and_then(|m| m.get(&bundle.procedure));
+    let explanation = case.and_then(crate::appeal::explanation_of);
+    // The grounds the decision rested on, shown after an overturn too (marked so).
+    let contested = case.and_then(|c| c.appeal.as_ref()).filter(|a| a.outcome == Some(c::AppealOutcome::Overturned)).map(|a| &a.contested_grounds);
+    let overturned = contested.is_some();
+    let grounds = if bundle.grounds.is_empty() { contested.unwrap_or(&bundle.grounds) } else { &bundle.grounds };
     let title = format!("{} {id}", t(l, "print_title"));
     Ok(session.page(
         &title,
@@ -74,7 +79,10 @@ pub async fn page(State(s): State<AppState>, session: Session, Path(id): Path<St
                 dl {
                     dt { (t(l, "iin")) } dd #print-iin { (bundle.iin) }
                     dt { (t(l, "procedure")) } dd { (t(l, &bundle.procedure)) }
-                    dt { (t(l, "status")) } dd { (t(l, bundle.status.as_str())) }
+                    dt { (t(l, "status")) } dd #print-status {
+                        (t(l, bundle.status.as_str()))
+                        @if let Some(o) = case.and_then(|c| super::view::appeal_outcome(l, c)) { " — " (o) }
+                    }
                     @if let Some(note) = &bundle.simulation { dt { "" } dd.bad { (t(l, "simulation_banner")) " (" (note) ")" } }
                 }
             }
@@ -93,7 +101,10 @@ pub async fn page(State(s): State<AppState>, session: Session, Path(id): Path<St
                 h2 { "4. " (t(l, "decision")) }
                 @match &decision {
                     Some((e, d)) => dl {
-                        dt { (t(l, "outcome")) } dd { (t(l, d.outcome.as_str())) " · #" (e.seq) " · " (view::when(l, &e.time)) }
+                        dt { (t(l, "outcome")) } dd #print-outcome {
+                            (t(l, d.outcome.as_str())) " · #" (e.seq) " · " (view::when(l, &e.time))
+                            @if let Some(o) = case.and_then(|c| super::view::appeal_outcome(l, c)) { " — " (o) }
+                        }
                         dt { (t(l, "decided_by")) } dd { (d.decided_by) }
                         @if let Some(o) = &d.official {
                             dt { (t(l, "official")) } dd #print-official { (o.name) ", " (o.position) " (" (t(l, "iin")) " " (o.id) ")" }
@@ -105,8 +116,9 @@ pub async fn page(State(s): State<AppState>, session: Session, Path(id): Path<St
             }
             section.card #print-grounds {
                 h2 { "5. " (t(l, "grounds")) }
-                @if bundle.grounds.is_empty() { p.muted { "—" } }
-                @for g in &bundle.grounds {
+                @if grounds.is_empty() { p.muted { "—" } }
+                @if overturned { p.appeal-outcome.overturned { (t(l, "overturned")) } }
+                @for g in grounds {
                     div.ground {
                         h3 { (t(l, &g.code)) " (" (g.clause) ")" }
                         p { (t(l, g.subject.as_str())) " " (g.subject_iin) ", " (t(l, &g.registry)) }

@@ -110,6 +110,16 @@ pub async fn resume(ledger: &crate::ledger::Ledger, policy: &SessionPolicy, id: 
     Ok(Some(caller))
 }
 
+/// Keeps a one-shot message (`msg` or `err`, then the text) for the session's next page.
+pub async fn flash(store: &dyn AccessStore, id: &str, kind: &str, text: &str) -> Result<(), StoreError> {
+    store.set_flash(&id_hash(id), &format!("{kind}\n{text}")).await
+}
+
+/// The session's one-shot message, taken: `(kind, text)`.
+pub async fn take_flash(store: &dyn AccessStore, id: &str) -> Result<Option<(String, String)>, StoreError> {
+    Ok(store.take_flash(&id_hash(id)).await?.and_then(|f| f.split_once('\n').map(|(k, t)| (k.to_string(), t.to_string()))))
+}
+
 pub async fn end(store: &dyn AccessStore, id: &str) -> Result<(), StoreError> {
     store.end_session(&id_hash(id), &crate::store::utc_millis(chrono::Utc::now())).await
 }

@@ -27,8 +27,20 @@ table.figures{width:auto;margin:.6em 0} table.figures td,table.figures th{paddin
 #timeline td:first-child{white-space:nowrap} #timeline tbody.step{border-left:4px solid #0b3d62}
 #timeline tr.step-head th{background:#eef2f6;font-weight:600;border-bottom:0}
 pre.note{white-space:pre-wrap;word-break:break-all;font-size:.85em}
+dd,td,p,li,code{overflow-wrap:anywhere} pre{white-space:pre-wrap;overflow-wrap:anywhere;word-break:break-all} .appeal-outcome.overturned{color:#b42318;font-weight:bold}
+.explanation p.finding{margin:.2em 0} .explanation .last-day{margin-top:.4em} ol.tasks{padding-left:0;list-style:none} ol.tasks li.task{border-left:4px solid #d8dde3;padding:.2em .8em;margin:.5em 0}
+.scroll{overflow-x:auto} svg{max-width:100%;height:auto}
+@media (max-width:640px){main{padding:.6em} header{padding:.5em .8em;gap:.6em}
+ dl{display:block} dt{margin-top:.5em} dd{margin:0}
+ table{display:block;overflow-x:auto} #timeline,#timeline tbody,#timeline tr,#timeline td,#timeline th{display:block;width:auto}
+ #timeline tr.event{border:1px solid #e4e7eb;border-radius:6px;margin:.4em 0;padding:.3em} #timeline td{border:0;padding:.15em .3em}
+ #timeline td:first-child{white-space:normal} button,a.button,input,select,textarea{min-height:44px;font-size:1rem} input[type=text],textarea,select{max-width:100%;box-sizing:border-box}
+ .filters{display:block}}
 @media print{header,.noprint,form,details.raw{display:none} body{background:#fff;font-size:11pt} main{padding:0;max-width:none}
- .card{border:0;border-top:1px solid #999;border-radius:0;padding:.4em 0;margin:.6em 0} h2,h3{break-after:avoid} .ground,.answer,tr,dl{break-inside:avoid}
+ .card{border:0;border-top:1px solid #999;border-radius:0;padding:.4em 0;margin:.6em 0} h2,h3{break-after:avoid} .ground,.answer,dl{break-inside:avoid}
+ *{overflow-wrap:anywhere;word-break:break-word} pre,code,pre.note{white-space:pre-wrap;word-break:break-all} table{table-layout:fixed;width:100%} td,th{white-space:normal!important}
+ dl{grid-template-columns:minmax(0,12em) minmax(0,1fr)} dd{min-width:0} td dl{display:block} td dt{font-weight:600} td dd{margin:0 0 .3em 0}
+ #print-appeal th:nth-child(1){width:3em} #print-appeal th:nth-child(2){width:7em} #print-appeal th:nth-child(3){width:8em}
  a{color:inherit;text-decoration:none} @page{size:A4;margin:16mm 14mm}}
 "#;
 
@@ -152,6 +164,25 @@ pub fn subjects_records(lang: Lang, answer: &Value) -> Markup {
 }
 
 /// Grounds as a list: reason, clause, on whom, from which registry.
+/// Grounds, each linked to the registry answers it rests on (issue 30, item 4): `link` gives a
+/// seq's place on the case page.
+pub fn grounds_linked(lang: Lang, list: &[Ground], link: &dyn Fn(u64) -> String) -> Markup {
+    html! {
+        @if !list.is_empty() {
+            ul.grounds {
+                @for g in list {
+                    li {
+                        (t(lang, &g.code)) " (" (g.clause) "), " (t(lang, g.subject.as_str())) " " (g.subject_iin) ", " (t(lang, &g.registry))
+                        @for seq in g.evidence.iter().filter_map(|r| r.seq()) {
+                            " · " a.evidence href=(link(seq)) { (t(lang, "evidence")) " #" (seq) }
+                        }
+                    }
+                }
+            }
+        } @else { span.muted { "—" } }
+    }
+}
+
 pub fn grounds(lang: Lang, list: &[Ground]) -> Markup {
     html! {
         @if !list.is_empty() {
@@ -447,4 +478,18 @@ pub fn explanation(lang: Lang, id: &str, e: &serde_json::Value) -> Markup {
             }
         }
     }
+}
+
+/// Issue 30, item 1: how an appeal left the decision: overturned by which appeal and when, or
+/// upheld; nothing while it is open. Said next to the status wherever a case is shown.
+pub fn appeal_outcome(lang: Lang, c: &projections::person::ProcedureCase) -> Option<Markup> {
+    let a = c.appeal.as_ref()?;
+    let outcome = a.outcome?;
+    let on = a.resolved_at.as_deref().and_then(crate::rules::calendar::local_date_of).map(|d| d.to_string());
+    Some(html! {
+        span class=(if outcome == events::catalogue::AppealOutcome::Overturned { "appeal-outcome overturned" } else { "appeal-outcome upheld" }) {
+            (t(lang, outcome.as_str())) ": " (t(lang, "appeal")) " " (a.appeal)
+            @if let Some(d) = &on { ", " (day(lang, d)) }
+        }
+    })
 }

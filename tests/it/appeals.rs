@@ -294,6 +294,21 @@ async fn appeal_lifecycles() {
     // Issue 29, item 2: the case file says what the appeal came to; its events cannot be left out.
     let outcome = verified.appeal.unwrap();
     assert!(outcome.starts_with(&format!("overturned by appeal {}", id(&a))), "{outcome}");
+    // Issue 30, item 1: so does the person's own bundle, which holds the appeal whole: the
+    // decision shows as overturned, re-judged, not as standing.
+    let bundle = w.call("GET", &format!("/v1/persons/{}/proof?procedure=registry_removal", iin_for("Cleared")), &w.auditor, None).await.1;
+    let bundle: housing_ledger::proof::Bundle = serde_json::from_value(bundle).unwrap();
+    assert!(bundle.events.iter().any(|e| e.kind == "AppealResolved"), "the appeal's resolution is in the bundle");
+    let sources = housing_ledger::proof::Sources::List(housing_ledger::registry::TrustedKeys::from_sim_seed(housing_ledger::registry::DEFAULT_SIM_SEED));
+    let v = housing_ledger::proof::verify(&bundle, &anchor, &RuleBook::built_in(), &sources).expect("the bundle verifies");
+    assert_eq!(v.status.to_string(), "retained");
+    assert!(v.appeal.as_deref().is_some_and(|o| o.starts_with(&format!("overturned by appeal {}", id(&a)))), "{:?}", v.appeal);
+    let mut cut = bundle.clone();
+    let resolved = cut.events.iter().find(|e| e.kind == "AppealResolved").unwrap().seq;
+    cut.events.retain(|e| e.seq != resolved);
+    cut.inclusion.retain(|i| i.seq != resolved);
+    let e = housing_ledger::proof::verify(&cut, &anchor, &RuleBook::built_in(), &sources).unwrap_err().to_string();
+    assert!(e.contains("does not hold the PersonRetained") || e.contains("leaves out the end of stream appeal:"), "the overturn cannot be hidden: {e}");
     // And `verify-proof` prints it.
     let dir = tempfile::tempdir().unwrap();
     let (path, trust) = (dir.path().join("case-file.json"), dir.path().join("trust.json"));

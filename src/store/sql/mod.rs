@@ -54,6 +54,7 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
     Migration { version: 9, name: "web_sessions", sql: include_str!("../../../migrations/sqlite/0009_web_sessions.sql") },
     Migration { version: 10, name: "subject_index", sql: include_str!("../../../migrations/sqlite/0010_subject_index.sql") },
     Migration { version: 11, name: "persons_locality", sql: include_str!("../../../migrations/sqlite/0011_persons_locality.sql") },
+    Migration { version: 12, name: "session_flash", sql: include_str!("../../../migrations/sqlite/0012_session_flash.sql") },
 ];
 const POSTGRES_MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "ledger", sql: include_str!("../../../migrations/postgres/0001_ledger.sql") },
@@ -67,6 +68,7 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
     Migration { version: 9, name: "web_sessions", sql: include_str!("../../../migrations/postgres/0009_web_sessions.sql") },
     Migration { version: 10, name: "subject_index", sql: include_str!("../../../migrations/postgres/0010_subject_index.sql") },
     Migration { version: 11, name: "persons_locality", sql: include_str!("../../../migrations/postgres/0011_persons_locality.sql") },
+    Migration { version: 12, name: "session_flash", sql: include_str!("../../../migrations/postgres/0012_session_flash.sql") },
 ];
 
 /// Rows per multi-row INSERT (SQLite allows 32766 parameters). Statements of other lengths
@@ -688,6 +690,29 @@ impl AccessStore for SqlStore {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn set_flash(&self, id_hash: &[u8], text: &str) -> Result<()> {
+        sqlx::query("UPDATE web_sessions SET flash = $1 WHERE id_hash = $2 AND ended_at = ''")
+            .bind(text.to_string())
+            .bind(id_hash.to_vec())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn take_flash(&self, id_hash: &[u8]) -> Result<Option<String>> {
+        let found: Option<String> =
+            sqlx::query_scalar("SELECT flash FROM web_sessions WHERE id_hash = $1 AND flash <> ''").bind(id_hash.to_vec()).fetch_optional(&self.pool).await?;
+        let Some(text) = found else { return Ok(None) };
+        // Cleared only if it is still this message: shown once, whichever server answers.
+        let cleared = sqlx::query("UPDATE web_sessions SET flash = '' WHERE id_hash = $1 AND flash = $2")
+            .bind(id_hash.to_vec())
+            .bind(text.clone())
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok((cleared == 1).then_some(text))
     }
 
     async fn end_session(&self, id_hash: &[u8], at: &str) -> Result<()> {
