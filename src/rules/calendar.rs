@@ -112,6 +112,19 @@ impl Calendar {
         self.provisional.get(&year).map(String::as_str)
     }
 
+    /// The `n`th working day after `d` (`d` itself not counted).
+    pub fn working_days_after(&self, d: NaiveDate, n: u32) -> Result<NaiveDate, String> {
+        let mut day = d;
+        let mut left = n;
+        while left > 0 {
+            day = day.succ_opt().ok_or("date out of range")?;
+            if !self.is_day_off(day)? {
+                left -= 1;
+            }
+        }
+        Ok(day)
+    }
+
     /// `d`, or the next working day after it where `d` is a day off.
     pub fn working_day_from(&self, d: NaiveDate) -> Result<NaiveDate, String> {
         let mut day = d;

@@ -146,8 +146,12 @@ pub async fn page(State(s): State<AppState>, session: Session, Query(q): Query<B
                 button #apply-filters type="submit" { (t(l, "apply_filters")) }
             }
             div.card #totals {
-                (t(l, "removals")) ": " strong #total-removals { (figure(removals.total, &f, linked)) } " · "
-                (t(l, "share_reversed")) ": " strong #share-reversed { (format!("{share:.1}%")) } " ("
+                // Removals and lease terminations are different decisions: each its own figure.
+                @for p in PROCEDURES.iter().filter(|p| f.procedure.as_deref().is_none_or(|x| x == **p)) {
+                    (t(l, p)) ": " strong #(format!("total-{p}")) { (figure(removals.by_procedure.0.get(*p).map_or(0, |c| c.0), &f.and("procedure", p), linked)) } " · "
+                }
+                (t(l, "decisions_total")) ": " strong #total-removals { (figure(removals.total, &f, linked)) } " · "
+                (t(l, "share_reversed")) ": " strong #share-reversed { (percent(share)) } " ("
                 span #total-reversed { (figure(removals.reversed, &f.and("reversed", "1"), linked)) } ")"
             }
             div.card #per-run {
@@ -190,7 +194,7 @@ pub async fn page(State(s): State<AppState>, session: Session, Query(q): Query<B
                                 th scope="row" { (t(l, code)) }
                                 td { (figure(*n, &f.and("ground", code).and("appeal", "any"), linked)) }
                                 td { (figure(*over, &f.and("ground", code).and("appeal", "overturned"), linked)) }
-                                td.share { (format!("{:.1}%", 100.0 * *over as f64 / (*n).max(1) as f64)) }
+                                td.share { (percent(100.0 * *over as f64 / (*n).max(1) as f64)) }
                             }
                         }
                     }
@@ -201,12 +205,25 @@ pub async fn page(State(s): State<AppState>, session: Session, Query(q): Query<B
 }
 
 /// A tally's rows as a table of linked figures: total and reversed.
+/// A tally's rows as its chart draws them: the largest first, ties by label in `l`.
+fn sorted<'t>(l: Lang, tally: &'t projections::dashboard::Tally) -> Vec<(&'t String, &'t (u64, u64))> {
+    let mut rows: Vec<_> = tally.0.iter().collect();
+    rows.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(t(l, a.0).cmp(&t(l, b.0))));
+    rows
+}
+
+/// A share as both languages write it: a decimal comma and a space before the sign (0,2 %).
+pub fn percent(x: f64) -> String {
+    format!("{x:.1}\u{a0}%").replace('.', ",")
+}
+
 fn tally_table(l: Lang, tally: &projections::dashboard::Tally, f: &Filter, part: &str, linked: bool) -> Markup {
     html! {
         table.figures {
             thead { tr { th scope="col" { (t(l, part)) } th scope="col" { (t(l, "removals")) } th scope="col" { (t(l, "reversed")) } } }
             tbody {
-                @for (k, (n, r)) in &tally.0 {
+                // In the chart's order: the largest first, ties by their label.
+                @for (k, (n, r)) in sorted(l, tally) {
                     tr { th scope="row" { (t(l, k)) } td { (figure(*n, &f.and(part, k), linked)) } td { (figure(*r, &f.and(part, k).and("reversed", "1"), linked)) } }
                 }
             }

@@ -56,18 +56,36 @@ const MONTHS: [[&str; 2]; 12] = [
     ["желтоқсан", "декабря"],
 ];
 
-/// A calendar date as people write it: `29 қараша 2026` / `29 ноября 2026`.
+/// A calendar date as people write it: `2026 жылғы 29 қараша` / `29 ноября 2026`.
 pub fn date(lang: Lang, d: chrono::NaiveDate) -> String {
     use chrono::Datelike;
     let month = MONTHS[d.month0() as usize][if lang == Lang::Kk { 0 } else { 1 }];
-    format!("{} {month} {}", d.day(), d.year())
+    // Kazakh writes the year first: "2026 жылғы 2 желтоқсан"; Russian "2 декабря 2026".
+    match lang {
+        Lang::Kk => format!("{} жылғы {} {month}", d.year(), d.day()),
+        Lang::Ru => format!("{} {month} {}", d.day(), d.year()),
+    }
 }
 
 /// An instant (RFC 3339, as events record it in UTC) in local time in Kazakhstan (decision 17's
-/// Asia/Almaty): `29 қараша 2026, 22:12` / `29 ноября 2026, 22:12`. `None` if it does not parse.
+/// Asia/Almaty): `2026 жылғы 29 қараша, 22:12` / `29 ноября 2026, 22:12`. `None` if it does not parse.
 pub fn local_time(lang: Lang, utc: &str) -> Option<String> {
     let t = chrono::DateTime::parse_from_rfc3339(utc).ok()?.with_timezone(&crate::rules::calendar::almaty());
     Some(format!("{}, {}", date(lang, t.date_naive()), t.format("%H:%M")))
+}
+
+/// "N attempts" with the noun agreeing with the number (Russian: 1 попытка, 2 попытки,
+/// 5 попыток; Kazakh does not change it).
+pub fn attempts(lang: Lang, n: u64) -> String {
+    let word = match lang {
+        Lang::Kk => "әрекет",
+        Lang::Ru => match (n % 10, n % 100) {
+            (1, r) if r != 11 => "попытка",
+            (2..=4, r) if !(12..=14).contains(&r) => "попытки",
+            _ => "попыток",
+        },
+    };
+    format!("{n} {word}")
 }
 
 /// A date given as `YYYY-MM-DD`, written as people write it; `None` if it does not parse.
@@ -123,18 +141,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn attempts_agree_with_their_number() {
+        let ru: Vec<String> = [1, 2, 5, 11, 21, 22, 112].iter().map(|n| attempts(Lang::Ru, *n)).collect();
+        assert_eq!(ru, ["1 попытка", "2 попытки", "5 попыток", "11 попыток", "21 попытка", "22 попытки", "112 попыток"]);
+        assert_eq!(attempts(Lang::Kk, 2), "2 әрекет");
+    }
+
+    #[test]
     fn times_and_dates_as_people_in_kazakhstan_read_them() {
         let cases = [
-            ("2026-11-29T17:12:55.886Z", "29 қараша 2026, 22:12", "29 ноября 2026, 22:12"),
+            ("2026-11-29T17:12:55.886Z", "2026 жылғы 29 қараша, 22:12", "29 ноября 2026, 22:12"),
             // Past midnight in Almaty: the next day there.
-            ("2026-01-15T20:30:00.000Z", "16 қаңтар 2026, 01:30", "16 января 2026, 01:30"),
-            ("2026-03-01T00:00:00+05:00", "1 наурыз 2026, 00:00", "1 марта 2026, 00:00"),
+            ("2026-01-15T20:30:00.000Z", "2026 жылғы 16 қаңтар, 01:30", "16 января 2026, 01:30"),
+            ("2026-03-01T00:00:00+05:00", "2026 жылғы 1 наурыз, 00:00", "1 марта 2026, 00:00"),
         ];
         for (utc, kk, ru) in cases {
             assert_eq!((local_time(Lang::Kk, utc).as_deref(), local_time(Lang::Ru, utc).as_deref()), (Some(kk), Some(ru)), "{utc}");
         }
         assert_eq!(local_date(Lang::Ru, "2026-05-09").as_deref(), Some("9 мая 2026"));
-        assert_eq!(local_date(Lang::Kk, "2026-12-16").as_deref(), Some("16 желтоқсан 2026"));
+        assert_eq!(local_date(Lang::Kk, "2026-12-16").as_deref(), Some("2026 жылғы 16 желтоқсан"));
         assert_eq!((local_time(Lang::Kk, "yesterday"), local_date(Lang::Ru, "2026-13-01")), (None, None));
     }
 

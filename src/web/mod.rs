@@ -129,7 +129,7 @@ impl IntoResponse for WebError {
         match self {
             WebError::Login => Redirect::to("/ui/login").into_response(),
             WebError::Page(status, message, lang, csrf) => {
-                let body = html! { div.card.err #error { (message) } };
+                let body = html! { div.card.err #error { (message) } p { a #back href="/ui" { (t(lang, "back_to_search")) } } };
                 (status, Html(view::layout(lang, &t(lang, "error"), "/ui", csrf.as_deref(), body).into_string())).into_response()
             }
         }
@@ -165,6 +165,14 @@ impl Session {
     }
 }
 
+/// An API error on a page: an appeal that does not exist is said so in the page's language.
+fn not_found_in(session: &Session, e: crate::api::AppError, id: &str) -> WebError {
+    match e.status() {
+        StatusCode::NOT_FOUND => session.fail(StatusCode::NOT_FOUND, format!("{}: {id}", t(session.lang, "err_unknown_appeal"))),
+        status => session.fail(status, e),
+    }
+}
+
 fn internal(lang: Lang) -> impl Fn(crate::ledger::LedgerError) -> WebError {
     move |e| {
         tracing::error!(error = %e, "web page");
@@ -175,13 +183,78 @@ fn internal(lang: Lang) -> impl Fn(crate::ledger::LedgerError) -> WebError {
     }
 }
 
-async fn search_page(session: Session) -> Result<Html<String>, WebError> {
-    session.require(&[Role::Auditor, Role::AppealsOfficer])?;
-    Ok(search_form(&session, "", None))
+async fn search_page(State(s): State<AppState>, session: Session) -> Result<Html<String>, WebError> {
+    let caller = session.require(&[Role::Auditor, Role::AppealsOfficer])?;
+    let l = session.lang;
+    // Issue 30, item 10: the open appeals, the most urgent first; the persons named are a read.
+    let open = worklist(&s, s.appeals().today).await.map_err(internal(l))?;
+    if !open.is_empty() {
+        s.reads.record(caller, open.iter().map(|w| w.iin.clone()).collect(), "web:worklist").await.map_err(|e| session.fail(StatusCode::INTERNAL_SERVER_ERROR, e))?;
+    }
+    let list = html! {
+        div.card #worklist {
+            h2 { (t(l, "worklist")) }
+            @if open.is_empty() { p.muted { (t(l, "worklist_empty")) } }
+            @else {
+                p.muted { (t(l, "worklist_due")) }
+                div.scroll { table #open-appeals {
+                    thead { tr { th scope="col" { (t(l, "appeal")) } th scope="col" { (t(l, "iin")) } th scope="col" { (t(l, "procedure")) } th scope="col" { (t(l, "received_on")) } th scope="col" { (t(l, "due")) } } }
+                    tbody {
+                        @for w in &open {
+                            tr.open-appeal data-appeal=(w.appeal) {
+                                td { a href=(format!("/ui/persons/{}", w.iin)) { (w.appeal) } }
+                                td { (w.iin) } td { (t(l, &w.procedure)) } td { (view::day(l, &w.received_on)) }
+                                td { @match &w.due {
+                                    Some(due) => { (view::day(l, &due.to_string())) " — " @let left = (*due - s.appeals().today).num_days();
+                                        @if left >= 0 { strong.days-left { (left) " " (t(l, "days_left")) } } @else { span.bad { (t(l, "deadline_passed")) " " (-left) } } },
+                                    None => "—",
+                                } }
+                            }
+                        }
+                    }
+                } }
+            }
+        }
+    };
+    // The worklist goes under the search form.
+    Ok(search_form(&session, "", None, list))
 }
 
+/// One open appeal on the worklist.
+struct Open {
+    appeal: String,
+    iin: String,
+    procedure: String,
+    received_on: String,
+    /// The last day to decide it: twenty working days from its receipt (APC art. 100; see
+    /// `docs/implementation/legal-decisions.md`), where the calendar covers them.
+    due: Option<chrono::NaiveDate>,
+}
+
+/// Every appeal not yet resolved, the earliest due first.
+async fn worklist(s: &AppState, _today: chrono::NaiveDate) -> Result<Vec<Open>, crate::ledger::LedgerError> {
+    crate::projection::catch_up(&s.ledger).await?;
+    let rows = crate::projection::all_persons(&s.ledger).await?;
+    let cal = crate::rules::calendar::Calendar::built_in();
+    let mut out = Vec::new();
+    for (iin, doc) in rows {
+        let Ok(cases) = serde_json::from_str::<BTreeMap<String, ProcedureCase>>(&doc) else { continue };
+        for (procedure, c) in cases {
+            let Some(a) = c.appeal.filter(|a| a.state != "resolved") else { continue };
+            let received = chrono::NaiveDate::parse_from_str(&a.received_on, "%Y-%m-%d").ok();
+            let due = received.and_then(|d| cal.working_days_after(d, APPEAL_DECIDED_IN_WORKING_DAYS).ok());
+            out.push(Open { appeal: a.appeal, iin: iin.clone(), procedure, received_on: a.received_on, due });
+        }
+    }
+    out.sort_by(|a, b| a.due.cmp(&b.due).then(a.appeal.cmp(&b.appeal)));
+    Ok(out)
+}
+
+/// Working days within which a complaint is decided (APC art. 100).
+const APPEAL_DECIDED_IN_WORKING_DAYS: u32 = 20;
+
 /// The search form, with what was typed and what is wrong with it beside the field.
-fn search_form(session: &Session, value: &str, error: Option<&str>) -> Html<String> {
+fn search_form(session: &Session, value: &str, error: Option<&str>, below: Markup) -> Html<String> {
     let l = session.lang;
     let (described, invalid) = view::error_attrs("iin", error);
     session.page(
@@ -194,6 +267,7 @@ fn search_form(session: &Session, value: &str, error: Option<&str>) -> Html<Stri
                 }))
                 button #find type="submit" { (t(l, "find")) }
             }
+            (below)
         },
     )
 }
@@ -275,7 +349,7 @@ async fn search(session: Session, Query(q): Query<BTreeMap<String, String>>) -> 
     match Iin::parse(typed) {
         Ok(iin) => Ok(Redirect::to(&format!("/ui/persons/{iin}")).into_response()),
         // Back to the form, with what was typed and what is wrong with it beside the field.
-        Err(e) => Ok((StatusCode::BAD_REQUEST, search_form(&session, typed, Some(&i18n::iin_error(session.lang, &e)))).into_response()),
+        Err(e) => Ok((StatusCode::BAD_REQUEST, search_form(&session, typed, Some(&i18n::iin_error(session.lang, &e)), html! {})).into_response()),
     }
 }
 
@@ -303,7 +377,7 @@ fn status_line(l: Lang, procedure: &str, c: &ProcedureCase, link: &dyn Fn(u64) -
                 dt { (t(l, "decision_not_taken")) } dd { (why) }
             }
             @if let Some(n) = &c.notice {
-                dt { (t(l, "notice")) } dd { (t(l, &n.state)) ", " (n.attempts) " " (t(l, "attempts")) }
+                dt { (t(l, "notice")) } dd { (t(l, &n.state)) ", " (i18n::attempts(l, n.attempts)) }
             }
             @if let Some(r) = &c.reinstated {
                 dt { (t(l, "reinstated")) } dd #(format!("reinstated-{procedure}")) { (view::value(l, r)) }
@@ -773,7 +847,7 @@ async fn appeal_action(
 
 async fn case_file(State(s): State<AppState>, session: Session, Path(id): Path<String>) -> Result<Response, WebError> {
     let caller = session.require(&[Role::Auditor, Role::AppealsOfficer])?;
-    let file = crate::api::case_file_of(&s, caller, &id).await.map_err(|e| session.fail(e.status(), e))?;
+    let file = crate::api::case_file_of(&s, caller, &id).await.map_err(|e| not_found_in(&session, e, &id))?;
     let body = serde_json::to_vec_pretty(&file).expect("case files serialise");
     Ok(([(header::CONTENT_TYPE, "application/json".to_string()), (header::CONTENT_DISPOSITION, format!("attachment; filename=\"case-file-{id}.json\""))], body)
         .into_response())

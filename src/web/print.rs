@@ -21,7 +21,7 @@ pub async fn page(State(s): State<AppState>, session: Session, Path(id): Path<St
     let caller = session.require(&[Role::Auditor, Role::AppealsOfficer])?;
     let l = session.lang;
     // A recorded read of the person, as the JSON case file is.
-    let file = crate::api::case_file_of(&s, caller, &id).await.map_err(|e| session.fail(e.status(), e))?;
+    let file = crate::api::case_file_of(&s, caller, &id).await.map_err(|e| super::not_found_in(&session, e, &id))?;
     let history = s.ledger.key_history().await.map_err(super::internal(l))?;
     let keys = history.all();
     // As `verify-proof` checks it: from the ledger's first key, through its rotations.
@@ -65,7 +65,7 @@ pub async fn page(State(s): State<AppState>, session: Session, Path(id): Path<St
         &title,
         &format!("/ui/appeals/{id}/print"),
         html! {
-            p.noprint.muted { (t(l, "print_hint")) }
+            p.noprint.muted { (t(l, "print_hint")) " " a #back href=(format!("/ui/persons/{}", bundle.iin)) { (t(l, "back_to_case")) } }
             // Decision 22: what the decision rests on and how to contest it, first.
             section.card #print-explanation {
                 h2 { "1. " (t(l, "print_explanation")) }
@@ -83,7 +83,7 @@ pub async fn page(State(s): State<AppState>, session: Session, Path(id): Path<St
                         (t(l, bundle.status.as_str()))
                         @if let Some(o) = case.and_then(|c| super::view::appeal_outcome(l, c)) { " — " (o) }
                     }
-                    @if let Some(note) = &bundle.simulation { dt { "" } dd.bad { (t(l, "simulation_banner")) " (" (note) ")" } }
+                    @if bundle.simulation.is_some() { dt { "" } dd.bad { (t(l, "simulation_banner")) } }
                 }
             }
             section.card #print-notice {

@@ -250,13 +250,18 @@ fn typed_event(lang: Lang, e: &Event) -> Option<Markup> {
                 details { summary { (if lang == Lang::Kk { "Орысша" } else { "Қазақша" }) } p { (other) } }
             }
         }
+        // The gateway's own receipt is its text, not ours: kept, folded away, never printed.
         NOTICE_DELIVERED => {
             let d = e.decode::<c::NoticeDelivered>().ok()?;
-            html! { "#" (d.attempt) ": " (d.detail) }
+            html! { (t(lang, "delivered")) " (" (t(lang, "delivery_attempt")) " " (d.attempt) ")" details.raw { summary { (t(lang, "gateway_receipt")) } code { (d.detail) } } }
         }
         NOTICE_DELIVERY_FAILED => {
             let d = e.decode::<c::NoticeDeliveryFailed>().ok()?;
-            html! { "#" (d.attempt) ": " (d.detail) }
+            html! { span.bad { (t(lang, "failed")) } " (" (t(lang, "delivery_attempt")) " " (d.attempt) ")" details.raw { summary { (t(lang, "gateway_receipt")) } code { (d.detail) } } }
+        }
+        REINSTATEMENT_ACKNOWLEDGED => {
+            let d = e.decode::<c::ReinstatementAcknowledged>().ok()?;
+            html! { (t(lang, &d.registry)) ": " span.ok { (t(lang, "acknowledged")) } " (" (t(lang, "delivery_attempt")) " " (d.attempt) ")" }
         }
         APPEAL_FILED => {
             let d = e.decode::<c::AppealFiled>().ok()?;

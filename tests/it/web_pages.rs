@@ -487,6 +487,14 @@ async fn the_printable_case_file() {
     let (s, _, _) = p.call("POST", &format!("/ui/persons/{iin}/appeals"), Some(&officer), Some("procedure=registry_removal&grounds=not+mine")).await;
     assert_eq!(s, StatusCode::SEE_OTHER);
     let id = p.state.appeals().of_person(&iin).await.unwrap()[0].id.clone();
+    // Issue 30, item 10: the worklist at /ui lists the open appeal with its days left, and the
+    // persons it names are a recorded read.
+    let (s, _, ui) = p.call("GET", "/ui", Some(&officer), None).await;
+    assert_eq!(s, StatusCode::OK);
+    let row = ui.split(&format!("data-appeal=\"{id}\"")).nth(1).expect("the open appeal on the worklist").split("</tr>").next().unwrap();
+    assert!(row.contains(&iin) && row.contains("class=\"days-left\""), "{row}");
+    let reads = housing_ledger::reads::of_person(&p.state.ledger, &iin).await.unwrap();
+    assert!(reads.iter().any(|r| r["read"] == "web:worklist"), "{reads:?}");
     let (s, _, page) = p.call("GET", &format!("/ui/appeals/{id}/print"), Some(&officer), None).await;
     assert_eq!(s, StatusCode::OK, "{page}");
     let section = |name: &str| {
@@ -595,7 +603,7 @@ async fn the_dashboard_answers_questions() {
     let number = |html: &str, id: &str| text_of(inner(html, id).split("</strong>").next().unwrap()).trim().to_string();
 
     let html = get("/ui/dashboard".into()).await;
-    assert_eq!((number(&html, "total-removals"), number(&html, "share-reversed")), ("17".into(), "5.9%".into()));
+    assert_eq!((number(&html, "total-removals"), number(&html, "share-reversed")), ("17".into(), "5,9\u{a0}%".into()));
     let chart = inner(&html, "chart-runs");
     assert_eq!(chart.split("</svg>").next().unwrap().matches("<polyline").count(), 2, "a line for removals, one for terminations");
     let states = inner(&html, "appeal-states");
@@ -605,7 +613,7 @@ async fn the_dashboard_answers_questions() {
     }
     let row = inner(&html, "overturned-by-ground");
     let row = row.split("data-ground=\"privatization_contract\"").nth(1).unwrap().split("</tr>").next().unwrap();
-    assert!(row.contains("33.3%"), "one of three appeals on this ground overturned: {row}");
+    assert!(row.contains("33,3\u{a0}%"), "one of three appeals on this ground overturned: {row}");
 
     // Filters.
     assert_eq!(number(&get("/ui/dashboard?procedure=lease_termination".into()).await, "total-removals"), "2");
@@ -657,7 +665,7 @@ async fn the_timeline_groups_registry_steps_and_comes_in_pages() {
     assert!(head.contains("scope=\"rowgroup\"") && head.contains("Мемлекеттік тізілім") && head.contains("табылды"), "{head}");
     let kinds: Vec<&str> = step6.split("data-type=\"").skip(1).map(|x| x.split('"').next().unwrap()).collect();
     assert_eq!(kinds, ["RegistryQueried", "RegistryResponded", "CheckEvaluated"]);
-    assert!(step6.contains("<time datetime=\"2001-01-01\">1 қаңтар 2001</time>"), "an answer's date as people write it: {step6}");
+    assert!(step6.contains("<time datetime=\"2001-01-01\">2001 жылғы 1 қаңтар</time>"), "an answer's date as people write it: {step6}");
 
     let seqs = |html: &str| -> Vec<u64> {
         let table = html.split("id=\"timeline\"").nth(1).unwrap().split("</table>").next().unwrap();
