@@ -206,7 +206,7 @@ pub async fn page(State(s): State<AppState>, session: Session, Query(q): Query<B
 
 /// A tally's rows as a table of linked figures: total and reversed.
 /// A tally's rows as its chart draws them: the largest first, ties by label in `l`.
-fn sorted<'t>(l: Lang, tally: &'t projections::dashboard::Tally) -> Vec<(&'t String, &'t (u64, u64))> {
+fn sorted(l: Lang, tally: &projections::dashboard::Tally) -> Vec<(&String, &(u64, u64))> {
     let mut rows: Vec<_> = tally.0.iter().collect();
     rows.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(t(l, a.0).cmp(&t(l, b.0))));
     rows

@@ -189,7 +189,10 @@ async fn search_page(State(s): State<AppState>, session: Session) -> Result<Html
     // Issue 30, item 10: the open appeals, the most urgent first; the persons named are a read.
     let open = worklist(&s, s.appeals().today).await.map_err(internal(l))?;
     if !open.is_empty() {
-        s.reads.record(caller, open.iter().map(|w| w.iin.clone()).collect(), "web:worklist").await.map_err(|e| session.fail(StatusCode::INTERNAL_SERVER_ERROR, e))?;
+        s.reads
+            .record(caller, open.iter().map(|w| w.iin.clone()).collect(), "web:worklist")
+            .await
+            .map_err(|e| session.fail(StatusCode::INTERNAL_SERVER_ERROR, e))?;
     }
     let list = html! {
         div.card #worklist {

@@ -79,6 +79,7 @@ fn rule_set_json(rs: &RuleSet) -> Value {
         "valid_from": rs.valid_from, "valid_until": rs.valid_until, "categories": rs.categories,
         "steps": rs.steps.iter().map(|s| json!({
             "step": s.step, "clause": s.clause, "check": s.check, "ground": s.ground,
+            "criteria": s.criteria.iter().map(|c| c.ground.as_str()).collect::<Vec<_>>(),
             "registries": s.registries().iter().map(|r| r.as_str()).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
     })
@@ -137,19 +138,31 @@ fn count(l: Lang, n: Option<u64>) -> String {
 pub fn page(l: Lang, doc: &Value) -> Markup {
     let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
     html! {
+        // Issue 30, item 12: what happens to a person, in plain words, first; the technical
+        // material after, for auditors.
+        div.card #register-how {
+            h2 { (t(l, "reg_how_title")) }
+            @for para in t(l, "reg_how_text").split("\n") { p { (para) } }
+        }
         div.card #register-intro {
             p { (t(l, "reg_intro")) }
             p { a href="/register.json" { "register.json" } }
         }
         @for p in doc["procedures"].as_array().into_iter().flatten() {
             @let procedure = s(&p["procedure"]);
+            @let today = crate::rules::calendar::today().to_string();
+            @let (begin, end) = (s(&p["begin_date"]), s(&p["end_date"]));
             div.card id=(format!("procedure-{procedure}")) {
                 h2 { (t(l, &procedure)) }
                 dl {
-                    dt { (t(l, "reg_basis")) } dd { (s(&p["legal_basis"])) }
-                    dt { (t(l, "reg_validity")) } dd { (view::day(l, &s(&p["begin_date"]))) " — " (view::day(l, &s(&p["end_date"]))) }
+                    dt { (t(l, "reg_basis")) } dd { (t(l, &format!("reg_basis_{procedure}"))) }
+                    dt { (t(l, "reg_validity")) } dd { (view::day(l, &begin)) " — " (view::day(l, &end)) }
+                    dt { (t(l, "reg_status")) } dd #(format!("status-{procedure}")) {
+                        @if today.as_str() > end.as_str() { span.bad { (t(l, "reg_ended")) } } @else if today.as_str() < begin.as_str() { (t(l, "reg_not_yet")) } @else { span.ok { (t(l, "reg_in_force")) } }
+                    }
                     dt { (t(l, "reg_human")) } dd { (t(l, "reg_human_text")) }
                     dt { (t(l, "reg_appeal")) } dd { (t(l, "reg_appeal_text")) }
+                    dt { (t(l, "reg_contact")) } dd { (t(l, "reg_contact_text")) }
                 }
                 h3 { (t(l, "reg_rule_sets")) }
                 @for rs in p["rule_sets"].as_array().into_iter().flatten() {
@@ -162,7 +175,11 @@ pub fn page(l: Lang, doc: &Value) -> Markup {
                                     td { (s(&st["step"])) }
                                     td { (s(&st["clause"])) }
                                     td { (st["registries"].as_array().into_iter().flatten().map(|r| t(l, r.as_str().unwrap_or_default())).collect::<Vec<_>>().join(", ")) }
-                                    td { @if let Some(g) = st["ground"].as_str() { (t(l, g)) } }
+                                    td {
+                                        @if let Some(g) = st["ground"].as_str() { (t(l, g)) }
+                                        @else if let Some(cs) = st["criteria"].as_array() { (cs.iter().filter_map(|c| c.as_str().or(c["ground"].as_str())).map(|g| t(l, g)).collect::<Vec<_>>().join("; ")) }
+                                        @else { span.muted { (t(l, "reg_no_ground")) } }
+                                    }
                                 }
                             }
                         }
@@ -178,15 +195,15 @@ pub fn page(l: Lang, doc: &Value) -> Markup {
                 @let f = &p["figures"];
                 dl {
                     dt { (t(l, "reg_runs")) } dd { (f["runs"]) }
-                    dt { (t(l, "removals")) } dd { (count(l, f["decisions_confirmed"].as_u64())) }
+                    dt { (t(l, &format!("reg_decided_{procedure}"))) } dd { (count(l, f["decisions_confirmed"].as_u64())) }
                     dt { (t(l, "reg_overturned")) } dd {
                         (count(l, f["overturned_on_appeal"].as_u64()))
-                        @if let Some(share) = f["share_overturned_percent"].as_f64() { " (" (format!("{share:.1}%")) ")" }
+                        @if let Some(share) = f["share_overturned_percent"].as_f64() { " (" (super::dashboard::percent(share)) ")" }
                     }
                 }
                 @if let Some(by) = f["by_ground"].as_object().filter(|m| !m.is_empty()) {
                     table {
-                        thead { tr { th { (t(l, "reg_ground")) } th { (t(l, "removals")) } } }
+                        thead { tr { th { (t(l, "reg_ground")) } th { (t(l, &format!("reg_decided_{procedure}"))) } } }
                         tbody { @for (code, n) in by { tr { td { (t(l, code)) } td { (count(l, n.as_u64())) } } } }
                     }
                 }

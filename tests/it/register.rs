@@ -51,8 +51,18 @@ async fn the_register_is_public_in_both_languages_and_names_nobody() {
     assert_eq!(removal["rule_sets"][0]["sha256"], built_in.sha256.as_str());
     assert_eq!(
         removal["rule_sets"][0]["steps"][1],
-        json!({"step": "6", "clause": "000:6", "check": "holding", "ground": "privatization_contract", "registries": ["gosreestr"]})
+        json!({"step": "6", "clause": "000:6", "check": "holding", "ground": "privatization_contract", "criteria": [], "registries": ["gosreestr"]})
     );
+    // Issue 30, item 12: the register explains itself to the public, in its own header, with
+    // each order's status, and no legal basis in English.
+    for (page, how, cabinet) in
+        [(&kk, "Бұл қалай жұмыс істейді", "Шағымдар жөніндегі қызметкер кабинеті"), (&ru, "Как это работает", "Кабинет сотрудника по обжалованиям")]
+    {
+        assert!(page.contains(how) && !page.contains(cabinet), "plain words first, a public header");
+        assert!(page.find("id=\"register-how\"") < page.find("id=\"procedure-registry_removal\""));
+        assert!(page.contains("id=\"status-registry_removal\""), "whether the order is in force");
+        assert!(!page.contains("Joint order 000") && !page.contains("Ministry of Defence"), "no English legal basis");
+    }
     assert_eq!(removal["end_date"], built_in.valid_until.as_str());
     let keys = TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED);
     let zags = removal["source_data"].as_array().unwrap().iter().find(|s| s["registry"] == "zags").unwrap();

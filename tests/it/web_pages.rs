@@ -253,7 +253,7 @@ async fn sessions_roles_reads_and_language() {
     assert!(html.contains("id=\"timeline\"") && html.contains("есептен шығарылды") && !html.contains("class=\"bad\""), "removed, all verified");
     // Decision 22: the case opens with what was found and how to contest, before the timeline.
     let explained = html.split("id=\"explanation-registry_removal\"").nth(1).expect("the case's explanation").split("</section>").next().unwrap();
-    assert!(explained.contains("№ П-9") && explained.contains("Сізге қатысты") && explained.contains("ГосРеестр"), "{explained}");
+    assert!(explained.contains("№ П-9") && explained.contains("Сізге қатысты") && explained.contains("Мемлекеттік тізілім"), "{explained}");
     assert!(html.find("id=\"explanation-registry_removal\"") < html.find("id=\"timeline\""));
     // Issue 30, item 4: the ground links to the registry answer it rests on, which is there.
     let link = html.split("class=\"evidence\" href=\"").nth(1).expect("a ground's link").split('"').next().unwrap().replace("&amp;", "&");

@@ -474,7 +474,11 @@ async fn officer_overturns_a_removal_in_the_browser() {
     click(&c, "#nav-dashboard").await;
     assert_eq!(text(&c, "#total-removals").await, "12");
     assert_eq!(text(&c, "#share-reversed").await.replace('\u{a0}', " "), "16,7 %", "as both languages write it");
-    assert_eq!((text(&c, "#total-registry_removal").await, text(&c, "#total-lease_termination").await), ("10".to_string(), "2".to_string()), "removals and terminations apart");
+    assert_eq!(
+        (text(&c, "#total-registry_removal").await, text(&c, "#total-lease_termination").await),
+        ("10".to_string(), "2".to_string()),
+        "removals and terminations apart"
+    );
     assert_eq!(c.find_all(Locator::Css("svg#chart-runs polyline")).await.unwrap().len(), 2, "removals and terminations over time");
     look(&c, "30-dashboard-ru").await;
     // A figure leads to the cases behind it.
