@@ -179,7 +179,7 @@ fn internal(lang: Lang) -> impl Fn(crate::ledger::LedgerError) -> WebError {
         if let crate::ledger::LedgerError::Tampered(m) = e {
             return WebError::Page(StatusCode::SERVICE_UNAVAILABLE, m, lang, None);
         }
-        WebError::Page(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into(), lang, None)
+        WebError::Page(StatusCode::INTERNAL_SERVER_ERROR, t(lang, "internal_error"), lang, None)
     }
 }
 

@@ -164,3 +164,20 @@ fn the_repository_carries_its_spec_and_vectors_in_step_with_shared() {
         }
     }
 }
+
+/// Issue 30, item 7: every event type the catalogue knows has its name in both languages on
+/// the officers' pages (a missing one would show its English type name).
+#[test]
+fn every_event_type_has_a_label() {
+    let labels: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(root().join("src/web/labels.json")).unwrap()).unwrap();
+    let types = std::fs::read_to_string(root().join("events/src/types.rs")).unwrap();
+    let missing: Vec<&str> = types
+        .lines()
+        .filter(|l| l.starts_with("pub const ") && l.contains(": &str = \""))
+        .filter_map(|l| l.split('"').nth(1))
+        .filter(|name| name.chars().next().is_some_and(char::is_uppercase))
+        .filter(|name| !labels.contains_key(*name))
+        .collect();
+    assert!(missing.is_empty(), "event types without a label in src/web/labels.json: {missing:?}");
+}
