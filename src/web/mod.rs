@@ -96,6 +96,13 @@ pub struct Session {
     caller: Option<Caller>,
     id: Option<String>,
     lang: Lang,
+    /// The page asked for: where logging in returns to (issue 30, item 10).
+    path: String,
+}
+
+/// Where a login may return to: a page of the cabinet's own, never another site.
+fn return_to(next: &str) -> Option<&str> {
+    (next.starts_with("/ui") && !next.starts_with("//") && !next.contains(['\\', '\r', '\n']) && !next.starts_with("/ui/login")).then_some(next)
 }
 
 impl FromRequestParts<AppState> for Session {
@@ -113,13 +120,15 @@ impl FromRequestParts<AppState> for Session {
             None => None,
         };
         let id = id.filter(|_| caller.is_some());
-        Ok(Session { caller, id, lang })
+        let path = parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
+        Ok(Session { caller, id, lang, path })
     }
 }
 
 /// An error page in the user's language; not logged in goes to the login page.
 enum WebError {
-    Login,
+    /// Not logged in: to the login page, then back to `next`.
+    Login(String),
     /// Status, message, language, and the form token if logged in.
     Page(StatusCode, String, Lang, Option<String>),
 }
@@ -127,7 +136,10 @@ enum WebError {
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         match self {
-            WebError::Login => Redirect::to("/ui/login").into_response(),
+            WebError::Login(next) => match return_to(&next) {
+                Some(next) => Redirect::to(&format!("/ui/login?next={}", view::urlencode(next))).into_response(),
+                None => Redirect::to("/ui/login").into_response(),
+            },
             WebError::Page(status, message, lang, csrf) => {
                 let body = html! { div.card.err #error { (message) } p { a #back href="/ui" { (t(lang, "back_to_search")) } } };
                 (status, Html(view::layout(lang, &t(lang, "error"), "/ui", csrf.as_deref(), body).into_string())).into_response()
@@ -138,7 +150,7 @@ impl IntoResponse for WebError {
 
 impl Session {
     fn require(&self, roles: &[Role]) -> Result<&Caller, WebError> {
-        let c = self.caller.as_ref().ok_or(WebError::Login)?;
+        let c = self.caller.as_ref().ok_or_else(|| WebError::Login(self.path.clone()))?;
         c.require(roles).map_err(|e| self.fail(StatusCode::FORBIDDEN, e))?;
         Ok(c)
     }
@@ -275,13 +287,14 @@ fn search_form(session: &Session, value: &str, error: Option<&str>, below: Marku
     )
 }
 
-async fn login_page(State(s): State<AppState>, session: Session) -> Response {
+async fn login_page(State(s): State<AppState>, session: Session, Query(q): Query<BTreeMap<String, String>>) -> Response {
     // The login form's CSRF token rides in a cookie of its own (there is no session yet).
     let token = session::random_token();
-    ([(header::SET_COOKIE, s.sessions.login_cookie(&token))], login_form(&session, &token, None)).into_response()
+    let next = q.get("next").map(String::as_str).and_then(return_to).unwrap_or("/ui");
+    ([(header::SET_COOKIE, s.sessions.login_cookie(&token))], login_form(&session, &token, None, next)).into_response()
 }
 
-fn login_form(session: &Session, csrf: &str, error: Option<&str>) -> Html<String> {
+fn login_form(session: &Session, csrf: &str, error: Option<&str>, next: &str) -> Html<String> {
     let l = session.lang;
     session.page(
         &t(l, "login_title"),
@@ -290,6 +303,7 @@ fn login_form(session: &Session, csrf: &str, error: Option<&str>) -> Html<String
             @if let Some(e) = error { div.card.err #error { (e) } }
             form.card method="post" action="/ui/login" {
                 (view::csrf_field(csrf))
+                input type="hidden" name="next" value=(next);
                 (view::field(l, "token", "token", true, html! { input #token type="password" name="token" autocomplete="off" required; }))
                 button #login type="submit" { (t(l, "login")) }
             }
@@ -302,21 +316,23 @@ struct LoginForm {
     token: String,
     #[serde(default)]
     csrf: String,
+    #[serde(default)]
+    next: String,
 }
 
 async fn login(State(s): State<AppState>, session: Session, headers: HeaderMap, Form(f): Form<LoginForm>) -> Response {
     let expected = cookies(&headers).get(LOGIN_COOKIE).cloned().unwrap_or_default();
     if expected.is_empty() || !session::csrf_matches(&expected, &f.csrf) {
         let token = session::random_token();
-        let page = login_form(&session, &token, Some(&t(session.lang, "bad_csrf")));
+        let page = login_form(&session, &token, Some(&t(session.lang, "bad_csrf")), return_to(&f.next).unwrap_or("/ui"));
         return (StatusCode::FORBIDDEN, [(header::SET_COOKIE, s.sessions.login_cookie(&token))], page).into_response();
     }
     match auth::authenticate(&s.ledger, f.token.trim()).await {
         Ok(Some(caller)) => match session::open(s.ledger.access(), &caller).await {
-            Ok(id) => ([(header::SET_COOKIE, s.sessions.cookie(&id))], Redirect::to("/ui")).into_response(),
+            Ok(id) => ([(header::SET_COOKIE, s.sessions.cookie(&id))], Redirect::to(return_to(&f.next).unwrap_or("/ui"))).into_response(),
             Err(e) => internal(session.lang)(e.into()).into_response(),
         },
-        _ => (StatusCode::UNAUTHORIZED, login_form(&session, &f.csrf, Some(&t(session.lang, "bad_token")))).into_response(),
+        _ => (StatusCode::UNAUTHORIZED, login_form(&session, &f.csrf, Some(&t(session.lang, "bad_token")), return_to(&f.next).unwrap_or("/ui"))).into_response(),
     }
 }
 
