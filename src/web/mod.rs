@@ -332,7 +332,9 @@ async fn login(State(s): State<AppState>, session: Session, headers: HeaderMap, 
             Ok(id) => ([(header::SET_COOKIE, s.sessions.cookie(&id))], Redirect::to(return_to(&f.next).unwrap_or("/ui"))).into_response(),
             Err(e) => internal(session.lang)(e.into()).into_response(),
         },
-        _ => (StatusCode::UNAUTHORIZED, login_form(&session, &f.csrf, Some(&t(session.lang, "bad_token")), return_to(&f.next).unwrap_or("/ui"))).into_response(),
+        _ => {
+            (StatusCode::UNAUTHORIZED, login_form(&session, &f.csrf, Some(&t(session.lang, "bad_token")), return_to(&f.next).unwrap_or("/ui"))).into_response()
+        }
     }
 }
 
@@ -411,10 +413,17 @@ fn status_line(l: Lang, procedure: &str, c: &ProcedureCase, link: &dyn Fn(u64) -
 /// The corrections the source owners issued about an open appeal: each as readable fields,
 /// with its check, and a button that accepts it. Pasting a signed answer stays possible, out
 /// of the way (an auditor's exceptional case).
-fn corrections_block(l: Lang, appeal: &str, issued: Option<&Result<Vec<IssuedCorrection>, String>>, officer: bool, csrf: &str) -> Markup {
+fn corrections_block(
+    l: Lang,
+    appeal: &str,
+    issued: Option<&Result<Vec<IssuedCorrection>, String>>,
+    officer: bool,
+    csrf: &str,
+    was: &dyn Fn(&str) -> Option<serde_json::Value>,
+) -> Markup {
     html! {
         div.corrections #(format!("corrections-{appeal}")) {
-            h4 { (t(l, "corrections_issued")) }
+            h4 { (t(l, "corrections_issued")) " " a.ask-again href=(format!("?ask={appeal}#corrections-{appeal}")) { (t(l, "ask_again")) } }
             @match issued {
                 Some(Err(e)) => p.bad { (t(l, "corrections_unavailable")) ": " (e) },
                 Some(Ok(list)) if list.is_empty() => p.muted { (t(l, "no_corrections")) },
@@ -422,7 +431,11 @@ fn corrections_block(l: Lang, appeal: &str, issued: Option<&Result<Vec<IssuedCor
                     div.correction data-registry=(c.registry) {
                         strong { (t(l, &c.registry)) } " — " (t(l, "issued_at")) " "
                         (view::issued_at(l, &c.signed.answer))
-                        (view::subjects_records(l, &c.signed.answer))
+                        // Issue 30, item 9: what the correction replaces, beside it.
+                        div.was-now {
+                            div.was { h5 { (t(l, "was")) } @match was(&c.registry) { Some(a) => (view::subjects_records(l, &a)), None => span.muted { "—" } } }
+                            div.now { h5 { (t(l, "now")) } (view::subjects_records(l, &c.signed.answer)) }
+                        }
                         @if let Some(why) = &c.refused {
                             p.bad { "✗ " (t(l, "correction_refused")) ": " (why) }
                         } @else if let Some(seq) = c.received {
@@ -534,7 +547,16 @@ fn appeal_block(v: &CaseView, procedure: &str, c: &ProcedureCase) -> Markup {
                     a #(format!("case-file-{procedure}")) href=(format!("/ui/appeals/{}/case-file", a.appeal)) { (t(l, "case_file")) } " · "
                     a #(format!("print-{procedure}")) href=(format!("/ui/appeals/{}/print", a.appeal)) { (t(l, "print_case")) }
                 }
-                @if a.state != "resolved" { (corrections_block(l, &a.appeal, v.issued.get(&a.appeal), officer, csrf)) }
+                @if a.state != "resolved" {
+                    @let was = |registry: &str| {
+                        // The answer of the run the appeal contests, from that registry.
+                        v.events.iter().rev().filter(|e| e.kind == "RegistryResponded" && e.run() == Some(c.run.as_str()) && e.appeal().is_none())
+                            .filter_map(|e| e.decode::<events::catalogue::RegistryResponded>().ok())
+                            .find(|r| r.registry == registry && r.correction != Some(true))
+                            .map(|r| r.answer)
+                    };
+                    (corrections_block(l, &a.appeal, v.issued.get(&a.appeal), officer, csrf, &was))
+                }
                 @if officer && a.state != "resolved" {
                     @if !a.suspended {
                         form method="post" action=(format!("/ui/appeals/{}/suspend", a.appeal)) { (view::csrf_field(csrf)) button #suspend type="submit" { (t(l, "suspend")) } }

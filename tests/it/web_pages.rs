@@ -242,7 +242,8 @@ async fn sessions_roles_reads_and_language() {
     let (login_cookie, csrf) = p.login_form().await;
     let officer_token = create_token(&p.state.ledger, Role::AppealsOfficer, "").await.unwrap().0;
     let next = format!("/ui/persons/{iin}");
-    let (s, back, _) = p.call("POST", "/ui/login", Some(&login_cookie), Some(&format!("token={officer_token}&csrf={csrf}&next={}", next.replace('/', "%2F")))).await;
+    let (s, back, _) =
+        p.call("POST", "/ui/login", Some(&login_cookie), Some(&format!("token={officer_token}&csrf={csrf}&next={}", next.replace('/', "%2F")))).await;
     assert!(s == StatusCode::SEE_OTHER && back.as_deref().is_some_and(|b| b.starts_with(&next)), "{back:?}");
     let (_, away, _) = p.call("POST", "/ui/login", Some(&login_cookie), Some(&format!("token={officer_token}&csrf={csrf}&next=%2F%2Fevil.example%2Fui"))).await;
     assert!(away.as_deref().is_some_and(|b| b.starts_with("/ui") && !b.contains("evil")), "{away:?}");
@@ -420,6 +421,11 @@ async fn an_officer_accepts_a_correction_issued_at_the_source() {
     assert!(card.contains("Мемлекеттік тізілім"), "named in Kazakh: {card}");
     assert!(card.contains(&iin) && card.contains("<time datetime="), "readable: whom it is about, when it was issued");
     assert!(card.contains("id=\"accept-gosreestr\""), "an officer can accept it");
+    // Issue 30, item 9: what it replaces beside it (the contract the run found), and a way to
+    // ask the sources again.
+    let was = card.split("class=\"was\"").nth(1).unwrap().split("class=\"now\"").next().unwrap();
+    assert!(was.contains("П-9"), "{was}");
+    assert!(page.contains("class=\"ask-again\""));
     let auditor_page = p.call("GET", &format!("/ui/persons/{iin}"), Some(&auditor), None).await.2;
     assert!(auditor_page.contains("data-registry=\"gosreestr\"") && !auditor_page.contains("accept-gosreestr"), "an auditor sees it, without the button");
 
