@@ -87,6 +87,9 @@ pub struct Filter {
     pub appeal: Option<String>,
     /// Only those reversed on appeal.
     pub reversed: bool,
+    /// Runs decided on or after / on or before these days (`YYYY-MM-DD`): a period.
+    pub from: Option<String>,
+    pub to: Option<String>,
 }
 
 impl Filter {
@@ -99,6 +102,13 @@ impl Filter {
             && self.ground.as_deref().is_none_or(|g| ground_codes(c).contains(&g))
             && self.appeal.as_deref().is_none_or(|a| if a == "any" { c.appeal.is_some() } else { appeal_state(c) == Some(a) })
             && (!self.reversed || reversed(c))
+            && self.in_period(&c.run)
+    }
+
+    /// Whether run `run` (named after its decision date, `YYYY-MM-DD-…`) falls in the period.
+    pub fn in_period(&self, run: &str) -> bool {
+        let day = run.get(..10).unwrap_or(run);
+        self.from.as_deref().is_none_or(|f| day >= f) && self.to.as_deref().is_none_or(|t| day <= t)
     }
 
     /// The same filter and one more part (`procedure`, `locality`, `run`, `ground`, `appeal`,
@@ -120,11 +130,18 @@ impl Filter {
 
     /// The filter's parts as `(name, value)`, in a fixed order (for a link's query).
     pub fn parts(&self) -> Vec<(&'static str, String)> {
-        let mut parts: Vec<(&'static str, String)> =
-            [("procedure", &self.procedure), ("locality", &self.locality), ("run", &self.run), ("ground", &self.ground), ("appeal", &self.appeal)]
-                .into_iter()
-                .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
-                .collect();
+        let mut parts: Vec<(&'static str, String)> = [
+            ("procedure", &self.procedure),
+            ("locality", &self.locality),
+            ("run", &self.run),
+            ("ground", &self.ground),
+            ("appeal", &self.appeal),
+            ("from", &self.from),
+            ("to", &self.to),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
+        .collect();
         if self.reversed {
             parts.push(("reversed", "1".into()));
         }

@@ -35,7 +35,18 @@ fn filter_of(session: &Session, q: &BTreeMap<String, String>) -> Result<Filter, 
         ground: given("ground"),
         appeal: given("appeal"),
         reversed: given("reversed").is_some(),
+        from: None,
+        to: None,
     };
+    // A period: days typed as people write them (DD.MM.YYYY) or as links carry them.
+    let day = |k: &str| -> Result<Option<String>, WebError> {
+        let Some(v) = given(k) else { return Ok(None) };
+        chrono::NaiveDate::parse_from_str(&v, "%Y-%m-%d")
+            .or_else(|_| chrono::NaiveDate::parse_from_str(&v, "%d.%m.%Y"))
+            .map(|d| Some(d.to_string()))
+            .map_err(|_| session.fail(StatusCode::BAD_REQUEST, super::i18n::tf(session.lang, "err_not_a_date", &[v.clone()])))
+    };
+    let f = Filter { from: day("from")?, to: day("to")?, ..f };
     if let Some(p) = f.procedure.as_deref().filter(|p| !PROCEDURES.contains(p)) {
         return Err(session.fail(StatusCode::BAD_REQUEST, format!("procedure: no procedure {p:?}")));
     }
@@ -79,7 +90,7 @@ pub async fn page(State(s): State<AppState>, session: Session, Query(q): Query<B
     let l = session.lang;
     // The page filters by procedure and locality only; a figure narrows it further.
     let f = filter_of(&session, &q)?;
-    let f = Filter { procedure: f.procedure, locality: f.locality, ..Default::default() };
+    let f = Filter { procedure: f.procedure, locality: f.locality, from: f.from, to: f.to, ..Default::default() };
     let cases = all_cases(&s, l).await?;
     let started = s.ledger.read_all_by_type(events::types::RUN_STARTED).await.map_err(internal(l))?;
     let runs: BTreeMap<String, RunInfo> = started
@@ -103,7 +114,7 @@ pub async fn page(State(s): State<AppState>, session: Session, Query(q): Query<B
     order.sort_by(|a, b| a.1.started.cmp(&b.1.started).then(a.0.cmp(b.0)));
     let counts: BTreeMap<&str, (u64, u64)> = removals.by_run.0.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     let shown: Vec<(&str, &RunInfo)> =
-        order.into_iter().filter(|(k, r)| counts.contains_key(k) || f.procedure.as_deref().is_none_or(|p| p == r.procedure)).collect();
+        order.into_iter().filter(|(k, r)| (counts.contains_key(k) || f.procedure.as_deref().is_none_or(|p| p == r.procedure)) && f.in_period(k)).collect();
     let series: Vec<view::Series> = PROCEDURES
         .iter()
         .filter(|p| f.procedure.as_deref().is_none_or(|x| x == **p))
@@ -142,6 +153,14 @@ pub async fn page(State(s): State<AppState>, session: Session, Query(q): Query<B
                         option value="" { (t(l, "all")) }
                         @for x in &localities { option value=(x) selected[f.locality.as_deref() == Some(x.as_str())] { (x) } }
                     }
+                }
+                div.field.inline-field {
+                    label for="f-from" { (t(l, "period_from")) }
+                    input #f-from type="text" name="from" inputmode="numeric" placeholder=(t(l, "date_format")) value=(f.from.as_deref().map(ddmmyyyy).unwrap_or_default());
+                }
+                div.field.inline-field {
+                    label for="f-to" { (t(l, "period_to")) }
+                    input #f-to type="text" name="to" inputmode="numeric" placeholder=(t(l, "date_format")) value=(f.to.as_deref().map(ddmmyyyy).unwrap_or_default());
                 }
                 button #apply-filters type="submit" { (t(l, "apply_filters")) }
             }
@@ -210,6 +229,11 @@ fn sorted(l: Lang, tally: &projections::dashboard::Tally) -> Vec<(&String, &(u64
     let mut rows: Vec<_> = tally.0.iter().collect();
     rows.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(t(l, a.0).cmp(&t(l, b.0))));
     rows
+}
+
+/// A day as the period's fields show it: DD.MM.YYYY.
+fn ddmmyyyy(ymd: &str) -> String {
+    chrono::NaiveDate::parse_from_str(ymd, "%Y-%m-%d").map(|d| d.format("%d.%m.%Y").to_string()).unwrap_or_else(|_| ymd.to_string())
 }
 
 /// A share as both languages write it: a decimal comma and a space before the sign (0,2 %).

@@ -635,6 +635,17 @@ async fn the_dashboard_answers_questions() {
     assert_eq!(number(&almaty, "total-removals"), "5");
     assert!(almaty.contains("<option value=\"Алматы\" selected>"), "the filter shows as chosen");
     assert_eq!(p.call("GET", "/ui/dashboard?procedure=nothing", Some(&auditor), None).await.0, StatusCode::BAD_REQUEST);
+    // Issue 30, item 6: a period, typed as people write days; removals and terminations apart.
+    let within = get("/ui/dashboard?from=01.01.2026&to=31.01.2026".into()).await;
+    assert_eq!(number(&within, "total-removals"), "17", "every run here is of 15 January 2026");
+    assert!(within.contains("value=\"01.01.2026\""), "the period shows as typed");
+    assert_eq!(number(&get("/ui/dashboard?from=2026-02-01".into()).await, "total-removals"), "0", "none after");
+    assert_eq!(
+        (number(&html, "total-registry_removal"), number(&html, "total-lease_termination")),
+        ("15".into(), "2".into()),
+        "removals and terminations are not added into one headline"
+    );
+    assert_eq!(p.call("GET", "/ui/dashboard?from=2026-13-01", Some(&auditor), None).await.0, StatusCode::BAD_REQUEST);
 
     // A figure's cases: the privatization ground's twelve, five at a time.
     let href = row.split("href=\"").nth(1).unwrap().split('"').next().unwrap().replace("&amp;", "&");
