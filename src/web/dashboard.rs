@@ -44,7 +44,7 @@ fn filter_of(session: &Session, q: &BTreeMap<String, String>) -> Result<Filter, 
         chrono::NaiveDate::parse_from_str(&v, "%Y-%m-%d")
             .or_else(|_| chrono::NaiveDate::parse_from_str(&v, "%d.%m.%Y"))
             .map(|d| Some(d.to_string()))
-            .map_err(|_| session.fail(StatusCode::BAD_REQUEST, super::i18n::tf(session.lang, "err_not_a_date", &[v.clone()])))
+            .map_err(|_| session.fail(StatusCode::BAD_REQUEST, super::i18n::tf(session.lang, "err_not_a_date", std::slice::from_ref(&v))))
     };
     let f = Filter { from: day("from")?, to: day("to")?, ..f };
     if let Some(p) = f.procedure.as_deref().filter(|p| !PROCEDURES.contains(p)) {
