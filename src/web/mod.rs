@@ -423,7 +423,7 @@ fn corrections_block(
 ) -> Markup {
     html! {
         div.corrections #(format!("corrections-{appeal}")) {
-            h4 { (t(l, "corrections_issued")) " " a.ask-again href=(format!("?ask={appeal}#corrections-{appeal}")) { (t(l, "ask_again")) } }
+            h4 { (t(l, "corrections_issued")) }
             @match issued {
                 Some(Err(e)) => p.bad { (t(l, "corrections_unavailable")) ": " (e) },
                 Some(Ok(list)) if list.is_empty() => p.muted { (t(l, "no_corrections")) },
@@ -452,6 +452,7 @@ fn corrections_block(
                 },
                 None => {},
             }
+            p { a.ask-again href=(format!("?ask={appeal}#corrections-{appeal}")) { (t(l, "ask_again")) } }
             @if officer {
                 details.raw {
                     summary { (t(l, "raw_correction")) }
