@@ -513,6 +513,30 @@ impl CaseView<'_> {
     }
 }
 
+/// The contested step, chosen from the case's steps by name (issue 30, item 8); left as it is,
+/// it is the step that found the ground, and the choice says so.
+fn contested_step_field(v: &CaseView, procedure: &str, c: &ProcedureCase) -> Markup {
+    let error = v.error(procedure, "contested_step");
+    let (described, invalid) = view::error_attrs("contested_step", error.as_deref());
+    let typed = v.typed(procedure, |f| &f.contested_step);
+    let found = c.grounds.first().map(|g| g.clause.rsplit(':').next().unwrap_or_default().split('.').next().unwrap_or_default().to_string());
+    let steps: Vec<(&str, &str)> = vec![("5", "zags"), ("6", "gosreestr"), ("7", "kazreestr"), ("8", "ish_as_mr"), ("9", "egkn"), ("10", "gbd_fl")];
+    let l = v.l;
+    let select = html! {
+        select #contested_step name="contested_step" aria-describedby=[described] aria-invalid=[invalid] {
+            option value="" selected[typed.is_empty()] {
+                (t(l, "contested_default")) @if let Some(f) = &found { " (" (t(l, "step")) " " (f) ")" }
+            }
+            @for (step, registry) in &steps {
+                @if found.as_deref().is_none_or(|f| f.parse::<u32>().unwrap_or(99) >= step.parse::<u32>().unwrap_or(0)) {
+                    option value=(step) selected[typed == *step] { (t(l, "step")) " " (step) " — " (t(l, registry)) }
+                }
+            }
+        }
+    };
+    view::field_with(l, "contested_step", "contested_step", false, error.as_deref(), select)
+}
+
 /// A textarea or input of the filing form, with its error beside it.
 fn filing_field(v: &CaseView, procedure: &str, name: &'static str, label: &str, required: bool, value: fn(&FilingForm) -> &str, kind: &str) -> Markup {
     let error = v.error(procedure, name);
@@ -590,13 +614,19 @@ fn appeal_block(v: &CaseView, procedure: &str, c: &ProcedureCase) -> Markup {
             form.card #(format!("file-{procedure}")) method="post" action=(format!("/ui/persons/{iin}/appeals")) {
                 h3 { (t(l, "file_appeal")) }
                 (v.deadline(procedure, c))
-                @if v.refiled.is_some_and(|(f, _)| f.procedure == procedure) { p.field-error { (t(l, "form_has_errors")) } }
+                // An error summary whose links lead to the field (GOV.UK's pattern).
+                @if let Some((_, e)) = v.refiled.filter(|(f, _)| f.procedure == procedure) {
+                    div.error-summary #(format!("error-summary-{procedure}")) role="alert" {
+                        p.field-error { (t(l, "form_has_errors")) }
+                        ul { li { a href=(format!("#{}", e.field)) { (i18n::field_error(l, e)) } } }
+                    }
+                }
                 (view::csrf_field(csrf))
                 input type="hidden" name="procedure" value=(procedure);
                 (filing_field(v, procedure, "grounds", "appellant_grounds", true, |f| &f.grounds, "textarea"))
                 (filing_field(v, procedure, "received_on", "received_on", false, |f| &f.received_on, "date"))
                 (filing_field(v, procedure, "late_reason", "late_reason", false, |f| &f.late_reason, "text"))
-                (filing_field(v, procedure, "contested_step", "contested_step", false, |f| &f.contested_step, "text"))
+                (contested_step_field(v, procedure, c))
                 div.field { input #suspend_on_file type="checkbox" name="suspend" value="on"; " " label.inline for="suspend_on_file" { (t(l, "suspend")) } }
                 button #file-appeal type="submit" { (t(l, "file_appeal")) }
             }
@@ -880,7 +910,11 @@ async fn appeal_action(
             Err(e) => Err(AppealError::CorrectionRefused(format!("the correction is not a signed answer: {e}"))),
         },
         "accept-correction" => {
-            appeals.accept_correction(&id, &f.registry, &f.source_sig, caller).await.map(|e| format!("{}: #{}", t(l, "correction_received"), e.seq))
+            // Said in words: whose correction, for which appeal (the seq is on the timeline).
+            appeals
+                .accept_correction(&id, &f.registry, &f.source_sig, caller)
+                .await
+                .map(|_| i18n::tf(l, "correction_accepted", &[t(l, &f.registry), id.clone()]))
         }
         other => return Err(session.fail(StatusCode::NOT_FOUND, format!("no action {other:?}"))),
     };

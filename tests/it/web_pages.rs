@@ -315,6 +315,25 @@ async fn sessions_roles_reads_and_language() {
     let error = html.split("id=\"received_on-error\"").nth(1).expect("beside the date").split("</p>").next().unwrap();
     assert!(error.contains("Дата получения") && !error.contains(&tomorrow), "in Russian, the date as people write it: {error}");
     assert!(p.state.appeals().of_person(&iin).await.unwrap().is_empty(), "no appeal was filed (only the reads were recorded)");
+    // Issue 30, item 8: the contested step is chosen by name (default: the step that found the
+    // ground, said so); a wrong date comes back in an error summary whose link leads to the
+    // field; a date typed DD.MM.YYYY is taken.
+    assert!(html.contains("<select id=\"contested_step\"") && html.contains("<option value=\"6\">"), "the steps by name");
+    let (s, _, refused) =
+        p.call("POST", &format!("/ui/persons/{iin}/appeals"), Some(&officer), Some("procedure=registry_removal&grounds=x&received_on=31.02.2026")).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let summary = refused.split("class=\"error-summary\"").nth(1).expect("an error summary").split("</div>").next().unwrap();
+    assert!(summary.contains("href=\"#received_on\"") && summary.contains("31.02.2026"), "{summary}");
+    let today = chrono::Utc::now().with_timezone(&housing_ledger::rules::calendar::almaty()).format("%d.%m.%Y").to_string();
+    let (s, _, _) =
+        p.call("POST", &format!("/ui/persons/{iin}/appeals"), Some(&officer), Some(&format!("procedure=registry_removal&grounds=x&received_on={today}"))).await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "{today} is taken");
+    let filed = p.state.appeals().of_person(&iin).await.unwrap();
+    assert_eq!(
+        filed[0].filing.received_on,
+        chrono::Utc::now().with_timezone(&housing_ledger::rules::calendar::almaty()).date_naive().to_string(),
+        "recorded as a day"
+    );
 
     // Language: Russian by choice; never redirected off the site.
     let (_, set, _) = p.call("GET", "/ui/lang/ru?back=/ui/dashboard", None, None).await;
