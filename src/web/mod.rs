@@ -374,10 +374,20 @@ async fn search(session: Session, Query(q): Query<BTreeMap<String, String>>) -> 
     }
 }
 
-fn status_line(l: Lang, procedure: &str, c: &ProcedureCase, link: &dyn Fn(u64) -> String) -> Markup {
+fn status_line(l: Lang, procedure: &str, c: &ProcedureCase, link: &dyn Fn(u64) -> String, entry: Option<&serde_json::Value>) -> Markup {
+    let field = |k: &str| entry.and_then(|e| e[k].as_str()).map(String::from);
+    let name = ["surname", "name", "patronymic"].iter().filter_map(|k| field(k)).collect::<Vec<_>>().join(" ");
     html! {
         @if c.simulation {
             p.simulation #(format!("simulation-{procedure}")) { strong { (t(l, "simulation_banner")) } }
+        }
+        // A summary card (GOV.UK): who, where, which registration, then the status.
+        dl.summary #(format!("summary-{procedure}")) {
+            @if !name.is_empty() { dt { (t(l, "full_name")) } dd { (name) } }
+            @if let Some(x) = field("locality") { dt { (t(l, "locality")) } dd { (x) } }
+            @if let Some(q) = entry.and_then(|e| e["queue_number"].as_u64()) { dt { (t(l, "queue_number")) } dd { (q) } }
+            @if let Some(x) = field("registered_on") { dt { (t(l, "registered_on")) } dd { (view::day(l, &x)) } }
+            @if let Some(x) = field("lease_contract") { dt { (t(l, "lease_contract")) } dd { (x) } }
         }
         dl {
             dt { (t(l, "status")) } dd {
@@ -717,7 +727,8 @@ async fn case_view(
             @for (procedure, c) in &cases {
                 div.card {
                     h2 { (t(l, procedure)) }
-                    (status_line(l, procedure, c, &evidence_link))
+                    @let entry = events.iter().rev().find(|e| e.kind == "ListEntryReceived" && e.run() == Some(c.run.as_str())).map(|e| &e.data["entry"]);
+                    (status_line(l, procedure, c, &evidence_link, entry))
                     @if let Some(e) = crate::appeal::explanation_of(c) { (view::explanation(l, &format!("explanation-{procedure}"), &e)) }
                 }
                 (appeal_block(&view, procedure, c))
