@@ -741,6 +741,11 @@ async fn case_view(
                 }
             }
             h2 #timeline-title { (t(l, "timeline")) }
+            @let passed = checks.values().filter(|c| c.signature.is_ok() && c.inclusion.is_ok() && c.source.as_ref().is_none_or(|s| s.is_ok())).count();
+            p #timeline-verified {
+                @if passed == checks.len() { span.ok { "✓ " (i18n::tf(l, "all_verified", &[checks.len().to_string()])) } }
+                @else { span.bad { "✗ " (i18n::tf(l, "some_not_verified", &[(checks.len() - passed).to_string(), checks.len().to_string()])) } }
+            }
             table #timeline aria-labelledby="timeline-title" {
                 @for g in shown {
                     @match &g.step {

@@ -29,7 +29,7 @@ table.figures{width:auto;margin:.6em 0} table.figures td,table.figures th{paddin
 pre.note{white-space:pre-wrap;word-break:break-all;font-size:.85em}
 dd,td,p,li,code{overflow-wrap:anywhere} pre{white-space:pre-wrap;overflow-wrap:anywhere;word-break:break-all} .appeal-outcome.overturned{color:#b42318;font-weight:bold}
 .explanation p.finding{margin:.2em 0} .explanation .last-day{margin-top:.4em} ol.tasks{padding-left:0;list-style:none} ol.tasks li.task{border-left:4px solid #d8dde3;padding:.2em .8em;margin:.5em 0}
-.scroll{overflow-x:auto} svg{max-width:100%;height:auto}
+.scroll{overflow-x:auto} .visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap} svg{max-width:100%;height:auto}
 @media (max-width:640px){main{padding:.6em} header{padding:.5em .8em;gap:.6em}
  dl{display:block} dt{margin-top:.5em} dd{margin:0}
  table{display:block;overflow-x:auto} #timeline,#timeline tbody,#timeline tr,#timeline td,#timeline th{display:block;width:auto}
@@ -314,7 +314,9 @@ pub fn checked(lang: Lang, c: Option<&EventCheck>) -> Markup {
         @if let Some(c) = c {
             @let all_ok = c.signature.is_ok() && c.inclusion.is_ok() && c.source.as_ref().is_none_or(|s| s.is_ok());
             details.check data-seq=(c.seq) {
-                summary { @if all_ok { span.ok { "✓ " (t(lang, "verified")) } } @else { span.bad { "✗ " (t(lang, "not_verified")) } } }
+                // A passing event's mark is only ✓ (its word is for screen readers): one line above
+                // the timeline says how many passed; a failing one says so in words.
+                summary { @if all_ok { span.ok { "✓" span.visually-hidden { " " (t(lang, "verified")) } } } @else { span.bad { "✗ " (t(lang, "not_verified")) } } }
                 (mark(&c.signature, "sig_ok", "sig_bad")) br;
                 (mark(&c.inclusion, "incl_ok", "incl_bad"))
                 @if let Some(src) = &c.source { br; (mark(src, "source_ok", "source_bad")) }
