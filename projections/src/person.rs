@@ -80,6 +80,9 @@ pub struct ProcedureCase {
     /// The locality of the person's list entry (the dashboard filters by it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locality: Option<String>,
+    /// The person's name as his list entry gives it (officers search by it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub status: Status,
     pub grounds: Vec<Ground>,
     pub proposal_seq: Option<u64>,
@@ -221,7 +224,10 @@ impl Persons {
                     return;
                 }
                 let locality = d.entry["locality"].as_str().map(String::from);
-                *case = ProcedureCase { run: d.run, locality, status: Status::Incomplete, simulation, ..Default::default() };
+                // The name as the list gives it: what officers search by.
+                let name = ["surname", "name", "patronymic"].iter().filter_map(|k| d.entry[*k].as_str()).collect::<Vec<_>>().join(" ");
+                let name = (!name.is_empty()).then_some(name);
+                *case = ProcedureCase { run: d.run, locality, name, status: Status::Incomplete, simulation, ..Default::default() };
             }
             CONSENT_MISSING => {
                 let Some(d) = ev.as_type::<c::ConsentMissing>() else { return };

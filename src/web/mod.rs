@@ -277,8 +277,8 @@ fn search_form(session: &Session, value: &str, error: Option<&str>, below: Marku
         "/ui",
         html! {
             form.card method="get" action="/ui/search" {
-                (view::field_with(l, "iin", "iin", true, error, html! {
-                    input #iin type="text" name="iin" value=(value) inputmode="numeric" maxlength="12" required autofocus aria-describedby=[described] aria-invalid=[invalid];
+                (view::field_with(l, "iin", "iin_or_name", true, error, html! {
+                    input #iin type="text" name="iin" value=(value) maxlength="100" required autofocus aria-describedby=[described] aria-invalid=[invalid];
                 }))
                 button #find type="submit" { (t(l, "find")) }
             }
@@ -364,15 +364,59 @@ async fn set_lang(Path(lang): Path<String>, Query(q): Query<BTreeMap<String, Str
     ([(header::SET_COOKIE, format!("{LANG_COOKIE}={}; SameSite=Strict; Path=/; Max-Age=31536000", lang.code()))], Redirect::to(&back)).into_response()
 }
 
-async fn search(session: Session, Query(q): Query<BTreeMap<String, String>>) -> Result<Response, WebError> {
-    session.require(&[Role::Auditor, Role::AppealsOfficer])?;
+async fn search(State(s): State<AppState>, session: Session, Query(q): Query<BTreeMap<String, String>>) -> Result<Response, WebError> {
+    let caller = session.require(&[Role::Auditor, Role::AppealsOfficer])?;
+    let l = session.lang;
     let typed = q.get("iin").map(|s| s.trim()).unwrap_or_default();
+    // Letters: a search by name (issue 30, item 10); digits: an IIN.
+    if typed.chars().any(char::is_alphabetic) {
+        let words: Vec<String> = typed.to_lowercase().split_whitespace().map(String::from).collect();
+        if words.iter().map(|w| w.chars().count()).sum::<usize>() < 3 {
+            return Ok((StatusCode::BAD_REQUEST, search_form(&session, typed, Some(&t(l, "name_too_short")), html! {})).into_response());
+        }
+        crate::projection::catch_up(&s.ledger).await.map_err(internal(l))?;
+        let rows = crate::projection::all_persons(&s.ledger).await.map_err(internal(l))?;
+        let mut found: Vec<(String, String, String, String)> = Vec::new();
+        for (iin, doc) in rows {
+            let Ok(cases) = serde_json::from_str::<BTreeMap<String, ProcedureCase>>(&doc) else { continue };
+            for (procedure, c) in cases {
+                let Some(name) = c.name.clone() else { continue };
+                let lower = name.to_lowercase();
+                if words.iter().all(|w| lower.split_whitespace().any(|part| part.starts_with(w.as_str()))) {
+                    found.push((name, iin.clone(), procedure, c.status.as_str().to_string()));
+                }
+            }
+        }
+        found.sort();
+        found.truncate(NAME_RESULTS);
+        // Every person a result names is a recorded read.
+        if !found.is_empty() {
+            let iins: std::collections::BTreeSet<String> = found.iter().map(|f| f.1.clone()).collect();
+            s.reads.record(caller, iins.into_iter().collect(), "web:search-by-name").await.map_err(|e| session.fail(StatusCode::INTERNAL_SERVER_ERROR, e))?;
+        }
+        let list = html! {
+            div.card #name-results {
+                h2 { (t(l, "search_results")) }
+                @if found.is_empty() { p.muted { (t(l, "no_results")) } }
+                @else { div.scroll { table {
+                    thead { tr { th scope="col" { (t(l, "full_name")) } th scope="col" { (t(l, "iin")) } th scope="col" { (t(l, "procedure")) } th scope="col" { (t(l, "status")) } } }
+                    tbody { @for (name, iin, procedure, status) in &found {
+                        tr.result { td { a href=(format!("/ui/persons/{iin}")) { (name) } } td { (iin) } td { (t(l, procedure)) } td { (t(l, status)) } }
+                    } }
+                } } }
+            }
+        };
+        return Ok(search_form(&session, typed, None, list).into_response());
+    }
     match Iin::parse(typed) {
         Ok(iin) => Ok(Redirect::to(&format!("/ui/persons/{iin}")).into_response()),
         // Back to the form, with what was typed and what is wrong with it beside the field.
-        Err(e) => Ok((StatusCode::BAD_REQUEST, search_form(&session, typed, Some(&i18n::iin_error(session.lang, &e)), html! {})).into_response()),
+        Err(e) => Ok((StatusCode::BAD_REQUEST, search_form(&session, typed, Some(&i18n::iin_error(l, &e)), html! {})).into_response()),
     }
 }
+
+/// Results a search by name shows at most.
+const NAME_RESULTS: usize = 50;
 
 fn status_line(l: Lang, procedure: &str, c: &ProcedureCase, link: &dyn Fn(u64) -> String, entry: Option<&serde_json::Value>) -> Markup {
     let field = |k: &str| entry.and_then(|e| e[k].as_str()).map(String::from);

@@ -264,6 +264,15 @@ async fn sessions_roles_reads_and_language() {
     let explained = html.split("id=\"explanation-registry_removal\"").nth(1).expect("the case's explanation").split("</section>").next().unwrap();
     assert!(explained.contains("№ П-9") && explained.contains("Сізге қатысты") && explained.contains("Мемлекеттік тізілім"), "{explained}");
     assert!(html.find("id=\"explanation-registry_removal\"") < html.find("id=\"timeline\""));
+    // Issue 30, item 10: search by name; the persons a result names are a recorded read.
+    let (s, _, found) = p.call("GET", &format!("/ui/search?iin={}", urlencoding("ахмет ерл")), Some(&auditor), None).await;
+    assert_eq!(s, StatusCode::OK);
+    let results = found.split("id=\"name-results\"").nth(1).expect("results").split("</table>").next().unwrap();
+    assert!(results.contains(&format!("href=\"/ui/persons/{iin}\"")) && results.contains("Ахметов Ерлан"), "{results}");
+    let reads = housing_ledger::reads::of_person(&p.state.ledger, &iin).await.unwrap();
+    assert!(reads.iter().any(|r| r["read"] == "web:search-by-name"), "{reads:?}");
+    let (s, _, _) = p.call("GET", "/ui/search?iin=%D0%B0%D1%85", Some(&auditor), None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "two letters are too few");
     // Issue 30: the case opens with a summary card: who, where, which registration.
     let card = html.split("id=\"summary-registry_removal\"").nth(1).expect("a summary card").split("</dl>").next().unwrap();
     assert!(card.contains("Ахметов Ерлан") && card.contains("Астана") && card.contains("1000"), "{card}");

@@ -55,6 +55,7 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
     Migration { version: 10, name: "subject_index", sql: include_str!("../../../migrations/sqlite/0010_subject_index.sql") },
     Migration { version: 11, name: "persons_locality", sql: include_str!("../../../migrations/sqlite/0011_persons_locality.sql") },
     Migration { version: 12, name: "session_flash", sql: include_str!("../../../migrations/sqlite/0012_session_flash.sql") },
+    Migration { version: 13, name: "persons_name_and_seal", sql: include_str!("../../../migrations/sqlite/0013_persons_name_and_seal.sql") },
 ];
 const POSTGRES_MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "ledger", sql: include_str!("../../../migrations/postgres/0001_ledger.sql") },
@@ -69,6 +70,7 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
     Migration { version: 10, name: "subject_index", sql: include_str!("../../../migrations/postgres/0010_subject_index.sql") },
     Migration { version: 11, name: "persons_locality", sql: include_str!("../../../migrations/postgres/0011_persons_locality.sql") },
     Migration { version: 12, name: "session_flash", sql: include_str!("../../../migrations/postgres/0012_session_flash.sql") },
+    Migration { version: 13, name: "persons_name_and_seal", sql: include_str!("../../../migrations/postgres/0013_persons_name_and_seal.sql") },
 ];
 
 /// Rows per multi-row INSERT (SQLite allows 32766 parameters). Statements of other lengths
