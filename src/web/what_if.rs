@@ -22,6 +22,10 @@ pub(super) struct WhatIfForm {
     known: String,
     #[serde(default)]
     pasted: String,
+    /// The form's other fields: `drop-N` for each step to leave out of the rule set chosen
+    /// (issue 30: a question asked without writing a whole rule set).
+    #[serde(flatten)]
+    rest: std::collections::BTreeMap<String, String>,
     #[serde(default)]
     run: String,
     #[serde(default)]
@@ -41,6 +45,12 @@ fn form(session: &Session, s: &AppState) -> Markup {
                     }
                 }
             }))
+            fieldset #drop-steps {
+                legend { (t(l, "wi_drop")) }
+                @for step in ["6", "7", "8", "9", "10"] {
+                    div.field { input type="checkbox" id=(format!("drop-{step}")) name=(format!("drop-{step}")) value=(step); " " label.inline for=(format!("drop-{step}")) { (t(l, "step")) " " (step) } }
+                }
+            }
             details {
                 summary { (t(l, "wi_pasted")) }
                 (view::field(l, "pasted", "wi_pasted", false, html! { textarea #pasted name="pasted" rows="8" {} }))
@@ -60,7 +70,9 @@ pub(super) async fn run(State(s): State<AppState>, session: Session, Form(f): Fo
     let caller = session.require(&[Role::Auditor, Role::AppealsOfficer])?;
     session.check_csrf(&f.csrf)?;
     let l = session.lang;
+    let drop: Vec<String> = f.rest.iter().filter(|(k, _)| k.starts_with("drop-")).map(|(_, v)| v.clone()).collect();
     let rs: RuleSet = match s.book.sets.iter().find(|rs| !f.known.is_empty() && rs.sha256 == f.known) {
+        Some(rs) if !drop.is_empty() => without_steps(rs, &drop).map_err(|e| session.fail(StatusCode::BAD_REQUEST, e))?,
         Some(rs) => rs.clone(),
         None if f.pasted.trim().is_empty() => return Err(session.fail(StatusCode::BAD_REQUEST, t(l, "wi_no_rule_set"))),
         None => RuleSet::from_json("pasted", &f.pasted).map_err(|e| session.fail(StatusCode::BAD_REQUEST, e))?,
@@ -73,6 +85,17 @@ pub(super) async fn run(State(s): State<AppState>, session: Session, Form(f): Fo
         s.reads.record(caller, named, "web:what-if").await.map_err(|e| session.fail(StatusCode::INTERNAL_SERVER_ERROR, e))?;
     }
     Ok(session.page(&t(l, "what_if"), "/ui/what-if", html! { (form(&session, &s)) (result(&session, &rs, &w)) }))
+}
+
+/// `rs` with the steps `drop` left out, as a rule set of its own (its own version and sha256):
+/// "what if clause 9 did not apply".
+fn without_steps(rs: &RuleSet, drop: &[String]) -> Result<RuleSet, String> {
+    let mut v = serde_json::to_value(rs).map_err(|e| e.to_string())?;
+    if let Some(steps) = v["steps"].as_array_mut() {
+        steps.retain(|st| !drop.iter().any(|d| st["step"] == d.as_str() && d != "5"));
+    }
+    v["version"] = format!("{}-without-{}", rs.version, drop.join("-")).into();
+    RuleSet::from_json("what-if", &v.to_string()).map_err(|e| e.to_string())
 }
 
 fn result(session: &Session, rs: &RuleSet, w: &WhatIf) -> Markup {

@@ -388,6 +388,13 @@ async fn the_what_if_page_shows_the_diff_and_records_the_read() {
     let read: Vec<_> = after.iter().flat_map(housing_ledger::reads::reads_in).filter(|r| r.read == "web:what-if").collect();
     assert_eq!(read.len(), 2);
     assert_eq!(read[0].iins, [iin_for("D")]);
+    // Issue 30: a question asked without writing a rule set: the known one with step 6 left
+    // out. A was removed at step 6 (his spouse's contract), so the later steps were never asked
+    // about him: what he would come to cannot be told without asking, and the page says so.
+    let known = RuleBook::built_in().select(Procedure::RegistryRemoval, "2026-01-15").unwrap().sha256.clone();
+    let (s, dropped) = call("POST", "/ui/what-if", Some(url_encoded(&[("known", &known), ("drop-6", "6"), ("run", ""), ("csrf", &csrf)])), "ru").await;
+    assert_eq!(s, StatusCode::OK, "{dropped}");
+    assert!(dropped.contains("-without-6") && dropped.contains("id=\"wi-cannot-tell\">1<") && dropped.contains(&iin_for("A")), "{dropped}");
     // A rule set that is neither known nor pasted is refused, in the page's language.
     let (s, _) = call("POST", "/ui/what-if", Some(url_encoded(&[("known", ""), ("pasted", ""), ("csrf", &csrf)])), "ru").await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
