@@ -103,9 +103,8 @@ pub fn field_error(lang: Lang, e: &crate::appeal::FieldError) -> String {
     tf(lang, &format!("err_{}", e.code), &e.args)
 }
 
-/// Why an appeal's step was not taken, in `lang`: what kind of refusal, then the service's
-/// own account of it (which names the values); a field's error wholly in `lang`; nothing of an
-/// internal error but that it happened.
+/// Why an appeal's step was not taken, in `lang`: what kind of refusal; a field's error wholly
+/// in `lang`; nothing of an internal error but that it happened.
 pub fn appeal_error(lang: Lang, e: &crate::appeal::AppealError) -> String {
     use crate::appeal::AppealError as E;
     let lead = match e {
@@ -122,7 +121,9 @@ pub fn appeal_error(lang: Lang, e: &crate::appeal::AppealError) -> String {
         E::Changed(_) => "err_changed",
         E::SourceUnavailable(_) => "corrections_unavailable",
     };
-    format!("{}. ({e})", t(lang, lead))
+    // The service's own account is English prose (the API gives it whole, for scripts); a page
+    // says in its language what kind of refusal it was (issue 30, item 7).
+    format!("{}.", t(lang, lead))
 }
 
 /// What is wrong with an IIN, in `lang`.
@@ -168,7 +169,13 @@ mod tests {
         use crate::rules::iin::Iin;
         let cases = [
             ("12345", "ЖСН 12 цифрдан тұруы керек, енгізілгені: \"12345\"", "ИИН должен состоять из 12 цифр, введено: \"12345\""),
-            ("850101300001", "ЖСН 850101300001: бақылау цифры сәйкес келмейді (күтілгені 5)", "ИИН 850101300001: контрольная цифра не совпадает (ожидалась 5)"),
+            // Issue 30, item 10: the expected digit is not named: an officer could "fix" a typo into
+            // another real person's IIN.
+            (
+                "850101300001",
+                "ЖСН 850101300001: бақылау цифры сәйкес келмейді — ЖСН-ді құжаттан қайта тексеріңіз",
+                "ИИН 850101300001: контрольная цифра не совпадает — сверьте ИИН с документом",
+            ),
             ("851301300001", "ЖСН 851301300001: туған күні 1985-13-01 нақты күн емес", "ИИН 851301300001: даты рождения 1985-13-01 не существует"),
         ];
         for (typed, kk, ru) in cases {
