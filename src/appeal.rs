@@ -231,10 +231,7 @@ pub struct Appeals<'a> {
 /// `2026-12-02` (issue 30, item 8: checked here, not by the browser).
 fn date(field: &'static str, s: &str) -> Result<NaiveDate> {
     let s = s.trim();
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .or_else(|_| NaiveDate::parse_from_str(s, "%d.%m.%Y"))
-        .ok()
-        .filter(|_| s.len() == 10)
+    calendar::parse_day(s)
         .ok_or_else(|| field_error(field, "not_a_date", vec![s.to_string()], format!("{field} must be a date DD.MM.YYYY (or YYYY-MM-DD), got {s:?}")))
 }
 

@@ -622,17 +622,13 @@ impl Ledger {
                     return Err(LedgerError::NoSuchProof(format!("the log ends at {from}, before {size}")));
                 }
                 from += rows.len() as u64;
-                for e in crate::store::parse_rows(rows)? {
-                    map.update(&e.stream, e.stream_seq, e.seq, &e.hash_bytes()?);
-                }
+                fold_heads(map, rows)?;
             }
             *at = size;
             return Ok(f(map));
         }
         let mut map = StreamHeads::default();
-        for e in crate::store::parse_rows(self.store.stream_heads(size).await?)? {
-            map.update(&e.stream, e.stream_seq, e.seq, &e.hash_bytes()?);
-        }
+        fold_heads(&mut map, self.store.stream_heads(size).await?)?;
         let out = f(&mut map);
         if kept.is_none() {
             *kept = Some((size, map));
@@ -676,6 +672,14 @@ impl Ledger {
     pub async fn verify(&self, progress: impl FnMut(u64)) -> Result<VerifyReport> {
         verify_store(self.store.as_ref(), Some(&self.signer().verifier()), progress).await
     }
+}
+
+/// Folds stored rows `(seq, body)`, in seq order, into the stream-head map.
+fn fold_heads(map: &mut StreamHeads, rows: Vec<(u64, String)>) -> Result<()> {
+    for e in crate::store::parse_rows(rows)? {
+        map.update(&e.stream, e.stream_seq, e.seq, &e.hash_bytes()?);
+    }
+    Ok(())
 }
 
 /// What a successful `verify` covered.

@@ -132,8 +132,16 @@ pub fn verify_case_file(file: &CaseFile, anchor: &VerifierKey, book: &RuleBook, 
         }
     }
     let keys = source_keys(&file.proof, sources)?;
-    let appeal = judge_appeal(file, &keys, book)?;
+    let appeal = judge_appeal(&AppealView { id: &file.appeal, events: &file.appeal_events, proof: &file.proof }, &keys, book)?;
     Ok(Verified { events: verified.events + file.appeal_events.len(), appeal: Some(appeal), ..verified })
+}
+
+/// One appeal as a file holds it: its id, its events (its stream, the re-check's events in the
+/// person's stream, its notice of reinstatement), and the bundle of the decision it contests.
+struct AppealView<'a> {
+    id: &'a str,
+    events: &'a [Event],
+    proof: &'a Bundle,
 }
 
 /// The appeal, re-judged offline: its stream whole from the filing; every source signature in
@@ -141,27 +149,27 @@ pub fn verify_case_file(file: &CaseFile, anchor: &VerifierKey, book: &RuleBook, 
 /// rules' step machine from its recorded answers and the corrections it used; and the
 /// resolution, if any, following from the latest re-check before it (decision 10: overturned
 /// only on a re-check that cleared, never upheld against one). What it came to, as people read it.
-fn judge_appeal(file: &CaseFile, keys: &TrustedKeys, book: &RuleBook) -> Result<String, ProofError> {
-    let stream = format!("appeal:{}", file.appeal);
-    let own: Vec<&Event> = file.appeal_events.iter().filter(|e| e.stream == stream).collect();
+fn judge_appeal(v: &AppealView, keys: &TrustedKeys, book: &RuleBook) -> Result<String, ProofError> {
+    let stream = format!("appeal:{}", v.id);
+    let own: Vec<&Event> = v.events.iter().filter(|e| e.stream == stream).collect();
     for (i, e) in own.iter().enumerate() {
         if e.stream_seq != i as u64 {
-            return Err(invalid(format!("seq {}: appeal {}'s stream is not whole (stream_seq {} where {i} was due)", e.seq, file.appeal, e.stream_seq)));
+            return Err(invalid(format!("seq {}: appeal {}'s stream is not whole (stream_seq {} where {i} was due)", e.seq, v.id, e.stream_seq)));
         }
     }
     if own.first().is_none_or(|e| e.kind != APPEAL_FILED) {
-        return Err(invalid(format!("the case file does not hold appeal {}'s AppealFiled", file.appeal)));
+        return Err(invalid(format!("the case file does not hold appeal {}'s AppealFiled", v.id)));
     }
-    for e in &file.appeal_events {
+    for e in v.events {
         check_event_sources(e, keys).map_err(|err| invalid(format!("seq {}: {err}", e.seq)))?;
     }
     let mut latest: Option<(u64, CheckVerdict)> = None;
-    let mut outcome = format!("appeal {} is open", file.appeal);
-    for e in &file.appeal_events {
+    let mut outcome = format!("appeal {} is open", v.id);
+    for e in v.events {
         match e.kind.as_str() {
             APPEAL_RECHECKED => {
                 let r: ev::AppealRechecked = e.decode().map_err(|err| invalid(format!("seq {}: {err}", e.seq)))?;
-                rejudge(file, e.seq, &r, keys, book)?;
+                rejudge(v, e.seq, &r, keys, book)?;
                 latest = Some((e.seq, r.verdict));
             }
             APPEAL_RESOLVED => {
@@ -181,7 +189,7 @@ fn judge_appeal(file: &CaseFile, keys: &TrustedKeys, book: &RuleBook) -> Result<
                     )));
                 }
                 let day = crate::rules::calendar::local_date_of(&e.time).map(|d| d.to_string()).unwrap_or_else(|| e.time.clone());
-                outcome = format!("{} by appeal {} on {day} (seq {})", r.outcome.as_str(), file.appeal, e.seq);
+                outcome = format!("{} by appeal {} on {day} (seq {})", r.outcome.as_str(), v.id, e.seq);
             }
             _ => {}
         }
@@ -206,29 +214,29 @@ pub fn family_fixed<'e>(events: impl IntoIterator<Item = &'e Event>, run: &str, 
 /// One re-check, re-run: the step machine from its step, with the family the run fixed, fed the
 /// answers and corrections its evidence names (each checked against the trust list); its
 /// verdict and grounds must be the recorded ones.
-fn rejudge(file: &CaseFile, seq: u64, r: &ev::AppealRechecked, keys: &TrustedKeys, book: &RuleBook) -> Result<(), ProofError> {
+fn rejudge(v: &AppealView, seq: u64, r: &ev::AppealRechecked, keys: &TrustedKeys, book: &RuleBook) -> Result<(), ProofError> {
     let fail = |why: String| invalid(format!("seq {seq}: the re-check does not follow: {why}"));
     let rs = book.by_sha(&r.rule_set_sha256).ok_or_else(|| fail(format!("rule set {} is not known to this verifier", r.rule_set_sha256)))?;
     let first = rs.steps.iter().position(|s| s.step == r.from_step).ok_or_else(|| fail(format!("no step {} in its rule set", r.from_step)))?;
     let evidence: BTreeSet<u64> = r.evidence.iter().filter_map(|x| x.seq()).collect();
-    let held: BTreeSet<u64> = file.appeal_events.iter().map(|e| e.seq).collect();
+    let held: BTreeSet<u64> = v.events.iter().map(|e| e.seq).collect();
     if let Some(missing) = evidence.iter().find(|s| !held.contains(s)) {
         return Err(fail(format!("its evidence seq {missing} is not in the case file")));
     }
     let is_correction = |e: &Event| e.kind == REGISTRY_RESPONDED && e.data.get("correction") == Some(&serde_json::Value::Bool(true));
     let mut corrections = Corrections::new();
-    for e in file.appeal_events.iter().filter(|e| evidence.contains(&e.seq) && is_correction(e)) {
+    for e in v.events.iter().filter(|e| evidence.contains(&e.seq) && is_correction(e)) {
         let c: ev::RegistryResponded = e.decode().map_err(|err| fail(err.to_string()))?;
         let registry = RegistryId::parse(&c.registry).ok_or_else(|| fail(format!("unknown registry {:?}", c.registry)))?;
         let subjects: Vec<String> = serde_json::from_value(c.answer["subjects"].clone()).unwrap_or_default();
         let signed = SignedAnswer::from_responded(&c);
-        let records = check_answer(keys, registry, &format!("{}/{registry}", file.appeal), AnswerKind::Records(&subjects), &signed)
+        let records = check_answer(keys, registry, &format!("{}/{registry}", v.id), AnswerKind::Records(&subjects), &signed)
             .map_err(|f| fail(format!("seq {}: the correction from {registry}: {f}", e.seq)))?;
         corrections.insert(registry, (subjects, records_of(records)));
     }
-    let asked = file.appeal_events.iter().filter(|e| e.kind == REGISTRY_QUERIED || (evidence.contains(&e.seq) && !is_correction(e)));
+    let asked = v.events.iter().filter(|e| e.kind == REGISTRY_QUERIED || (evidence.contains(&e.seq) && !is_correction(e)));
     let answers = verified_answers(asked, keys).map_err(fail)?;
-    let events = &file.proof.events;
+    let events = &v.proof.events;
     let entry: ev::ListEntryReceived = events
         .iter()
         .find(|e| e.kind == LIST_ENTRY_RECEIVED && e.run() == Some(r.run.as_str()))
@@ -236,11 +244,11 @@ fn rejudge(file: &CaseFile, seq: u64, r: &ev::AppealRechecked, keys: &TrustedKey
         .decode()
         .map_err(|err| fail(err.to_string()))?;
     // As the service fixed it for this re-check: from the events before it.
-    let mut before: Vec<&Event> = events.iter().chain(file.appeal_events.iter()).filter(|e| e.seq < seq).collect();
+    let mut before: Vec<&Event> = events.iter().chain(v.events.iter()).filter(|e| e.seq < seq).collect();
     before.sort_by_key(|e| e.seq);
     let family = family_fixed(before, &r.run, rs, first);
     let context = judged_by(events, &entry).map_err(fail)?;
-    let (verdict, grounds, _) = judge_from(rs, first, &file.proof.iin, &context, family, &answers, &corrections).map_err(fail)?;
+    let (verdict, grounds, _) = judge_from(rs, first, &v.proof.iin, &context, family, &answers, &corrections).map_err(fail)?;
     let (computed, recorded): (BTreeSet<_>, BTreeSet<_>) = (grounds.iter().map(ground_key).collect(), r.grounds.iter().map(ground_key).collect());
     if verdict != r.verdict || computed != recorded {
         return Err(fail(format!("the rules find {} {computed:?}, it records {} {recorded:?}", verdict.as_str(), r.verdict.as_str())));
@@ -723,16 +731,7 @@ pub fn verify(bundle: &Bundle, anchor: &VerifierKey, book: &RuleBook, sources: &
             .filter(|e| e.stream == format!("appeal:{id}") || e.appeal() == Some(id) || e.stream == format!("notice:{id}-reinstatement"))
             .cloned()
             .collect();
-        let file = CaseFile {
-            format: CASE_FILE_FORMAT.into(),
-            appeal: id.into(),
-            notice: None,
-            proof: bundle.clone(),
-            appeal_events,
-            inclusion: Vec::new(),
-            heads: Vec::new(),
-        };
-        appeal = Some(judge_appeal(&file, &keys, book)?);
+        appeal = Some(judge_appeal(&AppealView { id, events: &appeal_events, proof: bundle }, &keys, book)?);
     }
     Ok(Verified {
         status: case.status,

@@ -27,6 +27,13 @@ pub fn local_date_of(time: &str) -> Option<NaiveDate> {
     DateTime::parse_from_rfc3339(time).ok().map(|t| local_date(t.with_timezone(&Utc)))
 }
 
+/// A day as people here type it, `02.12.2026` (DD.MM.YYYY), or as the API and links write it,
+/// `2026-12-02`; `None` for anything else.
+pub fn parse_day(s: &str) -> Option<NaiveDate> {
+    let s = s.trim();
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").or_else(|_| NaiveDate::parse_from_str(s, "%d.%m.%Y")).ok().filter(|_| s.len() == 10)
+}
+
 const DAYS_OFF: &str = include_str!("../../rules/calendar/kz-days-off.json");
 
 #[derive(Deserialize)]

@@ -41,10 +41,9 @@ fn filter_of(session: &Session, q: &BTreeMap<String, String>) -> Result<Filter, 
     // A period: days typed as people write them (DD.MM.YYYY) or as links carry them.
     let day = |k: &str| -> Result<Option<String>, WebError> {
         let Some(v) = given(k) else { return Ok(None) };
-        chrono::NaiveDate::parse_from_str(&v, "%Y-%m-%d")
-            .or_else(|_| chrono::NaiveDate::parse_from_str(&v, "%d.%m.%Y"))
+        crate::rules::calendar::parse_day(&v)
             .map(|d| Some(d.to_string()))
-            .map_err(|_| session.fail(StatusCode::BAD_REQUEST, super::i18n::tf(session.lang, "err_not_a_date", std::slice::from_ref(&v))))
+            .ok_or_else(|| session.fail(StatusCode::BAD_REQUEST, super::i18n::tf(session.lang, "err_not_a_date", std::slice::from_ref(&v))))
     };
     let f = Filter { from: day("from")?, to: day("to")?, ..f };
     if let Some(p) = f.procedure.as_deref().filter(|p| !PROCEDURES.contains(p)) {
@@ -57,7 +56,7 @@ fn filter_of(session: &Session, q: &BTreeMap<String, String>) -> Result<Filter, 
 }
 
 /// Every person's cases, from the stored projection.
-async fn all_cases(s: &AppState, l: Lang) -> Result<Vec<(String, BTreeMap<String, ProcedureCase>)>, WebError> {
+pub(super) async fn all_cases(s: &AppState, l: Lang) -> Result<Vec<(String, BTreeMap<String, ProcedureCase>)>, WebError> {
     crate::projection::catch_up(&s.ledger).await.map_err(internal(l))?;
     let rows = crate::projection::all_persons(&s.ledger).await.map_err(internal(l))?;
     Ok(rows.into_iter().filter_map(|(iin, doc)| Some((iin, serde_json::from_str(&doc).ok()?))).collect())

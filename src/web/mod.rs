@@ -199,7 +199,7 @@ async fn search_page(State(s): State<AppState>, session: Session) -> Result<Html
     let caller = session.require(&[Role::Auditor, Role::AppealsOfficer])?;
     let l = session.lang;
     // Issue 30, item 10: the open appeals, the most urgent first; the persons named are a read.
-    let open = worklist(&s, s.appeals().today).await.map_err(internal(l))?;
+    let open = worklist(dashboard::all_cases(&s, l).await?);
     if !open.is_empty() {
         s.reads
             .record(caller, open.iter().map(|w| w.iin.clone()).collect(), "web:worklist")
@@ -246,14 +246,11 @@ struct Open {
     due: Option<chrono::NaiveDate>,
 }
 
-/// Every appeal not yet resolved, the earliest due first.
-async fn worklist(s: &AppState, _today: chrono::NaiveDate) -> Result<Vec<Open>, crate::ledger::LedgerError> {
-    crate::projection::catch_up(&s.ledger).await?;
-    let rows = crate::projection::all_persons(&s.ledger).await?;
+/// Every appeal not yet resolved among `cases`, the earliest due first.
+fn worklist(cases: Vec<(String, BTreeMap<String, ProcedureCase>)>) -> Vec<Open> {
     let cal = crate::rules::calendar::Calendar::built_in();
     let mut out = Vec::new();
-    for (iin, doc) in rows {
-        let Ok(cases) = serde_json::from_str::<BTreeMap<String, ProcedureCase>>(&doc) else { continue };
+    for (iin, cases) in cases {
         for (procedure, c) in cases {
             let Some(a) = c.appeal.filter(|a| a.state != "resolved") else { continue };
             let received = chrono::NaiveDate::parse_from_str(&a.received_on, "%Y-%m-%d").ok();
@@ -262,7 +259,7 @@ async fn worklist(s: &AppState, _today: chrono::NaiveDate) -> Result<Vec<Open>, 
         }
     }
     out.sort_by(|a, b| a.due.cmp(&b.due).then(a.appeal.cmp(&b.appeal)));
-    Ok(out)
+    out
 }
 
 /// Working days within which a complaint is decided (APC art. 100).
@@ -374,11 +371,8 @@ async fn search(State(s): State<AppState>, session: Session, Query(q): Query<BTr
         if words.iter().map(|w| w.chars().count()).sum::<usize>() < 3 {
             return Ok((StatusCode::BAD_REQUEST, search_form(&session, typed, Some(&t(l, "name_too_short")), html! {})).into_response());
         }
-        crate::projection::catch_up(&s.ledger).await.map_err(internal(l))?;
-        let rows = crate::projection::all_persons(&s.ledger).await.map_err(internal(l))?;
         let mut found: Vec<(String, String, String, String)> = Vec::new();
-        for (iin, doc) in rows {
-            let Ok(cases) = serde_json::from_str::<BTreeMap<String, ProcedureCase>>(&doc) else { continue };
+        for (iin, cases) in dashboard::all_cases(&s, l).await? {
             for (procedure, c) in cases {
                 let Some(name) = c.name.clone() else { continue };
                 let lower = name.to_lowercase();
@@ -420,14 +414,13 @@ const NAME_RESULTS: usize = 50;
 
 fn status_line(l: Lang, procedure: &str, c: &ProcedureCase, link: &dyn Fn(u64) -> String, entry: Option<&serde_json::Value>) -> Markup {
     let field = |k: &str| entry.and_then(|e| e[k].as_str()).map(String::from);
-    let name = ["surname", "name", "patronymic"].iter().filter_map(|k| field(k)).collect::<Vec<_>>().join(" ");
     html! {
         @if c.simulation {
             p.simulation #(format!("simulation-{procedure}")) { strong { (t(l, "simulation_banner")) } }
         }
         // A summary card (GOV.UK): who, where, which registration, then the status.
         dl.summary #(format!("summary-{procedure}")) {
-            @if !name.is_empty() { dt { (t(l, "full_name")) } dd { (name) } }
+            @if let Some(name) = &c.name { dt { (t(l, "full_name")) } dd { (name) } }
             @if let Some(x) = field("locality") { dt { (t(l, "locality")) } dd { (x) } }
             @if let Some(q) = entry.and_then(|e| e["queue_number"].as_u64()) { dt { (t(l, "queue_number")) } dd { (q) } }
             @if let Some(x) = field("registered_on") { dt { (t(l, "registered_on")) } dd { (view::day(l, &x)) } }
@@ -438,7 +431,7 @@ fn status_line(l: Lang, procedure: &str, c: &ProcedureCase, link: &dyn Fn(u64) -
                 span.status #(format!("status-{procedure}")) { (t(l, c.status.as_str())) }
                 @if let Some(o) = view::appeal_outcome(l, c) { " — " span #(format!("status-appeal-{procedure}")) { (o) } }
             }
-            dt { (t(l, "grounds")) } dd { (view::grounds_linked(l, &c.grounds, link)) }
+            dt { (t(l, "grounds")) } dd { (view::grounds_linked(l, &c.grounds, Some(link))) }
             @if let Some(d) = &c.decision {
                 dt { (t(l, "decision")) } dd {
                     (t(l, d.outcome.as_str())) " — " (d.decided_by) " (#" (d.seq) ")"

@@ -165,17 +165,19 @@ pub fn subjects_records(lang: Lang, answer: &Value) -> Markup {
 }
 
 /// Grounds as a list: reason, clause, on whom, from which registry.
-/// Grounds, each linked to the registry answers it rests on (issue 30, item 4): `link` gives a
-/// seq's place on the case page.
-pub fn grounds_linked(lang: Lang, list: &[Ground], link: &dyn Fn(u64) -> String) -> Markup {
+/// Grounds, each linked (where `link` gives a seq's place on the case page) to the registry
+/// answers it rests on (issue 30, item 4).
+pub fn grounds_linked(lang: Lang, list: &[Ground], link: Option<&dyn Fn(u64) -> String>) -> Markup {
     html! {
         @if !list.is_empty() {
             ul.grounds {
                 @for g in list {
                     li {
                         (t(lang, &g.code)) " (" (g.clause) "), " (t(lang, g.subject.as_str())) " " (g.subject_iin) ", " (t(lang, &g.registry))
-                        @for seq in g.evidence.iter().filter_map(|r| r.seq()) {
-                            " · " a.evidence href=(link(seq)) { (t(lang, "evidence")) " #" (seq) }
+                        @if let Some(link) = link {
+                            @for seq in g.evidence.iter().filter_map(|r| r.seq()) {
+                                " · " a.evidence href=(link(seq)) { (t(lang, "evidence")) " #" (seq) }
+                            }
                         }
                     }
                 }
@@ -185,15 +187,7 @@ pub fn grounds_linked(lang: Lang, list: &[Ground], link: &dyn Fn(u64) -> String)
 }
 
 pub fn grounds(lang: Lang, list: &[Ground]) -> Markup {
-    html! {
-        @if !list.is_empty() {
-            ul.grounds {
-                @for g in list {
-                    li { (t(lang, &g.code)) " (" (g.clause) "), " (t(lang, g.subject.as_str())) " " (g.subject_iin) ", " (t(lang, &g.registry)) }
-                }
-            }
-        } @else { span.muted { "—" } }
-    }
+    grounds_linked(lang, list, None)
 }
 
 fn who(a: &c::Actor) -> &str {

@@ -15,9 +15,9 @@ async fn check(case: Value, expect: Expect) {
     expect.assert_eq(&render(Procedure::RegistryRemoval, D, case).await);
 }
 
-/// A valid IIN of a child born on `y-m-d`.
+/// A valid IIN of a boy born on `y-m-d`.
 fn born(y: i32, m: u32, d: u32) -> String {
-    (1000..9999).find_map(|serial| Iin::build(y, m, d, 5, serial)).unwrap().to_string()
+    person(y, m, d, 5)
 }
 
 /// Decision 18: each dated record kind the day before, the day of and the day after D. Before
