@@ -12,8 +12,10 @@ use axum::Router;
 pub fn app(state: AppState) -> Router {
     let policy = state.sessions.clone();
     crate::api::router(state.clone())
-        .merge(crate::web::routes(policy).with_state(state))
+        .merge(crate::web::routes(policy).with_state(state.clone()))
         .fallback(|| async { AppError::NotFound("no such route".into()) })
+        // Every answer, API and pages alike, passes through the record of whom it shows.
+        .layer(axum::middleware::from_fn_with_state(state, crate::disclosure::record_shown))
         .layer(axum::middleware::from_fn(timed))
 }
 

@@ -81,6 +81,9 @@ pub struct Walk {
     appeals: HashMap<String, (String, String, Option<String>)>,
     /// (token, iin): reads recorded so far.
     reads: HashSet<(String, String)>,
+    /// (token, iin) → (seq, appeal): filings with no read before them, waiting for the
+    /// filing's own read (recorded right after the filing, before its answer went out).
+    unread_filings: HashMap<(String, String), (u64, String)>,
     pub findings: Vec<Finding>,
 }
 
@@ -102,6 +105,15 @@ impl Walk {
     /// without one, against what each run recorded.
     pub fn new(trust: Option<TrustedKeys>) -> Self {
         Self { trust, ..Self::default() }
+    }
+
+    /// Ends the walk: the findings only the whole log can settle.
+    pub fn close(&mut self) {
+        let mut unread: Vec<_> = std::mem::take(&mut self.unread_filings).into_iter().collect();
+        unread.sort_by_key(|(_, (seq, _))| *seq);
+        for ((token, iin), (seq, appeal)) in unread {
+            self.find(seq, &iin, format!("appeal {appeal} was filed by token {token} with no recorded read of the person's data"));
+        }
     }
 
     /// Takes in the next event; returns the case it closes, if any.
@@ -129,6 +141,11 @@ impl Walk {
             }
             PERSONAL_DATA_READS => {
                 for r in crate::reads::reads_in(e) {
+                    if crate::disclosure::FILING_READS.contains(&r.read.as_str()) {
+                        for iin in &r.iins {
+                            self.unread_filings.remove(&(r.token.clone(), iin.clone()));
+                        }
+                    }
                     self.reads.extend(r.iins.into_iter().map(|iin| (r.token.clone(), iin)));
                 }
                 None
@@ -242,7 +259,7 @@ impl Walk {
     fn appeal_filed(&mut self, e: &Event) {
         let Some(a) = e.as_type::<ev::AppealFiled>() else { return };
         if !self.reads.contains(&(a.filed_by.token.clone(), a.iin.clone())) {
-            self.find(e.seq, &a.iin, format!("appeal {} was filed by token {} with no recorded read of the person's data", a.appeal, a.filed_by.token));
+            self.unread_filings.insert((a.filed_by.token.clone(), a.iin.clone()), (e.seq, a.appeal.clone()));
         }
         self.appeals.insert(a.appeal, (a.iin, a.procedure, a.decided_by_id));
     }
@@ -290,6 +307,7 @@ async fn walk(
         judge_page(cases);
         progress(from, size);
     }
+    walk.close();
     Ok(walk)
 }
 

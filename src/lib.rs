@@ -7,6 +7,7 @@ pub mod appeal;
 pub mod audit;
 pub mod auth;
 pub mod cli;
+pub mod disclosure;
 pub mod ledger;
 pub mod metrics;
 pub mod pipeline;

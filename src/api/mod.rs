@@ -11,7 +11,6 @@ pub mod tiles;
 pub use error::AppError;
 
 use crate::auth::{self, Caller, Role};
-use crate::reads;
 pub use crate::state::AppState;
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::header;
@@ -180,7 +179,9 @@ impl FromRequestParts<AppState> for Caller {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, t)| t)
             .ok_or(AppError::Unauthorized("Authorization must be 'Bearer TOKEN'"))?;
-        auth::authenticate(&state.ledger, token.trim()).await?.ok_or(AppError::Unauthorized("unknown token"))
+        let caller = auth::authenticate(&state.ledger, token.trim()).await?.ok_or(AppError::Unauthorized("unknown token"))?;
+        crate::disclosure::Viewer::note(parts, &caller);
+        Ok(caller)
     }
 }
 
@@ -298,7 +299,11 @@ struct Page {
 
 /// The log in order, whole events (auditor).
 #[utoipa::path(get, path = "/v1/events", tag = "ledger", security(("bearer" = [])), params(("from" = Option<u64>, Query, minimum = 0, maximum = 9223372036854775807_u64), ("limit" = Option<u64>, Query, minimum = 1, maximum = 1000, description = "1 to 1000, default 100")), responses((status = 200, description = "{events, next}"), (status = 400), (status = 401), (status = 403)))]
-async fn events_page(State(s): State<AppState>, caller: Caller, Query(p): Query<Page>) -> Result<Json<Value>, AppError> {
+async fn events_page(
+    State(s): State<AppState>,
+    caller: Caller,
+    Query(p): Query<Page>,
+) -> Result<(axum::Extension<crate::disclosure::ReadAs>, Json<Value>), AppError> {
     caller.require(&[Role::Auditor])?;
     let mut q = BTreeMap::new();
     p.from.map(|v| q.insert("from".to_string(), v));
@@ -308,14 +313,11 @@ async fn events_page(State(s): State<AppState>, caller: Caller, Query(p): Query<
     if limit == 0 || limit > MAX_PAGE {
         return Err(AppError::BadRequest(format!("limit must be between 1 and {MAX_PAGE}")));
     }
+    // Whole events show personal data: the read of every person in them is recorded on the
+    // way out (a page that shows none is no read of personal data).
     let events = s.ledger.read(from, limit).await?;
-    // Whole events show personal data: the read names the range and every person in it
-    // (a page that shows none is no read of personal data).
-    let named: Vec<String> = reads::persons_named(&events).into_iter().collect();
-    if let (Some(first), Some(last), false) = (events.first(), events.last(), named.is_empty()) {
-        persons::account_all(&s, &caller, named, &format!("events:{}-{}", first.seq, last.seq)).await?;
-    }
     let size = s.ledger.size().await?;
     let next = events.last().map(|e| e.seq + 1).filter(|n| *n < size);
-    Ok(Json(json!({"events": events, "next": next})))
+    let range = crate::disclosure::ReadAs(format!("events:{from}-{}", events.last().map_or(from, |e| e.seq)));
+    Ok((axum::Extension(range), Json(json!({"events": events, "next": next}))))
 }

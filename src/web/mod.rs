@@ -120,6 +120,9 @@ impl FromRequestParts<AppState> for Session {
             None => None,
         };
         let id = id.filter(|_| caller.is_some());
+        if let Some(c) = &caller {
+            crate::disclosure::Viewer::note(parts, c);
+        }
         let path = parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
         Ok(Session { caller, id, lang, path })
     }
@@ -196,16 +199,10 @@ fn internal(lang: Lang) -> impl Fn(crate::ledger::LedgerError) -> WebError {
 }
 
 async fn search_page(State(s): State<AppState>, session: Session) -> Result<Html<String>, WebError> {
-    let caller = session.require(&[Role::Auditor, Role::AppealsOfficer])?;
+    session.require(&[Role::Auditor, Role::AppealsOfficer])?;
     let l = session.lang;
-    // Issue 30, item 10: the open appeals, the most urgent first; the persons named are a read.
+    // Issue 30, item 10: the open appeals, the most urgent first.
     let open = worklist(dashboard::all_cases(&s, l).await?);
-    if !open.is_empty() {
-        s.reads
-            .record(caller, open.iter().map(|w| w.iin.clone()).collect(), "web:worklist")
-            .await
-            .map_err(|e| session.fail(StatusCode::INTERNAL_SERVER_ERROR, e))?;
-    }
     let list = html! {
         div.card #worklist {
             h2 { (t(l, "worklist")) }
@@ -362,7 +359,7 @@ async fn set_lang(Path(lang): Path<String>, Query(q): Query<BTreeMap<String, Str
 }
 
 async fn search(State(s): State<AppState>, session: Session, Query(q): Query<BTreeMap<String, String>>) -> Result<Response, WebError> {
-    let caller = session.require(&[Role::Auditor, Role::AppealsOfficer])?;
+    session.require(&[Role::Auditor, Role::AppealsOfficer])?;
     let l = session.lang;
     let typed = q.get("iin").map(|s| s.trim()).unwrap_or_default();
     // Letters: a search by name (issue 30, item 10); digits: an IIN.
@@ -383,11 +380,6 @@ async fn search(State(s): State<AppState>, session: Session, Query(q): Query<BTr
         }
         found.sort();
         found.truncate(NAME_RESULTS);
-        // Every person a result names is a recorded read.
-        if !found.is_empty() {
-            let iins: std::collections::BTreeSet<String> = found.iter().map(|f| f.1.clone()).collect();
-            s.reads.record(caller, iins.into_iter().collect(), "web:search-by-name").await.map_err(|e| session.fail(StatusCode::INTERNAL_SERVER_ERROR, e))?;
-        }
         let list = html! {
             div.card #name-results {
                 h2 { (t(l, "search_results")) }
@@ -689,7 +681,6 @@ async fn case_page(
 ) -> Result<Html<String>, WebError> {
     let caller = session.require(&[Role::Auditor, Role::AppealsOfficer])?.clone();
     let iin = Iin::parse(&iin).map_err(|e| session.fail(StatusCode::BAD_REQUEST, i18n::iin_error(session.lang, &e)))?;
-    s.reads.record(&caller, vec![iin.to_string()], "web:case").await.map_err(|e| session.fail(StatusCode::INTERNAL_SERVER_ERROR, e))?;
     case_view(&s, &session, &caller, &iin, &q, None).await
 }
 
@@ -867,8 +858,6 @@ async fn file_appeal(State(s): State<AppState>, session: Session, Path(iin): Pat
     let caller = session.require(&[Role::AppealsOfficer])?;
     session.check_csrf(&f.csrf)?;
     let iin = Iin::parse(&iin).map_err(|e| session.fail(StatusCode::BAD_REQUEST, e))?;
-    // The answer shows the person's status whatever it is: a read.
-    s.reads.record(caller, vec![iin.to_string()], "web:appeal-filing").await.map_err(|e| session.fail(StatusCode::INTERNAL_SERVER_ERROR, e))?;
     let filing = Filing {
         procedure: f.procedure.clone(),
         grounds: f.grounds.clone(),
@@ -945,8 +934,6 @@ async fn appeal_action(
         let e = crate::api::AppError::from(e);
         session.fail(e.status(), e)
     })?;
-    // The answer leads to the person's page, naming him: a read, whatever the action's outcome.
-    s.reads.record(caller, vec![a.iin.clone()], format!("web:appeal:{id}:{action}")).await.map_err(|e| session.fail(StatusCode::INTERNAL_SERVER_ERROR, e))?;
     let l = session.lang;
     let done = |kind: &str| format!("{}: {id}", t(l, kind));
     let r = match action.as_str() {
@@ -975,8 +962,8 @@ async fn appeal_action(
 }
 
 async fn case_file(State(s): State<AppState>, session: Session, Path(id): Path<String>) -> Result<Response, WebError> {
-    let caller = session.require(&[Role::Auditor, Role::AppealsOfficer])?;
-    let file = crate::api::case_file_of(&s, caller, &id).await.map_err(|e| not_found_in(&session, e, &id))?;
+    session.require(&[Role::Auditor, Role::AppealsOfficer])?;
+    let file = crate::api::case_file_of(&s, &id).await.map_err(|e| not_found_in(&session, e, &id))?;
     let body = serde_json::to_vec_pretty(&file).expect("case files serialise");
     Ok(([(header::CONTENT_TYPE, "application/json".to_string()), (header::CONTENT_DISPOSITION, format!("attachment; filename=\"case-file-{id}.json\""))], body)
         .into_response())

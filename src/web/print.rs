@@ -18,10 +18,10 @@ use maud::html;
 use std::collections::BTreeMap;
 
 pub async fn page(State(s): State<AppState>, session: Session, Path(id): Path<String>) -> Result<Html<String>, WebError> {
-    let caller = session.require(&[Role::Auditor, Role::AppealsOfficer])?;
+    session.require(&[Role::Auditor, Role::AppealsOfficer])?;
     let l = session.lang;
     // A recorded read of the person, as the JSON case file is.
-    let file = crate::api::case_file_of(&s, caller, &id).await.map_err(|e| super::not_found_in(&session, e, &id))?;
+    let file = crate::api::case_file_of(&s, &id).await.map_err(|e| super::not_found_in(&session, e, &id))?;
     let history = s.ledger.key_history().await.map_err(super::internal(l))?;
     let keys = history.all();
     // As `verify-proof` checks it: from the ledger's first key, through its rotations.

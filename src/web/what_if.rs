@@ -67,7 +67,7 @@ pub(super) async fn page(State(s): State<AppState>, session: Session) -> Result<
 }
 
 pub(super) async fn run(State(s): State<AppState>, session: Session, Form(f): Form<WhatIfForm>) -> Result<Html<String>, WebError> {
-    let caller = session.require(&[Role::Auditor, Role::AppealsOfficer])?;
+    session.require(&[Role::Auditor, Role::AppealsOfficer])?;
     session.check_csrf(&f.csrf)?;
     let l = session.lang;
     let drop: Vec<String> = f.rest.iter().filter(|(k, _)| k.starts_with("drop-")).map(|(_, v)| v.clone()).collect();
@@ -79,11 +79,6 @@ pub(super) async fn run(State(s): State<AppState>, session: Session, Form(f): Fo
     };
     let only = Some(f.run.trim()).filter(|r| !r.is_empty());
     let w = crate::audit::what_if(&s.ledger, &rs, &s.book, only, |_, _| {}).await.map_err(internal(l))?;
-    // The list names persons: a read of their data.
-    let named: Vec<String> = w.changed.iter().map(|c| c.iin.clone()).chain(w.cannot_tell.iter().map(|c| c.iin.clone())).collect();
-    if !named.is_empty() {
-        s.reads.record(caller, named, "web:what-if").await.map_err(|e| session.fail(StatusCode::INTERNAL_SERVER_ERROR, e))?;
-    }
     Ok(session.page(&t(l, "what_if"), "/ui/what-if", html! { (form(&session, &s)) (result(&session, &rs, &w)) }))
 }
 

@@ -772,3 +772,119 @@ async fn a_case_file_is_re_judged_offline() {
     let e = check(&case_file(c).await).unwrap_err();
     assert!(e.contains(&format!("seq {}: the re-check does not follow", planted[0].seq)), "{e}");
 }
+
+/// Issue 35, F6 and F7: every answer of the appeal routes, 409s included, and every answer that
+/// shows a family member's record, records a read of the appellant and of his family; a
+/// refusal of the request itself records none.
+#[tokio::test]
+async fn appeal_answers_record_reads_of_the_appellant_and_his_family() {
+    let w = world().await;
+    let (person, spouse) = (iin_for("Cleared"), iin_for("Cleared.spouse"));
+    let reads_of = |iin: String| {
+        let w = &w;
+        async move {
+            let (s, v) = w.call("GET", &format!("/v1/persons/{iin}/reads"), &w.auditor, None).await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+            v["reads"].as_array().unwrap().iter().filter(|r| r["read"] != "reads").map(|r| r["read"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+        }
+    };
+    let a = id(&w.file("@Cleared", json!({})).await);
+    assert!(reads_of(spouse.clone()).await.contains(&"appeal-filing".to_string()), "the filing shows the spouse's record");
+    let before = (reads_of(person.clone()).await.len(), reads_of(spouse.clone()).await.len());
+    // Refused requests show nothing: an auditor may not suspend, an unknown token is no one.
+    assert_eq!(w.call("POST", &format!("/v1/appeals/{a}/suspension"), &w.auditor, None).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(w.call("POST", &format!("/v1/appeals/{a}/suspension"), "not-a-token", None).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!((reads_of(person.clone()).await.len(), reads_of(spouse.clone()).await.len()), before, "refusals are no reads");
+    let steps = [
+        ("POST", format!("/v1/appeals/{a}/suspension"), None, StatusCode::OK, format!("appeal:{a}:suspension")),
+        ("POST", format!("/v1/appeals/{a}/suspension"), None, StatusCode::CONFLICT, format!("appeal:{a}:suspension")),
+        ("POST", format!("/v1/appeals/{a}/recheck"), None, StatusCode::OK, format!("appeal:{a}:recheck")),
+        ("POST", format!("/v1/appeals/{a}/reinstatement"), None, StatusCode::CONFLICT, format!("appeal:{a}:reinstatement")),
+        (
+            "POST",
+            format!("/v1/appeals/{a}/resolution"),
+            Some(json!({"outcome": "upheld", "reason": "the record stands"})),
+            StatusCode::OK,
+            format!("appeal:{a}:resolution"),
+        ),
+        (
+            "POST",
+            format!("/v1/appeals/{a}/resolution"),
+            Some(json!({"outcome": "upheld", "reason": "again"})),
+            StatusCode::CONFLICT,
+            format!("appeal:{a}:resolution"),
+        ),
+        ("GET", format!("/v1/appeals/{a}"), None, StatusCode::OK, format!("appeal:{a}")),
+        ("GET", format!("/v1/appeals/{a}/case-file"), None, StatusCode::OK, format!("case-file:{a}")),
+        ("GET", format!("/v1/persons/{person}/proof?procedure=registry_removal"), None, StatusCode::OK, "proof:registry_removal".into()),
+    ];
+    for (method, uri, body, status, label) in steps {
+        let token = if method == "GET" { &w.auditor } else { &w.other_officer };
+        let (s, v) = w.call(method, &uri, token, body).await;
+        if s == StatusCode::OK && uri.contains("/recheck") {
+            assert!(v.to_string().contains(&spouse), "the re-check names the spouse: {v}");
+        }
+        assert_eq!(s, status, "{method} {uri}: {v}");
+        for (who, iin) in [("the appellant", &person), ("his spouse", &spouse)] {
+            let reads = reads_of(iin.clone()).await;
+            assert_eq!(reads.iter().filter(|r| **r == label).count(), reads.iter().filter(|r| **r == label).count().max(1), "{who}: {label}: {reads:?}");
+            assert!(reads.last() == Some(&label), "{method} {uri} ({status}) recorded for {who} last: {reads:?}");
+        }
+    }
+    // The person's events show the spouse's answers: read under the spouse too.
+    let (s, _) = w.call("GET", &format!("/v1/persons/{person}/events"), &w.auditor, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(reads_of(spouse.clone()).await.last().map(String::as_str), Some("events"));
+}
+
+/// Issue 35, F6 and F7: one mechanism: an answer that names a person with nobody to record
+/// the read against is withheld, never sent.
+#[tokio::test]
+async fn an_answer_naming_a_person_without_a_caller_is_withheld() {
+    let w = world().await;
+    let leak = iin_for("Cleared");
+    let router = axum::Router::new()
+        .route("/leak", axum::routing::get(move || async move { axum::Json(json!({"iin": leak})) }))
+        .route("/fine", axum::routing::get(|| async { axum::Json(json!({"size": 12})) }))
+        .layer(axum::middleware::from_fn_with_state(w.state.clone(), housing_ledger::disclosure::record_shown));
+    let get = |uri: &'static str| {
+        let router = router.clone();
+        async move { router.oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap().status() }
+    };
+    assert_eq!(get("/leak").await, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(get("/fine").await, StatusCode::OK);
+}
+
+/// Issue 35, F6 and F7, the tidy side: every GET route the API documents, asked for with an
+/// auditor's token, records a read of every person its answer names (found here by a scan of
+/// our own: any 12 digits that are a person of the scenario), so a new route cannot forget.
+#[tokio::test]
+async fn every_documented_route_records_whom_it_shows() {
+    let w = world().await;
+    let a = id(&w.file("@Cleared", json!({})).await);
+    let (_, runs) = w.call("GET", "/v1/runs", &w.auditor, None).await;
+    let run = runs["runs"][0]["run"].as_str().unwrap().to_string();
+    let people: Vec<String> = ["Upheld", "Cleared", "Cleared.spouse", "Later", "Same", "Late"].iter().map(|n| iin_for(n)).collect();
+    let (_, doc) = w.call("GET", "/openapi.json", &w.auditor, None).await;
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        if item.get("get").is_none() || path.ends_with("/reads") {
+            continue;
+        }
+        let id = if path.starts_with("/v1/runs") { &run } else { &a };
+        let uri = path.replace("{iin}", &iin_for("Cleared")).replace("{id}", id) + "?procedure=registry_removal&seq=0";
+        let req = Request::get(&uri).header("Authorization", format!("Bearer {}", w.auditor)).body(Body::empty()).unwrap();
+        let resp = app(w.state.clone()).oneshot(req).await.unwrap();
+        let body = String::from_utf8_lossy(&resp.into_body().collect().await.unwrap().to_bytes()).to_string();
+        for iin in people.iter().filter(|p| body.contains(p.as_str())) {
+            let reads = housing_ledger::reads::of_person(&w.state.ledger, iin).await.unwrap();
+            let last = reads.last().map(|r| r["seq"].as_u64().unwrap());
+            assert!(last.is_some(), "GET {uri} showed {iin} and recorded no read");
+            checked += 1;
+            // The newest read of the person is this answer's: nothing was read since.
+            let size = w.state.ledger.size().await.unwrap();
+            assert!(last.unwrap() + 1 >= size - 1, "GET {uri} showed {iin}; its newest read is at {last:?}, the log ends at {size}");
+        }
+    }
+    assert!(checked >= 8, "the routes that show persons were asked for: {checked}");
+}

@@ -181,3 +181,23 @@ fn every_event_type_has_a_label() {
         .collect();
     assert!(missing.is_empty(), "event types without a label in src/web/labels.json: {missing:?}");
 }
+
+/// Issue 35, F6 and F7: reads of personal data are recorded by one mechanism, the layer over the
+/// whole router (`disclosure`); no handler records its own, and the router passes through it.
+#[test]
+fn reads_are_recorded_by_one_mechanism() {
+    let mut by_hand = Vec::new();
+    for (path, text) in sources(&["src"]) {
+        if path.ends_with("disclosure.rs") || path.ends_with("reads.rs") {
+            continue;
+        }
+        for (n, line) in text.lines().enumerate() {
+            if line.contains("reads.record(") || line.contains("ReadLog::record") || line.contains("PersonalDataReads {") {
+                by_hand.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(by_hand.is_empty(), "reads recorded outside the one mechanism:\n{}", by_hand.join("\n"));
+    let app = std::fs::read_to_string(root().join("src/app.rs")).unwrap();
+    assert!(app.contains("crate::disclosure::record_shown"), "app() no longer passes every answer through disclosure::record_shown");
+}

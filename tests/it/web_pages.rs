@@ -572,7 +572,7 @@ async fn the_printable_case_file() {
     assert!(section("verify").contains(&format!("verify-proof case-file-{id}.json --ledger-key")));
     assert!(page.contains("@media print"), "paginated by a print stylesheet");
     let reads = housing_ledger::reads::of_person(&p.state.ledger, &iin).await.unwrap();
-    assert!(reads.iter().any(|r| r["read"] == format!("case-file:{id}")), "{reads:?}");
+    assert!(reads.iter().any(|r| r["read"] == format!("web:print:{id}")), "{reads:?}");
     assert_eq!(p.call("GET", "/ui/appeals/ap-999/print", Some(&officer), None).await.0, StatusCode::NOT_FOUND);
     assert_eq!(p.call("GET", &format!("/ui/appeals/{id}/print"), None, None).await.0, StatusCode::SEE_OTHER, "to the login page");
 }
