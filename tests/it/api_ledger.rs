@@ -439,3 +439,29 @@ async fn a_token_row_the_ledger_does_not_back_is_refused() {
     assert_eq!(kinds, ["TokenIssued", "TokenIssued", "TokenRevoked"]);
     assert_eq!(api.json("/v1/events?limit=1", Some(&auditor)).await.0, StatusCode::UNAUTHORIZED);
 }
+
+/// Issue 35, F10: unauthenticated noise grows no series. 10,000 requests, each with a method
+/// and a path of its own, leave the request metrics with known methods (or `other`) and route
+/// patterns (or `unmatched`) only, and `/metrics` small.
+#[tokio::test]
+async fn request_metrics_have_bounded_labels() {
+    let api = Api::new().await;
+    let op = api.token(Role::Operator).await;
+    let series = |text: &str| text.lines().filter(|l| l.starts_with("housing_ledger_request_seconds_count{")).map(String::from).collect::<Vec<_>>();
+    let (_, before) = api.call("GET", "/metrics", Some(&op)).await;
+    for i in 0..10_000 {
+        let method = format!("M{i:05}{}", "X".repeat(200));
+        let _ = api.call(&method, &format!("/noise/{i}/{}", "p".repeat(100)), None).await;
+    }
+    let (_, after) = api.call("GET", "/metrics", Some(&op)).await;
+    const KNOWN: [&str; 10] = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT", "other"];
+    for s in series(&after) {
+        let method = s.split("method=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or_default();
+        assert!(KNOWN.contains(&method), "an unbounded method label: {}", &s[..s.len().min(120)]);
+        assert!(!s.contains("/noise/"), "a path as a label: {}", &s[..s.len().min(120)]);
+    }
+    // Other tests in this process add their routes' series meanwhile: a few, never thousands.
+    assert!(series(&after).len() <= series(&before).len() + 40, "{} series before, {} after", series(&before).len(), series(&after).len());
+    assert!(after.len() < before.len() + 64 * 1024, "/metrics grew from {} to {} bytes", before.len(), after.len());
+    assert!(after.contains(r#"housing_ledger_request_seconds_count{method="other",route="unmatched"} "#), "the noise is counted, under one series");
+}
