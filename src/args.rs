@@ -123,6 +123,11 @@ pub struct RunArgs {
     /// Deadline of one HTTP registry request, in milliseconds.
     #[arg(long, default_value_t = 5000)]
     pub registry_timeout_ms: u64,
+    /// `SOURCE=BYTES`: the largest answer taken from a source over http: (a registry such as
+    /// gbd_fl, or lists, decisions, reinstatements, corrections, notices); default 16 MiB,
+    /// notices 1 MiB. Repeatable. A larger answer is malformed (decision 6).
+    #[arg(long = "answer-limit")]
+    pub answer_limits: Vec<String>,
 }
 
 /// The arguments of `registry-sim`.
@@ -154,6 +159,9 @@ pub struct ServeArgs {
     pub registries: Option<String>,
     #[arg(long, default_value_t = 5000)]
     pub registry_timeout_ms: u64,
+    /// `SOURCE=BYTES`: the largest answer taken from a source over http: (as for `run`).
+    #[arg(long = "answer-limit")]
+    pub answer_limits: Vec<String>,
     /// A client must send a request's line and headers within this, in milliseconds.
     #[arg(long, default_value_t = 10_000)]
     pub header_timeout_ms: u64,

@@ -6,6 +6,7 @@ pub mod app;
 pub mod appeal;
 pub mod audit;
 pub mod auth;
+pub mod bounded;
 pub mod cli;
 pub mod disclosure;
 pub mod ledger;

@@ -504,6 +504,7 @@ async fn serve(g: &Global, a: ServeArgs) -> anyhow::Result<std::process::ExitCod
         listen,
         registries,
         registry_timeout_ms,
+        answer_limits,
         header_timeout_ms,
         request_timeout_ms,
         max_connections,
@@ -540,7 +541,7 @@ async fn serve(g: &Global, a: ServeArgs) -> anyhow::Result<std::process::ExitCod
         .with_checkpoints(policy)
         .with_integrity_check(Duration::from_secs(integrity_check_minutes.max(1) * 60));
     if let Some(spec) = registries {
-        state = state.with_registries(registries_from(&spec, &g.seed, registry_timeout_ms, &trust)?);
+        state = state.with_registries(registries_from(&spec, &g.seed, registry_timeout_ms, &answer_limits, &trust)?);
     }
     let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     println!("serving on http://{}", listener.local_addr()?);
@@ -559,13 +560,13 @@ async fn serve(g: &Global, a: ServeArgs) -> anyhow::Result<std::process::ExitCod
 
 /// `run`.
 async fn run_procedure(g: &Global, a: RunArgs) -> anyhow::Result<std::process::ExitCode> {
-    let RunArgs { procedure, as_of, registries, simulation, json, rule_sets, registry_timeout_ms } = a;
+    let RunArgs { procedure, as_of, registries, simulation, json, rule_sets, registry_timeout_ms, answer_limits } = a;
     let mut book = RuleBook::built_in();
     for f in &rule_sets {
         book.add_file(f)?;
     }
     let sim_keys = TrustedKeys::from_sim_seed(&g.seed);
-    let source = registries_from(&registries, &g.seed, registry_timeout_ms, g.trust.as_ref().unwrap_or(&sim_keys))?;
+    let source = registries_from(&registries, &g.seed, registry_timeout_ms, &answer_limits, g.trust.as_ref().unwrap_or(&sim_keys))?;
     let today = housing_ledger::rules::calendar::today().to_string();
     let as_of = as_of.unwrap_or(today.clone());
     // Refuse a back-dated live run, a live run without a trust list, and an out-of-validity
@@ -874,7 +875,8 @@ async fn verify_proof(g: &Global, a: VerifyProofArgs) -> anyhow::Result<std::pro
 }
 
 /// The registries a `--registries` value names: `fixture:PATH`, `synthetic:N[:SEED]` or `http:URL`.
-fn registries_from(spec: &str, seed: &str, timeout_ms: u64, trust: &TrustedKeys) -> anyhow::Result<Arc<dyn Registries>> {
+fn registries_from(spec: &str, seed: &str, timeout_ms: u64, answer_limits: &[String], trust: &TrustedKeys) -> anyhow::Result<Arc<dyn Registries>> {
+    let limits = housing_ledger::registry::http::AnswerLimits::default().with(answer_limits).map_err(anyhow::Error::msg)?;
     let source: Arc<dyn Registries> = match spec.split_once(':') {
         Some(("fixture", path)) => Arc::new(FixtureRegistries::new(Fixture::load(std::path::Path::new(path))?, seed)),
         Some(("synthetic", rest)) => {
@@ -884,7 +886,9 @@ fn registries_from(spec: &str, seed: &str, timeout_ms: u64, trust: &TrustedKeys)
             let pop = Arc::new(housing_ledger::tools::population::Population::new(n, pop_seed));
             Arc::new(FixtureRegistries::from_source(pop, seed, format!("synthetic:{n}:{pop_seed}")))
         }
-        Some(("http", url)) => Arc::new(HttpRegistries::new(url, HttpSettings { deadline: Duration::from_millis(timeout_ms), ..HttpSettings::default() })),
+        Some(("http", url)) => {
+            Arc::new(HttpRegistries::new(url, HttpSettings { deadline: Duration::from_millis(timeout_ms), limits, ..HttpSettings::default() }))
+        }
         _ => bail!("--registries must be fixture:PATH, synthetic:N[:SEED] or http:URL, got {spec:?}"),
     };
     // Answers under the national PKI get their signer's OCSP response on receipt.
@@ -941,7 +945,7 @@ async fn demo(g: &Global, persons: u64, listen: &str, as_of: &str, no_serve: boo
     let keys = write_sim_trust(&loc.data_dir, TrustedKeys::from_sim_seed(seed))?;
     let trust_path = loc.data_dir.join("trust.json");
     let book = RuleBook::built_in();
-    let settings = HttpSettings { deadline: Duration::from_millis(500), retries: 1, backoff: Duration::from_millis(50) };
+    let settings = HttpSettings { deadline: Duration::from_millis(500), retries: 1, backoff: Duration::from_millis(50), ..HttpSettings::default() };
     for procedure in Procedure::ALL {
         // The demo's own simulator, not a live gateway: its runs are simulations (decision 11).
         let source: Arc<dyn Registries> =

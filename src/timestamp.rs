@@ -189,7 +189,7 @@ impl Tsa {
         if !resp.status().is_success() {
             return Err(format!("{} answered {}", self.url, resp.status()));
         }
-        let body = resp.bytes().await.map_err(|e| format!("{}: {e}", self.url))?;
+        let body = crate::bounded::read(resp, crate::bounded::TSA_REPLY).await.map_err(|e| format!("{}: {e}", self.url))?;
         let parsed = TimeStampResp::from_der(&body).map_err(|e| format!("{}: not a TimeStampResp: {e}", self.url))?;
         let token = parsed.time_stamp_token.ok_or_else(|| format!("{}: no token granted (status {:?})", self.url, parsed.status.status))?;
         let token = token.to_der().map_err(|e| e.to_string())?;

@@ -309,7 +309,12 @@ pub const WITNESSES_STREAM: &str = "witnesses";
 async fn submit(client: &reqwest::Client, url: &str, body: String) -> Result<Result<String, (u16, String)>, String> {
     let resp = client.post(format!("{url}/add-checkpoint")).body(body).send().await.map_err(|e| format!("{url}: {e}"))?;
     let status = resp.status().as_u16();
-    let text = resp.text().await.map_err(|e| format!("{url}: {e}"))?;
+    let text = match crate::bounded::read_text(resp, crate::bounded::WITNESS_ANSWER).await {
+        Ok(t) => t,
+        // A refusal is one whatever it says; a cosignature that large is none.
+        Err(crate::bounded::BodyError::TooLarge { max }) if status != 200 => format!("(a body larger than {max} bytes, not read)"),
+        Err(e) => return Err(format!("{url}: {e}")),
+    };
     Ok(if status == 200 { Ok(text) } else { Err((status, text)) })
 }
 
@@ -369,7 +374,9 @@ pub async fn gather(ledger: &Ledger, w: &Witnesses, tree_size: u64, note: &str) 
         match &outcome {
             Outcome::Refused(why) => {
                 tracing::error!(witness = %key.name, tree_size, why, "a witness refused the checkpoint");
-                let refused = events::catalogue::CheckpointRefused { tree_size, witness: key.to_string(), detail: why.clone(), checkpoint: note.to_string() };
+                // The witness's words, cut to a stated size: any witness could fill the log.
+                let detail = crate::bounded::for_ledger(why);
+                let refused = events::catalogue::CheckpointRefused { tree_size, witness: key.to_string(), detail, checkpoint: note.to_string() };
                 let ev = NewEvent::typed(WITNESSES_STREAM, refused);
                 ledger.append(vec![ev]).await?;
             }

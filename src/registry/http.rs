@@ -175,11 +175,51 @@ pub struct HttpSettings {
     pub deadline: Duration,
     pub retries: u32,
     pub backoff: Duration,
+    /// The largest answer taken from each source.
+    pub limits: AnswerLimits,
 }
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        Self { deadline: Duration::from_secs(5), retries: 2, backoff: Duration::from_millis(200) }
+        Self { deadline: Duration::from_secs(5), retries: 2, backoff: Duration::from_millis(200), limits: AnswerLimits::default() }
+    }
+}
+
+/// The largest answer taken from a source, by what it serves: a registry (`gbd_fl`, ...),
+/// `lists`, `decisions`, `reinstatements`, `corrections` or `notices`. Larger is `malformed`
+/// (decision 6), refused before it is held whole (issue 35, F11).
+#[derive(Clone, Debug)]
+pub struct AnswerLimits {
+    pub default: usize,
+    pub by_source: std::collections::BTreeMap<String, usize>,
+}
+
+impl Default for AnswerLimits {
+    /// 16 MiB for an answer (a list page of thousands of entries fits many times over); 1 MiB
+    /// for a notice's receipt.
+    fn default() -> Self {
+        Self { default: 16 << 20, by_source: [("notices".to_string(), 1 << 20)].into() }
+    }
+}
+
+impl AnswerLimits {
+    /// Adds `SOURCE=BYTES` settings (`--answer-limit`).
+    pub fn with(mut self, settings: &[String]) -> Result<Self, String> {
+        for s in settings {
+            let (source, bytes) = s.split_once('=').ok_or_else(|| format!("--answer-limit must be SOURCE=BYTES, got {s:?}"))?;
+            let bytes: usize = bytes
+                .trim()
+                .parse()
+                .ok()
+                .filter(|b| *b > 0)
+                .ok_or_else(|| format!("--answer-limit {source}: BYTES must be a positive integer, got {bytes:?}"))?;
+            self.by_source.insert(source.trim().to_string(), bytes);
+        }
+        Ok(self)
+    }
+
+    pub fn of(&self, source: &str) -> usize {
+        self.by_source.get(source).copied().unwrap_or(self.default)
     }
 }
 
@@ -209,7 +249,7 @@ impl HttpRegistries {
         self
     }
 
-    async fn post_once<B: Serialize, T: serde::de::DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, RegistryFault> {
+    async fn post_once<B: Serialize, T: serde::de::DeserializeOwned>(&self, source: &str, path: &str, body: &B) -> Result<T, RegistryFault> {
         let url = format!("{}{path}", self.base);
         let resp = self.client.post(&url).json(body).send().await.map_err(|e| {
             if e.is_timeout() {
@@ -219,12 +259,13 @@ impl HttpRegistries {
             }
         })?;
         let status = resp.status();
-        let bytes = resp.bytes().await.map_err(|e| {
-            if e.is_timeout() {
-                RegistryFault::Timeout(format!("{url}: body not received within the deadline"))
-            } else {
-                RegistryFault::Unavailable(e.to_string())
+        let max = self.settings.limits.of(source);
+        let bytes = crate::bounded::read(resp, max).await.map_err(|e| match e {
+            crate::bounded::BodyError::TooLarge { max } => {
+                RegistryFault::Malformed(format!("{url}: the answer is larger than {max} bytes, the limit for {source}"))
             }
+            crate::bounded::BodyError::Read(e) if e.is_timeout() => RegistryFault::Timeout(format!("{url}: body not received within the deadline")),
+            crate::bounded::BodyError::Read(e) => RegistryFault::Unavailable(e.to_string()),
         })?;
         if !status.is_success() {
             return Err(RegistryFault::Unavailable(format!("{url} answered {status}")));
@@ -234,10 +275,10 @@ impl HttpRegistries {
 
     /// Retries transient faults with exponential backoff; the request id stays the same, so a
     /// source can answer a repeated request idempotently.
-    async fn post<B: Serialize, T: serde::de::DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, RegistryFault> {
+    async fn post<B: Serialize, T: serde::de::DeserializeOwned>(&self, source: &str, path: &str, body: &B) -> Result<T, RegistryFault> {
         let mut attempt = 0;
         loop {
-            match self.post_once(path, body).await {
+            match self.post_once(source, path, body).await {
                 Err(e) if e.transient() && attempt < self.settings.retries => {
                     tokio::time::sleep(self.settings.backoff * 2u32.pow(attempt)).await;
                     attempt += 1;
@@ -259,24 +300,25 @@ impl HttpRegistries {
 #[async_trait]
 impl Registries for HttpRegistries {
     async fn list_page(&self, procedure: Procedure, page: u64, request_id: &str) -> Result<SignedAnswer, RegistryFault> {
-        self.post(&format!("/v1/lists/{procedure}"), &ListBody { page, request_id: request_id.into() }).await
+        self.post("lists", &format!("/v1/lists/{procedure}"), &ListBody { page, request_id: request_id.into() }).await
     }
 
     async fn query(&self, registry: RegistryId, subjects: &[String], fields: &[String], request_id: &str) -> Result<SignedAnswer, RegistryFault> {
         let body = QueryBody { subjects: subjects.to_vec(), fields: fields.to_vec(), request_id: request_id.into() };
-        self.post(&format!("/v1/registries/{registry}/query"), &body).await
+        self.post(registry.as_str(), &format!("/v1/registries/{registry}/query"), &body).await
     }
 
     async fn decisions(&self, procedure: Procedure, iins: &[String], request_id: &str) -> Result<SignedAnswer, RegistryFault> {
-        self.post(&format!("/v1/decisions/{procedure}"), &DecisionsBody { subjects: iins.to_vec(), request_id: request_id.into() }).await
+        self.post("decisions", &format!("/v1/decisions/{procedure}"), &DecisionsBody { subjects: iins.to_vec(), request_id: request_id.into() }).await
     }
 
     async fn reinstate(&self, r: &Reinstatement, request_id: &str) -> Result<SignedAnswer, RegistryFault> {
-        self.post("/v1/reinstatements", &ReinstateBody { reinstatement: r.clone(), request_id: request_id.into() }).await
+        self.post("reinstatements", "/v1/reinstatements", &ReinstateBody { reinstatement: r.clone(), request_id: request_id.into() }).await
     }
 
     async fn corrections(&self, appeal: &str, subjects: &[String]) -> Result<Vec<SignedAnswer>, RegistryFault> {
-        let pending: Corrections = self.post("/v1/corrections/pending", &CorrectionsBody { appeal: appeal.into(), subjects: subjects.to_vec() }).await?;
+        let pending: Corrections =
+            self.post("corrections", "/v1/corrections/pending", &CorrectionsBody { appeal: appeal.into(), subjects: subjects.to_vec() }).await?;
         Ok(pending.corrections)
     }
 
@@ -285,11 +327,13 @@ impl Registries for HttpRegistries {
         let resp =
             self.client.post(&url).json(&NoticeBody { notice: notice.into(), iin: iin.into(), attempt }).send().await.map_err(|e| format!("{url}: {e}"))?;
         let status = resp.status();
-        let body: serde_json::Value = resp.json().await.map_err(|e| format!("{url}: {e}"))?;
+        let body = crate::bounded::read(resp, self.settings.limits.of("notices")).await.map_err(|e| format!("{url}: {e}"))?;
+        let body: serde_json::Value = serde_json::from_slice(&body).map_err(|e| format!("{url}: {e}"))?;
+        // The receipt or the refusal goes into the ledger: cut to a stated size.
         if status.is_success() {
-            Ok(body["receipt"].as_str().unwrap_or("delivered").to_string())
+            Ok(crate::bounded::for_ledger(body["receipt"].as_str().unwrap_or("delivered")))
         } else {
-            Err(body["error"].as_str().map(String::from).unwrap_or_else(|| format!("{url} answered {status}")))
+            Err(crate::bounded::for_ledger(&body["error"].as_str().map(String::from).unwrap_or_else(|| format!("{url} answered {status}"))))
         }
     }
 

@@ -84,15 +84,7 @@ async fn fetch(req: reqwest::RequestBuilder, url: &str, max: usize) -> Result<Ve
     if !resp.status().is_success() {
         return Err(format!("answered {}", resp.status()));
     }
-    let too_large = || format!("{url}: the answer is larger than {} MiB", max >> 20);
-    if resp.content_length().is_some_and(|n| n as usize > max) {
-        return Err(too_large());
-    }
-    let body = resp.bytes().await.map_err(|e| e.to_string())?;
-    if body.len() > max {
-        return Err(too_large());
-    }
-    Ok(body.to_vec())
+    crate::bounded::read(resp, max).await.map_err(|e| format!("{url}: {e}"))
 }
 
 #[async_trait]

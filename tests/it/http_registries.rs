@@ -22,7 +22,7 @@ async fn serve(fixture: Fixture, stall: Duration) -> String {
 }
 
 fn settings() -> HttpSettings {
-    HttpSettings { deadline: Duration::from_millis(300), retries: 2, backoff: Duration::from_millis(20) }
+    HttpSettings { deadline: Duration::from_millis(300), retries: 2, backoff: Duration::from_millis(20), ..HttpSettings::default() }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

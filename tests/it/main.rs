@@ -12,6 +12,7 @@ mod catalogue;
 mod http_registries;
 mod legal_edges;
 mod notices;
+mod peer_limits;
 mod pki;
 mod proof_bundles;
 mod register;
