@@ -9,7 +9,6 @@ use events::merkle::{consistency_plan, inclusion_plan, root_plan, Hash};
 use events::verify::{ChainVerifier, Fault, Finding, KeyHistory, KEYS_STREAM};
 use events::{Checkpoint, Event, LedgerSigner, NewEvent, VerifierKey};
 use rayon::prelude::*;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
@@ -88,31 +87,10 @@ const UPPER_LEVEL: u8 = 5;
 /// Kept nodes at most; the cache starts afresh beyond.
 const UPPER_NODES_KEPT: usize = 1 << 20;
 
-/// Writes `text` to a new file with mode 0600, refusing to overwrite, and atomically: the key
-/// is written and synced under a temporary name, then linked into place, so that a crash never
-/// leaves a half-written key file.
+/// Writes a key file: new, 0600, refusing to overwrite, and atomically (a crash never leaves
+/// a half-written key file).
 fn write_key_file(path: &Path, text: &str) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let result = (|| {
-        let mut f = opts.open(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.write_all(b"\n")?;
-        f.sync_all()?;
-        std::fs::hard_link(&tmp, path)?;
-        if let Some(dir) = path.parent() {
-            std::fs::File::open(dir)?.sync_all()?;
-        }
-        Ok(())
-    })();
-    let _ = std::fs::remove_file(&tmp);
-    result
+    crate::private_files::write_new_durably(path, format!("{text}\n").as_bytes())
 }
 
 /// The read-model key in `path` (64 hex digits, 0600), made on first use. A ledger whose rows
@@ -386,7 +364,7 @@ impl Ledger {
     /// Moves the retired key aside (kept, 0600) and the new key into place.
     fn finish_rotation(&self, old: &LedgerSigner, _new: &LedgerSigner) -> Result<()> {
         let retired_dir = self.key_dir.join("retired-keys");
-        std::fs::create_dir_all(&retired_dir).map_err(|e| LedgerError::KeyFile { path: retired_dir.clone(), detail: e.to_string() })?;
+        crate::private_files::create_dir(&retired_dir).map_err(|e| LedgerError::KeyFile { path: retired_dir.clone(), detail: e.to_string() })?;
         let key_path = self.key_dir.join(KEY_FILE);
         let retired = retired_dir.join(format!("{}.key", old.verifier().id_hex()));
         if key_path.exists() && !retired.exists() {

@@ -401,7 +401,7 @@ async fn bench(g: &Global, command: BenchCommand) -> anyhow::Result<std::process
             }
             let dir = match &keep {
                 Some(d) => {
-                    std::fs::create_dir_all(d)?;
+                    housing_ledger::private_files::create_dir(d)?;
                     d.clone()
                 }
                 None => tempfile_dir()?,
@@ -1012,6 +1012,6 @@ async fn demo(g: &Global, persons: u64, listen: &str, as_of: &str, no_serve: boo
 
 fn tempfile_dir() -> anyhow::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("housing-ledger-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
+    housing_ledger::private_files::create_dir(&dir)?;
     Ok(dir)
 }

@@ -1,6 +1,7 @@
-//! Files and directories that hold personal data (the embedded database and its WAL, the demo
-//! fixture) or keys are created owner-only, 0600 and 0700, whatever the umask; an existing one
-//! that is looser is warned about on start (issue 17, finding 4).
+//! Every directory the project creates is 0700 and every file 0600, whatever the umask: the
+//! ledger's and the witness's alike (issue 17, finding 4; issue 35, F16). This is the one place
+//! that creates them (a tidy test keeps it so); an existing one that is looser is warned about
+//! on start.
 
 use std::path::Path;
 
@@ -32,6 +33,12 @@ pub fn create_dir(dir: &Path) -> std::io::Result<()> {
 
 /// Creates (or truncates) `path` for writing, 0600.
 pub fn create_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let f = options().open(path)?;
+    set_mode(path, 0o600)?;
+    Ok(f)
+}
+
+fn options() -> std::fs::OpenOptions {
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -39,9 +46,40 @@ pub fn create_file(path: &Path) -> std::io::Result<std::fs::File> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let f = opts.open(path)?;
-    set_mode(path, 0o600)?;
-    Ok(f)
+    opts
+}
+
+/// Writes `bytes` under a temporary name beside `path`, synced, then `place`s it (rename over,
+/// or link refusing an existing file) and syncs the directory: a crash leaves the old file or
+/// the new one, never half of one.
+fn write_then(path: &Path, bytes: &[u8], place: fn(&Path, &Path) -> std::io::Result<()>) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        create_dir(dir)?;
+    }
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = options().open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        place(&tmp, path)?;
+        if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    result
+}
+
+/// Writes `path` (0600) durably, replacing what was there.
+pub fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_then(path, bytes, |tmp, path| std::fs::rename(tmp, path))
+}
+
+/// Writes a new file `path` (0600) durably, refusing to overwrite one (keys).
+pub fn write_new_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_then(path, bytes, |tmp, path| std::fs::hard_link(tmp, path))
 }
 
 /// Creates `path` empty and 0600 if it does not exist (SQLite gives its WAL and shared-memory

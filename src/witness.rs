@@ -89,32 +89,12 @@ pub struct Witness {
     state: tokio::sync::Mutex<BTreeMap<String, LogState>>,
 }
 
-/// Writes `text` to `path` durably: a temporary file, fsync, rename over, fsync of the directory.
-fn write_durably(path: &Path, text: &str, mode: u32) -> std::io::Result<()> {
-    use std::io::Write;
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(mode);
-    }
-    let mut f = opts.open(&tmp)?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
-}
 
 /// The witness's key in `dir` (made on first use, 0600), named `name`.
 pub fn witness_key(dir: &Path, name: &str) -> Result<Cosigner, WitnessError> {
     let path = dir.join(KEY_FILE);
     let bad = |detail: String| WitnessError::File { path: path.clone(), detail };
-    std::fs::create_dir_all(dir).map_err(|e| bad(e.to_string()))?;
+    crate::private_files::create_dir(dir).map_err(|e| bad(e.to_string()))?;
     let key = match std::fs::read_to_string(&path) {
         Ok(text) => {
             #[cfg(unix)]
@@ -129,7 +109,7 @@ pub fn witness_key(dir: &Path, name: &str) -> Result<Cosigner, WitnessError> {
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let key = Cosigner::generate(name)?;
-            write_durably(&path, &format!("{}\n", key.to_private_text()), 0o600).map_err(|e| bad(e.to_string()))?;
+            crate::private_files::write_durably(&path, format!("{}\n", key.to_private_text()).as_bytes()).map_err(|e| bad(e.to_string()))?;
             key
         }
         Err(e) => return Err(bad(e.to_string())),
@@ -217,7 +197,7 @@ impl Witness {
         next.insert(cp.origin.clone(), LogState { size: cp.size, root });
         let json = serde_json::to_string_pretty(&next).expect("state serialises");
         // Durable before the answer: a crash after this point has recorded what it cosigns.
-        write_durably(&self.state_path, &json, 0o600).map_err(|e| Refusal::Internal(e.to_string()))?;
+        crate::private_files::write_durably(&self.state_path, json.as_bytes()).map_err(|e| Refusal::Internal(e.to_string()))?;
         *state = next;
         let time = chrono::Utc::now().timestamp().max(0) as u64;
         Ok(self.cosigner.cosign(text, time))

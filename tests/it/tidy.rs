@@ -201,3 +201,20 @@ fn reads_are_recorded_by_one_mechanism() {
     let app = std::fs::read_to_string(root().join("src/app.rs")).unwrap();
     assert!(app.contains("crate::disclosure::record_shown"), "app() no longer passes every answer through disclosure::record_shown");
 }
+
+/// Issue 35, F16: directories and files are created by one helper (`private_files`), owner-only.
+#[test]
+fn files_and_directories_are_created_by_one_helper() {
+    let mut by_hand = Vec::new();
+    for (path, text) in sources(&["src", "events/src", "projections/src"]) {
+        if path.ends_with("private_files.rs") {
+            continue;
+        }
+        for (n, line) in text.lines().enumerate() {
+            if ["create_dir_all(", "fs::write(", "File::create(", "OpenOptions::new(", "fs::create_dir("].iter().any(|c| line.contains(c)) {
+                by_hand.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(by_hand.is_empty(), "create files and directories through private_files (0700 and 0600):\n{}", by_hand.join("\n"));
+}

@@ -599,3 +599,23 @@ async fn a_serving_ledger_checkpoints_its_tail() {
 async fn sql_store(place: &Place) -> Arc<dyn housing_ledger::store::EventStore> {
     place.store().await
 }
+
+/// Issue 35, F16: the witness's data directory (and any parent it makes) is 0700, its key and
+/// state 0600, as the ledger's are.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_witness_keeps_its_files_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("new/witness");
+    let log = events::LedgerSigner::generate(DEFAULT_ORIGIN).unwrap().verifier();
+    let (w, url) = witness(&dir, "witness.example/modes", vec![log]).await;
+    drop((w, url));
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&root.path().join("new")), 0o700);
+    for f in std::fs::read_dir(&dir).unwrap() {
+        let f = f.unwrap().path();
+        assert_eq!(mode(&f), 0o600, "{}", f.display());
+    }
+}
