@@ -16,6 +16,8 @@ pub fn app(state: AppState) -> Router {
         .fallback(|| async { AppError::NotFound("no such route".into()) })
         // Every answer, API and pages alike, passes through the record of whom it shows.
         .layer(axum::middleware::from_fn_with_state(state, crate::disclosure::record_shown))
+        // Every refusal of who asks, and every limit hit, goes to the security feed.
+        .layer(axum::middleware::from_fn(crate::security::watch))
         .layer(axum::middleware::from_fn(timed))
 }
 

@@ -515,8 +515,13 @@ impl Appeals<'_> {
                 "the correction is about {other}, who is neither the appellant nor a member of the family his run fixed"
             )));
         }
-        check_answer(keys, registry, &format!("{id}/{registry}"), AnswerKind::Records(&subjects), signed)
-            .map_err(|f| AppealError::CorrectionRefused(format!("the correction from {registry} is refused: {f}")))?;
+        check_answer(keys, registry, &format!("{id}/{registry}"), AnswerKind::Records(&subjects), signed).map_err(|f| {
+            if let crate::registry::RegistryFault::BadSignature(why) = &f {
+                let r = crate::security::Record::new(crate::security::Kind::SourceSignatureRefused, format!("{registry}, a correction for appeal {id}: {why}"));
+                crate::security::record(r);
+            }
+            AppealError::CorrectionRefused(format!("the correction from {registry} is refused: {f}"))
+        })?;
         Ok(registry)
     }
 

@@ -42,6 +42,13 @@ pub struct Cli {
     /// against, here and by verify-proof.
     #[arg(long, global = true)]
     pub tsa_cert: Option<PathBuf>,
+    /// Where security events go for the SOC: a file (JSON lines, appended, 0600), `-` for
+    /// standard error, or `udp:HOST:PORT` for a syslog collector (RFC 5424 over UDP).
+    #[arg(long, global = true, env = "HOUSING_LEDGER_SECURITY_LOG")]
+    pub security_log: Option<String>,
+    /// `json` (one JSON object a line) or `syslog` (RFC 5424 lines) for a file or `-`.
+    #[arg(long, global = true, default_value = "json", value_parser = ["json", "syslog"])]
+    pub security_log_format: String,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -171,6 +178,12 @@ pub struct ServeArgs {
     /// Connections open at once; more wait until one closes.
     #[arg(long, default_value_t = 512)]
     pub max_connections: usize,
+    /// Connections one client (peer address) may hold at once; more are answered 503.
+    #[arg(long, default_value_t = 64)]
+    pub max_connections_per_client: usize,
+    /// A new connection that sends nothing within this is closed, in milliseconds.
+    #[arg(long, default_value_t = 3000)]
+    pub first_byte_timeout_ms: u64,
     /// Where users reach the service (e.g. https://housing.example); `https://` makes the
     /// page cookies `Secure`, and forms are accepted only from this origin.
     #[arg(long)]

@@ -156,6 +156,9 @@ async fn create_token_for(
         })
         .await?;
     ledger.access().add_token(&rec).await?;
+    use crate::security::{record, Actor, Kind, Record};
+    let expiry = rec.expires_at.as_deref().map_or("never expires".to_string(), |e| format!("expires {e}"));
+    record(Record::new(Kind::TokenIssued, format!("issued, {expiry}")).actor(Some(Actor { token: rec.id.clone(), role: rec.role.clone() })));
     Ok((token, rec))
 }
 
@@ -166,7 +169,11 @@ pub async fn revoke_token(ledger: &Ledger, id: &str, at: &str) -> Result<bool, L
         return Ok(false);
     }
     ledger.record_revocation(TokenRevoked { id: id.to_string(), revoked_at: at.to_string() }).await?;
-    Ok(ledger.access().revoke_token(id, at).await?)
+    let revoked = ledger.access().revoke_token(id, at).await?;
+    use crate::security::{record, Actor, Kind, Record};
+    let role = ledger.access().token_by_id(id).await?.map(|t| t.role).unwrap_or_default();
+    record(Record::new(Kind::TokenRevoked, format!("revoked at {at}")).actor(Some(Actor { token: id.to_string(), role })));
+    Ok(revoked)
 }
 
 /// Looks a presented token up by its hash; a revoked or expired one is no token, and neither is

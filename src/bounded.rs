@@ -24,13 +24,19 @@ pub enum BodyError {
 
 /// The body of `resp`, at most `max` bytes: refused as soon as it says or shows more.
 pub async fn read(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>, BodyError> {
+    let too_large = |resp: &reqwest::Response| {
+        // The peer by host and port only: a URL's path or query may name a person.
+        let peer = format!("{}:{}", resp.url().host_str().unwrap_or("?"), resp.url().port_or_known_default().unwrap_or(0));
+        crate::security::limit_hit("an answer from a peer", &peer, max as u64);
+        BodyError::TooLarge { max }
+    };
     if resp.content_length().is_some_and(|n| n > max as u64) {
-        return Err(BodyError::TooLarge { max });
+        return Err(too_large(&resp));
     }
     let mut body = Vec::new();
     while let Some(chunk) = resp.chunk().await? {
         if body.len() + chunk.len() > max {
-            return Err(BodyError::TooLarge { max });
+            return Err(too_large(&resp));
         }
         body.extend_from_slice(&chunk);
     }

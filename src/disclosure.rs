@@ -36,6 +36,11 @@ use std::sync::{Arc, OnceLock};
 pub struct Viewer(Arc<OnceLock<Caller>>);
 
 impl Viewer {
+    /// The caller, once an extractor authenticated him.
+    pub fn caller(&self) -> Option<&Caller> {
+        self.0.get()
+    }
+
     /// Notes that `caller` is who the request at `parts` is answered for.
     pub fn note(parts: &Parts, caller: &Caller) {
         if let Some(v) = parts.extensions.get::<Viewer>() {
@@ -215,7 +220,8 @@ pub async fn record_shown(State(s): State<AppState>, mut req: Request, next: Nex
     let pattern = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string()).unwrap_or_default();
     let params = params(&pattern, req.uri().path(), req.uri().query());
     let label = label(&method, &pattern, &params);
-    let viewer = Viewer::default();
+    // The security feed's layer, outside this one, may have made the slot already.
+    let viewer = req.extensions().get::<Viewer>().cloned().unwrap_or_default();
     req.extensions_mut().insert(viewer.clone());
     let resp = next.run(req).await;
     let content_type = resp.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();

@@ -171,15 +171,18 @@ impl Ledger {
         let key_path = key_dir.join(KEY_FILE);
         let existing = read_key_file(&key_path)?;
         let size = store.size().await?;
-        match (&existing, size) {
-            (Some(_), 0) => return Err(lost_database(&key_path, "holds no event")),
-            (None, n) if n > 0 => {
-                return Err(LedgerError::Lost(format!(
-                    "the ledger's database holds {n} events but its key {} is missing: restore the key file; a ledger is never given a new key this way",
-                    key_path.display()
-                )))
-            }
-            _ => {}
+        let lost = match (&existing, size) {
+            (Some(_), 0) => Some(lost_database(&key_path, "holds no event")),
+            (None, n) if n > 0 => Some(LedgerError::Lost(format!(
+                "the ledger's database holds {n} events but its key {} is missing: restore the key file; a ledger is never given a new key this way",
+                key_path.display()
+            ))),
+            _ => None,
+        };
+        if let Some(e) = lost {
+            let what = if existing.is_some() { "the key exists but the database holds no event" } else { "the database holds events but the key is missing" };
+            crate::security::record(crate::security::Record::new(crate::security::Kind::LostDatabaseRefused, format!("the ledger was not opened: {what}")));
+            return Err(e);
         }
         crate::private_files::create_dir(key_dir).map_err(|e| LedgerError::KeyFile { path: key_dir.into(), detail: e.to_string() })?;
         let signer = match existing {
@@ -252,6 +255,13 @@ impl Ledger {
     /// concerns through [`Ledger::checkpoints`], [`Ledger::projections`] and
     /// [`Ledger::access`]; this is for tools and tests that need all of it.
     /// The key that authenticates the stored read-model rows (`projection::RowSeal`).
+    /// The key persons are referred to under in the security feed: derived from the
+    /// read-model key (never the key itself), so the references stay the same across restarts.
+    pub fn subject_ref_key(&self) -> [u8; 32] {
+        use sha2::Digest;
+        sha2::Sha256::new().chain_update(b"housing-ledger/subject-ref-key/v1\n").chain_update(self.read_model_key).finalize().into()
+    }
+
     pub(crate) fn read_model_key(&self) -> [u8; 32] {
         self.read_model_key
     }
@@ -358,6 +368,8 @@ impl Ledger {
         self.store.append(&old, batch).await?;
         self.finish_rotation(&old, &new)?;
         *self.signer.write().expect("signer lock") = Arc::new(new.clone());
+        let what = format!("the ledger key was rotated: {} retired, {} introduced", old.verifier().id_hex(), new.verifier().id_hex());
+        crate::security::record(crate::security::Record::new(crate::security::Kind::ConfigurationChange, what));
         Ok(new.verifier())
     }
 

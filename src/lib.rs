@@ -19,6 +19,7 @@ pub mod proof;
 pub mod reads;
 pub mod registry;
 pub mod rules;
+pub mod security;
 pub mod server;
 pub mod state;
 pub mod store;

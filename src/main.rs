@@ -94,6 +94,10 @@ struct Global {
 
 /// Dispatches a command to its function.
 async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+    if let Some(spec) = &cli.security_log {
+        housing_ledger::security::init(housing_ledger::security::Sink::parse(spec, cli.security_log_format == "syslog").map_err(anyhow::Error::msg)?)
+            .map_err(anyhow::Error::msg)?;
+    }
     // verify-proof takes witnesses' keys only; every other command sends checkpoints to them.
     let witness_keys: Vec<String> = cli.witnesses.iter().map(|w| w.split_once('=').map_or(w.as_str(), |(k, _)| k).to_string()).collect();
     let witnesses = if cli.witnesses.is_empty() || matches!(cli.command, Command::VerifyProof { .. }) {
@@ -508,6 +512,8 @@ async fn serve(g: &Global, a: ServeArgs) -> anyhow::Result<std::process::ExitCod
         header_timeout_ms,
         request_timeout_ms,
         max_connections,
+        max_connections_per_client,
+        first_byte_timeout_ms,
         public_url,
         session_idle_minutes,
         session_hours,
@@ -549,11 +555,26 @@ async fn serve(g: &Global, a: ServeArgs) -> anyhow::Result<std::process::ExitCod
         header_read: Duration::from_millis(header_timeout_ms),
         request: Duration::from_millis(request_timeout_ms),
         max_connections,
+        per_client: max_connections_per_client,
+        first_byte: Duration::from_millis(first_byte_timeout_ms),
         ..Default::default()
     };
+    use housing_ledger::security::{record, Kind, Record};
+    housing_ledger::security::init_subject_key(state.ledger.subject_ref_key());
+    let witnesses = state.ledger.witnesses().map_or(0, |w| w.witnesses.len());
+    record(Record::new(
+        Kind::ServiceStart,
+        format!(
+            "serving on {}: sources {}, trust list {:?}, {witnesses} witness(es), limits {limits:?}",
+            listener.local_addr()?,
+            state.registries.as_ref().map_or("none".to_string(), |r| r.describe()),
+            state.registry_keys.basis
+        ),
+    ));
     let background = state.background.clone();
     housing_ledger::server::serve(listener, app(state), limits, housing_ledger::server::stop_signal()).await?;
     background.shutdown().await;
+    record(Record::new(Kind::ServiceStop, "stopped"));
     tracing::info!("stopped");
     Ok(std::process::ExitCode::SUCCESS)
 }
@@ -662,6 +683,8 @@ async fn verify(g: &Global, a: VerifyArgs) -> anyhow::Result<std::process::ExitC
     let report = match verified {
         Ok(r) => r,
         Err(LedgerError::Invalid(f)) => {
+            use housing_ledger::security::{record, Kind, Record};
+            record(Record::new(Kind::IntegrityFailure, format!("verify: the ledger fails at seq {}: {}", f.seq, f.fault)));
             if json {
                 println!("{}", serde_json::json!({"ok": false, "seq": f.seq, "fault": f.fault.to_string(), "detail": f.detail}));
             } else {
@@ -679,6 +702,8 @@ async fn verify(g: &Global, a: VerifyArgs) -> anyhow::Result<std::process::ExitC
     // Every source signature, against the trust list (or, asked for, the runs' own claim).
     let (sources, bad) = housing_ledger::audit::verify_sources(store.as_ref(), trust.as_ref()).await?;
     if let Some((seq, why)) = bad {
+        use housing_ledger::security::{record, Kind, Record};
+        record(Record::new(Kind::IntegrityFailure, format!("verify: a source signature fails at seq {seq}")));
         if json {
             println!("{}", serde_json::json!({"ok": false, "seq": seq, "fault": "source", "detail": why}));
         } else {

@@ -82,6 +82,18 @@ pub fn write_new_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     write_then(path, bytes, |tmp, path| std::fs::hard_link(tmp, path))
 }
 
+/// Opens `path` for appending, created 0600 if it does not exist (logs).
+pub fn open_append(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.append(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)
+}
+
 /// Creates `path` empty and 0600 if it does not exist (SQLite gives its WAL and shared-memory
 /// files the database file's mode, so they follow).
 pub fn touch(path: &Path) -> std::io::Result<()> {

@@ -327,6 +327,15 @@ pub async fn restore_from_events(ledger: &Ledger) -> Result<usize, LedgerError> 
     if unsealed > 0 && deep.persons.differences.is_empty() {
         tracing::warn!(rows = unsealed, "persons projection rows without a valid seal: folded afresh from the events");
     }
+    if !deep.persons.differences.is_empty() || !deep.subjects.is_empty() {
+        use crate::security::{record, Kind, Record};
+        let what =
+            format!("{} persons row(s) and {} subject index row(s) differ from the events: folded afresh", deep.persons.differences.len(), deep.subjects.len());
+        record(Record::new(Kind::IntegrityFailure, what));
+    } else if unsealed > 0 {
+        use crate::security::{record, Kind, Record};
+        record(Record::new(Kind::IntegrityFailure, format!("{unsealed} persons row(s) without a valid seal: folded afresh")));
+    }
     if !deep.persons.differences.is_empty() || unsealed > 0 {
         tracing::error!(rows = deep.persons.differences.len(), "persons projection rows differ from the events: folded afresh from the events");
         store.projection_reset(PERSONS).await?;

@@ -1,7 +1,10 @@
 //! Serving a router over TCP with limits a hostile client cannot wear down (issue 17, finding 5):
 //! hyper's header-read timeout (a half-sent request is closed), tower-http's request and body
 //! timeouts (408), and a cap on open connections (the next is accepted only when one closes).
-//! Stops on SIGINT or SIGTERM, letting requests in flight finish.
+//! One client (one peer address) holds at most `per_client` of them: past it he is answered
+//! 503 and closed, so that he cannot starve the others (issue 35, F15); a connection that sends
+//! nothing is closed after `first_byte`, sooner than one mid-request. Stops on SIGINT or
+//! SIGTERM, letting requests in flight finish.
 
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -23,13 +26,24 @@ pub struct Limits {
     pub request: Duration,
     /// Connections open at once; the next waits in the listen backlog.
     pub max_connections: usize,
+    /// Connections one peer address may hold at once; the next is answered 503 and closed.
+    pub per_client: usize,
+    /// A new connection that has sent nothing within this is closed.
+    pub first_byte: Duration,
     /// How long a shutdown waits for requests in flight.
     pub shutdown_grace: Duration,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { header_read: Duration::from_secs(10), request: Duration::from_secs(60), max_connections: 512, shutdown_grace: Duration::from_secs(10) }
+        Self {
+            header_read: Duration::from_secs(10),
+            request: Duration::from_secs(60),
+            max_connections: 512,
+            per_client: 64,
+            first_byte: Duration::from_secs(3),
+            shutdown_grace: Duration::from_secs(10),
+        }
     }
 }
 
@@ -56,6 +70,7 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits, stop: 
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, limits.request))
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(limits.request));
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let clients = Clients::default();
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut stop = std::pin::pin!(stop);
     loop {
@@ -64,7 +79,7 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits, stop: 
             slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
             _ = &mut stop => break,
         };
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
@@ -77,15 +92,35 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits, stop: 
             _ = &mut stop => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone().map_request(|r: axum::http::Request<hyper::body::Incoming>| r.map(axum::body::Body::new)));
-        let conn = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read)
-            .serve_connection(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn);
+        let Some(held) = clients.take(peer.ip(), limits.per_client.max(1)) else {
+            crate::security::limit_hit("connections per client", &peer.ip().to_string(), limits.per_client as u64);
+            tokio::spawn(async move {
+                use tokio::io::AsyncWriteExt;
+                let mut stream = stream;
+                let _ = stream.write_all(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").await;
+                let _ = stream.shutdown().await;
+                drop(slot);
+            });
+            continue;
+        };
+        let service = TowerToHyperService::new(router.clone().map_request(move |r: axum::http::Request<hyper::body::Incoming>| {
+            let mut r = r.map(axum::body::Body::new);
+            r.extensions_mut().insert(crate::security::Peer(peer));
+            r
+        }));
+        let watcher = graceful.watcher();
+        let (header_read, first_byte) = (limits.header_read, limits.first_byte);
         tokio::spawn(async move {
-            let _ = conn.await;
-            drop(slot);
+            // A connection that says nothing is closed sooner than one mid-request.
+            let mut probe = [0u8; 1];
+            if matches!(tokio::time::timeout(first_byte, stream.peek(&mut probe)).await, Ok(Ok(n)) if n > 0) {
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(header_read)
+                    .serve_connection(TokioIo::new(stream), service);
+                let _ = watcher.watch(conn).await;
+            }
+            drop((slot, held));
         });
     }
     drop(listener);
@@ -93,4 +128,36 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits, stop: 
         tracing::warn!("connections still open after the shutdown grace; closing them");
     }
     Ok(())
+}
+
+/// How many connections each peer address holds.
+#[derive(Clone, Default)]
+struct Clients(Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>);
+
+/// One connection held by a peer; released when dropped.
+struct Held(Clients, std::net::IpAddr);
+
+impl Clients {
+    /// A connection for `ip`, unless it holds `cap` already.
+    fn take(&self, ip: std::net::IpAddr, cap: usize) -> Option<Held> {
+        let mut m = self.0.lock().expect("clients lock");
+        let n = m.entry(ip).or_default();
+        if *n >= cap {
+            return None;
+        }
+        *n += 1;
+        Some(Held(self.clone(), ip))
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let mut m = self.0 .0.lock().expect("clients lock");
+        if let Some(n) = m.get_mut(&self.1) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.1);
+            }
+        }
+    }
 }

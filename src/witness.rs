@@ -66,7 +66,14 @@ impl IntoResponse for Refusal {
             Refusal::BadRequest(_) => (StatusCode::BAD_REQUEST, text).into_response(),
             Refusal::UnknownLog(_) => (StatusCode::NOT_FOUND, text).into_response(),
             Refusal::Untrusted(_) => (StatusCode::FORBIDDEN, text).into_response(),
-            Refusal::BadProof(_) => (StatusCode::UNPROCESSABLE_ENTITY, text).into_response(),
+            Refusal::BadProof(_) => {
+                // A checkpoint that does not extend what this witness cosigned: a fork.
+                crate::security::record(crate::security::Record::new(
+                    crate::security::Kind::Fork,
+                    format!("witness: a checkpoint inconsistent with the tree it cosigned was refused: {text}"),
+                ));
+                (StatusCode::UNPROCESSABLE_ENTITY, text).into_response()
+            }
             Refusal::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, text).into_response(),
         }
     }
@@ -88,7 +95,6 @@ pub struct Witness {
     state_path: PathBuf,
     state: tokio::sync::Mutex<BTreeMap<String, LogState>>,
 }
-
 
 /// The witness's key in `dir` (made on first use, 0600), named `name`.
 pub fn witness_key(dir: &Path, name: &str) -> Result<Cosigner, WitnessError> {
@@ -354,6 +360,15 @@ pub async fn gather(ledger: &Ledger, w: &Witnesses, tree_size: u64, note: &str) 
         match &outcome {
             Outcome::Refused(why) => {
                 tracing::error!(witness = %key.name, tree_size, why, "a witness refused the checkpoint");
+                let kind = if why.contains(" answered 409") || why.contains(" answered 422") {
+                    crate::security::Kind::Fork
+                } else {
+                    crate::security::Kind::WitnessRefused
+                };
+                crate::security::record(crate::security::Record::new(
+                    kind,
+                    format!("witness {} refused the checkpoint of size {tree_size}: {}", key.name, crate::bounded::for_ledger(why)),
+                ));
                 // The witness's words, cut to a stated size: any witness could fill the log.
                 let detail = crate::bounded::for_ledger(why);
                 let refused = events::catalogue::CheckpointRefused { tree_size, witness: key.to_string(), detail, checkpoint: note.to_string() };

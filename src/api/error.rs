@@ -115,7 +115,19 @@ impl IntoResponse for AppError {
             tracing::warn!(%detail, "database unavailable");
             return (self.status(), [(axum::http::header::RETRY_AFTER, "5")], body).into_response();
         }
-        (self.status(), body).into_response()
+        // Refusals of who is asking are security events (the feed's layer writes them).
+        use crate::security::{Kind, Note};
+        let note = match &self {
+            AppError::Unauthorized(why) => Some(Note { kind: Kind::TokenRejected, outcome: why.to_string() }),
+            AppError::Forbidden(why) => Some(Note { kind: Kind::RoleDenied, outcome: why.clone() }),
+            AppError::Integrity(why) => Some(Note { kind: Kind::IntegrityFailure, outcome: why.clone() }),
+            _ => None,
+        };
+        let mut resp = (self.status(), body).into_response();
+        if let Some(n) = note {
+            resp.extensions_mut().insert(n);
+        }
+        resp
     }
 }
 

@@ -117,6 +117,10 @@ impl SignedAnswer {
 impl RegistryFault {
     /// The event that records this fault of `registry` at `step` of `run`.
     pub fn failed(&self, run: &str, registry: RegistryId, request_id: &str, step: &str) -> events::catalogue::RegistryFailed {
+        if let RegistryFault::BadSignature(why) = self {
+            let r = crate::security::Record::new(crate::security::Kind::SourceSignatureRefused, format!("{registry}, run {run}, step {step}: {why}"));
+            crate::security::record(r);
+        }
         events::catalogue::RegistryFailed {
             run: run.to_string(),
             registry: registry.to_string(),

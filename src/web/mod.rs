@@ -134,6 +134,14 @@ enum WebError {
     Login(String),
     /// Status, message, language, and the form token if logged in.
     Page(StatusCode, String, Lang, Option<String>),
+    /// A refusal the security feed hears of.
+    Noted(crate::security::Kind, String, Box<WebError>),
+}
+
+/// `resp` with a note for the security feed.
+fn noted(kind: crate::security::Kind, outcome: &str, mut resp: Response) -> Response {
+    resp.extensions_mut().insert(crate::security::Note { kind, outcome: outcome.to_string() });
+    resp
 }
 
 impl IntoResponse for WebError {
@@ -147,6 +155,7 @@ impl IntoResponse for WebError {
                 let body = html! { div.card.err #error { (message) } p { a #back href="/ui" { (t(lang, "back_to_search")) } } };
                 (status, Html(view::layout(lang, &t(lang, "error"), "/ui", csrf.as_deref(), body).into_string())).into_response()
             }
+            WebError::Noted(kind, outcome, inner) => noted(kind, &outcome, inner.into_response()),
         }
     }
 }
@@ -154,7 +163,7 @@ impl IntoResponse for WebError {
 impl Session {
     fn require(&self, roles: &[Role]) -> Result<&Caller, WebError> {
         let c = self.caller.as_ref().ok_or_else(|| WebError::Login(self.path.clone()))?;
-        c.require(roles).map_err(|e| self.fail(StatusCode::FORBIDDEN, e))?;
+        c.require(roles).map_err(|e| WebError::Noted(crate::security::Kind::RoleDenied, e.to_string(), Box::new(self.fail(StatusCode::FORBIDDEN, e))))?;
         Ok(c)
     }
 
@@ -167,7 +176,11 @@ impl Session {
     fn check_csrf(&self, given: &str) -> Result<(), WebError> {
         match self.csrf() {
             Some(expected) if session::csrf_matches(&expected, given) => Ok(()),
-            _ => Err(self.fail(StatusCode::FORBIDDEN, t(self.lang, "bad_csrf"))),
+            _ => Err(WebError::Noted(
+                crate::security::Kind::CsrfRefused,
+                "the form's token is not the session's".into(),
+                Box::new(self.fail(StatusCode::FORBIDDEN, t(self.lang, "bad_csrf"))),
+            )),
         }
     }
 
@@ -319,7 +332,8 @@ async fn login(State(s): State<AppState>, session: Session, headers: HeaderMap, 
     if expected.is_empty() || !session::csrf_matches(&expected, &f.csrf) {
         let token = session::random_token();
         let page = login_form(&session, &token, Some(&t(session.lang, "bad_csrf")), return_to(&f.next).unwrap_or("/ui"));
-        return (StatusCode::FORBIDDEN, [(header::SET_COOKIE, s.sessions.login_cookie(&token))], page).into_response();
+        let resp = (StatusCode::FORBIDDEN, [(header::SET_COOKIE, s.sessions.login_cookie(&token))], page).into_response();
+        return noted(crate::security::Kind::CsrfRefused, "the login form's token is not the one it was given", resp);
     }
     match auth::authenticate(&s.ledger, f.token.trim()).await {
         Ok(Some(caller)) => match session::open(s.ledger.access(), &caller).await {
@@ -327,7 +341,9 @@ async fn login(State(s): State<AppState>, session: Session, headers: HeaderMap, 
             Err(e) => internal(session.lang)(e.into()).into_response(),
         },
         _ => {
-            (StatusCode::UNAUTHORIZED, login_form(&session, &f.csrf, Some(&t(session.lang, "bad_token")), return_to(&f.next).unwrap_or("/ui"))).into_response()
+            let resp = (StatusCode::UNAUTHORIZED, login_form(&session, &f.csrf, Some(&t(session.lang, "bad_token")), return_to(&f.next).unwrap_or("/ui")))
+                .into_response();
+            noted(crate::security::Kind::LoginFailed, "unknown token", resp)
         }
     }
 }

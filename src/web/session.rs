@@ -151,8 +151,9 @@ pub async fn same_origin_posts(policy: SessionPolicy, req: axum::extract::Reques
             tracing::warn!(path = %req.uri().path(), %why, "cross-site form refused");
             let lang = super::cookies(req.headers()).get(super::LANG_COOKIE).and_then(|l| super::Lang::parse(l)).unwrap_or(super::Lang::Kk);
             let body = maud::html! { div.card.err #error { (super::t(lang, "cross_site")) " (" (why) ")" } };
-            return (StatusCode::FORBIDDEN, axum::response::Html(super::view::layout(lang, &super::t(lang, "error"), "/ui", None, body).into_string()))
+            let resp = (StatusCode::FORBIDDEN, axum::response::Html(super::view::layout(lang, &super::t(lang, "error"), "/ui", None, body).into_string()))
                 .into_response();
+            return super::noted(crate::security::Kind::CsrfRefused, &format!("cross-site form: {why}"), resp);
         }
     }
     next.run(req).await

@@ -19,6 +19,7 @@ mod register;
 mod replay;
 mod rules_and_fixtures;
 mod scenarios;
+mod security_feed;
 mod server_limits;
 mod sources;
 mod store_contract;

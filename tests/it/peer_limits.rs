@@ -95,6 +95,7 @@ async fn witnessed(url: &str) -> (Place, Arc<housing_ledger::ledger::Ledger>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_witness_that_answers_too_much_is_read_no_further() {
+    housing_ledger::security::keep();
     // A "cosignature" of 200 MB: failed, naming the limit, little of it read.
     let (url, sent) = flood(200, FLOOD, false).await;
     let (_place, ledger) = witnessed(&url).await;
@@ -118,6 +119,8 @@ async fn a_witness_that_answers_too_much_is_read_no_further() {
     ledger.checkpoint_cosigned().await.unwrap();
     let refused = ledger.read_all_by_type(events::types::CHECKPOINT_REFUSED).await.unwrap();
     let detail = refused[0].data["detail"].as_str().unwrap();
+    let soc = housing_ledger::security::kept();
+    assert!(soc.iter().any(|r| r.kind == housing_ledger::security::Kind::WitnessRefused && r.outcome.contains("flood")), "the SOC hears of the refusal");
     assert!(detail.len() < housing_ledger::bounded::LEDGER_TEXT + 64 && detail.ends_with("bytes in all]") && detail.contains("truncated"), "{detail}");
 }
 
@@ -148,4 +151,18 @@ async fn a_registry_answer_over_its_limit_is_malformed() {
     for bad in ["gbd_fl", "gbd_fl=0", "gbd_fl=lots"] {
         assert!(AnswerLimits::default().with(&[bad.to_string()]).unwrap_err().contains("--answer-limit"), "{bad}");
     }
+}
+
+/// A witness that has seen another tree (422: the proof does not reach it) is a fork to the SOC.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_witness_that_saw_another_tree_is_a_fork_to_the_soc() {
+    housing_ledger::security::keep();
+    let (url, _) = flood(422, 40, true).await;
+    let (_place, ledger) = witnessed(&url).await;
+    let report = ledger.checkpoint_cosigned().await.unwrap().1.unwrap();
+    assert!(matches!(&report.outcomes[0].1, Outcome::Refused(_)), "{:?}", report.outcomes);
+    let soc = housing_ledger::security::kept();
+    let fork: Vec<_> = soc.iter().filter(|r| r.kind == housing_ledger::security::Kind::Fork && r.outcome.contains(&url)).collect();
+    assert_eq!(fork.len(), 1, "{soc:?}");
+    assert_eq!(fork[0].severity, housing_ledger::security::Severity::Critical);
 }

@@ -117,3 +117,56 @@ async fn background_loops_stop_on_shutdown() {
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(cursor().await, size, "a stopped consumer applied events");
 }
+
+/// A connection from `source` (any 127.0.0.0/8 address is this machine's loopback).
+async fn connect_from(source: &str, to: SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
+    socket.connect(to).await.unwrap()
+}
+
+/// Issue 35, F15: one client cannot hold every connection. Past its share it is answered 503
+/// and closed, while another client is served at once; its idle sockets, which never send a
+/// byte, are closed sooner than a request that is under way.
+#[tokio::test]
+async fn one_client_cannot_starve_the_others() {
+    let limits = Limits { max_connections: 16, per_client: 4, header_read: Duration::from_secs(60), first_byte: Duration::from_secs(60), ..Default::default() };
+    let server = start(limits).await;
+    let mut idle = Vec::new();
+    for _ in 0..4 {
+        idle.push(connect_from("127.0.0.2", server.addr).await);
+    }
+    // Accepted in order: the first four are held before the rest arrive.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for _ in 0..12 {
+        let mut s = connect_from("127.0.0.2", server.addr).await;
+        let said = until_closed(&mut s).await;
+        assert!(said.starts_with("HTTP/1.1 503"), "beyond its share: {said:?}");
+    }
+    let mut other = connect_from("127.0.0.3", server.addr).await;
+    other.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+    let said = tokio::time::timeout(Duration::from_secs(2), until_closed(&mut other)).await.expect("another client is served at once");
+    assert!(said.starts_with("HTTP/1.1 200"), "{said}");
+    drop(idle.pop());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut again = connect_from("127.0.0.2", server.addr).await;
+    again.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+    assert!(until_closed(&mut again).await.starts_with("HTTP/1.1 200"), "a freed share is the client's again");
+}
+
+#[tokio::test]
+async fn a_silent_connection_closes_before_one_mid_request() {
+    let limits = Limits { header_read: Duration::from_secs(30), first_byte: Duration::from_millis(300), ..Default::default() };
+    let server = start(limits).await;
+    let mut silent = TcpStream::connect(server.addr).await.unwrap();
+    let mut started = TcpStream::connect(server.addr).await.unwrap();
+    started.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    let t = std::time::Instant::now();
+    until_closed(&mut silent).await;
+    let silent_after = t.elapsed();
+    let mut byte = [0u8; 1];
+    let still = tokio::time::timeout(Duration::from_secs(2), started.read(&mut byte)).await;
+    assert!(still.is_err(), "the request under way is still open {silent_after:?} after the silent one closed");
+    started.write_all(b"Connection: close\r\n\r\n").await.unwrap();
+    assert!(until_closed(&mut started).await.starts_with("HTTP/1.1 200"));
+}

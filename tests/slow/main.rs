@@ -8,3 +8,4 @@ mod common;
 mod browser;
 mod crash;
 mod processes;
+mod security_feed;
