@@ -351,10 +351,8 @@ impl Drop for Servers {
 /// `seconds`, from a load generator in this process over loopback: against one server in this
 /// process, or split evenly between `servers` `serve` processes on the same database.
 pub async fn api_figures(url: &str, dir: &std::path::Path, persons: u64, rate: u64, seconds: u64, servers: usize, replay: bool) -> anyhow::Result<ApiFigures> {
-    use crate::api::AppState;
-    use crate::app::app;
-    use crate::registry::{TrustedKeys, DEFAULT_SIM_SEED};
     let sql = Arc::new(SqlStore::connect(url).await?);
+    refuse_live_ledger(sql.as_ref()).await?;
     let built = if crate::store::LogStore::size(sql.as_ref()).await? == 0 { Some(run_figures(url, dir, persons).await?) } else { None };
     let store: Arc<dyn EventStore> = sql.clone();
     let ledger = Arc::new(Ledger::open(store, dir, crate::ledger::DEFAULT_ORIGIN).await?);
@@ -377,7 +375,57 @@ pub async fn api_figures(url: &str, dir: &std::path::Path, persons: u64, rate: u
         .map(|e| e.stream.trim_start_matches("person:").to_string())
         .collect();
     anyhow::ensure!(!removed.is_empty(), "no removed person to ask about");
-    let (token, _) = crate::auth::create_token(&ledger, crate::auth::Role::Auditor, "").await?;
+    // The load's token lives no longer than the load, and is revoked when it ends.
+    let expires = chrono::Utc::now() + chrono::Duration::seconds(seconds as i64 + 900);
+    let (token, rec) = crate::auth::issue_token_until(&ledger, crate::auth::Role::Auditor, "bench api", "", Some(expires)).await?;
+    let measured = load(&ledger, &sql, url, dir, &removed, &token, rate, seconds, servers).await;
+    crate::auth::revoke_token(&ledger, &rec.id, &crate::store::utc_millis(chrono::Utc::now())).await?;
+    let (latencies, per_server, peak_rss_kib, cost, reads) = measured?;
+    let old = baseline(&removed, reads, &rec.id).await?;
+    Ok(ApiFigures { built, events, replay_per_s: replay_rate, latencies, per_server, peak_rss_kib, cost: [cost, old] })
+}
+
+/// A ledger that holds a live run is no place for a bench: it would write a token and the
+/// load's reads into the legal record. Refused, naming why, before anything is written.
+pub async fn refuse_live_ledger(store: &dyn EventStore) -> anyhow::Result<()> {
+    let size = crate::store::LogStore::size(store).await?;
+    let started = crate::store::read_kinds(store, &[events::types::RUN_STARTED], 0, size).await?;
+    // One that cannot be read as a run counts as live: refused rather than written into.
+    let live: Vec<String> = started
+        .iter()
+        .filter_map(|e| match e.as_type::<events::catalogue::RunStarted>() {
+            Some(r) if !r.live() => None,
+            Some(r) => Some(r.run),
+            None => Some(e.stream.clone()),
+        })
+        .collect();
+    anyhow::ensure!(
+        live.is_empty(),
+        "this ledger holds {} run(s) on live sources ({}): bench api writes into the ledger it measures (a token and the reads of its load), so it works only on a ledger of simulations; point it at a copy or a fresh database. Nothing was written",
+        live.len(),
+        live.join(", ")
+    );
+    Ok(())
+}
+
+type Measured = (Vec<Latency>, Vec<usize>, Vec<u64>, ReadCost, u64);
+
+/// The open-loop load against the servers, and what its reads added to the ledger.
+#[allow(clippy::too_many_arguments)]
+async fn load(
+    ledger: &Arc<Ledger>,
+    sql: &SqlStore,
+    url: &str,
+    dir: &std::path::Path,
+    removed: &[String],
+    token: &str,
+    rate: u64,
+    seconds: u64,
+    servers: usize,
+) -> anyhow::Result<Measured> {
+    use crate::api::AppState;
+    use crate::app::app;
+    use crate::registry::{TrustedKeys, DEFAULT_SIM_SEED};
     let processes = if servers > 1 { Some(Servers::start(servers, url, dir).await?) } else { None };
     let bases: Vec<String> = match &processes {
         Some(p) => p.0.iter().map(|(_, base)| base.clone()).collect(),
@@ -389,7 +437,7 @@ pub async fn api_figures(url: &str, dir: &std::path::Path, persons: u64, rate: u
             vec![base]
         }
     };
-    let (size_before, files_before) = (ledger.size().await?, file_bytes(&sql, url).await?);
+    let (size_before, files_before) = (ledger.size().await?, file_bytes(sql, url).await?);
     let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
     let mut tick = tokio::time::interval(Duration::from_nanos(1_000_000_000 / rate.max(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -408,7 +456,7 @@ pub async fn api_figures(url: &str, dir: &std::path::Path, persons: u64, rate: u
         } else {
             ("person", format!("{base}/v1/persons/{iin}"))
         };
-        let (client, token) = (client.clone(), token.clone());
+        let (client, token) = (client.clone(), token.to_string());
         tasks.spawn(async move {
             let t = Instant::now();
             let ok = client.get(&url).bearer_auth(token).send().await.map(|r| r.status().is_success()).unwrap_or(false);
@@ -439,30 +487,7 @@ pub async fn api_figures(url: &str, dir: &std::path::Path, persons: u64, rate: u
         reads,
         events: size_after - size_before,
         event_bytes_per_read: per(event_bytes),
-        file_bytes_per_read: per(file_bytes(&sql, url).await?.saturating_sub(files_before)),
-    };
-    // The baseline, in the same run: the same reads written as before issue 17, one
-    // `PersonalDataRead` event per read in the person's own `reads:<iin>` stream.
-    let files_mid = file_bytes(&sql, url).await?;
-    let mut old_bytes = 0u64;
-    for chunk in (0..reads).collect::<Vec<_>>().chunks(64) {
-        let batch = chunk
-            .iter()
-            .map(|n| {
-                let iin = &removed[(*n as usize * 7919) % removed.len()];
-                let what = if n % 2 == 0 { "proof:registry_removal" } else { "person" };
-                let read =
-                    events::catalogue::PersonalDataRead { iin: Some(iin.clone()), token: "0123456789ab".into(), role: "auditor".into(), read: what.into() };
-                NewEvent::typed(crate::reads::reads_stream(iin), read)
-            })
-            .collect();
-        old_bytes += ledger.append(batch).await?.iter().map(|e| serde_json::to_string(e).map(|t| t.len() as u64).unwrap_or(0)).sum::<u64>();
-    }
-    let old = ReadCost {
-        reads,
-        events: reads,
-        event_bytes_per_read: per(old_bytes),
-        file_bytes_per_read: per(file_bytes(&sql, url).await?.saturating_sub(files_mid)),
+        file_bytes_per_read: per(file_bytes(sql, url).await?.saturating_sub(files_before)),
     };
     let figures = by_route
         .into_iter()
@@ -476,5 +501,42 @@ pub async fn api_figures(url: &str, dir: &std::path::Path, persons: u64, rate: u
         peak_rss_kib.extend(p.peak_rss_kib());
     }
     drop(processes);
-    Ok(ApiFigures { built, events, replay_per_s: replay_rate, latencies: figures, per_server, peak_rss_kib, cost: [cost, old] })
+    Ok((figures, per_server, peak_rss_kib, cost, reads))
+}
+
+/// The baseline, in the same run: the same reads written as before issue 17, one
+/// `PersonalDataRead` event per read in the person's own `reads:<iin>` stream, into a throwaway
+/// ledger of its own (never into the measured one: no tool writes reads there).
+async fn baseline(removed: &[String], reads: u64, token_id: &str) -> anyhow::Result<ReadCost> {
+    let dir = std::env::temp_dir().join(format!("housing-ledger-baseline-{}", std::process::id()));
+    crate::private_files::create_dir(&dir)?;
+    let url = format!("sqlite://{}", dir.join("baseline.db").display());
+    let result = async {
+        let sql = Arc::new(SqlStore::connect(&url).await?);
+        let store: Arc<dyn EventStore> = sql.clone();
+        let ledger = Ledger::open(store, &dir, crate::ledger::DEFAULT_ORIGIN).await?;
+        baseline_in(&ledger, &sql, &url, removed, reads, token_id).await
+    }
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+async fn baseline_in(ledger: &Ledger, sql: &SqlStore, url: &str, removed: &[String], reads: u64, token_id: &str) -> anyhow::Result<ReadCost> {
+    let per = |b: u64| b as f64 / reads.max(1) as f64;
+    let files_mid = file_bytes(sql, url).await?;
+    let mut old_bytes = 0u64;
+    for chunk in (0..reads).collect::<Vec<_>>().chunks(64) {
+        let batch = chunk
+            .iter()
+            .map(|n| {
+                let iin = &removed[(*n as usize * 7919) % removed.len()];
+                let what = if n % 2 == 0 { "proof:registry_removal" } else { "person" };
+                let read = events::catalogue::PersonalDataRead { iin: Some(iin.clone()), token: token_id.into(), role: "auditor".into(), read: what.into() };
+                NewEvent::typed(crate::reads::reads_stream(iin), read)
+            })
+            .collect();
+        old_bytes += ledger.append(batch).await?.iter().map(|e| serde_json::to_string(e).map(|t| t.len() as u64).unwrap_or(0)).sum::<u64>();
+    }
+    Ok(ReadCost { reads, events: reads, event_bytes_per_read: per(old_bytes), file_bytes_per_read: per(file_bytes(sql, url).await?.saturating_sub(files_mid)) })
 }

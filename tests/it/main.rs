@@ -8,6 +8,7 @@ mod common;
 mod api_ledger;
 mod appeals;
 mod audit;
+mod bench_guard;
 mod catalogue;
 mod http_registries;
 mod legal_edges;
