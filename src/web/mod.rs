@@ -301,9 +301,10 @@ async fn login_page(State(s): State<AppState>, session: Session, Query(q): Query
     ([(header::SET_COOKIE, s.sessions.login_cookie(&token))], login_form(&session, &token, None, next)).into_response()
 }
 
-fn login_form(session: &Session, csrf: &str, error: Option<&str>, next: &str) -> Html<String> {
+/// The login form; it keeps the page asked for (`next`), the request's own words.
+fn login_form(session: &Session, csrf: &str, error: Option<&str>, next: &str) -> (axum::Extension<crate::disclosure::OnlyEchoes>, Html<String>) {
     let l = session.lang;
-    session.page(
+    let page = session.page(
         &t(l, "login_title"),
         "/ui/login",
         html! {
@@ -315,7 +316,8 @@ fn login_form(session: &Session, csrf: &str, error: Option<&str>, next: &str) ->
                 button #login type="submit" { (t(l, "login")) }
             }
         },
-    )
+    );
+    (axum::Extension(crate::disclosure::OnlyEchoes), page)
 }
 
 #[derive(Deserialize)]

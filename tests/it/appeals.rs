@@ -888,3 +888,15 @@ async fn every_documented_route_records_whom_it_shows() {
     }
     assert!(checked >= 8, "the routes that show persons were asked for: {checked}");
 }
+
+/// The login page keeps the page asked for, which may name a person: the request's own words,
+/// shown to no one else, so it is not withheld (and no read is recorded without a caller).
+#[tokio::test]
+async fn the_login_page_may_echo_the_page_asked_for() {
+    let w = world().await;
+    let uri = format!("/ui/login?next=/ui/persons/{}", iin_for("Cleared"));
+    let resp = app(w.state.clone()).oneshot(Request::get(&uri).body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body = String::from_utf8_lossy(&resp.into_body().collect().await.unwrap().to_bytes()).to_string();
+    assert!(body.contains(&iin_for("Cleared")), "the return path is kept");
+}
