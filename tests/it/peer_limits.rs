@@ -18,7 +18,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// A peer that answers every request with `status` and `total` bytes of `x` (with a
 /// Content-Length, or chunked without one); returns its URL and how many bytes it got out.
 async fn flood(status: u16, total: usize, content_length: bool) -> (String, Arc<AtomicUsize>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    flood_on(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(), status, total, content_length)
+}
+
+/// [`flood`] on a listener of the caller's (a port a certificate names).
+pub(crate) fn flood_on(listener: tokio::net::TcpListener, status: u16, total: usize, content_length: bool) -> (String, Arc<AtomicUsize>) {
     let url = format!("http://{}", listener.local_addr().unwrap());
     let sent = Arc::new(AtomicUsize::new(0));
     let counter = sent.clone();
@@ -67,8 +71,8 @@ async fn flood(status: u16, total: usize, content_length: bool) -> (String, Arc<
 
 /// Well short of the 200 MB a flood offers: what the peer got out before the client hung up
 /// (the limit plus what the sockets' buffers hold).
-const READ_LITTLE: usize = 32 << 20;
-const FLOOD: usize = 200 << 20;
+pub(crate) const READ_LITTLE: usize = 32 << 20;
+pub(crate) const FLOOD: usize = 200 << 20;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_endless_answer_is_refused_whether_or_not_it_says_its_length() {

@@ -460,3 +460,29 @@ async fn the_crl_where_no_responder_is_named() {
     let late = SignedAnswer { source_revocation: good.source_revocation.clone(), ..late };
     assert!(refused(trust.check_source(RegistryId::Zags, &late)).contains("does not cover the signing time"));
 }
+
+/// Issue 35, F11: an OCSP responder or a CRL's server that answers too much is refused, naming
+/// the limit, after reading little of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ocsp_responder_or_crl_server_that_answers_too_much_is_read_no_further() {
+    use crate::peer_limits::{flood_on, FLOOD, READ_LITTLE};
+    use std::sync::atomic::Ordering;
+    let (pki, responder, now) = pki_world();
+    drop(responder);
+    let port = |url: &str| -> u16 { url.split(':').nth(2).unwrap().split('/').next().unwrap().parse().unwrap() };
+    let list = json!({"format": "housing-ledger/trust-list/v1", "issued": "2026-12-01", "sources": {"zags": [zags_ca_entry(&pki)]}});
+    let trust = TrustedKeys::parse(&list.to_string()).unwrap();
+    let stapler = WithRevocation::new(std::sync::Arc::new(NoSource), trust, std::time::Duration::from_secs(10));
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port(&pki.ocsp_url))).await.unwrap();
+    let (_, sent) = flood_on(listener, 200, FLOOD, false);
+    let signed = pki.signer("signer", &["rsa", "inter"]).sign(answer(now), AnswerKind::Records(&[]));
+    let err = stapler.staple(RegistryId::Zags, signed).await.unwrap_err().to_string();
+    assert!(err.contains("OCSP responder") && err.contains(&format!("larger than {} bytes", 1 << 20)), "{err}");
+    assert!(sent.load(Ordering::Relaxed) < READ_LITTLE, "{} bytes taken", sent.load(Ordering::Relaxed));
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port(&pki.crl_url))).await.unwrap();
+    let (_, sent) = flood_on(listener, 200, FLOOD, true);
+    let signed = pki.signer("signer", &["crl_good", "inter"]).sign(answer(now), AnswerKind::Records(&[]));
+    let err = stapler.staple(RegistryId::Zags, signed).await.unwrap_err().to_string();
+    assert!(err.contains("CRL") && err.contains(&format!("larger than {} bytes", 32 << 20)), "{err}");
+    assert!(sent.load(Ordering::Relaxed) < 2 * READ_LITTLE, "{} bytes taken", sent.load(Ordering::Relaxed));
+}
