@@ -9,6 +9,7 @@ pub mod auth;
 pub mod bounded;
 pub mod cli;
 pub mod disclosure;
+pub mod keystore;
 pub mod ledger;
 pub mod metrics;
 pub mod pipeline;

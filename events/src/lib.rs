@@ -12,6 +12,7 @@ pub mod heads;
 pub mod keys;
 pub mod merkle;
 pub mod note;
+pub mod personal;
 pub mod registry_answer;
 pub mod types;
 pub mod verify;

@@ -11,6 +11,7 @@ mod audit;
 mod bench_guard;
 mod catalogue;
 mod http_registries;
+mod key_store;
 mod legal_edges;
 mod notices;
 mod peer_limits;

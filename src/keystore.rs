@@ -1,0 +1,153 @@
+//! The key store of format v2 (issue 32): each person's data key, wrapped under a
+//! key-encryption key, kept apart from the events database, behind a narrow trait so that a KMS
+//! or an HSM can serve later. Destroying a person's key is what erases him: every seal of his
+//! stays in the log, unreadable by anyone.
+//!
+//! The default store is a SQLite file of its own (`data-keys.db`, 0600) with its
+//! key-encryption key beside it (`data-keys.kek`, 0600), both in the key directory, never in
+//! the events database or its backups. SQLite's `secure_delete` overwrites a destroyed key's
+//! freed page with zeros, and the WAL is checkpointed and truncated at once, so no copy of the
+//! wrapped key is left in either file. A key store that is lost while its key-encryption key
+//! remains (or the reverse) is refused, never recreated empty over sealed events.
+
+use async_trait::async_trait;
+use events::personal::{self, Secret};
+use sqlx::Row;
+use std::path::{Path, PathBuf};
+
+/// Why the key store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyStoreError {
+    #[error("the key store {0}")]
+    Lost(String),
+    #[error("key store {path}: {detail}")]
+    File { path: PathBuf, detail: String },
+    #[error("key store: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("key store: the data key of {subject} does not unwrap under this key-encryption key: {detail}")]
+    Unwrap { subject: String, detail: String },
+}
+
+/// A person's data key, by his blind id.
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    /// His key, made (and kept) on first use; `None` once he is erased (never made again).
+    async fn key(&self, subject: &str) -> Result<Option<Secret>, KeyStoreError>;
+    /// His key if it exists; never makes one.
+    async fn existing(&self, subject: &str) -> Result<Option<Secret>, KeyStoreError>;
+    /// Destroys his key for good, recording when; `false` if he had none.
+    async fn destroy(&self, subject: &str, at: &str) -> Result<bool, KeyStoreError>;
+    /// When he was erased, if he was.
+    async fn erased_at(&self, subject: &str) -> Result<Option<String>, KeyStoreError>;
+}
+
+pub const KEY_STORE_FILE: &str = "data-keys.db";
+pub const KEK_FILE: &str = "data-keys.kek";
+
+/// The default key store: a SQLite file apart from the events.
+pub struct SqliteKeyStore {
+    pool: sqlx::SqlitePool,
+    kek: Secret,
+    path: PathBuf,
+}
+
+impl SqliteKeyStore {
+    /// Opens the key store in `dir`. `fresh`: the ledger is new, so a missing store is made;
+    /// otherwise a missing store or key-encryption key is refused (the ledger's sealed events
+    /// would be lost, not recreated).
+    pub async fn open(dir: &Path, fresh: bool) -> Result<Self, KeyStoreError> {
+        let (path, kek_path) = (dir.join(KEY_STORE_FILE), dir.join(KEK_FILE));
+        let file = |path: &Path, e: std::io::Error| KeyStoreError::File { path: path.to_path_buf(), detail: e.to_string() };
+        match (path.exists(), kek_path.exists(), fresh) {
+            (true, true, _) => {}
+            (false, false, true) => {
+                crate::private_files::create_dir(dir).map_err(|e| file(dir, e))?;
+                crate::private_files::write_new_durably(&kek_path, format!("{}\n", Secret::generate().to_base64()).as_bytes())
+                    .map_err(|e| file(&kek_path, e))?;
+                crate::private_files::touch(&path).map_err(|e| file(&path, e))?;
+            }
+            (store, kek, _) => {
+                let what = match (store, kek) {
+                    (false, false) => format!("{} and its key-encryption key are missing, but the ledger holds sealed events", path.display()),
+                    (false, true) => format!("{} is missing while its key-encryption key {} is there", path.display(), kek_path.display()),
+                    _ => format!("{} is there but its key-encryption key {} is missing", path.display(), kek_path.display()),
+                };
+                crate::security::record(crate::security::Record::new(
+                    crate::security::Kind::LostDatabaseRefused,
+                    format!("the key store was not opened: {what}"),
+                ));
+                return Err(KeyStoreError::Lost(format!("{what}: restore it from its backup; a key store is never recreated empty over sealed events")));
+            }
+        }
+        let text = std::fs::read_to_string(&kek_path).map_err(|e| file(&kek_path, e))?;
+        let kek = Secret::from_base64(&text).map_err(|e| KeyStoreError::File { path: kek_path.clone(), detail: e.to_string() })?;
+        use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .pragma("secure_delete", "ON")
+            .busy_timeout(std::time::Duration::from_secs(60));
+        let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        sqlx::raw_sql(
+            "CREATE TABLE IF NOT EXISTS data_keys (subject TEXT PRIMARY KEY, wrapped BLOB NOT NULL, created_at TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS erasures (subject TEXT PRIMARY KEY, erased_at TEXT NOT NULL);",
+        )
+        .execute(&pool)
+        .await?;
+        Ok(Self { pool, kek, path })
+    }
+
+    /// The store's file (for backups and tests).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn unwrapped(&self, subject: &str, wrapped: &[u8]) -> Result<Secret, KeyStoreError> {
+        personal::unwrap(&self.kek, subject, wrapped).map_err(|e| KeyStoreError::Unwrap { subject: subject.to_string(), detail: e.to_string() })
+    }
+}
+
+#[async_trait]
+impl KeyStore for SqliteKeyStore {
+    async fn key(&self, subject: &str) -> Result<Option<Secret>, KeyStoreError> {
+        if let Some(k) = self.existing(subject).await? {
+            return Ok(Some(k));
+        }
+        let mut tx = self.pool.begin().await?;
+        if sqlx::query("SELECT 1 FROM erasures WHERE subject = ?").bind(subject).fetch_optional(&mut *tx).await?.is_some() {
+            return Ok(None);
+        }
+        let key = Secret::generate();
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        sqlx::query("INSERT OR IGNORE INTO data_keys (subject, wrapped, created_at) VALUES (?, ?, ?)")
+            .bind(subject)
+            .bind(personal::wrap(&self.kek, subject, &key))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        // Another writer may have made his key first: the stored one is his.
+        self.existing(subject).await
+    }
+
+    async fn existing(&self, subject: &str) -> Result<Option<Secret>, KeyStoreError> {
+        let row = sqlx::query("SELECT wrapped FROM data_keys WHERE subject = ?").bind(subject).fetch_optional(&self.pool).await?;
+        row.map(|r| self.unwrapped(subject, &r.get::<Vec<u8>, _>(0))).transpose()
+    }
+
+    async fn destroy(&self, subject: &str, at: &str) -> Result<bool, KeyStoreError> {
+        let mut tx = self.pool.begin().await?;
+        let gone = sqlx::query("DELETE FROM data_keys WHERE subject = ?").bind(subject).execute(&mut *tx).await?.rows_affected() > 0;
+        sqlx::query("INSERT OR IGNORE INTO erasures (subject, erased_at) VALUES (?, ?)").bind(subject).bind(at).execute(&mut *tx).await?;
+        tx.commit().await?;
+        // The freed page (zeroed by secure_delete) goes back into the file, and the WAL that
+        // held the page before is emptied.
+        sqlx::raw_sql("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await?;
+        Ok(gone)
+    }
+
+    async fn erased_at(&self, subject: &str) -> Result<Option<String>, KeyStoreError> {
+        Ok(sqlx::query("SELECT erased_at FROM erasures WHERE subject = ?").bind(subject).fetch_optional(&self.pool).await?.map(|r| r.get(0)))
+    }
+}

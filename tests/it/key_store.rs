@@ -1,0 +1,123 @@
+//! Issue 32 (format v2), the key store: a person's data key is made once and kept wrapped; once
+//! destroyed, neither the key nor its wrapped form is anywhere in the store's files, and it is
+//! never made again; a lost store (or a lost key-encryption key) is refused, not recreated.
+
+use events::personal::{self, Place, Secret};
+use housing_ledger::keystore::{KeyStore, SqliteKeyStore, KEK_FILE, KEY_STORE_FILE};
+use serde_json::json;
+
+fn files_hold(dir: &std::path::Path, needle: &[u8]) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|f| {
+            let p = f.unwrap().path();
+            let bytes = std::fs::read(&p).ok()?;
+            bytes.windows(needle.len()).any(|w| w == needle).then(|| p.display().to_string())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_destroyed_key_is_gone_from_every_file_and_never_made_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteKeyStore::open(dir.path(), true).await.unwrap();
+    let (a, b) = ("pa0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0", "pb0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0");
+    let ka = store.key(a).await.unwrap().unwrap();
+    assert_eq!(store.key(a).await.unwrap(), Some(ka.clone()), "made once, then kept");
+    let kb = store.key(b).await.unwrap().unwrap();
+    let place = Place { format: "housing-ledger/event/v2", seq: 3, stream: "person:x", kind: "T", subject: a, member: "data" };
+    let sealed = personal::seal(&ka, &place, &json!({"surname": "Серікова"}));
+    // The wrapped key as stored, to look for in the files.
+    let wrapped: Vec<u8> = {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", store.path().display())).await.unwrap();
+        let w = sqlx::query_scalar("SELECT wrapped FROM data_keys WHERE subject = ?").bind(a).fetch_one(&pool).await.unwrap();
+        pool.close().await;
+        w
+    };
+    assert!(!files_hold(dir.path(), &wrapped).is_empty(), "the wrapped key is in the store before");
+    assert!(files_hold(dir.path(), &ka.0).is_empty(), "never in the clear");
+    assert!(store.destroy(a, "2026-12-02T00:00:00.000Z").await.unwrap());
+    assert_eq!(files_hold(dir.path(), &wrapped), Vec::<String>::new(), "no copy left in the store or its WAL");
+    assert_eq!(store.existing(a).await.unwrap(), None);
+    assert_eq!(store.key(a).await.unwrap(), None, "an erased person's key is never made again");
+    assert_eq!(store.erased_at(a).await.unwrap().as_deref(), Some("2026-12-02T00:00:00.000Z"));
+    assert_eq!(store.key(b).await.unwrap(), Some(kb), "another person's key stands");
+    // What was sealed under the destroyed key no longer opens under anything the store has.
+    assert!(personal::open(&Secret::generate(), &place, &sealed).is_err());
+}
+
+#[tokio::test]
+async fn a_lost_key_store_is_refused_and_never_recreated() {
+    for lost in [KEY_STORE_FILE, KEK_FILE] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteKeyStore::open(dir.path(), true).await.unwrap();
+        store.key("pa").await.unwrap();
+        drop(store);
+        for f in std::fs::read_dir(dir.path()).unwrap() {
+            let p = f.unwrap().path();
+            if p.file_name().unwrap().to_str().unwrap().starts_with(lost) {
+                std::fs::remove_file(p).unwrap();
+            }
+        }
+        let err = SqliteKeyStore::open(dir.path(), false).await.err().expect("refused").to_string();
+        assert!(err.contains("never recreated"), "{lost}: {err}");
+        assert!(!dir.path().join(lost).exists(), "{lost}: nothing was created");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    assert!(SqliteKeyStore::open(dir.path(), false).await.is_err(), "a ledger that has sealed events needs its store");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let _s = SqliteKeyStore::open(&dir.path().join("keys"), true).await.unwrap();
+        for f in [KEY_STORE_FILE, KEK_FILE] {
+            assert_eq!(std::fs::metadata(dir.path().join("keys").join(f)).unwrap().permissions().mode() & 0o777, 0o600, "{f}");
+        }
+    }
+}
+
+/// An auditor's own opener (`tests/data/auditor/personal_data.py`, written from
+/// `docs/implementation/personal-data.md` with Python's standard library) recomputes the blind id,
+/// unwraps the data key and opens a seal the service made; a seal moved or changed does not open.
+#[tokio::test]
+async fn an_independent_opener_written_from_the_page_agrees() {
+    use base64::Engine;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteKeyStore::open(dir.path(), true).await.unwrap();
+    let index = Secret::generate();
+    let iin = "850101300123";
+    let subject = personal::blind_id(&index, iin);
+    let key = store.key(&subject).await.unwrap().unwrap();
+    let kek = std::fs::read_to_string(dir.path().join(KEK_FILE)).unwrap();
+    let wrapped: Vec<u8> = {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", store.path().display())).await.unwrap();
+        sqlx::query_scalar("SELECT wrapped FROM data_keys WHERE subject = ?").bind(&subject).fetch_one(&pool).await.unwrap()
+    };
+    let stream = format!("person:{subject}");
+    let place = Place { format: "housing-ledger/event/v2", seq: 42, stream: &stream, kind: "ListEntryReceived", subject: &subject, member: "data.entry" };
+    let value = json!({"iin": iin, "surname": "Серікова", "address": "Астана, ул. Абая 1", "n": [1, 2.5, true, null]});
+    let seal = personal::seal(&key, &place, &value);
+    let case = |seal: &personal::Seal, seq: u64| {
+        json!({"index_key": b64(&index.0), "iin": iin, "kek": kek.trim(), "wrapped": b64(&wrapped),
+            "place": {"format": place.format, "seq": seq, "stream": place.stream, "type": place.kind, "subject": place.subject, "member": place.member},
+            "seal": seal})
+    };
+    let run = |case: serde_json::Value| {
+        let f = dir.path().join("case.json");
+        std::fs::write(&f, case.to_string()).unwrap();
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/auditor/personal_data.py");
+        let out = std::process::Command::new("python3").arg(script).arg(&f).output().expect("python3 runs");
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+    };
+    let (ok, said) = run(case(&seal, 42));
+    assert!(ok, "{said}");
+    let v: serde_json::Value = serde_json::from_str(&said).unwrap();
+    assert_eq!((v["blind_id"].as_str(), &v["opened"]), (Some(subject.as_str()), &value));
+    let (ok, said) = run(case(&seal, 43));
+    assert!(!ok && said.contains("does not open"), "moved: {said}");
+    let mut changed = seal.clone();
+    changed.nonce = personal::seal(&key, &place, &value).nonce;
+    let (ok, said) = run(case(&changed, 42));
+    assert!(!ok && said.contains("does not open"), "changed: {said}");
+}
