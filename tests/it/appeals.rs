@@ -900,3 +900,24 @@ async fn the_login_page_may_echo_the_page_asked_for() {
     let body = String::from_utf8_lossy(&resp.into_body().collect().await.unwrap().to_bytes()).to_string();
     assert!(body.contains(&iin_for("Cleared")), "the return path is kept");
 }
+
+/// Issue 35, F7 on the pages: the case page and the printed case file show the spouse's record,
+/// so each records a read under the spouse too.
+#[tokio::test]
+async fn the_pages_record_reads_of_the_family_they_show() {
+    let w = world().await;
+    let a = id(&w.file("@Cleared", json!({})).await);
+    let caller = housing_ledger::auth::authenticate(&w.state.ledger, &w.auditor).await.unwrap().unwrap();
+    let cookie = format!("hl_session={}", housing_ledger::web::session::open(w.state.ledger.access(), &caller).await.unwrap());
+    let spouse = iin_for("Cleared.spouse");
+    for (uri, label) in [(format!("/ui/persons/{}", iin_for("Cleared")), "web:case".to_string()), (format!("/ui/appeals/{a}/print"), format!("web:print:{a}"))]
+    {
+        let req = Request::get(&uri).header("Cookie", &cookie).body(Body::empty()).unwrap();
+        let resp = app(w.state.clone()).oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{uri}");
+        let body = String::from_utf8_lossy(&resp.into_body().collect().await.unwrap().to_bytes()).to_string();
+        assert!(body.contains(&spouse), "{uri} shows the spouse");
+        let reads = housing_ledger::reads::of_person(&w.state.ledger, &spouse).await.unwrap();
+        assert!(reads.iter().any(|r| r["read"] == label.as_str() && r["token"] == caller.token_id.as_str()), "{uri}: {reads:?}");
+    }
+}
