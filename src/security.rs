@@ -188,8 +188,10 @@ impl Record {
     /// The record as an RFC 5424 line: facility security/authorization (10), the kind as
     /// MSGID, the fields as structured data, and the JSON as the message.
     pub fn syslog_line(&self, host: &str) -> String {
+        // RFC 5424 §6.3.3 escapes; control characters (a peer's newline) become spaces, so a
+        // record stays one line.
         fn param(v: &str) -> String {
-            v.replace('\\', "\\\\").replace('"', "\\\"").replace(']', "\\]")
+            v.chars().map(|c| if c.is_control() { ' ' } else { c }).collect::<String>().replace('\\', "\\\\").replace('"', "\\\"").replace(']', "\\]")
         }
         let pri = 10 * 8 + self.severity.code();
         let mut sd = format!("[hl@32473 kind=\"{}\" outcome=\"{}\"", self.kind.as_str(), param(&self.outcome));
@@ -367,6 +369,14 @@ pub struct Note {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_syslog_record_is_one_line_whatever_its_outcome_holds() {
+        let r = Record::new(Kind::WitnessRefused, "line one\nline two \"quoted\" [x] back\\slash");
+        let line = r.syslog_line("h");
+        assert!(!line.contains('\n'), "{line}");
+        assert!(line.contains(r#"outcome="line one line two \"quoted\" [x\] back\\slash""#), "{line}");
+    }
 
     #[test]
     fn outcomes_name_no_iin() {
