@@ -344,7 +344,9 @@ pub fn record(mut r: Record) {
     match r.severity {
         Severity::Critical | Severity::Error => tracing::error!(kind = r.kind.as_str(), outcome = %r.outcome, "security event"),
         Severity::Warning => tracing::warn!(kind = r.kind.as_str(), outcome = %r.outcome, "security event"),
-        Severity::Notice => tracing::info!(kind = r.kind.as_str(), outcome = %r.outcome, "security event"),
+        // Notices (start, stop, tokens, a simulation's made faults) are the feed's; the
+        // console hears of them only when asked (HOUSING_LEDGER_LOG=debug).
+        Severity::Notice => tracing::debug!(kind = r.kind.as_str(), outcome = %r.outcome, "security event"),
     }
     if let Some(s) = SINK.get() {
         s.write(&r);

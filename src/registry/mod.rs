@@ -117,10 +117,6 @@ impl SignedAnswer {
 impl RegistryFault {
     /// The event that records this fault of `registry` at `step` of `run`.
     pub fn failed(&self, run: &str, registry: RegistryId, request_id: &str, step: &str) -> events::catalogue::RegistryFailed {
-        if let RegistryFault::BadSignature(why) = self {
-            let r = crate::security::Record::new(crate::security::Kind::SourceSignatureRefused, format!("{registry}, run {run}, step {step}: {why}"));
-            crate::security::record(r);
-        }
         events::catalogue::RegistryFailed {
             run: run.to_string(),
             registry: registry.to_string(),
@@ -130,6 +126,20 @@ impl RegistryFault {
             kind: self.kind().to_string(),
             detail: self.detail(),
             appeal: None,
+        }
+    }
+
+    /// Tells the security feed of a refused source signature (a simulation's, whose faults are
+    /// made on purpose, as a notice).
+    pub fn report(&self, run: &str, registry: RegistryId, step: &str, simulation: bool) {
+        use crate::security::{record, Kind, Record, Severity};
+        if let RegistryFault::BadSignature(why) = self {
+            let mut r = Record::new(Kind::SourceSignatureRefused, format!("{registry}, run {run}, step {step}: {why}"));
+            if simulation {
+                r.severity = Severity::Notice;
+                r.outcome = format!("in a simulation: {}", r.outcome);
+            }
+            record(r);
         }
     }
 

@@ -86,9 +86,13 @@ async fn every_kind_of_security_event_is_one_structured_record() {
 
     // A source signature refused (as the pipeline records a fault), naming no IIN.
     let fault = RegistryFault::BadSignature(format!("item {person}: the signature does not verify"));
-    let _ = fault.failed("run-sec", RegistryId::Gosreestr, &format!("run-sec/{person}/gosreestr"), "6");
+    fault.report("run-sec", RegistryId::Gosreestr, "6", false);
     let r = found(Kind::SourceSignatureRefused, |r| r.outcome.contains("run-sec"));
     assert_eq!(r.len(), 1);
+    assert_eq!(r[0].severity, security::Severity::Error);
+    fault.report("run-sim", RegistryId::Gosreestr, "6", true);
+    let r = found(Kind::SourceSignatureRefused, |r| r.outcome.contains("run-sim"));
+    assert_eq!((r[0].severity, r[0].outcome.starts_with("in a simulation")), (security::Severity::Notice, true), "a simulation's made fault");
     assert!(!r[0].outcome.contains(&person) && r[0].outcome.contains("person:"), "{}", r[0].outcome);
 
     // An integrity failure: a read-model row changed behind the ledger's back.
