@@ -44,6 +44,33 @@ pub trait KeyStore: Send + Sync {
 pub const KEY_STORE_FILE: &str = "data-keys.db";
 pub const KEK_FILE: &str = "data-keys.kek";
 
+/// The key-encryption key in `dir`, after checking that the store (`store_exists`, named
+/// `what`) and the key are both there, or both absent on a fresh ledger (then both are made:
+/// the key, and the store by `make_store`). Anything else is a lost key store, refused.
+fn kek(dir: &Path, store_exists: bool, what: &str, fresh: bool, make_store: impl FnOnce(&Path) -> Result<(), KeyStoreError>) -> Result<Secret, KeyStoreError> {
+    let kek_path = dir.join(KEK_FILE);
+    let file = |path: &Path, e: std::io::Error| KeyStoreError::File { path: path.to_path_buf(), detail: e.to_string() };
+    match (store_exists, kek_path.exists(), fresh) {
+        (true, true, _) => {}
+        (false, false, true) => {
+            crate::private_files::create_dir(dir).map_err(|e| file(dir, e))?;
+            crate::private_files::write_new_durably(&kek_path, format!("{}\n", Secret::generate().to_base64()).as_bytes()).map_err(|e| file(&kek_path, e))?;
+            make_store(dir)?;
+        }
+        (store, kek, _) => {
+            let what = match (store, kek) {
+                (false, false) => format!("{what} and its key-encryption key are missing, but the ledger holds sealed events"),
+                (false, true) => format!("{what} is missing while its key-encryption key {} is there", kek_path.display()),
+                _ => format!("{what} is there but its key-encryption key {} is missing", kek_path.display()),
+            };
+            crate::security::record(crate::security::Record::new(crate::security::Kind::LostDatabaseRefused, format!("the key store was not opened: {what}")));
+            return Err(KeyStoreError::Lost(format!("{what}: restore it from its backup; a key store is never recreated empty over sealed events")));
+        }
+    }
+    let text = std::fs::read_to_string(&kek_path).map_err(|e| file(&kek_path, e))?;
+    Secret::from_base64(&text).map_err(|e| KeyStoreError::File { path: kek_path.clone(), detail: e.to_string() })
+}
+
 /// The default key store: a SQLite file apart from the events.
 pub struct SqliteKeyStore {
     pool: sqlx::SqlitePool,
@@ -56,31 +83,10 @@ impl SqliteKeyStore {
     /// otherwise a missing store or key-encryption key is refused (the ledger's sealed events
     /// would be lost, not recreated).
     pub async fn open(dir: &Path, fresh: bool) -> Result<Self, KeyStoreError> {
-        let (path, kek_path) = (dir.join(KEY_STORE_FILE), dir.join(KEK_FILE));
-        let file = |path: &Path, e: std::io::Error| KeyStoreError::File { path: path.to_path_buf(), detail: e.to_string() };
-        match (path.exists(), kek_path.exists(), fresh) {
-            (true, true, _) => {}
-            (false, false, true) => {
-                crate::private_files::create_dir(dir).map_err(|e| file(dir, e))?;
-                crate::private_files::write_new_durably(&kek_path, format!("{}\n", Secret::generate().to_base64()).as_bytes())
-                    .map_err(|e| file(&kek_path, e))?;
-                crate::private_files::touch(&path).map_err(|e| file(&path, e))?;
-            }
-            (store, kek, _) => {
-                let what = match (store, kek) {
-                    (false, false) => format!("{} and its key-encryption key are missing, but the ledger holds sealed events", path.display()),
-                    (false, true) => format!("{} is missing while its key-encryption key {} is there", path.display(), kek_path.display()),
-                    _ => format!("{} is there but its key-encryption key {} is missing", path.display(), kek_path.display()),
-                };
-                crate::security::record(crate::security::Record::new(
-                    crate::security::Kind::LostDatabaseRefused,
-                    format!("the key store was not opened: {what}"),
-                ));
-                return Err(KeyStoreError::Lost(format!("{what}: restore it from its backup; a key store is never recreated empty over sealed events")));
-            }
-        }
-        let text = std::fs::read_to_string(&kek_path).map_err(|e| file(&kek_path, e))?;
-        let kek = Secret::from_base64(&text).map_err(|e| KeyStoreError::File { path: kek_path.clone(), detail: e.to_string() })?;
+        let path = dir.join(KEY_STORE_FILE);
+        let kek = kek(dir, path.exists(), &path.display().to_string(), fresh, |d| {
+            crate::private_files::touch(&path).map_err(|e| KeyStoreError::File { path: d.join(KEY_STORE_FILE), detail: e.to_string() })
+        })?;
         use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
         let options = SqliteConnectOptions::new()
             .filename(&path)
@@ -149,5 +155,86 @@ impl KeyStore for SqliteKeyStore {
 
     async fn erased_at(&self, subject: &str) -> Result<Option<String>, KeyStoreError> {
         Ok(sqlx::query("SELECT erased_at FROM erasures WHERE subject = ?").bind(subject).fetch_optional(&self.pool).await?.map(|r| r.get(0)))
+    }
+}
+
+/// The key store on PostgreSQL: schema `key_store` of a database of its own (never the events'
+/// database, so that its backups are apart), its key-encryption key in a file in the key
+/// directory. Destroying a key deletes its row and rewrites the table (`VACUUM FULL`), so the
+/// table's files hold no copy of it.
+pub struct PgKeyStore {
+    pool: sqlx::PgPool,
+    kek: Secret,
+}
+
+impl PgKeyStore {
+    /// Opens the key store in the database at `url`, its key-encryption key in `dir`; `fresh`
+    /// as for [`SqliteKeyStore::open`].
+    pub async fn open(url: &str, dir: &Path, fresh: bool) -> Result<Self, KeyStoreError> {
+        let pool = sqlx::postgres::PgPoolOptions::new().max_connections(4).connect(url).await?;
+        let exists: bool = sqlx::query_scalar("SELECT to_regclass('key_store.data_keys') IS NOT NULL").fetch_one(&pool).await?;
+        let what = format!("the key store (schema key_store at {})", url.split('@').next_back().unwrap_or_default());
+        let kek = kek(dir, exists, &what, fresh, |_| Ok(()))?;
+        sqlx::raw_sql(
+            "CREATE SCHEMA IF NOT EXISTS key_store;
+             CREATE TABLE IF NOT EXISTS key_store.data_keys (subject TEXT PRIMARY KEY, wrapped BYTEA NOT NULL, created_at TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS key_store.erasures (subject TEXT PRIMARY KEY, erased_at TEXT NOT NULL);",
+        )
+        .execute(&pool)
+        .await?;
+        Ok(Self { pool, kek })
+    }
+
+    fn unwrapped(&self, subject: &str, wrapped: &[u8]) -> Result<Secret, KeyStoreError> {
+        personal::unwrap(&self.kek, subject, wrapped).map_err(|e| KeyStoreError::Unwrap { subject: subject.to_string(), detail: e.to_string() })
+    }
+}
+
+#[async_trait]
+impl KeyStore for PgKeyStore {
+    async fn key(&self, subject: &str) -> Result<Option<Secret>, KeyStoreError> {
+        if let Some(k) = self.existing(subject).await? {
+            return Ok(Some(k));
+        }
+        if self.erased_at(subject).await?.is_some() {
+            return Ok(None);
+        }
+        let key = Secret::generate();
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        // Not made for one erased meanwhile; another writer's key, if first, is the one kept.
+        sqlx::query(
+            "INSERT INTO key_store.data_keys (subject, wrapped, created_at) SELECT $1, $2, $3
+             WHERE NOT EXISTS (SELECT 1 FROM key_store.erasures WHERE subject = $1) ON CONFLICT (subject) DO NOTHING",
+        )
+        .bind(subject)
+        .bind(personal::wrap(&self.kek, subject, &key))
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        self.existing(subject).await
+    }
+
+    async fn existing(&self, subject: &str) -> Result<Option<Secret>, KeyStoreError> {
+        let row = sqlx::query("SELECT wrapped FROM key_store.data_keys WHERE subject = $1").bind(subject).fetch_optional(&self.pool).await?;
+        row.map(|r| self.unwrapped(subject, &r.get::<Vec<u8>, _>(0))).transpose()
+    }
+
+    async fn destroy(&self, subject: &str, at: &str) -> Result<bool, KeyStoreError> {
+        let mut tx = self.pool.begin().await?;
+        let gone = sqlx::query("DELETE FROM key_store.data_keys WHERE subject = $1").bind(subject).execute(&mut *tx).await?.rows_affected() > 0;
+        sqlx::query("INSERT INTO key_store.erasures (subject, erased_at) VALUES ($1, $2) ON CONFLICT (subject) DO NOTHING")
+            .bind(subject)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        // The table is rewritten without the deleted row's bytes (a plain VACUUM only marks
+        // the space free).
+        sqlx::raw_sql("VACUUM FULL key_store.data_keys").execute(&self.pool).await?;
+        Ok(gone)
+    }
+
+    async fn erased_at(&self, subject: &str) -> Result<Option<String>, KeyStoreError> {
+        Ok(sqlx::query("SELECT erased_at FROM key_store.erasures WHERE subject = $1").bind(subject).fetch_optional(&self.pool).await?.map(|r| r.get(0)))
     }
 }

@@ -121,3 +121,41 @@ async fn an_independent_opener_written_from_the_page_agrees() {
     let (ok, said) = run(case(&changed, 42));
     assert!(!ok && said.contains("does not open"), "changed: {said}");
 }
+
+/// The same on PostgreSQL, in a database of its own: after destroy (a `VACUUM FULL`) and a
+/// checkpoint, the table's files hold no copy of the wrapped key; a lost KEK is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgresql_a_destroyed_key_leaves_no_copy_in_the_table_files() {
+    use housing_ledger::keystore::PgKeyStore;
+    let pg = crate::common::PgCluster::start();
+    let url = pg.fresh_database();
+    let dir = tempfile::tempdir().unwrap();
+    let store = PgKeyStore::open(&url, dir.path(), true).await.unwrap();
+    // The one destroyed is made last: its row sits in the page's free space once deleted, where
+    // a plain VACUUM would leave its bytes.
+    let (b, a) = ("pb", "pa");
+    let kb = store.key(b).await.unwrap().unwrap();
+    let ka = store.key(a).await.unwrap().unwrap();
+    assert_eq!(store.key(a).await.unwrap(), Some(ka));
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let wrapped: Vec<u8> = sqlx::query_scalar("SELECT wrapped FROM key_store.data_keys WHERE subject = $1").bind(a).fetch_one(&pool).await.unwrap();
+    let table_file = |pool: sqlx::PgPool| async move {
+        sqlx::raw_sql("CHECKPOINT").execute(&pool).await.unwrap();
+        let data: String = sqlx::query_scalar("SHOW data_directory").fetch_one(&pool).await.unwrap();
+        let rel: String = sqlx::query_scalar("SELECT pg_relation_filepath('key_store.data_keys')").fetch_one(&pool).await.unwrap();
+        std::path::Path::new(&data).join(rel)
+    };
+    let holds = |path: &std::path::Path, needle: &[u8]| std::fs::read(path).map(|b| b.windows(needle.len()).any(|w| w == needle)).unwrap_or(false);
+    let before = table_file(pool.clone()).await;
+    assert!(holds(&before, &wrapped), "the wrapped key is in {} before", before.display());
+    assert!(store.destroy(a, "2026-12-02T00:00:00.000Z").await.unwrap());
+    let after = table_file(pool.clone()).await;
+    assert!(!holds(&after, &wrapped), "{} still holds the destroyed key", after.display());
+    assert!(!holds(&before, &wrapped), "the table's old file {} still holds it", before.display());
+    assert_eq!(store.key(a).await.unwrap(), None, "never made again");
+    assert_eq!(store.existing(b).await.unwrap(), Some(kb));
+    drop(store);
+    std::fs::remove_file(dir.path().join(KEK_FILE)).unwrap();
+    let err = PgKeyStore::open(&url, dir.path(), false).await.err().expect("refused").to_string();
+    assert!(err.contains("key-encryption key") && err.contains("never recreated"), "{err}");
+}
