@@ -11,8 +11,7 @@
 //! - the route's own subject: the IIN in its path (`{iin}`), or an appeal's appellant and every
 //!   person his case names (`{id}` under `/appeals/`). These count whatever the status, a 404
 //!   or a 409 included (they tell something about the person), but not a refusal of the
-//!   request itself (400, 401, 403, ...);
-//! - persons a handler shows without writing their IIN ([`AlsoShown`]).
+//!   request itself (400, 401, 403, ...).
 //!
 //! Who reads is the caller the request's extractor authenticated (a token or a page session),
 //! left in the request's [`Viewer`] slot. An answer with no caller that names a person is
@@ -52,10 +51,6 @@ impl Viewer {
 /// The labels of an appeal's filing: its answer's read is recorded right after the filing
 /// (what the filing showed), and the audit accepts it as the officer's read.
 pub const FILING_READS: [&str; 2] = ["appeal-filing", "web:appeal-filing"];
-
-/// Persons an answer shows without writing their IIN in it (a response extension).
-#[derive(Clone, Debug, Default)]
-pub struct AlsoShown(pub Vec<String>);
 
 /// Marks an answer to no one that repeats the request's own words and nothing from the ledger
 /// (the login page keeps the page asked for, which may hold an IIN): not withheld.
@@ -241,9 +236,6 @@ pub async fn record_shown(State(s): State<AppState>, mut req: Request, next: Nex
         Err(e) => return withheld(format!("reading the answer: {e}")),
     };
     let mut shown = iins_in_body(&content_type, &bytes);
-    if let Some(also) = parts.extensions.get::<AlsoShown>() {
-        shown.extend(also.0.iter().cloned());
-    }
     match caller {
         None if !shown.is_empty() && parts.extensions.get::<OnlyEchoes>().is_none() => {
             return withheld(format!("{method} {pattern}: an answer without a caller named {} person(s)", shown.len()))

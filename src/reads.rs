@@ -153,31 +153,3 @@ pub async fn of_person(ledger: &Ledger, iin: &str) -> Result<Vec<Value>, LedgerE
     out.sort_by_key(|v| v["seq"].as_u64());
     Ok(out)
 }
-
-/// The persons whose data events show: the IIN of a person's stream, every value under a key
-/// `iin` (an entry's, even one failing its check digit), and every other string of exactly 12
-/// digits (family members, subjects of answers). Errs towards naming too many. The reads
-/// themselves are left out: they are the accountability record, and a read of reads recorded
-/// as a read would make the log grow while an auditor pages to its end.
-pub fn persons_named<'e>(events: impl IntoIterator<Item = &'e Event>) -> BTreeSet<String> {
-    fn walk(v: &Value, key: Option<&str>, out: &mut BTreeSet<String>) {
-        match v {
-            Value::String(s) if key == Some("iin") || (s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())) => {
-                out.insert(s.clone());
-            }
-            Value::Array(a) => a.iter().for_each(|x| walk(x, key, out)),
-            Value::Object(o) => o.iter().for_each(|(k, x)| walk(x, Some(k), out)),
-            _ => {}
-        }
-    }
-    let mut out = BTreeSet::new();
-    for e in events.into_iter().filter(|e| e.kind != PERSONAL_DATA_READS && e.kind != PERSONAL_DATA_READ) {
-        if let Some((_, id)) = e.stream.split_once(':') {
-            if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) {
-                out.insert(id.to_string());
-            }
-        }
-        walk(&e.data, None, &mut out);
-    }
-    out
-}
