@@ -298,7 +298,8 @@ impl Servers {
             let child = std::process::Command::new(&exe)
                 .args(["--database-url", url, "--data-dir"])
                 .arg(dir)
-                .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+                // The load comes from one address, this process: no per-client share below the cap.
+                .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--max-connections-per-client", "512"])
                 .env("RUST_LOG", "warn")
                 .stdout(std::process::Stdio::null())
                 .spawn()?;
@@ -433,7 +434,9 @@ async fn load(
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
             let base = format!("http://{}", listener.local_addr()?);
             let state = AppState::new(ledger.clone(), TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED));
-            tokio::spawn(async move { crate::server::serve(listener, app(state), Default::default(), std::future::pending()).await });
+            // The load comes from one address, this process: no per-client share below the cap.
+            let limits = crate::server::Limits { per_client: crate::server::Limits::default().max_connections, ..Default::default() };
+            tokio::spawn(async move { crate::server::serve(listener, app(state), limits, std::future::pending()).await });
             vec![base]
         }
     };
