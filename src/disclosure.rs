@@ -122,21 +122,35 @@ pub fn label(method: &Method, pattern: &str, params: &BTreeMap<String, String>) 
 /// no letter or digit).
 pub fn iins_in_text(text: &str, out: &mut BTreeSet<String>) {
     let b = text.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        if !b[i].is_ascii_digit() {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        let bounded = (start == 0 || !b[start - 1].is_ascii_alphabetic()) && (i == b.len() || !b[i].is_ascii_alphabetic());
-        if i - start == 12 && bounded && Iin::parse(&text[start..i]).is_ok() {
-            out.insert(text[start..i].to_string());
+    for r in twelve_digit_runs(text) {
+        let bounded = (r.start == 0 || !b[r.start - 1].is_ascii_alphabetic()) && (r.end == b.len() || !b[r.end].is_ascii_alphabetic());
+        if bounded && Iin::parse(&text[r.clone()]).is_ok() {
+            out.insert(text[r].to_string());
         }
     }
+}
+
+/// Where `text` has a run of exactly 12 ASCII digits (no digit either side): what an IIN
+/// looks like, whether its check digit holds or not.
+pub fn twelve_digit_runs(text: &str) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+    let b = text.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < b.len() {
+            if !b[i].is_ascii_digit() {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+            if i - start == 12 {
+                return Some(start..i);
+            }
+        }
+        None
+    })
 }
 
 /// Adds to `out` the persons a JSON value shows: every value under a key `iin` (an entry's,

@@ -71,6 +71,11 @@ fn kek(dir: &Path, store_exists: bool, what: &str, fresh: bool, make_store: impl
     Secret::from_base64(&text).map_err(|e| KeyStoreError::File { path: kek_path.clone(), detail: e.to_string() })
 }
 
+/// The data key `wrapped` holds for `subject`, under `kek`.
+fn unwrapped(kek: &Secret, subject: &str, wrapped: &[u8]) -> Result<Secret, KeyStoreError> {
+    personal::unwrap(kek, subject, wrapped).map_err(|e| KeyStoreError::Unwrap { subject: subject.to_string(), detail: e.to_string() })
+}
+
 /// The default key store: a SQLite file apart from the events.
 pub struct SqliteKeyStore {
     pool: sqlx::SqlitePool,
@@ -108,10 +113,6 @@ impl SqliteKeyStore {
     pub fn path(&self) -> &Path {
         &self.path
     }
-
-    fn unwrapped(&self, subject: &str, wrapped: &[u8]) -> Result<Secret, KeyStoreError> {
-        personal::unwrap(&self.kek, subject, wrapped).map_err(|e| KeyStoreError::Unwrap { subject: subject.to_string(), detail: e.to_string() })
-    }
 }
 
 #[async_trait]
@@ -139,7 +140,7 @@ impl KeyStore for SqliteKeyStore {
 
     async fn existing(&self, subject: &str) -> Result<Option<Secret>, KeyStoreError> {
         let row = sqlx::query("SELECT wrapped FROM data_keys WHERE subject = ?").bind(subject).fetch_optional(&self.pool).await?;
-        row.map(|r| self.unwrapped(subject, &r.get::<Vec<u8>, _>(0))).transpose()
+        row.map(|r| unwrapped(&self.kek, subject, &r.get::<Vec<u8>, _>(0))).transpose()
     }
 
     async fn destroy(&self, subject: &str, at: &str) -> Result<bool, KeyStoreError> {
@@ -184,10 +185,6 @@ impl PgKeyStore {
         .await?;
         Ok(Self { pool, kek })
     }
-
-    fn unwrapped(&self, subject: &str, wrapped: &[u8]) -> Result<Secret, KeyStoreError> {
-        personal::unwrap(&self.kek, subject, wrapped).map_err(|e| KeyStoreError::Unwrap { subject: subject.to_string(), detail: e.to_string() })
-    }
 }
 
 #[async_trait]
@@ -216,7 +213,7 @@ impl KeyStore for PgKeyStore {
 
     async fn existing(&self, subject: &str) -> Result<Option<Secret>, KeyStoreError> {
         let row = sqlx::query("SELECT wrapped FROM key_store.data_keys WHERE subject = $1").bind(subject).fetch_optional(&self.pool).await?;
-        row.map(|r| self.unwrapped(subject, &r.get::<Vec<u8>, _>(0))).transpose()
+        row.map(|r| unwrapped(&self.kek, subject, &r.get::<Vec<u8>, _>(0))).transpose()
     }
 
     async fn destroy(&self, subject: &str, at: &str) -> Result<bool, KeyStoreError> {

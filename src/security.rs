@@ -45,24 +45,6 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 15] = [
-        Kind::ServiceStart,
-        Kind::ServiceStop,
-        Kind::ConfigurationChange,
-        Kind::LoginFailed,
-        Kind::TokenRejected,
-        Kind::RoleDenied,
-        Kind::CsrfRefused,
-        Kind::TokenIssued,
-        Kind::TokenRevoked,
-        Kind::WitnessRefused,
-        Kind::Fork,
-        Kind::IntegrityFailure,
-        Kind::SourceSignatureRefused,
-        Kind::LostDatabaseRefused,
-        Kind::LimitHit,
-    ];
-
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::ServiceStart => "service_start",
@@ -313,27 +295,14 @@ pub fn subject_ref(iin: &str) -> Option<String> {
 /// `text` with every run of exactly 12 digits (an IIN, valid or not) replaced by the person's
 /// keyed reference: an outcome may quote a request id or a source's words.
 pub fn scrub(text: &str) -> String {
-    let b = text.as_bytes();
     let mut out = String::with_capacity(text.len());
-    let mut i = 0;
-    while i < b.len() {
-        if !b[i].is_ascii_digit() {
-            let next = text[i..].char_indices().nth(1).map_or(text.len(), |(n, _)| i + n);
-            out.push_str(&text[i..next]);
-            i = next;
-            continue;
-        }
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        let run = &text[start..i];
-        if run.len() == 12 {
-            out.push_str(&format!("person:{}", subject_ref(run).unwrap_or_else(|| "redacted".into())));
-        } else {
-            out.push_str(run);
-        }
+    let mut from = 0;
+    for r in crate::disclosure::twelve_digit_runs(text) {
+        out.push_str(&text[from..r.start]);
+        out.push_str(&format!("person:{}", subject_ref(&text[r.clone()]).unwrap_or_else(|| "redacted".into())));
+        from = r.end;
     }
+    out.push_str(&text[from..]);
     out
 }
 

@@ -319,6 +319,8 @@ pub async fn gather(ledger: &Ledger, w: &Witnesses, tree_size: u64, note: &str) 
         let mut old = ledger.checkpoints().last_cosigned(&key.name).await?.unwrap_or(0).min(tree_size);
         let mut outcome = Outcome::Failed("not tried".into());
         let mut mended = false;
+        // A refusal's status: 409 and 422 say the witness has seen another tree (a fork).
+        let mut refused_with = 0;
         for attempt in 0..w.attempts {
             let proof = if old == 0 || old == tree_size { Vec::new() } else { ledger.consistency_proof(old, tree_size).await? };
             let mut body = format!("old {old}\n");
@@ -346,7 +348,10 @@ pub async fn gather(ledger: &Ledger, w: &Witnesses, tree_size: u64, note: &str) 
                     mended = true;
                     continue;
                 }
-                Ok(Err((status @ (403 | 404 | 409 | 422), detail))) => Outcome::Refused(format!("{url} answered {status}: {}", detail.trim())),
+                Ok(Err((status @ (403 | 404 | 409 | 422), detail))) => {
+                    refused_with = status;
+                    Outcome::Refused(format!("{url} answered {status}: {}", detail.trim()))
+                }
                 Ok(Err((status, detail))) => Outcome::Failed(format!("{url} answered {status}: {}", detail.trim())),
                 Err(e) => Outcome::Failed(e),
             };
@@ -360,11 +365,7 @@ pub async fn gather(ledger: &Ledger, w: &Witnesses, tree_size: u64, note: &str) 
         match &outcome {
             Outcome::Refused(why) => {
                 tracing::error!(witness = %key.name, tree_size, why, "a witness refused the checkpoint");
-                let kind = if why.contains(" answered 409") || why.contains(" answered 422") {
-                    crate::security::Kind::Fork
-                } else {
-                    crate::security::Kind::WitnessRefused
-                };
+                let kind = if matches!(refused_with, 409 | 422) { crate::security::Kind::Fork } else { crate::security::Kind::WitnessRefused };
                 crate::security::record(crate::security::Record::new(
                     kind,
                     format!("witness {} refused the checkpoint of size {tree_size}: {}", key.name, crate::bounded::for_ledger(why)),
