@@ -13,6 +13,7 @@
 use async_trait::async_trait;
 use events::personal::{self, Secret};
 use sqlx::Row;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// Why the key store failed.
@@ -24,6 +25,10 @@ pub enum KeyStoreError {
     File { path: PathBuf, detail: String },
     #[error("key store: {0}")]
     Database(#[from] sqlx::Error),
+    /// A person erased before: his data key is never made again, so nothing more of his is
+    /// recorded.
+    #[error("{0} was erased: his data key is never made again, and nothing more of his can be recorded")]
+    Erased(String),
     #[error("key store: the data key of {subject} does not unwrap under this key-encryption key: {detail}")]
     Unwrap { subject: String, detail: String },
 }
@@ -39,6 +44,23 @@ pub trait KeyStore: Send + Sync {
     async fn destroy(&self, subject: &str, at: &str) -> Result<bool, KeyStoreError>;
     /// When he was erased, if he was.
     async fn erased_at(&self, subject: &str) -> Result<Option<String>, KeyStoreError>;
+    /// The keys of many persons, made where missing (`None`: erased). A store overrides it to
+    /// make them in one transaction: a run makes thousands.
+    async fn keys(&self, subjects: &[String]) -> Result<HashMap<String, Option<Secret>>, KeyStoreError> {
+        let mut out = HashMap::new();
+        for s in subjects {
+            out.insert(s.clone(), self.key(s).await?);
+        }
+        Ok(out)
+    }
+    /// The keys of many persons that exist; never makes one.
+    async fn existing_keys(&self, subjects: &[String]) -> Result<HashMap<String, Option<Secret>>, KeyStoreError> {
+        let mut out = HashMap::new();
+        for s in subjects {
+            out.insert(s.clone(), self.existing(s).await?);
+        }
+        Ok(out)
+    }
 }
 
 pub const KEY_STORE_FILE: &str = "data-keys.db";
@@ -152,6 +174,32 @@ impl KeyStore for SqliteKeyStore {
         // held the page before is emptied.
         sqlx::raw_sql("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await?;
         Ok(gone)
+    }
+
+    async fn keys(&self, subjects: &[String]) -> Result<HashMap<String, Option<Secret>>, KeyStoreError> {
+        let mut out = HashMap::new();
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let mut tx = self.pool.begin().await?;
+        for s in subjects {
+            let row = sqlx::query("SELECT wrapped FROM data_keys WHERE subject = ?").bind(s).fetch_optional(&mut *tx).await?;
+            let key = match row {
+                Some(r) => Some(unwrapped(&self.kek, s, &r.get::<Vec<u8>, _>(0))?),
+                None if sqlx::query("SELECT 1 FROM erasures WHERE subject = ?").bind(s).fetch_optional(&mut *tx).await?.is_some() => None,
+                None => {
+                    let key = Secret::generate();
+                    sqlx::query("INSERT INTO data_keys (subject, wrapped, created_at) VALUES (?, ?, ?)")
+                        .bind(s)
+                        .bind(personal::wrap(&self.kek, s, &key))
+                        .bind(&now)
+                        .execute(&mut *tx)
+                        .await?;
+                    Some(key)
+                }
+            };
+            out.insert(s.clone(), key);
+        }
+        tx.commit().await?;
+        Ok(out)
     }
 
     async fn erased_at(&self, subject: &str) -> Result<Option<String>, KeyStoreError> {

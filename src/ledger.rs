@@ -44,6 +44,31 @@ pub enum LedgerError {
     /// A stored read model that fails its authentication: never served.
     #[error("{0}")]
     Tampered(String),
+    /// The key store of a v2 ledger failed, or refused (a lost store, an erased person).
+    #[error(transparent)]
+    KeyStore(#[from] crate::keystore::KeyStoreError),
+    /// A sealed event that does not open under its person's key: it was changed.
+    #[error("{0}")]
+    Sealed(String),
+}
+
+impl From<crate::sealing::OpenError> for LedgerError {
+    fn from(e: crate::sealing::OpenError) -> Self {
+        match e {
+            crate::sealing::OpenError::KeyStore(k) => LedgerError::KeyStore(k),
+            crate::sealing::OpenError::Seal(s) => LedgerError::Sealed(s.to_string()),
+        }
+    }
+}
+
+/// The format of a new ledger: v2 (personal data sealed per person), unless
+/// `HOUSING_LEDGER_FORMAT=v1` asks for the format before it (to compare the two, or for tools
+/// that only read v1). An existing ledger keeps its format.
+pub fn new_ledger_format() -> &'static str {
+    match std::env::var("HOUSING_LEDGER_FORMAT").as_deref() {
+        Ok("v1") => events::EVENT_FORMAT,
+        _ => events::envelope::EVENT_FORMAT_V2,
+    }
 }
 
 pub type Result<T> = std::result::Result<T, LedgerError>;
@@ -68,6 +93,9 @@ pub struct Ledger {
     /// Authenticates the stored read-model rows: kept in the key directory, never in the
     /// database, so that a row written with the database alone is told from the service's.
     read_model_key: [u8; 32],
+    /// A v2 ledger's keys: its personal data is sealed as it is appended and opened as it is
+    /// read. `None`: a v1 ledger.
+    sealing: Option<Arc<crate::sealing::Sealing>>,
 }
 
 /// The API tokens as the ledger records them: each issuance, and the ids revoked.
@@ -168,6 +196,12 @@ impl Ledger {
     /// database was lost or replaced), or the log has events but the key is missing, it refuses
     /// and creates nothing, so that no one can start a second history under the same key.
     pub async fn open(store: Arc<dyn EventStore>, key_dir: &Path, origin: &str) -> Result<Self> {
+        Self::open_at(store, key_dir, origin, None).await
+    }
+
+    /// Like [`Ledger::open`], for events kept at `events_url` (a v2 ledger on PostgreSQL keeps
+    /// its key store in a database of its own beside it).
+    pub async fn open_at(store: Arc<dyn EventStore>, key_dir: &Path, origin: &str, events_url: Option<&str>) -> Result<Self> {
         let key_path = key_dir.join(KEY_FILE);
         let existing = read_key_file(&key_path)?;
         let size = store.size().await?;
@@ -201,7 +235,23 @@ impl Ledger {
             return Err(LedgerError::KeyFile { path: key_path, detail: format!("key is named {:?} but the ledger origin is {origin:?}", signer.name()) });
         }
         let read_model_key = read_model_key(&key_dir.join(READ_MODEL_KEY_FILE))?;
+        let fresh = size == 0;
+        let format = if fresh {
+            new_ledger_format().to_string()
+        } else {
+            store.read_seqs(&[0]).await?.first().map(|e| e.format.clone()).unwrap_or_default()
+        };
+        let sealing = if format == events::envelope::EVENT_FORMAT_V2 {
+            let index_key = crate::sealing::Sealing::index_key(key_dir, fresh)?;
+            let keys = crate::sealing::open_key_store(events_url, key_dir, fresh).await?;
+            let sealing = Arc::new(crate::sealing::Sealing::new(index_key, keys));
+            store.attach_sealing(sealing.clone());
+            Some(sealing)
+        } else {
+            None
+        };
         let ledger = Self {
+            sealing,
             read_model_key,
             store,
             signer: RwLock::new(Arc::new(signer)),
@@ -216,9 +266,10 @@ impl Ledger {
         if ledger.store.size().await? == 0 {
             let s = ledger.signer();
             let first = NewEvent::typed(KEYS_STREAM, KeyIntroduced { verifier_key: s.verifier().to_string(), reason: "first ledger key".into() }).expecting(0);
-            match ledger.store.append(&s, vec![first]).await {
-                Ok(_) | Err(StoreError::Conflict { .. }) => {}
-                Err(e) => return Err(e.into()),
+            match ledger.append_pending(PendingBatch::new(vec![first])).await {
+                Ok(_) => {}
+                Err(LedgerError::Store(StoreError::Conflict { .. })) => {}
+                Err(e) => return Err(e),
             }
         }
         ledger.adopt_key_in_force().await?;
@@ -285,7 +336,30 @@ impl Ledger {
         self.store.as_ref()
     }
 
-    /// The events of `stream`, in order.
+    /// A v2 ledger's keys (`None` for v1).
+    pub fn sealing(&self) -> Option<&Arc<crate::sealing::Sealing>> {
+        self.sealing.as_ref()
+    }
+
+    /// The format of the ledger's events.
+    pub fn format(&self) -> &'static str {
+        if self.sealing.is_some() {
+            events::envelope::EVENT_FORMAT_V2
+        } else {
+            events::EVENT_FORMAT
+        }
+    }
+
+    /// The stream as stored (a v2 ledger names a person's stream by his blind id).
+    pub fn stored_stream(&self, stream: &str) -> String {
+        match &self.sealing {
+            Some(s) => s.stored_stream(stream),
+            None => stream.to_string(),
+        }
+    }
+
+    /// The events of `stream`, in order. Events read from a v2 ledger come opened (the store
+    /// holds the keys; an erased person's stay sealed).
     pub async fn read_stream(&self, stream: &str) -> Result<Vec<Event>> {
         Ok(self.store.read_stream(stream).await?)
     }
@@ -339,7 +413,16 @@ impl Ledger {
     }
 
     async fn append_pending(&self, batch: PendingBatch) -> Result<Vec<Event>> {
-        let appended = self.store.append_pending(&self.signer(), batch).await?;
+        self.append_signed(&self.signer(), batch).await
+    }
+
+    /// Appends under `signer`, sealing a v2 ledger's personal data first.
+    async fn append_signed(&self, signer: &LedgerSigner, mut batch: PendingBatch) -> Result<Vec<Event>> {
+        if let Some(s) = &self.sealing {
+            let protector = s.protector(batch.events()).await?;
+            batch = batch.protected(Arc::new(protector));
+        }
+        let appended = self.store.append_pending(signer, batch).await?;
         if !appended.is_empty() {
             crate::metrics::METRICS.appended(appended.len());
         }
@@ -365,7 +448,7 @@ impl Ledger {
             NewEvent::typed(KEYS_STREAM, KeyIntroduced { verifier_key: new.verifier().to_string(), reason: reason.to_string() }),
             NewEvent::typed(KEYS_STREAM, KeyRetired { verifier_key: old.verifier().to_string(), reason: reason.to_string() }),
         ];
-        self.store.append(&old, batch).await?;
+        self.append_signed(&old, PendingBatch::new(batch)).await?;
         self.finish_rotation(&old, &new)?;
         *self.signer.write().expect("signer lock") = Arc::new(new.clone());
         let what = format!("the ledger key was rotated: {} retired, {} introduced", old.verifier().id_hex(), new.verifier().id_hex());
@@ -628,7 +711,8 @@ impl Ledger {
 
     /// The proof of `stream`'s head at tree size `size` (`None`: the stream had no event yet).
     pub async fn head_proof(&self, stream: &str, size: u64) -> Result<Option<HeadProof>> {
-        self.with_heads(size, |m| m.proof(stream)).await
+        let stored = self.stored_stream(stream);
+        self.with_heads(size, |m| m.proof(&stored)).await
     }
 
     /// Resolves a proof plan over a tree of `tree_size`, which the log must have reached.
@@ -660,14 +744,14 @@ impl Ledger {
 
     /// Verifies the whole log; see [`verify_store`].
     pub async fn verify(&self, progress: impl FnMut(u64)) -> Result<VerifyReport> {
-        verify_store(self.store.as_ref(), Some(&self.signer().verifier()), progress).await
+        verify_opening(self.store.as_ref(), Some(&self.signer().verifier()), self.sealing.as_deref(), progress).await
     }
 }
 
 /// Folds stored rows `(seq, body)`, in seq order, into the stream-head map.
 fn fold_heads(map: &mut StreamHeads, rows: Vec<(u64, String)>) -> Result<()> {
     for e in crate::store::parse_rows(rows)? {
-        map.update(&e.stream, e.stream_seq, e.seq, &e.hash_bytes()?);
+        map.update(e.stored_stream(), e.stream_seq, e.seq, &e.hash_bytes()?);
     }
     Ok(())
 }
@@ -682,6 +766,8 @@ pub struct VerifyReport {
     pub checkpoints_without_heads: usize,
     pub root: Hash,
     pub keys: Vec<VerifierKey>,
+    /// Persons whose seals stayed shut: erased (v2), so their data is not checked.
+    pub erased_persons: u64,
 }
 
 /// The log's tail that no checkpoint covers yet: no witness has seen it and no time-stamp
@@ -722,16 +808,44 @@ pub async fn tail(store: &dyn EventStore) -> Result<Tail> {
 /// The log is read page by page, and the next page is read while this one is checked: parsing,
 /// hashing and signature checks on every core, the chain and the tree in order. A finding names
 /// the first bad seq exactly, as a serial check would.
-pub async fn verify_store(store: &dyn EventStore, anchor: Option<&VerifierKey>, mut progress: impl FnMut(u64)) -> Result<VerifyReport> {
+pub async fn verify_store(store: &dyn EventStore, anchor: Option<&VerifierKey>, progress: impl FnMut(u64)) -> Result<VerifyReport> {
+    verify_opening(store, anchor, None, progress).await
+}
+
+/// Like [`verify_store`], opening a v2 ledger's seals with `sealing` first, so that source
+/// signatures are checked on the opened answers. A seal that does not open under its person's
+/// key is a finding; an erased person's seals stay shut and are counted apart.
+pub async fn verify_opening(
+    store: &dyn EventStore,
+    anchor: Option<&VerifierKey>,
+    sealing: Option<&crate::sealing::Sealing>,
+    mut progress: impl FnMut(u64),
+) -> Result<VerifyReport> {
     let checkpoints = Arc::new(store.checkpoints().await?);
     let mut state = PageVerifier { v: ChainVerifier::new(), next_cp: 0, without_heads: 0 };
+    let mut erased = std::collections::BTreeSet::new();
     let mut from = 0;
     let mut rows = store.read_raw(0, VERIFY_PAGE).await?;
     while !rows.is_empty() {
         let n = rows.len() as u64;
+        let mut parsed = tokio::task::spawn_blocking(move || parse_page(rows)).await.expect("parsing does not panic");
+        if let Some(s) = sealing {
+            let good = parsed.iter().take_while(|p| p.is_ok()).count();
+            let mut events: Vec<Event> = parsed.drain(..good).map(|p| p.expect("counted ok")).collect();
+            let openings = s.open(&mut events).await.map_err(|e| match e {
+                crate::sealing::OpenError::Seal(e) => LedgerError::Invalid(Finding { seq: 0, fault: Fault::Format, detail: e.to_string() }),
+                other => other.into(),
+            })?;
+            for o in openings {
+                if let events::personal::Opening::Shut(who) = o {
+                    erased.extend(who);
+                }
+            }
+            parsed.splice(0..0, events.into_iter().map(Ok));
+        }
         let cps = checkpoints.clone();
         let check = tokio::task::spawn_blocking(move || {
-            let found = state.page(rows, &cps);
+            let found = state.page(parsed, &cps);
             (state, found)
         });
         let (next, checked) = tokio::join!(store.read_raw(from + n, VERIFY_PAGE), check);
@@ -755,7 +869,27 @@ pub async fn verify_store(store: &dyn EventStore, anchor: Option<&VerifierKey>, 
             return Err(LedgerError::Invalid(Finding { seq: 0, fault: Fault::Key, detail: format!("key {anchor} is not in the ledger's key history") }));
         }
     }
-    Ok(VerifyReport { events: v.size(), checkpoints: checkpoints.len(), checkpoints_without_heads: without_heads, root: v.root(), keys: v.keys.all() })
+    Ok(VerifyReport {
+        events: v.size(),
+        checkpoints: checkpoints.len(),
+        checkpoints_without_heads: without_heads,
+        root: v.root(),
+        keys: v.keys.all(),
+        erased_persons: erased.len() as u64,
+    })
+}
+
+/// Parses a page of stored rows; a row that does not parse, or says another seq, is a finding.
+fn parse_page(rows: Vec<(u64, String)>) -> Vec<std::result::Result<Event, Finding>> {
+    rows.into_par_iter()
+        .map(|(seq, body)| {
+            let ev: Event = serde_json::from_str(&body).map_err(|e| Finding { seq, fault: Fault::Format, detail: format!("stored event does not parse: {e}") })?;
+            if ev.seq != seq {
+                return Err(Finding { seq, fault: Fault::Sequence, detail: format!("stored at seq {seq} but says seq {}", ev.seq) });
+            }
+            Ok(ev)
+        })
+        .collect()
 }
 
 /// The chain verifier and the next checkpoint to check, carried from page to page.
@@ -766,19 +900,8 @@ struct PageVerifier {
 }
 
 impl PageVerifier {
-    /// Checks one page of stored rows, in order, and each checkpoint at its size.
-    fn page(&mut self, rows: Vec<(u64, String)>, checkpoints: &[StoredCheckpoint]) -> std::result::Result<(), Finding> {
-        let parsed: Vec<std::result::Result<Event, Finding>> = rows
-            .into_par_iter()
-            .map(|(seq, body)| {
-                let ev: Event =
-                    serde_json::from_str(&body).map_err(|e| Finding { seq, fault: Fault::Format, detail: format!("stored event does not parse: {e}") })?;
-                if ev.seq != seq {
-                    return Err(Finding { seq, fault: Fault::Sequence, detail: format!("stored at seq {seq} but says seq {}", ev.seq) });
-                }
-                Ok(ev)
-            })
-            .collect();
+    /// Checks one page of parsed events, in order, and each checkpoint at its size.
+    fn page(&mut self, parsed: Vec<std::result::Result<Event, Finding>>, checkpoints: &[StoredCheckpoint]) -> std::result::Result<(), Finding> {
         let mut first_bad = None;
         let mut good = Vec::with_capacity(parsed.len());
         for p in parsed {

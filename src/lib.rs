@@ -20,6 +20,7 @@ pub mod proof;
 pub mod reads;
 pub mod registry;
 pub mod rules;
+pub mod sealing;
 pub mod security;
 pub mod server;
 pub mod state;

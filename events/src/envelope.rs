@@ -12,14 +12,21 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub const EVENT_FORMAT: &str = "housing-ledger/event/v1";
-/// The 24 bytes that precede the raw hash in every signed message.
+/// Format v2: personal data sealed per person (`personal`, `docs/implementation/personal-data.md`).
+pub const EVENT_FORMAT_V2: &str = "housing-ledger/event/v2";
+/// The 24 bytes that precede the raw hash in every signed message of a v1 event.
 pub const SIGNING_DOMAIN: &[u8; 24] = b"housing-ledger/event/v1\n";
+/// The same for a v2 event: the domain follows the format.
+pub const SIGNING_DOMAIN_V2: &[u8; 24] = b"housing-ledger/event/v2\n";
 /// Below this many events a batch is signed on the calling thread.
 const PARALLEL_SIGNING_THRESHOLD: usize = 64;
 
-/// One ledger event, exactly as stored and served.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// One ledger event. Read from a v2 ledger by whoever holds the keys, `stream` and `data` are
+/// the opened ones and `stored` keeps what was stored (what `hash` covers); otherwise `stream`
+/// and `data` are as stored. It serialises as stored, with the opened `data` beside it as
+/// `opened` (and the opened stream as `opened_stream`), and deserialises as stored.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(from = "Wire")]
 pub struct Event {
     pub format: String,
     pub seq: u64,
@@ -33,6 +40,87 @@ pub struct Event {
     pub key: String,
     pub hash: String,
     pub sig: String,
+    /// The stored stream and data of an opened event.
+    pub stored: Option<Box<Stored>>,
+}
+
+/// What a v2 event stores in place of its opened stream and data.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stored {
+    pub stream: String,
+    pub data: Value,
+}
+
+/// An event on the wire: as stored, with what was opened beside it.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Wire {
+    format: String,
+    seq: u64,
+    prev: String,
+    time: String,
+    stream: String,
+    stream_seq: u64,
+    #[serde(rename = "type")]
+    kind: String,
+    data: Value,
+    key: String,
+    hash: String,
+    sig: String,
+    /// Served, never trusted: a reader opens the seals himself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    opened: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    opened_stream: Option<String>,
+}
+
+/// An event on the wire, borrowed from it.
+#[derive(Serialize)]
+struct WireRef<'a> {
+    format: &'a str,
+    seq: u64,
+    prev: &'a str,
+    time: &'a str,
+    stream: &'a str,
+    stream_seq: u64,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    data: &'a Value,
+    key: &'a str,
+    hash: &'a str,
+    sig: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    opened: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    opened_stream: Option<&'a str>,
+}
+
+impl Serialize for Event {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let opened = self.stored.is_some();
+        WireRef {
+            format: &self.format,
+            seq: self.seq,
+            prev: &self.prev,
+            time: &self.time,
+            stream: self.stored_stream(),
+            stream_seq: self.stream_seq,
+            kind: &self.kind,
+            data: self.stored_data(),
+            key: &self.key,
+            hash: &self.hash,
+            sig: &self.sig,
+            opened: opened.then_some(&self.data),
+            opened_stream: opened.then_some(self.stream.as_str()),
+        }
+        .serialize(s)
+    }
+}
+
+impl From<Wire> for Event {
+    fn from(w: Wire) -> Self {
+        Event { format: w.format, seq: w.seq, prev: w.prev, time: w.time, stream: w.stream, stream_seq: w.stream_seq, kind: w.kind, data: w.data, key: w.key, hash: w.hash, sig: w.sig, stored: None }
+    }
 }
 
 /// The part of an event that `hash` covers.
@@ -121,11 +209,29 @@ impl Event {
             seq: self.seq,
             prev: &self.prev,
             time: &self.time,
-            stream: &self.stream,
+            stream: self.stored_stream(),
             stream_seq: self.stream_seq,
             kind: &self.kind,
-            data: &self.data,
+            data: self.stored_data(),
             key: &self.key,
+        }
+    }
+
+    /// The stream as stored (a v2 event's names a person by his blind id).
+    pub fn stored_stream(&self) -> &str {
+        self.stored.as_ref().map_or(&self.stream, |s| &s.stream)
+    }
+
+    /// The data as stored (what `hash` covers).
+    pub fn stored_data(&self) -> &Value {
+        self.stored.as_ref().map_or(&self.data, |s| &s.data)
+    }
+
+    /// This event as stored, without what was opened.
+    pub fn as_stored(&self) -> Event {
+        match &self.stored {
+            None => self.clone(),
+            Some(s) => Event { stream: s.stream.clone(), data: s.data.clone(), stored: None, ..self.clone() },
         }
     }
 
@@ -152,7 +258,7 @@ impl Event {
 
     /// Checks the stored hash against the content, then the signature under `key`.
     pub fn check(&self, key: &VerifierKey) -> Result<Hash> {
-        if self.format != EVENT_FORMAT {
+        if self.format != EVENT_FORMAT && self.format != EVENT_FORMAT_V2 {
             return Err(Error::UnknownFormat(self.format.clone()));
         }
         let computed = self.compute_hash()?;
@@ -169,12 +275,12 @@ impl Event {
             return Err(Error::UnknownKey { key: self.key.clone() });
         }
         let sig = B64.decode(&self.sig).map_err(|_| Error::BadSignature { key: self.key.clone() })?;
-        key.verify(&signing_message(hash), &sig)
+        key.verify(&signing_message_for(&self.format, hash), &sig)
     }
 
     /// The canonical JSON of the whole event, as stored.
     pub fn to_canonical(&self) -> Result<String> {
-        canonical::to_string(self)
+        canonical::to_string(&self.as_stored())
     }
 }
 
@@ -209,7 +315,7 @@ fn write_stored(ev: &Event, prev: &str, hash: &str, sig: &str, out: &mut Vec<u8>
     use std::io::Write;
     let string = canonical::write_str;
     out.extend_from_slice(b"{\"data\":");
-    canonical::write_value(out, &ev.data)?;
+    canonical::write_value(out, ev.stored_data())?;
     out.extend_from_slice(b",\"format\":");
     string(out, &ev.format);
     let hash_at = out.len();
@@ -228,7 +334,7 @@ fn write_stored(ev: &Event, prev: &str, hash: &str, sig: &str, out: &mut Vec<u8>
     string(out, sig);
     let sig_span = sig_at..out.len();
     out.extend_from_slice(b",\"stream\":");
-    string(out, &ev.stream);
+    string(out, ev.stored_stream());
     write!(out, ",\"stream_seq\":{},\"time\":", ev.stream_seq).expect("writing to a Vec cannot fail");
     string(out, &ev.time);
     out.extend_from_slice(b",\"type\":");
@@ -244,8 +350,14 @@ pub fn decode_hash(what: &'static str, hex_text: &str) -> Result<Hash> {
 
 /// `"housing-ledger/event/v1\n"` followed by the 32 raw bytes of the hash.
 pub fn signing_message(hash: &Hash) -> [u8; 56] {
+    signing_message_for(EVENT_FORMAT, hash)
+}
+
+/// The signed message of an event of `format`: its domain (`housing-ledger/event/v1\n` or
+/// `…/v2\n`) followed by the 32 raw bytes of the hash.
+pub fn signing_message_for(format: &str, hash: &Hash) -> [u8; 56] {
     let mut msg = [0u8; 56];
-    msg[..24].copy_from_slice(SIGNING_DOMAIN);
+    msg[..24].copy_from_slice(if format == EVENT_FORMAT_V2 { SIGNING_DOMAIN_V2 } else { SIGNING_DOMAIN });
     msg[24..].copy_from_slice(hash);
     msg
 }
@@ -258,7 +370,10 @@ pub fn signing_message(hash: &Hash) -> [u8; 56] {
 /// `sig`, and SHA-256 run over everything before `prev`, in parallel; in order, only the short
 /// rest is hashed from that midstate. Signing depends on each hash alone and runs in parallel
 /// again; the three fields are then written over their placeholders.
-pub fn seal(drafts: Vec<Draft>, mut prev: Hash, signer: &LedgerSigner) -> Result<Vec<(Event, String, Hash)>> {
+///
+/// With `personal` (a v2 ledger), each draft's personal data is sealed first, at its seq, and
+/// the event is v2: returned opened, with what is stored beside it.
+pub fn seal(drafts: Vec<Draft>, mut prev: Hash, signer: &LedgerSigner, personal: Option<&crate::personal::Protector>) -> Result<Vec<(Event, String, Hash)>> {
     use sha2::Digest;
     // Placeholders as long as what replaces them: 64 hex digits, 88 base64 characters.
     const HEX_64: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -266,8 +381,12 @@ pub fn seal(drafts: Vec<Draft>, mut prev: Hash, signer: &LedgerSigner) -> Result
     let key = signer.verifier().id_hex();
     let parallel = drafts.len() >= PARALLEL_SIGNING_THRESHOLD;
     let unchain = |d: Draft| -> Result<Unchained> {
+        let (format, stored) = match personal {
+            None => (EVENT_FORMAT, None),
+            Some(p) => (EVENT_FORMAT_V2, Some(Box::new(p.protect(EVENT_FORMAT_V2, d.seq, &d.stream, &d.kind, &d.data)?))),
+        };
         let ev = Event {
-            format: EVENT_FORMAT.to_string(),
+            format: format.to_string(),
             seq: d.seq,
             prev: String::new(),
             time: d.time,
@@ -278,6 +397,7 @@ pub fn seal(drafts: Vec<Draft>, mut prev: Hash, signer: &LedgerSigner) -> Result
             key: key.clone(),
             hash: String::new(),
             sig: String::new(),
+            stored,
         };
         let mut text = Vec::with_capacity(1024);
         let spans = write_stored(&ev, HEX_64, HEX_64, B64_88, &mut text)?;
@@ -305,7 +425,7 @@ pub fn seal(drafts: Vec<Draft>, mut prev: Hash, signer: &LedgerSigner) -> Result
         // `,"hash":"` is 9 bytes and `,"sig":"` 8, each followed by the value and a quote.
         hex::encode_to_slice(h, &mut u.text[hs.start + 9..hs.end - 1]).expect("64 hex digits for 32 bytes");
         let sig_b64 = &mut u.text[sig.start + 8..sig.end - 1];
-        B64.encode_slice(signer.sign(&signing_message(h)), sig_b64).expect("88 base64 characters for 64 bytes");
+        B64.encode_slice(signer.sign(&signing_message_for(&u.ev.format, h)), sig_b64).expect("88 base64 characters for 64 bytes");
         let ascii = |r: std::ops::Range<usize>| String::from_utf8(u.text[r].to_vec()).expect("hex and base64 are ASCII");
         u.ev.prev = ascii(p.start + 1..p.end - 1);
         u.ev.hash = ascii(hs.start + 9..hs.end - 1);
@@ -352,7 +472,7 @@ mod tests {
                 })
                 .collect();
             let start = [7u8; 32];
-            let sealed = seal(drafts, start, &signer).unwrap();
+            let sealed = seal(drafts, start, &signer, None).unwrap();
             let mut prev = start;
             for (ev, text, hash) in &sealed {
                 assert_eq!(ev.prev, hex::encode(prev));

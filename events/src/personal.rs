@@ -168,6 +168,362 @@ pub fn unwrap(kek: &Secret, subject: &str, wrapped: &[u8]) -> Result<Secret, Sea
     Ok(Secret(key.try_into().map_err(|_| SealError::Malformed("a key is 32 bytes".into()))?))
 }
 
+/// Whether `text` is an IIN: 12 digits, a real birth date under a century-and-sex digit of 1
+/// to 6, and the check digit (`algorithm.md` decision 8). What a seal must never leave in the
+/// clear.
+pub fn is_iin(text: &str) -> bool {
+    let b = text.as_bytes();
+    if b.len() != 12 || !b.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let d: Vec<u32> = b.iter().map(|c| (c - b'0') as u32).collect();
+    let century = match d[6] {
+        1 | 2 => 1800,
+        3 | 4 => 1900,
+        5 | 6 => 2000,
+        _ => return false,
+    };
+    let (y, m, day) = (century + d[0] * 10 + d[1], d[2] * 10 + d[3], d[4] * 10 + d[5]);
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    if !(1..=12).contains(&m) || day == 0 || day > days[m as usize - 1] {
+        return false;
+    }
+    let weighted = |w: &dyn Fn(u32) -> u32| d[..11].iter().enumerate().map(|(i, x)| w(i as u32) * x).sum::<u32>() % 11;
+    let mut check = weighted(&|i| i + 1);
+    if check == 10 {
+        check = weighted(&|i| (i + 2) % 11 + 1);
+    }
+    check != 10 && check == d[11]
+}
+
+/// The IINs in `text`: runs of exactly 12 digits (no digit either side) that are IINs.
+pub fn iins_in(text: &str) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+    let b = text.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < b.len() {
+            if !b[i].is_ascii_digit() {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+            if i - start == 12 && is_iin(&text[start..i]) {
+                return Some(start..i);
+            }
+        }
+        None
+    })
+}
+
+/// Members of a person's event data that are not personal: kept in the clear beside its seal
+/// (as `clear`), so that counts and the shape of a run survive his erasure.
+pub const CLEAR_MEMBERS: &[&str] = &[
+    "run", "procedure", "step", "clause", "verdict", "outcome", "registry", "kind", "attempt", "list_page", "appeal", "simulation", "evidence", "proposal",
+    "decision", "from_step", "rule_set_sha256", "part", "parts", "position",
+];
+
+/// Whether a member's value is plain enough to stand in the clear: a scalar, or a list of
+/// numbers (seqs). A member of the same name holding a structure (a decision with its
+/// official) is sealed with the rest.
+fn plain(v: &Value) -> bool {
+    match v {
+        Value::Array(items) => items.iter().all(Value::is_number),
+        Value::Object(_) => false,
+        _ => true,
+    }
+}
+
+/// The person (as written) whose key seals a whole event, if one: the person a `person:`
+/// stream names, an IIN in the stream's name (a notice's), or the event's `iin` (an appeal's),
+/// or `holder_id` (a token's holder). An event of nobody in particular (a run's, the reads
+/// log) has its persons' parts sealed one by one.
+pub fn subject_of(stream: &str, data: &Value) -> Option<String> {
+    if let Some(iin) = stream.strip_prefix("person:") {
+        return Some(iin.to_string());
+    }
+    if let Some(r) = iins_in(stream).next() {
+        return Some(stream[r].to_string());
+    }
+    ["iin", "holder_id"].iter().find_map(|k| data.get(k).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string))
+}
+
+/// The stream as stored: a person's stream names his blind id, and every IIN in another
+/// stream's name (a notice's) is replaced by its blind id.
+pub fn stored_stream(index_key: &Secret, stream: &str) -> String {
+    if let Some(iin) = stream.strip_prefix("person:") {
+        return format!("person:{}", blind_id(index_key, iin));
+    }
+    let mut out = String::with_capacity(stream.len() + 24);
+    let mut at = 0;
+    for r in iins_in(stream) {
+        out.push_str(&stream[at..r.start]);
+        out.push_str(&blind_id(index_key, &stream[r.clone()]));
+        at = r.end;
+    }
+    out.push_str(&stream[at..]);
+    out
+}
+
+/// A part of a many-person event that belongs to one person: an object with an `iin` member
+/// (a list entry, even one whose IIN fails its check), an object member named by an IIN (a
+/// decision keyed by its person), or an IIN in a list (the persons asked about, or read).
+/// `f` gets the person as written, the part's member path and the part, and gives what stands
+/// in its place. Everything else is walked into.
+fn walk_parts(v: &mut Value, path: &str, f: &mut dyn FnMut(&str, Member, Value) -> Result<Value, SealError>) -> Result<(), SealError> {
+    match v {
+        Value::Array(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                let at = format!("{path}.{i}");
+                let person = match &*item {
+                    Value::String(s) if is_iin(s) => Some(s.clone()),
+                    Value::Object(m) => m.get("iin").and_then(Value::as_str).map(str::to_string),
+                    _ => None,
+                };
+                match person {
+                    Some(p) => *item = f(&p, Member::At(&at), item.take())?,
+                    None => walk_parts(item, &at, f)?,
+                }
+            }
+        }
+        Value::Object(map) => {
+            let keyed: Vec<String> = map.keys().filter(|k| is_iin(k)).cloned().collect();
+            for (k, item) in map.iter_mut() {
+                if Seal::is_seal(item) || keyed.contains(k) {
+                    continue;
+                }
+                let at = format!("{path}.{k}");
+                match item.get("iin").and_then(Value::as_str).map(str::to_string) {
+                    Some(p) if item.is_object() => *item = f(&p, Member::At(&at), item.take())?,
+                    _ => walk_parts(item, &at, f)?,
+                }
+            }
+            for k in keyed {
+                let value = map.remove(&k).expect("listed above");
+                let stood = f(&k, Member::Keyed(path), serde_json::json!({"key": k, "value": value}))?;
+                // A sealed member is stored under the member's blind id, which its seal names.
+                let name = stood.get("subject").and_then(Value::as_str).map_or_else(|| k.clone(), str::to_string);
+                map.insert(name, stood);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Where a person's part of a many-person event stands: at a path, or as a member of the object
+/// at a path named by the person (stored under his blind id, so its path ends in that).
+#[derive(Clone, Copy)]
+enum Member<'a> {
+    At(&'a str),
+    Keyed(&'a str),
+}
+
+/// Where a stored value still shows an IIN outside a seal, if anywhere: a v2 event never does.
+/// Long hexadecimal strings (hashes) are passed over: one may hold twelve digits by chance.
+pub fn iin_in_clear(v: &Value, path: &str) -> Option<String> {
+    let shows = |s: &str| !(s.len() >= 32 && s.bytes().all(|c| c.is_ascii_hexdigit())) && iins_in(s).next().is_some();
+    match v {
+        Value::String(s) => shows(s).then(|| path.to_string()),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, x)| iin_in_clear(x, &format!("{path}.{i}"))),
+        Value::Object(_) if Seal::is_seal(v) => None,
+        Value::Object(m) => m.iter().find_map(|(k, x)| if shows(k) { Some(format!("{path}.{k}")) } else { iin_in_clear(x, &format!("{path}.{k}")) }),
+        _ => None,
+    }
+}
+
+/// The persons (as written) whose data keys sealing this event needs.
+pub fn subjects(stream: &str, data: &Value) -> Vec<String> {
+    if let Some(s) = subject_of(stream, data) {
+        return vec![s];
+    }
+    let mut found = Vec::new();
+    let mut copy = data.clone();
+    let _ = walk_parts(&mut copy, "data", &mut |p, _, v| {
+        found.push(p.to_string());
+        Ok(v)
+    });
+    found
+}
+
+/// What seals a batch's personal data: the index key and the data keys of the batch's persons,
+/// by blind id (fetched from the key store before the batch goes to the writer).
+pub struct Protector {
+    pub index_key: Secret,
+    pub keys: std::collections::HashMap<String, Secret>,
+}
+
+impl Protector {
+    fn key(&self, blind: &str) -> Result<&Secret, crate::Error> {
+        self.keys.get(blind).ok_or_else(|| crate::error::malformed("personal data", format!("no data key for {blind} in the batch")))
+    }
+
+    /// The stored stream and data of an event at `seq`: a person's event is sealed whole under
+    /// his key, its non-personal members copied beside the seal; a many-person event has each
+    /// person's part sealed under his key. Refused if an IIN would still show.
+    pub fn protect(&self, format: &str, seq: u64, stream: &str, kind: &str, data: &Value) -> Result<crate::envelope::Stored, crate::Error> {
+        let stored_stream = stored_stream(&self.index_key, stream);
+        let stored = match subject_of(stream, data) {
+            Some(person) => {
+                let subject = blind_id(&self.index_key, &person);
+                let place = Place { format, seq, stream: &stored_stream, kind, subject: &subject, member: "data" };
+                let clear: serde_json::Map<String, Value> =
+                    CLEAR_MEMBERS.iter().filter_map(|k| data.get(*k).filter(|v| plain(v)).map(|v| (k.to_string(), v.clone()))).collect();
+                let sealed = seal(self.key(&subject)?, &place, &serde_json::json!({"stream": stream, "data": data}));
+                serde_json::json!({"clear": clear, "sealed": sealed})
+            }
+            None => {
+                let mut stored = data.clone();
+                walk_parts(&mut stored, "data", &mut |person, member, part| {
+                    let subject = blind_id(&self.index_key, person);
+                    let key = self.key(&subject).map_err(|e| SealError::Malformed(e.to_string()))?;
+                    let member = match member {
+                        Member::At(at) => at.to_string(),
+                        Member::Keyed(parent) => format!("{parent}.{subject}"),
+                    };
+                    let place = Place { format, seq, stream: &stored_stream, kind, subject: &subject, member: &member };
+                    Ok(serde_json::to_value(seal(key, &place, &part)).expect("a seal serialises"))
+                })
+                .map_err(|e| crate::error::malformed("personal data", e))?;
+                stored
+            }
+        };
+        if let Some(at) = iin_in_clear(&stored, "data").or_else(|| iins_in(&stored_stream).next().map(|_| "stream".to_string())) {
+            return Err(crate::error::malformed("personal data", format!("{kind} at seq {seq} would show an IIN in the clear at {at}; nothing was written")));
+        }
+        Ok(crate::envelope::Stored { stream: stored_stream, data: stored })
+    }
+}
+
+/// How an event came out of [`open_event`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Opening {
+    /// Nothing in it was sealed (a v1 event, or a v2 event with nothing personal).
+    Clear,
+    /// Every seal opened.
+    Opened,
+    /// These persons' seals stayed shut: their keys are destroyed (or not given).
+    Shut(Vec<String>),
+}
+
+/// The blind ids of the persons whose seals a stored event holds.
+pub fn seal_subjects(data: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    fn find(v: &Value, out: &mut Vec<String>) {
+        if Seal::is_seal(v) {
+            if let Some(s) = v.get("subject").and_then(Value::as_str) {
+                out.push(s.to_string());
+            }
+            return;
+        }
+        match v {
+            Value::Array(items) => items.iter().for_each(|x| find(x, out)),
+            Value::Object(m) => m.values().for_each(|x| find(x, out)),
+            _ => {}
+        }
+    }
+    find(data, &mut out);
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Opens a stored v2 event with the data keys `key` gives (by blind id; `None`: destroyed or
+/// not given). A person's event opens whole, and its clear members must equal the opened ones;
+/// a many-person event opens part by part, leaving shut the parts of persons without a key.
+/// An error is a seal that does not open under its person's key: a changed event.
+pub fn open_event(ev: &mut crate::Event, key: &dyn Fn(&str) -> Option<Secret>) -> Result<Opening, crate::Error> {
+    if ev.format != crate::envelope::EVENT_FORMAT_V2 || ev.stored.is_some() {
+        return Ok(if ev.stored.is_some() { Opening::Opened } else { Opening::Clear });
+    }
+    let bad = |detail: String| crate::error::malformed("sealed event", format!("seq {}: {detail}", ev.seq));
+    let stream = ev.stream.clone();
+    let format = ev.format.clone();
+    if let (Some(clear), Some(sealed)) = (ev.data.get("clear").and_then(Value::as_object), ev.data.get("sealed").filter(|v| Seal::is_seal(v))) {
+        let s: Seal = serde_json::from_value(sealed.clone()).map_err(|e| bad(e.to_string()))?;
+        let Some(k) = key(&s.subject) else { return Ok(Opening::Shut(vec![s.subject])) };
+        let p = Place { format: &format, seq: ev.seq, stream: &stream, kind: &ev.kind, subject: &s.subject, member: "data" };
+        let opened = open(&k, &p, &s).map_err(|e| bad(e.to_string()))?;
+        let (Some(o_stream), Some(o_data)) = (opened.get("stream").and_then(Value::as_str), opened.get("data")) else {
+            return Err(bad("the opened seal has no stream and data".into()));
+        };
+        if clear.iter().any(|(m, v)| o_data.get(m) != Some(v) || !plain(v)) || clear.keys().any(|m| !CLEAR_MEMBERS.contains(&m.as_str())) {
+            return Err(bad("a clear member differs from the sealed one".into()));
+        }
+        let stored = crate::envelope::Stored { stream: std::mem::replace(&mut ev.stream, o_stream.to_string()), data: std::mem::replace(&mut ev.data, o_data.clone()) };
+        ev.stored = Some(Box::new(stored));
+        return Ok(Opening::Opened);
+    }
+    let subjects = seal_subjects(&ev.data);
+    if subjects.is_empty() {
+        return Ok(Opening::Clear);
+    }
+    let mut shut = Vec::new();
+    let mut opened = ev.data.clone();
+    open_parts(&mut opened, "data", &mut |member, s: Seal| {
+        let Some(k) = key(&s.subject) else {
+            shut.push(s.subject.clone());
+            return Ok(None);
+        };
+        let p = Place { format: &format, seq: ev.seq, stream: &stream, kind: &ev.kind, subject: &s.subject, member };
+        open(&k, &p, &s).map(Some).map_err(|e| bad(format!("{member}: {e}")))
+    })?;
+    let stored = crate::envelope::Stored { stream: ev.stream.clone(), data: std::mem::replace(&mut ev.data, opened) };
+    ev.stored = Some(Box::new(stored));
+    shut.sort();
+    shut.dedup();
+    Ok(if shut.is_empty() { Opening::Opened } else { Opening::Shut(shut) })
+}
+
+/// Opens the seals of a many-person event's parts in place (`f` gives `None` to leave one
+/// shut). A member named by its person's blind id holds `{"key", "value"}`: it is put back
+/// under its key.
+fn open_parts(v: &mut Value, path: &str, f: &mut dyn FnMut(&str, Seal) -> Result<Option<Value>, crate::Error>) -> Result<(), crate::Error> {
+    let as_seal = |v: &Value| -> Option<Seal> { Seal::is_seal(v).then(|| serde_json::from_value(v.clone()).ok()).flatten() };
+    match v {
+        Value::Array(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                let at = format!("{path}.{i}");
+                match as_seal(item) {
+                    Some(s) => {
+                        if let Some(o) = f(&at, s)? {
+                            *item = o;
+                        }
+                    }
+                    None => open_parts(item, &at, f)?,
+                }
+            }
+        }
+        Value::Object(map) => {
+            let names: Vec<String> = map.keys().cloned().collect();
+            for name in names {
+                let at = format!("{path}.{name}");
+                let item = map.get_mut(&name).expect("listed");
+                let Some(s) = as_seal(item) else {
+                    open_parts(item, &at, f)?;
+                    continue;
+                };
+                let keyed = name == s.subject;
+                let Some(o) = f(&at, s)? else { continue };
+                match (keyed, o.get("key").and_then(Value::as_str)) {
+                    (true, Some(k)) => {
+                        let k = k.to_string();
+                        let value = o.get("value").cloned().unwrap_or(Value::Null);
+                        map.remove(&name);
+                        map.insert(k, value);
+                    }
+                    _ => *item = o,
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

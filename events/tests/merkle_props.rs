@@ -92,7 +92,7 @@ mod envelope_hash {
             let ev = Event {
                 format: "housing-ledger/event/v1".into(), seq, prev: "ab".repeat(32), time, stream, stream_seq: seq / 2, kind,
                 data: json!({"z": text, "a": [n, f, null, true], "\u{00e9}": {"b": 1, "a": "\u{2028}\u{0007}"}}),
-                key: "0a1b2c3d".into(), hash: String::new(), sig: String::new(),
+                key: "0a1b2c3d".into(), hash: String::new(), sig: String::new(), stored: None,
             };
             prop_assert_eq!(ev.compute_hash().unwrap(), ev.compute_hash_generic().unwrap());
         }

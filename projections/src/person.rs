@@ -386,6 +386,7 @@ mod tests {
             key: String::new(),
             hash: String::new(),
             sig: String::new(),
+            stored: None,
         }
     }
 

@@ -116,7 +116,16 @@ pub async fn build_with(ledger: &Ledger, registries: &TrustedKeys, headers: &Run
     // The checkpoint as cosigned by the witnesses, where they have.
     let note = crate::witness::cosigned_note(ledger, &cp.note, cp.tree_size).await.map_err(LedgerError::from)?;
     let timestamp = ledger.checkpoints().timestamp(cp.tree_size).await.map_err(LedgerError::from)?.map(|t| crate::timestamp::to_base64(&t));
+    let opening = match ledger.sealing() {
+        Some(s) => {
+            let subject = s.blind_id(iin);
+            let key = s.key_store().existing(&subject).await.map_err(LedgerError::from)?;
+            key.map(|k| super::Opening { subject, data_key: k.to_base64() })
+        }
+        None => None,
+    };
     Ok(Bundle {
+        opening,
         format: PROOF_FORMAT.into(),
         iin: iin.into(),
         procedure: procedure.to_string(),

@@ -65,6 +65,20 @@ pub struct Bundle {
     /// events say so too, and `verify` checks that this agrees with them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub simulation: Option<String>,
+    /// Format v2: what opens the person's own seals (his data key), and nobody else's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opening: Option<Opening>,
+}
+
+/// A person's data key, given with his bundle so that an auditor opens his seals
+/// (`docs/implementation/personal-data.md`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Opening {
+    /// His blind id, which his seals name.
+    pub subject: String,
+    /// His data key, base64.
+    pub data_key: String,
 }
 
 /// What a simulation's bundle, page and verification say of it (decision 11).

@@ -107,15 +107,59 @@ fn check_included(events: &[Event], inclusion: &[Inclusion], cp: &Checkpoint) ->
     Ok(())
 }
 
+/// Opens `events` with the bundle's `opening` (its person's data key): every sealed event of
+/// the bundle must open under it, and opened under it be the bundle's person's. `None` where
+/// nothing is sealed.
+fn open_events(events: &[Event], opening: Option<&super::Opening>, iin: &str) -> Result<Option<Vec<Event>>, ProofError> {
+    let sealed = |e: &Event| e.stored.is_none() && !events::personal::seal_subjects(&e.data).is_empty();
+    if !events.iter().any(sealed) {
+        return Ok(None);
+    }
+    let opening = opening.ok_or_else(|| invalid("the bundle's events are sealed (format v2) and it carries no opening"))?;
+    let key = events::personal::Secret::from_base64(&opening.data_key).map_err(|e| invalid(format!("opening: {e}")))?;
+    let lookup = |s: &str| (s == opening.subject).then(|| key.clone());
+    let mut out = events.to_vec();
+    for e in out.iter_mut() {
+        match events::personal::open_event(e, &lookup).map_err(|err| invalid(err.to_string()))? {
+            events::personal::Opening::Shut(who) => {
+                return Err(invalid(format!("seq {} is sealed under {} and the bundle opens only {}'s seals", e.seq, who.join(", "), opening.subject)))
+            }
+            events::personal::Opening::Opened if projections::person::subject_of(e).is_some_and(|p| p != iin) => {
+                return Err(invalid(format!("seq {} opens as another person's event than the bundle's", e.seq)));
+            }
+            _ => {}
+        }
+    }
+    Ok(Some(out))
+}
+
+/// The bundle with its events opened (format v2), or `None` if none is sealed.
+fn open_bundle(bundle: &Bundle) -> Result<Option<Bundle>, ProofError> {
+    Ok(open_events(&bundle.events, bundle.opening.as_ref(), &bundle.iin)?.map(|events| Bundle { events, ..bundle.clone() }))
+}
+
+/// The case file with its bundle's and appeal's events opened, or `None` if none is sealed.
+fn open_case_file(file: &CaseFile) -> Result<Option<CaseFile>, ProofError> {
+    let iin = &file.proof.iin;
+    let proof = open_bundle(&file.proof)?;
+    let appeal = open_events(&file.appeal_events, file.proof.opening.as_ref(), iin)?;
+    if proof.is_none() && appeal.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(CaseFile { proof: proof.unwrap_or_else(|| file.proof.clone()), appeal_events: appeal.unwrap_or_else(|| file.appeal_events.clone()), ..file.clone() }))
+}
+
 /// Verifies a case file offline: its proof bundle as `verify` does, the notice against the
 /// bundle, and every appeal event's hash, signature and inclusion against the same checkpoint.
 pub fn verify_case_file(file: &CaseFile, anchor: &VerifierKey, book: &RuleBook, sources: &Sources) -> Result<Verified, ProofError> {
     if file.format != CASE_FILE_FORMAT {
         return Err(invalid(format!("unknown format {:?}", file.format)));
     }
+    let opened = open_case_file(file)?;
+    let file = opened.as_ref().unwrap_or(file);
     let verified = verify(&file.proof, anchor, book, sources)?;
     if let Some(n) = &file.notice {
-        if !file.proof.events.contains(n) {
+        if !file.proof.events.iter().any(|e| e.hash == n.hash && e.to_canonical().ok() == n.to_canonical().ok()) {
             return Err(invalid(format!("the notice (seq {}) is not the one in the proof bundle", n.seq)));
         }
     }
@@ -412,8 +456,9 @@ fn check_whole(bundle: &Bundle, overturned: bool) -> Result<String, ProofError> 
 /// is named by the head.
 fn check_heads(events: &[Event], heads: &[HeadProof], cp: &Checkpoint, partial: impl Fn(&str) -> bool) -> Result<(), ProofError> {
     let mut streams: BTreeMap<&str, Vec<&Event>> = BTreeMap::new();
-    for e in events.iter().filter(|e| !partial(&e.stream)) {
-        streams.entry(e.stream.as_str()).or_default().push(e);
+    // Heads are of streams as stored (a v2 person's names his blind id).
+    for e in events.iter().filter(|e| !partial(e.stored_stream())) {
+        streams.entry(e.stored_stream()).or_default().push(e);
     }
     if streams.is_empty() {
         return Ok(());
@@ -668,6 +713,8 @@ pub fn verify(bundle: &Bundle, anchor: &VerifierKey, book: &RuleBook, sources: &
     if bundle.format != PROOF_FORMAT {
         return Err(invalid(format!("unknown format {:?}", bundle.format)));
     }
+    let opened = open_bundle(bundle)?;
+    let bundle = opened.as_ref().unwrap_or(bundle);
     // Ledger keys as the log recorded them; each event under the key in force at its seq; the
     // checkpoint under a key the anchor leads to, in force at its size.
     let history = key_history(&bundle.events, anchor)?;

@@ -27,6 +27,10 @@ pub enum StoreError {
     Format(#[from] events::Error),
     #[error("checkpoint refused: {0}")]
     Checkpoint(String),
+    /// A v2 event's seals could not be opened: a seal that does not open under its person's
+    /// key (the event was changed), or a key store that failed.
+    #[error("{0}")]
+    Sealed(String),
     /// The writer task is gone (it panicked, or its runtime ended): nothing more is appended.
     #[error("the writer has stopped; nothing was written")]
     WriterStopped,
@@ -97,12 +101,15 @@ pub struct PendingBatch {
     expected: Vec<Option<u64>>,
     /// The first seq references were resolved for, and per event where they stood.
     resolved: Option<(u64, Vec<Vec<RelSite>>)>,
+    /// On a v2 ledger, what seals the batch's personal data (the index key and its persons'
+    /// data keys): the writer seals each event at its seq.
+    protector: Option<std::sync::Arc<events::personal::Protector>>,
 }
 
 impl PendingBatch {
     /// A batch appended as it is.
     pub fn new(events: Vec<NewEvent>) -> Self {
-        Self { events, part_start: None, expected: Vec::new(), resolved: None }
+        Self { events, part_start: None, expected: Vec::new(), resolved: None, protector: None }
     }
 
     /// A batch whose events refer to each other by index.
@@ -122,6 +129,24 @@ impl PendingBatch {
 
     pub fn len(&self) -> usize {
         self.events.len()
+    }
+
+    /// Seals the batch's personal data with `protector` (format v2).
+    pub fn protected(mut self, protector: std::sync::Arc<events::personal::Protector>) -> Self {
+        self.protector = Some(protector);
+        self
+    }
+
+    pub fn protector(&self) -> Option<&std::sync::Arc<events::personal::Protector>> {
+        self.protector.as_ref()
+    }
+
+    /// The stream an event of this batch is stored under.
+    pub fn stored_stream(&self, stream: &str) -> String {
+        match &self.protector {
+            Some(p) => events::personal::stored_stream(&p.index_key, stream),
+            None => stream.to_string(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -215,6 +240,23 @@ pub trait LogStore: Send + Sync {
     async fn read_by_type(&self, kind: &str, from: u64, limit: u64) -> Result<Vec<Event>>;
     /// Stored Merkle nodes.
     async fn nodes(&self, ids: &BTreeSet<NodeId>) -> Result<HashMap<NodeId, Hash>>;
+    /// Gives the store a v2 ledger's keys: the events it reads are then opened (an erased
+    /// person's stay sealed) and streams are asked for by their stored names.
+    fn attach_sealing(&self, _sealing: std::sync::Arc<crate::sealing::Sealing>) {}
+    fn sealing(&self) -> Option<std::sync::Arc<crate::sealing::Sealing>> {
+        None
+    }
+    /// `stream` as stored.
+    fn stored_stream(&self, stream: &str) -> String {
+        self.sealing().map_or_else(|| stream.to_string(), |s| s.stored_stream(stream))
+    }
+    /// Opens events read (no-op without keys, or for v1 events).
+    async fn open_events(&self, mut events: Vec<Event>) -> Result<Vec<Event>> {
+        if let Some(s) = self.sealing() {
+            s.open(&mut events).await.map_err(|e| StoreError::Sealed(e.to_string()))?;
+        }
+        Ok(events)
+    }
 }
 
 /// Checkpoints, with their witnesses' cosignatures and their time-stamps.
@@ -331,14 +373,14 @@ pub fn parse_rows(rows: Vec<(u64, String)>) -> Result<Vec<Event>> {
         .collect()
 }
 
-/// Reads events `[from, from+limit)`.
+/// Reads events `[from, from+limit)`, opened.
 pub async fn read(store: &dyn EventStore, from: u64, limit: u64) -> Result<Vec<Event>> {
-    parse_rows(store.read_raw(from, limit).await?)
+    store.open_events(parse_rows(store.read_raw(from, limit).await?)?).await
 }
 
-/// The events of types `kinds` among seqs `[from, to)`, parsed, in order.
+/// The events of types `kinds` among seqs `[from, to)`, parsed and opened, in order.
 pub async fn read_kinds(store: &dyn EventStore, kinds: &[&str], from: u64, to: u64) -> Result<Vec<Event>> {
-    parse_rows(store.read_raw_kinds(kinds, from, to).await?)
+    store.open_events(parse_rows(store.read_raw_kinds(kinds, from, to).await?)?).await
 }
 
 #[cfg(test)]
@@ -372,7 +414,7 @@ mod tests {
             })
             .collect();
         let signer = LedgerSigner::from_seed("test", [1; 32]).unwrap();
-        events::envelope::seal(drafts, [0; 32], &signer).unwrap().into_iter().map(|(e, _, _)| e).collect()
+        events::envelope::seal(drafts, [0; 32], &signer, None).unwrap().into_iter().map(|(e, _, _)| e).collect()
     }
 
     #[test]

@@ -85,6 +85,8 @@ pub struct SqlStore {
     dialect: Dialect,
     /// The writer task's queue: every append goes through it.
     appends: mpsc::Sender<writer::Append>,
+    /// A v2 ledger's keys, once its ledger is opened: events read are opened with them.
+    sealing: std::sync::OnceLock<std::sync::Arc<crate::sealing::Sealing>>,
 }
 
 fn i(v: u64) -> i64 {
@@ -240,7 +242,7 @@ impl SqlStore {
         // readers it was to release.
         let writes = options.clone().max_connections(WRITER_CONNECTIONS).connect(&url).await?;
         let pool = options.connect(&url).await?;
-        let store = Self { pool, dialect, appends: writer::start(writes, dialect) };
+        let store = Self { pool, dialect, appends: writer::start(writes, dialect), sealing: Default::default() };
         store.migrate().await?;
         if dialect == Dialect::Sqlite {
             // Fold a WAL left by an earlier process into the database now, so that the first
@@ -425,17 +427,27 @@ impl LogStore for SqlStore {
     }
 
     async fn read_stream(&self, stream: &str) -> Result<Vec<Event>> {
+        let stream = self.stored_stream(stream);
         let rows = sqlx::query("SELECT seq, body FROM events WHERE stream = $1 ORDER BY stream_seq").bind(stream).fetch_all(&self.pool).await?;
-        events_of(&rows)
+        self.open_events(events_of(&rows)?).await
     }
 
     async fn read_stream_kind(&self, stream: &str, kind: &str) -> Result<Vec<Event>> {
+        let stream = self.stored_stream(stream);
         let rows = sqlx::query("SELECT seq, body FROM events WHERE stream = $1 AND type = $2 ORDER BY stream_seq")
             .bind(stream)
             .bind(kind)
             .fetch_all(&self.pool)
             .await?;
-        events_of(&rows)
+        self.open_events(events_of(&rows)?).await
+    }
+
+    fn attach_sealing(&self, sealing: std::sync::Arc<crate::sealing::Sealing>) {
+        let _ = self.sealing.set(sealing);
+    }
+
+    fn sealing(&self) -> Option<std::sync::Arc<crate::sealing::Sealing>> {
+        self.sealing.get().cloned()
     }
 
     async fn read_by_type(&self, kind: &str, from: u64, limit: u64) -> Result<Vec<Event>> {
@@ -445,11 +457,12 @@ impl LogStore for SqlStore {
             .bind(i(limit))
             .fetch_all(&self.pool)
             .await?;
-        events_of(&rows)
+        self.open_events(events_of(&rows)?).await
     }
 
     async fn read_seqs(&self, seqs: &[u64]) -> Result<Vec<Event>> {
-        Self::events_at(self.dialect, &mut *self.pool.acquire().await?, seqs).await
+        let events = Self::events_at(self.dialect, &mut *self.pool.acquire().await?, seqs).await?;
+        self.open_events(events).await
     }
 
     async fn nodes(&self, ids: &BTreeSet<NodeId>) -> Result<HashMap<NodeId, Hash>> {

@@ -245,33 +245,47 @@ impl Writer {
     /// Builds, checks and seals a batch on the writer's head: everything an append computes
     /// before it writes. Heads of streams the writer has not seen are read through `conn`
     /// (a batch still committing touched only streams it has seen). `None` for an empty batch.
-    async fn prepare(&self, conn: &mut sqlx::AnyConnection, signer: &LedgerSigner, batch: &mut PendingBatch) -> Result<Option<Sealed>> {
+    async fn prepare(&self, conn: &mut sqlx::AnyConnection, signer: &LedgerSigner, protect: &mut PendingBatch) -> Result<Option<Sealed>> {
         let head = &self.head;
         let base = head.size;
-        let batch = batch.place(base);
+        let batch = protect.place(base);
         if batch.is_empty() {
             return Ok(None);
         }
         let time = crate::store::utc_millis(chrono::Utc::now());
-        let unknown: BTreeSet<&str> = batch.iter().map(|e| e.stream.as_str()).filter(|s| !head.next_stream_seq.contains_key(*s)).collect();
+        // Streams as stored (on a v2 ledger a person's names his blind id).
+        let stored: Vec<String> = match protect.protector() {
+            Some(_) => batch.iter().map(|e| protect.stored_stream(&e.stream)).collect(),
+            None => Vec::new(),
+        };
+        let stream_of = |n: usize| stored.get(n).map_or(batch[n].stream.as_str(), String::as_str);
+        let unknown: BTreeSet<&str> = (0..batch.len()).map(stream_of).filter(|s| !head.next_stream_seq.contains_key(*s)).collect();
         let mut assigned = self.stream_heads(conn, unknown.into_iter().collect()).await?;
         let mut drafts = Vec::with_capacity(batch.len());
-        for (n, ev) in batch.into_iter().enumerate() {
-            let next = assigned.get(&ev.stream).or_else(|| head.next_stream_seq.get(&ev.stream)).copied().unwrap_or(0);
+        for (n, ev) in batch.iter().enumerate() {
+            let stream = stream_of(n);
+            let next = assigned.get(stream).or_else(|| head.next_stream_seq.get(stream)).copied().unwrap_or(0);
             if let Some(expected) = ev.expected_stream_seq {
                 if expected != next {
-                    return Err(StoreError::Conflict { stream: ev.stream, expected, actual: next });
+                    return Err(StoreError::Conflict { stream: ev.stream.clone(), expected, actual: next });
                 }
             }
-            assigned.insert(ev.stream.clone(), next + 1);
-            drafts.push(Draft { seq: base + n as u64, stream: ev.stream, stream_seq: next, kind: ev.kind, data: ev.data, time: time.clone() });
+            assigned.insert(stream.to_string(), next + 1);
+            drafts.push(next);
         }
+        let drafts: Vec<Draft> = batch
+            .into_iter()
+            .zip(drafts)
+            .enumerate()
+            .map(|(n, (ev, next))| Draft { seq: base + n as u64, stream: ev.stream, stream_seq: next, kind: ev.kind, data: ev.data, time: time.clone() })
+            .collect();
+        let protector = protect.protector().cloned();
         let (prev, mut frontier, signer) = (head.prev, head.frontier.clone(), signer.clone());
         let small = drafts.len() < SEAL_ON_RAYON_FROM;
         let work = move || -> Result<Sealed> {
             // Bodies are stored in their RFC 8785 form; whoever checks a hash canonicalises
             // again, so any JSON would do, but this one costs nothing more.
-            let sealed = seal(drafts, prev, &signer)?;
+            let sealed = seal(drafts, prev, &signer, protector.as_deref())?;
             let (mut events, mut bodies) = (Vec::with_capacity(sealed.len()), Vec::with_capacity(sealed.len()));
             let mut nodes = Vec::with_capacity(sealed.len() * 2);
             for (ev, body, hash) in sealed {
@@ -362,7 +376,7 @@ async fn write_sealed(dialect: Dialect, tx: &mut sqlx::Transaction<'static, sqlx
         let sql = format!("{insert} INTO events (seq, stream, stream_seq, type, body) VALUES {}", placeholders(dialect, chunk.len(), 5));
         let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(chunk.len() == INSERT_CHUNK);
         for (ev, body) in chunk.iter().zip(bodies.by_ref()) {
-            q = q.bind(i(ev.seq)).bind(ev.stream.as_str()).bind(i(ev.stream_seq)).bind(ev.kind.as_str()).bind(body);
+            q = q.bind(i(ev.seq)).bind(ev.stored_stream()).bind(i(ev.stream_seq)).bind(ev.kind.as_str()).bind(body);
         }
         q.execute(&mut **tx).await?;
     }

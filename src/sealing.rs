@@ -1,0 +1,186 @@
+//! Format v2 in the ledger (issue 32): the index key and the key store of a v2 ledger, what
+//! seals a batch before the writer takes it, and what opens events as they are read. The
+//! format's bytes are `events::personal`'s; this module holds the keys.
+
+use crate::keystore::{KeyStore, KeyStoreError};
+use events::personal::{self, Opening, Protector, Secret};
+use events::{Event, NewEvent};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// The file of the index key (the blind index's HMAC key), beside the ledger key.
+pub const INDEX_KEY_FILE: &str = "index.key";
+/// Data keys kept in memory at most; the cache starts afresh beyond.
+const CACHED_KEYS: usize = 200_000;
+
+/// The keys of a v2 ledger.
+pub struct Sealing {
+    index_key: Secret,
+    store: Arc<dyn KeyStore>,
+    /// Data keys by blind id; `None`: erased (or never made, when only read).
+    cache: Mutex<HashMap<String, Option<Secret>>>,
+}
+
+impl Sealing {
+    /// The index key in `key_dir`: made on a fresh ledger, required on an existing one (without
+    /// it no person is found again: refused like a lost key).
+    pub fn index_key(key_dir: &Path, fresh: bool) -> Result<Secret, KeyStoreError> {
+        let path = key_dir.join(INDEX_KEY_FILE);
+        let file = |detail: String| KeyStoreError::File { path: path.clone(), detail };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                if let Some(loose) = crate::private_files::looser_than_owner(&[&path]).pop() {
+                    return Err(file(loose));
+                }
+                Secret::from_base64(&text).map_err(|e| file(e.to_string()))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && fresh => {
+                let key = Secret::generate();
+                crate::private_files::write_new_durably(&path, format!("{}\n", key.to_base64()).as_bytes()).map_err(|e| file(e.to_string()))?;
+                Ok(key)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(KeyStoreError::Lost(format!(
+                "index key {} is missing while the ledger holds sealed events: restore it from its backup; it is never made again",
+                path.display()
+            ))),
+            Err(e) => Err(file(e.to_string())),
+        }
+    }
+
+    pub fn new(index_key: Secret, store: Arc<dyn KeyStore>) -> Self {
+        Self { index_key, store, cache: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn blind_id(&self, iin: &str) -> String {
+        personal::blind_id(&self.index_key, iin)
+    }
+
+    /// The stream as stored.
+    pub fn stored_stream(&self, stream: &str) -> String {
+        personal::stored_stream(&self.index_key, stream)
+    }
+
+    pub fn key_store(&self) -> &Arc<dyn KeyStore> {
+        &self.store
+    }
+
+    fn cached(&self, subject: &str) -> Option<Option<Secret>> {
+        self.cache.lock().expect("key cache").get(subject).cloned()
+    }
+
+    fn remember(&self, found: impl IntoIterator<Item = (String, Option<Secret>)>) {
+        let mut cache = self.cache.lock().expect("key cache");
+        if cache.len() > CACHED_KEYS {
+            cache.clear();
+        }
+        cache.extend(found);
+    }
+
+    /// What seals `batch`: the data keys of its persons, made where missing. A person erased
+    /// before is refused: his key is never made again.
+    pub async fn protector(&self, batch: &[NewEvent]) -> Result<Protector, KeyStoreError> {
+        let mut keys = HashMap::new();
+        let mut missing = Vec::new();
+        for ev in batch {
+            for person in personal::subjects(&ev.stream, &ev.data) {
+                let subject = self.blind_id(&person);
+                if keys.contains_key(&subject) || missing.contains(&subject) {
+                    continue;
+                }
+                match self.cached(&subject) {
+                    Some(Some(k)) => {
+                        keys.insert(subject, k);
+                    }
+                    _ => missing.push(subject),
+                }
+            }
+        }
+        if !missing.is_empty() {
+            let made = self.store.keys(&missing).await?;
+            for subject in missing {
+                match made.get(&subject).cloned().flatten() {
+                    Some(k) => {
+                        keys.insert(subject.clone(), k.clone());
+                        self.remember([(subject, Some(k))]);
+                    }
+                    None => {
+                        return Err(KeyStoreError::Erased(subject));
+                    }
+                }
+            }
+        }
+        Ok(Protector { index_key: self.index_key.clone(), keys })
+    }
+
+    /// Opens `events` in place with the keys the key store holds; an erased person's seals stay
+    /// shut. Returns per event how it came out. An error is a seal that does not open under its
+    /// person's key (a changed event) or a key store that cannot be read.
+    pub async fn open(&self, events: &mut [Event]) -> Result<Vec<Opening>, OpenError> {
+        let mut wanted: Vec<String> = Vec::new();
+        for ev in events.iter().filter(|e| e.format == events::envelope::EVENT_FORMAT_V2 && e.stored.is_none()) {
+            for s in personal::seal_subjects(&ev.data) {
+                if self.cached(&s).is_none() && !wanted.contains(&s) {
+                    wanted.push(s);
+                }
+            }
+        }
+        if !wanted.is_empty() {
+            let found = self.store.existing_keys(&wanted).await?;
+            self.remember(wanted.into_iter().map(|s| {
+                let k = found.get(&s).cloned().flatten();
+                (s, k)
+            }));
+        }
+        let keys: HashMap<String, Option<Secret>> = {
+            let cache = self.cache.lock().expect("key cache");
+            let mut keys = HashMap::new();
+            for ev in events.iter() {
+                for s in personal::seal_subjects(ev.stored_data()) {
+                    let k = cache.get(&s).cloned().flatten();
+                    keys.insert(s, k);
+                }
+            }
+            keys
+        };
+        use rayon::prelude::*;
+        let lookup = |s: &str| keys.get(s).cloned().flatten();
+        let opened: Vec<Result<Opening, events::Error>> = if events.len() > 64 {
+            events.par_iter_mut().map(|ev| personal::open_event(ev, &lookup)).collect()
+        } else {
+            events.iter_mut().map(|ev| personal::open_event(ev, &lookup)).collect()
+        };
+        opened.into_iter().map(|o| o.map_err(OpenError::Seal)).collect()
+    }
+
+    /// Forgets a destroyed key.
+    pub fn forget(&self, subject: &str) {
+        self.cache.lock().expect("key cache").insert(subject.to_string(), None);
+    }
+}
+
+/// Why events could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    KeyStore(#[from] KeyStoreError),
+    #[error(transparent)]
+    Seal(events::Error),
+}
+
+/// A key store for a ledger, by where its events are kept: beside the key directory for
+/// SQLite, a database of its own for PostgreSQL.
+pub async fn open_key_store(events_url: Option<&str>, key_dir: &Path, fresh: bool) -> Result<Arc<dyn KeyStore>, KeyStoreError> {
+    Ok(match events_url.filter(|u| u.starts_with("postgres")) {
+        Some(url) => Arc::new(crate::keystore::PgKeyStore::open(&keys_database_url(url)?, key_dir, fresh).await?),
+        None => Arc::new(crate::keystore::SqliteKeyStore::open(key_dir, fresh).await?),
+    })
+}
+
+/// The key store's database for an events database on PostgreSQL: the same server, the
+/// database's name with `_keys` after it (made if missing), so that the two are backed up apart.
+pub fn keys_database_url(events_url: &str) -> Result<String, KeyStoreError> {
+    let (base, query) = events_url.split_once('?').map_or((events_url, None), |(b, q)| (b, Some(q)));
+    let (server, name) = base.rsplit_once('/').ok_or_else(|| KeyStoreError::Lost(format!("cannot tell the database's name in {base:?}")))?;
+    Ok(format!("{server}/{name}_keys{}", query.map(|q| format!("?{q}")).unwrap_or_default()))
+}
