@@ -454,6 +454,9 @@ pub struct SourcesChecked {
     pub basis: TrustBasis,
     /// Events whose source signatures were checked.
     pub checked: u64,
+    /// Events whose signed documents stay sealed (format v2: a person erased, or the keys not
+    /// at hand), so not checked.
+    pub sealed: u64,
 }
 
 /// `verify`'s source check: every source signature in the log (registry answers, corrections,
@@ -461,7 +464,7 @@ pub struct SourcesChecked {
 /// keys each run recorded (the operator's claim). The first that fails, by seq and why.
 pub async fn verify_sources(store: &dyn crate::store::EventStore, trust: Option<&TrustedKeys>) -> Result<(SourcesChecked, Option<(u64, String)>), LedgerError> {
     let mut claim = TrustedKeys::default();
-    let (size, mut from, mut checked) = (store.size().await?, 0, 0);
+    let (size, mut from, mut checked, mut sealed) = (store.size().await?, 0, 0, 0);
     let kinds = [RUN_STARTED, REGISTRY_RESPONDED, LIST_ENTRY_RECEIVED, DECISION_TAKEN, REINSTATEMENT_ACKNOWLEDGED];
     while from < size {
         let to = (from + PAGE).min(size);
@@ -474,12 +477,16 @@ pub async fn verify_sources(store: &dyn crate::store::EventStore, trust: Option<
                 continue;
             }
             let keys = trust.unwrap_or(&claim);
+            if !events::personal::seal_subjects(&e.data).is_empty() {
+                sealed += 1;
+                continue;
+            }
             if let Err(why) = crate::proof::check_event_sources(e, keys) {
-                return Ok((SourcesChecked { basis: keys.basis, checked }, Some((e.seq, why))));
+                return Ok((SourcesChecked { basis: keys.basis, checked, sealed }, Some((e.seq, why))));
             }
             checked += 1;
         }
         from = to;
     }
-    Ok((SourcesChecked { basis: trust.map_or(TrustBasis::Claim, |t| t.basis), checked }, None))
+    Ok((SourcesChecked { basis: trust.map_or(TrustBasis::Claim, |t| t.basis), checked, sealed }, None))
 }

@@ -177,6 +177,21 @@ pub fn lost_database(key_path: &Path, what: &str) -> LedgerError {
     ))
 }
 
+/// Gives `store` a v2 ledger's keys from `key_dir`, where they are there, so that what it reads
+/// comes opened (`verify`, `audit` and the other readers that need no ledger key). Returns
+/// whether it did: a v1 ledger, or a copy of the database without its keys, is read as stored
+/// (sealed events stay sealed, and their sources go unchecked).
+pub async fn attach_existing_keys(store: &dyn EventStore, key_dir: &Path, events_url: Option<&str>) -> Result<bool> {
+    let v2 = store.read_seqs(&[0]).await?.first().is_some_and(|e| e.format == events::envelope::EVENT_FORMAT_V2);
+    if !v2 || store.sealing().is_some() || !key_dir.join(crate::sealing::INDEX_KEY_FILE).exists() {
+        return Ok(store.sealing().is_some());
+    }
+    let index_key = crate::sealing::Sealing::index_key(key_dir, false)?;
+    let keys = crate::sealing::open_key_store(events_url, key_dir, false).await?;
+    store.attach_sealing(Arc::new(crate::sealing::Sealing::new(index_key, keys)));
+    Ok(true)
+}
+
 /// Replays the `keys` stream into the key history (trusting nothing but event order; `verify`
 /// checks the signatures).
 pub fn key_history(key_events: &[Event]) -> KeyHistory {
@@ -243,10 +258,15 @@ impl Ledger {
         };
         let sealing = if format == events::envelope::EVENT_FORMAT_V2 {
             let index_key = crate::sealing::Sealing::index_key(key_dir, fresh)?;
-            let keys = crate::sealing::open_key_store(events_url, key_dir, fresh).await?;
-            let sealing = Arc::new(crate::sealing::Sealing::new(index_key, keys));
-            store.attach_sealing(sealing.clone());
-            Some(sealing)
+            match store.sealing() {
+                Some(s) => Some(s),
+                None => {
+                    let keys = crate::sealing::open_key_store(events_url, key_dir, fresh).await?;
+                    let sealing = Arc::new(crate::sealing::Sealing::new(index_key, keys));
+                    store.attach_sealing(sealing.clone());
+                    Some(sealing)
+                }
+            }
         } else {
             None
         };

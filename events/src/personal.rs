@@ -248,7 +248,8 @@ pub fn subject_of(stream: &str, data: &Value) -> Option<String> {
     if let Some(r) = iins_in(stream).next() {
         return Some(stream[r].to_string());
     }
-    ["iin", "holder_id"].iter().find_map(|k| data.get(k).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string))
+    let entry = data.get("entry").and_then(|e| e.get("iin"));
+    ["iin", "holder_id"].iter().filter_map(|k| data.get(k)).chain(entry).find_map(|v| v.as_str().filter(|s| !s.is_empty()).map(str::to_string))
 }
 
 /// The stream as stored: a person's stream names his blind id, and every IIN in another

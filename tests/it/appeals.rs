@@ -273,13 +273,14 @@ async fn appeal_lifecycles() {
     assert_eq!(p["notice"]["state"], "delivered", "{p}");
     let (_, events) = w.call("GET", &format!("/v1/persons/{}/events", iin_for("Cleared")), &w.auditor, None).await;
     assert!(
-        events["events"].as_array().unwrap().iter().any(|e| e["type"] == "CheckEvaluated" && e["data"]["appeal"] == id(&a).as_str()),
+        events["events"].as_array().unwrap().iter().any(|e| e["type"] == "CheckEvaluated" && crate::common::opened(e)["appeal"] == id(&a).as_str()),
         "the re-check is in the person's stream"
     );
     let file = w.call("GET", &format!("/v1/appeals/{}/case-file", id(&a)), &w.auditor, None).await.1;
     let notice = file["appeal_events"].as_array().unwrap().iter().find(|e| e["type"] == "NoticeIssued").expect("the notice of reinstatement").clone();
     assert!(
-        notice["data"]["text"]["kk"].as_str().unwrap().contains("(1001)") && notice["data"]["text"]["ru"].as_str().unwrap().contains("восстановлены"),
+        crate::common::opened(&notice)["text"]["kk"].as_str().unwrap().contains("(1001)")
+            && crate::common::opened(&notice)["text"]["ru"].as_str().unwrap().contains("восстановлены"),
         "{notice}"
     );
     let anchor = w.state.ledger.key_history().await.unwrap().all()[0].clone();

@@ -393,13 +393,14 @@ async fn a_run_over_http_with_a_source_under_the_national_pki() {
 
     let store: std::sync::Arc<dyn housing_ledger::store::EventStore> =
         std::sync::Arc::new(housing_ledger::store::sql::SqlStore::connect(&format!("sqlite://{}", d.join("ledger.db").display())).await.unwrap());
+    // The ledger opened gives the store its keys: what it reads comes opened.
+    let ledger = housing_ledger::ledger::Ledger::open(store.clone(), d, housing_ledger::ledger::DEFAULT_ORIGIN).await.unwrap();
     let failed = store.read_by_type("RegistryFailed", 0, 100).await.unwrap();
     assert!(failed.iter().all(|e| e.data["registry"] == "egkn"), "{failed:?}");
     let answers = store.read_by_type("RegistryResponded", 0, 100_000).await.unwrap();
     let zags: Vec<_> = answers.iter().filter(|e| e.data["registry"] == "zags").collect();
     assert!(!zags.is_empty() && zags.iter().all(|e| e.data["source_sig_alg"] == "rsa-pkcs1-sha256" && e.data["source_revocation"]["ocsp"].is_string()));
     assert!(answers.iter().filter(|e| e.data["registry"] != "zags").all(|e| e.data.get("source_sig_alg").is_none()), "the rest under Ed25519");
-    let ledger = housing_ledger::ledger::Ledger::open(store.clone(), d, housing_ledger::ledger::DEFAULT_ORIGIN).await.unwrap();
     let removed = store.read_by_type("DecisionTaken", 0, 10).await.unwrap()[0].stream.trim_start_matches("person:").to_string();
     let keys = TrustedKeys::load(&trust_file).unwrap();
     let bundle = housing_ledger::proof::build(&ledger, &keys, &removed, housing_ledger::rules::Procedure::RegistryRemoval).await.unwrap();
@@ -418,12 +419,20 @@ async fn a_run_over_http_with_a_source_under_the_national_pki() {
     assert!(ok && out.contains("nothing found"), "{out}{err}");
 
     let mut changed: serde_json::Value = serde_json::to_value(&bundle).unwrap();
-    let at = changed["events"].as_array().unwrap().iter().position(|e| e["data"]["registry"] == "zags" && e["type"] == "RegistryResponded").unwrap();
+    let at = changed["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|e| crate::common::opened(e)["registry"] == "zags" && e["type"] == "RegistryResponded")
+        .unwrap();
     let seq = changed["events"][at]["seq"].as_u64().unwrap();
-    let chain = changed["events"][at]["data"]["source_chain"][0].as_str().unwrap().to_string();
-    let mut der = base64::engine::general_purpose::STANDARD.decode(&chain).unwrap();
-    der[300] ^= 1;
-    changed["events"][at]["data"]["source_chain"][0] = json!(base64::engine::general_purpose::STANDARD.encode(der));
+    // On a v2 ledger the chain is sealed: a byte of the seal changes instead.
+    let stored = &mut changed["events"][at]["data"];
+    let (field, index) = if stored.get("sealed").is_some() { ("/sealed/ct", 10) } else { ("/source_chain/0", 300) };
+    let text = stored.pointer(field).unwrap().as_str().unwrap().to_string();
+    let mut raw = base64::engine::general_purpose::STANDARD.decode(&text).unwrap();
+    raw[index] ^= 1;
+    *stored.pointer_mut(field).unwrap() = json!(base64::engine::general_purpose::STANDARD.encode(raw));
     std::fs::write(file, changed.to_string()).unwrap();
     let (ok, out, _) = cli(d, &["--trust", trust, "verify-proof", file, "--ledger-key", &key]);
     assert!(!ok && out.contains(&format!("seq {seq}")), "names the event: {out}");

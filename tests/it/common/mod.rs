@@ -180,3 +180,14 @@ pub fn lit(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 pub mod scenario;
+
+/// An event's data as served: on a v2 ledger the opened data (`opened`), beside the sealed
+/// `data` the hash covers; on v1, `data`.
+pub fn opened(e: &serde_json::Value) -> &serde_json::Value {
+    e.get("opened").unwrap_or(&e["data"])
+}
+
+/// An event's stream as served: on a v2 ledger the opened stream (`opened_stream`).
+pub fn opened_stream(e: &serde_json::Value) -> &serde_json::Value {
+    e.get("opened_stream").unwrap_or(&e["stream"])
+}
