@@ -848,6 +848,7 @@ pub async fn verify_opening(
     let mut rows = store.read_raw(0, VERIFY_PAGE).await?;
     while !rows.is_empty() {
         let n = rows.len() as u64;
+        let mut broken: Option<Finding> = None;
         let mut parsed = tokio::task::spawn_blocking(move || parse_page(rows)).await.expect("parsing does not panic");
         if let Some(s) = sealing {
             let good = parsed.iter().take_while(|p| p.is_ok()).count();
@@ -856,9 +857,15 @@ pub async fn verify_opening(
                 crate::sealing::OpenError::Seal(e) => LedgerError::Invalid(Finding { seq: 0, fault: Fault::Format, detail: e.to_string() }),
                 other => other.into(),
             })?;
-            for o in openings {
-                if let events::personal::Opening::Shut(who) = o {
-                    erased.extend(who);
+            for (o, e) in openings.into_iter().zip(&events) {
+                match o {
+                    events::personal::Opening::Shut(who) => erased.extend(who),
+                    // A seal that does not open under its person's key, in an event whose hash
+                    // and signature may hold (signed again after the change).
+                    events::personal::Opening::Broken(why) if broken.is_none() => {
+                        broken = Some(Finding { seq: e.seq, fault: Fault::Format, detail: format!("a sealed member does not open under its person's key: {why}") });
+                    }
+                    _ => {}
                 }
             }
             parsed.splice(0..0, events.into_iter().map(Ok));
@@ -871,7 +878,12 @@ pub async fn verify_opening(
         let (next, checked) = tokio::join!(store.read_raw(from + n, VERIFY_PAGE), check);
         let (checked_state, found) = checked.expect("the page check does not panic");
         state = checked_state;
-        found.map_err(LedgerError::Invalid)?;
+        // The first finding by seq: a changed hash before a seal that does not open.
+        match (found, broken) {
+            (Err(f), Some(b)) if b.seq < f.seq => return Err(LedgerError::Invalid(b)),
+            (Err(f), _) | (Ok(()), Some(f)) => return Err(LedgerError::Invalid(f)),
+            (Ok(()), None) => {}
+        }
         from += n;
         progress(from);
         rows = next?;

@@ -408,6 +408,9 @@ pub enum Opening {
     Opened,
     /// These persons' seals stayed shut: their keys are destroyed (or not given).
     Shut(Vec<String>),
+    /// A seal did not open under its person's key: the event was changed (its hash says so
+    /// too, unless it was signed again). It is left as stored.
+    Broken(String),
 }
 
 /// The blind ids of the persons whose seals a stored event holds.
@@ -447,12 +450,15 @@ pub fn open_event(ev: &mut crate::Event, key: &dyn Fn(&str) -> Option<Secret>) -
         let s: Seal = serde_json::from_value(sealed.clone()).map_err(|e| bad(e.to_string()))?;
         let Some(k) = key(&s.subject) else { return Ok(Opening::Shut(vec![s.subject])) };
         let p = Place { format: &format, seq: ev.seq, stream: &stream, kind: &ev.kind, subject: &s.subject, member: "data" };
-        let opened = open(&k, &p, &s).map_err(|e| bad(e.to_string()))?;
+        let opened = match open(&k, &p, &s) {
+            Ok(o) => o,
+            Err(e) => return Ok(Opening::Broken(format!("seq {}: {e}", ev.seq))),
+        };
         let (Some(o_stream), Some(o_data)) = (opened.get("stream").and_then(Value::as_str), opened.get("data")) else {
-            return Err(bad("the opened seal has no stream and data".into()));
+            return Ok(Opening::Broken(format!("seq {}: the opened seal has no stream and data", ev.seq)));
         };
         if clear.iter().any(|(m, v)| o_data.get(m) != Some(v) || !plain(v)) || clear.keys().any(|m| !CLEAR_MEMBERS.contains(&m.as_str())) {
-            return Err(bad("a clear member differs from the sealed one".into()));
+            return Ok(Opening::Broken(format!("seq {}: a clear member differs from the sealed one", ev.seq)));
         }
         let stored = crate::envelope::Stored { stream: std::mem::replace(&mut ev.stream, o_stream.to_string()), data: std::mem::replace(&mut ev.data, o_data.clone()) };
         ev.stored = Some(Box::new(stored));
@@ -464,14 +470,17 @@ pub fn open_event(ev: &mut crate::Event, key: &dyn Fn(&str) -> Option<Secret>) -
     }
     let mut shut = Vec::new();
     let mut opened = ev.data.clone();
-    open_parts(&mut opened, "data", &mut |member, s: Seal| {
+    let walked = open_parts(&mut opened, "data", &mut |member, s: Seal| {
         let Some(k) = key(&s.subject) else {
             shut.push(s.subject.clone());
             return Ok(None);
         };
         let p = Place { format: &format, seq: ev.seq, stream: &stream, kind: &ev.kind, subject: &s.subject, member };
         open(&k, &p, &s).map(Some).map_err(|e| bad(format!("{member}: {e}")))
-    })?;
+    });
+    if let Err(e) = walked {
+        return Ok(Opening::Broken(e.to_string()));
+    }
     let stored = crate::envelope::Stored { stream: ev.stream.clone(), data: std::mem::replace(&mut ev.data, opened) };
     ev.stored = Some(Box::new(stored));
     shut.sort();

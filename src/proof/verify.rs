@@ -107,23 +107,25 @@ fn check_included(events: &[Event], inclusion: &[Inclusion], cp: &Checkpoint) ->
     Ok(())
 }
 
-/// Opens `events` with the bundle's `opening` (its person's data key): every sealed event of
-/// the bundle must open under it, and opened under it be the bundle's person's. `None` where
-/// nothing is sealed.
+/// Opens `events` with the bundle's `opening` (its person's data key), from what is stored:
+/// whatever was opened before (a bundle made in this process, or an `opened` member on the
+/// wire) is never trusted. Every sealed event of the bundle must open under it, and opened be
+/// the bundle's person's. `None` where nothing is sealed.
 fn open_events(events: &[Event], opening: Option<&super::Opening>, iin: &str) -> Result<Option<Vec<Event>>, ProofError> {
-    let sealed = |e: &Event| e.stored.is_none() && !events::personal::seal_subjects(&e.data).is_empty();
+    let sealed = |e: &Event| !events::personal::seal_subjects(e.stored_data()).is_empty();
     if !events.iter().any(sealed) {
         return Ok(None);
     }
     let opening = opening.ok_or_else(|| invalid("the bundle's events are sealed (format v2) and it carries no opening"))?;
     let key = events::personal::Secret::from_base64(&opening.data_key).map_err(|e| invalid(format!("opening: {e}")))?;
     let lookup = |s: &str| (s == opening.subject).then(|| key.clone());
-    let mut out = events.to_vec();
+    let mut out: Vec<Event> = events.iter().map(Event::as_stored).collect();
     for e in out.iter_mut() {
         match events::personal::open_event(e, &lookup).map_err(|err| invalid(err.to_string()))? {
             events::personal::Opening::Shut(who) => {
                 return Err(invalid(format!("seq {} is sealed under {} and the bundle opens only {}'s seals", e.seq, who.join(", "), opening.subject)))
             }
+            events::personal::Opening::Broken(why) => return Err(invalid(format!("a sealed member does not open under the person's key: {why}"))),
             events::personal::Opening::Opened if projections::person::subject_of(e).is_some_and(|p| p != iin) => {
                 return Err(invalid(format!("seq {} opens as another person's event than the bundle's", e.seq)));
             }

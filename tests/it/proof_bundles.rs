@@ -495,6 +495,12 @@ async fn the_persons_own_entry_and_decision_carry_their_sources_signatures() {
             Value::String(s) => json!(format!("{s}x")),
             other => panic!("{other}"),
         };
+        // On a v2 ledger the change is to the sealed member (a byte of its ciphertext).
+        if let Some(stored) = b.events[at].stored.as_mut() {
+            let ct = stored.data["sealed"]["ct"].as_str().unwrap().to_string();
+            let flipped = if ct.starts_with('A') { ct.replacen('A', "B", 1) } else { format!("A{}", &ct[1..]) };
+            stored.data["sealed"]["ct"] = json!(flipped);
+        }
         // As served: the event's hash no longer matches.
         let served = verify(&b, &w).unwrap_err();
         // As an operator holding the ledger key would have it: the source's signature fails.

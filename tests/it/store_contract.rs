@@ -130,10 +130,9 @@ async fn a_batch_refused_halfway_writes_nothing(b: Backend, pg: Option<&PgCluste
     ledger.append(vec![person_event(0)]).await.unwrap();
     let before = ledger.size().await.unwrap();
     let sql = place.sql().await;
-    sqlx::raw_sql("INSERT INTO events (seq, stream, stream_seq, type, body) VALUES (-1, 'person:850415300000', 1, 'X', '{}')")
-        .execute(sql.pool())
-        .await
-        .unwrap();
+    // The stream as stored (on a v2 ledger it names the person's blind id).
+    let stream = ledger.stored_stream("person:850415300000");
+    sqlx::query("INSERT INTO events (seq, stream, stream_seq, type, body) VALUES (-1, $1, 1, 'X', '{}')").bind(stream).execute(sql.pool()).await.unwrap();
     let mut batch: Vec<NewEvent> = (0..400).map(|i| NewEvent::new(format!("person:other{i}"), "RegistryQueried", json!({"i": i}))).collect();
     batch[200] = person_event(7);
     let err = ledger.append(batch).await.unwrap_err().to_string();

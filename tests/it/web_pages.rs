@@ -382,7 +382,16 @@ async fn the_timeline_shows_an_event_changed_behind_the_ledgers_back() {
     let answer = events.iter().find(|e| e.kind == "RegistryResponded" && e.data["registry"] == "gosreestr").unwrap();
     let store = p.place.sql().await;
     let (_, body) = store.read_raw(answer.seq, 1).await.unwrap().remove(0);
-    tamper(&store, &format!("UPDATE events SET body = {} WHERE seq = {}", lit(&body.replace("П-9", "П-8")), answer.seq)).await;
+    // On a v2 ledger the answer is sealed: a byte of its ciphertext changes instead.
+    let changed = if body.contains("П-9") {
+        body.replace("П-9", "П-8")
+    } else {
+        let mut v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let ct = v["data"]["sealed"]["ct"].as_str().unwrap().to_string();
+        v["data"]["sealed"]["ct"] = json!(if ct.starts_with('A') { ct.replacen('A', "B", 1) } else { format!("A{}", &ct[1..]) });
+        v.to_string()
+    };
+    tamper(&store, &format!("UPDATE events SET body = {} WHERE seq = {}", lit(&changed), answer.seq)).await;
     let (s, _, html) = p.call("GET", &format!("/ui/persons/{iin}"), Some(&auditor), None).await;
     assert_eq!(s, StatusCode::OK);
     let row = html.split("<tr").find(|r| r.contains(&format!("id=\"event-{}\"", answer.seq))).expect("the changed event is shown");
