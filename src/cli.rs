@@ -39,7 +39,7 @@ impl Location {
             return Err(crate::ledger::LedgerError::Lost(format!("there is no ledger database at {}; nothing was created", file.display())));
         }
         let store = self.store().await?;
-        crate::ledger::attach_existing_keys(store.as_ref(), &self.data_dir, self.database_url.as_deref()).await?;
+        crate::ledger::attach_existing_keys(store.as_ref(), &self.data_dir).await?;
         Ok(store)
     }
 
@@ -51,7 +51,7 @@ impl Location {
             return Err(crate::ledger::lost_database(&key, &format!("{} is missing", file.display())));
         }
         let store = self.store().await?;
-        let mut ledger = Ledger::open_at(store, &self.data_dir, &self.origin, self.database_url.as_deref()).await?;
+        let mut ledger = Ledger::open(store, &self.data_dir, &self.origin).await?;
         if let Some(w) = &self.witnesses {
             ledger = ledger.with_witnesses(w.clone());
         }

@@ -181,7 +181,9 @@ pub fn lost_database(key_path: &Path, what: &str) -> LedgerError {
 /// comes opened (`verify`, `audit` and the other readers that need no ledger key). Returns
 /// whether it did: a v1 ledger, or a copy of the database without its keys, is read as stored
 /// (sealed events stay sealed, and their sources go unchecked).
-pub async fn attach_existing_keys(store: &dyn EventStore, key_dir: &Path, events_url: Option<&str>) -> Result<bool> {
+pub async fn attach_existing_keys(store: &dyn EventStore, key_dir: &Path) -> Result<bool> {
+    let events_url = store.postgres_url();
+    let events_url = events_url.as_deref();
     let v2 = store.read_seqs(&[0]).await?.first().is_some_and(|e| e.format == events::envelope::EVENT_FORMAT_V2);
     if !v2 || store.sealing().is_some() || !key_dir.join(crate::sealing::INDEX_KEY_FILE).exists() {
         return Ok(store.sealing().is_some());
@@ -210,13 +212,12 @@ impl Ledger {
     /// A ledger is only ever started on nothing: where the key exists but the log is empty (the
     /// database was lost or replaced), or the log has events but the key is missing, it refuses
     /// and creates nothing, so that no one can start a second history under the same key.
+    ///
+    /// A v2 ledger's key store is beside its key (SQLite) or a database of its own beside the
+    /// events' (PostgreSQL).
     pub async fn open(store: Arc<dyn EventStore>, key_dir: &Path, origin: &str) -> Result<Self> {
-        Self::open_at(store, key_dir, origin, None).await
-    }
-
-    /// Like [`Ledger::open`], for events kept at `events_url` (a v2 ledger on PostgreSQL keeps
-    /// its key store in a database of its own beside it).
-    pub async fn open_at(store: Arc<dyn EventStore>, key_dir: &Path, origin: &str, events_url: Option<&str>) -> Result<Self> {
+        let events_url = store.postgres_url();
+        let events_url = events_url.as_deref();
         let key_path = key_dir.join(KEY_FILE);
         let existing = read_key_file(&key_path)?;
         let size = store.size().await?;

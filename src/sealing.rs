@@ -172,9 +172,34 @@ pub enum OpenError {
 /// SQLite, a database of its own for PostgreSQL.
 pub async fn open_key_store(events_url: Option<&str>, key_dir: &Path, fresh: bool) -> Result<Arc<dyn KeyStore>, KeyStoreError> {
     Ok(match events_url.filter(|u| u.starts_with("postgres")) {
-        Some(url) => Arc::new(crate::keystore::PgKeyStore::open(&keys_database_url(url)?, key_dir, fresh).await?),
+        Some(url) => {
+            let keys_url = keys_database_url(url)?;
+            if fresh {
+                create_database(url, &keys_url).await?;
+            }
+            Arc::new(crate::keystore::PgKeyStore::open(&keys_url, key_dir, fresh).await?)
+        }
         None => Arc::new(crate::keystore::SqliteKeyStore::open(key_dir, fresh).await?),
     })
+}
+
+/// Makes the key store's database beside the events' (on a fresh ledger), unless it is there.
+async fn create_database(events_url: &str, keys_url: &str) -> Result<(), KeyStoreError> {
+    use sqlx::Connection;
+    let name = keys_url.split('?').next().and_then(|b| b.rsplit_once('/')).map(|(_, n)| n.to_string()).unwrap_or_default();
+    let mut conn = sqlx::PgConnection::connect(events_url).await?;
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)").bind(&name).fetch_one(&mut conn).await?;
+    if !exists {
+        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+        if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {quoted}"))).execute(&mut conn).await {
+            // Another process made it first.
+            let made: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)").bind(&name).fetch_one(&mut conn).await?;
+            if !made {
+                return Err(e.into());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The key store's database for an events database on PostgreSQL: the same server, the

@@ -135,6 +135,11 @@ fn open_events(events: &[Event], opening: Option<&super::Opening>, iin: &str) ->
     Ok(Some(out))
 }
 
+/// A bundle's events opened with its own opening (format v2), as they are if none is sealed.
+pub fn opened_events(bundle: &Bundle) -> Result<Vec<Event>, ProofError> {
+    Ok(open_events(&bundle.events, bundle.opening.as_ref(), &bundle.iin)?.unwrap_or_else(|| bundle.events.clone()))
+}
+
 /// The bundle with its events opened (format v2), or `None` if none is sealed.
 fn open_bundle(bundle: &Bundle) -> Result<Option<Bundle>, ProofError> {
     Ok(open_events(&bundle.events, bundle.opening.as_ref(), &bundle.iin)?.map(|events| Bundle { events, ..bundle.clone() }))
@@ -715,14 +720,16 @@ pub fn verify(bundle: &Bundle, anchor: &VerifierKey, book: &RuleBook, sources: &
     if bundle.format != PROOF_FORMAT {
         return Err(invalid(format!("unknown format {:?}", bundle.format)));
     }
-    let opened = open_bundle(bundle)?;
-    let bundle = opened.as_ref().unwrap_or(bundle);
     // Ledger keys as the log recorded them; each event under the key in force at its seq; the
     // checkpoint under a key the anchor leads to, in force at its size.
     let history = key_history(&bundle.events, anchor)?;
     check_signatures(&bundle.events, &history)?;
     let cp = anchored_checkpoint(&bundle.checkpoint, &bundle.events, &history, anchor)?;
     check_included(&bundle.events, &bundle.inclusion, &cp)?;
+    // Format v2: the person's seals opened with the bundle's opening, once the stored form is
+    // known to be the ledger's.
+    let opened = open_bundle(bundle)?;
+    let bundle = opened.as_ref().unwrap_or(bundle);
     let keys = source_keys(bundle, sources)?;
     let procedure = Procedure::parse(&bundle.procedure).map_err(invalid)?;
     // The status the events show.

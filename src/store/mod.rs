@@ -246,6 +246,10 @@ pub trait LogStore: Send + Sync {
     fn sealing(&self) -> Option<std::sync::Arc<crate::sealing::Sealing>> {
         None
     }
+    /// The URL of the PostgreSQL database the store keeps its events in, if it is one.
+    fn postgres_url(&self) -> Option<String> {
+        None
+    }
     /// `stream` as stored.
     fn stored_stream(&self, stream: &str) -> String {
         self.sealing().map_or_else(|| stream.to_string(), |s| s.stored_stream(stream))

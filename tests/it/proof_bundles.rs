@@ -469,7 +469,9 @@ async fn verify_checks_every_source_signature() {
 #[tokio::test]
 async fn the_persons_own_entry_and_decision_carry_their_sources_signatures() {
     let w = world().await;
-    let a = w.bundle("A").await;
+    let mut a = w.bundle("A").await;
+    // On a v2 ledger the bundle's events are sealed: opened with the bundle's own opening.
+    a.events = proof::opened_events(&a).unwrap();
     let keys = TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED);
     let entry = a.events.iter().position(|e| e.kind == "ListEntryReceived").unwrap();
     let decision = a.events.iter().position(|e| e.kind == "DecisionTaken").unwrap();

@@ -87,6 +87,8 @@ pub struct SqlStore {
     appends: mpsc::Sender<writer::Append>,
     /// A v2 ledger's keys, once its ledger is opened: events read are opened with them.
     sealing: std::sync::OnceLock<std::sync::Arc<crate::sealing::Sealing>>,
+    /// The PostgreSQL server's URL (a v2 ledger's key store is a database beside it).
+    postgres_url: Option<String>,
 }
 
 fn i(v: u64) -> i64 {
@@ -242,7 +244,7 @@ impl SqlStore {
         // readers it was to release.
         let writes = options.clone().max_connections(WRITER_CONNECTIONS).connect(&url).await?;
         let pool = options.connect(&url).await?;
-        let store = Self { pool, dialect, appends: writer::start(writes, dialect), sealing: Default::default() };
+        let store = Self { pool, dialect, appends: writer::start(writes, dialect), sealing: Default::default(), postgres_url: (dialect == Dialect::Postgres).then(|| url.clone()) };
         store.migrate().await?;
         if dialect == Dialect::Sqlite {
             // Fold a WAL left by an earlier process into the database now, so that the first
@@ -448,6 +450,10 @@ impl LogStore for SqlStore {
 
     fn sealing(&self) -> Option<std::sync::Arc<crate::sealing::Sealing>> {
         self.sealing.get().cloned()
+    }
+
+    fn postgres_url(&self) -> Option<String> {
+        self.postgres_url.clone()
     }
 
     async fn read_by_type(&self, kind: &str, from: u64, limit: u64) -> Result<Vec<Event>> {
