@@ -77,6 +77,12 @@ pub enum Command {
     Demo(DemoArgs),
     /// Sign a checkpoint of the log as it is now and print it.
     Checkpoint,
+    /// Erase one person (format v2): his data key destroyed, his read-model rows deleted,
+    /// `SubjectErased` recorded; the log and its proofs stay whole. Operator role.
+    Erase(EraseArgs),
+    /// Erase every case whose retention period under the retention rules has run out, or list
+    /// them (--dry-run). Operator role.
+    Retention(RetentionArgs),
     /// A transparency-log witness (C2SP tlog-witness).
     Witness {
         #[command(subcommand)]
@@ -205,6 +211,13 @@ pub struct ServeArgs {
     /// serving); any that differ are folded afresh from the events, in minutes.
     #[arg(long, default_value_t = 360)]
     pub integrity_check_minutes: u64,
+    /// The retention rules serve erases by, once a day (format v2; default: the newest
+    /// rules/retention-*.json built in).
+    #[arg(long)]
+    pub retention_rules: Option<PathBuf>,
+    /// Do not run retention while serving (erasures then only by `retention` and `erase`).
+    #[arg(long)]
+    pub no_retention: bool,
 }
 
 /// The arguments of `verify`.
@@ -396,4 +409,40 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1000)]
         batch: usize,
     },
+}
+
+#[derive(clap::Args)]
+pub struct EraseArgs {
+    /// The person's IIN.
+    #[arg(long)]
+    pub iin: String,
+    /// Why he is erased (recorded).
+    #[arg(long)]
+    pub reason: String,
+    /// The legal basis of the erasure (recorded).
+    #[arg(long)]
+    pub basis: String,
+    /// An operator's API token: its holder is recorded as who erased.
+    #[arg(long, env = "HOUSING_LEDGER_TOKEN", hide_env_values = true)]
+    pub token: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::Args)]
+pub struct RetentionArgs {
+    /// List what is due; erase nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The retention rules (default: the newest rules/retention-*.json built in).
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
+    /// The day to count to (YYYY-MM-DD; default: today).
+    #[arg(long)]
+    pub today: Option<String>,
+    /// An operator's API token: its holder is recorded as who erased.
+    #[arg(long, env = "HOUSING_LEDGER_TOKEN", hide_env_values = true)]
+    pub token: String,
+    #[arg(long)]
+    pub json: bool,
 }

@@ -238,6 +238,18 @@ pub async fn record_shown(State(s): State<AppState>, mut req: Request, next: Nex
     let viewer = req.extensions().get::<Viewer>().cloned().unwrap_or_default();
     req.extensions_mut().insert(viewer.clone());
     let resp = next.run(req).await;
+    // An erased person's routes answer 410 naming the erasure, once the caller may ask at all
+    // (a refusal of the request itself stays what it was, and tells nothing of an erasure).
+    if let Some(iin) = params.get("iin").filter(|_| !matches!(resp.status().as_u16(), 400 | 401 | 403 | 413)) {
+        match crate::erasure::erased(&s.ledger, iin).await {
+            Ok(Some(seq)) => {
+                return crate::api::AppError::Gone(format!("this person's data was erased (SubjectErased at seq {seq}): it can no longer be read by anyone"))
+                    .into_response()
+            }
+            Ok(None) => {}
+            Err(e) => return withheld(format!("finding whether the person was erased: {e}")),
+        }
+    }
     let content_type = resp.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     let caller = viewer.0.get();
     if caller.is_none() && !(content_type.starts_with("application/json") || content_type.starts_with("text/")) {

@@ -137,11 +137,79 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Demo(a) => demo(&g, a.persons, &a.listen, &a.as_of, a.no_serve).await,
         Command::Ledger { command: LedgerCommand::Init } => ledger_init(&g).await,
         Command::Checkpoint => checkpoint(&g).await,
+        Command::Erase(a) => erase(&g, a).await,
+        Command::Retention(a) => retention(&g, a).await,
         Command::Witness { command } => witness(&g, command).await,
         Command::Token { command } => token(&g, command).await,
         Command::Keys { command } => keys(&g, command).await,
         Command::Bench { command } => bench(&g, command).await,
     }
+}
+
+/// The operator a token names, or why not.
+async fn operator(ledger: &housing_ledger::ledger::Ledger, token: &str) -> anyhow::Result<housing_ledger::auth::Caller> {
+    let caller = housing_ledger::auth::authenticate(ledger, token).await?.context("the token is not a valid, unrevoked, unexpired API token")?;
+    anyhow::ensure!(caller.role == housing_ledger::auth::Role::Operator, "erasure is the operator's: the token's role is {}", caller.role);
+    Ok(caller)
+}
+
+/// `erase`.
+async fn erase(g: &Global, a: EraseArgs) -> anyhow::Result<std::process::ExitCode> {
+    let ledger = g.loc.ledger().await?;
+    let caller = operator(&ledger, &a.token).await?;
+    let by = format!("{} (token {})", caller.holder, caller.token_id);
+    let done = housing_ledger::erasure::erase(&ledger, &a.iin, &a.reason, &a.basis, &by).await?;
+    if a.json {
+        println!("{}", serde_json::to_string(&done)?);
+    } else if done.now {
+        println!("erased {} (SubjectErased at seq {}): his data key is destroyed; the log and its proofs are whole", done.subject, done.seq);
+    } else {
+        println!("{} was erased before (SubjectErased at seq {}); what was left of it is done", done.subject, done.seq);
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// `retention`.
+async fn retention(g: &Global, a: RetentionArgs) -> anyhow::Result<std::process::ExitCode> {
+    use housing_ledger::retention::{self, RetentionRules};
+    let rules = match &a.rules {
+        Some(p) => RetentionRules::parse(&std::fs::read_to_string(p).with_context(|| format!("{}", p.display()))?).map_err(anyhow::Error::msg)?,
+        None => RetentionRules::built_in(),
+    };
+    let today = match &a.today {
+        Some(d) => chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").context("--today is YYYY-MM-DD")?,
+        None => chrono::Utc::now().date_naive(),
+    };
+    let ledger = g.loc.ledger().await?;
+    let caller = operator(&ledger, &a.token).await?;
+    let unconfirmed: Vec<&String> = rules.kinds.iter().filter(|(_, p)| !p.confirmed).map(|(k, _)| k).collect();
+    if !unconfirmed.is_empty() && !a.json {
+        eprintln!("warning: {} periods await the operator's legal service's confirmation: {}", rules.name(), unconfirmed.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", "));
+    }
+    if a.dry_run {
+        let due = retention::due(&ledger, &rules, today).await?;
+        if a.json {
+            println!("{}", serde_json::json!({"rules": rules.name(), "today": today.to_string(), "dry_run": true, "due": due}));
+        } else {
+            println!("{} case(s) due on {today} under {} (nothing erased):", due.len(), rules.name());
+            for d in &due {
+                println!("  {} {} from seq {} ({}), due {}{}", d.person, d.kind, d.from_seq, d.from_time, d.due_on, if d.confirmed { "" } else { " [period unconfirmed]" });
+            }
+        }
+        return Ok(std::process::ExitCode::SUCCESS);
+    }
+    let by = format!("retention by {} (token {})", caller.holder, caller.token_id);
+    let done = retention::apply(&ledger, &rules, today, &by).await?;
+    if a.json {
+        let erased: Vec<_> = done.iter().map(|(d, e)| serde_json::json!({"due": d, "erased": e})).collect();
+        println!("{}", serde_json::json!({"rules": rules.name(), "today": today.to_string(), "dry_run": false, "erased": erased}));
+    } else {
+        println!("{} case(s) erased on {today} under {}:", done.len(), rules.name());
+        for (d, e) in &done {
+            println!("  {} {} (SubjectErased at seq {})", e.subject, d.kind, e.seq);
+        }
+    }
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
 /// A bar on a terminal (not under `--json`), by events walked.
@@ -520,6 +588,8 @@ async fn serve(g: &Global, a: ServeArgs) -> anyhow::Result<std::process::ExitCod
         checkpoint_events,
         checkpoint_seconds,
         integrity_check_minutes,
+        retention_rules,
+        no_retention,
     } = a;
     if checkpoint_events == 0 || checkpoint_seconds == 0 {
         bail!("--checkpoint-events and --checkpoint-seconds must be at least 1");
@@ -548,6 +618,14 @@ async fn serve(g: &Global, a: ServeArgs) -> anyhow::Result<std::process::ExitCod
         .with_integrity_check(Duration::from_secs(integrity_check_minutes.max(1) * 60));
     if let Some(spec) = registries {
         state = state.with_registries(registries_from(&spec, &g.seed, registry_timeout_ms, &answer_limits, &trust)?);
+    }
+    if !no_retention {
+        let rules = match &retention_rules {
+            Some(p) => housing_ledger::retention::RetentionRules::parse(&std::fs::read_to_string(p).with_context(|| format!("{}", p.display()))?)
+                .map_err(anyhow::Error::msg)?,
+            None => housing_ledger::retention::RetentionRules::built_in(),
+        };
+        state = state.with_retention(rules);
     }
     let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     println!("serving on http://{}", listener.local_addr()?);

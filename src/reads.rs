@@ -90,7 +90,20 @@ impl ReadLog {
 
 /// The reads an event of reads holds (none for any other event).
 pub fn reads_in(e: &Event) -> Vec<Read> {
-    e.as_type::<PersonalDataReads>().map(|r| r.reads).unwrap_or_default()
+    if let Some(r) = e.as_type::<PersonalDataReads>() {
+        return r.reads;
+    }
+    // A v2 event with an erased person's part still sealed: the other reads, and his persons
+    // that opened (a sealed IIN is no one's to list).
+    let reads = e.data.get("reads").and_then(serde_json::Value::as_array).into_iter().flatten();
+    reads
+        .filter_map(|r| {
+            let mut r = r.clone();
+            let iins: Vec<serde_json::Value> = r.get("iins")?.as_array()?.iter().filter(|v| v.is_string()).cloned().collect();
+            r["iins"] = serde_json::Value::Array(iins);
+            serde_json::from_value::<Read>(r).ok()
+        })
+        .collect()
 }
 
 /// The subject index's rows the events `[from, to)` give: each person a read showed, with the
@@ -111,6 +124,8 @@ pub async fn index_differences(store: &dyn crate::store::EventStore) -> Result<V
         rebuilt.extend(subject_rows(store, from, to).await?);
         from = to;
     }
+    // The index keeps each person under his stored key (on a v2 ledger, his blind id).
+    let rebuilt: BTreeSet<(String, u64)> = rebuilt.into_iter().map(|(s, q)| (store.stored_key(&s), q)).collect();
     let stored: BTreeSet<(String, u64)> = store.subject_index_all().await?.into_iter().collect();
     let mut out: Vec<(String, u64, &'static str)> = rebuilt.difference(&stored).map(|(s, q)| (s.clone(), *q, "missing from the index")).collect();
     out.extend(stored.difference(&rebuilt).map(|(s, q)| (s.clone(), *q, "in the index, not in the events")));

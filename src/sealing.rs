@@ -17,10 +17,23 @@ const CACHED_KEYS: usize = 200_000;
 /// The keys of a v2 ledger.
 pub struct Sealing {
     index_key: Secret,
+    /// Seals the stored read-model rows: derived from the index key, so that the rows are
+    /// readable only beside it (never from the events database alone).
+    row_key: Secret,
     store: Arc<dyn KeyStore>,
-    /// Data keys by blind id; `None`: erased (or never made, when only read).
-    cache: Mutex<HashMap<String, Option<Secret>>>,
+    /// Data keys by blind id; `None`: erased (or never made, when only read). Kept a few
+    /// seconds: a key destroyed by another process (`erase` beside a running `serve`) must stop
+    /// opening anything soon.
+    cache: Mutex<(std::time::Instant, HashMap<String, Option<Secret>>)>,
 }
+
+/// What the read-model rows' key is derived under.
+const ROW_KEY_DOMAIN: &str = "housing-ledger/read-rows/v2";
+/// The place a stored row is sealed at.
+const ROW_FORMAT: &str = "housing-ledger/read-rows/v2";
+
+/// How long keys are kept in memory before the key store is asked again.
+const KEYS_FRESH: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Sealing {
     /// The index key in `key_dir`: made on a fresh ledger, required on an existing one (without
@@ -49,7 +62,8 @@ impl Sealing {
     }
 
     pub fn new(index_key: Secret, store: Arc<dyn KeyStore>) -> Self {
-        Self { index_key, store, cache: Mutex::new(HashMap::new()) }
+        let row_key = Secret(personal::derive(&index_key, ROW_KEY_DOMAIN));
+        Self { index_key, row_key, store, cache: Mutex::new((std::time::Instant::now(), HashMap::new())) }
     }
 
     pub fn blind_id(&self, iin: &str) -> String {
@@ -61,20 +75,48 @@ impl Sealing {
         personal::stored_stream(&self.index_key, stream)
     }
 
+    /// A read-model row's stored key: the blind id of its person.
+    pub fn row_key(&self, key: &str) -> String {
+        self.blind_id(key)
+    }
+
+    /// A read-model row as stored: sealed under the row key at its projection and stored key,
+    /// holding its key and text.
+    pub fn seal_row(&self, projection: &str, key: &str, row: &str) -> (String, String) {
+        let stored = self.row_key(key);
+        let place = personal::Place { format: ROW_FORMAT, seq: 0, stream: projection, kind: "row", subject: &stored, member: "row" };
+        let seal = personal::seal(&self.row_key, &place, &serde_json::json!({"key": key, "row": row}));
+        (stored.clone(), serde_json::to_string(&seal).expect("a seal serialises"))
+    }
+
+    /// A stored row opened: its key and text; `None` if it does not open (written with the
+    /// database alone, or under another index key), which is never served.
+    pub fn open_row(&self, projection: &str, stored: &str, text: &str) -> Option<(String, String)> {
+        let seal: personal::Seal = serde_json::from_str(text).ok()?;
+        let place = personal::Place { format: ROW_FORMAT, seq: 0, stream: projection, kind: "row", subject: stored, member: "row" };
+        let v = personal::open(&self.row_key, &place, &seal).ok()?;
+        Some((v.get("key")?.as_str()?.to_string(), v.get("row")?.as_str()?.to_string()))
+    }
+
     pub fn key_store(&self) -> &Arc<dyn KeyStore> {
         &self.store
     }
 
+    /// The cache, emptied first if it is stale or full.
+    fn fresh(&self) -> std::sync::MutexGuard<'_, (std::time::Instant, HashMap<String, Option<Secret>>)> {
+        let mut cache = self.cache.lock().expect("key cache");
+        if cache.0.elapsed() > KEYS_FRESH || cache.1.len() > CACHED_KEYS {
+            *cache = (std::time::Instant::now(), HashMap::new());
+        }
+        cache
+    }
+
     fn cached(&self, subject: &str) -> Option<Option<Secret>> {
-        self.cache.lock().expect("key cache").get(subject).cloned()
+        self.fresh().1.get(subject).cloned()
     }
 
     fn remember(&self, found: impl IntoIterator<Item = (String, Option<Secret>)>) {
-        let mut cache = self.cache.lock().expect("key cache");
-        if cache.len() > CACHED_KEYS {
-            cache.clear();
-        }
-        cache.extend(found);
+        self.fresh().1.extend(found);
     }
 
     /// What seals `batch`: the data keys of its persons, made where missing. A person erased
@@ -117,32 +159,34 @@ impl Sealing {
     /// shut. Returns per event how it came out. An error is a seal that does not open under its
     /// person's key (a changed event) or a key store that cannot be read.
     pub async fn open(&self, events: &mut [Event]) -> Result<Vec<Opening>, OpenError> {
+        // The keys the events need: what the cache holds, the rest from the key store.
+        let mut keys: HashMap<String, Option<Secret>> = HashMap::new();
         let mut wanted: Vec<String> = Vec::new();
-        for ev in events.iter().filter(|e| e.format == events::envelope::EVENT_FORMAT_V2 && e.stored.is_none()) {
-            for s in personal::seal_subjects(&ev.data) {
-                if self.cached(&s).is_none() && !wanted.contains(&s) {
-                    wanted.push(s);
+        {
+            let cache = self.fresh();
+            for ev in events.iter().filter(|e| e.format == events::envelope::EVENT_FORMAT_V2 && e.stored.is_none()) {
+                for s in personal::seal_subjects(&ev.data) {
+                    if keys.contains_key(&s) || wanted.contains(&s) {
+                        continue;
+                    }
+                    match cache.1.get(&s) {
+                        Some(k) => {
+                            keys.insert(s, k.clone());
+                        }
+                        None => wanted.push(s),
+                    }
                 }
             }
         }
         if !wanted.is_empty() {
             let found = self.store.existing_keys(&wanted).await?;
-            self.remember(wanted.into_iter().map(|s| {
+            let found: Vec<(String, Option<Secret>)> = wanted.into_iter().map(|s| {
                 let k = found.get(&s).cloned().flatten();
                 (s, k)
-            }));
+            }).collect();
+            keys.extend(found.iter().cloned());
+            self.remember(found);
         }
-        let keys: HashMap<String, Option<Secret>> = {
-            let cache = self.cache.lock().expect("key cache");
-            let mut keys = HashMap::new();
-            for ev in events.iter() {
-                for s in personal::seal_subjects(ev.stored_data()) {
-                    let k = cache.get(&s).cloned().flatten();
-                    keys.insert(s, k);
-                }
-            }
-            keys
-        };
         use rayon::prelude::*;
         let lookup = |s: &str| keys.get(s).cloned().flatten();
         let opened: Vec<Result<Opening, events::Error>> = if events.len() > 64 {
@@ -155,7 +199,7 @@ impl Sealing {
 
     /// Forgets a destroyed key.
     pub fn forget(&self, subject: &str) {
-        self.cache.lock().expect("key cache").insert(subject.to_string(), None);
+        self.cache.lock().expect("key cache").1.insert(subject.to_string(), None);
     }
 }
 

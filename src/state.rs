@@ -193,6 +193,37 @@ impl AppState {
         self
     }
 
+    /// Erases, once a day (the first at start), every case whose retention period under `rules`
+    /// has run out (format v2; a v1 ledger erases nothing). Each erasure is recorded as the
+    /// service's, naming the rule.
+    pub fn with_retention(self, rules: crate::retention::RetentionRules) -> Self {
+        let ledger = self.ledger.clone();
+        if ledger.sealing().is_none() {
+            return self;
+        }
+        let rules = Arc::new(rules);
+        self.background.every("retention", std::time::Duration::from_secs(24 * 3600), move || {
+            let (ledger, rules) = (ledger.clone(), rules.clone());
+            async move {
+                let by = format!("retention ({}, serve's daily run)", rules.name());
+                match crate::retention::apply(&ledger, &rules, chrono::Utc::now().date_naive(), &by).await {
+                    Ok(done) => {
+                        if !done.is_empty() {
+                            tracing::info!(erased = done.len(), rules = %rules.name(), "retention: cases whose period ran out were erased");
+                        }
+                        Ok(())
+                    }
+                    Err(crate::erasure::ErasureError::Ledger(e)) => Err(e),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "retention stopped");
+                        Ok(())
+                    }
+                }
+            }
+        });
+        self
+    }
+
     pub fn with_rule_book(mut self, book: crate::rules::RuleBook) -> Self {
         self.book = Arc::new(book);
         self

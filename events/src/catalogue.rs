@@ -446,6 +446,7 @@ catalogue! {
     AppealResolved = APPEAL_RESOLVED;
     ReinstatementFailed = REINSTATEMENT_FAILED;
     CheckpointRefused = CHECKPOINT_REFUSED;
+    SubjectErased = SUBJECT_ERASED;
     PersonalDataReads = PERSONAL_DATA_READS;
     PersonalDataRead = PERSONAL_DATA_READ;
     TokenIssued = TOKEN_ISSUED;
@@ -923,6 +924,19 @@ pub struct CheckpointRefused {
     pub detail: String,
     /// The checkpoint refused, as signed.
     pub checkpoint: String,
+}
+
+/// A person erased (format v2, stream `erasures`): his data key destroyed, so that every seal
+/// of his stays shut. Nothing personal: his blind id, why, on which legal basis, and who.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubjectErased {
+    pub subject: String,
+    pub reason: String,
+    pub basis: String,
+    pub erased_by: String,
+    /// The retention rule that made it due, for an erasure by `retention`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
 }
 
 /// Reads of personal data through the API waiting together, in stream `reads`.

@@ -70,6 +70,13 @@ pub fn blind_id(index_key: &Secret, iin: &str) -> String {
     format!("p{}", hex::encode(&mac.finalize().into_bytes()[..16]))
 }
 
+/// A key derived from `key` for one purpose: HMAC-SHA256(key, `domain`).
+pub fn derive(key: &Secret, domain: &str) -> [u8; 32] {
+    let mut mac = <SimpleHmac<sha2::Sha256> as Mac>::new_from_slice(&key.0).expect("any key length");
+    mac.update(domain.as_bytes());
+    mac.finalize().into_bytes().into()
+}
+
 /// Where a seal sits: what its associated data binds it to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Place<'a> {
@@ -323,10 +330,16 @@ enum Member<'a> {
     Keyed(&'a str),
 }
 
+/// Whether `text` shows an IIN. Hashes (32 or more hexadecimal digits) and blind ids (`p` and
+/// 32 of them) are passed over: one may hold twelve digits by chance.
+fn shows(text: &str) -> bool {
+    let hex = |t: &str| t.len() >= 32 && t.bytes().all(|c| c.is_ascii_hexdigit());
+    text.split([':', '-', '/']).any(|t| !hex(t) && !(t.len() == 33 && t.starts_with('p') && hex(&t[1..])) && iins_in(t).next().is_some())
+}
+
 /// Where a stored value still shows an IIN outside a seal, if anywhere: a v2 event never does.
 /// Long hexadecimal strings (hashes) are passed over: one may hold twelve digits by chance.
 pub fn iin_in_clear(v: &Value, path: &str) -> Option<String> {
-    let shows = |s: &str| !(s.len() >= 32 && s.bytes().all(|c| c.is_ascii_hexdigit())) && iins_in(s).next().is_some();
     match v {
         Value::String(s) => shows(s).then(|| path.to_string()),
         Value::Array(items) => items.iter().enumerate().find_map(|(i, x)| iin_in_clear(x, &format!("{path}.{i}"))),
@@ -392,7 +405,7 @@ impl Protector {
                 stored
             }
         };
-        if let Some(at) = iin_in_clear(&stored, "data").or_else(|| iins_in(&stored_stream).next().map(|_| "stream".to_string())) {
+        if let Some(at) = iin_in_clear(&stored, "data").or_else(|| shows(&stored_stream).then(|| "stream".to_string())) {
             return Err(crate::error::malformed("personal data", format!("{kind} at seq {seq} would show an IIN in the clear at {at}; nothing was written")));
         }
         Ok(crate::envelope::Stored { stream: stored_stream, data: stored })
@@ -411,6 +424,12 @@ pub enum Opening {
     /// A seal did not open under its person's key: the event was changed (its hash says so
     /// too, unless it was signed again). It is left as stored.
     Broken(String),
+}
+
+/// Whether an event of a v2 ledger is still sealed whole: its person's key was destroyed (or
+/// not given). What is not his in it (its clear members) is all that can be read.
+pub fn is_shut(ev: &crate::Event) -> bool {
+    ev.format == crate::envelope::EVENT_FORMAT_V2 && ev.stored.is_none() && ev.data.get("sealed").is_some_and(Seal::is_seal)
 }
 
 /// The blind ids of the persons whose seals a stored event holds.
@@ -597,5 +616,103 @@ mod tests {
         assert_eq!(unwrap(&kek, "pa", &w), Ok(key));
         assert_eq!(unwrap(&kek, "pb", &w), Err(SealError::DoesNotOpen));
         assert_eq!(unwrap(&Secret::generate(), "pa", &w), Err(SealError::DoesNotOpen));
+    }
+
+    fn protector(persons: &[&str]) -> Protector {
+        let index_key = Secret([9; 32]);
+        let keys = persons.iter().map(|p| (blind_id(&index_key, p), Secret::generate())).collect();
+        Protector { index_key, keys }
+    }
+
+    fn stored_event(p: &Protector, seq: u64, stream: &str, kind: &str, data: Value) -> crate::Event {
+        let st = p.protect(crate::envelope::EVENT_FORMAT_V2, seq, stream, kind, &data).unwrap();
+        crate::Event {
+            format: crate::envelope::EVENT_FORMAT_V2.into(),
+            seq,
+            prev: String::new(),
+            time: String::new(),
+            stream: st.stream,
+            stream_seq: 0,
+            kind: kind.into(),
+            data: st.data,
+            key: String::new(),
+            hash: String::new(),
+            sig: String::new(),
+            stored: None,
+        }
+    }
+
+    /// A person's event: sealed whole under his key, its stream naming his blind id, its
+    /// plain members beside the seal; it opens back to what was appended, and only under his key.
+    #[test]
+    fn a_persons_event_is_sealed_whole_and_opens_under_his_key() {
+        let p = protector(&["850101300124"]);
+        let data = json!({"run": "r1", "step": "6", "evidence": [3, 4], "decision": {"official": {"id": "870624487133"}}, "name": "Серікова"});
+        let mut ev = stored_event(&p, 7, "person:850101300124", "CheckEvaluated", data.clone());
+        let text = serde_json::to_string(&ev).unwrap();
+        assert!(!text.contains("850101300124") && !text.contains("870624487133") && !text.contains("Серікова"), "{text}");
+        assert_eq!(ev.data["clear"], json!({"run": "r1", "step": "6", "evidence": [3, 4]}), "a structure named like a plain member is sealed");
+        assert_eq!(ev.stream, format!("person:{}", blind_id(&p.index_key, "850101300124")));
+        let stored = ev.clone();
+        assert_eq!(open_event(&mut ev.clone(), &|_| None).unwrap(), Opening::Shut(vec![blind_id(&p.index_key, "850101300124")]));
+        assert_eq!(open_event(&mut ev, &|s| p.keys.get(s).cloned()).unwrap(), Opening::Opened);
+        assert_eq!((ev.stream.as_str(), &ev.data), ("person:850101300124", &data));
+        assert_eq!((ev.stored_stream(), ev.stored_data()), (stored.stream.as_str(), &stored.data));
+        let mut moved = stored.clone();
+        moved.seq = 8;
+        assert!(matches!(open_event(&mut moved, &|s| p.keys.get(s).cloned()).unwrap(), Opening::Broken(_)), "a seal moved to another seq");
+        let mut lied = stored;
+        lied.data["clear"]["step"] = json!("7");
+        assert!(matches!(open_event(&mut lied, &|s| p.keys.get(s).cloned()).unwrap(), Opening::Broken(_)), "a clear member that differs from the sealed one");
+    }
+
+    /// A many-person event (a list page, a decision batch keyed by person, the persons asked
+    /// about): each person's part is sealed under his own key, so one erased leaves the others
+    /// readable.
+    #[test]
+    fn a_many_person_event_is_sealed_part_by_part() {
+        let (a, b) = ("850101300124", "870624487133");
+        let p = protector(&[a, b, "12345"]);
+        let data = json!({"run": "r1", "answer": {"subjects": [a, b], "records": {
+            "entries": [{"iin": a, "surname": "Серікова"}, {"iin": b, "surname": "Ахметов"}, {"iin": "12345", "surname": "Бекова"}],
+            a: {"outcome": "confirmed"}, "next_page": 2}}});
+        let ev = stored_event(&p, 3, "run:r1", "RegistryResponded", data.clone());
+        let text = serde_json::to_string(&ev).unwrap();
+        for secret in [a, b, "Серікова", "Ахметов", "Бекова"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        assert_eq!(ev.data["answer"]["records"]["next_page"], 2, "what is nobody's stays in the clear");
+        let mut all = ev.clone();
+        assert_eq!(open_event(&mut all, &|s| p.keys.get(s).cloned()).unwrap(), Opening::Opened);
+        assert_eq!(all.data, data);
+        let (ba, bb) = (blind_id(&p.index_key, a), blind_id(&p.index_key, b));
+        let mut without_b = ev.clone();
+        let opening = open_event(&mut without_b, &|s| (s != bb).then(|| p.keys.get(s).cloned()).flatten()).unwrap();
+        assert_eq!(opening, Opening::Shut(vec![bb.clone()]));
+        assert_eq!(without_b.data["answer"]["records"]["entries"][0]["surname"], "Серікова");
+        assert_eq!(without_b.data["answer"]["records"][a], json!({"outcome": "confirmed"}));
+        assert!(Seal::is_seal(&without_b.data["answer"]["records"]["entries"][1]), "his entry stays sealed");
+        assert_eq!(seal_subjects(&ev.data).len(), 3);
+        assert!(seal_subjects(&ev.data).contains(&ba));
+    }
+
+    /// Nothing leaves an IIN in the clear: an event that would is refused, naming where.
+    #[test]
+    fn an_iin_left_in_the_clear_is_refused() {
+        let p = protector(&[]);
+        let err = p.protect(crate::envelope::EVENT_FORMAT_V2, 1, "run:r1", "RunFinished", &json!({"note": "see 850101300124"})).unwrap_err();
+        assert!(err.to_string().contains("data.note"), "{err}");
+        assert!(p.protect(crate::envelope::EVENT_FORMAT_V2, 1, "run:r1", "RunFinished", &json!({"counts": {"removed": 850101}})).is_ok());
+    }
+
+    #[test]
+    fn iins_are_told_from_other_digits() {
+        assert!(is_iin("850101300124") && is_iin("870624487133"));
+        assert!(!is_iin("850101300125"), "check digit");
+        assert!(!is_iin("851301300123"), "month 13");
+        assert!(!is_iin("850101700123"), "century digit 7");
+        // A blind id or a hash holding twelve digits by chance is not an IIN in the clear.
+        assert!(!shows("person:p850101300124aaaaaaaaaaaaaaaaaaaa") && !shows(&format!("{}850101300124", "a".repeat(40))));
+        assert!(shows("notice:2026-01-15-rr-1a2b3c4d-850101300124"));
     }
 }

@@ -37,6 +37,9 @@ pub const REINSTATEMENT_FAILED: &str = "ReinstatementFailed";
 /// A witness refused a checkpoint the log signed (it has seen another tree, or refuses the
 /// log), in stream `witnesses`: the checkpoint is never served as the latest.
 pub const CHECKPOINT_REFUSED: &str = "CheckpointRefused";
+pub const SUBJECT_ERASED: &str = "SubjectErased";
+/// The stream of erasures (format v2).
+pub const ERASURES_STREAM: &str = "erasures";
 
 /// Reads of personal data through the API, grouped (stream [`READS_STREAM`]).
 pub const PERSONAL_DATA_READS: &str = "PersonalDataReads";
@@ -80,6 +83,7 @@ pub const ALL: &[&str] = &[
     REINSTATEMENT_ACKNOWLEDGED,
     REINSTATEMENT_FAILED,
     CHECKPOINT_REFUSED,
+    SUBJECT_ERASED,
     TOKEN_ISSUED,
     TOKEN_REVOKED,
 ];

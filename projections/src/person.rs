@@ -212,6 +212,11 @@ impl Persons {
     /// Folds one event. An event of a type the fold reads whose data does not decode is not
     /// the service's: it changes nothing here (`verify` and `audit` report it).
     pub fn apply(&mut self, ev: &Event) {
+        // An erased person's event (format v2) stays sealed: nothing of it is folded, so that
+        // the fold of the events agrees with his rows, which his erasure deleted.
+        if events::personal::is_shut(ev) {
+            return;
+        }
         let iin = ev.stream.strip_prefix("person:").unwrap_or_default();
         match ev.kind.as_str() {
             LIST_ENTRY_RECEIVED => {

@@ -246,6 +246,11 @@ pub trait LogStore: Send + Sync {
     fn sealing(&self) -> Option<std::sync::Arc<crate::sealing::Sealing>> {
         None
     }
+    /// The key a read-model row or the subject index keeps `key` under (on a v2 ledger, the
+    /// person's blind id: no IIN in the clear in the database).
+    fn stored_key(&self, key: &str) -> String {
+        key.to_string()
+    }
     /// The URL of the PostgreSQL database the store keeps its events in, if it is one.
     fn postgres_url(&self) -> Option<String> {
         None
@@ -305,6 +310,10 @@ pub trait ProjectionStore: Send + Sync {
     async fn subject_seqs(&self, subject: &str) -> Result<Vec<u64>>;
     /// Every `(subject, seq)` row of the subject index, in order.
     async fn subject_index_all(&self) -> Result<Vec<(String, u64)>>;
+    /// Deletes an erased person's rows: his row of `projection` and his rows of the subject
+    /// index (format v2). Freed pages are overwritten (SQLite `secure_delete`, then a WAL
+    /// checkpoint; PostgreSQL rewrites the tables), so that no copy stays in the files.
+    async fn forget_subject(&self, projection: &str, key: &str) -> Result<()>;
     /// Forgets a derived read model (its rows and cursor: `SUBJECTS` is the subject index), in
     /// one transaction, so that it is folded afresh from the events.
     async fn projection_reset(&self, projection: &str) -> Result<()>;

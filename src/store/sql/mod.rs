@@ -456,6 +456,10 @@ impl LogStore for SqlStore {
         self.postgres_url.clone()
     }
 
+    fn stored_key(&self, key: &str) -> String {
+        self.sealing().map_or_else(|| key.to_string(), |s| s.row_key(key))
+    }
+
     async fn read_by_type(&self, kind: &str, from: u64, limit: u64) -> Result<Vec<Event>> {
         let rows = sqlx::query("SELECT seq, body FROM events WHERE type = $1 AND seq >= $2 ORDER BY seq LIMIT $3")
             .bind(kind)
@@ -560,6 +564,23 @@ impl CheckpointStore for SqlStore {
     }
 }
 
+impl SqlStore {
+    /// A stored read-model row with its key, opened on a v2 ledger; a row that does not open
+    /// is passed over (as if absent: it is folded afresh from the events).
+    fn opened_row(&self, projection: &str, stored: String, text: String) -> Option<(String, String)> {
+        match self.sealing() {
+            Some(s) => {
+                let opened = s.open_row(projection, &stored, &text);
+                if opened.is_none() {
+                    tracing::error!(projection, "a stored read-model row does not open under the ledger's row key: not served");
+                }
+                opened
+            }
+            None => Some((stored, text)),
+        }
+    }
+}
+
 #[async_trait]
 impl ProjectionStore for SqlStore {
     async fn projection_cursor(&self, projection: &str) -> Result<u64> {
@@ -575,10 +596,13 @@ impl ProjectionStore for SqlStore {
             let sql = format!("SELECT key, doc FROM projection_rows WHERE projection = {} AND key IN ({})", ph[0], ph[1..].join(","));
             let mut q = sqlx::query(AssertSqlSafe(sql)).bind(projection.to_string());
             for k in chunk {
-                q = q.bind(k.clone());
+                q = q.bind(self.stored_key(k));
             }
             for row in q.fetch_all(&self.pool).await? {
-                out.insert(row.try_get(0)?, row.try_get(1)?);
+                let (stored, text): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+                if let Some((key, doc)) = self.opened_row(projection, stored, text) {
+                    out.insert(key, doc);
+                }
             }
         }
         Ok(out)
@@ -586,12 +610,23 @@ impl ProjectionStore for SqlStore {
 
     async fn projection_all(&self, projection: &str) -> Result<Vec<(String, String)>> {
         let rows = sqlx::query("SELECT key, doc FROM projection_rows WHERE projection = $1 ORDER BY key").bind(projection).fetch_all(&self.pool).await?;
-        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            if let Some(kv) = self.opened_row(projection, r.try_get(0)?, r.try_get(1)?) {
+                out.push(kv);
+            }
+        }
+        out.sort();
+        Ok(out)
     }
 
     async fn projection_commit(&self, projection: &str, from: u64, to: u64, rows: Vec<(String, String)>) -> Result<bool> {
         let Some(mut tx) = self.at_cursor(projection, from).await? else { return Ok(false) };
         for (key, doc) in rows {
+            let (key, doc) = match self.sealing() {
+                Some(s) => s.seal_row(projection, &key, &doc),
+                None => (key, doc),
+            };
             sqlx::query(
                 "INSERT INTO projection_rows (projection, key, doc) VALUES ($1, $2, $3) ON CONFLICT (projection, key) DO UPDATE SET doc = excluded.doc",
             )
@@ -611,7 +646,7 @@ impl ProjectionStore for SqlStore {
             let sql = format!("INSERT INTO subject_index (subject, seq) VALUES {} ON CONFLICT (subject, seq) DO NOTHING", ph.join(","));
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for (subject, seq) in chunk {
-                q = q.bind(subject.clone()).bind(i(*seq));
+                q = q.bind(self.stored_key(subject)).bind(i(*seq));
             }
             q.execute(&mut *tx).await?;
         }
@@ -620,13 +655,39 @@ impl ProjectionStore for SqlStore {
 
     async fn subject_seqs(&self, subject: &str) -> Result<Vec<u64>> {
         let seqs: Vec<i64> =
-            sqlx::query_scalar("SELECT seq FROM subject_index WHERE subject = $1 ORDER BY seq").bind(subject.to_string()).fetch_all(&self.pool).await?;
+            sqlx::query_scalar("SELECT seq FROM subject_index WHERE subject = $1 ORDER BY seq").bind(self.stored_key(subject)).fetch_all(&self.pool).await?;
         Ok(seqs.into_iter().map(u).collect())
     }
 
     async fn subject_index_all(&self) -> Result<Vec<(String, u64)>> {
         let rows = sqlx::query("SELECT subject, seq FROM subject_index ORDER BY subject, seq").fetch_all(&self.pool).await?;
         rows.iter().map(|r| Ok((r.try_get(0)?, u(r.try_get::<i64, _>(1)?)))).collect()
+    }
+
+    async fn forget_subject(&self, projection: &str, key: &str) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        if self.dialect == Dialect::Sqlite {
+            // Deleted rows' bytes are overwritten with zeros in the page, not just unlinked.
+            sqlx::raw_sql("PRAGMA secure_delete = ON").execute(&mut *conn).await?;
+        }
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        let key = self.stored_key(key);
+        sqlx::query("DELETE FROM projection_rows WHERE projection = $1 AND key = $2").bind(projection.to_string()).bind(&key).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM subject_index WHERE subject = $1").bind(&key).execute(&mut *tx).await?;
+        tx.commit().await?;
+        match self.dialect {
+            // The WAL's copies of the pages go into the database and the WAL is emptied.
+            Dialect::Sqlite => {
+                sqlx::raw_sql("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut *conn).await?;
+            }
+            // A plain VACUUM only marks the space free; FULL rewrites the tables without it.
+            Dialect::Postgres => {
+                drop(conn);
+                sqlx::raw_sql("VACUUM FULL projection_rows").execute(&self.pool).await?;
+                sqlx::raw_sql("VACUUM FULL subject_index").execute(&self.pool).await?;
+            }
+        }
+        Ok(())
     }
 
     async fn projection_reset(&self, projection: &str) -> Result<()> {
