@@ -216,6 +216,12 @@ impl Ledger {
     /// A v2 ledger's key store is beside its key (SQLite) or a database of its own beside the
     /// events' (PostgreSQL).
     pub async fn open(store: Arc<dyn EventStore>, key_dir: &Path, origin: &str) -> Result<Self> {
+        Self::open_in_format(store, key_dir, origin, new_ledger_format()).await
+    }
+
+    /// Like [`Ledger::open`], a new ledger being started in `format` (v1 or v2; an existing
+    /// one keeps its own).
+    pub async fn open_in_format(store: Arc<dyn EventStore>, key_dir: &Path, origin: &str, new_format: &str) -> Result<Self> {
         let events_url = store.postgres_url();
         let events_url = events_url.as_deref();
         let key_path = key_dir.join(KEY_FILE);
@@ -253,7 +259,7 @@ impl Ledger {
         let read_model_key = read_model_key(&key_dir.join(READ_MODEL_KEY_FILE))?;
         let fresh = size == 0;
         let format = if fresh {
-            new_ledger_format().to_string()
+            new_format.to_string()
         } else {
             store.read_seqs(&[0]).await?.first().map(|e| e.format.clone()).unwrap_or_default()
         };

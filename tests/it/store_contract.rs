@@ -379,7 +379,8 @@ async fn projection_consumers_never_double_apply(b: Backend, pg: Option<&PgClust
 async fn an_older_persons_projection_is_folded_afresh(b: Backend, pg: Option<&PgCluster>) {
     use housing_ledger::registry::fixture::Fixture;
     let place = Place::new(b, pg);
-    let ledger = Arc::new(place.ledger().await);
+    // Older rows are v1's (a v2 ledger is newer than migration 11): documents in the clear.
+    let ledger = Arc::new(place.ledger_v1().await);
     let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/example.json");
     crate::common::scenario::run_fixture(&ledger, Fixture::load(&example).unwrap()).await;
     let localities = |ledger: Arc<housing_ledger::ledger::Ledger>| async move {

@@ -565,18 +565,17 @@ impl CheckpointStore for SqlStore {
 }
 
 impl SqlStore {
-    /// A stored read-model row with its key, opened on a v2 ledger; a row that does not open
-    /// is passed over (as if absent: it is folded afresh from the events).
-    fn opened_row(&self, projection: &str, stored: String, text: String) -> Option<(String, String)> {
-        match self.sealing() {
-            Some(s) => {
-                let opened = s.open_row(projection, &stored, &text);
-                if opened.is_none() {
-                    tracing::error!(projection, "a stored read-model row does not open under the ledger's row key: not served");
-                }
-                opened
+    /// A stored read-model row with its key, opened on a v2 ledger. One that does not open
+    /// (changed with the database alone) is given as stored, under the key asked for, so that
+    /// its authentication fails where it is read and it is never served.
+    fn opened_row(&self, projection: &str, stored: String, text: String, asked: Option<&str>) -> (String, String) {
+        let Some(s) = self.sealing() else { return (stored, text) };
+        match s.open_row(projection, &stored, &text) {
+            Some((key, doc)) if asked.is_none_or(|a| a == key) => (key, doc),
+            _ => {
+                tracing::error!(projection, "a stored read-model row does not open under the ledger's row key: not served");
+                (asked.map_or(stored, str::to_string), text)
             }
-            None => Some((stored, text)),
         }
     }
 }
@@ -595,14 +594,15 @@ impl ProjectionStore for SqlStore {
             let ph: Vec<String> = (1..=chunk.len() + 1).map(|k| if self.dialect == Dialect::Sqlite { "?".to_string() } else { format!("${k}") }).collect();
             let sql = format!("SELECT key, doc FROM projection_rows WHERE projection = {} AND key IN ({})", ph[0], ph[1..].join(","));
             let mut q = sqlx::query(AssertSqlSafe(sql)).bind(projection.to_string());
+            let asked: HashMap<String, &String> = chunk.iter().map(|k| (self.stored_key(k), k)).collect();
             for k in chunk {
                 q = q.bind(self.stored_key(k));
             }
             for row in q.fetch_all(&self.pool).await? {
                 let (stored, text): (String, String) = (row.try_get(0)?, row.try_get(1)?);
-                if let Some((key, doc)) = self.opened_row(projection, stored, text) {
-                    out.insert(key, doc);
-                }
+                let wanted = asked.get(&stored).map(|k| k.as_str());
+                let (key, doc) = self.opened_row(projection, stored, text, wanted);
+                out.insert(key, doc);
             }
         }
         Ok(out)
@@ -612,9 +612,7 @@ impl ProjectionStore for SqlStore {
         let rows = sqlx::query("SELECT key, doc FROM projection_rows WHERE projection = $1 ORDER BY key").bind(projection).fetch_all(&self.pool).await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
-            if let Some(kv) = self.opened_row(projection, r.try_get(0)?, r.try_get(1)?) {
-                out.push(kv);
-            }
+            out.push(self.opened_row(projection, r.try_get(0)?, r.try_get(1)?, None));
         }
         out.sort();
         Ok(out)

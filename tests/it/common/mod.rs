@@ -150,6 +150,11 @@ impl Place {
         SqlStore::connect(&self.url).await.unwrap()
     }
 
+    /// The ledger in format v1 (personal data in the clear), as ledgers were before v2.
+    pub async fn ledger_v1(&self) -> Ledger {
+        Ledger::open_in_format(self.store().await, self.key_dir.path(), DEFAULT_ORIGIN, events::EVENT_FORMAT).await.unwrap()
+    }
+
     pub async fn ledger(&self) -> Ledger {
         Ledger::open(self.store().await, self.key_dir.path(), DEFAULT_ORIGIN).await.unwrap()
     }
@@ -190,4 +195,10 @@ pub fn opened(e: &serde_json::Value) -> &serde_json::Value {
 /// An event's stream as served: on a v2 ledger the opened stream (`opened_stream`).
 pub fn opened_stream(e: &serde_json::Value) -> &serde_json::Value {
     e.get("opened_stream").unwrap_or(&e["stream"])
+}
+
+/// SQL that changes one stored read-model row of `key` (as the store keeps it) behind the
+/// ledger's back: on a v2 ledger its seal's ciphertext, which then no longer opens.
+pub fn spoil_row(key: &str) -> String {
+    format!("UPDATE projection_rows SET doc = replace(doc, '\"ct\":\"', '\"ct\":\"AA') WHERE key = '{key}'")
 }
