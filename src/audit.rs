@@ -40,6 +40,8 @@ pub struct Report {
     pub sources_note: Option<&'static str>,
     #[serde(skip)]
     pub events: u64,
+    /// Persons erased (format v2), whose events were passed over.
+    pub erased_persons: u64,
 }
 
 /// A person's recorded answers in one run, up to and with his proposal or retention.
@@ -85,6 +87,8 @@ pub struct Walk {
     /// filing's own read (recorded right after the filing, before its answer went out).
     unread_filings: HashMap<(String, String), (u64, String)>,
     pub findings: Vec<Finding>,
+    /// Persons erased (format v2): their events stay sealed and are passed over, counted apart.
+    pub erased: std::collections::BTreeSet<String>,
 }
 
 struct Decided {
@@ -118,6 +122,11 @@ impl Walk {
 
     /// Takes in the next event; returns the case it closes, if any.
     pub fn apply(&mut self, e: &Event) -> Option<Case> {
+        // An erased person's event stays sealed: nothing of it can be judged any more.
+        if events::personal::is_shut(e) {
+            self.erased.extend(e.data["sealed"]["subject"].as_str().map(String::from));
+            return None;
+        }
         // Every source signature the event carries (entries, decisions, corrections,
         // acknowledgements); a case's answers are checked when it is judged.
         if matches!(e.kind.as_str(), LIST_ENTRY_RECEIVED | DECISION_TAKEN | REINSTATEMENT_ACKNOWLEDGED)
@@ -326,11 +335,12 @@ pub async fn audit(ledger: &Ledger, book: &RuleBook, trust: Option<&TrustedKeys>
         progress,
     )
     .await?;
+    let erased_persons = walk.erased.len() as u64;
     let mut findings = walk.findings;
     findings.extend(judged);
     findings.sort_by(|a, b| (a.seq, &a.what).cmp(&(b.seq, &b.what)));
     let sources = trust.map_or(TrustBasis::Claim, |t| t.basis);
-    Ok(Report { decisions, findings, sources, sources_note: crate::registry::trust::basis_note(sources), events: ledger.size().await? })
+    Ok(Report { decisions, findings, sources, sources_note: crate::registry::trust::basis_note(sources), events: ledger.size().await?, erased_persons })
 }
 
 /// One person whose status would change under the other rule set.

@@ -15,6 +15,7 @@ mod key_store;
 mod legal_edges;
 mod notices;
 mod peer_limits;
+mod personal_data;
 mod pki;
 mod proof_bundles;
 mod register;

@@ -146,6 +146,11 @@ impl Place {
         Arc::new(SqlStore::connect(&self.url).await.unwrap())
     }
 
+    /// The PostgreSQL database's URL, if the place is one.
+    pub fn database_url(&self) -> Option<String> {
+        self.url.starts_with("postgres").then(|| self.url.clone())
+    }
+
     pub async fn sql(&self) -> SqlStore {
         SqlStore::connect(&self.url).await.unwrap()
     }

@@ -1,0 +1,237 @@
+//! Issue 32 (format v2), the ledger end to end: after a run of the acceptance fixture nothing
+//! personal is in the clear in the database files, the stream names or the tiles; erasing a
+//! removed person leaves no byte of his anywhere in the data directory while every proof, the
+//! verification, the replay and the audit still hold; retention erases exactly what is due.
+
+use crate::common::{Backend, PgCluster, Place};
+use housing_ledger::ledger::Ledger;
+use housing_ledger::proof;
+use housing_ledger::registry::fixture::Fixture;
+use housing_ledger::registry::{TrustedKeys, DEFAULT_SIM_SEED};
+use housing_ledger::rules::{Procedure, RuleBook};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+/// Removed in the acceptance fixture: held state-fund housing (ЕГКН), his address given.
+const X: &str = "850415350495";
+/// Removed too: his spouse holds a privatisation contract.
+const Y: &str = "850415350356";
+
+fn fixture() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/example.json")).unwrap()).unwrap()
+}
+
+/// Every IIN, surname and address the fixture holds (its persons' and their families').
+fn secrets(v: &Value, out: &mut BTreeSet<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                if housing_ledger::rules::iin::Iin::parse(k).is_ok() {
+                    out.insert(k.clone());
+                }
+                match (k.as_str(), x) {
+                    ("surname" | "address" | "object", Value::String(s)) => {
+                        out.insert(s.clone());
+                    }
+                    _ => secrets(x, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|x| secrets(x, out)),
+        Value::String(s) if housing_ledger::rules::iin::Iin::parse(s).is_ok() => {
+            out.insert(s.clone());
+        }
+        _ => {}
+    }
+}
+
+/// X's own: his IIN, his surname, his addresses.
+fn secrets_of_x() -> Vec<String> {
+    let f = fixture();
+    let entry = f["segments"]["registry_removal"].as_array().unwrap().iter().find(|e| e["iin"] == X).unwrap().clone();
+    let mut out = vec![X.to_string(), entry["surname"].as_str().unwrap().to_string()];
+    out.extend(f["registries"]["egkn"][X]["state_fund_housing"].as_array().unwrap().iter().map(|h| h["address"].as_str().unwrap().to_string()));
+    out
+}
+
+/// The files under `dir` (recursively) that hold `needle`.
+fn files_holding(dir: &std::path::Path, needle: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = f.path();
+        if p.is_dir() {
+            out.extend(files_holding(&p, needle));
+        } else if std::fs::read(&p).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle)) {
+            out.push(p.display().to_string());
+        }
+    }
+    out
+}
+
+/// Where a PostgreSQL cluster keeps the databases of `urls`, after a checkpoint.
+async fn database_dirs(urls: &[&str]) -> Vec<std::path::PathBuf> {
+    let mut dirs = Vec::new();
+    for url in urls {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        sqlx::raw_sql("CHECKPOINT").execute(&pool).await.unwrap();
+        let data: String = sqlx::query_scalar("SHOW data_directory").fetch_one(&pool).await.unwrap();
+        let oid: sqlx::postgres::types::Oid = sqlx::query_scalar("SELECT oid FROM pg_database WHERE datname = current_database()").fetch_one(&pool).await.unwrap();
+        dirs.push(std::path::Path::new(&data).join("base").join(oid.0.to_string()));
+    }
+    dirs
+}
+
+/// The files of the ledger: its data directory, and on PostgreSQL its two databases' files.
+async fn ledger_files(place: &Place, pg_url: Option<&str>) -> Vec<std::path::PathBuf> {
+    let mut dirs = vec![place.key_dir.path().to_path_buf()];
+    if let Some(url) = pg_url {
+        let keys = housing_ledger::sealing::keys_database_url(url).unwrap();
+        dirs.extend(database_dirs(&[url, &keys]).await);
+    }
+    dirs
+}
+
+async fn world(b: Backend, pg: Option<&PgCluster>) -> (Place, Arc<Ledger>) {
+    let place = Place::new(b, pg);
+    let ledger = Arc::new(place.ledger().await);
+    assert_eq!(ledger.format(), events::envelope::EVENT_FORMAT_V2, "a new ledger is v2");
+    crate::common::scenario::run_fixture(&ledger, Fixture::parse("acceptance", &fixture().to_string()).unwrap()).await;
+    housing_ledger::projection::catch_up(&ledger).await.unwrap();
+    ledger.checkpoint().await.unwrap();
+    ledger.store().maintain().await.unwrap();
+    (place, ledger)
+}
+
+async fn call(ledger: &Arc<Ledger>, token: &str, uri: &str) -> (u16, Value) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let state = housing_ledger::api::AppState::new(ledger.clone(), TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED));
+    let req = axum::http::Request::builder().uri(uri).header("Authorization", format!("Bearer {token}")).body(axum::body::Body::empty()).unwrap();
+    let resp = housing_ledger::app(state.clone()).oneshot(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    state.background.shutdown().await;
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+async fn nothing_personal_in_the_clear(b: Backend, pg: Option<&PgCluster>) {
+    let (place, ledger) = world(b, pg).await;
+    let mut all = BTreeSet::new();
+    secrets(&fixture(), &mut all);
+    assert!(all.len() > 25 && all.contains(X) && all.contains("Астана, ул. Кенесары 1-1"), "{all:?}");
+    let url = place.database_url();
+    let files = ledger_files(&place, url.as_deref()).await;
+    for s in &all {
+        for dir in &files {
+            let found = files_holding(dir, s.as_bytes());
+            assert!(found.is_empty(), "{s:?} is in the clear in {found:?}");
+        }
+    }
+    // The stream names and the tiles.
+    let streams: Vec<String> = ledger.read_raw(0, 100_000).await.unwrap().iter().map(|(_, b)| serde_json::from_str::<Value>(b).unwrap()["stream"].as_str().unwrap().to_string()).collect();
+    assert!(streams.iter().any(|s| s.starts_with("person:p")), "persons' streams name blind ids");
+    for s in &all {
+        assert!(!streams.iter().any(|st| st.contains(s.as_str())), "{s} in a stream name");
+    }
+    let size = ledger.size().await.unwrap();
+    let mut tiles = Vec::new();
+    for level in 0..3u8 {
+        let width = (size >> (8 * level as u64)).min(256);
+        if width > 0 {
+            tiles.extend(ledger.tile(level, 0, width, size).await.unwrap());
+        }
+    }
+    for s in &all {
+        assert!(!tiles.windows(s.len()).any(|w| w == s.as_bytes()), "{s} in a tile");
+    }
+    // Yet whoever may read sees the data: the person's events open.
+    let events = ledger.read_stream(&format!("person:{X}")).await.unwrap();
+    assert!(events.iter().any(|e| e.kind == "ListEntryReceived" && e.data["entry"]["iin"] == X));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_sqlite_nothing_personal_is_in_the_clear() {
+    nothing_personal_in_the_clear(Backend::Sqlite, None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_nothing_personal_is_in_the_clear() {
+    let pg = PgCluster::start();
+    nothing_personal_in_the_clear(Backend::Postgres, Some(&pg)).await;
+}
+
+async fn erasure_leaves_every_proof_whole(b: Backend, pg: Option<&PgCluster>) {
+    let (place, ledger) = world(b, pg).await;
+    let keys = TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED);
+    let anchor = ledger.signer().verifier();
+    let check = |bundle: &proof::Bundle| proof::verify(bundle, &anchor, &RuleBook::built_in(), &proof::Sources::List(keys.clone())).map(|_| ());
+    // An auditor's copy of X's bundle, taken before: through JSON, as it is handed over.
+    let x_bundle = proof::build(&ledger, &keys, X, Procedure::RegistryRemoval).await.unwrap();
+    let x_copy: proof::Bundle = serde_json::from_str(&serde_json::to_string(&x_bundle).unwrap()).unwrap();
+    check(&x_copy).unwrap();
+    assert_eq!(x_copy.opening.as_ref().unwrap().subject, ledger.sealing().unwrap().blind_id(X));
+    let (operator, _) = housing_ledger::auth::create_token(&ledger, housing_ledger::auth::Role::Operator, "DPO").await.unwrap();
+    let (auditor, _) = housing_ledger::auth::create_token(&ledger, housing_ledger::auth::Role::Auditor, "").await.unwrap();
+    let (s, before) = call(&ledger, &auditor, &format!("/v1/persons/{X}")).await;
+    assert_eq!(s, 200, "{before}");
+    let (_, runs_before) = call(&ledger, &auditor, "/v1/runs").await;
+    let verified_before = ledger.verify(|_| {}).await.unwrap();
+
+    let erased = housing_ledger::erasure::erase(&ledger, X, "the purpose ended", "Закон РК № 94-V, ст. 18", "DPO (test)").await.unwrap();
+    assert!(erased.now);
+    let again = housing_ledger::erasure::erase(&ledger, X, "the purpose ended", "Закон РК № 94-V, ст. 18", "DPO (test)").await.unwrap();
+    assert_eq!((again.seq, again.now), (erased.seq, false), "erased once, recorded once");
+    let event = ledger.read_seqs(&[erased.seq]).await.unwrap().remove(0);
+    assert_eq!(event.kind, "SubjectErased");
+    assert!(!event.to_canonical().unwrap().contains(X), "nothing personal in SubjectErased");
+
+    // No byte string of his anywhere: the events database and its WAL, the key store, the
+    // read models (on PostgreSQL, the databases' files after the rewrite).
+    let url = place.database_url();
+    for s in secrets_of_x() {
+        for dir in ledger_files(&place, url.as_deref()).await {
+            let found = files_holding(&dir, s.as_bytes());
+            assert!(found.is_empty(), "{s:?} of the erased person is still in {found:?}");
+        }
+    }
+    // His seals stay shut for everyone; everyone else's open.
+    let his = ledger.read_stream(&format!("person:{X}")).await.unwrap();
+    assert!(!his.is_empty() && his.iter().all(events::personal::is_shut));
+    assert!(ledger.read_stream(&format!("person:{Y}")).await.unwrap().iter().all(|e| !events::personal::is_shut(e)));
+
+    // Every hash, signature, checkpoint and proof as before.
+    let report = ledger.verify(|_| {}).await.unwrap();
+    assert_eq!((report.root, report.erased_persons), (ledger.root(report.events).await.unwrap(), 1));
+    assert_eq!(verified_before.erased_persons, 0);
+    let replay = housing_ledger::projection::replay(&ledger).await.unwrap();
+    assert!(replay.differences.is_empty(), "{:?}", replay.differences);
+    let audit = housing_ledger::audit::audit(&ledger, &RuleBook::built_in(), Some(&keys), |_, _| {}).await.unwrap();
+    assert!(audit.findings.is_empty(), "{:?}", audit.findings);
+    check(&proof::build(&ledger, &keys, Y, Procedure::RegistryRemoval).await.unwrap()).unwrap();
+    check(&x_copy).unwrap();
+    assert!(proof::build(&ledger, &keys, X, Procedure::RegistryRemoval).await.is_err(), "no bundle of his is made any more");
+
+    // His routes answer 410, naming the erasure; the figures stay.
+    for route in [format!("/v1/persons/{X}"), format!("/v1/persons/{X}/proof?procedure=registry_removal"), format!("/v1/persons/{X}/events")] {
+        let (s, v) = call(&ledger, &auditor, &route).await;
+        assert_eq!(s, 410, "{route}: {v}");
+        assert!(v["error"]["message"].as_str().unwrap().contains(&format!("seq {}", erased.seq)), "{v}");
+    }
+    let (s, _) = call(&ledger, "not-a-token", &format!("/v1/persons/{X}")).await;
+    assert_eq!(s, 401, "an erasure is told to no one who may not ask");
+    let (_, runs_after) = call(&ledger, &auditor, "/v1/runs").await;
+    assert_eq!(runs_after["runs"][0]["counts"], runs_before["runs"][0]["counts"]);
+    let _ = operator;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_sqlite_an_erasure_leaves_no_byte_of_him_and_every_proof_whole() {
+    erasure_leaves_every_proof_whole(Backend::Sqlite, None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_an_erasure_leaves_no_byte_of_him_and_every_proof_whole() {
+    let pg = PgCluster::start();
+    erasure_leaves_every_proof_whole(Backend::Postgres, Some(&pg)).await;
+}
