@@ -235,3 +235,97 @@ async fn on_postgres_an_erasure_leaves_no_byte_of_him_and_every_proof_whole() {
     let pg = PgCluster::start();
     erasure_leaves_every_proof_whole(Backend::Postgres, Some(&pg)).await;
 }
+
+fn cli(dir: &std::path::Path, token: &str, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_housing-ledger"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .env("HOUSING_LEDGER_TOKEN", token)
+        .env("HOUSING_LEDGER_LOG", "warn")
+        .output()
+        .unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// `retention --dry-run` lists exactly the cases due under a retention file (here: removals at
+/// once, everything else in a hundred years), and `retention` erases exactly those; `erase`
+/// is the operator's, and refuses what is not an IIN.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_erases_exactly_what_is_due() {
+    let (place, ledger) = world(Backend::Sqlite, None).await;
+    let dir = place.key_dir.path();
+    let (operator, _) = housing_ledger::auth::create_token(&ledger, housing_ledger::auth::Role::Operator, "DPO").await.unwrap();
+    let (auditor, _) = housing_ledger::auth::create_token(&ledger, housing_ledger::auth::Role::Auditor, "").await.unwrap();
+    let mut rules: Value = serde_json::from_str(housing_ledger::retention::VERSIONS[0].1).unwrap();
+    for (kind, p) in rules["kinds"].as_object_mut().unwrap() {
+        p["period"] = Value::from(if kind == "removed" { "P0D" } else { "P100Y" });
+    }
+    let file = dir.join("retention-test.json");
+    std::fs::write(&file, rules.to_string()).unwrap();
+    let removed: BTreeSet<String> = housing_ledger::projection::all_persons(&ledger)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|(_, doc)| serde_json::from_str::<Value>(doc).unwrap()["registry_removal"]["status"] == "removed")
+        .map(|(k, _)| k)
+        .collect();
+    assert!(removed.len() >= 3 && removed.contains(X), "{removed:?}");
+    let today = chrono::Utc::now().date_naive().to_string();
+    let file = file.to_str().unwrap();
+    let (ok, out, err) = cli(dir, &operator, &["retention", "--dry-run", "--json", "--rules", file, "--today", &today]);
+    assert!(ok, "{out}{err}");
+    let listed: Value = serde_json::from_str(&out).unwrap();
+    let due: BTreeSet<String> = listed["due"].as_array().unwrap().iter().map(|d| d["person"].as_str().unwrap().to_string()).collect();
+    assert_eq!(due, removed, "exactly the removals are due");
+    assert!(listed["due"].as_array().unwrap().iter().all(|d| d["kind"] == "removed" && d["confirmed"] == false));
+    let (s, _) = call(&ledger, &auditor, &format!("/v1/persons/{X}")).await;
+    assert_eq!(s, 200, "a dry run erases nothing");
+    // Not the operator's token: refused, nothing erased.
+    let (ok, _, err) = cli(dir, &auditor, &["retention", "--rules", file, "--today", &today]);
+    assert!(!ok && err.contains("operator"), "{err}");
+    let (ok, out, err) = cli(dir, &operator, &["retention", "--json", "--rules", file, "--today", &today]);
+    assert!(ok, "{out}{err}");
+    let done: Value = serde_json::from_str(&out).unwrap();
+    let erased: BTreeSet<String> = done["erased"].as_array().unwrap().iter().map(|d| d["due"]["person"].as_str().unwrap().to_string()).collect();
+    assert_eq!(erased, removed);
+    for iin in &removed {
+        assert_eq!(call(&ledger, &auditor, &format!("/v1/persons/{iin}")).await.0, 410, "{iin}");
+    }
+    let others: Vec<String> = housing_ledger::projection::all_persons(&ledger).await.unwrap().into_iter().map(|(k, _)| k).collect();
+    assert!(!others.is_empty() && others.iter().all(|k| !removed.contains(k)));
+    for iin in &others {
+        assert_eq!(call(&ledger, &auditor, &format!("/v1/persons/{iin}")).await.0, 200, "{iin} is not due");
+    }
+    let (ok, out, _) = cli(dir, &operator, &["retention", "--dry-run", "--json", "--rules", file, "--today", &today]);
+    assert!(ok && serde_json::from_str::<Value>(&out).unwrap()["due"] == serde_json::json!([]), "nothing is due twice: {out}");
+    let erasures = ledger.read_all_by_type("SubjectErased").await.unwrap();
+    assert_eq!(erasures.len(), removed.len());
+    assert!(erasures.iter().all(|e| e.data["rule"] == "retention:v1#removed" && e.data["erased_by"].as_str().unwrap().contains("DPO")));
+
+    // `erase` by hand: a malformed IIN and another role are refused.
+    let one = others[0].clone();
+    let (ok, _, err) = cli(dir, &operator, &["erase", "--iin", "12345", "--reason", "r", "--basis", "b"]);
+    assert!(!ok && err.contains("12 digits"), "{err}");
+    let (ok, _, err) = cli(dir, &auditor, &["erase", "--iin", &one, "--reason", "r", "--basis", "b"]);
+    assert!(!ok && err.contains("operator"), "{err}");
+    let (ok, out, err) = cli(dir, &operator, &["erase", "--iin", &one, "--reason", "asked by the person", "--basis", "Закон РК № 94-V, ст. 18"]);
+    assert!(ok && out.contains("erased p"), "{out}{err}");
+    assert_eq!(call(&ledger, &auditor, &format!("/v1/persons/{one}")).await.0, 410);
+    let (ok, out, err) = cli(dir, &operator, &["verify", "--trust-bundle-keys"]);
+    assert!(ok, "{out}{err}");
+    let (ok, out, err) = cli(dir, &operator, &["audit", "--trust-bundle-keys"]);
+    assert!(ok && out.contains("nothing found"), "{out}{err}");
+}
+
+/// A v1 ledger (personal data in the clear) keeps working, and refuses an erasure it cannot do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_v1_ledger_refuses_an_erasure() {
+    let place = Place::new(Backend::Sqlite, None);
+    let ledger = Arc::new(place.ledger_v1().await);
+    crate::common::scenario::run_fixture(&ledger, Fixture::parse("acceptance", &fixture().to_string()).unwrap()).await;
+    let err = housing_ledger::erasure::erase(&ledger, X, "r", "b", "t").await.unwrap_err().to_string();
+    assert!(err.contains("format v1"), "{err}");
+    let events = ledger.read_stream(&format!("person:{X}")).await.unwrap();
+    assert!(events.iter().all(|e| e.format == events::EVENT_FORMAT && e.stored.is_none() && e.stream == format!("person:{X}")));
+}
