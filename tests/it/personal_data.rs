@@ -329,3 +329,39 @@ async fn a_v1_ledger_refuses_an_erasure() {
     let events = ledger.read_stream(&format!("person:{X}")).await.unwrap();
     assert!(events.iter().all(|e| e.format == events::EVENT_FORMAT && e.stored.is_none() && e.stream == format!("person:{X}")));
 }
+
+/// An auditor's own opener, written from `docs/implementation/personal-data.md` with Python's
+/// standard library, opens a served bundle's events to what the service opens, and refuses one
+/// whose seal was changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_independent_opener_opens_a_bundle_as_the_service_does() {
+    let (place, ledger) = world(Backend::Sqlite, None).await;
+    let keys = TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED);
+    let bundle = proof::build(&ledger, &keys, Y, Procedure::RegistryRemoval).await.unwrap();
+    let ours: Vec<Value> = proof::opened_events(&bundle)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.stored_data().get("sealed").is_some())
+        .map(|e| serde_json::json!({"seq": e.seq, "stream": e.stream, "data": e.data}))
+        .collect();
+    assert!(ours.len() > 5);
+    let run = |b: &Value| {
+        let f = place.key_dir.path().join("bundle.json");
+        std::fs::write(&f, b.to_string()).unwrap();
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/auditor/personal_data.py");
+        let out = std::process::Command::new("python3").arg(script).arg("bundle").arg(&f).output().expect("python3 runs");
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+    };
+    let mut served = serde_json::to_value(&bundle).unwrap();
+    // What the service says it opened is no part of the check.
+    for e in served["events"].as_array_mut().unwrap() {
+        e.as_object_mut().unwrap().remove("opened");
+    }
+    let (ok, said) = run(&served);
+    assert!(ok, "{said}");
+    assert_eq!(serde_json::from_str::<Vec<Value>>(&said).unwrap(), ours);
+    let at = served["events"].as_array().unwrap().iter().position(|e| e["data"].get("sealed").is_some()).unwrap();
+    served["events"][at]["data"]["clear"]["run"] = Value::from("another run");
+    let (ok, said) = run(&served);
+    assert!(!ok && said.contains("differs"), "{said}");
+}

@@ -3,11 +3,16 @@
 alone, with Python's standard library (no cryptography package): XChaCha20-Poly1305 from
 RFC 8439 and draft-irtf-cfrg-xchacha-03, HMAC-SHA256 for blind ids.
 
-Usage: personal_data.py CASE.json
+Usage: personal_data.py CASE.json | personal_data.py bundle BUNDLE.json
 CASE.json: {"index_key", "iin", "kek", "wrapped", "place": {format, seq, stream, type, subject,
 member}, "seal": {...}} (keys and the wrapped key in base64). Prints
 {"blind_id", "opened"} as JSON; exits 1, naming why, if the key does not unwrap or the seal
-does not open."""
+does not open.
+
+With `bundle`: opens every sealed event of a proof bundle of format v2 with the bundle's own
+`opening` (each event as stored; `opened` is never read), checks each `clear` member against
+the opened data, and prints [{"seq", "stream", "data"}] of the opened events; exits 1 naming
+the first that does not open."""
 
 import base64, hashlib, hmac, json, struct, sys
 
@@ -86,7 +91,44 @@ def b64(s):
     return base64.b64decode(s, validate=True)
 
 
+CLEAR = {"run", "procedure", "step", "clause", "verdict", "outcome", "registry", "kind", "attempt", "list_page", "appeal",
+         "simulation", "evidence", "proposal", "decision", "from_step", "rule_set_sha256", "part", "parts", "position"}
+
+
+def canonical(v):
+    # RFC 8785 for the values a sealed member is compared by (plain members: no floats).
+    return json.dumps(v, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def open_bundle(path):
+    bundle = json.load(open(path, encoding="utf-8"))
+    opening = bundle.get("opening")
+    if not opening:
+        sys.exit("the bundle carries no opening")
+    key, subject = b64(opening["data_key"]), opening["subject"]
+    out = []
+    for ev in bundle["events"]:
+        data = ev["data"]
+        if not (isinstance(data, dict) and set(data) == {"clear", "sealed"}):
+            continue
+        seal = data["sealed"]
+        if seal.get("subject") != subject:
+            sys.exit(f"seq {ev['seq']}: sealed under {seal.get('subject')}, the bundle opens only {subject}'s seals")
+        aad = "housing-ledger/seal/v2\n" + "".join(f"{x}\n" for x in (ev["format"], ev["seq"], ev["stream"], ev["type"], subject, "data"))
+        try:
+            plain = json.loads(xchacha_open(key, b64(seal["nonce"]), aad.encode(), b64(seal["ct"])))
+        except ValueError as e:
+            sys.exit(f"seq {ev['seq']}: the seal does not open: {e}")
+        for name, value in data["clear"].items():
+            if name not in CLEAR or canonical(plain["data"].get(name)) != canonical(value):
+                sys.exit(f"seq {ev['seq']}: clear member {name} differs from the sealed one")
+        out.append({"seq": ev["seq"], "stream": plain["stream"], "data": plain["data"]})
+    print(json.dumps(out, ensure_ascii=False))
+
+
 def main():
+    if sys.argv[1] == "bundle":
+        return open_bundle(sys.argv[2])
     case = json.load(open(sys.argv[1], encoding="utf-8"))
     index_key, kek = b64(case["index_key"]), b64(case["kek"])
     blind = "p" + hmac.new(index_key, b"housing-ledger/blind-id/v2\n" + case["iin"].encode(), hashlib.sha256).hexdigest()[:32]
