@@ -55,7 +55,13 @@ pub async fn erase_subject(ledger: &Ledger, iin: &str, reason: &str, basis: &str
             if keys.existing(&subject).await.map_err(LedgerError::from)?.is_none() {
                 return Err(ErasureError::Unknown);
             }
-            let ev = SubjectErased { subject: subject.clone(), reason: reason.into(), basis: basis.into(), erased_by: erased_by.into(), rule: rule.map(String::from) };
+            let ev = SubjectErased {
+                subject: subject.clone(),
+                reason: reason.into(),
+                basis: basis.into(),
+                erased_by: erased_by.into(),
+                rule: rule.map(String::from),
+            };
             ledger.append(vec![NewEvent::typed(ERASURES_STREAM, ev)]).await?.remove(0).seq
         }
     };

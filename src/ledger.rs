@@ -258,11 +258,7 @@ impl Ledger {
         }
         let read_model_key = read_model_key(&key_dir.join(READ_MODEL_KEY_FILE))?;
         let fresh = size == 0;
-        let format = if fresh {
-            new_format.to_string()
-        } else {
-            store.read_seqs(&[0]).await?.first().map(|e| e.format.clone()).unwrap_or_default()
-        };
+        let format = if fresh { new_format.to_string() } else { store.read_seqs(&[0]).await?.first().map(|e| e.format.clone()).unwrap_or_default() };
         let sealing = if format == events::envelope::EVENT_FORMAT_V2 {
             let index_key = crate::sealing::Sealing::index_key(key_dir, fresh)?;
             match store.sealing() {
@@ -870,7 +866,8 @@ pub async fn verify_opening(
                     // A seal that does not open under its person's key, in an event whose hash
                     // and signature may hold (signed again after the change).
                     events::personal::Opening::Broken(why) if broken.is_none() => {
-                        broken = Some(Finding { seq: e.seq, fault: Fault::Format, detail: format!("a sealed member does not open under its person's key: {why}") });
+                        broken =
+                            Some(Finding { seq: e.seq, fault: Fault::Format, detail: format!("a sealed member does not open under its person's key: {why}") });
                     }
                     _ => {}
                 }
@@ -922,7 +919,8 @@ pub async fn verify_opening(
 fn parse_page(rows: Vec<(u64, String)>) -> Vec<std::result::Result<Event, Finding>> {
     rows.into_par_iter()
         .map(|(seq, body)| {
-            let ev: Event = serde_json::from_str(&body).map_err(|e| Finding { seq, fault: Fault::Format, detail: format!("stored event does not parse: {e}") })?;
+            let ev: Event =
+                serde_json::from_str(&body).map_err(|e| Finding { seq, fault: Fault::Format, detail: format!("stored event does not parse: {e}") })?;
             if ev.seq != seq {
                 return Err(Finding { seq, fault: Fault::Sequence, detail: format!("stored at seq {seq} but says seq {}", ev.seq) });
             }

@@ -184,7 +184,11 @@ async fn retention(g: &Global, a: RetentionArgs) -> anyhow::Result<std::process:
     let caller = operator(&ledger, &a.token).await?;
     let unconfirmed: Vec<&String> = rules.kinds.iter().filter(|(_, p)| !p.confirmed).map(|(k, _)| k).collect();
     if !unconfirmed.is_empty() && !a.json {
-        eprintln!("warning: {} periods await the operator's legal service's confirmation: {}", rules.name(), unconfirmed.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", "));
+        eprintln!(
+            "warning: {} periods await the operator's legal service's confirmation: {}",
+            rules.name(),
+            unconfirmed.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+        );
     }
     if a.dry_run {
         let due = retention::due(&ledger, &rules, today).await?;
@@ -193,7 +197,15 @@ async fn retention(g: &Global, a: RetentionArgs) -> anyhow::Result<std::process:
         } else {
             println!("{} case(s) due on {today} under {} (nothing erased):", due.len(), rules.name());
             for d in &due {
-                println!("  {} {} from seq {} ({}), due {}{}", d.person, d.kind, d.from_seq, d.from_time, d.due_on, if d.confirmed { "" } else { " [period unconfirmed]" });
+                println!(
+                    "  {} {} from seq {} ({}), due {}{}",
+                    d.person,
+                    d.kind,
+                    d.from_seq,
+                    d.from_time,
+                    d.due_on,
+                    if d.confirmed { "" } else { " [period unconfirmed]" }
+                );
             }
         }
         return Ok(std::process::ExitCode::SUCCESS);

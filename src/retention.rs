@@ -181,7 +181,8 @@ async fn person_events(ledger: &Ledger, iin: &str, cases: &BTreeMap<String, Proc
         }
         if c.status == Status::InvalidInput {
             let refused = ledger.read_stream_kind(&run_stream(&c.run), INPUT_REJECTED).await?;
-            events.extend(refused.into_iter().filter(|e| e.as_type::<InputRejected>().is_some_and(|r| r.entry.get("iin").and_then(|v| v.as_str()) == Some(iin))));
+            events
+                .extend(refused.into_iter().filter(|e| e.as_type::<InputRejected>().is_some_and(|r| r.entry.get("iin").and_then(|v| v.as_str()) == Some(iin))));
         }
     }
     Ok(events)

@@ -180,10 +180,13 @@ impl Sealing {
         }
         if !wanted.is_empty() {
             let found = self.store.existing_keys(&wanted).await?;
-            let found: Vec<(String, Option<Secret>)> = wanted.into_iter().map(|s| {
-                let k = found.get(&s).cloned().flatten();
-                (s, k)
-            }).collect();
+            let found: Vec<(String, Option<Secret>)> = wanted
+                .into_iter()
+                .map(|s| {
+                    let k = found.get(&s).cloned().flatten();
+                    (s, k)
+                })
+                .collect();
             keys.extend(found.iter().cloned());
             self.remember(found);
         }

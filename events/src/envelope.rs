@@ -119,7 +119,20 @@ impl Serialize for Event {
 
 impl From<Wire> for Event {
     fn from(w: Wire) -> Self {
-        Event { format: w.format, seq: w.seq, prev: w.prev, time: w.time, stream: w.stream, stream_seq: w.stream_seq, kind: w.kind, data: w.data, key: w.key, hash: w.hash, sig: w.sig, stored: None }
+        Event {
+            format: w.format,
+            seq: w.seq,
+            prev: w.prev,
+            time: w.time,
+            stream: w.stream,
+            stream_seq: w.stream_seq,
+            kind: w.kind,
+            data: w.data,
+            key: w.key,
+            hash: w.hash,
+            sig: w.sig,
+            stored: None,
+        }
     }
 }
 

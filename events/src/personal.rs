@@ -229,8 +229,26 @@ pub fn iins_in(text: &str) -> impl Iterator<Item = std::ops::Range<usize>> + '_ 
 /// Members of a person's event data that are not personal: kept in the clear beside its seal
 /// (as `clear`), so that counts and the shape of a run survive his erasure.
 pub const CLEAR_MEMBERS: &[&str] = &[
-    "run", "procedure", "step", "clause", "verdict", "outcome", "registry", "kind", "attempt", "list_page", "appeal", "simulation", "evidence", "proposal",
-    "decision", "from_step", "rule_set_sha256", "part", "parts", "position",
+    "run",
+    "procedure",
+    "step",
+    "clause",
+    "verdict",
+    "outcome",
+    "registry",
+    "kind",
+    "attempt",
+    "list_page",
+    "appeal",
+    "simulation",
+    "evidence",
+    "proposal",
+    "decision",
+    "from_step",
+    "rule_set_sha256",
+    "part",
+    "parts",
+    "position",
 ];
 
 /// Whether a member's value is plain enough to stand in the clear: a scalar, or a list of
@@ -334,7 +352,8 @@ enum Member<'a> {
 /// 32 of them) are passed over: one may hold twelve digits by chance.
 fn shows(text: &str) -> bool {
     let hex = |t: &str| t.len() >= 32 && t.bytes().all(|c| c.is_ascii_hexdigit());
-    text.split([':', '-', '/']).any(|t| !hex(t) && !(t.len() == 33 && t.starts_with('p') && hex(&t[1..])) && iins_in(t).next().is_some())
+    let blind = |t: &str| t.len() == 33 && t.starts_with('p') && hex(&t[1..]);
+    text.split([':', '-', '/']).any(|t| !(hex(t) || blind(t)) && iins_in(t).next().is_some())
 }
 
 /// Where a stored value still shows an IIN outside a seal, if anywhere: a v2 event never does.
@@ -479,7 +498,8 @@ pub fn open_event(ev: &mut crate::Event, key: &dyn Fn(&str) -> Option<Secret>) -
         if clear.iter().any(|(m, v)| o_data.get(m) != Some(v) || !plain(v)) || clear.keys().any(|m| !CLEAR_MEMBERS.contains(&m.as_str())) {
             return Ok(Opening::Broken(format!("seq {}: a clear member differs from the sealed one", ev.seq)));
         }
-        let stored = crate::envelope::Stored { stream: std::mem::replace(&mut ev.stream, o_stream.to_string()), data: std::mem::replace(&mut ev.data, o_data.clone()) };
+        let stored =
+            crate::envelope::Stored { stream: std::mem::replace(&mut ev.stream, o_stream.to_string()), data: std::mem::replace(&mut ev.data, o_data.clone()) };
         ev.stored = Some(Box::new(stored));
         return Ok(Opening::Opened);
     }
@@ -507,10 +527,13 @@ pub fn open_event(ev: &mut crate::Event, key: &dyn Fn(&str) -> Option<Secret>) -
     Ok(if shut.is_empty() { Opening::Opened } else { Opening::Shut(shut) })
 }
 
+/// Opens one part's seal at its member path: `None` leaves it shut.
+type OpenPart<'a> = dyn FnMut(&str, Seal) -> Result<Option<Value>, crate::Error> + 'a;
+
 /// Opens the seals of a many-person event's parts in place (`f` gives `None` to leave one
 /// shut). A member named by its person's blind id holds `{"key", "value"}`: it is put back
 /// under its key.
-fn open_parts(v: &mut Value, path: &str, f: &mut dyn FnMut(&str, Seal) -> Result<Option<Value>, crate::Error>) -> Result<(), crate::Error> {
+fn open_parts(v: &mut Value, path: &str, f: &mut OpenPart<'_>) -> Result<(), crate::Error> {
     let as_seal = |v: &Value| -> Option<Seal> { Seal::is_seal(v).then(|| serde_json::from_value(v.clone()).ok()).flatten() };
     match v {
         Value::Array(items) => {

@@ -13,8 +13,8 @@ mod verify;
 
 pub use build::{build, build_with, case_file, check_events, load_person, RunHeaders};
 pub use verify::{
-    check_event_sources, check_evidence, check_quorum, check_timestamp, family_fixed, judge_answers, opened_events, rederive, verify, verify_case_file, Rederived, Sources,
-    Verified,
+    check_event_sources, check_evidence, check_quorum, check_timestamp, family_fixed, judge_answers, opened_events, rederive, verify, verify_case_file,
+    Rederived, Sources, Verified,
 };
 
 use crate::ledger::LedgerError;

@@ -153,7 +153,11 @@ fn open_case_file(file: &CaseFile) -> Result<Option<CaseFile>, ProofError> {
     if proof.is_none() && appeal.is_none() {
         return Ok(None);
     }
-    Ok(Some(CaseFile { proof: proof.unwrap_or_else(|| file.proof.clone()), appeal_events: appeal.unwrap_or_else(|| file.appeal_events.clone()), ..file.clone() }))
+    Ok(Some(CaseFile {
+        proof: proof.unwrap_or_else(|| file.proof.clone()),
+        appeal_events: appeal.unwrap_or_else(|| file.appeal_events.clone()),
+        ..file.clone()
+    }))
 }
 
 /// Verifies a case file offline: its proof bundle as `verify` does, the notice against the

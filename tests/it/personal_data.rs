@@ -76,7 +76,8 @@ async fn database_dirs(urls: &[&str]) -> Vec<std::path::PathBuf> {
         let pool = sqlx::PgPool::connect(url).await.unwrap();
         sqlx::raw_sql("CHECKPOINT").execute(&pool).await.unwrap();
         let data: String = sqlx::query_scalar("SHOW data_directory").fetch_one(&pool).await.unwrap();
-        let oid: sqlx::postgres::types::Oid = sqlx::query_scalar("SELECT oid FROM pg_database WHERE datname = current_database()").fetch_one(&pool).await.unwrap();
+        let oid: sqlx::postgres::types::Oid =
+            sqlx::query_scalar("SELECT oid FROM pg_database WHERE datname = current_database()").fetch_one(&pool).await.unwrap();
         dirs.push(std::path::Path::new(&data).join("base").join(oid.0.to_string()));
     }
     dirs
@@ -129,7 +130,13 @@ async fn nothing_personal_in_the_clear(b: Backend, pg: Option<&PgCluster>) {
         }
     }
     // The stream names and the tiles.
-    let streams: Vec<String> = ledger.read_raw(0, 100_000).await.unwrap().iter().map(|(_, b)| serde_json::from_str::<Value>(b).unwrap()["stream"].as_str().unwrap().to_string()).collect();
+    let streams: Vec<String> = ledger
+        .read_raw(0, 100_000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|(_, b)| serde_json::from_str::<Value>(b).unwrap()["stream"].as_str().unwrap().to_string())
+        .collect();
     assert!(streams.iter().any(|s| s.starts_with("person:p")), "persons' streams name blind ids");
     for s in &all {
         assert!(!streams.iter().any(|st| st.contains(s.as_str())), "{s} in a stream name");

@@ -419,12 +419,8 @@ async fn a_run_over_http_with_a_source_under_the_national_pki() {
     assert!(ok && out.contains("nothing found"), "{out}{err}");
 
     let mut changed: serde_json::Value = serde_json::to_value(&bundle).unwrap();
-    let at = changed["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .position(|e| crate::common::opened(e)["registry"] == "zags" && e["type"] == "RegistryResponded")
-        .unwrap();
+    let at =
+        changed["events"].as_array().unwrap().iter().position(|e| crate::common::opened(e)["registry"] == "zags" && e["type"] == "RegistryResponded").unwrap();
     let seq = changed["events"][at]["seq"].as_u64().unwrap();
     // On a v2 ledger the chain is sealed: a byte of the seal changes instead.
     let stored = &mut changed["events"][at]["data"];

@@ -244,7 +244,13 @@ impl SqlStore {
         // readers it was to release.
         let writes = options.clone().max_connections(WRITER_CONNECTIONS).connect(&url).await?;
         let pool = options.connect(&url).await?;
-        let store = Self { pool, dialect, appends: writer::start(writes, dialect), sealing: Default::default(), postgres_url: (dialect == Dialect::Postgres).then(|| url.clone()) };
+        let store = Self {
+            pool,
+            dialect,
+            appends: writer::start(writes, dialect),
+            sealing: Default::default(),
+            postgres_url: (dialect == Dialect::Postgres).then(|| url.clone()),
+        };
         store.migrate().await?;
         if dialect == Dialect::Sqlite {
             // Fold a WAL left by an earlier process into the database now, so that the first
