@@ -55,12 +55,17 @@ pub async fn erase_subject(ledger: &Ledger, iin: &str, reason: &str, basis: &str
             if keys.existing(&subject).await.map_err(LedgerError::from)?.is_none() {
                 return Err(ErasureError::Unknown);
             }
+            // What the figures count of his cases stays, under his blind id.
+            let figures = crate::projection::person(ledger, iin).await?.map(|cases| {
+                cases.iter().map(|(p, c)| (p.clone(), serde_json::to_value(c.aggregate()).expect("cases serialise"))).collect::<serde_json::Map<_, _>>().into()
+            });
             let ev = SubjectErased {
                 subject: subject.clone(),
                 reason: reason.into(),
                 basis: basis.into(),
                 erased_by: erased_by.into(),
                 rule: rule.map(String::from),
+                figures,
             };
             ledger.append(vec![NewEvent::typed(ERASURES_STREAM, ev)]).await?.remove(0).seq
         }
@@ -84,4 +89,11 @@ pub async fn erased(ledger: &Ledger, iin: &str) -> Result<Option<u64>, LedgerErr
         Some(s) => erasure_seq(ledger, &s.blind_id(iin)).await,
         None => Ok(None),
     }
+}
+
+/// The figures of every erased person's cases, under his blind id: what the dashboard counts
+/// besides the persons it can still read.
+pub async fn erased_figures(ledger: &Ledger) -> Result<Vec<(String, std::collections::BTreeMap<String, projections::person::ProcedureCase>)>, LedgerError> {
+    let erased = ledger.read_stream_kind(ERASURES_STREAM, SUBJECT_ERASED).await?;
+    Ok(erased.iter().filter_map(|e| e.as_type::<SubjectErased>()).filter_map(|s| Some((s.subject, serde_json::from_value(s.figures?).ok()?))).collect())
 }

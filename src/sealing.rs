@@ -80,22 +80,26 @@ impl Sealing {
         self.blind_id(key)
     }
 
-    /// A read-model row as stored: sealed under the row key at its projection and stored key,
-    /// holding its key and text.
+    /// A read-model row as stored: `v2:` and the base64 of the row key's seal (nonce ‖
+    /// ciphertext ‖ tag, `personal::seal_bytes`) of `key`, a newline and the row, at its
+    /// projection and stored key.
     pub fn seal_row(&self, projection: &str, key: &str, row: &str) -> (String, String) {
+        use base64::Engine;
         let stored = self.row_key(key);
         let place = personal::Place { format: ROW_FORMAT, seq: 0, stream: projection, kind: "row", subject: &stored, member: "row" };
-        let seal = personal::seal(&self.row_key, &place, &serde_json::json!({"key": key, "row": row}));
-        (stored.clone(), serde_json::to_string(&seal).expect("a seal serialises"))
+        let sealed = personal::seal_bytes(&self.row_key, &place, format!("{key}\n{row}").as_bytes());
+        (stored, format!("v2:{}", base64::engine::general_purpose::STANDARD.encode(sealed)))
     }
 
     /// A stored row opened: its key and text; `None` if it does not open (written with the
     /// database alone, or under another index key), which is never served.
     pub fn open_row(&self, projection: &str, stored: &str, text: &str) -> Option<(String, String)> {
-        let seal: personal::Seal = serde_json::from_str(text).ok()?;
+        use base64::Engine;
+        let sealed = base64::engine::general_purpose::STANDARD.decode(text.strip_prefix("v2:")?).ok()?;
         let place = personal::Place { format: ROW_FORMAT, seq: 0, stream: projection, kind: "row", subject: stored, member: "row" };
-        let v = personal::open(&self.row_key, &place, &seal).ok()?;
-        Some((v.get("key")?.as_str()?.to_string(), v.get("row")?.as_str()?.to_string()))
+        let plain = String::from_utf8(personal::open_bytes(&self.row_key, &place, &sealed).ok()?).ok()?;
+        let (key, row) = plain.split_once('\n')?;
+        Some((key.to_string(), row.to_string()))
     }
 
     pub fn key_store(&self) -> &Arc<dyn KeyStore> {

@@ -937,6 +937,11 @@ pub struct SubjectErased {
     /// The retention rule that made it due, for an erasure by `retention`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
+    /// What the figures count of his cases, by procedure, with nothing that names or describes
+    /// him (run, locality, status, ground codes, the decision's outcome, the appeal's state),
+    /// so that the dashboard's figures stay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub figures: Option<Value>,
 }
 
 /// Reads of personal data through the API waiting together, in stream `reads`.

@@ -122,10 +122,37 @@ impl Seal {
 /// Seals `value` (its RFC 8785 canonical JSON) under `key` at `place`, with a fresh random
 /// 192-bit nonce (random nonces of this size never repeat in practice).
 pub fn seal(key: &Secret, place: &Place, value: &Value) -> Seal {
-    let plaintext = serde_json_canonicalizer::to_vec(value).expect("JSON values serialise");
+    let mut plaintext = Vec::with_capacity(512);
+    crate::canonical::write_value(&mut plaintext, value).expect("JSON values serialise");
+    seal_text(key, place, &plaintext)
+}
+
+/// Seals `plaintext`, RFC 8785 text already written, as [`seal`] does.
+fn seal_text(key: &Secret, place: &Place, plaintext: &[u8]) -> Seal {
     let mut nonce = [0u8; 24];
     rand_core::OsRng.fill_bytes(&mut nonce);
-    seal_with_nonce(key, place, &plaintext, nonce)
+    seal_with_nonce(key, place, plaintext, nonce)
+}
+
+/// Seals raw bytes at `place` under `key`: `nonce (24 random bytes) ‖ ciphertext ‖ tag`, for
+/// what is not a JSON member (a stored read-model row).
+pub fn seal_bytes(key: &Secret, place: &Place, plaintext: &[u8]) -> Vec<u8> {
+    let mut nonce = [0u8; 24];
+    rand_core::OsRng.fill_bytes(&mut nonce);
+    let aad = place.associated_data();
+    let ct =
+        XChaCha20Poly1305::new((&key.0).into()).encrypt(&XNonce::from(nonce), Payload { msg: plaintext, aad: &aad }).expect("encryption of a bounded message");
+    [nonce.as_slice(), &ct].concat()
+}
+
+/// Opens what [`seal_bytes`] made at `place` under `key`.
+pub fn open_bytes(key: &Secret, place: &Place, sealed: &[u8]) -> Result<Vec<u8>, SealError> {
+    if sealed.len() < 24 + 16 {
+        return Err(SealError::Malformed(format!("{} bytes are too few for a nonce and a tag", sealed.len())));
+    }
+    let nonce: [u8; 24] = sealed[..24].try_into().expect("length checked");
+    let aad = place.associated_data();
+    XChaCha20Poly1305::new((&key.0).into()).decrypt(&XNonce::from(nonce), Payload { msg: &sealed[24..], aad: &aad }).map_err(|_| SealError::DoesNotOpen)
 }
 
 fn seal_with_nonce(key: &Secret, place: &Place, plaintext: &[u8], nonce: [u8; 24]) -> Seal {
@@ -351,6 +378,9 @@ enum Member<'a> {
 /// Whether `text` shows an IIN. Hashes (32 or more hexadecimal digits) and blind ids (`p` and
 /// 32 of them) are passed over: one may hold twelve digits by chance.
 fn shows(text: &str) -> bool {
+    if text.len() < 12 || text.bytes().filter(u8::is_ascii_digit).count() < 12 {
+        return false;
+    }
     let hex = |t: &str| t.len() >= 32 && t.bytes().all(|c| c.is_ascii_hexdigit());
     let blind = |t: &str| t.len() == 33 && t.starts_with('p') && hex(&t[1..]);
     text.split([':', '-', '/']).any(|t| !(hex(t) || blind(t)) && iins_in(t).next().is_some())
@@ -359,6 +389,19 @@ fn shows(text: &str) -> bool {
 /// Where a stored value still shows an IIN outside a seal, if anywhere: a v2 event never does.
 /// Long hexadecimal strings (hashes) are passed over: one may hold twelve digits by chance.
 pub fn iin_in_clear(v: &Value, path: &str) -> Option<String> {
+    // Found first without building paths (this runs on every event appended), then named.
+    fn any(v: &Value) -> bool {
+        match v {
+            Value::String(s) => shows(s),
+            Value::Array(items) => items.iter().any(any),
+            Value::Object(_) if Seal::is_seal(v) => false,
+            Value::Object(m) => m.iter().any(|(k, x)| shows(k) || any(x)),
+            _ => false,
+        }
+    }
+    if !any(v) {
+        return None;
+    }
     match v {
         Value::String(s) => shows(s).then(|| path.to_string()),
         Value::Array(items) => items.iter().enumerate().find_map(|(i, x)| iin_in_clear(x, &format!("{path}.{i}"))),
@@ -405,7 +448,15 @@ impl Protector {
                 let place = Place { format, seq, stream: &stored_stream, kind, subject: &subject, member: "data" };
                 let clear: serde_json::Map<String, Value> =
                     CLEAR_MEMBERS.iter().filter_map(|k| data.get(*k).filter(|v| plain(v)).map(|v| (k.to_string(), v.clone()))).collect();
-                let sealed = seal(self.key(&subject)?, &place, &serde_json::json!({"stream": stream, "data": data}));
+                // The RFC 8785 text of `{"data": data, "stream": stream}`, written without a copy
+                // of the data ("data" sorts before "stream").
+                let mut plaintext = Vec::with_capacity(1024);
+                plaintext.extend_from_slice(b"{\"data\":");
+                crate::canonical::write_value(&mut plaintext, data)?;
+                plaintext.extend_from_slice(b",\"stream\":");
+                crate::canonical::write_str(&mut plaintext, stream);
+                plaintext.push(b'}');
+                let sealed = seal_text(self.key(&subject)?, &place, &plaintext);
                 serde_json::json!({"clear": clear, "sealed": sealed})
             }
             None => {

@@ -188,6 +188,37 @@ fn shard_of(iin: &str, shards: usize) -> usize {
     (h % shards as u64) as usize
 }
 
+impl ProcedureCase {
+    /// What of the case the figures count, and nothing that names or describes the person or
+    /// the officials: kept, under his blind id, once he is erased (format v2), so that the
+    /// dashboard's figures stay. Run, locality, status, ground codes (whom a ground was about
+    /// as `recipient`/`family_member` only), the decision's outcome and the appeal's state.
+    pub fn aggregate(&self) -> ProcedureCase {
+        let grounds = |g: &[Ground]| g.iter().map(|g| Ground { subject_iin: String::new(), evidence: Vec::new(), ..g.clone() }).collect::<Vec<_>>();
+        ProcedureCase {
+            run: self.run.clone(),
+            locality: self.locality.clone(),
+            status: self.status,
+            grounds: grounds(&self.grounds),
+            decision: self.decision.as_ref().map(|d| Decision { outcome: d.outcome, decided_by: String::new(), reference: None, seq: d.seq, official: None }),
+            appeal: self.appeal.as_ref().map(|a| AppealCase {
+                appeal: a.appeal.clone(),
+                state: a.state.clone(),
+                filed_seq: a.filed_seq,
+                contested_grounds: grounds(&a.contested_grounds),
+                suspended: a.suspended,
+                recheck: a.recheck.as_ref().map(|r| Recheck { verdict: r.verdict, grounds: grounds(&r.grounds), seq: r.seq }),
+                outcome: a.outcome,
+                resolved_at: a.resolved_at.clone(),
+                resolved_seq: a.resolved_seq,
+                ..AppealCase::default()
+            }),
+            simulation: self.simulation,
+            ..ProcedureCase::default()
+        }
+    }
+}
+
 /// The person an event is about, if it is about one.
 pub fn subject_of(ev: &Event) -> Option<String> {
     if let Some(iin) = ev.stream.strip_prefix("person:") {

@@ -59,7 +59,11 @@ fn filter_of(session: &Session, q: &BTreeMap<String, String>) -> Result<Filter, 
 pub(super) async fn all_cases(s: &AppState, l: Lang) -> Result<Vec<(String, BTreeMap<String, ProcedureCase>)>, WebError> {
     crate::projection::catch_up(&s.ledger).await.map_err(internal(l))?;
     let rows = crate::projection::all_persons(&s.ledger).await.map_err(internal(l))?;
-    Ok(rows.into_iter().filter_map(|(iin, doc)| Some((iin, serde_json::from_str(&doc).ok()?))).collect())
+    let mut all: Vec<(String, BTreeMap<String, ProcedureCase>)> =
+        rows.into_iter().filter_map(|(iin, doc)| Some((iin, serde_json::from_str(&doc).ok()?))).collect();
+    // Erased persons' cases still count, by what their erasure kept (under a blind id).
+    all.extend(crate::erasure::erased_figures(&s.ledger).await.map_err(internal(l))?);
+    Ok(all)
 }
 
 /// The link to the cases a figure counts.

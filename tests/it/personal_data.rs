@@ -104,6 +104,21 @@ async fn world(b: Backend, pg: Option<&PgCluster>) -> (Place, Arc<Ledger>) {
     (place, ledger)
 }
 
+/// What the dashboard counts: per procedure and status, the persons' cases it can read and
+/// the erased persons' figures.
+async fn figures(ledger: &Ledger) -> std::collections::BTreeMap<(String, String), usize> {
+    let mut out = std::collections::BTreeMap::new();
+    let read = housing_ledger::projection::all_persons(ledger).await.unwrap().into_iter().map(|(k, doc)| (k, serde_json::from_str(&doc).unwrap()));
+    let erased = housing_ledger::erasure::erased_figures(ledger).await.unwrap();
+    for (_, cases) in read.chain(erased) {
+        let cases: std::collections::BTreeMap<String, projections::person::ProcedureCase> = cases;
+        for (p, c) in cases {
+            *out.entry((p, c.status.as_str().to_string())).or_default() += 1;
+        }
+    }
+    out
+}
+
 async fn call(ledger: &Arc<Ledger>, token: &str, uri: &str) -> (u16, Value) {
     use http_body_util::BodyExt;
     use tower::ServiceExt;
@@ -183,6 +198,7 @@ async fn erasure_leaves_every_proof_whole(b: Backend, pg: Option<&PgCluster>) {
     let (s, before) = call(&ledger, &auditor, &format!("/v1/persons/{X}")).await;
     assert_eq!(s, 200, "{before}");
     let (_, runs_before) = call(&ledger, &auditor, "/v1/runs").await;
+    let figures_before = figures(&ledger).await;
     let verified_before = ledger.verify(|_| {}).await.unwrap();
 
     let erased = housing_ledger::erasure::erase(&ledger, X, "the purpose ended", "Закон РК № 94-V, ст. 18", "DPO (test)").await.unwrap();
@@ -229,6 +245,15 @@ async fn erasure_leaves_every_proof_whole(b: Backend, pg: Option<&PgCluster>) {
     assert_eq!(s, 401, "an erasure is told to no one who may not ask");
     let (_, runs_after) = call(&ledger, &auditor, "/v1/runs").await;
     assert_eq!(runs_after["runs"][0]["counts"], runs_before["runs"][0]["counts"]);
+    // The dashboard's figures stay: his cases count by what the erasure kept, which names no one.
+    let kept = housing_ledger::erasure::erased_figures(&ledger).await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(figures(&ledger).await, figures_before);
+    assert_eq!(kept[0].1["registry_removal"].status, events::catalogue::Status::Removed);
+    let text = serde_json::to_string(&kept).unwrap();
+    for s in secrets_of_x() {
+        assert!(!text.contains(&s), "{s} kept in the figures");
+    }
     let _ = operator;
 }
 

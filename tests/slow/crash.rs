@@ -31,6 +31,8 @@ fn events_of(dir: &std::path::Path) -> Vec<Event> {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let store = housing_ledger::store::sql::SqlStore::connect(&format!("sqlite://{}", dir.join("ledger.db").display())).await.unwrap();
+        // A v2 ledger's events are read opened, with the keys beside the database.
+        assert!(housing_ledger::ledger::attach_existing_keys(&store, dir).await.unwrap(), "a new ledger is v2, its keys beside it");
         let report = housing_ledger::ledger::verify_store(&store, None, |_| {}).await.expect("the ledger verifies after crashes");
         housing_ledger::store::read(&store, 0, report.events).await.unwrap()
     })

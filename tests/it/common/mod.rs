@@ -205,5 +205,5 @@ pub fn opened_stream(e: &serde_json::Value) -> &serde_json::Value {
 /// SQL that changes one stored read-model row of `key` (as the store keeps it) behind the
 /// ledger's back: on a v2 ledger its seal's ciphertext, which then no longer opens.
 pub fn spoil_row(key: &str) -> String {
-    format!("UPDATE projection_rows SET doc = replace(doc, '\"ct\":\"', '\"ct\":\"AA') WHERE key = '{key}'")
+    format!("UPDATE projection_rows SET doc = replace(doc, 'v2:', 'v2:AAAA') WHERE key = '{key}'")
 }
