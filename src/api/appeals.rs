@@ -164,7 +164,7 @@ fn officer(caller: &Caller) -> Result<(), AppError> {
 
 /// Files an appeal against a person's confirmed decision (appeals officer).
 #[utoipa::path(post, path = "/v1/persons/{iin}/appeals", tag = "appeals", security(("bearer" = [])), params(("iin" = String, Path, pattern = r"^[0-9]{12}$", description = "12 digits with a valid check digit")), request_body = Filing,
-    responses((status = 201, description = "the appeal"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409, description = "no confirmed decision, or an appeal is already filed")))]
+    responses((status = 410, description = "the person was erased (format v2); the answer names the erasure's seq"), (status = 201, description = "the appeal"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409, description = "no confirmed decision, or an appeal is already filed")))]
 pub async fn file_appeal(
     State(s): State<AppState>,
     caller: Caller,
@@ -179,7 +179,7 @@ pub async fn file_appeal(
 }
 
 /// The appeals filed about a person (auditor, appeals officer).
-#[utoipa::path(get, path = "/v1/persons/{iin}/appeals", tag = "appeals", security(("bearer" = [])), params(("iin" = String, Path, pattern = r"^[0-9]{12}$", description = "12 digits with a valid check digit")), responses((status = 200, description = "{iin, appeals}"), (status = 400), (status = 401), (status = 403)))]
+#[utoipa::path(get, path = "/v1/persons/{iin}/appeals", tag = "appeals", security(("bearer" = [])), params(("iin" = String, Path, pattern = r"^[0-9]{12}$", description = "12 digits with a valid check digit")), responses((status = 410, description = "the person was erased (format v2); the answer names the erasure's seq"), (status = 200, description = "{iin, appeals}"), (status = 400), (status = 401), (status = 403)))]
 pub async fn person_appeals(State(s): State<AppState>, caller: Caller, Path(iin): Path<String>) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Auditor, Role::AppealsOfficer])?;
     let iin = checked_iin(&iin)?;

@@ -18,7 +18,7 @@ pub(super) fn checked_iin(iin: &str) -> Result<Iin, AppError> {
 
 /// Every recorded read of a person's data (auditor). Any identifier a read named can be
 /// asked for, a rejected list entry's IIN that fails its check digit included.
-#[utoipa::path(get, path = "/v1/persons/{iin}/reads", tag = "persons", security(("bearer" = [])), params(("iin" = String, Path, pattern = r"^[0-9]{12}$", description = "12 digits; the check digit is not required here")), responses((status = 200, description = "{iin, reads: [{seq, time, token, role, read}]}"), (status = 400), (status = 401), (status = 403)))]
+#[utoipa::path(get, path = "/v1/persons/{iin}/reads", tag = "persons", security(("bearer" = [])), params(("iin" = String, Path, pattern = r"^[0-9]{12}$", description = "12 digits; the check digit is not required here")), responses((status = 410, description = "the person was erased (format v2); the answer names the erasure's seq"), (status = 200, description = "{iin, reads: [{seq, time, token, role, read}]}"), (status = 400), (status = 401), (status = 403)))]
 pub async fn person_reads(State(s): State<AppState>, caller: Caller, Path(iin): Path<String>) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Auditor])?;
     if iin.len() != 12 || !iin.bytes().all(|b| b.is_ascii_digit()) {
@@ -29,7 +29,7 @@ pub async fn person_reads(State(s): State<AppState>, caller: Caller, Path(iin): 
 }
 
 /// A person's cases per procedure: status, grounds, decision, notice (auditor, appeals officer).
-#[utoipa::path(get, path = "/v1/persons/{iin}", tag = "persons", security(("bearer" = [])), params(("iin" = String, Path, pattern = r"^[0-9]{12}$", description = "12 digits with a valid check digit")), responses((status = 200, description = "{iin, procedures: {P: {status, grounds, decision, notice, explanation: {findings, contest: {to, within, delivered_on, last_day, moved_from, provisional, suspension_on_request}, text: {kk, ru}}}}}"), (status = 400, description = "malformed IIN, naming the failed check"), (status = 401), (status = 403), (status = 404)))]
+#[utoipa::path(get, path = "/v1/persons/{iin}", tag = "persons", security(("bearer" = [])), params(("iin" = String, Path, pattern = r"^[0-9]{12}$", description = "12 digits with a valid check digit")), responses((status = 410, description = "the person was erased (format v2); the answer names the erasure's seq"), (status = 200, description = "{iin, procedures: {P: {status, grounds, decision, notice, explanation: {findings, contest: {to, within, delivered_on, last_day, moved_from, provisional, suspension_on_request}, text: {kk, ru}}}}}"), (status = 400, description = "malformed IIN, naming the failed check"), (status = 401), (status = 403), (status = 404)))]
 pub async fn person(State(s): State<AppState>, caller: Caller, Path(iin): Path<String>) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Auditor, Role::AppealsOfficer])?;
     let iin = checked_iin(&iin)?;
@@ -51,7 +51,7 @@ pub async fn person(State(s): State<AppState>, caller: Caller, Path(iin): Path<S
 }
 
 /// The proof bundle of `ledger-format.md` for a person's decision (auditor, appeals officer).
-#[utoipa::path(get, path = "/v1/persons/{iin}/proof", tag = "persons", security(("bearer" = [])), params(("iin" = String, Path, pattern = r"^[0-9]{12}$", description = "12 digits with a valid check digit"), ("procedure" = String, Query, pattern = "^(registry_removal|lease_termination)$", description = "registry_removal or lease_termination")), responses((status = 200, description = "the proof bundle"), (status = 400), (status = 401), (status = 403), (status = 404)))]
+#[utoipa::path(get, path = "/v1/persons/{iin}/proof", tag = "persons", security(("bearer" = [])), params(("iin" = String, Path, pattern = r"^[0-9]{12}$", description = "12 digits with a valid check digit"), ("procedure" = String, Query, pattern = "^(registry_removal|lease_termination)$", description = "registry_removal or lease_termination")), responses((status = 410, description = "the person was erased (format v2); the answer names the erasure's seq"), (status = 200, description = "the proof bundle"), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn proof_bundle(
     State(s): State<AppState>,
     caller: Caller,
@@ -72,7 +72,7 @@ pub async fn proof_bundle(
 }
 
 /// Every event of a person's stream, whole (auditor).
-#[utoipa::path(get, path = "/v1/persons/{iin}/events", tag = "persons", security(("bearer" = [])), params(("iin" = String, Path, pattern = r"^[0-9]{12}$", description = "12 digits with a valid check digit")), responses((status = 200, description = "{events}"), (status = 400), (status = 401), (status = 403), (status = 404)))]
+#[utoipa::path(get, path = "/v1/persons/{iin}/events", tag = "persons", security(("bearer" = [])), params(("iin" = String, Path, pattern = r"^[0-9]{12}$", description = "12 digits with a valid check digit")), responses((status = 410, description = "the person was erased (format v2); the answer names the erasure's seq"), (status = 200, description = "{events}"), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn person_events(State(s): State<AppState>, caller: Caller, Path(iin): Path<String>) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Auditor])?;
     let iin = checked_iin(&iin)?;
