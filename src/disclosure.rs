@@ -130,28 +130,7 @@ pub fn iins_in_text(text: &str, out: &mut BTreeSet<String>) {
     }
 }
 
-/// Where `text` has a run of exactly 12 ASCII digits (no digit either side): what an IIN
-/// looks like, whether its check digit holds or not.
-pub fn twelve_digit_runs(text: &str) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
-    let b = text.as_bytes();
-    let mut i = 0;
-    std::iter::from_fn(move || {
-        while i < b.len() {
-            if !b[i].is_ascii_digit() {
-                i += 1;
-                continue;
-            }
-            let start = i;
-            while i < b.len() && b[i].is_ascii_digit() {
-                i += 1;
-            }
-            if i - start == 12 {
-                return Some(start..i);
-            }
-        }
-        None
-    })
-}
+pub use events::personal::twelve_digit_runs;
 
 /// Adds to `out` the persons a JSON value shows: every value under a key `iin` (an entry's,
 /// even one failing its check digit), and every IIN in a string. Events of reads are left out.

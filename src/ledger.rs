@@ -375,10 +375,7 @@ impl Ledger {
 
     /// The stream as stored (a v2 ledger names a person's stream by his blind id).
     pub fn stored_stream(&self, stream: &str) -> String {
-        match &self.sealing {
-            Some(s) => s.stored_stream(stream),
-            None => stream.to_string(),
-        }
+        self.store.stored_stream(stream)
     }
 
     /// The events of `stream`, in order. Events read from a v2 ledger come opened (the store

@@ -231,8 +231,9 @@ pub fn is_iin(text: &str) -> bool {
     check != 10 && check == d[11]
 }
 
-/// The IINs in `text`: runs of exactly 12 digits (no digit either side) that are IINs.
-pub fn iins_in(text: &str) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+/// Where `text` has a run of exactly 12 ASCII digits (no digit either side): what an IIN
+/// looks like, whether its check digit holds or not.
+pub fn twelve_digit_runs(text: &str) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
     let b = text.as_bytes();
     let mut i = 0;
     std::iter::from_fn(move || {
@@ -245,12 +246,17 @@ pub fn iins_in(text: &str) -> impl Iterator<Item = std::ops::Range<usize>> + '_ 
             while i < b.len() && b[i].is_ascii_digit() {
                 i += 1;
             }
-            if i - start == 12 && is_iin(&text[start..i]) {
+            if i - start == 12 {
                 return Some(start..i);
             }
         }
         None
     })
+}
+
+/// The IINs in `text`: runs of exactly 12 digits (no digit either side) that are IINs.
+pub fn iins_in(text: &str) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+    twelve_digit_runs(text).filter(|r| is_iin(&text[r.clone()]))
 }
 
 /// Members of a person's event data that are not personal: kept in the clear beside its seal
