@@ -132,7 +132,11 @@ async fn a_batch_refused_halfway_writes_nothing(b: Backend, pg: Option<&PgCluste
     let sql = place.sql().await;
     // The stream as stored (on a v2 ledger it names the person's blind id).
     let stream = ledger.stored_stream("person:850415300000");
-    sqlx::query("INSERT INTO events (seq, stream, stream_seq, type, body) VALUES (-1, $1, 1, 'X', '{}')").bind(stream).execute(sql.pool()).await.unwrap();
+    sqlx::query("INSERT INTO events (seq, stream, stream_id, stream_seq, type, body) VALUES (-1, $1, (SELECT id FROM streams WHERE name = $1), 1, 'X', '{}')")
+        .bind(stream)
+        .execute(sql.pool())
+        .await
+        .unwrap();
     let mut batch: Vec<NewEvent> = (0..400).map(|i| NewEvent::new(format!("person:other{i}"), "RegistryQueried", json!({"i": i}))).collect();
     batch[200] = person_event(7);
     let err = ledger.append(batch).await.unwrap_err().to_string();
@@ -415,8 +419,10 @@ async fn an_older_persons_projection_is_folded_afresh(b: Backend, pg: Option<&Pg
     )
     .await;
     drop(ledger);
-    let before = Arc::new(Ledger::open(Arc::new(sql), place.key_dir.path(), DEFAULT_ORIGIN).await.unwrap());
+    let sql = Arc::new(sql);
+    let before = Arc::new(Ledger::open(sql.clone(), place.key_dir.path(), DEFAULT_ORIGIN).await.unwrap());
     assert_eq!(localities(before).await.1, 0, "the older rows, as they were");
+    tamper(&sql, crate::common::before_stream_numbers(sql.dialect())).await;
     // The upgraded binary opens it: migration 11 runs.
     let after = Arc::new(place.ledger().await);
     assert_eq!(localities(after.clone()).await, (cases, cases), "folded afresh on upgrade");
@@ -517,7 +523,59 @@ async fn two_processes_sign_the_same_checkpoint(b: Backend, pg: Option<&PgCluste
     assert_eq!(store::CheckpointStore::checkpoints(&sql).await.unwrap().len(), 1);
 }
 
+/// Issue 32: streams are numbered in the order they begin, and the events' stream indexes are
+/// keyed by that number, never by the stream's name. On a v2 ledger a name is a blind id, a
+/// random string; indexes keyed by it sent every append to a random page (the run wrote three
+/// times v1's bytes). A database made before the numbers is numbered on upgrade and reads,
+/// appends and verifies as before.
+async fn streams_are_numbered_as_they_begin(b: Backend, pg: Option<&PgCluster>) {
+    let place = Place::new(b, pg);
+    let ledger = place.ledger().await;
+    // Begun in an order that is not the names' order.
+    let begun = ["person:850415300009", "run:b", "person:850415300001", "run:a"];
+    for name in begun {
+        ledger.append(vec![NewEvent::new(name, "RegistryQueried", json!({"n": 1}))]).await.unwrap();
+    }
+    ledger.append(begun.iter().rev().map(|n| NewEvent::new(*n, "RegistryQueried", json!({"n": 2}))).collect()).await.unwrap();
+    let sql = place.sql().await;
+    let names = || async {
+        let rows: Vec<String> = sqlx::query_scalar("SELECT name FROM streams ORDER BY id").fetch_all(sql.pool()).await.unwrap();
+        rows
+    };
+    let stored: Vec<String> = begun.iter().map(|n| ledger.stored_stream(n)).collect();
+    let listed = names().await;
+    assert_eq!(listed[listed.len() - 4..], stored[..], "numbered in the order they began");
+    // No index of the events is keyed by the stream's name.
+    let indexes: Vec<String> = match sql.dialect() {
+        housing_ledger::store::sql::Dialect::Sqlite => {
+            sqlx::query_scalar("SELECT il.name || ':' || ii.name FROM pragma_index_list('events') il JOIN pragma_index_info(il.name) ii WHERE ii.seqno = 0")
+                .fetch_all(sql.pool())
+                .await
+                .unwrap()
+        }
+        housing_ledger::store::sql::Dialect::Postgres => {
+            sqlx::query_scalar("SELECT indexdef FROM pg_indexes WHERE tablename = 'events'").fetch_all(sql.pool()).await.unwrap()
+        }
+    };
+    assert!(indexes.iter().any(|i| i.contains("stream_id")), "{indexes:?}");
+    assert!(!indexes.iter().any(|i| i.ends_with(":stream") || i.contains("(stream,") || i.contains("(stream)")), "{indexes:?}");
+    for (n, name) in begun.iter().enumerate() {
+        let evs = ledger.store().read_stream(name).await.unwrap();
+        assert_eq!(evs.iter().map(|e| e.stream_seq).collect::<Vec<_>>(), vec![0, 1], "{n}");
+    }
+    // As an older version left it; the upgrade numbers the streams in the order they began.
+    tamper(&sql, crate::common::before_stream_numbers(sql.dialect())).await;
+    drop(ledger);
+    let ledger = place.ledger().await;
+    assert_eq!(names().await, listed, "numbered on upgrade as they were numbered on append");
+    let next = ledger.append(vec![NewEvent::new(begun[2], "RegistryQueried", json!({"n": 3}))]).await.unwrap();
+    assert_eq!(next[0].stream_seq, 2);
+    assert_eq!(ledger.store().read_stream(begun[2]).await.unwrap().len(), 3);
+    ledger.verify(|_| {}).await.unwrap();
+}
+
 async fn suite(b: Backend, pg: Option<&PgCluster>) {
+    streams_are_numbered_as_they_begin(b, pg).await;
     two_processes_sign_the_same_checkpoint(b, pg).await;
     readers_holding_every_connection_do_not_stop_appends(b, pg).await;
     a_ledger_is_never_started_afresh(b, pg).await;

@@ -4,7 +4,8 @@
 //! Single writer: one task seals and commits every append (`writer`), and commits only if the
 //! database's head is still the one it sealed on, under the database's write lock, so two
 //! writers, tasks or processes, can never fork the chain. Optimistic concurrency on
-//! `(stream, stream_seq)` is checked as each batch is sealed.
+//! `(stream, stream_seq)` is checked as each batch is sealed; streams are numbered as they begin
+//! and indexed by number (migration 14), so that appends land at the end of the indexes.
 
 use super::{
     parse_rows, AccessStore, CheckpointStore, LogStore, PendingBatch, ProjectionStore, Result, SessionRecord, StoreError, StoredCheckpoint, TokenRecord,
@@ -56,6 +57,7 @@ const SQLITE_MIGRATIONS: &[Migration] = &[
     Migration { version: 11, name: "persons_locality", sql: include_str!("../../../migrations/sqlite/0011_persons_locality.sql") },
     Migration { version: 12, name: "session_flash", sql: include_str!("../../../migrations/sqlite/0012_session_flash.sql") },
     Migration { version: 13, name: "persons_name_and_seal", sql: include_str!("../../../migrations/sqlite/0013_persons_name_and_seal.sql") },
+    Migration { version: 14, name: "stream_numbers", sql: include_str!("../../../migrations/sqlite/0014_stream_numbers.sql") },
 ];
 const POSTGRES_MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "ledger", sql: include_str!("../../../migrations/postgres/0001_ledger.sql") },
@@ -71,6 +73,7 @@ const POSTGRES_MIGRATIONS: &[Migration] = &[
     Migration { version: 11, name: "persons_locality", sql: include_str!("../../../migrations/postgres/0011_persons_locality.sql") },
     Migration { version: 12, name: "session_flash", sql: include_str!("../../../migrations/postgres/0012_session_flash.sql") },
     Migration { version: 13, name: "persons_name_and_seal", sql: include_str!("../../../migrations/postgres/0013_persons_name_and_seal.sql") },
+    Migration { version: 14, name: "stream_numbers", sql: include_str!("../../../migrations/postgres/0014_stream_numbers.sql") },
 ];
 
 /// Rows per multi-row INSERT (SQLite allows 32766 parameters). Statements of other lengths
@@ -120,6 +123,29 @@ fn placeholders(dialect: Dialect, rows: usize, cols: usize) -> String {
         s.push(')');
     }
     s
+}
+
+/// `rows` copies of `template`, a row of `?` marks, comma-separated; on PostgreSQL the marks
+/// are numbered `$1, $2, …` across the rows.
+fn rows_like(dialect: Dialect, rows: usize, template: &str) -> String {
+    let joined = vec![template; rows].join(",");
+    match dialect {
+        Dialect::Sqlite => joined,
+        Dialect::Postgres => {
+            let mut out = String::with_capacity(joined.len() * 2);
+            let mut n = 0;
+            for c in joined.chars() {
+                if c == '?' {
+                    n += 1;
+                    out.push('$');
+                    out.push_str(&n.to_string());
+                } else {
+                    out.push(c);
+                }
+            }
+            out
+        }
+    }
 }
 
 /// `(?,?,…)` / `($1,$2,…)`: the list for `IN` with `n` values.
@@ -408,7 +434,7 @@ impl LogStore for SqlStore {
     }
 
     async fn stream_heads(&self, size: u64) -> Result<Vec<(u64, String)>> {
-        let rows = sqlx::query("SELECT seq, body FROM events WHERE seq IN (SELECT MAX(seq) FROM events WHERE seq < $1 GROUP BY stream) ORDER BY seq")
+        let rows = sqlx::query("SELECT seq, body FROM events WHERE seq IN (SELECT MAX(seq) FROM events WHERE seq < $1 GROUP BY stream_id) ORDER BY seq")
             .bind(i(size))
             .fetch_all(&self.pool)
             .await?;
@@ -436,13 +462,16 @@ impl LogStore for SqlStore {
 
     async fn read_stream(&self, stream: &str) -> Result<Vec<Event>> {
         let stream = self.stored_stream(stream);
-        let rows = sqlx::query("SELECT seq, body FROM events WHERE stream = $1 ORDER BY stream_seq").bind(stream).fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT seq, body FROM events WHERE stream_id = (SELECT id FROM streams WHERE name = $1) ORDER BY stream_seq")
+            .bind(stream)
+            .fetch_all(&self.pool)
+            .await?;
         self.open_events(events_of(&rows)?).await
     }
 
     async fn read_stream_kind(&self, stream: &str, kind: &str) -> Result<Vec<Event>> {
         let stream = self.stored_stream(stream);
-        let rows = sqlx::query("SELECT seq, body FROM events WHERE stream = $1 AND type = $2 ORDER BY stream_seq")
+        let rows = sqlx::query("SELECT seq, body FROM events WHERE stream_id = (SELECT id FROM streams WHERE name = $1) AND type = $2 ORDER BY stream_seq")
             .bind(stream)
             .bind(kind)
             .fetch_all(&self.pool)

@@ -9,7 +9,7 @@
 //! process appended, or the database failed), nothing of either was written: the head is read
 //! again and the batches are sealed anew. An append whose caller has gone is not written at all.
 
-use super::{i, in_list, placeholders, u, Dialect, SqlStore, INSERT_CHUNK};
+use super::{i, in_list, placeholders, rows_like, u, Dialect, SqlStore, INSERT_CHUNK};
 use crate::store::{PendingBatch, Result, StoreError};
 use events::envelope::{seal, Draft};
 use events::merkle::{Hash, MerkleFrontier, NodeId};
@@ -230,7 +230,7 @@ impl Writer {
         let mut heads = HashMap::new();
         for chunk in streams.chunks(INSERT_CHUNK) {
             let list = in_list(self.dialect, chunk.len());
-            let sql = format!("SELECT stream, MAX(stream_seq) FROM events WHERE stream IN {list} GROUP BY stream");
+            let sql = format!("SELECT s.name, MAX(e.stream_seq) FROM streams s JOIN events e ON e.stream_id = s.id WHERE s.name IN {list} GROUP BY s.name");
             let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(chunk.len() == INSERT_CHUNK);
             for s in chunk {
                 q = q.bind(s.to_string());
@@ -370,13 +370,27 @@ async fn write_sealed(dialect: Dialect, tx: &mut sqlx::Transaction<'static, sqlx
         Dialect::Sqlite => "INSERT OR FAIL",
         Dialect::Postgres => "INSERT",
     };
+    // Streams that begin here are numbered first, in the order they begin, so that a run's
+    // appends land at the end of the events' stream indexes (migration 0014). A number left by
+    // events rolled back outside the store is taken again.
+    let begun: Vec<&str> = sealed.events.iter().filter(|e| e.stream_seq == 0).map(|e| e.stored_stream()).collect();
+    for chunk in begun.chunks(INSERT_CHUNK) {
+        let sql = format!("INSERT INTO streams (name) VALUES {} ON CONFLICT (name) DO NOTHING", placeholders(dialect, chunk.len(), 1));
+        let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(chunk.len() == INSERT_CHUNK);
+        for name in chunk {
+            q = q.bind(name.to_string());
+        }
+        q.execute(&mut **tx).await?;
+    }
     // The bodies are handed to the driver, not copied: they are not needed after the write.
     let mut bodies = std::mem::take(&mut sealed.bodies).into_iter();
     for chunk in sealed.events.chunks(INSERT_CHUNK) {
-        let sql = format!("{insert} INTO events (seq, stream, stream_seq, type, body) VALUES {}", placeholders(dialect, chunk.len(), 5));
+        let rows = rows_like(dialect, chunk.len(), "(?,?,(SELECT id FROM streams WHERE name = ?),?,?,?)");
+        let sql = format!("{insert} INTO events (seq, stream, stream_id, stream_seq, type, body) VALUES {rows}");
         let mut q = sqlx::query(AssertSqlSafe(sql)).persistent(chunk.len() == INSERT_CHUNK);
         for (ev, body) in chunk.iter().zip(bodies.by_ref()) {
-            q = q.bind(i(ev.seq)).bind(ev.stored_stream()).bind(i(ev.stream_seq)).bind(ev.kind.as_str()).bind(body);
+            let stream = ev.stored_stream();
+            q = q.bind(i(ev.seq)).bind(stream).bind(stream).bind(i(ev.stream_seq)).bind(ev.kind.as_str()).bind(body);
         }
         q.execute(&mut **tx).await?;
     }

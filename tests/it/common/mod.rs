@@ -185,6 +185,27 @@ pub async fn tamper(store: &SqlStore, sql: &str) {
     sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string())).execute(pool).await.unwrap();
 }
 
+/// SQL that takes a database back to before migration 14 (streams numbered): the events keyed
+/// by their stream's name, as older versions left them. Run through [`tamper`].
+pub fn before_stream_numbers(dialect: housing_ledger::store::sql::Dialect) -> &'static str {
+    match dialect {
+        housing_ledger::store::sql::Dialect::Sqlite => {
+            "CREATE TABLE events_named (seq INTEGER PRIMARY KEY, stream TEXT NOT NULL, stream_seq INTEGER NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL, UNIQUE (stream, stream_seq));
+             INSERT INTO events_named SELECT seq, stream, stream_seq, type, body FROM events;
+             DROP TABLE events; ALTER TABLE events_named RENAME TO events;
+             CREATE INDEX events_by_type ON events (type, seq);
+             CREATE INDEX events_by_stream_type ON events (stream, type, stream_seq);
+             DROP TABLE streams; DELETE FROM schema_migrations WHERE version >= 14;"
+        }
+        housing_ledger::store::sql::Dialect::Postgres => {
+            "ALTER TABLE events DROP CONSTRAINT events_stream_id_stream_seq_key; DROP INDEX events_by_stream_type;
+             ALTER TABLE events DROP COLUMN stream_id; ALTER TABLE events ADD CONSTRAINT events_stream_stream_seq_key UNIQUE (stream, stream_seq);
+             CREATE INDEX events_by_stream_type ON events (stream, type, stream_seq);
+             DROP TABLE streams; DELETE FROM schema_migrations WHERE version >= 14;"
+        }
+    }
+}
+
 /// Single-quoted SQL literal.
 pub fn lit(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
