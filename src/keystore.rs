@@ -44,6 +44,9 @@ pub trait KeyStore: Send + Sync {
     async fn destroy(&self, subject: &str, at: &str) -> Result<bool, KeyStoreError>;
     /// When he was erased, if he was.
     async fn erased_at(&self, subject: &str) -> Result<Option<String>, KeyStoreError>;
+    /// How many persons were ever erased: a reader's cached keys stay good while it is
+    /// unchanged (erasures are never undone, so it only grows).
+    async fn erasures(&self) -> Result<u64, KeyStoreError>;
     /// The keys of many persons, made where missing (`None`: erased). A store overrides it to
     /// make them in one transaction: a run makes thousands.
     async fn keys(&self, subjects: &[String]) -> Result<HashMap<String, Option<Secret>>, KeyStoreError> {
@@ -91,6 +94,14 @@ fn kek(dir: &Path, store_exists: bool, what: &str, fresh: bool, make_store: impl
     }
     let text = std::fs::read_to_string(&kek_path).map_err(|e| file(&kek_path, e))?;
     Secret::from_base64(&text).map_err(|e| KeyStoreError::File { path: kek_path.clone(), detail: e.to_string() })
+}
+
+/// Persons looked up per query (SQLite allows 32766 parameters).
+const IN_CHUNK: usize = 500;
+
+/// `n` SQLite parameter marks: `?, ?, …`.
+fn marks(n: usize) -> String {
+    vec!["?"; n].join(", ")
 }
 
 /// The data key `wrapped` holds for `subject`, under `kek`.
@@ -176,30 +187,59 @@ impl KeyStore for SqliteKeyStore {
         Ok(gone)
     }
 
+    /// Found in one query per 500, made in one write transaction: a run asks for thousands
+    /// at a time, and a query per person was most of an append's waiting.
     async fn keys(&self, subjects: &[String]) -> Result<HashMap<String, Option<Secret>>, KeyStoreError> {
-        let mut out = HashMap::new();
+        let mut out = self.existing_keys(subjects).await?;
+        let missing: Vec<String> = out.iter().filter(|(_, k)| k.is_none()).map(|(s, _)| s.clone()).collect();
+        if missing.is_empty() {
+            return Ok(out);
+        }
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        let mut tx = self.pool.begin().await?;
-        for s in subjects {
-            let row = sqlx::query("SELECT wrapped FROM data_keys WHERE subject = ?").bind(s).fetch_optional(&mut *tx).await?;
-            let key = match row {
-                Some(r) => Some(unwrapped(&self.kek, s, &r.get::<Vec<u8>, _>(0))?),
-                None if sqlx::query("SELECT 1 FROM erasures WHERE subject = ?").bind(s).fetch_optional(&mut *tx).await?.is_some() => None,
-                None => {
-                    let key = Secret::generate();
-                    sqlx::query("INSERT INTO data_keys (subject, wrapped, created_at) VALUES (?, ?, ?)")
-                        .bind(s)
-                        .bind(personal::wrap(&self.kek, s, &key))
-                        .bind(&now)
-                        .execute(&mut *tx)
-                        .await?;
-                    Some(key)
-                }
-            };
-            out.insert(s.clone(), key);
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        for chunk in missing.chunks(IN_CHUNK) {
+            let sql = format!("SELECT subject FROM erasures WHERE subject IN ({})", marks(chunk.len()));
+            let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
+            for s in chunk {
+                q = q.bind(s);
+            }
+            let erased: std::collections::HashSet<String> = q.fetch_all(&mut *tx).await?.into_iter().collect();
+            let make: Vec<&String> = chunk.iter().filter(|s| !erased.contains(*s)).collect();
+            if make.is_empty() {
+                continue;
+            }
+            // Another writer's key, if first, is the one kept (read back below).
+            let rows = vec!["(?, ?, ?)"; make.len()].join(",");
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(format!("INSERT OR IGNORE INTO data_keys (subject, wrapped, created_at) VALUES {rows}")));
+            for s in make {
+                q = q.bind(s).bind(personal::wrap(&self.kek, s, &Secret::generate())).bind(&now);
+            }
+            q.execute(&mut *tx).await?;
         }
         tx.commit().await?;
+        out.extend(self.existing_keys(&missing).await?);
         Ok(out)
+    }
+
+    async fn existing_keys(&self, subjects: &[String]) -> Result<HashMap<String, Option<Secret>>, KeyStoreError> {
+        let mut out: HashMap<String, Option<Secret>> = subjects.iter().map(|s| (s.clone(), None)).collect();
+        for chunk in subjects.chunks(IN_CHUNK) {
+            let sql = format!("SELECT subject, wrapped FROM data_keys WHERE subject IN ({})", marks(chunk.len()));
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for s in chunk {
+                q = q.bind(s);
+            }
+            for row in q.fetch_all(&self.pool).await? {
+                let subject: String = row.get(0);
+                let key = unwrapped(&self.kek, &subject, &row.get::<Vec<u8>, _>(1))?;
+                out.insert(subject, Some(key));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn erasures(&self) -> Result<u64, KeyStoreError> {
+        Ok(sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM erasures").fetch_one(&self.pool).await? as u64)
     }
 
     async fn erased_at(&self, subject: &str) -> Result<Option<String>, KeyStoreError> {
@@ -281,5 +321,44 @@ impl KeyStore for PgKeyStore {
 
     async fn erased_at(&self, subject: &str) -> Result<Option<String>, KeyStoreError> {
         Ok(sqlx::query("SELECT erased_at FROM key_store.erasures WHERE subject = $1").bind(subject).fetch_optional(&self.pool).await?.map(|r| r.get(0)))
+    }
+
+    /// Found in one query, made in one statement: a run asks for thousands at a time.
+    async fn keys(&self, subjects: &[String]) -> Result<HashMap<String, Option<Secret>>, KeyStoreError> {
+        let mut out = self.existing_keys(subjects).await?;
+        let missing: Vec<String> = out.iter().filter(|(_, k)| k.is_none()).map(|(s, _)| s.clone()).collect();
+        if missing.is_empty() {
+            return Ok(out);
+        }
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let wrapped: Vec<Vec<u8>> = missing.iter().map(|s| personal::wrap(&self.kek, s, &Secret::generate())).collect();
+        // Not made for one erased; another writer's key, if first, is the one kept.
+        sqlx::query(
+            "INSERT INTO key_store.data_keys (subject, wrapped, created_at)
+             SELECT m.subject, m.wrapped, $3 FROM UNNEST($1::text[], $2::bytea[]) AS m(subject, wrapped)
+             WHERE NOT EXISTS (SELECT 1 FROM key_store.erasures e WHERE e.subject = m.subject) ON CONFLICT (subject) DO NOTHING",
+        )
+        .bind(&missing)
+        .bind(&wrapped)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        out.extend(self.existing_keys(&missing).await?);
+        Ok(out)
+    }
+
+    async fn existing_keys(&self, subjects: &[String]) -> Result<HashMap<String, Option<Secret>>, KeyStoreError> {
+        let mut out: HashMap<String, Option<Secret>> = subjects.iter().map(|s| (s.clone(), None)).collect();
+        let rows = sqlx::query("SELECT subject, wrapped FROM key_store.data_keys WHERE subject = ANY($1)").bind(subjects).fetch_all(&self.pool).await?;
+        for row in rows {
+            let subject: String = row.get(0);
+            let key = unwrapped(&self.kek, &subject, &row.get::<Vec<u8>, _>(1))?;
+            out.insert(subject, Some(key));
+        }
+        Ok(out)
+    }
+
+    async fn erasures(&self) -> Result<u64, KeyStoreError> {
+        Ok(sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM key_store.erasures").fetch_one(&self.pool).await? as u64)
     }
 }

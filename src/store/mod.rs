@@ -144,7 +144,7 @@ impl PendingBatch {
     /// The stream an event of this batch is stored under.
     pub fn stored_stream(&self, stream: &str) -> String {
         match &self.protector {
-            Some(p) => events::personal::stored_stream(&p.index_key, stream),
+            Some(p) => p.stored_stream(stream),
             None => stream.to_string(),
         }
     }

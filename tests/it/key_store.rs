@@ -159,3 +159,75 @@ async fn on_postgresql_a_destroyed_key_leaves_no_copy_in_the_table_files() {
     let err = PgKeyStore::open(&url, dir.path(), false).await.err().expect("refused").to_string();
     assert!(err.contains("key-encryption key") && err.contains("never recreated"), "{err}");
 }
+
+/// A key store that counts how often it is asked for keys.
+struct Counting {
+    inner: SqliteKeyStore,
+    asked: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl KeyStore for Counting {
+    async fn key(&self, subject: &str) -> Result<Option<Secret>, housing_ledger::keystore::KeyStoreError> {
+        self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.key(subject).await
+    }
+    async fn existing(&self, subject: &str) -> Result<Option<Secret>, housing_ledger::keystore::KeyStoreError> {
+        self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.existing(subject).await
+    }
+    async fn destroy(&self, subject: &str, at: &str) -> Result<bool, housing_ledger::keystore::KeyStoreError> {
+        self.inner.destroy(subject, at).await
+    }
+    async fn erased_at(&self, subject: &str) -> Result<Option<String>, housing_ledger::keystore::KeyStoreError> {
+        self.inner.erased_at(subject).await
+    }
+    async fn erasures(&self) -> Result<u64, housing_ledger::keystore::KeyStoreError> {
+        self.inner.erasures().await
+    }
+    async fn keys(&self, subjects: &[String]) -> Result<std::collections::HashMap<String, Option<Secret>>, housing_ledger::keystore::KeyStoreError> {
+        self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.keys(subjects).await
+    }
+    async fn existing_keys(&self, subjects: &[String]) -> Result<std::collections::HashMap<String, Option<Secret>>, housing_ledger::keystore::KeyStoreError> {
+        self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.existing_keys(subjects).await
+    }
+}
+
+/// Keys are asked for in batches, and kept while no one is erased: emptied every few seconds
+/// regardless, a run asked the key store again for every person in flight (40,000 keys for
+/// 20,000 persons, a sixth of the run). A key destroyed by another process (`erase` beside a
+/// running `serve`) still stops serving within a few seconds: the erasure is seen, and the
+/// person is refused.
+#[tokio::test]
+async fn keys_are_kept_until_someone_is_erased() {
+    use events::NewEvent;
+    use housing_ledger::sealing::Sealing;
+    let dir = tempfile::tempdir().unwrap();
+    let counting = std::sync::Arc::new(Counting { inner: SqliteKeyStore::open(dir.path(), true).await.unwrap(), asked: 0.into() });
+    let sealing = Sealing::new(Secret::generate(), counting.clone());
+    let asked = || counting.asked.load(std::sync::atomic::Ordering::SeqCst);
+    // More persons than one query holds (500).
+    let iins: Vec<String> = (0..1200).map(|n| format!("8504153{n:05}")).collect();
+    let batch: Vec<NewEvent> = iins.iter().map(|i| NewEvent::new(format!("person:{i}"), "RegistryQueried", json!({"n": 1}))).collect();
+    let first = sealing.protector(&batch).await.unwrap();
+    assert_eq!((asked(), first.keys.len()), (1, 1200), "made in one call");
+    // Made once: another store on the same files finds the same keys.
+    let other = SqliteKeyStore::open(dir.path(), false).await.unwrap();
+    let subjects: Vec<String> = iins.iter().map(|i| sealing.blind_id(i)).collect();
+    let found = other.existing_keys(&subjects).await.unwrap();
+    assert!(subjects.iter().all(|s| found[s].as_ref() == first.keys.get(s)), "the keys made are the keys kept");
+    tokio::time::sleep(std::time::Duration::from_millis(5200)).await;
+    let again = sealing.protector(&batch).await.unwrap();
+    assert_eq!((asked(), again.keys.len()), (1, 1200), "no one was erased: the cached keys stand");
+    // Erased by another process: seen at the next check, and refused.
+    assert!(other.destroy(&subjects[7], "2026-12-03T00:00:00.000Z").await.unwrap());
+    assert_eq!(other.erasures().await.unwrap(), 1);
+    tokio::time::sleep(std::time::Duration::from_millis(5200)).await;
+    let err = sealing.protector(&batch[7..8]).await.err().expect("an erased person is refused").to_string();
+    assert!(err.contains(&subjects[7]) && err.contains("erased"), "{err}");
+    let rest = sealing.protector(&batch[8..]).await.unwrap();
+    assert_eq!(rest.keys.len(), 1192);
+    assert_eq!(other.keys(&subjects[7..8]).await.unwrap()[&subjects[7]], None, "never made again, in a batch either");
+}
