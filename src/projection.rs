@@ -160,7 +160,7 @@ impl Follower {
     pub fn committed(&self, batch: &[Event]) {
         let (Some(first), Some(last), Some(tx)) = (batch.first(), batch.last(), &self.tx) else { return };
         let passed_over = projections::person::PASSED_OVER;
-        let events = batch.iter().filter(|e| !passed_over.contains(&e.kind.as_str())).cloned().collect();
+        let events = batch.iter().filter(|e| !passed_over.contains(&e.kind.as_str())).map(Event::opened_copy).collect();
         // Full: the next batch, or the final catch-up, reads the gap.
         let _ = tx.try_send((first.seq, last.seq + 1, events));
     }

@@ -117,6 +117,17 @@ impl Seal {
     pub fn is_seal(v: &Value) -> bool {
         v.get("seal").and_then(Value::as_str) == Some("v2")
     }
+
+    /// The seal as a JSON value, its strings moved rather than copied (`serde_json::to_value`
+    /// copied each ciphertext once more for every event appended).
+    pub fn into_value(self) -> Value {
+        let mut m = serde_json::Map::new();
+        m.insert("ct".into(), Value::String(self.ct));
+        m.insert("nonce".into(), Value::String(self.nonce));
+        m.insert("seal".into(), Value::String(self.seal));
+        m.insert("subject".into(), Value::String(self.subject));
+        Value::Object(m)
+    }
 }
 
 /// Seals `value` (its RFC 8785 canonical JSON) under `key` at `place`, with a fresh random
@@ -468,8 +479,14 @@ impl Protector {
             Some(person) => {
                 let subject = self.blind(&person);
                 let place = Place { format, seq, stream: &stored_stream, kind, subject: &subject, member: "data" };
-                let clear: serde_json::Map<String, Value> =
-                    CLEAR_MEMBERS.iter().filter_map(|k| data.get(*k).filter(|v| plain(v)).map(|v| (k.to_string(), v.clone()))).collect();
+                // The data's own members, each looked up in the short list (not the list's
+                // twenty-odd names each looked up in the data).
+                let mut clear = serde_json::Map::new();
+                for (k, v) in data.as_object().into_iter().flatten() {
+                    if CLEAR_MEMBERS.contains(&k.as_str()) && plain(v) {
+                        clear.insert(k.clone(), v.clone());
+                    }
+                }
                 // The RFC 8785 text of `{"data": data, "stream": stream}`, written without a copy
                 // of the data ("data" sorts before "stream").
                 let mut plaintext = Vec::with_capacity(1024);
@@ -479,7 +496,10 @@ impl Protector {
                 crate::canonical::write_str(&mut plaintext, stream);
                 plaintext.push(b'}');
                 let sealed = seal_text(self.key(&subject)?, &place, &plaintext);
-                serde_json::json!({"clear": clear, "sealed": sealed})
+                let mut stored = serde_json::Map::new();
+                stored.insert("clear".into(), Value::Object(clear));
+                stored.insert("sealed".into(), sealed.into_value());
+                Value::Object(stored)
             }
             None => {
                 let mut stored = data.clone();
@@ -491,7 +511,7 @@ impl Protector {
                         Member::Keyed(parent) => format!("{parent}.{subject}"),
                     };
                     let place = Place { format, seq, stream: &stored_stream, kind, subject: &subject, member: &member };
-                    Ok(serde_json::to_value(seal(key, &place, &part)).expect("a seal serialises"))
+                    Ok(seal(key, &place, &part).into_value())
                 })
                 .map_err(|e| crate::error::malformed("personal data", e))?;
                 stored
