@@ -774,6 +774,18 @@ mod tests {
         assert_eq!(open_event(&mut ev, &|s| p.keys.get(s).cloned()).unwrap(), Opening::Opened);
         assert_eq!((ev.stream.as_str(), &ev.data), ("person:850101300124", &data));
         assert_eq!((ev.stored_stream(), ev.stored_data()), (stored.stream.as_str(), &stored.data));
+        // What a fold is handed: the opened event without its stored form.
+        let copy = ev.opened_copy();
+        assert_eq!((copy.stream.as_str(), &copy.data, copy.seq, copy.stored.is_none()), ("person:850101300124", &data, 7, true));
+        // Blind ids handed in with the keys name the same streams as those computed.
+        let mut with_ids = protector(&[]);
+        with_ids.keys = p.keys.clone();
+        with_ids.blind.insert("850101300124".into(), blind_id(&p.index_key, "850101300124"));
+        assert_eq!(with_ids.stored_stream("person:850101300124"), stored.stream);
+        assert_eq!(
+            with_ids.protect(crate::envelope::EVENT_FORMAT_V2, 7, "person:850101300124", "CheckEvaluated", &data).unwrap().data["sealed"]["subject"],
+            stored.data["sealed"]["subject"]
+        );
         let mut moved = stored.clone();
         moved.seq = 8;
         assert!(matches!(open_event(&mut moved, &|s| p.keys.get(s).cloned()).unwrap(), Opening::Broken(_)), "a seal moved to another seq");
