@@ -104,6 +104,22 @@ fn marks(n: usize) -> String {
     vec!["?"; n].join(", ")
 }
 
+/// Every one of `subjects` with no key yet (`None`), then the keys of stored
+/// `(subject, wrapped)` rows unwrapped over them.
+fn keys_of(kek: &Secret, subjects: &[String], rows: impl IntoIterator<Item = (String, Vec<u8>)>) -> Result<HashMap<String, Option<Secret>>, KeyStoreError> {
+    let mut out: HashMap<String, Option<Secret>> = subjects.iter().map(|s| (s.clone(), None)).collect();
+    for (subject, wrapped) in rows {
+        let key = unwrapped(kek, &subject, &wrapped)?;
+        out.insert(subject, Some(key));
+    }
+    Ok(out)
+}
+
+/// The persons of `found` without a key.
+fn missing(found: &HashMap<String, Option<Secret>>) -> Vec<String> {
+    found.iter().filter(|(_, k)| k.is_none()).map(|(s, _)| s.clone()).collect()
+}
+
 /// The data key `wrapped` holds for `subject`, under `kek`.
 fn unwrapped(kek: &Secret, subject: &str, wrapped: &[u8]) -> Result<Secret, KeyStoreError> {
     personal::unwrap(kek, subject, wrapped).map_err(|e| KeyStoreError::Unwrap { subject: subject.to_string(), detail: e.to_string() })
@@ -191,7 +207,7 @@ impl KeyStore for SqliteKeyStore {
     /// at a time, and a query per person was most of an append's waiting.
     async fn keys(&self, subjects: &[String]) -> Result<HashMap<String, Option<Secret>>, KeyStoreError> {
         let mut out = self.existing_keys(subjects).await?;
-        let missing: Vec<String> = out.iter().filter(|(_, k)| k.is_none()).map(|(s, _)| s.clone()).collect();
+        let missing = missing(&out);
         if missing.is_empty() {
             return Ok(out);
         }
@@ -222,20 +238,16 @@ impl KeyStore for SqliteKeyStore {
     }
 
     async fn existing_keys(&self, subjects: &[String]) -> Result<HashMap<String, Option<Secret>>, KeyStoreError> {
-        let mut out: HashMap<String, Option<Secret>> = subjects.iter().map(|s| (s.clone(), None)).collect();
+        let mut rows = Vec::new();
         for chunk in subjects.chunks(IN_CHUNK) {
             let sql = format!("SELECT subject, wrapped FROM data_keys WHERE subject IN ({})", marks(chunk.len()));
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            let mut q = sqlx::query_as::<_, (String, Vec<u8>)>(sqlx::AssertSqlSafe(sql));
             for s in chunk {
                 q = q.bind(s);
             }
-            for row in q.fetch_all(&self.pool).await? {
-                let subject: String = row.get(0);
-                let key = unwrapped(&self.kek, &subject, &row.get::<Vec<u8>, _>(1))?;
-                out.insert(subject, Some(key));
-            }
+            rows.extend(q.fetch_all(&self.pool).await?);
         }
-        Ok(out)
+        keys_of(&self.kek, subjects, rows)
     }
 
     async fn erasures(&self) -> Result<u64, KeyStoreError> {
@@ -326,7 +338,7 @@ impl KeyStore for PgKeyStore {
     /// Found in one query, made in one statement: a run asks for thousands at a time.
     async fn keys(&self, subjects: &[String]) -> Result<HashMap<String, Option<Secret>>, KeyStoreError> {
         let mut out = self.existing_keys(subjects).await?;
-        let missing: Vec<String> = out.iter().filter(|(_, k)| k.is_none()).map(|(s, _)| s.clone()).collect();
+        let missing = missing(&out);
         if missing.is_empty() {
             return Ok(out);
         }
@@ -348,14 +360,11 @@ impl KeyStore for PgKeyStore {
     }
 
     async fn existing_keys(&self, subjects: &[String]) -> Result<HashMap<String, Option<Secret>>, KeyStoreError> {
-        let mut out: HashMap<String, Option<Secret>> = subjects.iter().map(|s| (s.clone(), None)).collect();
-        let rows = sqlx::query("SELECT subject, wrapped FROM key_store.data_keys WHERE subject = ANY($1)").bind(subjects).fetch_all(&self.pool).await?;
-        for row in rows {
-            let subject: String = row.get(0);
-            let key = unwrapped(&self.kek, &subject, &row.get::<Vec<u8>, _>(1))?;
-            out.insert(subject, Some(key));
-        }
-        Ok(out)
+        let rows = sqlx::query_as::<_, (String, Vec<u8>)>("SELECT subject, wrapped FROM key_store.data_keys WHERE subject = ANY($1)")
+            .bind(subjects)
+            .fetch_all(&self.pool)
+            .await?;
+        keys_of(&self.kek, subjects, rows)
     }
 
     async fn erasures(&self) -> Result<u64, KeyStoreError> {

@@ -105,24 +105,7 @@ fn u(v: i64) -> u64 {
 /// `($1,$2,...),(...)` for `rows` tuples of `cols` placeholders. SQLite gets anonymous `?`:
 /// its lookup of numbered parameter names is linear per parameter, quadratic per statement.
 fn placeholders(dialect: Dialect, rows: usize, cols: usize) -> String {
-    let mut s = String::with_capacity(rows * cols * 5);
-    for r in 0..rows {
-        s.push_str(if r == 0 { "(" } else { ",(" });
-        for c in 0..cols {
-            if c > 0 {
-                s.push(',');
-            }
-            match dialect {
-                Dialect::Sqlite => s.push('?'),
-                Dialect::Postgres => {
-                    s.push('$');
-                    s.push_str(&(r * cols + c + 1).to_string());
-                }
-            }
-        }
-        s.push(')');
-    }
-    s
+    rows_like(dialect, rows, &format!("({})", vec!["?"; cols].join(",")))
 }
 
 /// `rows` copies of `template`, a row of `?` marks, comma-separated; on PostgreSQL the marks
