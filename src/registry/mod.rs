@@ -7,6 +7,7 @@
 pub mod fixture;
 pub mod http;
 pub mod revocation;
+pub mod shep;
 pub mod sim;
 pub mod trust;
 

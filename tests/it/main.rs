@@ -24,6 +24,7 @@ mod rules_and_fixtures;
 mod scenarios;
 mod security_feed;
 mod server_limits;
+mod shep;
 mod sources;
 mod store_contract;
 mod stream_heads;

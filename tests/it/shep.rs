@@ -1,0 +1,144 @@
+//! Issue 31: the government gateway's WS-Security signatures, checked both ways against an
+//! independent implementation, `xmlsec1` (Debian's package), with a throwaway CA and signer that
+//! `openssl` makes at test time. Every refusal names its reason.
+
+use housing_ledger::registry::shep::envelope::{self, ResponseInfo};
+use housing_ledger::registry::shep::wsse::{self, KeyReference, WsseError};
+use std::path::Path;
+use std::process::{Command, Output};
+
+const WSU: &str = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd";
+const SOAP11: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+
+fn run(dir: &Path, prog: &str, args: &[&str]) -> Output {
+    Command::new(prog).args(args).current_dir(dir).output().unwrap_or_else(|e| panic!("{prog} runs: {e}"))
+}
+
+fn ok(dir: &Path, prog: &str, args: &[&str]) {
+    let out = run(dir, prog, args);
+    assert!(out.status.success(), "{prog} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A CA and a gateway signer under it (RSA 2048, with a subject key identifier).
+fn world() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("signer.ext"), "keyUsage = critical, digitalSignature\nsubjectKeyIdentifier = hash\n").unwrap();
+    ok(d, "openssl", &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-subj", "/CN=Test NCA", "-days", "3650"]);
+    ok(d, "openssl", &["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "signer.key", "-out", "signer.csr", "-subj", "/CN=SHEP/OU=BIN222222222222"]);
+    ok(
+        d,
+        "openssl",
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "signer.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "signer.pem",
+            "-days",
+            "365",
+            "-extfile",
+            "signer.ext",
+        ],
+    );
+    ok(d, "openssl", &["x509", "-in", "signer.pem", "-outform", "DER", "-out", "signer.der"]);
+    dir
+}
+
+fn body() -> String {
+    let info = ResponseInfo {
+        message_id: "resp-1".into(),
+        correlation_id: "req-1".into(),
+        service_id: "GBDFL_UniversalServiceSync".into(),
+        response_date: "2026-12-03T10:00:00Z".into(),
+        status_code: envelope::SUCCESS.into(),
+        status_message: "ok".into(),
+    };
+    envelope::response_body(&info, Some(&serde_json::json!({"records": {"650101317494": {"citizenship": "KZ"}}})))
+}
+
+/// `xmlsec1 --verify` of `file` by the signer's certificate, checked against the CA.
+fn xmlsec_verify(d: &Path, file: &str) -> Output {
+    let body = format!("{SOAP11}:Body");
+    run(d, "xmlsec1", &["--verify", "--id-attr:Id", &body, "--pubkey-cert-pem", "signer.pem", "--trusted-pem", "ca.pem", file])
+}
+
+#[test]
+fn our_signature_verifies_under_xmlsec1_and_a_changed_byte_does_not() {
+    let dir = world();
+    let d = dir.path();
+    let (key, der) = (std::fs::read_to_string(d.join("signer.key")).unwrap(), std::fs::read(d.join("signer.der")).unwrap());
+    let signed = wsse::sign(&body(), "body-1", &key, &der, KeyReference::Token).unwrap();
+    assert_eq!(wsse::verify(signed.as_bytes(), &[]).unwrap().signer, der);
+    std::fs::write(d.join("good.xml"), &signed).unwrap();
+    let out = xmlsec_verify(d, "good.xml");
+    assert!(out.status.success(), "xmlsec1 refused our signature: {}", String::from_utf8_lossy(&out.stderr));
+    std::fs::write(d.join("bad.xml"), signed.replace(">KZ<", ">RU<")).unwrap();
+    assert!(!xmlsec_verify(d, "bad.xml").status.success(), "xmlsec1 accepted a changed body");
+}
+
+#[test]
+fn a_signature_made_by_xmlsec1_is_accepted_and_names_its_signer() {
+    let dir = world();
+    let d = dir.path();
+    let der = std::fs::read(d.join("signer.der")).unwrap();
+    for (reference, file) in [(KeyReference::Token, "token"), (KeyReference::SubjectKeyId, "ski")] {
+        let template = wsse::template(&body(), "body-7", wsse::RSA_SHA256, &der, reference).unwrap();
+        std::fs::write(d.join(format!("{file}.tmpl.xml")), template).unwrap();
+        let body_node = format!("{SOAP11}:Body");
+        let out = format!("{file}.xml");
+        ok(d, "xmlsec1", &["--sign", "--id-attr:Id", &body_node, "--privkey-pem", "signer.key,signer.pem", "--output", &out, &format!("{file}.tmpl.xml")]);
+        let signed = std::fs::read(d.join(&out)).unwrap();
+        let known = match reference {
+            KeyReference::Token => vec![],
+            KeyReference::SubjectKeyId => vec![der.clone()],
+        };
+        let v = wsse::verify(&signed, &known).unwrap_or_else(|e| panic!("{file}: {e}\n{}", String::from_utf8_lossy(&signed)));
+        assert_eq!((v.signer, v.alg), (der.clone(), "rsa-sha256"), "{file}");
+        if reference == KeyReference::SubjectKeyId {
+            let unknown = wsse::verify(&signed, &[]).unwrap_err();
+            assert!(unknown.to_string().contains("no configured gateway certificate"), "{unknown}");
+        }
+    }
+}
+
+/// Each way of spoiling a signed response, and the words its refusal must hold.
+#[test]
+fn wrapped_duplicated_changed_or_gost_signatures_are_refused_naming_why() {
+    let dir = world();
+    let d = dir.path();
+    let (key, der) = (std::fs::read_to_string(d.join("signer.key")).unwrap(), std::fs::read(d.join("signer.der")).unwrap());
+    let signed = wsse::sign(&body(), "body-1", &key, &der, KeyReference::Token).unwrap();
+    let body_start = signed.find("<soap:Body").unwrap();
+    let body_end = signed.find("</soap:Body>").unwrap() + "</soap:Body>".len();
+    let original_body = &signed[body_start..body_end];
+    let forged_body = original_body.replace(">KZ<", ">RU<").replace("wsu:Id=\"body-1\"", "");
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("a byte changed in the body", signed.replace(">KZ<", ">RU<"), "does not verify"),
+        (
+            // The signed Body moved into a wrapper in the Header, a forged Body in its place.
+            "the signature moved to a wrapper",
+            signed.replacen(original_body, &forged_body, 1).replacen("<soap:Header>", &format!("<soap:Header><Wrapper>{original_body}</Wrapper>"), 1),
+            "soap:Body elements",
+        ),
+        (
+            "a duplicated wsu:Id",
+            signed.replacen("<soap:Header>", &format!("<soap:Header><Other xmlns:wsu=\"{WSU}\" wsu:Id=\"body-1\"/>"), 1),
+            "hold the id \"body-1\"",
+        ),
+        ("a second Body", signed.replacen("</soap:Envelope>", "<soap:Body><x/></soap:Body></soap:Envelope>", 1), "2 soap:Body elements"),
+        ("a GOST signature", signed.replace(wsse::RSA_SHA256, "http://www.w3.org/2001/04/xmldsig-more#gost34310-gost34311"), "GOST is refused"),
+        ("a DOCTYPE", signed.replacen("<soap:Envelope", "<!DOCTYPE x [<!ENTITY e \"e\">]><soap:Envelope", 1), "DOCTYPE"),
+        ("another signature method", signed.replace(wsse::RSA_SHA256, "http://www.w3.org/2000/09/xmldsig#rsa-sha1"), "rsa-sha1"),
+    ];
+    for (what, xml, why) in cases {
+        let err: WsseError = wsse::verify(xml.as_bytes(), &[]).expect_err(what);
+        assert!(err.to_string().contains(why), "{what}: {err}");
+    }
+}
