@@ -119,7 +119,8 @@ pub struct RunArgs {
     /// (`http:`) it must be today unless the run is a --simulation.
     #[arg(long)]
     pub as_of: Option<String>,
-    /// fixture:PATH, http:URL, or synthetic:N[:SEED] (a generated population of N per list)
+    /// fixture:PATH, http:URL, shep:URL (the government gateway; the sender from
+    /// HOUSING_LEDGER_SHEP_*), or synthetic:N[:SEED] (a generated population of N per list)
     #[arg(long)]
     pub registries: String,
     /// Declare the run a simulation (decision 11): judged as of --as-of, recorded as a
@@ -158,6 +159,11 @@ pub struct RegistrySimArgs {
     /// the key derived from the seed. Repeatable; not ish_as_mr.
     #[arg(long = "sign-with")]
     pub sign_with: Vec<String>,
+    /// Serve through the government gateway's SOAP envelope (`POST /bip-sync`), each response
+    /// signed with WS-Security under the `--sign-with` certificate of its source
+    /// (`gateway=KEY.pem:CHAIN.pem` for all the others).
+    #[arg(long)]
+    pub shep: bool,
 }
 
 /// The arguments of `serve`.

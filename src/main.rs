@@ -714,10 +714,13 @@ async fn run_procedure(g: &Global, a: RunArgs) -> anyhow::Result<std::process::E
 
 /// `registry-sim`.
 async fn registry_sim(g: &Global, a: RegistrySimArgs) -> anyhow::Result<std::process::ExitCode> {
-    let RegistrySimArgs { fixture, listen, stall_ms, sign_with } = a;
+    let RegistrySimArgs { fixture, listen, stall_ms, sign_with, shep } = a;
     let fixture = Fixture::load(&fixture)?;
     let name = fixture.name.clone();
     let mut sim = housing_ledger::registry::sim::Simulator::new(Arc::new(fixture), &g.seed);
+    if shep {
+        return registry_sim_shep(sim, &name, &listen, stall_ms, &sign_with).await;
+    }
     for spec in &sign_with {
         let (registry, files) = spec.split_once('=').with_context(|| format!("--sign-with {spec:?}: REGISTRY=KEY.pem:CHAIN.pem"))?;
         let (key, chain) = files.split_once(':').with_context(|| format!("--sign-with {spec:?}: REGISTRY=KEY.pem:CHAIN.pem"))?;
@@ -731,6 +734,44 @@ async fn registry_sim(g: &Global, a: RegistrySimArgs) -> anyhow::Result<std::pro
     let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     println!("registry-sim serving {name} on http://{}", listener.local_addr()?);
     let router = housing_ledger::registry::http::sim_router(Arc::new(sim), Duration::from_millis(stall_ms));
+    housing_ledger::server::serve(listener, router, Default::default(), housing_ledger::server::stop_signal()).await?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// `registry-sim --shep`: the fixture behind the gateway's envelope, each envelope signed under
+/// the `--sign-with` certificate of its source (`gateway=` for every source without its own).
+async fn registry_sim_shep(
+    mut sim: housing_ledger::registry::sim::Simulator,
+    name: &str,
+    listen: &str,
+    stall_ms: u64,
+    sign_with: &[String],
+) -> anyhow::Result<std::process::ExitCode> {
+    use housing_ledger::registry::shep::sim::{EnvelopeSigner, EnvelopeSigners};
+    sim.gateway = true;
+    let mut signers = EnvelopeSigners::default();
+    for spec in sign_with {
+        let usage = || {
+            format!("--sign-with {spec:?}: SOURCE=KEY.pem:CHAIN.pem (SOURCE: gateway, a registry, lists, decisions, reinstatements, corrections or notices)")
+        };
+        let (source, files) = spec.split_once('=').with_context(usage)?;
+        let (key, chain) = files.split_once(':').with_context(usage)?;
+        let read = |p: &str| std::fs::read_to_string(p).with_context(|| format!("--sign-with: cannot read {p}"));
+        let signer = EnvelopeSigner::from_pem(&read(key)?, &read(chain)?).map_err(|e| anyhow::anyhow!("--sign-with {source}: {e}"))?;
+        match source {
+            "gateway" => signers.default = Some(signer),
+            other => {
+                signers.by_source.insert(other.to_string(), signer);
+            }
+        }
+        eprintln!("registry-sim: {source}'s envelopes are signed under the certificate in {chain}");
+    }
+    if signers.default.is_none() && signers.by_source.is_empty() {
+        bail!("registry-sim --shep signs every envelope under a certificate: give --sign-with gateway=KEY.pem:CHAIN.pem");
+    }
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    println!("registry-sim serving {name} through the gateway envelope on http://{}/bip-sync", listener.local_addr()?);
+    let router = housing_ledger::registry::shep::sim::shep_router(Arc::new(sim), signers, Duration::from_millis(stall_ms));
     housing_ledger::server::serve(listener, router, Default::default(), housing_ledger::server::stop_signal()).await?;
     Ok(std::process::ExitCode::SUCCESS)
 }
@@ -989,7 +1030,27 @@ async fn verify_proof(g: &Global, a: VerifyProofArgs) -> anyhow::Result<std::pro
     Ok(std::process::ExitCode::SUCCESS)
 }
 
-/// The registries a `--registries` value names: `fixture:PATH`, `synthetic:N[:SEED]` or `http:URL`.
+/// The gateway sender's settings, from the environment: `HOUSING_LEDGER_SHEP_SENDER` (default
+/// `housing-ledger`), `HOUSING_LEDGER_SHEP_PASSWORD` (required), `HOUSING_LEDGER_SHEP_SESSION`
+/// (optional), `HOUSING_LEDGER_SHEP_SERVICES` (`NAME=SERVICE_ID,...`). Secrets never come from
+/// flags, which every user of the machine can read in the process list.
+fn shep_settings(http: HttpSettings) -> anyhow::Result<housing_ledger::registry::shep::client::ShepSettings> {
+    use housing_ledger::registry::shep::envelope::{Secret, Sender};
+    let password = std::env::var("HOUSING_LEDGER_SHEP_PASSWORD")
+        .map_err(|_| anyhow::anyhow!("shep: set HOUSING_LEDGER_SHEP_PASSWORD to the gateway sender's password"))?;
+    let sender = Sender {
+        sender_id: std::env::var("HOUSING_LEDGER_SHEP_SENDER").unwrap_or_else(|_| "housing-ledger".into()),
+        password: Secret::new(password),
+        session_id: std::env::var("HOUSING_LEDGER_SHEP_SESSION").ok().map(Secret::new),
+    };
+    let services: Vec<String> =
+        std::env::var("HOUSING_LEDGER_SHEP_SERVICES").unwrap_or_default().split(',').filter(|s| !s.trim().is_empty()).map(str::to_string).collect();
+    let settings = housing_ledger::registry::shep::client::ShepSettings::new(sender).with_services(&services).map_err(anyhow::Error::msg)?;
+    Ok(housing_ledger::registry::shep::client::ShepSettings { http, ..settings })
+}
+
+/// The registries a `--registries` value names: `fixture:PATH`, `synthetic:N[:SEED]`, `http:URL`
+/// or `shep:URL` (the government gateway).
 fn registries_from(spec: &str, seed: &str, timeout_ms: u64, answer_limits: &[String], trust: &TrustedKeys) -> anyhow::Result<Arc<dyn Registries>> {
     let limits = housing_ledger::registry::http::AnswerLimits::default().with(answer_limits).map_err(anyhow::Error::msg)?;
     let source: Arc<dyn Registries> = match spec.split_once(':') {
@@ -1004,7 +1065,11 @@ fn registries_from(spec: &str, seed: &str, timeout_ms: u64, answer_limits: &[Str
         Some(("http", url)) => {
             Arc::new(HttpRegistries::new(url, HttpSettings { deadline: Duration::from_millis(timeout_ms), limits, ..HttpSettings::default() }))
         }
-        _ => bail!("--registries must be fixture:PATH, synthetic:N[:SEED] or http:URL, got {spec:?}"),
+        Some(("shep", url)) => {
+            let http = HttpSettings { deadline: Duration::from_millis(timeout_ms), limits, ..HttpSettings::default() };
+            Arc::new(housing_ledger::registry::shep::client::ShepRegistries::new(url, shep_settings(http)?))
+        }
+        _ => bail!("--registries must be fixture:PATH, synthetic:N[:SEED], http:URL or shep:URL, got {spec:?}"),
     };
     // Answers under the national PKI get their signer's OCSP response on receipt.
     Ok(Arc::new(housing_ledger::registry::revocation::WithRevocation::new(source, trust.clone(), Duration::from_millis(timeout_ms))))

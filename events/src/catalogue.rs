@@ -593,6 +593,13 @@ pub struct RegistryResponded {
     /// What showed the signer's certificate unrevoked when the answer arrived.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_revocation: Option<SourceRevocation>,
+    /// `ws-security` where the answer came signed in a document of the source's own format (the
+    /// government gateway's SOAP envelope); absent for the signature over the answer itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_sig_format: Option<String>,
+    /// That document, the exact bytes received, base64: what its signature covers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_document: Option<String>,
     /// The source's signature over each item alone, by item (the list, the decisions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item_sigs: Option<BTreeMap<String, String>>,

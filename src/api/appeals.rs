@@ -146,6 +146,10 @@ impl From<CorrectionFiling> for appeal::CorrectionFiling {
                 source_sig_alg: c.source_sig_alg,
                 source_chain: c.source_chain,
                 source_revocation: c.source_revocation,
+                // A correction filed here is signed over the answer itself, not in a gateway
+                // envelope.
+                source_sig_format: None,
+                source_document: None,
                 item_sigs: Default::default(),
             },
         }

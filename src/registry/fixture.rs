@@ -35,6 +35,25 @@ pub enum FaultKind {
     Timeout,
     Malformed,
     BadSignature,
+    /// The gateway's own faults (`docs/implementation/gateway.md`): a SOAP fault, an error
+    /// `status/code`, a response to another request, a signature moved to a wrapper. Reached
+    /// without the gateway they are what they amount to: unavailable, malformed, bad signature.
+    SoapFault,
+    ErrorStatus,
+    OtherCorrelation,
+    WrappedSignature,
+}
+
+impl FaultKind {
+    /// What a gateway fault amounts to on a transport without the gateway.
+    pub fn without_gateway(self) -> Self {
+        match self {
+            FaultKind::SoapFault | FaultKind::ErrorStatus => FaultKind::Unavailable,
+            FaultKind::OtherCorrelation => FaultKind::Malformed,
+            FaultKind::WrappedSignature => FaultKind::BadSignature,
+            k => k,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]

@@ -104,7 +104,7 @@ pub fn sim_router(sim: Arc<Simulator>, stall: Duration) -> Router {
             "/v1/registries/{registry}/query",
             post(|State(s): State<SimState>, Path(registry): Path<String>, Json(q): Json<QueryBody>| async move {
                 let Some(r) = RegistryId::parse(&registry) else { return (StatusCode::NOT_FOUND, "no such registry").into_response() };
-                let fault = s.sim.source.fault(r, &q.subjects);
+                let fault = s.sim.source.fault(r, &q.subjects).map(FaultKind::without_gateway);
                 let result = s.sim.query(r, &q.subjects, &q.fields, &q.request_id);
                 respond(&s, fault, result).await
             }),
@@ -113,7 +113,7 @@ pub fn sim_router(sim: Arc<Simulator>, stall: Duration) -> Router {
             "/v1/lists/{procedure}",
             post(|State(s): State<SimState>, Path(p): Path<String>, Json(q): Json<ListBody>| async move {
                 let Ok(p) = Procedure::parse(&p) else { return (StatusCode::NOT_FOUND, "no such procedure").into_response() };
-                let fault = s.sim.source.fault(RegistryId::IshAsMr, &[]);
+                let fault = s.sim.source.fault(RegistryId::IshAsMr, &[]).map(FaultKind::without_gateway);
                 let result = s.sim.list_page(p, q.page, &q.request_id);
                 respond(&s, fault, result).await
             }),
@@ -128,7 +128,7 @@ pub fn sim_router(sim: Arc<Simulator>, stall: Duration) -> Router {
         .route(
             "/v1/reinstatements",
             post(|State(s): State<SimState>, Json(q): Json<ReinstateBody>| async move {
-                let fault = s.sim.source.fault(RegistryId::IshAsMr, std::slice::from_ref(&q.reinstatement.iin));
+                let fault = s.sim.source.fault(RegistryId::IshAsMr, std::slice::from_ref(&q.reinstatement.iin)).map(FaultKind::without_gateway);
                 let result = s.sim.reinstate(&q.reinstatement, &q.request_id);
                 respond(&s, fault, result).await
             }),

@@ -47,6 +47,12 @@ pub struct SignedAnswer {
     /// The signer's revocation evidence, obtained on receipt where the source sends none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_revocation: Option<events::catalogue::SourceRevocation>,
+    /// `ws-security`: the answer came in a gateway envelope, kept whole in `source_document`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_sig_format: Option<String>,
+    /// The exact bytes the source signed, base64 (`shep::wsse`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_document: Option<String>,
     /// Items signed on their own (`"housing-ledger/registry-item/v1\n"` ‖ RFC 8785(item)), by
     /// the same key: a list page's entries by their index in the page, decisions by IIN.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -63,6 +69,8 @@ impl SignedAnswer {
             source_sig_alg: r.source_sig_alg.clone(),
             source_chain: r.source_chain.clone(),
             source_revocation: r.source_revocation.clone(),
+            source_sig_format: r.source_sig_format.clone(),
+            source_document: r.source_document.clone(),
             item_sigs: r.item_sigs.clone().unwrap_or_default(),
         }
     }
@@ -106,6 +114,8 @@ impl SignedAnswer {
             source_sig_alg: self.source_sig_alg,
             source_chain: self.source_chain,
             source_revocation: self.source_revocation,
+            source_sig_format: self.source_sig_format,
+            source_document: self.source_document,
             item_sigs: None,
             answer: self.answer,
             appeal: None,

@@ -62,6 +62,8 @@ pub struct Simulator {
     /// corrected record (`null` when the registry now holds nothing on him) and when it was
     /// issued. Fetched twice, a correction is the same answer, signature included.
     corrections: std::sync::Mutex<BTreeMap<RegistryId, BTreeMap<String, Issued>>>,
+    /// Serving through the gateway's envelope (`registry-sim --shep`).
+    pub gateway: bool,
 }
 
 /// A corrected record (`null`: none) and when it was issued.
@@ -87,6 +89,7 @@ impl Simulator {
             source,
             signers: RegistryId::ALL.iter().map(|r| (*r, SourceSigner::Ed25519(Box::new(sim_signer(seed, *r))))).collect(),
             corrections: Default::default(),
+            gateway: false,
         }
     }
 
@@ -158,7 +161,15 @@ impl Simulator {
         kind: AnswerKind,
         issued_at: String,
     ) -> Result<SignedAnswer, RegistryFault> {
-        let fault = self.source.fault(registry, subjects);
+        // Over the gateway, its faults and a spoiled signature are the envelope's to make.
+        let fault = match self.source.fault(registry, subjects) {
+            Some(FaultKind::BadSignature | FaultKind::SoapFault | FaultKind::ErrorStatus | FaultKind::OtherCorrelation | FaultKind::WrappedSignature)
+                if self.gateway =>
+            {
+                None
+            }
+            other => other.map(FaultKind::without_gateway),
+        };
         match fault {
             Some(FaultKind::Unavailable) => return Err(RegistryFault::Unavailable(format!("{registry} answered with an error"))),
             Some(FaultKind::Timeout) => return Err(RegistryFault::Timeout(format!("{registry} did not answer within the deadline"))),

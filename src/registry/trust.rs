@@ -328,6 +328,11 @@ impl TrustedKeys {
         let bad = RegistryFault::BadSignature;
         let (t, day) = signing_time(&signed.answer).map_err(RegistryFault::Malformed)?;
         let alg = signed.source_sig_alg.as_deref().unwrap_or("ed25519");
+        match signed.source_sig_format.as_deref() {
+            None => {}
+            Some(super::shep::WS_SECURITY) => return self.check_gateway(registry, signed, t, day).map_err(bad),
+            Some(other) => return Err(bad(format!("{registry}'s answer is signed in format {other:?}, not ws-security"))),
+        }
         let sig = B64.decode(&signed.source_sig).map_err(|_| bad("the signature is not base64".into()))?;
         let message = events::registry_answer::message(&signed.answer).map_err(|e| RegistryFault::Malformed(e.to_string()))?;
         match alg {
@@ -364,6 +369,34 @@ impl TrustedKeys {
     fn check_x509(&self, registry: RegistryId, signed: &SignedAnswer, alg: &str, message: &[u8], sig: &[u8], t: u64, day: NaiveDate) -> Result<(), String> {
         let chain = pki::chain_from_base64(signed.source_chain.as_deref().ok_or("the answer carries no source_chain")?)?;
         let signer = chain.first().ok_or("source_chain is empty")?;
+        // The chain first: a GOST or unanchored certificate is named as such, not as a key
+        // that does not fit the algorithm.
+        self.check_chain(registry, &chain, signed.source_revocation.as_ref(), t, day)?;
+        let (key_alg, sig_alg) = match alg {
+            "rsa-pkcs1-sha256" => (pki::RSA_ENCRYPTION, pki::SHA256_WITH_RSA),
+            _ => (pki::ID_EC_PUBLIC_KEY, pki::ECDSA_WITH_SHA256),
+        };
+        if signer.tbs_certificate.subject_public_key_info.algorithm.oid != key_alg {
+            return Err(format!("the signer's key is not what {alg} needs"));
+        }
+        pki::verify_signature(&signer.tbs_certificate.subject_public_key_info, &sig_alg, message, sig)
+            .map_err(|e| format!("the signature of {registry} by {}: {e}", pki::subject(signer)))
+    }
+
+    /// An answer that came in a gateway envelope: its WS-Security signature on the bytes kept,
+    /// the answer and item signatures it carries the ones recorded (`shep::check_document`),
+    /// then the signer's certificate as for any answer under the national PKI.
+    fn check_gateway(&self, registry: RegistryId, signed: &SignedAnswer, t: u64, day: NaiveDate) -> Result<(), String> {
+        let chain = pki::chain_from_base64(signed.source_chain.as_deref().ok_or("the answer carries no source_chain")?)?;
+        super::shep::check_document(signed, &chain).map_err(|e| format!("{registry}: {e}"))?;
+        self.check_chain(registry, &chain, signed.source_revocation.as_ref(), t, day)
+    }
+
+    /// The signer's certificate (`chain[0]`, its intermediates after it) against the trust list
+    /// at the signing time: the path to a `ca` entry valid that day, the entry's signer
+    /// constraint, and the revocation evidence.
+    fn check_chain(&self, registry: RegistryId, chain: &[Certificate], revocation: Option<&SourceRevocation>, t: u64, day: NaiveDate) -> Result<(), String> {
+        let signer = chain.first().ok_or("source_chain is empty")?;
         let cas: Vec<(&TrustEntry, &Certificate)> = self
             .entries(registry)?
             .iter()
@@ -390,16 +423,7 @@ impl TrustedKeys {
                 ));
             }
         }
-        let (key_alg, sig_alg) = match alg {
-            "rsa-pkcs1-sha256" => (pki::RSA_ENCRYPTION, pki::SHA256_WITH_RSA),
-            _ => (pki::ID_EC_PUBLIC_KEY, pki::ECDSA_WITH_SHA256),
-        };
-        if signer.tbs_certificate.subject_public_key_info.algorithm.oid != key_alg {
-            return Err(format!("the signer's key is not what {alg} needs"));
-        }
-        pki::verify_signature(&signer.tbs_certificate.subject_public_key_info, &sig_alg, message, sig)
-            .map_err(|e| format!("the signature of {registry} by {}: {e}", pki::subject(signer)))?;
-        let evidence = match signed.source_revocation.as_ref().ok_or("no revocation evidence (source_revocation) for the signer's certificate")? {
+        let evidence = match revocation.ok_or("no revocation evidence (source_revocation) for the signer's certificate")? {
             SourceRevocation::Ocsp(b) => pki::Revocation::Ocsp(B64.decode(b).map_err(|_| "source_revocation.ocsp is not base64")?),
             SourceRevocation::Crl(b) => pki::Revocation::Crl(B64.decode(b).map_err(|_| "source_revocation.crl is not base64")?),
         };

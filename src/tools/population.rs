@@ -357,6 +357,10 @@ fn kind_name(k: FaultKind) -> &'static str {
         FaultKind::Timeout => "timeout",
         FaultKind::Malformed => "malformed",
         FaultKind::BadSignature => "bad_signature",
+        FaultKind::SoapFault => "soap_fault",
+        FaultKind::ErrorStatus => "error_status",
+        FaultKind::OtherCorrelation => "other_correlation",
+        FaultKind::WrappedSignature => "wrapped_signature",
     }
 }
 

@@ -336,6 +336,36 @@ async fn answers_under_the_national_pki() {
 /// A child process killed on drop.
 struct Child(std::process::Child);
 
+/// The proof bundle of the first person removed, written to `dir/proof.json` (the ledger is
+/// closed), with the ledger's verifier key.
+async fn first_removed_bundle(
+    store: &std::sync::Arc<dyn housing_ledger::store::EventStore>,
+    ledger: housing_ledger::ledger::Ledger,
+    trust_file: &std::path::Path,
+    dir: &std::path::Path,
+) -> (housing_ledger::proof::Bundle, String, PathBuf) {
+    let removed = store.read_by_type("DecisionTaken", 0, 10).await.unwrap()[0].stream.trim_start_matches("person:").to_string();
+    let keys = TrustedKeys::load(trust_file).unwrap();
+    let bundle = housing_ledger::proof::build(&ledger, &keys, &removed, housing_ledger::rules::Procedure::RegistryRemoval).await.unwrap();
+    let key = ledger.signer().verifier().to_string();
+    drop(ledger);
+    let file = dir.join("proof.json");
+    std::fs::write(&file, serde_json::to_string(&bundle).unwrap()).unwrap();
+    (bundle, key, file)
+}
+
+/// `housing-ledger ARGS` (a `registry-sim`), once it listens on `port`.
+fn registry_sim<S: AsRef<std::ffi::OsStr>>(port: u16, args: &[S], stderr: std::process::Stdio) -> Child {
+    let sim = Child(Command::new(env!("CARGO_BIN_EXE_housing-ledger")).args(args).stdout(std::process::Stdio::null()).stderr(stderr).spawn().unwrap());
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    sim
+}
+
 impl Drop for Child {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -365,20 +395,11 @@ async fn a_run_over_http_with_a_source_under_the_national_pki() {
     let port = free_port();
     let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/example.json");
     let sign_with = format!("zags={}:{}", pki.path("signer.key").display(), pki.path("chain.pem").display());
-    let sim = Child(
-        Command::new(env!("CARGO_BIN_EXE_housing-ledger"))
-            .args(["registry-sim", "--fixture", example.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}"), "--sign-with", &sign_with])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
+    let sim = registry_sim(
+        port,
+        &["registry-sim", "--fixture", example.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}"), "--sign-with", &sign_with],
+        std::process::Stdio::null(),
     );
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let source = format!("http:http://127.0.0.1:{port}");
@@ -401,13 +422,7 @@ async fn a_run_over_http_with_a_source_under_the_national_pki() {
     let zags: Vec<_> = answers.iter().filter(|e| e.data["registry"] == "zags").collect();
     assert!(!zags.is_empty() && zags.iter().all(|e| e.data["source_sig_alg"] == "rsa-pkcs1-sha256" && e.data["source_revocation"]["ocsp"].is_string()));
     assert!(answers.iter().filter(|e| e.data["registry"] != "zags").all(|e| e.data.get("source_sig_alg").is_none()), "the rest under Ed25519");
-    let removed = store.read_by_type("DecisionTaken", 0, 10).await.unwrap()[0].stream.trim_start_matches("person:").to_string();
-    let keys = TrustedKeys::load(&trust_file).unwrap();
-    let bundle = housing_ledger::proof::build(&ledger, &keys, &removed, housing_ledger::rules::Procedure::RegistryRemoval).await.unwrap();
-    let key = ledger.signer().verifier().to_string();
-    drop(ledger);
-    let file = d.join("proof.json");
-    std::fs::write(&file, serde_json::to_string(&bundle).unwrap()).unwrap();
+    let (bundle, key, file) = first_removed_bundle(&store, ledger, &trust_file, d).await;
     let file = file.to_str().unwrap();
 
     // Offline: nothing is listening any more.
@@ -490,4 +505,109 @@ async fn an_ocsp_responder_or_crl_server_that_answers_too_much_is_read_no_furthe
     let err = stapler.staple(RegistryId::Zags, signed).await.unwrap_err().to_string();
     assert!(err.contains("CRL") && err.contains(&format!("larger than {} bytes", 32 << 20)), "{err}");
     assert!(sent.load(Ordering::Relaxed) < 2 * READ_LITTLE, "{} bytes taken", sent.load(Ordering::Relaxed));
+}
+
+/// Issue 31: a run over the government gateway (`shep:`) against `registry-sim --shep`, every
+/// envelope signed with WS-Security under a certificate of the test PKI, decides as the same
+/// fixture over `http:`. Its bundle verifies offline with the trust list; the sender's password
+/// is nowhere in what the run wrote or printed; a revoked gateway certificate, or one outside
+/// the trust list, is refused with its reason in `RegistryFailed`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_over_the_government_gateway() {
+    let (pki, responder, _) = pki_world();
+    // Every registry's answers come through the gateway, under the test root; ИШ АС МР's items
+    // keep their own Ed25519 signatures.
+    let mut list: serde_json::Value = serde_json::from_str(&TrustedKeys::from_sim_seed(housing_ledger::registry::DEFAULT_SIM_SEED).text).unwrap();
+    // The envelope carries the signer's certificate alone: the list anchors its issuing CA.
+    let issuing = json!({"ca": pki.read("inter.pem"), "signer": {"organization_bin": "111111111111"}, "valid_from": "2025-01-01", "valid_until": null});
+    for (_, entries) in list["sources"].as_object_mut().unwrap() {
+        entries.as_array_mut().unwrap().push(issuing.clone());
+    }
+    let trust_file = pki.path("trust.json");
+    std::fs::write(&trust_file, list.to_string()).unwrap();
+    let trust = trust_file.to_str().unwrap();
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/example.json");
+    const PASSWORD: &str = "s3cret-gateway-password";
+
+    let mut counts = Vec::new();
+    for (signer, shep) in [("rsa", true), ("rsa", false), ("revoked_before", true), ("stranger", true)] {
+        std::fs::write(pki.path("chain.pem"), pki.read(&format!("{signer}.pem")) + &pki.read("inter.pem")).unwrap();
+        let port = free_port();
+        let mut args = vec!["registry-sim".to_string(), "--fixture".into(), example.to_str().unwrap().into(), "--listen".into(), format!("127.0.0.1:{port}")];
+        if shep {
+            args.extend(["--shep".into(), "--sign-with".into(), format!("gateway={}:{}", pki.path("signer.key").display(), pki.path("chain.pem").display())]);
+        }
+        let log = pki.path(&format!("sim-{signer}-{shep}.log"));
+        let sim = registry_sim(port, &args, std::fs::File::create(&log).unwrap().into());
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let source = if shep { format!("shep:http://127.0.0.1:{port}/bip-sync") } else { format!("http:http://127.0.0.1:{port}") };
+        let out = Command::new(env!("CARGO_BIN_EXE_housing-ledger"))
+            .env("HOUSING_LEDGER_SHEP_PASSWORD", PASSWORD)
+            .env("HOUSING_LEDGER_SHEP_SESSION", "session-42-secret")
+            .args(["--data-dir", d.to_str().unwrap(), "--trust", trust, "run", "--procedure", "registry_removal", "--as-of", "2025-09-01", "--simulation"])
+            .args(["--registries", &source, "--json"])
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
+        assert!(out.status.success(), "{signer} {shep}: {stdout}{stderr}");
+        drop(sim);
+        let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        let store: std::sync::Arc<dyn housing_ledger::store::EventStore> =
+            std::sync::Arc::new(housing_ledger::store::sql::SqlStore::connect(&format!("sqlite://{}", d.join("ledger.db").display())).await.unwrap());
+        let ledger = housing_ledger::ledger::Ledger::open(store.clone(), d, housing_ledger::ledger::DEFAULT_ORIGIN).await.unwrap();
+        let failed = store.read_by_type("RegistryFailed", 0, 1000).await.unwrap();
+        match (signer, shep) {
+            ("rsa", _) => {
+                counts.push(summary["counts"].clone());
+                // Only the fixture's own egkn fault.
+                assert!(failed.iter().all(|e| e.data["registry"] == "egkn"), "{failed:?}");
+            }
+            (_, _) => {
+                let why = if signer == "stranger" { "does not lead" } else { "revoked" };
+                assert!(
+                    failed.iter().any(|e| e.data["kind"] == "bad_signature" && e.data["detail"].as_str().unwrap().contains(why)),
+                    "{signer}: {:?}",
+                    failed.iter().map(|e| e.data["detail"].clone()).collect::<Vec<_>>()
+                );
+                continue;
+            }
+        }
+        if !shep {
+            continue;
+        }
+        let answers = store.read_by_type("RegistryResponded", 0, 100_000).await.unwrap();
+        let enveloped: Vec<_> = answers.iter().filter(|e| e.data["source_sig_format"] == "ws-security").collect();
+        assert!(!enveloped.is_empty() && enveloped.iter().all(|e| e.data["source_document"].is_string() && e.data["source_revocation"]["ocsp"].is_string()));
+        // The check is repeated on the stored bytes: a changed byte, or an answer the envelope
+        // does not carry, is refused.
+        let keys = TrustedKeys::load(&trust_file).unwrap();
+        let r: events::catalogue::RegistryResponded = serde_json::from_value(enveloped[0].data.clone()).unwrap();
+        let registry = RegistryId::parse(&r.registry).unwrap();
+        let signed = SignedAnswer::from_responded(&r);
+        assert_eq!(keys.check_source(registry, &signed), Ok(()));
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let xml = String::from_utf8(b64.decode(signed.source_document.as_deref().unwrap()).unwrap()).unwrap();
+        let changed = SignedAnswer { source_document: Some(b64.encode(xml.replacen("<message>ok", "<message>OK", 1))), ..signed.clone() };
+        assert!(refused(keys.check_source(registry, &changed)).contains("does not verify"));
+        let mut other = signed.clone();
+        other.answer["issued_at"] = json!("2025-09-01T00:00:00.000Z");
+        assert!(refused(keys.check_source(registry, &other)).contains("not the one the signed envelope carries"));
+        // The proof bundle of a removed person verifies offline, the gateway's envelopes included.
+        let (_, key, file) = first_removed_bundle(&store, ledger, &trust_file, d).await;
+        let (ok, out, err) = cli(d, &["--trust", trust, "verify-proof", file.to_str().unwrap(), "--ledger-key", &key]);
+        assert!(ok, "{out}{err}");
+        let (ok, out, err) = cli(d, &["--trust", trust, "verify"]);
+        assert!(ok, "{out}{err}");
+        // The sender's secrets: in nothing the run wrote, printed or logged.
+        for entry in std::fs::read_dir(d).unwrap() {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap_or_default();
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(!text.contains(PASSWORD) && !text.contains("session-42-secret"));
+        }
+        assert!(!stdout.contains(PASSWORD) && !stderr.contains(PASSWORD));
+        assert!(!std::fs::read_to_string(&log).unwrap().contains(PASSWORD));
+    }
+    assert_eq!(counts[0], counts[1], "the gateway run decides as the http run");
+    drop(responder);
 }

@@ -222,6 +222,20 @@ pub fn subject_key_id(der: &[u8]) -> Option<Vec<u8>> {
     SubjectKeyIdentifier::from_der(ext.extn_value.as_bytes()).ok().map(|s| s.0.as_bytes().to_vec())
 }
 
+/// The signer's certificate, the `SignatureValue` text and the algorithm a response names,
+/// once its shape is accepted; the signature is not checked here ([`verify`] does).
+pub fn signer_of(response: &[u8]) -> Result<(Vec<u8>, String, &'static str), WsseError> {
+    let text = std::str::from_utf8(response).map_err(|e| WsseError::NotXml(format!("not UTF-8: {e}")))?;
+    if text.contains("<!DOCTYPE") || text.contains("<!doctype") {
+        return Err(WsseError::Doctype);
+    }
+    let doc = uppsala::parse(text).map_err(|e| WsseError::NotXml(e.to_string()))?;
+    let shape = shape(&doc, &[])?;
+    let value =
+        child_elements(&doc, shape.signature).into_iter().find(|c| is(&doc, *c, DS, "SignatureValue")).map(|v| doc.text_content_deep(v)).unwrap_or_default();
+    Ok((shape.signer, value.split_whitespace().collect(), shape.alg))
+}
+
 /// Checks the WS-Security signature of a gateway response, given as the exact bytes received.
 /// `known`: certificates (DER) an X509v3 key identifier may name. The signer's certificate is
 /// returned for the trust list to judge; nothing else in the document is trusted for the key.
