@@ -530,7 +530,12 @@ async fn a_run_over_the_government_gateway() {
     const PASSWORD: &str = "s3cret-gateway-password";
 
     let mut counts = Vec::new();
-    for (signer, shep) in [("rsa", true), ("rsa", false), ("revoked_before", true), ("stranger", true)] {
+    let pg = crate::common::PgCluster::start();
+    for (signer, shep, postgres) in
+        [("rsa", true, false), ("rsa", false, false), ("rsa", true, true), ("revoked_before", true, false), ("stranger", true, false)]
+    {
+        let url = postgres.then(|| pg.fresh_database());
+        let database: Vec<&str> = url.as_deref().map(|u| vec!["--database-url", u]).unwrap_or_default();
         std::fs::write(pki.path("chain.pem"), pki.read(&format!("{signer}.pem")) + &pki.read("inter.pem")).unwrap();
         let port = free_port();
         let mut args = vec!["registry-sim".to_string(), "--fixture".into(), example.to_str().unwrap().into(), "--listen".into(), format!("127.0.0.1:{port}")];
@@ -545,7 +550,9 @@ async fn a_run_over_the_government_gateway() {
         let out = Command::new(env!("CARGO_BIN_EXE_housing-ledger"))
             .env("HOUSING_LEDGER_SHEP_PASSWORD", PASSWORD)
             .env("HOUSING_LEDGER_SHEP_SESSION", "session-42-secret")
-            .args(["--data-dir", d.to_str().unwrap(), "--trust", trust, "run", "--procedure", "registry_removal", "--as-of", "2025-09-01", "--simulation"])
+            .args(["--data-dir", d.to_str().unwrap(), "--trust", trust])
+            .args(&database)
+            .args(["run", "--procedure", "registry_removal", "--as-of", "2025-09-01", "--simulation"])
             .args(["--registries", &source, "--json"])
             .output()
             .unwrap();
@@ -553,8 +560,9 @@ async fn a_run_over_the_government_gateway() {
         assert!(out.status.success(), "{signer} {shep}: {stdout}{stderr}");
         drop(sim);
         let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        let at = url.clone().unwrap_or_else(|| format!("sqlite://{}", d.join("ledger.db").display()));
         let store: std::sync::Arc<dyn housing_ledger::store::EventStore> =
-            std::sync::Arc::new(housing_ledger::store::sql::SqlStore::connect(&format!("sqlite://{}", d.join("ledger.db").display())).await.unwrap());
+            std::sync::Arc::new(housing_ledger::store::sql::SqlStore::connect(&at).await.unwrap());
         let ledger = housing_ledger::ledger::Ledger::open(store.clone(), d, housing_ledger::ledger::DEFAULT_ORIGIN).await.unwrap();
         let failed = store.read_by_type("RegistryFailed", 0, 1000).await.unwrap();
         match (signer, shep) {
@@ -597,7 +605,10 @@ async fn a_run_over_the_government_gateway() {
         let (_, key, file) = first_removed_bundle(&store, ledger, &trust_file, d).await;
         let (ok, out, err) = cli(d, &["--trust", trust, "verify-proof", file.to_str().unwrap(), "--ledger-key", &key]);
         assert!(ok, "{out}{err}");
-        let (ok, out, err) = cli(d, &["--trust", trust, "verify"]);
+        let mut verify = vec!["--trust", trust];
+        verify.extend(&database);
+        verify.push("verify");
+        let (ok, out, err) = cli(d, &verify);
         assert!(ok, "{out}{err}");
         // The sender's secrets: in nothing the run wrote, printed or logged.
         for entry in std::fs::read_dir(d).unwrap() {
@@ -609,5 +620,6 @@ async fn a_run_over_the_government_gateway() {
         assert!(!std::fs::read_to_string(&log).unwrap().contains(PASSWORD));
     }
     assert_eq!(counts[0], counts[1], "the gateway run decides as the http run");
+    assert_eq!(counts[2], counts[1], "on PostgreSQL too");
     drop(responder);
 }

@@ -112,7 +112,7 @@ fn fixtures_are_read_strictly() {
         &format!(r#"{{{head}, "segments": {{}}, "registries": {{"cadastre": {{}}}}}}"#),
         expect!["fixture case.json: registries.cadastre: unknown registry (expected ish_as_mr, zags, gosreestr, kazreestr, egkn, gbd_fl)"],
     );
-    check_fixture(&format!(r#"{{{head}, "segments": {{}}, "registries": {{}}, "faults": [{{"registry": "zags", "iin": "*", "kind": "slow"}}]}}"#), expect!["fixture case.json: faults[0].kind: unknown variant `slow`, expected one of `unavailable`, `timeout`, `malformed`, `bad_signature` at line 1 column 141"]);
+    check_fixture(&format!(r#"{{{head}, "segments": {{}}, "registries": {{}}, "faults": [{{"registry": "zags", "iin": "*", "kind": "slow"}}]}}"#), expect!["fixture case.json: faults[0].kind: unknown variant `slow`, expected one of `unavailable`, `timeout`, `malformed`, `bad_signature`, `soap_fault`, `error_status`, `other_correlation`, `wrapped_signature` at line 1 column 141"]);
     check_fixture(
         &format!(r#"{{{head}, "segments": {{}}, "registries": {{}}, "decisions": {{"850415350079": {{"outcome": "maybe", "by": "x"}}}}}}"#),
         expect![[r#"fixture case.json: decisions["850415350079"].outcome: "maybe" is neither confirmed nor declined"#]],

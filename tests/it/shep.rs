@@ -142,3 +142,65 @@ fn wrapped_duplicated_changed_or_gost_signatures_are_refused_naming_why() {
         assert!(err.to_string().contains(why), "{what}: {err}");
     }
 }
+
+/// The gateway's faults, made by `registry-sim --shep`'s router from the fixture, each refused
+/// by the adapter (or by `check_answer` after it) with the fault of decision 6 and its reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_gateway_fault_is_refused_naming_why() {
+    use crate::common::scenario::{complete, iin_for};
+    use housing_ledger::registry::fixture::Fixture;
+    use housing_ledger::registry::shep::client::{ShepRegistries, ShepSettings};
+    use housing_ledger::registry::shep::envelope::{Secret, Sender};
+    use housing_ledger::registry::shep::sim::{shep_router, EnvelopeSigner, EnvelopeSigners};
+    use housing_ledger::registry::sim::Simulator;
+    use housing_ledger::registry::{check_answer, AnswerKind, Registries, TrustedKeys, DEFAULT_SIM_SEED};
+    use housing_ledger::rules::records::RegistryId;
+    use housing_ledger::rules::Procedure;
+
+    let dir = world();
+    let d = dir.path();
+    let (fx, _) = complete(
+        Procedure::RegistryRemoval,
+        serde_json::json!({"entries": [{"iin": "@A"}], "registries": {},
+            "faults": [{"registry": "zags", "iin": "@A", "kind": "soap_fault"}, {"registry": "kazreestr", "iin": "@A", "kind": "error_status"},
+                       {"registry": "egkn", "iin": "@A", "kind": "other_correlation"}, {"registry": "gbd_fl", "iin": "@A", "kind": "wrapped_signature"},
+                       {"registry": "gosreestr", "iin": "@A", "kind": "bad_signature"}]}),
+    );
+    let mut sim = Simulator::new(std::sync::Arc::new(Fixture::parse("case", &fx.to_string()).unwrap()), DEFAULT_SIM_SEED);
+    sim.gateway = true;
+    let signer =
+        EnvelopeSigner::from_pem(&std::fs::read_to_string(d.join("signer.key")).unwrap(), &std::fs::read_to_string(d.join("signer.pem")).unwrap()).unwrap();
+    let signers = EnvelopeSigners { default: Some(signer), ..EnvelopeSigners::default() };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = shep_router(std::sync::Arc::new(sim), signers, std::time::Duration::from_secs(3));
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let sender = Sender { sender_id: "housing-ledger".into(), password: Secret::new("pw-never-shown"), session_id: None };
+    let shep = ShepRegistries::new(&format!("http://{addr}/bip-sync"), ShepSettings::new(sender));
+    let keys = TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED);
+    let a = vec![iin_for("A")];
+    let fields = vec!["citizenship".to_string()];
+    for (registry, kind, why) in [
+        (RegistryId::Zags, "unavailable", "SOAP fault"),
+        (RegistryId::Kazreestr, "unavailable", "status ESBS0001"),
+        (RegistryId::Egkn, "malformed", "a response to another request"),
+        (RegistryId::GbdFl, "bad_signature", "2 soap:Body elements"),
+        (RegistryId::Gosreestr, "bad_signature", "does not verify"),
+    ] {
+        let rid = format!("req-{registry}");
+        let got = shep.query(registry, &a, &fields, &rid).await.and_then(|s| check_answer(&keys, registry, &rid, AnswerKind::Fields(&a, &fields), &s).cloned());
+        match got {
+            Err(e) => {
+                assert_eq!(e.kind(), kind, "{registry}: {e}");
+                assert!(e.detail().contains(why) && !e.detail().contains("pw-never-shown"), "{registry}: {e}");
+            }
+            Ok(v) => panic!("{registry}: accepted {v}"),
+        }
+    }
+    // Without a fault (another person) the answer comes, its envelope kept whole and verifiable.
+    let b = vec![iin_for("B")];
+    let s = shep.query(RegistryId::Gosreestr, &b, &fields, "req-ok").await.unwrap();
+    assert_eq!(s.source_sig_format.as_deref(), Some("ws-security"));
+    let doc = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, s.source_document.unwrap()).unwrap();
+    assert_eq!(wsse::verify(&doc, &[]).map(|v| v.alg), Ok("rsa-sha256"));
+}
