@@ -313,6 +313,11 @@ pub struct DemoArgs {
     /// Run and print, then exit instead of serving.
     #[arg(long)]
     pub no_serve: bool,
+    /// Reach the simulator through the government gateway's SOAP envelope, each response
+    /// signed with WS-Security under a throwaway CA the demo makes (and anchors in its trust
+    /// list), instead of the JSON protocol.
+    #[arg(long)]
+    pub shep: bool,
 }
 
 #[derive(Subcommand)]

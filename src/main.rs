@@ -134,7 +134,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::VerifyProof(a) => verify_proof(&g, a).await,
         Command::Audit(a) => audit(&g, a).await,
         Command::WhatIf(a) => what_if(&g, a).await,
-        Command::Demo(a) => demo(&g, a.persons, &a.listen, &a.as_of, a.no_serve).await,
+        Command::Demo(a) => demo(&g, a.persons, &a.listen, &a.as_of, a.no_serve, a.shep).await,
         Command::Ledger { command: LedgerCommand::Init } => ledger_init(&g).await,
         Command::Checkpoint => checkpoint(&g).await,
         Command::Erase(a) => erase(&g, a).await,
@@ -1099,7 +1099,7 @@ fn write_sim_trust(data_dir: &std::path::Path, keys: TrustedKeys) -> anyhow::Res
     Ok(keys)
 }
 
-async fn demo(g: &Global, persons: u64, listen: &str, as_of: &str, no_serve: bool) -> anyhow::Result<std::process::ExitCode> {
+async fn demo(g: &Global, persons: u64, listen: &str, as_of: &str, no_serve: bool, shep: bool) -> anyhow::Result<std::process::ExitCode> {
     use housing_ledger::tools::population::Population;
     let (loc, seed) = (&g.loc, g.seed.as_str());
     if g.trust.is_some() {
@@ -1118,18 +1118,30 @@ async fn demo(g: &Global, persons: u64, listen: &str, as_of: &str, no_serve: boo
     let fixture = Fixture::load(&fixture_path)?;
     let sim = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let sim_url = format!("http://{}", sim.local_addr()?);
-    let router = housing_ledger::registry::http::sim_from_fixture(fixture, seed, Duration::from_secs(10));
+    let settings = HttpSettings { deadline: Duration::from_millis(500), retries: 1, backoff: Duration::from_millis(50), ..HttpSettings::default() };
+    // The simulator's keys, written as the trust list its auditors pin (with the gateway's CA).
+    let (router, keys, registries) = if shep {
+        demo_gateway(fixture, seed, &sim_url, settings.clone())?
+    } else {
+        let router = housing_ledger::registry::http::sim_from_fixture(fixture, seed, Duration::from_secs(10));
+        let (url, settings) = (sim_url.clone(), settings.clone());
+        let registries: DemoSource =
+            Box::new(move || Arc::new(HttpRegistries::new(&url, settings.clone()).named(format!("registry-sim:synthetic:{persons}:2026")).simulator()));
+        (router, TrustedKeys::from_sim_seed(seed), registries)
+    };
     tokio::spawn(async move { axum::serve(sim, router).await });
-    eprintln!("registry-sim: {} persons per list from {} on {sim_url}", persons, fixture_path.display());
-    // The simulator's keys, written as the trust list its auditors pin.
-    let keys = write_sim_trust(&loc.data_dir, TrustedKeys::from_sim_seed(seed))?;
+    eprintln!(
+        "registry-sim: {} persons per list from {} on {sim_url}{}",
+        persons,
+        fixture_path.display(),
+        if shep { "/bip-sync (the gateway's envelope)" } else { "" }
+    );
+    let keys = write_sim_trust(&loc.data_dir, keys)?;
     let trust_path = loc.data_dir.join("trust.json");
     let book = RuleBook::built_in();
-    let settings = HttpSettings { deadline: Duration::from_millis(500), retries: 1, backoff: Duration::from_millis(50), ..HttpSettings::default() };
     for procedure in Procedure::ALL {
         // The demo's own simulator, not a live gateway: its runs are simulations (decision 11).
-        let source: Arc<dyn Registries> =
-            Arc::new(HttpRegistries::new(&sim_url, settings.clone()).named(format!("registry-sim:synthetic:{persons}:2026")).simulator());
+        let source = registries();
         let bar = TerminalProgress::new();
         let summary = pipeline::run(&ledger, source, keys.clone(), &book, procedure, as_of, Settings::default(), &bar).await;
         bar.done();
@@ -1167,7 +1179,8 @@ async fn demo(g: &Global, persons: u64, listen: &str, as_of: &str, no_serve: boo
         // officer accepts it on the person's page once an appeal is filed.
         let cases = housing_ledger::projection::person(&ledger, iin).await?;
         let ground = cases.and_then(|c| c.get("registry_removal")?.grounds.first().cloned());
-        if let Some(g) = ground.filter(|_| !no_serve) {
+        // (Corrections are issued to the simulator's JSON side, which `--shep` does not serve.)
+        if let Some(g) = ground.filter(|_| !no_serve && !shep) {
             println!(
                 "a correction by the owner of {} of its record of {}, to accept on {addr}/ui/persons/{iin} once an appeal is filed:",
                 g.registry, g.subject_iin
@@ -1180,14 +1193,47 @@ async fn demo(g: &Global, persons: u64, listen: &str, as_of: &str, no_serve: boo
         return Ok(std::process::ExitCode::SUCCESS);
     }
     // Appeals ask the same registries for fresh answers.
-    let state = AppState::new(ledger, keys)
-        .with_registries(Arc::new(HttpRegistries::new(&sim_url, settings).named("registry-sim").simulator()))
-        .with_checkpoints(Default::default());
+    let state = AppState::new(ledger, keys).with_registries(registries()).with_checkpoints(Default::default());
     println!("serving; Ctrl-C stops");
     let background = state.background.clone();
     housing_ledger::server::serve(listener, app(state), Default::default(), housing_ledger::server::stop_signal()).await?;
     background.shutdown().await;
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// Makes the registries the demo asks, afresh for each run.
+type DemoSource = Box<dyn Fn() -> Arc<dyn Registries>>;
+
+/// `demo --shep`: the simulator behind the gateway's envelope, signed under a throwaway CA whose
+/// CRL it serves at `/gateway.crl`; the trust list anchors that CA for every registry. Returns
+/// the simulator's routes, the trust list and the registries over `shep:`.
+fn demo_gateway(fixture: Fixture, seed: &str, sim_url: &str, http: HttpSettings) -> anyhow::Result<(axum::Router, TrustedKeys, DemoSource)> {
+    use housing_ledger::registry::shep::{client, envelope, sim};
+    use housing_ledger::tools::gateway_pki;
+    let pki = gateway_pki::make(&format!("{sim_url}/gateway.crl")).map_err(anyhow::Error::msg)?;
+    let mut simulator = housing_ledger::registry::sim::Simulator::new(Arc::new(fixture), seed);
+    simulator.gateway = true;
+    let signer = sim::EnvelopeSigner::from_pem(&pki.key_pem, &pki.cert_pem).map_err(anyhow::Error::msg)?;
+    let crl = pki.crl_der.clone();
+    let router = sim::shep_router(Arc::new(simulator), sim::EnvelopeSigners { default: Some(signer), ..Default::default() }, Duration::from_secs(10))
+        .route("/gateway.crl", axum::routing::get(move || async move { crl.clone() }));
+    let mut list: serde_json::Value = serde_json::from_str(&TrustedKeys::from_sim_seed(seed).text)?;
+    let anchor =
+        serde_json::json!({"ca": pki.ca_pem, "signer": {"organization_bin": gateway_pki::GATEWAY_BIN}, "valid_from": "2025-01-01", "valid_until": null});
+    for entries in list["sources"].as_object_mut().context("the simulator's trust list has sources")?.values_mut() {
+        entries.as_array_mut().context("a source's entries are a list")?.push(anchor.clone());
+    }
+    let keys = TrustedKeys::parse(&serde_json::to_string_pretty(&list)?)?;
+    // The demo's own sender: a password made now, which goes to the simulator and nowhere else.
+    let password = events::personal::Secret::generate().to_base64();
+    let sender = envelope::Sender { sender_id: "housing-ledger-demo".into(), password: envelope::Secret::new(password), session_id: None };
+    let settings = client::ShepSettings { http, ..client::ShepSettings::new(sender) };
+    let (url, trust) = (format!("{sim_url}/bip-sync"), keys.clone());
+    let registries: DemoSource = Box::new(move || {
+        let shep = Arc::new(client::ShepRegistries::new(&url, settings.clone()).simulator());
+        Arc::new(housing_ledger::registry::revocation::WithRevocation::new(shep, trust.clone(), Duration::from_secs(5)))
+    });
+    Ok((router, keys, registries))
 }
 
 fn tempfile_dir() -> anyhow::Result<PathBuf> {

@@ -4,4 +4,5 @@
 //! `registry::sim`, behind the same `Registries` trait as the real registries.
 
 pub mod bench;
+pub mod gateway_pki;
 pub mod population;

@@ -567,7 +567,19 @@ async fn a_run_over_the_government_gateway() {
         let failed = store.read_by_type("RegistryFailed", 0, 1000).await.unwrap();
         match (signer, shep) {
             ("rsa", _) => {
-                counts.push(summary["counts"].clone());
+                // Each person's status and grounds (code, registry, whose), from the projection.
+                housing_ledger::projection::catch_up(&ledger).await.unwrap();
+                let mut decided = Vec::new();
+                for (iin, row) in housing_ledger::projection::all_persons(&ledger).await.unwrap() {
+                    let row: serde_json::Value = serde_json::from_str(&row).unwrap();
+                    for (procedure, case) in row.as_object().unwrap() {
+                        let grounds: Vec<String> =
+                            case["grounds"].as_array().unwrap().iter().map(|g| format!("{} {} {}", g["code"], g["registry"], g["subject_iin"])).collect();
+                        decided.push(format!("{iin} {procedure} {} {grounds:?}", case["status"]));
+                    }
+                }
+                assert!(!decided.is_empty());
+                counts.push(json!({"counts": summary["counts"], "persons": decided}));
                 // Only the fixture's own egkn fault.
                 assert!(failed.iter().all(|e| e.data["registry"] == "egkn"), "{failed:?}");
             }
@@ -619,7 +631,7 @@ async fn a_run_over_the_government_gateway() {
         assert!(!stdout.contains(PASSWORD) && !stderr.contains(PASSWORD));
         assert!(!std::fs::read_to_string(&log).unwrap().contains(PASSWORD));
     }
-    assert_eq!(counts[0], counts[1], "the gateway run decides as the http run");
+    assert_eq!(counts[0], counts[1], "the gateway run decides as the http run: the same statuses and grounds");
     assert_eq!(counts[2], counts[1], "on PostgreSQL too");
     drop(responder);
 }

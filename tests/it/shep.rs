@@ -204,3 +204,31 @@ async fn each_gateway_fault_is_refused_naming_why() {
     let doc = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, s.source_document.unwrap()).unwrap();
     assert_eq!(wsse::verify(&doc, &[]).map(|v| v.alg), Ok("rsa-sha256"));
 }
+
+/// `demo --shep`: the whole demo over the gateway's envelope, under a CA it makes for itself,
+/// decides as the demo over the JSON protocol, and its ledger verifies offline against the trust
+/// list it wrote (the gateway's CA anchored in it, each envelope re-checked).
+#[test]
+fn the_demo_runs_over_the_gateway() {
+    let runs = |dir: &Path, extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_housing-ledger"))
+            .args(["--data-dir", dir.to_str().unwrap(), "demo", "--persons", "12", "--no-serve", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+        // The counts of each procedure (the run ids name the source, and differ).
+        text.lines().filter(|l| l.contains(": run ")).map(|l| format!("{} {}", l.split(':').next().unwrap(), l.split_once('{').unwrap().1)).collect::<Vec<_>>()
+    };
+    let (gateway, json) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    assert_eq!(runs(gateway.path(), &["--shep"]), runs(json.path(), &[]));
+    let trust = gateway.path().join("trust.json");
+    let out = run(
+        gateway.path(),
+        env!("CARGO_BIN_EXE_housing-ledger"),
+        &["--data-dir", gateway.path().to_str().unwrap(), "--trust", trust.to_str().unwrap(), "verify"],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("source signatures checked against the trust list"), "{text}");
+}
