@@ -79,6 +79,12 @@ fn our_signature_verifies_under_xmlsec1_and_a_changed_byte_does_not() {
     std::fs::write(d.join("good.xml"), &signed).unwrap();
     let out = xmlsec_verify(d, "good.xml");
     assert!(out.status.success(), "xmlsec1 refused our signature: {}", String::from_utf8_lossy(&out.stderr));
+    // The certificate the envelope names, taken from it, chains to the same CA for openssl.
+    let token = signed.split("ValueType=\"http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0#X509v3\">").nth(1).unwrap();
+    let token = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, token.split('<').next().unwrap()).unwrap();
+    std::fs::write(d.join("from-envelope.der"), token).unwrap();
+    ok(d, "openssl", &["x509", "-inform", "DER", "-in", "from-envelope.der", "-out", "from-envelope.pem"]);
+    ok(d, "openssl", &["verify", "-CAfile", "ca.pem", "from-envelope.pem"]);
     std::fs::write(d.join("bad.xml"), signed.replace(">KZ<", ">RU<")).unwrap();
     assert!(!xmlsec_verify(d, "bad.xml").status.success(), "xmlsec1 accepted a changed body");
 }
