@@ -15,10 +15,11 @@
 
 use crate::auth::Caller;
 use crate::ledger::{Ledger, LedgerError};
-use crate::pipeline::person::{self, Correction, Corrections, RunContext, StepsOutcome};
+use crate::pipeline::person::{self, Correction, Corrections, RunContext};
 use crate::registry::{check_answer, records_of, AnswerKind, NoSource, Registries, Reinstatement, SignedAnswer, TrustedKeys};
 use crate::rules::checks::Family;
 use crate::rules::records::RegistryId;
+use crate::rules::steps::Outcome;
 use crate::rules::{calendar, notice, Procedure, RuleBook, RuleSet};
 use crate::store::StoreError;
 use chrono::NaiveDate;
@@ -577,7 +578,7 @@ impl Appeals<'_> {
         };
         let (mut batch, outcome, evidence) = person::recheck(&ctx, id, &a.iin, judged_by, first, family, &corrections).await;
         let grounds = match &outcome {
-            StepsOutcome::Found(g) => g.clone(),
+            Outcome::Found(g) => g.clone(),
             _ => Vec::new(),
         };
         let rechecked = ev::AppealRechecked {

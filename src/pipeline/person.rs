@@ -7,7 +7,7 @@ use crate::registry::{check_answer, records_of, AnswerKind, Registries, TrustedK
 use crate::rules::checks::{self, CheckVerdict, Family, Records};
 use crate::rules::control::CheckedEntry;
 use crate::rules::records::RegistryId;
-use crate::rules::steps::{Judged, StepMachine};
+use crate::rules::steps::{Judged, Outcome, StepMachine};
 use crate::rules::{Procedure, RuleSet, Step};
 use events::catalogue::{self as ev, EventData, Ref};
 use events::types::*;
@@ -133,7 +133,7 @@ impl Person<'_> {
     /// machine: it stops at the first step that finds something (decision 1) or cannot decide
     /// (decision 6). This asks, records and feeds it the answers. A registry with a correction
     /// covering the step's subjects is not asked: the correction is its answer.
-    async fn steps(&mut self, first: usize, family: Family, judged_by: checks::Context, corrections: &Corrections, evidence: &mut Vec<Ref>) -> StepsOutcome {
+    async fn steps(&mut self, first: usize, family: Family, judged_by: checks::Context, corrections: &Corrections, evidence: &mut Vec<Ref>) -> Outcome {
         let ctx = self.ctx;
         let iin = self.iin.clone();
         let mut machine = StepMachine::new(&ctx.rules, first, &iin, judged_by, family);
@@ -161,7 +161,7 @@ impl Person<'_> {
                             let judged =
                                 Judged { verdict: CheckVerdict::Incomplete, grounds: Vec::new(), reason: Some(why), family: None, left_out: Vec::new() };
                             self.evaluated(step, judged, Vec::new(), vec![Ref::at(failed_ix)]);
-                            return StepsOutcome::Incomplete;
+                            return Outcome::Incomplete;
                         }
                     }
                 }
@@ -181,30 +181,12 @@ impl Person<'_> {
             evidence.push(Ref::at(ix));
             match verdict {
                 CheckVerdict::Clear => continue,
-                CheckVerdict::Incomplete => return StepsOutcome::Incomplete,
+                CheckVerdict::Incomplete => return Outcome::Incomplete,
                 // Decision 2: property found or a criterion unmet; later steps are not run (decision 1).
-                CheckVerdict::Found => return StepsOutcome::Found(grounds),
+                CheckVerdict::Found => return Outcome::Found(grounds),
             }
         }
-        StepsOutcome::Clear
-    }
-}
-
-/// How the steps ended.
-#[derive(Clone, Debug, PartialEq)]
-pub enum StepsOutcome {
-    Clear,
-    Found(Vec<ev::Ground>),
-    Incomplete,
-}
-
-impl StepsOutcome {
-    pub fn verdict(&self) -> CheckVerdict {
-        match self {
-            StepsOutcome::Clear => CheckVerdict::Clear,
-            StepsOutcome::Found(_) => CheckVerdict::Found,
-            StepsOutcome::Incomplete => CheckVerdict::Incomplete,
-        }
+        Outcome::Clear
     }
 }
 
@@ -266,8 +248,8 @@ pub async fn process(ctx: Arc<RunContext>, entry: CheckedEntry, raw_entry: Value
     let mut evidence = vec![Ref::at(entry_ix)];
     let judged_by = checks::Context::of_entry(&raw_entry_copy, Some(&ctx.as_of), !ctx.simulation);
     match p.steps(0, Family::default(), judged_by, &Corrections::new(), &mut evidence).await {
-        StepsOutcome::Incomplete => {}
-        StepsOutcome::Found(grounds) => {
+        Outcome::Incomplete => {}
+        Outcome::Found(grounds) => {
             p.push(ev::DecisionProposed {
                 run: ctx.run.clone(),
                 procedure,
@@ -281,7 +263,7 @@ pub async fn process(ctx: Arc<RunContext>, entry: CheckedEntry, raw_entry: Value
                 simulation: ctx.simulation.then_some(true),
             });
         }
-        StepsOutcome::Clear => {
+        Outcome::Clear => {
             p.push(ev::PersonRetained { run: ctx.run.clone(), procedure, rule_set_sha256: rs.sha256.clone(), evidence });
         }
     }
@@ -299,7 +281,7 @@ pub async fn recheck(
     first: usize,
     family: Family,
     corrections: &Corrections,
-) -> (Batch, StepsOutcome, Vec<Ref>) {
+) -> (Batch, Outcome, Vec<Ref>) {
     let mut p = Person { ctx, stream: person_stream(iin), iin: iin.to_string(), batch: Batch::default(), appeal: Some(appeal.to_string()) };
     let mut evidence = Vec::new();
     let outcome = p.steps(first, family, judged_by, corrections, &mut evidence).await;

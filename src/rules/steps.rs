@@ -32,6 +32,17 @@ pub enum Outcome {
     Incomplete,
 }
 
+impl Outcome {
+    /// The verdict the outcome amounts to.
+    pub fn verdict(&self) -> CheckVerdict {
+        match self {
+            Outcome::Clear => CheckVerdict::Clear,
+            Outcome::Found(_) => CheckVerdict::Found,
+            Outcome::Incomplete => CheckVerdict::Incomplete,
+        }
+    }
+}
+
 /// One step judged.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Judged {
