@@ -85,12 +85,30 @@ pub fn router(state: AppState) -> Router {
         .route("/tlog/tile/{*path}", axum::routing::get(tiles::tile))
         .with_state(state.clone());
     let metrics_route = get(metrics).with_state(state.clone());
+    let state_for_ready = state.clone();
     let (router, doc) = router_and_doc(state);
     let router = router.route("/metrics", metrics_route);
     // The API's errors in one JSON shape, extractor rejections included (not the pages').
     let router = router.layer(axum::middleware::map_response(error::json_errors)).layer(axum::middleware::from_fn(no_store)).merge(tiles);
     let doc = Arc::new(finish_document(serde_json::to_value(&doc).expect("the document serialises")));
-    router.route("/openapi.json", get(move || async move { Json((*doc).clone()) })).route("/healthz", get(|| async { "ok" }))
+    // Liveness: the process answers. Readiness: it can serve, its store answering too.
+    let ready = get(readyz).with_state(state_for_ready);
+    router.route("/openapi.json", get(move || async move { Json((*doc).clone()) })).route("/healthz", get(|| async { "ok" })).route("/readyz", ready)
+}
+
+/// `GET /readyz`: 200 `{"ready": true, "events"}` once the store answers (within 3 s), else 503
+/// `{"ready": false, "why"}` naming what does not, for a load balancer to take the instance out
+/// of service while its database is away. `/healthz` stays 200 meanwhile: the process is alive.
+async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match tokio::time::timeout(std::time::Duration::from_secs(3), state.ledger.size()).await {
+        Ok(Ok(events)) => Json(serde_json::json!({"ready": true, "events": events})).into_response(),
+        Ok(Err(e)) => {
+            (axum::http::StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"ready": false, "why": format!("the store: {e}")}))).into_response()
+        }
+        Err(_) => (axum::http::StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"ready": false, "why": "the store did not answer within 3 s"})))
+            .into_response(),
+    }
 }
 
 /// The served document, finished: every response has a description, and every path parameter

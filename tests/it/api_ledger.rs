@@ -378,7 +378,17 @@ async fn a_postgres_outage_answers_503_then_serving_recovers() {
         (status, retry, String::from_utf8_lossy(&body).to_string())
     };
     assert_eq!(get(state.clone()).await.0, StatusCode::OK);
+    // Readiness follows the store; liveness does not.
+    let probe = |state: AppState, path: &'static str| async move {
+        let resp = app(state).oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+        let status = resp.status();
+        (status, String::from_utf8_lossy(&resp.into_body().collect().await.unwrap().to_bytes()).to_string())
+    };
+    assert_eq!(probe(state.clone(), "/readyz").await, (StatusCode::OK, r#"{"events":6,"ready":true}"#.to_string()));
     pg.stop();
+    let (status, body) = probe(state.clone(), "/readyz").await;
+    assert!(status == StatusCode::SERVICE_UNAVAILABLE && body.contains(r#""ready":false"#) && body.contains("the store"), "{status} {body}");
+    assert_eq!(probe(state.clone(), "/healthz").await.0, StatusCode::OK, "alive while the database is away");
     let started = std::time::Instant::now();
     let (status, retry, body) = get(state.clone()).await;
     assert_eq!((status, retry.as_deref()), (StatusCode::SERVICE_UNAVAILABLE, Some("5")), "{body}");
@@ -388,6 +398,7 @@ async fn a_postgres_outage_answers_503_then_serving_recovers() {
     pg.restart();
     let (status, _, body) = get(state.clone()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(probe(state.clone(), "/readyz").await.0, StatusCode::OK, "ready again");
     ledger.append(vec![NewEvent::new("run:r1", "Tick", json!({"i": 100}))]).await.unwrap();
     assert_eq!(ledger.verify(|_| {}).await.unwrap().events, 7);
     state.background.shutdown().await;
