@@ -1032,7 +1032,8 @@ async fn verify_proof(g: &Global, a: VerifyProofArgs) -> anyhow::Result<std::pro
 
 /// The gateway sender's settings, from the environment: `HOUSING_LEDGER_SHEP_SENDER` (default
 /// `housing-ledger`), `HOUSING_LEDGER_SHEP_PASSWORD` (required), `HOUSING_LEDGER_SHEP_SESSION`
-/// (optional), `HOUSING_LEDGER_SHEP_SERVICES` (`NAME=SERVICE_ID,...`). Secrets never come from
+/// (optional), `HOUSING_LEDGER_SHEP_SERVICES` (`NAME=SERVICE_ID,...`), `HOUSING_LEDGER_SHEP_CERTS`
+/// (a PEM file of the gateway's certificates, where it names them by key identifier only). Secrets never come from
 /// flags, which every user of the machine can read in the process list.
 fn shep_settings(http: HttpSettings) -> anyhow::Result<housing_ledger::registry::shep::client::ShepSettings> {
     use housing_ledger::registry::shep::envelope::{Secret, Sender};
@@ -1046,7 +1047,17 @@ fn shep_settings(http: HttpSettings) -> anyhow::Result<housing_ledger::registry:
     let services: Vec<String> =
         std::env::var("HOUSING_LEDGER_SHEP_SERVICES").unwrap_or_default().split(',').filter(|s| !s.trim().is_empty()).map(str::to_string).collect();
     let settings = housing_ledger::registry::shep::client::ShepSettings::new(sender).with_services(&services).map_err(anyhow::Error::msg)?;
-    Ok(housing_ledger::registry::shep::client::ShepSettings { http, ..settings })
+    // The gateway's certificates, for envelopes that name their signer by key identifier only.
+    let certificates = match std::env::var("HOUSING_LEDGER_SHEP_CERTS") {
+        Ok(path) => {
+            let pem = std::fs::read(&path).with_context(|| format!("HOUSING_LEDGER_SHEP_CERTS: cannot read {path}"))?;
+            let certs =
+                x509_cert::Certificate::load_pem_chain(&pem).map_err(|e| anyhow::anyhow!("HOUSING_LEDGER_SHEP_CERTS: {path} is not PEM certificates: {e}"))?;
+            certs.iter().map(|c| der::Encode::to_der(c).map_err(|e| anyhow::anyhow!("{e}"))).collect::<anyhow::Result<_>>()?
+        }
+        Err(_) => Vec::new(),
+    };
+    Ok(housing_ledger::registry::shep::client::ShepSettings { http, certificates, ..settings })
 }
 
 /// The registries a `--registries` value names: `fixture:PATH`, `synthetic:N[:SEED]`, `http:URL`

@@ -238,3 +238,48 @@ fn the_demo_runs_over_the_gateway() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && text.contains("source signatures checked against the trust list"), "{text}");
 }
+
+/// An envelope that names its signer by subject key identifier only is refused unless the
+/// gateway's certificate is configured, then accepted; the certificate is recorded in
+/// `source_chain`, so the check is repeated offline without the configuration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signer_named_by_key_identifier_needs_its_certificate_configured() {
+    use housing_ledger::registry::fixture::Fixture;
+    use housing_ledger::registry::shep::client::{ShepRegistries, ShepSettings};
+    use housing_ledger::registry::shep::envelope::{Secret, Sender};
+    use housing_ledger::registry::shep::sim::{shep_router, EnvelopeSigner, EnvelopeSigners};
+    use housing_ledger::registry::sim::Simulator;
+    use housing_ledger::registry::{Registries, RegistryFault, DEFAULT_SIM_SEED};
+    use housing_ledger::rules::records::RegistryId;
+
+    let dir = world();
+    let d = dir.path();
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/example.json");
+    let mut sim = Simulator::new(std::sync::Arc::new(Fixture::load(&example).unwrap()), DEFAULT_SIM_SEED);
+    sim.gateway = true;
+    let signer = EnvelopeSigner::from_pem(&std::fs::read_to_string(d.join("signer.key")).unwrap(), &std::fs::read_to_string(d.join("signer.pem")).unwrap())
+        .unwrap()
+        .by_key_identifier()
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/bip-sync", listener.local_addr().unwrap());
+    let router =
+        shep_router(std::sync::Arc::new(sim), EnvelopeSigners { default: Some(signer), ..EnvelopeSigners::default() }, std::time::Duration::from_secs(3));
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let settings = || ShepSettings::new(Sender { sender_id: "housing-ledger".into(), password: Secret::new("pw"), session_id: None });
+    let who = vec!["650101317494".to_string()];
+    let ask = |settings: ShepSettings| {
+        let (url, who) = (url.clone(), who.clone());
+        async move { ShepRegistries::new(&url, settings).query(RegistryId::Zags, &who, &["marriage".to_string()], "r-ski").await }
+    };
+    match ask(settings()).await {
+        Err(RegistryFault::BadSignature(why)) => assert!(why.contains("no configured gateway certificate"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    let der = std::fs::read(d.join("signer.der")).unwrap();
+    let signed = ask(ShepSettings { certificates: vec![der.clone()], ..settings() }).await.unwrap();
+    let chain = signed.source_chain.clone().unwrap();
+    assert_eq!(base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &chain[0]).unwrap(), der);
+    let certs = housing_ledger::pki::chain_from_base64(&chain).unwrap();
+    assert_eq!(housing_ledger::registry::shep::check_document(&signed, &certs), Ok(()));
+}

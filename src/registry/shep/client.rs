@@ -40,11 +40,14 @@ pub struct ShepSettings {
     pub services: BTreeMap<String, String>,
     /// How far a `responseDate` may lie from the time of receipt.
     pub window: Duration,
+    /// The gateway's certificates (DER), for responses that name their signer by its subject
+    /// key identifier only rather than carrying it (`HOUSING_LEDGER_SHEP_CERTS`).
+    pub certificates: Vec<Vec<u8>>,
 }
 
 impl ShepSettings {
     pub fn new(sender: Sender) -> Self {
-        Self { http: HttpSettings::default(), sender, services: default_services(), window: Duration::from_secs(300) }
+        Self { http: HttpSettings::default(), sender, services: default_services(), window: Duration::from_secs(300), certificates: Vec::new() }
     }
 
     /// Adds `NAME=SERVICE_ID` settings.
@@ -151,14 +154,14 @@ impl ShepRegistries {
         let (bytes, response) = self.exchange(source, &data).await?;
         let carried = response.data.ok_or_else(|| RegistryFault::Malformed("the response carries no responseData".into()))?;
         let carried = Carried::deserialize(carried).map_err(|e| RegistryFault::Malformed(format!("the response's data: {e}")))?;
-        signed(&bytes, carried)
+        signed(&bytes, carried, &self.settings.certificates)
     }
 }
 
 /// A signed answer of the gateway's: the certificate its signature names, the document whole.
 /// The signature itself is checked with the rest, by `check_answer`.
-fn signed(bytes: &[u8], carried: Carried) -> Result<SignedAnswer, RegistryFault> {
-    let (signer, value, alg) = super::wsse::signer_of(bytes).map_err(|e| RegistryFault::BadSignature(e.to_string()))?;
+fn signed(bytes: &[u8], carried: Carried, known: &[Vec<u8>]) -> Result<SignedAnswer, RegistryFault> {
+    let (signer, value, alg) = super::wsse::signer_of(bytes, known).map_err(|e| RegistryFault::BadSignature(e.to_string()))?;
     let subject = <x509_cert::Certificate as der::Decode>::from_der(&signer).map(|c| crate::pki::subject(&c)).unwrap_or_default();
     Ok(SignedAnswer {
         answer: carried.answer,
@@ -178,7 +181,7 @@ fn signed(bytes: &[u8], carried: Carried) -> Result<SignedAnswer, RegistryFault>
 /// [`Carried::source_sig`]).
 async fn many_person(this: &ShepRegistries, source: &str, data: Value) -> Result<SignedAnswer, RegistryFault> {
     let (bytes, response) = this.exchange(source, &data).await?;
-    super::wsse::verify(&bytes, &[]).map_err(|e| RegistryFault::BadSignature(format!("{source}: {e}")))?;
+    super::wsse::verify(&bytes, &this.settings.certificates).map_err(|e| RegistryFault::BadSignature(format!("{source}: {e}")))?;
     let carried = response.data.ok_or_else(|| RegistryFault::Malformed("the response carries no responseData".into()))?;
     let c = Carried::deserialize(carried).map_err(|e| RegistryFault::Malformed(format!("the response's data: {e}")))?;
     let (Some(source_key), Some(source_sig)) = (c.source_key, c.source_sig) else {
@@ -215,7 +218,7 @@ impl Registries for ShepRegistries {
             // No correction from this registry: a success without data.
             if let Some(carried) = response.data {
                 let carried = Carried::deserialize(carried).map_err(|e| RegistryFault::Malformed(format!("the response's data: {e}")))?;
-                out.push(signed(&bytes, carried)?);
+                out.push(signed(&bytes, carried, &self.settings.certificates)?);
             }
         }
         Ok(out)

@@ -27,6 +27,8 @@ use std::time::Duration;
 pub struct EnvelopeSigner {
     key_pem: String,
     cert_der: Vec<u8>,
+    /// How the envelope names the certificate (a token carrying it, by default).
+    pub reference: KeyReference,
 }
 
 impl EnvelopeSigner {
@@ -35,15 +37,24 @@ impl EnvelopeSigner {
         use der::Encode;
         let certs = x509_cert::Certificate::load_pem_chain(chain_pem.as_bytes()).map_err(|e| format!("the chain is not PEM certificates: {e}"))?;
         let cert_der = certs.first().ok_or("the chain holds no certificate")?.to_der().map_err(|e| e.to_string())?;
-        let signer = Self { key_pem: key_pem.to_string(), cert_der };
+        let signer = Self { key_pem: key_pem.to_string(), cert_der, reference: KeyReference::Token };
         // Refused now, not at the first request: a key that is not the certificate's.
         let probe = signer.sign("<probe/>")?;
         wsse::verify(probe.as_bytes(), &[]).map_err(|e| format!("the key is not the certificate's: {e}"))?;
         Ok(signer)
     }
 
+    /// Names the certificate by its subject key identifier alone (the receiver must hold it).
+    pub fn by_key_identifier(self) -> Result<Self, String> {
+        let signer = Self { reference: KeyReference::SubjectKeyId, ..self };
+        let probe = signer.sign("<probe/>")?;
+        wsse::verify(probe.as_bytes(), std::slice::from_ref(&signer.cert_der))
+            .map_err(|e| format!("the certificate cannot be named by its key identifier: {e}"))?;
+        Ok(signer)
+    }
+
     fn sign(&self, body: &str) -> Result<String, String> {
-        wsse::sign(body, &format!("id-{}", message_id()), &self.key_pem, &self.cert_der, KeyReference::Token)
+        wsse::sign(body, &format!("id-{}", message_id()), &self.key_pem, &self.cert_der, self.reference)
     }
 }
 

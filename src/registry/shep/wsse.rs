@@ -223,14 +223,15 @@ pub fn subject_key_id(der: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// The signer's certificate, the `SignatureValue` text and the algorithm a response names,
-/// once its shape is accepted; the signature is not checked here ([`verify`] does).
-pub fn signer_of(response: &[u8]) -> Result<(Vec<u8>, String, &'static str), WsseError> {
+/// once its shape is accepted; the signature is not checked here ([`verify`] does). `known`:
+/// the certificates an X509v3 key identifier may name.
+pub fn signer_of(response: &[u8], known: &[Vec<u8>]) -> Result<(Vec<u8>, String, &'static str), WsseError> {
     let text = std::str::from_utf8(response).map_err(|e| WsseError::NotXml(format!("not UTF-8: {e}")))?;
     if text.contains("<!DOCTYPE") || text.contains("<!doctype") {
         return Err(WsseError::Doctype);
     }
     let doc = uppsala::parse(text).map_err(|e| WsseError::NotXml(e.to_string()))?;
-    let shape = shape(&doc, &[])?;
+    let shape = shape(&doc, known)?;
     let value =
         child_elements(&doc, shape.signature).into_iter().find(|c| is(&doc, *c, DS, "SignatureValue")).map(|v| doc.text_content_deep(v)).unwrap_or_default();
     Ok((shape.signer, value.split_whitespace().collect(), shape.alg))
