@@ -276,13 +276,20 @@ impl PgKeyStore {
         let exists: bool = sqlx::query_scalar("SELECT to_regclass('key_store.data_keys') IS NOT NULL").fetch_one(&pool).await?;
         let what = format!("the key store (schema key_store at {})", url.split('@').next_back().unwrap_or_default());
         let kek = kek(dir, exists, &what, fresh, |_| Ok(()))?;
-        sqlx::raw_sql(
-            "CREATE SCHEMA IF NOT EXISTS key_store;
-             CREATE TABLE IF NOT EXISTS key_store.data_keys (subject TEXT PRIMARY KEY, wrapped BYTEA NOT NULL, created_at TEXT NOT NULL);
-             CREATE TABLE IF NOT EXISTS key_store.erasures (subject TEXT PRIMARY KEY, erased_at TEXT NOT NULL);",
-        )
-        .execute(&pool)
-        .await?;
+        // Made only where missing: `IF NOT EXISTS` on what exists makes PostgreSQL send a notice,
+        // which sqlx logs on every command.
+        let complete: bool = sqlx::query_scalar("SELECT to_regclass('key_store.data_keys') IS NOT NULL AND to_regclass('key_store.erasures') IS NOT NULL")
+            .fetch_one(&pool)
+            .await?;
+        if !complete {
+            sqlx::raw_sql(
+                "CREATE SCHEMA IF NOT EXISTS key_store;
+                 CREATE TABLE IF NOT EXISTS key_store.data_keys (subject TEXT PRIMARY KEY, wrapped BYTEA NOT NULL, created_at TEXT NOT NULL);
+                 CREATE TABLE IF NOT EXISTS key_store.erasures (subject TEXT PRIMARY KEY, erased_at TEXT NOT NULL);",
+            )
+            .execute(&pool)
+            .await?;
+        }
         Ok(Self { pool, kek })
     }
 }

@@ -622,6 +622,12 @@ async fn a_run_over_the_government_gateway() {
         verify.push("verify");
         let (ok, out, err) = cli(d, &verify);
         assert!(ok, "{out}{err}");
+        // At the default log level, a command on an existing database says nothing of its
+        // schema (issue 33: PostgreSQL's "already exists" notice on every command).
+        let quiet =
+            Command::new(env!("CARGO_BIN_EXE_housing-ledger")).arg("--data-dir").arg(d).args(&verify).env_remove("HOUSING_LEDGER_LOG").output().unwrap();
+        let said = String::from_utf8_lossy(&quiet.stderr);
+        assert!(quiet.status.success() && !said.contains("already exists"), "{said}");
         // The sender's secrets: in nothing the run wrote, printed or logged.
         for entry in std::fs::read_dir(d).unwrap() {
             let bytes = std::fs::read(entry.unwrap().path()).unwrap_or_default();

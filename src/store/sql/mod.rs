@@ -289,7 +289,16 @@ impl SqlStore {
         if let Some(lock) = lock {
             sqlx::query(lock).execute(&mut *tx).await?;
         }
-        sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL)").execute(&mut *tx).await?;
+        // Created only where missing: `IF NOT EXISTS` on an existing table makes PostgreSQL send a
+        // notice, which sqlx logs on every command ("relation schema_migrations already exists").
+        let exists = match self.dialect {
+            Dialect::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+            Dialect::Postgres => "SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'schema_migrations'",
+        };
+        let found: i64 = sqlx::query_scalar(exists).fetch_one(&mut *tx).await?;
+        if found == 0 {
+            sqlx::query("CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL)").execute(&mut *tx).await?;
+        }
         let applied: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM schema_migrations").fetch_one(&mut *tx).await?;
         for m in migrations.iter().filter(|m| m.version > applied.unwrap_or(0)) {
             sqlx::raw_sql(m.sql).execute(&mut *tx).await?;
