@@ -5,7 +5,7 @@
 //! The sender's password and session id go into the request and nowhere else.
 
 use super::envelope::{self, RequestInfo, Sender};
-use super::{Carried, WS_SECURITY};
+use super::{message_id, Carried, WS_SECURITY};
 use crate::registry::http::HttpSettings;
 use crate::registry::{Registries, RegistryFault, Reinstatement, SignedAnswer};
 use crate::rules::records::RegistryId;
@@ -13,7 +13,6 @@ use crate::rules::Procedure;
 use async_trait::async_trait;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -68,15 +67,6 @@ pub struct ShepRegistries {
     client: reqwest::Client,
     settings: ShepSettings,
     simulator: bool,
-}
-
-/// A fresh message id: 128 random bits, as a UUID's text.
-fn message_id() -> String {
-    use rand_core::RngCore;
-    let mut b = [0u8; 16];
-    rand_core::OsRng.fill_bytes(&mut b);
-    let h = hex::encode(b);
-    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
 }
 
 impl ShepRegistries {
@@ -152,9 +142,7 @@ impl ShepRegistries {
     /// An answer: the exchange, its data read as an answer, the document kept whole.
     async fn answer(&self, source: &str, data: Value) -> Result<SignedAnswer, RegistryFault> {
         let (bytes, response) = self.exchange(source, &data).await?;
-        let carried = response.data.ok_or_else(|| RegistryFault::Malformed("the response carries no responseData".into()))?;
-        let carried = Carried::deserialize(carried).map_err(|e| RegistryFault::Malformed(format!("the response's data: {e}")))?;
-        signed(&bytes, carried, &self.settings.certificates)
+        signed(&bytes, Carried::of(response.data).map_err(RegistryFault::Malformed)?, &self.settings.certificates)
     }
 }
 
@@ -182,8 +170,7 @@ fn signed(bytes: &[u8], carried: Carried, known: &[Vec<u8>]) -> Result<SignedAns
 async fn many_person(this: &ShepRegistries, source: &str, data: Value) -> Result<SignedAnswer, RegistryFault> {
     let (bytes, response) = this.exchange(source, &data).await?;
     super::wsse::verify(&bytes, &this.settings.certificates).map_err(|e| RegistryFault::BadSignature(format!("{source}: {e}")))?;
-    let carried = response.data.ok_or_else(|| RegistryFault::Malformed("the response carries no responseData".into()))?;
-    let c = Carried::deserialize(carried).map_err(|e| RegistryFault::Malformed(format!("the response's data: {e}")))?;
+    let c = Carried::of(response.data).map_err(RegistryFault::Malformed)?;
     let (Some(source_key), Some(source_sig)) = (c.source_key, c.source_sig) else {
         return Err(RegistryFault::Malformed(format!("{source}: a many-person answer must carry its source's own signature")));
     };
@@ -216,8 +203,8 @@ impl Registries for ShepRegistries {
             let data = json!({"operation": "corrections", "registry": registry.as_str(), "appeal": appeal, "subjects": subjects});
             let (bytes, response) = self.exchange("corrections", &data).await?;
             // No correction from this registry: a success without data.
-            if let Some(carried) = response.data {
-                let carried = Carried::deserialize(carried).map_err(|e| RegistryFault::Malformed(format!("the response's data: {e}")))?;
+            if response.data.is_some() {
+                let carried = Carried::of(response.data).map_err(RegistryFault::Malformed)?;
                 out.push(signed(&bytes, carried, &self.settings.certificates)?);
             }
         }

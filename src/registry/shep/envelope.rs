@@ -165,10 +165,10 @@ fn operation(doc: &Document<'_>) -> Result<NodeId, EnvelopeError> {
 }
 
 fn parse(text: &str) -> Result<Document<'_>, EnvelopeError> {
-    if text.contains("<!DOCTYPE") || text.contains("<!doctype") {
-        return Err(shape("a DOCTYPE (no DTDs or entities in a SOAP message)"));
-    }
-    uppsala::parse(text).map_err(|e| shape(format!("not well-formed XML: {e}")))
+    super::parse(text).map_err(|e| match e {
+        super::Unparsed::Doctype => shape("a DOCTYPE (no DTDs or entities in a SOAP message)"),
+        super::Unparsed::NotXml(e) => shape(format!("not well-formed XML: {e}")),
+    })
 }
 
 /// Reads a `SendMessage` request (the simulator's side).

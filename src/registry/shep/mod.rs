@@ -37,6 +37,38 @@ pub struct Carried {
     pub source_sig: Option<String>,
 }
 
+impl Carried {
+    /// What a response's `data` carries (`None`: the response had no `responseData`).
+    pub fn of(data: Option<Value>) -> Result<Self, String> {
+        let data = data.ok_or("the response carries no responseData")?;
+        Carried::deserialize(data).map_err(|e| format!("the response's data: {e}"))
+    }
+}
+
+/// A fresh message id: 128 random bits, as a UUID's text.
+pub(crate) fn message_id() -> String {
+    use rand_core::RngCore;
+    let mut b = [0u8; 16];
+    rand_core::OsRng.fill_bytes(&mut b);
+    let h = hex::encode(b);
+    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+}
+
+/// Why a gateway message was not parsed.
+pub(crate) enum Unparsed {
+    /// It holds a DOCTYPE: no DTDs or entities in a SOAP message.
+    Doctype,
+    NotXml(String),
+}
+
+/// A gateway message parsed, a DOCTYPE refused before the parser sees it.
+pub(crate) fn parse(text: &str) -> Result<uppsala::Document<'_>, Unparsed> {
+    if text.contains("<!DOCTYPE") || text.contains("<!doctype") {
+        return Err(Unparsed::Doctype);
+    }
+    uppsala::parse(text).map_err(|e| Unparsed::NotXml(e.to_string()))
+}
+
 /// The algorithm of a gateway signature as `source_sig_alg` names it.
 pub(crate) fn sig_alg(wsse_alg: &str) -> &'static str {
     match wsse_alg {
@@ -60,9 +92,7 @@ pub fn carried(document: &[u8], chain: &[x509_cert::Certificate]) -> Result<(Car
     if response.info.status_code != envelope::SUCCESS {
         return Err(format!("the gateway's status is {} ({}), not {}", response.info.status_code, response.info.status_message, envelope::SUCCESS));
     }
-    let data = response.data.ok_or("the response carries no responseData")?;
-    let carried = Carried::deserialize(data).map_err(|e| format!("the response's data: {e}"))?;
-    Ok((carried, sig_alg(verified.alg)))
+    Ok((Carried::of(response.data)?, sig_alg(verified.alg)))
 }
 
 /// Checks a recorded gateway answer against the document kept with it: the envelope verifies

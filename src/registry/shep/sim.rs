@@ -6,7 +6,7 @@
 
 use super::envelope::{self, ResponseInfo};
 use super::wsse::{self, KeyReference};
-use super::Carried;
+use super::{message_id, Carried};
 use crate::registry::fixture::FaultKind;
 use crate::registry::sim::Simulator;
 use crate::registry::{RegistryFault, Reinstatement, SignedAnswer};
@@ -77,13 +77,6 @@ struct SimState {
     sim: Arc<Simulator>,
     signers: Arc<EnvelopeSigners>,
     stall: Duration,
-}
-
-fn message_id() -> String {
-    use rand_core::RngCore;
-    let mut b = [0u8; 12];
-    rand_core::OsRng.fill_bytes(&mut b);
-    hex::encode(b)
 }
 
 /// What a request asks, as the adapter writes it.

@@ -222,15 +222,21 @@ pub fn subject_key_id(der: &[u8]) -> Option<Vec<u8>> {
     SubjectKeyIdentifier::from_der(ext.extn_value.as_bytes()).ok().map(|s| s.0.as_bytes().to_vec())
 }
 
+/// A response's text and its parsed document.
+fn document(response: &[u8]) -> Result<(&str, Document<'_>), WsseError> {
+    let text = std::str::from_utf8(response).map_err(|e| WsseError::NotXml(format!("not UTF-8: {e}")))?;
+    let doc = super::parse(text).map_err(|e| match e {
+        super::Unparsed::Doctype => WsseError::Doctype,
+        super::Unparsed::NotXml(e) => WsseError::NotXml(e),
+    })?;
+    Ok((text, doc))
+}
+
 /// The signer's certificate, the `SignatureValue` text and the algorithm a response names,
 /// once its shape is accepted; the signature is not checked here ([`verify`] does). `known`:
 /// the certificates an X509v3 key identifier may name.
 pub fn signer_of(response: &[u8], known: &[Vec<u8>]) -> Result<(Vec<u8>, String, &'static str), WsseError> {
-    let text = std::str::from_utf8(response).map_err(|e| WsseError::NotXml(format!("not UTF-8: {e}")))?;
-    if text.contains("<!DOCTYPE") || text.contains("<!doctype") {
-        return Err(WsseError::Doctype);
-    }
-    let doc = uppsala::parse(text).map_err(|e| WsseError::NotXml(e.to_string()))?;
+    let (_, doc) = document(response)?;
     let shape = shape(&doc, known)?;
     let value =
         child_elements(&doc, shape.signature).into_iter().find(|c| is(&doc, *c, DS, "SignatureValue")).map(|v| doc.text_content_deep(v)).unwrap_or_default();
@@ -241,11 +247,7 @@ pub fn signer_of(response: &[u8], known: &[Vec<u8>]) -> Result<(Vec<u8>, String,
 /// `known`: certificates (DER) an X509v3 key identifier may name. The signer's certificate is
 /// returned for the trust list to judge; nothing else in the document is trusted for the key.
 pub fn verify(response: &[u8], known: &[Vec<u8>]) -> Result<Verified, WsseError> {
-    let text = std::str::from_utf8(response).map_err(|e| WsseError::NotXml(format!("not UTF-8: {e}")))?;
-    if text.contains("<!DOCTYPE") || text.contains("<!doctype") {
-        return Err(WsseError::Doctype);
-    }
-    let doc = uppsala::parse(text).map_err(|e| WsseError::NotXml(e.to_string()))?;
+    let (text, doc) = document(response)?;
     let shape = shape(&doc, known)?;
     let key = bergshamra_keys::loader::load_x509_cert_der(&shape.signer).map_err(|e| WsseError::Certificate(e.to_string()))?;
     let mut keys = bergshamra_keys::KeysManager::new();
