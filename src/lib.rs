@@ -14,14 +14,12 @@ pub mod keystore;
 pub mod ledger;
 pub mod metrics;
 pub mod pipeline;
-pub mod pki;
 pub mod private_files;
 pub mod projection;
 pub mod proof;
 pub mod reads;
 pub mod registry;
 pub mod retention;
-pub mod rules;
 pub mod sealing;
 pub mod security;
 pub mod server;
@@ -33,3 +31,5 @@ pub mod web;
 pub mod witness;
 
 pub use app::app;
+/// The rules and the PKI are the verifier's, which an auditor builds without the service.
+pub use verifier::{pki, rules};

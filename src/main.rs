@@ -621,7 +621,7 @@ async fn serve(g: &Global, a: ServeArgs) -> anyhow::Result<std::process::ExitCod
     // answer (a correction, an acknowledgement) is accepted.
     let trust = g.trust.clone().unwrap_or_else(|| {
         tracing::warn!("no --trust: this server accepts no correction and no reinstatement acknowledgement");
-        TrustedKeys::from_sim_seed(&g.seed).with_basis(TrustBasis::Unpinned)
+        housing_ledger::registry::sim::sim_trust(&g.seed).with_basis(TrustBasis::Unpinned)
     });
     let policy = housing_ledger::state::CheckpointPolicy { every_events: checkpoint_events, every: Duration::from_secs(checkpoint_seconds) };
     let mut state = AppState::new(ledger, trust.clone())
@@ -676,7 +676,7 @@ async fn run_procedure(g: &Global, a: RunArgs) -> anyhow::Result<std::process::E
     for f in &rule_sets {
         book.add_file(f)?;
     }
-    let sim_keys = TrustedKeys::from_sim_seed(&g.seed);
+    let sim_keys = housing_ledger::registry::sim::sim_trust(&g.seed);
     let source = registries_from(&registries, &g.seed, registry_timeout_ms, &answer_limits, g.trust.as_ref().unwrap_or(&sim_keys))?;
     let today = housing_ledger::rules::calendar::today().to_string();
     let as_of = as_of.unwrap_or(today.clone());
@@ -948,86 +948,27 @@ async fn verify_proof(g: &Global, a: VerifyProofArgs) -> anyhow::Result<std::pro
     };
     let witness_keys =
         g.witness_keys.iter().map(|k| events::CosignerKey::parse(k)).collect::<Result<Vec<_>, _>>().context("--witness (a witness verifier key)")?;
-    let quorum = quorum.unwrap_or(witness_keys.len());
-    if quorum > witness_keys.len() {
-        bail!("--quorum {quorum} is more than the {} witnesses given", witness_keys.len());
-    }
     let anchor = events::VerifierKey::parse(&ledger_key).context("--ledger-key")?;
     let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
     let mut book = RuleBook::built_in();
     for f in &rule_sets {
         book.add_file(f)?;
     }
-    let doc: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
-    // An appeal's case file holds a bundle and the appeal's events.
-    let (bundle, result) = if doc["format"] == housing_ledger::proof::CASE_FILE_FORMAT {
-        let cf: housing_ledger::proof::CaseFile = serde_json::from_value(doc).with_context(|| format!("{} is not a case file", file.display()))?;
-        let r = housing_ledger::proof::verify_case_file(&cf, &anchor, &book, &sources);
-        (cf.proof, r)
-    } else {
-        let bundle: housing_ledger::proof::Bundle = serde_json::from_value(doc).with_context(|| format!("{} is not a proof bundle", file.display()))?;
-        let r = housing_ledger::proof::verify(&bundle, &anchor, &book, &sources);
-        (bundle, r)
+    let against = verifier::report::Against {
+        ledger_key: &anchor,
+        book: &book,
+        sources: &sources,
+        quorum: quorum.unwrap_or(witness_keys.len()),
+        witnesses: &witness_keys,
+        tsa_anchors: g.tsa_anchors.as_deref(),
     };
-    let result = result.and_then(|v| {
-        let signed = housing_ledger::proof::check_quorum(&bundle.checkpoint, &witness_keys, quorum)?;
-        let stamp = g.tsa_anchors.as_ref().map(|a| housing_ledger::proof::check_timestamp(&bundle, a)).transpose()?;
-        Ok((v, signed, stamp))
-    });
+    let report = verifier::report::check_document(&text, &against).with_context(|| file.display().to_string())?;
     if json {
-        let out = match &result {
-            Ok((v, signed, stamp)) => serde_json::json!({
-                "ok": true, "iin": bundle.iin, "procedure": bundle.procedure, "status": v.status, "grounds": v.grounds, "events": v.events,
-                "tree_size": v.tree_size, "simulation": v.simulation, "sources": v.sources,
-                "sources_note": housing_ledger::registry::trust::basis_note(v.sources),
-                "witnesses": signed, "timestamp": stamp.as_ref().map(|s| s.gen_time), "appeal": v.appeal,
-            }),
-            Err(e) => serde_json::json!({"ok": false, "error": e.to_string()}),
-        };
-        println!("{out}");
-        return Ok(if result.is_ok() { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::FAILURE });
+        println!("{}", report.to_json());
+    } else {
+        print!("{report}");
     }
-    match result {
-        Ok((v, signed, stamp)) => {
-            if let Some(note) = housing_ledger::registry::trust::basis_note(v.sources) {
-                println!("{note}");
-            }
-            println!(
-                "ok: {} {} is {} on {} ground(s); {} events included in the checkpoint of tree size {}",
-                bundle.procedure, bundle.iin, v.status, v.grounds, v.events, v.tree_size
-            );
-            // A case file: what the appeal came to, re-judged; an overturned decision no longer stands.
-            if let Some(a) = &v.appeal {
-                println!("appeal: {a}");
-                if a.starts_with("overturned") {
-                    println!("the decision above was OVERTURNED on appeal: it no longer stands");
-                }
-            }
-            if v.sources == TrustBasis::List {
-                println!("sources: every source signature checked against the trust list given (--trust)");
-            }
-            if v.simulation {
-                println!("SIMULATION, not a legal act: the run was a simulation (decision 11); its decision has no legal effect");
-            }
-            if !witness_keys.is_empty() {
-                println!("cosigned by {} of {} witnesses (quorum {quorum}): {}", signed.len(), witness_keys.len(), signed.join(", "));
-            }
-            match stamp {
-                Some(s) => println!(
-                    "time-stamped at {} by {}",
-                    chrono::DateTime::from_timestamp(s.gen_time as i64, 0).map(|t| t.to_rfc3339()).unwrap_or_default(),
-                    s.tsa
-                ),
-                None if bundle.timestamp.is_some() => println!("the checkpoint carries a time-stamp, not checked: give --tsa-cert"),
-                None => {}
-            }
-        }
-        Err(e) => {
-            println!("FAILED: {e}");
-            return Ok(std::process::ExitCode::FAILURE);
-        }
-    }
-    Ok(std::process::ExitCode::SUCCESS)
+    Ok(if report.ok() { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::FAILURE })
 }
 
 /// The gateway sender's settings, from the environment: `HOUSING_LEDGER_SHEP_SENDER` (default
@@ -1093,9 +1034,7 @@ fn verifier_trust(g: &Global, trust_bundle_keys: bool) -> anyhow::Result<Option<
         (Some(_), true) => bail!("--trust and --trust-bundle-keys exclude each other: give one"),
         (Some(t), false) => Ok(Some(t.clone())),
         (None, true) => Ok(None),
-        (None, false) => bail!(
-            "the sources were not checked: give --trust FILE, the sources' trust list (docs/sources.md), or --trust-bundle-keys to check them against the operator's own claim only"
-        ),
+        (None, false) => bail!(housing_ledger::proof::NO_TRUST),
     }
 }
 
@@ -1138,7 +1077,7 @@ async fn demo(g: &Global, persons: u64, listen: &str, as_of: &str, no_serve: boo
         let (url, settings) = (sim_url.clone(), settings.clone());
         let registries: DemoSource =
             Box::new(move || Arc::new(HttpRegistries::new(&url, settings.clone()).named(format!("registry-sim:synthetic:{persons}:2026")).simulator()));
-        (router, TrustedKeys::from_sim_seed(seed), registries)
+        (router, housing_ledger::registry::sim::sim_trust(seed), registries)
     };
     tokio::spawn(async move { axum::serve(sim, router).await });
     eprintln!(
@@ -1228,7 +1167,7 @@ fn demo_gateway(fixture: Fixture, seed: &str, sim_url: &str, http: HttpSettings)
     let crl = pki.crl_der.clone();
     let router = sim::shep_router(Arc::new(simulator), sim::EnvelopeSigners { default: Some(signer), ..Default::default() }, Duration::from_secs(10))
         .route("/gateway.crl", axum::routing::get(move || async move { crl.clone() }));
-    let mut list: serde_json::Value = serde_json::from_str(&TrustedKeys::from_sim_seed(seed).text)?;
+    let mut list: serde_json::Value = serde_json::from_str(&housing_ledger::registry::sim::sim_trust(seed).text)?;
     let anchor =
         serde_json::json!({"ca": pki.ca_pem, "signer": {"organization_bin": gateway_pki::GATEWAY_BIN}, "valid_from": "2025-01-01", "valid_until": null});
     for entries in list["sources"].as_object_mut().context("the simulator's trust list has sources")?.values_mut() {

@@ -6,7 +6,7 @@ use super::persons::checked_iin;
 use super::{AppError, AppState};
 use crate::appeal::{self, Appeal};
 use crate::auth::{Caller, Role};
-use crate::proof::ProofError;
+use crate::proof::BuildError;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
@@ -283,8 +283,8 @@ pub async fn case_file(State(s): State<AppState>, caller: Caller, Path(id): Path
 pub async fn case_file_of(s: &AppState, id: &str) -> Result<crate::proof::CaseFile, AppError> {
     let a = s.appeals().load(id).await?;
     crate::proof::case_file(&s.ledger, &s.registry_keys, id, &a.iin, a.procedure).await.map_err(|e| match e {
-        ProofError::NoCase { .. } => AppError::NotFound(format!("no appeal {id}")),
-        ProofError::Ledger(e) => e.into(),
+        BuildError::NoCase { .. } => AppError::NotFound(format!("no appeal {id}")),
+        BuildError::Ledger(e) => e.into(),
         e => AppError::Internal(e.to_string()),
     })
 }

@@ -2,7 +2,7 @@
 
 use super::{AppError, AppState};
 use crate::auth::{Caller, Role};
-use crate::proof::{self, ProofError};
+use crate::proof::{self, BuildError};
 use crate::rules::iin::Iin;
 use crate::rules::Procedure;
 use axum::extract::{Path, Query, State};
@@ -65,8 +65,8 @@ pub async fn proof_bundle(
     match proof::build_with(&s.ledger, &s.registry_keys, &s.run_headers, iin.as_str(), procedure).await {
         // Written out as it is, with no JSON tree in between.
         Ok(b) => Ok(Json(b)),
-        Err(ProofError::NoCase { iin, procedure }) => Err(AppError::NotFound(format!("no {procedure} case for {iin}"))),
-        Err(ProofError::Ledger(e)) => Err(e.into()),
+        Err(BuildError::NoCase { iin, procedure }) => Err(AppError::NotFound(format!("no {procedure} case for {iin}"))),
+        Err(BuildError::Ledger(e)) => Err(e.into()),
         Err(e) => Err(AppError::Internal(e.to_string())),
     }
 }

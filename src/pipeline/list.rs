@@ -169,7 +169,7 @@ async fn fetch_list_page(ledger: &Ledger, ctx: &RunContext, page: u64) -> Result
                 Err(f) => f,
                 Ok(_) => RegistryFault::Malformed("the list answer has no entries array".into()),
             };
-            fault.report(&ctx.run, RegistryId::IshAsMr, "4", ctx.simulation);
+            crate::registry::report(&fault, &ctx.run, RegistryId::IshAsMr, "4", ctx.simulation);
             let failed = ev::RegistryFailed { list_page: Some(page), ..fault.failed(&ctx.run, RegistryId::IshAsMr, &request_id, "4") };
             (NewEvent::typed(&stream, failed), Err(fault))
         }

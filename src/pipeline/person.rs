@@ -107,7 +107,7 @@ impl Person<'_> {
             }
             Err(fault) => {
                 let appeal = self.appeal.clone();
-                fault.report(&ctx.run, registry, &step.step, ctx.simulation);
+                crate::registry::report(&fault, &ctx.run, registry, &step.step, ctx.simulation);
                 Err(self.push(ev::RegistryFailed { appeal, ..fault.failed(&ctx.run, registry, &request_id, &step.step) }))
             }
         }

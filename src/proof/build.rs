@@ -1,7 +1,7 @@
 //! Bundles and case files made from the ledger: a person's events, the run's headers, the keys,
 //! and inclusion paths against a checkpoint that covers them.
 
-use super::{is_simulation, Bundle, CaseFile, EventCheck, Inclusion, Keys, ProofError, CASE_FILE_FORMAT, PROOF_FORMAT, SIMULATION_NOTE};
+use super::{is_simulation, BuildError, Bundle, CaseFile, EventCheck, Inclusion, Keys, CASE_FILE_FORMAT, PROOF_FORMAT, SIMULATION_NOTE};
 use crate::ledger::{Ledger, LedgerError};
 use crate::registry::{check_answer, AnswerKind, SignedAnswer, TrustedKeys};
 use crate::rules::records::RegistryId;
@@ -67,12 +67,12 @@ impl RunHeaders {
 }
 
 /// Builds the bundle for a person's latest case in `procedure`.
-pub async fn build(ledger: &Ledger, registries: &TrustedKeys, iin: &str, procedure: Procedure) -> Result<Bundle, ProofError> {
+pub async fn build(ledger: &Ledger, registries: &TrustedKeys, iin: &str, procedure: Procedure) -> Result<Bundle, BuildError> {
     build_with(ledger, registries, &RunHeaders::default(), iin, procedure).await
 }
 
 /// `build`, with run headers kept across calls.
-pub async fn build_with(ledger: &Ledger, registries: &TrustedKeys, headers: &RunHeaders, iin: &str, procedure: Procedure) -> Result<Bundle, ProofError> {
+pub async fn build_with(ledger: &Ledger, registries: &TrustedKeys, headers: &RunHeaders, iin: &str, procedure: Procedure) -> Result<Bundle, BuildError> {
     // Independent reads, concurrently.
     let (person, keys) = tokio::join!(load_person_with(ledger, headers, iin), ledger.read_stream(events::verify::KEYS_STREAM));
     let (persons, person, run_events) = person?;
@@ -82,7 +82,7 @@ pub async fn build_with(ledger: &Ledger, registries: &TrustedKeys, headers: &Run
         .get(iin)
         .and_then(|m| m.get(procedure.as_str()))
         .cloned()
-        .ok_or_else(|| ProofError::NoCase { iin: iin.into(), procedure: procedure.to_string() })?;
+        .ok_or_else(|| BuildError::NoCase { iin: iin.into(), procedure: procedure.to_string() })?;
     let mut events: BTreeMap<u64, Event> = BTreeMap::new();
     // The person's stream whole from the case's list entry to its head (an appeal's re-checks
     // included), and the notices of the case's run whole.
@@ -181,10 +181,10 @@ async fn load_person_with(ledger: &Ledger, headers: &RunHeaders, iin: &str) -> R
 }
 
 /// Builds the case file of appeal `id` about `iin`; the checkpoint covers the appeal's events.
-pub async fn case_file(ledger: &Ledger, registries: &TrustedKeys, id: &str, iin: &str, procedure: Procedure) -> Result<CaseFile, ProofError> {
+pub async fn case_file(ledger: &Ledger, registries: &TrustedKeys, id: &str, iin: &str, procedure: Procedure) -> Result<CaseFile, BuildError> {
     let mut appeal_events = ledger.read_stream(&appeal_stream(id)).await?;
     if appeal_events.is_empty() {
-        return Err(ProofError::NoCase { iin: iin.into(), procedure: format!("appeal {id}") });
+        return Err(BuildError::NoCase { iin: iin.into(), procedure: format!("appeal {id}") });
     }
     let person = ledger.read_stream(&person_stream(iin)).await?;
     appeal_events.extend(person.into_iter().filter(|e| e.appeal() == Some(id)));

@@ -4,125 +4,26 @@
 //! Batch answers that carry other persons' data (the step-4 list page and the step-11 decision
 //! batch) are named by seq but not copied into a person's bundle.
 //!
-//! This module holds the formats; `build` makes bundles and case files from the ledger, and
-//! `verify` checks them offline: it reads no store and serves nothing, so an auditor's copy of
-//! it needs only the bundle, the ledger's key and the rule sets.
+//! The formats and their offline check are the `verifier` crate's (`verifier::proof`), which
+//! an auditor builds without this service; `build` makes bundles and case files from the ledger.
 
 mod build;
-mod verify;
 
 pub use build::{build, build_with, case_file, check_events, load_person, RunHeaders};
-pub use verify::{
-    check_event_sources, check_evidence, check_quorum, check_timestamp, family_fixed, judge_answers, opened_events, rederive, verify, verify_case_file,
-    Rederived, Sources, Verified,
-};
+pub use verifier::proof::*;
 
 use crate::ledger::LedgerError;
-use events::catalogue::{Ground, Status};
-use events::heads::HeadProof;
-use events::Event;
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use serde::Serialize;
 
-pub const PROOF_FORMAT: &str = "housing-ledger/proof/v1";
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Inclusion {
-    pub seq: u64,
-    pub tree_size: u64,
-    pub path: Vec<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Keys {
-    pub ledger: Vec<String>,
-    pub registries: BTreeMap<String, String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Bundle {
-    pub format: String,
-    pub iin: String,
-    pub procedure: String,
-    pub status: Status,
-    pub grounds: Vec<Ground>,
-    pub events: Vec<Event>,
-    pub checkpoint: String,
-    pub inclusion: Vec<Inclusion>,
-    /// The head, at the checkpoint, of every stream the bundle holds whole (the person's from
-    /// his list entry, his notices', the keys'), each proven against the checkpoint's
-    /// `stream-heads` line: nothing later in them was left out.
-    #[serde(default)]
-    pub heads: Vec<HeadProof>,
-    pub keys: Keys,
-    /// The RFC 3161 token (base64 DER) over the checkpoint's body, where there is one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timestamp: Option<String>,
-    /// Decision 11: `"simulation, not a legal act"` where the run was a simulation. Its signed
-    /// events say so too, and `verify` checks that this agrees with them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub simulation: Option<String>,
-    /// Format v2: what opens the person's own seals (his data key), and nobody else's.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub opening: Option<Opening>,
-}
-
-/// A person's data key, given with his bundle so that an auditor opens his seals
-/// (`docs/implementation/personal-data.md`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Opening {
-    /// His blind id, which his seals name.
-    pub subject: String,
-    /// His data key, base64.
-    pub data_key: String,
-}
-
-/// What a simulation's bundle, page and verification say of it (decision 11).
-pub const SIMULATION_NOTE: &str = "simulation, not a legal act";
-
-/// Whether the events show a simulation: a run recorded as one, or a person's entry,
-/// proposal, decision or notice marked so, all signed.
-pub fn is_simulation(events: &[Event]) -> bool {
-    events.iter().any(Event::simulation)
-}
-
+/// Why a bundle or case file could not be made.
 #[derive(Debug, thiserror::Error)]
-pub enum ProofError {
+pub enum BuildError {
     #[error("no {procedure} case for {iin}")]
     NoCase { iin: String, procedure: String },
     #[error(transparent)]
     Ledger(#[from] LedgerError),
-    #[error("proof does not verify: {0}")]
-    Invalid(String),
-}
-
-pub(crate) fn invalid(m: impl Into<String>) -> ProofError {
-    ProofError::Invalid(m.into())
-}
-
-pub const CASE_FILE_FORMAT: &str = "housing-ledger/case-file/v1";
-
-/// An appeal's case file: the notice as sent, the proof bundle of the decision appealed, and
-/// the appeal's events (its stream, the re-check in the person's stream, and any notice of
-/// reinstatement), each with its inclusion path against the bundle's checkpoint.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CaseFile {
-    pub format: String,
-    pub appeal: String,
-    /// The `NoticeIssued` of the decision appealed, whole; it is also among the bundle's events.
-    pub notice: Option<Event>,
-    pub proof: Bundle,
-    pub appeal_events: Vec<Event>,
-    pub inclusion: Vec<Inclusion>,
-    /// The heads of the appeal's own streams (its stream, its notice of reinstatement) at the
-    /// bundle's checkpoint.
-    #[serde(default)]
-    pub heads: Vec<HeadProof>,
+    #[error(transparent)]
+    Proof(#[from] ProofError),
 }
 
 /// What the server found checking one event for a person's timeline.

@@ -3,7 +3,7 @@
 //! adapter and over HTTP by `registry-sim`.
 
 use super::fixture::{FaultKind, Fixture};
-use super::{sign_answer_and_items, sim_signer, AnswerKind, Decision, Official, RegistryFault, Reinstatement, SignedAnswer};
+use super::{sign_answer_and_items, sim_signer, AnswerKind, Decision, Official, RegistryFault, Reinstatement, SignedAnswer, TrustBasis, TrustedKeys};
 use crate::rules::records::RegistryId;
 use crate::rules::Procedure;
 use events::LedgerSigner;
@@ -397,4 +397,10 @@ impl super::Registries for FixtureRegistries {
     fn is_live(&self) -> bool {
         false
     }
+}
+
+/// The simulator's keys, derived from `seed`, as a trust list: for simulations only (the trust
+/// path itself never derives a key from a seed).
+pub fn sim_trust(seed: &str) -> TrustedKeys {
+    TrustedKeys::of_keys(RegistryId::ALL.iter().map(|r| (*r, sim_signer(seed, *r).verifier())).collect(), TrustBasis::Simulator)
 }

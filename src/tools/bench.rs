@@ -178,7 +178,7 @@ pub fn peak_rss_kib() -> u64 {
 pub async fn run_figures(url: &str, dir: &std::path::Path, persons: u64) -> anyhow::Result<RunFigures> {
     use crate::pipeline::{self, Settings, Silent};
     use crate::registry::sim::FixtureRegistries;
-    use crate::registry::{Registries, TrustedKeys, DEFAULT_SIM_SEED};
+    use crate::registry::{Registries, DEFAULT_SIM_SEED};
     use crate::rules::{Procedure, RuleBook};
     use crate::tools::population::Population;
     let mut raw_sign = vec![raw_sign_rate(RAW_SIGN_SAMPLE)];
@@ -186,7 +186,7 @@ pub async fn run_figures(url: &str, dir: &std::path::Path, persons: u64) -> anyh
     let ledger = Ledger::open(store, dir, crate::ledger::DEFAULT_ORIGIN).await?;
     let pop = Arc::new(Population::with_sizes(persons - persons / 2, persons / 2, 42));
     let book = RuleBook::built_in();
-    let keys = TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED);
+    let keys = crate::registry::sim::sim_trust(DEFAULT_SIM_SEED);
     let mut procedures = Vec::new();
     for (n, procedure) in Procedure::ALL.into_iter().enumerate() {
         if n > 0 {
@@ -426,14 +426,14 @@ async fn load(
 ) -> anyhow::Result<Measured> {
     use crate::api::AppState;
     use crate::app::app;
-    use crate::registry::{TrustedKeys, DEFAULT_SIM_SEED};
+    use crate::registry::DEFAULT_SIM_SEED;
     let processes = if servers > 1 { Some(Servers::start(servers, url, dir).await?) } else { None };
     let bases: Vec<String> = match &processes {
         Some(p) => p.0.iter().map(|(_, base)| base.clone()).collect(),
         None => {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
             let base = format!("http://{}", listener.local_addr()?);
-            let state = AppState::new(ledger.clone(), TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED));
+            let state = AppState::new(ledger.clone(), crate::registry::sim::sim_trust(DEFAULT_SIM_SEED));
             // The load comes from one address, this process: no per-client share below the cap.
             let limits = crate::server::Limits { per_client: crate::server::Limits::default().max_connections, ..Default::default() };
             tokio::spawn(async move { crate::server::serve(listener, app(state), limits, std::future::pending()).await });

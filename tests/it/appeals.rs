@@ -13,7 +13,7 @@ use housing_ledger::app;
 use housing_ledger::auth::{create_token, issue_token, Role};
 use housing_ledger::registry::fixture::Fixture;
 use housing_ledger::registry::sim::FixtureRegistries;
-use housing_ledger::registry::{sign_answer, sim_signer, TrustedKeys, DEFAULT_SIM_SEED};
+use housing_ledger::registry::{sign_answer, sim_signer, DEFAULT_SIM_SEED};
 use housing_ledger::rules::records::RegistryId;
 use housing_ledger::rules::{Procedure, RuleBook};
 use http_body_util::BodyExt;
@@ -61,7 +61,7 @@ async fn world() -> World {
     let real_today = housing_ledger::rules::calendar::today();
     let today = real_today.checked_add_days(Days::new(183)).unwrap();
     let registries = Arc::new(FixtureRegistries::new(fx, DEFAULT_SIM_SEED));
-    let state = AppState::new(ledger, TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED))
+    let state = AppState::new(ledger, housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED))
         .with_registries(registries.clone())
         .with_rule_book(RuleBook::built_in())
         .with_today(today);
@@ -289,7 +289,7 @@ async fn appeal_lifecycles() {
         &parsed,
         &anchor,
         &RuleBook::built_in(),
-        &housing_ledger::proof::Sources::List(housing_ledger::registry::TrustedKeys::from_sim_seed(housing_ledger::registry::DEFAULT_SIM_SEED)),
+        &housing_ledger::proof::Sources::List(housing_ledger::registry::sim::sim_trust(housing_ledger::registry::DEFAULT_SIM_SEED)),
     )
     .expect("the case file verifies offline");
     // Issue 29, item 2: the case file says what the appeal came to; its events cannot be left out.
@@ -300,7 +300,7 @@ async fn appeal_lifecycles() {
     let bundle = w.call("GET", &format!("/v1/persons/{}/proof?procedure=registry_removal", iin_for("Cleared")), &w.auditor, None).await.1;
     let bundle: housing_ledger::proof::Bundle = serde_json::from_value(bundle).unwrap();
     assert!(bundle.events.iter().any(|e| e.kind == "AppealResolved"), "the appeal's resolution is in the bundle");
-    let sources = housing_ledger::proof::Sources::List(housing_ledger::registry::TrustedKeys::from_sim_seed(housing_ledger::registry::DEFAULT_SIM_SEED));
+    let sources = housing_ledger::proof::Sources::List(housing_ledger::registry::sim::sim_trust(housing_ledger::registry::DEFAULT_SIM_SEED));
     let v = housing_ledger::proof::verify(&bundle, &anchor, &RuleBook::built_in(), &sources).expect("the bundle verifies");
     assert_eq!(v.status.to_string(), "retained");
     assert!(v.appeal.as_deref().is_some_and(|o| o.starts_with(&format!("overturned by appeal {}", id(&a)))), "{:?}", v.appeal);
@@ -314,7 +314,7 @@ async fn appeal_lifecycles() {
     let dir = tempfile::tempdir().unwrap();
     let (path, trust) = (dir.path().join("case-file.json"), dir.path().join("trust.json"));
     std::fs::write(&path, file.to_string()).unwrap();
-    std::fs::write(&trust, TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED).text).unwrap();
+    std::fs::write(&trust, housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED).text).unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_housing-ledger"))
         .args([
             "--data-dir",
@@ -339,7 +339,7 @@ async fn appeal_lifecycles() {
         &hidden,
         &anchor,
         &RuleBook::built_in(),
-        &housing_ledger::proof::Sources::List(housing_ledger::registry::TrustedKeys::from_sim_seed(housing_ledger::registry::DEFAULT_SIM_SEED)),
+        &housing_ledger::proof::Sources::List(housing_ledger::registry::sim::sim_trust(housing_ledger::registry::DEFAULT_SIM_SEED)),
     )
     .unwrap_err();
     assert!(e.to_string().contains("does not hold appeal") && e.to_string().contains("AppealFiled"), "{e}");
@@ -350,7 +350,7 @@ async fn appeal_lifecycles() {
             &bad,
             &anchor,
             &RuleBook::built_in(),
-            &housing_ledger::proof::Sources::List(housing_ledger::registry::TrustedKeys::from_sim_seed(housing_ledger::registry::DEFAULT_SIM_SEED))
+            &housing_ledger::proof::Sources::List(housing_ledger::registry::sim::sim_trust(housing_ledger::registry::DEFAULT_SIM_SEED))
         )
         .is_err(),
         "a changed appeal event fails"
@@ -401,7 +401,7 @@ async fn appeal_lifecycles() {
     let report = housing_ledger::audit::audit(
         &w.state.ledger,
         &RuleBook::built_in(),
-        Some(&housing_ledger::registry::TrustedKeys::from_sim_seed(housing_ledger::registry::DEFAULT_SIM_SEED)),
+        Some(&housing_ledger::registry::sim::sim_trust(housing_ledger::registry::DEFAULT_SIM_SEED)),
         |_, _| {},
     )
     .await
@@ -451,7 +451,7 @@ async fn an_overturned_lease_termination_keeps_the_lease_in_force() {
     let place = Place::new(Backend::Sqlite, None);
     let ledger = Arc::new(place.ledger().await);
     let regs = Arc::new(FixtureRegistries::new(fx, DEFAULT_SIM_SEED));
-    let keys = TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED);
+    let keys = housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED);
     pipeline::run(&ledger, regs.clone(), keys.clone(), &RuleBook::built_in(), Procedure::LeaseTermination, "2026-01-15", Settings::default(), &Silent)
         .await
         .unwrap();
@@ -592,7 +592,8 @@ async fn decision_16_reinstatement_goes_back_to_the_list_keeper() {
     // Down for four attempts: the three of the resolution and one more.
     let gateway = Arc::new(FlakyGateway { inner: FixtureRegistries::new(fx.clone(), DEFAULT_SIM_SEED), fail: 4.into() });
     let registries = Arc::new(FixtureRegistries::new(fx.clone(), DEFAULT_SIM_SEED));
-    let state = AppState::new(ledger.clone(), TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED)).with_registries(gateway).with_rule_book(RuleBook::built_in());
+    let state =
+        AppState::new(ledger.clone(), housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED)).with_registries(gateway).with_rule_book(RuleBook::built_in());
     let officer = issue_token(&state.ledger, Role::AppealsOfficer, "Капитан Ахметова", &iin_for("Officer1")).await.unwrap().0;
     let mut w = World {
         other_officer: officer.clone(),
@@ -624,7 +625,7 @@ async fn decision_16_reinstatement_goes_back_to_the_list_keeper() {
     assert!(notices(&w).await.is_empty(), "no notice of reinstatement before ИШ АС МР acknowledges it");
     // Issue 28: a server without a trust list accepts no acknowledgement (and asks for none).
     let pinned = w.state.registry_keys.clone();
-    w.state.registry_keys = Arc::new(TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED).with_basis(housing_ledger::registry::TrustBasis::Unpinned));
+    w.state.registry_keys = Arc::new(housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED).with_basis(housing_ledger::registry::TrustBasis::Unpinned));
     w.call("POST", &format!("/v1/appeals/{}/reinstatement", id(&a)), &w.officer, None).await;
     assert_eq!(w.person("@Back").await["reinstatement"], "pending");
     w.state.registry_keys = pinned;
@@ -657,7 +658,7 @@ async fn decision_16_reinstatement_goes_back_to_the_list_keeper() {
     assert_eq!(s, StatusCode::CONFLICT, "acknowledged once");
     // The overturned decision no longer stands: the next run takes the person up again.
     let regs = Arc::new(FixtureRegistries::new(fx, DEFAULT_SIM_SEED));
-    let keys = TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED);
+    let keys = housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED);
     use housing_ledger::pipeline::{self, Settings, Silent};
     let again =
         pipeline::run(&ledger, regs, keys, &RuleBook::built_in(), Procedure::RegistryRemoval, "2026-02-01", Settings::default(), &Silent).await.unwrap();
@@ -686,15 +687,15 @@ async fn corrections_are_trusted_only_under_the_servers_list() {
     let (s, e) = w.call("POST", &uri, &w.officer, Some(filing(&w, &a, &with_stranger))).await;
     assert!(s.is_client_error() && e.to_string().contains("neither the appellant nor a member of the family"), "{s} {e}");
 
-    w.state.registry_keys = Arc::new(TrustedKeys::from_sim_seed("the sources' own keys").with_basis(TrustBasis::List));
+    w.state.registry_keys = Arc::new(housing_ledger::registry::sim::sim_trust("the sources' own keys").with_basis(TrustBasis::List));
     let (s, e) = w.call("POST", &uri, &w.officer, Some(filing(&w, &a, &family))).await;
     assert!(s.is_client_error() && e.to_string().contains("bad signature") && e.to_string().contains("does not hold for gosreestr"), "{s} {e}");
 
-    w.state.registry_keys = Arc::new(TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED).with_basis(TrustBasis::Unpinned));
+    w.state.registry_keys = Arc::new(housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED).with_basis(TrustBasis::Unpinned));
     let (s, e) = w.call("POST", &uri, &w.officer, Some(filing(&w, &a, &family))).await;
     assert!(s.is_client_error() && e.to_string().contains("without a trust list"), "{s} {e}");
 
-    w.state.registry_keys = Arc::new(TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED));
+    w.state.registry_keys = Arc::new(housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED));
     let (s, e) = w.call("POST", &uri, &w.officer, Some(filing(&w, &a, &family))).await;
     assert_eq!(s, StatusCode::CREATED, "{e}");
 }
@@ -706,7 +707,7 @@ async fn corrections_are_trusted_only_under_the_servers_list() {
 #[tokio::test]
 async fn a_case_file_is_re_judged_offline() {
     let w = world().await;
-    let sources = || housing_ledger::proof::Sources::List(TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED));
+    let sources = || housing_ledger::proof::Sources::List(housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED));
     let anchor = w.state.ledger.key_history().await.unwrap().all()[0].clone();
     let case_file = |id: String| {
         let w = &w;

@@ -26,6 +26,7 @@ mod security_feed;
 mod server_limits;
 mod shep;
 mod sources;
+mod standalone_verifier;
 mod store_contract;
 mod stream_heads;
 mod tidy;

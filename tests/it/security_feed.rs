@@ -10,7 +10,7 @@ use axum::http::{header, Request, StatusCode};
 use housing_ledger::api::AppState;
 use housing_ledger::app;
 use housing_ledger::auth::{create_token, revoke_token, Role};
-use housing_ledger::registry::{RegistryFault, TrustedKeys, DEFAULT_SIM_SEED};
+use housing_ledger::registry::{RegistryFault, DEFAULT_SIM_SEED};
 use housing_ledger::rules::records::RegistryId;
 use housing_ledger::security::{self, Kind, Record};
 use http_body_util::BodyExt;
@@ -37,7 +37,7 @@ async fn every_kind_of_security_event_is_one_structured_record() {
     let ledger = Arc::new(place.ledger().await);
     let (fixture, _) = complete(housing_ledger::rules::Procedure::RegistryRemoval, json!({"entries": [{"iin": "@S"}]}));
     run_fixture(&ledger, housing_ledger::registry::fixture::Fixture::parse("s", &fixture.to_string()).unwrap()).await;
-    let state = AppState::new(ledger.clone(), TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED));
+    let state = AppState::new(ledger.clone(), housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED));
     let person = iin_for("S");
 
     // Token issued and revoked: by id and role.
@@ -86,11 +86,11 @@ async fn every_kind_of_security_event_is_one_structured_record() {
 
     // A source signature refused (as the pipeline records a fault), naming no IIN.
     let fault = RegistryFault::BadSignature(format!("item {person}: the signature does not verify"));
-    fault.report("run-sec", RegistryId::Gosreestr, "6", false);
+    housing_ledger::registry::report(&fault, "run-sec", RegistryId::Gosreestr, "6", false);
     let r = found(Kind::SourceSignatureRefused, |r| r.outcome.contains("run-sec"));
     assert_eq!(r.len(), 1);
     assert_eq!(r[0].severity, security::Severity::Error);
-    fault.report("run-sim", RegistryId::Gosreestr, "6", true);
+    housing_ledger::registry::report(&fault, "run-sim", RegistryId::Gosreestr, "6", true);
     let r = found(Kind::SourceSignatureRefused, |r| r.outcome.contains("run-sim"));
     assert_eq!((r[0].severity, r[0].outcome.starts_with("in a simulation")), (security::Severity::Notice, true), "a simulation's made fault");
     assert!(!r[0].outcome.contains(&person) && r[0].outcome.contains("person:"), "{}", r[0].outcome);

@@ -159,7 +159,7 @@ async fn each_gateway_fault_is_refused_naming_why() {
     use housing_ledger::registry::shep::envelope::{Secret, Sender};
     use housing_ledger::registry::shep::sim::{shep_router, EnvelopeSigner, EnvelopeSigners};
     use housing_ledger::registry::sim::Simulator;
-    use housing_ledger::registry::{check_answer, AnswerKind, Registries, TrustedKeys, DEFAULT_SIM_SEED};
+    use housing_ledger::registry::{check_answer, AnswerKind, Registries, DEFAULT_SIM_SEED};
     use housing_ledger::rules::records::RegistryId;
     use housing_ledger::rules::Procedure;
 
@@ -183,7 +183,7 @@ async fn each_gateway_fault_is_refused_naming_why() {
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     let sender = Sender { sender_id: "housing-ledger".into(), password: Secret::new("pw-never-shown"), session_id: None };
     let shep = ShepRegistries::new(&format!("http://{addr}/bip-sync"), ShepSettings::new(sender));
-    let keys = TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED);
+    let keys = housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED);
     let a = vec![iin_for("A")];
     let fields = vec!["citizenship".to_string()];
     for (registry, kind, why) in [

@@ -138,7 +138,7 @@ async fn the_forgery_is_caught(d: &std::path::Path, database: Option<String>) {
     assert_eq!(std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(d.join("trust.json")).unwrap().permissions()) & 0o777, 0o600);
     // The sources' genuine list.
     let genuine = d.join("sources-trust.json");
-    std::fs::write(&genuine, TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED).text).unwrap();
+    std::fs::write(&genuine, housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED).text).unwrap();
     let genuine = genuine.to_str().unwrap();
 
     let store: std::sync::Arc<dyn housing_ledger::store::EventStore> = std::sync::Arc::new(housing_ledger::store::sql::SqlStore::connect(&url).await.unwrap());

@@ -744,7 +744,7 @@ async fn verify_across_pages_finds_the_first_bad_seq() {
 async fn a_run_survives_postgres_stopping_in_the_middle() {
     use housing_ledger::pipeline::{self, Settings, Silent};
     use housing_ledger::registry::sim::FixtureRegistries;
-    use housing_ledger::registry::{TrustedKeys, DEFAULT_SIM_SEED};
+    use housing_ledger::registry::DEFAULT_SIM_SEED;
     use housing_ledger::rules::{Procedure, RuleBook};
     use housing_ledger::store::LogStore;
     let pg = crate::common::PgCluster::start();
@@ -755,7 +755,7 @@ async fn a_run_survives_postgres_stopping_in_the_middle() {
     let run = |ledger: Arc<Ledger>| {
         let regs = registries();
         async move {
-            let keys = TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED);
+            let keys = housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED);
             pipeline::run(&ledger, regs, keys, &RuleBook::built_in(), Procedure::RegistryRemoval, "2026-01-15", Settings::default(), &Silent).await
         }
     };

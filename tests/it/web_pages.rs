@@ -9,7 +9,7 @@ use housing_ledger::api::AppState;
 use housing_ledger::app;
 use housing_ledger::auth::{create_token, Role};
 use housing_ledger::registry::fixture::Fixture;
-use housing_ledger::registry::{RegistryFault, SignedAnswer, TrustedKeys, DEFAULT_SIM_SEED};
+use housing_ledger::registry::{RegistryFault, SignedAnswer, DEFAULT_SIM_SEED};
 use housing_ledger::rules::records::RegistryId;
 use housing_ledger::rules::Procedure;
 use housing_ledger::store::LogStore;
@@ -31,7 +31,7 @@ impl Pages {
         let place = Place::new(Backend::Sqlite, None);
         let ledger = Arc::new(place.ledger().await);
         run_fixture(&ledger, fixture).await;
-        Pages { state: AppState::new(ledger, TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED)), place }
+        Pages { state: AppState::new(ledger, housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED)), place }
     }
 
     /// A session cookie for a new token of `role`, as logging in gives it.
@@ -610,7 +610,7 @@ async fn the_dashboard_answers_questions() {
     run_fixture(&ledger, removal).await;
     let lease = json!({"entries": [{"iin": "@L0"}, {"iin": "@L1"}], "registries": {"gosreestr": {"@L0": {"privatization_contracts": [{"number": "П-2"}]}, "@L1": {"privatization_contracts": [{"number": "П-3"}]}}}});
     let lease = Fixture::parse("lease", &complete(Procedure::LeaseTermination, lease).0.to_string()).unwrap();
-    let keys = TrustedKeys::from_sim_seed(DEFAULT_SIM_SEED);
+    let keys = housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED);
     let regs = Arc::new(FixtureRegistries::new(lease, DEFAULT_SIM_SEED));
     pipeline::run(&ledger, regs, keys.clone(), &RuleBook::built_in(), Procedure::LeaseTermination, "2026-01-15", Settings::default(), &Silent).await.unwrap();
     // Appeals: R0 suspended, R5 filed, R1 overturned (ГосРеестр no longer holds its contract).

@@ -215,11 +215,6 @@ impl TrustedKeys {
         Self { basis, ..Self::parse(&text).expect("a list of parsed keys parses") }
     }
 
-    /// The simulator's keys, derived from `seed`: for simulations only.
-    pub fn from_sim_seed(seed: &str) -> Self {
-        Self::of_keys(RegistryId::ALL.iter().map(|r| (*r, super::sim_signer(seed, *r).verifier())).collect(), TrustBasis::Simulator)
-    }
-
     /// The same entries, trusted on another basis.
     pub fn with_basis(mut self, basis: TrustBasis) -> Self {
         self.basis = basis;

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-const EXPLANATIONS: &str = include_str!("../../rules/notices/explanations.json");
+const EXPLANATIONS: &str = include_str!("../../../rules/notices/explanations.json");
 
 fn texts() -> &'static Value {
     static T: std::sync::OnceLock<Value> = std::sync::OnceLock::new();

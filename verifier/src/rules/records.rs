@@ -27,7 +27,7 @@ impl<'de> Deserialize<'de> for Date {
 use super::iin::Iin;
 
 /// ISO 3166-1 alpha-2 codes (decision 13), from `rules/reference/`, with their source.
-const ISO_3166_1: &str = include_str!("../../rules/reference/iso-3166-1-alpha-2.json");
+const ISO_3166_1: &str = include_str!("../../../rules/reference/iso-3166-1-alpha-2.json");
 
 fn iso_codes() -> &'static std::collections::BTreeSet<String> {
     static CODES: std::sync::OnceLock<std::collections::BTreeSet<String>> = std::sync::OnceLock::new();

@@ -34,7 +34,7 @@ pub fn parse_day(s: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").or_else(|_| NaiveDate::parse_from_str(s, "%d.%m.%Y")).ok().filter(|_| s.len() == 10)
 }
 
-const DAYS_OFF: &str = include_str!("../../rules/calendar/kz-days-off.json");
+const DAYS_OFF: &str = include_str!("../../../rules/calendar/kz-days-off.json");
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

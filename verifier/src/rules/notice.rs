@@ -30,7 +30,7 @@ pub fn render(rs: &RuleSet, grounds: &[Ground]) -> Texts {
 }
 
 /// The working texts of the reinstatement notice (decision 10), per procedure.
-const REINSTATEMENT: &str = include_str!("../../rules/appeals/reinstatement-notices.json");
+const REINSTATEMENT: &str = include_str!("../../../rules/appeals/reinstatement-notices.json");
 
 /// The notice of reinstatement after an overturned decision, with `fields` (`received_on`,
 /// `queue_number`, `registered_on`, `lease_contract`) filled in.

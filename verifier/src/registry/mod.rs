@@ -1,0 +1,313 @@
+//! Registry answers as their sources signed them, and their check: `check_answer` verifies an
+//! answer's signature against the *trusted* keys (`trust`; a gateway envelope's in `shep`)
+//! before anything is read from it, then its shape. How answers are fetched is the service's
+//! (its `registry` module); this is what an auditor re-checks offline.
+
+pub mod shep;
+pub mod trust;
+
+pub use trust::{TrustBasis, TrustedKeys};
+
+use crate::rules::checks::Records;
+use crate::rules::records::RegistryId;
+use crate::rules::Procedure;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// An answer as its source signed it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SignedAnswer {
+    pub answer: Value,
+    /// The source's verifier key, as the source names it (for information: the check uses the
+    /// trust list's entries).
+    pub source_key: String,
+    /// Base64 signature over `"housing-ledger/registry-answer/v1\n"` ‖ RFC 8785(answer):
+    /// Ed25519, or as `source_sig_alg` says.
+    pub source_sig: String,
+    /// `rsa-pkcs1-sha256` or `ecdsa-p256-sha256` for an answer under the national PKI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_sig_alg: Option<String>,
+    /// The signer's certificate and intermediates, base64 DER, signer first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_chain: Option<Vec<String>>,
+    /// The signer's revocation evidence, obtained on receipt where the source sends none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_revocation: Option<events::catalogue::SourceRevocation>,
+    /// `ws-security`: the answer came in a gateway envelope, kept whole in `source_document`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_sig_format: Option<String>,
+    /// The exact bytes the source signed, base64 (`shep::wsse`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_document: Option<String>,
+    /// Items signed on their own (`"housing-ledger/registry-item/v1\n"` ‖ RFC 8785(item)), by
+    /// the same key: a list page's entries by their index in the page, decisions by IIN.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub item_sigs: BTreeMap<String, String>,
+}
+
+impl SignedAnswer {
+    /// The signed answer a `RegistryResponded` keeps.
+    pub fn from_responded(r: &events::catalogue::RegistryResponded) -> Self {
+        SignedAnswer {
+            answer: r.answer.clone(),
+            source_key: r.source_key.clone(),
+            source_sig: r.source_sig.clone(),
+            source_sig_alg: r.source_sig_alg.clone(),
+            source_chain: r.source_chain.clone(),
+            source_revocation: r.source_revocation.clone(),
+            source_sig_format: r.source_sig_format.clone(),
+            source_document: r.source_document.clone(),
+            item_sigs: r.item_sigs.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// The items of an answer, by the keys its `item_sigs` use: a list page's entries by index,
+/// decisions by IIN.
+pub fn items<'v>(kind: AnswerKind, records: &'v Value) -> Vec<(String, &'v Value)> {
+    match kind {
+        AnswerKind::List => records["entries"].as_array().into_iter().flatten().enumerate().map(|(i, e)| (i.to_string(), e)).collect(),
+        AnswerKind::Decisions(_) => records.as_object().into_iter().flatten().map(|(k, v)| (k.clone(), v)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// What went wrong with a registry; each makes the check `incomplete`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RegistryFault {
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    #[error("timeout: {0}")]
+    Timeout(String),
+    #[error("malformed answer: {0}")]
+    Malformed(String),
+    #[error("bad signature: {0}")]
+    BadSignature(String),
+}
+
+impl SignedAnswer {
+    /// The event that records this answer to `request_id` of `registry` in `run`; the caller
+    /// adds the step, page or appeal.
+    pub fn responded(self, run: &str, registry: RegistryId, request_id: &str) -> events::catalogue::RegistryResponded {
+        events::catalogue::RegistryResponded {
+            run: run.to_string(),
+            registry: registry.to_string(),
+            request_id: request_id.to_string(),
+            step: None,
+            list_page: None,
+            source_key: self.source_key,
+            source_sig: self.source_sig,
+            source_sig_alg: self.source_sig_alg,
+            source_chain: self.source_chain,
+            source_revocation: self.source_revocation,
+            source_sig_format: self.source_sig_format,
+            source_document: self.source_document,
+            item_sigs: None,
+            answer: self.answer,
+            appeal: None,
+            correction: None,
+            received_by: None,
+        }
+    }
+}
+
+impl RegistryFault {
+    /// The event that records this fault of `registry` at `step` of `run`.
+    pub fn failed(&self, run: &str, registry: RegistryId, request_id: &str, step: &str) -> events::catalogue::RegistryFailed {
+        events::catalogue::RegistryFailed {
+            run: run.to_string(),
+            registry: registry.to_string(),
+            request_id: request_id.to_string(),
+            step: step.to_string(),
+            list_page: None,
+            kind: self.kind().to_string(),
+            detail: self.detail(),
+            appeal: None,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RegistryFault::Unavailable(_) => "unavailable",
+            RegistryFault::Timeout(_) => "timeout",
+            RegistryFault::Malformed(_) => "malformed",
+            RegistryFault::BadSignature(_) => "bad_signature",
+        }
+    }
+
+    /// Worth asking again (with backoff) before giving up.
+    pub fn transient(&self) -> bool {
+        matches!(self, RegistryFault::Unavailable(_) | RegistryFault::Timeout(_))
+    }
+
+    pub fn detail(&self) -> String {
+        match self {
+            RegistryFault::Unavailable(d) | RegistryFault::Timeout(d) | RegistryFault::Malformed(d) | RegistryFault::BadSignature(d) => d.clone(),
+        }
+    }
+}
+
+/// The official who took a step-11 decision (decision 15): a personal identifier (his IIN),
+/// name and position, inside the source's signed answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Official {
+    pub id: crate::rules::iin::Iin,
+    pub name: String,
+    pub position: String,
+}
+
+impl Official {
+    /// As the ledger records him.
+    pub fn record(&self) -> events::catalogue::Official {
+        events::catalogue::Official { id: self.id.to_string(), name: self.name.clone(), position: self.position.clone() }
+    }
+
+    /// Name and position must say something.
+    pub fn check(&self) -> Result<(), String> {
+        for (field, v) in [("name", &self.name), ("position", &self.position)] {
+            if v.trim().is_empty() {
+                return Err(format!("official.{field} is empty"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A decision taken on the ИШ АС МР side on one proposal (step 11). A decision without its
+/// `official` is read (so that the others of its answer stand) but never taken: decision 15.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Decision {
+    pub outcome: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    #[serde(default)]
+    pub reference: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub official: Option<Official>,
+}
+
+impl Decision {
+    /// The official who decided, or why the decision cannot be taken (decision 15).
+    pub fn official(&self) -> Result<&Official, String> {
+        let o = self.official.as_ref().ok_or("the decision names no official (decision 15: an identified official decides)")?;
+        o.check()?;
+        Ok(o)
+    }
+
+    /// The outcome, if it is one the service knows (`confirmed` or `declined`).
+    pub fn known(&self) -> Option<events::catalogue::DecisionOutcome> {
+        match self.outcome.as_str() {
+            "confirmed" => Some(events::catalogue::DecisionOutcome::Confirmed),
+            "declined" => Some(events::catalogue::DecisionOutcome::Declined),
+            _ => None,
+        }
+    }
+}
+
+/// What ИШ АС МР is asked to restore after an overturned decision (decision 16).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reinstatement {
+    pub iin: String,
+    pub procedure: Procedure,
+    /// The appeal whose resolution overturned the decision.
+    pub appeal: String,
+    /// The original queue number and registration date, or the lease kept in force.
+    pub restore: Value,
+}
+
+/// What an answer's records hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AnswerKind<'a> {
+    /// The step-4 list: `{"segment", "page", "next_page", "entries"}`.
+    List,
+    /// Records of the registry about exactly these subjects.
+    Records(&'a [String]),
+    /// Records of the registry about exactly these subjects, with no field but these
+    /// (decision 14).
+    Fields(&'a [String], &'a [String]),
+    /// Step-11 decisions about exactly these subjects.
+    Decisions(&'a [String]),
+    /// Decision 16: the acknowledgement of a reinstatement of this person.
+    Acknowledgement(&'a [String]),
+}
+
+/// Verifies the source signature against the trust list's entries for `registry` at the
+/// answer's signing time (never the key the answer brings), then the answer's shape: registry, request id, subjects and records. Returns the
+/// records, borrowed: a caller takes what it needs of them without a copy of the whole.
+pub fn check_answer<'s>(
+    keys: &TrustedKeys,
+    registry: RegistryId,
+    request_id: &str,
+    kind: AnswerKind,
+    signed: &'s SignedAnswer,
+) -> Result<&'s Value, RegistryFault> {
+    keys.check_source(registry, signed)?;
+    let a = &signed.answer;
+    let obj = a.as_object().ok_or_else(|| RegistryFault::Malformed("answer is not an object".into()))?;
+    for k in obj.keys() {
+        if !["registry", "request_id", "subjects", "issued_at", "records"].contains(&k.as_str()) {
+            return Err(RegistryFault::Malformed(format!("unknown field {k:?}")));
+        }
+    }
+    if a["registry"] != registry.as_str() {
+        return Err(RegistryFault::Malformed(format!("answer is from {:?}, not {registry}", a["registry"])));
+    }
+    if a["request_id"] != request_id {
+        return Err(RegistryFault::Malformed(format!("answer is to request {:?}, not {request_id:?}", a["request_id"])));
+    }
+    if !a["issued_at"].is_string() {
+        return Err(RegistryFault::Malformed("issued_at is missing".into()));
+    }
+    let records = a.get("records").and_then(Value::as_object).ok_or_else(|| RegistryFault::Malformed("records is not an object".into()))?;
+    // Evidence per person: every item of a list page or a decision batch signed on its own.
+    if matches!(kind, AnswerKind::List | AnswerKind::Decisions(_)) {
+        for (k, item) in items(kind, &a["records"]) {
+            keys.check_item(registry, item, signed.item_sigs.get(&k).map(String::as_str), a["issued_at"].as_str())
+                .map_err(|e| RegistryFault::BadSignature(format!("item {k}: {e}")))?;
+        }
+    }
+    let subjects = match kind {
+        AnswerKind::List => None,
+        AnswerKind::Records(s) | AnswerKind::Fields(s, _) | AnswerKind::Decisions(s) | AnswerKind::Acknowledgement(s) => Some(s),
+    };
+    if let Some(subjects) = subjects {
+        let got: Vec<&str> = a["subjects"].as_array().map(|s| s.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+        if got != subjects.iter().map(String::as_str).collect::<Vec<_>>() {
+            return Err(RegistryFault::Malformed("answer's subjects are not the ones asked about".into()));
+        }
+        for (iin, rec) in records {
+            if !subjects.contains(iin) {
+                return Err(RegistryFault::Malformed(format!("records for {iin}, who was not asked about")));
+            }
+            match kind {
+                AnswerKind::Decisions(_) => {
+                    Decision::deserialize(rec).map_err(|e| RegistryFault::Malformed(format!("decision on {iin}: {e}")))?;
+                }
+                AnswerKind::Acknowledgement(_) => {
+                    if rec["reinstated"] != true {
+                        return Err(RegistryFault::Malformed(format!("the acknowledgement for {iin} does not say reinstated: true")));
+                    }
+                }
+                _ if rec.is_null() => {}
+                _ => {
+                    if let AnswerKind::Fields(_, fields) = kind {
+                        if let Some(k) = rec.as_object().into_iter().flat_map(|m| m.keys()).find(|k| !fields.contains(k)) {
+                            return Err(RegistryFault::Malformed(format!("record of {iin} holds {k:?}, which was not asked for")));
+                        }
+                    }
+                    registry.validate_record(iin, rec).map_err(|e| RegistryFault::Malformed(format!("record of {iin}: {e}")))?;
+                }
+            }
+        }
+    }
+    Ok(&a["records"])
+}
+
+/// The records of a checked per-IIN answer.
+pub fn records_of(records: &Value) -> Records {
+    records.as_object().map(|m| m.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
+}
