@@ -13,6 +13,7 @@ pub mod i18n;
 mod print;
 mod register;
 pub mod session;
+mod verify;
 mod view;
 mod what_if;
 
@@ -79,6 +80,8 @@ pub fn routes(policy: SessionPolicy) -> Router<AppState> {
         .route("/register.json", get(register_json))
         .layer(axum::middleware::from_fn(move |req, next| session::same_origin_posts(policy.clone(), req, next)))
         .layer(axum::middleware::map_response(page_headers))
+        // Its own headers: the one page that runs a script (the verifier, in the browser).
+        .merge(verify::routes())
 }
 
 pub(crate) fn cookies(headers: &HeaderMap) -> BTreeMap<String, String> {
@@ -372,7 +375,11 @@ async fn set_lang(Path(lang): Path<String>, Query(q): Query<BTreeMap<String, Str
         return (StatusCode::BAD_REQUEST, Html(body.into_string())).into_response();
     }
     // Only back to a page of ours.
-    let back = q.get("back").filter(|b| (b.starts_with("/ui") || b.as_str() == "/register") && !b.starts_with("//")).cloned().unwrap_or_else(|| "/ui".into());
+    let back = q
+        .get("back")
+        .filter(|b| (b.starts_with("/ui") || b.as_str() == "/register" || b.as_str() == "/verify") && !b.starts_with("//"))
+        .cloned()
+        .unwrap_or_else(|| "/ui".into());
     ([(header::SET_COOKIE, format!("{LANG_COOKIE}={}; SameSite=Strict; Path=/; Max-Age=31536000", lang.code()))], Redirect::to(&back)).into_response()
 }
 

@@ -59,8 +59,8 @@ pub fn layout(lang: Lang, title: &str, here: &str, csrf: Option<&str>, body: Mar
             }
             body {
                 header {
-                    // The public register is not the officers' cabinet.
-                    strong { (t(lang, if here.starts_with("/register") { "public_title" } else { "title" })) }
+                    // The public register and the verifier are not the officers' cabinet.
+                    strong { (t(lang, if here.starts_with("/register") || here == "/verify" { "public_title" } else { "title" })) }
                     @if csrf.is_some() {
                         a href="/ui" { (t(lang, "search_iin")) }
                         a #nav-dashboard href="/ui/dashboard" { (t(lang, "dashboard")) }

@@ -38,11 +38,21 @@ fn sources(dirs: &[&str]) -> Vec<(PathBuf, String)> {
 
 #[test]
 fn every_module_has_a_doc_comment() {
-    let missing: Vec<_> = sources(&["src", "events/src", "events/tests", "projections/src", "verifier/src", "tests"])
-        .into_iter()
-        .filter(|(_, text)| !text.trim_start().starts_with("//!"))
-        .map(|(p, _)| p.strip_prefix(root()).unwrap().display().to_string())
-        .collect();
+    let missing: Vec<_> = sources(&[
+        "src",
+        "events/src",
+        "events/tests",
+        "projections/src",
+        "verifier/src",
+        "verifier/tests",
+        "verifier/wasm/src",
+        "verifier/wasm/tests",
+        "tests",
+    ])
+    .into_iter()
+    .filter(|(_, text)| !text.trim_start().starts_with("//!"))
+    .map(|(p, _)| p.strip_prefix(root()).unwrap().display().to_string())
+    .collect();
     assert!(missing.is_empty(), "these modules need a `//!` doc saying what they are for: {missing:?}");
 }
 

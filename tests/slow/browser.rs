@@ -239,7 +239,14 @@ async fn keyboard_walk(c: &Client, name: &str) {
     c.execute("document.body.tabIndex = -1; document.body.focus(); document.body.removeAttribute('tabindex'); window.scrollTo(0, 0)", vec![]).await.unwrap();
     let mut reached = Vec::new();
     for _ in 0..shown.len() {
-        c.active_element().await.unwrap().send_keys(&TAB.to_string()).await.unwrap();
+        let active = c.active_element().await.unwrap();
+        if active.attr("type").await.unwrap().as_deref() == Some("file") {
+            // Keys sent to a file input name a file to WebDriver: the Tab goes as a key press.
+            use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+            c.perform_actions(KeyActions::new("keyboard".into()).then(KeyAction::Down { value: TAB }).then(KeyAction::Up { value: TAB })).await.unwrap();
+        } else {
+            active.send_keys(&TAB.to_string()).await.unwrap();
+        }
         let focused = c
             .execute(
                 &format!(
@@ -595,5 +602,76 @@ async fn the_public_register_in_the_browser() {
     assert_no_personal_data(&c.source().await.unwrap(), &names);
     assert_no_personal_data(&text(&c, "body").await, &names);
     look(&c, "41-register-ru").await;
+    c.close().await.unwrap();
+}
+
+/// Issue 33: `/verify` in Chromium, with no login: the verifier built for WebAssembly checks
+/// the bundle kept in `tests/data/bundles/` in the browser and says what `verify-proof` says
+/// (the same lines), refuses it with its status changed, and refuses to go on without a trust
+/// list. The page makes no request but for itself, its script and the verifier.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bundle_checked_in_the_browser() {
+    let place = Place::new(Backend::Sqlite, None);
+    let ledger = place.ledger().await;
+    let (base, _driver, _profile, c) =
+        serve_and_browse(AppState::new(std::sync::Arc::new(ledger), housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED))).await;
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/bundles");
+    let key = std::fs::read_to_string(data.join("ledger-key.txt")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let good = data.join("removed.json");
+    let tampered = dir.path().join("tampered.json");
+    std::fs::write(&tampered, std::fs::read_to_string(&good).unwrap().replacen("\"status\": \"removed\"", "\"status\": \"retained\"", 1)).unwrap();
+
+    // Checks `bundle` with the trust list (or none) and the key; the result's state and lines.
+    let check = |bundle: PathBuf, trust: Option<PathBuf>| {
+        let (c, base, key) = (c.clone(), base.clone(), key.clone());
+        async move {
+            c.goto(&format!("{base}/verify")).await.unwrap();
+            let start = Instant::now();
+            while c.find(Locator::Css("#verify[data-ready=true]")).await.is_err() {
+                assert!(start.elapsed() < Duration::from_secs(20), "the verifier did not load: {}", text(&c, "#result").await);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            fill(&c, "#bundle", bundle.to_str().unwrap()).await;
+            if let Some(t) = trust {
+                fill(&c, "#trust", t.to_str().unwrap()).await;
+            }
+            fill(&c, "#ledger_key", key.trim()).await;
+            c.find(Locator::Css("#check")).await.unwrap().click().await.unwrap();
+            let start = Instant::now();
+            loop {
+                if let Ok(e) = c.find(Locator::Css("#result[data-state]")).await {
+                    let state = e.attr("data-state").await.unwrap().unwrap();
+                    return (state, text(&c, "#result").await, text(&c, "#result-text").await);
+                }
+                assert!(start.elapsed() < Duration::from_secs(20), "no result");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    let trust = Some(data.join("trust.json"));
+    let (state, label, lines) = check(good.clone(), trust.clone()).await;
+    assert_eq!((state.as_str(), label.as_str()), ("ok", t(Lang::Kk, "verify_ok").as_str()));
+    assert_eq!(lines.trim(), std::fs::read_to_string(data.join("verify-proof.txt")).unwrap().trim(), "the lines verify-proof prints");
+    look(&c, "50-verify-ok-kk").await;
+
+    let (state, label, lines) = check(tampered, trust).await;
+    assert_eq!((state.as_str(), label.as_str()), ("failed", t(Lang::Kk, "verify_failed").as_str()));
+    assert_eq!(lines.trim(), std::fs::read_to_string(data.join("tampered.txt")).unwrap().trim());
+    shot(&c, "51-verify-tampered-kk").await;
+
+    let (state, _, lines) = check(good, None).await;
+    assert_eq!(state, "input");
+    assert!(lines.contains("the sources were not checked"), "{lines}");
+
+    // Nothing was sent: the only requests were for the page, its script and the verifier.
+    let sent: Vec<String> =
+        serde_json::from_value(c.execute("return performance.getEntriesByType('resource').map(e => new URL(e.name).pathname)", vec![]).await.unwrap()).unwrap();
+    assert_eq!(sent, ["/verify/verify.js", "/verify/verifier.wasm"], "requests the page made");
+
+    click(&c, "#lang-ru").await;
+    assert!(c.current_url().await.unwrap().path().ends_with("/verify"));
+    assert!(text(&c, "h1").await.contains(&t(Lang::Ru, "verify_title")));
+    look(&c, "52-verify-ru").await;
     c.close().await.unwrap();
 }
