@@ -286,10 +286,6 @@ impl Event {
         decode_hash("hash", &self.hash)
     }
 
-    pub fn prev_bytes(&self) -> Result<Hash> {
-        decode_hash("prev", &self.prev)
-    }
-
     /// Checks the stored hash against the content, then the signature under `key`.
     pub fn check(&self, key: &VerifierKey) -> Result<Hash> {
         if self.format != EVENT_FORMAT && self.format != EVENT_FORMAT_V2 {

@@ -158,15 +158,6 @@ impl PendingBatch {
         &self.events
     }
 
-    /// Resolves references for a likely first seq before the head is known for sure, so that
-    /// `place` then only moves them (usually by nothing).
-    pub fn resolve_ahead(&mut self, likely_base: u64) {
-        if self.part_start.is_some() && self.resolved.is_none() {
-            let events = self.place(likely_base);
-            self.events = events;
-        }
-    }
-
     /// Takes the events out, their references resolved for first seq `base`.
     pub fn place(&mut self, base: u64) -> Vec<NewEvent> {
         use rayon::prelude::*;

@@ -112,11 +112,6 @@ impl<'r> StepMachine<'r> {
         judged
     }
 
-    /// Ends the steps as undecidable: a registry could not be read (decision 6).
-    pub fn cannot_decide(&mut self) {
-        self.outcome = Some(Outcome::Incomplete);
-    }
-
     /// How the steps ended; `None` while a step is still to be answered.
     pub fn outcome(&self) -> Option<&Outcome> {
         match (&self.outcome, self.next >= self.rules.steps.len()) {
