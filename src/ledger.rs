@@ -653,15 +653,15 @@ impl Ledger {
         Ok((cp, report))
     }
 
-    /// The checkpoint to serve as the latest, with its cosignatures: with witnesses, the
-    /// largest one a quorum has cosigned (a refused or not yet cosigned one is never served as
-    /// the latest); without, the latest signed.
+    /// The checkpoint to serve as the latest, with every cosignature stored for it: with
+    /// witnesses, the largest one a quorum has cosigned (a refused or not yet cosigned one is
+    /// never served as the latest); without (a `serve` started without the `--witness` flags),
+    /// the latest signed, still with the cosignatures it gathered (issue 33).
     pub async fn latest_served(&self) -> Result<Option<(StoredCheckpoint, String)>> {
         let Some(w) = &self.witnesses else {
-            return Ok(self.store.latest_checkpoint().await?.map(|cp| {
-                let note = cp.note.clone();
-                (cp, note)
-            }));
+            let Some(cp) = self.store.latest_checkpoint().await? else { return Ok(None) };
+            let note = crate::witness::cosigned_note(self, &cp.note, cp.tree_size).await?;
+            return Ok(Some((cp, note)));
         };
         let names: Vec<String> = w.witnesses.iter().map(|(k, _)| k.name.clone()).collect();
         let quorate = |lines: &[(String, String)]| lines.iter().filter(|(n, _)| names.contains(n)).count() >= w.quorum;

@@ -17,7 +17,7 @@ use std::time::Duration;
 use tower::ServiceExt;
 
 /// A witness served on loopback: its key and URL.
-async fn witness(dir: &std::path::Path, name: &str, logs: Vec<events::VerifierKey>) -> (Arc<Witness>, String) {
+pub(crate) async fn witness(dir: &std::path::Path, name: &str, logs: Vec<events::VerifierKey>) -> (Arc<Witness>, String) {
     let w = Arc::new(Witness::open(dir, name, logs).unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -81,6 +81,16 @@ async fn checkpoints_are_cosigned_stored_and_served() {
     // A third-party signed-note implementation parses the cosigned note and verifies the
     // log's signature and both cosignatures (the cosignature/v1 message built here from the spec).
     third_party_verifies(&note, &log_key, &keys);
+    // Issue 33: a server started without the witness flags serves the same note, with every
+    // cosignature stored (it asks no witness, but drops nothing they gave).
+    drop(ledger);
+    let unflagged = Arc::new(place.ledger().await);
+    let state = housing_ledger::api::AppState::new(unflagged, housing_ledger::registry::sim::sim_trust("x"));
+    for route in ["/v1/checkpoint", "/tlog/checkpoint"] {
+        let resp = housing_ledger::app(state.clone()).oneshot(Request::get(route).body(Body::empty()).unwrap()).await.unwrap();
+        let served = String::from_utf8(resp.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+        assert_eq!(served, note, "{route} without --witness");
+    }
 }
 
 /// `signed_note` (Cloudflare azul) with its standard Ed25519 verifier for the log's key, and a
