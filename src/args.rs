@@ -1,8 +1,10 @@
 //! The command line's arguments: every command, subcommand and option, with its help text.
 //! `main.rs` dispatches them; nothing here does any work.
 
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 use housing_ledger::auth::Role;
+use housing_ledger::config::Config;
 use housing_ledger::ledger::DEFAULT_ORIGIN;
 use housing_ledger::rules::Procedure;
 use std::path::PathBuf;
@@ -10,6 +12,10 @@ use std::path::PathBuf;
 #[derive(Parser)]
 #[command(name = "housing-ledger", version, about = "A verifiable ledger of proactive removals from the service-housing waiting list and lease terminations")]
 pub struct Cli {
+    /// A TOML configuration file holding any of the global options, serve's and the gateway's
+    /// (config.example.toml); a flag given here (or its environment variable) wins over it.
+    #[arg(long, global = true, env = housing_ledger::config::CONFIG_ENV)]
+    pub config: Option<PathBuf>,
     /// sqlite://PATH or postgres://...; default: SQLite under --data-dir.
     #[arg(long, global = true, env = "HOUSING_LEDGER_DATABASE_URL")]
     pub database_url: Option<String>,
@@ -77,6 +83,11 @@ pub enum Command {
     Demo(DemoArgs),
     /// Sign a checkpoint of the log as it is now and print it.
     Checkpoint,
+    /// The configuration file (--config, or HOUSING_LEDGER_CONFIG).
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Erase one person (format v2): his data key destroyed, his read-model rows deleted,
     /// `SubjectErased` recorded; the log and its proofs stay whole. Operator role.
     Erase(EraseArgs),
@@ -371,6 +382,13 @@ pub enum LedgerCommand {
 }
 
 #[derive(Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration (the file, the flags and the defaults together), its
+    /// secrets masked, after checking it.
+    Check,
+}
+
+#[derive(Subcommand)]
 pub enum KeysCommand {
     /// Introduce a new ledger key, signed by the current one, and retire the current one.
     Rotate {
@@ -456,4 +474,65 @@ pub struct RetentionArgs {
     pub token: String,
     #[arg(long)]
     pub json: bool,
+}
+
+/// The command line, with the configuration file's values where no flag (or environment
+/// variable) was given: flags win over the file, the file over the built-in defaults.
+pub fn parse() -> Result<(Cli, Config), housing_ledger::config::ConfigError> {
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let config = match &cli.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    apply(&mut cli, &matches, config.clone());
+    Ok((cli, config))
+}
+
+/// Whether the user gave `id` himself (a flag or its environment variable), not a default.
+fn given(m: &ArgMatches, id: &str) -> bool {
+    matches!(m.value_source(id), Some(ValueSource::CommandLine | ValueSource::EnvVariable))
+}
+
+/// Takes the file's value for each option the user did not give.
+fn apply(cli: &mut Cli, m: &ArgMatches, c: Config) {
+    macro_rules! take {
+        ($m:expr, $id:literal, $dst:expr, $value:expr) => {
+            if !given($m, $id) {
+                if let Some(v) = $value {
+                    $dst = v;
+                }
+            }
+        };
+    }
+    take!(m, "database_url", cli.database_url, c.database_url.map(Some));
+    take!(m, "data_dir", cli.data_dir, c.data_dir);
+    take!(m, "origin", cli.origin, c.origin);
+    take!(m, "trust", cli.trust, c.trust.map(Some));
+    take!(m, "registry_seed", cli.registry_seed, c.registry_seed);
+    take!(m, "witnesses", cli.witnesses, Some(c.witnesses.iter().map(|w| w.flag()).collect::<Vec<_>>()).filter(|w| !w.is_empty()));
+    take!(m, "witness_quorum", cli.witness_quorum, c.witness_quorum.map(Some));
+    take!(m, "tsa", cli.tsa, c.tsa.map(Some));
+    take!(m, "tsa_cert", cli.tsa_cert, c.tsa_cert.map(Some));
+    take!(m, "security_log", cli.security_log, c.security_log.map(Some));
+    take!(m, "security_log_format", cli.security_log_format, c.security_log_format);
+    if let (Command::Serve(a), Some(m)) = (&mut cli.command, m.subcommand_matches("serve")) {
+        let s = c.serve;
+        take!(m, "listen", a.listen, s.listen);
+        take!(m, "registries", a.registries, s.registries.map(Some));
+        take!(m, "registry_timeout_ms", a.registry_timeout_ms, s.registry_timeout_ms);
+        take!(m, "answer_limits", a.answer_limits, s.answer_limits);
+        take!(m, "header_timeout_ms", a.header_timeout_ms, s.header_timeout_ms);
+        take!(m, "request_timeout_ms", a.request_timeout_ms, s.request_timeout_ms);
+        take!(m, "max_connections", a.max_connections, s.max_connections);
+        take!(m, "max_connections_per_client", a.max_connections_per_client, s.max_connections_per_client);
+        take!(m, "first_byte_timeout_ms", a.first_byte_timeout_ms, s.first_byte_timeout_ms);
+        take!(m, "public_url", a.public_url, s.public_url.map(Some));
+        take!(m, "session_idle_minutes", a.session_idle_minutes, s.session_idle_minutes);
+        take!(m, "session_hours", a.session_hours, s.session_hours);
+        take!(m, "checkpoint_events", a.checkpoint_events, s.checkpoint_events);
+        take!(m, "checkpoint_seconds", a.checkpoint_seconds, s.checkpoint_seconds);
+        take!(m, "integrity_check_minutes", a.integrity_check_minutes, s.integrity_check_minutes);
+        take!(m, "retention_rules", a.retention_rules, s.retention_rules.map(Some));
+    }
 }

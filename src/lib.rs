@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod bounded;
 pub mod cli;
+pub mod config;
 pub mod disclosure;
 pub mod erasure;
 pub mod keystore;

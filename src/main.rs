@@ -8,7 +8,6 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod args;
 
 use args::*;
-use clap::Parser;
 use housing_ledger::api::AppState;
 use housing_ledger::app;
 use housing_ledger::auth::{self, Role};
@@ -72,7 +71,8 @@ async fn main() -> std::process::ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("HOUSING_LEDGER_LOG").unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
-    match run(Cli::parse()).await {
+    let parsed = args::parse().map_err(anyhow::Error::from);
+    match async { run(parsed?).await }.await {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -85,6 +85,14 @@ async fn main() -> std::process::ExitCode {
 /// keys' seed, the witnesses' keys and the TSA's certificates.
 struct Global {
     loc: Location,
+    /// The configuration file's own values (for the gateway's settings and `config check`).
+    config: housing_ledger::config::Config,
+    /// The options as given (file and flags together), for `config check`.
+    trust_path: Option<PathBuf>,
+    witness_flags: Vec<String>,
+    tsa_cert_path: Option<PathBuf>,
+    security_log: Option<String>,
+    security_log_format: String,
     seed: String,
     /// `--trust`: the sources' trust list.
     trust: Option<TrustedKeys>,
@@ -93,7 +101,8 @@ struct Global {
 }
 
 /// Dispatches a command to its function.
-async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+async fn run((cli, config): (Cli, housing_ledger::config::Config)) -> anyhow::Result<std::process::ExitCode> {
+    let cli_config = cli.config.clone();
     if let Some(spec) = &cli.security_log {
         housing_ledger::security::init(housing_ledger::security::Sink::parse(spec, cli.security_log_format == "syslog").map_err(anyhow::Error::msg)?)
             .map_err(anyhow::Error::msg)?;
@@ -121,6 +130,12 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     let g = Global {
         loc: Location { database_url: cli.database_url, data_dir: cli.data_dir, origin: cli.origin, witnesses, tsa },
         seed: cli.registry_seed,
+        config,
+        trust_path: cli.trust,
+        witness_flags: cli.witnesses,
+        tsa_cert_path: cli.tsa_cert,
+        security_log: cli.security_log,
+        security_log_format: cli.security_log_format,
         trust,
         witness_keys,
         tsa_anchors,
@@ -137,6 +152,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Demo(a) => demo(&g, a.persons, &a.listen, &a.as_of, a.no_serve, a.shep).await,
         Command::Ledger { command: LedgerCommand::Init } => ledger_init(&g).await,
         Command::Checkpoint => checkpoint(&g).await,
+        Command::Config { command: ConfigCommand::Check } => config_check(&g, cli_config.as_deref()),
         Command::Erase(a) => erase(&g, a).await,
         Command::Retention(a) => retention(&g, a).await,
         Command::Witness { command } => witness(&g, command).await,
@@ -629,7 +645,7 @@ async fn serve(g: &Global, a: ServeArgs) -> anyhow::Result<std::process::ExitCod
         .with_checkpoints(policy)
         .with_integrity_check(Duration::from_secs(integrity_check_minutes.max(1) * 60));
     if let Some(spec) = registries {
-        state = state.with_registries(registries_from(&spec, &g.seed, registry_timeout_ms, &answer_limits, &trust)?);
+        state = state.with_registries(registries_from(&spec, g, registry_timeout_ms, &answer_limits, &trust)?);
     }
     if !no_retention {
         let rules = match &retention_rules {
@@ -677,7 +693,7 @@ async fn run_procedure(g: &Global, a: RunArgs) -> anyhow::Result<std::process::E
         book.add_file(f)?;
     }
     let sim_keys = housing_ledger::registry::sim::sim_trust(&g.seed);
-    let source = registries_from(&registries, &g.seed, registry_timeout_ms, &answer_limits, g.trust.as_ref().unwrap_or(&sim_keys))?;
+    let source = registries_from(&registries, g, registry_timeout_ms, &answer_limits, g.trust.as_ref().unwrap_or(&sim_keys))?;
     let today = housing_ledger::rules::calendar::today().to_string();
     let as_of = as_of.unwrap_or(today.clone());
     // Refuse a back-dated live run, a live run without a trust list, and an out-of-validity
@@ -971,39 +987,89 @@ async fn verify_proof(g: &Global, a: VerifyProofArgs) -> anyhow::Result<std::pro
     Ok(if report.ok() { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::FAILURE })
 }
 
-/// The gateway sender's settings, from the environment: `HOUSING_LEDGER_SHEP_SENDER` (default
-/// `housing-ledger`), `HOUSING_LEDGER_SHEP_PASSWORD` (required), `HOUSING_LEDGER_SHEP_SESSION`
-/// (optional), `HOUSING_LEDGER_SHEP_SERVICES` (`NAME=SERVICE_ID,...`), `HOUSING_LEDGER_SHEP_CERTS`
-/// (a PEM file of the gateway's certificates, where it names them by key identifier only). Secrets never come from
-/// flags, which every user of the machine can read in the process list.
-fn shep_settings(http: HttpSettings) -> anyhow::Result<housing_ledger::registry::shep::client::ShepSettings> {
+/// The gateway sender's settings: `HOUSING_LEDGER_SHEP_SENDER` (default `housing-ledger`),
+/// `HOUSING_LEDGER_SHEP_PASSWORD` (required), `HOUSING_LEDGER_SHEP_SESSION` (optional),
+/// `HOUSING_LEDGER_SHEP_SERVICES` (`NAME=SERVICE_ID,...`), `HOUSING_LEDGER_SHEP_CERTS` (a PEM file
+/// of the gateway's certificates, where it names them by key identifier only); each but the
+/// password may come from the configuration file's `[gateway]` instead, the environment winning.
+/// Secrets never come from flags, which every user of the machine can read in the process list,
+/// nor from the file.
+fn shep_settings(http: HttpSettings, file: &housing_ledger::config::GatewayConfig) -> anyhow::Result<housing_ledger::registry::shep::client::ShepSettings> {
     use housing_ledger::registry::shep::envelope::{Secret, Sender};
-    let password = std::env::var("HOUSING_LEDGER_SHEP_PASSWORD")
-        .map_err(|_| anyhow::anyhow!("shep: set HOUSING_LEDGER_SHEP_PASSWORD to the gateway sender's password"))?;
+    let env = |name: &str| std::env::var(name).ok();
+    let password =
+        env("HOUSING_LEDGER_SHEP_PASSWORD").ok_or_else(|| anyhow::anyhow!("shep: set HOUSING_LEDGER_SHEP_PASSWORD to the gateway sender's password"))?;
     let sender = Sender {
-        sender_id: std::env::var("HOUSING_LEDGER_SHEP_SENDER").unwrap_or_else(|_| "housing-ledger".into()),
+        sender_id: env("HOUSING_LEDGER_SHEP_SENDER").or_else(|| file.sender.clone()).unwrap_or_else(|| "housing-ledger".into()),
         password: Secret::new(password),
-        session_id: std::env::var("HOUSING_LEDGER_SHEP_SESSION").ok().map(Secret::new),
+        session_id: env("HOUSING_LEDGER_SHEP_SESSION").or_else(|| file.session.clone()).map(Secret::new),
     };
-    let services: Vec<String> =
-        std::env::var("HOUSING_LEDGER_SHEP_SERVICES").unwrap_or_default().split(',').filter(|s| !s.trim().is_empty()).map(str::to_string).collect();
+    let services: Vec<String> = match env("HOUSING_LEDGER_SHEP_SERVICES") {
+        Some(list) => list.split(',').filter(|s| !s.trim().is_empty()).map(str::to_string).collect(),
+        None => file.services.iter().map(|(name, id)| format!("{name}={id}")).collect(),
+    };
     let settings = housing_ledger::registry::shep::client::ShepSettings::new(sender).with_services(&services).map_err(anyhow::Error::msg)?;
     // The gateway's certificates, for envelopes that name their signer by key identifier only.
-    let certificates = match std::env::var("HOUSING_LEDGER_SHEP_CERTS") {
-        Ok(path) => {
-            let pem = std::fs::read(&path).with_context(|| format!("HOUSING_LEDGER_SHEP_CERTS: cannot read {path}"))?;
-            let certs =
-                x509_cert::Certificate::load_pem_chain(&pem).map_err(|e| anyhow::anyhow!("HOUSING_LEDGER_SHEP_CERTS: {path} is not PEM certificates: {e}"))?;
+    let certificates = match env("HOUSING_LEDGER_SHEP_CERTS").map(PathBuf::from).or_else(|| file.certs.clone()) {
+        Some(path) => {
+            let pem = std::fs::read(&path).with_context(|| format!("the gateway's certificates: cannot read {}", path.display()))?;
+            let certs = x509_cert::Certificate::load_pem_chain(&pem)
+                .map_err(|e| anyhow::anyhow!("the gateway's certificates: {} is not PEM certificates: {e}", path.display()))?;
             certs.iter().map(|c| der::Encode::to_der(c).map_err(|e| anyhow::anyhow!("{e}"))).collect::<anyhow::Result<_>>()?
         }
-        Err(_) => Vec::new(),
+        None => Vec::new(),
     };
     Ok(housing_ledger::registry::shep::client::ShepSettings { http, certificates, ..settings })
 }
 
+/// `config check`: the effective configuration as TOML, secrets masked. Everything it names
+/// was already read and checked (`run`: the trust list, the witnesses, the TSA's certificate).
+fn config_check(g: &Global, file: Option<&std::path::Path>) -> anyhow::Result<std::process::ExitCode> {
+    use housing_ledger::config::{mask_url, Config, WitnessEntry};
+    let loc = &g.loc;
+    let env = |name: &str| std::env::var(name).ok();
+    let mut gateway = g.config.gateway.clone();
+    gateway.sender = env("HOUSING_LEDGER_SHEP_SENDER").or(gateway.sender);
+    gateway.session = env("HOUSING_LEDGER_SHEP_SESSION").map(|_| "****".into()).or(gateway.session.map(|_| "****".into()));
+    gateway.certs = env("HOUSING_LEDGER_SHEP_CERTS").map(PathBuf::from).or(gateway.certs);
+    let effective = Config {
+        database_url: Some(mask_url(&loc.url())),
+        data_dir: Some(loc.data_dir.clone()),
+        origin: Some(loc.origin.clone()),
+        trust: g.trust_path.clone(),
+        registry_seed: None,
+        witnesses: g
+            .witness_flags
+            .iter()
+            .map(|w| {
+                let (key, url) = w.split_once('=').map_or((w.as_str(), None), |(k, u)| (k, Some(u.to_string())));
+                WitnessEntry { key: key.to_string(), url }
+            })
+            .collect(),
+        witness_quorum: loc.witnesses.as_ref().map(|w| w.quorum),
+        tsa: loc.tsa.as_ref().map(|t| t.url.clone()),
+        tsa_cert: g.tsa_cert_path.clone(),
+        security_log: g.security_log.clone(),
+        security_log_format: Some(g.security_log_format.clone()),
+        serve: g.config.serve.clone(),
+        gateway,
+    };
+    match file {
+        Some(f) => println!("# the effective configuration: {} with the flags and environment over it", f.display()),
+        None => println!("# the effective configuration: no configuration file (--config or HOUSING_LEDGER_CONFIG); flags, environment and defaults"),
+    }
+    println!(
+        "# secrets are masked; the gateway's password is read from HOUSING_LEDGER_SHEP_PASSWORD only ({})",
+        if env("HOUSING_LEDGER_SHEP_PASSWORD").is_some() { "set" } else { "not set" }
+    );
+    print!("{}", toml::to_string(&effective).context("the configuration as TOML")?);
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
 /// The registries a `--registries` value names: `fixture:PATH`, `synthetic:N[:SEED]`, `http:URL`
 /// or `shep:URL` (the government gateway).
-fn registries_from(spec: &str, seed: &str, timeout_ms: u64, answer_limits: &[String], trust: &TrustedKeys) -> anyhow::Result<Arc<dyn Registries>> {
+fn registries_from(spec: &str, g: &Global, timeout_ms: u64, answer_limits: &[String], trust: &TrustedKeys) -> anyhow::Result<Arc<dyn Registries>> {
+    let seed = g.seed.as_str();
     let limits = housing_ledger::registry::http::AnswerLimits::default().with(answer_limits).map_err(anyhow::Error::msg)?;
     let source: Arc<dyn Registries> = match spec.split_once(':') {
         Some(("fixture", path)) => Arc::new(FixtureRegistries::new(Fixture::load(std::path::Path::new(path))?, seed)),
@@ -1019,7 +1085,7 @@ fn registries_from(spec: &str, seed: &str, timeout_ms: u64, answer_limits: &[Str
         }
         Some(("shep", url)) => {
             let http = HttpSettings { deadline: Duration::from_millis(timeout_ms), limits, ..HttpSettings::default() };
-            Arc::new(housing_ledger::registry::shep::client::ShepRegistries::new(url, shep_settings(http)?))
+            Arc::new(housing_ledger::registry::shep::client::ShepRegistries::new(url, shep_settings(http, &g.config.gateway)?))
         }
         _ => bail!("--registries must be fixture:PATH, synthetic:N[:SEED], http:URL or shep:URL, got {spec:?}"),
     };

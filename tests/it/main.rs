@@ -10,6 +10,7 @@ mod appeals;
 mod audit;
 mod bench_guard;
 mod catalogue;
+mod config_file;
 mod http_registries;
 mod key_store;
 mod legal_edges;

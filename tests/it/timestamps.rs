@@ -25,7 +25,7 @@ fn openssl(dir: &Path, args: &[&str]) {
 
 /// A CA, a TSA certificate it issued for time-stamping, a second one already expired, and an
 /// unrelated CA.
-fn pki(dir: &Path) {
+pub(crate) fn pki(dir: &Path) {
     std::fs::write(
         dir.join("ts.cnf"),
         "[ tsa ]\ndefault_tsa = t\n[ t ]\nserial = ./serial\ncrypto_device = builtin\nsigner_digest = sha256\ndefault_policy = 1.2.3.4.1\ndigests = sha256\naccuracy = secs:1\ness_cert_id_alg = sha256\n",
@@ -143,13 +143,13 @@ fn pki(dir: &Path) {
 
 /// How the test TSA answers.
 #[derive(Clone, Copy, PartialEq)]
-enum Mode {
+pub(crate) enum Mode {
     Grant(&'static str),
     Down,
 }
 
 /// `openssl ts -reply` behind HTTP: the request in, the response out.
-async fn responder(dir: PathBuf, mode: Arc<Mutex<Mode>>) -> String {
+pub(crate) async fn responder(dir: PathBuf, mode: Arc<Mutex<Mode>>) -> String {
     let app = axum::Router::new().route(
         "/",
         post(move |body: axum::body::Bytes| {
