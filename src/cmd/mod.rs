@@ -1,0 +1,56 @@
+//! The commands, one module each (the ripgrep way): `main.rs` only parses and dispatches. Each
+//! command takes the options every command shares (`Global`) and its own arguments, calls the
+//! library, and prints what the library's reports say.
+
+pub(crate) mod admin;
+pub(crate) mod audit;
+pub(crate) mod bench;
+pub(crate) mod demo;
+pub(crate) mod progress;
+pub(crate) mod registry_sim;
+pub(crate) mod run;
+pub(crate) mod serve;
+pub(crate) mod sources;
+pub(crate) mod verify;
+
+// What every command module takes with `use super::*`: the arguments, the shared helpers and
+// the library's types they all use.
+pub(crate) use crate::args::*;
+pub(crate) use anyhow::{bail, Context};
+pub(crate) use demo::tempfile_dir;
+pub(crate) use housing_ledger::api::AppState;
+pub(crate) use housing_ledger::app;
+pub(crate) use housing_ledger::auth::{self, Role};
+pub(crate) use housing_ledger::cli::Location;
+pub(crate) use housing_ledger::ledger::{verify_store, LedgerError};
+pub(crate) use housing_ledger::pipeline::{self, Progress, Settings};
+pub(crate) use housing_ledger::registry::fixture::Fixture;
+pub(crate) use housing_ledger::registry::http::{HttpRegistries, HttpSettings};
+pub(crate) use housing_ledger::registry::sim::FixtureRegistries;
+pub(crate) use housing_ledger::registry::{Registries, TrustBasis, TrustedKeys};
+pub(crate) use housing_ledger::rules::{Procedure, RuleBook};
+pub(crate) use progress::{walk_bar, walk_progress, TerminalProgress};
+pub(crate) use sources::{registries_from, verifier_trust, write_sim_trust};
+pub(crate) use std::io::IsTerminal;
+pub(crate) use std::path::PathBuf;
+pub(crate) use std::sync::Arc;
+pub(crate) use std::time::Duration;
+
+/// What every command may need beyond its own arguments: where the ledger is, the registry
+/// keys' seed, the witnesses' keys and the TSA's certificates.
+pub(crate) struct Global {
+    pub(crate) loc: Location,
+    /// The configuration file's own values (for the gateway's settings and `config check`).
+    pub(crate) config: housing_ledger::config::Config,
+    /// The options as given (file and flags together), for `config check`.
+    pub(crate) trust_path: Option<PathBuf>,
+    pub(crate) witness_flags: Vec<String>,
+    pub(crate) tsa_cert_path: Option<PathBuf>,
+    pub(crate) security_log: Option<String>,
+    pub(crate) security_log_format: String,
+    pub(crate) seed: String,
+    /// `--trust`: the sources' trust list.
+    pub(crate) trust: Option<TrustedKeys>,
+    pub(crate) witness_keys: Vec<String>,
+    pub(crate) tsa_anchors: Option<Vec<x509_cert::Certificate>>,
+}
