@@ -28,6 +28,7 @@ pub mod state;
 pub mod store;
 pub mod timestamp;
 pub mod tools;
+pub mod verification;
 pub mod web;
 pub mod witness;
 
