@@ -11,18 +11,10 @@ pub(crate) async fn run_procedure(g: &Global, a: RunArgs) -> anyhow::Result<std:
     }
     let sim_keys = housing_ledger::registry::sim::sim_trust(&g.seed);
     let source = registries_from(&registries, g, registry_timeout_ms, &answer_limits, g.trust.as_ref().unwrap_or(&sim_keys))?;
-    let today = housing_ledger::rules::calendar::today().to_string();
-    let as_of = as_of.unwrap_or(today.clone());
+    let as_of = as_of.unwrap_or_else(|| housing_ledger::rules::calendar::today().to_string());
     // Refuse a back-dated live run, a live run without a trust list, and an out-of-validity
-    // one before touching storage.
-    let live = !simulation && source.is_live();
-    if live && as_of != today {
-        return Err(pipeline::PipelineError::NotToday { as_of, today }.into());
-    }
-    book.select(procedure, &as_of)?;
-    if live && g.trust.is_none() {
-        return Err(pipeline::PipelineError::NoTrustList.into());
-    }
+    // one before touching storage (the ledger would be created).
+    pipeline::admit(&book, procedure, &as_of, !simulation && source.is_live(), g.trust.is_some())?;
     let ledger = g.loc.ledger().await?;
     let trust = match &g.trust {
         Some(t) => t.clone(),

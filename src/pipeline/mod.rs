@@ -17,7 +17,7 @@ use crate::registry::{check_answer, AnswerKind, Decision, Registries, RegistryFa
 use crate::rules::calendar;
 use crate::rules::control::check_entry;
 use crate::rules::records::RegistryId;
-use crate::rules::{notice, Procedure, RuleBook, RuleError};
+use crate::rules::{notice, Procedure, RuleBook, RuleError, RuleSet};
 use crate::store::StoreError;
 use events::catalogue::{self as ev, AppealOutcome, DecisionOutcome, Ref};
 use events::types::*;
@@ -182,6 +182,21 @@ impl<'a> Runner<'a> {
 
 /// Runs (or resumes) one procedure as of a date.
 // The run's inputs are each of their own kind; a struct of them would only rename them.
+/// What a run may judge by, refused before anything is written: a live run decides as of today
+/// in Kazakhstan (decision 11), by a rule set in force on that day, and trusts only the
+/// sources' own list (`sources.md`). A simulation may be back-dated and use the simulator's keys.
+pub fn admit<'b>(book: &'b RuleBook, procedure: Procedure, as_of: &str, live: bool, trust_list: bool) -> Result<&'b RuleSet, PipelineError> {
+    let today = calendar::today().to_string();
+    if live && as_of != today {
+        return Err(PipelineError::NotToday { as_of: as_of.into(), today });
+    }
+    let rules = book.select(procedure, as_of)?;
+    if live && !trust_list {
+        return Err(PipelineError::NoTrustList);
+    }
+    Ok(rules)
+}
+
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
     ledger: &Ledger,
@@ -196,17 +211,8 @@ pub async fn run(
     // Decision 11: on live sources, the decision date is today in Kazakhstan unless the run is
     // declared a simulation; a fixture or a synthetic population is one by nature.
     let simulation = settings.simulation || !registries.is_live();
-    let today = calendar::today().to_string();
-    if !simulation && as_of != today {
-        return Err(PipelineError::NotToday { as_of: as_of.into(), today });
-    }
-    // A live run trusts only the sources' own list (`sources.md`).
-    if !simulation && keys.basis != crate::registry::TrustBasis::List {
-        return Err(PipelineError::NoTrustList);
-    }
+    let rules = admit(book, procedure, as_of, !simulation, keys.basis == crate::registry::TrustBasis::List)?.clone();
     let (keys, trust_recorded) = keys.for_run(calendar::today());
-    // Refused before anything is written when the basis is not in force on `as_of`.
-    let rules = book.select(procedure, as_of)?.clone();
     let run = run_id(procedure, as_of, &registries.describe(), &rules.sha256, simulation && registries.is_live());
     let progress = load_progress(ledger, &run).await?;
     let resumed = progress.started.is_some();

@@ -274,3 +274,35 @@ mod family_is_a_set {
         }
     }
 }
+
+/// What a run may judge by (`pipeline::admit`, shared by `run` and the pipeline): the first
+/// refusal in the order the CLI has always given them (decision 11, the rule set's validity,
+/// `sources.md`).
+fn check_admit(as_of: &str, live: bool, trust_list: bool, expect: Expect) {
+    let today = housing_ledger::rules::calendar::today().to_string();
+    let as_of = if as_of == "TODAY" { today.as_str() } else { as_of };
+    let mut book = RuleBook::built_in();
+    // An extension order in force until 2099, as version "2-test".
+    let mut v: serde_json::Value = serde_json::from_str(include_str!("../../rules/registry-removal-000-v1.json")).unwrap();
+    (v["version"], v["valid_from"], v["valid_until"]) = ("2-test".into(), "2026-04-01".into(), "2099-12-31".into());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("extension.json"), v.to_string()).unwrap();
+    book.add_file(&dir.path().join("extension.json")).unwrap();
+    let got = match housing_ledger::pipeline::admit(&book, Procedure::RegistryRemoval, as_of, live, trust_list) {
+        Ok(rules) => format!("ok: {}", rules.version),
+        Err(e) => e.to_string(),
+    };
+    // Today's date varies; the expectation names it TODAY.
+    expect.assert_eq(&got.replace(&today, "TODAY"));
+}
+
+#[test]
+fn a_run_is_admitted_or_refused_before_anything_is_written() {
+    check_admit("2026-01-15", false, false, expect!["ok: 1"]);
+    check_admit("2026-01-15", true, true, expect!["a run on live sources judges as of the day it runs, TODAY in Kazakhstan, not 2026-01-15 (decision 11); to judge as of another date, declare a simulation with --simulation: it is recorded as one, is not a legal act and delivers no notice through a live gateway"]);
+    check_admit("2026-01-15", true, false, expect!["a run on live sources judges as of the day it runs, TODAY in Kazakhstan, not 2026-01-15 (decision 11); to judge as of another date, declare a simulation with --simulation: it is recorded as one, is not a legal act and delivers no notice through a live gateway"]);
+    check_admit("TODAY", true, true, expect!["ok: 2-test"]);
+    check_admit("TODAY", true, false, expect!["a live run needs a trust list of the sources' keys (--trust FILE, docs/sources.md); the simulator's keys (--registry-seed) serve simulations only. Nothing was written"]);
+    check_admit("2100-01-01", false, false, expect!["registry_removal as of 2100-01-01 is outside the validity of its legal basis, order 000 (kz-mod-000-registry-removal v2-test): in force from 2026-04-01 through 2099-12-31; its last day is 2099-12-31"]);
+    check_admit("15.01.2026", false, true, expect![[r#"rule set --as-of: "15.01.2026" is not a real YYYY-MM-DD date"#]]);
+}
