@@ -251,19 +251,7 @@ impl Persons {
         let iin = ev.stream.strip_prefix("person:").unwrap_or_default();
         match ev.kind.as_str() {
             LIST_ENTRY_RECEIVED => {
-                let Some(d) = ev.as_type::<c::ListEntryReceived>() else { return };
-                let simulation = d.simulation == Some(true);
-                let case = self.case(iin, &d.procedure);
-                // Decision 12: a decision that stands is not taken up again (a simulated one
-                // only by later simulations); a new run takes anyone else up afresh.
-                if case.decision_stands() && (simulation || !case.simulation) {
-                    return;
-                }
-                let locality = d.entry["locality"].as_str().map(String::from);
-                // The name as the list gives it: what officers search by.
-                let name = ["surname", "name", "patronymic"].iter().filter_map(|k| d.entry[*k].as_str()).collect::<Vec<_>>().join(" ");
-                let name = (!name.is_empty()).then_some(name);
-                *case = ProcedureCase { run: d.run, locality, name, status: Status::Incomplete, simulation, ..Default::default() };
+                self.list_entry(iin, ev);
             }
             CONSENT_MISSING => {
                 let Some(d) = ev.as_type::<c::ConsentMissing>() else { return };
@@ -312,48 +300,10 @@ impl Persons {
                 case.notice = Some(NoticeState { notice: d.notice, state: "pending".into(), attempts: 0, issued_seq: ev.seq });
             }
             NOTICE_DELIVERED | NOTICE_DELIVERY_FAILED | NOTICE_WITHHELD => {
-                let (owner, id, state, attempt) = if let Some(d) = ev.as_type::<c::NoticeDelivered>() {
-                    (d.iin, d.notice, "delivered", Some(d.attempt))
-                } else if let Some(d) = ev.as_type::<c::NoticeDeliveryFailed>() {
-                    (d.iin, d.notice, if d.r#final { "failed" } else { "pending" }, Some(d.attempt))
-                } else if let Some(d) = ev.as_type::<c::NoticeWithheld>() {
-                    (d.iin, d.notice, "withheld", None)
-                } else {
-                    return;
-                };
-                let Some(p) =
-                    self.cases.get(&owner).and_then(|m| m.iter().find(|(_, c)| c.notice.as_ref().is_some_and(|n| n.notice == id))).map(|(p, _)| p.clone())
-                else {
-                    return;
-                };
-                let case = self.case(&owner, &p);
-                if let Some(x) = case.explained.as_mut().filter(|x| x.notice == id && state == "delivered" && x.delivered_at.is_none()) {
-                    x.delivered_at = Some(ev.time.clone());
-                }
-                if let Some(n) = case.notice.as_mut() {
-                    n.state = state.into();
-                    if let Some(a) = attempt {
-                        n.attempts = n.attempts.max(a.into());
-                    }
-                }
+                self.delivery(ev);
             }
             APPEAL_FILED => {
-                let Some(d) = ev.as_type::<c::AppealFiled>() else { return };
-                let case = self.case(&d.iin, &d.procedure);
-                let contested_grounds = case.grounds.clone();
-                case.appeal = Some(AppealCase {
-                    appeal: d.appeal,
-                    state: "filed".into(),
-                    filed_seq: ev.seq,
-                    filed_by: d.filed_by.holder,
-                    received_on: d.received_on,
-                    deadline: d.deadline,
-                    late: d.late,
-                    late_reason: d.late_reason,
-                    contested_step: d.contested_step,
-                    contested_grounds,
-                    ..Default::default()
-                });
+                self.appeal_filed(ev);
             }
             REINSTATEMENT_ACKNOWLEDGED => {
                 let Some(d) = ev.as_type::<c::ReinstatementAcknowledged>() else { return };
@@ -375,26 +325,97 @@ impl Persons {
                 }
             }
             APPEAL_RESOLVED => {
-                let Some(d) = ev.as_type::<c::AppealResolved>() else { return };
-                let Some(a) = self.appeal(&d.iin, &d.procedure, &d.appeal) else { return };
-                a.state = "resolved".into();
-                a.suspended = false;
-                a.outcome = Some(d.outcome);
-                a.resolved_by = Some(d.resolved_by.holder);
-                a.resolved_at = Some(ev.time.clone());
-                a.resolved_seq = Some(ev.seq);
-                let case = self.case(&d.iin, &d.procedure);
-                if d.outcome == AppealOutcome::Overturned {
-                    // The removal is undone: back on the list / the lease stays in force.
-                    case.status = Status::Retained;
-                    case.grounds = Vec::new();
-                    case.reinstated = Some(d.reinstated.unwrap_or_default());
-                    case.reinstatement = Some("pending".into());
-                } else {
-                    case.grounds = d.grounds;
-                }
+                self.appeal_resolved(ev);
             }
             _ => {}
+        }
+    }
+
+    /// Step 4: a person taken up by a run, unless a decision stands for him (decision 12).
+    fn list_entry(&mut self, iin: &str, ev: &Event) {
+        let Some(d) = ev.as_type::<c::ListEntryReceived>() else { return };
+        let simulation = d.simulation == Some(true);
+        let case = self.case(iin, &d.procedure);
+        // Decision 12: a decision that stands is not taken up again (a simulated one
+        // only by later simulations); a new run takes anyone else up afresh.
+        if case.decision_stands() && (simulation || !case.simulation) {
+            return;
+        }
+        let locality = d.entry["locality"].as_str().map(String::from);
+        // The name as the list gives it: what officers search by.
+        let name = ["surname", "name", "patronymic"].iter().filter_map(|k| d.entry[*k].as_str()).collect::<Vec<_>>().join(" ");
+        let name = (!name.is_empty()).then_some(name);
+        *case = ProcedureCase { run: d.run, locality, name, status: Status::Incomplete, simulation, ..Default::default() };
+    }
+
+    /// A notice's delivery, failed attempt or withholding (decision 11), on the case whose
+    /// notice it is.
+    fn delivery(&mut self, ev: &Event) {
+        let (owner, id, state, attempt) = if let Some(d) = ev.as_type::<c::NoticeDelivered>() {
+            (d.iin, d.notice, "delivered", Some(d.attempt))
+        } else if let Some(d) = ev.as_type::<c::NoticeDeliveryFailed>() {
+            (d.iin, d.notice, if d.r#final { "failed" } else { "pending" }, Some(d.attempt))
+        } else if let Some(d) = ev.as_type::<c::NoticeWithheld>() {
+            (d.iin, d.notice, "withheld", None)
+        } else {
+            return;
+        };
+        let Some(p) = self.cases.get(&owner).and_then(|m| m.iter().find(|(_, c)| c.notice.as_ref().is_some_and(|n| n.notice == id))).map(|(p, _)| p.clone())
+        else {
+            return;
+        };
+        let case = self.case(&owner, &p);
+        if let Some(x) = case.explained.as_mut().filter(|x| x.notice == id && state == "delivered" && x.delivered_at.is_none()) {
+            x.delivered_at = Some(ev.time.clone());
+        }
+        if let Some(n) = case.notice.as_mut() {
+            n.state = state.into();
+            if let Some(a) = attempt {
+                n.attempts = n.attempts.max(a.into());
+            }
+        }
+    }
+
+    /// An appeal filed: it contests the grounds the case holds now.
+    fn appeal_filed(&mut self, ev: &Event) {
+        let Some(d) = ev.as_type::<c::AppealFiled>() else { return };
+        let case = self.case(&d.iin, &d.procedure);
+        let contested_grounds = case.grounds.clone();
+        case.appeal = Some(AppealCase {
+            appeal: d.appeal,
+            state: "filed".into(),
+            filed_seq: ev.seq,
+            filed_by: d.filed_by.holder,
+            received_on: d.received_on,
+            deadline: d.deadline,
+            late: d.late,
+            late_reason: d.late_reason,
+            contested_step: d.contested_step,
+            contested_grounds,
+            ..Default::default()
+        });
+    }
+
+    /// An appeal resolved: an overturn undoes the removal, an upheld decision keeps the
+    /// grounds the resolution names.
+    fn appeal_resolved(&mut self, ev: &Event) {
+        let Some(d) = ev.as_type::<c::AppealResolved>() else { return };
+        let Some(a) = self.appeal(&d.iin, &d.procedure, &d.appeal) else { return };
+        a.state = "resolved".into();
+        a.suspended = false;
+        a.outcome = Some(d.outcome);
+        a.resolved_by = Some(d.resolved_by.holder);
+        a.resolved_at = Some(ev.time.clone());
+        a.resolved_seq = Some(ev.seq);
+        let case = self.case(&d.iin, &d.procedure);
+        if d.outcome == AppealOutcome::Overturned {
+            // The removal is undone: back on the list / the lease stays in force.
+            case.status = Status::Retained;
+            case.grounds = Vec::new();
+            case.reinstated = Some(d.reinstated.unwrap_or_default());
+            case.reinstatement = Some("pending".into());
+        } else {
+            case.grounds = d.grounds;
         }
     }
 

@@ -75,23 +75,9 @@ pub(crate) async fn demo(g: &Global, persons: u64, listen: &str, as_of: &str, no
     println!("auditor token: {token}");
     println!("appeals officer pages: {addr}/ui  (log in with the token {officer})");
     if let Some(ev) = removed {
-        let iin = ev.stream.trim_start_matches("person:");
-        println!("a removed person's proof:");
-        println!("  curl -s -H 'Authorization: Bearer {token}' '{addr}/v1/persons/{iin}/proof?procedure=registry_removal' > proof.json");
-        println!("  housing-ledger verify-proof proof.json --ledger-key '{}' --trust '{}'", ledger.signer().verifier(), trust_path.display());
-        // What the ground's source owner would send to say it holds nothing after all: the
-        // officer accepts it on the person's page once an appeal is filed.
-        let cases = housing_ledger::projection::person(&ledger, iin).await?;
-        let ground = cases.and_then(|c| c.get("registry_removal")?.grounds.first().cloned());
         // (Corrections are issued to the simulator's JSON side, which `--shep` does not serve.)
-        if let Some(g) = ground.filter(|_| !no_serve && !shep) {
-            println!(
-                "a correction by the owner of {} of its record of {}, to accept on {addr}/ui/persons/{iin} once an appeal is filed:",
-                g.registry, g.subject_iin
-            );
-            let body = serde_json::json!({"registry": g.registry, "iin": g.subject_iin, "record": null});
-            println!("  curl -s -X POST {sim_url}/v1/corrections -H 'Content-Type: application/json' -d '{body}'");
-        }
+        print_walkthrough(&ledger, ev.stream.trim_start_matches("person:"), &token, &addr, &trust_path, (!no_serve && !shep).then_some(sim_url.as_str()))
+            .await?;
     }
     if no_serve {
         return Ok(std::process::ExitCode::SUCCESS);
@@ -103,6 +89,34 @@ pub(crate) async fn demo(g: &Global, persons: u64, listen: &str, as_of: &str, no
     housing_ledger::server::serve(listener, app(state), Default::default(), housing_ledger::server::stop_signal()).await?;
     background.shutdown().await;
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// The lines the README walks through for one removed person: his proof fetched and checked
+/// and, where the simulator takes corrections at `corrections_to`, one that would overturn it.
+async fn print_walkthrough(
+    ledger: &housing_ledger::ledger::Ledger,
+    iin: &str,
+    token: &str,
+    addr: &str,
+    trust_path: &std::path::Path,
+    corrections_to: Option<&str>,
+) -> anyhow::Result<()> {
+    println!("a removed person's proof:");
+    println!("  curl -s -H 'Authorization: Bearer {token}' '{addr}/v1/persons/{iin}/proof?procedure=registry_removal' > proof.json");
+    println!("  housing-ledger verify-proof proof.json --ledger-key '{}' --trust '{}'", ledger.signer().verifier(), trust_path.display());
+    // What the ground's source owner would send to say it holds nothing after all: the
+    // officer accepts it on the person's page once an appeal is filed.
+    let cases = housing_ledger::projection::person(ledger, iin).await?;
+    let ground = cases.and_then(|c| c.get("registry_removal")?.grounds.first().cloned());
+    if let Some((g, sim_url)) = ground.zip(corrections_to) {
+        println!(
+            "a correction by the owner of {} of its record of {}, to accept on {addr}/ui/persons/{iin} once an appeal is filed:",
+            g.registry, g.subject_iin
+        );
+        let body = serde_json::json!({"registry": g.registry, "iin": g.subject_iin, "record": null});
+        println!("  curl -s -X POST {sim_url}/v1/corrections -H 'Content-Type: application/json' -d '{body}'");
+    }
+    Ok(())
 }
 
 /// Makes the registries the demo asks, afresh for each run.

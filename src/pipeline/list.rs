@@ -12,36 +12,14 @@ impl<'a> Runner<'a> {
     /// ahead of the appends; while one batch commits the next is sealed. So neither the cores
     /// nor the disk wait for the other, nor for a page boundary.
     pub(super) async fn list_and_persons(&mut self) -> Result<(), PipelineError> {
-        use futures::StreamExt;
         let per_append = self.settings.persons_per_append.max(1);
         let (ledger, ui, ctx) = (self.ledger, self.ui, self.ctx.clone());
         // Entries already taken up (when resuming) and pages already recorded.
         let (done, known_pages) = (self.progress.positions_done.clone(), self.progress.list_pages.clone());
         let (page_tx, page_rx) = tokio::sync::mpsc::channel::<(Vec<ListItem>, u64, Arc<Duplicates>)>(1);
         let (tx, rx) = tokio::sync::mpsc::channel::<Batch>(per_append);
-        let mut seen: HashSet<String> = self.progress.status.keys().cloned().collect();
-        let producer = tokio::spawn({
-            let ctx = ctx.clone();
-            async move {
-                let (mut pages, mut in_flight) = (page_rx, futures::stream::FuturesOrdered::new());
-                'pages: while let Some((todo, list_seq, duplicates)) = pages.recv().await {
-                    for (position, raw, sig) in todo {
-                        in_flight.push_back(check_person(ctx.clone(), position, raw, sig, list_seq, &mut seen, &duplicates));
-                        if in_flight.len() >= PERSONS_IN_FLIGHT {
-                            let batch = in_flight.next().await.expect("a person is in flight");
-                            if tx.send(batch).await.is_err() {
-                                break 'pages; // the appender stopped on an error; it reports it
-                            }
-                        }
-                    }
-                }
-                while let Some(batch) = in_flight.next().await {
-                    if tx.send(batch).await.is_err() {
-                        break;
-                    }
-                }
-            }
-        });
+        let seen: HashSet<String> = self.progress.status.keys().cloned().collect();
+        let producer = tokio::spawn(check_persons(ctx.clone(), page_rx, tx, seen));
         let fetching = async move {
             let mut appended: Vec<Event> = Vec::new();
             let mut page = 0u64;
@@ -49,27 +27,9 @@ impl<'a> Runner<'a> {
             // listed twice with differing entries is known before either is taken up.
             let mut read: Vec<(u64, Vec<ListItem>)> = Vec::new();
             let outcome = loop {
-                let (list_seq, records, sigs) = match known_pages.get(&page) {
-                    Some(seq) => match ledger.read_seqs(&[*seq]).await.map(|mut evs| evs.pop()) {
-                        Ok(Some(e)) => match e.decode::<ev::RegistryResponded>() {
-                            Ok(r) => (*seq, r.answer["records"].clone(), r.item_sigs.unwrap_or_default()),
-                            Err(err) => break Err(PipelineError::Ledger(err.into())),
-                        },
-                        Ok(None) => break Err(PipelineError::Ledger(LedgerError::NoSuchEvent { seq: *seq, size: 0 })),
-                        Err(e) => break Err(e.into()),
-                    },
-                    None => match fetch_list_page(ledger, &ctx, page).await {
-                        Ok((ev, fetched)) => {
-                            let sigs = ev.as_type::<ev::RegistryResponded>().and_then(|r| r.item_sigs).unwrap_or_default();
-                            let seq = ev.seq;
-                            appended.push(ev);
-                            match fetched {
-                                Ok(records) => (seq, records, sigs),
-                                Err(fault) => break Err(PipelineError::List(fault)),
-                            }
-                        }
-                        Err(e) => break Err(e),
-                    },
+                let (list_seq, records, sigs) = match list_page(ledger, &ctx, known_pages.get(&page).copied(), page, &mut appended).await {
+                    Ok(read) => read,
+                    Err(e) => break Err(e),
                 };
                 let entries = records["entries"].as_array().cloned().unwrap_or_default();
                 // Each entry with its own signature by the source (evidence per person).
@@ -141,6 +101,56 @@ impl<'a> Runner<'a> {
         producer.await.expect("the person checker does not panic");
         fetched
     }
+}
+
+/// Steps 5-10 on their own task: each page's entries checked in list order, up to
+/// [`PERSONS_IN_FLIGHT`] at once, each person's batch sent on to the appender in that order.
+async fn check_persons(
+    ctx: Arc<RunContext>,
+    mut pages: tokio::sync::mpsc::Receiver<(Vec<ListItem>, u64, Arc<Duplicates>)>,
+    tx: tokio::sync::mpsc::Sender<Batch>,
+    mut seen: HashSet<String>,
+) {
+    use futures::StreamExt;
+    let mut in_flight = futures::stream::FuturesOrdered::new();
+    'pages: while let Some((todo, list_seq, duplicates)) = pages.recv().await {
+        for (position, raw, sig) in todo {
+            in_flight.push_back(check_person(ctx.clone(), position, raw, sig, list_seq, &mut seen, &duplicates));
+            if in_flight.len() >= PERSONS_IN_FLIGHT {
+                let batch = in_flight.next().await.expect("a person is in flight");
+                if tx.send(batch).await.is_err() {
+                    break 'pages; // the appender stopped on an error; it reports it
+                }
+            }
+        }
+    }
+    while let Some(batch) = in_flight.next().await {
+        if tx.send(batch).await.is_err() {
+            break;
+        }
+    }
+}
+
+/// Step 4, page `page`: read back from the ledger when a resumed run recorded it already
+/// (`known`), else asked for and recorded (the event pushed onto `appended`). Returns its seq,
+/// its records and the source's signature of each entry.
+async fn list_page(
+    ledger: &Ledger,
+    ctx: &RunContext,
+    known: Option<u64>,
+    page: u64,
+    appended: &mut Vec<Event>,
+) -> Result<(u64, Value, BTreeMap<String, String>), PipelineError> {
+    let Some(seq) = known else {
+        let (ev, fetched) = fetch_list_page(ledger, ctx, page).await?;
+        let sigs = ev.as_type::<ev::RegistryResponded>().and_then(|r| r.item_sigs).unwrap_or_default();
+        let seq = ev.seq;
+        appended.push(ev);
+        return fetched.map(|records| (seq, records, sigs)).map_err(PipelineError::List);
+    };
+    let e = ledger.read_seqs(&[seq]).await?.pop().ok_or(LedgerError::NoSuchEvent { seq, size: 0 })?;
+    let r = e.decode::<ev::RegistryResponded>().map_err(LedgerError::from)?;
+    Ok((seq, r.answer["records"].clone(), r.item_sigs.unwrap_or_default()))
 }
 
 /// Step 4: one page of the list, asked for and recorded. Returns the event recorded, with the

@@ -68,27 +68,41 @@ impl<'a> Runner<'a> {
         self.settle(&mut appends).await?;
         if ctx.simulation && ctx.registries.is_live() {
             // Decision 11: a simulation never delivers through a live gateway.
-            let pending: Vec<(String, String)> =
-                self.progress.notices.iter().filter(|(_, n)| !n.delivered && !n.withheld).map(|(id, n)| (id.clone(), n.iin.clone())).collect();
-            for chunk in pending.chunks(500) {
-                let batch = chunk
-                    .iter()
-                    .map(|(id, iin)| {
-                        NewEvent::typed(
-                            notice_stream(id),
-                            ev::NoticeWithheld {
-                                run: ctx.run.clone(),
-                                notice: id.clone(),
-                                iin: iin.clone(),
-                                reason: "simulation, not a legal act: not delivered through the live gateway (decision 11)".into(),
-                            },
-                        )
-                    })
-                    .collect();
-                self.queue(&mut appends, batch).await?;
-            }
+            self.withhold(&mut appends).await?;
             return self.settle(&mut appends).await;
         }
+        self.deliver(&mut appends).await
+    }
+
+    /// Decision 11: each notice not yet delivered or withheld is recorded as withheld.
+    async fn withhold(&mut self, appends: &mut Appends<'a, ()>) -> Result<(), PipelineError> {
+        let ctx = self.ctx.clone();
+        let pending: Vec<(String, String)> =
+            self.progress.notices.iter().filter(|(_, n)| !n.delivered && !n.withheld).map(|(id, n)| (id.clone(), n.iin.clone())).collect();
+        for chunk in pending.chunks(500) {
+            let batch = chunk
+                .iter()
+                .map(|(id, iin)| {
+                    NewEvent::typed(
+                        notice_stream(id),
+                        ev::NoticeWithheld {
+                            run: ctx.run.clone(),
+                            notice: id.clone(),
+                            iin: iin.clone(),
+                            reason: "simulation, not a legal act: not delivered through the live gateway (decision 11)".into(),
+                        },
+                    )
+                })
+                .collect();
+            self.queue(appends, batch).await?;
+        }
+        Ok(())
+    }
+
+    /// Delivery in rounds, each chosen from the last one's recorded outcomes, until every
+    /// notice is delivered or has used its attempts.
+    async fn deliver(&mut self, appends: &mut Appends<'a, ()>) -> Result<(), PipelineError> {
+        let ctx = self.ctx.clone();
         loop {
             let pending: Vec<(String, String, u32)> = self
                 .progress
@@ -106,10 +120,10 @@ impl<'a> Runner<'a> {
                     let of = DeliveryOf { run: Some(ctx.run.clone()), appeal: None };
                     batch.push(attempt_delivery(ctx.registries.as_ref(), id, iin, *attempt, self.settings.max_delivery_attempts, of).await);
                 }
-                self.queue(&mut appends, batch).await?;
+                self.queue(appends, batch).await?;
             }
             // The next round is chosen from this one's recorded outcomes.
-            self.settle(&mut appends).await?;
+            self.settle(appends).await?;
             tokio::time::sleep(self.settings.delivery_backoff).await;
         }
     }

@@ -142,31 +142,7 @@ pub async fn page(State(s): State<AppState>, session: Session, Query(q): Query<B
         &t(l, "dashboard"),
         &here,
         html! {
-            form.card.filters #filters method="get" action="/ui/dashboard" {
-                div.field.inline-field {
-                    label for="f-procedure" { (t(l, "procedure")) }
-                    select #f-procedure name="procedure" {
-                        option value="" { (t(l, "all")) }
-                        @for p in PROCEDURES { option value=(p) selected[f.procedure.as_deref() == Some(p)] { (t(l, p)) } }
-                    }
-                }
-                div.field.inline-field {
-                    label for="f-locality" { (t(l, "locality")) }
-                    select #f-locality name="locality" {
-                        option value="" { (t(l, "all")) }
-                        @for x in &localities { option value=(x) selected[f.locality.as_deref() == Some(x.as_str())] { (x) } }
-                    }
-                }
-                div.field.inline-field {
-                    label for="f-from" { (t(l, "period_from")) }
-                    input #f-from type="text" name="from" inputmode="numeric" placeholder=(t(l, "date_format")) value=(f.from.as_deref().map(ddmmyyyy).unwrap_or_default());
-                }
-                div.field.inline-field {
-                    label for="f-to" { (t(l, "period_to")) }
-                    input #f-to type="text" name="to" inputmode="numeric" placeholder=(t(l, "date_format")) value=(f.to.as_deref().map(ddmmyyyy).unwrap_or_default());
-                }
-                button #apply-filters type="submit" { (t(l, "apply_filters")) }
-            }
+            (filters_form(l, &f, &localities))
             div.card #totals {
                 // Removals and lease terminations are different decisions: each its own figure.
                 @for p in PROCEDURES.iter().filter(|p| f.procedure.as_deref().is_none_or(|x| x == **p)) {
@@ -199,34 +175,11 @@ pub async fn page(State(s): State<AppState>, session: Session, Query(q): Query<B
                 (view::bars(l, "chart-ground", &removals.by_ground.rows(|k| t(l, k))))
                 (tally_table(l, &removals.by_ground, &f, "ground", linked))
             }
-            div.card #appeals {
-                h2 { (t(l, "appeals_by_state")) }
-                table.figures #appeal-states {
-                    thead { tr { @for state in APPEAL_STATES { th scope="col" { (t(l, state)) } } } }
-                    tbody { tr { @for state in APPEAL_STATES {
-                        td data-state=(state) { (figure(removals.appeals.get(state).copied().unwrap_or(0), &f.and("appeal", state), linked)) }
-                    } } }
-                }
-                h3 { (t(l, "overturned_by_ground")) }
-                table.figures #overturned-by-ground {
-                    thead { tr { th scope="col" { (t(l, "ground")) } th scope="col" { (t(l, "appeals")) } th scope="col" { (t(l, "overturned")) } th scope="col" { (t(l, "share")) } } }
-                    tbody {
-                        @for (code, (n, over)) in &removals.appeals_by_ground.0 {
-                            tr data-ground=(code) {
-                                th scope="row" { (t(l, code)) }
-                                td { (figure(*n, &f.and("ground", code).and("appeal", "any"), linked)) }
-                                td { (figure(*over, &f.and("ground", code).and("appeal", "overturned"), linked)) }
-                                td.share { (percent(100.0 * *over as f64 / (*n).max(1) as f64)) }
-                            }
-                        }
-                    }
-                }
-            }
+            (appeals_card(l, &removals, &f, linked))
         },
     ))
 }
 
-/// A tally's rows as a table of linked figures: total and reversed.
 /// A tally's rows as its chart draws them: the largest first, ties by label in `l`.
 fn sorted(l: Lang, tally: &projections::dashboard::Tally) -> Vec<(&String, &(u64, u64))> {
     let mut rows: Vec<_> = tally.0.iter().collect();
@@ -244,6 +197,7 @@ pub fn percent(x: f64) -> String {
     format!("{x:.1}\u{a0}%").replace('.', ",")
 }
 
+/// A tally's rows as a table of linked figures: total and reversed.
 fn tally_table(l: Lang, tally: &projections::dashboard::Tally, f: &Filter, part: &str, linked: bool) -> Markup {
     html! {
         table.figures {
@@ -314,4 +268,64 @@ pub async fn cases(State(s): State<AppState>, session: Session, Query(q): Query<
             (view::pager(l, "", page, pages, href))
         },
     ))
+}
+
+/// The page's own filter: procedure, locality and period (a figure's link narrows it further).
+fn filters_form(l: Lang, f: &Filter, localities: &BTreeSet<String>) -> Markup {
+    html! {
+        form.card.filters #filters method="get" action="/ui/dashboard" {
+            div.field.inline-field {
+                label for="f-procedure" { (t(l, "procedure")) }
+                select #f-procedure name="procedure" {
+                    option value="" { (t(l, "all")) }
+                    @for p in PROCEDURES { option value=(p) selected[f.procedure.as_deref() == Some(p)] { (t(l, p)) } }
+                }
+            }
+            div.field.inline-field {
+                label for="f-locality" { (t(l, "locality")) }
+                select #f-locality name="locality" {
+                    option value="" { (t(l, "all")) }
+                    @for x in localities { option value=(x) selected[f.locality.as_deref() == Some(x.as_str())] { (x) } }
+                }
+            }
+            div.field.inline-field {
+                label for="f-from" { (t(l, "period_from")) }
+                input #f-from type="text" name="from" inputmode="numeric" placeholder=(t(l, "date_format")) value=(f.from.as_deref().map(ddmmyyyy).unwrap_or_default());
+            }
+            div.field.inline-field {
+                label for="f-to" { (t(l, "period_to")) }
+                input #f-to type="text" name="to" inputmode="numeric" placeholder=(t(l, "date_format")) value=(f.to.as_deref().map(ddmmyyyy).unwrap_or_default());
+            }
+            button #apply-filters type="submit" { (t(l, "apply_filters")) }
+    }
+    }
+}
+
+/// Appeals by state, and per ground how many were overturned, each figure linked to its cases.
+fn appeals_card(l: Lang, removals: &Removals, f: &Filter, linked: bool) -> Markup {
+    html! {
+        div.card #appeals {
+            h2 { (t(l, "appeals_by_state")) }
+            table.figures #appeal-states {
+                thead { tr { @for state in APPEAL_STATES { th scope="col" { (t(l, state)) } } } }
+                tbody { tr { @for state in APPEAL_STATES {
+                    td data-state=(state) { (figure(removals.appeals.get(state).copied().unwrap_or(0), &f.and("appeal", state), linked)) }
+                } } }
+            }
+            h3 { (t(l, "overturned_by_ground")) }
+            table.figures #overturned-by-ground {
+                thead { tr { th scope="col" { (t(l, "ground")) } th scope="col" { (t(l, "appeals")) } th scope="col" { (t(l, "overturned")) } th scope="col" { (t(l, "share")) } } }
+                tbody {
+                    @for (code, (n, over)) in &removals.appeals_by_ground.0 {
+                        tr data-ground=(code) {
+                            th scope="row" { (t(l, code)) }
+                            td { (figure(*n, &f.and("ground", code).and("appeal", "any"), linked)) }
+                            td { (figure(*over, &f.and("ground", code).and("appeal", "overturned"), linked)) }
+                            td.share { (percent(100.0 * *over as f64 / (*n).max(1) as f64)) }
+                        }
+                    }
+                }
+            }
+    }
+    }
 }

@@ -734,16 +734,7 @@ async fn case_view(
     let history = s.ledger.key_history().await.map_err(internal(l))?;
     let cp = history.all().iter().find_map(|k| events::Checkpoint::verify_note(&note, k).ok());
     let checks: BTreeMap<u64, crate::proof::EventCheck> = checks.into_iter().map(|c| (c.seq, c)).collect();
-    // The corrections issued for each open appeal, asked of the registries now.
-    let mut issued = BTreeMap::new();
-    for c in cases.values() {
-        if let Some(a) = c.appeal.as_ref().filter(|a| a.state != "resolved") {
-            // A source that does not answer holds up the page a few seconds at most.
-            let asked = tokio::time::timeout(CORRECTIONS_WAIT, s.appeals().issued_corrections(&a.appeal)).await;
-            let got = asked.map_err(|_| format!("no answer within {} s", CORRECTIONS_WAIT.as_secs())).and_then(|r| r.map_err(|e| e.to_string()));
-            issued.insert(a.appeal.clone(), got);
-        }
-    }
+    let issued = issued_corrections(s, &cases).await;
     let view = CaseView {
         l,
         iin: iin.as_str(),
@@ -799,26 +790,47 @@ async fn case_view(
                 @if passed == checks.len() { span.ok { "✓ " (i18n::tf(l, "all_verified", &[checks.len().to_string()])) } }
                 @else { span.bad { "✗ " (i18n::tf(l, "some_not_verified", &[(checks.len() - passed).to_string(), checks.len().to_string()])) } }
             }
-            table #timeline aria-labelledby="timeline-title" {
-                @for g in shown {
-                    @match &g.step {
-                        Some(step) => tbody.step data-step=(step) {
-                            tr.step-head {
-                                th colspan="4" scope="rowgroup" {
-                                    (t(l, "step")) " " (step)
-                                    @if let Some(r) = &g.registry { " · " (t(l, r)) }
-                                    @for v in g.events.iter().filter_map(|e| e.data["verdict"].as_str()) { " — " (t(l, v)) }
-                                }
-                            }
-                            @for e in &g.events { (timeline_row(l, e, &checks)) }
-                        },
-                        None => tbody { @for e in &g.events { (timeline_row(l, e, &checks)) } },
-                    }
-                }
-            }
+            (timeline_table(l, shown, &checks))
             @if pages > 1 { (view::pager(l, "timeline-", page, pages, |n| format!("{here}?page={n}{per_q}"))) }
         },
     ))
+}
+
+/// The corrections issued for each open appeal, asked of the registries now; a source that
+/// does not answer within [`CORRECTIONS_WAIT`] is shown as such.
+async fn issued_corrections(s: &AppState, cases: &BTreeMap<String, ProcedureCase>) -> BTreeMap<String, Result<Vec<IssuedCorrection>, String>> {
+    let mut issued = BTreeMap::new();
+    for c in cases.values() {
+        if let Some(a) = c.appeal.as_ref().filter(|a| a.state != "resolved") {
+            let asked = tokio::time::timeout(CORRECTIONS_WAIT, s.appeals().issued_corrections(&a.appeal)).await;
+            let got = asked.map_err(|_| format!("no answer within {} s", CORRECTIONS_WAIT.as_secs())).and_then(|r| r.map_err(|e| e.to_string()));
+            issued.insert(a.appeal.clone(), got);
+        }
+    }
+    issued
+}
+
+/// The timeline, each registry step a group under its heading, each event with its checks.
+fn timeline_table(l: Lang, shown: &[view::Group], checks: &BTreeMap<u64, crate::proof::EventCheck>) -> Markup {
+    html! {
+        table #timeline aria-labelledby="timeline-title" {
+            @for g in shown {
+                @match &g.step {
+                    Some(step) => tbody.step data-step=(step) {
+                        tr.step-head {
+                            th colspan="4" scope="rowgroup" {
+                                (t(l, "step")) " " (step)
+                                @if let Some(r) = &g.registry { " · " (t(l, r)) }
+                                @for v in g.events.iter().filter_map(|e| e.data["verdict"].as_str()) { " — " (t(l, v)) }
+                            }
+                        }
+                        @for e in &g.events { (timeline_row(l, e, checks)) }
+                    },
+                    None => tbody { @for e in &g.events { (timeline_row(l, e, checks)) } },
+                }
+            }
+        }
+    }
 }
 
 /// How long a case page waits for the registries to list the corrections issued.

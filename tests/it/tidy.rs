@@ -60,7 +60,8 @@ fn every_module_has_a_doc_comment() {
 fn anyhow_only_in_the_binary() {
     let offenders: Vec<_> = sources(&["src", "events/src", "projections/src", "verifier/src"])
         .into_iter()
-        .filter(|(p, text)| !p.ends_with("main.rs") && !p.ends_with("bench.rs") && text.contains("anyhow::"))
+        // The binary: main.rs and its commands under src/cmd/.
+        .filter(|(p, text)| !p.ends_with("main.rs") && !p.starts_with(root().join("src/cmd")) && !p.ends_with("bench.rs") && text.contains("anyhow::"))
         .map(|(p, _)| p.display().to_string())
         .collect();
     assert!(offenders.is_empty(), "anyhow belongs to the binary; use the crate's error type: {offenders:?}");
@@ -249,4 +250,54 @@ fn files_and_directories_are_created_by_one_helper() {
         }
     }
     assert!(by_hand.is_empty(), "create files and directories through private_files (0700 and 0600):\n{}", by_hand.join("\n"));
+}
+
+/// The functions over `most` lines in `text`, outside `#[cfg(test)]` (which ends the scan: the
+/// tree keeps unit tests last), as `name (lines)`. A function runs from its `fn` line to the
+/// `}` at its own indentation; a declaration without a body is none.
+fn long_functions(text: &str, most: usize) -> Vec<String> {
+    let lines: Vec<&str> = text.lines().take_while(|l| l.trim() != "#[cfg(test)]").collect();
+    let mut long = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let body = line.trim_start();
+        let indent = &line[..line.len() - body.len()];
+        let after = ["pub(crate) ", "pub(super) ", "pub ", "async ", "const ", "unsafe "].iter().fold(body, |b, p| b.strip_prefix(p).unwrap_or(b));
+        let Some(name) = after.strip_prefix("fn ").map(|r| r.split(['(', '<']).next().unwrap_or_default()) else { continue };
+        // The signature ends at the first line ending with `{` (a body) or `;` (a declaration).
+        let Some(open) = lines[i..].iter().position(|l| l.trim_end().ends_with('{') || l.trim_end().ends_with(';')) else { continue };
+        if lines[i + open].trim_end().ends_with(';') {
+            continue;
+        }
+        let close = format!("{indent}}}");
+        if let Some(n) = lines[i..].iter().position(|l| *l == close) {
+            if n + 1 > most {
+                long.push(format!("{name} ({})", n + 1));
+            }
+        }
+    }
+    long
+}
+
+#[test]
+fn long_functions_are_found() {
+    let body = |n: usize| (0..n).map(|i| format!("    let x{i} = {i};\n")).collect::<String>();
+    let text = format!(
+        "trait T {{\n    fn declared(&self) -> u8;\n}}\npub async fn long() {{\n{}}}\nfn short() {{\n{}}}\n#[cfg(test)]\nfn in_tests() {{\n{}}}\n",
+        body(99),
+        body(98),
+        body(200)
+    );
+    assert_eq!(long_functions(&text, 100), vec!["long (101)".to_string()]);
+}
+
+/// Issue 33: no function outside tests runs past 100 lines; a long one is split into named
+/// parts (the sections of a page, the stages of a run).
+#[test]
+fn no_function_runs_past_100_lines() {
+    let long: Vec<String> = sources(&["src", "events/src", "projections/src", "verifier/src", "verifier/wasm/src"])
+        .into_iter()
+        .filter(|(p, _)| !p.ends_with("tests.rs"))
+        .flat_map(|(p, text)| long_functions(&text, 100).into_iter().map(move |f| format!("{}: {f}", p.strip_prefix(root()).unwrap().display())))
+        .collect();
+    assert!(long.is_empty(), "functions over 100 lines: {long:?}");
 }
