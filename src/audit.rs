@@ -409,14 +409,27 @@ fn codes(grounds: &[Ground]) -> Vec<String> {
     out
 }
 
+/// Why a closed case cannot be judged again from what the ledger recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum Untellable {
+    /// The recorded decision cannot be re-derived from its events.
+    #[error("{0}")]
+    Recorded(String),
+    #[error("no proposal")]
+    NoProposal,
+    /// The other rule set needs an answer the run did not ask for.
+    #[error("cannot tell without asking: {0}")]
+    WithoutAsking(String),
+}
+
 /// Judges one closed case again under `rs` (for its procedure): `Ok(Some)` when the status or
 /// the grounds change, `Err` when the recorded answers cannot tell.
-pub fn what_if_case(case: &Case, rs: &RuleSet, book: &RuleBook) -> Result<Option<Change>, String> {
+pub fn what_if_case(case: &Case, rs: &RuleSet, book: &RuleBook) -> Result<Option<Change>, Untellable> {
     // What was decided, re-derived under the recorded rule set (so a case the ledger cannot
     // support is not compared at all).
-    let recorded = rederive(&case.events, &case.iin, case.procedure, &case.keys, book)?.ok_or("no proposal")?;
+    let recorded = rederive(&case.events, &case.iin, case.procedure, &case.keys, book).map_err(Untellable::Recorded)?.ok_or(Untellable::NoProposal)?;
     // The same verified answers, judged under the other rule set.
-    let to = judge_answers(rs, &case.iin, &recorded.context, &recorded.answers).map_err(|why| format!("cannot tell without asking: {why}"))?;
+    let to = judge_answers(rs, &case.iin, &recorded.context, &recorded.answers).map_err(Untellable::WithoutAsking)?;
     let (from_status, to_status) = (status_of(case.procedure, &recorded.computed), status_of(case.procedure, &to));
     let (grounds_from, grounds_to) = (codes(&recorded.computed), codes(&to));
     if from_status == to_status && grounds_from == grounds_to {
@@ -448,7 +461,12 @@ pub async fn what_if(ledger: &Ledger, rs: &RuleSet, book: &RuleBook, only: Optio
                 match judged {
                     Ok(Some(change)) => out.changed.push(change),
                     Ok(None) => {}
-                    Err(why) => out.cannot_tell.push(CannotTell { iin: case.iin.clone(), procedure: case.procedure.to_string(), run: case.run.clone(), why }),
+                    Err(why) => out.cannot_tell.push(CannotTell {
+                        iin: case.iin.clone(),
+                        procedure: case.procedure.to_string(),
+                        run: case.run.clone(),
+                        why: why.to_string(),
+                    }),
                 }
             }
         },

@@ -34,14 +34,28 @@ impl fmt::Display for Role {
     }
 }
 
+/// A role the service does not know.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown role {0:?}: expected auditor, appeals_officer or operator")]
+pub struct UnknownRole(pub String);
+
+/// An `--expires` value that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ExpiryError {
+    #[error("--expires {0:?}: a duration (90d, 12h, 30m) or an RFC 3339 time")]
+    NotUnderstood(String),
+    #[error("--expires {0:?} is not in the future")]
+    Past(String),
+}
+
 impl FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownRole;
+    fn from_str(s: &str) -> Result<Self, UnknownRole> {
         match s {
             "auditor" => Ok(Role::Auditor),
             "appeals_officer" => Ok(Role::AppealsOfficer),
             "operator" => Ok(Role::Operator),
-            other => Err(format!("unknown role {other:?}: expected auditor, appeals_officer or operator")),
+            other => Err(UnknownRole(other.into())),
         }
     }
 }
@@ -100,7 +114,7 @@ pub async fn issue_token_until(
 }
 
 /// Parses `--expires`: a duration (`90d`, `12h`, `30m`) from now, or an RFC 3339 time.
-pub fn expiry(text: &str, now: chrono::DateTime<chrono::Utc>) -> Result<chrono::DateTime<chrono::Utc>, String> {
+pub fn expiry(text: &str, now: chrono::DateTime<chrono::Utc>) -> Result<chrono::DateTime<chrono::Utc>, ExpiryError> {
     let t = text.trim();
     let unit = t.chars().last().unwrap_or(' ');
     if let (Ok(n), Some(secs)) =
@@ -110,10 +124,13 @@ pub fn expiry(text: &str, now: chrono::DateTime<chrono::Utc>) -> Result<chrono::
             return Ok(now + chrono::Duration::seconds(n * secs));
         }
     }
-    chrono::DateTime::parse_from_rfc3339(t)
-        .map(|d| d.with_timezone(&chrono::Utc))
-        .map_err(|_| format!("--expires {t:?}: a duration (90d, 12h, 30m) or an RFC 3339 time"))
-        .and_then(|d| if d > now { Ok(d) } else { Err(format!("--expires {t:?} is not in the future")) })
+    chrono::DateTime::parse_from_rfc3339(t).map(|d| d.with_timezone(&chrono::Utc)).map_err(|_| ExpiryError::NotUnderstood(t.into())).and_then(|d| {
+        if d > now {
+            Ok(d)
+        } else {
+            Err(ExpiryError::Past(t.into()))
+        }
+    })
 }
 
 /// Creates a token for `role`, stores its hash and returns the token text (`hl_<id>_<secret>`).

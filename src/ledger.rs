@@ -601,7 +601,7 @@ impl Ledger {
     /// (oldest first, a few at a time), storing each checked token. A TSA that is down leaves
     /// them untimestamped, said so here and in the log, and asked again at the next checkpoint.
     /// Returns `(tree size, outcome)` per checkpoint tried; empty without a TSA.
-    pub async fn timestamp_pending(&self) -> Result<Vec<(u64, std::result::Result<(), String>)>> {
+    pub async fn timestamp_pending(&self) -> Result<Vec<(u64, std::result::Result<(), crate::timestamp::StampError>)>> {
         let Some(tsa) = &self.tsa else { return Ok(Vec::new()) };
         let mut out = Vec::new();
         for cp in self.store.untimestamped(5).await? {

@@ -32,7 +32,17 @@ pub fn reads_stream(iin: &str) -> String {
 /// One read as recorded: by whom, what, and the persons whose data it showed.
 pub use events::catalogue::Read;
 
-type Pending = (Read, oneshot::Sender<Result<u64, String>>);
+type Pending = (Read, oneshot::Sender<Result<u64, ReadLogError>>);
+
+/// A read that could not be recorded: the request that made it must not answer.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ReadLogError {
+    #[error("the read log has stopped")]
+    Stopped,
+    /// The append failed; every read of the group shares its error.
+    #[error("{0}")]
+    NotRecorded(Arc<crate::ledger::LedgerError>),
+}
 
 /// The handle requests record their reads through.
 #[derive(Clone)]
@@ -68,8 +78,9 @@ impl ReadLog {
                         }
                     }
                     Err(e) => {
+                        let e = Arc::new(e);
                         for w in waiters {
-                            let _ = w.send(Err(e.to_string()));
+                            let _ = w.send(Err(ReadLogError::NotRecorded(e.clone())));
                         }
                     }
                 }
@@ -80,11 +91,11 @@ impl ReadLog {
 
     /// Records that `caller` read `what` about the persons `iins`; returns the seq of the
     /// event that holds the record, once it is durable.
-    pub async fn record(&self, caller: &Caller, iins: Vec<String>, what: impl Into<String>) -> Result<u64, String> {
+    pub async fn record(&self, caller: &Caller, iins: Vec<String>, what: impl Into<String>) -> Result<u64, ReadLogError> {
         let read = Read { token: caller.token_id.clone(), role: caller.role.as_str().to_string(), read: what.into(), iins };
         let (tx, rx) = oneshot::channel();
-        self.tx.send((read, tx)).await.map_err(|_| "the read log has stopped".to_string())?;
-        rx.await.map_err(|_| "the read log has stopped".to_string())?
+        self.tx.send((read, tx)).await.map_err(|_| ReadLogError::Stopped)?;
+        rx.await.map_err(|_| ReadLogError::Stopped)?
     }
 }
 

@@ -46,15 +46,28 @@ pub struct Period {
 /// The kinds of case a rules file must give a period for.
 pub const KINDS: [&str; 5] = ["retained", "removed", "overturned", "invalid_input", "no_consent"];
 
+/// A retention rules file that cannot be used, naming what is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum RulesError {
+    #[error("retention rules: {0}")]
+    Json(serde_json::Error),
+    #[error("retention rules: no period for {0}")]
+    NoPeriod(&'static str),
+    #[error("retention rules: {kind}: period {period:?} is not PnY, PnM or PnD")]
+    Period { kind: &'static str, period: String },
+    #[error("retention rules: unknown kind of case {0:?} (known: {known})", known = KINDS.join(", "))]
+    UnknownKind(String),
+}
+
 impl RetentionRules {
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let rules: Self = serde_json::from_str(text).map_err(|e| format!("retention rules: {e}"))?;
+    pub fn parse(text: &str) -> Result<Self, RulesError> {
+        let rules: Self = serde_json::from_str(text).map_err(RulesError::Json)?;
         for k in KINDS {
-            let p = rules.kinds.get(k).ok_or_else(|| format!("retention rules: no period for {k}"))?;
-            add_period(NaiveDate::MIN, &p.period).ok_or_else(|| format!("retention rules: {k}: period {:?} is not PnY, PnM or PnD", p.period))?;
+            let p = rules.kinds.get(k).ok_or(RulesError::NoPeriod(k))?;
+            add_period(NaiveDate::MIN, &p.period).ok_or_else(|| RulesError::Period { kind: k, period: p.period.clone() })?;
         }
         if let Some(k) = rules.kinds.keys().find(|k| !KINDS.contains(&k.as_str())) {
-            return Err(format!("retention rules: unknown kind of case {k:?} (known: {})", KINDS.join(", ")));
+            return Err(RulesError::UnknownKind(k.clone()));
         }
         Ok(rules)
     }

@@ -204,28 +204,36 @@ pub enum Sink {
     Udp { socket: std::net::UdpSocket, to: SocketAddr },
 }
 
+/// A security feed that cannot be set up, naming the `--security-log` value.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("--security-log {spec}: {error}")]
+    Io { spec: String, error: std::io::Error },
+    #[error("--security-log {spec}: no address")]
+    NoAddress { spec: String },
+    #[error("the security feed is already set")]
+    AlreadySet,
+}
+
 impl Sink {
     /// `--security-log`: `-` (standard error), `udp:HOST:PORT`, or a file path; `syslog`
     /// chooses RFC 5424 lines for a file or standard error (UDP is always RFC 5424).
-    pub fn parse(spec: &str, syslog: bool) -> Result<Self, String> {
+    pub fn parse(spec: &str, syslog: bool) -> Result<Self, SinkError> {
+        let io = |error: std::io::Error| SinkError::Io { spec: spec.into(), error };
         if spec == "-" {
             return Ok(Sink::Stderr { syslog });
         }
         if let Some(addr) = spec.strip_prefix("udp:") {
             use std::net::ToSocketAddrs;
-            let to = addr
-                .to_socket_addrs()
-                .map_err(|e| format!("--security-log {spec}: {e}"))?
-                .next()
-                .ok_or_else(|| format!("--security-log {spec}: no address"))?;
-            let socket = std::net::UdpSocket::bind(if to.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }).map_err(|e| format!("--security-log {spec}: {e}"))?;
+            let to = addr.to_socket_addrs().map_err(io)?.next().ok_or_else(|| SinkError::NoAddress { spec: spec.into() })?;
+            let socket = std::net::UdpSocket::bind(if to.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }).map_err(io)?;
             return Ok(Sink::Udp { socket, to });
         }
         let path = std::path::Path::new(spec);
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            crate::private_files::create_dir(dir).map_err(|e| format!("--security-log {spec}: {e}"))?;
+            crate::private_files::create_dir(dir).map_err(io)?;
         }
-        let file = crate::private_files::open_append(path).map_err(|e| format!("--security-log {spec}: {e}"))?;
+        let file = crate::private_files::open_append(path).map_err(io)?;
         Ok(Sink::File { file: Mutex::new(file), syslog })
     }
 
@@ -260,8 +268,8 @@ static SUBJECT_KEY: OnceLock<[u8; 32]> = OnceLock::new();
 static KEPT: Mutex<Option<Vec<Record>>> = Mutex::new(None);
 
 /// Sets where the feed goes (once per process).
-pub fn init(sink: Sink) -> Result<(), String> {
-    SINK.set(sink).map_err(|_| "the security feed is already set".to_string())
+pub fn init(sink: Sink) -> Result<(), SinkError> {
+    SINK.set(sink).map_err(|_| SinkError::AlreadySet)
 }
 
 /// Sets the key persons are referred to under (once per process; the read-model key).

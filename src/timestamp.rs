@@ -19,8 +19,9 @@ pub struct Tsa {
 impl Tsa {
     /// Asks for a token over `note`'s body; checks it (imprint, nonce, signature, chain) before
     /// returning it.
-    pub async fn stamp(&self, note: &str) -> Result<Vec<u8>, String> {
-        let imprint = imprint(note)?;
+    pub async fn stamp(&self, note: &str) -> Result<Vec<u8>, StampError> {
+        let url = || self.url.clone();
+        let imprint = imprint(note).map_err(StampError::Token)?;
         let nonce = rand_core::RngCore::next_u64(&mut rand_core::OsRng) >> 1;
         let client = reqwest::Client::builder().timeout(self.timeout).build().expect("HTTP client builds");
         let resp = client
@@ -29,17 +30,42 @@ impl Tsa {
             .body(request(&imprint, nonce))
             .send()
             .await
-            .map_err(|e| format!("{}: {e}", self.url))?;
+            .map_err(|e| StampError::Unreachable { url: url(), detail: e.to_string() })?;
         if !resp.status().is_success() {
-            return Err(format!("{} answered {}", self.url, resp.status()));
+            return Err(StampError::Status { url: url(), status: resp.status().as_u16() });
         }
-        let body = crate::bounded::read(resp, crate::bounded::TSA_REPLY).await.map_err(|e| format!("{}: {e}", self.url))?;
-        let parsed = TimeStampResp::from_der(&body).map_err(|e| format!("{}: not a TimeStampResp: {e}", self.url))?;
-        let token = parsed.time_stamp_token.ok_or_else(|| format!("{}: no token granted (status {:?})", self.url, parsed.status.status))?;
-        let token = token.to_der().map_err(|e| e.to_string())?;
-        verify(&token, &imprint, Some(nonce), &self.anchors)?;
+        let body = crate::bounded::read(resp, crate::bounded::TSA_REPLY).await.map_err(|e| StampError::Unreachable { url: url(), detail: e.to_string() })?;
+        let parsed = TimeStampResp::from_der(&body).map_err(|e| StampError::NotAResponse { url: url(), detail: e.to_string() })?;
+        let token = parsed.time_stamp_token.ok_or_else(|| StampError::NotGranted { url: url(), status: format!("{:?}", parsed.status.status) })?;
+        let token = token.to_der().map_err(|e| StampError::Token(e.to_string()))?;
+        verify(&token, &imprint, Some(nonce), &self.anchors).map_err(StampError::Token)?;
         Ok(token)
     }
+}
+
+/// A time-stamp the authority did not give, or gave in a form that does not check.
+#[derive(Debug, thiserror::Error)]
+pub enum StampError {
+    #[error("{url}: {detail}")]
+    Unreachable { url: String, detail: String },
+    #[error("{url} answered {status}")]
+    Status { url: String, status: u16 },
+    #[error("{url}: not a TimeStampResp: {detail}")]
+    NotAResponse { url: String, detail: String },
+    #[error("{url}: no token granted (status {status})")]
+    NotGranted { url: String, status: String },
+    /// The token does not check (imprint, nonce, signature, chain).
+    #[error("{0}")]
+    Token(String),
+}
+
+/// A stored time-stamp that does not check, or a store that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum StampsError {
+    #[error("{0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("checkpoint of tree size {tree_size}: {detail}")]
+    Checkpoint { tree_size: u64, detail: String },
 }
 
 /// What the time-stamps of a whole ledger showed.
@@ -56,15 +82,16 @@ pub struct LedgerStamps {
 /// Checks every stored token against its checkpoint and `anchors` (`Err` names the first
 /// checkpoint whose token fails), and finds the tokens whose genTime does not fall before the
 /// next checkpoint.
-pub async fn verify_ledger(store: &dyn crate::store::EventStore, anchors: &[Certificate]) -> Result<LedgerStamps, String> {
-    let checkpoints = store.checkpoints().await.map_err(|e| e.to_string())?;
+pub async fn verify_ledger(store: &dyn crate::store::EventStore, anchors: &[Certificate]) -> Result<LedgerStamps, StampsError> {
+    let checkpoints = store.checkpoints().await?;
     let (mut stamped, mut late) = (0, Vec::new());
     for (k, cp) in checkpoints.iter().enumerate() {
-        let Some(token) = store.timestamp(cp.tree_size).await.map_err(|e| e.to_string())? else { continue };
-        let stamp = verify(&token, &imprint(&cp.note)?, None, anchors).map_err(|e| format!("checkpoint of tree size {}: {e}", cp.tree_size))?;
+        let Some(token) = store.timestamp(cp.tree_size).await? else { continue };
+        let failed = |detail: String| StampsError::Checkpoint { tree_size: cp.tree_size, detail };
+        let stamp = verify(&token, &imprint(&cp.note).map_err(failed)?, None, anchors).map_err(failed)?;
         if let Some(next) = checkpoints.get(k + 1) {
-            let next_at =
-                chrono::DateTime::parse_from_rfc3339(&next.signed_at).map_err(|e| format!("checkpoint of tree size {}: signed_at: {e}", next.tree_size))?;
+            let next_at = chrono::DateTime::parse_from_rfc3339(&next.signed_at)
+                .map_err(|e| StampsError::Checkpoint { tree_size: next.tree_size, detail: format!("signed_at: {e}") })?;
             if stamp.gen_time as i64 > next_at.timestamp() {
                 late.push((cp.tree_size, next.tree_size));
             }

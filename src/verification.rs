@@ -53,7 +53,7 @@ pub struct Held {
     pub tail: Tail,
     /// With `deep`: how many events the persons projection was folded from.
     pub deep_events: Option<u64>,
-    pub stamps: Option<Result<LedgerStamps, String>>,
+    pub stamps: Option<Result<LedgerStamps, crate::timestamp::StampsError>>,
 }
 
 impl LedgerCheck {
@@ -82,7 +82,7 @@ impl LedgerCheck {
                 let late: Vec<serde_json::Value> = s.late.iter().map(|(size, next)| json!({"checkpoint": size, "after_checkpoint": next})).collect();
                 out["timestamps"] = json!({"stamped": s.stamped, "checkpoints": s.checkpoints, "late": late});
             }
-            Some(Err(e)) => return json!({"ok": false, "fault": "timestamp", "detail": e}),
+            Some(Err(e)) => return json!({"ok": false, "fault": "timestamp", "detail": e.to_string()}),
         }
         out
     }

@@ -238,18 +238,29 @@ pub struct Witnesses {
     pub backoff: Duration,
 }
 
+/// A `--witness` or `--witness-quorum` value that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum WitnessSpecError {
+    #[error("--witness {0:?}: expected VKEY=URL")]
+    NotKeyUrl(String),
+    #[error("--witness {spec:?}: {error}")]
+    Key { spec: String, error: events::Error },
+    #[error("--witness-quorum {quorum} is more than the {named} witnesses named")]
+    QuorumTooLarge { quorum: usize, named: usize },
+}
+
 impl Witnesses {
     /// From `--witness VKEY=URL` values and `--witness-quorum` (default: every witness).
-    pub fn parse(specs: &[String], quorum: Option<usize>) -> Result<Self, String> {
+    pub fn parse(specs: &[String], quorum: Option<usize>) -> Result<Self, WitnessSpecError> {
         let mut witnesses = Vec::new();
         for s in specs {
-            let (vkey, url) = s.split_once('=').ok_or_else(|| format!("--witness {s:?}: expected VKEY=URL"))?;
-            let key = CosignerKey::parse(vkey).map_err(|e| format!("--witness {s:?}: {e}"))?;
+            let (vkey, url) = s.split_once('=').ok_or_else(|| WitnessSpecError::NotKeyUrl(s.clone()))?;
+            let key = CosignerKey::parse(vkey).map_err(|error| WitnessSpecError::Key { spec: s.clone(), error })?;
             witnesses.push((key, url.trim_end_matches('/').to_string()));
         }
         let quorum = quorum.unwrap_or(witnesses.len());
         if quorum > witnesses.len() {
-            return Err(format!("--witness-quorum {quorum} is more than the {} witnesses named", witnesses.len()));
+            return Err(WitnessSpecError::QuorumTooLarge { quorum, named: witnesses.len() });
         }
         Ok(Self { witnesses, quorum, timeout: Duration::from_secs(5), attempts: 3, backoff: Duration::from_millis(200) })
     }
@@ -291,15 +302,24 @@ impl CosignReport {
 /// The stream refusals by witnesses are recorded in.
 pub const WITNESSES_STREAM: &str = "witnesses";
 
+/// A witness that could not be asked, or whose answer could not be read.
+#[derive(Debug, thiserror::Error)]
+enum Unreached {
+    #[error("{url}: {error}")]
+    Send { url: String, error: reqwest::Error },
+    #[error("{url}: {error}")]
+    Read { url: String, error: crate::bounded::BodyError },
+}
+
 /// One `add-checkpoint` exchange: `Ok(line)`, or the status and body.
-async fn submit(client: &reqwest::Client, url: &str, body: String) -> Result<Result<String, (u16, String)>, String> {
-    let resp = client.post(format!("{url}/add-checkpoint")).body(body).send().await.map_err(|e| format!("{url}: {e}"))?;
+async fn submit(client: &reqwest::Client, url: &str, body: String) -> Result<Result<String, (u16, String)>, Unreached> {
+    let resp = client.post(format!("{url}/add-checkpoint")).body(body).send().await.map_err(|error| Unreached::Send { url: url.into(), error })?;
     let status = resp.status().as_u16();
     let text = match crate::bounded::read_text(resp, crate::bounded::WITNESS_ANSWER).await {
         Ok(t) => t,
         // A refusal is one whatever it says; a cosignature that large is none.
         Err(crate::bounded::BodyError::TooLarge { max }) if status != 200 => format!("(a body larger than {max} bytes, not read)"),
-        Err(e) => return Err(format!("{url}: {e}")),
+        Err(error) => return Err(Unreached::Read { url: url.into(), error }),
     };
     Ok(if status == 200 { Ok(text) } else { Err((status, text)) })
 }
@@ -353,7 +373,7 @@ pub async fn gather(ledger: &Ledger, w: &Witnesses, tree_size: u64, note: &str) 
                     Outcome::Refused(format!("{url} answered {status}: {}", detail.trim()))
                 }
                 Ok(Err((status, detail))) => Outcome::Failed(format!("{url} answered {status}: {}", detail.trim())),
-                Err(e) => Outcome::Failed(e),
+                Err(e) => Outcome::Failed(e.to_string()),
             };
             if !matches!(outcome, Outcome::Failed(_)) {
                 break;

@@ -14,9 +14,18 @@ const FULL: &str = "public, max-age=31536000, immutable";
 const PARTIAL: &str = "public, max-age=60";
 const CHECKPOINT: &str = "no-cache";
 
+/// A tile path this log does not serve.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TilePathError {
+    #[error("{0:?} is not a tile path <L>/<N>[.p/<W>]")]
+    Malformed(String),
+    #[error("entry bundles are not served: the events hold personal data")]
+    EntryBundle,
+}
+
 /// Parses `<L>/<N>[.p/<W>]`: N in three-digit groups, all but the last prefixed with `x`.
-pub fn parse_tile_path(path: &str) -> Result<(u8, u64, u64), String> {
-    let bad = || format!("{path:?} is not a tile path <L>/<N>[.p/<W>]");
+pub fn parse_tile_path(path: &str) -> Result<(u8, u64, u64), TilePathError> {
+    let bad = || TilePathError::Malformed(path.into());
     let (path, width) = match path.split_once(".p/") {
         Some((p, w_text)) => {
             // A width in decimal without leading zeros, 1 to 255.
@@ -28,7 +37,7 @@ pub fn parse_tile_path(path: &str) -> Result<(u8, u64, u64), String> {
     let mut parts = path.split('/');
     let level = parts.next().ok_or_else(bad)?;
     if level == "entries" || level == "data" {
-        return Err("entry bundles are not served: the events hold personal data".into());
+        return Err(TilePathError::EntryBundle);
     }
     let level: u8 = level.parse().ok().filter(|l: &u8| *l <= 63 && level == l.to_string()).ok_or_else(bad)?;
     let groups: Vec<&str> = parts.collect();
@@ -53,7 +62,7 @@ pub async fn checkpoint(State(s): State<AppState>) -> Result<Response, AppError>
 
 /// A hash tile of the tree of the latest served checkpoint.
 pub async fn tile(State(s): State<AppState>, Path(path): Path<String>) -> Result<Response, AppError> {
-    let (level, n, width) = parse_tile_path(&path).map_err(AppError::NotFound)?;
+    let (level, n, width) = parse_tile_path(&path).map_err(|e| AppError::NotFound(e.to_string()))?;
     let (cp, _) = s.ledger.latest_served().await?.ok_or_else(|| AppError::NotFound("no checkpoint has been signed yet".into()))?;
     let data = s.ledger.tile(level, n, width, cp.tree_size).await.map_err(|e| AppError::NotFound(e.to_string()))?;
     let cache = if width == 256 { FULL } else { PARTIAL };

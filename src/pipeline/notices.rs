@@ -145,8 +145,8 @@ pub async fn attempt_delivery(registries: &dyn Registries, notice: &str, iin: &s
     let (notice, iin, stream) = (notice.to_string(), iin.to_string(), notice_stream(notice));
     match registries.deliver(&notice, &iin, attempt).await {
         Ok(detail) => NewEvent::typed(stream, ev::NoticeDelivered { run: of.run, appeal: of.appeal, notice, iin, attempt, detail, r#final: false }),
-        Err(detail) => {
-            let r#final = attempt >= max_attempts;
+        Err(fault) => {
+            let (r#final, detail) = (attempt >= max_attempts, fault.to_string());
             NewEvent::typed(stream, ev::NoticeDeliveryFailed { run: of.run, appeal: of.appeal, notice, iin, attempt, detail, r#final })
         }
     }

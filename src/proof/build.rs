@@ -1,7 +1,7 @@
 //! Bundles and case files made from the ledger: a person's events, the run's headers, the keys,
 //! and inclusion paths against a checkpoint that covers them.
 
-use super::{is_simulation, BuildError, Bundle, CaseFile, EventCheck, Inclusion, Keys, CASE_FILE_FORMAT, PROOF_FORMAT, SIMULATION_NOTE};
+use super::{is_simulation, BuildError, Bundle, CaseFile, CheckFailed, EventCheck, Inclusion, Keys, CASE_FILE_FORMAT, PROOF_FORMAT, SIMULATION_NOTE};
 use crate::ledger::{Ledger, LedgerError};
 use crate::registry::{check_answer, AnswerKind, SignedAnswer, TrustedKeys};
 use crate::rules::records::RegistryId;
@@ -253,7 +253,12 @@ pub async fn check_events(ledger: &Ledger, registries: &TrustedKeys, events: &[E
             let inclusion = e.hash_bytes().map_err(|err| err.to_string()).and_then(|h| {
                 events::merkle::verify_inclusion(e.seq, cp.tree_size, &events::merkle::leaf_hash(&h), &path, &cp.root).map_err(|err| err.to_string())
             });
-            EventCheck { seq: e.seq, signature, source, inclusion }
+            EventCheck {
+                seq: e.seq,
+                signature: signature.map_err(CheckFailed),
+                source: source.map(|s| s.map_err(CheckFailed)),
+                inclusion: inclusion.map_err(CheckFailed),
+            }
         })
         .collect();
     Ok((cp.note, checks))

@@ -31,9 +31,16 @@ pub enum BuildError {
 pub struct EventCheck {
     pub seq: u64,
     /// Hash and Ed25519 signature by a ledger key in force at that seq.
-    pub signature: Result<(), String>,
+    pub signature: Result<(), CheckFailed>,
     /// The source registry's signature, for answers.
-    pub source: Option<Result<(), String>>,
+    pub source: Option<Result<(), CheckFailed>>,
     /// The inclusion path to the checkpoint's root.
-    pub inclusion: Result<(), String>,
+    pub inclusion: Result<(), CheckFailed>,
 }
+
+/// Why one check of an event failed, in the words the timeline shows (serialised as the text,
+/// as before it had a type).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(transparent)]
+#[error("{0}")]
+pub struct CheckFailed(pub String);

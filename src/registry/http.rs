@@ -3,7 +3,7 @@
 
 use super::fixture::{FaultKind, Fixture};
 use super::sim::Simulator;
-use super::{Registries, RegistryFault, Reinstatement, SignedAnswer};
+use super::{DeliveryFault, Registries, RegistryFault, Reinstatement, SignedAnswer};
 use crate::rules::records::RegistryId;
 use crate::rules::Procedure;
 use async_trait::async_trait;
@@ -157,7 +157,7 @@ pub fn sim_router(sim: Arc<Simulator>, stall: Duration) -> Router {
             post(|State(s): State<SimState>, Json(n): Json<NoticeBody>| async move {
                 match s.sim.deliver(&n.notice, &n.iin, n.attempt) {
                     Ok(receipt) => Json(json!({"receipt": receipt})).into_response(),
-                    Err(e) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": e}))).into_response(),
+                    Err(e) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": e.to_string()}))).into_response(),
                 }
             }),
         )
@@ -322,18 +322,20 @@ impl Registries for HttpRegistries {
         Ok(pending.corrections)
     }
 
-    async fn deliver(&self, notice: &str, iin: &str, attempt: u32) -> Result<String, String> {
+    async fn deliver(&self, notice: &str, iin: &str, attempt: u32) -> Result<String, DeliveryFault> {
         let url = format!("{}/v1/notices", self.base);
-        let resp =
-            self.client.post(&url).json(&NoticeBody { notice: notice.into(), iin: iin.into(), attempt }).send().await.map_err(|e| format!("{url}: {e}"))?;
+        let unreachable = |e: &dyn std::fmt::Display| DeliveryFault::Unreachable(format!("{url}: {e}"));
+        let resp = self.client.post(&url).json(&NoticeBody { notice: notice.into(), iin: iin.into(), attempt }).send().await.map_err(|e| unreachable(&e))?;
         let status = resp.status();
-        let body = crate::bounded::read(resp, self.settings.limits.of("notices")).await.map_err(|e| format!("{url}: {e}"))?;
-        let body: serde_json::Value = serde_json::from_slice(&body).map_err(|e| format!("{url}: {e}"))?;
+        let body = crate::bounded::read(resp, self.settings.limits.of("notices")).await.map_err(|e| unreachable(&e))?;
+        let body: serde_json::Value = serde_json::from_slice(&body).map_err(|e| unreachable(&e))?;
         // The receipt or the refusal goes into the ledger: cut to a stated size.
         if status.is_success() {
             Ok(crate::bounded::for_ledger(body["receipt"].as_str().unwrap_or("delivered")))
         } else {
-            Err(crate::bounded::for_ledger(&body["error"].as_str().map(String::from).unwrap_or_else(|| format!("{url} answered {status}"))))
+            Err(DeliveryFault::Refused(crate::bounded::for_ledger(
+                &body["error"].as_str().map(String::from).unwrap_or_else(|| format!("{url} answered {status}")),
+            )))
         }
     }
 

@@ -50,7 +50,7 @@ pub trait Registries: Send + Sync {
     /// Step 11: the decisions ИШ АС МР took on the proposals. Records: `{iin: Decision}`.
     async fn decisions(&self, procedure: Procedure, iins: &[String], request_id: &str) -> Result<SignedAnswer, RegistryFault>;
     /// Step 12: delivers a notice to the person's cabinet through ИШ АС МР.
-    async fn deliver(&self, notice: &str, iin: &str, attempt: u32) -> Result<String, String>;
+    async fn deliver(&self, notice: &str, iin: &str, attempt: u32) -> Result<String, DeliveryFault>;
     /// Decision 16: submits a reinstatement to ИШ АС МР, which keeps the waiting list and the
     /// lease register. Records: `{iin: {"reinstated": true, ...what was restored}}`, signed.
     async fn reinstate(&self, r: &Reinstatement, request_id: &str) -> Result<SignedAnswer, RegistryFault>;
@@ -64,6 +64,18 @@ pub trait Registries: Send + Sync {
     /// synthetic population or the simulator: a simulation never delivers through a live one
     /// (decision 11).
     fn is_live(&self) -> bool;
+}
+
+/// Why a notice did not reach the personal cabinet (clause 12). Its text is what
+/// `NoticeDeliveryFailed` records as `detail`, so it is the source's own words, unwrapped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeliveryFault {
+    /// The cabinet or the gateway answered and refused it, saying why.
+    #[error("{0}")]
+    Refused(String),
+    /// No answer as agreed: the source could not be reached, or its answer could not be read.
+    #[error("{0}")]
+    Unreachable(String),
 }
 
 /// The simulator's key for a registry: derived from the seed and the registry id.
@@ -105,8 +117,8 @@ impl Registries for NoSource {
     async fn decisions(&self, _: Procedure, _: &[String], _: &str) -> Result<SignedAnswer, RegistryFault> {
         Err(RegistryFault::Unavailable("no registry source is configured on this server".into()))
     }
-    async fn deliver(&self, _: &str, _: &str, _: u32) -> Result<String, String> {
-        Err("no registry source is configured on this server".into())
+    async fn deliver(&self, _: &str, _: &str, _: u32) -> Result<String, DeliveryFault> {
+        Err(DeliveryFault::Unreachable("no registry source is configured on this server".into()))
     }
     async fn reinstate(&self, _: &Reinstatement, _: &str) -> Result<SignedAnswer, RegistryFault> {
         Err(RegistryFault::Unavailable("no registry source is configured on this server".into()))

@@ -101,7 +101,7 @@ impl Registries for WithRevocation {
         let a = self.inner.decisions(procedure, iins, request_id).await?;
         self.staple(RegistryId::IshAsMr, a).await
     }
-    async fn deliver(&self, notice: &str, iin: &str, attempt: u32) -> Result<String, String> {
+    async fn deliver(&self, notice: &str, iin: &str, attempt: u32) -> Result<String, super::DeliveryFault> {
         self.inner.deliver(notice, iin, attempt).await
     }
     async fn reinstate(&self, r: &Reinstatement, request_id: &str) -> Result<SignedAnswer, RegistryFault> {

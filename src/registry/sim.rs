@@ -3,7 +3,9 @@
 //! adapter and over HTTP by `registry-sim`.
 
 use super::fixture::{FaultKind, Fixture};
-use super::{sign_answer_and_items, sim_signer, AnswerKind, Decision, Official, RegistryFault, Reinstatement, SignedAnswer, TrustBasis, TrustedKeys};
+use super::{
+    sign_answer_and_items, sim_signer, AnswerKind, Decision, DeliveryFault, Official, RegistryFault, Reinstatement, SignedAnswer, TrustBasis, TrustedKeys,
+};
 use crate::rules::records::RegistryId;
 use crate::rules::Procedure;
 use events::LedgerSigner;
@@ -253,10 +255,10 @@ impl Simulator {
     }
 
     /// Fails the first `delivery_faults[iin]` attempts.
-    pub fn deliver(&self, notice: &str, iin: &str, attempt: u32) -> Result<String, String> {
+    pub fn deliver(&self, notice: &str, iin: &str, attempt: u32) -> Result<String, DeliveryFault> {
         let fails = self.source.delivery_faults(iin);
         if attempt <= fails {
-            Err(format!("personal cabinet of {iin} did not accept notice {notice} (attempt {attempt})"))
+            Err(DeliveryFault::Refused(format!("personal cabinet of {iin} did not accept notice {notice} (attempt {attempt})")))
         } else {
             Ok(format!("delivered to the personal cabinet on attempt {attempt}"))
         }
@@ -381,7 +383,7 @@ impl super::Registries for FixtureRegistries {
     async fn decisions(&self, procedure: Procedure, iins: &[String], request_id: &str) -> Result<super::SignedAnswer, super::RegistryFault> {
         self.sim.decisions(procedure, iins, request_id)
     }
-    async fn deliver(&self, notice: &str, iin: &str, attempt: u32) -> Result<String, String> {
+    async fn deliver(&self, notice: &str, iin: &str, attempt: u32) -> Result<String, DeliveryFault> {
         self.sim.deliver(notice, iin, attempt)
     }
     async fn reinstate(&self, r: &super::Reinstatement, request_id: &str) -> Result<super::SignedAnswer, super::RegistryFault> {

@@ -300,8 +300,8 @@ pub fn notice_texts(lang: Lang, e: &Event) -> Markup {
 
 /// The verification marks of one event.
 pub fn checked(lang: Lang, c: Option<&EventCheck>) -> Markup {
-    let mark = |r: &Result<(), String>, ok: &str, bad: &str| {
-        html! { @match r { Ok(()) => span.ok { "✓ " (t(lang, ok)) }, Err(e) => span.bad title=(e) { "✗ " (t(lang, bad)) } } }
+    let mark = |r: &Result<(), crate::proof::CheckFailed>, ok: &str, bad: &str| {
+        html! { @match r { Ok(()) => span.ok { "✓ " (t(lang, ok)) }, Err(e) => span.bad title=(e.0) { "✗ " (t(lang, bad)) } } }
     };
     // One mark per event; what it rests on (signature, inclusion, source) opens on demand.
     html! {

@@ -72,7 +72,7 @@ pub(super) async fn run(State(s): State<AppState>, session: Session, Form(f): Fo
     let l = session.lang;
     let drop: Vec<String> = f.rest.iter().filter(|(k, _)| k.starts_with("drop-")).map(|(_, v)| v.clone()).collect();
     let rs: RuleSet = match s.book.sets.iter().find(|rs| !f.known.is_empty() && rs.sha256 == f.known) {
-        Some(rs) if !drop.is_empty() => without_steps(rs, &drop).map_err(|e| session.fail(StatusCode::BAD_REQUEST, e))?,
+        Some(rs) if !drop.is_empty() => without_steps(rs, &drop).map_err(|e| session.fail(StatusCode::BAD_REQUEST, e.to_string()))?,
         Some(rs) => rs.clone(),
         None if f.pasted.trim().is_empty() => return Err(session.fail(StatusCode::BAD_REQUEST, t(l, "wi_no_rule_set"))),
         None => RuleSet::from_json("pasted", &f.pasted).map_err(|e| session.fail(StatusCode::BAD_REQUEST, e))?,
@@ -84,13 +84,13 @@ pub(super) async fn run(State(s): State<AppState>, session: Session, Form(f): Fo
 
 /// `rs` with the steps `drop` left out, as a rule set of its own (its own version and sha256):
 /// "what if clause 9 did not apply".
-fn without_steps(rs: &RuleSet, drop: &[String]) -> Result<RuleSet, String> {
-    let mut v = serde_json::to_value(rs).map_err(|e| e.to_string())?;
+fn without_steps(rs: &RuleSet, drop: &[String]) -> Result<RuleSet, crate::rules::RuleError> {
+    let mut v = serde_json::to_value(rs).map_err(|e| crate::rules::RuleError::Invalid { name: "what-if".into(), detail: e.to_string() })?;
     if let Some(steps) = v["steps"].as_array_mut() {
         steps.retain(|st| !drop.iter().any(|d| st["step"] == d.as_str() && d != "5"));
     }
     v["version"] = format!("{}-without-{}", rs.version, drop.join("-")).into();
-    RuleSet::from_json("what-if", &v.to_string()).map_err(|e| e.to_string())
+    RuleSet::from_json("what-if", &v.to_string())
 }
 
 fn result(session: &Session, rs: &RuleSet, w: &WhatIf) -> Markup {

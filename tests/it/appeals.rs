@@ -550,7 +550,7 @@ impl housing_ledger::registry::Registries for FlakyGateway {
     async fn decisions(&self, p: Procedure, i: &[String], r: &str) -> Result<housing_ledger::registry::SignedAnswer, housing_ledger::registry::RegistryFault> {
         self.inner.decisions(p, i, r).await
     }
-    async fn deliver(&self, n: &str, i: &str, a: u32) -> Result<String, String> {
+    async fn deliver(&self, n: &str, i: &str, a: u32) -> Result<String, housing_ledger::registry::DeliveryFault> {
         self.inner.deliver(n, i, a).await
     }
     async fn reinstate(

@@ -514,7 +514,7 @@ impl housing_ledger::registry::Registries for Unanswering {
     async fn decisions(&self, p: Procedure, i: &[String], r: &str) -> Result<SignedAnswer, RegistryFault> {
         self.0.decisions(p, i, r).await
     }
-    async fn deliver(&self, n: &str, i: &str, a: u32) -> Result<String, String> {
+    async fn deliver(&self, n: &str, i: &str, a: u32) -> Result<String, housing_ledger::registry::DeliveryFault> {
         self.0.deliver(n, i, a).await
     }
     async fn reinstate(&self, x: &housing_ledger::registry::Reinstatement, r: &str) -> Result<SignedAnswer, RegistryFault> {

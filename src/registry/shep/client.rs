@@ -211,9 +211,9 @@ impl Registries for ShepRegistries {
         Ok(out)
     }
 
-    async fn deliver(&self, notice: &str, iin: &str, attempt: u32) -> Result<String, String> {
+    async fn deliver(&self, notice: &str, iin: &str, attempt: u32) -> Result<String, crate::registry::DeliveryFault> {
         let data = json!({"operation": "notice", "notice": notice, "iin": iin, "attempt": attempt});
-        let (_, response) = self.exchange("notices", &data).await.map_err(|e| e.to_string())?;
+        let (_, response) = self.exchange("notices", &data).await.map_err(|e| crate::registry::DeliveryFault::Unreachable(e.to_string()))?;
         let receipt = response.data.as_ref().and_then(|d| d["receipt"].as_str()).unwrap_or("delivered");
         Ok(crate::bounded::for_ledger(receipt))
     }

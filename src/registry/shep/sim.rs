@@ -144,7 +144,8 @@ fn answer(sim: &Simulator, op: Operation) -> Result<Answered, String> {
             ("corrections".into(), r, vec![], result)
         }
         Operation::Notice { notice, iin, attempt } => {
-            let result = sim.deliver(&notice, &iin, attempt).map(|receipt| Some(json!({"receipt": receipt}))).map_err(RegistryFault::Unavailable);
+            let result =
+                sim.deliver(&notice, &iin, attempt).map(|receipt| Some(json!({"receipt": receipt}))).map_err(|e| RegistryFault::Unavailable(e.to_string()));
             ("notices".into(), RegistryId::IshAsMr, vec![], result)
         }
     })
