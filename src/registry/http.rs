@@ -139,7 +139,7 @@ pub fn sim_router(sim: Arc<Simulator>, stall: Duration) -> Router {
                 let Some(r) = RegistryId::parse(&c.registry) else { return (StatusCode::NOT_FOUND, "no such registry").into_response() };
                 match s.sim.issue_correction(r, &c.iin, c.record) {
                     Ok(()) => StatusCode::CREATED.into_response(),
-                    Err(e) => (StatusCode::BAD_REQUEST, Json(json!({"error": e}))).into_response(),
+                    Err(e) => (StatusCode::BAD_REQUEST, Json(json!({"error": e.to_string()}))).into_response(),
                 }
             }),
         )
@@ -204,15 +204,15 @@ impl Default for AnswerLimits {
 
 impl AnswerLimits {
     /// Adds `SOURCE=BYTES` settings (`--answer-limit`).
-    pub fn with(mut self, settings: &[String]) -> Result<Self, String> {
+    pub fn with(mut self, settings: &[String]) -> Result<Self, super::SettingError> {
+        use super::SettingError;
         for s in settings {
-            let (source, bytes) = s.split_once('=').ok_or_else(|| format!("--answer-limit must be SOURCE=BYTES, got {s:?}"))?;
-            let bytes: usize = bytes
-                .trim()
-                .parse()
-                .ok()
-                .filter(|b| *b > 0)
-                .ok_or_else(|| format!("--answer-limit {source}: BYTES must be a positive integer, got {bytes:?}"))?;
+            let (source, bytes) = s.split_once('=').ok_or_else(|| SettingError::Form { option: "--answer-limit", form: "SOURCE=BYTES", given: s.clone() })?;
+            let bytes: usize = bytes.trim().parse().ok().filter(|b| *b > 0).ok_or_else(|| SettingError::NotPositive {
+                option: "--answer-limit",
+                name: source.into(),
+                given: bytes.into(),
+            })?;
             self.by_source.insert(source.trim().to_string(), bytes);
         }
         Ok(self)

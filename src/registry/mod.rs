@@ -66,6 +66,17 @@ pub trait Registries: Send + Sync {
     fn is_live(&self) -> bool;
 }
 
+/// A `NAME=VALUE` setting of a source (`--shep-service`, `--answer-limit`) that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingError {
+    #[error("{option} must be {form}, got {given:?}")]
+    Form { option: &'static str, form: &'static str, given: String },
+    #[error("{option} {name:?}: not one of {known}")]
+    UnknownName { option: &'static str, name: String, known: String },
+    #[error("{option} {name}: BYTES must be a positive integer, got {given:?}")]
+    NotPositive { option: &'static str, name: String, given: String },
+}
+
 /// Why a notice did not reach the personal cabinet (clause 12). Its text is what
 /// `NoticeDeliveryFailed` records as `detail`, so it is the source's own words, unwrapped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

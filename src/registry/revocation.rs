@@ -74,17 +74,28 @@ impl WithRevocation {
     }
 }
 
-fn unavailable(registry: RegistryId, what: &str, url: &str, e: String) -> RegistryFault {
+fn unavailable(registry: RegistryId, what: &str, url: &str, e: impl std::fmt::Display) -> RegistryFault {
     RegistryFault::Unavailable(format!("{registry}: {what} {url}: {e}"))
 }
 
+/// A revocation service that did not give its evidence.
+#[derive(Debug, thiserror::Error)]
+enum FetchError {
+    #[error("{0}")]
+    Send(reqwest::Error),
+    #[error("answered {0}")]
+    Status(reqwest::StatusCode),
+    #[error("{url}: {error}")]
+    Read { url: String, error: crate::bounded::BodyError },
+}
+
 /// The body of a successful answer to `req`, at most `max` bytes.
-async fn fetch(req: reqwest::RequestBuilder, url: &str, max: usize) -> Result<Vec<u8>, String> {
-    let resp = req.send().await.map_err(|e| e.to_string())?;
+async fn fetch(req: reqwest::RequestBuilder, url: &str, max: usize) -> Result<Vec<u8>, FetchError> {
+    let resp = req.send().await.map_err(FetchError::Send)?;
     if !resp.status().is_success() {
-        return Err(format!("answered {}", resp.status()));
+        return Err(FetchError::Status(resp.status()));
     }
-    crate::bounded::read(resp, max).await.map_err(|e| format!("{url}: {e}"))
+    crate::bounded::read(resp, max).await.map_err(|error| FetchError::Read { url: url.into(), error })
 }
 
 #[async_trait]

@@ -98,11 +98,9 @@ impl Simulator {
     /// Signs `registry`'s answers under an X.509 certificate instead of its derived key
     /// (`registry-sim --sign-with`). Not ИШ АС МР, whose list entries and decisions are signed
     /// each on its own with an Ed25519 key.
-    pub fn with_x509(mut self, registry: RegistryId, signer: X509Signer) -> Result<Self, String> {
+    pub fn with_x509(mut self, registry: RegistryId, signer: X509Signer) -> Result<Self, SimError> {
         if registry == RegistryId::IshAsMr {
-            return Err(format!(
-                "{registry} signs each list entry and decision on its own with an Ed25519 key (evidence per person); under a certificate that is not supported"
-            ));
+            return Err(SimError::PerItemSigner(registry));
         }
         self.signers.insert(registry, SourceSigner::X509(signer));
         Ok(self)
@@ -110,10 +108,10 @@ impl Simulator {
 
     /// The owner of `registry` corrects its record of `iin` (`null`: it holds nothing on him).
     /// The record must be one the registry could give.
-    pub fn issue_correction(&self, registry: RegistryId, iin: &str, record: Value) -> Result<(), String> {
-        let iin = crate::rules::iin::Iin::parse(iin).map_err(|e| e.to_string())?;
+    pub fn issue_correction(&self, registry: RegistryId, iin: &str, record: Value) -> Result<(), SimError> {
+        let iin = crate::rules::iin::Iin::parse(iin)?;
         if !record.is_null() {
-            registry.validate_record(iin.as_str(), &record).map_err(|e| format!("the corrected record of {iin} in {registry}: {e}"))?;
+            registry.validate_record(iin.as_str(), &record).map_err(|detail| SimError::Record { iin: iin.to_string(), registry, detail })?;
         }
         self.corrections.lock().expect("corrections lock").entry(registry).or_default().insert(iin.to_string(), (record, now()));
         Ok(())
@@ -287,6 +285,41 @@ enum X509Key {
     P256(p256::ecdsa::SigningKey),
 }
 
+/// A key and certificate chain a simulated source (or gateway) cannot sign with.
+#[derive(Debug, thiserror::Error)]
+pub enum SignerError {
+    #[error("the chain is not PEM certificates: {0}")]
+    NotPem(der::Error),
+    #[error("the chain holds no certificate")]
+    NoCertificate,
+    #[error("DER: {0}")]
+    Der(der::Error),
+    #[error("the key is neither an RSA nor a P-256 private key in PEM")]
+    NotAKey,
+    #[error("public key: {0}")]
+    PublicKey(String),
+    #[error("the {0} key is not the certificate's")]
+    NotTheCertificates(&'static str),
+    /// A test signature by the key does not verify under the certificate.
+    #[error("the key is not the certificate's: {0}")]
+    Probe(String),
+    #[error("the certificate cannot be named by its key identifier: {0}")]
+    NotByKeyIdentifier(String),
+    #[error("{0}")]
+    Sign(String),
+}
+
+/// What a simulated source refuses to do.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("{0} signs each list entry and decision on its own with an Ed25519 key (evidence per person); under a certificate that is not supported")]
+    PerItemSigner(RegistryId),
+    #[error("{0}")]
+    Iin(#[from] crate::rules::iin::IinError),
+    #[error("the corrected record of {iin} in {registry}: {detail}")]
+    Record { iin: String, registry: RegistryId, detail: String },
+}
+
 /// A signing key and its certificate chain (signer first), from PEM files.
 pub struct X509Signer {
     key: X509Key,
@@ -297,32 +330,32 @@ pub struct X509Signer {
 impl X509Signer {
     /// `key_pem`: an RSA (PKCS#8 or PKCS#1) or P-256 (PKCS#8 or SEC1) private key; `chain_pem`:
     /// its certificate, then the intermediates. The key must be the certificate's.
-    pub fn from_pem(key_pem: &str, chain_pem: &str) -> Result<Self, String> {
+    pub fn from_pem(key_pem: &str, chain_pem: &str) -> Result<Self, SignerError> {
         use der::Encode;
-        let certs = x509_cert::Certificate::load_pem_chain(chain_pem.as_bytes()).map_err(|e| format!("the chain is not PEM certificates: {e}"))?;
-        let cert = certs.first().ok_or("the chain holds no certificate")?;
-        let spki = cert.tbs_certificate.subject_public_key_info.to_der().map_err(|e| e.to_string())?;
+        let certs = x509_cert::Certificate::load_pem_chain(chain_pem.as_bytes()).map_err(SignerError::NotPem)?;
+        let cert = certs.first().ok_or(SignerError::NoCertificate)?;
+        let spki = cert.tbs_certificate.subject_public_key_info.to_der().map_err(SignerError::Der)?;
         let key = if let Ok(k) = <rsa::RsaPrivateKey as rsa::pkcs8::DecodePrivateKey>::from_pkcs8_pem(key_pem)
             .or_else(|_| <rsa::RsaPrivateKey as rsa::pkcs1::DecodeRsaPrivateKey>::from_pkcs1_pem(key_pem))
         {
-            let public = rsa::pkcs8::EncodePublicKey::to_public_key_der(&k.to_public_key()).map_err(|e| e.to_string())?;
+            let public = rsa::pkcs8::EncodePublicKey::to_public_key_der(&k.to_public_key()).map_err(|e| SignerError::PublicKey(e.to_string()))?;
             if public.as_bytes() != spki {
-                return Err("the RSA key is not the certificate's".into());
+                return Err(SignerError::NotTheCertificates("RSA"));
             }
             X509Key::Rsa(Box::new(rsa::pkcs1v15::SigningKey::new(k)))
         } else {
             let k = <p256::SecretKey as p256::pkcs8::DecodePrivateKey>::from_pkcs8_pem(key_pem)
                 .or_else(|_| p256::SecretKey::from_sec1_pem(key_pem))
-                .map_err(|_| "the key is neither an RSA nor a P-256 private key in PEM".to_string())?;
-            let public = p256::pkcs8::EncodePublicKey::to_public_key_der(&k.public_key()).map_err(|e| e.to_string())?;
+                .map_err(|_| SignerError::NotAKey)?;
+            let public = p256::pkcs8::EncodePublicKey::to_public_key_der(&k.public_key()).map_err(|e| SignerError::PublicKey(e.to_string()))?;
             if public.as_bytes() != spki {
-                return Err("the P-256 key is not the certificate's".into());
+                return Err(SignerError::NotTheCertificates("P-256"));
             }
             X509Key::P256(p256::ecdsa::SigningKey::from(k))
         };
         let chain = certs
             .iter()
-            .map(|c| c.to_der().map(|d| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, d)).map_err(|e| e.to_string()))
+            .map(|c| c.to_der().map(|d| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, d)).map_err(SignerError::Der))
             .collect::<Result<_, _>>()?;
         Ok(Self { key, chain, subject: cert.tbs_certificate.subject.to_string() })
     }

@@ -33,61 +33,64 @@ pub struct GatewayPki {
 /// `signer` constraint requires.
 pub const GATEWAY_BIN: &str = "000000000000";
 
-fn err(e: impl std::fmt::Display) -> String {
-    e.to_string()
+/// Why the demo's gateway PKI could not be made (none of these happens with sound inputs).
+#[derive(Debug, thiserror::Error)]
+pub enum MakeError {
+    #[error("DER: {0}")]
+    Der(#[from] der::Error),
+    #[error("certificate builder: {0}")]
+    Builder(#[from] x509_cert::builder::Error),
+    #[error("public key: {0}")]
+    Spki(#[from] p256::pkcs8::spki::Error),
+    #[error("private key: {0}")]
+    Pkcs8(#[from] p256::pkcs8::Error),
 }
 
 /// Makes the CA, the gateway's certificate naming `crl_url`, and the CRL, valid for a year from
 /// a day ago.
-pub fn make(crl_url: &str) -> Result<GatewayPki, String> {
+pub fn make(crl_url: &str) -> Result<GatewayPki, MakeError> {
     let rng = &mut rand_core::OsRng;
     let (ca_key, gw_key) = (SigningKey::random(rng), SigningKey::random(rng));
     let now = std::time::SystemTime::now();
     let validity = Validity {
-        not_before: Time::GeneralTime(GeneralizedTime::from_system_time(now - Duration::from_secs(86_400)).map_err(err)?),
-        not_after: Time::GeneralTime(GeneralizedTime::from_system_time(now + Duration::from_secs(365 * 86_400)).map_err(err)?),
+        not_before: Time::GeneralTime(GeneralizedTime::from_system_time(now - Duration::from_secs(86_400))?),
+        not_after: Time::GeneralTime(GeneralizedTime::from_system_time(now + Duration::from_secs(365 * 86_400))?),
     };
-    let ca_name = Name::from_str("CN=housing-ledger demo gateway CA").map_err(err)?;
-    let spki = |k: &SigningKey| SubjectPublicKeyInfoOwned::from_key(*k.verifying_key()).map_err(err);
-    let ca = CertificateBuilder::new(Profile::Root, SerialNumber::from(1u32), validity, ca_name.clone(), spki(&ca_key)?, &ca_key)
-        .map_err(err)?
-        .build::<DerSignature>()
-        .map_err(err)?;
-    let subject = Name::from_str(&format!("CN=housing-ledger demo gateway,OU=BIN{GATEWAY_BIN}")).map_err(err)?;
+    let ca_name = Name::from_str("CN=housing-ledger demo gateway CA")?;
+    let spki = |k: &SigningKey| SubjectPublicKeyInfoOwned::from_key(*k.verifying_key());
+    let ca = CertificateBuilder::new(Profile::Root, SerialNumber::from(1u32), validity, ca_name.clone(), spki(&ca_key)?, &ca_key)?.build::<DerSignature>()?;
+    let subject = Name::from_str(&format!("CN=housing-ledger demo gateway,OU=BIN{GATEWAY_BIN}"))?;
     let profile = Profile::Leaf { issuer: ca_name.clone(), enable_key_agreement: false, enable_key_encipherment: false };
-    let mut leaf = CertificateBuilder::new(profile, SerialNumber::from(2u32), validity, subject, spki(&gw_key)?, &ca_key).map_err(err)?;
-    let uri = GeneralName::UniformResourceIdentifier(Ia5String::new(crl_url).map_err(err)?);
+    let mut leaf = CertificateBuilder::new(profile, SerialNumber::from(2u32), validity, subject, spki(&gw_key)?, &ca_key)?;
+    let uri = GeneralName::UniformResourceIdentifier(Ia5String::new(crl_url)?);
     let dp = DistributionPoint { distribution_point: Some(DistributionPointName::FullName(vec![uri])), reasons: None, crl_issuer: None };
-    leaf.add_extension(&CrlDistributionPoints(vec![dp])).map_err(err)?;
-    let cert = leaf.build::<DerSignature>().map_err(err)?;
+    leaf.add_extension(&CrlDistributionPoints(vec![dp]))?;
+    let cert = leaf.build::<DerSignature>()?;
     let crl_der = crl(&ca_key, ca_name, &validity)?;
     Ok(GatewayPki {
-        ca_pem: ca.to_pem(LineEnding::LF).map_err(err)?,
-        key_pem: gw_key.to_pkcs8_pem(LineEnding::LF).map_err(err)?.to_string(),
-        cert_pem: cert.to_pem(LineEnding::LF).map_err(err)?,
+        ca_pem: ca.to_pem(LineEnding::LF)?,
+        key_pem: gw_key.to_pkcs8_pem(LineEnding::LF)?.to_string(),
+        cert_pem: cert.to_pem(LineEnding::LF)?,
         crl_der,
     })
 }
 
 /// The CA's CRL, listing no certificate, current for the validity period.
-fn crl(ca_key: &SigningKey, issuer: Name, validity: &Validity) -> Result<Vec<u8>, String> {
+fn crl(ca_key: &SigningKey, issuer: Name, validity: &Validity) -> Result<Vec<u8>, MakeError> {
     use p256::ecdsa::signature::Signer;
     let tbs = x509_cert::crl::TbsCertList {
         version: x509_cert::Version::V2,
-        signature: ca_key.signature_algorithm_identifier().map_err(err)?,
+        signature: ca_key.signature_algorithm_identifier()?,
         issuer,
         this_update: validity.not_before,
         next_update: Some(validity.not_after),
         revoked_certificates: None,
         crl_extensions: None,
     };
-    let sig: DerSignature = ca_key.sign(&tbs.to_der().map_err(err)?);
-    let list = x509_cert::crl::CertificateList {
-        signature_algorithm: tbs.signature.clone(),
-        tbs_cert_list: tbs,
-        signature: BitString::from_bytes(sig.as_bytes()).map_err(err)?,
-    };
-    list.to_der().map_err(err)
+    let sig: DerSignature = ca_key.sign(&tbs.to_der()?);
+    let list =
+        x509_cert::crl::CertificateList { signature_algorithm: tbs.signature.clone(), tbs_cert_list: tbs, signature: BitString::from_bytes(sig.as_bytes())? };
+    Ok(list.to_der()?)
 }
 
 #[cfg(test)]

@@ -480,7 +480,7 @@ fn status_line(l: Lang, procedure: &str, c: &ProcedureCase, link: &dyn Fn(u64) -
 fn corrections_block(
     l: Lang,
     appeal: &str,
-    issued: Option<&Result<Vec<IssuedCorrection>, String>>,
+    issued: Option<&Result<Vec<IssuedCorrection>, NotListed>>,
     officer: bool,
     csrf: &str,
     was: &dyn Fn(&str) -> Option<serde_json::Value>,
@@ -538,7 +538,7 @@ struct CaseView<'a> {
     officer: bool,
     csrf: String,
     /// The corrections issued for each open appeal, by appeal.
-    issued: BTreeMap<String, Result<Vec<IssuedCorrection>, String>>,
+    issued: BTreeMap<String, Result<Vec<IssuedCorrection>, NotListed>>,
     /// A filing sent back, with what is wrong in it.
     refiled: Option<(&'a FilingForm, &'a FieldError)>,
     /// The person's events, for the notice's delivery and the deadline.
@@ -798,12 +798,12 @@ async fn case_view(
 
 /// The corrections issued for each open appeal, asked of the registries now; a source that
 /// does not answer within [`CORRECTIONS_WAIT`] is shown as such.
-async fn issued_corrections(s: &AppState, cases: &BTreeMap<String, ProcedureCase>) -> BTreeMap<String, Result<Vec<IssuedCorrection>, String>> {
+async fn issued_corrections(s: &AppState, cases: &BTreeMap<String, ProcedureCase>) -> BTreeMap<String, Result<Vec<IssuedCorrection>, NotListed>> {
     let mut issued = BTreeMap::new();
     for c in cases.values() {
         if let Some(a) = c.appeal.as_ref().filter(|a| a.state != "resolved") {
             let asked = tokio::time::timeout(CORRECTIONS_WAIT, s.appeals().issued_corrections(&a.appeal)).await;
-            let got = asked.map_err(|_| format!("no answer within {} s", CORRECTIONS_WAIT.as_secs())).and_then(|r| r.map_err(|e| e.to_string()));
+            let got = asked.map_err(|_| NotListed::Late(CORRECTIONS_WAIT.as_secs())).and_then(|r| r.map_err(NotListed::Failed));
             issued.insert(a.appeal.clone(), got);
         }
     }
@@ -831,6 +831,15 @@ fn timeline_table(l: Lang, shown: &[view::Group], checks: &BTreeMap<u64, crate::
             }
         }
     }
+}
+
+/// Why the corrections issued for an appeal are not shown.
+#[derive(Debug, thiserror::Error)]
+enum NotListed {
+    #[error("no answer within {0} s")]
+    Late(u64),
+    #[error("{0}")]
+    Failed(AppealError),
 }
 
 /// How long a case page waits for the registries to list the corrections issued.

@@ -301,3 +301,55 @@ fn no_function_runs_past_100_lines() {
         .collect();
     assert!(long.is_empty(), "functions over 100 lines: {long:?}");
 }
+
+/// The error type of every `Result<T, E>` in `text` that is a bare `String` (a message where a
+/// type should say what went wrong), as `line: text`.
+fn string_errors(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for (n, line) in text.lines().enumerate().take_while(|(_, l)| l.trim() != "#[cfg(test)]") {
+        let mut rest = line;
+        while let Some(i) = rest.find("Result<") {
+            let args = &rest[i + "Result<".len()..];
+            // The type arguments up to the matching `>`; the error is the last top-level one.
+            let (mut depth, mut last_comma, mut end) = (0i32, None, None);
+            for (k, c) in args.char_indices() {
+                match c {
+                    '<' | '(' | '[' => depth += 1,
+                    ')' | ']' => depth -= 1,
+                    '>' if depth == 0 => {
+                        end = Some(k);
+                        break;
+                    }
+                    '>' => depth -= 1,
+                    ',' if depth == 0 => last_comma = Some(k),
+                    _ => {}
+                }
+            }
+            if let (Some(c), Some(e)) = (last_comma, end) {
+                if args[c + 1..e].trim() == "String" {
+                    found.push(format!("{}: {}", n + 1, line.trim()));
+                }
+            }
+            rest = args;
+        }
+    }
+    found
+}
+
+#[test]
+fn string_errors_are_found() {
+    let text = "fn a() -> Result<(), String> {}\nfn b() -> Result<HashMap<String, String>, E> {}\nfn c() -> Result<(u8, String), E> {}\ntype T = Option<Result<Vec<u8>, String>>;\n#[cfg(test)]\nfn d() -> Result<(), String> {}\n";
+    assert_eq!(string_errors(text), vec!["1: fn a() -> Result<(), String> {}".to_string(), "4: type T = Option<Result<Vec<u8>, String>>;".to_string()]);
+}
+
+/// Issue 33: the service's library says what went wrong with a type, never a bare `String`
+/// (the binary, `main.rs` and `src/cmd/`, turns errors into messages with anyhow).
+#[test]
+fn the_service_library_has_no_string_errors() {
+    let found: Vec<String> = sources(&["src"])
+        .into_iter()
+        .filter(|(p, _)| !p.ends_with("main.rs") && !p.starts_with(root().join("src/cmd")) && !p.ends_with("tests.rs"))
+        .flat_map(|(p, text)| string_errors(&text).into_iter().map(move |f| format!("{}:{f}", p.strip_prefix(root()).unwrap().display())))
+        .collect();
+    assert!(found.is_empty(), "Result<_, String> in the service library: {found:#?}");
+}

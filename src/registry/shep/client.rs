@@ -50,11 +50,13 @@ impl ShepSettings {
     }
 
     /// Adds `NAME=SERVICE_ID` settings.
-    pub fn with_services(mut self, settings: &[String]) -> Result<Self, String> {
+    pub fn with_services(mut self, settings: &[String]) -> Result<Self, crate::registry::SettingError> {
+        use crate::registry::SettingError;
         for s in settings {
-            let (name, id) = s.split_once('=').ok_or_else(|| format!("--shep-service must be NAME=SERVICE_ID, got {s:?}"))?;
+            let (name, id) = s.split_once('=').ok_or_else(|| SettingError::Form { option: "--shep-service", form: "NAME=SERVICE_ID", given: s.clone() })?;
             if !self.services.contains_key(name.trim()) {
-                return Err(format!("--shep-service {name:?}: not one of {}", self.services.keys().cloned().collect::<Vec<_>>().join(", ")));
+                let known = self.services.keys().cloned().collect::<Vec<_>>().join(", ");
+                return Err(SettingError::UnknownName { option: "--shep-service", name: name.into(), known });
             }
             self.services.insert(name.trim().to_string(), id.trim().to_string());
         }

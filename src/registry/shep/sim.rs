@@ -8,7 +8,7 @@ use super::envelope::{self, ResponseInfo};
 use super::wsse::{self, KeyReference};
 use super::{message_id, Carried};
 use crate::registry::fixture::FaultKind;
-use crate::registry::sim::Simulator;
+use crate::registry::sim::{SignerError, Simulator};
 use crate::registry::{RegistryFault, Reinstatement, SignedAnswer};
 use crate::rules::records::RegistryId;
 use crate::rules::Procedure;
@@ -33,28 +33,27 @@ pub struct EnvelopeSigner {
 
 impl EnvelopeSigner {
     /// `key_pem`: an RSA or P-256 private key; `chain_pem`: its certificate first.
-    pub fn from_pem(key_pem: &str, chain_pem: &str) -> Result<Self, String> {
+    pub fn from_pem(key_pem: &str, chain_pem: &str) -> Result<Self, SignerError> {
         use der::Encode;
-        let certs = x509_cert::Certificate::load_pem_chain(chain_pem.as_bytes()).map_err(|e| format!("the chain is not PEM certificates: {e}"))?;
-        let cert_der = certs.first().ok_or("the chain holds no certificate")?.to_der().map_err(|e| e.to_string())?;
+        let certs = x509_cert::Certificate::load_pem_chain(chain_pem.as_bytes()).map_err(SignerError::NotPem)?;
+        let cert_der = certs.first().ok_or(SignerError::NoCertificate)?.to_der().map_err(SignerError::Der)?;
         let signer = Self { key_pem: key_pem.to_string(), cert_der, reference: KeyReference::Token };
         // Refused now, not at the first request: a key that is not the certificate's.
         let probe = signer.sign("<probe/>")?;
-        wsse::verify(probe.as_bytes(), &[]).map_err(|e| format!("the key is not the certificate's: {e}"))?;
+        wsse::verify(probe.as_bytes(), &[]).map_err(|e| SignerError::Probe(e.to_string()))?;
         Ok(signer)
     }
 
     /// Names the certificate by its subject key identifier alone (the receiver must hold it).
-    pub fn by_key_identifier(self) -> Result<Self, String> {
+    pub fn by_key_identifier(self) -> Result<Self, SignerError> {
         let signer = Self { reference: KeyReference::SubjectKeyId, ..self };
         let probe = signer.sign("<probe/>")?;
-        wsse::verify(probe.as_bytes(), std::slice::from_ref(&signer.cert_der))
-            .map_err(|e| format!("the certificate cannot be named by its key identifier: {e}"))?;
+        wsse::verify(probe.as_bytes(), std::slice::from_ref(&signer.cert_der)).map_err(|e| SignerError::NotByKeyIdentifier(e.to_string()))?;
         Ok(signer)
     }
 
-    fn sign(&self, body: &str) -> Result<String, String> {
-        wsse::sign(body, &format!("id-{}", message_id()), &self.key_pem, &self.cert_der, self.reference)
+    fn sign(&self, body: &str) -> Result<String, SignerError> {
+        wsse::sign(body, &format!("id-{}", message_id()), &self.key_pem, &self.cert_der, self.reference).map_err(SignerError::Sign)
     }
 }
 
@@ -101,15 +100,20 @@ fn soap_fault(code: &str, text: &str) -> Response {
     (StatusCode::INTERNAL_SERVER_ERROR, [("content-type", "text/xml; charset=utf-8")], envelope::fault(code, text)).into_response()
 }
 
-fn registry(name: &str) -> Result<RegistryId, String> {
-    RegistryId::parse(name).ok_or_else(|| format!("no registry {name:?}"))
+/// A request naming a registry the gateway does not serve.
+#[derive(Debug, thiserror::Error)]
+#[error("no registry {0:?}")]
+struct NoRegistry(String);
+
+fn registry(name: &str) -> Result<RegistryId, NoRegistry> {
+    RegistryId::parse(name).ok_or_else(|| NoRegistry(name.into()))
 }
 
 /// The source answering, the registry and persons its faults are looked up by, and its answer
 /// (`None`: a success without data).
 type Answered = (String, RegistryId, Vec<String>, Result<Option<Value>, RegistryFault>);
 
-fn answer(sim: &Simulator, op: Operation) -> Result<Answered, String> {
+fn answer(sim: &Simulator, op: Operation) -> Result<Answered, NoRegistry> {
     let carried = |r: Result<SignedAnswer, RegistryFault>| {
         r.map(|s| {
             Some(serde_json::to_value(Carried { answer: s.answer, item_sigs: s.item_sigs, source_key: None, source_sig: None }).expect("answers serialise"))
@@ -162,7 +166,7 @@ async fn handle(State(s): State<SimState>, body: String) -> Response {
     };
     let (source, registry, subjects, result) = match answer(&s.sim, op) {
         Ok(a) => a,
-        Err(e) => return soap_fault("Client", &e),
+        Err(e) => return soap_fault("Client", &e.to_string()),
     };
     let fault = s.sim.source.fault(registry, &subjects);
     let mut info = ResponseInfo {
@@ -195,7 +199,7 @@ async fn handle(State(s): State<SimState>, body: String) -> Response {
     let Some(signer) = s.signers.of(&source) else { return soap_fault("Server", &format!("no certificate to sign {source}'s answers with")) };
     let signed = match signer.sign(&envelope::response_body(&info, data.as_ref())) {
         Ok(x) => x,
-        Err(e) => return soap_fault("Server", &e),
+        Err(e) => return soap_fault("Server", &e.to_string()),
     };
     let signed = match fault {
         // A byte of the signed Body changed after signing.
