@@ -42,6 +42,70 @@ const GOST_ARCS: &[(&str, &str)] = &[
     ("1.2.643.7.1", "GOST R 34.10-2012 (1.2.643.7.1)"),
 ];
 
+/// Why a certificate, its path to an anchor, a signature under it or its revocation evidence
+/// does not hold. The texts are what `verify-proof`, `verify` and the pages print.
+#[derive(Debug, thiserror::Error)]
+pub enum PkiError {
+    #[error("the certificate {subject} uses {name}, which is refused: no open implementation of GOST is available here")]
+    GostCertificate { subject: String, name: &'static str },
+    #[error("signature algorithm {0} is refused: no open implementation of GOST is available here")]
+    GostSignature(&'static str),
+    #[error("signature algorithm {0} is not supported (SHA-256 with ECDSA P-256 or RSA)")]
+    Unsupported(String),
+    #[error("the key is not {0} key")]
+    NotKey(&'static str),
+    #[error("the signature is not {0} signature")]
+    NotSignature(&'static str),
+    #[error("the signature does not verify")]
+    DoesNotVerify,
+    #[error("{0}")]
+    Der(#[from] der::Error),
+    #[error("{what}: {error}")]
+    Malformed { what: &'static str, error: der::Error },
+    #[error("the certificate {subject} was not valid at the signing time {at} (valid from {from} until {until}: expired or not yet valid)")]
+    NotValidThen { subject: String, at: String, from: String, until: String },
+    #[error("the certificate {subject}: extension {oid}: {error}")]
+    Extension { subject: String, oid: String, error: der::Error },
+    #[error("the CA certificate {0} has no basicConstraints CA: it may not issue certificates")]
+    NotCa(String),
+    #[error("the signer's certificate {0} allows neither digitalSignature nor nonRepudiation in keyUsage")]
+    NoSigningUsage(String),
+    #[error("the signer's certificate {0} has no keyUsage")]
+    NoKeyUsage(String),
+    #[error("the chain does not lead from {0} to a CA the trust list holds")]
+    NoPath(String),
+    #[error("the chain is longer than 8 certificates")]
+    ChainTooLong,
+    #[error("source_chain[{0}] is not base64")]
+    ChainNotBase64(usize),
+    #[error("source_chain[{i}] is not a DER certificate: {error}")]
+    ChainNotDer { i: usize, error: der::Error },
+    #[error("the signer's certificate was revoked at {when}, at or before the signing time {at}")]
+    Revoked { when: String, at: String },
+    #[error("the OCSP CertID hashes with {0}, not SHA-1 or SHA-256")]
+    CertIdHash(String),
+    #[error("the OCSP responder answered {0}")]
+    OcspStatus(String),
+    #[error("the OCSP response holds no response")]
+    OcspEmpty,
+    #[error("the OCSP response is of type {0}, not basic")]
+    OcspType(String),
+    #[error("the OCSP response is signed by {who}, which is neither the CA {ca} that issued the signer nor a responder it delegated")]
+    OcspSigner { who: String, ca: String },
+    #[error("the OCSP response is stale: produced at {produced}, more than 24 hours from the signing time {at}")]
+    OcspStale { produced: String, at: String },
+    #[error("the OCSP response does not cover the signer's certificate")]
+    OcspNotCovering,
+    #[error("the OCSP responder does not know the signer's certificate")]
+    OcspUnknown,
+    #[error("the CRL is issued by {issuer}, not by the CA {ca} that issued the signer")]
+    CrlIssuer { issuer: String, ca: String },
+    #[error("the CRL's signature by {ca}: {error}")]
+    CrlSignature { ca: String, error: Box<PkiError> },
+    #[error("the CRL does not cover the signing time {at}: it is valid from {from} until {until}")]
+    CrlNotCovering { at: String, from: String, until: String },
+}
+
 /// The GOST algorithm `oid` names, if it is one.
 pub fn gost_name(oid: &ObjectIdentifier) -> Option<&'static str> {
     let text = oid.to_string();
@@ -49,13 +113,10 @@ pub fn gost_name(oid: &ObjectIdentifier) -> Option<&'static str> {
 }
 
 /// Refuses a certificate whose key or signature is GOST, by name.
-pub fn refuse_gost(cert: &Certificate) -> Result<(), String> {
+pub fn refuse_gost(cert: &Certificate) -> Result<(), PkiError> {
     for oid in [&cert.tbs_certificate.subject_public_key_info.algorithm.oid, &cert.signature_algorithm.oid] {
         if let Some(name) = gost_name(oid) {
-            return Err(format!(
-                "the certificate {} uses {name}, which is refused: no open implementation of GOST is available here",
-                cert.tbs_certificate.subject
-            ));
+            return Err(PkiError::GostCertificate { subject: subject(cert), name });
         }
     }
     Ok(())
@@ -63,26 +124,26 @@ pub fn refuse_gost(cert: &Certificate) -> Result<(), String> {
 
 /// Verifies `sig` over `msg` with the key of `spki`, by algorithm `alg` (SHA-256 with ECDSA
 /// P-256, or with RSA PKCS#1 v1.5).
-pub fn verify_signature(spki: &SubjectPublicKeyInfoOwned, alg: &ObjectIdentifier, msg: &[u8], sig: &[u8]) -> Result<(), String> {
+pub fn verify_signature(spki: &SubjectPublicKeyInfoOwned, alg: &ObjectIdentifier, msg: &[u8], sig: &[u8]) -> Result<(), PkiError> {
     if let Some(name) = gost_name(alg) {
-        return Err(format!("signature algorithm {name} is refused: no open implementation of GOST is available here"));
+        return Err(PkiError::GostSignature(name));
     }
     if *alg == ECDSA_WITH_SHA256 {
         use p256::ecdsa::signature::Verifier;
-        let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(spki.subject_public_key.raw_bytes()).map_err(|_| "the key is not a P-256 key".to_string())?;
-        let sig = p256::ecdsa::Signature::from_der(sig).map_err(|_| "the signature is not a DER ECDSA signature".to_string())?;
-        return key.verify(msg, &sig).map_err(|_| "the signature does not verify".to_string());
+        let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(spki.subject_public_key.raw_bytes()).map_err(|_| PkiError::NotKey("a P-256"))?;
+        let sig = p256::ecdsa::Signature::from_der(sig).map_err(|_| PkiError::NotSignature("a DER ECDSA"))?;
+        return key.verify(msg, &sig).map_err(|_| PkiError::DoesNotVerify);
     }
     if *alg == SHA256_WITH_RSA || *alg == RSA_ENCRYPTION {
         use rsa::pkcs8::DecodePublicKey;
         use rsa::signature::Verifier;
-        let der = spki.to_der().map_err(|e| e.to_string())?;
-        let key = rsa::RsaPublicKey::from_public_key_der(&der).map_err(|_| "the key is not an RSA key".to_string())?;
+        let der = spki.to_der()?;
+        let key = rsa::RsaPublicKey::from_public_key_der(&der).map_err(|_| PkiError::NotKey("an RSA"))?;
         let key = rsa::pkcs1v15::VerifyingKey::<Sha256>::new(key);
-        let sig = rsa::pkcs1v15::Signature::try_from(sig).map_err(|_| "the signature is not an RSA signature".to_string())?;
-        return key.verify(msg, &sig).map_err(|_| "the signature does not verify".to_string());
+        let sig = rsa::pkcs1v15::Signature::try_from(sig).map_err(|_| PkiError::NotSignature("an RSA"))?;
+        return key.verify(msg, &sig).map_err(|_| PkiError::DoesNotVerify);
     }
-    Err(format!("signature algorithm {alg} is not supported (SHA-256 with ECDSA P-256 or RSA)"))
+    Err(PkiError::Unsupported(alg.to_string()))
 }
 
 /// POSIX seconds of an X.509 time.
@@ -101,24 +162,18 @@ pub fn valid_at(cert: &Certificate, t: u64) -> bool {
     unix(&v.not_before) <= t && t <= unix(&v.not_after)
 }
 
-fn valid_then(cert: &Certificate, t: u64) -> Result<(), String> {
+fn valid_then(cert: &Certificate, t: u64) -> Result<(), PkiError> {
     if valid_at(cert, t) {
         return Ok(());
     }
     let v = &cert.tbs_certificate.validity;
-    Err(format!(
-        "the certificate {} was not valid at the signing time {} (valid from {} until {}: expired or not yet valid)",
-        cert.tbs_certificate.subject,
-        show(t),
-        show(unix(&v.not_before)),
-        show(unix(&v.not_after))
-    ))
+    Err(PkiError::NotValidThen { subject: subject(cert), at: show(t), from: show(unix(&v.not_before)), until: show(unix(&v.not_after)) })
 }
 
 /// An extension of `cert`, decoded; `None` where it has none.
-fn extension<T: for<'a> Decode<'a>>(cert: &Certificate, oid: ObjectIdentifier) -> Option<Result<T, String>> {
+fn extension<T: for<'a> Decode<'a>>(cert: &Certificate, oid: ObjectIdentifier) -> Option<Result<T, PkiError>> {
     let e = cert.tbs_certificate.extensions.as_ref()?.iter().find(|e| e.extn_id == oid)?;
-    Some(T::from_der(e.extn_value.as_bytes()).map_err(|err| format!("the certificate {}: extension {oid}: {err}", cert.tbs_certificate.subject)))
+    Some(T::from_der(e.extn_value.as_bytes()).map_err(|error| PkiError::Extension { subject: subject(cert), oid: oid.to_string(), error }))
 }
 
 /// The certificate's extended key uses, where it names any.
@@ -127,21 +182,21 @@ pub fn extended_key_usage(cert: &Certificate) -> Option<Vec<ObjectIdentifier>> {
 }
 
 /// A CA certificate must say so in `basicConstraints`.
-fn check_ca(cert: &Certificate) -> Result<(), String> {
+fn check_ca(cert: &Certificate) -> Result<(), PkiError> {
     match extension::<BasicConstraints>(cert, ID_CE_BASIC_CONSTRAINTS) {
         Some(Ok(bc)) if bc.ca => Ok(()),
         Some(Err(e)) => Err(e),
-        _ => Err(format!("the CA certificate {} has no basicConstraints CA: it may not issue certificates", cert.tbs_certificate.subject)),
+        _ => Err(PkiError::NotCa(subject(cert))),
     }
 }
 
 /// A signer's certificate must allow signing in `keyUsage`.
-fn check_signer_usage(cert: &Certificate) -> Result<(), String> {
+fn check_signer_usage(cert: &Certificate) -> Result<(), PkiError> {
     match extension::<KeyUsage>(cert, ID_CE_KEY_USAGE) {
         Some(Ok(ku)) if ku.digital_signature() || ku.non_repudiation() => Ok(()),
-        Some(Ok(_)) => Err(format!("the signer's certificate {} allows neither digitalSignature nor nonRepudiation in keyUsage", cert.tbs_certificate.subject)),
+        Some(Ok(_)) => Err(PkiError::NoSigningUsage(subject(cert))),
         Some(Err(e)) => Err(e),
-        None => Err(format!("the signer's certificate {} has no keyUsage", cert.tbs_certificate.subject)),
+        None => Err(PkiError::NoKeyUsage(subject(cert))),
     }
 }
 
@@ -193,7 +248,7 @@ pub fn build_path<'a>(
     chain: &'a [Certificate],
     anchors: &[&'a Certificate],
     at: u64,
-) -> Result<(&'a Certificate, &'a Certificate), String> {
+) -> Result<(&'a Certificate, &'a Certificate), PkiError> {
     refuse_gost(signer)?;
     valid_then(signer, at)?;
     check_signer_usage(signer)?;
@@ -209,14 +264,14 @@ pub fn build_path<'a>(
         let next = chain
             .iter()
             .find(|c| !std::ptr::eq(*c, cert) && issued_by(cert, c))
-            .ok_or_else(|| format!("the chain does not lead from {} to a CA the trust list holds", cert.tbs_certificate.issuer))?;
+            .ok_or_else(|| PkiError::NoPath(cert.tbs_certificate.issuer.to_string()))?;
         refuse_gost(next)?;
         check_ca(next)?;
         valid_then(next, at)?;
         issuer_of_signer.get_or_insert(next);
         cert = next;
     }
-    Err("the chain is longer than 8 certificates".into())
+    Err(PkiError::ChainTooLong)
 }
 
 /// What showed a signer's certificate unrevoked: an OCSP response (RFC 6960) or a CRL, DER.
@@ -229,23 +284,23 @@ pub enum Revocation {
 /// Checks that `evidence` shows `signer` (issued by `issuer`) unrevoked at `at`: signed by the
 /// issuer or a responder it delegated, current then (`sources.md`), covering this certificate,
 /// and not listing it revoked at or before `at`. A revocation after `at` does not count.
-pub fn check_revocation(evidence: &Revocation, signer: &Certificate, issuer: &Certificate, at: u64) -> Result<(), String> {
+pub fn check_revocation(evidence: &Revocation, signer: &Certificate, issuer: &Certificate, at: u64) -> Result<(), PkiError> {
     match evidence {
         Revocation::Ocsp(der) => check_ocsp(der, signer, issuer, at),
         Revocation::Crl(der) => check_crl(der, signer, issuer, at),
     }
 }
 
-fn revoked_then(when: u64, at: u64) -> Result<(), String> {
+fn revoked_then(when: u64, at: u64) -> Result<(), PkiError> {
     if when <= at {
-        return Err(format!("the signer's certificate was revoked at {}, at or before the signing time {}", show(when), show(at)));
+        return Err(PkiError::Revoked { when: show(when), at: show(at) });
     }
     Ok(())
 }
 
 /// The CertID of `signer` under `issuer` with hash `alg` (SHA-1 or SHA-256).
-fn cert_id(signer: &Certificate, issuer: &Certificate, alg: &ObjectIdentifier) -> Result<x509_ocsp::CertId, String> {
-    let name = signer.tbs_certificate.issuer.to_der().map_err(|e| e.to_string())?;
+fn cert_id(signer: &Certificate, issuer: &Certificate, alg: &ObjectIdentifier) -> Result<x509_ocsp::CertId, PkiError> {
+    let name = signer.tbs_certificate.issuer.to_der()?;
     let key = issuer.tbs_certificate.subject_public_key_info.subject_public_key.raw_bytes();
     let (n, k) = if *alg == ID_SHA256 {
         (Sha256::digest(&name).to_vec(), Sha256::digest(key).to_vec())
@@ -253,18 +308,18 @@ fn cert_id(signer: &Certificate, issuer: &Certificate, alg: &ObjectIdentifier) -
         use sha1::Digest as _;
         (sha1::Sha1::digest(&name).to_vec(), sha1::Sha1::digest(key).to_vec())
     } else {
-        return Err(format!("the OCSP CertID hashes with {alg}, not SHA-1 or SHA-256"));
+        return Err(PkiError::CertIdHash(alg.to_string()));
     };
     Ok(x509_ocsp::CertId {
         hash_algorithm: x509_cert::spki::AlgorithmIdentifierOwned { oid: *alg, parameters: Some(der::asn1::Null.into()) },
-        issuer_name_hash: OctetString::new(n).map_err(|e| e.to_string())?,
-        issuer_key_hash: OctetString::new(k).map_err(|e| e.to_string())?,
+        issuer_name_hash: OctetString::new(n)?,
+        issuer_key_hash: OctetString::new(k)?,
         serial_number: signer.tbs_certificate.serial_number.clone(),
     })
 }
 
 /// An OCSP request (DER) for `signer`, issued by `issuer`: one CertID, SHA-1 as RFC 5019 asks.
-pub fn ocsp_request(signer: &Certificate, issuer: &Certificate) -> Result<Vec<u8>, String> {
+pub fn ocsp_request(signer: &Certificate, issuer: &Certificate) -> Result<Vec<u8>, PkiError> {
     let req = x509_ocsp::OcspRequest {
         tbs_request: x509_ocsp::TbsRequest {
             version: x509_ocsp::Version::V1,
@@ -274,20 +329,20 @@ pub fn ocsp_request(signer: &Certificate, issuer: &Certificate) -> Result<Vec<u8
         },
         optional_signature: None,
     };
-    req.to_der().map_err(|e| e.to_string())
+    Ok(req.to_der()?)
 }
 
-fn check_ocsp(der: &[u8], signer: &Certificate, issuer: &Certificate, at: u64) -> Result<(), String> {
-    let resp = x509_ocsp::OcspResponse::from_der(der).map_err(|e| format!("the OCSP response is not DER OCSPResponse: {e}"))?;
+fn check_ocsp(der: &[u8], signer: &Certificate, issuer: &Certificate, at: u64) -> Result<(), PkiError> {
+    let resp = x509_ocsp::OcspResponse::from_der(der).map_err(|e| PkiError::Malformed { what: "the OCSP response is not DER OCSPResponse", error: e })?;
     if resp.response_status != x509_ocsp::OcspResponseStatus::Successful {
-        return Err(format!("the OCSP responder answered {:?}", resp.response_status));
+        return Err(PkiError::OcspStatus(format!("{:?}", resp.response_status)));
     }
-    let bytes = resp.response_bytes.ok_or("the OCSP response holds no response")?;
+    let bytes = resp.response_bytes.ok_or(PkiError::OcspEmpty)?;
     if bytes.response_type != ID_PKIX_OCSP_BASIC {
-        return Err(format!("the OCSP response is of type {}, not basic", bytes.response_type));
+        return Err(PkiError::OcspType(bytes.response_type.to_string()));
     }
-    let basic = x509_ocsp::BasicOcspResponse::from_der(bytes.response.as_bytes()).map_err(|e| format!("BasicOCSPResponse: {e}"))?;
-    let tbs = basic.tbs_response_data.to_der().map_err(|e| e.to_string())?;
+    let basic = x509_ocsp::BasicOcspResponse::from_der(bytes.response.as_bytes()).map_err(|e| PkiError::Malformed { what: "BasicOCSPResponse", error: e })?;
+    let tbs = basic.tbs_response_data.to_der()?;
     let produced = basic.tbs_response_data.produced_at.0.to_unix_duration().as_secs();
     // Signed by the CA that issued the signer, or by a responder it delegated (RFC 6960 §4.2.2.2).
     let signed_by = |key: &Certificate| {
@@ -298,13 +353,10 @@ fn check_ocsp(der: &[u8], signer: &Certificate, issuer: &Certificate, at: u64) -
     let certs: Vec<&Certificate> = basic.certs.iter().flatten().collect();
     if !signed_by(issuer) && !certs.iter().filter(delegated).any(|c| signed_by(c)) {
         let who = certs.first().map(|c| c.tbs_certificate.subject.to_string()).unwrap_or_else(|| format!("{:?}", basic.tbs_response_data.responder_id));
-        return Err(format!(
-            "the OCSP response is signed by {who}, which is neither the CA {} that issued the signer nor a responder it delegated",
-            issuer.tbs_certificate.subject
-        ));
+        return Err(PkiError::OcspSigner { who, ca: subject(issuer) });
     }
     if produced.abs_diff(at) > OCSP_WINDOW_SECS {
-        return Err(format!("the OCSP response is stale: produced at {}, more than 24 hours from the signing time {}", show(produced), show(at)));
+        return Err(PkiError::OcspStale { produced: show(produced), at: show(at) });
     }
     let single = basic
         .tbs_response_data
@@ -317,32 +369,27 @@ fn check_ocsp(der: &[u8], signer: &Certificate, issuer: &Certificate, at: u64) -
                     && id.serial_number == r.cert_id.serial_number
             })
         })
-        .ok_or("the OCSP response does not cover the signer's certificate")?;
+        .ok_or(PkiError::OcspNotCovering)?;
     match &single.cert_status {
         x509_ocsp::CertStatus::Good(_) => Ok(()),
         // Revoked after the signing time: the answer stands.
         x509_ocsp::CertStatus::Revoked(info) => revoked_then(info.revocation_time.0.to_unix_duration().as_secs(), at),
-        x509_ocsp::CertStatus::Unknown(_) => Err("the OCSP responder does not know the signer's certificate".into()),
+        x509_ocsp::CertStatus::Unknown(_) => Err(PkiError::OcspUnknown),
     }
 }
 
-fn check_crl(der: &[u8], signer: &Certificate, issuer: &Certificate, at: u64) -> Result<(), String> {
-    let crl = x509_cert::crl::CertificateList::from_der(der).map_err(|e| format!("the CRL is not DER CertificateList: {e}"))?;
+fn check_crl(der: &[u8], signer: &Certificate, issuer: &Certificate, at: u64) -> Result<(), PkiError> {
+    let crl = x509_cert::crl::CertificateList::from_der(der).map_err(|e| PkiError::Malformed { what: "the CRL is not DER CertificateList", error: e })?;
     let tbs = &crl.tbs_cert_list;
     if tbs.issuer != signer.tbs_certificate.issuer || tbs.issuer != issuer.tbs_certificate.subject {
-        return Err(format!("the CRL is issued by {}, not by the CA {} that issued the signer", tbs.issuer, issuer.tbs_certificate.subject));
+        return Err(PkiError::CrlIssuer { issuer: tbs.issuer.to_string(), ca: subject(issuer) });
     }
-    let body = tbs.to_der().map_err(|e| e.to_string())?;
+    let body = tbs.to_der()?;
     verify_signature(&issuer.tbs_certificate.subject_public_key_info, &crl.signature_algorithm.oid, &body, crl.signature.raw_bytes())
-        .map_err(|e| format!("the CRL's signature by {}: {e}", issuer.tbs_certificate.subject))?;
+        .map_err(|e| PkiError::CrlSignature { ca: subject(issuer), error: Box::new(e) })?;
     let (from, until) = (unix(&tbs.this_update), tbs.next_update.as_ref().map(unix));
     if at < from || until.is_some_and(|u| at > u) {
-        return Err(format!(
-            "the CRL does not cover the signing time {}: it is valid from {} until {}",
-            show(at),
-            show(from),
-            until.map(show).unwrap_or_else(|| "(no next update)".into())
-        ));
+        return Err(PkiError::CrlNotCovering { at: show(at), from: show(from), until: until.map(show).unwrap_or_else(|| "(no next update)".into()) });
     }
     match tbs.revoked_certificates.iter().flatten().find(|r| r.serial_number == signer.tbs_certificate.serial_number) {
         Some(r) => revoked_then(unix(&r.revocation_date), at),
@@ -356,14 +403,14 @@ pub fn subject(cert: &Certificate) -> String {
 }
 
 /// Certificates from base64 DER strings (a chain as events carry it, signer first).
-pub fn chain_from_base64(chain: &[String]) -> Result<Vec<Certificate>, String> {
+pub fn chain_from_base64(chain: &[String]) -> Result<Vec<Certificate>, PkiError> {
     use base64::Engine;
     chain
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            let der = base64::engine::general_purpose::STANDARD.decode(c).map_err(|_| format!("source_chain[{i}] is not base64"))?;
-            Certificate::from_der(&der).map_err(|e| format!("source_chain[{i}] is not a DER certificate: {e}"))
+            let der = base64::engine::general_purpose::STANDARD.decode(c).map_err(|_| PkiError::ChainNotBase64(i))?;
+            Certificate::from_der(&der).map_err(|error| PkiError::ChainNotDer { i, error })
         })
         .collect()
 }

@@ -144,7 +144,7 @@ impl ShepRegistries {
     /// An answer: the exchange, its data read as an answer, the document kept whole.
     async fn answer(&self, source: &str, data: Value) -> Result<SignedAnswer, RegistryFault> {
         let (bytes, response) = self.exchange(source, &data).await?;
-        signed(&bytes, Carried::of(response.data).map_err(RegistryFault::Malformed)?, &self.settings.certificates)
+        signed(&bytes, Carried::of(response.data).map_err(|e| RegistryFault::Malformed(e.to_string()))?, &self.settings.certificates)
     }
 }
 
@@ -172,7 +172,7 @@ fn signed(bytes: &[u8], carried: Carried, known: &[Vec<u8>]) -> Result<SignedAns
 async fn many_person(this: &ShepRegistries, source: &str, data: Value) -> Result<SignedAnswer, RegistryFault> {
     let (bytes, response) = this.exchange(source, &data).await?;
     super::wsse::verify(&bytes, &this.settings.certificates).map_err(|e| RegistryFault::BadSignature(format!("{source}: {e}")))?;
-    let c = Carried::of(response.data).map_err(RegistryFault::Malformed)?;
+    let c = Carried::of(response.data).map_err(|e| RegistryFault::Malformed(e.to_string()))?;
     let (Some(source_key), Some(source_sig)) = (c.source_key, c.source_sig) else {
         return Err(RegistryFault::Malformed(format!("{source}: a many-person answer must carry its source's own signature")));
     };
@@ -206,7 +206,7 @@ impl Registries for ShepRegistries {
             let (bytes, response) = self.exchange("corrections", &data).await?;
             // No correction from this registry: a success without data.
             if response.data.is_some() {
-                let carried = Carried::of(response.data).map_err(RegistryFault::Malformed)?;
+                let carried = Carried::of(response.data).map_err(|e| RegistryFault::Malformed(e.to_string()))?;
                 out.push(signed(&bytes, carried, &self.settings.certificates)?);
             }
         }

@@ -122,15 +122,57 @@ fn day(s: &str, path: &str) -> Result<NaiveDate, TrustError> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| TrustError::Invalid(format!("{path}: {s:?} is not a date YYYY-MM-DD")))
 }
 
+/// Why a source's signature, certificate or item signature does not hold against the trust
+/// list. The texts are what `verify-proof` and the pages print.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("the answer has no issued_at: its signing time is unknown")]
+    NoSigningTime,
+    #[error("issued_at {0:?} is not an RFC 3339 time")]
+    NotATime(String),
+    #[error("the trust list holds no entry for {0}")]
+    NoEntry(RegistryId),
+    #[error("the answer carries no source_chain")]
+    NoChain,
+    #[error("source_chain is empty")]
+    EmptyChain,
+    #[error("{0}")]
+    Chain(#[from] pki::PkiError),
+    #[error("{registry}: {error}")]
+    Pki { registry: RegistryId, error: pki::PkiError },
+    #[error("the signer's key is not what {0} needs")]
+    KeyNotFor(String),
+    #[error("the signature of {registry} by {subject}: {error}")]
+    SignatureBy { registry: RegistryId, subject: String, error: pki::PkiError },
+    #[error("{registry}: {error}")]
+    Envelope { registry: RegistryId, error: super::shep::DocumentError },
+    #[error("the trust list holds no CA for {0}")]
+    NoCa(RegistryId),
+    #[error("no CA entry of {registry} in the trust list is valid on {day}, the day the answer was signed")]
+    NoCurrentCa { registry: RegistryId, day: NaiveDate },
+    #[error("the signer {subject} is not of organisation BIN {bin}, as the trust list's entry for {registry} requires")]
+    NotOfOrganisation { subject: String, bin: String, registry: RegistryId },
+    #[error("no revocation evidence (source_revocation) for the signer's certificate")]
+    NoRevocation,
+    #[error("source_revocation.{0} is not base64")]
+    RevocationNotBase64(&'static str),
+    #[error("not signed on its own by {0}")]
+    ItemNotSigned(RegistryId),
+    #[error("its signature is not base64")]
+    ItemNotBase64,
+    #[error("its own signature by {0} does not verify under any key the trust list holds for {0} at that time")]
+    ItemDoesNotVerify(RegistryId),
+}
+
 /// The moment an answer was signed: its signed `issued_at`, as POSIX seconds and as the day
 /// in Asia/Almaty.
-pub fn signing_time(answer: &Value) -> Result<(u64, NaiveDate), String> {
-    instant(answer.get("issued_at").and_then(Value::as_str).ok_or("the answer has no issued_at: its signing time is unknown")?)
+pub fn signing_time(answer: &Value) -> Result<(u64, NaiveDate), SourceError> {
+    instant(answer.get("issued_at").and_then(Value::as_str).ok_or(SourceError::NoSigningTime)?)
 }
 
 /// An RFC 3339 time as POSIX seconds and as the day in Asia/Almaty.
-fn instant(at: &str) -> Result<(u64, NaiveDate), String> {
-    let t = chrono::DateTime::parse_from_rfc3339(at).map_err(|_| format!("issued_at {at:?} is not an RFC 3339 time"))?;
+fn instant(at: &str) -> Result<(u64, NaiveDate), SourceError> {
+    let t = chrono::DateTime::parse_from_rfc3339(at).map_err(|_| SourceError::NotATime(at.into()))?;
     let t = t.with_timezone(&chrono::Utc);
     Ok((t.timestamp().max(0) as u64, crate::rules::calendar::local_date(t)))
 }
@@ -312,8 +354,8 @@ impl TrustedKeys {
         serde_json::from_str(&self.text).unwrap_or(Value::Null)
     }
 
-    fn entries(&self, registry: RegistryId) -> Result<&[TrustEntry], String> {
-        self.sources.get(&registry).map(Vec::as_slice).filter(|e| !e.is_empty()).ok_or_else(|| format!("the trust list holds no entry for {registry}"))
+    fn entries(&self, registry: RegistryId) -> Result<&[TrustEntry], SourceError> {
+        self.sources.get(&registry).map(Vec::as_slice).filter(|e| !e.is_empty()).ok_or(SourceError::NoEntry(registry))
     }
 
     /// Checks the source signature of an answer of `registry`: by the trust list's entry that
@@ -321,11 +363,11 @@ impl TrustedKeys {
     /// key the answer names.
     pub fn check_source(&self, registry: RegistryId, signed: &SignedAnswer) -> Result<(), RegistryFault> {
         let bad = RegistryFault::BadSignature;
-        let (t, day) = signing_time(&signed.answer).map_err(RegistryFault::Malformed)?;
+        let (t, day) = signing_time(&signed.answer).map_err(|e| RegistryFault::Malformed(e.to_string()))?;
         let alg = signed.source_sig_alg.as_deref().unwrap_or("ed25519");
         match signed.source_sig_format.as_deref() {
             None => {}
-            Some(super::shep::WS_SECURITY) => return self.check_gateway(registry, signed, t, day).map_err(bad),
+            Some(super::shep::WS_SECURITY) => return self.check_gateway(registry, signed, t, day).map_err(|e| bad(e.to_string())),
             Some(other) => return Err(bad(format!("{registry}'s answer is signed in format {other:?}, not ws-security"))),
         }
         let sig = B64.decode(&signed.source_sig).map_err(|_| bad("the signature is not base64".into()))?;
@@ -335,7 +377,7 @@ impl TrustedKeys {
                 if signed.source_chain.is_some() {
                     return Err(bad("an Ed25519 answer carries a certificate chain".into()));
                 }
-                let entries = self.entries(registry).map_err(bad)?;
+                let entries = self.entries(registry).map_err(|e| bad(e.to_string()))?;
                 let holding: Vec<&TrustEntry> = entries.iter().filter(|e| matches!(&e.anchor, Anchor::Key(k) if k.text() == signed.source_key)).collect();
                 let first = holding.first().ok_or_else(|| {
                     bad(format!("{registry}'s answer is signed by key {}, which the trust list does not hold for {registry}", signed.source_key))
@@ -350,7 +392,7 @@ impl TrustedKeys {
                 };
                 key.verify(&message, &sig).map_err(|_| bad(format!("the signature of {registry} does not verify")))
             }
-            "rsa-pkcs1-sha256" | "ecdsa-p256-sha256" => self.check_x509(registry, signed, alg, &message, &sig, t, day).map_err(bad),
+            "rsa-pkcs1-sha256" | "ecdsa-p256-sha256" => self.check_x509(registry, signed, alg, &message, &sig, t, day).map_err(|e| bad(e.to_string())),
             other if other.to_ascii_lowercase().contains("gost") => {
                 Err(bad(format!("{registry}'s answer is signed with {other}: GOST is refused, no open implementation is available here")))
             }
@@ -361,9 +403,9 @@ impl TrustedKeys {
     /// An answer under the national PKI (`sources.md`): the chain to a `ca` entry valid at the
     /// signing time, the signer constraint, the signature, and the revocation evidence.
     #[allow(clippy::too_many_arguments)]
-    fn check_x509(&self, registry: RegistryId, signed: &SignedAnswer, alg: &str, message: &[u8], sig: &[u8], t: u64, day: NaiveDate) -> Result<(), String> {
-        let chain = pki::chain_from_base64(signed.source_chain.as_deref().ok_or("the answer carries no source_chain")?)?;
-        let signer = chain.first().ok_or("source_chain is empty")?;
+    fn check_x509(&self, registry: RegistryId, signed: &SignedAnswer, alg: &str, message: &[u8], sig: &[u8], t: u64, day: NaiveDate) -> Result<(), SourceError> {
+        let chain = pki::chain_from_base64(signed.source_chain.as_deref().ok_or(SourceError::NoChain)?)?;
+        let signer = chain.first().ok_or(SourceError::EmptyChain)?;
         // The chain first: a GOST or unanchored certificate is named as such, not as a key
         // that does not fit the algorithm.
         self.check_chain(registry, &chain, signed.source_revocation.as_ref(), t, day)?;
@@ -372,26 +414,26 @@ impl TrustedKeys {
             _ => (pki::ID_EC_PUBLIC_KEY, pki::ECDSA_WITH_SHA256),
         };
         if signer.tbs_certificate.subject_public_key_info.algorithm.oid != key_alg {
-            return Err(format!("the signer's key is not what {alg} needs"));
+            return Err(SourceError::KeyNotFor(alg.into()));
         }
         pki::verify_signature(&signer.tbs_certificate.subject_public_key_info, &sig_alg, message, sig)
-            .map_err(|e| format!("the signature of {registry} by {}: {e}", pki::subject(signer)))
+            .map_err(|error| SourceError::SignatureBy { registry, subject: pki::subject(signer), error })
     }
 
     /// An answer that came in a gateway envelope: its WS-Security signature on the bytes kept,
     /// the answer and item signatures it carries the ones recorded (`shep::check_document`),
     /// then the signer's certificate as for any answer under the national PKI.
-    fn check_gateway(&self, registry: RegistryId, signed: &SignedAnswer, t: u64, day: NaiveDate) -> Result<(), String> {
-        let chain = pki::chain_from_base64(signed.source_chain.as_deref().ok_or("the answer carries no source_chain")?)?;
-        super::shep::check_document(signed, &chain).map_err(|e| format!("{registry}: {e}"))?;
+    fn check_gateway(&self, registry: RegistryId, signed: &SignedAnswer, t: u64, day: NaiveDate) -> Result<(), SourceError> {
+        let chain = pki::chain_from_base64(signed.source_chain.as_deref().ok_or(SourceError::NoChain)?)?;
+        super::shep::check_document(signed, &chain).map_err(|error| SourceError::Envelope { registry, error })?;
         self.check_chain(registry, &chain, signed.source_revocation.as_ref(), t, day)
     }
 
     /// The signer's certificate (`chain[0]`, its intermediates after it) against the trust list
     /// at the signing time: the path to a `ca` entry valid that day, the entry's signer
     /// constraint, and the revocation evidence.
-    fn check_chain(&self, registry: RegistryId, chain: &[Certificate], revocation: Option<&SourceRevocation>, t: u64, day: NaiveDate) -> Result<(), String> {
-        let signer = chain.first().ok_or("source_chain is empty")?;
+    fn check_chain(&self, registry: RegistryId, chain: &[Certificate], revocation: Option<&SourceRevocation>, t: u64, day: NaiveDate) -> Result<(), SourceError> {
+        let signer = chain.first().ok_or(SourceError::EmptyChain)?;
         let cas: Vec<(&TrustEntry, &Certificate)> = self
             .entries(registry)?
             .iter()
@@ -401,36 +443,32 @@ impl TrustedKeys {
             })
             .collect();
         if cas.is_empty() {
-            return Err(format!("the trust list holds no CA for {registry}"));
+            return Err(SourceError::NoCa(registry));
         }
         let current: Vec<&Certificate> = cas.iter().filter(|(e, _)| e.covers(day)).map(|(_, c)| *c).collect();
         if current.is_empty() {
-            return Err(format!("no CA entry of {registry} in the trust list is valid on {day}, the day the answer was signed"));
+            return Err(SourceError::NoCurrentCa { registry, day });
         }
-        let (anchor, issuer) = pki::build_path(signer, &chain[1..], &current, t).map_err(|e| format!("{registry}: {e}"))?;
+        let (anchor, issuer) = pki::build_path(signer, &chain[1..], &current, t).map_err(|error| SourceError::Pki { registry, error })?;
         let (entry, _) = cas.iter().find(|(_, c)| std::ptr::eq(*c, anchor)).expect("the anchor is one of the entries");
         if let Some(s) = &entry.doc.signer {
             if !pki::names_bin(signer, &s.organization_bin) {
-                return Err(format!(
-                    "the signer {} is not of organisation BIN {}, as the trust list's entry for {registry} requires",
-                    pki::subject(signer),
-                    s.organization_bin
-                ));
+                return Err(SourceError::NotOfOrganisation { subject: pki::subject(signer), bin: s.organization_bin.clone(), registry });
             }
         }
-        let evidence = match revocation.ok_or("no revocation evidence (source_revocation) for the signer's certificate")? {
-            SourceRevocation::Ocsp(b) => pki::Revocation::Ocsp(B64.decode(b).map_err(|_| "source_revocation.ocsp is not base64")?),
-            SourceRevocation::Crl(b) => pki::Revocation::Crl(B64.decode(b).map_err(|_| "source_revocation.crl is not base64")?),
+        let evidence = match revocation.ok_or(SourceError::NoRevocation)? {
+            SourceRevocation::Ocsp(b) => pki::Revocation::Ocsp(B64.decode(b).map_err(|_| SourceError::RevocationNotBase64("ocsp"))?),
+            SourceRevocation::Crl(b) => pki::Revocation::Crl(B64.decode(b).map_err(|_| SourceError::RevocationNotBase64("crl"))?),
         };
-        pki::check_revocation(&evidence, signer, issuer, t).map_err(|e| format!("{registry}: {e}"))
+        pki::check_revocation(&evidence, signer, issuer, t).map_err(|error| SourceError::Pki { registry, error })
     }
 
     /// Checks one item's own signature (base64 `sig`) by an Ed25519 key the list holds for
     /// `registry` on the day of `at` (the answer's signing time, or the event's time for an item
     /// shown alone).
-    pub fn check_item(&self, registry: RegistryId, item: &Value, sig: Option<&str>, at: Option<&str>) -> Result<(), String> {
-        let sig = sig.ok_or_else(|| format!("not signed on its own by {registry}"))?;
-        let sig = B64.decode(sig).map_err(|_| "its signature is not base64".to_string())?;
+    pub fn check_item(&self, registry: RegistryId, item: &Value, sig: Option<&str>, at: Option<&str>) -> Result<(), SourceError> {
+        let sig = sig.ok_or(SourceError::ItemNotSigned(registry))?;
+        let sig = B64.decode(sig).map_err(|_| SourceError::ItemNotBase64)?;
         let day = match at {
             Some(at) => Some(instant(at)?.1),
             None => None,
@@ -447,7 +485,7 @@ impl TrustedKeys {
         if keys.iter().any(|k| events::registry_answer::verify_item(item, k, &sig).is_ok()) {
             return Ok(());
         }
-        Err(format!("its own signature by {registry} does not verify under any key the trust list holds for {registry} at that time"))
+        Err(SourceError::ItemDoesNotVerify(registry))
     }
 }
 

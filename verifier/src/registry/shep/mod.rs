@@ -37,10 +37,42 @@ pub struct Carried {
 
 impl Carried {
     /// What a response's `data` carries (`None`: the response had no `responseData`).
-    pub fn of(data: Option<Value>) -> Result<Self, String> {
-        let data = data.ok_or("the response carries no responseData")?;
-        Carried::deserialize(data).map_err(|e| format!("the response's data: {e}"))
+    pub fn of(data: Option<Value>) -> Result<Self, DocumentError> {
+        let data = data.ok_or(DocumentError::NoData)?;
+        Carried::deserialize(data).map_err(DocumentError::Data)
     }
+}
+
+/// Why a gateway response, or the document kept with a recorded answer, does not carry that
+/// answer under a valid signature.
+#[derive(Debug, thiserror::Error)]
+pub enum DocumentError {
+    #[error("the response carries no responseData")]
+    NoData,
+    #[error("the response's data: {0}")]
+    Data(serde_json::Error),
+    #[error("{0}")]
+    Der(#[from] der::Error),
+    #[error("{0}")]
+    Signature(#[from] wsse::WsseError),
+    #[error("the envelope is signed by another certificate than source_chain's first")]
+    OtherSigner,
+    #[error("{0}")]
+    NotUtf8(#[from] std::str::Utf8Error),
+    #[error("{0}")]
+    Envelope(#[from] envelope::EnvelopeError),
+    #[error("the gateway's status is {code} ({message}), not {success}", success = envelope::SUCCESS)]
+    Status { code: String, message: String },
+    #[error("a ws-security answer carries no source_document")]
+    NoDocument,
+    #[error("source_document is not base64")]
+    DocumentNotBase64,
+    #[error("the envelope is signed with {alg}, the answer says {said:?}")]
+    Algorithm { alg: &'static str, said: Option<String> },
+    #[error("the answer recorded is not the one the signed envelope carries")]
+    OtherAnswer,
+    #[error("the item signatures recorded are not the ones the signed envelope carries")]
+    OtherItemSignatures,
 }
 
 /// Why a gateway message was not parsed.
@@ -69,35 +101,34 @@ pub fn sig_alg(wsse_alg: &str) -> &'static str {
 /// The answer a gateway response carries, checked: the WS-Security signature on the exact
 /// bytes, its signer `chain[0]`, the status a success, and its `data`. Certificates of the
 /// chain are those an X509v3 key identifier may name.
-pub fn carried(document: &[u8], chain: &[x509_cert::Certificate]) -> Result<(Carried, &'static str), String> {
+pub fn carried(document: &[u8], chain: &[x509_cert::Certificate]) -> Result<(Carried, &'static str), DocumentError> {
     use der::Encode;
-    let known: Vec<Vec<u8>> = chain.iter().map(|c| c.to_der().map_err(|e| e.to_string())).collect::<Result<_, _>>()?;
-    let verified = wsse::verify(document, &known).map_err(|e| e.to_string())?;
+    let known: Vec<Vec<u8>> = chain.iter().map(|c| c.to_der()).collect::<Result<_, _>>()?;
+    let verified = wsse::verify(document, &known)?;
     if known.first() != Some(&verified.signer) {
-        return Err("the envelope is signed by another certificate than source_chain's first".into());
+        return Err(DocumentError::OtherSigner);
     }
-    let text = std::str::from_utf8(document).map_err(|e| e.to_string())?;
-    let response = envelope::read_response(text).map_err(|e| e.to_string())?;
+    let text = std::str::from_utf8(document)?;
+    let response = envelope::read_response(text)?;
     if response.info.status_code != envelope::SUCCESS {
-        return Err(format!("the gateway's status is {} ({}), not {}", response.info.status_code, response.info.status_message, envelope::SUCCESS));
+        return Err(DocumentError::Status { code: response.info.status_code, message: response.info.status_message });
     }
     Ok((Carried::of(response.data)?, sig_alg(verified.alg)))
 }
 
 /// Checks a recorded gateway answer against the document kept with it: the envelope verifies
 /// (see [`carried`]) and carries exactly the answer and item signatures recorded.
-pub fn check_document(signed: &SignedAnswer, chain: &[x509_cert::Certificate]) -> Result<(), String> {
-    let document =
-        B64.decode(signed.source_document.as_deref().ok_or("a ws-security answer carries no source_document")?).map_err(|_| "source_document is not base64")?;
+pub fn check_document(signed: &SignedAnswer, chain: &[x509_cert::Certificate]) -> Result<(), DocumentError> {
+    let document = B64.decode(signed.source_document.as_deref().ok_or(DocumentError::NoDocument)?).map_err(|_| DocumentError::DocumentNotBase64)?;
     let (carried, alg) = carried(&document, chain)?;
     if signed.source_sig_alg.as_deref() != Some(alg) {
-        return Err(format!("the envelope is signed with {alg}, the answer says {:?}", signed.source_sig_alg));
+        return Err(DocumentError::Algorithm { alg, said: signed.source_sig_alg.clone() });
     }
     if carried.answer != signed.answer {
-        return Err("the answer recorded is not the one the signed envelope carries".into());
+        return Err(DocumentError::OtherAnswer);
     }
     if carried.item_sigs != signed.item_sigs {
-        return Err("the item signatures recorded are not the ones the signed envelope carries".into());
+        return Err(DocumentError::OtherItemSignatures);
     }
     Ok(())
 }
