@@ -296,7 +296,7 @@ impl Appeals<'_> {
         let events = self.ledger.read_stream(&appeal_stream(id)).await?;
         let filed = events.first().filter(|e| e.kind == APPEAL_FILED).cloned().ok_or_else(|| AppealError::UnknownAppeal(id.to_string()))?;
         let filing: ev::AppealFiled = decoded(&filed)?;
-        let procedure = Procedure::parse(&filing.procedure).map_err(AppealError::Malformed)?;
+        let procedure = Procedure::parse(&filing.procedure).map_err(|e| AppealError::Malformed(e.to_string()))?;
         let mut a = Appeal {
             id: id.into(),
             iin: filing.iin.clone(),
@@ -340,7 +340,7 @@ impl Appeals<'_> {
     /// Files an appeal against the person's confirmed decision in `filing.procedure`.
     pub async fn file(&self, iin: &str, filing: &Filing, by: &Caller) -> Result<Appeal> {
         require_named(by)?;
-        let procedure = Procedure::parse(&filing.procedure).map_err(AppealError::Malformed)?;
+        let procedure = Procedure::parse(&filing.procedure).map_err(|e| AppealError::Malformed(e.to_string()))?;
         if filing.grounds.trim().is_empty() {
             return Err(field_error("grounds", "required", vec![], "grounds: the appellant's grounds are required".into()));
         }
@@ -530,7 +530,7 @@ impl Appeals<'_> {
     async fn rule_set_of(&self, run: &str) -> Result<(RuleSet, ev::RunStarted)> {
         let started = self.ledger.read_stream_kind(&run_stream(run), RUN_STARTED).await?;
         let started: ev::RunStarted = decoded(started.first().ok_or_else(|| AppealError::NotInLedger(format!("run {run} has no RunStarted")))?)?;
-        let procedure = Procedure::parse(&started.procedure).map_err(AppealError::Malformed)?;
+        let procedure = Procedure::parse(&started.procedure).map_err(|e| AppealError::Malformed(e.to_string()))?;
         let as_of = started.as_of.clone();
         let rs = self.book.select(procedure, &as_of).map_err(|e| AppealError::WrongState(format!("re-check of run {run}: {e}")))?;
         if rs.sha256 != started.rule_set.sha256 {

@@ -414,12 +414,12 @@ fn codes(grounds: &[Ground]) -> Vec<String> {
 pub enum Untellable {
     /// The recorded decision cannot be re-derived from its events.
     #[error("{0}")]
-    Recorded(String),
+    Recorded(crate::proof::JudgeError),
     #[error("no proposal")]
     NoProposal,
     /// The other rule set needs an answer the run did not ask for.
     #[error("cannot tell without asking: {0}")]
-    WithoutAsking(String),
+    WithoutAsking(crate::proof::JudgeError),
 }
 
 /// Judges one closed case again under `rs` (for its procedure): `Ok(Some)` when the status or
@@ -510,7 +510,7 @@ pub async fn verify_sources(store: &dyn crate::store::EventStore, trust: Option<
                 continue;
             }
             if let Err(why) = crate::proof::check_event_sources(e, keys) {
-                return Ok((SourcesChecked { basis: keys.basis, checked, sealed }, Some((e.seq, why))));
+                return Ok((SourcesChecked { basis: keys.basis, checked, sealed }, Some((e.seq, why.to_string()))));
             }
             checked += 1;
         }

@@ -37,7 +37,7 @@ impl Tsa {
         let body = crate::bounded::read(resp, crate::bounded::TSA_REPLY).await.map_err(|e| StampError::Unreachable { url: url(), detail: e.to_string() })?;
         let parsed = TimeStampResp::from_der(&body).map_err(|e| StampError::NotAResponse { url: url(), detail: e.to_string() })?;
         let token = parsed.time_stamp_token.ok_or_else(|| StampError::NotGranted { url: url(), status: format!("{:?}", parsed.status.status) })?;
-        let token = token.to_der().map_err(|e| StampError::Token(e.to_string()))?;
+        let token = token.to_der().map_err(|e| StampError::Token(StampFault::Der(e)))?;
         verify(&token, &imprint, Some(nonce), &self.anchors).map_err(StampError::Token)?;
         Ok(token)
     }
@@ -56,7 +56,7 @@ pub enum StampError {
     NotGranted { url: String, status: String },
     /// The token does not check (imprint, nonce, signature, chain).
     #[error("{0}")]
-    Token(String),
+    Token(StampFault),
 }
 
 /// A stored time-stamp that does not check, or a store that could not be read.
@@ -64,8 +64,10 @@ pub enum StampError {
 pub enum StampsError {
     #[error("{0}")]
     Store(#[from] crate::store::StoreError),
-    #[error("checkpoint of tree size {tree_size}: {detail}")]
-    Checkpoint { tree_size: u64, detail: String },
+    #[error("checkpoint of tree size {tree_size}: {fault}")]
+    Checkpoint { tree_size: u64, fault: StampFault },
+    #[error("checkpoint of tree size {tree_size}: signed_at: {error}")]
+    SignedAt { tree_size: u64, error: chrono::ParseError },
 }
 
 /// What the time-stamps of a whole ledger showed.
@@ -87,11 +89,10 @@ pub async fn verify_ledger(store: &dyn crate::store::EventStore, anchors: &[Cert
     let (mut stamped, mut late) = (0, Vec::new());
     for (k, cp) in checkpoints.iter().enumerate() {
         let Some(token) = store.timestamp(cp.tree_size).await? else { continue };
-        let failed = |detail: String| StampsError::Checkpoint { tree_size: cp.tree_size, detail };
+        let failed = |fault: StampFault| StampsError::Checkpoint { tree_size: cp.tree_size, fault };
         let stamp = verify(&token, &imprint(&cp.note).map_err(failed)?, None, anchors).map_err(failed)?;
         if let Some(next) = checkpoints.get(k + 1) {
-            let next_at = chrono::DateTime::parse_from_rfc3339(&next.signed_at)
-                .map_err(|e| StampsError::Checkpoint { tree_size: next.tree_size, detail: format!("signed_at: {e}") })?;
+            let next_at = chrono::DateTime::parse_from_rfc3339(&next.signed_at).map_err(|error| StampsError::SignedAt { tree_size: next.tree_size, error })?;
             if stamp.gen_time as i64 > next_at.timestamp() {
                 late.push((cp.tree_size, next.tree_size));
             }

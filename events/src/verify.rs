@@ -90,39 +90,39 @@ impl KeyHistory {
     }
 
     /// Applies `KeyIntroduced` / `KeyRetired`. Event 0 must introduce the key that signs it.
-    pub fn apply(&mut self, ev: &Event) -> std::result::Result<(), String> {
+    pub fn apply(&mut self, ev: &Event) -> std::result::Result<(), KeyFault> {
         if ev.seq == 0 && !(ev.kind == KEY_INTRODUCED && ev.stream == KEYS_STREAM) {
-            return Err("event 0 must be the KeyIntroduced of the first ledger key".into());
+            return Err(KeyFault::FirstNotIntroduced);
         }
         if ev.stream != KEYS_STREAM {
             return Ok(());
         }
-        let key = verifier_key_of(ev).map_err(|e| e.to_string())?;
+        let key = verifier_key_of(ev)?;
         match ev.kind.as_str() {
             KEY_INTRODUCED => {
                 if ev.seq == 0 && key.id_hex() != ev.key {
-                    return Err("event 0 must be signed by the key it introduces".into());
+                    return Err(KeyFault::FirstNotSelfSigned);
                 }
                 if ev.seq > 0 && self.in_force(&ev.key, ev.seq).is_none() {
-                    return Err(format!("key {} introducing a new key is not in force", ev.key));
+                    return Err(KeyFault::IntroducerNotInForce(ev.key.clone()));
                 }
                 if self.keys.contains_key(&key.id_hex()) {
-                    return Err(format!("key {} is introduced twice", key.id_hex()));
+                    return Err(KeyFault::IntroducedTwice(key.id_hex()));
                 }
                 self.keys.insert(key.id_hex(), KeyRecord { key, introduced_at: ev.seq, retired_at: None });
             }
             KEY_RETIRED => {
-                let rec = self.keys.get_mut(&key.id_hex()).ok_or_else(|| format!("retired key {} was never introduced", key.id_hex()))?;
+                let rec = self.keys.get_mut(&key.id_hex()).ok_or_else(|| KeyFault::NeverIntroduced(key.id_hex()))?;
                 if rec.retired_at.is_some() {
-                    return Err(format!("key {} is retired twice", key.id_hex()));
+                    return Err(KeyFault::RetiredTwice(key.id_hex()));
                 }
                 // Retirement takes effect after this event, which the retiring key may sign itself.
                 rec.retired_at = Some(ev.seq + 1);
                 if self.keys.values().all(|r| r.retired_at.is_some()) {
-                    return Err("the last key in force was retired".into());
+                    return Err(KeyFault::LastRetired);
                 }
             }
-            other => return Err(format!("unknown event type {other:?} in stream keys")),
+            other => return Err(KeyFault::UnknownType(other.into())),
         }
         Ok(())
     }
@@ -135,9 +135,47 @@ impl KeyHistory {
     }
 }
 
+/// A key event that breaks the ledger's key history.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyFault {
+    #[error("event 0 must be the KeyIntroduced of the first ledger key")]
+    FirstNotIntroduced,
+    #[error("{0}")]
+    Key(#[from] Error),
+    #[error("event 0 must be signed by the key it introduces")]
+    FirstNotSelfSigned,
+    #[error("key {0} introducing a new key is not in force")]
+    IntroducerNotInForce(String),
+    #[error("key {0} is introduced twice")]
+    IntroducedTwice(String),
+    #[error("retired key {0} was never introduced")]
+    NeverIntroduced(String),
+    #[error("key {0} is retired twice")]
+    RetiredTwice(String),
+    #[error("the last key in force was retired")]
+    LastRetired,
+    #[error("unknown event type {0:?} in stream keys")]
+    UnknownType(String),
+}
+
 fn verifier_key_of(ev: &Event) -> Result<VerifierKey> {
     let text = ev.data.get("verifier_key").and_then(|v| v.as_str()).ok_or_else(|| Error::Malformed { what: "key event", detail: "no verifier_key".into() })?;
     VerifierKey::parse(text)
+}
+
+/// A source signature that does not hold against the keys its run names.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SourceFault {
+    #[error("no {0}")]
+    Missing(&'static str),
+    #[error("run {run} names no key for {registry}")]
+    NoKey { run: String, registry: String },
+    #[error("source_key is not a key run {run} names for {registry}")]
+    OtherKey { run: String, registry: String },
+    #[error("source_sig is not base64")]
+    NotBase64,
+    #[error("the answer's signature by {0} does not verify")]
+    DoesNotVerify(String),
 }
 
 /// Streams through a ledger in order and reports the first fault.
@@ -172,7 +210,7 @@ fn run_source_keys(ev: &Event) -> Option<(String, HashMap<String, Vec<VerifierKe
 /// Checks the source's signature on a `RegistryResponded` against the keys its run names: the
 /// ledger's consistency with its own claim. An answer under the national PKI (`source_sig_alg`)
 /// is left to the service's source check (`verify --trust`), which holds the X.509 path.
-fn check_source(ev: &Event, keys: &HashMap<String, HashMap<String, Vec<VerifierKey>>>) -> std::result::Result<(), String> {
+fn check_source(ev: &Event, keys: &HashMap<String, HashMap<String, Vec<VerifierKey>>>) -> std::result::Result<(), SourceFault> {
     use base64::Engine;
     let d = &ev.data;
     // A v2 answer still sealed (its person erased, or no key given) cannot be checked: the
@@ -183,15 +221,16 @@ fn check_source(ev: &Event, keys: &HashMap<String, HashMap<String, Vec<VerifierK
     if d.get("source_sig_alg").and_then(|v| v.as_str()).is_some_and(|a| a != "ed25519") {
         return Ok(());
     }
-    let run = d.get("run").and_then(|v| v.as_str()).ok_or("no run")?;
-    let registry = d.get("registry").and_then(|v| v.as_str()).ok_or("no registry")?;
-    let named = keys.get(run).and_then(|m| m.get(registry)).filter(|k| !k.is_empty()).ok_or_else(|| format!("run {run} names no key for {registry}"))?;
+    let run = d.get("run").and_then(|v| v.as_str()).ok_or(SourceFault::Missing("run"))?;
+    let registry = d.get("registry").and_then(|v| v.as_str()).ok_or(SourceFault::Missing("registry"))?;
+    let unnamed = || SourceFault::NoKey { run: run.into(), registry: registry.into() };
+    let named = keys.get(run).and_then(|m| m.get(registry)).filter(|k| !k.is_empty()).ok_or_else(unnamed)?;
     let source_key = d.get("source_key").and_then(|v| v.as_str()).unwrap_or_default();
-    let key = named.iter().find(|k| k.to_string() == source_key).ok_or_else(|| format!("source_key is not a key run {run} names for {registry}"))?;
+    let key = named.iter().find(|k| k.to_string() == source_key).ok_or_else(|| SourceFault::OtherKey { run: run.into(), registry: registry.into() })?;
     let sig = base64::engine::general_purpose::STANDARD
         .decode(d.get("source_sig").and_then(|v| v.as_str()).unwrap_or_default())
-        .map_err(|_| "source_sig is not base64".to_string())?;
-    crate::registry_answer::verify(&d["answer"], key, &sig).map_err(|_| format!("the answer's signature by {registry} does not verify"))
+        .map_err(|_| SourceFault::NotBase64)?;
+    crate::registry_answer::verify(&d["answer"], key, &sig).map_err(|_| SourceFault::DoesNotVerify(registry.into()))
 }
 
 impl ChainVerifier {
@@ -239,7 +278,7 @@ impl ChainVerifier {
                 let key = lookup(&ev.key).ok_or_else(|| find(Fault::Key, format!("key {} was never introduced", ev.key)))?;
                 ev.check_signature(&key, &computed).map_err(|e| find(Fault::Signature, e.to_string()))?;
                 if ev.kind == crate::types::REGISTRY_RESPONDED {
-                    check_source(ev, &source_keys).map_err(|e| find(Fault::SourceSignature, e))?;
+                    check_source(ev, &source_keys).map_err(|e| find(Fault::SourceSignature, e.to_string()))?;
                 }
                 Ok(computed)
             })
@@ -260,7 +299,7 @@ impl ChainVerifier {
                 return Err(find(Fault::Sequence, format!("stream {} is at stream_seq {due}, the event says {}", ev.stored_stream(), ev.stream_seq)));
             }
             self.heads.update(ev.stored_stream(), ev.stream_seq, ev.seq, &hash);
-            self.keys.apply(ev).map_err(|e| find(Fault::Key, e))?;
+            self.keys.apply(ev).map_err(|e| find(Fault::Key, e.to_string()))?;
             if self.keys.in_force(&ev.key, ev.seq).is_none() {
                 return Err(find(Fault::Key, format!("key {} is not in force at seq {}", ev.key, ev.seq)));
             }

@@ -61,7 +61,7 @@ pub async fn proof_bundle(
     caller.require(&[Role::Auditor, Role::AppealsOfficer])?;
     let iin = checked_iin(&iin)?;
     let procedure = q.get("procedure").ok_or_else(|| AppError::BadRequest("procedure is required (registry_removal or lease_termination)".into()))?;
-    let procedure = Procedure::parse(procedure).map_err(AppError::BadRequest)?;
+    let procedure = Procedure::parse(procedure).map_err(|e| AppError::BadRequest(e.to_string()))?;
     match proof::build_with(&s.ledger, &s.registry_keys, &s.run_headers, iin.as_str(), procedure).await {
         // Written out as it is, with no JSON tree in between.
         Ok(b) => Ok(Json(b)),

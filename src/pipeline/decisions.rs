@@ -90,7 +90,7 @@ impl<'a> Runner<'a> {
                                 procedure: ctx.procedure.to_string(),
                                 proposal: *proposal,
                                 outcome,
-                                reason: why,
+                                reason: why.to_string(),
                                 evidence: vec![Ref::at(answer_ix)],
                             },
                         );

@@ -119,7 +119,7 @@ impl Fixture {
         let iin = |place: String, s: &str| Iin::parse(s).map(|_| ()).map_err(|e| err(place, e.to_string()));
         let mut f = Fixture { name: name.to_string(), ..Default::default() };
         for (seg, entries) in raw.segments {
-            let p = Procedure::parse(&seg).map_err(|e| err(format!("segments.{seg}"), e))?;
+            let p = Procedure::parse(&seg).map_err(|e| err(format!("segments.{seg}"), e.to_string()))?;
             for (i, e) in entries.iter().enumerate() {
                 if let Some(k) = e.keys().find(|k| !ENTRY_FIELDS.contains(&k.as_str())) {
                     return Err(err(format!("segments.{seg}[{i}]"), format!("unknown field {k:?} (known: {})", ENTRY_FIELDS.join(", "))));
@@ -135,7 +135,7 @@ impl Fixture {
                 if rec.is_null() {
                     continue;
                 }
-                r.validate_record(k, rec).map_err(|e| err(format!("registries.{reg}[{k:?}]"), e))?;
+                r.validate_record(k, rec).map_err(|e| err(format!("registries.{reg}[{k:?}]"), e.to_string()))?;
                 // A fixture's person record is whole: a query may ask for any of its fields.
                 if r == RegistryId::GbdFl {
                     if let Some(f) = crate::rules::records::GbdFl::FIELDS.iter().find(|f| rec.get(**f).is_none()) {
@@ -151,11 +151,11 @@ impl Fixture {
                 return Err(err(format!("decisions[{k:?}].outcome"), format!("{:?} is neither confirmed nor declined", d.outcome)));
             }
             if let Some(o) = &d.official {
-                o.check().map_err(|e| err(format!("decisions[{k:?}]"), e))?;
+                o.check().map_err(|e| err(format!("decisions[{k:?}]"), e.to_string()))?;
             }
         }
         if let Some(o) = &raw.default_official {
-            o.check().map_err(|e| err("default_official".into(), e))?;
+            o.check().map_err(|e| err("default_official".into(), e.to_string()))?;
         }
         for k in raw.delivery_faults.keys() {
             iin(format!("delivery_faults[{k:?}]"), k)?;

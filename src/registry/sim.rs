@@ -306,7 +306,7 @@ pub enum SignerError {
     #[error("the certificate cannot be named by its key identifier: {0}")]
     NotByKeyIdentifier(String),
     #[error("{0}")]
-    Sign(String),
+    Sign(crate::registry::shep::wsse::SignError),
 }
 
 /// What a simulated source refuses to do.
@@ -317,7 +317,7 @@ pub enum SimError {
     #[error("{0}")]
     Iin(#[from] crate::rules::iin::IinError),
     #[error("the corrected record of {iin} in {registry}: {detail}")]
-    Record { iin: String, registry: RegistryId, detail: String },
+    Record { iin: String, registry: RegistryId, detail: crate::rules::records::RecordError },
 }
 
 /// A signing key and its certificate chain (signer first), from PEM files.

@@ -145,7 +145,7 @@ async fn a_correction_issued_by_the_source_is_accepted_as_issued() {
     w.registries.simulator().issue_correction(RegistryId::Gosreestr, &iin_for("Upheld"), Value::Null).unwrap();
     let bad = w.registries.simulator().issue_correction(RegistryId::Gosreestr, &spouse, json!({"privatization_contracts": "none"}));
     assert!(
-        matches!(bad, Err(housing_ledger::registry::sim::SimError::Record { ref detail, .. }) if detail.contains("privatization_contracts")),
+        matches!(bad, Err(housing_ledger::registry::sim::SimError::Record { ref detail, .. }) if detail.to_string().contains("privatization_contracts")),
         "a record the registry could not give is not issued"
     );
     let issued = appeals.issued_corrections(&a).await.unwrap();

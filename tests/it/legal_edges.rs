@@ -297,7 +297,7 @@ fn decision_18_a_future_record_in_a_live_run_is_a_fault() {
     let ctx = |live| Context { locality: "Астана".into(), kato: Some("710000000".into()), as_of: Some(D.into()), live };
     let mut left_out = Vec::new();
     let e = on_decision_date(RegistryId::Gosreestr, &records, &ctx(true), &mut left_out).unwrap_err();
-    assert!(e.contains("dated 2026-01-16, after the decision date 2026-01-15: the answer is malformed (decision 18)"), "{e}");
+    assert!(e.to_string().contains("dated 2026-01-16, after the decision date 2026-01-15: the answer is malformed (decision 18)"), "{e}");
     let kept = on_decision_date(RegistryId::Gosreestr, &records, &ctx(false), &mut left_out).unwrap();
     assert_eq!(kept["850415350079"]["privatization_contracts"], json!([]));
     assert_eq!(left_out.len(), 1);

@@ -306,8 +306,8 @@ async fn a_failing_tsa_leaves_checkpoints_untimestamped_until_it_answers() {
     let all = timestamp::verify_ledger(ledger.store().as_ref(), &anchors).await.unwrap();
     assert_eq!((all.stamped, all.checkpoints), (3, 3));
     let err = timestamp::verify_ledger(ledger.store().as_ref(), &certs(dir.path(), "other")).await.unwrap_err();
-    let timestamp::StampsError::Checkpoint { tree_size, detail } = &err else { panic!("{err}") };
-    assert!(*tree_size == down.tree_size && detail.contains("does not chain"), "{err}");
+    let timestamp::StampsError::Checkpoint { tree_size, fault } = &err else { panic!("{err}") };
+    assert!(*tree_size == down.tree_size && matches!(fault, timestamp::StampFault::NotAnchored), "{err}");
 }
 
 /// A token whose genTime is after the next checkpoint was signed is found and named.
@@ -349,9 +349,9 @@ async fn an_rsa_tsa_is_verified_too() {
     let imprint = timestamp::imprint(&cp.note).unwrap();
     let stamp = timestamp::verify(&token, &imprint, None, &certs(dir.path(), "rsaca")).unwrap();
     assert!(stamp.tsa.contains("RSA TSA"), "{stamp:?}");
-    assert!(timestamp::verify(&token, &imprint, None, &certs(dir.path(), "ca")).unwrap_err().contains("does not chain"));
+    assert!(timestamp::verify(&token, &imprint, None, &certs(dir.path(), "ca")).unwrap_err().to_string().contains("does not chain"));
     let mut bad = token.clone();
     let at = bad.len() - 5;
     bad[at] ^= 1;
-    assert!(timestamp::verify(&bad, &imprint, None, &certs(dir.path(), "rsaca")).unwrap_err().contains("signature"));
+    assert!(timestamp::verify(&bad, &imprint, None, &certs(dir.path(), "rsaca")).unwrap_err().to_string().contains("signature"));
 }

@@ -62,8 +62,8 @@ pub enum PkiError {
     Der(#[from] der::Error),
     #[error("{what}: {error}")]
     Malformed { what: &'static str, error: der::Error },
-    #[error("the certificate {subject} was not valid at the signing time {at} (valid from {from} until {until}: expired or not yet valid)")]
-    NotValidThen { subject: String, at: String, from: String, until: String },
+    #[error("the certificate {subject} was not valid at the signing time {} (valid from {} until {}: expired or not yet valid)", show(*at), show(*from), show(*until))]
+    NotValidThen { subject: String, at: u64, from: u64, until: u64 },
     #[error("the certificate {subject}: extension {oid}: {error}")]
     Extension { subject: String, oid: String, error: der::Error },
     #[error("the CA certificate {0} has no basicConstraints CA: it may not issue certificates")]
@@ -80,8 +80,8 @@ pub enum PkiError {
     ChainNotBase64(usize),
     #[error("source_chain[{i}] is not a DER certificate: {error}")]
     ChainNotDer { i: usize, error: der::Error },
-    #[error("the signer's certificate was revoked at {when}, at or before the signing time {at}")]
-    Revoked { when: String, at: String },
+    #[error("the signer's certificate was revoked at {}, at or before the signing time {}", show(*when), show(*at))]
+    Revoked { when: u64, at: u64 },
     #[error("the OCSP CertID hashes with {0}, not SHA-1 or SHA-256")]
     CertIdHash(String),
     #[error("the OCSP responder answered {0}")]
@@ -92,8 +92,8 @@ pub enum PkiError {
     OcspType(String),
     #[error("the OCSP response is signed by {who}, which is neither the CA {ca} that issued the signer nor a responder it delegated")]
     OcspSigner { who: String, ca: String },
-    #[error("the OCSP response is stale: produced at {produced}, more than 24 hours from the signing time {at}")]
-    OcspStale { produced: String, at: String },
+    #[error("the OCSP response is stale: produced at {}, more than 24 hours from the signing time {}", show(*produced), show(*at))]
+    OcspStale { produced: u64, at: u64 },
     #[error("the OCSP response does not cover the signer's certificate")]
     OcspNotCovering,
     #[error("the OCSP responder does not know the signer's certificate")]
@@ -102,8 +102,8 @@ pub enum PkiError {
     CrlIssuer { issuer: String, ca: String },
     #[error("the CRL's signature by {ca}: {error}")]
     CrlSignature { ca: String, error: Box<PkiError> },
-    #[error("the CRL does not cover the signing time {at}: it is valid from {from} until {until}")]
-    CrlNotCovering { at: String, from: String, until: String },
+    #[error("the CRL does not cover the signing time {}: it is valid from {} until {}", show(*at), show(*from), until.map(show).unwrap_or_else(|| "(no next update)".into()))]
+    CrlNotCovering { at: u64, from: u64, until: Option<u64> },
 }
 
 /// The GOST algorithm `oid` names, if it is one.
@@ -167,7 +167,7 @@ fn valid_then(cert: &Certificate, t: u64) -> Result<(), PkiError> {
         return Ok(());
     }
     let v = &cert.tbs_certificate.validity;
-    Err(PkiError::NotValidThen { subject: subject(cert), at: show(t), from: show(unix(&v.not_before)), until: show(unix(&v.not_after)) })
+    Err(PkiError::NotValidThen { subject: subject(cert), at: t, from: unix(&v.not_before), until: unix(&v.not_after) })
 }
 
 /// An extension of `cert`, decoded; `None` where it has none.
@@ -261,10 +261,8 @@ pub fn build_path<'a>(
             valid_then(anchor, at)?;
             return Ok((anchor, issuer_of_signer.unwrap_or(anchor)));
         }
-        let next = chain
-            .iter()
-            .find(|c| !std::ptr::eq(*c, cert) && issued_by(cert, c))
-            .ok_or_else(|| PkiError::NoPath(cert.tbs_certificate.issuer.to_string()))?;
+        let next =
+            chain.iter().find(|c| !std::ptr::eq(*c, cert) && issued_by(cert, c)).ok_or_else(|| PkiError::NoPath(cert.tbs_certificate.issuer.to_string()))?;
         refuse_gost(next)?;
         check_ca(next)?;
         valid_then(next, at)?;
@@ -293,7 +291,7 @@ pub fn check_revocation(evidence: &Revocation, signer: &Certificate, issuer: &Ce
 
 fn revoked_then(when: u64, at: u64) -> Result<(), PkiError> {
     if when <= at {
-        return Err(PkiError::Revoked { when: show(when), at: show(at) });
+        return Err(PkiError::Revoked { when, at });
     }
     Ok(())
 }
@@ -356,7 +354,7 @@ fn check_ocsp(der: &[u8], signer: &Certificate, issuer: &Certificate, at: u64) -
         return Err(PkiError::OcspSigner { who, ca: subject(issuer) });
     }
     if produced.abs_diff(at) > OCSP_WINDOW_SECS {
-        return Err(PkiError::OcspStale { produced: show(produced), at: show(at) });
+        return Err(PkiError::OcspStale { produced, at });
     }
     let single = basic
         .tbs_response_data
@@ -389,7 +387,7 @@ fn check_crl(der: &[u8], signer: &Certificate, issuer: &Certificate, at: u64) ->
         .map_err(|e| PkiError::CrlSignature { ca: subject(issuer), error: Box::new(e) })?;
     let (from, until) = (unix(&tbs.this_update), tbs.next_update.as_ref().map(unix));
     if at < from || until.is_some_and(|u| at > u) {
-        return Err(PkiError::CrlNotCovering { at: show(at), from: show(from), until: until.map(show).unwrap_or_else(|| "(no next update)".into()) });
+        return Err(PkiError::CrlNotCovering { at, from, until });
     }
     match tbs.revoked_certificates.iter().flatten().find(|r| r.serial_number == signer.tbs_certificate.serial_number) {
         Some(r) => revoked_then(unix(&r.revocation_date), at),

@@ -25,17 +25,66 @@ const ID_MESSAGE_DIGEST: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.84
 const ID_CONTENT_TYPE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.3");
 const ID_KP_TIME_STAMPING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
 
+/// Why a time-stamp token does not check against its checkpoint and the TSA's certificates.
+#[derive(Debug, thiserror::Error)]
+pub enum StampFault {
+    #[error("--tsa-cert: {0}")]
+    AnchorPem(der::Error),
+    #[error("{what}: {error}")]
+    Malformed { what: &'static str, error: der::Error },
+    #[error("{0}")]
+    Der(#[from] der::Error),
+    #[error("the token is {0}, not SignedData")]
+    NotSignedData(String),
+    #[error("the TSA's signature: {0}")]
+    Signature(crate::pki::PkiError),
+    #[error("the checkpoint note has no blank line")]
+    NoteWithoutBlankLine,
+    #[error("--tsa-cert: no certificate")]
+    NoAnchor,
+    #[error("the signed content is not a TSTInfo")]
+    NotTstInfo,
+    #[error("the token holds no TSTInfo")]
+    NoTstInfo,
+    #[error("the token's message imprint is not SHA-256 of this checkpoint's body")]
+    Imprint,
+    #[error("the token's nonce is not the one sent")]
+    Nonce,
+    #[error("the token has no signer")]
+    NoSigner,
+    #[error("the token names a signer whose certificate is neither in it nor given")]
+    SignerUnknown,
+    #[error("a signer named by key identifier is not supported")]
+    SignerByKeyId,
+    #[error("the token has no signed attributes")]
+    NoSignedAttributes,
+    #[error("the signed attributes hold no message digest")]
+    NoMessageDigest,
+    #[error("the signed attributes hold no content type")]
+    NoContentType,
+    #[error("the signed message digest is not SHA-256 of the TSTInfo")]
+    MessageDigest,
+    #[error("the TSA certificate has no extended key use")]
+    NoExtendedKeyUse,
+    #[error("the TSA certificate is not for time-stamping (no timeStamping extended key use)")]
+    NotForTimeStamping,
+    #[error("the TSA certificate was not valid at the token's genTime (expired or not yet valid)")]
+    NotValidAtGenTime,
+    #[error("the TSA certificate does not chain to the --tsa-cert given")]
+    NotAnchored,
+}
+
 /// The imprint of a checkpoint: SHA-256 of its body, the note text and the blank line after it.
-pub fn imprint(note: &str) -> Result<[u8; 32], String> {
-    let at = note.find("\n\n").ok_or("the checkpoint note has no blank line")?;
+pub fn imprint(note: &str) -> Result<[u8; 32], StampFault> {
+    let at = note.find("\n\n").ok_or(StampFault::NoteWithoutBlankLine)?;
     Ok(Sha256::digest(&note.as_bytes()[..at + 2]).into())
 }
 
 /// Certificates from PEM text (one or more), the trust anchors of `--tsa-cert`.
-pub fn certificates_from_pem(pem: &str) -> Result<Vec<Certificate>, String> {
-    let certs = Certificate::load_pem_chain(pem.as_bytes()).map_err(|e| format!("--tsa-cert: {e}"))?;
+pub fn certificates_from_pem(pem: &str) -> Result<Vec<Certificate>, StampFault> {
+    let certs = Certificate::load_pem_chain(pem.as_bytes()).map_err(StampFault::AnchorPem)?;
     if certs.is_empty() {
-        return Err("--tsa-cert: no certificate".into());
+        return Err(StampFault::NoAnchor);
     }
     Ok(certs)
 }
@@ -80,18 +129,18 @@ pub struct Stamp {
     pub tsa: String,
 }
 
-fn tst_info(token: &[u8]) -> Result<(SignedData, Vec<u8>, TstInfo), String> {
-    let ci = ContentInfo::from_der(token).map_err(|e| format!("the token is not a CMS ContentInfo: {e}"))?;
+fn tst_info(token: &[u8]) -> Result<(SignedData, Vec<u8>, TstInfo), StampFault> {
+    let ci = ContentInfo::from_der(token).map_err(|e| StampFault::Malformed { what: "the token is not a CMS ContentInfo", error: e })?;
     if ci.content_type != ID_SIGNED_DATA {
-        return Err(format!("the token is {}, not SignedData", ci.content_type));
+        return Err(StampFault::NotSignedData(ci.content_type.to_string()));
     }
-    let sd: SignedData = ci.content.decode_as().map_err(|e| format!("SignedData: {e}"))?;
+    let sd: SignedData = ci.content.decode_as().map_err(|e| StampFault::Malformed { what: "SignedData", error: e })?;
     if sd.encap_content_info.econtent_type != ID_CT_TSTINFO {
-        return Err("the signed content is not a TSTInfo".into());
+        return Err(StampFault::NotTstInfo);
     }
-    let econtent = sd.encap_content_info.econtent.as_ref().ok_or("the token holds no TSTInfo")?;
-    let bytes = econtent.decode_as::<OctetString>().map_err(|e| format!("TSTInfo: {e}"))?.as_bytes().to_vec();
-    let info = TstInfo::from_der(&bytes).map_err(|e| format!("TSTInfo: {e}"))?;
+    let econtent = sd.encap_content_info.econtent.as_ref().ok_or(StampFault::NoTstInfo)?;
+    let bytes = econtent.decode_as::<OctetString>().map_err(|e| StampFault::Malformed { what: "TSTInfo", error: e })?.as_bytes().to_vec();
+    let info = TstInfo::from_der(&bytes).map_err(|e| StampFault::Malformed { what: "TSTInfo", error: e })?;
     Ok((sd, bytes, info))
 }
 
@@ -99,18 +148,18 @@ fn tst_info(token: &[u8]) -> Result<(SignedData, Vec<u8>, TstInfo), String> {
 /// signed attributes, whose message digest is the TSTInfo's; the TSA certificate carries the
 /// `timeStamping` extended key use, was valid at `genTime`, and is one of `anchors` or signed
 /// by one (valid then too); and, where one was sent, the nonce.
-pub fn verify(token: &[u8], imprint: &[u8; 32], nonce: Option<u64>, anchors: &[Certificate]) -> Result<Stamp, String> {
+pub fn verify(token: &[u8], imprint: &[u8; 32], nonce: Option<u64>, anchors: &[Certificate]) -> Result<Stamp, StampFault> {
     let (sd, tst_bytes, info) = tst_info(token)?;
     if info.message_imprint.hash_algorithm.oid != ID_SHA256 || info.message_imprint.hashed_message.as_bytes() != imprint {
-        return Err("the token's message imprint is not SHA-256 of this checkpoint's body".into());
+        return Err(StampFault::Imprint);
     }
     if let Some(n) = nonce {
         if info.nonce.as_ref() != Some(&int(n)) {
-            return Err("the token's nonce is not the one sent".into());
+            return Err(StampFault::Nonce);
         }
     }
     let gen_time = info.gen_time.to_unix_duration().as_secs();
-    let signer = sd.signer_infos.0.as_slice().first().ok_or("the token has no signer")?;
+    let signer = sd.signer_infos.0.as_slice().first().ok_or(StampFault::NoSigner)?;
     let certs: Vec<&Certificate> = sd
         .certificates
         .as_ref()
@@ -122,26 +171,26 @@ pub fn verify(token: &[u8], imprint: &[u8; 32], nonce: Option<u64>, anchors: &[C
             .chain(anchors.iter().collect::<Vec<_>>().iter())
             .find(|c| c.tbs_certificate.issuer == is.issuer && c.tbs_certificate.serial_number == is.serial_number)
             .copied()
-            .ok_or("the token names a signer whose certificate is neither in it nor given")?,
-        SignerIdentifier::SubjectKeyIdentifier(_) => return Err("a signer named by key identifier is not supported".into()),
+            .ok_or(StampFault::SignerUnknown)?,
+        SignerIdentifier::SubjectKeyIdentifier(_) => return Err(StampFault::SignerByKeyId),
     };
     // The signed attributes: the content type and the message digest of the TSTInfo.
-    let attrs = signer.signed_attrs.as_ref().ok_or("the token has no signed attributes")?;
+    let attrs = signer.signed_attrs.as_ref().ok_or(StampFault::NoSignedAttributes)?;
     let digest = attrs
         .iter()
         .find(|a| a.oid == ID_MESSAGE_DIGEST)
         .and_then(|a| a.values.iter().next())
         .and_then(|v| v.decode_as::<OctetString>().ok())
-        .ok_or("the signed attributes hold no message digest")?;
+        .ok_or(StampFault::NoMessageDigest)?;
     if !attrs.iter().any(|a| a.oid == ID_CONTENT_TYPE) {
-        return Err("the signed attributes hold no content type".into());
+        return Err(StampFault::NoContentType);
     }
     if signer.digest_alg.oid != ID_SHA256 || digest.as_bytes() != &Sha256::digest(&tst_bytes)[..] {
-        return Err("the signed message digest is not SHA-256 of the TSTInfo".into());
+        return Err(StampFault::MessageDigest);
     }
-    let signed = attrs.to_der().map_err(|e| e.to_string())?;
+    let signed = attrs.to_der()?;
     verify_signature(&tsa.tbs_certificate.subject_public_key_info, &signer.signature_algorithm.oid, &signed, signer.signature.as_bytes())
-        .map_err(|e| format!("the TSA's signature: {e}"))?;
+        .map_err(StampFault::Signature)?;
     // The TSA certificate: for time-stamping, valid at genTime, anchored.
     let eku = tsa
         .tbs_certificate
@@ -149,17 +198,17 @@ pub fn verify(token: &[u8], imprint: &[u8; 32], nonce: Option<u64>, anchors: &[C
         .as_ref()
         .and_then(|exts| exts.iter().find(|e| e.extn_id == ID_CE_EXT_KEY_USAGE))
         .and_then(|e| x509_cert::ext::pkix::ExtendedKeyUsage::from_der(e.extn_value.as_bytes()).ok())
-        .ok_or("the TSA certificate has no extended key use")?;
+        .ok_or(StampFault::NoExtendedKeyUse)?;
     if !eku.0.contains(&ID_KP_TIME_STAMPING) {
-        return Err("the TSA certificate is not for time-stamping (no timeStamping extended key use)".into());
+        return Err(StampFault::NotForTimeStamping);
     }
     let valid_at = |c: &Certificate| crate::pki::valid_at(c, gen_time);
     if !valid_at(tsa) {
-        return Err("the TSA certificate was not valid at the token's genTime (expired or not yet valid)".into());
+        return Err(StampFault::NotValidAtGenTime);
     }
     let anchored = anchors.iter().any(|a| a == tsa) || anchors.iter().any(|a| valid_at(a) && crate::pki::issued_by(tsa, a));
     if !anchored {
-        return Err("the TSA certificate does not chain to the --tsa-cert given".into());
+        return Err(StampFault::NotAnchored);
     }
     Ok(Stamp { gen_time, tsa: tsa.tbs_certificate.subject.to_string() })
 }

@@ -12,7 +12,7 @@ mod verify;
 
 pub use verify::{
     check_event_sources, check_evidence, check_quorum, check_timestamp, family_fixed, judge_answers, opened_events, rederive, verify, verify_case_file,
-    Rederived, Sources, Verified,
+    JudgeError, Rederived, Sources, Verified,
 };
 
 use events::catalogue::{Ground, Status};

@@ -290,7 +290,7 @@ fn rejudge(v: &AppealView, seq: u64, r: &ev::AppealRechecked, keys: &TrustedKeys
         corrections.insert(registry, (subjects, records_of(records)));
     }
     let asked = v.events.iter().filter(|e| e.kind == REGISTRY_QUERIED || (evidence.contains(&e.seq) && !is_correction(e)));
-    let answers = verified_answers(asked, keys).map_err(fail)?;
+    let answers = verified_answers(asked, keys).map_err(|e| fail(e.to_string()))?;
     let events = &v.proof.events;
     let entry: ev::ListEntryReceived = events
         .iter()
@@ -302,8 +302,8 @@ fn rejudge(v: &AppealView, seq: u64, r: &ev::AppealRechecked, keys: &TrustedKeys
     let mut before: Vec<&Event> = events.iter().chain(v.events.iter()).filter(|e| e.seq < seq).collect();
     before.sort_by_key(|e| e.seq);
     let family = family_fixed(before, &r.run, rs, first);
-    let context = judged_by(events, &entry).map_err(fail)?;
-    let (verdict, grounds, _) = judge_from(rs, first, &v.proof.iin, &context, family, &answers, &corrections).map_err(fail)?;
+    let context = judged_by(events, &entry).map_err(|e| fail(e.to_string()))?;
+    let (verdict, grounds, _) = judge_from(rs, first, &v.proof.iin, &context, family, &answers, &corrections).map_err(|e| fail(e.to_string()))?;
     let (computed, recorded): (BTreeSet<_>, BTreeSet<_>) = (grounds.iter().map(ground_key).collect(), r.grounds.iter().map(ground_key).collect());
     if verdict != r.verdict || computed != recorded {
         return Err(fail(format!("the rules find {} {computed:?}, it records {} {recorded:?}", verdict.as_str(), r.verdict.as_str())));
@@ -373,28 +373,62 @@ pub fn check_evidence(events: &[Event], keys: &TrustedKeys) -> Result<(), ProofE
     Ok(())
 }
 
+/// Why a person's recorded case cannot be judged again from its events: an event that does not
+/// decode, a source signature that fails, an answer or rule set missing.
+#[derive(Debug, thiserror::Error)]
+pub enum JudgeError {
+    #[error("{0}")]
+    Event(#[from] events::Error),
+    #[error("unknown registry {0:?}")]
+    UnknownRegistry(String),
+    #[error("seq {0}: unknown registry")]
+    UnknownRegistryAt(u64),
+    #[error("{registry}'s answer: {fault}")]
+    Answer { registry: RegistryId, fault: crate::registry::RegistryFault },
+    #[error("seq {seq}: source {fault}")]
+    AnswerAt { seq: u64, fault: crate::registry::RegistryFault },
+    #[error("the reinstatement's acknowledgement: {0}")]
+    Acknowledgement(crate::registry::RegistryFault),
+    #[error("the list entry: {0}")]
+    ListEntry(Box<crate::registry::trust::SourceError>),
+    #[error("the decision: {0}")]
+    Decision(Box<crate::registry::trust::SourceError>),
+    #[error("no list entry")]
+    NoListEntry,
+    #[error("rule set {0} is not known to this verifier")]
+    UnknownRuleSet(String),
+    #[error("the rule set is for another procedure")]
+    OtherProcedure,
+    #[error("no RunStarted of run {0}")]
+    NoRunStarted(String),
+    #[error("step {0}: the answers do not allow a decision")]
+    Undecided(String),
+    #[error("step {step}: no verified answer from {registry}")]
+    NoAnswer { step: String, registry: RegistryId },
+}
+
 /// The source signatures one event carries, checked against `keys` alone: a registry answer's
 /// (its signature, by the entry valid when it was signed), a list entry's and a decision's own
 /// (by the event's time), a reinstatement's acknowledgement. Other events carry none.
-pub fn check_event_sources(e: &Event, keys: &TrustedKeys) -> Result<(), String> {
+pub fn check_event_sources(e: &Event, keys: &TrustedKeys) -> Result<(), JudgeError> {
     let d = &e.data;
     match e.kind.as_str() {
         REGISTRY_RESPONDED => {
-            let r: ev::RegistryResponded = e.decode().map_err(|err| err.to_string())?;
-            let registry = RegistryId::parse(&r.registry).ok_or_else(|| format!("unknown registry {:?}", r.registry))?;
-            keys.check_source(registry, &SignedAnswer::from_responded(&r)).map_err(|f| format!("{registry}'s answer: {f}"))
+            let r: ev::RegistryResponded = e.decode()?;
+            let registry = RegistryId::parse(&r.registry).ok_or_else(|| JudgeError::UnknownRegistry(r.registry.clone()))?;
+            keys.check_source(registry, &SignedAnswer::from_responded(&r)).map_err(|fault| JudgeError::Answer { registry, fault })
         }
         REINSTATEMENT_ACKNOWLEDGED => {
-            let r: ev::ReinstatementAcknowledged = e.decode().map_err(|err| err.to_string())?;
-            let registry = RegistryId::parse(&r.registry).ok_or_else(|| format!("unknown registry {:?}", r.registry))?;
+            let r: ev::ReinstatementAcknowledged = e.decode()?;
+            let registry = RegistryId::parse(&r.registry).ok_or_else(|| JudgeError::UnknownRegistry(r.registry.clone()))?;
             let signed = SignedAnswer { answer: r.answer, source_key: r.source_key, source_sig: r.source_sig, ..SignedAnswer::default() };
-            keys.check_source(registry, &signed).map_err(|f| format!("the reinstatement's acknowledgement: {f}"))
+            keys.check_source(registry, &signed).map_err(JudgeError::Acknowledgement)
         }
         LIST_ENTRY_RECEIVED => {
-            keys.check_item(RegistryId::IshAsMr, &d["entry"], d["entry_sig"].as_str(), Some(&e.time)).map_err(|err| format!("the list entry: {err}"))
+            keys.check_item(RegistryId::IshAsMr, &d["entry"], d["entry_sig"].as_str(), Some(&e.time)).map_err(|e| JudgeError::ListEntry(Box::new(e)))
         }
         DECISION_TAKEN if d.get("appeal").is_none() => {
-            keys.check_item(RegistryId::IshAsMr, &d["decision"], d["decision_sig"].as_str(), Some(&e.time)).map_err(|err| format!("the decision: {err}"))
+            keys.check_item(RegistryId::IshAsMr, &d["decision"], d["decision_sig"].as_str(), Some(&e.time)).map_err(|e| JudgeError::Decision(Box::new(e)))
         }
         _ => Ok(()),
     }
@@ -524,7 +558,7 @@ pub fn check_timestamp(bundle: &Bundle, anchors: &[x509_cert::Certificate]) -> R
     use base64::Engine;
     let token = bundle.timestamp.as_deref().ok_or_else(|| invalid("the checkpoint carries no time-stamp"))?;
     let token = base64::engine::general_purpose::STANDARD.decode(token).map_err(|_| invalid("the time-stamp is not base64"))?;
-    let imprint = crate::timestamp::imprint(&bundle.checkpoint).map_err(invalid)?;
+    let imprint = crate::timestamp::imprint(&bundle.checkpoint).map_err(|e| invalid(e.to_string()))?;
     crate::timestamp::verify(&token, &imprint, None, anchors).map_err(|e| invalid(format!("time-stamp: {e}")))
 }
 
@@ -603,23 +637,21 @@ pub fn rederive<'e>(
     procedure: Procedure,
     keys: &TrustedKeys,
     book: &RuleBook,
-) -> Result<Option<Rederived>, String> {
+) -> Result<Option<Rederived>, JudgeError> {
     let answers = verified_answers(events.clone(), keys)?;
     // The proposal's grounds, or none for a retention.
     let decided = match events.clone().into_iter().find(|e| e.kind == DECISION_PROPOSED || e.kind == PERSON_RETAINED) {
-        Some(e) if e.kind == DECISION_PROPOSED => {
-            e.decode::<ev::DecisionProposed>().map(|p| (p.rule_set_sha256, Some(p.grounds))).map_err(|err| err.to_string())?
-        }
-        Some(e) => e.decode::<ev::PersonRetained>().map(|p| (p.rule_set_sha256, None)).map_err(|err| err.to_string())?,
+        Some(e) if e.kind == DECISION_PROPOSED => e.decode::<ev::DecisionProposed>().map(|p| (p.rule_set_sha256, Some(p.grounds)))?,
+        Some(e) => e.decode::<ev::PersonRetained>().map(|p| (p.rule_set_sha256, None))?,
         None => return Ok(None),
     };
-    let entry = events.clone().into_iter().find(|e| e.kind == LIST_ENTRY_RECEIVED).ok_or("no list entry")?;
-    let entry: ev::ListEntryReceived = entry.decode().map_err(|err| err.to_string())?;
+    let entry = events.clone().into_iter().find(|e| e.kind == LIST_ENTRY_RECEIVED).ok_or(JudgeError::NoListEntry)?;
+    let entry: ev::ListEntryReceived = entry.decode()?;
     let context = judged_by(events, &entry)?;
     let (sha, proposed) = decided;
-    let rs = book.by_sha(&sha).ok_or_else(|| format!("rule set {sha} is not known to this verifier"))?;
+    let rs = book.by_sha(&sha).ok_or_else(|| JudgeError::UnknownRuleSet(sha.clone()))?;
     if rs.procedure != procedure {
-        return Err("the rule set is for another procedure".into());
+        return Err(JudgeError::OtherProcedure);
     }
     let computed = judge_answers(rs, iin, &context, &answers)?;
     Ok(Some(Rederived { rule_set_sha256: sha, rule_set_id: rs.id.clone(), rule_set_version: rs.version.clone(), computed, proposed, context, answers }))
@@ -628,13 +660,12 @@ pub fn rederive<'e>(
 /// What a run judged its person against, from its signed `RunStarted` among `events` and his
 /// list entry: the entry's settlement, and the decision date where the run judged records as
 /// they stood on it (decision 18).
-pub fn judged_by<'e>(events: impl IntoIterator<Item = &'e Event>, entry: &ev::ListEntryReceived) -> Result<Context, String> {
+pub fn judged_by<'e>(events: impl IntoIterator<Item = &'e Event>, entry: &ev::ListEntryReceived) -> Result<Context, JudgeError> {
     let started: ev::RunStarted = events
         .into_iter()
         .find(|e| e.kind == RUN_STARTED && e.run() == Some(entry.run.as_str()))
-        .ok_or_else(|| format!("no RunStarted of run {}", entry.run))?
-        .decode()
-        .map_err(|err| err.to_string())?;
+        .ok_or_else(|| JudgeError::NoRunStarted(entry.run.clone()))?
+        .decode()?;
     Ok(Context::of_entry(&entry.entry, started.dated_as_of(), started.live()))
 }
 
@@ -644,18 +675,18 @@ pub fn judged_by<'e>(events: impl IntoIterator<Item = &'e Event>, entry: &ev::Li
 pub fn verified_answers<'e>(
     events: impl IntoIterator<Item = &'e Event> + Clone,
     keys: &TrustedKeys,
-) -> Result<BTreeMap<(String, RegistryId), Records>, String> {
+) -> Result<BTreeMap<(String, RegistryId), Records>, JudgeError> {
     let mut asked: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for e in events.clone().into_iter().filter(|e| e.kind == REGISTRY_QUERIED) {
-        let q: ev::RegistryQueried = e.decode().map_err(|err| err.to_string())?;
+        let q: ev::RegistryQueried = e.decode()?;
         if let Some(fields) = q.fields {
             asked.insert(q.request_id, fields);
         }
     }
     let mut answers: BTreeMap<(String, RegistryId), Records> = BTreeMap::new();
     for e in events.into_iter().filter(|e| e.kind == REGISTRY_RESPONDED && e.stream.starts_with("person:")) {
-        let r: ev::RegistryResponded = e.decode().map_err(|err| err.to_string())?;
-        let registry = RegistryId::parse(&r.registry).ok_or_else(|| format!("seq {}: unknown registry", e.seq))?;
+        let r: ev::RegistryResponded = e.decode()?;
+        let registry = RegistryId::parse(&r.registry).ok_or(JudgeError::UnknownRegistryAt(e.seq))?;
         let subjects: Vec<String> = serde_json::from_value(r.answer["subjects"].clone()).unwrap_or_default();
         let signed = SignedAnswer { item_sigs: Default::default(), ..SignedAnswer::from_responded(&r) };
         let step = r.step.unwrap_or_default();
@@ -663,7 +694,7 @@ pub fn verified_answers<'e>(
             Some(fields) => AnswerKind::Fields(&subjects, fields),
             None => AnswerKind::Records(&subjects),
         };
-        let records = check_answer(keys, registry, &r.request_id, kind, &signed).map_err(|err| format!("seq {}: source {err}", e.seq))?;
+        let records = check_answer(keys, registry, &r.request_id, kind, &signed).map_err(|fault| JudgeError::AnswerAt { seq: e.seq, fault })?;
         // A step may ask one registry twice (the recipient, and his family for fewer fields).
         answers.entry((step, registry)).or_default().extend(records_of(records));
     }
@@ -672,9 +703,14 @@ pub fn verified_answers<'e>(
 
 /// The rules' own step machine, fed verified answers (`(step, registry)` → records): the
 /// grounds it finds, or why the answers do not allow a decision.
-pub fn judge_answers(rs: &crate::rules::RuleSet, iin: &str, ctx: &Context, answers: &BTreeMap<(String, RegistryId), Records>) -> Result<Vec<Ground>, String> {
+pub fn judge_answers(
+    rs: &crate::rules::RuleSet,
+    iin: &str,
+    ctx: &Context,
+    answers: &BTreeMap<(String, RegistryId), Records>,
+) -> Result<Vec<Ground>, JudgeError> {
     match judge_from(rs, 0, iin, ctx, Family::default(), answers, &Corrections::new())? {
-        (CheckVerdict::Incomplete, _, Some(step)) => Err(format!("step {step}: the answers do not allow a decision")),
+        (CheckVerdict::Incomplete, _, Some(step)) => Err(JudgeError::Undecided(step)),
         (_, grounds, _) => Ok(grounds),
     }
 }
@@ -694,14 +730,14 @@ pub fn judge_from(
     family: Family,
     answers: &BTreeMap<(String, RegistryId), Records>,
     corrections: &Corrections,
-) -> Result<(CheckVerdict, Vec<Ground>, Option<String>), String> {
+) -> Result<(CheckVerdict, Vec<Ground>, Option<String>), JudgeError> {
     let mut machine = StepMachine::new(rs, first, iin, ctx.clone(), family);
     while let Some((step, subjects)) = machine.current() {
         let mut fed: BTreeMap<RegistryId, Records> = BTreeMap::new();
         for r in step.registries() {
             let records = match corrections.get(&r).filter(|(about, _)| subjects.iter().all(|s| about.contains(s))) {
                 Some((_, records)) => records.iter().filter(|(k, _)| subjects.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect(),
-                None => answers.get(&(step.step.clone(), r)).cloned().ok_or_else(|| format!("step {}: no verified answer from {r}", step.step))?,
+                None => answers.get(&(step.step.clone(), r)).cloned().ok_or_else(|| JudgeError::NoAnswer { step: step.step.clone(), registry: r })?,
             };
             fed.insert(r, records);
         }
@@ -735,7 +771,7 @@ pub fn verify(bundle: &Bundle, anchor: &VerifierKey, book: &RuleBook, sources: &
     let opened = open_bundle(bundle)?;
     let bundle = opened.as_ref().unwrap_or(bundle);
     let keys = source_keys(bundle, sources)?;
-    let procedure = Procedure::parse(&bundle.procedure).map_err(invalid)?;
+    let procedure = Procedure::parse(&bundle.procedure).map_err(|e| invalid(e.to_string()))?;
     // The status the events show.
     let mut persons = Persons::default();
     bundle.events.iter().for_each(|e| persons.apply(e));
@@ -744,7 +780,7 @@ pub fn verify(bundle: &Bundle, anchor: &VerifierKey, book: &RuleBook, sources: &
     let run = check_whole(bundle, overturned)?;
     // The decision rests on its run's events; an appeal's re-check is judged with the appeal.
     let of_case = bundle.events.iter().filter(|e| e.run() == Some(run.as_str()) && e.appeal().is_none());
-    let judged = rederive(of_case, &bundle.iin, procedure, &keys, book).map_err(invalid)?;
+    let judged = rederive(of_case, &bundle.iin, procedure, &keys, book).map_err(|e| invalid(e.to_string()))?;
     if case.status != bundle.status {
         return Err(invalid(format!("bundle says {}, its events say {}", bundle.status, case.status)));
     }

@@ -158,6 +158,15 @@ pub struct Official {
     pub position: String,
 }
 
+/// A decision that cannot be taken because no identified official took it (decision 15).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NoOfficial {
+    #[error("the decision names no official (decision 15: an identified official decides)")]
+    Unnamed,
+    #[error("official.{0} is empty")]
+    Empty(&'static str),
+}
+
 impl Official {
     /// As the ledger records him.
     pub fn record(&self) -> events::catalogue::Official {
@@ -165,10 +174,10 @@ impl Official {
     }
 
     /// Name and position must say something.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), NoOfficial> {
         for (field, v) in [("name", &self.name), ("position", &self.position)] {
             if v.trim().is_empty() {
-                return Err(format!("official.{field} is empty"));
+                return Err(NoOfficial::Empty(field));
             }
         }
         Ok(())
@@ -191,8 +200,8 @@ pub struct Decision {
 
 impl Decision {
     /// The official who decided, or why the decision cannot be taken (decision 15).
-    pub fn official(&self) -> Result<&Official, String> {
-        let o = self.official.as_ref().ok_or("the decision names no official (decision 15: an identified official decides)")?;
+    pub fn official(&self) -> Result<&Official, NoOfficial> {
+        let o = self.official.as_ref().ok_or(NoOfficial::Unnamed)?;
         o.check()?;
         Ok(o)
     }

@@ -137,13 +137,13 @@ pub enum SourceError {
     #[error("source_chain is empty")]
     EmptyChain,
     #[error("{0}")]
-    Chain(#[from] pki::PkiError),
+    Chain(Box<pki::PkiError>),
     #[error("{registry}: {error}")]
-    Pki { registry: RegistryId, error: pki::PkiError },
+    Pki { registry: RegistryId, error: Box<pki::PkiError> },
     #[error("the signer's key is not what {0} needs")]
     KeyNotFor(String),
     #[error("the signature of {registry} by {subject}: {error}")]
-    SignatureBy { registry: RegistryId, subject: String, error: pki::PkiError },
+    SignatureBy { registry: RegistryId, subject: String, error: Box<pki::PkiError> },
     #[error("{registry}: {error}")]
     Envelope { registry: RegistryId, error: super::shep::DocumentError },
     #[error("the trust list holds no CA for {0}")]
@@ -162,6 +162,12 @@ pub enum SourceError {
     ItemNotBase64,
     #[error("its own signature by {0} does not verify under any key the trust list holds for {0} at that time")]
     ItemDoesNotVerify(RegistryId),
+}
+
+impl From<pki::PkiError> for SourceError {
+    fn from(e: pki::PkiError) -> Self {
+        Self::Chain(Box::new(e))
+    }
 }
 
 /// The moment an answer was signed: its signed `issued_at`, as POSIX seconds and as the day
@@ -403,7 +409,16 @@ impl TrustedKeys {
     /// An answer under the national PKI (`sources.md`): the chain to a `ca` entry valid at the
     /// signing time, the signer constraint, the signature, and the revocation evidence.
     #[allow(clippy::too_many_arguments)]
-    fn check_x509(&self, registry: RegistryId, signed: &SignedAnswer, alg: &str, message: &[u8], sig: &[u8], t: u64, day: NaiveDate) -> Result<(), SourceError> {
+    fn check_x509(
+        &self,
+        registry: RegistryId,
+        signed: &SignedAnswer,
+        alg: &str,
+        message: &[u8],
+        sig: &[u8],
+        t: u64,
+        day: NaiveDate,
+    ) -> Result<(), SourceError> {
         let chain = pki::chain_from_base64(signed.source_chain.as_deref().ok_or(SourceError::NoChain)?)?;
         let signer = chain.first().ok_or(SourceError::EmptyChain)?;
         // The chain first: a GOST or unanchored certificate is named as such, not as a key
@@ -416,8 +431,11 @@ impl TrustedKeys {
         if signer.tbs_certificate.subject_public_key_info.algorithm.oid != key_alg {
             return Err(SourceError::KeyNotFor(alg.into()));
         }
-        pki::verify_signature(&signer.tbs_certificate.subject_public_key_info, &sig_alg, message, sig)
-            .map_err(|error| SourceError::SignatureBy { registry, subject: pki::subject(signer), error })
+        pki::verify_signature(&signer.tbs_certificate.subject_public_key_info, &sig_alg, message, sig).map_err(|error| SourceError::SignatureBy {
+            registry,
+            subject: pki::subject(signer),
+            error: Box::new(error),
+        })
     }
 
     /// An answer that came in a gateway envelope: its WS-Security signature on the bytes kept,
@@ -432,7 +450,14 @@ impl TrustedKeys {
     /// The signer's certificate (`chain[0]`, its intermediates after it) against the trust list
     /// at the signing time: the path to a `ca` entry valid that day, the entry's signer
     /// constraint, and the revocation evidence.
-    fn check_chain(&self, registry: RegistryId, chain: &[Certificate], revocation: Option<&SourceRevocation>, t: u64, day: NaiveDate) -> Result<(), SourceError> {
+    fn check_chain(
+        &self,
+        registry: RegistryId,
+        chain: &[Certificate],
+        revocation: Option<&SourceRevocation>,
+        t: u64,
+        day: NaiveDate,
+    ) -> Result<(), SourceError> {
         let signer = chain.first().ok_or(SourceError::EmptyChain)?;
         let cas: Vec<(&TrustEntry, &Certificate)> = self
             .entries(registry)?
@@ -449,7 +474,7 @@ impl TrustedKeys {
         if current.is_empty() {
             return Err(SourceError::NoCurrentCa { registry, day });
         }
-        let (anchor, issuer) = pki::build_path(signer, &chain[1..], &current, t).map_err(|error| SourceError::Pki { registry, error })?;
+        let (anchor, issuer) = pki::build_path(signer, &chain[1..], &current, t).map_err(|error| SourceError::Pki { registry, error: Box::new(error) })?;
         let (entry, _) = cas.iter().find(|(_, c)| std::ptr::eq(*c, anchor)).expect("the anchor is one of the entries");
         if let Some(s) = &entry.doc.signer {
             if !pki::names_bin(signer, &s.organization_bin) {
@@ -460,7 +485,7 @@ impl TrustedKeys {
             SourceRevocation::Ocsp(b) => pki::Revocation::Ocsp(B64.decode(b).map_err(|_| SourceError::RevocationNotBase64("ocsp"))?),
             SourceRevocation::Crl(b) => pki::Revocation::Crl(B64.decode(b).map_err(|_| SourceError::RevocationNotBase64("crl"))?),
         };
-        pki::check_revocation(&evidence, signer, issuer, t).map_err(|error| SourceError::Pki { registry, error })
+        pki::check_revocation(&evidence, signer, issuer, t).map_err(|error| SourceError::Pki { registry, error: Box::new(error) })
     }
 
     /// Checks one item's own signature (base64 `sig`) by an Ed25519 key the list holds for

@@ -59,11 +59,27 @@ fn dated_parts(registry: RegistryId) -> &'static [(&'static str, &'static [&'sta
     }
 }
 
+/// Why a step cannot be judged from its answers: the check is incomplete, or (in a live run)
+/// the answer is malformed. The text is what `CheckEvaluated` records as the reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Undecidable {
+    #[error("{registry} records {part} of {iin} dated {date}, after the decision date {decision_date}: the answer is malformed (decision 18)")]
+    DatedAfter { registry: RegistryId, part: &'static str, iin: String, date: String, decision_date: String },
+    #[error("zags records a child {child} of {iin} born after the decision date {decision_date}: the answer is malformed (decision 18)")]
+    ChildBornAfter { child: String, iin: String, decision_date: String },
+    #[error("egkn: state-fund housing of {iin} in {locality:?} carries no КАТО code: the answer is malformed (decision 19)")]
+    NoKato { iin: String, locality: String },
+    #[error("{0} is unknown to gbd_fl: the criteria of clause 10 cannot be confirmed")]
+    UnknownToGbdFl(String),
+    #[error("the answer does not state {field} of {iin}: criterion {clause} cannot be judged")]
+    Unstated { field: &'static str, iin: String, clause: String },
+}
+
 /// One registry's records as they stood on the decision date (decisions 18 and 21): what was
 /// dated after it, and housing whose `until` is on or before it, left out and named (`left_out`:
 /// registry, subject, record, why). A child born after it is no child yet. In a live run a
 /// record dated after it can only be a fault: `Err` (the answer is malformed, decision 6).
-pub fn on_decision_date(registry: RegistryId, records: &Records, ctx: &Context, left_out: &mut Vec<Value>) -> Result<Records, String> {
+pub fn on_decision_date(registry: RegistryId, records: &Records, ctx: &Context, left_out: &mut Vec<Value>) -> Result<Records, Undecidable> {
     let Some(d) = ctx.as_of.as_deref() else { return Ok(records.clone()) };
     let mut out = records.clone();
     let mut note = |iin: &str, record: Value, why: &str| {
@@ -83,9 +99,7 @@ pub fn on_decision_date(registry: RegistryId, records: &Records, ctx: &Context, 
             for item in items {
                 if let Some(date) = after(&item) {
                     if ctx.live {
-                        return Err(format!(
-                            "{registry} records {part} of {iin} dated {date}, after the decision date {d}: the answer is malformed (decision 18)"
-                        ));
+                        return Err(Undecidable::DatedAfter { registry, part, iin: iin.clone(), date, decision_date: d.into() });
                     }
                     note(iin, item, AFTER_DECISION_DATE);
                 } else if item.get("until").and_then(Value::as_str).is_some_and(|u| u <= d) {
@@ -105,10 +119,7 @@ pub fn on_decision_date(registry: RegistryId, records: &Records, ctx: &Context, 
                 *children = born;
                 for c in later {
                     if ctx.live {
-                        return Err(format!(
-                            "zags records a child {} of {iin} born after the decision date {d}: the answer is malformed (decision 18)",
-                            c.as_str().unwrap_or_default()
-                        ));
+                        return Err(Undecidable::ChildBornAfter { child: c.as_str().unwrap_or_default().into(), iin: iin.clone(), decision_date: d.into() });
                     }
                     note(iin, serde_json::json!({"child": c}), AFTER_DECISION_DATE);
                 }
@@ -190,7 +201,7 @@ pub fn holding(step: &Step, recipient: &str, subjects: &[String], records: &Reco
 /// settlement of the list entry, compared by КАТО code (decision 19). A record of that right
 /// without a code, against an entry that has one, is malformed (`Err`). A v1 entry, without a
 /// code, compares by name.
-pub fn state_fund_in_locality(step: &Step, recipient: &str, subjects: &[String], records: &Records, ctx: &Context) -> Result<Vec<Ground>, String> {
+pub fn state_fund_in_locality(step: &Step, recipient: &str, subjects: &[String], records: &Records, ctx: &Context) -> Result<Vec<Ground>, Undecidable> {
     let code = step.ground.as_deref().unwrap_or_default();
     let mut grounds = Vec::new();
     for iin in subjects {
@@ -199,9 +210,7 @@ pub fn state_fund_in_locality(step: &Step, recipient: &str, subjects: &[String],
         for h in rec.state_fund_housing.iter().filter(|h| Some(h.right) == step.right) {
             found |= match (&ctx.kato, &h.kato) {
                 (Some(entry), Some(held)) => *entry == held.0,
-                (Some(_), None) => {
-                    return Err(format!("egkn: state-fund housing of {iin} in {:?} carries no КАТО code: the answer is malformed (decision 19)", h.locality))
-                }
+                (Some(_), None) => return Err(Undecidable::NoKato { iin: iin.clone(), locality: h.locality.clone() }),
                 (None, _) => h.locality == ctx.locality,
             };
         }
@@ -326,11 +335,10 @@ pub fn fields(step: &Step, registry: RegistryId, subject: Subject) -> Vec<String
 /// `:10` — every criterion judged from one answer of ГБД ФЛ and one of ЗАГС (decision 1);
 /// each unmet criterion is a ground. A subject unknown to ГБД ФЛ leaves the criteria unconfirmed:
 /// `Err` names him, and the check is incomplete.
-pub fn criteria(step: &Step, recipient: &str, subjects: &[String], gbd: &Records, zags: &Records) -> Result<Vec<Ground>, String> {
+pub fn criteria(step: &Step, recipient: &str, subjects: &[String], gbd: &Records, zags: &Records) -> Result<Vec<Ground>, Undecidable> {
     let mut grounds = Vec::new();
     for iin in subjects {
-        let g: GbdFl =
-            gbd.get(iin.as_str()).and_then(parse).ok_or_else(|| format!("{iin} is unknown to gbd_fl: the criteria of clause 10 cannot be confirmed"))?;
+        let g: GbdFl = gbd.get(iin.as_str()).and_then(parse).ok_or_else(|| Undecidable::UnknownToGbdFl(iin.clone()))?;
         let z: Zags = zags.get(iin.as_str()).and_then(parse).unwrap_or_default();
         for c in &step.criteria {
             if c.covers == Subjects::Recipient && iin != recipient {
@@ -340,7 +348,7 @@ pub fn criteria(step: &Step, recipient: &str, subjects: &[String], gbd: &Records
             match judge(&g, &z) {
                 Ok(Some(registry)) => grounds.push(ground(&c.ground, &c.clause, recipient, iin, registry)),
                 Ok(None) => {}
-                Err(field) => return Err(format!("the answer does not state {field} of {iin}: criterion {} cannot be judged", c.clause)),
+                Err(field) => return Err(Undecidable::Unstated { field, iin: iin.clone(), clause: c.clause.clone() }),
             }
         }
     }
@@ -364,6 +372,6 @@ pub fn judge(step: &Step, recipient: &str, family: &Family, ctx: &Context, answe
     match grounds {
         Ok(g) if g.is_empty() => (CheckVerdict::Clear, g, None),
         Ok(g) => (CheckVerdict::Found, g, None),
-        Err(why) => (CheckVerdict::Incomplete, Vec::new(), Some(why)),
+        Err(why) => (CheckVerdict::Incomplete, Vec::new(), Some(why.to_string())),
     }
 }

@@ -38,8 +38,8 @@ impl Procedure {
         }
     }
 
-    pub fn parse(s: &str) -> Result<Self, String> {
-        Self::ALL.into_iter().find(|p| p.as_str() == s).ok_or_else(|| format!("unknown procedure {s:?}: expected registry_removal or lease_termination"))
+    pub fn parse(s: &str) -> Result<Self, UnknownProcedure> {
+        Self::ALL.into_iter().find(|p| p.as_str() == s).ok_or_else(|| UnknownProcedure(s.into()))
     }
 }
 
@@ -49,9 +49,14 @@ impl std::fmt::Display for Procedure {
     }
 }
 
+/// A procedure the service does not carry out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown procedure {0:?}: expected registry_removal or lease_termination")]
+pub struct UnknownProcedure(pub String);
+
 impl std::str::FromStr for Procedure {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownProcedure;
+    fn from_str(s: &str) -> Result<Self, UnknownProcedure> {
         Self::parse(s)
     }
 }
@@ -236,7 +241,7 @@ impl RuleBook {
     /// The rule set for `procedure` valid on `as_of` (the latest version where several are),
     /// or an error naming the basis and its last day.
     pub fn select(&self, procedure: Procedure, as_of: &str) -> Result<&RuleSet, RuleError> {
-        records::Date::parse(as_of).map_err(|detail| RuleError::Invalid { name: "--as-of".into(), detail })?;
+        records::Date::parse(as_of).map_err(|detail| RuleError::Invalid { name: "--as-of".into(), detail: detail.to_string() })?;
         let mut candidates: Vec<&RuleSet> = self.sets.iter().filter(|r| r.procedure == procedure).collect();
         candidates.sort_by(|a, b| (&a.valid_until, &a.version).cmp(&(&b.valid_until, &b.version)));
         if let Some(rs) = candidates.iter().rev().find(|r| r.valid_on(as_of)) {

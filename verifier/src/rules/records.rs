@@ -8,11 +8,40 @@ use serde::{Deserialize, Deserializer, Serialize};
 #[serde(transparent)]
 pub struct Date(pub String);
 
+/// A value of a record's field that is not of its stated form (decision 13).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FormError {
+    #[error("{0:?} is not a real YYYY-MM-DD date")]
+    NotARealDate(String),
+    #[error("{0:?} is not a YYYY-MM-DD date")]
+    NotADate(String),
+    #[error("{0:?} is not an ISO 3166-1 alpha-2 country code in capitals (such as \"KZ\")")]
+    NotACountry(String),
+    #[error("{0:?} is not an ISO 3166-1 alpha-2 country code in capitals (such as \"KZ\"), nor \"stateless\"")]
+    NotACitizenship(String),
+    #[error("{0:?} is not a КАТО code (nine digits)")]
+    NotAKato(String),
+}
+
+/// A registry's record about one IIN that is not one the registry could give.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    /// A field not of its form, named by its path (none for the record as a whole).
+    #[error("{}{detail}", path.as_ref().map(|p| format!("{p}: ")).unwrap_or_default())]
+    Field { path: Option<String>, detail: String },
+    #[error("marriage.spouse_iin: {0} is named as his own spouse")]
+    OwnSpouse(String),
+    #[error("children: {0} is named as his own child")]
+    OwnChild(String),
+    #[error("{path}.until: {until} is before its since {since}")]
+    OutOfOrder { path: String, until: String, since: String },
+}
+
 impl Date {
-    pub fn parse(s: &str) -> Result<Self, String> {
-        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| format!("{s:?} is not a real YYYY-MM-DD date"))?;
+    pub fn parse(s: &str) -> Result<Self, FormError> {
+        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| FormError::NotARealDate(s.into()))?;
         if s.len() != 10 {
-            return Err(format!("{s:?} is not a YYYY-MM-DD date"));
+            return Err(FormError::NotADate(s.into()));
         }
         Ok(Self(s.to_string()))
     }
@@ -44,11 +73,11 @@ fn iso_codes() -> &'static std::collections::BTreeSet<String> {
 pub struct CountryCode(pub String);
 
 impl CountryCode {
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, FormError> {
         if iso_codes().contains(s) {
             Ok(Self(s.to_string()))
         } else {
-            Err(format!("{s:?} is not an ISO 3166-1 alpha-2 country code in capitals (such as \"KZ\")"))
+            Err(FormError::NotACountry(s.into()))
         }
     }
 
@@ -74,11 +103,11 @@ pub enum Citizenship {
 impl Citizenship {
     pub const STATELESS: &'static str = "stateless";
 
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, FormError> {
         if s == Self::STATELESS {
             return Ok(Self::Stateless);
         }
-        CountryCode::parse(s).map(Self::Country).map_err(|e| format!("{e}, nor \"stateless\""))
+        CountryCode::parse(s).map(Self::Country).map_err(|_| FormError::NotACitizenship(s.into()))
     }
 
     pub fn is_kazakhstan(&self) -> bool {
@@ -108,11 +137,11 @@ impl<'de> Deserialize<'de> for Citizenship {
 pub struct Kato(pub String);
 
 impl Kato {
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, FormError> {
         if s.len() == 9 && s.bytes().all(|b| b.is_ascii_digit()) {
             Ok(Self(s.to_string()))
         } else {
-            Err(format!("{s:?} is not a КАТО code (nine digits)"))
+            Err(FormError::NotAKato(s.into()))
         }
     }
 }
@@ -295,25 +324,21 @@ impl RegistryId {
     /// Checks the record of this registry about `iin` (`null` or absent means "no records"):
     /// every field of its stated form, named by its path where one is not (decision 13). A
     /// person named in his own family (his own spouse or child) makes the record malformed.
-    pub fn validate_record(self, iin: &str, record: &serde_json::Value) -> Result<(), String> {
-        fn check<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Result<T, String> {
+    pub fn validate_record(self, iin: &str, record: &serde_json::Value) -> Result<(), RecordError> {
+        fn check<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Result<T, RecordError> {
             serde_path_to_error::deserialize(v).map_err(|e| {
                 let path = e.path().to_string();
-                if path == "." {
-                    e.inner().to_string()
-                } else {
-                    format!("{path}: {}", e.inner())
-                }
+                RecordError::Field { path: (path != ".").then_some(path), detail: e.inner().to_string() }
             })
         }
         match self {
             RegistryId::Zags => {
                 let z: Zags = check(record)?;
                 if z.marriage.as_ref().is_some_and(|m| m.spouse_iin.as_str() == iin) {
-                    return Err(format!("marriage.spouse_iin: {iin} is named as his own spouse"));
+                    return Err(RecordError::OwnSpouse(iin.into()));
                 }
                 if z.children.iter().any(|c| c.as_str() == iin) {
-                    return Err(format!("children: {iin} is named as his own child"));
+                    return Err(RecordError::OwnChild(iin.into()));
                 }
                 Ok(())
             }
@@ -333,9 +358,9 @@ impl RegistryId {
 }
 
 /// A housing record cannot end before it began.
-fn held_in_order(path: &str, since: &Option<Date>, until: &Option<Date>) -> Result<(), String> {
+fn held_in_order(path: &str, since: &Option<Date>, until: &Option<Date>) -> Result<(), RecordError> {
     match (since, until) {
-        (Some(s), Some(u)) if u < s => Err(format!("{path}.until: {} is before its since {}", u.0, s.0)),
+        (Some(s), Some(u)) if u < s => Err(RecordError::OutOfOrder { path: path.into(), until: u.0.clone(), since: s.0.clone() }),
         _ => Ok(()),
     }
 }

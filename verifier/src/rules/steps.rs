@@ -94,7 +94,7 @@ impl<'r> StepMachine<'r> {
         }
         let answers: Answers = dated.iter().map(|(r, v)| (*r, v)).collect();
         let judged = if let Some(why) = fault {
-            Judged { verdict: CheckVerdict::Incomplete, grounds: Vec::new(), reason: Some(why), family: None, left_out: Vec::new() }
+            Judged { verdict: CheckVerdict::Incomplete, grounds: Vec::new(), reason: Some(why.to_string()), family: None, left_out: Vec::new() }
         } else if step.check == CheckKind::Family {
             let empty = Default::default();
             self.family = checks::family(&self.recipient, answers.get(&RegistryId::Zags).copied().unwrap_or(&empty));

@@ -49,21 +49,49 @@ pub struct Request {
 pub fn verify_request(input: &[u8]) -> serde_json::Value {
     match check(input) {
         Ok(v) => v,
-        Err(e) => serde_json::json!({"ok": false, "input": true, "error": e}),
+        Err(e) => serde_json::json!({"ok": false, "input": true, "error": e.to_string()}),
     }
 }
 
-fn check(input: &[u8]) -> Result<serde_json::Value, String> {
-    let r: Request = serde_json::from_slice(input).map_err(|e| format!("the request: {e}"))?;
+/// Inputs the page gave that cannot be used, named.
+#[derive(Debug)]
+enum InputFault {
+    Request(serde_json::Error),
+    BothTrusts,
+    NoTrust,
+    TrustList(verifier::registry::trust::TrustError),
+    WitnessKey(events::Error),
+    LedgerKey(events::Error),
+    TsaCertificates(verifier::timestamp::StampFault),
+    Document(verifier::report::InputError),
+}
+
+impl std::fmt::Display for InputFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Request(e) => write!(f, "the request: {e}"),
+            Self::BothTrusts => f.write_str("a trust list and the bundle's own keys exclude each other: give one"),
+            Self::NoTrust => f.write_str(verifier::proof::NO_TRUST),
+            Self::TrustList(e) => write!(f, "the trust list: {e}"),
+            Self::WitnessKey(e) => write!(f, "a witness key: {e}"),
+            Self::LedgerKey(e) => write!(f, "the ledger key: {e}"),
+            Self::TsaCertificates(e) => write!(f, "the TSA certificates: {e}"),
+            Self::Document(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+fn check(input: &[u8]) -> Result<serde_json::Value, InputFault> {
+    let r: Request = serde_json::from_slice(input).map_err(InputFault::Request)?;
     let sources = match (&r.trust, r.trust_bundle_keys) {
-        (Some(_), true) => return Err("a trust list and the bundle's own keys exclude each other: give one".into()),
-        (Some(t), false) => Sources::List(TrustedKeys::parse(t).map_err(|e| format!("the trust list: {e}"))?),
+        (Some(_), true) => return Err(InputFault::BothTrusts),
+        (Some(t), false) => Sources::List(TrustedKeys::parse(t).map_err(InputFault::TrustList)?),
         (None, true) => Sources::BundleClaim,
-        (None, false) => return Err(verifier::proof::NO_TRUST.into()),
+        (None, false) => return Err(InputFault::NoTrust),
     };
-    let witnesses = r.witnesses.iter().map(|k| events::CosignerKey::parse(k)).collect::<Result<Vec<_>, _>>().map_err(|e| format!("a witness key: {e}"))?;
-    let ledger_key = events::VerifierKey::parse(r.ledger_key.trim()).map_err(|e| format!("the ledger key: {e}"))?;
-    let anchors = r.tsa_certs.as_deref().map(verifier::timestamp::certificates_from_pem).transpose().map_err(|e| format!("the TSA certificates: {e}"))?;
+    let witnesses = r.witnesses.iter().map(|k| events::CosignerKey::parse(k)).collect::<Result<Vec<_>, _>>().map_err(InputFault::WitnessKey)?;
+    let ledger_key = events::VerifierKey::parse(r.ledger_key.trim()).map_err(InputFault::LedgerKey)?;
+    let anchors = r.tsa_certs.as_deref().map(verifier::timestamp::certificates_from_pem).transpose().map_err(InputFault::TsaCertificates)?;
     let book = RuleBook::built_in();
     let against = Against {
         ledger_key: &ledger_key,
@@ -73,7 +101,7 @@ fn check(input: &[u8]) -> Result<serde_json::Value, String> {
         witnesses: &witnesses,
         tsa_anchors: anchors.as_deref(),
     };
-    let report = check_document(&r.bundle, &against).map_err(|e| e.to_string())?;
+    let report = check_document(&r.bundle, &against).map_err(InputFault::Document)?;
     let mut json = report.to_json();
     json["text"] = report.to_string().into();
     Ok(json)

@@ -68,21 +68,42 @@ fn write(value: &Value, key: Option<&str>, root: bool, out: &mut String) {
     }
 }
 
+/// What in a `fn:` element is not a JSON value, named.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotJson {
+    #[error("not an element")]
+    NotAnElement,
+    #[error("<{0}> is not in the {FN} namespace")]
+    OtherNamespace(String),
+    #[error("text inside <{0}>")]
+    TextInside(String),
+    #[error("boolean {0:?}")]
+    Boolean(String),
+    #[error("number {0:?}")]
+    Number(String),
+    #[error("a map member without a key")]
+    NoKey,
+    #[error("the key {0:?} twice in a map")]
+    KeyTwice(String),
+    #[error("<{0}> is not a JSON element")]
+    NotAJsonElement(String),
+}
+
 /// The JSON value the `fn:` element `node` holds. Anything else in its place (another element,
 /// text between members, a duplicate key, a number that is not one) is refused, naming it.
-pub fn from_xml(doc: &Document<'_>, node: NodeId) -> Result<Value, String> {
-    let el = doc.element(node).ok_or("not an element")?;
+pub fn from_xml(doc: &Document<'_>, node: NodeId) -> Result<Value, NotJson> {
+    let el = doc.element(node).ok_or(NotJson::NotAnElement)?;
     if el.name.namespace_uri.as_deref() != Some(FN) {
-        return Err(format!("<{}> is not in the {FN} namespace", el.name.prefixed_name()));
+        return Err(NotJson::OtherNamespace(el.name.prefixed_name().to_string()));
     }
     let text = || doc.text_content_deep(node);
-    let members = || -> Result<Vec<NodeId>, String> {
+    let members = || -> Result<Vec<NodeId>, NotJson> {
         let mut out = Vec::new();
         for c in doc.children(node) {
             if doc.element(c).is_some() {
                 out.push(c);
             } else if !doc.text_content(c).unwrap_or_default().trim().is_empty() {
-                return Err(format!("text inside <{}>", el.name.local_name));
+                return Err(NotJson::TextInside(el.name.local_name.to_string()));
             }
         }
         Ok(out)
@@ -92,26 +113,26 @@ pub fn from_xml(doc: &Document<'_>, node: NodeId) -> Result<Value, String> {
         "boolean" => match text().trim() {
             "true" | "1" => Value::Bool(true),
             "false" | "0" => Value::Bool(false),
-            other => return Err(format!("boolean {other:?}")),
+            other => return Err(NotJson::Boolean(other.into())),
         },
         "number" => {
             let t = text();
-            serde_json::from_str::<serde_json::Number>(t.trim()).map(Value::Number).map_err(|_| format!("number {t:?}"))?
+            serde_json::from_str::<serde_json::Number>(t.trim()).map(Value::Number).map_err(|_| NotJson::Number(t.clone()))?
         }
         "string" => Value::String(text()),
         "array" => Value::Array(members()?.into_iter().map(|c| from_xml(doc, c)).collect::<Result<_, _>>()?),
         "map" => {
             let mut m = Map::new();
             for c in members()? {
-                let key = doc.get_attribute(c, "key").ok_or("a map member without a key")?.to_string();
+                let key = doc.get_attribute(c, "key").ok_or(NotJson::NoKey)?.to_string();
                 let v = from_xml(doc, c)?;
                 if m.insert(key.clone(), v).is_some() {
-                    return Err(format!("the key {key:?} twice in a map"));
+                    return Err(NotJson::KeyTwice(key));
                 }
             }
             Value::Object(m)
         }
-        other => return Err(format!("<{other}> is not a JSON element")),
+        other => return Err(NotJson::NotAJsonElement(other.into())),
     })
 }
 
@@ -137,7 +158,7 @@ mod tests {
         ] {
             let doc = uppsala::parse(&xml).unwrap();
             let err = from_xml(&doc, doc.document_element().unwrap()).unwrap_err();
-            assert!(err.contains(why), "{xml}: {err}");
+            assert!(err.to_string().contains(why), "{xml}: {err}");
         }
     }
 }

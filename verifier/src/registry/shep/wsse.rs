@@ -277,11 +277,24 @@ pub enum KeyReference {
     SubjectKeyId,
 }
 
+/// Why an envelope could not be signed as the gateway signs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignError {
+    #[error("the certificate has no subject key identifier")]
+    NoSubjectKeyId,
+    #[error("the signing key: {0}")]
+    Key(String),
+    #[error("the signing key is {0}, not RSA or P-256")]
+    KeyKind(String),
+    #[error("signing the envelope: {0}")]
+    Signing(String),
+}
+
 /// A response envelope ready to sign: `body` (the children of `soap:Body`, XML text) in a Body
 /// with `wsu:Id` `body_id`, and in `wsse:Security` a signature template (`method`, an
 /// algorithm URI) whose digest and value are empty, naming the certificate `cert_der` as
 /// `reference` says. Any XML-DSig signer fills it in (`xmlsec1 --sign` does).
-pub fn template(body: &str, body_id: &str, method: &str, cert_der: &[u8], reference: KeyReference) -> Result<String, String> {
+pub fn template(body: &str, body_id: &str, method: &str, cert_der: &[u8], reference: KeyReference) -> Result<String, SignError> {
     let (token, key_ref) = match reference {
         KeyReference::Token => (
             format!(
@@ -291,7 +304,7 @@ pub fn template(body: &str, body_id: &str, method: &str, cert_der: &[u8], refere
             format!(r##"<wsse:Reference URI="#X509-{body_id}" ValueType="{X509V3}"/>"##),
         ),
         KeyReference::SubjectKeyId => {
-            let ski = subject_key_id(cert_der).ok_or("the certificate has no subject key identifier")?;
+            let ski = subject_key_id(cert_der).ok_or(SignError::NoSubjectKeyId)?;
             (String::new(), format!(r#"<wsse:KeyIdentifier EncodingType="{BASE64_BINARY}" ValueType="{X509_SKI}">{}</wsse:KeyIdentifier>"#, B64.encode(ski)))
         }
     };
@@ -304,15 +317,15 @@ pub fn template(body: &str, body_id: &str, method: &str, cert_der: &[u8], refere
 
 /// Signs a response as the gateway does (see [`template`]) with `key_pem`, an RSA or P-256
 /// private key in PEM whose certificate is `cert_der`. What the simulator answers with.
-pub fn sign(body: &str, body_id: &str, key_pem: &str, cert_der: &[u8], reference: KeyReference) -> Result<String, String> {
-    let key = bergshamra_keys::loader::load_pem_auto(key_pem.as_bytes(), None).map_err(|e| format!("the signing key: {e}"))?;
+pub fn sign(body: &str, body_id: &str, key_pem: &str, cert_der: &[u8], reference: KeyReference) -> Result<String, SignError> {
+    let key = bergshamra_keys::loader::load_pem_auto(key_pem.as_bytes(), None).map_err(|e| SignError::Key(e.to_string()))?;
     let method = match key.algorithm_name() {
         "RSA" => RSA_SHA256,
         "EC-P256" => ECDSA_SHA256,
-        other => return Err(format!("the signing key is {other}, not RSA or P-256")),
+        other => return Err(SignError::KeyKind(other.into())),
     };
     let template = template(body, body_id, method, cert_der, reference)?;
     let mut keys = bergshamra_keys::KeysManager::new();
     keys.add_key(key);
-    bergshamra_dsig::sign::sign(&bergshamra_dsig::DsigContext::new(keys), &template).map_err(|e| format!("signing the envelope: {e}"))
+    bergshamra_dsig::sign::sign(&bergshamra_dsig::DsigContext::new(keys), &template).map_err(|e| SignError::Signing(e.to_string()))
 }
