@@ -82,7 +82,7 @@ pub struct Ledger {
     /// every proof passes through the same few upper nodes.
     upper_nodes: std::sync::Mutex<std::collections::HashMap<events::merkle::NodeId, Hash>>,
     /// The witnesses every checkpoint goes to, if any (issue 16).
-    witnesses: Option<crate::witness::Witnesses>,
+    witnesses: Option<crate::cosigners::Witnesses>,
     /// The time-stamping authority every checkpoint goes to, if any (issue 16).
     tsa: Option<crate::timestamp::Tsa>,
     /// The tokens stream folded, kept a few seconds (read again at once on a miss).
@@ -547,7 +547,6 @@ impl Ledger {
         Ok(plan.resolve(&nodes)?[0])
     }
 
-    /// Sends every checkpoint this ledger signs to `witnesses` for their cosignatures.
     /// Records an API token's issuance (its hash, never the token) in stream `tokens`.
     pub async fn record_token(&self, issued: events::catalogue::TokenIssued) -> Result<()> {
         self.append(vec![NewEvent::typed(events::types::TOKENS_STREAM, issued)]).await?;
@@ -586,7 +585,8 @@ impl Ledger {
         Ok(found)
     }
 
-    pub fn with_witnesses(mut self, witnesses: crate::witness::Witnesses) -> Self {
+    /// Sends every checkpoint this ledger signs to `witnesses` for their cosignatures.
+    pub fn with_witnesses(mut self, witnesses: crate::cosigners::Witnesses) -> Self {
         self.witnesses = Some(witnesses);
         self
     }
@@ -620,69 +620,13 @@ impl Ledger {
         Ok(out)
     }
 
-    pub fn witnesses(&self) -> Option<&crate::witness::Witnesses> {
+    pub fn witnesses(&self) -> Option<&crate::cosigners::Witnesses> {
         self.witnesses.as_ref()
-    }
-
-    /// A checkpoint whose tree holds event `seq`: the latest, if it does; otherwise one signed now.
-    pub async fn checkpoint_covering(&self, seq: u64) -> Result<StoredCheckpoint> {
-        match self.store.latest_checkpoint().await? {
-            Some(cp) if cp.tree_size > seq => Ok(cp),
-            _ => self.checkpoint().await,
-        }
-    }
-
-    /// Signs a checkpoint of the log as it is (or returns the latest, if the log has not grown)
-    /// and, with witnesses, gathers their cosignatures; see [`Ledger::checkpoint_cosigned`].
-    pub async fn checkpoint(&self) -> Result<StoredCheckpoint> {
-        Ok(self.checkpoint_cosigned().await?.0)
-    }
-
-    /// [`Ledger::checkpoint`], with what the witnesses said (`None` without witnesses). A
-    /// witness that has cosigned this size already is not asked again.
-    pub async fn checkpoint_cosigned(&self) -> Result<(StoredCheckpoint, Option<crate::witness::CosignReport>)> {
-        // Earlier checkpoints left untimestamped are stamped before the next one is signed, so
-        // that every token's genTime falls before the checkpoint after it.
-        self.timestamp_pending().await?;
-        let cp = self.sign_checkpoint().await?;
-        let report = match &self.witnesses {
-            Some(w) => Some(crate::witness::gather(self, w, cp.tree_size, &cp.note).await?),
-            None => None,
-        };
-        self.timestamp_pending().await?;
-        Ok((cp, report))
-    }
-
-    /// The checkpoint to serve as the latest, with every cosignature stored for it: with
-    /// witnesses, the largest one a quorum has cosigned (a refused or not yet cosigned one is
-    /// never served as the latest); without (a `serve` started without the `--witness` flags),
-    /// the latest signed, still with the cosignatures it gathered (issue 33).
-    pub async fn latest_served(&self) -> Result<Option<(StoredCheckpoint, String)>> {
-        let Some(w) = &self.witnesses else {
-            let Some(cp) = self.store.latest_checkpoint().await? else { return Ok(None) };
-            let note = crate::witness::cosigned_note(self, &cp.note, cp.tree_size).await?;
-            return Ok(Some((cp, note)));
-        };
-        let names: Vec<String> = w.witnesses.iter().map(|(k, _)| k.name.clone()).collect();
-        let quorate = |lines: &[(String, String)]| lines.iter().filter(|(n, _)| names.contains(n)).count() >= w.quorum;
-        // Usually the latest has its quorum: every checkpoint is read only where it has not.
-        let latest = self.store.latest_checkpoint().await?;
-        let candidates = match latest {
-            Some(cp) if quorate(&self.store.cosignatures(cp.tree_size).await?) => vec![cp],
-            _ => self.store.checkpoints().await?.into_iter().rev().collect(),
-        };
-        for cp in candidates {
-            if quorate(&self.store.cosignatures(cp.tree_size).await?) {
-                let note = crate::witness::cosigned_note(self, &cp.note, cp.tree_size).await?;
-                return Ok(Some((cp, note)));
-            }
-        }
-        Ok(None)
     }
 
     /// Signs a checkpoint of the whole log now, unless the latest already covers it. Refuses to
     /// sign one that is not consistent with the latest signed checkpoint.
-    async fn sign_checkpoint(&self) -> Result<StoredCheckpoint> {
+    pub(crate) async fn sign_checkpoint(&self) -> Result<StoredCheckpoint> {
         let size = self.store.size().await?;
         let latest = self.store.latest_checkpoint().await?;
         if let Some(cp) = &latest {

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod bounded;
 pub mod cli;
 pub mod config;
+pub mod cosigners;
 pub mod disclosure;
 pub mod erasure;
 pub mod keystore;

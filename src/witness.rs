@@ -10,7 +10,7 @@
 //!   the checkpoint, refusals recorded as events, faults retried with backoff and reported.
 
 use crate::ledger::{Ledger, LedgerError};
-use crate::store::StoreError;
+use crate::store::{StoreError, StoredCheckpoint};
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -24,7 +24,6 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 const KEY_FILE: &str = "witness.key";
 const STATE_FILE: &str = "witness-state.json";
@@ -228,45 +227,66 @@ pub fn router(witness: Arc<Witness>) -> Router {
         .with_state(witness)
 }
 
-/// The log side: the witnesses every checkpoint goes to, and how many must cosign.
-#[derive(Clone, Debug)]
-pub struct Witnesses {
-    pub witnesses: Vec<(CosignerKey, String)>,
-    pub quorum: usize,
-    pub timeout: Duration,
-    pub attempts: u32,
-    pub backoff: Duration,
-}
+pub use crate::cosigners::{WitnessSpecError, Witnesses};
 
-/// A `--witness` or `--witness-quorum` value that cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum WitnessSpecError {
-    #[error("--witness {0:?}: expected VKEY=URL")]
-    NotKeyUrl(String),
-    #[error("--witness {spec:?}: {error}")]
-    Key { spec: String, error: events::Error },
-    #[error("--witness-quorum {quorum} is more than the {named} witnesses named")]
-    QuorumTooLarge { quorum: usize, named: usize },
-}
-
-impl Witnesses {
-    /// From `--witness VKEY=URL` values and `--witness-quorum` (default: every witness).
-    pub fn parse(specs: &[String], quorum: Option<usize>) -> Result<Self, WitnessSpecError> {
-        let mut witnesses = Vec::new();
-        for s in specs {
-            let (vkey, url) = s.split_once('=').ok_or_else(|| WitnessSpecError::NotKeyUrl(s.clone()))?;
-            let key = CosignerKey::parse(vkey).map_err(|error| WitnessSpecError::Key { spec: s.clone(), error })?;
-            witnesses.push((key, url.trim_end_matches('/').to_string()));
+/// Checkpoints signed and sent to the witnesses: the ledger signs, this module gathers the
+/// cosignatures and chooses what to serve (so the ledger needs nothing of the witnesses but
+/// their list).
+impl Ledger {
+    /// A checkpoint whose tree holds event `seq`: the latest, if it does; otherwise one signed now.
+    pub async fn checkpoint_covering(&self, seq: u64) -> Result<StoredCheckpoint, LedgerError> {
+        match self.checkpoints().latest_checkpoint().await? {
+            Some(cp) if cp.tree_size > seq => Ok(cp),
+            _ => self.checkpoint().await,
         }
-        let quorum = quorum.unwrap_or(witnesses.len());
-        if quorum > witnesses.len() {
-            return Err(WitnessSpecError::QuorumTooLarge { quorum, named: witnesses.len() });
-        }
-        Ok(Self { witnesses, quorum, timeout: Duration::from_secs(5), attempts: 3, backoff: Duration::from_millis(200) })
     }
 
-    pub fn keys(&self) -> Vec<CosignerKey> {
-        self.witnesses.iter().map(|(k, _)| k.clone()).collect()
+    /// Signs a checkpoint of the log as it is (or returns the latest, if the log has not grown)
+    /// and, with witnesses, gathers their cosignatures; see [`Ledger::checkpoint_cosigned`].
+    pub async fn checkpoint(&self) -> Result<StoredCheckpoint, LedgerError> {
+        Ok(self.checkpoint_cosigned().await?.0)
+    }
+
+    /// [`Ledger::checkpoint`], with what the witnesses said (`None` without witnesses). A
+    /// witness that has cosigned this size already is not asked again.
+    pub async fn checkpoint_cosigned(&self) -> Result<(StoredCheckpoint, Option<CosignReport>), LedgerError> {
+        // Earlier checkpoints left untimestamped are stamped before the next one is signed, so
+        // that every token's genTime falls before the checkpoint after it.
+        self.timestamp_pending().await?;
+        let cp = self.sign_checkpoint().await?;
+        let report = match self.witnesses() {
+            Some(w) => Some(gather(self, w, cp.tree_size, &cp.note).await?),
+            None => None,
+        };
+        self.timestamp_pending().await?;
+        Ok((cp, report))
+    }
+
+    /// The checkpoint to serve as the latest, with every cosignature stored for it: with
+    /// witnesses, the largest one a quorum has cosigned (a refused or not yet cosigned one is
+    /// never served as the latest); without (a `serve` started without the `--witness` flags),
+    /// the latest signed, still with the cosignatures it gathered (issue 33).
+    pub async fn latest_served(&self) -> Result<Option<(StoredCheckpoint, String)>, LedgerError> {
+        let Some(w) = self.witnesses() else {
+            let Some(cp) = self.checkpoints().latest_checkpoint().await? else { return Ok(None) };
+            let note = cosigned_note(self, &cp.note, cp.tree_size).await?;
+            return Ok(Some((cp, note)));
+        };
+        let names: Vec<String> = w.witnesses.iter().map(|(k, _)| k.name.clone()).collect();
+        let quorate = |lines: &[(String, String)]| lines.iter().filter(|(n, _)| names.contains(n)).count() >= w.quorum;
+        // Usually the latest has its quorum: every checkpoint is read only where it has not.
+        let latest = self.checkpoints().latest_checkpoint().await?;
+        let candidates = match latest {
+            Some(cp) if quorate(&self.checkpoints().cosignatures(cp.tree_size).await?) => vec![cp],
+            _ => self.checkpoints().checkpoints().await?.into_iter().rev().collect(),
+        };
+        for cp in candidates {
+            if quorate(&self.checkpoints().cosignatures(cp.tree_size).await?) {
+                let note = cosigned_note(self, &cp.note, cp.tree_size).await?;
+                return Ok(Some((cp, note)));
+            }
+        }
+        Ok(None)
     }
 }
 
