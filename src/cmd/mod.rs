@@ -22,7 +22,7 @@ pub(crate) use housing_ledger::api::AppState;
 pub(crate) use housing_ledger::app;
 pub(crate) use housing_ledger::auth::{self, Role};
 pub(crate) use housing_ledger::cli::Location;
-pub(crate) use housing_ledger::pipeline::{self, Progress, Settings};
+pub(crate) use housing_ledger::pipeline::{self, ProgressSink, Settings};
 pub(crate) use housing_ledger::registry::fixture::Fixture;
 pub(crate) use housing_ledger::registry::http::{HttpRegistries, HttpSettings};
 pub(crate) use housing_ledger::registry::sim::FixtureRegistries;

@@ -26,7 +26,7 @@ impl TerminalProgress {
     }
 }
 
-impl Progress for TerminalProgress {
+impl ProgressSink for TerminalProgress {
     fn add_total(&self, n: u64) {
         if let Some(b) = &self.0 {
             b.inc_length(n);

@@ -86,15 +86,16 @@ impl From<StoreError> for PipelineError {
     }
 }
 
-/// Progress reporting (a terminal bar in the binary; nothing in tests).
-pub trait Progress: Send + Sync {
+/// Where a run shows how far it has come (a terminal bar in the binary; nothing in tests). Not
+/// to be confused with `projections::run::RunProgress`, the run's state folded from its events.
+pub trait ProgressSink: Send + Sync {
     fn add_total(&self, _n: u64) {}
     fn advance(&self, _n: u64) {}
     fn stage(&self, _what: &str) {}
 }
 
 pub struct Silent;
-impl Progress for Silent {}
+impl ProgressSink for Silent {}
 
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct RunSummary {
@@ -138,7 +139,7 @@ struct Runner<'a> {
     ctx: Arc<RunContext>,
     settings: Settings,
     progress: RunProgress,
-    ui: &'a dyn Progress,
+    ui: &'a dyn ProgressSink,
     /// The persons projection, kept right behind the appends.
     follower: crate::projection::Follower,
 }
@@ -206,7 +207,7 @@ pub async fn run(
     procedure: Procedure,
     as_of: &str,
     settings: Settings,
-    ui: &dyn Progress,
+    ui: &dyn ProgressSink,
 ) -> Result<RunSummary, PipelineError> {
     // Decision 11: on live sources, the decision date is today in Kazakhstan unless the run is
     // declared a simulation; a fixture or a synthetic population is one by nature.
