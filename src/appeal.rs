@@ -287,7 +287,7 @@ impl Appeals<'_> {
     /// Reads an appeal after a write of it: the stored projection is caught up first, so that
     /// whoever wrote reads his own write.
     async fn written(&self, id: &str) -> Result<Appeal> {
-        crate::projection::catch_up(self.ledger).await?;
+        crate::read_models::catch_up(self.ledger).await?;
         self.load(id).await
     }
 
@@ -455,7 +455,7 @@ impl Appeals<'_> {
             ..signed.responded(&a.run, registry, &request_id)
         };
         let recorded = self.ledger.append(vec![NewEvent::typed(person_stream(&a.iin), received)]).await?.remove(0);
-        crate::projection::catch_up(self.ledger).await?;
+        crate::read_models::catch_up(self.ledger).await?;
         Ok(recorded)
     }
 

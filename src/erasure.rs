@@ -56,7 +56,7 @@ pub async fn erase_subject(ledger: &Ledger, iin: &str, reason: &str, basis: &str
                 return Err(ErasureError::Unknown);
             }
             // What the figures count of his cases stays, under his blind id.
-            let figures = crate::projection::person(ledger, iin).await?.map(|cases| {
+            let figures = crate::read_models::person(ledger, iin).await?.map(|cases| {
                 cases.iter().map(|(p, c)| (p.clone(), serde_json::to_value(c.aggregate()).expect("cases serialise"))).collect::<serde_json::Map<_, _>>().into()
             });
             let ev = SubjectErased {
@@ -73,7 +73,7 @@ pub async fn erase_subject(ledger: &Ledger, iin: &str, reason: &str, basis: &str
     let at = crate::store::utc_millis(chrono::Utc::now());
     keys.destroy(&subject, &at).await.map_err(LedgerError::from)?;
     sealing.forget(&subject);
-    ledger.projections().forget_subject(crate::projection::PERSONS, iin).await.map_err(LedgerError::from)?;
+    ledger.projections().forget_subject(crate::read_models::PERSONS, iin).await.map_err(LedgerError::from)?;
     Ok(Erased { seq, subject, now: before.is_none() })
 }
 

@@ -133,13 +133,13 @@ fn kind_of(case: &ProcedureCase) -> Option<&'static str> {
 /// Everything due on `today` under `rules`: a person is due once every case of his is closed
 /// and the period of each has run out (his erasure erases them all).
 pub async fn due(ledger: &Ledger, rules: &RetentionRules, today: NaiveDate) -> Result<Vec<Due>, LedgerError> {
-    let rows = ledger.projections().projection_all(crate::projection::PERSONS).await?;
-    let seal = crate::projection::RowSeal::of(ledger);
+    let rows = ledger.projections().projection_all(crate::read_models::PERSONS).await?;
+    let seal = crate::read_models::RowSeal::of(ledger);
     let mut out = Vec::new();
     let mut with_case = BTreeSet::new();
     for (iin, row) in rows {
         with_case.insert(iin.clone());
-        let Ok(doc) = seal.open(crate::projection::PERSONS, &iin, &row) else { continue };
+        let Ok(doc) = seal.open(crate::read_models::PERSONS, &iin, &row) else { continue };
         let Ok(cases) = serde_json::from_str::<BTreeMap<String, ProcedureCase>>(doc) else { continue };
         let kinds: Option<Vec<&str>> = cases.values().map(kind_of).collect();
         let Some(kinds) = kinds.filter(|k| !k.is_empty()) else { continue };

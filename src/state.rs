@@ -134,7 +134,7 @@ impl AppState {
         let follower = ledger.clone();
         background.every("projection consumer", std::time::Duration::from_millis(200), move || {
             let follower = follower.clone();
-            async move { crate::projection::catch_up(&follower).await.map(|_| ()) }
+            async move { crate::read_models::catch_up(&follower).await.map(|_| ()) }
         });
         Self {
             ledger,
@@ -188,7 +188,7 @@ impl AppState {
         let ledger = self.ledger.clone();
         self.background.every("integrity check", every, move || {
             let ledger = ledger.clone();
-            async move { crate::projection::restore_from_events(&ledger).await.map(|_| ()) }
+            async move { crate::read_models::restore_from_events(&ledger).await.map(|_| ()) }
         });
         self
     }

@@ -149,7 +149,7 @@ async fn metrics(State(s): State<AppState>, caller: Caller) -> Result<Response, 
     caller.require(&[Role::Operator])?;
     let ledger = &s.ledger;
     let log_size = ledger.size().await?;
-    let cursor = ledger.projections().projection_cursor(crate::projection::PERSONS).await?;
+    let cursor = ledger.projections().projection_cursor(crate::read_models::PERSONS).await?;
     let checkpoint_age_seconds = ledger
         .checkpoints()
         .latest_checkpoint()

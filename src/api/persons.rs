@@ -33,7 +33,7 @@ pub async fn person_reads(State(s): State<AppState>, caller: Caller, Path(iin): 
 pub async fn person(State(s): State<AppState>, caller: Caller, Path(iin): Path<String>) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Auditor, Role::AppealsOfficer])?;
     let iin = checked_iin(&iin)?;
-    let cases = crate::projection::person(&s.ledger, iin.as_str()).await?.ok_or_else(|| AppError::NotFound(format!("no case for {iin}")))?;
+    let cases = crate::read_models::person(&s.ledger, iin.as_str()).await?.ok_or_else(|| AppError::NotFound(format!("no case for {iin}")))?;
     let procedures: BTreeMap<&String, Value> = cases
         .iter()
         .map(|(p, c)| {

@@ -139,8 +139,8 @@ pub(crate) async fn witness(g: &Global, command: WitnessCommand) -> anyhow::Resu
 pub(crate) async fn replay(g: &Global) -> anyhow::Result<std::process::ExitCode> {
     let loc = &g.loc;
     let ledger = loc.ledger().await?;
-    housing_ledger::projection::catch_up(&ledger).await?;
-    let r = housing_ledger::projection::replay(&ledger).await?;
+    housing_ledger::read_models::catch_up(&ledger).await?;
+    let r = housing_ledger::read_models::replay(&ledger).await?;
     println!("replayed {} events in {:.2} s ({:.0} events/s)", r.events, r.seconds, r.events as f64 / r.seconds.max(1e-9));
     if !r.differences.is_empty() {
         for (key, stored, rebuilt) in &r.differences {

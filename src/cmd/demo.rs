@@ -53,7 +53,7 @@ pub(crate) async fn demo(g: &Global, persons: u64, listen: &str, as_of: &str, no
         println!("{procedure}: run {} {}", summary.run, serde_json::to_string(&summary.counts)?);
     }
     let cp = ledger.checkpoint().await?;
-    housing_ledger::projection::catch_up(&ledger).await?;
+    housing_ledger::read_models::catch_up(&ledger).await?;
     let (token, _) = auth::create_token(&ledger, Role::Auditor, "").await?;
     let officer_id = (0..10000u16).find_map(|serial| housing_ledger::rules::iin::Iin::build(1980, 5, 6, 4, serial)).expect("some serial gives a valid IIN");
     let (officer, _) = auth::issue_token(&ledger, Role::AppealsOfficer, "Demo appeals officer", officer_id.as_str()).await?;
@@ -106,7 +106,7 @@ async fn print_walkthrough(
     println!("  housing-ledger verify-proof proof.json --ledger-key '{}' --trust '{}'", ledger.signer().verifier(), trust_path.display());
     // What the ground's source owner would send to say it holds nothing after all: the
     // officer accepts it on the person's page once an appeal is filed.
-    let cases = housing_ledger::projection::person(ledger, iin).await?;
+    let cases = housing_ledger::read_models::person(ledger, iin).await?;
     let ground = cases.and_then(|c| c.get("registry_removal")?.grounds.first().cloned());
     if let Some((g, sim_url)) = ground.zip(corrections_to) {
         println!(

@@ -25,7 +25,7 @@ pub(crate) async fn run_procedure(g: &Global, a: RunArgs) -> anyhow::Result<std:
     let summary = pipeline::run(&ledger, source, trust, &book, procedure, &as_of, settings, &bar).await;
     bar.done();
     let summary = summary?;
-    housing_ledger::projection::catch_up(&ledger).await?;
+    housing_ledger::read_models::catch_up(&ledger).await?;
     if json {
         println!("{}", serde_json::to_string(&summary)?);
     } else {

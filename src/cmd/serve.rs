@@ -30,7 +30,7 @@ pub(crate) async fn serve(g: &Global, a: ServeArgs) -> anyhow::Result<std::proce
     let cp = ledger.checkpoint().await?;
     tracing::info!(tree_size = cp.tree_size, "checkpoint signed");
     // No stored row that the events do not give is served: checked before listening.
-    let restored = housing_ledger::projection::restore_from_events(&ledger).await?;
+    let restored = housing_ledger::read_models::restore_from_events(&ledger).await?;
     tracing::info!(restored, "read models checked against the events");
     let sessions = housing_ledger::web::session::SessionPolicy {
         idle: Duration::from_secs(session_idle_minutes.max(1) * 60),

@@ -141,7 +141,7 @@ struct Runner<'a> {
     progress: RunProgress,
     ui: &'a dyn ProgressSink,
     /// The persons projection, kept right behind the appends.
-    follower: crate::projection::Follower,
+    follower: crate::read_models::Follower,
 }
 
 impl<'a> Runner<'a> {
@@ -222,7 +222,7 @@ pub async fn run(
     }
     let standing = Arc::new(standing_decisions(ledger, procedure).await?);
     let ctx = Arc::new(RunContext { run: run.clone(), procedure, as_of: as_of.to_string(), rules, registries, keys, trust_recorded, simulation, standing });
-    let follower = crate::projection::Follower::start(ledger.store().clone(), crate::projection::RowSeal::of(ledger));
+    let follower = crate::read_models::Follower::start(ledger.store().clone(), crate::read_models::RowSeal::of(ledger));
     let mut r = Runner { ledger, ctx: ctx.clone(), settings, progress, ui, follower };
     if !resumed {
         let started = NewEvent::typed(

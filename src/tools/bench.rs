@@ -357,9 +357,9 @@ pub async fn api_figures(url: &str, dir: &std::path::Path, persons: u64, rate: u
     let built = if crate::store::LogStore::size(sql.as_ref()).await? == 0 { Some(run_figures(url, dir, persons).await?) } else { None };
     let store: Arc<dyn EventStore> = sql.clone();
     let ledger = Arc::new(Ledger::open(store, dir, crate::ledger::DEFAULT_ORIGIN).await?);
-    crate::projection::catch_up(&ledger).await?;
+    crate::read_models::catch_up(&ledger).await?;
     let replay_rate = if replay {
-        let replay = crate::projection::replay(&ledger).await?;
+        let replay = crate::read_models::replay(&ledger).await?;
         anyhow::ensure!(replay.differences.is_empty(), "replay differs from the stored projection");
         Some(replay.events as f64 / replay.seconds)
     } else {

@@ -57,8 +57,8 @@ fn filter_of(session: &Session, q: &BTreeMap<String, String>) -> Result<Filter, 
 
 /// Every person's cases, from the stored projection.
 pub(super) async fn all_cases(s: &AppState, l: Lang) -> Result<Vec<(String, BTreeMap<String, ProcedureCase>)>, WebError> {
-    crate::projection::catch_up(&s.ledger).await.map_err(internal(l))?;
-    let rows = crate::projection::all_persons(&s.ledger).await.map_err(internal(l))?;
+    crate::read_models::catch_up(&s.ledger).await.map_err(internal(l))?;
+    let rows = crate::read_models::all_persons(&s.ledger).await.map_err(internal(l))?;
     let mut all: Vec<(String, BTreeMap<String, ProcedureCase>)> =
         rows.into_iter().filter_map(|(iin, doc)| Some((iin, serde_json::from_str(&doc).ok()?))).collect();
     // Erased persons' cases still count, by what their erasure kept (under a blind id).

@@ -720,7 +720,7 @@ async fn case_view(
     refiled: Option<(&FilingForm, &FieldError)>,
 ) -> Result<Html<String>, WebError> {
     let l = session.lang;
-    let cases = crate::projection::person(&s.ledger, iin.as_str()).await.map_err(internal(l))?;
+    let cases = crate::read_models::person(&s.ledger, iin.as_str()).await.map_err(internal(l))?;
     // What the last action came to, once; a message in the URL is never shown.
     let flash = match &session.id {
         Some(id) => session::take_flash(s.ledger.access(), id).await.map_err(|e| internal(l)(e.into()))?,
@@ -1023,7 +1023,7 @@ async fn register_document(s: &AppState) -> Result<serde_json::Value, crate::led
             return Ok(doc);
         }
     }
-    let rows = crate::projection::all_persons(&s.ledger).await?;
+    let rows = crate::read_models::all_persons(&s.ledger).await?;
     let checkpoint = s.ledger.latest_served().await?.map(|(_, note)| note);
     let doc = register::document(&s.book, &s.registry_keys, &register::figures(&rows), checkpoint.as_deref());
     *s.register.lock().expect("register cache lock") = Some((std::time::Instant::now(), doc.clone()));

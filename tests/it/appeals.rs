@@ -395,8 +395,8 @@ async fn appeal_lifecycles() {
     assert_eq!(w.person("@Late").await["appeal"]["late"], true);
 
     // Replay rebuilds the same projection from the events alone.
-    housing_ledger::projection::catch_up(&w.state.ledger).await.unwrap();
-    let replay = housing_ledger::projection::replay(&w.state.ledger).await.unwrap();
+    housing_ledger::read_models::catch_up(&w.state.ledger).await.unwrap();
+    let replay = housing_ledger::read_models::replay(&w.state.ledger).await.unwrap();
     assert!(replay.differences.is_empty(), "replay differs after appeals: {:?}", replay.differences);
     w.state.ledger.verify(|_| {}).await.expect("the ledger verifies after appeals");
     // Upheld, overturned, re-checked, refused and late appeals, as the service wrote them,

@@ -98,7 +98,7 @@ async fn world(b: Backend, pg: Option<&PgCluster>) -> (Place, Arc<Ledger>) {
     let ledger = Arc::new(place.ledger().await);
     assert_eq!(ledger.format(), events::envelope::EVENT_FORMAT_V2, "a new ledger is v2");
     crate::common::scenario::run_fixture(&ledger, Fixture::parse("acceptance", &fixture().to_string()).unwrap()).await;
-    housing_ledger::projection::catch_up(&ledger).await.unwrap();
+    housing_ledger::read_models::catch_up(&ledger).await.unwrap();
     ledger.checkpoint().await.unwrap();
     ledger.store().maintain().await.unwrap();
     (place, ledger)
@@ -108,7 +108,7 @@ async fn world(b: Backend, pg: Option<&PgCluster>) -> (Place, Arc<Ledger>) {
 /// the erased persons' figures.
 async fn figures(ledger: &Ledger) -> std::collections::BTreeMap<(String, String), usize> {
     let mut out = std::collections::BTreeMap::new();
-    let read = housing_ledger::projection::all_persons(ledger).await.unwrap().into_iter().map(|(k, doc)| (k, serde_json::from_str(&doc).unwrap()));
+    let read = housing_ledger::read_models::all_persons(ledger).await.unwrap().into_iter().map(|(k, doc)| (k, serde_json::from_str(&doc).unwrap()));
     let erased = housing_ledger::erasure::erased_figures(ledger).await.unwrap();
     for (_, cases) in read.chain(erased) {
         let cases: std::collections::BTreeMap<String, projections::person::ProcedureCase> = cases;
@@ -227,7 +227,7 @@ async fn erasure_leaves_every_proof_whole(b: Backend, pg: Option<&PgCluster>) {
     let report = ledger.verify(|_| {}).await.unwrap();
     assert_eq!((report.root, report.erased_persons), (ledger.root(report.events).await.unwrap(), 1));
     assert_eq!(verified_before.erased_persons, 0);
-    let replay = housing_ledger::projection::replay(&ledger).await.unwrap();
+    let replay = housing_ledger::read_models::replay(&ledger).await.unwrap();
     assert!(replay.differences.is_empty(), "{:?}", replay.differences);
     let audit = housing_ledger::audit::audit(&ledger, &RuleBook::built_in(), Some(&keys), |_, _| {}).await.unwrap();
     assert!(audit.findings.is_empty(), "{:?}", audit.findings);
@@ -295,7 +295,7 @@ async fn retention_erases_exactly_what_is_due() {
     }
     let file = dir.join("retention-test.json");
     std::fs::write(&file, rules.to_string()).unwrap();
-    let removed: BTreeSet<String> = housing_ledger::projection::all_persons(&ledger)
+    let removed: BTreeSet<String> = housing_ledger::read_models::all_persons(&ledger)
         .await
         .unwrap()
         .into_iter()
@@ -324,7 +324,7 @@ async fn retention_erases_exactly_what_is_due() {
     for iin in &removed {
         assert_eq!(call(&ledger, &auditor, &format!("/v1/persons/{iin}")).await.0, 410, "{iin}");
     }
-    let others: Vec<String> = housing_ledger::projection::all_persons(&ledger).await.unwrap().into_iter().map(|(k, _)| k).collect();
+    let others: Vec<String> = housing_ledger::read_models::all_persons(&ledger).await.unwrap().into_iter().map(|(k, _)| k).collect();
     assert!(!others.is_empty() && others.iter().all(|k| !removed.contains(k)));
     for iin in &others {
         assert_eq!(call(&ledger, &auditor, &format!("/v1/persons/{iin}")).await.0, 200, "{iin} is not due");

@@ -568,9 +568,9 @@ async fn a_run_over_the_government_gateway() {
         match (signer, shep) {
             ("rsa", _) => {
                 // Each person's status and grounds (code, registry, whose), from the projection.
-                housing_ledger::projection::catch_up(&ledger).await.unwrap();
+                housing_ledger::read_models::catch_up(&ledger).await.unwrap();
                 let mut decided = Vec::new();
-                for (iin, row) in housing_ledger::projection::all_persons(&ledger).await.unwrap() {
+                for (iin, row) in housing_ledger::read_models::all_persons(&ledger).await.unwrap() {
                     let row: serde_json::Value = serde_json::from_str(&row).unwrap();
                     for (procedure, case) in row.as_object().unwrap() {
                         let grounds: Vec<String> =

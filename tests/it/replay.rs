@@ -81,13 +81,13 @@ async fn replay_equals_the_stored_projection_and_finds_a_row_changed_behind_its_
     crate::common::scenario::run_fixture(&ledger, housing_ledger::registry::fixture::Fixture::parse("c", &fx.to_string()).unwrap()).await;
     // The projection followed the run batch by batch: queryable when the run ends, nothing
     // left to catch up (the cursor moves with the rows, so nothing is applied twice).
-    let cursor = ledger.projections().projection_cursor(housing_ledger::projection::PERSONS).await.unwrap();
+    let cursor = ledger.projections().projection_cursor(housing_ledger::read_models::PERSONS).await.unwrap();
     assert_eq!(cursor, ledger.size().await.unwrap());
-    assert_eq!(housing_ledger::projection::catch_up(&ledger).await.unwrap(), 0);
-    let r = housing_ledger::projection::replay(&ledger).await.unwrap();
+    assert_eq!(housing_ledger::read_models::catch_up(&ledger).await.unwrap(), 0);
+    let r = housing_ledger::read_models::replay(&ledger).await.unwrap();
     assert!(r.differences.is_empty(), "{:?}", r.differences);
     let a = crate::common::scenario::iin_for("A");
-    let stored = housing_ledger::projection::person(&ledger, &a).await.unwrap().unwrap();
+    let stored = housing_ledger::read_models::person(&ledger, &a).await.unwrap().unwrap();
     assert_eq!(stored["registry_removal"].status, "removed");
     assert_eq!(stored["registry_removal"].notice.as_ref().unwrap().attempts, 2);
     // Change the stored row behind the ledger's back.
@@ -95,14 +95,14 @@ async fn replay_equals_the_stored_projection_and_finds_a_row_changed_behind_its_
     // On a v2 ledger the row is sealed under the row key, which the database does not hold:
     // a change makes it no row at all.
     tamper(&sql, &crate::common::spoil_row(&ledger.store().stored_key(&a))).await;
-    let r = housing_ledger::projection::replay(&ledger).await.unwrap();
+    let r = housing_ledger::read_models::replay(&ledger).await.unwrap();
     // The row no longer opens: it stands under its stored key (A's blind id) as a row the
     // events do not give, and A's row is missing.
     let blind = ledger.store().stored_key(&a);
     let keys: Vec<&String> = r.differences.iter().map(|(k, _, _)| k).collect();
     assert_eq!(keys, [&a, &blind], "{:?}", r.differences);
     assert!(r.differences[0].1.is_none() && r.differences[0].2.as_ref().unwrap().contains("removed"));
-    let spoiled = housing_ledger::projection::person(&ledger, &a).await;
+    let spoiled = housing_ledger::read_models::person(&ledger, &a).await;
     assert!(matches!(spoiled, Err(housing_ledger::ledger::LedgerError::Tampered(_))), "a row that does not open is never served: {spoiled:?}");
 }
 
@@ -203,7 +203,7 @@ async fn read_models_edited_behind_the_ledgers_back_are_caught_and_never_served(
     state.background.shutdown().await;
 
     // What serve does before it listens: the rows come back from the events.
-    assert_eq!(housing_ledger::projection::restore_from_events(&ledger).await.unwrap(), 4, "two person rows and two index rows");
+    assert_eq!(housing_ledger::read_models::restore_from_events(&ledger).await.unwrap(), 4, "two person rows and two index rows");
     let state = housing_ledger::api::AppState::new(ledger.clone(), keys);
     let person = get(state.clone(), format!("/v1/persons/{a}")).await;
     assert_eq!(person["procedures"]["registry_removal"]["status"], "removed", "{person}");

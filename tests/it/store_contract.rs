@@ -359,20 +359,20 @@ async fn projection_consumers_never_double_apply(b: Backend, pg: Option<&PgClust
     let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/example.json");
     crate::common::scenario::run_fixture(&ledger, Fixture::load(&example).unwrap()).await;
     // The run's own events were folded right behind it; these were not.
-    let followed = ledger.projections().projection_cursor(housing_ledger::projection::PERSONS).await.unwrap();
+    let followed = ledger.projections().projection_cursor(housing_ledger::read_models::PERSONS).await.unwrap();
     assert_eq!(followed, ledger.size().await.unwrap());
     ledger.append((0..300).map(person_event).collect()).await.unwrap();
     let mut tasks = Vec::new();
     for _ in 0..3 {
         let l = ledger.clone();
-        tasks.push(tokio::spawn(async move { housing_ledger::projection::catch_up(&l).await.unwrap() }));
+        tasks.push(tokio::spawn(async move { housing_ledger::read_models::catch_up(&l).await.unwrap() }));
     }
     let mut applied = 0;
     for t in tasks {
         applied += t.await.unwrap();
     }
     assert_eq!(applied, ledger.size().await.unwrap() - followed, "every event applied exactly once across consumers");
-    let r = housing_ledger::projection::replay(&ledger).await.unwrap();
+    let r = housing_ledger::read_models::replay(&ledger).await.unwrap();
     assert!(r.differences.is_empty(), "{:?}", r.differences);
     assert_eq!(r.events, ledger.size().await.unwrap());
 }
@@ -388,8 +388,8 @@ async fn an_older_persons_projection_is_folded_afresh(b: Backend, pg: Option<&Pg
     let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/example.json");
     crate::common::scenario::run_fixture(&ledger, Fixture::load(&example).unwrap()).await;
     let localities = |ledger: Arc<housing_ledger::ledger::Ledger>| async move {
-        housing_ledger::projection::catch_up(&ledger).await.unwrap();
-        let rows = ledger.projections().projection_all(housing_ledger::projection::PERSONS).await.unwrap();
+        housing_ledger::read_models::catch_up(&ledger).await.unwrap();
+        let rows = ledger.projections().projection_all(housing_ledger::read_models::PERSONS).await.unwrap();
         let cases: Vec<serde_json::Value> =
             // A row is its document and, on a line of its own, its seal (older rows: none).
             rows.iter()
@@ -426,7 +426,7 @@ async fn an_older_persons_projection_is_folded_afresh(b: Backend, pg: Option<&Pg
     // The upgraded binary opens it: migration 11 runs.
     let after = Arc::new(place.ledger().await);
     assert_eq!(localities(after.clone()).await, (cases, cases), "folded afresh on upgrade");
-    let r = housing_ledger::projection::replay(&after).await.unwrap();
+    let r = housing_ledger::read_models::replay(&after).await.unwrap();
     assert!(r.differences.is_empty(), "{:?}", r.differences);
 }
 

@@ -323,7 +323,7 @@ pub async fn register_world(place: &Place) -> (Arc<housing_ledger::ledger::Ledge
     let (case, names) = population();
     let ledger = Arc::new(place.ledger().await);
     run_fixture(&ledger, Fixture::parse("register", &complete(Procedure::RegistryRemoval, case).0.to_string()).unwrap()).await;
-    housing_ledger::projection::catch_up(&ledger).await.unwrap();
+    housing_ledger::read_models::catch_up(&ledger).await.unwrap();
     ledger.checkpoint().await.unwrap();
     (ledger, names)
 }
