@@ -8,10 +8,10 @@
 //! Reads of a person's case are recorded like any read of personal data; every action is an
 //! event of the appeal.
 
+mod algorithm_register;
 mod dashboard;
 pub mod i18n;
 mod print;
-mod register;
 pub mod session;
 mod verify;
 mod view;
@@ -1017,7 +1017,7 @@ async fn case_file(State(s): State<AppState>, session: Session, Path(id): Path<S
 
 /// The register's document, from the stored projection and the latest served checkpoint;
 /// kept for a minute, as anyone may ask for it.
-async fn register_document(s: &AppState) -> Result<serde_json::Value, crate::ledger::LedgerError> {
+async fn algorithm_register_document(s: &AppState) -> Result<serde_json::Value, crate::ledger::LedgerError> {
     if let Some((at, doc)) = s.register.lock().expect("register cache lock").clone() {
         if at.elapsed() < REGISTER_KEPT {
             return Ok(doc);
@@ -1025,7 +1025,7 @@ async fn register_document(s: &AppState) -> Result<serde_json::Value, crate::led
     }
     let rows = crate::read_models::all_persons(&s.ledger).await?;
     let checkpoint = s.ledger.latest_served().await?.map(|(_, note)| note);
-    let doc = register::document(&s.book, &s.registry_keys, &register::figures(&rows), checkpoint.as_deref());
+    let doc = algorithm_register::document(&s.book, &s.registry_keys, &algorithm_register::figures(&rows), checkpoint.as_deref());
     *s.register.lock().expect("register cache lock") = Some((std::time::Instant::now(), doc.clone()));
     Ok(doc)
 }
@@ -1036,11 +1036,11 @@ const REGISTER_KEPT: std::time::Duration = std::time::Duration::from_secs(60);
 /// `/register`: public, no personal data, in the visitor's language.
 async fn register_page(State(s): State<AppState>, session: Session) -> Result<Html<String>, WebError> {
     let l = session.lang;
-    let doc = register_document(&s).await.map_err(internal(l))?;
-    Ok(session.page(&t(l, "reg_title"), "/register", register::page(l, &doc)))
+    let doc = algorithm_register_document(&s).await.map_err(internal(l))?;
+    Ok(session.page(&t(l, "reg_title"), "/register", algorithm_register::page(l, &doc)))
 }
 
 /// `/register.json`.
 async fn register_json(State(s): State<AppState>) -> Result<axum::Json<serde_json::Value>, crate::api::AppError> {
-    Ok(axum::Json(register_document(&s).await?))
+    Ok(axum::Json(algorithm_register_document(&s).await?))
 }

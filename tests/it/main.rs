@@ -5,6 +5,7 @@
 
 mod common;
 
+mod algorithm_register;
 mod api_ledger;
 mod appeals;
 mod audit;
@@ -19,7 +20,6 @@ mod peer_limits;
 mod personal_data;
 mod pki;
 mod proof_bundles;
-mod register;
 mod replay;
 mod rules_and_fixtures;
 mod scenarios;
