@@ -47,19 +47,26 @@ impl Default for Limits {
     }
 }
 
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM (what service managers and containers send).
-pub async fn stop_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM (what service managers and containers send). The
+/// handlers are installed when this is called, not when the future is first polled: call it
+/// before announcing the address, so that a signal sent as soon as the address is known stops
+/// the server gracefully instead of killing it (CI once saw `signal: 15`).
+pub fn stop_signal() -> impl Future<Output = ()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (term, int) = (signal(SignalKind::terminate()).ok(), signal(SignalKind::interrupt()).ok());
+    async move {
+        let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+            match s {
+                Some(mut s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending().await,
             }
-            Err(_) => std::future::pending().await,
+        };
+        tokio::select! {
+            _ = wait(term) => {}
+            _ = wait(int) => {}
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
     }
 }
 

@@ -127,9 +127,10 @@ pub(crate) async fn witness(g: &Global, command: WitnessCommand) -> anyhow::Resu
             let logs = logs.iter().map(|k| events::VerifierKey::parse(k)).collect::<Result<Vec<_>, _>>().context("--log (a ledger verifier key)")?;
             let witness = Arc::new(housing_ledger::witness::Witness::open(&loc.data_dir, &name, logs)?);
             let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+            // Before the address is announced: see server::stop_signal.
+            let stop = housing_ledger::server::stop_signal();
             println!("witness {} serving on http://{}", witness.key(), listener.local_addr()?);
-            housing_ledger::server::serve(listener, housing_ledger::witness::router(witness), Default::default(), housing_ledger::server::stop_signal())
-                .await?;
+            housing_ledger::server::serve(listener, housing_ledger::witness::router(witness), Default::default(), stop).await?;
             Ok(std::process::ExitCode::SUCCESS)
         }
     }

@@ -66,6 +66,8 @@ pub(crate) async fn demo(g: &Global, persons: u64, listen: &str, as_of: &str, no
         .into_iter()
         .find(|e| e.as_type::<events::catalogue::DecisionTaken>().is_some_and(|d| d.outcome == "confirmed" && d.procedure == "registry_removal"));
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    // Before the address is announced: see server::stop_signal.
+    let stop = housing_ledger::server::stop_signal();
     let addr = format!("http://{}", listener.local_addr()?);
     println!();
     println!("ledger:        {} events, checkpoint at tree size {}", ledger.size().await?, cp.tree_size);
@@ -86,7 +88,7 @@ pub(crate) async fn demo(g: &Global, persons: u64, listen: &str, as_of: &str, no
     let state = AppState::new(ledger, keys).with_registries(registries()).with_checkpoints(Default::default());
     println!("serving; Ctrl-C stops");
     let background = state.background.clone();
-    housing_ledger::server::serve(listener, app(state), Default::default(), housing_ledger::server::stop_signal()).await?;
+    housing_ledger::server::serve(listener, app(state), Default::default(), stop).await?;
     background.shutdown().await;
     Ok(std::process::ExitCode::SUCCESS)
 }

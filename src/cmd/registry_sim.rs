@@ -23,9 +23,11 @@ pub(crate) async fn registry_sim(g: &Global, a: RegistrySimArgs) -> anyhow::Resu
         eprintln!("registry-sim: {registry} signs under the certificate in {chain}");
     }
     let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    // Before the address is announced: see server::stop_signal.
+    let stop = housing_ledger::server::stop_signal();
     println!("registry-sim serving {name} on http://{}", listener.local_addr()?);
     let router = housing_ledger::registry::http::sim_router(Arc::new(sim), Duration::from_millis(stall_ms));
-    housing_ledger::server::serve(listener, router, Default::default(), housing_ledger::server::stop_signal()).await?;
+    housing_ledger::server::serve(listener, router, Default::default(), stop).await?;
     Ok(std::process::ExitCode::SUCCESS)
 }
 
@@ -61,8 +63,10 @@ pub(crate) async fn registry_sim_shep(
         bail!("registry-sim --shep signs every envelope under a certificate: give --sign-with gateway=KEY.pem:CHAIN.pem");
     }
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    // Before the address is announced: see server::stop_signal.
+    let stop = housing_ledger::server::stop_signal();
     println!("registry-sim serving {name} through the gateway envelope on http://{}/bip-sync", listener.local_addr()?);
     let router = housing_ledger::registry::shep::sim::shep_router(Arc::new(sim), signers, Duration::from_millis(stall_ms));
-    housing_ledger::server::serve(listener, router, Default::default(), housing_ledger::server::stop_signal()).await?;
+    housing_ledger::server::serve(listener, router, Default::default(), stop).await?;
     Ok(std::process::ExitCode::SUCCESS)
 }

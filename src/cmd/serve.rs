@@ -60,6 +60,8 @@ pub(crate) async fn serve(g: &Global, a: ServeArgs) -> anyhow::Result<std::proce
         state = state.with_retention(rules);
     }
     let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    // Before the address is announced: see server::stop_signal.
+    let stop = housing_ledger::server::stop_signal();
     println!("serving on http://{}", listener.local_addr()?);
     let limits = housing_ledger::server::Limits {
         header_read: Duration::from_millis(header_timeout_ms),
@@ -82,7 +84,7 @@ pub(crate) async fn serve(g: &Global, a: ServeArgs) -> anyhow::Result<std::proce
         ),
     ));
     let background = state.background.clone();
-    housing_ledger::server::serve(listener, app(state), limits, housing_ledger::server::stop_signal()).await?;
+    housing_ledger::server::serve(listener, app(state), limits, stop).await?;
     background.shutdown().await;
     record(Record::new(Kind::ServiceStop, "stopped"));
     tracing::info!("stopped");

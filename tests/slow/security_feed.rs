@@ -85,3 +85,18 @@ fn the_feed_reaches_a_file_and_a_syslog_collector() {
     assert!(seen.iter().any(|m| m.starts_with("<84>1 ") && m.contains("[hl@32473 kind=\"token_rejected\"") && m.contains("peer=\"127.0.0.1\"")), "{seen:?}");
     assert!(seen.iter().all(|m| !m.contains("secret-never-logged")));
 }
+
+/// A SIGTERM right after `serve` prints its address stops it gracefully (exit 0, the feed's
+/// `service_stop` written), never kills it: the handler is in place before the address is
+/// printed. It raced before: CI saw `signal: 15` once the machine was busy.
+#[test]
+fn a_sigterm_at_once_after_the_address_stops_the_server_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..5 {
+        let feed = dir.path().join(format!("soc/{round}.jsonl"));
+        let (child, _) = serve(&dir.path().join("data"), feed.to_str().unwrap(), "json");
+        stop(child);
+        let text = std::fs::read_to_string(&feed).unwrap();
+        assert!(text.lines().last().is_some_and(|l| l.contains("\"service_stop\"")), "round {round}: {text}");
+    }
+}
