@@ -309,7 +309,7 @@ async fn walk(
     let size = ledger.size().await?;
     let mut from = 0;
     while from < size {
-        let page = ledger.read(from, PAGE).await?;
+        let page = ledger.log().read(from, PAGE).await?;
         let Some(last) = page.last() else { break };
         from = last.seq + 1;
         let cases: Vec<Case> = page.iter().filter_map(|e| walk.apply(e)).collect();
@@ -490,13 +490,13 @@ pub struct SourcesChecked {
 /// `verify`'s source check: every source signature in the log (registry answers, corrections,
 /// list entries, decisions, acknowledgements) against `trust`, or, without one, against the
 /// keys each run recorded (the operator's claim). The first that fails, by seq and why.
-pub async fn verify_sources(store: &dyn crate::store::EventStore, trust: Option<&TrustedKeys>) -> Result<(SourcesChecked, Option<(u64, String)>), LedgerError> {
+pub async fn verify_sources(store: &dyn crate::store::LogStore, trust: Option<&TrustedKeys>) -> Result<(SourcesChecked, Option<(u64, String)>), LedgerError> {
     let mut claim = TrustedKeys::default();
     let (size, mut from, mut checked, mut sealed) = (store.size().await?, 0, 0, 0);
     let kinds = [RUN_STARTED, REGISTRY_RESPONDED, LIST_ENTRY_RECEIVED, DECISION_TAKEN, REINSTATEMENT_ACKNOWLEDGED];
     while from < size {
         let to = (from + PAGE).min(size);
-        let page = crate::store::read_kinds(store, &kinds, from, to).await?;
+        let page = store.read_kinds(&kinds, from, to).await?;
         for e in &page {
             if e.kind == RUN_STARTED {
                 if let Some(s) = e.as_type::<ev::RunStarted>() {

@@ -2,7 +2,7 @@
 //! 0600) with event 0 as its `KeyIntroduced`, rotates keys, signs checkpoints (never two that
 //! are inconsistent), serves proofs from stored nodes, and verifies the whole log.
 
-use crate::store::{AccessStore, CheckpointStore, EventStore, PendingBatch, ProjectionStore, StoreError, StoredCheckpoint};
+use crate::store::{AccessStore, CheckpointStore, EventStore, LogStore, PendingBatch, ProjectionStore, StoreError, StoredCheckpoint};
 use events::catalogue::{KeyIntroduced, KeyRetired};
 use events::heads::{HeadProof, StreamHeads};
 use events::merkle::{consistency_plan, inclusion_plan, root_plan, Hash};
@@ -74,7 +74,13 @@ pub fn new_ledger_format() -> &'static str {
 pub type Result<T> = std::result::Result<T, LedgerError>;
 
 pub struct Ledger {
+    /// The one store behind the four narrow handles below, for the ledger's own use; callers
+    /// get the handle of the concern they need, never the whole.
     store: Arc<dyn EventStore>,
+    log: Arc<dyn LogStore>,
+    checkpoints: Arc<dyn CheckpointStore>,
+    projections: Arc<dyn ProjectionStore>,
+    access: Arc<dyn AccessStore>,
     signer: RwLock<Arc<LedgerSigner>>,
     key_dir: PathBuf,
     origin: String,
@@ -181,7 +187,7 @@ pub fn lost_database(key_path: &Path, what: &str) -> LedgerError {
 /// comes opened (`verify`, `audit` and the other readers that need no ledger key). Returns
 /// whether it did: a v1 ledger, or a copy of the database without its keys, is read as stored
 /// (sealed events stay sealed, and their sources go unchecked).
-pub async fn attach_existing_keys(store: &dyn EventStore, key_dir: &Path) -> Result<bool> {
+pub async fn attach_existing_keys(store: &dyn LogStore, key_dir: &Path) -> Result<bool> {
     let events_url = store.postgres_url();
     let events_url = events_url.as_deref();
     let v2 = store.read_seqs(&[0]).await?.first().is_some_and(|e| e.format == events::envelope::EVENT_FORMAT_V2);
@@ -276,6 +282,10 @@ impl Ledger {
         let ledger = Self {
             sealing,
             read_model_key,
+            log: store.clone(),
+            checkpoints: store.clone(),
+            projections: store.clone(),
+            access: store.clone(),
             store,
             signer: RwLock::new(Arc::new(signer)),
             key_dir: key_dir.into(),
@@ -325,9 +335,6 @@ impl Ledger {
         })
     }
 
-    /// The whole store. The log is read through the ledger's own methods below, and the other
-    /// concerns through [`Ledger::checkpoints`], [`Ledger::projections`] and
-    /// [`Ledger::access`]; this is for tools and tests that need all of it.
     /// The key that authenticates the stored read-model rows (`projection::RowSeal`).
     /// The key persons are referred to under in the security feed: derived from the
     /// read-model key (never the key itself), so the references stay the same across restarts.
@@ -340,23 +347,25 @@ impl Ledger {
         self.read_model_key
     }
 
-    pub fn store(&self) -> &Arc<dyn EventStore> {
-        &self.store
+    /// The log: appended through the ledger, read through this (events from a v2 ledger come
+    /// opened; an erased person's stay sealed).
+    pub fn log(&self) -> &Arc<dyn LogStore> {
+        &self.log
     }
 
     /// Signed checkpoints, their cosignatures and time-stamps.
-    pub fn checkpoints(&self) -> &dyn CheckpointStore {
-        self.store.as_ref()
+    pub fn checkpoints(&self) -> &Arc<dyn CheckpointStore> {
+        &self.checkpoints
     }
 
     /// Read models and the subject index, with their cursors.
-    pub fn projections(&self) -> &dyn ProjectionStore {
-        self.store.as_ref()
+    pub fn projections(&self) -> &Arc<dyn ProjectionStore> {
+        &self.projections
     }
 
     /// API tokens and page sessions.
-    pub fn access(&self) -> &dyn AccessStore {
-        self.store.as_ref()
+    pub fn access(&self) -> &Arc<dyn AccessStore> {
+        &self.access
     }
 
     /// A v2 ledger's keys (`None` for v1).
@@ -378,35 +387,9 @@ impl Ledger {
         self.store.stored_stream(stream)
     }
 
-    /// The events of `stream`, in order. Events read from a v2 ledger come opened (the store
-    /// holds the keys; an erased person's stay sealed).
-    pub async fn read_stream(&self, stream: &str) -> Result<Vec<Event>> {
-        Ok(self.store.read_stream(stream).await?)
-    }
-
-    /// The events of `stream` of type `kind`, in order.
-    pub async fn read_stream_kind(&self, stream: &str, kind: &str) -> Result<Vec<Event>> {
-        Ok(self.store.read_stream_kind(stream, kind).await?)
-    }
-
-    /// The events at `seqs` that exist, in seq order.
-    pub async fn read_seqs(&self, seqs: &[u64]) -> Result<Vec<Event>> {
-        Ok(self.store.read_seqs(seqs).await?)
-    }
-
-    /// Up to `limit` events from seq `from` on.
-    pub async fn read(&self, from: u64, limit: u64) -> Result<Vec<Event>> {
-        Ok(crate::store::read(self.store.as_ref(), from, limit).await?)
-    }
-
-    /// Up to `limit` events from seq `from` on, as stored (seq and body), not yet parsed.
-    pub async fn read_raw(&self, from: u64, limit: u64) -> Result<Vec<(u64, String)>> {
-        Ok(self.store.read_raw(from, limit).await?)
-    }
-
-    /// Every event of type `kind`, in order, read page by page.
-    pub async fn read_all_by_type(&self, kind: &str) -> Result<Vec<Event>> {
-        Ok(crate::store::read_all_by_type(self.store.as_ref(), kind).await?)
+    /// The log's tail past the newest checkpoint.
+    pub async fn tail(&self) -> Result<Tail> {
+        tail(self.store.as_ref()).await
     }
 
     pub fn origin(&self) -> &str {
@@ -753,14 +736,14 @@ impl Tail {
     }
 }
 
-/// The tail of `store` past its newest checkpoint.
-pub async fn tail(store: &dyn EventStore) -> Result<Tail> {
+/// The tail of `store`'s log past its newest checkpoint.
+pub async fn tail<S: LogStore + CheckpointStore + ?Sized>(store: &S) -> Result<Tail> {
     let size = store.size().await?;
     let checkpoint_size = store.latest_checkpoint().await?.map_or(0, |cp| cp.tree_size);
     if size <= checkpoint_size {
         return Ok(Tail { events: 0, checkpoint_size, oldest: None });
     }
-    let first = crate::store::read(store, checkpoint_size, 1).await?;
+    let first = store.read(checkpoint_size, 1).await?;
     let oldest = first.first().and_then(|e| chrono::DateTime::parse_from_rfc3339(&e.time).ok()).map(|t| t.with_timezone(&chrono::Utc));
     Ok(Tail { events: size - checkpoint_size, checkpoint_size, oldest })
 }
@@ -772,15 +755,15 @@ pub async fn tail(store: &dyn EventStore) -> Result<Tail> {
 /// The log is read page by page, and the next page is read while this one is checked: parsing,
 /// hashing and signature checks on every core, the chain and the tree in order. A finding names
 /// the first bad seq exactly, as a serial check would.
-pub async fn verify_store(store: &dyn EventStore, anchor: Option<&VerifierKey>, progress: impl FnMut(u64)) -> Result<VerifyReport> {
+pub async fn verify_store<S: LogStore + CheckpointStore + ?Sized>(store: &S, anchor: Option<&VerifierKey>, progress: impl FnMut(u64)) -> Result<VerifyReport> {
     verify_opening(store, anchor, None, progress).await
 }
 
 /// Like [`verify_store`], opening a v2 ledger's seals with `sealing` first, so that source
 /// signatures are checked on the opened answers. A seal that does not open under its person's
 /// key is a finding; an erased person's seals stay shut and are counted apart.
-pub async fn verify_opening(
-    store: &dyn EventStore,
+pub async fn verify_opening<S: LogStore + CheckpointStore + ?Sized>(
+    store: &S,
     anchor: Option<&VerifierKey>,
     sealing: Option<&crate::sealing::Sealing>,
     mut progress: impl FnMut(u64),

@@ -3,6 +3,7 @@
 //! and `replay`, which rebuilds it from the events alone and reports every difference.
 
 use crate::ledger::{Ledger, LedgerError};
+use crate::store::{LogStore, ProjectionStore};
 use events::Event;
 use projections::person::{subject_of, Persons, ProcedureCase};
 use std::collections::{BTreeMap, BTreeSet};
@@ -74,20 +75,20 @@ fn row_doc(row: &str) -> &str {
 /// catching up is most of the work left, and done in turn it kept one core busy and the
 /// other waiting.
 pub async fn catch_up(ledger: &Ledger) -> Result<u64, LedgerError> {
-    let store = ledger.store().clone();
+    let (log, store) = (ledger.log(), ledger.projections());
     let seal = RowSeal::of(ledger);
     let kinds = std::sync::Arc::new(projections::person::folded());
     let read_ahead = |from: u64, to: u64| {
-        let (store, kinds) = (store.clone(), kinds.clone());
-        tokio::spawn(async move { crate::store::read_kinds(store.as_ref(), &kinds, from, to).await })
+        let (log, kinds) = (log.clone(), kinds.clone());
+        tokio::spawn(async move { log.read_kinds(&kinds, from, to).await })
     };
     let mut applied = 0;
-    let (mut from, mut size) = (store.projection_cursor(PERSONS).await?, store.size().await?);
+    let (mut from, mut size) = (store.projection_cursor(PERSONS).await?, log.size().await?);
     let mut current = None;
     loop {
         if from >= size {
             // Events appended meanwhile are caught up too.
-            size = store.size().await?;
+            size = log.size().await?;
             if from >= size {
                 return Ok(applied);
             }
@@ -131,7 +132,7 @@ pub struct Follower {
 type Handed = (u64, u64, Vec<Event>);
 
 impl Follower {
-    pub fn start(store: std::sync::Arc<dyn crate::store::EventStore>, seal: RowSeal) -> Self {
+    pub fn start(log: std::sync::Arc<dyn LogStore>, store: std::sync::Arc<dyn ProjectionStore>, seal: RowSeal) -> Self {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Handed>(64);
         let task = tokio::spawn(async move {
             let kinds = projections::person::folded();
@@ -141,7 +142,7 @@ impl Follower {
                     continue;
                 }
                 if from > cursor {
-                    let gap = crate::store::read_kinds(store.as_ref(), &kinds, cursor, from).await?;
+                    let gap = log.read_kinds(&kinds, cursor, from).await?;
                     if !apply_page(store.as_ref(), &seal, &gap, cursor, from).await? {
                         cursor = store.projection_cursor(PERSONS).await?;
                         continue;
@@ -174,7 +175,7 @@ impl Follower {
 
 /// Folds `page`, the events of `[from, to)` the fold reads, into the stored rows and moves the
 /// cursor with them; `false` if the cursor was no longer at `from` (nothing was written).
-async fn apply_page(store: &dyn crate::store::EventStore, seal: &RowSeal, page: &[Event], from: u64, to: u64) -> Result<bool, LedgerError> {
+async fn apply_page(store: &dyn ProjectionStore, seal: &RowSeal, page: &[Event], from: u64, to: u64) -> Result<bool, LedgerError> {
     let touched: BTreeSet<String> = page.iter().filter_map(subject_of).collect();
     let keys: Vec<String> = touched.into_iter().collect();
     let mut persons = Persons::default();
@@ -236,19 +237,19 @@ pub struct Replay {
 /// the projections crate holds it); the fold runs in shards on every core
 /// (`projections::person::Sharded`), and the next range is read while this one is folded.
 pub async fn replay(ledger: &Ledger) -> Result<Replay, LedgerError> {
-    replay_store(ledger.store().clone()).await
+    replay_store(ledger.log().clone(), ledger.projections().as_ref()).await
 }
 
 /// [`replay`] on a store alone (`verify --deep` needs no ledger key).
-pub async fn replay_store(store: std::sync::Arc<dyn crate::store::EventStore>) -> Result<Replay, LedgerError> {
-    let upto = store.projection_cursor(PERSONS).await?;
+pub async fn replay_store(log: std::sync::Arc<dyn LogStore>, projections: &dyn ProjectionStore) -> Result<Replay, LedgerError> {
+    let upto = projections.projection_cursor(PERSONS).await?;
     let t = Instant::now();
     let shards = rayon::current_num_threads().max(1) * 4;
     let kinds = std::sync::Arc::new(projections::person::folded());
     let read = |from: u64| {
-        let (store, kinds) = (store.clone(), kinds.clone());
+        let (log, kinds) = (log.clone(), kinds.clone());
         let to = upto.min(from + REPLAY_RANGE);
-        async move { crate::store::read_kinds(store.as_ref(), &kinds, from, to).await.map_err(LedgerError::from) }
+        async move { log.read_kinds(&kinds, from, to).await.map_err(LedgerError::from) }
     };
     let mut sharded = projections::person::Sharded::new(shards);
     let mut from = 0;
@@ -272,7 +273,7 @@ pub async fn replay_store(store: std::sync::Arc<dyn crate::store::EventStore>) -
     }
     let persons = sharded.into_persons();
     let seconds = t.elapsed().as_secs_f64();
-    let stored: BTreeMap<String, String> = store.projection_all(PERSONS).await?.into_iter().map(|(k, row)| (k, row_doc(&row).to_string())).collect();
+    let stored: BTreeMap<String, String> = projections.projection_all(PERSONS).await?.into_iter().map(|(k, row)| (k, row_doc(&row).to_string())).collect();
     let rebuilt: BTreeMap<String, String> = persons.cases.iter().map(|(k, c)| (k.clone(), serde_json::to_string(c).expect("cases serialise"))).collect();
     let keys: BTreeSet<&String> = stored.keys().chain(rebuilt.keys()).collect();
     let differences = keys
@@ -306,9 +307,9 @@ impl Deep {
 }
 
 /// Refolds the stored read models from the events and compares (`verify --deep`); writes nothing.
-pub async fn deep_check(store: std::sync::Arc<dyn crate::store::EventStore>) -> Result<Deep, LedgerError> {
-    let persons = replay_store(store.clone()).await?;
-    let subjects = crate::reads::index_differences(store.as_ref()).await?;
+pub async fn deep_check(log: std::sync::Arc<dyn LogStore>, projections: &dyn ProjectionStore) -> Result<Deep, LedgerError> {
+    let persons = replay_store(log.clone(), projections).await?;
+    let subjects = crate::reads::index_differences(log.as_ref(), projections).await?;
     Ok(Deep { persons, subjects })
 }
 
@@ -318,8 +319,8 @@ pub async fn deep_check(store: std::sync::Arc<dyn crate::store::EventStore>) -> 
 /// them, and a server that refused to start would hand whoever can write the database a way to
 /// stop it. Returns the number of rows that differed.
 pub async fn restore_from_events(ledger: &Ledger) -> Result<usize, LedgerError> {
-    let deep = deep_check(ledger.store().clone()).await?;
-    let store = ledger.store();
+    let deep = deep_check(ledger.log().clone(), ledger.projections().as_ref()).await?;
+    let store = ledger.projections();
     // Rows whose content is right but whose seal is not (written before rows were sealed, or
     // under another read-model key) are folded afresh too: otherwise they would never be served.
     let seal = RowSeal::of(ledger);

@@ -119,25 +119,28 @@ pub fn reads_in(e: &Event) -> Vec<Read> {
 
 /// The subject index's rows the events `[from, to)` give: each person a read showed, with the
 /// seq of the reads event.
-async fn subject_rows(store: &dyn crate::store::EventStore, from: u64, to: u64) -> Result<BTreeSet<(String, u64)>, LedgerError> {
-    let events = crate::store::read_kinds(store, &[PERSONAL_DATA_READS], from, to).await?;
+async fn subject_rows(store: &dyn crate::store::LogStore, from: u64, to: u64) -> Result<BTreeSet<(String, u64)>, LedgerError> {
+    let events = store.read_kinds(&[PERSONAL_DATA_READS], from, to).await?;
     Ok(events.iter().flat_map(|e| reads_in(e).into_iter().flat_map(|r| r.iins).map(|iin| (iin, e.seq))).collect())
 }
 
 /// The subject index's rows that the events do not give, or that they give and it lacks, up to
 /// its cursor: `(subject, seq, what)`.
-pub async fn index_differences(store: &dyn crate::store::EventStore) -> Result<Vec<(String, u64, &'static str)>, LedgerError> {
-    let upto = store.projection_cursor(crate::store::SUBJECTS).await?;
+pub async fn index_differences(
+    log: &dyn crate::store::LogStore,
+    projections: &dyn crate::store::ProjectionStore,
+) -> Result<Vec<(String, u64, &'static str)>, LedgerError> {
+    let upto = projections.projection_cursor(crate::store::SUBJECTS).await?;
     let mut rebuilt = BTreeSet::new();
     let mut from = 0;
     while from < upto {
         let to = upto.min(from + PAGE);
-        rebuilt.extend(subject_rows(store, from, to).await?);
+        rebuilt.extend(subject_rows(log, from, to).await?);
         from = to;
     }
     // The index keeps each person under his stored key (on a v2 ledger, his blind id).
-    let rebuilt: BTreeSet<(String, u64)> = rebuilt.into_iter().map(|(s, q)| (store.stored_key(&s), q)).collect();
-    let stored: BTreeSet<(String, u64)> = store.subject_index_all().await?.into_iter().collect();
+    let rebuilt: BTreeSet<(String, u64)> = rebuilt.into_iter().map(|(s, q)| (log.stored_key(&s), q)).collect();
+    let stored: BTreeSet<(String, u64)> = projections.subject_index_all().await?.into_iter().collect();
     let mut out: Vec<(String, u64, &'static str)> = rebuilt.difference(&stored).map(|(s, q)| (s.clone(), *q, "missing from the index")).collect();
     out.extend(stored.difference(&rebuilt).map(|(s, q)| (s.clone(), *q, "in the index, not in the events")));
     Ok(out)
@@ -145,17 +148,17 @@ pub async fn index_differences(store: &dyn crate::store::EventStore) -> Result<V
 
 /// Brings the subject index up to the end of the ledger. Returns how many events it passed.
 pub async fn index_catch_up(ledger: &Ledger) -> Result<u64, LedgerError> {
-    let store = ledger.store();
+    let (log, projections) = (ledger.log(), ledger.projections());
     let mut passed = 0;
     loop {
-        let from = store.projection_cursor(crate::store::SUBJECTS).await?;
-        let size = store.size().await?;
+        let from = projections.projection_cursor(crate::store::SUBJECTS).await?;
+        let size = log.size().await?;
         if from >= size {
             return Ok(passed);
         }
         let to = size.min(from + PAGE);
-        let rows = subject_rows(store.as_ref(), from, to).await?;
-        if store.subject_index_commit(from, to, rows.into_iter().collect()).await? {
+        let rows = subject_rows(log.as_ref(), from, to).await?;
+        if projections.subject_index_commit(from, to, rows.into_iter().collect()).await? {
             passed += to - from;
         }
     }
@@ -164,6 +167,7 @@ pub async fn index_catch_up(ledger: &Ledger) -> Result<u64, LedgerError> {
 /// Every recorded read of `iin`'s data, in order: `{seq, time, token, role, read}`.
 pub async fn of_person(ledger: &Ledger, iin: &str) -> Result<Vec<Value>, LedgerError> {
     let mut out: Vec<Value> = ledger
+        .log()
         .read_stream(&reads_stream(iin))
         .await?
         .into_iter()
@@ -171,7 +175,7 @@ pub async fn of_person(ledger: &Ledger, iin: &str) -> Result<Vec<Value>, LedgerE
         .collect();
     index_catch_up(ledger).await?;
     let seqs = ledger.projections().subject_seqs(iin).await?;
-    for e in ledger.read_seqs(&seqs).await? {
+    for e in ledger.log().read_seqs(&seqs).await? {
         for r in reads_in(&e).into_iter().filter(|r| r.iins.iter().any(|i| i == iin)) {
             out.push(json!({"seq": e.seq, "time": e.time, "token": r.token, "role": r.role, "read": r.read}));
         }

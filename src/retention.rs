@@ -165,7 +165,7 @@ pub async fn due(ledger: &Ledger, rules: &RetentionRules, today: NaiveDate) -> R
     // Entries refused before they had a case (an IIN that fails its control): by the list's text.
     let period = &rules.kinds["invalid_input"];
     let mut refused: BTreeMap<String, (u64, String)> = BTreeMap::new();
-    for e in ledger.read_all_by_type(INPUT_REJECTED).await? {
+    for e in ledger.log().read_all_by_type(INPUT_REJECTED).await? {
         let Some(r) = e.as_type::<InputRejected>() else { continue };
         let Some(person) = r.entry.get("iin").and_then(|v| v.as_str()).filter(|p| !p.is_empty() && !with_case.contains(*p)) else { continue };
         refused.insert(person.to_string(), (e.seq, e.time.clone()));
@@ -187,13 +187,13 @@ fn due_of(person: &str, kind: &str, period: &Period, seq: u64, time: &str) -> Op
 /// A person's events a period may count from: his stream, his appeals' resolutions and his
 /// refused entries in his runs' streams.
 async fn person_events(ledger: &Ledger, iin: &str, cases: &BTreeMap<String, ProcedureCase>) -> Result<Vec<events::Event>, LedgerError> {
-    let mut events = ledger.read_stream(&person_stream(iin)).await?;
+    let mut events = ledger.log().read_stream(&person_stream(iin)).await?;
     for c in cases.values() {
         if let Some(a) = &c.appeal {
-            events.extend(ledger.read_stream_kind(&appeal_stream(&a.appeal), APPEAL_RESOLVED).await?);
+            events.extend(ledger.log().read_stream_kind(&appeal_stream(&a.appeal), APPEAL_RESOLVED).await?);
         }
         if c.status == Status::InvalidInput {
-            let refused = ledger.read_stream_kind(&run_stream(&c.run), INPUT_REJECTED).await?;
+            let refused = ledger.log().read_stream_kind(&run_stream(&c.run), INPUT_REJECTED).await?;
             events
                 .extend(refused.into_iter().filter(|e| e.as_type::<InputRejected>().is_some_and(|r| r.entry.get("iin").and_then(|v| v.as_str()) == Some(iin))));
         }

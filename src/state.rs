@@ -119,7 +119,7 @@ impl AppState {
         let reads = reads::ReadLog::start(ledger.clone());
         let background = Background::new();
         // The WAL is folded into the database off the request path.
-        let store = ledger.store().clone();
+        let store = ledger.log().clone();
         background.every("store maintenance", std::time::Duration::from_millis(500), move || {
             let store = store.clone();
             async move { Ok(store.maintain().await?) }
@@ -170,7 +170,7 @@ impl AppState {
         self.background.every("checkpoint", tick, move || {
             let ledger = ledger.clone();
             async move {
-                let tail = crate::ledger::tail(ledger.store().as_ref()).await?;
+                let tail = ledger.tail().await?;
                 let waited = tail.age_seconds(chrono::Utc::now()).unwrap_or(0.0);
                 if tail.events > 0 && (tail.events >= policy.every_events || waited >= policy.every.as_secs_f64()) {
                     let cp = ledger.checkpoint().await?;

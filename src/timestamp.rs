@@ -84,7 +84,7 @@ pub struct LedgerStamps {
 /// Checks every stored token against its checkpoint and `anchors` (`Err` names the first
 /// checkpoint whose token fails), and finds the tokens whose genTime does not fall before the
 /// next checkpoint.
-pub async fn verify_ledger(store: &dyn crate::store::EventStore, anchors: &[Certificate]) -> Result<LedgerStamps, StampsError> {
+pub async fn verify_ledger(store: &dyn crate::store::CheckpointStore, anchors: &[Certificate]) -> Result<LedgerStamps, StampsError> {
     let checkpoints = store.checkpoints().await?;
     let (mut stamped, mut late) = (0, Vec::new());
     for (k, cp) in checkpoints.iter().enumerate() {

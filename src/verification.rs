@@ -122,7 +122,7 @@ pub async fn check_ledger(store: Arc<dyn EventStore>, against: &Against<'_>, mut
     let deep_events = match against.deep {
         false => None,
         true => {
-            let d = crate::read_models::deep_check(store.clone()).await?;
+            let d = crate::read_models::deep_check(store.clone(), store.as_ref()).await?;
             if !d.clean() {
                 let rows = d
                     .persons

@@ -156,7 +156,7 @@ async fn metrics(State(s): State<AppState>, caller: Caller) -> Result<Response, 
         .await?
         .and_then(|cp| chrono::DateTime::parse_from_rfc3339(&cp.signed_at).ok())
         .map(|t| (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_milliseconds() as f64 / 1000.0);
-    let tail = crate::ledger::tail(ledger.store().as_ref()).await?;
+    let tail = ledger.tail().await?;
     let mut witnesses = Vec::new();
     for (key, _) in ledger.witnesses().map(|w| w.witnesses.as_slice()).unwrap_or_default() {
         witnesses.push((key.name.clone(), ledger.checkpoints().last_cosigned(&key.name).await?.unwrap_or(0)));
@@ -333,7 +333,7 @@ async fn events_page(
     }
     // Whole events show personal data: the read of every person in them is recorded on the
     // way out (a page that shows none is no read of personal data).
-    let events = s.ledger.read(from, limit).await?;
+    let events = s.ledger.log().read(from, limit).await?;
     let size = s.ledger.size().await?;
     let next = events.last().map(|e| e.seq + 1).filter(|n| *n < size);
     let range = crate::disclosure::ReadAs(format!("events:{from}-{}", events.last().map_or(from, |e| e.seq)));

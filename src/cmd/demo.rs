@@ -60,7 +60,7 @@ pub(crate) async fn demo(g: &Global, persons: u64, listen: &str, as_of: &str, no
     // One removed person whose proof the README walks through (the first of the first 1,000
     // decisions that is one).
     let removed = ledger
-        .store()
+        .log()
         .read_by_type("DecisionTaken", 0, 1000)
         .await?
         .into_iter()

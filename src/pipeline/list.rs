@@ -148,7 +148,7 @@ async fn list_page(
         appended.push(ev);
         return fetched.map(|records| (seq, records, sigs)).map_err(PipelineError::List);
     };
-    let e = ledger.read_seqs(&[seq]).await?.pop().ok_or(LedgerError::NoSuchEvent { seq, size: 0 })?;
+    let e = ledger.log().read_seqs(&[seq]).await?.pop().ok_or(LedgerError::NoSuchEvent { seq, size: 0 })?;
     let r = e.decode::<ev::RegistryResponded>().map_err(LedgerError::from)?;
     Ok((seq, r.answer["records"].clone(), r.item_sigs.unwrap_or_default()))
 }

@@ -120,13 +120,13 @@ pub fn run_id(procedure: Procedure, as_of: &str, source: &str, rule_sha: &str, s
 /// Folds the run's own events (from its `RunStarted` on) into its progress.
 pub async fn load_progress(ledger: &Ledger, run: &str) -> Result<RunProgress, PipelineError> {
     let mut progress = RunProgress::new(run);
-    let head = ledger.read_stream(&run_stream(run)).await?;
+    let head = ledger.log().read_stream(&run_stream(run)).await?;
     let Some(first) = head.first() else {
         return Ok(progress);
     };
     let mut from = first.seq;
     loop {
-        let page = ledger.read(from, 5000).await?;
+        let page = ledger.log().read(from, 5000).await?;
         let Some(last) = page.last() else { break };
         from = last.seq + 1;
         page.iter().for_each(|e| progress.apply(e));
@@ -222,7 +222,7 @@ pub async fn run(
     }
     let standing = Arc::new(standing_decisions(ledger, procedure).await?);
     let ctx = Arc::new(RunContext { run: run.clone(), procedure, as_of: as_of.to_string(), rules, registries, keys, trust_recorded, simulation, standing });
-    let follower = crate::read_models::Follower::start(ledger.store().clone(), crate::read_models::RowSeal::of(ledger));
+    let follower = crate::read_models::Follower::start(ledger.log().clone(), ledger.projections().clone(), crate::read_models::RowSeal::of(ledger));
     let mut r = Runner { ledger, ctx: ctx.clone(), settings, progress, ui, follower };
     if !resumed {
         let started = NewEvent::typed(
@@ -269,7 +269,7 @@ pub async fn run(
 pub async fn standing_decisions(ledger: &Ledger, procedure: Procedure) -> Result<Standing, PipelineError> {
     let mut all: Vec<Event> = Vec::new();
     for kind in [DECISION_TAKEN, APPEAL_RESOLVED] {
-        all.extend(ledger.read_all_by_type(kind).await?);
+        all.extend(ledger.log().read_all_by_type(kind).await?);
     }
     all.sort_by_key(|e| e.seq);
     let mut standing = Standing::new();

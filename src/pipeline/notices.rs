@@ -23,12 +23,12 @@ impl<'a> Runner<'a> {
         to_issue.sort_by_key(|(_, p, _)| *p);
         let mut appends = Appends::new(self.ledger);
         for chunk in to_issue.chunks(500) {
-            let proposals = self.ledger.read_seqs(&chunk.iter().flat_map(|(_, p, d)| [*p, *d]).collect::<Vec<_>>()).await?;
+            let proposals = self.ledger.log().read_seqs(&chunk.iter().flat_map(|(_, p, d)| [*p, *d]).collect::<Vec<_>>()).await?;
             let by_seq: BTreeMap<u64, &Event> = proposals.iter().map(|e| (e.seq, e)).collect();
             // Decision 22: what each proposal rests on (its entry, family and answers), read at once.
             let evidence: Vec<u64> =
                 proposals.iter().filter_map(|e| e.decode::<ev::DecisionProposed>().ok()).flat_map(|p| p.evidence.into_iter().filter_map(|r| r.seq())).collect();
-            let evidence = self.ledger.read_seqs(&evidence).await?;
+            let evidence = self.ledger.log().read_seqs(&evidence).await?;
             let evidence: BTreeMap<u64, &Event> = evidence.iter().map(|e| (e.seq, e)).collect();
             let mut batch = Vec::new();
             for (iin, prop, decision) in chunk {

@@ -26,6 +26,12 @@ pub enum BuildError {
     Proof(#[from] ProofError),
 }
 
+impl From<crate::store::StoreError> for BuildError {
+    fn from(e: crate::store::StoreError) -> Self {
+        BuildError::Ledger(e.into())
+    }
+}
+
 /// What the server found checking one event for a person's timeline.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct EventCheck {

@@ -229,6 +229,25 @@ pub trait LogStore: Send + Sync {
     async fn read_seqs(&self, seqs: &[u64]) -> Result<Vec<Event>>;
     /// Events of one type from seq `from` on, at most `limit`, in order.
     async fn read_by_type(&self, kind: &str, from: u64, limit: u64) -> Result<Vec<Event>>;
+    /// Events `[from, from+limit)`, opened.
+    async fn read(&self, from: u64, limit: u64) -> Result<Vec<Event>> {
+        self.open_events(parse_rows(self.read_raw(from, limit).await?)?).await
+    }
+    /// The events of types `kinds` among seqs `[from, to)`, parsed and opened, in order.
+    async fn read_kinds(&self, kinds: &[&str], from: u64, to: u64) -> Result<Vec<Event>> {
+        self.open_events(parse_rows(self.read_raw_kinds(kinds, from, to).await?)?).await
+    }
+    /// Every event of type `kind`, in order, read a page at a time (never cut off at a page).
+    async fn read_all_by_type(&self, kind: &str) -> Result<Vec<Event>> {
+        let mut all = Vec::new();
+        let mut from = 0;
+        loop {
+            let page = self.read_by_type(kind, from, 5000).await?;
+            let Some(last) = page.last() else { return Ok(all) };
+            from = last.seq + 1;
+            all.extend(page);
+        }
+    }
     /// Stored Merkle nodes.
     async fn nodes(&self, ids: &BTreeSet<NodeId>) -> Result<HashMap<NodeId, Hash>>;
     /// Gives the store a v2 ledger's keys: the events it reads are then opened (an erased
@@ -350,18 +369,6 @@ pub struct SessionRecord {
     pub ended_at: Option<String>,
 }
 
-/// Every event of type `kind`, in order, read a page at a time (never cut off at a page).
-pub async fn read_all_by_type(store: &dyn EventStore, kind: &str) -> Result<Vec<Event>> {
-    let mut all = Vec::new();
-    let mut from = 0;
-    loop {
-        let page = store.read_by_type(kind, from, 5000).await?;
-        let Some(last) = page.last() else { return Ok(all) };
-        from = last.seq + 1;
-        all.extend(page);
-    }
-}
-
 /// Parses stored bodies into events, naming the seq of the first that does not parse.
 pub fn parse_rows(rows: Vec<(u64, String)>) -> Result<Vec<Event>> {
     use rayon::prelude::*;
@@ -375,16 +382,6 @@ pub fn parse_rows(rows: Vec<(u64, String)>) -> Result<Vec<Event>> {
             Ok(ev)
         })
         .collect()
-}
-
-/// Reads events `[from, from+limit)`, opened.
-pub async fn read(store: &dyn EventStore, from: u64, limit: u64) -> Result<Vec<Event>> {
-    store.open_events(parse_rows(store.read_raw(from, limit).await?)?).await
-}
-
-/// The events of types `kinds` among seqs `[from, to)`, parsed and opened, in order.
-pub async fn read_kinds(store: &dyn EventStore, kinds: &[&str], from: u64, to: u64) -> Result<Vec<Event>> {
-    store.open_events(parse_rows(store.read_raw_kinds(kinds, from, to).await?)?).await
 }
 
 #[cfg(test)]

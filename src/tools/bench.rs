@@ -368,7 +368,7 @@ pub async fn api_figures(url: &str, dir: &std::path::Path, persons: u64, rate: u
     let events = ledger.size().await?;
     // The persons asked about: the removed among the first 20,000 decisions (a sample is enough).
     let removed: Vec<String> = ledger
-        .store()
+        .log()
         .read_by_type("DecisionTaken", 0, 20_000)
         .await?
         .into_iter()
@@ -388,9 +388,9 @@ pub async fn api_figures(url: &str, dir: &std::path::Path, persons: u64, rate: u
 
 /// A ledger that holds a live run is no place for a bench: it would write a token and the
 /// load's reads into the legal record. Refused, naming why, before anything is written.
-pub async fn refuse_live_ledger(store: &dyn EventStore) -> anyhow::Result<()> {
-    let size = crate::store::LogStore::size(store).await?;
-    let started = crate::store::read_kinds(store, &[events::types::RUN_STARTED], 0, size).await?;
+pub async fn refuse_live_ledger(store: &dyn crate::store::LogStore) -> anyhow::Result<()> {
+    let size = store.size().await?;
+    let started = store.read_kinds(&[events::types::RUN_STARTED], 0, size).await?;
     // One that cannot be read as a run counts as live: refused rather than written into.
     let live: Vec<String> = started
         .iter()
@@ -480,7 +480,7 @@ async fn load(
     let mut event_bytes = 0u64;
     let mut from = size_before;
     while from < size_after {
-        let page = ledger.read_raw(from, 5000).await?;
+        let page = ledger.log().read_raw(from, 5000).await?;
         let Some(last) = page.last() else { break };
         from = last.0 + 1;
         event_bytes += page.iter().map(|(_, body)| body.len() as u64).sum::<u64>();

@@ -95,7 +95,7 @@ pub async fn page(State(s): State<AppState>, session: Session, Query(q): Query<B
     let f = filter_of(&session, &q)?;
     let f = Filter { procedure: f.procedure, locality: f.locality, from: f.from, to: f.to, ..Default::default() };
     let cases = all_cases(&s, l).await?;
-    let started = s.ledger.read_all_by_type(events::types::RUN_STARTED).await.map_err(internal(l))?;
+    let started = s.ledger.log().read_all_by_type(events::types::RUN_STARTED).await.map_err(|e| internal(l)(e.into()))?;
     let runs: BTreeMap<String, RunInfo> = started
         .iter()
         .filter_map(|e| Some((e.as_type::<events::catalogue::RunStarted>()?, e.time.clone())))

@@ -341,7 +341,7 @@ async fn login(State(s): State<AppState>, session: Session, headers: HeaderMap, 
         return noted(crate::security::Kind::CsrfRefused, "the login form's token is not the one it was given", resp);
     }
     match auth::authenticate(&s.ledger, f.token.trim()).await {
-        Ok(Some(caller)) => match session::open(s.ledger.access(), &caller).await {
+        Ok(Some(caller)) => match session::open(s.ledger.access().as_ref(), &caller).await {
             Ok(id) => ([(header::SET_COOKIE, s.sessions.cookie(&id))], Redirect::to(return_to(&f.next).unwrap_or("/ui"))).into_response(),
             Err(e) => internal(session.lang)(e.into()).into_response(),
         },
@@ -362,7 +362,7 @@ struct CsrfForm {
 async fn logout(State(s): State<AppState>, session: Session, Form(f): Form<CsrfForm>) -> Result<Response, WebError> {
     if let Some(id) = &session.id {
         session.check_csrf(&f.csrf)?;
-        session::end(s.ledger.access(), id).await.map_err(|e| internal(session.lang)(e.into()))?;
+        session::end(s.ledger.access().as_ref(), id).await.map_err(|e| internal(session.lang)(e.into()))?;
     }
     Ok(([(header::SET_COOKIE, s.sessions.cleared())], Redirect::to("/ui/login")).into_response())
 }
@@ -723,7 +723,7 @@ async fn case_view(
     let cases = crate::read_models::person(&s.ledger, iin.as_str()).await.map_err(internal(l))?;
     // What the last action came to, once; a message in the URL is never shown.
     let flash = match &session.id {
-        Some(id) => session::take_flash(s.ledger.access(), id).await.map_err(|e| internal(l)(e.into()))?,
+        Some(id) => session::take_flash(s.ledger.access().as_ref(), id).await.map_err(|e| internal(l)(e.into()))?,
         None => None,
     };
     let Some(cases) = cases else {
@@ -873,7 +873,7 @@ async fn back_to(s: &AppState, session: &Session, iin: &str, result: Result<Stri
         }
     };
     if let Some(id) = &session.id {
-        if let Err(e) = session::flash(s.ledger.access(), id, k, &m).await {
+        if let Err(e) = session::flash(s.ledger.access().as_ref(), id, k, &m).await {
             tracing::error!(error = %e, "keeping a page's message");
         }
     }

@@ -79,7 +79,7 @@ async fn inclusion_and_consistency_routes() {
     assert_eq!(s, StatusCode::OK);
     assert_eq!((b["seq"].as_u64(), b["tree_size"].as_u64()), (Some(5), Some(30)));
     let path: Vec<Vec<u8>> = b["path"].as_array().unwrap().iter().map(|h| hex::decode(h.as_str().unwrap()).unwrap()).collect();
-    let ev = housing_ledger::store::read(api.state.ledger.store().as_ref(), 5, 1).await.unwrap().remove(0);
+    let ev = api.state.ledger.log().read(5, 1).await.unwrap().remove(0);
     verify_inclusion(5, 30, &leaf_hash(&ev.hash_bytes().unwrap()), &path, &cp2.root).unwrap();
     // tree_size defaults to the latest checkpoint.
     let (_, b) = api.json("/v1/proofs/inclusion?seq=5", None).await;
@@ -302,7 +302,7 @@ async fn the_openapi_schema_is_as_strict_as_the_code() {
 async fn revoked_and_expired_tokens_are_refused_at_once() {
     use housing_ledger::auth::{expiry, issue_token_until};
     let api = Api::new().await;
-    let store = api.state.ledger.store().clone();
+    let store = api.state.ledger.access().clone();
     let now = chrono::Utc::now();
     let (live, rec) = issue_token_until(&api.state.ledger, Role::Auditor, "", "", Some(expiry("1h", now).unwrap())).await.unwrap();
     let (soon, soon_rec) = issue_token_until(&api.state.ledger, Role::Auditor, "", "", Some(now + chrono::Duration::milliseconds(300))).await.unwrap();
@@ -413,7 +413,7 @@ async fn a_token_row_the_ledger_does_not_back_is_refused() {
     let api = Api::new().await;
     let auditor = api.token(Role::Auditor).await;
     assert_eq!(api.json("/v1/events?limit=1", Some(&auditor)).await.0, StatusCode::OK, "issued through the ledger: accepted");
-    let issued = api.state.ledger.store().read_stream("tokens").await.unwrap();
+    let issued = api.state.ledger.log().read_stream("tokens").await.unwrap();
     assert_eq!(issued.len(), 1);
     assert_eq!(issued[0].data["token_sha256"], hex::encode(housing_ledger::auth::token_hash(&auditor)), "its hash");
     assert!(!issued[0].data.to_string().contains(&auditor), "never the token");
@@ -446,7 +446,7 @@ async fn a_token_row_the_ledger_does_not_back_is_refused() {
 
     // A revocation is an event too.
     assert!(housing_ledger::auth::revoke_token(&api.state.ledger, auditor.split('_').nth(1).unwrap(), "2026-12-01T00:00:00.000Z").await.unwrap());
-    let kinds: Vec<String> = api.state.ledger.store().read_stream("tokens").await.unwrap().iter().map(|e| e.kind.clone()).collect();
+    let kinds: Vec<String> = api.state.ledger.log().read_stream("tokens").await.unwrap().iter().map(|e| e.kind.clone()).collect();
     assert_eq!(kinds, ["TokenIssued", "TokenIssued", "TokenRevoked"]);
     assert_eq!(api.json("/v1/events?limit=1", Some(&auditor)).await.0, StatusCode::UNAUTHORIZED);
 }

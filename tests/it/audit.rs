@@ -35,7 +35,7 @@ async fn world() -> World {
 
 impl World {
     async fn person(&self, who: &str) -> Vec<Event> {
-        self.ledger.read_stream(&format!("person:{}", iin_for(who))).await.unwrap()
+        self.ledger.log().read_stream(&format!("person:{}", iin_for(who))).await.unwrap()
     }
 
     async fn of_kind(&self, who: &str, kind: &str) -> Event {
@@ -138,7 +138,7 @@ async fn a_notice_without_a_confirmed_decision_by_an_identified_official() {
     let first = w.of_kind("A", "DecisionTaken").await;
     let mut taken = first.decode::<ev::DecisionTaken>().unwrap();
     let first = first.seq;
-    let sent = w.ledger.read_all_by_type("NoticeIssued").await.unwrap().remove(0).decode::<ev::NoticeIssued>().unwrap();
+    let sent = w.ledger.log().read_all_by_type("NoticeIssued").await.unwrap().remove(0).decode::<ev::NoticeIssued>().unwrap();
     let notice =
         |iin: String, decision: u64| NewEvent::typed(format!("notice:planted-{iin}"), ev::NoticeIssued { iin, decision: Ref::Seq(decision), ..sent.clone() });
     let stream = format!("person:{}", iin_for("A"));
@@ -337,7 +337,7 @@ async fn the_what_if_page_shows_the_diff_and_records_the_read() {
     let w = what_if_world().await;
     let ledger = std::sync::Arc::new(w.ledger);
     let state = housing_ledger::api::AppState::new(ledger.clone(), housing_ledger::registry::sim::sim_trust(housing_ledger::registry::DEFAULT_SIM_SEED));
-    let store = ledger.store();
+    let store = ledger.access();
     let token = housing_ledger::auth::create_token(&ledger, housing_ledger::auth::Role::Auditor, "Аудитор").await.unwrap().0;
     let caller = housing_ledger::auth::authenticate(&ledger, &token).await.unwrap().unwrap();
     let id = housing_ledger::web::session::open(store.as_ref(), &caller).await.unwrap();
@@ -373,7 +373,7 @@ async fn the_what_if_page_shows_the_diff_and_records_the_read() {
     let (_, ru) = form("ru").await;
     assert!(ru.contains("lang=\"ru\"") && ru.contains("Стало бы"), "in Russian too");
     // Two pages named D: two reads recorded, and nothing else written.
-    let after = ledger.read(size, 100).await.unwrap();
+    let after = ledger.log().read(size, 100).await.unwrap();
     assert!(after.iter().all(|e| e.kind == "PersonalDataReads"), "{:?}", after.iter().map(|e| &e.kind).collect::<Vec<_>>());
     let read: Vec<_> = after.iter().flat_map(housing_ledger::reads::reads_in).filter(|r| r.read == "web:what-if").collect();
     assert_eq!(read.len(), 2);

@@ -39,14 +39,14 @@ async fn on_a_ledger_of_simulations_the_bench_leaves_no_live_token_and_no_invent
     let f = housing_ledger::tools::bench::api_figures(&place.url, place.key_dir.path(), 10, 20, 1, 1, false).await.unwrap();
     assert!(f.cost[0].reads > 0 && f.cost[1].reads == f.cost[0].reads, "measured, with its baseline");
     let ledger = place.ledger().await;
-    let tokens = ledger.read_all_by_type("TokenIssued").await.unwrap();
+    let tokens = ledger.log().read_all_by_type("TokenIssued").await.unwrap();
     assert_eq!(tokens.len(), 1);
     let id = tokens[0].data["id"].as_str().unwrap();
     assert!(tokens[0].data["expires_at"].is_string(), "the bench's token expires");
-    let revoked = ledger.read_all_by_type("TokenRevoked").await.unwrap();
+    let revoked = ledger.log().read_all_by_type("TokenRevoked").await.unwrap();
     assert!(revoked.iter().any(|e| e.data["id"] == id), "and is revoked when the bench ends");
-    assert!(ledger.read_all_by_type("PersonalDataRead").await.unwrap().is_empty(), "no read written by the tool");
-    for e in ledger.read_all_by_type("PersonalDataReads").await.unwrap() {
+    assert!(ledger.log().read_all_by_type("PersonalDataRead").await.unwrap().is_empty(), "no read written by the tool");
+    for e in ledger.log().read_all_by_type("PersonalDataReads").await.unwrap() {
         for r in housing_ledger::reads::reads_in(&e) {
             assert_eq!(r.token, id, "every read recorded is the service's, under the bench's token");
         }

@@ -387,8 +387,8 @@ async fn decision_24_conflicts_go_back_with_the_list() {
     let place = Place::new(Backend::Sqlite, None);
     let ledger = place.ledger().await;
     run_fixture(&ledger, housing_ledger::registry::fixture::Fixture::parse("c", &fx.to_string()).unwrap()).await;
-    let rejected: Vec<u64> = ledger.store().read_by_type("InputRejected", 0, 10).await.unwrap().iter().map(|e| e.seq).collect();
-    let submitted = ledger.store().read_by_type("ListSubmitted", 0, 10).await.unwrap();
+    let rejected: Vec<u64> = ledger.log().read_by_type("InputRejected", 0, 10).await.unwrap().iter().map(|e| e.seq).collect();
+    let submitted = ledger.log().read_by_type("ListSubmitted", 0, 10).await.unwrap();
     let conflicts: Vec<u64> = submitted[0].data["conflicts"].as_array().unwrap().iter().map(|r| r.as_u64().unwrap()).collect();
     assert_eq!((rejected.len(), conflicts), (2, rejected), "both entries rejected, both reported");
 }
@@ -434,7 +434,7 @@ async fn decision_22_notices_explain_themselves() {
     let place = Place::new(Backend::Sqlite, None);
     let ledger = place.ledger().await;
     run_fixture(&ledger, housing_ledger::registry::fixture::Fixture::parse("c", &fx.to_string()).unwrap()).await;
-    let notices = ledger.store().read_by_type("NoticeIssued", 0, 100).await.unwrap();
+    let notices = ledger.log().read_by_type("NoticeIssued", 0, 100).await.unwrap();
     let name = |iin: &str| names.get(iin).cloned().unwrap_or_else(|| iin.to_string());
     let mut out = String::new();
     for who in ["Contract", "Wife", "Husband", "Son", "Daughter", "Shared", "Prior", "Fund", "Dead", "Missing", "Stateless", "Abroad", "Incapable", "Prison"] {
@@ -538,7 +538,7 @@ async fn the_person_route_gives_the_explanation_as_data() {
     let resp = housing_ledger::app(state.clone()).oneshot(req).await.unwrap();
     let v: Value = serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
     let e = &v["procedures"]["registry_removal"]["explanation"];
-    let delivered = ledger.store().read_by_type("NoticeDelivered", 0, 1).await.unwrap()[0].time.clone();
+    let delivered = ledger.log().read_by_type("NoticeDelivered", 0, 1).await.unwrap()[0].time.clone();
     let on = housing_ledger::rules::calendar::local_date_of(&delivered).unwrap();
     let last = housing_ledger::rules::calendar::appeal_deadline(housing_ledger::rules::calendar::Calendar::built_in(), on).last_day;
     assert_eq!(e["findings"][0]["records"][0]["number"], "П-9", "{e}");

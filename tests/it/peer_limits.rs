@@ -106,13 +106,13 @@ async fn a_witness_that_answers_too_much_is_read_no_further() {
     let report = ledger.checkpoint_cosigned().await.unwrap().1.unwrap();
     assert!(matches!(&report.outcomes[0].1, Outcome::Failed(why) if why.contains("larger than 16384 bytes")), "{:?}", report.outcomes);
     assert!(sent.load(Ordering::Relaxed) < READ_LITTLE, "{} bytes taken", sent.load(Ordering::Relaxed));
-    assert!(ledger.read_all_by_type(events::types::CHECKPOINT_REFUSED).await.unwrap().is_empty(), "a failure is no refusal");
+    assert!(ledger.log().read_all_by_type(events::types::CHECKPOINT_REFUSED).await.unwrap().is_empty(), "a failure is no refusal");
 
     // A refusal of 5 MB: recorded as a refusal, without its body.
     let (url, _) = flood(403, 5 << 20, true).await;
     let (_place, ledger) = witnessed(&url).await;
     ledger.checkpoint_cosigned().await.unwrap();
-    let refused = ledger.read_all_by_type(events::types::CHECKPOINT_REFUSED).await.unwrap();
+    let refused = ledger.log().read_all_by_type(events::types::CHECKPOINT_REFUSED).await.unwrap();
     let detail = refused[0].data["detail"].as_str().unwrap();
     assert!(detail.contains("403") && detail.contains("not read"), "{detail}");
     assert!(serde_json::to_vec(&refused[0]).unwrap().len() < 8 * 1024, "the event stays small");
@@ -121,7 +121,7 @@ async fn a_witness_that_answers_too_much_is_read_no_further() {
     let (url, _) = flood(403, 10_000, true).await;
     let (_place, ledger) = witnessed(&url).await;
     ledger.checkpoint_cosigned().await.unwrap();
-    let refused = ledger.read_all_by_type(events::types::CHECKPOINT_REFUSED).await.unwrap();
+    let refused = ledger.log().read_all_by_type(events::types::CHECKPOINT_REFUSED).await.unwrap();
     let detail = refused[0].data["detail"].as_str().unwrap();
     let soc = housing_ledger::security::kept();
     assert!(soc.iter().any(|r| r.kind == housing_ledger::security::Kind::WitnessRefused && r.outcome.contains("flood")), "the SOC hears of the refusal");

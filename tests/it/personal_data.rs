@@ -100,7 +100,7 @@ async fn world(b: Backend, pg: Option<&PgCluster>) -> (Place, Arc<Ledger>) {
     crate::common::scenario::run_fixture(&ledger, Fixture::parse("acceptance", &fixture().to_string()).unwrap()).await;
     housing_ledger::read_models::catch_up(&ledger).await.unwrap();
     ledger.checkpoint().await.unwrap();
-    ledger.store().maintain().await.unwrap();
+    ledger.log().maintain().await.unwrap();
     (place, ledger)
 }
 
@@ -146,6 +146,7 @@ async fn nothing_personal_in_the_clear(b: Backend, pg: Option<&PgCluster>) {
     }
     // The stream names and the tiles.
     let streams: Vec<String> = ledger
+        .log()
         .read_raw(0, 100_000)
         .await
         .unwrap()
@@ -168,7 +169,7 @@ async fn nothing_personal_in_the_clear(b: Backend, pg: Option<&PgCluster>) {
         assert!(!tiles.windows(s.len()).any(|w| w == s.as_bytes()), "{s} in a tile");
     }
     // Yet whoever may read sees the data: the person's events open.
-    let events = ledger.read_stream(&format!("person:{X}")).await.unwrap();
+    let events = ledger.log().read_stream(&format!("person:{X}")).await.unwrap();
     assert!(events.iter().any(|e| e.kind == "ListEntryReceived" && e.data["entry"]["iin"] == X));
 }
 
@@ -205,7 +206,7 @@ async fn erasure_leaves_every_proof_whole(b: Backend, pg: Option<&PgCluster>) {
     assert!(erased.now);
     let again = housing_ledger::erasure::erase(&ledger, X, "the purpose ended", "Закон РК № 94-V, ст. 18", "DPO (test)").await.unwrap();
     assert_eq!((again.seq, again.now), (erased.seq, false), "erased once, recorded once");
-    let event = ledger.read_seqs(&[erased.seq]).await.unwrap().remove(0);
+    let event = ledger.log().read_seqs(&[erased.seq]).await.unwrap().remove(0);
     assert_eq!(event.kind, "SubjectErased");
     assert!(!event.to_canonical().unwrap().contains(X), "nothing personal in SubjectErased");
 
@@ -219,9 +220,9 @@ async fn erasure_leaves_every_proof_whole(b: Backend, pg: Option<&PgCluster>) {
         }
     }
     // His seals stay shut for everyone; everyone else's open.
-    let his = ledger.read_stream(&format!("person:{X}")).await.unwrap();
+    let his = ledger.log().read_stream(&format!("person:{X}")).await.unwrap();
     assert!(!his.is_empty() && his.iter().all(events::personal::is_shut));
-    assert!(ledger.read_stream(&format!("person:{Y}")).await.unwrap().iter().all(|e| !events::personal::is_shut(e)));
+    assert!(ledger.log().read_stream(&format!("person:{Y}")).await.unwrap().iter().all(|e| !events::personal::is_shut(e)));
 
     // Every hash, signature, checkpoint and proof as before.
     let report = ledger.verify(|_| {}).await.unwrap();
@@ -331,7 +332,7 @@ async fn retention_erases_exactly_what_is_due() {
     }
     let (ok, out, _) = cli(dir, &operator, &["retention", "--dry-run", "--json", "--rules", file, "--today", &today]);
     assert!(ok && serde_json::from_str::<Value>(&out).unwrap()["due"] == serde_json::json!([]), "nothing is due twice: {out}");
-    let erasures = ledger.read_all_by_type("SubjectErased").await.unwrap();
+    let erasures = ledger.log().read_all_by_type("SubjectErased").await.unwrap();
     assert_eq!(erasures.len(), removed.len());
     assert!(erasures.iter().all(|e| e.data["rule"] == "retention:v1#removed" && e.data["erased_by"].as_str().unwrap().contains("DPO")));
 
@@ -358,7 +359,7 @@ async fn a_v1_ledger_refuses_an_erasure() {
     crate::common::scenario::run_fixture(&ledger, Fixture::parse("acceptance", &fixture().to_string()).unwrap()).await;
     let err = housing_ledger::erasure::erase(&ledger, X, "r", "b", "t").await.unwrap_err().to_string();
     assert!(err.contains("format v1"), "{err}");
-    let events = ledger.read_stream(&format!("person:{X}")).await.unwrap();
+    let events = ledger.log().read_stream(&format!("person:{X}")).await.unwrap();
     assert!(events.iter().all(|e| e.format == events::EVENT_FORMAT && e.stored.is_none() && e.stream == format!("person:{X}")));
 }
 

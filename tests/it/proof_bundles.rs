@@ -137,11 +137,11 @@ async fn a_bundle_carries_the_part_of_the_list_naming_its_proposal() {
         removed.iter().map(|p| (format!("@{p}.spouse"), json!({"privatization_contracts": [{"number": format!("П-{p}")}]}))).collect();
     let case = json!({"entries": [{"iin": "@A"}, {"iin": "@B"}, {"iin": "@E"}, {"iin": "@F"}], "registries": {"zags": zags, "gosreestr": gosreestr}});
     let w = world_of(case, Settings { list_part: 2, ..Settings::default() }).await;
-    let parts = w.ledger.read_all_by_type("ListSubmitted").await.unwrap();
+    let parts = w.ledger.log().read_all_by_type("ListSubmitted").await.unwrap();
     let listed: Vec<(Option<u64>, Option<u64>, usize)> =
         parts.iter().map(|e| e.decode::<events::catalogue::ListSubmitted>().unwrap()).map(|l| (l.part, l.parts, l.proposals.len())).collect();
     assert_eq!(listed, [(Some(1), Some(2), 2), (Some(2), Some(2), 1)]);
-    let proposals = w.ledger.read_all_by_type("DecisionProposed").await.unwrap();
+    let proposals = w.ledger.log().read_all_by_type("DecisionProposed").await.unwrap();
     for who in removed {
         let b = w.bundle(who).await;
         let proposal = proposals.iter().find(|e| e.stream == format!("person:{}", iin_for(who))).unwrap().seq;
@@ -226,7 +226,7 @@ async fn grounds_that_do_not_follow_from_the_answers_are_rejected() {
     let w = world().await;
     // B was retained; a forged (but validly signed) proposal and decision claim a ground.
     let b_iin = iin_for("B");
-    let retained = w.ledger.store().read_stream(&format!("person:{b_iin}")).await.unwrap();
+    let retained = w.ledger.log().read_stream(&format!("person:{b_iin}")).await.unwrap();
     let run = retained[0].data["run"].as_str().unwrap().to_string();
     let rs = RuleBook::built_in().select(Procedure::RegistryRemoval, "2026-01-15").unwrap().clone();
     let ground = json!([{"code": "not_citizen", "clause": "000:10.2", "subject": "recipient", "subject_iin": b_iin, "registry": "gbd_fl", "evidence": []}]);
@@ -367,7 +367,7 @@ async fn reads_waiting_together_are_one_small_event() {
     assert!(added <= 10, "100 reads at once took {added} events");
     let events = w
         .ledger
-        .store()
+        .log()
         .read_seqs(&{
             let mut s = seqs.clone();
             s.dedup();
@@ -450,7 +450,7 @@ async fn verify_checks_every_source_signature() {
     w.ledger.verify(|_| {}).await.unwrap();
     // A correctly chained and signed event whose registry answer its source did not sign.
     let a = iin_for("A");
-    let resp = w.ledger.store().read_stream(&format!("person:{a}")).await.unwrap().into_iter().find(|e| e.kind == "RegistryResponded").unwrap();
+    let resp = w.ledger.log().read_stream(&format!("person:{a}")).await.unwrap().into_iter().find(|e| e.kind == "RegistryResponded").unwrap();
     let mut data = resp.data.clone();
     data["answer"]["records"] = json!({});
     let forged = w.ledger.append(vec![NewEvent::new(format!("person:{a}"), "RegistryResponded", data)]).await.unwrap();

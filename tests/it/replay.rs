@@ -94,11 +94,11 @@ async fn replay_equals_the_stored_projection_and_finds_a_row_changed_behind_its_
     let sql = place.sql().await;
     // On a v2 ledger the row is sealed under the row key, which the database does not hold:
     // a change makes it no row at all.
-    tamper(&sql, &crate::common::spoil_row(&ledger.store().stored_key(&a))).await;
+    tamper(&sql, &crate::common::spoil_row(&ledger.log().stored_key(&a))).await;
     let r = housing_ledger::read_models::replay(&ledger).await.unwrap();
     // The row no longer opens: it stands under its stored key (A's blind id) as a row the
     // events do not give, and A's row is missing.
-    let blind = ledger.store().stored_key(&a);
+    let blind = ledger.log().stored_key(&a);
     let keys: Vec<&String> = r.differences.iter().map(|(k, _, _)| k).collect();
     assert_eq!(keys, [&a, &blind], "{:?}", r.differences);
     assert!(r.differences[0].1.is_none() && r.differences[0].2.as_ref().unwrap().contains("removed"));

@@ -463,7 +463,7 @@ async fn decision_13_source_data_is_checked_never_guessed() {
     let ledger = place.ledger().await;
     let out = render_fixture_runs(&ledger, Procedure::RegistryRemoval, &[AS_OF], fx, &fixture, &names).await;
     // Why each was incomplete, as recorded.
-    let events = housing_ledger::store::read(ledger.store().as_ref(), 0, 100_000).await.unwrap();
+    let events = ledger.log().read(0, 100_000).await.unwrap();
     let mut why = String::new();
     for e in events.iter().filter(|e| e.kind == "RegistryFailed") {
         let who = names.get(e.stream.trim_start_matches("person:")).cloned().unwrap_or_default();
@@ -517,7 +517,7 @@ async fn decision_14_only_what_is_needed_is_asked() {
     let place = Place::new(Backend::Sqlite, None);
     let ledger = place.ledger().await;
     let mut out = render_fixture_runs(&ledger, Procedure::RegistryRemoval, &[AS_OF], fx, &fixture, &names).await;
-    let events = housing_ledger::store::read(ledger.store().as_ref(), 0, 100_000).await.unwrap();
+    let events = ledger.log().read(0, 100_000).await.unwrap();
     let name = |iin: &str| names.get(iin).cloned().unwrap_or_else(|| iin.to_string());
     for q in events.iter().filter(|e| e.kind == "RegistryQueried") {
         let answer = events.iter().find(|e| e.kind == "RegistryResponded" && e.data["request_id"] == q.data["request_id"]).unwrap();

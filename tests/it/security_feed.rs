@@ -97,7 +97,7 @@ async fn every_kind_of_security_event_is_one_structured_record() {
 
     // An integrity failure: a read-model row changed behind the ledger's back.
     let sql = place.sql().await;
-    tamper(&sql, &crate::common::spoil_row(&ledger.store().stored_key(&person))).await;
+    tamper(&sql, &crate::common::spoil_row(&ledger.log().stored_key(&person))).await;
     housing_ledger::read_models::restore_from_events(&ledger).await.unwrap();
     let r = found(Kind::IntegrityFailure, |r| r.outcome.contains("folded afresh"));
     assert!(!r.is_empty() && r.iter().all(|r| r.severity == security::Severity::Critical), "{r:?}");

@@ -101,7 +101,7 @@ async fn background_loops_stop_on_shutdown() {
     let ledger = Arc::new(place.ledger().await);
     let state = AppState::new(ledger.clone(), housing_ledger::registry::sim::sim_trust(housing_ledger::registry::DEFAULT_SIM_SEED));
     assert_eq!(state.background.running(), 3);
-    let cursor = || async { ledger.store().projection_cursor(housing_ledger::read_models::PERSONS).await.unwrap() };
+    let cursor = || async { ledger.projections().projection_cursor(housing_ledger::read_models::PERSONS).await.unwrap() };
     // Running: the projection follows the ledger by itself.
     ledger.append(vec![NewEvent::new("run:r1", "Tick", serde_json::json!({}))]).await.unwrap();
     let size = ledger.size().await.unwrap();

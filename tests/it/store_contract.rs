@@ -27,16 +27,16 @@ async fn appends_chain_and_number_events(b: Backend, pg: Option<&PgCluster>) {
     let ledger = place.ledger().await;
     let evs = ledger.append((0..10).map(person_event).collect()).await.unwrap();
     assert_eq!(evs.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=10).collect::<Vec<_>>(), "seq 0 is the KeyIntroduced");
-    let first = store::read(ledger.store().as_ref(), 0, 1).await.unwrap().remove(0);
+    let first = ledger.log().read(0, 1).await.unwrap().remove(0);
     assert_eq!(first.kind, "KeyIntroduced");
     assert_eq!(first.prev, "0".repeat(64));
     assert_eq!(evs[0].prev, first.hash);
     for w in evs.windows(2) {
         assert_eq!(w[1].prev, w[0].hash);
     }
-    let stream = ledger.store().read_stream("person:850415300000").await.unwrap();
+    let stream = ledger.log().read_stream("person:850415300000").await.unwrap();
     assert_eq!(stream.iter().map(|e| e.stream_seq).collect::<Vec<_>>(), vec![0, 1]);
-    let again = ledger.store().read_seqs(&[5, 2, 5]).await.unwrap();
+    let again = ledger.log().read_seqs(&[5, 2, 5]).await.unwrap();
     assert_eq!(again.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![2, 5]);
     assert_eq!(again[0], evs[1], "stored event reads back whole");
     let report = ledger.verify(|_| {}).await.unwrap();
@@ -44,14 +44,14 @@ async fn appends_chain_and_number_events(b: Backend, pg: Option<&PgCluster>) {
     // Reading by types over a seq range: the range is half-open, other types are left out.
     let seqs = |rows: Vec<(u64, String)>| rows.into_iter().map(|(seq, _)| seq).collect::<Vec<_>>();
     let kinds = |k: &'static [&'static str], from, to| {
-        let store = ledger.store().clone();
+        let store = ledger.log().clone();
         async move { store.read_raw_kinds(k, from, to).await.unwrap() }
     };
     assert_eq!(seqs(kinds(&["RegistryQueried"], 2, 5).await), vec![2, 3, 4]);
     assert_eq!(seqs(kinds(&["KeyIntroduced", "RegistryQueried"], 0, 2).await), vec![0, 1]);
     assert_eq!(seqs(kinds(&["KeyIntroduced", "NoSuchType"], 0, 100).await), vec![0]);
     assert!(kinds(&[], 0, 100).await.is_empty());
-    for (seq, body) in ledger.store().read_raw(0, 100).await.unwrap() {
+    for (seq, body) in ledger.log().read_raw(0, 100).await.unwrap() {
         let ev: events::Event = serde_json::from_str(&body).unwrap();
         assert_eq!(body, events::canonical::to_string(&ev).unwrap(), "event {seq} is stored in its RFC 8785 form");
     }
@@ -94,7 +94,7 @@ async fn concurrent_appends_through_one_store_chain(b: Backend, pg: Option<&PgCl
     seqs.sort();
     assert_eq!(seqs, (1..=3600).collect::<Vec<_>>());
     for k in 0..3 {
-        let s = ledger.store().read_stream(&format!("one:{k}")).await.unwrap();
+        let s = ledger.log().read_stream(&format!("one:{k}")).await.unwrap();
         assert_eq!(s.iter().map(|e| e.stream_seq).collect::<Vec<_>>(), (0..1200).collect::<Vec<_>>());
     }
     ledger.checkpoint().await.unwrap();
@@ -183,7 +183,7 @@ async fn proofs_and_checkpoints(b: Backend, pg: Option<&PgCluster>) {
     let key = ledger.signer().verifier();
     let body = Checkpoint::verify_note(&cp2.note, &key).unwrap();
     assert_eq!((body.size, body.root), (101, cp2.root));
-    let all = store::read(ledger.store().as_ref(), 0, 1000).await.unwrap();
+    let all = ledger.log().read(0, 1000).await.unwrap();
     for seq in [0u64, 1, 17, 40, 64, 100] {
         let path = ledger.inclusion_proof(seq, cp2.tree_size).await.unwrap();
         verify_inclusion(seq, cp2.tree_size, &leaf_hash(&all[seq as usize].hash_bytes().unwrap()), &path, &cp2.root).unwrap();
@@ -192,7 +192,7 @@ async fn proofs_and_checkpoints(b: Backend, pg: Option<&PgCluster>) {
     verify_consistency(cp1.tree_size, cp2.tree_size, &cp1.root, &cp2.root, &cons).unwrap();
     assert!(ledger.inclusion_proof(101, 101).await.is_err());
     assert!(ledger.inclusion_proof(0, 500).await.is_err());
-    assert_eq!(ledger.store().checkpoints().await.unwrap().len(), 2, "every checkpoint is kept");
+    assert_eq!(ledger.checkpoints().checkpoints().await.unwrap().len(), 2, "every checkpoint is kept");
     ledger.verify(|_| {}).await.unwrap();
 }
 
@@ -314,12 +314,12 @@ async fn tokens_are_stored_as_hashes(b: Backend, pg: Option<&PgCluster>) {
     use housing_ledger::web::session;
     let policy = session::SessionPolicy::default();
     let caller = authenticate(&ledger, &token).await.unwrap().unwrap();
-    let id = session::open(ledger.store().as_ref(), &caller).await.unwrap();
+    let id = session::open(ledger.access().as_ref(), &caller).await.unwrap();
     let stored: Vec<u8> = sqlx::query_scalar("SELECT id_hash FROM web_sessions").fetch_one(sql.pool()).await.unwrap();
     assert!(stored.len() == 32 && !String::from_utf8_lossy(&stored).contains(&id));
     assert_eq!(session::resume(&ledger, &policy, &id).await.unwrap(), Some(caller));
     assert_eq!(session::resume(&ledger, &policy, "no-such-session").await.unwrap(), None);
-    session::end(ledger.store().as_ref(), &id).await.unwrap();
+    session::end(ledger.access().as_ref(), &id).await.unwrap();
     assert_eq!(session::resume(&ledger, &policy, &id).await.unwrap(), None);
 }
 
@@ -345,7 +345,7 @@ async fn concurrent_writers_in_threads_never_fork(b: Backend, pg: Option<&PgClus
     let report = ledger.verify(|_| {}).await.unwrap();
     assert_eq!(report.events, 1 + 4 * 15 * 20);
     for w in 0..4 {
-        let s = ledger.store().read_stream(&format!("writer:{w}")).await.unwrap();
+        let s = ledger.log().read_stream(&format!("writer:{w}")).await.unwrap();
         assert_eq!(s.iter().map(|e| e.stream_seq).collect::<Vec<_>>(), (0..300).collect::<Vec<_>>());
     }
     ledger.checkpoint().await.unwrap();
@@ -458,7 +458,7 @@ async fn large_writers_in_separate_stores_share_streams(b: Backend, pg: Option<&
     let ledger = place.ledger().await;
     assert_eq!(ledger.verify(|_| {}).await.unwrap().events, 1 + 3 * 4 * 300);
     for s in 0..2 {
-        let evs = ledger.store().read_stream(&format!("shared:{s}")).await.unwrap();
+        let evs = ledger.log().read_stream(&format!("shared:{s}")).await.unwrap();
         assert_eq!(evs.iter().map(|e| e.stream_seq).collect::<Vec<_>>(), (0..1800).collect::<Vec<_>>());
     }
 }
@@ -560,7 +560,7 @@ async fn streams_are_numbered_as_they_begin(b: Backend, pg: Option<&PgCluster>) 
     assert!(indexes.iter().any(|i| i.contains("stream_id")), "{indexes:?}");
     assert!(!indexes.iter().any(|i| i.ends_with(":stream") || i.contains("(stream,") || i.contains("(stream)")), "{indexes:?}");
     for (n, name) in begun.iter().enumerate() {
-        let evs = ledger.store().read_stream(name).await.unwrap();
+        let evs = ledger.log().read_stream(name).await.unwrap();
         assert_eq!(evs.iter().map(|e| e.stream_seq).collect::<Vec<_>>(), vec![0, 1], "{n}");
     }
     // As an older version left it; the upgrade numbers the streams in the order they began.
@@ -570,7 +570,7 @@ async fn streams_are_numbered_as_they_begin(b: Backend, pg: Option<&PgCluster>) 
     assert_eq!(names().await, listed, "numbered on upgrade as they were numbered on append");
     let next = ledger.append(vec![NewEvent::new(begun[2], "RegistryQueried", json!({"n": 3}))]).await.unwrap();
     assert_eq!(next[0].stream_seq, 2);
-    assert_eq!(ledger.store().read_stream(begun[2]).await.unwrap().len(), 3);
+    assert_eq!(ledger.log().read_stream(begun[2]).await.unwrap().len(), 3);
     ledger.verify(|_| {}).await.unwrap();
 }
 
@@ -676,7 +676,7 @@ fn an_append_after_the_writer_stopped_is_refused() {
     let place = Place::new(Backend::Sqlite, None);
     let first = tokio::runtime::Runtime::new().unwrap();
     let ledger = first.block_on(place.ledger());
-    let size = first.block_on(ledger.store().size()).unwrap();
+    let size = first.block_on(ledger.log().size()).unwrap();
     drop(first);
     let second = tokio::runtime::Runtime::new().unwrap();
     let err = second.block_on(ledger.append(vec![person_event(1)])).unwrap_err();
@@ -778,7 +778,7 @@ async fn a_run_survives_postgres_stopping_in_the_middle() {
     assert!(summary.resumed);
     assert_eq!(ledger.verify(|_| {}).await.unwrap().events, ledger.size().await.unwrap());
     // Not one event twice: each person's list entry and each query of this run once.
-    let events = housing_ledger::store::read(ledger.store().as_ref(), 0, 1_000_000).await.unwrap();
+    let events = ledger.log().read(0, 1_000_000).await.unwrap();
     let mut seen = std::collections::HashSet::new();
     for e in events.iter().filter(|e| e.run() == Some(summary.run.as_str())) {
         let key = match e.kind.as_str() {

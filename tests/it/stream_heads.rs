@@ -26,7 +26,7 @@ async fn every_checkpoint_commits_to_every_streams_head() {
     assert!(first.note.contains("\nstream-heads "), "{}", first.note);
     // A second checkpoint after more events: the kept map moved forward, not rebuilt.
     let keys = housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED);
-    let removed = ledger.store().read_by_type("NoticeIssued", 0, 1).await.unwrap()[0].clone();
+    let removed = ledger.log().read_by_type("NoticeIssued", 0, 1).await.unwrap()[0].clone();
     let iin = removed.data["iin"].as_str().unwrap().to_string();
     let anchor = ledger.signer().verifier();
     ledger.rotate_key("a rotation after the run").await.unwrap();
@@ -40,7 +40,7 @@ async fn every_checkpoint_commits_to_every_streams_head() {
 
     // The auditor's script recomputes both roots from the events and agrees.
     let dir = tempfile::tempdir().unwrap();
-    let events = ledger.read_raw(0, second.tree_size).await.unwrap();
+    let events = ledger.log().read_raw(0, second.tree_size).await.unwrap();
     let jsonl: String = events.iter().map(|(_, body)| format!("{body}\n")).collect();
     std::fs::write(dir.path().join("events.jsonl"), jsonl).unwrap();
     let mut notes = Vec::new();

@@ -364,3 +364,26 @@ fn the_ledger_imports_nothing_of_the_witness_exchange() {
     let cosigners = std::fs::read_to_string(root().join("src/cosigners.rs")).unwrap();
     assert!(!cosigners.contains("crate::"), "src/cosigners.rs is a leaf: it names no module of the service");
 }
+
+/// Issue 33, item 5: callers take the store trait of the concern they use (`LogStore`,
+/// `CheckpointStore`, `ProjectionStore`, `AccessStore`). The whole `EventStore` is named only
+/// where a store is opened or checked whole, and the ledger hands out no whole store.
+#[test]
+fn callers_take_the_narrow_store_traits() {
+    let whole_store_allowed = ["src/store/", "src/ledger.rs", "src/cli.rs", "src/verification.rs", "src/tools/", "src/cmd/", "src/main.rs"];
+    let mut offenders = Vec::new();
+    for (p, text) in sources(&["src"]) {
+        let rel = p.strip_prefix(root()).unwrap().to_string_lossy().replace('\\', "/");
+        if whole_store_allowed.iter().any(|a| rel.starts_with(a)) {
+            continue;
+        }
+        if text.contains("EventStore") {
+            offenders.push(format!("{rel} names EventStore"));
+        }
+    }
+    let ledger = std::fs::read_to_string(root().join("src/ledger.rs")).unwrap();
+    if ledger.contains("pub fn store(") {
+        offenders.push("src/ledger.rs hands out the whole store (Ledger::store)".into());
+    }
+    assert!(offenders.is_empty(), "{offenders:#?}");
+}

@@ -272,7 +272,7 @@ async fn grow(l: &Ledger) {
 }
 
 async fn assert_stamped(ledger: &Ledger, tree_size: u64, stamped: bool) {
-    assert_eq!(ledger.store().timestamp(tree_size).await.unwrap().is_some(), stamped, "checkpoint {tree_size}");
+    assert_eq!(ledger.checkpoints().timestamp(tree_size).await.unwrap().is_some(), stamped, "checkpoint {tree_size}");
 }
 
 /// A TSA that is down, or that signs with an expired certificate: the checkpoint is still
@@ -303,9 +303,9 @@ async fn a_failing_tsa_leaves_checkpoints_untimestamped_until_it_answers() {
     }
     // Every token verifies.
     let anchors = certs(dir.path(), "ca");
-    let all = timestamp::verify_ledger(ledger.store().as_ref(), &anchors).await.unwrap();
+    let all = timestamp::verify_ledger(ledger.checkpoints().as_ref(), &anchors).await.unwrap();
     assert_eq!((all.stamped, all.checkpoints), (3, 3));
-    let err = timestamp::verify_ledger(ledger.store().as_ref(), &certs(dir.path(), "other")).await.unwrap_err();
+    let err = timestamp::verify_ledger(ledger.checkpoints().as_ref(), &certs(dir.path(), "other")).await.unwrap_err();
     let timestamp::StampsError::Checkpoint { tree_size, fault } = &err else { panic!("{err}") };
     assert!(*tree_size == down.tree_size && matches!(fault, timestamp::StampFault::NotAnchored), "{err}");
 }
@@ -328,8 +328,8 @@ async fn a_token_obtained_after_the_next_checkpoint_is_found() {
     plain.checkpoint().await.unwrap();
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let token = tsa.stamp(&first.note).await.unwrap();
-    plain.store().add_timestamp(first.tree_size, &token).await.unwrap();
-    let all = timestamp::verify_ledger(plain.store().as_ref(), &certs(dir.path(), "ca")).await.unwrap();
+    plain.checkpoints().add_timestamp(first.tree_size, &token).await.unwrap();
+    let all = timestamp::verify_ledger(plain.checkpoints().as_ref(), &certs(dir.path(), "ca")).await.unwrap();
     assert_eq!((all.stamped, all.late.len()), (1, 1));
     assert_eq!(all.late[0].0, first.tree_size, "{all:?}");
 }
@@ -345,7 +345,7 @@ async fn an_rsa_tsa_is_verified_too() {
     let ledger = place.ledger().await.with_tsa(tsa);
     grow(&ledger).await;
     let cp = ledger.checkpoint().await.unwrap();
-    let token = ledger.store().timestamp(cp.tree_size).await.unwrap().expect("an RSA token was accepted");
+    let token = ledger.checkpoints().timestamp(cp.tree_size).await.unwrap().expect("an RSA token was accepted");
     let imprint = timestamp::imprint(&cp.note).unwrap();
     let stamp = timestamp::verify(&token, &imprint, None, &certs(dir.path(), "rsaca")).unwrap();
     assert!(stamp.tsa.contains("RSA TSA"), "{stamp:?}");

@@ -36,7 +36,7 @@ impl Pages {
 
     /// A session cookie for a new token of `role`, as logging in gives it.
     async fn cookie(&self, role: Role) -> String {
-        let store = self.state.ledger.store();
+        let store = self.state.ledger.access();
         let token = create_token(&self.state.ledger, role, "Инспектор").await.unwrap().0;
         let caller = housing_ledger::auth::authenticate(&self.state.ledger, &token).await.unwrap().unwrap();
         format!("hl_session={}", session::open(store.as_ref(), &caller).await.unwrap())
@@ -151,7 +151,7 @@ async fn sessions_hold_no_token_and_end() {
     assert_eq!(p.call("GET", "/ui", Some(&cookie), None).await.0, StatusCode::SEE_OTHER, "ended on the server");
     // Revoking the token ends its sessions at once.
     let (cookie, _, token) = p.log_in(Role::Auditor).await;
-    let store = p.state.ledger.store().clone();
+    let store = p.state.ledger.access().clone();
     let id = housing_ledger::auth::authenticate(&p.state.ledger, &token).await.unwrap().unwrap().token_id;
     assert_eq!(p.call("GET", "/ui", Some(&cookie), None).await.0, StatusCode::OK);
     assert!(store.revoke_token(&id, "2026-01-01T00:00:00.000Z").await.unwrap());
@@ -354,7 +354,7 @@ async fn sessions_roles_reads_and_language() {
     assert!(html.contains("снят с учёта") && html.contains("lang=\"ru\""));
     // Issue 21, item 1: each event's time in local time in Kazakhstan, with the month's name;
     // the exact UTC instant in its title.
-    let first = p.state.ledger.read_stream(&format!("person:{iin}")).await.unwrap().remove(0);
+    let first = p.state.ledger.log().read_stream(&format!("person:{iin}")).await.unwrap().remove(0);
     let local = housing_ledger::web::i18n::local_time(housing_ledger::web::i18n::Lang::Ru, &first.time).unwrap();
     assert!(local.contains(" 20") && !local.contains('T'), "{local}");
     assert!(html.contains(&format!("<time datetime=\"{}\" title=\"{} (UTC)\">{local}</time>", first.time, first.time)), "{local}");
@@ -378,7 +378,7 @@ async fn the_timeline_shows_an_event_changed_behind_the_ledgers_back() {
     let p = Pages::new().await;
     let iin = iin_for("P");
     let auditor = p.cookie(Role::Auditor).await;
-    let events = p.state.ledger.store().read_stream(&format!("person:{iin}")).await.unwrap();
+    let events = p.state.ledger.log().read_stream(&format!("person:{iin}")).await.unwrap();
     let answer = events.iter().find(|e| e.kind == "RegistryResponded" && e.data["registry"] == "gosreestr").unwrap();
     let store = p.place.sql().await;
     let (_, body) = store.read_raw(answer.seq, 1).await.unwrap().remove(0);

@@ -236,7 +236,7 @@ async fn a_fork_is_refused_by_the_same_witnesses() {
     assert!(!r.reached() && r.outcomes.iter().all(|(_, o)| matches!(o, Outcome::Refused(_))), "{r:?}");
     // Recorded, and never served as the latest: the fork's latest cosigned checkpoint is the
     // one from before it forked.
-    let refusals = fork.store().read_by_type("CheckpointRefused", 0, 10).await.unwrap();
+    let refusals = fork.log().read_by_type("CheckpointRefused", 0, 10).await.unwrap();
     assert_eq!(refusals.len(), 2);
     let (served, note) = fork.latest_served().await.unwrap().unwrap();
     assert_eq!(served.tree_size, shared.tree_size, "the fork serves no cosigned checkpoint of its own history");
@@ -419,7 +419,7 @@ async fn a_crashed_witness_never_cosigns_two_inconsistent_trees() {
     assert!(!cosigned_past_fork.iter().all(|c| *c), "never both");
     // Every cosignature each history holds verifies, and all are of one history.
     for l in [&a, &b] {
-        for cp in l.store().checkpoints().await.unwrap() {
+        for cp in l.checkpoints().checkpoints().await.unwrap() {
             let note = housing_ledger::witness::cosigned_note(l, &cp.note, cp.tree_size).await.unwrap();
             events::cosignature::verified(&note, &[CosignerKey::parse(&wkey).unwrap()]).unwrap();
         }
@@ -530,7 +530,7 @@ async fn the_printed_case_file_shows_the_cosignatures() {
     let a = state.appeals().file(&iin_for("P"), &filing, &officer).await.unwrap();
     let (_, report) = ledger.checkpoint_cosigned().await.unwrap();
     assert!(report.unwrap().reached());
-    let session = housing_ledger::web::session::open(ledger.access(), &officer).await.unwrap();
+    let session = housing_ledger::web::session::open(ledger.access().as_ref(), &officer).await.unwrap();
     let req = Request::get(format!("/ui/appeals/{}/print", a.id)).header("Cookie", format!("hl_session={session}; hl_lang=ru")).body(Body::empty()).unwrap();
     let resp = housing_ledger::app(state).oneshot(req).await.unwrap();
     assert_eq!(resp.status(), 200);
@@ -571,7 +571,7 @@ async fn a_serving_ledger_checkpoints_its_tail() {
         }
     };
     // Reads of personal data: each recorded in the ledger.
-    let person = ledger.store().read_by_type("DecisionTaken", 0, 1).await.unwrap()[0].stream.clone();
+    let person = ledger.log().read_by_type("DecisionTaken", 0, 1).await.unwrap()[0].stream.clone();
     let iin = person.trim_start_matches("person:");
     for _ in 0..5 {
         get(format!("/v1/persons/{iin}"), auditor.clone()).await;
@@ -583,7 +583,7 @@ async fn a_serving_ledger_checkpoints_its_tail() {
     // Within the policy's time, a checkpoint covers them, unasked.
     let mut covered = false;
     for _ in 0..100 {
-        if housing_ledger::ledger::tail(ledger.store().as_ref()).await.unwrap().checkpoint_size >= read {
+        if ledger.tail().await.unwrap().checkpoint_size >= read {
             covered = true;
             break;
         }

@@ -34,7 +34,7 @@ fn events_of(dir: &std::path::Path) -> Vec<Event> {
         // A v2 ledger's events are read opened, with the keys beside the database.
         assert!(housing_ledger::ledger::attach_existing_keys(&store, dir).await.unwrap(), "a new ledger is v2, its keys beside it");
         let report = housing_ledger::ledger::verify_store(&store, None, |_| {}).await.expect("the ledger verifies after crashes");
-        housing_ledger::store::read(&store, 0, report.events).await.unwrap()
+        housing_ledger::store::LogStore::read(&store, 0, report.events).await.unwrap()
     })
 }
 

@@ -200,7 +200,7 @@ async fn render_ledger(
     count_notices: bool,
 ) -> String {
     ledger.verify(|_| {}).await.expect("the ledger verifies after every case");
-    let events = housing_ledger::store::read(ledger.store().as_ref(), 0, 100_000).await.unwrap();
+    let events = ledger.log().read(0, 100_000).await.unwrap();
     let mut persons = Persons::default();
     let mut asked: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for e in &events {
