@@ -32,7 +32,7 @@ pub struct Cli {
     pub trust: Option<PathBuf>,
     /// Seed of the registry simulator's keys, for simulations only: a simulation without --trust
     /// trusts the keys derived from it and writes their list to DATA_DIR/trust.json.
-    #[arg(long, global = true, env = "HOUSING_LEDGER_REGISTRY_SEED", default_value = housing_ledger::registry::DEFAULT_SIM_SEED, hide_default_value = true)]
+    #[arg(long, global = true, env = "HOUSING_LEDGER_REGISTRY_SEED", default_value = devtools::sim::DEFAULT_SIM_SEED, hide_default_value = true)]
     pub registry_seed: String,
     /// A witness every checkpoint goes to: its verifier key (type 0x04) and URL, `VKEY=URL`.
     /// Repeatable. For verify-proof, `VKEY` alone: a witness whose cosignature counts.

@@ -28,7 +28,6 @@ pub mod server;
 pub mod state;
 pub mod store;
 pub mod timestamp;
-pub mod tools;
 pub mod verification;
 pub mod web;
 pub mod witness;

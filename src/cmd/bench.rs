@@ -18,7 +18,7 @@ pub(crate) async fn bench(g: &Global, command: BenchCommand) -> anyhow::Result<s
                 None => tempfile_dir()?,
             };
             let url = loc.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", dir.join("bench.db").display()));
-            let f = housing_ledger::tools::bench::api_figures(&url, &dir, persons, rate, seconds, servers, !no_replay).await?;
+            let f = devtools::bench::api_figures(&url, &dir, persons, rate, seconds, servers, !no_replay).await?;
             if let Some(b) = &f.built {
                 print_run_figures(b);
             }
@@ -56,7 +56,7 @@ pub(crate) async fn bench(g: &Global, command: BenchCommand) -> anyhow::Result<s
             }
             let dir = tempfile_dir()?;
             let url = loc.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", dir.join("bench.db").display()));
-            let f = housing_ledger::tools::bench::run_figures(&url, &dir, persons).await?;
+            let f = devtools::bench::run_figures(&url, &dir, persons).await?;
             print_run_figures(&f);
             let _ = std::fs::remove_dir_all(&dir);
             Ok(std::process::ExitCode::SUCCESS)
@@ -67,7 +67,7 @@ pub(crate) async fn bench(g: &Global, command: BenchCommand) -> anyhow::Result<s
             }
             let dir = tempfile_dir()?;
             let url = loc.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", dir.join("bench.db").display()));
-            let f = housing_ledger::tools::bench::ledger_figures(&url, &dir, events, batch, loc.tsa.clone()).await?;
+            let f = devtools::bench::ledger_figures(&url, &dir, events, batch, loc.tsa.clone()).await?;
             println!("raw Ed25519 signing, one core:          {:>10.0} signatures/s", f.raw_sign_per_s);
             println!("raw Ed25519 batch verification, one core:{:>10.0} signatures/s", f.raw_batch_verify_per_s);
             println!("append (sign + durable commit, batch {batch}): {:>10.0} events/s  ratio {:.2}", f.append_per_s, f.append_per_s / f.raw_sign_per_s);
@@ -77,12 +77,11 @@ pub(crate) async fn bench(g: &Global, command: BenchCommand) -> anyhow::Result<s
                 f.verify_per_s,
                 f.verify_per_s / f.raw_batch_verify_per_s
             );
-            let ((p50, max), (wp50, wmax)) =
-                (housing_ledger::tools::bench::p50_max(&f.checkpoint_ms), housing_ledger::tools::bench::p50_max(&f.checkpoint_witnessed_ms));
+            let ((p50, max), (wp50, wmax)) = (devtools::bench::p50_max(&f.checkpoint_ms), devtools::bench::p50_max(&f.checkpoint_witnessed_ms));
             println!("checkpoint after 1,000 events, alone:            p50 {p50:.2} ms, max {max:.2} ms ({} rounds)", f.checkpoint_ms.len());
             println!("checkpoint with two local witnesses cosigning:   p50 {wp50:.2} ms, max {wmax:.2} ms ({} rounds)", f.checkpoint_witnessed_ms.len());
             if !f.checkpoint_timestamped_ms.is_empty() {
-                let (tp50, tmax) = housing_ledger::tools::bench::p50_max(&f.checkpoint_timestamped_ms);
+                let (tp50, tmax) = devtools::bench::p50_max(&f.checkpoint_timestamped_ms);
                 println!("checkpoint time-stamped by the TSA given:        p50 {tp50:.2} ms, max {tmax:.2} ms ({} rounds)", f.checkpoint_timestamped_ms.len());
             }
             let _ = std::fs::remove_dir_all(&dir);
@@ -92,7 +91,7 @@ pub(crate) async fn bench(g: &Global, command: BenchCommand) -> anyhow::Result<s
 }
 
 /// What `bench run` measured (also `bench api`, where it built the ledger).
-pub(crate) fn print_run_figures(f: &housing_ledger::tools::bench::RunFigures) {
+pub(crate) fn print_run_figures(f: &devtools::bench::RunFigures) {
     println!(
         "raw Ed25519 signing, one core: {:>10.0} signatures/s (before, between and after the procedures: {})",
         f.raw_sign_per_s(),

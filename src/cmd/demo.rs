@@ -4,7 +4,7 @@
 use super::*;
 
 pub(crate) async fn demo(g: &Global, persons: u64, listen: &str, as_of: &str, no_serve: bool, shep: bool) -> anyhow::Result<std::process::ExitCode> {
-    use housing_ledger::tools::population::Population;
+    use devtools::population::Population;
     let (loc, seed) = (&g.loc, g.seed.as_str());
     if g.trust.is_some() {
         bail!("demo runs its own registry simulator and trusts its keys, which it writes to DATA_DIR/trust.json; it takes no --trust");
@@ -27,11 +27,11 @@ pub(crate) async fn demo(g: &Global, persons: u64, listen: &str, as_of: &str, no
     let (router, keys, registries) = if shep {
         demo_gateway(fixture, seed, &sim_url, settings.clone())?
     } else {
-        let router = housing_ledger::registry::http::sim_from_fixture(fixture, seed, Duration::from_secs(10));
+        let router = devtools::sim_http::sim_from_fixture(fixture, seed, Duration::from_secs(10));
         let (url, settings) = (sim_url.clone(), settings.clone());
         let registries: DemoSource =
             Box::new(move || Arc::new(HttpRegistries::new(&url, settings.clone()).named(format!("registry-sim:synthetic:{persons}:2026")).simulator()));
-        (router, housing_ledger::registry::sim::sim_trust(seed), registries)
+        (router, devtools::sim::sim_trust(seed), registries)
     };
     tokio::spawn(async move { axum::serve(sim, router).await });
     eprintln!(
@@ -128,16 +128,17 @@ pub(crate) type DemoSource = Box<dyn Fn() -> Arc<dyn Registries>>;
 /// CRL it serves at `/gateway.crl`; the trust list anchors that CA for every registry. Returns
 /// the simulator's routes, the trust list and the registries over `shep:`.
 pub(crate) fn demo_gateway(fixture: Fixture, seed: &str, sim_url: &str, http: HttpSettings) -> anyhow::Result<(axum::Router, TrustedKeys, DemoSource)> {
-    use housing_ledger::registry::shep::{client, envelope, sim};
-    use housing_ledger::tools::gateway_pki;
+    use devtools::gateway_pki;
+    use devtools::shep_sim as sim;
+    use housing_ledger::registry::shep::{client, envelope};
     let pki = gateway_pki::make(&format!("{sim_url}/gateway.crl")).map_err(anyhow::Error::msg)?;
-    let mut simulator = housing_ledger::registry::sim::Simulator::new(Arc::new(fixture), seed);
+    let mut simulator = devtools::sim::Simulator::new(Arc::new(fixture), seed);
     simulator.gateway = true;
     let signer = sim::EnvelopeSigner::from_pem(&pki.key_pem, &pki.cert_pem).map_err(anyhow::Error::msg)?;
     let crl = pki.crl_der.clone();
     let router = sim::shep_router(Arc::new(simulator), sim::EnvelopeSigners { default: Some(signer), ..Default::default() }, Duration::from_secs(10))
         .route("/gateway.crl", axum::routing::get(move || async move { crl.clone() }));
-    let mut list: serde_json::Value = serde_json::from_str(&housing_ledger::registry::sim::sim_trust(seed).text)?;
+    let mut list: serde_json::Value = serde_json::from_str(&devtools::sim::sim_trust(seed).text)?;
     let anchor =
         serde_json::json!({"ca": pki.ca_pem, "signer": {"organization_bin": gateway_pki::GATEWAY_BIN}, "valid_from": "2025-01-01", "valid_until": null});
     for entries in list["sources"].as_object_mut().context("the simulator's trust list has sources")?.values_mut() {

@@ -8,7 +8,7 @@ pub(crate) async fn registry_sim(g: &Global, a: RegistrySimArgs) -> anyhow::Resu
     let RegistrySimArgs { fixture, listen, stall_ms, sign_with, shep } = a;
     let fixture = Fixture::load(&fixture)?;
     let name = fixture.name.clone();
-    let mut sim = housing_ledger::registry::sim::Simulator::new(Arc::new(fixture), &g.seed);
+    let mut sim = devtools::sim::Simulator::new(Arc::new(fixture), &g.seed);
     if shep {
         return registry_sim_shep(sim, &name, &listen, stall_ms, &sign_with).await;
     }
@@ -17,8 +17,7 @@ pub(crate) async fn registry_sim(g: &Global, a: RegistrySimArgs) -> anyhow::Resu
         let (key, chain) = files.split_once(':').with_context(|| format!("--sign-with {spec:?}: REGISTRY=KEY.pem:CHAIN.pem"))?;
         let registry = housing_ledger::rules::records::RegistryId::parse(registry).with_context(|| format!("--sign-with: no registry {registry:?}"))?;
         let read = |p: &str| std::fs::read_to_string(p).with_context(|| format!("--sign-with: cannot read {p}"));
-        let signer =
-            housing_ledger::registry::sim::X509Signer::from_pem(&read(key)?, &read(chain)?).map_err(|e| anyhow::anyhow!("--sign-with {registry}: {e}"))?;
+        let signer = devtools::sim::X509Signer::from_pem(&read(key)?, &read(chain)?).map_err(|e| anyhow::anyhow!("--sign-with {registry}: {e}"))?;
         sim = sim.with_x509(registry, signer).map_err(|e| anyhow::anyhow!("--sign-with: {e}"))?;
         eprintln!("registry-sim: {registry} signs under the certificate in {chain}");
     }
@@ -26,7 +25,7 @@ pub(crate) async fn registry_sim(g: &Global, a: RegistrySimArgs) -> anyhow::Resu
     // Before the address is announced: see server::stop_signal.
     let stop = housing_ledger::server::stop_signal();
     println!("registry-sim serving {name} on http://{}", listener.local_addr()?);
-    let router = housing_ledger::registry::http::sim_router(Arc::new(sim), Duration::from_millis(stall_ms));
+    let router = devtools::sim_http::sim_router(Arc::new(sim), Duration::from_millis(stall_ms));
     housing_ledger::server::serve(listener, router, Default::default(), stop).await?;
     Ok(std::process::ExitCode::SUCCESS)
 }
@@ -34,13 +33,13 @@ pub(crate) async fn registry_sim(g: &Global, a: RegistrySimArgs) -> anyhow::Resu
 /// `registry-sim --shep`: the fixture behind the gateway's envelope, each envelope signed under
 /// the `--sign-with` certificate of its source (`gateway=` for every source without its own).
 pub(crate) async fn registry_sim_shep(
-    mut sim: housing_ledger::registry::sim::Simulator,
+    mut sim: devtools::sim::Simulator,
     name: &str,
     listen: &str,
     stall_ms: u64,
     sign_with: &[String],
 ) -> anyhow::Result<std::process::ExitCode> {
-    use housing_ledger::registry::shep::sim::{EnvelopeSigner, EnvelopeSigners};
+    use devtools::shep_sim::{EnvelopeSigner, EnvelopeSigners};
     sim.gateway = true;
     let mut signers = EnvelopeSigners::default();
     for spec in sign_with {
@@ -66,7 +65,7 @@ pub(crate) async fn registry_sim_shep(
     // Before the address is announced: see server::stop_signal.
     let stop = housing_ledger::server::stop_signal();
     println!("registry-sim serving {name} through the gateway envelope on http://{}/bip-sync", listener.local_addr()?);
-    let router = housing_ledger::registry::shep::sim::shep_router(Arc::new(sim), signers, Duration::from_millis(stall_ms));
+    let router = devtools::shep_sim::shep_router(Arc::new(sim), signers, Duration::from_millis(stall_ms));
     housing_ledger::server::serve(listener, router, Default::default(), stop).await?;
     Ok(std::process::ExitCode::SUCCESS)
 }

@@ -9,7 +9,7 @@ pub(crate) async fn run_procedure(g: &Global, a: RunArgs) -> anyhow::Result<std:
     for f in &rule_sets {
         book.add_file(f)?;
     }
-    let sim_keys = housing_ledger::registry::sim::sim_trust(&g.seed);
+    let sim_keys = devtools::sim::sim_trust(&g.seed);
     let source = registries_from(&registries, g, registry_timeout_ms, &answer_limits, g.trust.as_ref().unwrap_or(&sim_keys))?;
     let as_of = as_of.unwrap_or_else(|| housing_ledger::rules::calendar::today().to_string());
     // Refuse a back-dated live run, a live run without a trust list, and an out-of-validity

@@ -41,7 +41,7 @@ pub(crate) async fn serve(g: &Global, a: ServeArgs) -> anyhow::Result<std::proce
     // answer (a correction, an acknowledgement) is accepted.
     let trust = g.trust.clone().unwrap_or_else(|| {
         tracing::warn!("no --trust: this server accepts no correction and no reinstatement acknowledgement");
-        housing_ledger::registry::sim::sim_trust(&g.seed).with_basis(TrustBasis::Unpinned)
+        devtools::sim::sim_trust(&g.seed).with_basis(TrustBasis::Unpinned)
     });
     let policy = housing_ledger::state::CheckpointPolicy { every_events: checkpoint_events, every: Duration::from_secs(checkpoint_seconds) };
     let mut state = AppState::new(ledger, trust.clone())

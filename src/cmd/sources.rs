@@ -52,7 +52,7 @@ pub(crate) fn registries_from(spec: &str, g: &Global, timeout_ms: u64, answer_li
             let (n, pop_seed) = rest.split_once(':').unwrap_or((rest, "42"));
             let n: u64 = n.parse().context("synthetic:N[:SEED] needs a number of persons")?;
             let pop_seed: u64 = pop_seed.parse().context("synthetic:N[:SEED] needs a numeric seed")?;
-            let pop = Arc::new(housing_ledger::tools::population::Population::new(n, pop_seed));
+            let pop = Arc::new(devtools::population::Population::new(n, pop_seed));
             Arc::new(FixtureRegistries::from_source(pop, seed, format!("synthetic:{n}:{pop_seed}")))
         }
         Some(("http", url)) => {

@@ -1,6 +1,6 @@
 //! Registry adapters behind one trait: the six source registries as the pipeline sees them.
-//! `fixture` answers in process from a fixture file; `http` talks to `registry-sim` (or a real
-//! gateway) with deadlines, bounded retries and request ids. Every answer comes signed by its
+//! `fixture` reads a fixture file (the simulator that answers from one is `devtools::sim`);
+//! `http` talks to `registry-sim` (or a real gateway) with deadlines, bounded retries and request ids. Every answer comes signed by its
 //! source, and `check_answer` verifies that signature against the *trusted* keys before anything
 //! is read from it.
 
@@ -8,7 +8,6 @@ pub mod fixture;
 pub mod http;
 pub mod revocation;
 pub mod shep;
-pub mod sim;
 
 pub use verifier::registry::{check_answer, items, records_of, trust, AnswerKind, Decision, Official, RegistryFault, Reinstatement, SignedAnswer};
 pub use verifier::registry::{TrustBasis, TrustedKeys};
@@ -16,14 +15,6 @@ pub use verifier::registry::{TrustBasis, TrustedKeys};
 use crate::rules::records::RegistryId;
 use crate::rules::Procedure;
 use async_trait::async_trait;
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine;
-use events::LedgerSigner;
-use serde_json::Value;
-use sha2::{Digest, Sha256};
-
-/// The seed the registry simulator derives its keys from, unless told otherwise.
-pub const DEFAULT_SIM_SEED: &str = "housing-ledger registry simulator v1";
 
 /// Tells the security feed of a refused source signature (a simulation's, whose faults are
 /// made on purpose, as a notice).
@@ -87,30 +78,6 @@ pub enum DeliveryFault {
     /// No answer as agreed: the source could not be reached, or its answer could not be read.
     #[error("{0}")]
     Unreachable(String),
-}
-
-/// The simulator's key for a registry: derived from the seed and the registry id.
-pub fn sim_signer(seed: &str, registry: RegistryId) -> LedgerSigner {
-    let mut h = Sha256::new();
-    h.update(seed.as_bytes());
-    h.update(b"\n");
-    h.update(registry.as_str().as_bytes());
-    LedgerSigner::from_seed(&format!("registry/{}", registry.as_str()), h.finalize().into()).expect("valid key name")
-}
-
-/// Signs an answer as a source would.
-pub fn sign_answer(answer: Value, signer: &LedgerSigner) -> SignedAnswer {
-    let sig = events::registry_answer::sign(&answer, signer).expect("answers canonicalise");
-    SignedAnswer { answer, source_key: signer.verifier_text().to_string(), source_sig: B64.encode(sig), ..SignedAnswer::default() }
-}
-
-/// Signs an answer whose items (list entries, decisions) are also signed each on its own.
-pub fn sign_answer_and_items(answer: Value, signer: &LedgerSigner, kind: AnswerKind) -> SignedAnswer {
-    let item_sigs = items(kind, &answer["records"])
-        .into_iter()
-        .map(|(k, item)| (k, B64.encode(events::registry_answer::sign_item(item, signer).expect("items canonicalise"))))
-        .collect();
-    SignedAnswer { item_sigs, ..sign_answer(answer, signer) }
 }
 
 /// No source configured (a server started without `--registries`): every query is

@@ -6,9 +6,9 @@ use crate::common::scenario::{assert_no_personal_data, register_world};
 use crate::common::{Backend, Place};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
+use devtools::sim::DEFAULT_SIM_SEED;
 use housing_ledger::api::AppState;
 use housing_ledger::app;
-use housing_ledger::registry::DEFAULT_SIM_SEED;
 use housing_ledger::rules::{Procedure, RuleBook};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
@@ -17,7 +17,7 @@ use tower::ServiceExt;
 async fn state() -> (Place, AppState, Vec<String>) {
     let place = Place::new(Backend::Sqlite, None);
     let (ledger, names) = register_world(&place).await;
-    (place, AppState::new(ledger, housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED)), names)
+    (place, AppState::new(ledger, devtools::sim::sim_trust(DEFAULT_SIM_SEED)), names)
 }
 
 async fn get(state: &AppState, uri: &str, cookie: Option<&str>) -> (StatusCode, String) {
@@ -64,7 +64,7 @@ async fn the_register_is_public_in_both_languages_and_names_nobody() {
         assert!(!page.contains("Joint order 000") && !page.contains("Ministry of Defence"), "no English legal basis");
     }
     assert_eq!(removal["end_date"], built_in.valid_until.as_str());
-    let keys = housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED);
+    let keys = devtools::sim::sim_trust(DEFAULT_SIM_SEED);
     let zags = removal["source_data"].as_array().unwrap().iter().find(|s| s["registry"] == "zags").unwrap();
     assert_eq!(zags["verifier_key"], keys.as_map()["zags"]);
     // 15 removals: 12 on privatisation (shown), 3 on shared construction (fewer than 10:

@@ -23,7 +23,7 @@ impl Api {
         let place = Place::new(Backend::Sqlite, None);
         let ledger = Arc::new(place.ledger().await);
         ledger.append((0..20).map(|i| NewEvent::new("run:r1", "Tick", json!({"i": i}))).collect()).await.unwrap();
-        Api { state: AppState::new(ledger, housing_ledger::registry::sim::sim_trust(housing_ledger::registry::DEFAULT_SIM_SEED)), _place: place }
+        Api { state: AppState::new(ledger, devtools::sim::sim_trust(devtools::sim::DEFAULT_SIM_SEED)), _place: place }
     }
 
     async fn token(&self, role: Role) -> String {
@@ -116,9 +116,7 @@ async fn keys_route() {
     assert_eq!(s, StatusCode::OK);
     let ledger: Vec<VerifierKey> = b["ledger"].as_array().unwrap().iter().map(|k| VerifierKey::parse(k.as_str().unwrap()).unwrap()).collect();
     assert_eq!(ledger, vec![old, new], "current and retired keys");
-    let zags = housing_ledger::registry::sim_signer(housing_ledger::registry::DEFAULT_SIM_SEED, housing_ledger::rules::records::RegistryId::Zags)
-        .verifier()
-        .to_string();
+    let zags = devtools::sim::sim_signer(devtools::sim::DEFAULT_SIM_SEED, housing_ledger::rules::records::RegistryId::Zags).verifier().to_string();
     assert_eq!(b["registries"]["zags"], zags.as_str());
 }
 
@@ -369,7 +367,7 @@ async fn a_postgres_outage_answers_503_then_serving_recovers() {
     let ledger = Arc::new(place.ledger().await);
     ledger.append((0..5).map(|i| NewEvent::new("run:r1", "Tick", json!({"i": i}))).collect()).await.unwrap();
     ledger.checkpoint().await.unwrap();
-    let state = AppState::new(ledger.clone(), housing_ledger::registry::sim::sim_trust(housing_ledger::registry::DEFAULT_SIM_SEED));
+    let state = AppState::new(ledger.clone(), devtools::sim::sim_trust(devtools::sim::DEFAULT_SIM_SEED));
     let get = |state: AppState| async move {
         let resp = app(state).oneshot(Request::get("/v1/checkpoint").body(Body::empty()).unwrap()).await.unwrap();
         let retry = resp.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string());

@@ -7,13 +7,14 @@ use crate::common::{Backend, Place};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use chrono::{Days, NaiveDate};
+use devtools::sim::FixtureRegistries;
+use devtools::sim::DEFAULT_SIM_SEED;
+use devtools::sim::{sign_answer, sim_signer};
 use events::NewEvent;
 use housing_ledger::api::AppState;
 use housing_ledger::app;
 use housing_ledger::auth::{create_token, issue_token, Role};
 use housing_ledger::registry::fixture::Fixture;
-use housing_ledger::registry::sim::FixtureRegistries;
-use housing_ledger::registry::{sign_answer, sim_signer, DEFAULT_SIM_SEED};
 use housing_ledger::rules::records::RegistryId;
 use housing_ledger::rules::{Procedure, RuleBook};
 use http_body_util::BodyExt;
@@ -61,7 +62,7 @@ async fn world() -> World {
     let real_today = housing_ledger::rules::calendar::today();
     let today = real_today.checked_add_days(Days::new(183)).unwrap();
     let registries = Arc::new(FixtureRegistries::new(fx, DEFAULT_SIM_SEED));
-    let state = AppState::new(ledger, housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED))
+    let state = AppState::new(ledger, devtools::sim::sim_trust(DEFAULT_SIM_SEED))
         .with_registries(registries.clone())
         .with_rule_book(RuleBook::built_in())
         .with_today(today);
@@ -145,7 +146,7 @@ async fn a_correction_issued_by_the_source_is_accepted_as_issued() {
     w.registries.simulator().issue_correction(RegistryId::Gosreestr, &iin_for("Upheld"), Value::Null).unwrap();
     let bad = w.registries.simulator().issue_correction(RegistryId::Gosreestr, &spouse, json!({"privatization_contracts": "none"}));
     assert!(
-        matches!(bad, Err(housing_ledger::registry::sim::SimError::Record { ref detail, .. }) if detail.to_string().contains("privatization_contracts")),
+        matches!(bad, Err(devtools::sim::SimError::Record { ref detail, .. }) if detail.to_string().contains("privatization_contracts")),
         "a record the registry could not give is not issued"
     );
     let issued = appeals.issued_corrections(&a).await.unwrap();
@@ -292,7 +293,7 @@ async fn appeal_lifecycles() {
         &parsed,
         &anchor,
         &RuleBook::built_in(),
-        &housing_ledger::proof::Sources::List(housing_ledger::registry::sim::sim_trust(housing_ledger::registry::DEFAULT_SIM_SEED)),
+        &housing_ledger::proof::Sources::List(devtools::sim::sim_trust(devtools::sim::DEFAULT_SIM_SEED)),
     )
     .expect("the case file verifies offline");
     // Issue 29, item 2: the case file says what the appeal came to; its events cannot be left out.
@@ -303,7 +304,7 @@ async fn appeal_lifecycles() {
     let bundle = w.call("GET", &format!("/v1/persons/{}/proof?procedure=registry_removal", iin_for("Cleared")), &w.auditor, None).await.1;
     let bundle: housing_ledger::proof::Bundle = serde_json::from_value(bundle).unwrap();
     assert!(bundle.events.iter().any(|e| e.kind == "AppealResolved"), "the appeal's resolution is in the bundle");
-    let sources = housing_ledger::proof::Sources::List(housing_ledger::registry::sim::sim_trust(housing_ledger::registry::DEFAULT_SIM_SEED));
+    let sources = housing_ledger::proof::Sources::List(devtools::sim::sim_trust(devtools::sim::DEFAULT_SIM_SEED));
     let v = housing_ledger::proof::verify(&bundle, &anchor, &RuleBook::built_in(), &sources).expect("the bundle verifies");
     assert_eq!(v.status.to_string(), "retained");
     assert!(v.appeal.as_deref().is_some_and(|o| o.starts_with(&format!("overturned by appeal {}", id(&a)))), "{:?}", v.appeal);
@@ -317,7 +318,7 @@ async fn appeal_lifecycles() {
     let dir = tempfile::tempdir().unwrap();
     let (path, trust) = (dir.path().join("case-file.json"), dir.path().join("trust.json"));
     std::fs::write(&path, file.to_string()).unwrap();
-    std::fs::write(&trust, housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED).text).unwrap();
+    std::fs::write(&trust, devtools::sim::sim_trust(DEFAULT_SIM_SEED).text).unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_housing-ledger"))
         .args([
             "--data-dir",
@@ -342,7 +343,7 @@ async fn appeal_lifecycles() {
         &hidden,
         &anchor,
         &RuleBook::built_in(),
-        &housing_ledger::proof::Sources::List(housing_ledger::registry::sim::sim_trust(housing_ledger::registry::DEFAULT_SIM_SEED)),
+        &housing_ledger::proof::Sources::List(devtools::sim::sim_trust(devtools::sim::DEFAULT_SIM_SEED)),
     )
     .unwrap_err();
     assert!(e.to_string().contains("does not hold appeal") && e.to_string().contains("AppealFiled"), "{e}");
@@ -353,7 +354,7 @@ async fn appeal_lifecycles() {
             &bad,
             &anchor,
             &RuleBook::built_in(),
-            &housing_ledger::proof::Sources::List(housing_ledger::registry::sim::sim_trust(housing_ledger::registry::DEFAULT_SIM_SEED))
+            &housing_ledger::proof::Sources::List(devtools::sim::sim_trust(devtools::sim::DEFAULT_SIM_SEED))
         )
         .is_err(),
         "a changed appeal event fails"
@@ -401,14 +402,10 @@ async fn appeal_lifecycles() {
     w.state.ledger.verify(|_| {}).await.expect("the ledger verifies after appeals");
     // Upheld, overturned, re-checked, refused and late appeals, as the service wrote them,
     // break no rule the audit checks.
-    let report = housing_ledger::audit::audit(
-        &w.state.ledger,
-        &RuleBook::built_in(),
-        Some(&housing_ledger::registry::sim::sim_trust(housing_ledger::registry::DEFAULT_SIM_SEED)),
-        |_, _| {},
-    )
-    .await
-    .unwrap();
+    let report =
+        housing_ledger::audit::audit(&w.state.ledger, &RuleBook::built_in(), Some(&devtools::sim::sim_trust(devtools::sim::DEFAULT_SIM_SEED)), |_, _| {})
+            .await
+            .unwrap();
     assert!(report.decisions >= 5, "{report:?}");
     assert_eq!(report.findings, [], "the service's own appeals are clean");
 }
@@ -454,7 +451,7 @@ async fn an_overturned_lease_termination_keeps_the_lease_in_force() {
     let place = Place::new(Backend::Sqlite, None);
     let ledger = Arc::new(place.ledger().await);
     let regs = Arc::new(FixtureRegistries::new(fx, DEFAULT_SIM_SEED));
-    let keys = housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED);
+    let keys = devtools::sim::sim_trust(DEFAULT_SIM_SEED);
     pipeline::run(&ledger, regs.clone(), keys.clone(), &RuleBook::built_in(), Procedure::LeaseTermination, "2026-01-15", Settings::default(), &Silent)
         .await
         .unwrap();
@@ -595,8 +592,7 @@ async fn decision_16_reinstatement_goes_back_to_the_list_keeper() {
     // Down for four attempts: the three of the resolution and one more.
     let gateway = Arc::new(FlakyGateway { inner: FixtureRegistries::new(fx.clone(), DEFAULT_SIM_SEED), fail: 4.into() });
     let registries = Arc::new(FixtureRegistries::new(fx.clone(), DEFAULT_SIM_SEED));
-    let state =
-        AppState::new(ledger.clone(), housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED)).with_registries(gateway).with_rule_book(RuleBook::built_in());
+    let state = AppState::new(ledger.clone(), devtools::sim::sim_trust(DEFAULT_SIM_SEED)).with_registries(gateway).with_rule_book(RuleBook::built_in());
     let officer = issue_token(&state.ledger, Role::AppealsOfficer, "Капитан Ахметова", &iin_for("Officer1")).await.unwrap().0;
     let mut w = World {
         other_officer: officer.clone(),
@@ -628,7 +624,7 @@ async fn decision_16_reinstatement_goes_back_to_the_list_keeper() {
     assert!(notices(&w).await.is_empty(), "no notice of reinstatement before ИШ АС МР acknowledges it");
     // Issue 28: a server without a trust list accepts no acknowledgement (and asks for none).
     let pinned = w.state.registry_keys.clone();
-    w.state.registry_keys = Arc::new(housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED).with_basis(housing_ledger::registry::TrustBasis::Unpinned));
+    w.state.registry_keys = Arc::new(devtools::sim::sim_trust(DEFAULT_SIM_SEED).with_basis(housing_ledger::registry::TrustBasis::Unpinned));
     w.call("POST", &format!("/v1/appeals/{}/reinstatement", id(&a)), &w.officer, None).await;
     assert_eq!(w.person("@Back").await["reinstatement"], "pending");
     w.state.registry_keys = pinned;
@@ -661,7 +657,7 @@ async fn decision_16_reinstatement_goes_back_to_the_list_keeper() {
     assert_eq!(s, StatusCode::CONFLICT, "acknowledged once");
     // The overturned decision no longer stands: the next run takes the person up again.
     let regs = Arc::new(FixtureRegistries::new(fx, DEFAULT_SIM_SEED));
-    let keys = housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED);
+    let keys = devtools::sim::sim_trust(DEFAULT_SIM_SEED);
     use housing_ledger::pipeline::{self, Settings, Silent};
     let again =
         pipeline::run(&ledger, regs, keys, &RuleBook::built_in(), Procedure::RegistryRemoval, "2026-02-01", Settings::default(), &Silent).await.unwrap();
@@ -690,15 +686,15 @@ async fn corrections_are_trusted_only_under_the_servers_list() {
     let (s, e) = w.call("POST", &uri, &w.officer, Some(filing(&w, &a, &with_stranger))).await;
     assert!(s.is_client_error() && e.to_string().contains("neither the appellant nor a member of the family"), "{s} {e}");
 
-    w.state.registry_keys = Arc::new(housing_ledger::registry::sim::sim_trust("the sources' own keys").with_basis(TrustBasis::List));
+    w.state.registry_keys = Arc::new(devtools::sim::sim_trust("the sources' own keys").with_basis(TrustBasis::List));
     let (s, e) = w.call("POST", &uri, &w.officer, Some(filing(&w, &a, &family))).await;
     assert!(s.is_client_error() && e.to_string().contains("bad signature") && e.to_string().contains("does not hold for gosreestr"), "{s} {e}");
 
-    w.state.registry_keys = Arc::new(housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED).with_basis(TrustBasis::Unpinned));
+    w.state.registry_keys = Arc::new(devtools::sim::sim_trust(DEFAULT_SIM_SEED).with_basis(TrustBasis::Unpinned));
     let (s, e) = w.call("POST", &uri, &w.officer, Some(filing(&w, &a, &family))).await;
     assert!(s.is_client_error() && e.to_string().contains("without a trust list"), "{s} {e}");
 
-    w.state.registry_keys = Arc::new(housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED));
+    w.state.registry_keys = Arc::new(devtools::sim::sim_trust(DEFAULT_SIM_SEED));
     let (s, e) = w.call("POST", &uri, &w.officer, Some(filing(&w, &a, &family))).await;
     assert_eq!(s, StatusCode::CREATED, "{e}");
 }
@@ -710,7 +706,7 @@ async fn corrections_are_trusted_only_under_the_servers_list() {
 #[tokio::test]
 async fn a_case_file_is_re_judged_offline() {
     let w = world().await;
-    let sources = || housing_ledger::proof::Sources::List(housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED));
+    let sources = || housing_ledger::proof::Sources::List(devtools::sim::sim_trust(DEFAULT_SIM_SEED));
     let anchor = w.state.ledger.key_history().await.unwrap().all()[0].clone();
     let case_file = |id: String| {
         let w = &w;

@@ -48,10 +48,7 @@ impl World {
     }
 
     async fn findings(&self) -> Vec<Finding> {
-        audit(&self.ledger, &RuleBook::built_in(), Some(&housing_ledger::registry::sim::sim_trust(housing_ledger::registry::DEFAULT_SIM_SEED)), |_, _| {})
-            .await
-            .unwrap()
-            .findings
+        audit(&self.ledger, &RuleBook::built_in(), Some(&devtools::sim::sim_trust(devtools::sim::DEFAULT_SIM_SEED)), |_, _| {}).await.unwrap().findings
     }
 }
 
@@ -77,10 +74,7 @@ fn actor(token: &str, holder_id: &str) -> ev::Actor {
 #[tokio::test]
 async fn a_ledger_the_service_wrote_is_clean() {
     let w = world().await;
-    let report =
-        audit(&w.ledger, &RuleBook::built_in(), Some(&housing_ledger::registry::sim::sim_trust(housing_ledger::registry::DEFAULT_SIM_SEED)), |_, _| {})
-            .await
-            .unwrap();
+    let report = audit(&w.ledger, &RuleBook::built_in(), Some(&devtools::sim::sim_trust(devtools::sim::DEFAULT_SIM_SEED)), |_, _| {}).await.unwrap();
     assert_eq!((report.decisions, report.findings), (2, vec![]), "A's proposal and B's retention re-derived; C has neither");
 }
 
@@ -336,7 +330,7 @@ async fn the_what_if_page_shows_the_diff_and_records_the_read() {
     use tower::ServiceExt;
     let w = what_if_world().await;
     let ledger = std::sync::Arc::new(w.ledger);
-    let state = housing_ledger::api::AppState::new(ledger.clone(), housing_ledger::registry::sim::sim_trust(housing_ledger::registry::DEFAULT_SIM_SEED));
+    let state = housing_ledger::api::AppState::new(ledger.clone(), devtools::sim::sim_trust(devtools::sim::DEFAULT_SIM_SEED));
     let store = ledger.access();
     let token = housing_ledger::auth::create_token(&ledger, housing_ledger::auth::Role::Auditor, "Аудитор").await.unwrap().0;
     let caller = housing_ledger::auth::authenticate(&ledger, &token).await.unwrap().unwrap();

@@ -17,7 +17,7 @@ async fn the_bench_refuses_a_ledger_with_a_live_run_and_writes_nothing() {
         "rule_set": {"id": "x", "version": "1", "sha256": "00"}, "source": "http:https://gateway.example"});
     ledger.append(vec![NewEvent::new("run:2026-12-02-rr-live", "RunStarted", live)]).await.unwrap();
     let size = ledger.size().await.unwrap();
-    let err = match housing_ledger::tools::bench::api_figures(&place.url, place.key_dir.path(), 10, 10, 1, 1, false).await {
+    let err = match devtools::bench::api_figures(&place.url, place.key_dir.path(), 10, 10, 1, 1, false).await {
         Err(e) => e.to_string(),
         Ok(_) => panic!("the bench ran on a ledger with a live run"),
     };
@@ -36,7 +36,7 @@ async fn on_a_ledger_of_simulations_the_bench_leaves_no_live_token_and_no_invent
     );
     run_fixture(&ledger, housing_ledger::registry::fixture::Fixture::parse("b", &fx.to_string()).unwrap()).await;
     drop(ledger);
-    let f = housing_ledger::tools::bench::api_figures(&place.url, place.key_dir.path(), 10, 20, 1, 1, false).await.unwrap();
+    let f = devtools::bench::api_figures(&place.url, place.key_dir.path(), 10, 20, 1, 1, false).await.unwrap();
     assert!(f.cost[0].reads > 0 && f.cost[1].reads == f.cost[0].reads, "measured, with its baseline");
     let ledger = place.ledger().await;
     let tokens = ledger.log().read_all_by_type("TokenIssued").await.unwrap();

@@ -3,11 +3,13 @@
 
 use crate::common::scenario::complete;
 use crate::common::{Backend, Place};
+use devtools::sim::FixtureRegistries;
+use devtools::sim::DEFAULT_SIM_SEED;
+use devtools::sim_http::sim_from_fixture;
 use housing_ledger::pipeline::{self, Settings, Silent};
 use housing_ledger::registry::fixture::Fixture;
-use housing_ledger::registry::http::{sim_from_fixture, HttpRegistries, HttpSettings};
-use housing_ledger::registry::sim::FixtureRegistries;
-use housing_ledger::registry::{check_answer, AnswerKind, Registries, RegistryFault, DEFAULT_SIM_SEED};
+use housing_ledger::registry::http::{HttpRegistries, HttpSettings};
+use housing_ledger::registry::{check_answer, AnswerKind, Registries, RegistryFault};
 use housing_ledger::rules::records::RegistryId;
 use housing_ledger::rules::{Procedure, RuleBook};
 use serde_json::json;
@@ -35,7 +37,7 @@ async fn each_fault_kind_over_http() {
     );
     let url = serve(Fixture::parse("case", &fx.to_string()).unwrap(), Duration::from_secs(3)).await;
     let http = HttpRegistries::new(&url, settings());
-    let keys = housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED);
+    let keys = devtools::sim::sim_trust(DEFAULT_SIM_SEED);
     let a = vec![crate::common::scenario::iin_for("A")];
     let ask = |r: RegistryId| {
         let (http, keys, a) = (&http, &keys, a.clone());
@@ -63,7 +65,7 @@ async fn each_fault_kind_over_http() {
     assert!(matches!(ask(RegistryId::Egkn).await, Err(RegistryFault::Malformed(_))));
     assert!(matches!(ask(RegistryId::GbdFl).await, Err(RegistryFault::BadSignature(_))));
     // A key the service does not trust is refused even when the signature is valid for it.
-    let other = housing_ledger::registry::sim::sim_trust("another seed");
+    let other = devtools::sim::sim_trust("another seed");
     let s = http.query(RegistryId::Gosreestr, &a, &["privatization_contracts".to_string()], "r2").await.unwrap();
     assert!(matches!(check_answer(&other, RegistryId::Gosreestr, "r2", AnswerKind::Records(&a), &s), Err(RegistryFault::BadSignature(_))));
     // A signed answer to another request is refused.
@@ -83,7 +85,7 @@ async fn only_the_fields_asked_for_are_answered() {
     );
     let url = serve(Fixture::parse("case", &fx.to_string()).unwrap(), Duration::from_secs(3)).await;
     let http = HttpRegistries::new(&url, settings());
-    let keys = housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED);
+    let keys = devtools::sim::sim_trust(DEFAULT_SIM_SEED);
     let a = vec![crate::common::scenario::iin_for("A")];
     let asked = vec!["citizenship".to_string(), "imprisoned".to_string()];
     let s = http.query(RegistryId::GbdFl, &a, &asked, "f1").await.unwrap();
@@ -104,7 +106,7 @@ async fn only_the_fields_asked_for_are_answered() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_over_http_decides_as_in_process() {
     let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/example.json");
-    let keys = housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED);
+    let keys = devtools::sim::sim_trust(DEFAULT_SIM_SEED);
     let book = RuleBook::built_in();
     let url = serve(Fixture::load(&example).unwrap(), Duration::from_secs(3)).await;
     for procedure in [Procedure::RegistryRemoval, Procedure::LeaseTermination] {
@@ -188,8 +190,7 @@ async fn decision_11_a_live_run_judges_as_of_today() {
     assert_eq!((withheld, store.read_by_type("NoticeDelivered", 0, 100).await.unwrap().len()), (summary["counts"]["removed"].as_u64().unwrap() as usize, 0));
     // Its proof bundle says so, and verify-proof says so; a bundle that hides it fails.
     let removed = store.read_by_type("DecisionTaken", 0, 10).await.unwrap()[0].stream.trim_start_matches("person:").to_string();
-    let bundle =
-        housing_ledger::proof::build(&ledger, &housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED), &removed, Procedure::RegistryRemoval).await.unwrap();
+    let bundle = housing_ledger::proof::build(&ledger, &devtools::sim::sim_trust(DEFAULT_SIM_SEED), &removed, Procedure::RegistryRemoval).await.unwrap();
     assert_eq!(bundle.simulation.as_deref(), Some("simulation, not a legal act"));
     let key = ledger.signer().verifier().to_string();
     let file = dir.path().join("proof.json");
@@ -245,7 +246,7 @@ async fn corrections_issued_at_the_source_are_fetched_over_http() {
     let (fx, _) = complete(Procedure::RegistryRemoval, json!({"entries": [{"iin": "@A"}], "registries": {"gosreestr": {"@A": contract, "@B": contract}}}));
     let url = serve(Fixture::parse("case", &fx.to_string()).unwrap(), Duration::from_secs(3)).await;
     let http = HttpRegistries::new(&url, settings());
-    let keys = housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED);
+    let keys = devtools::sim::sim_trust(DEFAULT_SIM_SEED);
     let (a, b) = (iin_for("A"), iin_for("B"));
     let persons = vec![a.clone(), b.clone()];
     assert!(http.corrections("ap-1", &persons).await.unwrap().is_empty(), "none issued");

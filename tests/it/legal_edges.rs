@@ -328,8 +328,9 @@ fn decision_19_a_live_entry_needs_its_kato_code() {
 async fn bundles_re_derive_with_the_runs_decision_date() {
     use crate::common::scenario::{complete, iin_for, run_fixture};
     use crate::common::{Backend, Place};
+    use devtools::sim::DEFAULT_SIM_SEED;
     use housing_ledger::proof;
-    use housing_ledger::registry::{fixture::Fixture, DEFAULT_SIM_SEED};
+    use housing_ledger::registry::fixture::Fixture;
     use housing_ledger::rules::RuleBook;
     let (fx, _) = complete(
         Procedure::RegistryRemoval,
@@ -340,7 +341,7 @@ async fn bundles_re_derive_with_the_runs_decision_date() {
     let place = Place::new(Backend::Sqlite, None);
     let ledger = place.ledger().await;
     run_fixture(&ledger, Fixture::parse("c", &fx.to_string()).unwrap()).await;
-    let keys = housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED);
+    let keys = devtools::sim::sim_trust(DEFAULT_SIM_SEED);
     for (who, status) in [("After", "retained"), ("On", "removed")] {
         let b = proof::build(&ledger, &keys, &iin_for(who), Procedure::RegistryRemoval).await.unwrap();
         let v = proof::verify(&b, &ledger.signer().verifier(), &RuleBook::built_in(), &proof::Sources::List(keys.clone())).unwrap();
@@ -528,7 +529,7 @@ async fn the_person_route_gives_the_explanation_as_data() {
     let place = Place::new(Backend::Sqlite, None);
     let ledger = std::sync::Arc::new(place.ledger().await);
     run_fixture(&ledger, housing_ledger::registry::fixture::Fixture::parse("c", &fx.to_string()).unwrap()).await;
-    let state = housing_ledger::api::AppState::new(ledger.clone(), housing_ledger::registry::sim::sim_trust(housing_ledger::registry::DEFAULT_SIM_SEED));
+    let state = housing_ledger::api::AppState::new(ledger.clone(), devtools::sim::sim_trust(devtools::sim::DEFAULT_SIM_SEED));
     let (token, _) = housing_ledger::auth::create_token(&ledger, housing_ledger::auth::Role::Auditor, "").await.unwrap();
     let req = axum::http::Request::builder()
         .uri(format!("/v1/persons/{}", iin_for("P")))

@@ -4,10 +4,10 @@
 //! verification, the replay and the audit still hold; retention erases exactly what is due.
 
 use crate::common::{Backend, PgCluster, Place};
+use devtools::sim::DEFAULT_SIM_SEED;
 use housing_ledger::ledger::Ledger;
 use housing_ledger::proof;
 use housing_ledger::registry::fixture::Fixture;
-use housing_ledger::registry::DEFAULT_SIM_SEED;
 use housing_ledger::rules::{Procedure, RuleBook};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -122,7 +122,7 @@ async fn figures(ledger: &Ledger) -> std::collections::BTreeMap<(String, String)
 async fn call(ledger: &Arc<Ledger>, token: &str, uri: &str) -> (u16, Value) {
     use http_body_util::BodyExt;
     use tower::ServiceExt;
-    let state = housing_ledger::api::AppState::new(ledger.clone(), housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED));
+    let state = housing_ledger::api::AppState::new(ledger.clone(), devtools::sim::sim_trust(DEFAULT_SIM_SEED));
     let req = axum::http::Request::builder().uri(uri).header("Authorization", format!("Bearer {token}")).body(axum::body::Body::empty()).unwrap();
     let resp = housing_ledger::app(state.clone()).oneshot(req).await.unwrap();
     let status = resp.status().as_u16();
@@ -186,7 +186,7 @@ async fn on_postgres_nothing_personal_is_in_the_clear() {
 
 async fn erasure_leaves_every_proof_whole(b: Backend, pg: Option<&PgCluster>) {
     let (place, ledger) = world(b, pg).await;
-    let keys = housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED);
+    let keys = devtools::sim::sim_trust(DEFAULT_SIM_SEED);
     let anchor = ledger.signer().verifier();
     let check = |bundle: &proof::Bundle| proof::verify(bundle, &anchor, &RuleBook::built_in(), &proof::Sources::List(keys.clone())).map(|_| ());
     // An auditor's copy of X's bundle, taken before: through JSON, as it is handed over.
@@ -369,7 +369,7 @@ async fn a_v1_ledger_refuses_an_erasure() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_independent_opener_opens_a_bundle_as_the_service_does() {
     let (place, ledger) = world(Backend::Sqlite, None).await;
-    let keys = housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED);
+    let keys = devtools::sim::sim_trust(DEFAULT_SIM_SEED);
     let bundle = proof::build(&ledger, &keys, Y, Procedure::RegistryRemoval).await.unwrap();
     let ours: Vec<Value> = proof::opened_events(&bundle)
         .unwrap()

@@ -3,8 +3,8 @@
 //! why; a good answer's check is repeated offline with the responder gone.
 
 use base64::Engine;
+use devtools::sim::{SourceSigner, X509Signer};
 use housing_ledger::registry::revocation::WithRevocation;
-use housing_ledger::registry::sim::{SourceSigner, X509Signer};
 use housing_ledger::registry::{AnswerKind, NoSource, RegistryFault, SignedAnswer, TrustedKeys};
 use housing_ledger::rules::records::RegistryId;
 use serde_json::json;
@@ -385,7 +385,7 @@ fn cli(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_over_http_with_a_source_under_the_national_pki() {
     let (pki, responder, _) = pki_world();
-    let mut list: serde_json::Value = serde_json::from_str(&housing_ledger::registry::sim::sim_trust(housing_ledger::registry::DEFAULT_SIM_SEED).text).unwrap();
+    let mut list: serde_json::Value = serde_json::from_str(&devtools::sim::sim_trust(devtools::sim::DEFAULT_SIM_SEED).text).unwrap();
     list["sources"]["zags"] = json!([zags_ca_entry(&pki)]);
     let trust_file = pki.path("trust.json");
     std::fs::write(&trust_file, list.to_string()).unwrap();
@@ -517,7 +517,7 @@ async fn a_run_over_the_government_gateway() {
     let (pki, responder, _) = pki_world();
     // Every registry's answers come through the gateway, under the test root; ИШ АС МР's items
     // keep their own Ed25519 signatures.
-    let mut list: serde_json::Value = serde_json::from_str(&housing_ledger::registry::sim::sim_trust(housing_ledger::registry::DEFAULT_SIM_SEED).text).unwrap();
+    let mut list: serde_json::Value = serde_json::from_str(&devtools::sim::sim_trust(devtools::sim::DEFAULT_SIM_SEED).text).unwrap();
     // The envelope carries the signer's certificate alone: the list anchors its issuing CA.
     let issuing = json!({"ca": pki.read("inter.pem"), "signer": {"organization_bin": "111111111111"}, "valid_from": "2025-01-01", "valid_until": null});
     for (_, entries) in list["sources"].as_object_mut().unwrap() {

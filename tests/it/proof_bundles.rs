@@ -6,6 +6,8 @@ use crate::common::scenario::{complete, iin_for};
 use crate::common::{Backend, Place};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use devtools::sim::FixtureRegistries;
+use devtools::sim::DEFAULT_SIM_SEED;
 use events::NewEvent;
 use housing_ledger::api::AppState;
 use housing_ledger::app;
@@ -14,8 +16,6 @@ use housing_ledger::ledger::Ledger;
 use housing_ledger::pipeline::{self, Settings, Silent};
 use housing_ledger::proof::{self, Bundle};
 use housing_ledger::registry::fixture::Fixture;
-use housing_ledger::registry::sim::FixtureRegistries;
-use housing_ledger::registry::DEFAULT_SIM_SEED;
 use housing_ledger::rules::{Procedure, RuleBook};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
@@ -50,7 +50,7 @@ async fn world_of(case: Value, settings: Settings) -> World {
     let place = Place::new(Backend::Sqlite, None);
     let ledger = Arc::new(place.ledger().await);
     let (fx, _) = complete(Procedure::RegistryRemoval, case);
-    let keys = housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED);
+    let keys = devtools::sim::sim_trust(DEFAULT_SIM_SEED);
     let regs = Arc::new(FixtureRegistries::new(Fixture::parse("case", &fx.to_string()).unwrap(), DEFAULT_SIM_SEED));
     pipeline::run(&ledger, regs, keys.clone(), &RuleBook::built_in(), Procedure::RegistryRemoval, "2026-01-15", settings, &Silent).await.unwrap();
     let state = AppState::new(ledger.clone(), keys);
@@ -86,7 +86,7 @@ fn verify(b: &Bundle, w: &World) -> Result<proof::Verified, String> {
         b,
         &w.ledger.signer().verifier(),
         &RuleBook::built_in(),
-        &housing_ledger::proof::Sources::List(housing_ledger::registry::sim::sim_trust(housing_ledger::registry::DEFAULT_SIM_SEED)),
+        &housing_ledger::proof::Sources::List(devtools::sim::sim_trust(devtools::sim::DEFAULT_SIM_SEED)),
     )
     .map_err(|e| e.to_string())
 }
@@ -197,7 +197,7 @@ async fn one_changed_byte_anywhere_is_rejected() {
     cases.push(("checkpoint root", b));
     let mut b = good.clone();
     let k = b.keys.registries.get_mut("gosreestr").unwrap();
-    *k = housing_ledger::registry::sim_signer("another seed", housing_ledger::rules::records::RegistryId::Gosreestr).verifier().to_string();
+    *k = devtools::sim::sim_signer("another seed", housing_ledger::rules::records::RegistryId::Gosreestr).verifier().to_string();
     // The keys a bundle names are information (sources.md): the auditor's list decides, and
     // only a verifier told to take the bundle's claim is misled by them.
     verify(&b, &w).expect("a changed registry key in the bundle's information verifies under the auditor's list");
@@ -215,7 +215,7 @@ async fn one_changed_byte_anywhere_is_rejected() {
         &good,
         &other,
         &RuleBook::built_in(),
-        &housing_ledger::proof::Sources::List(housing_ledger::registry::sim::sim_trust(housing_ledger::registry::DEFAULT_SIM_SEED))
+        &housing_ledger::proof::Sources::List(devtools::sim::sim_trust(devtools::sim::DEFAULT_SIM_SEED))
     )
     .is_err());
     verify(&good, &w).unwrap();
@@ -472,7 +472,7 @@ async fn the_persons_own_entry_and_decision_carry_their_sources_signatures() {
     let mut a = w.bundle("A").await;
     // On a v2 ledger the bundle's events are sealed: opened with the bundle's own opening.
     a.events = proof::opened_events(&a).unwrap();
-    let keys = housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED);
+    let keys = devtools::sim::sim_trust(DEFAULT_SIM_SEED);
     let entry = a.events.iter().position(|e| e.kind == "ListEntryReceived").unwrap();
     let decision = a.events.iter().position(|e| e.kind == "DecisionTaken").unwrap();
     assert!(a.events[entry].data["entry_sig"].is_string() && a.events[entry].data["entry"]["consent"] == true);
@@ -534,7 +534,7 @@ async fn a_bundle_spanning_a_key_rotation() {
     let new = w.ledger.rotate_key("test rotation").await.unwrap();
     let bundle = w.bundle("A").await;
     assert!(bundle.events.iter().any(|e| e.kind == "KeyRetired"), "the bundle carries the rotation");
-    let sources = proof::Sources::List(housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED));
+    let sources = proof::Sources::List(devtools::sim::sim_trust(DEFAULT_SIM_SEED));
     let check = |b: &Bundle, anchor: &events::VerifierKey| proof::verify(b, anchor, &RuleBook::built_in(), &sources).map_err(|e| e.to_string());
     check(&bundle, &new).expect("the current key verifies events signed before the rotation");
     check(&bundle, &old).expect("the retired key leads forward to the current one");

@@ -154,7 +154,7 @@ async fn read_models_edited_behind_the_ledgers_back_are_caught_and_never_served(
     crate::common::scenario::run_fixture(&ledger, housing_ledger::registry::fixture::Fixture::parse("c", &fx.to_string()).unwrap()).await;
     let a = crate::common::scenario::iin_for("A");
     // Two reads of A, recorded and indexed.
-    let keys = housing_ledger::registry::sim::sim_trust(housing_ledger::registry::DEFAULT_SIM_SEED);
+    let keys = devtools::sim::sim_trust(devtools::sim::DEFAULT_SIM_SEED);
     let state = housing_ledger::api::AppState::new(ledger.clone(), keys.clone());
     let (auditor, _) = housing_ledger::auth::create_token(&ledger, housing_ledger::auth::Role::Auditor, "").await.unwrap();
     let get = |state: housing_ledger::api::AppState, uri: String| {

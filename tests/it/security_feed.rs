@@ -7,10 +7,11 @@ use crate::common::scenario::{complete, iin_for, run_fixture};
 use crate::common::{tamper, Backend, Place};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
+use devtools::sim::DEFAULT_SIM_SEED;
 use housing_ledger::api::AppState;
 use housing_ledger::app;
 use housing_ledger::auth::{create_token, revoke_token, Role};
-use housing_ledger::registry::{RegistryFault, DEFAULT_SIM_SEED};
+use housing_ledger::registry::RegistryFault;
 use housing_ledger::rules::records::RegistryId;
 use housing_ledger::security::{self, Kind, Record};
 use http_body_util::BodyExt;
@@ -37,7 +38,7 @@ async fn every_kind_of_security_event_is_one_structured_record() {
     let ledger = Arc::new(place.ledger().await);
     let (fixture, _) = complete(housing_ledger::rules::Procedure::RegistryRemoval, json!({"entries": [{"iin": "@S"}]}));
     run_fixture(&ledger, housing_ledger::registry::fixture::Fixture::parse("s", &fixture.to_string()).unwrap()).await;
-    let state = AppState::new(ledger.clone(), housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED));
+    let state = AppState::new(ledger.clone(), devtools::sim::sim_trust(DEFAULT_SIM_SEED));
     let person = iin_for("S");
 
     // Token issued and revoked: by id and role.

@@ -26,7 +26,7 @@ struct Server {
 async fn start(limits: Limits) -> Server {
     let place = Place::new(Backend::Sqlite, None);
     let ledger = Arc::new(place.ledger().await);
-    let state = AppState::new(ledger, housing_ledger::registry::sim::sim_trust(housing_ledger::registry::DEFAULT_SIM_SEED));
+    let state = AppState::new(ledger, devtools::sim::sim_trust(devtools::sim::DEFAULT_SIM_SEED));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -99,7 +99,7 @@ async fn background_loops_stop_on_shutdown() {
     use events::NewEvent;
     let place = Place::new(Backend::Sqlite, None);
     let ledger = Arc::new(place.ledger().await);
-    let state = AppState::new(ledger.clone(), housing_ledger::registry::sim::sim_trust(housing_ledger::registry::DEFAULT_SIM_SEED));
+    let state = AppState::new(ledger.clone(), devtools::sim::sim_trust(devtools::sim::DEFAULT_SIM_SEED));
     assert_eq!(state.background.running(), 3);
     let cursor = || async { ledger.projections().projection_cursor(housing_ledger::read_models::PERSONS).await.unwrap() };
     // Running: the projection follows the ledger by itself.

@@ -154,12 +154,13 @@ fn wrapped_duplicated_changed_or_gost_signatures_are_refused_naming_why() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_gateway_fault_is_refused_naming_why() {
     use crate::common::scenario::{complete, iin_for};
+    use devtools::shep_sim::{shep_router, EnvelopeSigner, EnvelopeSigners};
+    use devtools::sim::Simulator;
+    use devtools::sim::DEFAULT_SIM_SEED;
     use housing_ledger::registry::fixture::Fixture;
     use housing_ledger::registry::shep::client::{ShepRegistries, ShepSettings};
     use housing_ledger::registry::shep::envelope::{Secret, Sender};
-    use housing_ledger::registry::shep::sim::{shep_router, EnvelopeSigner, EnvelopeSigners};
-    use housing_ledger::registry::sim::Simulator;
-    use housing_ledger::registry::{check_answer, AnswerKind, Registries, DEFAULT_SIM_SEED};
+    use housing_ledger::registry::{check_answer, AnswerKind, Registries};
     use housing_ledger::rules::records::RegistryId;
     use housing_ledger::rules::Procedure;
 
@@ -183,7 +184,7 @@ async fn each_gateway_fault_is_refused_naming_why() {
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     let sender = Sender { sender_id: "housing-ledger".into(), password: Secret::new("pw-never-shown"), session_id: None };
     let shep = ShepRegistries::new(&format!("http://{addr}/bip-sync"), ShepSettings::new(sender));
-    let keys = housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED);
+    let keys = devtools::sim::sim_trust(DEFAULT_SIM_SEED);
     let a = vec![iin_for("A")];
     let fields = vec!["citizenship".to_string()];
     for (registry, kind, why) in [
@@ -244,12 +245,13 @@ fn the_demo_runs_over_the_gateway() {
 /// `source_chain`, so the check is repeated offline without the configuration.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signer_named_by_key_identifier_needs_its_certificate_configured() {
+    use devtools::shep_sim::{shep_router, EnvelopeSigner, EnvelopeSigners};
+    use devtools::sim::Simulator;
+    use devtools::sim::DEFAULT_SIM_SEED;
     use housing_ledger::registry::fixture::Fixture;
     use housing_ledger::registry::shep::client::{ShepRegistries, ShepSettings};
     use housing_ledger::registry::shep::envelope::{Secret, Sender};
-    use housing_ledger::registry::shep::sim::{shep_router, EnvelopeSigner, EnvelopeSigners};
-    use housing_ledger::registry::sim::Simulator;
-    use housing_ledger::registry::{Registries, RegistryFault, DEFAULT_SIM_SEED};
+    use housing_ledger::registry::{Registries, RegistryFault};
     use housing_ledger::rules::records::RegistryId;
 
     let dir = world();

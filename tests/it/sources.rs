@@ -3,8 +3,10 @@
 //! `verify-proof`, `verify` and `audit` given the sources' own list; answers under the national
 //! PKI are checked against throwaway CAs made with `openssl`, OCSP from `openssl ocsp`.
 
+use devtools::sim::DEFAULT_SIM_SEED;
+use devtools::sim::{sign_answer, sim_signer};
 use expect_test::{expect, Expect};
-use housing_ledger::registry::{sign_answer, sim_signer, RegistryFault, TrustBasis, TrustedKeys, DEFAULT_SIM_SEED};
+use housing_ledger::registry::{RegistryFault, TrustBasis, TrustedKeys};
 use housing_ledger::rules::records::RegistryId;
 use serde_json::json;
 
@@ -138,7 +140,7 @@ async fn the_forgery_is_caught(d: &std::path::Path, database: Option<String>) {
     assert_eq!(std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(d.join("trust.json")).unwrap().permissions()) & 0o777, 0o600);
     // The sources' genuine list.
     let genuine = d.join("sources-trust.json");
-    std::fs::write(&genuine, housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED).text).unwrap();
+    std::fs::write(&genuine, devtools::sim::sim_trust(DEFAULT_SIM_SEED).text).unwrap();
     let genuine = genuine.to_str().unwrap();
 
     let store: std::sync::Arc<dyn housing_ledger::store::EventStore> = std::sync::Arc::new(housing_ledger::store::sql::SqlStore::connect(&url).await.unwrap());

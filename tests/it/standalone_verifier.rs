@@ -6,10 +6,10 @@
 
 use crate::common::scenario::{complete, iin_for};
 use crate::common::{Backend, Place};
+use devtools::sim::DEFAULT_SIM_SEED;
+use devtools::sim::{sim_trust, FixtureRegistries};
 use housing_ledger::pipeline::{self, Settings, Silent};
 use housing_ledger::registry::fixture::Fixture;
-use housing_ledger::registry::sim::{sim_trust, FixtureRegistries};
-use housing_ledger::registry::DEFAULT_SIM_SEED;
 use housing_ledger::rules::{Procedure, RuleBook};
 use serde_json::json;
 use std::path::{Path, PathBuf};

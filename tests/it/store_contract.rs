@@ -742,20 +742,20 @@ async fn verify_across_pages_finds_the_first_bad_seq() {
 /// duplicating any event, and the ledger verifies.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_survives_postgres_stopping_in_the_middle() {
+    use devtools::sim::FixtureRegistries;
+    use devtools::sim::DEFAULT_SIM_SEED;
     use housing_ledger::pipeline::{self, Settings, Silent};
-    use housing_ledger::registry::sim::FixtureRegistries;
-    use housing_ledger::registry::DEFAULT_SIM_SEED;
     use housing_ledger::rules::{Procedure, RuleBook};
     use housing_ledger::store::LogStore;
     let pg = crate::common::PgCluster::start();
     let place = Place::new(Backend::Postgres, Some(&pg));
     let ledger = Arc::new(place.ledger().await);
-    let population = Arc::new(housing_ledger::tools::population::Population::new(1500, 7));
+    let population = Arc::new(devtools::population::Population::new(1500, 7));
     let registries = || Arc::new(FixtureRegistries::from_source(population.clone(), DEFAULT_SIM_SEED, "synthetic:1500:7".into()));
     let run = |ledger: Arc<Ledger>| {
         let regs = registries();
         async move {
-            let keys = housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED);
+            let keys = devtools::sim::sim_trust(DEFAULT_SIM_SEED);
             pipeline::run(&ledger, regs, keys, &RuleBook::built_in(), Procedure::RegistryRemoval, "2026-01-15", Settings::default(), &Silent).await
         }
     };

@@ -4,8 +4,8 @@
 //! `docs/implementation/stream-heads.md` alone (`tests/data/auditor/stream_heads.py`).
 
 use crate::common::{Backend, Place};
+use devtools::sim::DEFAULT_SIM_SEED;
 use housing_ledger::proof;
-use housing_ledger::registry::DEFAULT_SIM_SEED;
 use housing_ledger::rules::{Procedure, RuleBook};
 use std::path::Path;
 
@@ -25,7 +25,7 @@ async fn every_checkpoint_commits_to_every_streams_head() {
     let first = ledger.checkpoint().await.unwrap();
     assert!(first.note.contains("\nstream-heads "), "{}", first.note);
     // A second checkpoint after more events: the kept map moved forward, not rebuilt.
-    let keys = housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED);
+    let keys = devtools::sim::sim_trust(DEFAULT_SIM_SEED);
     let removed = ledger.log().read_by_type("NoticeIssued", 0, 1).await.unwrap()[0].clone();
     let iin = removed.data["iin"].as_str().unwrap().to_string();
     let anchor = ledger.signer().verifier();

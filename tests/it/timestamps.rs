@@ -7,9 +7,9 @@
 use crate::common::scenario::{complete, iin_for, run_fixture};
 use crate::common::{Backend, Place};
 use axum::routing::post;
+use devtools::sim::DEFAULT_SIM_SEED;
 use housing_ledger::ledger::Ledger;
 use housing_ledger::registry::fixture::Fixture;
-use housing_ledger::registry::DEFAULT_SIM_SEED;
 use housing_ledger::rules::Procedure;
 use housing_ledger::timestamp::{self, Tsa};
 use serde_json::json;
@@ -213,9 +213,7 @@ async fn checkpoints_are_time_stamped_and_tokens_checked() {
     run_fixture(&ledger, Fixture::parse("case", &fx.to_string()).unwrap()).await;
     // The run's checkpoint was time-stamped; the bundle carries the token, which verifies
     // against the CA.
-    let bundle = housing_ledger::proof::build(&ledger, &housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED), &iin_for("A"), Procedure::RegistryRemoval)
-        .await
-        .unwrap();
+    let bundle = housing_ledger::proof::build(&ledger, &devtools::sim::sim_trust(DEFAULT_SIM_SEED), &iin_for("A"), Procedure::RegistryRemoval).await.unwrap();
     assert!(bundle.timestamp.is_some(), "the bundle carries the time-stamp");
     let stamp = housing_ledger::proof::check_timestamp(&bundle, &certs(dir.path(), "ca")).unwrap();
     assert!(stamp.tsa.contains("Test tsa TSA"), "{stamp:?}");

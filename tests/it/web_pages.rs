@@ -5,11 +5,12 @@ use crate::common::scenario::{complete, iin_for, run_fixture};
 use crate::common::{lit, tamper, Backend, Place};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
+use devtools::sim::DEFAULT_SIM_SEED;
 use housing_ledger::api::AppState;
 use housing_ledger::app;
 use housing_ledger::auth::{create_token, Role};
 use housing_ledger::registry::fixture::Fixture;
-use housing_ledger::registry::{RegistryFault, SignedAnswer, DEFAULT_SIM_SEED};
+use housing_ledger::registry::{RegistryFault, SignedAnswer};
 use housing_ledger::rules::records::RegistryId;
 use housing_ledger::rules::Procedure;
 use housing_ledger::store::LogStore;
@@ -31,7 +32,7 @@ impl Pages {
         let place = Place::new(Backend::Sqlite, None);
         let ledger = Arc::new(place.ledger().await);
         run_fixture(&ledger, fixture).await;
-        Pages { state: AppState::new(ledger, housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED)), place }
+        Pages { state: AppState::new(ledger, devtools::sim::sim_trust(DEFAULT_SIM_SEED)), place }
     }
 
     /// A session cookie for a new token of `role`, as logging in gives it.
@@ -449,7 +450,7 @@ async fn security_headers_on_pages_and_personal_data() {
 /// behind a "raw" details element. An auditor sees them but has no button.
 #[tokio::test]
 async fn an_officer_accepts_a_correction_issued_at_the_source() {
-    use housing_ledger::registry::sim::FixtureRegistries;
+    use devtools::sim::FixtureRegistries;
     let mut p = Pages::new().await;
     let case = json!({"entries": [{"iin": "@P"}]});
     let regs = Arc::new(FixtureRegistries::new(Fixture::parse("now", &complete(Procedure::RegistryRemoval, case).0.to_string()).unwrap(), DEFAULT_SIM_SEED));
@@ -501,7 +502,7 @@ async fn an_officer_accepts_a_correction_issued_at_the_source() {
 }
 
 /// Registries whose corrections never come: every other question goes to the simulator.
-struct Unanswering(Arc<housing_ledger::registry::sim::FixtureRegistries>);
+struct Unanswering(Arc<devtools::sim::FixtureRegistries>);
 
 #[async_trait::async_trait]
 impl housing_ledger::registry::Registries for Unanswering {
@@ -593,10 +594,10 @@ async fn the_printable_case_file() {
 #[tokio::test]
 async fn the_dashboard_answers_questions() {
     use crate::common::scenario::population;
+    use devtools::sim::FixtureRegistries;
     use housing_ledger::appeal::{Filing, Resolution};
     use housing_ledger::auth::issue_token;
     use housing_ledger::pipeline::{self, Settings, Silent};
-    use housing_ledger::registry::sim::FixtureRegistries;
     use housing_ledger::rules::RuleBook;
     // Seventeen on the waiting list, five of them in Алматы: fifteen removed. Two leases
     // terminated in a run of their own.
@@ -610,7 +611,7 @@ async fn the_dashboard_answers_questions() {
     run_fixture(&ledger, removal).await;
     let lease = json!({"entries": [{"iin": "@L0"}, {"iin": "@L1"}], "registries": {"gosreestr": {"@L0": {"privatization_contracts": [{"number": "П-2"}]}, "@L1": {"privatization_contracts": [{"number": "П-3"}]}}}});
     let lease = Fixture::parse("lease", &complete(Procedure::LeaseTermination, lease).0.to_string()).unwrap();
-    let keys = housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED);
+    let keys = devtools::sim::sim_trust(DEFAULT_SIM_SEED);
     let regs = Arc::new(FixtureRegistries::new(lease, DEFAULT_SIM_SEED));
     pipeline::run(&ledger, regs, keys.clone(), &RuleBook::built_in(), Procedure::LeaseTermination, "2026-01-15", Settings::default(), &Silent).await.unwrap();
     // Appeals: R0 suspended, R5 filed, R1 overturned (ГосРеестр no longer holds its contract).

@@ -66,7 +66,7 @@ async fn checkpoints_are_cosigned_stored_and_served() {
     let (cp2, report) = ledger.checkpoint_cosigned().await.unwrap();
     assert!(cp2.tree_size > cp.tree_size && report.unwrap().reached());
     // Served with both cosignatures, each verifying under its witness's key.
-    let state = housing_ledger::api::AppState::new(ledger.clone(), housing_ledger::registry::sim::sim_trust("x"));
+    let state = housing_ledger::api::AppState::new(ledger.clone(), devtools::sim::sim_trust("x"));
     let resp = housing_ledger::app(state).oneshot(Request::get("/v1/checkpoint").body(Body::empty()).unwrap()).await.unwrap();
     let note = String::from_utf8(resp.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
     let signed = events::cosignature::verified(&note, &[w1.key().clone(), w2.key().clone()]).unwrap();
@@ -85,7 +85,7 @@ async fn checkpoints_are_cosigned_stored_and_served() {
     // cosignature stored (it asks no witness, but drops nothing they gave).
     drop(ledger);
     let unflagged = Arc::new(place.ledger().await);
-    let state = housing_ledger::api::AppState::new(unflagged, housing_ledger::registry::sim::sim_trust("x"));
+    let state = housing_ledger::api::AppState::new(unflagged, devtools::sim::sim_trust("x"));
     for route in ["/v1/checkpoint", "/tlog/checkpoint"] {
         let resp = housing_ledger::app(state.clone()).oneshot(Request::get(route).body(Body::empty()).unwrap()).await.unwrap();
         let served = String::from_utf8(resp.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
@@ -324,7 +324,7 @@ async fn an_auditor_requires_a_quorum_of_witnesses() {
     let removed = store.read_by_type("DecisionTaken", 0, 10).await.unwrap()[0].stream.trim_start_matches("person:").to_string();
     let bundle = housing_ledger::proof::build(
         &ledger,
-        &housing_ledger::registry::sim::sim_trust(housing_ledger::registry::DEFAULT_SIM_SEED),
+        &devtools::sim::sim_trust(devtools::sim::DEFAULT_SIM_SEED),
         &removed,
         housing_ledger::rules::Procedure::RegistryRemoval,
     )
@@ -440,7 +440,7 @@ async fn a_third_party_client_checks_inclusion_from_our_tiles() {
     }
     let cp = ledger.checkpoint().await.unwrap();
     assert_eq!(cp.tree_size, 700);
-    let app = housing_ledger::app(housing_ledger::api::AppState::new(ledger.clone(), housing_ledger::registry::sim::sim_trust("x")));
+    let app = housing_ledger::app(housing_ledger::api::AppState::new(ledger.clone(), devtools::sim::sim_trust("x")));
     let get = move |path: String| {
         let app = app.clone();
         async move {
@@ -516,7 +516,7 @@ async fn the_printed_case_file_shows_the_cosignatures() {
     let ledger = Arc::new(plain.with_witnesses(config(&[(&w1, &u1)], 1)));
     let case = json!({"entries": [{"iin": "@P"}], "registries": {"gosreestr": {"@P": {"privatization_contracts": [{"number": "П-9"}]}}}});
     run_fixture(&ledger, Fixture::parse("w", &complete(Procedure::RegistryRemoval, case).0.to_string()).unwrap()).await;
-    let state = housing_ledger::api::AppState::new(ledger.clone(), housing_ledger::registry::sim::sim_trust(housing_ledger::registry::DEFAULT_SIM_SEED));
+    let state = housing_ledger::api::AppState::new(ledger.clone(), devtools::sim::sim_trust(devtools::sim::DEFAULT_SIM_SEED));
     let token = issue_token(&ledger, Role::AppealsOfficer, "Капитан Ахметова", &iin_for("Officer1")).await.unwrap().0;
     let officer = authenticate(&ledger, &token).await.unwrap().unwrap();
     let filing = housing_ledger::appeal::Filing {
@@ -550,7 +550,7 @@ async fn the_printed_case_file_shows_the_cosignatures() {
 /// metrics show the tail's length and age meanwhile.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_serving_ledger_checkpoints_its_tail() {
-    use housing_ledger::registry::DEFAULT_SIM_SEED;
+    use devtools::sim::DEFAULT_SIM_SEED;
     let place = Place::new(Backend::Sqlite, None);
     let ledger = Arc::new(place.ledger().await);
     let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/example.json");
@@ -558,7 +558,7 @@ async fn a_serving_ledger_checkpoints_its_tail() {
     ledger.checkpoint().await.unwrap();
     let signed = ledger.size().await.unwrap();
     let policy = housing_ledger::state::CheckpointPolicy { every_events: 1000, every: Duration::from_millis(300) };
-    let state = housing_ledger::api::AppState::new(ledger.clone(), housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED)).with_checkpoints(policy);
+    let state = housing_ledger::api::AppState::new(ledger.clone(), devtools::sim::sim_trust(DEFAULT_SIM_SEED)).with_checkpoints(policy);
     let (auditor, _) = housing_ledger::auth::create_token(&ledger, housing_ledger::auth::Role::Auditor, "").await.unwrap();
     let (operator, _) = housing_ledger::auth::create_token(&ledger, housing_ledger::auth::Role::Operator, "").await.unwrap();
     let get = |uri: String, token: String| {

@@ -10,13 +10,13 @@
 
 use crate::common::scenario::{complete, iin_for, run_fixture};
 use crate::common::{Backend, Place};
+use devtools::sim::FixtureRegistries;
+use devtools::sim::DEFAULT_SIM_SEED;
 use fantoccini::{Client, ClientBuilder, Locator};
 use housing_ledger::api::AppState;
 use housing_ledger::app;
 use housing_ledger::auth::{issue_token, Role};
 use housing_ledger::registry::fixture::Fixture;
-use housing_ledger::registry::sim::FixtureRegistries;
-use housing_ledger::registry::DEFAULT_SIM_SEED;
 use housing_ledger::rules::records::RegistryId;
 use housing_ledger::rules::Procedure;
 use housing_ledger::web::i18n::{t, Lang};
@@ -466,7 +466,7 @@ async fn officer_overturns_a_removal_in_the_browser() {
     run_fixture(&ledger, fixture.clone()).await;
     let leases = json!({"entries": [{"iin": "@L0"}, {"iin": "@L1"}, {"iin": "@L2"}], "registries": {"gosreestr": {"@L0": contract(), "@L1": contract()}}});
     let leases = Fixture::parse("leases", &complete(Procedure::LeaseTermination, leases).0.to_string()).unwrap();
-    let keys = housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED);
+    let keys = devtools::sim::sim_trust(DEFAULT_SIM_SEED);
     housing_ledger::pipeline::run(
         &ledger,
         Arc::new(FixtureRegistries::new(leases, DEFAULT_SIM_SEED)),
@@ -481,7 +481,7 @@ async fn officer_overturns_a_removal_in_the_browser() {
     .unwrap();
     let officer = issue_token(&ledger, Role::AppealsOfficer, "Капитан Ахметова", &crate::common::scenario::iin_for("Officer1")).await.unwrap().0;
     let regs = Arc::new(FixtureRegistries::new(fixture, DEFAULT_SIM_SEED));
-    let state = AppState::new(ledger, housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED)).with_registries(regs.clone());
+    let state = AppState::new(ledger, devtools::sim::sim_trust(DEFAULT_SIM_SEED)).with_registries(regs.clone());
     let (base, _driver, _profile, c) = serve_and_browse(state).await;
     let kk = |k: &str| t(Lang::Kk, k);
 
@@ -585,7 +585,7 @@ async fn the_public_register_in_the_browser() {
     use crate::common::scenario::{assert_no_personal_data, register_world};
     let place = Place::new(Backend::Sqlite, None);
     let (ledger, names) = register_world(&place).await;
-    let (base, _driver, _profile, c) = serve_and_browse(AppState::new(ledger, housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED))).await;
+    let (base, _driver, _profile, c) = serve_and_browse(AppState::new(ledger, devtools::sim::sim_trust(DEFAULT_SIM_SEED))).await;
 
     c.goto(&format!("{base}/register")).await.unwrap();
     assert!(text(&c, "h1").await.contains(&t(Lang::Kk, "reg_title")));
@@ -613,8 +613,7 @@ async fn the_public_register_in_the_browser() {
 async fn a_bundle_checked_in_the_browser() {
     let place = Place::new(Backend::Sqlite, None);
     let ledger = place.ledger().await;
-    let (base, _driver, _profile, c) =
-        serve_and_browse(AppState::new(std::sync::Arc::new(ledger), housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED))).await;
+    let (base, _driver, _profile, c) = serve_and_browse(AppState::new(std::sync::Arc::new(ledger), devtools::sim::sim_trust(DEFAULT_SIM_SEED))).await;
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/bundles");
     let key = std::fs::read_to_string(data.join("ledger-key.txt")).unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -1,10 +1,9 @@
 //! The registries as the state really reaches them: the e-government gateway's (ШЭП) SOAP
 //! synchronous channel. The messages, their WS-Security signatures and the JSON-in-XML they
 //! carry are the verifier's (`verifier::registry::shep`), which re-checks stored envelopes
-//! offline; `client` asks the gateway, `sim` plays it.
+//! offline; `client` asks the gateway (the gateway simulator is `devtools::shep_sim`).
 
 pub mod client;
-pub mod sim;
 
 pub use verifier::registry::shep::*;
 

@@ -3,10 +3,10 @@
 //! which registries were asked at which step, and the notice's state.
 
 use super::{Backend, Place};
+use devtools::sim::FixtureRegistries;
+use devtools::sim::DEFAULT_SIM_SEED;
 use housing_ledger::pipeline::{self, Settings, Silent};
 use housing_ledger::registry::fixture::Fixture;
-use housing_ledger::registry::sim::FixtureRegistries;
-use housing_ledger::registry::DEFAULT_SIM_SEED;
 use housing_ledger::rules::iin::Iin;
 use housing_ledger::rules::{Procedure, RuleBook};
 use projections::person::Persons;
@@ -182,7 +182,7 @@ pub async fn render_fixture_runs(
             out.push_str(&format!("== run as of {as_of}\n"));
         }
         let regs = Arc::new(FixtureRegistries::new(fx.clone(), DEFAULT_SIM_SEED));
-        let keys = housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED);
+        let keys = devtools::sim::sim_trust(DEFAULT_SIM_SEED);
         match pipeline::run(ledger, regs, keys, &RuleBook::built_in(), procedure, as_of, Settings::default(), &Silent).await {
             Ok(summary) => out.push_str(&render_ledger(ledger, procedure, fixture, names, &summary, dates.len() > 1).await),
             Err(e) => out.push_str(&format!("error: {e}\n")),
@@ -282,7 +282,7 @@ async fn render_ledger(
 /// Runs `registry_removal` as of the scenarios' date over `fixture`, in process.
 pub async fn run_fixture(ledger: &housing_ledger::ledger::Ledger, fixture: Fixture) -> pipeline::RunSummary {
     let regs = Arc::new(FixtureRegistries::new(fixture, DEFAULT_SIM_SEED));
-    let keys = housing_ledger::registry::sim::sim_trust(DEFAULT_SIM_SEED);
+    let keys = devtools::sim::sim_trust(DEFAULT_SIM_SEED);
     pipeline::run(ledger, regs, keys, &RuleBook::built_in(), Procedure::RegistryRemoval, "2026-01-15", Settings::default(), &Silent).await.unwrap()
 }
 

@@ -104,11 +104,12 @@ mod tests {
         let pki = make("http://127.0.0.1:9/gateway.crl").unwrap();
         let ca = x509_cert::Certificate::load_pem_chain(pki.ca_pem.as_bytes()).unwrap().remove(0);
         let cert = x509_cert::Certificate::load_pem_chain(pki.cert_pem.as_bytes()).unwrap().remove(0);
-        assert_eq!(crate::pki::crl_url(&cert).as_deref(), Some("http://127.0.0.1:9/gateway.crl"));
+        assert_eq!(housing_ledger::pki::crl_url(&cert).as_deref(), Some("http://127.0.0.1:9/gateway.crl"));
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-        let (anchor, _) = crate::pki::build_path(&cert, &[], &[&ca], now).unwrap();
+        let (anchor, _) = housing_ledger::pki::build_path(&cert, &[], &[&ca], now).unwrap();
         assert_eq!(anchor, &ca);
-        crate::pki::check_revocation(&crate::pki::Revocation::Crl(pki.crl_der.clone()), &cert, &ca, now).expect("the CRL clears the certificate");
-        assert!(crate::pki::names_bin(&cert, GATEWAY_BIN));
+        housing_ledger::pki::check_revocation(&housing_ledger::pki::Revocation::Crl(pki.crl_der.clone()), &cert, &ca, now)
+            .expect("the CRL clears the certificate");
+        assert!(housing_ledger::pki::names_bin(&cert, GATEWAY_BIN));
     }
 }

@@ -4,13 +4,13 @@
 //! regenerated from the index that his IIN encodes, so memory stays flat however large the
 //! population. It can also be written out as a fixture file (for `registry-sim`).
 
-use crate::registry::fixture::FaultKind;
-use crate::registry::sim::Source;
-use crate::registry::{Decision, Official};
-use crate::rules::iin::check_digit;
-use crate::rules::records::RegistryId;
-use crate::rules::Procedure;
+use crate::sim::Source;
 use chrono::{Datelike, NaiveDate};
+use housing_ledger::registry::fixture::FaultKind;
+use housing_ledger::registry::{Decision, Official};
+use housing_ledger::rules::iin::check_digit;
+use housing_ledger::rules::records::RegistryId;
+use housing_ledger::rules::Procedure;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -188,7 +188,7 @@ impl Population {
             }
         }
         let mut p = Person { entry, iin: iin.clone(), ..Default::default() };
-        let valid = |i: &String| crate::rules::iin::Iin::parse(i).is_ok();
+        let valid = |i: &String| housing_ledger::rules::iin::Iin::parse(i).is_ok();
         if !valid(&iin) {
             // A malformed IIN: the registries know nothing under it.
             return p;
@@ -265,7 +265,7 @@ impl Population {
     pub fn write_fixture(&self, out: &mut impl Write) -> std::io::Result<()> {
         let mut registries: BTreeMap<&str, BTreeMap<String, Value>> = BTreeMap::new();
         let (mut decisions, mut delivery, mut faults) = (BTreeMap::new(), BTreeMap::new(), Vec::new());
-        write!(out, "{{\"format\": \"{}\", \"segments\": {{", crate::registry::fixture::FIXTURE_FORMAT)?;
+        write!(out, "{{\"format\": \"{}\", \"segments\": {{", housing_ledger::registry::fixture::FIXTURE_FORMAT)?;
         for (n, procedure) in Procedure::ALL.into_iter().enumerate() {
             write!(out, "{}\"{procedure}\": [", if n > 0 { ", " } else { "" })?;
             for i in 0..self.size(procedure) {
@@ -301,7 +301,7 @@ impl Population {
 
 /// The simulated official who confirms every proposal not otherwise decided (decision 15).
 pub fn demo_official() -> Official {
-    let id = (0..10000u16).find_map(|serial| crate::rules::iin::Iin::build(1970, 3, 4, 3, serial)).expect("some serial gives a valid IIN");
+    let id = (0..10000u16).find_map(|serial| housing_ledger::rules::iin::Iin::build(1970, 3, 4, 3, serial)).expect("some serial gives a valid IIN");
     Official { id, name: "Сейткали Б. Н. (simulated official)".into(), position: "chairman, central housing commission (simulated)".into() }
 }
 
@@ -415,7 +415,7 @@ mod tests {
             for role in [Role::Recipient, Role::Spouse, Role::Child(0), Role::Child(2)] {
                 for index in [0u64, 1, 8999, 9000, 123_456, 999_999] {
                     let iin = iin_of(procedure, role, index);
-                    if crate::rules::iin::Iin::parse(&iin).is_ok() {
+                    if housing_ledger::rules::iin::Iin::parse(&iin).is_ok() {
                         assert_eq!(decode(&iin), Some((procedure, role, index)), "{iin}");
                     }
                 }
@@ -430,7 +430,7 @@ mod tests {
         let share = |f: &dyn Fn(&Person) -> bool| people.iter().filter(|p| f(p)).count() as f64 / 5000.0;
         let privatized = share(&|p| p.records.keys().any(|(r, _)| *r == RegistryId::Gosreestr));
         let no_consent = share(&|p| p.entry["consent"] == false);
-        let bad_iin = share(&|p| crate::rules::iin::Iin::parse(&p.iin).is_err());
+        let bad_iin = share(&|p| housing_ledger::rules::iin::Iin::parse(&p.iin).is_err());
         assert!((0.04..0.08).contains(&privatized), "{privatized}");
         assert!((0.015..0.045).contains(&no_consent), "{no_consent}");
         assert!(bad_iin > 0.0 && bad_iin < 0.03, "{bad_iin}");

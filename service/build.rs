@@ -2,13 +2,14 @@
 //! rule sets beside them are the verifier's, `verifier/build.rs`); and builds the verifier for
 //! WebAssembly (`verifier/wasm`), which `/verify` serves, so that the page always checks as
 //! this binary's `verify-proof` does.
-include!("build-support/embed.rs");
+include!("../build-support/embed.rs");
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // The repository: this crate's manifest is in `service/`, its sources in `src/`.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("service/ is in the repository");
     embed(&root.join("rules"), "retention_rules.rs", |name| name.starts_with("retention-"));
     verifier_wasm(root);
 }

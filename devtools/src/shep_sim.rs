@@ -4,19 +4,19 @@
 //! fixture's faults made as the gateway makes them (a SOAP fault, an error status, a response to
 //! another request, a wrapped or spoiled signature; `docs/implementation/gateway.md`).
 
-use super::envelope::{self, ResponseInfo};
-use super::wsse::{self, KeyReference};
-use super::{message_id, Carried};
-use crate::registry::fixture::FaultKind;
-use crate::registry::sim::{SignerError, Simulator};
-use crate::registry::{RegistryFault, Reinstatement, SignedAnswer};
-use crate::rules::records::RegistryId;
-use crate::rules::Procedure;
+use crate::sim::{SignerError, Simulator};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
+use housing_ledger::registry::fixture::FaultKind;
+use housing_ledger::registry::shep::envelope::{self, ResponseInfo};
+use housing_ledger::registry::shep::wsse::{self, KeyReference};
+use housing_ledger::registry::shep::{message_id, Carried};
+use housing_ledger::registry::{RegistryFault, Reinstatement, SignedAnswer};
+use housing_ledger::rules::records::RegistryId;
+use housing_ledger::rules::Procedure;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;

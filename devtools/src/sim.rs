@@ -1,17 +1,46 @@
 //! The registry simulator: answers as the six registries would, from a fixture, signed with
 //! per-registry keys derived from a seed, faults included. Used in process by the fixture
-//! adapter and over HTTP by `registry-sim`.
+//! adapter and over HTTP by `registry-sim`. Its keys are derived from a seed, so they belong
+//! here, in the dev tools, and never in the service's trust path.
 
-use super::fixture::{FaultKind, Fixture};
-use super::{
-    sign_answer_and_items, sim_signer, AnswerKind, Decision, DeliveryFault, Official, RegistryFault, Reinstatement, SignedAnswer, TrustBasis, TrustedKeys,
-};
-use crate::rules::records::RegistryId;
-use crate::rules::Procedure;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
 use events::LedgerSigner;
+use housing_ledger::registry::fixture::{FaultKind, Fixture};
+use housing_ledger::registry::{items, AnswerKind, Decision, DeliveryFault, Official, RegistryFault, Reinstatement, SignedAnswer, TrustBasis, TrustedKeys};
+use housing_ledger::rules::records::RegistryId;
+use housing_ledger::rules::Procedure;
 use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+
+/// The simulator's key for a registry: derived from the seed and the registry id.
+pub fn sim_signer(seed: &str, registry: RegistryId) -> LedgerSigner {
+    let mut h = Sha256::new();
+    h.update(seed.as_bytes());
+    h.update(b"\n");
+    h.update(registry.as_str().as_bytes());
+    LedgerSigner::from_seed(&format!("registry/{}", registry.as_str()), h.finalize().into()).expect("valid key name")
+}
+
+/// Signs an answer as a source would.
+pub fn sign_answer(answer: Value, signer: &LedgerSigner) -> SignedAnswer {
+    let sig = events::registry_answer::sign(&answer, signer).expect("answers canonicalise");
+    SignedAnswer { answer, source_key: signer.verifier_text().to_string(), source_sig: B64.encode(sig), ..SignedAnswer::default() }
+}
+
+/// Signs an answer whose items (list entries, decisions) are also signed each on its own.
+pub fn sign_answer_and_items(answer: Value, signer: &LedgerSigner, kind: AnswerKind) -> SignedAnswer {
+    let item_sigs = items(kind, &answer["records"])
+        .into_iter()
+        .map(|(k, item)| (k, B64.encode(events::registry_answer::sign_item(item, signer).expect("items canonicalise"))))
+        .collect();
+    SignedAnswer { item_sigs, ..sign_answer(answer, signer) }
+}
+
+/// The seed the registry simulator derives its keys from, unless told otherwise.
+pub const DEFAULT_SIM_SEED: &str = "housing-ledger registry simulator v1";
 
 /// Entries per page of the step-4 list.
 pub const LIST_PAGE: usize = 500;
@@ -109,7 +138,7 @@ impl Simulator {
     /// The owner of `registry` corrects its record of `iin` (`null`: it holds nothing on him).
     /// The record must be one the registry could give.
     pub fn issue_correction(&self, registry: RegistryId, iin: &str, record: Value) -> Result<(), SimError> {
-        let iin = crate::rules::iin::Iin::parse(iin)?;
+        let iin = housing_ledger::rules::iin::Iin::parse(iin)?;
         if !record.is_null() {
             registry.validate_record(iin.as_str(), &record).map_err(|detail| SimError::Record { iin: iin.to_string(), registry, detail })?;
         }
@@ -306,7 +335,7 @@ pub enum SignerError {
     #[error("the certificate cannot be named by its key identifier: {0}")]
     NotByKeyIdentifier(String),
     #[error("{0}")]
-    Sign(crate::registry::shep::wsse::SignError),
+    Sign(housing_ledger::registry::shep::wsse::SignError),
 }
 
 /// What a simulated source refuses to do.
@@ -315,9 +344,9 @@ pub enum SimError {
     #[error("{0} signs each list entry and decision on its own with an Ed25519 key (evidence per person); under a certificate that is not supported")]
     PerItemSigner(RegistryId),
     #[error("{0}")]
-    Iin(#[from] crate::rules::iin::IinError),
+    Iin(#[from] housing_ledger::rules::iin::IinError),
     #[error("the corrected record of {iin} in {registry}: {detail}")]
-    Record { iin: String, registry: RegistryId, detail: crate::rules::records::RecordError },
+    Record { iin: String, registry: RegistryId, detail: housing_ledger::rules::records::RecordError },
 }
 
 /// A signing key and its certificate chain (signer first), from PEM files.
@@ -406,23 +435,47 @@ impl FixtureRegistries {
 }
 
 #[async_trait::async_trait]
-impl super::Registries for FixtureRegistries {
-    async fn list_page(&self, procedure: Procedure, page: u64, request_id: &str) -> Result<super::SignedAnswer, super::RegistryFault> {
+impl housing_ledger::registry::Registries for FixtureRegistries {
+    async fn list_page(
+        &self,
+        procedure: Procedure,
+        page: u64,
+        request_id: &str,
+    ) -> Result<housing_ledger::registry::SignedAnswer, housing_ledger::registry::RegistryFault> {
         self.sim.list_page(procedure, page, request_id)
     }
-    async fn query(&self, registry: RegistryId, subjects: &[String], fields: &[String], request_id: &str) -> Result<super::SignedAnswer, super::RegistryFault> {
+    async fn query(
+        &self,
+        registry: RegistryId,
+        subjects: &[String],
+        fields: &[String],
+        request_id: &str,
+    ) -> Result<housing_ledger::registry::SignedAnswer, housing_ledger::registry::RegistryFault> {
         self.sim.query(registry, subjects, fields, request_id)
     }
-    async fn decisions(&self, procedure: Procedure, iins: &[String], request_id: &str) -> Result<super::SignedAnswer, super::RegistryFault> {
+    async fn decisions(
+        &self,
+        procedure: Procedure,
+        iins: &[String],
+        request_id: &str,
+    ) -> Result<housing_ledger::registry::SignedAnswer, housing_ledger::registry::RegistryFault> {
         self.sim.decisions(procedure, iins, request_id)
     }
     async fn deliver(&self, notice: &str, iin: &str, attempt: u32) -> Result<String, DeliveryFault> {
         self.sim.deliver(notice, iin, attempt)
     }
-    async fn reinstate(&self, r: &super::Reinstatement, request_id: &str) -> Result<super::SignedAnswer, super::RegistryFault> {
+    async fn reinstate(
+        &self,
+        r: &housing_ledger::registry::Reinstatement,
+        request_id: &str,
+    ) -> Result<housing_ledger::registry::SignedAnswer, housing_ledger::registry::RegistryFault> {
         self.sim.reinstate(r, request_id)
     }
-    async fn corrections(&self, appeal: &str, subjects: &[String]) -> Result<Vec<super::SignedAnswer>, super::RegistryFault> {
+    async fn corrections(
+        &self,
+        appeal: &str,
+        subjects: &[String],
+    ) -> Result<Vec<housing_ledger::registry::SignedAnswer>, housing_ledger::registry::RegistryFault> {
         self.sim.corrections(appeal, subjects)
     }
     fn describe(&self) -> String {

@@ -2,11 +2,11 @@
 //! Raw single-core Ed25519 signing and batch verification are measured in the same run, so the
 //! ratios compare like with like on this machine.
 
-use crate::ledger::{verify_store, Ledger};
-use crate::store::sql::SqlStore;
-use crate::store::EventStore;
 use ed25519_dalek::{Signer, SigningKey};
 use events::NewEvent;
+use housing_ledger::ledger::{verify_store, Ledger};
+use housing_ledger::store::sql::SqlStore;
+use housing_ledger::store::EventStore;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -72,12 +72,12 @@ pub async fn ledger_figures(
     key_dir: &std::path::Path,
     events: u64,
     batch: usize,
-    tsa: Option<crate::timestamp::Tsa>,
+    tsa: Option<housing_ledger::timestamp::Tsa>,
 ) -> anyhow::Result<LedgerFigures> {
     let raw_sign_per_s = raw_sign_rate(20_000);
     let raw_batch_verify_per_s = raw_batch_verify_rate(20_000);
     let store: Arc<dyn EventStore> = Arc::new(SqlStore::connect(url).await?);
-    let ledger = Ledger::open(store.clone(), key_dir, crate::ledger::DEFAULT_ORIGIN).await?;
+    let ledger = Ledger::open(store.clone(), key_dir, housing_ledger::ledger::DEFAULT_ORIGIN).await?;
     let t = Instant::now();
     let mut written = 0u64;
     while written < events {
@@ -106,18 +106,18 @@ pub async fn ledger_figures(
     let mut specs = Vec::new();
     for k in 1..=2 {
         let dir = key_dir.join(format!("witness-{k}"));
-        let w = Arc::new(crate::witness::Witness::open(&dir, &format!("bench.example/w{k}"), vec![ledger.signer().verifier()])?);
+        let w = Arc::new(housing_ledger::witness::Witness::open(&dir, &format!("bench.example/w{k}"), vec![ledger.signer().verifier()])?);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         specs.push(format!("{}=http://{}", w.key(), listener.local_addr()?));
-        witnessed.push(tokio::spawn(async move { axum::serve(listener, crate::witness::router(w)).await }));
+        witnessed.push(tokio::spawn(async move { axum::serve(listener, housing_ledger::witness::router(w)).await }));
     }
-    let with = Ledger::open(store.clone(), key_dir, crate::ledger::DEFAULT_ORIGIN)
+    let with = Ledger::open(store.clone(), key_dir, housing_ledger::ledger::DEFAULT_ORIGIN)
         .await?
-        .with_witnesses(crate::witness::Witnesses::parse(&specs, None).map_err(anyhow::Error::msg)?);
+        .with_witnesses(housing_ledger::witness::Witnesses::parse(&specs, None).map_err(anyhow::Error::msg)?);
     let checkpoint_witnessed_ms = checkpoint_latency(&with).await?;
     witnessed.iter().for_each(|t| t.abort());
     let checkpoint_timestamped_ms = match tsa {
-        Some(tsa) => checkpoint_latency(&Ledger::open(store.clone(), key_dir, crate::ledger::DEFAULT_ORIGIN).await?.with_tsa(tsa)).await?,
+        Some(tsa) => checkpoint_latency(&Ledger::open(store.clone(), key_dir, housing_ledger::ledger::DEFAULT_ORIGIN).await?.with_tsa(tsa)).await?,
         None => Vec::new(),
     };
     Ok(LedgerFigures {
@@ -176,17 +176,18 @@ pub fn peak_rss_kib() -> u64 {
 /// Runs both procedures over `persons` recipients (half on each list), in process, with every
 /// event signed and committed durably.
 pub async fn run_figures(url: &str, dir: &std::path::Path, persons: u64) -> anyhow::Result<RunFigures> {
-    use crate::pipeline::{self, Settings, Silent};
-    use crate::registry::sim::FixtureRegistries;
-    use crate::registry::{Registries, DEFAULT_SIM_SEED};
-    use crate::rules::{Procedure, RuleBook};
-    use crate::tools::population::Population;
+    use crate::population::Population;
+    use crate::sim::FixtureRegistries;
+    use crate::sim::DEFAULT_SIM_SEED;
+    use housing_ledger::pipeline::{self, Settings, Silent};
+    use housing_ledger::registry::Registries;
+    use housing_ledger::rules::{Procedure, RuleBook};
     let mut raw_sign = vec![raw_sign_rate(RAW_SIGN_SAMPLE)];
     let store: Arc<dyn EventStore> = Arc::new(SqlStore::connect(url).await?);
-    let ledger = Ledger::open(store, dir, crate::ledger::DEFAULT_ORIGIN).await?;
+    let ledger = Ledger::open(store, dir, housing_ledger::ledger::DEFAULT_ORIGIN).await?;
     let pop = Arc::new(Population::with_sizes(persons - persons / 2, persons / 2, 42));
     let book = RuleBook::built_in();
-    let keys = crate::registry::sim::sim_trust(DEFAULT_SIM_SEED);
+    let keys = crate::sim::sim_trust(DEFAULT_SIM_SEED);
     let mut procedures = Vec::new();
     for (n, procedure) in Procedure::ALL.into_iter().enumerate() {
         if n > 0 {
@@ -260,7 +261,7 @@ pub struct ReadCost {
 /// indexes and Merkle nodes take, not how large the WAL happened to grow); for PostgreSQL,
 /// `pg_database_size`.
 async fn file_bytes(store: &SqlStore, url: &str) -> anyhow::Result<u64> {
-    if store.dialect() == crate::store::sql::Dialect::Postgres {
+    if store.dialect() == housing_ledger::store::sql::Dialect::Postgres {
         let bytes: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())").fetch_one(store.pool()).await?;
         return Ok(bytes as u64);
     }
@@ -354,12 +355,12 @@ impl Drop for Servers {
 pub async fn api_figures(url: &str, dir: &std::path::Path, persons: u64, rate: u64, seconds: u64, servers: usize, replay: bool) -> anyhow::Result<ApiFigures> {
     let sql = Arc::new(SqlStore::connect(url).await?);
     refuse_live_ledger(sql.as_ref()).await?;
-    let built = if crate::store::LogStore::size(sql.as_ref()).await? == 0 { Some(run_figures(url, dir, persons).await?) } else { None };
+    let built = if housing_ledger::store::LogStore::size(sql.as_ref()).await? == 0 { Some(run_figures(url, dir, persons).await?) } else { None };
     let store: Arc<dyn EventStore> = sql.clone();
-    let ledger = Arc::new(Ledger::open(store, dir, crate::ledger::DEFAULT_ORIGIN).await?);
-    crate::read_models::catch_up(&ledger).await?;
+    let ledger = Arc::new(Ledger::open(store, dir, housing_ledger::ledger::DEFAULT_ORIGIN).await?);
+    housing_ledger::read_models::catch_up(&ledger).await?;
     let replay_rate = if replay {
-        let replay = crate::read_models::replay(&ledger).await?;
+        let replay = housing_ledger::read_models::replay(&ledger).await?;
         anyhow::ensure!(replay.differences.is_empty(), "replay differs from the stored projection");
         Some(replay.events as f64 / replay.seconds)
     } else {
@@ -378,9 +379,9 @@ pub async fn api_figures(url: &str, dir: &std::path::Path, persons: u64, rate: u
     anyhow::ensure!(!removed.is_empty(), "no removed person to ask about");
     // The load's token lives no longer than the load, and is revoked when it ends.
     let expires = chrono::Utc::now() + chrono::Duration::seconds(seconds as i64 + 900);
-    let (token, rec) = crate::auth::issue_token_until(&ledger, crate::auth::Role::Auditor, "bench api", "", Some(expires)).await?;
+    let (token, rec) = housing_ledger::auth::issue_token_until(&ledger, housing_ledger::auth::Role::Auditor, "bench api", "", Some(expires)).await?;
     let measured = load(&ledger, &sql, url, dir, &removed, &token, rate, seconds, servers).await;
-    crate::auth::revoke_token(&ledger, &rec.id, &crate::store::utc_millis(chrono::Utc::now())).await?;
+    housing_ledger::auth::revoke_token(&ledger, &rec.id, &housing_ledger::store::utc_millis(chrono::Utc::now())).await?;
     let (latencies, per_server, peak_rss_kib, cost, reads) = measured?;
     let old = baseline(&removed, reads, &rec.id).await?;
     Ok(ApiFigures { built, events, replay_per_s: replay_rate, latencies, per_server, peak_rss_kib, cost: [cost, old] })
@@ -388,7 +389,7 @@ pub async fn api_figures(url: &str, dir: &std::path::Path, persons: u64, rate: u
 
 /// A ledger that holds a live run is no place for a bench: it would write a token and the
 /// load's reads into the legal record. Refused, naming why, before anything is written.
-pub async fn refuse_live_ledger(store: &dyn crate::store::LogStore) -> anyhow::Result<()> {
+pub async fn refuse_live_ledger(store: &dyn housing_ledger::store::LogStore) -> anyhow::Result<()> {
     let size = store.size().await?;
     let started = store.read_kinds(&[events::types::RUN_STARTED], 0, size).await?;
     // One that cannot be read as a run counts as live: refused rather than written into.
@@ -424,19 +425,19 @@ async fn load(
     seconds: u64,
     servers: usize,
 ) -> anyhow::Result<Measured> {
-    use crate::api::AppState;
-    use crate::app::app;
-    use crate::registry::DEFAULT_SIM_SEED;
+    use crate::sim::DEFAULT_SIM_SEED;
+    use housing_ledger::api::AppState;
+    use housing_ledger::app::app;
     let processes = if servers > 1 { Some(Servers::start(servers, url, dir).await?) } else { None };
     let bases: Vec<String> = match &processes {
         Some(p) => p.0.iter().map(|(_, base)| base.clone()).collect(),
         None => {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
             let base = format!("http://{}", listener.local_addr()?);
-            let state = AppState::new(ledger.clone(), crate::registry::sim::sim_trust(DEFAULT_SIM_SEED));
+            let state = AppState::new(ledger.clone(), crate::sim::sim_trust(DEFAULT_SIM_SEED));
             // The load comes from one address, this process: no per-client share below the cap.
-            let limits = crate::server::Limits { per_client: crate::server::Limits::default().max_connections, ..Default::default() };
-            tokio::spawn(async move { crate::server::serve(listener, app(state), limits, std::future::pending()).await });
+            let limits = housing_ledger::server::Limits { per_client: housing_ledger::server::Limits::default().max_connections, ..Default::default() };
+            tokio::spawn(async move { housing_ledger::server::serve(listener, app(state), limits, std::future::pending()).await });
             vec![base]
         }
     };
@@ -512,12 +513,12 @@ async fn load(
 /// ledger of its own (never into the measured one: no tool writes reads there).
 async fn baseline(removed: &[String], reads: u64, token_id: &str) -> anyhow::Result<ReadCost> {
     let dir = std::env::temp_dir().join(format!("housing-ledger-baseline-{}", std::process::id()));
-    crate::private_files::create_dir(&dir)?;
+    housing_ledger::private_files::create_dir(&dir)?;
     let url = format!("sqlite://{}", dir.join("baseline.db").display());
     let result = async {
         let sql = Arc::new(SqlStore::connect(&url).await?);
         let store: Arc<dyn EventStore> = sql.clone();
-        let ledger = Ledger::open(store, &dir, crate::ledger::DEFAULT_ORIGIN).await?;
+        let ledger = Ledger::open(store, &dir, housing_ledger::ledger::DEFAULT_ORIGIN).await?;
         baseline_in(&ledger, &sql, &url, removed, reads, token_id).await
     }
     .await;
@@ -536,7 +537,7 @@ async fn baseline_in(ledger: &Ledger, sql: &SqlStore, url: &str, removed: &[Stri
                 let iin = &removed[(*n as usize * 7919) % removed.len()];
                 let what = if n % 2 == 0 { "proof:registry_removal" } else { "person" };
                 let read = events::catalogue::PersonalDataRead { iin: Some(iin.clone()), token: token_id.into(), role: "auditor".into(), read: what.into() };
-                NewEvent::typed(crate::reads::reads_stream(iin), read)
+                NewEvent::typed(housing_ledger::reads::reads_stream(iin), read)
             })
             .collect();
         old_bytes += ledger.append(batch).await?.iter().map(|e| serde_json::to_string(e).map(|t| t.len() as u64).unwrap_or(0)).sum::<u64>();
