@@ -37,12 +37,16 @@ pub(crate) async fn serve(g: &Global, a: ServeArgs) -> anyhow::Result<std::proce
         absolute: Duration::from_secs(session_hours.max(1) * 3600),
         public_url: public_url.map(|u| u.trim_end_matches('/').to_string()),
     };
-    // Without a trust list the pages still mark the simulator's answers, but no new source
-    // answer (a correction, an acknowledgement) is accepted.
-    let trust = g.trust.clone().unwrap_or_else(|| {
-        tracing::warn!("no --trust: this server accepts no correction and no reinstatement acknowledgement");
-        devtools::sim::sim_trust(&g.seed).with_basis(TrustBasis::Unpinned)
-    });
+    // Without a trust list no new source answer (a correction, an acknowledgement) is accepted,
+    // and the pages check the answers against the list a simulation in this data directory
+    // wrote down (`trust.json`), unpinned, or against none: serving derives no key from a seed.
+    let trust = match g.trust.clone() {
+        Some(t) => t,
+        None => {
+            tracing::warn!("no --trust: this server accepts no correction and no reinstatement acknowledgement");
+            simulations_trust(&g.loc.data_dir)?
+        }
+    };
     let policy = housing_ledger::state::CheckpointPolicy { every_events: checkpoint_events, every: Duration::from_secs(checkpoint_seconds) };
     let mut state = AppState::new(ledger, trust.clone())
         .with_sessions(sessions)
@@ -89,4 +93,15 @@ pub(crate) async fn serve(g: &Global, a: ServeArgs) -> anyhow::Result<std::proce
     record(Record::new(Kind::ServiceStop, "stopped"));
     tracing::info!("stopped");
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// The trust list a simulation without `--trust` wrote to `DATA_DIR/trust.json`
+/// (`write_sim_trust`), marked unpinned; an empty one where none was written.
+fn simulations_trust(data_dir: &std::path::Path) -> anyhow::Result<TrustedKeys> {
+    let path = data_dir.join("trust.json");
+    let list = match path.exists() {
+        true => TrustedKeys::load(&path).with_context(|| format!("{}", path.display()))?,
+        false => TrustedKeys::default(),
+    };
+    Ok(list.with_basis(TrustBasis::Unpinned))
 }

@@ -195,3 +195,58 @@ fn the_basis_is_named_in_json() {
     assert_eq!(serde_json::to_value(TrustBasis::Claim).unwrap(), json!("claim"));
     assert_eq!(serde_json::to_value(TrustBasis::List).unwrap(), json!("list"));
 }
+
+/// `serve` without `--trust` derives no key from a seed: it checks answers against the list a
+/// simulation in its data directory wrote (`trust.json`, unpinned), or against none.
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_without_a_trust_list_derives_no_key() {
+    struct Serving(std::process::Child);
+    impl Drop for Serving {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    async fn served_keys(d: &std::path::Path) -> serde_json::Value {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let _serving = Serving(
+            std::process::Command::new(BIN)
+                .arg("--data-dir")
+                .arg(d)
+                .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+                .env("HOUSING_LEDGER_LOG", "warn")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let start = std::time::Instant::now();
+        loop {
+            if let Ok(resp) = reqwest::get(format!("http://127.0.0.1:{port}/v1/keys")).await {
+                return resp.json().await.unwrap();
+            }
+            assert!(start.elapsed() < std::time::Duration::from_secs(30), "serve never answered");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert_eq!(served_keys(d).await["registries"], json!({}), "no list, no key: none made from the default seed");
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/example.json");
+    let (ok, _, err) = cli(
+        d,
+        &[
+            "--registry-seed",
+            "a-simulation",
+            "run",
+            "--procedure",
+            "registry_removal",
+            "--as-of",
+            "2025-09-01",
+            "--registries",
+            &format!("fixture:{}", example.display()),
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(served_keys(d).await["registries"]["zags"], json!(zags_key("a-simulation")), "the list the simulation wrote down");
+}
