@@ -9,6 +9,13 @@ use housing_ledger::ledger::DEFAULT_ORIGIN;
 use housing_ledger::rules::Procedure;
 use std::path::PathBuf;
 
+/// The registry simulator's seed by default (its keys are derived from it; simulations only).
+#[cfg(feature = "dev-tools")]
+const SIM_SEED: &str = devtools::sim::DEFAULT_SIM_SEED;
+/// Without the dev tools there is no simulator, and no seed to derive its keys from.
+#[cfg(not(feature = "dev-tools"))]
+const SIM_SEED: &str = "";
+
 #[derive(Parser)]
 #[command(name = "housing-ledger", version, about = "A verifiable ledger of proactive removals from the service-housing waiting list and lease terminations")]
 pub struct Cli {
@@ -32,7 +39,7 @@ pub struct Cli {
     pub trust: Option<PathBuf>,
     /// Seed of the registry simulator's keys, for simulations only: a simulation without --trust
     /// trusts the keys derived from it and writes their list to DATA_DIR/trust.json.
-    #[arg(long, global = true, env = "HOUSING_LEDGER_REGISTRY_SEED", default_value = devtools::sim::DEFAULT_SIM_SEED, hide_default_value = true)]
+    #[arg(long, global = true, env = "HOUSING_LEDGER_REGISTRY_SEED", default_value = SIM_SEED, hide_default_value = true)]
     pub registry_seed: String,
     /// A witness every checkpoint goes to: its verifier key (type 0x04) and URL, `VKEY=URL`.
     /// Repeatable. For verify-proof, `VKEY` alone: a witness whose cosignature counts.
@@ -66,6 +73,7 @@ pub enum Command {
     /// Rebuild every projection from the events alone and compare it with the stored one.
     Replay,
     /// Serve a fixture as the six registries over HTTP, faults included.
+    #[cfg(feature = "dev-tools")]
     RegistrySim(RegistrySimArgs),
     /// Serve the HTTP API.
     Serve(ServeArgs),
@@ -80,6 +88,7 @@ pub enum Command {
     WhatIf(WhatIfArgs),
     /// The main job: generate a population, serve it as the registries over HTTP, run both
     /// procedures, sign a checkpoint and serve the API.
+    #[cfg(feature = "dev-tools")]
     Demo(DemoArgs),
     /// Sign a checkpoint of the log as it is now and print it.
     Checkpoint,
@@ -115,6 +124,7 @@ pub enum Command {
         command: KeysCommand,
     },
     /// Measure throughput and print figures.
+    #[cfg(feature = "dev-tools")]
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
@@ -156,6 +166,7 @@ pub struct RunArgs {
 }
 
 /// The arguments of `registry-sim`.
+#[cfg(feature = "dev-tools")]
 #[derive(clap::Args)]
 pub struct RegistrySimArgs {
     #[arg(long)]
@@ -312,6 +323,7 @@ pub struct VerifyProofArgs {
 }
 
 /// The arguments of `demo`.
+#[cfg(feature = "dev-tools")]
 #[derive(clap::Args)]
 pub struct DemoArgs {
     /// Recipients on each list.
@@ -399,6 +411,7 @@ pub enum KeysCommand {
     List,
 }
 
+#[cfg(feature = "dev-tools")]
 #[derive(Subcommand)]
 pub enum BenchCommand {
     /// Latency of the person and proof routes under load, and replay speed, on a large ledger.

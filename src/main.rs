@@ -73,11 +73,13 @@ async fn run((cli, config): (Cli, housing_ledger::config::Config)) -> anyhow::Re
         Command::Serve(a) => cmd::serve::serve(&g, a).await,
         Command::Run(a) => cmd::run::run_procedure(&g, a).await,
         Command::Replay => cmd::admin::replay(&g).await,
+        #[cfg(feature = "dev-tools")]
         Command::RegistrySim(a) => cmd::registry_sim::registry_sim(&g, a).await,
         Command::Verify(a) => cmd::verify::verify(&g, a).await,
         Command::VerifyProof(a) => cmd::verify::verify_proof(&g, a).await,
         Command::Audit(a) => cmd::audit::audit(&g, a).await,
         Command::WhatIf(a) => cmd::audit::what_if(&g, a).await,
+        #[cfg(feature = "dev-tools")]
         Command::Demo(a) => cmd::demo::demo(&g, a.persons, &a.listen, &a.as_of, a.no_serve, a.shep).await,
         Command::Ledger { command: LedgerCommand::Init } => cmd::admin::ledger_init(&g).await,
         Command::Checkpoint => cmd::admin::checkpoint(&g).await,
@@ -87,6 +89,7 @@ async fn run((cli, config): (Cli, housing_ledger::config::Config)) -> anyhow::Re
         Command::Witness { command } => cmd::admin::witness(&g, command).await,
         Command::Token { command } => cmd::admin::token(&g, command).await,
         Command::Keys { command } => cmd::admin::keys(&g, command).await,
+        #[cfg(feature = "dev-tools")]
         Command::Bench { command } => cmd::bench::bench(&g, command).await,
     }
 }

@@ -1,5 +1,6 @@
 //! `bench`: the figures of a run, the proof route and the raw signing rate, printed.
 
+use super::demo::tempfile_dir;
 use super::*;
 
 /// `bench ...`.

@@ -4,9 +4,12 @@
 
 pub(crate) mod admin;
 pub(crate) mod audit;
+#[cfg(feature = "dev-tools")]
 pub(crate) mod bench;
+#[cfg(feature = "dev-tools")]
 pub(crate) mod demo;
 pub(crate) mod progress;
+#[cfg(feature = "dev-tools")]
 pub(crate) mod registry_sim;
 pub(crate) mod run;
 pub(crate) mod serve;
@@ -17,19 +20,20 @@ pub(crate) mod verify;
 // the library's types they all use.
 pub(crate) use crate::args::*;
 pub(crate) use anyhow::{bail, Context};
-pub(crate) use demo::tempfile_dir;
-pub(crate) use devtools::sim::FixtureRegistries;
 pub(crate) use housing_ledger::api::AppState;
 pub(crate) use housing_ledger::app;
 pub(crate) use housing_ledger::auth::{self, Role};
 pub(crate) use housing_ledger::cli::Location;
 pub(crate) use housing_ledger::pipeline::{self, ProgressSink, Settings};
+#[cfg(feature = "dev-tools")]
 pub(crate) use housing_ledger::registry::fixture::Fixture;
 pub(crate) use housing_ledger::registry::http::{HttpRegistries, HttpSettings};
 pub(crate) use housing_ledger::registry::{Registries, TrustBasis, TrustedKeys};
-pub(crate) use housing_ledger::rules::{Procedure, RuleBook};
+#[cfg(feature = "dev-tools")]
+pub(crate) use housing_ledger::rules::Procedure;
+pub(crate) use housing_ledger::rules::RuleBook;
 pub(crate) use progress::{walk_bar, walk_progress, TerminalProgress};
-pub(crate) use sources::{registries_from, verifier_trust, write_sim_trust};
+pub(crate) use sources::{registries_from, simulation_keys, verifier_trust, write_sim_trust};
 pub(crate) use std::io::IsTerminal;
 pub(crate) use std::path::PathBuf;
 pub(crate) use std::sync::Arc;
@@ -47,6 +51,8 @@ pub(crate) struct Global {
     pub(crate) tsa_cert_path: Option<PathBuf>,
     pub(crate) security_log: Option<String>,
     pub(crate) security_log_format: String,
+    // Read by the dev tools only (a build without them has no simulator to seed).
+    #[cfg_attr(not(feature = "dev-tools"), allow(dead_code))]
     pub(crate) seed: String,
     /// `--trust`: the sources' trust list.
     pub(crate) trust: Option<TrustedKeys>,

@@ -44,16 +44,23 @@ pub(crate) fn shep_settings(
 /// The registries a `--registries` value names: `fixture:PATH`, `synthetic:N[:SEED]`, `http:URL`
 /// or `shep:URL` (the government gateway).
 pub(crate) fn registries_from(spec: &str, g: &Global, timeout_ms: u64, answer_limits: &[String], trust: &TrustedKeys) -> anyhow::Result<Arc<dyn Registries>> {
+    #[cfg(feature = "dev-tools")]
     let seed = g.seed.as_str();
     let limits = housing_ledger::registry::http::AnswerLimits::default().with(answer_limits).map_err(anyhow::Error::msg)?;
     let source: Arc<dyn Registries> = match spec.split_once(':') {
-        Some(("fixture", path)) => Arc::new(FixtureRegistries::new(Fixture::load(std::path::Path::new(path))?, seed)),
+        #[cfg(feature = "dev-tools")]
+        Some(("fixture", path)) => Arc::new(devtools::sim::FixtureRegistries::new(Fixture::load(std::path::Path::new(path))?, seed)),
+        #[cfg(feature = "dev-tools")]
         Some(("synthetic", rest)) => {
             let (n, pop_seed) = rest.split_once(':').unwrap_or((rest, "42"));
             let n: u64 = n.parse().context("synthetic:N[:SEED] needs a number of persons")?;
             let pop_seed: u64 = pop_seed.parse().context("synthetic:N[:SEED] needs a numeric seed")?;
             let pop = Arc::new(devtools::population::Population::new(n, pop_seed));
-            Arc::new(FixtureRegistries::from_source(pop, seed, format!("synthetic:{n}:{pop_seed}")))
+            Arc::new(devtools::sim::FixtureRegistries::from_source(pop, seed, format!("synthetic:{n}:{pop_seed}")))
+        }
+        #[cfg(not(feature = "dev-tools"))]
+        Some(("fixture" | "synthetic", _)) => {
+            bail!("{spec:?}: fixture: and synthetic: sources are the registry simulator's, which this binary was built without (the dev-tools feature)")
         }
         Some(("http", url)) => {
             Arc::new(HttpRegistries::new(url, HttpSettings { deadline: Duration::from_millis(timeout_ms), limits, ..HttpSettings::default() }))
@@ -76,6 +83,18 @@ pub(crate) fn verifier_trust(g: &Global, trust_bundle_keys: bool) -> anyhow::Res
         (Some(t), false) => Ok(Some(t.clone())),
         (None, true) => Ok(None),
         (None, false) => bail!(housing_ledger::proof::NO_TRUST),
+    }
+}
+
+/// The registry simulator's keys as a trust list, for a simulation without `--trust`: derived
+/// from `--registry-seed` by the dev tools, never by the service.
+pub(crate) fn simulation_keys(g: &Global) -> anyhow::Result<TrustedKeys> {
+    #[cfg(feature = "dev-tools")]
+    return Ok(devtools::sim::sim_trust(&g.seed));
+    #[cfg(not(feature = "dev-tools"))]
+    {
+        let _ = g;
+        bail!("a simulation without --trust trusts the registry simulator's keys, which this binary was built without (the dev-tools feature): give --trust")
     }
 }
 
