@@ -45,7 +45,7 @@ pub struct Report {
 }
 
 /// A person's recorded answers in one run, up to and with his proposal or retention.
-pub struct Case {
+struct Case {
     pub run: String,
     pub iin: String,
     pub procedure: Procedure,
@@ -59,7 +59,7 @@ pub struct Case {
 /// The fold over the log: cases gathered as they close, and the ledger-wide rules checked as
 /// events go by. Pure: it is fed events in seq order and reads nothing.
 #[derive(Default)]
-pub struct Walk {
+struct Walk {
     /// The auditor's own trust list; without one, each run's recorded claim.
     trust: Option<TrustedKeys>,
     /// Each run's trusted registry keys.
@@ -289,7 +289,7 @@ impl Walk {
 
 /// Re-derives a closed case under the rule set its proposal names: a finding where the
 /// proposal does not follow from the answers.
-pub fn audit_case(case: &Case, book: &RuleBook) -> Option<Finding> {
+fn audit_case(case: &Case, book: &RuleBook) -> Option<Finding> {
     let what = match rederive(&case.events, &case.iin, case.procedure, &case.keys, book) {
         Ok(Some(j)) => j.disagreement()?,
         Ok(None) => return None,
@@ -411,7 +411,7 @@ fn codes(grounds: &[Ground]) -> Vec<String> {
 
 /// Why a closed case cannot be judged again from what the ledger recorded.
 #[derive(Debug, thiserror::Error)]
-pub enum Untellable {
+enum Untellable {
     /// The recorded decision cannot be re-derived from its events.
     #[error("{0}")]
     Recorded(crate::proof::JudgeError),
@@ -424,7 +424,7 @@ pub enum Untellable {
 
 /// Judges one closed case again under `rs` (for its procedure): `Ok(Some)` when the status or
 /// the grounds change, `Err` when the recorded answers cannot tell.
-pub fn what_if_case(case: &Case, rs: &RuleSet, book: &RuleBook) -> Result<Option<Change>, Untellable> {
+fn what_if_case(case: &Case, rs: &RuleSet, book: &RuleBook) -> Result<Option<Change>, Untellable> {
     // What was decided, re-derived under the recorded rule set (so a case the ledger cannot
     // support is not compared at all).
     let recorded = rederive(&case.events, &case.iin, case.procedure, &case.keys, book).map_err(Untellable::Recorded)?.ok_or(Untellable::NoProposal)?;

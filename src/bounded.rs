@@ -8,8 +8,6 @@
 pub const WITNESS_ANSWER: usize = 16 * 1024;
 /// A time-stamp authority's reply: a token with its certificates.
 pub const TSA_REPLY: usize = 256 * 1024;
-/// A notice delivery's answer: a receipt.
-pub const DELIVERY_ANSWER: usize = 64 * 1024;
 /// Text from a peer recorded in the ledger, at most.
 pub const LEDGER_TEXT: usize = 1024;
 

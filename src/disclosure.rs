@@ -120,7 +120,7 @@ pub fn label(method: &Method, pattern: &str, params: &BTreeMap<String, String>) 
 
 /// Adds to `out` every valid IIN written in `text` as a run of exactly 12 digits (bounded by
 /// no letter or digit).
-pub fn iins_in_text(text: &str, out: &mut BTreeSet<String>) {
+fn iins_in_text(text: &str, out: &mut BTreeSet<String>) {
     let b = text.as_bytes();
     for r in twelve_digit_runs(text) {
         let bounded = (r.start == 0 || !b[r.start - 1].is_ascii_alphabetic()) && (r.end == b.len() || !b[r.end].is_ascii_alphabetic());
@@ -134,7 +134,7 @@ pub use events::personal::twelve_digit_runs;
 
 /// Adds to `out` the persons a JSON value shows: every value under a key `iin` (an entry's,
 /// even one failing its check digit), and every IIN in a string. Events of reads are left out.
-pub fn iins_in_json(v: &Value, key: Option<&str>, out: &mut BTreeSet<String>) {
+fn iins_in_json(v: &Value, key: Option<&str>, out: &mut BTreeSet<String>) {
     match v {
         Value::String(s) if key == Some("iin") => {
             out.insert(s.clone());

@@ -78,7 +78,7 @@ pub async fn erase_subject(ledger: &Ledger, iin: &str, reason: &str, basis: &str
 }
 
 /// The seq of the `SubjectErased` of the person with blind id `subject`, if he was erased.
-pub async fn erasure_seq(ledger: &Ledger, subject: &str) -> Result<Option<u64>, LedgerError> {
+async fn erasure_seq(ledger: &Ledger, subject: &str) -> Result<Option<u64>, LedgerError> {
     let erased = ledger.log().read_stream_kind(ERASURES_STREAM, SUBJECT_ERASED).await?;
     Ok(erased.iter().find(|e| e.as_type::<SubjectErased>().is_some_and(|s| s.subject == subject)).map(|e| e.seq))
 }

@@ -17,7 +17,7 @@ pub const DEFAULT_ORIGIN: &str = "housing-ledger.example/demo";
 /// The file name of the ledger key in its directory.
 pub const KEY_FILE: &str = "ledger.key";
 /// The file of the key that authenticates the stored read-model rows, beside the ledger key.
-pub const READ_MODEL_KEY_FILE: &str = "read-models.key";
+const READ_MODEL_KEY_FILE: &str = "read-models.key";
 const NEW_KEY_FILE: &str = "ledger.key.new";
 /// Events read per page when verifying.
 const VERIFY_PAGE: u64 = 20_000;
@@ -64,7 +64,7 @@ impl From<crate::sealing::OpenError> for LedgerError {
 /// The format of a new ledger: v2 (personal data sealed per person), unless
 /// `HOUSING_LEDGER_FORMAT=v1` asks for the format before it (to compare the two, or for tools
 /// that only read v1). An existing ledger keeps its format.
-pub fn new_ledger_format() -> &'static str {
+fn new_ledger_format() -> &'static str {
     match std::env::var("HOUSING_LEDGER_FORMAT").as_deref() {
         Ok("v1") => events::EVENT_FORMAT,
         _ => events::envelope::EVENT_FORMAT_V2,
@@ -762,7 +762,7 @@ pub async fn verify_store<S: LogStore + CheckpointStore + ?Sized>(store: &S, anc
 /// Like [`verify_store`], opening a v2 ledger's seals with `sealing` first, so that source
 /// signatures are checked on the opened answers. A seal that does not open under its person's
 /// key is a finding; an erased person's seals stay shut and are counted apart.
-pub async fn verify_opening<S: LogStore + CheckpointStore + ?Sized>(
+async fn verify_opening<S: LogStore + CheckpointStore + ?Sized>(
     store: &S,
     anchor: Option<&VerifierKey>,
     sealing: Option<&crate::sealing::Sealing>,

@@ -25,7 +25,7 @@ pub struct RouteLabels {
 
 /// A witness, by name.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct WitnessLabels {
+struct WitnessLabels {
     pub witness: String,
 }
 

@@ -241,7 +241,7 @@ pub async fn replay(ledger: &Ledger) -> Result<Replay, LedgerError> {
 }
 
 /// [`replay`] on a store alone (`verify --deep` needs no ledger key).
-pub async fn replay_store(log: std::sync::Arc<dyn LogStore>, projections: &dyn ProjectionStore) -> Result<Replay, LedgerError> {
+async fn replay_store(log: std::sync::Arc<dyn LogStore>, projections: &dyn ProjectionStore) -> Result<Replay, LedgerError> {
     let upto = projections.projection_cursor(PERSONS).await?;
     let t = Instant::now();
     let shards = rayon::current_num_threads().max(1) * 4;

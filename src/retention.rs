@@ -44,7 +44,7 @@ pub struct Period {
 }
 
 /// The kinds of case a rules file must give a period for.
-pub const KINDS: [&str; 5] = ["retained", "removed", "overturned", "invalid_input", "no_consent"];
+const KINDS: [&str; 5] = ["retained", "removed", "overturned", "invalid_input", "no_consent"];
 
 /// A retention rules file that cannot be used, naming what is wrong.
 #[derive(Debug, thiserror::Error)]

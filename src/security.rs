@@ -302,7 +302,7 @@ pub fn subject_ref(iin: &str) -> Option<String> {
 
 /// `text` with every run of exactly 12 digits (an IIN, valid or not) replaced by the person's
 /// keyed reference: an outcome may quote a request id or a source's words.
-pub fn scrub(text: &str) -> String {
+fn scrub(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut from = 0;
     for r in crate::disclosure::twelve_digit_runs(text) {

@@ -81,7 +81,7 @@ impl IntoResponse for Refusal {
 /// What a witness last cosigned of one log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct LogState {
+struct LogState {
     pub size: u64,
     /// Base64 root hash.
     pub root: String,
@@ -346,7 +346,7 @@ async fn submit(client: &reqwest::Client, url: &str, body: String) -> Result<Res
 
 /// Sends the checkpoint of `tree_size` (signed `note`, root `root`) to every witness, from the
 /// size each last cosigned, stores the cosignatures and records refusals.
-pub async fn gather(ledger: &Ledger, w: &Witnesses, tree_size: u64, note: &str) -> Result<CosignReport, LedgerError> {
+async fn gather(ledger: &Ledger, w: &Witnesses, tree_size: u64, note: &str) -> Result<CosignReport, LedgerError> {
     let client = reqwest::Client::builder().timeout(w.timeout).build().expect("HTTP client builds");
     let (text, _) = events::note::split(note)?;
     let mut outcomes = Vec::new();

@@ -93,7 +93,7 @@ pub struct CorrectionFiling {
 /// The schema of `events::catalogue::SourceRevocation` (which knows no OpenAPI): an object of
 /// exactly one member, `ocsp` (base64 DER OCSPResponse) or `crl` (base64 DER CertificateList),
 /// and nothing else (it is read with `deny_unknown_fields`).
-pub struct RevocationEvidence;
+struct RevocationEvidence;
 
 impl utoipa::PartialSchema for RevocationEvidence {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {

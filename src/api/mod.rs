@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Largest page of `/v1/events`.
-pub const MAX_PAGE: u64 = 1000;
+const MAX_PAGE: u64 = 1000;
 const DEFAULT_PAGE: u64 = 100;
 
 #[derive(utoipa::OpenApi)]
@@ -33,7 +33,7 @@ const DEFAULT_PAGE: u64 = 100;
     modifiers(&BearerAuth),
     tags((name = "ledger", description = "Public: checkpoints, proofs, keys"), (name = "persons", description = "Personal data: every read is recorded in the ledger"), (name = "runs", description = "Runs of the algorithm"), (name = "appeals", description = "Appeals against decisions: appeals officers write, every step is an event"))
 )]
-pub struct ApiDoc;
+struct ApiDoc;
 
 struct BearerAuth;
 
@@ -46,7 +46,7 @@ impl utoipa::Modify for BearerAuth {
 }
 
 /// The router and its OpenAPI document, made from the same route list.
-pub fn router_and_doc(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
+fn router_and_doc(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     use utoipa::OpenApi;
     use utoipa_axum::router::OpenApiRouter;
     use utoipa_axum::routes;

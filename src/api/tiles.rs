@@ -16,7 +16,7 @@ const CHECKPOINT: &str = "no-cache";
 
 /// A tile path this log does not serve.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
-pub enum TilePathError {
+enum TilePathError {
     #[error("{0:?} is not a tile path <L>/<N>[.p/<W>]")]
     Malformed(String),
     #[error("entry bundles are not served: the events hold personal data")]
@@ -24,7 +24,7 @@ pub enum TilePathError {
 }
 
 /// Parses `<L>/<N>[.p/<W>]`: N in three-digit groups, all but the last prefixed with `x`.
-pub fn parse_tile_path(path: &str) -> Result<(u8, u64, u64), TilePathError> {
+fn parse_tile_path(path: &str) -> Result<(u8, u64, u64), TilePathError> {
     let bad = || TilePathError::Malformed(path.into());
     let (path, width) = match path.split_once(".p/") {
         Some((p, w_text)) => {

@@ -194,7 +194,7 @@ type ListItem = (String, Value, Option<String>);
 /// Decision 24: the IINs the list names more than once. Identical entries are one entry (the
 /// first is taken); entries that differ are all rejected, naming the fields that differ.
 #[derive(Debug, Default)]
-pub struct Duplicates {
+struct Duplicates {
     /// IIN → the fields its entries differ in.
     conflicting: std::collections::HashMap<String, Vec<String>>,
 }

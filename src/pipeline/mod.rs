@@ -108,7 +108,7 @@ pub struct RunSummary {
 
 /// The run id: a function of the arguments, so that the same arguments resume the same run.
 /// A simulation over a live source is another run than the real one of the same day.
-pub fn run_id(procedure: Procedure, as_of: &str, source: &str, rule_sha: &str, simulation: bool) -> String {
+fn run_id(procedure: Procedure, as_of: &str, source: &str, rule_sha: &str, simulation: bool) -> String {
     let mut args = format!("{procedure}\n{as_of}\n{source}\n{rule_sha}");
     if simulation {
         args.push_str("\nsimulation");
@@ -118,7 +118,7 @@ pub fn run_id(procedure: Procedure, as_of: &str, source: &str, rule_sha: &str, s
 }
 
 /// Folds the run's own events (from its `RunStarted` on) into its progress.
-pub async fn load_progress(ledger: &Ledger, run: &str) -> Result<RunProgress, PipelineError> {
+async fn load_progress(ledger: &Ledger, run: &str) -> Result<RunProgress, PipelineError> {
     let mut progress = RunProgress::new(run);
     let head = ledger.log().read_stream(&run_stream(run)).await?;
     let Some(first) = head.first() else {
@@ -266,7 +266,7 @@ pub async fn run(
 
 /// Decision 12: the confirmed decisions of `procedure` that stand, from the events alone: every
 /// `DecisionTaken` confirmed, less those overturned on appeal.
-pub async fn standing_decisions(ledger: &Ledger, procedure: Procedure) -> Result<Standing, PipelineError> {
+async fn standing_decisions(ledger: &Ledger, procedure: Procedure) -> Result<Standing, PipelineError> {
     let mut all: Vec<Event> = Vec::new();
     for kind in [DECISION_TAKEN, APPEAL_RESOLVED] {
         all.extend(ledger.log().read_all_by_type(kind).await?);

@@ -13,11 +13,11 @@ use std::path::Path;
 pub const FIXTURE_FORMAT: &str = "housing-ledger/registry-fixture/v2";
 /// The format before КАТО codes, `until` and `stateless`: still read, its settlements
 /// compared by name, and fit for no live decision.
-pub const FIXTURE_FORMAT_V1: &str = "housing-ledger/registry-fixture/v1";
+const FIXTURE_FORMAT_V1: &str = "housing-ledger/registry-fixture/v1";
 
 /// Fields a list entry may carry (both segments); their values are checked by the pipeline's
 /// format-logical control, so that a bad entry becomes `invalid_input`, not a broken fixture.
-pub const ENTRY_FIELDS: &[&str] =
+const ENTRY_FIELDS: &[&str] =
     &["iin", "surname", "name", "patronymic", "category", "locality", "kato", "consent", "queue_number", "registered_on", "lease_contract", "address"];
 
 #[derive(Debug, thiserror::Error)]

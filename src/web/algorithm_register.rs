@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Persons a published cell must count at least; fewer are suppressed.
-pub const MIN_CELL: u64 = 10;
+const MIN_CELL: u64 = 10;
 
 /// A count as published: the count, or `None` if it is suppressed (1 to `MIN_CELL - 1`).
 fn cell(n: u64) -> Option<u64> {

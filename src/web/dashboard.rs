@@ -18,8 +18,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Cases per page of a figure's list, unless `per` asks for another number (up to
 /// [`MOST_PER_PAGE`]).
-pub const CASES_PAGE: usize = 50;
-pub const MOST_PER_PAGE: usize = 500;
+const CASES_PAGE: usize = 50;
+const MOST_PER_PAGE: usize = 500;
 
 /// The procedures, in the order the pages show them.
 const PROCEDURES: [&str; 2] = ["registry_removal", "lease_termination"];

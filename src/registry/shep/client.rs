@@ -20,7 +20,7 @@ use std::time::Duration;
 /// The gateway's services for what we ask, unless configured otherwise (`--shep-service
 /// NAME=SERVICE_ID`): one per registry, and ИШ АС МР's list, decisions, reinstatements,
 /// corrections and notices. The real identifiers are the operator's to configure.
-pub fn default_services() -> BTreeMap<String, String> {
+fn default_services() -> BTreeMap<String, String> {
     let mut m: BTreeMap<String, String> =
         RegistryId::ALL.iter().map(|r| (r.as_str().to_string(), format!("HOUSING_{}_Sync", r.as_str().to_uppercase()))).collect();
     m.insert(RegistryId::GbdFl.as_str().into(), "GBDFL_UniversalServiceSync".into());
