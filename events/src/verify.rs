@@ -8,6 +8,7 @@ use crate::heads::StreamHeads;
 use crate::keys::VerifierKey;
 use crate::merkle::{leaf_hash, Hash, MerkleFrontier};
 use rayon::prelude::*;
+use serde::Deserialize;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -158,9 +159,16 @@ pub enum KeyFault {
     UnknownType(String),
 }
 
+/// What the chain check reads of a `KeyIntroduced` or `KeyRetired`.
+#[derive(Deserialize)]
+struct KeyEvent<'a> {
+    #[serde(borrow, default)]
+    verifier_key: Lenient<'a>,
+}
+
 fn verifier_key_of(ev: &Event) -> Result<VerifierKey> {
-    let text = ev.data.get("verifier_key").and_then(|v| v.as_str()).ok_or_else(|| Error::Malformed { what: "key event", detail: "no verifier_key".into() })?;
-    VerifierKey::parse(text)
+    let key = KeyEvent::deserialize(&ev.data).ok().and_then(|k| k.verifier_key.0);
+    VerifierKey::parse(key.ok_or_else(|| Error::Malformed { what: "key event", detail: "no verifier_key".into() })?)
 }
 
 /// A source signature that does not hold against the keys its run names.
@@ -194,17 +202,107 @@ pub struct ChainVerifier {
 /// The Ed25519 source keys a `RunStarted` names: `data.source_keys` (registry → verifier key,
 /// older runs) or the `key` entries of `data.trust.sources` (registry → [entry]).
 fn run_source_keys(ev: &Event) -> Option<(String, HashMap<String, Vec<VerifierKey>>)> {
-    let run = ev.data.get("run")?.as_str()?.to_string();
+    let r = RunKeys::deserialize(&ev.data).ok()?;
     let mut keys: HashMap<String, Vec<VerifierKey>> = HashMap::new();
-    for (r, k) in ev.data.get("source_keys").and_then(|v| v.as_object()).into_iter().flatten() {
-        keys.entry(r.clone()).or_default().extend(k.as_str().and_then(|k| VerifierKey::parse(k).ok()));
+    for (registry, k) in r.source_keys {
+        keys.entry(registry.to_string()).or_default().extend(k.0.and_then(|k| VerifierKey::parse(k).ok()));
     }
-    let sources = ev.data.get("trust").and_then(|t| t.get("sources")).and_then(|s| s.as_object());
-    for (r, entries) in sources.into_iter().flatten() {
-        let entries = entries.as_array().into_iter().flatten();
-        keys.entry(r.clone()).or_default().extend(entries.filter_map(|e| VerifierKey::parse(e.get("key")?.as_str()?).ok()));
+    for (registry, entries) in r.trust.map(|t| t.sources).unwrap_or_default() {
+        keys.entry(registry.to_string()).or_default().extend(entries.into_iter().filter_map(|e| VerifierKey::parse(e.key.0?).ok()));
     }
-    Some((run, keys))
+    Some((r.run.to_string(), keys))
+}
+
+/// What the chain check reads of a `RunStarted`: the source keys it names, as `source_keys`
+/// (older runs) or as the `key` of the entries of its trust list's `sources`.
+#[derive(Deserialize)]
+struct RunKeys<'a> {
+    #[serde(borrow)]
+    run: &'a str,
+    #[serde(borrow, default)]
+    source_keys: std::collections::BTreeMap<&'a str, Lenient<'a>>,
+    #[serde(borrow, default)]
+    trust: Option<RunTrust<'a>>,
+}
+
+#[derive(Deserialize)]
+struct RunTrust<'a> {
+    #[serde(borrow, default)]
+    sources: std::collections::BTreeMap<&'a str, Vec<TrustEntry<'a>>>,
+}
+
+/// An entry of a trust list: an Ed25519 `key`, or an X.509 anchor (which has none).
+#[derive(Deserialize)]
+struct TrustEntry<'a> {
+    #[serde(borrow, default)]
+    key: Lenient<'a>,
+}
+
+/// What the chain check reads of a `RegistryResponded`: the signature over its answer, by whom.
+/// The answer itself stays the `Value` the source signed.
+#[derive(Default, Deserialize)]
+struct SourceSigned<'a> {
+    #[serde(borrow, default)]
+    run: Lenient<'a>,
+    #[serde(borrow, default)]
+    registry: Lenient<'a>,
+    #[serde(borrow, default)]
+    source_key: Lenient<'a>,
+    #[serde(borrow, default)]
+    source_sig: Lenient<'a>,
+    #[serde(borrow, default)]
+    source_sig_alg: Lenient<'a>,
+}
+
+/// A member that is text, or nothing: absent, null or of another type reads as `None`, for the
+/// caller to name as missing (as it would an absent one), never as an error of the whole.
+#[derive(Default)]
+struct Lenient<'a>(Option<&'a str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Lenient<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+        struct Text;
+        impl<'de> Visitor<'de> for Text {
+            type Value = Option<&'de str>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any value")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<Self::Value, E> {
+                Ok(Some(v))
+            }
+            fn visit_str<E>(self, _: &str) -> std::result::Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_bool<E>(self, _: bool) -> std::result::Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_i64<E>(self, _: i64) -> std::result::Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_u64<E>(self, _: u64) -> std::result::Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_f64<E>(self, _: f64) -> std::result::Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_unit<E>(self) -> std::result::Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_none<E>(self) -> std::result::Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> std::result::Result<Self::Value, A::Error> {
+                while s.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(None)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> std::result::Result<Self::Value, A::Error> {
+                while m.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(None)
+            }
+        }
+        d.deserialize_any(Text).map(Lenient)
+    }
 }
 
 /// Checks the source's signature on a `RegistryResponded` against the keys its run names: the
@@ -218,18 +316,17 @@ fn check_source(ev: &Event, keys: &HashMap<String, HashMap<String, Vec<VerifierK
     if ev.format == EVENT_FORMAT_V2 && !crate::personal::seal_subjects(d).is_empty() {
         return Ok(());
     }
-    if d.get("source_sig_alg").and_then(|v| v.as_str()).is_some_and(|a| a != "ed25519") {
+    let signed = SourceSigned::deserialize(d).unwrap_or_default();
+    if signed.source_sig_alg.0.is_some_and(|a| a != "ed25519") {
         return Ok(());
     }
-    let run = d.get("run").and_then(|v| v.as_str()).ok_or(SourceFault::Missing("run"))?;
-    let registry = d.get("registry").and_then(|v| v.as_str()).ok_or(SourceFault::Missing("registry"))?;
+    let run = signed.run.0.ok_or(SourceFault::Missing("run"))?;
+    let registry = signed.registry.0.ok_or(SourceFault::Missing("registry"))?;
     let unnamed = || SourceFault::NoKey { run: run.into(), registry: registry.into() };
     let named = keys.get(run).and_then(|m| m.get(registry)).filter(|k| !k.is_empty()).ok_or_else(unnamed)?;
-    let source_key = d.get("source_key").and_then(|v| v.as_str()).unwrap_or_default();
+    let source_key = signed.source_key.0.unwrap_or_default();
     let key = named.iter().find(|k| k.to_string() == source_key).ok_or_else(|| SourceFault::OtherKey { run: run.into(), registry: registry.into() })?;
-    let sig = base64::engine::general_purpose::STANDARD
-        .decode(d.get("source_sig").and_then(|v| v.as_str()).unwrap_or_default())
-        .map_err(|_| SourceFault::NotBase64)?;
+    let sig = base64::engine::general_purpose::STANDARD.decode(signed.source_sig.0.unwrap_or_default()).map_err(|_| SourceFault::NotBase64)?;
     crate::registry_answer::verify(&d["answer"], key, &sig).map_err(|_| SourceFault::DoesNotVerify(registry.into()))
 }
 
@@ -313,5 +410,68 @@ impl ChainVerifier {
             self.next_seq += 1;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+    use serde_json::{json, Value};
+
+    fn event(kind: &str, data: Value) -> Event {
+        Event {
+            format: EVENT_FORMAT.into(),
+            seq: 1,
+            prev: String::new(),
+            time: String::new(),
+            stream: "person:x".into(),
+            stream_seq: 0,
+            kind: kind.into(),
+            data,
+            key: String::new(),
+            hash: String::new(),
+            sig: String::new(),
+            stored: None,
+        }
+    }
+
+    /// The members of a source signature are read typed; one of another type is named as
+    /// missing (or as another key), as an absent one is, never passed over.
+    #[test]
+    fn a_source_signature_is_checked_against_the_keys_its_run_names() {
+        let signer = crate::keys::LedgerSigner::from_seed("registry/zags", [7; 32]).unwrap();
+        let key = signer.verifier().to_string();
+        let started = json!({"run": "r1", "trust": {"sources": {"zags": [{"anchor": "an X.509 anchor has no key"}, {"key": key}]}}});
+        let (run, named) = run_source_keys(&event("RunStarted", started)).unwrap();
+        let keys = HashMap::from([(run, named)]);
+        let answer = json!({"registry": "zags", "records": {}});
+        let sig = base64::engine::general_purpose::STANDARD.encode(crate::registry_answer::sign(&answer, &signer).unwrap());
+        let good = json!({"run": "r1", "registry": "zags", "source_key": key, "source_sig": sig, "answer": answer});
+        let with = |member: &str, value: Value| {
+            let mut d = good.clone();
+            d[member] = value;
+            check_source(&event("RegistryResponded", d), &keys)
+        };
+        let other = |run: &str| SourceFault::OtherKey { run: run.into(), registry: "zags".into() };
+        type Checked = std::result::Result<(), SourceFault>;
+        let cases: Vec<(Checked, Checked)> = vec![
+            (check_source(&event("RegistryResponded", good.clone()), &keys), Ok(())),
+            (with("run", json!(5)), Err(SourceFault::Missing("run"))),
+            (with("registry", Value::Null), Err(SourceFault::Missing("registry"))),
+            (with("run", json!("r2")), Err(SourceFault::NoKey { run: "r2".into(), registry: "zags".into() })),
+            (with("source_key", json!(["not", "text"])), Err(other("r1"))),
+            (with("source_sig", json!("not base64!")), Err(SourceFault::NotBase64)),
+            (with("answer", json!({"registry": "zags", "records": {"changed": true}})), Err(SourceFault::DoesNotVerify("zags".into()))),
+            // Under the national PKI: left to the service's check, which holds the X.509 path.
+            (with("source_sig_alg", json!("rsa-pkcs1-sha256")), Ok(())),
+        ];
+        for (n, (got, want)) in cases.into_iter().enumerate() {
+            assert_eq!(got, want, "case {n}");
+        }
+        // An older run names its keys in `source_keys`; a key that is not text is no key.
+        let (_, older) = run_source_keys(&event("RunStarted", json!({"run": "r0", "source_keys": {"zags": key, "egkn": 7}}))).unwrap();
+        assert_eq!((older["zags"].len(), older["egkn"].len()), (1, 0));
+        assert!(run_source_keys(&event("RunStarted", json!({"source_keys": {}}))).is_none(), "no run, no keys");
     }
 }

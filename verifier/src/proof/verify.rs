@@ -4,7 +4,7 @@
 //! own step machine. It reads no store: everything comes from the file.
 
 use super::{invalid, is_simulation, Bundle, CaseFile, Inclusion, ProofError, CASE_FILE_FORMAT, PROOF_FORMAT};
-use crate::registry::{check_answer, records_of, AnswerKind, SignedAnswer, TrustedKeys};
+use crate::registry::{check_answer, records_of, AnswerHead, AnswerKind, Decision, EntryConsent, SignedAnswer, TrustedKeys};
 use crate::rules::checks::{self, CheckVerdict, Context, Family, Ground, Records};
 use crate::rules::records::RegistryId;
 use crate::rules::steps::{Outcome, StepMachine};
@@ -16,6 +16,7 @@ use events::types::*;
 use events::verify::{KeyHistory, KEYS_STREAM};
 use events::{Checkpoint, Event, VerifierKey};
 use projections::person::Persons;
+use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The ledger's keys as the bundle's `keys` stream records them, checked as `verify` checks
@@ -58,7 +59,7 @@ fn led_to(events: &[Event], anchor: &VerifierKey) -> BTreeSet<String> {
         if !led.contains(&e.key) {
             continue;
         }
-        if let Some(k) = e.data.get("verifier_key").and_then(|v| v.as_str()).and_then(|k| VerifierKey::parse(k).ok()) {
+        if let Some(k) = e.as_type::<ev::KeyIntroduced>().and_then(|k| VerifierKey::parse(&k.verifier_key).ok()) {
             led.insert(k.id_hex());
         }
     }
@@ -278,12 +279,12 @@ fn rejudge(v: &AppealView, seq: u64, r: &ev::AppealRechecked, keys: &TrustedKeys
     if let Some(missing) = evidence.iter().find(|s| !held.contains(s)) {
         return Err(fail(format!("its evidence seq {missing} is not in the case file")));
     }
-    let is_correction = |e: &Event| e.kind == REGISTRY_RESPONDED && e.data.get("correction") == Some(&serde_json::Value::Bool(true));
+    let is_correction = |e: &Event| e.as_type::<ev::RegistryResponded>().is_some_and(|r| r.correction == Some(true));
     let mut corrections = Corrections::new();
     for e in v.events.iter().filter(|e| evidence.contains(&e.seq) && is_correction(e)) {
         let c: ev::RegistryResponded = e.decode().map_err(|err| fail(err.to_string()))?;
         let registry = RegistryId::parse(&c.registry).ok_or_else(|| fail(format!("unknown registry {:?}", c.registry)))?;
-        let subjects: Vec<String> = serde_json::from_value(c.answer["subjects"].clone()).unwrap_or_default();
+        let subjects = AnswerHead::of(&c.answer).subjects();
         let signed = SignedAnswer::from_responded(&c);
         let records = check_answer(keys, registry, &format!("{}/{registry}", v.id), AnswerKind::Records(&subjects), &signed)
             .map_err(|f| fail(format!("seq {}: the correction from {registry}: {f}", e.seq)))?;
@@ -352,18 +353,24 @@ pub fn check_quorum(checkpoint: &str, witnesses: &[events::CosignerKey], quorum:
 pub fn check_evidence(events: &[Event], keys: &TrustedKeys) -> Result<(), ProofError> {
     let asked = events.iter().any(|e| matches!(e.kind.as_str(), REGISTRY_QUERIED | DECISION_PROPOSED | DECISION_TAKEN));
     for e in events {
-        let d = &e.data;
         match e.kind.as_str() {
             LIST_ENTRY_RECEIVED => {
                 check_event_sources(e, keys).map_err(|err| invalid(format!("seq {}: {err}", e.seq)))?;
-                if asked && d["entry"]["consent"] != true {
+                let entry: ev::ListEntryReceived = e.decode().map_err(|err| invalid(err.to_string()))?;
+                if asked && !EntryConsent::of(&entry.entry) {
                     return Err(invalid(format!("seq {}: the list entry shows no consent, yet the person was queried or decided on", e.seq)));
                 }
             }
-            DECISION_TAKEN if d.get("appeal").is_none() => {
+            DECISION_TAKEN if e.appeal().is_none() => {
                 check_event_sources(e, keys).map_err(|err| invalid(format!("seq {}: {err}", e.seq)))?;
-                let official = &d["decision"]["official"];
-                if !official["id"].is_string() || official["id"] != d["official"]["id"] || d["decision"]["outcome"] != d["outcome"] {
+                let taken: ev::DecisionTaken = e.decode().map_err(|err| invalid(err.to_string()))?;
+                // The decision as its source signed it, typed (decision 15: it names its official).
+                let signed = taken.decision.as_ref().and_then(|d| Decision::deserialize(d).ok());
+                let agrees = match (signed, &taken.official) {
+                    (Some(Decision { official: Some(by), outcome, .. }), Some(recorded)) => by.id.as_str() == recorded.id && outcome == taken.outcome.as_str(),
+                    _ => false,
+                };
+                if !agrees {
                     return Err(invalid(format!("seq {}: the decision as its source signed it names no official, or another one or outcome", e.seq)));
                 }
             }
@@ -411,7 +418,6 @@ pub enum JudgeError {
 /// (its signature, by the entry valid when it was signed), a list entry's and a decision's own
 /// (by the event's time), a reinstatement's acknowledgement. Other events carry none.
 pub fn check_event_sources(e: &Event, keys: &TrustedKeys) -> Result<(), JudgeError> {
-    let d = &e.data;
     match e.kind.as_str() {
         REGISTRY_RESPONDED => {
             let r: ev::RegistryResponded = e.decode()?;
@@ -425,10 +431,15 @@ pub fn check_event_sources(e: &Event, keys: &TrustedKeys) -> Result<(), JudgeErr
             keys.check_source(registry, &signed).map_err(JudgeError::Acknowledgement)
         }
         LIST_ENTRY_RECEIVED => {
-            keys.check_item(RegistryId::IshAsMr, &d["entry"], d["entry_sig"].as_str(), Some(&e.time)).map_err(|e| JudgeError::ListEntry(Box::new(e)))
+            let l: ev::ListEntryReceived = e.decode()?;
+            keys.check_item(RegistryId::IshAsMr, &l.entry, l.entry_sig.as_ref().map(String::as_str), Some(&e.time))
+                .map_err(|e| JudgeError::ListEntry(Box::new(e)))
         }
-        DECISION_TAKEN if d.get("appeal").is_none() => {
-            keys.check_item(RegistryId::IshAsMr, &d["decision"], d["decision_sig"].as_str(), Some(&e.time)).map_err(|e| JudgeError::Decision(Box::new(e)))
+        DECISION_TAKEN if e.appeal().is_none() => {
+            let t: ev::DecisionTaken = e.decode()?;
+            let decision = t.decision.unwrap_or(serde_json::Value::Null);
+            keys.check_item(RegistryId::IshAsMr, &decision, t.decision_sig.as_ref().map(String::as_str), Some(&e.time))
+                .map_err(|e| JudgeError::Decision(Box::new(e)))
         }
         _ => Ok(()),
     }
@@ -687,7 +698,7 @@ pub fn verified_answers<'e>(
     for e in events.into_iter().filter(|e| e.kind == REGISTRY_RESPONDED && e.stream.starts_with("person:")) {
         let r: ev::RegistryResponded = e.decode()?;
         let registry = RegistryId::parse(&r.registry).ok_or(JudgeError::UnknownRegistryAt(e.seq))?;
-        let subjects: Vec<String> = serde_json::from_value(r.answer["subjects"].clone()).unwrap_or_default();
+        let subjects = AnswerHead::of(&r.answer).subjects();
         let signed = SignedAnswer { item_sigs: Default::default(), ..SignedAnswer::from_responded(&r) };
         let step = r.step.unwrap_or_default();
         let kind = match asked.get(&r.request_id) {

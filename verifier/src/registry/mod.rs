@@ -63,6 +63,48 @@ impl SignedAnswer {
     }
 }
 
+/// What a registry answer says of itself beside its records (`docs/interfaces.md`), typed.
+/// Its records stay the `Value` the source signed; `check_answer` checks the whole.
+#[derive(Debug, Default, Deserialize)]
+pub struct AnswerHead {
+    #[serde(default)]
+    pub registry: Option<String>,
+    #[serde(default)]
+    pub request_id: Option<String>,
+    #[serde(default)]
+    pub issued_at: Option<String>,
+    #[serde(default)]
+    subjects: Option<Vec<String>>,
+}
+
+impl AnswerHead {
+    /// The head of `answer`; an empty one where it is not an answer's shape.
+    pub fn of(answer: &Value) -> Self {
+        Self::deserialize(answer).unwrap_or_default()
+    }
+
+    /// The persons the answer is about (none for a list page).
+    pub fn subjects(self) -> Vec<String> {
+        self.subjects.unwrap_or_default()
+    }
+}
+
+/// The one member of a list entry the evidence check reads: consent, given only as `true`
+/// (decision 14). The format-logical control (`rules::control`) reads an entry member by member,
+/// so as to name every bad field.
+#[derive(Deserialize)]
+pub struct EntryConsent {
+    #[serde(default)]
+    consent: Option<bool>,
+}
+
+impl EntryConsent {
+    /// Whether `entry` gives consent.
+    pub fn of(entry: &Value) -> bool {
+        Self::deserialize(entry).is_ok_and(|c| c.consent == Some(true))
+    }
+}
+
 /// The items of an answer, by the keys its `item_sigs` use: a list page's entries by index,
 /// decisions by IIN.
 pub fn items<'v>(kind: AnswerKind, records: &'v Value) -> Vec<(String, &'v Value)> {
@@ -319,4 +361,34 @@ pub fn check_answer<'s>(
 /// The records of a checked per-IIN answer.
 pub fn records_of(records: &Value) -> Records {
     records.as_object().map(|m| m.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn consent_is_given_only_as_true() {
+        let cases = [
+            (json!({"iin": "1", "consent": true}), true),
+            (json!({"iin": "1", "consent": false}), false),
+            (json!({"iin": "1"}), false),
+            (json!({"iin": "1", "consent": "true"}), false),
+            (json!({"iin": "1", "consent": null}), false),
+            (json!("not an entry"), false),
+        ];
+        for (entry, given) in cases {
+            assert_eq!(EntryConsent::of(&entry), given, "{entry}");
+        }
+    }
+
+    #[test]
+    fn an_answer_head_reads_its_subjects_typed() {
+        let a = json!({"registry": "zags", "request_id": "r", "issued_at": "2026-01-01T00:00:00Z", "subjects": ["1", "2"], "records": {}});
+        assert_eq!(AnswerHead::of(&a).subjects(), ["1", "2"]);
+        // A list page has none; a malformed head reads as empty, and `check_answer` refuses it.
+        assert!(AnswerHead::of(&json!({"registry": "ish_as_mr", "records": {"entries": []}})).subjects().is_empty());
+        assert!(AnswerHead::of(&json!({"subjects": "1"})).subjects().is_empty());
+    }
 }
