@@ -45,6 +45,25 @@ pub struct Event {
 }
 
 impl Event {
+    /// A v1 event at `seq` that was never sealed (no `prev`, time, hash or signature): what a
+    /// fold or a check is tested on, which reads only the members given.
+    pub fn unsealed(seq: u64, stream: &str, kind: &str, data: Value) -> Event {
+        Event {
+            format: EVENT_FORMAT.into(),
+            seq,
+            prev: String::new(),
+            time: String::new(),
+            stream: stream.into(),
+            stream_seq: seq,
+            kind: kind.into(),
+            data,
+            key: String::new(),
+            hash: String::new(),
+            sig: String::new(),
+            stored: None,
+        }
+    }
+
     /// A copy of the event as opened, without what is stored beside it: for a fold, which reads
     /// only the opened data (a v2 event's stored form doubled the cost of every copy and drop).
     pub fn opened_copy(&self) -> Event {

@@ -420,20 +420,7 @@ mod tests {
     use serde_json::{json, Value};
 
     fn event(kind: &str, data: Value) -> Event {
-        Event {
-            format: EVENT_FORMAT.into(),
-            seq: 1,
-            prev: String::new(),
-            time: String::new(),
-            stream: "person:x".into(),
-            stream_seq: 0,
-            kind: kind.into(),
-            data,
-            key: String::new(),
-            hash: String::new(),
-            sig: String::new(),
-            stored: None,
-        }
+        Event::unsealed(1, "person:x", kind, data)
     }
 
     /// The members of a source signature are read typed; one of another type is named as

@@ -431,20 +431,7 @@ mod tests {
     use serde_json::json;
 
     fn event(seq: u64, stream: &str, kind: &str, data: Value) -> Event {
-        Event {
-            format: events::envelope::EVENT_FORMAT.into(),
-            seq,
-            prev: String::new(),
-            time: String::new(),
-            stream: stream.into(),
-            stream_seq: seq,
-            kind: kind.into(),
-            data,
-            key: String::new(),
-            hash: String::new(),
-            sig: String::new(),
-            stored: None,
-        }
+        Event::unsealed(seq, stream, kind, data)
     }
 
     /// A consumer may skip the types passed over only if folding one never changes anything,
