@@ -79,3 +79,22 @@ async fn the_register_is_public_in_both_languages_and_names_nobody() {
     assert_eq!(lease["figures"]["runs"], 0);
     assert!(doc["checkpoint"].as_str().unwrap().contains("— "), "the log's signed checkpoint");
 }
+
+/// Issue 33, item 2: `/register.json` keeps its bytes whether it is built as a map or as typed
+/// structs; `tests/data/golden/register.json` holds them (rewritten with `UPDATE_EXPECT=1`). The
+/// checkpoint note, which names this run's ledger key, stands as `<checkpoint>`.
+#[tokio::test]
+async fn the_register_document_keeps_its_bytes() {
+    let (_place, state, _) = state().await;
+    let (s, served) = get(&state, "/register.json", None).await;
+    assert_eq!(s, StatusCode::OK);
+    let doc: Value = serde_json::from_str(&served).unwrap();
+    let note = serde_json::to_string(&doc["checkpoint"]).unwrap();
+    assert!(doc["checkpoint"].is_string(), "the world has a checkpoint: {note}");
+    let text = served.replace(&note, "\"<checkpoint>\"") + "\n";
+    let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/golden/register.json");
+    if std::env::var_os("UPDATE_EXPECT").is_some() {
+        std::fs::write(&golden, &text).unwrap();
+    }
+    assert_eq!(text, std::fs::read_to_string(&golden).unwrap(), "the register's bytes changed");
+}
