@@ -1,6 +1,7 @@
 //! housing-ledger: the service library (store, ledger, API). The binary in `main.rs` is a thin
 //! command line over it.
 
+pub mod algorithm_register;
 pub mod api;
 pub mod app;
 pub mod appeal;

@@ -44,7 +44,7 @@ pub struct AppState {
     /// How the officers' page sessions live.
     pub sessions: SessionPolicy,
     /// The public register's document and when it was made.
-    pub register: Arc<std::sync::Mutex<Option<(std::time::Instant, serde_json::Value)>>>,
+    pub register: Arc<std::sync::Mutex<Option<(std::time::Instant, crate::algorithm_register::Register)>>>,
     /// The background loops serving needs (WAL maintenance, projection catch-up, the subject
     /// index); their owner.
     pub background: Arc<Background>,

@@ -1017,7 +1017,7 @@ async fn case_file(State(s): State<AppState>, session: Session, Path(id): Path<S
 
 /// The register's document, from the stored projection and the latest served checkpoint;
 /// kept for a minute, as anyone may ask for it.
-async fn algorithm_register_document(s: &AppState) -> Result<serde_json::Value, crate::ledger::LedgerError> {
+async fn algorithm_register_document(s: &AppState) -> Result<crate::algorithm_register::Register, crate::ledger::LedgerError> {
     if let Some((at, doc)) = s.register.lock().expect("register cache lock").clone() {
         if at.elapsed() < REGISTER_KEPT {
             return Ok(doc);
@@ -1025,7 +1025,7 @@ async fn algorithm_register_document(s: &AppState) -> Result<serde_json::Value, 
     }
     let rows = crate::read_models::all_persons(&s.ledger).await?;
     let checkpoint = s.ledger.latest_served().await?.map(|(_, note)| note);
-    let doc = algorithm_register::document(&s.book, &s.registry_keys, &algorithm_register::figures(&rows), checkpoint.as_deref());
+    let doc = crate::algorithm_register::document(&s.book, &s.registry_keys, &crate::algorithm_register::figures(&rows), checkpoint.as_deref());
     *s.register.lock().expect("register cache lock") = Some((std::time::Instant::now(), doc.clone()));
     Ok(doc)
 }
@@ -1041,6 +1041,6 @@ async fn register_page(State(s): State<AppState>, session: Session) -> Result<Ht
 }
 
 /// `/register.json`.
-async fn register_json(State(s): State<AppState>) -> Result<axum::Json<serde_json::Value>, crate::api::AppError> {
+async fn register_json(State(s): State<AppState>) -> Result<axum::Json<crate::algorithm_register::Register>, crate::api::AppError> {
     Ok(axum::Json(algorithm_register_document(&s).await?))
 }

@@ -38,6 +38,8 @@ async fn the_register_is_public_in_both_languages_and_names_nobody() {
     assert!(kk.contains("lang=\"kk\"") && kk.contains("Алгоритмдер тізілімі") && kk.contains("Есептен шығару"), "Kazakh by default");
     let (_, ru) = get(&state, "/register", Some("hl_lang=ru")).await;
     assert!(ru.contains("lang=\"ru\"") && ru.contains("Реестр алгоритмов") && ru.contains("Снятие с учёта"), "Russian when chosen");
+    // A step that finds no ground (the family's composition) says so, rather than an empty cell.
+    assert!(ru.contains("не основание: определяет состав семьи"), "the step without a ground is named");
     let (s, json) = get(&state, "/register.json", None).await;
     assert_eq!(s, StatusCode::OK);
     for text in [&kk, &ru, &json] {
