@@ -461,21 +461,20 @@ pub fn page_of<'g, 'e>(groups: &'g [Group<'e>], per: usize, n: usize) -> (&'g [G
 
 /// Decision 22: what the decision rests on and how to contest it, the first thing on a case and
 /// in the printed case file: the notice's findings, one line each, then to whom and by when.
-pub fn explanation(lang: Lang, id: &str, e: &serde_json::Value) -> Markup {
-    let findings: Vec<crate::rules::explain::Finding> = serde_json::from_value(e["findings"].clone()).unwrap_or_default();
-    let found = crate::rules::explain::found(&findings, lang.code());
-    let c = &e["contest"];
+pub fn explanation(lang: Lang, id: &str, e: &crate::appeal::Explanation) -> Markup {
+    let found = crate::rules::explain::found(&e.findings, lang.code());
+    let c = &e.contest;
     html! {
         section.explanation #(id) {
             @for (i, line) in found.lines().enumerate() {
                 @if i == 0 { h3 { (line) } } @else { p.finding { (line) } }
             }
-            p { (crate::rules::explain::contest(c["to"].as_str().unwrap_or_default(), lang.code())) }
-            @if let Some(last) = c["last_day"].as_str() {
+            p { (crate::rules::explain::contest(&c.to, lang.code())) }
+            @if let Some(last) = &c.last_day {
                 p.last-day {
                     strong { (t(lang, "deadline")) ": " (day(lang, last)) }
-                    @if let Some(from) = c["delivered_on"].as_str() { " (" (t(lang, "delivered_on")) ": " (day(lang, from)) ")" }
-                    @if c["provisional"].is_string() { " " span.provisional { (t(lang, "deadline_provisional")) } }
+                    @if let Some(from) = &c.delivered_on { " (" (t(lang, "delivered_on")) ": " (day(lang, from)) ")" }
+                    @if c.provisional.is_some() { " " span.provisional { (t(lang, "deadline_provisional")) } }
                 }
             }
         }
