@@ -61,7 +61,7 @@ impl Figures {
 
 // The register's document, typed. Each struct's members are declared in the order `serde_json`
 // sorts a map's keys, so that `/register.json` keeps the bytes it had as a map (a golden file,
-// `tests/data/golden/register.json`, holds them).
+// `tests/data/register-golden.json`, holds them).
 
 /// `/register.json`: the Algorithm Register Metadata Standard's fields, where they fit.
 #[derive(Clone, Debug, Deserialize, Serialize)]

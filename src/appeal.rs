@@ -295,7 +295,7 @@ fn corrections_received<'e>(person: &'e [Event], id: &'e str) -> impl Iterator<I
 
 /// The subjects an answer names.
 fn subjects_of(answer: &Value) -> Vec<String> {
-    answer["subjects"].as_array().map(|s| s.iter().filter_map(|v| v.as_str().map(String::from)).collect()).unwrap_or_default()
+    crate::registry::AnswerHead::of(answer).subjects()
 }
 
 /// An unknown step, as the error of the field that named it.
@@ -508,7 +508,7 @@ impl Appeals<'_> {
         Ok(issued
             .into_iter()
             .map(|signed| {
-                let registry = signed.answer["registry"].as_str().unwrap_or_default().to_string();
+                let registry = crate::registry::AnswerHead::of(&signed.answer).registry.unwrap_or_default();
                 let refused = Self::check_correction(self.keys, id, &registry, &signed, &subjects).err().map(|e| e.to_string());
                 IssuedCorrection { received: received.get(&signed.source_sig).copied(), registry, signed, refused }
             })

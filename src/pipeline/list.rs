@@ -4,6 +4,7 @@
 
 use super::person::{self, Batch, RunContext};
 use super::*;
+use crate::registry::ListPage;
 
 impl<'a> Runner<'a> {
     /// Step 4 and steps 5-10, as one stream. The list is asked for page by page, each page
@@ -31,11 +32,13 @@ impl<'a> Runner<'a> {
                     Ok(read) => read,
                     Err(e) => break Err(e),
                 };
-                let entries = records["entries"].as_array().cloned().unwrap_or_default();
+                let listed = ListPage::of(&records);
+                let next = listed.as_ref().and_then(ListPage::next);
                 // Each entry with its own signature by the source (evidence per person).
+                let entries = listed.map(|l| l.entries).unwrap_or_default();
                 let all: Vec<ListItem> = entries.into_iter().enumerate().map(|(i, e)| (format!("{page}:{i}"), e, sigs.get(&i.to_string()).cloned())).collect();
                 read.push((list_seq, all));
-                match records["next_page"].as_u64() {
+                match next {
                     Some(next) if next > page => page = next,
                     _ => break Ok(()),
                 }
@@ -164,7 +167,7 @@ async fn fetch_list_page(ledger: &Ledger, ctx: &RunContext, page: u64) -> Result
         .and_then(|s| check_answer(&ctx.keys, RegistryId::IshAsMr, &request_id, AnswerKind::List, &s).cloned().map(|r| (s, r)));
     let stream = run_stream(&ctx.run);
     let (ev, outcome) = match checked {
-        Ok((signed, records)) if records["entries"].is_array() => {
+        Ok((signed, records)) if ListPage::of(&records).is_some() => {
             let item_sigs = Some(signed.item_sigs.clone());
             let responded = ev::RegistryResponded {
                 step: Some("4".into()),

@@ -10,7 +10,7 @@ pub mod revocation;
 pub mod shep;
 
 pub use verifier::registry::{check_answer, items, records_of, trust, AnswerKind, Decision, Official, RegistryFault, Reinstatement, SignedAnswer};
-pub use verifier::registry::{TrustBasis, TrustedKeys};
+pub use verifier::registry::{AnswerHead, ListPage, TrustBasis, TrustedKeys};
 
 use crate::rules::records::RegistryId;
 use crate::rules::Procedure;

@@ -83,7 +83,7 @@ async fn the_register_is_public_in_both_languages_and_names_nobody() {
 }
 
 /// Issue 33, item 2: `/register.json` keeps its bytes whether it is built as a map or as typed
-/// structs; `tests/data/golden/register.json` holds them (rewritten with `UPDATE_EXPECT=1`). The
+/// structs; `tests/data/register-golden.json` holds them (rewritten with `UPDATE_EXPECT=1`). The
 /// checkpoint note, which names this run's ledger key, stands as `<checkpoint>`.
 #[tokio::test]
 async fn the_register_document_keeps_its_bytes() {
@@ -94,7 +94,7 @@ async fn the_register_document_keeps_its_bytes() {
     let note = serde_json::to_string(&doc["checkpoint"]).unwrap();
     assert!(doc["checkpoint"].is_string(), "the world has a checkpoint: {note}");
     let text = served.replace(&note, "\"<checkpoint>\"") + "\n";
-    let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/golden/register.json");
+    let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/register-golden.json");
     if std::env::var_os("UPDATE_EXPECT").is_some() {
         std::fs::write(&golden, &text).unwrap();
     }

@@ -89,6 +89,28 @@ impl AnswerHead {
     }
 }
 
+/// A page of the step-4 list as ИШ АС МР answers it (`records` of a list answer): its entries,
+/// each the `Value` the source signed on its own (the format-logical control reads it field by
+/// field), and the page after it, if the answer names one.
+#[derive(Debug, Deserialize)]
+pub struct ListPage {
+    pub entries: Vec<Value>,
+    #[serde(default)]
+    next_page: Option<Value>,
+}
+
+impl ListPage {
+    /// The page `records` holds; `None` where it holds no list of entries.
+    pub fn of(records: &Value) -> Option<Self> {
+        Self::deserialize(records).ok()
+    }
+
+    /// The next page: a page number past this one's, or `None` (the list ends here).
+    pub fn next(&self) -> Option<u64> {
+        self.next_page.as_ref().and_then(Value::as_u64)
+    }
+}
+
 /// The one member of a list entry the evidence check reads: consent, given only as `true`
 /// (decision 14). The format-logical control (`rules::control`) reads an entry member by member,
 /// so as to name every bad field.
@@ -381,6 +403,18 @@ mod tests {
         for (entry, given) in cases {
             assert_eq!(EntryConsent::of(&entry), given, "{entry}");
         }
+    }
+
+    #[test]
+    fn a_list_page_is_its_entries_and_maybe_the_next() {
+        let page = ListPage::of(&json!({"entries": [{"iin": "1"}, {"iin": "2"}], "next_page": 3})).unwrap();
+        assert_eq!((page.entries.len(), page.next()), (2, Some(3)));
+        // The last page names none; a next page that is not a number ends the list too.
+        assert_eq!(ListPage::of(&json!({"entries": []})).unwrap().next(), None);
+        assert_eq!(ListPage::of(&json!({"entries": [], "next_page": "3"})).unwrap().next(), None);
+        // Without a list of entries there is no page.
+        assert!(ListPage::of(&json!({"entries": {"iin": "1"}})).is_none());
+        assert!(ListPage::of(&json!({"next_page": 1})).is_none());
     }
 
     #[test]
