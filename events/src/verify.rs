@@ -2,6 +2,7 @@
 //! history (`KeyIntroduced` / `KeyRetired` in stream `keys`), and the Merkle root at any size.
 //! Signature checks run in parallel; the order-dependent checks run in one pass after them.
 
+use crate::catalogue::Lenient;
 use crate::envelope::{decode_hash, Event, EVENT_FORMAT, EVENT_FORMAT_V2};
 use crate::error::{Error, Result};
 use crate::heads::StreamHeads;
@@ -252,57 +253,6 @@ struct SourceSigned<'a> {
     source_sig: Lenient<'a>,
     #[serde(borrow, default)]
     source_sig_alg: Lenient<'a>,
-}
-
-/// A member that is text, or nothing: absent, null or of another type reads as `None`, for the
-/// caller to name as missing (as it would an absent one), never as an error of the whole.
-#[derive(Default)]
-struct Lenient<'a>(Option<&'a str>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Lenient<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
-        struct Text;
-        impl<'de> Visitor<'de> for Text {
-            type Value = Option<&'de str>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any value")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<Self::Value, E> {
-                Ok(Some(v))
-            }
-            fn visit_str<E>(self, _: &str) -> std::result::Result<Self::Value, E> {
-                Ok(None)
-            }
-            fn visit_bool<E>(self, _: bool) -> std::result::Result<Self::Value, E> {
-                Ok(None)
-            }
-            fn visit_i64<E>(self, _: i64) -> std::result::Result<Self::Value, E> {
-                Ok(None)
-            }
-            fn visit_u64<E>(self, _: u64) -> std::result::Result<Self::Value, E> {
-                Ok(None)
-            }
-            fn visit_f64<E>(self, _: f64) -> std::result::Result<Self::Value, E> {
-                Ok(None)
-            }
-            fn visit_unit<E>(self) -> std::result::Result<Self::Value, E> {
-                Ok(None)
-            }
-            fn visit_none<E>(self) -> std::result::Result<Self::Value, E> {
-                Ok(None)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> std::result::Result<Self::Value, A::Error> {
-                while s.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(None)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> std::result::Result<Self::Value, A::Error> {
-                while m.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(None)
-            }
-        }
-        d.deserialize_any(Text).map(Lenient)
-    }
 }
 
 /// Checks the source's signature on a `RegistryResponded` against the keys its run names: the

@@ -821,7 +821,7 @@ fn timeline_table(l: Lang, shown: &[view::Group], checks: &BTreeMap<u64, crate::
                             th colspan="4" scope="rowgroup" {
                                 (t(l, "step")) " " (step)
                                 @if let Some(r) = &g.registry { " · " (t(l, r)) }
-                                @for v in g.events.iter().filter_map(|e| e.data["verdict"].as_str()) { " — " (t(l, v)) }
+                                @for v in g.events.iter().filter_map(|e| view::StepOf::of(e)?.verdict.0) { " — " (t(l, v)) }
                             }
                         }
                         @for e in &g.events { (timeline_row(l, e, checks)) }

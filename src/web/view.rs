@@ -3,7 +3,7 @@
 
 use super::i18n::{t, Lang};
 use crate::proof::EventCheck;
-use events::catalogue::{self as c, Ground};
+use events::catalogue::{self as c, Ground, Lenient};
 use events::types::*;
 use events::Event;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
@@ -91,7 +91,7 @@ pub fn when(lang: Lang, utc: &str) -> Markup {
 
 /// When a registry issued an answer, in local time; `—` if it does not say.
 pub fn issued_at(lang: Lang, answer: &Value) -> Markup {
-    answer["issued_at"].as_str().map(|x| when(lang, x)).unwrap_or_else(|| html! { "—" })
+    crate::registry::AnswerHead::of(answer).issued_at.map(|x| when(lang, &x)).unwrap_or_else(|| html! { "—" })
 }
 
 /// A calendar date (`YYYY-MM-DD`) as people write it.
@@ -403,13 +403,35 @@ pub struct Group<'e> {
     pub events: Vec<&'e Event>,
 }
 
+/// What the timeline reads of a registry step's event (a query, an answer, a failure, a
+/// verdict), whether a run's or an appeal's re-check.
+#[derive(Default, serde::Deserialize)]
+pub(crate) struct StepOf<'a> {
+    #[serde(borrow, default)]
+    appeal: Lenient<'a>,
+    #[serde(borrow, default)]
+    run: Lenient<'a>,
+    #[serde(borrow, default)]
+    step: Lenient<'a>,
+    #[serde(borrow, default)]
+    registry: Lenient<'a>,
+    #[serde(borrow, default)]
+    pub(crate) verdict: Lenient<'a>,
+}
+
+impl<'a> StepOf<'a> {
+    /// `e` read as a registry step's event; `None` for any other.
+    pub(crate) fn of(e: &'a Event) -> Option<Self> {
+        matches!(e.kind.as_str(), REGISTRY_QUERIED | REGISTRY_RESPONDED | REGISTRY_FAILED | CHECK_EVALUATED)
+            .then(|| serde::Deserialize::deserialize(&e.data).unwrap_or_default())
+    }
+}
+
 /// What ties an event to a registry step: its run or appeal, and its step.
 fn step_key(e: &Event) -> Option<(String, String)> {
-    if !matches!(e.kind.as_str(), REGISTRY_QUERIED | REGISTRY_RESPONDED | REGISTRY_FAILED | CHECK_EVALUATED) {
-        return None;
-    }
-    let of = e.data["appeal"].as_str().or(e.data["run"].as_str()).unwrap_or_default();
-    Some((of.to_string(), e.data["step"].as_str()?.to_string()))
+    let s = StepOf::of(e)?;
+    let of = s.appeal.0.or(s.run.0).unwrap_or_default();
+    Some((of.to_string(), s.step.0?.to_string()))
 }
 
 /// The events in groups: those of one registry step together, in order.
@@ -423,7 +445,7 @@ pub fn groups(events: &[Event]) -> Vec<Group<'_>> {
         }
         let (_, g) = out.last_mut().expect("a group was just filled");
         if g.step.is_some() && g.registry.is_none() {
-            g.registry = e.data["registry"].as_str().map(String::from);
+            g.registry = StepOf::of(e).and_then(|s| s.registry.0).map(String::from);
         }
     }
     out.into_iter().map(|(_, g)| g).collect()
