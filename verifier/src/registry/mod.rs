@@ -64,17 +64,25 @@ impl SignedAnswer {
 }
 
 /// What a registry answer says of itself beside its records (`docs/interfaces.md`), typed.
-/// Its records stay the `Value` the source signed; `check_answer` checks the whole.
+/// Its records stay the `Value` the source signed; `check_answer` checks the whole. Each member
+/// is read on its own: one of another type reads as `None`, and leaves the others as they are.
 #[derive(Debug, Default, Deserialize)]
 pub struct AnswerHead {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_none")]
     pub registry: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_none")]
     pub request_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_none")]
     pub issued_at: Option<String>,
-    #[serde(default)]
+    /// All strings, or none at all.
+    #[serde(default, deserialize_with = "or_none")]
     subjects: Option<Vec<String>>,
+}
+
+/// A member as `T`, or `None` where it is not one. Only for views read from a `Value`, where
+/// each member's deserializer stands alone, so that a failed one leaves nothing half-read.
+fn or_none<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    Ok(T::deserialize(d).ok())
 }
 
 impl AnswerHead {
@@ -424,5 +432,9 @@ mod tests {
         // A list page has none; a malformed head reads as empty, and `check_answer` refuses it.
         assert!(AnswerHead::of(&json!({"registry": "ish_as_mr", "records": {"entries": []}})).subjects().is_empty());
         assert!(AnswerHead::of(&json!({"subjects": "1"})).subjects().is_empty());
+        // Each member stands alone: a malformed one leaves the others read.
+        let odd = AnswerHead::of(&json!({"registry": 7, "issued_at": "2026-01-01T00:00:00Z", "subjects": ["1", 2]}));
+        assert_eq!((odd.registry.as_deref(), odd.issued_at.as_deref()), (None, Some("2026-01-01T00:00:00Z")));
+        assert!(odd.subjects().is_empty(), "subjects are all strings or none");
     }
 }
