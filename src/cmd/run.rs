@@ -11,18 +11,20 @@ pub(crate) async fn run_procedure(g: &Global, a: RunArgs) -> anyhow::Result<std:
     }
     // A simulation without --trust trusts the simulator's keys (the dev tools'); a live run
     // without one is refused below.
-    let sim_keys = if g.trust.is_none() { simulation_keys(g).ok() } else { None };
+    let trusted = match &g.trust {
+        Some(t) => Ok(t.clone()),
+        None => simulation_keys(g),
+    };
     let no_trust = TrustedKeys::default();
-    let source = registries_from(&registries, g, registry_timeout_ms, &answer_limits, g.trust.as_ref().or(sim_keys.as_ref()).unwrap_or(&no_trust))?;
+    let source = registries_from(&registries, g, registry_timeout_ms, &answer_limits, trusted.as_ref().unwrap_or(&no_trust))?;
     let as_of = as_of.unwrap_or_else(|| housing_ledger::rules::calendar::today().to_string());
     // Refuse a back-dated live run, a live run without a trust list, and an out-of-validity
     // one before touching storage (the ledger would be created).
     pipeline::admit(&book, procedure, &as_of, !simulation && source.is_live(), g.trust.is_some())?;
     // Refused before the ledger is touched where there is nothing to trust.
-    let trust = match (&g.trust, sim_keys) {
-        (Some(t), _) => t.clone(),
-        (None, Some(keys)) => write_sim_trust(&g.loc.data_dir, keys)?,
-        (None, None) => simulation_keys(g)?,
+    let trust = match g.trust {
+        Some(_) => trusted?,
+        None => write_sim_trust(&g.loc.data_dir, trusted?)?,
     };
     let ledger = g.loc.ledger().await?;
     let bar = TerminalProgress::new();
