@@ -355,15 +355,17 @@ pub fn check_evidence(events: &[Event], keys: &TrustedKeys) -> Result<(), ProofE
     for e in events {
         match e.kind.as_str() {
             LIST_ENTRY_RECEIVED => {
-                check_event_sources(e, keys).map_err(|err| invalid(format!("seq {}: {err}", e.seq)))?;
-                let entry: ev::ListEntryReceived = e.decode().map_err(|err| invalid(err.to_string()))?;
+                let at = |err: JudgeError| invalid(format!("seq {}: {err}", e.seq));
+                let entry: ev::ListEntryReceived = e.decode().map_err(|err| at(err.into()))?;
+                entry_source(&entry, e, keys).map_err(at)?;
                 if asked && !EntryConsent::of(&entry.entry) {
                     return Err(invalid(format!("seq {}: the list entry shows no consent, yet the person was queried or decided on", e.seq)));
                 }
             }
             DECISION_TAKEN if e.appeal().is_none() => {
-                check_event_sources(e, keys).map_err(|err| invalid(format!("seq {}: {err}", e.seq)))?;
-                let taken: ev::DecisionTaken = e.decode().map_err(|err| invalid(err.to_string()))?;
+                let at = |err: JudgeError| invalid(format!("seq {}: {err}", e.seq));
+                let taken: ev::DecisionTaken = e.decode().map_err(|err| at(err.into()))?;
+                decision_source(&taken, e, keys).map_err(at)?;
                 // The decision as its source signed it, typed (decision 15: it names its official).
                 let signed = taken.decision.as_ref().and_then(|d| Decision::deserialize(d).ok());
                 let agrees = match (signed, &taken.official) {
@@ -430,19 +432,21 @@ pub fn check_event_sources(e: &Event, keys: &TrustedKeys) -> Result<(), JudgeErr
             let signed = SignedAnswer { answer: r.answer, source_key: r.source_key, source_sig: r.source_sig, ..SignedAnswer::default() };
             keys.check_source(registry, &signed).map_err(JudgeError::Acknowledgement)
         }
-        LIST_ENTRY_RECEIVED => {
-            let l: ev::ListEntryReceived = e.decode()?;
-            keys.check_item(RegistryId::IshAsMr, &l.entry, l.entry_sig.as_ref().map(String::as_str), Some(&e.time))
-                .map_err(|e| JudgeError::ListEntry(Box::new(e)))
-        }
-        DECISION_TAKEN if e.appeal().is_none() => {
-            let t: ev::DecisionTaken = e.decode()?;
-            let decision = t.decision.unwrap_or(serde_json::Value::Null);
-            keys.check_item(RegistryId::IshAsMr, &decision, t.decision_sig.as_ref().map(String::as_str), Some(&e.time))
-                .map_err(|e| JudgeError::Decision(Box::new(e)))
-        }
+        LIST_ENTRY_RECEIVED => entry_source(&e.decode()?, e, keys),
+        DECISION_TAKEN if e.appeal().is_none() => decision_source(&e.decode()?, e, keys),
         _ => Ok(()),
     }
+}
+
+/// A list entry's own signature by ИШ АС МР, by the event's time.
+fn entry_source(l: &ev::ListEntryReceived, e: &Event, keys: &TrustedKeys) -> Result<(), JudgeError> {
+    keys.check_item(RegistryId::IshAsMr, &l.entry, l.entry_sig.as_ref().map(String::as_str), Some(&e.time)).map_err(|e| JudgeError::ListEntry(Box::new(e)))
+}
+
+/// A run's decision's own signature by ИШ АС МР, by the event's time (none signed: `null`).
+fn decision_source(t: &ev::DecisionTaken, e: &Event, keys: &TrustedKeys) -> Result<(), JudgeError> {
+    let decision = t.decision.as_ref().unwrap_or(&serde_json::Value::Null);
+    keys.check_item(RegistryId::IshAsMr, decision, t.decision_sig.as_ref().map(String::as_str), Some(&e.time)).map_err(|e| JudgeError::Decision(Box::new(e)))
 }
 
 /// The events the status a bundle states rests on, each named where it is missing (issue 29: a
