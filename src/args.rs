@@ -444,6 +444,15 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 20_000)]
         persons: u64,
     },
+    /// Format v2 against v1: `bench run` on a fresh ledger of each, in turn, for several
+    /// rounds (the order swapped every round); prints each run and the median ratio v2/v1.
+    Formats {
+        /// Recipients in all per run (half on each list).
+        #[arg(long, default_value_t = 10_000)]
+        persons: u64,
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
     /// Append and verify throughput next to raw Ed25519 rates.
     Ledger {
         #[arg(long, default_value_t = 200_000)]

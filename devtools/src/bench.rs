@@ -159,6 +159,8 @@ pub struct RunFigures {
     /// Events and seconds of each procedure, in the order run.
     pub procedures: Vec<(u64, f64)>,
     pub peak_rss_kib: u64,
+    /// The ledger's event format (v1 or v2).
+    pub format: &'static str,
 }
 
 /// Signatures in each raw-signing sample: long enough (about a second here) that one sample
@@ -176,6 +178,12 @@ pub fn peak_rss_kib() -> u64 {
 /// Runs both procedures over `persons` recipients (half on each list), in process, with every
 /// event signed and committed durably.
 pub async fn run_figures(url: &str, dir: &std::path::Path, persons: u64) -> anyhow::Result<RunFigures> {
+    run_figures_in(url, dir, persons, None).await
+}
+
+/// [`run_figures`] on a new ledger of `format` (`None`: the default, or what
+/// `HOUSING_LEDGER_FORMAT` asks for).
+pub async fn run_figures_in(url: &str, dir: &std::path::Path, persons: u64, format: Option<&str>) -> anyhow::Result<RunFigures> {
     use crate::population::Population;
     use crate::sim::FixtureRegistries;
     use crate::sim::DEFAULT_SIM_SEED;
@@ -184,7 +192,10 @@ pub async fn run_figures(url: &str, dir: &std::path::Path, persons: u64) -> anyh
     use housing_ledger::rules::{Procedure, RuleBook};
     let mut raw_sign = vec![raw_sign_rate(RAW_SIGN_SAMPLE)];
     let store: Arc<dyn EventStore> = Arc::new(SqlStore::connect(url).await?);
-    let ledger = Ledger::open(store, dir, housing_ledger::ledger::DEFAULT_ORIGIN).await?;
+    let ledger = match format {
+        Some(f) => Ledger::open_in_format(store, dir, housing_ledger::ledger::DEFAULT_ORIGIN, f).await?,
+        None => Ledger::open(store, dir, housing_ledger::ledger::DEFAULT_ORIGIN).await?,
+    };
     let pop = Arc::new(Population::with_sizes(persons - persons / 2, persons / 2, 42));
     let book = RuleBook::built_in();
     let keys = crate::sim::sim_trust(DEFAULT_SIM_SEED);
@@ -201,7 +212,7 @@ pub async fn run_figures(url: &str, dir: &std::path::Path, persons: u64) -> anyh
         procedures.push((ledger.size().await? - size_before, seconds));
     }
     raw_sign.push(raw_sign_rate(RAW_SIGN_SAMPLE));
-    Ok(RunFigures { raw_sign, persons, procedures, peak_rss_kib: peak_rss_kib() })
+    Ok(RunFigures { raw_sign, persons, procedures, peak_rss_kib: peak_rss_kib(), format: ledger.format() })
 }
 
 impl RunFigures {
@@ -228,6 +239,42 @@ impl RunFigures {
     /// and just after it.
     pub fn procedure_ratios(&self) -> Vec<f64> {
         self.procedures.iter().enumerate().map(|(i, (events, seconds))| *events as f64 / seconds / ((self.raw_sign[i] + self.raw_sign[i + 1]) / 2.0)).collect()
+    }
+}
+
+/// Format v2 against v1 (issue 32's target: within 15%), measured the way this machine allows:
+/// full runs of both procedures, each on a fresh ledger, v1 and v2 in turn within each round
+/// and the order swapped every round, so that a slow spell of a shared machine falls on both.
+/// `fresh` gives each run's database URL and directory. Returns each round's (v1, v2) figures.
+pub async fn format_rounds<F>(persons: u64, rounds: usize, mut fresh: F) -> anyhow::Result<Vec<(RunFigures, RunFigures)>>
+where
+    F: FnMut() -> anyhow::Result<(String, std::path::PathBuf)>,
+{
+    use events::{envelope::EVENT_FORMAT_V2, EVENT_FORMAT};
+    let mut out = Vec::with_capacity(rounds);
+    for round in 0..rounds {
+        let order = if round % 2 == 0 { [EVENT_FORMAT, EVENT_FORMAT_V2] } else { [EVENT_FORMAT_V2, EVENT_FORMAT] };
+        let mut got: Vec<RunFigures> = Vec::with_capacity(2);
+        for format in order {
+            let (url, dir) = fresh()?;
+            got.push(run_figures_in(&url, &dir, persons, Some(format)).await?);
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        got.sort_by_key(|f| f.format != EVENT_FORMAT);
+        let mut it = got.into_iter();
+        out.push((it.next().expect("v1"), it.next().expect("v2")));
+    }
+    Ok(out)
+}
+
+/// The median of `xs` (the mean of the middle two for an even count).
+pub fn median(xs: &[f64]) -> f64 {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
     }
 }
 

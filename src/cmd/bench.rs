@@ -62,6 +62,7 @@ pub(crate) async fn bench(g: &Global, command: BenchCommand) -> anyhow::Result<s
             let _ = std::fs::remove_dir_all(&dir);
             Ok(std::process::ExitCode::SUCCESS)
         }
+        BenchCommand::Formats { persons, rounds } => formats(loc, persons, rounds).await,
         BenchCommand::Ledger { events, batch } => {
             if events == 0 || batch == 0 {
                 bail!("--events and --batch must be positive");
@@ -89,6 +90,37 @@ pub(crate) async fn bench(g: &Global, command: BenchCommand) -> anyhow::Result<s
             Ok(std::process::ExitCode::SUCCESS)
         }
     }
+}
+
+/// `bench formats`: v2 against v1, round by round.
+async fn formats(loc: &Location, persons: u64, rounds: usize) -> anyhow::Result<std::process::ExitCode> {
+    if persons < 2 || rounds == 0 {
+        bail!("--persons must be at least 2 and --rounds at least 1");
+    }
+    if loc.database_url.is_some() {
+        bail!("bench formats starts a fresh ledger for every run: it runs on the embedded database only");
+    }
+    let fresh = || -> anyhow::Result<(String, std::path::PathBuf)> {
+        let dir = tempfile_dir()?;
+        Ok((format!("sqlite://{}", dir.join("bench.db").display()), dir))
+    };
+    let rounds = devtools::bench::format_rounds(persons, rounds, fresh).await?;
+    let per_s = |f: &devtools::bench::RunFigures| f.events() as f64 / f.seconds();
+    let mut ratios = Vec::new();
+    println!("round  v1 events/s  v2 events/s  v2/v1   (both procedures, {persons} persons, a fresh ledger each)");
+    for (i, (v1, v2)) in rounds.iter().enumerate() {
+        let r = per_s(v2) / per_s(v1);
+        ratios.push(r);
+        println!("{:>5}  {:>11.0}  {:>11.0}  {r:.3}", i + 1, per_s(v1), per_s(v2));
+    }
+    let mean = ratios.iter().sum::<f64>() / ratios.len() as f64;
+    println!(
+        "v2/v1: median {:.3}, mean {mean:.3}, lowest {:.3}, highest {:.3}",
+        devtools::bench::median(&ratios),
+        ratios.iter().copied().fold(f64::INFINITY, f64::min),
+        ratios.iter().copied().fold(0.0, f64::max)
+    );
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
 /// What `bench run` measured (also `bench api`, where it built the ledger).

@@ -52,3 +52,29 @@ async fn on_a_ledger_of_simulations_the_bench_leaves_no_live_token_and_no_invent
         }
     }
 }
+
+/// `bench formats` (issue 32's measure): every round runs both procedures once on a fresh v1
+/// ledger and once on a fresh v2 one (the order swapped each round), the same population each
+/// time, and hands back the pair in the order (v1, v2) whichever ran first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_formats_runs_a_fresh_ledger_of_each_format_every_round() {
+    let root = tempfile::tempdir().unwrap();
+    let mut made = Vec::new();
+    let fresh = || -> anyhow::Result<(String, std::path::PathBuf)> {
+        let dir = root.path().join(format!("run-{}", made.len()));
+        std::fs::create_dir(&dir)?;
+        made.push(dir.clone());
+        Ok((format!("sqlite://{}", dir.join("bench.db").display()), dir))
+    };
+    let rounds = devtools::bench::format_rounds(6, 2, fresh).await.unwrap();
+    assert_eq!(rounds.len(), 2);
+    for (v1, v2) in &rounds {
+        assert_eq!((v1.format, v2.format), (events::EVENT_FORMAT, events::envelope::EVENT_FORMAT_V2));
+        assert_eq!(v1.events(), v2.events(), "the same population, the same events");
+        assert!(v1.events() > 0 && v1.seconds() > 0.0 && v2.seconds() > 0.0);
+    }
+    assert_eq!(made.len(), 4, "a fresh ledger for every run");
+    assert!(made.iter().all(|d| !d.exists()), "each removed once measured");
+    assert_eq!(devtools::bench::median(&[0.9, 0.7, 0.8]), 0.8);
+    assert_eq!(devtools::bench::median(&[0.5, 0.75, 0.25, 1.0]), 0.625);
+}
