@@ -10,6 +10,7 @@ use events::types::*;
 use projections::person::ProcedureCase;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
+use verifier::registry::EntryHead;
 
 /// The retention rules files under `rules/` (`retention-*.json`), by name, oldest first.
 pub const VERSIONS: &[(&str, &str)] = &include!(concat!(env!("OUT_DIR"), "/retention_rules.rs"));
@@ -167,8 +168,8 @@ pub async fn due(ledger: &Ledger, rules: &RetentionRules, today: NaiveDate) -> R
     let mut refused: BTreeMap<String, (u64, String)> = BTreeMap::new();
     for e in ledger.log().read_all_by_type(INPUT_REJECTED).await? {
         let Some(r) = e.as_type::<InputRejected>() else { continue };
-        let Some(person) = r.entry.get("iin").and_then(|v| v.as_str()).filter(|p| !p.is_empty() && !with_case.contains(*p)) else { continue };
-        refused.insert(person.to_string(), (e.seq, e.time.clone()));
+        let Some(person) = EntryHead::of(&r.entry).iin.filter(|p| !p.is_empty() && !with_case.contains(p.as_str())) else { continue };
+        refused.insert(person, (e.seq, e.time.clone()));
     }
     for (person, (seq, time)) in refused {
         if let Some(d) = due_of(&person, "invalid_input", period, seq, &time).filter(|d| d.due_on.as_str() <= today.to_string().as_str()) {
@@ -194,8 +195,7 @@ async fn person_events(ledger: &Ledger, iin: &str, cases: &BTreeMap<String, Proc
         }
         if c.status == Status::InvalidInput {
             let refused = ledger.log().read_stream_kind(&run_stream(&c.run), INPUT_REJECTED).await?;
-            events
-                .extend(refused.into_iter().filter(|e| e.as_type::<InputRejected>().is_some_and(|r| r.entry.get("iin").and_then(|v| v.as_str()) == Some(iin))));
+            events.extend(refused.into_iter().filter(|e| e.as_type::<InputRejected>().is_some_and(|r| EntryHead::of(&r.entry).iin.as_deref() == Some(iin))));
         }
     }
     Ok(events)

@@ -439,7 +439,7 @@ fn status_line(l: Lang, procedure: &str, c: &ProcedureCase, link: &dyn Fn(u64) -
         dl.summary #(format!("summary-{procedure}")) {
             @if let Some(name) = &c.name { dt { (t(l, "full_name")) } dd { (name) } }
             @if let Some(x) = field("locality") { dt { (t(l, "locality")) } dd { (x) } }
-            @if let Some(q) = entry.and_then(|e| e["queue_number"].as_u64()) { dt { (t(l, "queue_number")) } dd { (q) } }
+            @if let Some(q) = entry.and_then(|e| verifier::registry::EntryHead::of(e).queue_number) { dt { (t(l, "queue_number")) } dd { (q) } }
             @if let Some(x) = field("registered_on") { dt { (t(l, "registered_on")) } dd { (view::day(l, &x)) } }
             @if let Some(x) = field("lease_contract") { dt { (t(l, "lease_contract")) } dd { (x) } }
         }
