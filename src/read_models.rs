@@ -128,6 +128,9 @@ pub struct Follower {
     task: tokio::task::JoinHandle<Result<(), LedgerError>>,
 }
 
+/// Events a follower folds at most in one commit, taking batches waiting in its channel.
+const COALESCE: usize = 20_000;
+
 /// The range `[from, to)` of a committed batch and its events of the types the fold reads.
 type Handed = (u64, u64, Vec<Event>);
 
@@ -137,7 +140,29 @@ impl Follower {
         let task = tokio::spawn(async move {
             let kinds = projections::person::folded();
             let mut cursor = store.projection_cursor(PERSONS).await?;
-            while let Some((from, to, mut events)) = rx.recv().await {
+            let mut waiting = None;
+            loop {
+                let next = match waiting.take() {
+                    Some(w) => Some(w),
+                    None => rx.recv().await,
+                };
+                let Some((from, mut to, mut events)) = next else { break };
+                // Batches already waiting, each following on from the last, are folded and
+                // committed as one: a person's row is then read, rewritten and sealed once for
+                // all of them, not once per batch.
+                while events.len() < COALESCE {
+                    match rx.try_recv() {
+                        Ok((f, t, more)) if f == to => {
+                            to = t;
+                            events.extend(more);
+                        }
+                        Ok(other) => {
+                            waiting = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
                 if to <= cursor {
                     continue;
                 }

@@ -213,3 +213,71 @@ async fn read_models_edited_behind_the_ledgers_back_are_caught_and_never_served(
     let (ok, out) = verify_deep();
     assert!(ok, "{out}");
 }
+
+/// A projection store that counts its commits.
+struct CountingCommits {
+    inner: std::sync::Arc<dyn housing_ledger::store::ProjectionStore>,
+    commits: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl housing_ledger::store::ProjectionStore for CountingCommits {
+    async fn projection_cursor(&self, p: &str) -> housing_ledger::store::Result<u64> {
+        self.inner.projection_cursor(p).await
+    }
+    async fn projection_rows(&self, p: &str, keys: &[String]) -> housing_ledger::store::Result<std::collections::HashMap<String, String>> {
+        self.inner.projection_rows(p, keys).await
+    }
+    async fn projection_all(&self, p: &str) -> housing_ledger::store::Result<Vec<(String, String)>> {
+        self.inner.projection_all(p).await
+    }
+    async fn projection_commit(&self, p: &str, from: u64, to: u64, rows: Vec<(String, String)>) -> housing_ledger::store::Result<bool> {
+        self.commits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.projection_commit(p, from, to, rows).await
+    }
+    async fn subject_index_commit(&self, from: u64, to: u64, rows: Vec<(String, u64)>) -> housing_ledger::store::Result<bool> {
+        self.inner.subject_index_commit(from, to, rows).await
+    }
+    async fn subject_seqs(&self, subject: &str) -> housing_ledger::store::Result<Vec<u64>> {
+        self.inner.subject_seqs(subject).await
+    }
+    async fn subject_index_all(&self) -> housing_ledger::store::Result<Vec<(String, u64)>> {
+        self.inner.subject_index_all().await
+    }
+    async fn forget_subject(&self, p: &str, key: &str) -> housing_ledger::store::Result<()> {
+        self.inner.forget_subject(p, key).await
+    }
+    async fn projection_reset(&self, p: &str) -> housing_ledger::store::Result<()> {
+        self.inner.projection_reset(p).await
+    }
+}
+
+/// Batches that wait in the follower's channel are folded and committed as one (a person's row
+/// is rewritten, and on v2 sealed, once for all of them), and the rows are what a replay of
+/// the events gives.
+#[tokio::test]
+async fn a_follower_behind_folds_the_waiting_batches_in_one_commit() {
+    use housing_ledger::read_models::{Follower, RowSeal, PERSONS};
+    let place = Place::new(Backend::Sqlite, None);
+    let ledger = place.ledger().await;
+    let (fx, _) = crate::common::scenario::complete(
+        housing_ledger::rules::Procedure::RegistryRemoval,
+        serde_json::json!({"entries": [{"iin": "@A"}, {"iin": "@B"}, {"iin": "@C"}], "registries": {"gosreestr": {"@A": {"privatization_contracts": [{"number": "1"}]}}}}),
+    );
+    crate::common::scenario::run_fixture(&ledger, housing_ledger::registry::fixture::Fixture::parse("c", &fx.to_string()).unwrap()).await;
+    ledger.projections().projection_reset(PERSONS).await.unwrap();
+    let size = ledger.size().await.unwrap();
+    let events = ledger.log().read(0, size).await.unwrap();
+    let counting = std::sync::Arc::new(CountingCommits { inner: ledger.projections().clone(), commits: Default::default() });
+    let follower = Follower::start(ledger.log().clone(), counting.clone(), RowSeal::of(&ledger));
+    // Three committed batches, handed over before the follower's task first runs.
+    let third = events.len() / 3;
+    for batch in [&events[..third], &events[third..2 * third], &events[2 * third..]] {
+        follower.committed(batch);
+    }
+    follower.finish().await.unwrap();
+    assert_eq!(counting.commits.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(ledger.projections().projection_cursor(PERSONS).await.unwrap(), size);
+    let r = housing_ledger::read_models::replay(&ledger).await.unwrap();
+    assert!(r.differences.is_empty(), "{:?}", r.differences);
+}
