@@ -165,7 +165,7 @@ impl EntryHead {
 /// decisions by IIN.
 pub fn items<'v>(kind: AnswerKind, records: &'v Value) -> Vec<(String, &'v Value)> {
     match kind {
-        AnswerKind::List => records["entries"].as_array().into_iter().flatten().enumerate().map(|(i, e)| (i.to_string(), e)).collect(),
+        AnswerKind::List => records.get("entries").and_then(Value::as_array).into_iter().flatten().enumerate().map(|(i, e)| (i.to_string(), e)).collect(),
         AnswerKind::Decisions(_) => records.as_object().into_iter().flatten().map(|(k, v)| (k.clone(), v)).collect(),
         _ => Vec::new(),
     }
@@ -353,27 +353,21 @@ pub fn check_answer<'s>(
     signed: &'s SignedAnswer,
 ) -> Result<&'s Value, RegistryFault> {
     keys.check_source(registry, signed)?;
-    let a = &signed.answer;
-    let obj = a.as_object().ok_or_else(|| RegistryFault::Malformed("answer is not an object".into()))?;
-    for k in obj.keys() {
-        if !["registry", "request_id", "subjects", "issued_at", "records"].contains(&k.as_str()) {
-            return Err(RegistryFault::Malformed(format!("unknown field {k:?}")));
-        }
+    let a = AnswerMembers::of(&signed.answer)?;
+    if a.registry != registry.as_str() {
+        return Err(RegistryFault::Malformed(format!("answer is from {:?}, not {registry}", a.registry)));
     }
-    if a["registry"] != registry.as_str() {
-        return Err(RegistryFault::Malformed(format!("answer is from {:?}, not {registry}", a["registry"])));
+    if a.request_id != request_id {
+        return Err(RegistryFault::Malformed(format!("answer is to request {:?}, not {request_id:?}", a.request_id)));
     }
-    if a["request_id"] != request_id {
-        return Err(RegistryFault::Malformed(format!("answer is to request {:?}, not {request_id:?}", a["request_id"])));
-    }
-    if !a["issued_at"].is_string() {
+    if !a.issued_at.is_string() {
         return Err(RegistryFault::Malformed("issued_at is missing".into()));
     }
-    let records = a.get("records").and_then(Value::as_object).ok_or_else(|| RegistryFault::Malformed("records is not an object".into()))?;
+    let records = a.records.as_object().ok_or_else(|| RegistryFault::Malformed("records is not an object".into()))?;
     // Evidence per person: every item of a list page or a decision batch signed on its own.
     if matches!(kind, AnswerKind::List | AnswerKind::Decisions(_)) {
-        for (k, item) in items(kind, &a["records"]) {
-            keys.check_item(registry, item, signed.item_sigs.get(&k).map(String::as_str), a["issued_at"].as_str())
+        for (k, item) in items(kind, a.records) {
+            keys.check_item(registry, item, signed.item_sigs.get(&k).map(String::as_str), a.issued_at.as_str())
                 .map_err(|e| RegistryFault::BadSignature(format!("item {k}: {e}")))?;
         }
     }
@@ -382,7 +376,7 @@ pub fn check_answer<'s>(
         AnswerKind::Records(s) | AnswerKind::Fields(s, _) | AnswerKind::Decisions(s) | AnswerKind::Acknowledgement(s) => Some(s),
     };
     if let Some(subjects) = subjects {
-        let got: Vec<&str> = a["subjects"].as_array().map(|s| s.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+        let got: Vec<&str> = a.subjects.as_array().map(|s| s.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
         if got != subjects.iter().map(String::as_str).collect::<Vec<_>>() {
             return Err(RegistryFault::Malformed("answer's subjects are not the ones asked about".into()));
         }
@@ -395,7 +389,7 @@ pub fn check_answer<'s>(
                     Decision::deserialize(rec).map_err(|e| RegistryFault::Malformed(format!("decision on {iin}: {e}")))?;
                 }
                 AnswerKind::Acknowledgement(_) => {
-                    if rec["reinstated"] != true {
+                    if !Acknowledgement::of(rec) {
                         return Err(RegistryFault::Malformed(format!("the acknowledgement for {iin} does not say reinstated: true")));
                     }
                 }
@@ -411,7 +405,50 @@ pub fn check_answer<'s>(
             }
         }
     }
-    Ok(&a["records"])
+    Ok(a.records)
+}
+
+/// The members of an answer, borrowed, each named once (here): a member of any other name is
+/// refused, and a missing one is null, as the checks' messages print it.
+struct AnswerMembers<'a> {
+    registry: &'a Value,
+    request_id: &'a Value,
+    subjects: &'a Value,
+    issued_at: &'a Value,
+    records: &'a Value,
+}
+
+impl<'a> AnswerMembers<'a> {
+    fn of(answer: &'a Value) -> Result<Self, RegistryFault> {
+        const NULL: &Value = &Value::Null;
+        let obj = answer.as_object().ok_or_else(|| RegistryFault::Malformed("answer is not an object".into()))?;
+        let mut a = AnswerMembers { registry: NULL, request_id: NULL, subjects: NULL, issued_at: NULL, records: NULL };
+        for (k, v) in obj {
+            let member = match k.as_str() {
+                "registry" => &mut a.registry,
+                "request_id" => &mut a.request_id,
+                "subjects" => &mut a.subjects,
+                "issued_at" => &mut a.issued_at,
+                "records" => &mut a.records,
+                _ => return Err(RegistryFault::Malformed(format!("unknown field {k:?}"))),
+            };
+            *member = v;
+        }
+        Ok(a)
+    }
+}
+
+/// ИШ АС МР's acknowledgement of a reinstatement (decision 16): it says `reinstated: true`.
+#[derive(Deserialize)]
+struct Acknowledgement {
+    #[serde(default, deserialize_with = "or_none")]
+    reinstated: Option<bool>,
+}
+
+impl Acknowledgement {
+    fn of(record: &Value) -> bool {
+        object_view::<Self>(record).is_some_and(|a| a.reinstated == Some(true))
+    }
 }
 
 /// The records of a checked per-IIN answer.
@@ -437,6 +474,96 @@ mod tests {
         for (entry, given) in cases {
             assert_eq!(EntryConsent::of(&entry), given, "{entry}");
         }
+    }
+
+    /// `check_answer` on `answer`, signed by the trusted key of ГБД ФЛ (its items too), asked as
+    /// request `r-1` about `850101300124` in the way `kind` names.
+    fn check(answer: Value, kind: &str, expect: expect_test::Expect) {
+        use base64::Engine;
+        let signer = events::LedgerSigner::from_seed("registry/gbd_fl", [7; 32]).unwrap();
+        let keys = TrustedKeys::of_keys(BTreeMap::from([(RegistryId::GbdFl, signer.verifier())]), TrustBasis::List);
+        let subjects = ["850101300124".to_string()];
+        let fields = ["surname".to_string()];
+        let kind = match kind {
+            "list" => AnswerKind::List,
+            "records" => AnswerKind::Records(&subjects),
+            "fields" => AnswerKind::Fields(&subjects, &fields),
+            "decisions" => AnswerKind::Decisions(&subjects),
+            _ => AnswerKind::Acknowledgement(&subjects),
+        };
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let item_sigs = items(kind, answer.get("records").unwrap_or(&Value::Null))
+            .into_iter()
+            .map(|(k, item)| (k, b64.encode(events::registry_answer::sign_item(item, &signer).unwrap())))
+            .collect();
+        let source_sig = b64.encode(events::registry_answer::sign(&answer, &signer).unwrap());
+        let signed = SignedAnswer { answer, source_key: signer.verifier_text().to_string(), source_sig, item_sigs, ..SignedAnswer::default() };
+        let got = match check_answer(&keys, RegistryId::GbdFl, "r-1", kind, &signed) {
+            Ok(records) => format!("ok {records}"),
+            Err(e) => format!("{}: {e}", e.kind()),
+        };
+        expect.assert_eq(&got);
+    }
+
+    #[test]
+    fn an_answer_is_checked_member_by_member() {
+        use expect_test::expect;
+        let answer = |extra: Value| {
+            let mut a = json!({"registry": "gbd_fl", "request_id": "r-1", "issued_at": "2026-01-15T09:00:00Z", "subjects": ["850101300124"], "records": {"850101300124": null}});
+            for (k, v) in extra.as_object().unwrap() {
+                match v {
+                    Value::String(s) if s == "-" => a.as_object_mut().unwrap().remove(k),
+                    _ => a.as_object_mut().unwrap().insert(k.clone(), v.clone()),
+                };
+            }
+            a
+        };
+        check(answer(json!({})), "records", expect![[r#"ok {"850101300124":null}"#]]);
+        check(answer(json!({"note": 1})), "records", expect![[r#"malformed: malformed answer: unknown field "note""#]]);
+        check(answer(json!({"registry": "zags"})), "records", expect![[r#"malformed: malformed answer: answer is from String("zags"), not gbd_fl"#]]);
+        check(answer(json!({"registry": "-"})), "records", expect![[r#"malformed: malformed answer: answer is from Null, not gbd_fl"#]]);
+        check(answer(json!({"request_id": "r-2"})), "records", expect![[r#"malformed: malformed answer: answer is to request String("r-2"), not "r-1""#]]);
+        check(answer(json!({"request_id": 1})), "records", expect![[r#"malformed: malformed answer: answer is to request Number(1), not "r-1""#]]);
+        check(answer(json!({"records": []})), "records", expect![[r#"malformed: malformed answer: records is not an object"#]]);
+        check(
+            answer(json!({"subjects": ["850101300125"]})),
+            "records",
+            expect![[r#"malformed: malformed answer: answer's subjects are not the ones asked about"#]],
+        );
+        check(answer(json!({"subjects": "-"})), "records", expect![[r#"malformed: malformed answer: answer's subjects are not the ones asked about"#]]);
+        check(
+            answer(json!({"records": {"850101300125": null}})),
+            "records",
+            expect![[r#"malformed: malformed answer: records for 850101300125, who was not asked about"#]],
+        );
+        check(
+            answer(json!({"records": {"850101300124": {"surname": "А", "address": "x"}}})),
+            "fields",
+            expect![[r#"malformed: malformed answer: record of 850101300124 holds "address", which was not asked for"#]],
+        );
+        check(answer(json!({"records": {"850101300124": {"reinstated": true}}})), "ack", expect![[r#"ok {"850101300124":{"reinstated":true}}"#]]);
+        check(
+            answer(json!({"records": {"850101300124": {"reinstated": "true"}}})),
+            "ack",
+            expect![[r#"malformed: malformed answer: the acknowledgement for 850101300124 does not say reinstated: true"#]],
+        );
+        check(
+            answer(json!({"records": {"850101300124": [true]}})),
+            "ack",
+            expect![[r#"malformed: malformed answer: the acknowledgement for 850101300124 does not say reinstated: true"#]],
+        );
+        check(
+            answer(json!({"records": {"850101300124": {"outcome": "confirmed", "note": 1}}})),
+            "decisions",
+            expect![[
+                r#"malformed: malformed answer: decision on 850101300124: unknown field `note`, expected one of `outcome`, `by`, `reference`, `official`"#
+            ]],
+        );
+        check(
+            answer(json!({"subjects": "-", "records": {"segment": "a", "page": 1, "entries": [{"iin": "850101300124"}]}})),
+            "list",
+            expect![[r#"ok {"entries":[{"iin":"850101300124"}],"page":1,"segment":"a"}"#]],
+        );
     }
 
     #[test]
