@@ -13,3 +13,4 @@ pub mod registry;
 pub mod report;
 pub mod rules;
 pub mod timestamp;
+pub(crate) mod view;

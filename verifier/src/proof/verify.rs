@@ -4,7 +4,7 @@
 //! own step machine. It reads no store: everything comes from the file.
 
 use super::{invalid, is_simulation, Bundle, CaseFile, Inclusion, ProofError, CASE_FILE_FORMAT, PROOF_FORMAT};
-use crate::registry::{check_answer, records_of, AnswerHead, AnswerKind, Decision, EntryConsent, SignedAnswer, TrustedKeys};
+use crate::registry::{check_answer, records_of, AnswerHead, AnswerKind, Decision, EntryHead, SignedAnswer, TrustedKeys};
 use crate::rules::checks::{self, CheckVerdict, Context, Family, Ground, Records};
 use crate::rules::records::RegistryId;
 use crate::rules::steps::{Outcome, StepMachine};
@@ -358,7 +358,7 @@ pub fn check_evidence(events: &[Event], keys: &TrustedKeys) -> Result<(), ProofE
                 let at = |err: JudgeError| invalid(format!("seq {}: {err}", e.seq));
                 let entry: ev::ListEntryReceived = e.decode().map_err(|err| at(err.into()))?;
                 entry_source(&entry, e, keys).map_err(at)?;
-                if asked && !EntryConsent::of(&entry.entry) {
+                if asked && !EntryHead::of(&entry.entry).consents() {
                     return Err(invalid(format!("seq {}: the list entry shows no consent, yet the person was queried or decided on", e.seq)));
                 }
             }

@@ -6,11 +6,13 @@
 pub mod shep;
 pub mod trust;
 
+pub use crate::rules::entry::EntryHead;
 pub use trust::{TrustBasis, TrustedKeys};
 
 use crate::rules::checks::Records;
 use crate::rules::records::RegistryId;
 use crate::rules::Procedure;
+use crate::view::{object_view, or_none};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -79,20 +81,6 @@ pub struct AnswerHead {
     subjects: Option<Vec<String>>,
 }
 
-/// A view `T` of `v` when `v` is an object; `None` otherwise, or where it does not read as one.
-/// serde reads a struct from an array too, member by position: `["gbd_fl", "r-1"]` read as an
-/// answer whose registry is `gbd_fl`, and `[true]` as an entry that consents, where a member
-/// looked up by name (as these views' readers did, and as the format means) finds nothing.
-fn object_view<'v, T: Deserialize<'v>>(v: &'v Value) -> Option<T> {
-    v.is_object().then(|| T::deserialize(v).ok()).flatten()
-}
-
-/// A member as `T`, or `None` where it is not one. Only for views read from a `Value`, where
-/// each member's deserializer stands alone, so that a failed one leaves nothing half-read.
-fn or_none<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
-    Ok(T::deserialize(d).ok())
-}
-
 impl AnswerHead {
     /// The head of `answer`; an empty one where it is not an answer's shape.
     pub fn of(answer: &Value) -> Self {
@@ -124,40 +112,6 @@ impl ListPage {
     /// The next page: a page number past this one's, or `None` (the list ends here).
     pub fn next(&self) -> Option<u64> {
         self.next_page.as_ref().and_then(Value::as_u64)
-    }
-}
-
-/// The one member of a list entry the evidence check reads: consent, given only as `true`
-/// (decision 14). The format-logical control (`rules::control`) reads an entry member by member,
-/// so as to name every bad field.
-#[derive(Deserialize)]
-pub struct EntryConsent {
-    #[serde(default)]
-    consent: Option<bool>,
-}
-
-impl EntryConsent {
-    /// Whether `entry` gives consent.
-    pub fn of(entry: &Value) -> bool {
-        object_view::<Self>(entry).is_some_and(|c| c.consent == Some(true))
-    }
-}
-
-/// What the service reads of a list entry as the source sent it (before its control, so any
-/// member may be missing or of another type): each member on its own, `None` where it is not
-/// one of its type.
-#[derive(Debug, Default, Deserialize, PartialEq, Eq)]
-pub struct EntryHead {
-    #[serde(default, deserialize_with = "or_none")]
-    pub iin: Option<String>,
-    #[serde(default, deserialize_with = "or_none")]
-    pub queue_number: Option<u64>,
-}
-
-impl EntryHead {
-    /// The head of `entry`; an empty one where it is not an object.
-    pub fn of(entry: &Value) -> Self {
-        object_view(entry).unwrap_or_default()
     }
 }
 
@@ -461,21 +415,6 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    #[test]
-    fn consent_is_given_only_as_true() {
-        let cases = [
-            (json!({"iin": "1", "consent": true}), true),
-            (json!({"iin": "1", "consent": false}), false),
-            (json!({"iin": "1"}), false),
-            (json!({"iin": "1", "consent": "true"}), false),
-            (json!({"iin": "1", "consent": null}), false),
-            (json!("not an entry"), false),
-        ];
-        for (entry, given) in cases {
-            assert_eq!(EntryConsent::of(&entry), given, "{entry}");
-        }
-    }
-
     /// `check_answer` on `answer`, signed by the trusted key of ГБД ФЛ (its items too), asked as
     /// request `r-1` about `850101300124` in the way `kind` names.
     fn check(answer: Value, kind: &str, expect: expect_test::Expect) {
@@ -585,19 +524,12 @@ mod tests {
         // A list page has none; a malformed head reads as empty, and `check_answer` refuses it.
         assert!(AnswerHead::of(&json!({"registry": "ish_as_mr", "records": {"entries": []}})).subjects().is_empty());
         assert!(AnswerHead::of(&json!({"subjects": "1"})).subjects().is_empty());
-        // A received entry's head: each member alone, as `.get(..).and_then(as_…)` read it.
-        let head = |v: Value| EntryHead::of(&v);
-        assert_eq!(head(json!({"iin": "850101300124", "queue_number": 17})), EntryHead { iin: Some("850101300124".into()), queue_number: Some(17) });
-        assert_eq!(head(json!({"iin": 850101300124u64, "queue_number": "17"})), EntryHead::default(), "of another type: none");
-        assert_eq!(head(json!({"iin": "1", "queue_number": -3})), EntryHead { iin: Some("1".into()), queue_number: None });
-        assert_eq!(head(json!(["850101300124"])), EntryHead::default(), "not an object");
         // Arrays are not read by position: an answer, a list page or a consent given as one is
         // none at all, as a member looked up by name finds nothing in it.
         let positional = AnswerHead::of(&json!(["gbd_fl", "r-1", "2026-01-15T00:00:00Z", ["1"]]));
         assert_eq!((positional.registry, positional.request_id, positional.issued_at), (None, None, None));
         assert!(AnswerHead::of(&json!(["gbd_fl", "r-1", "t", ["1"]])).subjects().is_empty());
         assert!(ListPage::of(&json!([[{"iin": "1"}], 2])).is_none());
-        assert!(!EntryConsent::of(&json!([true])) && EntryConsent::of(&json!({"consent": true})));
         // Each member stands alone: a malformed one leaves the others read.
         let odd = AnswerHead::of(&json!({"registry": 7, "issued_at": "2026-01-01T00:00:00Z", "subjects": ["1", 2]}));
         assert_eq!((odd.registry.as_deref(), odd.issued_at.as_deref()), (None, Some("2026-01-01T00:00:00Z")));

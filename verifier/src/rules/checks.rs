@@ -32,12 +32,8 @@ pub struct Context {
 impl Context {
     /// The context of a list entry (its `locality` and `kato`) in a run as of `as_of`.
     pub fn of_entry(entry: &Value, as_of: Option<&str>, live: bool) -> Self {
-        Self {
-            locality: entry["locality"].as_str().unwrap_or_default().to_string(),
-            kato: entry["kato"].as_str().map(String::from),
-            as_of: as_of.map(String::from),
-            live,
-        }
+        let head = super::entry::EntryHead::of(entry);
+        Self { locality: head.locality.unwrap_or_default(), kato: head.kato, as_of: as_of.map(String::from), live }
     }
 }
 

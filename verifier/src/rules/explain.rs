@@ -5,7 +5,7 @@
 
 use super::checks::{on_decision_date, Context, Family, Ground, Records};
 use super::iin::Iin;
-use super::records::RegistryId;
+use super::records::{Citizenship, GbdFl, RegistryId, Right, StateFundHousing};
 use super::Texts;
 use chrono::Datelike;
 use serde::{Deserialize, Serialize};
@@ -91,16 +91,24 @@ pub fn findings(recipient: &str, grounds: &[Ground], family: &Family, answers: &
             "shared_construction_contract" => push(&g.code, items("shared_construction_contracts")),
             "prior_service_housing" => push(&g.code, items("prior_station_housing")),
             "state_fund_housing_in_locality" => {
-                let here = |h: &Value| h["right"] == "permanent_use" && ctx.kato.as_deref().map_or(h["locality"] == ctx.locality.as_str(), |k| h["kato"] == k);
+                // As the check judged it (clause 10, decision 19), on the typed record.
+                let here = |h: &Value| {
+                    StateFundHousing::deserialize(h).is_ok_and(|h| {
+                        h.right == Right::PermanentUse && ctx.kato.as_deref().map_or(h.locality == ctx.locality, |k| h.kato.is_some_and(|x| x.0 == k))
+                    })
+                };
                 push(&g.code, items("state_fund_housing").into_iter().filter(here).collect())
             }
             "missing_or_deceased" if registry == RegistryId::Zags => push("death", rec.get("death").cloned().into_iter().collect()),
             "missing_or_deceased" => {
-                for fact in ["declared_missing", "declared_dead"].into_iter().filter(|f| rec[*f] == true) {
-                    push(fact, Vec::new());
+                let person = GbdFl::deserialize(&rec).unwrap_or_default();
+                for (fact, stated) in [("declared_missing", person.declared_missing), ("declared_dead", person.declared_dead)] {
+                    if stated == Some(true) {
+                        push(fact, Vec::new());
+                    }
                 }
             }
-            "not_citizen" if rec["citizenship"] == "stateless" => push("stateless", Vec::new()),
+            "not_citizen" if GbdFl::deserialize(&rec).is_ok_and(|p| p.citizenship == Some(Citizenship::Stateless)) => push("stateless", Vec::new()),
             "not_citizen" => push(&g.code, vec![serde_json::json!({"citizenship": rec["citizenship"]})]),
             "permanent_residence_abroad" => push(&g.code, vec![serde_json::json!({"residence_country": rec["residence_country"]})]),
             other => push(other, Vec::new()),

@@ -5,6 +5,7 @@
 pub mod calendar;
 pub mod checks;
 pub mod control;
+pub mod entry;
 pub mod explain;
 pub mod iin;
 pub mod notice;
