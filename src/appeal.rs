@@ -327,7 +327,7 @@ impl Appeals<'_> {
 
     /// Reads an appeal.
     pub async fn load(&self, id: &str) -> Result<Appeal> {
-        let events = self.ledger.log().read_stream(&appeal_stream(id)).await?;
+        let events = self.ledger.log().read_stream(&appeal_stream(id), None).await?;
         let filed = events.first().filter(|e| e.kind == APPEAL_FILED).cloned().ok_or_else(|| AppealError::UnknownAppeal(id.to_string()))?;
         let filing: ev::AppealFiled = decoded(&filed)?;
         let procedure = Procedure::parse(&filing.procedure).map_err(|e| AppealError::Malformed(e.to_string()))?;
@@ -479,7 +479,7 @@ impl Appeals<'_> {
         let a = self.load(id).await?;
         a.open()?;
         let signed = SignedAnswer { item_sigs: Default::default(), ..c.signed.clone() };
-        let person = self.ledger.log().read_stream(&person_stream(&a.iin)).await?;
+        let person = self.ledger.log().read_stream(&person_stream(&a.iin), None).await?;
         let registry = Self::check_correction(self.keys, id, &c.registry, &signed, &appellant_and_family(&person, &a))?;
         let request_id = format!("{id}/{registry}");
         let received = ev::RegistryResponded {
@@ -497,7 +497,7 @@ impl Appeals<'_> {
     /// fixed it), fetched from the registries; each checked as `correction` would check it.
     pub async fn issued_corrections(&self, id: &str) -> Result<Vec<IssuedCorrection>> {
         let a = self.load(id).await?;
-        let person = self.ledger.log().read_stream(&person_stream(&a.iin)).await?;
+        let person = self.ledger.log().read_stream(&person_stream(&a.iin), None).await?;
         let subjects = appellant_and_family(&person, &a);
         let registries = self.registries.clone().unwrap_or_else(|| Arc::new(NoSource));
         let issued = registries
@@ -562,7 +562,7 @@ impl Appeals<'_> {
 
     /// The rule set the run was decided under, checked to be the one valid on its `as_of`.
     async fn rule_set_of(&self, run: &str) -> Result<(RuleSet, ev::RunStarted)> {
-        let started = self.ledger.log().read_stream_kind(&run_stream(run), RUN_STARTED).await?;
+        let started = self.ledger.log().read_stream(&run_stream(run), Some(RUN_STARTED)).await?;
         let started: ev::RunStarted = decoded(started.first().ok_or_else(|| AppealError::NotInLedger(format!("run {run} has no RunStarted")))?)?;
         let procedure = Procedure::parse(&started.procedure).map_err(|e| AppealError::Malformed(e.to_string()))?;
         let as_of = started.as_of.clone();
@@ -582,7 +582,7 @@ impl Appeals<'_> {
         let a = self.load(id).await?;
         a.open()?;
         let (rs, started) = self.rule_set_of(&a.run).await?;
-        let person = self.ledger.log().read_stream(&person_stream(&a.iin)).await?;
+        let person = self.ledger.log().read_stream(&person_stream(&a.iin), None).await?;
         let contested = a.filing.contested_step.clone();
         let first = step_index(&rs, &contested)?;
         let entry: ev::ListEntryReceived = of_run::<ev::ListEntryReceived>(&person, &a.run)
@@ -661,7 +661,7 @@ impl Appeals<'_> {
             return Err(AppealError::Malformed("reason: the officer's reasons are required".into()));
         }
         let recheck = a.recheck.as_ref();
-        let person = self.ledger.log().read_stream(&person_stream(&a.iin)).await?;
+        let person = self.ledger.log().read_stream(&person_stream(&a.iin), None).await?;
         let proposal = of_run::<ev::DecisionProposed>(&person, &a.run).last().map(|(_, p)| p);
         let outcome = match r.outcome.as_str() {
             "overturned" => AppealOutcome::Overturned,
@@ -877,8 +877,8 @@ pub async fn timeline(ledger: &Ledger, iin: &str) -> std::result::Result<Vec<Eve
     for case in persons.cases.get(iin).into_iter().flat_map(|m| m.values()) {
         if let Some(d) = &case.decision {
             let id = appeal_id(d.seq);
-            events.extend(ledger.log().read_stream(&appeal_stream(&id)).await?);
-            events.extend(ledger.log().read_stream(&notice_stream(&reinstatement_notice_id(&id))).await?);
+            events.extend(ledger.log().read_stream(&appeal_stream(&id), None).await?);
+            events.extend(ledger.log().read_stream(&notice_stream(&reinstatement_notice_id(&id)), None).await?);
         }
     }
     events.sort_by_key(|e| e.seq);

@@ -192,7 +192,7 @@ async fn route_subjects(s: &AppState, params: &BTreeMap<String, String>, pattern
         }
     }
     if let Some(iin) = appellant {
-        let case = s.ledger.log().read_stream(&events::types::person_stream(&iin)).await?;
+        let case = s.ledger.log().read_stream(&events::types::person_stream(&iin), None).await?;
         for e in appeal.iter().chain(&case) {
             iins_in_text(&e.stream, &mut out);
             iins_in_json(&e.data, None, &mut out);

@@ -79,7 +79,7 @@ pub async fn erase_subject(ledger: &Ledger, iin: &str, reason: &str, basis: &str
 
 /// The seq of the `SubjectErased` of the person with blind id `subject`, if he was erased.
 async fn erasure_seq(ledger: &Ledger, subject: &str) -> Result<Option<u64>, LedgerError> {
-    let erased = ledger.log().read_stream_kind(ERASURES_STREAM, SUBJECT_ERASED).await?;
+    let erased = ledger.log().read_stream(ERASURES_STREAM, Some(SUBJECT_ERASED)).await?;
     Ok(erased.iter().find(|e| e.as_type::<SubjectErased>().is_some_and(|s| s.subject == subject)).map(|e| e.seq))
 }
 
@@ -94,6 +94,6 @@ pub async fn erased(ledger: &Ledger, iin: &str) -> Result<Option<u64>, LedgerErr
 /// The figures of every erased person's cases, under his blind id: what the dashboard counts
 /// besides the persons it can still read.
 pub async fn erased_figures(ledger: &Ledger) -> Result<Vec<(String, std::collections::BTreeMap<String, projections::person::ProcedureCase>)>, LedgerError> {
-    let erased = ledger.log().read_stream_kind(ERASURES_STREAM, SUBJECT_ERASED).await?;
+    let erased = ledger.log().read_stream(ERASURES_STREAM, Some(SUBJECT_ERASED)).await?;
     Ok(erased.iter().filter_map(|e| e.as_type::<SubjectErased>()).filter_map(|s| Some((s.subject, serde_json::from_value(s.figures?).ok()?))).collect())
 }

@@ -437,7 +437,7 @@ impl Ledger {
     }
 
     pub async fn key_history(&self) -> Result<KeyHistory> {
-        Ok(key_history(&self.store.read_stream(KEYS_STREAM).await?))
+        Ok(key_history(&self.store.read_stream(KEYS_STREAM, None).await?))
     }
 
     /// Introduces a new key, signed by the old one, and retires the old one.
@@ -556,7 +556,7 @@ impl Ledger {
             }
         }
         let mut fold = TokenFold { read_at: Some(std::time::Instant::now()), ..Default::default() };
-        for e in self.store.read_stream(events::types::TOKENS_STREAM).await? {
+        for e in self.store.read_stream(events::types::TOKENS_STREAM, None).await? {
             if let Some(t) = e.as_type::<events::catalogue::TokenIssued>() {
                 fold.issued.insert(t.id.clone(), t);
             } else if let Some(r) = e.as_type::<events::catalogue::TokenRevoked>() {

@@ -168,7 +168,7 @@ pub async fn index_catch_up(ledger: &Ledger) -> Result<u64, LedgerError> {
 pub async fn of_person(ledger: &Ledger, iin: &str) -> Result<Vec<Value>, LedgerError> {
     let mut out: Vec<Value> = ledger
         .log()
-        .read_stream(&reads_stream(iin))
+        .read_stream(&reads_stream(iin), None)
         .await?
         .into_iter()
         .filter_map(|e| e.as_type::<PersonalDataRead>().map(|r| json!({"seq": e.seq, "time": e.time, "token": r.token, "role": r.role, "read": r.read})))

@@ -188,13 +188,13 @@ fn due_of(person: &str, kind: &str, period: &Period, seq: u64, time: &str) -> Op
 /// A person's events a period may count from: his stream, his appeals' resolutions and his
 /// refused entries in his runs' streams.
 async fn person_events(ledger: &Ledger, iin: &str, cases: &BTreeMap<String, ProcedureCase>) -> Result<Vec<events::Event>, LedgerError> {
-    let mut events = ledger.log().read_stream(&person_stream(iin)).await?;
+    let mut events = ledger.log().read_stream(&person_stream(iin), None).await?;
     for c in cases.values() {
         if let Some(a) = &c.appeal {
-            events.extend(ledger.log().read_stream_kind(&appeal_stream(&a.appeal), APPEAL_RESOLVED).await?);
+            events.extend(ledger.log().read_stream(&appeal_stream(&a.appeal), Some(APPEAL_RESOLVED)).await?);
         }
         if c.status == Status::InvalidInput {
-            let refused = ledger.log().read_stream_kind(&run_stream(&c.run), INPUT_REJECTED).await?;
+            let refused = ledger.log().read_stream(&run_stream(&c.run), Some(INPUT_REJECTED)).await?;
             events.extend(refused.into_iter().filter(|e| e.as_type::<InputRejected>().is_some_and(|r| EntryHead::of(&r.entry).iin.as_deref() == Some(iin))));
         }
     }

@@ -76,7 +76,7 @@ pub async fn proof_bundle(
 pub async fn person_events(State(s): State<AppState>, caller: Caller, Path(iin): Path<String>) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Auditor])?;
     let iin = checked_iin(&iin)?;
-    let events = s.ledger.log().read_stream(&person_stream(iin.as_str())).await?;
+    let events = s.ledger.log().read_stream(&person_stream(iin.as_str()), None).await?;
     if events.is_empty() {
         return Err(AppError::NotFound(format!("no events for {iin}")));
     }
@@ -106,7 +106,7 @@ pub async fn runs(State(s): State<AppState>, caller: Caller) -> Result<Json<Valu
 #[utoipa::path(get, path = "/v1/runs/{id}", tag = "runs", security(("bearer" = [])), params(("id" = String, Path)), responses((status = 200, description = "the run"), (status = 401), (status = 403), (status = 404)))]
 pub async fn run(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Auditor, Role::Operator])?;
-    let events = s.ledger.log().read_stream(&run_stream(&id)).await?;
+    let events = s.ledger.log().read_stream(&run_stream(&id), None).await?;
     let (started_seq, started) =
         events.iter().find_map(|e| Some((e.seq, e.as_type::<RunStarted>()?))).ok_or_else(|| AppError::NotFound(format!("no run {id}")))?;
     let finished = events.iter().find_map(|e| e.as_type::<RunFinished>());

@@ -16,7 +16,7 @@ impl<'a> Runner<'a> {
         }
         let proposals: Vec<Ref> = self.progress.proposals.iter().map(|(_, s)| Ref::Seq(*s)).collect();
         // Decision 24: the conflicting entries go back to the list's keeper with the list.
-        let rejected = self.ledger.log().read_stream_kind(&self.run_stream(), INPUT_REJECTED).await?;
+        let rejected = self.ledger.log().read_stream(&self.run_stream(), Some(INPUT_REJECTED)).await?;
         let conflicts: Vec<Ref> = rejected
             .iter()
             .filter(|e| e.as_type::<ev::InputRejected>().is_some_and(|r| r.reasons.iter().any(|why| why.starts_with(super::list::CONFLICTING_ENTRIES))))

@@ -120,7 +120,7 @@ fn run_id(procedure: Procedure, as_of: &str, source: &str, rule_sha: &str, simul
 /// Folds the run's own events (from its `RunStarted` on) into its progress.
 async fn load_progress(ledger: &Ledger, run: &str) -> Result<RunProgress, PipelineError> {
     let mut progress = RunProgress::new(run);
-    let head = ledger.log().read_stream(&run_stream(run)).await?;
+    let head = ledger.log().read_stream(&run_stream(run), None).await?;
     let Some(first) = head.first() else {
         return Ok(progress);
     };

@@ -44,7 +44,7 @@ impl RunHeaders {
             return Ok(h.clone());
         }
         let stream = run_stream(run);
-        let (started, parts) = tokio::join!(ledger.log().read_stream_kind(&stream, RUN_STARTED), ledger.log().read_stream_kind(&stream, LIST_SUBMITTED));
+        let (started, parts) = tokio::join!(ledger.log().read_stream(&stream, Some(RUN_STARTED)), ledger.log().read_stream(&stream, Some(LIST_SUBMITTED)));
         let (started, parts) = (started?, parts?);
         let mut part_of = std::collections::HashMap::new();
         for (k, e) in parts.iter().enumerate() {
@@ -74,7 +74,7 @@ pub async fn build(ledger: &Ledger, registries: &TrustedKeys, iin: &str, procedu
 /// `build`, with run headers kept across calls.
 pub async fn build_with(ledger: &Ledger, registries: &TrustedKeys, headers: &RunHeaders, iin: &str, procedure: Procedure) -> Result<Bundle, BuildError> {
     // Independent reads, concurrently.
-    let (person, keys) = tokio::join!(load_person_with(ledger, headers, iin), ledger.log().read_stream(events::verify::KEYS_STREAM));
+    let (person, keys) = tokio::join!(load_person_with(ledger, headers, iin), ledger.log().read_stream(events::verify::KEYS_STREAM, None));
     let (persons, person, run_events) = person?;
     let keys = keys?;
     let case = persons
@@ -148,7 +148,7 @@ pub async fn load_person(ledger: &Ledger, iin: &str) -> Result<(Persons, Vec<Eve
 }
 
 async fn load_person_with(ledger: &Ledger, headers: &RunHeaders, iin: &str) -> Result<(Persons, Vec<Event>, Vec<Event>), LedgerError> {
-    let person = ledger.log().read_stream(&person_stream(iin)).await?;
+    let person = ledger.log().read_stream(&person_stream(iin), None).await?;
     let runs: BTreeSet<String> = person.iter().filter_map(|e| e.run().map(String::from)).collect();
     let proposals: BTreeSet<u64> = person.iter().filter(|e| e.kind == DECISION_PROPOSED).map(|e| e.seq).collect();
     // Only what a bundle needs of each run's stream (its list pages hold other persons' data):
@@ -157,7 +157,7 @@ async fn load_person_with(ledger: &Ledger, headers: &RunHeaders, iin: &str) -> R
     let mut notices = Vec::new();
     for run in &runs {
         let notice = notice_stream(&format!("{run}-{iin}"));
-        let (h, n) = tokio::join!(headers.get(ledger, run), ledger.log().read_stream(&notice));
+        let (h, n) = tokio::join!(headers.get(ledger, run), ledger.log().read_stream(&notice, None));
         run_events.extend(h?.for_proposals(&proposals).cloned());
         notices.extend(n?);
     }
@@ -166,7 +166,7 @@ async fn load_person_with(ledger: &Ledger, headers: &RunHeaders, iin: &str) -> R
     let appeals: BTreeSet<String> = person.iter().filter(|e| e.kind == DECISION_TAKEN && e.appeal().is_none()).map(|e| appeal_id(e.seq)).collect();
     for a in &appeals {
         let (stream, notice) = (appeal_stream(a), notice_stream(&reinstatement_notice_id(a)));
-        let (s, n) = tokio::join!(ledger.log().read_stream(&stream), ledger.log().read_stream(&notice));
+        let (s, n) = tokio::join!(ledger.log().read_stream(&stream, None), ledger.log().read_stream(&notice, None));
         notices.extend(s?);
         notices.extend(n?);
     }
@@ -182,13 +182,13 @@ async fn load_person_with(ledger: &Ledger, headers: &RunHeaders, iin: &str) -> R
 
 /// Builds the case file of appeal `id` about `iin`; the checkpoint covers the appeal's events.
 pub async fn case_file(ledger: &Ledger, registries: &TrustedKeys, id: &str, iin: &str, procedure: Procedure) -> Result<CaseFile, BuildError> {
-    let mut appeal_events = ledger.log().read_stream(&appeal_stream(id)).await?;
+    let mut appeal_events = ledger.log().read_stream(&appeal_stream(id), None).await?;
     if appeal_events.is_empty() {
         return Err(BuildError::NoCase { iin: iin.into(), procedure: format!("appeal {id}") });
     }
-    let person = ledger.log().read_stream(&person_stream(iin)).await?;
+    let person = ledger.log().read_stream(&person_stream(iin), None).await?;
     appeal_events.extend(person.into_iter().filter(|e| e.appeal() == Some(id)));
-    appeal_events.extend(ledger.log().read_stream(&notice_stream(&reinstatement_notice_id(id))).await?);
+    appeal_events.extend(ledger.log().read_stream(&notice_stream(&reinstatement_notice_id(id)), None).await?);
     appeal_events.sort_by_key(|e| e.seq);
     ledger.checkpoint_covering(appeal_events.last().map(|e| e.seq).unwrap_or(0)).await?;
     let proof = build(ledger, registries, iin, procedure).await?;

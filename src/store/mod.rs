@@ -197,6 +197,10 @@ impl PendingBatch {
     }
 }
 
+/// A seq past every event's: `to` for a read to the end of the log (2^63 - 1, the largest a
+/// database's signed 64-bit integer holds).
+pub const END: u64 = i64::MAX as u64;
+
 /// The log: appending sealed, signed batches with their Merkle nodes, and reading events back.
 #[async_trait]
 pub trait LogStore: Send + Sync {
@@ -219,23 +223,23 @@ pub trait LogStore: Send + Sync {
     /// The last event of every stream among the first `size` events, as stored, in seq order.
     async fn stream_heads(&self, size: u64) -> Result<Vec<(u64, String)>>;
     /// Stored bodies `(seq, text)` of the events of the given types with seq in `[from, to)`,
-    /// in order.
-    async fn read_raw_kinds(&self, kinds: &[&str], from: u64, to: u64) -> Result<Vec<(u64, String)>>;
-    /// The events of one stream, in order.
-    async fn read_stream(&self, stream: &str) -> Result<Vec<Event>>;
-    /// The events of one stream that have one type, in order.
-    async fn read_stream_kind(&self, stream: &str, kind: &str) -> Result<Vec<Event>>;
+    /// in order; the first `limit` of them, if one is given.
+    async fn read_raw_kinds(&self, kinds: &[&str], from: u64, to: u64, limit: Option<u64>) -> Result<Vec<(u64, String)>>;
+    /// The events of one stream (those of type `kind`, if one is given), opened, in order.
+    async fn read_stream(&self, stream: &str, kind: Option<&str>) -> Result<Vec<Event>>;
     /// The events with the given seqs, in seq order.
     async fn read_seqs(&self, seqs: &[u64]) -> Result<Vec<Event>>;
-    /// Events of one type from seq `from` on, at most `limit`, in order.
-    async fn read_by_type(&self, kind: &str, from: u64, limit: u64) -> Result<Vec<Event>>;
+    /// Events of one type from seq `from` on, at most `limit`, opened, in order.
+    async fn read_by_type(&self, kind: &str, from: u64, limit: u64) -> Result<Vec<Event>> {
+        self.open_events(parse_rows(self.read_raw_kinds(&[kind], from, END, Some(limit)).await?)?).await
+    }
     /// Events `[from, from+limit)`, opened.
     async fn read(&self, from: u64, limit: u64) -> Result<Vec<Event>> {
         self.open_events(parse_rows(self.read_raw(from, limit).await?)?).await
     }
     /// The events of types `kinds` among seqs `[from, to)`, parsed and opened, in order.
     async fn read_kinds(&self, kinds: &[&str], from: u64, to: u64) -> Result<Vec<Event>> {
-        self.open_events(parse_rows(self.read_raw_kinds(kinds, from, to).await?)?).await
+        self.open_events(parse_rows(self.read_raw_kinds(kinds, from, to, None).await?)?).await
     }
     /// Every event of type `kind`, in order, read a page at a time (never cut off at a page).
     async fn read_all_by_type(&self, kind: &str) -> Result<Vec<Event>> {

@@ -411,7 +411,7 @@ async fn a_token_row_the_ledger_does_not_back_is_refused() {
     let api = Api::new().await;
     let auditor = api.token(Role::Auditor).await;
     assert_eq!(api.json("/v1/events?limit=1", Some(&auditor)).await.0, StatusCode::OK, "issued through the ledger: accepted");
-    let issued = api.state.ledger.log().read_stream("tokens").await.unwrap();
+    let issued = api.state.ledger.log().read_stream("tokens", None).await.unwrap();
     assert_eq!(issued.len(), 1);
     assert_eq!(issued[0].data["token_sha256"], hex::encode(housing_ledger::auth::token_hash(&auditor)), "its hash");
     assert!(!issued[0].data.to_string().contains(&auditor), "never the token");
@@ -444,7 +444,7 @@ async fn a_token_row_the_ledger_does_not_back_is_refused() {
 
     // A revocation is an event too.
     assert!(housing_ledger::auth::revoke_token(&api.state.ledger, auditor.split('_').nth(1).unwrap(), "2026-12-01T00:00:00.000Z").await.unwrap());
-    let kinds: Vec<String> = api.state.ledger.log().read_stream("tokens").await.unwrap().iter().map(|e| e.kind.clone()).collect();
+    let kinds: Vec<String> = api.state.ledger.log().read_stream("tokens", None).await.unwrap().iter().map(|e| e.kind.clone()).collect();
     assert_eq!(kinds, ["TokenIssued", "TokenIssued", "TokenRevoked"]);
     assert_eq!(api.json("/v1/events?limit=1", Some(&auditor)).await.0, StatusCode::UNAUTHORIZED);
 }

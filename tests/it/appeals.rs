@@ -484,7 +484,7 @@ async fn an_overturned_lease_termination_keeps_the_lease_in_force() {
     assert_eq!(case["reinstated"], json!({"lease_contract": "СЖ-2023-0000", "address": "Астана, ул. Кенесары 1"}));
     let (_, events) = w.call("GET", &format!("/v1/appeals/{}", id(&a)), &w.officer, None).await;
     assert_eq!(events["resolution"]["outcome"], "overturned");
-    let notice = w.state.ledger.log().read_stream(&format!("notice:{}-reinstatement", id(&a))).await.unwrap();
+    let notice = w.state.ledger.log().read_stream(&format!("notice:{}-reinstatement", id(&a)), None).await.unwrap();
     assert!(notice[0].data["text"]["ru"].as_str().unwrap().contains("СЖ-2023-0000 остается в силе"), "{:?}", notice[0].data);
 }
 
@@ -619,7 +619,7 @@ async fn decision_16_reinstatement_goes_back_to_the_list_keeper() {
     );
     let notices = |w: &World| {
         let (store, id) = (w.state.ledger.log().clone(), id(&a));
-        async move { store.read_stream(&format!("notice:{id}-reinstatement")).await.unwrap() }
+        async move { store.read_stream(&format!("notice:{id}-reinstatement"), None).await.unwrap() }
     };
     assert!(notices(&w).await.is_empty(), "no notice of reinstatement before ИШ АС МР acknowledges it");
     // Issue 28: a server without a trust list accepts no acknowledgement (and asks for none).
@@ -632,7 +632,7 @@ async fn decision_16_reinstatement_goes_back_to_the_list_keeper() {
     let (s, r) = w.call("POST", &format!("/v1/appeals/{}/reinstatement", id(&a)), &w.officer, None).await;
     assert_eq!(s, StatusCode::OK, "{r}");
     assert_eq!(w.person("@Back").await["reinstatement"], "acknowledged");
-    let events = w.state.ledger.log().read_stream(&format!("appeal:{}", id(&a))).await.unwrap();
+    let events = w.state.ledger.log().read_stream(&format!("appeal:{}", id(&a)), None).await.unwrap();
     let kinds: Vec<String> =
         events.iter().map(|e| format!("{}{}", e.kind, e.data.get("kind").map(|k| format!("({})", k.as_str().unwrap())).unwrap_or_default())).collect();
     expect_test::expect![[r#"
@@ -742,8 +742,8 @@ async fn a_case_file_is_re_judged_offline() {
     let (_, r) = w.call("POST", &format!("/v1/appeals/{b}/recheck"), &w.officer, None).await;
     assert_eq!(r["recheck"]["verdict"], "found", "{r}");
     let stream = format!("appeal:{b}");
-    let next = w.state.ledger.log().read_stream(&stream).await.unwrap().len() as u64;
-    let recheck = w.state.ledger.log().read_stream(&stream).await.unwrap().into_iter().rev().find(|e| e.kind == "AppealRechecked").unwrap();
+    let next = w.state.ledger.log().read_stream(&stream, None).await.unwrap().len() as u64;
+    let recheck = w.state.ledger.log().read_stream(&stream, None).await.unwrap().into_iter().rev().find(|e| e.kind == "AppealRechecked").unwrap();
     let person = iin_for("Later");
     w.state
         .ledger
@@ -764,8 +764,8 @@ async fn a_case_file_is_re_judged_offline() {
     let c = id(&w.file("@Same", json!({})).await);
     w.call("POST", &format!("/v1/appeals/{c}/recheck"), &w.officer, None).await;
     let stream = format!("appeal:{c}");
-    let found = w.state.ledger.log().read_stream(&stream).await.unwrap().into_iter().rev().find(|e| e.kind == "AppealRechecked").unwrap();
-    let next = w.state.ledger.log().read_stream(&stream).await.unwrap().len() as u64;
+    let found = w.state.ledger.log().read_stream(&stream, None).await.unwrap().into_iter().rev().find(|e| e.kind == "AppealRechecked").unwrap();
+    let next = w.state.ledger.log().read_stream(&stream, None).await.unwrap().len() as u64;
     let mut forged = found.data.clone();
     forged["verdict"] = json!("clear");
     forged["grounds"] = json!([]);

@@ -35,7 +35,7 @@ async fn world() -> World {
 
 impl World {
     async fn person(&self, who: &str) -> Vec<Event> {
-        self.ledger.log().read_stream(&format!("person:{}", iin_for(who))).await.unwrap()
+        self.ledger.log().read_stream(&format!("person:{}", iin_for(who)), None).await.unwrap()
     }
 
     async fn of_kind(&self, who: &str, kind: &str) -> Event {

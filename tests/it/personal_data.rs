@@ -169,7 +169,7 @@ async fn nothing_personal_in_the_clear(b: Backend, pg: Option<&PgCluster>) {
         assert!(!tiles.windows(s.len()).any(|w| w == s.as_bytes()), "{s} in a tile");
     }
     // Yet whoever may read sees the data: the person's events open.
-    let events = ledger.log().read_stream(&format!("person:{X}")).await.unwrap();
+    let events = ledger.log().read_stream(&format!("person:{X}"), None).await.unwrap();
     assert!(events.iter().any(|e| e.kind == "ListEntryReceived" && e.data["entry"]["iin"] == X));
 }
 
@@ -220,9 +220,9 @@ async fn erasure_leaves_every_proof_whole(b: Backend, pg: Option<&PgCluster>) {
         }
     }
     // His seals stay shut for everyone; everyone else's open.
-    let his = ledger.log().read_stream(&format!("person:{X}")).await.unwrap();
+    let his = ledger.log().read_stream(&format!("person:{X}"), None).await.unwrap();
     assert!(!his.is_empty() && his.iter().all(events::personal::is_shut));
-    assert!(ledger.log().read_stream(&format!("person:{Y}")).await.unwrap().iter().all(|e| !events::personal::is_shut(e)));
+    assert!(ledger.log().read_stream(&format!("person:{Y}"), None).await.unwrap().iter().all(|e| !events::personal::is_shut(e)));
 
     // Every hash, signature, checkpoint and proof as before.
     let report = ledger.verify(|_| {}).await.unwrap();
@@ -359,7 +359,7 @@ async fn a_v1_ledger_refuses_an_erasure() {
     crate::common::scenario::run_fixture(&ledger, Fixture::parse("acceptance", &fixture().to_string()).unwrap()).await;
     let err = housing_ledger::erasure::erase(&ledger, X, "r", "b", "t").await.unwrap_err().to_string();
     assert!(err.contains("format v1"), "{err}");
-    let events = ledger.log().read_stream(&format!("person:{X}")).await.unwrap();
+    let events = ledger.log().read_stream(&format!("person:{X}"), None).await.unwrap();
     assert!(events.iter().all(|e| e.format == events::EVENT_FORMAT && e.stored.is_none() && e.stream == format!("person:{X}")));
 }
 

@@ -226,7 +226,7 @@ async fn grounds_that_do_not_follow_from_the_answers_are_rejected() {
     let w = world().await;
     // B was retained; a forged (but validly signed) proposal and decision claim a ground.
     let b_iin = iin_for("B");
-    let retained = w.ledger.log().read_stream(&format!("person:{b_iin}")).await.unwrap();
+    let retained = w.ledger.log().read_stream(&format!("person:{b_iin}"), None).await.unwrap();
     let run = retained[0].data["run"].as_str().unwrap().to_string();
     let rs = RuleBook::built_in().select(Procedure::RegistryRemoval, "2026-01-15").unwrap().clone();
     let ground = json!([{"code": "not_citizen", "clause": "000:10.2", "subject": "recipient", "subject_iin": b_iin, "registry": "gbd_fl", "evidence": []}]);
@@ -450,7 +450,7 @@ async fn verify_checks_every_source_signature() {
     w.ledger.verify(|_| {}).await.unwrap();
     // A correctly chained and signed event whose registry answer its source did not sign.
     let a = iin_for("A");
-    let resp = w.ledger.log().read_stream(&format!("person:{a}")).await.unwrap().into_iter().find(|e| e.kind == "RegistryResponded").unwrap();
+    let resp = w.ledger.log().read_stream(&format!("person:{a}"), None).await.unwrap().into_iter().find(|e| e.kind == "RegistryResponded").unwrap();
     let mut data = resp.data.clone();
     data["answer"]["records"] = json!({});
     let forged = w.ledger.append(vec![NewEvent::new(format!("person:{a}"), "RegistryResponded", data)]).await.unwrap();

@@ -34,7 +34,7 @@ async fn appends_chain_and_number_events(b: Backend, pg: Option<&PgCluster>) {
     for w in evs.windows(2) {
         assert_eq!(w[1].prev, w[0].hash);
     }
-    let stream = ledger.log().read_stream("person:850415300000").await.unwrap();
+    let stream = ledger.log().read_stream("person:850415300000", None).await.unwrap();
     assert_eq!(stream.iter().map(|e| e.stream_seq).collect::<Vec<_>>(), vec![0, 1]);
     let again = ledger.log().read_seqs(&[5, 2, 5]).await.unwrap();
     assert_eq!(again.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![2, 5]);
@@ -45,12 +45,25 @@ async fn appends_chain_and_number_events(b: Backend, pg: Option<&PgCluster>) {
     let seqs = |rows: Vec<(u64, String)>| rows.into_iter().map(|(seq, _)| seq).collect::<Vec<_>>();
     let kinds = |k: &'static [&'static str], from, to| {
         let store = ledger.log().clone();
-        async move { store.read_raw_kinds(k, from, to).await.unwrap() }
+        async move { store.read_raw_kinds(k, from, to, None).await.unwrap() }
     };
     assert_eq!(seqs(kinds(&["RegistryQueried"], 2, 5).await), vec![2, 3, 4]);
     assert_eq!(seqs(kinds(&["KeyIntroduced", "RegistryQueried"], 0, 2).await), vec![0, 1]);
     assert_eq!(seqs(kinds(&["KeyIntroduced", "NoSuchType"], 0, 100).await), vec![0]);
     assert!(kinds(&[], 0, 100).await.is_empty());
+    // ...the first `limit` of them, if a limit is given; by one type, opened.
+    let log = ledger.log();
+    assert_eq!(seqs(log.read_raw_kinds(&["KeyIntroduced", "RegistryQueried"], 0, store::END, Some(3)).await.unwrap()), vec![0, 1, 2]);
+    let page = log.read_by_type("RegistryQueried", 3, 2).await.unwrap();
+    assert_eq!(page.iter().map(|e| (e.seq, e.data["i"].as_u64())).collect::<Vec<_>>(), vec![(3, Some(2)), (4, Some(3))]);
+    assert_eq!(log.read_all_by_type("RegistryQueried").await.unwrap().len(), 10);
+    // A stream's events of one type: the others are left out.
+    ledger.append(vec![NewEvent::new("person:850415300000", "CheckEvaluated", json!({"run": "r1", "i": 99}))]).await.unwrap();
+    let typed = |k| log.read_stream("person:850415300000", Some(k));
+    assert_eq!(typed("CheckEvaluated").await.unwrap().iter().map(|e| e.stream_seq).collect::<Vec<_>>(), vec![2]);
+    assert_eq!(typed("RegistryQueried").await.unwrap().iter().map(|e| e.stream_seq).collect::<Vec<_>>(), vec![0, 1]);
+    assert!(typed("NoSuchType").await.unwrap().is_empty());
+    assert_eq!(log.read_stream("person:850415300000", None).await.unwrap().len(), 3);
     for (seq, body) in ledger.log().read_raw(0, 100).await.unwrap() {
         let ev: events::Event = serde_json::from_str(&body).unwrap();
         assert_eq!(body, events::canonical::to_string(&ev).unwrap(), "event {seq} is stored in its RFC 8785 form");
@@ -94,7 +107,7 @@ async fn concurrent_appends_through_one_store_chain(b: Backend, pg: Option<&PgCl
     seqs.sort();
     assert_eq!(seqs, (1..=3600).collect::<Vec<_>>());
     for k in 0..3 {
-        let s = ledger.log().read_stream(&format!("one:{k}")).await.unwrap();
+        let s = ledger.log().read_stream(&format!("one:{k}"), None).await.unwrap();
         assert_eq!(s.iter().map(|e| e.stream_seq).collect::<Vec<_>>(), (0..1200).collect::<Vec<_>>());
     }
     ledger.checkpoint().await.unwrap();
@@ -345,7 +358,7 @@ async fn concurrent_writers_in_threads_never_fork(b: Backend, pg: Option<&PgClus
     let report = ledger.verify(|_| {}).await.unwrap();
     assert_eq!(report.events, 1 + 4 * 15 * 20);
     for w in 0..4 {
-        let s = ledger.log().read_stream(&format!("writer:{w}")).await.unwrap();
+        let s = ledger.log().read_stream(&format!("writer:{w}"), None).await.unwrap();
         assert_eq!(s.iter().map(|e| e.stream_seq).collect::<Vec<_>>(), (0..300).collect::<Vec<_>>());
     }
     ledger.checkpoint().await.unwrap();
@@ -458,7 +471,7 @@ async fn large_writers_in_separate_stores_share_streams(b: Backend, pg: Option<&
     let ledger = place.ledger().await;
     assert_eq!(ledger.verify(|_| {}).await.unwrap().events, 1 + 3 * 4 * 300);
     for s in 0..2 {
-        let evs = ledger.log().read_stream(&format!("shared:{s}")).await.unwrap();
+        let evs = ledger.log().read_stream(&format!("shared:{s}"), None).await.unwrap();
         assert_eq!(evs.iter().map(|e| e.stream_seq).collect::<Vec<_>>(), (0..1800).collect::<Vec<_>>());
     }
 }
@@ -560,7 +573,7 @@ async fn streams_are_numbered_as_they_begin(b: Backend, pg: Option<&PgCluster>) 
     assert!(indexes.iter().any(|i| i.contains("stream_id")), "{indexes:?}");
     assert!(!indexes.iter().any(|i| i.ends_with(":stream") || i.contains("(stream,") || i.contains("(stream)")), "{indexes:?}");
     for (n, name) in begun.iter().enumerate() {
-        let evs = ledger.log().read_stream(name).await.unwrap();
+        let evs = ledger.log().read_stream(name, None).await.unwrap();
         assert_eq!(evs.iter().map(|e| e.stream_seq).collect::<Vec<_>>(), vec![0, 1], "{n}");
     }
     // As an older version left it; the upgrade numbers the streams in the order they began.
@@ -570,7 +583,7 @@ async fn streams_are_numbered_as_they_begin(b: Backend, pg: Option<&PgCluster>) 
     assert_eq!(names().await, listed, "numbered on upgrade as they were numbered on append");
     let next = ledger.append(vec![NewEvent::new(begun[2], "RegistryQueried", json!({"n": 3}))]).await.unwrap();
     assert_eq!(next[0].stream_seq, 2);
-    assert_eq!(ledger.log().read_stream(begun[2]).await.unwrap().len(), 3);
+    assert_eq!(ledger.log().read_stream(begun[2], None).await.unwrap().len(), 3);
     ledger.verify(|_| {}).await.unwrap();
 }
 

@@ -355,7 +355,7 @@ async fn sessions_roles_reads_and_language() {
     assert!(html.contains("снят с учёта") && html.contains("lang=\"ru\""));
     // Issue 21, item 1: each event's time in local time in Kazakhstan, with the month's name;
     // the exact UTC instant in its title.
-    let first = p.state.ledger.log().read_stream(&format!("person:{iin}")).await.unwrap().remove(0);
+    let first = p.state.ledger.log().read_stream(&format!("person:{iin}"), None).await.unwrap().remove(0);
     let local = housing_ledger::web::i18n::local_time(housing_ledger::web::i18n::Lang::Ru, &first.time).unwrap();
     assert!(local.contains(" 20") && !local.contains('T'), "{local}");
     assert!(html.contains(&format!("<time datetime=\"{}\" title=\"{} (UTC)\">{local}</time>", first.time, first.time)), "{local}");
@@ -379,7 +379,7 @@ async fn the_timeline_shows_an_event_changed_behind_the_ledgers_back() {
     let p = Pages::new().await;
     let iin = iin_for("P");
     let auditor = p.cookie(Role::Auditor).await;
-    let events = p.state.ledger.log().read_stream(&format!("person:{iin}")).await.unwrap();
+    let events = p.state.ledger.log().read_stream(&format!("person:{iin}"), None).await.unwrap();
     let answer = events.iter().find(|e| e.kind == "RegistryResponded" && e.data["registry"] == "gosreestr").unwrap();
     let store = p.place.sql().await;
     let (_, body) = store.read_raw(answer.seq, 1).await.unwrap().remove(0);

@@ -54,7 +54,7 @@ async fn check(place: &Place) {
     let report = ledger.verify(|_| {}).await.unwrap();
     assert_eq!(report.events, 1 + 2 * BATCHES * PER_BATCH, "every event of both writers is in one chain");
     for id in 0..2 {
-        let s = ledger.log().read_stream(&format!("proc:{id}")).await.unwrap();
+        let s = ledger.log().read_stream(&format!("proc:{id}"), None).await.unwrap();
         assert_eq!(s.len() as u64, BATCHES * PER_BATCH);
         assert!(s.iter().enumerate().all(|(n, e)| e.stream_seq == n as u64));
     }

@@ -433,41 +433,43 @@ impl LogStore for SqlStore {
         raw_rows(&rows)
     }
 
-    async fn read_raw_kinds(&self, kinds: &[&str], from: u64, to: u64) -> Result<Vec<(u64, String)>> {
+    async fn read_raw_kinds(&self, kinds: &[&str], from: u64, to: u64, limit: Option<u64>) -> Result<Vec<(u64, String)>> {
         if kinds.is_empty() {
             return Ok(Vec::new()); // `IN ()` is not SQL
         }
         // The types' placeholders come first, so that PostgreSQL's are numbered from $1.
         let n = kinds.len();
-        let range = match self.dialect {
-            Dialect::Sqlite => "seq >= ? AND seq < ?".to_string(),
-            Dialect::Postgres => format!("seq >= ${} AND seq < ${}", n + 1, n + 2),
+        let (range, limit_at) = match self.dialect {
+            Dialect::Sqlite => ("seq >= ? AND seq < ?".to_string(), "?".to_string()),
+            Dialect::Postgres => (format!("seq >= ${} AND seq < ${}", n + 1, n + 2), format!("${}", n + 3)),
         };
-        let sql = format!("SELECT seq, body FROM events WHERE type IN {} AND {range} ORDER BY seq", in_list(self.dialect, n));
+        let limited = if limit.is_some() { format!(" LIMIT {limit_at}") } else { String::new() };
+        let sql = format!("SELECT seq, body FROM events WHERE type IN {} AND {range} ORDER BY seq{limited}", in_list(self.dialect, n));
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for k in kinds {
             q = q.bind(k.to_string());
         }
-        let rows = q.bind(i(from)).bind(i(to)).fetch_all(&self.pool).await?;
-        raw_rows(&rows)
+        q = q.bind(i(from)).bind(i(to));
+        if let Some(limit) = limit {
+            q = q.bind(i(limit));
+        }
+        raw_rows(&q.fetch_all(&self.pool).await?)
     }
 
-    async fn read_stream(&self, stream: &str) -> Result<Vec<Event>> {
+    async fn read_stream(&self, stream: &str, kind: Option<&str>) -> Result<Vec<Event>> {
         let stream = self.stored_stream(stream);
-        let rows = sqlx::query("SELECT seq, body FROM events WHERE stream_id = (SELECT id FROM streams WHERE name = $1) ORDER BY stream_seq")
-            .bind(stream)
-            .fetch_all(&self.pool)
-            .await?;
-        self.open_events(events_of(&rows)?).await
-    }
-
-    async fn read_stream_kind(&self, stream: &str, kind: &str) -> Result<Vec<Event>> {
-        let stream = self.stored_stream(stream);
-        let rows = sqlx::query("SELECT seq, body FROM events WHERE stream_id = (SELECT id FROM streams WHERE name = $1) AND type = $2 ORDER BY stream_seq")
-            .bind(stream)
-            .bind(kind)
-            .fetch_all(&self.pool)
-            .await?;
+        // A type asked for is looked up by the index on (stream, type, stream_seq): a run's
+        // RunStarted is read without reading the run's other, large, events.
+        let rows = match kind {
+            None => sqlx::query("SELECT seq, body FROM events WHERE stream_id = (SELECT id FROM streams WHERE name = $1) ORDER BY stream_seq").bind(stream),
+            Some(kind) => {
+                sqlx::query("SELECT seq, body FROM events WHERE stream_id = (SELECT id FROM streams WHERE name = $1) AND type = $2 ORDER BY stream_seq")
+                    .bind(stream)
+                    .bind(kind.to_string())
+            }
+        }
+        .fetch_all(&self.pool)
+        .await?;
         self.open_events(events_of(&rows)?).await
     }
 
@@ -485,16 +487,6 @@ impl LogStore for SqlStore {
 
     fn stored_key(&self, key: &str) -> String {
         self.sealing().map_or_else(|| key.to_string(), |s| s.row_key(key))
-    }
-
-    async fn read_by_type(&self, kind: &str, from: u64, limit: u64) -> Result<Vec<Event>> {
-        let rows = sqlx::query("SELECT seq, body FROM events WHERE type = $1 AND seq >= $2 ORDER BY seq LIMIT $3")
-            .bind(kind)
-            .bind(i(from))
-            .bind(i(limit))
-            .fetch_all(&self.pool)
-            .await?;
-        self.open_events(events_of(&rows)?).await
     }
 
     async fn read_seqs(&self, seqs: &[u64]) -> Result<Vec<Event>> {
