@@ -181,7 +181,7 @@ struct Stated {
 /// The explanation of `case`'s notice (none for a notice issued before decision 22).
 pub fn explanation_of(case: &projections::person::ProcedureCase) -> Option<Explanation> {
     let x = case.explained.as_ref()?;
-    let Stated { body, findings } = serde::Deserialize::deserialize(&x.explanation).ok()?;
+    let Stated { body, findings } = events::catalogue::members(&x.explanation).ok()?;
     let delivered = x.delivered_at.as_deref().and_then(calendar::local_date_of);
     let counted = delivered.map(|d| calendar::appeal_deadline(calendar::Calendar::built_in(), d));
     let text = |lang| format!("{}\n\n{}", crate::rules::explain::found(&findings, lang), crate::rules::explain::contest(&body, lang));

@@ -38,6 +38,16 @@ impl NewEvent {
     }
 }
 
+/// `data` read as `T`, its members by name. Event data is an object of named members
+/// (`ledger-format.md`); serde would read a struct from an array too, by position, where a check
+/// that looks members up by name (and the format) finds none: so an array is refused.
+pub fn members<'v, T: Deserialize<'v>>(data: &'v Value) -> std::result::Result<T, serde_json::Error> {
+    if !data.is_object() {
+        return Err(serde::de::Error::custom("data is not an object of named members"));
+    }
+    T::deserialize(data)
+}
+
 impl Event {
     /// This event's data as its catalogue type: an error if the event is of another type, or
     /// its data lacks a member the type requires or holds one of the wrong kind.
@@ -45,7 +55,7 @@ impl Event {
         if self.kind != T::TYPE {
             return Err(malformed("event type", format!("seq {} is {}, not {}", self.seq, self.kind, T::TYPE)));
         }
-        T::deserialize(&self.data).map_err(|e| malformed("event data", format!("seq {} ({}): {e}", self.seq, self.kind)))
+        members(&self.data).map_err(|e| malformed("event data", format!("seq {} ({}): {e}", self.seq, self.kind)))
     }
 
     /// The run the event belongs to: a member most types share.
@@ -71,7 +81,7 @@ impl Event {
 
     /// Like [`Event::decode`], `None` for an event of another type or data that does not decode.
     pub fn as_type<T: EventData>(&self) -> Option<T> {
-        (self.kind == T::TYPE).then(|| T::deserialize(&self.data).ok()).flatten()
+        (self.kind == T::TYPE).then(|| members(&self.data).ok()).flatten()
     }
 }
 

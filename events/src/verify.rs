@@ -168,7 +168,7 @@ struct KeyEvent<'a> {
 }
 
 fn verifier_key_of(ev: &Event) -> Result<VerifierKey> {
-    let key = KeyEvent::deserialize(&ev.data).ok().and_then(|k| k.verifier_key.0);
+    let key = crate::catalogue::members::<KeyEvent>(&ev.data).ok().and_then(|k| k.verifier_key.0);
     VerifierKey::parse(key.ok_or_else(|| Error::Malformed { what: "key event", detail: "no verifier_key".into() })?)
 }
 
@@ -203,7 +203,7 @@ pub struct ChainVerifier {
 /// The Ed25519 source keys a `RunStarted` names: `data.source_keys` (registry → verifier key,
 /// older runs) or the `key` entries of `data.trust.sources` (registry → [entry]).
 fn run_source_keys(ev: &Event) -> Option<(String, HashMap<String, Vec<VerifierKey>>)> {
-    let r = RunKeys::deserialize(&ev.data).ok()?;
+    let r: RunKeys = crate::catalogue::members(&ev.data).ok()?;
     let mut keys: HashMap<String, Vec<VerifierKey>> = HashMap::new();
     for (registry, k) in r.source_keys {
         keys.entry(registry.to_string()).or_default().extend(k.0.and_then(|k| VerifierKey::parse(k).ok()));
@@ -266,7 +266,7 @@ fn check_source(ev: &Event, keys: &HashMap<String, HashMap<String, Vec<VerifierK
     if ev.format == EVENT_FORMAT_V2 && !crate::personal::seal_subjects(d).is_empty() {
         return Ok(());
     }
-    let signed = SourceSigned::deserialize(d).unwrap_or_default();
+    let signed: SourceSigned = crate::catalogue::members(d).unwrap_or_default();
     if signed.source_sig_alg.0.is_some_and(|a| a != "ed25519") {
         return Ok(());
     }
@@ -371,6 +371,29 @@ mod tests {
 
     fn event(kind: &str, data: Value) -> Event {
         Event::unsealed(1, "person:x", kind, data)
+    }
+
+    /// Event data is an object of named members: data given as an array is not read by
+    /// position, where a member looked up by name finds nothing.
+    #[test]
+    fn data_given_as_an_array_is_not_read_by_position() {
+        use crate::catalogue::KeyIntroduced;
+        let signer = crate::keys::LedgerSigner::from_seed("registry/zags", [7; 32]).unwrap();
+        let key = signer.verifier().to_string();
+        let introduced = event("KeyIntroduced", json!([key, "first key"]));
+        assert!(introduced.as_type::<KeyIntroduced>().is_none());
+        assert!(introduced.decode::<KeyIntroduced>().unwrap_err().to_string().contains("data is not an object of named members"));
+        assert!(verifier_key_of(&introduced).is_err(), "no verifier_key in an array");
+        assert!(run_source_keys(&event("RunStarted", json!(["r1", {"zags": key}]))).is_none());
+        let keys = HashMap::from([("r1".to_string(), HashMap::from([("zags".to_string(), vec![signer.verifier()])]))]);
+        let answer = json!({"registry": "zags", "records": {}});
+        let sig = base64::engine::general_purpose::STANDARD.encode(crate::registry_answer::sign(&answer, &signer).unwrap());
+        let positional = event("RegistryResponded", json!(["r1", "zags", key, sig]));
+        assert_eq!(check_source(&positional, &keys), Err(SourceFault::Missing("run")));
+        // The same members by name are read.
+        let named = event("KeyIntroduced", json!({"verifier_key": key, "reason": "first key"}));
+        assert_eq!(named.as_type::<KeyIntroduced>().unwrap().verifier_key, key);
+        assert_eq!(verifier_key_of(&named).unwrap(), signer.verifier());
     }
 
     /// The members of a source signature are read typed; one of another type is named as

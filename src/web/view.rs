@@ -423,7 +423,7 @@ impl<'a> StepOf<'a> {
     /// `e` read as a registry step's event; `None` for any other.
     pub(crate) fn of(e: &'a Event) -> Option<Self> {
         matches!(e.kind.as_str(), REGISTRY_QUERIED | REGISTRY_RESPONDED | REGISTRY_FAILED | CHECK_EVALUATED)
-            .then(|| serde::Deserialize::deserialize(&e.data).unwrap_or_default())
+            .then(|| events::catalogue::members(&e.data).unwrap_or_default())
     }
 }
 
