@@ -138,8 +138,9 @@ impl Family {
     }
 }
 
+/// A checked record as its type; an array is none (serde would read it by position).
 fn parse<T: serde::de::DeserializeOwned>(v: &Value) -> Option<T> {
-    T::deserialize(v).ok()
+    crate::view::object_view(v)
 }
 
 /// `:5` — the spouse where ЗАГС records a marriage in force, and the children it records

@@ -326,6 +326,10 @@ impl RegistryId {
     /// person named in his own family (his own spouse or child) makes the record malformed.
     pub fn validate_record(self, iin: &str, record: &serde_json::Value) -> Result<(), RecordError> {
         fn check<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Result<T, RecordError> {
+            // serde reads a struct from an array too, by position: a record is named fields.
+            if v.is_array() {
+                return Err(RecordError::Field { path: None, detail: "invalid type: sequence, expected a record of named fields".into() });
+            }
             serde_path_to_error::deserialize(v).map_err(|e| {
                 let path = e.path().to_string();
                 RecordError::Field { path: (path != ".").then_some(path), detail: e.inner().to_string() }
