@@ -177,6 +177,14 @@ fn decision_13_values_of_the_wrong_form_are_refused_naming_their_place() {
     // serde would read a struct from an array by position: a record is an object of named fields.
     line("a record given as an array", format!(r#"{{{head}, "registries": {{"zags": {{"850415350079": [null, ["120110550212"]]}}}}}}"#));
     line(
+        "a marriage given as an array",
+        format!(r#"{{{head}, "registries": {{"zags": {{"850415350079": {{"marriage": ["120110550212", "2010-01-01"]}}}}}}}}"#),
+    );
+    line(
+        "a contract given as an array",
+        format!(r#"{{{head}, "registries": {{"gosreestr": {{"850415350079": {{"privatization_contracts": [{{"number": "1"}}, ["2", "2004-05-06"]]}}}}}}}}"#),
+    );
+    line(
         "an official whose id fails its check digit",
         format!(r#"{{{head}, "registries": {{}}, "default_official": {{"id": "850415350078", "name": "Омаров", "position": "chairman"}}}}"#),
     );
@@ -203,6 +211,8 @@ fn decision_13_values_of_the_wrong_form_are_refused_naming_their_place() {
         a recipient his own child: fixture case.json: registries.zags["850415350079"]: children: 850415350079 is named as his own child
         a recipient his own spouse: fixture case.json: registries.zags["850415350079"]: marriage.spouse_iin: 850415350079 is named as his own spouse
         a record given as an array: fixture case.json: registries.zags["850415350079"]: invalid type: sequence, expected a record of named fields
+        a marriage given as an array: fixture case.json: registries.zags["850415350079"]: marriage: invalid type: sequence, expected a record of named fields
+        a contract given as an array: fixture case.json: registries.gosreestr["850415350079"]: privatization_contracts[1]: invalid type: sequence, expected a record of named fields
         an official whose id fails its check digit: fixture case.json: default_official.id: IIN 850415350078: check digit does not match (expected 9) at line 1 column 124
         an official with no position: fixture case.json: decisions["850415350079"]: official.position is empty
     "#]].assert_eq(&out);
