@@ -18,3 +18,21 @@ pub(crate) fn object_view<'v, T: Deserialize<'v>>(v: &'v Value) -> Option<T> {
 pub(crate) fn or_none<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
     Ok(T::deserialize(d).ok())
 }
+
+/// Where `given` holds an array that its typed reading (`written`: the typed value written
+/// back) has as an object, that is, a struct serde read by position: its path (`""` for
+/// `given` itself); `None` if nowhere.
+pub(crate) fn read_by_position(given: &Value, written: &Value) -> Option<String> {
+    fn at(given: &Value, written: &Value, path: String) -> Option<String> {
+        match (given, written) {
+            (Value::Array(_), Value::Object(_)) => Some(path),
+            (Value::Array(g), Value::Array(w)) => g.iter().zip(w).enumerate().find_map(|(i, (g, w))| at(g, w, format!("{path}[{i}]"))),
+            (Value::Object(g), Value::Object(w)) => g.iter().find_map(|(k, g)| {
+                let member = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                w.get(k).and_then(|w| at(g, w, member))
+            }),
+            _ => None,
+        }
+    }
+    at(given, written, String::new())
+}

@@ -340,7 +340,12 @@ pub fn check_answer<'s>(
             }
             match kind {
                 AnswerKind::Decisions(_) => {
-                    Decision::deserialize(rec).map_err(|e| RegistryFault::Malformed(format!("decision on {iin}: {e}")))?;
+                    let d = Decision::deserialize(rec).map_err(|e| RegistryFault::Malformed(format!("decision on {iin}: {e}")))?;
+                    // Read by name: serde would read a decision, or its official, from an array.
+                    if let Some(at) = crate::view::read_by_position(rec, &serde_json::to_value(&d).expect("decisions serialise")) {
+                        let at = if at.is_empty() { at } else { format!("{at}: ") };
+                        return Err(RegistryFault::Malformed(format!("decision on {iin}: {at}invalid type: sequence, expected named members")));
+                    }
                 }
                 AnswerKind::Acknowledgement(_) => {
                     if !Acknowledgement::of(rec) {
@@ -497,6 +502,16 @@ mod tests {
             expect![[
                 r#"malformed: malformed answer: decision on 850101300124: unknown field `note`, expected one of `outcome`, `by`, `reference`, `official`"#
             ]],
+        );
+        check(
+            answer(json!({"records": {"850101300124": ["confirmed", null, "R-1"]}})),
+            "decisions",
+            expect![[r#"malformed: malformed answer: decision on 850101300124: invalid type: sequence, expected named members"#]],
+        );
+        check(
+            answer(json!({"records": {"850101300124": {"outcome": "confirmed", "official": ["850101300124", "Омаров", "chairman"]}}})),
+            "decisions",
+            expect![[r#"malformed: malformed answer: decision on 850101300124: official: invalid type: sequence, expected named members"#]],
         );
         check(
             answer(json!({"subjects": "-", "records": {"segment": "a", "page": 1, "entries": [{"iin": "850101300124"}]}})),

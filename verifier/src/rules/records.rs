@@ -327,9 +327,6 @@ impl RegistryId {
     pub fn validate_record(self, iin: &str, record: &serde_json::Value) -> Result<(), RecordError> {
         fn check<T: serde::de::DeserializeOwned + Serialize>(v: &serde_json::Value) -> Result<T, RecordError> {
             let positional = |path: Option<String>| RecordError::Field { path, detail: "invalid type: sequence, expected a record of named fields".into() };
-            if v.is_array() {
-                return Err(positional(None));
-            }
             let typed: T = serde_path_to_error::deserialize(v).map_err(|e| {
                 let path = e.path().to_string();
                 RecordError::Field { path: (path != ".").then_some(path), detail: e.inner().to_string() }
@@ -337,8 +334,8 @@ impl RegistryId {
             // serde reads a struct from an array too, by position: where the typed record
             // writes an object, the record must have given one (a marriage is named fields).
             let written = serde_json::to_value(&typed).expect("records serialise");
-            match read_by_position(v, &written, String::new()) {
-                Some(path) => Err(positional(Some(path))),
+            match crate::view::read_by_position(v, &written) {
+                Some(path) => Err(positional((!path.is_empty()).then_some(path))),
                 None => Ok(typed),
             }
         }
@@ -365,21 +362,6 @@ impl RegistryId {
             }
             RegistryId::GbdFl => check::<GbdFl>(record).map(drop),
         }
-    }
-}
-
-/// Where `given` holds an array that its typed reading wrote as an object (a struct read by
-/// position), by its path; `None` if nowhere.
-fn read_by_position(given: &serde_json::Value, written: &serde_json::Value, path: String) -> Option<String> {
-    use serde_json::Value;
-    match (given, written) {
-        (Value::Array(_), Value::Object(_)) => Some(path),
-        (Value::Array(g), Value::Array(w)) => g.iter().zip(w).enumerate().find_map(|(i, (g, w))| read_by_position(g, w, format!("{path}[{i}]"))),
-        (Value::Object(g), Value::Object(w)) => g.iter().find_map(|(k, g)| {
-            let at = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
-            w.get(k).and_then(|w| read_by_position(g, w, at))
-        }),
-        _ => None,
     }
 }
 
