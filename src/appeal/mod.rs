@@ -13,6 +13,12 @@
 //! - The resolution is taken by an officer who did not take the original decision, and must
 //!   agree with the latest re-check: an overturn needs a clear one, upholding a non-clear one.
 
+mod correction;
+mod explanation;
+mod reinstatement;
+
+pub use explanation::{explanation_of, Contest, Explanation, ExplanationText};
+
 use crate::auth::Caller;
 use crate::ledger::{Ledger, LedgerError};
 use crate::pipeline::person::{self, Correction, Corrections, RunContext};
@@ -136,69 +142,6 @@ pub fn deadline_of(case: &projections::person::ProcedureCase, person: &[Event]) 
     let notice = case.notice.as_ref()?;
     let delivered = person.iter().find(|e| e.as_type::<ev::NoticeDelivered>().is_some_and(|d| d.notice == notice.notice)).map(date_of)?;
     Some((delivered, calendar::appeal_deadline(calendar::Calendar::built_in(), delivered)))
-}
-
-/// Decision 22: what a decision's notice explains, for the API and the pages: the findings, and
-/// how to contest (to whom, and the last day, counted from the delivery as decision 17 says and
-/// marked provisional where decision 23 says; none before delivery). Members are declared in
-/// the order `serde_json` sorts a map's keys, so the API's bytes are those it had as a map.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Explanation {
-    pub contest: Contest,
-    pub findings: Vec<crate::rules::explain::Finding>,
-    /// The whole explanation as text, in Kazakh and in Russian.
-    pub text: ExplanationText,
-}
-
-/// How to contest a decision (decisions 17, 22 and 23).
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Contest {
-    pub delivered_on: Option<String>,
-    pub last_day: Option<String>,
-    pub moved_from: Option<String>,
-    pub provisional: Option<String>,
-    pub suspension_on_request: bool,
-    /// The body an appeal goes to.
-    pub to: String,
-    pub unchecked: Option<String>,
-    pub within: String,
-}
-
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct ExplanationText {
-    pub kk: String,
-    pub ru: String,
-}
-
-/// A notice's explanation as its event records it: `{"body", "findings"}`.
-#[derive(serde::Deserialize)]
-struct Stated {
-    #[serde(default)]
-    body: String,
-    findings: Vec<crate::rules::explain::Finding>,
-}
-
-/// The explanation of `case`'s notice (none for a notice issued before decision 22).
-pub fn explanation_of(case: &projections::person::ProcedureCase) -> Option<Explanation> {
-    let x = case.explained.as_ref()?;
-    let Stated { body, findings } = events::catalogue::members(&x.explanation).ok()?;
-    let delivered = x.delivered_at.as_deref().and_then(calendar::local_date_of);
-    let counted = delivered.map(|d| calendar::appeal_deadline(calendar::Calendar::built_in(), d));
-    let text = |lang| format!("{}\n\n{}", crate::rules::explain::found(&findings, lang), crate::rules::explain::contest(&body, lang));
-    Some(Explanation {
-        text: ExplanationText { kk: text("kk"), ru: text("ru") },
-        contest: Contest {
-            within: "3 months from the delivery of the notice".into(),
-            delivered_on: delivered.map(|d| d.to_string()),
-            last_day: counted.as_ref().map(|d| d.last_day.to_string()),
-            moved_from: counted.as_ref().and_then(|d| d.moved_from).map(|d| d.to_string()),
-            provisional: counted.as_ref().and_then(|d| d.provisional.clone()),
-            unchecked: counted.as_ref().and_then(|d| d.unchecked.clone()),
-            suspension_on_request: true,
-            to: body,
-        },
-        findings,
-    })
 }
 
 /// A correction a source owner issued about a person under appeal or his family, as the
@@ -473,93 +416,6 @@ impl Appeals<'_> {
         self.written(id).await
     }
 
-    /// Receives a source owner's signed correction; it is checked like any answer.
-    pub async fn correction(&self, id: &str, c: &CorrectionFiling, by: &Caller) -> Result<Event> {
-        require_named(by)?;
-        let a = self.load(id).await?;
-        a.open()?;
-        let signed = SignedAnswer { item_sigs: Default::default(), ..c.signed.clone() };
-        let person = self.ledger.log().read_stream(&person_stream(&a.iin), None).await?;
-        let registry = Self::check_correction(self.keys, id, &c.registry, &signed, &appellant_and_family(&person, &a))?;
-        let request_id = format!("{id}/{registry}");
-        let received = ev::RegistryResponded {
-            appeal: Some(id.to_string()),
-            correction: Some(true),
-            received_by: Some(actor(by)),
-            ..signed.responded(&a.run, registry, &request_id)
-        };
-        let recorded = self.ledger.append(vec![NewEvent::typed(person_stream(&a.iin), received)]).await?.remove(0);
-        crate::read_models::catch_up(self.ledger).await?;
-        Ok(recorded)
-    }
-
-    /// The corrections the source owners issued about the appellant and his family (as the run
-    /// fixed it), fetched from the registries; each checked as `correction` would check it.
-    pub async fn issued_corrections(&self, id: &str) -> Result<Vec<IssuedCorrection>> {
-        let a = self.load(id).await?;
-        let person = self.ledger.log().read_stream(&person_stream(&a.iin), None).await?;
-        let subjects = appellant_and_family(&person, &a);
-        let registries = self.registries.clone().unwrap_or_else(|| Arc::new(NoSource));
-        let issued = registries
-            .corrections(id, &subjects)
-            .await
-            .map_err(|f| AppealError::SourceUnavailable(format!("the corrections could not be fetched from the registries: {f}")))?;
-        let received: std::collections::BTreeMap<String, u64> = corrections_received(&person, id).map(|(e, c)| (c.source_sig, e.seq)).collect();
-        Ok(issued
-            .into_iter()
-            .map(|signed| {
-                let registry = crate::registry::AnswerHead::of(&signed.answer).registry.unwrap_or_default();
-                let refused = Self::check_correction(self.keys, id, &registry, &signed, &subjects).err().map(|e| e.to_string());
-                IssuedCorrection { received: received.get(&signed.source_sig).copied(), registry, signed, refused }
-            })
-            .collect())
-    }
-
-    /// Accepts the correction `registry`'s owner issued, the one with this source signature:
-    /// it is fetched afresh and recorded as `correction` records one sent in.
-    pub async fn accept_correction(&self, id: &str, registry: &str, source_sig: &str, by: &Caller) -> Result<Event> {
-        let issued = self.issued_corrections(id).await?;
-        let c = issued
-            .into_iter()
-            .find(|c| c.registry == registry && c.signed.source_sig == source_sig)
-            .ok_or_else(|| AppealError::CorrectionRefused(format!("{registry} has issued no such correction about this appeal (withdrawn or never issued)")))?;
-        if let Some(seq) = c.received {
-            return Err(AppealError::WrongState(format!("this correction from {registry} was received already (#{seq})")));
-        }
-        let filing = CorrectionFiling { registry: c.registry, signed: c.signed };
-        self.correction(id, &filing, by).await
-    }
-
-    /// A correction's answer checked like any answer, by the trusted key, to the request id
-    /// `<appeal>/<registry>`, about the subjects it names.
-    fn check_correction(keys: &TrustedKeys, id: &str, registry: &str, signed: &SignedAnswer, allowed: &[String]) -> Result<RegistryId> {
-        if !keys.pinned() {
-            return Err(AppealError::CorrectionRefused(
-                "this server was started without a trust list of the sources' keys (--trust): it accepts no correction".into(),
-            ));
-        }
-        let registry = RegistryId::parse(registry).ok_or_else(|| AppealError::CorrectionRefused(format!("unknown registry {registry:?}")))?;
-        let subjects = subjects_of(&signed.answer);
-        if subjects.is_empty() {
-            return Err(AppealError::CorrectionRefused("the correction's answer names no subjects".into()));
-        }
-        // Only the appellant and the family his run fixed: a correction about anyone else has
-        // no place in his case, whoever signed it.
-        if let Some(other) = subjects.iter().find(|s| !allowed.contains(s)) {
-            return Err(AppealError::CorrectionRefused(format!(
-                "the correction is about {other}, who is neither the appellant nor a member of the family his run fixed"
-            )));
-        }
-        check_answer(keys, registry, &format!("{id}/{registry}"), AnswerKind::Records(&subjects), signed).map_err(|f| {
-            if let crate::registry::RegistryFault::BadSignature(why) = &f {
-                let r = crate::security::Record::new(crate::security::Kind::SourceSignatureRefused, format!("{registry}, a correction for appeal {id}: {why}"));
-                crate::security::record(r);
-            }
-            AppealError::CorrectionRefused(format!("the correction from {registry} is refused: {f}"))
-        })?;
-        Ok(registry)
-    }
-
     /// The rule set the run was decided under, checked to be the one valid on its `as_of`.
     async fn rule_set_of(&self, run: &str) -> Result<(RuleSet, ev::RunStarted)> {
         let started = self.ledger.log().read_stream(&run_stream(run), Some(RUN_STARTED)).await?;
@@ -722,123 +578,6 @@ impl Appeals<'_> {
         }
         self.ledger.checkpoint().await?;
         self.written(id).await
-    }
-
-    /// Decision 16: submits an overturned decision's reinstatement to ИШ АС МР again, where it
-    /// is not yet acknowledged; once it is, the notice of reinstatement goes out.
-    pub async fn reinstate(&self, id: &str, by: &Caller) -> Result<Appeal> {
-        require_named(by)?;
-        let a = self.load(id).await?;
-        match &a.resolved {
-            Some((_, r)) if r.outcome == AppealOutcome::Overturned => {}
-            _ => return Err(AppealError::WrongState(format!("appeal {id} has not overturned a decision; there is nothing to reinstate"))),
-        }
-        if a.events.iter().any(|e| e.kind == REINSTATEMENT_ACKNOWLEDGED) {
-            return Err(AppealError::WrongState(format!("the reinstatement under appeal {id} is already acknowledged")));
-        }
-        self.reinstate_and_notify(&a).await?;
-        self.ledger.checkpoint().await?;
-        self.written(id).await
-    }
-
-    /// Asks ИШ АС МР to restore the person, recording each attempt; on its signed
-    /// acknowledgement, issues and delivers the notice of reinstatement. Without one, the
-    /// reinstatement stays pending and no notice goes out.
-    async fn reinstate_and_notify(&self, a: &Appeal) -> Result<()> {
-        let resolved = a.resolved.as_ref().expect("an overturned appeal is resolved");
-        let registries = self.registries.clone().unwrap_or_else(|| Arc::new(NoSource));
-        let request =
-            Reinstatement { iin: a.iin.clone(), procedure: a.procedure, appeal: a.id.clone(), restore: resolved.1.reinstated.clone().unwrap_or_default() };
-        let tried = a.events.iter().filter(|e| e.kind == REINSTATEMENT_FAILED).count() as u32;
-        let stream = appeal_stream(&a.id);
-        for (next, attempt) in (a.next_seq()..).zip(tried + 1..=tried + REINSTATE_ATTEMPTS) {
-            let request_id = format!("{}/reinstatement/{attempt}", a.id);
-            let subjects = [a.iin.clone()];
-            // Not asked at all where no acknowledgement could be accepted.
-            let asked = if self.keys.pinned() {
-                registries.reinstate(&request, &request_id).await
-            } else {
-                Err(crate::registry::RegistryFault::BadSignature(
-                    "this server was started without a trust list of the sources' keys (--trust): it accepts no acknowledgement".into(),
-                ))
-            };
-            let result = asked.and_then(|s| {
-                // The borrowed records are not needed: only that the answer checks.
-                check_answer(self.keys, RegistryId::IshAsMr, &request_id, AnswerKind::Acknowledgement(&subjects), &s)?;
-                Ok(s)
-            });
-            let (appeal, iin, procedure, registry) = (a.id.clone(), a.iin.clone(), a.procedure.to_string(), RegistryId::IshAsMr.to_string());
-            let event = match result {
-                Ok(signed) => NewEvent::typed(
-                    &stream,
-                    ev::ReinstatementAcknowledged {
-                        appeal,
-                        iin,
-                        procedure,
-                        registry,
-                        request_id,
-                        attempt,
-                        source_key: signed.source_key,
-                        source_sig: signed.source_sig,
-                        answer: signed.answer,
-                    },
-                ),
-                Err(fault) => NewEvent::typed(
-                    &stream,
-                    ev::ReinstatementFailed { appeal, iin, procedure, registry, request_id, attempt, kind: fault.kind().into(), detail: fault.detail() },
-                ),
-            }
-            .expecting(next);
-            let acknowledged = event.kind == ev::ReinstatementAcknowledged::TYPE;
-            let recorded = self.ledger.append(vec![event]).await.map_err(stream_conflict)?.remove(0);
-            if acknowledged {
-                return self.notify_reinstatement(a, &recorded).await;
-            }
-        }
-        Ok(())
-    }
-
-    /// The notice of reinstatement, after ИШ АС МР acknowledged it (`ack`).
-    async fn notify_reinstatement(&self, a: &Appeal, ack: &Event) -> Result<()> {
-        let (resolved_event, resolved) = a.resolved.as_ref().expect("an overturned appeal is resolved");
-        let mut fields = resolved.reinstated.clone().unwrap_or_default();
-        fields["received_on"] = a.filing.received_on.clone().into();
-        let text = notice::reinstatement(a.procedure, &fields);
-        let notice = reinstatement_notice_id(&a.id);
-        let issued = ev::NoticeIssued {
-            run: None,
-            notice: notice.clone(),
-            kind: Some("reinstatement".into()),
-            appeal: Some(a.id.clone()),
-            iin: a.iin.clone(),
-            procedure: a.procedure.to_string(),
-            decision: Ref::Seq(resolved_event.seq),
-            proposal: None,
-            acknowledgement: Some(Ref::Seq(ack.seq)),
-            text: ev::NoticeText { kk: text.kk, ru: text.ru },
-            grounds: Vec::new(),
-            simulation: None,
-            explanation: None,
-        };
-        let issued = self.ledger.append(vec![NewEvent::typed(notice_stream(&notice), issued).expecting(0)]).await.map_err(stream_conflict)?.remove(0);
-        self.deliver(&issued).await
-    }
-
-    /// Delivers a reinstatement notice through ИШ АС МР, recording every attempt.
-    async fn deliver(&self, issued: &Event) -> Result<()> {
-        let Some(registries) = &self.registries else { return Ok(()) };
-        let issued: ev::NoticeIssued = decoded(issued)?;
-        let max = crate::pipeline::MAX_DELIVERY_ATTEMPTS;
-        for attempt in 1..=max {
-            let of = crate::pipeline::DeliveryOf { run: None, appeal: issued.appeal.clone() };
-            let event = crate::pipeline::attempt_delivery(registries.as_ref(), &issued.notice, &issued.iin, attempt, max, of).await;
-            let delivered = event.kind == NOTICE_DELIVERED;
-            self.ledger.append(vec![event]).await?;
-            if delivered {
-                break;
-            }
-        }
-        Ok(())
     }
 }
 
