@@ -153,7 +153,7 @@ async fn list_page(
     };
     let e = ledger.log().read_seqs(&[seq]).await?.pop().ok_or(LedgerError::NoSuchEvent { seq, size: 0 })?;
     let r = e.decode::<ev::RegistryResponded>().map_err(LedgerError::from)?;
-    Ok((seq, r.answer["records"].clone(), r.item_sigs.unwrap_or_default()))
+    Ok((seq, crate::registry::records_in(&r.answer).clone(), r.item_sigs.unwrap_or_default()))
 }
 
 /// Step 4: one page of the list, asked for and recorded. Returns the event recorded, with the
@@ -204,9 +204,9 @@ struct Duplicates {
 
 impl Duplicates {
     pub fn of<'e>(entries: impl Iterator<Item = &'e Value>) -> Self {
-        let mut by_iin: std::collections::HashMap<&str, Vec<&Value>> = std::collections::HashMap::new();
+        let mut by_iin: std::collections::HashMap<String, Vec<&Value>> = std::collections::HashMap::new();
         for e in entries {
-            if let Some(iin) = e.get("iin").and_then(Value::as_str) {
+            if let Some(iin) = verifier::registry::EntryHead::of(e).iin {
                 by_iin.entry(iin).or_default().push(e);
             }
         }
@@ -218,7 +218,7 @@ impl Duplicates {
                 fields.extend(keys.filter(|k| e.get(k.as_str()) != es[0].get(k.as_str())).cloned());
             }
             if !fields.is_empty() {
-                conflicting.insert(iin.to_string(), fields.into_iter().collect());
+                conflicting.insert(iin, fields.into_iter().collect());
             }
         }
         Self { conflicting }

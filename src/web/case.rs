@@ -4,9 +4,10 @@
 //! appeal's officer downloads.
 
 use super::*;
+use verifier::registry::EntryHead;
 
-fn status_line(l: Lang, procedure: &str, c: &ProcedureCase, link: &dyn Fn(u64) -> String, entry: Option<&serde_json::Value>) -> Markup {
-    let field = |k: &str| entry.and_then(|e| e[k].as_str()).map(String::from);
+fn status_line(l: Lang, procedure: &str, c: &ProcedureCase, link: &dyn Fn(u64) -> String, entry: Option<&EntryHead>) -> Markup {
+    let field = |f: fn(&EntryHead) -> &Option<String>| entry.and_then(|e| f(e).clone());
     html! {
         @if c.simulation {
             p.simulation #(format!("simulation-{procedure}")) { strong { (t(l, "simulation_banner")) } }
@@ -14,10 +15,10 @@ fn status_line(l: Lang, procedure: &str, c: &ProcedureCase, link: &dyn Fn(u64) -
         // A summary card (GOV.UK): who, where, which registration, then the status.
         dl.summary #(format!("summary-{procedure}")) {
             @if let Some(name) = &c.name { dt { (t(l, "full_name")) } dd { (name) } }
-            @if let Some(x) = field("locality") { dt { (t(l, "locality")) } dd { (x) } }
-            @if let Some(q) = entry.and_then(|e| verifier::registry::EntryHead::of(e).queue_number) { dt { (t(l, "queue_number")) } dd { (q) } }
-            @if let Some(x) = field("registered_on") { dt { (t(l, "registered_on")) } dd { (view::day(l, &x)) } }
-            @if let Some(x) = field("lease_contract") { dt { (t(l, "lease_contract")) } dd { (x) } }
+            @if let Some(x) = field(|e| &e.locality) { dt { (t(l, "locality")) } dd { (x) } }
+            @if let Some(q) = entry.and_then(|e| e.queue_number) { dt { (t(l, "queue_number")) } dd { (q) } }
+            @if let Some(x) = field(|e| &e.registered_on) { dt { (t(l, "registered_on")) } dd { (view::day(l, &x)) } }
+            @if let Some(x) = field(|e| &e.lease_contract) { dt { (t(l, "lease_contract")) } dd { (x) } }
         }
         dl {
             dt { (t(l, "status")) } dd {
@@ -347,8 +348,8 @@ async fn case_view(
             @for (procedure, c) in &cases {
                 div.card {
                     h2 { (t(l, procedure)) }
-                    @let entry = events.iter().rev().find(|e| e.kind == "ListEntryReceived" && e.run() == Some(c.run.as_str())).map(|e| &e.data["entry"]);
-                    (status_line(l, procedure, c, &evidence_link, entry))
+                    @let entry = events.iter().rev().find_map(|e| e.as_type::<events::catalogue::ListEntryReceived>().filter(|r| r.run == c.run)).map(|r| EntryHead::of(&r.entry));
+                    (status_line(l, procedure, c, &evidence_link, entry.as_ref()))
                     @if let Some(e) = crate::appeal::explanation_of(c) { (view::explanation(l, &format!("explanation-{procedure}"), &e)) }
                 }
                 (appeal_block(&view, procedure, c))

@@ -276,7 +276,7 @@ async fn sessions_roles_reads_and_language() {
     assert_eq!(s, StatusCode::BAD_REQUEST, "two letters are too few");
     // Issue 30: the case opens with a summary card: who, where, which registration.
     let card = html.split("id=\"summary-registry_removal\"").nth(1).expect("a summary card").split("</dl>").next().unwrap();
-    assert!(card.contains("Ахметов Ерлан") && card.contains("Астана") && card.contains("1000"), "{card}");
+    assert!(card.contains("Ахметов Ерлан") && card.contains("Астана") && card.contains("1000") && card.contains("2019"), "{card}");
     // Issue 30, item 4: the ground links to the registry answer it rests on, which is there.
     let link = html.split("class=\"evidence\" href=\"").nth(1).expect("a ground's link").split('"').next().unwrap().replace("&amp;", "&");
     let anchor = link.split('#').nth(1).unwrap();

@@ -19,6 +19,12 @@ pub struct EntryHead {
     /// Its КАТО code (decision 19: compared); a v1 entry has none.
     #[serde(default, deserialize_with = "or_none")]
     pub kato: Option<String>,
+    /// When the person was put on the waiting list (registry removal).
+    #[serde(default, deserialize_with = "or_none")]
+    pub registered_on: Option<String>,
+    /// The lease of service housing (lease termination).
+    #[serde(default, deserialize_with = "or_none")]
+    pub lease_contract: Option<String>,
     #[serde(default, deserialize_with = "or_none")]
     consent: Option<bool>,
 }
@@ -67,12 +73,15 @@ mod tests {
                 queue_number: Some(17),
                 locality: Some("Астана".into()),
                 kato: Some("711000000".into()),
+                registered_on: None,
+                lease_contract: None,
                 consent: Some(true)
             }
         );
         assert_eq!(head(json!({"iin": 850101300124u64, "queue_number": "17", "kato": 711000000})), EntryHead::default(), "of another type: none");
-        let some = head(json!({"iin": "1", "queue_number": -3, "locality": "Косшы"}));
+        let some = head(json!({"iin": "1", "queue_number": -3, "locality": "Косшы", "registered_on": "2015-03-02", "lease_contract": 7}));
         assert_eq!((some.iin.as_deref(), some.queue_number, some.locality.as_deref(), some.kato), (Some("1"), None, Some("Косшы"), None));
+        assert_eq!((some.registered_on.as_deref(), some.lease_contract), (Some("2015-03-02"), None));
         assert_eq!(head(json!(["850101300124", 17, "Астана"])), EntryHead::default(), "not an object");
     }
 }
