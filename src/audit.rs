@@ -124,13 +124,13 @@ impl Walk {
     pub fn apply(&mut self, e: &Event) -> Option<Case> {
         // An erased person's event stays sealed: nothing of it can be judged any more.
         if events::personal::is_shut(e) {
-            self.erased.extend(e.data["sealed"]["subject"].as_str().map(String::from));
+            self.erased.extend(events::personal::seal_subjects(&e.data));
             return None;
         }
         // Every source signature the event carries (entries, decisions, corrections,
         // acknowledgements); a case's answers are checked when it is judged.
         if matches!(e.kind.as_str(), LIST_ENTRY_RECEIVED | DECISION_TAKEN | REINSTATEMENT_ACKNOWLEDGED)
-            || (e.kind == REGISTRY_RESPONDED && e.data.get("appeal").is_some())
+            || (e.kind == REGISTRY_RESPONDED && e.appeal().is_some())
         {
             let keys = self.trust.as_ref().unwrap_or(&self.claim);
             if let Err(why) = crate::proof::check_event_sources(e, keys) {

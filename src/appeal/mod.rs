@@ -452,7 +452,7 @@ impl Appeals<'_> {
         let mut corrections = Corrections::new();
         for (e, c) in corrections_received(&person, id) {
             let Some(r) = RegistryId::parse(&c.registry) else { continue };
-            corrections.insert(r, Correction { subjects: subjects_of(&c.answer), records: records_of(&c.answer["records"]), seq: e.seq });
+            corrections.insert(r, Correction { subjects: subjects_of(&c.answer), records: records_of(crate::registry::records_in(&c.answer)), seq: e.seq });
         }
         let ctx = RunContext {
             run: a.run.clone(),

@@ -164,7 +164,7 @@ fn findings_of(iin: &str, grounds: &[ev::Ground], rested_on: &[&Event], ctx: &Ru
             REGISTRY_RESPONDED => {
                 if let (Ok(r), true) = (e.decode::<ev::RegistryResponded>(), e.stream.starts_with("person:")) {
                     if let Some(registry) = RegistryId::parse(&r.registry) {
-                        answers.entry(registry).or_default().extend(crate::registry::records_of(&r.answer["records"]));
+                        answers.entry(registry).or_default().extend(crate::registry::records_of(crate::registry::records_in(&r.answer)));
                     }
                 }
             }

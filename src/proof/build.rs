@@ -240,7 +240,7 @@ pub async fn check_events(ledger: &Ledger, registries: &TrustedKeys, events: &[E
                     }
                 };
                 let registry = RegistryId::parse(&registry).ok_or("unknown registry")?;
-                let subjects: Vec<String> = serde_json::from_value(signed.answer["subjects"].clone()).unwrap_or_default();
+                let subjects = verifier::registry::AnswerHead::of(&signed.answer).subjects();
                 let kind = if e.kind == REINSTATEMENT_ACKNOWLEDGED {
                     AnswerKind::Acknowledgement(&subjects)
                 } else if e.stream.starts_with("run:") {

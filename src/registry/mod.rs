@@ -9,7 +9,7 @@ pub mod http;
 pub mod revocation;
 pub mod shep;
 
-pub use verifier::registry::{check_answer, items, records_of, trust, AnswerKind, Decision, Official, RegistryFault, Reinstatement, SignedAnswer};
+pub use verifier::registry::{check_answer, items, records_in, records_of, trust, AnswerKind, Decision, Official, RegistryFault, Reinstatement, SignedAnswer};
 pub use verifier::registry::{AnswerHead, ListPage, TrustBasis, TrustedKeys};
 
 use crate::rules::records::RegistryId;

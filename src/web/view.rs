@@ -156,9 +156,9 @@ pub fn value(lang: Lang, v: &Value) -> Markup {
 pub fn subjects_records(lang: Lang, answer: &Value) -> Markup {
     html! {
         dl {
-            @for s in answer["subjects"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+            @for s in verifier::registry::AnswerHead::of(answer).subjects() {
                 dt { (s) }
-                dd { (value(lang, answer["records"].get(s).unwrap_or(&Value::Object(Default::default())))) }
+                dd { (value(lang, verifier::registry::records_in(answer).get(&s).unwrap_or(&Value::Object(Default::default())))) }
             }
         }
     }
@@ -217,7 +217,7 @@ fn typed_event(lang: Lang, e: &Event) -> Option<Markup> {
                 strong { (t(lang, &d.registry)) }
                 @if d.correction == Some(true) { " — " em { (t(lang, "correction")) } }
                 br;
-                (value(lang, &d.answer["records"]))
+                (value(lang, verifier::registry::records_in(&d.answer)))
             }
         }
         REGISTRY_FAILED => {

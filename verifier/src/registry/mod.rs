@@ -410,6 +410,13 @@ impl Acknowledgement {
     }
 }
 
+/// The records an answer holds, as its source signed them (`records`); null where it holds
+/// none or is not an answer's shape. For an answer recorded, or shown, whatever its check found.
+pub fn records_in(answer: &Value) -> &Value {
+    const NONE: &Value = &Value::Null;
+    answer.as_object().and_then(|a| a.get("records")).unwrap_or(NONE)
+}
+
 /// The records of a checked per-IIN answer.
 pub fn records_of(records: &Value) -> Records {
     records.as_object().map(|m| m.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
